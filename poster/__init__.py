@@ -1,0 +1,3 @@
+"""poster: turn content feeds into posts on a Viber channel."""
+
+__version__ = "0.1.0"

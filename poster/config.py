@@ -1,0 +1,94 @@
+"""Load and validate ``feeds.toml`` into a frozen ``Config``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from poster.messages import Message
+
+DEFAULT_API_URL = "https://chatapi.viber.com/pa"
+TOKEN_ENV = "POSTER_VIBER_TOKEN"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a feed is polled: a fixed interval (with jitter) or a cron expression."""
+
+    interval: timedelta | None = timedelta(minutes=15)
+    cron: str | None = None
+    jitter: timedelta = timedelta(seconds=0)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One include or exclude rule: a keyword or a ``/regex/flags``, as written and compiled."""
+
+    source: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class JsonMapping:
+    """Where a mapped JSON API keeps its items and which fields to use (dotted paths)."""
+
+    items: str = ""
+    id: str | None = None
+    title: str | None = None
+    link: str | None = None
+    content: str | None = None
+    text: str | None = None
+    summary: str | None = None
+    image: str | None = None
+    published: str | None = None
+    updated: str | None = None
+    author: str | None = None
+    tags: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One feed as configured, defaults applied."""
+
+    name: str
+    url: str
+    enabled: bool = True
+    schedule: Schedule = field(default_factory=Schedule)
+    template: str | None = None
+    type: str = "auto"
+    fallback: str = "text"
+    include: tuple[Rule, ...] = ()
+    exclude: tuple[Rule, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    key: str | None = None
+    format: str = "auto"
+    json: JsonMapping | None = None
+    fixed: Message | None = None
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class ViberConfig:
+    """How to reach the channel; the token itself is never kept in the config."""
+
+    api_url: str = DEFAULT_API_URL
+    sender: str | None = None
+    token_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path
+    templates_dir: Path
+    viber: ViberConfig = field(default_factory=ViberConfig)
+    feeds: tuple[FeedConfig, ...] = ()
+
+    def feed(self, name: str) -> FeedConfig | None:
+        """Return the feed called ``name``, if there is one."""
+        return next((f for f in self.feeds if f.name == name), None)

@@ -1,0 +1,152 @@
+"""Define the one exception tree of poster, grouped by what the caller does.
+
+::
+
+    PosterError
+    ├── ConfigError            stop: the configuration cannot be used (lists every problem)
+    ├── FeedError              retry the feed later: this pass of one feed failed
+    │   ├── FetchError         the source could not be read
+    │   │   ├── FetchTimeout       connect or read timed out
+    │   │   ├── FetchConnectError  DNS, refused, reset, TLS
+    │   │   ├── HTTPStatusError    4xx/5xx answer (``status``, ``retry_after``)
+    │   │   ├── ResponseTooLarge   body over the byte cap
+    │   │   └── TooManyRedirects
+    │   └── ParseError         the body is not a feed we can read (bad XML, JSON, encoding)
+    ├── ItemError              skip the item: it cannot become a message
+    │   └── RenderError        a template failed for one item
+    └── DeliveryError          a destination did not take a message
+        ├── RetryLater         rate limit, network trouble, 5xx (``retry_after``)
+        ├── DestinationFatal   stop posting to this destination until an operator acts
+        └── MessageRejected    give up on this message; keep the API's reason
+
+Classes hold a message and one or two named attributes; none of them log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PosterError(Exception):
+    """Base of every error poster raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration file, located by file, feed and key."""
+
+    file: str
+    key: str
+    message: str
+    feed: str | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.feed is not None:
+            where += f": feed {self.feed!r}"
+        where += f": {self.key}" if self.key else ""
+        text = f"{where}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class ConfigError(PosterError):
+    """The configuration cannot be used; ``problems`` lists everything found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in configuration:\n{lines}")
+
+
+class FeedError(PosterError):
+    """One feed could not be processed this time; it is retried later."""
+
+    def __init__(self, feed: str, message: str) -> None:
+        self.feed = feed
+        super().__init__(f"feed {feed!r}: {message}")
+
+
+class FetchError(FeedError):
+    """The feed's source could not be read."""
+
+
+class FetchTimeout(FetchError):
+    """Connecting to or reading from the source timed out."""
+
+
+class FetchConnectError(FetchError):
+    """The source could not be reached (DNS, refused, reset, TLS)."""
+
+
+class HTTPStatusError(FetchError):
+    """The source answered with an HTTP error status."""
+
+    def __init__(self, feed: str, status: int, retry_after: float | None = None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        detail = f"HTTP {status}"
+        if retry_after is not None:
+            detail += f" (retry after {retry_after:g}s)"
+        super().__init__(feed, detail)
+
+
+class ResponseTooLarge(FetchError):
+    """The body went over the byte cap while streaming."""
+
+    def __init__(self, feed: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(feed, f"response is larger than the {limit} byte cap (max_bytes)")
+
+
+class TooManyRedirects(FetchError):
+    """The source redirected more times than allowed."""
+
+
+class ParseError(FeedError):
+    """The body could not be read as a feed."""
+
+
+class ItemError(PosterError):
+    """One item cannot become a message; it is skipped and reported."""
+
+    def __init__(self, feed: str, item: str, message: str) -> None:
+        self.feed = feed
+        self.item = item
+        super().__init__(f"feed {feed!r} item {item!r}: {message}")
+
+
+class RenderError(ItemError):
+    """A template failed while rendering one item."""
+
+
+class DeliveryError(PosterError):
+    """A destination did not take a message."""
+
+    def __init__(self, message: str, status: int | None = None, status_message: str = "") -> None:
+        self.status = status
+        self.status_message = status_message
+        super().__init__(message)
+
+
+class RetryLater(DeliveryError):
+    """The destination is busy or unreachable; try the same message again later."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        status_message: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status, status_message)
+
+
+class DestinationFatal(DeliveryError):
+    """The destination refuses all posts until an operator fixes something."""
+
+
+class MessageRejected(DeliveryError):
+    """The destination refused this one message; it will not be sent again as is."""

@@ -1,0 +1,171 @@
+"""Define the Channels Post API message types and their documented limits.
+
+Every limit here comes from ``viber-channels-post-api.txt`` ("Message types"). A message's
+``payload()`` is the JSON body without ``auth_token`` and ``from``: the destination adds those.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+TEXT_MAX = 7000
+PICTURE_TEXT_MAX = 768
+VIDEO_DURATION_MAX = 180
+FILE_NAME_MAX = 256
+URL_MEDIA_MAX = 2000
+URL_TEXT_MAX = 120
+CONTACT_NAME_MAX = 28
+CONTACT_PHONE_MAX = 18
+BODY_MAX_BYTES = 30 * 1024
+"""The whole JSON body, envelope included, must stay under 30 KB."""
+
+MESSAGE_TYPES = ("text", "picture", "video", "file", "url", "location", "contact", "sticker")
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    """A text post (``text`` at most 7000 characters)."""
+
+    type: ClassVar[str] = "text"
+    text: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        return {"type": self.type, "text": self.text}
+
+
+@dataclass(frozen=True)
+class PictureMessage:
+    """A JPEG picture with a caption (``text`` at most 768, may be empty)."""
+
+    type: ClassVar[str] = "picture"
+    text: str
+    media: str
+    thumbnail: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        body: dict[str, Any] = {"type": self.type, "text": self.text, "media": self.media}
+        if self.thumbnail:
+            body["thumbnail"] = self.thumbnail
+        return body
+
+
+@dataclass(frozen=True)
+class VideoMessage:
+    """An MP4 video; ``size`` is required, ``duration`` at most 180 seconds."""
+
+    type: ClassVar[str] = "video"
+    media: str
+    size: int
+    duration: int | None = None
+    thumbnail: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        body: dict[str, Any] = {"type": self.type, "media": self.media, "size": self.size}
+        if self.duration is not None:
+            body["duration"] = self.duration
+        if self.thumbnail:
+            body["thumbnail"] = self.thumbnail
+        return body
+
+
+@dataclass(frozen=True)
+class FileMessage:
+    """A file; ``size`` is required, ``file_name`` at most 256 with an extension."""
+
+    type: ClassVar[str] = "file"
+    media: str
+    size: int
+    file_name: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        return {
+            "type": self.type,
+            "media": self.media,
+            "size": self.size,
+            "file_name": self.file_name,
+        }
+
+
+@dataclass(frozen=True)
+class UrlMessage:
+    """A link (``media`` at most 2000) with an optional description (at most 120)."""
+
+    type: ClassVar[str] = "url"
+    media: str
+    text: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        body: dict[str, Any] = {"type": self.type, "media": self.media}
+        if self.text:
+            body["text"] = self.text
+        return body
+
+
+@dataclass(frozen=True)
+class LocationMessage:
+    """A map pin; latitude within ±90, longitude within ±180."""
+
+    type: ClassVar[str] = "location"
+    lat: float
+    lon: float
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        return {"type": self.type, "location": {"lat": str(self.lat), "lon": str(self.lon)}}
+
+
+@dataclass(frozen=True)
+class ContactMessage:
+    """A contact card (name at most 28, phone number at most 18 characters)."""
+
+    type: ClassVar[str] = "contact"
+    name: str
+    phone_number: str
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        return {
+            "type": self.type,
+            "contact": {"name": self.name, "phone_number": self.phone_number},
+        }
+
+
+@dataclass(frozen=True)
+class StickerMessage:
+    """A Viber sticker by its numeric id."""
+
+    type: ClassVar[str] = "sticker"
+    sticker_id: int
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the JSON body."""
+        return {"type": self.type, "sticker_id": self.sticker_id}
+
+
+Message = (
+    TextMessage
+    | PictureMessage
+    | VideoMessage
+    | FileMessage
+    | UrlMessage
+    | LocationMessage
+    | ContactMessage
+    | StickerMessage
+)
+
+
+def envelope(message: Message, sender: str, auth_token: str) -> dict[str, Any]:
+    """Return the full JSON body: credentials and sender first, then the message fields."""
+    return {"auth_token": auth_token, "from": sender, **message.payload()}
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """Encode a JSON body the way it goes on the wire (UTF-8, no ASCII escapes)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
