@@ -4,6 +4,7 @@
 
     PosterError
     ├── ConfigError            stop: the configuration cannot be used (lists every problem)
+    ├── StateError             stop: the state files cannot be read or written (``path``)
     ├── FeedError              retry the feed later: this pass of one feed failed
     │   ├── FetchError         the source could not be read
     │   │   ├── FetchTimeout       connect or read timed out
@@ -14,8 +15,10 @@
     │   └── ParseError         the body is not a feed we can read (bad XML, JSON, encoding)
     ├── ItemError              skip the item: it cannot become a message
     │   └── RenderError        a template failed for one item
+    ├── WebhookError           stop: the webhook URL cannot be registered as given (not https)
     └── DeliveryError          a destination did not take a message
         ├── RetryLater         rate limit, network trouble, 5xx (``retry_after``)
+        │   └── DeliveryUncertain  the request may have arrived: never re-send blindly
         ├── DestinationFatal   stop posting to this destination until an operator acts
         └── MessageRejected    give up on this message; keep the API's reason
 
@@ -25,6 +28,7 @@ Classes hold a message and one or two named attributes; none of them log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class PosterError(Exception):
@@ -60,6 +64,14 @@ class ConfigError(PosterError):
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in configuration:\n{lines}")
 
 
+class StateError(PosterError):
+    """The state files cannot be used; the message says which file, what is wrong and what to do."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        self.path = path
+        super().__init__(f"state file {path}: {message}")
+
+
 class FeedError(PosterError):
     """One feed could not be processed this time; it is retried later."""
 
@@ -83,10 +95,12 @@ class FetchConnectError(FetchError):
 class HTTPStatusError(FetchError):
     """The source answered with an HTTP error status."""
 
-    def __init__(self, feed: str, status: int, retry_after: float | None = None) -> None:
+    def __init__(
+        self, feed: str, status: int, retry_after: float | None = None, url: str | None = None
+    ) -> None:
         self.status = status
         self.retry_after = retry_after
-        detail = f"HTTP {status}"
+        detail = f"HTTP {status}" + (f" from {url}" if url else "")
         if retry_after is not None:
             detail += f" (retry after {retry_after:g}s)"
         super().__init__(feed, detail)
@@ -95,9 +109,10 @@ class HTTPStatusError(FetchError):
 class ResponseTooLarge(FetchError):
     """The body went over the byte cap while streaming."""
 
-    def __init__(self, feed: str, limit: int) -> None:
+    def __init__(self, feed: str, limit: int, url: str | None = None) -> None:
         self.limit = limit
-        super().__init__(feed, f"response is larger than the {limit} byte cap (max_bytes)")
+        source = f"response from {url}" if url else "response"
+        super().__init__(feed, f"{source} is larger than the {limit} byte cap (max_bytes)")
 
 
 class TooManyRedirects(FetchError):
@@ -144,9 +159,17 @@ class RetryLater(DeliveryError):
         super().__init__(message, status, status_message)
 
 
+class DeliveryUncertain(RetryLater):
+    """The request may have reached the destination; re-sending could post it twice."""
+
+
 class DestinationFatal(DeliveryError):
     """The destination refuses all posts until an operator fixes something."""
 
 
 class MessageRejected(DeliveryError):
     """The destination refused this one message; it will not be sent again as is."""
+
+
+class WebhookError(PosterError):
+    """The webhook URL cannot be registered as given; the message says why."""

@@ -1,4 +1,4 @@
-"""Load and validate ``feeds.toml`` into a frozen ``Config``."""
+"""Define the records a validated feeds.toml becomes: Config, FeedConfig and their parts."""
 
 from __future__ import annotations
 

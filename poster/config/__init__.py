@@ -1,0 +1,44 @@
+"""Load and validate ``feeds.toml`` into a frozen ``Config``.
+
+``load_config`` checks the whole file before it returns, and raises one ``ConfigError`` that
+lists every problem, each located by file, feed and dotted key (``include[1]``, ``json.items``,
+``viber.from``; array indexes count from 0). The parts:
+
+- ``records``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Rule``, ...).
+- ``keys``: every key declared once, with its default and its check.
+- ``values``: the checks of single values (durations, sizes, headers, URLs).
+- ``rules``: include and exclude rules, keywords or ``/regex/flags``.
+- ``load``: reading the file, ``[defaults]`` inheritance and the checks that span keys.
+
+Inheritance: a feed's own key replaces the ``[defaults]`` one whole (arrays and tables are not
+merged). The schedule is taken as a unit: the nearest level that sets ``interval`` or ``cron``
+decides, so a feed's ``cron`` overrides a default ``interval`` and a feed's ``interval``
+overrides a default ``cron``; ``jitter`` is inherited on its own. Setting both ``interval`` and
+``cron`` on one level is an error.
+"""
+
+from poster.config.load import load_config
+from poster.config.records import (
+    DEFAULT_API_URL,
+    TOKEN_ENV,
+    Config,
+    FeedConfig,
+    JsonMapping,
+    Rule,
+    Schedule,
+    ViberConfig,
+)
+from poster.config.values import parse_duration
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "TOKEN_ENV",
+    "Config",
+    "FeedConfig",
+    "JsonMapping",
+    "Rule",
+    "Schedule",
+    "ViberConfig",
+    "load_config",
+    "parse_duration",
+]

@@ -1,0 +1,226 @@
+"""Declare every key of ``feeds.toml`` once: its default, and the check that converts it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from typing import Any
+
+from poster.config import values as v
+from poster.config.records import DEFAULT_API_URL, TOKEN_ENV, JsonMapping
+from poster.config.rules import rules
+from poster.messages import (
+    CONTACT_NAME_MAX,
+    CONTACT_PHONE_MAX,
+    ContactMessage,
+    LocationMessage,
+    StickerMessage,
+)
+
+TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
+FALLBACKS = ("text", "url")
+FORMATS = ("auto", "xml", "jsonfeed", "json")
+ITEM_KEYS = ("guid", "id", "link", "title")
+FIXED_KEYS = {"location": "location", "contact": "contact", "sticker": "sticker_id"}
+"""Which key holds the fixed message of each fixed-message type."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a table: its default, its check, and the hint shown when it is missing.
+
+    ``feed_only`` keys may not appear in ``[defaults]``; ``hidden`` keys exist only to be refused
+    with a clear message, so they are never suggested.
+    """
+
+    default: object
+    convert: v.Convert
+    required: str | None = None
+    feed_only: bool = False
+    hidden: bool = False
+
+
+@dataclass
+class Table:
+    """What ``read_table`` found: converted values, the keys that failed, and the issues."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    bad: set[str] = field(default_factory=set)
+    issues: list[v.Issue] = field(default_factory=list)
+
+
+def read_table(raw: Mapping[str, object], keys: Mapping[str, Key], ctx: v.Context) -> Table:
+    """Convert every known key of ``raw``; report unknown, missing and invalid keys."""
+    table = Table()
+    for name, value in raw.items():
+        spec = keys.get(name)
+        if spec is None:
+            known = (key for key, spec in keys.items() if not spec.hidden)
+            table.issues.append(v.Issue("unknown key", v.did_you_mean(name, known), name))
+            continue
+        try:
+            table.values[name] = spec.convert(value, ctx)
+        except v.Invalid as exc:
+            table.issues += [v.Issue(i.message, i.hint, name + i.sub) for i in exc.issues]
+            table.bad.add(name)
+    for name, spec in keys.items():
+        if spec.required and name not in raw:
+            table.issues.append(v.Issue("is required", spec.required, name))
+            table.bad.add(name)
+    return table
+
+
+def nested(keys: Mapping[str, Key], what: str) -> v.Convert:
+    """Return a check for a sub-table with its own keys, returning the converted values."""
+
+    def convert(value: object, ctx: v.Context) -> dict[str, Any]:
+        table = read_table(v.need(value, dict, what), keys, ctx)
+        if table.issues:
+            raise v.Invalid(*(v.Issue(i.message, i.hint, "." + i.sub) for i in table.issues))
+        return table.values
+
+    return convert
+
+
+def _json_mapping(value: object, ctx: v.Context) -> JsonMapping:
+    """Check a ``[feeds.json]`` table of dotted paths."""
+    return JsonMapping(**_JSON_TABLE(value, ctx))
+
+
+def _coordinate(limit: float) -> v.Convert:
+    """Return a check for a latitude or longitude within ``±limit`` degrees."""
+
+    def convert(value: object, _ctx: v.Context) -> float:
+        degrees = v.number(value, "a number of degrees")
+        if abs(degrees) > limit:
+            raise v.fail(f"{degrees:g} is outside -{limit:g}..{limit:g}")
+        return degrees
+
+    return convert
+
+
+def _bounded_text(limit: int) -> v.Convert:
+    """Return a check for a non-empty string of at most ``limit`` characters."""
+
+    def convert(value: object, ctx: v.Context) -> str:
+        result = v.text(value, ctx)
+        if len(result) > limit:
+            raise v.fail(
+                f"is {len(result)} characters; the Channels Post API takes at most {limit}"
+            )
+        return result
+
+    return convert
+
+
+def _location(value: object, ctx: v.Context) -> LocationMessage:
+    """Check a ``location = { lat, lon }`` table into a fixed location message."""
+    return LocationMessage(**_LOCATION_TABLE(value, ctx))
+
+
+def _contact(value: object, ctx: v.Context) -> ContactMessage:
+    """Check a ``contact = { name, phone_number }`` table into a fixed contact message."""
+    return ContactMessage(**_CONTACT_TABLE(value, ctx))
+
+
+def _sticker(value: object, ctx: v.Context) -> StickerMessage:
+    """Check a positive sticker id into a fixed sticker message."""
+    return StickerMessage(v.positive_int(value, ctx))
+
+
+def _no_token(_value: object, _ctx: v.Context) -> None:
+    """Refuse a literal token; the message never repeats the value."""
+    raise v.fail(
+        "a literal token does not belong in feeds.toml",
+        f"delete it and put the token in the environment ({TOKEN_ENV}), in a file named by"
+        " token_file, or in systemd credentials; rotate it if this file was ever shared",
+    )
+
+
+def _feed_only(_value: object, _ctx: v.Context) -> None:
+    """Refuse a per-feed key in ``[defaults]``."""
+    raise v.fail("cannot be set in [defaults]", "set it in each [[feeds]] table")
+
+
+def _feed_tables(value: object, _ctx: v.Context) -> list[tuple[int, dict[str, Any]]]:
+    """Check ``[[feeds]]``: an array of tables, each kept with its index."""
+    if isinstance(value, dict):
+        hint = "write each feed as [[feeds]], with double brackets"
+        raise v.fail("expected an array of tables, got a table", hint)
+    entries = v.need(value, list, "an array of tables ([[feeds]])")
+    tables = ((f"[{i}]", (i, entry)) for i, entry in enumerate(entries))
+    return v.each(tables, _indexed_table)
+
+
+def _indexed_table(pair: object) -> tuple[int, dict[str, Any]]:
+    """Check one ``[[feeds]]`` entry is a table."""
+    index, entry = v.need(pair, tuple, "a feed")
+    return index, v.need(entry, dict, "a table")
+
+
+_JSON_TABLE = nested(
+    {"items": Key(None, v.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
+    | {
+        f.name: Key(None, v.dotted_path(allow_empty=False))
+        for f in fields(JsonMapping)
+        if f.name != "items"
+    },
+    "a table of dotted paths",
+)
+_LOCATION_TABLE = nested(
+    {
+        "lat": Key(None, _coordinate(90), "latitude in degrees, -90..90"),
+        "lon": Key(None, _coordinate(180), "longitude in degrees, -180..180"),
+    },
+    "a table { lat = ..., lon = ... }",
+)
+_CONTACT_TABLE = nested(
+    {
+        "name": Key(None, _bounded_text(CONTACT_NAME_MAX), "the name shown on the card"),
+        "phone_number": Key(None, _bounded_text(CONTACT_PHONE_MAX), "e.g. +375291234567"),
+    },
+    "a table { name = ..., phone_number = ... }",
+)
+
+TOP_KEYS: dict[str, Key] = {
+    "templates": Key("templates", v.path_value),
+    "viber": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "feeds": Key([], _feed_tables),
+}
+VIBER_KEYS: dict[str, Key] = {
+    "api_url": Key(DEFAULT_API_URL, v.http_url),
+    "from": Key(None, v.text),
+    "token_file": Key(None, v.path_value),
+    "token": Key(None, _no_token, hidden=True),
+}
+FEED_KEYS: dict[str, Key] = {
+    "name": Key(None, v.feed_name, 'give the feed a unique name = "..."', feed_only=True),
+    "url": Key(None, v.feed_url, "an https:// URL, a file: URL or a local path", feed_only=True),
+    "key": Key(None, v.dotted_path(allow_empty=False)),
+    "format": Key("auto", v.choice(*FORMATS)),
+    "json": Key(None, _json_mapping, feed_only=True),
+    "location": Key(None, _location, feed_only=True),
+    "contact": Key(None, _contact, feed_only=True),
+    "sticker_id": Key(None, _sticker, feed_only=True),
+    "enabled": Key(True, v.boolean),
+    "interval": Key(timedelta(minutes=15), v.duration(positive=True)),
+    "cron": Key(None, v.crontab),
+    "jitter": Key(timedelta(0), v.duration(positive=False)),
+    "template": Key(None, v.template_name),
+    "type": Key("auto", v.choice(*TYPES)),
+    "fallback": Key("text", v.choice(*FALLBACKS)),
+    "include": Key((), rules),
+    "exclude": Key((), rules),
+    "headers": Key((), v.headers),
+    "timeout": Key(20.0, v.seconds),
+    "max_bytes": Key(10 * 1024 * 1024, v.size),
+    "max_redirects": Key(5, v.positive_int),
+}
+DEFAULT_KEYS: dict[str, Key] = {
+    name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec
+    for name, spec in FEED_KEYS.items()
+}
+BUILT_IN: dict[str, Any] = {name: spec.default for name, spec in FEED_KEYS.items()}
+"""The value of every per-feed key that neither the feed nor ``[defaults]`` sets."""

@@ -1,0 +1,260 @@
+"""Read ``feeds.toml`` and validate all of it into a ``Config``, or report every problem."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from poster.config import keys as k
+from poster.config import values as v
+from poster.config.records import Config, FeedConfig, Schedule, ViberConfig
+from poster.errors import ConfigError, ConfigProblem
+
+_SCHEDULE_KEYS = frozenset({"interval", "cron", "jitter"})
+_PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEYS)
+
+
+def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and check ``path``; raise ``ConfigError`` listing every problem found."""
+    file = str(path)
+    config_path = Path(os.path.abspath(Path(path).expanduser()))
+    report = _Report(file)
+    ctx = v.Context(config_path.parent, None, os.environ if environ is None else environ)
+    top = k.read_table(_read_toml(config_path, file), k.TOP_KEYS, ctx)
+    report.add(top.issues)
+    templates_dir = top.values.get("templates") or v.path_value(
+        k.TOP_KEYS["templates"].default, ctx
+    )
+    if not templates_dir.is_dir() and "templates" not in top.bad:
+        report.add([_missing_templates_dir(templates_dir)])
+    ctx = v.Context(ctx.base_dir, templates_dir if templates_dir.is_dir() else None, ctx.environ)
+    viber = _viber(top.values.get("viber", {}), ctx, report)
+    defaults = _defaults(top.values.get("defaults", {}), ctx, report)
+    feeds = _feeds(top.values.get("feeds", []), defaults, ctx, report)
+    if not feeds and "feeds" not in top.bad:
+        report.add(
+            [v.Issue("no feeds are configured", "add a [[feeds]] table with name and url", "feeds")]
+        )
+    report.add(_check_default_template(feeds, ctx.templates_dir))
+    if report.problems:
+        raise ConfigError(report.problems)
+    built = tuple(_build(levels) for _, levels in feeds)
+    return Config(path=config_path, templates_dir=templates_dir, viber=viber, feeds=built)
+
+
+@dataclass
+class _Report:
+    """Collect problems for one file, turning issues into located ``ConfigProblem``s."""
+
+    file: str
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    def add(self, issues: Iterable[v.Issue], *, feed: str | None = None, prefix: str = "") -> None:
+        """Record ``issues`` for ``feed`` with keys under ``prefix``."""
+        for issue in issues:
+            key = prefix + issue.sub
+            self.problems.append(ConfigProblem(self.file, key, issue.message, feed, issue.hint))
+
+
+def _read_toml(path: Path, file: str) -> dict[str, Any]:
+    """Parse the file, turning a read, encoding or syntax failure into one problem."""
+    try:
+        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        hint = "check the path and that poster may read it"
+        raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
+    except UnicodeDecodeError as exc:
+        hint = "save the file as UTF-8"
+        raise _single(file, f"is not UTF-8 text (bad byte at offset {exc.start})", hint) from exc
+    except tomllib.TOMLDecodeError as exc:
+        hint = "fix the TOML syntax at that line (https://toml.io)"
+        raise _single(file, f"TOML syntax error: {exc}", hint) from exc
+
+
+def _single(file: str, message: str, hint: str) -> ConfigError:
+    """Return a ``ConfigError`` holding one problem about the whole file."""
+    return ConfigError([ConfigProblem(file, "", message, None, hint)])
+
+
+def _missing_templates_dir(folder: Path) -> v.Issue:
+    """Describe a templates folder that is not there."""
+    hint = 'create it, or set templates = "..." (relative to the folder of feeds.toml)'
+    return v.Issue(f"templates folder {str(folder)!r} does not exist", hint, "templates")
+
+
+def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberConfig:
+    """Check ``[viber]``."""
+    table = k.read_table(raw, k.VIBER_KEYS, ctx)
+    report.add(table.issues, prefix="viber.")
+    get = table.values.get
+    return ViberConfig(
+        api_url=get("api_url", k.VIBER_KEYS["api_url"].default),
+        sender=get("from"),
+        token_file=get("token_file"),
+    )
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """One feed's own values over what it inherits, and the keys known to be broken."""
+
+    own: Mapping[str, Any]
+    inherited: Mapping[str, Any]
+    bad: frozenset[str] = frozenset()
+
+    def get(self, name: str) -> Any:
+        """Return the value in effect for ``name``."""
+        return self.own[name] if name in self.own else self.inherited.get(name)
+
+
+def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> _Levels:
+    """Check ``[defaults]`` and return what every feed inherits."""
+    table = k.read_table(raw, k.DEFAULT_KEYS, ctx)
+    levels = _Levels(table.values, k.BUILT_IN, frozenset(table.bad))
+    report.add(
+        [*table.issues, *_check(levels, [(_SCHEDULE_KEYS, _check_schedule)])], prefix="defaults."
+    )
+    schedule = _schedule(levels)
+    resolved = {"interval": schedule.interval, "cron": schedule.cron, "jitter": schedule.jitter}
+    return _Levels({}, {**k.BUILT_IN, **table.values, **resolved}, levels.bad)
+
+
+def _feeds(
+    tables: list[tuple[int, dict[str, Any]]], defaults: _Levels, ctx: v.Context, report: _Report
+) -> list[tuple[str, _Levels]]:
+    """Check every ``[[feeds]]`` table; return each feed's label and levels."""
+    feeds: list[tuple[str, _Levels]] = []
+    first_use: dict[str, int] = {}
+    for index, raw in tables:
+        table = k.read_table(raw, k.FEED_KEYS, ctx)
+        label = table.values.get("name", f"feeds[{index}]")
+        levels = _Levels(table.values, defaults.inherited, frozenset(table.bad) | defaults.bad)
+        report.add([*table.issues, *_check(levels, _CHECKS)], feed=label)
+        if label in first_use:
+            hint = "feed names must be unique: poster keeps each feed's state under its name"
+            message = f"is already used by feeds[{first_use[label]}]"
+            report.add([v.Issue(message, hint, "name")], feed=label)
+        first_use.setdefault(label, index)
+        feeds.append((label, levels))
+    return feeds
+
+
+Check = Callable[[_Levels], list[v.Issue]]
+
+
+def _check(levels: _Levels, checks: Iterable[tuple[frozenset[str], Check]]) -> list[v.Issue]:
+    """Run the checks that span keys, skipping those that involve a key already reported."""
+    return [
+        issue for keys, check in checks if levels.bad.isdisjoint(keys) for issue in check(levels)
+    ]
+
+
+def _schedule(levels: _Levels) -> Schedule:
+    """Return the schedule in effect; a level that sets interval or cron replaces both."""
+    source = levels.own if levels.own.keys() & {"interval", "cron"} else levels.inherited
+    cron = source.get("cron")
+    interval = None if cron else source.get("interval", k.BUILT_IN["interval"])
+    return Schedule(interval=interval, cron=cron, jitter=levels.get("jitter"))
+
+
+def _check_schedule(levels: _Levels) -> list[v.Issue]:
+    """Refuse interval with cron on one level, and jitter longer than the interval."""
+    issues = []
+    if "interval" in levels.own and "cron" in levels.own:
+        hint = "keep one: interval polls every so often, cron at set times"
+        issues.append(v.Issue("cannot be combined with interval on the same level", hint, "cron"))
+    schedule = _schedule(levels)
+    if (
+        levels.own.keys() & _SCHEDULE_KEYS
+        and schedule.interval
+        and schedule.jitter > schedule.interval
+    ):
+        jitter, interval = schedule.jitter.total_seconds(), schedule.interval.total_seconds()
+        message = f"{jitter:g}s is longer than the interval ({interval:g}s)"
+        issues.append(v.Issue(message, "make jitter at most the interval", "jitter"))
+    return issues
+
+
+def _check_json(levels: _Levels) -> list[v.Issue]:
+    """Tie the ``[feeds.json]`` mapping to ``format = "json"`` both ways."""
+    fmt, mapping = levels.get("format"), levels.get("json")
+    if mapping is not None and fmt != "json":
+        hint = 'set format = "json", or remove the [feeds.json] table'
+        return [v.Issue(f'only applies to format = "json" (format is "{fmt}")', hint, "json")]
+    if fmt == "json" and mapping is None:
+        hint = 'add [feeds.json] with items = "path.to.list" ("" when the document is the list)'
+        return [v.Issue('is required with format = "json"', hint, "json.items")]
+    return []
+
+
+def _check_key(levels: _Levels) -> list[v.Issue]:
+    """Allow a dotted item key only for mapped JSON."""
+    key = levels.get("key")
+    if key is None or levels.get("format") == "json" or key in k.ITEM_KEYS:
+        return []
+    hint = 'dotted JSON paths are for format = "json"'
+    return [v.Issue(f"{key!r} is not one of {', '.join(k.ITEM_KEYS)}", hint, "key")]
+
+
+_FIXED_HINTS = {
+    "location": "add location = { lat = 53.9, lon = 27.56 }",
+    "contact": 'add contact = { name = "Help desk", phone_number = "+375291234567" }',
+    "sticker_id": "add sticker_id = 46105",
+}
+
+
+def _check_fixed(levels: _Levels) -> list[v.Issue]:
+    """Require the fixed message of a fixed type, and refuse one that the type does not use."""
+    kind = levels.get("type")
+    needed = k.FIXED_KEYS.get(kind)
+    issues = [
+        v.Issue(f'is only used with type = "{other}"', f'set type = "{other}" or remove it', key)
+        for other, key in k.FIXED_KEYS.items()
+        if key in levels.own and key != needed
+    ]
+    if needed and levels.get(needed) is None:
+        message = f'is required with type = "{kind}"'
+        issues.append(v.Issue(message, _FIXED_HINTS[needed], needed))
+    return issues
+
+
+_CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
+    (_SCHEDULE_KEYS, _check_schedule),
+    (frozenset({"format", "json"}), _check_json),
+    (frozenset({"format", "key"}), _check_key),
+    (frozenset({"type", *k.FIXED_KEYS.values()}), _check_fixed),
+)
+
+
+def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | None) -> list[v.Issue]:
+    """Require ``default.j2`` when a feed names no template and has no ``<type>.j2``."""
+    if folder is None or (folder / "default.j2").is_file():
+        return []
+    needing = [label for label, levels in feeds if _needs_default_template(levels, folder)]
+    if not needing:
+        return []
+    names = ", ".join(needing)
+    message = f"default.j2 is missing from {str(folder)!r}; these feeds name no template: {names}"
+    hint = 'add default.j2, or set template = "..." on those feeds or in [defaults]'
+    return [v.Issue(message, hint, "templates")]
+
+
+def _needs_default_template(levels: _Levels, folder: Path) -> bool:
+    """Tell whether a feed falls back to ``default.j2``."""
+    kind = levels.get("type")
+    if "template" in levels.bad or levels.get("template") or kind in k.FIXED_KEYS:
+        return False
+    return kind == "auto" or not (folder / f"{kind}.j2").is_file()
+
+
+def _build(levels: _Levels) -> FeedConfig:
+    """Assemble a checked feed's ``FeedConfig``."""
+    plain = {name: levels.get(name) for name in _PLAIN_FIELDS}
+    fixed_key = k.FIXED_KEYS.get(plain["type"])
+    fixed = levels.get(fixed_key) if fixed_key else None
+    return FeedConfig(**plain, schedule=_schedule(levels), fixed=fixed)

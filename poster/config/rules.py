@@ -1,0 +1,51 @@
+"""Compile include and exclude rules: whole-word keywords, or ``/regex/flags``."""
+
+from __future__ import annotations
+
+import re
+
+from poster.config.records import Rule
+from poster.config.values import Context, each, fail, need
+
+_REGEX_RULE = re.compile(r"/(?P<body>.*)/(?P<flags>[a-z]*)", re.DOTALL)
+_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+_FOREIGN_FLAGS = frozenset("guy")
+RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/pattern/flags"'
+
+
+def compile_rule(source: str) -> Rule:
+    """Compile ``/regex/flags`` as a regex, anything else as a whole-word keyword."""
+    match = _REGEX_RULE.fullmatch(source)
+    flags = set(match.group("flags")) if match else set()
+    if match and flags <= set(_REGEX_FLAGS):
+        return Rule(source, _compile_regex(match.group("body"), flags))
+    if match and flags <= set(_REGEX_FLAGS) | _FOREIGN_FLAGS:
+        foreign = ", ".join(sorted(flags & _FOREIGN_FLAGS))
+        raise fail(f"regex flag {foreign} is not supported", "use i, m, s or x")
+    keyword = source.strip()
+    if not keyword:
+        raise fail("is an empty rule", RULE_HINT)
+    # A keyword matches as a whole word or phrase: "council" must not match "councillor".
+    return Rule(source, re.compile(rf"(?<!\w){re.escape(keyword)}(?!\w)", re.IGNORECASE))
+
+
+def _compile_regex(body: str, flags: set[str]) -> re.Pattern[str]:
+    """Compile a rule's regex body with its one-letter flags."""
+    if not body:
+        raise fail("is an empty regex, which would match every item", RULE_HINT)
+    bits = re.NOFLAG
+    for flag in flags:
+        bits |= _REGEX_FLAGS[flag]
+    try:
+        return re.compile(body, bits)
+    except re.error as exc:
+        raise fail(f"bad regular expression: {exc}", RULE_HINT) from None
+
+
+def rules(value: object, _ctx: Context) -> tuple[Rule, ...]:
+    """Check an array of rules and compile each one."""
+    if isinstance(value, str):
+        raise fail("expected an array of strings, got a string", f"write [{value!r}]")
+    entries = need(value, list, "an array of strings")
+    sources = ((f"[{i}]", entry) for i, entry in enumerate(entries))
+    return tuple(each(sources, lambda raw: compile_rule(need(raw, str, "a string"))))

@@ -1,0 +1,352 @@
+"""Check and convert single values of ``feeds.toml``: durations, sizes, headers, URLs."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, time, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from apscheduler.triggers.cron import CronTrigger
+
+T = TypeVar("T")
+
+DURATION_HINT = 'write a duration like "90s", "15m", "1h30m" or "2d", or a number of seconds'
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One thing wrong with a value; ``sub`` is where below the key (``[1]``, ``.lat``)."""
+
+    message: str
+    hint: str | None = None
+    sub: str = ""
+
+
+class Invalid(Exception):
+    """Carry every issue found in one value."""
+
+    def __init__(self, *issues: Issue) -> None:
+        self.issues = issues
+        super().__init__("; ".join(issue.message for issue in issues))
+
+
+def fail(message: str, hint: str | None = None) -> Invalid:
+    """Return an ``Invalid`` with a single issue, ready to raise."""
+    return Invalid(Issue(message, hint))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check needs besides the value: the base folder, templates and environment."""
+
+    base_dir: Path
+    templates_dir: Path | None
+    environ: Mapping[str, str]
+
+
+Convert = Callable[[object, Context], Any]
+
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    (date, "a date"),
+    (time, "a time"),
+)
+
+
+def type_name(value: object) -> str:
+    """Name the TOML type of ``value`` for messages, never the value itself."""
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), "a value")
+
+
+def need(value: object, kind: type[T], what: str) -> T:
+    """Return ``value`` if it has the TOML type ``kind``, else raise saying expected and got."""
+    # bool is a subclass of int in Python, but true is not a number in TOML.
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+        return value
+    raise fail(f"expected {what}, got {type_name(value)}")
+
+
+def number(value: object, what: str = "a number") -> float:
+    """Return a finite TOML integer or float."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise fail(f"expected {what}, got {type_name(value)}")
+    return float(value)
+
+
+def did_you_mean(word: str, options: Iterable[str], what: str = "known keys") -> str:
+    """Suggest the closest option, or list them all when none is close."""
+    names = sorted(options)
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else f"{what}: {', '.join(names)}"
+
+
+def each(entries: Iterable[tuple[str, object]], convert: Callable[[object], T]) -> list[T]:
+    """Convert every ``(sub, value)`` entry, raising one ``Invalid`` for all that fail."""
+    done: list[T] = []
+    issues: list[Issue] = []
+    for sub, raw in entries:
+        try:
+            done.append(convert(raw))
+        except Invalid as exc:
+            issues += [Issue(i.message, i.hint, sub + i.sub) for i in exc.issues]
+    if issues:
+        raise Invalid(*issues)
+    return done
+
+
+def text(value: object, _ctx: Context) -> str:
+    """Check a non-empty string."""
+    result = need(value, str, "a string")
+    if not result.strip():
+        raise fail("is empty")
+    return result
+
+
+def boolean(value: object, _ctx: Context) -> bool:
+    """Check a boolean."""
+    return need(value, bool, "a boolean (true or false)")
+
+
+def choice(*options: str) -> Convert:
+    """Return a check that the value is one of ``options``."""
+
+    def convert(value: object, _ctx: Context) -> str:
+        word = need(value, str, "a string")
+        if word not in options:
+            raise fail(
+                f"{word!r} is not one of {', '.join(options)}",
+                did_you_mean(word, options, "choose one of"),
+            )
+        return word
+
+    return convert
+
+
+_DURATION = re.compile(
+    r"(?:(?P<d>[\d.]+)d)?(?:(?P<h>[\d.]+)h)?(?:(?P<m>[\d.]+)m)?(?:(?P<s>[\d.]+)s)?"
+)
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str | float) -> timedelta:
+    """Turn ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` or a number of seconds into a timedelta."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration")
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        match = _DURATION.fullmatch("".join(text.split()))
+        if match is None or not any(match.groups()):
+            raise ValueError(f"{text!r} is not a duration")
+        try:
+            parts = {unit: float(count) for unit, count in match.groupdict().items() if count}
+        except ValueError:
+            raise ValueError(f"{text!r} is not a duration") from None
+        seconds = sum(_UNIT_SECONDS[unit] * count for unit, count in parts.items())
+    if seconds < 0 or not math.isfinite(seconds):
+        raise ValueError(f"{text!r} is not a duration")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
+
+
+def to_duration(value: object, *, positive: bool) -> timedelta:
+    """Check a duration string or number of seconds (above zero if ``positive``)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise fail(f"expected a duration, got {type_name(value)}", DURATION_HINT)
+    try:
+        result = parse_duration(value)
+    except ValueError as exc:
+        raise fail(str(exc), DURATION_HINT) from None
+    if positive and not result:
+        raise fail("must be longer than zero", DURATION_HINT)
+    return result
+
+
+def duration(*, positive: bool) -> Convert:
+    """Return a check for a duration (above zero if ``positive``)."""
+    return lambda value, _ctx: to_duration(value, positive=positive)
+
+
+def seconds(value: object, _ctx: Context) -> float:
+    """Check a positive duration and return it in seconds."""
+    return to_duration(value, positive=True).total_seconds()
+
+
+_SIZE = re.compile(r"(\d+)\s*([KMG]i?B|B)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+SIZE_HINT = 'write a number of bytes, or "512KB", "10MB", "1GB" (1 KB = 1024 bytes)'
+
+
+def size(value: object, _ctx: Context) -> int:
+    """Check a positive byte count: an integer or a string with a KB, MB or GB unit."""
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match is None:
+            raise fail(f"{value!r} is not a size", SIZE_HINT)
+        unit = (match.group(2) or "").lower().replace("i", "")
+        result = int(match.group(1)) * _SIZE_UNITS[unit]
+    else:
+        result = need(value, int, "a size")
+    if result <= 0:
+        raise fail("must be more than zero bytes", SIZE_HINT)
+    return result
+
+
+def positive_int(value: object, _ctx: Context) -> int:
+    """Check an integer above zero."""
+    result = need(value, int, "an integer")
+    if result <= 0:
+        raise fail(f"must be a positive integer, got {result}")
+    return result
+
+
+CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "*/10 7-22 * * *"'
+
+
+def crontab(value: object, _ctx: Context) -> str:
+    """Check a 5-field crontab expression the scheduler accepts, and return it normalised."""
+    expression = " ".join(need(value, str, "a string").split())
+    try:
+        CronTrigger.from_crontab(expression, timezone=UTC)
+    except ValueError as exc:
+        raise fail(f"bad cron expression {expression!r}: {exc}", CRON_HINT) from None
+    # APScheduler 3 counts weekday 0 as Monday where crontab counts it as Sunday (its
+    # from_crontab docs), so a number would silently fire on the wrong day; names cannot.
+    weekday = re.sub(r"/\d+", "", expression.split()[4])
+    if any(char.isdigit() for char in weekday):
+        raise fail(
+            f"day-of-week {expression.split()[4]!r} uses numbers",
+            "write weekdays as names (mon-fri, sat,sun): numbers are ambiguous here",
+        )
+    return expression
+
+
+# RFC 9110 §5.6.2: a field name is a token of these characters.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def headers(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
+    """Check a table of HTTP headers and expand ``${VAR}`` in the values from the environment."""
+    table = need(value, dict, "a table of header names to strings")
+    entries = ((f".{name}", (name, raw)) for name, raw in table.items())
+    return tuple(each(entries, lambda pair: _header(pair, ctx.environ)))
+
+
+def _header(pair: object, environ: Mapping[str, str]) -> tuple[str, str]:
+    """Check one header; messages never include the value, which may be a secret."""
+    name, raw = need(pair, tuple, "a header")
+    if not _HEADER_NAME.fullmatch(name):
+        raise fail(f"{name!r} is not a valid header name", "use letters, digits and - only")
+    template = need(raw, str, "a string")
+    missing = sorted({var for var in _VARIABLE.findall(template) if var not in environ})
+    if missing:
+        raise fail(
+            f"environment variable {', '.join(missing)} is not set",
+            "set it in poster's environment (under systemd: Environment= or EnvironmentFile=)",
+        )
+    result = _VARIABLE.sub(lambda m: environ[m.group(1)], template)
+    if any(char in result for char in "\r\n\0"):
+        raise fail("the value contains a line break or NUL", "header values must be one line")
+    return name, result
+
+
+def feed_url(value: object, ctx: Context) -> str:
+    """Check an http(s) URL, or turn a file: URL or local path into an absolute file URL."""
+    raw = text(value, ctx).strip()
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise fail(f"{raw!r} has no host name", "write it as https://host/path")
+        return raw
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise fail(f"{raw!r} names another host", "write file:///absolute/path")
+        return local_file(Path(url2pathname(parts.path)), ctx).as_uri()
+    if scheme:
+        raise fail(
+            f"URL scheme {scheme!r} is not supported", "use https://, http://, file:, or a path"
+        )
+    return local_file(Path(raw).expanduser(), ctx).as_uri()
+
+
+def local_file(path: Path, ctx: Context) -> Path:
+    """Resolve ``path`` against the config's folder and check that it is an existing file."""
+    absolute = Path(os.path.normpath(ctx.base_dir / path))
+    if not absolute.exists():
+        raise fail(f"local file {str(absolute)!r} does not exist", _RELATIVE_HINT)
+    if not absolute.is_file():
+        raise fail(f"{str(absolute)!r} is not a file", _RELATIVE_HINT)
+    return absolute
+
+
+_RELATIVE_HINT = "relative paths start at the folder that holds feeds.toml"
+
+
+def path_value(value: object, ctx: Context) -> Path:
+    """Resolve a path against the config's folder without requiring that it exists."""
+    return Path(os.path.normpath(ctx.base_dir / Path(text(value, ctx)).expanduser()))
+
+
+def http_url(value: object, ctx: Context) -> str:
+    """Check an http(s) URL and drop a trailing slash."""
+    raw = text(value, ctx).strip()
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise fail(f"{raw!r} is not an http(s) URL", "write it as https://host/path")
+    return raw.rstrip("/")
+
+
+_FEED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def feed_name(value: object, ctx: Context) -> str:
+    """Check a feed name: a letter or digit, then letters, digits, ``_``, ``.`` or ``-``."""
+    name = text(value, ctx)
+    if not _FEED_NAME.fullmatch(name):
+        raise fail(f"{name!r} is not a valid feed name", "use letters, digits, _ . and -")
+    return name
+
+
+def dotted_path(*, allow_empty: bool) -> Convert:
+    """Return a check for a dotted field path such as ``data.posts`` (``""`` if allowed)."""
+
+    def convert(value: object, _ctx: Context) -> str:
+        path = need(value, str, "a string")
+        if path == "" and allow_empty:
+            return path
+        if not path or any(not part.strip() for part in path.split(".")):
+            raise fail(f"{path!r} is not a dotted path", 'write field names joined by ".": a.b.c')
+        return path
+
+    return convert
+
+
+def template_name(value: object, ctx: Context) -> str:
+    """Check a template file name and, when the templates folder exists, that it is there."""
+    name = text(value, ctx)
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or "\\" in name or ".." in parts:
+        raise fail(f"{name!r} is not a file name inside the templates folder", "write e.g. news.j2")
+    folder = ctx.templates_dir
+    if folder is not None and not (folder / name).is_file():
+        present = (p.name for p in folder.iterdir() if p.is_file())
+        hint = did_you_mean(name, present, "templates there")
+        raise fail(f"template {name!r} is not in {str(folder)!r}", hint)
+    return name

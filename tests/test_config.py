@@ -1,0 +1,421 @@
+"""Test loading and validating feeds.toml."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from poster.config import (
+    Config,
+    FeedConfig,
+    JsonMapping,
+    Rule,
+    Schedule,
+    ViberConfig,
+    load_config,
+    parse_duration,
+)
+from poster.config.rules import compile_rule
+from poster.errors import ConfigError, ConfigProblem
+from poster.messages import ContactMessage, LocationMessage, StickerMessage
+
+DATA = Path(__file__).parent / "data" / "config"
+GOOD = DATA / "good"
+BROKEN = DATA / "broken"
+ENV = {"NEWS_API_KEY": "k-123"}
+
+
+def problems_of(path: Path | str, environ: dict[str, str] | None = None) -> list[ConfigProblem]:
+    """Load a config that must fail and return its problems."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENV if environ is None else environ)
+    return caught.value.problems
+
+
+def keyword(word: str) -> re.Pattern[str]:
+    """Compile a keyword rule the way the loader must."""
+    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+
+
+# fixture, feed, key, fragments (split on "|") that str(problem), message and hint, must contain
+BROKEN_CASES = [
+    ("unknown-top-key", None, "template", 'did you mean "templates"'),
+    ("unknown-feed-key", "a", "intervall", 'did you mean "interval"'),
+    ("unknown-viber-key", None, "viber.sender", "known keys: api_url, from, token_file)"),
+    ("unknown-json-key", "a", "json.titel", 'did you mean "title"'),
+    ("wrong-type-bool", "a", "enabled", "expected a boolean (true or false), got a string"),
+    ("wrong-type-int", "a", "max_redirects", "expected an integer, got a float"),
+    ("duplicate-name", "a", "name", "already used by feeds[0]"),
+    ("missing-name", "feeds[0]", "name", "is required"),
+    ("missing-url", "a", "url", "is required"),
+    ("no-feeds", None, "feeds", "no feeds are configured"),
+    ("feeds-not-array", None, "feeds", "[[feeds]], with double brackets"),
+    ("feed-not-table", None, "feeds[0]", "expected a table, got a string"),
+    ("bad-name", "feeds[0]", "name", "'-a' is not a valid feed name"),
+    ("templates-dir-missing", None, "templates", "no-such-folder' does not exist"),
+    ("templates-wrong-type", None, "templates", "expected a string, got an integer"),
+    ("template-missing", "a", "template", 'not in \'/|did you mean "news.j2"'),
+    ("template-outside", "a", "template", "not a file name inside the templates folder"),
+    ("default-template-missing", None, "templates", "default.j2 is missing"),
+    ("bad-duration", "a", "interval", "'15 minutes' is not a duration"),
+    ("zero-interval", "a", "interval", "must be longer than zero"),
+    ("negative-interval", "a", "interval", "-5 is not a duration"),
+    ("interval-and-cron", "a", "cron", "cannot be combined with interval"),
+    ("interval-and-cron-defaults", None, "defaults.cron", "cannot be combined with interval"),
+    ("cron-out-of-range", "a", "cron", "higher than the maximum value (59)"),
+    ("cron-field-count", "a", "cron", "Wrong number of fields; got 3"),
+    ("cron-numeric-weekday", "a", "cron", "day-of-week '1-5' uses numbers"),
+    ("jitter-over-interval", "a", "jitter", "120s is longer than the interval (60s)"),
+    ("jitter-over-default-interval", None, "defaults.jitter", "longer than the interval (900s)"),
+    ("bad-regex", "a", "include[1]", "bad regular expression: missing )"),
+    ("foreign-regex-flag", "a", "exclude[0]", "regex flag g is not supported"),
+    ("rules-not-array", "a", "include", "expected an array of strings, got a string"),
+    ("empty-rule", "a", "include[0]", "is an empty rule"),
+    ("bad-type", "a", "type", "'photo' is not one of auto, text, picture"),
+    ("bad-fallback", "a", "fallback", "'picture' is not one of text, url"),
+    ("bad-format", "a", "format", "'rss' is not one of auto, xml, jsonfeed, json"),
+    ("json-without-format", "a", "json", 'only applies to format = "json"'),
+    ("json-format-without-mapping", "a", "json.items", 'is required with format = "json"'),
+    ("json-mapping-without-items", "a", "json.items", "is required"),
+    ("json-bad-path", "a", "json.items", "'data..posts' is not a dotted path"),
+    ("bad-item-key", "a", "key", "'data.slug' is not one of guid, id, link, title"),
+    ("location-missing", "a", "location", 'is required with type = "location"'),
+    ("location-out-of-range", "a", "location.lat", "95 is outside -90..90"),
+    ("location-not-table", "a", "location", "got a string"),
+    ("contact-name-too-long", "a", "contact.name", "is 29 characters"),
+    ("contact-phone-missing", "a", "contact.phone_number", "is required"),
+    ("sticker-not-positive", "a", "sticker_id", "must be a positive integer, got 0"),
+    ("fixed-without-type", "a", "sticker_id", 'only used with type = "sticker"'),
+    ("url-scheme", "a", "url", "URL scheme 'ftp' is not supported"),
+    ("url-path-missing", "a", "url", "broken/missing.xml' does not exist"),
+    ("url-file-uri-missing", "a", "url", "'/nonexistent/poster/news.xml' does not exist"),
+    ("url-directory", "a", "url", "broken/templates' is not a file"),
+    ("url-no-host", "a", "url", "has no host name"),
+    ("header-bad-name", "a", "headers.X Api Key", "'X Api Key' is not a valid header name"),
+    ("header-missing-variable", "a", "headers.Authorization", "POSTER_TEST_MISSING is not set"),
+    ("header-value-type", "a", "headers.X-Retries", "expected a string, got an integer"),
+    ("max-bytes-zero", "a", "max_bytes", "must be more than zero bytes"),
+    ("max-bytes-unit", "a", "max_bytes", "'10 parsecs' is not a size"),
+    ("timeout-zero", "a", "timeout", "must be longer than zero"),
+    ("max-redirects-zero", "a", "max_redirects", "must be a positive integer, got 0"),
+    ("defaults-feed-only-key", None, "defaults.url", "cannot be set in [defaults]"),
+    ("defaults-not-table", None, "defaults", "expected a table, got an integer"),
+    ("viber-token-literal", None, "viber.token", "POSTER_VIBER_TOKEN"),
+    ("viber-api-url", None, "viber.api_url", "is not an http(s) URL"),
+    ("viber-from-empty", None, "viber.from", "is empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "feed", "key", "fragment"), BROKEN_CASES, ids=[c[0] for c in BROKEN_CASES]
+)
+def test_broken_fixture_reports_exactly_its_problem(
+    fixture: str, feed: str | None, key: str, fragment: str
+) -> None:
+    problems = problems_of(BROKEN / f"{fixture}.toml")
+
+    assert [(p.feed, p.key) for p in problems] == [(feed, key)]
+    assert all(part in str(problems[0]) for part in fragment.split("|"))
+    assert problems[0].file == str(BROKEN / f"{fixture}.toml")
+
+
+def test_every_broken_fixture_is_in_the_table() -> None:
+    extra = {"many-problems", "syntax-error", "not-utf8"}
+    on_disk = {p.stem for p in BROKEN.glob("*.toml")} - extra
+
+    assert on_disk == {case[0] for case in BROKEN_CASES}
+
+
+def test_all_problems_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(BROKEN / "many-problems.toml", environ={})
+
+    assert [(p.feed, p.key) for p in error.value.problems] == [
+        (None, "colour"),
+        (None, "viber.token"),
+        (None, "defaults.interval"),
+        ("a", "url"),
+        ("a", "include[0]"),
+        ("a", "location"),
+        ("feeds[1]", "cron"),
+        ("feeds[1]", "name"),
+        ("a", "headers.X Y"),
+        ("a", "name"),
+    ]
+    assert str(error.value).startswith("10 problems in configuration:\n")
+
+
+@pytest.mark.parametrize(
+    "fixture", ["viber-token-literal", "many-problems"], ids=["alone", "among-others"]
+)
+def test_literal_token_is_refused_without_echoing_it(fixture: str) -> None:
+    problems = problems_of(BROKEN / f"{fixture}.toml")
+    error = ConfigError(problems)
+
+    token = next(p for p in problems if p.key == "viber.token")
+    assert "a literal token does not belong in feeds.toml" in token.message
+    assert token.hint is not None and "token_file" in token.hint and "systemd" in token.hint
+    for text in (str(error), repr(problems)):
+        assert "s3cr3t" not in text
+        assert "another-secret" not in text
+
+
+def test_missing_header_variable_names_the_header_but_not_the_value() -> None:
+    (problem,) = problems_of(BROKEN / "header-missing-variable.toml")
+
+    assert problem.key == "headers.Authorization"
+    assert "Bearer" not in str(problem)
+    assert "do-not-echo" not in str(problem)
+
+
+def test_full_config_round_trip() -> None:
+    config = load_config(GOOD / "feeds.toml", environ=ENV)
+
+    local = (GOOD / "local" / "news.xml").as_uri()
+    defaults = {
+        "schedule": Schedule(interval=timedelta(minutes=10), jitter=timedelta(seconds=30)),
+        "exclude": (Rule("sponsored", keyword("sponsored")),),
+        "headers": (("User-Agent", "poster-test"),),
+        "timeout": 25.0,
+        "max_bytes": 2 * 1024 * 1024,
+        "max_redirects": 4,
+    }
+    assert config == Config(
+        path=GOOD / "feeds.toml",
+        templates_dir=GOOD / "templates",
+        viber=ViberConfig(
+            api_url="https://chatapi.viber.com/pa",
+            sender="01234567890A=",
+            token_file=GOOD / "secrets" / "viber-token",
+        ),
+        feeds=(
+            FeedConfig(
+                name="city-news",
+                url=local,
+                enabled=False,
+                schedule=Schedule(
+                    interval=timedelta(hours=1, minutes=30), jitter=timedelta(seconds=45)
+                ),
+                template="news.j2",
+                type="picture",
+                fallback="url",
+                include=(
+                    Rule("council", keyword("council")),
+                    Rule("/road ?works/i", re.compile("road ?works", re.IGNORECASE)),
+                ),
+                exclude=(Rule("advert", keyword("advert")),),
+                headers=(("X-Api-Key", "k-123"), ("Accept", "application/rss+xml")),
+                key="link",
+                format="xml",
+                timeout=15.0,
+                max_bytes=524288,
+                max_redirects=2,
+            ),
+            FeedConfig(
+                name="events-api",
+                url="https://api.example.org/v1/events?city=minsk",
+                key="meta.slug",
+                format="json",
+                json=JsonMapping(
+                    items="data.events",
+                    id="meta.slug",
+                    title="headline",
+                    link="url",
+                    content="body_html",
+                    text="body",
+                    summary="lead",
+                    image="cover.url",
+                    published="date",
+                    updated="modified",
+                    author="author.name",
+                    tags="tags",
+                ),
+                **{
+                    **defaults,
+                    "schedule": Schedule(
+                        interval=None, cron="*/10 7-22 * * mon-fri", jitter=timedelta(seconds=30)
+                    ),
+                },
+            ),
+            FeedConfig(
+                name="office-pin",
+                url=local,
+                type="location",
+                fixed=LocationMessage(lat=53.9, lon=27.5667),
+                **defaults,
+            ),
+            FeedConfig(
+                name="help_desk",
+                url=local,
+                type="contact",
+                fixed=ContactMessage(name="Help desk", phone_number="+375291234567"),
+                **defaults,
+            ),
+            FeedConfig(
+                name="hello.sticker",
+                url="http://localhost:8080/feed",
+                type="sticker",
+                fixed=StickerMessage(sticker_id=46105),
+                **defaults,
+            ),
+        ),
+    )
+    assert config.feed("help_desk") is config.feeds[3]
+
+
+def test_minimal_config_takes_the_record_defaults() -> None:
+    config = load_config(GOOD / "minimal.toml", environ={})
+
+    assert config.viber == ViberConfig()
+    assert config.templates_dir == GOOD / "templates"
+    assert config.feeds == (FeedConfig(name="only", url=(GOOD / "local" / "news.xml").as_uri()),)
+
+
+def test_relative_paths_start_at_the_config_folder_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    given = os.path.relpath(GOOD / "feeds.toml", tmp_path)
+
+    config = load_config(given, environ=ENV)
+
+    assert not given.startswith("/")
+    assert config.path == GOOD / "feeds.toml"
+    assert config.templates_dir == GOOD / "templates"
+    assert config.viber.token_file == GOOD / "secrets" / "viber-token"
+    assert [f.url for f in config.feeds if f.url.startswith("file:")] == [
+        (GOOD / "local" / "news.xml").as_uri()
+    ] * 3
+
+
+def test_problems_name_the_file_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    given = os.path.relpath(BROKEN / "url-path-missing.toml", tmp_path)
+
+    (problem,) = problems_of(given)
+
+    assert problem.file == given
+    assert str(BROKEN / "missing.xml") in problem.message
+
+
+@pytest.mark.parametrize(
+    ("fixture", "schedules"),
+    [
+        (
+            "precedence-interval",
+            {
+                "own-cron": Schedule(interval=None, cron="0 8 * * *", jitter=timedelta(minutes=1)),
+                "inherits": Schedule(interval=timedelta(minutes=10), jitter=timedelta(minutes=1)),
+                "own-interval": Schedule(
+                    interval=timedelta(minutes=5), jitter=timedelta(minutes=1)
+                ),
+            },
+        ),
+        (
+            "precedence-cron",
+            {
+                "own-interval": Schedule(interval=timedelta(hours=2)),
+                "inherits": Schedule(interval=None, cron="*/30 * * * *"),
+            },
+        ),
+    ],
+    ids=["default-interval", "default-cron"],
+)
+def test_the_nearest_level_with_interval_or_cron_decides_the_schedule(
+    fixture: str, schedules: dict[str, Schedule]
+) -> None:
+    config = load_config(GOOD / f"{fixture}.toml", environ={})
+
+    assert {feed.name: feed.schedule for feed in config.feeds} == schedules
+
+
+def test_type_templates_and_fixed_messages_need_no_default_template() -> None:
+    config = load_config(GOOD / "typed-templates.toml", environ={})
+
+    assert [(f.name, f.template, f.fixed) for f in config.feeds] == [
+        ("photos", None, None),
+        ("sticker", None, StickerMessage(1)),
+    ]
+
+
+def test_a_byte_order_mark_is_tolerated() -> None:
+    (feed,) = load_config(GOOD / "bom.toml", environ={}).feeds
+
+    assert feed.name == "bom"
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        (BROKEN / "does-not-exist.toml", "cannot read the file: No such file or directory"),
+        (BROKEN / "templates", "cannot read the file: Is a directory"),
+        (BROKEN / "syntax-error.toml", "TOML syntax error: Illegal character '\\n' (at line 5,"),
+        (BROKEN / "not-utf8.toml", "is not UTF-8 text"),
+    ],
+    ids=["missing", "directory", "syntax", "encoding"],
+)
+def test_an_unreadable_file_is_one_problem(path: Path, fragment: str) -> None:
+    problems = problems_of(path)
+
+    assert len(problems) == 1
+    assert (problems[0].file, problems[0].feed, problems[0].key) == (str(path), None, "")
+    assert fragment in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("1h", timedelta(hours=1)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        ("2d", timedelta(days=2)),
+        ("1d2h3m4s", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        ("1.5h", timedelta(minutes=90)),
+        ("0s", timedelta(0)),
+        (45, timedelta(seconds=45)),
+        (2.5, timedelta(seconds=2.5)),
+    ],
+    ids=str,
+)
+def test_parse_duration(text: str | float, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "15", "15 minutes", "1m1h", "h", "1.2.3s", "-5s", -5, float("nan"), float("inf")],
+    ids=repr,
+)
+def test_parse_duration_refuses(text: str | float) -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("rule", "text", "matches"),
+    [
+        ("council", "City Council meets today", True),
+        ("council", "Councillors meet today", False),
+        ("road works", "Road works on Main St", True),
+        ("road works", "railroad works", False),
+        ("c++", "Learn C++ today", True),
+        ("/usr/bin", "see /usr/bin here", True),
+        ("/road ?works/i", "ROADWORKS ahead", True),
+        ("/road ?works/", "Roadworks ahead", False),
+        ("/^night$/m", "day\nnight\n", True),
+        ("/a.b/s", "a\nb", True),
+        ("/ a b /x", "ab", True),
+    ],
+    ids=lambda value: repr(value) if isinstance(value, str) else None,
+)
+def test_rule_matching(rule: str, text: str, matches: bool) -> None:
+    compiled = compile_rule(rule)
+
+    assert compiled.source == rule
+    assert bool(compiled.pattern.search(text)) is matches
