@@ -1,0 +1,222 @@
+"""Read a feed's source over HTTP(S) or from disk, with conditional GET and a byte cap."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+import poster
+from poster.config import FeedConfig
+from poster.errors import (
+    FetchConnectError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    TooManyRedirects,
+)
+from poster.models import FetchResult, Validators
+
+USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
+ACCEPT = (
+    "application/feed+json, application/json;q=0.9, application/atom+xml, application/rss+xml, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the source said: final URL, status, lowercased headers and body (None for 304)."""
+
+    url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+
+
+def make_client(*, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """Create an HTTP/1.1 client that asks for feeds and leaves redirects to ``fetch``."""
+    return httpx.Client(
+        transport=transport,
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+        # fetch() follows redirects itself so that each feed's max_redirects applies.
+        follow_redirects=False,
+        http1=True,
+        http2=False,
+        timeout=httpx.Timeout(FeedConfig.timeout),
+    )
+
+
+def fetch(
+    feed: FeedConfig, client: httpx.Client, previous: Validators | None = None
+) -> FetchResult:
+    """Fetch ``feed``'s source, leaving out the body when it has not changed since ``previous``."""
+    started = time.monotonic()
+    if urlsplit(feed.url).scheme.lower() == "file":
+        answer = _read_file(feed)
+    else:
+        try:
+            answer = _fetch_http(feed, client, previous)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _translate(exc, feed) from exc
+    return _result(feed, answer, previous, started)
+
+
+def _fetch_http(feed: FeedConfig, client: httpx.Client, previous: Validators | None) -> _Answer:
+    """Send the GET and follow at most ``feed.max_redirects`` redirects."""
+    request = client.build_request(
+        "GET", feed.url, headers=_request_headers(feed, previous), timeout=feed.timeout
+    )
+    for _ in range(feed.max_redirects + 1):
+        with closing(client.send(request, stream=True)) as response:
+            # Without follow_redirects httpx prepares the next hop (method, auth stripping).
+            if response.next_request is None:
+                return _read_response(feed, response)
+            request = response.next_request
+    raise TooManyRedirects(
+        feed.name, f"more than {feed.max_redirects} redirects, the last to {_display(request.url)}"
+    )
+
+
+def _request_headers(feed: FeedConfig, previous: Validators | None) -> httpx.Headers:
+    """Return the feed's own headers plus the conditional ones (RFC 9110 §13.1)."""
+    headers = httpx.Headers(list(feed.headers))
+    if previous is not None and previous.etag:
+        headers["If-None-Match"] = previous.etag
+    if previous is not None and previous.last_modified:
+        headers["If-Modified-Since"] = previous.last_modified
+    return headers
+
+
+def _read_response(feed: FeedConfig, response: httpx.Response) -> _Answer:
+    """Turn a final (non-redirect) response into an answer or an HTTP error."""
+    url, status = str(response.url), response.status_code
+    if status >= 400:
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        raise HTTPStatusError(feed.name, status, retry_after, url=_display(url))
+    headers = tuple(response.headers.multi_items())
+    if status == 304:
+        return _Answer(url, status, headers, None)
+    if not 200 <= status < 300:
+        raise FetchError(feed.name, f"unexpected HTTP {status} from {_display(url)}")
+    return _Answer(url, status, headers, _read_capped(feed, response))
+
+
+def _read_capped(feed: FeedConfig, response: httpx.Response) -> bytes:
+    """Read the decoded body, stopping as soon as it goes over ``feed.max_bytes``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
+        raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+    body = bytearray()
+    # iter_bytes yields gzip/deflate-decoded data, so the cap bounds what is kept in memory.
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > feed.max_bytes:
+            raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+    return bytes(body)
+
+
+def _read_file(feed: FeedConfig) -> _Answer:
+    """Read a ``file://`` source from disk with the same byte cap."""
+    path = Path(url2pathname(urlsplit(feed.url).path))
+    try:
+        with path.open("rb") as handle:
+            body = handle.read(feed.max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise FetchError(feed.name, f"no such file: {path}") from exc
+    except OSError as exc:
+        raise FetchError(feed.name, f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(body) > feed.max_bytes:
+        raise ResponseTooLarge(feed.name, feed.max_bytes, url=str(path))
+    return _Answer(feed.url, 200, (), body)
+
+
+def _result(
+    feed: FeedConfig, answer: _Answer, previous: Validators | None, started: float
+) -> FetchResult:
+    """Build the result, carrying validators over a 304 and spotting an unchanged body."""
+    fields = dict(answer.headers)
+    etag, last_modified = fields.get("etag"), fields.get("last-modified")
+    prior = previous or Validators()
+    body, unchanged = answer.body, False
+    if answer.body is None:
+        # A 304 may carry fresh validators; keep the stored ones otherwise (RFC 9110 §15.4.5).
+        validators = Validators(
+            etag or prior.etag, last_modified or prior.last_modified, prior.body_hash
+        )
+    else:
+        digest = hashlib.sha256(answer.body).hexdigest()
+        validators = Validators(etag, last_modified, digest)
+        unchanged = digest == prior.body_hash
+        body = None if unchanged else answer.body
+    return FetchResult(
+        feed=feed.name,
+        url=answer.url,
+        status=answer.status,
+        body=body,
+        validators=validators,
+        content_type=fields.get("content-type"),
+        headers=answer.headers,
+        unchanged=unchanged,
+        fetched_at=datetime.now(UTC),
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse Retry-After as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), never below 0."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> FetchError:
+    """Map an httpx error to the poster error a caller acts on, naming the feed and the URL."""
+    url, kind = _display(_failed_url(exc) or feed.url), type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchTimeout(feed.name, f"{url}: no answer within {feed.timeout:g}s ({kind})")
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
+        return FetchConnectError(feed.name, f"cannot reach {url}: {exc or kind}")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TooManyRedirects(feed.name, f"{url}: too many redirects")
+    if isinstance(exc, httpx.DecodingError):
+        return FetchError(feed.name, f"{url}: the compressed body is corrupt")
+    if isinstance(exc, httpx.HTTPStatusError):
+        return HTTPStatusError(feed.name, exc.response.status_code, url=url)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return FetchError(feed.name, f"cannot fetch {url}: {exc}")
+    # Other errors (LocalProtocolError above all) may quote a header value, which may be secret.
+    return FetchError(feed.name, f"request to {url} failed ({kind})")
+
+
+def _failed_url(exc: httpx.HTTPError | httpx.InvalidURL) -> str | None:
+    """Return the URL of the request that failed, when httpx recorded it."""
+    try:
+        return str(exc.request.url) if isinstance(exc, httpx.HTTPError) else None
+    except RuntimeError:
+        return None
+
+
+def _display(url: httpx.URL | str) -> str:
+    """Return ``url`` without its user info, which may hold a password."""
+    return _USERINFO.sub(r"\1", str(url))
