@@ -1,0 +1,69 @@
+"""Turn a fetched body into a ParsedFeed of normalized Items (RSS, Atom, RDF, JSON Feed, JSON).
+
+The one entry is :func:`parse`; it does no I/O and raises only ``ParseError``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from poster.config import FeedConfig
+from poster.errors import ParseError
+from poster.models import FetchResult, ParsedFeed
+from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
+from poster.parse.mapped import parse_mapped
+from poster.parse.xmlfeed import parse_xml
+
+__all__ = ["parse"]
+
+_BOM = b"\xef\xbb\xbf"
+_WHITESPACE = b" \t\r\n"
+
+
+def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
+    """Return the feed and its items in document order, or raise ParseError for a non-feed.
+
+    ``feed.format`` picks the reader: ``xml``, ``jsonfeed``, ``json`` (mapped by ``feed.json``)
+    or ``auto``, which reads JSON when the body starts with ``{`` or ``[`` and XML otherwise.
+    """
+    body = result.body or b""
+    if not body.strip(_WHITESPACE):
+        raise ParseError(feed.name, "not a feed: the body is empty")
+    kind = feed.format
+    if kind == "auto":
+        kind = "json" if _starts_like_json(body) else "xml"
+    if kind not in ("json", "jsonfeed"):
+        return parse_xml(result, feed)
+    document = _load_json(body, feed.name)
+    if kind == "jsonfeed" or (feed.format == "auto" and is_jsonfeed(document)):
+        return parse_jsonfeed(document, result, feed)
+    if feed.json is not None:
+        return parse_mapped(document, result, feed, feed.json)
+    if feed.format == "json":
+        raise ParseError(feed.name, 'format "json" needs a json table mapping items and fields')
+    raise ParseError(
+        feed.name,
+        "not a feed: the JSON is not a JSON Feed (no https://jsonfeed.org/version/ version); "
+        'to read another JSON API set format = "json" and a json table mapping its items',
+    )
+
+
+def _starts_like_json(body: bytes) -> bool:
+    """Tell whether the first character after a BOM and white space opens a JSON value."""
+    start = body.removeprefix(_BOM).lstrip(_WHITESPACE)[:1]
+    return start in (b"{", b"[")
+
+
+def _load_json(body: bytes, name: str) -> object:
+    """Return the parsed JSON body, or raise ParseError saying where it is broken."""
+    try:
+        # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ParseError(name, f"invalid JSON: not UTF-8 text ({exc.reason})") from exc
+    except RecursionError as exc:
+        raise ParseError(name, "invalid JSON: nested too deeply") from exc

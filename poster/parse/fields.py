@@ -1,0 +1,98 @@
+"""Normalize the text fields every feed format shares: titles, content, summaries, tags."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from poster.parse.media import absolutize
+from poster.text import html_to_text, truncate
+
+# A summary derived from the content is cut to this many characters.
+SUMMARY_LIMIT = 500
+
+_HTML_HINT = re.compile(r"<(/?[a-zA-Z][a-zA-Z0-9]*\b[^<>]*|!--.*?--)>", re.DOTALL)
+_HTML_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def string(value: object) -> str | None:
+    """Return a JSON string or number as stripped text, or None for any other type or blank."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def looks_like_html(text: str) -> bool:
+    """Tell whether text carries markup or entities rather than plain characters."""
+    return bool(_HTML_HINT.search(text) or _HTML_ENTITY.search(text))
+
+
+def plain_text(value: str, is_html: bool) -> str:
+    """Return readable plain text for an HTML or plain-text value, paragraphs kept."""
+    if is_html:
+        return html_to_text(value)
+    # Escaping first makes html_to_text only tidy white space, keeping "<" and "&" as written.
+    return html_to_text(html.escape(value, quote=False))
+
+
+def plain_line(value: object, is_html: bool | None = None) -> str:
+    """Return a value as one line of plain text (titles, names); guess HTML when not told."""
+    text = string(value) if not isinstance(value, str) else value
+    if not text:
+        return ""
+    if is_html is None:
+        is_html = looks_like_html(text)
+    # Titles are often escaped twice ("&amp;amp;"), so entities left over are decoded too.
+    line = plain_text(text, is_html) if is_html else html.unescape(text)
+    return " ".join(line.split())
+
+
+def text_to_html(text: str) -> str:
+    """Return minimal HTML for plain text: escaped, paragraphs in <p>, line breaks as <br>."""
+    paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    return "".join(
+        "<p>" + html.escape(p, quote=False).replace("\n", "<br>\n") + "</p>" for p in paragraphs
+    )
+
+
+def from_html(markup: str, base: str | None) -> tuple[str, str]:
+    """Return (content_html, content_text) for HTML content, relative URLs made absolute."""
+    absolute_markup = absolutize(markup, base)
+    return absolute_markup, html_to_text(absolute_markup)
+
+
+def from_text(text: str) -> tuple[str, str]:
+    """Return (content_html, content_text) for plain-text content."""
+    tidy = plain_text(text, is_html=False)
+    return text_to_html(tidy), tidy
+
+
+def content(markup: str, text: str, base: str | None) -> tuple[str, str]:
+    """Return (content_html, content_text) from HTML and/or plain text, the given text first."""
+    if markup:
+        content_html, content_text = from_html(markup, base)
+    else:
+        content_html, content_text = from_text(text) if text else ("", "")
+    if markup and text:
+        content_text = plain_text(text, is_html=False)
+    return content_html, content_text
+
+
+def summary_or_derived(summary: str, content_text: str) -> str:
+    """Return the summary, or the start of the content when the entry has none."""
+    return summary or truncate(content_text, SUMMARY_LIMIT)
+
+
+def unique_strings(values: Iterable[object]) -> tuple[str, ...]:
+    """Return the non-blank strings among ``values``, stripped, first spelling of each kept."""
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        text = plain_line(string(value))
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            kept.append(text)
+    return tuple(kept)
