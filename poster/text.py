@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from html.parser import HTMLParser
 
 ELLIPSIS = "…"
 
-_BLOCK = frozenset(
+_BLOCK_TAGS = (
     "address article aside blockquote dd div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr main nav ol p pre section table tbody thead tfoot tr ul".split()
+    "h1 h2 h3 h4 h5 h6 header hr main nav ol p pre section table tbody thead tfoot tr ul"
 )
+_BLOCK = frozenset(_BLOCK_TAGS.split())
 _SKIP = frozenset(("script", "style", "head", "title", "noscript", "template", "svg", "iframe"))
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _BLANKS = re.compile(r"\n{3,}")
@@ -124,10 +126,46 @@ def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
     if len(text) <= limit:
         return text
     if limit <= len(ellipsis):
-        return text[:limit]
+        return _whole_clusters(text, limit)
     room = limit - len(ellipsis)
     cut = text[:room]
-    boundary = max(cut.rfind(" "), cut.rfind("\n"))
-    if boundary >= room // 2:
-        cut = cut[:boundary]
-    return cut.rstrip(" \n\t.,;:-–—") + ellipsis
+    if not text[room].isspace():
+        boundary = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+        # A space early in the text would waste most of the room: cut inside the word then.
+        cut = cut[:boundary] if boundary >= room // 2 else _whole_clusters(text, room)
+    return cut.rstrip(_TRAILING) + ellipsis
+
+
+_TRAILING = " \n\t.,;:-–—"
+_ZWJ = "\u200d"
+_REGIONAL = range(0x1F1E6, 0x1F200)
+
+
+def _whole_clusters(text: str, length: int) -> str:
+    """Return at most ``length`` characters of ``text`` without splitting an emoji or accent."""
+    cut = text[:length]
+    while cut and (_joins(text[len(cut)]) or cut[-1] == _ZWJ or _splits_flag(text, len(cut))):
+        cut = cut[:-1]
+    return cut
+
+
+def _joins(char: str) -> bool:
+    """Tell whether ``char`` attaches to the character before it (mark, selector, modifier)."""
+    point = ord(char)
+    return (
+        unicodedata.combining(char) > 0
+        or char == _ZWJ
+        or 0xFE00 <= point <= 0xFE0F  # variation selectors
+        or 0x1F3FB <= point <= 0x1F3FF  # skin tone modifiers
+        or 0xE0020 <= point <= 0xE007F  # tag characters of subdivision flags
+    )
+
+
+def _splits_flag(text: str, index: int) -> bool:
+    """Tell whether cutting before ``index`` separates the two regional indicators of a flag."""
+    if index >= len(text) or ord(text[index]) not in _REGIONAL:
+        return False
+    run = 0
+    while index - run > 0 and ord(text[index - run - 1]) in _REGIONAL:
+        run += 1
+    return run % 2 == 1

@@ -1,0 +1,141 @@
+"""Build the message of a chosen type from an item and the rendered text, within every limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from poster.errors import RenderError
+from poster.messages import (
+    BODY_MAX_BYTES,
+    PICTURE_TEXT_MAX,
+    TEXT_MAX,
+    URL_TEXT_MAX,
+    FileMessage,
+    Message,
+    PictureMessage,
+    TextMessage,
+    UrlMessage,
+    VideoMessage,
+    encode,
+    envelope,
+)
+from poster.models import Item
+from poster.render.media import (
+    file_media,
+    link_url,
+    picture_media,
+    thumbnail_url,
+    video_duration,
+    video_media,
+)
+from poster.text import truncate
+
+TEXT_LIMITS = {"text": TEXT_MAX, "picture": PICTURE_TEXT_MAX, "url": URL_TEXT_MAX}
+"""Characters of text each type carries; video and file messages have no text field."""
+
+# Stand-ins as long as real credentials, so the size check covers the envelope too.
+_SENDER = "x" * 32
+_TOKEN = "x" * 64
+
+Maker = Callable[[str], Message]
+
+
+def text_limit(kind: str) -> int:
+    """Return how many characters of text a message of type ``kind`` carries."""
+    return TEXT_LIMITS.get(kind, 0)
+
+
+def build_message(kind: str, item: Item, text: str, feed: str) -> Message:
+    """Return the message of type ``kind``; the text is cut to fit the type and the body cap.
+
+    ``kind`` comes from ``choose_type``, so the media it needs is present; should it not be,
+    the item goes out as text rather than as an invalid payload.
+    """
+    special = _MAKERS[kind](item) if kind in _MAKERS else None
+    sent_as = kind if special else "text"
+    maker: Maker = special or TextMessage
+    message = fit(text, text_limit(sent_as), maker, allow_empty=special is not None)
+    if message is None:
+        reason = "the template rendered nothing" if not text else "no cut fits the body cap"
+        raise RenderError(feed, item.key, f"cannot make a {sent_as} message: {reason}")
+    return message
+
+
+def _picture(item: Item) -> Maker | None:
+    """Return a maker of picture messages with the item's JPEG image, if it has one."""
+    image = picture_media(item)
+    if image is None:
+        return None
+    thumbnail = thumbnail_url(item)
+    return lambda text: PictureMessage(text, image.url, thumbnail)
+
+
+def _video(item: Item) -> Maker | None:
+    """Return a maker of the video message for the item's MP4 enclosure; it has no text."""
+    video = video_media(item)
+    if video is None or video.length is None:
+        return None
+    message = VideoMessage(video.url, video.length, video_duration(video), thumbnail_url(item))
+    return lambda text: message
+
+
+def _file(item: Item) -> Maker | None:
+    """Return a maker of the file message for the item's first sized enclosure; no text."""
+    found = file_media(item)
+    if found is None or found[0].length is None:
+        return None
+    message = FileMessage(found[0].url, found[0].length, found[1])
+    return lambda text: message
+
+
+def _url(item: Item) -> Maker | None:
+    """Return a maker of url messages for the item's link, if a url message can carry it."""
+    link = link_url(item)
+    if link is None:
+        return None
+    return lambda text: UrlMessage(link, text)
+
+
+_MAKERS: dict[str, Callable[[Item], Maker | None]] = {
+    "picture": _picture,
+    "video": _video,
+    "file": _file,
+    "url": _url,
+}
+
+
+def fit(text: str, limit: int, make: Maker, *, allow_empty: bool) -> Message | None:
+    """Return the message with the longest word-boundary cut of ``text`` that fits.
+
+    A cut fits when it is within ``limit`` UTF-16 units and the whole JSON body, envelope
+    included, is within ``BODY_MAX_BYTES``. ``None`` when nothing valid fits.
+    """
+
+    def fits(candidate: str) -> bool:
+        if not candidate and not allow_empty:
+            return False
+        return _units(candidate) <= limit and _body_size(make(candidate)) <= BODY_MAX_BYTES
+
+    first = truncate(text, limit)
+    if fits(first):
+        return make(first)
+    best: str | None = None
+    low, high = 0, len(first) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = truncate(text, middle)
+        if fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return None if best is None else make(best)
+
+
+def _units(text: str) -> int:
+    """Count UTF-16 code units: an emoji counts twice, as clients written in Java count it."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _body_size(message: Message) -> int:
+    """Return the size in bytes of the whole JSON body that would carry ``message``."""
+    return len(encode(envelope(message, sender=_SENDER, auth_token=_TOKEN)))

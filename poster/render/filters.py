@@ -1,0 +1,129 @@
+"""Define the Jinja filters templates use to shape an item into Viber plain text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import TemplateRuntimeError, Undefined
+
+from poster.text import ELLIPSIS, html_to_text, truncate
+
+DATE_FORMAT = "%d.%m.%Y %H:%M"
+_NOT_WORD = re.compile(r"\W+")
+
+
+def _string(value: object) -> str:
+    """Return ``value`` as text, ``None`` as empty; an undefined value raises its error."""
+    if value is None:
+        return ""
+    # str() on a StrictUndefined raises the UndefinedError that names the missing variable.
+    return str(value)
+
+
+def plain(value: object, links: bool = False) -> str:
+    """Return clean plain text for HTML, optionally with link targets in parentheses."""
+    return html_to_text(_string(value), links=links)
+
+
+def cut(value: object, length: int = 255, end: str = ELLIPSIS) -> str:
+    """Cut text to ``length`` characters at a word boundary, ending with ``end``."""
+    return truncate(_string(value), length, end)
+
+
+def date(value: object, fmt: str = DATE_FORMAT, tz: str | None = None) -> str:
+    """Format a datetime, converted to the IANA zone ``tz`` when given; ``None`` gives ""."""
+    if value is None:
+        return ""
+    if isinstance(value, Undefined):
+        _string(value)
+    if not isinstance(value, datetime):
+        raise TemplateRuntimeError(f"date expects a datetime, not {type(value).__name__}")
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if tz:
+        moment = moment.astimezone(_zone(tz))
+    return moment.strftime(fmt)
+
+
+def _zone(name: str) -> ZoneInfo:
+    """Return the IANA time zone called ``name`` or fail with a hint."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise TemplateRuntimeError(
+            f"unknown time zone {name!r}; use an IANA name such as 'Europe/Kyiv' or 'UTC'"
+        ) from exc
+
+
+def hashtags(value: object, limit: int | None = None) -> str:
+    """Turn tags into Viber hashtags ("#tag1 #CityLife"): spaces and punctuation removed."""
+    tags: Iterable[object] = ()
+    if isinstance(value, str):
+        tags = [value]
+    elif isinstance(value, Iterable):
+        # Iterating a StrictUndefined raises the error that names the missing variable.
+        tags = value
+    seen: set[str] = set()
+    words: list[str] = []
+    for tag in tags:
+        word = _hashtag_word(_string(tag))
+        if not word or word.casefold() in seen:
+            continue
+        seen.add(word.casefold())
+        words.append(f"#{word}")
+        if limit is not None and len(words) >= limit:
+            break
+    return " ".join(words)
+
+
+def _hashtag_word(tag: str) -> str:
+    """Join a tag's words into one, capitalizing each: "City life" becomes "CityLife"."""
+    words = [_NOT_WORD.sub("", part) for part in tag.split()]
+    if len(words) > 1:
+        words = [word[:1].upper() + word[1:] for word in words]
+    return "".join(words)
+
+
+def _marker(mark: str) -> Callable[[object], str]:
+    """Return a filter wrapping each non-empty line in a Viber formatting ``mark``."""
+
+    def wrap(value: object) -> str:
+        # Viber formats a marked span only when the markers touch the text on one line.
+        lines = (line.strip() for line in _string(value).strip().split("\n"))
+        return "\n".join(f"{mark}{line}{mark}" if line else "" for line in lines)
+
+    wrap.__doc__ = f"Wrap text in Viber's {mark} markers; empty text stays empty."
+    return wrap
+
+
+bold = _marker("*")
+italic = _marker("_")
+strike = _marker("~")
+
+
+def domain(value: object) -> str:
+    """Return the host of a URL without a leading "www.", or "" when there is none."""
+    try:
+        host = urlsplit(_string(value)).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "text": plain,
+    "plain": plain,
+    "truncate": cut,
+    "truncate_words": cut,
+    "date": date,
+    "hashtags": hashtags,
+    "bold": bold,
+    "italic": italic,
+    "strike": strike,
+    "domain": domain,
+}
+"""Every filter a template may use, by name; ``truncate`` replaces Jinja's own."""

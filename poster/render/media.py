@@ -1,0 +1,166 @@
+"""Decide which message type an item can become and find the media each type needs.
+
+Every limit cites the Channels Post API reference (``viber-channels-post-api.txt``, "Message
+types"). Sizes are in decimal units, the stricter reading of "1 MB" and "100 kb".
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from poster.config import FeedConfig
+from poster.messages import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
+from poster.models import Item, Media
+
+PICTURE_MAX_BYTES = 1_000_000
+"""Picture ``media``: "Max size 1 MB"."""
+THUMBNAIL_MAX_BYTES = 100_000
+"""``thumbnail``: "Max size 100 kb"."""
+MEDIA_MAX_BYTES = 50_000_000
+"""Video and file ``media``: "Max size 50 MB"."""
+
+# Only the built-in table, so a file name never depends on the host's /etc/mime.types.
+_MIME = mimetypes.MimeTypes()
+for _type, _ext in (
+    ("audio/mp4", ".m4a"),
+    ("audio/x-m4a", ".m4a"),
+    ("audio/ogg", ".ogg"),
+    ("application/epub+zip", ".epub"),
+):
+    _MIME.add_type(_type, _ext)
+
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_SPACES = re.compile(r"\s+")
+
+
+def web_url(url: str | None) -> bool:
+    """Tell whether ``url`` is an absolute http(s) URL within the API's 2000 characters."""
+    if not url or len(url) > URL_MEDIA_MAX:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _size_ok(length: int | None, cap: int) -> bool:
+    """Tell whether a size, when known, is within ``cap`` bytes."""
+    return length is None or 0 < length <= cap
+
+
+def picture_media(item: Item) -> Media | None:
+    """Return the item's image when the API takes it as a picture (JPEG, at most 1 MB)."""
+    image = item.image
+    if image and image.is_jpeg and web_url(image.url) and _size_ok(image.length, PICTURE_MAX_BYTES):
+        return image
+    return None
+
+
+def thumbnail_url(item: Item) -> str | None:
+    """Return the item's thumbnail URL when it is a JPEG of at most 100 kb."""
+    thumb = item.thumbnail
+    if (
+        thumb
+        and thumb.is_jpeg
+        and web_url(thumb.url)
+        and _size_ok(thumb.length, THUMBNAIL_MAX_BYTES)
+    ):
+        return thumb.url
+    return None
+
+
+def _sized(media: Media) -> bool:
+    """Tell whether an enclosure has the known size the API requires, within 50 MB."""
+    return media.length is not None and _size_ok(media.length, MEDIA_MAX_BYTES)
+
+
+def video_media(item: Item) -> Media | None:
+    """Return the first MP4 enclosure with a known size, the only video the API takes."""
+    return next((m for m in item.enclosures if m.is_mp4 and web_url(m.url) and _sized(m)), None)
+
+
+def video_duration(media: Media) -> int | None:
+    """Return a duration the API accepts (1-180 s), else ``None`` so none is shown."""
+    if media.duration is not None and 0 < media.duration <= VIDEO_DURATION_MAX:
+        return media.duration
+    return None
+
+
+def file_media(item: Item) -> tuple[Media, str] | None:
+    """Return the first enclosure with a known size and a usable file name, with that name."""
+    for media in item.enclosures:
+        if web_url(media.url) and _sized(media):
+            name = file_name(media)
+            if name:
+                return media, name
+    return None
+
+
+def file_name(media: Media) -> str | None:
+    """Derive a file name with an extension, at most 256 characters, from URL, title and type.
+
+    The API requires an extension; without one the receiving client may not open the file.
+    """
+    from_url = _clean_name(unquote(PurePosixPath(urlsplit(media.url).path).name))
+    found = _EXTENSION.search(from_url)
+    extension = found.group() if found else _mime_extension(media.mime_type)
+    if not extension:
+        return None
+    stem = _clean_name(media.title or "") or from_url
+    if stem.lower().endswith(extension.lower()):
+        stem = stem[: -len(extension)]
+    stem = stem[: FILE_NAME_MAX - len(extension)].rstrip(" .")
+    return stem + extension if stem else None
+
+
+def _clean_name(name: str) -> str:
+    """Remove path separators, control and reserved characters from a file name."""
+    return _SPACES.sub(" ", _UNSAFE_NAME.sub(" ", name)).strip(" .")
+
+
+def _mime_extension(mime_type: str | None) -> str | None:
+    """Return the usual extension for a MIME type, ignoring parameters."""
+    if not mime_type:
+        return None
+    return _MIME.guess_extension(mime_type.split(";", 1)[0].strip().lower())
+
+
+def link_url(item: Item) -> str | None:
+    """Return the item's link when a url message can carry it (http(s), at most 2000)."""
+    return item.link if web_url(item.link) else None
+
+
+_AVAILABLE: dict[str, Callable[[Item], object]] = {
+    "text": lambda item: True,
+    "picture": picture_media,
+    "video": video_media,
+    "file": file_media,
+    "url": link_url,
+}
+
+
+def choose_type(item: Item, feed: FeedConfig) -> str:
+    """Return the message type this item becomes for this feed, falling back when data is missing.
+
+    ``auto`` prefers a JPEG picture, then an MP4 video with a known size, then ``feed.fallback``.
+    An explicit type whose required data is missing becomes ``feed.fallback`` too (url needs a
+    link, else text).
+    """
+    if feed.fixed is not None:
+        return feed.fixed.type
+    if feed.type == "auto":
+        if picture_media(item):
+            return "picture"
+        if video_media(item):
+            return "video"
+    else:
+        available = _AVAILABLE.get(feed.type)
+        if available is not None and available(item):
+            return feed.type
+    return "url" if feed.fallback == "url" and link_url(item) else "text"

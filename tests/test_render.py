@@ -1,0 +1,640 @@
+"""Tests for rendering items into Channels Post API messages."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import StrictUndefined, UndefinedError
+
+from poster.config import FeedConfig
+from poster.errors import RenderError
+from poster.messages import (
+    BODY_MAX_BYTES,
+    ContactMessage,
+    LocationMessage,
+    Message,
+    StickerMessage,
+    encode,
+    envelope,
+)
+from poster.models import FeedMeta, Item, Media
+from poster.render import SAMPLE_ITEM, Renderer, build, choose_type, clean_output
+from poster.render import filters as f
+from poster.render.media import file_name
+
+DATA = Path(__file__).parent / "data" / "render"
+TEMPLATES = DATA / "templates"
+SHIPPED = Path(__file__).parents[1] / "templates"
+NOW = datetime(2024, 5, 14, 12, 0, tzinfo=UTC)
+LINK = "https://example.com/news/1"
+META = FeedMeta(
+    name="news", title="News", link="https://example.com/", url="https://example.com/feed"
+)
+
+JPEG = Media("https://example.com/img/photo.jpg", "image/jpeg", 50_000)
+JPEG_BY_NAME = Media("https://example.com/img/photo.jpeg?w=800")
+JPEG_HUGE = Media("https://example.com/img/huge.jpg", "image/jpeg", 3_000_000)
+PNG = Media("https://example.com/img/chart.png", "image/png")
+THUMB = Media("https://example.com/img/thumb.jpg", "image/jpeg", 20_000)
+THUMB_PNG = Media("https://example.com/img/thumb.png", "image/png", 20_000)
+THUMB_BIG = Media("https://example.com/img/thumb-big.jpg", "image/jpeg", 400_000)
+MP4 = Media("https://example.com/v/clip.mp4", "video/mp4", length=1_000_000, duration=42)
+MP4_NO_SIZE = Media("https://example.com/v/clip.mp4", "video/mp4")
+MP4_HUGE = Media("https://example.com/v/film.mp4", "video/mp4", length=80_000_000)
+PDF = Media("https://example.com/files/report%202024.pdf", "application/pdf", length=2048)
+NAMELESS = Media("https://example.com/", length=2048)
+
+WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
+CYRILLIC = "Съешь же ещё этих мягких французских булок да выпей чаю"
+EMOJI = "🎉🎉 👍🏽 🇺🇦🇺🇦 мир 😀"
+
+
+def feed(**options: Any) -> FeedConfig:
+    """Return a feed rendered with the echo template unless told otherwise."""
+    options.setdefault("template", "echo.j2")
+    return FeedConfig(name="news", url="https://example.com/feed", **options)
+
+
+def item(**fields: Any) -> Item:
+    """Return an item with a link, a title and the given fields."""
+    fields.setdefault("link", LINK)
+    fields.setdefault("title", "A title")
+    return Item(key="news-1", **fields)
+
+
+def body_size(message: Message) -> int:
+    """Measure the wire size of the full JSON body for ``message``."""
+    return len(encode(envelope(message, sender="x" * 32, auth_token="x" * 64)))
+
+
+def words(sample: str, length: int) -> str:
+    """Repeat ``sample`` separated by spaces until the text is at least ``length`` long."""
+    text = sample
+    while len(text) < length:
+        text += " " + sample
+    return text
+
+
+def assert_word_cut(result: str, original: str, limit: int) -> None:
+    """Check ``result`` is a marked cut of ``original`` ending at a word boundary."""
+    assert len(result) <= limit
+    assert result.endswith("…")
+    kept = result[:-1]
+    assert original.startswith(kept)
+    assert original[len(kept)] == " "
+
+
+@pytest.fixture
+def renderer() -> Renderer:
+    return Renderer(TEMPLATES, clock=lambda: NOW)
+
+
+# --- payloads of the five item-based types ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "options", "payload"),
+    [
+        pytest.param(
+            item(content_text="Hello, channel!"),
+            {"type": "text"},
+            {"type": "text", "text": "Hello, channel!"},
+            id="text",
+        ),
+        pytest.param(
+            item(content_text="A caption", image=JPEG, thumbnail=THUMB),
+            {},
+            {
+                "type": "picture",
+                "text": "A caption",
+                "media": JPEG.url,
+                "thumbnail": THUMB.url,
+            },
+            id="picture",
+        ),
+        pytest.param(
+            item(content_text="ignored", enclosures=(MP4,), thumbnail=THUMB),
+            {"type": "video"},
+            {
+                "type": "video",
+                "media": MP4.url,
+                "size": 1_000_000,
+                "duration": 42,
+                "thumbnail": THUMB.url,
+            },
+            id="video",
+        ),
+        pytest.param(
+            item(content_text="ignored", enclosures=(PDF,)),
+            {"type": "file"},
+            {"type": "file", "media": PDF.url, "size": 2048, "file_name": "report 2024.pdf"},
+            id="file",
+        ),
+        pytest.param(
+            item(content_text="Read this"),
+            {"type": "url"},
+            {"type": "url", "media": LINK, "text": "Read this"},
+            id="url",
+        ),
+        pytest.param(
+            item(content_text=""),
+            {"type": "url"},
+            {"type": "url", "media": LINK},
+            id="url-without-text",
+        ),
+        pytest.param(
+            item(content_text="", image=JPEG),
+            {},
+            {"type": "picture", "text": "", "media": JPEG.url},
+            id="picture-empty-caption",
+        ),
+    ],
+)
+def test_payload(
+    renderer: Renderer, entry: Item, options: dict[str, Any], payload: dict[str, Any]
+) -> None:
+    assert renderer.render(entry, feed(**options), META).payload() == payload
+
+
+# --- choosing the type ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "options", "expected"),
+    [
+        pytest.param(item(image=JPEG), {}, "picture", id="auto-jpeg-picture"),
+        pytest.param(item(image=JPEG_BY_NAME), {}, "picture", id="auto-jpeg-by-extension"),
+        pytest.param(item(image=PNG), {}, "text", id="auto-png-text"),
+        pytest.param(item(image=JPEG_HUGE), {}, "text", id="auto-jpeg-over-1mb-text"),
+        pytest.param(item(enclosures=(MP4,)), {}, "video", id="auto-mp4-sized-video"),
+        pytest.param(item(enclosures=(MP4_NO_SIZE,)), {}, "text", id="auto-mp4-no-size-text"),
+        pytest.param(item(enclosures=(MP4_HUGE,)), {}, "text", id="auto-mp4-over-50mb-text"),
+        pytest.param(item(enclosures=(PDF,)), {}, "text", id="auto-pdf-text"),
+        pytest.param(item(image=JPEG, enclosures=(MP4,)), {}, "picture", id="auto-prefers-picture"),
+        pytest.param(item(), {}, "text", id="auto-plain-text"),
+        pytest.param(item(image=JPEG), {"type": "text"}, "text", id="explicit-text"),
+        pytest.param(item(), {"type": "picture"}, "text", id="picture-missing-fallback-text"),
+        pytest.param(
+            item(), {"type": "picture", "fallback": "url"}, "url", id="picture-missing-fallback-url"
+        ),
+        pytest.param(
+            item(link=None),
+            {"type": "picture", "fallback": "url"},
+            "text",
+            id="fallback-url-without-link-text",
+        ),
+        pytest.param(item(image=PNG), {"type": "picture"}, "text", id="picture-png-fallback"),
+        pytest.param(item(enclosures=(MP4,)), {"type": "video"}, "video", id="explicit-video"),
+        pytest.param(
+            item(enclosures=(MP4_NO_SIZE,)), {"type": "video"}, "text", id="video-no-size-fallback"
+        ),
+        pytest.param(item(enclosures=(PDF,)), {"type": "file"}, "file", id="explicit-file"),
+        pytest.param(item(), {"type": "file"}, "text", id="file-no-enclosure-fallback"),
+        pytest.param(
+            item(enclosures=(NAMELESS,)), {"type": "file"}, "text", id="file-no-name-fallback"
+        ),
+        pytest.param(item(), {"type": "url"}, "url", id="explicit-url"),
+        pytest.param(item(link=None), {"type": "url"}, "text", id="url-without-link-text"),
+        pytest.param(
+            item(link="https://example.com/" + "a" * 2000),
+            {"type": "url"},
+            "text",
+            id="url-over-2000",
+        ),
+        pytest.param(item(link="ftp://example.com/x"), {"type": "url"}, "text", id="url-not-web"),
+        pytest.param(item(), {"fixed": StickerMessage(46105)}, "sticker", id="fixed"),
+    ],
+)
+def test_choose_type(entry: Item, options: dict[str, Any], expected: str) -> None:
+    assert choose_type(entry, feed(**options)) == expected
+
+
+def test_url_over_2000_renders_as_text(renderer: Renderer) -> None:
+    entry = item(link="https://example.com/" + "a" * 2000, content_text="Long link")
+    assert renderer.render(entry, feed(type="url"), META).payload() == {
+        "type": "text",
+        "text": "Long link",
+    }
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "extra", "limit"),
+    [
+        pytest.param({"type": "text"}, {}, 7000, id="text-7000"),
+        pytest.param({}, {"image": JPEG}, 768, id="caption-768"),
+        pytest.param({"type": "url"}, {}, 120, id="url-120"),
+    ],
+)
+@pytest.mark.parametrize("sample", [WORDS, CYRILLIC], ids=["latin", "cyrillic"])
+def test_text_cut_at_word_boundary(
+    renderer: Renderer, options: dict[str, Any], extra: dict[str, Any], limit: int, sample: str
+) -> None:
+    original = words(sample, 9000)
+    message = renderer.render(item(content_text=original, **extra), feed(**options), META)
+    text = message.payload()["text"]
+    assert_word_cut(text, original, limit)
+    assert len(text) > limit - 20
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [
+        pytest.param(42, 42, id="short"),
+        pytest.param(180, 180, id="at-limit"),
+        pytest.param(181, None, id="over-limit-omitted"),
+        pytest.param(0, None, id="zero-omitted"),
+        pytest.param(None, None, id="unknown-omitted"),
+    ],
+)
+def test_video_duration(renderer: Renderer, duration: int | None, expected: int | None) -> None:
+    video = Media(MP4.url, "video/mp4", length=5000, duration=duration)
+    payload = renderer.render(item(enclosures=(video,)), feed(), META).payload()
+    assert payload.get("duration") == expected
+    assert ("duration" in payload) == (expected is not None)
+
+
+@pytest.mark.parametrize(
+    ("thumbnail", "expected"),
+    [
+        pytest.param(THUMB, THUMB.url, id="jpeg"),
+        pytest.param(THUMB_PNG, None, id="png-omitted"),
+        pytest.param(THUMB_BIG, None, id="over-100kb-omitted"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_thumbnail_only_small_jpeg(
+    renderer: Renderer, thumbnail: Media | None, expected: str | None
+) -> None:
+    for extra in ({"image": JPEG}, {"enclosures": (MP4,)}):
+        payload = renderer.render(item(thumbnail=thumbnail, **extra), feed(), META).payload()
+        assert payload.get("thumbnail") == expected
+
+
+@pytest.mark.parametrize(
+    ("media", "expected"),
+    [
+        pytest.param(PDF, "report 2024.pdf", id="from-url-path"),
+        pytest.param(
+            Media("https://example.com/download?id=5", "application/pdf", 1),
+            "download.pdf",
+            id="extension-from-mime",
+        ),
+        pytest.param(
+            Media("https://example.com/dl", "audio/mpeg; charset=binary", 1),
+            "dl.mp3",
+            id="mime-parameters-ignored",
+        ),
+        pytest.param(
+            Media("https://example.com/ep12.mp3", "audio/mpeg", 1, title="Episode 12: The Thing"),
+            "Episode 12 The Thing.mp3",
+            id="title-preferred",
+        ),
+        pytest.param(
+            Media("https://example.com/x.pdf", None, 1, title="report.pdf"),
+            "report.pdf",
+            id="title-with-extension",
+        ),
+        pytest.param(
+            Media("https://example.com/notes", "text/plain", 1, title="v1.2 release notes"),
+            "v1.2 release notes.txt",
+            id="dot-in-title",
+        ),
+        pytest.param(
+            Media("https://example.com/f", "application/pdf", 1, title='a/b:c*?"d'),
+            "a b c d.pdf",
+            id="reserved-characters",
+        ),
+        pytest.param(Media("https://example.com/noext", None, 1), None, id="no-extension"),
+        pytest.param(Media("https://example.com/", "application/pdf", 1), None, id="no-stem"),
+    ],
+)
+def test_file_name(media: Media, expected: str | None) -> None:
+    assert file_name(media) == expected
+
+
+def test_file_name_capped_at_256_keeping_extension() -> None:
+    name = file_name(Media("https://example.com/" + "n" * 400 + ".epub", None, 1))
+    assert name is not None
+    assert len(name) == 256
+    assert name.endswith("n.epub")
+
+
+# --- the 30 KB body cap -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [CYRILLIC, EMOJI, '"quoted" \\ back\\slash'],
+    ids=["cyrillic", "emoji", "escaped"],
+)
+def test_longest_text_stays_under_body_cap(renderer: Renderer, sample: str) -> None:
+    message = renderer.render(item(content_text=words(sample, 9000)), feed(type="text"), META)
+    text = message.payload()["text"]
+    assert len(text.encode("utf-16-le")) // 2 <= 7000
+    assert body_size(message) <= BODY_MAX_BYTES
+
+
+@pytest.mark.parametrize("sample", [CYRILLIC, EMOJI], ids=["cyrillic", "emoji"])
+@pytest.mark.parametrize("kind", ["text", "picture"])
+def test_text_shrinks_to_fit_body_cap(
+    renderer: Renderer, monkeypatch: pytest.MonkeyPatch, sample: str, kind: str
+) -> None:
+    monkeypatch.setattr(build, "BODY_MAX_BYTES", 700)
+    original = words(sample, 9000)
+    message = renderer.render(item(content_text=original, image=JPEG), feed(type=kind), META)
+    text = message.payload()["text"]
+    assert message.type == kind
+    assert body_size(message) <= 700
+    assert body_size(message) > 600  # shrunk no further than needed
+    assert_word_cut(text, original, 7000)
+
+
+def test_nothing_fits_body_cap(renderer: Renderer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "BODY_MAX_BYTES", 10)
+    with pytest.raises(RenderError, match="no cut fits the body cap"):
+        renderer.render(item(content_text=WORDS), feed(type="text"), META)
+
+
+# --- templates: errors, choice, context, output -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        pytest.param(
+            "strict.j2",
+            "template 'strict.j2' line 3: 'poster.models.Item object' has no attribute 'nope'",
+            id="undefined",
+        ),
+        pytest.param(
+            "includes_strict.j2", "template 'strict.j2' line 3: ", id="undefined-in-include"
+        ),
+        pytest.param(
+            "syntax.j2", "template 'syntax.j2' line 2: syntax error: unexpected '}'", id="syntax"
+        ),
+        pytest.param(
+            "sandbox_dunder.j2",
+            "template 'sandbox_dunder.j2' line 1: blocked by the sandbox: access to attribute "
+            "'__class__' of 'Item' object is unsafe",
+            id="sandbox-mro",
+        ),
+        pytest.param("sandbox_subclasses.j2", "blocked by the sandbox", id="sandbox-subclasses"),
+        pytest.param("sandbox_format.j2", "blocked by the sandbox", id="sandbox-format-globals"),
+        pytest.param(
+            "divide.j2", "template 'divide.j2' line 2: ZeroDivisionError", id="python-error"
+        ),
+        pytest.param(
+            "add_number.j2", "template 'add_number.j2' line 1: TypeError", id="type-error"
+        ),
+        pytest.param(
+            "huge_range.j2", "template 'huge_range.j2' line 1: OverflowError", id="sandbox-range"
+        ),
+        pytest.param("../escape.j2", "template '../escape.j2' is not in", id="outside-dir"),
+        pytest.param(
+            "bad_zone.j2",
+            "template 'bad_zone.j2' line 1: unknown time zone 'Mars/Olympus_Mons'",
+            id="bad-time-zone",
+        ),
+        pytest.param(
+            "maybe_empty.j2",
+            "cannot make a text message: the template rendered nothing",
+            id="empty",
+        ),
+        pytest.param(
+            "missing.j2", f"template 'missing.j2' is not in {TEMPLATES}", id="missing-template"
+        ),
+    ],
+)
+def test_template_errors(renderer: Renderer, template: str, expected: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        renderer.render(item(), feed(template=template), META)
+    assert expected in str(caught.value)
+    assert (caught.value.feed, caught.value.item) == ("news", "news-1")
+
+
+def test_no_default_template(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match=r"none of the templates 'text.j2', 'default.j2' is in"):
+        Renderer(tmp_path).render(item(), feed(template=None), META)
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        pytest.param(item(image=JPEG), "picture: A title", id="type-template"),
+        pytest.param(item(), "default: A title", id="default-template"),
+    ],
+)
+def test_template_choice(entry: Item, expected: str) -> None:
+    message = Renderer(DATA / "choice").render(entry, feed(template=None), META)
+    assert message.payload()["text"] == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        pytest.param(item(), "text 7000", id="text"),
+        pytest.param(item(image=JPEG), "picture 768", id="picture"),
+    ],
+)
+def test_context(renderer: Renderer, entry: Item, expected: str) -> None:
+    message = renderer.render(entry, feed(template="context.j2"), META)
+    tail = "news News https://example.com/feed 2024-05-14T12:00"
+    assert message.payload()["text"] == f"{expected} {tail}"
+
+
+def test_output_cleaned(renderer: Renderer) -> None:
+    entry = item(content_text="a\x00b\x1b \r\nline\ud800 two")
+    message = renderer.render(entry, feed(template="spacing.j2"), META)
+    assert message.payload()["text"] == "ab\nline two\n\nend"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("  \n\n hello  \n", "hello", id="stripped"),
+        pytest.param("a\n\n\n\n\nb", "a\n\nb", id="blank-runs"),
+        pytest.param("a   \n  \n\n\nb", "a\n\nb", id="spaces-before-newlines"),
+        pytest.param("tab\tkept", "tab\tkept", id="tab"),
+    ],
+)
+def test_clean_output(raw: str, expected: str) -> None:
+    assert clean_output(raw) == expected
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def test_every_filter_in_a_template(renderer: Renderer) -> None:
+    entry = Item(
+        key="k",
+        title="Новости дня: погода и транспорт",
+        link="https://www.example.org/news/1",
+        content_html=(
+            "<p>Привет, <b>мир</b></p><ul><li>один</li><li>два</li></ul>"
+            '<p><a href="https://example.org/more">Читать далее</a></p>'
+        ),
+        author="Анна",
+        published=datetime(2024, 5, 14, 7, 30, tzinfo=UTC),
+        tags=("city life", "Погода", "No-Space", "CITY LIFE", ""),
+    )
+    message = renderer.render(entry, feed(template="filters.j2"), META)
+    expected = (TEMPLATES / "filters.expected.txt").read_text(encoding="utf-8").strip()
+    assert message.payload()["text"] == expected
+
+
+NAIVE = datetime(2024, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        pytest.param(lambda: f.plain(None), "", id="text-none"),
+        pytest.param(lambda: f.plain("<i>x</i> &amp; y"), "x & y", id="text-html"),
+        pytest.param(lambda: f.cut("один два три", 8), "один…", id="truncate-cyrillic"),
+        pytest.param(lambda: f.cut(None, 5), "", id="truncate-none"),
+        pytest.param(lambda: f.date(None), "", id="date-none"),
+        pytest.param(lambda: f.date(NAIVE), "02.01.2024 03:04", id="date-naive-is-utc"),
+        pytest.param(lambda: f.date(NAIVE, "%H:%M", "Asia/Tokyo"), "12:04", id="date-zone"),
+        pytest.param(lambda: f.date(NAIVE, "%Y", "UTC"), "2024", id="date-format"),
+        pytest.param(lambda: f.hashtags("solo tag"), "#SoloTag", id="hashtags-string"),
+        pytest.param(lambda: f.hashtags(None), "", id="hashtags-none"),
+        pytest.param(
+            lambda: f.hashtags(["C++", "c", "2024", "!!"]), "#C #2024", id="hashtags-dedup"
+        ),
+        pytest.param(lambda: f.hashtags(["a", "b", "c"], 2), "#a #b", id="hashtags-limit"),
+        pytest.param(lambda: f.hashtags(["snake_case"]), "#snake_case", id="hashtags-underscore"),
+        pytest.param(lambda: f.bold("  x  "), "*x*", id="bold-stripped"),
+        pytest.param(lambda: f.bold("one\n\ntwo"), "*one*\n\n*two*", id="bold-per-line"),
+        pytest.param(lambda: f.italic(""), "", id="italic-empty"),
+        pytest.param(lambda: f.strike(None), "", id="strike-none"),
+        pytest.param(
+            lambda: f.domain("https://www.Example.org:8080/x"), "example.org", id="domain"
+        ),
+        pytest.param(lambda: f.domain("http://[::1"), "", id="domain-invalid"),
+        pytest.param(lambda: f.domain(None), "", id="domain-none"),
+    ],
+)
+def test_filter(call: Any, expected: str) -> None:
+    assert call() == expected
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda u: f.plain(u), id="text"),
+        pytest.param(lambda u: f.date(u), id="date"),
+        pytest.param(lambda u: f.hashtags(u), id="hashtags"),
+        pytest.param(lambda u: f.bold(u), id="bold"),
+    ],
+)
+def test_filters_reject_undefined(call: Any) -> None:
+    with pytest.raises(UndefinedError, match="'missing' is undefined"):
+        call(StrictUndefined(name="missing"))
+
+
+# --- fixed messages, the sample item and the shipped templates -------------------------------
+
+
+@pytest.mark.parametrize(
+    "fixed",
+    [
+        pytest.param(StickerMessage(46105), id="sticker"),
+        pytest.param(LocationMessage(37.7898, -122.3942), id="location"),
+        pytest.param(ContactMessage("John Doe", "+12025550164"), id="contact"),
+    ],
+)
+def test_fixed_message_returned(renderer: Renderer, fixed: Message) -> None:
+    assert renderer.render(item(), feed(fixed=fixed, template="missing.j2"), META) is fixed
+
+
+SHIPPED_NAMES = sorted(path.name for path in SHIPPED.glob("*.j2"))
+
+
+def test_shipped_templates_present() -> None:
+    assert SHIPPED_NAMES == [
+        "default.j2",
+        "file.j2",
+        "picture.j2",
+        "text.j2",
+        "url.j2",
+        "video.j2",
+    ]
+    for name in SHIPPED_NAMES:
+        assert (SHIPPED / name).read_text(encoding="utf-8").startswith("{#")
+
+
+@pytest.mark.parametrize("template", SHIPPED_NAMES)
+@pytest.mark.parametrize("kind", ["auto", "text", "picture", "video", "file", "url"])
+def test_sample_renders_with_every_shipped_template(template: str, kind: str) -> None:
+    renderer = Renderer(SHIPPED)
+    if kind == "text" and template in ("video.j2", "file.j2"):
+        # These templates output nothing, and a text message cannot be empty.
+        with pytest.raises(RenderError, match="rendered nothing"):
+            renderer.check(feed(template=template, type=kind))
+        return
+    message = renderer.check(feed(template=template, type=kind))
+    payload = message.payload()
+    expected_type = "picture" if kind == "auto" else kind
+    assert payload["type"] == expected_type
+    assert body_size(message) <= BODY_MAX_BYTES
+    limit = {"text": 7000, "picture": 768, "url": 120}.get(expected_type)
+    if limit is not None and template not in ("video.j2", "file.j2"):
+        assert 0 < len(payload["text"]) <= limit
+
+
+@pytest.mark.parametrize(
+    ("kind", "pattern"),
+    [
+        pytest.param(
+            "text",
+            r"\*Riverside Park reopens after a year of restoration\*\n\nThe city's oldest park .+"
+            r" trees\.\n\n#CityLife #ParksGardens #weekend\n"
+            r"https://example\.com/news/2024/05/riverside-park-reopens",
+            id="text",
+        ),
+        pytest.param(
+            "auto",
+            r"\*Riverside Park reopens after a year of restoration\*\n\nThe city's .+ trees\.\n\n"
+            r"https://example\.com/news/2024/05/riverside-park-reopens",
+            id="picture",
+        ),
+        pytest.param("url", r"Riverside Park reopens after a year of restoration", id="url"),
+    ],
+)
+def test_shipped_type_templates(kind: str, pattern: str) -> None:
+    message = Renderer(SHIPPED).check(feed(template=None, type=kind))
+    assert re.fullmatch(pattern, message.payload()["text"], re.DOTALL)
+
+
+def test_shipped_default_template() -> None:
+    message = Renderer(SHIPPED).check(feed(template="default.j2", type="text"))
+    text = message.payload()["text"]
+    assert text.startswith("*Riverside Park reopens after a year of restoration*\n\n")
+    assert text.endswith("\n\nhttps://example.com/news/2024/05/riverside-park-reopens")
+
+
+def test_shipped_picture_caption_keeps_link() -> None:
+    long_item = item(
+        title=words("Очень длинный заголовок", 400),
+        summary=words(CYRILLIC, 3000),
+        link="https://example.com/" + "p" * 300,
+        image=JPEG,
+    )
+    message = Renderer(SHIPPED).render(long_item, feed(template=None), META)
+    caption = message.payload()["text"]
+    assert len(caption) <= 768
+    assert caption.endswith("\n\nhttps://example.com/" + "p" * 300)
+    assert caption.startswith("*Очень длинный заголовок")
+
+
+def test_check_uses_sample_item() -> None:
+    message = Renderer(SHIPPED).check(feed(template=None))
+    assert SAMPLE_ITEM.image is not None
+    assert message.payload()["media"] == SAMPLE_ITEM.image.url
