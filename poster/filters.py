@@ -1,0 +1,74 @@
+"""Decide which parsed items to post: include/exclude rules, items already seen, and order."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from poster.config import FeedConfig, Rule
+from poster.models import Item
+
+POST = "post"
+FILTERED = "filtered"
+SEEN = "seen"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one item, and why."""
+
+    item: Item
+    action: str
+    reason: str = ""
+
+    @property
+    def wanted(self) -> bool:
+        """Tell whether the item should be posted."""
+        return self.action == POST
+
+
+def select(items: Iterable[Item], feed: FeedConfig, seen: Container[str]) -> list[Decision]:
+    """Return a decision for every item, oldest first: post, filtered (by which rule) or seen."""
+    return [_decide(item, feed, seen) for item in oldest_first(list(items))]
+
+
+def oldest_first(items: Sequence[Item]) -> list[Item]:
+    """Order items oldest first: by date when every item has one, else reverse document order.
+
+    Feeds list their newest entries first; when dates are missing that convention is the only
+    reliable order left.
+    """
+    dates = [item.date for item in items]
+    if items and all(date is not None for date in dates):
+        indexed = sorted(range(len(items)), key=lambda i: (_utc(dates[i]), -i))
+        return [items[i] for i in indexed]
+    return list(reversed(items))
+
+
+def _utc(moment: datetime | None) -> float:
+    """Return a sortable timestamp for an aware datetime."""
+    return moment.timestamp() if moment is not None else 0.0
+
+
+def _decide(item: Item, feed: FeedConfig, seen: Container[str]) -> Decision:
+    """Decide one item: seen items first, then exclude rules, then include rules."""
+    if item.key in seen:
+        return Decision(item, SEEN, "already posted")
+    text = searchable_text(item)
+    for index, rule in enumerate(feed.exclude):
+        if rule.pattern.search(text):
+            return Decision(item, FILTERED, f"excluded by {rule.source!r} (exclude[{index}])")
+    if feed.include and not _first_match(feed.include, text):
+        return Decision(item, FILTERED, "matches no include rule")
+    return Decision(item, POST)
+
+
+def _first_match(rules: Sequence[Rule], text: str) -> Rule | None:
+    """Return the first rule whose pattern occurs in ``text``."""
+    return next((rule for rule in rules if rule.pattern.search(text)), None)
+
+
+def searchable_text(item: Item) -> str:
+    """Join the fields rules look at: title, summary, plain content and tags, one per line."""
+    return "\n".join((item.title, item.summary, item.content_text, *item.tags))

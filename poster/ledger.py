@@ -1,0 +1,169 @@
+"""Define what the pipeline needs from its state: seen keys, validators, and delivery records.
+
+``Ledger`` is the interface; ``MemoryLedger`` keeps everything in memory (tests, one-off runs),
+and ``ReadOnlyLedger`` answers questions from another ledger but writes nothing (the preview).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from poster.destinations import Receipt
+from poster.models import Validators
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+UNCERTAIN = "uncertain"
+SEEN = "seen"
+"""Known without being posted: the backlog of a feed seen for the first time."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The latest known state of one item at one destination."""
+
+    feed: str
+    key: str
+    destination: str
+    state: str
+    message_token: str | None = None
+    error: str | None = None
+
+
+class Ledger(Protocol):
+    """What the pipeline reads and records about feeds and deliveries."""
+
+    def validators(self, feed: str) -> Validators | None:
+        """Return the validators saved after the feed's last successful pass."""
+        ...
+
+    def save_validators(self, feed: str, validators: Validators) -> None:
+        """Keep validators for the next conditional fetch."""
+        ...
+
+    def is_known(self, feed: str, key: str) -> bool:
+        """Tell whether the item was ever handed to a destination (in any state)."""
+        ...
+
+    def record_pending(self, feed: str, key: str, destination: str) -> None:
+        """Record the intent to post, before the destination is called."""
+        ...
+
+    def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
+        """Record that the destination accepted the item."""
+        ...
+
+    def record_failed(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Record that the item will not be posted as is, and why."""
+        ...
+
+    def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Record that the request may have arrived: never re-sent without an operator."""
+        ...
+
+    def release(self, feed: str, key: str, destination: str) -> None:
+        """Forget a pending record whose post was deferred, so a later pass sends it."""
+        ...
+
+    def has_history(self, feed: str) -> bool:
+        """Tell whether the feed was ever read successfully before."""
+        ...
+
+    def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
+        """Remember items as known without posting them (a new feed's backlog)."""
+        ...
+
+
+class MemoryLedger:
+    """Keep feed validators and deliveries in memory."""
+
+    def __init__(self) -> None:
+        self._validators: dict[str, Validators] = {}
+        self.deliveries: dict[tuple[str, str, str], Delivery] = {}
+
+    def validators(self, feed: str) -> Validators | None:
+        """Return the saved validators of ``feed``."""
+        return self._validators.get(feed)
+
+    def save_validators(self, feed: str, validators: Validators) -> None:
+        """Keep the validators of ``feed``."""
+        self._validators[feed] = validators
+
+    def is_known(self, feed: str, key: str) -> bool:
+        """Tell whether any destination has a record of the item."""
+        return any(f == feed and k == key for f, k, _ in self.deliveries)
+
+    def record_pending(self, feed: str, key: str, destination: str) -> None:
+        """Record the intent to post."""
+        self.deliveries[(feed, key, destination)] = Delivery(feed, key, destination, PENDING)
+
+    def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
+        """Record an accepted post with its message token."""
+        record = Delivery(feed, key, receipt.destination, SENT, receipt.message_token)
+        self.deliveries[(feed, key, receipt.destination)] = record
+
+    def record_failed(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Record a refused or unrenderable item with the reason."""
+        record = Delivery(feed, key, destination, FAILED, error=error)
+        self.deliveries[(feed, key, destination)] = record
+
+    def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Record a post whose outcome is unknown."""
+        record = Delivery(feed, key, destination, UNCERTAIN, error=error)
+        self.deliveries[(feed, key, destination)] = record
+
+    def release(self, feed: str, key: str, destination: str) -> None:
+        """Drop a pending record so the item is offered again."""
+        self.deliveries.pop((feed, key, destination), None)
+
+    def has_history(self, feed: str) -> bool:
+        """Tell whether validators or deliveries exist for the feed."""
+        return feed in self._validators or any(f == feed for f, _, _ in self.deliveries)
+
+    def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
+        """Record each key as seen, unless it already has a delivery record."""
+        for key in keys:
+            self.deliveries.setdefault((feed, key, ""), Delivery(feed, key, "", SEEN))
+
+
+class ReadOnlyLedger:
+    """Answer from another ledger, or from nothing, and never write."""
+
+    def __init__(self, source: Ledger | None = None) -> None:
+        self._source = source
+
+    def validators(self, feed: str) -> Validators | None:
+        """Return the source's validators, if there is a source."""
+        return self._source.validators(feed) if self._source else None
+
+    def save_validators(self, feed: str, validators: Validators) -> None:
+        """Write nothing."""
+
+    def is_known(self, feed: str, key: str) -> bool:
+        """Ask the source whether the item was ever posted."""
+        return self._source.is_known(feed, key) if self._source else False
+
+    def record_pending(self, feed: str, key: str, destination: str) -> None:
+        """Write nothing."""
+
+    def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
+        """Write nothing."""
+
+    def record_failed(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Write nothing."""
+
+    def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Write nothing."""
+
+    def release(self, feed: str, key: str, destination: str) -> None:
+        """Write nothing."""
+
+    def has_history(self, feed: str) -> bool:
+        """Ask the source; without one, every feed is treated as known so nothing is held back."""
+        return self._source.has_history(feed) if self._source else True
+
+    def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
+        """Write nothing."""

@@ -1,0 +1,128 @@
+"""Show what a run would post, item by item, without sending anything or writing state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from poster.config import Config, FeedConfig
+from poster.destinations.recording import RecordingDestination
+from poster.filters import FILTERED, POST, SEEN
+from poster.ledger import Ledger, ReadOnlyLedger
+from poster.pipeline import Deps, FeedReport, Outcome, run_feed
+from poster.render import Renderer
+
+_LABELS = {POST: "would post", FILTERED: "filtered out", SEEN: "already posted"}
+
+
+def preview(
+    config: Config,
+    feeds: Iterable[FeedConfig],
+    client: httpx.Client,
+    *,
+    ledger: Ledger | None = None,
+    limit: int | None = None,
+) -> list[FeedReport]:
+    """Run the real pipeline over ``feeds`` with a recording destination and a read-only ledger."""
+    deps = Deps(
+        client=client,
+        renderer=Renderer(config.templates_dir),
+        destination=RecordingDestination(sender=config.viber.sender),
+        ledger=ReadOnlyLedger(ledger),
+        conditional=False,
+        limit=limit,
+    )
+    return [run_feed(feed, deps) for feed in feeds]
+
+
+def decision_label(outcome: Outcome) -> str:
+    """Return the words a person reads for an item's fate in a preview."""
+    if outcome.error is not None:
+        return "error"
+    return _LABELS.get(outcome.decision.action, outcome.decision.action)
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """Return one item's decision and body as plain JSON data."""
+    item = outcome.decision.item
+    return {
+        "key": item.key,
+        "title": item.title,
+        "link": item.link,
+        "date": item.date.isoformat() if item.date else None,
+        "decision": decision_label(outcome),
+        "reason": outcome.error or outcome.decision.reason or None,
+        "type": outcome.message.type if outcome.message else None,
+        "body": dict(outcome.receipt.body) if outcome.receipt else None,
+    }
+
+
+def report_json(report: FeedReport) -> dict[str, Any]:
+    """Return one feed's preview as plain JSON data."""
+    parsed = report.parsed
+    return {
+        "feed": report.feed,
+        "title": parsed.title if parsed else None,
+        "format": parsed.format if parsed else None,
+        "error": str(report.error) if report.error else None,
+        "items": [outcome_json(o) for o in report.outcomes],
+    }
+
+
+def render_json(reports: Iterable[FeedReport]) -> str:
+    """Return the whole preview as one JSON document."""
+    document = {"feeds": [report_json(r) for r in reports]}
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+def render_text(reports: Iterable[FeedReport]) -> str:
+    """Return the whole preview for a person to read."""
+    return "\n".join(_feed_text(report) for report in reports).rstrip() + "\n"
+
+
+def _feed_text(report: FeedReport) -> str:
+    """Return one feed's section: a heading, then each item oldest first."""
+    if report.error is not None:
+        return f"== {report.feed}: ERROR {report.error}\n"
+    parsed = report.parsed
+    title = f" ({parsed.title})" if parsed and parsed.title else ""
+    counts = _counts(report.outcomes)
+    lines = [f"== {report.feed}{title}: {counts}", ""]
+    for outcome in report.outcomes:
+        lines.extend(_outcome_lines(outcome))
+    return "\n".join(lines)
+
+
+def _counts(outcomes: tuple[Outcome, ...]) -> str:
+    """Summarise how many items got each decision."""
+    tally: dict[str, int] = {}
+    for outcome in outcomes:
+        label = decision_label(outcome)
+        tally[label] = tally.get(label, 0) + 1
+    parts = [f"{count} {label}" for label, count in tally.items()]
+    return ", ".join(parts) if parts else "no items"
+
+
+def _outcome_lines(outcome: Outcome) -> list[str]:
+    """Return the lines for one item: decision, title, reason or text and JSON body."""
+    item = outcome.decision.item
+    date = item.date.strftime("%Y-%m-%d %H:%M %Z") if item.date else "undated"
+    lines = [f"[{decision_label(outcome)}] {item.title or item.key}", f"    key: {item.key}"]
+    lines.append(f"    date: {date}")
+    reason = outcome.error or outcome.decision.reason
+    if reason:
+        lines.append(f"    why: {reason}")
+    if outcome.receipt is not None and outcome.message is not None:
+        text = outcome.receipt.body.get("text")
+        lines.append(f"    type: {outcome.message.type}")
+        if isinstance(text, str) and text:
+            lines.append("    text:")
+            lines.extend(f"      | {line}" for line in text.splitlines())
+        body = json.dumps(dict(outcome.receipt.body), ensure_ascii=False, indent=2)
+        lines.append("    body:")
+        lines.extend(f"      {line}" for line in body.splitlines())
+    lines.append("")
+    return lines

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from poster.config import FeedConfig, Rule
+from poster.filters import FILTERED, POST, SEEN, oldest_first, select
+from poster.models import Item
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def keyword(word: str) -> Rule:
+    return Rule(word, re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE))
+
+
+def regex(source: str, pattern: str, flags: int = 0) -> Rule:
+    return Rule(source, re.compile(pattern, flags))
+
+
+def feed(**changes: object) -> FeedConfig:
+    return FeedConfig(name="news", url="https://example.org/feed", **changes)  # type: ignore[arg-type]
+
+
+ROADS = Item(key="a", title="Road works on Bridge Street", tags=("traffic",))
+COUNCIL = Item(key="b", title="Budget", summary="The City Council approved it")
+AD = Item(key="c", title="Winter tyres", content_text="A sponsored post", tags=("partner",))
+CYRILLIC = Item(key="d", title="Отключение воды на улице Ленина")
+COUNCILLOR = Item(key="e", title="A councillor resigns")
+
+
+@pytest.mark.parametrize(
+    ("item", "rules", "action", "reason"),
+    [
+        pytest.param(ROADS, {}, POST, "", id="no-rules-posts"),
+        pytest.param(
+            AD,
+            {"exclude": (keyword("sponsored"),)},
+            FILTERED,
+            "excluded by 'sponsored' (exclude[0])",
+            id="exclude-in-content",
+        ),
+        pytest.param(
+            ROADS,
+            {"exclude": (keyword("traffic"),)},
+            FILTERED,
+            "excluded by 'traffic' (exclude[0])",
+            id="exclude-in-tags",
+        ),
+        pytest.param(
+            COUNCIL, {"include": (keyword("council"),)}, POST, "", id="include-in-summary-any-case"
+        ),
+        pytest.param(
+            COUNCILLOR,
+            {"include": (keyword("council"),)},
+            FILTERED,
+            "matches no include rule",
+            id="keyword-is-whole-word",
+        ),
+        pytest.param(
+            ROADS,
+            {"include": (regex("/road ?works/i", "road ?works", re.I),)},
+            POST,
+            "",
+            id="include-regex",
+        ),
+        pytest.param(CYRILLIC, {"include": (keyword("воды"),)}, POST, "", id="cyrillic-keyword"),
+        pytest.param(
+            AD,
+            {"include": (keyword("tyres"),), "exclude": (keyword("sponsored"),)},
+            FILTERED,
+            "excluded by 'sponsored' (exclude[0])",
+            id="exclude-beats-include",
+        ),
+    ],
+)
+def test_rules(item: Item, rules: dict[str, tuple[Rule, ...]], action: str, reason: str) -> None:
+    [decision] = select([item], feed(**rules), seen=set())
+    assert (decision.action, decision.reason) == (action, reason)
+
+
+def test_seen_items_are_not_posted_again() -> None:
+    decisions = select([ROADS, COUNCIL], feed(), seen={"a"})
+    assert {d.item.key: d.action for d in decisions} == {"a": SEEN, "b": POST}
+
+
+def test_order_by_date_oldest_first() -> None:
+    items = [
+        Item(key="new", published=T0 + timedelta(hours=2)),
+        Item(key="old", updated=T0),
+        Item(key="mid", published=T0 + timedelta(hours=1)),
+    ]
+    assert [i.key for i in oldest_first(items)] == ["old", "mid", "new"]
+
+
+def test_order_without_dates_reverses_document_order() -> None:
+    items = [Item(key="newest", published=T0), Item(key="middle"), Item(key="oldest")]
+    assert [i.key for i in oldest_first(items)] == ["oldest", "middle", "newest"]
+
+
+def test_equal_dates_keep_feed_convention() -> None:
+    items = [Item(key="second", published=T0), Item(key="first", published=T0)]
+    assert [i.key for i in oldest_first(items)] == ["first", "second"]

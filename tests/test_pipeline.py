@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from poster.config import FeedConfig
+from poster.destinations import Receipt
+from poster.destinations.recording import RecordingDestination
+from poster.errors import DestinationFatal, MessageRejected, RetryLater
+from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
+from poster.messages import Message
+from poster.pipeline import DEFERRED, Deps, run_feed
+from poster.render import Renderer
+
+ROOT = Path(__file__).resolve().parents[1]
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>First</title><guid>g1</guid><pubDate>Mon, 23 Nov 2026 07:00:00 +0000</pubDate>
+<description>one</description></item>
+<item><title>Second</title><guid>g2</guid><pubDate>Tue, 24 Nov 2026 07:00:00 +0000</pubDate>
+<description>two</description></item>
+<item><title>Third</title><guid>g3</guid><pubDate>Wed, 25 Nov 2026 07:00:00 +0000</pubDate>
+<description>three</description></item>
+</channel></rss>"""
+FEED = FeedConfig(name="news", url="https://feeds.example.org/rss")
+
+
+class ScriptedDestination:
+    """Accept or refuse messages in the order a test scripts."""
+
+    name = "viber"
+
+    def __init__(self, *answers: Exception | None) -> None:
+        self.answers = list(answers)
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> Receipt:
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is not None:
+            raise answer
+        self.sent.append(message)
+        return Receipt(self.name, str(len(self.sent)), datetime.now(UTC))
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'})
+        return httpx.Response(200, text=RSS, headers={"ETag": '"v1"'})
+
+    with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+        yield http
+
+
+def deps(client: httpx.Client, destination: object, ledger: object, **extra: object) -> Deps:
+    return Deps(client, Renderer(ROOT / "templates"), destination, ledger, **extra)  # type: ignore[arg-type]
+
+
+def test_posts_new_items_oldest_first_and_records_them(client: httpx.Client) -> None:
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    report = run_feed(FEED, deps(client, destination, ledger))
+    assert report.ok
+    assert [o.decision.item.key for o in report.outcomes] == ["g1", "g2", "g3"]
+    assert [m.text.split("\n")[0] for m in destination.sent] == ["*First*", "*Second*", "*Third*"]
+    assert {k: d.state for (_, k, _), d in ledger.deliveries.items()} == {
+        "g1": SENT,
+        "g2": SENT,
+        "g3": SENT,
+    }
+
+
+def test_second_pass_is_conditional_and_posts_nothing(client: httpx.Client) -> None:
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    run_feed(FEED, deps(client, destination, ledger))
+    report = run_feed(FEED, deps(client, destination, ledger))
+    assert report.fetch is not None and report.fetch.status == 304
+    assert report.outcomes == () and len(destination.sent) == 3
+
+
+def test_known_items_are_skipped_when_the_feed_changes(client: httpx.Client) -> None:
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    ledger.record_pending("news", "g1", "viber")
+    report = run_feed(FEED, deps(client, destination, ledger, conditional=False))
+    assert [o.decision.action for o in report.outcomes] == ["seen", "post", "post"]
+    assert len(destination.sent) == 2
+
+
+def test_rejected_post_is_recorded_with_reason_and_others_go_on(client: httpx.Client) -> None:
+    rejected = MessageRejected("viber refused: 3 badData", status=3, status_message="badData")
+    destination, ledger = ScriptedDestination(None, rejected), MemoryLedger()
+    report = run_feed(FEED, deps(client, destination, ledger))
+    assert [o.delivery for o in report.outcomes] == [SENT, FAILED, SENT]
+    failed = ledger.deliveries[("news", "g2", "viber")]
+    assert failed.state == FAILED and "badData" in (failed.error or "")
+    assert not report.ok
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(RetryLater("rate limited", 12, "tooManyRequests"), id="retry-later"),
+        pytest.param(DestinationFatal("token invalid", 2, "invalidAuthToken"), id="fatal"),
+    ],
+)
+def test_deferral_keeps_the_rest_for_the_next_pass(client: httpx.Client, error: Exception) -> None:
+    destination, ledger = ScriptedDestination(None, error), MemoryLedger()
+    report = run_feed(FEED, deps(client, destination, ledger))
+    assert [o.delivery for o in report.outcomes] == [SENT, DEFERRED, DEFERRED]
+    assert ledger.validators("news") is None, "validators saved: next pass would get 304"
+    assert (report.fatal is not None) == isinstance(error, DestinationFatal)
+    again = run_feed(FEED, deps(client, ScriptedDestination(), ledger))
+    assert [o.delivery for o in again.outcomes] == [None, SENT, SENT]
+
+
+def test_feed_error_is_reported_not_raised() -> None:
+    failing = httpx.MockTransport(
+        lambda request: httpx.Response(503, headers={"Retry-After": "60"})
+    )
+    with httpx.Client(transport=failing) as http:
+        report = run_feed(FEED, deps(http, ScriptedDestination(), MemoryLedger()))
+    assert report.error is not None and "503" in str(report.error)
+    assert not report.ok
+
+
+def test_preview_ledger_writes_nothing(client: httpx.Client) -> None:
+    source = MemoryLedger()
+    recording = RecordingDestination(sender="sender-id")
+    report = run_feed(FEED, deps(client, recording, ReadOnlyLedger(source)))
+    assert [r.body["from"] for r in recording.sent] == ["sender-id"] * 3
+    assert {r.body["auth_token"] for r in recording.sent} == {"***"}
+    assert source.deliveries == {} and source.validators("news") is None
+    assert report.ok
+
+
+def test_limit_keeps_the_newest_items(client: httpx.Client) -> None:
+    report = run_feed(FEED, deps(client, ScriptedDestination(), MemoryLedger(), limit=2))
+    assert [o.decision.item.key for o in report.outcomes] == ["g2", "g3"]
