@@ -8,7 +8,6 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -25,6 +24,7 @@ from poster.errors import (
     ResponseTooLarge,
     TooManyRedirects,
 )
+from poster.httputil import parse_retry_after
 from poster.models import FetchResult, Validators
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
@@ -103,7 +103,7 @@ def _read_response(feed: FeedConfig, response: httpx.Response) -> _Answer:
     """Turn a final (non-redirect) response into an answer or an HTTP error."""
     url, status = str(response.url), response.status_code
     if status >= 400:
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise HTTPStatusError(feed.name, status, retry_after, url=_display(url))
     headers = tuple(response.headers.multi_items())
     if status == 304:
@@ -172,22 +172,6 @@ def _result(
         fetched_at=datetime.now(UTC),
         elapsed=time.monotonic() - started,
     )
-
-
-def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse Retry-After as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), never below 0."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> FetchError:

@@ -18,7 +18,8 @@ from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig
-from poster.fetch import ACCEPT, USER_AGENT, _retry_after, _translate, fetch, make_client
+from poster.fetch import ACCEPT, USER_AGENT, _translate, fetch, make_client
+from poster.httputil import parse_retry_after
 from poster.models import Validators
 
 DATA = Path(__file__).parent / "data" / "fetch"
@@ -380,7 +381,7 @@ def test_503_retry_after_future_date(feed_server: FeedServer, real_client: httpx
 )
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
     now = datetime(2015, 10, 21, 7, 27, tzinfo=UTC)
-    assert _retry_after(value, now) == expected
+    assert parse_retry_after(value, now) == expected
 
 
 def test_unexpected_status_is_fetch_error(router: respx.Router, client: httpx.Client) -> None:
