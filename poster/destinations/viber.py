@@ -1,0 +1,389 @@
+"""Post to a Viber channel through the Channels Post API, and manage its webhook.
+
+Every rule here follows ``viber-channels-post-api.txt``: the token travels in the
+``X-Viber-Auth-Token`` header and as ``auth_token`` in the JSON body; the API answers HTTP 200
+even when it refuses, so the outcome is the JSON ``status`` ("Error Codes"). What poster does
+with each outcome is decided in one place: ``STATUS_ACTIONS`` and ``_api_error``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from poster.config import DEFAULT_API_URL
+from poster.destinations import REDACTED, Receipt
+from poster.errors import (
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+    MessageRejected,
+    RetryLater,
+    WebhookError,
+)
+from poster.httputil import parse_retry_after
+from poster.messages import Message, encode, envelope
+from poster.secrets import token_problem
+
+log = logging.getLogger(__name__)
+
+AUTH_HEADER = "X-Viber-Auth-Token"
+
+STATUS_ACTIONS: Mapping[int, str] = MappingProxyType(
+    {0: "ok",
+     12: "retry",
+     2: "fatal", 7: "fatal", 8: "fatal", 9: "fatal", 10: "fatal",
+     1: "reject", 3: "reject", 4: "reject"}
+)  # fmt: skip
+"""What poster does with each API ``status``; any code not listed is a general error: reject."""
+
+STATUS_TEXT: Mapping[int, tuple[str, str, str]] = MappingProxyType(
+    {
+        0: ("ok", "Success", ""),
+        1: ("invalidUrl", "The webhook URL is not valid",
+            "a URL in the request (media, thumbnail or webhook) is not one Viber accepts"),
+        2: ("invalidAuthToken", "The authentication token is not valid",
+            "the token is wrong or has been revoked; copy it again from the channel's info "
+            "screen, Developer Tools, and set it in POSTER_VIBER_TOKEN or viber.token_file"),
+        3: ("badData", "There is an error in the request itself",
+            "Viber could not read the request"),
+        4: ("missingData", "Some mandatory data is missing",
+            "the request lacks a field Viber requires"),
+        7: ("publicAccountBlocked", "The account is blocked",
+            "posting stays stopped until Viber unblocks the channel"),
+        8: ("publicAccountNotFound", "The token does not belong to a channel",
+            "use the token from the channel's info screen, Developer Tools"),
+        9: ("publicAccountSuspended", "The account is suspended",
+            "posting stays stopped until Viber lifts the suspension"),
+        10: ("webhookNotSet", "No webhook was set for the account",
+             "Viber requires a webhook before posting: start the webhook receiver, then run "
+             "`poster webhook set URL`"),
+        12: ("tooManyRequests", "Rate control breach",
+             "Viber is limiting the request rate; wait a minute and try again"),
+    }
+)  # fmt: skip
+"""The reference's "Error Codes" (name, description), and what an operator should do."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One admin of the channel as listed by ``get_account_info``."""
+
+    id: str
+    name: str
+    role: str
+    avatar: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id}, {self.role})"
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """The channel's id, name and admins as registered in Viber."""
+
+    id: str
+    name: str
+    members: tuple[Member, ...]
+
+    def superadmins(self) -> tuple[Member, ...]:
+        """Return the members allowed to be the sender of posts (role ``superadmin``)."""
+        return tuple(m for m in self.members if m.role == "superadmin")
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """Viber's answer to ``set_webhook``, with an explanation in plain words."""
+
+    ok: bool
+    status: int
+    status_message: str
+    explanation: str
+
+
+def action_for(status: int) -> str:
+    """Return what poster does with an API status: ok, retry, fatal or reject."""
+    return STATUS_ACTIONS.get(status, "reject")
+
+
+def describe(status: int, status_message: str) -> str:
+    """Return ``status N name (description)`` for a status, known or not."""
+    name, description, _ = STATUS_TEXT.get(status, ("", "General error", ""))
+    return f"status {status} {status_message or name or 'failure'} ({description})"
+
+
+def check_webhook_url(url: str, api_url: str) -> str | None:
+    """Return why Viber cannot use ``url`` as a webhook, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return f"{url!r} is not a valid URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return f"{url!r} is not an https:// URL Viber can call"
+    if parts.scheme == "http" and not (_is_loopback(host) and _is_loopback(_host(api_url))):
+        # The reference ("Setting a webhook") only allows SSL with a certificate from a
+        # trusted CA; plain HTTP is left for a sandbox API and receiver on this machine.
+        return (
+            f"the webhook URL {url!r} must use https:// with a certificate from a trusted "
+            "certificate authority (Viber refuses plain HTTP and self-signed certificates)"
+        )
+    return None
+
+
+def _host(url: str) -> str:
+    """Return the host of ``url``, or an empty string when it has none."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _is_loopback(host: str) -> bool:
+    """Tell whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ViberChannel:
+    """Post messages to one Viber channel; satisfies ``poster.destinations.Destination``."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        sender: str | None = None,
+        name: str = "viber",
+    ) -> None:
+        problem = token_problem(token)
+        if problem:
+            raise DestinationFatal(f"{name}: the token {problem}")
+        self._client = client
+        self._token = token
+        self._name = name
+        self.api_url = api_url.rstrip("/")
+        self.sender = sender
+        self._account: AccountInfo | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ViberChannel(name={self._name!r}, api_url={self.api_url!r}, token={REDACTED!r})"
+
+    @property
+    def name(self) -> str:
+        """Return the destination's name, as used in logs and the ledger."""
+        return self._name
+
+    def send(self, message: Message) -> Receipt:
+        """Post one message and return the receipt holding Viber's ``message_token``."""
+        body = envelope(message, self.resolve_sender(), self._token)
+        data = self._call("post", body)
+        message_token = _message_token(data.get("message_token"))
+        log.debug("event=viber_post type=%s message_token=%s", message.type, message_token)
+        redacted = {**body, "auth_token": REDACTED}
+        return Receipt(self._name, message_token, datetime.now(UTC), redacted)
+
+    def account_info(self) -> AccountInfo:
+        """Fetch the channel's details and admins with ``get_account_info``."""
+        data = self._call("get_account_info", {"auth_token": self._token})
+        raw = data.get("members")
+        listed = raw if isinstance(raw, list) else []
+        members = tuple(_member(m) for m in listed if isinstance(m, dict))
+        # The reference's example spells the id "Id"; accept either spelling.
+        account_id = data.get("id", data.get("Id", ""))
+        name = data.get("name") or data.get("chat_hostname") or ""
+        return AccountInfo(str(account_id), str(name), members)
+
+    def resolve_sender(self) -> str:
+        """Return the configured sender, else the channel's single superadmin (asked once)."""
+        if self.sender:
+            return self.sender
+        with self._lock:
+            if self._account is None:
+                self._account = self.account_info()
+            account = self._account
+        found = account.superadmins()
+        if len(found) == 1:
+            return found[0].id
+        members = ", ".join(str(m) for m in account.members) or "none"
+        which = "no superadmin" if not found else f"{len(found)} superadmins"
+        raise DestinationFatal(
+            f"{self._name}: cannot choose the sender, the channel has {which}; set viber.sender "
+            f"in feeds.toml to a superadmin's id. Members: {members}"
+        )
+
+    def set_webhook(self, url: str) -> WebhookResult:
+        """Ask Viber to use ``url`` as the channel's webhook; an empty ``url`` removes it."""
+        problem = check_webhook_url(url, self.api_url) if url else None
+        if problem:
+            raise WebhookError(problem)
+        data, _ = self._request("set_webhook", {"url": url, "auth_token": self._token})
+        return _webhook_result(url, data["status"], str(data.get("status_message", "")))
+
+    def remove_webhook(self) -> WebhookResult:
+        """Remove the channel's webhook (``set_webhook`` with an empty URL)."""
+        return self.set_webhook("")
+
+    def _call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to one endpoint and return the JSON answer when its status is 0."""
+        data, response = self._request(endpoint, body)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        message = str(data.get("status_message", ""))
+        error = _api_error(self._name, endpoint, data["status"], message, retry_after)
+        if error is not None:
+            raise error
+        return data
+
+    def _request(
+        self, endpoint: str, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """POST ``body`` to one endpoint and return its JSON answer, whatever its status."""
+        url = f"{self.api_url}/{endpoint}"
+        headers = {AUTH_HEADER: self._token, "Content-Type": "application/json"}
+        try:
+            response = self._client.post(url, content=encode(body), headers=headers)
+        except httpx.LocalProtocolError:
+            # h11 quotes the offending header value, which may be the token: drop the cause.
+            raise DestinationFatal(
+                f"{self._name}: could not build the {endpoint} request"
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _transport_error(exc, self._name, endpoint, url) from exc
+        return _read_answer(response, self._name, endpoint, url), response
+
+
+def _api_error(
+    name: str, endpoint: str, status: int, status_message: str, retry_after: float | None
+) -> DeliveryError | None:
+    """Return the error for an API status, or None for success: the one status policy."""
+    action = action_for(status)
+    if action == "ok":
+        return None
+    call = "the post" if endpoint == "post" else endpoint
+    what = describe(status, status_message)
+    if action == "retry":
+        text = f"{name} deferred {call}: {what}; will retry {_when(retry_after)}"
+        return RetryLater(text, status, status_message, retry_after)
+    text = f"{name} {{}} {call}: {what}{_advice(status)}"
+    if action == "reject" and endpoint == "post":
+        return MessageRejected(text.format("rejected"), status, status_message)
+    # A refused set_webhook or get_account_info is no fault of any one message.
+    return DestinationFatal(text.format("refused"), status, status_message)
+
+
+def _advice(status: int) -> str:
+    """Return ``; what to do`` for a status with advice, else an empty string."""
+    advice = STATUS_TEXT.get(status, ("", "", ""))[2]
+    return f"; {advice}" if advice else ""
+
+
+def _when(retry_after: float | None) -> str:
+    """Return when a retry happens, in words."""
+    return f"in {retry_after:g}s" if retry_after is not None else "later"
+
+
+def _read_answer(response: httpx.Response, name: str, endpoint: str, url: str) -> dict[str, Any]:
+    """Return the JSON answer of a 2xx response, or raise for an HTTP-level failure."""
+    code = response.status_code
+    if code == 429 or code >= 500:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        text = f"{name} answered HTTP {code} to {endpoint}; will retry {_when(retry_after)}"
+        raise RetryLater(text, None, f"HTTP {code}", retry_after)
+    if not 200 <= code < 300:
+        if endpoint == "post":
+            text = f"{name} rejected the post: HTTP {code} from {url}"
+            raise MessageRejected(text, None, f"HTTP {code}")
+        text = f"{name} answered HTTP {code} from {url}; check viber.api_url"
+        raise DestinationFatal(text, None, f"HTTP {code}")
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _unreadable(name, endpoint, code) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("status"), int):
+        raise _unreadable(name, endpoint, code)
+    return data
+
+
+def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:
+    """Return the error for a success answer poster cannot read: the call may have worked."""
+    return DeliveryUncertain(
+        f"{name} answered HTTP {code} to {endpoint} without a JSON status; it may have "
+        "been carried out, so it is not repeated automatically",
+        None,
+        f"HTTP {code}",
+    )
+
+
+def _transport_error(
+    exc: httpx.HTTPError | httpx.InvalidURL, name: str, endpoint: str, url: str
+) -> DeliveryError:
+    """Map an httpx error to retry (never sent), uncertain (maybe sent) or fatal (bad URL)."""
+    kind = type(exc).__name__
+    # Nothing left this machine: the connection or a pool slot was never obtained.
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return RetryLater(f"{name}: cannot reach viber at {url} ({kind}); will retry later")
+    if isinstance(exc, httpx.ProxyError):
+        return RetryLater(f"{name}: the proxy to {url} failed ({kind}); will retry later")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return DestinationFatal(f"{name}: cannot call {url} ({kind}); check viber.api_url")
+    # Read/write timeouts, dropped connections and anything else after sending began: the API
+    # may have acted on the request, and a second post would duplicate it.
+    return DeliveryUncertain(
+        f"{name}: the connection to {url} failed after the {endpoint} request was sent ({kind}); "
+        "it may have been carried out, so it is not repeated automatically"
+    )
+
+
+def _message_token(value: Any) -> str | None:
+    """Return the 64-bit ``message_token`` as decimal text, which survives any JSON reader."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.isdigit():
+        return value
+    return None
+
+
+def _member(raw: Mapping[str, Any]) -> Member:
+    """Return one member of a ``get_account_info`` answer."""
+    avatar = raw.get("avatar")
+    return Member(
+        id=str(raw.get("id", "")),
+        name=str(raw.get("name", "")),
+        role=str(raw.get("role", "")),
+        avatar=str(avatar) if avatar else None,
+    )
+
+
+def _webhook_result(url: str, status: int, status_message: str) -> WebhookResult:
+    """Return a ``WebhookResult`` whose explanation tells the operator what happened."""
+    if status == 0:
+        done = "the webhook is removed"
+        if url:
+            done = f"Viber checked {url} and it answered 200; the webhook is set"
+        return WebhookResult(True, 0, status_message, done)
+    if status == 1:
+        explanation = (
+            f"Viber could not reach {url} or it did not answer 200 to the check call; start "
+            "the receiver first, make sure it is reachable from the internet over https:// with "
+            "a certificate from a trusted certificate authority, then set the webhook again"
+        )
+    else:
+        explanation = f"Viber refused the webhook: {describe(status, status_message)}"
+        explanation += _advice(status) or "; try again later"
+    return WebhookResult(False, status, status_message, explanation)

@@ -1,0 +1,159 @@
+"""Find the Viber token and keep it out of every log line.
+
+The token is looked up, in order, in the ``POSTER_VIBER_TOKEN`` environment variable, the file
+named by ``viber.token_file``, and ``$CREDENTIALS_DIRECTORY/viber-token`` (systemd
+``LoadCredential=viber-token:/path``). It is never stored in the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from poster.config import TOKEN_ENV, ViberConfig
+from poster.errors import ConfigError, ConfigProblem
+
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+CREDENTIAL_NAME = "viber-token"
+MASK = "***"
+
+
+def load_token(viber: ViberConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the token from the environment, the token file or systemd credentials, or None."""
+    env = os.environ if environ is None else environ
+    # An empty variable counts as unset, so `POSTER_VIBER_TOKEN=` cannot hide a token file.
+    value = env.get(TOKEN_ENV, "").strip()
+    if value:
+        _check(value, ConfigProblem("environment", TOKEN_ENV, "", hint=_HINT))
+        return value
+    if viber.token_file is not None:
+        return _read_token_file(viber.token_file, "viber.token_file")
+    directory = env.get(CREDENTIALS_ENV, "")
+    if directory:
+        path = Path(directory) / CREDENTIAL_NAME
+        if path.exists():
+            return _read_token_file(path, f"LoadCredential={CREDENTIAL_NAME}")
+    return None
+
+
+def token_problem(token: str) -> str | None:
+    """Return why ``token`` cannot be sent in an HTTP header, or None when it can."""
+    if not token:
+        return "is empty"
+    if not all("!" <= ch <= "~" for ch in token):
+        return "contains spaces, control characters or non-ASCII characters"
+    return None
+
+
+_HINT = "copy the token again from the channel's info screen, Developer Tools"
+
+
+def _read_token_file(path: Path, key: str) -> str:
+    """Return the stripped token kept in ``path``; never quote the file's content."""
+    problem = ConfigProblem(str(path), key, "", hint=_HINT)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        hint = "make the file readable by the user poster runs as (and by no one else)"
+        raise ConfigError([_with(problem, f"cannot read the token file: {reason}", hint)]) from exc
+    # Undecodable bytes become U+FFFD, which token_problem rejects without quoting them.
+    token = raw.decode("utf-8", errors="replace").strip()
+    _check(token, problem)
+    return token
+
+
+def _check(token: str, problem: ConfigProblem) -> None:
+    """Raise ConfigError when ``token`` is not usable, naming where it came from."""
+    reason = token_problem(token)
+    if reason:
+        raise ConfigError([_with(problem, f"the token {reason}", problem.hint)])
+
+
+def _with(problem: ConfigProblem, message: str, hint: str | None) -> ConfigProblem:
+    """Return ``problem`` with its message and hint filled in."""
+    return ConfigProblem(problem.file, problem.key, message, problem.feed, hint)
+
+
+class RedactingFilter(logging.Filter):
+    """Replace every known secret in a record's message, exception and stack text with ***."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Start redacting ``secret``; empty strings are ignored."""
+        with self._lock:
+            if secret and secret not in self._secrets:
+                # Longest first, so a secret containing another is masked whole.
+                self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place and let it through."""
+        if not self._secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string is reported by the handler, not here
+            return True
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+_FORMATTER = logging.Formatter()
+_FILTER = RedactingFilter()
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def install_redaction(secret: str) -> None:
+    """Redact ``secret`` in every log record from now on, whatever handler writes it.
+
+    Call it as soon as the token is loaded, before the token can reach any log call. It adds
+    one shared ``RedactingFilter`` to each handler of the root logger and, for handlers added
+    later, wraps the log record factory so that every new record is redacted when created.
+    """
+    global _factory_installed
+    _FILTER.add(secret)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+    with _factory_lock:
+        if not _factory_installed:
+            logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+            _factory_installed = True
+
+
+def _redacting_factory(
+    make: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """Wrap a log record factory so that each record it makes is redacted."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    return factory

@@ -1,0 +1,262 @@
+"""Receive the calls Viber makes to the channel's webhook, and check their signatures.
+
+Viber calls the webhook once for each ``set_webhook`` (the "Set webhook callback" in the
+reference) and needs an HTTP 200 for the webhook to be accepted. Each call is signed:
+``X-Viber-Content-Signature`` is the hex HMAC-SHA256 of the raw body keyed with the token.
+
+The receiver speaks plain HTTP on a local address; in production a reverse proxy with a
+certificate from a trusted CA terminates TLS in front of it, as Viber refuses anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Viber-Content-Signature"
+MAX_BODY = 64 * 1024
+DRAIN_MAX = 1024 * 1024
+"""Oversized bodies up to this size are read and dropped so the client sees the 413."""
+EVENTS_KEPT = 100
+
+Route = Callable[[], tuple[int, str, bytes]]
+"""A GET handler: returns (status, content type, body)."""
+
+
+def signature(body: bytes, token: str) -> str:
+    """Return the lowercase hex HMAC-SHA256 of ``body`` keyed with ``token``."""
+    return hmac.new(token.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, token: str, provided: str | None) -> bool:
+    """Tell whether ``provided`` is the signature of ``body``, in constant time."""
+    if not provided:
+        return False
+    expected = signature(body, token)
+    return hmac.compare_digest(expected.encode("ascii"), provided.strip().lower().encode())
+
+
+class WebhookReceiver:
+    """Serve the webhook (and any extra GET routes) from a thread on one listener."""
+
+    def __init__(
+        self, token: str, host: str = "127.0.0.1", port: int = 8080, path: str = "/viber/webhook"
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.path = path
+        self._token = token
+        self._routes: dict[str, Route] = {}
+        self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"WebhookReceiver(url={self.url!r})"
+
+    def __enter__(self) -> WebhookReceiver:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Return the webhook URL, with the port actually bound once started."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Return a copy of the last events received, oldest first."""
+        with self._lock:
+            return list(self._events)
+
+    def add_route(self, path: str, handler: Route) -> None:
+        """Serve ``handler``'s answer to GET requests on ``path``."""
+        with self._lock:
+            self._routes[path] = handler
+
+    def start(self) -> None:
+        """Bind the listener and serve in a daemon thread."""
+        if self._server is not None:
+            return
+        self._server = _Server(self)
+        self.port = int(self._server.server_address[1])
+        # A short poll keeps stop() quick; serve_forever checks for shutdown between polls.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="webhook", daemon=True
+        )
+        self._thread.start()
+        log.info("event=webhook_listening url=%s", self.url)
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join()
+
+    def _route(self, path: str) -> Route | None:
+        """Return the GET handler for ``path``, if one is registered."""
+        with self._lock:
+            return self._routes.get(path)
+
+    def _accept(self, body: bytes, provided: str | None) -> tuple[int, dict[str, Any] | None]:
+        """Check and record one webhook call; return the HTTP status and the event."""
+        if not verify(body, self._token, provided):
+            return HTTPStatus.FORBIDDEN, None
+        try:
+            event = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return HTTPStatus.BAD_REQUEST, None
+        if not isinstance(event, dict):
+            return HTTPStatus.BAD_REQUEST, None
+        with self._lock:
+            self._events.append(event)
+        return HTTPStatus.OK, event
+
+
+class _Server(ThreadingHTTPServer):
+    """An HTTP server that knows its receiver."""
+
+    daemon_threads = True
+
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        if ":" in receiver.host:
+            self.address_family = socket.AF_INET6
+        self.receiver = receiver
+        super().__init__((receiver.host, receiver.port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answer one request: the webhook on POST, registered routes on GET."""
+
+    server: _Server
+    timeout = 10
+    server_version = "poster-webhook"
+
+    def do_POST(self) -> None:
+        """Check, record and acknowledge one webhook call."""
+        receiver, parts = self.server.receiver, urlsplit(self.path)
+        if parts.path != receiver.path:
+            self._other_method()
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        provided = self.headers.get(SIGNATURE_HEADER)
+        if provided is None:
+            provided = next(iter(parse_qs(parts.query).get("sig", [])), None)
+        status, event = receiver._accept(body, provided)
+        if event is None:
+            reason = "bad_signature" if status == HTTPStatus.FORBIDDEN else "bad_json"
+            log.warning("event=webhook_refused reason=%s client=%s", reason, self.client_address[0])
+            self._send(status)
+            return
+        log.info(
+            "event=webhook type=%s message_token=%s timestamp=%s",
+            *(_field(event.get(key)) for key in ("event", "message_token", "timestamp")),
+        )
+        self._send(200, b"{}", "application/json")
+
+    def do_GET(self) -> None:
+        """Serve a registered route."""
+        route = self.server.receiver._route(urlsplit(self.path).path)
+        if route is None:
+            self._other_method()
+            return
+        try:
+            status, content_type, body = route()
+        except Exception:
+            log.exception("event=route_failed path=%s", urlsplit(self.path).path)
+            self._send(500)
+            return
+        self._send(status, body, content_type)
+
+    def _other_method(self) -> None:
+        """Answer 405 on a known path and 404 elsewhere."""
+        receiver, path = self.server.receiver, urlsplit(self.path).path
+        if path == receiver.path:
+            self._send(405, headers={"Allow": "POST"})
+        elif receiver._route(path) is not None:
+            self._send(405, headers={"Allow": "GET"})
+        else:
+            self._send(404)
+
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other_method
+
+    def _read_body(self) -> bytes | None:
+        """Return the raw body, or answer 411/400/413 and return None."""
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            self._send(411)
+            return None
+        try:
+            length = int(length_text)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(400)
+            return None
+        if length > MAX_BODY:
+            if length <= DRAIN_MAX:
+                self.rfile.read(length)
+            self.close_connection = True
+            self._send(413)
+            return None
+        return self.rfile.read(length)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes | None = None,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Write a whole answer; without a body, the status phrase is the body."""
+        if body is None:
+            body = f"{HTTPStatus(status).phrase}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Send the access log to logging at debug level instead of stderr."""
+        log.debug("event=webhook_http client=%s " + format, self.client_address[0], *args)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """Send request errors to logging instead of stderr."""
+        log.warning("event=webhook_http_error client=%s " + format, self.client_address[0], *args)
+
+
+def _field(value: Any) -> str:
+    """Return a value from a remote event, safe to put in one log line."""
+    text = "".join(ch if ch.isprintable() and ch != " " else "_" for ch in str(value))
+    return text[:80]

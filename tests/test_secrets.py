@@ -1,0 +1,229 @@
+"""Test where the token comes from and that logs never show it."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from poster import secrets
+from poster.config import TOKEN_ENV, ViberConfig
+from poster.errors import ConfigError
+from poster.secrets import RedactingFilter, install_redaction, load_token
+
+TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+
+
+def write(path: Path, content: bytes | str) -> Path:
+    """Write ``content`` to ``path`` and return the path."""
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
+
+
+# --- load_token -------------------------------------------------------------------------------
+
+
+def test_environment_comes_first(tmp_path: Path) -> None:
+    token_file = write(tmp_path / "token", "from-file")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    write(creds / "viber-token", "from-credentials")
+    environ = {TOKEN_ENV: f"  {TOKEN}\n", "CREDENTIALS_DIRECTORY": str(creds)}
+    assert load_token(ViberConfig(token_file=token_file), environ) == TOKEN
+
+
+def test_token_file_comes_second(tmp_path: Path) -> None:
+    token_file = write(tmp_path / "token", f"{TOKEN}\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    write(creds / "viber-token", "from-credentials")
+    environ = {TOKEN_ENV: "  ", "CREDENTIALS_DIRECTORY": str(creds)}
+    assert load_token(ViberConfig(token_file=token_file), environ) == TOKEN
+
+
+def test_systemd_credential_comes_last(tmp_path: Path) -> None:
+    write(tmp_path / "viber-token", f"\n{TOKEN}\r\n")
+    environ = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    assert load_token(ViberConfig(), environ) == TOKEN
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {TOKEN_ENV: ""}, {"CREDENTIALS_DIRECTORY": "/nonexistent-credentials"}],
+    ids=["nothing", "empty-variable", "credential-missing"],
+)
+def test_no_token_anywhere_is_none(environ: dict[str, str]) -> None:
+    assert load_token(ViberConfig(), environ) is None
+
+
+def test_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    assert load_token(ViberConfig()) == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "the token is empty"),
+        (b" \n\n", "the token is empty"),
+        (b"secret part\n", "contains spaces"),
+        (b"\xffsecret\xfe", "non-ASCII"),
+        ("секрет".encode(), "non-ASCII"),
+    ],
+    ids=["empty", "blank", "inner-space", "not-utf8", "cyrillic"],
+)
+def test_unusable_token_file_names_the_file_not_the_content(
+    tmp_path: Path, content: bytes, words: str
+) -> None:
+    token_file = write(tmp_path / "token", content)
+    with pytest.raises(ConfigError) as caught:
+        load_token(ViberConfig(token_file=token_file), {})
+    text = str(caught.value)
+    assert str(token_file) in text
+    assert "viber.token_file" in text
+    assert words in text
+    assert "secret" not in text and "секрет" not in text
+
+
+def test_missing_token_file_is_a_config_error(tmp_path: Path) -> None:
+    token_file = tmp_path / "absent"
+    with pytest.raises(ConfigError, match="cannot read the token file: No such file"):
+        load_token(ViberConfig(token_file=token_file), {})
+
+
+def test_directory_as_token_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the token file: Is a directory"):
+        load_token(ViberConfig(token_file=tmp_path), {})
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_token_file_is_a_config_error(tmp_path: Path) -> None:
+    token_file = write(tmp_path / "token", "secret-token")
+    token_file.chmod(0)
+    with pytest.raises(ConfigError) as caught:
+        load_token(ViberConfig(token_file=token_file), {})
+    assert "Permission denied" in str(caught.value)
+    assert "secret-token" not in str(caught.value)
+
+
+def test_empty_systemd_credential_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "viber-token", "")
+    with pytest.raises(ConfigError, match="LoadCredential=viber-token: the token is empty"):
+        load_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+
+
+def test_bad_environment_token_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_token(ViberConfig(), {TOKEN_ENV: "secret part"})
+    assert f"environment: {TOKEN_ENV}: the token contains spaces" in str(caught.value)
+    assert "secret" not in str(caught.value)
+
+
+# --- redaction --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Give install_redaction fresh state and undo what it did to logging afterwards."""
+    fresh = RedactingFilter()
+    monkeypatch.setattr(secrets, "_FILTER", fresh)
+    monkeypatch.setattr(secrets, "_factory_installed", False)
+    factory = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(factory)
+    for handler in logging.getLogger().handlers:
+        handler.removeFilter(fresh)
+
+
+def make_logger(name: str) -> tuple[logging.Logger, io.StringIO, logging.Handler]:
+    """Return a logger writing to a string through its own handler."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger, stream, handler
+
+
+@pytest.mark.parametrize(
+    ("msg", "args"),
+    [
+        (f"token={TOKEN}", ()),
+        ("token=%s", (TOKEN,)),
+        ("url=%(url)s", ({"url": f"https://x.example/?auth={TOKEN}"},)),
+    ],
+    ids=["in-message", "in-args", "in-mapping-args"],
+)
+def test_filter_redacts_the_final_message(msg: str, args: tuple[object, ...]) -> None:
+    logger, stream, handler = make_logger("test.redact.message")
+    handler.addFilter(RedactingFilter([TOKEN]))
+    try:
+        logger.warning(msg, *args)
+    finally:
+        logger.removeHandler(handler)
+    assert TOKEN not in stream.getvalue()
+    assert "***" in stream.getvalue()
+
+
+def test_filter_redacts_a_traceback_from_log_exception() -> None:
+    logger, stream, handler = make_logger("test.redact.traceback")
+    handler.addFilter(RedactingFilter([TOKEN]))
+    try:
+        try:
+            raise ValueError(f"Illegal header value {TOKEN!r}")
+        except ValueError:
+            logger.exception("event=post_failed")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "Traceback" in output
+    assert "ValueError: Illegal header value '***'" in output
+    assert TOKEN not in output
+
+
+def test_filter_redacts_stack_info_and_longest_secret_first() -> None:
+    logger, stream, handler = make_logger("test.redact.stack")
+    handler.addFilter(RedactingFilter(["abc", "abcdef", ""]))
+    try:
+        logger.info("value=abcdefgh", stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue().startswith("value=***gh\n")
+    assert "Stack (most recent call last)" in stream.getvalue()
+
+
+def test_install_redaction_covers_root_handlers_and_later_ones(
+    clean_redaction: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_redaction(TOKEN)
+    logging.getLogger("test.redact.root").warning("token=%s", TOKEN)
+    assert "token=***" in caplog.text
+    assert TOKEN not in caplog.text
+
+    later, stream, handler = make_logger("test.redact.later")  # a handler added afterwards
+    try:
+        later.error("token=%s", TOKEN)
+        try:
+            raise RuntimeError(TOKEN)
+        except RuntimeError:
+            later.exception("event=failed")
+    finally:
+        later.removeHandler(handler)
+    assert TOKEN not in stream.getvalue()
+    assert stream.getvalue().startswith("token=***\nevent=failed\nTraceback")
+    assert "RuntimeError: ***" in stream.getvalue()
+
+
+def test_install_redaction_twice_adds_one_filter(clean_redaction: None) -> None:
+    install_redaction(TOKEN)
+    install_redaction("another-secret")
+    for handler in logging.getLogger().handlers:
+        assert handler.filters.count(secrets._FILTER) == 1
+    assert secrets._FILTER.redact(f"{TOKEN} another-secret") == "*** ***"
