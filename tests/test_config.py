@@ -45,8 +45,16 @@ def keyword(word: str) -> re.Pattern[str]:
 BROKEN_CASES = [
     ("unknown-top-key", None, "template", 'did you mean "templates"'),
     ("unknown-feed-key", "a", "intervall", 'did you mean "interval"'),
-    ("unknown-viber-key", None, "viber.sender", "known keys: api_url, from, token_file)"),
+    (
+        "unknown-viber-key",
+        None,
+        "viber.sender",
+        "known keys: api_url, from, max_per_pass, min_gap, token_file)",
+    ),
     ("unknown-json-key", "a", "json.titel", 'did you mean "title"'),
+    ("webhook-listen", None, "webhook.listen", "is not host:port|127.0.0.1:8080"),
+    ("webhook-path", None, "webhook.path", "is not an absolute path"),
+    ("viber-max-per-pass", None, "viber.max_per_pass", "must be a positive integer"),
     ("wrong-type-bool", "a", "enabled", "expected a boolean (true or false), got a string"),
     ("wrong-type-int", "a", "max_redirects", "expected an integer, got a float"),
     ("duplicate-name", "a", "name", "already used by feeds[0]"),
@@ -419,3 +427,17 @@ def test_rule_matching(rule: str, text: str, matches: bool) -> None:
 
     assert compiled.source == rule
     assert bool(compiled.pattern.search(text)) is matches
+
+
+def test_channel_pacing_and_webhook_listener(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    path = tmp_path / "feeds.toml"
+    path.write_text(
+        '[viber]\nmin_gap = "2s"\nmax_per_pass = 3\n'
+        '[webhook]\nlisten = "[::1]:8443"\npath = "/hooks/viber"\n'
+        '[[feeds]]\nname = "a"\nurl = "https://example.org/feed"\n'
+    )
+    config = load_config(path)
+    assert (config.viber.min_gap, config.viber.max_per_pass) == (timedelta(seconds=2), 3)
+    assert (config.webhook.listen, config.webhook.path) == (("::1", 8443), "/hooks/viber")

@@ -27,6 +27,7 @@ from poster.config.records import (
     Rule,
     Schedule,
     ViberConfig,
+    WebhookConfig,
 )
 from poster.config.values import parse_duration
 
@@ -39,6 +40,7 @@ __all__ = [
     "Rule",
     "Schedule",
     "ViberConfig",
+    "WebhookConfig",
     "load_config",
     "parse_duration",
 ]

@@ -186,6 +186,7 @@ _CONTACT_TABLE = nested(
 TOP_KEYS: dict[str, Key] = {
     "templates": Key("templates", v.path_value),
     "viber": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "webhook": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "feeds": Key([], _feed_tables),
 }
@@ -194,6 +195,12 @@ VIBER_KEYS: dict[str, Key] = {
     "from": Key(None, v.text),
     "token_file": Key(None, v.path_value),
     "token": Key(None, _no_token, hidden=True),
+    "min_gap": Key(timedelta(seconds=10), v.duration(positive=False)),
+    "max_per_pass": Key(10, v.positive_int),
+}
+WEBHOOK_KEYS: dict[str, Key] = {
+    "listen": Key(None, v.listen_address),
+    "path": Key("/viber/webhook", v.url_path),
 }
 FEED_KEYS: dict[str, Key] = {
     "name": Key(None, v.feed_name, 'give the feed a unique name = "..."', feed_only=True),

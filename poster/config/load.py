@@ -11,7 +11,7 @@ from typing import Any
 
 from poster.config import keys as k
 from poster.config import values as v
-from poster.config.records import Config, FeedConfig, Schedule, ViberConfig
+from poster.config.records import Config, FeedConfig, Schedule, ViberConfig, WebhookConfig
 from poster.errors import ConfigError, ConfigProblem
 
 _SCHEDULE_KEYS = frozenset({"interval", "cron", "jitter"})
@@ -33,6 +33,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
         report.add([_missing_templates_dir(templates_dir)])
     ctx = v.Context(ctx.base_dir, templates_dir if templates_dir.is_dir() else None, ctx.environ)
     viber = _viber(top.values.get("viber", {}), ctx, report)
+    webhook = _webhook(top.values.get("webhook", {}), ctx, report)
     defaults = _defaults(top.values.get("defaults", {}), ctx, report)
     feeds = _feeds(top.values.get("feeds", []), defaults, ctx, report)
     if not feeds and "feeds" not in top.bad:
@@ -43,7 +44,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     if report.problems:
         raise ConfigError(report.problems)
     built = tuple(_build(levels) for _, levels in feeds)
-    return Config(path=config_path, templates_dir=templates_dir, viber=viber, feeds=built)
+    return Config(config_path, templates_dir, viber, built, webhook)
 
 
 @dataclass
@@ -96,6 +97,18 @@ def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberC
         api_url=get("api_url", k.VIBER_KEYS["api_url"].default),
         sender=get("from"),
         token_file=get("token_file"),
+        min_gap=get("min_gap", k.VIBER_KEYS["min_gap"].default),
+        max_per_pass=get("max_per_pass", k.VIBER_KEYS["max_per_pass"].default),
+    )
+
+
+def _webhook(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> WebhookConfig:
+    """Check ``[webhook]``."""
+    table = k.read_table(raw, k.WEBHOOK_KEYS, ctx)
+    report.add(table.issues, prefix="webhook.")
+    return WebhookConfig(
+        listen=table.values.get("listen"),
+        path=table.values.get("path", k.WEBHOOK_KEYS["path"].default),
     )
 
 

@@ -78,6 +78,18 @@ class ViberConfig:
     api_url: str = DEFAULT_API_URL
     sender: str | None = None
     token_file: Path | None = None
+    min_gap: timedelta = timedelta(seconds=10)
+    """The least time between two posts to the channel, so subscribers are not flooded."""
+    max_per_pass: int = 10
+    """The most posts one pass sends; the rest wait, in order, for the next pass."""
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where the daemon listens for Viber's callbacks (behind a TLS reverse proxy)."""
+
+    listen: tuple[str, int] | None = None
+    path: str = "/viber/webhook"
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,7 @@ class Config:
     templates_dir: Path
     viber: ViberConfig = field(default_factory=ViberConfig)
     feeds: tuple[FeedConfig, ...] = ()
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
     def feed(self, name: str) -> FeedConfig | None:
         """Return the feed called ``name``, if there is one."""

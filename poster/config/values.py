@@ -207,6 +207,27 @@ def size(value: object, _ctx: Context) -> int:
     return result
 
 
+LISTEN_HINT = 'write "127.0.0.1:8080" (host:port; use a loopback host behind a TLS proxy)'
+
+
+def listen_address(value: object, ctx: Context) -> tuple[str, int]:
+    """Check a ``host:port`` to listen on; IPv6 hosts go in brackets."""
+    raw = text(value, ctx)
+    host, sep, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise fail(f"{raw!r} is not host:port", LISTEN_HINT)
+    return host, int(port)
+
+
+def url_path(value: object, ctx: Context) -> str:
+    """Check an absolute URL path such as ``/viber/webhook``."""
+    raw = text(value, ctx)
+    if not raw.startswith("/") or any(c in raw for c in "?# "):
+        raise fail(f"{raw!r} is not an absolute path", 'write a path like "/viber/webhook"')
+    return raw
+
+
 def positive_int(value: object, _ctx: Context) -> int:
     """Check an integer above zero."""
     result = need(value, int, "an integer")
