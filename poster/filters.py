@@ -12,6 +12,8 @@ from poster.models import Item
 POST = "post"
 FILTERED = "filtered"
 SEEN = "seen"
+HELD = "held"
+"""Not posted because the feed is read for the first time (its ``backlog`` setting)."""
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
-"""Run one feed through every stage in order: fetch, parse, select, render, send, record.
+"""Run feeds through every stage in order: fetch, parse, select, render, send, record.
 
 This is the only module that calls the stages. A real run and a preview differ only in the
-destination and ledger they are given, so what the preview shows is what a run would post.
+destination, ledger and pacer they are given, so what the preview shows is what a run posts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -23,10 +23,11 @@ from poster.errors import (
     RenderError,
 )
 from poster.fetch import fetch
-from poster.filters import Decision, select
+from poster.filters import HELD, Decision, select
 from poster.ledger import Ledger
 from poster.messages import Message
 from poster.models import FeedMeta, FetchResult, ParsedFeed
+from poster.pacing import Pacer
 from poster.parse import parse
 from poster.render import Renderer
 
@@ -40,7 +41,7 @@ UNCERTAIN = "uncertain"
 
 @dataclass(frozen=True)
 class Deps:
-    """Everything a feed pass needs from outside."""
+    """Everything a pass needs from outside."""
 
     client: httpx.Client
     renderer: Renderer
@@ -48,6 +49,7 @@ class Deps:
     ledger: Ledger
     conditional: bool = True
     limit: int | None = None
+    pacer: Pacer | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Outcome:
     receipt: Receipt | None = None
     delivery: str | None = None
     error: str | None = None
+    fatal: DestinationFatal | None = None
+    """The destination's refusal of all posts, when that is what stopped this item."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class FeedReport:
     parsed: ParsedFeed | None = None
     outcomes: tuple[Outcome, ...] = ()
     error: FeedError | None = None
-    fatal: DestinationFatal | None = field(default=None)
+    fatal: DestinationFatal | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,19 +83,58 @@ class FeedReport:
         return self.error is None and self.fatal is None and not failed
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A feed read and decided, waiting for delivery."""
+
+    feed: FeedConfig
+    result: FetchResult
+    parsed: ParsedFeed
+    decisions: tuple[Decision, ...]
+
+    @property
+    def meta(self) -> FeedMeta:
+        """Return what templates may know about the feed."""
+        return FeedMeta(self.feed.name, self.parsed.title, self.parsed.link, self.feed.url)
+
+
 class _Seen:
     """Adapt the ledger to the ``in`` test the selection stage uses."""
 
-    def __init__(self, ledger: Ledger, feed: str) -> None:
+    def __init__(self, ledger: Ledger, feed: str, held: frozenset[str]) -> None:
         self._ledger = ledger
         self._feed = feed
+        self._held = held
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._ledger.is_known(self._feed, key)
+        if not isinstance(key, str):
+            return False
+        return key in self._held or self._ledger.is_known(self._feed, key)
 
 
 def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
-    """Run one pass over ``feed``; a feed's failure is reported, never raised."""
+    """Run one pass over one feed; a feed's failure is reported, never raised."""
+    return run_pass([feed], deps)[0]
+
+
+def run_pass(feeds: Sequence[FeedConfig], deps: Deps) -> list[FeedReport]:
+    """Read every feed, then post all new items oldest first across feeds, paced."""
+    collected = [collect(feed, deps) for feed in feeds]
+    batches = [batch for batch in collected if isinstance(batch, _Batch)]
+    if deps.pacer is not None:
+        deps.pacer.start_pass()
+    outcomes = _deliver_all(batches, deps)
+    reports = []
+    for entry in collected:
+        if isinstance(entry, FeedReport):
+            reports.append(entry)
+        else:
+            reports.append(_finish(entry, outcomes, deps))
+    return reports
+
+
+def collect(feed: FeedConfig, deps: Deps) -> _Batch | FeedReport:
+    """Fetch, parse and select one feed; a report stands in for a batch when nothing is new."""
     previous = deps.ledger.validators(feed.name) if deps.conditional else None
     try:
         result = fetch(feed, deps.client, previous)
@@ -103,67 +146,96 @@ def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
     except FeedError as exc:
         log.warning("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
-    decisions = select(parsed.items, feed, _Seen(deps.ledger, feed.name))
+    held = _hold_back(feed, parsed) if not deps.ledger.has_history(feed.name) else frozenset()
+    deps.ledger.mark_seen(feed.name, held)
+    decisions = [
+        _held(d, feed) if d.item.key in held else d
+        for d in select(parsed.items, feed, _Seen(deps.ledger, feed.name, held))
+    ]
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
-    meta = FeedMeta(feed.name, parsed.title, parsed.link, feed.url)
-    outcomes, fatal = _deliver_all(decisions, feed, meta, deps)
-    if fatal is None and not any(o.delivery == DEFERRED for o in outcomes):
-        deps.ledger.save_validators(feed.name, result.validators)
-    return FeedReport(feed.name, result, parsed, tuple(outcomes), fatal=fatal)
+    log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
+    return _Batch(feed, result, parsed, tuple(decisions))
 
 
-def _deliver_all(
-    decisions: list[Decision], feed: FeedConfig, meta: FeedMeta, deps: Deps
-) -> tuple[list[Outcome], DestinationFatal | None]:
+def _hold_back(feed: FeedConfig, parsed: ParsedFeed) -> frozenset[str]:
+    """Return the keys of a new feed's current items but its newest ``backlog`` ones."""
+    if feed.backlog is None:
+        return frozenset()
+    ordered = [decision.item.key for decision in select(parsed.items, feed, ())]
+    held = frozenset(ordered[: max(len(ordered) - feed.backlog, 0)])
+    log.info("feed=%s status=first-read held_back=%d", feed.name, len(held))
+    return held
+
+
+def _held(decision: Decision, feed: FeedConfig) -> Decision:
+    """Say why an item of a feed read for the first time is not posted."""
+    return replace(
+        decision, action=HELD, reason=f"first read of the feed: backlog = {feed.backlog}"
+    )
+
+
+def _finish(batch: _Batch, outcomes: dict[tuple[str, str], Outcome], deps: Deps) -> FeedReport:
+    """Build a feed's report and keep its validators once nothing of it is left to post."""
+    name = batch.feed.name
+    results = tuple(outcomes.get((name, d.item.key), Outcome(d)) for d in batch.decisions)
+    fatal = next((o.fatal for o in results if o.fatal is not None), None)
+    # Saving validators while items wait would turn the next pass into a 304 that forgets them.
+    if not any(o.delivery == DEFERRED for o in results):
+        deps.ledger.save_validators(name, batch.result.validators)
+    return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal)
+
+
+def _in_order(batches: Iterable[_Batch]) -> list[tuple[_Batch, Decision]]:
+    """Return every wanted item of every batch, oldest first; undated items keep feed order."""
+    wanted = [(b, d) for b in batches for d in b.decisions if d.wanted]
+    if all(d.item.date is not None for _, d in wanted):
+        return sorted(wanted, key=lambda pair: pair[1].item.date.timestamp())  # type: ignore[union-attr]
+    return wanted
+
+
+def _deliver_all(batches: list[_Batch], deps: Deps) -> dict[tuple[str, str], Outcome]:
     """Deliver wanted items in order; after a deferral or a fatal answer, defer the rest."""
-    outcomes: list[Outcome] = []
-    stop: DeliveryError | None = None
-    for decision in decisions:
-        if not decision.wanted:
-            outcomes.append(Outcome(decision))
-        elif stop is not None:
-            outcomes.append(Outcome(decision, delivery=DEFERRED, error=str(stop)))
-        else:
-            outcome, stop = _deliver(decision, feed, meta, deps)
-            outcomes.append(outcome)
-    return outcomes, stop if isinstance(stop, DestinationFatal) else None
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    stop: str | None = None
+    for batch, decision in _in_order(batches):
+        key = (batch.feed.name, decision.item.key)
+        if stop is None and deps.pacer is not None and not deps.pacer.admit():
+            stop = f"waiting for the next pass (max_per_pass={deps.pacer.max_per_pass})"
+        if stop is not None:
+            outcomes[key] = Outcome(decision, delivery=DEFERRED, error=stop)
+            continue
+        outcomes[key] = outcome = _deliver(decision, batch, deps)
+        if outcome.delivery in (DEFERRED, UNCERTAIN):
+            stop = f"held back after: {outcome.error}"
+    return outcomes
 
 
-def _deliver(
-    decision: Decision, feed: FeedConfig, meta: FeedMeta, deps: Deps
-) -> tuple[Outcome, DeliveryError | None]:
-    """Render one item and hand it to the destination, recording intent and result.
-
-    Returns the outcome, and the error that should stop this pass's later posts, if any.
-    """
-    item, where = decision.item, deps.destination.name
+def _deliver(decision: Decision, batch: _Batch, deps: Deps) -> Outcome:
+    """Render one item and hand it to the destination, recording intent and result."""
+    item, feed, where = decision.item, batch.feed.name, deps.destination.name
     try:
-        message = deps.renderer.render(item, feed, meta)
+        message = deps.renderer.render(item, batch.feed, batch.meta)
     except RenderError as exc:
-        deps.ledger.record_failed(feed.name, item.key, where, str(exc))
-        log.error("feed=%s item=%s status=failed error=%s", feed.name, item.key, exc)
-        return Outcome(decision, delivery=FAILED, error=str(exc)), None
-    deps.ledger.record_pending(feed.name, item.key, where)
+        deps.ledger.record_failed(feed, item.key, where, str(exc))
+        log.error("feed=%s item=%s status=failed error=%s", feed, item.key, exc)
+        return Outcome(decision, delivery=FAILED, error=str(exc))
+    deps.ledger.record_pending(feed, item.key, where)
     try:
         receipt = deps.destination.send(message)
     except MessageRejected as exc:
-        deps.ledger.record_failed(feed.name, item.key, where, str(exc))
-        log.error("feed=%s item=%s status=rejected error=%s", feed.name, item.key, exc)
-        return Outcome(decision, message, delivery=FAILED, error=str(exc)), None
+        deps.ledger.record_failed(feed, item.key, where, str(exc))
+        log.error("feed=%s item=%s status=rejected error=%s", feed, item.key, exc)
+        return Outcome(decision, message, delivery=FAILED, error=str(exc))
     except DeliveryUncertain as exc:
-        deps.ledger.record_uncertain(feed.name, item.key, where, str(exc))
-        log.error("feed=%s item=%s status=uncertain error=%s", feed.name, item.key, exc)
-        return Outcome(decision, message, delivery=UNCERTAIN, error=str(exc)), exc
+        deps.ledger.record_uncertain(feed, item.key, where, str(exc))
+        log.error("feed=%s item=%s status=uncertain error=%s", feed, item.key, exc)
+        return Outcome(decision, message, delivery=UNCERTAIN, error=str(exc))
     except DeliveryError as exc:
-        deps.ledger.release(feed.name, item.key, where)
-        log.warning("feed=%s item=%s status=deferred error=%s", feed.name, item.key, exc)
-        return Outcome(decision, message, delivery=DEFERRED, error=str(exc)), exc
-    deps.ledger.record_sent(feed.name, item.key, receipt)
-    log.info("feed=%s item=%s status=sent type=%s", feed.name, item.key, message.type)
-    return Outcome(decision, message, receipt, delivery=SENT), None
-
-
-def wanted(report: FeedReport) -> Iterator[Outcome]:
-    """Yield the outcomes of items that were meant to be posted."""
-    return (o for o in report.outcomes if o.decision.wanted)
+        deps.ledger.release(feed, item.key, where)
+        log.warning("feed=%s item=%s status=deferred error=%s", feed, item.key, exc)
+        fatal = exc if isinstance(exc, DestinationFatal) else None
+        return Outcome(decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal)
+    deps.ledger.record_sent(feed, item.key, receipt)
+    log.info("feed=%s item=%s status=sent type=%s", feed, item.key, message.type)
+    return Outcome(decision, message, receipt, delivery=SENT)

@@ -10,12 +10,17 @@ import httpx
 
 from poster.config import Config, FeedConfig
 from poster.destinations.recording import RecordingDestination
-from poster.filters import FILTERED, POST, SEEN
+from poster.filters import FILTERED, HELD, POST, SEEN
 from poster.ledger import Ledger, ReadOnlyLedger
 from poster.pipeline import Deps, FeedReport, Outcome, run_feed
 from poster.render import Renderer
 
-_LABELS = {POST: "would post", FILTERED: "filtered out", SEEN: "already posted"}
+_LABELS = {
+    POST: "would post",
+    FILTERED: "filtered out",
+    SEEN: "already posted",
+    HELD: "held back",
+}
 
 
 def preview(

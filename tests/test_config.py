@@ -52,6 +52,7 @@ BROKEN_CASES = [
         "known keys: api_url, from, max_per_pass, min_gap, token_file)",
     ),
     ("unknown-json-key", "a", "json.titel", 'did you mean "title"'),
+    ("backlog-negative", "news", "backlog", 'expected 0 or more, or "all"'),
     ("webhook-listen", None, "webhook.listen", "is not host:port|127.0.0.1:8080"),
     ("webhook-path", None, "webhook.path", "is not an absolute path"),
     ("viber-max-per-pass", None, "viber.max_per_pass", "must be a positive integer"),

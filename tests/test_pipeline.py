@@ -13,7 +13,8 @@ from poster.destinations.recording import RecordingDestination
 from poster.errors import DestinationFatal, MessageRejected, RetryLater
 from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
 from poster.messages import Message
-from poster.pipeline import DEFERRED, Deps, run_feed
+from poster.pacing import Pacer
+from poster.pipeline import DEFERRED, Deps, run_feed, run_pass
 from poster.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +26,7 @@ RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><title>Third</title><guid>g3</guid><pubDate>Wed, 25 Nov 2026 07:00:00 +0000</pubDate>
 <description>three</description></item>
 </channel></rss>"""
-FEED = FeedConfig(name="news", url="https://feeds.example.org/rss")
+FEED = FeedConfig(name="news", url="https://feeds.example.org/rss", backlog=None)
 
 
 class ScriptedDestination:
@@ -139,3 +140,74 @@ def test_preview_ledger_writes_nothing(client: httpx.Client) -> None:
 def test_limit_keeps_the_newest_items(client: httpx.Client) -> None:
     report = run_feed(FEED, deps(client, ScriptedDestination(), MemoryLedger(), limit=2))
     assert [o.decision.item.key for o in report.outcomes] == ["g2", "g3"]
+
+
+@pytest.mark.parametrize(
+    ("backlog", "posted"),
+    [
+        pytest.param(0, [], id="zero-marks-all-seen"),
+        pytest.param(2, ["g2", "g3"], id="newest-two"),
+        pytest.param(None, ["g1", "g2", "g3"], id="all"),
+    ],
+)
+def test_first_read_backlog(client: httpx.Client, backlog: int | None, posted: list[str]) -> None:
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    feed = FeedConfig(name="news", url=FEED.url, backlog=backlog)
+    report = run_feed(feed, deps(client, destination, ledger))
+    assert [o.decision.item.key for o in report.outcomes if o.delivery == SENT] == posted
+    assert all(ledger.is_known("news", key) for key in ("g1", "g2", "g3"))
+    held = [o.decision for o in report.outcomes if o.decision.action == "held"]
+    assert len(held) == 3 - len(posted)
+    assert all(d.reason == f"first read of the feed: backlog = {backlog}" for d in held)
+
+
+def test_backlog_applies_only_to_the_first_read(client: httpx.Client) -> None:
+    ledger = MemoryLedger()
+    ledger.record_sent("news", "g1", Receipt("viber", "1", datetime.now(UTC)))
+    feed = FeedConfig(name="news", url=FEED.url, backlog=0)
+    report = run_feed(feed, deps(client, ScriptedDestination(), ledger))
+    assert [o.delivery for o in report.outcomes] == [None, SENT, SENT]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_pacing_spaces_posts_and_caps_a_pass(client: httpx.Client) -> None:
+    clock = FakeClock()
+    pacer = Pacer(30.0, 2, clock=clock, sleep=clock.sleep)
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    report = run_feed(FEED, deps(client, destination, ledger, pacer=pacer))
+    assert [o.delivery for o in report.outcomes] == [SENT, SENT, DEFERRED]
+    assert clock.slept == [30.0]
+    assert "max_per_pass=2" in (report.outcomes[2].error or "")
+    assert ledger.validators("news") is None
+    again = run_feed(FEED, deps(client, destination, ledger, pacer=pacer))
+    assert [o.delivery for o in again.outcomes] == [None, None, SENT]
+
+
+def test_a_pass_posts_oldest_first_across_feeds() -> None:
+    other = RSS.replace("g1", "h1").replace("g2", "h2").replace("g3", "h3")
+    other = other.replace("23 Nov", "22 Nov").replace("25 Nov", "26 Nov")
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=other if request.url.path == "/other" else RSS)
+
+    feeds = [FEED, FeedConfig(name="other", url="https://feeds.example.org/other", backlog=None)]
+    destination = ScriptedDestination()
+    with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+        reports = run_pass(feeds, deps(http, destination, MemoryLedger()))
+    assert all(report.ok for report in reports)
+    firsts = [m.text.split("\n")[0] for m in destination.sent]
+    assert firsts == ["*First*", "*First*", "*Second*", "*Second*", "*Third*", "*Third*"]
+    order = [o.receipt.message_token for r in reports for o in r.outcomes if o.receipt]
+    assert order == ["2", "3", "5", "1", "4", "6"]

@@ -224,6 +224,7 @@ FEED_KEYS: dict[str, Key] = {
     "timeout": Key(20.0, v.seconds),
     "max_bytes": Key(10 * 1024 * 1024, v.size),
     "max_redirects": Key(5, v.positive_int),
+    "backlog": Key(0, v.backlog),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

@@ -207,6 +207,18 @@ def size(value: object, _ctx: Context) -> int:
     return result
 
 
+BACKLOG_HINT = 'write 0 (post nothing old), a number of newest items to post, or "all"'
+
+
+def backlog(value: object, _ctx: Context) -> int | None:
+    """Check a first-run backlog: a count of newest items to post, or "all" (None)."""
+    if value == "all":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(f'expected 0 or more, or "all", got {value!r}', BACKLOG_HINT)
+    return value
+
+
 LISTEN_HINT = 'write "127.0.0.1:8080" (host:port; use a loopback host behind a TLS proxy)'
 
 
