@@ -18,6 +18,7 @@ from poster.parse.media import (
     is_image,
     parse_duration,
     parse_length,
+    unique_media,
 )
 from poster.parse.paths import MISSING, lookup
 
@@ -206,3 +207,11 @@ def test_summary_is_derived_from_long_content() -> None:
     summary = fields.summary_or_derived("", text.strip())
     assert len(summary) <= fields.SUMMARY_LIMIT and summary.endswith("…")
     assert fields.summary_or_derived("Given.", text) == "Given."
+
+
+def test_repeated_media_are_merged() -> None:
+    enclosure = Media("https://x.org/a.mp4", "video/mp4", length=900)
+    content = Media("https://x.org/a.mp4", None, duration=64, title="Clip")
+    other = Media("https://x.org/b.mp3", "audio/mpeg")
+    merged = unique_media([enclosure, other, content])
+    assert merged == (Media("https://x.org/a.mp4", "video/mp4", 900, 64, "Clip"), other)

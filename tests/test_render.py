@@ -638,3 +638,17 @@ def test_check_uses_sample_item() -> None:
     message = Renderer(SHIPPED).check(feed(template=None))
     assert SAMPLE_ITEM.image is not None
     assert message.payload()["media"] == SAMPLE_ITEM.image.url
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({"thumbnail": JPEG}, JPEG.url, id="thumbnail"),
+        pytest.param({"image": JPEG}, JPEG.url, id="image-stands-in"),
+        pytest.param({"image": JPEG_HUGE}, None, id="image-over-100kb"),
+        pytest.param({}, None, id="none"),
+    ],
+)
+def test_video_thumbnail(renderer: Renderer, fields: dict[str, Any], expected: str | None) -> None:
+    message = renderer.render(item(enclosures=(MP4,), **fields), feed(type="video"), META)
+    assert message.payload().get("thumbnail") == expected

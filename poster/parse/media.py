@@ -103,14 +103,27 @@ def choose_image(candidates: Iterable[Media | None]) -> Media | None:
 
 
 def unique_media(media: Iterable[Media]) -> tuple[Media, ...]:
-    """Return ``media`` without repeated URLs, first occurrence kept."""
-    seen: set[str] = set()
-    kept = []
+    """Return ``media`` without repeated URLs, in first-seen order, merging what each knows.
+
+    Feeds often list one file twice, as an RSS enclosure with its length and as media:content
+    with its duration; the merged record keeps both.
+    """
+    kept: dict[str, Media] = {}
     for item in media:
-        if item.url not in seen:
-            seen.add(item.url)
-            kept.append(item)
-    return tuple(kept)
+        known = kept.get(item.url)
+        kept[item.url] = item if known is None else _merge(known, item)
+    return tuple(kept.values())
+
+
+def _merge(first: Media, second: Media) -> Media:
+    """Return ``first`` with its missing fields taken from ``second``."""
+    return Media(
+        first.url,
+        first.mime_type or second.mime_type,
+        first.length or second.length,
+        first.duration if first.duration is not None else second.duration,
+        first.title or second.title,
+    )
 
 
 def content_images(markup: str, base: str | None) -> Iterator[Media]:

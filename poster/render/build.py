@@ -75,7 +75,9 @@ def _video(item: Item) -> Maker | None:
     video = video_media(item)
     if video is None or video.length is None:
         return None
-    message = VideoMessage(video.url, video.length, video_duration(video), thumbnail_url(item))
+    message = VideoMessage(
+        video.url, video.length, video_duration(video), thumbnail_url(item, or_image=True)
+    )
     return lambda text: message
 
 

@@ -62,9 +62,13 @@ def picture_media(item: Item) -> Media | None:
     return None
 
 
-def thumbnail_url(item: Item) -> str | None:
-    """Return the item's thumbnail URL when it is a JPEG of at most 100 kb."""
-    thumb = item.thumbnail
+def thumbnail_url(item: Item, *, or_image: bool = False) -> str | None:
+    """Return the item's thumbnail URL when it is a JPEG of at most 100 kb.
+
+    With ``or_image`` the item's own picture stands in when there is no separate thumbnail, as
+    it does for a video, whose feed often gives its still as the only picture.
+    """
+    thumb = item.thumbnail or (item.image if or_image else None)
     if (
         thumb
         and thumb.is_jpeg
