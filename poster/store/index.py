@@ -1,0 +1,87 @@
+"""Index delivery documents by feed, key and destination, so no ledger call scans the history."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from poster.store.records import RELEASED, check_delivery
+
+
+class DeliveryIndex:
+    """Find a delivery's document id, and count the live records of each item and feed."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], dict[str, int]] = {}
+        self._known: Counter[tuple[str, str]] = Counter()
+        self._active: Counter[str] = Counter()
+        self.max_id = 0
+
+    @classmethod
+    def build(cls, docs: Mapping[str, Mapping[str, Any]]) -> DeliveryIndex:
+        """Index TinyDB's raw documents; raise ``ValueError`` naming the first unusable one."""
+        index = cls()
+        live: list[tuple[str, str]] = []
+        for doc_id, doc in docs.items():
+            problem = check_delivery(doc)
+            if problem is not None:
+                raise ValueError(f"delivery record {doc_id} {problem}")
+            item = (doc["feed"], doc["key"])
+            destinations = index._ids.setdefault(item, {})
+            if doc["destination"] in destinations:
+                raise ValueError(f"delivery record {doc_id} repeats an earlier one")
+            destinations[doc["destination"]] = int(doc_id)
+            if doc["state"] != RELEASED:
+                live.append(item)
+        # Counting in bulk keeps start-up fast with a long history.
+        index._known.update(live)
+        index._active.update(feed for feed, _ in live)
+        index.max_id = max(map(int, docs), default=0)
+        return index
+
+    def find(self, feed: str, key: str, destination: str) -> int | None:
+        """Return the document id of one delivery, if it has a record."""
+        return self._ids.get((feed, key), {}).get(destination)
+
+    def destinations(self, feed: str, key: str) -> dict[str, int]:
+        """Return the document id of the item's record at each destination."""
+        return dict(self._ids.get((feed, key), {}))
+
+    def is_known(self, feed: str, key: str) -> bool:
+        """Tell whether the item has a live record anywhere."""
+        return (feed, key) in self._known
+
+    def is_active(self, feed: str) -> bool:
+        """Tell whether the feed has any live record."""
+        return feed in self._active
+
+    def add(self, feed: str, key: str, destination: str, doc_id: int, state: str) -> None:
+        """Index a new document."""
+        self._ids.setdefault((feed, key), {})[destination] = doc_id
+        self.change(feed, key, None, state)
+
+    def remove(self, feed: str, key: str, destination: str, state: str) -> None:
+        """Forget a removed document."""
+        destinations = self._ids[(feed, key)]
+        del destinations[destination]
+        if not destinations:
+            del self._ids[(feed, key)]
+        self.change(feed, key, state, None)
+
+    def change(self, feed: str, key: str, old: str | None, new: str | None) -> None:
+        """Keep the live counts in step with one record's change of state."""
+        delta = _live(new) - _live(old)
+        if delta:
+            _add(self._known, (feed, key), delta)
+            _add(self._active, feed, delta)
+
+
+def _live(state: str | None) -> int:
+    return int(state is not None and state != RELEASED)
+
+
+def _add(counter: Counter[Any], key: Hashable, delta: int) -> None:
+    counter[key] += delta
+    if counter[key] <= 0:
+        del counter[key]

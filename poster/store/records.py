@@ -1,0 +1,156 @@
+"""Define the records the store hands out, and how they are kept as TinyDB documents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
+from poster.models import Validators
+
+RELEASED = "released"
+"""Offered again: the record keeps its attempt count but no longer makes the item known."""
+
+STATES = frozenset({PENDING, SENT, FAILED, UNCERTAIN, SEEN, RELEASED})
+_DELIVERY_TEXT = ("feed", "key", "destination", "state", "created", "updated")
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed between passes."""
+
+    feed: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_attempt: datetime | None = None
+    disabled: str | None = None
+    last_failure: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """The latest known state of one item at one destination, with its history counters."""
+
+    feed: str
+    key: str
+    destination: str
+    state: str
+    attempts: int
+    message_token: str | None
+    created: datetime
+    updated: datetime
+    last_error: str | None
+
+
+def to_iso(when: datetime) -> str:
+    """Format an aware datetime as fixed-width UTC ISO 8601, so strings sort like times."""
+    if when.tzinfo is None:
+        raise ValueError(f"{when!r} has no time zone; the store keeps aware UTC times")
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """Parse a time written by ``to_iso``."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def new_feed_doc(feed: str) -> dict[str, Any]:
+    """Return the document of a feed the store knows nothing about yet."""
+    return {
+        "feed": feed,
+        "validators": False,
+        "etag": None,
+        "last_modified": None,
+        "body_hash": None,
+        "last_success": None,
+        "last_failure": None,
+        "last_error": None,
+        "consecutive_failures": 0,
+        "next_attempt": None,
+        "disabled": None,
+    }
+
+
+def feed_state(doc: dict[str, Any]) -> FeedState:
+    """Turn a feed document into a ``FeedState``."""
+    return FeedState(
+        feed=doc["feed"],
+        etag=doc["etag"],
+        last_modified=doc["last_modified"],
+        body_hash=doc["body_hash"],
+        last_success=from_iso(doc["last_success"]),
+        last_error=doc["last_error"],
+        consecutive_failures=doc["consecutive_failures"],
+        next_attempt=from_iso(doc["next_attempt"]),
+        disabled=doc["disabled"],
+        last_failure=from_iso(doc["last_failure"]),
+    )
+
+
+def validators(doc: dict[str, Any]) -> Validators | None:
+    """Return the validators saved in a feed document, if any were."""
+    if not doc["validators"]:
+        return None
+    return Validators(doc["etag"], doc["last_modified"], doc["body_hash"])
+
+
+def new_delivery_doc(feed: str, key: str, destination: str, now: str) -> dict[str, Any]:
+    """Return the document of a delivery before its first state is written."""
+    return {
+        "feed": feed,
+        "key": key,
+        "destination": destination,
+        "state": RELEASED,
+        "attempts": 0,
+        "message_token": None,
+        "created": now,
+        "updated": now,
+        "last_error": None,
+    }
+
+
+def delivery_record(doc: dict[str, Any]) -> DeliveryRecord:
+    """Turn a delivery document into a ``DeliveryRecord``."""
+    created, updated = from_iso(doc["created"]), from_iso(doc["updated"])
+    assert created is not None and updated is not None
+    return DeliveryRecord(
+        feed=doc["feed"],
+        key=doc["key"],
+        destination=doc["destination"],
+        state=doc["state"],
+        attempts=doc["attempts"],
+        message_token=doc["message_token"],
+        created=created,
+        updated=updated,
+        last_error=doc["last_error"],
+    )
+
+
+def check_delivery(doc: Mapping[str, Any]) -> str | None:
+    """Say what is wrong with a delivery document, or return ``None`` if it is usable."""
+    for name in _DELIVERY_TEXT:
+        if type(doc.get(name)) is not str:
+            return f"has no text {name!r}"
+    if doc["state"] not in STATES:
+        return f"has the unknown state {doc['state']!r}"
+    if type(doc.get("attempts")) is not int:
+        return "has no number 'attempts'"
+    try:
+        datetime.fromisoformat(doc["created"]), datetime.fromisoformat(doc["updated"])
+    except ValueError:
+        return "has a time that is not ISO 8601"
+    return None
+
+
+def check_feed(doc: Mapping[str, Any]) -> str | None:
+    """Say what is wrong with a feed document, or return ``None`` if it is usable."""
+    if not isinstance(doc.get("feed"), str):
+        return "has no text 'feed'"
+    missing = new_feed_doc("").keys() - doc.keys()
+    return f"lacks {', '.join(sorted(missing))}" if missing else None

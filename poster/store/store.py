@@ -1,0 +1,385 @@
+"""Keep what poster knows between runs, feed state and deliveries, in TinyDB tables.
+
+``Store`` satisfies ``poster.ledger.Ledger`` with ``MemoryLedger``'s semantics and adds what the
+daemon and the operator commands need. Its tables live in memory and every write is made
+durable by ``JournalStorage`` before the call returns; lookups go through indexes kept beside
+the tables, so no ledger call scans the history.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tinydb import Query
+from tinydb.table import Document
+
+from poster.destinations import Receipt
+from poster.errors import StateError
+from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
+from poster.models import Validators
+from poster.store import records
+from poster.store.files import way_out
+from poster.store.index import DeliveryIndex
+from poster.store.journal import JournalDB
+from poster.store.records import RELEASED, DeliveryRecord, FeedState, to_iso
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_NAME = "poster.json"
+CRASHED = "poster stopped before the destination answered; the post may have arrived"
+PRUNABLE = (SENT, FAILED, SEEN, RELEASED)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Keep feed state and delivery records in TinyDB, durable through a journal."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        retention: timedelta = timedelta(days=90),
+        read_only: bool = False,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """Open the state in ``state_dir``; ``recovered`` counts posts a crash left uncertain.
+
+        ``read_only`` opens without the lock, writes nothing (pending stays pending) and
+        refuses every write, so it can run beside the daemon.
+        """
+        self.path = Path(state_dir) / SNAPSHOT_NAME
+        self._retention = retention
+        self._clock = clock
+        self._lock = threading.RLock()
+        if not read_only:
+            _make_dir(Path(state_dir))
+        self._db = JournalDB(self.path, read_only=read_only)
+        self._deliveries = self._db.table("deliveries")
+        self._feeds = self._db.table("feeds")
+        self._meta = self._db.table("meta")
+        self._index = DeliveryIndex()
+        self._feed_ids: dict[str, int] = {}
+        self._meta_ids: dict[str, int] = {}
+        try:
+            self._build_indexes()
+            self.recovered = 0 if read_only else self._recover_pending()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the journal and release the state directory."""
+        with self._lock:
+            self._db.close()
+
+    def compact(self) -> None:
+        """Rewrite the snapshot now, keeping the previous one as backup, and empty the journal."""
+        with self._lock:
+            self._db.journal.compact()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Ledger protocol
+
+    def validators(self, feed: str) -> Validators | None:
+        """Return the validators saved after the feed's last successful pass."""
+        with self._lock:
+            doc = self._feed_doc(feed)
+            return records.validators(doc) if doc is not None else None
+
+    def save_validators(self, feed: str, validators: Validators) -> None:
+        """Keep validators for the next conditional fetch."""
+        fields = {"etag": validators.etag, "last_modified": validators.last_modified}
+        with self._lock:
+            self._update_feed(
+                feed, {**fields, "body_hash": validators.body_hash, "validators": True}
+            )
+
+    def is_known(self, feed: str, key: str) -> bool:
+        """Tell whether the item has a record at any destination, in any state."""
+        with self._lock:
+            return self._index.is_known(feed, key)
+
+    def record_pending(self, feed: str, key: str, destination: str) -> None:
+        """Record the intent to post and count the attempt."""
+        with self._lock:
+            doc = self._delivery_doc(feed, key, destination)
+            attempts = (doc["attempts"] if doc is not None else 0) + 1
+            fields = {"attempts": attempts, "message_token": None, "last_error": None}
+            self._write_delivery(feed, key, destination, PENDING, fields)
+
+    def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
+        """Record that the destination accepted the item, with its message token."""
+        fields = {"message_token": receipt.message_token, "last_error": None}
+        with self._lock:
+            self._write_delivery(feed, key, receipt.destination, SENT, fields)
+
+    def record_failed(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Record that the item will not be posted as is, and why."""
+        with self._lock:
+            fields = {"message_token": None, "last_error": error}
+            self._write_delivery(feed, key, destination, FAILED, fields)
+
+    def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Record that the request may have arrived: never re-sent without an operator."""
+        with self._lock:
+            fields = {"message_token": None, "last_error": error}
+            self._write_delivery(feed, key, destination, UNCERTAIN, fields)
+
+    def release(self, feed: str, key: str, destination: str) -> None:
+        """Let a deferred item be offered again, keeping its attempt count."""
+        with self._lock:
+            if self._delivery_doc(feed, key, destination) is not None:
+                self._write_delivery(feed, key, destination, RELEASED, {})
+
+    def has_history(self, feed: str) -> bool:
+        """Tell whether validators or live delivery records exist for the feed."""
+        with self._lock:
+            doc = self._feed_doc(feed)
+            return self._index.is_active(feed) or (doc is not None and doc["validators"])
+
+    def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
+        """Record each key as seen, unless it already has a seen record; write once for all."""
+        with self._lock:
+            now = to_iso(self._clock())
+            fresh: list[str] = []
+            again: list[int] = []
+            for key in dict.fromkeys(keys):
+                doc_id = self._index.find(feed, key, "")
+                if doc_id is None:
+                    fresh.append(key)
+                elif self._get(doc_id)["state"] == RELEASED:
+                    again.append(doc_id)
+            self._deliveries.update({"state": SEEN, "updated": now}, doc_ids=again)
+            docs = [{**records.new_delivery_doc(feed, k, "", now), "state": SEEN} for k in fresh]
+            for key, doc_id in zip(fresh, self._deliveries.insert_multiple(docs), strict=True):
+                self._index.add(feed, key, "", doc_id, SEEN)
+            for doc_id in again:
+                self._index.change(feed, self._get(doc_id)["key"], RELEASED, SEEN)
+
+    # Feed state
+
+    def feed_state(self, feed: str) -> FeedState:
+        """Return what is known about the feed; a feed never seen has an empty state."""
+        with self._lock:
+            doc = self._feed_doc(feed)
+            return records.feed_state(doc) if doc is not None else FeedState(feed)
+
+    def record_fetch_ok(self, feed: str, when: datetime) -> None:
+        """Record a successful read of the feed and reset its failure count."""
+        fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
+        with self._lock:
+            self._update_feed(feed, {**fields, "next_attempt": None})
+
+    def record_fetch_failed(
+        self, feed: str, when: datetime, error: str, next_attempt: datetime
+    ) -> int:
+        """Record a failed read of the feed; return how many reads in a row have failed."""
+        with self._lock:
+            doc = self._feed_doc(feed)
+            failures = (doc["consecutive_failures"] if doc is not None else 0) + 1
+            fields: dict[str, Any] = {"last_failure": to_iso(when), "last_error": error}
+            fields |= {"consecutive_failures": failures, "next_attempt": to_iso(next_attempt)}
+            self._update_feed(feed, fields)
+            return failures
+
+    def set_disabled(self, feed: str, reason: str | None) -> None:
+        """Disable the feed with a reason, or enable it again with ``None``."""
+        with self._lock:
+            self._update_feed(feed, {"disabled": reason})
+
+    # Operator queries and commands
+
+    def deliveries(
+        self, *, states: Collection[str] | None = None, feed: str | None = None
+    ) -> list[DeliveryRecord]:
+        """Return the delivery records in the given states and feed, oldest change first."""
+        q = Query()
+        cond = q.noop()
+        if states is not None:
+            cond &= q.state.one_of(list(states))
+        if feed is not None:
+            cond &= q.feed == feed
+        with self._lock:
+            docs = self._deliveries.search(cond)
+        docs.sort(key=_age)
+        return [records.delivery_record(doc) for doc in docs]
+
+    def recent(self, limit: int = 20) -> list[DeliveryRecord]:
+        """Return the ``limit`` most recently changed delivery records, newest first."""
+        with self._lock:
+            docs = heapq.nlargest(limit, self._deliveries, key=_age)
+        return [records.delivery_record(doc) for doc in docs]
+
+    def retry(self, feed: str, key: str) -> bool:
+        """Release the item's failed and uncertain records so the next pass sends it again."""
+        with self._lock:
+            stuck = [
+                (destination, doc_id)
+                for destination, doc_id in self._index.destinations(feed, key).items()
+                if self._get(doc_id)["state"] in (FAILED, UNCERTAIN)
+            ]
+            now = to_iso(self._clock())
+            self._deliveries.update(
+                {"state": RELEASED, "updated": now}, doc_ids=[i for _, i in stuck]
+            )
+            for _ in stuck:
+                self._index.change(feed, key, FAILED, RELEASED)
+            return bool(stuck)
+
+    def get_meta(self, name: str) -> str | None:
+        """Return a named value the daemon keeps, such as the resolved sender."""
+        with self._lock:
+            doc_id = self._meta_ids.get(name)
+            if doc_id is None:
+                return None
+            doc = self._meta.get(doc_id=doc_id)
+            assert doc is not None
+            value: str = doc["value"]
+            return value
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep a named value."""
+        with self._lock:
+            doc_id = self._meta_ids.get(name)
+            if doc_id is None:
+                self._meta_ids[name] = self._meta.insert({"name": name, "value": value})
+            else:
+                self._meta.update({"value": value}, doc_ids=[doc_id])
+
+    def prune(self, now: datetime, present: Mapping[str, Collection[str]]) -> int:
+        """Drop settled records older than the retention, except items their feed still lists.
+
+        Pending and uncertain records are never dropped. A feed missing from ``present`` keeps
+        none of its old records. Returns how many records were removed.
+        """
+        cutoff = to_iso(now - self._retention)
+        keep = {feed: set(keys) for feed, keys in present.items()}
+        q = Query()
+        with self._lock:
+            old = self._deliveries.search(q.state.one_of(list(PRUNABLE)) & (q.updated < cutoff))
+            doomed = [doc for doc in old if doc["key"] not in keep.get(doc["feed"], ())]
+            self._deliveries.remove(doc_ids=[doc.doc_id for doc in doomed])
+            for doc in doomed:
+                self._index.remove(doc["feed"], doc["key"], doc["destination"], doc["state"])
+        if doomed:
+            log.info("state=pruned removed=%d cutoff=%s", len(doomed), cutoff)
+        return len(doomed)
+
+    # Internals
+
+    def _get(self, doc_id: int) -> Document:
+        doc = self._deliveries.get(doc_id=doc_id)
+        assert doc is not None, "the index names only stored documents"
+        return doc
+
+    def _delivery_doc(self, feed: str, key: str, destination: str) -> Document | None:
+        doc_id = self._index.find(feed, key, destination)
+        return None if doc_id is None else self._get(doc_id)
+
+    def _write_delivery(
+        self, feed: str, key: str, destination: str, state: str, fields: dict[str, Any]
+    ) -> None:
+        """Write the state and fields of one delivery, creating its record if needed."""
+        now = to_iso(self._clock())
+        doc_id = self._index.find(feed, key, destination)
+        if doc_id is None:
+            doc = records.new_delivery_doc(feed, key, destination, now)
+            new_id = self._deliveries.insert({**doc, **fields, "state": state})
+            self._index.add(feed, key, destination, new_id, state)
+        else:
+            old = self._get(doc_id)["state"]
+            self._deliveries.update({**fields, "state": state, "updated": now}, doc_ids=[doc_id])
+            self._index.change(feed, key, old, state)
+
+    def _feed_doc(self, feed: str) -> Document | None:
+        doc_id = self._feed_ids.get(feed)
+        if doc_id is None:
+            return None
+        return self._feeds.get(doc_id=doc_id)
+
+    def _update_feed(self, feed: str, fields: dict[str, Any]) -> None:
+        doc_id = self._feed_ids.get(feed)
+        if doc_id is None:
+            self._feed_ids[feed] = self._feeds.insert({**records.new_feed_doc(feed), **fields})
+        else:
+            self._feeds.update(fields, doc_ids=[doc_id])
+
+    def _build_indexes(self) -> None:
+        """Index every record by what the ledger looks it up by, checking each as it goes."""
+        tables = self._db.journal.read()
+        try:
+            self._index = DeliveryIndex.build(tables.get("deliveries", {}))
+            self._feed_ids = _index_by("feed", "feed", tables.get("feeds", {}), records.check_feed)
+            self._meta_ids = _index_by("meta", "name", tables.get("meta", {}), _check_meta)
+        except ValueError as exc:
+            raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
+        self._deliveries.continue_ids_after(self._index.max_id)
+
+    def _recover_pending(self) -> int:
+        """Mark every pending delivery uncertain: the process stopped while it was in flight."""
+        pending = self._deliveries.search(Query().state == PENDING)
+        now = to_iso(self._clock())
+        fields = {"state": UNCERTAIN, "last_error": CRASHED, "updated": now}
+        self._deliveries.update(fields, doc_ids=[doc.doc_id for doc in pending])
+        if pending:
+            log.warning(
+                "state=recovered pending=%d now=uncertain hint=check the channel, then "
+                "'retry' the ones that did not arrive",
+                len(pending),
+            )
+        return len(pending)
+
+
+def _make_dir(path: Path) -> None:
+    """Create the state directory, turning a failure into a ``StateError``."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(path, f"cannot be created ({exc.strerror})") from exc
+
+
+def _index_by(
+    kind: str,
+    field: str,
+    docs: Mapping[str, Mapping[str, Any]],
+    check: Callable[[Mapping[str, Any]], str | None],
+) -> dict[str, int]:
+    """Map each document's ``field`` to its id; raise ``ValueError`` naming an unusable one."""
+    ids: dict[str, int] = {}
+    for doc_id, doc in docs.items():
+        problem = check(doc)
+        if problem is not None:
+            raise ValueError(f"{kind} record {doc_id} {problem}")
+        ids[doc[field]] = int(doc_id)
+    return ids
+
+
+def _check_meta(doc: Mapping[str, Any]) -> str | None:
+    """Say what is wrong with a meta document, or return ``None`` if it is usable."""
+    if type(doc.get("name")) is str and type(doc.get("value")) is str:
+        return None
+    return "is not a name and a text value"
+
+
+def _age(doc: Document) -> tuple[str, int]:
+    return (doc["updated"], doc.doc_id)

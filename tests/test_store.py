@@ -1,0 +1,535 @@
+"""Test the persistent store: ledger semantics, durability, recovery, compaction and pruning."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tinydb import Query
+
+from poster.destinations import Receipt
+from poster.errors import StateError
+from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN, Ledger, MemoryLedger
+from poster.models import Validators
+from poster.store import RELEASED, FeedState, Store
+from poster.store import journal as journal_module
+from poster.store.files import StateFiles, encode_snapshot, write_atomic
+from poster.store.journal import JournalDB, JournalStorage
+from poster.store.records import new_delivery_doc, to_iso
+
+DATA = Path(__file__).parent / "data" / "store"
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Tell a time the test sets."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
+    with Store(tmp_path / "state", clock=clock) as opened:
+        yield opened
+
+
+def receipt(token: str = "5491411463282331111", destination: str = "viber") -> Receipt:
+    return Receipt(destination, token, T0)
+
+
+def post(ledger: Ledger, key: str, feed: str = "news", destination: str = "viber") -> None:
+    ledger.record_pending(feed, key, destination)
+    ledger.record_sent(feed, key, receipt(destination=destination))
+
+
+def crash_copy(state: Path, to: Path) -> Path:
+    """Copy the files as a crash would leave them: no close, no compaction."""
+    to.mkdir()
+    for name in ("poster.json", "poster.journal"):
+        shutil.copy(state / name, to / name)
+    return to
+
+
+def prefill(state: Path, count: int, when: datetime = T0) -> None:
+    """Write a snapshot holding ``count`` sent deliveries, as an old state would be."""
+    now = to_iso(when)
+    docs = {
+        str(n): {**new_delivery_doc("old", f"old-{n:06d}", "viber", now), "state": SENT}
+        for n in range(1, count + 1)
+    }
+    state.mkdir(exist_ok=True)
+    write_atomic(state / "poster.json", encode_snapshot("prefill", None, {"deliveries": docs}))
+
+
+# Ledger semantics, step by step against MemoryLedger
+
+Step = Callable[[Ledger], None]
+STEPS: dict[str, list[Step]] = {
+    "post": [lambda ledger: post(ledger, "a")],
+    "pending-only": [lambda ledger: ledger.record_pending("news", "a", "viber")],
+    "deferred": [
+        lambda ledger: ledger.record_pending("news", "a", "viber"),
+        lambda ledger: ledger.release("news", "a", "viber"),
+    ],
+    "failed": [lambda ledger: ledger.record_failed("news", "a", "viber", "bad")],
+    "uncertain": [
+        lambda ledger: ledger.record_pending("news", "a", "viber"),
+        lambda ledger: ledger.record_uncertain("news", "a", "viber", "timeout"),
+    ],
+    "backlog": [lambda ledger: ledger.mark_seen("news", ["a", "b", "a"])],
+    "seen-after-post": [
+        lambda ledger: post(ledger, "a"),
+        lambda ledger: ledger.mark_seen("news", ["a", "c"]),
+    ],
+    "validators-only": [lambda ledger: ledger.save_validators("news", Validators("e", None, "h"))],
+    "release-unknown": [lambda ledger: ledger.release("news", "zz", "viber")],
+    "two-destinations": [
+        lambda ledger: post(ledger, "a"),
+        lambda ledger: post(ledger, "a", destination="mirror"),
+        lambda ledger: ledger.release("news", "a", "viber"),
+    ],
+}
+
+
+def assert_same_answers(store: Store, memory: MemoryLedger) -> None:
+    for feed in ("news", "other"):
+        assert store.has_history(feed) == memory.has_history(feed)
+        assert store.validators(feed) == memory.validators(feed)
+        for key in ("a", "b", "c", "zz"):
+            assert store.is_known(feed, key) == memory.is_known(feed, key), (feed, key)
+
+
+@pytest.mark.parametrize("steps", STEPS.values(), ids=STEPS.keys())
+def test_store_answers_like_the_memory_ledger(store: Store, steps: list[Step]) -> None:
+    memory = MemoryLedger()
+    for step in steps:
+        step(memory)
+        step(store)
+        assert_same_answers(store, memory)
+    live = {(r.feed, r.key, r.destination): r.state for r in store.deliveries()}
+    live = {ident: state for ident, state in live.items() if state != RELEASED}
+    assert live == {ident: d.state for ident, d in memory.deliveries.items()}
+    store.close()
+    with Store(store.path.parent) as reopened:
+        assert_same_answers(reopened, memory)
+
+
+def test_attempts_count_every_pending_record_across_deferrals(store: Store) -> None:
+    for _ in range(2):
+        store.record_pending("news", "a", "viber")
+        store.release("news", "a", "viber")
+    post(store, "a")
+    [record] = store.deliveries()
+    assert (record.state, record.attempts, record.message_token) == (SENT, 3, "5491411463282331111")
+    assert (record.created, record.updated) == (T0, T0)
+
+
+def test_records_keep_the_last_error_and_drop_it_once_sent(store: Store, clock: Clock) -> None:
+    store.record_pending("news", "a", "viber")
+    store.record_failed("news", "a", "viber", "Viber status 3: badData")
+    assert store.deliveries()[0].last_error == "Viber status 3: badData"
+    clock.now = T0 + timedelta(hours=1)
+    assert store.retry("news", "a")
+    post(store, "a")
+    [record] = store.deliveries()
+    assert (record.state, record.last_error, record.attempts) == (SENT, None, 2)
+    assert (record.created, record.updated) == (T0, clock.now)
+
+
+def test_deliveries_filter_by_state_and_feed_and_recent_is_newest_first(
+    store: Store, clock: Clock
+) -> None:
+    for minute, (feed, key) in enumerate([("news", "a"), ("blog", "b"), ("news", "c")]):
+        clock.now = T0 + timedelta(minutes=minute)
+        post(store, key, feed=feed)
+    store.record_failed("news", "d", "viber", "bad")
+    assert [r.key for r in store.deliveries(feed="news")] == ["a", "c", "d"]
+    assert [r.key for r in store.deliveries(states={FAILED})] == ["d"]
+    assert [r.key for r in store.deliveries(states={SENT}, feed="blog")] == ["b"]
+    assert [r.key for r in store.recent(3)] == ["d", "c", "b"]
+
+
+def test_feed_state_counts_failures_and_resets_on_success(tmp_path: Path) -> None:
+    later = T0 + timedelta(minutes=5)
+    with Store(tmp_path) as store:
+        assert store.feed_state("news") == FeedState("news")
+        counts = [store.record_fetch_failed("news", T0, f"HTTP 50{n}", later) for n in range(3)]
+        store.set_disabled("news", "HTTP 410: the feed is gone")
+        assert counts == [1, 2, 3]
+    with Store(tmp_path) as store:
+        assert store.feed_state("news") == FeedState(
+            "news",
+            last_error="HTTP 502",
+            consecutive_failures=3,
+            next_attempt=later,
+            disabled="HTTP 410: the feed is gone",
+            last_failure=T0,
+        )
+        store.record_fetch_ok("news", later)
+        store.set_disabled("news", None)
+        state = store.feed_state("news")
+    assert (state.consecutive_failures, state.last_error, state.last_success) == (0, None, later)
+    assert state.disabled is None
+    assert not store.has_history("news"), "a fetch alone is no history, as in MemoryLedger"
+
+
+def test_meta_values_survive_a_restart(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        assert store.get_meta("sender") is None
+        store.set_meta("sender", "pa:1")
+        store.set_meta("sender", "pa:2")
+    with Store(tmp_path) as store:
+        assert store.get_meta("sender") == "pa:2"
+
+
+def test_naive_times_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        store.record_fetch_ok("news", datetime(2024, 5, 1))
+
+
+# Restart semantics
+
+
+def test_a_post_in_flight_at_a_crash_becomes_uncertain(tmp_path: Path, clock: Clock) -> None:
+    running = Store(tmp_path / "state", clock=clock)
+    post(running, "a")
+    running.record_pending("news", "b", "viber")
+    copy = crash_copy(tmp_path / "state", tmp_path / "after-crash")
+    running.close()
+    with Store(copy, clock=clock) as store:
+        assert store.recovered == 1
+        assert store.is_known("news", "b"), "an uncertain post must not be sent again"
+        [record] = store.deliveries(states={UNCERTAIN})
+        assert (record.key, record.attempts) == ("b", 1)
+        assert record.last_error is not None and "may have arrived" in record.last_error
+        assert store.retry("news", "b")
+        assert not store.is_known("news", "b")
+        assert not store.retry("news", "a"), "a sent post is not retried"
+    with Store(copy, clock=clock) as store:
+        assert store.recovered == 0
+        assert not store.is_known("news", "b")
+        assert store.is_known("news", "a")
+
+
+def test_a_state_written_by_this_version_still_opens() -> None:
+    # The files under v1/ were written by the first format; later versions must read them.
+    with Store(DATA / "v1", read_only=True) as store:
+        assert store.validators("news") == Validators(
+            '"abc"', "Wed, 01 May 2024 11:00:00 GMT", "sha256:00ff"
+        )
+        states = {r.key: r.state for r in store.deliveries()}
+        assert states == {
+            "old-1": SEEN,
+            "old-2": SEEN,
+            "post-1": SENT,
+            "post-2": FAILED,
+            "post-3": PENDING,
+        }
+        assert store.feed_state("blog").consecutive_failures == 1
+        assert store.get_meta("sender") == "pa:1234"
+
+
+def test_read_only_opens_beside_a_writer_and_refuses_to_write(store: Store) -> None:
+    post(store, "a")
+    with pytest.raises(StateError, match="another poster process") as caught:
+        Store(store.path.parent)
+    assert caught.value.path == store.path.with_suffix(".lock")
+    with Store(store.path.parent, read_only=True) as reader:
+        assert reader.is_known("news", "a")
+        with pytest.raises(StateError, match="read-only"):
+            reader.record_pending("news", "b", "viber")
+        assert not reader.is_known("news", "b"), "a refused write leaves no trace"
+
+
+# Durability: a flat cost per post, atomic files, torn lines
+
+
+def journal_growth_per_post(state: Path, posts: int) -> list[int]:
+    with Store(state, clock=Clock()) as store:
+        snapshot_before = store.path.stat()
+        sizes = [store.path.with_suffix(".journal").stat().st_size]
+        for n in range(posts):
+            post(store, f"new-{n:06d}")
+            sizes.append(store.path.with_suffix(".journal").stat().st_size)
+        snapshot_after = store.path.stat()
+    assert (snapshot_after.st_ino, snapshot_after.st_mtime_ns) == (
+        snapshot_before.st_ino,
+        snapshot_before.st_mtime_ns,
+    ), "the snapshot must not be rewritten by a post"
+    return [after - before for before, after in itertools.pairwise(sizes)]
+
+
+def test_the_bytes_written_per_post_do_not_grow_with_history(tmp_path: Path) -> None:
+    # Pre-fill 1,000 and 9,000 records so new document ids have the same number of digits.
+    prefill(tmp_path / "small", 1_000)
+    prefill(tmp_path / "large", 9_000)
+    small = journal_growth_per_post(tmp_path / "small", 20)
+    large = journal_growth_per_post(tmp_path / "large", 20)
+    assert small == large
+    assert len(set(small)) == 1, "every post costs the same"
+    assert small[0] < 1_000 < (tmp_path / "small" / "poster.json").stat().st_size
+
+
+def test_a_torn_last_line_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+        post(store, "b")
+    journal = tmp_path / "poster.journal"
+    whole = journal.read_bytes()
+    journal.write_bytes(whole[: whole.rindex(b'"state"')])  # cut the last line mid-record
+    with caplog.at_level(logging.WARNING), Store(tmp_path) as store:
+        assert "state=torn-journal" in caplog.text
+        [b] = store.deliveries(feed="news", states={UNCERTAIN})
+        assert (b.key, store.is_known("news", "a")) == ("b", True)
+        post(store, "c")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), Store(tmp_path) as store:
+        assert caplog.text == "", "the torn tail was cut off, so later lines follow good ones"
+        assert {r.key: r.state for r in store.deliveries()} == {
+            "a": SENT,
+            "b": UNCERTAIN,
+            "c": SENT,
+        }
+
+
+def test_a_line_without_its_newline_counts_as_torn(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+    journal = tmp_path / "poster.journal"
+    journal.write_bytes(journal.read_bytes()[:-1])
+    with Store(tmp_path) as store:
+        assert [r.state for r in store.deliveries()] == [UNCERTAIN]
+
+
+def test_damage_before_the_last_journal_line_is_an_error(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+    journal = tmp_path / "poster.journal"
+    lines = journal.read_bytes().split(b"\n")
+    lines[1] = lines[1][:20]
+    journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(StateError, match="line 2 is not valid JSON") as caught:
+        Store(tmp_path)
+    assert caught.value.path == journal
+    assert "move the journal aside" in str(caught.value)
+
+
+def test_a_failed_append_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with Store(tmp_path) as store:
+        post(store, "a")
+        monkeypatch.setattr(journal_module, "append", disk_full)
+        with pytest.raises(StateError, match="No space left on device"):
+            store.record_pending("news", "b", "viber")
+        with pytest.raises(StateError):
+            store.record_sent("news", "a", receipt("other-token"))
+        monkeypatch.undo()
+        assert not store.is_known("news", "b")
+        assert [r.message_token for r in store.deliveries()] == ["5491411463282331111"]
+        post(store, "c")
+    with Store(tmp_path) as store:
+        assert [r.key for r in store.deliveries()] == ["a", "c"]
+
+
+# Compaction and the backup
+
+
+def test_compaction_keeps_the_state_and_the_previous_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(JournalStorage, "min_compact_bytes", 0)
+    with Store(tmp_path) as store:
+        first = store.path.read_bytes()
+        for n in range(5):
+            post(store, f"k{n}")
+        journal_bytes = store.path.with_suffix(".journal").stat().st_size
+        assert journal_bytes < store.path.stat().st_size / 2, "compacted as the journal grew"
+        assert store.path.read_bytes() != first
+        assert store.path.with_name("poster.json.bak").exists()
+    with Store(tmp_path) as store:
+        assert [r.key for r in store.deliveries(states={SENT})] == [f"k{n}" for n in range(5)]
+
+
+def test_a_failed_compaction_keeps_every_post(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(JournalStorage, "min_compact_bytes", 0)
+    with Store(tmp_path) as store:
+        monkeypatch.setattr(journal_module, "write_atomic", disk_full)
+        with caplog.at_level(logging.WARNING):
+            for n in range(5):
+                post(store, f"k{n}")
+        assert "state=compact-failed" in caplog.text
+        monkeypatch.undo()
+    with Store(tmp_path) as store:
+        assert len(store.deliveries(states={SENT})) == 5
+
+
+def test_read_only_on_a_new_directory_is_empty_and_creates_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "absent", read_only=True) as store:
+        assert not store.is_known("news", "a")
+        assert not store.has_history("news")
+    assert not (tmp_path / "absent").exists()
+
+
+def test_a_crash_between_snapshot_and_new_journal_applies_nothing_twice(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Store(tmp_path, clock=clock) as store:
+        store.mark_seen("news", ["a"])
+        shutil.copy(tmp_path / "poster.journal", tmp_path / "old.journal")
+        store.prune(T0 + timedelta(days=365), {})  # deletes "a" and is replayed only once
+        store.compact()
+    shutil.move(tmp_path / "old.journal", tmp_path / "poster.journal")
+    with caplog.at_level(logging.INFO), Store(tmp_path, clock=clock) as store:
+        assert "state=journal-in-snapshot" in caplog.text
+        assert not store.is_known("news", "a")
+
+
+def test_a_journal_of_another_snapshot_is_set_aside_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+        store.compact()
+        post(store, "b")
+    shutil.copy(tmp_path / "poster.json.bak", tmp_path / "poster.json")
+    with caplog.at_level(logging.WARNING), Store(tmp_path) as store:
+        assert "state=journal-ignored" in caplog.text
+        assert store.deliveries() == []
+    assert b'"b"' in (tmp_path / "poster.journal.stale").read_bytes()
+
+
+def test_tinydb_writes_by_query_journal_only_what_changed(tmp_path: Path) -> None:
+    db = JournalDB(tmp_path / "db.json")
+    table = db.table("t")
+    table.insert_multiple([{"n": n} for n in range(10)])
+    before = db.journal.journal_bytes
+    table.update({"n": 100}, Query().n == 3)
+    table.remove(Query().n == 5)
+    line_bytes = db.journal.journal_bytes - before
+    db.close()
+    lines = (tmp_path / "db.journal").read_bytes().splitlines()[-2:]
+    assert lines == [
+        b'{"table":"t","put":{"4":{"n":100}},"delete":[]}',
+        b'{"table":"t","put":{},"delete":["6"]}',
+    ]
+    assert line_bytes == sum(len(line) + 1 for line in lines)
+
+
+# Start-up errors: never a silent reset
+
+BAD_SNAPSHOTS = {
+    "garbage-bytes": ("garbage.bin", "is not (UTF-8 text|valid JSON)"),
+    "empty-file": ("empty.json", "is not valid JSON"),
+    "json-list": ("list.json", "not a poster state file"),
+    "plain-tinydb": ("plain_tinydb.json", "not a poster state file"),
+    "bad-document-id": ("bad_doc_id.json", "document 'one' is not a numbered object"),
+    "record-without-key": ("record_without_key.json", "delivery record 1 has no text 'key'"),
+    "unknown-state": ("unknown_state.json", "unknown state 'posted'"),
+}
+
+
+@pytest.mark.parametrize(("name", "problem"), BAD_SNAPSHOTS.values(), ids=BAD_SNAPSHOTS.keys())
+@pytest.mark.parametrize("backup", [True, False], ids=["with-backup", "no-backup"])
+def test_an_unusable_snapshot_stops_start_up_and_is_left_alone(
+    tmp_path: Path, name: str, problem: str, backup: bool
+) -> None:
+    snapshot = tmp_path / "poster.json"
+    shutil.copy(DATA / name, snapshot)
+    if backup:
+        shutil.copy(DATA / "v1" / "poster.json", tmp_path / "poster.json.bak")
+    with pytest.raises(StateError, match=problem) as caught:
+        Store(tmp_path)
+    message = str(caught.value)
+    assert caught.value.path == snapshot and str(snapshot) in message
+    if backup:
+        assert f"the last good copy is at {snapshot}.bak; move it into place" in message
+    else:
+        assert "there is no backup copy" in message
+    assert (
+        "remove the file to start empty (every current item will then be treated as new)" in message
+    )
+    assert snapshot.read_bytes() == (DATA / name).read_bytes()
+
+
+# Retention
+
+
+def test_prune_drops_old_settled_records_except_items_still_in_the_feed(
+    tmp_path: Path, clock: Clock
+) -> None:
+    with Store(tmp_path, clock=clock, retention=timedelta(days=90)) as store:
+        post(store, "old-gone")
+        post(store, "old-listed")
+        store.record_failed("news", "old-failed", "viber", "bad")
+        store.mark_seen("news", ["old-seen"])
+        store.record_pending("news", "old-pending", "viber")
+        store.record_uncertain("news", "old-uncertain", "viber", "timeout")
+        post(store, "other-feed", feed="blog")
+        clock.now = T0 + timedelta(days=80)
+        post(store, "recent")
+        removed = store.prune(T0 + timedelta(days=100), {"news": ["old-listed", "recent"]})
+    assert removed == 4
+    with Store(tmp_path, clock=clock) as store:
+        states = {r.key: r.state for r in store.deliveries()}
+        assert not store.is_known("news", "old-gone")
+        assert not store.has_history("blog")
+    assert states == {
+        "old-listed": SENT,
+        "old-pending": UNCERTAIN,
+        "old-uncertain": UNCERTAIN,
+        "recent": SENT,
+    }
+
+
+# Threads
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+
+        def work(feed: str) -> None:
+            for n in range(25):
+                post(store, f"k{n}", feed=feed)
+
+        threads = [threading.Thread(target=work, args=(f"feed{t}",)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with Store(tmp_path) as store:
+        assert len(store.deliveries(states={SENT})) == 100
+        assert all(store.is_known(f"feed{t}", f"k{n}") for t in range(4) for n in range(25))
+
+
+def test_state_files_are_named_after_the_snapshot() -> None:
+    files = StateFiles(Path("/var/lib/poster/poster.json"))
+    assert (files.backup.name, files.journal.name, files.lock.name) == (
+        "poster.json.bak",
+        "poster.journal",
+        "poster.lock",
+    )
