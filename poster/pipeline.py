@@ -78,8 +78,11 @@ class FeedReport:
 
     @property
     def ok(self) -> bool:
-        """Tell whether the feed was read and every wanted item went where it should."""
-        failed = any(o.delivery in (FAILED, DEFERRED, UNCERTAIN) for o in self.outcomes)
+        """Tell whether nothing needs an operator: the feed was read, no post failed or was lost.
+
+        Items waiting for the next pass (pacing, rate limits) are not a failure.
+        """
+        failed = any(o.delivery in (FAILED, UNCERTAIN) for o in self.outcomes)
         return self.error is None and self.fatal is None and not failed
 
 

@@ -32,14 +32,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_accepts_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-c", str(SHIPPED), "check")
     assert code == EXIT_OK
-    assert "OK, 5 feeds" in out
+    assert "OK, 7 feeds" in out
 
 
 def test_preview_json_of_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-c", str(SHIPPED), "preview", "--json")
     assert code == EXIT_OK
     feeds = {f["feed"]: f for f in json.loads(out)["feeds"]}
-    assert set(feeds) == {"city-news", "zarechye", "rowing-club", "shop", "events"}
+    assert set(feeds) == {
+        "city-news",
+        "zarechye",
+        "rowing-club",
+        "shop",
+        "shop-catalogues",
+        "riverton-tv",
+        "events",
+    }
     city = {i["key"]: i for i in feeds["city-news"]["items"]}
     assert city["riverton-news-1044"]["decision"] == "filtered out"
     assert "sponsored" in city["riverton-news-1044"]["reason"]
@@ -59,6 +67,10 @@ def test_preview_json_of_the_shipped_config(capsys: pytest.CaptureFixture[str]) 
         "Winter training timetable": "filtered out",
         "Results from the Head of the River race": "would post",
     }
+    [catalogue] = [i["body"] for i in feeds["shop-catalogues"]["items"] if i["body"]]
+    assert (catalogue["type"], catalogue["file_name"]) == ("file", "Winter catalogue 2026.pdf")
+    [clip] = [i["body"] for i in feeds["riverton-tv"]["items"]]
+    assert (clip["type"], clip["size"], clip["duration"]) == ("video", 9437184, 64)
     events = {i["key"]: i["type"] for i in feeds["events"]["items"]}
     assert events == {"christmas-market-2026": "picture", "library-late-night": "url"}
 
@@ -105,10 +117,10 @@ def test_broken_config_names_file_feed_and_key(
 
 
 def test_check_reports_template_errors(capsys: pytest.CaptureFixture[str], project: Path) -> None:
-    (project / "templates" / "default.j2").write_text("{{ item.titel }}\n")
+    (project / "templates" / "text.j2").write_text("{{ item.titel }}\n")
     code, _, err = run(capsys, "-c", str(project / "feeds.toml"), "check")
     assert code == EXIT_CONFIG
-    assert "default.j2" in err and "titel" in err
+    assert "text.j2" in err and "titel" in err
 
 
 def test_preview_of_a_broken_feed_fails_but_shows_the_others(

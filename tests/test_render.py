@@ -24,7 +24,7 @@ from poster.messages import (
 from poster.models import FeedMeta, Item, Media
 from poster.render import SAMPLE_ITEM, Renderer, build, choose_type, clean_output
 from poster.render import filters as f
-from poster.render.media import file_name
+from poster.render.media import file_name, possible_types
 
 DATA = Path(__file__).parent / "data" / "render"
 TEMPLATES = DATA / "templates"
@@ -652,3 +652,24 @@ def test_check_uses_sample_item() -> None:
 def test_video_thumbnail(renderer: Renderer, fields: dict[str, Any], expected: str | None) -> None:
     message = renderer.render(item(enclosures=(MP4,), **fields), feed(type="video"), META)
     assert message.payload().get("thumbnail") == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param({}, ("picture", "video", "text"), id="auto"),
+        pytest.param({"fallback": "url"}, ("picture", "video", "url", "text"), id="auto-url"),
+        pytest.param({"type": "file"}, ("file", "text"), id="file"),
+        pytest.param({"type": "text"}, ("text",), id="text"),
+    ],
+)
+def test_possible_types(options: dict[str, Any], expected: tuple[str, ...]) -> None:
+    assert possible_types(feed(**options)) == expected
+
+
+def test_check_renders_every_template_a_feed_may_use(tmp_path: Path) -> None:
+    for name in ("picture.j2", "video.j2", "default.j2"):
+        (tmp_path / name).write_text("{{ item.title }}")
+    (tmp_path / "text.j2").write_text("{{ item.titel }}")
+    with pytest.raises(RenderError, match=r"text\.j2"):
+        Renderer(tmp_path).check(FeedConfig(name="news", url="https://example.org/feed"))

@@ -31,7 +31,7 @@ from poster.messages import Message
 from poster.models import FeedMeta, Item
 from poster.render.build import build_message, text_limit
 from poster.render.filters import FILTERS
-from poster.render.media import choose_type
+from poster.render.media import choose_type, possible_types
 from poster.render.sample import SAMPLE_ITEM, sample_meta
 
 __all__ = ["SAMPLE_ITEM", "Renderer", "choose_type"]
@@ -89,8 +89,11 @@ class Renderer:
         return build_message(kind, item, text, feed.name)
 
     def check(self, feed: FeedConfig, meta: FeedMeta | None = None) -> Message:
-        """Return the message the sample item becomes for ``feed``, proving its template works."""
-        return self.render(SAMPLE_ITEM, feed, meta or sample_meta(feed.name, feed.url))
+        """Render the sample item with every template ``feed`` may use; return its message."""
+        meta = meta or sample_meta(feed.name, feed.url)
+        for kind in possible_types(feed):
+            self._render_text(SAMPLE_ITEM, feed, meta, kind)
+        return self.render(SAMPLE_ITEM, feed, meta)
 
     def _render_text(self, item: Item, feed: FeedConfig, meta: FeedMeta, kind: str) -> str:
         """Run the feed's template for ``kind`` and return its cleaned output."""

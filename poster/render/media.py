@@ -168,3 +168,11 @@ def choose_type(item: Item, feed: FeedConfig) -> str:
         if available is not None and available(item):
             return feed.type
     return "url" if feed.fallback == "url" and link_url(item) else "text"
+
+
+def possible_types(feed: FeedConfig) -> tuple[str, ...]:
+    """Return every message type ``feed`` can produce, its fallbacks included."""
+    if feed.fixed is not None:
+        return (feed.fixed.type,)
+    first = ("picture", "video") if feed.type == "auto" else (feed.type,)
+    return tuple(dict.fromkeys((*first, feed.fallback, "text")))

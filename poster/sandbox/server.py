@@ -274,7 +274,7 @@ def describe(sandbox: Sandbox) -> str:
             f"Sandbox channel {sandbox.channel.channel_name!r} is running.",
             f"  page       {sandbox.url}  (open it in a browser; new posts appear at the bottom)",
             f"  api_url    {sandbox.api_url}  ([viber] api_url in feeds.toml)",
-            f"  sender     {sender}  ([viber] sender, a superadmin)",
+            f"  sender     {sender}  ([viber] from, a superadmin)",
             "  token      the one it was started with (POSTER_VIBER_TOKEN must match)",
             f'  faults     POST {{"faults": ["rate_limit"]}} to {sandbox.url}sandbox/faults',
             "Press Ctrl-C to stop.",

@@ -1,0 +1,191 @@
+"""The commands that talk to the channel: run, account, webhook, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from poster.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    default_state_dir,
+    require_token,
+    select_feeds,
+)
+from poster.config import Config
+from poster.destinations.viber import ViberChannel
+from poster.fetch import make_client
+from poster.pipeline import FeedReport
+from poster.runner import open_channel, run_once, summarize
+from poster.sandbox import serve_forever
+from poster.sandbox.server import DEFAULT_CLI_PORT
+from poster.sandbox.session import SandboxSession, sandbox_session
+from poster.store import Store
+from poster.webhook import WebhookReceiver
+
+
+def add_commands(commands: Any) -> None:
+    """Register run, account, webhook and sandbox."""
+    run = commands.add_parser("run", help="post new items to the channel")
+    run.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    run.add_argument("--feed", action="append", help="only this feed (repeatable)")
+    run.add_argument("--state-dir", type=Path, default=None, help="default: ./state")
+    run.add_argument(
+        "--sandbox", action="store_true", help="post to a local sandbox channel instead"
+    )
+    run.add_argument("--port", type=int, default=DEFAULT_CLI_PORT, help="sandbox page port")
+    run.set_defaults(handler=cmd_run)
+    account = commands.add_parser("account", help="show the channel and its admins")
+    account.set_defaults(handler=cmd_account)
+    webhook = commands.add_parser("webhook", help="set or remove the channel's webhook")
+    actions = webhook.add_subparsers(dest="action", required=True, metavar="ACTION")
+    set_ = actions.add_parser("set", help="register URL as the webhook (https)")
+    set_.add_argument("url")
+    set_.set_defaults(handler=cmd_webhook_set)
+    remove = actions.add_parser("remove", help="remove the webhook")
+    remove.set_defaults(handler=cmd_webhook_remove)
+    sandbox = commands.add_parser("sandbox", help="run a local sandbox channel until Ctrl-C")
+    sandbox.add_argument("--port", type=int, default=DEFAULT_CLI_PORT)
+    sandbox.add_argument("--token", default="sandbox-token", help="the token it accepts")
+    sandbox.set_defaults(handler=cmd_sandbox)
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    """Run one pass over the chosen feeds, against the channel or a sandbox."""
+    feeds = select_feeds(config, args.feed)
+    if not args.sandbox:
+        token = require_token(config)
+        return _run_pass(config, feeds, token, args.state_dir or default_state_dir())
+    with sandbox_session(config, port=args.port) as session, _state_dir(args.state_dir) as state:
+        code = _run_pass(session.config, feeds, session.token, state)
+        _linger(session)
+    return code
+
+
+def _run_pass(config: Config, feeds: Sequence[Any], token: str, state_dir: Path) -> int:
+    """Open the state and the channel, run one pass, print what happened."""
+    with Store(state_dir) as store, make_client() as client:
+        if store.recovered:
+            print(f"{store.recovered} posts were interrupted; see `poster status`")
+        channel = open_channel(config, token, client, store)
+        reports = run_once(config, feeds, channel, store, client)
+    for report in reports:
+        print(_feed_line(report))
+    summary = summarize(reports)
+    print(summary)
+    fatal = next((r.fatal for r in reports if r.fatal is not None), None)
+    if fatal is not None:
+        print(f"poster: the channel refuses posts: {fatal}", file=sys.stderr)
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+def _feed_line(report: FeedReport) -> str:
+    """Describe one feed's part of a pass in a line."""
+    if report.error is not None:
+        return f"  {report.feed}: {report.error}"
+    if report.parsed is None:
+        return f"  {report.feed}: not modified"
+    counts: dict[str, int] = {}
+    for outcome in report.outcomes:
+        label = _WORDS.get(outcome.delivery or outcome.decision.action, "?")
+        counts[label] = counts.get(label, 0) + 1
+    parts = ", ".join(f"{n} {label}" for label, n in counts.items()) or "no items"
+    return f"  {report.feed}: {parts}"
+
+
+_WORDS = {
+    "sent": "sent",
+    "failed": "failed",
+    "uncertain": "uncertain",
+    "deferred": "waiting for the next pass",
+    "filtered": "filtered out",
+    "held": "held back (first read)",
+    "seen": "already posted",
+}
+
+
+@contextlib.contextmanager
+def _state_dir(chosen: Path | None) -> Iterator[Path]:
+    """Yield the chosen state directory, or a fresh one that lives as long as the sandbox."""
+    if chosen is not None:
+        yield chosen
+        return
+    with tempfile.TemporaryDirectory(prefix="poster-sandbox-") as scratch:
+        yield Path(scratch)
+
+
+def _linger(session: SandboxSession) -> None:
+    """Tell the person where to look; keep the page up until Ctrl-C when someone is there."""
+    posts = len(session.sandbox.posts)
+    print(f"The sandbox channel got {posts} posts: open {session.sandbox.url} to see them.")
+    if sys.stdin is not None and sys.stdin.isatty():
+        print("The page stays up until you press Ctrl-C.")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+def cmd_account(config: Config, _args: argparse.Namespace) -> int:
+    """Print the channel's name, id and admins with their roles."""
+    token = require_token(config)
+    with httpx.Client() as client:
+        info = ViberChannel(client, token, api_url=config.viber.api_url).account_info()
+    print(f"channel  {info.name}\nid       {info.id}\nmembers:")
+    for member in info.members:
+        mark = "  <- sender" if member.role == "superadmin" else ""
+        print(f"  {member.role:<11} {member.id}  {member.name}{mark}")
+    if len(info.superadmins()) != 1:
+        print("poster: set [viber] from to the superadmin who posts", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
+    """Register the webhook, serving the check call ourselves when the daemon is not running."""
+    token = require_token(config)
+    with _receiver_for_check(config, token), httpx.Client() as client:
+        channel = ViberChannel(client, token, api_url=config.viber.api_url)
+        result = channel.set_webhook(args.url)
+    print(result.explanation)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_webhook_remove(config: Config, _args: argparse.Namespace) -> int:
+    """Remove the channel's webhook."""
+    token = require_token(config)
+    with httpx.Client() as client:
+        result = ViberChannel(client, token, api_url=config.viber.api_url).remove_webhook()
+    print(result.explanation)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
+    """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
+    if config.webhook.listen is None:
+        yield
+        return
+    host, port = config.webhook.listen
+    receiver = WebhookReceiver(token, host, port, config.webhook.path)
+    try:
+        receiver.start()
+        started = True
+    except OSError:
+        started = False  # the port is taken: the daemon is serving the webhook there
+    try:
+        yield
+    finally:
+        if started:
+            receiver.stop()
+
+
+def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
+    """Run a sandbox channel until Ctrl-C."""
+    serve_forever(token=args.token, port=args.port)
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""The commands that only read: check and preview."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, select_feeds
+from poster.config import Config
+from poster.errors import RenderError
+from poster.fetch import make_client
+from poster.preview import preview, render_json, render_text
+from poster.render import Renderer
+
+
+def add_commands(commands: Any) -> None:
+    """Register check and preview."""
+    check = commands.add_parser("check", help="validate feeds.toml and render every template")
+    check.set_defaults(handler=cmd_check)
+    show = commands.add_parser("preview", help="show what would be posted; sends nothing")
+    show.add_argument("--feed", action="append", help="only this feed (repeatable)")
+    show.add_argument("--limit", type=int, default=None, help="at most N newest items per feed")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=cmd_preview)
+
+
+def cmd_check(config: Config, _args: argparse.Namespace) -> int:
+    """Render every feed's template against a sample item and report what fails."""
+    renderer = Renderer(config.templates_dir)
+    failures: list[RenderError] = []
+    for feed in config.feeds:
+        try:
+            renderer.check(feed)
+        except RenderError as exc:
+            failures.append(exc)
+    for failure in failures:
+        print(f"poster: {config.path}: {failure}", file=sys.stderr)
+    if failures:
+        return EXIT_CONFIG
+    enabled = sum(feed.enabled for feed in config.feeds)
+    print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
+    return EXIT_OK
+
+
+def cmd_preview(config: Config, args: argparse.Namespace) -> int:
+    """Print what a run would post for the chosen feeds."""
+    feeds = select_feeds(config, args.feed)
+    with make_client() as client:
+        reports = preview(config, feeds, client, limit=args.limit)
+    print(render_json(reports) if args.json else render_text(reports), end="")
+    return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED

@@ -1,0 +1,85 @@
+"""Wire the configured channel, state and pipeline together for real runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from poster.config import Config, FeedConfig
+from poster.destinations.viber import ViberChannel
+from poster.pacing import Pacer
+from poster.pipeline import Deps, FeedReport, run_pass
+from poster.render import Renderer
+from poster.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def sender_key(api_url: str) -> str:
+    """Return the state key under which the resolved sender of one API is remembered."""
+    return f"sender {api_url.rstrip('/')}"
+
+
+def open_channel(config: Config, token: str, client: httpx.Client, store: Store) -> ViberChannel:
+    """Return the channel client, its sender configured, remembered, or looked up once."""
+    api_url = config.viber.api_url
+    sender = config.viber.sender or store.get_meta(sender_key(api_url))
+    channel = ViberChannel(client, token, api_url=api_url, sender=sender)
+    if sender is None:
+        sender = channel.resolve_sender()
+        store.set_meta(sender_key(api_url), sender)
+        log.info("event=sender-resolved sender=%s", sender)
+    return channel
+
+
+@dataclass(frozen=True)
+class PassSummary:
+    """Counts over one pass, for a person to read."""
+
+    feeds: int
+    failed_feeds: int
+    sent: int
+    failed: int
+    deferred: int
+    uncertain: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.feeds} feeds read ({self.failed_feeds} failed); posts: {self.sent} sent, "
+            f"{self.failed} failed, {self.deferred} waiting, {self.uncertain} uncertain"
+        )
+
+
+def summarize(reports: Sequence[FeedReport]) -> PassSummary:
+    """Count what a pass did."""
+    deliveries = [o.delivery for r in reports for o in r.outcomes]
+    return PassSummary(
+        feeds=len(reports),
+        failed_feeds=sum(r.error is not None for r in reports),
+        sent=deliveries.count("sent"),
+        failed=deliveries.count("failed"),
+        deferred=deliveries.count("deferred"),
+        uncertain=deliveries.count("uncertain"),
+    )
+
+
+def run_once(
+    config: Config,
+    feeds: Sequence[FeedConfig],
+    channel: ViberChannel,
+    store: Store,
+    client: httpx.Client,
+) -> list[FeedReport]:
+    """Run one paced pass over ``feeds``, posting new items to ``channel``."""
+    viber = config.viber
+    deps = Deps(
+        client=client,
+        renderer=Renderer(config.templates_dir),
+        destination=channel,
+        ledger=store,
+        pacer=Pacer(viber.min_gap.total_seconds(), viber.max_per_pass),
+    )
+    return run_pass(feeds, deps)
