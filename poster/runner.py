@@ -14,6 +14,7 @@ from poster.pacing import Pacer
 from poster.pipeline import Deps, FeedReport, run_pass
 from poster.render import Renderer
 from poster.store import Store
+from poster.timings import Timings
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,17 @@ def sender_key(api_url: str) -> str:
     return f"sender {api_url.rstrip('/')}"
 
 
-def open_channel(config: Config, token: str, client: httpx.Client, store: Store) -> ViberChannel:
-    """Return the channel client, its sender configured, remembered, or looked up once."""
+def open_channel(
+    config: Config, token: str, client: httpx.Client, store: Store, *, name: str = "viber"
+) -> ViberChannel:
+    """Return the channel client, its sender configured, remembered, or looked up once.
+
+    ``name`` is what the ledger records deliveries under, so posts to a sandbox never count as
+    posts to the real channel.
+    """
     api_url = config.viber.api_url
     sender = config.viber.sender or store.get_meta(sender_key(api_url))
-    channel = ViberChannel(client, token, api_url=api_url, sender=sender)
+    channel = ViberChannel(client, token, api_url=api_url, sender=sender, name=name)
     if sender is None:
         sender = channel.resolve_sender()
         store.set_meta(sender_key(api_url), sender)
@@ -72,6 +79,7 @@ def run_once(
     channel: ViberChannel,
     store: Store,
     client: httpx.Client,
+    timings: Timings | None = None,
 ) -> list[FeedReport]:
     """Run one paced pass over ``feeds``, posting new items to ``channel``."""
     viber = config.viber
@@ -81,5 +89,6 @@ def run_once(
         destination=channel,
         ledger=store,
         pacer=Pacer(viber.min_gap.total_seconds(), viber.max_per_pass),
+        timings=timings,
     )
     return run_pass(feeds, deps)

@@ -53,7 +53,7 @@ def require_token(config: Config) -> str:
     if token is None:
         hint = (
             f"set {TOKEN_ENV}, [viber] token_file, or the systemd credential viber-token; "
-            "to try poster without a channel, add --sandbox"
+            "to try poster without a channel, run `poster run --once --sandbox`"
         )
         raise ConfigError([ConfigProblem(str(config.path), "viber", "no Viber token", hint=hint)])
     install_redaction(token)

@@ -1,0 +1,245 @@
+"""Drive the channel commands (run --sandbox, account, webhook set/remove) against real servers.
+
+Every command runs in this process through ``poster.cli.main`` unless the test is about the real
+process; the sandbox channel and webhook receivers listen on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from poster.sandbox import Sandbox
+from poster.sandbox.session import SANDBOX_TOKEN
+from poster.webhook import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "run"
+TOKEN = "cli-Wb3r-Qx81-never-shown-19"
+"""A token distinctive enough that finding it in any output cannot be a coincidence."""
+
+PAGE_LINE = re.compile(
+    r"The sandbox channel got (\d+) posts: open (http://127\.0\.0\.1:\d+/) to see them\."
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one command printed and returned."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def token_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give every command the token through the environment, and no other source."""
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """Run a sandbox channel that accepts ``TOKEN``."""
+    with Sandbox(token=TOKEN, port=0) as running:
+        yield running
+
+
+def free_port() -> int:
+    """Return a port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def write_config(folder: Path, api_url: str, more: str = "") -> Path:
+    """Write a feeds.toml with one fixture feed that talks to ``api_url``."""
+    path = folder / "feeds.toml"
+    head = f'templates = "{DATA / "templates"}"\n\n[viber]\napi_url = "{api_url}"\n'
+    feeds = f'\n[[feeds]]\nname = "news"\nurl = "{DATA / "news.xml"}"\n'
+    path.write_text(head + 'min_gap = "0s"\n' + more + feeds, encoding="utf-8")
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
+    """Run one command in this process and check the token stayed out of the output."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert TOKEN not in out and TOKEN not in err
+    return Result(code, out, err)
+
+
+def run_process(*argv: str, env: dict[str, str] | None = None) -> Result:
+    """Run one command as its own process, as a person or systemd would."""
+    done = subprocess.run(
+        [sys.executable, "-m", "poster", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    assert TOKEN not in done.stdout and TOKEN not in done.stderr
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Path:
+    """Copy the shipped feeds.toml with its templates and samples; return the config's path."""
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    return Path(shutil.copy(ROOT / "feeds.toml", tmp_path / "feeds.toml"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--once"],
+        ["account"],
+        ["webhook", "set", "https://example.org/viber/webhook"],
+        ["webhook", "remove"],
+    ],
+    ids=["run", "account", "webhook-set", "webhook-remove"],
+)
+def test_a_missing_token_says_where_to_put_one(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.delenv("POSTER_VIBER_TOKEN")
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, sandbox.api_url)
+    result = run(capsys, "-c", str(config), *command)
+    assert result.code == EXIT_CONFIG
+    assert "no Viber token" in result.err
+    assert "POSTER_VIBER_TOKEN" in result.err
+    # The way to try poster without a token must work whichever command was refused.
+    assert "`poster run --once --sandbox`" in result.err
+    assert result.out == ""
+    assert sandbox.posts == [] and sandbox.webhook is None
+    assert not (tmp_path / "state").exists()
+
+
+def test_run_sandbox_posts_the_shipped_feeds_to_a_local_channel(
+    capsys: pytest.CaptureFixture[str], shipped: Path
+) -> None:
+    # The sandbox already caps the gap between posts at 0.2 s; none at all keeps the test quick.
+    text, found = re.subn(r'(?m)^min_gap = "[^"]*"', 'min_gap = "0s"', shipped.read_text("utf-8"))
+    assert found == 1
+    shipped.write_text(text, encoding="utf-8")
+    state = shipped.parent / "state"
+    argv = ["-c", str(shipped), "run", "--once", "--sandbox", "--port", "0"]
+    result = run(capsys, *argv, "--state-dir", str(state))
+    assert result.code == EXIT_OK, result.err
+    [(count, _url)] = PAGE_LINE.findall(result.out)
+    # Seven feeds with backlog = 3 and max_per_pass = 10: the pass stops at ten posts.
+    assert int(count) == 10
+    assert "posts: 10 sent, 0 failed" in result.out
+    assert SANDBOX_TOKEN not in result.out + result.err
+
+
+def test_run_sandbox_as_a_process_needs_no_token_and_keeps_no_state(
+    shipped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POSTER_VIBER_TOKEN")
+    result = run_process("-c", str(shipped), "run", "--once", "--sandbox", "--port", "0")
+    assert result.code == EXIT_OK, result.err
+    [(count, _url)] = PAGE_LINE.findall(result.out)
+    assert int(count) >= 9
+    assert not (shipped.parent / "state").exists()
+
+
+def test_account_lists_the_channel_and_marks_the_sender(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    config = write_config(tmp_path, sandbox.api_url)
+    result = run(capsys, "-c", str(config), "account")
+    assert result.code == EXIT_OK, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == "channel  Sandbox channel"
+    assert lines[1] == f"id       {sandbox.channel.account_id}"
+    assert lines[2:] == [
+        "members:",
+        "  superadmin  sandbox-superadmin=  Sandbox Admin  <- sender",
+        "  admin       sandbox-admin=  Sandbox Editor",
+    ]
+    assert result.err == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.org/viber/webhook", "ftp://example.org/hook"],
+    ids=["plain-http-remote", "ftp"],
+)
+def test_webhook_set_refuses_a_url_viber_cannot_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox, url: str
+) -> None:
+    config = write_config(tmp_path, sandbox.api_url)
+    result = run(capsys, "-c", str(config), "webhook", "set", url)
+    assert result.code == EXIT_CONFIG
+    assert "https" in result.err
+    assert sandbox.webhook is None
+
+
+def test_webhook_set_serves_its_own_check_call_then_remove(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    port = free_port()
+    config = write_config(tmp_path, sandbox.api_url, f'[webhook]\nlisten = "127.0.0.1:{port}"\n')
+    url = f"http://127.0.0.1:{port}/viber/webhook"
+    result = run(capsys, "-c", str(config), "webhook", "set", url)
+    assert result.code == EXIT_OK, result.err
+    assert result.out == f"Viber checked {url} and it answered 200; the webhook is set\n"
+    assert sandbox.webhook == url
+    removed = run(capsys, "-c", str(config), "webhook", "remove")
+    assert removed.code == EXIT_OK, removed.err
+    assert removed.out == "the webhook is removed\n"
+    assert sandbox.webhook is None
+
+
+def test_webhook_set_leaves_the_check_call_to_a_running_daemon(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    with WebhookReceiver(TOKEN, port=0) as daemon:
+        listen = f'[webhook]\nlisten = "127.0.0.1:{daemon.port}"\n'
+        config = write_config(tmp_path, sandbox.api_url, listen)
+        result = run(capsys, "-c", str(config), "webhook", "set", daemon.url)
+        assert result.code == EXIT_OK, result.err
+        assert sandbox.webhook == daemon.url
+        assert [event["event"] for event in daemon.events] == ["webhook"]
+
+
+def test_webhook_set_fails_when_nothing_answers_the_check_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    config = write_config(tmp_path, sandbox.api_url)
+    url = f"http://127.0.0.1:{free_port()}/viber/webhook"
+    result = run(capsys, "-c", str(config), "webhook", "set", url)
+    assert result.code == EXIT_FAILED
+    assert "did not answer 200 to the check call" in result.out
+    assert sandbox.webhook is None
+
+
+def test_webhook_set_as_a_process(tmp_path: Path, sandbox: Sandbox) -> None:
+    port = free_port()
+    config = write_config(tmp_path, sandbox.api_url, f'[webhook]\nlisten = "127.0.0.1:{port}"\n')
+    url = f"http://127.0.0.1:{port}/viber/webhook"
+    result = run_process("-c", str(config), "--log-level", "debug", "webhook", "set", url)
+    assert result.code == EXIT_OK, result.err
+    assert sandbox.webhook == url
+    assert "event=webhook_listening" in result.err

@@ -1,0 +1,348 @@
+"""Run `poster run --once` end to end against a sandbox channel served over real HTTP.
+
+Each test writes a feeds.toml whose ``[viber] api_url`` points at a ``Sandbox`` started in the
+test, reads local fixture feeds from ``tests/data/run``, and checks what the sandbox received,
+what the state directory holds, and the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from poster.cli import EXIT_FAILED, EXIT_OK, main
+from poster.destinations.viber import ViberChannel
+from poster.sandbox import Sandbox
+from poster.store import DeliveryRecord, Store
+from poster.webhook import WebhookReceiver
+
+DATA = Path(__file__).parent / "data" / "run"
+TOKEN = "run-Tk7q-9fZx2-never-shown-44"
+"""A token distinctive enough that finding it in any output cannot be a coincidence."""
+
+NEWS = ["Bridge reopens", "Council meets", "Market opens"]
+BLOG = ["Regatta results", "Winter training"]
+DAILY = [f"Daily note {n}" for n in range(1, 6)]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one command printed and returned."""
+
+    code: int
+    out: str
+    err: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """A scratch folder with a feeds.toml, its templates and feeds, and a state directory."""
+
+    root: Path
+    api_url: str
+
+    @property
+    def config(self) -> Path:
+        return self.root / "feeds.toml"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def write(self, feeds: str, viber: str = "") -> Path:
+        """Write feeds.toml with the sandbox's api_url, no gap between posts, and ``feeds``."""
+        head = f'templates = "templates"\n\n[viber]\napi_url = "{self.api_url}"\nmin_gap = "0s"\n'
+        self.config.write_text(head + viber + "\n" + feeds, encoding="utf-8")
+        return self.config
+
+    def use_feed(self, fixture: str, as_name: str) -> None:
+        """Put a fixture feed (or a newer version of it) where feeds.toml reads it."""
+        shutil.copy(DATA / fixture, self.root / "feeds" / as_name)
+
+    def records(self, state: str | None = None) -> list[DeliveryRecord]:
+        """Return the delivery records to the channel, optionally only those in ``state``."""
+        with Store(self.state, read_only=True) as store:
+            found = store.deliveries(states=None if state is None else [state])
+        return [r for r in found if r.destination == "viber"]
+
+
+def feed(name: str, file: str, backlog: int | str = "all") -> str:
+    """Return one ``[[feeds]]`` table reading ``feeds/<file>``."""
+    return f'[[feeds]]\nname = "{name}"\nurl = "feeds/{file}"\nbacklog = {json.dumps(backlog)}\n'
+
+
+NEWS_AND_BLOG = feed("news", "news.xml") + feed("blog", "blog.atom")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """Run a sandbox channel that accepts ``TOKEN``."""
+    with Sandbox(token=TOKEN, port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """Run a webhook receiver that checks signatures with ``TOKEN``."""
+    with WebhookReceiver(TOKEN, port=0) as running:
+        yield running
+
+
+def set_webhook(sandbox: Sandbox, receiver: WebhookReceiver) -> None:
+    """Register the receiver as the sandbox channel's webhook, as Viber requires before posts."""
+    with httpx.Client() as client:
+        result = ViberChannel(client, TOKEN, api_url=sandbox.api_url).set_webhook(receiver.url)
+    assert result.ok, result.explanation
+    assert sandbox.webhook == receiver.url
+
+
+@pytest.fixture
+def bare(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """Return a project pointed at a sandbox whose webhook is not set yet."""
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    shutil.copytree(DATA / "templates", tmp_path / "templates")
+    (tmp_path / "feeds").mkdir()
+    for name in ("news.xml", "blog.atom", "five.xml"):
+        shutil.copy(DATA / name, tmp_path / "feeds" / name)
+    return Project(tmp_path, sandbox.api_url)
+
+
+@pytest.fixture
+def project(bare: Project, sandbox: Sandbox, receiver: WebhookReceiver) -> Project:
+    """Return a project pointed at a sandbox channel ready to take posts."""
+    set_webhook(sandbox, receiver)
+    return bare
+
+
+def run(capsys: pytest.CaptureFixture[str], project: Project) -> Result:
+    """Run one pass in this process and check the token stayed out of the output."""
+    code = main(["-c", str(project.config), "run", "--once", "--state-dir", str(project.state)])
+    out, err = capsys.readouterr()
+    assert TOKEN not in out and TOKEN not in err
+    return Result(code, out, err)
+
+
+def texts(sandbox: Sandbox) -> list[str]:
+    """Return the text of every post the sandbox accepted, oldest first."""
+    return [post["text"] for post in sandbox.posts]
+
+
+def superadmin(sandbox: Sandbox) -> str:
+    """Return the sender id the channel itself names, through get_account_info."""
+    with httpx.Client() as client:
+        info = ViberChannel(client, TOKEN, api_url=sandbox.api_url).account_info()
+    [admin] = info.superadmins()
+    return admin.id
+
+
+def test_a_pass_posts_every_item_oldest_first_across_feeds(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(NEWS_AND_BLOG)
+    result = run(capsys, project)
+    assert result.code == EXIT_OK, result.err
+    posts = sandbox.posts
+    assert texts(sandbox) == [NEWS[0], BLOG[0], NEWS[1], BLOG[1], NEWS[2]]
+    assert [p["type"] for p in posts] == ["picture", "text", "text", "text", "text"]
+    assert posts[0]["media"] == "https://news.example.org/img/bridge.jpg"
+    assert {p["from"] for p in posts} == {superadmin(sandbox)}
+    assert all("auth_token" not in p for p in posts)
+    assert "  news: 3 sent\n  blog: 2 sent\n" in result.out
+    assert "2 feeds read (0 failed); posts: 5 sent, 0 failed, 0 waiting, 0 uncertain" in result.out
+    sent = {r.key: r for r in project.records("sent")}
+    assert sorted(sent) == sorted(["news-1", "news-2", "news-3", *BLOG_KEYS])
+    assert sent["news-1"].message_token == str(posts[0]["message_token"])
+
+
+BLOG_KEYS = ["urn:example:rowing:1", "urn:example:rowing:2"]
+
+
+def test_a_second_pass_posts_only_what_is_new(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(NEWS_AND_BLOG)
+    assert run(capsys, project).code == EXIT_OK
+    again = run(capsys, project)
+    assert again.code == EXIT_OK
+    assert len(sandbox.posts) == 5
+    assert "  news: not modified\n  blog: not modified\n" in again.out
+    project.use_feed("news-updated.xml", "news.xml")
+    third = run(capsys, project)
+    assert third.code == EXIT_OK
+    assert texts(sandbox)[5:] == ["Tram depot opens"]
+    assert len(sandbox.posts) == 6
+    assert "  news: 3 already posted, 1 sent\n" in third.out
+
+
+@pytest.mark.parametrize(
+    ("backlog", "first"),
+    [(0, []), (2, NEWS[1:]), (3, NEWS), ("all", NEWS)],
+    ids=["none", "newest-two", "exactly-all", "all"],
+)
+def test_backlog_limits_the_first_read_to_the_newest_items(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    sandbox: Sandbox,
+    backlog: int | str,
+    first: list[str],
+) -> None:
+    project.write(feed("news", "news.xml", backlog))
+    result = run(capsys, project)
+    assert result.code == EXIT_OK, result.err
+    assert texts(sandbox) == first
+    held = len(NEWS) - len(first)
+    if held:
+        assert f"{held} held back (first read)" in result.out
+    project.use_feed("news-updated.xml", "news.xml")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == [*first, "Tram depot opens"]
+
+
+def test_max_per_pass_spreads_a_busy_feed_over_passes_in_order(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("daily", "five.xml"), viber="max_per_pass = 2\n")
+    counts = []
+    for expected_waiting in (3, 1, 0):
+        result = run(capsys, project)
+        assert result.code == EXIT_OK, result.err
+        assert f"{expected_waiting} waiting" in result.out
+        counts.append(len(sandbox.posts))
+    assert counts == [2, 4, 5]
+    assert texts(sandbox) == DAILY
+    assert run(capsys, project).code == EXIT_OK
+    assert len(sandbox.posts) == 5
+
+
+@pytest.mark.parametrize("fault", ["rate_limit", "http500"], ids=["status-12", "http-500"])
+def test_a_transient_refusal_leaves_the_items_for_the_next_pass(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox, fault: str
+) -> None:
+    project.write(feed("news", "news.xml"))
+    sandbox.inject(fault)
+    first = run(capsys, project)
+    assert first.code == EXIT_OK, first.err
+    assert sandbox.posts == []
+    assert "0 sent, 0 failed, 3 waiting, 0 uncertain" in first.out
+    second = run(capsys, project)
+    assert second.code == EXIT_OK, second.err
+    assert texts(sandbox) == NEWS
+    assert {r.key: r.state for r in project.records()} == dict.fromkeys(
+        ["news-1", "news-2", "news-3"], "sent"
+    )
+    assert sandbox.channel.pending_faults == []
+
+
+def test_a_lost_answer_is_uncertain_and_never_posted_twice(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml"))
+    sandbox.inject("drop")
+    first = run(capsys, project)
+    assert first.code == EXIT_FAILED
+    # The sandbox kept the post; only its answer was lost.
+    assert texts(sandbox) == NEWS[:1]
+    assert "1 uncertain" in first.out and "2 waiting" in first.out
+    [uncertain] = project.records("uncertain")
+    assert uncertain.key == "news-1"
+    assert uncertain.last_error is not None and "not repeated automatically" in uncertain.last_error
+    second = run(capsys, project)
+    assert second.code == EXIT_OK, second.err
+    assert texts(sandbox) == NEWS
+    assert [r.key for r in project.records("uncertain")] == ["news-1"]
+
+
+def test_a_rejected_post_is_recorded_failed_with_the_api_message(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("blog", "blog.atom"), viber='from = "stranger="\n')
+    result = run(capsys, project)
+    assert result.code == EXIT_FAILED
+    assert sandbox.posts == []
+    assert "posts: 0 sent, 2 failed" in result.out
+    failed = project.records("failed")
+    assert sorted(r.key for r in failed) == BLOG_KEYS
+    for record in failed:
+        assert record.last_error is not None
+        assert "status 3" in record.last_error
+        assert "'stranger=' is not a member of this channel" in record.last_error
+    # A refused item is not offered again as it is; `poster retry` is the way back.
+    again = run(capsys, project)
+    assert again.code == EXIT_OK, again.err
+    assert sandbox.posts == []
+
+
+def test_posting_without_a_webhook_stops_the_pass_until_one_is_set(
+    capsys: pytest.CaptureFixture[str],
+    bare: Project,
+    sandbox: Sandbox,
+    receiver: WebhookReceiver,
+) -> None:
+    bare.write(NEWS_AND_BLOG)
+    result = run(capsys, bare)
+    assert result.code == EXIT_FAILED
+    assert sandbox.posts == []
+    assert "webhook" in result.err and "poster webhook set" in result.err
+    assert "0 sent, 0 failed, 5 waiting" in result.out
+    assert bare.records("failed") == [] and bare.records("uncertain") == []
+    set_webhook(sandbox, receiver)
+    after = run(capsys, bare)
+    assert after.code == EXIT_OK, after.err
+    assert texts(sandbox) == [NEWS[0], BLOG[0], NEWS[1], BLOG[1], NEWS[2]]
+
+
+def test_a_wrong_token_stops_the_run_without_showing_it(
+    capsys: pytest.CaptureFixture[str], project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(feed("news", "news.xml"))
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN[::-1])
+    result = run(capsys, project)
+    assert result.code == EXIT_FAILED
+    assert "status 2" in result.err and "POSTER_VIBER_TOKEN" in result.err
+    assert TOKEN[::-1] not in result.out + result.err
+
+
+def test_the_real_process_posts_and_never_logs_the_token(
+    project: Project, sandbox: Sandbox
+) -> None:
+    config = project.write(NEWS_AND_BLOG)
+    argv = ["-c", str(config), "--log-level", "debug", "run", "--once"]
+    argv += ["--state-dir", str(project.state)]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": TOKEN}
+    done = subprocess.run(
+        [sys.executable, "-m", "poster", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    assert len(sandbox.posts) == 5
+    assert "posts: 5 sent" in done.stdout
+    assert "event=sender-resolved" in done.stderr
+    assert TOKEN not in done.stdout and TOKEN not in done.stderr
+
+
+def test_a_feed_that_cannot_be_read_fails_the_run_but_not_the_others(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.use_feed("not-a-feed.txt", "gone.xml")
+    project.write(feed("gone", "gone.xml") + feed("blog", "blog.atom"))
+    result = run(capsys, project)
+    assert result.code == EXIT_FAILED
+    assert texts(sandbox) == BLOG
+    assert "2 feeds read (1 failed); posts: 2 sent" in result.out
+    [gone] = [line for line in result.out.splitlines() if line.startswith("  gone: ")]
+    assert "not a feed" in gone
