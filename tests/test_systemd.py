@@ -1,0 +1,307 @@
+"""Test the sd_notify client against real sockets and the unit file against systemd-analyze."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from poster.systemd import Notifier, socket_address, watchdog_interval
+
+UNIT = Path(__file__).resolve().parent.parent / "systemd" / "poster.service"
+
+
+# --- the notify protocol ----------------------------------------------------------------------
+
+
+@pytest.fixture(params=["path", "abstract"])
+def listener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
+    """Bind a datagram socket the way systemd does and yield its $NOTIFY_SOCKET value."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if request.param == "path":
+        name = str(tmp_path / "notify")
+        sock.bind(name)
+    else:
+        name = f"@poster-test-{os.getpid()}-{time.monotonic_ns()}"
+        sock.bind(b"\0" + name[1:].encode())
+    sock.settimeout(2)
+    with sock:
+        yield name, sock
+
+
+def received(sock: socket.socket) -> list[str]:
+    """Return every datagram waiting on ``sock``, decoded."""
+    datagrams = [sock.recv(4096).decode()]
+    sock.setblocking(False)
+    try:
+        while True:
+            datagrams.append(sock.recv(4096).decode())
+    except BlockingIOError:
+        return datagrams
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda n: n.ready(), ["READY=1"]),
+        (lambda n: n.ready("watching 3 feeds"), ["READY=1\nSTATUS=watching 3 feeds"]),
+        (lambda n: n.stopping(), ["STOPPING=1"]),
+        (lambda n: n.watchdog(), ["WATCHDOG=1"]),
+        (lambda n: n.status("feed=news failing"), ["STATUS=feed=news failing"]),
+        (lambda n: n.status("two\nlines"), ["STATUS=two lines"]),
+        (lambda n: (n.watchdog(), n.watchdog()), ["WATCHDOG=1", "WATCHDOG=1"]),
+    ],
+    ids=["ready", "ready-with-status", "stopping", "watchdog", "status", "status-newline", "twice"],
+)
+def test_each_call_sends_exactly_its_datagrams(
+    listener: tuple[str, socket.socket], call: Callable[[Notifier], object], expected: list[str]
+) -> None:
+    name, sock = listener
+    notifier = Notifier({"NOTIFY_SOCKET": name})
+    assert notifier.enabled
+    call(notifier)
+    assert received(sock) == expected
+
+
+def test_reloading_sends_the_monotonic_time(listener: tuple[str, socket.socket]) -> None:
+    name, sock = listener
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    Notifier({"NOTIFY_SOCKET": name}).reloading()
+    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    [datagram] = received(sock)
+    match = re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=(\d+)", datagram)
+    assert match is not None, datagram
+    assert before <= int(match.group(1)) <= after
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"NOTIFY_SOCKET": ""}, {"NOTIFY_SOCKET": "@"}, {"NOTIFY_SOCKET": "vsock:2:1234"}],
+    ids=["unset", "empty", "bare-at", "unsupported-vsock"],
+)
+def test_without_a_usable_socket_every_call_is_a_no_op(environ: dict[str, str]) -> None:
+    notifier = Notifier(environ)
+    assert not notifier.enabled
+    notifier.ready("up")
+    notifier.reloading()
+    notifier.status("x")
+    notifier.watchdog()
+    notifier.stopping()
+
+
+def test_send_failure_never_raises_and_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="poster.systemd")
+    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
+    assert notifier.enabled
+    notifier.ready()
+    notifier.watchdog()
+    notifier.stopping()
+    failures = [r for r in caplog.records if "event=notify_failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].levelname == "DEBUG"
+
+
+def test_the_process_environment_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, listener: tuple[str, socket.socket]
+) -> None:
+    name, sock = listener
+    monkeypatch.setenv("NOTIFY_SOCKET", name)
+    monkeypatch.setenv("WATCHDOG_USEC", "60000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    notifier = Notifier()
+    notifier.ready()
+    assert received(sock) == ["READY=1"]
+    assert notifier.watchdog_interval == 30.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/run/systemd/notify", b"/run/systemd/notify"),
+        ("@/org/freedesktop/systemd1/notify/1", b"\0/org/freedesktop/systemd1/notify/1"),
+        ("", None),
+        ("relative/path", None),
+    ],
+    ids=["path", "abstract", "empty", "relative"],
+)
+def test_socket_address(value: str, expected: bytes | None) -> None:
+    assert socket_address(value) == expected
+
+
+# --- watchdog interval ------------------------------------------------------------------------
+
+PID = 4242
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"WATCHDOG_USEC": "60000000"}, 30.0),
+        ({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": str(PID)}, 30.0),
+        ({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": str(PID + 1)}, None),
+        ({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": "not-a-pid"}, None),
+        ({"WATCHDOG_USEC": "3000"}, 0.0015),
+        ({}, None),
+        ({"WATCHDOG_USEC": ""}, None),
+        ({"WATCHDOG_USEC": "0"}, None),
+        ({"WATCHDOG_USEC": "-5"}, None),
+        ({"WATCHDOG_USEC": "soon"}, None),
+        ({"WATCHDOG_PID": str(PID)}, None),
+    ],
+    ids=[
+        "usec-only",
+        "our-pid",
+        "another-pid",
+        "garbled-pid",
+        "short",
+        "unset",
+        "empty",
+        "zero",
+        "negative",
+        "garbled-usec",
+        "pid-without-usec",
+    ],
+)
+def test_watchdog_interval(environ: dict[str, str], expected: float | None) -> None:
+    assert watchdog_interval(environ, PID) == expected
+
+
+def test_notifier_checks_watchdog_pid_against_this_process() -> None:
+    ours = {"WATCHDOG_USEC": "20000000", "WATCHDOG_PID": str(os.getpid())}
+    theirs = {"WATCHDOG_USEC": "20000000", "WATCHDOG_PID": str(os.getpid() + 1)}
+    assert Notifier(ours).watchdog_interval == 10.0
+    assert Notifier(theirs).watchdog_interval is None
+
+
+# --- the unit file ----------------------------------------------------------------------------
+
+
+def directives(path: Path) -> dict[str, dict[str, list[str]]]:
+    """Return every directive of a unit file by section, keeping repeated keys in order."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+REQUIRED = {
+    "Type": "notify",
+    "NotifyAccess": "main",
+    "ExecStart": "/usr/local/bin/poster run",
+    "ExecReload": "/bin/kill -HUP $MAINPID",
+    "WatchdogSec": "60",
+    "Restart": "on-failure",
+    "RestartSec": "10",
+    "TimeoutStopSec": "15",
+    "DynamicUser": "yes",
+    "StateDirectory": "poster",
+    "ConfigurationDirectory": "poster",
+    "LoadCredential": "viber-token:/etc/poster/viber-token",
+    "Environment": "PYTHONUNBUFFERED=1",
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "ProtectKernelTunables": "yes",
+    "ProtectKernelModules": "yes",
+    "ProtectKernelLogs": "yes",
+    "ProtectControlGroups": "yes",
+    "ProtectClock": "yes",
+    "ProtectHostname": "yes",
+    "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+    "RestrictNamespaces": "yes",
+    "LockPersonality": "yes",
+    "MemoryDenyWriteExecute": "yes",
+    "RestrictRealtime": "yes",
+    "RestrictSUIDSGID": "yes",
+    "SystemCallArchitectures": "native",
+    "SystemCallFilter": "@system-service",
+    "CapabilityBoundingSet": "",
+    "UMask": "0077",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), REQUIRED.items(), ids=list(REQUIRED))
+def test_unit_sets_required_directive(key: str, value: str) -> None:
+    assert directives(UNIT)["Service"].get(key) == [value]
+
+
+def test_unit_names_what_the_code_reads() -> None:
+    from poster.secrets import CREDENTIAL_NAME
+
+    service = directives(UNIT)["Service"]
+    assert service["LoadCredential"][0].split(":")[0] == CREDENTIAL_NAME
+    assert directives(UNIT)["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_unit_starts_with_install_notes() -> None:
+    head = UNIT.read_text().split("[Unit]")[0]
+    for needed in ("systemctl enable --now poster", "/etc/poster/feeds.toml", "viber-token"):
+        assert needed in head
+
+
+@pytest.fixture
+def analyze() -> str:
+    """Return the systemd-analyze path; skip locally when it is missing, fail in CI."""
+    found = shutil.which("systemd-analyze")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("systemd-analyze is required in CI (apt-get install systemd)")
+        pytest.skip("systemd-analyze is not installed")
+    return found
+
+
+def verify(analyze: str, unit: Path) -> tuple[int, list[str]]:
+    """Run systemd-analyze verify on ``unit``; return its exit status and lines naming it."""
+    done = subprocess.run(
+        [analyze, "verify", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = (done.stdout + done.stderr).splitlines()
+    return done.returncode, [line for line in lines if unit.name in line]
+
+
+def installable_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    """Copy the unit to ``tmp_path`` with ExecStart pointing at this interpreter."""
+    text = UNIT.read_text().replace(
+        "ExecStart=/usr/local/bin/poster run", f"ExecStart={sys.executable} -m poster run"
+    )
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    copy = tmp_path / UNIT.name
+    copy.write_text(text)
+    return copy
+
+
+def test_systemd_analyze_accepts_the_unit(analyze: str, tmp_path: Path) -> None:
+    status, complaints = verify(analyze, installable_copy(tmp_path))
+    assert (status, complaints) == (0, [])
+
+
+def test_systemd_analyze_check_can_fail(analyze: str, tmp_path: Path) -> None:
+    broken = installable_copy(tmp_path, ("ProtectSystem=strict", "ProtectSytem=strict"))
+    _, complaints = verify(analyze, broken)
+    assert any("Unknown key 'ProtectSytem'" in line for line in complaints)
