@@ -224,19 +224,31 @@ class Store:
         docs.sort(key=_age)
         return [records.delivery_record(doc) for doc in docs]
 
-    def recent(self, limit: int = 20) -> list[DeliveryRecord]:
+    def recent(
+        self, limit: int = 20, *, states: Collection[str] | None = None
+    ) -> list[DeliveryRecord]:
         """Return the ``limit`` most recently changed delivery records, newest first."""
         with self._lock:
-            docs = heapq.nlargest(limit, self._deliveries, key=_age)
-        return [records.delivery_record(doc) for doc in docs]
+            docs: Iterable[Document] = self._deliveries
+            if states is not None:
+                docs = (doc for doc in docs if doc["state"] in states)
+            newest = heapq.nlargest(limit, docs, key=_age)
+        return [records.delivery_record(doc) for doc in newest]
 
-    def retry(self, feed: str, key: str) -> bool:
-        """Release the item's failed and uncertain records so the next pass sends it again."""
+    def feed_names(self) -> list[str]:
+        """Return every feed the store has a feed or delivery record of, sorted."""
+        with self._lock:
+            deliveries = self._db.journal.read().get("deliveries", {}).values()
+            return sorted(set(self._feed_ids) | {doc["feed"] for doc in deliveries})
+
+    def retry(self, feed: str, key: str, *, states: Collection[str] = (FAILED, UNCERTAIN)) -> bool:
+        """Release the item's failed or uncertain records in ``states``, so a pass sends it."""
+        wanted = set(states) & {FAILED, UNCERTAIN}
         with self._lock:
             stuck = [
                 (destination, doc_id)
                 for destination, doc_id in self._index.destinations(feed, key).items()
-                if self._get(doc_id)["state"] in (FAILED, UNCERTAIN)
+                if self._get(doc_id)["state"] in wanted
             ]
             now = to_iso(self._clock())
             self._deliveries.update(

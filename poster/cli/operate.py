@@ -1,0 +1,163 @@
+"""The commands an operator uses on a running poster: status, retry, feed enable and disable.
+
+They work while the daemon runs: ``status`` reads the state without taking the lock, and a
+change the daemon's lock keeps us from writing is queued in the state directory's inbox, which
+the daemon applies within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from poster import inbox
+from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, default_state_dir
+from poster.config import Config, FeedConfig
+from poster.errors import ConfigError, ConfigProblem, StateError
+from poster.inbox import Request
+from poster.ledger import FAILED, UNCERTAIN
+from poster.operate import format_status, retry_problem, status_json, status_view
+from poster.store import Store
+from poster.store.store import SNAPSHOT_NAME
+
+STATE_HELP = "where poster keeps its state (default: $STATE_DIRECTORY, else ./state)"
+RETRY_USAGE = "give FEED KEY for one item, or --failed and/or --uncertain (optionally --feed NAME)"
+FEED_SWITCH_NOTE = (
+    "`enabled = false` in feeds.toml is the permanent switch; these commands pause and resume "
+    "a feed at run time, also while poster runs, and a pause lasts across restarts."
+)
+
+
+def add_commands(commands: Any) -> None:
+    """Register status, retry and feed."""
+    status = commands.add_parser("status", help="show feeds, the channel and what needs a person")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--state-dir", type=Path, metavar="DIR", help=STATE_HELP)
+    status.set_defaults(handler=cmd_status)
+    retry = commands.add_parser(
+        "retry",
+        help="send failed or uncertain items again on the next pass",
+        description=f"Send failed or uncertain items again on the next pass: {RETRY_USAGE}.",
+    )
+    retry.add_argument("item_feed", nargs="?", metavar="FEED", help="the item's feed")
+    retry.add_argument("key", nargs="?", metavar="KEY", help="the item's key, as `status` shows")
+    retry.add_argument("--failed", action="store_true", help="every failed item")
+    retry.add_argument("--uncertain", action="store_true", help="every uncertain item")
+    retry.add_argument("--feed", dest="only_feed", metavar="NAME", help="only items of this feed")
+    retry.add_argument("--state-dir", type=Path, metavar="DIR", help=STATE_HELP)
+    retry.set_defaults(handler=cmd_retry)
+    feed = commands.add_parser(
+        "feed", help="pause or resume a feed at run time", description=FEED_SWITCH_NOTE
+    )
+    actions = feed.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, verb in (("enable", "resume"), ("disable", "pause")):
+        switch = actions.add_parser(
+            action, help=f"{verb} a feed at run time", description=FEED_SWITCH_NOTE
+        )
+        switch.add_argument("name", metavar="NAME", help="a feed named in feeds.toml")
+        switch.add_argument("--state-dir", type=Path, metavar="DIR", help=STATE_HELP)
+        switch.set_defaults(handler=cmd_feed, kind=f"feed-{action}")
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    """Print the status; exit 1 when anything needs a person, so monitoring can use it."""
+    with Store(args.state_dir or default_state_dir(), read_only=True) as store:
+        view = status_view(config, store, datetime.now(UTC))
+    if args.json:
+        print(json.dumps(status_json(view), indent=2, ensure_ascii=False))
+    else:
+        print(format_status(view), end="")
+    return EXIT_FAILED if view.attention else EXIT_OK
+
+
+def cmd_retry(config: Config, args: argparse.Namespace) -> int:
+    """Release one item, or every item in the chosen states, for the next pass."""
+    states = tuple(s for s, on in ((FAILED, args.failed), (UNCERTAIN, args.uncertain)) if on)
+    one_item = args.item_feed is not None and args.key is not None
+    if (
+        one_item == bool(states)
+        or (one_item and args.only_feed)
+        or (args.item_feed and not one_item)
+    ):
+        print(f"poster retry: {RETRY_USAGE}", file=sys.stderr)
+        return EXIT_CONFIG
+    if one_item:
+        _configured(config, args.item_feed, "FEED")
+        request = Request("retry", args.item_feed, args.key)
+    else:
+        if args.only_feed is not None:
+            _configured(config, args.only_feed, "--feed")
+        request = Request("retry-states", args.only_feed, states=states)
+    return _change(args.state_dir or default_state_dir(), request)
+
+
+def cmd_feed(config: Config, args: argparse.Namespace) -> int:
+    """Pause or resume a configured feed at run time."""
+    feed = _configured(config, args.name, "NAME")
+    code = _change(args.state_dir or default_state_dir(), Request(args.kind, feed.name))
+    if args.kind == "feed-enable" and not feed.enabled:
+        print(
+            f"note: feeds.toml sets enabled = false for {feed.name!r}, so it stays off "
+            "until you change that",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _configured(config: Config, name: str, where: str) -> FeedConfig:
+    """Return the configured feed called ``name``, or raise the error ``select_feeds`` would."""
+    feed = config.feed(name)
+    if feed is None:
+        known = ", ".join(f.name for f in config.feeds)
+        problem = ConfigProblem(
+            str(config.path), where, f"no feed named {name!r}", hint=f"known: {known}"
+        )
+        raise ConfigError([problem])
+    return feed
+
+
+def _change(state_dir: Path, request: Request) -> int:
+    """Apply ``request`` to the state, or queue it for the daemon that holds the lock."""
+    if not (state_dir / SNAPSHOT_NAME).exists():
+        print(
+            f"poster: no poster state in {state_dir}; give --state-dir where poster keeps it",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    try:
+        store = Store(state_dir)
+    except StateError as exc:
+        if not inbox.is_locked(exc, state_dir):
+            raise
+        return _queue(state_dir, request)
+    with store:
+        # Requests queued for a daemon that stopped before applying them go first, in order.
+        for line in inbox.drain(state_dir, store):
+            print(f"applied a request queued earlier: {line}")
+        applied = inbox.apply(store, request)
+    if not applied.ok:
+        print(f"poster: {applied.text}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{request}: {applied.text}")
+    return EXIT_OK
+
+
+def _queue(state_dir: Path, request: Request) -> int:
+    """Check what can be checked without the lock, then leave the request for the daemon."""
+    if request.kind == "retry":
+        assert request.feed is not None and request.key is not None
+        with Store(state_dir, read_only=True) as store:
+            problem = retry_problem(store, request.feed, request.key)
+        if problem is not None:
+            print(f"poster: {problem}", file=sys.stderr)
+            return EXIT_FAILED
+    inbox.submit(state_dir, request)
+    print(
+        f"queued for the running daemon: {request} (it applies it within seconds; "
+        "`poster status` shows the result)"
+    )
+    return EXIT_OK

@@ -1,0 +1,237 @@
+"""Pass operator requests to a running daemon through files in the state directory.
+
+The daemon holds the state's write lock, so a command cannot change the store while it runs.
+``submit`` leaves the request as one JSON file in ``inbox/``, written atomically and named so
+that names sort in submit order; the daemon calls ``drain`` every few seconds, which applies
+each request through ``poster.operate`` and deletes its file. Requests are idempotent, so a
+crash between applying one and deleting its file does no harm. A file that is not a request is
+moved to ``inbox/rejected/`` and logged, never applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, cast, get_args
+
+from poster.errors import StateError
+from poster.operate import (
+    OPERATOR_DISABLED,
+    RETRYABLE,
+    retry_item,
+    retry_problem,
+    retry_states,
+    set_feed_disabled,
+)
+from poster.store import Store
+from poster.store.files import StateFiles, write_atomic
+from poster.store.store import SNAPSHOT_NAME
+
+log = logging.getLogger(__name__)
+
+INBOX = "inbox"
+REJECTED = "rejected"
+Kind = Literal["retry", "retry-states", "feed-enable", "feed-disable"]
+_FIELDS = {"kind", "feed", "key", "states", "submitted"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing an operator asked for: retry an item or states, or switch a feed."""
+
+    kind: Kind
+    feed: str | None = None
+    key: str | None = None
+    states: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Refuse fields that do not fit the kind, so a bad request never reaches the store."""
+        problem = _problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+
+    def __str__(self) -> str:
+        """Say what the request asks for, as the log and the command line show it."""
+        if self.kind == "retry":
+            return f"retry {self.feed}/{self.key}"
+        if self.kind == "retry-states":
+            where = f" of feed {self.feed}" if self.feed is not None else ""
+            return f"retry {' and '.join(self.states)} items{where}"
+        return f"{self.kind.replace('-', ' ')} {self.feed}"
+
+
+def _problem(request: Request) -> str | None:
+    """Say what is wrong with a request's fields, or return ``None`` when they fit its kind."""
+    if request.kind not in get_args(Kind):
+        return f"unknown kind {request.kind!r}"
+    if not isinstance(request.feed, str | None) or not isinstance(request.key, str | None):
+        return "feed and key must be text"
+    needs_key = request.kind == "retry"
+    if request.feed is None and request.kind != "retry-states":
+        return f"{request.kind} needs a feed"
+    if (request.key is None) == needs_key:
+        return "retry needs a key" if needs_key else f"{request.kind} takes no key"
+    if request.kind != "retry-states" and request.states:
+        return f"{request.kind} takes no states"
+    if request.kind == "retry-states" and not (
+        request.states and set(request.states) <= set(RETRYABLE)
+    ):
+        return f"retry-states needs states among {', '.join(RETRYABLE)}, not {request.states!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a request did; ``ok`` is false when it named something not there."""
+
+    request: Request
+    ok: bool
+    text: str
+
+
+def apply(store: Store, request: Request) -> Applied:
+    """Carry out ``request`` on ``store`` and say what it did."""
+    feed = request.feed
+    if request.kind == "retry":
+        assert feed is not None and request.key is not None
+        problem = retry_problem(store, feed, request.key)
+        if problem is not None or not retry_item(store, feed, request.key):
+            return Applied(request, False, problem or "nothing to retry")
+        text = f"released: the next pass of feed {feed!r} sends it, if the feed still lists it"
+        return Applied(request, True, text)
+    if request.kind == "retry-states":
+        count = retry_states(store, request.states, feed)
+        if not count:
+            return Applied(request, True, "nothing to retry")
+        text = f"released {count} item{'s' if count > 1 else ''}: each is sent on its feed's "
+        return Applied(request, True, text + "next pass, if the feed still lists it")
+    assert feed is not None
+    return _switch(store, request, feed)
+
+
+def _switch(store: Store, request: Request, feed: str) -> Applied:
+    """Pause or resume a feed, saying what it was before."""
+    enable = request.kind == "feed-enable"
+    previous = set_feed_disabled(store, feed, None if enable else OPERATOR_DISABLED)
+    if enable and previous is None:
+        return Applied(request, True, f"feed {feed!r} was not disabled; nothing changed")
+    if enable:
+        return Applied(request, True, f"feed {feed!r} enabled again (it was {previous!r})")
+    if previous == OPERATOR_DISABLED:
+        return Applied(request, True, f"feed {feed!r} was already {OPERATOR_DISABLED}")
+    text = f"feed {feed!r} disabled; poster skips it until `poster feed enable {feed}`"
+    return Applied(request, True, text)
+
+
+def encode(request: Request, submitted: datetime) -> bytes:
+    """Serialize a request as the JSON a file in the inbox holds."""
+    fields = {"kind": request.kind, "feed": request.feed, "key": request.key}
+    value = {**fields, "states": list(request.states), "submitted": submitted.isoformat()}
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def decode(data: bytes) -> Request:
+    """Read a request from an inbox file, raising ``ValueError`` that says what is wrong."""
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"is not JSON text ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ValueError("is not a JSON object")
+    unknown = value.keys() - _FIELDS
+    if unknown:
+        raise ValueError(f"has unknown fields: {', '.join(sorted(unknown))}")
+    states = value.get("states", [])
+    if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
+        raise ValueError("states is not a list of text")
+    kind = cast(Kind, value.get("kind"))
+    return Request(kind, value.get("feed"), value.get("key"), tuple(states))
+
+
+def inbox_dir(state_dir: Path) -> Path:
+    """Return the directory requests for the daemon of ``state_dir`` are left in."""
+    return Path(state_dir) / INBOX
+
+
+def submit(state_dir: Path, request: Request) -> Path:
+    """Leave ``request`` for the daemon that holds ``state_dir``; return the file written."""
+    inbox = inbox_dir(state_dir)
+    # Nanoseconds first, so names sort in submit order; the rest keeps them unique.
+    name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
+    try:
+        _make_inbox(Path(state_dir))
+        write_atomic(inbox / name, encode(request, datetime.now(UTC)))
+    except OSError as exc:
+        why = f"cannot be written ({exc.strerror}); run the command as the user poster runs as"
+        raise StateError(inbox, why) from exc
+    return inbox / name
+
+
+def _make_inbox(state_dir: Path) -> None:
+    """Create the inbox owned like the state directory, so the daemon can delete what it read."""
+    inbox = inbox_dir(state_dir)
+    if inbox.is_dir():
+        return
+    inbox.mkdir(parents=True, exist_ok=True)
+    owner = state_dir.stat()
+    # Run as root (sudo), the directory would be root's and the daemon could not empty it.
+    if os.geteuid() == 0 and inbox.stat().st_uid != owner.st_uid:
+        os.chown(inbox, owner.st_uid, owner.st_gid)
+
+
+def pending(state_dir: Path) -> list[Path]:
+    """Return the request files waiting in the inbox, oldest first."""
+    try:
+        entries = list(os.scandir(inbox_dir(state_dir)))
+    except FileNotFoundError:
+        return []
+    # Temporary files end in ".tmp" and are left alone until they are renamed into place.
+    names = [e.name for e in entries if e.name.endswith(".json") and e.is_file()]
+    return [inbox_dir(state_dir) / name for name in sorted(names)]
+
+
+def drain(state_dir: Path, store: Store) -> list[str]:
+    """Apply every waiting request in order, deleting each file; return a line for each."""
+    return [_take(path, store) for path in pending(state_dir)]
+
+
+def _take(path: Path, store: Store) -> str:
+    """Apply the request in one file and delete it, or set the file aside when it is not one."""
+    try:
+        request = decode(path.read_bytes())
+    except FileNotFoundError:
+        return f"{path.name}: gone before it was read"
+    except (OSError, ValueError) as exc:
+        return _reject(path, str(exc))
+    applied = apply(store, request)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        # Applying again is harmless, but it would happen on every drain until this is fixed.
+        hint = f"let the user poster runs as write {path.parent}"
+        log.error("event=inbox-undeletable file=%s error=%s hint=%s", path, exc.strerror, hint)
+    return f"{request}: {applied.text}"
+
+
+def _reject(path: Path, reason: str) -> str:
+    """Move a file that is not a request to ``rejected/`` and log why."""
+    target = path.parent / REJECTED / path.name
+    try:
+        target.parent.mkdir(exist_ok=True)
+        os.replace(path, target)
+    except OSError as exc:
+        log.error("event=inbox-rejected file=%s reason=%s moved=no error=%s", path, reason, exc)
+        return f"{path.name}: not a request ({reason}); could not move it aside: {exc.strerror}"
+    log.warning("event=inbox-rejected file=%s reason=%s moved_to=%s", path, reason, target)
+    return f"{path.name}: not a request ({reason}); moved to {target}"
+
+
+def is_locked(error: StateError, state_dir: Path) -> bool:
+    """Tell whether ``error`` says another process holds the state's write lock."""
+    return error.path == StateFiles(Path(state_dir) / SNAPSHOT_NAME).lock

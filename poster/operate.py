@@ -1,0 +1,378 @@
+"""Show an operator what poster is doing, and carry out their retries and feed switches.
+
+``status_view`` gathers the state of the feeds, the channel and the deliveries into a
+``StatusView``; ``format_status`` and ``status_json`` present it. ``retry_item``,
+``retry_states`` and ``set_feed_disabled`` change the store; the daemon reads it on its next round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from poster.config import Config
+from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
+from poster.models import Validators
+from poster.runner import sender_key
+from poster.store import RELEASED, DeliveryRecord, FeedState, Store
+
+OPERATOR_DISABLED = "disabled by operator"
+"""The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""
+FATAL_META = "channel.fatal"
+"""The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
+RETRYABLE = (FAILED, UNCERTAIN)
+RECENT = 10
+_DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
+
+STATE_MEANINGS = {
+    SENT: "Viber accepted the post.",
+    PENDING: "being posted right now.",
+    FAILED: "the API refused it; fix and `poster retry` (FEED KEY, or --failed for all).",
+    UNCERTAIN: (
+        "poster stopped before Viber answered; check the channel, then `poster retry` to send "
+        "again or leave it (FEED KEY, or --uncertain for all)."
+    ),
+}
+
+_NOT_RETRYABLE = {
+    SENT: "was sent",
+    PENDING: "is being posted right now",
+    SEEN: "was only marked seen (the backlog of the feed's first read), never posted",
+    RELEASED: "is already waiting to be sent on the feed's next pass",
+}
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """One feed as configured and as the store remembers it."""
+
+    name: str
+    configured: bool
+    enabled: bool
+    state: FeedState
+
+    @property
+    def condition(self) -> str:
+        """Name the feed's condition in a word or three."""
+        if not self.configured:
+            return "not in feeds.toml"
+        if not self.enabled:
+            return "off in feeds.toml"
+        if self.state.disabled is not None:
+            return "disabled"
+        if self.state.consecutive_failures:
+            return f"failing ({self.state.consecutive_failures} in a row)"
+        return "ok" if self.state.last_success is not None else "not read yet"
+
+    @property
+    def needs_attention(self) -> bool:
+        """Tell whether a running feed is disabled or failing."""
+        running = self.configured and self.enabled
+        return running and (self.state.disabled is not None or self.state.consecutive_failures > 0)
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """Where poster posts, as whom, and whether the channel refuses every post."""
+
+    api_url: str
+    sender: str | None
+    sender_from: str | None
+    """``feeds.toml`` or ``remembered`` (looked up once with get_account_info)."""
+    fatal: str | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Everything ``poster status`` shows, gathered at ``now``."""
+
+    now: datetime
+    state_path: Path
+    state_exists: bool
+    channel: ChannelStatus
+    feeds: tuple[FeedStatus, ...]
+    problems: tuple[DeliveryRecord, ...]
+    """Every failed and uncertain delivery, oldest first."""
+    recent: tuple[DeliveryRecord, ...]
+    """The newest deliveries, newest first."""
+
+    @property
+    def attention(self) -> tuple[str, ...]:
+        """List what needs a person, one phrase each; empty when all is well."""
+        found: list[str] = []
+        if not self.state_exists:
+            found.append("no state yet: poster has not run with this state directory")
+        if self.channel.fatal:
+            found.append("the channel refuses posts")
+        for state in RETRYABLE:
+            count = sum(record.state == state for record in self.problems)
+            if count:
+                found.append(f"{count} {state} item{'s' if count > 1 else ''}")
+        found += [f"feed {f.name!r} {f.condition}" for f in self.feeds if f.needs_attention]
+        return tuple(found)
+
+
+def status_view(config: Config, store: Store, now: datetime) -> StatusView:
+    """Gather the status of every feed, the channel and the deliveries from ``store``."""
+    feeds = [FeedStatus(f.name, True, f.enabled, store.feed_state(f.name)) for f in config.feeds]
+    configured = {feed.name for feed in config.feeds}
+    gone = [n for n in store.feed_names() if n not in configured]
+    feeds += [FeedStatus(name, False, False, store.feed_state(name)) for name in gone]
+    return StatusView(
+        now=now,
+        state_path=store.path,
+        state_exists=store.path.exists(),
+        channel=_channel(config, store),
+        feeds=tuple(feeds),
+        problems=tuple(store.deliveries(states=RETRYABLE)),
+        recent=tuple(store.recent(RECENT, states=_DELIVERED)),
+    )
+
+
+def _channel(config: Config, store: Store) -> ChannelStatus:
+    """Describe the channel: the configured sender wins over the remembered one."""
+    api_url = config.viber.api_url
+    fatal = store.get_meta(FATAL_META) or None
+    if config.viber.sender is not None:
+        return ChannelStatus(api_url, config.viber.sender, "feeds.toml", fatal)
+    remembered = store.get_meta(sender_key(api_url))
+    source = "remembered" if remembered is not None else None
+    return ChannelStatus(api_url, remembered, source, fatal)
+
+
+def retry_item(store: Store, feed: str, key: str) -> bool:
+    """Release one failed or uncertain item so the feed's next pass sends it; tell if it was."""
+    if not store.retry(feed, key):
+        return False
+    _read_in_full(store, feed)
+    return True
+
+
+def retry_states(store: Store, states: Collection[str], feed: str | None = None) -> int:
+    """Release every item in ``states`` (of ``feed``, or of all feeds); return how many."""
+    wanted = set(states)
+    if not wanted or not wanted <= set(RETRYABLE):
+        raise ValueError(f"only {' and '.join(RETRYABLE)} items can be retried, not {states!r}")
+    items = dict.fromkeys((r.feed, r.key) for r in store.deliveries(states=wanted, feed=feed))
+    released = [item for item in items if store.retry(*item, states=wanted)]
+    for name in dict.fromkeys(name for name, _ in released):
+        _read_in_full(store, name)
+    return len(released)
+
+
+def _read_in_full(store: Store, feed: str) -> None:
+    """Make the feed's next read unconditional, so the pipeline parses it and offers the item."""
+    # A 304 (RFC 9110 §15.4.5) or an unchanged body would skip parsing and never offer a
+    # released item; empty validators still count as history, so no backlog is held back.
+    store.save_validators(feed, Validators())
+
+
+def retry_problem(store: Store, feed: str, key: str) -> str | None:
+    """Say why an item cannot be retried, or return ``None`` when it can."""
+    found = [record for record in store.deliveries(feed=feed) if record.key == key]
+    if any(record.state in RETRYABLE for record in found):
+        return None
+    if not found:
+        return (
+            f"feed {feed!r} has no item {key!r} on record; "
+            "`poster status` lists the failed and uncertain items"
+        )
+    why = " and ".join(sorted({_NOT_RETRYABLE[record.state] for record in found}))
+    return f"item {key!r} of feed {feed!r} {why}; only failed and uncertain items can be retried"
+
+
+def set_feed_disabled(store: Store, feed: str, reason: str | None) -> str | None:
+    """Disable the feed with ``reason``, or enable it with ``None``; return the previous reason."""
+    previous = store.feed_state(feed).disabled
+    store.set_disabled(feed, reason)
+    return previous
+
+
+# Presentation
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One table row: its cells, and lines shown indented beneath it."""
+
+    cells: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def format_status(view: StatusView) -> str:
+    """Render the status for a person: channel, feeds, problem items, recent deliveries."""
+    lines = [f"poster status at {_clock(view.now)}; state {view.state_path}", ""]
+    lines += _channel_lines(view)
+    lines += [
+        "",
+        "Feeds",
+        *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT ATTEMPT"), _feed_rows(view)),
+    ]
+    if view.problems:
+        lines += ["", f"Failed and uncertain items ({len(view.problems)}, oldest first)"]
+        lines += _table(
+            ("STATE", "FEED", "KEY", "TRIES", "SINCE"), _item_rows(view, view.problems, errors=True)
+        )
+    lines += ["", "Recent deliveries (newest first)"]
+    if view.recent:
+        lines += _table(
+            ("STATE", "FEED", "KEY", "TRIES", "WHEN"), _item_rows(view, view.recent, errors=False)
+        )
+    else:
+        lines.append("  none yet")
+    shown = {record.state for record in (*view.problems, *view.recent)}
+    if shown:
+        lines += ["", "What the states mean"]
+        lines += [f"  {s:<9}  {STATE_MEANINGS[s]}" for s in STATE_MEANINGS if s in shown]
+    verdict = "Needs attention: " + "; ".join(view.attention) if view.attention else "All good."
+    return "\n".join([*lines, "", verdict]) + "\n"
+
+
+def _channel_lines(view: StatusView) -> list[str]:
+    """Describe the channel in a few aligned lines."""
+    channel = view.channel
+    sender = channel.sender or "not known yet (looked up on the first post)"
+    if channel.sender_from == "remembered":
+        sender += " (looked up with get_account_info)"
+    elif channel.sender_from == "feeds.toml":
+        sender += " (from feeds.toml)"
+    posting = "ok" if not channel.fatal else f"REFUSED: {channel.fatal}"
+    return [
+        "Channel",
+        f"  api      {channel.api_url}",
+        f"  sender   {sender}",
+        f"  posting  {posting}",
+    ]
+
+
+def _feed_rows(view: StatusView) -> list[_Row]:
+    """Describe each feed in a row, with its error or why it is disabled beneath."""
+    rows = []
+    for feed in view.feeds:
+        state = feed.state
+        notes = []
+        if state.disabled is not None and feed.configured:
+            notes.append(f"why: {state.disabled}{_resume_hint(feed)}")
+        if state.last_error is not None:
+            notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
+        cells = (feed.name, feed.condition, _when(state.last_success, view.now))
+        rows.append(_Row((*cells, _when(state.next_attempt, view.now)), tuple(notes)))
+    return rows
+
+
+def _resume_hint(feed: FeedStatus) -> str:
+    """Tell how a disabled feed comes back."""
+    if feed.state.disabled == OPERATOR_DISABLED:
+        return f"; `poster feed enable {feed.name}` resumes it"
+    return f"; poster tries it again now and then; `poster feed enable {feed.name}` resumes it now"
+
+
+def _item_rows(view: StatusView, records: Sequence[DeliveryRecord], *, errors: bool) -> list[_Row]:
+    """Describe each delivery in a row, with its last error beneath when ``errors``."""
+    rows = []
+    for record in records:
+        cells = (record.state, record.feed, record.key, str(record.attempts))
+        notes = (record.last_error,) if errors and record.last_error else ()
+        rows.append(_Row((*cells, _when(record.updated, view.now)), notes))
+    return rows
+
+
+def _table(header: tuple[str, ...], rows: Sequence[_Row]) -> list[str]:
+    """Align ``rows`` under ``header`` in columns, notes indented beneath their row."""
+    everything = [_Row(header), *rows]
+    widths = [max(len(row.cells[i]) for row in everything) for i in range(len(header))]
+    lines = []
+    for row in everything:
+        text = "  ".join(cell.ljust(width) for cell, width in zip(row.cells, widths, strict=True))
+        lines.append(f"  {text}".rstrip())
+        lines += [f"      {note}" for note in row.notes]
+    return lines
+
+
+def _clock(when: datetime) -> str:
+    """Show a time in UTC to the minute."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _when(when: datetime | None, now: datetime) -> str:
+    """Show a time with how long ago, or how soon, it is."""
+    if when is None:
+        return "-"
+    delta = when - now
+    if abs(delta) < timedelta(minutes=1):
+        relative = "now"
+    elif delta < timedelta(0):
+        relative = f"{_span(-delta)} ago"
+    else:
+        relative = f"in {_span(delta)}"
+    return f"{_clock(when)} ({relative})"
+
+
+def _span(delta: timedelta) -> str:
+    """Show a duration in its largest whole unit."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // 60}min"
+
+
+def status_json(view: StatusView) -> dict[str, Any]:
+    """Return the status as plain JSON values: times ISO 8601, absent values null."""
+    channel = view.channel
+    return {
+        "generated": view.now.isoformat(),
+        "state": str(view.state_path),
+        "ok": not view.attention,
+        "attention": list(view.attention),
+        "channel": {
+            "api_url": channel.api_url,
+            "sender": channel.sender,
+            "sender_from": channel.sender_from,
+            "fatal": channel.fatal,
+        },
+        "feeds": [_feed_json(feed) for feed in view.feeds],
+        "problems": [_record_json(record) for record in view.problems],
+        "recent": [_record_json(record) for record in view.recent],
+    }
+
+
+def _feed_json(feed: FeedStatus) -> dict[str, Any]:
+    """Return one feed's status as JSON values."""
+    state = feed.state
+    return {
+        "name": feed.name,
+        "configured": feed.configured,
+        "enabled": feed.enabled,
+        "condition": feed.condition,
+        "needs_attention": feed.needs_attention,
+        "last_success": _iso(state.last_success),
+        "last_failure": _iso(state.last_failure),
+        "last_error": state.last_error,
+        "consecutive_failures": state.consecutive_failures,
+        "next_attempt": _iso(state.next_attempt),
+        "disabled": state.disabled,
+    }
+
+
+def _record_json(record: DeliveryRecord) -> dict[str, Any]:
+    """Return one delivery record as JSON values."""
+    return {
+        "feed": record.feed,
+        "key": record.key,
+        "destination": record.destination,
+        "state": record.state,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "message_token": record.message_token,
+        "created": _iso(record.created),
+        "updated": _iso(record.updated),
+    }
+
+
+def _iso(when: datetime | None) -> str | None:
+    """Format a time as ISO 8601, or pass ``None`` on."""
+    return None if when is None else when.isoformat()

@@ -1,0 +1,394 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from poster.config import Config, load_config
+from poster.destinations import Receipt
+from poster.errors import MessageRejected
+from poster.ledger import FAILED, SENT, UNCERTAIN
+from poster.messages import Message
+from poster.models import Validators
+from poster.operate import (
+    FATAL_META,
+    OPERATOR_DISABLED,
+    STATE_MEANINGS,
+    format_status,
+    retry_item,
+    retry_problem,
+    retry_states,
+    set_feed_disabled,
+    status_json,
+    status_view,
+)
+from poster.pipeline import Deps, run_feed
+from poster.render import Renderer
+from poster.runner import sender_key
+from poster.store import Store
+from poster.store.store import CRASHED
+
+DATA = Path(__file__).parent / "data" / "operate"
+START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+NOW = START + timedelta(minutes=30)
+REFUSED = "the API refused the message: status 3 (badData): text is too long"
+
+
+class Clock:
+    """Tell the time a test sets, moving a minute on each call so records sort by time."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_config(DATA / "feeds.toml")
+
+
+def fill_store(state_dir: Path) -> None:
+    """Leave one item of each kind, through the ledger, the way a few passes would."""
+    clock = Clock()
+    with Store(state_dir, clock=clock) as store:
+        store.record_fetch_ok("news", START)
+        store.save_validators("news", Validators('"v1"', None, "abc"))
+        store.record_pending("news", "n-sent", "viber")
+        store.record_sent("news", "n-sent", Receipt("viber", "token-1", START))
+        store.record_pending("news", "n-failed", "viber")
+        store.record_failed("news", "n-failed", "viber", REFUSED)
+        store.record_pending("news", "n-lost", "viber")
+        store.mark_seen("blog", ["b-old"])
+        store.record_fetch_failed("blog", START, "HTTP 503 from blog", START + timedelta(hours=1))
+        store.record_pending("gone", "g-1", "viber")
+        store.record_sent("gone", "g-1", Receipt("viber", "token-2", START))
+        store.set_meta(sender_key("https://channel.example.org/pa"), "admin-id=")
+    # Reopening after the process stopped with "n-lost" in flight leaves it uncertain.
+    Store(state_dir, clock=clock).close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    fill_store(tmp_path)
+    with Store(tmp_path) as opened:
+        yield opened
+
+
+def test_status_view_shows_feeds_channel_and_every_problem(config: Config, store: Store) -> None:
+    view = status_view(config, store, NOW)
+    assert [(f.name, f.condition) for f in view.feeds] == [
+        ("news", "ok"),
+        ("blog", "failing (1 in a row)"),
+        ("archive", "off in feeds.toml"),
+        ("gone", "not in feeds.toml"),
+    ]
+    blog = view.feeds[1].state
+    assert (blog.last_error, blog.next_attempt) == (
+        "HTTP 503 from blog",
+        START + timedelta(hours=1),
+    )
+    channel = view.channel
+    assert (channel.sender, channel.sender_from, channel.fatal) == ("admin-id=", "remembered", None)
+    assert [(r.feed, r.key, r.state, r.attempts, r.last_error) for r in view.problems] == [
+        ("news", "n-failed", FAILED, 1, REFUSED),
+        ("news", "n-lost", UNCERTAIN, 1, CRASHED),
+    ]
+    # Newest first, and the seen backlog of "blog" is not a delivery.
+    assert [(r.key, r.state) for r in view.recent] == [
+        ("n-lost", UNCERTAIN),
+        ("g-1", SENT),
+        ("n-failed", FAILED),
+        ("n-sent", SENT),
+    ]
+    assert view.attention == (
+        "1 failed item",
+        "1 uncertain item",
+        "feed 'blog' failing (1 in a row)",
+    )
+
+
+def test_status_of_an_empty_state_directory_says_poster_has_not_run(
+    config: Config, tmp_path: Path
+) -> None:
+    with Store(tmp_path / "nothing", read_only=True) as empty:
+        view = status_view(config, empty, NOW)
+    assert [f.condition for f in view.feeds] == [
+        "not read yet",
+        "not read yet",
+        "off in feeds.toml",
+    ]
+    assert view.attention == ("no state yet: poster has not run with this state directory",)
+    assert not (tmp_path / "nothing").exists()
+
+
+def _fatal(store: Store) -> None:
+    store.set_meta(FATAL_META, "the token was revoked (status 2)")
+
+
+def _fatal_cleared(store: Store) -> None:
+    _fatal(store)
+    store.set_meta(FATAL_META, "")
+
+
+def _paused(store: Store) -> None:
+    set_feed_disabled(store, "news", OPERATOR_DISABLED)
+
+
+def _paused_while_off(store: Store) -> None:
+    set_feed_disabled(store, "archive", OPERATOR_DISABLED)
+
+
+def _auto_disabled(store: Store) -> None:
+    store.set_disabled("news", "10 reads in a row failed; tried again every 6h")
+
+
+def _failed(store: Store) -> None:
+    store.record_failed("news", "n-1", "viber", REFUSED)
+
+
+@pytest.mark.parametrize(
+    ("change", "attention"),
+    [
+        pytest.param(lambda store: None, (), id="all-well"),
+        pytest.param(_fatal, ("the channel refuses posts",), id="channel-fatal"),
+        pytest.param(_fatal_cleared, (), id="channel-fatal-cleared"),
+        pytest.param(_paused, ("feed 'news' disabled",), id="operator-paused"),
+        pytest.param(_auto_disabled, ("feed 'news' disabled",), id="auto-disabled"),
+        pytest.param(_paused_while_off, (), id="paused-but-off-in-config"),
+        pytest.param(_failed, ("1 failed item",), id="failed-item"),
+    ],
+)
+def test_attention_names_what_needs_a_person(
+    config: Config, tmp_path: Path, change: Callable[[Store], None], attention: tuple[str, ...]
+) -> None:
+    with Store(tmp_path) as store:
+        change(store)
+        assert status_view(config, store, NOW).attention == attention
+
+
+@pytest.mark.parametrize(
+    ("configured", "remembered", "expected"),
+    [
+        pytest.param("from-config=", "remembered=", ("from-config=", "feeds.toml"), id="config"),
+        pytest.param(None, "remembered=", ("remembered=", "remembered"), id="remembered"),
+        pytest.param(None, None, (None, None), id="unknown"),
+    ],
+)
+def test_sender_comes_from_config_before_the_remembered_one(
+    config: Config,
+    tmp_path: Path,
+    configured: str | None,
+    remembered: str | None,
+    expected: tuple[str | None, str | None],
+) -> None:
+    config = replace(config, viber=replace(config.viber, sender=configured))
+    with Store(tmp_path) as store:
+        if remembered is not None:
+            store.set_meta(sender_key(config.viber.api_url), remembered)
+        channel = status_view(config, store, NOW).channel
+    assert (channel.sender, channel.sender_from) == expected
+
+
+def test_format_status_is_aligned_and_explains_the_states(config: Config, store: Store) -> None:
+    set_feed_disabled(store, "news", OPERATOR_DISABLED)
+    text = format_status(status_view(config, store, NOW))
+    lines = text.splitlines()
+    assert lines[0] == f"poster status at 2026-01-05 12:30 UTC; state {store.path}"
+    assert "  sender   admin-id= (looked up with get_account_info)" in lines
+    assert "  posting  ok" in lines
+    problems = lines.index("Failed and uncertain items (2, oldest first)")
+    header, failed, error = lines[problems + 1 : problems + 4]
+    assert header.split() == ["STATE", "FEED", "KEY", "TRIES", "SINCE"]
+    assert failed.split()[:4] == ["failed", "news", "n-failed", "1"]
+    assert failed.index("news") == header.index("FEED")
+    assert failed.index("n-failed") == header.index("KEY")
+    assert "2026-01-05 12:05 UTC (25min ago)" in failed
+    assert error == f"      {REFUSED}"
+    assert text.count(REFUSED) == 1, "recent deliveries do not repeat the errors"
+    assert f"      why: {OPERATOR_DISABLED}; `poster feed enable news` resumes it" in lines
+    assert "      last error 2026-01-05 12:00 UTC (30min ago): HTTP 503 from blog" in lines
+    assert f"  failed     {STATE_MEANINGS[FAILED]}" in lines
+    assert f"  uncertain  {STATE_MEANINGS[UNCERTAIN]}" in lines
+    assert lines[-1] == (
+        "Needs attention: 1 failed item; 1 uncertain item; feed 'news' disabled; "
+        "feed 'blog' failing (1 in a row)"
+    )
+
+
+def test_format_status_of_a_quiet_state(config: Config, tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        text = format_status(status_view(config, store, NOW))
+    assert "Failed and uncertain" not in text
+    assert "What the states mean" not in text
+    assert "  none yet\n" in text
+    assert "  sender   not known yet (looked up on the first post)\n" in text
+    assert text.endswith("\nAll good.\n")
+
+
+def test_status_json_has_plain_values(config: Config, store: Store) -> None:
+    data = json.loads(json.dumps(status_json(status_view(config, store, NOW))))
+    assert set(data) == {
+        "generated",
+        "state",
+        "ok",
+        "attention",
+        "channel",
+        "feeds",
+        "problems",
+        "recent",
+    }
+    assert data["ok"] is False
+    assert data["channel"] == {
+        "api_url": "https://channel.example.org/pa",
+        "sender": "admin-id=",
+        "sender_from": "remembered",
+        "fatal": None,
+    }
+    blog = data["feeds"][1]
+    assert blog["name"] == "blog" and blog["needs_attention"] is True
+    assert blog["consecutive_failures"] == 1
+    assert blog["next_attempt"] == "2026-01-05T13:00:00+00:00"
+    assert data["problems"][0] == {
+        "feed": "news",
+        "key": "n-failed",
+        "destination": "viber",
+        "state": "failed",
+        "attempts": 1,
+        "last_error": REFUSED,
+        "message_token": None,
+        "created": "2026-01-05T12:04:00+00:00",
+        "updated": "2026-01-05T12:05:00+00:00",
+    }
+    assert [r["key"] for r in data["recent"]] == ["n-lost", "g-1", "n-failed", "n-sent"]
+
+
+@pytest.mark.parametrize("key", ["n-failed", "n-lost"])
+def test_retry_item_releases_it_and_reads_the_feed_in_full_next(store: Store, key: str) -> None:
+    assert store.is_known("news", key)
+    assert retry_item(store, "news", key) is True
+    assert not store.is_known("news", key)
+    assert store.validators("news") == Validators()
+    assert store.has_history("news")
+    assert retry_item(store, "news", key) is False
+
+
+@pytest.mark.parametrize(
+    ("feed", "key", "problem"),
+    [
+        pytest.param("news", "n-failed", None, id="failed"),
+        pytest.param("news", "n-lost", None, id="uncertain"),
+        pytest.param(
+            "news",
+            "nope",
+            "feed 'news' has no item 'nope' on record; "
+            "`poster status` lists the failed and uncertain items",
+            id="unknown",
+        ),
+        pytest.param(
+            "news",
+            "n-sent",
+            "item 'n-sent' of feed 'news' was sent; only failed and uncertain items can be retried",
+            id="sent",
+        ),
+        pytest.param(
+            "blog",
+            "b-old",
+            "item 'b-old' of feed 'blog' was only marked seen (the backlog of the feed's first "
+            "read), never posted; only failed and uncertain items can be retried",
+            id="seen",
+        ),
+    ],
+)
+def test_retry_problem_says_why_not(store: Store, feed: str, key: str, problem: str | None) -> None:
+    assert retry_problem(store, feed, key) == problem
+
+
+def test_retry_problem_of_an_item_already_released(store: Store) -> None:
+    retry_item(store, "news", "n-failed")
+    assert retry_problem(store, "news", "n-failed") == (
+        "item 'n-failed' of feed 'news' is already waiting to be sent on the feed's next pass; "
+        "only failed and uncertain items can be retried"
+    )
+
+
+@pytest.mark.parametrize(
+    ("states", "feed", "count", "left"),
+    [
+        pytest.param([FAILED], None, 1, ["n-lost"], id="failed"),
+        pytest.param([UNCERTAIN], None, 1, ["n-failed"], id="uncertain"),
+        pytest.param([FAILED, UNCERTAIN], None, 2, [], id="both"),
+        pytest.param([FAILED, UNCERTAIN], "news", 2, [], id="both-of-news"),
+        pytest.param([FAILED, UNCERTAIN], "blog", 0, ["n-failed", "n-lost"], id="none-of-blog"),
+    ],
+)
+def test_retry_states_releases_only_the_chosen(
+    store: Store, states: list[str], feed: str | None, count: int, left: list[str]
+) -> None:
+    assert retry_states(store, states, feed) == count
+    assert [r.key for r in store.deliveries(states=[FAILED, UNCERTAIN])] == left
+
+
+@pytest.mark.parametrize("states", [[], [SENT], [FAILED, "released"]], ids=["none", "sent", "mix"])
+def test_retry_states_refuses_other_states(store: Store, states: list[str]) -> None:
+    with pytest.raises(ValueError, match="only failed and uncertain items can be retried"):
+        retry_states(store, states)
+
+
+def test_set_feed_disabled_returns_what_it_was(store: Store) -> None:
+    assert set_feed_disabled(store, "news", OPERATOR_DISABLED) is None
+    assert store.feed_state("news").disabled == OPERATOR_DISABLED
+    assert set_feed_disabled(store, "news", None) == OPERATOR_DISABLED
+    assert store.feed_state("news").disabled is None
+
+
+class RefuseOnce:
+    """Refuse the first message whose text has ``word``; accept everything else."""
+
+    name = "viber"
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.sent: list[str] = []
+
+    def send(self, message: Message) -> Receipt:
+        if self.word in message.text and self.word not in self.sent:
+            self.sent.append(self.word)
+            raise MessageRejected("refused once", 3, "badData")
+        self.sent.append(message.text)
+        return Receipt(self.name, f"t{len(self.sent)}", datetime.now(UTC))
+
+
+def test_a_retried_item_is_sent_by_the_next_pass(tmp_path: Path) -> None:
+    body = (DATA / "news.xml").read_bytes()
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'})
+        return httpx.Response(200, content=body, headers={"ETag": '"v1"'})
+
+    config = load_config(DATA / "feeds.toml")
+    news = config.feed("news")
+    assert news is not None
+    feed = replace(news, backlog=None)
+    destination = RefuseOnce("Council")
+    with httpx.Client(transport=httpx.MockTransport(serve)) as client, Store(tmp_path) as store:
+        deps = Deps(client, Renderer(config.templates_dir), destination, store)
+        first = run_feed(feed, deps)
+        assert [o.delivery for o in first.outcomes] == [SENT, FAILED, SENT]
+        assert run_feed(feed, deps).parsed is None  # 304: nothing offered without a retry
+        assert retry_item(store, "news", "news-2")
+        again = run_feed(feed, deps)
+        assert [(o.decision.item.key, o.delivery) for o in again.outcomes if o.delivery] == [
+            ("news-2", SENT)
+        ]
+        [record] = [r for r in store.deliveries(feed="news") if r.key == "news-2"]
+    assert (record.state, record.attempts) == (SENT, 2)
+    assert destination.sent == ["Bridge reopens", "Council", "Market opens", "Council meets"]
