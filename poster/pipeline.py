@@ -7,7 +7,8 @@ destination, ledger and pacer they are given, so what the preview shows is what 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
 import httpx
@@ -21,6 +22,7 @@ from poster.errors import (
     FeedError,
     MessageRejected,
     RenderError,
+    RetryLater,
 )
 from poster.fetch import fetch
 from poster.filters import HELD, Decision, select
@@ -30,6 +32,7 @@ from poster.models import FeedMeta, FetchResult, ParsedFeed
 from poster.pacing import Pacer
 from poster.parse import parse
 from poster.render import Renderer
+from poster.timings import Timings
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ class Deps:
     conditional: bool = True
     limit: int | None = None
     pacer: Pacer | None = None
+    timings: Timings | None = None
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        """Time a stage when timings are being kept."""
+        return self.timings.stage(name) if self.timings is not None else nullcontext()
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class Outcome:
     error: str | None = None
     fatal: DestinationFatal | None = None
     """The destination's refusal of all posts, when that is what stopped this item."""
+    retry_after: float | None = None
+    """How long the destination asked to wait before the next try, when it said."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +97,17 @@ class FeedReport:
 
 
 @dataclass(frozen=True)
-class _Batch:
+class Batch:
     """A feed read and decided, waiting for delivery."""
 
     feed: FeedConfig
     result: FetchResult
     parsed: ParsedFeed
     decisions: tuple[Decision, ...]
+
+    def wanted(self) -> list[Decision]:
+        """Return the decisions to post, in the feed's oldest-first order."""
+        return [decision for decision in self.decisions if decision.wanted]
 
     @property
     def meta(self) -> FeedMeta:
@@ -123,7 +137,7 @@ def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
 def run_pass(feeds: Sequence[FeedConfig], deps: Deps) -> list[FeedReport]:
     """Read every feed, then post all new items oldest first across feeds, paced."""
     collected = [collect(feed, deps) for feed in feeds]
-    batches = [batch for batch in collected if isinstance(batch, _Batch)]
+    batches = [batch for batch in collected if isinstance(batch, Batch)]
     if deps.pacer is not None:
         deps.pacer.start_pass()
     outcomes = _deliver_all(batches, deps)
@@ -132,33 +146,39 @@ def run_pass(feeds: Sequence[FeedConfig], deps: Deps) -> list[FeedReport]:
         if isinstance(entry, FeedReport):
             reports.append(entry)
         else:
-            reports.append(_finish(entry, outcomes, deps))
+            reports.append(finish(entry, outcomes, deps.ledger))
     return reports
 
 
-def collect(feed: FeedConfig, deps: Deps) -> _Batch | FeedReport:
-    """Fetch, parse and select one feed; a report stands in for a batch when nothing is new."""
+def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) -> Batch | FeedReport:
+    """Fetch, parse and select one feed; a report stands in for a batch when nothing is new.
+
+    ``busy`` holds keys already waiting to be posted, which must not be offered twice.
+    """
     previous = deps.ledger.validators(feed.name) if deps.conditional else None
     try:
-        result = fetch(feed, deps.client, previous)
+        with deps.stage("fetch"):
+            result = fetch(feed, deps.client, previous)
         if result.body is None:
-            log.info("feed=%s status=not-modified http=%s", feed.name, result.status)
+            log.debug("feed=%s status=not-modified http=%s", feed.name, result.status)
             deps.ledger.save_validators(feed.name, result.validators)
             return FeedReport(feed.name, fetch=result)
-        parsed = parse(result, feed)
+        with deps.stage("parse"):
+            parsed = parse(result, feed)
     except FeedError as exc:
         log.warning("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
-    held = _hold_back(feed, parsed) if not deps.ledger.has_history(feed.name) else frozenset()
-    deps.ledger.mark_seen(feed.name, held)
-    decisions = [
-        _held(d, feed) if d.item.key in held else d
-        for d in select(parsed.items, feed, _Seen(deps.ledger, feed.name, held))
-    ]
+    with deps.stage("select"):
+        held = _hold_back(feed, parsed) if not deps.ledger.has_history(feed.name) else frozenset()
+        deps.ledger.mark_seen(feed.name, held)
+        decisions = [
+            _held(d, feed) if d.item.key in held else d
+            for d in select(parsed.items, feed, _Seen(deps.ledger, feed.name, held))
+        ]
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
-    return _Batch(feed, result, parsed, tuple(decisions))
+    return Batch(feed, result, parsed, tuple(decisions))
 
 
 def _hold_back(feed: FeedConfig, parsed: ParsedFeed) -> frozenset[str]:
@@ -178,26 +198,26 @@ def _held(decision: Decision, feed: FeedConfig) -> Decision:
     )
 
 
-def _finish(batch: _Batch, outcomes: dict[tuple[str, str], Outcome], deps: Deps) -> FeedReport:
+def finish(batch: Batch, outcomes: Mapping[tuple[str, str], Outcome], ledger: Ledger) -> FeedReport:
     """Build a feed's report and keep its validators once nothing of it is left to post."""
     name = batch.feed.name
     results = tuple(outcomes.get((name, d.item.key), Outcome(d)) for d in batch.decisions)
     fatal = next((o.fatal for o in results if o.fatal is not None), None)
     # Saving validators while items wait would turn the next pass into a 304 that forgets them.
     if not any(o.delivery == DEFERRED for o in results):
-        deps.ledger.save_validators(name, batch.result.validators)
+        ledger.save_validators(name, batch.result.validators)
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal)
 
 
-def _in_order(batches: Iterable[_Batch]) -> list[tuple[_Batch, Decision]]:
+def _in_order(batches: Iterable[Batch]) -> list[tuple[Batch, Decision]]:
     """Return every wanted item of every batch, oldest first; undated items keep feed order."""
-    wanted = [(b, d) for b in batches for d in b.decisions if d.wanted]
+    wanted = [(b, d) for b in batches for d in b.wanted()]
     if all(d.item.date is not None for _, d in wanted):
         return sorted(wanted, key=lambda pair: pair[1].item.date.timestamp())  # type: ignore[union-attr]
     return wanted
 
 
-def _deliver_all(batches: list[_Batch], deps: Deps) -> dict[tuple[str, str], Outcome]:
+def _deliver_all(batches: list[Batch], deps: Deps) -> dict[tuple[str, str], Outcome]:
     """Deliver wanted items in order; after a deferral or a fatal answer, defer the rest."""
     outcomes: dict[tuple[str, str], Outcome] = {}
     stop: str | None = None
@@ -208,24 +228,26 @@ def _deliver_all(batches: list[_Batch], deps: Deps) -> dict[tuple[str, str], Out
         if stop is not None:
             outcomes[key] = Outcome(decision, delivery=DEFERRED, error=stop)
             continue
-        outcomes[key] = outcome = _deliver(decision, batch, deps)
+        outcomes[key] = outcome = deliver(decision, batch, deps)
         if outcome.delivery in (DEFERRED, UNCERTAIN):
             stop = f"held back after: {outcome.error}"
     return outcomes
 
 
-def _deliver(decision: Decision, batch: _Batch, deps: Deps) -> Outcome:
+def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
     """Render one item and hand it to the destination, recording intent and result."""
     item, feed, where = decision.item, batch.feed.name, deps.destination.name
     try:
-        message = deps.renderer.render(item, batch.feed, batch.meta)
+        with deps.stage("render"):
+            message = deps.renderer.render(item, batch.feed, batch.meta)
     except RenderError as exc:
         deps.ledger.record_failed(feed, item.key, where, str(exc))
         log.error("feed=%s item=%s status=failed error=%s", feed, item.key, exc)
         return Outcome(decision, delivery=FAILED, error=str(exc))
     deps.ledger.record_pending(feed, item.key, where)
     try:
-        receipt = deps.destination.send(message)
+        with deps.stage("send"):
+            receipt = deps.destination.send(message)
     except MessageRejected as exc:
         deps.ledger.record_failed(feed, item.key, where, str(exc))
         log.error("feed=%s item=%s status=rejected error=%s", feed, item.key, exc)
@@ -238,7 +260,10 @@ def _deliver(decision: Decision, batch: _Batch, deps: Deps) -> Outcome:
         deps.ledger.release(feed, item.key, where)
         log.warning("feed=%s item=%s status=deferred error=%s", feed, item.key, exc)
         fatal = exc if isinstance(exc, DestinationFatal) else None
-        return Outcome(decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal)
+        wait = exc.retry_after if isinstance(exc, RetryLater) else None
+        return Outcome(
+            decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait
+        )
     deps.ledger.record_sent(feed, item.key, receipt)
     log.info("feed=%s item=%s status=sent type=%s", feed, item.key, message.type)
     return Outcome(decision, message, receipt, delivery=SENT)

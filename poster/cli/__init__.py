@@ -7,16 +7,16 @@ configuration or the command line is wrong.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from poster import __version__
-from poster.cli import channel, feeds
+from poster.cli import channel, feeds, operate
 from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, default_config_path
 from poster.config import load_config
 from poster.errors import ConfigError, PosterError, WebhookError
+from poster.logs import setup_logging
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
 
@@ -29,20 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"poster {__version__}")
     parser.add_argument("-c", "--config", type=Path, default=None, help="path to feeds.toml")
     parser.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help="default: warning, and info for the daemon",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     feeds.add_commands(commands)
     channel.add_commands(commands)
+    operate.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s", stream=sys.stderr
-    )
+    setup_logging(args.log_level or "warning")
     try:
         if args.command == "sandbox":
             return int(args.handler(None, args))

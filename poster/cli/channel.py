@@ -21,27 +21,32 @@ from poster.cli.common import (
     select_feeds,
 )
 from poster.config import Config
+from poster.daemon import Daemon
 from poster.destinations.viber import ViberChannel
+from poster.errors import ConfigError, ConfigProblem
 from poster.fetch import make_client
+from poster.logs import setup_logging
 from poster.pipeline import FeedReport
 from poster.runner import open_channel, run_once, summarize
 from poster.sandbox import serve_forever
 from poster.sandbox.server import DEFAULT_CLI_PORT
 from poster.sandbox.session import SandboxSession, sandbox_session
 from poster.store import Store
+from poster.timings import Timings
 from poster.webhook import WebhookReceiver
 
 
 def add_commands(commands: Any) -> None:
     """Register run, account, webhook and sandbox."""
-    run = commands.add_parser("run", help="post new items to the channel")
-    run.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    run = commands.add_parser("run", help="run the daemon, or one pass with --once")
+    run.add_argument("--once", action="store_true", help="one pass over the feeds, then exit")
     run.add_argument("--feed", action="append", help="only this feed (repeatable)")
     run.add_argument("--state-dir", type=Path, default=None, help="default: ./state")
     run.add_argument(
         "--sandbox", action="store_true", help="post to a local sandbox channel instead"
     )
     run.add_argument("--port", type=int, default=DEFAULT_CLI_PORT, help="sandbox page port")
+    run.add_argument("--timings", action="store_true", help="print time spent per stage")
     run.set_defaults(handler=cmd_run)
     account = commands.add_parser("account", help="show the channel and its admins")
     account.set_defaults(handler=cmd_account)
@@ -59,28 +64,55 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
-    """Run one pass over the chosen feeds, against the channel or a sandbox."""
+    """Run the daemon, or one pass over the chosen feeds against the channel or a sandbox."""
+    if not args.once:
+        return _run_daemon(config, args)
     feeds = select_feeds(config, args.feed)
     if not args.sandbox:
         token = require_token(config)
-        return _run_pass(config, feeds, token, args.state_dir or default_state_dir())
+        state = args.state_dir or default_state_dir()
+        return _run_pass(config, feeds, token, state, timings=args.timings)
     with sandbox_session(config, port=args.port) as session, _state_dir(args.state_dir) as state:
-        code = _run_pass(session.config, feeds, session.token, state)
+        code = _run_pass(
+            session.config, feeds, session.token, state, destination="sandbox", timings=args.timings
+        )
         _linger(session)
     return code
 
 
-def _run_pass(config: Config, feeds: Sequence[Any], token: str, state_dir: Path) -> int:
+def _run_daemon(config: Config, args: argparse.Namespace) -> int:
+    """Run until SIGTERM; --feed and --sandbox belong to single passes."""
+    if args.feed or args.sandbox:
+        raise ConfigError(
+            [ConfigProblem("command line", "--feed/--sandbox", "only go with --once", None, None)]
+        )
+    setup_logging(args.log_level or "info")
+    daemon = Daemon(config.path, args.state_dir or default_state_dir())
+    return daemon.run()
+
+
+def _run_pass(
+    config: Config,
+    feeds: Sequence[Any],
+    token: str,
+    state_dir: Path,
+    *,
+    destination: str = "viber",
+    timings: bool = False,
+) -> int:
     """Open the state and the channel, run one pass, print what happened."""
+    stages = Timings() if timings else None
     with Store(state_dir) as store, make_client() as client:
         if store.recovered:
             print(f"{store.recovered} posts were interrupted; see `poster status`")
-        channel = open_channel(config, token, client, store)
-        reports = run_once(config, feeds, channel, store, client)
+        channel = open_channel(config, token, client, store, name=destination)
+        reports = run_once(config, feeds, channel, store, client, stages)
     for report in reports:
         print(_feed_line(report))
     summary = summarize(reports)
     print(summary)
+    if stages is not None:
+        print(stages.table(), file=sys.stderr)
     fatal = next((r.fatal for r in reports if r.fatal is not None), None)
     if fatal is not None:
         print(f"poster: the channel refuses posts: {fatal}", file=sys.stderr)

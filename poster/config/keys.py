@@ -187,6 +187,7 @@ TOP_KEYS: dict[str, Key] = {
     "templates": Key("templates", v.path_value),
     "viber": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "webhook": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "daemon": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "feeds": Key([], _feed_tables),
 }
@@ -197,6 +198,13 @@ VIBER_KEYS: dict[str, Key] = {
     "token": Key(None, _no_token, hidden=True),
     "min_gap": Key(timedelta(seconds=10), v.duration(positive=False)),
     "max_per_pass": Key(10, v.positive_int),
+}
+DAEMON_KEYS: dict[str, Key] = {
+    "max_fetches": Key(4, v.positive_int),
+    "disable_after": Key(10, v.positive_int),
+    "backoff_max": Key(timedelta(hours=6), v.duration(positive=True)),
+    "reprobe": Key(timedelta(hours=6), v.duration(positive=True)),
+    "retention": Key(timedelta(days=90), v.duration(positive=True)),
 }
 WEBHOOK_KEYS: dict[str, Key] = {
     "listen": Key(None, v.listen_address),
@@ -225,6 +233,7 @@ FEED_KEYS: dict[str, Key] = {
     "max_bytes": Key(10 * 1024 * 1024, v.size),
     "max_redirects": Key(5, v.positive_int),
     "backlog": Key(0, v.backlog),
+    "uncertain": Key("hold", v.choice("hold", "resend")),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

@@ -11,7 +11,14 @@ from typing import Any
 
 from poster.config import keys as k
 from poster.config import values as v
-from poster.config.records import Config, FeedConfig, Schedule, ViberConfig, WebhookConfig
+from poster.config.records import (
+    Config,
+    DaemonConfig,
+    FeedConfig,
+    Schedule,
+    ViberConfig,
+    WebhookConfig,
+)
 from poster.errors import ConfigError, ConfigProblem
 
 _SCHEDULE_KEYS = frozenset({"interval", "cron", "jitter"})
@@ -34,6 +41,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     ctx = v.Context(ctx.base_dir, templates_dir if templates_dir.is_dir() else None, ctx.environ)
     viber = _viber(top.values.get("viber", {}), ctx, report)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
+    daemon = _daemon(top.values.get("daemon", {}), ctx, report)
     defaults = _defaults(top.values.get("defaults", {}), ctx, report)
     feeds = _feeds(top.values.get("feeds", []), defaults, ctx, report)
     if not feeds and "feeds" not in top.bad:
@@ -44,7 +52,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     if report.problems:
         raise ConfigError(report.problems)
     built = tuple(_build(levels) for _, levels in feeds)
-    return Config(config_path, templates_dir, viber, built, webhook)
+    return Config(config_path, templates_dir, viber, built, webhook, daemon)
 
 
 @dataclass
@@ -100,6 +108,14 @@ def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberC
         min_gap=get("min_gap", k.VIBER_KEYS["min_gap"].default),
         max_per_pass=get("max_per_pass", k.VIBER_KEYS["max_per_pass"].default),
     )
+
+
+def _daemon(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> DaemonConfig:
+    """Check ``[daemon]``."""
+    table = k.read_table(raw, k.DAEMON_KEYS, ctx)
+    report.add(table.issues, prefix="daemon.")
+    values = {name: table.values.get(name, key.default) for name, key in k.DAEMON_KEYS.items()}
+    return DaemonConfig(**values)
 
 
 def _webhook(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> WebhookConfig:

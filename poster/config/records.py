@@ -71,6 +71,9 @@ class FeedConfig:
     max_redirects: int = 5
     backlog: int | None = 0
     """How many of the current items to post the first time a feed is seen; None means all."""
+    uncertain: str = "hold"
+    """What a restart does with posts whose answer was lost: hold them for an operator, or
+    resend them (at-least-once: a duplicate is possible)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,21 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    """How the daemon schedules feeds and treats failing ones."""
+
+    max_fetches: int = 4
+    """How many feeds may be fetched at the same time."""
+    disable_after: int = 10
+    """Consecutive failures after which a feed is disabled until it answers a re-probe."""
+    backoff_max: timedelta = timedelta(hours=6)
+    reprobe: timedelta = timedelta(hours=6)
+    """How often a disabled feed is tried once more."""
+    retention: timedelta = timedelta(days=90)
+    """How long delivery records are kept once their items left the feed."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -103,6 +121,7 @@ class Config:
     viber: ViberConfig = field(default_factory=ViberConfig)
     feeds: tuple[FeedConfig, ...] = ()
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     def feed(self, name: str) -> FeedConfig | None:
         """Return the feed called ``name``, if there is one."""

@@ -1,0 +1,468 @@
+"""Run poster as a service: one scheduled job per feed, one paced queue for the channel.
+
+Fetch jobs run on APScheduler 3.x threads (at most ``[daemon] max_fetches`` at once) and hand
+new items to the channel queue; one worker posts them oldest first, spaced by ``min_gap``.
+Signals: SIGHUP reloads feeds.toml, SIGTERM and SIGINT stop after the post in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import httpx
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from poster import inbox
+from poster.config import Config, FeedConfig, load_config
+from poster.destinations.viber import ViberChannel
+from poster.errors import (
+    ConfigError,
+    ConfigProblem,
+    DeliveryError,
+    DestinationFatal,
+    FeedError,
+    HTTPStatusError,
+)
+from poster.fetch import make_client
+from poster.ledger import UNCERTAIN
+from poster.metrics import CONTENT_TYPE, Metrics
+from poster.operate import FATAL_META, OPERATOR_DISABLED
+from poster.pacing import Pacer
+from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, Outcome, collect, deliver, finish
+from poster.queue import ChannelQueue, Entry
+from poster.render import Renderer
+from poster.runner import sender_key
+from poster.schedule import (
+    CHANNEL_BACKOFF_BASE,
+    CHANNEL_BACKOFF_MAX,
+    ConfigDiff,
+    backoff,
+    diff,
+    trigger_for,
+)
+from poster.secrets import install_redaction, load_token
+from poster.store import Store
+from poster.systemd import Notifier
+from poster.webhook import WebhookReceiver
+
+log = logging.getLogger(__name__)
+
+TICK = 2.0
+"""Seconds between the main loop's chores: signals, inbox, watchdog."""
+PRUNE_EVERY = timedelta(days=1)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Channel:
+    """The channel's state as the worker sees it."""
+
+    client: ViberChannel
+    fatal: str | None = None
+    pause_until: float = 0.0
+    failures: int = 0
+
+
+class Daemon:
+    """Poll feeds on their schedules and post new items until told to stop."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        state_dir: Path,
+        *,
+        notifier: Notifier | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.config_path = config_path
+        self.state_dir = state_dir
+        self.notifier = notifier or Notifier()
+        self.metrics = Metrics()
+        self._clock = clock
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._resume = threading.Event()
+        self._present: dict[str, frozenset[str]] = {}
+        self._fresh: set[str] = set()
+        self._last_prune = 0.0
+
+    def request_stop(self) -> None:
+        """Ask the daemon to stop after the post in flight."""
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        """Ask the daemon to reload feeds.toml."""
+        self._reload.set()
+
+    def run(self) -> int:
+        """Start everything, serve until a stop is requested, and shut down cleanly."""
+        self.config = load_config(self.config_path)
+        token = self._token(self.config)
+        with Store(self.state_dir, retention=self.config.daemon.retention) as store:
+            self.store = store
+            self._resend_uncertain(self.config.feeds)
+            with make_client() as http:
+                return self._serve(token, http)
+
+    def _serve(self, token: str, http: httpx.Client) -> int:
+        """Run the scheduler, the worker and the listener until stopped."""
+        self.http = http
+        self.channel = _Channel(self._open_channel(self.config, token))
+        self.queue = ChannelQueue(self._finished)
+        self.pacer = Pacer(self.config.viber.min_gap.total_seconds(), 1 << 62)
+        self.renderer = Renderer(self.config.templates_dir)
+        self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
+        self.metrics.set("poster_channel_fatal", 0)
+        self.scheduler = self._scheduler(self.config)
+        worker = threading.Thread(target=self._work, name="poster-channel", daemon=True)
+        listener = self._listener(self.config, token)
+        self._install_signals()
+        self.scheduler.start()
+        worker.start()
+        self.notifier.ready(f"polling {len(self.scheduler.get_jobs())} feeds")
+        log.info("event=started feeds=%d state=%s", len(self.config.feeds), self.state_dir)
+        try:
+            self._loop()
+        finally:
+            self._shutdown(worker, listener)
+        return 0
+
+    def _token(self, config: Config) -> str:
+        """Return the channel token, hidden from logs; without one nothing can be posted."""
+        token = load_token(config.viber)
+        if token is None:
+            hint = "set POSTER_VIBER_TOKEN, [viber] token_file, or the credential viber-token"
+            raise ConfigError(
+                [ConfigProblem(str(config.path), "viber", "no Viber token", None, hint)]
+            )
+        install_redaction(token)
+        return token
+
+    def _open_channel(self, config: Config, token: str) -> ViberChannel:
+        """Return the channel client with the configured or remembered sender."""
+        api_url = config.viber.api_url
+        sender = config.viber.sender or self.store.get_meta(sender_key(api_url))
+        return ViberChannel(self.http, token, api_url=api_url, sender=sender)
+
+    # Scheduling
+
+    def _scheduler(self, config: Config) -> BackgroundScheduler:
+        """Return a scheduler with one job per enabled feed."""
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(config.daemon.max_fetches)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone=UTC,
+        )
+        for feed in config.feeds:
+            self._add_job(scheduler, feed)
+        return scheduler
+
+    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig) -> None:
+        """Schedule a feed; interval feeds are read at once, cron feeds at their times."""
+        if not feed.enabled:
+            return
+        first = self._clock() if feed.schedule.cron is None else None
+        options = {"next_run_time": first} if first is not None else {}
+        scheduler.add_job(
+            self._poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
+            replace_existing=True, **options,
+        )  # fmt: skip
+        self._fresh.add(feed.name)
+
+    def _poll(self, name: str) -> None:
+        """Read one feed if it is due, and queue its new items."""
+        feed = self.config.feed(name)
+        if feed is None or self._stop.is_set() or not self._due(name):
+            return
+        fresh = name in self._fresh
+        deps = self._deps(conditional=not fresh)
+        result = collect(feed, deps, busy=self.queue.busy(name))
+        if isinstance(result, Batch):
+            self._fresh.discard(name)
+            self._present[name] = frozenset(d.item.key for d in result.decisions)
+            self._read_ok(name)
+            self.metrics.inc("poster_fetches_total", result="ok", feed=name)
+            self._queued(self.queue.put(result))
+        elif result.error is not None:
+            self._read_failed(name, result.error)
+        else:
+            self._read_ok(name)
+            self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)
+
+    def _due(self, name: str) -> bool:
+        """Tell whether a feed may be read now: not backing off, not disabled, or re-probing."""
+        state = self.store.feed_state(name)
+        now = self._clock()
+        if state.disabled is not None:
+            if state.disabled == OPERATOR_DISABLED:
+                return False
+            last = state.last_failure or now
+            return now - last >= self.config.daemon.reprobe
+        return state.next_attempt is None or now >= state.next_attempt
+
+    def _read_ok(self, name: str) -> None:
+        """Record a good read; a re-probed feed is enabled again."""
+        state = self.store.feed_state(name)
+        self.store.record_fetch_ok(name, self._clock())
+        self.metrics.set("poster_feed_failures", 0, feed=name)
+        if state.disabled is not None:
+            self.store.set_disabled(name, None)
+            log.warning("event=feed-enabled feed=%s after=re-probe", name)
+
+    def _read_failed(self, name: str, error: FeedError) -> None:
+        """Record a failed read, back off, and disable a feed that keeps failing."""
+        daemon = self.config.daemon
+        now = self._clock()
+        state = self.store.feed_state(name)
+        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+        wait = backoff(
+            state.consecutive_failures + 1, cap=daemon.backoff_max, retry_after=retry_after
+        )
+        failures = self.store.record_fetch_failed(name, now, str(error), now + wait)
+        self.metrics.inc("poster_fetches_total", result="error", feed=name)
+        self.metrics.set("poster_feed_failures", failures, feed=name)
+        log.warning(
+            "event=fetch-failed feed=%s failures=%d retry_in=%ds",
+            name,
+            failures,
+            wait.total_seconds(),
+        )
+        if failures >= daemon.disable_after and state.disabled is None:
+            reason = f"disabled after {failures} failures in a row; last: {error}"
+            self.store.set_disabled(name, reason)
+            log.error(
+                "event=feed-disabled feed=%s reason=%r reprobe_every=%s",
+                name,
+                reason,
+                daemon.reprobe,
+            )
+
+    def _deps(self, *, conditional: bool = True) -> Deps:
+        """Return the pipeline's dependencies as they are now."""
+        return Deps(self.http, self.renderer, self.channel.client, self.store, conditional)
+
+    def _finished(self, batch: Batch, outcomes: dict[tuple[str, str], Outcome]) -> FeedReport:
+        """Close a feed's batch: its validators are saved only now that nothing of it waits."""
+        return finish(batch, outcomes, self.store)
+
+    def _queued(self, report: FeedReport | None) -> None:
+        """Note a batch that had nothing to post."""
+        if report is not None:
+            log.debug("event=batch-done feed=%s", report.feed)
+
+    # Posting
+
+    def _work(self) -> None:
+        """Post queued items one by one until stopped; pause on rate limits and fatal errors."""
+        while not self._stop.is_set():
+            if self.channel.fatal is not None:
+                self._resume.wait(TICK)
+                continue
+            pause = self.channel.pause_until - time.monotonic()
+            if pause > 0:
+                self._stop.wait(min(pause, TICK))
+                continue
+            entry = self.queue.get(TICK)
+            if entry is not None:
+                self._post(entry)
+
+    def _post(self, entry: Entry) -> None:
+        """Post one entry and act on the outcome."""
+        self.pacer.admit()
+        self._remember_sender()
+        outcome = deliver(entry.decision, entry.batch, self._deps())
+        self.metrics.inc("poster_posts_total", outcome=outcome.delivery or "none")
+        if outcome.delivery != DEFERRED:
+            self.channel.failures = 0
+            self.queue.done(entry, outcome)
+            return
+        self.queue.requeue(entry)
+        if outcome.fatal is not None:
+            self._set_fatal(outcome.fatal)
+            return
+        self.channel.failures += 1
+        wait = backoff(
+            self.channel.failures,
+            base=CHANNEL_BACKOFF_BASE,
+            cap=CHANNEL_BACKOFF_MAX,
+            retry_after=outcome.retry_after,
+        )
+        self.channel.pause_until = time.monotonic() + wait.total_seconds()
+        log.warning(
+            "event=channel-paused seconds=%d reason=%r", wait.total_seconds(), outcome.error
+        )
+
+    def _remember_sender(self) -> None:
+        """Keep the sender the channel looked up, so the next start need not ask again."""
+        client = self.channel.client
+        if client.sender is not None:
+            return
+        try:
+            client.sender = client.resolve_sender()
+        except DestinationFatal as exc:
+            self._set_fatal(exc)
+            return
+        except DeliveryError:
+            return  # the send that follows asks again and reports what goes wrong
+        self.store.set_meta(sender_key(client.api_url), client.sender)
+
+    def _set_fatal(self, error: DestinationFatal) -> None:
+        """Stop posting and say so loudly, once per change, until a reload."""
+        text = str(error)
+        if self.channel.fatal == text:
+            return
+        self.channel.fatal = text
+        self._resume.clear()
+        self.store.set_meta(FATAL_META, text)
+        self.metrics.set("poster_channel_fatal", 1)
+        log.error("event=channel-stopped error=%r fix=%r", text, "fix it, then reload (SIGHUP)")
+
+    def _clear_fatal(self) -> None:
+        """Resume posting after a reload."""
+        if self.channel.fatal is not None:
+            log.warning("event=channel-resumed")
+        self.channel.fatal = None
+        self.channel.pause_until = 0.0
+        self.store.set_meta(FATAL_META, "")
+        self.metrics.set("poster_channel_fatal", 0)
+        self._resume.set()
+
+    # The listener: webhook callbacks, health and metrics
+
+    def _listener(self, config: Config, token: str) -> WebhookReceiver | None:
+        """Start the webhook receiver with /healthz and /metrics, when one is configured."""
+        if config.webhook.listen is None:
+            return None
+        host, port = config.webhook.listen
+        receiver = WebhookReceiver(token, host, port, config.webhook.path)
+        receiver.add_route("/healthz", self._health)
+        receiver.add_route("/metrics", self._metrics_page)
+        receiver.start()
+        log.info("event=listening url=%s", receiver.url)
+        return receiver
+
+    def _health(self) -> tuple[int, str, bytes]:
+        """Answer 200 while feeds are polled and the channel takes posts."""
+        if not self.scheduler.running:
+            return 503, "text/plain; charset=utf-8", b"scheduler stopped\n"
+        if self.channel.fatal is not None:
+            return 503, "text/plain; charset=utf-8", f"channel: {self.channel.fatal}\n".encode()
+        return 200, "text/plain; charset=utf-8", b"ok\n"
+
+    def _metrics_page(self) -> tuple[int, str, bytes]:
+        """Answer with the metrics."""
+        disabled = sum(
+            self.store.feed_state(f.name).disabled is not None for f in self.config.feeds
+        )
+        self.metrics.set("poster_feeds_disabled", disabled)
+        return 200, CONTENT_TYPE, self.metrics.render().encode()
+
+    # Signals, chores, reload, shutdown
+
+    def _install_signals(self) -> None:
+        """Route SIGHUP to reload and SIGTERM/SIGINT to stop (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_stop(_signum: int, _frame: FrameType | None) -> None:
+            self.request_stop()
+
+        def on_reload(_signum: int, _frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    def _loop(self) -> None:
+        """Do the main thread's chores until stopped."""
+        interval = self.notifier.watchdog_interval
+        while not self._stop.is_set():
+            self._stop.wait(min(TICK, interval) if interval else TICK)
+            if self._reload.is_set():
+                self._reload.clear()
+                self._do_reload()
+            self._chores()
+            if self.scheduler.running:
+                self.notifier.watchdog()
+
+    def _chores(self) -> None:
+        """Apply operator requests and prune old records now and then."""
+        for line in inbox.drain(self.state_dir, self.store):
+            log.info("event=operator-request %s", line)
+        now = time.monotonic()
+        known = {f.name for f in self.config.feeds} <= set(self._present)
+        if known and now - self._last_prune >= PRUNE_EVERY.total_seconds():
+            self._last_prune = now
+            self.store.prune(self._clock(), dict(self._present))
+
+    def _do_reload(self) -> None:
+        """Read feeds.toml again; keep the old config on error, else apply the difference."""
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+            token = self._token(new)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("event=reload-rejected problem=%r", str(problem))
+            self.notifier.ready("reload rejected; running the previous configuration")
+            return
+        change = diff(self.config, new)
+        self._apply(new, change, token)
+        for line in change.lines():
+            log.info(line)
+        self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
+
+    def _apply(self, new: Config, change: ConfigDiff, token: str) -> None:
+        """Switch to the new configuration: jobs, templates, channel, pacing."""
+        for name in change.removed:
+            if self.scheduler.get_job(name) is not None:
+                self.scheduler.remove_job(name)
+            self.queue.drop(name)
+        self.config = new
+        for name in (*change.added, *change.changed):
+            feed = new.feed(name)
+            job = self.scheduler.get_job(name)
+            if job is not None:
+                job.remove()
+            if feed is not None:
+                self._add_job(self.scheduler, feed)
+        self.renderer = Renderer(new.templates_dir)
+        self.pacer.min_gap = new.viber.min_gap.total_seconds()
+        self.channel.client = self._open_channel(new, token)
+        self._resend_uncertain([feed for feed in new.feeds if feed.name in change.added])
+        self._clear_fatal()
+
+    def _resend_uncertain(self, feeds: Iterable[FeedConfig]) -> None:
+        """Release the uncertain posts of feeds whose operators chose at-least-once."""
+        for feed in feeds:
+            if feed.uncertain != "resend":
+                continue
+            for record in self.store.deliveries(states={UNCERTAIN}, feed=feed.name):
+                self.store.retry(record.feed, record.key)
+                log.warning("event=resend-uncertain feed=%s item=%s", record.feed, record.key)
+
+    def _shutdown(self, worker: threading.Thread, listener: WebhookReceiver | None) -> None:
+        """Stop polling, let the post in flight finish, and close everything."""
+        self.notifier.stopping()
+        log.info("event=stopping")
+        self._stop.set()
+        self._resume.set()
+        self.queue.wake()
+        self.scheduler.shutdown(wait=False)
+        worker.join(timeout=10)
+        if listener is not None:
+            listener.stop()
+        log.info("event=stopped")

@@ -1,0 +1,78 @@
+"""Decide when things happen: feed triggers, backoff after failures, and what a reload changes."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from poster.config import Config, FeedConfig
+
+BACKOFF_BASE = timedelta(minutes=1)
+CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
+CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
+
+
+def trigger_for(feed: FeedConfig) -> BaseTrigger:
+    """Return the APScheduler trigger of a feed: its cron, else its interval with jitter."""
+    schedule = feed.schedule
+    jitter = int(schedule.jitter.total_seconds()) or None
+    if schedule.cron is not None:
+        return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+    interval = schedule.interval or timedelta(minutes=15)
+    return IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter, timezone=UTC)
+
+
+def backoff(
+    failures: int,
+    *,
+    base: timedelta = BACKOFF_BASE,
+    cap: timedelta,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> timedelta:
+    """Return how long to wait after ``failures`` failures in a row: doubling, capped, jittered.
+
+    The wait is at least what the server asked for with Retry-After (RFC 9110 §10.2.3).
+    """
+    doubled: timedelta = base * (2 ** min(max(failures - 1, 0), 30))
+    wait: timedelta = min(doubled, cap) * (0.8 + 0.4 * rand())
+    asked = timedelta(seconds=retry_after or 0)
+    return max(wait, asked)
+
+
+@dataclass(frozen=True)
+class ConfigDiff:
+    """What a reload changes, feed by feed."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    channel_changed: bool = False
+
+    def lines(self) -> list[str]:
+        """Return one log line per change."""
+        lines = [f"event=reload feed={name} change=added" for name in self.added]
+        lines += [f"event=reload feed={name} change=removed" for name in self.removed]
+        lines += [f"event=reload feed={name} change=changed" for name in self.changed]
+        if self.channel_changed:
+            lines.append("event=reload change=channel-settings")
+        return lines or ["event=reload change=none"]
+
+
+def diff(old: Config, new: Config) -> ConfigDiff:
+    """Compare two configurations feed by feed."""
+    before = {feed.name: feed for feed in old.feeds}
+    after = {feed.name: feed for feed in new.feeds}
+    return ConfigDiff(
+        added=tuple(name for name in after if name not in before),
+        removed=tuple(name for name in before if name not in after),
+        changed=tuple(n for n in after if n in before and after[n] != before[n]),
+        channel_changed=(old.viber, old.webhook, old.templates_dir, old.daemon)
+        != (new.viber, new.webhook, new.templates_dir, new.daemon),
+    )
