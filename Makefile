@@ -1,10 +1,12 @@
-# make demo: set up .venv and preview the shipped feeds.toml (offline, no token needed).
+# make demo: set up .venv, check the shipped feeds.toml, and post its new items to a local
+#            sandbox channel (offline, no Viber account needed); the page address is printed.
 # make test: set up .venv with the test tools and run the checks and the test suite.
+# make bench: benchmark poster against rss2email on 1,000 local feeds (see bench/run.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/poster: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +16,7 @@ $(BIN)/poster: pyproject.toml
 
 demo: $(BIN)/poster
 	$(BIN)/poster check
-	$(BIN)/poster preview
+	$(BIN)/poster run --once --sandbox
 
 lint: $(BIN)/poster
 	$(BIN)/ruff check poster tests bench
@@ -23,6 +25,9 @@ lint: $(BIN)/poster
 
 test: lint
 	$(BIN)/pytest -q
+
+bench: $(BIN)/poster
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
