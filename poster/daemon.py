@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -33,14 +33,14 @@ from poster.errors import (
     HTTPStatusError,
 )
 from poster.fetch import make_client
-from poster.ledger import UNCERTAIN
+from poster.filters import SEEN
+from poster.ledger import FATAL_META, UNCERTAIN, sender_key
 from poster.metrics import CONTENT_TYPE, Metrics
-from poster.operate import FATAL_META, OPERATOR_DISABLED
+from poster.operate import OPERATOR_DISABLED
 from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, Outcome, collect, deliver, finish
 from poster.queue import ChannelQueue, Entry
 from poster.render import Renderer
-from poster.runner import sender_key
 from poster.schedule import (
     CHANNEL_BACKOFF_BASE,
     CHANNEL_BACKOFF_MAX,
@@ -73,6 +73,19 @@ class _Channel:
     fatal: str | None = None
     pause_until: float = 0.0
     failures: int = 0
+
+
+def _not_twice(batch: Batch, busy: frozenset[str]) -> Batch:
+    """Mark the items already waiting in the queue as seen, so a re-read never queues them again."""
+    # Until its batch is finished a feed keeps no validators, so every poll reads it in full
+    # and offers the waiting items anew; posting those copies would duplicate them.
+    if not busy:
+        return batch
+    decisions = tuple(
+        replace(d, action=SEEN, reason="waiting to be posted") if d.item.key in busy else d
+        for d in batch.decisions
+    )
+    return replace(batch, decisions=decisions)
 
 
 class Daemon:
@@ -188,13 +201,14 @@ class Daemon:
             return
         fresh = name in self._fresh
         deps = self._deps(conditional=not fresh)
-        result = collect(feed, deps, busy=self.queue.busy(name))
+        busy = self.queue.busy(name)
+        result = collect(feed, deps, busy=busy)
         if isinstance(result, Batch):
             self._fresh.discard(name)
             self._present[name] = frozenset(d.item.key for d in result.decisions)
             self._read_ok(name)
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
-            self._queued(self.queue.put(result))
+            self._queued(self.queue.put(_not_twice(result, busy)))
         elif result.error is not None:
             self._read_failed(name, result.error)
         else:

@@ -20,6 +20,14 @@ UNCERTAIN = "uncertain"
 SEEN = "seen"
 """Known without being posted: the backlog of a feed seen for the first time."""
 
+FATAL_META = "channel.fatal"
+"""The state entry holding why the channel refuses every post (empty while it takes them)."""
+
+
+def sender_key(api_url: str) -> str:
+    """Return the state entry under which the resolved sender of one API is remembered."""
+    return f"sender {api_url.rstrip('/')}"
+
 
 @dataclass(frozen=True)
 class Delivery:

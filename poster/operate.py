@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
-from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
+from poster.ledger import FAILED, FATAL_META, PENDING, SEEN, SENT, UNCERTAIN, sender_key
 from poster.models import Validators
-from poster.runner import sender_key
 from poster.store import RELEASED, DeliveryRecord, FeedState, Store
 
 OPERATOR_DISABLED = "disabled by operator"
 """The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""
-FATAL_META = "channel.fatal"
 """The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
 RETRYABLE = (FAILED, UNCERTAIN)
 RECENT = 10

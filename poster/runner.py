@@ -10,6 +10,8 @@ import httpx
 
 from poster.config import Config, FeedConfig
 from poster.destinations.viber import ViberChannel
+from poster.ledger import UNCERTAIN, sender_key
+from poster.operate import retry_states
 from poster.pacing import Pacer
 from poster.pipeline import Deps, FeedReport, run_pass
 from poster.render import Renderer
@@ -17,11 +19,6 @@ from poster.store import Store
 from poster.timings import Timings
 
 log = logging.getLogger(__name__)
-
-
-def sender_key(api_url: str) -> str:
-    """Return the state key under which the resolved sender of one API is remembered."""
-    return f"sender {api_url.rstrip('/')}"
 
 
 def open_channel(
@@ -73,6 +70,18 @@ def summarize(reports: Sequence[FeedReport]) -> PassSummary:
     )
 
 
+def resend_uncertain(store: Store, feeds: Sequence[FeedConfig]) -> int:
+    """Release the uncertain posts of feeds whose operators chose at-least-once delivery."""
+    released = 0
+    for feed in feeds:
+        if feed.uncertain == "resend":
+            count = retry_states(store, {UNCERTAIN}, feed=feed.name)
+            if count:
+                log.warning("event=resend-uncertain feed=%s items=%d", feed.name, count)
+            released += count
+    return released
+
+
 def run_once(
     config: Config,
     feeds: Sequence[FeedConfig],
@@ -82,6 +91,7 @@ def run_once(
     timings: Timings | None = None,
 ) -> list[FeedReport]:
     """Run one paced pass over ``feeds``, posting new items to ``channel``."""
+    resend_uncertain(store, feeds)
     viber = config.viber
     deps = Deps(
         client=client,

@@ -12,11 +12,10 @@ import pytest
 from poster.config import Config, load_config
 from poster.destinations import Receipt
 from poster.errors import MessageRejected
-from poster.ledger import FAILED, SENT, UNCERTAIN
+from poster.ledger import FAILED, FATAL_META, SENT, UNCERTAIN, sender_key
 from poster.messages import Message
 from poster.models import Validators
 from poster.operate import (
-    FATAL_META,
     OPERATOR_DISABLED,
     STATE_MEANINGS,
     format_status,
@@ -29,7 +28,6 @@ from poster.operate import (
 )
 from poster.pipeline import Deps, run_feed
 from poster.render import Renderer
-from poster.runner import sender_key
 from poster.store import Store
 from poster.store.store import CRASHED
 

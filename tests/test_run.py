@@ -262,6 +262,19 @@ def test_a_lost_answer_is_uncertain_and_never_posted_twice(
     assert [r.key for r in project.records("uncertain")] == ["news-1"]
 
 
+def test_a_feed_that_prefers_at_least_once_sends_a_lost_answer_again(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml") + 'uncertain = "resend"\n')
+    sandbox.inject("drop")
+    assert run(capsys, project).code == EXIT_FAILED
+    second = run(capsys, project)
+    assert second.code == EXIT_OK, second.err
+    # At least once: the post whose answer was lost is sent a second time.
+    assert texts(sandbox) == [NEWS[0], *NEWS]
+    assert project.records("uncertain") == []
+
+
 def test_a_rejected_post_is_recorded_failed_with_the_api_message(
     capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
 ) -> None:
