@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,28 +35,115 @@ class Media:
         return path.endswith((".mp4", ".m4v"))
 
 
-@dataclass(frozen=True)
+class Body:
+    """An item's content as HTML, plain text and summary, derived only when first asked for.
+
+    Turning HTML into text is the costliest part of reading a feed, and most items of a pass
+    are already known and never rendered, so parsers hand over a function instead of results.
+    """
+
+    def __init__(
+        self,
+        html: str = "",
+        text: str = "",
+        summary: str = "",
+        *,
+        derive: Callable[[], tuple[str, str, str]] | None = None,
+    ) -> None:
+        self._derive = derive
+        self._parts = None if derive is not None else (html, text, summary)
+        self._lock = threading.Lock()
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        """Return (html, text, summary), deriving them once."""
+        if self._parts is None:
+            with self._lock:
+                if self._parts is None and self._derive is not None:
+                    self._parts = self._derive()
+                    self._derive = None
+        assert self._parts is not None
+        return self._parts
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Body) and self.parts == other.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __repr__(self) -> str:
+        return "Body(...)" if self._parts is None else f"Body{self._parts!r}"
+
+
+@dataclass(frozen=True, init=False)
 class Item:
-    """One normalized feed entry, whatever format it came from."""
+    """One normalized feed entry, whatever format it came from.
+
+    ``content_html``, ``content_text`` and ``summary`` come from ``body``; pass them directly, or
+    a lazy ``Body`` built by a parser.
+    """
 
     key: str
-    title: str = ""
-    link: str | None = None
-    content_html: str = ""
-    content_text: str = ""
-    summary: str = ""
-    author: str | None = None
-    published: datetime | None = None
-    updated: datetime | None = None
-    tags: tuple[str, ...] = ()
-    image: Media | None = None
-    thumbnail: Media | None = None
-    enclosures: tuple[Media, ...] = ()
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    tags: tuple[str, ...]
+    image: Media | None
+    thumbnail: Media | None
+    enclosures: tuple[Media, ...]
+    body: Body = field(repr=False)
+
+    def __init__(
+        self,
+        key: str,
+        title: str = "",
+        link: str | None = None,
+        content_html: str = "",
+        content_text: str = "",
+        summary: str = "",
+        author: str | None = None,
+        published: datetime | None = None,
+        updated: datetime | None = None,
+        tags: tuple[str, ...] = (),
+        image: Media | None = None,
+        thumbnail: Media | None = None,
+        enclosures: tuple[Media, ...] = (),
+        body: Body | None = None,
+    ) -> None:
+        values = {
+            "key": key, "title": title, "link": link, "author": author,
+            "published": published, "updated": updated, "tags": tags, "image": image,
+            "thumbnail": thumbnail, "enclosures": enclosures,
+            "body": body or Body(content_html, content_text, summary),
+        }  # fmt: skip
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def content_html(self) -> str:
+        """Return the item's richest content as HTML (relative URLs made absolute)."""
+        return self.body.parts[0]
+
+    @property
+    def content_text(self) -> str:
+        """Return the content as clean plain text."""
+        return self.body.parts[1]
+
+    @property
+    def summary(self) -> str:
+        """Return the item's summary as plain text (the start of the content without one)."""
+        return self.body.parts[2]
 
     @property
     def date(self) -> datetime | None:
         """Return the best date for ordering: published, else updated."""
         return self.published or self.updated
+
+    def stub(self) -> Item:
+        """Return the item without its content and media: enough to name it in a report."""
+        return Item(self.key, self.title, self.link, published=self.published, updated=self.updated)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from poster.errors import (
     RetryLater,
 )
 from poster.fetch import fetch
-from poster.filters import HELD, Decision, select
+from poster.filters import HELD, Decision, oldest_first, select
 from poster.ledger import Ledger
 from poster.messages import Message
 from poster.models import FeedMeta, FetchResult, ParsedFeed
@@ -177,6 +177,10 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
         ]
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
+    # Only items to post keep their content; the rest would hold every feed's text in memory.
+    decisions = [d if d.wanted else replace(d, item=d.item.stub()) for d in decisions]
+    parsed = replace(parsed, items=())
+    result = replace(result, body=b"")  # parsed already; the bytes need not wait in memory
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
     return Batch(feed, result, parsed, tuple(decisions))
 
@@ -185,7 +189,8 @@ def _hold_back(feed: FeedConfig, parsed: ParsedFeed) -> frozenset[str]:
     """Return the keys of a new feed's current items but its newest ``backlog`` ones."""
     if feed.backlog is None:
         return frozenset()
-    ordered = [decision.item.key for decision in select(parsed.items, feed, ())]
+    # Ordering alone decides, so the items' text is never derived for a feed's old items.
+    ordered = [item.key for item in oldest_first(parsed.items)]
     held = frozenset(ordered[: max(len(ordered) - feed.backlog, 0)])
     log.info("feed=%s status=first-read held_back=%d", feed.name, len(held))
     return held

@@ -81,6 +81,13 @@ def content(markup: str, text: str, base: str | None) -> tuple[str, str]:
     return content_html, content_text
 
 
+def body(markup: str, text: str, summary: str, base: str | None) -> tuple[str, str, str]:
+    """Return (content_html, content_text, summary) from JSON content fields and a summary."""
+    content_html, content_text = content(markup, text, base)
+    own = plain_text(summary, looks_like_html(summary))
+    return content_html, content_text, summary_or_derived(own, content_text)
+
+
 def summary_or_derived(summary: str, content_text: str) -> str:
     """Return the summary, or the start of the content when the entry has none."""
     return summary or truncate(content_text, SUMMARY_LIMIT)

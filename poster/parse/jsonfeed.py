@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from itertools import chain
 from typing import Any
 
 from poster.config import FeedConfig
 from poster.errors import ParseError
-from poster.models import FetchResult, Item, Media, ParsedFeed
+from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import parse_date
 from poster.parse.keys import item_key
@@ -62,11 +63,8 @@ def _item(raw: dict[str, Any], feed: FeedConfig, base: str, inherited: str | Non
     """Return one normalized Item for a JSON Feed item."""
     markup = _text(raw, "content_html")
     text = _text(raw, "content_text")
-    content_html, content_text = fields.content(markup, text, base)
     title = fields.plain_line(_text(raw, "title"))
     link = absolute(raw.get("url"), base) or absolute(raw.get("external_url"), base)
-    summary_text = _text(raw, "summary")
-    summary = fields.plain_text(summary_text, fields.looks_like_html(summary_text))
     pictures = [_picture(raw.get(name), base) for name in ("image", "banner_image")]
     return Item(
         key=item_key(
@@ -79,14 +77,12 @@ def _item(raw: dict[str, Any], feed: FeedConfig, base: str, inherited: str | Non
         ),
         title=title,
         link=link,
-        content_html=content_html,
-        content_text=content_text,
-        summary=fields.summary_or_derived(summary, content_text),
+        body=Body(derive=partial(fields.body, markup, text, _text(raw, "summary"), base)),
         author=_author(raw) or inherited,
         published=parse_date(raw.get("date_published")),
         updated=parse_date(raw.get("date_modified")),
         tags=fields.unique_strings(_list(raw.get("tags"))),
-        image=choose_image(chain(pictures, content_images(content_html, base))),
+        image=choose_image(chain(pictures, content_images(markup, base))),
         enclosures=_attachments(raw.get("attachments"), base),
     )
 

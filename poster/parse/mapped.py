@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from itertools import chain
 from typing import Any
 
 from poster.config import FeedConfig, JsonMapping
 from poster.errors import ParseError
-from poster.models import FetchResult, Item, Media, ParsedFeed
+from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import parse_date
 from poster.parse.keys import item_key
@@ -50,7 +51,6 @@ def _item(raw: dict[str, Any], mapping: JsonMapping, feed: FeedConfig, base: str
     """Return one normalized Item for a mapped JSON object."""
     markup = _string_field(raw, mapping.content)
     text = _string_field(raw, mapping.text)
-    content_html, content_text = fields.content(markup, text, base)
     title = fields.plain_line(_field(raw, mapping.title))
     link = absolute(_field(raw, mapping.link), base)
     summary = fields.string(_field(raw, mapping.summary)) or ""
@@ -66,16 +66,12 @@ def _item(raw: dict[str, Any], mapping: JsonMapping, feed: FeedConfig, base: str
         ),
         title=title,
         link=link,
-        content_html=content_html,
-        content_text=content_text,
-        summary=fields.summary_or_derived(
-            fields.plain_text(summary, fields.looks_like_html(summary)), content_text
-        ),
+        body=Body(derive=partial(fields.body, markup, text, summary, base)),
         author=_author(_field(raw, mapping.author)),
         published=parse_date(_field(raw, mapping.published)),
         updated=parse_date(_field(raw, mapping.updated)),
         tags=fields.unique_strings(_tags(_field(raw, mapping.tags))),
-        image=choose_image(chain([image], content_images(content_html, base))),
+        image=choose_image(chain([image], content_images(markup, base))),
     )
 
 

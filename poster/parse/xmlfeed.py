@@ -6,6 +6,7 @@ import io
 import re
 import xml.sax
 from collections.abc import Mapping
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -13,7 +14,7 @@ import feedparser
 
 from poster.config import FeedConfig
 from poster.errors import ParseError
-from poster.models import FetchResult, Item, Media, ParsedFeed
+from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import from_struct
 from poster.parse.keys import item_key
@@ -130,18 +131,15 @@ def _describe(error: object) -> str:
 
 
 def _item(entry: Entry, feed: FeedConfig, feed_base: str, inherited: str | None) -> Item:
-    """Return one normalized Item for a feedparser entry."""
+    """Return one normalized Item for a feedparser entry; its text is derived when first used."""
     base = _entry_base(entry, feed_base)
     raw_content, content_is_html = _richest_content(entry)
-    if content_is_html:
-        content_html, content_text = fields.from_html(raw_content, base)
-    else:
-        content_html, content_text = fields.from_text(raw_content)
-    summary = _summary(entry)
     title = _title(entry)
     link = absolute(_get(entry, "link"), base)
     summary_html = _get(_get(entry, "summary_detail"), "value")
-    markup = content_html + (summary_html if isinstance(summary_html, str) else "")
+    markup = (raw_content if content_is_html else "") + (
+        summary_html if isinstance(summary_html, str) else ""
+    )
     image, thumbnail = _pictures(entry, base, markup)
     return Item(
         key=item_key(
@@ -154,9 +152,7 @@ def _item(entry: Entry, feed: FeedConfig, feed_base: str, inherited: str | None)
         ),
         title=title,
         link=link,
-        content_html=content_html,
-        content_text=content_text,
-        summary=fields.summary_or_derived(summary, content_text),
+        body=Body(derive=partial(_body, entry, raw_content, content_is_html, base)),
         author=_author(entry) or inherited,
         published=from_struct(_get(entry, "published_parsed")),
         updated=from_struct(_get(entry, "updated_parsed")),
@@ -165,6 +161,12 @@ def _item(entry: Entry, feed: FeedConfig, feed_base: str, inherited: str | None)
         thumbnail=thumbnail,
         enclosures=_enclosures(entry, base),
     )
+
+
+def _body(entry: Entry, raw: str, is_html: bool, base: str) -> tuple[str, str, str]:
+    """Return the entry's content as HTML and text, and its summary."""
+    content_html, content_text = fields.from_html(raw, base) if is_html else fields.from_text(raw)
+    return content_html, content_text, fields.summary_or_derived(_summary(entry), content_text)
 
 
 def _entry_base(entry: Entry, feed_base: str) -> str:
