@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
@@ -54,6 +55,8 @@ class Deps:
     limit: int | None = None
     pacer: Pacer | None = None
     timings: Timings | None = None
+    workers: int = 1
+    """How many feeds a pass reads at the same time."""
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         """Time a stage when timings are being kept."""
@@ -136,7 +139,7 @@ def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
 
 def run_pass(feeds: Sequence[FeedConfig], deps: Deps) -> list[FeedReport]:
     """Read every feed, then post all new items oldest first across feeds, paced."""
-    collected = [collect(feed, deps) for feed in feeds]
+    collected = _collect_all(feeds, deps)
     batches = [batch for batch in collected if isinstance(batch, Batch)]
     if deps.pacer is not None:
         deps.pacer.start_pass()
@@ -148,6 +151,14 @@ def run_pass(feeds: Sequence[FeedConfig], deps: Deps) -> list[FeedReport]:
         else:
             reports.append(finish(entry, outcomes, deps.ledger))
     return reports
+
+
+def _collect_all(feeds: Sequence[FeedConfig], deps: Deps) -> list[Batch | FeedReport]:
+    """Read every feed, several at a time when allowed; results keep the feeds' order."""
+    if deps.workers <= 1 or len(feeds) <= 1:
+        return [collect(feed, deps) for feed in feeds]
+    with ThreadPoolExecutor(deps.workers, thread_name_prefix="poster-read") as pool:
+        return list(pool.map(lambda feed: collect(feed, deps), feeds))
 
 
 def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) -> Batch | FeedReport:

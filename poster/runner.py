@@ -100,5 +100,6 @@ def run_once(
         ledger=store,
         pacer=Pacer(viber.min_gap.total_seconds(), viber.max_per_pass),
         timings=timings,
+        workers=config.daemon.max_fetches,
     )
     return run_pass(feeds, deps)

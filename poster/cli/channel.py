@@ -21,7 +21,6 @@ from poster.cli.common import (
     select_feeds,
 )
 from poster.config import Config
-from poster.daemon import Daemon
 from poster.destinations.viber import ViberChannel
 from poster.errors import ConfigError, ConfigProblem
 from poster.fetch import make_client
@@ -86,6 +85,8 @@ def _run_daemon(config: Config, args: argparse.Namespace) -> int:
         raise ConfigError(
             [ConfigProblem("command line", "--feed/--sandbox", "only go with --once", None, None)]
         )
+    from poster.daemon import Daemon  # the scheduler is loaded only by the command that runs it
+
     setup_logging(args.log_level or "info")
     daemon = Daemon(config.path, args.state_dir or default_state_dir())
     return daemon.run()
