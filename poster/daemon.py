@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -31,9 +31,9 @@ from poster.errors import (
     DestinationFatal,
     FeedError,
     HTTPStatusError,
+    StateError,
 )
 from poster.fetch import make_client
-from poster.filters import SEEN
 from poster.ledger import FATAL_META, UNCERTAIN, sender_key
 from poster.metrics import CONTENT_TYPE, Metrics
 from poster.operate import OPERATOR_DISABLED
@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 TICK = 2.0
 """Seconds between the main loop's chores: signals, inbox, watchdog."""
 PRUNE_EVERY = timedelta(days=1)
+READ_GRACE = 3.0
+"""Seconds a stop waits for feed reads under way; the unit's TimeoutStopSec is 15."""
 
 
 def _utcnow() -> datetime:
@@ -73,19 +75,6 @@ class _Channel:
     fatal: str | None = None
     pause_until: float = 0.0
     failures: int = 0
-
-
-def _not_twice(batch: Batch, busy: frozenset[str]) -> Batch:
-    """Mark the items already waiting in the queue as seen, so a re-read never queues them again."""
-    # Until its batch is finished a feed keeps no validators, so every poll reads it in full
-    # and offers the waiting items anew; posting those copies would duplicate them.
-    if not busy:
-        return batch
-    decisions = tuple(
-        replace(d, action=SEEN, reason="waiting to be posted") if d.item.key in busy else d
-        for d in batch.decisions
-    )
-    return replace(batch, decisions=decisions)
 
 
 class Daemon:
@@ -109,7 +98,11 @@ class Daemon:
         self._resume = threading.Event()
         self._present: dict[str, frozenset[str]] = {}
         self._fresh: set[str] = set()
+        # Counts requests for full reads, so a read under way cannot cancel a newer one.
+        self._fresh_asked = 0
         self._last_prune = 0.0
+        self._reads = threading.Condition()
+        self._reading = 0
 
     def request_stop(self) -> None:
         """Ask the daemon to stop after the post in flight."""
@@ -192,23 +185,47 @@ class Daemon:
             self._poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
             replace_existing=True, **options,
         )  # fmt: skip
-        self._fresh.add(feed.name)
+        self._read_in_full([feed.name])
+
+    def _read_in_full(self, names: Iterable[str]) -> None:
+        """Make the next read of each feed unconditional, whatever validators are saved by then."""
+        self._fresh.update(names)
+        self._fresh_asked += 1
 
     def _poll(self, name: str) -> None:
+        """Read one feed if it is due, and queue its new items; a stop waits for it."""
+        with self._reads:
+            self._reading += 1
+        try:
+            self._read(name)
+        except StateError:
+            # Only a read that outlived READ_GRACE finds the state closed; the next start redoes it.
+            if not self._stop.is_set():
+                raise
+            log.info("event=read-abandoned feed=%s reason=stopping", name)
+        finally:
+            with self._reads:
+                self._reading -= 1
+                self._reads.notify_all()
+
+    def _read(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items."""
         feed = self.config.feed(name)
         if feed is None or self._stop.is_set() or not self._due(name):
             return
+        asked = self._fresh_asked
         fresh = name in self._fresh
         deps = self._deps(conditional=not fresh)
-        busy = self.queue.busy(name)
-        result = collect(feed, deps, busy=busy)
+        result = collect(feed, deps, busy=self.queue.busy(name))
+        if self._stop.is_set():
+            return  # cut short by the stop, or too late to post: not the feed's failure
         if isinstance(result, Batch):
-            self._fresh.discard(name)
+            if self._fresh_asked == asked:
+                self._fresh.discard(name)
             self._present[name] = frozenset(d.item.key for d in result.decisions)
             self._read_ok(name)
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
-            self._queued(self.queue.put(_not_twice(result, busy)))
+            self._queued(self.queue.put(result))
         elif result.error is not None:
             self._read_failed(name, result.error)
         else:
@@ -414,8 +431,13 @@ class Daemon:
 
     def _chores(self) -> None:
         """Apply operator requests and prune old records now and then."""
-        for line in inbox.drain(self.state_dir, self.store):
+        lines = inbox.drain(self.state_dir, self.store)
+        for line in lines:
             log.info("event=operator-request %s", line)
+        if lines:
+            # A released item is offered only by a full read, and a read or batch under way
+            # may save validators after the request did, turning the next read into a 304.
+            self._read_in_full(feed.name for feed in self.config.feeds)
         now = time.monotonic()
         known = {f.name for f in self.config.feeds} <= set(self._present)
         if known and now - self._last_prune >= PRUNE_EVERY.total_seconds():
@@ -479,4 +501,7 @@ class Daemon:
         worker.join(timeout=10)
         if listener is not None:
             listener.stop()
+        with self._reads:
+            # A read still under way would write to the state after it is closed.
+            self._reads.wait_for(lambda: self._reading == 0, READ_GRACE)
         log.info("event=stopped")

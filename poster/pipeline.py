@@ -182,10 +182,8 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
     with deps.stage("select"):
         held = _hold_back(feed, parsed) if not deps.ledger.has_history(feed.name) else frozenset()
         deps.ledger.mark_seen(feed.name, held)
-        decisions = [
-            _held(d, feed) if d.item.key in held else d
-            for d in select(parsed.items, feed, _Seen(deps.ledger, feed.name, held))
-        ]
+        seen = _Seen(deps.ledger, feed.name, held | busy)
+        decisions = [_explain(d, feed, held, busy) for d in select(parsed.items, feed, seen)]
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
     # Only items to post keep their content; the rest would hold every feed's text in memory.
@@ -207,11 +205,17 @@ def _hold_back(feed: FeedConfig, parsed: ParsedFeed) -> frozenset[str]:
     return held
 
 
-def _held(decision: Decision, feed: FeedConfig) -> Decision:
-    """Say why an item of a feed read for the first time is not posted."""
-    return replace(
-        decision, action=HELD, reason=f"first read of the feed: backlog = {feed.backlog}"
-    )
+def _explain(
+    decision: Decision, feed: FeedConfig, held: frozenset[str], busy: frozenset[str]
+) -> Decision:
+    """Say why an item is not posted when it is held back, or already waiting to be posted."""
+    key = decision.item.key
+    if key in held:
+        reason = f"first read of the feed: backlog = {feed.backlog}"
+        return replace(decision, action=HELD, reason=reason)
+    if key in busy:
+        return replace(decision, reason="waiting to be posted")
+    return decision
 
 
 def finish(batch: Batch, outcomes: Mapping[tuple[str, str], Outcome], ledger: Ledger) -> FeedReport:

@@ -14,7 +14,7 @@ from poster.errors import DestinationFatal, MessageRejected, RetryLater
 from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
 from poster.messages import Message
 from poster.pacing import Pacer
-from poster.pipeline import DEFERRED, Deps, run_feed, run_pass
+from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
 from poster.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,3 +211,12 @@ def test_a_pass_posts_oldest_first_across_feeds() -> None:
     assert firsts == ["*First*", "*First*", "*Second*", "*Second*", "*Third*", "*Third*"]
     order = [o.receipt.message_token for r in reports for o in r.outcomes if o.receipt]
     assert order == ["2", "3", "5", "1", "4", "6"]
+
+
+def test_items_already_waiting_are_not_offered_again(client: httpx.Client) -> None:
+    deps_ = deps(client, ScriptedDestination(), MemoryLedger())
+    batch = collect(FEED, deps_, busy=frozenset({"g2"}))
+    assert isinstance(batch, Batch)
+    assert [d.item.key for d in batch.wanted()] == ["g1", "g3"]
+    [waiting] = [d for d in batch.decisions if d.item.key == "g2"]
+    assert (waiting.action, waiting.reason) == ("seen", "waiting to be posted")

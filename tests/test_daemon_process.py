@@ -1,0 +1,199 @@
+"""Run ``python -m poster run`` as a real process, as systemd would, against a sandbox channel.
+
+The test binds the sd_notify datagram socket itself (sd_notify(3)), sends the signals a service
+manager sends, and reads the process's log stream the way journald would receive it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+from test_daemon import TOKEN, Feeds, Project, new_project, set_webhook, texts, titles, wait_for
+
+from poster.ledger import SENT
+from poster.sandbox import Sandbox
+from poster.webhook import WebhookReceiver
+
+STOP_WITHIN = 5.0
+"""Seconds a stopping service may take before the test counts it as hung."""
+_SERVICE_ENV = (
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "JOURNAL_STREAM",
+    "STATE_DIRECTORY",
+    "CONFIGURATION_DIRECTORY",
+    "POSTER_CONFIG",
+    "CREDENTIALS_DIRECTORY",
+)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(token=TOKEN, port=0) as running_sandbox:
+        yield running_sandbox
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox, feed_server: FeedServer) -> Iterator[Project]:
+    """Return a project with one feed, posting to a sandbox channel that takes posts."""
+    with WebhookReceiver(TOKEN, port=0) as receiver:
+        set_webhook(sandbox, receiver)
+        project = new_project(tmp_path, sandbox, Feeds(feed_server))
+        project.write(project.table("news"))
+        yield project
+
+
+@pytest.fixture
+def notify() -> Iterator[tuple[str, socket.socket]]:
+    """Bind a datagram socket as systemd does; yield its $NOTIFY_SOCKET value and the socket."""
+    name = f"@poster-daemon-test-{os.getpid()}-{time.monotonic_ns()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        # sd_notify(3): a leading "@" names the abstract namespace, a NUL byte on the wire.
+        sock.bind(b"\0" + name[1:].encode())
+        yield name, sock
+
+
+class Messages:
+    """Read sd_notify datagrams in arrival order."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.seen: list[str] = []
+
+    def until(self, assignment: str, timeout: float = 10.0) -> str:
+        """Return the next datagram holding ``assignment`` on a line of its own."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                datagram = self.sock.recv(4096).decode()
+            except TimeoutError:
+                break
+            self.seen.append(datagram)
+            if assignment in datagram.splitlines():
+                return datagram
+        raise AssertionError(f"no {assignment} within {timeout:g}s; got {self.seen}")
+
+    def states(self) -> list[str]:
+        """Return the first line of every datagram but the watchdog's, in order."""
+        return [d.splitlines()[0] for d in self.seen if d != "WATCHDOG=1"]
+
+
+@contextmanager
+def service(
+    project: Project, log: Path, *, env: dict[str, str] | None = None, debug: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``poster run`` on ``project`` with stderr going to ``log``; kill it if left running.
+
+    With ``STATE_DIRECTORY`` in ``env`` the paths come from systemd's variables, as under the
+    unit, instead of ``-c`` and ``--state-dir``.
+    """
+    clean = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV}
+    under_unit = "STATE_DIRECTORY" in (env or {})
+    argv = [sys.executable, "-m", "poster"]
+    argv += [] if under_unit else ["-c", str(project.config)]
+    argv += ["--log-level", "debug"] if debug else []
+    argv += ["run"] if under_unit else ["run", "--state-dir", str(project.state)]
+    elsewhere = project.root / "cwd"
+    elsewhere.mkdir(exist_ok=True)
+    with log.open("wb") as stream:
+        process = subprocess.Popen(
+            argv,
+            env={**clean, "POSTER_VIBER_TOKEN": TOKEN, **(env or {})},
+            cwd=elsewhere,
+            stdin=subprocess.DEVNULL,
+            stdout=stream,
+            stderr=stream,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """Send SIGTERM and return the exit code, failing if the process does not exit in time."""
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=STOP_WITHIN)
+
+
+def test_the_service_reports_ready_reloading_watchdog_and_stopping_to_systemd(
+    project: Project, notify: tuple[str, socket.socket], tmp_path: Path
+) -> None:
+    name, sock = notify
+    messages = Messages(sock)
+    env = {"NOTIFY_SOCKET": name, "WATCHDOG_USEC": "2000000"}
+    project.feeds.publish("news", 1)
+    with service(project, tmp_path / "log", env=env) as process:
+        ready = messages.until("READY=1", timeout=20)
+        assert "STATUS=polling 1 feeds" in ready.splitlines()
+        # Half the 2 s watchdog timeout, as sd_watchdog_enabled(3) recommends.
+        messages.until("WATCHDOG=1", timeout=3)
+        process.send_signal(signal.SIGHUP)
+        reloading = messages.until("RELOADING=1", timeout=5)
+        assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", reloading)
+        messages.until("READY=1", timeout=5)
+        stopped_at = time.monotonic()
+        assert stop(process) == 0
+        assert time.monotonic() - stopped_at < STOP_WITHIN
+        messages.until("STOPPING=1", timeout=1)
+    assert messages.states() == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"]
+
+
+def test_sigterm_lets_the_post_in_flight_finish_and_records_it_sent(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    posts = project.feeds.publish("news", 1)
+    sandbox.inject("slow:1.5")
+    log = tmp_path / "log"
+    with service(project, log) as process:
+        # The sandbox keeps the post at once and answers 1.5 s later.
+        wait_for(lambda: sandbox.posts, "the post to reach the channel", timeout=20)
+        asked = time.monotonic()
+        assert stop(process) == 0
+        waited = time.monotonic() - asked
+    assert waited >= 1.0, "the process exited without waiting for the answer"
+    assert texts(sandbox) == titles(posts)
+    assert project.records() == {"news-1": SENT}
+    events = log.read_text(encoding="utf-8")
+    assert "event=stopped" in events
+    assert "status=uncertain" not in events
+
+
+def test_under_the_unit_log_lines_carry_a_priority_no_timestamp_and_never_the_token(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    project.feeds.publish("news", 1)
+    log = tmp_path / "log"
+    log.touch()
+    info = log.stat()
+    # systemd.exec(5): $JOURNAL_STREAM is the device and inode of the stream journald reads;
+    # the unit's StateDirectory= and ConfigurationDirectory= name the paths.
+    env = {
+        "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}",
+        "STATE_DIRECTORY": str(project.state),
+        "CONFIGURATION_DIRECTORY": str(project.root),
+    }
+    with service(project, log, env=env, debug=True) as process:
+        wait_for(lambda: sandbox.posts, "the post to reach the channel", timeout=20)
+        assert stop(process) == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert "<6>event=started feeds=1 state=" + str(project.state) in lines
+    assert any(line.startswith("<7>") for line in lines)
+    assert [line for line in lines if not re.match(r"<[0-7]>", line)] == []
+    assert [line for line in lines if re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", line)] == []
+    assert TOKEN not in "\n".join(lines)

@@ -1,0 +1,238 @@
+"""Test when things happen: feed triggers, backoff after failures, and what a reload changes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from poster.config import Config, FeedConfig, Schedule
+from poster.config.records import DaemonConfig, ViberConfig, WebhookConfig
+from poster.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, trigger_for
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+NOW = datetime(2026, 3, 2, 8, 10, 0, tzinfo=UTC)
+
+
+def middle() -> float:
+    """Return the random draw that leaves a wait unjittered (0.8 + 0.4 * 0.5 = 1)."""
+    return 0.5
+
+
+# Backoff
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [(0, MINUTE), (1, MINUTE), (2, 2 * MINUTE), (3, 4 * MINUTE), (5, 16 * MINUTE)],
+    ids=["none-yet", "first", "second", "third", "fifth"],
+)
+def test_backoff_doubles_with_each_failure_in_a_row(failures: int, expected: timedelta) -> None:
+    assert backoff(failures, cap=24 * HOUR, rand=middle) == expected
+
+
+@pytest.mark.parametrize(
+    ("failures", "cap", "expected"),
+    [(7, HOUR, HOUR), (8, 6 * HOUR, 2 * HOUR + 8 * MINUTE), (10_000, 6 * HOUR, 6 * HOUR)],
+    ids=["capped", "under-the-cap", "huge-count-no-overflow"],
+)
+def test_backoff_never_exceeds_the_cap_before_jitter(
+    failures: int, cap: timedelta, expected: timedelta
+) -> None:
+    assert backoff(failures, cap=cap, rand=middle) == expected
+
+
+@pytest.mark.parametrize(
+    ("draw", "factor"),
+    [(0.0, 0.8), (0.25, 0.9), (0.999999, 1.2)],
+    ids=["lowest", "quarter", "highest"],
+)
+def test_backoff_jitter_spreads_the_wait_by_twenty_percent(draw: float, factor: float) -> None:
+    wait = backoff(3, cap=HOUR, rand=lambda: draw)
+    assert wait.total_seconds() == pytest.approx(4 * 60 * factor, abs=0.001)
+
+
+def test_backoff_jitter_stays_within_bounds_for_real_random_draws() -> None:
+    draws = random.Random(7)
+    waits = [backoff(2, cap=HOUR, rand=draws.random) for _ in range(500)]
+    assert all(1.6 * MINUTE <= wait <= 2.4 * MINUTE for wait in waits)
+    # The draws really spread: not one wait repeated 500 times.
+    assert len(set(waits)) > 400
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "cap", "expected"),
+    [
+        (300.0, HOUR, 5 * MINUTE),
+        (30.0, HOUR, 2 * MINUTE),
+        (7200.0, HOUR, 2 * HOUR),
+        (0.0, HOUR, 2 * MINUTE),
+        (None, HOUR, 2 * MINUTE),
+    ],
+    ids=["longer-than-backoff", "shorter-than-backoff", "beyond-the-cap", "zero", "absent"],
+)
+def test_retry_after_is_a_floor_under_the_backoff(
+    retry_after: float | None, cap: timedelta, expected: timedelta
+) -> None:
+    wait = backoff(2, cap=cap, retry_after=retry_after, rand=middle)
+    assert wait == expected
+
+
+def test_backoff_base_can_be_set_for_the_channel() -> None:
+    wait = backoff(3, base=timedelta(seconds=5), cap=MINUTE * 15, rand=middle)
+    assert wait == timedelta(seconds=20)
+    assert BACKOFF_BASE == MINUTE
+
+
+# Triggers
+
+
+def feed(name: str = "news", schedule: Schedule | None = None) -> FeedConfig:
+    return FeedConfig(name, f"https://{name}.example.org/feed.xml", schedule=schedule or Schedule())
+
+
+@pytest.mark.parametrize(
+    ("schedule", "seconds", "jitter"),
+    [
+        (Schedule(interval=timedelta(seconds=1)), 1, None),
+        (Schedule(interval=timedelta(minutes=30), jitter=timedelta(seconds=45)), 1800, 45),
+        (Schedule(interval=None), 900, None),
+    ],
+    ids=["one-second", "with-jitter", "no-interval-means-15-minutes"],
+)
+def test_an_interval_feed_gets_an_interval_trigger(
+    schedule: Schedule, seconds: int, jitter: int | None
+) -> None:
+    trigger = trigger_for(feed(schedule=schedule))
+    assert isinstance(trigger, IntervalTrigger)
+    assert trigger.interval == timedelta(seconds=seconds)
+    assert trigger.jitter == jitter
+    first = trigger.get_next_fire_time(None, NOW)
+    after = trigger.get_next_fire_time(first, first)
+    if jitter is None:
+        assert after - first == timedelta(seconds=seconds)
+    else:
+        assert timedelta(seconds=seconds) <= after - first <= timedelta(seconds=seconds + jitter)
+
+
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("30 6 * * *", datetime(2026, 3, 3, 6, 30, tzinfo=UTC)),
+        ("*/15 * * * *", datetime(2026, 3, 2, 8, 15, tzinfo=UTC)),
+        ("0 9 * * mon-fri", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+        ("0 12 * * sat", datetime(2026, 3, 7, 12, 0, tzinfo=UTC)),
+    ],
+    ids=["daily-already-past", "quarter-hours", "weekdays", "saturdays"],
+)
+def test_a_cron_feed_fires_at_its_times_in_utc(cron: str, expected: datetime) -> None:
+    # The interval would say otherwise; a cron expression wins.
+    trigger = trigger_for(feed(schedule=Schedule(interval=timedelta(seconds=1), cron=cron)))
+    assert isinstance(trigger, CronTrigger)
+    assert trigger.get_next_fire_time(None, NOW) == expected
+
+
+# Reload differences
+
+
+def config(
+    *feeds: FeedConfig,
+    viber: ViberConfig | None = None,
+    webhook: WebhookConfig | None = None,
+    daemon: DaemonConfig | None = None,
+) -> Config:
+    return Config(
+        Path("/etc/poster/feeds.toml"),
+        Path("/etc/poster/templates"),
+        viber=viber or ViberConfig(),
+        feeds=feeds,
+        webhook=webhook or WebhookConfig(),
+        daemon=daemon or DaemonConfig(),
+    )
+
+
+NEWS, BLOG, SPORT = feed("news"), feed("blog"), feed("sport")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (config(NEWS, BLOG), config(NEWS, BLOG), ConfigDiff()),
+        (config(NEWS), config(NEWS, BLOG), ConfigDiff(added=("blog",))),
+        (config(NEWS, BLOG), config(BLOG), ConfigDiff(removed=("news",))),
+        (
+            config(NEWS, BLOG),
+            config(replace(NEWS, template="now.j2"), BLOG),
+            ConfigDiff(changed=("news",)),
+        ),
+        (
+            config(NEWS, BLOG),
+            config(BLOG, replace(NEWS, schedule=Schedule(interval=HOUR))),
+            ConfigDiff(changed=("news",)),
+        ),
+        (config(NEWS, BLOG), config(BLOG, NEWS), ConfigDiff()),
+        (
+            config(NEWS, BLOG),
+            config(replace(BLOG, enabled=False), SPORT),
+            ConfigDiff(added=("sport",), removed=("news",), changed=("blog",)),
+        ),
+        (
+            config(NEWS),
+            config(NEWS, viber=ViberConfig(min_gap=timedelta(0))),
+            ConfigDiff(channel_changed=True),
+        ),
+        (
+            config(NEWS),
+            config(NEWS, webhook=WebhookConfig(listen=("127.0.0.1", 8080))),
+            ConfigDiff(channel_changed=True),
+        ),
+        (
+            config(NEWS),
+            config(NEWS, daemon=DaemonConfig(disable_after=3)),
+            ConfigDiff(channel_changed=True),
+        ),
+    ],
+    ids=[
+        "same",
+        "added",
+        "removed",
+        "template-changed",
+        "schedule-changed-and-moved",
+        "only-reordered",
+        "all-three",
+        "viber",
+        "webhook",
+        "daemon",
+    ],
+)
+def test_diff_names_the_feeds_added_removed_and_changed(
+    old: Config, new: Config, expected: ConfigDiff
+) -> None:
+    assert diff(old, new) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "lines"),
+    [
+        (ConfigDiff(), ["event=reload change=none"]),
+        (
+            ConfigDiff(added=("a",), removed=("b", "c"), changed=("d",), channel_changed=True),
+            [
+                "event=reload feed=a change=added",
+                "event=reload feed=b change=removed",
+                "event=reload feed=c change=removed",
+                "event=reload feed=d change=changed",
+                "event=reload change=channel-settings",
+            ],
+        ),
+    ],
+    ids=["nothing", "everything"],
+)
+def test_a_diff_is_logged_one_line_per_change(change: ConfigDiff, lines: list[str]) -> None:
+    assert change.lines() == lines
