@@ -553,7 +553,7 @@ def test_a_resend_feed_sends_its_uncertain_items_again_on_restart(
     assert texts(sandbox) == titles(first + first[:1])
     assert project.records() == {"news-1": SENT, "news-2": SENT}
     logged = [r.getMessage() for r in caplog.records]
-    assert "event=resend-uncertain feed=news item=news-1" in logged
+    assert "event=resend-uncertain feed=news items=1" in logged
 
 
 def test_a_stop_during_a_read_lets_it_end_quietly_without_counting_a_failure(

@@ -30,7 +30,7 @@ from test_daemon import (
     wait_for,
 )
 
-from poster import daemon
+from poster.daemon import worker
 from poster.ledger import SENT, UNCERTAIN
 from poster.sandbox import Sandbox
 from poster.webhook import WebhookReceiver
@@ -110,7 +110,7 @@ def test_every_item_is_posted_once_through_rounds_of_faults(
     started = time.monotonic()
     # In service the channel first backs off 5 s; 1 s lets many faults fit the budget while
     # the doubling and the pausing stay the same, and still outlasts a poll of each feed.
-    monkeypatch.setattr(daemon, "CHANNEL_BACKOFF_BASE", timedelta(seconds=1))
+    monkeypatch.setattr(worker, "CHANNEL_BACKOFF_BASE", timedelta(seconds=1))
     published: list[Post] = []
     for name in FEEDS:
         published += feeds.publish(name, 0)

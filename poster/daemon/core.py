@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -23,27 +22,25 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster import inbox
 from poster.config import Config, FeedConfig, load_config
+from poster.daemon.health import health_page, start_listener
+from poster.daemon.worker import ChannelWorker
 from poster.destinations.viber import ViberChannel
 from poster.errors import (
     ConfigError,
     ConfigProblem,
-    DeliveryError,
-    DestinationFatal,
     FeedError,
     HTTPStatusError,
     StateError,
 )
 from poster.fetch import make_client
-from poster.ledger import FATAL_META, UNCERTAIN, sender_key
+from poster.ledger import sender_key
 from poster.metrics import CONTENT_TYPE, Metrics
 from poster.operate import OPERATOR_DISABLED
-from poster.pacing import Pacer
-from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, Outcome, collect, deliver, finish
-from poster.queue import ChannelQueue, Entry
+from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, finish
+from poster.queue import ChannelQueue
 from poster.render import Renderer
+from poster.runner import resend_uncertain
 from poster.schedule import (
-    CHANNEL_BACKOFF_BASE,
-    CHANNEL_BACKOFF_MAX,
     ConfigDiff,
     backoff,
     diff,
@@ -67,16 +64,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class _Channel:
-    """The channel's state as the worker sees it."""
-
-    client: ViberChannel
-    fatal: str | None = None
-    pause_until: float = 0.0
-    failures: int = 0
-
-
 class Daemon:
     """Poll feeds on their schedules and post new items until told to stop."""
 
@@ -95,7 +82,6 @@ class Daemon:
         self._clock = clock
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._resume = threading.Event()
         self._present: dict[str, frozenset[str]] = {}
         self._fresh: set[str] = set()
         # Counts requests for full reads, so a read under way cannot cancel a newer one.
@@ -118,31 +104,35 @@ class Daemon:
         token = self._token(self.config)
         with Store(self.state_dir, retention=self.config.daemon.retention) as store:
             self.store = store
-            self._resend_uncertain(self.config.feeds)
+            resend_uncertain(self.store, self.config.feeds)
             with make_client() as http:
                 return self._serve(token, http)
 
     def _serve(self, token: str, http: httpx.Client) -> int:
         """Run the scheduler, the worker and the listener until stopped."""
         self.http = http
-        self.channel = _Channel(self._open_channel(self.config, token))
-        self.queue = ChannelQueue(self._finished)
-        self.pacer = Pacer(self.config.viber.min_gap.total_seconds(), 1 << 62)
         self.renderer = Renderer(self.config.templates_dir)
+        self.queue = ChannelQueue(self._finished)
+        self.worker = ChannelWorker(
+            self._open_channel(self.config, token),
+            self.queue,
+            self.store,
+            self.metrics,
+            self._deps,
+            min_gap=self.config.viber.min_gap.total_seconds(),
+        )
         self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
-        self.metrics.set("poster_channel_fatal", 0)
         self.scheduler = self._scheduler(self.config)
-        worker = threading.Thread(target=self._work, name="poster-channel", daemon=True)
-        listener = self._listener(self.config, token)
+        listener = start_listener(self.config, token, self._health, self._metrics_page)
         self._install_signals()
         self.scheduler.start()
-        worker.start()
+        self.worker.start()
         self.notifier.ready(f"polling {len(self.scheduler.get_jobs())} feeds")
         log.info("event=started feeds=%d state=%s", len(self.config.feeds), self.state_dir)
         try:
             self._loop()
         finally:
-            self._shutdown(worker, listener)
+            self._shutdown(listener)
         return 0
 
     def _token(self, config: Config) -> str:
@@ -282,7 +272,7 @@ class Daemon:
 
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
-        return Deps(self.http, self.renderer, self.channel.client, self.store, conditional)
+        return Deps(self.http, self.renderer, self.worker.client, self.store, conditional)
 
     def _finished(self, batch: Batch, outcomes: dict[tuple[str, str], Outcome]) -> FeedReport:
         """Close a feed's batch: its validators are saved only now that nothing of it waits."""
@@ -293,104 +283,11 @@ class Daemon:
         if report is not None:
             log.debug("event=batch-done feed=%s", report.feed)
 
-    # Posting
-
-    def _work(self) -> None:
-        """Post queued items one by one until stopped; pause on rate limits and fatal errors."""
-        while not self._stop.is_set():
-            if self.channel.fatal is not None:
-                self._resume.wait(TICK)
-                continue
-            pause = self.channel.pause_until - time.monotonic()
-            if pause > 0:
-                self._stop.wait(min(pause, TICK))
-                continue
-            entry = self.queue.get(TICK)
-            if entry is not None:
-                self._post(entry)
-
-    def _post(self, entry: Entry) -> None:
-        """Post one entry and act on the outcome."""
-        self.pacer.admit()
-        self._remember_sender()
-        outcome = deliver(entry.decision, entry.batch, self._deps())
-        self.metrics.inc("poster_posts_total", outcome=outcome.delivery or "none")
-        if outcome.delivery != DEFERRED:
-            self.channel.failures = 0
-            self.queue.done(entry, outcome)
-            return
-        self.queue.requeue(entry)
-        if outcome.fatal is not None:
-            self._set_fatal(outcome.fatal)
-            return
-        self.channel.failures += 1
-        wait = backoff(
-            self.channel.failures,
-            base=CHANNEL_BACKOFF_BASE,
-            cap=CHANNEL_BACKOFF_MAX,
-            retry_after=outcome.retry_after,
-        )
-        self.channel.pause_until = time.monotonic() + wait.total_seconds()
-        log.warning(
-            "event=channel-paused seconds=%d reason=%r", wait.total_seconds(), outcome.error
-        )
-
-    def _remember_sender(self) -> None:
-        """Keep the sender the channel looked up, so the next start need not ask again."""
-        client = self.channel.client
-        if client.sender is not None:
-            return
-        try:
-            client.sender = client.resolve_sender()
-        except DestinationFatal as exc:
-            self._set_fatal(exc)
-            return
-        except DeliveryError:
-            return  # the send that follows asks again and reports what goes wrong
-        self.store.set_meta(sender_key(client.api_url), client.sender)
-
-    def _set_fatal(self, error: DestinationFatal) -> None:
-        """Stop posting and say so loudly, once per change, until a reload."""
-        text = str(error)
-        if self.channel.fatal == text:
-            return
-        self.channel.fatal = text
-        self._resume.clear()
-        self.store.set_meta(FATAL_META, text)
-        self.metrics.set("poster_channel_fatal", 1)
-        log.error("event=channel-stopped error=%r fix=%r", text, "fix it, then reload (SIGHUP)")
-
-    def _clear_fatal(self) -> None:
-        """Resume posting after a reload."""
-        if self.channel.fatal is not None:
-            log.warning("event=channel-resumed")
-        self.channel.fatal = None
-        self.channel.pause_until = 0.0
-        self.store.set_meta(FATAL_META, "")
-        self.metrics.set("poster_channel_fatal", 0)
-        self._resume.set()
-
-    # The listener: webhook callbacks, health and metrics
-
-    def _listener(self, config: Config, token: str) -> WebhookReceiver | None:
-        """Start the webhook receiver with /healthz and /metrics, when one is configured."""
-        if config.webhook.listen is None:
-            return None
-        host, port = config.webhook.listen
-        receiver = WebhookReceiver(token, host, port, config.webhook.path)
-        receiver.add_route("/healthz", self._health)
-        receiver.add_route("/metrics", self._metrics_page)
-        receiver.start()
-        log.info("event=listening url=%s", receiver.url)
-        return receiver
+    # Health and metrics, served by the webhook listener
 
     def _health(self) -> tuple[int, str, bytes]:
         """Answer 200 while feeds are polled and the channel takes posts."""
-        if not self.scheduler.running:
-            return 503, "text/plain; charset=utf-8", b"scheduler stopped\n"
-        if self.channel.fatal is not None:
-            return 503, "text/plain; charset=utf-8", f"channel: {self.channel.fatal}\n".encode()
-        return 200, "text/plain; charset=utf-8", b"ok\n"
+        return health_page(self.scheduler.running, self.worker.fatal)
 
     def _metrics_page(self) -> tuple[int, str, bytes]:
         """Answer with the metrics."""
@@ -476,29 +373,18 @@ class Daemon:
             if feed is not None:
                 self._add_job(self.scheduler, feed)
         self.renderer = Renderer(new.templates_dir)
-        self.pacer.min_gap = new.viber.min_gap.total_seconds()
-        self.channel.client = self._open_channel(new, token)
-        self._resend_uncertain([feed for feed in new.feeds if feed.name in change.added])
-        self._clear_fatal()
+        self.worker.pacer.min_gap = new.viber.min_gap.total_seconds()
+        self.worker.client = self._open_channel(new, token)
+        resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
+        self.worker.resume()
 
-    def _resend_uncertain(self, feeds: Iterable[FeedConfig]) -> None:
-        """Release the uncertain posts of feeds whose operators chose at-least-once."""
-        for feed in feeds:
-            if feed.uncertain != "resend":
-                continue
-            for record in self.store.deliveries(states={UNCERTAIN}, feed=feed.name):
-                self.store.retry(record.feed, record.key)
-                log.warning("event=resend-uncertain feed=%s item=%s", record.feed, record.key)
-
-    def _shutdown(self, worker: threading.Thread, listener: WebhookReceiver | None) -> None:
+    def _shutdown(self, listener: WebhookReceiver | None) -> None:
         """Stop polling, let the post in flight finish, and close everything."""
         self.notifier.stopping()
         log.info("event=stopping")
         self._stop.set()
-        self._resume.set()
-        self.queue.wake()
         self.scheduler.shutdown(wait=False)
-        worker.join(timeout=10)
+        self.worker.stop()
         if listener is not None:
             listener.stop()
         with self._reads:

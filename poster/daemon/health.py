@@ -1,0 +1,39 @@
+"""Serve the webhook, /healthz and /metrics on the daemon's one listener."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from poster.config import Config
+from poster.webhook import WebhookReceiver
+
+log = logging.getLogger(__name__)
+
+TEXT = "text/plain; charset=utf-8"
+
+Page = Callable[[], tuple[int, str, bytes]]
+
+
+def start_listener(
+    config: Config, token: str, health: Page, metrics: Page
+) -> WebhookReceiver | None:
+    """Start the webhook receiver with /healthz and /metrics, when ``[webhook] listen`` is set."""
+    if config.webhook.listen is None:
+        return None
+    host, port = config.webhook.listen
+    receiver = WebhookReceiver(token, host, port, config.webhook.path)
+    receiver.add_route("/healthz", health)
+    receiver.add_route("/metrics", metrics)
+    receiver.start()
+    log.info("event=listening url=%s", receiver.url)
+    return receiver
+
+
+def health_page(scheduler_running: bool, fatal: str | None) -> tuple[int, str, bytes]:
+    """Answer 200 while feeds are polled and the channel takes posts, else 503 and why."""
+    if not scheduler_running:
+        return 503, TEXT, b"scheduler stopped\n"
+    if fatal is not None:
+        return 503, TEXT, f"channel: {fatal}\n".encode()
+    return 200, TEXT, b"ok\n"
