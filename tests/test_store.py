@@ -401,7 +401,7 @@ def test_a_crash_between_snapshot_and_new_journal_applies_nothing_twice(
     with Store(tmp_path, clock=clock) as store:
         store.mark_seen("news", ["a"])
         shutil.copy(tmp_path / "poster.journal", tmp_path / "old.journal")
-        store.prune(T0 + timedelta(days=365), {})  # deletes "a" and is replayed only once
+        store.prune(T0 + timedelta(days=365), {"news": ()})  # deletes "a", replayed once
         store.compact()
     shutil.move(tmp_path / "old.journal", tmp_path / "poster.journal")
     with caplog.at_level(logging.INFO), Store(tmp_path, clock=clock) as store:
@@ -493,12 +493,16 @@ def test_prune_drops_old_settled_records_except_items_still_in_the_feed(
         clock.now = T0 + timedelta(days=80)
         post(store, "recent")
         removed = store.prune(T0 + timedelta(days=100), {"news": ["old-listed", "recent"]})
-    assert removed == 4
+    assert removed == 3
     with Store(tmp_path, clock=clock) as store:
         states = {r.key: r.state for r in store.deliveries()}
         assert not store.is_known("news", "old-gone")
+        # A feed whose current items are unknown keeps its records.
+        assert store.is_known("blog", "other-feed")
+        assert store.prune(T0 + timedelta(days=100), {"blog": ()}) == 1
         assert not store.has_history("blog")
     assert states == {
+        "other-feed": SENT,
         "old-listed": SENT,
         "old-pending": UNCERTAIN,
         "old-uncertain": UNCERTAIN,

@@ -287,7 +287,7 @@ class Daemon:
 
     def _health(self) -> tuple[int, str, bytes]:
         """Answer 200 while feeds are polled and the channel takes posts."""
-        return health_page(self.scheduler.running, self.worker.fatal)
+        return health_page(self.scheduler.running and self.worker.alive, self.worker.fatal)
 
     def _metrics_page(self) -> tuple[int, str, bytes]:
         """Answer with the metrics."""
@@ -323,7 +323,7 @@ class Daemon:
                 self._reload.clear()
                 self._do_reload()
             self._chores()
-            if self.scheduler.running:
+            if self.scheduler.running and self.worker.alive:
                 self.notifier.watchdog()
 
     def _chores(self) -> None:
@@ -336,10 +336,16 @@ class Daemon:
             # may save validators after the request did, turning the next read into a 304.
             self._read_in_full(feed.name for feed in self.config.feeds)
         now = time.monotonic()
-        known = {f.name for f in self.config.feeds} <= set(self._present)
-        if known and now - self._last_prune >= PRUNE_EVERY.total_seconds():
+        if self._present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
             self._last_prune = now
-            self.store.prune(self._clock(), dict(self._present))
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop old records of items gone from their feeds, and of feeds gone from the config."""
+        configured = {feed.name for feed in self.config.feeds}
+        gone = {name: () for name in self.store.feed_names() if name not in configured}
+        present = {name: keys for name, keys in self._present.items() if name in configured}
+        self.store.prune(self._clock(), {**gone, **present})
 
     def _do_reload(self) -> None:
         """Read feeds.toml again; keep the old config on error, else apply the difference."""

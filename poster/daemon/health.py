@@ -30,10 +30,10 @@ def start_listener(
     return receiver
 
 
-def health_page(scheduler_running: bool, fatal: str | None) -> tuple[int, str, bytes]:
+def health_page(running: bool, fatal: str | None) -> tuple[int, str, bytes]:
     """Answer 200 while feeds are polled and the channel takes posts, else 503 and why."""
-    if not scheduler_running:
-        return 503, TEXT, b"scheduler stopped\n"
+    if not running:
+        return 503, TEXT, b"the scheduler or the posting thread stopped\n"
     if fatal is not None:
         return 503, TEXT, f"channel: {fatal}\n".encode()
     return 200, TEXT, b"ok\n"

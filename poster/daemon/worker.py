@@ -50,6 +50,11 @@ class ChannelWorker:
         self._failures = 0
         metrics.set("poster_channel_fatal", 0)
 
+    @property
+    def alive(self) -> bool:
+        """Tell whether the posting thread runs (a dead one must stop the watchdog pings)."""
+        return self._thread.is_alive()
+
     def start(self) -> None:
         """Start posting in a thread of its own."""
         self._thread.start()

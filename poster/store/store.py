@@ -281,15 +281,20 @@ class Store:
     def prune(self, now: datetime, present: Mapping[str, Collection[str]]) -> int:
         """Drop settled records older than the retention, except items their feed still lists.
 
-        Pending and uncertain records are never dropped. A feed missing from ``present`` keeps
-        none of its old records. Returns how many records were removed.
+        Pending and uncertain records are never dropped, and only the feeds named in
+        ``present`` are pruned: a feed whose current items are unknown (not read yet, failing,
+        disabled) keeps its records, or its old items would look new when it answers again.
+        Give a feed removed from the configuration an empty collection to drop its records.
+        Returns how many records were removed.
         """
         cutoff = to_iso(now - self._retention)
         keep = {feed: set(keys) for feed, keys in present.items()}
         q = Query()
         with self._lock:
             old = self._deliveries.search(q.state.one_of(list(PRUNABLE)) & (q.updated < cutoff))
-            doomed = [doc for doc in old if doc["key"] not in keep.get(doc["feed"], ())]
+            doomed = [
+                doc for doc in old if doc["feed"] in keep and doc["key"] not in keep[doc["feed"]]
+            ]
             self._deliveries.remove(doc_ids=[doc.doc_id for doc in doomed])
             for doc in doomed:
                 self._index.remove(doc["feed"], doc["key"], doc["destination"], doc["state"])
