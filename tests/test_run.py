@@ -167,6 +167,24 @@ def test_a_pass_posts_every_item_oldest_first_across_feeds(
 BLOG_KEYS = ["urn:example:rowing:1", "urn:example:rowing:2"]
 
 
+def test_preview_with_the_state_says_what_was_already_posted(
+    capsys: pytest.CaptureFixture[str], project: Project
+) -> None:
+    project.write(feed("news", "news.xml"))
+    assert run(capsys, project).code == EXIT_OK
+    project.use_feed("news-updated.xml", "news.xml")
+    args = ["-c", str(project.config), "preview", "--json", "--state-dir", str(project.state)]
+    assert main(args) == EXIT_OK
+    [news] = json.loads(capsys.readouterr().out)["feeds"]
+    decisions = {item["key"]: item["decision"] for item in news["items"]}
+    assert decisions == {
+        "news-1": "already posted",
+        "news-2": "already posted",
+        "news-3": "already posted",
+        "news-4": "would post",
+    }
+
+
 def test_a_second_pass_posts_only_what_is_new(
     capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
 ) -> None:

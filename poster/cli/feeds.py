@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, select_feeds
+from poster.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    default_state_dir,
+    select_feeds,
+)
 from poster.config import Config
 from poster.errors import RenderError
 from poster.fetch import make_client
 from poster.preview import preview, render_json, render_text
 from poster.render import Renderer
+from poster.store import Store
+from poster.store.store import SNAPSHOT_NAME
 
 
 def add_commands(commands: Any) -> None:
@@ -22,6 +33,12 @@ def add_commands(commands: Any) -> None:
     show.add_argument("--feed", action="append", help="only this feed (repeatable)")
     show.add_argument("--limit", type=int, default=None, help="at most N newest items per feed")
     show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="say which items were already posted (default: $STATE_DIRECTORY, else ./state)",
+    )
     show.set_defaults(handler=cmd_preview)
 
 
@@ -46,7 +63,17 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
     feeds = select_feeds(config, args.feed)
-    with make_client() as client:
-        reports = preview(config, feeds, client, limit=args.limit)
+    with _ledger(args.state_dir or default_state_dir()) as ledger, make_client() as client:
+        reports = preview(config, feeds, client, ledger=ledger, limit=args.limit)
     print(render_json(reports) if args.json else render_text(reports), end="")
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _ledger(state_dir: Path) -> Iterator[Store | None]:
+    """Open the state read-only when there is one (also beside a running daemon)."""
+    if not (state_dir / SNAPSHOT_NAME).exists():
+        yield None
+        return
+    with Store(state_dir, read_only=True) as store:
+        yield store
