@@ -14,6 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "feeds.toml"
 
 
+@pytest.fixture(autouse=True)
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from an empty folder, so no ./state of a real run changes what preview says."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """Copy the shipped feeds.toml, templates and samples into a scratch folder."""
