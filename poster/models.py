@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from poster.text import html_to_text
+
 
 @dataclass(frozen=True)
 class Media:
@@ -75,6 +77,13 @@ class Body:
         return "Body(...)" if self._parts is None else f"Body{self._parts!r}"
 
 
+def _body(html: str, text: str, summary: str) -> Body:
+    """Return a body of the given parts; text missing beside HTML is derived from it."""
+    if html and not text:
+        return Body(derive=lambda: (html, html_to_text(html), summary))
+    return Body(html, text, summary)
+
+
 @dataclass(frozen=True, init=False)
 class Item:
     """One normalized feed entry, whatever format it came from.
@@ -116,7 +125,7 @@ class Item:
             "key": key, "title": title, "link": link, "author": author,
             "published": published, "updated": updated, "tags": tags, "image": image,
             "thumbnail": thumbnail, "enclosures": enclosures,
-            "body": body or Body(content_html, content_text, summary),
+            "body": body or _body(content_html, content_text, summary),
         }  # fmt: skip
         for name, value in values.items():
             object.__setattr__(self, name, value)

@@ -1,7 +1,8 @@
-"""Run every feed of feedparser's own test corpus through parse and the text helpers.
+"""Run every feed of feedparser's own test corpus through parse, the text helpers and render.
 
-Each file must give a ParsedFeed or a ParseError, never another exception; the corpus lives in
-shared/ beside the repository and the tests skip only when it is absent.
+Each file must give a ParsedFeed or a ParseError, never another exception, and every item must
+render with the shipped templates as each message type; the corpus lives in shared/ beside the
+repository and the tests skip only when it is absent.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from poster.config import FeedConfig
-from poster.errors import ParseError
-from poster.models import FetchResult, ParsedFeed, Validators
+from poster.errors import ParseError, RenderError
+from poster.messages import BODY_MAX_BYTES, encode, envelope
+from poster.models import FeedMeta, FetchResult, Item, ParsedFeed, Validators
 from poster.parse import parse
+from poster.render import Renderer
 from poster.text import html_to_text, truncate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,11 +53,37 @@ def run_one(path: Path) -> Outcome:
             truncate(item.content_text, 7000)
             html_to_text(item.content_html, links=True)
             truncate(html_to_text(item.summary), 1000)
+            render_every_type(item, name)
     except ParseError as exc:
         return Outcome(name, error=str(exc))
     except Exception:
         return Outcome(name, crash=traceback.format_exc(limit=-3))
     return Outcome(name, feed=feed)
+
+
+RENDER_TYPES = ("auto", "text", "picture", "video", "file", "url")
+
+
+@functools.cache
+def renderer() -> Renderer:
+    """Return one renderer over the shipped templates."""
+    return Renderer(REPO / "templates")
+
+
+def render_every_type(item: Item, name: str) -> None:
+    """Render the item as every message type and check each body fits the API's cap."""
+    meta = FeedMeta(name)
+    empty = not (item.title or item.content_text or item.link)
+    for kind in RENDER_TYPES:
+        feed = FeedConfig(name=name, url="", type=kind, fallback="url")
+        try:
+            message = renderer().render(item, feed, meta)
+        except RenderError as exc:
+            # An item with no title, text or link has nothing to post: a clear item error.
+            if empty and "rendered nothing" in str(exc):
+                continue
+            raise
+        assert len(encode(envelope(message, "s" * 24, "t" * 50))) <= BODY_MAX_BYTES
 
 
 @functools.cache

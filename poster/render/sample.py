@@ -13,8 +13,8 @@ SAMPLE_ITEM = Item(
     title="Riverside Park reopens after a year of restoration",
     link=_LINK,
     summary=(
-        "<p>The city's oldest park opens its gates again on Saturday with a new playground, "
-        "restored fountains and 300 freshly planted trees.</p>"
+        "The city's oldest park opens its gates again on Saturday with a new playground, "
+        "restored fountains and 300 freshly planted trees."
     ),
     content_html=(
         "<p>The city's oldest park opens its gates again on Saturday morning after a year of "
