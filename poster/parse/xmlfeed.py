@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -39,12 +39,19 @@ _HTML_TYPES = ("html", "xhtml")
 def parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     """Return the feed and its entries, or raise ParseError when the body is not a feed."""
     body = result.body or b""
-    document = _run_feedparser(body, _response_headers(result, body), feed.name)
+    document = _run_feedparser(body, response_headers(result, body), feed.name)
     entries = [e for e in _get(document, "entries") or () if isinstance(e, dict)]
     version = str(_get(document, "version") or "")
     meta: Entry = _get(document, "feed") or {}
     if not entries:
         _check_empty_feed(document, version, meta, body, feed.name)
+    return assemble(meta, entries, version, result, feed)
+
+
+def assemble(
+    meta: Entry, entries: Sequence[Entry], version: str, result: FetchResult, feed: FeedConfig
+) -> ParsedFeed:
+    """Return the ParsedFeed for feedparser-shaped feed data and entries (either reader's)."""
     inherited = _author(meta) if version.startswith("atom") else None
     return ParsedFeed(
         title=_title(meta),
@@ -75,7 +82,7 @@ def _run_feedparser(body: bytes, headers: dict[str, str], name: str) -> Any:
         raise ParseError(name, f"not a feed: feedparser failed: {exc!r}") from exc
 
 
-def _response_headers(result: FetchResult, body: bytes) -> dict[str, str]:
+def response_headers(result: FetchResult, body: bytes) -> dict[str, str]:
     """Return the HTTP headers feedparser needs to pick the character encoding."""
     header = {name.lower(): value for name, value in result.headers}
     found = [v for v in (result.content_type, header.get("content-type")) if v]
@@ -116,11 +123,16 @@ def _check_empty_feed(document: Any, version: str, meta: Entry, body: bytes, nam
     if not version and (b"<html" in head or b"<!doctype html" in head):
         raise ParseError(name, "not a feed: got an HTML page (is the URL the feed's address?)")
     bozo = bool(_get(document, "bozo"))
-    if (version and not bozo) or _title(meta):
+    if is_empty_feed(version, bozo, meta):
         return
     if bozo:
         raise ParseError(name, f"not a feed: {_describe(_get(document, 'bozo_exception'))}")
     raise ParseError(name, "not a feed: no RSS, Atom or RDF root element")
+
+
+def is_empty_feed(version: str, bozo: bool, meta: Entry) -> bool:
+    """Tell whether a document without entries is a readable feed that has none yet."""
+    return bool(version and not bozo) or bool(_title(meta))
 
 
 def _describe(error: object) -> str:

@@ -1,0 +1,185 @@
+"""Read well-formed RSS 0.9x/2.0, RSS 1.0 and Atom 1.0 with ElementTree, as feedparser would.
+
+feedparser reads a feed through Python SAX callbacks, one per chunk of text that expat reports.
+Here expat runs once inside ElementTree's C parser and the tree is handed to feedparser's own
+element handlers (:mod:`poster.parse.fastsax`) a whole text node at a time, so the feed data and
+entries are the ones the feedparser path builds, and :func:`poster.parse.xmlfeed.assemble` turns
+them into the same Items. :func:`parse_fast` returns None whenever it cannot be sure of that,
+and the caller reads the document with feedparser.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+
+from poster.config import FeedConfig
+from poster.models import FetchResult, ParsedFeed
+from poster.parse.fastsax import Attribute, FastFeedParser, Unsupported, sax_name
+from poster.parse.xmlfeed import assemble, is_empty_feed, response_headers
+
+__all__ = ["FeedData", "parse_fast", "read_fast"]
+
+# The feedparser core that fastsax mirrors is the one of these releases.
+_MIRRORED_RELEASES = "6.0."
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF"
+_ATOM = "{http://www.w3.org/2005/Atom}feed"
+# The prefix bound to the XML namespace by definition (Namespaces in XML 1.0 §3).
+_XML_SCOPE = {"xml": "http://www.w3.org/XML/1998/namespace"}
+
+Element = ET.Element
+Declarations = dict[Element, list[tuple[str, str]]]
+Scope = dict[str, str]
+
+
+@dataclass(frozen=True)
+class FeedData:
+    """What feedparser's handlers built from a document, as ``feedparser.parse`` returns it."""
+
+    feed: Mapping[str, Any]
+    entries: Sequence[Mapping[str, Any]]
+    version: str
+    bozo: bool
+
+
+def parse_fast(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
+    """Return the feed read with ElementTree, or None when the feedparser path must read it."""
+    data = read_fast(result)
+    if data is None:
+        return None
+    if not data.entries and not is_empty_feed(data.version, data.bozo, data.feed):
+        return None
+    return assemble(data.feed, data.entries, data.version, result, feed)
+
+
+def read_fast(result: FetchResult) -> FeedData | None:
+    """Return feedparser's data for the body, read with ElementTree, or None if unsure.
+
+    It reads only well-formed documents without a DOCTYPE, in an encoding feedparser's rules
+    pick and can decode, whose root is RSS 0.9x/2.0 ``rss``, RSS 1.0 ``rdf:RDF`` or Atom 1.0
+    ``feed``. The feed data and entries are feedparser's own, so a ``key`` path reads the same.
+    """
+    if not feedparser.__version__.startswith(_MIRRORED_RELEASES):
+        return None
+    body = result.body or b""
+    outcome: dict[str, Any] = {}
+    document = _utf8_document(body, response_headers(result, body), outcome)
+    if document is None:
+        return None
+    try:
+        root, parser = _run_handlers(document)
+    except Exception:
+        # Ill-formed XML (feedparser's lenient parser reads it), constructs not mirrored
+        # (Unsupported), and errors that feedparser's handlers raise alike: its path decides.
+        return None
+    version: str = parser.version
+    if not _known_root(root.tag, version):
+        return None
+    return FeedData(parser.feeddata, parser.entries, version, bool(outcome.get("bozo")))
+
+
+def _utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any]) -> bytes | None:
+    """Return the document as feedparser's strict parser gets it, or None when it would not.
+
+    feedparser picks the encoding from the HTTP charset, the XML declaration and the BOM
+    (RFC 3023), decodes and re-encodes the text as UTF-8 under a new XML declaration, and
+    reads the document with its lenient parser when no encoding works. What it found wrong on
+    the way (its "bozo" flag) goes into ``outcome``. Documents with a DOCTYPE are left to it:
+    it rewrites their entity declarations, and expat treats undefined entities differently
+    under ElementTree and xml.sax once a DTD is declared.
+    """
+    data: bytes = convert_to_utf8(headers, body, outcome)
+    if not outcome.get("encoding"):
+        return None
+    # Searched everywhere (XML allows them only in the prolog): a false alarm in a CDATA
+    # section costs only the slower path.
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return None
+    return data
+
+
+def _run_handlers(document: bytes) -> tuple[Element, FastFeedParser]:
+    """Parse the document and run feedparser's handlers over it; return the root and them."""
+    root, declarations = _read_tree(document)
+    parser = FastFeedParser()
+    _feed_element(parser, root, declarations, _XML_SCOPE)
+    return root, parser
+
+
+def _read_tree(data: bytes) -> tuple[Element, Declarations]:
+    """Parse the document; return its root and the namespace declarations of each element."""
+    parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start-ns", "start"))
+    parser.feed(data)
+    parser.close()
+    return _declarations(parser.read_events())
+
+
+def _declarations(events: Iterable[Any]) -> tuple[Element, Declarations]:
+    """Return the first element and, for each element, the namespaces declared on it."""
+    root: Element | None = None
+    found: Declarations = {}
+    pending: list[tuple[str, str]] = []
+    for event, value in events:
+        if event == "start-ns":
+            pending.append(value)
+            continue
+        root = value if root is None else root
+        if pending:
+            found[value], pending = pending, []
+    if root is None:
+        raise Unsupported("no root element")
+    return root, found
+
+
+def _feed_element(
+    parser: FastFeedParser, element: Element, declarations: Declarations, scope: Scope
+) -> None:
+    """Send an element and its subtree to the parser as the SAX events expat would give."""
+    declared = declarations.get(element, ())
+    if declared:
+        scope = {**scope, **dict(declared)}
+    for prefix, uri in declared:
+        parser.startPrefixMapping(prefix, uri)
+    attrib = element.attrib
+    parser.start_element(element.tag, _sax_attributes(attrib, scope) if attrib else ())
+    if element.text:
+        parser.handle_data(element.text)
+    for child in element:
+        _feed_element(parser, child, declarations, scope)
+        if child.tail:
+            parser.handle_data(child.tail)
+    parser.end_element(element.tag)
+
+
+def _sax_attributes(attrib: dict[str, str], scope: Scope) -> list[Attribute]:
+    """Return the attributes as xml.sax's expat reader reports them, with qualified names."""
+    found = []
+    for key, value in attrib.items():
+        namespace, local = sax_name(key)
+        qname = local if namespace is None else _qualified(namespace, local, scope)
+        found.append((namespace, local, qname, value))
+    return found
+
+
+def _qualified(namespace: str, local: str, scope: Scope) -> str:
+    """Return ``prefix:local`` for a namespaced attribute, its prefix found from the scope."""
+    # ElementTree drops the prefix as written; it is certain only when one prefix is bound.
+    prefixes = [prefix for prefix, uri in scope.items() if prefix and uri == namespace]
+    if len(prefixes) != 1:
+        raise Unsupported(f"cannot tell the prefix of the attribute {local!r}")
+    return f"{prefixes[0]}:{local}"
+
+
+def _known_root(tag: str, version: str) -> bool:
+    """Tell whether the root and the version feedparser gave it are ones read here."""
+    if tag == _ATOM:
+        return version == "atom10"
+    if tag == _RDF:
+        return version == "rss10"
+    # feedparser names an rss root in any namespace by its RSS version; RSS 0.90 is RDF.
+    return sax_name(tag)[1] == "rss" and version.startswith("rss") and version != "rss090"

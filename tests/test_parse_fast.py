@@ -1,0 +1,414 @@
+"""Check that the ElementTree fast path gives exactly the feedparser path's feed, or None.
+
+The proof is the equivalence test: for every file of feedparser's corpus, every fixture and a
+set of generated feeds, wherever ``parse_fast`` gives a feed it equals ``parse_xml``'s field by
+field (body parts forced), and the feed data and entries it read equal feedparser's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import feedparser
+import pytest
+
+import poster.parse
+from poster.config import FeedConfig
+from poster.models import FetchResult, Item, ParsedFeed, Validators
+from poster.parse import parse
+from poster.parse.fastsax import FastFeedParser
+from poster.parse.fastxml import parse_fast, read_fast
+from poster.parse.xmlfeed import parse_xml, response_headers
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "feedparser-tests"
+FEEDS = Path(__file__).parent / "data" / "feeds"
+FAST = FEEDS / "fast"
+URL = "https://example.org/feeds/main.xml"
+ITEM_FIELDS = (
+    "key", "title", "link", "content_html", "content_text", "summary", "author",
+    "published", "updated", "tags", "image", "thumbnail", "enclosures",
+)  # fmt: skip
+
+PARAGRAPH = (
+    '<p>Lorem <b>ipsum</b> dolor sit amet, <a href="/articles/{n}/more?ref=feed">consectetur</a> '
+    "adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. "
+    '<img src="images/{n}.jpg" alt="figure {n}" width="640" height="480"> Ut enim ad minim '
+    "veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo.</p>\n"
+)
+CYRILLIC = (
+    "<p>Широкая <b>электрификация</b> южных губерний даст мощный толчок подъёму "
+    '<a href="/статьи/{n}">сельского хозяйства</a>. Съешь же ещё этих мягких французских '
+    'булок, да выпей чаю. <img src="/img/{n}.jpg" alt="рисунок {n}"></p>\n'
+)
+NAMESPACES = (
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
+    'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+)
+
+needs_corpus = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason=f"feedparser test corpus not found at {CORPUS}"
+)
+
+
+def html(n: int, size: int = 4096, paragraph: str = PARAGRAPH) -> str:
+    """Return about ``size`` characters of HTML for item ``n``."""
+    return paragraph.format(n=n) * (size // len(paragraph) + 1)
+
+
+def rss_item(n: int, paragraph: str = PARAGRAPH) -> str:
+    """Return one RSS 2.0 item; items differ in how they are keyed and what media they carry."""
+    guid = [f'<guid isPermaLink="false">bench-{n}</guid>', f"<guid>/posts/{n}</guid>", "", ""]
+    link = f"<link>https://bench.example.com/{n}?utm_source=rss&amp;id={n}</link>"
+    return (
+        f"<item><title>Item {n} &amp; more &#150; ok</title>{guid[n % 4]}"
+        f"{link if n % 4 != 3 else ''}<dc:creator>Jos&#195;&#169; {n % 7}</dc:creator>"
+        f"<pubDate>Mon, 06 Sep 2021 16:{n % 60:02d}:00 GMT</pubDate>"
+        f"<category>news</category><category>Topic {n % 5}</category><category>NEWS</category>"
+        f"<description>{escape(html(n, 300, paragraph))}</description>"
+        f"<content:encoded>{escape(html(n, 4096, paragraph))}</content:encoded>"
+        f'<enclosure url="https://cdn.example.com/audio/{n}.mp3" length="{1000 + n}" '
+        f'type="audio/mpeg"/><itunes:duration>00:{n % 60:02d}:10</itunes:duration>'
+        f'<media:content url="https://cdn.example.com/{n}.jpg" type="image/jpeg" medium="image"/>'
+        f'<media:thumbnail url="/thumbs/{n}.jpg"/><comments>/comments/{n}</comments></item>'
+    )
+
+
+@functools.cache
+def synthetic_rss(items: int, paragraph: str = PARAGRAPH) -> bytes:
+    """Return an RSS 2.0 feed of ``items`` items with about 4 KB of HTML each, and media."""
+    head = (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" {NAMESPACES}><channel>'
+        "<title>Bench &amp; Co</title><link>https://bench.example.com/</link>"
+    )
+    body = "".join(rss_item(n, paragraph) for n in range(items))
+    return (head + body + "</channel></rss>").encode()
+
+
+@functools.cache
+def synthetic_atom(entries: int) -> bytes:
+    """Return an Atom 1.0 feed whose entries carry HTML or text content, links and authors."""
+    parts = [
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+        '<link href="https://a.example.com/"/><author><name>Feed Author</name></author>'
+    ]
+    for n in range(entries):
+        kind = ("html", "text")[n % 2]
+        author = f"<author><name>Writer {n}</name><email>w{n}@a.example.com</email></author>"
+        parts.append(
+            f"<entry><title type='{kind}'>Entry {n} &amp;amp; co</title><id>urn:a:{n}</id>"
+            f"<link href='/entries/{n}'/><link rel='enclosure' href='/e/{n}.ogg' length='9'/>"
+            f"<updated>2024-03-0{n % 9 + 1}T09:00:00Z</updated>{author if n % 3 else ''}"
+            f"<category term='t{n % 4}' label='Label {n}'/><summary>Short {n}</summary>"
+            f"<content type='{kind}'>{escape(html(n, 1000))}</content></entry>"
+        )
+    return ("".join(parts) + "</feed>").encode()
+
+
+@functools.cache
+def synthetic_rdf(items: int) -> bytes:
+    """Return an RSS 1.0 feed with Dublin Core dates and subjects."""
+    parts = [
+        '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        f'xmlns="http://purl.org/rss/1.0/" {NAMESPACES}>'
+        '<channel rdf:about="https://r.example.com/"><title>R</title>'
+        "<link>https://r.example.com/</link></channel>"
+    ]
+    for n in range(items):
+        parts.append(
+            f'<item rdf:about="https://r.example.com/{n}"><title>R {n}</title>'
+            f"<link>https://r.example.com/{n}</link><dc:date>2024-02-01T09:00:00Z</dc:date>"
+            f"<dc:subject>S{n % 3}</dc:subject><description>{escape(html(n, 500))}</description>"
+            "</item>"
+        )
+    return ("".join(parts) + "</rdf:RDF>").encode()
+
+
+SYNTHETIC: dict[str, Callable[[], bytes]] = {
+    "rss-30-items-4k-html": lambda: synthetic_rss(30),
+    "rss-200-items": lambda: synthetic_rss(200),
+    "rss-30-items-cyrillic": lambda: synthetic_rss(30, CYRILLIC),
+    "atom-40-entries": lambda: synthetic_atom(40),
+    "rdf-30-items": lambda: synthetic_rdf(30),
+}
+
+
+def fetched(body: bytes, content_type: str | None = None, url: str = URL) -> FetchResult:
+    """Return a fetch of ``body`` as if it had been served from ``url``."""
+    return FetchResult("fast", url, 200, body, Validators(), content_type)
+
+
+def feed_differences(fast: ParsedFeed, slow: ParsedFeed) -> list[str]:
+    """Name every field where the two feeds differ, item fields and body parts included."""
+    found = [
+        f"feed.{name}"
+        for name in ("title", "link", "format")
+        if getattr(fast, name) != getattr(slow, name)
+    ]
+    if len(fast.items) != len(slow.items):
+        return [*found, f"items: {len(fast.items)} != {len(slow.items)}"]
+    for index, (mine, theirs) in enumerate(zip(fast.items, slow.items, strict=True)):
+        found += [f"items[{index}].{name}" for name in item_differences(mine, theirs)]
+    return found
+
+
+def item_differences(fast: Item, slow: Item) -> list[str]:
+    """Name the fields of two items that differ."""
+    return [name for name in ITEM_FIELDS if getattr(fast, name) != getattr(slow, name)]
+
+
+def raw_differences(result: FetchResult) -> list[str]:
+    """Name what differs between the fast reader's feed data and feedparser's own."""
+    body = result.body or b""
+    theirs = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=response_headers(result, body),
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    mine = read_fast(result)
+    assert mine is not None
+    pairs = {
+        "feed": (dict(mine.feed), dict(theirs["feed"])),
+        "entries": (list(mine.entries), list(theirs["entries"])),
+        "version": (mine.version, theirs["version"]),
+        "bozo": (mine.bozo, bool(theirs["bozo"])),
+    }
+    return [f"raw {name}" for name, (left, right) in pairs.items() if left != right]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How one document fared: whether it took the fast path, and what differed."""
+
+    fast: bool
+    differences: tuple[str, ...] = ()
+
+
+def compare(result: FetchResult, feed: FeedConfig | None = None) -> Comparison:
+    """Parse a document on both paths and compare the outcomes."""
+    feed = feed or FeedConfig(name="fast", url=result.url)
+    fast = parse_fast(result, feed)
+    if fast is None:
+        return Comparison(fast=False)
+    found = feed_differences(fast, parse_xml(result, feed)) + raw_differences(result)
+    return Comparison(fast=True, differences=tuple(found))
+
+
+@functools.cache
+def corpus() -> dict[str, Comparison]:
+    """Return the comparison of every XML file of the corpus, by path relative to it."""
+    files = sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
+    return {str(p.relative_to(CORPUS)): compare(fetched(p.read_bytes())) for p in files}
+
+
+def corpus_directories() -> list[str]:
+    """Return the corpus folders that hold XML feeds (one test each)."""
+    if not CORPUS.is_dir():
+        return ["corpus-missing"]
+    return sorted({str(p.parent.relative_to(CORPUS)) for p in CORPUS.rglob("*.xml")})
+
+
+@needs_corpus
+@pytest.mark.parametrize("directory", corpus_directories())
+def test_corpus_files_read_alike_on_both_paths(directory: str) -> None:
+    mine = {path: c for path, c in corpus().items() if str(Path(path).parent) == directory}
+    assert mine
+    assert {path: c.differences for path, c in mine.items() if c.differences} == {}
+
+
+# How many files of each folder the fast path reads; the rest use xml:base, XHTML or base64
+# content, DOCTYPEs, Atom 0.3 or CDF, or are not well-formed.
+FAST_COUNTS = [
+    ("wellformed/rss", 180, 191),
+    ("wellformed/atom10", 196, 243),
+    ("wellformed/itunes", 56, 56),
+    ("wellformed/rdf", 9, 12),
+    ("wellformed/sanitize", 422, 745),
+    ("encoding", 53, 82),
+    ("entities", 0, 256),
+    ("illformed", 1, 8),
+]
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    ("directory", "fast", "total"), FAST_COUNTS, ids=[c[0] for c in FAST_COUNTS]
+)
+def test_most_wellformed_feeds_take_the_fast_path(directory: str, fast: int, total: int) -> None:
+    mine = [c for path, c in corpus().items() if str(Path(path).parent) == directory]
+    assert (sum(c.fast for c in mine), len(mine)) == (fast, total)
+
+
+@needs_corpus
+def test_fast_path_count_over_the_whole_corpus() -> None:
+    assert (sum(c.fast for c in corpus().values()), len(corpus())) == (1019, 2106)
+
+
+CONTENT_TYPES = [
+    None,
+    "application/rss+xml",
+    "text/xml",
+    "text/html; charset=windows-1251",
+    "application/xml; charset=koi8-r",
+    "text/xml; charset=iso-8859-1",
+]
+FIXTURES = sorted(p.name for p in [*FEEDS.glob("*.xml"), *FEEDS.glob("*.html")]) + sorted(
+    f"fast/{p.name}" for p in FAST.glob("*.xml")
+)
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES, ids=[str(c) for c in CONTENT_TYPES])
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixtures_read_alike_on_both_paths(name: str, content_type: str | None) -> None:
+    assert compare(fetched((FEEDS / name).read_bytes(), content_type)).differences == ()
+
+
+TAKEN = [
+    "rss20_media.xml",
+    "rdf10.xml",
+    "rss20_koi8r.xml",
+    "fast/atom10_plain.xml",
+    "fast/rss20_tricky.xml",
+]
+
+
+@pytest.mark.parametrize("name", TAKEN)
+def test_plain_fixtures_take_the_fast_path(name: str) -> None:
+    assert compare(fetched((FEEDS / name).read_bytes())) == Comparison(fast=True)
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+def test_generated_feeds_read_alike_on_both_paths(name: str) -> None:
+    assert compare(fetched(SYNTHETIC[name](), "application/rss+xml")) == Comparison(fast=True)
+
+
+def test_benchmark_like_feed_gives_all_items_and_media() -> None:
+    feed = parse_fast(fetched(SYNTHETIC["rss-30-items-4k-html"]()), FeedConfig("fast", URL))
+    assert feed is not None and len(feed.items) == 30
+    first = feed.items[0]
+    assert (first.key, first.title, first.author) == ("bench-0", "Item 0 & more – ok", "José 0")
+    assert first.enclosures[0].url == "https://cdn.example.com/audio/0.mp3"
+    assert len(first.content_html) > 4096
+
+
+KEYS = [None, "guid", "id", "link", "title", "comments", "links.0.href", "media_content.0.url"]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[str(k) for k in KEYS])
+def test_keys_are_the_same_on_both_paths_under_every_key_setting(key: str | None) -> None:
+    result = fetched(SYNTHETIC["rss-30-items-4k-html"]())
+    feed = FeedConfig(name="fast", url=URL, key=key)
+    fast = parse_fast(result, feed)
+    assert fast is not None
+    assert [i.key for i in fast.items] == [i.key for i in parse_xml(result, feed).items]
+
+
+RSS = "<rss version='2.0'><channel><title>T</title><item>{}</item></channel></rss>"
+ATOM = "<feed xmlns='http://www.w3.org/2005/Atom'><title>T</title><entry>{}</entry></feed>"
+RDF = (
+    "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' {}>"
+    "<item rdf:about='http://e.com/1'><title>a</title></item></rdf:RDF>"
+)
+FALLBACKS = [
+    ("ill-formed", RSS.format("<title>open</channel>"), None),
+    ("doctype", "<!DOCTYPE rss SYSTEM 'x.dtd'>" + RSS.format("<title>a</title>"), None),
+    ("entity-declaration", "<!DOCTYPE rss [<!ENTITY e 'x'>]>" + RSS.format("&e;"), None),
+    ("html-page", (FEEDS / "not_a_feed.html").read_text(), "text/html; charset=utf-8"),
+    ("atom-0.3", "<feed version='0.3' xmlns='http://purl.org/atom/ns#'><entry/></feed>", None),
+    ("atom-without-namespace", "<feed><entry><title>a</title></entry></feed>", None),
+    ("cdf", "<CHANNEL HREF='http://e.com/'><ITEM HREF='http://e.com/1'/></CHANNEL>", None),
+    ("rss-0.90", RDF.format("xmlns='http://my.netscape.com/rdf/simple/0.9/'"), None),
+    ("unknown-root", "<catalog><item><title>a</title></item></catalog>", None),
+    ("xml-base", ATOM.format("<link xml:base='http://e.com/' href='a'/>"), None),
+    ("base-attribute", RSS.format("<link base='http://e.com/'>a</link>"), None),
+    ("xhtml-content", ATOM.format("<content type='xhtml'><div>a</div></content>"), None),
+    ("base64-content", ATOM.format("<content type='image/png'>YQ==</content>"), None),
+    ("markup-in-description", RSS.format("<description>a <b>b</b></description>"), None),
+    (
+        "ambiguous-attribute-prefix",
+        RDF.format(
+            "xmlns:r='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0/'"
+        ),
+        None,
+    ),
+    ("space-in-namespace", RSS.format("<x:a xmlns:x='urn:a b'>a</x:a>"), None),
+    ("deeper-than-recursion", RSS.format("<x>" * 3000 + "</x>" * 3000), None),
+    ("empty-served-as-html", "<rss version='2.0'><channel/></rss>", "text/html"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"), [c[1:] for c in FALLBACKS], ids=[c[0] for c in FALLBACKS]
+)
+def test_documents_it_cannot_be_sure_of_fall_back(body: str, content_type: str | None) -> None:
+    assert parse_fast(fetched(body.encode(), content_type), FeedConfig("fast", URL)) is None
+
+
+def test_an_empty_feed_served_as_xml_takes_the_fast_path() -> None:
+    result = fetched(b"<rss version='2.0'><channel/></rss>", "application/rss+xml")
+    assert parse_fast(result, FeedConfig("fast", URL)) == ParsedFeed(format="rss20")
+
+
+def test_other_feedparser_releases_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = (FEEDS / "rss20_media.xml").read_bytes()
+    assert parse_fast(fetched(body), FeedConfig("fast", URL)) is not None
+    monkeypatch.setattr(feedparser, "__version__", "6.1.0")
+    assert parse_fast(fetched(body), FeedConfig("fast", URL)) is None
+
+
+def test_bodies_are_derived_only_when_used() -> None:
+    feed = parse_fast(fetched((FEEDS / "rss20_media.xml").read_bytes()), FeedConfig("fast", URL))
+    assert feed is not None
+    assert {repr(item.body) for item in feed.items} == {"Body(...)"}
+    assert feed.items[0].content_text.startswith("Cats and dogs")
+    assert repr(feed.items[0].body).startswith("Body('")
+
+
+def recording_parse_xml(calls: list[str]) -> Callable[[FetchResult, FeedConfig], ParsedFeed]:
+    """Return a parse_xml that records the feeds it was asked to read."""
+
+    def record(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
+        calls.append(feed.name)
+        return parse_xml(result, feed)
+
+    return record
+
+
+@pytest.mark.parametrize(("name", "calls"), [("rss20_media.xml", []), ("rss091.xml", ["fast"])])
+def test_parse_falls_back_to_feedparser_only_when_needed(
+    monkeypatch: pytest.MonkeyPatch, name: str, calls: list[str]
+) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(poster.parse, "parse_xml", recording_parse_xml(seen))
+    feed = parse(fetched((FEEDS / name).read_bytes()), FeedConfig("fast", URL))
+    assert feed.items and seen == calls
+
+
+def test_helpers_do_not_shadow_feedparser_handlers() -> None:
+    # feedparser finds the handler of <x> by the name _start_x/_end_x on the parser.
+    parser = FastFeedParser()
+    parser.start_element("rss", ())
+    names = [*vars(FastFeedParser), *vars(parser)]
+    assert [n for n in names if n.startswith(("_start_", "_end_"))] == []
+    handlers = [
+        getattr(FastFeedParser, n)
+        for n in dir(FastFeedParser)
+        if n.startswith(("_start_", "_end_"))
+    ]
+    assert handlers and all(inspect.isfunction(h) for h in handlers)
+
+
+def test_feed_data_is_feedparsers_shape() -> None:
+    data = read_fast(fetched((FEEDS / "rss20_media.xml").read_bytes()))
+    assert data is not None
+    first: Any = data.entries[0]
+    assert (data.version, data.bozo, first["id"]) == ("rss20", False, "tag:example.com,2024:post-1")
