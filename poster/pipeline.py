@@ -172,7 +172,8 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
             result = fetch(feed, deps.client, previous)
         if result.body is None:
             log.debug("feed=%s status=not-modified http=%s", feed.name, result.status)
-            deps.ledger.save_validators(feed.name, result.validators)
+            if result.validators != previous:  # most 304s change nothing worth a write
+                deps.ledger.save_validators(feed.name, result.validators)
             return FeedReport(feed.name, fetch=result)
         with deps.stage("parse"):
             parsed = parse(result, feed)
