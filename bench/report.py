@@ -1,0 +1,165 @@
+"""Turn the samples into one Markdown report: machine, medians, ratios, targets, stages."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from idle import Idle
+from scenarios import SCENARIOS, Sample
+
+SPEED_TARGETS = {"cold": 5.0, "warm": 3.0}
+"""The least rss2email/poster wall-time ratio each scenario must reach."""
+COLD_RSS_MIB = 80.0
+IDLE_CPU_S = 0.02
+STAGES = ("fetch", "parse", "select", "render", "send")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the report says about the run besides the samples."""
+
+    feeds: int
+    items: int
+    farm_bytes: int
+    changed: int
+    rounds: int
+    versions: str
+
+
+def machine() -> str:
+    """Describe the CPU model, cores, memory, OS and Python version."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = 0
+    for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+        if line.startswith("MemTotal:"):
+            memory = int(line.split()[1])
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory / 1024 / 1024:.1f} GiB, "
+        f"Linux {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def _pick(samples: Sequence[Sample], tool: str, scenario: str) -> list[Sample]:
+    """Return the samples of one tool in one scenario."""
+    return [s for s in samples if s.tool == tool and s.scenario == scenario]
+
+
+def _median(samples: Sequence[Sample], tool: str, scenario: str, attr: str) -> float:
+    """Return the median of ``attr`` over one tool's samples in one scenario."""
+    return statistics.median(float(getattr(s, attr)) for s in _pick(samples, tool, scenario))
+
+
+def _verdict(ok: bool) -> str:
+    """Return the mark shown next to a target."""
+    return "met" if ok else "**MISSED**"
+
+
+def _main_table(samples: Sequence[Sample]) -> list[str]:
+    """Return one row per scenario: medians of both tools, their ratio and the speed target."""
+    rows = [
+        "| scenario | poster s | rss2email s | rss2email/poster | target | "
+        "poster peak MiB | rss2email peak MiB | checks |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+    ]
+    for scenario in SCENARIOS:
+        mine, theirs = (_median(samples, t, scenario, "wall") for t in ("poster", "rss2email"))
+        peaks = (_median(samples, t, scenario, "peak_kib") / 1024 for t in ("poster", "rss2email"))
+        ratio = theirs / mine
+        want = SPEED_TARGETS.get(scenario)
+        target = f"≥ {want:g}×: {_verdict(ratio >= want)}" if want else "–"
+        checks = all(s.ok for s in samples if s.scenario == scenario)
+        rows.append(
+            f"| {scenario} | {mine:.2f} | {theirs:.2f} | {ratio:.1f}× | {target} | "
+            + " | ".join(f"{p:.1f}" for p in peaks)
+            + f" | {'ok' if checks else '**FAILED**'} |"
+        )
+    return rows
+
+
+def _targets(samples: Sequence[Sample], idle: Idle, changed: int) -> list[str]:
+    """Return the memory, idle-CPU and correctness targets, one bullet each."""
+    peak = _median(samples, "poster", "cold", "peak_kib") / 1024
+    updates = [s for s in samples if s.tool == "poster" and s.scenario == "update"]
+    posts = ", ".join(s.check.split(",")[0] for s in updates)
+    return [
+        f"- poster peak RSS in cold: {peak:.1f} MiB (target ≤ {COLD_RSS_MIB:g} MiB): "
+        + _verdict(peak <= COLD_RSS_MIB),
+        f"- idle daemon ({idle.feeds} feeds, interval 1h): {idle.cpu:.2f} s CPU over "
+        f"{idle.window:.1f} s, RSS {idle.rss_kib / 1024:.1f} MiB, exit {idle.code} "
+        f"(target ≤ {IDLE_CPU_S:g} s): {_verdict(idle.cpu <= IDLE_CPU_S)}",
+        f"- update posts to the sandbox per round: {posts} (must be exactly {changed}, one "
+        f"per changed feed): {'ok' if all(s.ok for s in updates) else '**FAILED**'}",
+    ]
+
+
+def _stages(samples: Sequence[Sample]) -> list[str]:
+    """Return poster's median per-stage seconds per scenario, their sum and the wall time."""
+    rows = [
+        "| poster scenario | " + " | ".join(STAGES) + " | sum of stages | wall |",
+        "| --- |" + " ---: |" * (len(STAGES) + 2),
+    ]
+    for scenario in SCENARIOS:
+        picked = _pick(samples, "poster", scenario)
+        spent = [statistics.median(s.stages.get(name, 0.0) for s in picked) for name in STAGES]
+        wall = _median(samples, "poster", scenario, "wall")
+        cells = " | ".join(f"{seconds:.2f}" for seconds in spent)
+        rows.append(f"| {scenario} | {cells} | {sum(spent):.2f} | {wall:.2f} |")
+    return rows
+
+
+def _rounds(samples: Sequence[Sample]) -> list[str]:
+    """Return every round's wall time per tool and scenario, to show the spread."""
+    lines = []
+    for scenario in SCENARIOS:
+        for tool in ("poster", "rss2email"):
+            walls = " ".join(f"{s.wall:.2f}" for s in _pick(samples, tool, scenario))
+            lines.append(f"- {scenario} {tool}: {walls}")
+    return lines
+
+
+def render(
+    samples: Sequence[Sample], idle: Idle, context: Context, extras: Sequence[str] = ()
+) -> str:
+    """Return the whole report as Markdown."""
+    c = context
+    head = [
+        f"## poster vs rss2email: {c.feeds:,} feeds × {c.items} items "
+        f"({c.farm_bytes / 1e6:.0f} MB, half RSS 2.0, half Atom 1.0), "
+        f"{c.changed} changed in update",
+        "",
+        f"Machine: {machine()}  ",
+        f"Tools: {c.versions}  ",
+        f"Medians of {c.rounds} round(s); wall time and peak RSS of the whole process "
+        "(/usr/bin/time -v).",
+        "",
+    ]
+    body = [
+        *_main_table(samples),
+        "",
+        *_targets(samples, idle, c.changed),
+        "",
+        "poster's time by stage (median seconds, from `run --once --timings`; stages are "
+        "summed over the threads that read feeds, `[daemon] max_fetches`, so their sum can "
+        "exceed the wall time; the rest of the wall time is start-up, state and exit):",
+        "",
+        *_stages(samples),
+        "",
+        "Wall seconds in each round:",
+        "",
+        *_rounds(samples),
+    ]
+    return "\n".join([*head, *body, *extras]) + "\n"
+
+
+def failed(samples: Sequence[Sample]) -> bool:
+    """Tell whether any pass did the wrong thing (a correctness failure, not a missed target)."""
+    return not all(sample.ok for sample in samples)

@@ -1,0 +1,278 @@
+"""Run poster and rss2email over the farm, scenario by scenario, and measure each process.
+
+Each pass is one child process under ``/usr/bin/time -v``, for its wall time and peak resident
+memory. Every pass is also checked: a fast pass that did the wrong thing is not a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import farm as farms
+from farm import ITEMS, Farm
+from servers import Channel, ensure_program
+
+SCENARIOS = ("cold", "warm", "update")
+PROJECT = Path(__file__).resolve().parent.parent
+_STAGE_LINE = re.compile(r"^(\w+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)$", re.MULTILINE)
+_PEAK_LINE = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished child process: wall seconds, peak RSS in KiB, exit code and output."""
+
+    wall: float
+    peak_kib: int
+    code: int
+    out: str
+    err: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured pass of one tool in one scenario, with what its check found."""
+
+    tool: str
+    scenario: str
+    round: int
+    wall: float
+    peak_kib: int
+    ok: bool
+    check: str
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def measured(command: Sequence[str], env: dict[str, str], scratch: Path) -> Run:
+    """Run ``command`` under ``/usr/bin/time -v`` and return what it cost and printed."""
+    timer = ensure_program("/usr/bin/time", "time")
+    report = scratch / "time.txt"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [timer, "-v", "-o", str(report), *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    peak = _PEAK_LINE.search(report.read_text(encoding="utf-8"))
+    return Run(wall, int(peak.group(1)) if peak else 0, done.returncode, done.stdout, done.stderr)
+
+
+def stage_seconds(err: str) -> dict[str, float]:
+    """Return the per-stage seconds of poster's ``--timings`` table."""
+    return {m.group(1): float(m.group(2)) for m in _STAGE_LINE.finditer(err)}
+
+
+class Tool(Protocol):
+    """A feed reader the benchmark can start afresh and run one pass of."""
+
+    name: str
+
+    def fresh(self) -> None:
+        """Forget everything: the next pass is a first read."""
+
+    def measure(self, scenario: str, round_: int) -> Sample:
+        """Run one pass and check it did what ``scenario`` expects."""
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Return this process's environment without systemd credentials, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    return {**env, "PYTHONDONTWRITEBYTECODE": "1", **extra}
+
+
+def poster_config(
+    farm: Farm, feeds: Sequence[farms.FeedSpec], base: str, api_url: str, daemon: str = ""
+) -> str:
+    """Return a feeds.toml reading ``feeds`` from the farm's server and posting to ``api_url``.
+
+    ``daemon`` holds extra lines for the ``[daemon]`` table.
+    """
+    head = (
+        f'templates = "{PROJECT / "templates"}"\n\n'
+        f'[viber]\napi_url = "{api_url}"\nmin_gap = "0s"\nmax_per_pass = 1000\n\n'
+        f"[daemon]\n{daemon}\n"
+        '[defaults]\ninterval = "1h"\njitter = "0s"\nbacklog = 0\n\n'
+    )
+    tables = (f'[[feeds]]\nname = "{s.name}"\nurl = "{farm.url(base, s)}"\n' for s in feeds)
+    return head + "\n".join(tables)
+
+
+class Poster:
+    """poster, run as ``poster run --once --timings`` with the project's interpreter."""
+
+    name = "poster"
+
+    def __init__(self, home: Path, farm: Farm, base: str, channel: Channel) -> None:
+        self.home = home
+        self.farm = farm
+        self.channel = channel
+        self.config = home / "feeds.toml"
+        self.state = home.parent / "poster-state"
+        home.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(
+            poster_config(farm, farm.feeds, base, channel.api_url), encoding="utf-8"
+        )
+        # cProfile sees only the thread it runs in, so the profiled pass reads one feed at a time.
+        self.serial_config = home / "feeds-serial.toml"
+        self.serial_config.write_text(
+            poster_config(farm, farm.feeds, base, channel.api_url, "max_fetches = 1\n"),
+            encoding="utf-8",
+        )
+        self.env = child_env(POSTER_VIBER_TOKEN=channel.token)
+
+    def fresh(self) -> None:
+        """Delete the state directory."""
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def command(self, *extra: str, config: Path | None = None) -> list[str]:
+        """Return the command line of one pass."""
+        chosen = str(config or self.config)
+        run = ["-m", "poster", "-c", chosen, "--log-level", "warning", "run"]
+        return [sys.executable, *run, "--once", "--state-dir", str(self.state), *extra]
+
+    def measure(self, scenario: str, round_: int) -> Sample:
+        """Run one pass with --timings and check what it posted and read."""
+        before = self.channel.posts()
+        run = measured(self.command("--timings"), self.env, self.home)
+        ok, check = self._check(scenario, run, self.channel.posts() - before)
+        stages = stage_seconds(run.err)
+        return Sample(self.name, scenario, round_, run.wall, run.peak_kib, ok, check, stages)
+
+    def _check(self, scenario: str, run: Run, posted: int) -> tuple[bool, str]:
+        """Compare posts and not-modified feeds with what ``scenario`` must produce."""
+        feeds = len(self.farm.feeds)
+        unchanged = run.out.count(": not modified\n")
+        want_posts = len(self.farm.changed) if scenario == "update" else 0
+        want_unchanged = {"cold": 0, "warm": feeds, "update": feeds - len(self.farm.changed)}
+        check = f"{posted} posts, {unchanged} not modified, exit {run.code}"
+        if scenario == "update":
+            check += f", {self._changed_feeds_posted(posted)} changed feeds posted"
+        ok = (
+            run.code == 0
+            and posted == want_posts
+            and unchanged == want_unchanged[scenario]
+            and (scenario != "update" or self._changed_feeds_posted(posted) == want_posts)
+        )
+        return ok, check
+
+    def _changed_feeds_posted(self, last: int) -> int:
+        """Return how many changed feeds have their new item among the ``last`` posts."""
+        posts = self.channel.sandbox.posts[-last:] if last else []
+        media = {str(post.get("media", "")) for post in posts}
+        new_item = f"item-{ITEMS:03d}.jpg"
+        return sum(any(f"/{s.name}/{new_item}" in m for m in media) for s in self.farm.changed)
+
+    def profile(self, output: Path) -> str:
+        """Profile a cold pass with cProfile; return the top 25 entries by cumulative time."""
+        self.fresh()
+        command = self.command(config=self.serial_config)
+        command[1:3] = ["-m", "cProfile", "-o", str(output), "-m", "poster"]
+        subprocess.run(command, env=self.env, capture_output=True, check=True)
+        script = (
+            "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('cumulative').print_stats(25)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(output)], capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+
+def rss2email_config(farm: Farm, base: str) -> str:
+    """Return an rss2email configuration with every farm feed and no pause between fetches."""
+    head = (
+        "[DEFAULT]\nto = bench@example.invalid\nfrom = bench@example.invalid\n"
+        "same-server-fetch-interval = 0\n\n"
+    )
+    tables = (f"[feed.{s.name}]\nurl = {farm.url(base, s)}\n" for s in farm.feeds)
+    return head + "\n".join(tables)
+
+
+class Rss2email:
+    """rss2email in its own virtual environment, run as ``r2e run --no-send``."""
+
+    name = "rss2email"
+
+    def __init__(self, home: Path, venv: Path, farm: Farm, base: str) -> None:
+        self.home = home
+        self.farm = farm
+        self.r2e = venv / "bin" / "r2e"
+        self.config = home / "rss2email.cfg"
+        self.data = home / "rss2email.json"
+        home.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(rss2email_config(farm, base), encoding="utf-8")
+        self.env = child_env()
+
+    def version(self) -> str:
+        """Return rss2email's version."""
+        done = subprocess.run([str(self.r2e), "--version"], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    def fresh(self) -> None:
+        """Delete the feed data file."""
+        self.data.unlink(missing_ok=True)
+
+    def measure(self, scenario: str, round_: int) -> Sample:
+        """Run one pass and check how many entries it has seen and kept validators for."""
+        command = [str(self.r2e), "-c", str(self.config), "-d", str(self.data)]
+        run = measured([*command, "run", "--no-send"], self.env, self.home)
+        seen, validated = self._state()
+        feeds = len(self.farm.feeds)
+        want = feeds * ITEMS + (len(self.farm.changed) if scenario == "update" else 0)
+        ok = run.code == 0 and seen == want and validated == feeds
+        check = f"{seen} entries seen, {validated} feeds with validators, exit {run.code}"
+        return Sample(self.name, scenario, round_, run.wall, run.peak_kib, ok, check)
+
+    def _state(self) -> tuple[int, int]:
+        """Return the entries seen and the feeds with an ETag or Last-Modified kept."""
+        feeds = json.loads(self.data.read_text(encoding="utf-8"))["feeds"]
+        seen = sum(len(feed.get("seen", {})) for feed in feeds)
+        validated = sum(bool(feed.get("etag") or feed.get("modified")) for feed in feeds)
+        return seen, validated
+
+
+def install_rss2email(venv: Path) -> None:
+    """Create ``venv`` with rss2email from PyPI unless it is already there."""
+    if (venv / "bin" / "r2e").exists():
+        return
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "rss2email"]
+    subprocess.run(pip, check=True)
+
+
+def run_round(round_: int, tools: Sequence[Tool], farm: Farm) -> list[Sample]:
+    """Run every scenario once per tool, alternating which tool goes first each round."""
+    order = list(tools) if round_ % 2 == 0 else list(reversed(tools))
+    farms.reset(farm)
+    for tool in order:
+        tool.fresh()
+    samples = []
+    for scenario in SCENARIOS:
+        if scenario == "update":
+            farms.update(farm)
+        for tool in order:
+            samples.append(tool.measure(scenario, round_))
+            print(f"  round {round_ + 1} {scenario:<6} {_line(samples[-1])}", flush=True)
+    return samples
+
+
+def _line(sample: Sample) -> str:
+    """Describe one sample in a progress line."""
+    mark = "ok" if sample.ok else "FAILED"
+    return (
+        f"{sample.tool:<9} {sample.wall:7.2f} s {sample.peak_kib / 1024:6.1f} MiB"
+        f"  {mark}: {sample.check}"
+    )
