@@ -40,6 +40,17 @@ def load_token(viber: ViberConfig, environ: Mapping[str, str] | None = None) -> 
     return None
 
 
+def require_token(viber: ViberConfig, config_file: str, *, also: str = "") -> str:
+    """Return the token, hidden from every log line from now on, or explain where to put it."""
+    token = load_token(viber)
+    if token is None:
+        hint = f"set {TOKEN_ENV}, [viber] token_file, or the systemd credential {CREDENTIAL_NAME}"
+        problem = ConfigProblem(config_file, "viber", "no Viber token", None, hint + also)
+        raise ConfigError([problem])
+    install_redaction(token)
+    return token
+
+
 def token_problem(token: str) -> str | None:
     """Return why ``token`` cannot be sent in an HTTP header, or None when it can."""
     if not token:

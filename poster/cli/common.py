@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from poster.config import TOKEN_ENV, Config, FeedConfig
+from poster import secrets
+from poster.config import Config, FeedConfig
 from poster.errors import ConfigError, ConfigProblem
-from poster.secrets import install_redaction, load_token
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -48,13 +48,6 @@ def select_feeds(config: Config, names: list[str] | None) -> list[FeedConfig]:
 
 
 def require_token(config: Config) -> str:
-    """Return the channel token, hidden from every log line from now on, or explain its absence."""
-    token = load_token(config.viber)
-    if token is None:
-        hint = (
-            f"set {TOKEN_ENV}, [viber] token_file, or the systemd credential viber-token; "
-            "to try poster without a channel, run `poster run --once --sandbox`"
-        )
-        raise ConfigError([ConfigProblem(str(config.path), "viber", "no Viber token", hint=hint)])
-    install_redaction(token)
-    return token
+    """Return the channel token, hidden from logs, or explain its absence (and the sandbox)."""
+    also = "; to try poster without a channel, run `poster run --once --sandbox`"
+    return secrets.require_token(config.viber, str(config.path), also=also)

@@ -27,7 +27,6 @@ from poster.daemon.worker import ChannelWorker
 from poster.destinations.viber import ViberChannel
 from poster.errors import (
     ConfigError,
-    ConfigProblem,
     FeedError,
     HTTPStatusError,
     StateError,
@@ -46,7 +45,7 @@ from poster.schedule import (
     diff,
     trigger_for,
 )
-from poster.secrets import install_redaction, load_token
+from poster.secrets import require_token
 from poster.store import Store
 from poster.systemd import Notifier
 from poster.webhook import WebhookReceiver
@@ -137,14 +136,7 @@ class Daemon:
 
     def _token(self, config: Config) -> str:
         """Return the channel token, hidden from logs; without one nothing can be posted."""
-        token = load_token(config.viber)
-        if token is None:
-            hint = "set POSTER_VIBER_TOKEN, [viber] token_file, or the credential viber-token"
-            raise ConfigError(
-                [ConfigProblem(str(config.path), "viber", "no Viber token", None, hint)]
-            )
-        install_redaction(token)
-        return token
+        return require_token(config.viber, str(config.path))
 
     def _open_channel(self, config: Config, token: str) -> ViberChannel:
         """Return the channel client with the configured or remembered sender."""
