@@ -107,6 +107,7 @@ def _read_response(feed: FeedConfig, response: httpx.Response) -> _Answer:
         raise HTTPStatusError(feed.name, status, retry_after, url=_display(url))
     headers = tuple(response.headers.multi_items())
     if status == 304:
+        response.read()  # empty by definition; reading it lets the connection be reused
         return _Answer(url, status, headers, None)
     if not 200 <= status < 300:
         raise FetchError(feed.name, f"unexpected HTTP {status} from {_display(url)}")

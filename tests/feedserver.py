@@ -44,6 +44,8 @@ class Received(NamedTuple):
     method: str
     path: str
     headers: dict[str, str]
+    peer: int = 0
+    """The client's port: the same port means the same (kept-alive) connection."""
 
 
 class FeedServer:
@@ -52,6 +54,8 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route | tuple[int, Mapping[str, str], bytes]] = {}
         self.requests: list[Received] = []
+        self.keep_alive = False
+        """Keep connections open between answers (off: every answer closes its connection)."""
         self._stamps: dict[str, tuple[str, datetime]] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -90,7 +94,8 @@ class FeedServer:
         """Record one request and send the route's answer (or 404)."""
         received = {name.lower(): value for name, value in handler.headers.items()}
         with self._lock:
-            self.requests.append(Received(handler.command, handler.path, received))
+            peer = handler.client_address[1]
+            self.requests.append(Received(handler.command, handler.path, received, peer))
             route = Route(*self.routes.get(handler.path, NOT_FOUND))
         if route.delay:
             self._closing.wait(route.delay)
@@ -147,7 +152,7 @@ def _send(
     *,
     chunked: bool,
 ) -> None:
-    """Write one response and close the connection."""
+    """Write one response, closing the connection unless the server keeps them alive."""
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)
@@ -155,9 +160,11 @@ def _send(
         handler.send_header("Transfer-Encoding", "chunked")
     elif status != 304 and "content-length" not in {name.lower() for name in headers}:
         handler.send_header("Content-Length", str(len(body)))
-    handler.send_header("Connection", "close")
+    keep = isinstance(handler.server, _Server) and handler.server.owner.keep_alive
+    if not keep:
+        handler.send_header("Connection", "close")
     handler.end_headers()
-    handler.close_connection = True
+    handler.close_connection = not keep
     if not chunked:
         handler.wfile.write(body)
         return

@@ -178,6 +178,19 @@ def test_real_server_answers_304_to_second_fetch(
     assert third.validators.last_modified != first.validators.last_modified
 
 
+def test_a_304_keeps_the_connection_for_the_next_fetch(
+    feed_server: FeedServer, real_client: httpx.Client
+) -> None:
+    feed_server.keep_alive = True
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, FEED_XML)
+    feed = feed_config(feed_server.url("/feed.xml"))
+    first = fetch(feed, real_client)
+    for _ in range(3):
+        assert fetch(feed, real_client, first.validators).status == 304
+    # One connection for all four requests: each 304 was read to its (empty) end.
+    assert len({request.peer for request in feed_server.requests}) == 1
+
+
 def test_real_server_answers_304_to_if_modified_since(
     feed_server: FeedServer, real_client: httpx.Client
 ) -> None:
