@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -102,4 +103,16 @@ def run_once(
         timings=timings,
         workers=config.daemon.max_fetches,
     )
-    return run_pass(feeds, deps)
+    reports = run_pass(feeds, deps)
+    record_reads(store, reports)
+    return reports
+
+
+def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:
+    """Keep each feed's read result, so `poster status` shows the last success or failure."""
+    now = datetime.now(UTC)
+    for report in reports:
+        if report.error is None:
+            store.record_fetch_ok(report.feed, now)
+        else:
+            store.record_fetch_failed(report.feed, now, str(report.error), now)
