@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -94,21 +95,17 @@ def _feed_text(report: FeedReport) -> str:
         return f"== {report.feed}: ERROR {report.error}\n"
     parsed = report.parsed
     title = f" ({parsed.title})" if parsed and parsed.title else ""
-    counts = _counts(report.outcomes)
+    counts = tally(report.outcomes, decision_label)
     lines = [f"== {report.feed}{title}: {counts}", ""]
     for outcome in report.outcomes:
         lines.extend(_outcome_lines(outcome))
     return "\n".join(lines)
 
 
-def _counts(outcomes: tuple[Outcome, ...]) -> str:
-    """Summarise how many items got each decision."""
-    tally: dict[str, int] = {}
-    for outcome in outcomes:
-        label = decision_label(outcome)
-        tally[label] = tally.get(label, 0) + 1
-    parts = [f"{count} {label}" for label, count in tally.items()]
-    return ", ".join(parts) if parts else "no items"
+def tally(outcomes: Iterable[Outcome], label: Callable[[Outcome], str]) -> str:
+    """Count the outcomes by their label, in order of first appearance: "2 sent, 1 failed"."""
+    counts = Counter(label(outcome) for outcome in outcomes)
+    return ", ".join(f"{count} {name}" for name, count in counts.items()) or "no items"
 
 
 def _outcome_lines(outcome: Outcome) -> list[str]:

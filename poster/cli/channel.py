@@ -25,7 +25,8 @@ from poster.destinations.viber import ViberChannel
 from poster.errors import ConfigError, ConfigProblem
 from poster.fetch import make_client
 from poster.logs import setup_logging
-from poster.pipeline import FeedReport
+from poster.pipeline import FeedReport, Outcome
+from poster.preview import tally
 from poster.runner import open_channel, run_once, summarize
 from poster.sandbox import serve_forever
 from poster.sandbox.server import DEFAULT_CLI_PORT
@@ -126,12 +127,12 @@ def _feed_line(report: FeedReport) -> str:
         return f"  {report.feed}: {report.error}"
     if report.parsed is None:
         return f"  {report.feed}: not modified"
-    counts: dict[str, int] = {}
-    for outcome in report.outcomes:
-        label = _WORDS.get(outcome.delivery or outcome.decision.action, "?")
-        counts[label] = counts.get(label, 0) + 1
-    parts = ", ".join(f"{n} {label}" for label, n in counts.items()) or "no items"
-    return f"  {report.feed}: {parts}"
+    return f"  {report.feed}: {tally(report.outcomes, _word)}"
+
+
+def _word(outcome: Outcome) -> str:
+    """Name what became of an item in a pass."""
+    return _WORDS.get(outcome.delivery or outcome.decision.action, "?")
 
 
 _WORDS = {
