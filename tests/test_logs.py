@@ -6,7 +6,6 @@ import io
 import logging
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,41 +19,12 @@ from poster.logs import (
     setup_logging,
     under_journald,
 )
-from poster.secrets import RedactingFilter, install_redaction
+from poster.secrets import install_redaction
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 JOURNALD = {"JOURNAL_STREAM": "8:12345"}
 NOON = 1795694400.25  # 2026-11-26T12:00:00.25Z
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Put the root logger and the quieted loggers back as they were."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
-
-
-@pytest.fixture
-def clean_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Give install_redaction fresh state and undo what it did to logging afterwards."""
-    fresh = RedactingFilter()
-    monkeypatch.setattr(secrets, "_FILTER", fresh)
-    monkeypatch.setattr(secrets, "_factory_installed", False)
-    factory = logging.getLogRecordFactory()
-    yield
-    logging.setLogRecordFactory(factory)
-    for handler in logging.getLogger().handlers:
-        handler.removeFilter(fresh)
 
 
 def record(level: int, msg: str, created: float = NOON) -> logging.LogRecord:

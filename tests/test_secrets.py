@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,19 +125,6 @@ def test_bad_environment_token_names_the_variable() -> None:
 
 
 # --- redaction --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Give install_redaction fresh state and undo what it did to logging afterwards."""
-    fresh = RedactingFilter()
-    monkeypatch.setattr(secrets, "_FILTER", fresh)
-    monkeypatch.setattr(secrets, "_factory_installed", False)
-    factory = logging.getLogRecordFactory()
-    yield
-    logging.setLogRecordFactory(factory)
-    for handler in logging.getLogger().handlers:
-        handler.removeFilter(fresh)
 
 
 def make_logger(name: str) -> tuple[logging.Logger, io.StringIO, logging.Handler]:
