@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import json
 import logging
 import shutil
 import threading
@@ -189,6 +190,22 @@ def test_feed_state_counts_failures_and_resets_on_success(tmp_path: Path) -> Non
     assert not store.has_history("news"), "a fetch alone is no history, as in MemoryLedger"
 
 
+def test_reads_of_many_feeds_are_recorded_in_one_write_per_table_change(tmp_path: Path) -> None:
+    later = T0 + timedelta(minutes=5)
+    with Store(tmp_path) as store:
+        store.record_fetch_failed("news", T0, "HTTP 503", later)
+        store.record_fetches_ok(["news", "blog", "shop", "blog"], later)
+        store.record_fetches_ok([], later)
+        tables = [line["table"] for line in journal_lines(tmp_path)]
+    assert tables == ["feeds", "feeds", "feeds"], "the failure, then an update and an insert"
+    with Store(tmp_path, read_only=True) as store:
+        for name in ("news", "blog", "shop"):
+            state = store.feed_state(name)
+            assert (state.last_success, state.consecutive_failures) == (later, 0), name
+            assert (state.last_error, state.next_attempt) == (None, None), name
+        assert store.feed_state("news").last_failure == T0
+
+
 def test_meta_values_survive_a_restart(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         assert store.get_meta("sender") is None
@@ -255,6 +272,79 @@ def test_read_only_opens_beside_a_writer_and_refuses_to_write(store: Store) -> N
         with pytest.raises(StateError, match="read-only"):
             reader.record_pending("news", "b", "viber")
         assert not reader.is_known("news", "b"), "a refused write leaves no trace"
+
+
+def journal_lines(state: Path) -> list[dict[str, object]]:
+    lines = (state / "poster.journal").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines[1:]]
+
+
+def test_a_backlog_is_kept_as_one_document_of_keys_per_read(tmp_path: Path) -> None:
+    with Store(tmp_path, clock=Clock()) as store:
+        store.mark_seen("news", ["a", "b", "a"])
+        store.mark_seen("news", ["b", "c"])
+        store.mark_seen("news", ["c"])
+        store.mark_seen("blog", [])
+        lines = journal_lines(tmp_path)
+    at = to_iso(T0)
+    assert [(line["table"], line["put"], line["delete"]) for line in lines] == [
+        ("seen", {"1": {"feed": "news", "at": at, "keys": ["a", "b"]}}, []),
+        ("seen", {"2": {"feed": "news", "at": at, "keys": ["c"]}}, []),
+    ]
+    with Store(tmp_path, read_only=True) as reopened:
+        assert [reopened.is_known("news", key) for key in "abcd"] == [True, True, True, False]
+        assert reopened.has_history("news") and not reopened.has_history("blog")
+
+
+def test_seen_records_of_the_first_format_are_honoured_and_not_repeated(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "v1", tmp_path, dirs_exist_ok=True)
+    with Store(tmp_path, clock=Clock()) as store:
+        store.mark_seen("news", ["old-1", "fresh"])
+        assert journal_lines(tmp_path)[-1]["put"] == {
+            "1": {"feed": "news", "at": to_iso(T0), "keys": ["fresh"]}
+        }
+        seen = [r.key for r in store.deliveries(states=[SEEN], feed="news")]
+        assert seen == ["old-1", "old-2", "fresh"]
+        # old-1 and fresh, and the settled post-1 and post-2 of the same feed.
+        assert store.prune(T0 + timedelta(days=365), {"news": ["old-2"]}) == 4
+        assert [store.is_known("news", k) for k in ("old-1", "old-2", "fresh")] == [
+            False,
+            True,
+            False,
+        ]
+
+
+def test_seen_records_are_listed_with_the_others_in_order_of_change(
+    store: Store, clock: Clock
+) -> None:
+    store.mark_seen("news", ["s1"])
+    clock.now = T0 + timedelta(days=1)
+    post(store, "p1")
+    clock.now = T0 + timedelta(days=2)
+    store.mark_seen("blog", ["s2"])
+    listed = [(r.key, r.state, r.destination, r.updated) for r in store.deliveries()]
+    assert listed == [
+        ("s1", SEEN, "", T0),
+        ("p1", SENT, "viber", T0 + timedelta(days=1)),
+        ("s2", SEEN, "", T0 + timedelta(days=2)),
+    ]
+    assert [r.key for r in store.recent(2)] == ["s2", "p1"]
+    assert [r.key for r in store.recent(5, states=[SENT])] == ["p1"]
+    assert [r.key for r in store.deliveries(feed="blog")] == ["s2"]
+    assert store.feed_names() == ["blog", "news"]
+
+
+def test_prune_keeps_held_back_keys_their_feed_still_lists(store: Store, clock: Clock) -> None:
+    store.mark_seen("news", ["gone", "listed"])
+    store.mark_seen("blog", ["other"])
+    clock.now = T0 + timedelta(days=50)
+    store.mark_seen("news", ["young"])
+    assert store.prune(T0 + timedelta(days=100), {"news": ["listed"]}) == 1
+    assert [store.is_known("news", k) for k in ("gone", "listed", "young")] == [False, True, True]
+    assert store.is_known("blog", "other"), "a feed not named keeps its records"
+    assert store.prune(T0 + timedelta(days=100), {"news": ()}) == 1
+    assert store.prune(T0 + timedelta(days=200), {"news": (), "blog": ()}) == 2
+    assert store.deliveries() == [] and not store.has_history("news")
 
 
 # Durability: a flat cost per post, atomic files, torn lines
@@ -450,6 +540,7 @@ BAD_SNAPSHOTS = {
     "bad-document-id": ("bad_doc_id.json", "document 'one' is not a numbered object"),
     "record-without-key": ("record_without_key.json", "delivery record 1 has no text 'key'"),
     "unknown-state": ("unknown_state.json", "unknown state 'posted'"),
+    "seen-without-keys": ("seen_without_keys.json", "seen record 1 has no list of text 'keys'"),
 }
 
 

@@ -24,11 +24,12 @@ from poster.destinations import Receipt
 from poster.errors import StateError
 from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
 from poster.models import Validators
-from poster.store import records
+from poster.store import records, seen
 from poster.store.files import way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalDB
 from poster.store.records import RELEASED, DeliveryRecord, FeedState, to_iso
+from poster.store.seen import SeenIndex
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ class Store:
         self._deliveries = self._db.table("deliveries")
         self._feeds = self._db.table("feeds")
         self._meta = self._db.table("meta")
+        self._seen_docs = self._db.table(seen.TABLE)
         self._index = DeliveryIndex()
+        self._seen = SeenIndex()
         self._feed_ids: dict[str, int] = {}
         self._meta_ids: dict[str, int] = {}
         try:
@@ -117,7 +120,7 @@ class Store:
     def is_known(self, feed: str, key: str) -> bool:
         """Tell whether the item has a record at any destination, in any state."""
         with self._lock:
-            return self._index.is_known(feed, key)
+            return self._index.is_known(feed, key) or self._seen.has(feed, key)
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
         """Record the intent to post and count the attempt."""
@@ -154,27 +157,22 @@ class Store:
     def has_history(self, feed: str) -> bool:
         """Tell whether validators or live delivery records exist for the feed."""
         with self._lock:
+            if self._index.is_active(feed) or self._seen.has_feed(feed):
+                return True
             doc = self._feed_doc(feed)
-            return self._index.is_active(feed) or (doc is not None and doc["validators"])
+            return doc is not None and doc["validators"]
 
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
-        """Record each key as seen, unless it already has a seen record; write once for all."""
+        """Record the keys not seen before as seen, in one document for all of them."""
         with self._lock:
-            now = to_iso(self._clock())
-            fresh: list[str] = []
-            again: list[int] = []
-            for key in dict.fromkeys(keys):
-                doc_id = self._index.find(feed, key, "")
-                if doc_id is None:
-                    fresh.append(key)
-                elif self._get(doc_id)["state"] == RELEASED:
-                    again.append(doc_id)
-            self._deliveries.update({"state": SEEN, "updated": now}, doc_ids=again)
-            docs = [{**records.new_delivery_doc(feed, k, "", now), "state": SEEN} for k in fresh]
-            for key, doc_id in zip(fresh, self._deliveries.insert_multiple(docs), strict=True):
-                self._index.add(feed, key, "", doc_id, SEEN)
-            for doc_id in again:
-                self._index.change(feed, self._get(doc_id)["key"], RELEASED, SEEN)
+            fresh = [
+                key
+                for key in dict.fromkeys(keys)
+                if not self._seen.has(feed, key) and self._index.find(feed, key, "") is None
+            ]
+            if fresh:
+                self._seen_docs.insert(seen.new_seen_doc(feed, fresh, to_iso(self._clock())))
+                self._seen.add(feed, fresh)
 
     # Feed state
 
@@ -189,6 +187,18 @@ class Store:
         fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
         with self._lock:
             self._update_feed(feed, {**fields, "next_attempt": None})
+
+    def record_fetches_ok(self, feeds: Iterable[str], when: datetime) -> None:
+        """Record a successful read of each feed at once: one journal write for all of them."""
+        fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
+        fields["next_attempt"] = None
+        with self._lock:
+            names = list(dict.fromkeys(feeds))
+            known = [self._feed_ids[name] for name in names if name in self._feed_ids]
+            self._feeds.update(fields, doc_ids=known)
+            new = [name for name in names if name not in self._feed_ids]
+            docs = [{**records.new_feed_doc(name), **fields} for name in new]
+            self._feed_ids.update(zip(new, self._feeds.insert_multiple(docs), strict=True))
 
     def record_fetch_failed(
         self, feed: str, when: datetime, error: str, next_attempt: datetime
@@ -221,8 +231,10 @@ class Store:
             cond &= q.feed == feed
         with self._lock:
             docs = self._deliveries.search(cond)
+            held = self._seen_records(states, feed)
         docs.sort(key=_age)
-        return [records.delivery_record(doc) for doc in docs]
+        found = [records.delivery_record(doc) for doc in docs]
+        return list(heapq.merge(found, sorted(held, key=_changed), key=_changed))
 
     def recent(
         self, limit: int = 20, *, states: Collection[str] | None = None
@@ -232,14 +244,18 @@ class Store:
             docs: Iterable[Document] = self._deliveries
             if states is not None:
                 docs = (doc for doc in docs if doc["state"] in states)
-            newest = heapq.nlargest(limit, docs, key=_age)
-        return [records.delivery_record(doc) for doc in newest]
+            newest = [records.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)]
+            held = self._seen_records(states, None)
+            return heapq.nlargest(limit, [*newest, *held], key=_changed)
 
     def feed_names(self) -> list[str]:
         """Return every feed the store has a feed or delivery record of, sorted."""
         with self._lock:
-            deliveries = self._db.journal.read().get("deliveries", {}).values()
-            return sorted(set(self._feed_ids) | {doc["feed"] for doc in deliveries})
+            tables = self._db.journal.read()
+            deliveries = tables.get("deliveries", {}).values()
+            held = tables.get(seen.TABLE, {}).values()
+            named = {doc["feed"] for doc in deliveries} | {doc["feed"] for doc in held}
+            return sorted(set(self._feed_ids) | named)
 
     def retry(self, feed: str, key: str, *, states: Collection[str] = (FAILED, UNCERTAIN)) -> bool:
         """Release the item's failed or uncertain records in ``states``, so a pass sends it."""
@@ -298,11 +314,40 @@ class Store:
             self._deliveries.remove(doc_ids=[doc.doc_id for doc in doomed])
             for doc in doomed:
                 self._index.remove(doc["feed"], doc["key"], doc["destination"], doc["state"])
-        if doomed:
-            log.info("state=pruned removed=%d cutoff=%s", len(doomed), cutoff)
-        return len(doomed)
+            removed = len(doomed) + self._prune_seen(cutoff, keep)
+        if removed:
+            log.info("state=pruned removed=%d cutoff=%s", removed, cutoff)
+        return removed
 
     # Internals
+
+    def _prune_seen(self, cutoff: str, keep: Mapping[str, Collection[str]]) -> int:
+        """Drop held-back keys seen before ``cutoff`` that their feed no longer lists."""
+        removed = 0
+        q = Query()
+        for doc in self._seen_docs.search(q.at < cutoff):
+            listed = keep.get(doc["feed"])
+            if listed is None:
+                continue
+            kept = [key for key in doc["keys"] if key in listed]
+            if len(kept) == len(doc["keys"]):
+                continue
+            if kept:
+                self._seen_docs.update({"keys": kept}, doc_ids=[doc.doc_id])
+            else:
+                self._seen_docs.remove(doc_ids=[doc.doc_id])
+            self._seen.remove(doc["feed"], set(doc["keys"]) - set(kept))
+            removed += len(doc["keys"]) - len(kept)
+        return removed
+
+    def _seen_records(
+        self, states: Collection[str] | None, feed: str | None
+    ) -> list[DeliveryRecord]:
+        """Return the held-back items of ``feed`` (or all) as records, if ``states`` wants them."""
+        if states is not None and SEEN not in states:
+            return []
+        docs = self._seen_docs.search(Query().feed == feed) if feed else self._seen_docs.all()
+        return [record for doc in docs for record in seen.seen_records(doc)]
 
     def _get(self, doc_id: int) -> Document:
         doc = self._deliveries.get(doc_id=doc_id)
@@ -346,6 +391,7 @@ class Store:
         tables = self._db.journal.read()
         try:
             self._index = DeliveryIndex.build(tables.get("deliveries", {}))
+            self._seen = SeenIndex.build(tables.get(seen.TABLE, {}))
             self._feed_ids = _index_by("feed", "feed", tables.get("feeds", {}), records.check_feed)
             self._meta_ids = _index_by("meta", "name", tables.get("meta", {}), _check_meta)
         except ValueError as exc:
@@ -400,3 +446,7 @@ def _check_meta(doc: Mapping[str, Any]) -> str | None:
 
 def _age(doc: Document) -> tuple[str, int]:
     return (doc["updated"], doc.doc_id)
+
+
+def _changed(record: DeliveryRecord) -> datetime:
+    return record.updated
