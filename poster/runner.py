@@ -111,8 +111,7 @@ def run_once(
 def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:
     """Keep each feed's read result, so `poster status` shows the last success or failure."""
     now = datetime.now(UTC)
+    store.record_fetches_ok((report.feed for report in reports if report.error is None), now)
     for report in reports:
-        if report.error is None:
-            store.record_fetch_ok(report.feed, now)
-        else:
+        if report.error is not None:
             store.record_fetch_failed(report.feed, now, str(report.error), now)
