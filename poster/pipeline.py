@@ -7,6 +7,7 @@ destination, ledger and pacer they are given, so what the preview shows is what 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -57,6 +58,8 @@ class Deps:
     timings: Timings | None = None
     workers: int = 1
     """How many feeds a pass reads at the same time."""
+    itemize: bool = True
+    """Keep every item's decision; a run needs only the items to post and counts of the rest."""
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         """Time a stage when timings are being kept."""
@@ -88,6 +91,8 @@ class FeedReport:
     outcomes: tuple[Outcome, ...] = ()
     error: FeedError | None = None
     fatal: DestinationFatal | None = None
+    skipped: tuple[tuple[str, int], ...] = ()
+    """How many items were not posted, by action, when their decisions were not kept."""
 
     @property
     def ok(self) -> bool:
@@ -107,6 +112,7 @@ class Batch:
     result: FetchResult
     parsed: ParsedFeed
     decisions: tuple[Decision, ...]
+    skipped: tuple[tuple[str, int], ...] = ()
 
     def wanted(self) -> list[Decision]:
         """Return the decisions to post, in the feed's oldest-first order."""
@@ -187,12 +193,22 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
         decisions = [_explain(d, feed, held, busy) for d in select(parsed.items, feed, seen)]
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
-    # Only items to post keep their content; the rest would hold every feed's text in memory.
-    decisions = [d if d.wanted else replace(d, item=d.item.stub()) for d in decisions]
+    log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
+    kept, skipped = _slim(decisions, deps.itemize)
     parsed = replace(parsed, items=())
     result = replace(result, body=b"")  # parsed already; the bytes need not wait in memory
-    log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
-    return Batch(feed, result, parsed, tuple(decisions))
+    return Batch(feed, result, parsed, kept, skipped)
+
+
+def _slim(
+    decisions: list[Decision], itemize: bool
+) -> tuple[tuple[Decision, ...], tuple[tuple[str, int], ...]]:
+    """Keep what a batch must carry until delivery: a pass holds every feed's batch at once."""
+    if itemize:
+        # Only items to post keep their content; the rest would hold every feed's text.
+        return tuple(d if d.wanted else replace(d, item=d.item.stub()) for d in decisions), ()
+    skipped = Counter(d.action for d in decisions if not d.wanted)
+    return tuple(d for d in decisions if d.wanted), tuple(skipped.items())
 
 
 def _hold_back(feed: FeedConfig, parsed: ParsedFeed) -> frozenset[str]:
@@ -227,7 +243,7 @@ def finish(batch: Batch, outcomes: Mapping[tuple[str, str], Outcome], ledger: Le
     # Saving validators while items wait would turn the next pass into a 304 that forgets them.
     if not any(o.delivery == DEFERRED for o in results):
         ledger.save_validators(name, batch.result.validators)
-    return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal)
+    return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 
 def _in_order(batches: Iterable[Batch]) -> list[tuple[Batch, Decision]]:

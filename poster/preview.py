@@ -102,9 +102,14 @@ def _feed_text(report: FeedReport) -> str:
     return "\n".join(lines)
 
 
-def tally(outcomes: Iterable[Outcome], label: Callable[[Outcome], str]) -> str:
-    """Count the outcomes by their label, in order of first appearance: "2 sent, 1 failed"."""
+def tally(
+    outcomes: Iterable[Outcome],
+    label: Callable[[Outcome], str],
+    counted: Iterable[tuple[str, int]] = (),
+) -> str:
+    """Count the outcomes by their label, then add ``counted``: "2 sent, 1 failed"."""
     counts = Counter(label(outcome) for outcome in outcomes)
+    counts.update(dict(counted))
     return ", ".join(f"{count} {name}" for name, count in counts.items()) or "no items"
 
 

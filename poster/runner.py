@@ -102,6 +102,7 @@ def run_once(
         pacer=Pacer(viber.min_gap.total_seconds(), viber.max_per_pass),
         timings=timings,
         workers=config.daemon.max_fetches,
+        itemize=False,
     )
     reports = run_pass(feeds, deps)
     record_reads(store, reports)

@@ -220,3 +220,18 @@ def test_items_already_waiting_are_not_offered_again(client: httpx.Client) -> No
     assert [d.item.key for d in batch.wanted()] == ["g1", "g3"]
     [waiting] = [d for d in batch.decisions if d.item.key == "g2"]
     assert (waiting.action, waiting.reason) == ("seen", "waiting to be posted")
+
+
+def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: httpx.Client) -> None:
+    ledger = MemoryLedger()
+    ledger.record_sent("news", "g1", Receipt("viber", "1", datetime.now(UTC)))
+    feed = FeedConfig(name="news", url=FEED.url, backlog=1)
+    itemized = collect(feed, deps(client, ScriptedDestination(), ledger))
+    counted = collect(feed, deps(client, ScriptedDestination(), ledger, itemize=False))
+    assert isinstance(itemized, Batch) and isinstance(counted, Batch)
+    assert [d.action for d in itemized.decisions] == ["seen", "post", "post"]
+    assert counted.decisions == itemized.decisions[1:]
+    assert counted.skipped == (("seen", 1),) and itemized.skipped == ()
+    report = run_feed(feed, deps(client, ScriptedDestination(), ledger, itemize=False))
+    assert [o.delivery for o in report.outcomes] == [SENT, SENT]
+    assert report.skipped == (("seen", 1),)

@@ -199,7 +199,7 @@ def test_a_second_pass_posts_only_what_is_new(
     assert third.code == EXIT_OK
     assert texts(sandbox)[5:] == ["Tram depot opens"]
     assert len(sandbox.posts) == 6
-    assert "  news: 3 already posted, 1 sent\n" in third.out
+    assert "  news: 1 sent, 3 already posted\n" in third.out
 
 
 @pytest.mark.parametrize(

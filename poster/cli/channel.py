@@ -127,7 +127,8 @@ def _feed_line(report: FeedReport) -> str:
         return f"  {report.feed}: {report.error}"
     if report.parsed is None:
         return f"  {report.feed}: not modified"
-    return f"  {report.feed}: {tally(report.outcomes, _word)}"
+    skipped = ((_WORDS.get(action, "?"), count) for action, count in report.skipped)
+    return f"  {report.feed}: {tally(report.outcomes, _word, skipped)}"
 
 
 def _word(outcome: Outcome) -> str:

@@ -264,7 +264,9 @@ class Daemon:
 
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
-        return Deps(self.http, self.renderer, self.worker.client, self.store, conditional)
+        return Deps(
+            self.http, self.renderer, self.worker.client, self.store, conditional, itemize=False
+        )
 
     def _finished(self, batch: Batch, outcomes: dict[tuple[str, str], Outcome]) -> FeedReport:
         """Close a feed's batch: its validators are saved only now that nothing of it waits."""
