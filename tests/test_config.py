@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -442,3 +444,38 @@ def test_channel_pacing_and_webhook_listener(tmp_path: Path) -> None:
     config = load_config(path)
     assert (config.viber.min_gap, config.viber.max_per_pass) == (timedelta(seconds=2), 3)
     assert (config.webhook.listen, config.webhook.path) == (("::1", 8443), "/hooks/viber")
+
+
+def test_each_feed_sharing_a_cron_expression_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    path = tmp_path / "feeds.toml"
+    crons = {"a": "*/10  7-22 * * mon-fri", "b": "61 * * * *", "c": "*/10 7-22 * * mon-fri"}
+    crons |= {"d": "61 * * * *", "e": "0 8 * * 1", "f": "0 8 * * 1"}
+    tables = (
+        f'[[feeds]]\nname = "{n}"\nurl = "https://x.org/{n}"\ncron = "{c}"\n'
+        for n, c in crons.items()
+    )
+    path.write_text("".join(tables))
+
+    problems = problems_of(path, environ={})
+
+    bad = "bad cron expression '61 * * * *': Error validating expression '61': the last value"
+    bad += " (61) is higher than the maximum value (59)"
+    numeric = "day-of-week '1' uses numbers"
+    assert [(p.feed, p.key, p.message) for p in problems] == [
+        ("b", "cron", bad),
+        ("d", "cron", bad),
+        ("e", "cron", numeric),
+        ("f", "cron", numeric),
+    ]
+
+
+def test_importing_the_config_leaves_the_scheduler_and_urllib_request_unloaded() -> None:
+    # The cron trigger and urllib.request are imported only when a feed uses cron or a file: URL.
+    heavy = ["apscheduler.triggers.cron", "urllib.request"]
+    code = f"import sys, poster.config; print([m for m in {heavy!r} if m in sys.modules])"
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert done.stdout.strip() == "[]"

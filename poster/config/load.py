@@ -6,6 +6,7 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from poster.config.records import (
 )
 from poster.errors import ConfigError, ConfigProblem
 
-_SCHEDULE_KEYS = frozenset({"interval", "cron", "jitter"})
+_WHEN_KEYS = frozenset({"interval", "cron"})
+_SCHEDULE_KEYS = _WHEN_KEYS | {"jitter"}
 _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEYS)
 
 
@@ -136,9 +138,14 @@ class _Levels:
     inherited: Mapping[str, Any]
     bad: frozenset[str] = frozenset()
 
+    @cached_property
+    def effective(self) -> dict[str, Any]:
+        """Return the value in effect for every key, merged once per feed."""
+        return {**self.inherited, **self.own}
+
     def get(self, name: str) -> Any:
         """Return the value in effect for ``name``."""
-        return self.own[name] if name in self.own else self.inherited.get(name)
+        return self.effective.get(name)
 
 
 def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> _Levels:
@@ -185,7 +192,7 @@ def _check(levels: _Levels, checks: Iterable[tuple[frozenset[str], Check]]) -> l
 
 def _schedule(levels: _Levels) -> Schedule:
     """Return the schedule in effect; a level that sets interval or cron replaces both."""
-    source = levels.own if levels.own.keys() & {"interval", "cron"} else levels.inherited
+    source = levels.inherited if levels.own.keys().isdisjoint(_WHEN_KEYS) else levels.own
     cron = source.get("cron")
     interval = None if cron else source.get("interval", k.BUILT_IN["interval"])
     return Schedule(interval=interval, cron=cron, jitter=levels.get("jitter"))
@@ -193,16 +200,14 @@ def _schedule(levels: _Levels) -> Schedule:
 
 def _check_schedule(levels: _Levels) -> list[v.Issue]:
     """Refuse interval with cron on one level, and jitter longer than the interval."""
+    if levels.own.keys().isdisjoint(_SCHEDULE_KEYS):
+        return []
     issues = []
     if "interval" in levels.own and "cron" in levels.own:
         hint = "keep one: interval polls every so often, cron at set times"
         issues.append(v.Issue("cannot be combined with interval on the same level", hint, "cron"))
     schedule = _schedule(levels)
-    if (
-        levels.own.keys() & _SCHEDULE_KEYS
-        and schedule.interval
-        and schedule.jitter > schedule.interval
-    ):
+    if schedule.interval and schedule.jitter > schedule.interval:
         jitter, interval = schedule.jitter.total_seconds(), schedule.interval.total_seconds()
         message = f"{jitter:g}s is longer than the interval ({interval:g}s)"
         issues.append(v.Issue(message, "make jitter at most the interval", "jitter"))
@@ -264,7 +269,8 @@ def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | Non
     """Require ``default.j2`` when a feed names no template and has no ``<type>.j2``."""
     if folder is None or (folder / "default.j2").is_file():
         return []
-    needing = [label for label, levels in feeds if _needs_default_template(levels, folder)]
+    typed = {kind for kind in k.TYPES if (folder / f"{kind}.j2").is_file()}
+    needing = [label for label, levels in feeds if _needs_default_template(levels, typed)]
     if not needing:
         return []
     names = ", ".join(needing)
@@ -273,17 +279,18 @@ def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | Non
     return [v.Issue(message, hint, "templates")]
 
 
-def _needs_default_template(levels: _Levels, folder: Path) -> bool:
-    """Tell whether a feed falls back to ``default.j2``."""
+def _needs_default_template(levels: _Levels, typed: set[str]) -> bool:
+    """Tell whether a feed falls back to ``default.j2``, given the types that have a template."""
     kind = levels.get("type")
     if "template" in levels.bad or levels.get("template") or kind in k.FIXED_KEYS:
         return False
-    return kind == "auto" or not (folder / f"{kind}.j2").is_file()
+    return kind == "auto" or kind not in typed
 
 
 def _build(levels: _Levels) -> FeedConfig:
     """Assemble a checked feed's ``FeedConfig``."""
-    plain = {name: levels.get(name) for name in _PLAIN_FIELDS}
+    values = levels.effective
+    plain: dict[str, Any] = {name: values.get(name) for name in _PLAIN_FIELDS}
     fixed_key = k.FIXED_KEYS.get(plain["type"])
-    fixed = levels.get(fixed_key) if fixed_key else None
+    fixed = values.get(fixed_key) if fixed_key else None
     return FeedConfig(**plain, schedule=_schedule(levels), fixed=fixed)

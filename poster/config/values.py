@@ -9,12 +9,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, time, timedelta
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
-
-from apscheduler.triggers.cron import CronTrigger
 
 T = TypeVar("T")
 
@@ -253,7 +251,18 @@ CRON_HINT = 'five fields: minute hour day-of-month month day-of-week, e.g. "*/10
 
 def crontab(value: object, _ctx: Context) -> str:
     """Check a 5-field crontab expression the scheduler accepts, and return it normalised."""
-    expression = " ".join(need(value, str, "a string").split())
+    return _checked_crontab(" ".join(need(value, str, "a string").split()))
+
+
+# Many feeds share a few expressions, and the answer depends on the expression alone, so each
+# distinct one is checked once; a refused one raises again every time and is not kept.
+@lru_cache(maxsize=256)
+def _checked_crontab(expression: str) -> str:
+    """Check a normalised crontab expression; return it unchanged."""
+    # Imported here, not at the top: the cron trigger pulls in the scheduler, its time zone
+    # support and asyncio, a cost only a config that uses cron should pay.
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         CronTrigger.from_crontab(expression, timezone=UTC)
     except ValueError as exc:
@@ -309,6 +318,9 @@ def feed_url(value: object, ctx: Context) -> str:
             raise fail(f"{raw!r} has no host name", "write it as https://host/path")
         return raw
     if scheme == "file":
+        # Imported here: urllib.request brings in http.client and email, used for nothing else.
+        from urllib.request import url2pathname
+
         if parts.netloc not in ("", "localhost"):
             raise fail(f"{raw!r} names another host", "write file:///absolute/path")
         return local_file(Path(url2pathname(parts.path)), ctx).as_uri()
