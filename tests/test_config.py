@@ -106,6 +106,7 @@ BROKEN_CASES = [
     ("url-file-uri-missing", "a", "url", "'/nonexistent/poster/news.xml' does not exist"),
     ("url-directory", "a", "url", "broken/templates' is not a file"),
     ("url-no-host", "a", "url", "has no host name"),
+    ("url-bad-ipv6", "a", "url", "'http://[::1/feed' is not a valid URL (Invalid IPv6 URL)"),
     ("header-bad-name", "a", "headers.X Api Key", "'X Api Key' is not a valid header name"),
     ("header-missing-variable", "a", "headers.Authorization", "POSTER_TEST_MISSING is not set"),
     ("header-value-type", "a", "headers.X-Retries", "expected a string, got an integer"),
@@ -117,6 +118,7 @@ BROKEN_CASES = [
     ("defaults-not-table", None, "defaults", "expected a table, got an integer"),
     ("viber-token-literal", None, "viber.token", "POSTER_VIBER_TOKEN"),
     ("viber-api-url", None, "viber.api_url", "is not an http(s) URL"),
+    ("viber-api-url-bad-port", None, "viber.api_url", "is not a valid URL (Port out of range"),
     ("viber-from-empty", None, "viber.from", "is empty"),
 ]
 

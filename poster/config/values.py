@@ -12,7 +12,7 @@ from datetime import UTC, date, time, timedelta
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 T = TypeVar("T")
 
@@ -311,7 +311,7 @@ def _header(pair: object, environ: Mapping[str, str]) -> tuple[str, str]:
 def feed_url(value: object, ctx: Context) -> str:
     """Check an http(s) URL, or turn a file: URL or local path into an absolute file URL."""
     raw = text(value, ctx).strip()
-    parts = urlsplit(raw)
+    parts = _split(raw)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         if not parts.hostname:
@@ -329,6 +329,16 @@ def feed_url(value: object, ctx: Context) -> str:
             f"URL scheme {scheme!r} is not supported", "use https://, http://, file:, or a path"
         )
     return local_file(Path(raw).expanduser(), ctx).as_uri()
+
+
+def _split(raw: str) -> SplitResult:
+    """Split a URL, refusing one whose host or port cannot be read (RFC 3986 §3.2)."""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - reading it is the check: urlsplit parses ports lazily
+    except ValueError as exc:
+        raise fail(f"{raw!r} is not a valid URL ({exc})", "write it as https://host/path") from exc
+    return parts
 
 
 def local_file(path: Path, ctx: Context) -> Path:
@@ -352,7 +362,7 @@ def path_value(value: object, ctx: Context) -> Path:
 def http_url(value: object, ctx: Context) -> str:
     """Check an http(s) URL and drop a trailing slash."""
     raw = text(value, ctx).strip()
-    parts = urlsplit(raw)
+    parts = _split(raw)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise fail(f"{raw!r} is not an http(s) URL", "write it as https://host/path")
     return raw.rstrip("/")
