@@ -33,7 +33,7 @@ import farm as farms
 import report
 import servers
 from idle import idle_cpu
-from scenarios import Poster, Rss2email, Sample, install_rss2email, run_round
+from scenarios import Poster, Rss2email, Sample, compile_poster, install_rss2email, run_round
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: building {args.feeds:,} feeds under {OUT / 'farm'}", flush=True)
     farm = farms.build(OUT / "farm", args.feeds)
     install_rss2email(OUT / "r2e-venv")
+    compile_poster()
     samples: list[Sample] = []
     profile = None
     with (
