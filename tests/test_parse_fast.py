@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import inspect
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from xml.sax.saxutils import escape
 import feedparser
 import pytest
 
-import poster.parse
+import poster.parse.xmlfeed
 from poster.config import FeedConfig
 from poster.models import FetchResult, Item, ParsedFeed, Validators
 from poster.parse import parse
@@ -388,7 +390,7 @@ def test_parse_falls_back_to_feedparser_only_when_needed(
     monkeypatch: pytest.MonkeyPatch, name: str, calls: list[str]
 ) -> None:
     seen: list[str] = []
-    monkeypatch.setattr(poster.parse, "parse_xml", recording_parse_xml(seen))
+    monkeypatch.setattr(poster.parse.xmlfeed, "parse_xml", recording_parse_xml(seen))
     feed = parse(fetched((FEEDS / name).read_bytes()), FeedConfig("fast", URL))
     assert feed.items and seen == calls
 
@@ -412,3 +414,25 @@ def test_feed_data_is_feedparsers_shape() -> None:
     assert data is not None
     first: Any = data.entries[0]
     assert (data.version, data.bozo, first["id"]) == ("rss20", False, "tag:example.com,2024:post-1")
+
+
+def test_feedparser_is_loaded_only_once_an_xml_feed_is_parsed() -> None:
+    # A pass where every feed answers 304 parses nothing, so it should not pay for feedparser.
+    code = (
+        "import sys\n"
+        "from poster.config import FeedConfig\n"
+        "from poster.models import FetchResult, Validators\n"
+        "from poster.pipeline import parse\n"
+        "loaded = lambda: 'feedparser' in sys.modules\n"
+        "before = loaded()\n"
+        "def fetched(body):\n"
+        "    return FetchResult('f', 'https://x.org/f', 200, body, Validators())\n"
+        'parse(fetched(b\'{"version": "https://jsonfeed.org/version/1.1", "items": []}\'),'
+        " FeedConfig('j', 'https://x.org/f'))\n"
+        "after_json = loaded()\n"
+        "parse(fetched(b'<rss version=\"2.0\"><channel><title>t</title></channel></rss>'),"
+        " FeedConfig('x', 'https://x.org/f'))\n"
+        "print(before, after_json, loaded())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "True"]
