@@ -1,0 +1,371 @@
+"""Carry httpx requests over the standard library's http.client, keeping HTTP/1.1 connections alive.
+
+httpx's own transport (httpcore and h11) spends several times the CPU of http.client on a small
+exchange such as a 304 answer to a conditional GET, which is most of what a polling pass does.
+``StdlibTransport`` keeps httpx's client (redirect handling, decoding, errors) and swaps the wire.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from urllib.request import getproxies
+
+import certifi
+import httpx
+
+CHUNK_SIZE = 64 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Methods a client may repeat after a failure without changing the outcome (RFC 9110 §9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+# What a write or the wait for the status line raises when the server had closed the connection.
+_PEER_CLOSED = (ConnectionError, ssl.SSLEOFError)
+
+_Origin = tuple[str, str, int]
+_Timeouts = Mapping[str, float | None]
+
+
+def default_transport() -> httpx.BaseTransport | None:
+    """Return a ``StdlibTransport``, or None (httpx's own) when the environment names a proxy."""
+    # httpx mounts env proxies only when it builds the transport itself (transport=None).
+    proxies = getproxies()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return StdlibTransport()
+
+
+def tls_context(*, trust_env: bool = True) -> ssl.SSLContext:
+    """Build a verifying TLS context from SSL_CERT_FILE, SSL_CERT_DIR or certifi, as httpx does."""
+    cafile = os.environ.get("SSL_CERT_FILE") if trust_env else None
+    capath = os.environ.get("SSL_CERT_DIR") if trust_env else None
+    if cafile:
+        context = ssl.create_default_context(cafile=cafile)
+    elif capath:
+        context = ssl.create_default_context(capath=capath)
+    else:
+        context = ssl.create_default_context(cafile=certifi.where())
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+class StdlibTransport(httpx.BaseTransport):
+    """Send requests over pooled http.client connections; share one instance between threads."""
+
+    def __init__(
+        self,
+        *,
+        max_idle_per_host: int = 8,
+        keepalive_expiry: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+        trust_env: bool = True,
+    ) -> None:
+        self._pool = _Pool(max_idle_per_host, keepalive_expiry)
+        self._tls = ssl_context
+        self._trust_env = trust_env
+        self._tls_lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return its response with the body still to be streamed."""
+        origin = _origin(request)
+        # The "pool" timeout never applies: without an idle connection a request opens one.
+        timeouts: _Timeouts = request.extensions.get("timeout", {})
+        pooled = self._pool.acquire(origin)
+        if pooled is not None:
+            try:
+                return self._exchange(request, origin, pooled, timeouts)
+            except (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                # The server may close an idle connection just as it is reused (RFC 9112 §9.3.1);
+                # a request that is safe to repeat gets one fresh connection.
+                if not (isinstance(exc.__cause__, _PEER_CLOSED) and _replayable(request)):
+                    raise
+        return self._exchange(request, origin, self._connect(request, origin, timeouts), timeouts)
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use close when their response does."""
+        self._pool.close()
+
+    def _exchange(
+        self,
+        request: httpx.Request,
+        origin: _Origin,
+        conn: http.client.HTTPConnection,
+        timeouts: _Timeouts,
+    ) -> httpx.Response:
+        """Write the request on ``conn`` and read the status line and headers of the answer."""
+        try:
+            _send(request, conn, timeouts.get("write"))
+            answer = _receive(request, conn, timeouts.get("read"))
+        except BaseException:
+            conn.close()
+            raise
+        # A request that asked to close leaves nothing to reuse (RFC 9112 §9.6).
+        keep = request.headers.get("connection", "").lower() != "close"
+        stream = _ResponseStream(answer, request, conn, (self._pool, origin) if keep else None)
+        return httpx.Response(
+            answer.status,
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.msg.items()],
+            stream=stream,
+            extensions={
+                "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
+                "reason_phrase": answer.reason.encode("ascii", "ignore"),
+            },
+        )
+
+    def _connect(
+        self, request: httpx.Request, origin: _Origin, timeouts: _Timeouts
+    ) -> http.client.HTTPConnection:
+        """Open a new connection to ``origin``, with the TLS handshake for https."""
+        scheme, host, port = origin
+        timeout = timeouts.get("connect")
+        conn = (
+            http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
+            if scheme == "https"
+            else http.client.HTTPConnection(host, port, timeout=timeout)
+        )
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
+        except (OSError, UnicodeError) as exc:
+            conn.close()
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        return conn
+
+    def _context(self) -> ssl.SSLContext:
+        """Return the TLS context, building it on first use (building one takes ~50 ms)."""
+        with self._tls_lock:
+            if self._tls is None:
+                self._tls = tls_context(trust_env=self._trust_env)
+            return self._tls
+
+
+class _Pool:
+    """Hold idle keep-alive connections per origin, safe to use from several threads."""
+
+    def __init__(self, max_idle: int, expiry: float) -> None:
+        self._max_idle = max_idle
+        self._expiry = expiry
+        self._idle: dict[_Origin, list[tuple[float, http.client.HTTPConnection]]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._swept = time.monotonic()
+
+    def acquire(self, origin: _Origin) -> http.client.HTTPConnection | None:
+        """Return the most recently used live idle connection to ``origin``, if any."""
+        while True:
+            conn = self._pop(origin)
+            if conn is None or _idle_and_open(conn):
+                return conn
+            conn.close()
+
+    def release(self, origin: _Origin, conn: http.client.HTTPConnection) -> None:
+        """Keep ``conn`` for the next request to ``origin``, or close it when the pool is full."""
+        with self._lock:
+            idle = self._idle.setdefault(origin, [])
+            if not self._closed and len(idle) < self._max_idle:
+                idle.append((time.monotonic(), conn))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection and refuse the ones released later."""
+        with self._lock:
+            self._closed = True
+            idle = [conn for entries in self._idle.values() for _, conn in entries]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+
+    def _pop(self, origin: _Origin) -> http.client.HTTPConnection | None:
+        """Take the newest unexpired connection to ``origin`` and drop the expired ones."""
+        now = time.monotonic()
+        expired: list[http.client.HTTPConnection] = []
+        found = None
+        with self._lock:
+            if now - self._swept >= self._expiry:
+                expired = self._sweep(now)
+            idle = self._idle.get(origin, [])
+            while idle and found is None:
+                since, conn = idle.pop()
+                if now - since < self._expiry:
+                    found = conn
+                else:
+                    expired.append(conn)
+        for conn in expired:
+            conn.close()
+        return found
+
+    def _sweep(self, now: float) -> list[http.client.HTTPConnection]:
+        """Remove and return idle connections older than the expiry, across all origins."""
+        expired = []
+        for origin, entries in list(self._idle.items()):
+            fresh = [(since, conn) for since, conn in entries if now - since < self._expiry]
+            expired += [conn for since, conn in entries if now - since >= self._expiry]
+            if fresh:
+                self._idle[origin] = fresh
+            else:
+                del self._idle[origin]
+        self._swept = now
+        return expired
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    """Stream a response's raw body, then pool its connection if the body was read to the end."""
+
+    def __init__(
+        self,
+        answer: http.client.HTTPResponse,
+        request: httpx.Request,
+        conn: http.client.HTTPConnection,
+        home: tuple[_Pool, _Origin] | None,
+    ) -> None:
+        self._answer = answer
+        self._request = request
+        self._conn = conn
+        self._home = home
+        self._complete = False
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the body as it arrives, still in its Content-Encoding; http.client de-chunks."""
+        while chunk := self._read():
+            yield chunk
+        if self._answer.length:
+            # A body shorter than its Content-Length is incomplete (RFC 9112 §8).
+            raise httpx.RemoteProtocolError(
+                "server closed the connection before the end of the body", request=self._request
+            )
+        self._complete = True
+
+    def close(self) -> None:
+        """Pool the connection once the body was read to its end, else close it."""
+        if self._closed:
+            return
+        self._closed = True
+        answer, conn = self._answer, self._conn
+        # Only a fully read message leaves the connection ready for the next (RFC 9112 §9.3).
+        if (
+            self._complete
+            and self._home is not None
+            and answer.isclosed()
+            and not answer.will_close
+        ):
+            pool, origin = self._home
+            pool.release(origin, conn)
+            return
+        answer.close()
+        conn.close()
+
+    def _read(self) -> bytes:
+        """Read the next piece of the body, translating socket and framing errors."""
+        try:
+            return self._answer.read(CHUNK_SIZE)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out", request=self._request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc), request=self._request) from exc
+        except http.client.HTTPException as exc:
+            raise httpx.RemoteProtocolError(_describe(exc), request=self._request) from exc
+
+
+def _origin(request: httpx.Request) -> _Origin:
+    """Return the (scheme, host, port) a connection for ``request`` must reach."""
+    url = request.url
+    scheme = url.scheme
+    if scheme not in _DEFAULT_PORTS:
+        raise httpx.UnsupportedProtocol(
+            f"Request URL has an unsupported protocol '{scheme}://'.", request=request
+        )
+    if not url.raw_host:
+        raise httpx.UnsupportedProtocol("Request URL is missing a host.", request=request)
+    return scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme]
+
+
+def _send(request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None) -> None:
+    """Write the request line, the headers httpx prepared and the body."""
+    _set_timeout(conn, timeout)
+    try:
+        # httpx already set Host and Accept-Encoding; http.client must not add its own.
+        conn.putrequest(
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            skip_host=True,
+            skip_accept_encoding=True,
+        )
+        for name, value in request.headers.raw:
+            conn.putheader(name, value)
+        body, chunked = _body(request)
+        conn.endheaders(body, encode_chunked=chunked)
+    except TimeoutError as exc:
+        raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
+    except OSError as exc:
+        raise httpx.WriteError(str(exc), request=request) from exc
+    except (ValueError, http.client.HTTPException) as exc:
+        # The message would quote the offending header value, which may be a secret.
+        raise httpx.LocalProtocolError("illegal request line or header", request=request) from exc
+
+
+def _body(request: httpx.Request) -> tuple[bytes | Iterable[bytes] | None, bool]:
+    """Return the body to write and whether http.client must chunk it (RFC 9112 §7.1)."""
+    try:
+        return request.content or None, False
+    except httpx.RequestNotRead:
+        pass
+    stream = request.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise httpx.LocalProtocolError("an async body cannot be sent", request=request)
+    return stream, "content-length" not in request.headers
+
+
+def _receive(
+    request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None
+) -> http.client.HTTPResponse:
+    """Read the status line and the headers of the answer."""
+    _set_timeout(conn, timeout)
+    try:
+        return conn.getresponse()
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+    except http.client.RemoteDisconnected as exc:
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        ) from exc
+    except OSError as exc:
+        raise httpx.ReadError(str(exc), request=request) from exc
+    except http.client.HTTPException as exc:
+        raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+
+
+def _set_timeout(conn: http.client.HTTPConnection, timeout: float | None) -> None:
+    """Apply ``timeout`` to the connection's socket unless it is already in force."""
+    sock: socket.socket | None = conn.sock
+    if sock is not None and sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """Tell whether ``request`` may be sent again: idempotent, with its body still in memory."""
+    # httpx keeps a body it has read (or was given as bytes) in a ByteStream.
+    return request.method in _IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
+
+
+def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
+    """Tell whether an idle connection is still open: a readable idle socket has EOF or junk."""
+    sock: socket.socket | None = conn.sock
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _describe(exc: http.client.HTTPException) -> str:
+    """Name a framing error without quoting more than a short piece of what the server sent."""
+    return f"{type(exc).__name__}: {str(exc)[:80]}" if str(exc) else type(exc).__name__
