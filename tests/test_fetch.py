@@ -76,6 +76,21 @@ def test_make_client_defaults() -> None:
     assert USER_AGENT.startswith("poster/0.1.0 (+https://")
 
 
+def test_no_cookie_is_kept_between_requests(client: httpx.Client, router: respx.Router) -> None:
+    route = router.get(URL).respond(200, content=FEED_XML, headers={"Set-Cookie": "sid=abc"})
+    headers = (("X-Api-Key", "k"), ("Cookie", "consent=yes"))
+
+    fetch(feed_config(), client)
+    fetch(feed_config(), client)
+    fetch(feed_config(headers=headers), client)
+
+    sent = [call.request.headers.get("cookie") for call in route.calls]
+    assert sent == [None, None, "consent=yes"]
+    assert not client.cookies
+    with pytest.raises(TypeError, match="keeps no cookies"):
+        client.cookies = {"sid": "abc"}  # type: ignore[assignment]
+
+
 # --- 200, 304 and unchanged ------------------------------------------------------------------
 
 
