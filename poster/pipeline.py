@@ -13,8 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
-import httpx
-
 from poster.config import FeedConfig
 from poster.destinations import Destination, Receipt
 from poster.errors import (
@@ -26,6 +24,7 @@ from poster.errors import (
     RenderError,
     RetryLater,
 )
+from poster.feedclient import FeedClient
 from poster.fetch import fetch
 from poster.filters import HELD, Decision, oldest_first, select
 from poster.ledger import Ledger
@@ -48,7 +47,7 @@ UNCERTAIN = "uncertain"
 class Deps:
     """Everything a pass needs from outside."""
 
-    client: httpx.Client
+    client: FeedClient
     renderer: Renderer
     destination: Destination
     ledger: Ledger

@@ -7,10 +7,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import httpx
-
 from poster.config import Config, FeedConfig
 from poster.destinations.recording import RecordingDestination
+from poster.feedclient import FeedClient
 from poster.filters import FILTERED, HELD, POST, SEEN
 from poster.ledger import Ledger, ReadOnlyLedger
 from poster.pipeline import Deps, FeedReport, Outcome, run_feed
@@ -27,7 +26,7 @@ _LABELS = {
 def preview(
     config: Config,
     feeds: Iterable[FeedConfig],
-    client: httpx.Client,
+    client: FeedClient,
     *,
     ledger: Ledger | None = None,
     limit: int | None = None,

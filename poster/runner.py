@@ -11,6 +11,7 @@ import httpx
 
 from poster.config import Config, FeedConfig
 from poster.destinations.viber import ViberChannel
+from poster.feedclient import FeedClient
 from poster.ledger import UNCERTAIN, sender_key
 from poster.operate import retry_states
 from poster.pacing import Pacer
@@ -88,7 +89,7 @@ def run_once(
     feeds: Sequence[FeedConfig],
     channel: ViberChannel,
     store: Store,
-    client: httpx.Client,
+    client: FeedClient,
     timings: Timings | None = None,
 ) -> list[FeedReport]:
     """Run one paced pass over ``feeds``, posting new items to ``channel``."""

@@ -15,7 +15,6 @@ import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from urllib.request import getproxies
 
 import certifi
 import httpx
@@ -29,15 +28,6 @@ _PEER_CLOSED = (ConnectionError, ssl.SSLEOFError)
 
 _Origin = tuple[str, str, int]
 _Timeouts = Mapping[str, float | None]
-
-
-def default_transport() -> httpx.BaseTransport | None:
-    """Return a ``StdlibTransport``, or None (httpx's own) when the environment names a proxy."""
-    # httpx mounts env proxies only when it builds the transport itself (transport=None).
-    proxies = getproxies()
-    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
-        return None
-    return StdlibTransport()
 
 
 def tls_context(*, trust_env: bool = True) -> ssl.SSLContext:

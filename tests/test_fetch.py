@@ -18,6 +18,7 @@ from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig
+from poster.feedclient import FeedClient
 from poster.fetch import ACCEPT, USER_AGENT, _translate, fetch, make_client
 from poster.httputil import parse_retry_after
 from poster.models import Validators
@@ -44,14 +45,14 @@ def router() -> respx.Router:
 
 
 @pytest.fixture
-def client(router: respx.Router) -> Iterator[httpx.Client]:
+def client(router: respx.Router) -> Iterator[FeedClient]:
     """Yield a client whose transport is the respx router."""
     with make_client(transport=httpx.MockTransport(router.handler)) as mocked:
         yield mocked
 
 
 @pytest.fixture
-def real_client() -> Iterator[httpx.Client]:
+def real_client() -> Iterator[FeedClient]:
     """Yield a client with the real transport, for the 127.0.0.1 server."""
     with make_client() as http:
         yield http
@@ -72,11 +73,11 @@ def test_make_client_defaults() -> None:
         assert http.headers["User-Agent"] == USER_AGENT
         assert http.headers["Accept"] == ACCEPT
         assert http.headers["Accept-Encoding"] == "gzip, deflate"
-        assert http.follow_redirects is False
+        assert http.timeout == FeedConfig.timeout
     assert USER_AGENT.startswith("poster/0.1.0 (+https://")
 
 
-def test_no_cookie_is_kept_between_requests(client: httpx.Client, router: respx.Router) -> None:
+def test_no_cookie_is_kept_between_requests(client: FeedClient, router: respx.Router) -> None:
     route = router.get(URL).respond(200, content=FEED_XML, headers={"Set-Cookie": "sid=abc"})
     headers = (("X-Api-Key", "k"), ("Cookie", "consent=yes"))
 
@@ -86,17 +87,12 @@ def test_no_cookie_is_kept_between_requests(client: httpx.Client, router: respx.
 
     sent = [call.request.headers.get("cookie") for call in route.calls]
     assert sent == [None, None, "consent=yes"]
-    assert not client.cookies
-    with pytest.raises(TypeError, match="keeps no cookies"):
-        client.cookies = {"sid": "abc"}  # type: ignore[assignment]
 
 
 # --- 200, 304 and unchanged ------------------------------------------------------------------
 
 
-def test_200_returns_body_validators_and_headers(
-    router: respx.Router, client: httpx.Client
-) -> None:
+def test_200_returns_body_validators_and_headers(router: respx.Router, client: FeedClient) -> None:
     router.get(URL).respond(
         200,
         headers={
@@ -141,7 +137,7 @@ def test_200_returns_body_validators_and_headers(
 )
 def test_304_sends_conditionals_and_carries_validators(
     router: respx.Router,
-    client: httpx.Client,
+    client: FeedClient,
     answer_headers: dict[str, str],
     expected: Validators,
 ) -> None:
@@ -156,7 +152,7 @@ def test_304_sends_conditionals_and_carries_validators(
     assert result.has_body is False
 
 
-def test_no_conditionals_without_previous(router: respx.Router, client: httpx.Client) -> None:
+def test_no_conditionals_without_previous(router: respx.Router, client: FeedClient) -> None:
     route = router.get(URL).respond(200, content=FEED_XML)
     fetch(feed_config(), client, Validators(body_hash="h1"))
     sent = route.calls.last.request.headers
@@ -164,7 +160,7 @@ def test_no_conditionals_without_previous(router: respx.Router, client: httpx.Cl
     assert "If-Modified-Since" not in sent
 
 
-def test_same_body_hash_is_unchanged(router: respx.Router, client: httpx.Client) -> None:
+def test_same_body_hash_is_unchanged(router: respx.Router, client: FeedClient) -> None:
     router.get(URL).respond(200, headers={"ETag": '"v2"'}, content=FEED_XML)
     previous = Validators('"v1"', None, sha256(FEED_XML))
     result = fetch(feed_config(), client, previous)
@@ -173,7 +169,7 @@ def test_same_body_hash_is_unchanged(router: respx.Router, client: httpx.Client)
 
 
 def test_real_server_answers_304_to_second_fetch(
-    feed_server: FeedServer, real_client: httpx.Client
+    feed_server: FeedServer, real_client: FeedClient
 ) -> None:
     feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, FEED_XML)
     feed = feed_config(feed_server.url("/feed.xml"))
@@ -194,7 +190,7 @@ def test_real_server_answers_304_to_second_fetch(
 
 
 def test_a_304_keeps_the_connection_for_the_next_fetch(
-    feed_server: FeedServer, real_client: httpx.Client
+    feed_server: FeedServer, real_client: FeedClient
 ) -> None:
     feed_server.keep_alive = True
     feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, FEED_XML)
@@ -207,7 +203,7 @@ def test_a_304_keeps_the_connection_for_the_next_fetch(
 
 
 def test_real_server_answers_304_to_if_modified_since(
-    feed_server: FeedServer, real_client: httpx.Client
+    feed_server: FeedServer, real_client: FeedClient
 ) -> None:
     feed_server.routes["/feed.xml"] = (200, {}, FEED_XML)
     feed = feed_config(feed_server.url("/feed.xml"))
@@ -230,9 +226,7 @@ def test_real_server_answers_304_to_if_modified_since(
         pytest.param(101, False, id="over"),
     ],
 )
-def test_size_cap_boundary(
-    router: respx.Router, client: httpx.Client, size: int, fits: bool
-) -> None:
+def test_size_cap_boundary(router: respx.Router, client: FeedClient, size: int, fits: bool) -> None:
     router.get(URL).respond(200, content=b"x" * size)
     if fits:
         assert fetch(feed_config(max_bytes=100), client).body == b"x" * size
@@ -241,9 +235,7 @@ def test_size_cap_boundary(
             fetch(feed_config(max_bytes=100), client)
 
 
-def test_size_cap_by_content_length_reads_nothing(
-    router: respx.Router, client: httpx.Client
-) -> None:
+def test_size_cap_by_content_length_reads_nothing(router: respx.Router, client: FeedClient) -> None:
     pulled: list[bytes] = []
 
     def body() -> Iterator[bytes]:
@@ -257,7 +249,7 @@ def test_size_cap_by_content_length_reads_nothing(
     assert pulled == []
 
 
-def test_size_cap_while_streaming_stops_early(router: respx.Router, client: httpx.Client) -> None:
+def test_size_cap_while_streaming_stops_early(router: respx.Router, client: FeedClient) -> None:
     pulled: list[int] = []
 
     def body() -> Iterator[bytes]:
@@ -272,7 +264,7 @@ def test_size_cap_while_streaming_stops_early(router: respx.Router, client: http
 
 
 def test_size_cap_on_real_chunked_response(
-    feed_server: FeedServer, real_client: httpx.Client
+    feed_server: FeedServer, real_client: FeedClient
 ) -> None:
     feed_server.routes["/big"] = Route(200, {}, b"z" * 10_000, chunked=True)
     with pytest.raises(errors.ResponseTooLarge):
@@ -280,7 +272,7 @@ def test_size_cap_on_real_chunked_response(
     assert fetch(feed_config(feed_server.url("/big")), real_client).body == b"z" * 10_000
 
 
-def test_size_cap_counts_decoded_bytes(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_size_cap_counts_decoded_bytes(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/bomb"] = Route(200, {}, b"\0" * 200_000, gzip=True)
     with pytest.raises(errors.ResponseTooLarge):
         fetch(feed_config(feed_server.url("/bomb"), max_bytes=10_000), real_client)
@@ -289,7 +281,7 @@ def test_size_cap_counts_decoded_bytes(feed_server: FeedServer, real_client: htt
 # --- encodings ---------------------------------------------------------------------------------
 
 
-def test_gzip_body_is_decoded(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_gzip_body_is_decoded(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/feed.xml"] = Route(200, {}, FEED_XML, gzip=True)
     result = fetch(feed_config(feed_server.url("/feed.xml")), real_client)
     assert result.body == FEED_XML
@@ -297,13 +289,13 @@ def test_gzip_body_is_decoded(feed_server: FeedServer, real_client: httpx.Client
     assert result.validators.body_hash == sha256(FEED_XML)
 
 
-def test_deflate_body_is_decoded(router: respx.Router, client: httpx.Client) -> None:
+def test_deflate_body_is_decoded(router: respx.Router, client: FeedClient) -> None:
     headers = {"Content-Encoding": "deflate"}
     router.get(URL).respond(200, headers=headers, content=iter([zlib.compress(FEED_XML)]))
     assert fetch(feed_config(), client).body == FEED_XML
 
 
-def test_corrupt_gzip_is_fetch_error(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_corrupt_gzip_is_fetch_error(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/feed.xml"] = (200, {"Content-Encoding": "gzip"}, b"not gzip at all")
     url = feed_server.url("/feed.xml")
     with pytest.raises(errors.FetchError) as caught:
@@ -313,9 +305,7 @@ def test_corrupt_gzip_is_fetch_error(feed_server: FeedServer, real_client: httpx
     assert str(caught.value) == f"feed 'news': {url}: the compressed body is corrupt"
 
 
-def test_windows_1251_body_passes_through(
-    feed_server: FeedServer, real_client: httpx.Client
-) -> None:
+def test_windows_1251_body_passes_through(feed_server: FeedServer, real_client: FeedClient) -> None:
     body = (DATA / "cp1251.xml").read_bytes()
     content_type = "application/rss+xml; charset=windows-1251"
     feed_server.routes["/ru.xml"] = (200, {"Content-Type": content_type}, body)
@@ -330,7 +320,7 @@ def test_windows_1251_body_passes_through(
 
 
 def test_user_agent_and_feed_headers_are_sent(
-    feed_server: FeedServer, real_client: httpx.Client
+    feed_server: FeedServer, real_client: FeedClient
 ) -> None:
     feed_server.routes["/feed.xml"] = (200, {}, FEED_XML)
     headers = (("X-Api-Key", "k1"), ("Accept-Language", "ru"))
@@ -344,7 +334,7 @@ def test_user_agent_and_feed_headers_are_sent(
     assert received.headers["accept-language"] == "ru"
 
 
-def test_feed_header_overrides_client_default(router: respx.Router, client: httpx.Client) -> None:
+def test_feed_header_overrides_client_default(router: respx.Router, client: FeedClient) -> None:
     route = router.get(URL).respond(200, content=FEED_XML)
     fetch(feed_config(headers=(("Accept", "application/json"),)), client)
     assert route.calls.last.request.headers.get_list("Accept") == ["application/json"]
@@ -367,7 +357,7 @@ def test_feed_header_overrides_client_default(router: respx.Router, client: http
 )
 def test_http_error_status(
     router: respx.Router,
-    client: httpx.Client,
+    client: FeedClient,
     status: int,
     retry_after: str | None,
     expected: float | None,
@@ -380,7 +370,7 @@ def test_http_error_status(
     assert str(caught.value).startswith(f"feed 'news': HTTP {status} from {URL}")
 
 
-def test_503_retry_after_future_date(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_503_retry_after_future_date(feed_server: FeedServer, real_client: FeedClient) -> None:
     when = datetime.now(UTC).replace(microsecond=0).timestamp() + 3600
     date = format_datetime(datetime.fromtimestamp(when, UTC), usegmt=True)
     feed_server.routes["/busy"] = (503, {"Retry-After": date}, b"busy")
@@ -412,7 +402,7 @@ def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, now) == expected
 
 
-def test_unexpected_status_is_fetch_error(router: respx.Router, client: httpx.Client) -> None:
+def test_unexpected_status_is_fetch_error(router: respx.Router, client: FeedClient) -> None:
     router.get(URL).respond(300)
     with pytest.raises(errors.FetchError, match=r"unexpected HTTP 300 from https://feeds"):
         fetch(feed_config(), client)
@@ -429,7 +419,7 @@ def test_unexpected_status_is_fetch_error(router: respx.Router, client: httpx.Cl
 )
 def test_transport_errors_are_translated(
     router: respx.Router,
-    client: httpx.Client,
+    client: FeedClient,
     side_effect: type[Exception],
     expected: type[errors.FetchError],
 ) -> None:
@@ -441,20 +431,20 @@ def test_transport_errors_are_translated(
     assert isinstance(caught.value.__cause__, side_effect)
 
 
-def test_real_read_timeout(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_real_read_timeout(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/slow"] = Route(200, {}, FEED_XML, delay=5.0)
     with pytest.raises(errors.FetchTimeout, match=r"no answer within 0.2s \(ReadTimeout\)"):
         fetch(feed_config(feed_server.url("/slow"), timeout=0.2), real_client)
 
 
-def test_connect_refused(real_client: httpx.Client) -> None:
+def test_connect_refused(real_client: FeedClient) -> None:
     url = f"http://127.0.0.1:{closed_port()}/feed.xml"
     with pytest.raises(errors.FetchConnectError) as caught:
         fetch(feed_config(url), real_client)
     assert str(caught.value).startswith(f"feed 'news': cannot reach {url}: ")
 
 
-def test_password_in_url_is_not_shown(real_client: httpx.Client) -> None:
+def test_password_in_url_is_not_shown(real_client: FeedClient) -> None:
     url = f"http://reader:hunter2@127.0.0.1:{closed_port()}/feed.xml"
     with pytest.raises(errors.FetchConnectError) as caught:
         fetch(feed_config(url), real_client)
@@ -462,7 +452,7 @@ def test_password_in_url_is_not_shown(real_client: httpx.Client) -> None:
     assert f"http://127.0.0.1:{url.rsplit(':', 1)[1]}" in str(caught.value)
 
 
-def test_header_values_are_not_shown(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_header_values_are_not_shown(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/feed.xml"] = (200, {}, FEED_XML)
     feed = feed_config(feed_server.url("/feed.xml"), headers=(("X-Api-Key", "s3cret\r\nX: y"),))
     with pytest.raises(errors.FetchError) as caught:
@@ -485,7 +475,7 @@ def test_header_values_are_not_shown(feed_server: FeedServer, real_client: httpx
     ],
 )
 def test_redirect_limit(
-    router: respx.Router, client: httpx.Client, hops: int, limit: int, follows: bool
+    router: respx.Router, client: FeedClient, hops: int, limit: int, follows: bool
 ) -> None:
     base = "https://feeds.example.org"
     for hop in range(hops):
@@ -500,9 +490,36 @@ def test_redirect_limit(
             fetch(feed, client)
 
 
-def test_real_redirect_keeps_conditionals(
-    feed_server: FeedServer, real_client: httpx.Client
+SECRETS = (("Authorization", "Bearer t"), ("Cookie", "sid=1"), ("X-Api-Key", "k"))
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [
+        pytest.param("/next.xml", ["Bearer t", "sid=1", "k"], id="same-origin"),
+        pytest.param("https://cdn.example.net/f.xml", [None, None, "k"], id="other-host"),
+        pytest.param("https://feeds.example.org:8443/f.xml", [None, None, "k"], id="other-port"),
+        pytest.param("https://feeds.example.org/f.xml", ["Bearer t", "sid=1", "k"], id="to-https"),
+    ],
+)
+def test_a_redirect_keeps_credentials_only_for_their_origin(
+    router: respx.Router, client: FeedClient, target: str, kept: list[str | None]
 ) -> None:
+    start = "http://feeds.example.org/feed.xml"
+    router.get(start).respond(301, headers={"Location": target})
+    final = router.get(httpx.URL(start).join(target)).respond(200, content=FEED_XML)
+
+    fetch(feed_config(start, headers=SECRETS), client, Validators(etag='"v"'))
+
+    sent = final.calls.last.request.headers
+    assert [sent.get(name) for name, _ in SECRETS] == kept
+    assert (sent["host"], sent["if-none-match"]) == (
+        httpx.URL(start).join(target).netloc.decode(),
+        '"v"',
+    )
+
+
+def test_real_redirect_keeps_conditionals(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/old"] = (301, {"Location": "/new"}, b"")
     feed_server.routes["/new"] = (200, {}, FEED_XML)
     previous = Validators(etag='"old"')
@@ -512,7 +529,7 @@ def test_real_redirect_keeps_conditionals(
     assert feed_server.requests[1].headers["if-none-match"] == '"old"'
 
 
-def test_redirect_to_file_is_refused(feed_server: FeedServer, real_client: httpx.Client) -> None:
+def test_redirect_to_file_is_refused(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/feed.xml"] = (302, {"Location": "file:///etc/passwd"}, b"")
     with pytest.raises(
         errors.FetchError, match=r"cannot fetch file://127\.0\.0\.1/etc/passwd: .*unsupported"
@@ -535,7 +552,7 @@ def test_file_url_is_read_from_disk(tmp_path: Path) -> None:
     assert (again.status, again.body, again.unchanged) == (200, None, True)
 
 
-def test_file_url_size_cap(tmp_path: Path, client: httpx.Client) -> None:
+def test_file_url_size_cap(tmp_path: Path, client: FeedClient) -> None:
     path = tmp_path / "feed.xml"
     path.write_bytes(FEED_XML)
     with pytest.raises(errors.ResponseTooLarge, match=re.escape(f"{path} is larger than the 100")):
@@ -543,7 +560,7 @@ def test_file_url_size_cap(tmp_path: Path, client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("name", ["missing.xml", "."], ids=["missing", "directory"])
-def test_file_url_unreadable(tmp_path: Path, client: httpx.Client, name: str) -> None:
+def test_file_url_unreadable(tmp_path: Path, client: FeedClient, name: str) -> None:
     path = (tmp_path / name).resolve()
     with pytest.raises(errors.FetchError) as caught:
         fetch(feed_config(path.as_uri()), client)

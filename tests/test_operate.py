@@ -12,6 +12,7 @@ import pytest
 from poster.config import Config, load_config
 from poster.destinations import Receipt
 from poster.errors import MessageRejected
+from poster.fetch import make_client
 from poster.ledger import FAILED, FATAL_META, SENT, UNCERTAIN, sender_key
 from poster.messages import Message
 from poster.models import Validators
@@ -377,7 +378,7 @@ def test_a_retried_item_is_sent_by_the_next_pass(tmp_path: Path) -> None:
     assert news is not None
     feed = replace(news, backlog=None)
     destination = RefuseOnce("Council")
-    with httpx.Client(transport=httpx.MockTransport(serve)) as client, Store(tmp_path) as store:
+    with make_client(transport=httpx.MockTransport(serve)) as client, Store(tmp_path) as store:
         deps = Deps(client, Renderer(config.templates_dir), destination, store)
         first = run_feed(feed, deps)
         assert [o.delivery for o in first.outcomes] == [SENT, FAILED, SENT]

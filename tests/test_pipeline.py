@@ -11,6 +11,8 @@ from poster.config import FeedConfig
 from poster.destinations import Receipt
 from poster.destinations.recording import RecordingDestination
 from poster.errors import DestinationFatal, MessageRejected, RetryLater
+from poster.feedclient import FeedClient
+from poster.fetch import make_client
 from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
 from poster.messages import Message
 from poster.pacing import Pacer
@@ -47,21 +49,21 @@ class ScriptedDestination:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
+def client() -> Iterator[FeedClient]:
     def serve(request: httpx.Request) -> httpx.Response:
         if request.headers.get("if-none-match") == '"v1"':
             return httpx.Response(304, headers={"ETag": '"v1"'})
         return httpx.Response(200, text=RSS, headers={"ETag": '"v1"'})
 
-    with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+    with make_client(transport=httpx.MockTransport(serve)) as http:
         yield http
 
 
-def deps(client: httpx.Client, destination: object, ledger: object, **extra: object) -> Deps:
+def deps(client: FeedClient, destination: object, ledger: object, **extra: object) -> Deps:
     return Deps(client, Renderer(ROOT / "templates"), destination, ledger, **extra)  # type: ignore[arg-type]
 
 
-def test_posts_new_items_oldest_first_and_records_them(client: httpx.Client) -> None:
+def test_posts_new_items_oldest_first_and_records_them(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     report = run_feed(FEED, deps(client, destination, ledger))
     assert report.ok
@@ -74,7 +76,7 @@ def test_posts_new_items_oldest_first_and_records_them(client: httpx.Client) -> 
     }
 
 
-def test_second_pass_is_conditional_and_posts_nothing(client: httpx.Client) -> None:
+def test_second_pass_is_conditional_and_posts_nothing(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     run_feed(FEED, deps(client, destination, ledger))
     report = run_feed(FEED, deps(client, destination, ledger))
@@ -82,7 +84,7 @@ def test_second_pass_is_conditional_and_posts_nothing(client: httpx.Client) -> N
     assert report.outcomes == () and len(destination.sent) == 3
 
 
-def test_known_items_are_skipped_when_the_feed_changes(client: httpx.Client) -> None:
+def test_known_items_are_skipped_when_the_feed_changes(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     ledger.record_pending("news", "g1", "viber")
     report = run_feed(FEED, deps(client, destination, ledger, conditional=False))
@@ -90,7 +92,7 @@ def test_known_items_are_skipped_when_the_feed_changes(client: httpx.Client) -> 
     assert len(destination.sent) == 2
 
 
-def test_rejected_post_is_recorded_with_reason_and_others_go_on(client: httpx.Client) -> None:
+def test_rejected_post_is_recorded_with_reason_and_others_go_on(client: FeedClient) -> None:
     rejected = MessageRejected("viber refused: 3 badData", status=3, status_message="badData")
     destination, ledger = ScriptedDestination(None, rejected), MemoryLedger()
     report = run_feed(FEED, deps(client, destination, ledger))
@@ -107,7 +109,7 @@ def test_rejected_post_is_recorded_with_reason_and_others_go_on(client: httpx.Cl
         pytest.param(DestinationFatal("token invalid", 2, "invalidAuthToken"), id="fatal"),
     ],
 )
-def test_deferral_keeps_the_rest_for_the_next_pass(client: httpx.Client, error: Exception) -> None:
+def test_deferral_keeps_the_rest_for_the_next_pass(client: FeedClient, error: Exception) -> None:
     destination, ledger = ScriptedDestination(None, error), MemoryLedger()
     report = run_feed(FEED, deps(client, destination, ledger))
     assert [o.delivery for o in report.outcomes] == [SENT, DEFERRED, DEFERRED]
@@ -121,13 +123,13 @@ def test_feed_error_is_reported_not_raised() -> None:
     failing = httpx.MockTransport(
         lambda request: httpx.Response(503, headers={"Retry-After": "60"})
     )
-    with httpx.Client(transport=failing) as http:
+    with make_client(transport=failing) as http:
         report = run_feed(FEED, deps(http, ScriptedDestination(), MemoryLedger()))
     assert report.error is not None and "503" in str(report.error)
     assert not report.ok
 
 
-def test_preview_ledger_writes_nothing(client: httpx.Client) -> None:
+def test_preview_ledger_writes_nothing(client: FeedClient) -> None:
     source = MemoryLedger()
     recording = RecordingDestination(sender="sender-id")
     report = run_feed(FEED, deps(client, recording, ReadOnlyLedger(source)))
@@ -137,7 +139,7 @@ def test_preview_ledger_writes_nothing(client: httpx.Client) -> None:
     assert report.ok
 
 
-def test_limit_keeps_the_newest_items(client: httpx.Client) -> None:
+def test_limit_keeps_the_newest_items(client: FeedClient) -> None:
     report = run_feed(FEED, deps(client, ScriptedDestination(), MemoryLedger(), limit=2))
     assert [o.decision.item.key for o in report.outcomes] == ["g2", "g3"]
 
@@ -150,7 +152,7 @@ def test_limit_keeps_the_newest_items(client: httpx.Client) -> None:
         pytest.param(None, ["g1", "g2", "g3"], id="all"),
     ],
 )
-def test_first_read_backlog(client: httpx.Client, backlog: int | None, posted: list[str]) -> None:
+def test_first_read_backlog(client: FeedClient, backlog: int | None, posted: list[str]) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     feed = FeedConfig(name="news", url=FEED.url, backlog=backlog)
     report = run_feed(feed, deps(client, destination, ledger))
@@ -161,7 +163,7 @@ def test_first_read_backlog(client: httpx.Client, backlog: int | None, posted: l
     assert all(d.reason == f"first read of the feed: backlog = {backlog}" for d in held)
 
 
-def test_backlog_applies_only_to_the_first_read(client: httpx.Client) -> None:
+def test_backlog_applies_only_to_the_first_read(client: FeedClient) -> None:
     ledger = MemoryLedger()
     ledger.record_sent("news", "g1", Receipt("viber", "1", datetime.now(UTC)))
     feed = FeedConfig(name="news", url=FEED.url, backlog=0)
@@ -182,7 +184,7 @@ class FakeClock:
         self.now += seconds
 
 
-def test_pacing_spaces_posts_and_caps_a_pass(client: httpx.Client) -> None:
+def test_pacing_spaces_posts_and_caps_a_pass(client: FeedClient) -> None:
     clock = FakeClock()
     pacer = Pacer(30.0, 2, clock=clock, sleep=clock.sleep)
     destination, ledger = ScriptedDestination(), MemoryLedger()
@@ -204,7 +206,7 @@ def test_a_pass_posts_oldest_first_across_feeds() -> None:
 
     feeds = [FEED, FeedConfig(name="other", url="https://feeds.example.org/other", backlog=None)]
     destination = ScriptedDestination()
-    with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+    with make_client(transport=httpx.MockTransport(serve)) as http:
         reports = run_pass(feeds, deps(http, destination, MemoryLedger()))
     assert all(report.ok for report in reports)
     firsts = [m.text.split("\n")[0] for m in destination.sent]
@@ -213,7 +215,7 @@ def test_a_pass_posts_oldest_first_across_feeds() -> None:
     assert order == ["2", "3", "5", "1", "4", "6"]
 
 
-def test_items_already_waiting_are_not_offered_again(client: httpx.Client) -> None:
+def test_items_already_waiting_are_not_offered_again(client: FeedClient) -> None:
     deps_ = deps(client, ScriptedDestination(), MemoryLedger())
     batch = collect(FEED, deps_, busy=frozenset({"g2"}))
     assert isinstance(batch, Batch)
@@ -222,7 +224,7 @@ def test_items_already_waiting_are_not_offered_again(client: httpx.Client) -> No
     assert (waiting.action, waiting.reason) == ("seen", "waiting to be posted")
 
 
-def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: httpx.Client) -> None:
+def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: FeedClient) -> None:
     ledger = MemoryLedger()
     ledger.record_sent("news", "g1", Receipt("viber", "1", datetime.now(UTC)))
     feed = FeedConfig(name="news", url=FEED.url, backlog=1)

@@ -104,10 +104,10 @@ def _run_pass(
 ) -> int:
     """Open the state and the channel, run one pass, print what happened."""
     stages = Timings() if timings else None
-    with Store(state_dir) as store, make_client() as client:
+    with Store(state_dir) as store, make_client() as client, httpx.Client() as api:
         if store.recovered:
             print(f"{store.recovered} posts were interrupted; see `poster status`")
-        channel = open_channel(config, token, client, store, name=destination)
+        channel = open_channel(config, token, api, store, name=destination)
         reports = run_once(config, feeds, channel, store, client, stages)
     for report in reports:
         print(_feed_line(report))

@@ -31,6 +31,7 @@ from poster.errors import (
     HTTPStatusError,
     StateError,
 )
+from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.ledger import sender_key
 from poster.metrics import CONTENT_TYPE, Metrics
@@ -104,12 +105,12 @@ class Daemon:
         with Store(self.state_dir, retention=self.config.daemon.retention) as store:
             self.store = store
             resend_uncertain(self.store, self.config.feeds)
-            with make_client() as http:
-                return self._serve(token, http)
+            with make_client() as feeds, httpx.Client() as api:
+                return self._serve(token, feeds, api)
 
-    def _serve(self, token: str, http: httpx.Client) -> int:
+    def _serve(self, token: str, feeds: FeedClient, api: httpx.Client) -> int:
         """Run the scheduler, the worker and the listener until stopped."""
-        self.http = http
+        self.feeds_http, self.api_http = feeds, api
         self.renderer = Renderer(self.config.templates_dir)
         self.queue = ChannelQueue(self._finished)
         self.worker = ChannelWorker(
@@ -142,7 +143,7 @@ class Daemon:
         """Return the channel client with the configured or remembered sender."""
         api_url = config.viber.api_url
         sender = config.viber.sender or self.store.get_meta(sender_key(api_url))
-        return ViberChannel(self.http, token, api_url=api_url, sender=sender)
+        return ViberChannel(self.api_http, token, api_url=api_url, sender=sender)
 
     # Scheduling
 
@@ -265,7 +266,12 @@ class Daemon:
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
         return Deps(
-            self.http, self.renderer, self.worker.client, self.store, conditional, itemize=False
+            self.feeds_http,
+            self.renderer,
+            self.worker.client,
+            self.store,
+            conditional,
+            itemize=False,
         )
 
     def _finished(self, batch: Batch, outcomes: dict[tuple[str, str], Outcome]) -> FeedReport:
