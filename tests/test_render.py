@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -673,3 +676,37 @@ def test_check_renders_every_template_a_feed_may_use(tmp_path: Path) -> None:
     (tmp_path / "text.j2").write_text("{{ item.titel }}")
     with pytest.raises(RenderError, match=r"text\.j2"):
         Renderer(tmp_path).check(FeedConfig(name="news", url="https://example.org/feed"))
+
+
+# --- start-up cost ---------------------------------------------------------------------------
+
+LOAD_THEN_RENDER = """
+import json, sys
+from pathlib import Path
+import poster.pipeline, poster.runner
+from poster.config import FeedConfig
+from poster.models import FeedMeta, Item
+from poster.render import Renderer
+loaded = lambda: sorted(name for name in ("jinja2", "markupsafe") if name in sys.modules)
+before = loaded()
+meta = FeedMeta("news", "News", "https://example.com/", "https://example.com/feed")
+news = FeedConfig(name="news", url=meta.url, type="text")
+entry = Item(key="1", title="Hello", link="https://example.com/1")
+message = Renderer(Path(sys.argv[1])).render(entry, news, meta)
+print(json.dumps({"before": before, "after": loaded(), "text": message.payload()["text"]}))
+"""
+
+
+def test_jinja_is_loaded_only_when_something_is_rendered() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_THEN_RENDER, str(SHIPPED)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(done.stdout) == {
+        "before": [],
+        "after": ["jinja2", "markupsafe"],
+        "text": "*Hello*\n\nhttps://example.com/1",
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -23,15 +24,12 @@ THUMBNAIL_MAX_BYTES = 100_000
 MEDIA_MAX_BYTES = 50_000_000
 """Video and file ``media``: "Max size 50 MB"."""
 
-# Only the built-in table, so a file name never depends on the host's /etc/mime.types.
-_MIME = mimetypes.MimeTypes()
-for _type, _ext in (
+_EXTRA_TYPES = (
     ("audio/mp4", ".m4a"),
     ("audio/x-m4a", ".m4a"),
     ("audio/ogg", ".ogg"),
     ("application/epub+zip", ".epub"),
-):
-    _MIME.add_type(_type, _ext)
+)
 
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}$")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -132,7 +130,20 @@ def _mime_extension(mime_type: str | None) -> str | None:
     """Return the usual extension for a MIME type, ignoring parameters."""
     if not mime_type:
         return None
-    return _MIME.guess_extension(mime_type.split(";", 1)[0].strip().lower())
+    return _mime_table().guess_extension(mime_type.split(";", 1)[0].strip().lower())
+
+
+@cache
+def _mime_table() -> mimetypes.MimeTypes:
+    """Return the built-in MIME table with a few audio and e-book types added, built once.
+
+    Only the built-in table, so a file name never depends on the host's /etc/mime.types. Built
+    on first use: the first table a process creates reads those files, a cost at start-up.
+    """
+    table = mimetypes.MimeTypes()
+    for mime_type, extension in _EXTRA_TYPES:
+        table.add_type(mime_type, extension)
+    return table
 
 
 def link_url(item: Item) -> str | None:
