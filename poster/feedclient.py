@@ -84,7 +84,7 @@ def next_request(request: httpx.Request, response: httpx.Response) -> httpx.Requ
     return httpx.Request("GET", url, headers=headers, extensions=request.extensions)
 
 
-def proxied_transport() -> httpx.BaseTransport:
+def _proxied_transport() -> httpx.BaseTransport:
     """Return a transport for the environment's proxies: httpx's client, which mounts them."""
     return _ClientTransport(httpx.Client(follow_redirects=False, trust_env=True))
 
@@ -93,7 +93,7 @@ def default_transport() -> httpx.BaseTransport:
     """Return the http.client transport, or httpx's own when the environment names a proxy."""
     proxies = getproxies()
     if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
-        return proxied_transport()
+        return _proxied_transport()
     return StdlibTransport()
 
 
