@@ -52,8 +52,11 @@ class Ledger(Protocol):
         """Keep validators for the next conditional fetch."""
         ...
 
-    def is_known(self, feed: str, key: str) -> bool:
-        """Tell whether the item was ever handed to a destination (in any state)."""
+    def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
+        """Tell whether the item has a record for ``destination`` (or any, when None).
+
+        A backlog item marked seen counts for every destination.
+        """
         ...
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
@@ -100,9 +103,13 @@ class MemoryLedger:
         """Keep the validators of ``feed``."""
         self._validators[feed] = validators
 
-    def is_known(self, feed: str, key: str) -> bool:
-        """Tell whether any destination has a record of the item."""
-        return any(f == feed and k == key for f, k, _ in self.deliveries)
+    def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
+        """Tell whether the destination (or any, when None), or the backlog, has the item."""
+        wanted = None if destination is None else (destination, "")
+        return any(
+            f == feed and k == key and (wanted is None or d in wanted)
+            for f, k, d in self.deliveries
+        )
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
         """Record the intent to post."""
@@ -150,9 +157,9 @@ class ReadOnlyLedger:
     def save_validators(self, feed: str, validators: Validators) -> None:
         """Write nothing."""
 
-    def is_known(self, feed: str, key: str) -> bool:
+    def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
         """Ask the source whether the item was ever posted."""
-        return self._source.is_known(feed, key) if self._source else False
+        return self._source.is_known(feed, key, destination) if self._source else False
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
         """Write nothing."""

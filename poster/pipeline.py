@@ -126,15 +126,16 @@ class Batch:
 class _Seen:
     """Adapt the ledger to the ``in`` test the selection stage uses."""
 
-    def __init__(self, ledger: Ledger, feed: str, held: frozenset[str]) -> None:
+    def __init__(self, ledger: Ledger, feed: str, destination: str, held: frozenset[str]) -> None:
         self._ledger = ledger
         self._feed = feed
+        self._destination = destination
         self._held = held
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return key in self._held or self._ledger.is_known(self._feed, key)
+        return key in self._held or self._ledger.is_known(self._feed, key, self._destination)
 
 
 def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
@@ -188,7 +189,7 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
     with deps.stage("select"):
         held = _hold_back(feed, parsed) if not deps.ledger.has_history(feed.name) else frozenset()
         deps.ledger.mark_seen(feed.name, held)
-        seen = _Seen(deps.ledger, feed.name, held | busy)
+        seen = _Seen(deps.ledger, feed.name, deps.destination.name, held | busy)
         decisions = [_explain(d, feed, held, busy) for d in select(parsed.items, feed, seen)]
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []

@@ -237,3 +237,21 @@ def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: FeedClie
     report = run_feed(feed, deps(client, ScriptedDestination(), ledger, itemize=False))
     assert [o.delivery for o in report.outcomes] == [SENT, SENT]
     assert report.skipped == (("seen", 1),)
+
+
+def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedClient) -> None:
+    ledger = MemoryLedger()
+    feed = FeedConfig(name="news", url=FEED.url, backlog=1)
+    first = run_feed(feed, deps(client, ScriptedDestination(), ledger))
+    assert [o.delivery for o in first.outcomes] == [None, None, SENT]  # g1, g2 held back
+
+    sandbox = ScriptedDestination()
+    sandbox.name = "sandbox"
+    again = run_feed(feed, deps(client, sandbox, ledger, conditional=False))
+
+    assert [(o.decision.item.key, o.delivery) for o in again.outcomes] == [
+        ("g1", None),
+        ("g2", None),
+        ("g3", SENT),
+    ]
+    assert [o.decision.reason for o in again.outcomes][:2] == ["already posted"] * 2

@@ -113,7 +113,9 @@ def assert_same_answers(store: Store, memory: MemoryLedger) -> None:
         assert store.has_history(feed) == memory.has_history(feed)
         assert store.validators(feed) == memory.validators(feed)
         for key in ("a", "b", "c", "zz"):
-            assert store.is_known(feed, key) == memory.is_known(feed, key), (feed, key)
+            for where in (None, "viber", "mirror"):
+                answers = store.is_known(feed, key, where), memory.is_known(feed, key, where)
+                assert answers[0] == answers[1], (feed, key, where)
 
 
 @pytest.mark.parametrize("steps", STEPS.values(), ids=STEPS.keys())
@@ -129,6 +131,25 @@ def test_store_answers_like_the_memory_ledger(store: Store, steps: list[Step]) -
     store.close()
     with Store(store.path.parent) as reopened:
         assert_same_answers(reopened, memory)
+
+
+def test_an_item_is_known_per_destination_and_a_backlog_for_all(store: Store) -> None:
+    post(store, "posted")
+    store.mark_seen("news", ["held"])
+    store.record_pending("news", "later", "viber")
+    store.release("news", "later", "viber")
+    known = {
+        (key, where): store.is_known("news", key, where)
+        for key in ("posted", "held", "later")
+        for where in (None, "viber", "sandbox")
+    }
+    assert [k for k, v in known.items() if v] == [
+        ("posted", None),
+        ("posted", "viber"),
+        ("held", None),
+        ("held", "viber"),
+        ("held", "sandbox"),
+    ]
 
 
 def test_attempts_count_every_pending_record_across_deferrals(store: Store) -> None:

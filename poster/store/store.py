@@ -117,10 +117,22 @@ class Store:
                 feed, {**fields, "body_hash": validators.body_hash, "validators": True}
             )
 
-    def is_known(self, feed: str, key: str) -> bool:
-        """Tell whether the item has a record at any destination, in any state."""
+    def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
+        """Tell whether the item has a live record for ``destination`` (or any, when None).
+
+        An item held back from a feed's first read counts for every destination.
+        """
         with self._lock:
-            return self._index.is_known(feed, key) or self._seen.has(feed, key)
+            if self._seen.has(feed, key):
+                return True
+            if destination is None:
+                return self._index.is_known(feed, key)
+            ids = self._index.destinations(feed, key)
+            return any(
+                self._get(doc_id)["state"] != RELEASED
+                for where, doc_id in ids.items()
+                if where in (destination, "")
+            )
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
         """Record the intent to post and count the attempt."""
