@@ -16,10 +16,9 @@ from urllib.request import getproxies
 
 import httpx
 
-from poster.transport import StdlibTransport
+from poster.transport import DEFAULT_PORTS, StdlibTransport
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Credentials meant for one origin must not follow a redirect to another (RFC 9110 §15.4).
 _ORIGIN_BOUND = ("Authorization", "Cookie")
 
@@ -134,7 +133,7 @@ def _redirect_url(request: httpx.Request, location: str) -> httpx.URL:
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     """Return the scheme, host and effective port of ``url``."""
-    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+    return url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme)
 
 
 def _is_https_upgrade(old: httpx.URL, new: httpx.URL) -> bool:

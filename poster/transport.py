@@ -20,7 +20,7 @@ import certifi
 import httpx
 
 CHUNK_SIZE = 64 * 1024
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # Methods a client may repeat after a failure without changing the outcome (RFC 9110 §9.2.2).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 # What a write or the wait for the status line raises when the server had closed the connection.
@@ -269,13 +269,13 @@ def _origin(request: httpx.Request) -> _Origin:
     """Return the (scheme, host, port) a connection for ``request`` must reach."""
     url = request.url
     scheme = url.scheme
-    if scheme not in _DEFAULT_PORTS:
+    if scheme not in DEFAULT_PORTS:
         raise httpx.UnsupportedProtocol(
             f"Request URL has an unsupported protocol '{scheme}://'.", request=request
         )
     if not url.raw_host:
         raise httpx.UnsupportedProtocol("Request URL is missing a host.", request=request)
-    return scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme]
+    return scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme]
 
 
 def _send(request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None) -> None:
