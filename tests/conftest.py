@@ -1,14 +1,18 @@
 """Share fixtures across test modules."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from feedserver import FeedServer
 
 from poster import secrets
+from poster.destinations.viber import ViberChannel
 from poster.logs import NOISY_LOGGERS
+from poster.sandbox import Sandbox
 from poster.secrets import RedactingFilter
+from poster.webhook import WebhookReceiver
 
 
 @pytest.fixture
@@ -44,3 +48,40 @@ def clean_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     logging.setLogRecordFactory(factory)
     for handler in logging.getLogger().handlers:
         handler.removeFilter(fresh)
+
+
+@pytest.fixture
+def channel_token() -> str:
+    """Return the sandbox channel's token; modules set their own, to prove it never leaks."""
+    return "sandbox-token"
+
+
+@pytest.fixture
+def sandbox(channel_token: str) -> Iterator[Sandbox]:
+    """Run a sandbox channel that accepts ``channel_token``."""
+    with Sandbox(token=channel_token, port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def receiver(channel_token: str) -> Iterator[WebhookReceiver]:
+    """Run a webhook receiver that checks signatures with ``channel_token``."""
+    with WebhookReceiver(channel_token, port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def set_webhook(
+    sandbox: Sandbox, receiver: WebhookReceiver, channel_token: str
+) -> Callable[[], None]:
+    """Return a call that registers the receiver as the sandbox channel's webhook."""
+
+    def register() -> None:
+        # Viber refuses posts until a webhook is set, as the sandbox does.
+        with httpx.Client() as client:
+            channel = ViberChannel(client, channel_token, api_url=sandbox.api_url)
+            result = channel.set_webhook(receiver.url)
+        assert result.ok, result.explanation
+        assert sandbox.webhook == receiver.url
+
+    return register

@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +49,8 @@ def token_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """Run a sandbox channel that accepts ``TOKEN``."""
-    with Sandbox(token=TOKEN, port=0) as running:
-        yield running
+def channel_token() -> str:
+    return TOKEN
 
 
 def free_port() -> int:

@@ -27,12 +27,10 @@ from feedserver import FeedServer, Route
 
 from poster import inbox
 from poster.daemon import Daemon
-from poster.destinations.viber import ViberChannel
 from poster.ledger import SENT, UNCERTAIN
 from poster.sandbox import Sandbox
 from poster.store import FeedState, Store
 from poster.systemd import Notifier
-from poster.webhook import WebhookReceiver
 
 DATA = Path(__file__).parent / "data" / "daemon"
 TOKEN = "daemon-Vq3m-8xRt2-never-shown-71"
@@ -285,23 +283,9 @@ def titles(posts: list[Post], prefix: str = "") -> list[str]:
     return [prefix + post.title for post in posts]
 
 
-def set_webhook(sandbox: Sandbox, receiver: WebhookReceiver) -> None:
-    """Register the receiver as the sandbox channel's webhook, as Viber requires before posts."""
-    with httpx.Client() as client:
-        result = ViberChannel(client, TOKEN, api_url=sandbox.api_url).set_webhook(receiver.url)
-    assert result.ok, result.explanation
-
-
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(token=TOKEN, port=0) as running_sandbox:
-        yield running_sandbox
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(TOKEN, port=0) as running_receiver:
-        yield running_receiver
+def channel_token() -> str:
+    return TOKEN
 
 
 @pytest.fixture
@@ -320,9 +304,9 @@ def bare(
 
 
 @pytest.fixture
-def project(bare: Project, sandbox: Sandbox, receiver: WebhookReceiver) -> Project:
+def project(bare: Project, set_webhook: Callable[[], None]) -> Project:
     """Return a project pointed at a sandbox channel ready to take posts."""
-    set_webhook(sandbox, receiver)
+    set_webhook()
     return bare
 
 
@@ -416,7 +400,7 @@ def test_a_bad_reload_logs_every_problem_and_keeps_the_old_config_running(
 
 
 def test_a_fatal_channel_error_stops_posting_keeps_queueing_and_drains_after_a_reload(
-    bare: Project, feeds: Feeds, sandbox: Sandbox, receiver: WebhookReceiver
+    bare: Project, feeds: Feeds, sandbox: Sandbox, set_webhook: Callable[[], None]
 ) -> None:
     first = feeds.publish("news", 1, 2, 3)
     bare.write(bare.table("news"))
@@ -433,7 +417,7 @@ def test_a_fatal_channel_error_stops_posting_keeps_queueing_and_drains_after_a_r
         wait_for(lambda: len(feeds.requests("news")) >= polls + 2, "two more polls")
         assert run.metric("poster_queue_length") == 4
         assert sandbox.posts == []
-        set_webhook(sandbox, receiver)
+        set_webhook()
         run.reload()
         wait_for(lambda: len(sandbox.posts) == 4, "the queue to drain")
         assert run.metric("poster_channel_fatal") == 0

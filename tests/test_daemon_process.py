@@ -13,17 +13,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from test_daemon import TOKEN, Feeds, Project, new_project, set_webhook, texts, titles, wait_for
+from test_daemon import TOKEN, Feeds, Project, new_project, texts, titles, wait_for
 
 from poster.ledger import SENT
 from poster.sandbox import Sandbox
-from poster.webhook import WebhookReceiver
 
 STOP_WITHIN = 5.0
 """Seconds a stopping service may take before the test counts it as hung."""
@@ -40,19 +39,19 @@ _SERVICE_ENV = (
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(token=TOKEN, port=0) as running_sandbox:
-        yield running_sandbox
+def channel_token() -> str:
+    return TOKEN
 
 
 @pytest.fixture
-def project(tmp_path: Path, sandbox: Sandbox, feed_server: FeedServer) -> Iterator[Project]:
+def project(
+    tmp_path: Path, sandbox: Sandbox, feed_server: FeedServer, set_webhook: Callable[[], None]
+) -> Project:
     """Return a project with one feed, posting to a sandbox channel that takes posts."""
-    with WebhookReceiver(TOKEN, port=0) as receiver:
-        set_webhook(sandbox, receiver)
-        project = new_project(tmp_path, sandbox, Feeds(feed_server))
-        project.write(project.table("news"))
-        yield project
+    set_webhook()
+    project = new_project(tmp_path, sandbox, Feeds(feed_server))
+    project.write(project.table("news"))
+    return project
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from poster.cli import EXIT_FAILED, EXIT_OK, main
 from poster.destinations.viber import ViberChannel
 from poster.sandbox import Sandbox
 from poster.store import DeliveryRecord, Store
-from poster.webhook import WebhookReceiver
 
 DATA = Path(__file__).parent / "data" / "run"
 TOKEN = "run-Tk7q-9fZx2-never-shown-44"
@@ -84,25 +83,8 @@ NEWS_AND_BLOG = feed("news", "news.xml") + feed("blog", "blog.atom")
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """Run a sandbox channel that accepts ``TOKEN``."""
-    with Sandbox(token=TOKEN, port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    """Run a webhook receiver that checks signatures with ``TOKEN``."""
-    with WebhookReceiver(TOKEN, port=0) as running:
-        yield running
-
-
-def set_webhook(sandbox: Sandbox, receiver: WebhookReceiver) -> None:
-    """Register the receiver as the sandbox channel's webhook, as Viber requires before posts."""
-    with httpx.Client() as client:
-        result = ViberChannel(client, TOKEN, api_url=sandbox.api_url).set_webhook(receiver.url)
-    assert result.ok, result.explanation
-    assert sandbox.webhook == receiver.url
+def channel_token() -> str:
+    return TOKEN
 
 
 @pytest.fixture
@@ -118,9 +100,9 @@ def bare(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> P
 
 
 @pytest.fixture
-def project(bare: Project, sandbox: Sandbox, receiver: WebhookReceiver) -> Project:
+def project(bare: Project, set_webhook: Callable[[], None]) -> Project:
     """Return a project pointed at a sandbox channel ready to take posts."""
-    set_webhook(sandbox, receiver)
+    set_webhook()
     return bare
 
 
@@ -317,7 +299,7 @@ def test_posting_without_a_webhook_stops_the_pass_until_one_is_set(
     capsys: pytest.CaptureFixture[str],
     bare: Project,
     sandbox: Sandbox,
-    receiver: WebhookReceiver,
+    set_webhook: Callable[[], None],
 ) -> None:
     bare.write(NEWS_AND_BLOG)
     result = run(capsys, bare)
@@ -326,7 +308,7 @@ def test_posting_without_a_webhook_stops_the_pass_until_one_is_set(
     assert "webhook" in result.err and "poster webhook set" in result.err
     assert "0 sent, 0 failed, 5 waiting" in result.out
     assert bare.records("failed") == [] and bare.records("uncertain") == []
-    set_webhook(sandbox, receiver)
+    set_webhook()
     after = run(capsys, bare)
     assert after.code == EXIT_OK, after.err
     assert texts(sandbox) == [NEWS[0], BLOG[0], NEWS[1], BLOG[1], NEWS[2]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +24,6 @@ from test_daemon import (
     Project,
     new_project,
     running,
-    set_webhook,
     texts,
     titles,
     wait_for,
@@ -33,7 +32,6 @@ from test_daemon import (
 from poster.daemon import worker
 from poster.ledger import SENT, UNCERTAIN
 from poster.sandbox import Sandbox
-from poster.webhook import WebhookReceiver
 
 BUDGET = 40.0
 """Seconds the whole soak may take, start to finish."""
@@ -67,9 +65,8 @@ ROUNDS = (
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(token=TOKEN, port=0) as running_sandbox:
-        yield running_sandbox
+def channel_token() -> str:
+    return TOKEN
 
 
 @pytest.fixture
@@ -79,14 +76,17 @@ def feeds(feed_server: FeedServer) -> Feeds:
 
 @pytest.fixture
 def project(
-    tmp_path: Path, sandbox: Sandbox, feeds: Feeds, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Project]:
+    tmp_path: Path,
+    sandbox: Sandbox,
+    feeds: Feeds,
+    set_webhook: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Project:
     """Return a project posting to a sandbox channel that takes posts."""
     monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    with WebhookReceiver(TOKEN, port=0) as receiver:
-        set_webhook(sandbox, receiver)
-        yield new_project(tmp_path, sandbox, feeds)
+    set_webhook()
+    return new_project(tmp_path, sandbox, feeds)
 
 
 def news_of(round_number: int) -> dict[str, tuple[int, ...]]:
