@@ -127,12 +127,8 @@ class Store:
                 return True
             if destination is None:
                 return self._index.is_known(feed, key)
-            ids = self._index.destinations(feed, key)
-            return any(
-                self._get(doc_id)["state"] != RELEASED
-                for where, doc_id in ids.items()
-                if where in (destination, "")
-            )
+            ids = (self._index.find(feed, key, where) for where in (destination, ""))
+            return any(i is not None and self._get(i)["state"] != RELEASED for i in ids)
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
         """Record the intent to post and count the attempt."""
