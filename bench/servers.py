@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from poster.destinations.viber import ViberChannel
-from poster.sandbox import Sandbox
+from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.sandbox import Sandbox
 from poster.webhook import WebhookReceiver
 
 NGINX_PACKAGES = ("nginx-light", "nginx")

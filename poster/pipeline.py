@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from poster.config import FeedConfig
 from poster.destinations import Destination, Receipt
+from poster.destinations.viber.messages import Message
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -28,7 +29,6 @@ from poster.feedclient import FeedClient
 from poster.fetch import fetch
 from poster.filters import HELD, Decision, oldest_first, select
 from poster.ledger import Ledger
-from poster.messages import Message
 from poster.models import FeedMeta, FetchResult, ParsedFeed
 from poster.pacing import Pacer
 from poster.parse import parse

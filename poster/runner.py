@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from poster.config import Config, FeedConfig
-from poster.destinations.viber import ViberChannel
+from poster.destinations.viber.client import ViberChannel
 from poster.feedclient import FeedClient
 from poster.ledger import UNCERTAIN, sender_key
 from poster.operate import retry_states

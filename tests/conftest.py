@@ -8,9 +8,9 @@ import pytest
 from feedserver import FeedServer
 
 from poster import secrets
-from poster.destinations.viber import ViberChannel
+from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.sandbox import Sandbox
 from poster.logs import NOISY_LOGGERS
-from poster.sandbox import Sandbox
 from poster.secrets import RedactingFilter
 from poster.webhook import WebhookReceiver
 

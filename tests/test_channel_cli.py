@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
-from poster.sandbox import Sandbox
-from poster.sandbox.session import SANDBOX_TOKEN
+from poster.destinations.viber.sandbox import Sandbox
+from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN
 from poster.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]

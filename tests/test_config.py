@@ -22,8 +22,8 @@ from poster.config import (
     parse_duration,
 )
 from poster.config.rules import compile_rule
+from poster.destinations.viber.messages import ContactMessage, LocationMessage, StickerMessage
 from poster.errors import ConfigError, ConfigProblem
-from poster.messages import ContactMessage, LocationMessage, StickerMessage
 
 DATA = Path(__file__).parent / "data" / "config"
 GOOD = DATA / "good"

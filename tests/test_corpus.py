@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from poster.config import FeedConfig
+from poster.destinations.viber.messages import BODY_MAX_BYTES, encode, envelope
 from poster.errors import ParseError, RenderError
-from poster.messages import BODY_MAX_BYTES, encode, envelope
 from poster.models import FeedMeta, FetchResult, Item, ParsedFeed, Validators
 from poster.parse import parse
 from poster.render import Renderer

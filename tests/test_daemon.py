@@ -27,8 +27,8 @@ from feedserver import FeedServer, Route
 
 from poster import inbox
 from poster.daemon import Daemon
+from poster.destinations.viber.sandbox import Sandbox
 from poster.ledger import SENT, UNCERTAIN
-from poster.sandbox import Sandbox
 from poster.store import FeedState, Store
 from poster.systemd import Notifier
 

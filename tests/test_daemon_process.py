@@ -21,8 +21,8 @@ import pytest
 from feedserver import FeedServer
 from test_daemon import TOKEN, Feeds, Project, new_project, texts, titles, wait_for
 
+from poster.destinations.viber.sandbox import Sandbox
 from poster.ledger import SENT
-from poster.sandbox import Sandbox
 
 STOP_WITHIN = 5.0
 """Seconds a stopping service may take before the test counts it as hung."""

@@ -11,10 +11,10 @@ import pytest
 
 from poster.config import Config, load_config
 from poster.destinations import Receipt
+from poster.destinations.viber.messages import Message
 from poster.errors import MessageRejected
 from poster.fetch import make_client
 from poster.ledger import FAILED, FATAL_META, SENT, UNCERTAIN, sender_key
-from poster.messages import Message
 from poster.models import Validators
 from poster.operate import (
     OPERATOR_DISABLED,

@@ -10,11 +10,11 @@ import pytest
 from poster.config import FeedConfig
 from poster.destinations import Receipt
 from poster.destinations.recording import RecordingDestination
+from poster.destinations.viber.messages import Message
 from poster.errors import DestinationFatal, MessageRejected, RetryLater
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
-from poster.messages import Message
 from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
 from poster.render import Renderer

@@ -14,8 +14,9 @@ import pytest
 from jinja2 import StrictUndefined, UndefinedError
 
 from poster.config import FeedConfig
-from poster.errors import RenderError
-from poster.messages import (
+from poster.destinations.viber import compose as build
+from poster.destinations.viber.media import file_name, possible_types
+from poster.destinations.viber.messages import (
     BODY_MAX_BYTES,
     ContactMessage,
     LocationMessage,
@@ -24,10 +25,10 @@ from poster.messages import (
     encode,
     envelope,
 )
+from poster.errors import RenderError
 from poster.models import FeedMeta, Item, Media
-from poster.render import SAMPLE_ITEM, Renderer, build, choose_type, clean_output
+from poster.render import SAMPLE_ITEM, Renderer, choose_type, clean_output
 from poster.render import filters as f
-from poster.render.media import file_name, possible_types
 
 DATA = Path(__file__).parent / "data" / "render"
 TEMPLATES = DATA / "templates"

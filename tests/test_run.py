@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from poster.cli import EXIT_FAILED, EXIT_OK, main
-from poster.destinations.viber import ViberChannel
-from poster.sandbox import Sandbox
+from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.sandbox import Sandbox
 from poster.store import DeliveryRecord, Store
 
 DATA = Path(__file__).parent / "data" / "run"

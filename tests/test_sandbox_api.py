@@ -10,7 +10,7 @@ import httpx
 import pytest
 from test_sandbox_fixtures import SENDER, TOKEN, api_client, load_messages, open_channel, post
 
-from poster.sandbox import Sandbox
+from poster.destinations.viber.sandbox import Sandbox
 
 MESSAGES = load_messages()
 

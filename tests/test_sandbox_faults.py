@@ -12,7 +12,7 @@ import httpx
 import pytest
 from test_sandbox_fixtures import TLS, api_client, load_messages, open_channel, post
 
-from poster.sandbox import Sandbox, serve_forever
+from poster.destinations.viber.sandbox import Sandbox, serve_forever
 
 TEXT = load_messages()["text"]
 

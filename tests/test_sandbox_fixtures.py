@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from poster.sandbox import Sandbox
+from poster.destinations.viber.sandbox import Sandbox
 
 TOKEN = "test-token-5f1c0e"
 SENDER = "sandbox-superadmin="

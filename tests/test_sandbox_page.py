@@ -14,7 +14,7 @@ import httpx
 import pytest
 from test_sandbox_fixtures import TOKEN, Receiver, api_client, load_messages, post
 
-from poster.sandbox import Sandbox
+from poster.destinations.viber.sandbox import Sandbox
 
 MESSAGES = load_messages()
 LATE_TEXT = "Late *news*: <script>alert(1)</script><img src=x onerror=alert(2)>"

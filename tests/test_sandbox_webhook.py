@@ -10,8 +10,8 @@ import time
 import pytest
 from test_sandbox_fixtures import TOKEN, Receiver, api_client, load_messages, open_channel, post
 
-from poster.sandbox import Sandbox
-from poster.sandbox.webhook import check_body, sign, url_problem
+from poster.destinations.viber.sandbox import Sandbox
+from poster.destinations.viber.sandbox.webhook import check_body, sign, url_problem
 
 
 def test_a_receiver_that_answers_200_becomes_the_webhook() -> None:

@@ -30,8 +30,8 @@ from test_daemon import (
 )
 
 from poster.daemon import worker
+from poster.destinations.viber.sandbox import Sandbox
 from poster.ledger import SENT, UNCERTAIN
-from poster.sandbox import Sandbox
 
 BUDGET = 40.0
 """Seconds the whole soak may take, start to finish."""

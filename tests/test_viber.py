@@ -21,7 +21,7 @@ import respx
 
 from poster.config import DEFAULT_API_URL
 from poster.destinations import REDACTED, Destination
-from poster.destinations.viber import (
+from poster.destinations.viber.client import (
     STATUS_ACTIONS,
     AccountInfo,
     Member,
@@ -29,6 +29,7 @@ from poster.destinations.viber import (
     action_for,
     check_webhook_url,
 )
+from poster.destinations.viber.messages import PictureMessage, TextMessage
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -37,7 +38,6 @@ from poster.errors import (
     RetryLater,
     WebhookError,
 )
-from poster.messages import PictureMessage, TextMessage
 from poster.webhook import WebhookReceiver
 
 DATA = Path(__file__).parent / "data" / "viber"

@@ -21,16 +21,16 @@ from poster.cli.common import (
     select_feeds,
 )
 from poster.config import Config
-from poster.destinations.viber import ViberChannel
+from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.sandbox import serve_forever
+from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
+from poster.destinations.viber.sandbox.session import SandboxSession, sandbox_session
 from poster.errors import ConfigError, ConfigProblem
 from poster.fetch import make_client
 from poster.logs import setup_logging
 from poster.pipeline import FeedReport, Outcome
 from poster.preview import tally
 from poster.runner import open_channel, run_once, summarize
-from poster.sandbox import serve_forever
-from poster.sandbox.server import DEFAULT_CLI_PORT
-from poster.sandbox.session import SandboxSession, sandbox_session
 from poster.store import Store
 from poster.timings import Timings
 from poster.webhook import WebhookReceiver

@@ -10,7 +10,7 @@ from typing import Any
 from poster.config import values as v
 from poster.config.records import DEFAULT_API_URL, TOKEN_ENV, JsonMapping
 from poster.config.rules import rules
-from poster.messages import (
+from poster.destinations.viber.messages import (
     CONTACT_NAME_MAX,
     CONTACT_PHONE_MAX,
     ContactMessage,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from poster.messages import Message
+from poster.destinations.viber.messages import Message
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 TOKEN_ENV = "POSTER_VIBER_TOKEN"

@@ -24,7 +24,7 @@ from poster import inbox
 from poster.config import Config, FeedConfig, load_config
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.worker import ChannelWorker
-from poster.destinations.viber import ViberChannel
+from poster.destinations.viber.client import ViberChannel
 from poster.errors import (
     ConfigError,
     FeedError,

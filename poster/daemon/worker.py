@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from poster.destinations.viber import ViberChannel
+from poster.destinations.viber.client import ViberChannel
 from poster.errors import DeliveryError, DestinationFatal
 from poster.ledger import FATAL_META, sender_key
 from poster.metrics import Metrics

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from poster.messages import Message
+from poster.destinations.viber.messages import Message
 
 REDACTED = "***"
 

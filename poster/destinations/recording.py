@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from poster.destinations import REDACTED, Receipt
-from poster.messages import Message, envelope
+from poster.destinations.viber.messages import Message, envelope
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import FeedConfig
-from poster.messages import Message
+from poster.destinations.viber.compose import build_message
+from poster.destinations.viber.media import choose_type, possible_types
+from poster.destinations.viber.messages import Message
 from poster.models import FeedMeta, Item
-from poster.render.build import build_message
-from poster.render.media import choose_type, possible_types
 from poster.render.sample import SAMPLE_ITEM, sample_meta
 
 if TYPE_CHECKING:

@@ -25,9 +25,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from poster.config import FeedConfig
+from poster.destinations.viber.compose import text_limit
 from poster.errors import RenderError
 from poster.models import FeedMeta, Item
-from poster.render.build import text_limit
 from poster.render.filters import FILTERS
 
 DEFAULT_TEMPLATE = "default.j2"

@@ -1,8 +1,8 @@
 """Validate Channels Post API request bodies the way the reference says the real API does.
 
 Every limit comes from ``viber-channels-post-api.txt`` ("Sending a message", "Message types",
-"Error Codes"). The module is independent of ``poster.messages`` on purpose: the sandbox checks a
-client against the reference, not against the client's own reading of it.
+"Error Codes"). The module is independent of ``poster.destinations.viber.messages`` on purpose:
+the sandbox checks a client against the reference, not against the client's own reading of it.
 
 Decisions the reference leaves open, made here and kept strict so client bugs surface:
 

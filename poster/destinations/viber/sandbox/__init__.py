@@ -6,6 +6,6 @@ Viber channel shows them. Faults (rate limits, HTTP 500, lost answers, slow answ
 to test how a client copes.
 """
 
-from poster.sandbox.server import Sandbox, serve_forever
+from poster.destinations.viber.sandbox.server import Sandbox, serve_forever
 
 __all__ = ["Sandbox", "serve_forever"]

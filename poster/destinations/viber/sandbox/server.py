@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from poster.sandbox.api import Channel, Reply
+from poster.destinations.viber.sandbox.api import Channel, Reply
 
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
@@ -48,7 +48,11 @@ _PAGE_POLICY = (
 
 def _asset(name: str) -> str:
     """Return the text of a file shipped inside this package."""
-    return resources.files("poster.sandbox").joinpath(name).read_text(encoding="utf-8")
+    return (
+        resources.files("poster.destinations.viber.sandbox")
+        .joinpath(name)
+        .read_text(encoding="utf-8")
+    )
 
 
 class Sandbox:

@@ -23,6 +23,7 @@ import httpx
 
 from poster.config import DEFAULT_API_URL
 from poster.destinations import REDACTED, Receipt
+from poster.destinations.viber.messages import Message, encode, envelope
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -32,7 +33,6 @@ from poster.errors import (
     WebhookError,
 )
 from poster.httputil import parse_retry_after
-from poster.messages import Message, encode, envelope
 from poster.secrets import token_problem
 
 log = logging.getLogger(__name__)

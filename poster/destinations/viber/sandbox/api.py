@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from poster.sandbox.rules import (
+from poster.destinations.viber.sandbox.rules import (
     BAD_DATA,
     BODY_MAX_BYTES,
     INVALID_AUTH_TOKEN,
@@ -31,7 +31,7 @@ from poster.sandbox.rules import (
     check_message,
     check_sender,
 )
-from poster.sandbox.webhook import call_problem, url_problem
+from poster.destinations.viber.sandbox.webhook import call_problem, url_problem
 
 DEFAULT_MEMBERS: tuple[Mapping[str, str], ...] = (
     {"id": "sandbox-superadmin=", "name": "Sandbox Admin", "role": "superadmin"},

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
-from poster.messages import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
+from poster.destinations.viber.messages import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
 from poster.models import Item, Media
 
 PICTURE_MAX_BYTES = 1_000_000

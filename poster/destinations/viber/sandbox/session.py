@@ -11,9 +11,9 @@ from datetime import timedelta
 import httpx
 
 from poster.config import Config
-from poster.destinations.viber import ViberChannel
+from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.errors import WebhookError
-from poster.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)

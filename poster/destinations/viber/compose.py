@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from poster.errors import RenderError
-from poster.messages import (
+from poster.destinations.viber.media import (
+    file_media,
+    link_url,
+    picture_media,
+    thumbnail_url,
+    video_duration,
+    video_media,
+)
+from poster.destinations.viber.messages import (
     BODY_MAX_BYTES,
     PICTURE_TEXT_MAX,
     TEXT_MAX,
@@ -19,15 +26,8 @@ from poster.messages import (
     encode,
     envelope,
 )
+from poster.errors import RenderError
 from poster.models import Item
-from poster.render.media import (
-    file_media,
-    link_url,
-    picture_media,
-    thumbnail_url,
-    video_duration,
-    video_media,
-)
 from poster.text import truncate
 
 TEXT_LIMITS = {"text": TEXT_MAX, "picture": PICTURE_TEXT_MAX, "url": URL_TEXT_MAX}
