@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from poster.text import html_to_text
 
@@ -208,3 +209,59 @@ class FeedMeta:
     link: str | None = None
     url: str = ""
     tags: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Location:
+    """A fixed map pin posted for each new item: latitude and longitude in degrees."""
+
+    type: ClassVar[str] = "location"
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A fixed contact card posted for each new item."""
+
+    type: ClassVar[str] = "contact"
+    name: str
+    phone_number: str
+
+
+@dataclass(frozen=True)
+class Sticker:
+    """A fixed sticker, by its numeric id, posted for each new item."""
+
+    type: ClassVar[str] = "sticker"
+    sticker_id: int
+
+
+Fixed = Location | Contact | Sticker
+
+
+@dataclass(frozen=True)
+class Post:
+    """An item rendered for one kind of destination: its type, its text uncut, and its media.
+
+    A destination kind composes its own message from a post, under its own limits.
+    """
+
+    type: str
+    text: str
+    feed: str
+    key: str
+    title: str = ""
+    link: str | None = None
+    image: Media | None = None
+    thumbnail: Media | None = None
+    enclosures: tuple[Media, ...] = ()
+    fixed: Fixed | None = None
+
+    @classmethod
+    def of(cls, item: Item, type: str, text: str, feed: str) -> Post:
+        """Return the post of ``item`` rendered as ``type`` with ``text``."""
+        return cls(
+            type, text, feed, item.key, item.title, item.link,
+            item.image, item.thumbnail, item.enclosures,
+        )  # fmt: skip

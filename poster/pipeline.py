@@ -14,8 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 
 from poster.config import FeedConfig
-from poster.destinations import Destination, Receipt
-from poster.destinations.viber.messages import Message
+from poster.destinations import Destination, Message, Receipt
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -274,9 +273,10 @@ def _deliver_all(batches: list[Batch], deps: Deps) -> dict[tuple[str, str], Outc
 def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
     """Render one item and hand it to the destination, recording intent and result."""
     item, feed, where = decision.item, batch.feed.name, deps.destination.name
+    kind = deps.destination.kind
     try:
         with deps.stage("render"):
-            message = deps.renderer.render(item, batch.feed, batch.meta)
+            message = kind.compose(deps.renderer.render(item, batch.feed, batch.meta, kind))
     except RenderError as exc:
         deps.ledger.record_failed(feed, item.key, where, str(exc))
         log.error("feed=%s item=%s status=failed error=%s", feed, item.key, exc)

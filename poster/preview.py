@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from poster.config import Config, FeedConfig
+from poster.destinations import kind
 from poster.destinations.recording import RecordingDestination
 from poster.feedclient import FeedClient
 from poster.filters import FILTERED, HELD, POST, SEEN
@@ -35,7 +36,7 @@ def preview(
     deps = Deps(
         client=client,
         renderer=Renderer(config.templates_dir),
-        destination=RecordingDestination(sender=config.viber.sender),
+        destination=RecordingDestination("viber", kind("viber"), config.viber.sender),
         ledger=ReadOnlyLedger(ledger),
         conditional=False,
         limit=limit,

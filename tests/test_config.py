@@ -22,8 +22,10 @@ from poster.config import (
     parse_duration,
 )
 from poster.config.rules import compile_rule
-from poster.destinations.viber.messages import ContactMessage, LocationMessage, StickerMessage
 from poster.errors import ConfigError, ConfigProblem
+from poster.models import Contact as ContactMessage
+from poster.models import Location as LocationMessage
+from poster.models import Sticker as StickerMessage
 
 DATA = Path(__file__).parent / "data" / "config"
 GOOD = DATA / "good"

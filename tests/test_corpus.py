@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from poster.config import FeedConfig
+from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import BODY_MAX_BYTES, encode, envelope
 from poster.errors import ParseError, RenderError
 from poster.models import FeedMeta, FetchResult, Item, ParsedFeed, Validators
@@ -77,7 +78,7 @@ def render_every_type(item: Item, name: str) -> None:
     for kind in RENDER_TYPES:
         feed = FeedConfig(name=name, url="", type=kind, fallback="url")
         try:
-            message = renderer().render(item, feed, meta)
+            message = KIND.compose(renderer().render(item, feed, meta, KIND))
         except RenderError as exc:
             # An item with no title, text or link has nothing to post: a clear item error.
             if empty and "rendered nothing" in str(exc):

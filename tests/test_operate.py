@@ -11,6 +11,7 @@ import pytest
 
 from poster.config import Config, load_config
 from poster.destinations import Receipt
+from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import Message
 from poster.errors import MessageRejected
 from poster.fetch import make_client
@@ -352,6 +353,7 @@ class RefuseOnce:
     """Refuse the first message whose text has ``word``; accept everything else."""
 
     name = "viber"
+    kind = KIND
 
     def __init__(self, word: str) -> None:
         self.word = word

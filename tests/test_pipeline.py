@@ -10,6 +10,7 @@ import pytest
 from poster.config import FeedConfig
 from poster.destinations import Receipt
 from poster.destinations.recording import RecordingDestination
+from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import Message
 from poster.errors import DestinationFatal, MessageRejected, RetryLater
 from poster.feedclient import FeedClient
@@ -35,6 +36,7 @@ class ScriptedDestination:
     """Accept or refuse messages in the order a test scripts."""
 
     name = "viber"
+    kind = KIND
 
     def __init__(self, *answers: Exception | None) -> None:
         self.answers = list(answers)
@@ -131,7 +133,7 @@ def test_feed_error_is_reported_not_raised() -> None:
 
 def test_preview_ledger_writes_nothing(client: FeedClient) -> None:
     source = MemoryLedger()
-    recording = RecordingDestination(sender="sender-id")
+    recording = RecordingDestination("viber", KIND, "sender-id")
     report = run_feed(FEED, deps(client, recording, ReadOnlyLedger(source)))
     assert [r.body["from"] for r in recording.sent] == ["sender-id"] * 3
     assert {r.body["auth_token"] for r in recording.sent} == {"***"}

@@ -15,7 +15,8 @@ from jinja2 import StrictUndefined, UndefinedError
 
 from poster.config import FeedConfig
 from poster.destinations.viber import compose as build
-from poster.destinations.viber.media import file_name, possible_types
+from poster.destinations.viber.kind import KIND
+from poster.destinations.viber.media import choose_type, file_name, possible_types
 from poster.destinations.viber.messages import (
     BODY_MAX_BYTES,
     ContactMessage,
@@ -26,8 +27,8 @@ from poster.destinations.viber.messages import (
     envelope,
 )
 from poster.errors import RenderError
-from poster.models import FeedMeta, Item, Media
-from poster.render import SAMPLE_ITEM, Renderer, choose_type, clean_output
+from poster.models import Contact, FeedMeta, Fixed, Item, Location, Media, Sticker
+from poster.render import SAMPLE_ITEM, Renderer, clean_output
 from poster.render import filters as f
 
 DATA = Path(__file__).parent / "data" / "render"
@@ -161,7 +162,7 @@ def renderer() -> Renderer:
 def test_payload(
     renderer: Renderer, entry: Item, options: dict[str, Any], payload: dict[str, Any]
 ) -> None:
-    assert renderer.render(entry, feed(**options), META).payload() == payload
+    assert KIND.compose(renderer.render(entry, feed(**options), META, KIND)).payload() == payload
 
 
 # --- choosing the type ------------------------------------------------------------------------
@@ -210,7 +211,7 @@ def test_payload(
             id="url-over-2000",
         ),
         pytest.param(item(link="ftp://example.com/x"), {"type": "url"}, "text", id="url-not-web"),
-        pytest.param(item(), {"fixed": StickerMessage(46105)}, "sticker", id="fixed"),
+        pytest.param(item(), {"fixed": Sticker(46105)}, "sticker", id="fixed"),
     ],
 )
 def test_choose_type(entry: Item, options: dict[str, Any], expected: str) -> None:
@@ -219,7 +220,7 @@ def test_choose_type(entry: Item, options: dict[str, Any], expected: str) -> Non
 
 def test_url_over_2000_renders_as_text(renderer: Renderer) -> None:
     entry = item(link="https://example.com/" + "a" * 2000, content_text="Long link")
-    assert renderer.render(entry, feed(type="url"), META).payload() == {
+    assert KIND.compose(renderer.render(entry, feed(type="url"), META, KIND)).payload() == {
         "type": "text",
         "text": "Long link",
     }
@@ -241,7 +242,9 @@ def test_text_cut_at_word_boundary(
     renderer: Renderer, options: dict[str, Any], extra: dict[str, Any], limit: int, sample: str
 ) -> None:
     original = words(sample, 9000)
-    message = renderer.render(item(content_text=original, **extra), feed(**options), META)
+    message = KIND.compose(
+        renderer.render(item(content_text=original, **extra), feed(**options), META, KIND)
+    )
     text = message.payload()["text"]
     assert_word_cut(text, original, limit)
     assert len(text) > limit - 20
@@ -259,7 +262,7 @@ def test_text_cut_at_word_boundary(
 )
 def test_video_duration(renderer: Renderer, duration: int | None, expected: int | None) -> None:
     video = Media(MP4.url, "video/mp4", length=5000, duration=duration)
-    payload = renderer.render(item(enclosures=(video,)), feed(), META).payload()
+    payload = KIND.compose(renderer.render(item(enclosures=(video,)), feed(), META, KIND)).payload()
     assert payload.get("duration") == expected
     assert ("duration" in payload) == (expected is not None)
 
@@ -277,7 +280,9 @@ def test_thumbnail_only_small_jpeg(
     renderer: Renderer, thumbnail: Media | None, expected: str | None
 ) -> None:
     for extra in ({"image": JPEG}, {"enclosures": (MP4,)}):
-        payload = renderer.render(item(thumbnail=thumbnail, **extra), feed(), META).payload()
+        payload = KIND.compose(
+            renderer.render(item(thumbnail=thumbnail, **extra), feed(), META, KIND)
+        ).payload()
         assert payload.get("thumbnail") == expected
 
 
@@ -339,7 +344,9 @@ def test_file_name_capped_at_256_keeping_extension() -> None:
     ids=["cyrillic", "emoji", "escaped"],
 )
 def test_longest_text_stays_under_body_cap(renderer: Renderer, sample: str) -> None:
-    message = renderer.render(item(content_text=words(sample, 9000)), feed(type="text"), META)
+    message = KIND.compose(
+        renderer.render(item(content_text=words(sample, 9000)), feed(type="text"), META, KIND)
+    )
     text = message.payload()["text"]
     assert len(text.encode("utf-16-le")) // 2 <= 7000
     assert body_size(message) <= BODY_MAX_BYTES
@@ -352,7 +359,9 @@ def test_text_shrinks_to_fit_body_cap(
 ) -> None:
     monkeypatch.setattr(build, "BODY_MAX_BYTES", 700)
     original = words(sample, 9000)
-    message = renderer.render(item(content_text=original, image=JPEG), feed(type=kind), META)
+    message = KIND.compose(
+        renderer.render(item(content_text=original, image=JPEG), feed(type=kind), META, KIND)
+    )
     text = message.payload()["text"]
     assert message.type == kind
     assert body_size(message) <= 700
@@ -363,7 +372,7 @@ def test_text_shrinks_to_fit_body_cap(
 def test_nothing_fits_body_cap(renderer: Renderer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "BODY_MAX_BYTES", 10)
     with pytest.raises(RenderError, match="no cut fits the body cap"):
-        renderer.render(item(content_text=WORDS), feed(type="text"), META)
+        KIND.compose(renderer.render(item(content_text=WORDS), feed(type="text"), META, KIND))
 
 
 # --- templates: errors, choice, context, output -----------------------------------------------
@@ -418,14 +427,16 @@ def test_nothing_fits_body_cap(renderer: Renderer, monkeypatch: pytest.MonkeyPat
 )
 def test_template_errors(renderer: Renderer, template: str, expected: str) -> None:
     with pytest.raises(RenderError) as caught:
-        renderer.render(item(), feed(template=template), META)
+        KIND.compose(renderer.render(item(), feed(template=template), META, KIND))
     assert expected in str(caught.value)
     assert (caught.value.feed, caught.value.item) == ("news", "news-1")
 
 
 def test_no_default_template(tmp_path: Path) -> None:
-    with pytest.raises(RenderError, match=r"none of the templates 'text.j2', 'default.j2' is in"):
-        Renderer(tmp_path).render(item(), feed(template=None), META)
+    with pytest.raises(
+        RenderError, match=r"none of the templates 'viber/text.j2', 'text.j2', 'default.j2' is in"
+    ):
+        KIND.compose(Renderer(tmp_path).render(item(), feed(template=None), META, KIND))
 
 
 @pytest.mark.parametrize(
@@ -436,7 +447,7 @@ def test_no_default_template(tmp_path: Path) -> None:
     ],
 )
 def test_template_choice(entry: Item, expected: str) -> None:
-    message = Renderer(DATA / "choice").render(entry, feed(template=None), META)
+    message = KIND.compose(Renderer(DATA / "choice").render(entry, feed(template=None), META, KIND))
     assert message.payload()["text"] == expected
 
 
@@ -448,14 +459,14 @@ def test_template_choice(entry: Item, expected: str) -> None:
     ],
 )
 def test_context(renderer: Renderer, entry: Item, expected: str) -> None:
-    message = renderer.render(entry, feed(template="context.j2"), META)
+    message = KIND.compose(renderer.render(entry, feed(template="context.j2"), META, KIND))
     tail = "news News https://example.com/feed 2024-05-14T12:00"
     assert message.payload()["text"] == f"{expected} {tail}"
 
 
 def test_output_cleaned(renderer: Renderer) -> None:
     entry = item(content_text="a\x00b\x1b \r\nline\ud800 two")
-    message = renderer.render(entry, feed(template="spacing.j2"), META)
+    message = KIND.compose(renderer.render(entry, feed(template="spacing.j2"), META, KIND))
     assert message.payload()["text"] == "ab\nline two\n\nend"
 
 
@@ -488,7 +499,7 @@ def test_every_filter_in_a_template(renderer: Renderer) -> None:
         published=datetime(2024, 5, 14, 7, 30, tzinfo=UTC),
         tags=("city life", "Погода", "No-Space", "CITY LIFE", ""),
     )
-    message = renderer.render(entry, feed(template="filters.j2"), META)
+    message = KIND.compose(renderer.render(entry, feed(template="filters.j2"), META, KIND))
     expected = (TEMPLATES / "filters.expected.txt").read_text(encoding="utf-8").strip()
     assert message.payload()["text"] == expected
 
@@ -547,15 +558,22 @@ def test_filters_reject_undefined(call: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "fixed",
+    ("fixed", "expected"),
     [
-        pytest.param(StickerMessage(46105), id="sticker"),
-        pytest.param(LocationMessage(37.7898, -122.3942), id="location"),
-        pytest.param(ContactMessage("John Doe", "+12025550164"), id="contact"),
+        pytest.param(Sticker(46105), StickerMessage(46105), id="sticker"),
+        pytest.param(
+            Location(37.7898, -122.3942), LocationMessage(37.7898, -122.3942), id="location"
+        ),
+        pytest.param(
+            Contact("John Doe", "+12025550164"),
+            ContactMessage("John Doe", "+12025550164"),
+            id="contact",
+        ),
     ],
 )
-def test_fixed_message_returned(renderer: Renderer, fixed: Message) -> None:
-    assert renderer.render(item(), feed(fixed=fixed, template="missing.j2"), META) is fixed
+def test_fixed_message_returned(renderer: Renderer, fixed: Fixed, expected: Message) -> None:
+    post = renderer.render(item(), feed(fixed=fixed, template="missing.j2"), META, KIND)
+    assert KIND.compose(post) == expected
 
 
 SHIPPED_NAMES = sorted(path.name for path in SHIPPED.glob("*.j2"))
@@ -581,9 +599,9 @@ def test_sample_renders_with_every_shipped_template(template: str, kind: str) ->
     if kind == "text" and template in ("video.j2", "file.j2"):
         # These templates output nothing, and a text message cannot be empty.
         with pytest.raises(RenderError, match="rendered nothing"):
-            renderer.check(feed(template=template, type=kind))
+            KIND.compose(renderer.check(feed(template=template, type=kind), KIND))
         return
-    message = renderer.check(feed(template=template, type=kind))
+    message = KIND.compose(renderer.check(feed(template=template, type=kind), KIND))
     payload = message.payload()
     expected_type = "picture" if kind == "auto" else kind
     assert payload["type"] == expected_type
@@ -613,12 +631,12 @@ def test_sample_renders_with_every_shipped_template(template: str, kind: str) ->
     ],
 )
 def test_shipped_type_templates(kind: str, pattern: str) -> None:
-    message = Renderer(SHIPPED).check(feed(template=None, type=kind))
+    message = KIND.compose(Renderer(SHIPPED).check(feed(template=None, type=kind), KIND))
     assert re.fullmatch(pattern, message.payload()["text"], re.DOTALL)
 
 
 def test_shipped_default_template() -> None:
-    message = Renderer(SHIPPED).check(feed(template="default.j2", type="text"))
+    message = KIND.compose(Renderer(SHIPPED).check(feed(template="default.j2", type="text"), KIND))
     text = message.payload()["text"]
     assert text.startswith("*Riverside Park reopens after a year of restoration*\n\n")
     assert text.endswith("\n\nhttps://example.com/news/2024/05/riverside-park-reopens")
@@ -631,7 +649,7 @@ def test_shipped_picture_caption_keeps_link() -> None:
         link="https://example.com/" + "p" * 300,
         image=JPEG,
     )
-    message = Renderer(SHIPPED).render(long_item, feed(template=None), META)
+    message = KIND.compose(Renderer(SHIPPED).render(long_item, feed(template=None), META, KIND))
     caption = message.payload()["text"]
     assert len(caption) <= 768
     assert caption.endswith("\n\nhttps://example.com/" + "p" * 300)
@@ -639,7 +657,7 @@ def test_shipped_picture_caption_keeps_link() -> None:
 
 
 def test_check_uses_sample_item() -> None:
-    message = Renderer(SHIPPED).check(feed(template=None))
+    message = KIND.compose(Renderer(SHIPPED).check(feed(template=None), KIND))
     assert SAMPLE_ITEM.image is not None
     assert message.payload()["media"] == SAMPLE_ITEM.image.url
 
@@ -654,7 +672,9 @@ def test_check_uses_sample_item() -> None:
     ],
 )
 def test_video_thumbnail(renderer: Renderer, fields: dict[str, Any], expected: str | None) -> None:
-    message = renderer.render(item(enclosures=(MP4,), **fields), feed(type="video"), META)
+    message = KIND.compose(
+        renderer.render(item(enclosures=(MP4,), **fields), feed(type="video"), META, KIND)
+    )
     assert message.payload().get("thumbnail") == expected
 
 
@@ -676,7 +696,7 @@ def test_check_renders_every_template_a_feed_may_use(tmp_path: Path) -> None:
         (tmp_path / name).write_text("{{ item.title }}")
     (tmp_path / "text.j2").write_text("{{ item.titel }}")
     with pytest.raises(RenderError, match=r"text\.j2"):
-        Renderer(tmp_path).check(FeedConfig(name="news", url="https://example.org/feed"))
+        Renderer(tmp_path).check(FeedConfig(name="news", url="https://example.org/feed"), KIND)
 
 
 # --- start-up cost ---------------------------------------------------------------------------
@@ -687,13 +707,14 @@ from pathlib import Path
 import poster.pipeline, poster.runner
 from poster.config import FeedConfig
 from poster.models import FeedMeta, Item
+from poster.destinations.viber.kind import KIND
 from poster.render import Renderer
 loaded = lambda: sorted(name for name in ("jinja2", "markupsafe") if name in sys.modules)
 before = loaded()
 meta = FeedMeta("news", "News", "https://example.com/", "https://example.com/feed")
 news = FeedConfig(name="news", url=meta.url, type="text")
 entry = Item(key="1", title="Hello", link="https://example.com/1")
-message = Renderer(Path(sys.argv[1])).render(entry, news, meta)
+message = KIND.compose(Renderer(Path(sys.argv[1])).render(entry, news, meta, KIND))
 print(json.dumps({"before": before, "after": loaded(), "text": message.payload()["text"]}))
 """
 
@@ -711,3 +732,29 @@ def test_jinja_is_loaded_only_when_something_is_rendered() -> None:
         "after": ["jinja2", "markupsafe"],
         "text": "*Hello*\n\nhttps://example.com/1",
     }
+
+
+# --- templates per kind of destination -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("present", "expected"),
+    [
+        pytest.param(("viber/text.j2", "text.j2", "default.j2"), "viber/text.j2", id="kind-first"),
+        pytest.param(("recording/text.j2", "text.j2"), "text.j2", id="other-kind-ignored"),
+        pytest.param(("viber/picture.j2", "default.j2"), "default.j2", id="other-type-ignored"),
+    ],
+)
+def test_template_chosen_per_kind(tmp_path: Path, present: tuple[str, ...], expected: str) -> None:
+    for name in present:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    post = Renderer(tmp_path).render(item(), feed(template=None, type="text"), META, KIND)
+    assert (post.type, post.text) == ("text", expected)
+
+
+def test_post_keeps_text_uncut_for_the_kind_to_fit() -> None:
+    long_text = words(WORDS, 9000)
+    post = Renderer(TEMPLATES).render(item(content_text=long_text), feed(type="text"), META, KIND)
+    assert len(post.text) > 7000
+    assert len(KIND.compose(post).payload()["text"]) <= 7000

@@ -17,6 +17,7 @@ from poster.cli.common import (
     select_feeds,
 )
 from poster.config import Config
+from poster.destinations import kind
 from poster.errors import RenderError
 from poster.fetch import make_client
 from poster.preview import preview, render_json, render_text
@@ -48,7 +49,7 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     failures: list[RenderError] = []
     for feed in config.feeds:
         try:
-            renderer.check(feed)
+            renderer.check(feed, kind("viber"))
         except RenderError as exc:
             failures.append(exc)
     for failure in failures:

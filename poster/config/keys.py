@@ -10,13 +10,8 @@ from typing import Any
 from poster.config import values as v
 from poster.config.records import DEFAULT_API_URL, TOKEN_ENV, JsonMapping
 from poster.config.rules import rules
-from poster.destinations.viber.messages import (
-    CONTACT_NAME_MAX,
-    CONTACT_PHONE_MAX,
-    ContactMessage,
-    LocationMessage,
-    StickerMessage,
-)
+from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
+from poster.models import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
 FALLBACKS = ("text", "url")
@@ -114,19 +109,19 @@ def _bounded_text(limit: int) -> v.Convert:
     return convert
 
 
-def _location(value: object, ctx: v.Context) -> LocationMessage:
+def _location(value: object, ctx: v.Context) -> Location:
     """Check a ``location = { lat, lon }`` table into a fixed location message."""
-    return LocationMessage(**_LOCATION_TABLE(value, ctx))
+    return Location(**_LOCATION_TABLE(value, ctx))
 
 
-def _contact(value: object, ctx: v.Context) -> ContactMessage:
+def _contact(value: object, ctx: v.Context) -> Contact:
     """Check a ``contact = { name, phone_number }`` table into a fixed contact message."""
-    return ContactMessage(**_CONTACT_TABLE(value, ctx))
+    return Contact(**_CONTACT_TABLE(value, ctx))
 
 
-def _sticker(value: object, ctx: v.Context) -> StickerMessage:
+def _sticker(value: object, ctx: v.Context) -> Sticker:
     """Check a positive sticker id into a fixed sticker message."""
-    return StickerMessage(v.positive_int(value, ctx))
+    return Sticker(v.positive_int(value, ctx))
 
 
 def _no_token(_value: object, _ctx: v.Context) -> None:

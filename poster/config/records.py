@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from poster.destinations.viber.messages import Message
+from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 TOKEN_ENV = "POSTER_VIBER_TOKEN"
@@ -65,7 +65,7 @@ class FeedConfig:
     key: str | None = None
     format: str = "auto"
     json: JsonMapping | None = None
-    fixed: Message | None = None
+    fixed: Fixed | None = None
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5

@@ -1,19 +1,80 @@
-"""Define the one interface every destination implements: ``send(message) -> Receipt``.
+"""Define what every destination kind implements, and the registry of kinds.
 
-A destination is a channel or gateway that takes Channels-Post-style messages. Adding one is a
-new module here that satisfies ``Destination``; the pipeline never asks which kind it talks to.
+A kind is one folder under ``poster/destinations/``: it owns its config keys, its message model
+and limits, ``compose(post)``, its API client and error table, its callbacks and its sandbox.
+Adding a kind is that folder and one line in ``KINDS``; the rest of poster never names a kind.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from poster.destinations.viber.messages import Message
+from poster.models import Post
+
+if TYPE_CHECKING:
+    from poster.config import FeedConfig
+    from poster.models import Item
 
 REDACTED = "***"
+
+KINDS: Mapping[str, str] = {
+    "viber": "poster.destinations.viber.kind",
+    "recording": "poster.destinations.recording",
+}
+"""Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
+
+
+class Message(Protocol):
+    """A message composed by a kind, ready to be sent."""
+
+    @property
+    def type(self) -> str:
+        """Return the message type, as the templates know it."""
+        ...
+
+    def payload(self) -> dict[str, Any]:
+        """Return the type-specific fields of the body."""
+        ...
+
+
+class Kind(Protocol):
+    """What a kind of destination decides: message types, text limits and composing."""
+
+    @property
+    def name(self) -> str:
+        """Return the kind's name, as written in feeds.toml and template folders."""
+        ...
+
+    def choose_type(self, item: Item, feed: FeedConfig) -> str:
+        """Return the message type ``item`` becomes at this kind of destination."""
+        ...
+
+    def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
+        """Return every message type ``feed`` can produce here, fallbacks included."""
+        ...
+
+    def text_limit(self, type: str) -> int:
+        """Return how many characters of text a message of ``type`` carries."""
+        ...
+
+    def compose(self, post: Post) -> Message:
+        """Return the message for ``post`` within this kind's limits, or raise ``RenderError``."""
+        ...
+
+    def preview_body(self, message: Message, sender: str | None) -> dict[str, Any]:
+        """Return the body that would be sent for ``message``, every secret redacted."""
+        ...
+
+
+def kind(name: str) -> Kind:
+    """Return the kind registered as ``name``; its module is imported on first use."""
+    module = importlib.import_module(KINDS[name])
+    found: Kind = module.KIND
+    return found
 
 
 @dataclass(frozen=True)
@@ -33,6 +94,11 @@ class Destination(Protocol):
     @property
     def name(self) -> str:
         """Return the destination's name, as used in logs and the ledger."""
+        ...
+
+    @property
+    def kind(self) -> Kind:
+        """Return the kind of destination this is."""
         ...
 
     def send(self, message: Message) -> Receipt:

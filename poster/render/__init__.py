@@ -1,4 +1,4 @@
-"""Render an item through a sandboxed Jinja template into a Channels Post API message.
+"""Render an item through a sandboxed Jinja template into a destination-neutral ``Post``.
 
 Template errors of every kind become one ``RenderError`` naming the template and line, so a
 broken template skips the item instead of stopping the feed.
@@ -9,21 +9,20 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import FeedConfig
-from poster.destinations.viber.compose import build_message
-from poster.destinations.viber.media import choose_type, possible_types
-from poster.destinations.viber.messages import Message
-from poster.models import FeedMeta, Item
+from poster.models import FeedMeta, Item, Post
 from poster.render.sample import SAMPLE_ITEM, sample_meta
 
 if TYPE_CHECKING:
+    from poster.destinations import Kind
     from poster.render.engine import Templates
 
-__all__ = ["SAMPLE_ITEM", "Renderer", "choose_type"]
+__all__ = ["SAMPLE_ITEM", "Renderer"]
 
 # C0 controls other than tab and newline, DEL, and lone surrogates: never valid in a post.
 _INVALID = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
@@ -49,24 +48,30 @@ class Renderer:
         self._templates: Templates | None = None
         self._lock = threading.Lock()
 
-    def render(self, item: Item, feed: FeedConfig, meta: FeedMeta) -> Message:
-        """Return the message for ``item``: the feed's fixed message, or the rendered item."""
+    def render(self, item: Item, feed: FeedConfig, meta: FeedMeta, kind: Kind) -> Post:
+        """Return the post of ``item`` for ``kind``: the feed's fixed message, or the rendering.
+
+        The kind chooses the type; its text is left uncut, for the kind to fit to its limits.
+        """
         if feed.fixed is not None:
-            return feed.fixed
-        kind = choose_type(item, feed)
-        text = self._render_text(item, feed, meta, kind)
-        return build_message(kind, item, text, feed.name)
+            post = Post.of(item, feed.fixed.type, "", feed.name)
+            return replace(post, fixed=feed.fixed)
+        type = kind.choose_type(item, feed)
+        return Post.of(item, type, self._render_text(item, feed, meta, type, kind), feed.name)
 
-    def check(self, feed: FeedConfig, meta: FeedMeta | None = None) -> Message:
-        """Render the sample item with every template ``feed`` may use; return its message."""
+    def check(self, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None) -> Post:
+        """Render the sample item with every template ``feed`` may use at ``kind``."""
         meta = meta or sample_meta(feed.name, feed.url)
-        for kind in possible_types(feed):
-            self._render_text(SAMPLE_ITEM, feed, meta, kind)
-        return self.render(SAMPLE_ITEM, feed, meta)
+        for type in kind.possible_types(feed):
+            self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
+        return self.render(SAMPLE_ITEM, feed, meta, kind)
 
-    def _render_text(self, item: Item, feed: FeedConfig, meta: FeedMeta, kind: str) -> str:
-        """Run the feed's template for ``kind`` and return its cleaned output."""
-        return clean_output(self._engine().render(item, feed, meta, kind))
+    def _render_text(
+        self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: Kind
+    ) -> str:
+        """Run the feed's template for ``type`` at ``kind`` and return its cleaned output."""
+        limit = kind.text_limit(type)
+        return clean_output(self._engine().render(item, feed, meta, type, kind.name, limit))
 
     def _engine(self) -> Templates:
         """Return the templates, their Jinja environment built on first use and only once."""

@@ -25,7 +25,6 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from poster.config import FeedConfig
-from poster.destinations.viber.compose import text_limit
 from poster.errors import RenderError
 from poster.models import FeedMeta, Item
 from poster.render.filters import FILTERS
@@ -61,24 +60,26 @@ class Templates:
         )
         self._env.filters.update(FILTERS)
 
-    def render(self, item: Item, feed: FeedConfig, meta: FeedMeta, kind: str) -> str:
-        """Run the feed's template for ``kind`` and return its raw output."""
+    def render(
+        self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
+    ) -> str:
+        """Run the feed's template for message ``type`` at a ``kind`` of destination."""
         try:
-            return self._template(feed, kind).render(
+            return self._template(feed, type, kind).render(
                 item=item,
                 feed=meta,
-                message_type=kind,
-                limit=text_limit(kind),
+                message_type=type,
+                limit=limit,
                 now=self._clock(),
             )
         except TEMPLATE_FAILURES as exc:
             raise RenderError(feed.name, item.key, self._describe(exc)) from exc
 
-    def _template(self, feed: FeedConfig, kind: str) -> Template:
-        """Return the feed's own template, else ``<kind>.j2``, else ``default.j2``."""
+    def _template(self, feed: FeedConfig, type: str, kind: str) -> Template:
+        """Return the feed's template, else `<kind>/<type>.j2`, `<type>.j2` or `default.j2`."""
         if feed.template:
             return self._env.get_template(feed.template)
-        return self._env.select_template([f"{kind}.j2", DEFAULT_TEMPLATE])
+        return self._env.select_template([f"{kind}/{type}.j2", f"{type}.j2", DEFAULT_TEMPLATE])
 
     def _describe(self, exc: BaseException) -> str:
         """Say what went wrong in which template and on which line, for the operator."""

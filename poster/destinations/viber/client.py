@@ -21,9 +21,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from poster import destinations
 from poster.config import DEFAULT_API_URL
-from poster.destinations import REDACTED, Receipt
-from poster.destinations.viber.messages import Message, encode, envelope
+from poster.destinations import REDACTED, Kind, Receipt
+from poster.destinations.viber.kind import KIND
+from poster.destinations.viber.messages import encode, envelope
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -190,7 +192,12 @@ class ViberChannel:
         """Return the destination's name, as used in logs and the ledger."""
         return self._name
 
-    def send(self, message: Message) -> Receipt:
+    @property
+    def kind(self) -> Kind:
+        """Return the Viber channel kind."""
+        return KIND
+
+    def send(self, message: destinations.Message) -> Receipt:
         """Post one message and return the receipt holding Viber's ``message_token``."""
         body = envelope(message, self.resolve_sender(), self._token)
         data = self._call("post", body)

@@ -1,10 +1,11 @@
-"""Build the message of a chosen type from an item and the rendered text, within every limit."""
+"""Compose the Viber message of a rendered post, its text cut to fit the type and the body cap."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from poster.destinations.viber.media import (
+    Carrier,
     file_media,
     link_url,
     picture_media,
@@ -17,9 +18,12 @@ from poster.destinations.viber.messages import (
     PICTURE_TEXT_MAX,
     TEXT_MAX,
     URL_TEXT_MAX,
+    ContactMessage,
     FileMessage,
+    LocationMessage,
     Message,
     PictureMessage,
+    StickerMessage,
     TextMessage,
     UrlMessage,
     VideoMessage,
@@ -27,7 +31,7 @@ from poster.destinations.viber.messages import (
     envelope,
 )
 from poster.errors import RenderError
-from poster.models import Item
+from poster.models import Contact, Fixed, Location, Post
 from poster.text import truncate
 
 TEXT_LIMITS = {"text": TEXT_MAX, "picture": PICTURE_TEXT_MAX, "url": URL_TEXT_MAX}
@@ -45,23 +49,35 @@ def text_limit(kind: str) -> int:
     return TEXT_LIMITS.get(kind, 0)
 
 
-def build_message(kind: str, item: Item, text: str, feed: str) -> Message:
-    """Return the message of type ``kind``; the text is cut to fit the type and the body cap.
+def compose(post: Post) -> Message:
+    """Return the message of the post's type; the text is cut to fit the type and the body cap.
 
-    ``kind`` comes from ``choose_type``, so the media it needs is present; should it not be,
+    The type comes from ``choose_type``, so the media it needs is present; should it not be,
     the item goes out as text rather than as an invalid payload.
     """
-    special = _MAKERS[kind](item) if kind in _MAKERS else None
+    if post.fixed is not None:
+        return fixed_message(post.fixed)
+    kind, text = post.type, post.text
+    special = _MAKERS[kind](post) if kind in _MAKERS else None
     sent_as = kind if special else "text"
     maker: Maker = special or TextMessage
     message = fit(text, text_limit(sent_as), maker, allow_empty=special is not None)
     if message is None:
         reason = "the template rendered nothing" if not text else "no cut fits the body cap"
-        raise RenderError(feed, item.key, f"cannot make a {sent_as} message: {reason}")
+        raise RenderError(post.feed, post.key, f"cannot make a {sent_as} message: {reason}")
     return message
 
 
-def _picture(item: Item) -> Maker | None:
+def fixed_message(fixed: Fixed) -> Message:
+    """Return the Viber message of a feed's fixed location, contact or sticker."""
+    if isinstance(fixed, Location):
+        return LocationMessage(fixed.lat, fixed.lon)
+    if isinstance(fixed, Contact):
+        return ContactMessage(fixed.name, fixed.phone_number)
+    return StickerMessage(fixed.sticker_id)
+
+
+def _picture(item: Carrier) -> Maker | None:
     """Return a maker of picture messages with the item's JPEG image, if it has one."""
     image = picture_media(item)
     if image is None:
@@ -70,7 +86,7 @@ def _picture(item: Item) -> Maker | None:
     return lambda text: PictureMessage(text, image.url, thumbnail)
 
 
-def _video(item: Item) -> Maker | None:
+def _video(item: Carrier) -> Maker | None:
     """Return a maker of the video message for the item's MP4 enclosure; it has no text."""
     video = video_media(item)
     if video is None or video.length is None:
@@ -81,7 +97,7 @@ def _video(item: Item) -> Maker | None:
     return lambda text: message
 
 
-def _file(item: Item) -> Maker | None:
+def _file(item: Carrier) -> Maker | None:
     """Return a maker of the file message for the item's first sized enclosure; no text."""
     found = file_media(item)
     if found is None or found[0].length is None:
@@ -90,7 +106,7 @@ def _file(item: Item) -> Maker | None:
     return lambda text: message
 
 
-def _url(item: Item) -> Maker | None:
+def _url(item: Carrier) -> Maker | None:
     """Return a maker of url messages for the item's link, if a url message can carry it."""
     link = link_url(item)
     if link is None:
@@ -98,7 +114,7 @@ def _url(item: Item) -> Maker | None:
     return lambda text: UrlMessage(link, text)
 
 
-_MAKERS: dict[str, Callable[[Item], Maker | None]] = {
+_MAKERS: dict[str, Callable[[Carrier], Maker | None]] = {
     "picture": _picture,
     "video": _video,
     "file": _file,

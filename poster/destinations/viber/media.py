@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import PurePosixPath
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
@@ -23,6 +24,20 @@ THUMBNAIL_MAX_BYTES = 100_000
 """``thumbnail``: "Max size 100 kb"."""
 MEDIA_MAX_BYTES = 50_000_000
 """Video and file ``media``: "Max size 50 MB"."""
+
+
+class Carrier(Protocol):
+    """What the media rules read: an item, or the post rendered from it."""
+
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def image(self) -> Media | None: ...
+    @property
+    def thumbnail(self) -> Media | None: ...
+    @property
+    def enclosures(self) -> tuple[Media, ...]: ...
+
 
 _EXTRA_TYPES = (
     ("audio/mp4", ".m4a"),
@@ -52,7 +67,7 @@ def _size_ok(length: int | None, cap: int) -> bool:
     return length is None or 0 < length <= cap
 
 
-def picture_media(item: Item) -> Media | None:
+def picture_media(item: Carrier) -> Media | None:
     """Return the item's image when the API takes it as a picture (JPEG, at most 1 MB)."""
     image = item.image
     if image and image.is_jpeg and web_url(image.url) and _size_ok(image.length, PICTURE_MAX_BYTES):
@@ -60,7 +75,7 @@ def picture_media(item: Item) -> Media | None:
     return None
 
 
-def thumbnail_url(item: Item, *, or_image: bool = False) -> str | None:
+def thumbnail_url(item: Carrier, *, or_image: bool = False) -> str | None:
     """Return the item's thumbnail URL when it is a JPEG of at most 100 kb.
 
     With ``or_image`` the item's own picture stands in when there is no separate thumbnail, as
@@ -82,7 +97,7 @@ def _sized(media: Media) -> bool:
     return media.length is not None and _size_ok(media.length, MEDIA_MAX_BYTES)
 
 
-def video_media(item: Item) -> Media | None:
+def video_media(item: Carrier) -> Media | None:
     """Return the first MP4 enclosure with a known size, the only video the API takes."""
     return next((m for m in item.enclosures if m.is_mp4 and web_url(m.url) and _sized(m)), None)
 
@@ -94,7 +109,7 @@ def video_duration(media: Media) -> int | None:
     return None
 
 
-def file_media(item: Item) -> tuple[Media, str] | None:
+def file_media(item: Carrier) -> tuple[Media, str] | None:
     """Return the first enclosure with a known size and a usable file name, with that name."""
     for media in item.enclosures:
         if web_url(media.url) and _sized(media):
@@ -146,12 +161,12 @@ def _mime_table() -> mimetypes.MimeTypes:
     return table
 
 
-def link_url(item: Item) -> str | None:
+def link_url(item: Carrier) -> str | None:
     """Return the item's link when a url message can carry it (http(s), at most 2000)."""
     return item.link if web_url(item.link) else None
 
 
-_AVAILABLE: dict[str, Callable[[Item], object]] = {
+_AVAILABLE: dict[str, Callable[[Carrier], object]] = {
     "text": lambda item: True,
     "picture": picture_media,
     "video": video_media,

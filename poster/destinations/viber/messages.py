@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from poster import destinations
+
 TEXT_MAX = 7000
 PICTURE_TEXT_MAX = 768
 VIDEO_DURATION_MAX = 180
@@ -161,7 +163,7 @@ Message = (
 )
 
 
-def envelope(message: Message, sender: str, auth_token: str) -> dict[str, Any]:
+def envelope(message: destinations.Message, sender: str, auth_token: str) -> dict[str, Any]:
     """Return the full JSON body: credentials and sender first, then the message fields."""
     return {"auth_token": auth_token, "from": sender, **message.payload()}
 
