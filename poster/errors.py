@@ -18,7 +18,7 @@
     ├── WebhookError           stop: the webhook URL cannot be registered as given (not https)
     └── DeliveryError          a destination did not take a message
         ├── RetryLater         rate limit, network trouble, 5xx (``retry_after``)
-        │   └── DeliveryUncertain  the request may have arrived: never re-send blindly
+        ├── DeliveryUncertain  the request may have arrived: never re-send without a person
         ├── DestinationFatal   stop posting to this destination until an operator acts
         └── MessageRejected    give up on this message; keep the API's reason
 
@@ -159,7 +159,7 @@ class RetryLater(DeliveryError):
         super().__init__(message, status, status_message)
 
 
-class DeliveryUncertain(RetryLater):
+class DeliveryUncertain(DeliveryError):
     """The request may have reached the destination; re-sending could post it twice."""
 
 

@@ -7,13 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from poster.config import FeedConfig, Rule
-from poster.models import Item
+from poster.models import Action, Item
 
-POST = "post"
-FILTERED = "filtered"
-SEEN = "seen"
-HELD = "held"
-"""Not posted because the feed is read for the first time (its ``backlog`` setting)."""
+POST, FILTERED, SEEN, HELD = Action.POST, Action.FILTERED, Action.SEEN, Action.HELD
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,7 @@ class Decision:
     """What to do with one item, and why."""
 
     item: Item
-    action: str
+    action: Action
     reason: str = ""
 
     @property

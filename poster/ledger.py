@@ -11,14 +11,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from poster.destinations import Receipt
-from poster.models import Validators
+from poster.models import State, Validators
 
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"
-UNCERTAIN = "uncertain"
-SEEN = "seen"
-"""Known without being posted: the backlog of a feed seen for the first time."""
+PENDING, SENT, FAILED, UNCERTAIN, SEEN = (
+    State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN
+)  # fmt: skip
 
 FATAL_META = "channel.fatal"
 """The state entry holding why the channel refuses every post (empty while it takes them)."""
@@ -36,7 +33,7 @@ class Delivery:
     feed: str
     key: str
     destination: str
-    state: str
+    state: State
     message_token: str | None = None
     error: str | None = None
 

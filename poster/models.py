@@ -6,9 +6,35 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from poster.text import html_to_text
+
+
+class Action(StrEnum):
+    """What the selection stage decides for an item."""
+
+    POST = "post"
+    FILTERED = "filtered"
+    SEEN = "seen"
+    HELD = "held"
+    """Not posted because the feed is read for the first time (its ``backlog`` setting)."""
+
+
+class State(StrEnum):
+    """Where an item stands at one destination; the values are what the ledger stores."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    SEEN = "seen"
+    """Known without being posted: the backlog of a feed seen for the first time."""
+    RELEASED = "released"
+    """Handed back by an operator, to be sent on the feed's next pass."""
+    DEFERRED = "deferred"
+    """Waiting for a later pass (pacing, rate limits, a destination that refuses); never stored."""
 
 
 @dataclass(frozen=True)

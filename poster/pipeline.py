@@ -28,7 +28,7 @@ from poster.feedclient import FeedClient
 from poster.fetch import fetch
 from poster.filters import HELD, Decision, oldest_first, select
 from poster.ledger import Ledger
-from poster.models import FeedMeta, FetchResult, ParsedFeed
+from poster.models import FeedMeta, FetchResult, ParsedFeed, State
 from poster.pacing import Pacer
 from poster.parse import parse
 from poster.render import Renderer
@@ -36,10 +36,7 @@ from poster.timings import Timings
 
 log = logging.getLogger(__name__)
 
-SENT = "sent"
-FAILED = "failed"
-DEFERRED = "deferred"
-UNCERTAIN = "uncertain"
+SENT, FAILED, DEFERRED, UNCERTAIN = State.SENT, State.FAILED, State.DEFERRED, State.UNCERTAIN
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class Outcome:
     decision: Decision
     message: Message | None = None
     receipt: Receipt | None = None
-    delivery: str | None = None
+    delivery: State | None = None
     error: str | None = None
     fatal: DestinationFatal | None = None
     """The destination's refusal of all posts, when that is what stopped this item."""
@@ -285,22 +282,31 @@ def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
     try:
         with deps.stage("send"):
             receipt = deps.destination.send(message)
-    except MessageRejected as exc:
-        deps.ledger.record_failed(feed, item.key, where, str(exc))
-        log.error("feed=%s item=%s status=rejected error=%s", feed, item.key, exc)
-        return Outcome(decision, message, delivery=FAILED, error=str(exc))
-    except DeliveryUncertain as exc:
-        deps.ledger.record_uncertain(feed, item.key, where, str(exc))
-        log.error("feed=%s item=%s status=uncertain error=%s", feed, item.key, exc)
-        return Outcome(decision, message, delivery=UNCERTAIN, error=str(exc))
     except DeliveryError as exc:
-        deps.ledger.release(feed, item.key, where)
-        log.warning("feed=%s item=%s status=deferred error=%s", feed, item.key, exc)
-        fatal = exc if isinstance(exc, DestinationFatal) else None
-        wait = exc.retry_after if isinstance(exc, RetryLater) else None
-        return Outcome(
-            decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait
-        )
+        return _refused(exc, decision, message, feed, deps)
     deps.ledger.record_sent(feed, item.key, receipt)
     log.info("feed=%s item=%s status=sent type=%s", feed, item.key, message.type)
     return Outcome(decision, message, receipt, delivery=SENT)
+
+
+def _refused(
+    exc: DeliveryError, decision: Decision, message: Message, feed: str, deps: Deps
+) -> Outcome:
+    """Record what a destination's refusal means for the item, whatever its class's parents."""
+    key, where = decision.item.key, deps.destination.name
+    if isinstance(exc, MessageRejected):
+        deps.ledger.record_failed(feed, key, where, str(exc))
+        log.error("feed=%s item=%s status=rejected error=%s", feed, key, exc)
+        return Outcome(decision, message, delivery=FAILED, error=str(exc))
+    if isinstance(exc, DeliveryUncertain):
+        deps.ledger.record_uncertain(feed, key, where, str(exc))
+        log.error("feed=%s item=%s status=uncertain error=%s", feed, key, exc)
+        return Outcome(decision, message, delivery=UNCERTAIN, error=str(exc))
+    # Retry later or a fatal destination: the post never arrived, so the item waits its turn.
+    deps.ledger.release(feed, key, where)
+    log.warning("feed=%s item=%s status=deferred error=%s", feed, key, exc)
+    fatal = exc if isinstance(exc, DestinationFatal) else None
+    wait = exc.retry_after if isinstance(exc, RetryLater) else None
+    return Outcome(
+        decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait
+    )

@@ -13,6 +13,7 @@ from poster.config import Config, FeedConfig
 from poster.destinations.viber.client import ViberChannel
 from poster.feedclient import FeedClient
 from poster.ledger import UNCERTAIN, sender_key
+from poster.models import State
 from poster.operate import retry_states
 from poster.pacing import Pacer
 from poster.pipeline import Deps, FeedReport, run_pass
@@ -65,10 +66,10 @@ def summarize(reports: Sequence[FeedReport]) -> PassSummary:
     return PassSummary(
         feeds=len(reports),
         failed_feeds=sum(r.error is not None for r in reports),
-        sent=deliveries.count("sent"),
-        failed=deliveries.count("failed"),
-        deferred=deliveries.count("deferred"),
-        uncertain=deliveries.count("uncertain"),
+        sent=deliveries.count(State.SENT),
+        failed=deliveries.count(State.FAILED),
+        deferred=deliveries.count(State.DEFERRED),
+        uncertain=deliveries.count(State.UNCERTAIN),
     )
 
 

@@ -12,10 +12,16 @@ from poster.destinations import Receipt
 from poster.destinations.recording import RecordingDestination
 from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import Message
-from poster.errors import DestinationFatal, MessageRejected, RetryLater
+from poster.errors import (
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+    MessageRejected,
+    RetryLater,
+)
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
-from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
+from poster.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
 from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
 from poster.render import Renderer
@@ -119,6 +125,39 @@ def test_deferral_keeps_the_rest_for_the_next_pass(client: FeedClient, error: Ex
     assert (report.fatal is not None) == isinstance(error, DestinationFatal)
     again = run_feed(FEED, deps(client, ScriptedDestination(), ledger))
     assert [o.delivery for o in again.outcomes] == [None, SENT, SENT]
+
+
+class Unreadable(DeliveryUncertain):
+    """A destination's own lost-answer error, as a kind may define one."""
+
+
+@pytest.mark.parametrize(
+    ("error", "delivery", "stored"),
+    [
+        pytest.param(DeliveryUncertain("answer lost"), UNCERTAIN, UNCERTAIN, id="uncertain"),
+        pytest.param(Unreadable("no JSON status"), UNCERTAIN, UNCERTAIN, id="uncertain-subclass"),
+        pytest.param(MessageRejected("badData", 3), FAILED, FAILED, id="rejected"),
+        pytest.param(RetryLater("busy", retry_after=5), DEFERRED, None, id="retry-later"),
+        pytest.param(DestinationFatal("blocked", 7), DEFERRED, None, id="fatal"),
+    ],
+)
+def test_each_refusal_is_recorded_by_what_it_means(
+    client: FeedClient, error: DeliveryError, delivery: str, stored: str | None
+) -> None:
+    ledger = MemoryLedger()
+    report = run_feed(FEED, deps(client, ScriptedDestination(error), ledger))
+    assert report.outcomes[0].delivery == delivery
+    record = ledger.deliveries.get(("news", "g1", "viber"))
+    assert (record.state if record else None) == stored
+
+
+def test_an_uncertain_post_is_not_caught_as_one_to_retry() -> None:
+    # Code that retries on RetryLater must never re-send a post that may have arrived.
+    with pytest.raises(DeliveryUncertain):
+        try:
+            raise DeliveryUncertain("answer lost")
+        except RetryLater:
+            pytest.fail("DeliveryUncertain was handled as RetryLater")
 
 
 def test_feed_error_is_reported_not_raised() -> None:

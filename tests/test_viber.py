@@ -20,7 +20,7 @@ import pytest
 import respx
 
 from poster.config import DEFAULT_API_URL
-from poster.destinations import REDACTED, Destination
+from poster.destinations import REDACTED, Destination, RecipientResult
 from poster.destinations.viber.client import (
     STATUS_ACTIONS,
     AccountInfo,
@@ -38,6 +38,7 @@ from poster.errors import (
     RetryLater,
     WebhookError,
 )
+from poster.models import State
 from poster.webhook import WebhookReceiver
 
 DATA = Path(__file__).parent / "data" / "viber"
@@ -99,6 +100,8 @@ def test_send_posts_the_envelope_with_the_token_in_header_and_body(
     assert "Привіт".encode() in request.content  # UTF-8, not \u escapes
     assert receipt.destination == "viber"
     assert receipt.message_token == "5741311803571721087"  # above 2**53: kept exact as text
+    # A channel is one recipient, whose result carries the message token.
+    assert receipt.results == (RecipientResult("viber", State.SENT, "5741311803571721087"),)
     assert receipt.body == {**json.loads(request.content), "auth_token": REDACTED}
     assert json.loads(json.dumps(receipt.body))["auth_token"] == REDACTED
 

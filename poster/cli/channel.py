@@ -28,6 +28,7 @@ from poster.destinations.viber.sandbox.session import SandboxSession, sandbox_se
 from poster.errors import ConfigError, ConfigProblem
 from poster.fetch import make_client
 from poster.logs import setup_logging
+from poster.models import Action, State
 from poster.pipeline import FeedReport, Outcome
 from poster.preview import tally
 from poster.runner import open_channel, run_once, summarize
@@ -136,14 +137,14 @@ def _word(outcome: Outcome) -> str:
     return _WORDS.get(outcome.delivery or outcome.decision.action, "?")
 
 
-_WORDS = {
-    "sent": "sent",
-    "failed": "failed",
-    "uncertain": "uncertain",
-    "deferred": "waiting for the next pass",
-    "filtered": "filtered out",
-    "held": "held back (first read)",
-    "seen": "already posted",
+_WORDS: dict[str, str] = {
+    State.SENT: "sent",
+    State.FAILED: "failed",
+    State.UNCERTAIN: "uncertain",
+    State.DEFERRED: "waiting for the next pass",
+    Action.FILTERED: "filtered out",
+    Action.HELD: "held back (first read)",
+    Action.SEEN: "already posted",
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from poster.models import Post
+from poster.models import Post, State
 
 if TYPE_CHECKING:
     from poster.config import FeedConfig
@@ -78,14 +78,25 @@ def kind(name: str) -> Kind:
 
 
 @dataclass(frozen=True)
+class RecipientResult:
+    """What became of a message at one recipient (a channel has one, a gateway several)."""
+
+    recipient: str
+    state: State
+    message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Receipt:
-    """Proof that a destination accepted a message."""
+    """Proof that a destination accepted a message, with one result per recipient."""
 
     destination: str
     message_token: str | None
     sent_at: datetime
     body: Mapping[str, Any] = field(default_factory=dict)
     """The JSON body as sent, with every secret replaced by ``REDACTED``."""
+    results: tuple[RecipientResult, ...] = ()
 
 
 class Destination(Protocol):

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
-from poster.models import Validators
+from poster.models import State, Validators
 
-RELEASED = "released"
+RELEASED = State.RELEASED
 """Offered again: the record keeps its attempt count but no longer makes the item known."""
 
 STATES = frozenset({PENDING, SENT, FAILED, UNCERTAIN, SEEN, RELEASED})
@@ -40,7 +40,7 @@ class DeliveryRecord:
     feed: str
     key: str
     destination: str
-    state: str
+    state: State
     attempts: int
     message_token: str | None
     created: datetime
@@ -123,7 +123,7 @@ def delivery_record(doc: dict[str, Any]) -> DeliveryRecord:
         feed=doc["feed"],
         key=doc["key"],
         destination=doc["destination"],
-        state=doc["state"],
+        state=State(doc["state"]),
         attempts=doc["attempts"],
         message_token=doc["message_token"],
         created=created,

@@ -23,7 +23,7 @@ import httpx
 
 from poster import destinations
 from poster.config import DEFAULT_API_URL
-from poster.destinations import REDACTED, Kind, Receipt
+from poster.destinations import REDACTED, Kind, Receipt, RecipientResult
 from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import encode, envelope
 from poster.errors import (
@@ -35,6 +35,7 @@ from poster.errors import (
     WebhookError,
 )
 from poster.httputil import parse_retry_after
+from poster.models import State
 from poster.secrets import token_problem
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,9 @@ class ViberChannel:
         message_token = _message_token(data.get("message_token"))
         log.debug("event=viber_post type=%s message_token=%s", message.type, message_token)
         redacted = {**body, "auth_token": REDACTED}
-        return Receipt(self._name, message_token, datetime.now(UTC), redacted)
+        # A channel is one recipient: the channel itself.
+        result = RecipientResult(self._name, State.SENT, message_token)
+        return Receipt(self._name, message_token, datetime.now(UTC), redacted, (result,))
 
     def account_info(self) -> AccountInfo:
         """Fetch the channel's details and admins with ``get_account_info``."""
