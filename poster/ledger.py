@@ -21,9 +21,33 @@ FATAL_META = "channel.fatal"
 """The state entry holding why the channel refuses every post (empty while it takes them)."""
 
 
-def sender_key(api_url: str) -> str:
-    """Return the state entry under which the resolved sender of one API is remembered."""
-    return f"sender {api_url.rstrip('/')}"
+SHORTHAND_DESTINATION = "viber"
+"""The destination a single-channel configuration posts to, whose sender an older release kept."""
+
+
+def sender_key(destination: str) -> str:
+    """Return the state entry under which a destination's looked-up sender is remembered."""
+    return f"sender to {destination}"
+
+
+def remembered_sender(store: Meta, destination: str, api_url: str) -> str | None:
+    """Return the sender remembered for ``destination``, reading an older release's entry too.
+
+    Releases with one channel kept it per API URL; only the shorthand destination inherits it,
+    since another destination with the same API URL is another channel.
+    """
+    found = store.get_meta(sender_key(destination))
+    if found is None and destination == SHORTHAND_DESTINATION:
+        found = store.get_meta(f"sender {api_url.rstrip('/')}")
+    return found
+
+
+class Meta(Protocol):
+    """State entries by name: what ``remembered_sender`` reads."""
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the entry called ``name``, if there is one."""
+        ...
 
 
 @dataclass(frozen=True)

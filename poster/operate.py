@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
-from poster.ledger import FAILED, FATAL_META, PENDING, SEEN, SENT, UNCERTAIN, sender_key
+from poster.ledger import (
+    FAILED,
+    FATAL_META,
+    PENDING,
+    SEEN,
+    SENT,
+    SHORTHAND_DESTINATION,
+    UNCERTAIN,
+    remembered_sender,
+)
 from poster.models import Validators
 from poster.store import RELEASED, DeliveryRecord, FeedState, Store
 
@@ -136,7 +145,7 @@ def _channel(config: Config, store: Store) -> ChannelStatus:
     fatal = store.get_meta(FATAL_META) or None
     if config.viber.sender is not None:
         return ChannelStatus(api_url, config.viber.sender, "feeds.toml", fatal)
-    remembered = store.get_meta(sender_key(api_url))
+    remembered = remembered_sender(store, SHORTHAND_DESTINATION, api_url)
     source = "remembered" if remembered is not None else None
     return ChannelStatus(api_url, remembered, source, fatal)
 

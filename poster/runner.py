@@ -12,7 +12,7 @@ import httpx
 from poster.config import Config, FeedConfig
 from poster.destinations.viber.client import ViberChannel
 from poster.feedclient import FeedClient
-from poster.ledger import UNCERTAIN, sender_key
+from poster.ledger import UNCERTAIN, remembered_sender, sender_key
 from poster.models import State
 from poster.operate import retry_states
 from poster.pacing import Pacer
@@ -33,11 +33,11 @@ def open_channel(
     posts to the real channel.
     """
     api_url = config.viber.api_url
-    sender = config.viber.sender or store.get_meta(sender_key(api_url))
+    sender = config.viber.sender or remembered_sender(store, name, api_url)
     channel = ViberChannel(client, token, api_url=api_url, sender=sender, name=name)
     if sender is None:
         sender = channel.resolve_sender()
-        store.set_meta(sender_key(api_url), sender)
+        store.set_meta(sender_key(name), sender)
         log.info("event=sender-resolved sender=%s", sender)
     return channel
 

@@ -70,7 +70,7 @@ def fill_store(state_dir: Path) -> None:
         store.record_fetch_failed("blog", START, "HTTP 503 from blog", START + timedelta(hours=1))
         store.record_pending("gone", "g-1", "viber")
         store.record_sent("gone", "g-1", Receipt("viber", "token-2", START))
-        store.set_meta(sender_key("https://channel.example.org/pa"), "admin-id=")
+        store.set_meta(sender_key("viber"), "admin-id=")
     # Reopening after the process stopped with "n-lost" in flight leaves it uncertain.
     Store(state_dir, clock=clock).close()
 
@@ -192,7 +192,7 @@ def test_sender_comes_from_config_before_the_remembered_one(
     config = replace(config, viber=replace(config.viber, sender=configured))
     with Store(tmp_path) as store:
         if remembered is not None:
-            store.set_meta(sender_key(config.viber.api_url), remembered)
+            store.set_meta(sender_key("viber"), remembered)
         channel = status_view(config, store, NOW).channel
     assert (channel.sender, channel.sender_from) == expected
 

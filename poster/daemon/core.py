@@ -33,7 +33,7 @@ from poster.errors import (
 )
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
-from poster.ledger import sender_key
+from poster.ledger import SHORTHAND_DESTINATION, remembered_sender
 from poster.metrics import CONTENT_TYPE, Metrics
 from poster.operate import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, finish
@@ -142,8 +142,9 @@ class Daemon:
     def _open_channel(self, config: Config, token: str) -> ViberChannel:
         """Return the channel client with the configured or remembered sender."""
         api_url = config.viber.api_url
-        sender = config.viber.sender or self.store.get_meta(sender_key(api_url))
-        return ViberChannel(self.api_http, token, api_url=api_url, sender=sender)
+        name = SHORTHAND_DESTINATION
+        sender = config.viber.sender or remembered_sender(self.store, name, api_url)
+        return ViberChannel(self.api_http, token, api_url=api_url, sender=sender, name=name)
 
     # Scheduling
 

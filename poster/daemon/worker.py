@@ -128,7 +128,7 @@ class ChannelWorker:
             return
         except DeliveryError:
             return  # the send that follows asks again and reports what goes wrong
-        self._store.set_meta(sender_key(client.api_url), client.sender)
+        self._store.set_meta(sender_key(client.name), client.sender)
 
     def _set_fatal(self, error: DestinationFatal) -> None:
         """Stop posting and say so loudly, once per change, until a reload."""

@@ -1,0 +1,82 @@
+"""Prove a state folder written by the single-channel release keeps working: nothing reposts.
+
+``tests/data/upgrade/state`` was written by ``poster run --once`` of the release before
+destinations were named, posting news.xml and blog.atom to a sandbox channel.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from poster.cli import EXIT_OK, main
+from poster.config import Config, ViberConfig
+from poster.destinations.viber.sandbox import Sandbox
+from poster.ledger import remembered_sender, sender_key
+from poster.runner import open_channel
+from poster.store import Store
+
+DATA = Path(__file__).parent / "data" / "upgrade"
+OLD_API = "http://127.0.0.1:38767/pa"
+"""The sandbox address the old release remembered its sender under."""
+
+
+@pytest.fixture
+def channel_token() -> str:
+    return "upgrade-token-0123456789"
+
+
+def project(root: Path, api_url: str) -> Path:
+    """Copy the old state, feeds and templates under ``root``; return its feeds.toml."""
+    for part in ("state", "feeds", "templates"):
+        shutil.copytree(DATA / part, root / part)
+    config = root / "feeds.toml"
+    config.write_text(
+        f'templates = "templates"\n\n[viber]\napi_url = "{api_url}"\nmin_gap = "0s"\n\n'
+        '[[feeds]]\nname = "news"\nurl = "feeds/news.xml"\nbacklog = "all"\n\n'
+        '[[feeds]]\nname = "blog"\nurl = "feeds/blog.atom"\nbacklog = 1\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_old_state_posts_only_what_is_new(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    set_webhook: Callable[[], None],
+    channel_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_webhook()
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", channel_token)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = project(tmp_path, sandbox.api_url)
+    # A new item makes the feed parse again, so every old item meets the ledger once more.
+    shutil.copy(DATA / "news-updated.xml", tmp_path / "feeds" / "news.xml")
+    state = str(tmp_path / "state")
+    assert main(["-c", str(config), "run", "--once", "--state-dir", state]) == EXIT_OK
+    assert [post["text"] for post in sandbox.posts] == ["Tram depot opens"]
+    capsys.readouterr()
+
+
+def test_the_shorthand_channel_keeps_the_sender_remembered_per_api_url(tmp_path: Path) -> None:
+    project(tmp_path, OLD_API)
+    with Store(tmp_path / "state") as store:
+        assert remembered_sender(store, "viber", OLD_API) == "sandbox-superadmin="
+        # Another destination on the same API is another channel: it looks its sender up.
+        assert remembered_sender(store, "news", OLD_API) is None
+
+
+def test_a_looked_up_sender_is_remembered_per_destination(
+    tmp_path: Path, sandbox: Sandbox, channel_token: str
+) -> None:
+    config = Config(tmp_path / "feeds.toml", tmp_path, ViberConfig(api_url=sandbox.api_url))
+    with Store(tmp_path / "state") as store, httpx.Client() as client:
+        open_channel(config, channel_token, client, store, name="news")
+        assert store.get_meta(sender_key("news")) == "sandbox-superadmin="
+        assert store.get_meta(sender_key("viber")) is None
