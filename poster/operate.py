@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.filters import HELD_LABEL
 from poster.ledger import FAILED, FATAL_META, PENDING, SEEN, SENT, UNCERTAIN, sender_key
 from poster.models import Validators
 from poster.store import RELEASED, DeliveryRecord, FeedState, Store
@@ -38,7 +39,7 @@ STATE_MEANINGS = {
 _NOT_RETRYABLE = {
     SENT: "was sent",
     PENDING: "is being posted right now",
-    SEEN: "was only marked seen (the backlog of the feed's first read), never posted",
+    SEEN: f"was {HELD_LABEL} and never posted",
     RELEASED: "is already waiting to be sent on the feed's next pass",
 }
 

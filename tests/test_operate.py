@@ -300,8 +300,8 @@ def test_retry_item_releases_it_and_reads_the_feed_in_full_next(store: Store, ke
         pytest.param(
             "blog",
             "b-old",
-            "item 'b-old' of feed 'blog' was only marked seen (the backlog of the feed's first "
-            "read), never posted; only failed and uncertain items can be retried",
+            "item 'b-old' of feed 'blog' was held back on first read and never posted; "
+            "only failed and uncertain items can be retried",
             id="seen",
         ),
     ],

@@ -202,7 +202,7 @@ def test_backlog_limits_the_first_read_to_the_newest_items(
     assert texts(sandbox) == first
     held = len(NEWS) - len(first)
     if held:
-        assert f"{held} held back (first read)" in result.out
+        assert f"{held} held back on first read" in result.out
     project.use_feed("news-updated.xml", "news.xml")
     assert run(capsys, project).code == EXIT_OK
     assert texts(sandbox) == [*first, "Tram depot opens"]

@@ -26,7 +26,7 @@ from poster.errors import ConfigError, ConfigProblem
 from poster.fetch import make_client
 from poster.logs import setup_logging
 from poster.pipeline import FeedReport, Outcome
-from poster.preview import tally
+from poster.preview import LABELS, tally
 from poster.runner import open_channel, run_once, summarize
 from poster.sandbox import serve_forever
 from poster.sandbox.server import DEFAULT_CLI_PORT
@@ -137,13 +137,11 @@ def _word(outcome: Outcome) -> str:
 
 
 _WORDS = {
+    **LABELS,
     "sent": "sent",
     "failed": "failed",
     "uncertain": "uncertain",
     "deferred": "waiting for the next pass",
-    "filtered": "filtered out",
-    "held": "held back (first read)",
-    "seen": "already posted",
 }
 
 
