@@ -59,6 +59,8 @@ class Deps:
     """How many feeds a pass reads at the same time."""
     itemize: bool = True
     """Keep every item's decision; a run needs only the items to post and counts of the rest."""
+    dry_run: bool = False
+    """The destination only records what it is given (the preview), so nothing is delivered."""
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         """Time a stage when timings are being kept."""
@@ -304,5 +306,8 @@ def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
             decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait
         )
     deps.ledger.record_sent(feed, item.key, receipt)
+    if deps.dry_run:
+        log.debug("feed=%s item=%s status=would-post type=%s", feed, item.key, message.type)
+        return Outcome(decision, message, receipt)
     log.info("feed=%s item=%s status=sent type=%s", feed, item.key, message.type)
     return Outcome(decision, message, receipt, delivery=SENT)

@@ -40,6 +40,7 @@ def preview(
         ledger=ReadOnlyLedger(ledger),
         conditional=False,
         limit=limit,
+        dry_run=True,
     )
     return [run_feed(feed, deps) for feed in feeds]
 

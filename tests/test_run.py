@@ -429,3 +429,15 @@ def test_the_preview_decides_every_item_as_the_run_that_follows(
             said["sent"] = said.pop("would post")
         assert said == counts
     assert "would post" in previewed.values(), "the new items were not offered"
+
+
+def test_a_preview_never_logs_a_delivery(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, project: Project
+) -> None:
+    project.write(feed("news", "news.xml"))
+    args = ["-c", str(project.config), "--log-level", "debug", "preview"]
+    assert main([*args, "--state-dir", str(project.state)]) == EXIT_OK
+    assert "3 would post" in capsys.readouterr().out
+    items = [r.getMessage() for r in caplog.records if "item=" in r.getMessage()]
+    assert len(items) == 3 and all("status=would-post" in line for line in items)
+    assert "status=sent" not in caplog.text
