@@ -197,7 +197,8 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
         with deps.stage("parse"):
             parsed = parse(result, feed)
     except FeedError as exc:
-        log.warning("feed=%s status=error error=%s", feed.name, exc)
+        # The report carries the failure; its caller tells it once (a run's summary, the daemon).
+        log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
     with deps.stage("select"):
         decisions = _select(feed, parsed, deps, busy)

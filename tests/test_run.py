@@ -360,6 +360,7 @@ def test_a_feed_that_cannot_be_read_fails_the_run_but_not_the_others(
     assert "2 feeds read (1 failed); posts: 2 sent" in result.out
     [gone] = [line for line in result.out.splitlines() if line.startswith("  gone: ")]
     assert "not a feed" in gone
+    assert (result.out + result.err).count("not a feed") == 1, "the failure is reported twice"
     with Store(project.state, read_only=True) as store:
         failing, fine = store.feed_state("gone"), store.feed_state("blog")
     assert failing.consecutive_failures == 1 and "not a feed" in (failing.last_error or "")
