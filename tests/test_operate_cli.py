@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from test_operate import fill_store
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
 from poster.inbox import Request, drain, pending, submit
 from poster.ledger import FAILED, UNCERTAIN
-from poster.operate import OPERATOR_DISABLED
+from poster.operate import OPERATOR_DISABLED, set_feed_disabled
 from poster.store import Store
 
 CONFIG = Path(__file__).parent / "data" / "operate" / "feeds.toml"
@@ -246,3 +247,23 @@ def test_help_names_the_permanent_switch(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["feed", "disable", "--help"])
     assert "`enabled = false` in feeds.toml is the permanent switch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [
+        pytest.param(OPERATOR_DISABLED, EXIT_OK, id="paused-by-operator"),
+        pytest.param("disabled after 10 failures in a row; last: HTTP 500", EXIT_FAILED, id="auto"),
+    ],
+)
+def test_status_exits_1_for_a_feed_disabled_after_failures_not_for_a_pause(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, reason: str, code: int
+) -> None:
+    with Store(tmp_path) as store:
+        now = datetime.now(UTC)
+        store.record_fetch_failed("news", now, "HTTP 500 from news", now)
+        set_feed_disabled(store, "news", reason)
+    got, out, _ = run(capsys, "status", "--state-dir", tmp_path)
+    assert got == code
+    [row] = [line for line in out.splitlines() if line.startswith("  news ")]
+    assert row.split()[1] == ("paused" if code == EXIT_OK else "disabled")
