@@ -139,6 +139,11 @@ _factory_lock = threading.Lock()
 _factory_installed = False
 
 
+def redact(text: str) -> str:
+    """Return ``text`` with every secret redacted so far replaced by ***."""
+    return _FILTER.redact(text)
+
+
 def install_redaction(secret: str) -> None:
     """Redact ``secret`` in every log record from now on, whatever handler writes it.
 
