@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from poster.cli.check import cmd_check
 from poster.cli.common import (
-    EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
     add_command,
@@ -18,10 +17,8 @@ from poster.cli.common import (
     state_dir,
 )
 from poster.config import Config
-from poster.errors import RenderError
 from poster.fetch import make_client
 from poster.preview import preview, render_json, render_text
-from poster.render import Renderer
 from poster.store import Store
 from poster.store.store import SNAPSHOT_NAME
 
@@ -48,24 +45,6 @@ def add_commands(commands: Any) -> None:
     )
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=cmd_preview)
-
-
-def cmd_check(config: Config, _args: argparse.Namespace) -> int:
-    """Render every feed's template against a sample item and report what fails."""
-    renderer = Renderer(config.templates_dir)
-    failures: list[RenderError] = []
-    for feed in config.feeds:
-        try:
-            renderer.check(feed)
-        except RenderError as exc:
-            failures.append(exc)
-    for failure in failures:
-        print(f"poster: {config.path}: {failure}", file=sys.stderr)
-    if failures:
-        return EXIT_CONFIG
-    enabled = sum(feed.enabled for feed in config.feeds)
-    print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
-    return EXIT_OK
 
 
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
