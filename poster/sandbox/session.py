@@ -12,7 +12,7 @@ import httpx
 
 from poster.config import Config
 from poster.destinations.viber import ViberChannel
-from poster.errors import WebhookError
+from poster.errors import HostError, WebhookError
 from poster.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.webhook import WebhookReceiver
 
@@ -33,10 +33,15 @@ class SandboxSession:
 
 
 @contextmanager
-def sandbox_session(config: Config, *, port: int = DEFAULT_CLI_PORT) -> Iterator[SandboxSession]:
-    """Start a sandbox and a webhook receiver, set the webhook, and yield the rerouted config."""
+def sandbox_session(
+    config: Config, *, port: int = DEFAULT_CLI_PORT, any_port: bool = True
+) -> Iterator[SandboxSession]:
+    """Start a sandbox and a webhook receiver, set the webhook, and yield the rerouted config.
+
+    With ``any_port`` a taken ``port`` is replaced by a free one; without, it is a ``HostError``.
+    """
     with ExitStack() as stack:
-        sandbox = _start_sandbox(port)
+        sandbox = _start_sandbox(port, any_port)
         stack.callback(sandbox.stop)
         receiver = stack.enter_context(WebhookReceiver(SANDBOX_TOKEN, port=0))
         client = stack.enter_context(httpx.Client())
@@ -55,10 +60,13 @@ def sandbox_session(config: Config, *, port: int = DEFAULT_CLI_PORT) -> Iterator
         yield SandboxSession(replace(config, viber=viber), SANDBOX_TOKEN, sandbox)
 
 
-def _start_sandbox(port: int) -> Sandbox:
-    """Start a sandbox on ``port``, or on any free port when that one is taken."""
+def _start_sandbox(port: int, any_port: bool) -> Sandbox:
+    """Start a sandbox on ``port``, or on any free port when that one is taken and allowed."""
     try:
         return Sandbox(token=SANDBOX_TOKEN, port=port).start()
-    except OSError:
+    except OSError as exc:
+        if not any_port:
+            fix = "stop what uses it, or choose another port with --port"
+            raise HostError.listening(exc, "the sandbox", ("127.0.0.1", port), fix) from exc
         log.info("event=sandbox-port-taken port=%d", port)
         return Sandbox(token=SANDBOX_TOKEN, port=0).start()
