@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from poster import __version__
-from poster.cli import channel, feeds, operate
+from poster.cli import channel, feeds, operate, studio
 from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, default_config_path
 from poster.config import load_config
 from poster.errors import ConfigError, PosterError, WebhookError
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_commands(commands)
     channel.add_commands(commands)
     operate.add_commands(commands)
+    studio.add_commands(commands)
     return parser
 
 
