@@ -327,6 +327,16 @@ def describe(sandbox: Sandbox) -> str:
     )
 
 
+def post_line(post: Mapping[str, Any], width: int = 72) -> str:
+    """Return one line that tells a post apart: its type and the start of what it shows."""
+    shown = next((post[k] for k in ("text", "file_name", "media", "sticker_id") if post.get(k)), "")
+    lines = str(shown).strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > width:
+        first = first[: width - 1] + "…"
+    return f"{post.get('type', '?'):<8} {first}".rstrip()
+
+
 def serve_forever(
     *,
     token: str = "sandbox-token",
