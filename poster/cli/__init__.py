@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from poster import __version__
-from poster.cli import channel, feeds, operate
+from poster.cli import channel, feeds, operate, studio
 from poster.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_commands(commands)
     channel.add_commands(commands)
     operate.add_commands(commands)
+    studio.add_commands(commands)
     return parser
 
 

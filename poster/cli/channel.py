@@ -31,7 +31,7 @@ from poster.pipeline import FeedReport, Outcome
 from poster.preview import LABELS, tally
 from poster.runner import open_channel, run_once, summarize
 from poster.sandbox import serve_forever
-from poster.sandbox.server import DEFAULT_CLI_PORT
+from poster.sandbox.server import DEFAULT_CLI_PORT, post_line
 from poster.sandbox.session import SANDBOX_TOKEN, SandboxSession, sandbox_session
 from poster.store import Store
 from poster.timings import Timings
@@ -196,13 +196,21 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
 
 
 def _linger(session: SandboxSession) -> None:
-    """Tell the person where to look; keep the page up until Ctrl-C when someone is there."""
-    posts = len(session.sandbox.posts)
-    print(f"The sandbox channel got {posts} posts: open {session.sandbox.url} to see them.")
+    """Keep the page up until Ctrl-C when someone is there; else list the posts and say how."""
+    posts = session.sandbox.posts
     if sys.stdin is not None and sys.stdin.isatty():
+        print(
+            f"The sandbox channel got {len(posts)} posts: open {session.sandbox.url} to see them."
+        )
         print("The page stays up until you press Ctrl-C.")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+        return
+    # Without a terminal nobody can press Ctrl-C, so the page closes with this command.
+    print(f"The sandbox channel got {len(posts)} posts:")
+    for post in posts:
+        print(f"  {post_line(post)}")
+    print("To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).")
 
 
 def cmd_account(config: Config, _args: argparse.Namespace) -> int:
