@@ -18,8 +18,9 @@ class Action(StrEnum):
     POST = "post"
     FILTERED = "filtered"
     SEEN = "seen"
-    HELD = "held"
-    """Not posted because the feed is read for the first time (its ``backlog`` setting)."""
+    """Not posted because the destination already has it (posted, or failed and kept for retry)."""
+    HELD = "held_back"
+    """Not posted, now or ever, because a feed's first read held it back (``backlog``)."""
 
 
 class State(StrEnum):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.filters import HELD_LABEL
 from poster.ledger import (
     FAILED,
     FATAL_META,
@@ -29,6 +31,13 @@ from poster.store import RELEASED, DeliveryRecord, FeedState, Store
 
 OPERATOR_DISABLED = "disabled by operator"
 """The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""
+
+
+def paused_key(feed: str) -> str:
+    """Return the state entry that keeps when an operator paused the feed."""
+    return f"paused {feed}"
+
+
 """The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
 RETRYABLE = (FAILED, UNCERTAIN)
 RECENT = 10
@@ -47,7 +56,7 @@ STATE_MEANINGS = {
 _NOT_RETRYABLE = {
     SENT: "was sent",
     PENDING: "is being posted right now",
-    SEEN: "was only marked seen (the backlog of the feed's first read), never posted",
+    SEEN: f"was {HELD_LABEL} and never posted",
     RELEASED: "is already waiting to be sent on the feed's next pass",
 }
 
@@ -60,6 +69,13 @@ class FeedStatus:
     configured: bool
     enabled: bool
     state: FeedState
+    paused_at: datetime | None = None
+    """When an operator paused the feed, if it is paused and that is known."""
+
+    @property
+    def paused(self) -> bool:
+        """Tell whether an operator paused the feed (``poster feed disable``)."""
+        return self.state.disabled == OPERATOR_DISABLED
 
     @property
     def condition(self) -> str:
@@ -68,6 +84,8 @@ class FeedStatus:
             return "not in feeds.toml"
         if not self.enabled:
             return "off in feeds.toml"
+        if self.paused:
+            return "paused"
         if self.state.disabled is not None:
             return "disabled"
         if self.state.consecutive_failures:
@@ -76,8 +94,8 @@ class FeedStatus:
 
     @property
     def needs_attention(self) -> bool:
-        """Tell whether a running feed is disabled or failing."""
-        running = self.configured and self.enabled
+        """Tell whether a running feed is disabled or failing; a pause is an operator's intent."""
+        running = self.configured and self.enabled and not self.paused
         return running and (self.state.disabled is not None or self.state.consecutive_failures > 0)
 
 
@@ -124,10 +142,10 @@ class StatusView:
 
 def status_view(config: Config, store: Store, now: datetime) -> StatusView:
     """Gather the status of every feed, the channel and the deliveries from ``store``."""
-    feeds = [FeedStatus(f.name, True, f.enabled, store.feed_state(f.name)) for f in config.feeds]
+    feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
-    feeds += [FeedStatus(name, False, False, store.feed_state(name)) for name in gone]
+    feeds += [_feed_status(store, name, False, False) for name in gone]
     return StatusView(
         now=now,
         state_path=store.path,
@@ -137,6 +155,16 @@ def status_view(config: Config, store: Store, now: datetime) -> StatusView:
         problems=tuple(store.deliveries(states=RETRYABLE)),
         recent=tuple(store.recent(RECENT, states=_DELIVERED)),
     )
+
+
+def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> FeedStatus:
+    """Return one feed's status, with when it was paused when an operator paused it."""
+    state = store.feed_state(name)
+    paused_at = None
+    if state.disabled == OPERATOR_DISABLED:
+        with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
+            paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
+    return FeedStatus(name, configured, enabled, state, paused_at)
 
 
 def _channel(config: Config, store: Store) -> ChannelStatus:
@@ -191,10 +219,17 @@ def retry_problem(store: Store, feed: str, key: str) -> str | None:
     return f"item {key!r} of feed {feed!r} {why}; only failed and uncertain items can be retried"
 
 
-def set_feed_disabled(store: Store, feed: str, reason: str | None) -> str | None:
-    """Disable the feed with ``reason``, or enable it with ``None``; return the previous reason."""
+def set_feed_disabled(
+    store: Store, feed: str, reason: str | None, now: datetime | None = None
+) -> str | None:
+    """Disable the feed with ``reason``, or enable it with ``None``; return the previous reason.
+
+    An operator's pause also keeps when it began (``now``), for ``poster status``.
+    """
     previous = store.feed_state(feed).disabled
     store.set_disabled(feed, reason)
+    if reason == OPERATOR_DISABLED and previous != OPERATOR_DISABLED:
+        store.set_meta(paused_key(feed), (now or datetime.now(UTC)).isoformat())
     return previous
 
 
@@ -261,7 +296,11 @@ def _feed_rows(view: StatusView) -> list[_Row]:
     for feed in view.feeds:
         state = feed.state
         notes = []
-        if state.disabled is not None and feed.configured:
+        if feed.paused and feed.configured:
+            since = f" since {_when(feed.paused_at, view.now)}" if feed.paused_at else ""
+            resume = f"`poster feed enable {feed.name}` resumes it"
+            notes.append(f"paused by an operator{since}; {resume}")
+        elif state.disabled is not None and feed.configured:
             notes.append(f"why: {state.disabled}{_resume_hint(feed)}")
         if state.last_error is not None:
             notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
@@ -271,9 +310,7 @@ def _feed_rows(view: StatusView) -> list[_Row]:
 
 
 def _resume_hint(feed: FeedStatus) -> str:
-    """Tell how a disabled feed comes back."""
-    if feed.state.disabled == OPERATOR_DISABLED:
-        return f"; `poster feed enable {feed.name}` resumes it"
+    """Tell how a feed disabled after failures comes back."""
     return f"; poster tries it again now and then; `poster feed enable {feed.name}` resumes it now"
 
 
@@ -362,6 +399,8 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "consecutive_failures": state.consecutive_failures,
         "next_attempt": _iso(state.next_attempt),
         "disabled": state.disabled,
+        "paused": feed.paused,
+        "paused_at": _iso(feed.paused_at),
     }
 
 

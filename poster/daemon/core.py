@@ -249,10 +249,11 @@ class Daemon:
         self.metrics.inc("poster_fetches_total", result="error", feed=name)
         self.metrics.set("poster_feed_failures", failures, feed=name)
         log.warning(
-            "event=fetch-failed feed=%s failures=%d retry_in=%ds",
+            "event=fetch-failed feed=%s failures=%d retry_in=%ds error=%s",
             name,
             failures,
             wait.total_seconds(),
+            error,
         )
         if failures >= daemon.disable_after and state.disabled is None:
             reason = f"disabled after {failures} failures in a row; last: {error}"

@@ -170,6 +170,11 @@ class Store:
             doc = self._feed_doc(feed)
             return doc is not None and doc["validators"]
 
+    def is_held_back(self, feed: str, key: str) -> bool:
+        """Tell whether the feed's first read held the item back, so it is never posted."""
+        with self._lock:
+            return self._seen.has(feed, key) or self._index.find(feed, key, "") is not None
+
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Record the keys not seen before as seen, in one document for all of them."""
         with self._lock:
