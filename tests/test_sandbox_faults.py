@@ -10,7 +10,7 @@ from io import StringIO
 
 import httpx
 import pytest
-from test_sandbox_fixtures import TLS, api_client, load_messages, open_channel, post
+from support.sandbox import TLS, api_client, load_messages, open_channel, post
 
 from poster.sandbox import Sandbox, serve_forever
 

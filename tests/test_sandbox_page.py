@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
-from test_sandbox_fixtures import TOKEN, Receiver, api_client, load_messages, post
+from support.sandbox import TOKEN, Receiver, api_client, load_messages, post
 
 from poster.sandbox import Sandbox
 

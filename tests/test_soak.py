@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from test_daemon import (
+from support.daemon import (
     TOKEN,
     Feeds,
     Post,
