@@ -1,7 +1,7 @@
 """Run the daemon against a sandbox channel and a feed server on 127.0.0.1, for tests.
 
 Tests publish RSS feeds on a ``FeedServer`` through ``Feeds``, write a feeds.toml that polls them
-every second with ``Project``, run ``Daemon.run()`` in a thread with ``running``, and wait (with a
+every ``POLL`` with ``Project``, run ``Daemon.run()`` in a thread with ``running``, and wait (with a
 deadline) for what the channel, the store, the logs and the listener show.
 """
 
@@ -32,6 +32,12 @@ TOKEN = "daemon-Vq3m-8xRt2-never-shown-71"
 """A token distinctive enough that finding it in any output cannot be a coincidence."""
 EPOCH = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 RSS = "application/rss+xml"
+POLL = "0.2s"
+"""How often test feeds are read: often enough that waiting for a few reads stays short."""
+BACKOFF_MAX = 0.5
+"""Seconds a failing test feed waits at most before the next read, and between re-probes."""
+TICK = 0.02
+"""Seconds between the daemon's chores in tests: a reload or an operator request is seen at once."""
 
 T = TypeVar("T")
 
@@ -45,7 +51,7 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def free_port() -> int:
@@ -155,17 +161,19 @@ class Project:
             'templates = "templates"\n\n'
             f'[viber]\napi_url = "{self.sandbox.api_url}"\nmin_gap = "0s"\n\n'
             f'[webhook]\nlisten = "127.0.0.1:{self.listen}"\n\n'
-            f'[daemon]\nbackoff_max = "1s"\nreprobe = "1s"\n{daemon}\n'
+            f'[daemon]\nbackoff_max = "{BACKOFF_MAX}s"\nreprobe = "{BACKOFF_MAX}s"\n{daemon}\n'
         )
         self.config.write_text(head + extra + "\n" + "\n".join(tables), encoding="utf-8")
         return self.config
 
-    def table(self, name: str, backlog: int | str = "all", extra: str = "") -> str:
-        """Return a ``[[feeds]]`` table polling feed ``name`` every second."""
+    def table(
+        self, name: str, backlog: int | str = "all", extra: str = "", interval: str = POLL
+    ) -> str:
+        """Return a ``[[feeds]]`` table polling feed ``name`` every ``interval``."""
         shown = f'"{backlog}"' if isinstance(backlog, str) else str(backlog)
         return (
             f'[[feeds]]\nname = "{name}"\nurl = "{self.feeds.url(name)}"\n'
-            f'interval = "1s"\nbacklog = {shown}\n{extra}'
+            f'interval = "{interval}"\nbacklog = {shown}\n{extra}'
         )
 
     def records(self, state: str | None = None) -> dict[str, str]:
@@ -206,20 +214,22 @@ class Running:
 
     daemon: Daemon
     notes: Notifications
+    # One client for the whole run: making one per request costs a TLS context each time.
+    http: httpx.Client
 
     def readies(self) -> int:
         return self.notes.sent.count("READY")
 
     def reload(self) -> None:
-        """Reload and wait until the daemon says it is ready again."""
+        """Reload and wait until the daemon says it is ready again, which takes a tick or so."""
         before = self.readies()
         self.daemon.request_reload()
-        wait_for(lambda: self.readies() > before, "READY=1 after the reload")
+        wait_for(lambda: self.readies() > before, "READY=1 after the reload", timeout=1.0)
 
     def get(self, path: str) -> httpx.Response:
         """GET a path of the daemon's listener."""
         host, port = self.daemon.config.webhook.listen or ("", 0)
-        return httpx.get(f"http://{host}:{port}{path}", timeout=5)
+        return self.http.get(f"http://{host}:{port}{path}")
 
     def metric(self, line_start: str) -> float:
         """Return the value of the one /metrics line starting with ``line_start``."""
@@ -229,10 +239,10 @@ class Running:
 
 
 @contextmanager
-def running(project: Project) -> Iterator[Running]:
+def running(project: Project, tick: float = TICK) -> Iterator[Running]:
     """Run the daemon of ``project`` in a thread; stop it and check it ended well on exit."""
     notes = Notifications()
-    daemon = Daemon(project.config, project.state, notifier=notes)
+    daemon = Daemon(project.config, project.state, notifier=notes, tick=tick)
     ended: dict[str, object] = {}
 
     def run() -> None:
@@ -247,7 +257,8 @@ def running(project: Project) -> Iterator[Running]:
         wait_for(lambda: "READY" in notes.sent or ended, "the daemon to start")
         if "error" in ended:
             raise AssertionError(f"the daemon failed to start: {ended['error']!r}")
-        yield Running(daemon, notes)
+        with httpx.Client(timeout=5) as http:
+            yield Running(daemon, notes, http)
     finally:
         daemon.request_stop()
         thread.join(timeout=15)
