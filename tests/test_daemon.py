@@ -28,8 +28,8 @@ from support.daemon import (
     state_when,
     texts,
     titles,
-    wait_for,
 )
+from support.wait import wait_for
 
 from poster import inbox
 from poster.daemon import worker

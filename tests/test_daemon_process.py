@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from support.daemon import TOKEN, Feeds, Project, new_project, texts, titles, wait_for
+from support.daemon import TOKEN, Feeds, Project, new_project, texts, titles
+from support.wait import wait_for
 
 from poster.ledger import SENT
 from poster.sandbox import Sandbox

@@ -26,8 +26,8 @@ from support.daemon import (
     running,
     texts,
     titles,
-    wait_for,
 )
+from support.wait import wait_for
 
 from poster.daemon import worker
 from poster.ledger import SENT, UNCERTAIN

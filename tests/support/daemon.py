@@ -10,14 +10,12 @@ from __future__ import annotations
 import socket
 import string
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 from feedserver import FeedServer, Route
@@ -26,6 +24,7 @@ from poster.daemon import Daemon
 from poster.sandbox import Sandbox
 from poster.store import FeedState, Store
 from poster.systemd import Notifier
+from support.wait import wait_for
 
 DATA = Path(__file__).parent.parent / "data" / "daemon"
 TOKEN = "daemon-Vq3m-8xRt2-never-shown-71"
@@ -38,20 +37,6 @@ BACKOFF_MAX = 0.5
 """Seconds a failing test feed waits at most before the next read, and between re-probes."""
 TICK = 0.02
 """Seconds between the daemon's chores in tests: a reload or an operator request is seen at once."""
-
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    """Return the first true value of ``check``, polling until ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def free_port() -> int:
