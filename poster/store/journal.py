@@ -84,6 +84,7 @@ class JournalStorage(Storage):
         self._journal_bytes = 0
         self._mark_at: int | None = None
         self._postponed_until = 0
+        self._unfinished = False
         try:
             self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
@@ -145,7 +146,9 @@ class JournalStorage(Storage):
         self._snapshot_id = file_id(self.files.snapshot)
         # The journal now repeats what the snapshot holds; it must be replaced before the next
         # append, or later changes would go to a journal the snapshot disowns.
+        self._unfinished = True
         self._start_journal(generation)
+        self._unfinished = False
         self._generation, self._snapshot_bytes = generation, len(data)
         log.info("state=compacted path=%s bytes=%d", self.files.snapshot, len(data))
 
@@ -171,12 +174,13 @@ class JournalStorage(Storage):
 
     def _in_place(self) -> int:
         """Return the journal descriptor once the files on disk are still the ones written."""
-        journal = self._writable()
+        self._writable()
         lost = self._lost()
-        if lost is None:
-            return journal
         try:
-            self._write_back(lost)
+            if lost is not None:
+                self._write_back(lost)
+            elif self._unfinished:
+                self._compact()
         except OSError as exc:
             raise os_problem(self.files, exc) from exc
         return self._writable()
@@ -231,11 +235,11 @@ class JournalStorage(Storage):
 
     def _start_journal(self, generation: str) -> None:
         """Replace the journal by an empty one for ``generation``."""
-        old, self._journal = self._journal, None
-        if old is not None:
-            os.close(old)
-        self._journal, self._mark_at = open_journal(self.files, generation)
-        self._journal_bytes = os.fstat(self._journal).st_size
+        journal, mark_at = open_journal(self.files, generation)
+        if self._journal is not None:
+            os.close(self._journal)
+        self._journal, self._mark_at = journal, mark_at
+        self._journal_bytes = os.fstat(journal).st_size
 
     def _load_snapshot(self) -> Snapshot:
         """Read the snapshot, writing an empty one first when the state is new."""
