@@ -274,7 +274,11 @@ def test_status_json_has_plain_values(config: Config, store: Store) -> None:
         "feeds",
         "problems",
         "recent",
+        "waiting",
+        "daemon_running",
+        "restored",
     }
+    assert (data["waiting"], data["daemon_running"], data["restored"]) == ([], False, None)
     assert data["ok"] is False
     assert data["channel"] == {
         "api_url": "https://channel.example.org/pa",

@@ -48,6 +48,7 @@ from poster.schedule import (
 )
 from poster.secrets import require_token
 from poster.store import Store
+from poster.store.place import DAEMON
 from poster.systemd import Notifier
 from poster.webhook import WebhookReceiver
 
@@ -102,7 +103,8 @@ class Daemon:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
         self.config = load_config(self.config_path)
         token = self._token(self.config)
-        with Store(self.state_dir, retention=self.config.daemon.retention) as store:
+        retention = self.config.daemon.retention
+        with Store(self.state_dir, retention=retention, role=DAEMON) as store:
             self.store = store
             resend_uncertain(self.store, self.config.feeds)
             with make_client() as feeds, httpx.Client() as api:
