@@ -321,6 +321,8 @@ def _feed_rows(view: StatusView) -> list[_Row]:
             notes.append(f"why: {state.disabled}{_resume_hint(feed)}")
         if state.last_error is not None:
             notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
+        if state.last_warning is not None:
+            notes.append(f"repaired on the last read: {state.last_warning}")
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
         rows.append(_Row((*cells, _when(state.next_attempt, view.now)), tuple(notes)))
     return rows
@@ -416,6 +418,7 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "last_success": _iso(state.last_success),
         "last_failure": _iso(state.last_failure),
         "last_error": state.last_error,
+        "last_warning": state.last_warning,
         "consecutive_failures": state.consecutive_failures,
         "next_attempt": _iso(state.next_attempt),
         "disabled": state.disabled,

@@ -209,6 +209,7 @@ class Daemon:
                 self._fresh.discard(name)
             self._present[name] = frozenset(d.item.key for d in result.decisions)
             self._read_ok(name)
+            self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
             self._queued(self.queue.put(result))
         elif result.error is not None:

@@ -233,6 +233,14 @@ class Store:
             self._update_feed(feed, fields)
             return failures
 
+    def set_warning(self, feed: str, warning: str | None) -> None:
+        """Keep what the feed's last parse repaired, or ``None`` when its document was sound."""
+        with self._lock:
+            doc = self._feed_doc(feed)
+            known = doc.get("last_warning") if doc is not None else None
+            if known != warning:  # most parses change nothing: no journal write
+                self._update_feed(feed, {"last_warning": warning})
+
     def set_disabled(self, feed: str, reason: str | None) -> None:
         """Disable the feed with a reason, or enable it again with ``None``."""
         with self._lock:
