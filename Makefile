@@ -1,12 +1,15 @@
 # make demo: set up .venv, check the shipped feeds.toml, and post its new items to a local
-#            sandbox channel (offline, no Viber account needed); the page address is printed.
+#            sandbox channel (offline, no Viber account needed). In a terminal the channel's
+#            page stays up until Ctrl-C; without one the posts are listed and the page closes.
+# make studio: serve the sandbox page with feeds.toml's newest items, rendered again on every
+#            save of feeds.toml, a template or a local feed, until Ctrl-C.
 # make test: set up .venv with the test tools and run the checks and the test suite.
 # make bench: benchmark poster against rss2email on 1,000 local feeds (see bench/run.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo studio test lint bench clean
 
 $(BIN)/poster: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +20,9 @@ $(BIN)/poster: pyproject.toml
 demo: $(BIN)/poster
 	$(BIN)/poster check
 	$(BIN)/poster run --once --sandbox
+
+studio: $(BIN)/poster
+	$(BIN)/poster studio
 
 lint: $(BIN)/poster
 	$(BIN)/ruff check poster tests bench

@@ -5,6 +5,8 @@
     PosterError
     ├── ConfigError            stop: the configuration cannot be used (lists every problem)
     ├── StateError             stop: the state files cannot be read or written (``path``)
+    ├── HostError              stop: the machine refuses something else (a port, a file)
+    ├── UsageError             stop: the command line is wrong
     ├── FeedError              retry the feed later: this pass of one feed failed
     │   ├── FetchError         the source could not be read
     │   │   ├── FetchTimeout       connect or read timed out
@@ -70,6 +72,21 @@ class StateError(PosterError):
     def __init__(self, path: Path, message: str) -> None:
         self.path = path
         super().__init__(f"state file {path}: {message}")
+
+
+class HostError(PosterError):
+    """The machine refuses what poster needs (a port in use, a file it may not read)."""
+
+    @classmethod
+    def listening(cls, exc: OSError, what: str, address: tuple[str, int], fix: str) -> HostError:
+        """Return the error for a listening ``address`` that cannot be bound."""
+        host, port = address
+        reason = exc.strerror or type(exc).__name__
+        return cls(f"{what} cannot listen on {host}:{port}: {reason}; {fix}")
+
+
+class UsageError(PosterError):
+    """The command line asks for something that does not exist; the message says what there is."""
 
 
 class FeedError(PosterError):

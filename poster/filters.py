@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from poster.config import FeedConfig, Rule
@@ -12,8 +12,11 @@ from poster.models import Item
 POST = "post"
 FILTERED = "filtered"
 SEEN = "seen"
-HELD = "held"
-"""Not posted because the feed is read for the first time (its ``backlog`` setting)."""
+"""Not posted because the destination already has it (posted, or failed and kept for retry)."""
+HELD = "held_back"
+"""Not posted, now or ever, because a feed's first read held it back (its ``backlog`` setting)."""
+HELD_LABEL = "held back on first read"
+"""What every command calls such an item: the preview, a run's summary, status and retry."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,31 @@ class Decision:
         return self.action == POST
 
 
-def select(items: Iterable[Item], feed: FeedConfig, seen: Container[str]) -> list[Decision]:
-    """Return a decision for every item, oldest first: post, filtered (by which rule) or seen."""
-    return [_decide(item, feed, seen) for item in oldest_first(list(items))]
+def select(
+    items: Iterable[Item],
+    feed: FeedConfig,
+    seen: Container[str],
+    *,
+    held: Container[str] = frozenset(),
+    first_read: bool = False,
+) -> list[Decision]:
+    """Return a decision for every item, oldest first: post, filtered, held back or seen.
+
+    ``held`` holds the keys an earlier first read held back. On the feed's ``first_read`` the
+    rules decide first, then only the newest ``backlog`` of the items they let through are posted.
+    """
+    decisions = [_decide(item, feed, seen, held) for item in oldest_first(list(items))]
+    return _hold_back(decisions, feed.backlog) if first_read else decisions
+
+
+def _hold_back(decisions: list[Decision], backlog: int | None) -> list[Decision]:
+    """Hold back all but the newest ``backlog`` items to post (all of them when ``None``)."""
+    wanted = [index for index, decision in enumerate(decisions) if decision.wanted]
+    keep = len(wanted) if backlog is None else backlog
+    reason = f"first read of the feed: backlog = {backlog}"
+    for index in wanted[: max(len(wanted) - keep, 0)]:
+        decisions[index] = replace(decisions[index], action=HELD, reason=reason)
+    return decisions
 
 
 def oldest_first(items: Sequence[Item]) -> list[Item]:
@@ -53,10 +78,16 @@ def _utc(moment: datetime | None) -> float:
     return moment.timestamp() if moment is not None else 0.0
 
 
-def _decide(item: Item, feed: FeedConfig, seen: Container[str]) -> Decision:
-    """Decide one item: seen items first, then exclude rules, then include rules."""
+def _decide(item: Item, feed: FeedConfig, seen: Container[str], held: Container[str]) -> Decision:
+    """Decide one item: held back or seen items first, then exclude rules, then include rules."""
+    if item.key in held:
+        return Decision(
+            item, HELD, "the feed's first read kept it back (backlog); it is never posted"
+        )
     if item.key in seen:
         return Decision(item, SEEN, "already posted")
+    if not feed.exclude and not feed.include:
+        return Decision(item, POST)  # no rule reads the text, so it is never derived
     text = searchable_text(item)
     for index, rule in enumerate(feed.exclude):
         if rule.pattern.search(text):

@@ -83,6 +83,10 @@ class Ledger(Protocol):
         """Tell whether the feed was ever read successfully before."""
         ...
 
+    def is_held_back(self, feed: str, key: str) -> bool:
+        """Tell whether the feed's first read held the item back, so it is never posted."""
+        ...
+
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Remember items as known without posting them (a new feed's backlog)."""
         ...
@@ -138,6 +142,10 @@ class MemoryLedger:
         """Tell whether validators or deliveries exist for the feed."""
         return feed in self._validators or any(f == feed for f, _, _ in self.deliveries)
 
+    def is_held_back(self, feed: str, key: str) -> bool:
+        """Tell whether the item is recorded as seen without a destination."""
+        return (feed, key, "") in self.deliveries
+
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Record each key as seen, unless it already has a delivery record."""
         for key in keys:
@@ -177,8 +185,12 @@ class ReadOnlyLedger:
         """Write nothing."""
 
     def has_history(self, feed: str) -> bool:
-        """Ask the source; without one, every feed is treated as known so nothing is held back."""
-        return self._source.has_history(feed) if self._source else True
+        """Ask the source; without one, every feed is new, as it is to a run on fresh state."""
+        return self._source.has_history(feed) if self._source else False
+
+    def is_held_back(self, feed: str, key: str) -> bool:
+        """Ask the source whether the item was held back."""
+        return self._source.is_held_back(feed, key) if self._source else False
 
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Write nothing."""

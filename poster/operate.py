@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.filters import HELD_LABEL
 from poster.ledger import FAILED, FATAL_META, PENDING, SEEN, SENT, UNCERTAIN, sender_key
 from poster.models import Validators
 from poster.store import RELEASED, DeliveryRecord, FeedState, Store
 
 OPERATOR_DISABLED = "disabled by operator"
 """The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""
+
+
+def paused_key(feed: str) -> str:
+    """Return the state entry that keeps when an operator paused the feed."""
+    return f"paused {feed}"
+
+
 """The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
 RETRYABLE = (FAILED, UNCERTAIN)
 RECENT = 10
@@ -38,7 +47,7 @@ STATE_MEANINGS = {
 _NOT_RETRYABLE = {
     SENT: "was sent",
     PENDING: "is being posted right now",
-    SEEN: "was only marked seen (the backlog of the feed's first read), never posted",
+    SEEN: f"was {HELD_LABEL} and never posted",
     RELEASED: "is already waiting to be sent on the feed's next pass",
 }
 
@@ -51,6 +60,13 @@ class FeedStatus:
     configured: bool
     enabled: bool
     state: FeedState
+    paused_at: datetime | None = None
+    """When an operator paused the feed, if it is paused and that is known."""
+
+    @property
+    def paused(self) -> bool:
+        """Tell whether an operator paused the feed (``poster feed disable``)."""
+        return self.state.disabled == OPERATOR_DISABLED
 
     @property
     def condition(self) -> str:
@@ -59,6 +75,8 @@ class FeedStatus:
             return "not in feeds.toml"
         if not self.enabled:
             return "off in feeds.toml"
+        if self.paused:
+            return "paused"
         if self.state.disabled is not None:
             return "disabled"
         if self.state.consecutive_failures:
@@ -67,8 +85,8 @@ class FeedStatus:
 
     @property
     def needs_attention(self) -> bool:
-        """Tell whether a running feed is disabled or failing."""
-        running = self.configured and self.enabled
+        """Tell whether a running feed is disabled or failing; a pause is an operator's intent."""
+        running = self.configured and self.enabled and not self.paused
         return running and (self.state.disabled is not None or self.state.consecutive_failures > 0)
 
 
@@ -96,6 +114,11 @@ class StatusView:
     """Every failed and uncertain delivery, oldest first."""
     recent: tuple[DeliveryRecord, ...]
     """The newest deliveries, newest first."""
+    waiting: tuple[str, ...] = ()
+    """Operator requests left in the inbox, oldest first."""
+    daemon_running: bool = False
+    restored: str | None = None
+    """When and why the state was last written back from memory, if ever."""
 
     @property
     def attention(self) -> tuple[str, ...]:
@@ -110,15 +133,27 @@ class StatusView:
             if count:
                 found.append(f"{count} {state} item{'s' if count > 1 else ''}")
         found += [f"feed {f.name!r} {f.condition}" for f in self.feeds if f.needs_attention]
+        if self.waiting and not self.daemon_running:
+            count = len(self.waiting)
+            found.append(
+                f"{count} request{'s' if count > 1 else ''} waiting in the inbox with no daemon "
+                "to apply them (`poster run`, or any retry or feed command, applies them)"
+            )
         return tuple(found)
 
 
-def status_view(config: Config, store: Store, now: datetime) -> StatusView:
-    """Gather the status of every feed, the channel and the deliveries from ``store``."""
-    feeds = [FeedStatus(f.name, True, f.enabled, store.feed_state(f.name)) for f in config.feeds]
+def status_view(
+    config: Config,
+    store: Store,
+    now: datetime,
+    waiting: Sequence[str] = (),
+    daemon_running: bool = False,
+) -> StatusView:
+    """Gather the status of every feed, the channel, the deliveries and waiting requests."""
+    feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
-    feeds += [FeedStatus(name, False, False, store.feed_state(name)) for name in gone]
+    feeds += [_feed_status(store, name, False, False) for name in gone]
     return StatusView(
         now=now,
         state_path=store.path,
@@ -127,7 +162,20 @@ def status_view(config: Config, store: Store, now: datetime) -> StatusView:
         feeds=tuple(feeds),
         problems=tuple(store.deliveries(states=RETRYABLE)),
         recent=tuple(store.recent(RECENT, states=_DELIVERED)),
+        waiting=tuple(waiting),
+        daemon_running=daemon_running,
+        restored=store.restored,
     )
+
+
+def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> FeedStatus:
+    """Return one feed's status, with when it was paused when an operator paused it."""
+    state = store.feed_state(name)
+    paused_at = None
+    if state.disabled == OPERATOR_DISABLED:
+        with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
+            paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
+    return FeedStatus(name, configured, enabled, state, paused_at)
 
 
 def _channel(config: Config, store: Store) -> ChannelStatus:
@@ -182,10 +230,17 @@ def retry_problem(store: Store, feed: str, key: str) -> str | None:
     return f"item {key!r} of feed {feed!r} {why}; only failed and uncertain items can be retried"
 
 
-def set_feed_disabled(store: Store, feed: str, reason: str | None) -> str | None:
-    """Disable the feed with ``reason``, or enable it with ``None``; return the previous reason."""
+def set_feed_disabled(
+    store: Store, feed: str, reason: str | None, now: datetime | None = None
+) -> str | None:
+    """Disable the feed with ``reason``, or enable it with ``None``; return the previous reason.
+
+    An operator's pause also keeps when it began (``now``), for ``poster status``.
+    """
     previous = store.feed_state(feed).disabled
     store.set_disabled(feed, reason)
+    if reason == OPERATOR_DISABLED and previous != OPERATOR_DISABLED:
+        store.set_meta(paused_key(feed), (now or datetime.now(UTC)).isoformat())
     return previous
 
 
@@ -214,6 +269,12 @@ def format_status(view: StatusView) -> str:
         lines += _table(
             ("STATE", "FEED", "KEY", "TRIES", "SINCE"), _item_rows(view, view.problems, errors=True)
         )
+    if view.waiting:
+        who = "the running daemon applies them" if view.daemon_running else "no daemon runs"
+        lines += ["", f"Requests waiting in the inbox ({len(view.waiting)}; {who})"]
+        lines += [f"  {request}" for request in view.waiting]
+    if view.restored:
+        lines += ["", "State", f"  written back: {view.restored}"]
     lines += ["", "Recent deliveries (newest first)"]
     if view.recent:
         lines += _table(
@@ -252,19 +313,23 @@ def _feed_rows(view: StatusView) -> list[_Row]:
     for feed in view.feeds:
         state = feed.state
         notes = []
-        if state.disabled is not None and feed.configured:
+        if feed.paused and feed.configured:
+            since = f" since {_when(feed.paused_at, view.now)}" if feed.paused_at else ""
+            resume = f"`poster feed enable {feed.name}` resumes it"
+            notes.append(f"paused by an operator{since}; {resume}")
+        elif state.disabled is not None and feed.configured:
             notes.append(f"why: {state.disabled}{_resume_hint(feed)}")
         if state.last_error is not None:
             notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
+        if state.last_warning is not None:
+            notes.append(f"repaired on the last read: {state.last_warning}")
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
         rows.append(_Row((*cells, _when(state.next_attempt, view.now)), tuple(notes)))
     return rows
 
 
 def _resume_hint(feed: FeedStatus) -> str:
-    """Tell how a disabled feed comes back."""
-    if feed.state.disabled == OPERATOR_DISABLED:
-        return f"; `poster feed enable {feed.name}` resumes it"
+    """Tell how a feed disabled after failures comes back."""
     return f"; poster tries it again now and then; `poster feed enable {feed.name}` resumes it now"
 
 
@@ -335,6 +400,9 @@ def status_json(view: StatusView) -> dict[str, Any]:
         "feeds": [_feed_json(feed) for feed in view.feeds],
         "problems": [_record_json(record) for record in view.problems],
         "recent": [_record_json(record) for record in view.recent],
+        "waiting": list(view.waiting),
+        "daemon_running": view.daemon_running,
+        "restored": view.restored,
     }
 
 
@@ -350,9 +418,12 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "last_success": _iso(state.last_success),
         "last_failure": _iso(state.last_failure),
         "last_error": state.last_error,
+        "last_warning": state.last_warning,
         "consecutive_failures": state.consecutive_failures,
         "next_attempt": _iso(state.next_attempt),
         "disabled": state.disabled,
+        "paused": feed.paused,
+        "paused_at": _iso(feed.paused_at),
     }
 
 

@@ -26,7 +26,7 @@ from poster.errors import (
 )
 from poster.feedclient import FeedClient
 from poster.fetch import fetch
-from poster.filters import HELD, Decision, oldest_first, select
+from poster.filters import HELD, Decision, select
 from poster.ledger import Ledger
 from poster.messages import Message
 from poster.models import FeedMeta, FetchResult, ParsedFeed
@@ -59,6 +59,8 @@ class Deps:
     """How many feeds a pass reads at the same time."""
     itemize: bool = True
     """Keep every item's decision; a run needs only the items to post and counts of the rest."""
+    dry_run: bool = False
+    """The destination only records what it is given (the preview), so nothing is delivered."""
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         """Time a stage when timings are being kept."""
@@ -124,18 +126,29 @@ class Batch:
 
 
 class _Seen:
-    """Adapt the ledger to the ``in`` test the selection stage uses."""
+    """Adapt the ledger to the ``in`` test the selection stage uses for items already posted."""
 
-    def __init__(self, ledger: Ledger, feed: str, destination: str, held: frozenset[str]) -> None:
+    def __init__(self, ledger: Ledger, feed: str, destination: str, busy: frozenset[str]) -> None:
         self._ledger = ledger
         self._feed = feed
         self._destination = destination
-        self._held = held
+        self._busy = busy
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return key in self._held or self._ledger.is_known(self._feed, key, self._destination)
+        return key in self._busy or self._ledger.is_known(self._feed, key, self._destination)
+
+
+class _Held:
+    """Adapt the ledger to the ``in`` test the selection stage uses for held-back items."""
+
+    def __init__(self, ledger: Ledger, feed: str) -> None:
+        self._ledger = ledger
+        self._feed = feed
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._ledger.is_held_back(self._feed, key)
 
 
 def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
@@ -184,16 +197,16 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
         with deps.stage("parse"):
             parsed = parse(result, feed)
     except FeedError as exc:
-        log.warning("feed=%s status=error error=%s", feed.name, exc)
+        # The report carries the failure; its caller tells it once (a run's summary, the daemon).
+        log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
     with deps.stage("select"):
-        held = _hold_back(feed, parsed) if not deps.ledger.has_history(feed.name) else frozenset()
-        deps.ledger.mark_seen(feed.name, held)
-        seen = _Seen(deps.ledger, feed.name, deps.destination.name, held | busy)
-        decisions = [_explain(d, feed, held, busy) for d in select(parsed.items, feed, seen)]
+        decisions = _select(feed, parsed, deps, busy)
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
+    for warning in parsed.warnings:
+        log.warning("feed=%s status=repaired warning=%r", feed.name, warning)
     kept, skipped = _slim(decisions, deps.itemize)
     parsed = replace(parsed, items=())
     result = replace(result, body=b"")  # parsed already; the bytes need not wait in memory
@@ -211,28 +224,22 @@ def _slim(
     return tuple(d for d in decisions if d.wanted), tuple(skipped.items())
 
 
-def _hold_back(feed: FeedConfig, parsed: ParsedFeed) -> frozenset[str]:
-    """Return the keys of a new feed's current items but its newest ``backlog`` ones."""
-    if feed.backlog is None:
-        return frozenset()
-    # Ordering alone decides, so the items' text is never derived for a feed's old items.
-    ordered = [item.key for item in oldest_first(parsed.items)]
-    held = frozenset(ordered[: max(len(ordered) - feed.backlog, 0)])
-    log.info("feed=%s status=first-read held_back=%d", feed.name, len(held))
-    return held
-
-
-def _explain(
-    decision: Decision, feed: FeedConfig, held: frozenset[str], busy: frozenset[str]
-) -> Decision:
-    """Say why an item is not posted when it is held back, or already waiting to be posted."""
-    key = decision.item.key
-    if key in held:
-        reason = f"first read of the feed: backlog = {feed.backlog}"
-        return replace(decision, action=HELD, reason=reason)
-    if key in busy:
-        return replace(decision, reason="waiting to be posted")
-    return decision
+def _select(
+    feed: FeedConfig, parsed: ParsedFeed, deps: Deps, busy: frozenset[str]
+) -> list[Decision]:
+    """Decide every item against the ledger, and remember what a first read holds back."""
+    first_read = not deps.ledger.has_history(feed.name)
+    seen = _Seen(deps.ledger, feed.name, deps.destination.name, busy)
+    held = _Held(deps.ledger, feed.name)
+    decisions = select(parsed.items, feed, seen, held=held, first_read=first_read)
+    if first_read:
+        backlog = [d.item.key for d in decisions if d.action == HELD]
+        log.info("feed=%s status=first-read held_back=%d", feed.name, len(backlog))
+        deps.ledger.mark_seen(feed.name, backlog)
+    # Busy keys count as seen; say why, since they are not posted yet.
+    return [
+        replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions
+    ]
 
 
 def finish(batch: Batch, outcomes: Mapping[tuple[str, str], Outcome], ledger: Ledger) -> FeedReport:
@@ -302,5 +309,8 @@ def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
             decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait
         )
     deps.ledger.record_sent(feed, item.key, receipt)
+    if deps.dry_run:
+        log.debug("feed=%s item=%s status=would-post type=%s", feed, item.key, message.type)
+        return Outcome(decision, message, receipt)
     log.info("feed=%s item=%s status=sent type=%s", feed, item.key, message.type)
     return Outcome(decision, message, receipt, delivery=SENT)

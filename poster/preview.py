@@ -10,17 +10,18 @@ from typing import Any
 from poster.config import Config, FeedConfig
 from poster.destinations.recording import RecordingDestination
 from poster.feedclient import FeedClient
-from poster.filters import FILTERED, HELD, POST, SEEN
+from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.ledger import Ledger, ReadOnlyLedger
 from poster.pipeline import Deps, FeedReport, Outcome, run_feed
 from poster.render import Renderer
 
-_LABELS = {
+LABELS = {
     POST: "would post",
     FILTERED: "filtered out",
     SEEN: "already posted",
-    HELD: "held back",
+    HELD: HELD_LABEL,
 }
+"""The words for each decision, the same in the preview, a run's summary and JSON."""
 
 
 def preview(
@@ -39,6 +40,7 @@ def preview(
         ledger=ReadOnlyLedger(ledger),
         conditional=False,
         limit=limit,
+        dry_run=True,
     )
     return [run_feed(feed, deps) for feed in feeds]
 
@@ -47,7 +49,7 @@ def decision_label(outcome: Outcome) -> str:
     """Return the words a person reads for an item's fate in a preview."""
     if outcome.error is not None:
         return "error"
-    return _LABELS.get(outcome.decision.action, outcome.decision.action)
+    return LABELS.get(outcome.decision.action, outcome.decision.action)
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
@@ -59,6 +61,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "link": item.link,
         "date": item.date.isoformat() if item.date else None,
         "decision": decision_label(outcome),
+        "action": outcome.decision.action,
         "reason": outcome.error or outcome.decision.reason or None,
         "type": outcome.message.type if outcome.message else None,
         "body": dict(outcome.receipt.body) if outcome.receipt else None,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from tzlocal import get_localzone
 
 from poster.config import Config, FeedConfig
 
@@ -23,9 +25,29 @@ def trigger_for(feed: FeedConfig) -> BaseTrigger:
     schedule = feed.schedule
     jitter = int(schedule.jitter.total_seconds()) or None
     if schedule.cron is not None:
-        return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+        return CronTrigger.from_crontab(schedule.cron, timezone=zone(feed))
     interval = schedule.interval or timedelta(minutes=15)
     return IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter, timezone=UTC)
+
+
+def zone(feed: FeedConfig) -> tzinfo:
+    """Return the time zone a feed's cron is read in: its own, else the machine's, as cron does."""
+    name = feed.schedule.timezone
+    return ZoneInfo(name) if name else get_localzone()
+
+
+def next_runs(feed: FeedConfig, now: datetime, count: int = 3) -> list[datetime]:
+    """Return the next ``count`` times a cron feed runs after ``now``, in its time zone."""
+    trigger = trigger_for(feed)
+    runs: list[datetime] = []
+    previous, current = None, now
+    while len(runs) < count:
+        moment = trigger.get_next_fire_time(previous, current)
+        if moment is None:
+            break
+        runs.append(moment)
+        previous = current = moment
+    return runs
 
 
 def backoff(

@@ -7,12 +7,15 @@ named by ``viber.token_file``, and ``$CREDENTIALS_DIRECTORY/viber-token`` (syste
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from poster.config import TOKEN_ENV, ViberConfig
 from poster.errors import ConfigError, ConfigProblem
@@ -20,16 +23,31 @@ from poster.errors import ConfigError, ConfigProblem
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 CREDENTIAL_NAME = "viber-token"
 MASK = "***"
+MIN_SECRET = 12
+"""Shorter secrets are refused: masking them would blank out ordinary words in every log line."""
+# Viber channel tokens are groups of letters and digits joined by dashes, such as
+# "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"; the check is loose on group count and size.
+_VIBER_TOKEN = re.compile(r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+")
+_VIBER_LENGTH = range(30, 129)
 
 
 def load_token(viber: ViberConfig, environ: Mapping[str, str] | None = None) -> str | None:
     """Return the token from the environment, the token file or systemd credentials, or None."""
+    found = find_token(viber, environ)
+    return None if found is None else found[0]
+
+
+def find_token(
+    viber: ViberConfig, environ: Mapping[str, str] | None = None
+) -> tuple[str, ConfigProblem] | None:
+    """Return the usable token and a problem template naming its source, or None when unset."""
     env = os.environ if environ is None else environ
     # An empty variable counts as unset, so `POSTER_VIBER_TOKEN=` cannot hide a token file.
     value = env.get(TOKEN_ENV, "").strip()
     if value:
-        _check(value, ConfigProblem("environment", TOKEN_ENV, "", hint=_HINT))
-        return value
+        source = ConfigProblem("environment", TOKEN_ENV, "", hint=_HINT)
+        _check(value, source)
+        return value, source
     if viber.token_file is not None:
         return _read_token_file(viber.token_file, "viber.token_file")
     directory = env.get(CREDENTIALS_ENV, "")
@@ -42,13 +60,39 @@ def load_token(viber: ViberConfig, environ: Mapping[str, str] | None = None) -> 
 
 def require_token(viber: ViberConfig, config_file: str, *, also: str = "") -> str:
     """Return the token, hidden from every log line from now on, or explain where to put it."""
-    token = load_token(viber)
-    if token is None:
+    found = find_token(viber)
+    if found is None:
         hint = f"set {TOKEN_ENV}, [viber] token_file, or the systemd credential {CREDENTIAL_NAME}"
         problem = ConfigProblem(config_file, "viber", "no Viber token", None, hint + also)
         raise ConfigError([problem])
+    token, source = found
+    if not is_local(viber.api_url):
+        reason = viber_token_problem(token)
+        if reason:
+            raise ConfigError([_with(source, f"the token {reason}", source.hint)])
     install_redaction(token)
     return token
+
+
+def is_local(api_url: str) -> bool:
+    """Tell whether ``api_url`` points at this machine (a sandbox channel), not at Viber."""
+    host = urlsplit(api_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def viber_token_problem(token: str) -> str | None:
+    """Return why ``token`` cannot be a Viber channel token, or None when it looks like one."""
+    if len(token) not in _VIBER_LENGTH or not _VIBER_TOKEN.fullmatch(token):
+        return (
+            "does not look like a Viber channel token (groups of letters and digits joined "
+            "by dashes, such as 445da6az…-dazcczb2…-e0vc5fva…)"
+        )
+    return None
 
 
 def token_problem(token: str) -> str | None:
@@ -57,14 +101,16 @@ def token_problem(token: str) -> str | None:
         return "is empty"
     if not all("!" <= ch <= "~" for ch in token):
         return "contains spaces, control characters or non-ASCII characters"
+    if len(token) < MIN_SECRET:
+        return f"is {len(token)} characters long; a token has at least {MIN_SECRET}"
     return None
 
 
 _HINT = "copy the token again from the channel's info screen, Developer Tools"
 
 
-def _read_token_file(path: Path, key: str) -> str:
-    """Return the stripped token kept in ``path``; never quote the file's content."""
+def _read_token_file(path: Path, key: str) -> tuple[str, ConfigProblem]:
+    """Return the stripped token kept in ``path`` and its source; never quote the content."""
     problem = ConfigProblem(str(path), key, "", hint=_HINT)
     try:
         raw = path.read_bytes()
@@ -75,7 +121,7 @@ def _read_token_file(path: Path, key: str) -> str:
     # Undecodable bytes become U+FFFD, which token_problem rejects without quoting them.
     token = raw.decode("utf-8", errors="replace").strip()
     _check(token, problem)
-    return token
+    return token, problem
 
 
 def _check(token: str, problem: ConfigProblem) -> None:
@@ -91,7 +137,7 @@ def _with(problem: ConfigProblem, message: str, hint: str | None) -> ConfigProbl
 
 
 class RedactingFilter(logging.Filter):
-    """Replace every known secret in a record's message, exception and stack text with ***."""
+    """Replace every known secret, whole, in a record's message, exception and stack text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -101,9 +147,11 @@ class RedactingFilter(logging.Filter):
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Start redacting ``secret``; empty strings are ignored."""
+        """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError."""
+        if len(secret) < MIN_SECRET:
+            raise ValueError(f"a secret shorter than {MIN_SECRET} characters cannot be redacted")
         with self._lock:
-            if secret and secret not in self._secrets:
+            if secret not in self._secrets:
                 # Longest first, so a secret containing another is masked whole.
                 self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
 
@@ -137,6 +185,11 @@ _FORMATTER = logging.Formatter()
 _FILTER = RedactingFilter()
 _factory_lock = threading.Lock()
 _factory_installed = False
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every secret redacted so far replaced by ***."""
+    return _FILTER.redact(text)
 
 
 def install_redaction(secret: str) -> None:

@@ -12,9 +12,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
@@ -27,8 +30,9 @@ DATA = ROOT / "tests" / "data" / "run"
 TOKEN = "cli-Wb3r-Qx81-never-shown-19"
 """A token distinctive enough that finding it in any output cannot be a coincidence."""
 
-PAGE_LINE = re.compile(
-    r"The sandbox channel got (\d+) posts: open (http://127\.0\.0\.1:\d+/) to see them\."
+POSTS_LINE = re.compile(r"(?m)^The sandbox channel got (\d+) posts:\n((?:  .*\n)*)")
+PAGE_HINT = (
+    "To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).\n"
 )
 
 
@@ -135,19 +139,68 @@ def test_a_missing_token_says_where_to_put_one(
 def test_run_sandbox_posts_the_shipped_feeds_to_a_local_channel(
     capsys: pytest.CaptureFixture[str], shipped: Path
 ) -> None:
-    # The sandbox already caps the gap between posts at 0.2 s; none at all keeps the test quick.
-    text, found = re.subn(r'(?m)^min_gap = "[^"]*"', 'min_gap = "0s"', shipped.read_text("utf-8"))
-    assert found == 1
-    shipped.write_text(text, encoding="utf-8")
     state = shipped.parent / "state"
     argv = ["-c", str(shipped), "run", "--once", "--sandbox", "--port", "0"]
     result = run(capsys, *argv, "--state-dir", str(state))
     assert result.code == EXIT_OK, result.err
-    [(count, _url)] = PAGE_LINE.findall(result.out)
+    [(count, listed)] = POSTS_LINE.findall(result.out)
     # Seven feeds with backlog = 3 and max_per_pass = 10: the pass stops at ten posts.
     assert int(count) == 10
     assert "posts: 10 sent, 0 failed" in result.out
+    # Without a terminal the page closes with the command, so the posts are listed instead.
+    lines = listed.splitlines()
+    assert len(lines) == 10
+    assert "  file     Winter catalogue 2026.pdf" in lines
+    assert "  picture  *Hand-made ceramic teapot*" in lines
+    assert result.out.endswith(PAGE_HINT)
+    assert "open http" not in result.out
     assert SANDBOX_TOKEN not in result.out + result.err
+
+
+class _Terminal:
+    """Stand in for standard input on a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_run_sandbox_in_a_terminal_serves_the_page_until_ctrl_c(
+    capsys: pytest.CaptureFixture[str], shipped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+
+    class CtrlC(threading.Event):
+        """Look at the page while it is served, then press Ctrl-C."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            url = PAGE_URL.search(capsys.readouterr().out)
+            assert url is not None
+            seen.append(len(httpx.get(url.group(1) + "sandbox/posts").json()))
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr("poster.cli.channel.threading", SimpleNamespace(Event=CtrlC))
+    state = str(shipped.parent / "state")
+    result = run(
+        capsys,
+        "-c",
+        str(shipped),
+        "run",
+        "--once",
+        "--sandbox",
+        "--port",
+        "0",
+        "--state-dir",
+        state,
+    )
+    assert result.code == EXIT_OK
+    assert seen == [10]
+
+
+PAGE_URL = re.compile(
+    r"The sandbox channel got \d+ posts: open (http://127\.0\.0\.1:\d+/) to see them\.\n"
+    r"The page stays up until you press Ctrl-C\."
+)
 
 
 def test_run_sandbox_as_a_process_needs_no_token_and_keeps_no_state(
@@ -156,8 +209,9 @@ def test_run_sandbox_as_a_process_needs_no_token_and_keeps_no_state(
     monkeypatch.delenv("POSTER_VIBER_TOKEN")
     result = run_process("-c", str(shipped), "run", "--once", "--sandbox", "--port", "0")
     assert result.code == EXIT_OK, result.err
-    [(count, _url)] = PAGE_LINE.findall(result.out)
+    [(count, _listed)] = POSTS_LINE.findall(result.out)
     assert int(count) >= 9
+    assert result.out.endswith(PAGE_HINT)
     assert not (shipped.parent / "state").exists()
 
 

@@ -60,12 +60,12 @@ def test_preview_json_of_the_shipped_config(capsys: pytest.CaptureFixture[str]) 
     assert "sponsored" in city["riverton-news-1044"]["reason"]
     roads = city["riverton-news-1042"]
     assert roads["decision"] == "would post" and roads["type"] == "picture"
-    assert roads["body"]["media"] == "https://riverton.example.org/img/bridge-street.jpg"
+    assert roads["body"]["media"] == "http://127.0.0.1:8765/samples/bridge-street.jpg"
     assert roads["body"]["auth_token"] == "***"
     tram = city["riverton-news-1045"]["body"]
     assert (tram["type"], tram["media"]) == (
         "picture",
-        "https://riverton.example.org/img/tram-depot-thumb.jpg",
+        "http://127.0.0.1:8765/samples/tram-depot-thumb.jpg",
     )
     cyrillic = [i["title"] for i in feeds["zarechye"]["items"]]
     assert "Открылся новый каток в парке Победы" in cyrillic

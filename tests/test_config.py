@@ -473,6 +473,56 @@ def test_each_feed_sharing_a_cron_expression_is_checked(tmp_path: Path) -> None:
     ]
 
 
+def write_feeds(folder: Path, defaults: str, feed: str) -> Path:
+    """Write a feeds.toml with ``defaults`` and one feed with ``feed`` keys; return its path."""
+    (folder / "templates").mkdir()
+    (folder / "templates" / "default.j2").write_text("{{ item.title }}")
+    path = folder / "feeds.toml"
+    path.write_text(
+        f'[defaults]\n{defaults}\n[[feeds]]\nname = "a"\nurl = "https://x.org/a"\n{feed}'
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("defaults", "own", "expected"),
+    [
+        ("", 'cron = "0 9 * * *"', None),
+        ('timezone = "Europe/Minsk"', 'cron = "0 9 * * *"', "Europe/Minsk"),
+        ('timezone = "Europe/Minsk"', 'cron = "0 9 * * *"\ntimezone = "UTC"', "UTC"),
+    ],
+    ids=["machine-zone", "from-defaults", "own-over-defaults"],
+)
+def test_timezone_is_inherited_like_jitter(
+    tmp_path: Path, defaults: str, own: str, expected: str | None
+) -> None:
+    [feed] = load_config(write_feeds(tmp_path, defaults, own), environ={}).feeds
+    assert feed.schedule.timezone == expected
+
+
+@pytest.mark.parametrize(
+    ("defaults", "own", "where", "hint"),
+    [
+        (
+            'timezone = "Europe/Minks"',
+            "",
+            ("defaults.timezone", None),
+            'did you mean "Europe/Minsk"?',
+        ),
+        ("", "timezone = 3", ("timezone", "a"), None),
+        ("", 'timezone = "Mars/Olympus"', ("timezone", "a"), "IANA time zone name"),
+    ],
+    ids=["typo-in-defaults", "not-a-string", "unknown"],
+)
+def test_a_bad_timezone_names_file_feed_and_key(
+    tmp_path: Path, defaults: str, own: str, where: tuple[str, str | None], hint: str | None
+) -> None:
+    path = write_feeds(tmp_path, defaults, own)
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key, problem.feed) == (str(path), *where)
+    assert hint is None or hint in (problem.hint or "")
+
+
 def test_importing_the_config_leaves_the_scheduler_and_urllib_request_unloaded() -> None:
     # The cron trigger and urllib.request are imported only when a feed uses cron or a file: URL.
     heavy = ["apscheduler.triggers.cron", "urllib.request"]

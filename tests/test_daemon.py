@@ -252,6 +252,9 @@ def test_a_failing_feed_backs_off_is_disabled_and_comes_back_without_delaying_ot
     logged = [r.getMessage() for r in caplog.records]
     assert sum("event=feed-disabled feed=gone" in line for line in logged) == 1
     assert sum("event=feed-enabled feed=gone after=re-probe" in line for line in logged) == 1
+    # Each failure is told once, with its reason, in the daemon's own event.
+    failed = [line for line in logged if "feed=gone" in line and "HTTP 503" in line]
+    assert len(failed) == 1 and "event=fetch-failed feed=gone failures=1 " in failed[0]
 
 
 def test_a_lost_answer_is_never_posted_again_until_an_operator_retries_it(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from poster.config import FeedConfig, Rule
-from poster.filters import FILTERED, POST, SEEN, oldest_first, select
+from poster.filters import FILTERED, HELD, POST, SEEN, oldest_first, select
 from poster.models import Item
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -84,6 +84,48 @@ def test_rules(item: Item, rules: dict[str, tuple[Rule, ...]], action: str, reas
 def test_seen_items_are_not_posted_again() -> None:
     decisions = select([ROADS, COUNCIL], feed(), seen={"a"})
     assert {d.item.key: d.action for d in decisions} == {"a": SEEN, "b": POST}
+
+
+def test_items_held_back_before_are_never_called_posted() -> None:
+    decisions = select([ROADS, COUNCIL, AD], feed(), seen={"a", "b"}, held={"a"})
+    assert [(d.item.key, d.action) for d in decisions] == [("c", POST), ("b", SEEN), ("a", HELD)]
+    assert "first read" in decisions[2].reason
+
+
+DATED = [Item(key=f"i{n}", title=f"Item {n}", published=T0 + timedelta(hours=n)) for n in range(5)]
+SPONSORED = Item(key="ad", title="Sponsored tyres", published=T0 + timedelta(hours=3, minutes=30))
+ONLY_ODD = (regex("/Item [13]/", "Item [13]"),)
+
+
+@pytest.mark.parametrize(
+    ("backlog", "rules", "posted", "filtered"),
+    [
+        pytest.param(0, {}, [], [], id="zero"),
+        pytest.param(2, {}, ["ad", "i4"], [], id="newest-two"),
+        pytest.param(None, {}, ["i0", "i1", "i2", "i3", "ad", "i4"], [], id="all"),
+        pytest.param(3, {"exclude": (keyword("sponsored"),)}, ["i2", "i3", "i4"], ["ad"], id="ex"),
+        pytest.param(1, {"include": ONLY_ODD}, ["i3"], ["i0", "i2", "ad", "i4"], id="in"),
+        pytest.param(
+            None, {"include": ONLY_ODD}, ["i1", "i3"], ["i0", "i2", "ad", "i4"], id="in-all"
+        ),
+    ],
+)
+def test_a_first_read_posts_the_newest_items_the_rules_let_through(
+    backlog: int | None, rules: dict[str, tuple[Rule, ...]], posted: list[str], filtered: list[str]
+) -> None:
+    decisions = select([*DATED, SPONSORED], feed(backlog=backlog, **rules), set(), first_read=True)
+    by_action = {
+        a: [d.item.key for d in decisions if d.action == a] for a in (POST, FILTERED, HELD)
+    }
+    held = [d.item.key for d in decisions if d.item.key not in posted + filtered]
+    assert by_action == {POST: posted, FILTERED: filtered, HELD: held}
+    reasons = {d.reason for d in decisions if d.action == HELD}
+    assert reasons <= {f"first read of the feed: backlog = {backlog}"}
+
+
+def test_a_later_read_ignores_the_backlog() -> None:
+    decisions = select(DATED, feed(backlog=0), seen=set())
+    assert all(d.action == POST for d in decisions)
 
 
 def test_order_by_date_oldest_first() -> None:

@@ -113,6 +113,11 @@ def _paused_while_off(store: Store) -> None:
     set_feed_disabled(store, "archive", OPERATOR_DISABLED)
 
 
+def _paused_while_failing(store: Store) -> None:
+    store.record_fetch_failed("news", NOW, "HTTP 503 from news", NOW)
+    set_feed_disabled(store, "news", OPERATOR_DISABLED)
+
+
 def _auto_disabled(store: Store) -> None:
     store.set_disabled("news", "10 reads in a row failed; tried again every 6h")
 
@@ -127,7 +132,8 @@ def _failed(store: Store) -> None:
         pytest.param(lambda store: None, (), id="all-well"),
         pytest.param(_fatal, ("the channel refuses posts",), id="channel-fatal"),
         pytest.param(_fatal_cleared, (), id="channel-fatal-cleared"),
-        pytest.param(_paused, ("feed 'news' disabled",), id="operator-paused"),
+        pytest.param(_paused, (), id="operator-paused"),
+        pytest.param(_paused_while_failing, (), id="operator-paused-while-failing"),
         pytest.param(_auto_disabled, ("feed 'news' disabled",), id="auto-disabled"),
         pytest.param(_paused_while_off, (), id="paused-but-off-in-config"),
         pytest.param(_failed, ("1 failed item",), id="failed-item"),
@@ -165,7 +171,7 @@ def test_sender_comes_from_config_before_the_remembered_one(
 
 
 def test_format_status_is_aligned_and_explains_the_states(config: Config, store: Store) -> None:
-    set_feed_disabled(store, "news", OPERATOR_DISABLED)
+    set_feed_disabled(store, "news", "disabled after 10 failures in a row; last: HTTP 500")
     text = format_status(status_view(config, store, NOW))
     lines = text.splitlines()
     assert lines[0] == f"poster status at 2026-01-05 12:30 UTC; state {store.path}"
@@ -180,7 +186,10 @@ def test_format_status_is_aligned_and_explains_the_states(config: Config, store:
     assert "2026-01-05 12:05 UTC (25min ago)" in failed
     assert error == f"      {REFUSED}"
     assert text.count(REFUSED) == 1, "recent deliveries do not repeat the errors"
-    assert f"      why: {OPERATOR_DISABLED}; `poster feed enable news` resumes it" in lines
+    assert (
+        "      why: disabled after 10 failures in a row; last: HTTP 500; poster tries it again "
+        "now and then; `poster feed enable news` resumes it now"
+    ) in lines
     assert "      last error 2026-01-05 12:00 UTC (30min ago): HTTP 503 from blog" in lines
     assert f"  failed     {STATE_MEANINGS[FAILED]}" in lines
     assert f"  uncertain  {STATE_MEANINGS[UNCERTAIN]}" in lines
@@ -188,6 +197,28 @@ def test_format_status_is_aligned_and_explains_the_states(config: Config, store:
         "Needs attention: 1 failed item; 1 uncertain item; feed 'news' disabled; "
         "feed 'blog' failing (1 in a row)"
     )
+
+
+def test_a_paused_feed_shows_when_it_was_paused_and_is_all_good(
+    config: Config, tmp_path: Path
+) -> None:
+    with Store(tmp_path) as store:
+        set_feed_disabled(store, "news", OPERATOR_DISABLED, NOW - timedelta(hours=3))
+        set_feed_disabled(store, "news", OPERATOR_DISABLED, NOW)  # pausing again changes nothing
+        view = status_view(config, store, NOW)
+    [news] = [feed for feed in view.feeds if feed.name == "news"]
+    assert (news.condition, news.paused_at) == ("paused", NOW - timedelta(hours=3))
+    lines = format_status(view).splitlines()
+    [row] = [line for line in lines if line.startswith("  news ")]
+    assert row.split()[:2] == ["news", "paused"]
+    assert (
+        "      paused by an operator since 2026-01-05 09:30 UTC (3h ago); "
+        "`poster feed enable news` resumes it"
+    ) in lines
+    assert lines[-1] == "All good."
+    feed_json = status_json(view)["feeds"][0]
+    assert (feed_json["paused"], feed_json["paused_at"]) == (True, "2026-01-05T09:30:00+00:00")
+    assert feed_json["needs_attention"] is False
 
 
 def test_format_status_of_a_quiet_state(config: Config, tmp_path: Path) -> None:
@@ -211,7 +242,11 @@ def test_status_json_has_plain_values(config: Config, store: Store) -> None:
         "feeds",
         "problems",
         "recent",
+        "waiting",
+        "daemon_running",
+        "restored",
     }
+    assert (data["waiting"], data["daemon_running"], data["restored"]) == ([], False, None)
     assert data["ok"] is False
     assert data["channel"] == {
         "api_url": "https://channel.example.org/pa",
@@ -268,8 +303,8 @@ def test_retry_item_releases_it_and_reads_the_feed_in_full_next(store: Store, ke
         pytest.param(
             "blog",
             "b-old",
-            "item 'b-old' of feed 'blog' was only marked seen (the backlog of the feed's first "
-            "read), never posted; only failed and uncertain items can be retried",
+            "item 'b-old' of feed 'blog' was held back on first read and never posted; "
+            "only failed and uncertain items can be retried",
             id="seen",
         ),
     ],

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from support.operate import fill_store
 
-from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, main
 from poster.inbox import Request, drain, pending, submit
 from poster.ledger import FAILED, UNCERTAIN
-from poster.operate import OPERATOR_DISABLED
+from poster.operate import OPERATOR_DISABLED, set_feed_disabled
 from poster.store import Store
+from poster.store.place import DAEMON
 
 CONFIG = Path(__file__).parent / "data" / "operate" / "feeds.toml"
 
@@ -90,7 +92,7 @@ def test_retry_applies_directly_without_a_daemon(
 def test_retry_is_queued_while_the_daemon_holds_the_lock(
     capsys: pytest.CaptureFixture[str], state: Path
 ) -> None:
-    with Store(state) as daemon:
+    with Store(state, role=DAEMON) as daemon:
         code, out, _ = run(capsys, "retry", "news", "n-failed", "--state-dir", state)
         assert code == EXIT_OK
         assert out.startswith("queued for the running daemon: retry news/n-failed (")
@@ -108,7 +110,7 @@ def test_retry_is_queued_while_the_daemon_holds_the_lock(
 def test_retry_of_an_unknown_item_exits_1(
     capsys: pytest.CaptureFixture[str], state: Path, locked: bool
 ) -> None:
-    with Store(state) if locked else Store(state, read_only=True):
+    with Store(state, role=DAEMON) if locked else Store(state, read_only=True):
         code, out, err = run(capsys, "retry", "news", "n-sent", "--state-dir", state)
     assert (code, out) == (EXIT_FAILED, "")
     assert err == (
@@ -160,21 +162,20 @@ def test_retry_usage_errors_exit_2(
 
 
 @pytest.mark.parametrize(
-    ("argv", "where"),
+    ("argv", "name"),
     [
-        pytest.param(["feed", "disable", "nope"], "NAME", id="feed-disable"),
-        pytest.param(["feed", "enable", "gone"], "NAME", id="feed-enable-unconfigured"),
-        pytest.param(["retry", "nope", "k"], "FEED", id="retry-item"),
-        pytest.param(["retry", "--failed", "--feed", "nope"], "--feed", id="retry-feed"),
+        pytest.param(["feed", "disable", "nope"], "nope", id="feed-disable"),
+        pytest.param(["feed", "enable", "gone"], "gone", id="feed-enable-unconfigured"),
+        pytest.param(["retry", "nope", "k"], "nope", id="retry-item"),
+        pytest.param(["retry", "--failed", "--feed", "nope"], "nope", id="retry-feed"),
     ],
 )
 def test_a_feed_not_in_the_config_exits_2(
-    capsys: pytest.CaptureFixture[str], state: Path, argv: list[str], where: str
+    capsys: pytest.CaptureFixture[str], state: Path, argv: list[str], name: str
 ) -> None:
     code, _, err = run(capsys, *argv, "--state-dir", state)
     assert code == EXIT_CONFIG
-    assert f"{CONFIG}: {where}: no feed named" in err
-    assert "(hint: known: news, blog, archive)" in err
+    assert err == f"poster: no feed named {name!r} in {CONFIG}; feeds: news, blog, archive\n"
 
 
 def test_feed_disable_and_enable_directly(capsys: pytest.CaptureFixture[str], state: Path) -> None:
@@ -192,7 +193,7 @@ def test_feed_disable_and_enable_directly(capsys: pytest.CaptureFixture[str], st
 def test_feed_switch_is_queued_while_the_daemon_holds_the_lock(
     capsys: pytest.CaptureFixture[str], state: Path
 ) -> None:
-    with Store(state) as daemon:
+    with Store(state, role=DAEMON) as daemon:
         code, out, _ = run(capsys, "feed", "disable", "blog", "--state-dir", state)
         assert (code, out.split(" (")[0]) == (
             EXIT_OK,
@@ -230,7 +231,7 @@ def test_a_damaged_state_is_reported_not_queued(
 ) -> None:
     (tmp_path / "poster.json").write_text("{not json")
     code, _, err = run(capsys, "feed", "disable", "news", "--state-dir", tmp_path)
-    assert code == EXIT_FAILED
+    assert code == EXIT_ENVIRONMENT
     assert "poster.json: is not valid JSON" in err
     assert not (tmp_path / "inbox").exists()
 
@@ -246,3 +247,23 @@ def test_help_names_the_permanent_switch(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["feed", "disable", "--help"])
     assert "`enabled = false` in feeds.toml is the permanent switch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [
+        pytest.param(OPERATOR_DISABLED, EXIT_OK, id="paused-by-operator"),
+        pytest.param("disabled after 10 failures in a row; last: HTTP 500", EXIT_FAILED, id="auto"),
+    ],
+)
+def test_status_exits_1_for_a_feed_disabled_after_failures_not_for_a_pause(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, reason: str, code: int
+) -> None:
+    with Store(tmp_path) as store:
+        now = datetime.now(UTC)
+        store.record_fetch_failed("news", now, "HTTP 500 from news", now)
+        set_feed_disabled(store, "news", reason)
+    got, out, _ = run(capsys, "status", "--state-dir", tmp_path)
+    assert got == code
+    [row] = [line for line in out.splitlines() if line.startswith("  news ")]
+    assert row.split()[1] == ("paused" if code == EXIT_OK else "disabled")

@@ -13,6 +13,7 @@ from poster.destinations.recording import RecordingDestination
 from poster.errors import DestinationFatal, MessageRejected, RetryLater
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
+from poster.filters import HELD
 from poster.ledger import FAILED, SENT, MemoryLedger, ReadOnlyLedger
 from poster.messages import Message
 from poster.pacing import Pacer
@@ -139,6 +140,18 @@ def test_preview_ledger_writes_nothing(client: FeedClient) -> None:
     assert report.ok
 
 
+@pytest.mark.parametrize("backlog", [0, 1, None], ids=["zero", "one", "all"])
+def test_a_preview_without_state_holds_back_what_a_fresh_run_holds_back(
+    client: FeedClient, backlog: int | None
+) -> None:
+    feed = FeedConfig(name="news", url=FEED.url, backlog=backlog)
+    preview = run_feed(feed, deps(client, RecordingDestination(), ReadOnlyLedger()))
+    run = run_feed(feed, deps(client, ScriptedDestination(), MemoryLedger()))
+    decisions = [(o.decision.item.key, o.decision.action) for o in preview.outcomes]
+    assert decisions == [(o.decision.item.key, o.decision.action) for o in run.outcomes]
+    assert sum(action == HELD for _, action in decisions) == {0: 3, 1: 2, None: 0}[backlog]
+
+
 def test_limit_keeps_the_newest_items(client: FeedClient) -> None:
     report = run_feed(FEED, deps(client, ScriptedDestination(), MemoryLedger(), limit=2))
     assert [o.decision.item.key for o in report.outcomes] == ["g2", "g3"]
@@ -158,7 +171,7 @@ def test_first_read_backlog(client: FeedClient, backlog: int | None, posted: lis
     report = run_feed(feed, deps(client, destination, ledger))
     assert [o.decision.item.key for o in report.outcomes if o.delivery == SENT] == posted
     assert all(ledger.is_known("news", key) for key in ("g1", "g2", "g3"))
-    held = [o.decision for o in report.outcomes if o.decision.action == "held"]
+    held = [o.decision for o in report.outcomes if o.decision.action == HELD]
     assert len(held) == 3 - len(posted)
     assert all(d.reason == f"first read of the feed: backlog = {backlog}" for d in held)
 
@@ -254,4 +267,4 @@ def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedC
         ("g2", None),
         ("g3", SENT),
     ]
-    assert [o.decision.reason for o in again.outcomes][:2] == ["already posted"] * 2
+    assert [o.decision.action for o in again.outcomes][:2] == [HELD, HELD]

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,7 @@ def test_backlog_limits_the_first_read_to_the_newest_items(
     assert texts(sandbox) == first
     held = len(NEWS) - len(first)
     if held:
-        assert f"{held} held back (first read)" in result.out
+        assert f"{held} held back on first read" in result.out
     project.use_feed("news-updated.xml", "news.xml")
     assert run(capsys, project).code == EXIT_OK
     assert texts(sandbox) == [*first, "Tram depot opens"]
@@ -359,7 +360,85 @@ def test_a_feed_that_cannot_be_read_fails_the_run_but_not_the_others(
     assert "2 feeds read (1 failed); posts: 2 sent" in result.out
     [gone] = [line for line in result.out.splitlines() if line.startswith("  gone: ")]
     assert "not a feed" in gone
+    assert (result.out + result.err).count("not a feed") == 1, "the failure is reported twice"
     with Store(project.state, read_only=True) as store:
         failing, fine = store.feed_state("gone"), store.feed_state("blog")
     assert failing.consecutive_failures == 1 and "not a feed" in (failing.last_error or "")
     assert fine.consecutive_failures == 0 and fine.last_success is not None
+
+
+RULES = {
+    "no-rules": "",
+    "include": 'include = ["regatta"]\n',
+    "exclude": 'exclude = ["sponsored"]\n',
+}
+
+
+def preview_decisions(capsys: pytest.CaptureFixture[str], project: Project) -> dict[str, str]:
+    """Preview the project's one feed on its state; return each item's decision."""
+    args = ["-c", str(project.config), "preview", "--json", "--state-dir", str(project.state)]
+    assert main(args) == EXIT_OK
+    [only] = json.loads(capsys.readouterr().out)["feeds"]
+    return {item["key"]: item["decision"] for item in only["items"]}
+
+
+def run_decisions(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox, keys: list[str]
+) -> tuple[dict[str, str], dict[str, int]]:
+    """Run one pass; return what became of each item, told from the channel and the state."""
+    before = {r.key for r in project.records("sent")}
+    posts = len(sandbox.posts)
+    result = run(capsys, project)
+    assert result.code == EXIT_OK, result.err
+    posted = {str(post["text"]) for post in sandbox.posts[posts:]}
+    with Store(project.state, read_only=True) as store:
+        held = {r.key for r in store.deliveries(states=["seen"])}
+    found = {}
+    for key in keys:
+        if key in held:
+            found[key] = "held back on first read"
+        elif key in before:
+            found[key] = "already posted"
+        elif key in {r.key for r in project.records("sent")}:
+            found[key] = "would post"
+        else:
+            found[key] = "filtered out"
+    assert len(posted) == sum(d == "would post" for d in found.values())
+    [line] = [line for line in result.out.splitlines() if line.startswith("  club: ")]
+    counts = dict(part.split(" ", 1)[::-1] for part in line.removeprefix("  club: ").split(", "))
+    return found, {label: int(n) for label, n in counts.items()}
+
+
+@pytest.mark.parametrize("rules", RULES)
+@pytest.mark.parametrize("backlog", [0, 2, "all"], ids=["backlog-0", "backlog-2", "backlog-all"])
+def test_the_preview_decides_every_item_as_the_run_that_follows(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    sandbox: Sandbox,
+    backlog: int | str,
+    rules: str,
+) -> None:
+    project.use_feed("club.xml", "club.xml")
+    project.write(feed("club", "club.xml", backlog) + RULES[rules])
+    for fixture in ("club.xml", "club-updated.xml"):
+        project.use_feed(fixture, "club.xml")
+        previewed = preview_decisions(capsys, project)
+        ran, counts = run_decisions(capsys, project, sandbox, list(previewed))
+        assert previewed == ran
+        said = dict(Counter(previewed.values()))
+        if "would post" in said:
+            said["sent"] = said.pop("would post")
+        assert said == counts
+    assert "would post" in previewed.values(), "the new items were not offered"
+
+
+def test_a_preview_never_logs_a_delivery(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, project: Project
+) -> None:
+    project.write(feed("news", "news.xml"))
+    args = ["-c", str(project.config), "--log-level", "debug", "preview"]
+    assert main([*args, "--state-dir", str(project.state)]) == EXIT_OK
+    assert "3 would post" in capsys.readouterr().out
+    items = [r.getMessage() for r in caplog.records if "item=" in r.getMessage()]
+    assert len(items) == 3 and all("status=would-post" in line for line in items)
+    assert "status=sent" not in caplog.text

@@ -6,14 +6,16 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from poster import schedule as schedule_module
 from poster.config import Config, FeedConfig, Schedule
 from poster.config.records import DaemonConfig, ViberConfig, WebhookConfig
-from poster.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, trigger_for
+from poster.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, next_runs, trigger_for
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -133,9 +135,38 @@ def test_an_interval_feed_gets_an_interval_trigger(
 )
 def test_a_cron_feed_fires_at_its_times_in_utc(cron: str, expected: datetime) -> None:
     # The interval would say otherwise; a cron expression wins.
-    trigger = trigger_for(feed(schedule=Schedule(interval=timedelta(seconds=1), cron=cron)))
+    schedule = Schedule(interval=timedelta(seconds=1), cron=cron, timezone="UTC")
+    trigger = trigger_for(feed(schedule=schedule))
     assert isinstance(trigger, CronTrigger)
     assert trigger.get_next_fire_time(None, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("timezone", "local", "expected"),
+    [
+        ("Asia/Tokyo", "UTC", datetime(2026, 3, 3, 0, 0, tzinfo=UTC)),
+        (None, "America/New_York", datetime(2026, 3, 2, 14, 0, tzinfo=UTC)),
+        ("UTC", "America/New_York", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+    ],
+    ids=["own-zone", "machine-zone-by-default", "own-zone-over-machine"],
+)
+def test_a_cron_feed_reads_its_times_in_its_zone(
+    monkeypatch: pytest.MonkeyPatch, timezone: str | None, local: str, expected: datetime
+) -> None:
+    monkeypatch.setattr(schedule_module, "get_localzone", lambda: ZoneInfo(local))
+    news = feed(schedule=Schedule(interval=None, cron="0 9 * * *", timezone=timezone))
+    assert trigger_for(news).get_next_fire_time(None, NOW) == expected
+
+
+def test_next_runs_lists_the_coming_times_in_the_feed_zone() -> None:
+    news = feed(schedule=Schedule(interval=None, cron="0 7-22/2 * * *", timezone="Europe/Minsk"))
+    runs = next_runs(news, NOW, 4)
+    assert [run.strftime("%d %H:%M %z") for run in runs] == [
+        "02 13:00 +0300",
+        "02 15:00 +0300",
+        "02 17:00 +0300",
+        "02 19:00 +0300",
+    ]
 
 
 # Reload differences

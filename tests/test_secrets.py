@@ -12,7 +12,7 @@ import pytest
 from poster import secrets
 from poster.config import TOKEN_ENV, ViberConfig
 from poster.errors import ConfigError
-from poster.secrets import RedactingFilter, install_redaction, load_token
+from poster.secrets import RedactingFilter, install_redaction, load_token, require_token
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 
@@ -176,12 +176,12 @@ def test_filter_redacts_a_traceback_from_log_exception() -> None:
 
 def test_filter_redacts_stack_info_and_longest_secret_first() -> None:
     logger, stream, handler = make_logger("test.redact.stack")
-    handler.addFilter(RedactingFilter(["abc", "abcdef", ""]))
+    handler.addFilter(RedactingFilter(["abcdefghijkl", "abcdefghijklmnop"]))
     try:
-        logger.info("value=abcdefgh", stack_info=True)
+        logger.info("value=abcdefghijklmnopqr", stack_info=True)
     finally:
         logger.removeHandler(handler)
-    assert stream.getvalue().startswith("value=***gh\n")
+    assert stream.getvalue().startswith("value=***qr\n")
     assert "Stack (most recent call last)" in stream.getvalue()
 
 
@@ -213,3 +213,88 @@ def test_install_redaction_twice_adds_one_filter(clean_redaction: None) -> None:
     for handler in logging.getLogger().handlers:
         assert handler.filters.count(secrets._FILTER) == 1
     assert secrets._FILTER.redact(f"{TOKEN} another-secret") == "*** ***"
+
+
+# --- what a token may look like ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["t", "", "sandbox"], ids=["one-letter", "empty", "short"])
+def test_a_short_secret_is_refused_not_masked_letter_by_letter(secret: str) -> None:
+    with pytest.raises(ValueError, match="shorter than 12"):
+        RedactingFilter([secret])
+
+
+def test_a_one_letter_token_is_refused_before_it_can_mangle_logs(
+    clean_redaction: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "t")
+    with pytest.raises(ConfigError) as caught:
+        require_token(ViberConfig(api_url="http://127.0.0.1:9/pa"), "feeds.toml")
+    assert f"environment: {TOKEN_ENV}: the token is 1 characters long" in str(caught.value)
+    logging.getLogger("test.redact.short").warning("status=error url=http://x.example/")
+    assert "status=error url=http://x.example/" in caplog.text
+
+
+def test_only_the_whole_secret_is_masked(clean_redaction: None) -> None:
+    install_redaction(TOKEN)
+    line = f"status=error url=https://chatapi.viber.com/pa token={TOKEN} part={TOKEN[:16]}"
+    assert secrets.redact(line) == (
+        f"status=error url=https://chatapi.viber.com/pa token=*** part={TOKEN[:16]}"
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        TOKEN,
+        "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f",
+        "4F1C2E3D5A6B7C8D-9E0F1A2B3C4D5E6F",
+    ],
+    ids=["docs-example", "hex", "two-groups-upper"],
+)
+def test_real_looking_tokens_are_accepted_for_viber(
+    clean_redaction: None, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, token)
+    assert require_token(ViberConfig(), "feeds.toml") == token
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["sandbox-token", "my-channel-password", "445da6az1s345z78_dazcczb2542zv51a", "x" * 40],
+    ids=["sandbox", "words", "underscore", "one-group"],
+)
+@pytest.mark.parametrize("source", ["env", "file", "credential"])
+def test_implausible_tokens_are_refused_for_viber_naming_the_source(
+    clean_redaction: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    token: str,
+    source: str,
+) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    viber = ViberConfig()
+    if source == "env":
+        monkeypatch.setenv(TOKEN_ENV, token)
+        where = f"environment: {TOKEN_ENV}"
+    elif source == "file":
+        viber = ViberConfig(token_file=write(tmp_path / "token", token))
+        where = f"{tmp_path / 'token'}: viber.token_file"
+    else:
+        write(tmp_path / "viber-token", token)
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+        where = "LoadCredential=viber-token"
+    with pytest.raises(ConfigError) as caught:
+        require_token(viber, "feeds.toml")
+    text = str(caught.value)
+    assert where in text and "does not look like a Viber channel token" in text
+    assert token not in text
+
+
+@pytest.mark.parametrize("api_url", ["http://127.0.0.1:8765/pa", "http://localhost:1/pa"])
+def test_the_sandbox_token_is_accepted_with_a_local_channel(
+    clean_redaction: None, monkeypatch: pytest.MonkeyPatch, api_url: str
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "sandbox-token")
+    assert require_token(ViberConfig(api_url=api_url), "feeds.toml") == "sandbox-token"

@@ -205,11 +205,12 @@ def directives(path: Path) -> dict[str, dict[str, list[str]]]:
 REQUIRED = {
     "Type": "notify",
     "NotifyAccess": "main",
-    "ExecStart": "/usr/local/bin/poster run",
+    "ExecStart": "/opt/poster/bin/poster run",
     "ExecReload": "/bin/kill -HUP $MAINPID",
     "WatchdogSec": "60",
     "Restart": "on-failure",
     "RestartSec": "10",
+    "RestartPreventExitStatus": "2 3",
     "TimeoutStopSec": "15",
     "DynamicUser": "yes",
     "StateDirectory": "poster",
@@ -270,38 +271,89 @@ def analyze() -> str:
     return found
 
 
-def verify(analyze: str, unit: Path) -> tuple[int, list[str]]:
-    """Run systemd-analyze verify on ``unit``; return its exit status and lines naming it."""
+README = UNIT.parent.parent / "README.md"
+RECIPE = {
+    "venv": "sudo python3 -m venv /opt/poster && sudo /opt/poster/bin/pip install .",
+    "unit": "sudo cp systemd/poster.service /etc/systemd/system/",
+}
+"""The lines of the README's service recipe that decide where poster and its unit end up."""
+
+
+def service_recipe() -> str:
+    """Return the shell block of the README's "Run as a service" section."""
+    section = README.read_text(encoding="utf-8").split("## Run as a service", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("step", RECIPE, ids=list(RECIPE))
+def test_the_readme_recipe_installs_where_the_unit_looks(step: str) -> None:
+    assert RECIPE[step] in service_recipe().splitlines()
+
+
+def test_the_unit_header_gives_the_same_recipe() -> None:
+    head = UNIT.read_text().split("[Unit]")[0]
+    assert "python3 -m venv /opt/poster && /opt/poster/bin/pip install ." in head
+    assert "cp systemd/poster.service /etc/systemd/system/" in head
+
+
+def installed(root: Path, *edits: tuple[str, str]) -> Path:
+    """Lay out ``root`` as the README's recipe leaves a Debian system; return the unit's path.
+
+    /opt/poster is a real virtual environment, holding the ``poster`` script pip writes into
+    a venv's bin/ (this test venv's own copy); the unit is copied unchanged but for ``edits``;
+    systemd's own units and /bin/kill come from this machine.
+    """
+    prefix = re.search(r"python3 -m venv (\S+)", service_recipe())
+    target = re.search(r"cp systemd/poster\.service (\S+)", service_recipe())
+    assert prefix is not None and target is not None
+    venv = root / prefix.group(1).lstrip("/")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    shutil.copy2(Path(sys.prefix) / "bin" / "poster", venv / "bin" / "poster")
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    (root / "usr/bin").mkdir(parents=True)
+    shutil.copy2("/usr/bin/kill", root / "usr/bin/kill")
+    (root / "bin").symlink_to("usr/bin")  # Debian's merged /usr
+    text = UNIT.read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    unit = root / target.group(1).lstrip("/") / UNIT.name
+    unit.parent.mkdir(parents=True)
+    unit.write_text(text)
+    return unit
+
+
+def verify_in(analyze: str, root: Path) -> tuple[int, list[str]]:
+    """Run systemd-analyze verify on the installed unit within ``root``."""
     done = subprocess.run(
-        [analyze, "verify", "--man=no", str(unit)],
+        [analyze, "verify", "--man=no", f"--root={root}", UNIT.name],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     lines = (done.stdout + done.stderr).splitlines()
-    return done.returncode, [line for line in lines if unit.name in line]
+    return done.returncode, [line for line in lines if UNIT.name in line]
 
 
-def installable_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
-    """Copy the unit to ``tmp_path`` with ExecStart pointing at this interpreter."""
-    text = UNIT.read_text().replace(
-        "ExecStart=/usr/local/bin/poster run", f"ExecStart={sys.executable} -m poster run"
-    )
-    for old, new in edits:
-        assert old in text
-        text = text.replace(old, new)
-    copy = tmp_path / UNIT.name
-    copy.write_text(text)
-    return copy
+def test_systemd_analyze_accepts_the_unit_as_the_readme_installs_it(
+    analyze: str, tmp_path: Path
+) -> None:
+    installed(tmp_path)
+    assert verify_in(analyze, tmp_path) == (0, [])
 
 
-def test_systemd_analyze_accepts_the_unit(analyze: str, tmp_path: Path) -> None:
-    status, complaints = verify(analyze, installable_copy(tmp_path))
-    assert (status, complaints) == (0, [])
-
-
-def test_systemd_analyze_check_can_fail(analyze: str, tmp_path: Path) -> None:
-    broken = installable_copy(tmp_path, ("ProtectSystem=strict", "ProtectSytem=strict"))
-    _, complaints = verify(analyze, broken)
-    assert any("Unknown key 'ProtectSytem'" in line for line in complaints)
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        (("ProtectSystem=strict", "ProtectSytem=strict"), "Unknown key 'ProtectSytem'"),
+        (("/opt/poster/bin/poster run", "/usr/local/bin/poster run"), "is not executable"),
+    ],
+    ids=["typo", "another-prefix"],
+)
+def test_systemd_analyze_check_can_fail(
+    analyze: str, tmp_path: Path, edit: tuple[str, str], complaint: str
+) -> None:
+    installed(tmp_path, edit)
+    _, complaints = verify_in(analyze, tmp_path)
+    assert any(complaint in line for line in complaints), complaints

@@ -13,24 +13,26 @@ from typing import Any
 
 import httpx
 
+from poster import secrets
 from poster.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
-    default_state_dir,
+    add_command,
     require_token,
     select_feeds,
+    state_dir,
 )
 from poster.config import Config
 from poster.destinations.viber import ViberChannel
-from poster.errors import ConfigError, ConfigProblem
+from poster.errors import HostError, UsageError
 from poster.fetch import make_client
 from poster.logs import setup_logging
 from poster.pipeline import FeedReport, Outcome
-from poster.preview import tally
+from poster.preview import LABELS, tally
 from poster.runner import open_channel, run_once, summarize
 from poster.sandbox import serve_forever
-from poster.sandbox.server import DEFAULT_CLI_PORT
-from poster.sandbox.session import SandboxSession, sandbox_session
+from poster.sandbox.server import DEFAULT_CLI_PORT, post_line
+from poster.sandbox.session import SANDBOX_TOKEN, SandboxSession, sandbox_session
 from poster.store import Store
 from poster.timings import Timings
 from poster.webhook import WebhookReceiver
@@ -38,28 +40,63 @@ from poster.webhook import WebhookReceiver
 
 def add_commands(commands: Any) -> None:
     """Register run, account, webhook and sandbox."""
-    run = commands.add_parser("run", help="run the daemon, or one pass with --once")
-    run.add_argument("--once", action="store_true", help="one pass over the feeds, then exit")
-    run.add_argument("--feed", action="append", help="only this feed (repeatable)")
-    run.add_argument("--state-dir", type=Path, default=None, help="default: ./state")
-    run.add_argument(
-        "--sandbox", action="store_true", help="post to a local sandbox channel instead"
+    run = add_command(
+        commands,
+        "run",
+        "run the daemon, or one pass with --once",
+        state=True,
+        description="Run the daemon until SIGTERM, or one pass over the feeds with --once.",
     )
-    run.add_argument("--port", type=int, default=DEFAULT_CLI_PORT, help="sandbox page port")
+    run.add_argument("--once", action="store_true", help="one pass over the feeds, then exit")
+    run.add_argument(
+        "--feed", action="append", metavar="NAME", help="only this feed (repeatable; with --once)"
+    )
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="post to a local sandbox channel instead (with --once); state in a temporary "
+        "folder unless --state-dir is given",
+    )
+    run.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help=f"the sandbox page's port (default: {DEFAULT_CLI_PORT}, else any free one)",
+    )
     run.add_argument("--timings", action="store_true", help="print time spent per stage")
     run.set_defaults(handler=cmd_run)
-    account = commands.add_parser("account", help="show the channel and its admins")
+    account = add_command(commands, "account", "show the channel and its admins", state=False)
     account.set_defaults(handler=cmd_account)
-    webhook = commands.add_parser("webhook", help="set or remove the channel's webhook")
-    actions = webhook.add_subparsers(dest="action", required=True, metavar="ACTION")
-    set_ = actions.add_parser("set", help="register URL as the webhook (https)")
-    set_.add_argument("url")
+    webhook = add_command(commands, "webhook", "set or remove the channel's webhook", state=False)
+    actions = webhook.add_subparsers(
+        dest="action", required=True, metavar="ACTION", title="actions"
+    )
+    set_ = add_command(actions, "set", "register URL as the webhook (https)", state=False)
+    set_.add_argument("url", metavar="URL", help="the https address Viber calls")
     set_.set_defaults(handler=cmd_webhook_set)
-    remove = actions.add_parser("remove", help="remove the webhook")
+    remove = add_command(actions, "remove", "remove the webhook", state=False)
     remove.set_defaults(handler=cmd_webhook_remove)
-    sandbox = commands.add_parser("sandbox", help="run a local sandbox channel until Ctrl-C")
-    sandbox.add_argument("--port", type=int, default=DEFAULT_CLI_PORT)
-    sandbox.add_argument("--token", default="sandbox-token", help="the token it accepts")
+    sandbox = add_command(
+        commands,
+        "sandbox",
+        "run a local sandbox channel until Ctrl-C",
+        state=False,
+        description="Run a local sandbox channel until Ctrl-C; point [viber] api_url at it.",
+    )
+    sandbox.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_CLI_PORT,
+        metavar="PORT",
+        help=f"the port to serve on (default: {DEFAULT_CLI_PORT})",
+    )
+    sandbox.add_argument(
+        "--token",
+        default=SANDBOX_TOKEN,
+        metavar="TOKEN",
+        help=f"the token it accepts (default: {SANDBOX_TOKEN})",
+    )
     sandbox.set_defaults(handler=cmd_sandbox)
 
 
@@ -69,10 +106,15 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         return _run_daemon(config, args)
     feeds = select_feeds(config, args.feed)
     if not args.sandbox:
+        if args.port is not None:
+            raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
         token = require_token(config)
-        state = args.state_dir or default_state_dir()
-        return _run_pass(config, feeds, token, state, timings=args.timings)
-    with sandbox_session(config, port=args.port) as session, _state_dir(args.state_dir) as state:
+        return _run_pass(config, feeds, token, state_dir(args), timings=args.timings)
+    port = DEFAULT_CLI_PORT if args.port is None else args.port
+    with (
+        sandbox_session(config, port=port, any_port=args.port is None) as session,
+        _state_dir(args.state_dir) as state,
+    ):
         code = _run_pass(
             session.config, feeds, session.token, state, destination="sandbox", timings=args.timings
         )
@@ -81,15 +123,13 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run_daemon(config: Config, args: argparse.Namespace) -> int:
-    """Run until SIGTERM; --feed and --sandbox belong to single passes."""
-    if args.feed or args.sandbox:
-        raise ConfigError(
-            [ConfigProblem("command line", "--feed/--sandbox", "only go with --once", None, None)]
-        )
+    """Run until SIGTERM; --feed, --sandbox and --port belong to single passes."""
+    if args.feed or args.sandbox or args.port is not None:
+        raise UsageError("--feed, --sandbox and --port go with --once")
     from poster.daemon import Daemon  # the scheduler is loaded only by the command that runs it
 
     setup_logging(args.log_level or "info")
-    daemon = Daemon(config.path, args.state_dir or default_state_dir())
+    daemon = Daemon(config.path, state_dir(args))
     return daemon.run()
 
 
@@ -137,13 +177,11 @@ def _word(outcome: Outcome) -> str:
 
 
 _WORDS = {
+    **LABELS,
     "sent": "sent",
     "failed": "failed",
     "uncertain": "uncertain",
     "deferred": "waiting for the next pass",
-    "filtered": "filtered out",
-    "held": "held back (first read)",
-    "seen": "already posted",
 }
 
 
@@ -158,13 +196,21 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
 
 
 def _linger(session: SandboxSession) -> None:
-    """Tell the person where to look; keep the page up until Ctrl-C when someone is there."""
-    posts = len(session.sandbox.posts)
-    print(f"The sandbox channel got {posts} posts: open {session.sandbox.url} to see them.")
+    """Keep the page up until Ctrl-C when someone is there; else list the posts and say how."""
+    posts = session.sandbox.posts
     if sys.stdin is not None and sys.stdin.isatty():
+        print(
+            f"The sandbox channel got {len(posts)} posts: open {session.sandbox.url} to see them."
+        )
         print("The page stays up until you press Ctrl-C.")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+        return
+    # Without a terminal nobody can press Ctrl-C, so the page closes with this command.
+    print(f"The sandbox channel got {len(posts)} posts:")
+    for post in posts:
+        print(f"  {post_line(post)}")
+    print("To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).")
 
 
 def cmd_account(config: Config, _args: argparse.Namespace) -> int:
@@ -222,5 +268,12 @@ def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
 
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     """Run a sandbox channel until Ctrl-C."""
-    serve_forever(token=args.token, port=args.port)
+    problem = secrets.token_problem(args.token)
+    if problem:
+        raise UsageError(f"--token {problem}")
+    try:
+        serve_forever(token=args.token, port=args.port)
+    except OSError as exc:
+        fix = "stop what uses it, or choose another port with --port"
+        raise HostError.listening(exc, "the sandbox", ("127.0.0.1", args.port), fix) from exc
     return EXIT_OK

@@ -1,17 +1,54 @@
-"""Share what every command needs: exit codes, paths, feed selection, the token."""
+"""Share what every command needs: exit codes, shared options, paths, feed selection, the token."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from poster import secrets
 from poster.config import Config, FeedConfig
-from poster.errors import ConfigError, ConfigProblem
+from poster.config.values import did_you_mean
+from poster.errors import UsageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_ENVIRONMENT = 3
+"""The machine refuses what poster needs (permissions, a full or read-only disk, a port in use)."""
+EXIT_BUG = 70
+"""An unexpected error: a bug in poster (sysexits EX_SOFTWARE)."""
+EXIT_INTERRUPTED = 130
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CONFIG_HELP = (
+    "feeds.toml to use (default: $POSTER_CONFIG, else $CONFIGURATION_DIRECTORY/feeds.toml, "
+    "else ./feeds.toml)"
+)
+STATE_HELP = "where poster keeps its state (default: $STATE_DIRECTORY, else ./state)"
+LOG_HELP = "debug, info, warning or error (default: warning; info for the daemon)"
+
+
+def shared_options(*, state: bool, suppress: bool) -> argparse.ArgumentParser:
+    """Return a parent parser with the options every command takes, and --state-dir if asked.
+
+    The commands' copies default to ``argparse.SUPPRESS``, so a value given before the command
+    name is kept when the option is not repeated after it.
+    """
+    default = argparse.SUPPRESS if suppress else None
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-c", "--config", type=Path, default=default, metavar="PATH", help=CONFIG_HELP
+    )
+    parent.add_argument(
+        "--log-level", default=default, choices=LOG_LEVELS, metavar="LEVEL", help=LOG_HELP
+    )
+    if state:
+        parent.add_argument(
+            "--state-dir", type=Path, default=default, metavar="DIR", help=STATE_HELP
+        )
+    return parent
 
 
 def default_config_path() -> Path:
@@ -23,6 +60,19 @@ def default_config_path() -> Path:
     return Path("feeds.toml")
 
 
+def missing_config(path: Path, given: bool) -> UsageError | None:
+    """Return the error for a configuration file that is not there, naming where to point."""
+    if path.exists() or path.is_symlink():
+        return None
+    where = Path(os.path.abspath(path.expanduser()))
+    if given:
+        return UsageError(f"no configuration file {where}; check the path given with -c")
+    source = "$POSTER_CONFIG" if os.environ.get("POSTER_CONFIG") else "the default"
+    return UsageError(
+        f"no configuration file {where} ({source}); give one with -c PATH or set $POSTER_CONFIG"
+    )
+
+
 def default_state_dir() -> Path:
     """Return systemd's state directory when set, else ./state."""
     if directory := os.environ.get("STATE_DIRECTORY"):
@@ -30,24 +80,48 @@ def default_state_dir() -> Path:
     return Path("state")
 
 
+def state_dir(args: argparse.Namespace) -> Path:
+    """Return the state directory given on the command line, else the default one."""
+    chosen: Path | None = getattr(args, "state_dir", None)
+    return chosen or default_state_dir()
+
+
 def select_feeds(config: Config, names: list[str] | None) -> list[FeedConfig]:
-    """Return the named feeds, or every enabled feed; an unknown name is a config error."""
+    """Return the named feeds, or every enabled feed; an unknown name is a usage error."""
     if not names:
         return [feed for feed in config.feeds if feed.enabled]
-    unknown = [name for name in names if config.feed(name) is None]
-    if unknown:
-        known = ", ".join(f.name for f in config.feeds)
-        problems = [
-            ConfigProblem(
-                str(config.path), "--feed", f"no feed named {n!r}", hint=f"known: {known}"
-            )
-            for n in unknown
-        ]
-        raise ConfigError(problems)
+    for name in names:
+        configured(config, name)
     return [feed for feed in config.feeds if feed.name in names]
+
+
+def configured(config: Config, name: str) -> FeedConfig:
+    """Return the feed called ``name``, or raise a usage error listing the feeds there are."""
+    feed = config.feed(name)
+    if feed is not None:
+        return feed
+    names = [f.name for f in config.feeds]
+    message = f"no feed named {name!r} in {config.path}; feeds: {', '.join(names)}"
+    suggestion = did_you_mean(name, names, "feeds")
+    if suggestion.startswith("did you mean"):
+        message += f" ({suggestion})"
+    raise UsageError(message)
 
 
 def require_token(config: Config) -> str:
     """Return the channel token, hidden from logs, or explain its absence (and the sandbox)."""
     also = "; to try poster without a channel, run `poster run --once --sandbox`"
     return secrets.require_token(config.viber, str(config.path), also=also)
+
+
+def add_command(
+    commands: Any, name: str, summary: str, *, state: bool, description: str | None = None
+) -> argparse.ArgumentParser:
+    """Add a command with the shared options, its one-line summary and a description."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        parents=[shared_options(state=state, suppress=True)],
+        help=summary,
+        description=description or f"{summary[0].upper()}{summary[1:]}.",
+    )
+    return parser

@@ -2,7 +2,8 @@
 
 They work while the daemon runs: ``status`` reads the state without taking the lock, and a
 change the daemon's lock keeps us from writing is queued in the state directory's inbox, which
-the daemon applies within seconds.
+the daemon applies within seconds. While a one-shot run holds the lock, a change waits a few
+seconds for it to end and is refused if it does not.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from poster import inbox
-from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, default_state_dir
-from poster.config import Config, FeedConfig
-from poster.errors import ConfigError, ConfigProblem, StateError
+from poster.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    add_command,
+    configured,
+    state_dir,
+)
+from poster.config import Config
+from poster.errors import StateError
 from poster.inbox import Request
 from poster.ledger import FAILED, UNCERTAIN
 from poster.operate import format_status, retry_problem, status_json, status_view
 from poster.store import Store
 from poster.store.store import SNAPSHOT_NAME
 
-STATE_HELP = "where poster keeps its state (default: $STATE_DIRECTORY, else ./state)"
 RETRY_USAGE = "give FEED KEY for one item, or --failed and/or --uncertain (optionally --feed NAME)"
 FEED_SWITCH_NOTE = (
     "`enabled = false` in feeds.toml is the permanent switch; these commands pause and resume "
@@ -34,13 +41,20 @@ FEED_SWITCH_NOTE = (
 
 def add_commands(commands: Any) -> None:
     """Register status, retry and feed."""
-    status = commands.add_parser("status", help="show feeds, the channel and what needs a person")
+    status = add_command(
+        commands,
+        "status",
+        "show feeds, the channel and what needs a person",
+        state=True,
+        description="Show feeds, the channel and what needs a person; exit 1 when something does.",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--state-dir", type=Path, metavar="DIR", help=STATE_HELP)
     status.set_defaults(handler=cmd_status)
-    retry = commands.add_parser(
+    retry = add_command(
+        commands,
         "retry",
-        help="send failed or uncertain items again on the next pass",
+        "send failed or uncertain items again on the next pass",
+        state=True,
         description=f"Send failed or uncertain items again on the next pass: {RETRY_USAGE}.",
     )
     retry.add_argument("item_feed", nargs="?", metavar="FEED", help="the item's feed")
@@ -48,25 +62,28 @@ def add_commands(commands: Any) -> None:
     retry.add_argument("--failed", action="store_true", help="every failed item")
     retry.add_argument("--uncertain", action="store_true", help="every uncertain item")
     retry.add_argument("--feed", dest="only_feed", metavar="NAME", help="only items of this feed")
-    retry.add_argument("--state-dir", type=Path, metavar="DIR", help=STATE_HELP)
     retry.set_defaults(handler=cmd_retry)
-    feed = commands.add_parser(
-        "feed", help="pause or resume a feed at run time", description=FEED_SWITCH_NOTE
+    feed = add_command(
+        commands,
+        "feed",
+        "pause or resume a feed at run time",
+        state=True,
+        description=FEED_SWITCH_NOTE,
     )
-    actions = feed.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = feed.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
     for action, verb in (("enable", "resume"), ("disable", "pause")):
-        switch = actions.add_parser(
-            action, help=f"{verb} a feed at run time", description=FEED_SWITCH_NOTE
-        )
+        summary = f"{verb} a feed at run time"
+        switch = add_command(actions, action, summary, state=True, description=FEED_SWITCH_NOTE)
         switch.add_argument("name", metavar="NAME", help="a feed named in feeds.toml")
-        switch.add_argument("--state-dir", type=Path, metavar="DIR", help=STATE_HELP)
         switch.set_defaults(handler=cmd_feed, kind=f"feed-{action}")
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
     """Print the status; exit 1 when anything needs a person, so monitoring can use it."""
-    with Store(args.state_dir or default_state_dir(), read_only=True) as store:
-        view = status_view(config, store, datetime.now(UTC))
+    folder = state_dir(args)
+    requests = inbox.waiting(folder), inbox.daemon_running(folder)
+    with Store(folder, read_only=True) as store:
+        view = status_view(config, store, datetime.now(UTC), *requests)
     if args.json:
         print(json.dumps(status_json(view), indent=2, ensure_ascii=False))
     else:
@@ -86,19 +103,19 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
         print(f"poster retry: {RETRY_USAGE}", file=sys.stderr)
         return EXIT_CONFIG
     if one_item:
-        _configured(config, args.item_feed, "FEED")
+        configured(config, args.item_feed)
         request = Request("retry", args.item_feed, args.key)
     else:
         if args.only_feed is not None:
-            _configured(config, args.only_feed, "--feed")
+            configured(config, args.only_feed)
         request = Request("retry-states", args.only_feed, states=states)
-    return _change(args.state_dir or default_state_dir(), request)
+    return _change(state_dir(args), request)
 
 
 def cmd_feed(config: Config, args: argparse.Namespace) -> int:
     """Pause or resume a configured feed at run time."""
-    feed = _configured(config, args.name, "NAME")
-    code = _change(args.state_dir or default_state_dir(), Request(args.kind, feed.name))
+    feed = configured(config, args.name)
+    code = _change(state_dir(args), Request(args.kind, feed.name))
     if args.kind == "feed-enable" and not feed.enabled:
         print(
             f"note: feeds.toml sets enabled = false for {feed.name!r}, so it stays off "
@@ -106,18 +123,6 @@ def cmd_feed(config: Config, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
-
-
-def _configured(config: Config, name: str, where: str) -> FeedConfig:
-    """Return the configured feed called ``name``, or raise the error ``select_feeds`` would."""
-    feed = config.feed(name)
-    if feed is None:
-        known = ", ".join(f.name for f in config.feeds)
-        problem = ConfigProblem(
-            str(config.path), where, f"no feed named {name!r}", hint=f"known: {known}"
-        )
-        raise ConfigError([problem])
-    return feed
 
 
 def _change(state_dir: Path, request: Request) -> int:
@@ -129,10 +134,14 @@ def _change(state_dir: Path, request: Request) -> int:
         )
         return EXIT_FAILED
     try:
-        store = Store(state_dir)
+        store = inbox.open_for_change(state_dir)
     except StateError as exc:
         if not inbox.is_locked(exc, state_dir):
             raise
+        # A run that ends soon is not an environment problem: say so and let them retry.
+        print(f"poster: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if store is None:
         return _queue(state_dir, request)
     with store:
         # Requests queued for a daemon that stopped before applying them go first, in order.

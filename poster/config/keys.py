@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from poster.config import values as v
 from poster.config.records import DEFAULT_API_URL, TOKEN_ENV, JsonMapping
@@ -129,6 +131,21 @@ def _sticker(value: object, ctx: v.Context) -> StickerMessage:
     return StickerMessage(v.positive_int(value, ctx))
 
 
+TIMEZONE_HINT = 'an IANA time zone name such as "Europe/Minsk" or "UTC"'
+
+
+def _timezone(value: object, _ctx: v.Context) -> str:
+    """Check an IANA time zone name that zoneinfo knows."""
+    name = v.need(value, str, "a time zone name")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, available_timezones(), n=1, cutoff=0.6)
+        hint = f'did you mean "{close[0]}"?' if close else TIMEZONE_HINT
+        raise v.fail(f"unknown time zone {name!r}", hint) from None
+    return name
+
+
 def _no_token(_value: object, _ctx: v.Context) -> None:
     """Refuse a literal token; the message never repeats the value."""
     raise v.fail(
@@ -223,6 +240,7 @@ FEED_KEYS: dict[str, Key] = {
     "interval": Key(timedelta(minutes=15), v.duration(positive=True)),
     "cron": Key(None, v.crontab),
     "jitter": Key(timedelta(0), v.duration(positive=False)),
+    "timezone": Key(None, _timezone),
     "template": Key(None, v.template_name),
     "type": Key("auto", v.choice(*TYPES)),
     "fallback": Key("text", v.choice(*FALLBACKS)),

@@ -23,7 +23,7 @@ from poster.config.records import (
 from poster.errors import ConfigError, ConfigProblem
 
 _WHEN_KEYS = frozenset({"interval", "cron"})
-_SCHEDULE_KEYS = _WHEN_KEYS | {"jitter"}
+_SCHEDULE_KEYS = _WHEN_KEYS | {"jitter", "timezone"}
 _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEYS)
 
 
@@ -156,7 +156,12 @@ def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> _Le
         [*table.issues, *_check(levels, [(_SCHEDULE_KEYS, _check_schedule)])], prefix="defaults."
     )
     schedule = _schedule(levels)
-    resolved = {"interval": schedule.interval, "cron": schedule.cron, "jitter": schedule.jitter}
+    resolved = {
+        "interval": schedule.interval,
+        "cron": schedule.cron,
+        "jitter": schedule.jitter,
+        "timezone": schedule.timezone,
+    }
     return _Levels({}, {**k.BUILT_IN, **table.values, **resolved}, levels.bad)
 
 
@@ -195,7 +200,9 @@ def _schedule(levels: _Levels) -> Schedule:
     source = levels.inherited if levels.own.keys().isdisjoint(_WHEN_KEYS) else levels.own
     cron = source.get("cron")
     interval = None if cron else source.get("interval", k.BUILT_IN["interval"])
-    return Schedule(interval=interval, cron=cron, jitter=levels.get("jitter"))
+    return Schedule(
+        interval=interval, cron=cron, jitter=levels.get("jitter"), timezone=levels.get("timezone")
+    )
 
 
 def _check_schedule(levels: _Levels) -> list[v.Issue]:

@@ -20,6 +20,8 @@ class Schedule:
     interval: timedelta | None = timedelta(minutes=15)
     cron: str | None = None
     jitter: timedelta = timedelta(seconds=0)
+    timezone: str | None = None
+    """The IANA zone a cron expression is read in; None is the machine's local zone, as cron."""
 
 
 @dataclass(frozen=True)

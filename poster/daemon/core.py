@@ -48,6 +48,7 @@ from poster.schedule import (
 )
 from poster.secrets import require_token
 from poster.store import Store
+from poster.store.place import DAEMON
 from poster.systemd import Notifier
 from poster.webhook import WebhookReceiver
 
@@ -104,7 +105,8 @@ class Daemon:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
         self.config = load_config(self.config_path)
         token = self._token(self.config)
-        with Store(self.state_dir, retention=self.config.daemon.retention) as store:
+        retention = self.config.daemon.retention
+        with Store(self.state_dir, retention=retention, role=DAEMON) as store:
             self.store = store
             resend_uncertain(self.store, self.config.feeds)
             with make_client() as feeds, httpx.Client() as api:
@@ -210,6 +212,7 @@ class Daemon:
                 self._fresh.discard(name)
             self._present[name] = frozenset(d.item.key for d in result.decisions)
             self._read_ok(name)
+            self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
             self._queued(self.queue.put(result))
         elif result.error is not None:
@@ -251,10 +254,11 @@ class Daemon:
         self.metrics.inc("poster_fetches_total", result="error", feed=name)
         self.metrics.set("poster_feed_failures", failures, feed=name)
         log.warning(
-            "event=fetch-failed feed=%s failures=%d retry_in=%ds",
+            "event=fetch-failed feed=%s failures=%d retry_in=%ds error=%s",
             name,
             failures,
             wait.total_seconds(),
+            error,
         )
         if failures >= daemon.disable_after and state.disabled is None:
             reason = f"disabled after {failures} failures in a row; last: {error}"

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from poster.config import Config
+from poster.errors import HostError
 from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,11 @@ def start_listener(
     receiver = WebhookReceiver(token, host, port, config.webhook.path)
     receiver.add_route("/healthz", health)
     receiver.add_route("/metrics", metrics)
-    receiver.start()
+    try:
+        receiver.start()
+    except OSError as exc:
+        fix = "stop what uses it (another poster?), or change [webhook] listen in feeds.toml"
+        raise HostError.listening(exc, "the webhook listener", (host, port), fix) from exc
     log.info("event=listening url=%s", receiver.url)
     return receiver
 

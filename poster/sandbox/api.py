@@ -142,6 +142,11 @@ class Channel:
         with self._lock:
             return [str(fault) for fault in self._state.faults]
 
+    def clear(self) -> None:
+        """Forget the accepted posts, so a fresh render shows on an empty channel."""
+        with self._lock:
+            self._state.posts.clear()
+
     def inject(self, *faults: str) -> None:
         """Queue faults, one per coming ``/post`` call; raise ValueError on an unknown one."""
         parsed = [parse_fault(text) for text in faults]

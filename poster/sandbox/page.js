@@ -10,9 +10,13 @@
   const empty = document.getElementById("empty");
   const countLine = document.getElementById("post-count");
   const live = document.getElementById("live");
+  const notice = document.getElementById("notice");
+  const noticeSummary = document.getElementById("notice-summary");
+  const noticeProblems = document.getElementById("notice-problems");
   const channelName = document.getElementById("channel-name").textContent.trim();
   let shown = 0;
   let lastDay = "";
+  let firstToken = null;
 
   document.getElementById("channel-avatar").textContent = channelName.charAt(0).toUpperCase();
 
@@ -218,12 +222,16 @@
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
   }
 
+  // A channel that was cleared and posted to again (poster studio re-renders that way) starts
+  // with another message token, even when it holds as many posts as before.
   function show(posts) {
-    if (posts.length < shown) {
+    const first = posts.length ? posts[0].message_token : null;
+    if (posts.length < shown || (shown > 0 && first !== firstToken)) {
       feed.querySelectorAll(".post, .day").forEach((node) => node.remove());
       shown = 0;
       lastDay = "";
     }
+    firstToken = first;
     const follow = shown === 0 || nearBottom();
     for (const post of posts.slice(shown)) feed.append(render(post));
     shown = posts.length;
@@ -232,11 +240,24 @@
     if (follow) scroller.scrollTop = scroller.scrollHeight;
   }
 
+  function showNotice(state) {
+    const problems = Array.isArray(state.problems) ? state.problems : [];
+    noticeSummary.textContent = String(state.summary || "");
+    noticeProblems.replaceChildren(...problems.map((line) => el("li", null, line)));
+    notice.classList.toggle("has-problems", problems.length > 0);
+    notice.hidden = !state.summary && problems.length === 0;
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { cache: "no-store" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.json();
+  }
+
   async function poll() {
     try {
-      const response = await fetch("/sandbox/posts", { cache: "no-store" });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      show(await response.json());
+      showNotice(await getJson("/sandbox/notice"));
+      show(await getJson("/sandbox/posts"));
       live.textContent = "live";
       live.className = "live";
     } catch (_) {

@@ -7,6 +7,9 @@ Routes::
     GET  /sandbox/posts         accepted posts as JSON, oldest first, never with a token
     GET  /sandbox/faults        faults still queued
     POST /sandbox/faults        {"faults": ["rate_limit", "slow:2.5", ...]} queues faults
+    GET  /sandbox/notice        {"summary": ..., "problems": [...]}: what the page shows above
+                                the posts (``poster studio`` reports each render there)
+    GET  /samples/NAME.jpg      a picture from the samples folder, when the sandbox serves one
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import re
 import socket
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -38,6 +43,14 @@ _ASSETS = {
     "/sandbox/page.js": ("page.js", "text/javascript; charset=utf-8"),
     "/sandbox/page.css": ("page.css", "text/css; charset=utf-8"),
 }
+
+SAMPLES_ROUTE = "/samples/"
+PICTURE_MAX_BYTES = 5 * 1024 * 1024
+"""A sample picture larger than this is not served; the shipped ones are a few KB."""
+
+_PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+# One plain file name: no folders, no dot files, so nothing outside the folder can be named.
+_PICTURE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:jpe?g|png)", re.IGNORECASE)
 
 # Media URLs point anywhere, so images may come from any origin; nothing else may.
 _PAGE_POLICY = (
@@ -62,9 +75,13 @@ class Sandbox:
         port: int = 0,
         channel_name: str = "Sandbox channel",
         members: Sequence[Mapping[str, str]] | None = None,
+        samples: Path | None = None,
     ) -> None:
         self.channel = Channel(token=token, channel_name=channel_name, members=members)
+        self.samples = samples
+        """The folder whose pictures are served at /samples/, if any."""
         self._address = (host, port)
+        self._notice: dict[str, Any] = {"summary": "", "problems": []}
         self._page = _asset("page.html").replace("__CHANNEL_NAME__", html.escape(channel_name))
         self._closing = threading.Event()
         self._httpd: _Server | None = None
@@ -131,6 +148,10 @@ class Sandbox:
         """Queue faults for the next /post calls, one each; raise ValueError on an unknown one."""
         self.channel.inject(*faults)
 
+    def set_notice(self, summary: str, problems: Sequence[str] = ()) -> None:
+        """Show a summary line and problems above the posts; empty ones hide the notice."""
+        self._notice = {"summary": summary, "problems": list(problems)}
+
     def serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         """Answer one HTTP request."""
         path = urlsplit(handler.path).path
@@ -144,6 +165,10 @@ class Sandbox:
             _send_json(handler, 200, self.posts)
         elif method == "GET" and path == "/sandbox/faults":
             _send_json(handler, 200, {"faults": self.channel.pending_faults})
+        elif method == "GET" and path == "/sandbox/notice":
+            _send_json(handler, 200, self._notice)
+        elif method == "GET" and path.startswith(SAMPLES_ROUTE):
+            self._picture(handler, path.removeprefix(SAMPLES_ROUTE))
         elif method == "GET" and path in _ASSETS:
             name, kind = _ASSETS[path]
             _send(handler, 200, _asset(name).encode(), kind)
@@ -164,6 +189,14 @@ class Sandbox:
             return
         _send_json(handler, reply.http_status, reply.body)
 
+    def _picture(self, handler: BaseHTTPRequestHandler, name: str) -> None:
+        """Serve one picture file from the samples folder, or say why there is none."""
+        data = _read_picture(self.samples, name)
+        if data is None:
+            _send_json(handler, 404, {"error": f"no sample picture {name!r}"})
+            return
+        _send(handler, 200, data, _PICTURE_TYPES[Path(name).suffix.lower()])
+
     def _inject(self, handler: BaseHTTPRequestHandler) -> None:
         """Queue faults sent as {"faults": [...]} by another process."""
         raw = _read_body(handler)
@@ -178,6 +211,18 @@ class Sandbox:
             _send_json(handler, 400, {"error": str(exc)})
             return
         _send_json(handler, 200, {"faults": self.channel.pending_faults})
+
+
+def _read_picture(folder: Path | None, name: str) -> bytes | None:
+    """Return the bytes of a small picture directly in ``folder``, or None."""
+    if folder is None or not _PICTURE_NAME.fullmatch(name):
+        return None
+    try:
+        with (folder / name).open("rb") as file:
+            data = file.read(PICTURE_MAX_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= PICTURE_MAX_BYTES else None
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes | None:
@@ -280,6 +325,16 @@ def describe(sandbox: Sandbox) -> str:
             "Press Ctrl-C to stop.",
         ]
     )
+
+
+def post_line(post: Mapping[str, Any], width: int = 72) -> str:
+    """Return one line that tells a post apart: its type and the start of what it shows."""
+    shown = next((post[k] for k in ("text", "file_name", "media", "sticker_id") if post.get(k)), "")
+    lines = str(shown).strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > width:
+        first = first[: width - 1] + "…"
+    return f"{post.get('type', '?'):<8} {first}".rstrip()
 
 
 def serve_forever(

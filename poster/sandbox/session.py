@@ -7,20 +7,21 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 
 from poster.config import Config
 from poster.destinations.viber import ViberChannel
-from poster.errors import WebhookError
+from poster.errors import HostError, WebhookError
 from poster.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "sandbox-token"
-SANDBOX_GAP = timedelta(seconds=0.2)
-"""The sandbox has no subscribers to flood, so posts may follow each other quickly."""
+SAMPLES_FOLDER = "samples"
+"""The folder beside feeds.toml whose pictures the sandbox serves at /samples/."""
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,29 @@ class SandboxSession:
     sandbox: Sandbox
 
 
+def reroute(config: Config, sandbox: Sandbox) -> Config:
+    """Return ``config`` posting to ``sandbox``: its API, its sender, and no pacing."""
+    viber = replace(
+        config.viber,
+        api_url=sandbox.api_url,
+        sender=None,
+        token_file=None,
+        # The sandbox has no subscribers to flood, so posts need not wait for each other.
+        min_gap=timedelta(0),
+    )
+    return replace(config, viber=viber)
+
+
 @contextmanager
-def sandbox_session(config: Config, *, port: int = DEFAULT_CLI_PORT) -> Iterator[SandboxSession]:
-    """Start a sandbox and a webhook receiver, set the webhook, and yield the rerouted config."""
+def sandbox_session(
+    config: Config, *, port: int = DEFAULT_CLI_PORT, any_port: bool = True
+) -> Iterator[SandboxSession]:
+    """Start a sandbox and a webhook receiver, set the webhook, and yield the rerouted config.
+
+    With ``any_port`` a taken ``port`` is replaced by a free one; without, it is a ``HostError``.
+    """
     with ExitStack() as stack:
-        sandbox = _start_sandbox(port)
+        sandbox = _start_sandbox(port, any_port, config.path.parent / SAMPLES_FOLDER)
         stack.callback(sandbox.stop)
         receiver = stack.enter_context(WebhookReceiver(SANDBOX_TOKEN, port=0))
         client = stack.enter_context(httpx.Client())
@@ -45,20 +64,17 @@ def sandbox_session(config: Config, *, port: int = DEFAULT_CLI_PORT) -> Iterator
         )
         if not result.ok:
             raise WebhookError(f"the sandbox refused the webhook: {result.explanation}")
-        viber = replace(
-            config.viber,
-            api_url=sandbox.api_url,
-            sender=None,
-            token_file=None,
-            min_gap=min(config.viber.min_gap, SANDBOX_GAP),
-        )
-        yield SandboxSession(replace(config, viber=viber), SANDBOX_TOKEN, sandbox)
+        yield SandboxSession(reroute(config, sandbox), SANDBOX_TOKEN, sandbox)
 
 
-def _start_sandbox(port: int) -> Sandbox:
-    """Start a sandbox on ``port``, or on any free port when that one is taken."""
+def _start_sandbox(port: int, any_port: bool, samples: Path) -> Sandbox:
+    """Start a sandbox on ``port``, or on any free port when that one is taken and allowed."""
+    folder = samples if samples.is_dir() else None
     try:
-        return Sandbox(token=SANDBOX_TOKEN, port=port).start()
-    except OSError:
-        log.info("event=sandbox-port-taken port=%d", port)
-        return Sandbox(token=SANDBOX_TOKEN, port=0).start()
+        return Sandbox(token=SANDBOX_TOKEN, port=port, samples=folder).start()
+    except OSError as exc:
+        if not any_port:
+            fix = "stop what uses it, or choose another port with --port"
+            raise HostError.listening(exc, "the sandbox", ("127.0.0.1", port), fix) from exc
+        log.warning("event=sandbox-port-taken port=%d", port)
+        return Sandbox(token=SANDBOX_TOKEN, port=0, samples=folder).start()

@@ -1,0 +1,124 @@
+"""Test that `poster check` checks what a run needs: token source, templates, cron times."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from jinja2 import FileSystemLoader
+
+from poster.cli import EXIT_CONFIG, EXIT_OK, main
+
+TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+FEED = '\n[[feeds]]\nname = "{name}"\nurl = "https://example.org/{name}.xml"\n{more}'
+
+
+@pytest.fixture(autouse=True)
+def no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start every test with no token anywhere."""
+    monkeypatch.delenv("POSTER_VIBER_TOKEN", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+
+
+def project(folder: Path, head: str = "", feeds: dict[str, str] | None = None) -> Path:
+    """Write templates and a feeds.toml with ``head`` and the given feeds; return its path."""
+    (folder / "templates").mkdir()
+    (folder / "templates" / "default.j2").write_text("{{ item.title }}\n")
+    path = folder / "feeds.toml"
+    tables = "".join(FEED.format(name=n, more=m) for n, m in (feeds or {"news": ""}).items())
+    path.write_text(head + tables, encoding="utf-8")
+    return path
+
+
+def check(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[int, str, str]:
+    """Run `poster check` on ``config``."""
+    code = main(["check", "-c", str(config)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_no_token_is_a_warning_that_only_preview_works(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = check(capsys, project(tmp_path))
+    assert code == EXIT_OK and "OK, 1 feeds" in out
+    assert err.startswith("warning: no Viber token") and "preview" in err
+
+
+def test_a_token_from_the_environment_is_named_never_shown(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
+    code, out, err = check(capsys, project(tmp_path))
+    assert code == EXIT_OK
+    assert "token: from POSTER_VIBER_TOKEN" in out and err == ""
+    assert TOKEN not in out + err
+
+
+@pytest.mark.parametrize(
+    ("token_file", "words"),
+    [("absent", "No such file"), (".", "Is a directory")],
+    ids=["missing", "folder"],
+)
+def test_a_token_file_that_cannot_be_read_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, token_file: str, words: str
+) -> None:
+    config = project(tmp_path, f'[viber]\ntoken_file = "{token_file}"\n')
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert f"viber.token_file: cannot read the token file: {words}" in err
+
+
+def test_an_implausible_token_is_an_error_naming_its_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text("my-channel-password\n")
+    code, _, err = check(capsys, project(tmp_path, '[viber]\ntoken_file = "token"\n'))
+    assert code == EXIT_CONFIG
+    assert f"{tmp_path / 'token'}: viber.token_file: the token does not look like" in err
+    assert "my-channel-password" not in err
+
+
+def test_a_template_error_is_reported_once_with_its_feeds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = project(tmp_path, feeds={name: "" for name in ("a", "b", "c")})
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.titel }}\n")
+    code, _, err = check(capsys, config)
+    assert code == EXIT_CONFIG
+    [line] = [line for line in err.splitlines() if "titel" in line]
+    assert "default.j2" in line and line.endswith("(used by feeds a, b, c)")
+
+
+def test_an_unreadable_template_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_loader: object, _env: object, name: str) -> None:
+        raise PermissionError(13, "Permission denied", name)
+
+    monkeypatch.setattr(FileSystemLoader, "get_source", refuse)
+    code, _, err = check(capsys, project(tmp_path, feeds={"a": "", "b": ""}))
+    assert code == EXIT_CONFIG
+    assert err.splitlines() == [
+        f"poster: {tmp_path / 'feeds.toml'}: cannot read a template in {tmp_path / 'templates'}: "
+        "Permission denied; make the templates readable by the user poster runs as "
+        "(used by feeds a, b)"
+    ]
+
+
+def test_cron_feeds_show_their_next_runs_in_their_zone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    feeds = {
+        "morning": 'cron = "0 9 * * mon-fri"\ntimezone = "Asia/Tokyo"\n',
+        "polled": 'interval = "10m"\n',
+    }
+    code, out, _ = check(capsys, project(tmp_path, feeds=feeds))
+    assert code == EXIT_OK
+    [line] = [line for line in out.splitlines() if "morning" in line]
+    assert "cron '0 9 * * mon-fri' in Asia/Tokyo; next: " in line
+    runs = re.findall(r"(\w{3}) \d{4}-\d\d-\d\d (\d\d:\d\d)", line)
+    assert len(runs) == 3
+    assert all(day in {"Mon", "Tue", "Wed", "Thu", "Fri"} and at == "09:00" for day, at in runs)
+    assert "polled" not in out
