@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from manualclock import Clock
 
 from poster.destinations.decisiontelecom.api import ANSWER_MAX_BYTES, DecisionTelecomClient
 from poster.destinations.decisiontelecom.codes import (
@@ -57,16 +58,6 @@ RICH = SendRequest(
 )
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
     """Return a clock that only moves when a test moves it."""
@@ -80,20 +71,27 @@ def fake(clock: Clock) -> Iterator[FakeDecisionTelecom]:
         yield running
 
 
-@pytest.fixture
-def api(fake: FakeDecisionTelecom) -> Iterator[DecisionTelecomClient]:
-    """Return a client pointed at the fake, with short timeouts."""
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    """Return one httpx client for the module: building one loads the CA bundle."""
     with httpx.Client() as client:
-        yield DecisionTelecomClient(client, KEY, base_url=fake.base_url, timeout=httpx.Timeout(1.0))
+        yield client
 
 
-def test_send_posts_json_with_basic_auth_of_the_key_and_returns_the_message_id() -> None:
+@pytest.fixture
+def api(fake: FakeDecisionTelecom, http: httpx.Client) -> DecisionTelecomClient:
+    """Return a client pointed at the fake, with short timeouts."""
+    return DecisionTelecomClient(http, KEY, base_url=fake.base_url, timeout=httpx.Timeout(0.3))
+
+
+def test_send_posts_json_with_basic_auth_of_the_key_and_returns_the_message_id(
+    http: httpx.Client,
+) -> None:
     with respx.mock(assert_all_called=True) as mock:
         route = mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
             200, json={"message_id": 429}
         )
-        with httpx.Client() as client:
-            result = DecisionTelecomClient(client, KEY).send(RICH)
+        result = DecisionTelecomClient(http, KEY).send(RICH)
     sent = route.calls.last.request
     assert sent.headers["Authorization"] == "Basic " + base64.b64encode(KEY.encode()).decode()
     assert sent.headers["Content-Type"] == "application/json"
@@ -111,12 +109,12 @@ def test_send_posts_json_with_basic_auth_of_the_key_and_returns_the_message_id()
     assert (result.accepted, result.message_id, result.phone) == (True, 429, PHONE)
 
 
-def test_a_message_id_sent_as_text_is_read() -> None:
-    with respx.mock() as mock, httpx.Client() as client:
+def test_a_message_id_sent_as_text_is_read(http: httpx.Client) -> None:
+    with respx.mock() as mock:
         mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
             200, json={"message_id": "431"}
         )
-        assert DecisionTelecomClient(client, KEY).send(TEXT_ONLY).message_id == 431
+        assert DecisionTelecomClient(http, KEY).send(TEXT_ONLY).message_id == 431
 
 
 def test_send_and_status_through_the_fake_advance_with_the_clock(
@@ -218,15 +216,20 @@ def error_answer(status: int, code: int, name: str) -> dict[str, Any]:
 )
 @pytest.mark.parametrize("http_status", ["same", "200"])
 def test_every_error_object_raises_by_the_table(
-    status: int, code: int, name: str, error: type[DeliveryError], http_status: str
+    status: int,
+    code: int,
+    name: str,
+    error: type[DeliveryError],
+    http_status: str,
+    http: httpx.Client,
 ) -> None:
     answer = error_answer(status, code, name)
-    with respx.mock() as mock, httpx.Client() as client:
+    with respx.mock() as mock:
         mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
             status if http_status == "same" else 200, json=answer, headers={"Retry-After": "7"}
         )
         with pytest.raises(error) as caught:
-            DecisionTelecomClient(client, KEY).send(TEXT_ONLY)
+            DecisionTelecomClient(http, KEY).send(TEXT_ONLY)
     assert type(caught.value) is error
     assert caught.value.status == status and caught.value.status_message == name
     if error is RetryLater:
@@ -268,18 +271,19 @@ def test_an_empty_balance_stops_the_destination(
     assert caught.value.status == 402 and len(fake.gateway.messages) == 2
 
 
-def test_a_wrong_key_is_fatal_and_never_quoted(fake: FakeDecisionTelecom) -> None:
-    with httpx.Client() as client:
-        wrong = DecisionTelecomClient(client, "WRONGKEY-123", base_url=fake.base_url)
-        with pytest.raises(DestinationFatal) as caught:
-            wrong.send(TEXT_ONLY)
+def test_a_wrong_key_is_fatal_and_never_quoted(
+    fake: FakeDecisionTelecom, http: httpx.Client
+) -> None:
+    wrong = DecisionTelecomClient(http, "WRONGKEY-123", base_url=fake.base_url)
+    with pytest.raises(DestinationFatal) as caught:
+        wrong.send(TEXT_ONLY)
     assert caught.value.status == 401
     assert "WRONGKEY" not in str(caught.value) and "WRONGKEY" not in repr(wrong)
 
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("drop", DeliveryUncertain), ("slow:3", DeliveryUncertain), ("garbled500", DeliveryUncertain),
+    [("drop", DeliveryUncertain), ("slow:1", DeliveryUncertain), ("garbled500", DeliveryUncertain),
      ("http500", RetryLater)],
 )  # fmt: skip
 def test_lost_or_failed_send_answers(
@@ -307,22 +311,22 @@ def test_an_unknown_message_id_is_rejected(api: DecisionTelecomClient) -> None:
         api.status(999999)
 
 
-def test_an_oversized_answer_is_uncertain() -> None:
-    with respx.mock() as mock, httpx.Client() as client:
+def test_an_oversized_answer_is_uncertain(http: httpx.Client) -> None:
+    with respx.mock() as mock:
         mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
             200, content=b" " * (ANSWER_MAX_BYTES + 1)
         )
         with pytest.raises(DeliveryUncertain):
-            DecisionTelecomClient(client, KEY).send(TEXT_ONLY)
+            DecisionTelecomClient(http, KEY).send(TEXT_ONLY)
 
 
-def test_a_refused_connection_is_retried_without_doubt() -> None:
-    with respx.mock() as mock, httpx.Client() as client:
+def test_a_refused_connection_is_retried_without_doubt(http: httpx.Client) -> None:
+    with respx.mock() as mock:
         mock.post("https://web.it-decision.com/v1/api/send-viber").mock(
             side_effect=httpx.ConnectError("refused")
         )
         with pytest.raises(RetryLater) as caught:
-            DecisionTelecomClient(client, KEY).send(TEXT_ONLY)
+            DecisionTelecomClient(http, KEY).send(TEXT_ONLY)
     assert type(caught.value) is RetryLater
 
 
@@ -343,6 +347,25 @@ def test_the_key_is_in_no_error_log_or_preview(
     assert TEXT_ONLY.redacted()["headers"]["Authorization"] == "Basic ***"
 
 
-def test_an_empty_key_is_refused_at_once() -> None:
-    with httpx.Client() as client, pytest.raises(DestinationFatal, match="access key is empty"):
-        DecisionTelecomClient(client, " ")
+def test_an_empty_key_is_refused_at_once(http: httpx.Client) -> None:
+    with pytest.raises(DestinationFatal, match="access key is empty"):
+        DecisionTelecomClient(http, " ")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(301, DestinationFatal), (404, DestinationFatal), (413, MessageRejected),
+     (429, RetryLater), (503, DeliveryUncertain)],
+)  # fmt: skip
+def test_answers_without_an_error_object_act_by_http_status(
+    http: httpx.Client, status: int, error: type[DeliveryError]
+) -> None:
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
+            status, content=b"<html>nope</html>", headers={"X-Rate-Limit-Reset": "9"}
+        )
+        with pytest.raises(error) as caught:
+            DecisionTelecomClient(http, KEY).send(TEXT_ONLY)
+    assert type(caught.value) is error
+    if error is RetryLater:
+        assert caught.value.retry_after == 9

@@ -157,4 +157,6 @@ def http_action(status: int) -> tuple[str, str]:
         return HTTP_ACTIONS[status]
     if status >= 500:
         return RETRY, "the gateway failed; poster tries again later"
+    if 300 <= status < 400:
+        return FATAL, "the gateway redirected the call; check the base URL (…/v1/api)"
     return REJECT, "the gateway refused the request"

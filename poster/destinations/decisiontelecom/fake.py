@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from poster.destinations.decisiontelecom.fakestate import Accepted, Answer, Gateway
+from poster.destinations.decisiontelecom.fakestate import Answer, Gateway
 
 API_PREFIX = "/v1/api/"
 READ_MAX_BYTES = 64 * 1024
@@ -52,6 +52,7 @@ class FakeDecisionTelecom:
         self._closing = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._callbacks: httpx.Client | None = None
 
     def __enter__(self) -> FakeDecisionTelecom:
         return self.start()
@@ -77,6 +78,9 @@ class FakeDecisionTelecom:
     def stop(self) -> None:
         """Stop serving, wake delayed answers and release the port; safe to call twice."""
         httpd, thread, self._httpd, self._thread = self._httpd, self._thread, None, None
+        if self._callbacks is not None:
+            self._callbacks.close()
+            self._callbacks = None
         if httpd is None or thread is None:
             return
         self._closing.set()
@@ -101,7 +105,7 @@ class FakeDecisionTelecom:
             if not url or self._notified.get(accepted.message_id) == status:
                 continue
             self._notified[accepted.message_id] = status
-            made.append(_post(url, {"message_id": accepted.message_id, "status": status}))
+            made.append(self._post(url, {"message_id": accepted.message_id, "status": status}))
         return made
 
     def reply(self, phone: str, text: str) -> Callback:
@@ -115,7 +119,18 @@ class FakeDecisionTelecom:
             "time": int(self.gateway.clock()),
             "message": {"text": text, "tracking_data": f"tracking_id:{accepted.message_id}"},
         }
-        return _post(str(accepted.body["callback_url"]), body)
+        return self._post(str(accepted.body["callback_url"]), body)
+
+    def _post(self, url: str, body: dict[str, Any]) -> Callback:
+        """POST one JSON callback and return what the receiver answered (0: no answer)."""
+        if self._callbacks is None:
+            # Made on first use: building a client loads the CA bundle, which most runs skip.
+            self._callbacks = httpx.Client(timeout=CALLBACK_TIMEOUT)
+        try:
+            response = self._callbacks.post(url, json=body)
+        except httpx.HTTPError:
+            return Callback(url, body, 0)
+        return Callback(url, body, response.status_code)
 
     def serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         """Answer one HTTP request."""
@@ -123,17 +138,13 @@ class FakeDecisionTelecom:
         if method == "POST" and path.startswith(API_PREFIX):
             self._api(handler, path.removeprefix(API_PREFIX))
         elif method == "GET" and path == "/fake/messages":
-            _send(handler, Answer(200, [_shown(m) for m in self.gateway.messages]))
+            _send(handler, Answer(200, [asdict(m) for m in self.gateway.messages]))
         else:
             _send(handler, Answer(404, {"name": "Not Found", "message": f"no {method} {path}",
                                         "code": 0, "status": 404}))  # fmt: skip
 
     def _api(self, handler: BaseHTTPRequestHandler, endpoint: str) -> None:
         """Hand an API call to the gateway and carry out its answer."""
-        if endpoint not in ("send-viber", "receive-viber"):
-            _send(handler, Answer(404, {"name": "Not Found", "message": "Page not found.",
-                                        "code": 0, "status": 404}))  # fmt: skip
-            return
         try:
             length = int(handler.headers.get("Content-Length", "0"))
         except ValueError:
@@ -141,7 +152,13 @@ class FakeDecisionTelecom:
         if not 0 <= length <= READ_MAX_BYTES:
             _send(handler, Answer(413, raw=b"request body too large"), close=True)
             return
+        # Read the body even for an unknown endpoint, so the next request on a kept-alive
+        # connection does not start inside it.
         raw = handler.rfile.read(length)
+        if endpoint not in ("send-viber", "receive-viber"):
+            _send(handler, Answer(404, {"name": "Not Found", "message": "Page not found.",
+                                        "code": 0, "status": 404}))  # fmt: skip
+            return
         headers = handler.headers
         answer = self.gateway.call(
             endpoint, headers.get("Authorization"), headers.get("Content-Type", ""), raw
@@ -153,21 +170,6 @@ class FakeDecisionTelecom:
             handler.close_connection = True
             return
         _send(handler, answer)
-
-
-def _shown(accepted: Accepted) -> dict[str, Any]:
-    """Return an accepted message as the fake's page shows it."""
-    return {**asdict(accepted)}
-
-
-def _post(url: str, body: dict[str, Any]) -> Callback:
-    """POST one JSON callback and return what the receiver answered."""
-    try:
-        with httpx.Client(timeout=CALLBACK_TIMEOUT) as client:
-            response = client.post(url, json=body)
-    except httpx.HTTPError:
-        return Callback(url, body, 0)
-    return Callback(url, body, response.status_code)
 
 
 def _send(handler: BaseHTTPRequestHandler, answer: Answer, *, close: bool = False) -> None:
