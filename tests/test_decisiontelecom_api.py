@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from manualclock import Clock
+from support.clock import Clock
 
 from poster.destinations.decisiontelecom.api import ANSWER_MAX_BYTES, DecisionTelecomClient
 from poster.destinations.decisiontelecom.codes import (

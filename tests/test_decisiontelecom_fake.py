@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from manualclock import Clock
+from support.clock import Clock
 
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
