@@ -27,7 +27,7 @@ from poster.store.files import (
     Change,
     StateFiles,
     encode_change,
-    encode_json,
+    encode_header,
     encode_snapshot,
     write_atomic,
 )
@@ -57,12 +57,16 @@ def prefill(state: Path, records: int, journal_bytes: int = 0) -> None:
     files = StateFiles(state / "poster.json")
     docs = {str(n): delivery(n) for n in range(1, records + 1)}
     write_atomic(files.snapshot, encode_snapshot("bench", None, {"deliveries": docs}))
-    lines = [encode_json({"generation": "bench"}) + b"\n"]
+    lines = [encode_header("bench")[0]]
     size = len(lines[0])
     for n in itertools.count(records + 1):
         sent = delivery(n)
         pending = {**sent, "state": PENDING, "message_token": None}
-        pair = [encode_change(Change("deliveries", {str(n): doc})) for doc in (pending, sent)]
+        seq = 2 * (n - records)
+        pair = [
+            encode_change(Change("deliveries", {str(n): doc}), seq - 1 + i)
+            for i, doc in enumerate((pending, sent))
+        ]
         if size + len(pair[0]) + len(pair[1]) >= journal_bytes:
             break
         lines += pair
@@ -104,7 +108,7 @@ def time_posts(states: list[Path], posts: int, rounds: int = 10) -> list[Cost]:
 def time_compaction(cost: Cost) -> tuple[float, int]:
     """Return the seconds one compaction takes and the journal bytes each post added."""
     journal = cost.store.path.with_suffix(".journal")
-    bytes_per_post = (journal.stat().st_size - len(b'{"generation":"bench"}\n')) // cost.posted
+    bytes_per_post = (journal.stat().st_size - len(encode_header("bench")[0])) // cost.posted
     start = time.perf_counter()
     cost.store.compact()
     return time.perf_counter() - start, bytes_per_post

@@ -4,7 +4,9 @@ The daemon holds the state's write lock, so a command cannot change the store wh
 ``submit`` leaves the request as one JSON file in ``inbox/``, written atomically and named so
 that names sort in submit order; the daemon calls ``drain`` every few seconds, which applies
 each request through ``poster.operate`` and deletes its file. Requests are idempotent, so a
-crash between applying one and deleting its file does no harm. A file that is not a request is
+crash between applying one and deleting its file does no harm. Only a daemon drains the inbox,
+so a request is queued only while a daemon holds the lock; a command waits for a one-shot run
+to end instead (``open_for_change``). A file that is not a request is
 moved to ``inbox/rejected/`` and logged, never applied.
 """
 
@@ -15,6 +17,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,12 +34,16 @@ from poster.operate import (
 )
 from poster.store import Store
 from poster.store.files import StateFiles, write_atomic
+from poster.store.place import DAEMON, read_holder
 from poster.store.store import SNAPSHOT_NAME
 
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
 REJECTED = "rejected"
+LOCK_WAIT = 5.0
+"""Seconds a command waits for a one-shot run to release the state before giving up."""
+PAUSE = 0.2
 Kind = Literal["retry", "retry-states", "feed-enable", "feed-disable"]
 _FIELDS = {"kind", "feed", "key", "states", "submitted"}
 
@@ -235,3 +242,52 @@ def _reject(path: Path, reason: str) -> str:
 def is_locked(error: StateError, state_dir: Path) -> bool:
     """Tell whether ``error`` says another process holds the state's write lock."""
     return error.path == StateFiles(Path(state_dir) / SNAPSHOT_NAME).lock
+
+
+def open_for_change(
+    state_dir: Path,
+    *,
+    wait: float | None = None,
+    pause: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Store | None:
+    """Open the state to apply a request; return ``None`` when a daemon holds it (queue it).
+
+    Another holder, such as a one-shot run, applies no requests: wait up to ``wait`` seconds
+    (default ``LOCK_WAIT``) for it to end, then raise the "is locked" error saying what holds it.
+    """
+    files = StateFiles(Path(state_dir) / SNAPSHOT_NAME)
+    deadline = clock() + (LOCK_WAIT if wait is None else wait)
+    while True:
+        try:
+            return Store(state_dir)
+        except StateError as exc:
+            if not is_locked(exc, state_dir):
+                raise
+        holder = read_holder(files)
+        if holder is not None and holder.role == DAEMON:
+            return None
+        if clock() >= deadline:
+            what = "another poster process" if holder is None else f"a {holder.role} run"
+            pid = f" (pid {holder.pid})" if holder is not None else ""
+            raise StateError(
+                files.lock, f"is locked: {what}{pid} is using the state; try again when it ends"
+            )
+        pause(PAUSE)
+
+
+def daemon_running(state_dir: Path) -> bool:
+    """Tell whether a live daemon noted itself as the holder of the state's lock."""
+    holder = read_holder(StateFiles(Path(state_dir) / SNAPSHOT_NAME))
+    return holder is not None and holder.role == DAEMON
+
+
+def waiting(state_dir: Path) -> list[str]:
+    """Describe each request waiting in the inbox, oldest first."""
+    found = []
+    for path in pending(state_dir):
+        try:
+            found.append(str(decode(path.read_bytes())))
+        except (OSError, ValueError) as exc:
+            found.append(f"{path.name}: not a request ({exc})")
+    return found

@@ -191,6 +191,8 @@ class ParsedFeed:
     link: str | None = None
     items: tuple[Item, ...] = ()
     format: str = ""
+    warnings: tuple[str, ...] = ()
+    """What was wrong with the document but repaired, such as invalid bytes replaced."""
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,11 @@ class StatusView:
     """Every failed and uncertain delivery, oldest first."""
     recent: tuple[DeliveryRecord, ...]
     """The newest deliveries, newest first."""
+    waiting: tuple[str, ...] = ()
+    """Operator requests left in the inbox, oldest first."""
+    daemon_running: bool = False
+    restored: str | None = None
+    """When and why the state was last written back from memory, if ever."""
 
     @property
     def attention(self) -> tuple[str, ...]:
@@ -137,11 +142,23 @@ class StatusView:
             if count:
                 found.append(f"{count} {state} item{'s' if count > 1 else ''}")
         found += [f"feed {f.name!r} {f.condition}" for f in self.feeds if f.needs_attention]
+        if self.waiting and not self.daemon_running:
+            count = len(self.waiting)
+            found.append(
+                f"{count} request{'s' if count > 1 else ''} waiting in the inbox with no daemon "
+                "to apply them (`poster run`, or any retry or feed command, applies them)"
+            )
         return tuple(found)
 
 
-def status_view(config: Config, store: Store, now: datetime) -> StatusView:
-    """Gather the status of every feed, the channel and the deliveries from ``store``."""
+def status_view(
+    config: Config,
+    store: Store,
+    now: datetime,
+    waiting: Sequence[str] = (),
+    daemon_running: bool = False,
+) -> StatusView:
+    """Gather the status of every feed, the channel, the deliveries and waiting requests."""
     feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
@@ -154,6 +171,9 @@ def status_view(config: Config, store: Store, now: datetime) -> StatusView:
         feeds=tuple(feeds),
         problems=tuple(store.deliveries(states=RETRYABLE)),
         recent=tuple(store.recent(RECENT, states=_DELIVERED)),
+        waiting=tuple(waiting),
+        daemon_running=daemon_running,
+        restored=store.restored,
     )
 
 
@@ -258,6 +278,12 @@ def format_status(view: StatusView) -> str:
         lines += _table(
             ("STATE", "FEED", "KEY", "TRIES", "SINCE"), _item_rows(view, view.problems, errors=True)
         )
+    if view.waiting:
+        who = "the running daemon applies them" if view.daemon_running else "no daemon runs"
+        lines += ["", f"Requests waiting in the inbox ({len(view.waiting)}; {who})"]
+        lines += [f"  {request}" for request in view.waiting]
+    if view.restored:
+        lines += ["", "State", f"  written back: {view.restored}"]
     lines += ["", "Recent deliveries (newest first)"]
     if view.recent:
         lines += _table(
@@ -304,6 +330,8 @@ def _feed_rows(view: StatusView) -> list[_Row]:
             notes.append(f"why: {state.disabled}{_resume_hint(feed)}")
         if state.last_error is not None:
             notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
+        if state.last_warning is not None:
+            notes.append(f"repaired on the last read: {state.last_warning}")
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
         rows.append(_Row((*cells, _when(state.next_attempt, view.now)), tuple(notes)))
     return rows
@@ -381,6 +409,9 @@ def status_json(view: StatusView) -> dict[str, Any]:
         "feeds": [_feed_json(feed) for feed in view.feeds],
         "problems": [_record_json(record) for record in view.problems],
         "recent": [_record_json(record) for record in view.recent],
+        "waiting": list(view.waiting),
+        "daemon_running": view.daemon_running,
+        "restored": view.restored,
     }
 
 
@@ -396,6 +427,7 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "last_success": _iso(state.last_success),
         "last_failure": _iso(state.last_failure),
         "last_error": state.last_error,
+        "last_warning": state.last_warning,
         "consecutive_failures": state.consecutive_failures,
         "next_attempt": _iso(state.next_attempt),
         "disabled": state.disabled,

@@ -201,6 +201,8 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
+    for warning in parsed.warnings:
+        log.warning("feed=%s status=repaired warning=%r", feed.name, warning)
     kept, skipped = _slim(decisions, deps.itemize)
     parsed = replace(parsed, items=())
     result = replace(result, body=b"")  # parsed already; the bytes need not wait in memory

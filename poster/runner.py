@@ -118,3 +118,5 @@ def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:
     for report in reports:
         if report.error is not None:
             store.record_fetch_failed(report.feed, now, str(report.error), now)
+        elif report.parsed is not None:
+            store.set_warning(report.feed, "; ".join(report.parsed.warnings) or None)

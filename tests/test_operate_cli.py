@@ -5,13 +5,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_operate import fill_store
+from support.operate import fill_store
 
 from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, main
 from poster.inbox import Request, drain, pending, submit
 from poster.ledger import FAILED, UNCERTAIN
 from poster.operate import OPERATOR_DISABLED, set_feed_disabled
 from poster.store import Store
+from poster.store.place import DAEMON
 
 CONFIG = Path(__file__).parent / "data" / "operate" / "feeds.toml"
 
@@ -91,7 +92,7 @@ def test_retry_applies_directly_without_a_daemon(
 def test_retry_is_queued_while_the_daemon_holds_the_lock(
     capsys: pytest.CaptureFixture[str], state: Path
 ) -> None:
-    with Store(state) as daemon:
+    with Store(state, role=DAEMON) as daemon:
         code, out, _ = run(capsys, "retry", "news", "n-failed", "--state-dir", state)
         assert code == EXIT_OK
         assert out.startswith("queued for the running daemon: retry news/n-failed (")
@@ -109,7 +110,7 @@ def test_retry_is_queued_while_the_daemon_holds_the_lock(
 def test_retry_of_an_unknown_item_exits_1(
     capsys: pytest.CaptureFixture[str], state: Path, locked: bool
 ) -> None:
-    with Store(state) if locked else Store(state, read_only=True):
+    with Store(state, role=DAEMON) if locked else Store(state, read_only=True):
         code, out, err = run(capsys, "retry", "news", "n-sent", "--state-dir", state)
     assert (code, out) == (EXIT_FAILED, "")
     assert err == (
@@ -192,7 +193,7 @@ def test_feed_disable_and_enable_directly(capsys: pytest.CaptureFixture[str], st
 def test_feed_switch_is_queued_while_the_daemon_holds_the_lock(
     capsys: pytest.CaptureFixture[str], state: Path
 ) -> None:
-    with Store(state) as daemon:
+    with Store(state, role=DAEMON) as daemon:
         code, out, _ = run(capsys, "feed", "disable", "blog", "--state-dir", state)
         assert (code, out.split(" (")[0]) == (
             EXIT_OK,

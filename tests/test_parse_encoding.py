@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from poster.config import FeedConfig
+from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed, Validators
 from poster.parse import parse
+from poster.parse.encoding import settle
+from poster.parse.xmlfeed import response_headers
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 URL = "https://enc.example.com/feed.xml"
@@ -97,3 +100,181 @@ def test_fixtures_really_are_in_legacy_encodings() -> None:
     assert CYRILLIC[1].encode("windows-1251") in raw
     assert CYRILLIC[1].encode("koi8-r") in (FEEDS / "rss20_koi8r.xml").read_bytes()
     assert LATIN[1].encode("iso-8859-1") in (FEEDS / "rss20_iso88591.xml").read_bytes()
+
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "feedparser-tests"
+# A DOCTYPE sends a document to feedparser's own reader instead of the ElementTree one.
+PATHS = {"fast": b"", "feedparser": b'<!DOCTYPE rss [<!ENTITY c "(c)">]>\n'}
+
+
+def crafted(title: bytes, encoding: str = "utf-8", doctype: bytes = b"") -> bytes:
+    """Return an RSS document with one item titled with the raw bytes ``title``."""
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n'.encode()
+        + doctype
+        + b"<rss version='2.0'><channel><title>Feed</title><item><title>"
+        + title
+        + b"</title><link>https://enc.example.com/1</link></item></channel></rss>"
+    )
+
+
+def parse_bytes(body: bytes, content_type: str | None = None) -> ParsedFeed:
+    """Parse a body as fetched with the given Content-Type."""
+    result = FetchResult("test", URL, 200, body, Validators(), content_type)
+    return parse(result, FeedConfig(name="test", url=URL))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=list(PATHS))
+@pytest.mark.parametrize(
+    ("damage", "expected", "warning"),
+    [
+        (b"\xff", "Привет\ufffd мир", "1 invalid byte in UTF-8 replaced"),
+        (b"\xd0", "Привет\ufffd мир", "1 invalid byte in UTF-8 replaced"),
+        (b"\x80\xfe", "Привет\ufffd мир", "2 invalid bytes in UTF-8 replaced"),
+    ],
+    ids=["stray-ff", "truncated-sequence", "two-bytes"],
+)
+def test_invalid_bytes_in_utf8_keep_the_rest_of_the_text(
+    path: str, damage: bytes, expected: str, warning: str
+) -> None:
+    body = crafted("Привет".encode() + damage + " мир".encode(), doctype=PATHS[path])
+    feed = parse_bytes(body)
+    assert feed.items[0].title == expected
+    assert feed.warnings == (warning,)
+
+
+def test_a_lone_legacy_byte_in_ascii_text_is_read_as_windows_1252() -> None:
+    # No valid UTF-8 text to keep: reading the document as windows-1252 gets the letter right.
+    feed = parse_bytes(crafted(b"Caf\xe9 menu"))
+    assert feed.items[0].title == "Café menu"
+    assert feed.warnings == ()
+
+
+def test_a_legacy_document_declared_utf8_is_not_turned_into_replacement_characters() -> None:
+    body = crafted("Съешь же ещё".encode("windows-1251") + "ё".encode())
+    assert "\ufffd" not in parse_bytes(body).items[0].title
+
+
+@pytest.mark.parametrize("path", PATHS, ids=list(PATHS))
+@pytest.mark.parametrize(
+    ("encoding", "content_type", "declared"),
+    [
+        ("windows-1252", None, "windows-1252"),
+        ("iso-8859-1", "application/rss+xml", "iso-8859-1"),
+        ("utf-8", "text/xml; charset=windows-1252", "windows-1252"),
+        ("windows-1252", "text/xml", "windows-1252"),
+        ("koi8-r", "application/xml", "koi8-r"),
+    ],
+    ids=["xml-decl", "xml-decl-latin1", "http-charset", "text-xml-then-decl", "xml-decl-koi8"],
+)
+def test_utf8_labelled_single_byte_is_read_as_utf8(
+    path: str, encoding: str, content_type: str | None, declared: str
+) -> None:
+    body = crafted("Price: 5 € — Größe".encode(), encoding, PATHS[path])
+    feed = parse_bytes(body, content_type)
+    assert feed.items[0].title == "Price: 5 € — Größe"
+    assert feed.warnings == (f"declared {declared} but is UTF-8; read as UTF-8",)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [("windows-1251", "Новости Заречья"), ("windows-1252", "Größe & Café"), ("koi8-r", "Привет")],
+)
+def test_text_in_its_declared_single_byte_charset_stays_as_declared(
+    encoding: str, text: str
+) -> None:
+    feed = parse_bytes(crafted(text.encode(encoding), encoding))
+    assert (feed.items[0].title, feed.warnings) == (text, ())
+
+
+def test_the_shipped_windows_1251_sample_reads_as_declared() -> None:
+    body = (REPO / "samples" / "zarechye-1251.xml").read_bytes()
+    feed = parse_bytes(body, "application/rss+xml")
+    assert (feed.title, feed.warnings) == ("Новости Заречья", ())
+    assert feed.items[0].title == "Открылся новый каток в парке Победы"
+
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+# The two corpus documents that are UTF-8 with a stray byte; every other one is left alone.
+REPAIRED = {
+    "encoding/bozo_invalid-bytes-with-bom.xml": "Valid UTF8: ѨInvalid UTF8: Espa\ufffda",
+    "encoding/bozo_linenoise.xml": "’<>”\ufffd",
+}
+
+
+def corpus_files() -> list[Path]:
+    """Return the corpus's XML documents."""
+    return sorted(CORPUS.rglob("*.xml")) if CORPUS.is_dir() else []
+
+
+@needs_corpus
+def test_settling_changes_no_corpus_document_but_the_damaged_utf8_ones() -> None:
+    changed = {}
+    for path in corpus_files():
+        result = FetchResult("c", "", 200, path.read_bytes(), Validators())
+        settled = settle(result, response_headers(result)["content-type"])
+        if settled.result is not result or settled.warnings:
+            changed[str(path.relative_to(CORPUS))] = settled.warnings
+    assert changed == {name: ("1 invalid byte in UTF-8 replaced",) for name in REPAIRED}
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", REPAIRED)
+def test_damaged_corpus_documents_keep_their_valid_text(name: str) -> None:
+    feed = parse_bytes((CORPUS / name).read_bytes())
+    text = feed.title or feed.items[0].summary
+    assert text.strip() == REPAIRED[name]
+
+
+@needs_corpus
+def test_corpus_utf8_documents_mislabelled_as_windows_1252_read_as_labelled_right() -> None:
+    compared = 0
+    for path in corpus_files():
+        body = path.read_bytes()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if text.isascii() or b"<!DOCTYPE" in body:
+            continue
+        try:
+            right = parse_bytes(body, "application/xml; charset=utf-8")
+        except ParseError:
+            continue
+        wrong = parse_bytes(body, "application/rss+xml; charset=windows-1252")
+        assert texts(wrong) == texts(right), path
+        # Bytes windows-1252 leaves undefined (0x81, 0x8d, ...) already make feedparser move on.
+        if legible(body, "windows-1252"):
+            assert wrong.warnings == ("declared windows-1252 but is UTF-8; read as UTF-8",)
+        assert texts(wrong) == texts(right), path
+        compared += 1
+    assert compared >= 10
+
+
+def legible(body: bytes, encoding: str) -> bool:
+    """Tell whether the whole body decodes in ``encoding``."""
+    try:
+        body.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def texts(feed: ParsedFeed) -> list[str]:
+    """Return the feed's title and each item's title and text."""
+    return [feed.title, *(part for i in feed.items for part in (i.title, i.content_text))]
+
+
+def test_invalid_bytes_in_a_json_feed_keep_the_rest_of_the_text() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "Feed", "items": '
+        b'[{"id": "1", "title": "'
+        + "Привет".encode()
+        + b"\xff"
+        + ' мир", '.encode()
+        + b'"content_text": "x"}]}'
+    )
+    feed = parse_bytes(body, "application/feed+json")
+    assert feed.items[0].title == "Привет\ufffd мир"
+    assert feed.warnings == ("1 invalid byte in UTF-8 replaced",)

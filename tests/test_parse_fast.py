@@ -172,7 +172,7 @@ def raw_differences(result: FetchResult) -> list[str]:
     body = result.body or b""
     theirs = feedparser.parse(
         io.BytesIO(body),
-        response_headers=response_headers(result, body),
+        response_headers=response_headers(result),
         sanitize_html=False,
         resolve_relative_uris=False,
     )

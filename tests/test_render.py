@@ -383,7 +383,7 @@ def test_nothing_fits_body_cap(renderer: Renderer, monkeypatch: pytest.MonkeyPat
     [
         pytest.param(
             "strict.j2",
-            "template 'strict.j2' line 3: 'poster.models.Item object' has no attribute 'nope'",
+            "template 'strict.j2' line 3: item.nope is undefined",
             id="undefined",
         ),
         pytest.param(

@@ -2,7 +2,8 @@
 
 They work while the daemon runs: ``status`` reads the state without taking the lock, and a
 change the daemon's lock keeps us from writing is queued in the state directory's inbox, which
-the daemon applies within seconds.
+the daemon applies within seconds. While a one-shot run holds the lock, a change waits a few
+seconds for it to end and is refused if it does not.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def add_commands(commands: Any) -> None:
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
     """Print the status; exit 1 when anything needs a person, so monitoring can use it."""
-    with Store(state_dir(args), read_only=True) as store:
-        view = status_view(config, store, datetime.now(UTC))
+    folder = state_dir(args)
+    requests = inbox.waiting(folder), inbox.daemon_running(folder)
+    with Store(folder, read_only=True) as store:
+        view = status_view(config, store, datetime.now(UTC), *requests)
     if args.json:
         print(json.dumps(status_json(view), indent=2, ensure_ascii=False))
     else:
@@ -131,10 +134,14 @@ def _change(state_dir: Path, request: Request) -> int:
         )
         return EXIT_FAILED
     try:
-        store = Store(state_dir)
+        store = inbox.open_for_change(state_dir)
     except StateError as exc:
         if not inbox.is_locked(exc, state_dir):
             raise
+        # A run that ends soon is not an environment problem: say so and let them retry.
+        print(f"poster: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if store is None:
         return _queue(state_dir, request)
     with store:
         # Requests queued for a daemon that stopped before applying them go first, in order.

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from poster.cli.common import EXIT_OK, select_feeds
+from poster.cli.common import EXIT_OK, add_command, select_feeds
 from poster.config import Config
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import sandbox_session
@@ -22,14 +22,29 @@ from poster.fetch import make_client
 
 def add_commands(commands: Any) -> None:
     """Register studio."""
-    studio = commands.add_parser(
-        "studio", help="show the feeds' newest items on a sandbox page, re-rendered on every save"
+    studio = add_command(
+        commands,
+        "studio",
+        "show the feeds' newest items on a sandbox page, rendered again on every save",
+        state=False,
     )
-    studio.add_argument("--feed", action="append", help="only this feed (repeatable)")
     studio.add_argument(
-        "--limit", type=int, default=LATEST, help=f"newest items per feed (default {LATEST})"
+        "--feed", action="append", metavar="NAME", help="only this feed (repeatable)"
     )
-    studio.add_argument("--port", type=int, default=DEFAULT_CLI_PORT, help="sandbox page port")
+    studio.add_argument(
+        "--limit",
+        type=int,
+        default=LATEST,
+        metavar="N",
+        help=f"the newest N items of each feed (default {LATEST})",
+    )
+    studio.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_CLI_PORT,
+        metavar="PORT",
+        help=f"the sandbox page's port (default {DEFAULT_CLI_PORT})",
+    )
     studio.set_defaults(handler=cmd_studio)
 
 

@@ -48,6 +48,7 @@ from poster.schedule import (
 )
 from poster.secrets import require_token
 from poster.store import Store
+from poster.store.place import DAEMON
 from poster.systemd import Notifier
 from poster.webhook import WebhookReceiver
 
@@ -74,8 +75,10 @@ class Daemon:
         *,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        tick: float = TICK,
     ) -> None:
         self.config_path = config_path
+        self.tick = tick
         self.state_dir = state_dir
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
@@ -102,7 +105,8 @@ class Daemon:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
         self.config = load_config(self.config_path)
         token = self._token(self.config)
-        with Store(self.state_dir, retention=self.config.daemon.retention) as store:
+        retention = self.config.daemon.retention
+        with Store(self.state_dir, retention=retention, role=DAEMON) as store:
             self.store = store
             resend_uncertain(self.store, self.config.feeds)
             with make_client() as feeds, httpx.Client() as api:
@@ -120,6 +124,7 @@ class Daemon:
             self.metrics,
             self._deps,
             min_gap=self.config.viber.min_gap.total_seconds(),
+            tick=self.tick,
         )
         self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
         self.scheduler = self._scheduler(self.config)
@@ -208,6 +213,7 @@ class Daemon:
                 self._fresh.discard(name)
             self._present[name] = frozenset(d.item.key for d in result.decisions)
             self._read_ok(name)
+            self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
             self._queued(self.queue.put(result))
         elif result.error is not None:
@@ -320,7 +326,7 @@ class Daemon:
         """Do the main thread's chores until stopped."""
         interval = self.notifier.watchdog_interval
         while not self._stop.is_set():
-            self._stop.wait(min(TICK, interval) if interval else TICK)
+            self._stop.wait(min(self.tick, interval) if interval else self.tick)
             if self._reload.is_set():
                 self._reload.clear()
                 self._do_reload()

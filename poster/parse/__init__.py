@@ -6,10 +6,12 @@ The one entry is :func:`parse`; it does no I/O and raises only ``ParseError``.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from poster.config import FeedConfig
 from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed
+from poster.parse.encoding import repair_utf8, settle
 from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
 from poster.parse.mapped import parse_mapped
 
@@ -33,11 +35,11 @@ def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
         kind = "json" if _starts_like_json(body) else "xml"
     if kind not in ("json", "jsonfeed"):
         return _parse_xml(result, feed)
-    document = _load_json(body, feed.name)
+    document, warnings = _load_json(body, feed.name)
     if kind == "jsonfeed" or (feed.format == "auto" and is_jsonfeed(document)):
-        return parse_jsonfeed(document, result, feed)
+        return _warned(parse_jsonfeed(document, result, feed), warnings)
     if feed.json is not None:
-        return parse_mapped(document, result, feed, feed.json)
+        return _warned(parse_mapped(document, result, feed, feed.json), warnings)
     if feed.format == "json":
         raise ParseError(feed.name, 'format "json" needs a json table mapping items and fields')
     raise ParseError(
@@ -53,10 +55,17 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     # Imported on first use: feedparser and urllib.request add about 50 ms to start-up, which
     # a pass that finds every feed unchanged does not need.
     from poster.parse.fastxml import parse_fast
-    from poster.parse.xmlfeed import parse_xml
+    from poster.parse.xmlfeed import parse_xml, response_headers
 
+    settled = settle(result, response_headers(result)["content-type"])
+    result = settled.result
     fast = parse_fast(result, feed)
-    return fast if fast is not None else parse_xml(result, feed)
+    return _warned(fast if fast is not None else parse_xml(result, feed), settled.warnings)
+
+
+def _warned(parsed: ParsedFeed, warnings: tuple[str, ...]) -> ParsedFeed:
+    """Return the feed with what was repaired in its document noted."""
+    return replace(parsed, warnings=warnings) if warnings else parsed
 
 
 def _starts_like_json(body: bytes) -> bool:
@@ -65,11 +74,18 @@ def _starts_like_json(body: bytes) -> bool:
     return start in (b"{", b"[")
 
 
-def _load_json(body: bytes, name: str) -> object:
-    """Return the parsed JSON body, or raise ParseError saying where it is broken."""
+def _load_json(body: bytes, name: str) -> tuple[object, tuple[str, ...]]:
+    """Return the parsed JSON body and what was repaired, or raise ParseError if it is broken."""
     try:
-        # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
-        return json.loads(body)
+        try:
+            # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
+            return json.loads(body), ()
+        except UnicodeDecodeError:
+            # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1): keep all but bad bytes.
+            repaired = repair_utf8(body) if json.detect_encoding(body) == "utf-8" else None
+            if repaired is None:
+                raise
+        return json.loads(repaired[0].removeprefix("\ufeff")), (repaired[1],)
     except json.JSONDecodeError as exc:
         raise ParseError(
             name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"

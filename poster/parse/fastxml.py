@@ -68,7 +68,7 @@ def read_fast(result: FetchResult) -> FeedData | None:
         return None
     body = result.body or b""
     outcome: dict[str, Any] = {}
-    document = _utf8_document(body, response_headers(result, body), outcome)
+    document = _utf8_document(body, response_headers(result), outcome)
     if document is None:
         return None
     try:

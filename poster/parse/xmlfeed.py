@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import xml.sax
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -17,6 +16,7 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import from_struct
+from poster.parse.encoding import CHARSET
 from poster.parse.keys import item_key
 from poster.parse.media import (
     absolute,
@@ -30,16 +30,13 @@ from poster.parse.media import (
 
 Entry = Mapping[str, Any]
 
-_XML_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^;\"'\s]+)[\"']?", re.IGNORECASE)
-_UNICODE = ("utf-8", "utf8", "utf-16", "utf-32")
 _HTML_TYPES = ("html", "xhtml")
 
 
 def parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     """Return the feed and its entries, or raise ParseError when the body is not a feed."""
     body = result.body or b""
-    document = _run_feedparser(body, response_headers(result, body), feed.name)
+    document = _run_feedparser(body, response_headers(result), feed.name)
     entries = [e for e in _get(document, "entries") or () if isinstance(e, dict)]
     version = str(_get(document, "version") or "")
     meta: Entry = _get(document, "feed") or {}
@@ -82,39 +79,16 @@ def _run_feedparser(body: bytes, headers: dict[str, str], name: str) -> Any:
         raise ParseError(name, f"not a feed: feedparser failed: {exc!r}") from exc
 
 
-def response_headers(result: FetchResult, body: bytes) -> dict[str, str]:
+def response_headers(result: FetchResult) -> dict[str, str]:
     """Return the HTTP headers feedparser needs to pick the character encoding."""
     header = {name.lower(): value for name, value in result.headers}
     found = [v for v in (result.content_type, header.get("content-type")) if v]
-    content_type = next((v for v in found if _CHARSET.search(v)), found[0] if found else "")
+    content_type = next((v for v in found if CHARSET.search(v)), found[0] if found else "")
     # Without a Content-Type feedparser assumes ISO-8859-1; application/xml lets the XML
     # declaration or BOM decide, then UTF-8 (XML 1.0 §4.3.3). No Content-Location is given,
     # so feedparser leaves relative ids as written (stable keys whatever URL served the feed)
     # and the URLs that are used are resolved here against the fetched URL.
-    return {"content-type": _fit_charset(content_type or "application/xml", body)}
-
-
-def _fit_charset(content_type: str, body: bytes) -> str:
-    """Return the Content-Type, its charset set to UTF-8 when the body plainly is UTF-8.
-
-    Servers often label every response with a default single-byte charset. When the body
-    declares UTF-8 (or nothing, which means UTF-8 for XML) and decodes as UTF-8 with
-    multi-byte characters, which text in a single-byte charset practically never does, the
-    header is the one that is wrong.
-    """
-    match = _CHARSET.search(content_type)
-    if not match or match.group(1).lower().startswith(_UNICODE):
-        return content_type
-    declared = _XML_DECLARED.match(body[:512])
-    if declared and not declared.group(1).lower().startswith(b"utf-8"):
-        return content_type
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return content_type
-    if text.isascii():
-        return content_type
-    return content_type[: match.start()] + "; charset=utf-8" + content_type[match.end() :]
+    return {"content-type": content_type or "application/xml"}
 
 
 def _check_empty_feed(document: Any, version: str, meta: Entry, body: bytes, name: str) -> None:

@@ -21,6 +21,7 @@ from poster.render.sample import SAMPLE_ITEM, sample_meta
 if TYPE_CHECKING:
     from poster.destinations import Kind
     from poster.render.engine import Templates
+    from poster.render.limits import Limits
 
 __all__ = ["SAMPLE_ITEM", "Renderer"]
 
@@ -42,9 +43,16 @@ class Renderer:
     template takes effect on the next item without a restart.
     """
 
-    def __init__(self, templates_dir: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        limits: Limits | None = None,
+    ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
+        self._limits = limits
         self._templates: Templates | None = None
         self._lock = threading.Lock()
 
@@ -81,7 +89,7 @@ class Renderer:
                 # Imported here: a pass with nothing to render never pays for loading Jinja.
                 from poster.render.engine import Templates
 
-                self._templates = Templates(self.templates_dir, self._clock)
+                self._templates = Templates(self.templates_dir, self._clock, self._limits)
             return self._templates
 
 

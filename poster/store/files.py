@@ -1,9 +1,16 @@
 """Read and write the state files: the snapshot, its backup, the journal and the lock.
 
-The snapshot is one JSON object, ``{"format": 1, "generation": G, "previous": P, "tables": T}``,
-where ``T`` is what TinyDB keeps (table name → document id → document). The journal's first
-line is ``{"generation": G}``, naming the snapshot it continues; each further line is one change,
-``{"table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline.
+The snapshot is one JSON object, ``{"format": 1, "generation": G, "previous": P, "seq": S,
+"tables": T}``, where ``T`` is what TinyDB keeps (table name → document id → document) and ``S``
+numbers the last change it holds. The journal's first line is ``{"generation": G, "committed":
+N}``, naming the snapshot it continues; each further line is one change, ``{"seq": S + k,
+"table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline.
+
+``N`` is rewritten in place (fixed width) with every append: the file is at least ``N`` bytes
+long and only the line starting at ``N`` or later was not yet on disk when a change returned.
+A journal shorter than ``N``, a gap in the numbers, or damage before the final line means
+recorded changes were lost, and is refused rather than forgotten: the items they recorded
+would be posted again. State written before ``seq`` and ``committed`` existed still opens.
 
 Whole files are replaced atomically (temp file in the same directory, fsync, ``os.replace``,
 fsync of the directory), so a crash leaves either the old file or the new one, never a mix.
@@ -12,7 +19,6 @@ fsync of the directory), so a crash leaves either the old file or the new one, n
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -24,6 +30,8 @@ from typing import Any
 from poster.errors import StateError
 
 FORMAT = 1
+MARK_WIDTH = 20
+"""Digits kept for the journal's ``committed`` offset, so it can be rewritten in place."""
 Document = dict[str, Any]
 Tables = dict[str, dict[str, Document]]
 
@@ -33,6 +41,11 @@ class StateFiles:
     """Name the files that hold the state of one state directory."""
 
     snapshot: Path
+
+    @property
+    def folder(self) -> Path:
+        """Return the state directory."""
+        return self.snapshot.parent
 
     @property
     def backup(self) -> Path:
@@ -49,6 +62,11 @@ class StateFiles:
         """Return the file a writing process holds locked."""
         return self.snapshot.with_suffix(".lock")
 
+    @property
+    def holder(self) -> Path:
+        """Return the file naming the process that holds the lock, and its role."""
+        return self.snapshot.with_suffix(".holder")
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -58,6 +76,10 @@ class Snapshot:
     previous: str | None
     tables: Tables = field(default_factory=dict)
     size: int = 0
+    seq: int = 0
+    """The number of the last change the snapshot holds."""
+    restored: str | None = None
+    """When and why the state was last written back from memory, if ever."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,7 @@ class Change:
     table: str
     put: dict[str, Document]
     delete: tuple[str, ...] = ()
+    seq: int = 0
 
     def apply(self, tables: Tables) -> None:
         """Apply the change to ``tables`` in place."""
@@ -84,6 +107,8 @@ class JournalScan:
     changes: list[Change]
     good_bytes: int
     size: int
+    mark_at: int | None = None
+    """Where the ``committed`` digits sit; ``None`` in a journal written before they existed."""
 
     @property
     def torn(self) -> bool:
@@ -101,16 +126,38 @@ def encode_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def encode_snapshot(generation: str, previous: str | None, tables: Tables) -> bytes:
-    """Serialize a snapshot of ``tables``."""
-    envelope = {"format": FORMAT, "generation": generation, "previous": previous}
+def encode_snapshot(
+    generation: str,
+    previous: str | None,
+    tables: Tables,
+    seq: int = 0,
+    restored: str | None = None,
+) -> bytes:
+    """Serialize a snapshot of ``tables`` holding the changes up to ``seq``."""
+    envelope: dict[str, object] = {"format": FORMAT, "generation": generation}
+    envelope |= {"previous": previous, "seq": seq}
+    if restored is not None:
+        envelope["restored"] = restored
     return encode_json({**envelope, "tables": tables})
 
 
-def encode_change(change: Change) -> bytes:
-    """Serialize one change as a journal line, newline included."""
-    line = {"table": change.table, "put": change.put, "delete": list(change.delete)}
+def encode_change(change: Change, seq: int) -> bytes:
+    """Serialize one change as journal line number ``seq``, newline included."""
+    line = {"seq": seq, "table": change.table, "put": change.put, "delete": list(change.delete)}
     return encode_json(line) + b"\n"
+
+
+def encode_header(generation: str, committed: int = 0) -> tuple[bytes, int]:
+    """Return a journal's first line and where its ``committed`` digits start."""
+    head = b'{"generation":' + encode_json(generation) + b',"committed":'
+    committed = max(committed, len(head) + MARK_WIDTH + 2)
+    return head + encode_mark(committed) + b"}\n", len(head)
+
+
+def encode_mark(committed: int) -> bytes:
+    """Return ``committed`` as the fixed-width digits the journal header holds."""
+    # JSON allows whitespace before the closing brace, so padding keeps the width fixed.
+    return f"{committed:<{MARK_WIDTH}d}".encode("ascii")
 
 
 def read_snapshot(files: StateFiles) -> Snapshot | None:
@@ -151,7 +198,11 @@ def _decode_snapshot(data: bytes) -> Snapshot:
     generation, previous = value.get("generation"), value.get("previous")
     if not isinstance(generation, str) or not (previous is None or isinstance(previous, str)):
         raise ValueError('has no valid "generation"')
-    return Snapshot(generation, previous, _check_tables(value.get("tables")), len(data))
+    seq, restored = value.get("seq", 0), value.get("restored")
+    if type(seq) is not int or seq < 0 or not isinstance(restored, str | None):
+        raise ValueError('has no valid "seq" or "restored"')
+    tables = _check_tables(value.get("tables"))
+    return Snapshot(generation, previous, tables, len(data), seq, restored)
 
 
 def _check_tables(value: object) -> Tables:
@@ -170,8 +221,8 @@ def _check_tables(value: object) -> Tables:
 def scan_journal(files: StateFiles) -> JournalScan | None:
     """Read the journal's complete changes; return ``None`` when there is no journal.
 
-    A last line that is cut short or unreadable is left out (``torn``): it is the trace of a
-    crash in the middle of an append. Damage anywhere before it is an error.
+    A final line that is cut short or unreadable is left out (``torn``): it is the trace of a
+    crash in the middle of an append. Any other loss or damage is an error.
     """
     path = files.journal
     try:
@@ -179,25 +230,60 @@ def scan_journal(files: StateFiles) -> JournalScan | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(path, f"cannot be read ({exc.strerror}); {_journal_way_out()}") from exc
+        raise StateError(path, f"cannot be read ({exc.strerror}); {journal_way_out()}") from exc
     if not data:
-        return None
+        # Journals are written whole and renamed into place: an empty one was cut short.
+        raise StateError(path, _shortened(0, 1))
     # Every element but the last was followed by a newline; the last one is b"" or torn.
     lines = data.split(b"\n")[:-1]
-    generation = _decode_header(path, lines[0] if lines else b"")
+    generation, committed, mark_at = _decode_header(path, lines[0] if lines else b"")
+    if committed is not None and len(data) < committed:
+        raise StateError(path, _shortened(len(data), committed))
+    complete = sum(map(len, lines)) + len(lines)
     changes = _decode_all(lines[1:])
-    if changes is not None:
-        return JournalScan(generation, changes, sum(map(len, lines)) + len(lines), len(data))
+    if changes is None:
+        changes, complete = _decode_each(path, lines, complete == len(data))
+    if complete < len(data) and complete < (committed or 0):
+        # The unfinished line began before the last confirmed one: that one is gone.
+        raise StateError(path, _shortened(complete, committed or 0))
+    return JournalScan(generation, changes, complete, len(data), mark_at)
+
+
+def _decode_each(path: Path, lines: list[bytes], whole: bool) -> tuple[list[Change], int]:
+    """Decode line by line, naming the first damaged one; only a final one may be dropped."""
     changes, good_bytes = [], len(lines[0]) + 1
     for number, line in enumerate(lines[1:], start=2):
         try:
             changes.append(_decode_change(_parse_line(line)))
         except ValueError as exc:
-            if number == len(lines):
+            if number == len(lines) and whole:
                 break
-            raise StateError(path, f"line {number} {exc}; {_journal_way_out()}") from exc
+            raise StateError(path, f"line {number} {exc}; {journal_way_out()}") from exc
         good_bytes += len(line) + 1
-    return JournalScan(generation, changes, good_bytes, len(data))
+    return changes, good_bytes
+
+
+def check_sequence(path: Path, scan: JournalScan, after: int) -> None:
+    """Refuse a journal whose changes do not number on from ``after`` without a gap."""
+    if scan.mark_at is None:
+        return
+    for line, change in enumerate(scan.changes, start=2):
+        expected = after + line - 1
+        if change.seq != expected:
+            missing = f"change {expected} is missing (line {line} holds change {change.seq})"
+            raise StateError(path, f"{missing}: {LOST}; {journal_way_out()}")
+
+
+LOST = "recorded changes were lost, and their items would be posted again"
+
+
+def _shortened(size: int, committed: int) -> str:
+    """Say that the journal lost its end, and what to do."""
+    return (
+        f"ends at byte {size}, but changes up to byte {committed} had been recorded (it was cut "
+        f"short or replaced by an older copy): {LOST}; put the complete file back, or "
+        f"{journal_way_out()}"
+    )
 
 
 def _parse_line(line: bytes) -> object:
@@ -221,7 +307,7 @@ def _decode_all(lines: list[bytes]) -> list[Change] | None:
         return None
 
 
-def _journal_way_out() -> str:
+def journal_way_out() -> str:
     """Tell the operator how to get going again after the journal could not be used."""
     return (
         "move the journal aside to start from the snapshot alone "
@@ -229,16 +315,21 @@ def _journal_way_out() -> str:
     )
 
 
-def _decode_header(path: Path, line: bytes) -> str:
-    """Return the generation named by the journal's first line."""
+def _decode_header(path: Path, line: bytes) -> tuple[str, int | None, int | None]:
+    """Return the generation and committed length named by the journal's first line."""
     try:
         header = json.loads(line)
     except ValueError:
         header = None
     if not isinstance(header, dict) or not isinstance(header.get("generation"), str):
-        raise StateError(path, f"line 1 is not a journal header; {_journal_way_out()}")
-    generation: str = header["generation"]
-    return generation
+        raise StateError(path, f"line 1 is not a journal header; {journal_way_out()}")
+    committed = header.get("committed")
+    if committed is None:
+        return header["generation"], None, None
+    mark_at = line.find(b'"committed":') + len(b'"committed":')
+    if type(committed) is not int or line[mark_at:] != encode_mark(committed) + b"}":
+        raise StateError(path, f"line 1 has no valid committed length; {journal_way_out()}")
+    return header["generation"], committed, mark_at
 
 
 def _decode_change(value: object) -> Change:
@@ -246,12 +337,13 @@ def _decode_change(value: object) -> Change:
     if not isinstance(value, dict):
         raise ValueError("is not a change")
     table, put, delete = value.get("table"), value.get("put"), value.get("delete")
-    if not isinstance(table, str) or not isinstance(delete, list):
+    seq = value.get("seq", 0)
+    if not isinstance(table, str) or not isinstance(delete, list) or type(seq) is not int:
         raise ValueError("is not a change")
     checked = _check_tables({table: put})[table]
     if not all(isinstance(doc_id, str) for doc_id in delete):
         raise ValueError("deletes something that is not a document id")
-    return Change(table, checked, tuple(delete))
+    return Change(table, checked, tuple(delete), seq)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -298,19 +390,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_journal(files: StateFiles, generation: str) -> int:
-    """Start an empty journal for ``generation`` and return it open for appending."""
-    write_atomic(files.journal, encode_json({"generation": generation}) + b"\n")
-    return os.open(files.journal, os.O_WRONLY | os.O_APPEND)
+def open_journal(files: StateFiles, generation: str) -> tuple[int, int]:
+    """Start an empty journal for ``generation``; return it open and where its mark sits."""
+    header, mark_at = encode_header(generation)
+    write_atomic(files.journal, header)
+    return os.open(files.journal, os.O_WRONLY), mark_at
 
 
-def hold_lock(files: StateFiles) -> int:
-    """Lock the state against a second writing process; return the descriptor to keep open."""
-    fd = os.open(files.lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        message = "is locked: another poster process is using this state directory; stop it first"
-        raise StateError(files.lock, message) from exc
-    return fd
+def append_at(fd: int, offset: int, data: bytes, mark_at: int | None) -> None:
+    """Write ``data`` at ``offset``, mark it in the header as begun, and wait until on disk."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+    if mark_at is not None:
+        # One fsync covers both writes, in whichever order they reach the disk: a crash
+        # leaves a mark at most one line short of the file, or a file at most one line short.
+        os.pwrite(fd, encode_mark(offset - len(data)), mark_at)
+    os.fsync(fd)

@@ -13,10 +13,10 @@ database to the storage.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,15 +27,14 @@ from tinydb.table import Table
 from poster.errors import StateError
 from poster.store.files import (
     Change,
-    Document,
     JournalScan,
     Snapshot,
     StateFiles,
     Tables,
-    append,
+    append_at,
+    check_sequence,
     encode_change,
     encode_snapshot,
-    hold_lock,
     keep_backup,
     new_generation,
     open_journal,
@@ -43,8 +42,22 @@ from poster.store.files import (
     scan_journal,
     write_atomic,
 )
+from poster.store.place import (
+    ONE_SHOT,
+    Lock,
+    file_id,
+    hold_lock,
+    note_holder,
+    os_problem,
+    same_file,
+)
+from poster.store.tracked import TrackedTable
 
 log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class JournalStorage(Storage):
@@ -55,21 +68,36 @@ class JournalStorage(Storage):
     min_compact_bytes = 1 << 20
     """Leave journals smaller than this alone: a small state would otherwise compact often."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        role: str = ONE_SHOT,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.files = StateFiles(path)
         self.read_only = read_only
-        self._lock = None if read_only else hold_lock(self.files)
+        self._clock = clock
+        self._lock: Lock | None = None
         self._journal: int | None = None
         self._journal_bytes = 0
+        self._mark_at: int | None = None
         self._postponed_until = 0
+        self._unfinished = False
         try:
+            self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
             self._tables = snapshot.tables
-            self._generation = snapshot.generation
+            self._generation, self._seq = snapshot.generation, snapshot.seq
             self._snapshot_bytes = snapshot.size
+            self._snapshot_id = file_id(self.files.snapshot)
+            self.restored = snapshot.restored
             self._load_journal(snapshot)
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, OSError):
+                raise os_problem(self.files, exc) from exc
             raise
 
     def read(self) -> Tables:
@@ -83,15 +111,15 @@ class JournalStorage(Storage):
 
     def commit(self, change: Change) -> None:
         """Append ``change`` to the journal; compact when the journal has grown large enough."""
-        fd = self._writable()
-        line = encode_change(change)
+        fd = self._in_place()
+        line = encode_change(change, self._seq + 1)
         try:
-            append(fd, line)
+            append_at(fd, self._journal_bytes, line, self._mark_at)
         except OSError as exc:
             self._undo_append()
-            why = f"cannot be written ({exc.strerror}); the change was not recorded"
-            raise StateError(self.files.journal, f"{why}: make room or fix permissions") from exc
+            raise os_problem(self.files, exc) from exc
         self._journal_bytes += len(line)
+        self._seq += 1
         threshold = self.compact_threshold(self._snapshot_bytes)
         if self._journal_bytes > max(threshold, self._postponed_until):
             self._compact_or_postpone()
@@ -104,21 +132,32 @@ class JournalStorage(Storage):
     def compact(self) -> None:
         """Write the tables as a new snapshot, keep the old one as backup, start a new journal."""
         self._writable()
+        try:
+            self._compact()
+        except OSError as exc:
+            raise os_problem(self.files, exc) from exc
+
+    def _compact(self) -> None:
+        """Write the snapshot and start its journal, letting OS errors through."""
         generation = new_generation()
-        data = encode_snapshot(generation, self._generation, self._tables)
+        data = encode_snapshot(generation, self._generation, self._tables, self._seq, self.restored)
         keep_backup(self.files)
         write_atomic(self.files.snapshot, data)
+        self._snapshot_id = file_id(self.files.snapshot)
         # The journal now repeats what the snapshot holds; it must be replaced before the next
         # append, or later changes would go to a journal the snapshot disowns.
+        self._unfinished = True
         self._start_journal(generation)
+        self._unfinished = False
         self._generation, self._snapshot_bytes = generation, len(data)
         log.info("state=compacted path=%s bytes=%d", self.files.snapshot, len(data))
 
     def close(self) -> None:
         """Close the journal and release the lock."""
-        for fd in (self._journal, self._lock):
-            if fd is not None:
-                os.close(fd)
+        if self._journal is not None:
+            os.close(self._journal)
+        if self._lock is not None:
+            self._lock.release(self.files)
         self._journal = self._lock = None
 
     @property
@@ -133,6 +172,50 @@ class JournalStorage(Storage):
             raise StateError(self.files.journal, f"cannot be written: the state {why}")
         return self._journal
 
+    def _in_place(self) -> int:
+        """Return the journal descriptor once the files on disk are still the ones written."""
+        self._writable()
+        lost = self._lost()
+        try:
+            if lost is not None:
+                self._write_back(lost)
+            elif self._unfinished:
+                self._compact()
+        except OSError as exc:
+            raise os_problem(self.files, exc) from exc
+        return self._writable()
+
+    def _lost(self) -> str | None:
+        """Say which of the state's files were deleted or replaced, or ``None`` if none was."""
+        assert self._lock is not None and self._journal is not None
+        if not self._lock.still_at(self.files.folder):
+            return "the state folder was deleted or replaced"
+        if file_id(self.files.snapshot) != self._snapshot_id:
+            return "the snapshot was deleted or replaced"
+        if not same_file(self.files.journal, self._journal):
+            return "the journal was deleted or replaced"
+        return None
+
+    def _write_back(self, lost: str) -> None:
+        """Write the whole state from memory again, under a lock on the folder now there."""
+        assert self._lock is not None
+        if not self._lock.still_at(self.files.folder):
+            self.files.folder.mkdir(parents=True, exist_ok=True)
+            lock = hold_lock(self.files, self._lock.role)
+            self._lock.release(self.files)
+            self._lock = lock
+        else:
+            note_holder(self.files, self._lock.role)
+        when = self._clock().isoformat(timespec="seconds")
+        self.restored = f"{when}: {lost} while poster ran; it wrote the state back from memory"
+        self._compact()
+        log.warning(
+            "state=written-back path=%s reason=%s while poster ran; the state in memory was "
+            "written again, nothing was lost",
+            self.files.snapshot,
+            lost,
+        )
+
     def _undo_append(self) -> None:
         """Cut a half-written line off the journal, or stop writing if that fails too."""
         assert self._journal is not None
@@ -146,21 +229,22 @@ class JournalStorage(Storage):
         """Compact, or log why not and try again once the journal has doubled."""
         try:
             self.compact()
-        except (OSError, StateError) as exc:
+        except StateError as exc:
             log.warning("state=compact-failed path=%s error=%s", self.files.snapshot, exc)
             self._postponed_until = 2 * self._journal_bytes
 
     def _start_journal(self, generation: str) -> None:
         """Replace the journal by an empty one for ``generation``."""
-        old, self._journal = self._journal, None
-        if old is not None:
-            os.close(old)
-        self._journal = open_journal(self.files, generation)
-        self._journal_bytes = os.fstat(self._journal).st_size
+        journal, mark_at = open_journal(self.files, generation)
+        if self._journal is not None:
+            os.close(self._journal)
+        self._journal, self._mark_at = journal, mark_at
+        self._journal_bytes = os.fstat(journal).st_size
 
     def _load_snapshot(self) -> Snapshot:
         """Read the snapshot, writing an empty one first when the state is new."""
         snapshot = read_snapshot(self.files)
+        self._created = snapshot is None
         if snapshot is not None:
             return snapshot
         generation = new_generation()
@@ -173,18 +257,29 @@ class JournalStorage(Storage):
     def _load_journal(self, snapshot: Snapshot) -> None:
         """Replay the journal that continues ``snapshot`` and open it for appending."""
         scan = scan_journal(self.files)
-        if scan is not None and scan.generation == snapshot.generation:
+        ours = scan is not None and scan.generation == snapshot.generation
+        if scan is not None and ours:
+            check_sequence(self.files.journal, scan, snapshot.seq)
             self._replay(scan)
         elif scan is not None:
             self._set_aside(scan, snapshot)
+        elif self.files.snapshot.exists() and not self._created:
+            log.warning(
+                "state=journal-missing path=%s reason=changes recorded since the snapshot, if "
+                "any, are lost (was it moved aside?)",
+                self.files.journal,
+            )
         if self.read_only:
             return
-        if scan is not None and scan.generation == snapshot.generation:
-            self._journal = os.open(self.files.journal, os.O_WRONLY | os.O_APPEND)
+        if scan is not None and ours and scan.mark_at is not None:
+            self._journal = os.open(self.files.journal, os.O_WRONLY)
             # Cut a torn tail off, so that new lines follow the last good one.
             os.ftruncate(self._journal, scan.good_bytes)
             os.fsync(self._journal)
-            self._journal_bytes = scan.good_bytes
+            self._journal_bytes, self._mark_at = scan.good_bytes, scan.mark_at
+        elif ours:
+            # A journal of an earlier release has no numbered lines: fold it into a snapshot.
+            self._compact()
         else:
             self._start_journal(snapshot.generation)
 
@@ -192,6 +287,7 @@ class JournalStorage(Storage):
         """Apply the journal's changes; warn about a torn last line, which is dropped."""
         for change in scan.changes:
             change.apply(self._tables)
+        self._seq += len(scan.changes)
         if scan.torn:
             log.warning(
                 "state=torn-journal path=%s kept_bytes=%d dropped_bytes=%d "
@@ -219,66 +315,6 @@ class JournalStorage(Storage):
             os.replace(self.files.journal, stale)
 
 
-class _TrackedTable(MutableMapping[int, Document]):
-    """Show TinyDB one raw table under integer ids and remember which documents it touched."""
-
-    def __init__(self, raw: dict[str, Document]) -> None:
-        self._raw = raw
-        self._before: dict[str, str | None] = {}
-
-    def _remember(self, doc_id: str) -> None:
-        if doc_id not in self._before:
-            doc = self._raw.get(doc_id)
-            self._before[doc_id] = None if doc is None else json.dumps(doc, sort_keys=True)
-
-    def __getitem__(self, doc_id: int) -> Document:
-        key = str(doc_id)
-        doc = self._raw[key]
-        # TinyDB updates documents in place through the object returned here.
-        self._remember(key)
-        return doc
-
-    def __setitem__(self, doc_id: int, doc: Document) -> None:
-        key = str(doc_id)
-        self._remember(key)
-        self._raw[key] = doc
-
-    def __delitem__(self, doc_id: int) -> None:
-        key = str(doc_id)
-        self._remember(key)
-        del self._raw[key]
-
-    def __contains__(self, doc_id: object) -> bool:
-        return str(doc_id) in self._raw
-
-    def __iter__(self) -> Iterator[int]:
-        return (int(key) for key in list(self._raw))
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def change(self, table: str) -> Change:
-        """Return what differs from the documents as they were when first touched."""
-        put: dict[str, Document] = {}
-        delete: list[str] = []
-        for key, before in self._before.items():
-            doc = self._raw.get(key)
-            if doc is None:
-                if before is not None:
-                    delete.append(key)
-            elif before is None or json.dumps(doc, sort_keys=True) != before:
-                put[key] = doc
-        return Change(table, put, tuple(delete))
-
-    def rollback(self) -> None:
-        """Put every touched document back as it was."""
-        for key, before in self._before.items():
-            if before is None:
-                self._raw.pop(key, None)
-            else:
-                self._raw[key] = json.loads(before)
-
-
 class JournalTable(Table):
     """A TinyDB table whose writes journal only the documents they changed."""
 
@@ -292,7 +328,7 @@ class JournalTable(Table):
         """Run ``updater`` on the live table and commit its changes, or undo them on failure."""
         storage = cast(JournalStorage, self._storage)
         raw = storage.read().setdefault(self.name, {})
-        tracked = _TrackedTable(raw)
+        tracked = TrackedTable(raw)
         try:
             # TinyDB's updaters use only the mapping protocol, which the tracked view provides.
             updater(cast(dict[int, Mapping[str, Any]], tracked))
@@ -311,8 +347,8 @@ class JournalDB(TinyDB):
 
     table_class = JournalTable
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
-        super().__init__(path, read_only=read_only, storage=JournalStorage)
+    def __init__(self, path: Path, **options: Any) -> None:
+        super().__init__(path, storage=JournalStorage, **options)
 
     def table(self, name: str, **kwargs: Any) -> JournalTable:
         """Return the named table."""

@@ -31,6 +31,8 @@ class FeedState:
     next_attempt: datetime | None = None
     disabled: str | None = None
     last_failure: datetime | None = None
+    last_warning: str | None = None
+    """What the last parse of the feed found wrong but repaired, such as invalid bytes."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def feed_state(doc: dict[str, Any]) -> FeedState:
         next_attempt=from_iso(doc["next_attempt"]),
         disabled=doc["disabled"],
         last_failure=from_iso(doc["last_failure"]),
+        last_warning=doc.get("last_warning"),
     )
 
 

@@ -25,9 +25,10 @@ from poster.errors import StateError
 from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
 from poster.models import Validators
 from poster.store import records, seen
-from poster.store.files import way_out
+from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalDB
+from poster.store.place import ONE_SHOT, os_problem
 from poster.store.records import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.seen import SeenIndex
 
@@ -51,12 +52,14 @@ class Store:
         *,
         retention: timedelta = timedelta(days=90),
         read_only: bool = False,
+        role: str = ONE_SHOT,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Open the state in ``state_dir``; ``recovered`` counts posts a crash left uncertain.
 
         ``read_only`` opens without the lock, writes nothing (pending stays pending) and
-        refuses every write, so it can run beside the daemon.
+        refuses every write, so it can run beside the daemon. ``role`` tells commands what
+        kind of process holds the lock (``DAEMON`` applies queued requests).
         """
         self.path = Path(state_dir) / SNAPSHOT_NAME
         self._retention = retention
@@ -64,7 +67,7 @@ class Store:
         self._lock = threading.RLock()
         if not read_only:
             _make_dir(Path(state_dir))
-        self._db = JournalDB(self.path, read_only=read_only)
+        self._db = JournalDB(self.path, read_only=read_only, role=role, clock=clock)
         self._deliveries = self._db.table("deliveries")
         self._feeds = self._db.table("feeds")
         self._meta = self._db.table("meta")
@@ -89,6 +92,11 @@ class Store:
         """Rewrite the snapshot now, keeping the previous one as backup, and empty the journal."""
         with self._lock:
             self._db.journal.compact()
+
+    @property
+    def restored(self) -> str | None:
+        """Say when and why the state was last written back from memory, if it ever was."""
+        return self._db.journal.restored
 
     def __enter__(self) -> Store:
         return self
@@ -224,6 +232,14 @@ class Store:
             fields |= {"consecutive_failures": failures, "next_attempt": to_iso(next_attempt)}
             self._update_feed(feed, fields)
             return failures
+
+    def set_warning(self, feed: str, warning: str | None) -> None:
+        """Keep what the feed's last parse repaired, or ``None`` when its document was sound."""
+        with self._lock:
+            doc = self._feed_doc(feed)
+            known = doc.get("last_warning") if doc is not None else None
+            if known != warning:  # most parses change nothing: no journal write
+                self._update_feed(feed, {"last_warning": warning})
 
     def set_disabled(self, feed: str, reason: str | None) -> None:
         """Disable the feed with a reason, or enable it again with ``None``."""
@@ -431,7 +447,7 @@ def _make_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StateError(path, f"cannot be created ({exc.strerror})") from exc
+        raise os_problem(StateFiles(path / SNAPSHOT_NAME), exc) from exc
 
 
 def _index_by(

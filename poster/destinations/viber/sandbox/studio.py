@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -146,7 +146,12 @@ class Studio:
         """Run the chosen feeds through the pipeline into the sandbox; return what happened."""
         config = reroute(self._config, self.session.sandbox)
         chosen = self._names
-        feeds = [f for f in config.feeds if f.enabled and (not chosen or f.name in chosen)]
+        # Nothing is held back: the studio shows each feed's newest items whatever its backlog.
+        feeds = [
+            replace(f, backlog=None)
+            for f in config.feeds
+            if f.enabled and (not chosen or f.name in chosen)
+        ]
         channel = ViberChannel(
             self._api, self.session.token, api_url=config.viber.api_url, name="sandbox"
         )

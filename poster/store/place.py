@@ -1,0 +1,151 @@
+"""Guard the state directory: lock it, say who holds it, and explain what the system refused.
+
+The lock is an ``flock`` on the directory itself, which no file operation inside it can
+remove; ``poster.lock`` is locked as well, for processes of releases that locked only it. The
+holder writes its role and pid to ``poster.holder``, so a command can tell a daemon, which
+applies queued requests, from a one-shot run, which does not, without taking the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+from poster.errors import StateError
+from poster.store.files import StateFiles, encode_json, write_atomic
+
+DAEMON = "daemon"
+ONE_SHOT = "one-shot"
+LOCKED = "is locked: another poster process is using this state directory; stop it first"
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
+FileId = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The process that holds the state's lock, as it said when it took it."""
+
+    role: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The descriptors a writing process keeps locked: the directory and ``poster.lock``."""
+
+    folder_fd: int
+    file_fd: int
+    role: str
+
+    def still_at(self, folder: Path) -> bool:
+        """Tell whether ``folder`` is still the directory this lock holds."""
+        return file_id(folder) == _fd_id(self.folder_fd)
+
+    def release(self, files: StateFiles) -> None:
+        """Forget the holder note, if it is still ours, and unlock."""
+        holder = read_holder(files)
+        if holder is not None and holder.pid == os.getpid() and self.still_at(files.folder):
+            with contextlib.suppress(OSError):
+                files.holder.unlink()
+        os.close(self.file_fd)
+        os.close(self.folder_fd)
+
+
+def hold_lock(files: StateFiles, role: str) -> Lock:
+    """Lock the state against a second writing process and note who holds it."""
+    folder_fd = os.open(files.folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _lock(folder_fd, files)
+        file_fd = os.open(files.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except BaseException:
+        os.close(folder_fd)
+        raise
+    try:
+        _lock(file_fd, files)
+        note_holder(files, role)
+    except BaseException:
+        os.close(file_fd)
+        os.close(folder_fd)
+        raise
+    return Lock(folder_fd, file_fd, role)
+
+
+def note_holder(files: StateFiles, role: str) -> None:
+    """Note this process as the lock's holder, in ``role``."""
+    write_atomic(files.holder, encode_json({"role": role, "pid": os.getpid()}))
+
+
+def _lock(fd: int, files: StateFiles) -> None:
+    """Take an exclusive lock on ``fd`` at once, or raise the "is locked" error."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        raise StateError(files.lock, LOCKED) from exc
+
+
+def read_holder(files: StateFiles) -> Holder | None:
+    """Return the process noted as the lock's holder, or ``None`` if none is alive."""
+    try:
+        value = json.loads(files.holder.read_bytes())
+        holder = Holder(str(value["role"]), int(value["pid"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, run by another user
+    return holder
+
+
+def file_id(path: Path) -> FileId | None:
+    """Return what tells the file at ``path`` from any other, or ``None`` if there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _fd_id(fd: int) -> FileId:
+    """Return what tells the open file ``fd`` from any other."""
+    found = os.fstat(fd)
+    return found.st_dev, found.st_ino
+
+
+def same_file(path: Path, fd: int) -> bool:
+    """Tell whether ``path`` still names the open file ``fd``."""
+    return file_id(path) == _fd_id(fd)
+
+
+def user_name() -> str:
+    """Return the name of the user poster runs as."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def os_problem(files: StateFiles, exc: OSError) -> StateError:
+    """Explain an operating-system refusal to use the state directory, with the way out."""
+    folder = files.folder
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        user = user_name()
+        fix = f"run `chown -R {user} {folder}`, or use --state-dir"
+        return StateError(folder, f"is not writable by user {user} ({exc.strerror}); {fix}")
+    if exc.errno == errno.EROFS:
+        fix = "remount it read-write, or use --state-dir"
+        return StateError(folder, f"is on a read-only file system; {fix}")
+    if exc.errno in _NO_ROOM:
+        why = f"cannot be written: the disk holding {folder} is full"
+        return StateError(folder, f"{why}; free space, nothing was lost")
+    path = Path(exc.filename) if isinstance(exc.filename, str) else folder
+    return StateError(path, f"cannot be used ({exc.strerror})")

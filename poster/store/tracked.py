@@ -1,0 +1,68 @@
+"""Show TinyDB one table under integer ids and remember which documents a write touched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, MutableMapping
+
+from poster.store.files import Change, Document
+
+
+class TrackedTable(MutableMapping[int, Document]):
+    """Show TinyDB one raw table under integer ids and remember which documents it touched."""
+
+    def __init__(self, raw: dict[str, Document]) -> None:
+        self._raw = raw
+        self._before: dict[str, str | None] = {}
+
+    def _remember(self, doc_id: str) -> None:
+        if doc_id not in self._before:
+            doc = self._raw.get(doc_id)
+            self._before[doc_id] = None if doc is None else json.dumps(doc, sort_keys=True)
+
+    def __getitem__(self, doc_id: int) -> Document:
+        key = str(doc_id)
+        doc = self._raw[key]
+        # TinyDB updates documents in place through the object returned here.
+        self._remember(key)
+        return doc
+
+    def __setitem__(self, doc_id: int, doc: Document) -> None:
+        key = str(doc_id)
+        self._remember(key)
+        self._raw[key] = doc
+
+    def __delitem__(self, doc_id: int) -> None:
+        key = str(doc_id)
+        self._remember(key)
+        del self._raw[key]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return str(doc_id) in self._raw
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(key) for key in list(self._raw))
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def change(self, table: str) -> Change:
+        """Return what differs from the documents as they were when first touched."""
+        put: dict[str, Document] = {}
+        delete: list[str] = []
+        for key, before in self._before.items():
+            doc = self._raw.get(key)
+            if doc is None:
+                if before is not None:
+                    delete.append(key)
+            elif before is None or json.dumps(doc, sort_keys=True) != before:
+                put[key] = doc
+        return Change(table, put, tuple(delete))
+
+    def rollback(self) -> None:
+        """Put every touched document back as it was."""
+        for key, before in self._before.items():
+            if before is None:
+                self._raw.pop(key, None)
+            else:
+                self._raw[key] = json.loads(before)
