@@ -186,7 +186,7 @@ def test_a_preview_without_state_holds_back_what_a_fresh_run_holds_back(
     client: FeedClient, backlog: int | None
 ) -> None:
     feed = FeedConfig(name="news", url=FEED.url, backlog=backlog)
-    preview = run_feed(feed, deps(client, RecordingDestination(), ReadOnlyLedger()))
+    preview = run_feed(feed, deps(client, RecordingDestination("viber", KIND), ReadOnlyLedger()))
     run = run_feed(feed, deps(client, ScriptedDestination(), MemoryLedger()))
     decisions = [(o.decision.item.key, o.decision.action) for o in preview.outcomes]
     assert decisions == [(o.decision.item.key, o.decision.action) for o in run.outcomes]
