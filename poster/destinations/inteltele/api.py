@@ -6,7 +6,8 @@ Choices where the document is silent, one line each:
   http:// URLs would send it in clear; ``base_url`` takes http:// for a gateway without TLS.
 - params go as a POST form body ("URL (for GET or POST)"): the key stays out of URLs and server
   logs, and a 1000-symbol Cyrillic message (6 KB urlencoded) is not cut by URL limits;
-  ``method="GET"`` sends them in the query exactly like the examples.
+  ``method="GET"`` sends them in the query exactly like the examples (httpx then logs the
+  key in its request lines: register it with ``poster.secrets.install_redaction``).
 - one ``im/send`` carries at most 50 numbers (and, over GET, a URL of at most 8000 bytes): a
   lost answer then leaves at most 50 numbers uncertain.
 - the gateway answers errors with HTTP 200 and a JSON status (the document gives no HTTP
@@ -18,7 +19,7 @@ Choices where the document is silent, one line each:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -27,7 +28,7 @@ from urllib.parse import quote_plus, urlencode
 import httpx
 
 from poster.destinations.inteltele import wire
-from poster.destinations.inteltele.calls import ReadAnswer, call
+from poster.destinations.inteltele.calls import ReadAnswer, T, call
 from poster.destinations.inteltele.models import (
     MessageStatus,
     Rates,
@@ -99,8 +100,7 @@ class IntelTeleClient:
                 None,
                 "URL too long",
             )
-        data = self._call(SEND, batch.params())
-        results = wire.recipient_results(data, numbers)
+        results = self._call(SEND, batch.params(), lambda d: wire.recipient_results(d, numbers))
         for result in results:
             log.debug(
                 "event=inteltele_send phone=%s action=%s message_id=%s",
@@ -143,20 +143,20 @@ class IntelTeleClient:
         ids = request.message_ids
         for start in range(0, len(ids), STATUS_IDS):
             part = replace(request, message_ids=ids[start : start + STATUS_IDS])
-            found += wire.statuses(self._call(STATUS, part.params()))
+            found += self._call(STATUS, part.params(), wire.statuses)
         return tuple(found)
 
     def balance(self) -> Decimal:
         """Return the account's balance (negative while it uses credit)."""
-        return wire.amount(self._call(BALANCE, {}), "balance")
+        return self._call(BALANCE, {}, lambda data: wire.amount(data, "balance"))
 
     def credit(self) -> Decimal:
         """Return how far the balance may go below zero."""
-        return wire.amount(self._call(CREDIT, {}), "credit")
+        return self._call(CREDIT, {}, lambda data: wire.amount(data, "credit"))
 
     def rates(self) -> Rates:
         """Return the account's price per country and network."""
-        return wire.rates(self._call(RATES, {}), self._credentials.username)
+        return self._call(RATES, {}, lambda data: wire.rates(data, self._credentials.username))
 
     def _too_long(self, request: SendRequest) -> bool:
         """Tell whether ``request`` sent over GET would make a URL longer than servers take."""
@@ -174,11 +174,11 @@ class IntelTeleClient:
         """Return the URL of an endpoint, with the document's trailing slash."""
         return f"{self.base_url}/{endpoint}/"
 
-    def _call(self, endpoint: str, params: Mapping[str, str]) -> Any:
-        """Make one API call and return its data; raise the poster error for any failure."""
-        answer = ReadAnswer(self.name, endpoint, endpoint == SEND)
+    def _call(self, endpoint: str, params: Mapping[str, str], read: Callable[[Any], T]) -> T:
+        """Make one API call and return ``read(data)``; raise the poster error for any failure."""
+        who = ReadAnswer(self.name, endpoint, endpoint == SEND)
         sent = _auth_params(params, self._credentials.api_key, self._credentials.username)
-        return call(self._client, self.method, self._url(endpoint), sent, self.timeout, answer)
+        return call(self._client, self.method, self._url(endpoint), sent, self.timeout, who, read)
 
 
 def reject_invalid(request: SendRequest, name: str) -> None:

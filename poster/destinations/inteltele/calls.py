@@ -6,9 +6,9 @@ This is the one edge where httpx errors, HTTP statuses and the gateway's error t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -27,6 +27,7 @@ ANSWER_MAX = 4 * 1024 * 1024
 """Answers above this are not read: the rates table, the largest, is a few KB."""
 _STATUS_MAX = 200
 _REJECTING_HTTP = frozenset({400, 413, 414, 422})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ def call(
     params: Mapping[str, str],
     timeout: httpx.Timeout,
     who: ReadAnswer,
-) -> Any:
-    """Send ``params`` to ``url`` (query for GET, form for POST) and return the answer's data."""
+    read: Callable[[Any], T],
+) -> T:
+    """Send ``params`` to ``url`` (query for GET, form for POST) and return ``read(data)``."""
     if method == "GET":
         request = client.build_request(method, url, params=dict(params), timeout=timeout)
     else:
@@ -69,7 +71,11 @@ def call(
         raise _lost(who, f"an answer over {ANSWER_MAX} bytes from {url}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _transport_error(exc, who, url) from exc
-    return interpret(response.status_code, response.headers, content, who)
+    data = interpret(response.status_code, response.headers, content, who)
+    try:
+        return read(data)
+    except wire.Unreadable as exc:
+        raise _lost(who, f"HTTP {response.status_code} but {exc}", response.status_code) from exc
 
 
 def _read(response: httpx.Response) -> bytes:
