@@ -17,6 +17,7 @@ from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import from_struct
 from poster.parse.encoding import CHARSET
+from poster.parse.hints import read_hints
 from poster.parse.keys import item_key
 from poster.parse.media import (
     absolute,
@@ -55,6 +56,7 @@ def assemble(
         link=absolute(_get(meta, "link"), result.url),
         items=tuple(_item(entry, feed, result.url, inherited) for entry in entries),
         format=version or "xml",
+        hints=read_hints(meta, result.body or b""),
     )
 
 
