@@ -120,7 +120,7 @@ def test_the_documents_example_answer_is_read() -> None:
     ("status", "body", "headers", "error", "retry_after"),
     [
         (429, "", {"Retry-After": "7"}, RetryLater, 7.0),
-        (503, "<html>busy</html>", {"Retry-After": "3"}, DeliveryUncertain, 3.0),
+        (503, "<html>busy</html>", {"Retry-After": "3"}, DeliveryUncertain, None),
         (500, '{"reply": [{"status": "error: ip not allowed"}]}', {}, DestinationFatal, None),
         (400, "bad", {}, MessageRejected, None),
         (404, "not here", {}, DestinationFatal, None),
