@@ -32,7 +32,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from poster.destinations.smsby.fakegateway import Delivery, Gateway, Reply
+from poster.destinations.smsby.fakegateway import Gateway
+from poster.destinations.smsby.fakerules import Delivery, Reply
 
 READ_MAX_BYTES = 1024 * 1024
 CALLBACK_TIMEOUT = 2.0

@@ -12,51 +12,15 @@ from __future__ import annotations
 import threading
 import uuid as uuids
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from poster.destinations.smsby import codes, fakerules
+from poster.destinations.smsby.fakerules import Delivery, Refused, Reply
 from poster.destinations.smsby.models import BULK_SCHEDULE_FORMAT, LIST_SCHEDULE_FORMAT
 
 STATUS_TIME = "%Y-%m-%d %H:%M:%S.%f"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One answer: HTTP status, JSON body and extra headers."""
-
-    status: int
-    body: Any
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class Refused(Exception):
-    """The gateway refuses the call with ``reason``; the method's version picks the shape."""
-
-    def __init__(self, reason: str, http: int = 400) -> None:
-        self.reason = reason
-        self.http = http
-        super().__init__(reason)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One message to one phone: what the subscriber's phone gets, and how far it went."""
-
-    delivery_id: int
-    phone: str
-    via: str
-    mailing: str
-    text: str
-    image_url: str
-    button: str
-    button_link: str
-    sender: str
-    start: datetime
-    error_code: int = 0
-    error: str = ""
 
 
 class Gateway:

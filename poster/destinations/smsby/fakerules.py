@@ -1,4 +1,4 @@
-"""Check requests against every rule of ``bulk-viber-aggregator-api.txt``, for the fake gateway.
+"""Check requests against every rule of ``bulk-viber-aggregator-api.txt``; the fake's records.
 
 Each check returns the gateway's reason as text, or None when the request follows the rules.
 Where the document is silent the checks use Viber's own limits: text up to 1000 characters and a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,6 +76,42 @@ PARAMS: Mapping[str, tuple[Param, ...]] = {
     "/api/v2/getSubscriberLists": (_FORM_TOKEN,),
 }
 """Each table of the document: where every parameter must be, its type, whether required."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: HTTP status, JSON body and extra headers."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Refused(Exception):
+    """The gateway refuses the call with ``reason``; the method's version picks the shape."""
+
+    def __init__(self, reason: str, http: int = 400) -> None:
+        self.reason = reason
+        self.http = http
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one phone: what the subscriber's phone gets, and how far it went."""
+
+    delivery_id: int
+    phone: str
+    via: str
+    mailing: str
+    text: str
+    image_url: str
+    button: str
+    button_link: str
+    sender: str
+    start: datetime
+    error_code: int = 0
+    error: str = ""
 
 
 def token_of(path: str, query: Mapping[str, str], form: Mapping[str, str], body: Any) -> str:
