@@ -19,7 +19,11 @@ from collections.abc import Iterable, Iterator, Mapping
 import certifi
 import httpx
 
+from poster.watchdog import WATCHDOG, DeadlineExceeded, Watch
+
 CHUNK_SIZE = 64 * 1024
+DEADLINE = "poster.deadline"
+"""Request extension: the ``time.monotonic()`` by which the whole exchange must be over."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Methods a client may repeat after a failure without changing the outcome (RFC 9110 §9.2.2).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -65,8 +69,10 @@ class StdlibTransport(httpx.BaseTransport):
         origin = _origin(request)
         # The "pool" timeout never applies: without an idle connection a request opens one.
         timeouts: _Timeouts = request.extensions.get("timeout", {})
+        deadline: float | None = request.extensions.get(DEADLINE)
         pooled = self._pool.acquire(origin)
         if pooled is not None:
+            pooled.guard(deadline)
             try:
                 return self._exchange(request, origin, pooled, timeouts)
             except (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
@@ -74,7 +80,8 @@ class StdlibTransport(httpx.BaseTransport):
                 # a request that is safe to repeat gets one fresh connection.
                 if not (isinstance(exc.__cause__, _PEER_CLOSED) and _replayable(request)):
                     raise
-        return self._exchange(request, origin, self._connect(request, origin, timeouts), timeouts)
+        conn = self._connect(request, origin, timeouts, deadline)
+        return self._exchange(request, origin, conn, timeouts)
 
     def close(self) -> None:
         """Close every idle connection; connections in use close when their response does."""
@@ -84,15 +91,18 @@ class StdlibTransport(httpx.BaseTransport):
         self,
         request: httpx.Request,
         origin: _Origin,
-        conn: http.client.HTTPConnection,
+        conn: _Connection,
         timeouts: _Timeouts,
     ) -> httpx.Response:
         """Write the request on ``conn`` and read the status line and headers of the answer."""
         try:
             _send(request, conn, timeouts.get("write"))
             answer = _receive(request, conn, timeouts.get("read"))
-        except BaseException:
+        except BaseException as exc:
+            conn.unguard()
             conn.close()
+            if conn.expired:
+                raise _deadline_exceeded(request) from exc
             raise
         # A request that asked to close leaves nothing to reuse (RFC 9112 §9.6).
         keep = request.headers.get("connection", "").lower() != "close"
@@ -108,24 +118,23 @@ class StdlibTransport(httpx.BaseTransport):
         )
 
     def _connect(
-        self, request: httpx.Request, origin: _Origin, timeouts: _Timeouts
-    ) -> http.client.HTTPConnection:
+        self, request: httpx.Request, origin: _Origin, timeouts: _Timeouts, deadline: float | None
+    ) -> _Connection:
         """Open a new connection to ``origin``, with the TLS handshake for https."""
         scheme, host, port = origin
         timeout = timeouts.get("connect")
         conn = (
-            http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
+            _TLSConnection(host, port, timeout=timeout, context=self._context())
             if scheme == "https"
-            else http.client.HTTPConnection(host, port, timeout=timeout)
+            else _Connection(host, port, timeout=timeout)
         )
+        conn.deadline = deadline
         try:
             conn.connect()
-        except TimeoutError as exc:
-            conn.close()
-            raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
         except (OSError, UnicodeError) as exc:
+            conn.unguard()
             conn.close()
-            raise httpx.ConnectError(str(exc), request=request) from exc
+            raise _connect_error(conn, exc, request) from exc
         return conn
 
     def _context(self) -> ssl.SSLContext:
@@ -136,18 +145,52 @@ class StdlibTransport(httpx.BaseTransport):
             return self._tls
 
 
+class _Connection(http.client.HTTPConnection):
+    """An HTTP connection whose socket is watched against the deadline of its current request."""
+
+    deadline: float | None = None
+    """The deadline of the request that opens the connection."""
+    watch: Watch | None = None
+
+    def connect(self) -> None:
+        """Open the TCP connection and watch it before any TLS handshake, which a peer may drip."""
+        super().connect()
+        self.guard(self.deadline)
+
+    def guard(self, deadline: float | None) -> None:
+        """Watch the socket until ``deadline``, ending any earlier watch."""
+        self.unguard()
+        self.watch = None
+        if deadline is not None and self.sock is not None:
+            self.watch = WATCHDOG.watch(self.sock, deadline)
+
+    def unguard(self) -> None:
+        """End the watch; ``expired`` still tells whether it had cut the socket off."""
+        if self.watch is not None:
+            WATCHDOG.release(self.watch)
+
+    @property
+    def expired(self) -> bool:
+        """Tell whether the deadline passed and the watchdog cut the socket off."""
+        return self.watch is not None and self.watch.expired
+
+
+class _TLSConnection(http.client.HTTPSConnection, _Connection):
+    """An HTTPS connection watched like ``_Connection``, whose ``connect`` opens its TCP part."""
+
+
 class _Pool:
     """Hold idle keep-alive connections per origin, safe to use from several threads."""
 
     def __init__(self, max_idle: int, expiry: float) -> None:
         self._max_idle = max_idle
         self._expiry = expiry
-        self._idle: dict[_Origin, list[tuple[float, http.client.HTTPConnection]]] = {}
+        self._idle: dict[_Origin, list[tuple[float, _Connection]]] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._swept = time.monotonic()
 
-    def acquire(self, origin: _Origin) -> http.client.HTTPConnection | None:
+    def acquire(self, origin: _Origin) -> _Connection | None:
         """Return the most recently used live idle connection to ``origin``, if any."""
         while True:
             conn = self._pop(origin)
@@ -155,7 +198,7 @@ class _Pool:
                 return conn
             conn.close()
 
-    def release(self, origin: _Origin, conn: http.client.HTTPConnection) -> None:
+    def release(self, origin: _Origin, conn: _Connection) -> None:
         """Keep ``conn`` for the next request to ``origin``, or close it when the pool is full."""
         with self._lock:
             idle = self._idle.setdefault(origin, [])
@@ -173,10 +216,10 @@ class _Pool:
         for conn in idle:
             conn.close()
 
-    def _pop(self, origin: _Origin) -> http.client.HTTPConnection | None:
+    def _pop(self, origin: _Origin) -> _Connection | None:
         """Take the newest unexpired connection to ``origin`` and drop the expired ones."""
         now = time.monotonic()
-        expired: list[http.client.HTTPConnection] = []
+        expired: list[_Connection] = []
         found = None
         with self._lock:
             if now - self._swept >= self._expiry:
@@ -192,7 +235,7 @@ class _Pool:
             conn.close()
         return found
 
-    def _sweep(self, now: float) -> list[http.client.HTTPConnection]:
+    def _sweep(self, now: float) -> list[_Connection]:
         """Remove and return idle connections older than the expiry, across all origins."""
         expired = []
         for origin, entries in list(self._idle.items()):
@@ -213,7 +256,7 @@ class _ResponseStream(httpx.SyncByteStream):
         self,
         answer: http.client.HTTPResponse,
         request: httpx.Request,
-        conn: http.client.HTTPConnection,
+        conn: _Connection,
         home: tuple[_Pool, _Origin] | None,
     ) -> None:
         self._answer = answer
@@ -227,6 +270,9 @@ class _ResponseStream(httpx.SyncByteStream):
         """Yield the body as it arrives, still in its Content-Encoding; http.client de-chunks."""
         while chunk := self._read():
             yield chunk
+        if self._conn.expired:
+            # The watchdog's shutdown reads as the end of a body that runs until close.
+            raise _deadline_exceeded(self._request)
         if self._answer.length:
             # A body shorter than its Content-Length is incomplete (RFC 9112 §8).
             raise httpx.RemoteProtocolError(
@@ -240,6 +286,7 @@ class _ResponseStream(httpx.SyncByteStream):
             return
         self._closed = True
         answer, conn = self._answer, self._conn
+        conn.unguard()
         # Only a fully read message leaves the connection ready for the next (RFC 9112 §9.3).
         if (
             self._complete
@@ -255,14 +302,33 @@ class _ResponseStream(httpx.SyncByteStream):
 
     def _read(self) -> bytes:
         """Read the next piece of the body, translating socket and framing errors."""
+        request = self._request
         try:
             return self._answer.read(CHUNK_SIZE)
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out", request=self._request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc), request=self._request) from exc
-        except http.client.HTTPException as exc:
-            raise httpx.RemoteProtocolError(_describe(exc), request=self._request) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            if self._conn.expired:
+                raise _deadline_exceeded(request) from exc
+            if isinstance(exc, TimeoutError):
+                raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+            if isinstance(exc, OSError):
+                raise httpx.ReadError(str(exc), request=request) from exc
+            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+
+
+def _connect_error(
+    conn: _Connection, exc: OSError | UnicodeError, request: httpx.Request
+) -> httpx.TransportError:
+    """Translate an error opening a connection into httpx's terms."""
+    if conn.expired:
+        return _deadline_exceeded(request)
+    if isinstance(exc, TimeoutError):
+        return httpx.ConnectTimeout(str(exc) or "timed out", request=request)
+    return httpx.ConnectError(str(exc), request=request)
+
+
+def _deadline_exceeded(request: httpx.Request) -> DeadlineExceeded:
+    """Return the error for an exchange cut off at its deadline."""
+    return DeadlineExceeded("the exchange went past its deadline", request=request)
 
 
 def _origin(request: httpx.Request) -> _Origin:
@@ -278,7 +344,7 @@ def _origin(request: httpx.Request) -> _Origin:
     return scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme]
 
 
-def _send(request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None) -> None:
+def _send(request: httpx.Request, conn: _Connection, timeout: float | None) -> None:
     """Write the request line, the headers httpx prepared and the body."""
     _set_timeout(conn, timeout)
     try:
@@ -315,7 +381,7 @@ def _body(request: httpx.Request) -> tuple[bytes | Iterable[bytes] | None, bool]
 
 
 def _receive(
-    request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None
+    request: httpx.Request, conn: _Connection, timeout: float | None
 ) -> http.client.HTTPResponse:
     """Read the status line and the headers of the answer."""
     _set_timeout(conn, timeout)
@@ -333,7 +399,7 @@ def _receive(
         raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
 
 
-def _set_timeout(conn: http.client.HTTPConnection, timeout: float | None) -> None:
+def _set_timeout(conn: _Connection, timeout: float | None) -> None:
     """Apply ``timeout`` to the connection's socket unless it is already in force."""
     sock: socket.socket | None = conn.sock
     if sock is not None and sock.gettimeout() != timeout:
@@ -346,7 +412,7 @@ def _replayable(request: httpx.Request) -> bool:
     return request.method in _IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
 
 
-def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
+def _idle_and_open(conn: _Connection) -> bool:
     """Tell whether an idle connection is still open: a readable idle socket has EOF or junk."""
     sock: socket.socket | None = conn.sock
     if sock is None:
