@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from poster.errors import (
 )
 from poster.feedclient import FeedClient, default_transport, next_request
 from poster.httputil import parse_retry_after
+from poster.inflate import decoded
 from poster.models import FetchResult, Validators
 from poster.transport import DEADLINE
 from poster.watchdog import DeadlineExceeded
@@ -130,8 +132,7 @@ def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) ->
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
         raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
     body = bytearray()
-    # iter_bytes yields gzip/deflate-decoded data, so the cap bounds what is kept in memory.
-    for chunk in response.iter_bytes():
+    for chunk in _pieces(feed, response):
         body += chunk
         if len(body) > feed.max_bytes:
             raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
@@ -139,6 +140,23 @@ def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) ->
             # A transport without a watchdog (a proxy's) still stops between pieces.
             raise _past_deadline(feed, _display(response.url))
     return bytes(body)
+
+
+def _pieces(feed: FeedConfig, response: httpx.Response) -> Iterable[bytes]:
+    """Return the body's pieces, decoded in bounded steps whatever the compression ratio."""
+    if response.is_stream_consumed:
+        return (response.content,)  # built in memory with its content, and decoded by httpx
+    return decoded(_raw_capped(feed, response), response.headers.get("content-encoding"))
+
+
+def _raw_capped(feed: FeedConfig, response: httpx.Response) -> Iterator[bytes]:
+    """Yield the body as received, still encoded, refusing more than ``feed.max_bytes`` of it."""
+    received = 0
+    for chunk in response.iter_raw():
+        received += len(chunk)
+        if received > feed.max_bytes:
+            raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+        yield chunk
 
 
 def _read_file(feed: FeedConfig) -> _Answer:

@@ -1,19 +1,25 @@
-"""Test the limits that hold against hostile sources: the deadline of a whole fetch."""
+"""Test the limits that hold against hostile sources: the deadline and compression bombs."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from dripserver import DripServer
+from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig, load_config
 from poster.feedclient import FeedClient
 from poster.fetch import deadline_of, fetch, make_client
+from poster.inflate import PIECE, decoded
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
@@ -111,3 +117,105 @@ def test_deadline_is_a_feed_key(tmp_path: Path) -> None:
     )
     config = load_config(path)
     assert [feed.deadline for feed in config.feeds] == [45.0, 90.0]
+
+
+# --- compression bombs -------------------------------------------------------------------------
+
+CAP = 1 << 20
+
+
+@functools.cache
+def bomb(wbits: int, size: int = 16 << 20) -> bytes:
+    """Return ``size`` zero bytes compressed with ``wbits`` (gzip, zlib or raw deflate)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = bytes(1 << 20)
+    return b"".join([*(packer.compress(block) for _ in range(size >> 20)), packer.flush()])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "wbits", "chunked"),
+    [
+        pytest.param("gzip", 31, False, id="gzip"),
+        pytest.param("deflate", 15, False, id="deflate-zlib"),
+        pytest.param("deflate", -15, False, id="deflate-raw"),
+        pytest.param("gzip", 31, True, id="gzip-chunked"),
+    ],
+)
+def test_a_compression_bomb_is_refused_within_the_cap(
+    feed_server: FeedServer, client: FeedClient, encoding: str, wbits: int, chunked: bool
+) -> None:
+    headers = {"Content-Type": "application/rss+xml", "Content-Encoding": encoding}
+    feed_server.routes["/bomb"] = Route(200, headers, bomb(wbits), chunked=chunked)
+    feed = FeedConfig(name="bomb", url=feed_server.url("/bomb"), max_bytes=CAP)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.ResponseTooLarge, match=f"larger than the {CAP} byte cap"):
+            fetch(feed, client)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The body up to the cap (a bytearray grows by an eighth at most), plus working buffers: the
+    # 64 KiB read from the socket, zlib's window and a few pieces. Inflating a read at once: 16 MiB.
+    assert peak < CAP * 9 // 8 + 256 * 1024
+
+
+def test_compressed_bytes_count_against_the_cap(
+    feed_server: FeedServer, client: FeedClient
+) -> None:
+    noise = bytes(range(256)) * 64
+    stored = zlib.compressobj(0, zlib.DEFLATED, 31)  # level 0: bigger than what it holds
+    body = stored.compress(noise) + stored.flush()
+    headers = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}
+    feed_server.routes["/stored"] = Route(200, headers, body, chunked=True)
+    feed = FeedConfig(name="big", url=feed_server.url("/stored"), max_bytes=len(noise) + 1)
+    with pytest.raises(errors.ResponseTooLarge):
+        fetch(feed, client)
+
+
+def test_a_compressed_feed_within_the_cap_is_read(
+    feed_server: FeedServer, client: FeedClient
+) -> None:
+    headers = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}
+    feed_server.routes["/feed"] = Route(200, headers, gzip.compress(RSS * 1000), chunked=True)
+    result = fetch(FeedConfig(name="ok", url=feed_server.url("/feed")), client)
+    assert result.body == RSS * 1000
+
+
+TEXT = bytes(range(256)) * 1024 + b"end"
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    """Compress ``data`` with ``wbits``."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "split"),
+    [
+        pytest.param("gzip", _deflate(TEXT, 31), 1 << 20, id="gzip"),
+        pytest.param("x-gzip", _deflate(TEXT, 31), 1 << 20, id="x-gzip"),
+        pytest.param("gzip", _deflate(TEXT, 31), 1, id="gzip-byte-by-byte"),
+        pytest.param("deflate", _deflate(TEXT, 15), 1, id="deflate-zlib-byte-by-byte"),
+        pytest.param("deflate", _deflate(TEXT, -15), 1 << 20, id="deflate-raw"),
+        pytest.param("Deflate , GZIP", _deflate(_deflate(TEXT, 15), 31), 7, id="stacked"),
+        pytest.param("gzip", _deflate(TEXT, 31) + b"trailing junk", 5000, id="trailing-bytes"),
+        pytest.param(None, TEXT, 5000, id="none"),
+        pytest.param("identity", TEXT, 5000, id="identity"),
+    ],
+)
+def test_decoded_undoes_the_encoding(encoding: str | None, body: bytes, split: int) -> None:
+    pieces = [body[i : i + split] for i in range(0, len(body), split)]
+    out = list(decoded(pieces, encoding))
+    assert b"".join(out) == TEXT
+    assert max(len(piece) for piece in out) <= PIECE
+
+
+def test_an_unknown_encoding_is_left_as_it_is() -> None:
+    assert b"".join(decoded([b"\x8b\x00", b"raw"], "br")) == b"\x8b\x00raw"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_corrupt_body_is_a_decoding_error(encoding: str) -> None:
+    with pytest.raises(httpx.DecodingError):
+        b"".join(decoded([b"\x1f\x8b\x08\x00 this is not gzip"], encoding))
