@@ -17,6 +17,7 @@ from urllib.request import url2pathname
 import httpx
 
 import poster
+from poster.addresses import NonPublicAddress
 from poster.config import FeedConfig
 from poster.errors import (
     FetchConnectError,
@@ -30,7 +31,7 @@ from poster.feedclient import FeedClient, default_transport, next_request
 from poster.httputil import parse_retry_after
 from poster.inflate import decoded
 from poster.models import FetchResult, Validators
-from poster.transport import DEADLINE
+from poster.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.watchdog import DeadlineExceeded
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
@@ -91,6 +92,10 @@ def _fetch_http(
             hop = next_request(request, response)
             if hop is None:
                 return _read_response(feed, response, deadline)
+        # The configured URL may be anywhere; a redirect may leave the public network only from
+        # a source that is not on it itself, or when the feed allows it.
+        private_ok = feed.allow_private or not response.extensions.get(PUBLIC, True)
+        hop.extensions.setdefault(ALLOW_PRIVATE, private_ok)
         request = hop
     raise TooManyRedirects(
         feed.name, f"more than {feed.max_redirects} redirects, the last to {_display(request.url)}"
@@ -211,6 +216,12 @@ def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> Fet
     url, kind = _display(_failed_url(exc) or feed.url), type(exc).__name__
     if isinstance(exc, DeadlineExceeded):
         return _past_deadline(feed, url)
+    if isinstance(exc, NonPublicAddress):
+        return FetchError(
+            feed.name,
+            f"refused the redirect to {url}: {exc}; set allow_private = true on the feed"
+            " if it may read from that network",
+        )
     if isinstance(exc, httpx.TimeoutException):
         return FetchTimeout(feed.name, f"{url}: no answer within {feed.timeout:g}s ({kind})")
     if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):

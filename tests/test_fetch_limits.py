@@ -106,7 +106,7 @@ def test_deadline_defaults_to_three_timeouts(options: dict[str, float], seconds:
     assert deadline_of(FeedConfig(name="a", url="https://a.example/", **options)) == seconds  # type: ignore[arg-type]
 
 
-def test_deadline_is_a_feed_key(tmp_path: Path) -> None:
+def test_deadline_and_allow_private_are_feed_keys(tmp_path: Path) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
     path = tmp_path / "feeds.toml"
@@ -114,9 +114,11 @@ def test_deadline_is_a_feed_key(tmp_path: Path) -> None:
         '[defaults]\ndeadline = "45s"\n'
         '[[feeds]]\nname = "a"\nurl = "https://example.org/feed"\n'
         '[[feeds]]\nname = "b"\nurl = "https://example.org/b"\ndeadline = 90\n'
+        "allow_private = true\n"
     )
     config = load_config(path)
     assert [feed.deadline for feed in config.feeds] == [45.0, 90.0]
+    assert [feed.allow_private for feed in config.feeds] == [False, True]
 
 
 # --- compression bombs -------------------------------------------------------------------------

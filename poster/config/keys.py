@@ -233,6 +233,7 @@ FEED_KEYS: dict[str, Key] = {
     "max_bytes": Key(10 * 1024 * 1024, v.size),
     "max_redirects": Key(5, v.positive_int),
     "deadline": Key(None, v.seconds),
+    "allow_private": Key(False, v.boolean),
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
 }
