@@ -9,6 +9,7 @@ get round the check.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ def system_resolver(host: str, port: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# Every request checks its addresses, and a poll asks the same few hosts over and over.
+@functools.lru_cache(maxsize=4096)
 def is_public(address: Address) -> bool:
     """Tell whether ``address`` is public unicast, judging IPv4 inside IPv6 by its IPv4 part."""
     inner = _embedded_ipv4(address)
@@ -61,6 +64,15 @@ def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> Address | None:
+    """Return ``host`` as an address when it is an IP literal, else None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """How names are resolved and which addresses count as public; tests swap in their own."""
@@ -70,10 +82,10 @@ class AddressPolicy:
 
     def addresses(self, host: str, port: int) -> tuple[Address, ...]:
         """Resolve ``host`` once; an IP literal is its own address."""
-        try:
-            return (ipaddress.ip_address(host),)
-        except ValueError:
-            return tuple(ipaddress.ip_address(found) for found in self.resolve(host, port))
+        literal = _literal(host)
+        if literal is not None:
+            return (literal,)
+        return tuple(ipaddress.ip_address(found) for found in self.resolve(host, port))
 
     def check(self, host: str, port: int, *, allow_private: bool) -> tuple[Address, ...]:
         """Return the addresses to connect to, refusing a non-public one unless allowed."""
