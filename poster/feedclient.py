@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 from urllib.request import getproxies
 
 import httpx
@@ -38,13 +39,20 @@ class FeedClient:
         self.timeout = timeout
 
     def request(
-        self, url: httpx.URL, headers: httpx.Headers, timeout: float | None = None
+        self,
+        url: httpx.URL,
+        headers: httpx.Headers,
+        timeout: float | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> httpx.Request:
         """Return a GET for ``url`` with the default headers, then ``headers``, and a timeout."""
         merged = httpx.Headers(self.headers)
         merged.update(headers)
         return httpx.Request(
-            "GET", url, headers=merged, extensions=_timeouts(timeout or self.timeout)
+            "GET",
+            url,
+            headers=merged,
+            extensions={**_timeouts(timeout or self.timeout), **(extensions or {})},
         )
 
     def send(self, request: httpx.Request) -> httpx.Response:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from urllib.request import url2pathname
 import httpx
 
 import poster
+from poster.addresses import NonPublicAddress
 from poster.config import FeedConfig
 from poster.errors import (
     FetchConnectError,
@@ -27,7 +29,10 @@ from poster.errors import (
 )
 from poster.feedclient import FeedClient, default_transport, next_request
 from poster.httputil import parse_freshness, parse_retry_after
+from poster.inflate import decoded
 from poster.models import FetchResult, Validators
+from poster.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
+from poster.watchdog import DeadlineExceeded
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
 ACCEPT = (
@@ -35,6 +40,8 @@ ACCEPT = (
     "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+DEADLINE_FACTOR = 3
+"""A feed without its own ``deadline`` gets this many times its ``timeout`` for a whole fetch."""
 
 
 @dataclass(frozen=True)
@@ -63,20 +70,32 @@ def fetch(feed: FeedConfig, client: FeedClient, previous: Validators | None = No
         answer = _read_file(feed)
     else:
         try:
-            answer = _fetch_http(feed, client, previous)
+            answer = _fetch_http(feed, client, previous, started + deadline_of(feed))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise _translate(exc, feed) from exc
     return _result(feed, answer, previous, started)
 
 
-def _fetch_http(feed: FeedConfig, client: FeedClient, previous: Validators | None) -> _Answer:
-    """Send the GET and follow at most ``feed.max_redirects`` redirects."""
-    request = client.request(_parsed_url(feed.url), _request_headers(feed, previous), feed.timeout)
+def deadline_of(feed: FeedConfig) -> float:
+    """Return the seconds a whole fetch of ``feed`` may take."""
+    return feed.deadline if feed.deadline is not None else DEADLINE_FACTOR * feed.timeout
+
+
+def _fetch_http(
+    feed: FeedConfig, client: FeedClient, previous: Validators | None, deadline: float
+) -> _Answer:
+    """Send the GET and follow at most ``feed.max_redirects`` redirects, all by ``deadline``."""
+    headers = _request_headers(feed, previous)
+    request = client.request(_parsed_url(feed.url), headers, feed.timeout, {DEADLINE: deadline})
     for _ in range(feed.max_redirects + 1):
         with closing(client.send(request)) as response:
             hop = next_request(request, response)
             if hop is None:
-                return _read_response(feed, response)
+                return _read_response(feed, response, deadline)
+        # The configured URL may be anywhere; a redirect may leave the public network only from
+        # a source that is not on it itself, or when the feed allows it.
+        private_ok = feed.allow_private or not response.extensions.get(PUBLIC, True)
+        hop.extensions.setdefault(ALLOW_PRIVATE, private_ok)
         request = hop
     raise TooManyRedirects(
         feed.name, f"more than {feed.max_redirects} redirects, the last to {_display(request.url)}"
@@ -97,7 +116,7 @@ def _request_headers(feed: FeedConfig, previous: Validators | None) -> httpx.Hea
     return headers
 
 
-def _read_response(feed: FeedConfig, response: httpx.Response) -> _Answer:
+def _read_response(feed: FeedConfig, response: httpx.Response, deadline: float) -> _Answer:
     """Turn a final (non-redirect) response into an answer or an HTTP error."""
     url, status = str(response.url), response.status_code
     if status >= 400:
@@ -109,21 +128,40 @@ def _read_response(feed: FeedConfig, response: httpx.Response) -> _Answer:
         return _Answer(url, status, headers, None)
     if not 200 <= status < 300:
         raise FetchError(feed.name, f"unexpected HTTP {status} from {_display(url)}")
-    return _Answer(url, status, headers, _read_capped(feed, response))
+    return _Answer(url, status, headers, _read_capped(feed, response, deadline))
 
 
-def _read_capped(feed: FeedConfig, response: httpx.Response) -> bytes:
-    """Read the decoded body, stopping as soon as it goes over ``feed.max_bytes``."""
+def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) -> bytes:
+    """Read the decoded body, stopping at ``feed.max_bytes`` or at the ``deadline``."""
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
         raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
     body = bytearray()
-    # iter_bytes yields gzip/deflate-decoded data, so the cap bounds what is kept in memory.
-    for chunk in response.iter_bytes():
+    for chunk in _pieces(feed, response):
         body += chunk
         if len(body) > feed.max_bytes:
             raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+        if time.monotonic() > deadline:
+            # A transport without a watchdog (a proxy's) still stops between pieces.
+            raise _past_deadline(feed, _display(response.url))
     return bytes(body)
+
+
+def _pieces(feed: FeedConfig, response: httpx.Response) -> Iterable[bytes]:
+    """Return the body's pieces, decoded in bounded steps whatever the compression ratio."""
+    if response.is_stream_consumed:
+        return (response.content,)  # built in memory with its content, and decoded by httpx
+    return decoded(_raw_capped(feed, response), response.headers.get("content-encoding"))
+
+
+def _raw_capped(feed: FeedConfig, response: httpx.Response) -> Iterator[bytes]:
+    """Yield the body as received, still encoded, refusing more than ``feed.max_bytes`` of it."""
+    received = 0
+    for chunk in response.iter_raw():
+        received += len(chunk)
+        if received > feed.max_bytes:
+            raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+        yield chunk
 
 
 def _read_file(feed: FeedConfig) -> _Answer:
@@ -177,6 +215,14 @@ def _result(
 def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> FetchError:
     """Map an httpx error to the poster error a caller acts on, naming the feed and the URL."""
     url, kind = _display(_failed_url(exc) or feed.url), type(exc).__name__
+    if isinstance(exc, DeadlineExceeded):
+        return _past_deadline(feed, url)
+    if isinstance(exc, NonPublicAddress):
+        return FetchError(
+            feed.name,
+            f"refused the redirect to {url}: {exc}; set allow_private = true on the feed"
+            " if it may read from that network",
+        )
     if isinstance(exc, httpx.TimeoutException):
         return FetchTimeout(feed.name, f"{url}: no answer within {feed.timeout:g}s ({kind})")
     if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
@@ -191,6 +237,14 @@ def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> Fet
         return FetchError(feed.name, f"cannot fetch {url}: {exc}")
     # Other errors (LocalProtocolError above all) may quote a header value, which may be secret.
     return FetchError(feed.name, f"request to {url} failed ({kind})")
+
+
+def _past_deadline(feed: FeedConfig, url: str) -> FetchTimeout:
+    """Return the error for a fetch that went past its deadline."""
+    seconds = deadline_of(feed)
+    return FetchTimeout(
+        feed.name, f"{url}: not fetched within the {seconds:g}s deadline (deadline)"
+    )
 
 
 def _failed_url(exc: httpx.HTTPError | httpx.InvalidURL) -> str | None:

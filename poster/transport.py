@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import http.client
 import os
-import select
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
 
 import certifi
 import httpx
 
+from poster.addresses import Address, AddressPolicy, NonPublicAddress
+from poster.connections import Connection, Key, Pool, TLSConnection
+from poster.watchdog import DeadlineExceeded
+
 CHUNK_SIZE = 64 * 1024
+DEADLINE = "poster.deadline"
+"""Request extension: the ``time.monotonic()`` by which the whole exchange must be over."""
+ALLOW_PRIVATE = "poster.allow_private"
+"""Request extension: False refuses a host with a non-public address (absent: allowed)."""
+PUBLIC = "poster.public"
+"""Response extension: whether every address the host resolved to is public."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Methods a client may repeat after a failure without changing the outcome (RFC 9110 §9.2.2).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -54,8 +62,10 @@ class StdlibTransport(httpx.BaseTransport):
         keepalive_expiry: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
         trust_env: bool = True,
+        policy: AddressPolicy | None = None,
     ) -> None:
-        self._pool = _Pool(max_idle_per_host, keepalive_expiry)
+        self._pool = Pool(max_idle_per_host, keepalive_expiry)
+        self._policy = policy if policy is not None else AddressPolicy()
         self._tls = ssl_context
         self._trust_env = trust_env
         self._tls_lock = threading.Lock()
@@ -63,40 +73,62 @@ class StdlibTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response with the body still to be streamed."""
         origin = _origin(request)
+        addresses = self._resolve(request, origin)
+        public = self._policy.all_public(addresses)
         # The "pool" timeout never applies: without an idle connection a request opens one.
         timeouts: _Timeouts = request.extensions.get("timeout", {})
-        pooled = self._pool.acquire(origin)
+        deadline: float | None = request.extensions.get(DEADLINE)
+        pooled = self._pool.acquire_any([(*origin, str(address)) for address in addresses])
         if pooled is not None:
+            pooled.guard(deadline)
             try:
-                return self._exchange(request, origin, pooled, timeouts)
+                return self._exchange(request, origin, pooled, timeouts, public)
             except (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
                 # The server may close an idle connection just as it is reused (RFC 9112 §9.3.1);
                 # a request that is safe to repeat gets one fresh connection.
                 if not (isinstance(exc.__cause__, _PEER_CLOSED) and _replayable(request)):
                     raise
-        return self._exchange(request, origin, self._connect(request, origin, timeouts), timeouts)
+        conn = self._connect(request, origin, addresses, timeouts, deadline)
+        return self._exchange(request, origin, conn, timeouts, public)
 
     def close(self) -> None:
         """Close every idle connection; connections in use close when their response does."""
         self._pool.close()
 
+    def _resolve(self, request: httpx.Request, origin: _Origin) -> tuple[Address, ...]:
+        """Resolve the host once and check its addresses against the request's policy."""
+        _, host, port = origin
+        allow = request.extensions.get(ALLOW_PRIVATE, True)
+        try:
+            return self._policy.check(host, port, allow_private=allow)
+        except NonPublicAddress as exc:
+            exc.request = request
+            raise
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+
     def _exchange(
         self,
         request: httpx.Request,
         origin: _Origin,
-        conn: http.client.HTTPConnection,
+        conn: Connection,
         timeouts: _Timeouts,
+        public: bool,
     ) -> httpx.Response:
         """Write the request on ``conn`` and read the status line and headers of the answer."""
         try:
             _send(request, conn, timeouts.get("write"))
             answer = _receive(request, conn, timeouts.get("read"))
-        except BaseException:
+        except BaseException as exc:
+            conn.unguard()
             conn.close()
+            if conn.expired:
+                raise _deadline_exceeded(request) from exc
             raise
         # A request that asked to close leaves nothing to reuse (RFC 9112 §9.6).
         keep = request.headers.get("connection", "").lower() != "close"
-        stream = _ResponseStream(answer, request, conn, (self._pool, origin) if keep else None)
+        home = (self._pool, (*origin, conn.peer)) if keep else None
+        stream = _ResponseStream(answer, request, conn, home)
         return httpx.Response(
             answer.status,
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.msg.items()],
@@ -104,28 +136,33 @@ class StdlibTransport(httpx.BaseTransport):
             extensions={
                 "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
                 "reason_phrase": answer.reason.encode("ascii", "ignore"),
+                PUBLIC: public,
             },
         )
 
     def _connect(
-        self, request: httpx.Request, origin: _Origin, timeouts: _Timeouts
-    ) -> http.client.HTTPConnection:
+        self,
+        request: httpx.Request,
+        origin: _Origin,
+        addresses: tuple[Address, ...],
+        timeouts: _Timeouts,
+        deadline: float | None,
+    ) -> Connection:
         """Open a new connection to ``origin``, with the TLS handshake for https."""
         scheme, host, port = origin
         timeout = timeouts.get("connect")
         conn = (
-            http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
+            TLSConnection(host, port, timeout=timeout, context=self._context())
             if scheme == "https"
-            else http.client.HTTPConnection(host, port, timeout=timeout)
+            else Connection(host, port, timeout=timeout)
         )
+        conn.addresses, conn.deadline = addresses, deadline
         try:
             conn.connect()
-        except TimeoutError as exc:
-            conn.close()
-            raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
         except (OSError, UnicodeError) as exc:
+            conn.unguard()
             conn.close()
-            raise httpx.ConnectError(str(exc), request=request) from exc
+            raise _connect_error(conn, exc, request) from exc
         return conn
 
     def _context(self) -> ssl.SSLContext:
@@ -136,76 +173,6 @@ class StdlibTransport(httpx.BaseTransport):
             return self._tls
 
 
-class _Pool:
-    """Hold idle keep-alive connections per origin, safe to use from several threads."""
-
-    def __init__(self, max_idle: int, expiry: float) -> None:
-        self._max_idle = max_idle
-        self._expiry = expiry
-        self._idle: dict[_Origin, list[tuple[float, http.client.HTTPConnection]]] = {}
-        self._lock = threading.Lock()
-        self._closed = False
-        self._swept = time.monotonic()
-
-    def acquire(self, origin: _Origin) -> http.client.HTTPConnection | None:
-        """Return the most recently used live idle connection to ``origin``, if any."""
-        while True:
-            conn = self._pop(origin)
-            if conn is None or _idle_and_open(conn):
-                return conn
-            conn.close()
-
-    def release(self, origin: _Origin, conn: http.client.HTTPConnection) -> None:
-        """Keep ``conn`` for the next request to ``origin``, or close it when the pool is full."""
-        with self._lock:
-            idle = self._idle.setdefault(origin, [])
-            if not self._closed and len(idle) < self._max_idle:
-                idle.append((time.monotonic(), conn))
-                return
-        conn.close()
-
-    def close(self) -> None:
-        """Close every idle connection and refuse the ones released later."""
-        with self._lock:
-            self._closed = True
-            idle = [conn for entries in self._idle.values() for _, conn in entries]
-            self._idle.clear()
-        for conn in idle:
-            conn.close()
-
-    def _pop(self, origin: _Origin) -> http.client.HTTPConnection | None:
-        """Take the newest unexpired connection to ``origin`` and drop the expired ones."""
-        now = time.monotonic()
-        expired: list[http.client.HTTPConnection] = []
-        found = None
-        with self._lock:
-            if now - self._swept >= self._expiry:
-                expired = self._sweep(now)
-            idle = self._idle.get(origin, [])
-            while idle and found is None:
-                since, conn = idle.pop()
-                if now - since < self._expiry:
-                    found = conn
-                else:
-                    expired.append(conn)
-        for conn in expired:
-            conn.close()
-        return found
-
-    def _sweep(self, now: float) -> list[http.client.HTTPConnection]:
-        """Remove and return idle connections older than the expiry, across all origins."""
-        expired = []
-        for origin, entries in list(self._idle.items()):
-            fresh = [(since, conn) for since, conn in entries if now - since < self._expiry]
-            expired += [conn for since, conn in entries if now - since >= self._expiry]
-            if fresh:
-                self._idle[origin] = fresh
-            else:
-                del self._idle[origin]
-        self._swept = now
-        return expired
-
-
 class _ResponseStream(httpx.SyncByteStream):
     """Stream a response's raw body, then pool its connection if the body was read to the end."""
 
@@ -213,8 +180,8 @@ class _ResponseStream(httpx.SyncByteStream):
         self,
         answer: http.client.HTTPResponse,
         request: httpx.Request,
-        conn: http.client.HTTPConnection,
-        home: tuple[_Pool, _Origin] | None,
+        conn: Connection,
+        home: tuple[Pool, Key] | None,
     ) -> None:
         self._answer = answer
         self._request = request
@@ -227,6 +194,9 @@ class _ResponseStream(httpx.SyncByteStream):
         """Yield the body as it arrives, still in its Content-Encoding; http.client de-chunks."""
         while chunk := self._read():
             yield chunk
+        if self._conn.expired:
+            # The watchdog's shutdown reads as the end of a body that runs until close.
+            raise _deadline_exceeded(self._request)
         if self._answer.length:
             # A body shorter than its Content-Length is incomplete (RFC 9112 §8).
             raise httpx.RemoteProtocolError(
@@ -240,6 +210,7 @@ class _ResponseStream(httpx.SyncByteStream):
             return
         self._closed = True
         answer, conn = self._answer, self._conn
+        conn.unguard()
         # Only a fully read message leaves the connection ready for the next (RFC 9112 §9.3).
         if (
             self._complete
@@ -255,14 +226,33 @@ class _ResponseStream(httpx.SyncByteStream):
 
     def _read(self) -> bytes:
         """Read the next piece of the body, translating socket and framing errors."""
+        request = self._request
         try:
             return self._answer.read(CHUNK_SIZE)
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out", request=self._request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc), request=self._request) from exc
-        except http.client.HTTPException as exc:
-            raise httpx.RemoteProtocolError(_describe(exc), request=self._request) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            if self._conn.expired:
+                raise _deadline_exceeded(request) from exc
+            if isinstance(exc, TimeoutError):
+                raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+            if isinstance(exc, OSError):
+                raise httpx.ReadError(str(exc), request=request) from exc
+            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+
+
+def _connect_error(
+    conn: Connection, exc: OSError | UnicodeError, request: httpx.Request
+) -> httpx.TransportError:
+    """Translate an error opening a connection into httpx's terms."""
+    if conn.expired:
+        return _deadline_exceeded(request)
+    if isinstance(exc, TimeoutError):
+        return httpx.ConnectTimeout(str(exc) or "timed out", request=request)
+    return httpx.ConnectError(str(exc), request=request)
+
+
+def _deadline_exceeded(request: httpx.Request) -> DeadlineExceeded:
+    """Return the error for an exchange cut off at its deadline."""
+    return DeadlineExceeded("the exchange went past its deadline", request=request)
 
 
 def _origin(request: httpx.Request) -> _Origin:
@@ -278,7 +268,7 @@ def _origin(request: httpx.Request) -> _Origin:
     return scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme]
 
 
-def _send(request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None) -> None:
+def _send(request: httpx.Request, conn: Connection, timeout: float | None) -> None:
     """Write the request line, the headers httpx prepared and the body."""
     _set_timeout(conn, timeout)
     try:
@@ -315,7 +305,7 @@ def _body(request: httpx.Request) -> tuple[bytes | Iterable[bytes] | None, bool]
 
 
 def _receive(
-    request: httpx.Request, conn: http.client.HTTPConnection, timeout: float | None
+    request: httpx.Request, conn: Connection, timeout: float | None
 ) -> http.client.HTTPResponse:
     """Read the status line and the headers of the answer."""
     _set_timeout(conn, timeout)
@@ -333,7 +323,7 @@ def _receive(
         raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
 
 
-def _set_timeout(conn: http.client.HTTPConnection, timeout: float | None) -> None:
+def _set_timeout(conn: Connection, timeout: float | None) -> None:
     """Apply ``timeout`` to the connection's socket unless it is already in force."""
     sock: socket.socket | None = conn.sock
     if sock is not None and sock.gettimeout() != timeout:
@@ -344,16 +334,6 @@ def _replayable(request: httpx.Request) -> bool:
     """Tell whether ``request`` may be sent again: idempotent, with its body still in memory."""
     # httpx keeps a body it has read (or was given as bytes) in a ByteStream.
     return request.method in _IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
-
-
-def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
-    """Tell whether an idle connection is still open: a readable idle socket has EOF or junk."""
-    sock: socket.socket | None = conn.sock
-    if sock is None:
-        return False
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return not poller.poll(0)
 
 
 def _describe(exc: http.client.HTTPException) -> str:

@@ -15,7 +15,9 @@ import hmac
 import json
 import logging
 import socket
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
@@ -31,6 +33,19 @@ MAX_BODY = 64 * 1024
 DRAIN_MAX = 1024 * 1024
 """Oversized bodies up to this size are read and dropped so the client sees the 413."""
 EVENTS_KEPT = 100
+BACKLOG = 128
+"""Connections the kernel queues while every handler is busy."""
+MAX_HANDLERS = 16
+"""Requests handled at once, each on its own thread."""
+BUSY_WAIT = 0.5
+"""Seconds an accepted connection waits for a free handler before it gets a 503."""
+NOISE_BURST = 10
+NOISE_WINDOW = 60.0
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\nRetry-After: 1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\nConnection: close\r\n"
+    b"\r\nService Unavailable\n"
+)
 
 Route = Callable[[], tuple[int, str, bytes]]
 """A GET handler: returns (status, content type, body)."""
@@ -53,11 +68,17 @@ class WebhookReceiver:
     """Serve the webhook (and any extra GET routes) from a thread on one listener."""
 
     def __init__(
-        self, token: str, host: str = "127.0.0.1", port: int = 8080, path: str = "/viber/webhook"
+        self,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        path: str = "/viber/webhook",
+        max_handlers: int = MAX_HANDLERS,
     ) -> None:
         self.host = host
         self.port = port
         self.path = path
+        self.max_handlers = max_handlers
         self._token = token
         self._routes: dict[str, Route] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
@@ -129,7 +150,8 @@ class WebhookReceiver:
             return HTTPStatus.FORBIDDEN, None
         try:
             event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: arrays nested thousands deep fit easily in MAX_BODY.
             return HTTPStatus.BAD_REQUEST, None
         if not isinstance(event, dict):
             return HTTPStatus.BAD_REQUEST, None
@@ -138,16 +160,90 @@ class WebhookReceiver:
         return HTTPStatus.OK, event
 
 
+class _Noise:
+    """Log connection noise at debug level: ``burst`` lines a ``window`` at most, then a count."""
+
+    def __init__(
+        self,
+        burst: int = NOISE_BURST,
+        window: float = NOISE_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._burst = burst
+        self._window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started = clock()
+        self._logged = 0
+        self._dropped = 0
+
+    @property
+    def seen(self) -> int:
+        """Return how many events this window has seen, logged or not."""
+        with self._lock:
+            return self._logged + self._dropped
+
+    def note(self, client: str, reason: str) -> None:
+        """Log one reset, timeout or bad request, unless this window had its share."""
+        with self._lock:
+            now = self._clock()
+            if now - self._started >= self._window:
+                if self._dropped:
+                    log.debug("event=webhook_noise_dropped count=%d", self._dropped)
+                self._started, self._logged, self._dropped = now, 0, 0
+            if self._logged >= self._burst:
+                self._dropped += 1
+                return
+            self._logged += 1
+        log.debug("event=webhook_noise client=%s reason=%s", client, _field(reason))
+
+
 class _Server(ThreadingHTTPServer):
-    """An HTTP server that knows its receiver."""
+    """An HTTP server that knows its receiver and runs at most ``max_handlers`` at once."""
 
     daemon_threads = True
+    request_queue_size = BACKLOG
 
     def __init__(self, receiver: WebhookReceiver) -> None:
         if ":" in receiver.host:
             self.address_family = socket.AF_INET6
         self.receiver = receiver
+        self.noise = _Noise()
+        self._slots = threading.BoundedSemaphore(receiver.max_handlers)
         super().__init__((receiver.host, receiver.port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a new thread once a slot is free, or answer 503."""
+        if not self._slots.acquire(timeout=BUSY_WAIT):
+            self.noise.note(client_address[0], "busy")
+            _refuse(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Handle one connection, then free its slot."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Note a connection that failed (mostly resets) in one line, without a traceback."""
+        self.noise.note(client_address[0], type(sys.exc_info()[1]).__name__)
+
+
+def _refuse(request: socket.socket) -> None:
+    """Send a fixed 503 without waiting: a client that does not read gets nothing."""
+    try:
+        request.setblocking(False)
+        request.send(_BUSY)
+    except OSError:
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -155,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _Server
     timeout = 10
-    server_version = "poster-webhook"
+    server_version = "poster"
 
     def do_POST(self) -> None:
         """Check, record and acknowledge one webhook call."""
@@ -252,8 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("event=webhook_http client=%s " + format, self.client_address[0], *args)
 
     def log_error(self, format: str, *args: Any) -> None:
-        """Send request errors to logging instead of stderr."""
-        log.warning("event=webhook_http_error client=%s " + format, self.client_address[0], *args)
+        """Note a bad or timed-out request as noise instead of writing to stderr."""
+        self.server.noise.note(self.client_address[0], format % args)
+
+    def version_string(self) -> str:
+        """Name the server without the Python version, which only helps an attacker."""
+        return self.server_version
 
 
 def _field(value: Any) -> str:

@@ -49,9 +49,10 @@ class Received(NamedTuple):
 
 
 class FeedServer:
-    """Run a threaded HTTP server on a free port of 127.0.0.1."""
+    """Run a threaded HTTP server on a free port of 127.0.0.1 (or of ``host``, or on ``port``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
         self.routes: dict[str, Route | tuple[int, Mapping[str, str], bytes]] = {}
         self.requests: list[Received] = []
         self.keep_alive = False
@@ -59,7 +60,7 @@ class FeedServer:
         self._stamps: dict[str, tuple[str, datetime]] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._httpd = _Server(self)
+        self._httpd = _Server(self, port)
         # A short poll interval keeps close() (and so each test's teardown) fast.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -88,7 +89,7 @@ class FeedServer:
 
     def url(self, path: str = "/") -> str:
         """Return the absolute URL of ``path`` on this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         """Record one request and send the route's answer (or 404)."""
@@ -193,9 +194,9 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, owner: FeedServer) -> None:
+    def __init__(self, owner: FeedServer, port: int) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((owner.host, port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that timed out closes its socket before the delayed answer is written.

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from poster.addresses import AddressPolicy
 from poster.fetch import make_client
 from poster.transport import StdlibTransport, tls_context
 
@@ -458,6 +459,26 @@ def test_trusted_certificate_and_hostname_check(
         else:
             with pytest.raises(httpx.ConnectError, match="match"):
                 http.get(tls_origin.url("/body", host))
+
+
+def test_tls_checks_the_name_asked_for_not_the_address_connected_to(
+    tls_origin: Origin, certificate: Path
+) -> None:
+    # The certificate names only 127.0.0.1; a name resolving there must still fail the check.
+    names: list[str | None] = []
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(certificate / "cert.pem", certificate / "key.pem")
+    server_context.sni_callback = lambda sock, name, context: names.append(name)
+    tls_origin.tls = server_context
+    trusting = ssl.create_default_context(cafile=certificate / "cert.pem")
+    policy = AddressPolicy(resolve=lambda host, port: ["127.0.0.1"])
+    transport = StdlibTransport(ssl_context=trusting, policy=policy)
+    with (
+        httpx.Client(transport=transport) as http,
+        pytest.raises(httpx.ConnectError, match=r"not valid for 'feed\.test'"),
+    ):
+        http.get(tls_origin.url("/body", "feed.test"))
+    assert names == ["feed.test"]
 
 
 def test_ssl_cert_file_is_trusted_like_httpx_does(

@@ -246,6 +246,8 @@ FEED_KEYS: dict[str, Key] = {
     "timeout": Key(20.0, v.seconds),
     "max_bytes": Key(10 * 1024 * 1024, v.size),
     "max_redirects": Key(5, v.positive_int),
+    "deadline": Key(None, v.seconds),
+    "allow_private": Key(False, v.boolean),
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
     "hints": Key(True, v.boolean),

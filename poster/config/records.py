@@ -71,6 +71,10 @@ class FeedConfig:
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    deadline: float | None = None
+    """Seconds a whole fetch may take, redirects and body included; None means 3 × timeout."""
+    allow_private: bool = False
+    """Follow redirects from a public address to a loopback, private or other non-public one."""
     backlog: int | None = 0
     """How many of the current items to post the first time a feed is seen; None means all."""
     uncertain: str = "hold"

@@ -1,0 +1,101 @@
+"""Decide which network addresses poster may connect to, resolving each name once.
+
+A public source that redirects to ``http://127.0.0.1/…`` or ``http://10.0.0.5/…`` would make
+poster read, and post, pages of the network it runs in. ``AddressPolicy.check`` resolves a host
+once and refuses it when any of its addresses is not public; the caller then connects to exactly
+the addresses checked, so a name that resolves differently a moment later (DNS rebinding) cannot
+get round the check.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Sequence[str]]
+"""Return the addresses a host name resolves to, for a port."""
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+class NonPublicAddress(httpx.ConnectError):
+    """A host resolves to an address that is not public, and the request may not go there."""
+
+    def __init__(self, host: str, address: Address) -> None:
+        self.host = host
+        self.address = address
+        super().__init__(f"{host} resolves to non-public address {address}")
+
+
+def system_resolver(host: str, port: int) -> tuple[str, ...]:
+    """Return the addresses ``host`` resolves to, in the system's order, without repeats."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# Every request checks its addresses, and a poll asks the same few hosts over and over.
+@functools.lru_cache(maxsize=4096)
+def is_public(address: Address) -> bool:
+    """Tell whether ``address`` is public unicast, judging IPv4 inside IPv6 by its IPv4 part."""
+    inner = _embedded_ipv4(address)
+    if inner is not None:
+        return is_public(inner)
+    # is_global leaves out loopback, private, link-local, unique-local, unspecified and shared
+    # space, but not multicast; is_reserved adds 240.0.0.0/4 and the unassigned IPv6 blocks.
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """Return the IPv4 address an IPv4-mapped, 6to4 or NAT64 IPv6 address leads to."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> Address | None:
+    """Return ``host`` as an address when it is an IP literal, else None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """How names are resolved and which addresses count as public; tests swap in their own."""
+
+    resolve: Resolver = system_resolver
+    public: Callable[[Address], bool] = is_public
+
+    def addresses(self, host: str, port: int) -> tuple[Address, ...]:
+        """Resolve ``host`` once; an IP literal is its own address."""
+        literal = _literal(host)
+        if literal is not None:
+            return (literal,)
+        return tuple(ipaddress.ip_address(found) for found in self.resolve(host, port))
+
+    def check(self, host: str, port: int, *, allow_private: bool) -> tuple[Address, ...]:
+        """Return the addresses to connect to, refusing a non-public one unless allowed."""
+        found = self.addresses(host, port)
+        if not allow_private:
+            refused = next((address for address in found if not self.public(address)), None)
+            if refused is not None:
+                raise NonPublicAddress(host, refused)
+        return found
+
+    def all_public(self, addresses: Sequence[Address]) -> bool:
+        """Tell whether every one of ``addresses`` is public."""
+        return all(self.public(address) for address in addresses)

@@ -1,0 +1,164 @@
+"""Test the daemon's listener under abuse: resets, bad requests, deep JSON, bursts, headers."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from poster import webhook
+from poster.webhook import NOISE_BURST, WebhookReceiver, _Noise, signature
+
+TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """Run a receiver with /healthz on a free port of 127.0.0.1."""
+    with WebhookReceiver(TOKEN, port=0) as running:
+        running.add_route("/healthz", lambda: (200, "text/plain", b"ok\n"))
+        yield running
+
+
+def exchange(receiver: WebhookReceiver, request: bytes) -> bytes:
+    """Send ``request`` on a new connection and return everything the server sends back."""
+    with socket.create_connection((receiver.host, receiver.port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def reset(receiver: WebhookReceiver) -> None:
+    """Connect, start a request, and reset the connection (SO_LINGER 0) before it is whole."""
+    sock = socket.create_connection((receiver.host, receiver.port), timeout=10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def wait_for(condition: object, what: str) -> None:
+    """Wait up to 5 s for ``condition()`` to hold."""
+    give_up = time.monotonic() + 5
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < give_up, what
+        time.sleep(0.01)
+
+
+def test_resets_are_a_few_debug_lines_and_no_traceback(
+    receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda _: reset(receiver), range(50)))
+    noise = receiver._server.noise  # type: ignore[union-attr]
+    wait_for(lambda: noise.seen == 50, "every reset noted")
+    records = [r for r in caplog.records if r.name == "poster.webhook"]
+    noisy = [r for r in records if "webhook_noise" in r.getMessage()]
+    assert len(noisy) == NOISE_BURST
+    assert all(r.levelno == logging.DEBUG and r.exc_info is None for r in noisy)
+    assert "Traceback" not in capfd.readouterr().err
+    assert exchange(receiver, b"GET /healthz HTTP/1.0\r\n\r\n").endswith(b"ok\n")
+
+
+def test_a_bad_request_is_answered_and_noted_at_debug(
+    receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    answer = exchange(receiver, b"GET /healthz HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n")
+    assert answer.startswith(b"HTTP/1.0 431 ")
+    errors = [r for r in caplog.records if r.levelno > logging.DEBUG]
+    assert errors == []
+    assert [r.getMessage() for r in caplog.records if "webhook_noise" in r.getMessage()] == [
+        "event=webhook_noise client=127.0.0.1 reason=code_431,_message_Too_many_headers"
+    ]
+
+
+def test_noise_is_limited_per_window_and_the_rest_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    now = [0.0]
+    noise = _Noise(burst=3, window=10.0, clock=lambda: now[0])
+    for _ in range(5):
+        noise.note("10.0.0.1", "ConnectionResetError")
+    now[0] = 10.0
+    noise.note("10.0.0.1", "ConnectionResetError")
+    assert [r.getMessage() for r in caplog.records] == [
+        *["event=webhook_noise client=10.0.0.1 reason=ConnectionResetError"] * 3,
+        "event=webhook_noise_dropped count=2",
+        "event=webhook_noise client=10.0.0.1 reason=ConnectionResetError",
+    ]
+
+
+def test_deeply_nested_json_with_a_valid_signature_gets_400(receiver: WebhookReceiver) -> None:
+    body = b"[" * 30000 + b"]" * 30000
+    request = (
+        f"POST {receiver.path} HTTP/1.0\r\nContent-Length: {len(body)}\r\n"
+        f"X-Viber-Content-Signature: {signature(body, TOKEN)}\r\n\r\n"
+    ).encode() + body
+    assert exchange(receiver, request).startswith(b"HTTP/1.0 400 ")
+    assert receiver.events == []
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(b"GET /healthz HTTP/1.0\r\n\r\n", id="route"),
+        pytest.param(b"GET /nowhere HTTP/1.0\r\n\r\n", id="not-found"),
+        pytest.param(b"BREW / HTTP/1.0\r\n\r\n", id="unsupported-method"),
+    ],
+)
+def test_the_server_header_names_only_poster(
+    receiver: WebhookReceiver, request_bytes: bytes
+) -> None:
+    head = exchange(receiver, request_bytes).split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert [line for line in head if line.lower().startswith(b"server:")] == [b"Server: poster"]
+
+
+def test_a_burst_is_answered_with_bounded_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    active, peak, lock, gate = [0], [0], threading.Lock(), threading.Event()
+
+    def slow() -> tuple[int, str, bytes]:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        gate.wait(5)
+        with lock:
+            active[0] -= 1
+        return 200, "text/plain", b"ok\n"
+
+    with WebhookReceiver(TOKEN, port=0, max_handlers=4) as receiver:
+        assert receiver._server.request_queue_size == 128  # type: ignore[union-attr]
+        receiver.add_route("/slow", slow)
+        with ThreadPoolExecutor(200) as pool:
+            answers = pool.map(
+                lambda _: exchange(receiver, b"GET /slow HTTP/1.0\r\n\r\n"), range(200)
+            )
+            wait_for(lambda: active[0] == 4, "four requests in progress")
+            gate.set()
+            statuses = [answer.split(b" ", 2)[1] for answer in answers]
+    assert peak[0] == 4
+    assert len(statuses) == 200
+    assert set(statuses) <= {b"200", b"503"}
+
+
+def test_a_connection_waiting_too_long_gets_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhook, "BUSY_WAIT", 0.05)
+    gate = threading.Event()
+    with WebhookReceiver(TOKEN, port=0, max_handlers=1) as receiver:
+        receiver.add_route("/stuck", lambda: (gate.wait(5), (200, "text/plain", b"ok\n"))[1])
+        with ThreadPoolExecutor(1) as pool:
+            stuck = pool.submit(exchange, receiver, b"GET /stuck HTTP/1.0\r\n\r\n")
+            wait_for(lambda: receiver._server._slots._value == 0, "the one slot taken")  # type: ignore[union-attr]
+            busy = exchange(receiver, b"GET /stuck HTTP/1.0\r\n\r\n")
+            gate.set()
+            assert stuck.result().startswith(b"HTTP/1.0 200 ")
+    assert busy.startswith(b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\n")
