@@ -18,6 +18,7 @@
     ├── ItemError              skip the item: it cannot become a message
     │   └── RenderError        a template failed for one item
     ├── WebhookError           stop: the webhook URL cannot be registered as given (not https)
+    ├── HubError               poll instead: a WebSub hub refused or did not answer (``feed``)
     └── DeliveryError          a destination did not take a message
         ├── RetryLater         rate limit, network trouble, 5xx (``retry_after``)
         │   └── DeliveryUncertain  the request may have arrived: never re-send blindly
@@ -190,3 +191,11 @@ class MessageRejected(DeliveryError):
 
 class WebhookError(PosterError):
     """The webhook URL cannot be registered as given; the message says why."""
+
+
+class HubError(PosterError):
+    """A WebSub hub refused a (un)subscription or could not be reached; the feed is polled."""
+
+    def __init__(self, feed: str, message: str) -> None:
+        self.feed = feed
+        super().__init__(message)

@@ -165,6 +165,10 @@ class ParsedFeed:
     format: str = ""
     warnings: tuple[str, ...] = ()
     """What was wrong with the document but repaired, such as invalid bytes replaced."""
+    hubs: tuple[str, ...] = ()
+    """The WebSub hubs the document names (``rel="hub"`` links, JSON Feed ``hubs``)."""
+    topic: str | None = None
+    """The URL the document says it lives at (``rel="self"``, JSON Feed ``feed_url``)."""
 
 
 @dataclass(frozen=True)
