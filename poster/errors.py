@@ -18,6 +18,7 @@
     ├── ItemError              skip the item: it cannot become a message
     │   └── RenderError        a template failed for one item
     ├── WebhookError           stop: the webhook URL cannot be registered as given (not https)
+    ├── CallbackError          refuse one gateway callback: its body cannot be read
     ├── HubError               poll instead: a WebSub hub refused or did not answer (``feed``)
     └── DeliveryError          a destination did not take a message
         ├── RetryLater         rate limit, network trouble, 5xx (``retry_after``)
@@ -191,6 +192,10 @@ class MessageRejected(DeliveryError):
 
 class WebhookError(PosterError):
     """The webhook URL cannot be registered as given; the message says why."""
+
+
+class CallbackError(PosterError):
+    """A gateway's callback body cannot be read; the message says what is wrong with it."""
 
 
 class HubError(PosterError):

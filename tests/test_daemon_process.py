@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from test_daemon import TOKEN, Feeds, Project, new_project, texts, titles, wait_for
+from support.daemon import TOKEN, Feeds, Project, new_project, texts, titles
+from support.wait import wait_for
 
 from poster.ledger import SENT
 from poster.sandbox import Sandbox
@@ -135,13 +136,13 @@ def test_the_service_reports_ready_reloading_watchdog_and_stopping_to_systemd(
 ) -> None:
     name, sock = notify
     messages = Messages(sock)
-    env = {"NOTIFY_SOCKET": name, "WATCHDOG_USEC": "2000000"}
+    env = {"NOTIFY_SOCKET": name, "WATCHDOG_USEC": "1000000"}
     project.feeds.publish("news", 1)
     with service(project, tmp_path / "log", env=env) as process:
         ready = messages.until("READY=1", timeout=20)
         assert "STATUS=polling 1 feeds" in ready.splitlines()
-        # Half the 2 s watchdog timeout, as sd_watchdog_enabled(3) recommends.
-        messages.until("WATCHDOG=1", timeout=3)
+        # Half the 1 s watchdog timeout, as sd_watchdog_enabled(3) recommends.
+        messages.until("WATCHDOG=1", timeout=1.5)
         process.send_signal(signal.SIGHUP)
         reloading = messages.until("RELOADING=1", timeout=5)
         assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", reloading)
@@ -157,15 +158,15 @@ def test_sigterm_lets_the_post_in_flight_finish_and_records_it_sent(
     project: Project, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     posts = project.feeds.publish("news", 1)
-    sandbox.inject("slow:1.5")
+    sandbox.inject("slow:1.0")
     log = tmp_path / "log"
     with service(project, log) as process:
-        # The sandbox keeps the post at once and answers 1.5 s later.
+        # The sandbox keeps the post at once and answers 1 s later.
         wait_for(lambda: sandbox.posts, "the post to reach the channel", timeout=20)
         asked = time.monotonic()
         assert stop(process) == 0
         waited = time.monotonic() - asked
-    assert waited >= 1.0, "the process exited without waiting for the answer"
+    assert waited >= 0.7, "the process exited without waiting for the answer"
     assert texts(sandbox) == titles(posts)
     assert project.records() == {"news-1": SENT}
     events = log.read_text(encoding="utf-8")

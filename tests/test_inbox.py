@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_operate import fill_store
+from support.operate import fill_store
 
 from poster import inbox
 from poster.errors import StateError

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_operate import fill_store
+from support.operate import fill_store
 
 from poster import inbox
 from poster.cli import EXIT_FAILED, EXIT_OK, main

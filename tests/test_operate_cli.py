@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_operate import fill_store
+from support.operate import fill_store
 
 from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, main
 from poster.inbox import Request, drain, pending, submit

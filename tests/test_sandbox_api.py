@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_sandbox_fixtures import SENDER, TOKEN, api_client, load_messages, open_channel, post
+from support.sandbox import SENDER, TOKEN, api_client, load_messages, open_channel, post
 
 from poster.sandbox import Sandbox
 

@@ -10,7 +10,8 @@ from io import StringIO
 
 import httpx
 import pytest
-from test_sandbox_fixtures import TLS, api_client, load_messages, open_channel, post
+from support.sandbox import TLS, api_client, load_messages, open_channel, post
+from support.wait import wait_for
 
 from poster.sandbox import Sandbox, serve_forever
 
@@ -122,7 +123,7 @@ def test_stop_does_not_wait_for_a_slow_answer() -> None:
         sandbox.inject("slow:30")
         caller = threading.Thread(target=lambda: _swallow(client))
         caller.start()
-        time.sleep(0.2)
+        wait_for(lambda: sandbox.posts, "the post to reach the sandbox")
         started = time.monotonic()
         sandbox.stop()
         assert time.monotonic() - started < 2

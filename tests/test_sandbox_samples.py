@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_sandbox_page import CHROMIUM_FLAGS, Node, chromium, parse_page
+from support.page import CHROMIUM_FLAGS, Node, chromium, parse_page
 
 from poster.config import load_config
 from poster.fetch import make_client

@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from test_sandbox_fixtures import TOKEN, Receiver, api_client, load_messages, open_channel, post
+from support.sandbox import TOKEN, Receiver, api_client, load_messages, open_channel, post
 
 from poster.sandbox import Sandbox
 from poster.sandbox.webhook import check_body, sign, url_problem

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from test_daemon import (
+from support.daemon import (
     TOKEN,
     Feeds,
     Post,
@@ -26,8 +26,8 @@ from test_daemon import (
     running,
     texts,
     titles,
-    wait_for,
 )
+from support.wait import wait_for
 
 from poster.daemon import worker
 from poster.ledger import SENT, UNCERTAIN
@@ -35,8 +35,6 @@ from poster.sandbox import Sandbox
 
 BUDGET = 40.0
 """Seconds the whole soak may take, start to finish."""
-ROUND = 1.0
-"""Seconds between rounds: about one poll of every feed."""
 FEEDS = ("alpha", "beta", "gamma")
 
 
@@ -99,6 +97,12 @@ def news_of(round_number: int) -> dict[str, tuple[int, ...]]:
     return gained
 
 
+def read_again(feeds: Feeds) -> Callable[[], bool]:
+    """Return a check that every feed has been requested again since this call."""
+    before = {name: len(feeds.requests(name)) for name in FEEDS}
+    return lambda: all(len(feeds.requests(name)) > n for name, n in before.items())
+
+
 def count(rounds: tuple[Round, ...], kind: str) -> int:
     """Return how many faults of ``kind`` the rounds inject."""
     return sum(r.faults.count(kind) for r in rounds)
@@ -108,9 +112,9 @@ def test_every_item_is_posted_once_through_rounds_of_faults(
     project: Project, feeds: Feeds, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = time.monotonic()
-    # In service the channel first backs off 5 s; 1 s lets many faults fit the budget while
+    # In service the channel first backs off 5 s; 0.5 s lets many faults fit the budget while
     # the doubling and the pausing stay the same, and still outlasts a poll of each feed.
-    monkeypatch.setattr(worker, "CHANNEL_BACKOFF_BASE", timedelta(seconds=1))
+    monkeypatch.setattr(worker, "CHANNEL_BACKOFF_BASE", timedelta(seconds=0.5))
     published: list[Post] = []
     for name in FEEDS:
         published += feeds.publish(name, 0)
@@ -124,7 +128,8 @@ def test_every_item_is_posted_once_through_rounds_of_faults(
                 published += feeds.publish(name, *numbers)
             if step.failing is not None:
                 feeds.fail(step.failing, 500)
-            time.sleep(ROUND)
+            # A round lasts until every feed has been read once since it began.
+            wait_for(read_again(feeds), f"a read of every feed in round {number}")
         for name in FEEDS:
             feeds.publish(name)
         store = run.daemon.store

@@ -79,8 +79,10 @@ class Daemon:
         *,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        tick: float = TICK,
     ) -> None:
         self.config_path = config_path
+        self.tick = tick
         self.state_dir = state_dir
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
@@ -128,6 +130,7 @@ class Daemon:
             self.metrics,
             self._deps,
             min_gap=self.config.viber.min_gap.total_seconds(),
+            tick=self.tick,
         )
         self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
         self.scheduler = self._scheduler(self.config)
@@ -362,7 +365,7 @@ class Daemon:
         """Do the main thread's chores until stopped."""
         interval = self.notifier.watchdog_interval
         while not self._stop.is_set():
-            self._stop.wait(min(TICK, interval) if interval else TICK)
+            self._stop.wait(min(self.tick, interval) if interval else self.tick)
             if self._reload.is_set():
                 self._reload.clear()
                 self._do_reload()

@@ -35,8 +35,10 @@ class ChannelWorker:
         deps: Callable[[], Deps],
         *,
         min_gap: float,
+        tick: float = TICK,
     ) -> None:
         self.client = client
+        self.tick = tick
         self.queue = queue
         self.pacer = Pacer(min_gap, 1 << 62)
         self._store = store
@@ -80,13 +82,13 @@ class ChannelWorker:
         """Post queued items until stopped; pause on rate limits, wait out fatal errors."""
         while not self._stop.is_set():
             if self.fatal is not None:
-                self._resume.wait(TICK)
+                self._resume.wait(self.tick)
                 continue
             pause = self._pause_until - time.monotonic()
             if pause > 0:
-                self._stop.wait(min(pause, TICK))
+                self._stop.wait(min(pause, self.tick))
                 continue
-            entry = self.queue.get(TICK)
+            entry = self.queue.get(self.tick)
             if entry is not None:
                 self._post(entry)
 

@@ -1,6 +1,6 @@
 """Provide what the sandbox tests share: a webhook receiver and a channel ready to post to.
 
-This module holds helpers only; the tests live in the other ``test_sandbox_*`` modules.
+This module holds helpers only; the tests live in the ``test_sandbox_*`` modules.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from poster.sandbox import Sandbox
 
 TOKEN = "test-token-5f1c0e"
 SENDER = "sandbox-superadmin="
-DATA = Path(__file__).parent / "data" / "sandbox"
+DATA = Path(__file__).parent.parent / "data" / "sandbox"
 
 # One TLS context for every test client: httpx builds a new one per client otherwise (~80 ms).
 TLS = ssl.create_default_context()

@@ -1,0 +1,1 @@
+"""Send Viber business messages to phone numbers through the DecisionTelecom Viber API."""

@@ -1,0 +1,235 @@
+"""Call the DecisionTelecom Viber API: send-viber and receive-viber over an injected httpx client.
+
+Everything on the wire follows ``decisiontelecom-viber-api.txt``: POST with a JSON body to
+``<base>/send-viber`` and ``<base>/receive-viber``. Choices where the document is silent:
+
+- Auth ("Basic Auth", "Base64 access key"): the header is ``Authorization: Basic `` followed by
+  the base64 of the access key exactly as the account manager gives it, no colon added, which
+  is what the official SDKs send; the examples' "Basic api key" shows where it goes.
+- A send whose answer is lost (read timeout, reset, unreadable 2xx or 5xx) may have been carried
+  out: DeliveryUncertain. receive-viber only reads, so the same troubles there are RetryLater.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+import httpx
+
+from poster.destinations import REDACTED
+from poster.destinations.decisiontelecom.codes import (
+    FATAL,
+    INVALID_PARAMETER,
+    REJECT_RECIPIENT,
+    RETRY,
+    GatewayError,
+    classify,
+    read_error,
+)
+from poster.destinations.decisiontelecom.records import (
+    SEND_ENDPOINT,
+    STATUS_ENDPOINT,
+    RecipientResult,
+    SendRequest,
+    StatusRequest,
+    StatusResult,
+    message_id,
+    status_of,
+)
+from poster.destinations.decisiontelecom.rules import send_problem
+from poster.errors import (
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+    MessageRejected,
+    RetryLater,
+)
+from poster.httputil import parse_retry_after
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://web.it-decision.com/v1/api"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+"""The document's PHP example allows 30 seconds a call."""
+ANSWER_MAX_BYTES = 64 * 1024
+"""Answers above this are not read further; every documented answer is a few dozen bytes."""
+
+
+class DecisionTelecomClient:
+    """Send Viber messages and ask their status through one DecisionTelecom account."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        access_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        name: str = "decisiontelecom",
+    ) -> None:
+        if not access_key.strip():
+            raise DestinationFatal(f"{name}: the access key is empty")
+        encoded = base64.b64encode(access_key.encode("utf-8")).decode("ascii")
+        self._headers = {
+            "Authorization": f"Basic {encoded}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        self._client = client
+        self._timeout = timeout
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+
+    def __repr__(self) -> str:
+        return (
+            f"DecisionTelecomClient(name={self.name!r}, base_url={self.base_url!r}, "
+            f"access_key={REDACTED!r})"
+        )
+
+    def send(self, request: SendRequest) -> RecipientResult:
+        """Send one message to one phone; a refused phone is a result, other refusals raise."""
+        body = request.body()
+        problem = send_problem(body)
+        if problem is not None:
+            return self._refused_here(request.destination_addr, *problem)
+        answer = self._post(SEND_ENDPOINT, body, maybe_done=True)
+        if isinstance(answer, GatewayError):
+            action, hint = classify(answer)
+            if action != REJECT_RECIPIENT:
+                raise self._error(answer, SEND_ENDPOINT)
+            return RecipientResult(request.destination_addr, False, None, answer.text(), hint=hint)
+        found = message_id(answer.get("message_id")) if isinstance(answer, dict) else None
+        if found is None:
+            raise _unreadable(self.name, SEND_ENDPOINT, 200)
+        log.debug("event=decisiontelecom_sent message_id=%s", found)
+        return RecipientResult(request.destination_addr, True, found, "accepted")
+
+    def status(self, message_id: int) -> StatusResult:
+        """Return the current status of a message sent in the last 5 days."""
+        answer = self._post(STATUS_ENDPOINT, StatusRequest(message_id).body(), maybe_done=False)
+        if isinstance(answer, GatewayError):
+            raise self._error(answer, STATUS_ENDPOINT)
+        result = status_of(answer)
+        if result is None:
+            raise RetryLater(
+                f"{self.name} answered {STATUS_ENDPOINT} without a message_id and a known "
+                "status; will retry later"
+            )
+        return result
+
+    def _refused_here(self, phone: str, param: str, reason: str) -> RecipientResult:
+        """Refuse a message that breaks the document's rules without calling the gateway."""
+        name = f"{INVALID_PARAMETER}{param}"
+        action, hint = classify(GatewayError(400, name, "", 1, 400))
+        if action == REJECT_RECIPIENT:
+            return RecipientResult(phone, False, None, f"{name} ({param} {reason})", hint=hint)
+        text = f"{self.name} did not send the message: {param} {reason}; {hint}"
+        if action == FATAL:
+            raise DestinationFatal(text, None, name)
+        raise MessageRejected(text, None, name)
+
+    def _error(self, error: GatewayError, endpoint: str) -> DeliveryError:
+        """Return the exception for an error answer, by the one error table."""
+        action, hint = classify(error)
+        status = error.status if error.status is not None else error.http_status
+        label = error.name or f"HTTP {status}"
+        if action == RETRY:
+            text = f"{self.name} deferred {endpoint}: {error.text()}; {hint}"
+            return RetryLater(text, status, label, error.retry_after)
+        text = f"{self.name} refused {endpoint}: {error.text()}; {hint}"
+        if action == FATAL:
+            return DestinationFatal(text, status, label)
+        return MessageRejected(text, status, label)
+
+    def _post(self, endpoint: str, body: dict[str, Any], *, maybe_done: bool) -> Any:
+        """POST ``body`` and return the decoded answer or the error it carries, or raise."""
+        url = f"{self.base_url}/{endpoint}"
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            with self._client.stream(
+                "POST", url, content=content, headers=self._headers, timeout=self._timeout
+            ) as response:
+                raw = _read_capped(response)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.name, endpoint, url, maybe_done) from None
+        except httpx.InvalidURL:
+            raise DestinationFatal(f"{self.name}: cannot call {url}; check the base URL") from None
+        return self._decode(response, raw, endpoint, maybe_done)
+
+    def _decode(
+        self, response: httpx.Response, raw: bytes | None, endpoint: str, maybe_done: bool
+    ) -> Any:
+        """Return the JSON answer or a GatewayError; raise when a send's answer is unreadable."""
+        code = response.status_code
+        data = _json(raw)
+        retry_after = _retry_after(response)
+        error = read_error(code, data, retry_after)
+        if error is not None:
+            return error
+        if 200 <= code < 300 and data is not None:
+            return data
+        if maybe_done and (200 <= code < 300 or code >= 500):
+            raise _unreadable(self.name, endpoint, code)
+        if 200 <= code < 300:
+            return GatewayError(500, retry_after=retry_after)
+        return GatewayError(code, retry_after=retry_after)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Return Retry-After, else the rate limiter's X-Rate-Limit-Reset, in seconds."""
+    found = parse_retry_after(response.headers.get("retry-after"))
+    if found is None:
+        found = parse_retry_after(response.headers.get("x-rate-limit-reset"))
+    return found
+
+
+def _read_capped(response: httpx.Response) -> bytes | None:
+    """Return the body, or None once it grows over ANSWER_MAX_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > ANSWER_MAX_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(raw: bytes | None) -> Any:
+    """Return ``raw`` decoded as JSON, or None when it is missing or not JSON."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:
+    """Return the error for a send answer poster cannot read: the message may have gone out."""
+    return DeliveryUncertain(
+        f"{name} answered HTTP {code} to {endpoint} with nothing poster can read; the message "
+        "may have been sent, so it is not sent again automatically",
+        code,
+        f"HTTP {code}",
+    )
+
+
+def _transport_error(
+    exc: httpx.HTTPError, name: str, endpoint: str, url: str, maybe_done: bool
+) -> DeliveryError:
+    """Map an httpx error to retry (never sent or only a read), uncertain (maybe sent) or fatal."""
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return DestinationFatal(f"{name}: cannot call {url} ({kind}); check the base URL")
+    # Nothing left this machine: the connection or a pool slot was never obtained.
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    if never_sent or not maybe_done:
+        return RetryLater(f"{name}: {endpoint} to {url} failed ({kind}); will retry later")
+    return DeliveryUncertain(
+        f"{name}: the connection to {url} failed after the {endpoint} request was sent ({kind}); "
+        "the message may have been sent, so it is not sent again automatically"
+    )
