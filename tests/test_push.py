@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websubhub import Hub
+from support.hub import Hub
 
 from poster.push import records
 from poster.push.discover import Advert

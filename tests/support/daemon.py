@@ -224,10 +224,13 @@ class Running:
 
 
 @contextmanager
-def running(project: Project, tick: float = TICK) -> Iterator[Running]:
+def running(
+    project: Project, tick: float = TICK, clock: Callable[[], datetime] | None = None
+) -> Iterator[Running]:
     """Run the daemon of ``project`` in a thread; stop it and check it ended well on exit."""
     notes = Notifications()
-    daemon = Daemon(project.config, project.state, notifier=notes, tick=tick)
+    timing = {"clock": clock} if clock is not None else {}
+    daemon = Daemon(project.config, project.state, notifier=notes, tick=tick, **timing)
     ended: dict[str, object] = {}
 
     def run() -> None:
