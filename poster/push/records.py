@@ -118,8 +118,10 @@ def _to_json(sub: Subscription) -> dict[str, Any]:
     return fields
 
 
-def _from_json(fields: dict[str, Any]) -> Subscription:
+def _from_json(fields: object) -> Subscription:
     """Return the subscription a JSON document describes, or raise on a damaged one."""
+    if not isinstance(fields, dict):
+        raise TypeError("not an object")
     times = {
         name: datetime.fromisoformat(fields[name]) if fields.get(name) else None
         for name in ("changed", "requested", "expires")
