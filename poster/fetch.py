@@ -26,7 +26,7 @@ from poster.errors import (
     TooManyRedirects,
 )
 from poster.feedclient import FeedClient, default_transport, next_request
-from poster.httputil import parse_retry_after
+from poster.httputil import parse_freshness, parse_retry_after
 from poster.models import FetchResult, Validators
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
@@ -170,6 +170,7 @@ def _result(
         unchanged=unchanged,
         fetched_at=datetime.now(UTC),
         elapsed=time.monotonic() - started,
+        freshness=parse_freshness(fields),
     )
 
 

@@ -11,6 +11,7 @@ Labels = tuple[tuple[str, str], ...]
 
 _HELP = {
     "poster_fetches_total": ("counter", "Feed fetches by result (ok, not_modified, error)."),
+    "poster_reads_put_off_total": ("counter", "Scheduled reads put off by a publisher's hint."),
     "poster_posts_total": ("counter", "Posts by outcome (sent, failed, uncertain, deferred)."),
     "poster_queue_length": ("gauge", "Items waiting to be posted."),
     "poster_channel_fatal": ("gauge", "1 while the channel refuses every post."),

@@ -156,6 +156,24 @@ class Item:
 
 
 @dataclass(frozen=True)
+class FeedHints:
+    """What a feed document says about how often to read it (RSS 2.0, RSS 1.0 Syndication)."""
+
+    ttl: int | None = None
+    """Minutes the channel may be cached (RSS ``<ttl>``)."""
+    skip_hours: frozenset[int] = frozenset()
+    """Hours of the day, 0-23 GMT, in which not to read it (RSS ``<skipHours>``)."""
+    skip_days: frozenset[int] = frozenset()
+    """Days of the week, 0 for Monday, on which not to read it (RSS ``<skipDays>``)."""
+    update_period: str | None = None
+    """``hourly``, ``daily``, ``weekly``, ``monthly`` or ``yearly`` (``sy:updatePeriod``)."""
+    update_frequency: int = 1
+    """Updates per period (``sy:updateFrequency``)."""
+    update_base: datetime | None = None
+    """When the updates' rhythm started (``sy:updateBase``)."""
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     """A parsed feed: its own title and link, and its items in document order."""
 
@@ -169,6 +187,8 @@ class ParsedFeed:
     """The WebSub hubs the document names (``rel="hub"`` links, JSON Feed ``hubs``)."""
     topic: str | None = None
     """The URL the document says it lives at (``rel="self"``, JSON Feed ``feed_url``)."""
+    hints: FeedHints = field(default_factory=FeedHints)
+    """What the publisher said about how often to read the feed."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +198,26 @@ class Validators:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class NextPoll:
+    """When the daemon reads a feed next, and why then."""
+
+    at: datetime
+    why: str
+    """What set the time: the schedule (``every 15m``) or a hint (``ttl 60 min``)."""
+    hinted: bool = False
+    """Whether a publisher's hint put the time after the schedule's."""
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How long a response stays fresh (RFC 9111 §4.2), and the header that said so."""
+
+    seconds: float
+    source: str
+    """The header as a person would name it: ``Cache-Control max-age=1800``."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +238,8 @@ class FetchResult:
     unchanged: bool = False
     fetched_at: datetime | None = None
     elapsed: float = 0.0
+    freshness: Freshness | None = None
+    """How long the server said the response stays fresh, on a 200 or a 304 alike."""
 
     @property
     def has_body(self) -> bool:

@@ -272,7 +272,7 @@ def format_status(view: StatusView) -> str:
     lines += [
         "",
         "Feeds",
-        *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT ATTEMPT"), _feed_rows(view)),
+        *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
     ]
     if view.problems:
         lines += ["", f"Failed and uncertain items ({len(view.problems)}, oldest first)"]
@@ -335,8 +335,12 @@ def _feed_rows(view: StatusView) -> list[_Row]:
             notes.append(f"repaired on the last read: {state.last_warning}")
         if feed.push_shown:
             notes.append(describe(feed.push, lambda when: _when(when, view.now)))
+        poll = state.next_poll if state.next_attempt is None else None
+        if poll is not None and poll.hinted:
+            notes.append(f"next read put off by the publisher: {poll.why}")
+        next_read = state.next_attempt or (poll.at if poll is not None else None)
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
-        rows.append(_Row((*cells, _when(state.next_attempt, view.now)), tuple(notes)))
+        rows.append(_Row((*cells, _when(next_read, view.now)), tuple(notes)))
     return rows
 
 
@@ -433,6 +437,9 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "last_warning": state.last_warning,
         "consecutive_failures": state.consecutive_failures,
         "next_attempt": _iso(state.next_attempt),
+        "next_poll": _iso(state.next_poll.at) if state.next_poll else None,
+        "next_poll_why": state.next_poll.why if state.next_poll else None,
+        "next_poll_hinted": state.next_poll.hinted if state.next_poll else False,
         "disabled": state.disabled,
         "paused": feed.paused,
         "paused_at": _iso(feed.paused_at),

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from feedserver import FeedServer
 from support.daemon import (
     BACKOFF_MAX,
     POLL,
+    RSS,
     TOKEN,
     Feeds,
     Project,
@@ -34,6 +35,7 @@ from support.wait import wait_for
 from poster import inbox
 from poster.daemon import worker
 from poster.ledger import SENT, UNCERTAIN
+from poster.models import NextPoll
 from poster.sandbox import Sandbox
 from poster.store import Store
 
@@ -327,3 +329,32 @@ def test_a_stop_during_a_read_lets_it_end_quietly_without_counting_a_failure(
         state = store.feed_state("news")
     assert (state.consecutive_failures, state.last_error) == (0, None)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_feed_sending_max_age_is_not_read_again_before_it_runs_out(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    now = [start]
+    first = feeds.publish("news", 1)
+    headers = {"Content-Type": RSS, "Cache-Control": "max-age=3600"}
+    feeds.server.routes["/news.xml"] = (200, headers, feeds.body("news"))
+    project.write(project.table("news"))
+    with running(project, clock=lambda: now[0]) as run:
+        wait_for(lambda: texts(sandbox) == titles(first), "the first item")
+        state = state_when(run.daemon.store, "news", lambda s: s.next_poll is not None)
+        hour = timedelta(hours=1)
+        assert state.next_poll == NextPoll(start + hour, "Cache-Control max-age=3600", True)
+
+        def put_off() -> float:
+            return run.daemon.metrics.get("poster_reads_put_off_total", feed="news")
+
+        # The job fires five times a second; every read before the hour is up is put off.
+        wait_for(lambda: put_off() >= 2, "two reads put off")
+        now[0] = start + hour - timedelta(minutes=1)
+        seen = put_off()
+        wait_for(lambda: put_off() >= seen + 2, "two more reads put off a minute before")
+        assert len(feeds.requests("news")) == 1
+        now[0] = start + hour
+        wait_for(lambda: len(feeds.requests("news")) == 2, "a read once max-age=3600 ran out")
+    assert texts(sandbox) == titles(first)

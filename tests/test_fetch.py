@@ -21,7 +21,7 @@ from poster.config import FeedConfig
 from poster.feedclient import FeedClient
 from poster.fetch import ACCEPT, USER_AGENT, _translate, fetch, make_client
 from poster.httputil import parse_retry_after
-from poster.models import Validators
+from poster.models import Freshness, Validators
 
 DATA = Path(__file__).parent / "data" / "fetch"
 FEED_XML = (DATA / "feed.xml").read_bytes()
@@ -625,3 +625,22 @@ def test_translate_covers_every_httpx_error_class() -> None:
         else:
             exc = family("x")
         assert isinstance(_translate(exc, feed_config()), errors.FetchError), family
+
+
+def test_freshness_is_carried_on_a_200_and_on_a_304(
+    feed_server: FeedServer, real_client: FeedClient
+) -> None:
+    headers = {"Content-Type": "application/rss+xml", "Cache-Control": "max-age=1800"}
+    feed_server.routes["/feed.xml"] = (200, headers, FEED_XML)
+    feed = feed_config(feed_server.url("/feed.xml"))
+    first = fetch(feed, real_client)
+    assert first.freshness == Freshness(1800, "Cache-Control max-age=1800")
+    # A 304 refreshes what the stored response said (RFC 9111 §4.3.4), freshness included.
+    answer = {"ETag": first.validators.etag or "", "Cache-Control": "public, max-age=600"}
+    feed_server.routes["/feed.xml"] = Route(304, answer, b"", validators=False)
+    second = fetch(feed, real_client, first.validators)
+    assert (second.status, second.freshness) == (304, Freshness(600, "Cache-Control max-age=600"))
+    feed_server.routes["/feed.xml"] = Route(
+        304, {"Cache-Control": "no-cache"}, b"", validators=False
+    )
+    assert fetch(feed, real_client, first.validators).freshness is None

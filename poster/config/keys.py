@@ -223,6 +223,7 @@ DAEMON_KEYS: dict[str, Key] = {
     "reprobe": Key(timedelta(hours=6), v.duration(positive=True)),
     "retention": Key(timedelta(days=90), v.duration(positive=True)),
     "push_poll": Key(timedelta(hours=1), v.duration(positive=True)),
+    "hints_max": Key(timedelta(hours=24), v.duration(positive=True)),
 }
 WEBHOOK_KEYS: dict[str, Key] = {
     "listen": Key(None, v.listen_address),
@@ -254,6 +255,7 @@ FEED_KEYS: dict[str, Key] = {
     "max_redirects": Key(5, v.positive_int),
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
+    "hints": Key(True, v.boolean),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

@@ -76,6 +76,8 @@ class FeedConfig:
     uncertain: str = "hold"
     """What a restart does with posts whose answer was lost: hold them for an operator, or
     resend them (at-least-once: a duplicate is possible)."""
+    hints: bool = True
+    """Whether the publisher's hints (Cache-Control, ttl, skipHours, ...) may delay a read."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class DaemonConfig:
     """How long delivery records are kept once their items left the feed."""
     push_poll: timedelta = timedelta(hours=1)
     """How often a feed whose hub pushes its content is still polled, in case a push is lost."""
+    hints_max: timedelta = timedelta(hours=24)
+    """The longest a publisher's hint may delay a feed's next read."""
 
 
 @dataclass(frozen=True)

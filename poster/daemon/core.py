@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from poster import inbox
 from poster.config import Config, FeedConfig, load_config
 from poster.daemon.health import health_page, start_listener
+from poster.daemon.hints import may_read, next_poll, schedule_name
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.worker import ChannelWorker
 from poster.destinations.viber import ViberChannel
@@ -37,6 +38,7 @@ from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.ledger import sender_key
 from poster.metrics import CONTENT_TYPE, Metrics
+from poster.models import FeedHints, Freshness, NextPoll
 from poster.operate import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
 from poster.push.discover import discover
@@ -90,6 +92,8 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._present: dict[str, frozenset[str]] = {}
+        # A 304 carries no document: its ttl and skipHours are those of the last one parsed.
+        self._hints: dict[str, FeedHints] = {}
         self._fresh: set[str] = set()
         # Counts requests for full reads, so a read under way cannot cancel a newer one.
         self._fresh_asked = 0
@@ -235,11 +239,12 @@ class Daemon:
     def _read(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items."""
         feed = self.config.feed(name)
-        if feed is None or self._stop.is_set() or not self._due(name):
+        if feed is None or self._stop.is_set() or not self._due(feed):
             return
         asked = self._fresh_asked
         fresh = name in self._fresh
         deps = self._deps(conditional=not fresh)
+        started = self._clock()
         result = collect(feed, deps, busy=self.queue.busy(name))
         if self._stop.is_set():
             return  # cut short by the stop, or too late to post: not the feed's failure
@@ -247,7 +252,8 @@ class Daemon:
             if self._fresh_asked == asked:
                 self._fresh.discard(name)
             self._present[name] = frozenset(d.item.key for d in result.decisions)
-            self._read_ok(name)
+            self._hints[name] = result.parsed.hints
+            self._read_ok(name, self._next_poll(feed, started, result.result.freshness))
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             if self.push is not None:
                 self.push.advertised(name, discover(result.result, result.parsed))
@@ -256,26 +262,52 @@ class Daemon:
         elif result.error is not None:
             self._read_failed(name, result.error)
         else:
-            self._read_ok(name)
+            freshness = result.fetch.freshness if result.fetch is not None else None
+            self._read_ok(name, self._next_poll(feed, started, freshness))
             self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)
 
-    def _due(self, name: str) -> bool:
+    def _due(self, feed: FeedConfig) -> bool:
         """Tell whether a feed may be read now: not backing off, not disabled, or re-probing."""
-        state = self.store.feed_state(name)
+        state = self.store.feed_state(feed.name)
         now = self._clock()
         if state.disabled is not None:
             if state.disabled == OPERATOR_DISABLED:
                 return False
             last = state.last_failure or now
             return now - last >= self.config.daemon.reprobe
-        if not poll_due(self.push, self.config, name, state.last_success):
+        if not poll_due(self.push, self.config, feed, state.last_success):
             return False  # the hub pushes the feed: polls only make up for a lost push
-        return state.next_attempt is None or now >= state.next_attempt
+        if state.next_attempt is not None:
+            return now >= state.next_attempt
+        # A read wanted in full (start, reload, an operator's request) does not wait for hints.
+        if feed.hints and feed.name not in self._fresh and not may_read(state.next_poll, now):
+            self.metrics.inc("poster_reads_put_off_total", feed=feed.name)
+            return False
+        return True
 
-    def _read_ok(self, name: str) -> None:
-        """Record a good read; a re-probed feed is enabled again."""
+    def _next_poll(
+        self, feed: FeedConfig, started: datetime, freshness: Freshness | None
+    ) -> NextPoll:
+        """Decide when to read the feed next, from its schedule and, unless off, its hints."""
+        job = self.scheduler.get_job(feed.name)
+        scheduled = job.next_run_time if job is not None and job.next_run_time else started
+        hints = self._hints.get(feed.name, FeedHints()) if feed.hints else FeedHints()
+        poll = next_poll(
+            scheduled,
+            started,
+            freshness if feed.hints else None,
+            hints,
+            cap=self.config.daemon.hints_max,
+            schedule=schedule_name(feed.schedule),
+        )
+        if poll.hinted:
+            log.debug("event=next-poll feed=%s at=%s why=%r", feed.name, poll.at, poll.why)
+        return poll
+
+    def _read_ok(self, name: str, poll: NextPoll | None = None) -> None:
+        """Record a good read and when to read next; a re-probed feed is enabled again."""
         state = self.store.feed_state(name)
-        self.store.record_fetch_ok(name, self._clock())
+        self.store.record_fetch_ok(name, self._clock(), poll)
         self.metrics.set("poster_feed_failures", 0, feed=name)
         if state.disabled is not None:
             self.store.set_disabled(name, None)

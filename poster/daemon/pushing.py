@@ -41,13 +41,12 @@ def start_push(
 
 
 def poll_due(
-    push: PushService | None, config: Config, name: str, last_read: datetime | None
+    push: PushService | None, config: Config, feed: FeedConfig, last_read: datetime | None
 ) -> bool:
     """Tell whether a feed is polled now: always, or every ``safety_poll`` while pushed."""
-    feed = config.feed(name)
-    if push is None or feed is None:
+    if push is None:
         return True
-    return push.poll_due(name, last_read, safety_poll(config, feed))
+    return push.poll_due(feed.name, last_read, safety_poll(config, feed))
 
 
 def safety_poll(config: Config, feed: FeedConfig) -> timedelta:

@@ -17,6 +17,7 @@ from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import from_struct
 from poster.parse.encoding import CHARSET
+from poster.parse.hints import read_hints
 from poster.parse.keys import item_key
 from poster.parse.media import (
     absolute,
@@ -57,6 +58,7 @@ def assemble(
         format=version or "xml",
         hubs=_rel_links(meta, "hub", result.url),
         topic=next(iter(_rel_links(meta, "self", result.url)), None),
+        hints=read_hints(meta, result.body or b""),
     )
 
 

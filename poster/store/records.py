@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
-from poster.models import Validators
+from poster.models import NextPoll, Validators
 
 RELEASED = "released"
 """Offered again: the record keeps its attempt count but no longer makes the item known."""
@@ -33,6 +33,8 @@ class FeedState:
     last_failure: datetime | None = None
     last_warning: str | None = None
     """What the last parse of the feed found wrong but repaired, such as invalid bytes."""
+    next_poll: NextPoll | None = None
+    """When the daemon reads the feed next and why, as it decided after the last read."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,23 @@ def feed_state(doc: dict[str, Any]) -> FeedState:
         disabled=doc["disabled"],
         last_failure=from_iso(doc["last_failure"]),
         last_warning=doc.get("last_warning"),
+        next_poll=next_poll(doc),
     )
+
+
+def next_poll(doc: Mapping[str, Any]) -> NextPoll | None:
+    """Return the next poll kept in a feed document; states written before it have none."""
+    at = doc.get("next_poll")
+    if not isinstance(at, str):
+        return None
+    return NextPoll(
+        datetime.fromisoformat(at), str(doc.get("poll_why")), doc.get("poll_hinted") is True
+    )
+
+
+def next_poll_fields(poll: NextPoll) -> dict[str, Any]:
+    """Return the feed document fields that keep ``poll``."""
+    return {"next_poll": to_iso(poll.at), "poll_why": poll.why, "poll_hinted": poll.hinted}
 
 
 def validators(doc: dict[str, Any]) -> Validators | None:

@@ -23,7 +23,7 @@ from tinydb.table import Document
 from poster.destinations import Receipt
 from poster.errors import StateError
 from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
-from poster.models import Validators
+from poster.models import NextPoll, Validators
 from poster.store import records, seen
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
@@ -203,9 +203,11 @@ class Store:
             doc = self._feed_doc(feed)
             return records.feed_state(doc) if doc is not None else FeedState(feed)
 
-    def record_fetch_ok(self, feed: str, when: datetime) -> None:
-        """Record a successful read of the feed and reset its failure count."""
+    def record_fetch_ok(self, feed: str, when: datetime, poll: NextPoll | None = None) -> None:
+        """Record a successful read of the feed, and when to read it next; reset its failures."""
         fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
+        if poll is not None:
+            fields |= records.next_poll_fields(poll)
         with self._lock:
             self._update_feed(feed, {**fields, "next_attempt": None})
 

@@ -229,8 +229,8 @@ def running(
 ) -> Iterator[Running]:
     """Run the daemon of ``project`` in a thread; stop it and check it ended well on exit."""
     notes = Notifications()
-    timing = {"clock": clock} if clock is not None else {}
-    daemon = Daemon(project.config, project.state, notifier=notes, tick=tick, **timing)
+    options = {"clock": clock} if clock is not None else {}
+    daemon = Daemon(project.config, project.state, notifier=notes, tick=tick, **options)
     ended: dict[str, object] = {}
 
     def run() -> None:

@@ -1,0 +1,207 @@
+"""Call the Intel Tele IM HTTP API (``inteltele-im-api.txt``): send, status, balance, rates.
+
+Every call carries ``username`` and ``api_key`` as params, as the document's examples do.
+Choices where the document is silent, one line each:
+- the base URL defaults to https://: the key travels in every request, and the document's
+  http:// URLs would send it in clear; ``base_url`` takes http:// for a gateway without TLS.
+- params go as a POST form body ("URL (for GET or POST)"): the key stays out of URLs and server
+  logs, and a 1000-symbol Cyrillic message (6 KB urlencoded) is not cut by URL limits;
+  ``method="GET"`` sends them in the query exactly like the examples (httpx then logs the
+  key in its request lines: register it with ``poster.secrets.install_redaction``).
+- one ``im/send`` carries at most 50 numbers (and, over GET, a URL of at most 8000 bytes): a
+  lost answer then leaves at most 50 numbers uncertain.
+- the gateway answers errors with HTTP 200 and a JSON status (the document gives no HTTP
+  codes); 429 and 5xx mean retry, with Retry-After honoured; a 5xx without a readable body to
+  ``im/send`` is uncertain, since the message may already be queued.
+- ``im/status`` asks about at most 100 message ids per call (36-byte ids, comma-separated).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import quote_plus, urlencode
+
+import httpx
+
+from poster.destinations.inteltele import wire
+from poster.destinations.inteltele.calls import ReadAnswer, T, call
+from poster.destinations.inteltele.models import (
+    MessageStatus,
+    Rates,
+    RecipientResult,
+    SendRequest,
+    SendResult,
+    StatusRequest,
+)
+from poster.destinations.inteltele.outcomes import hint_for
+from poster.destinations.inteltele.rules import normalise_number, send_problems
+from poster.errors import DestinationFatal, MessageRejected
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.sms.intel-tele.com"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+BATCH_NUMBERS = 50
+URL_MAX = 8000
+STATUS_IDS = 100
+NOT_A_NUMBER = "not a phone number in international format (not sent)"
+
+SEND, STATUS, BALANCE, CREDIT, RATES = "im/send", "im/status", "balance", "credit", "rates"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The account's username and API key; the key never shows in a repr."""
+
+    username: str
+    api_key: str = field(repr=False)
+
+
+class IntelTeleClient:
+    """Talk to one Intel Tele account over an injected ``httpx.Client``."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        credentials: Credentials,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        method: Literal["POST", "GET"] = "POST",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        name: str = "inteltele",
+    ) -> None:
+        if not credentials.username or not credentials.api_key:
+            raise DestinationFatal(f"{name}: the username and API key must both be set")
+        self._client = client
+        self._credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.method = method
+        self.timeout = timeout
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"IntelTeleClient(name={self.name!r}, base_url={self.base_url!r}, api_key='***')"
+
+    def send(self, request: SendRequest) -> SendResult:
+        """Send one message in one call; numbers that are not numbers are rejected unsent."""
+        reject_invalid(request, self.name)
+        numbers, invalid = _split_numbers(request.to)
+        batch = replace(request, to=tuple(numbers))
+        if not numbers:
+            return SendResult(invalid, batch.redacted())
+        if self._too_long(replace(batch, to=batch.to[:1])):
+            raise MessageRejected(
+                f"{self.name} cannot send the message over GET: the URL would be over "
+                f"{URL_MAX} bytes; use POST",
+                None,
+                "URL too long",
+            )
+        results = self._call(SEND, batch.params(), lambda d: wire.recipient_results(d, numbers))
+        for result in results:
+            log.debug(
+                "event=inteltele_send phone=%s action=%s message_id=%s",
+                result.phone, result.action, result.message_id,
+            )  # fmt: skip
+        return SendResult(invalid + results, batch.redacted())
+
+    def send_all(self, request: SendRequest) -> Iterator[SendResult]:
+        """Send to every number in batches, yielding each; stop with DestinationFatal on one."""
+        reject_invalid(request, self.name)
+        for batch in self.batches(request):
+            result = self.send(batch)
+            yield result
+            stopped = result.fatal
+            if stopped is not None:
+                raise DestinationFatal(
+                    f"{self.name} stopped sending at {stopped.phone}: {stopped.status}; "
+                    f"{stopped.hint or hint_for(stopped.status)}",
+                    None,
+                    stopped.status,
+                )
+
+    def batches(self, request: SendRequest) -> list[SendRequest]:
+        """Split ``request`` into calls of at most 50 numbers (and, over GET, 8000-byte URLs)."""
+        groups: list[list[str]] = [[]]
+        size = room = self._url_room(request)
+        for phone in request.to:
+            # Each number adds itself and an urlencoded comma ("%2C") to the query.
+            grows = len(quote_plus(phone)) + 3
+            if groups[-1] and (len(groups[-1]) >= BATCH_NUMBERS or grows > size):
+                groups.append([])
+                size = room
+            groups[-1].append(phone)
+            size -= grows
+        return [replace(request, to=tuple(group)) for group in groups if group]
+
+    def status(self, request: StatusRequest) -> tuple[MessageStatus, ...]:
+        """Return the current status of each message id the gateway knows."""
+        found: list[MessageStatus] = []
+        ids = request.message_ids
+        for start in range(0, len(ids), STATUS_IDS):
+            part = replace(request, message_ids=ids[start : start + STATUS_IDS])
+            found += self._call(STATUS, part.params(), wire.statuses)
+        return tuple(found)
+
+    def balance(self) -> Decimal:
+        """Return the account's balance (negative while it uses credit)."""
+        return self._call(BALANCE, {}, lambda data: wire.amount(data, "balance"))
+
+    def credit(self) -> Decimal:
+        """Return how far the balance may go below zero."""
+        return self._call(CREDIT, {}, lambda data: wire.amount(data, "credit"))
+
+    def rates(self) -> Rates:
+        """Return the account's price per country and network."""
+        return self._call(RATES, {}, lambda data: wire.rates(data, self._credentials.username))
+
+    def _too_long(self, request: SendRequest) -> bool:
+        """Tell whether ``request`` sent over GET would make a URL longer than servers take."""
+        return self._url_room(replace(request, to=())) < len(quote_plus(",".join(request.to)))
+
+    def _url_room(self, request: SendRequest) -> int:
+        """Return how many bytes of ``to`` fit in a GET URL beside the other params."""
+        if self.method != "GET":
+            return URL_MAX
+        key, user = self._credentials.api_key, self._credentials.username
+        query = urlencode(_auth_params(replace(request, to=()).params(), key, user))
+        return URL_MAX - len(self._url(SEND)) - 1 - len(query)
+
+    def _url(self, endpoint: str) -> str:
+        """Return the URL of an endpoint, with the document's trailing slash."""
+        return f"{self.base_url}/{endpoint}/"
+
+    def _call(self, endpoint: str, params: Mapping[str, str], read: Callable[[Any], T]) -> T:
+        """Make one API call and return ``read(data)``; raise the poster error for any failure."""
+        who = ReadAnswer(self.name, endpoint, endpoint == SEND)
+        sent = _auth_params(params, self._credentials.api_key, self._credentials.username)
+        return call(self._client, self.method, self._url(endpoint), sent, self.timeout, who, read)
+
+
+def reject_invalid(request: SendRequest, name: str) -> None:
+    """Raise MessageRejected naming every rule of the document ``request`` breaks."""
+    problems = send_problems(request.params())
+    if problems:
+        reasons = "; ".join(why for _, why in problems)
+        raise MessageRejected(f"{name} cannot send the message: {reasons}", None, problems[0][0])
+
+
+def _auth_params(params: Mapping[str, str], api_key: str, username: str = "") -> dict[str, str]:
+    """Return ``params`` preceded by the credentials, as every call carries them."""
+    return {"username": username, "api_key": api_key, **params}
+
+
+def _split_numbers(phones: Sequence[str]) -> tuple[list[str], tuple[RecipientResult, ...]]:
+    """Return the distinct numbers to send to, and a rejection for each unusable one."""
+    numbers: list[str] = []
+    invalid: list[RecipientResult] = []
+    for phone in phones:
+        number = normalise_number(phone)
+        if number is None:
+            invalid.append(RecipientResult(phone, False, "reject-recipient", NOT_A_NUMBER))
+        elif number not in numbers:
+            numbers.append(number)
+    return numbers, tuple(invalid)

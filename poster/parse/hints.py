@@ -1,0 +1,68 @@
+"""Read what a feed document says about how often to read it: RSS 2.0 and Syndication hints.
+
+``<ttl>`` and the ``sy:`` elements of the RSS 1.0 Syndication module come from feedparser's feed
+data, which both XML readers build alike. feedparser keeps only the last ``<hour>`` of
+``<skipHours>`` and the last ``<day>`` of ``<skipDays>``, so those two are read from the body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from poster.models import FeedHints
+from poster.parse.dates import parse_date
+
+PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# RSS 2.0 spells the elements this way; XML names are case-sensitive. The literal start keeps
+# the search as fast as a substring search on feeds that have none.
+_SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours\s*>", re.S)
+_SKIP_DAYS = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays\s*>", re.S)
+_HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour\s*>")
+_DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day\s*>")
+
+
+def read_hints(meta: Mapping[str, Any], body: bytes) -> FeedHints:
+    """Return the hints of a feed from feedparser's feed data and the document's bytes."""
+    period = _text(meta.get("sy_updateperiod")).lower()
+    return FeedHints(
+        ttl=_positive(meta.get("ttl")),
+        skip_hours=_skip_hours(body),
+        skip_days=_skip_days(body),
+        update_period=period if period in PERIODS else None,
+        update_frequency=_positive(meta.get("sy_updatefrequency")) or 1,
+        update_base=parse_date(meta.get("sy_updatebase")),
+    )
+
+
+def _text(value: object) -> str:
+    """Return a value's text without surrounding white space, or ""."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _positive(value: object) -> int | None:
+    """Return a whole number above zero written as text, or None."""
+    text = _text(value)
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
+def _skip_hours(body: bytes) -> frozenset[int]:
+    """Return the hours (0-23 GMT) of the channel's ``<skipHours>``; 24 is read as 0."""
+    found = _SKIP_HOURS.search(body)
+    if found is None:
+        return frozenset()
+    # RSS 2.0 says 0-23; Netscape's RSS 0.91 counted 1-24, where 24 is midnight.
+    hours = (int(hour) for hour in _HOUR.findall(found.group(1)))
+    return frozenset(hour % 24 for hour in hours if hour <= 24)
+
+
+def _skip_days(body: bytes) -> frozenset[int]:
+    """Return the days of the channel's ``<skipDays>``, 0 for Monday."""
+    found = _SKIP_DAYS.search(body)
+    if found is None:
+        return frozenset()
+    names = (day.decode("ascii").lower() for day in _DAY.findall(found.group(1)))
+    return frozenset(DAYS.index(name) for name in names if name in DAYS)
