@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from poster import __version__
-from poster.cli import channel, feeds, operate, studio
+from poster.cli import channel, feeds, operate, recipients, studio
 from poster.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     channel.add_commands(commands)
     operate.add_commands(commands)
     studio.add_commands(commands)
+    recipients.add_commands(commands)
     return parser
 
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Load the configuration the command needs and run its handler."""
-    if args.command == "sandbox":
+    if args.command == "sandbox" or getattr(args, "no_config", False):
         return int(args.handler(None, args))
     path = args.config or default_config_path()
     missing = missing_config(path, given=args.config is not None)

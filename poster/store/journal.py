@@ -88,7 +88,7 @@ class JournalStorage(Storage):
         try:
             self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
-            self._tables = snapshot.tables
+            self.load_tables(snapshot.tables)
             self._generation, self._seq = snapshot.generation, snapshot.seq
             self._snapshot_bytes = snapshot.size
             self._snapshot_id = file_id(self.files.snapshot)
@@ -111,6 +111,23 @@ class JournalStorage(Storage):
 
     def commit(self, change: Change) -> None:
         """Append ``change`` to the journal; compact when the journal has grown large enough."""
+        self.append_change(change)
+        self.compact_if_due()
+
+    def load_tables(self, tables: Tables) -> None:
+        """Take the tables a snapshot holds as the state in memory."""
+        self._tables = tables
+
+    def snapshot_tables(self) -> Tables:
+        """Return the tables the next snapshot holds."""
+        return self._tables
+
+    def apply_change(self, change: Change) -> None:
+        """Apply one replayed journal change to the state in memory."""
+        change.apply(self._tables)
+
+    def append_change(self, change: Change) -> None:
+        """Append ``change`` to the journal as one durable line, without compacting."""
         fd = self._in_place()
         line = encode_change(change, self._seq + 1)
         try:
@@ -120,6 +137,9 @@ class JournalStorage(Storage):
             raise os_problem(self.files, exc) from exc
         self._journal_bytes += len(line)
         self._seq += 1
+
+    def compact_if_due(self) -> None:
+        """Compact when the journal has grown past its share of the snapshot."""
         threshold = self.compact_threshold(self._snapshot_bytes)
         if self._journal_bytes > max(threshold, self._postponed_until):
             self._compact_or_postpone()
@@ -140,7 +160,9 @@ class JournalStorage(Storage):
     def _compact(self) -> None:
         """Write the snapshot and start its journal, letting OS errors through."""
         generation = new_generation()
-        data = encode_snapshot(generation, self._generation, self._tables, self._seq, self.restored)
+        data = encode_snapshot(
+            generation, self._generation, self.snapshot_tables(), self._seq, self.restored
+        )
         keep_backup(self.files)
         write_atomic(self.files.snapshot, data)
         self._snapshot_id = file_id(self.files.snapshot)
@@ -286,7 +308,7 @@ class JournalStorage(Storage):
     def _replay(self, scan: JournalScan) -> None:
         """Apply the journal's changes; warn about a torn last line, which is dropped."""
         for change in scan.changes:
-            change.apply(self._tables)
+            self.apply_change(change)
         self._seq += len(scan.changes)
         if scan.torn:
             log.warning(

@@ -1,0 +1,80 @@
+"""The recipients commands: check a recipients file, list opt-outs and open batches, release one.
+
+They read a destination's recipient ledger without taking its lock, so they work while poster
+runs; ``release`` writes, and waits for no one: it is refused while poster holds the ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from poster.cli.common import EXIT_OK, add_command, state_dir
+from poster.errors import UsageError
+from poster.recipients import load_recipients
+from poster.store.recipients import RecipientLedger, ledger_path
+
+DEST_HELP = "the destination's name, as in feeds.toml"
+
+
+def add_commands(commands: Any) -> None:
+    """Register ``recipients`` and its actions."""
+    group = add_command(commands, "recipients", "check recipients, list opt-outs", state=True)
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
+    check = add_command(
+        actions, "check", "check a recipients file and count its numbers", state=False
+    )
+    check.add_argument("file", type=Path, metavar="FILE", help="a file of phone numbers")
+    check.set_defaults(handler=cmd_check, no_config=True)
+    for name, summary, handler in (
+        ("optouts", "list the numbers a gateway reported as opted out", cmd_optouts),
+        ("uncertain", "list batches whose answer is not in or was lost", cmd_uncertain),
+        ("release", "let an uncertain batch's recipients be sent the item again", cmd_release),
+    ):
+        action = add_command(actions, name, summary, state=True)
+        action.add_argument("destination", metavar="DEST", help=DEST_HELP)
+        if name == "release":
+            action.add_argument("batch", metavar="BATCH", help="a batch id, as `uncertain` shows")
+        action.set_defaults(handler=handler, no_config=True)
+
+
+def cmd_check(_config: object, args: argparse.Namespace) -> int:
+    """Print how many numbers the file holds and its version; repeats are logged as warnings."""
+    recipients = load_recipients(args.file)
+    count = len(recipients)
+    print(f"{args.file}: {count} number{'s' if count != 1 else ''}, version {recipients.version}")
+    return EXIT_OK
+
+
+def cmd_optouts(_config: object, args: argparse.Namespace) -> int:
+    """Print one line per suppressed number: number, since when, reason."""
+    with _open(args, read_only=True) as ledger:
+        for optout in ledger.opted_out():
+            print(f"{optout.phone}\t{optout.since.isoformat(timespec='seconds')}\t{optout.reason}")
+    return EXIT_OK
+
+
+def cmd_uncertain(_config: object, args: argparse.Namespace) -> int:
+    """Print one line per open batch: id, item, size, state, why."""
+    with _open(args, read_only=True) as ledger:
+        for batch in ledger.open_batches():
+            why = f"\t{batch.why}" if batch.why else ""
+            print(f"{batch.batch_id}\t{batch.item}\t{batch.size}\t{batch.state}{why}")
+    return EXIT_OK
+
+
+def cmd_release(_config: object, args: argparse.Namespace) -> int:
+    """Release one uncertain batch so that its recipients are planned again."""
+    with _open(args, read_only=False) as ledger:
+        ledger.release(args.batch)
+    print(f"released batch {args.batch}: its recipients get the item on the next pass")
+    return EXIT_OK
+
+
+def _open(args: argparse.Namespace, *, read_only: bool) -> RecipientLedger:
+    """Open the destination's ledger, or say that it has none."""
+    path = ledger_path(state_dir(args), args.destination)
+    if not path.exists():
+        raise UsageError(f"destination {args.destination!r} has no recipient ledger at {path}")
+    return RecipientLedger(path, read_only=read_only)

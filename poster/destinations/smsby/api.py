@@ -1,0 +1,276 @@
+"""Call the SMS.BY Viber gateway over HTTP, as ``bulk-viber-aggregator-api.txt`` describes it.
+
+Choices where the document is silent or unclear, one per line:
+
+- Base URL ``https://app.sms.by`` (the document gives only paths); configurable for tests.
+- ``sendBulkViber``: the table puts ``token``/``callback_url``/``messages`` in "query", but a nested
+  array cannot travel in a query string; the "Sample api request" is one JSON object, so the three
+  go as that JSON body (Content-Type application/json).
+- ``statusBulkViber``: ``token`` and ``uuid`` in the query, as its table says, with an empty body.
+- v2 "formData" goes as application/x-www-form-urlencoded; the optional ``image`` file upload is
+  not used, ``image_url`` is ("Transferring an image via image_url is preferable").
+- ``token`` goes where each table puts it: the query for confirmViberMessage, getViberMessages
+  and getViberMessageData; formData for the other v2 methods.
+- ``getVibernames`` and ``getSubscriberLists`` are named (vibername_id, list_id) but not described:
+  POST ``/api/v2/<name>`` with ``token`` in formData, answer ``{"status": "OK", "result": [...]}``
+  whose items carry ``vibername_id``/``list_id`` (or ``id``) and ``name``.
+- Error bodies are not described: the reason is read from ``message``, ``error``, ``errors`` or a
+  string ``result``; without one, the document's text for the HTTP status is used.
+- ``sendViberMessageList`` only creates a mailing; nothing is sent or paid before
+  ``confirmViberMessage`` ("Money will be debited"), so a lost answer to it is safe to retry and a
+  lost answer to the confirmation is uncertain.
+
+Every failure becomes one of poster's ``DeliveryError`` classes through ``codes.ERRORS``; a phone
+the gateway refuses is a ``RecipientResult`` with ``accepted=False``, not an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from poster.destinations.smsby import codes, parse
+from poster.destinations.smsby.codes import Refusal
+from poster.destinations.smsby.models import (
+    REDACTED,
+    BulkAccepted,
+    BulkRequest,
+    BulkStatus,
+    ListDraft,
+    ListMessage,
+    Mailing,
+    QuickMessage,
+    RecipientResult,
+    SubscriberList,
+    ViberName,
+)
+from poster.errors import DeliveryError, DeliveryUncertain, DestinationFatal, RetryLater
+from poster.httputil import parse_retry_after
+from poster.logs import kv
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://app.sms.by"
+DEFAULT_TIMEOUT = 30.0
+"""Seconds for each of connect, write, read and pool of every call."""
+MAX_ANSWER_BYTES = 1024 * 1024
+"""Answers above this are not read further; the documented ones are a few KB."""
+
+_UNREADABLE = object()
+
+
+class SmsByClient:
+    """Call each documented method of the SMS.BY Viber gateway with one API key."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        name: str = "smsby",
+    ) -> None:
+        if not token.strip():
+            raise DestinationFatal(f"{name}: the API key is empty; set the SMS.BY token")
+        self._client = client
+        self._token = token
+        self._timeout = httpx.Timeout(timeout)
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"SmsByClient(name={self.name!r}, base_url={self.base_url!r}, token={REDACTED!r})"
+
+    def send_bulk(self, request: BulkRequest) -> BulkAccepted:
+        """Create mailings with ``sendBulkViber`` and return the ``uuid`` to follow them by."""
+        data = self._call("/api/v1/sendBulkViber", sends=True, body=request.payload(self._token))
+        uuid = data.get("uuid") if isinstance(data, dict) else None
+        if not isinstance(uuid, str) or not uuid:
+            raise self._unreadable("/api/v1/sendBulkViber", 200, sends=True)
+        return BulkAccepted(uuid, str(data.get("success", "")))
+
+    def bulk_status(self, uuid: str) -> BulkStatus:
+        """Return the per-phone statuses and refused mailings of a ``sendBulkViber`` uuid."""
+        query = {"token": self._token, "uuid": uuid}
+        data = self._call("/api/v1/statusBulkViber", sends=False, query=query)
+        return parse.bulk_status(data)
+
+    def send_quick(self, message: QuickMessage) -> RecipientResult:
+        """Send one message to one phone with ``sendQuickViberMessage``."""
+        path = "/api/v2/sendQuickViberMessage"
+        answer = self._exchange(path, sends=True, form=message.form(self._token))
+        if isinstance(answer, Refusal):
+            if answer.rule.action != codes.REJECT_RECIPIENT:
+                raise answer.error(self.name, path)
+            return RecipientResult(
+                message.phone, False, status="ERROR", error=answer.text, action=answer.rule.action
+            )
+        message_id = parse.result(answer).get("message_id")
+        if message_id is None:
+            raise self._unreadable(path, 200, sends=True)
+        return RecipientResult(message.phone, True, str(message_id), status="NEW")
+
+    def delivery_data(self, message_id: int | str) -> RecipientResult:
+        """Return what became of a ``sendQuickViberMessage`` message (``getViberDeliveryData``)."""
+        form = {"token": self._token, "message_id": str(message_id)}
+        data = self._call("/api/v2/getViberDeliveryData", sends=False, form=form)
+        return parse.recipient(parse.result(data), str(message_id))
+
+    def create_list_mailing(self, message: ListMessage) -> ListDraft:
+        """Create a mailing to a gateway list (``sendViberMessageList``); confirm() sends it."""
+        path = "/api/v2/sendViberMessageList"
+        result = parse.result(self._call(path, sends=False, form=message.form(self._token)))
+        if result.get("message_id") is None:
+            raise self._unreadable(path, 200, sends=False)
+        return ListDraft(str(result["message_id"]), parse.integer(result.get("count_subscribers")))
+
+    def confirm(self, message_id: int | str) -> None:
+        """Confirm a list mailing (``confirmViberMessage``): it goes out and is paid for."""
+        self._call(
+            "/api/v2/confirmViberMessage",
+            sends=True,
+            query={"token": self._token},
+            form={"message_id": str(message_id)},
+        )
+
+    def delivery_list(self, message_id: int | str) -> tuple[RecipientResult, ...]:
+        """Return each phone of a list mailing with its status (``getViberDeliveryList``)."""
+        form = {"token": self._token, "message_id": str(message_id)}
+        data = self._call("/api/v2/getViberDeliveryList", sends=False, form=form)
+        return tuple(parse.recipient(item) for item in parse.items(data))
+
+    def mailings(self, offset: int = 0, rows: int = 100) -> tuple[Mailing, ...]:
+        """Return the account's Viber mailings, newest page first (``getViberMessages``)."""
+        form = {"limit_offset": str(offset), "limit_rows": str(rows)}
+        query = {"token": self._token}
+        data = self._call("/api/v2/getViberMessages", sends=False, query=query, form=form)
+        return tuple(parse.mailing(item) for item in parse.items(data))
+
+    def mailing(self, message_id: int | str) -> Mailing:
+        """Return one mailing's text, status and cost (``getViberMessageData``)."""
+        query, form = {"token": self._token}, {"message_id": str(message_id)}
+        data = self._call("/api/v2/getViberMessageData", sends=False, query=query, form=form)
+        return parse.mailing(parse.result(data))
+
+    def vibernames(self) -> tuple[ViberName, ...]:
+        """Return the account's Viber sender names (``getVibernames``)."""
+        data = self._call("/api/v2/getVibernames", sends=False, form={"token": self._token})
+        return tuple(parse.vibername(item) for item in parse.items(data))
+
+    def subscriber_lists(self) -> tuple[SubscriberList, ...]:
+        """Return the mailing lists kept by the gateway (``getSubscriberLists``)."""
+        data = self._call("/api/v2/getSubscriberLists", sends=False, form={"token": self._token})
+        return tuple(parse.subscriber_list(item) for item in parse.items(data))
+
+    def _call(self, path: str, *, sends: bool, **parts: Any) -> Any:
+        """Return the answer of one call, raising for any refusal."""
+        answer = self._exchange(path, sends=sends, **parts)
+        if isinstance(answer, Refusal):
+            raise answer.error(self.name, path)
+        return answer
+
+    def _exchange(
+        self,
+        path: str,
+        *,
+        sends: bool,
+        query: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """POST one call and return its JSON answer, or a ``Refusal`` when the gateway said no."""
+        url = self.base_url + path
+        try:
+            with self._client.stream(
+                "POST", url, params=query, data=form, json=body, timeout=self._timeout
+            ) as response:
+                raw = _read_capped(response)
+        except httpx.LocalProtocolError:
+            # h11 may quote a header or URL holding the token: keep the cause out.
+            raise DestinationFatal(f"{self.name}: could not build the {path} request") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise self._transport_error(exc, path, sends) from exc
+        code = response.status_code
+        data = _decode(raw)
+        log.info(kv(event="smsby_call", endpoint=path, http=code))
+        if not 200 <= code < 300:
+            if data is _UNREADABLE and code >= 500 and sends:
+                raise self._unreadable(path, code, sends)
+            return self._refusal(data, code, response)
+        if data is _UNREADABLE:
+            raise self._unreadable(path, code, sends)
+        if isinstance(data, dict) and "status" in data and data["status"] != "OK":
+            return self._refusal(data, None, response)
+        return data
+
+    def _refusal(self, data: Any, http: int | None, response: httpx.Response) -> Refusal:
+        """Return the refusal an error answer stands for, its text free of the token."""
+        said = parse.error_text(None if data is _UNREADABLE else data)
+        text = said.replace(self._token, REDACTED) if said else ""
+        if not text:
+            text = codes.classify(http, "").text if http else "status not OK"
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return Refusal(codes.classify(http, text), text, http, retry_after)
+
+    def _unreadable(self, path: str, code: int, sends: bool) -> DeliveryError:
+        """Return the error for an answer poster cannot read."""
+        if sends:
+            return DeliveryUncertain(
+                f"{self.name} answered HTTP {code} to {path} without a readable result; it may "
+                "have been carried out, so it is not repeated automatically",
+                code,
+            )
+        return RetryLater(f"{self.name} answered HTTP {code} to {path} unreadably; will retry")
+
+    def _transport_error(
+        self, exc: httpx.HTTPError | httpx.InvalidURL, path: str, sends: bool
+    ) -> DeliveryError:
+        """Map an httpx error to retry (never sent), uncertain (maybe sent) or fatal (bad URL)."""
+        kind = type(exc).__name__
+        where = f"{self.base_url}{path}"
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return RetryLater(f"{self.name}: cannot reach {where} ({kind}); will retry later")
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return DestinationFatal(f"{self.name}: cannot call {where} ({kind}); check api_url")
+        if not sends:
+            return RetryLater(f"{self.name}: {path} failed ({kind}); will retry later")
+        # The request left this machine: the gateway may have sent (and charged) it.
+        return DeliveryUncertain(
+            f"{self.name}: the connection to {where} failed after the request was sent ({kind}); "
+            "it may have been carried out, so it is not repeated automatically"
+        )
+
+
+def parse_bulk_callback(body: bytes) -> tuple[str, BulkStatus]:
+    """Return the uuid and statuses a ``callback_url`` POST carries (the fake's shape)."""
+    data = _decode(body)
+    if not isinstance(data, dict):
+        raise ValueError("the callback body is not a JSON object")
+    return str(data.get("uuid", "")), parse.bulk_status(data.get("messages"))
+
+
+def _read_capped(response: httpx.Response) -> bytes | None:
+    """Return the body, or None when it is larger than ``MAX_ANSWER_BYTES``."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes | None) -> Any:
+    """Return the JSON value of a body, or ``_UNREADABLE``."""
+    if not raw:
+        return _UNREADABLE
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _UNREADABLE

@@ -1,0 +1,280 @@
+"""Run a strict fake of the SMS.BY Viber gateway on 127.0.0.1 for tests and the sandbox.
+
+It answers every method of ``bulk-viber-aggregator-api.txt`` from ``fakegateway.Gateway`` and
+adds what a real gateway does to a client: a rate limit (HTTP 429 with Retry-After), status
+callbacks to ``callback_url`` (POST, JSON ``{"uuid": ..., "messages": <statusBulkViber answer>}``:
+the document says only that the answer is sent there), and faults queued in ``faults``:
+
+- ``"500"``: answer 500 without doing anything;
+- ``"garbage-500"``: do the call, then answer 500 with an HTML page;
+- ``"drop"``: do the call, then close the connection without answering (a lost answer);
+- ``"slow:SECONDS"``: do the call, then wait before answering.
+
+Time comes from an injectable clock, so statuses advance (NEW, SENT, DELIVERED, READ) without
+sleeping: ``advance(seconds)`` moves a ``FakeClock`` and sends the callbacks that are due.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from poster.destinations.smsby.fakegateway import Gateway
+from poster.destinations.smsby.fakerules import Delivery, Reply
+
+READ_MAX_BYTES = 1024 * 1024
+CALLBACK_TIMEOUT = 2.0
+DEFAULT_TOKEN = "eyJpdiI6IjJzOFlFcXBmOUZEcGJlYzlzeFJValE9PSIsInZhbHV"
+"""The token of the document's sample request."""
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2024, 10, 16, 22, 52, 42)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the fake read it, for tests to check where each parameter travelled."""
+
+    path: str
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    body: Any
+    content_type: str
+
+
+class SmsByFake:
+    """Serve the fake gateway on a port of 127.0.0.1 (0 picks a free one)."""
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        port: int = 0,
+        clock: Callable[[], datetime] | None = None,
+        rate_limit: int | None = None,
+        rate_window: float = 1.0,
+    ) -> None:
+        self.clock = clock or FakeClock()
+        self.gateway = Gateway(token, self.clock)
+        self.faults: deque[str] = deque()
+        self.requests: list[Seen] = []
+        self.callback_log: list[tuple[str, int | str]] = []
+        """Each callback sent: the URL and the HTTP status, or the error."""
+        self.rate_limit = rate_limit
+        self.rate_window = timedelta(seconds=rate_window)
+        self._recent: deque[datetime] = deque()
+        self._reported: dict[str, str] = {}
+        self._closing = threading.Event()
+        self._httpd = _Server(("127.0.0.1", port), self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> SmsByFake:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving, wake slow answers and release the port."""
+        self._closing.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def base_url(self) -> str:
+        """Return the URL to give the client as its base URL."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def got(self, phone: str) -> list[Delivery]:
+        """Return every message ``phone`` has received, oldest first."""
+        return self.gateway.got(phone)
+
+    def advance(self, seconds: float) -> None:
+        """Move a ``FakeClock`` forward and send the status callbacks now due."""
+        if not isinstance(self.clock, FakeClock):
+            raise TypeError("advance() needs the fake's own FakeClock")
+        self.clock.advance(seconds)
+        self.pump()
+
+    def pump(self) -> None:
+        """POST the status of each bulk request whose statuses changed since its last callback."""
+        with self.gateway.lock:
+            due = []
+            for uuid, url in self.gateway.callbacks.items():
+                shown = self.gateway.bulk_status(uuid)
+                mark = json.dumps([_statuses(m) for m in shown])
+                if self._reported.get(uuid) != mark:
+                    self._reported[uuid] = mark
+                    due.append((url, {"uuid": uuid, "messages": shown}))
+        for url, body in due:
+            self.callback_log.append((url, _post_json(url, body)))
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        """Read one request, apply the next fault and the rate limit, and answer it."""
+        parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        if length > READ_MAX_BYTES:
+            _send(handler, Reply(400, {"error": "Invalid request: the body is too large"}))
+            return
+        raw = handler.rfile.read(length)
+        ctype = handler.headers.get("Content-Type", "")
+        form, body = _decode(ctype, raw)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        seen = Seen(parts.path, query, form, body, ctype.split(";")[0].strip())
+        fault = self.faults.popleft() if self.faults else ""
+        self.requests.append(seen)
+        limited = self._limited()
+        if fault == "500" or limited:
+            _send(handler, limited or Reply(500, {"error": "Server unavailable"}))
+            return
+        # Every method of the document is a POST; anything else is a page that does not exist.
+        reply = Reply(404, {"error": "Page not found"})
+        if handler.command == "POST":
+            reply = self.gateway.handle(seen.path, query, form, body)
+        self._finish(handler, reply, fault)
+
+    def _finish(self, handler: BaseHTTPRequestHandler, reply: Reply, fault: str) -> None:
+        """Send ``reply`` as the fault says: lost, unreadable, late or as it is."""
+        if fault == "drop":
+            handler.close_connection = True
+            return
+        if fault == "garbage-500":
+            _send(handler, Reply(500, None), b"<html><body>Internal Server Error</body></html>")
+            return
+        if fault.startswith("slow:"):
+            self._closing.wait(float(fault.partition(":")[2]))
+        _send(handler, reply)
+
+    def _limited(self) -> Reply | None:
+        """Return the 429 answer when this request goes over the rate limit."""
+        if self.rate_limit is None:
+            return None
+        now = self.clock()
+        while self._recent and now - self._recent[0] >= self.rate_window:
+            self._recent.popleft()
+        if len(self._recent) >= self.rate_limit:
+            wait = self.rate_window - (now - self._recent[0])
+            seconds = str(max(1, math.ceil(wait.total_seconds())))
+            return Reply(429, {"error": "Request limit exceeded"}, {"Retry-After": seconds})
+        self._recent.append(now)
+        return None
+
+
+def _statuses(mailing: Mapping[str, Any]) -> Any:
+    """Return what a callback reports of a mailing, without the ever-changing times."""
+    if "errors" in mailing:
+        return mailing["errors"]
+    return [(d["phone"], d["status"]) for d in mailing["success"]]
+
+
+def _post_json(url: str, body: Any) -> int | str:
+    """POST a callback and return the HTTP status, or the error's name."""
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=CALLBACK_TIMEOUT) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError) as exc:
+        return type(exc).__name__
+
+
+def _decode(ctype: str, raw: bytes) -> tuple[dict[str, str], Any]:
+    """Return the form fields and the JSON body of a request, by its Content-Type."""
+    kind = ctype.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        text = raw.decode("utf-8", "replace")
+        return dict(parse_qsl(text, keep_blank_values=True)), None
+    if kind == "multipart/form-data":
+        return _multipart(ctype, raw), None
+    if kind == "application/json":
+        try:
+            return {}, json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return {}, None
+    return {}, None
+
+
+def _multipart(ctype: str, raw: bytes) -> dict[str, str]:
+    """Return the fields of a multipart/form-data body; a file field holds its file name."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + raw)
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True)
+        value = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        fields[name] = (filename or "file") if filename is not None else value
+    return fields
+
+
+def _send(handler: BaseHTTPRequestHandler, reply: Reply, raw: bytes | None = None) -> None:
+    """Write ``reply`` as JSON, or ``raw`` as an HTML page."""
+    body = raw if raw is not None else json.dumps(reply.body, ensure_ascii=False).encode()
+    handler.send_response(reply.status)
+    ctype = "text/html" if raw is not None else "application/json"
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hand every request to the fake."""
+
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.server.owner.answer(self)
+
+    def do_GET(self) -> None:
+        self.server.owner.answer(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: tests read ``requests`` instead."""
+
+
+class _Server(ThreadingHTTPServer):
+    """A threaded server that knows its fake."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], owner: SmsByFake) -> None:
+        self.owner = owner
+        super().__init__(address, _Handler)

@@ -1,0 +1,91 @@
+"""Load a recipients file into a frozen, ordered, de-duplicated tuple of numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from poster.errors import ConfigError, ConfigProblem
+from poster.recipients.phones import normalise
+
+log = logging.getLogger(__name__)
+MAX_BYTES = 16 << 20
+"""A file over this size is refused, so a wrong path cannot fill memory (about 1M numbers)."""
+MAX_LISTED = 50
+"""Problems listed one by one; more are summed up in one last line."""
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """The numbers of one recipients file, in file order, and a digest naming this version."""
+
+    source: str
+    phones: tuple[str, ...]
+    version: str
+    duplicates: tuple[str, ...] = ()
+    """One warning per number written twice, naming both lines."""
+
+    def __len__(self) -> int:
+        return len(self.phones)
+
+
+def load_recipients(path: Path) -> Recipients:
+    """Read and check the recipients file at ``path``; raise ``ConfigError`` listing its faults."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError([ConfigProblem(str(path), "", f"cannot be read: {reason}")]) from exc
+    if len(data) > MAX_BYTES:
+        problem = f"is larger than {MAX_BYTES >> 20} MiB; is it the recipients file?"
+        raise ConfigError([ConfigProblem(str(path), "", problem)])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problem = f"is not UTF-8 text (byte {exc.start})"
+        raise ConfigError([ConfigProblem(str(path), "", problem)]) from exc
+    return parse_recipients(text, str(path))
+
+
+def parse_recipients(text: str, source: str) -> Recipients:
+    """Check and normalise the numbers of ``text``, read from ``source``."""
+    first_line: dict[str, int] = {}
+    problems: list[ConfigProblem] = []
+    duplicates: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        written = line.split("#", 1)[0].strip()
+        if not written:
+            continue
+        try:
+            phone = normalise(written)
+        except ValueError as exc:
+            problems.append(ConfigProblem(f"{source}:{number}", "", str(exc)))
+            continue
+        if phone in first_line:
+            duplicates.append(f"{source}:{number}: {phone} repeats line {first_line[phone]}")
+            continue
+        first_line[phone] = number
+    if not first_line and not problems:
+        problems.append(ConfigProblem(source, "", "holds no phone numbers"))
+    if problems:
+        raise ConfigError(_shortened(problems, source))
+    for warning in duplicates:
+        log.warning("recipients=duplicate %s; the number is kept once", warning)
+    phones = tuple(first_line)
+    return Recipients(source, phones, _digest(phones), tuple(duplicates))
+
+
+def _digest(phones: tuple[str, ...]) -> str:
+    """Return a short digest of the numbers and their order."""
+    return hashlib.sha256("\n".join(phones).encode("ascii")).hexdigest()[:16]
+
+
+def _shortened(problems: list[ConfigProblem], source: str) -> list[ConfigProblem]:
+    """Keep the first ``MAX_LISTED`` problems and sum up the rest in one."""
+    if len(problems) <= MAX_LISTED:
+        return problems
+    more = len(problems) - MAX_LISTED
+    return [*problems[:MAX_LISTED], ConfigProblem(source, "", f"and {more} more bad lines")]

@@ -1,0 +1,331 @@
+"""Record, per destination, which recipients each item went to, so none gets it twice.
+
+Every request to a gateway is a batch: ``record_intent`` is written (fsynced) before the
+request, ``record_result`` or ``record_uncertain`` after. The events go to an append-only
+journal with the same files, torn-line rules and compaction as the main state
+(``poster.store.journal``), and the state they build is held compactly in memory
+(``poster.store.recipientstate``): a write costs one journal line whatever the history.
+
+A batch whose answer was lost, or whose process died between intent and result, is
+uncertain: ``plan`` never offers its recipients again until an operator releases it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from poster.errors import StateError, UsageError
+from poster.store.files import Change, Tables
+from poster.store.journal import JournalStorage
+from poster.store.place import ONE_SHOT
+from poster.store.recipientstate import (
+    ACCEPTED,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    READ,
+    REJECTED,
+    UNCERTAIN,
+    Batch,
+    Event,
+    LedgerState,
+    count_bits,
+    has_bit,
+)
+
+EVENTS = "events"
+LEDGER = "ledger"
+STATUSES = (DELIVERED, READ, FAILED)
+_DESTINATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """How one item's recipients stand: counts per state and reasons per failure."""
+
+    accepted: int
+    rejected: int
+    pending: int
+    uncertain: int
+    delivered: int
+    read: int
+    failed: int
+    rejected_reasons: tuple[tuple[str, int], ...] = ()
+    failed_reasons: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """A number a gateway reported as opted out or blacklisted, and when."""
+
+    phone: str
+    reason: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    """A batch whose answer is not in: its item, size, state and why."""
+
+    batch_id: str
+    item: str
+    size: int
+    state: str
+    why: str
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery status from a callback or a poll, for a message id or an (item, phone)."""
+
+    ref: str | tuple[str, str]
+    status: str
+    reason: str = ""
+
+
+def ledger_path(state_dir: Path, destination: str) -> Path:
+    """Return the snapshot path of ``destination``'s recipient ledger, refusing odd names."""
+    if not _DESTINATION_NAME.fullmatch(destination):
+        raise UsageError(
+            f"destination name {destination!r} must be letters, digits, '.', '_' or '-'"
+        )
+    return state_dir / "recipients" / destination / "ledger.json"
+
+
+class LedgerStorage(JournalStorage):
+    """A journaled state whose changes are ledger events and whose snapshot is one document."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        status_days: float,
+        retention_days: float,
+        clock: Callable[[], datetime],
+        read_only: bool,
+        role: str,
+    ) -> None:
+        self.state = LedgerState(status_days)
+        self.retention_days = retention_days
+        self._now = clock
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, read_only=read_only, role=role, clock=clock)
+
+    def load_tables(self, tables: Tables) -> None:
+        """Rebuild the ledger from the snapshot's one document."""
+        doc = tables.get(LEDGER, {}).get("1", {})
+        self.state = LedgerState.restore(doc, self.state.status_days)
+
+    def snapshot_tables(self) -> Tables:
+        """Drop what is past retention and return the ledger as the snapshot's one document."""
+        self.state.prune(self._now().timestamp(), self.retention_days)
+        return {LEDGER: {"1": self.state.export()}}
+
+    def apply_change(self, change: Change) -> None:
+        """Apply the event a replayed journal line holds."""
+        for event in change.put.values():
+            self.state.apply(event)
+
+    def record(self, event: Event) -> None:
+        """Write ``event`` durably, then apply it, then compact if the journal is due."""
+        self.append_change(Change(EVENTS, {"1": event}))
+        self.state.apply(event)
+        self.compact_if_due()
+
+
+class RecipientLedger:
+    """Decide who still needs an item and record every batch sent to a gateway."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retention_days: float = 90.0,
+        status_days: float = 2.0,
+        clock: Callable[[], datetime] = _utcnow,
+        read_only: bool = False,
+        role: str = ONE_SHOT,
+    ) -> None:
+        self._clock = clock
+        self._storage = LedgerStorage(
+            path,
+            status_days=status_days,
+            retention_days=retention_days,
+            clock=clock,
+            read_only=read_only,
+            role=role,
+        )
+        self._state = self._storage.state
+        self._state.prune(self._now(), retention_days)
+        if not read_only:
+            self._settle_pending()
+
+    def close(self) -> None:
+        """Close the journal and release the lock."""
+        self._storage.close()
+
+    def __enter__(self) -> RecipientLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def storage(self) -> LedgerStorage:
+        """Return the journaled storage, for its files and counters."""
+        return self._storage
+
+    def plan(self, item: str, recipients: Sequence[str]) -> tuple[str, ...]:
+        """Return who still needs ``item``: not answered, not open, not opted out, not newer."""
+        self._note_seen(item, recipients)
+        state, st = self._state, self._state.items[item]
+        busy = set(state.open_members(item, PENDING))
+        busy.update(state.open_members(item, UNCERTAIN))
+        accepted, rejected = st.marks.get(ACCEPTED), st.marks.get(REJECTED)
+        chosen = []
+        for phone in recipients:
+            index = state.index[phone]
+            if (
+                index in busy
+                or index in state.optout
+                or state.added[index] > st.seen
+                or has_bit(accepted, index)
+                or has_bit(rejected, index)
+            ):
+                continue
+            chosen.append(phone)
+        return tuple(chosen)
+
+    def record_intent(self, item: str, recipients: Sequence[str], batch_id: str = "") -> str:
+        """Record, before the request, that ``recipients`` are about to get ``item``."""
+        batch_id = batch_id or uuid.uuid4().hex
+        allowed = set(self.plan(item, recipients))
+        refused = [phone for phone in recipients if phone not in allowed]
+        if refused or batch_id in self._state.batches or len(allowed) != len(recipients):
+            raise StateError(
+                self._storage.files.journal,
+                f"batch {batch_id} for item {item!r} names recipients that must not get it "
+                f"again (first: {refused[0] if refused else 'a repeated number'})",
+            )
+        event = {"e": "intent", "t": self._now(), "item": item, "batch": batch_id}
+        self._storage.record(event | {"phones": list(recipients)})
+        return batch_id
+
+    def record_result(
+        self,
+        batch_id: str,
+        accepted: Iterable[str],
+        rejected: Mapping[str, str] | None = None,
+        message_ids: Mapping[str, str] | None = None,
+        opted_out: Iterable[str] = (),
+    ) -> None:
+        """Record the gateway's answer; recipients it does not name are left uncertain."""
+        self._open_batch(batch_id)
+        event: Event = {"e": "result", "t": self._now(), "batch": batch_id}
+        event |= {"accepted": list(accepted), "rejected": dict(rejected or {})}
+        event |= {"ids": dict(message_ids or {}), "optout": list(opted_out)}
+        self._storage.record(event)
+
+    def record_uncertain(self, batch_id: str, why: str) -> None:
+        """Record that the answer to ``batch_id`` was lost: its recipients wait for an operator."""
+        self._open_batch(batch_id)
+        self._storage.record({"e": "uncertain", "t": self._now(), "batch": batch_id, "why": why})
+
+    def release(self, batch_id: str) -> None:
+        """Let an uncertain batch's recipients be planned again (an operator's retry)."""
+        batch = self._open_batch(batch_id)
+        if batch.state != UNCERTAIN:
+            raise UsageError(f"batch {batch_id} is still waiting for its answer, not uncertain")
+        self._storage.record({"e": "release", "t": self._now(), "batch": batch_id})
+
+    def suppress(self, phone: str, reason: str) -> None:
+        """Keep ``phone`` out of every later plan (an opt-out or a blacklist)."""
+        self._storage.record({"e": "suppress", "t": self._now(), "phone": phone, "reason": reason})
+
+    def record_statuses(self, updates: Iterable[StatusUpdate]) -> int:
+        """Record delivery statuses in one write; return how many named a known message."""
+        rows = []
+        for update in updates:
+            if update.status not in STATUSES:
+                raise ValueError(f"unknown delivery status {update.status!r}")
+            ref = update.ref if isinstance(update.ref, str) else list(update.ref)
+            if self._state.locate(ref) is not None:
+                rows.append([ref, update.status, update.reason])
+        if rows:
+            self._storage.record({"e": "status", "t": self._now(), "updates": rows})
+        return len(rows)
+
+    def record_status(self, ref: str | tuple[str, str], status: str, reason: str = "") -> bool:
+        """Record one delivery status; return whether it named a known message."""
+        return self.record_statuses([StatusUpdate(ref, status, reason)]) == 1
+
+    def outcome(self, item: str) -> ItemOutcome:
+        """Count how ``item``'s recipients stand."""
+        st = self._state.items.get(item)
+        if st is None:
+            return ItemOutcome(0, 0, 0, 0, 0, 0, 0)
+        pending = sum(1 for _ in self._state.open_members(item, PENDING))
+        uncertain = sum(1 for _ in self._state.open_members(item, UNCERTAIN))
+        counts = {name: count_bits(st.marks.get(name)) for name in (ACCEPTED, REJECTED, *STATUSES)}
+        return ItemOutcome(
+            counts[ACCEPTED],
+            counts[REJECTED],
+            pending,
+            uncertain,
+            counts[DELIVERED],
+            counts[READ],
+            counts[FAILED],
+            tuple(sorted(st.reasons.get(REJECTED, {}).items())),
+            tuple(sorted(st.reasons.get(FAILED, {}).items())),
+        )
+
+    def opted_out(self) -> list[OptOut]:
+        """List the suppressed numbers, oldest first."""
+        phones, rows = self._state.phones, sorted(self._state.optout.items(), key=lambda r: r[1][1])
+        return [OptOut(phones[i], why, datetime.fromtimestamp(at, UTC)) for i, (why, at) in rows]
+
+    def open_batches(self) -> list[OpenBatch]:
+        """List batches whose answer is not in, uncertain ones included."""
+        return [
+            OpenBatch(bid, b.item, len(b.members), b.state, b.why)
+            for bid, b in self._state.batches.items()
+        ]
+
+    def _now(self) -> float:
+        return self._clock().timestamp()
+
+    def _note_seen(self, item: str, recipients: Sequence[str]) -> None:
+        """Record the first-seen time of a new item and of new recipients."""
+        state = self._state
+        new = [phone for phone in dict.fromkeys(recipients) if phone not in state.index]
+        if item in state.items and not new:
+            return
+        event = {"e": "seen", "t": self._now(), "item": item, "phones": new}
+        if self._storage.read_only:
+            state.apply(event)
+        else:
+            self._storage.record(event)
+
+    def _open_batch(self, batch_id: str) -> Batch:
+        """Return the open batch ``batch_id`` or say it is not open."""
+        batch = self._state.batches.get(batch_id)
+        if batch is None:
+            raise UsageError(f"no open batch {batch_id} in {self._storage.files.folder}")
+        return batch
+
+    def _settle_pending(self) -> None:
+        """Mark batches left pending by a stopped process as uncertain: they may have gone out."""
+        for batch_id, batch in list(self._state.batches.items()):
+            if batch.state == PENDING:
+                why = "poster stopped after the request was recorded and before its answer"
+                self.record_uncertain(batch_id, why)

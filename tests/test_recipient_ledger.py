@@ -1,0 +1,226 @@
+"""Record batches per recipient: never twice, never lost, through crashes and retention."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from support.clock import Clock
+
+from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_OK, main
+from poster.errors import StateError, UsageError
+from poster.store.files import StateFiles
+from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
+
+DAY = 86400.0
+PHONES = tuple(f"37529{n:07d}" for n in range(10))
+
+
+def open_ledger(path: Path, clock: Clock, **options: object) -> RecipientLedger:
+    """Open the ledger at ``path`` on the test's clock."""
+    return RecipientLedger(path, clock=lambda: datetime.fromtimestamp(clock.now, UTC), **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return ledger_path(tmp_path, "subs")
+
+
+def test_answered_recipients_are_not_planned_again_and_survive_a_reopen(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == PHONES
+        batch = ledger.record_intent("a", PHONES[:4])
+        ids = {PHONES[0]: "m0", PHONES[1]: "m1"}
+        ledger.record_result(batch, PHONES[:2], {PHONES[2]: "no Viber", PHONES[3]: "no Viber"}, ids)
+        assert ledger.plan("a", PHONES) == PHONES[4:]
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == PHONES[4:]
+        outcome = ledger.outcome("a")
+    assert (outcome.accepted, outcome.rejected, outcome.pending, outcome.uncertain) == (2, 2, 0, 0)
+    assert outcome.rejected_reasons == (("no Viber", 2),)
+
+
+def test_a_crash_after_intent_leaves_exactly_that_batch_uncertain(path: Path, clock: Clock) -> None:
+    ledger = open_ledger(path, clock)
+    done = ledger.record_intent("a", PHONES[:3])
+    ledger.record_result(done, PHONES[:3])
+    ledger.record_intent("a", PHONES[3:6])
+    assert ledger.outcome("a").pending == 3
+    # The process dies here: the journal holds the intent and no result.
+    ledger.storage.close()
+    with open_ledger(path, clock) as reopened:
+        assert reopened.plan("a", PHONES) == PHONES[6:]
+        [batch] = reopened.open_batches()
+        assert (batch.size, batch.state) == (3, "uncertain")
+        assert "stopped after the request was recorded" in batch.why
+        assert reopened.outcome("a").accepted == 3
+
+
+def test_a_lost_answer_is_never_resent_until_an_operator_releases_it(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        first = ledger.record_intent("a", PHONES[:2])
+        ledger.record_uncertain(first, "read timeout")
+        second = ledger.record_intent("a", PHONES[2:4])
+        ledger.record_result(second, [PHONES[2]])
+        assert ledger.plan("a", PHONES) == PHONES[4:]
+        assert ledger.outcome("a").uncertain == 3
+        with pytest.raises(StateError, match="must not get it again"):
+            ledger.record_intent("a", PHONES[:1])
+        ledger.release(first)
+        assert ledger.plan("a", PHONES) == PHONES[:2] + PHONES[4:]
+        with pytest.raises(UsageError, match="no open batch"):
+            ledger.release(first)
+
+
+def test_a_late_answer_settles_an_uncertain_batch(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        batch = ledger.record_intent("a", PHONES[:2])
+        ledger.record_uncertain(batch, "connection reset")
+        ledger.record_result(batch, PHONES[:2])
+        assert ledger.open_batches() == []
+        assert ledger.outcome("a").accepted == 2
+
+
+def test_a_torn_final_line_is_dropped_and_its_batch_was_never_sent(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        batch = ledger.record_intent("a", PHONES[:2])
+        ledger.record_result(batch, PHONES[:2])
+    journal = StateFiles(path).journal
+    with journal.open("ab") as out:
+        out.write(b'{"seq":99,"table":"events","put":{"1":{"e":"inte')
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == PHONES[2:]
+        assert ledger.open_batches() == []
+
+
+def test_recipients_added_after_an_item_get_only_newer_items(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("old", PHONES[:2]) == PHONES[:2]
+        clock.now += 60
+        assert ledger.plan("old", PHONES[:3]) == PHONES[:2]
+        clock.now += 60
+        assert ledger.plan("new", PHONES[:3]) == PHONES[:3]
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("old", PHONES[:3]) == PHONES[:2]
+
+
+def test_items_past_retention_are_forgotten_and_the_rest_kept(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock, retention_days=90) as ledger:
+        batch = ledger.record_intent("old", PHONES[:2])
+        ledger.record_result(batch, PHONES[:2])
+        clock.now += 80 * DAY
+        batch = ledger.record_intent("recent", PHONES[:2])
+        ledger.record_result(batch, PHONES[:2])
+    clock.now += 11 * DAY
+    with open_ledger(path, clock, retention_days=90) as ledger:
+        assert ledger.outcome("old").accepted == 0
+        assert ledger.outcome("recent").accepted == 2
+        ledger.storage.compact()
+    assert b'"old"' not in path.read_bytes()
+
+
+def test_opted_out_numbers_are_suppressed_persisted_and_listed(
+    path: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        batch = ledger.record_intent("a", PHONES[:3])
+        blacklisted = {PHONES[1]: "error: number is blacklisted"}
+        ledger.record_result(batch, [PHONES[0], PHONES[2]], blacklisted, opted_out=[PHONES[1]])
+        clock.now += 60
+        ledger.suppress(PHONES[5], "asked to stop")
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("b", PHONES) == tuple(
+            p for p in PHONES if p not in {PHONES[1], PHONES[5]}
+        )
+        listed = [(o.phone, o.reason) for o in ledger.opted_out()]
+    assert listed == [(PHONES[1], "error: number is blacklisted"), (PHONES[5], "asked to stop")]
+    state = str(path.parent.parent.parent)
+    assert main(["--state-dir", state, "recipients", "optouts", "subs"]) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in out] == [PHONES[1], PHONES[5]]
+    assert out[1].endswith("\tasked to stop")
+
+
+def test_statuses_are_counted_per_item_by_message_id_or_phone(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock, status_days=2) as ledger:
+        batch = ledger.record_intent("a", PHONES[:4])
+        ids = {phone: f"id-{n}" for n, phone in enumerate(PHONES[:4])}
+        ledger.record_result(batch, PHONES[:4], message_ids=ids)
+        known = ledger.record_statuses(
+            [
+                StatusUpdate("id-0", "delivered"),
+                StatusUpdate("id-1", "read"),
+                StatusUpdate(("a", PHONES[2]), "failed", "expired"),
+                StatusUpdate("id-0", "delivered"),
+                StatusUpdate("id-unknown", "delivered"),
+                StatusUpdate(("a", PHONES[9]), "read"),
+            ]
+        )
+        assert known == 4
+    with open_ledger(path, clock, status_days=2) as ledger:
+        outcome = ledger.outcome("a")
+        assert (outcome.delivered, outcome.read, outcome.failed) == (2, 1, 1)
+        assert outcome.failed_reasons == (("expired", 1),)
+        clock.now += 3 * DAY
+    with open_ledger(path, clock, status_days=2) as ledger:
+        assert not ledger.record_status("id-3", "read")
+        assert ledger.record_status(("a", PHONES[3]), "read")
+        with pytest.raises(ValueError, match="unknown delivery status"):
+            ledger.record_status("id-3", "seen")
+
+
+def test_a_read_only_ledger_plans_without_writing(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.record_result(ledger.record_intent("a", PHONES[:1]), PHONES[:1])
+    before = StateFiles(path).journal.read_bytes()
+    with open_ledger(path, clock, read_only=True) as ledger:
+        assert ledger.plan("b", PHONES[:2]) == PHONES[:2]
+        with pytest.raises(StateError, match="read-only"):
+            ledger.suppress(PHONES[0], "x")
+    assert StateFiles(path).journal.read_bytes() == before
+
+
+def test_compaction_keeps_every_answer_and_open_batch(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.record_result(ledger.record_intent("a", PHONES[:3]), PHONES[:2], {PHONES[2]: "x"})
+        ledger.record_uncertain(ledger.record_intent("a", PHONES[3:5]), "timeout")
+        ledger.storage.compact()
+        ledger.suppress(PHONES[9], "stop")
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == PHONES[5:9]
+        assert [b.size for b in ledger.open_batches()] == [2]
+
+
+def test_uncertain_and_release_commands(
+    path: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The commands run on the wall clock: the item must be within retention there.
+    clock.now = time.time()
+    with open_ledger(path, clock) as ledger:
+        batch = ledger.record_intent("a", PHONES[:2], batch_id="b1")
+        ledger.record_uncertain(batch, "read timeout")
+    state = str(path.parent.parent.parent)
+    assert main(["--state-dir", state, "recipients", "uncertain", "subs"]) == EXIT_OK
+    assert capsys.readouterr().out == "b1\ta\t2\tuncertain\tread timeout\n"
+    with open_ledger(path, clock):
+        code = main(["--state-dir", state, "recipients", "release", "subs", "b1"])
+        assert code == EXIT_ENVIRONMENT
+        assert "is locked" in capsys.readouterr().err
+    assert main(["--state-dir", state, "recipients", "release", "subs", "b1"]) == EXIT_OK
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES[:2]) == PHONES[:2]
+    assert main(["--state-dir", state, "recipients", "optouts", "other"]) == EXIT_CONFIG
+    assert "has no recipient ledger" in capsys.readouterr().err

@@ -1,0 +1,418 @@
+"""Test the SMS.BY client against the strict fake over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from poster.destinations.smsby import codes
+from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
+from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
+from poster.destinations.smsby.models import (
+    BulkMessage,
+    BulkRequest,
+    Content,
+    FormContent,
+    ListMessage,
+    Personal,
+    QuickMessage,
+    RecipientResult,
+)
+from poster.errors import (
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+    MessageRejected,
+    RetryLater,
+)
+
+PHONE = "375291111111"
+OTHER = "375292222222"
+TEXT = QuickMessage(7, PHONE, FormContent(message="hello"))
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    """Share one HTTP client across the module."""
+    with httpx.Client() as client:
+        _SHARED.append(client)
+        yield client
+        _SHARED.clear()
+
+
+_SHARED: list[httpx.Client] = []
+
+
+def other(fake: SmsByFake, token: str = DEFAULT_TOKEN, path: str = "") -> SmsByClient:
+    """Return a client of the fake with another token or base URL."""
+    return SmsByClient(_SHARED[0], token, base_url=fake.base_url + path, timeout=1)
+
+
+@pytest.fixture
+def fake() -> Iterator[SmsByFake]:
+    """Run the fake with a stored list of two subscribers."""
+    with SmsByFake() as running:
+        running.gateway.lists[3] = ("news", (PHONE, OTHER))
+        yield running
+
+
+@pytest.fixture
+def client(fake: SmsByFake, http: httpx.Client) -> SmsByClient:
+    """Return a client of the fake with a short timeout."""
+    return SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url, timeout=1)
+
+
+def bulk(*phones: str, content: Content | None = None, callback: str | None = None) -> BulkRequest:
+    """Return a bulk request of one mailing to ``phones``."""
+    message = BulkMessage(444, "news", content or Content("text", text="news"), phones or (PHONE,))
+    return BulkRequest((message,), callback)
+
+
+def test_send_bulk_sends_the_sample_shape_as_json(fake: SmsByFake, client: SmsByClient) -> None:
+    accepted = client.send_bulk(bulk(PHONE, OTHER))
+    seen = fake.requests[-1]
+    assert (seen.content_type, seen.query) == ("application/json", {})
+    assert seen.body["token"] == DEFAULT_TOKEN
+    assert seen.body["messages"][0]["alphaname_id"] == "444"
+    assert accepted.uuid in fake.gateway.bulks
+    assert [d.text for d in fake.got(OTHER)] == ["news"]
+
+
+def test_bulk_status_advances_with_the_clock(fake: SmsByFake, client: SmsByClient) -> None:
+    uuid = client.send_bulk(bulk()).uuid
+    seen = []
+    for seconds in (0, 1, 4, 25):
+        fake.advance(seconds)
+        seen.append(client.bulk_status(uuid).mailings[0].recipients[0].status)
+    assert seen == ["NEW", "SENT", "DELIVERED", "READ"]
+    assert set(fake.requests[-1].query) == {"token", "uuid"}
+
+
+def test_personal_and_button_mailings_reach_each_phone(
+    fake: SmsByFake, client: SmsByClient
+) -> None:
+    content = Content("button", image_url="https://e.org/a.jpg", caption="Push me")
+    entries = (Personal(PHONE, "one", "https://e.org/1"), Personal(OTHER, "two", "https://e.org/2"))
+    message = BulkMessage(444, "personal", content, entries, "personal")
+    client.send_bulk(BulkRequest((message,)))
+    got = fake.got(OTHER)[0]
+    assert (got.text, got.button, got.button_link) == ("two", "Push me", "https://e.org/2")
+
+
+@pytest.mark.parametrize(
+    ("bucket", "code", "key"),
+    [("blacklisted", 1, "blacklist"), ("unroutable", 2, "no-route"),
+     ("unknown_country", 3, "country")],
+)  # fmt: skip
+def test_bulk_reports_refused_numbers_per_phone(
+    fake: SmsByFake, client: SmsByClient, bucket: str, code: int, key: str
+) -> None:
+    getattr(fake.gateway, bucket).add(OTHER)
+    status = client.bulk_status(client.send_bulk(bulk(PHONE, OTHER)).uuid)
+    good, bad = status.mailings[0].recipients
+    assert good.accepted and not bad.accepted
+    assert (bad.error_code, bad.action) == (code, codes.REJECT_RECIPIENT)
+    assert bad.error == codes.rule(key).text
+    assert fake.got(OTHER) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "key"),
+    [("ftp://e.org/a.jpg", "content-url"), ("https://e.org/big.jpg", "image-size")],
+)
+def test_bulk_content_errors_come_back_as_mailing_errors(
+    fake: SmsByFake, client: SmsByClient, image: str, key: str
+) -> None:
+    fake.gateway.bad_size_images.add("https://e.org/big.jpg")
+    status = client.bulk_status(
+        client.send_bulk(bulk(content=Content("image", image_url=image))).uuid
+    )
+    assert status.mailings == ()
+    (error,) = status.errors
+    assert (error.name, error.text, error.action) == ("news", codes.rule(key).text, "reject")
+    assert fake.got(PHONE) == []
+
+
+class _Callbacks(ThreadingHTTPServer):
+    """Record the bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                owner.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_status_changes_are_posted_to_the_callback_url(
+    fake: SmsByFake, client: SmsByClient
+) -> None:
+    receiver = _Callbacks()
+    thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/webhook.php"
+        uuid = client.send_bulk(bulk(callback=url)).uuid
+        for seconds in (0, 0, 5):  # the second pump has nothing new to say
+            fake.advance(seconds)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()
+    said = [parse_bulk_callback(body) for body in receiver.bodies]
+    assert [u for u, _ in said] == [uuid, uuid]
+    assert [s.mailings[0].recipients[0].status for _, s in said] == ["NEW", "DELIVERED"]
+
+
+def test_quick_send_uses_form_data_and_reports_delivery(
+    fake: SmsByFake, client: SmsByClient
+) -> None:
+    result = client.send_quick(TEXT)
+    seen = fake.requests[-1]
+    assert seen.content_type == "application/x-www-form-urlencoded"
+    assert seen.form["token"] == DEFAULT_TOKEN and seen.query == {}
+    assert result == RecipientResult(PHONE, True, "8484", status="NEW")
+    fake.advance(31)
+    assert client.delivery_data(8484).status == "READ"
+    assert [d.text for d in fake.got(PHONE)] == ["hello"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "phone", "key"),
+    [
+        pytest.param(lambda g: g.blacklisted.add(PHONE), PHONE, "blacklist", id="blacklist"),
+        pytest.param(lambda g: g.unroutable.add(PHONE), PHONE, "no-route", id="no-route"),
+        pytest.param(lambda g: g.unknown_country.add(PHONE), PHONE, "country", id="country"),
+        pytest.param(lambda g: None, "+375291111111", "phone", id="phone"),
+    ],
+)
+def test_quick_send_returns_refused_numbers_as_results(
+    fake: SmsByFake, client: SmsByClient, setup: Callable[[Any], None], phone: str, key: str
+) -> None:
+    setup(fake.gateway)
+    result = client.send_quick(QuickMessage(7, phone, FormContent(message="hello")))
+    assert (result.accepted, result.action) == (False, codes.REJECT_RECIPIENT)
+    assert codes.classify(None, result.error).key == key
+    assert fake.gateway.deliveries == []
+
+
+def test_repeat_within_the_window_is_refused_per_number(
+    fake: SmsByFake, client: SmsByClient
+) -> None:
+    fake.gateway.repeat_window = fake.gateway.stages[2]
+    assert client.send_quick(TEXT).accepted
+    again = client.send_quick(TEXT)
+    assert (again.accepted, codes.classify(None, again.error).key) == (False, "repeat")
+    fake.advance(31)
+    assert client.send_quick(TEXT).accepted
+
+
+def test_list_mailing_is_sent_and_paid_only_on_confirm(
+    fake: SmsByFake, client: SmsByClient
+) -> None:
+    balance = fake.gateway.balance
+    draft = client.create_list_mailing(ListMessage(7, 3, FormContent(message="list"), "weekly"))
+    assert draft.count_subscribers == 2
+    assert (fake.got(PHONE), fake.gateway.balance) == ([], balance)
+    client.confirm(draft.message_id)
+    seen = fake.requests[-1]
+    assert (seen.query, seen.form) == ({"token": DEFAULT_TOKEN}, {"message_id": draft.message_id})
+    assert fake.gateway.balance == balance - 2 * fake.gateway.price
+    assert [r.phone for r in client.delivery_list(draft.message_id)] == [PHONE, OTHER]
+    assert client.mailing(draft.message_id).cost == "0.09800 EUR"
+    assert [m.message for m in client.mailings()] == ["list"]
+
+
+def test_look_ups_list_names_and_lists(client: SmsByClient) -> None:
+    assert [(n.vibername_id, n.name) for n in client.vibernames()] == [(7, "Poster")]
+    (found,) = client.subscriber_lists()
+    assert (found.list_id, found.name, found.count) == (3, "news", 2)
+
+
+def _wrong_token(fake: SmsByFake, client: SmsByClient) -> None:
+    other(fake, token="wrong-token-123").send_quick(TEXT)
+
+
+def _send_bulk(fake: SmsByFake, client: SmsByClient) -> None:
+    client.send_bulk(bulk(PHONE))
+
+
+def _confirm_twice(fake: SmsByFake, client: SmsByClient) -> None:
+    draft = client.create_list_mailing(ListMessage(7, 3, FormContent(message="m")))
+    client.confirm(draft.message_id)
+    client.confirm(draft.message_id)
+
+
+LONG_CAPTION = Content("button", "t", None, "https://e.org", "c" * 31)
+
+# Each rule of codes.ERRORS made to happen on the fake, and the exception poster raises for it.
+RAISED: dict[str, tuple[Callable[[SmsByFake, SmsByClient], None], type[DeliveryError]]] = {
+    "invalid-request": (
+        lambda f, c: c.send_bulk(bulk(content=LONG_CAPTION)),
+        MessageRejected,
+    ),
+    "not-found": (
+        lambda f, c: other(f, path="/x").vibernames(),
+        DestinationFatal,
+    ),
+    "rate-limit": (lambda f, c: [c.vibernames() for _ in range(2)], RetryLater),
+    "server": (lambda f, c: (f.faults.append("500"), c.send_quick(TEXT)), RetryLater),
+    "token": (_wrong_token, DestinationFatal),
+    "ip": (lambda f, c: (setattr(f.gateway, "ip_allowed", False), c.send_quick(TEXT)),
+           DestinationFatal),
+    "bruteforce": (lambda f, c: (setattr(f.gateway, "bruteforce_after", 0), _send_bulk(f, c)),
+                   DestinationFatal),
+    "sender": (lambda f, c: (f.gateway.banned_vibernames.add(7), c.send_quick(TEXT)),
+               DestinationFatal),
+    "balance": (lambda f, c: (setattr(f.gateway, "balance", 0), _send_bulk(f, c)),
+                DestinationFatal),
+    "not-found-id": (lambda f, c: c.delivery_data(1), MessageRejected),
+    "confirmed": (_confirm_twice, MessageRejected),
+}  # fmt: skip
+RESULTS = {"content-url", "image-size", "blacklist", "no-route", "country", "repeat", "phone"}
+"""Rules that come back as results, tested above."""
+
+
+def test_every_rule_of_the_error_table_is_tested() -> None:
+    assert set(RAISED) | RESULTS == {rule.key for rule in codes.ERRORS}
+
+
+@pytest.mark.parametrize("key", sorted(RAISED))
+def test_each_error_becomes_its_exception(fake: SmsByFake, client: SmsByClient, key: str) -> None:
+    fake.rate_limit = 1 if key == "rate-limit" else None
+    make, kind = RAISED[key]
+    with pytest.raises(DeliveryError) as caught:
+        make(fake, client)
+    assert type(caught.value) is kind
+    assert codes.rule(key).hint in str(caught.value)
+    assert DEFAULT_TOKEN not in str(caught.value)
+
+
+def test_rate_limit_honours_retry_after(fake: SmsByFake, client: SmsByClient) -> None:
+    fake.rate_limit, fake.rate_window = 1, fake.gateway.stages[1]
+    client.vibernames()
+    with pytest.raises(RetryLater) as caught:
+        client.vibernames()
+    assert (caught.value.retry_after, caught.value.status) == (5.0, 429)
+
+
+@pytest.mark.parametrize(
+    ("fault", "call"),
+    [
+        pytest.param("drop", lambda c: c.send_quick(TEXT), id="quick-dropped"),
+        pytest.param("garbage-500", lambda c: c.send_quick(TEXT), id="quick-garbage-500"),
+        pytest.param("slow:3", lambda c: c.send_quick(TEXT), id="quick-timeout"),
+        pytest.param("drop", lambda c: c.send_bulk(bulk()), id="bulk-dropped"),
+        pytest.param("garbage-500", lambda c: c.send_bulk(bulk()), id="bulk-garbage-500"),
+    ],
+)
+def test_lost_answers_to_sends_are_uncertain(
+    fake: SmsByFake, client: SmsByClient, fault: str, call: Callable[[SmsByClient], object]
+) -> None:
+    fake.faults.append(fault)
+    with pytest.raises(DeliveryUncertain):
+        call(client)
+    assert len(fake.got(PHONE)) == 1  # the message did go out
+
+
+def test_lost_answer_to_confirm_is_uncertain(fake: SmsByFake, client: SmsByClient) -> None:
+    draft = client.create_list_mailing(ListMessage(7, 3, FormContent(message="m")))
+    fake.faults.append("drop")
+    with pytest.raises(DeliveryUncertain):
+        client.confirm(draft.message_id)
+    assert len(fake.got(PHONE)) == 1
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda c: c.create_list_mailing(ListMessage(7, 3, FormContent(message="m"))),
+                     id="create-list-mailing"),
+        pytest.param(lambda c: c.vibernames(), id="look-up"),
+    ],
+)  # fmt: skip
+def test_lost_answers_to_calls_that_send_nothing_are_retried(
+    fake: SmsByFake, client: SmsByClient, call: Callable[[SmsByClient], object]
+) -> None:
+    fake.faults.append("drop")
+    with pytest.raises(RetryLater) as caught:
+        call(client)
+    assert type(caught.value) is RetryLater
+    assert fake.gateway.deliveries == []
+
+
+def test_unreachable_gateway_is_retried(http: httpx.Client) -> None:
+    with SmsByFake() as gone:
+        url = gone.base_url
+    with pytest.raises(RetryLater) as caught:
+        SmsByClient(http, DEFAULT_TOKEN, base_url=url).send_quick(TEXT)
+    assert type(caught.value) is RetryLater
+
+
+@respx.mock
+def test_token_echoed_by_the_gateway_is_masked(http: httpx.Client) -> None:
+    said = {"status": "ERROR", "message": f"token {DEFAULT_TOKEN} has expired"}
+    respx.post("https://app.sms.by/api/v2/getVibernames").respond(200, json=said)
+    with httpx.Client() as mocked, pytest.raises(DestinationFatal) as caught:
+        SmsByClient(mocked, DEFAULT_TOKEN).vibernames()
+    assert DEFAULT_TOKEN not in str(caught.value)
+    assert "token *** has expired" in str(caught.value)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        pytest.param(200, {"status": "ERROR", "message": "Something odd"}, MessageRejected,
+                     id="unknown-text-rejects"),
+        pytest.param(401, {}, DestinationFatal, id="401"),
+        pytest.param(403, {}, DestinationFatal, id="403"),
+        pytest.param(502, {"error": "Bad gateway"}, RetryLater, id="502"),
+        pytest.param(400, {"errors": ["text too long"]}, MessageRejected, id="errors-list"),
+    ],
+)  # fmt: skip
+def test_unlisted_answers_fall_back_on_the_http_status(
+    status: int, body: dict[str, Any], kind: type[DeliveryError]
+) -> None:
+    respx.post("https://app.sms.by/api/v2/getVibernames").respond(status, json=body)
+    with httpx.Client() as mocked, pytest.raises(DeliveryError) as caught:
+        SmsByClient(mocked, DEFAULT_TOKEN).vibernames()
+    assert type(caught.value) is kind
+
+
+def test_secrets_stay_out_of_reprs_previews_and_logs(
+    fake: SmsByFake, client: SmsByClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster")
+    client.send_quick(TEXT)
+    client.send_bulk(bulk())
+    draft = client.create_list_mailing(ListMessage(7, 3, FormContent("TEXT", "m")))
+    fake.faults.append("drop")
+    with pytest.raises(DeliveryUncertain) as caught:
+        client.confirm(draft.message_id)
+    previews = [
+        TEXT.redacted(),
+        bulk().redacted(),
+        ListMessage(7, 3, FormContent(message="m")).redacted(),
+    ]
+    shown = [repr(client), str(caught.value), caplog.text, json.dumps(previews)]
+    assert all(DEFAULT_TOKEN not in text for text in shown)
+    assert [p["token"] for p in previews] == ["***"] * 3
+    assert "smsby_call" in caplog.text
