@@ -19,6 +19,7 @@
     │   └── RenderError        a template failed for one item
     ├── WebhookError           stop: the webhook URL cannot be registered as given (not https)
     ├── CallbackError          refuse one gateway callback: its body cannot be read
+    ├── HubError               poll instead: a WebSub hub refused or did not answer (``feed``)
     └── DeliveryError          a destination did not take a message
         ├── RetryLater         rate limit, network trouble, 5xx (``retry_after``)
         ├── DeliveryUncertain  the request may have arrived: never re-send without a person
@@ -195,3 +196,11 @@ class WebhookError(PosterError):
 
 class CallbackError(PosterError):
     """A gateway's callback body cannot be read; the message says what is wrong with it."""
+
+
+class HubError(PosterError):
+    """A WebSub hub refused a (un)subscription or could not be reached; the feed is polled."""
+
+    def __init__(self, feed: str, message: str) -> None:
+        self.feed = feed
+        super().__init__(message)

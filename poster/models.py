@@ -211,6 +211,10 @@ class ParsedFeed:
     format: str = ""
     warnings: tuple[str, ...] = ()
     """What was wrong with the document but repaired, such as invalid bytes replaced."""
+    hubs: tuple[str, ...] = ()
+    """The WebSub hubs the document names (``rel="hub"`` links, JSON Feed ``hubs``)."""
+    topic: str | None = None
+    """The URL the document says it lives at (``rel="self"``, JSON Feed ``feed_url``)."""
     hints: FeedHints = field(default_factory=FeedHints)
     """What the publisher said about how often to read the feed."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from poster.ledger import (
     remembered_sender,
 )
 from poster.models import Validators
+from poster.push import records as push_records
+from poster.push.records import Subscription
+from poster.push.status import describe, push_json
 from poster.store import RELEASED, DeliveryRecord, FeedState, Store
 
 OPERATOR_DISABLED = "disabled by operator"
@@ -71,6 +74,10 @@ class FeedStatus:
     state: FeedState
     paused_at: datetime | None = None
     """When an operator paused the feed, if it is paused and that is known."""
+    push: Subscription | None = None
+    """The feed's WebSub subscription, if it has one."""
+    push_shown: bool = False
+    """Whether to show the subscription, even when there is none (push is set up)."""
 
     @property
     def paused(self) -> bool:
@@ -163,6 +170,9 @@ def status_view(
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
     feeds += [_feed_status(store, name, False, False) for name in gone]
+    subs = push_records.load(store)
+    shown = config.webhook.public_url is not None or bool(subs)
+    feeds = [replace(feed, push=subs.get(feed.name), push_shown=shown) for feed in feeds]
     return StatusView(
         now=now,
         state_path=store.path,
@@ -332,6 +342,8 @@ def _feed_rows(view: StatusView) -> list[_Row]:
             notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
         if state.last_warning is not None:
             notes.append(f"repaired on the last read: {state.last_warning}")
+        if feed.push_shown:
+            notes.append(describe(feed.push, lambda when: _when(when, view.now)))
         poll = state.next_poll if state.next_attempt is None else None
         if poll is not None and poll.hinted:
             notes.append(f"next read put off by the publisher: {poll.why}")
@@ -440,6 +452,7 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "disabled": state.disabled,
         "paused": feed.paused,
         "paused_at": _iso(feed.paused_at),
+        "push": push_json(feed.push),
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from poster.config import FeedConfig
 from poster.destinations import Destination, Message, Receipt
@@ -22,13 +23,14 @@ from poster.errors import (
     FeedError,
     MessageRejected,
     RenderError,
+    ResponseTooLarge,
     RetryLater,
 )
 from poster.feedclient import FeedClient
 from poster.fetch import fetch
 from poster.filters import HELD, Decision, select
 from poster.ledger import Ledger
-from poster.models import FeedMeta, FetchResult, ParsedFeed, State
+from poster.models import FeedMeta, FetchResult, ParsedFeed, State, Validators
 from poster.pacing import Pacer
 from poster.parse import parse
 from poster.render import Renderer
@@ -190,10 +192,48 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
             if result.validators != previous:  # most 304s change nothing worth a write
                 deps.ledger.save_validators(feed.name, result.validators)
             return FeedReport(feed.name, fetch=result)
+    except FeedError as exc:
+        # The report carries the failure; its caller tells it once (a run's summary, the daemon).
+        log.debug("feed=%s status=error error=%s", feed.name, exc)
+        return FeedReport(feed.name, error=exc)
+    return _decide(feed, result, deps, busy)
+
+
+def collect_pushed(
+    feed: FeedConfig,
+    deps: Deps,
+    body: bytes,
+    headers: tuple[tuple[str, str], ...],
+    busy: frozenset[str] = frozenset(),
+) -> Batch | FeedReport:
+    """Parse and select content a WebSub hub pushed, exactly as a polled read of the feed.
+
+    The feed's validators stay as the last poll left them, so its next poll is unaffected.
+    """
+    if len(body) > feed.max_bytes:
+        return FeedReport(feed.name, error=ResponseTooLarge(feed.name, feed.max_bytes))
+    fields = {name.lower(): value for name, value in headers}
+    result = FetchResult(
+        feed=feed.name,
+        url=feed.url,
+        status=200,
+        body=body,
+        validators=deps.ledger.validators(feed.name) or Validators(),
+        content_type=fields.get("content-type"),
+        headers=tuple((name.lower(), value) for name, value in headers),
+        fetched_at=datetime.now(UTC),
+    )
+    return _decide(feed, result, deps, busy)
+
+
+def _decide(
+    feed: FeedConfig, result: FetchResult, deps: Deps, busy: frozenset[str]
+) -> Batch | FeedReport:
+    """Parse and select a fetched body; a report stands in for a batch when it is not a feed."""
+    try:
         with deps.stage("parse"):
             parsed = parse(result, feed)
     except FeedError as exc:
-        # The report carries the failure; its caller tells it once (a run's summary, the daemon).
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
     with deps.stage("select"):

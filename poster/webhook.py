@@ -20,11 +20,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,21 @@ _BUSY = (
 
 Route = Callable[[], tuple[int, str, bytes]]
 """A GET handler: returns (status, content type, body)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One GET or POST under a callback prefix, as its handler sees it."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+
+Callback = Callable[[Call], tuple[int, str, bytes]]
+"""A handler of every GET and POST under a prefix: returns (status, content type, body)."""
 
 
 def signature(body: bytes, token: str) -> str:
@@ -81,6 +97,7 @@ class WebhookReceiver:
         self.max_handlers = max_handlers
         self._token = token
         self._routes: dict[str, Route] = {}
+        self._callbacks: tuple[str, Callback, int] | None = None
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -114,6 +131,19 @@ class WebhookReceiver:
         """Serve ``handler``'s answer to GET requests on ``path``."""
         with self._lock:
             self._routes[path] = handler
+
+    def add_callbacks(self, prefix: str, handler: Callback, max_body: int) -> None:
+        """Hand every GET and POST under ``prefix`` to ``handler``, bodies up to ``max_body``."""
+        with self._lock:
+            self._callbacks = (prefix, handler, max_body)
+
+    def _callback(self, path: str) -> tuple[Callback, int] | None:
+        """Return the handler of a callback path and its body cap, if ``path`` is one."""
+        with self._lock:
+            found = self._callbacks
+        if found is None or not path.startswith(found[0]):
+            return None
+        return found[1], found[2]
 
     def start(self) -> None:
         """Bind the listener and serve in a daemon thread."""
@@ -256,6 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """Check, record and acknowledge one webhook call."""
         receiver, parts = self.server.receiver, urlsplit(self.path)
+        if receiver._callback(parts.path) is not None:
+            self._call_back()
+            return
         if parts.path != receiver.path:
             self._other_method()
             return
@@ -279,6 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Serve a registered route."""
+        if self.server.receiver._callback(urlsplit(self.path).path) is not None:
+            self._call_back()
+            return
         route = self.server.receiver._route(urlsplit(self.path).path)
         if route is None:
             self._other_method()
@@ -290,6 +326,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500)
             return
         self._send(status, body, content_type)
+
+    def _call_back(self) -> None:
+        """Hand a GET or POST under the callback prefix to its handler."""
+        parts = urlsplit(self.path)
+        found = self.server.receiver._callback(parts.path)
+        assert found is not None
+        handler, max_body = found
+        body = b""
+        if self.command == "POST":
+            read = self._read_body(max_body)
+            if read is None:
+                return
+            body = read
+        query = tuple(parse_qsl(parts.query, keep_blank_values=True))
+        call = Call(self.command, parts.path, query, tuple(self.headers.items()), body)
+        try:
+            status, content_type, answer = handler(call)
+        except Exception:
+            log.exception("event=callback_failed")
+            self._send(500)
+            return
+        self._send(status, answer, content_type)
 
     def _other_method(self) -> None:
         """Answer 405 on a known path and 404 elsewhere."""
@@ -303,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other_method
 
-    def _read_body(self) -> bytes | None:
+    def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
         """Return the raw body, or answer 411/400/413 and return None."""
         length_text = self.headers.get("Content-Length")
         if length_text is None:
@@ -316,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0:
             self._send(400)
             return None
-        if length > MAX_BODY:
+        if length > limit:
             if length <= DRAIN_MAX:
                 self.rfile.read(length)
             self.close_connection = True

@@ -217,11 +217,13 @@ DAEMON_KEYS: dict[str, Key] = {
     "backoff_max": Key(timedelta(hours=6), v.duration(positive=True)),
     "reprobe": Key(timedelta(hours=6), v.duration(positive=True)),
     "retention": Key(timedelta(days=90), v.duration(positive=True)),
+    "push_poll": Key(timedelta(hours=1), v.duration(positive=True)),
     "hints_max": Key(timedelta(hours=24), v.duration(positive=True)),
 }
 WEBHOOK_KEYS: dict[str, Key] = {
     "listen": Key(None, v.listen_address),
     "path": Key("/viber/webhook", v.url_path),
+    "public_url": Key(None, v.http_url),
 }
 FEED_KEYS: dict[str, Key] = {
     "name": Key(None, v.feed_name, 'give the feed a unique name = "..."', feed_only=True),

@@ -124,9 +124,14 @@ def _webhook(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> Webh
     """Check ``[webhook]``."""
     table = k.read_table(raw, k.WEBHOOK_KEYS, ctx)
     report.add(table.issues, prefix="webhook.")
+    if "public_url" in table.values and "listen" not in raw:
+        hint = 'set listen = "127.0.0.1:8080" and proxy public_url to it'
+        issue = v.Issue("needs [webhook] listen, where the hubs' calls arrive", hint, "public_url")
+        report.add([issue], prefix="webhook.")
     return WebhookConfig(
         listen=table.values.get("listen"),
         path=table.values.get("path", k.WEBHOOK_KEYS["path"].default),
+        public_url=table.values.get("public_url"),
     )
 
 

@@ -103,6 +103,8 @@ class WebhookConfig:
 
     listen: tuple[str, int] | None = None
     path: str = "/viber/webhook"
+    public_url: str | None = None
+    """Where the reverse proxy makes ``listen`` reachable; set, feeds with a hub are pushed."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class DaemonConfig:
     """How often a disabled feed is tried once more."""
     retention: timedelta = timedelta(days=90)
     """How long delivery records are kept once their items left the feed."""
+    push_poll: timedelta = timedelta(hours=1)
+    """How often a feed whose hub pushes its content is still polled, in case a push is lost."""
     hints_max: timedelta = timedelta(hours=24)
     """The longest a publisher's hint may delay a feed's next read."""
 

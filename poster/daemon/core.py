@@ -11,7 +11,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -24,6 +25,7 @@ from poster import inbox
 from poster.config import Config, FeedConfig, load_config
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.worker import ChannelWorker
 from poster.destinations.viber.client import ViberChannel
 from poster.errors import (
@@ -38,7 +40,9 @@ from poster.ledger import SHORTHAND_DESTINATION, remembered_sender
 from poster.metrics import CONTENT_TYPE, Metrics
 from poster.models import FeedHints, Freshness, NextPoll
 from poster.operate import OPERATOR_DISABLED
-from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, finish
+from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
+from poster.push.discover import discover
+from poster.push.service import PushService
 from poster.queue import ChannelQueue
 from poster.render import Renderer
 from poster.runner import resend_uncertain
@@ -96,6 +100,8 @@ class Daemon:
         self._last_prune = 0.0
         self._reads = threading.Condition()
         self._reading = 0
+        self._feed_locks: dict[str, threading.Lock] = {}
+        self.push: PushService | None = None
 
     def request_stop(self) -> None:
         """Ask the daemon to stop after the post in flight."""
@@ -133,6 +139,10 @@ class Daemon:
         self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
         self.scheduler = self._scheduler(self.config)
         listener = start_listener(self.config, token, self._health, self._metrics_page)
+        self.push = start_push(
+            self.config, self.store, listener,
+            wanted=self._push_wanted, deliver=self._pushed, clock=self._clock,
+        )  # fmt: skip
         self._install_signals()
         self.scheduler.start()
         self.worker.start()
@@ -187,10 +197,36 @@ class Daemon:
 
     def _poll(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
+        with self._reading_feed(name):
+            self._read(name)
+
+    def _pushed(self, name: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+        """Read content a hub pushed through the poll's own path, and queue its new items."""
+        feed = self.config.feed(name)
+        if feed is None or self._stop.is_set():
+            return
+        with self._reading_feed(name):
+            result = collect_pushed(feed, self._deps(), body, headers, self.queue.busy(name))
+            if isinstance(result, Batch):
+                self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
+                self._queued(self.queue.put(result))
+            elif result.error is not None:
+                log.warning("event=push-unreadable feed=%s error=%s", name, result.error)
+
+    def _push_wanted(self, name: str) -> bool:
+        """Tell whether a feed may be subscribed: configured, enabled and not disabled."""
+        feed = self.config.feed(name)
+        return feed is not None and feed.enabled and self.store.feed_state(name).disabled is None
+
+    @contextmanager
+    def _reading_feed(self, name: str) -> Iterator[None]:
+        """Read one feed at a time, polled or pushed, so no item is queued twice; a stop waits."""
         with self._reads:
             self._reading += 1
+            lock = self._feed_locks.setdefault(name, threading.Lock())
         try:
-            self._read(name)
+            with lock:
+                yield
         except StateError:
             # Only a read that outlived READ_GRACE finds the state closed; the next start redoes it.
             if not self._stop.is_set():
@@ -220,6 +256,8 @@ class Daemon:
             self._hints[name] = result.parsed.hints
             self._read_ok(name, self._next_poll(feed, started, result.result.freshness))
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
+            if self.push is not None:
+                self.push.advertised(name, discover(result.result, result.parsed))
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
             self._queued(self.queue.put(result))
         elif result.error is not None:
@@ -238,6 +276,8 @@ class Daemon:
                 return False
             last = state.last_failure or now
             return now - last >= self.config.daemon.reprobe
+        if not poll_due(self.push, self.config, feed, state.last_success):
+            return False  # the hub pushes the feed: polls only make up for a lost push
         if state.next_attempt is not None:
             return now >= state.next_attempt
         # A read wanted in full (start, reload, an operator's request) does not wait for hints.
@@ -423,6 +463,8 @@ class Daemon:
         self.worker.client = self._open_channel(new, token)
         resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
         self.worker.resume()
+        if self.push is not None:
+            self.push.wake()  # feeds removed or disabled are unsubscribed
 
     def _shutdown(self, listener: WebhookReceiver | None) -> None:
         """Stop polling, let the post in flight finish, and close everything."""
@@ -430,6 +472,8 @@ class Daemon:
         log.info("event=stopping")
         self._stop.set()
         self.scheduler.shutdown(wait=False)
+        if self.push is not None:
+            self.push.stop()
         self.worker.stop()
         if listener is not None:
             listener.stop()

@@ -48,7 +48,19 @@ def parse_jsonfeed(document: object, result: FetchResult, feed: FeedConfig) -> P
             _item(raw, feed, result.url, inherited) for raw in items if isinstance(raw, dict)
         ),
         format=_format(document.get("version")),
+        hubs=_hubs(document.get("hubs"), result.url),
+        topic=absolute(document.get("feed_url"), result.url),
     )
+
+
+def _hubs(value: object, base: str) -> tuple[str, ...]:
+    """Return the WebSub hubs of a JSON Feed's ``hubs`` list, made absolute."""
+    found = (
+        absolute(hub.get("url"), base)
+        for hub in _list(value)
+        if isinstance(hub, dict) and str(hub.get("type", "")).lower() == "websub"
+    )
+    return tuple(url for url in found if url is not None)
 
 
 def _format(version: object) -> str:

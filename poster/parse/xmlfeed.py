@@ -56,8 +56,20 @@ def assemble(
         link=absolute(_get(meta, "link"), result.url),
         items=tuple(_item(entry, feed, result.url, inherited) for entry in entries),
         format=version or "xml",
+        hubs=_rel_links(meta, "hub", result.url),
+        topic=next(iter(_rel_links(meta, "self", result.url)), None),
         hints=read_hints(meta, result.body or b""),
     )
+
+
+def _rel_links(meta: Entry, rel: str, base: str) -> tuple[str, ...]:
+    """Return the feed's own links of one relation (Atom, or atom:link in RSS), made absolute."""
+    found = (
+        absolute(_get(link, "href"), base)
+        for link in _get(meta, "links") or ()
+        if isinstance(link, dict) and _get(link, "rel") == rel
+    )
+    return tuple(url for url in found if url is not None)
 
 
 def _get(mapping: object, key: str) -> Any:

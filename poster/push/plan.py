@@ -1,0 +1,158 @@
+"""Decide, without I/O, what a subscription needs at a given time and how to answer a hub.
+
+Everything here takes the time as an argument, so leases, renewals and deadlines are tested
+with an injected clock.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from poster.push.records import State, Subscription
+
+VERIFY_DEADLINE = timedelta(minutes=5)
+"""How long a hub may take to verify a request before the subscription counts as failed."""
+RETRY_AFTER = timedelta(hours=1)
+"""How long a failed subscription waits before it is asked for again."""
+RENEW_AT = 0.85
+"""The share of a lease after which it is renewed."""
+DEFAULT_LEASE = 86400
+"""The lease assumed when a hub's verification names none (WebSub §5.3 says it must)."""
+MAX_LEASE = 365 * 86400
+DIGESTS = frozenset({"sha1", "sha256", "sha384", "sha512"})
+"""WebSub §8: the methods a hub may sign with; the header is ``method=hexdigest``."""
+
+
+class Step(StrEnum):
+    """What a subscription needs now."""
+
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    FAIL = "fail"
+    DROP = "drop"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step due for one feed's subscription, and why."""
+
+    step: Step
+    feed: str
+    reason: str
+
+
+def due(sub: Subscription, now: datetime, wanted: bool) -> Action | None:
+    """Return the step a subscription needs at ``now``, or None when it needs nothing."""
+    if not wanted or sub.state is State.UNSUBSCRIBING:
+        return _unwanted(sub, now)
+    if sub.requested is not None and now - sub.requested >= VERIFY_DEADLINE:
+        wait = int(VERIFY_DEADLINE.total_seconds() // 60)
+        return Action(Step.FAIL, sub.feed, f"the hub did not verify the request within {wait} min")
+    if sub.state is State.ACTIVE and sub.expires is not None and now >= sub.expires:
+        return Action(Step.FAIL, sub.feed, "the lease ran out before it was renewed")
+    if sub.state is State.ACTIVE and sub.requested is None and now >= renew_at(sub):
+        return Action(Step.SUBSCRIBE, sub.feed, "renewing the lease")
+    if sub.state is State.FAILED and now - sub.changed >= RETRY_AFTER:
+        return Action(Step.SUBSCRIBE, sub.feed, "asking again after a failure")
+    return None
+
+
+def _unwanted(sub: Subscription, now: datetime) -> Action | None:
+    """Return the step that ends a subscription whose feed is gone, disabled or paused."""
+    if sub.state in (State.PENDING, State.ACTIVE):
+        return Action(Step.UNSUBSCRIBE, sub.feed, "the feed is removed or disabled")
+    if sub.state is State.FAILED:
+        return Action(Step.DROP, sub.feed, "the feed is removed or disabled")
+    if sub.requested is None or now - sub.requested >= VERIFY_DEADLINE:
+        # An unverified unsubscription is let go: the hub's lease runs out on its own.
+        return Action(Step.DROP, sub.feed, "unsubscribed")
+    return None
+
+
+def renew_at(sub: Subscription) -> datetime:
+    """Return when an active subscription's lease is renewed."""
+    lease = timedelta(seconds=sub.lease or DEFAULT_LEASE)
+    expires = sub.expires or sub.changed + lease
+    return expires - lease * (1 - RENEW_AT)
+
+
+def live(sub: Subscription | None, now: datetime) -> bool:
+    """Tell whether the hub pushes the feed's new content at ``now``."""
+    return (
+        sub is not None
+        and sub.state is State.ACTIVE
+        and sub.expires is not None
+        and now < sub.expires
+    )
+
+
+def poll_due(
+    sub: Subscription | None, now: datetime, last_read: datetime | None, safety: timedelta
+) -> bool:
+    """Tell whether a feed should be polled: always, or every ``safety`` while push is live."""
+    if not live(sub, now) or last_read is None:
+        return True
+    return now - last_read >= safety
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How to answer a hub's verification call, and the subscription as it is after it."""
+
+    status: int
+    body: bytes
+    after: Subscription | None
+    changed: bool
+
+
+def verify_intent(
+    sub: Subscription | None, mode: str, topic: str, params: dict[str, str], now: datetime
+) -> Answer:
+    """Answer a hub's GET: echo the challenge only for a request poster made (WebSub §5.3)."""
+    refuse = Answer(404, b"no such subscription\n", sub, False)
+    if sub is None or topic != sub.topic:
+        return refuse
+    challenge = params.get("hub.challenge", "")
+    if mode == "subscribe" and sub.state in (State.PENDING, State.ACTIVE) and challenge:
+        lease = _lease(params.get("hub.lease_seconds"))
+        after = sub.moved(
+            state=State.ACTIVE, lease=lease, expires=now + timedelta(seconds=lease),
+            requested=None, error=None, changed=now,
+        )  # fmt: skip
+        return Answer(200, challenge.encode(), after, True)
+    if mode == "unsubscribe" and sub.state is State.UNSUBSCRIBING and challenge:
+        return Answer(200, challenge.encode(), None, True)
+    if mode == "denied" and sub.state in (State.PENDING, State.ACTIVE):
+        reason = _printable(params.get("hub.reason", "")) or "no reason given"
+        after = sub.moved(
+            state=State.FAILED, error=f"denied by the hub: {reason}", requested=None, changed=now
+        )
+        return Answer(200, b"", after, True)
+    return refuse
+
+
+def _lease(text: str | None) -> int:
+    """Return the granted lease in seconds, within sane bounds."""
+    if text is None or not text.strip().isdigit():
+        return DEFAULT_LEASE
+    return max(1, min(int(text.strip()), MAX_LEASE))
+
+
+def _printable(text: str) -> str:
+    """Return a hub's text safe for one log or status line."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:200].strip()
+
+
+def signed(header: str | None, body: bytes, secret: str) -> bool:
+    """Tell whether ``X-Hub-Signature`` is the HMAC of ``body`` with ``secret`` (WebSub §8)."""
+    if not header:
+        return False
+    method, sep, given = header.strip().partition("=")
+    digest = method.strip().lower()
+    if not sep or digest not in DIGESTS:
+        return False
+    expected = hmac.new(secret.encode(), body, digest).hexdigest()
+    return hmac.compare_digest(expected.encode(), given.strip().lower().encode("ascii", "replace"))

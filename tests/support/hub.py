@@ -1,0 +1,156 @@
+"""Run a WebSub hub on 127.0.0.1 for tests: subscriptions, verification of intent, signed pushes.
+
+The hub answers a (un)subscription request with 202, then verifies it by calling the callback
+with a challenge from a thread of its own, as the W3C WebSub Recommendation describes. Tests
+wait on ``wait_verified`` (a condition, not a sleep), then ``publish`` content signed with each
+subscription's secret, or ``forge`` content with a wrong signature.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One verification call the hub made and what the callback answered."""
+
+    mode: str
+    topic: str
+    callback: str
+    status: int
+    confirmed: bool
+
+
+class Hub:
+    """A threaded WebSub hub on a free port of 127.0.0.1."""
+
+    def __init__(self, lease: int = 600, *, verify: bool = True) -> None:
+        self.lease = lease
+        self.verify = verify
+        """Verify requests; a hub that never does leaves them pending."""
+        self.requests: list[dict[str, str]] = []
+        self.subscribers: dict[tuple[str, str], str] = {}
+        """The secret of each verified subscription, by (topic, callback)."""
+        self.verifications: list[Verification] = []
+        self.refuse = False
+        """Answer every request with 500, as a hub in trouble would."""
+        self._changed = threading.Condition()
+        self._httpd = _Server(self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/hub"
+
+    def __enter__(self) -> Hub:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving and release the port: the hub is gone."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def wait_verified(self, count: int, timeout: float = 5.0) -> list[Verification]:
+        """Return the verifications once there are ``count``, or fail after ``timeout`` seconds."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.verifications) >= count, timeout):
+                raise AssertionError(f"the hub made {len(self.verifications)} verifications")
+            return list(self.verifications)
+
+    def publish(
+        self, topic: str, body: bytes, content_type: str, method: str = "sha256"
+    ) -> list[int]:
+        """Push ``body`` to every subscriber of ``topic``, signed; return their statuses."""
+        sent = []
+        for (subscribed, callback), secret in list(self.subscribers.items()):
+            if subscribed == topic:
+                digest = hmac.new(secret.encode(), body, method).hexdigest()
+                sent.append(self._push(callback, body, content_type, f"{method}={digest}"))
+        return sent
+
+    def forge(self, callback: str, body: bytes, content_type: str, signature: str | None) -> int:
+        """Push ``body`` to a callback with a signature of one's own choosing."""
+        return self._push(callback, body, content_type, signature)
+
+    def deny(self, topic: str, callback: str, reason: str) -> int:
+        """Tell a callback its subscription was denied; return its status."""
+        query = urlencode({"hub.mode": "denied", "hub.topic": topic, "hub.reason": reason})
+        return httpx.get(f"{callback}?{query}", timeout=5).status_code
+
+    def _push(self, callback: str, body: bytes, content_type: str, signature: str | None) -> int:
+        headers = {"Content-Type": content_type, "Link": f'<{self.url}>; rel="hub"'}
+        if signature is not None:
+            headers["X-Hub-Signature"] = signature
+        return httpx.post(callback, content=body, headers=headers, timeout=5).status_code
+
+    def _received(self, form: dict[str, str]) -> int:
+        """Take a subscriber's request; verify it from another thread after answering."""
+        with self._changed:
+            self.requests.append(form)
+        if self.refuse:
+            return 500
+        if form.get("hub.mode") not in ("subscribe", "unsubscribe") or "hub.callback" not in form:
+            return 400
+        if self.verify:
+            threading.Thread(target=self._verify, args=(form,), daemon=True).start()
+        return 202
+
+    def _verify(self, form: dict[str, str]) -> None:
+        """Call the callback with a challenge; keep the subscription when it is echoed."""
+        mode, topic, callback = form["hub.mode"], form["hub.topic"], form["hub.callback"]
+        challenge = secrets.token_hex(8)
+        params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
+        if mode == "subscribe":
+            params["hub.lease_seconds"] = str(self.lease)
+        answer = httpx.get(f"{callback}?{urlencode(params)}", timeout=5)
+        confirmed = answer.status_code == 200 and answer.text == challenge
+        with self._changed:
+            if confirmed and mode == "subscribe":
+                self.subscribers[(topic, callback)] = form.get("hub.secret", "")
+            elif confirmed:
+                self.subscribers.pop((topic, callback), None)
+            self.verifications.append(
+                Verification(mode, topic, callback, answer.status_code, confirmed)
+            )
+            self._changed.notify_all()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        form = dict(parse_qsl(self.rfile.read(length).decode()))
+        status = self.server.hub._received(form)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

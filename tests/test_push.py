@@ -1,0 +1,239 @@
+"""Subscribe through a real WebSub hub on 127.0.0.1, answered by the daemon's real listener.
+
+The service runs without its thread: each test calls ``tick`` itself at an injected time, and
+waits on the hub's verifications, never on the clock.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from support.hub import Hub
+
+from poster.push import records
+from poster.push.discover import Advert
+from poster.push.records import State
+from poster.push.service import PREFIX, PushService
+from poster.store import Store
+from poster.webhook import WebhookReceiver
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+TOPIC = "https://news.example.org/feed.xml"
+HOUR = timedelta(hours=1)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Setup:
+    """A push service on a real listener and state, subscribing at a real hub."""
+
+    def __init__(self, store: Store, listener: WebhookReceiver, hub: Hub) -> None:
+        self.store, self.listener, self.hub = store, listener, hub
+        self.clock = Clock()
+        self.delivered: list[tuple[str, bytes]] = []
+        self.unwanted: set[str] = set()
+        self.client = httpx.Client()
+        self.service = PushService(
+            store,
+            self.client,
+            f"http://127.0.0.1:{listener.port}",
+            wanted=lambda feed: feed not in self.unwanted,
+            deliver=lambda feed, body, _headers: self.delivered.append((feed, body)),
+            clock=self.clock,
+        )
+        listener.add_callbacks(PREFIX, self.service.handle, 1 << 20)
+
+    def subscribe(self, feed: str = "news") -> records.Subscription:
+        """Subscribe ``feed`` and return its subscription once the hub verified it."""
+        before = len(self.hub.verifications)
+        self.service.advertised(feed, Advert(self.hub.url, TOPIC))
+        [*_, check] = self.hub.wait_verified(before + 1)
+        assert check.confirmed
+        sub = self.service.get(feed)
+        assert sub is not None
+        return sub
+
+    def callback(self, feed: str = "news") -> str:
+        sub = self.service.get(feed)
+        assert sub is not None
+        return f"http://127.0.0.1:{self.listener.port}{PREFIX}{sub.callback}"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    with (
+        Store(tmp_path / "state") as store,
+        WebhookReceiver("listener-token-0123456789", port=0) as listener,
+        Hub() as hub,
+    ):
+        made = Setup(store, listener, hub)
+        yield made
+        made.client.close()
+
+
+def test_a_verified_subscription_is_active_for_its_lease_and_its_secret_kept_in_the_state(
+    setup: Setup,
+) -> None:
+    sub = setup.subscribe()
+    lease = timedelta(seconds=600)
+    assert (sub.state, sub.lease, sub.expires) == (State.ACTIVE, 600, START + lease)
+    [asked] = setup.hub.requests
+    assert asked["hub.mode"] == "subscribe" and asked["hub.topic"] == TOPIC
+    assert len(bytes.fromhex(asked["hub.secret"])) >= 32
+    assert asked["hub.callback"] == setup.callback()
+    other = setup.subscribe("other")
+    assert other.callback != sub.callback and other.secret != sub.secret
+    kept = records.load(setup.store)
+    assert kept["news"].secret == asked["hub.secret"] and kept["news"].state is State.ACTIVE
+    assert asked["hub.secret"] not in repr(kept)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"hub.mode": "subscribe", "hub.topic": TOPIC + "?x", "hub.challenge": "Q7zz"},
+        {"hub.mode": "unsubscribe", "hub.topic": TOPIC, "hub.challenge": "Q7zz"},
+        {"hub.mode": "subscribe", "hub.topic": TOPIC},
+    ],
+    ids=["other-topic", "unsubscribe-not-asked", "no-challenge"],
+)
+def test_a_verification_poster_did_not_ask_for_is_refused(
+    setup: Setup, query: dict[str, str]
+) -> None:
+    setup.subscribe()
+    answer = httpx.get(setup.callback(), params=query, timeout=5)
+    assert (answer.status_code, "Q7zz" in answer.text) == (404, False)
+    unknown = setup.callback().rsplit("/", 1)[0] + "/guessed"
+    assert httpx.get(unknown, params=query, timeout=5).status_code == 404
+    assert setup.service.get("news") is not None
+    assert setup.service.get("news").state is State.ACTIVE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("method", ["sha1", "sha256", "sha384", "sha512"])
+def test_signed_content_is_handed_to_the_pipeline(setup: Setup, method: str) -> None:
+    setup.subscribe()
+    assert setup.hub.publish(TOPIC, b"<rss/>", "application/rss+xml", method) == [202]
+    assert setup.delivered == [("news", b"<rss/>")]
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "sha256=" + "0" * 64, "md5=abc", "sha256", "sha256=zz"],
+    ids=["unsigned", "wrong", "unknown-method", "no-digest", "not-hex"],
+)
+def test_forged_content_is_acknowledged_and_ignored(setup: Setup, signature: str | None) -> None:
+    setup.subscribe()
+    status = setup.hub.forge(setup.callback(), b"<rss/>", "application/rss+xml", signature)
+    assert (status, setup.delivered) == (202, [])
+
+
+def test_content_signed_with_another_secret_is_ignored(setup: Setup) -> None:
+    setup.subscribe()
+    digest = hmac.new(b"not-the-secret", b"<rss/>", "sha256").hexdigest()
+    status = setup.hub.forge(setup.callback(), b"<rss/>", "text/xml", f"sha256={digest}")
+    assert (status, setup.delivered) == (202, [])
+
+
+def test_an_expiring_lease_is_renewed_before_it_runs_out(setup: Setup) -> None:
+    sub = setup.subscribe()
+    setup.clock.now = START + timedelta(seconds=500)  # 83 % of the lease: not yet
+    setup.service.tick()
+    assert len(setup.hub.requests) == 1
+    setup.clock.now = START + timedelta(seconds=540)
+    setup.service.tick()
+    [*_, check] = setup.hub.wait_verified(2)
+    assert check.confirmed and len(setup.hub.requests) == 2
+    renewed = setup.service.get("news")
+    assert renewed is not None and renewed.callback == sub.callback
+    lease = timedelta(seconds=600)
+    assert (renewed.state, renewed.expires) == (State.ACTIVE, setup.clock.now + lease)
+
+
+def test_a_hub_that_goes_away_hands_the_feed_back_to_its_polls(setup: Setup) -> None:
+    setup.subscribe()
+    read = START + timedelta(seconds=10)
+    setup.clock.now = read + timedelta(seconds=30)
+    assert not setup.service.poll_due("news", read, HOUR)
+    setup.hub.close()
+    setup.clock.now = START + timedelta(seconds=550)
+    setup.service.tick()
+    sub = setup.service.get("news")
+    assert sub is not None and sub.state is State.FAILED
+    assert sub.error is not None and "cannot reach hub" in sub.error
+    assert setup.service.poll_due("news", setup.clock.now - timedelta(seconds=30), HOUR)
+
+
+def test_a_hub_that_refuses_fails_the_subscription_and_is_asked_again_later(
+    setup: Setup,
+) -> None:
+    setup.hub.refuse = True
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC))
+    sub = setup.service.get("news")
+    assert sub is not None and sub.state is State.FAILED
+    assert sub.error == f"hub {setup.hub.url} refused to subscribe: HTTP 500 Internal Server Error"
+    setup.hub.refuse = False
+    setup.clock.now += HOUR
+    setup.service.tick()
+    assert setup.hub.wait_verified(1)[0].confirmed
+    assert setup.service.get("news").state is State.ACTIVE  # type: ignore[union-attr]
+
+
+def test_a_hub_that_never_verifies_fails_the_subscription_after_the_deadline(
+    setup: Setup,
+) -> None:
+    setup.hub.verify = False
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC))
+    setup.clock.now += timedelta(minutes=4)
+    setup.service.tick()
+    assert setup.service.get("news").state is State.PENDING  # type: ignore[union-attr]
+    setup.clock.now += timedelta(minutes=1)
+    setup.service.tick()
+    sub = setup.service.get("news")
+    assert sub is not None and sub.state is State.FAILED
+    assert sub.error == "the hub did not verify the request within 5 min"
+    assert setup.service.poll_due("news", setup.clock.now, HOUR)
+
+
+def test_a_denied_subscription_fails_with_the_hubs_reason(setup: Setup) -> None:
+    setup.subscribe()
+    assert setup.hub.deny(TOPIC, setup.callback(), "topic\nnot allowed") == 200
+    sub = setup.service.get("news")
+    assert sub is not None and sub.state is State.FAILED
+    assert sub.error == "denied by the hub: topic not allowed"
+
+
+def test_a_feed_removed_or_disabled_is_unsubscribed_and_its_callback_gone(setup: Setup) -> None:
+    setup.subscribe()
+    callback = setup.callback()
+    setup.unwanted.add("news")
+    setup.service.tick()
+    [*_, check] = setup.hub.wait_verified(2)
+    assert (check.mode, check.confirmed) == ("unsubscribe", True)
+    assert setup.service.get("news") is None and records.load(setup.store) == {}
+    assert setup.hub.forge(callback, b"<rss/>", "text/xml", None) == 410
+    assert setup.delivered == []
+
+
+def test_a_subscription_survives_a_restart(setup: Setup, tmp_path: Path) -> None:
+    setup.subscribe()
+    again = PushService(
+        setup.store, setup.client, "http://x", wanted=bool, deliver=_never, clock=setup.clock
+    )
+    assert again.get("news") == setup.service.get("news")
+
+
+def _never(feed: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+    raise AssertionError("nothing is delivered")

@@ -1,0 +1,143 @@
+"""Run the daemon with a public URL against a real WebSub hub, feed server and sandbox channel.
+
+The feed names the hub in a ``Link`` header; the daemon subscribes on its first read, and the
+hub verifies and pushes through the daemon's own listener.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+from support.daemon import (
+    RSS,
+    TOKEN,
+    Feeds,
+    Post,
+    Project,
+    Running,
+    channel_xml,
+    new_project,
+    running,
+    texts,
+    titles,
+)
+from support.hub import Hub
+from support.wait import wait_for
+
+from poster.destinations.viber.sandbox import Sandbox
+from poster.ledger import SENT
+from poster.push.records import State, Subscription
+from poster.push.service import PREFIX
+
+
+class Offset:
+    """The wall clock moved on by however much the test says."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
+@pytest.fixture
+def channel_token() -> str:
+    return TOKEN
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    with Hub(lease=600) as started:
+        yield started
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    feed_server: FeedServer,
+    set_webhook: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Project:
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    set_webhook()
+    return new_project(tmp_path, sandbox, Feeds(feed_server))
+
+
+def publish(project: Project, hub: Hub, *numbers: int) -> None:
+    """Publish items on the feed server, with a Link header naming the hub and the topic."""
+    feeds = project.feeds
+    feeds.publish("news", *numbers)
+    links = f'<{hub.url}>; rel="hub", <{feeds.url("news")}>; rel="self"'
+    feeds.server.routes["/news.xml"] = (
+        200, {"Content-Type": RSS, "Link": links}, feeds.body("news"),
+    )  # fmt: skip
+
+
+def configure(project: Project) -> None:
+    """Write a feeds.toml that polls every 0.2 s, or every hour while the hub pushes."""
+    path = project.write(project.table("news"), daemon='push_poll = "1h"')
+    listen = f'listen = "127.0.0.1:{project.listen}"\n'
+    public = f'public_url = "http://127.0.0.1:{project.listen}/"\n'
+    path.write_text(path.read_text().replace(listen, listen + public), encoding="utf-8")
+
+
+def subscribed(run: Running, hub: Hub) -> Subscription:
+    """Return the feed's subscription once the hub verified it."""
+    [check] = hub.wait_verified(1)
+    assert check.confirmed
+    assert run.daemon.push is not None
+    sub = run.daemon.push.get("news")
+    assert sub is not None and sub.state is State.ACTIVE
+    return sub
+
+
+def test_a_pushed_item_is_posted_at_once_and_a_forged_push_is_ignored(
+    project: Project, hub: Hub, sandbox: Sandbox
+) -> None:
+    publish(project, hub, 1)
+    configure(project)
+    with running(project) as run:
+        sub = subscribed(run, hub)
+        wait_for(lambda: texts(sandbox) == titles([Post("news", 1)]), "the first item")
+        callback = f"http://127.0.0.1:{project.listen}{PREFIX}{sub.callback}"
+        forged = channel_xml("news", [Post("news", 2)])
+        assert hub.forge(callback, forged, RSS, "sha256=" + "0" * 64) == 202
+        assert hub.forge(callback, forged, RSS, None) == 202
+        pushed = channel_xml("news", [Post("news", 3)])
+        assert hub.publish(project.feeds.url("news"), pushed, RSS) == [202]
+        wait_for(
+            lambda: texts(sandbox) == titles([Post("news", 1), Post("news", 3)]),
+            "the pushed item",
+            timeout=2.0,
+        )
+        assert run.metric('poster_fetches_total{feed="news",result="pushed"}') == 1
+        assert not run.daemon.push.poll_due(  # type: ignore[union-attr]
+            "news", datetime.now(UTC), timedelta(hours=1)
+        )
+    assert project.records() == {"news-1": SENT, "news-3": SENT}
+
+
+def test_a_hub_that_goes_away_leaves_the_feed_to_its_polls(
+    project: Project, hub: Hub, sandbox: Sandbox
+) -> None:
+    publish(project, hub, 1)
+    configure(project)
+    clock = Offset()
+    with running(project, clock=clock) as run:
+        subscribed(run, hub)
+        wait_for(lambda: len(sandbox.posts) == 1, "the first item")
+        hub.close()
+        clock.ahead = timedelta(seconds=540)  # 90 % of the lease: time to renew it
+        push = run.daemon.push
+        assert push is not None
+        push.wake()
+        wait_for(lambda: push.get("news").state is State.FAILED, "the renewal to fail")  # type: ignore[union-attr]
+        publish(project, hub, 2)
+        wait_for(lambda: len(sandbox.posts) == 2, "the next poll to find item 2")
+    assert project.records() == {"news-1": SENT, "news-2": SENT}

@@ -1,0 +1,174 @@
+"""Check push's pure parts: discovery, the plan at given times, status lines and config keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from poster.config import FeedConfig, load_config
+from poster.errors import ConfigError
+from poster.models import FetchResult, Validators
+from poster.operate import format_status, status_json, status_view
+from poster.parse import parse
+from poster.push import plan, records
+from poster.push.discover import Advert, discover
+from poster.push.records import State, new_subscription
+from poster.store import Store
+
+URL = "https://news.example.org/feed"
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+RSS = b"""<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+<channel><title>t</title>%s<item><guid>1</guid><title>one</title></item></channel></rss>"""
+ATOM = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>%s
+<id>urn:x</id><entry><id>urn:1</id><title>one</title><updated>2026-03-01T00:00:00Z</updated>
+</entry></feed>"""
+HUB_LINKS = (
+    b'<atom:link rel="hub" href="https://hub.example/"/><atom:link rel="self" href="/self"/>'
+)
+
+
+def read(body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> Advert | None:
+    """Parse a body as poster reads feeds and return what it advertises."""
+    result = FetchResult("news", URL, 200, body, Validators(), headers=headers)
+    return discover(result, parse(result, FeedConfig("news", URL)))
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (RSS % HUB_LINKS, (), Advert("https://hub.example/", "https://news.example.org/self")),
+        (
+            ATOM % b'<link rel="hub" href="https://hub.example/a"/>',
+            (),
+            Advert("https://hub.example/a", URL),
+        ),
+        (
+            RSS % HUB_LINKS,
+            (("link", '<https://h2.example/>; rel="hub", <https://t.example/x>; rel="self"'),),
+            Advert("https://h2.example/", "https://t.example/x"),
+        ),
+        (
+            RSS % b"",
+            (("Link", "<https://h3.example/>; rel=hub"), ("Link", '</s>; rel="self next"')),
+            Advert("https://h3.example/", "https://news.example.org/s"),
+        ),
+        (
+            json.dumps(
+                {
+                    "version": "https://jsonfeed.org/version/1.1",
+                    "feed_url": "https://news.example.org/feed.json",
+                    "hubs": [
+                        {"type": "rssCloud", "url": "https://c/"},
+                        {"type": "WebSub", "url": "https://j/"},
+                    ],
+                    "items": [{"id": "1", "title": "one"}],
+                }
+            ).encode(),
+            (),
+            Advert("https://j/", "https://news.example.org/feed.json"),
+        ),
+        (RSS % b"", (("link", '<https://x/>; rel="alternate"'),), None),
+        (RSS % b'<atom:link rel="hub" href="ftp://hub.example/"/>', (), None),
+    ],
+    ids=[
+        "rss-atom-link",
+        "atom-no-self",
+        "headers-win",
+        "headers-only",
+        "jsonfeed",
+        "none",
+        "not-http",
+    ],
+)
+def test_discovery_finds_the_hub_and_topic(
+    body: bytes, headers: tuple[tuple[str, str], ...], expected: Advert | None
+) -> None:
+    assert read(body, headers) == expected
+
+
+SUB = replace(
+    new_subscription("news", "https://hub/", URL, NOW),
+    state=State.ACTIVE, lease=1000, expires=NOW + timedelta(seconds=1000), requested=None,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sub", "after", "wanted", "step"),
+    [
+        (SUB, 849, True, None),
+        (SUB, 850, True, plan.Step.SUBSCRIBE),
+        (SUB, 1000, True, plan.Step.FAIL),
+        (replace(SUB, requested=NOW), 299, True, None),
+        (replace(SUB, requested=NOW), 300, True, plan.Step.FAIL),
+        (replace(SUB, state=State.FAILED), 3599, True, None),
+        (replace(SUB, state=State.FAILED), 3600, True, plan.Step.SUBSCRIBE),
+        (SUB, 0, False, plan.Step.UNSUBSCRIBE),
+        (replace(SUB, state=State.FAILED), 0, False, plan.Step.DROP),
+        (replace(SUB, state=State.UNSUBSCRIBING, requested=NOW), 10, False, None),
+        (replace(SUB, state=State.UNSUBSCRIBING, requested=NOW), 300, True, plan.Step.DROP),
+    ],
+    ids=[
+        "before-renewal", "renewal", "lapsed", "verifying", "unverified", "failed-waits",
+        "failed-retried", "unwanted", "unwanted-failed", "unsubscribing", "unsubscribe-unverified",
+    ],
+)  # fmt: skip
+def test_the_plan_says_what_is_due_when(
+    sub: records.Subscription, after: int, wanted: bool, step: plan.Step | None
+) -> None:
+    action = plan.due(sub, NOW + timedelta(seconds=after), wanted)
+    assert (action.step if action else None) == step
+
+
+def test_a_live_subscription_slows_polls_to_the_safety_interval() -> None:
+    hour = timedelta(hours=1)
+    assert not plan.poll_due(SUB, NOW + timedelta(minutes=10), NOW, hour)
+    assert plan.poll_due(SUB, NOW + hour, NOW, hour)
+    assert plan.poll_due(replace(SUB, state=State.FAILED), NOW + timedelta(minutes=1), NOW, hour)
+    assert plan.poll_due(None, NOW, NOW, hour)
+
+
+def test_status_shows_each_feeds_subscription_and_lease_but_never_its_secret(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    (tmp_path / "feeds.toml").write_text(
+        '[webhook]\nlisten = "127.0.0.1:8080"\npublic_url = "https://poster.example.org"\n'
+        f'[[feeds]]\nname = "news"\nurl = "{URL}"\n[[feeds]]\nname = "blog"\nurl = "{URL}2"\n'
+        f'[[feeds]]\nname = "shop"\nurl = "{URL}3"\n'
+    )
+    config = load_config(tmp_path / "feeds.toml")
+    failed = replace(SUB, feed="blog", state=State.FAILED, error="denied by the hub: no")
+    with Store(tmp_path / "state") as store:
+        records.save(store, {"news": SUB, "blog": failed})
+        view = status_view(config, store, NOW + timedelta(seconds=100))
+    text = format_status(view)
+    assert (
+        "push: active until 2026-03-02 08:16 UTC (in 15min), lease 1000s, hub https://hub/" in text
+    )
+    assert "push: failed: denied by the hub: no; polled meanwhile, asked again" in text
+    assert "push: none (polled)" in text
+    shown = json.dumps(status_json(view))
+    assert SUB.secret not in text + shown and SUB.callback not in text + shown
+    [news] = [feed for feed in status_json(view)["feeds"] if feed["name"] == "news"]
+    assert news["push"]["state"] == "active" and news["push"]["lease_seconds"] == 1000
+
+
+def test_a_public_url_needs_a_listener(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "feeds.toml").write_text('[webhook]\npublic_url = "https://poster.example.org"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "feeds.toml")
+    assert "webhook.public_url: needs [webhook] listen" in str(caught.value)
+
+
+def test_damaged_subscription_records_are_dropped_not_fatal(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.set_meta(records.META, '{"news": {"feed": "news"}, "blog": 3}')
+        assert records.load(store) == {}
+        store.set_meta(records.META, "not json")
+        assert records.load(store) == {}
