@@ -18,11 +18,17 @@ PENDING, SENT, FAILED, UNCERTAIN, SEEN = (
 )  # fmt: skip
 
 FATAL_META = "channel.fatal"
-"""The state entry holding why the channel refuses every post (empty while it takes them)."""
+"""The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
 
 
 SHORTHAND_DESTINATION = "viber"
 """The destination a single-channel configuration posts to, whose sender an older release kept."""
+
+
+def fatal_key(destination: str) -> str:
+    """Return the state entry holding why a destination refuses every post (empty when not)."""
+    # The shorthand keeps the single-channel release's entry, so its state reads the same.
+    return FATAL_META if destination == SHORTHAND_DESTINATION else f"fatal at {destination}"
 
 
 def sender_key(destination: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from poster import secrets
+from poster.app import build
 from poster.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -22,19 +23,17 @@ from poster.cli.common import (
     select_feeds,
     state_dir,
 )
-from poster.config import Config
+from poster.config import Config, DestinationConfig
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import serve_forever
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, post_line
 from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN, SandboxSession, sandbox_session
 from poster.errors import HostError, UsageError
-from poster.fetch import make_client
 from poster.logs import setup_logging
 from poster.models import State
 from poster.pipeline import FeedReport, Outcome
 from poster.preview import LABELS, tally
-from poster.runner import open_channel, run_once, summarize
-from poster.store import Store
+from poster.runner import run_once, summarize
 from poster.timings import Timings
 from poster.webhook import WebhookReceiver
 
@@ -109,16 +108,13 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     if not args.sandbox:
         if args.port is not None:
             raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
-        token = require_token(config)
-        return _run_pass(config, feeds, token, state_dir(args), timings=args.timings)
+        return _run_pass(config, feeds, state_dir(args), timings=args.timings)
     port = DEFAULT_CLI_PORT if args.port is None else args.port
     with (
         sandbox_session(config, port=port, any_port=args.port is None) as session,
         _state_dir(args.state_dir) as state,
     ):
-        code = _run_pass(
-            session.config, feeds, session.token, state, destination="sandbox", timings=args.timings
-        )
+        code = _run_pass(config, feeds, state, stand_in=session.destination(), timings=args.timings)
         _linger(session)
     return code
 
@@ -137,28 +133,32 @@ def _run_daemon(config: Config, args: argparse.Namespace) -> int:
 def _run_pass(
     config: Config,
     feeds: Sequence[Any],
-    token: str,
     state_dir: Path,
     *,
-    destination: str = "viber",
+    stand_in: tuple[DestinationConfig, str] | None = None,
     timings: bool = False,
 ) -> int:
-    """Open the state and the channel, run one pass, print what happened."""
+    """Open the state and the destinations, run one pass, print what happened.
+
+    ``stand_in`` is a destination and its token that take every feed instead (the sandbox).
+    """
     stages = Timings() if timings else None
-    with Store(state_dir) as store, make_client() as client, httpx.Client() as api:
-        if store.recovered:
-            print(f"{store.recovered} posts were interrupted; see `poster status`")
-        channel = open_channel(config, token, api, store, name=destination)
-        reports = run_once(config, feeds, channel, store, client, stages)
+    specs, tokens = None, None
+    if stand_in is not None:
+        spec, token = stand_in
+        specs, tokens = (spec,), {spec.name: token}
+    with build(config, state_dir, specs=specs, tokens=tokens) as app:
+        if app.store.recovered:
+            print(f"{app.store.recovered} posts were interrupted; see `poster status`")
+        reports = run_once(app, feeds, stages)
     for report in reports:
         print(_feed_line(report))
     summary = summarize(reports)
     print(summary)
     if stages is not None:
         print(stages.table(), file=sys.stderr)
-    fatal = next((r.fatal for r in reports if r.fatal is not None), None)
-    if fatal is not None:
-        print(f"poster: the channel refuses posts: {fatal}", file=sys.stderr)
+    for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):
+        print(f"poster: a destination refuses posts: {fatal}", file=sys.stderr)
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 
 

@@ -110,8 +110,7 @@ def configured(config: Config, name: str) -> FeedConfig:
 
 def require_token(config: Config) -> str:
     """Return the channel token, hidden from logs, or explain its absence (and the sandbox)."""
-    also = "; to try poster without a channel, run `poster run --once --sandbox`"
-    return secrets.require_token(config.viber, str(config.path), also=also)
+    return secrets.require_token(config.viber, str(config.path))
 
 
 def add_command(

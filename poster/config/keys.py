@@ -201,8 +201,15 @@ TOP_KEYS: dict[str, Key] = {
     "webhook": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "daemon": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "destinations": Key({}, lambda value, _ctx: v.need(value, dict, "a table of tables")),
     "feeds": Key([], _feed_tables),
 }
+COMMON_DESTINATION_KEYS: dict[str, Key] = {
+    "kind": Key(None, v.text, 'name its kind: kind = "viber"'),
+    "min_gap": Key(timedelta(seconds=10), v.duration(positive=False)),
+    "max_per_pass": Key(10, v.positive_int),
+}
+"""The keys of every ``[destinations.NAME]`` section; each kind declares the rest."""
 VIBER_KEYS: dict[str, Key] = {
     "api_url": Key(DEFAULT_API_URL, v.http_url),
     "from": Key(None, v.text),
@@ -253,6 +260,7 @@ FEED_KEYS: dict[str, Key] = {
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
     "hints": Key(True, v.boolean),
+    "to": Key(None, v.names),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

@@ -12,6 +12,7 @@ from typing import Any
 
 from poster.config import keys as k
 from poster.config import values as v
+from poster.config.destinations import check_routes, destinations
 from poster.config.records import (
     Config,
     DaemonConfig,
@@ -42,6 +43,9 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
         report.add([_missing_templates_dir(templates_dir)])
     ctx = v.Context(ctx.base_dir, templates_dir if templates_dir.is_dir() else None, ctx.environ)
     viber = _viber(top.values.get("viber", {}), ctx, report)
+    shorthand = "viber" in top.values
+    wanted, issues = destinations(top.values.get("destinations", {}), shorthand, ctx)
+    report.add(issues)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
     daemon = _daemon(top.values.get("daemon", {}), ctx, report)
     defaults = _defaults(top.values.get("defaults", {}), ctx, report)
@@ -51,10 +55,14 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
             [v.Issue("no feeds are configured", "add a [[feeds]] table with name and url", "feeds")]
         )
     report.add(_check_default_template(feeds, ctx.templates_dir))
+    names = list(top.values.get("destinations", {}))
+    for label, levels in feeds:
+        if "to" not in levels.bad:
+            report.add(check_routes(levels.get("to"), names), feed=label)
     if report.problems:
         raise ConfigError(report.problems)
     built = tuple(_build(levels) for _, levels in feeds)
-    return Config(config_path, templates_dir, viber, built, webhook, daemon)
+    return Config(config_path, templates_dir, viber, built, webhook, daemon, tuple(wanted))
 
 
 @dataclass

@@ -11,12 +11,16 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from poster.models import Post, State
 
 if TYPE_CHECKING:
-    from poster.config import FeedConfig
+    import httpx
+
+    from poster.config import DestinationConfig, FeedConfig
+    from poster.config.keys import Key
     from poster.models import Item
 
 REDACTED = "***"
@@ -68,6 +72,43 @@ class Kind(Protocol):
     def preview_body(self, message: Message, sender: str | None) -> dict[str, Any]:
         """Return the body that would be sent for ``message``, every secret redacted."""
         ...
+
+    @property
+    def keys(self) -> Mapping[str, Key]:
+        """Return the keys of this kind's ``[destinations.NAME]`` section, past the common ones."""
+        ...
+
+    def settings(self, values: Mapping[str, Any]) -> Any:
+        """Return the kind's record of its checked section ``values`` (defaults filled in)."""
+        ...
+
+    def open(self, spec: DestinationConfig, where: Opening) -> Destination:
+        """Return the destination ``spec`` describes, its token loaded and its sender known."""
+        ...
+
+
+class Entries(Protocol):
+    """The state entries a destination keeps between runs (its looked-up sender)."""
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the entry called ``name``, if there is one."""
+        ...
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep ``value`` as the entry called ``name``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a kind may use to open a destination: the config file, state, HTTP client."""
+
+    config_file: str
+    state_dir: Path
+    http: httpx.Client
+    state: Entries
+    token: str | None = None
+    """A token to use instead of the configured one (a sandbox's)."""
 
 
 def kind(name: str) -> Kind:

@@ -1,8 +1,10 @@
 """Run feeds through every stage in order: fetch, parse, select, render, send, record.
 
-``stages`` holds each stage and the records between them.
+``stages`` holds each stage and the records between them, ``outbox`` the posts waiting for
+each destination, and ``passes`` a one-shot pass over feeds.
 """
 
+from poster.pipeline.passes import run_feed, run_pass
 from poster.pipeline.stages import (
     DEFERRED,
     FAILED,
@@ -16,8 +18,6 @@ from poster.pipeline.stages import (
     collect_pushed,
     deliver,
     finish,
-    run_feed,
-    run_pass,
 )
 
 __all__ = [

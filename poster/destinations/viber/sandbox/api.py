@@ -174,6 +174,11 @@ class Channel:
         with self._lock:
             return self._state.faults.popleft() if self._state.faults else None
 
+    def revoke(self) -> None:
+        """Revoke the token, as an admin who makes a new one does: every call then gets status 2."""
+        with self._lock:
+            self._token = secrets.token_hex(16)
+
     def _token_matches(self, token: Any) -> bool:
         expected = self._token.encode("utf-8")
         return isinstance(token, str) and hmac.compare_digest(token.encode("utf-8"), expected)
