@@ -5,6 +5,11 @@
 
 (() => {
   const POLL_MS = 1000;
+  const params = new URLSearchParams(location.search);
+  // A gateway's tab shows phones, drawn by tabs.js; this script draws a channel's posts.
+  if (params.has("gateway")) return;
+  const channelId = params.get("channel") || "1";
+  const postsPath = channelId === "1" ? "/sandbox/posts" : `/sandbox/channels/${encodeURIComponent(channelId)}/posts`;
   const scroller = document.getElementById("scroller");
   const feed = document.getElementById("feed");
   const empty = document.getElementById("empty");
@@ -13,12 +18,20 @@
   const notice = document.getElementById("notice");
   const noticeSummary = document.getElementById("notice-summary");
   const noticeProblems = document.getElementById("notice-problems");
-  const channelName = document.getElementById("channel-name").textContent.trim();
+  const nameLine = document.getElementById("channel-name");
+  let channelName = nameLine.textContent.trim();
   let shown = 0;
   let lastDay = "";
   let firstToken = null;
 
-  document.getElementById("channel-avatar").textContent = channelName.charAt(0).toUpperCase();
+  function showName(name) {
+    channelName = name;
+    nameLine.textContent = name;
+    document.title = `${name} · poster sandbox`;
+    document.getElementById("channel-avatar").textContent = name.charAt(0).toUpperCase();
+  }
+
+  showName(channelName);
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -257,7 +270,11 @@
   async function poll() {
     try {
       showNotice(await getJson("/sandbox/notice"));
-      show(await getJson("/sandbox/posts"));
+      if (channelId !== "1" && shown === 0) {
+        const found = (await getJson("/sandbox/channels")).find((c) => String(c.id) === channelId);
+        if (found && found.name !== channelName) showName(String(found.name));
+      }
+      show(await getJson(postsPath));
       live.textContent = "live";
       live.className = "live";
     } catch (_) {
