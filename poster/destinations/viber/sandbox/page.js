@@ -5,6 +5,7 @@
 
 (() => {
   const POLL_MS = 1000;
+  const { el, safeUrl, getJson } = window.sandboxDom;
   const params = new URLSearchParams(location.search);
   // A gateway's tab shows phones, drawn by tabs.js; this script draws a channel's posts.
   if (params.has("gateway")) return;
@@ -32,17 +33,6 @@
   }
 
   showName(channelName);
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function safeUrl(value) {
-    return typeof value === "string" && /^https?:\/\//i.test(value) ? value : null;
-  }
 
   function link(url, text, className) {
     const a = el("a", className, text === undefined ? url : text);
@@ -259,12 +249,6 @@
     noticeProblems.replaceChildren(...problems.map((line) => el("li", null, line)));
     notice.classList.toggle("has-problems", problems.length > 0);
     notice.hidden = !state.summary && problems.length === 0;
-  }
-
-  async function getJson(path) {
-    const response = await fetch(path, { cache: "no-store" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
   }
 
   async function poll() {

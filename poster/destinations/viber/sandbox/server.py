@@ -41,6 +41,7 @@ POLL_SECONDS = 0.05
 """How often the server loop checks for stop(); short so tests and Ctrl-C finish at once."""
 
 _ASSETS = {
+    "/sandbox/dom.js": ("dom.js", "text/javascript; charset=utf-8"),
     "/sandbox/page.js": ("page.js", "text/javascript; charset=utf-8"),
     "/sandbox/tabs.js": ("tabs.js", "text/javascript; charset=utf-8"),
     "/sandbox/page.css": ("page.css", "text/css; charset=utf-8"),

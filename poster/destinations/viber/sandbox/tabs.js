@@ -5,28 +5,12 @@
 
 (() => {
   const POLL_MS = 1000;
+  const { el, safeUrl, getJson } = window.sandboxDom;
   const params = new URLSearchParams(location.search);
   const gatewayId = params.get("gateway");
   const channelId = gatewayId ? null : params.get("channel") || "1";
   const tabs = document.getElementById("tabs");
   const phonesBox = document.getElementById("phones");
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function safeUrl(value) {
-    return typeof value === "string" && /^https?:\/\//i.test(value) ? value : null;
-  }
-
-  async function getJson(path) {
-    const response = await fetch(path, { cache: "no-store" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  }
 
   function tab(label, query, selected) {
     const a = el("a", selected ? "tab selected" : "tab", label);
