@@ -12,6 +12,7 @@ import pytest
 from support.sandbox import TLS, TOKEN, Receiver, api_client, load_messages, post
 from support.wait import wait_for
 
+from poster.cli import EXIT_CONFIG, main
 from poster.destinations.viber.sandbox import Sandbox
 from poster.sandbox.run import serve_forever
 
@@ -179,3 +180,20 @@ def test_serve_forever_runs_a_channel_per_token() -> None:
         until.set()
         runner.join(timeout=5)
     assert not runner.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("tokens", "problem"),
+    [
+        pytest.param(["first-token-1234", "first-token-1234"], "given twice", id="twice"),
+        pytest.param(["first-token-1234", "short"], "--token number 2 is 5 characters", id="short"),
+    ],
+)
+def test_the_sandbox_command_refuses_bad_tokens_in_one_line(
+    capsys: pytest.CaptureFixture[str], tokens: list[str], problem: str
+) -> None:
+    arguments = [part for token in tokens for part in ("--token", token)]
+    assert main(["sandbox", "--port", "0", *arguments]) == EXIT_CONFIG
+    [line] = capsys.readouterr().err.splitlines()
+    assert problem in line
+    assert tokens[0] not in line
