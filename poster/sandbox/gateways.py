@@ -100,8 +100,8 @@ class GatewayFakes:
             fakestate.Gateway(clock=clock, balance=float(BALANCE))
         )
         self.inteltele = FakeInteltele(Account(balance=Decimal(BALANCE)), clock=_Clock(clock))
-        self.smsby = SmsByFake(clock=lambda: datetime.fromtimestamp(clock()))
-        self.smsby.gateway.balance = Decimal(BALANCE)
+        # The SMS.BY fake binds its port when made, so it is made by start().
+        self._smsby: SmsByFake | None = None
         self._serve: dict[str, Callable[[BaseHTTPRequestHandler, str], None]] = {
             "decisiontelecom": self.decisiontelecom.serve,
             "inteltele": self.inteltele.serve,
@@ -109,8 +109,17 @@ class GatewayFakes:
         }
         self._started = False
 
+    @property
+    def smsby(self) -> SmsByFake:
+        """Return the SMS.BY fake, made by ``start``."""
+        if self._smsby is None:
+            raise RuntimeError("the gateways are not started; call start() first")
+        return self._smsby
+
     def start(self) -> None:
         """Start the fakes; each also listens on a port of its own, which nothing needs."""
+        self._smsby = SmsByFake(clock=lambda: datetime.fromtimestamp(self.clock()))
+        self._smsby.gateway.balance = Decimal(BALANCE)
         self.decisiontelecom.start()
         self.inteltele.__enter__()
         self.smsby.__enter__()
