@@ -45,6 +45,10 @@ class App:
             return tuple(spec.name for spec in self.specs)
         return self.config.routes(feed)
 
+    def kinds(self, feed: FeedConfig) -> tuple[object, ...]:
+        """Return the kinds of the destinations ``feed`` posts to, in route order."""
+        return tuple(self.destinations[name].kind for name in self.routes(feed))
+
 
 def open_destinations(
     config: Config,

@@ -12,6 +12,7 @@ from typing import Any
 from poster.app import App
 from poster.config import FeedConfig
 from poster.ledger import UNCERTAIN
+from poster.media.setup import media_stage
 from poster.models import State
 from poster.operate import retry_states
 from poster.pacing import Pacer
@@ -83,6 +84,8 @@ def lanes(app: App, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep)
 
 def deps(app: App, **options: Any) -> Deps:
     """Return the pipeline's dependencies for ``app``'s feeds and destinations."""
+    if "media" not in options:
+        options["media"] = media_stage(app.config, app.state_dir, app.feeds_http)
     return Deps(
         client=app.feeds_http,
         renderer=app.renderer,
@@ -91,6 +94,7 @@ def deps(app: App, **options: Any) -> Deps:
         workers=app.config.daemon.max_fetches,
         itemize=False,
         route=app.routes,
+        kinds=app.kinds,
         **options,
     )
 

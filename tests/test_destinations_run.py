@@ -95,7 +95,7 @@ def test_one_revoked_channel_stops_alone_while_the_others_post_on(
     with running(project) as run:
         wait_for(lambda: len(news.posts) == 1 and len(sports.posts) == 1, "a post on each")
         wait_for(lambda: len(archived(project)) == 2, "both items in the archive")
-        news.channel.revoke()
+        news.channel.set_revoked(True)
         feeds.publish("city", 3)
         feeds.publish("match", 4)
         wait_for(lambda: len(sports.posts) == 2, "sports to post on")
@@ -127,7 +127,7 @@ def test_a_run_once_posts_to_every_destination_but_the_refusing_one(
     feeds = project.feeds
     feeds.publish("city", 1, 3)
     feeds.publish("match", 2)
-    news.channel.revoke()
+    news.channel.set_revoked(True)
     args = ["-c", str(project.config), "run", "--once", "--state-dir", str(project.state)]
     assert main(args) == EXIT_FAILED
     err = capsys.readouterr().err
@@ -136,7 +136,7 @@ def test_a_run_once_posts_to_every_destination_but_the_refusing_one(
     assert texts(sports) == ["Match story 2"]
     assert sorted(archived(project)) == ["City story 1", "City story 3", "Match story 2"]
     # Once news takes posts again, only what it has not had is sent, and nowhere else again.
-    news.channel._token = NEWS_TOKEN  # the admin restores the token
+    news.channel.set_revoked(False)  # the admin restores the token
     assert main(args) == 0
     assert texts(news) == ["City story 1", "City story 3"]
     assert texts(sports) == ["Match story 2"] and len(archived(project)) == 3

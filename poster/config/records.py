@@ -142,6 +142,16 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """Where converted images are served from, and how much of them the state folder keeps."""
+
+    public_url: str | None = None
+    """The public URL the listener's media path is reached at; set, images are converted."""
+    max_store: int = 200_000_000
+    retention: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     """How the daemon schedules feeds and treats failing ones."""
 
@@ -172,6 +182,7 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     destinations: tuple[DestinationConfig, ...] = ()
     """Every destination; left empty, the ``[viber]`` shorthand's one destination."""
+    media: MediaConfig = field(default_factory=MediaConfig)
 
     def __post_init__(self) -> None:
         if not self.destinations:

@@ -35,6 +35,7 @@ from poster.errors import (
     StateError,
 )
 from poster.filters import Decision
+from poster.media.setup import media_stage
 from poster.metrics import CONTENT_TYPE, Metrics
 from poster.models import FeedHints, Freshness, NextPoll, State
 from poster.operate import OPERATOR_DISABLED
@@ -116,11 +117,12 @@ class Daemon:
 
     def _serve(self, app: App) -> int:
         """Run the scheduler, a worker per destination and the listener until stopped."""
+        self.media = media_stage(self.config, self.state_dir, app.feeds_http)
         self.outbox = Outbox(lanes(app), self._deps, self._finished)
         self.workers = self._workers()
         self.scheduler = self._scheduler(self.config)
         listener = start_listener(
-            self.config, callback_token(app), self._health, self._metrics_page
+            self.config, callback_token(app), self._health, self._metrics_page, self.state_dir
         )
         self.push = start_push(
             self.config, self.store, listener,
@@ -330,7 +332,7 @@ class Daemon:
 
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
-        return deps(self.app, conditional=conditional)
+        return deps(self.app, conditional=conditional, media=self.media)
 
     def _finished(self, batch: Batch, outcomes: Outcomes) -> FeedReport:
         """Close a feed's batch: its validators are saved only now that nothing of it waits."""
