@@ -16,7 +16,6 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import from_struct
-from poster.parse.depth import MAX_DEPTH, too_deep
 from poster.parse.encoding import CHARSET
 from poster.parse.hints import read_hints
 from poster.parse.keys import item_key
@@ -38,8 +37,6 @@ _HTML_TYPES = ("html", "xhtml")
 def parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     """Return the feed and its entries, or raise ParseError when the body is not a feed."""
     body = result.body or b""
-    if too_deep(body):
-        raise ParseError(feed.name, f"not a feed: XML elements nested more than {MAX_DEPTH} deep")
     document = _run_feedparser(body, response_headers(result), feed.name)
     entries = [e for e in _get(document, "entries") or () if isinstance(e, dict)]
     version = str(_get(document, "version") or "")
