@@ -26,7 +26,12 @@ from poster.config import Config
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import serve_forever
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, post_line
-from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN, SandboxSession, sandbox_session
+from poster.destinations.viber.sandbox.session import (
+    SANDBOX_TOKEN,
+    SandboxSession,
+    sandbox_session,
+    serve_media,
+)
 from poster.errors import HostError, UsageError
 from poster.fetch import make_client
 from poster.logs import setup_logging
@@ -116,8 +121,9 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         sandbox_session(config, port=port, any_port=args.port is None) as session,
         _state_dir(args.state_dir) as state,
     ):
+        served = serve_media(session, state)
         code = _run_pass(
-            session.config, feeds, session.token, state, destination="sandbox", timings=args.timings
+            served, feeds, session.token, state, destination="sandbox", timings=args.timings
         )
         _linger(session)
     return code

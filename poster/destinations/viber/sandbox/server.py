@@ -10,6 +10,7 @@ Routes::
     GET  /sandbox/notice        {"summary": ..., "problems": [...]}: what the page shows above
                                 the posts (``poster studio`` reports each render there)
     GET  /samples/NAME.jpg      a picture from the samples folder, when the sandbox serves one
+    GET  /media/NAME.jpeg       an image poster converted, when the run names a media folder
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from poster.destinations.viber.sandbox.api import Channel, Reply
+from poster.media.store import serve
 
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
@@ -45,12 +47,15 @@ _ASSETS = {
 }
 
 SAMPLES_ROUTE = "/samples/"
+MEDIA_ROUTE = "/media/"
 PICTURE_MAX_BYTES = 5 * 1024 * 1024
 """A sample picture larger than this is not served; the shipped ones are a few KB."""
 
-_PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+_PICTURE_TYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+}  # fmt: skip
 # One plain file name: no folders, no dot files, so nothing outside the folder can be named.
-_PICTURE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:jpe?g|png)", re.IGNORECASE)
+_PICTURE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:jpe?g|png|webp)", re.IGNORECASE)
 
 # Media URLs point anywhere, so images may come from any origin; nothing else may.
 _PAGE_POLICY = (
@@ -84,6 +89,8 @@ class Sandbox:
         self.channel = Channel(token=token, channel_name=channel_name, members=members)
         self.samples = samples
         """The folder whose pictures are served at /samples/, if any."""
+        self.media: Path | None = None
+        """The folder of images poster converted, served at /media/, if any."""
         self._address = (host, port)
         self._notice: dict[str, Any] = {"summary": "", "problems": []}
         self._page = _asset("page.html").replace("__CHANNEL_NAME__", html.escape(channel_name))
@@ -171,6 +178,8 @@ class Sandbox:
             _send_json(handler, 200, {"faults": self.channel.pending_faults})
         elif method == "GET" and path == "/sandbox/notice":
             _send_json(handler, 200, self._notice)
+        elif method in ("GET", "HEAD") and path.startswith(MEDIA_ROUTE):
+            self._media(handler, method, path.removeprefix(MEDIA_ROUTE))
         elif method == "GET" and path.startswith(SAMPLES_ROUTE):
             self._picture(handler, path.removeprefix(SAMPLES_ROUTE))
         elif method == "GET" and path in _ASSETS:
@@ -200,6 +209,20 @@ class Sandbox:
             _send_json(handler, 404, {"error": f"no sample picture {name!r}"})
             return
         _send(handler, 200, data, _PICTURE_TYPES[Path(name).suffix.lower()])
+
+    def _media(self, handler: BaseHTTPRequestHandler, method: str, name: str) -> None:
+        """Serve a converted image exactly as the daemon's listener does."""
+        if self.media is None:
+            _send_json(handler, 404, {"error": "this sandbox serves no converted images"})
+            return
+        status, fields, data = serve(self.media, method, name, dict(handler.headers.items()))
+        handler.send_response(status)
+        for field, value in fields.items():
+            handler.send_header(field, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if method == "GET":
+            handler.wfile.write(data)
 
     def _inject(self, handler: BaseHTTPRequestHandler) -> None:
         """Queue faults sent as {"faults": [...]} by another process."""
@@ -290,6 +313,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.owner.serve(self, "POST")
+
+    def do_HEAD(self) -> None:
+        if urlsplit(self.path).path.startswith(MEDIA_ROUTE):
+            self.server.owner.serve(self, "HEAD")
+            return
+        self.send_response(405)
+        self.send_header("Allow", "GET, POST")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the terminal and test output clean; the page shows what arrived."""
