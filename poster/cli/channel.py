@@ -24,7 +24,6 @@ from poster.cli.common import (
 )
 from poster.config import Config
 from poster.destinations.viber.client import ViberChannel
-from poster.destinations.viber.sandbox import serve_forever
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, post_line
 from poster.destinations.viber.sandbox.session import (
     SANDBOX_TOKEN,
@@ -39,6 +38,7 @@ from poster.models import State
 from poster.pipeline import FeedReport, Outcome
 from poster.preview import LABELS, tally
 from poster.runner import open_channel, run_once, summarize
+from poster.sandbox.run import serve_forever
 from poster.store import Store
 from poster.timings import Timings
 from poster.webhook import WebhookReceiver
@@ -99,9 +99,9 @@ def add_commands(commands: Any) -> None:
     )
     sandbox.add_argument(
         "--token",
-        default=SANDBOX_TOKEN,
+        action="append",
         metavar="TOKEN",
-        help=f"the token it accepts (default: {SANDBOX_TOKEN})",
+        help=f"a channel's token; repeat for a channel per token (default: {SANDBOX_TOKEN})",
     )
     sandbox.set_defaults(handler=cmd_sandbox)
 
@@ -275,11 +275,15 @@ def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
 
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     """Run a sandbox channel until Ctrl-C."""
-    problem = secrets.token_problem(args.token)
-    if problem:
-        raise UsageError(f"--token {problem}")
+    tokens = args.token or [SANDBOX_TOKEN]
+    for number, token in enumerate(tokens, start=1):
+        problem = secrets.token_problem(token)
+        if problem:
+            raise UsageError(f"--token number {number} {problem}")
+    if len(set(tokens)) < len(tokens):
+        raise UsageError("--token: each channel needs a token of its own; one is given twice")
     try:
-        serve_forever(token=args.token, port=args.port)
+        serve_forever(tokens=tokens, port=args.port)
     except OSError as exc:
         fix = "stop what uses it, or choose another port with --port"
         raise HostError.listening(exc, "the sandbox", ("127.0.0.1", args.port), fix) from exc
