@@ -39,7 +39,8 @@ def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
         parser.Parse(body, True)
     except _TooDeep:
         return True
-    except (expat.ExpatError, ValueError):
-        # An ill-formed document or an encoding expat lacks: feedparser's rules decide on it.
+    except (expat.ExpatError, ValueError, LookupError):
+        # An ill-formed document, or an encoding expat lacks or Python does not know: the
+        # readers' own rules decide on it.
         return False
     return False
