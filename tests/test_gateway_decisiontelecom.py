@@ -147,3 +147,38 @@ def test_an_empty_balance_stops_the_gateway_while_the_recording_goes_on(project,
     fake.gateway.balance = 100.0
     run_once(config, state)
     assert inboxes(fake) == dict.fromkeys(PHONES, 1)
+
+
+def test_max_per_day_holds_the_rest_back_in_order(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    text = config.read_text().replace('min_gap = "0s"\n', 'min_gap = "0s"\nmax_per_day = 20\n', 1)
+    config.write_text(text)
+    feeds.publish("city", 1)
+    run_once(config, state)
+    run_once(config, state)
+    assert sorted(m.phone for m in fake.gateway.messages) == PHONES[:20]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "image", "expected"),
+    [
+        ("promotional", "https://example.org/a.JPG", 108),
+        ("promotional", "https://example.org/a.gif", 106),
+        ("transactional", "https://example.org/a.png", 106),
+    ],
+    ids=["jpeg-picture", "gif-is-text", "transactional-is-text"],
+)
+def test_the_message_type_follows_the_image_and_purpose(
+    purpose: str, image: str, expected: int
+) -> None:
+    from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
+    from poster.destinations.decisiontelecom.kind import KIND, PURPOSES
+    from poster.models import Media, Post
+
+    post = Post("picture", "word " * 300, "city", "k1", link="https://example.org/1",
+                image=Media(image))  # fmt: skip
+    message = KIND.compose(post)
+    adapter = DecisionTelecomAdapter(None, Sending("Poster", PURPOSES[purpose], 3600, False))  # type: ignore[arg-type]
+    body = adapter.request(message, "375291234567").body()  # type: ignore[arg-type]
+    assert body["message_type"] == expected
+    assert len(body["text"]) <= 1000 and body["validity_period"] == 3600
