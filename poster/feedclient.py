@@ -17,7 +17,6 @@ from urllib.request import getproxies
 
 import httpx
 
-from poster.bodybudget import BodyBudget
 from poster.transport import DEFAULT_PORTS, StdlibTransport
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -34,12 +33,10 @@ class FeedClient:
         *,
         headers: Mapping[str, str],
         timeout: float,
-        budget: BodyBudget | None = None,
     ) -> None:
         self.transport = transport
         self.headers = httpx.Headers(headers)
         self.timeout = timeout
-        self.budget = budget if budget is not None else BodyBudget()
 
     def request(
         self,

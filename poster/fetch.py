@@ -19,7 +19,6 @@ import httpx
 
 import poster
 from poster.addresses import NonPublicAddress
-from poster.bodybudget import BodyBudget, Share
 from poster.config import FeedConfig
 from poster.errors import (
     FetchConnectError,
@@ -93,7 +92,7 @@ def _fetch_http(
         with closing(client.send(request)) as response:
             hop = next_request(request, response)
             if hop is None:
-                return _read_response(feed, response, deadline, client.budget)
+                return _read_response(feed, response, deadline)
         # The configured URL may be anywhere; a redirect may leave the public network only from
         # a source that is not on it itself, or when the feed allows it.
         private_ok = feed.allow_private or not response.extensions.get(PUBLIC, True)
@@ -118,9 +117,7 @@ def _request_headers(feed: FeedConfig, previous: Validators | None) -> httpx.Hea
     return headers
 
 
-def _read_response(
-    feed: FeedConfig, response: httpx.Response, deadline: float, budget: BodyBudget
-) -> _Answer:
+def _read_response(feed: FeedConfig, response: httpx.Response, deadline: float) -> _Answer:
     """Turn a final (non-redirect) response into an answer or an HTTP error."""
     url, status = str(response.url), response.status_code
     if status >= 400:
@@ -132,13 +129,10 @@ def _read_response(
         return _Answer(url, status, headers, None)
     if not 200 <= status < 300:
         raise FetchError(feed.name, f"unexpected HTTP {status} from {_display(url)}")
-    with budget.share() as share:
-        return _Answer(url, status, headers, _read_capped(feed, response, deadline, share))
+    return _Answer(url, status, headers, _read_capped(feed, response, deadline))
 
 
-def _read_capped(
-    feed: FeedConfig, response: httpx.Response, deadline: float, share: Share
-) -> bytes:
+def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) -> bytes:
     """Read the decoded body, stopping at ``feed.max_bytes`` or at the ``deadline``."""
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
@@ -149,8 +143,6 @@ def _read_capped(
     for chunk in _pieces(feed, response):
         if body.write(chunk) and body.tell() > feed.max_bytes:
             raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
-        if not share.allows(body.tell(), deadline):
-            raise _past_deadline(feed, _display(response.url), waited=True)
         if time.monotonic() > deadline:
             # A transport without a watchdog (a proxy's) still stops between pieces.
             raise _past_deadline(feed, _display(response.url))
@@ -249,12 +241,11 @@ def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> Fet
     return FetchError(feed.name, f"request to {url} failed ({kind})")
 
 
-def _past_deadline(feed: FeedConfig, url: str, *, waited: bool = False) -> FetchTimeout:
-    """Return the error for a fetch that went past its deadline, saying so if it waited."""
+def _past_deadline(feed: FeedConfig, url: str) -> FetchTimeout:
+    """Return the error for a fetch that went past its deadline."""
     seconds = deadline_of(feed)
-    why = ", waiting while another feed's large body was read" if waited else ""
     return FetchTimeout(
-        feed.name, f"{url}: not fetched within the {seconds:g}s deadline (deadline){why}"
+        feed.name, f"{url}: not fetched within the {seconds:g}s deadline (deadline)"
     )
 
 
