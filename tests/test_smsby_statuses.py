@@ -137,3 +137,11 @@ def test_the_preview_hides_the_token_and_the_callback_secret(fake: SmsByFake) ->
     assert shown[0]["callback_url"] == "https://poster.test/gateway/subs/***"
     assert shown[0]["messages"][0]["delivery_list"] == list(PHONES)
     assert fake.requests == []
+
+
+def test_the_account_shows_its_viber_names_and_lists(fake: SmsByFake) -> None:
+    fake.gateway.lists[12] = ("news", PHONES)
+    with httpx.Client() as http:
+        client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url)
+        shown = SmsByAdapter(client, Route(BULK, alphaname_id=444)).account()
+    assert shown == {"viber names": "7 Poster", "subscriber lists": "12 news (3)"}
