@@ -29,6 +29,7 @@ KINDS: Mapping[str, str] = {
     "viber": "poster.destinations.viber.kind",
     "recording": "poster.destinations.recording",
     "decisiontelecom": "poster.destinations.decisiontelecom.kind",
+    "inteltele": "poster.destinations.inteltele.kind",
     "smsby": "poster.destinations.smsby.kind",
 }
 """Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
