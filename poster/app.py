@@ -84,6 +84,36 @@ class _Later:
         self.store.set_meta(name, value)
 
 
+class Reading:
+    """Read the state entries of a state opened read-only, or none; keep nothing."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the state entry called ``name``, if there is a state and it holds one."""
+        return None if self.store is None else self.store.get_meta(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep nothing: a command that only reads leaves the state as the daemon wrote it."""
+
+
+@contextmanager
+def connect(
+    config: Config,
+    state_dir: Path,
+    *,
+    specs: Sequence[DestinationConfig] | None = None,
+    store: Store | None = None,
+) -> Iterator[dict[str, Destination]]:
+    """Open destinations as ``build`` does, beside a running daemon: the state is only read.
+
+    ``specs`` picks the destinations (default: every configured one); only their tokens are loaded.
+    """
+    with httpx.Client() as api_http:
+        yield open_destinations(config, state_dir, api_http, Reading(store), specs=specs)
+
+
 @contextmanager
 def build(
     config: Config,

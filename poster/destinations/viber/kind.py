@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from poster.config import DestinationConfig, FeedConfig, ViberConfig
 from poster.config.keys import COMMON_DESTINATION_KEYS, VIBER_KEYS, Key
-from poster.destinations import REDACTED, Entries, Message, Opening
+from poster.destinations import REDACTED, Destination, Entries, Message, Opening, Sender
 from poster.destinations.viber import compose, media
 from poster.destinations.viber.messages import envelope
 from poster.ledger import remembered_sender, sender_key
@@ -18,6 +18,7 @@ from poster.secrets import require_token
 if TYPE_CHECKING:
     import httpx
 
+    from poster.destinations.viber.admin import ViberAdmin
     from poster.destinations.viber.client import ViberChannel
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
@@ -73,6 +74,22 @@ class ViberKind:
     def open(self, spec: DestinationConfig, where: Opening) -> ViberChannel:
         """Return the channel client, its token loaded and its sender configured or remembered."""
         return channel(spec, where.config_file, where.http, where.state, token=where.token)
+
+    def sender(self, spec: DestinationConfig, state: Entries) -> Sender | None:
+        """Return the configured sender, else the one looked up once and remembered."""
+        settings: ViberConfig = spec.settings
+        if settings.sender is not None:
+            return Sender(settings.sender, "feeds.toml")
+        found = remembered_sender(state, spec.name, settings.api_url)
+        return None if found is None else Sender(found, "remembered")
+
+    def admin(self, destination: Destination) -> ViberAdmin:
+        """Return the account and webhook calls of a channel this kind opened."""
+        from poster.destinations.viber.admin import ViberAdmin
+        from poster.destinations.viber.client import ViberChannel
+
+        assert isinstance(destination, ViberChannel), "opened by this kind"
+        return ViberAdmin(destination)
 
 
 def channel(
