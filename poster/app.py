@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
-from poster.destinations import Destination, Entries, Opening, kind
+from poster.destinations import Destination, Entries, Opening, kind, sender
+from poster.destinations.recording import RecordingDestination
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.render import Renderer
@@ -96,6 +97,22 @@ class Reading:
 
     def set_meta(self, name: str, value: str) -> None:
         """Keep nothing: a command that only reads leaves the state as the daemon wrote it."""
+
+
+def stand_ins(config: Config, store: Store | None) -> dict[str, Destination]:
+    """Return a stand-in for each configured destination: its kind's bodies, recorded, not sent.
+
+    Each stand-in posts as its destination would (the configured or remembered sender), so a
+    preview shows the exact body; nothing is loaded that a real post needs (no token).
+    """
+    entries = Reading(store)
+    opened: dict[str, Destination] = {}
+    for spec in config.destinations:
+        known = sender(spec, entries)
+        opened[spec.name] = RecordingDestination(
+            spec.name, kind(spec.kind), None if known is None else known.id
+        )
+    return opened
 
 
 @contextmanager

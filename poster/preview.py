@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from itertools import groupby
 from typing import Any
 
+from poster.app import stand_ins
 from poster.config import Config, FeedConfig
-from poster.destinations import kind
-from poster.destinations.recording import RecordingDestination
 from poster.feedclient import FeedClient
 from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
-from poster.ledger import Ledger, ReadOnlyLedger
+from poster.ledger import ReadOnlyLedger
 from poster.media.stage import MediaStage
-from poster.pipeline import Deps, FeedReport, Outcome, run_feed
+from poster.pipeline import Deps, FeedReport, Outcome, run_pass
+from poster.pipeline.outbox import Lane
 from poster.render import Renderer
+from poster.store import Store
 
 LABELS: dict[str, str] = {
     POST: "would post",
@@ -31,22 +33,31 @@ def preview(
     feeds: Iterable[FeedConfig],
     client: FeedClient,
     *,
-    ledger: Ledger | None = None,
+    ledger: Store | None = None,
     limit: int | None = None,
     media: MediaStage | None = None,
 ) -> list[FeedReport]:
-    """Run the real pipeline over ``feeds`` with a recording destination and a read-only ledger."""
+    """Run the real pipeline over ``feeds``, a read-only ledger and a stand-in per destination."""
+    destinations = stand_ins(config, ledger)
+
+    def kinds(feed: FeedConfig) -> tuple[object, ...]:
+        return tuple(destinations[name].kind for name in config.routes(feed))
+
     deps = Deps(
         client=client,
         renderer=Renderer(config.templates_dir),
-        destination=RecordingDestination("viber", kind("viber"), config.viber.sender),
+        destination=None,
         ledger=ReadOnlyLedger(ledger),
         conditional=False,
         limit=limit,
         dry_run=True,
         media=media,
+        route=config.routes,
+        kinds=kinds,
     )
-    return [run_feed(feed, deps) for feed in feeds]
+    # Lanes without pacing: a preview waits for nothing.
+    lanes = {name: Lane(destination) for name, destination in destinations.items()}
+    return run_pass(list(feeds), deps, lanes)
 
 
 def decision_label(outcome: Outcome) -> str:
@@ -67,6 +78,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "decision": decision_label(outcome),
         "action": outcome.decision.action,
         "reason": outcome.error or outcome.decision.reason or None,
+        "destination": outcome.destination,
         "type": outcome.message.type if outcome.message else None,
         "body": dict(outcome.receipt.body) if outcome.receipt else None,
     }
@@ -103,8 +115,8 @@ def _feed_text(report: FeedReport) -> str:
     title = f" ({parsed.title})" if parsed and parsed.title else ""
     counts = tally(report.outcomes, decision_label)
     lines = [f"== {report.feed}{title}: {counts}", ""]
-    for outcome in report.outcomes:
-        lines.extend(_outcome_lines(outcome))
+    for _, outcomes in groupby(report.outcomes, key=lambda o: o.decision.item.key):
+        lines.extend(_item_lines(list(outcomes)))
     return "\n".join(lines)
 
 
@@ -119,15 +131,26 @@ def tally(
     return ", ".join(f"{count} {name}" for name, count in counts.items()) or "no items"
 
 
-def _outcome_lines(outcome: Outcome) -> list[str]:
-    """Return the lines for one item: decision, title, reason or text and JSON body."""
-    item = outcome.decision.item
+def _item_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """Return the lines for one item: decision, title and date, then each destination's body."""
+    first = outcomes[0]
+    item = first.decision.item
     date = item.date.strftime("%Y-%m-%d %H:%M %Z") if item.date else "undated"
-    lines = [f"[{decision_label(outcome)}] {item.title or item.key}", f"    key: {item.key}"]
+    lines = [f"[{decision_label(first)}] {item.title or item.key}", f"    key: {item.key}"]
     lines.append(f"    date: {date}")
-    reason = outcome.error or outcome.decision.reason
-    if reason:
-        lines.append(f"    why: {reason}")
+    if first.decision.reason and not any(o.error for o in outcomes):
+        lines.append(f"    why: {first.decision.reason}")
+    for outcome in outcomes:
+        lines.extend(_outcome_lines(outcome))
+    lines.append("")
+    return lines
+
+
+def _outcome_lines(outcome: Outcome) -> list[str]:
+    """Return the lines for one item at one destination: where, why, type, text and JSON body."""
+    lines = [] if outcome.destination is None else [f"    to: {outcome.destination}"]
+    if outcome.error:
+        lines.append(f"    why: {outcome.error}")
     if outcome.receipt is not None and outcome.message is not None:
         text = outcome.receipt.body.get("text")
         lines.append(f"    type: {outcome.message.type}")
@@ -137,5 +160,4 @@ def _outcome_lines(outcome: Outcome) -> list[str]:
         body = json.dumps(dict(outcome.receipt.body), ensure_ascii=False, indent=2)
         lines.append("    body:")
         lines.extend(f"      {line}" for line in body.splitlines())
-    lines.append("")
     return lines

@@ -1,7 +1,8 @@
 """Prove the preview of the shipped feeds shows exactly the bodies the release before showed.
 
 ``tests/data/preview/samples.json`` is ``poster preview --json`` over the shipped feeds.toml,
-written before rendering was split from composing; the two must match byte for byte.
+written before rendering was split from composing (each item has since named its destination);
+the two must match byte for byte.
 """
 
 from __future__ import annotations

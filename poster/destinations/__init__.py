@@ -162,6 +162,27 @@ class Admin(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TokenSource:
+    """Where a destination's token comes from, or what to say when it has none."""
+
+    where: str | None
+    """The variable, file or credential holding it; None when none is set."""
+    missing: str = ""
+    """What is missing, when none is set."""
+    hint: str = ""
+    """How to give it one."""
+
+
+@runtime_checkable
+class NeedsToken(Protocol):
+    """A kind whose destinations need a secret token to post."""
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where ``spec``'s token comes from; raise ``ConfigError`` when it is unusable."""
+        ...
+
+
 @runtime_checkable
 class KnowsSender(Protocol):
     """A kind whose destinations post as someone: configured, or looked up and remembered."""

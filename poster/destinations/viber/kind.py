@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from poster.config import DestinationConfig, FeedConfig, ViberConfig
+from poster.config import SHORTHAND, DestinationConfig, FeedConfig, ViberConfig, token_env
 from poster.config.keys import COMMON_DESTINATION_KEYS, VIBER_KEYS, Key
-from poster.destinations import REDACTED, Destination, Entries, Message, Opening, Sender
+from poster.destinations import (
+    REDACTED,
+    Destination,
+    Entries,
+    Message,
+    Opening,
+    Sender,
+    TokenSource,
+)
 from poster.destinations.viber import compose, media
 from poster.destinations.viber.messages import envelope
 from poster.ledger import remembered_sender, sender_key
 from poster.media.rules import MediaRules
 from poster.models import Item, Post
-from poster.secrets import require_token
+from poster.secrets import find_token, require_token, section
 
 if TYPE_CHECKING:
     import httpx
@@ -82,6 +90,22 @@ class ViberKind:
             return Sender(settings.sender, "feeds.toml")
         found = remembered_sender(state, spec.name, settings.api_url)
         return None if found is None else Sender(found, "remembered")
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the channel's token comes from, checking it as a post would."""
+        settings: ViberConfig = spec.settings
+        found = find_token(settings, name=spec.name)
+        if found is None:
+            missing = "no Viber token" if spec.name == SHORTHAND else f"no token for {spec.name!r}"
+            hint = (
+                f"set {token_env(spec.name)}, [{section(spec.name)}] token_file, or the systemd "
+                f"credential {spec.credential}"
+            )
+            return TokenSource(None, missing, hint)
+        require_token(settings, config_file, name=spec.name)
+        source = found[1]
+        where = source.key if source.file == "environment" else f"{source.key} ({source.file})"
+        return TokenSource(where)
 
     def admin(self, destination: Destination) -> ViberAdmin:
         """Return the account and webhook calls of a channel this kind opened."""
