@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from poster import __version__
-from poster.cli import admin, channel, feeds, operate, recipients, studio
+from poster.cli import admin, channel, feeds, gateway, operate, recipients, studio
 from poster.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     operate.add_commands(commands)
     studio.add_commands(commands)
     recipients.add_commands(commands)
+    gateway.add_commands(commands)
     return parser
 
 

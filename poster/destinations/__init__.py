@@ -28,6 +28,7 @@ REDACTED = "***"
 KINDS: Mapping[str, str] = {
     "viber": "poster.destinations.viber.kind",
     "recording": "poster.destinations.recording",
+    "decisiontelecom": "poster.destinations.decisiontelecom.kind",
 }
 """Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
 

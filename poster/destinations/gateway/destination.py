@@ -1,0 +1,309 @@
+"""Send one item to a list of recipients through a gateway adapter, batch by batch.
+
+Every batch is recorded in the destination's recipient ledger before its request
+(``record_intent``) and after it (``record_result``, or ``record_uncertain`` when the answer was
+lost), so a crash or a lost answer leaves evidence instead of a second copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
+from poster.destinations.gateway import Adapter, GatewayMessage, GatewaySettings
+from poster.destinations.gateway.daily import DayCounter
+from poster.destinations.gateway.token import gateway_token
+from poster.errors import (
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+    MessageRejected,
+    RetryLater,
+)
+from poster.models import State
+from poster.recipients import Recipients, load_recipients
+from poster.recipients.daycap import DailyCap
+from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
+
+log = logging.getLogger(__name__)
+POLL_MAX = 500
+"""Message ids asked about in one poll, so a poll stays short whatever the backlog."""
+RESULTS_MAX = 100
+"""Recipients named one by one in a receipt; past this, the rest are only counted."""
+
+
+def item_ref(feed: str, key: str) -> str:
+    """Return the recipient ledger's name for an item (feed names hold no spaces)."""
+    return f"{feed} {key}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tally:
+    """What the batches of one send did, kept small whatever the number of recipients."""
+
+    accepted: int = 0
+    results: list[RecipientResult] = field(default_factory=list)
+    uncertain: list[DeliveryUncertain] = field(default_factory=list)
+    stop: DeliveryError | None = None
+
+    def note(self, result: RecipientResult) -> None:
+        """Keep ``result`` while the receipt has room for it."""
+        if len(self.results) < RESULTS_MAX:
+            self.results.append(result)
+
+
+class GatewayDestination:
+    """Post each item to every recipient of a list through one gateway, at most once each."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        adapter: Adapter,
+        recipients: Callable[[], Recipients],
+        ledger: Callable[[], RecipientLedger],
+        *,
+        daily: DayCounter | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._name = name
+        self._kind = kind
+        self.adapter = adapter
+        self._recipients = recipients
+        self._ledger = ledger
+        self._daily = daily
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """Return the destination's name."""
+        return self._name
+
+    @property
+    def kind(self) -> Kind:
+        """Return the gateway kind."""
+        return self._kind
+
+    @property
+    def ledger(self) -> RecipientLedger:
+        """Return the destination's recipient ledger, opened on first use."""
+        return self._ledger()
+
+    def send(self, message: Message) -> Receipt:
+        """Send ``message`` to every recipient still waiting for it, then say what happened."""
+        if not isinstance(message, GatewayMessage):
+            raise MessageRejected(f"{self._name}: cannot send a {type(message).__name__}")
+        item = item_ref(message.feed, message.key)
+        with self._lock:
+            todo = self.ledger.plan(item, self._recipients().phones)
+        wanted = len(todo)
+        todo = self._within_cap(todo)
+        tally = Tally()
+        self._run_batches(message, item, todo, tally)
+        if tally.stop is not None:
+            raise tally.stop
+        if len(todo) < wanted:
+            raise self._held_back(wanted - len(todo))
+        if tally.uncertain:
+            first = tally.uncertain[0]
+            raise DeliveryUncertain(
+                f"{self._name}: {len(tally.uncertain)} batch(es) of item {message.key!r} may "
+                f"have been sent; they are not sent again automatically ({first})",
+                first.status,
+                first.status_message,
+            )
+        return self._receipt(message, todo, tally)
+
+    def poll(self, limit: int = POLL_MAX) -> int:
+        """Ask the gateway for statuses of messages without a final one; return how many changed."""
+        with self._lock:
+            waiting = self.ledger.unsettled(limit)
+        if not waiting:
+            return 0
+        return self.record(self.adapter.statuses(waiting))
+
+    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
+        """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
+
+        Only message ids this destination sent are recorded; the count says how many those were.
+        """
+        return self.record(self.adapter.callback(method, query, body))
+
+    def record(self, updates: Sequence[StatusUpdate]) -> int:
+        """Record delivery statuses (and opt-outs) in the ledger; return how many were known."""
+        if not updates:
+            return 0
+        with self._lock:
+            return self.ledger.record_statuses(updates)
+
+    def _within_cap(self, todo: tuple[str, ...]) -> tuple[str, ...]:
+        """Keep the recipients today's cap allows, in order; the rest wait for the next day."""
+        if self._daily is None or not todo:
+            return todo
+        allowed = self._daily.take(len(todo), self._clock())
+        if allowed < len(todo):
+            log.info(
+                "destination=%s status=capped sending=%d waiting=%d",
+                self._name, allowed, len(todo) - allowed,
+            )  # fmt: skip
+        if allowed == 0:
+            raise self._held_back(len(todo))
+        return todo[:allowed]
+
+    def _held_back(self, waiting: int) -> RetryLater:
+        """Return the deferral of the ``waiting`` recipients over today's cap, until tomorrow."""
+        assert self._daily is not None
+        now = self._clock()
+        wait_s = (self._daily.resume_at(now) - now).total_seconds()
+        return RetryLater(
+            f"{self._name}: max_per_day reached; {waiting} recipient(s) get the item tomorrow",
+            retry_after=wait_s,
+        )
+
+    def _run_batches(
+        self, message: GatewayMessage, item: str, todo: Sequence[str], tally: Tally
+    ) -> None:
+        """Send the batches with at most ``adapter.concurrency`` in flight; stop on a refusal."""
+        batches = _chunks(todo, max(1, self.adapter.batch_size))
+        width = max(1, self.adapter.concurrency)
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix=self._name) as pool:
+            running: set[Future[None]] = set()
+            for batch in batches:
+                if tally.stop is not None:
+                    break
+                running.add(pool.submit(self._one_batch, message, item, batch, tally))
+                if len(running) >= width:
+                    _, running = wait(running, return_when=FIRST_COMPLETED)
+                    running = set(running)
+            wait(running)
+
+    def _one_batch(
+        self, message: GatewayMessage, item: str, phones: Sequence[str], tally: Tally
+    ) -> None:
+        """Record the intent, send one request, record its answer."""
+        with self._lock:
+            batch_id = self.ledger.record_intent(item, phones)
+        try:
+            outcome = self.adapter.send(message, phones)
+        except DeliveryUncertain as exc:
+            with self._lock:
+                self.ledger.record_uncertain(batch_id, str(exc))
+                tally.uncertain.append(exc)
+            log.error(
+                "destination=%s batch=%s status=uncertain error=%s", self._name, batch_id, exc
+            )
+            return
+        except MessageRejected as exc:
+            with self._lock:
+                reason = str(exc)
+                self.ledger.record_result(batch_id, [], {phone: reason for phone in phones})
+                tally.stop = tally.stop or exc
+            return
+        except (RetryLater, DestinationFatal) as exc:
+            # Nothing went out: hand the recipients back so the next pass plans them again.
+            with self._lock:
+                self.ledger.record_uncertain(batch_id, f"not sent: {exc}")
+                self.ledger.release(batch_id)
+                tally.stop = exc if isinstance(exc, DestinationFatal) else (tally.stop or exc)
+            return
+        with self._lock:
+            self.ledger.record_result(
+                batch_id, outcome.accepted.keys(), outcome.rejected,
+                outcome.accepted, outcome.opted_out,
+            )  # fmt: skip
+            self._tally(outcome.accepted, outcome.rejected, tally)
+
+    def _tally(self, accepted: Any, rejected: Any, tally: Tally) -> None:
+        """Count the accepted and name the rejected recipients of one batch."""
+        tally.accepted += len(accepted)
+        for phone, reason in rejected.items():
+            tally.note(RecipientResult(phone, State.FAILED, error=reason))
+        for phone, message_id in accepted.items():
+            tally.note(RecipientResult(phone, State.SENT, message_id or None))
+
+    def _receipt(self, message: GatewayMessage, todo: Sequence[str], tally: Tally) -> Receipt:
+        """Return the receipt: one example request (redacted) and the results kept."""
+        requests = self.adapter.requests(message, todo[:1]) if todo else []
+        body = {"recipients": len(todo), "accepted": tally.accepted}
+        body["requests"] = requests  # type: ignore[assignment]
+        first_id = next((r.message_id for r in tally.results if r.message_id), None)
+        return Receipt(self._name, first_id, self._clock(), body, tuple(tally.results))
+
+
+def _chunks(phones: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Yield ``phones`` in runs of ``size``, in order."""
+    for start in range(0, len(phones), size):
+        yield phones[start : start + size]
+
+
+_LEDGERS: dict[Path, RecipientLedger] = {}
+_LEDGERS_LOCK = threading.Lock()
+
+
+def shared_ledger(path: Path) -> RecipientLedger:
+    """Return the one open ledger at ``path`` in this process, opening it on first use."""
+    with _LEDGERS_LOCK:
+        found = _LEDGERS.get(path)
+        if found is None:
+            found = _LEDGERS[path] = RecipientLedger(path)
+        return found
+
+
+def close_ledgers() -> None:
+    """Close every ledger this process opened (at exit, and between tests)."""
+    with _LEDGERS_LOCK:
+        for ledger in _LEDGERS.values():
+            ledger.close()
+        _LEDGERS.clear()
+
+
+class RecipientsFile:
+    """The recipients file, read again when it changes on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._loaded = self()
+
+    def __call__(self) -> Recipients:
+        """Return the numbers, reading the file again if it changed since the last read."""
+        try:
+            info = self.path.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._stamp:
+            self._loaded = load_recipients(self.path)
+            self._stamp = stamp
+        return self._loaded
+
+
+def open_gateway(
+    kind: Kind,
+    name: str,
+    settings: GatewaySettings,
+    where: Opening,
+    adapter: Callable[[str], Adapter],
+) -> GatewayDestination:
+    """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
+    token = where.token or gateway_token(name, settings, where.config_file)
+    recipients = RecipientsFile(settings.recipients)
+    path = ledger_path(where.state_dir, name)
+    daily = None
+    if settings.max_per_day is not None:
+        daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
+    return GatewayDestination(
+        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily
+    )
