@@ -33,7 +33,7 @@ from poster.config import Config, FeedConfig, load_config
 from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.media import PICTURE
 from poster.errors import ParseError
-from poster.fetch import make_client
+from poster.fetch.feed import make_client
 from poster.filters import POST, Decision
 from poster.media.rules import type_of
 from poster.media.setup import media_stage

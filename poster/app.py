@@ -12,8 +12,8 @@ import httpx
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.destinations import Destination, Entries, Opening, kind, sender
 from poster.destinations.recording import RecordingDestination
-from poster.feedclient import FeedClient
-from poster.fetch import make_client
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import make_client
 from poster.render import Renderer
 from poster.store import Store
 from poster.store.place import ONE_SHOT

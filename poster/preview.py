@@ -11,7 +11,7 @@ from typing import Any
 
 from poster.app import stand_ins
 from poster.config import Config, DestinationConfig, FeedConfig
-from poster.feedclient import FeedClient
+from poster.fetch.client import FeedClient
 from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.ledger import ReadOnlyLedger
 from poster.media.stage import MediaStage

@@ -13,11 +13,11 @@ import pytest
 from feedserver import FeedServer
 
 from poster import errors
-from poster.addresses import AddressPolicy, NonPublicAddress, is_public, system_resolver
 from poster.config import FeedConfig
-from poster.feedclient import FeedClient
-from poster.fetch import fetch, make_client
-from poster.transport import StdlibTransport
+from poster.fetch.addresses import AddressPolicy, NonPublicAddress, is_public, system_resolver
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import fetch, make_client
+from poster.fetch.transport import StdlibTransport
 
 PUBLIC = "127.0.0.2"
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>%s</title></channel></rss>'

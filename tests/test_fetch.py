@@ -18,9 +18,9 @@ from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig
-from poster.feedclient import FeedClient
-from poster.fetch import ACCEPT, USER_AGENT, _translate, fetch, make_client
-from poster.httputil import parse_retry_after
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import ACCEPT, USER_AGENT, _translate, fetch, make_client
+from poster.fetch.headers import parse_retry_after
 from poster.models import Freshness, Validators
 
 DATA = Path(__file__).parent / "data" / "fetch"

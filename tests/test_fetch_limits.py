@@ -17,9 +17,9 @@ from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig, load_config
-from poster.feedclient import FeedClient
-from poster.fetch import deadline_of, fetch, make_client
-from poster.inflate import PIECE, decoded
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import deadline_of, fetch, make_client
+from poster.fetch.inflate import PIECE, decoded
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"

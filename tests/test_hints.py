@@ -9,7 +9,7 @@ import pytest
 
 from poster.config import Config, FeedConfig, Schedule, load_config
 from poster.daemon.hints import may_read, next_poll, schedule_name
-from poster.httputil import parse_freshness
+from poster.fetch.headers import parse_freshness
 from poster.models import FeedHints, FetchResult, Freshness, NextPoll, Validators
 from poster.operate import format_status, status_json, status_view
 from poster.parse.fastxml import parse_fast

@@ -14,11 +14,12 @@ from dripserver import DripServer
 from feedserver import FeedServer, Route
 from PIL import Image
 
-from poster.addresses import AddressPolicy
 from poster.config import FeedConfig
 from poster.destinations.viber import media as viber
 from poster.destinations.viber.kind import KIND
-from poster.fetch import make_client
+from poster.fetch.addresses import AddressPolicy
+from poster.fetch.feed import make_client
+from poster.fetch.transport import StdlibTransport
 from poster.filters import Decision
 from poster.media.cache import ProbeCache
 from poster.media.probe import ProbeLimits, probe
@@ -26,7 +27,6 @@ from poster.media.sniff import sniff
 from poster.media.stage import MediaStage
 from poster.media.store import MediaStore, serve
 from poster.models import Action, Item, Media
-from poster.transport import StdlibTransport
 from poster.webhook import WebhookReceiver
 
 

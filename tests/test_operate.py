@@ -15,7 +15,7 @@ from poster.destinations import Receipt
 from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import Message
 from poster.errors import MessageRejected
-from poster.fetch import make_client
+from poster.fetch.feed import make_client
 from poster.ledger import FAILED, FATAL_META, SENT, UNCERTAIN, sender_key
 from poster.models import Validators
 from poster.operate import (

@@ -17,8 +17,8 @@ from poster.destinations.recording import KIND as RECORDING
 from poster.destinations.viber.kind import KIND as VIBER
 from poster.destinations.viber.messages import Message
 from poster.errors import DestinationFatal, RetryLater
-from poster.feedclient import FeedClient
-from poster.fetch import make_client
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import make_client
 from poster.ledger import SENT, MemoryLedger
 from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, Batch, Deps, collect, run_pass

@@ -20,8 +20,8 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
-from poster.feedclient import FeedClient
-from poster.fetch import make_client
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import make_client
 from poster.filters import HELD
 from poster.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
 from poster.pacing import Pacer

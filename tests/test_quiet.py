@@ -13,8 +13,8 @@ from test_outbox import FEED, RSS, Scripted
 
 from poster.config import load_config
 from poster.errors import ConfigError
-from poster.feedclient import FeedClient
-from poster.fetch import make_client
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import make_client
 from poster.gate import Gate, QuietHours
 from poster.ledger import SKIPPED, MemoryLedger
 from poster.pacing import Pacer

@@ -18,7 +18,7 @@ from support.wait import wait_for
 from poster.app import build
 from poster.config import Config, load_config
 from poster.destinations.viber.sandbox import Sandbox
-from poster.fetch import make_client
+from poster.fetch.feed import make_client
 from poster.ledger import SKIPPED
 from poster.operate import format_status, status_json, status_view
 from poster.preview import preview, render_text

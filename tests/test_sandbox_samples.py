@@ -25,7 +25,7 @@ from poster.destinations.viber.sandbox import Sandbox
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
 from poster.destinations.viber.sandbox.studio import Studio
-from poster.fetch import make_client
+from poster.fetch.feed import make_client
 from poster.media.setup import media_stage
 from poster.preview import outcome_json, preview
 from poster.runner import run_once

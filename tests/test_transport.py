@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from poster.addresses import AddressPolicy
-from poster.fetch import make_client
-from poster.transport import StdlibTransport, tls_context
+from poster.fetch.addresses import AddressPolicy
+from poster.fetch.feed import make_client
+from poster.fetch.transport import StdlibTransport, tls_context
 
 BODY = bytes(range(256)) * 20
 BIG = b"z" * (1 << 20)

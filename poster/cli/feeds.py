@@ -17,7 +17,7 @@ from poster.cli.common import (
     state_dir,
 )
 from poster.config import Config
-from poster.fetch import make_client
+from poster.fetch.feed import make_client
 from poster.media.setup import media_stage
 from poster.preview import preview, render_json, render_text
 from poster.store import Store

@@ -17,7 +17,7 @@ from poster.config import Config
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import sandbox_session
 from poster.destinations.viber.sandbox.studio import LATEST, Render, Studio
-from poster.fetch import make_client
+from poster.fetch.feed import make_client
 
 
 def add_commands(commands: Any) -> None:

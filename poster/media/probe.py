@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from poster.feedclient import FeedClient, next_request
+from poster.fetch.client import FeedClient, next_request
+from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
+from poster.fetch.watchdog import DeadlineExceeded
 from poster.media.sniff import sniff
-from poster.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
-from poster.watchdog import DeadlineExceeded
 
 SNIFF_BYTES = 64 * 1024
 """Bytes asked for: a JPEG's frame header may follow tens of KB of EXIF data."""

@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from poster.config import Config
-from poster.feedclient import FeedClient
-from poster.fetch import USER_AGENT
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import USER_AGENT
 from poster.media.cache import ProbeCache
 from poster.media.stage import MediaStage
 from poster.media.store import MediaStore

@@ -26,8 +26,8 @@ from poster.errors import (
     ResponseTooLarge,
     RetryLater,
 )
-from poster.feedclient import FeedClient
-from poster.fetch import fetch
+from poster.fetch.client import FeedClient
+from poster.fetch.feed import fetch
 from poster.filters import HELD, Decision, select
 from poster.ledger import Ledger
 from poster.media.stage import MediaStage

@@ -12,7 +12,7 @@ import runpy
 import sys
 from collections.abc import Callable, Sequence
 
-from poster import addresses
+from poster.fetch import addresses
 
 PUBLIC = "127.0.0.2"
 

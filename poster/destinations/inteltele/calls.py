@@ -21,7 +21,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
-from poster.httputil import parse_retry_after
+from poster.fetch.headers import parse_retry_after
 
 ANSWER_MAX = 4 * 1024 * 1024
 """Answers above this are not read: the rates table, the largest, is a few KB."""

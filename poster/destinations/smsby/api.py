@@ -49,7 +49,7 @@ from poster.destinations.smsby.models import (
     ViberName,
 )
 from poster.errors import DeliveryError, DeliveryUncertain, DestinationFatal, RetryLater
-from poster.httputil import parse_retry_after
+from poster.fetch.headers import parse_retry_after
 from poster.logs import kv
 
 log = logging.getLogger(__name__)

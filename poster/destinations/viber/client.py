@@ -34,7 +34,7 @@ from poster.errors import (
     RetryLater,
     WebhookError,
 )
-from poster.httputil import parse_retry_after
+from poster.fetch.headers import parse_retry_after
 from poster.models import State
 from poster.secrets import token_problem
 

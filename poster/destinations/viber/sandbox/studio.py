@@ -23,7 +23,7 @@ from poster.config import Config, load_config
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox.session import SandboxSession, reroute
 from poster.errors import PosterError
-from poster.feedclient import FeedClient
+from poster.fetch.client import FeedClient
 from poster.ledger import ReadOnlyLedger
 from poster.pipeline import SENT, Deps, FeedReport, run_pass
 from poster.render import Renderer

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 import certifi
 import httpx
 
-from poster.addresses import Address, AddressPolicy, NonPublicAddress
-from poster.connections import Connection, Key, Pool, TLSConnection
-from poster.watchdog import DeadlineExceeded
+from poster.fetch.addresses import Address, AddressPolicy, NonPublicAddress
+from poster.fetch.connections import Connection, Key, Pool, TLSConnection
+from poster.fetch.watchdog import DeadlineExceeded
 
 CHUNK_SIZE = 64 * 1024
 DEADLINE = "poster.deadline"

@@ -8,8 +8,8 @@ import socket
 import threading
 import time
 
-from poster.addresses import Address
-from poster.watchdog import WATCHDOG, Watch
+from poster.fetch.addresses import Address
+from poster.fetch.watchdog import WATCHDOG, Watch
 
 Key = tuple[str, str, int, str]
 """What an idle connection is kept under: scheme, host, port and the address connected to."""

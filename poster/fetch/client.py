@@ -17,7 +17,7 @@ from urllib.request import getproxies
 
 import httpx
 
-from poster.transport import DEFAULT_PORTS, StdlibTransport
+from poster.fetch.transport import DEFAULT_PORTS, StdlibTransport
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Credentials meant for one origin must not follow a redirect to another (RFC 9110 §15.4).

@@ -18,7 +18,6 @@ from urllib.request import url2pathname
 import httpx
 
 import poster
-from poster.addresses import NonPublicAddress
 from poster.config import FeedConfig
 from poster.errors import (
     FetchConnectError,
@@ -28,12 +27,13 @@ from poster.errors import (
     ResponseTooLarge,
     TooManyRedirects,
 )
-from poster.feedclient import FeedClient, default_transport, next_request
-from poster.httputil import parse_freshness, parse_retry_after
-from poster.inflate import decoded
+from poster.fetch.addresses import NonPublicAddress
+from poster.fetch.client import FeedClient, default_transport, next_request
+from poster.fetch.headers import parse_freshness, parse_retry_after
+from poster.fetch.inflate import decoded
+from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
+from poster.fetch.watchdog import DeadlineExceeded
 from poster.models import FetchResult, Validators
-from poster.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
-from poster.watchdog import DeadlineExceeded
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
 ACCEPT = (

@@ -1,0 +1,1 @@
+"""Fetch a feed's source: ``feed.fetch`` over the client, transport, connections and caps here."""
