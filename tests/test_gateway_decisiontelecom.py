@@ -96,6 +96,15 @@ def test_an_item_reaches_each_of_fifty_numbers_once(project, fake) -> None:  # t
     assert len(fake.gateway.messages) == 50
 
 
+def test_a_group_of_fifty_requests_costs_one_intent_and_one_result(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    with ledger(state) as book:
+        # The item and numbers first seen, then one intent and one result for all fifty.
+        assert book.storage.writes == 3
+
+
 def test_a_refused_number_is_recorded_with_its_reason(project, fake) -> None:  # type: ignore[no-untyped-def]
     config, state, feeds = project
     fake.gateway.numbers.unknown_country.add(PHONES[3])
