@@ -2,10 +2,10 @@
 
 Run as ``python bench/run.py [--rounds N] [--profile]`` (or ``make bench``). It builds the farm
 under bench/out/farm, serves it with nginx, installs rss2email into bench/out/r2e-venv, runs the
-cold, warm and update scenarios with both tools in alternation, measures an idle daemon and the
-store (bench/ledger.py), and prints a Markdown report that it also writes to
-bench/out/results.md. Missed targets are marked MISSED and still exit 0; a pass that did the
-wrong thing (wrong post count, failed feeds) exits 1.
+cold, warm and update scenarios with both tools in alternation, measures an idle daemon, the
+store (bench/ledger.py) and media probing over the feed corpus (bench/media.py), and prints a
+Markdown report that it also writes to bench/out/results.md. Missed targets are marked MISSED
+and still exit 0; a pass that did the wrong thing (wrong post count, failed feeds) exits 1.
 """
 
 from __future__ import annotations
@@ -65,6 +65,14 @@ def run_ledger(home: Path) -> list[str]:
     return [*lines, f"(exit {done.returncode})"]
 
 
+def run_media() -> list[str]:
+    """Run bench/media.py and return its lines."""
+    command = [sys.executable, str(BENCH / "media.py")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = done.stdout.rstrip("\n").splitlines() + done.stderr.rstrip("\n").splitlines()
+    return lines if done.returncode == 0 else [*lines, f"(exit {done.returncode})"]
+
+
 def source_digest() -> str:
     """Return a digest of poster's source files, to notice code that changes during a run."""
     digest = hashlib.sha256()
@@ -92,9 +100,10 @@ def _versions(r2e: Rss2email) -> str:
     )
 
 
-def _extras(ledger: list[str], profile: str | None) -> list[str]:
-    """Return the report's closing sections: the store benchmark and the profile."""
+def _extras(ledger: list[str], media: list[str], profile: str | None) -> list[str]:
+    """Return the report's closing sections: the store and media benchmarks and the profile."""
     lines = ["", "Store (bench/ledger.py 500):", "", "```", *ledger, "```"]
+    lines += ["", "Media probing (bench/media.py):", "", *media]
     if profile is not None:
         lines += ["", "cProfile of a cold poster pass (max_fetches = 1, so one thread does all"]
         lines += ["the work cProfile sees), top 25 by cumulative time:", "", "```"]
@@ -132,10 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         versions = _versions(theirs)
     print("bench: store (bench/ledger.py)", flush=True)
     ledger = run_ledger(OUT / "ledger")
+    print("bench: media probing (bench/media.py)", flush=True)
+    media = run_media()
     context = report.Context(
         len(farm.feeds), farms.ITEMS, farm.bytes_on_disk(), len(farm.changed), args.rounds, versions
     )
-    extras = _extras(ledger, profile)
+    extras = _extras(ledger, media, profile)
     if source_digest() != before:
         extras += ["", "**poster/ changed during this run: the rounds measured different code.**"]
     text = report.render(samples, idle, context, extras)

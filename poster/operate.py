@@ -23,10 +23,12 @@ from poster.ledger import (
     SEEN,
     SENT,
     SHORTHAND_DESTINATION,
+    SKIPPED,
     UNCERTAIN,
     remembered_sender,
 )
 from poster.models import Validators
+from poster.pipeline.gatekeeper import Waiting, held_posts
 from poster.push import records as push_records
 from poster.push.records import Subscription
 from poster.push.status import describe, push_json
@@ -42,7 +44,8 @@ def paused_key(feed: str) -> str:
 
 
 """The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
-RETRYABLE = (FAILED, UNCERTAIN)
+RETRYABLE = (FAILED, UNCERTAIN, SKIPPED)
+RETRYABLE_WORDS = "failed, uncertain and skipped"
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
 
@@ -54,6 +57,8 @@ STATE_MEANINGS = {
         "poster stopped before Viber answered; check the channel, then `poster retry` to send "
         "again or leave it (FEED KEY, or --uncertain for all)."
     ),
+    SKIPPED: "held longer than max_wait, so not posted stale; `poster retry` sends it "
+    "(FEED KEY, or --skipped for all).",
 }
 
 _NOT_RETRYABLE = {
@@ -135,6 +140,8 @@ class StatusView:
     daemon_running: bool = False
     restored: str | None = None
     """When and why the state was last written back from memory, if ever."""
+    held: tuple[tuple[str, Waiting], ...] = ()
+    """Posts held by a destination's quiet hours or daily cap, with the destination's name."""
 
     @property
     def attention(self) -> tuple[str, ...]:
@@ -144,7 +151,7 @@ class StatusView:
             found.append("no state yet: poster has not run with this state directory")
         if self.channel.fatal:
             found.append("the channel refuses posts")
-        for state in RETRYABLE:
+        for state in (FAILED, UNCERTAIN):  # a skip is the max_wait the operator chose
             count = sum(record.state == state for record in self.problems)
             if count:
                 found.append(f"{count} {state} item{'s' if count > 1 else ''}")
@@ -184,6 +191,7 @@ def status_view(
         waiting=tuple(waiting),
         daemon_running=daemon_running,
         restored=store.restored,
+        held=held_posts(((d.name, d.gate) for d in config.destinations), store, now),
     )
 
 
@@ -220,7 +228,7 @@ def retry_states(store: Store, states: Collection[str], feed: str | None = None)
     """Release every item in ``states`` (of ``feed``, or of all feeds); return how many."""
     wanted = set(states)
     if not wanted or not wanted <= set(RETRYABLE):
-        raise ValueError(f"only {' and '.join(RETRYABLE)} items can be retried, not {states!r}")
+        raise ValueError(f"only {RETRYABLE_WORDS} items can be retried, not {states!r}")
     items = dict.fromkeys((r.feed, r.key) for r in store.deliveries(states=wanted, feed=feed))
     released = [item for item in items if store.retry(*item, states=wanted)]
     for name in dict.fromkeys(name for name, _ in released):
@@ -246,7 +254,7 @@ def retry_problem(store: Store, feed: str, key: str) -> str | None:
             "`poster status` lists the failed and uncertain items"
         )
     why = " and ".join(sorted({_NOT_RETRYABLE[record.state] for record in found}))
-    return f"item {key!r} of feed {feed!r} {why}; only failed and uncertain items can be retried"
+    return f"item {key!r} of feed {feed!r} {why}; only {RETRYABLE_WORDS} items can be retried"
 
 
 def set_feed_disabled(
@@ -284,10 +292,13 @@ def format_status(view: StatusView) -> str:
         *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
     ]
     if view.problems:
-        lines += ["", f"Failed and uncertain items ({len(view.problems)}, oldest first)"]
+        lines += ["", f"{_problem_title(view)} ({len(view.problems)}, oldest first)"]
         lines += _table(
             ("STATE", "FEED", "KEY", "TRIES", "SINCE"), _item_rows(view, view.problems, errors=True)
         )
+    if view.held:
+        lines += ["", f"Posts held by quiet hours or a daily cap ({len(view.held)}, oldest first)"]
+        lines += _table(("DESTINATION", "FEED", "KEY", "HELD SINCE"), _held_rows(view))
     if view.waiting:
         who = "the running daemon applies them" if view.daemon_running else "no daemon runs"
         lines += ["", f"Requests waiting in the inbox ({len(view.waiting)}; {who})"]
@@ -307,6 +318,24 @@ def format_status(view: StatusView) -> str:
         lines += [f"  {s:<9}  {STATE_MEANINGS[s]}" for s in STATE_MEANINGS if s in shown]
     verdict = "Needs attention: " + "; ".join(view.attention) if view.attention else "All good."
     return "\n".join([*lines, "", verdict]) + "\n"
+
+
+def _problem_title(view: StatusView) -> str:
+    """Name the kinds of items the problem table lists."""
+    if any(record.state == SKIPPED for record in view.problems):
+        return "Failed, uncertain and skipped items"
+    return "Failed and uncertain items"
+
+
+def _held_rows(view: StatusView) -> list[_Row]:
+    """Describe each held post in a row, with when it is expected to go out beneath."""
+    return [
+        _Row(
+            (name, post.feed, post.key, _when(post.since, view.now)),
+            (str(post.hold) if post.hold else "goes out on the next pass",),
+        )
+        for name, post in view.held
+    ]
 
 
 def _channel_lines(view: StatusView) -> list[str]:
@@ -428,6 +457,17 @@ def status_json(view: StatusView) -> dict[str, Any]:
         "waiting": list(view.waiting),
         "daemon_running": view.daemon_running,
         "restored": view.restored,
+        "held": [
+            {
+                "destination": name,
+                "feed": post.feed,
+                "key": post.key,
+                "since": post.since.isoformat(),
+                "expected": _iso(post.hold.until) if post.hold else None,
+                "why": str(post.hold) if post.hold else "goes out on the next pass",
+            }
+            for name, post in view.held
+        ],
     }
 
 

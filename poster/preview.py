@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from poster.config import Config, FeedConfig
@@ -14,7 +15,10 @@ from poster.feedclient import FeedClient
 from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.ledger import Ledger, ReadOnlyLedger
 from poster.media.stage import MediaStage
-from poster.pipeline import Deps, FeedReport, Outcome, run_feed
+from poster.models import State
+from poster.pipeline import Deps, FeedReport, Outcome, run_pass
+from poster.pipeline.gatekeeper import Gatekeeper, Meta
+from poster.pipeline.outbox import Lane
 from poster.render import Renderer
 
 LABELS: dict[str, str] = {
@@ -22,6 +26,8 @@ LABELS: dict[str, str] = {
     FILTERED: "filtered out",
     SEEN: "already posted",
     HELD: HELD_LABEL,
+    State.DEFERRED: "waiting",
+    State.SKIPPED: "skipped",
 }
 """The words for each decision, the same in the preview, a run's summary and JSON."""
 
@@ -34,23 +40,48 @@ def preview(
     ledger: Ledger | None = None,
     limit: int | None = None,
     media: MediaStage | None = None,
+    meta: Meta | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> list[FeedReport]:
-    """Run the real pipeline over ``feeds`` with a recording destination and a read-only ledger."""
+    """Run the real pipeline over ``feeds`` with a recording destination and a read-only ledger.
+
+    The first destination's quiet hours and daily cap apply, counted from ``meta`` as of ``now``.
+    """
+    destination = RecordingDestination("viber", kind("viber"), config.viber.sender)
+    spec = config.destinations[0]
+    gate = Gatekeeper(spec.name, spec.gate, _Peek(meta), now=now or (lambda: datetime.now(UTC)))
     deps = Deps(
         client=client,
         renderer=Renderer(config.templates_dir),
-        destination=RecordingDestination("viber", kind("viber"), config.viber.sender),
+        destination=destination,
         ledger=ReadOnlyLedger(ledger),
         conditional=False,
         limit=limit,
         dry_run=True,
         media=media,
     )
-    return [run_feed(feed, deps) for feed in feeds]
+    lane = Lane(destination, gate=gate if spec.gate.active else None)
+    return run_pass(list(feeds), deps, {destination.name: lane})
+
+
+class _Peek:
+    """Read the state's entries and write none, as the whole preview does."""
+
+    def __init__(self, source: Meta | None) -> None:
+        self._source = source
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the source's entry called ``name``."""
+        return self._source.get_meta(name) if self._source is not None else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Write nothing."""
 
 
 def decision_label(outcome: Outcome) -> str:
     """Return the words a person reads for an item's fate in a preview."""
+    if outcome.delivery in (State.DEFERRED, State.SKIPPED):
+        return LABELS[outcome.delivery]
     if outcome.error is not None:
         return "error"
     return LABELS.get(outcome.decision.action, outcome.decision.action)

@@ -17,12 +17,19 @@ from poster.models import State
 from poster.operate import retry_states
 from poster.pacing import Pacer
 from poster.pipeline import Deps, FeedReport, run_pass
+from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
 from poster.store import Store
 from poster.timings import Timings
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+Now = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +77,16 @@ def resend_uncertain(store: Store, feeds: Sequence[FeedConfig]) -> int:
     return released
 
 
-def lanes(app: App, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> dict[str, Lane]:
-    """Return a lane per opened destination, paced as its section says."""
+def lanes(
+    app: App, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep, now: Now = _utcnow
+) -> dict[str, Lane]:
+    """Return a lane per opened destination, paced and gated as its section says."""
     return {
         spec.name: Lane(
             app.destinations[spec.name],
             Pacer(spec.min_gap.total_seconds(), spec.max_per_pass, clock=clock, sleep=sleep),
             clock=clock,
+            gate=Gatekeeper(spec.name, spec.gate, app.store, now=now) if spec.gate.active else None,
         )
         for spec in app.specs
     }
@@ -106,10 +116,12 @@ def run_once(
     *,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
+    now: Now = _utcnow,
 ) -> list[FeedReport]:
     """Run one pass over ``feeds``, draining each destination's lane up to its max_per_pass."""
     resend_uncertain(app.store, feeds)
-    reports = run_pass(feeds, deps(app, timings=timings), lanes(app, clock=clock, sleep=sleep))
+    paced = lanes(app, clock=clock, sleep=sleep, now=now)
+    reports = run_pass(feeds, deps(app, timings=timings), paced)
     record_reads(app.store, reports)
     return reports
 

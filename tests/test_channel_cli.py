@@ -144,12 +144,12 @@ def test_run_sandbox_posts_the_shipped_feeds_to_a_local_channel(
     result = run(capsys, *argv, "--state-dir", str(state))
     assert result.code == EXIT_OK, result.err
     [(count, listed)] = POSTS_LINE.findall(result.out)
-    # Seven feeds with backlog = 3 and max_per_pass = 10: the pass stops at ten posts.
-    assert int(count) == 10
-    assert "posts: 10 sent, 0 failed" in result.out
+    # Eight feeds with backlog = 3 and max_per_pass = 20: every item the rules let through.
+    assert int(count) == 14
+    assert "posts: 14 sent, 0 failed, 0 waiting" in result.out
     # Without a terminal the page closes with the command, so the posts are listed instead.
     lines = listed.splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 14
     assert "  file     Winter catalogue 2026.pdf" in lines
     assert "  picture  *Hand-made ceramic teapot*" in lines
     assert result.out.endswith(PAGE_HINT)
@@ -194,7 +194,7 @@ def test_run_sandbox_in_a_terminal_serves_the_page_until_ctrl_c(
         state,
     )
     assert result.code == EXIT_OK
-    assert seen == [10]
+    assert seen == [14]
 
 
 PAGE_URL = re.compile(

@@ -246,6 +246,7 @@ def test_status_json_has_plain_values(config: Config, store: Store) -> None:
         "waiting",
         "daemon_running",
         "restored",
+        "held",
     }
     assert (data["waiting"], data["daemon_running"], data["restored"]) == ([], False, None)
     assert data["ok"] is False
@@ -298,14 +299,15 @@ def test_retry_item_releases_it_and_reads_the_feed_in_full_next(store: Store, ke
         pytest.param(
             "news",
             "n-sent",
-            "item 'n-sent' of feed 'news' was sent; only failed and uncertain items can be retried",
+            "item 'n-sent' of feed 'news' was sent; "
+            "only failed, uncertain and skipped items can be retried",
             id="sent",
         ),
         pytest.param(
             "blog",
             "b-old",
             "item 'b-old' of feed 'blog' was held back on first read and never posted; "
-            "only failed and uncertain items can be retried",
+            "only failed, uncertain and skipped items can be retried",
             id="seen",
         ),
     ],
@@ -318,7 +320,7 @@ def test_retry_problem_of_an_item_already_released(store: Store) -> None:
     retry_item(store, "news", "n-failed")
     assert retry_problem(store, "news", "n-failed") == (
         "item 'n-failed' of feed 'news' is already waiting to be sent on the feed's next pass; "
-        "only failed and uncertain items can be retried"
+        "only failed, uncertain and skipped items can be retried"
     )
 
 
@@ -341,7 +343,7 @@ def test_retry_states_releases_only_the_chosen(
 
 @pytest.mark.parametrize("states", [[], [SENT], [FAILED, "released"]], ids=["none", "sent", "mix"])
 def test_retry_states_refuses_other_states(store: Store, states: list[str]) -> None:
-    with pytest.raises(ValueError, match="only failed and uncertain items can be retried"):
+    with pytest.raises(ValueError, match="only failed, uncertain and skipped items can be retried"):
         retry_states(store, states)
 
 

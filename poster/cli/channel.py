@@ -188,7 +188,8 @@ _WORDS: dict[str, str] = {
     State.SENT: "sent",
     State.FAILED: "failed",
     State.UNCERTAIN: "uncertain",
-    State.DEFERRED: "waiting for the next pass",
+    State.DEFERRED: "waiting",
+    State.SKIPPED: "skipped (waited longer than max_wait)",
 }
 
 

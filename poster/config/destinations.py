@@ -58,8 +58,14 @@ def _destination(
     common = {
         key: table.values.get(key, spec.default) for key, spec in k.COMMON_DESTINATION_KEYS.items()
     }
+    gate, issues = k.gate(common)
+    if issues:
+        return None, issues
     settings = own.settings({**values, **common})
-    return DestinationConfig(name, chosen, common["min_gap"], common["max_per_pass"], settings), []
+    spec = DestinationConfig(
+        name, chosen, common["min_gap"], common["max_per_pass"], settings, gate
+    )
+    return spec, []
 
 
 def check_routes(to: Sequence[str] | None, known: Sequence[str]) -> list[v.Issue]:

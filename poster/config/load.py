@@ -111,7 +111,8 @@ def _missing_templates_dir(folder: Path) -> v.Issue:
 def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberConfig:
     """Check ``[viber]``."""
     table = k.read_table(raw, k.VIBER_KEYS, ctx)
-    report.add(table.issues, prefix="viber.")
+    gate, issues = k.gate(table.values)
+    report.add([*table.issues, *issues], prefix="viber.")
     get = table.values.get
     return ViberConfig(
         api_url=get("api_url", k.VIBER_KEYS["api_url"].default),
@@ -119,6 +120,7 @@ def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberC
         token_file=get("token_file"),
         min_gap=get("min_gap", k.VIBER_KEYS["min_gap"].default),
         max_per_pass=get("max_per_pass", k.VIBER_KEYS["max_per_pass"].default),
+        gate=gate,
     )
 
 

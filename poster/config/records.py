@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from poster.gate import Gate
 from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
@@ -100,6 +101,8 @@ class ViberConfig:
     """The least time between two posts to the channel, so subscribers are not flooded."""
     max_per_pass: int = 10
     """The most posts one pass sends; the rest wait, in order, for the next pass."""
+    gate: Gate = field(default_factory=Gate)
+    """Quiet hours and a daily cap: when the channel may be posted to."""
 
 
 def token_env(name: str) -> str:
@@ -119,6 +122,8 @@ class DestinationConfig:
     """The most posts one pass sends here; the rest wait, in order, for the next pass."""
     settings: Any = None
     """The kind's own checked record of its section keys."""
+    gate: Gate = field(default_factory=Gate)
+    """Quiet hours and a daily cap: when posts may go out here."""
 
     @property
     def token_env(self) -> str:
@@ -188,7 +193,9 @@ class Config:
         if not self.destinations:
             # The shorthand: a configuration without [destinations.*] posts to one channel.
             viber = self.viber
-            only = DestinationConfig(SHORTHAND, SHORTHAND, viber.min_gap, viber.max_per_pass, viber)
+            only = DestinationConfig(
+                SHORTHAND, SHORTHAND, viber.min_gap, viber.max_per_pass, viber, viber.gate
+            )
             object.__setattr__(self, "destinations", (only,))
 
     def feed(self, name: str) -> FeedConfig | None:

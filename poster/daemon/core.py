@@ -118,7 +118,7 @@ class Daemon:
     def _serve(self, app: App) -> int:
         """Run the scheduler, a worker per destination and the listener until stopped."""
         self.media = media_stage(self.config, self.state_dir, app.feeds_http)
-        self.outbox = Outbox(lanes(app), self._deps, self._finished)
+        self.outbox = Outbox(lanes(app, now=self._clock), self._deps, self._finished)
         self.workers = self._workers()
         self.scheduler = self._scheduler(self.config)
         listener = start_listener(
@@ -450,7 +450,7 @@ class Daemon:
 
     def _relane(self) -> None:
         """Give each lane its reopened destination and pacing; start lanes for new ones."""
-        fresh = lanes(self.app)
+        fresh = lanes(self.app, now=self._clock)
         for name in set(self.outbox.lanes) - set(fresh):
             self.workers.pop(name).stop()
             for entry in self.outbox.lanes.pop(name).take_all():
@@ -467,6 +467,7 @@ class Daemon:
             kept.destination = lane.destination
             kept.pacer.min_gap = lane.pacer.min_gap
             kept.pacer.max_per_pass = lane.pacer.max_per_pass
+            kept.gate = lane.gate
 
     def _shutdown(self, listener: WebhookReceiver | None) -> None:
         """Stop polling, let the post in flight finish, and close everything."""

@@ -30,6 +30,7 @@ KINDS: Mapping[str, str] = {
     "recording": "poster.destinations.recording",
     "decisiontelecom": "poster.destinations.decisiontelecom.kind",
     "inteltele": "poster.destinations.inteltele.kind",
+    "smsby": "poster.destinations.smsby.kind",
 }
 """Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
 

@@ -1,10 +1,10 @@
 """Hold posts waiting for each destination, oldest first, and send them lane by lane.
 
 Each destination has its own lane: its queue, its pacing (``min_gap``, ``max_per_pass``), its
-backoff after a retry-later answer and its fatal state, so one destination refusing posts
-stops only its own lane. A one-shot run drains each lane once; the daemon runs a worker per
-lane. An item is rendered once per kind, and goes to each routed destination that does not
-know it yet.
+backoff after a retry-later answer, its fatal state and its gate (quiet hours, daily cap), so
+one destination refusing or holding posts stops only its own lane. A one-shot run drains each
+lane once; the daemon runs a worker per lane. An item is rendered once per kind, and goes to
+each routed destination that does not know it yet.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from poster.destinations import Destination, Message
 from poster.errors import RenderError
 from poster.filters import Decision
+from poster.models import State
 from poster.pacing import Pacer
+from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.stages import (
     DEFERRED,
     SENT,
@@ -74,10 +76,12 @@ class Lane:
         pacer: Pacer | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        gate: Gatekeeper | None = None,
     ) -> None:
         self.destination = destination
         self.pacer = pacer or Pacer(0.0, UNLIMITED, clock=clock)
         self.clock = clock
+        self.gate = gate
         self.fatal: str | None = None
         self.pause_until = 0.0
         self.failures = 0
@@ -112,6 +116,25 @@ class Lane:
         with self._ready:
             taken, self._heap = sorted(self._heap), []
         return taken
+
+    def entries(self) -> list[Entry]:
+        """Return every waiting entry, oldest first, leaving them waiting."""
+        with self._ready:
+            return sorted(self._heap)
+
+    def remove(self, entry: Entry) -> bool:
+        """Take ``entry`` out of the lane; tell whether it was there."""
+        with self._ready:
+            if entry not in self._heap:
+                return False
+            self._heap.remove(entry)
+            heapq.heapify(self._heap)
+            return True
+
+    def idle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds, or until an entry arrives or a stop wakes the lane."""
+        with self._ready:
+            self._ready.wait(timeout)
 
     def wake(self) -> None:
         """Wake a worker waiting in ``get`` (to notice a stop at once)."""
@@ -256,27 +279,39 @@ class Outbox:
         for lane in self.lanes.values():
             lane.pacer.start_pass()
             stop: str | None = None
+            held = 0
             for entry in lane.take_all():
-                if stop is None and not lane.pacer.admit():
+                if self._skipped(lane, entry):
+                    continue
+                hold = lane.gate.hold(held) if lane.gate is not None else None
+                if hold is not None and lane.gate is not None:
+                    lane.gate.note(entry.feed, entry.key)
+                    held += 1
+                elif stop is None and not lane.pacer.admit():
                     stop = f"waiting for the next pass (max_per_pass={lane.pacer.max_per_pass})"
-                if stop is not None:
-                    waiting = Outcome(entry.decision, delivery=DEFERRED, error=stop)
+                if hold is not None or stop is not None:
+                    waiting = Outcome(entry.decision, delivery=DEFERRED, error=str(hold or stop))
                     self.done(entry, _at(waiting, lane))
                     continue
-                outcome = self.send(lane, entry)
+                outcome = self._send(lane, entry)
                 if outcome.delivery in (DEFERRED, UNCERTAIN):
                     stop = f"held back after: {outcome.error}"
                 self.done(entry, outcome)
+            if lane.gate is not None:
+                lane.gate.save()
 
     def step(self, lane: Lane, tick: float) -> Outcome | None:
         """Post the lane's oldest entry when it may post, waiting up to ``tick`` for one."""
         if lane.fatal is not None or lane.pause_until > lane.clock():
             return None
+        if self._gated(lane):
+            lane.idle(tick)
+            return None
         entry = lane.get(tick)
         if entry is None:
             return None
         lane.pacer.admit()
-        outcome = self.send(lane, entry)
+        outcome = self._send(lane, entry)
         pause = lane.after(outcome)
         if outcome.delivery == DEFERRED:
             lane.push(entry)
@@ -288,6 +323,46 @@ class Outbox:
         else:
             self.done(entry, outcome)
         return outcome
+
+    def _send(self, lane: Lane, entry: Entry) -> Outcome:
+        """Send one entry and let the lane's gate count it."""
+        outcome = self.send(lane, entry)
+        if lane.gate is not None and outcome.delivery != DEFERRED:
+            went = outcome.receipt is not None or outcome.delivery == UNCERTAIN
+            lane.gate.done(entry.feed, entry.key, counted=went)
+            lane.gate.save()
+        return outcome
+
+    def _gated(self, lane: Lane) -> bool:
+        """Skip the lane's stale entries; tell whether its gate holds the rest back now."""
+        gate = lane.gate
+        if gate is None:
+            return False
+        for entry in lane.entries():
+            if gate.stale(entry.feed, entry.key) is not None and lane.remove(entry):
+                self._skipped(lane, entry)
+        if gate.hold() is None:
+            gate.save()
+            return False
+        for entry in lane.entries():
+            gate.note(entry.feed, entry.key)
+        gate.save()
+        return True
+
+    def _skipped(self, lane: Lane, entry: Entry) -> bool:
+        """Skip and record an entry held longer than its destination's ``max_wait``."""
+        reason = lane.gate.stale(entry.feed, entry.key) if lane.gate is not None else None
+        if reason is None or lane.gate is None:
+            return False
+        self._deps().ledger.record_skipped(entry.feed, entry.key, lane.name, reason)
+        lane.gate.done(entry.feed, entry.key, counted=False)
+        log.warning(
+            "feed=%s item=%s destination=%s status=skipped reason=%r",
+            entry.feed, entry.key, lane.name, reason,
+        )  # fmt: skip
+        skipped = Outcome(entry.decision, delivery=State.SKIPPED, error=reason)
+        self.done(entry, _at(skipped, lane))
+        return True
 
 
 def _at(outcome: Outcome, lane: Lane) -> Outcome:
