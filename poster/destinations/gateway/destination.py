@@ -22,6 +22,7 @@ from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, G
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
+    CallbackError,
     DeliveryError,
     DeliveryUncertain,
     DestinationFatal,
@@ -99,6 +100,17 @@ class Answers:
             self.why = self.why or f"the answer was lost: {error}"
 
 
+@dataclass
+class CallbackAddress:
+    """Where the gateway sends status callbacks: set by the daemon while it listens."""
+
+    url: str | None = None
+
+    def __call__(self) -> str | None:
+        """Return the callback URL, or None when nothing listens for callbacks."""
+        return self.url
+
+
 class GatewayDestination:
     """Post each item to every recipient of a list through one gateway, at most once each."""
 
@@ -113,6 +125,7 @@ class GatewayDestination:
         daily: DayCounter | None = None,
         clock: Callable[[], datetime] = _utcnow,
         group_size: int = GROUP,
+        address: CallbackAddress | None = None,
     ) -> None:
         self._name = name
         self._kind = kind
@@ -122,6 +135,7 @@ class GatewayDestination:
         self._daily = daily
         self._clock = clock
         self.group_size = group_size
+        self.address = address or CallbackAddress()
         self._lock = threading.Lock()
 
     @property
@@ -175,9 +189,14 @@ class GatewayDestination:
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
         """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
 
-        Only message ids this destination sent are recorded; the count says how many those were.
+        Only message ids this destination sent are recorded; a callback naming none of them
+        is refused.
         """
-        return self.record(self.adapter.callback(method, query, body))
+        updates = self.adapter.callback(method, query, body)
+        known = self.record(updates)
+        if updates and not known:
+            raise CallbackError(f"{self._name}: the callback names no message poster sent")
+        return known
 
     def record(self, updates: Sequence[StatusUpdate]) -> int:
         """Record delivery statuses (and opt-outs) in the ledger; return how many were known."""
@@ -351,6 +370,7 @@ def open_gateway(
     settings: GatewaySettings,
     where: Opening,
     adapter: Callable[[str], Adapter],
+    address: CallbackAddress | None = None,
 ) -> GatewayDestination:
     """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
     token = where.token or gateway_token(name, settings, where.config_file)
@@ -360,5 +380,6 @@ def open_gateway(
     if settings.max_per_day is not None:
         daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
     return GatewayDestination(
-        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily
-    )
+        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily,
+        address=address,
+    )  # fmt: skip
