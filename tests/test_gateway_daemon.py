@@ -8,28 +8,18 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds, Project, running
+from support.decisiontelecom import Clock, fake_gateway
 from support.wait import wait_for
 
 from poster.daemon.gateways import PREFIX, secret_key
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.decisiontelecom.fakestate import Gateway
-from poster.destinations.gateway.destination import close_ledgers, item_ref
+from poster.destinations.gateway.destination import item_ref
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import Store
 from poster.store.recipients import RecipientLedger, ledger_path
 
 KEY = "dt-daemon-key-never-shown-3131"
 PHONES = [f"37529{n:07d}" for n in range(2000, 2010)]
-
-
-class Clock:
-    """The fake gateway's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -39,9 +29,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fake(clock: Clock) -> Iterator[FakeDecisionTelecom]:
-    with FakeDecisionTelecom(Gateway(KEY, clock=clock, rate_limit=10_000)) as server:
+    with fake_gateway(KEY, clock) as server:
         yield server
-    close_ledgers()
 
 
 @pytest.fixture

@@ -9,25 +9,15 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds
+from support.decisiontelecom import Clock, fake_gateway
 
 from poster.cli import EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.decisiontelecom.fakestate import Gateway
 from poster.destinations.gateway.destination import close_ledgers, item_ref
 from poster.store.recipients import RecipientLedger, ledger_path
 
 KEY = "dt-access-key-never-shown-4242"
 PHONES = [f"37529{n:07d}" for n in range(1000, 1050)]
-
-
-class Clock:
-    """A clock the fake reads, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -37,9 +27,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fake(clock: Clock) -> Iterator[FakeDecisionTelecom]:
-    with FakeDecisionTelecom(Gateway(KEY, clock=clock, rate_limit=10_000)) as server:
+    with fake_gateway(KEY, clock) as server:
         yield server
-    close_ledgers()
 
 
 @pytest.fixture
