@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
-from poster.destinations import Destination, Entries, Opening, kind
+from poster.destinations import Destination, Entries, Opening, kind, sender
+from poster.destinations.recording import RecordingDestination
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.render import Renderer
@@ -82,6 +83,52 @@ class _Later:
         """Keep ``value`` as the state entry called ``name``."""
         assert self.store is not None, "the state is open before anything is posted"
         self.store.set_meta(name, value)
+
+
+class Reading:
+    """Read the state entries of a state opened read-only, or none; keep nothing."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the state entry called ``name``, if there is a state and it holds one."""
+        return None if self.store is None else self.store.get_meta(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep nothing: a command that only reads leaves the state as the daemon wrote it."""
+
+
+def stand_ins(config: Config, store: Store | None) -> dict[str, Destination]:
+    """Return a stand-in for each configured destination: its kind's bodies, recorded, not sent.
+
+    Each stand-in posts as its destination would (the configured or remembered sender), so a
+    preview shows the exact body; nothing is loaded that a real post needs (no token).
+    """
+    entries = Reading(store)
+    opened: dict[str, Destination] = {}
+    for spec in config.destinations:
+        known = sender(spec, entries)
+        opened[spec.name] = RecordingDestination(
+            spec.name, kind(spec.kind), None if known is None else known.id
+        )
+    return opened
+
+
+@contextmanager
+def connect(
+    config: Config,
+    state_dir: Path,
+    *,
+    specs: Sequence[DestinationConfig] | None = None,
+    store: Store | None = None,
+) -> Iterator[dict[str, Destination]]:
+    """Open destinations as ``build`` does, beside a running daemon: the state is only read.
+
+    ``specs`` picks the destinations (default: every configured one); only their tokens are loaded.
+    """
+    with httpx.Client() as api_http:
+        yield open_destinations(config, state_dir, api_http, Reading(store), specs=specs)
 
 
 @contextmanager

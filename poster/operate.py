@@ -1,6 +1,6 @@
 """Show an operator what poster is doing, and carry out their retries and feed switches.
 
-``status_view`` gathers the state of the feeds, the channel and the deliveries into a
+``status_view`` gathers the state of the feeds, the destinations and the deliveries into a
 ``StatusView``; ``format_status`` and ``status_json`` present it. ``retry_item``,
 ``retry_states`` and ``set_feed_disabled`` change the store; the daemon reads it on its next round.
 """
@@ -15,17 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.destination_status import (
+    DestinationStatus,
+    destination_json,
+    destination_rows,
+    destination_statuses,
+)
 from poster.filters import HELD_LABEL
 from poster.ledger import (
     FAILED,
-    FATAL_META,
     PENDING,
     SEEN,
     SENT,
-    SHORTHAND_DESTINATION,
     SKIPPED,
     UNCERTAIN,
-    remembered_sender,
 )
 from poster.models import Validators
 from poster.pipeline.gatekeeper import Waiting, held_posts
@@ -43,18 +46,17 @@ def paused_key(feed: str) -> str:
     return f"paused {feed}"
 
 
-"""The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
 RETRYABLE = (FAILED, UNCERTAIN, SKIPPED)
 RETRYABLE_WORDS = "failed, uncertain and skipped"
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
 
 STATE_MEANINGS = {
-    SENT: "Viber accepted the post.",
+    SENT: "the destination accepted the post.",
     PENDING: "being posted right now.",
     FAILED: "the API refused it; fix and `poster retry` (FEED KEY, or --failed for all).",
     UNCERTAIN: (
-        "poster stopped before Viber answered; check the channel, then `poster retry` to send "
+        "poster stopped before the destination answered; check it, then `poster retry` to send "
         "again or leave it (FEED KEY, or --uncertain for all)."
     ),
     SKIPPED: "held longer than max_wait, so not posted stale; `poster retry` sends it "
@@ -112,24 +114,13 @@ class FeedStatus:
 
 
 @dataclass(frozen=True)
-class ChannelStatus:
-    """Where poster posts, as whom, and whether the channel refuses every post."""
-
-    api_url: str
-    sender: str | None
-    sender_from: str | None
-    """``feeds.toml`` or ``remembered`` (looked up once with get_account_info)."""
-    fatal: str | None
-
-
-@dataclass(frozen=True)
 class StatusView:
     """Everything ``poster status`` shows, gathered at ``now``."""
 
     now: datetime
     state_path: Path
     state_exists: bool
-    channel: ChannelStatus
+    destinations: tuple[DestinationStatus, ...]
     feeds: tuple[FeedStatus, ...]
     problems: tuple[DeliveryRecord, ...]
     """Every failed and uncertain delivery, oldest first."""
@@ -149,8 +140,7 @@ class StatusView:
         found: list[str] = []
         if not self.state_exists:
             found.append("no state yet: poster has not run with this state directory")
-        if self.channel.fatal:
-            found.append("the channel refuses posts")
+        found += [f"destination {d.name!r} refuses posts" for d in self.destinations if d.fatal]
         for state in (FAILED, UNCERTAIN):  # a skip is the max_wait the operator chose
             count = sum(record.state == state for record in self.problems)
             if count:
@@ -172,7 +162,7 @@ def status_view(
     waiting: Sequence[str] = (),
     daemon_running: bool = False,
 ) -> StatusView:
-    """Gather the status of every feed, the channel, the deliveries and waiting requests."""
+    """Gather the status of every feed, destination, delivery and waiting request."""
     feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
@@ -184,7 +174,7 @@ def status_view(
         now=now,
         state_path=store.path,
         state_exists=store.path.exists(),
-        channel=_channel(config, store),
+        destinations=destination_statuses(config, store),
         feeds=tuple(feeds),
         problems=tuple(store.deliveries(states=RETRYABLE)),
         recent=tuple(store.recent(RECENT, states=_DELIVERED)),
@@ -203,17 +193,6 @@ def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> Fe
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
     return FeedStatus(name, configured, enabled, state, paused_at)
-
-
-def _channel(config: Config, store: Store) -> ChannelStatus:
-    """Describe the channel: the configured sender wins over the remembered one."""
-    api_url = config.viber.api_url
-    fatal = store.get_meta(FATAL_META) or None
-    if config.viber.sender is not None:
-        return ChannelStatus(api_url, config.viber.sender, "feeds.toml", fatal)
-    remembered = remembered_sender(store, SHORTHAND_DESTINATION, api_url)
-    source = "remembered" if remembered is not None else None
-    return ChannelStatus(api_url, remembered, source, fatal)
 
 
 def retry_item(store: Store, feed: str, key: str) -> bool:
@@ -283,10 +262,13 @@ class _Row:
 
 
 def format_status(view: StatusView) -> str:
-    """Render the status for a person: channel, feeds, problem items, recent deliveries."""
+    """Render the status for a person: destinations, feeds, problem items, recent deliveries."""
     lines = [f"poster status at {_clock(view.now)}; state {view.state_path}", ""]
-    lines += _channel_lines(view)
     lines += [
+        "Destinations",
+        *_table(
+            ("DESTINATION", "KIND", "POSTING", "LAST POST", "WAITING"), _destination_rows(view)
+        ),
         "",
         "Feeds",
         *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
@@ -338,21 +320,10 @@ def _held_rows(view: StatusView) -> list[_Row]:
     ]
 
 
-def _channel_lines(view: StatusView) -> list[str]:
-    """Describe the channel in a few aligned lines."""
-    channel = view.channel
-    sender = channel.sender or "not known yet (looked up on the first post)"
-    if channel.sender_from == "remembered":
-        sender += " (looked up with get_account_info)"
-    elif channel.sender_from == "feeds.toml":
-        sender += " (from feeds.toml)"
-    posting = "ok" if not channel.fatal else f"REFUSED: {channel.fatal}"
-    return [
-        "Channel",
-        f"  api      {channel.api_url}",
-        f"  sender   {sender}",
-        f"  posting  {posting}",
-    ]
+def _destination_rows(view: StatusView) -> list[_Row]:
+    """Describe each destination in a row, its sender and any refusal beneath."""
+    rows = destination_rows(view.destinations, lambda when: _when(when, view.now))
+    return [_Row(cells, notes) for cells, notes in rows]
 
 
 def _feed_rows(view: StatusView) -> list[_Row]:
@@ -439,18 +410,12 @@ def _span(delta: timedelta) -> str:
 
 def status_json(view: StatusView) -> dict[str, Any]:
     """Return the status as plain JSON values: times ISO 8601, absent values null."""
-    channel = view.channel
     return {
         "generated": view.now.isoformat(),
         "state": str(view.state_path),
         "ok": not view.attention,
         "attention": list(view.attention),
-        "channel": {
-            "api_url": channel.api_url,
-            "sender": channel.sender,
-            "sender_from": channel.sender_from,
-            "fatal": channel.fatal,
-        },
+        "destinations": [destination_json(d) for d in view.destinations],
         "feeds": [_feed_json(feed) for feed in view.feeds],
         "problems": [_record_json(record) for record in view.problems],
         "recent": [_record_json(record) for record in view.recent],

@@ -1,9 +1,10 @@
 """Prove the preview of the shipped feeds shows exactly the bodies the release before showed.
 
 ``tests/data/preview/samples.json`` is ``poster preview --json`` over the shipped feeds.toml,
-written before rendering was split from composing; the two must match byte for byte. The
-sample pictures' port is held closed, as it is when no sandbox runs: the preview then keeps
-what the feeds say about them, and a sandbox another program runs on 8765 changes nothing.
+written before rendering was split from composing (each item has since named its destination);
+the two must match byte for byte. The sample pictures' port is held closed, as it is when no
+sandbox runs: the preview then keeps what the feeds say about them, and a sandbox another program
+runs on 8765 changes nothing.
 """
 
 from __future__ import annotations

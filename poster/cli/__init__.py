@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from poster import __version__
-from poster.cli import channel, feeds, gateway, operate, recipients, studio
+from poster.cli import admin, channel, feeds, gateway, operate, recipients, studio
 from poster.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feeds.add_commands(commands)
     channel.add_commands(commands)
+    admin.add_commands(commands)
     operate.add_commands(commands)
     studio.add_commands(commands)
     recipients.add_commands(commands)

@@ -1,4 +1,4 @@
-"""The commands that talk to the channel: run, account, webhook, sandbox."""
+"""The commands that post: run (once, against a sandbox, or as the daemon) and sandbox."""
 
 from __future__ import annotations
 
@@ -11,20 +11,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from poster import secrets
 from poster.app import build
 from poster.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_command,
-    require_token,
     select_feeds,
     state_dir,
 )
 from poster.config import Config, DestinationConfig
-from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, post_line
 from poster.destinations.viber.sandbox.session import (
     SANDBOX_TOKEN,
@@ -40,11 +36,10 @@ from poster.preview import LABELS, tally
 from poster.runner import run_once, summarize
 from poster.sandbox.run import serve_forever
 from poster.timings import Timings
-from poster.webhook import WebhookReceiver
 
 
 def add_commands(commands: Any) -> None:
-    """Register run, account, webhook and sandbox."""
+    """Register run and sandbox."""
     run = add_command(
         commands,
         "run",
@@ -71,17 +66,6 @@ def add_commands(commands: Any) -> None:
     )
     run.add_argument("--timings", action="store_true", help="print time spent per stage")
     run.set_defaults(handler=cmd_run)
-    account = add_command(commands, "account", "show the channel and its admins", state=False)
-    account.set_defaults(handler=cmd_account)
-    webhook = add_command(commands, "webhook", "set or remove the channel's webhook", state=False)
-    actions = webhook.add_subparsers(
-        dest="action", required=True, metavar="ACTION", title="actions"
-    )
-    set_ = add_command(actions, "set", "register URL as the webhook (https)", state=False)
-    set_.add_argument("url", metavar="URL", help="the https address Viber calls")
-    set_.set_defaults(handler=cmd_webhook_set)
-    remove = add_command(actions, "remove", "remove the webhook", state=False)
-    remove.set_defaults(handler=cmd_webhook_remove)
     sandbox = add_command(
         commands,
         "sandbox",
@@ -219,59 +203,6 @@ def _linger(session: SandboxSession) -> None:
     for post in posts:
         print(f"  {post_line(post)}")
     print("To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).")
-
-
-def cmd_account(config: Config, _args: argparse.Namespace) -> int:
-    """Print the channel's name, id and admins with their roles."""
-    token = require_token(config)
-    with httpx.Client() as client:
-        info = ViberChannel(client, token, api_url=config.viber.api_url).account_info()
-    print(f"channel  {info.name}\nid       {info.id}\nmembers:")
-    for member in info.members:
-        mark = "  <- sender" if member.role == "superadmin" else ""
-        print(f"  {member.role:<11} {member.id}  {member.name}{mark}")
-    if len(info.superadmins()) != 1:
-        print("poster: set [viber] from to the superadmin who posts", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
-    """Register the webhook, serving the check call ourselves when the daemon is not running."""
-    token = require_token(config)
-    with _receiver_for_check(config, token), httpx.Client() as client:
-        channel = ViberChannel(client, token, api_url=config.viber.api_url)
-        result = channel.set_webhook(args.url)
-    print(result.explanation)
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def cmd_webhook_remove(config: Config, _args: argparse.Namespace) -> int:
-    """Remove the channel's webhook."""
-    token = require_token(config)
-    with httpx.Client() as client:
-        result = ViberChannel(client, token, api_url=config.viber.api_url).remove_webhook()
-    print(result.explanation)
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-@contextlib.contextmanager
-def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
-    """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
-    if config.webhook.listen is None:
-        yield
-        return
-    host, port = config.webhook.listen
-    receiver = WebhookReceiver(token, host, port, config.webhook.path)
-    try:
-        receiver.start()
-        started = True
-    except OSError:
-        started = False  # the port is taken: the daemon is serving the webhook there
-    try:
-        yield
-    finally:
-        if started:
-            receiver.stop()
 
 
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Share what every command needs: exit codes, shared options, paths, feed selection, the token."""
+"""Share what every command needs: exit codes, shared options, paths and feed selection."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from poster import secrets
 from poster.config import Config, FeedConfig
 from poster.config.values import did_you_mean
 from poster.errors import UsageError
@@ -106,11 +105,6 @@ def configured(config: Config, name: str) -> FeedConfig:
     if suggestion.startswith("did you mean"):
         message += f" ({suggestion})"
     raise UsageError(message)
-
-
-def require_token(config: Config) -> str:
-    """Return the channel token, hidden from logs, or explain its absence (and the sandbox)."""
-    return secrets.require_token(config.viber, str(config.path))
 
 
 def add_command(

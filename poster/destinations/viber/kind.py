@@ -5,19 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from poster.config import DestinationConfig, FeedConfig, ViberConfig
+from poster.config import SHORTHAND, DestinationConfig, FeedConfig, ViberConfig, token_env
 from poster.config.keys import COMMON_DESTINATION_KEYS, VIBER_KEYS, Key
-from poster.destinations import REDACTED, Entries, Message, Opening
+from poster.destinations import (
+    REDACTED,
+    Destination,
+    Entries,
+    Message,
+    Opening,
+    Sender,
+    TokenSource,
+)
 from poster.destinations.viber import compose, media
 from poster.destinations.viber.messages import envelope
 from poster.ledger import remembered_sender, sender_key
 from poster.media.rules import MediaRules
 from poster.models import Item, Post
-from poster.secrets import require_token
+from poster.secrets import find_token, require_token, section
 
 if TYPE_CHECKING:
     import httpx
 
+    from poster.destinations.viber.admin import ViberAdmin
     from poster.destinations.viber.client import ViberChannel
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
@@ -73,6 +82,38 @@ class ViberKind:
     def open(self, spec: DestinationConfig, where: Opening) -> ViberChannel:
         """Return the channel client, its token loaded and its sender configured or remembered."""
         return channel(spec, where.config_file, where.http, where.state, token=where.token)
+
+    def sender(self, spec: DestinationConfig, state: Entries) -> Sender | None:
+        """Return the configured sender, else the one looked up once and remembered."""
+        settings: ViberConfig = spec.settings
+        if settings.sender is not None:
+            return Sender(settings.sender, "feeds.toml")
+        found = remembered_sender(state, spec.name, settings.api_url)
+        return None if found is None else Sender(found, "remembered")
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the channel's token comes from, checking it as a post would."""
+        settings: ViberConfig = spec.settings
+        found = find_token(settings, name=spec.name)
+        if found is None:
+            missing = "no Viber token" if spec.name == SHORTHAND else f"no token for {spec.name!r}"
+            hint = (
+                f"set {token_env(spec.name)}, [{section(spec.name)}] token_file, or the systemd "
+                f"credential {spec.credential}"
+            )
+            return TokenSource(None, missing, hint)
+        require_token(settings, config_file, name=spec.name)
+        source = found[1]
+        where = source.key if source.file == "environment" else f"{source.key} ({source.file})"
+        return TokenSource(where)
+
+    def admin(self, destination: Destination) -> ViberAdmin:
+        """Return the account and webhook calls of a channel this kind opened."""
+        from poster.destinations.viber.admin import ViberAdmin
+        from poster.destinations.viber.client import ViberChannel
+
+        assert isinstance(destination, ViberChannel), "opened by this kind"
+        return ViberAdmin(destination)
 
 
 def channel(
