@@ -80,7 +80,10 @@ class GatewayDesk:
         if destination is None:
             return 404, TEXT, b"not found\n"
         try:
-            known = destination.callback(call.method, dict(call.query), call.body)
+            updates = destination.adapter.callback(call.method, dict(call.query), call.body)
+            known = destination.record(updates)
+            if updates and not known:
+                raise CallbackError("the callback names no message poster sent")
         except CallbackError as exc:
             log.warning("event=gateway-callback-refused destination=%s error=%s",
                         destination.name, exc)  # fmt: skip

@@ -22,7 +22,6 @@ from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, G
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
-    CallbackError,
     DeliveryError,
     DeliveryUncertain,
     DestinationFatal,
@@ -189,14 +188,9 @@ class GatewayDestination:
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
         """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
 
-        Only message ids this destination sent are recorded; a callback naming none of them
-        is refused.
+        Only message ids this destination sent are recorded; the count says how many those were.
         """
-        updates = self.adapter.callback(method, query, body)
-        known = self.record(updates)
-        if updates and not known:
-            raise CallbackError(f"{self._name}: the callback names no message poster sent")
-        return known
+        return self.record(self.adapter.callback(method, query, body))
 
     def record(self, updates: Sequence[StatusUpdate]) -> int:
         """Record delivery statuses (and opt-outs) in the ledger; return how many were known."""
