@@ -27,6 +27,7 @@ from poster.config import Config, FeedConfig, load_config
 from poster.daemon.gateways import POLL_EVERY, start_gateways
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.malloc import return_large_buffers
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.worker import LaneWorker
 from poster.errors import (
@@ -112,6 +113,7 @@ class Daemon:
 
     def run(self) -> int:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
+        return_large_buffers()
         self.config = load_config(self.config_path)
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store

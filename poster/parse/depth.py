@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from xml.parsers import expat
 
+from poster.parse.pieces import pieces
+
 MAX_DEPTH = 1000
 """Elements a feed's XML may nest inside one another."""
 
@@ -36,7 +38,9 @@ def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     try:
-        parser.Parse(body, True)
+        for piece in pieces(body):
+            parser.Parse(piece, False)
+        parser.Parse(b"", True)
     except _TooDeep:
         return True
     except (expat.ExpatError, ValueError, LookupError):
