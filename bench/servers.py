@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.webhook import WebhookReceiver
 
 NGINX_PACKAGES = ("nginx-light", "nginx")
 START_TIMEOUT = 10.0

@@ -8,11 +8,11 @@ import pytest
 from feedserver import FeedServer
 
 from poster import secrets
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.logs import NOISY_LOGGERS
 from poster.secrets import RedactingFilter
-from poster.webhook import WebhookReceiver
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.sandbox import Sandbox
 from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN
-from poster.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "run"

@@ -17,9 +17,9 @@ from support.daemon import BACKOFF_MAX, POLL, Feeds, Project, free_port, new_pro
 from support.wait import wait_for
 
 from poster.cli import EXIT_FAILED, main
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.webhook import WebhookReceiver
 
 NEWS_TOKEN = "news-Qx7m-2vLp9-never-shown-55"
 SPORTS_TOKEN = "sports-Zr4k-8wHt3-never-shown-66"

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from poster import webhook
-from poster.webhook import NOISE_BURST, WebhookReceiver, _Noise, signature
+from poster.daemon import listener
+from poster.daemon.listener import NOISE_BURST, WebhookReceiver, _Noise, signature
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 
@@ -55,12 +55,12 @@ def wait_for(condition: object, what: str) -> None:
 def test_resets_are_a_few_debug_lines_and_no_traceback(
     receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    caplog.set_level(logging.DEBUG, logger="poster.daemon.listener")
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(lambda _: reset(receiver), range(50)))
     noise = receiver._server.noise  # type: ignore[union-attr]
     wait_for(lambda: noise.seen == 50, "every reset noted")
-    records = [r for r in caplog.records if r.name == "poster.webhook"]
+    records = [r for r in caplog.records if r.name == "poster.daemon.listener"]
     noisy = [r for r in records if "webhook_noise" in r.getMessage()]
     assert len(noisy) == NOISE_BURST
     assert all(r.levelno == logging.DEBUG and r.exc_info is None for r in noisy)
@@ -71,7 +71,7 @@ def test_resets_are_a_few_debug_lines_and_no_traceback(
 def test_a_bad_request_is_answered_and_noted_at_debug(
     receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    caplog.set_level(logging.DEBUG, logger="poster.daemon.listener")
     answer = exchange(receiver, b"GET /healthz HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n")
     assert answer.startswith(b"HTTP/1.0 431 ")
     errors = [r for r in caplog.records if r.levelno > logging.DEBUG]
@@ -84,7 +84,7 @@ def test_a_bad_request_is_answered_and_noted_at_debug(
 def test_noise_is_limited_per_window_and_the_rest_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    caplog.set_level(logging.DEBUG, logger="poster.daemon.listener")
     now = [0.0]
     noise = _Noise(burst=3, window=10.0, clock=lambda: now[0])
     for _ in range(5):
@@ -151,7 +151,7 @@ def test_a_burst_is_answered_with_bounded_threads(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_connection_waiting_too_long_gets_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(webhook, "BUSY_WAIT", 0.05)
+    monkeypatch.setattr(listener, "BUSY_WAIT", 0.05)
     gate = threading.Event()
     with WebhookReceiver(TOKEN, port=0, max_handlers=1) as receiver:
         receiver.add_route("/stuck", lambda: (gate.wait(5), (200, "text/plain", b"ok\n"))[1])

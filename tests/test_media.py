@@ -15,6 +15,7 @@ from feedserver import FeedServer, Route
 from PIL import Image
 
 from poster.config import FeedConfig
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber import media as viber
 from poster.destinations.viber.kind import KIND
 from poster.fetch.addresses import AddressPolicy
@@ -27,7 +28,6 @@ from poster.media.sniff import sniff
 from poster.media.stage import MediaStage
 from poster.media.store import MediaStore, serve
 from poster.models import Action, Item, Media
-from poster.webhook import WebhookReceiver
 
 
 def image(

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from support.hub import Hub
 
+from poster.daemon.listener import WebhookReceiver
 from poster.push import records
 from poster.push.discover import Advert
 from poster.push.records import State
 from poster.push.service import PREFIX, PushService
 from poster.store import Store
-from poster.webhook import WebhookReceiver
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TOPIC = "https://news.example.org/feed.xml"

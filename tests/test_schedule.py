@@ -12,10 +12,10 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from poster import schedule as schedule_module
 from poster.config import Config, FeedConfig, Schedule
 from poster.config.records import DaemonConfig, ViberConfig, WebhookConfig
-from poster.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, next_runs, trigger_for
+from poster.daemon import schedule as schedule_module
+from poster.daemon.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, next_runs, trigger_for
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

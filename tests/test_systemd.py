@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from poster.systemd import Notifier, socket_address, watchdog_interval
+from poster.daemon.systemd import Notifier, socket_address, watchdog_interval
 
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "poster.service"
 
@@ -100,7 +100,7 @@ def test_without_a_usable_socket_every_call_is_a_no_op(environ: dict[str, str]) 
 def test_send_failure_never_raises_and_is_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("DEBUG", logger="poster.systemd")
+    caplog.set_level("DEBUG", logger="poster.daemon.systemd")
     notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
     assert notifier.enabled
     notifier.ready()

@@ -20,6 +20,7 @@ import pytest
 import respx
 
 from poster.config import DEFAULT_API_URL
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations import REDACTED, Destination, RecipientResult
 from poster.destinations.viber.client import (
     STATUS_ACTIONS,
@@ -39,7 +40,6 @@ from poster.errors import (
     WebhookError,
 )
 from poster.models import State
-from poster.webhook import WebhookReceiver
 
 DATA = Path(__file__).parent / "data" / "viber"
 TOKEN = "4f1c2e3d5a6b7c8d-TOKENMARK-9e0f1a2b3c4d5e6f"

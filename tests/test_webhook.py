@@ -11,7 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from poster.webhook import DRAIN_MAX, EVENTS_KEPT, MAX_BODY, WebhookReceiver, signature, verify
+from poster.daemon.listener import (
+    DRAIN_MAX,
+    EVENTS_KEPT,
+    MAX_BODY,
+    WebhookReceiver,
+    signature,
+    verify,
+)
 
 DATA = Path(__file__).parent / "data" / "viber"
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
@@ -210,7 +217,7 @@ def test_access_log_goes_to_logging_not_stderr(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="poster.webhook")
+    caplog.set_level(logging.DEBUG, logger="poster.daemon.listener")
     http.get(f"http://127.0.0.1:{receiver.port}/nothing")
     assert "event=webhook_http client=127.0.0.1" in caplog.text
     assert '"GET /nothing HTTP/1.1" 404' in caplog.text

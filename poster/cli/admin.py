@@ -12,9 +12,9 @@ from poster.app import connect
 from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
 from poster.config import Config, DestinationConfig, WebhookConfig
 from poster.config.values import did_you_mean
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations import Admin, Administered, kind
 from poster.errors import UsageError
-from poster.webhook import WebhookReceiver
 
 TO_HELP = "the destination to use (default: the only one with an account and a webhook)"
 

@@ -113,7 +113,9 @@ def _run_daemon(config: Config, args: argparse.Namespace) -> int:
     """Run until SIGTERM; --feed, --sandbox and --port belong to single passes."""
     if args.feed or args.sandbox or args.port is not None:
         raise UsageError("--feed, --sandbox and --port go with --once")
-    from poster.daemon import Daemon  # the scheduler is loaded only by the command that runs it
+    from poster.daemon.core import (
+        Daemon,  # the scheduler is loaded only by the command that runs it
+    )
 
     setup_logging(args.log_level or "info")
     daemon = Daemon(config.path, state_dir(args))

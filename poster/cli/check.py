@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
 from poster.config import Config, FeedConfig
+from poster.daemon.schedule import next_runs, zone
 from poster.destinations import NeedsToken, TokenSource, kind
 from poster.errors import ConfigError, RenderError
 from poster.render import Renderer
-from poster.schedule import next_runs, zone
 
 RUNS_SHOWN = 3
 

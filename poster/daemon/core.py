@@ -27,8 +27,17 @@ from poster.config import Config, FeedConfig, load_config
 from poster.daemon.gateways import POLL_EVERY, start_gateways
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.listener import WebhookReceiver
 from poster.daemon.malloc import return_large_buffers
+from poster.daemon.metrics import CONTENT_TYPE, Metrics
 from poster.daemon.pushing import poll_due, start_push
+from poster.daemon.schedule import (
+    ConfigDiff,
+    backoff,
+    diff,
+    trigger_for,
+)
+from poster.daemon.systemd import Notifier
 from poster.daemon.worker import LaneWorker
 from poster.errors import (
     ConfigError,
@@ -38,7 +47,6 @@ from poster.errors import (
 )
 from poster.filters import Decision
 from poster.media.setup import media_stage
-from poster.metrics import CONTENT_TYPE, Metrics
 from poster.models import FeedHints, Freshness, NextPoll, State
 from poster.operate import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
@@ -46,15 +54,7 @@ from poster.pipeline.outbox import Outbox, Outcomes
 from poster.push.discover import discover
 from poster.push.service import PushService
 from poster.runner import deps, lanes, resend_uncertain
-from poster.schedule import (
-    ConfigDiff,
-    backoff,
-    diff,
-    trigger_for,
-)
 from poster.store.place import DAEMON
-from poster.systemd import Notifier
-from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 

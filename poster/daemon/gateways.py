@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from poster.daemon.listener import Call, WebhookReceiver
 from poster.destinations import Destination, Entries
 from poster.destinations.gateway.destination import GatewayDestination
 from poster.errors import CallbackError, PosterError
-from poster.webhook import Call, WebhookReceiver
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from poster.config import Config
+from poster.daemon.listener import WebhookReceiver
 from poster.errors import HostError
 from poster.media.setup import files_folder, served_path
 from poster.media.store import serve
-from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import httpx
 
 from poster.config import Config, FeedConfig
+from poster.daemon.listener import WebhookReceiver
 from poster.push.service import PREFIX, Deliver, PushService
 from poster.store import Store
-from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from poster.daemon.metrics import Metrics
 from poster.errors import DestinationFatal
 from poster.ledger import fatal_key
-from poster.metrics import Metrics
 from poster.pipeline.outbox import Lane, Outbox
 from poster.store import Store
 

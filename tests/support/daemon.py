@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 from feedserver import FeedServer, Route
 
-from poster.daemon import Daemon
+from poster.daemon.core import Daemon
 from poster.daemon.gateways import POLL_EVERY
+from poster.daemon.systemd import Notifier
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import FeedState, Store
-from poster.systemd import Notifier
 from support.wait import wait_for
 
 DATA = Path(__file__).parent.parent / "data" / "daemon"

@@ -27,9 +27,9 @@ import httpx
 from dripserver import DripServer
 from feedserver import FeedServer, Route
 
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.webhook import WebhookReceiver
 from support import bombs
 from support.daemon import Post, channel_xml
 from support.publicnet import PUBLIC

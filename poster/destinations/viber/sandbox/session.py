@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 
 from poster.config import Config, DestinationConfig
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.errors import HostError, WebhookError
 from poster.media.setup import files_folder
-from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
 
