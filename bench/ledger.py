@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from poster.destinations import Receipt
-from poster.ledger import PENDING, SENT
 from poster.store import Store
 from poster.store.files import (
     Change,
@@ -32,6 +31,7 @@ from poster.store.files import (
     write_atomic,
 )
 from poster.store.journal import JournalStorage
+from poster.store.ledger import PENDING, SENT
 from poster.store.records import new_delivery_doc, to_iso
 
 SIZES = (1_000, 100_000)

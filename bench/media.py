@@ -34,11 +34,11 @@ from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.media import PICTURE
 from poster.errors import ParseError
 from poster.fetch.feed import make_client
-from poster.filters import POST, Decision
 from poster.media.rules import type_of
 from poster.media.setup import media_stage
 from poster.models import FetchResult, Item, Media, Validators
 from poster.parse import parse
+from poster.select import POST, Decision
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "feedparser-tests"

@@ -10,9 +10,9 @@ from typing import Any
 
 from poster.config import Config, DestinationConfig
 from poster.destinations import KnowsSender, kind, sender
-from poster.ledger import SENT, fatal_key
 from poster.models import State
 from poster.store import Store
+from poster.store.ledger import SENT, fatal_key
 
 SOURCES = {
     "feeds.toml": "from feeds.toml",

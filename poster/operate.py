@@ -21,8 +21,14 @@ from poster.destination_status import (
     destination_rows,
     destination_statuses,
 )
-from poster.filters import HELD_LABEL
-from poster.ledger import (
+from poster.models import Validators
+from poster.pipeline.gatekeeper import Waiting, held_posts
+from poster.push import records as push_records
+from poster.push.records import Subscription
+from poster.push.status import describe, push_json
+from poster.select import HELD_LABEL
+from poster.store import RELEASED, DeliveryRecord, FeedState, Store
+from poster.store.ledger import (
     FAILED,
     PENDING,
     SEEN,
@@ -30,12 +36,6 @@ from poster.ledger import (
     SKIPPED,
     UNCERTAIN,
 )
-from poster.models import Validators
-from poster.pipeline.gatekeeper import Waiting, held_posts
-from poster.push import records as push_records
-from poster.push.records import Subscription
-from poster.push.status import describe, push_json
-from poster.store import RELEASED, DeliveryRecord, FeedState, Store
 
 OPERATOR_DISABLED = "disabled by operator"
 """The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""

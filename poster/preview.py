@@ -12,15 +12,15 @@ from typing import Any
 from poster.app import stand_ins
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.fetch.client import FeedClient
-from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
-from poster.ledger import ReadOnlyLedger
 from poster.media.stage import MediaStage
 from poster.models import State
 from poster.pipeline import Deps, FeedReport, Outcome, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper, Meta
 from poster.pipeline.outbox import Lane
 from poster.render import Renderer
+from poster.select import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.store import Store
+from poster.store.ledger import ReadOnlyLedger
 
 LABELS: dict[str, str] = {
     POST: "would post",

@@ -34,10 +34,10 @@ from support.wait import wait_for
 
 from poster import inbox
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ledger import SENT, UNCERTAIN
 from poster.models import NextPoll
 from poster.pipeline import outbox
 from poster.store import Store
+from poster.store.ledger import SENT, UNCERTAIN
 
 FATAL = 'poster_channel_fatal{destination="viber"}'
 QUEUED = 'poster_queue_length{destination="viber"}'

@@ -23,7 +23,7 @@ from support.daemon import TOKEN, Feeds, Project, new_project, texts, titles
 from support.wait import wait_for
 
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ledger import SENT
+from poster.store.ledger import SENT
 
 STOP_WITHIN = 5.0
 """Seconds a stopping service may take before the test counts it as hung."""

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from poster.config import FeedConfig, Rule
-from poster.filters import FILTERED, HELD, POST, SEEN, oldest_first, select
 from poster.models import Item
+from poster.select import FILTERED, HELD, POST, SEEN, oldest_first, select
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

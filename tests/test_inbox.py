@@ -11,9 +11,9 @@ from support.operate import fill_store
 from poster import inbox
 from poster.errors import StateError
 from poster.inbox import Request, decode, drain, encode, pending, submit
-from poster.ledger import FAILED, UNCERTAIN
 from poster.operate import OPERATOR_DISABLED
 from poster.store import Store
+from poster.store.ledger import FAILED, UNCERTAIN
 
 DATA = Path(__file__).parent / "data" / "operate"
 WHEN = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from poster.destinations.gateway.destination import GatewayDestination, close_le
 from poster.destinations.inteltele.adapter import IntelTeleAdapter
 from poster.destinations.inteltele.fake import FakeInteltele
 from poster.errors import CallbackError
-from poster.runner import run_once
+from poster.pipeline.runner import run_once
 from poster.store.recipients import RecipientLedger
 
 UA1, UA2, DE, RU = "380501234567", "380671234567", "4915112345678", "79161234567"

@@ -19,7 +19,7 @@ SHIMS: dict[str, str] = {
     "config/records.py": "the [viber] shorthand: one destination called viber, of kind viber",
     "config/load.py": "reads the [viber] shorthand section",
     "config/keys.py": "declares the [viber] shorthand section and the Viber contact limits",
-    "ledger.py": "the state entries a single-channel release kept for the shorthand",
+    "store/ledger.py": "the state entries a single-channel release kept for the shorthand",
     "sandbox/run.py": "the sandbox serves a Viber channel beside the gateways' fakes",
     "sandbox/gateways.py": "the gateways' fakes share the Viber sandbox's wire helpers",
     "cli/channel.py": "run --sandbox and sandbox stand a Viber sandbox channel in",

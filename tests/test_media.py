@@ -21,13 +21,13 @@ from poster.destinations.viber.kind import KIND
 from poster.fetch.addresses import AddressPolicy
 from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport
-from poster.filters import Decision
 from poster.media.cache import ProbeCache
 from poster.media.probe import ProbeLimits, probe
 from poster.media.sniff import sniff
 from poster.media.stage import MediaStage
 from poster.media.store import MediaStore, serve
 from poster.models import Action, Item, Media
+from poster.select import Decision
 
 
 def image(

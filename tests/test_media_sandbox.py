@@ -13,7 +13,7 @@ from PIL import Image
 from poster.app import build
 from poster.config import load_config
 from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
-from poster.runner import run_once
+from poster.pipeline.runner import run_once
 
 ITEM = """<item><title>{n}</title><guid>{n}</guid><link>https://news.test/{n}</link>
 <pubDate>Mon, 0{n} Mar 2026 10:00:00 GMT</pubDate>{media}</item>"""

@@ -16,7 +16,6 @@ from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import Message
 from poster.errors import MessageRejected
 from poster.fetch.feed import make_client
-from poster.ledger import FAILED, FATAL_META, SENT, UNCERTAIN, sender_key
 from poster.models import Validators
 from poster.operate import (
     OPERATOR_DISABLED,
@@ -32,6 +31,7 @@ from poster.operate import (
 from poster.pipeline import Deps, run_feed
 from poster.render import Renderer
 from poster.store import Store
+from poster.store.ledger import FAILED, FATAL_META, SENT, UNCERTAIN, sender_key
 from poster.store.store import CRASHED
 
 DATA = Path(__file__).parent / "data" / "operate"

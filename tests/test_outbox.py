@@ -19,11 +19,11 @@ from poster.destinations.viber.messages import Message
 from poster.errors import DestinationFatal, RetryLater
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
-from poster.ledger import SENT, MemoryLedger
-from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, Batch, Deps, collect, run_pass
 from poster.pipeline.outbox import Lane, Outbox
+from poster.pipeline.pacing import Pacer
 from poster.render import Renderer
+from poster.store.ledger import SENT, MemoryLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>

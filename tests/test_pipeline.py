@@ -22,11 +22,11 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
-from poster.filters import HELD
-from poster.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
-from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
+from poster.pipeline.pacing import Pacer
 from poster.render import Renderer
+from poster.select import HELD
+from poster.store.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from poster.cli import EXIT_OK, main
-from poster.ledger import sender_key
 from poster.store import Store
+from poster.store.ledger import sender_key
 
 DATA = Path(__file__).parent / "data" / "run"
 

@@ -29,9 +29,9 @@ from support.hub import Hub
 from support.wait import wait_for
 
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ledger import SENT
 from poster.push.records import State, Subscription
 from poster.push.service import PREFIX
+from poster.store.ledger import SENT
 
 
 class Offset:

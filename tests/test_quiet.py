@@ -16,12 +16,12 @@ from poster.errors import ConfigError
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
 from poster.gate import Gate, QuietHours
-from poster.ledger import SKIPPED, MemoryLedger
-from poster.pacing import Pacer
 from poster.pipeline import DEFERRED, SENT, Deps, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
+from poster.pipeline.pacing import Pacer
 from poster.render import Renderer
+from poster.store.ledger import SKIPPED, MemoryLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 MINSK = "Europe/Minsk"  # UTC+3 all year

@@ -19,11 +19,11 @@ from poster.app import build
 from poster.config import Config, load_config
 from poster.destinations.viber.sandbox import Sandbox
 from poster.fetch.feed import make_client
-from poster.ledger import SKIPPED
 from poster.operate import format_status, status_json, status_view
+from poster.pipeline.runner import run_once
 from poster.preview import preview, render_text
-from poster.runner import run_once
 from poster.store import RELEASED, Store
+from poster.store.ledger import SKIPPED
 
 NIGHT = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)  # 23:30 in Minsk
 MORNING = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 07:00 in Minsk

@@ -704,7 +704,7 @@ def test_check_renders_every_template_a_feed_may_use(tmp_path: Path) -> None:
 LOAD_THEN_RENDER = """
 import json, sys
 from pathlib import Path
-import poster.pipeline, poster.runner
+import poster.pipeline, poster.pipeline.runner
 from poster.config import FeedConfig
 from poster.models import FeedMeta, Item
 from poster.destinations.viber.kind import KIND

@@ -14,7 +14,7 @@ from poster.config import load_config
 from poster.destinations.gateway.destination import close_ledgers
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.errors import ConfigError
-from poster.runner import run_once
+from poster.pipeline.runner import run_once
 from poster.store.recipients import RecipientLedger, ledger_path
 
 ITEM = (

@@ -30,8 +30,8 @@ from support.daemon import (
 from support.wait import wait_for
 
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ledger import SENT, UNCERTAIN
 from poster.pipeline import outbox
+from poster.store.ledger import SENT, UNCERTAIN
 
 BUDGET = 40.0
 """Seconds the whole soak may take, start to finish."""

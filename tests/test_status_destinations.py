@@ -13,9 +13,9 @@ from support.operate import START, Clock
 from poster.cli import EXIT_FAILED, main
 from poster.config import Config, load_config
 from poster.destinations import Receipt
-from poster.ledger import fatal_key, sender_key
 from poster.operate import format_status, status_view
 from poster.store import Store
+from poster.store.ledger import fatal_key, sender_key
 
 DATA = Path(__file__).parent / "data" / "operate"
 NOW = START + timedelta(hours=1)

@@ -17,12 +17,12 @@ from tinydb import Query
 
 from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN, Ledger, MemoryLedger
 from poster.models import Validators
 from poster.store import RELEASED, FeedState, Store
 from poster.store import journal as journal_module
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
 from poster.store.journal import JournalDB, JournalStorage
+from poster.store.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN, Ledger, MemoryLedger
 from poster.store.records import new_delivery_doc, to_iso
 
 DATA = Path(__file__).parent / "data" / "store"

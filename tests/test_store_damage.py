@@ -11,9 +11,9 @@ import pytest
 
 from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.ledger import SENT, UNCERTAIN
 from poster.store import Store
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
+from poster.store.ledger import SENT, UNCERTAIN
 
 DATA = Path(__file__).parent / "data" / "store"
 KEYS = [f"item-{n}" for n in range(6)]

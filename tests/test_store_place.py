@@ -14,10 +14,10 @@ import pytest
 
 from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.ledger import SENT
 from poster.store import Store, place
 from poster.store import files as files_module
 from poster.store.files import StateFiles
+from poster.store.ledger import SENT
 from poster.store.place import DAEMON, ONE_SHOT, Holder, read_holder, user_name
 
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

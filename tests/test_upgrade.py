@@ -17,8 +17,8 @@ from poster.cli import EXIT_OK, main
 from poster.config import Config, DestinationConfig, ViberConfig
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ledger import remembered_sender, sender_key
 from poster.store import Store
+from poster.store.ledger import remembered_sender, sender_key
 
 DATA = Path(__file__).parent / "data" / "upgrade"
 OLD_API = "http://127.0.0.1:38767/pa"

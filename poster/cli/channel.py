@@ -32,10 +32,10 @@ from poster.errors import HostError, UsageError
 from poster.logs import setup_logging
 from poster.models import State
 from poster.pipeline import FeedReport, Outcome
+from poster.pipeline.runner import run_once, summarize
+from poster.pipeline.timings import Timings
 from poster.preview import LABELS, tally
-from poster.runner import run_once, summarize
 from poster.sandbox.run import serve_forever
-from poster.timings import Timings
 
 
 def add_commands(commands: Any) -> None:

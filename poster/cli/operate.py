@@ -27,9 +27,9 @@ from poster.cli.common import (
 from poster.config import Config
 from poster.errors import StateError
 from poster.inbox import Request
-from poster.ledger import FAILED, SKIPPED, UNCERTAIN
 from poster.operate import format_status, retry_problem, status_json, status_view
 from poster.store import Store
+from poster.store.ledger import FAILED, SKIPPED, UNCERTAIN
 from poster.store.store import SNAPSHOT_NAME
 
 RETRY_USAGE = (

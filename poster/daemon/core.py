@@ -45,15 +45,15 @@ from poster.errors import (
     HTTPStatusError,
     StateError,
 )
-from poster.filters import Decision
 from poster.media.setup import media_stage
 from poster.models import FeedHints, Freshness, NextPoll, State
 from poster.operate import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
 from poster.pipeline.outbox import Outbox, Outcomes
+from poster.pipeline.runner import deps, lanes, resend_uncertain
 from poster.push.discover import discover
 from poster.push.service import PushService
-from poster.runner import deps, lanes, resend_uncertain
+from poster.select import Decision
 from poster.store.place import DAEMON
 
 log = logging.getLogger(__name__)

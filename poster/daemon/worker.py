@@ -7,9 +7,9 @@ import threading
 
 from poster.daemon.metrics import Metrics
 from poster.errors import DestinationFatal
-from poster.ledger import fatal_key
 from poster.pipeline.outbox import Lane, Outbox
 from poster.store import Store
+from poster.store.ledger import fatal_key
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from poster.errors import MediaError
 from poster.fetch.addresses import is_public
 from poster.fetch.client import FeedClient
 from poster.fetch.watchdog import DeadlineExceeded
-from poster.filters import Decision
 from poster.media.cache import ProbeCache
 from poster.media.probe import Probe, ProbeLimits, display, follow, probe
 from poster.media.rules import ImageRule, MediaAware, describe
 from poster.media.store import MediaStore
 from poster.models import Item, Media
+from poster.select import Decision
 
 log = logging.getLogger(__name__)
 

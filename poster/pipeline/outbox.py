@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from poster.daemon.schedule import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
 from poster.errors import RenderError
-from poster.filters import Decision
 from poster.models import State
-from poster.pacing import Pacer
 from poster.pipeline.gatekeeper import Gatekeeper
+from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import (
     DEFERRED,
     SENT,
@@ -38,6 +37,7 @@ from poster.pipeline.stages import (
     render,
     send,
 )
+from poster.select import Decision
 
 log = logging.getLogger(__name__)
 

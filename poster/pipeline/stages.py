@@ -28,14 +28,14 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch
-from poster.filters import HELD, Decision, select
-from poster.ledger import Ledger
 from poster.media.stage import MediaStage
 from poster.models import FeedMeta, FetchResult, ParsedFeed, State, Validators
-from poster.pacing import Pacer
 from poster.parse import parse
+from poster.pipeline.pacing import Pacer
+from poster.pipeline.timings import Timings
 from poster.render import Renderer
-from poster.timings import Timings
+from poster.select import HELD, Decision, select
+from poster.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from poster.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.models import NextPoll, State, Validators
+from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 
 RELEASED = State.RELEASED
 """Offered again: the record keeps its attempt count but no longer makes the item known."""

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from poster.ledger import SEEN
+from poster.store.ledger import SEEN
 from poster.store.records import DeliveryRecord, from_iso
 
 TABLE = "seen"

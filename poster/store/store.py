@@ -1,6 +1,6 @@
 """Keep what poster knows between runs, feed state and deliveries, in TinyDB tables.
 
-``Store`` satisfies ``poster.ledger.Ledger`` with ``MemoryLedger``'s semantics and adds what the
+``Store`` satisfies ``ledger.Ledger`` with ``MemoryLedger``'s semantics and adds what the
 daemon and the operator commands need. Its tables live in memory and every write is made
 durable by ``JournalStorage`` before the call returns; lookups go through indexes kept beside
 the tables, so no ledger call scans the history.
@@ -22,12 +22,12 @@ from tinydb.table import Document
 
 from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.models import NextPoll, Validators
 from poster.store import records, seen
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalDB
+from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.place import ONE_SHOT, os_problem
 from poster.store.records import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.seen import SeenIndex

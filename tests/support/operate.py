@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from poster.destinations import Receipt
-from poster.ledger import sender_key
 from poster.models import Validators
 from poster.store import Store
+from poster.store.ledger import sender_key
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 REFUSED = "the API refused the message: status 3 (badData): text is too long"

@@ -18,10 +18,10 @@ from poster.destinations import (
 )
 from poster.destinations.viber import compose, media
 from poster.destinations.viber.messages import envelope
-from poster.ledger import remembered_sender, sender_key
 from poster.media.rules import MediaRules
 from poster.models import Item, Post
 from poster.secrets import find_token, require_token, section
+from poster.store.ledger import remembered_sender, sender_key
 
 if TYPE_CHECKING:
     import httpx

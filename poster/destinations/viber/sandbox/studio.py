@@ -24,9 +24,9 @@ from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox.session import SandboxSession, reroute
 from poster.errors import PosterError
 from poster.fetch.client import FeedClient
-from poster.ledger import ReadOnlyLedger
 from poster.pipeline import SENT, Deps, FeedReport, run_pass
 from poster.render import Renderer
+from poster.store.ledger import ReadOnlyLedger
 
 POLL_SECONDS = 0.5
 """How often the watched files' modification times are compared."""

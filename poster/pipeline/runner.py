@@ -11,16 +11,16 @@ from typing import Any
 
 from poster.app import App
 from poster.config import FeedConfig
-from poster.ledger import UNCERTAIN
 from poster.media.setup import media_stage
 from poster.models import State
 from poster.operate import retry_states
-from poster.pacing import Pacer
 from poster.pipeline import Deps, FeedReport, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
+from poster.pipeline.pacing import Pacer
+from poster.pipeline.timings import Timings
 from poster.store import Store
-from poster.timings import Timings
+from poster.store.ledger import UNCERTAIN
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
