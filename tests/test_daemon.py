@@ -32,9 +32,9 @@ from support.daemon import (
 )
 from support.wait import wait_for
 
-from poster import inbox
 from poster.destinations.viber.sandbox import Sandbox
 from poster.models import NextPoll
+from poster.ops import inbox
 from poster.pipeline import outbox
 from poster.store import Store
 from poster.store.ledger import SENT, UNCERTAIN

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from support.operate import fill_store
 
-from poster import inbox
 from poster.errors import StateError
-from poster.inbox import Request, decode, drain, encode, pending, submit
-from poster.operate import OPERATOR_DISABLED
+from poster.ops import inbox
+from poster.ops.inbox import Request, decode, drain, encode, pending, submit
+from poster.ops.status import OPERATOR_DISABLED
 from poster.store import Store
 from poster.store.ledger import FAILED, UNCERTAIN
 
@@ -91,7 +91,7 @@ def test_a_malformed_file_is_set_aside_and_the_rest_applied(
     inbox_dir.mkdir()
     (inbox_dir / "00000000000000000001-1-bad.json").write_bytes(content)
     submit(state, Request("feed-disable", "news"))
-    with caplog.at_level(logging.WARNING, logger="poster.inbox"), Store(state) as store:
+    with caplog.at_level(logging.WARNING, logger="poster.ops.inbox"), Store(state) as store:
         bad, good = drain(state, store)
         assert store.feed_state("news").disabled == OPERATOR_DISABLED
     rejected = inbox_dir / "rejected" / "00000000000000000001-1-bad.json"

@@ -17,7 +17,7 @@ from poster.destinations.viber.messages import Message
 from poster.errors import MessageRejected
 from poster.fetch.feed import make_client
 from poster.models import Validators
-from poster.operate import (
+from poster.ops.status import (
     OPERATOR_DISABLED,
     STATE_MEANINGS,
     format_status,

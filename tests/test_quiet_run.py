@@ -19,9 +19,9 @@ from poster.app import build
 from poster.config import Config, load_config
 from poster.destinations.viber.sandbox import Sandbox
 from poster.fetch.feed import make_client
-from poster.operate import format_status, status_json, status_view
+from poster.ops.preview import preview, render_text
+from poster.ops.status import format_status, status_json, status_view
 from poster.pipeline.runner import run_once
-from poster.preview import preview, render_text
 from poster.store import RELEASED, Store
 from poster.store.ledger import SKIPPED
 

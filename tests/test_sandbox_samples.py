@@ -27,8 +27,8 @@ from poster.destinations.viber.sandbox.session import sandbox_session, serve_med
 from poster.destinations.viber.sandbox.studio import Studio
 from poster.fetch.feed import make_client
 from poster.media.setup import media_stage
+from poster.ops.preview import outcome_json, preview
 from poster.pipeline.runner import run_once
-from poster.preview import outcome_json, preview
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -13,7 +13,7 @@ from support.operate import START, Clock
 from poster.cli import EXIT_FAILED, main
 from poster.config import Config, load_config
 from poster.destinations import Receipt
-from poster.operate import format_status, status_view
+from poster.ops.status import format_status, status_view
 from poster.store import Store
 from poster.store.ledger import fatal_key, sender_key
 

@@ -31,10 +31,10 @@ from poster.destinations.viber.sandbox.session import (
 from poster.errors import HostError, UsageError
 from poster.logs import setup_logging
 from poster.models import State
+from poster.ops.preview import LABELS, tally
 from poster.pipeline import FeedReport, Outcome
 from poster.pipeline.runner import run_once, summarize
 from poster.pipeline.timings import Timings
-from poster.preview import LABELS, tally
 from poster.sandbox.run import serve_forever
 
 

@@ -19,7 +19,7 @@ from poster.cli.common import (
 from poster.config import Config
 from poster.fetch.feed import make_client
 from poster.media.setup import media_stage
-from poster.preview import preview, render_json, render_text
+from poster.ops.preview import preview, render_json, render_text
 from poster.store import Store
 from poster.store.store import SNAPSHOT_NAME
 

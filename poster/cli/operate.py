@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from poster import inbox
 from poster.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -26,8 +25,9 @@ from poster.cli.common import (
 )
 from poster.config import Config
 from poster.errors import StateError
-from poster.inbox import Request
-from poster.operate import format_status, retry_problem, status_json, status_view
+from poster.ops import inbox
+from poster.ops.inbox import Request
+from poster.ops.status import format_status, retry_problem, status_json, status_view
 from poster.store import Store
 from poster.store.ledger import FAILED, SKIPPED, UNCERTAIN
 from poster.store.store import SNAPSHOT_NAME

@@ -21,7 +21,6 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from poster import inbox
 from poster.app import App, build
 from poster.config import Config, FeedConfig, load_config
 from poster.daemon.gateways import POLL_EVERY, start_gateways
@@ -47,7 +46,8 @@ from poster.errors import (
 )
 from poster.media.setup import media_stage
 from poster.models import FeedHints, Freshness, NextPoll, State
-from poster.operate import OPERATOR_DISABLED
+from poster.ops import inbox
+from poster.ops.status import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
 from poster.pipeline.outbox import Outbox, Outcomes
 from poster.pipeline.runner import deps, lanes, resend_uncertain

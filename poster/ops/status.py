@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
-from poster.destination_status import (
+from poster.models import Validators
+from poster.ops.destination_status import (
     DestinationStatus,
     destination_json,
     destination_rows,
     destination_statuses,
 )
-from poster.models import Validators
 from poster.pipeline.gatekeeper import Waiting, held_posts
 from poster.push import records as push_records
 from poster.push.records import Subscription
