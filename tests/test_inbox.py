@@ -10,8 +10,8 @@ from support.operate import fill_store
 
 from poster.errors import StateError
 from poster.ops import inbox
+from poster.ops.commands import OPERATOR_DISABLED
 from poster.ops.inbox import Request, decode, drain, encode, pending, submit
-from poster.ops.status import OPERATOR_DISABLED
 from poster.store import Store
 from poster.store.ledger import FAILED, UNCERTAIN
 

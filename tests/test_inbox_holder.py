@@ -13,8 +13,8 @@ from support.operate import fill_store
 from poster.cli import EXIT_FAILED, EXIT_OK, main
 from poster.errors import StateError
 from poster.ops import inbox
+from poster.ops.commands import OPERATOR_DISABLED
 from poster.ops.inbox import Request, open_for_change, pending, submit
-from poster.ops.status import OPERATOR_DISABLED
 from poster.store import Store
 from poster.store.place import DAEMON, ONE_SHOT
 

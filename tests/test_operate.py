@@ -17,17 +17,14 @@ from poster.destinations.viber.messages import Message
 from poster.errors import MessageRejected
 from poster.fetch.feed import make_client
 from poster.models import Validators
-from poster.ops.status import (
+from poster.ops.commands import (
     OPERATOR_DISABLED,
-    STATE_MEANINGS,
-    format_status,
     retry_item,
     retry_problem,
     retry_states,
     set_feed_disabled,
-    status_json,
-    status_view,
 )
+from poster.ops.status import STATE_MEANINGS, format_status, status_json, status_view
 from poster.pipeline import Deps, run_feed
 from poster.render import Renderer
 from poster.store import Store

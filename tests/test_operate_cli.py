@@ -8,8 +8,8 @@ import pytest
 from support.operate import fill_store
 
 from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, main
+from poster.ops.commands import OPERATOR_DISABLED, set_feed_disabled
 from poster.ops.inbox import Request, drain, pending, submit
-from poster.ops.status import OPERATOR_DISABLED, set_feed_disabled
 from poster.store import Store
 from poster.store.ledger import FAILED, UNCERTAIN
 from poster.store.place import DAEMON

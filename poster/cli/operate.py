@@ -26,8 +26,9 @@ from poster.cli.common import (
 from poster.config import Config
 from poster.errors import StateError
 from poster.ops import inbox
+from poster.ops.commands import retry_problem
 from poster.ops.inbox import Request
-from poster.ops.status import format_status, retry_problem, status_json, status_view
+from poster.ops.status import format_status, status_json, status_view
 from poster.store import Store
 from poster.store.ledger import FAILED, SKIPPED, UNCERTAIN
 from poster.store.store import SNAPSHOT_NAME

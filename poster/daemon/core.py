@@ -47,7 +47,7 @@ from poster.errors import (
 from poster.media.setup import media_stage
 from poster.models import FeedHints, Freshness, NextPoll, State
 from poster.ops import inbox
-from poster.ops.status import OPERATOR_DISABLED
+from poster.ops.commands import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
 from poster.pipeline.outbox import Outbox, Outcomes
 from poster.pipeline.runner import deps, lanes, resend_uncertain

@@ -1,2 +1,2 @@
-"""Serve the operator: ``status`` and ``destination_status`` gather what poster is doing, ``inbox``
-hands commands to a running daemon, ``preview`` shows what a run would post."""
+"""Serve the operator: ``status`` shows what poster is doing, ``commands`` retries and pauses,
+``inbox`` hands commands to a running daemon, ``preview`` shows what a run would post."""

@@ -3,7 +3,7 @@
 The daemon holds the state's write lock, so a command cannot change the store while it runs.
 ``submit`` leaves the request as one JSON file in ``inbox/``, written atomically and named so
 that names sort in submit order; the daemon calls ``drain`` every few seconds, which applies
-each request through ``poster.ops.status`` and deletes its file. Requests are idempotent, so a
+each request through ``poster.ops.commands`` and deletes its file. Requests are idempotent, so a
 crash between applying one and deleting its file does no harm. Only a daemon drains the inbox,
 so a request is queued only while a daemon holds the lock; a command waits for a one-shot run
 to end instead (``open_for_change``). A file that is not a request is
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 
 from poster.errors import StateError
-from poster.ops.status import (
+from poster.ops.commands import (
     OPERATOR_DISABLED,
     RETRYABLE,
     retry_item,

@@ -1,21 +1,20 @@
-"""Show an operator what poster is doing, and carry out their retries and feed switches.
+"""Show an operator what poster is doing: the feeds, the destinations and the deliveries.
 
-``status_view`` gathers the state of the feeds, the destinations and the deliveries into a
-``StatusView``; ``format_status`` and ``status_json`` present it. ``retry_item``,
-``retry_states`` and ``set_feed_disabled`` change the store; the daemon reads it on its next round.
+``status_view`` gathers their state into a ``StatusView``; ``format_status`` and
+``status_json`` present it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from poster.config import Config
-from poster.models import Validators
+from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
     destination_json,
@@ -26,28 +25,15 @@ from poster.pipeline.gatekeeper import Waiting, held_posts
 from poster.push import records as push_records
 from poster.push.records import Subscription
 from poster.push.status import describe, push_json
-from poster.select import HELD_LABEL
-from poster.store import RELEASED, DeliveryRecord, FeedState, Store
+from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.ledger import (
     FAILED,
     PENDING,
-    SEEN,
     SENT,
     SKIPPED,
     UNCERTAIN,
 )
 
-OPERATOR_DISABLED = "disabled by operator"
-"""The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""
-
-
-def paused_key(feed: str) -> str:
-    """Return the state entry that keeps when an operator paused the feed."""
-    return f"paused {feed}"
-
-
-RETRYABLE = (FAILED, UNCERTAIN, SKIPPED)
-RETRYABLE_WORDS = "failed, uncertain and skipped"
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
 
@@ -61,13 +47,6 @@ STATE_MEANINGS = {
     ),
     SKIPPED: "held longer than max_wait, so not posted stale; `poster retry` sends it "
     "(FEED KEY, or --skipped for all).",
-}
-
-_NOT_RETRYABLE = {
-    SENT: "was sent",
-    PENDING: "is being posted right now",
-    SEEN: f"was {HELD_LABEL} and never posted",
-    RELEASED: "is already waiting to be sent on the feed's next pass",
 }
 
 
@@ -193,61 +172,6 @@ def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> Fe
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
     return FeedStatus(name, configured, enabled, state, paused_at)
-
-
-def retry_item(store: Store, feed: str, key: str) -> bool:
-    """Release one failed or uncertain item so the feed's next pass sends it; tell if it was."""
-    if not store.retry(feed, key):
-        return False
-    _read_in_full(store, feed)
-    return True
-
-
-def retry_states(store: Store, states: Collection[str], feed: str | None = None) -> int:
-    """Release every item in ``states`` (of ``feed``, or of all feeds); return how many."""
-    wanted = set(states)
-    if not wanted or not wanted <= set(RETRYABLE):
-        raise ValueError(f"only {RETRYABLE_WORDS} items can be retried, not {states!r}")
-    items = dict.fromkeys((r.feed, r.key) for r in store.deliveries(states=wanted, feed=feed))
-    released = [item for item in items if store.retry(*item, states=wanted)]
-    for name in dict.fromkeys(name for name, _ in released):
-        _read_in_full(store, name)
-    return len(released)
-
-
-def _read_in_full(store: Store, feed: str) -> None:
-    """Make the feed's next read unconditional, so the pipeline parses it and offers the item."""
-    # A 304 (RFC 9110 §15.4.5) or an unchanged body would skip parsing and never offer a
-    # released item; empty validators still count as history, so no backlog is held back.
-    store.save_validators(feed, Validators())
-
-
-def retry_problem(store: Store, feed: str, key: str) -> str | None:
-    """Say why an item cannot be retried, or return ``None`` when it can."""
-    found = [record for record in store.deliveries(feed=feed) if record.key == key]
-    if any(record.state in RETRYABLE for record in found):
-        return None
-    if not found:
-        return (
-            f"feed {feed!r} has no item {key!r} on record; "
-            "`poster status` lists the failed and uncertain items"
-        )
-    why = " and ".join(sorted({_NOT_RETRYABLE[record.state] for record in found}))
-    return f"item {key!r} of feed {feed!r} {why}; only {RETRYABLE_WORDS} items can be retried"
-
-
-def set_feed_disabled(
-    store: Store, feed: str, reason: str | None, now: datetime | None = None
-) -> str | None:
-    """Disable the feed with ``reason``, or enable it with ``None``; return the previous reason.
-
-    An operator's pause also keeps when it began (``now``), for ``poster status``.
-    """
-    previous = store.feed_state(feed).disabled
-    store.set_disabled(feed, reason)
-    if reason == OPERATOR_DISABLED and previous != OPERATOR_DISABLED:
-        store.set_meta(paused_key(feed), (now or datetime.now(UTC)).isoformat())
-    return previous
 
 
 # Presentation

@@ -13,7 +13,7 @@ from poster.app import App
 from poster.config import FeedConfig
 from poster.media.setup import media_stage
 from poster.models import State
-from poster.ops.status import retry_states
+from poster.ops.commands import retry_states
 from poster.pipeline import Deps, FeedReport, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
