@@ -16,9 +16,6 @@ REGISTRY = POSTER / "destinations" / "__init__.py"
 SHIMS: dict[str, str] = {
     "app.py": "a preview's stand-ins record each kind's body through the recording kind",
     "sandbox/phones.py": "the sandbox page shows the DecisionTelecom fake's phones",
-    "config/records.py": "the [viber] shorthand: one destination called viber, of kind viber",
-    "config/load.py": "reads the [viber] shorthand section",
-    "config/keys.py": "declares the [viber] shorthand section and the Viber contact limits",
     "ledger.py": "the state entries a single-channel release kept for the shorthand",
     "sandbox/run.py": "the sandbox serves a Viber channel beside the gateways' fakes",
     "sandbox/gateways.py": "the gateways' fakes share the Viber sandbox's wire helpers",

@@ -7,6 +7,7 @@ Adding a kind is that folder and one line in ``KINDS``; the rest of poster never
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -204,11 +205,59 @@ class Administered(Protocol):
         ...
 
 
+@runtime_checkable
+class HasShorthand(Protocol):
+    """A kind whose one destination may be configured by a top-level section of its own name."""
+
+    @property
+    def shorthand(self) -> str:
+        """Return the section that stands for one destination named as it, of this kind."""
+        ...
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The most characters a field of a feed's fixed message may have, and who says so."""
+
+    most: int
+    by: str
+
+
+@runtime_checkable
+class LimitsFixed(Protocol):
+    """A kind that bounds the fields of a feed's fixed messages (a contact card's name)."""
+
+    @property
+    def fixed_limits(self) -> Mapping[str, Limit]:
+        """Return the limit of each dotted fixed-message key it bounds (``contact.name``)."""
+        ...
+
+
 def kind(name: str) -> Kind:
     """Return the kind registered as ``name``; its module is imported on first use."""
     module = importlib.import_module(KINDS[name])
     found: Kind = module.KIND
     return found
+
+
+@functools.cache
+def shorthand() -> tuple[str, str] | None:
+    """Return the shorthand section a kind declares, and that kind's name, if one does."""
+    for name in KINDS:
+        found = kind(name)
+        if isinstance(found, HasShorthand):
+            return found.shorthand, name
+    return None
+
+
+def fixed_limit(key: str) -> Limit | None:
+    """Return the tightest limit the kinds put on fixed-message ``key``, if any does."""
+    limits = [
+        limits.fixed_limits[key]
+        for limits in map(kind, KINDS)
+        if isinstance(limits, LimitsFixed) and key in limits.fixed_limits
+    ]
+    return min(limits, key=lambda limit: limit.most, default=None)
 
 
 def sender(spec: DestinationConfig, state: Entries) -> Sender | None:
