@@ -10,7 +10,7 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import REDACTED, Message, Opening
+from poster.destinations import REDACTED, Message, Opening, TokenSource
 from poster.destinations.decisiontelecom import compose as dt_compose
 from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import DEFAULT_BASE_URL, DecisionTelecomClient
@@ -24,6 +24,7 @@ from poster.destinations.gateway import (
     gateway_settings,
 )
 from poster.destinations.gateway.destination import GatewayDestination, open_gateway
+from poster.destinations.gateway.token import key_source
 from poster.models import Item, Post
 
 PURPOSES = {"promotional": SourceType.PROMOTIONAL, "transactional": SourceType.TRANSACTIONAL}
@@ -87,6 +88,11 @@ class DecisionTelecomKind:
         """Return the fields each recipient's send-viber call carries, the key hidden."""
         body = message.payload() | {"type": message.type, "source_addr": sender or "<source_addr>"}
         return {"endpoint": "send-viber", "authorization": f"Basic {REDACTED}", "json": body}
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the destination's access key comes from, checking it as a send would."""
+        settings: DecisionTelecomSettings = spec.settings
+        return key_source(spec.name, settings.gateway)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its key loaded, its recipients file read."""

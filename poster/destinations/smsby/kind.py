@@ -17,9 +17,10 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import Message, Opening
+from poster.destinations import Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
+from poster.destinations.gateway.token import key_source
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
@@ -110,6 +111,11 @@ class SmsByKind:
         if not isinstance(message, GatewayMessage):
             raise MessageRejected(f"smsby: cannot send a {type(message).__name__}")
         return {"type": message.type, **message.payload()}
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the destination's access key comes from, checking it as a send would."""
+        settings: SmsBySettings = spec.settings
+        return key_source(spec.name, settings.common)
 
     def open(self, spec: DestinationConfig, where: Opening) -> Any:
         """Return the destination ``spec`` describes, its key loaded and its numbers checked."""
