@@ -5,11 +5,13 @@
 #            save of feeds.toml, a template or a local feed, until Ctrl-C.
 # make test: set up .venv with the test tools and run the checks and the test suite.
 # make bench: benchmark poster against rss2email on 1,000 local feeds (see bench/run.py).
+# make bench-gateway: time items sent to 10,000 numbers through the DecisionTelecom fake
+#            (see bench/gateway.py; ITEMS=20 by default).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo studio test lint bench clean
+.PHONY: demo studio test lint bench bench-gateway clean
 
 $(BIN)/poster: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +36,9 @@ test: lint
 
 bench: $(BIN)/poster
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-gateway: $(BIN)/poster
+	$(BIN)/python bench/gateway.py $(ITEMS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

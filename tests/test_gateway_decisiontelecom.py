@@ -9,25 +9,15 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds
+from support.decisiontelecom import Clock, fake_gateway
 
 from poster.cli import EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.decisiontelecom.fakestate import Gateway
 from poster.destinations.gateway.destination import close_ledgers, item_ref
 from poster.store.recipients import RecipientLedger, ledger_path
 
 KEY = "dt-access-key-never-shown-4242"
 PHONES = [f"37529{n:07d}" for n in range(1000, 1050)]
-
-
-class Clock:
-    """A clock the fake reads, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -37,9 +27,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fake(clock: Clock) -> Iterator[FakeDecisionTelecom]:
-    with FakeDecisionTelecom(Gateway(KEY, clock=clock, rate_limit=10_000)) as server:
+    with fake_gateway(KEY, clock) as server:
         yield server
-    close_ledgers()
 
 
 @pytest.fixture
@@ -94,6 +83,15 @@ def test_an_item_reaches_each_of_fifty_numbers_once(project, fake) -> None:  # t
         assert book.outcome(item_ref("city", post.guid)).accepted == 50
     assert run_once(config, state) == EXIT_OK
     assert len(fake.gateway.messages) == 50
+
+
+def test_a_group_of_fifty_requests_costs_one_intent_and_one_result(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    with ledger(state) as book:
+        # The item and numbers first seen, then one intent and one result for all fifty.
+        assert book.storage.writes == 3
 
 
 def test_a_refused_number_is_recorded_with_its_reason(project, fake) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from poster import inbox
 from poster.app import App, build
 from poster.config import Config, FeedConfig, load_config
+from poster.daemon.gateways import POLL_EVERY, start_gateways
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
 from poster.daemon.malloc import return_large_buffers
@@ -79,8 +80,10 @@ class Daemon:
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = _utcnow,
         tick: float = TICK,
+        gateway_poll: float = POLL_EVERY,
     ) -> None:
         self.config_path = config_path
+        self.gateway_poll = gateway_poll
         self.tick = tick
         self.state_dir = state_dir
         self.notifier = notifier or Notifier()
@@ -130,6 +133,11 @@ class Daemon:
             self.config, self.store, listener,
             wanted=self._push_wanted, deliver=self._pushed, clock=self._clock,
         )  # fmt: skip
+        self.gateways = start_gateways(
+            self.store, self.config.webhook.public_url, app.destinations, listener,
+            self.gateway_poll,
+        )  # fmt: skip
+        self._listening = listener is not None
         self._install_signals()
         self.scheduler.start()
         for worker in self.workers.values():
@@ -400,6 +408,7 @@ class Daemon:
             # A released item is offered only by a full read, and a read or batch under way
             # may save validators after the request did, turning the next read into a 304.
             self._read_in_full(feed.name for feed in self.config.feeds)
+        self.gateways.tick()
         now = time.monotonic()
         if self._present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
             self._last_prune = now
@@ -453,6 +462,7 @@ class Daemon:
     def _relane(self) -> None:
         """Give each lane its reopened destination and pacing; start lanes for new ones."""
         fresh = lanes(self.app, now=self._clock)
+        self.gateways.update(self.app.destinations, self._listening)
         for name in set(self.outbox.lanes) - set(fresh):
             self.workers.pop(name).stop()
             for entry in self.outbox.lanes.pop(name).take_all():
@@ -481,6 +491,7 @@ class Daemon:
             self.push.stop()
         for worker in self.workers.values():
             worker.stop()
+        self.gateways.stop()
         if listener is not None:
             listener.stop()
         with self._reads:

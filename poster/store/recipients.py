@@ -230,12 +230,23 @@ class RecipientLedger:
         rejected: Mapping[str, str] | None = None,
         message_ids: Mapping[str, str] | None = None,
         opted_out: Iterable[str] = (),
+        *,
+        released: Iterable[str] = (),
+        why: str = "",
     ) -> None:
-        """Record the gateway's answer; recipients it does not name are left uncertain."""
+        """Record the gateway's answer; recipients it does not name are left uncertain.
+
+        ``released`` names recipients no request reached (planned again); ``why`` says why the
+        ones left uncertain are.
+        """
         self._open_batch(batch_id)
         event: Event = {"e": "result", "t": self._now(), "batch": batch_id}
         event |= {"accepted": list(accepted), "rejected": dict(rejected or {})}
         event |= {"ids": dict(message_ids or {}), "optout": list(opted_out)}
+        if released := list(released):
+            event["released"] = released
+        if why:
+            event["why"] = why
         self._storage.record(event)
 
     def record_uncertain(self, batch_id: str, why: str) -> None:

@@ -23,7 +23,11 @@ from poster.destinations.gateway import (
     gateway_keys,
     gateway_settings,
 )
-from poster.destinations.gateway.destination import GatewayDestination, open_gateway
+from poster.destinations.gateway.destination import (
+    CallbackAddress,
+    GatewayDestination,
+    open_gateway,
+)
 from poster.destinations.gateway.token import key_source
 from poster.models import Item, Post
 
@@ -98,6 +102,7 @@ class DecisionTelecomKind:
         """Return the destination: its key loaded, its recipients file read."""
         settings: DecisionTelecomSettings = spec.settings
         shared = settings.gateway
+        address = CallbackAddress()
 
         def adapter(token: str) -> DecisionTelecomAdapter:
             client = DecisionTelecomClient(
@@ -106,10 +111,10 @@ class DecisionTelecomKind:
             ttl = int(shared.ttl.total_seconds()) if shared.ttl is not None else None
             purpose = PURPOSES[settings.purpose]
             return DecisionTelecomAdapter(
-                client, Sending(settings.source_addr, purpose, ttl, shared.replies)
+                client, Sending(settings.source_addr, purpose, ttl, shared.replies), address
             )
 
-        return open_gateway(self, spec.name, shared, where, adapter)
+        return open_gateway(self, spec.name, shared, where, adapter, address)
 
 
 KIND = DecisionTelecomKind()

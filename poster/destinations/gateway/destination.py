@@ -1,8 +1,9 @@
 """Send one item to a list of recipients through a gateway adapter, batch by batch.
 
-Every batch is recorded in the destination's recipient ledger before its request
-(``record_intent``) and after it (``record_result``, or ``record_uncertain`` when the answer was
-lost), so a crash or a lost answer leaves evidence instead of a second copy.
+Recipients go in groups of up to ``GROUP``: a group is recorded in the destination's recipient
+ledger before its requests (``record_intent``) and their answers after them in one write
+(``record_result``, leaving the recipients whose answer was lost uncertain), so a crash or a
+lost answer leaves evidence instead of a second copy, at two fsyncs a group.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
-from poster.destinations.gateway import Adapter, GatewayMessage, GatewaySettings
+from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
@@ -35,6 +36,10 @@ from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
 log = logging.getLogger(__name__)
 POLL_MAX = 500
 """Message ids asked about in one poll, so a poll stays short whatever the backlog."""
+GROUP = 250
+"""Recipients one ledger intent covers: their requests go out together and their answers are
+recorded in one write, so two fsyncs serve a group however many requests it takes. A crash
+leaves at most one group uncertain."""
 RESULTS_MAX = 100
 """Recipients named one by one in a receipt; past this, the rest are only counted."""
 
@@ -54,13 +59,55 @@ class Tally:
 
     accepted: int = 0
     results: list[RecipientResult] = field(default_factory=list)
-    uncertain: list[DeliveryUncertain] = field(default_factory=list)
+    lost: int = 0
+    """Requests whose answer was lost."""
+    first_lost: DeliveryUncertain | None = None
     stop: DeliveryError | None = None
 
     def note(self, result: RecipientResult) -> None:
         """Keep ``result`` while the receipt has room for it."""
         if len(self.results) < RESULTS_MAX:
             self.results.append(result)
+
+
+class Answers:
+    """The answers to one group's requests, gathered from the threads that sent them."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, str] = {}
+        self.rejected: dict[str, str] = {}
+        self.opted_out: set[str] = set()
+        self.released: list[str] = []
+        self.why = ""
+        self._lock = threading.Lock()
+
+    def add(self, outcome: BatchOutcome) -> None:
+        """Keep what one request did."""
+        with self._lock:
+            self.accepted.update(outcome.accepted)
+            self.rejected.update(outcome.rejected)
+            self.opted_out.update(outcome.opted_out)
+
+    def release(self, phones: Sequence[str]) -> None:
+        """Note recipients no request reached."""
+        with self._lock:
+            self.released.extend(phones)
+
+    def lose(self, error: DeliveryUncertain) -> None:
+        """Note a request whose answer was lost: its recipients stay unnamed, so uncertain."""
+        with self._lock:
+            self.why = self.why or f"the answer was lost: {error}"
+
+
+@dataclass
+class CallbackAddress:
+    """Where the gateway sends status callbacks: set by the daemon while it listens."""
+
+    url: str | None = None
+
+    def __call__(self) -> str | None:
+        """Return the callback URL, or None when nothing listens for callbacks."""
+        return self.url
 
 
 class GatewayDestination:
@@ -76,6 +123,8 @@ class GatewayDestination:
         *,
         daily: DayCounter | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        group_size: int = GROUP,
+        address: CallbackAddress | None = None,
     ) -> None:
         self._name = name
         self._kind = kind
@@ -84,6 +133,8 @@ class GatewayDestination:
         self._ledger = ledger
         self._daily = daily
         self._clock = clock
+        self.group_size = group_size
+        self.address = address or CallbackAddress()
         self._lock = threading.Lock()
 
     @property
@@ -116,10 +167,10 @@ class GatewayDestination:
             raise tally.stop
         if len(todo) < wanted:
             raise self._held_back(wanted - len(todo))
-        if tally.uncertain:
-            first = tally.uncertain[0]
+        if tally.first_lost is not None:
+            first = tally.first_lost
             raise DeliveryUncertain(
-                f"{self._name}: {len(tally.uncertain)} batch(es) of item {message.key!r} may "
+                f"{self._name}: {tally.lost} request(s) of item {message.key!r} may "
                 f"have been sent; they are not sent again automatically ({first})",
                 first.status,
                 first.status_message,
@@ -175,55 +226,72 @@ class GatewayDestination:
     def _run_batches(
         self, message: GatewayMessage, item: str, todo: Sequence[str], tally: Tally
     ) -> None:
-        """Send the batches with at most ``adapter.concurrency`` in flight; stop on a refusal."""
-        batches = _chunks(todo, max(1, self.adapter.batch_size))
+        """Send group after group, each with at most ``adapter.concurrency`` requests at once."""
+        size = max(1, self.adapter.batch_size)
         width = max(1, self.adapter.concurrency)
+        group = max(size, self.group_size // size * size)
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix=self._name) as pool:
-            running: set[Future[None]] = set()
-            for batch in batches:
+            for phones in _chunks(todo, group):
                 if tally.stop is not None:
                     break
-                running.add(pool.submit(self._one_batch, message, item, batch, tally))
-                if len(running) >= width:
-                    _, running = wait(running, return_when=FIRST_COMPLETED)
-                    running = set(running)
-            wait(running)
+                self._one_group(pool, message, item, phones, tally)
 
-    def _one_batch(
-        self, message: GatewayMessage, item: str, phones: Sequence[str], tally: Tally
+    def _one_group(
+        self,
+        pool: ThreadPoolExecutor,
+        message: GatewayMessage,
+        item: str,
+        phones: Sequence[str],
+        tally: Tally,
     ) -> None:
-        """Record the intent, send one request, record its answer."""
+        """Record a group's intent in one write, send its requests, record their answers in one."""
         with self._lock:
             batch_id = self.ledger.record_intent(item, phones)
+        answers = Answers()
+        size = max(1, self.adapter.batch_size)
+        futures = [
+            pool.submit(self._one_request, message, batch, answers, tally)
+            for batch in _chunks(phones, size)
+        ]
+        wait(futures)
+        with self._lock:
+            self.ledger.record_result(
+                batch_id, answers.accepted.keys(), answers.rejected, answers.accepted,
+                answers.opted_out, released=answers.released, why=answers.why,
+            )  # fmt: skip
+            self._tally(answers.accepted, answers.rejected, tally)
+        for future in futures:
+            future.result()  # an unforeseen error, its recipients recorded as uncertain above
+
+    def _one_request(
+        self, message: GatewayMessage, phones: Sequence[str], answers: Answers, tally: Tally
+    ) -> None:
+        """Send one request of a group and keep its answer; after a refusal, send nothing."""
+        if tally.stop is not None:
+            answers.release(phones)
+            return
         try:
             outcome = self.adapter.send(message, phones)
         except DeliveryUncertain as exc:
+            answers.lose(exc)
             with self._lock:
-                self.ledger.record_uncertain(batch_id, str(exc))
-                tally.uncertain.append(exc)
-            log.error(
-                "destination=%s batch=%s status=uncertain error=%s", self._name, batch_id, exc
-            )
+                tally.lost += 1
+                tally.first_lost = tally.first_lost or exc
+            log.error("destination=%s recipients=%d status=uncertain error=%s",
+                      self._name, len(phones), exc)  # fmt: skip
             return
         except MessageRejected as exc:
+            answers.add(BatchOutcome(rejected=dict.fromkeys(phones, str(exc))))
             with self._lock:
-                reason = str(exc)
-                self.ledger.record_result(batch_id, [], {phone: reason for phone in phones})
                 tally.stop = tally.stop or exc
             return
         except (RetryLater, DestinationFatal) as exc:
             # Nothing went out: hand the recipients back so the next pass plans them again.
+            answers.release(phones)
             with self._lock:
-                self.ledger.record_uncertain(batch_id, f"not sent: {exc}")
-                self.ledger.release(batch_id)
                 tally.stop = exc if isinstance(exc, DestinationFatal) else (tally.stop or exc)
             return
-        with self._lock:
-            self.ledger.record_result(
-                batch_id, outcome.accepted.keys(), outcome.rejected,
-                outcome.accepted, outcome.opted_out,
-            )  # fmt: skip
-            self._tally(outcome.accepted, outcome.rejected, tally)
+        answers.add(outcome)
 
     def _tally(self, accepted: Any, rejected: Any, tally: Tally) -> None:
         """Count the accepted and name the rejected recipients of one batch."""
@@ -296,6 +364,7 @@ def open_gateway(
     settings: GatewaySettings,
     where: Opening,
     adapter: Callable[[str], Adapter],
+    address: CallbackAddress | None = None,
 ) -> GatewayDestination:
     """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
     token = where.token or gateway_token(name, settings, where.config_file)
@@ -305,5 +374,6 @@ def open_gateway(
     if settings.max_per_day is not None:
         daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
     return GatewayDestination(
-        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily
-    )
+        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily,
+        address=address,
+    )  # fmt: skip
