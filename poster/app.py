@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
-from poster.destinations import Destination, Entries, Opening, kind, sender
-from poster.destinations.recording import RecordingDestination
+from poster.destinations import Destination, Entries, Opening, kind, sender, stand_in
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.render import Renderer
@@ -109,7 +108,7 @@ def stand_ins(config: Config, store: Store | None) -> dict[str, Destination]:
     opened: dict[str, Destination] = {}
     for spec in config.destinations:
         known = sender(spec, entries)
-        opened[spec.name] = RecordingDestination(
+        opened[spec.name] = stand_in(
             spec.name, kind(spec.kind), None if known is None else known.id
         )
     return opened

@@ -260,6 +260,13 @@ def fixed_limit(key: str) -> Limit | None:
     return min(limits, key=lambda limit: limit.most, default=None)
 
 
+def stand_in(name: str, like: Kind, sender: str | None) -> Destination:
+    """Return a destination called ``name`` that records what ``like`` would send, sending none."""
+    from poster.destinations.recording import RecordingDestination
+
+    return RecordingDestination(name, like, sender)
+
+
 def sender(spec: DestinationConfig, state: Entries) -> Sender | None:
     """Return who destination ``spec`` posts as, when its kind has a sender and it is known."""
     found = kind(spec.kind)
