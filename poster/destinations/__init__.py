@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from poster.config import DestinationConfig, FeedConfig
     from poster.config.keys import Key
     from poster.models import Item
+    from poster.sandbox.phones import Fake
 
 REDACTED = "***"
 
@@ -233,6 +234,15 @@ class LimitsFixed(Protocol):
         ...
 
 
+@runtime_checkable
+class HasSandboxFake(Protocol):
+    """A kind with a fake of its API that the combined sandbox serves beside the channels."""
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return the kind's fake, not started, on ``clock`` with ``balance`` in its account."""
+        ...
+
+
 def kind(name: str) -> Kind:
     """Return the kind registered as ``name``; its module is imported on first use."""
     module = importlib.import_module(KINDS[name])
@@ -258,6 +268,15 @@ def fixed_limit(key: str) -> Limit | None:
         if isinstance(limits, LimitsFixed) and key in limits.fixed_limits
     ]
     return min(limits, key=lambda limit: limit.most, default=None)
+
+
+def sandbox_fakes(clock: Callable[[], float], balance: int) -> list[Fake]:
+    """Return the fake of every kind that has one, in registry order, none started."""
+    return [
+        found.sandbox_fake(clock, balance)
+        for found in map(kind, KINDS)
+        if isinstance(found, HasSandboxFake)
+    ]
 
 
 def stand_in(name: str, like: Kind, sender: str | None) -> Destination:

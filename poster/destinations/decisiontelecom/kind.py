@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from poster.destinations.gateway.destination import (
 )
 from poster.destinations.gateway.token import key_source
 from poster.models import Item, Post
+from poster.sandbox.phones import Fake
 
 PURPOSES = {"promotional": SourceType.PROMOTIONAL, "transactional": SourceType.TRANSACTIONAL}
 _LOW, _HIGH = TTL_RANGES[1]
@@ -92,6 +93,12 @@ class DecisionTelecomKind:
         """Return the fields each recipient's send-viber call carries, the key hidden."""
         body = message.payload() | {"type": message.type, "source_addr": sender or "<source_addr>"}
         return {"endpoint": "send-viber", "authorization": f"Basic {REDACTED}", "json": body}
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return this gateway's fake for the combined sandbox, not started."""
+        from poster.destinations.decisiontelecom.sandboxed import Sandboxed
+
+        return Sandboxed(clock, balance)
 
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the destination's access key comes from, checking it as a send would."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -21,6 +21,7 @@ from poster.destinations.inteltele.api import DEFAULT_BASE_URL, SEND, Credential
 from poster.destinations.inteltele.models import redacted
 from poster.destinations.inteltele.rules import TTL_MAX, TTL_MIN, valid_sms_source
 from poster.models import Item, Post
+from poster.sandbox.phones import Fake
 
 RECIPIENTS = "<each number of recipients, up to 50 a call>"
 
@@ -105,6 +106,12 @@ class IntelTeleKind:
             # Sent as sms_message only by a destination that sets sms_source.
             body["sms_fallback"] = message.sms_text
         return body
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return this gateway's fake for the combined sandbox, not started."""
+        from poster.destinations.inteltele.sandboxed import Sandboxed
+
+        return Sandboxed(clock, balance)
 
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the destination's access key comes from, checking it as a send would."""

@@ -8,7 +8,7 @@ kept by the gateway (``list_id``; ``sendViberMessageList`` + ``confirmViberMessa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Ro
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
 from poster.models import Item, Post
 from poster.recipients import Recipients
+from poster.sandbox.phones import Fake
 
 DEFAULT_API_URL = "https://app.sms.by"
 FORWARD_RANGE = (5, 60)
@@ -111,6 +112,12 @@ class SmsByKind:
         if not isinstance(message, GatewayMessage):
             raise MessageRejected(f"smsby: cannot send a {type(message).__name__}")
         return {"type": message.type, **message.payload()}
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return this gateway's fake for the combined sandbox, not started."""
+        from poster.destinations.smsby.sandboxed import Sandboxed
+
+        return Sandboxed(clock, balance)
 
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the destination's access key comes from, checking it as a send would."""
