@@ -30,6 +30,7 @@ from poster.daemon.hints import may_read, next_poll, schedule_name
 from poster.daemon.malloc import return_large_buffers
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.worker import LaneWorker
+from poster.destinations.gateway.subscribers import subscriber_samples
 from poster.errors import (
     ConfigError,
     FeedError,
@@ -368,6 +369,9 @@ class Daemon:
         self.metrics.set("poster_feeds_disabled", disabled)
         for name, lane in self.outbox.lanes.items():
             self.metrics.set("poster_queue_length", len(lane), destination=name)
+        recipients, opted_out = subscriber_samples(self.gateways.subscribers())
+        self.metrics.replace_all("poster_gateway_recipients", recipients)
+        self.metrics.replace_all("poster_gateway_opted_out", opted_out)
         return 200, CONTENT_TYPE, self.metrics.render().encode()
 
     # Signals, chores, reload, shutdown

@@ -20,6 +20,7 @@ from typing import Any
 from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
 from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
 from poster.destinations.gateway.daily import DayCounter
+from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
 from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
     DeliveryError,
@@ -184,6 +185,11 @@ class GatewayDestination:
         if not waiting:
             return 0
         return self.record(self.adapter.statuses(waiting))
+
+    def subscribers(self) -> GatewaySubscribers:
+        """Return how the recipients of this destination's recent items stand."""
+        with self._lock:
+            return summarise(self._name, self.ledger)
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
         """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
