@@ -204,6 +204,15 @@ class Administered(Protocol):
         ...
 
 
+@runtime_checkable
+class StandsIn(Protocol):
+    """A kind whose preview shows more than the body: the requests, recipients and cost."""
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return a destination that shows what ``spec`` would send and sends nothing."""
+        ...
+
+
 def kind(name: str) -> Kind:
     """Return the kind registered as ``name``; its module is imported on first use."""
     module = importlib.import_module(KINDS[name])

@@ -149,6 +149,11 @@ class GatewayDestination:
         return self._kind
 
     @property
+    def recipients(self) -> Recipients:
+        """Return the recipients, read again when their file changed."""
+        return self._recipients()
+
+    @property
     def ledger(self) -> RecipientLedger:
         """Return the destination's recipient ledger, opened on first use."""
         return self._ledger()

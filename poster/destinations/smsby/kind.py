@@ -17,9 +17,10 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import Message, Opening
+from poster.destinations import Destination, Message, Opening
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
+from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
@@ -110,6 +111,10 @@ class SmsByKind:
         if not isinstance(message, GatewayMessage):
             raise MessageRejected(f"smsby: cannot send a {type(message).__name__}")
         return {"type": message.type, **message.payload()}
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
+        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> Any:
         """Return the destination ``spec`` describes, its key loaded and its numbers checked."""
