@@ -46,7 +46,7 @@ from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_p
 from poster.pipeline.outbox import Outbox, Outcomes
 from poster.push.discover import discover
 from poster.push.service import PushService
-from poster.runner import deps, lanes, resend_uncertain
+from poster.runner import deps, lanes, resend_uncertain, resume_interrupted
 from poster.schedule import (
     ConfigDiff,
     backoff,
@@ -119,6 +119,7 @@ class Daemon:
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store
             resend_uncertain(self.store, self.config.feeds)
+            resume_interrupted(self.store, app.destinations)
             return self._serve(app)
 
     def _serve(self, app: App) -> int:

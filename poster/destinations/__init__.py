@@ -213,6 +213,19 @@ class StandsIn(Protocol):
         ...
 
 
+@runtime_checkable
+class KeepsRecipients(Protocol):
+    """A destination that records every recipient's send itself, before and after each request.
+
+    An item interrupted there by a crash can be offered again: the destination skips whoever
+    got it or may have, so nobody gets it twice and the rest are not held.
+    """
+
+    def resumes_interrupted(self) -> bool:
+        """Tell whether an interrupted item may be offered again."""
+        ...
+
+
 def kind(name: str) -> Kind:
     """Return the kind registered as ``name``; its module is imported on first use."""
     module = importlib.import_module(KINDS[name])

@@ -183,6 +183,10 @@ class GatewayDestination:
             )
         return self._receipt(message, todo, tally)
 
+    def resumes_interrupted(self) -> bool:
+        """Say yes: the recipient ledger's plan skips the accepted and the uncertain numbers."""
+        return True
+
     def poll(self, limit: int = POLL_MAX) -> int:
         """Ask the gateway for statuses of messages without a final one; return how many changed."""
         with self._lock:
