@@ -21,6 +21,7 @@ from poster.destinations.gateway.destination import GatewayDestination, close_le
 from poster.destinations.gateway.preview import NO_KEY
 from poster.destinations.inteltele.adapter import IntelTeleAdapter
 from poster.destinations.inteltele.fake import FakeInteltele
+from poster.destinations.inteltele.gateway import RATES
 from poster.errors import CallbackError
 from poster.runner import run_once
 from poster.store.recipients import RecipientLedger
@@ -250,3 +251,19 @@ def test_preview_says_why_the_cost_is_unknown(
     (body,) = preview_bodies(project, capsys)
     assert body["cost"].startswith("unknown (rates not reachable: ")
     assert body["requests"][0]["params"]["im_message"] == "Story 1"
+
+
+def test_numbers_refused_for_low_balance_mid_batch_get_the_item_after_a_top_up(
+    project: Project,
+) -> None:
+    # Enough for the first number only: the gateway refuses the others for low balance.
+    project.fake.account.balance = max(Decimal(price) for price, _ in RATES["ua"].values())
+    project.publish(1)
+    project.run()
+    assert inboxes(project.fake) == {UA1: ["Story 1"]}
+    ledger = project.ledger()
+    assert ledger.open_batches() == []
+    assert set(ledger.plan(item_ref("news", "story-1"), [UA1, DE, RU])) == {DE, RU}
+    project.fake.account.balance = Decimal("10")
+    project.run()
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}

@@ -63,6 +63,8 @@ class Tally:
     lost: int = 0
     """Requests whose answer was lost."""
     first_lost: DeliveryUncertain | None = None
+    released: int = 0
+    """Recipients handed back unsent, to be planned again on a later pass."""
     stop: DeliveryError | None = None
 
     def note(self, result: RecipientResult) -> None:
@@ -88,6 +90,7 @@ class Answers:
             self.accepted.update(outcome.accepted)
             self.rejected.update(outcome.rejected)
             self.opted_out.update(outcome.opted_out)
+            self.released.extend(outcome.released)
 
     def release(self, phones: Sequence[str]) -> None:
         """Note recipients no request reached."""
@@ -173,6 +176,11 @@ class GatewayDestination:
             raise tally.stop
         if len(todo) < wanted:
             raise self._held_back(wanted - len(todo))
+        if tally.released:
+            raise RetryLater(
+                f"{self._name}: the gateway refused {tally.released} recipient(s) of item "
+                f"{message.key!r} without sending; they get it on a later pass"
+            )
         if tally.first_lost is not None:
             first = tally.first_lost
             raise DeliveryUncertain(
@@ -275,6 +283,7 @@ class GatewayDestination:
                 answers.opted_out, released=answers.released, why=answers.why,
             )  # fmt: skip
             self._tally(answers.accepted, answers.rejected, tally)
+            tally.released += len(answers.released)
         for future in futures:
             future.result()  # an unforeseen error, its recipients recorded as uncertain above
 
