@@ -30,6 +30,7 @@ from poster.daemon.hints import may_read, next_poll, schedule_name
 from poster.daemon.malloc import return_large_buffers
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.worker import LaneWorker
+from poster.destinations.gateway.subscribers import subscriber_samples
 from poster.errors import (
     ConfigError,
     FeedError,
@@ -45,7 +46,7 @@ from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_p
 from poster.pipeline.outbox import Outbox, Outcomes
 from poster.push.discover import discover
 from poster.push.service import PushService
-from poster.runner import deps, lanes, resend_uncertain
+from poster.runner import deps, lanes, resend_uncertain, resume_interrupted
 from poster.schedule import (
     ConfigDiff,
     backoff,
@@ -118,6 +119,7 @@ class Daemon:
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store
             resend_uncertain(self.store, self.config.feeds)
+            resume_interrupted(self.store, app.destinations)
             return self._serve(app)
 
     def _serve(self, app: App) -> int:
@@ -368,6 +370,9 @@ class Daemon:
         self.metrics.set("poster_feeds_disabled", disabled)
         for name, lane in self.outbox.lanes.items():
             self.metrics.set("poster_queue_length", len(lane), destination=name)
+        recipients, opted_out = subscriber_samples(self.gateways.subscribers())
+        self.metrics.replace_all("poster_gateway_recipients", recipients)
+        self.metrics.replace_all("poster_gateway_opted_out", opted_out)
         return 200, CONTENT_TYPE, self.metrics.render().encode()
 
     # Signals, chores, reload, shutdown

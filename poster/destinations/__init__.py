@@ -235,11 +235,33 @@ class LimitsFixed(Protocol):
 
 
 @runtime_checkable
+class StandsIn(Protocol):
+    """A kind whose preview shows more than the body: the requests, recipients and cost."""
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return a destination that shows what ``spec`` would send and sends nothing."""
+        ...
+
+
+@runtime_checkable
 class HasSandboxFake(Protocol):
     """A kind with a fake of its API that the combined sandbox serves beside the channels."""
 
     def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
         """Return the kind's fake, not started, on ``clock`` with ``balance`` in its account."""
+        ...
+
+
+@runtime_checkable
+class KeepsRecipients(Protocol):
+    """A destination that records every recipient's send itself, before and after each request.
+
+    An item interrupted there by a crash can be offered again: the destination skips whoever
+    got it or may have, so nobody gets it twice and the rest are not held.
+    """
+
+    def resumes_interrupted(self) -> bool:
+        """Tell whether an interrupted item may be offered again."""
         ...
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import REDACTED, Message, Opening, TokenSource
+from poster.destinations import REDACTED, Destination, Message, Opening, TokenSource
 from poster.destinations.decisiontelecom import compose as dt_compose
 from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import DEFAULT_BASE_URL, DecisionTelecomClient
@@ -28,6 +28,7 @@ from poster.destinations.gateway.destination import (
     GatewayDestination,
     open_gateway,
 )
+from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.gateway.token import key_source
 from poster.models import Item, Post
 from poster.sandbox.phones import Fake
@@ -104,6 +105,10 @@ class DecisionTelecomKind:
         """Say where the destination's access key comes from, checking it as a send would."""
         settings: DecisionTelecomSettings = spec.settings
         return key_source(spec.name, settings.gateway)
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
+        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its key loaded, its recipients file read."""

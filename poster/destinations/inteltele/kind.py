@@ -10,10 +10,11 @@ from typing import Any, Literal, cast
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import Message, Opening, TokenSource
+from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
 from poster.destinations.gateway.destination import GatewayDestination, open_gateway
+from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.gateway.token import key_source
 from poster.destinations.inteltele import compose as it_compose
 from poster.destinations.inteltele.adapter import IntelTeleAdapter, SendOptions
@@ -117,6 +118,10 @@ class IntelTeleKind:
         """Say where the destination's access key comes from, checking it as a send would."""
         settings: IntelTeleSettings = spec.settings
         return key_source(spec.name, settings.gateway)
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
+        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its API key loaded, its recipients file read on use."""
