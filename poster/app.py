@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
-from poster.destinations import Destination, Entries, Opening, kind, sender
-from poster.destinations.recording import RecordingDestination
+from poster.destinations import Destination, Entries, Opening, StandsIn, kind, sender, stand_in
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
 from poster.render import Renderer
@@ -99,19 +98,26 @@ class Reading:
         """Keep nothing: a command that only reads leaves the state as the daemon wrote it."""
 
 
-def stand_ins(config: Config, store: Store | None) -> dict[str, Destination]:
+def stand_ins(
+    config: Config, store: Store | None, http: httpx.Client | None = None
+) -> dict[str, Destination]:
     """Return a stand-in for each configured destination: its kind's bodies, recorded, not sent.
 
     Each stand-in posts as its destination would (the configured or remembered sender), so a
-    preview shows the exact body; nothing is loaded that a real post needs (no token).
+    preview shows the exact body; nothing is loaded that a real post needs (no token), except
+    by a kind that stands in itself given ``http`` (a gateway asking its prices).
     """
     entries = Reading(store)
     opened: dict[str, Destination] = {}
+    state_dir = store.path.parent if store is not None else config.path.parent
     for spec in config.destinations:
         known = sender(spec, entries)
-        opened[spec.name] = RecordingDestination(
-            spec.name, kind(spec.kind), None if known is None else known.id
-        )
+        found, who = kind(spec.kind), None if known is None else known.id
+        if http is not None and isinstance(found, StandsIn):
+            where = Opening(str(config.path), state_dir, http, entries)
+            opened[spec.name] = found.stand_in(spec, where, who)
+        else:
+            opened[spec.name] = stand_in(spec.name, found, who)
     return opened
 
 

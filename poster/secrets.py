@@ -1,9 +1,9 @@
-"""Find the Viber token and keep it out of every log line.
+"""Find a destination's token and keep it out of every log line.
 
-A destination's token is looked up, in order, in the ``POSTER_<NAME>_TOKEN`` environment variable
-(``POSTER_VIBER_TOKEN`` for the ``[viber]`` shorthand), the file named by its ``token_file``, and
-``$CREDENTIALS_DIRECTORY/<name>-token`` (systemd ``LoadCredential=viber-token:/path``). It is
-never stored in the configuration.
+A destination's token is looked up, in order, in the ``POSTER_<NAME>_TOKEN`` environment variable,
+the file named by its ``token_file``, and ``$CREDENTIALS_DIRECTORY/<name>-token`` (systemd
+``LoadCredential=<name>-token:/path``). It is never stored in the configuration. What a token
+looks like is each kind's to say: ``require_token`` takes the kind's ``Shape``.
 """
 
 from __future__ import annotations
@@ -11,37 +11,47 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from poster.config import SHORTHAND, ViberConfig, token_env
+from poster.config import token_env
+from poster.destinations import shorthand
 from poster.errors import ConfigError, ConfigProblem
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
-CREDENTIAL_NAME = "viber-token"
 MASK = "***"
 MIN_SECRET = 12
 """Shorter secrets are refused: masking them would blank out ordinary words in every log line."""
-# Viber channel tokens are groups of letters and digits joined by dashes, such as
-# "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"; the check is loose on group count and size.
-_VIBER_TOKEN = re.compile(r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+")
-_VIBER_LENGTH = range(30, 129)
+
+Shape = Callable[[str], "str | None"]
+"""A kind's check of how its tokens look: why one cannot be a token of that kind, or None."""
 
 
-def load_token(
-    viber: ViberConfig, environ: Mapping[str, str] | None = None, *, name: str = SHORTHAND
-) -> str | None:
+class Place(Protocol):
+    """Where a destination's settings say its token is, and where it is sent."""
+
+    @property
+    def token_file(self) -> Path | None:
+        """Return the file holding the token, if the section names one."""
+        ...
+
+    @property
+    def api_url(self) -> str:
+        """Return the API the token is sent to."""
+        ...
+
+
+def load_token(place: Place, environ: Mapping[str, str] | None = None, *, name: str) -> str | None:
     """Return the token from the environment, the token file or systemd credentials, or None."""
-    found = find_token(viber, environ, name=name)
+    found = find_token(place, environ, name=name)
     return None if found is None else found[0]
 
 
 def find_token(
-    viber: ViberConfig, environ: Mapping[str, str] | None = None, *, name: str = SHORTHAND
+    place: Place, environ: Mapping[str, str] | None = None, *, name: str
 ) -> tuple[str, ConfigProblem] | None:
     """Return destination ``name``'s token and a problem naming its source, or None when unset."""
     env = os.environ if environ is None else environ
@@ -52,8 +62,8 @@ def find_token(
         source = ConfigProblem("environment", variable, "", hint=_HINT)
         _check(value, source)
         return value, source
-    if viber.token_file is not None:
-        return _read_token_file(viber.token_file, f"{section(name)}.token_file")
+    if place.token_file is not None:
+        return _read_token_file(place.token_file, f"{section(name)}.token_file")
     directory = env.get(CREDENTIALS_ENV, "")
     credential = f"{name}-token"
     if directory:
@@ -65,34 +75,46 @@ def find_token(
 
 def section(name: str) -> str:
     """Return the dotted name of destination ``name``'s section in feeds.toml."""
-    return SHORTHAND if name == SHORTHAND else f"destinations.{name}"
+    found = shorthand()
+    return name if found is not None and found[0] == name else f"destinations.{name}"
 
 
 def require_token(
-    viber: ViberConfig, config_file: str, *, also: str = "", name: str = SHORTHAND
+    place: Place,
+    config_file: str,
+    *,
+    name: str,
+    missing: str,
+    also: str = "",
+    shape: Shape | None = None,
 ) -> str:
-    """Return the token, hidden from every log line from now on, or explain where to put it."""
-    found = find_token(viber, name=name)
+    """Return the token, hidden from every log line from now on, or explain where to put it.
+
+    ``missing`` says what is missing when no token is set; a token sent anywhere but this
+    machine (a sandbox's) must pass the kind's ``shape``.
+    """
+    found = find_token(place, name=name)
     if found is None:
         where = section(name)
         hint = (
             f"set {token_env(name)}, [{where}] token_file, or the systemd credential {name}-token"
-            "; to try poster without a channel, run `poster run --once --sandbox`"
         )
-        message = "no Viber token" if name == SHORTHAND else f"no token for destination {name!r}"
-        problem = ConfigProblem(config_file, where, message, None, hint + also)
-        raise ConfigError([problem])
+        raise ConfigError([ConfigProblem(config_file, where, missing, None, hint + also)])
     token, source = found
-    if not is_local(viber.api_url):
-        reason = viber_token_problem(token)
-        if reason:
-            raise ConfigError([_with(source, f"the token {reason}", source.hint)])
+    reason = None if shape is None or is_local(place.api_url) else shape(token)
+    if reason:
+        raise ConfigError([_with(source, f"the token {reason}", source.hint)])
     install_redaction(token)
     return token
 
 
+def source_text(source: ConfigProblem) -> str:
+    """Return where a found token came from: a variable, or a key and its file."""
+    return source.key if source.file == "environment" else f"{source.key} ({source.file})"
+
+
 def is_local(api_url: str) -> bool:
-    """Tell whether ``api_url`` points at this machine (a sandbox channel), not at Viber."""
+    """Tell whether ``api_url`` points at this machine (a sandbox), not at the real API."""
     host = urlsplit(api_url).hostname or ""
     if host == "localhost":
         return True
@@ -100,16 +122,6 @@ def is_local(api_url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def viber_token_problem(token: str) -> str | None:
-    """Return why ``token`` cannot be a Viber channel token, or None when it looks like one."""
-    if len(token) not in _VIBER_LENGTH or not _VIBER_TOKEN.fullmatch(token):
-        return (
-            "does not look like a Viber channel token (groups of letters and digits joined "
-            "by dashes, such as 445da6az…-dazcczb2…-e0vc5fva…)"
-        )
-    return None
 
 
 def token_problem(token: str) -> str | None:
@@ -123,7 +135,7 @@ def token_problem(token: str) -> str | None:
     return None
 
 
-_HINT = "copy the token again from the channel's info screen, Developer Tools"
+_HINT = "copy the token again from where it was issued (a channel's info screen, Developer Tools)"
 
 
 def _read_token_file(path: Path, key: str) -> tuple[str, ConfigProblem]:

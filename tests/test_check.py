@@ -155,3 +155,42 @@ def test_a_destinations_unreadable_token_file_is_an_error(
     code, out, err = check(capsys, config)
     assert code == EXIT_CONFIG and out == ""
     assert "destinations.sports.token_file: cannot read the token file: No such file" in err
+
+
+GATEWAYS = (
+    '[destinations.dt]\nkind = "decisiontelecom"\nsource_addr = "Poster"\n'
+    'recipients = "subs.txt"\n\n'
+    '[destinations.it]\nkind = "inteltele"\nusername = "poster"\nim_sender = "News"\n'
+    'recipients = "subs.txt"\n\n'
+    '[destinations.sb]\nkind = "smsby"\nrecipients = "subs.txt"\n'
+)
+
+
+def test_each_gateways_key_source_is_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_DT_TOKEN", TOKEN)
+    (tmp_path / "it-key").write_text("it-key-from-a-file\n")
+    monkeypatch.delenv("POSTER_SB_TOKEN", raising=False)
+    head = GATEWAYS.replace("im_sender", 'token_file = "it-key"\nim_sender')
+    code, out, err = check(capsys, project(tmp_path, head))
+    assert code == EXIT_OK, err
+    assert "token of dt: from POSTER_DT_TOKEN" in out.splitlines()
+    assert f"token of it: from destinations.it.token_file ({tmp_path / 'it-key'})" in out
+    assert TOKEN not in out + err and "it-key-from-a-file" not in out + err
+    assert err.splitlines() == [
+        "warning: no access key for 'sb', so preview and `run --once --sandbox` work but "
+        "posting does not; set POSTER_SB_TOKEN, [destinations.sb] token_file, or the systemd "
+        "credential sb-token to the key the gateway gave you"
+    ]
+
+
+def test_a_gateways_unusable_key_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DT", "IT"):
+        monkeypatch.setenv(f"POSTER_{name}_TOKEN", TOKEN)
+    monkeypatch.setenv("POSTER_SB_TOKEN", "short")
+    code, out, err = check(capsys, project(tmp_path, GATEWAYS))
+    assert code == EXIT_CONFIG and out == ""
+    assert "environment: POSTER_SB_TOKEN: the token is 5 characters long" in err

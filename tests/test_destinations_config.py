@@ -124,3 +124,43 @@ def test_a_destinations_credential_is_named_after_it(tmp_path: Path) -> None:
     (tmp_path / "news-token").write_text(TOKEN)
     found = find_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path)}, name="news")
     assert found is not None and found[0] == TOKEN
+
+
+def test_the_registry_names_the_kind_that_declares_a_shorthand_section() -> None:
+    from poster.destinations import HasShorthand, kind, shorthand
+
+    found = shorthand()
+    assert found is not None
+    section, name = found
+    declared = kind(name)
+    assert isinstance(declared, HasShorthand) and declared.shorthand == section
+
+
+def test_the_shorthand_section_is_read_with_its_kinds_keys(tmp_path: Path) -> None:
+    from poster.destinations import kind, shorthand
+
+    section, name = shorthand() or ("", "")
+    config = load_config(write(tmp_path, f'[{section}]\nfrom = "admin="\nmin_gap = "2s"\n' + FEED))
+    (only,) = config.destinations
+    assert (only.name, only.kind, only.min_gap) == (section, name, timedelta(seconds=2))
+    assert "from" in kind(name).keys and only.settings.sender == "admin="
+
+
+@pytest.mark.parametrize(
+    ("field", "size", "most"),
+    [("name", 29, 28), ("phone_number", 19, 18)],
+    ids=["name", "phone"],
+)
+def test_a_fixed_contact_is_held_to_the_tightest_limit_a_kind_declares(
+    tmp_path: Path, field: str, size: int, most: int
+) -> None:
+    from poster.destinations import Limit, fixed_limit
+
+    assert fixed_limit(f"contact.{field}") == Limit(most, "the Channels Post API")
+    contact = {"name": "Desk", "phone_number": "+375291234567", field: "1" * size}
+    table = ", ".join(f'{key} = "{value}"' for key, value in contact.items())
+    found = problems(tmp_path, FEED + f'type = "contact"\ncontact = {{ {table} }}\n')
+    assert f"contact.{field}: is {size} characters; the Channels Post API takes at most {most}" in (
+        " ".join(found)
+    )
+    assert fixed_limit("contact.unknown") is None

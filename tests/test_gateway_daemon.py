@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,12 @@ from support.daemon import Feeds, Project, running
 from support.decisiontelecom import Clock, fake_gateway
 from support.wait import wait_for
 
+from poster.config import load_config
 from poster.daemon.gateways import PREFIX, secret_key
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import item_ref
 from poster.destinations.viber.sandbox import Sandbox
+from poster.ops.status import format_status, status_json, status_view
 from poster.store import Store
 from poster.store.recipients import RecipientLedger, ledger_path
 
@@ -109,3 +112,33 @@ def test_a_callback_path_stays_the_same_across_restarts(project, fake) -> None: 
         assert callback_path(project) == first
         answer = daemon.http.get(str(daemon.get("/").url.join(first)))
     assert answer.status_code == 400
+
+
+def test_status_and_metrics_count_each_items_subscribers(project, fake, clock) -> None:  # type: ignore[no-untyped-def]
+    write(project, fake, public=True)
+    (post,) = project.feeds.publish("city", 1)
+    with running(project) as daemon:
+        wait_for(lambda: len(fake.gateway.messages) == len(PHONES), "the item sent to all")
+        clock.now += 60
+        fake.pump()
+        wait_for(lambda: delivered(project, post.guid) == len(PHONES), "the statuses recorded")
+        where = f'destination="subs",feed="city",key="{post.guid}"'
+        shown = {
+            state: daemon.metric(f'poster_gateway_recipients{{{where},state="{state}"}}')
+            for state in ("accepted", "delivered", "read", "failed")
+        }
+        opted_out = daemon.metric('poster_gateway_opted_out{destination="subs"}')
+        with Store(project.state, read_only=True) as store:
+            view = status_view(load_config(project.config), store, datetime.now(UTC))
+    assert shown == {"accepted": 10, "delivered": 10, "read": 0, "failed": 0}
+    assert opted_out == 0
+    (gateway,) = status_json(view)["subscribers"]
+    assert gateway["destination"] == "subs" and gateway["opted_out"] == 0
+    (item,) = gateway["items"]
+    assert (item["key"], item["accepted"], item["delivered"], item["uncertain"]) == (
+        post.guid, 10, 10, 0,
+    )  # fmt: skip
+    text = format_status(view)
+    assert "Subscribers" in text and "0 number(s) opted out" in text
+    row = next(line for line in text.splitlines() if post.guid in line and "subs" in line)
+    assert row.split()[-6:] == ["10", "10", "0", "0", "0", "0"]

@@ -55,9 +55,7 @@ def test_a_killed_send_sends_nobody_twice_and_loses_nobody(
         'templates = "templates"\n'
         f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
         'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
-        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\nbacklog = "all"\n'
-        # Safe here: the recipient ledger skips whoever got the item or may have.
-        'uncertain = "resend"\n',
+        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\nbacklog = "all"\n',
         encoding="utf-8",
     )
     state = tmp_path / "state"

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from poster.app import build
+from poster.cli import main
 from poster.config import load_config
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
+from poster.destinations.gateway.preview import NO_KEY
 from poster.destinations.inteltele.adapter import IntelTeleAdapter
 from poster.destinations.inteltele.fake import FakeInteltele
+from poster.destinations.inteltele.gateway import RATES
 from poster.errors import CallbackError
 from poster.pipeline.runner import run_once
 from poster.store.recipients import RecipientLedger
@@ -210,3 +215,55 @@ def test_the_account_and_a_cost_estimate_come_from_the_gateway(project: Project)
     assert cost == (
         "at most 0.65 for 4 number(s); 1 number(s) have no rate (gb): the gateway refuses them"
     )
+
+
+def preview_bodies(project: Project, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """Run ``poster preview --json`` and return each item's body."""
+    config, state = project.root / "feeds.toml", project.root / "state"
+    assert main(["-c", str(config), "preview", "--state-dir", str(state), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert API_KEY not in out
+    return [item["body"] for feed in json.loads(out)["feeds"] for item in feed["items"]]
+
+
+def test_preview_shows_the_requests_recipients_and_cost_sending_nothing(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.publish(1)
+    (body,) = preview_bodies(project, capsys)
+    assert (body["recipients"], body["requests_total"]) == (5, 1)
+    (request,) = body["requests"]
+    assert request["params"]["api_key"] == "***"
+    assert request["params"]["to"] == ",".join((UA1, DE, BLACKLISTED, NO_ROUTE, RU))
+    assert body["cost"].startswith("at most ") and "for 5 number(s)" in body["cost"]
+    assert project.fake.deliveries == []
+
+
+def test_preview_says_why_the_cost_is_unknown(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.publish(1)
+    monkeypatch.delenv("POSTER_SUBS_TOKEN")
+    (body,) = preview_bodies(project, capsys)
+    assert (body["recipients"], body["cost"]) == (5, NO_KEY)
+    monkeypatch.setenv("POSTER_SUBS_TOKEN", API_KEY)
+    project.fake.inject("http500", "http500", "http500")
+    (body,) = preview_bodies(project, capsys)
+    assert body["cost"].startswith("unknown (rates not reachable: ")
+    assert body["requests"][0]["params"]["im_message"] == "Story 1"
+
+
+def test_numbers_refused_for_low_balance_mid_batch_get_the_item_after_a_top_up(
+    project: Project,
+) -> None:
+    # Enough for the first number only: the gateway refuses the others for low balance.
+    project.fake.account.balance = max(Decimal(price) for price, _ in RATES["ua"].values())
+    project.publish(1)
+    project.run()
+    assert inboxes(project.fake) == {UA1: ["Story 1"]}
+    ledger = project.ledger()
+    assert ledger.open_batches() == []
+    assert set(ledger.plan(item_ref("news", "story-1"), [UA1, DE, RU])) == {DE, RU}
+    project.fake.account.balance = Decimal("10")
+    project.run()
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}

@@ -1,7 +1,11 @@
 """Prove that only a kind's own folder and the registry name a kind of destination.
 
 A kind is named by importing its folder (``poster.destinations.viber``) or by writing its name
-as a string (``"viber"``). The shims listed below are the documented exceptions.
+as a string (``"viber"``). Everything else reaches a kind through the registry's calls, which
+name none: ``kind(spec.kind)``, ``shorthand()`` for the section a kind declares, ``fixed_limit``
+for the limits kinds put on fixed messages, and ``stand_in`` for the recording destination a
+preview puts in each destination's place. Writing ``kind("recording")`` outside the registry
+still names a kind and is caught. The shims listed below are the documented exceptions.
 """
 
 from __future__ import annotations
@@ -14,14 +18,9 @@ from poster.destinations import KINDS
 POSTER = Path(__file__).parents[1] / "poster"
 REGISTRY = POSTER / "destinations" / "__init__.py"
 SHIMS: dict[str, str] = {
-    "app.py": "a preview's stand-ins record each kind's body through the recording kind",
-    "sandbox/phones.py": "the sandbox page shows the DecisionTelecom fake's phones",
-    "config/records.py": "the [viber] shorthand: one destination called viber, of kind viber",
-    "config/load.py": "reads the [viber] shorthand section",
-    "config/keys.py": "declares the [viber] shorthand section and the Viber contact limits",
     "store/ledger.py": "the state entries a single-channel release kept for the shorthand",
     "sandbox/run.py": "the sandbox serves a Viber channel beside the gateways' fakes",
-    "sandbox/gateways.py": "the gateways' fakes share the Viber sandbox's wire helpers",
+    "sandbox/gateways.py": "the fakes the kinds offer share the Viber sandbox's wire helpers",
     "cli/channel.py": "run --sandbox and sandbox stand a Viber sandbox channel in",
     "cli/studio.py": "the studio is a page of the Viber sandbox",
 }
@@ -89,3 +88,8 @@ def test_the_check_finds_an_import_and_a_kind_written_out() -> None:
         "ops/status.py:1 imports poster.destinations.viber",
         "ops/status.py:2 names kind 'viber'",
     ]
+
+
+def test_asking_the_registry_for_a_kind_by_its_name_still_names_it() -> None:
+    text = 'from poster.destinations import kind\nRECORDER = kind("recording")\n'
+    assert namings(POSTER / "app.py", kind_homes(), text) == ["app.py:2 names kind 'recording'"]

@@ -258,7 +258,9 @@ def test_status_json_has_plain_values(config: Config, store: Store) -> None:
         "daemon_running",
         "restored",
         "held",
+        "subscribers",
     }
+    assert data["subscribers"] == []
     assert (data["waiting"], data["daemon_running"], data["restored"]) == ([], False, None)
     assert data["ok"] is False
     assert data["destinations"] == [

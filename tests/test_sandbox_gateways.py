@@ -11,6 +11,7 @@ from support.clock import Clock
 from support.gateways import DT_AUTH, DT_MESSAGE, IT_MESSAGE, SMSBY_MESSAGE
 from support.sandbox import TLS, TOKEN, Receiver
 
+from poster.destinations import KINDS, HasSandboxFake, kind
 from poster.destinations.viber.sandbox import Sandbox
 from poster.sandbox.gateways import GatewayFakes
 
@@ -69,7 +70,7 @@ def test_each_gateway_takes_a_message_under_its_prefix_and_shows_it_per_phone(
     assert it["messages"][0]["link"] == "https://example.org/b"
     [by] = shown["smsby"]
     assert (by["number"], by["messages"][0]["text"]) == ("375291111111", "Hello from SMS.BY")
-    assert len(fakes.smsby.gateway.deliveries) == 1
+    assert len(fakes.fake("smsby").fake.gateway.deliveries) == 1
     assert "fake-api-key" not in client.get("sandbox/gateways").text
 
 
@@ -171,3 +172,10 @@ def test_a_sandbox_without_gateways_lists_none() -> None:
     with Sandbox(token=TOKEN) as sandbox:
         assert httpx.get(sandbox.url + "sandbox/gateways", verify=TLS).json() == []
         assert httpx.get(sandbox.url + "smsby/api/v2/getVibernames", verify=TLS).status_code == 404
+
+
+def test_the_sandbox_mounts_the_fake_of_every_kind_that_offers_one() -> None:
+    offering = [name for name in KINDS if isinstance(kind(name), HasSandboxFake)]
+    fakes = GatewayFakes(Clock())
+    assert [where.id for where in fakes.mounted] == offering
+    assert len({where.prefix for where in fakes.mounted}) == len(offering)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from poster import secrets
-from poster.config import TOKEN_ENV, ViberConfig
+from poster.config import ViberConfig
+from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.errors import ConfigError
-from poster.secrets import RedactingFilter, install_redaction, load_token, require_token
+from poster.secrets import RedactingFilter, install_redaction
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 
@@ -23,6 +24,11 @@ def write(path: Path, content: bytes | str) -> Path:
         content = content.encode()
     path.write_bytes(content)
     return path
+
+
+def load_token(viber: ViberConfig, environ: dict[str, str] | None = None) -> str | None:
+    """Return the ``[viber]`` shorthand's token as ``secrets.load_token`` finds it."""
+    return secrets.load_token(viber, environ, name=SHORTHAND)
 
 
 # --- load_token -------------------------------------------------------------------------------
@@ -229,7 +235,7 @@ def test_a_one_letter_token_is_refused_before_it_can_mangle_logs(
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "t")
     with pytest.raises(ConfigError) as caught:
-        require_token(ViberConfig(api_url="http://127.0.0.1:9/pa"), "feeds.toml")
+        channel_token(ViberConfig(api_url="http://127.0.0.1:9/pa"), "feeds.toml")
     assert f"environment: {TOKEN_ENV}: the token is 1 characters long" in str(caught.value)
     logging.getLogger("test.redact.short").warning("status=error url=http://x.example/")
     assert "status=error url=http://x.example/" in caplog.text
@@ -256,7 +262,7 @@ def test_real_looking_tokens_are_accepted_for_viber(
     clean_redaction: None, monkeypatch: pytest.MonkeyPatch, token: str
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, token)
-    assert require_token(ViberConfig(), "feeds.toml") == token
+    assert channel_token(ViberConfig(), "feeds.toml") == token
 
 
 @pytest.mark.parametrize(
@@ -286,7 +292,7 @@ def test_implausible_tokens_are_refused_for_viber_naming_the_source(
         monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
         where = "LoadCredential=viber-token"
     with pytest.raises(ConfigError) as caught:
-        require_token(viber, "feeds.toml")
+        channel_token(viber, "feeds.toml")
     text = str(caught.value)
     assert where in text and "does not look like a Viber channel token" in text
     assert token not in text
@@ -297,4 +303,4 @@ def test_the_sandbox_token_is_accepted_with_a_local_channel(
     clean_redaction: None, monkeypatch: pytest.MonkeyPatch, api_url: str
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "sandbox-token")
-    assert require_token(ViberConfig(api_url=api_url), "feeds.toml") == "sandbox-token"
+    assert channel_token(ViberConfig(api_url=api_url), "feeds.toml") == "sandbox-token"

@@ -247,7 +247,7 @@ def test_unit_sets_required_directive(key: str, value: str) -> None:
 
 
 def test_unit_names_what_the_code_reads() -> None:
-    from poster.secrets import CREDENTIAL_NAME
+    from poster.destinations.viber.token import CREDENTIAL_NAME
 
     service = directives(UNIT)["Service"]
     assert service["LoadCredential"][0].split(":")[0] == CREDENTIAL_NAME

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from poster.cli.check import cmd_check
 from poster.cli.common import (
     EXIT_FAILED,
@@ -52,12 +54,13 @@ def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
     feeds = select_feeds(config, args.feed)
     folder = state_dir(args)
-    with _ledger(folder) as ledger, make_client() as client:
+    with _ledger(folder) as ledger, make_client() as client, httpx.Client() as api:
         # Probes and conversions happen in memory: the preview writes nothing.
         media = media_stage(config, folder if ledger else None, client, read_only=True)
         reports = preview(
-            config, feeds, client, ledger=ledger, limit=args.limit, media=media, meta=ledger
-        )
+            config, feeds, client, ledger=ledger, limit=args.limit, media=media, meta=ledger,
+            http=api,
+        )  # fmt: skip
     print(render_json(reports) if args.json else render_text(reports), end="")
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 

@@ -20,8 +20,6 @@ overrides a default ``cron``; ``jitter`` is inherited on its own. Setting both `
 from poster.config.load import load_config
 from poster.config.records import (
     DEFAULT_API_URL,
-    SHORTHAND,
-    TOKEN_ENV,
     Config,
     DaemonConfig,
     DestinationConfig,
@@ -38,8 +36,6 @@ from poster.config.values import parse_duration
 
 __all__ = [
     "DEFAULT_API_URL",
-    "SHORTHAND",
-    "TOKEN_ENV",
     "Config",
     "DaemonConfig",
     "DestinationConfig",

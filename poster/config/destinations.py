@@ -1,7 +1,7 @@
 """Check ``[destinations.NAME]`` sections and each feed's ``to``; each kind declares its keys.
 
-Without any ``[destinations.*]`` the ``[viber]`` section stands for one destination called
-``viber``; the two together are refused, since it would be unclear which channel is meant.
+Without any ``[destinations.*]`` a kind's shorthand section stands for one destination named as
+the section; the two together are refused, since it would be unclear which one is meant.
 """
 
 from __future__ import annotations
@@ -11,17 +11,23 @@ from typing import Any
 
 from poster.config import keys as k
 from poster.config import values as v
-from poster.config.records import SHORTHAND, DestinationConfig
+from poster.config.records import DestinationConfig
 from poster.destinations import KINDS, kind
 
 
 def destinations(
-    raw: Mapping[str, object], shorthand: bool, ctx: v.Context
+    raw: Mapping[str, object], shorthand: tuple[str, str] | None, ctx: v.Context
 ) -> tuple[list[DestinationConfig], list[v.Issue]]:
-    """Return the checked destinations of ``[destinations]`` and the issues found."""
+    """Return the checked destinations of ``[destinations]`` and the issues found.
+
+    ``shorthand`` is the shorthand section the file also has, if any, and its kind.
+    """
     if raw and shorthand:
-        hint = 'move the [viber] keys into a [destinations.viber] section with kind = "viber"'
-        return [], [v.Issue("cannot be combined with [viber]", hint, "destinations")]
+        short, chosen = shorthand
+        hint = (
+            f'move the [{short}] keys into a [destinations.{short}] section with kind = "{chosen}"'
+        )
+        return [], [v.Issue(f"cannot be combined with [{short}]", hint, "destinations")]
     found: list[DestinationConfig] = []
     issues: list[v.Issue] = []
     for name, section in raw.items():
@@ -72,13 +78,12 @@ def check_routes(to: Sequence[str] | None, known: Sequence[str]) -> list[v.Issue
     """Refuse a feed's ``to`` naming a destination that is not configured."""
     if to is None:
         return []
-    every = list(known) or [SHORTHAND]
     return [
         v.Issue(
             f"{name!r} is not a configured destination",
-            v.did_you_mean(name, every, "destinations"),
+            v.did_you_mean(name, known, "destinations"),
             "to",
         )
         for name in to
-        if name not in every
+        if name not in known
     ]

@@ -10,9 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from poster.config import values as v
-from poster.config.records import DEFAULT_API_URL, TOKEN_ENV, JsonMapping
+from poster.config.records import JsonMapping
 from poster.config.rules import rules
-from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
+from poster.destinations import fixed_limit
 from poster.gate import QUIET_HINT, Gate, QuietHours, parse_quiet
 from poster.models import Contact, Location, Sticker
 
@@ -98,15 +98,14 @@ def _coordinate(limit: float) -> v.Convert:
     return convert
 
 
-def _bounded_text(limit: int) -> v.Convert:
-    """Return a check for a non-empty string of at most ``limit`` characters."""
+def _bounded_text(key: str) -> v.Convert:
+    """Return a check for a non-empty string within the limit the kinds put on ``key``."""
 
     def convert(value: object, ctx: v.Context) -> str:
         result = v.text(value, ctx)
-        if len(result) > limit:
-            raise v.fail(
-                f"is {len(result)} characters; the Channels Post API takes at most {limit}"
-            )
+        limit = fixed_limit(key)
+        if limit is not None and len(result) > limit.most:
+            raise v.fail(f"is {len(result)} characters; {limit.by} takes at most {limit.most}")
         return result
 
     return convert
@@ -163,15 +162,6 @@ def _quiet(value: object, _ctx: v.Context) -> QuietHours:
         raise v.fail(str(exc), QUIET_HINT) from None
 
 
-def _no_token(_value: object, _ctx: v.Context) -> None:
-    """Refuse a literal token; the message never repeats the value."""
-    raise v.fail(
-        "a literal token does not belong in feeds.toml",
-        f"delete it and put the token in the environment ({TOKEN_ENV}), in a file named by"
-        " token_file, or in systemd credentials; rotate it if this file was ever shared",
-    )
-
-
 def _feed_only(_value: object, _ctx: v.Context) -> None:
     """Refuse a per-feed key in ``[defaults]``."""
     raise v.fail("cannot be set in [defaults]", "set it in each [[feeds]] table")
@@ -211,19 +201,20 @@ _LOCATION_TABLE = nested(
 )
 _CONTACT_TABLE = nested(
     {
-        "name": Key(None, _bounded_text(CONTACT_NAME_MAX), "the name shown on the card"),
-        "phone_number": Key(None, _bounded_text(CONTACT_PHONE_MAX), "e.g. +375291234567"),
+        "name": Key(None, _bounded_text("contact.name"), "the name shown on the card"),
+        "phone_number": Key(None, _bounded_text("contact.phone_number"), "e.g. +375291234567"),
     },
     "a table { name = ..., phone_number = ... }",
 )
 
+SECTION = Key({}, lambda value, _ctx: v.need(value, dict, "a table"))
+"""A top-level table whose own keys are checked on their own."""
 TOP_KEYS: dict[str, Key] = {
     "templates": Key("templates", v.path_value),
-    "viber": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
-    "webhook": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
-    "daemon": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
-    "media": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
-    "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "webhook": SECTION,
+    "daemon": SECTION,
+    "media": SECTION,
+    "defaults": SECTION,
     "destinations": Key({}, lambda value, _ctx: v.need(value, dict, "a table of tables")),
     "feeds": Key([], _feed_tables),
 }
@@ -241,15 +232,10 @@ COMMON_DESTINATION_KEYS: dict[str, Key] = {
     **GATE_KEYS,
 }
 """The keys of every ``[destinations.NAME]`` section; each kind declares the rest."""
-VIBER_KEYS: dict[str, Key] = {
-    "api_url": Key(DEFAULT_API_URL, v.http_url),
-    "from": Key(None, v.text),
-    "token_file": Key(None, v.path_value),
-    "token": Key(None, _no_token, hidden=True),
-    "min_gap": Key(timedelta(seconds=10), v.duration(positive=False)),
-    "max_per_pass": Key(10, v.positive_int),
-    **GATE_KEYS,
+SHORTHAND_KEYS: dict[str, Key] = {
+    name: key for name, key in COMMON_DESTINATION_KEYS.items() if name != "kind"
 }
+"""The common keys of a shorthand section, which is named after its kind; the kind adds its own."""
 DAEMON_KEYS: dict[str, Key] = {
     "max_fetches": Key(4, v.positive_int),
     "disable_after": Key(10, v.positive_int),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from poster.config.records import (
     ViberConfig,
     WebhookConfig,
 )
+from poster.destinations import kind, shorthand
 from poster.errors import ConfigError, ConfigProblem
 
 _WHEN_KEYS = frozenset({"interval", "cron"})
@@ -35,7 +36,9 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     config_path = Path(os.path.abspath(Path(path).expanduser()))
     report = _Report(file)
     ctx = v.Context(config_path.parent, None, os.environ if environ is None else environ)
-    top = k.read_table(_read_toml(config_path, file), k.TOP_KEYS, ctx)
+    short = shorthand()
+    sections = k.TOP_KEYS if short is None else {**k.TOP_KEYS, short[0]: k.SECTION}
+    top = k.read_table(_read_toml(config_path, file), sections, ctx)
     report.add(top.issues)
     templates_dir = top.values.get("templates") or v.path_value(
         k.TOP_KEYS["templates"].default, ctx
@@ -43,9 +46,9 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     if not templates_dir.is_dir() and "templates" not in top.bad:
         report.add([_missing_templates_dir(templates_dir)])
     ctx = v.Context(ctx.base_dir, templates_dir if templates_dir.is_dir() else None, ctx.environ)
-    viber = _viber(top.values.get("viber", {}), ctx, report)
-    shorthand = "viber" in top.values
-    wanted, issues = destinations(top.values.get("destinations", {}), shorthand, ctx)
+    viber = ViberConfig() if short is None else _shorthand(*short, top.values, ctx, report)
+    used = short if short is not None and short[0] in top.values else None
+    wanted, issues = destinations(top.values.get("destinations", {}), used, ctx)
     report.add(issues)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
     daemon = _daemon(top.values.get("daemon", {}), ctx, report)
@@ -57,7 +60,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
             [v.Issue("no feeds are configured", "add a [[feeds]] table with name and url", "feeds")]
         )
     report.add(_check_default_template(feeds, ctx.templates_dir))
-    names = list(top.values.get("destinations", {}))
+    names = list(top.values.get("destinations", {})) or ([] if short is None else [short[0]])
     for label, levels in feeds:
         if "to" not in levels.bad:
             report.add(check_routes(levels.get("to"), names), feed=label)
@@ -108,20 +111,16 @@ def _missing_templates_dir(folder: Path) -> v.Issue:
     return v.Issue(f"templates folder {str(folder)!r} does not exist", hint, "templates")
 
 
-def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberConfig:
-    """Check ``[viber]``."""
-    table = k.read_table(raw, k.VIBER_KEYS, ctx)
+def _shorthand(
+    section: str, name: str, top: Mapping[str, Any], ctx: v.Context, report: _Report
+) -> Any:
+    """Check the shorthand ``[section]`` with the keys of kind ``name``; return its settings."""
+    keys = {**k.SHORTHAND_KEYS, **kind(name).keys}
+    table = k.read_table(top.get(section, {}), keys, ctx)
     gate, issues = k.gate(table.values)
-    report.add([*table.issues, *issues], prefix="viber.")
-    get = table.values.get
-    return ViberConfig(
-        api_url=get("api_url", k.VIBER_KEYS["api_url"].default),
-        sender=get("from"),
-        token_file=get("token_file"),
-        min_gap=get("min_gap", k.VIBER_KEYS["min_gap"].default),
-        max_per_pass=get("max_per_pass", k.VIBER_KEYS["max_per_pass"].default),
-        gate=gate,
-    )
+    report.add([*table.issues, *issues], prefix=f"{section}.")
+    values = {key: table.values.get(key, spec.default) for key, spec in keys.items()}
+    return replace(kind(name).settings(values), gate=gate)
 
 
 def _daemon(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> DaemonConfig:

@@ -8,13 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from poster.destinations import shorthand
 from poster.gate import Gate
 from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
-TOKEN_ENV = "POSTER_VIBER_TOKEN"
-SHORTHAND = "viber"
-"""The ``[viber]`` section: the name and kind of the one destination it stands for."""
 
 
 @dataclass(frozen=True)
@@ -186,15 +184,17 @@ class Config:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     destinations: tuple[DestinationConfig, ...] = ()
-    """Every destination; left empty, the ``[viber]`` shorthand's one destination."""
+    """Every destination; left empty, the one destination of the shorthand section."""
     media: MediaConfig = field(default_factory=MediaConfig)
 
     def __post_init__(self) -> None:
-        if not self.destinations:
-            # The shorthand: a configuration without [destinations.*] posts to one channel.
+        found = shorthand()
+        if not self.destinations and found is not None:
+            # A configuration without [destinations.*] posts to the shorthand's one destination.
+            name, kind = found
             viber = self.viber
             only = DestinationConfig(
-                SHORTHAND, SHORTHAND, viber.min_gap, viber.max_per_pass, viber, viber.gate
+                name, kind, viber.min_gap, viber.max_per_pass, viber, viber.gate
             )
             object.__setattr__(self, "destinations", (only,))
 

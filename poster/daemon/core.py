@@ -38,6 +38,7 @@ from poster.daemon.schedule import (
 )
 from poster.daemon.systemd import Notifier
 from poster.daemon.worker import LaneWorker
+from poster.destinations.gateway.subscribers import subscriber_samples
 from poster.errors import (
     ConfigError,
     FeedError,
@@ -50,7 +51,7 @@ from poster.ops import inbox
 from poster.ops.commands import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
 from poster.pipeline.outbox import Outbox, Outcomes
-from poster.pipeline.runner import deps, lanes, resend_uncertain
+from poster.pipeline.runner import deps, lanes, resend_uncertain, resume_interrupted
 from poster.push.discover import discover
 from poster.push.service import PushService
 from poster.select import Decision
@@ -118,6 +119,7 @@ class Daemon:
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store
             resend_uncertain(self.store, self.config.feeds)
+            resume_interrupted(self.store, app.destinations)
             return self._serve(app)
 
     def _serve(self, app: App) -> int:
@@ -368,6 +370,9 @@ class Daemon:
         self.metrics.set("poster_feeds_disabled", disabled)
         for name, lane in self.outbox.lanes.items():
             self.metrics.set("poster_queue_length", len(lane), destination=name)
+        recipients, opted_out = subscriber_samples(self.gateways.subscribers())
+        self.metrics.replace_all("poster_gateway_recipients", recipients)
+        self.metrics.replace_all("poster_gateway_opted_out", opted_out)
         return 200, CONTENT_TYPE, self.metrics.render().encode()
 
     # Signals, chores, reload, shutdown

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from poster.daemon.listener import Call, WebhookReceiver
 from poster.destinations import Destination, Entries
 from poster.destinations.gateway.destination import GatewayDestination
+from poster.destinations.gateway.subscribers import GatewaySubscribers
 from poster.errors import CallbackError, PosterError
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,12 @@ class GatewayDesk:
                 target=_poll_all, args=(gateways,), name="gateway-poll", daemon=True
             )
             self._poller.start()
+
+    def subscribers(self) -> list[GatewaySubscribers]:
+        """Return each gateway destination's counts for its recent items."""
+        with self._lock:
+            gateways = list(self._paths.values())
+        return [gateway.subscribers() for gateway in gateways]
 
     def stop(self, timeout: float = 5.0) -> None:
         """Wait for a poll under way to finish."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -17,6 +17,11 @@ _HELP = {
     "poster_channel_fatal": ("gauge", "1 while the channel refuses every post."),
     "poster_feed_failures": ("gauge", "Consecutive failures of each feed."),
     "poster_feeds_disabled": ("gauge", "Feeds disabled after repeated failures or by hand."),
+    "poster_gateway_recipients": (
+        "gauge",
+        "Recipients of each recent item at a gateway by state (accepted, delivered, read, ...).",
+    ),
+    "poster_gateway_opted_out": ("gauge", "Numbers a gateway reported as opted out."),
 }
 
 
@@ -39,6 +44,12 @@ class Metrics:
         """Set a gauge."""
         with self._lock:
             self._values[name][tuple(sorted(labels.items()))] = value
+
+    def replace_all(self, name: str, samples: Iterable[tuple[Mapping[str, str], float]]) -> None:
+        """Replace every series of gauge ``name`` with ``samples``, dropping the ones left out."""
+        series = {tuple(sorted(labels.items())): value for labels, value in samples}
+        with self._lock:
+            self._values[name] = series
 
     def gauge_from(self, name: str, read: Callable[[], float]) -> None:
         """Read an unlabelled gauge from ``read`` each time metrics are shown."""

@@ -7,8 +7,9 @@ Adding a kind is that folder and one line in ``KINDS``; the rest of poster never
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from poster.config import DestinationConfig, FeedConfig
     from poster.config.keys import Key
     from poster.models import Item
+    from poster.sandbox.phones import Fake
 
 REDACTED = "***"
 
@@ -204,11 +206,106 @@ class Administered(Protocol):
         ...
 
 
+@runtime_checkable
+class HasShorthand(Protocol):
+    """A kind whose one destination may be configured by a top-level section of its own name."""
+
+    @property
+    def shorthand(self) -> str:
+        """Return the section that stands for one destination named as it, of this kind."""
+        ...
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The most characters a field of a feed's fixed message may have, and who says so."""
+
+    most: int
+    by: str
+
+
+@runtime_checkable
+class LimitsFixed(Protocol):
+    """A kind that bounds the fields of a feed's fixed messages (a contact card's name)."""
+
+    @property
+    def fixed_limits(self) -> Mapping[str, Limit]:
+        """Return the limit of each dotted fixed-message key it bounds (``contact.name``)."""
+        ...
+
+
+@runtime_checkable
+class StandsIn(Protocol):
+    """A kind whose preview shows more than the body: the requests, recipients and cost."""
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return a destination that shows what ``spec`` would send and sends nothing."""
+        ...
+
+
+@runtime_checkable
+class HasSandboxFake(Protocol):
+    """A kind with a fake of its API that the combined sandbox serves beside the channels."""
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return the kind's fake, not started, on ``clock`` with ``balance`` in its account."""
+        ...
+
+
+@runtime_checkable
+class KeepsRecipients(Protocol):
+    """A destination that records every recipient's send itself, before and after each request.
+
+    An item interrupted there by a crash can be offered again: the destination skips whoever
+    got it or may have, so nobody gets it twice and the rest are not held.
+    """
+
+    def resumes_interrupted(self) -> bool:
+        """Tell whether an interrupted item may be offered again."""
+        ...
+
+
 def kind(name: str) -> Kind:
     """Return the kind registered as ``name``; its module is imported on first use."""
     module = importlib.import_module(KINDS[name])
     found: Kind = module.KIND
     return found
+
+
+@functools.cache
+def shorthand() -> tuple[str, str] | None:
+    """Return the shorthand section a kind declares, and that kind's name, if one does."""
+    for name in KINDS:
+        found = kind(name)
+        if isinstance(found, HasShorthand):
+            return found.shorthand, name
+    return None
+
+
+def fixed_limit(key: str) -> Limit | None:
+    """Return the tightest limit the kinds put on fixed-message ``key``, if any does."""
+    limits = [
+        limits.fixed_limits[key]
+        for limits in map(kind, KINDS)
+        if isinstance(limits, LimitsFixed) and key in limits.fixed_limits
+    ]
+    return min(limits, key=lambda limit: limit.most, default=None)
+
+
+def sandbox_fakes(clock: Callable[[], float], balance: int) -> list[Fake]:
+    """Return the fake of every kind that has one, in registry order, none started."""
+    return [
+        found.sandbox_fake(clock, balance)
+        for found in map(kind, KINDS)
+        if isinstance(found, HasSandboxFake)
+    ]
+
+
+def stand_in(name: str, like: Kind, sender: str | None) -> Destination:
+    """Return a destination called ``name`` that records what ``like`` would send, sending none."""
+    from poster.destinations.recording import RecordingDestination
+
+    return RecordingDestination(name, like, sender)
 
 
 def sender(spec: DestinationConfig, state: Entries) -> Sender | None:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
+import httpx
+
 from poster.app import stand_ins
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.fetch.client import FeedClient
@@ -43,12 +45,14 @@ def preview(
     media: MediaStage | None = None,
     meta: Meta | None = None,
     now: Callable[[], datetime] | None = None,
+    http: httpx.Client | None = None,
 ) -> list[FeedReport]:
     """Run the real pipeline over ``feeds``, a read-only ledger and a stand-in per destination.
 
-    Each destination's quiet hours and daily cap apply, counted from ``meta`` as of ``now``.
+    Each destination's quiet hours and daily cap apply, counted from ``meta`` as of ``now``; a
+    gateway's stand-in may ask its prices through ``http``.
     """
-    destinations = stand_ins(config, ledger)
+    destinations = stand_ins(config, ledger, http)
 
     def kinds(feed: FeedConfig) -> tuple[object, ...]:
         return tuple(destinations[name].kind for name in config.routes(feed))

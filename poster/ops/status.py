@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.destinations.gateway.subscribers import (
+    HEADER,
+    GatewaySubscribers,
+    read_subscribers,
+    subscriber_rows,
+    subscribers_json,
+)
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
@@ -112,6 +119,8 @@ class StatusView:
     """When and why the state was last written back from memory, if ever."""
     held: tuple[tuple[str, Waiting], ...] = ()
     """Posts held by a destination's quiet hours or daily cap, with the destination's name."""
+    subscribers: tuple[GatewaySubscribers, ...] = ()
+    """Each gateway destination's recent items, counted per recipient state."""
 
     @property
     def attention(self) -> tuple[str, ...]:
@@ -161,6 +170,7 @@ def status_view(
         daemon_running=daemon_running,
         restored=store.restored,
         held=held_posts(((d.name, d.gate) for d in config.destinations), store, now),
+        subscribers=read_subscribers(config, store.path.parent),
     )
 
 
@@ -197,6 +207,9 @@ def format_status(view: StatusView) -> str:
         "Feeds",
         *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
     ]
+    if view.subscribers:
+        rows = [_Row(cells, notes) for cells, notes in subscriber_rows(view.subscribers)]
+        lines += ["", "Subscribers (newest items first)", *_table(HEADER, rows)]
     if view.problems:
         lines += ["", f"{_problem_title(view)} ({len(view.problems)}, oldest first)"]
         lines += _table(
@@ -341,6 +354,7 @@ def status_json(view: StatusView) -> dict[str, Any]:
         "attention": list(view.attention),
         "destinations": [destination_json(d) for d in view.destinations],
         "feeds": [_feed_json(feed) for feed in view.feeds],
+        "subscribers": [subscribers_json(gateway) for gateway in view.subscribers],
         "problems": [_record_json(record) for record in view.problems],
         "recent": [_record_json(record) for record in view.recent],
         "waiting": list(view.waiting),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from poster.app import App
 from poster.config import FeedConfig
+from poster.destinations import Destination, KeepsRecipients
 from poster.media.setup import media_stage
 from poster.models import State
 from poster.ops.commands import retry_states
@@ -21,6 +22,7 @@ from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
 from poster.store import Store
 from poster.store.ledger import UNCERTAIN
+from poster.store.store import CRASHED
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -77,6 +79,24 @@ def resend_uncertain(store: Store, feeds: Sequence[FeedConfig]) -> int:
     return released
 
 
+def resume_interrupted(store: Store, destinations: Mapping[str, Destination]) -> int:
+    """Release items a crash interrupted at destinations that record each recipient themselves."""
+    names = {
+        name
+        for name, destination in destinations.items()
+        if isinstance(destination, KeepsRecipients) and destination.resumes_interrupted()
+    }
+    released = 0
+    for record in store.deliveries(states=(UNCERTAIN,)) if names else ():
+        if record.destination in names and record.last_error == CRASHED:
+            released += store.retry(
+                record.feed, record.key, states=(UNCERTAIN,), destination=record.destination
+            )
+    if released:
+        log.warning("event=resume-interrupted items=%d", released)
+    return released
+
+
 def lanes(
     app: App, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep, now: Now = _utcnow
 ) -> dict[str, Lane]:
@@ -120,6 +140,7 @@ def run_once(
 ) -> list[FeedReport]:
     """Run one pass over ``feeds``, draining each destination's lane up to its max_per_pass."""
     resend_uncertain(app.store, feeds)
+    resume_interrupted(app.store, app.destinations)
     paced = lanes(app, clock=clock, sleep=sleep, now=now)
     reports = run_pass(feeds, deps(app, timings=timings), paced)
     record_reads(app.store, reports)

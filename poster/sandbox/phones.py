@@ -1,23 +1,17 @@
-"""Read what each gateway fake accepted as the subscriber's phone shows it: one bubble a message.
+"""Define what a kind's fake offers the combined sandbox, and the phones its page shows.
 
-Each gateway names its statuses its own way; ``state`` puts them on one scale for the page
-(pending, sent, delivered, read, failed) while ``status`` keeps the gateway's own word.
+A kind offers its fake through the registry (``sandbox_fakes``); each fake says where it is
+mounted and shows what it accepted as the subscriber's phone shows it, one bubble a message. Each
+gateway names its statuses its own way; ``state`` puts them on one scale for the page (pending,
+sent, delivered, read, failed) while ``status`` keeps the gateway's own word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.smsby.fake import SmsByFake
-
-_DECISIONTELECOM_STATES = {"pending": "pending", "sent": "sent", "delivered": "delivered"}
-_INTELTELE_STATES = {"enroute": "sent", "delivrd": "delivered"}
-"""delivrd is delivered; the document names unknown, rejectd, expired, undeliv, deleted failed."""
-_SMSBY_STATES = {"NEW": "pending", "SENT": "sent", "DELIVERED": "delivered", "READ": "read"}
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -48,7 +42,7 @@ def as_json(phones: Iterable[Phone]) -> list[dict[str, Any]]:
     return [asdict(phone) for phone in phones]
 
 
-def _grouped(pairs: Iterable[tuple[str, Bubble]]) -> list[Phone]:
+def grouped(pairs: Iterable[tuple[str, Bubble]]) -> list[Phone]:
     """Return bubbles grouped by number, numbers in the order they first got one."""
     grouped: dict[str, list[Bubble]] = {}
     for number, bubble in pairs:
@@ -56,66 +50,52 @@ def _grouped(pairs: Iterable[tuple[str, Bubble]]) -> list[Phone]:
     return [Phone(number, tuple(bubbles)) for number, bubbles in grouped.items()]
 
 
-def _text(values: Mapping[str, Any], key: str) -> str:
+def text_of(values: Mapping[str, Any], key: str) -> str:
     """Return a value as text, or "" when it is absent."""
     value = values.get(key)
     return "" if value is None else str(value)
 
 
-def decisiontelecom_phones(fake: FakeDecisionTelecom) -> list[Phone]:
-    """Return what each phone got from the DecisionTelecom fake."""
-    pairs = []
-    for accepted in fake.gateway.messages:
-        status = fake.gateway.status(accepted).name.lower()
-        body = accepted.body
-        bubble = Bubble(
-            sender=_text(body, "source_addr"),
-            text=_text(body, "text"),
-            image=_text(body, "image"),
-            button=_text(body, "button_caption"),
-            link=_text(body, "button_action"),
-            status=status,
-            state=_DECISIONTELECOM_STATES.get(status, "failed"),
-        )
-        pairs.append((accepted.phone, bubble))
-    return _grouped(pairs)
+@dataclass(frozen=True)
+class Mounted:
+    """Where the sandbox serves a fake, under which name, with which credentials."""
+
+    id: str
+    name: str
+    prefix: str
+    base: str
+    credentials: str
+    """What to put in feeds.toml to be let in: the fake's fixed sandbox credentials."""
 
 
-def inteltele_phones(fake: FakeInteltele) -> list[Phone]:
-    """Return what each phone got from the Intel Tele fake."""
-    now = fake.clock()
-    pairs = []
-    for delivery in fake.deliveries:
-        status = delivery.status(now)
-        params = delivery.params
-        bubble = Bubble(
-            sender=_text(params, "im_sender"),
-            text=_text(params, "im_message"),
-            image=_text(params, "im_image"),
-            button=_text(params, "im_button_text"),
-            link=_text(params, "im_button_link"),
-            status=status,
-            state=_INTELTELE_STATES.get(status, "failed"),
-        )
-        pairs.append((delivery.phone, bubble))
-    return _grouped(pairs)
+class Fake(Protocol):
+    """A kind's fake as the combined sandbox runs it on its port, under its own prefix."""
 
+    @property
+    def mounted(self) -> Mounted:
+        """Return where the fake is served and how to be let in."""
+        ...
 
-def smsby_phones(fake: SmsByFake) -> list[Phone]:
-    """Return what each phone got from the SMS.BY fake, failed numbers included."""
-    gateway = fake.gateway
-    pairs = []
-    with gateway.lock:
-        for delivery in gateway.deliveries:
-            status = gateway.status(delivery)
-            bubble = Bubble(
-                sender=delivery.sender,
-                text=delivery.text,
-                image=delivery.image_url,
-                button=delivery.button,
-                link=delivery.button_link,
-                status=status if not delivery.error else f"{status}: {delivery.error}",
-                state=_SMSBY_STATES.get(status, "failed"),
-            )
-            pairs.append((delivery.phone, bubble))
-    return _grouped(pairs)
+    def start(self) -> None:
+        """Start the fake."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the fake and wake its slow answers."""
+        ...
+
+    def serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer one request, its path already without the prefix."""
+        ...
+
+    def phones(self) -> list[Phone]:
+        """Return what each phone got, for the page."""
+        ...
+
+    def inject(self, *faults: str) -> None:
+        """Queue faults for the next calls; raise ValueError on an unknown one."""
+        ...
+
+    def pump(self) -> None:
+        """Send every status callback now due."""
+        ...

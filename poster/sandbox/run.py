@@ -10,7 +10,7 @@ from typing import TextIO
 
 from poster.destinations.viber.sandbox import Sandbox
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
-from poster.sandbox.gateways import MOUNTED, GatewayFakes
+from poster.sandbox.gateways import GatewayFakes
 
 PUMP_SECONDS = 1.0
 """How often due status callbacks go out from the gateways' fakes."""
@@ -32,13 +32,15 @@ def open_sandbox(
     return sandbox
 
 
-def describe(sandbox: Sandbox) -> str:
+def describe(sandbox: Sandbox, fakes: GatewayFakes) -> str:
     """Return the lines that tell a person where the sandbox is and how to point poster at it."""
     sender = next(
         (m["id"] for m in sandbox.channel.members if m.get("role") == "superadmin"), "(none)"
     )
     names = ", ".join(f"{n}. {c.channel_name!r}" for n, c in enumerate(sandbox.channels.all, 1))
-    gateways = [f"{m.name}: {sandbox.url.rstrip('/')}{m.base} ({m.credentials})" for m in MOUNTED]
+    gateways = [
+        f"{m.name}: {sandbox.url.rstrip('/')}{m.base} ({m.credentials})" for m in fakes.mounted
+    ]
     return "\n".join(
         [
             f"Sandbox channels {names} are running, with the gateways' fakes.",
@@ -64,7 +66,7 @@ def serve_forever(
     """Run a sandbox, print where to look, and block until Ctrl-C (or ``until`` is set)."""
     stop, fakes = until or threading.Event(), GatewayFakes()
     with open_sandbox(tokens, fakes, host=host, port=port) as sandbox:
-        print(describe(sandbox), file=out or sys.stdout, flush=True)
+        print(describe(sandbox, fakes), file=out or sys.stdout, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(PUMP_SECONDS):
                 fakes.pump()

@@ -12,6 +12,7 @@ uncertain: ``plan`` never offers its recipients again until an operator releases
 
 from __future__ import annotations
 
+import heapq
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -321,6 +322,15 @@ class RecipientLedger:
                 if len(found) >= limit:
                     return found
         return found
+
+    def recent_items(self, limit: int) -> list[str]:
+        """Return up to ``limit`` items, the most recently first seen first."""
+        items = self._state.items
+        return heapq.nlargest(limit, items, key=lambda key: (items[key].seen, items[key].serial))
+
+    def optout_count(self) -> int:
+        """Count the suppressed numbers."""
+        return len(self._state.optout)
 
     def opted_out(self) -> list[OptOut]:
         """List the suppressed numbers, oldest first."""

@@ -295,15 +295,23 @@ class Store:
             return sorted(set(self._feed_ids) | named)
 
     def retry(
-        self, feed: str, key: str, *, states: Collection[str] = (FAILED, UNCERTAIN, SKIPPED)
+        self,
+        feed: str,
+        key: str,
+        *,
+        states: Collection[str] = (FAILED, UNCERTAIN, SKIPPED),
+        destination: str | None = None,
     ) -> bool:
-        """Release the item's failed, uncertain or skipped records in ``states``, to be sent."""
+        """Release the item's failed, uncertain or skipped records in ``states``, to be sent.
+
+        With ``destination``, only the record at that destination is released.
+        """
         wanted = set(states) & {FAILED, UNCERTAIN, SKIPPED}
         with self._lock:
             stuck = [
-                (destination, doc_id)
-                for destination, doc_id in self._index.destinations(feed, key).items()
-                if self._get(doc_id)["state"] in wanted
+                (name, doc_id)
+                for name, doc_id in self._index.destinations(feed, key).items()
+                if self._get(doc_id)["state"] in wanted and destination in (None, name)
             ]
             now = to_iso(self._clock())
             self._deliveries.update(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import REDACTED, Message, Opening
+from poster.destinations import REDACTED, Destination, Message, Opening, TokenSource
 from poster.destinations.decisiontelecom import compose as dt_compose
 from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import DEFAULT_BASE_URL, DecisionTelecomClient
@@ -28,7 +28,10 @@ from poster.destinations.gateway.destination import (
     GatewayDestination,
     open_gateway,
 )
+from poster.destinations.gateway.preview import gateway_stand_in
+from poster.destinations.gateway.token import key_source
 from poster.models import Item, Post
+from poster.sandbox.phones import Fake
 
 PURPOSES = {"promotional": SourceType.PROMOTIONAL, "transactional": SourceType.TRANSACTIONAL}
 _LOW, _HIGH = TTL_RANGES[1]
@@ -91,6 +94,21 @@ class DecisionTelecomKind:
         """Return the fields each recipient's send-viber call carries, the key hidden."""
         body = message.payload() | {"type": message.type, "source_addr": sender or "<source_addr>"}
         return {"endpoint": "send-viber", "authorization": f"Basic {REDACTED}", "json": body}
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return this gateway's fake for the combined sandbox, not started."""
+        from poster.destinations.decisiontelecom.sandboxed import Sandboxed
+
+        return Sandboxed(clock, balance)
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the destination's access key comes from, checking it as a send would."""
+        settings: DecisionTelecomSettings = spec.settings
+        return key_source(spec.name, settings.gateway)
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
+        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its key loaded, its recipients file read."""

@@ -67,6 +67,8 @@ class BatchOutcome:
     """Phone -> the gateway's reason for refusing that one recipient."""
     opted_out: frozenset[str] = frozenset()
     """Phones the gateway says opted out or are blacklisted: kept out of every later plan."""
+    released: frozenset[str] = frozenset()
+    """Phones the gateway refused without sending (an empty balance): planned again later."""
 
 
 class Adapter(Protocol):

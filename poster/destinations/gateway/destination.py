@@ -20,6 +20,7 @@ from typing import Any
 from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
 from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
 from poster.destinations.gateway.daily import DayCounter
+from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
 from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
     DeliveryError,
@@ -62,6 +63,8 @@ class Tally:
     lost: int = 0
     """Requests whose answer was lost."""
     first_lost: DeliveryUncertain | None = None
+    released: int = 0
+    """Recipients handed back unsent, to be planned again on a later pass."""
     stop: DeliveryError | None = None
 
     def note(self, result: RecipientResult) -> None:
@@ -87,6 +90,7 @@ class Answers:
             self.accepted.update(outcome.accepted)
             self.rejected.update(outcome.rejected)
             self.opted_out.update(outcome.opted_out)
+            self.released.extend(outcome.released)
 
     def release(self, phones: Sequence[str]) -> None:
         """Note recipients no request reached."""
@@ -148,6 +152,11 @@ class GatewayDestination:
         return self._kind
 
     @property
+    def recipients(self) -> Recipients:
+        """Return the recipients, read again when their file changed."""
+        return self._recipients()
+
+    @property
     def ledger(self) -> RecipientLedger:
         """Return the destination's recipient ledger, opened on first use."""
         return self._ledger()
@@ -167,6 +176,11 @@ class GatewayDestination:
             raise tally.stop
         if len(todo) < wanted:
             raise self._held_back(wanted - len(todo))
+        if tally.released:
+            raise RetryLater(
+                f"{self._name}: the gateway refused {tally.released} recipient(s) of item "
+                f"{message.key!r} without sending; they get it on a later pass"
+            )
         if tally.first_lost is not None:
             first = tally.first_lost
             raise DeliveryUncertain(
@@ -177,6 +191,10 @@ class GatewayDestination:
             )
         return self._receipt(message, todo, tally)
 
+    def resumes_interrupted(self) -> bool:
+        """Say yes: the recipient ledger's plan skips the accepted and the uncertain numbers."""
+        return True
+
     def poll(self, limit: int = POLL_MAX) -> int:
         """Ask the gateway for statuses of messages without a final one; return how many changed."""
         with self._lock:
@@ -184,6 +202,11 @@ class GatewayDestination:
         if not waiting:
             return 0
         return self.record(self.adapter.statuses(waiting))
+
+    def subscribers(self) -> GatewaySubscribers:
+        """Return how the recipients of this destination's recent items stand."""
+        with self._lock:
+            return summarise(self._name, self.ledger)
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
         """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
@@ -260,6 +283,7 @@ class GatewayDestination:
                 answers.opted_out, released=answers.released, why=answers.why,
             )  # fmt: skip
             self._tally(answers.accepted, answers.rejected, tally)
+            tally.released += len(answers.released)
         for future in futures:
             future.result()  # an unforeseen error, its recipients recorded as uncertain above
 

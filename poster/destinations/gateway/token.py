@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from poster.config import ViberConfig, token_env
+from poster.config import token_env
+from poster.destinations import TokenSource
 from poster.destinations.gateway import GatewaySettings
-from poster.errors import ConfigError, ConfigProblem
-from poster.secrets import find_token, install_redaction, section
+from poster.secrets import find_token, require_token, section, source_text
+
+_GIVEN = " to the key the gateway gave you"
 
 
 def gateway_token(name: str, settings: GatewaySettings, config_file: str) -> str:
     """Return destination ``name``'s key, hidden from every log line, or say where to put it."""
-    # find_token reads only the token file of the record it is given.
-    found = find_token(ViberConfig(api_url=settings.api_url, token_file=settings.token_file),
-                       name=name)  # fmt: skip
+    missing = f"no access key for destination {name!r}"
+    return require_token(settings, config_file, name=name, missing=missing, also=_GIVEN)
+
+
+def key_source(name: str, settings: GatewaySettings) -> TokenSource:
+    """Say where destination ``name``'s key comes from; raise ``ConfigError`` when unusable."""
+    found = find_token(settings, name=name)
     if found is None:
-        where = section(name)
         hint = (
-            f"set {token_env(name)}, [{where}] token_file, or the systemd credential "
-            f"{name}-token to the key the gateway gave you"
+            f"set {token_env(name)}, [{section(name)}] token_file, or the systemd credential "
+            f"{name}-token{_GIVEN}"
         )
-        message = f"no access key for destination {name!r}"
-        raise ConfigError([ConfigProblem(config_file, where, message, None, hint)])
-    install_redaction(found[0])
-    return found[0]
+        return TokenSource(None, f"no access key for {name!r}", hint)
+    return TokenSource(source_text(found[1]))

@@ -4,8 +4,9 @@ One batch is one ``im/send`` with up to 50 comma-separated numbers (the client's
 GET a long message may need two calls for one batch). Requests go one at a time: the API is a
 bulk API and names no rate limit. A number "blacklisted" by the gateway is opted out. When the
 balance runs out part way through a batch, the numbers already queued are recorded and those
-refused for "low balance" stay open (they were not sent, but the ledger cannot tell them from a
-lost answer); the next batch then stops the destination with ``DestinationFatal``.
+refused for "low balance", and those of the batch's calls not made, are handed back (released):
+they were not sent, so a later pass plans them again; the next batch then stops the destination
+with ``DestinationFatal``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class _Outcome:
     rejected: dict[str, str] = field(default_factory=dict)
     opted_out: set[str] = field(default_factory=set)
     fatal: RecipientResult | None = None
+    refused: set[str] = field(default_factory=set)
+    """Numbers refused by a stopping error: nothing was sent to them."""
     maybe_sent: bool = False
     """Whether an earlier call of the batch may have queued a message."""
 
@@ -94,7 +97,8 @@ class IntelTeleAdapter:
         """Send ``message`` to ``phones`` and say what became of each."""
         given = {normalise_number(phone) or phone: phone for phone in phones}
         outcome = _Outcome()
-        for call in self.client.batches(self.request(message, phones)):
+        calls = list(self.client.batches(self.request(message, phones)))
+        for index, call in enumerate(calls):
             try:
                 result = self.client.send(call)
             except DeliveryError as exc:
@@ -102,6 +106,8 @@ class IntelTeleAdapter:
             for one in result.results:
                 _note(outcome, given.get(one.phone, one.phone), one)
             if outcome.fatal is not None:
+                # The calls not made sent nothing either.
+                outcome.refused.update(given.get(p, p) for c in calls[index + 1 :] for p in c.to)
                 break
         if outcome.fatal is not None and not outcome.accepted:
             raise DestinationFatal(
@@ -109,7 +115,12 @@ class IntelTeleAdapter:
                 None,
                 outcome.fatal.status,
             )
-        return BatchOutcome(outcome.accepted, outcome.rejected, frozenset(outcome.opted_out))
+        return BatchOutcome(
+            outcome.accepted,
+            outcome.rejected,
+            frozenset(outcome.opted_out),
+            frozenset(outcome.refused),
+        )
 
     def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
         """Return each call ``send`` would make: method, URL and params, credentials redacted."""
@@ -171,8 +182,9 @@ def _note(outcome: _Outcome, phone: str, result: RecipientResult) -> None:
         outcome.rejected[phone] = result.status
         if error_key(result.status) == BLACKLISTED:
             outcome.opted_out.add(phone)
-    elif result.action == "fatal" and outcome.fatal is None:
-        outcome.fatal = result
+    elif result.action == "fatal":
+        outcome.refused.add(phone)
+        outcome.fatal = outcome.fatal or result
 
 
 def _after(exc: DeliveryError, outcome: _Outcome) -> DeliveryError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -10,16 +10,19 @@ from typing import Any, Literal, cast
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import Message, Opening
+from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
 from poster.destinations.gateway.destination import GatewayDestination, open_gateway
+from poster.destinations.gateway.preview import gateway_stand_in
+from poster.destinations.gateway.token import key_source
 from poster.destinations.inteltele import compose as it_compose
 from poster.destinations.inteltele.adapter import IntelTeleAdapter, SendOptions
 from poster.destinations.inteltele.api import DEFAULT_BASE_URL, SEND, Credentials, IntelTeleClient
 from poster.destinations.inteltele.models import redacted
 from poster.destinations.inteltele.rules import TTL_MAX, TTL_MIN, valid_sms_source
 from poster.models import Item, Post
+from poster.sandbox.phones import Fake
 
 RECIPIENTS = "<each number of recipients, up to 50 a call>"
 
@@ -104,6 +107,21 @@ class IntelTeleKind:
             # Sent as sms_message only by a destination that sets sms_source.
             body["sms_fallback"] = message.sms_text
         return body
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return this gateway's fake for the combined sandbox, not started."""
+        from poster.destinations.inteltele.sandboxed import Sandboxed
+
+        return Sandboxed(clock, balance)
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the destination's access key comes from, checking it as a send would."""
+        settings: IntelTeleSettings = spec.settings
+        return key_source(spec.name, settings.gateway)
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
+        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its API key loaded, its recipients file read on use."""

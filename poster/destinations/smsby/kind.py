@@ -8,7 +8,7 @@ kept by the gateway (``list_id``; ``sendViberMessageList`` + ``confirmViberMessa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,14 +17,17 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.keys import Key
-from poster.destinations import Message, Opening
+from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
+from poster.destinations.gateway.preview import gateway_stand_in
+from poster.destinations.gateway.token import key_source
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
 from poster.models import Item, Post
 from poster.recipients import Recipients
+from poster.sandbox.phones import Fake
 
 DEFAULT_API_URL = "https://app.sms.by"
 FORWARD_RANGE = (5, 60)
@@ -110,6 +113,21 @@ class SmsByKind:
         if not isinstance(message, GatewayMessage):
             raise MessageRejected(f"smsby: cannot send a {type(message).__name__}")
         return {"type": message.type, **message.payload()}
+
+    def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
+        """Return this gateway's fake for the combined sandbox, not started."""
+        from poster.destinations.smsby.sandboxed import Sandboxed
+
+        return Sandboxed(clock, balance)
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the destination's access key comes from, checking it as a send would."""
+        settings: SmsBySettings = spec.settings
+        return key_source(spec.name, settings.common)
+
+    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
+        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
+        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> Any:
         """Return the destination ``spec`` describes, its key loaded and its numbers checked."""

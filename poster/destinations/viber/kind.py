@@ -5,22 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from poster.config import SHORTHAND, DestinationConfig, FeedConfig, ViberConfig, token_env
-from poster.config.keys import COMMON_DESTINATION_KEYS, VIBER_KEYS, Key
+from poster.config import DEFAULT_API_URL, DestinationConfig, FeedConfig, ViberConfig, token_env
+from poster.config import values as v
+from poster.config.keys import Key
 from poster.destinations import (
     REDACTED,
     Destination,
     Entries,
+    Limit,
     Message,
     Opening,
     Sender,
     TokenSource,
 )
 from poster.destinations.viber import compose, media
-from poster.destinations.viber.messages import envelope
+from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, envelope
+from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.media.rules import MediaRules
 from poster.models import Item, Post
-from poster.secrets import find_token, require_token, section
+from poster.secrets import find_token, section, source_text
 from poster.store.ledger import remembered_sender, sender_key
 
 if TYPE_CHECKING:
@@ -30,14 +33,33 @@ if TYPE_CHECKING:
     from poster.destinations.viber.client import ViberChannel
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
+_API = "the Channels Post API"
+
+
+def _no_token(_value: object, _ctx: v.Context) -> None:
+    """Refuse a literal token; the message never repeats the value."""
+    raise v.fail(
+        "a literal token does not belong in feeds.toml",
+        f"delete it and put the token in the environment ({TOKEN_ENV} for [{SHORTHAND}], "
+        "POSTER_<NAME>_TOKEN for [destinations.NAME]), in a file named by token_file, or in "
+        "systemd credentials; rotate it if this file was ever shared",
+    )
 
 
 class ViberKind:
     """The Viber channel kind: Channels Post API types and limits."""
 
-    name = "viber"
+    name = SHORTHAND
+    shorthand = SHORTHAND
     keys: Mapping[str, Key] = {
-        name: key for name, key in VIBER_KEYS.items() if name not in COMMON_DESTINATION_KEYS
+        "api_url": Key(DEFAULT_API_URL, v.http_url),
+        "from": Key(None, v.text),
+        "token_file": Key(None, v.path_value),
+        "token": Key(None, _no_token, hidden=True),
+    }
+    fixed_limits: Mapping[str, Limit] = {
+        "contact.name": Limit(CONTACT_NAME_MAX, _API),
+        "contact.phone_number": Limit(CONTACT_PHONE_MAX, _API),
     }
 
     def settings(self, values: Mapping[str, Any]) -> ViberConfig:
@@ -102,10 +124,8 @@ class ViberKind:
                 f"credential {spec.credential}"
             )
             return TokenSource(None, missing, hint)
-        require_token(settings, config_file, name=spec.name)
-        source = found[1]
-        where = source.key if source.file == "environment" else f"{source.key} ({source.file})"
-        return TokenSource(where)
+        channel_token(settings, config_file, name=spec.name)
+        return TokenSource(source_text(found[1]))
 
     def admin(self, destination: Destination) -> ViberAdmin:
         """Return the account and webhook calls of a channel this kind opened."""
@@ -135,7 +155,7 @@ def channel(
 
     settings: ViberConfig = spec.settings
     if token is None:
-        token = require_token(settings, config_file, name=spec.name)
+        token = channel_token(settings, config_file, name=spec.name)
     if state is None:
         return ViberChannel(http, token, api_url=settings.api_url, sender=settings.sender)
     key = sender_key(spec.name)

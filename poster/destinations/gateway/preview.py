@@ -1,0 +1,109 @@
+"""Stand in for a gateway destination in a preview: the exact requests, how many recipients, cost.
+
+The stand-in opens the destination as a run would (its adapter and recipients file) but sends
+nothing and opens no ledger. A missing access key still shows the requests (credentials are
+redacted anyway); the cost is then unknown, as it is when the gateway cannot be asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from poster.config import DestinationConfig
+from poster.destinations import REDACTED, Destination, Kind, Message, Opening, Receipt
+from poster.destinations.gateway import GatewayMessage
+from poster.destinations.gateway.destination import GatewayDestination
+from poster.errors import ConfigError, PosterError
+
+log = logging.getLogger(__name__)
+NO_KEY = "unknown (no access key to ask the gateway)"
+UNREACHABLE = "unknown (rates not reachable: {})"
+NO_PRICES = "unknown (the gateway gives no prices)"
+
+
+class GatewayStandIn:
+    """Show what a gateway destination would send for a message, sending nothing."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        sender: str | None,
+        opened: GatewayDestination | None,
+        *,
+        keyed: bool,
+        problem: str = "",
+    ) -> None:
+        self._name = name
+        self._kind = kind
+        self._sender = sender
+        self._opened = opened
+        self._keyed = keyed
+        self._problem = problem
+
+    @property
+    def name(self) -> str:
+        """Return the name of the destination this stands in for."""
+        return self._name
+
+    @property
+    def kind(self) -> Kind:
+        """Return the gateway kind."""
+        return self._kind
+
+    def send(self, message: Message) -> Receipt:
+        """Return the body, the requests for the first batch, the recipients and the cost."""
+        body = self._kind.preview_body(message, self._sender)
+        body |= self._gateway_lines(message)
+        return Receipt(self._name, None, datetime.now(UTC), body)
+
+    def _gateway_lines(self, message: Message) -> dict[str, Any]:
+        """Return what the destination adds to the body: requests, recipients and cost."""
+        if self._opened is None:
+            return {"recipients": f"unknown ({self._problem})"}
+        if not isinstance(message, GatewayMessage):
+            return {}
+        adapter = self._opened.adapter
+        try:
+            phones = self._opened.recipients.phones
+        except PosterError as exc:
+            return {"recipients": f"unknown ({exc})"}
+        size = max(1, adapter.batch_size)
+        return {
+            "recipients": len(phones),
+            "requests_total": -(-len(phones) // size),
+            "requests": adapter.requests(message, phones[:size]),
+            "cost": self._cost(message, phones),
+        }
+
+    def _cost(self, message: GatewayMessage, phones: tuple[str, ...]) -> str:
+        """Ask the gateway what sending costs, saying why when it cannot be known."""
+        if not self._keyed:
+            return NO_KEY
+        assert self._opened is not None
+        try:
+            found = self._opened.adapter.cost(message, phones)
+        except PosterError as exc:
+            return UNREACHABLE.format(exc)
+        return NO_PRICES if found is None else found
+
+
+def gateway_stand_in(
+    kind: Kind, spec: DestinationConfig, where: Opening, sender: str | None
+) -> Destination:
+    """Return the stand-in of gateway destination ``spec``: opened with its key when it has one."""
+    try:
+        opened = kind.open(spec, where)
+    except ConfigError:
+        # Without a key the requests can still be shown: their credentials are redacted anyway.
+        try:
+            opened = kind.open(spec, replace(where, token=REDACTED))
+        except PosterError as exc:
+            return GatewayStandIn(spec.name, kind, sender, None, keyed=False, problem=str(exc))
+        assert isinstance(opened, GatewayDestination)
+        return GatewayStandIn(spec.name, kind, sender, opened, keyed=False)
+    assert isinstance(opened, GatewayDestination)
+    return GatewayStandIn(spec.name, kind, sender, opened, keyed=True)

@@ -1,0 +1,106 @@
+"""Count, per gateway destination and recent item, how its recipients stand, for status and metrics.
+
+The numbers come from each destination's recipient ledger (``RecipientLedger.outcome``): what the
+gateway accepted, what it reported delivered, read or failed, and who opted out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from poster.config import Config
+from poster.store.recipients import ItemOutcome, RecipientLedger, ledger_path
+
+RECENT_ITEMS = 10
+"""Items shown per gateway destination, newest first, so the section stays short."""
+COUNTS = ("accepted", "delivered", "read", "failed", "rejected", "uncertain")
+"""The counts shown per item, in order."""
+HEADER = ("DESTINATION", "FEED", "KEY", *(name.upper() for name in COUNTS))
+
+
+@dataclass(frozen=True)
+class ItemSubscribers:
+    """How one item's recipients stand at one gateway destination."""
+
+    feed: str
+    key: str
+    outcome: ItemOutcome
+
+
+@dataclass(frozen=True)
+class GatewaySubscribers:
+    """One gateway destination: its recent items' counts and how many numbers opted out."""
+
+    destination: str
+    opted_out: int
+    items: tuple[ItemSubscribers, ...]
+
+
+def summarise(name: str, ledger: RecipientLedger, limit: int = RECENT_ITEMS) -> GatewaySubscribers:
+    """Return destination ``name``'s counts for its ``limit`` newest items from ``ledger``."""
+    items = []
+    for ref in ledger.recent_items(limit):
+        feed, _, key = ref.partition(" ")
+        items.append(ItemSubscribers(feed, key, ledger.outcome(ref)))
+    return GatewaySubscribers(name, ledger.optout_count(), tuple(items))
+
+
+def read_subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, ...]:
+    """Return the counts of every configured destination that keeps a recipient ledger."""
+    found = []
+    for spec in config.destinations:
+        path = ledger_path(state_dir, spec.name)
+        if path.exists():
+            # Read-only takes no lock: the status works while the daemon sends.
+            with RecipientLedger(path, read_only=True) as ledger:
+                found.append(summarise(spec.name, ledger))
+    return tuple(found)
+
+
+def _counts(outcome: ItemOutcome) -> tuple[int, ...]:
+    return tuple(int(getattr(outcome, name)) for name in COUNTS)
+
+
+def subscriber_rows(
+    gateways: Sequence[GatewaySubscribers],
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Return a row per item and gateway, the destination's opt-outs beneath its first row."""
+    rows: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for gateway in gateways:
+        note = (f"{gateway.opted_out} number(s) opted out",)
+        if not gateway.items:
+            rows.append(((gateway.destination, "-", "-", *("-" for _ in COUNTS)), note))
+        for index, item in enumerate(gateway.items):
+            cells = (gateway.destination, item.feed, item.key, *map(str, _counts(item.outcome)))
+            rows.append((cells, note if index == len(gateway.items) - 1 else ()))
+    return rows
+
+
+def subscribers_json(gateway: GatewaySubscribers) -> dict[str, Any]:
+    """Return one gateway destination's counts as JSON values."""
+    return {
+        "destination": gateway.destination,
+        "opted_out": gateway.opted_out,
+        "items": [
+            {"feed": item.feed, "key": item.key}
+            | dict(zip(COUNTS, _counts(item.outcome), strict=True))
+            for item in gateway.items
+        ],
+    }
+
+
+def subscriber_samples(
+    gateways: Iterable[GatewaySubscribers],
+) -> tuple[list[tuple[dict[str, str], float]], list[tuple[dict[str, str], float]]]:
+    """Return the metric samples: recipients per item and state, and opt-outs per destination."""
+    recipients, opted_out = [], []
+    for gateway in gateways:
+        opted_out.append(({"destination": gateway.destination}, float(gateway.opted_out)))
+        for item in gateway.items:
+            where = {"destination": gateway.destination, "feed": item.feed, "key": item.key}
+            for name, count in zip(COUNTS, _counts(item.outcome), strict=True):
+                recipients.append((where | {"state": name}, float(count)))
+    return recipients, opted_out

@@ -1,0 +1,42 @@
+"""Say how a Viber channel's token looks and load it, for the ``[viber]`` shorthand and sections."""
+
+from __future__ import annotations
+
+import re
+
+from poster.config import ViberConfig, token_env
+from poster.secrets import require_token
+
+SHORTHAND = "viber"
+"""The ``[viber]`` section: the name of the one channel it stands for, of this kind."""
+TOKEN_ENV = token_env(SHORTHAND)
+CREDENTIAL_NAME = f"{SHORTHAND}-token"
+"""The systemd credential holding the shorthand channel's token."""
+# Viber channel tokens are groups of letters and digits joined by dashes, such as
+# "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"; the check is loose on group count and size.
+_VIBER_TOKEN = re.compile(r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+")
+_VIBER_LENGTH = range(30, 129)
+_SANDBOX_TIP = "; to try poster without a channel, run `poster run --once --sandbox`"
+
+
+def token_shape(token: str) -> str | None:
+    """Return why ``token`` cannot be a Viber channel token, or None when it looks like one."""
+    if len(token) not in _VIBER_LENGTH or not _VIBER_TOKEN.fullmatch(token):
+        return (
+            "does not look like a Viber channel token (groups of letters and digits joined "
+            "by dashes, such as 445da6az…-dazcczb2…-e0vc5fva…)"
+        )
+    return None
+
+
+def missing(name: str) -> str:
+    """Say that channel ``name`` has no token."""
+    return "no Viber token" if name == SHORTHAND else f"no token for destination {name!r}"
+
+
+def channel_token(settings: ViberConfig, config_file: str, *, name: str = SHORTHAND) -> str:
+    """Return channel ``name``'s token, checked and redacted, or explain where to put it."""
+    return require_token(
+        settings, config_file, name=name, missing=missing(name), also=_SANDBOX_TIP,
+        shape=token_shape,
+    )  # fmt: skip
