@@ -4,39 +4,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from poster import secrets
 from poster.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    SANDBOX_PORT,
+    SANDBOX_TOKEN,
     add_command,
     require_token,
     select_feeds,
     state_dir,
 )
-from poster.config import Config
-from poster.destinations.viber.client import ViberChannel
-from poster.destinations.viber.sandbox import serve_forever
-from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, post_line
-from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN, SandboxSession, sandbox_session
-from poster.errors import HostError, UsageError
-from poster.fetch import make_client
-from poster.logs import setup_logging
-from poster.models import State
-from poster.pipeline import FeedReport, Outcome
-from poster.preview import LABELS, tally
-from poster.runner import open_channel, run_once, summarize
-from poster.store import Store
-from poster.timings import Timings
-from poster.webhook import WebhookReceiver
+
+if TYPE_CHECKING:
+    from poster.config import Config
+    from poster.destinations.viber.sandbox.session import SandboxSession
+    from poster.pipeline import FeedReport, Outcome
 
 
 def add_commands(commands: Any) -> None:
@@ -63,7 +52,7 @@ def add_commands(commands: Any) -> None:
         type=int,
         default=None,
         metavar="PORT",
-        help=f"the sandbox page's port (default: {DEFAULT_CLI_PORT}, else any free one)",
+        help=f"the sandbox page's port (default: {SANDBOX_PORT}, else any free one)",
     )
     run.add_argument("--timings", action="store_true", help="print time spent per stage")
     run.set_defaults(handler=cmd_run)
@@ -88,9 +77,9 @@ def add_commands(commands: Any) -> None:
     sandbox.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_CLI_PORT,
+        default=SANDBOX_PORT,
         metavar="PORT",
-        help=f"the port to serve on (default: {DEFAULT_CLI_PORT})",
+        help=f"the port to serve on (default: {SANDBOX_PORT})",
     )
     sandbox.add_argument(
         "--token",
@@ -103,6 +92,9 @@ def add_commands(commands: Any) -> None:
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     """Run the daemon, or one pass over the chosen feeds against the channel or a sandbox."""
+    from poster.destinations.viber.sandbox.session import sandbox_session
+    from poster.errors import UsageError
+
     if not args.once:
         return _run_daemon(config, args)
     feeds = select_feeds(config, args.feed)
@@ -111,7 +103,7 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
             raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
         token = require_token(config)
         return _run_pass(config, feeds, token, state_dir(args), timings=args.timings)
-    port = DEFAULT_CLI_PORT if args.port is None else args.port
+    port = SANDBOX_PORT if args.port is None else args.port
     with (
         sandbox_session(config, port=port, any_port=args.port is None) as session,
         _state_dir(args.state_dir) as state,
@@ -125,6 +117,9 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 def _run_daemon(config: Config, args: argparse.Namespace) -> int:
     """Run until SIGTERM; --feed, --sandbox and --port belong to single passes."""
+    from poster.errors import UsageError
+    from poster.logs import setup_logging
+
     if args.feed or args.sandbox or args.port is not None:
         raise UsageError("--feed, --sandbox and --port go with --once")
     from poster.daemon import Daemon  # the scheduler is loaded only by the command that runs it
@@ -144,6 +139,13 @@ def _run_pass(
     timings: bool = False,
 ) -> int:
     """Open the state and the channel, run one pass, print what happened."""
+    import httpx
+
+    from poster.fetch import make_client
+    from poster.runner import open_channel, run_once, summarize
+    from poster.store import Store
+    from poster.timings import Timings
+
     stages = Timings() if timings else None
     with Store(state_dir) as store, make_client() as client, httpx.Client() as api:
         if store.recovered:
@@ -164,31 +166,41 @@ def _run_pass(
 
 def _feed_line(report: FeedReport) -> str:
     """Describe one feed's part of a pass in a line."""
+    from poster.preview import tally
+
     if report.error is not None:
         return f"  {report.feed}: {report.error}"
     if report.parsed is None:
         return f"  {report.feed}: not modified"
-    skipped = ((_WORDS.get(action, "?"), count) for action, count in report.skipped)
+    skipped = ((_words().get(action, "?"), count) for action, count in report.skipped)
     return f"  {report.feed}: {tally(report.outcomes, _word, skipped)}"
 
 
 def _word(outcome: Outcome) -> str:
     """Name what became of an item in a pass."""
-    return _WORDS.get(outcome.delivery or outcome.decision.action, "?")
+    return _words().get(outcome.delivery or outcome.decision.action, "?")
 
 
-_WORDS: dict[str, str] = {
-    **LABELS,
-    State.SENT: "sent",
-    State.FAILED: "failed",
-    State.UNCERTAIN: "uncertain",
-    State.DEFERRED: "waiting for the next pass",
-}
+@functools.cache
+def _words() -> dict[str, str]:
+    """Return the word for each decision and delivery state, built when a pass reports."""
+    from poster.models import State
+    from poster.preview import LABELS
+
+    return {
+        **LABELS,
+        State.SENT: "sent",
+        State.FAILED: "failed",
+        State.UNCERTAIN: "uncertain",
+        State.DEFERRED: "waiting for the next pass",
+    }
 
 
 @contextlib.contextmanager
 def _state_dir(chosen: Path | None) -> Iterator[Path]:
     """Yield the chosen state directory, or a fresh one that lives as long as the sandbox."""
+    import tempfile
+
     if chosen is not None:
         yield chosen
         return
@@ -198,6 +210,8 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
 
 def _linger(session: SandboxSession) -> None:
     """Keep the page up until Ctrl-C when someone is there; else list the posts and say how."""
+    from poster.destinations.viber.sandbox.server import post_line
+
     posts = session.sandbox.posts
     if sys.stdin is not None and sys.stdin.isatty():
         print(
@@ -216,6 +230,10 @@ def _linger(session: SandboxSession) -> None:
 
 def cmd_account(config: Config, _args: argparse.Namespace) -> int:
     """Print the channel's name, id and admins with their roles."""
+    import httpx
+
+    from poster.destinations.viber.client import ViberChannel
+
     token = require_token(config)
     with httpx.Client() as client:
         info = ViberChannel(client, token, api_url=config.viber.api_url).account_info()
@@ -230,6 +248,10 @@ def cmd_account(config: Config, _args: argparse.Namespace) -> int:
 
 def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
     """Register the webhook, serving the check call ourselves when the daemon is not running."""
+    import httpx
+
+    from poster.destinations.viber.client import ViberChannel
+
     token = require_token(config)
     with _receiver_for_check(config, token), httpx.Client() as client:
         channel = ViberChannel(client, token, api_url=config.viber.api_url)
@@ -240,6 +262,10 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_webhook_remove(config: Config, _args: argparse.Namespace) -> int:
     """Remove the channel's webhook."""
+    import httpx
+
+    from poster.destinations.viber.client import ViberChannel
+
     token = require_token(config)
     with httpx.Client() as client:
         result = ViberChannel(client, token, api_url=config.viber.api_url).remove_webhook()
@@ -250,6 +276,8 @@ def cmd_webhook_remove(config: Config, _args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
     """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
+    from poster.webhook import WebhookReceiver
+
     if config.webhook.listen is None:
         yield
         return
@@ -269,6 +297,10 @@ def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
 
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     """Run a sandbox channel until Ctrl-C."""
+    from poster import secrets
+    from poster.destinations.viber.sandbox import serve_forever
+    from poster.errors import HostError, UsageError
+
     problem = secrets.token_problem(args.token)
     if problem:
         raise UsageError(f"--token {problem}")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from poster import secrets
 from poster.cli.common import EXIT_CONFIG, EXIT_OK, require_token
-from poster.config import TOKEN_ENV, Config, FeedConfig
-from poster.destinations import kind
-from poster.errors import ConfigError, RenderError
-from poster.render import Renderer
-from poster.schedule import next_runs, zone
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from poster.config import Config, FeedConfig
 
 RUNS_SHOWN = 3
 
@@ -27,6 +26,8 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     enabled = sum(feed.enabled for feed in config.feeds)
     print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
     _print_token_source(config)
+    from datetime import UTC, datetime
+
     now = datetime.now(UTC)
     for feed in config.feeds:
         if feed.schedule.cron is not None:
@@ -36,6 +37,9 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
 
 def _token_errors(config: Config) -> list[str]:
     """Return the problems of the token source a run would use; none when it is fine or unset."""
+    from poster import secrets
+    from poster.errors import ConfigError
+
     try:
         if secrets.find_token(config.viber) is not None:
             require_token(config)
@@ -46,6 +50,9 @@ def _token_errors(config: Config) -> list[str]:
 
 def _print_token_source(config: Config) -> None:
     """Say where the token comes from, or warn that only preview and the sandbox can work."""
+    from poster import secrets
+    from poster.config import TOKEN_ENV
+
     found = secrets.find_token(config.viber)
     if found is None:
         print(
@@ -62,6 +69,10 @@ def _print_token_source(config: Config) -> None:
 
 def _template_errors(config: Config) -> list[str]:
     """Render every feed's templates; return each distinct failure once with its feeds."""
+    from poster.destinations import kind
+    from poster.errors import RenderError
+    from poster.render import Renderer
+
     renderer = Renderer(config.templates_dir)
     feeds_by_error: dict[str, list[str]] = {}
     for feed in config.feeds:
@@ -87,5 +98,7 @@ def _plural(count: int) -> str:
 
 def _cron_line(feed: FeedConfig, now: datetime) -> str:
     """Show a cron feed's schedule and its next runs in its own time zone."""
+    from poster.schedule import next_runs, zone
+
     runs = ", ".join(run.strftime("%a %Y-%m-%d %H:%M") for run in next_runs(feed, now, RUNS_SHOWN))
     return f"  {feed.name}: cron {feed.schedule.cron!r} in {zone(feed)}; next: {runs}"

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.cli.check import cmd_check
 from poster.cli.common import (
@@ -16,11 +16,10 @@ from poster.cli.common import (
     select_feeds,
     state_dir,
 )
-from poster.config import Config
-from poster.fetch import make_client
-from poster.preview import preview, render_json, render_text
-from poster.store import Store
-from poster.store.store import SNAPSHOT_NAME
+
+if TYPE_CHECKING:
+    from poster.config import Config
+    from poster.store import Store
 
 
 def add_commands(commands: Any) -> None:
@@ -49,6 +48,9 @@ def add_commands(commands: Any) -> None:
 
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
+    from poster.fetch import make_client
+    from poster.preview import preview, render_json, render_text
+
     feeds = select_feeds(config, args.feed)
     with _ledger(state_dir(args)) as ledger, make_client() as client:
         reports = preview(config, feeds, client, ledger=ledger, limit=args.limit)
@@ -59,6 +61,9 @@ def cmd_preview(config: Config, args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _ledger(state_dir: Path) -> Iterator[Store | None]:
     """Open the state read-only when there is one (also beside a running daemon)."""
+    from poster.store import Store
+    from poster.store.store import SNAPSHOT_NAME
+
     if not (state_dir / SNAPSHOT_NAME).exists():
         yield None
         return
