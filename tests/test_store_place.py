@@ -228,6 +228,22 @@ def test_an_unwritable_folder_is_one_clear_error(
         assert f"run `chown -R {user_name()} {tmp_path}`, or use --state-dir" in str(caught.value)
 
 
+def test_any_other_refusal_names_the_file_and_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store(tmp_path).close()
+    real_open = os.open
+
+    def open_(path: object, flags: int, *args: int, **kwargs: object) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(place.os, "open", open_)
+    with pytest.raises(StateError, match=r"cannot be used \(.*\); check it, or use --state-dir"):
+        Store(tmp_path)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes where chmod forbids it")
 def test_a_folder_owned_by_someone_else_is_one_clear_error(tmp_path: Path) -> None:
     Store(tmp_path / "state").close()

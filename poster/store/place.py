@@ -147,5 +147,9 @@ def os_problem(files: StateFiles, exc: OSError) -> StateError:
     if exc.errno in _NO_ROOM:
         why = f"cannot be written: the disk holding {folder} is full"
         return StateError(folder, f"{why}; free space, nothing was lost")
+    if exc.errno == errno.ENOENT and not folder.parent.is_dir():
+        return StateError(
+            folder, f"cannot be made: {folder.parent} does not exist; use --state-dir"
+        )
     path = Path(exc.filename) if isinstance(exc.filename, str) else folder
-    return StateError(path, f"cannot be used ({exc.strerror})")
+    return StateError(path, f"cannot be used ({exc.strerror}); check it, or use --state-dir")
