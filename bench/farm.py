@@ -72,6 +72,7 @@ class Farm:
     root: Path
     feeds: tuple[FeedSpec, ...]
     changed: tuple[FeedSpec, ...]
+    style: str = "full"
 
     def url(self, base: str, spec: FeedSpec) -> str:
         """Return the URL of ``spec`` on a server whose document root is the farm."""
@@ -291,7 +292,7 @@ def plan(root: Path, feeds: int = FEEDS, style: str = "full") -> Farm:
     specs = tuple(_spec(n, style) for n in range(feeds))
     share = max(1, round(feeds * CHANGED_SHARE))
     changed = sorted(random.Random(f"{SEED}:changed").sample(specs, share), key=lambda s: s.index)
-    return Farm(root, specs, tuple(changed))
+    return Farm(root, specs, tuple(changed), style)
 
 
 def build(root: Path, feeds: int = FEEDS, style: str = "full") -> Farm:

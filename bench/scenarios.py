@@ -214,9 +214,11 @@ class Rss2email:
         self.config.write_text(rss2email_config(farm, base), encoding="utf-8")
         self.env = child_env()
 
-    def version(self) -> str:
-        """Return rss2email's version."""
-        done = subprocess.run([str(self.r2e), "--version"], capture_output=True, text=True)
+    @staticmethod
+    def version_of(venv: Path) -> str:
+        """Return the version of the rss2email installed in ``venv``."""
+        r2e = venv / "bin" / "r2e"
+        done = subprocess.run([str(r2e), "--version"], capture_output=True, text=True)
         return done.stdout.strip()
 
     def fresh(self) -> None:
