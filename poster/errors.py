@@ -17,6 +17,7 @@
     │   └── ParseError         the body is not a feed we can read (bad XML, JSON, encoding)
     ├── ItemError              skip the item: it cannot become a message
     │   └── RenderError        a template failed for one item
+    ├── MediaError             post the item without it: media cannot be fetched or converted
     ├── WebhookError           stop: the webhook URL cannot be registered as given (not https)
     ├── CallbackError          refuse one gateway callback: its body cannot be read
     ├── HubError               poll instead: a WebSub hub refused or did not answer (``feed``)
@@ -153,6 +154,14 @@ class ItemError(PosterError):
 
 class RenderError(ItemError):
     """A template failed while rendering one item."""
+
+
+class MediaError(PosterError):
+    """A media file could not be fetched or made to fit (``url``); the item goes without it."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(message)
 
 
 class DeliveryError(PosterError):

@@ -47,6 +47,12 @@ class Media:
     length: int | None = None
     duration: int | None = None
     title: str | None = None
+    width: int | None = None
+    height: int | None = None
+    probed: bool = False
+    """Whether ``mime_type`` and ``length`` come from the media itself rather than the feed."""
+    failed: str | None = None
+    """Why the media could not be probed (unreachable, refused): no destination should fetch it."""
 
     @property
     def is_jpeg(self) -> bool:

@@ -30,6 +30,7 @@ from poster.feedclient import FeedClient
 from poster.fetch import fetch
 from poster.filters import HELD, Decision, select
 from poster.ledger import Ledger
+from poster.media.stage import MediaStage
 from poster.models import FeedMeta, FetchResult, ParsedFeed, State, Validators
 from poster.pacing import Pacer
 from poster.parse import parse
@@ -59,6 +60,8 @@ class Deps:
     """Keep every item's decision; a run needs only the items to post and counts of the rest."""
     dry_run: bool = False
     """The destination only records what it is given (the preview), so nothing is delivered."""
+    media: MediaStage | None = None
+    """Probes the media of items to post, and converts images, before they are rendered."""
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         """Time a stage when timings are being kept."""
@@ -240,6 +243,9 @@ def _decide(
         decisions = _select(feed, parsed, deps, busy)
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
+    if deps.media is not None:
+        with deps.stage("media"):
+            decisions = deps.media.prepare(feed, decisions, deps.destination.kind)
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
     for warning in parsed.warnings:
         log.warning("feed=%s status=repaired warning=%r", feed.name, warning)

@@ -13,6 +13,7 @@ from poster.destinations.recording import RecordingDestination
 from poster.feedclient import FeedClient
 from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.ledger import Ledger, ReadOnlyLedger
+from poster.media.stage import MediaStage
 from poster.pipeline import Deps, FeedReport, Outcome, run_feed
 from poster.render import Renderer
 
@@ -32,6 +33,7 @@ def preview(
     *,
     ledger: Ledger | None = None,
     limit: int | None = None,
+    media: MediaStage | None = None,
 ) -> list[FeedReport]:
     """Run the real pipeline over ``feeds`` with a recording destination and a read-only ledger."""
     deps = Deps(
@@ -42,6 +44,7 @@ def preview(
         conditional=False,
         limit=limit,
         dry_run=True,
+        media=media,
     )
     return [run_feed(feed, deps) for feed in feeds]
 

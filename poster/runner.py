@@ -13,6 +13,7 @@ from poster.config import Config, FeedConfig
 from poster.destinations.viber.client import ViberChannel
 from poster.feedclient import FeedClient
 from poster.ledger import UNCERTAIN, remembered_sender, sender_key
+from poster.media.setup import media_stage
 from poster.models import State
 from poster.operate import retry_states
 from poster.pacing import Pacer
@@ -105,6 +106,7 @@ def run_once(
         timings=timings,
         workers=config.daemon.max_fetches,
         itemize=False,
+        media=media_stage(config, store.path.parent, client),
     )
     reports = run_pass(feeds, deps)
     record_reads(store, reports)

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +65,8 @@ class Call:
 
 Callback = Callable[[Call], tuple[int, str, bytes]]
 """A handler of every GET and POST under a prefix: returns (status, content type, body)."""
+Files = Callable[[str, str, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
+"""A handler of GET and HEAD under a prefix: (method, name, headers) to (status, headers, body)."""
 
 
 def signature(body: bytes, token: str) -> str:
@@ -98,6 +100,7 @@ class WebhookReceiver:
         self._token = token
         self._routes: dict[str, Route] = {}
         self._callbacks: tuple[str, Callback, int] | None = None
+        self._files: tuple[str, Files] | None = None
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -136,6 +139,17 @@ class WebhookReceiver:
         """Hand every GET and POST under ``prefix`` to ``handler``, bodies up to ``max_body``."""
         with self._lock:
             self._callbacks = (prefix, handler, max_body)
+
+    def add_files(self, prefix: str, handler: Files) -> None:
+        """Hand every GET and HEAD of a name directly under ``prefix`` to ``handler``."""
+        with self._lock:
+            self._files = (prefix, handler)
+
+    def _file_handler(self, path: str) -> Files | None:
+        """Return the files handler when ``path`` is under its prefix."""
+        with self._lock:
+            found = self._files
+        return found[1] if found is not None and path.startswith(found[0]) else None
 
     def _callback(self, path: str) -> tuple[Callback, int] | None:
         """Return the handler of a callback path and its body cap, if ``path`` is one."""
@@ -315,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.receiver._callback(urlsplit(self.path).path) is not None:
             self._call_back()
             return
+        if self._serve_file():
+            return
         route = self.server.receiver._route(urlsplit(self.path).path)
         if route is None:
             self._other_method()
@@ -359,7 +375,29 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404)
 
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other_method
+    def do_HEAD(self) -> None:
+        """Answer HEAD for served files; elsewhere, as any other method."""
+        if not self._serve_file():
+            self._other_method()
+
+    def _serve_file(self) -> bool:
+        """Answer a GET or HEAD under the files prefix; tell whether the path was one."""
+        path = urlsplit(self.path).path
+        handler = self.server.receiver._file_handler(path)
+        if handler is None:
+            return False
+        name = path.rsplit("/", 1)[-1]
+        try:
+            status, headers, body = handler(self.command, name, dict(self.headers.items()))
+        except Exception:
+            log.exception("event=file_failed path=%s", path)
+            self._send(500)
+            return True
+        content_type = headers.pop("Content-Type", "text/plain; charset=utf-8")
+        self._send(status, body if status in (200, 304) else None, content_type, headers)
+        return True
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other_method
 
     def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
         """Return the raw body, or answer 411/400/413 and return None."""

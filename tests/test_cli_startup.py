@@ -29,7 +29,7 @@ COMMAND_LINES = [
     ["feed", "disable", "news"],
     ["retry", "news", "key-1"],
     ["recipients", "uncertain", "sms"],
-    ["sandbox", "--port", "0", "--token", "t"],
+    ["sandbox", "--port", "0", "--token", "t", "--token", "u"],
     ["studio", "--feed", "a", "--limit", "2"],
     ["account", "-c", "b.toml"],
 ]

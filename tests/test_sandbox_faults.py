@@ -13,7 +13,8 @@ import pytest
 from support.sandbox import TLS, api_client, load_messages, open_channel, post
 from support.wait import wait_for
 
-from poster.destinations.viber.sandbox import Sandbox, serve_forever
+from poster.destinations.viber.sandbox import Sandbox
+from poster.sandbox.run import serve_forever
 
 TEXT = load_messages()["text"]
 
@@ -140,7 +141,7 @@ def _swallow(client: httpx.Client) -> None:
 def test_serve_forever_prints_where_to_look_and_stops_when_told() -> None:
     out, until = StringIO(), threading.Event()
     runner = threading.Thread(
-        target=serve_forever, kwargs={"port": 0, "token": "t0k3n", "out": out, "until": until}
+        target=serve_forever, kwargs={"port": 0, "tokens": ["t0k3n"], "out": out, "until": until}
     )
     runner.start()
     try:

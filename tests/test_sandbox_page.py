@@ -73,6 +73,15 @@ def test_the_page_shows_every_post_in_order_newest_last(
     assert "9 posts" in page.by_class("channel-meta").text()
 
 
+def test_one_channel_without_gateways_shows_no_tabs(
+    page_after_posts: tuple[Node, str, PolledSandbox],
+) -> None:
+    page, _, _ = page_after_posts
+    tabs = page.by_class("tabs")
+    assert "hidden" in tabs.attrs
+    assert tabs.by_tag("a") == [], "a lone channel needs no tab"
+
+
 def test_each_type_is_rendered_as_a_person_would_see_it(
     page_after_posts: tuple[Node, str, PolledSandbox],
 ) -> None:

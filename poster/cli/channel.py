@@ -83,16 +83,16 @@ def add_commands(commands: Any) -> None:
     )
     sandbox.add_argument(
         "--token",
-        default=SANDBOX_TOKEN,
+        action="append",
         metavar="TOKEN",
-        help=f"the token it accepts (default: {SANDBOX_TOKEN})",
+        help=f"a channel's token; repeat for a channel per token (default: {SANDBOX_TOKEN})",
     )
     sandbox.set_defaults(handler=cmd_sandbox)
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     """Run the daemon, or one pass over the chosen feeds against the channel or a sandbox."""
-    from poster.destinations.viber.sandbox.session import sandbox_session
+    from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
     from poster.errors import UsageError
 
     if not args.once:
@@ -108,8 +108,9 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         sandbox_session(config, port=port, any_port=args.port is None) as session,
         _state_dir(args.state_dir) as state,
     ):
+        served = serve_media(session, state)
         code = _run_pass(
-            session.config, feeds, session.token, state, destination="sandbox", timings=args.timings
+            served, feeds, session.token, state, destination="sandbox", timings=args.timings
         )
         _linger(session)
     return code
@@ -298,14 +299,18 @@ def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     """Run a sandbox channel until Ctrl-C."""
     from poster import secrets
-    from poster.destinations.viber.sandbox import serve_forever
     from poster.errors import HostError, UsageError
+    from poster.sandbox.run import serve_forever
 
-    problem = secrets.token_problem(args.token)
-    if problem:
-        raise UsageError(f"--token {problem}")
+    tokens = args.token or [SANDBOX_TOKEN]
+    for number, token in enumerate(tokens, start=1):
+        problem = secrets.token_problem(token)
+        if problem:
+            raise UsageError(f"--token number {number} {problem}")
+    if len(set(tokens)) < len(tokens):
+        raise UsageError("--token: each channel needs a token of its own; one is given twice")
     try:
-        serve_forever(token=args.token, port=args.port)
+        serve_forever(tokens=tokens, port=args.port)
     except OSError as exc:
         fix = "stop what uses it, or choose another port with --port"
         raise HostError.listening(exc, "the sandbox", ("127.0.0.1", args.port), fix) from exc

@@ -49,11 +49,15 @@ def add_commands(commands: Any) -> None:
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
     from poster.fetch import make_client
+    from poster.media.setup import media_stage
     from poster.preview import preview, render_json, render_text
 
     feeds = select_feeds(config, args.feed)
-    with _ledger(state_dir(args)) as ledger, make_client() as client:
-        reports = preview(config, feeds, client, ledger=ledger, limit=args.limit)
+    folder = state_dir(args)
+    with _ledger(folder) as ledger, make_client() as client:
+        # Probes and conversions happen in memory: the preview writes nothing.
+        media = media_stage(config, folder if ledger else None, client, read_only=True)
+        reports = preview(config, feeds, client, ledger=ledger, limit=args.limit, media=media)
     print(render_json(reports) if args.json else render_text(reports), end="")
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 

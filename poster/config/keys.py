@@ -200,6 +200,7 @@ TOP_KEYS: dict[str, Key] = {
     "viber": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "webhook": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "daemon": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "media": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "feeds": Key([], _feed_tables),
 }
@@ -224,6 +225,11 @@ WEBHOOK_KEYS: dict[str, Key] = {
     "listen": Key(None, v.listen_address),
     "path": Key("/viber/webhook", v.url_path),
     "public_url": Key(None, v.http_url),
+}
+MEDIA_KEYS: dict[str, Key] = {
+    "public_url": Key(None, v.http_url),
+    "max_store": Key(200_000_000, v.size),
+    "retention": Key(timedelta(days=30), v.duration(positive=True)),
 }
 FEED_KEYS: dict[str, Key] = {
     "name": Key(None, v.feed_name, 'give the feed a unique name = "..."', feed_only=True),

@@ -16,6 +16,7 @@ from poster.config.records import (
     Config,
     DaemonConfig,
     FeedConfig,
+    MediaConfig,
     Schedule,
     ViberConfig,
     WebhookConfig,
@@ -44,6 +45,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     viber = _viber(top.values.get("viber", {}), ctx, report)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
     daemon = _daemon(top.values.get("daemon", {}), ctx, report)
+    media = _media(top.values.get("media", {}), ctx, report, webhook)
     defaults = _defaults(top.values.get("defaults", {}), ctx, report)
     feeds = _feeds(top.values.get("feeds", []), defaults, ctx, report)
     if not feeds and "feeds" not in top.bad:
@@ -54,7 +56,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     if report.problems:
         raise ConfigError(report.problems)
     built = tuple(_build(levels) for _, levels in feeds)
-    return Config(config_path, templates_dir, viber, built, webhook, daemon)
+    return Config(config_path, templates_dir, viber, built, webhook, daemon, media)
 
 
 @dataclass
@@ -133,6 +135,21 @@ def _webhook(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> Webh
         path=table.values.get("path", k.WEBHOOK_KEYS["path"].default),
         public_url=table.values.get("public_url"),
     )
+
+
+def _media(
+    raw: Mapping[str, object], ctx: v.Context, report: _Report, webhook: WebhookConfig
+) -> MediaConfig:
+    """Check ``[media]``: converted images are served by the listener, so it needs one."""
+    table = k.read_table(raw, k.MEDIA_KEYS, ctx)
+    report.add(table.issues, prefix="media.")
+    if "public_url" in table.values and webhook.listen is None:
+        hint = 'set [webhook] listen = "127.0.0.1:8080" and proxy public_url to it'
+        what = "needs [webhook] listen, which serves the converted images"
+        issue = v.Issue(what, hint, "public_url")
+        report.add([issue], prefix="media.")
+    values = {name: table.values.get(name, key.default) for name, key in k.MEDIA_KEYS.items()}
+    return MediaConfig(**values)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,16 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """Where converted images are served from, and how much of them the state folder keeps."""
+
+    public_url: str | None = None
+    """The public URL the listener's media path is reached at; set, images are converted."""
+    max_store: int = 200_000_000
+    retention: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     """How the daemon schedules feeds and treats failing ones."""
 
@@ -136,6 +146,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
 
     def feed(self, name: str) -> FeedConfig | None:
         """Return the feed called ``name``, if there is one."""

@@ -37,6 +37,7 @@ from poster.errors import (
 from poster.feedclient import FeedClient
 from poster.fetch import make_client
 from poster.ledger import SHORTHAND_DESTINATION, remembered_sender
+from poster.media.setup import media_stage
 from poster.metrics import CONTENT_TYPE, Metrics
 from poster.models import FeedHints, Freshness, NextPoll
 from poster.operate import OPERATOR_DISABLED
@@ -126,6 +127,7 @@ class Daemon:
         """Run the scheduler, the worker and the listener until stopped."""
         self.feeds_http, self.api_http = feeds, api
         self.renderer = Renderer(self.config.templates_dir)
+        self.media = media_stage(self.config, self.state_dir, feeds)
         self.queue = ChannelQueue(self._finished)
         self.worker = ChannelWorker(
             self._open_channel(self.config, token),
@@ -138,7 +140,9 @@ class Daemon:
         )
         self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
         self.scheduler = self._scheduler(self.config)
-        listener = start_listener(self.config, token, self._health, self._metrics_page)
+        listener = start_listener(
+            self.config, token, self._health, self._metrics_page, self.state_dir
+        )
         self.push = start_push(
             self.config, self.store, listener,
             wanted=self._push_wanted, deliver=self._pushed, clock=self._clock,
@@ -352,6 +356,7 @@ class Daemon:
             self.store,
             conditional,
             itemize=False,
+            media=self.media,
         )
 
     def _finished(self, batch: Batch, outcomes: dict[tuple[str, str], Outcome]) -> FeedReport:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from poster.config import Config
 from poster.errors import HostError
+from poster.media.setup import files_folder, served_path
+from poster.media.store import serve
 from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
@@ -17,15 +20,21 @@ Page = Callable[[], tuple[int, str, bytes]]
 
 
 def start_listener(
-    config: Config, token: str, health: Page, metrics: Page
+    config: Config, token: str, health: Page, metrics: Page, state_dir: Path | None = None
 ) -> WebhookReceiver | None:
-    """Start the webhook receiver with /healthz and /metrics, when ``[webhook] listen`` is set."""
+    """Start the webhook receiver with /healthz, /metrics and converted media, when it listens."""
     if config.webhook.listen is None:
         return None
     host, port = config.webhook.listen
     receiver = WebhookReceiver(token, host, port, config.webhook.path)
     receiver.add_route("/healthz", health)
     receiver.add_route("/metrics", metrics)
+    if config.media.public_url is not None and state_dir is not None:
+        folder = files_folder(state_dir)
+        receiver.add_files(
+            served_path(config.media.public_url),
+            lambda method, name, headers: serve(folder, method, name, headers),
+        )
     try:
         receiver.start()
     except OSError as exc:

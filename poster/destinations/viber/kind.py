@@ -8,6 +8,7 @@ from poster.config import FeedConfig
 from poster.destinations import REDACTED, Message
 from poster.destinations.viber import compose, media
 from poster.destinations.viber.messages import envelope
+from poster.media.rules import MediaRules
 from poster.models import Item, Post
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
@@ -21,6 +22,15 @@ class ViberKind:
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return the type ``item`` becomes on a channel (JPEG picture, sized MP4, fallback)."""
         return media.choose_type(item, feed)
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """Return the images a channel takes as a picture and as a thumbnail."""
+        return media.RULES
+
+    def explain(self, item: Item, feed: FeedConfig) -> str | None:
+        """Say why probed media did not make ``item`` a picture or a video."""
+        return media.explain(item, feed)
 
     def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return every type ``feed`` can produce on a channel."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.viber.messages import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
+from poster.media.rules import ImageRule, MediaRules, describe
 from poster.models import Item, Media
 
 PICTURE_MAX_BYTES = 1_000_000
@@ -24,6 +26,14 @@ THUMBNAIL_MAX_BYTES = 100_000
 """``thumbnail``: "Max size 100 kb"."""
 MEDIA_MAX_BYTES = 50_000_000
 """Video and file ``media``: "Max size 50 MB"."""
+
+_JPEG = frozenset({"image/jpeg"})
+PICTURE = ImageRule(_JPEG, PICTURE_MAX_BYTES, extensions=(".jpg", ".jpeg"))
+"""Picture ``media``: "Only JPEG format is supported", "Max size 1 MB", "The URL must have a
+resource with a .jpeg file extension" (``.jpg`` names the same format)."""
+THUMBNAIL = ImageRule(_JPEG, THUMBNAIL_MAX_BYTES, 400, (".jpg", ".jpeg"))
+"""``thumbnail``: "Max size 100 kb. Recommended: 400x400. Only JPEG format is supported"."""
+RULES = MediaRules(PICTURE, THUMBNAIL)
 
 
 class Carrier(Protocol):
@@ -70,7 +80,7 @@ def _size_ok(length: int | None, cap: int) -> bool:
 def picture_media(item: Carrier) -> Media | None:
     """Return the item's image when the API takes it as a picture (JPEG, at most 1 MB)."""
     image = item.image
-    if image and image.is_jpeg and web_url(image.url) and _size_ok(image.length, PICTURE_MAX_BYTES):
+    if image and web_url(image.url) and PICTURE.fits(image):
         return image
     return None
 
@@ -82,19 +92,19 @@ def thumbnail_url(item: Carrier, *, or_image: bool = False) -> str | None:
     it does for a video, whose feed often gives its still as the only picture.
     """
     thumb = item.thumbnail or (item.image if or_image else None)
-    if (
-        thumb
-        and thumb.is_jpeg
-        and web_url(thumb.url)
-        and _size_ok(thumb.length, THUMBNAIL_MAX_BYTES)
-    ):
+    if thumb and web_url(thumb.url) and _thumbnail_fits(thumb):
         return thumb.url
     return None
 
 
+def _thumbnail_fits(thumb: Media) -> bool:
+    """Tell whether a thumbnail fits: a JPEG of 100 kb; its 400x400 is only a recommendation."""
+    return PICTURE.fits(thumb) and _size_ok(thumb.length, THUMBNAIL_MAX_BYTES)
+
+
 def _sized(media: Media) -> bool:
-    """Tell whether an enclosure has the known size the API requires, within 50 MB."""
-    return media.length is not None and _size_ok(media.length, MEDIA_MAX_BYTES)
+    """Tell whether an enclosure is reachable with the known size the API requires, within 50 MB."""
+    return not media.failed and media.length is not None and _size_ok(media.length, MEDIA_MAX_BYTES)
 
 
 def video_media(item: Carrier) -> Media | None:
@@ -194,6 +204,37 @@ def choose_type(item: Item, feed: FeedConfig) -> str:
         if available is not None and available(item):
             return feed.type
     return "url" if feed.fallback == "url" and link_url(item) else "text"
+
+
+def explain(item: Item, feed: FeedConfig) -> str | None:
+    """Say why probed media did not make the item a picture or a video, and what it became."""
+    if feed.fixed is not None or feed.type not in ("auto", "picture", "video"):
+        return None
+    chosen = choose_type(item, feed)
+    if chosen in ("picture", "video"):
+        return None
+    image = item.image if feed.type != "video" else None
+    video = None if feed.type == "picture" else next((m for m in item.enclosures if m.is_mp4), None)
+    found = image if image is not None and image.probed else video
+    if found is None or not found.probed:
+        return None
+    what = "image" if found is image else "video"
+    return f"{what} {_unfit(found, what)}, posted as {chosen}"
+
+
+def _unfit(media: Media, what: str) -> str:
+    """Say what keeps probed media from being posted as it is."""
+    if media.failed:
+        return f"unreachable ({media.failed})"
+    shown = describe(media)
+    cap = PICTURE_MAX_BYTES if what == "image" else MEDIA_MAX_BYTES
+    if what == "video" and not media.is_mp4:
+        return f"is {shown}: only MP4 is taken"
+    if what == "image" and not PICTURE.fits(replace(media, length=None, probed=False)):
+        return f"is {shown}: only a JPEG at a .jpg/.jpeg URL is taken"
+    if media.length is None:
+        return f"is {shown}: its size is unknown"
+    return f"is {shown}: over the {cap // 1_000_000} MB limit"
 
 
 def possible_types(feed: FeedConfig) -> tuple[str, ...]:

@@ -103,6 +103,7 @@ class _State:
     webhook: str | None = None
     posts: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    revoked: bool = False
 
 
 class Channel:
@@ -142,6 +143,21 @@ class Channel:
         with self._lock:
             return [str(fault) for fault in self._state.faults]
 
+    @property
+    def revoked(self) -> bool:
+        """Tell whether the token is revoked, so every call with it is refused with status 2."""
+        with self._lock:
+            return self._state.revoked
+
+    def set_revoked(self, revoked: bool) -> None:
+        """Revoke the token (as a superadmin does in the app) or restore it."""
+        with self._lock:
+            self._state.revoked = revoked
+
+    def owns(self, token: object) -> bool:
+        """Tell whether ``token`` is this channel's token, revoked or not."""
+        return self._token_matches(token)
+
     def clear(self) -> None:
         """Forget the accepted posts, so a fresh render shows on an empty channel."""
         with self._lock:
@@ -174,7 +190,7 @@ class Channel:
         with self._lock:
             return self._state.faults.popleft() if self._state.faults else None
 
-    def _token_matches(self, token: Any) -> bool:
+    def _token_matches(self, token: object) -> bool:
         expected = self._token.encode("utf-8")
         return isinstance(token, str) and hmac.compare_digest(token.encode("utf-8"), expected)
 
@@ -198,6 +214,10 @@ class Channel:
             )
         if "auth_token" in body and not self._token_matches(body["auth_token"]):
             return Rejection(INVALID_AUTH_TOKEN, "auth_token is not this channel's token")
+        if self.revoked:
+            return Rejection(
+                INVALID_AUTH_TOKEN, "this channel's token was revoked; use its new token"
+            )
         if len(raw) > BODY_MAX_BYTES:
             return Rejection(
                 BAD_DATA, f"the body is {len(raw)} bytes; the limit is {BODY_MAX_BYTES} (30 KB)"

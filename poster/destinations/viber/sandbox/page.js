@@ -5,6 +5,12 @@
 
 (() => {
   const POLL_MS = 1000;
+  const { el, safeUrl, getJson } = window.sandboxDom;
+  const params = new URLSearchParams(location.search);
+  // A gateway's tab shows phones, drawn by tabs.js; this script draws a channel's posts.
+  if (params.has("gateway")) return;
+  const channelId = params.get("channel") || "1";
+  const postsPath = channelId === "1" ? "/sandbox/posts" : `/sandbox/channels/${encodeURIComponent(channelId)}/posts`;
   const scroller = document.getElementById("scroller");
   const feed = document.getElementById("feed");
   const empty = document.getElementById("empty");
@@ -13,23 +19,20 @@
   const notice = document.getElementById("notice");
   const noticeSummary = document.getElementById("notice-summary");
   const noticeProblems = document.getElementById("notice-problems");
-  const channelName = document.getElementById("channel-name").textContent.trim();
+  const nameLine = document.getElementById("channel-name");
+  let channelName = nameLine.textContent.trim();
   let shown = 0;
   let lastDay = "";
   let firstToken = null;
 
-  document.getElementById("channel-avatar").textContent = channelName.charAt(0).toUpperCase();
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
+  function showName(name) {
+    channelName = name;
+    nameLine.textContent = name;
+    document.title = `${name} · poster sandbox`;
+    document.getElementById("channel-avatar").textContent = name.charAt(0).toUpperCase();
   }
 
-  function safeUrl(value) {
-    return typeof value === "string" && /^https?:\/\//i.test(value) ? value : null;
-  }
+  showName(channelName);
 
   function link(url, text, className) {
     const a = el("a", className, text === undefined ? url : text);
@@ -248,16 +251,14 @@
     notice.hidden = !state.summary && problems.length === 0;
   }
 
-  async function getJson(path) {
-    const response = await fetch(path, { cache: "no-store" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  }
-
   async function poll() {
     try {
       showNotice(await getJson("/sandbox/notice"));
-      show(await getJson("/sandbox/posts"));
+      if (channelId !== "1" && shown === 0) {
+        const found = (await getJson("/sandbox/channels")).find((c) => String(c.id) === channelId);
+        if (found && found.name !== channelName) showName(String(found.name));
+      }
+      show(await getJson(postsPath));
       live.textContent = "live";
       live.className = "live";
     } catch (_) {

@@ -15,6 +15,7 @@ from poster.config import Config
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.errors import HostError, WebhookError
+from poster.media.setup import files_folder
 from poster.webhook import WebhookReceiver
 
 log = logging.getLogger(__name__)
@@ -78,3 +79,14 @@ def _start_sandbox(port: int, any_port: bool, samples: Path) -> Sandbox:
             raise HostError.listening(exc, "the sandbox", ("127.0.0.1", port), fix) from exc
         log.warning("event=sandbox-port-taken port=%d", port)
         return Sandbox(token=SANDBOX_TOKEN, port=0, samples=folder).start()
+
+
+def serve_media(session: SandboxSession, state_dir: Path) -> Config:
+    """Have the sandbox serve the images converted in ``state_dir``; return the config to use.
+
+    The run then converts images that a channel would refuse and posts them from the sandbox,
+    as a real deployment posts them from its listener.
+    """
+    session.sandbox.media = files_folder(state_dir)
+    media = replace(session.config.media, public_url=session.sandbox.url + "media")
+    return replace(session.config, media=media)

@@ -1,0 +1,112 @@
+"""Read requests and write answers for the sandbox's HTTP server; no routes live here."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+READ_MAX_BYTES = 1024 * 1024
+"""Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
+
+# Media URLs point anywhere, so images may come from any origin; nothing else may.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src * data:; base-uri 'none'; form-action 'none'"
+)
+
+
+class Owner(Protocol):
+    """What the server hands each request to."""
+
+    def serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer one HTTP request."""
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes | None:
+    """Return the request body, or answer the request and return None when it cannot be read."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        send_json(handler, 411, {"error": "send the body with a Content-Length"}, close=True)
+        return None
+    try:
+        length = int(handler.headers.get("Content-Length", "0"))
+    except ValueError:
+        length = -1
+    if not 0 <= length <= READ_MAX_BYTES:
+        body = {"status": 3, "status_message": f"the body must be 0 to {READ_MAX_BYTES} bytes"}
+        send_json(handler, 200, body, close=True)
+        return None
+    return handler.rfile.read(length)
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: Any, *, close: bool = False
+) -> None:
+    """Write one JSON response."""
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    send(handler, status, data, "application/json; charset=utf-8", close=close)
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    data: bytes,
+    kind: str,
+    *,
+    page: bool = False,
+    close: bool = False,
+) -> None:
+    """Write one response; the page also gets a policy that blocks inline and foreign code."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.send_header("Cache-Control", "no-store")
+    if page:
+        handler.send_header("Content-Security-Policy", PAGE_POLICY)
+    if close:
+        handler.send_header("Connection", "close")
+        handler.close_connection = True
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hand every request to the owning server."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, each keep-alive
+    # answer would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
+    server: Server
+
+    def do_GET(self) -> None:
+        self.server.owner.serve(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.owner.serve(self, "POST")
+
+    def do_HEAD(self) -> None:
+        self.server.owner.serve(self, "HEAD")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the terminal and test output clean; the page shows what arrived."""
+
+
+class Server(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that knows its owner and ignores clients that hang up."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], owner: Owner) -> None:
+        self.owner = owner
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out closes its socket before a slow answer is written.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)

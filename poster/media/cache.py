@@ -1,0 +1,95 @@
+"""Keep probe results per URL for a while, in the state folder, so no media is probed twice.
+
+The cache is a small JSON file beside the ledger (``media/probes.json``). Losing it costs only
+probes, so a damaged file is set aside with a warning rather than stopping poster.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import astuple
+from pathlib import Path
+
+from poster.media.probe import Probe
+from poster.store.files import write_atomic
+
+log = logging.getLogger(__name__)
+
+LIFETIME = 30 * 86400.0
+"""Seconds a probe that succeeded is trusted: a URL's media rarely changes under it."""
+FAILURE_LIFETIME = 3600.0
+"""Seconds a failed probe is remembered before the URL is tried again."""
+MAX_ENTRIES = 20_000
+"""Probes kept at most; the oldest go first."""
+_VERSION = 1
+
+
+class ProbeCache:
+    """Map media URLs to their probes, with lifetimes and a size bound; safe between threads."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        clock: Callable[[], float],
+        *,
+        read_only: bool = False,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
+        self.path = path
+        self._clock = clock
+        self._read_only = read_only
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._probes: dict[str, Probe] = _load(path) if path is not None else {}
+        self._dirty = False
+
+    def get(self, url: str) -> Probe | None:
+        """Return the probe of ``url`` while it is still fresh."""
+        with self._lock:
+            found = self._probes.get(url)
+        if found is None:
+            return None
+        lifetime = FAILURE_LIFETIME if found.error else LIFETIME
+        return found if self._clock() - found.checked_at < lifetime else None
+
+    def put(self, probe: Probe) -> None:
+        """Remember ``probe``, dropping the oldest entries beyond the bound."""
+        with self._lock:
+            self._probes.pop(probe.url, None)
+            self._probes[probe.url] = probe  # insertion order is age order
+            while len(self._probes) > self._max:
+                del self._probes[next(iter(self._probes))]
+            self._dirty = True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._probes)
+
+    def save(self) -> None:
+        """Write the cache to its file when something changed (never when read-only)."""
+        if self.path is None or self._read_only:
+            return
+        with self._lock:
+            if not self._dirty:
+                return
+            rows = [list(astuple(probe)) for probe in self._probes.values()]
+            self._dirty = False
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            data = json.dumps({"version": _VERSION, "probes": rows}, separators=(",", ":"))
+            write_atomic(self.path, data.encode())
+
+
+def _load(path: Path) -> dict[str, Probe]:
+    """Read the cache file; a missing one is empty, a damaged one is set aside."""
+    try:
+        document = json.loads(path.read_bytes())
+        rows = document["probes"] if document.get("version") == _VERSION else []
+        return {row[0]: Probe(*row) for row in rows}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        log.warning("event=probe-cache-unreadable path=%s error=%r; probing again", path, exc)
+        return {}

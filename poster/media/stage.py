@@ -1,0 +1,203 @@
+"""Probe the media of items to post, and convert images that do not fit: between select and render.
+
+The kind's choice of message type stays pure: it reads the probed ``Media`` records this stage
+puts on each item. Every probe and download has its own deadline, and the stage a budget per
+feed; items past it keep what the feed said about their media.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+import httpx
+
+from poster.addresses import is_public
+from poster.config import FeedConfig
+from poster.errors import MediaError
+from poster.feedclient import FeedClient
+from poster.filters import Decision
+from poster.media.cache import ProbeCache
+from poster.media.probe import Probe, ProbeLimits, display, follow, probe
+from poster.media.rules import ImageRule, MediaAware, describe
+from poster.media.store import MediaStore
+from poster.models import Item, Media
+from poster.watchdog import DeadlineExceeded
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_MAX = 20_000_000
+"""The largest image downloaded for conversion."""
+BUDGET = 60.0
+"""Seconds one feed's media may take in a pass, probes and conversions together."""
+ENCLOSURES = 3
+"""Enclosures probed per item: a video or file is among the first few."""
+
+
+@dataclass(frozen=True)
+class MediaStage:
+    """Probe media through ``client``, remember it in ``cache``, convert into ``store`` if any."""
+
+    client: FeedClient
+    cache: ProbeCache
+    store: MediaStore | None = None
+    limits: ProbeLimits = field(default_factory=ProbeLimits)
+    clock: Callable[[], float] = time.time
+    budget: float = BUDGET
+
+    def prepare(
+        self, feed: FeedConfig, decisions: Sequence[Decision], kind: object
+    ) -> list[Decision]:
+        """Return the decisions with the wanted items' media probed, converted and explained."""
+        if not isinstance(kind, MediaAware) or feed.fixed is not None:
+            return list(decisions)
+        until = time.monotonic() + self.budget
+        out = []
+        for decision in decisions:
+            if decision.wanted and time.monotonic() < until:
+                decision = self._decide(decision, feed, kind)
+            out.append(decision)
+        self.cache.save()
+        return out
+
+    def _decide(self, decision: Decision, feed: FeedConfig, kind: MediaAware) -> Decision:
+        """Probe and convert one item's media and say what happened to it."""
+        private = _private_ok(feed)
+        item = _with_media(decision.item, lambda m: self._probed(m, private))
+        notes: list[str] = []
+        rules = kind.media_rules
+        if self.store is not None and feed.type in ("auto", "picture"):
+            item, notes = self._converted(item, rules.picture, rules.thumbnail, private)
+        why = kind.explain(item, feed)
+        reason = "; ".join([*notes, why] if why else notes)
+        return replace(decision, item=item, reason=reason or decision.reason)
+
+    def _probed(self, media: Media, private: bool) -> Media:
+        """Return ``media`` with what a probe (cached or new) found."""
+        found = self.cache.get(media.url)
+        if found is None:
+            found = probe(
+                media.url, self.client, allow_private=private, limits=self.limits, now=self.clock()
+            )
+            self.cache.put(found)
+            log.debug("event=media-probed url=%s type=%s length=%s error=%s",
+                      display(media.url), found.mime_type, found.length, found.error)  # fmt: skip
+        return applied(media, found)
+
+    def _converted(
+        self, item: Item, picture: ImageRule, thumbnail: ImageRule | None, private: bool
+    ) -> tuple[Item, list[str]]:
+        """Replace an image, and a thumbnail, that do not fit with JPEGs made to fit."""
+        notes: list[str] = []
+        image, thumb = item.image, item.thumbnail
+        if image is not None and _convertible(image) and not picture.fits(image):
+            image = self._convert(image, picture, private, notes, "image")
+        if (
+            thumb is not None
+            and thumbnail is not None
+            and _convertible(thumb)
+            and not thumbnail.fits(thumb)
+        ):
+            thumb = self._convert(thumb, thumbnail, private, notes, "thumbnail")
+        return replace(item, image=image, thumbnail=thumb), notes
+
+    def _convert(
+        self, media: Media, rule: ImageRule, private: bool, notes: list[str], what: str
+    ) -> Media:
+        """Return the stored JPEG of ``media`` for ``rule``, making it if needed."""
+        assert self.store is not None
+        from poster.media.convert import to_jpeg  # Pillow loads only when an image needs it
+
+        name = self.store.name(media.url, rule)
+        stored = self.store.find(name)
+        try:
+            if stored is None:
+                made = to_jpeg(self._download(media.url, private), rule, media.url)
+                stored = self.store.put(name, made.data, made.width, made.height)
+        except MediaError as exc:
+            log.warning("event=media-not-converted url=%s error=%s", display(media.url), exc)
+            notes.append(f"{what} is {describe(media)}: not converted: {exc}")
+            return media
+        notes.append(f"{what} is {describe(media)}: converted")
+        return stored.media(media.title)
+
+    def _download(self, url: str, private: bool) -> bytes:
+        """Return the body of ``url``, at most ``DOWNLOAD_MAX`` bytes, within the deadline."""
+        deadline = time.monotonic() + self.limits.deadline
+        try:
+            with follow(url, self.client, {}, private, self.limits, deadline) as response:
+                if response is None or response.status_code != 200:
+                    status = "too many redirects" if response is None else response.status_code
+                    raise MediaError(url, f"cannot download it ({status})")
+                return _capped(response, url, deadline)
+        except DeadlineExceeded as exc:
+            raise MediaError(url, f"not downloaded within {self.limits.deadline:g}s") from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise MediaError(url, f"cannot download it ({type(exc).__name__})") from exc
+
+
+def _capped(response: httpx.Response, url: str, deadline: float) -> bytes:
+    """Read a body up to ``DOWNLOAD_MAX`` bytes, stopping at the deadline."""
+    body = bytearray()
+    for chunk in response.iter_raw():
+        body += chunk
+        if len(body) > DOWNLOAD_MAX:
+            raise MediaError(url, f"image is over the {DOWNLOAD_MAX:,} byte download cap")
+        if time.monotonic() > deadline:
+            raise MediaError(url, "not downloaded within its deadline")
+    return bytes(body)
+
+
+def applied(media: Media, found: Probe) -> Media:
+    """Return ``media`` as the probe saw it: its real type and size, or why it is missing.
+
+    A probe that failed on the way (timeout, network, refused address) leaves the feed's word.
+    """
+    if found.missing:
+        return replace(media, probed=True, failed=found.error)
+    if found.error is not None:
+        return media
+    return replace(
+        media,
+        mime_type=found.mime_type or media.mime_type,
+        length=found.length,
+        width=found.width,
+        height=found.height,
+        probed=True,
+    )
+
+
+def _with_media(item: Item, change: Callable[[Media], Media]) -> Item:
+    """Return ``item`` with its image, thumbnail and first enclosures changed."""
+    image = change(item.image) if item.image is not None else None
+    thumb = change(item.thumbnail) if item.thumbnail is not None else None
+    head = tuple(change(media) for media in item.enclosures[:ENCLOSURES])
+    rest = item.enclosures[ENCLOSURES:]
+    return replace(item, image=image, thumbnail=thumb, enclosures=head + rest)
+
+
+def _convertible(media: Media) -> bool:
+    """Tell whether ``media`` is a probed, reachable image of a type poster can decode."""
+    return media.probed and not media.failed and (media.mime_type or "") in (
+        "image/jpeg", "image/png", "image/gif", "image/webp",
+    )  # fmt: skip
+
+
+def _private_ok(feed: FeedConfig) -> bool:
+    """Tell whether a feed's media may be on non-public addresses: it allows it, or is itself."""
+    if feed.allow_private:
+        return True
+    parts = urlsplit(feed.url)
+    if parts.scheme not in ("http", "https"):
+        return True  # a local file's media are as trusted as the file
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return not is_public(ipaddress.ip_address(host))
+    except ValueError:
+        return False
