@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,16 +72,18 @@ def test_a_wrong_guess_still_parses_with_every_command(monkeypatch: pytest.Monke
 HEAVY = ("httpx", "jinja2", "apscheduler", "tinydb", "feedparser", "tomllib", "poster.config")
 
 
-def _loaded_after(code: str) -> list[str]:
-    """Run ``code`` in a fresh interpreter and return the heavy modules it loaded."""
+def _loaded_after(
+    code: str, heavy: tuple[str, ...] = HEAVY, env: dict[str, str] | None = None
+) -> list[str]:
+    """Run ``code`` in a fresh interpreter and return the ``heavy`` modules it loaded."""
     probe = (
         "import sys\nfrom poster.cli import main\n"
         f"try:\n    {code}\nexcept SystemExit:\n    pass\n"
-        f"loaded = sorted(m for m in sys.modules if m.startswith({HEAVY!r}))\n"
+        f"loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}))\n"
         "print('loaded:', *loaded, file=sys.stderr)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, env=env
     )
     return done.stderr.splitlines()[-1].split()[1:]
 
@@ -92,6 +95,19 @@ def _loaded_after(code: str) -> list[str]:
 )
 def test_help_and_usage_errors_load_none_of_the_library(words: list[str]) -> None:
     assert _loaded_after(f"main({words!r})") == []
+
+
+def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "off"\nurl = "http://127.0.0.1:9/feed.xml"\nenabled = false\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    sandbox = ("poster.destinations.viber.sandbox", "poster.sandbox")
+    assert _loaded_after(f"main({words!r})", sandbox, env) == []
 
 
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:

@@ -92,7 +92,6 @@ def add_commands(commands: Any) -> None:
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     """Run the daemon, or one pass over the chosen feeds against the channel or a sandbox."""
-    from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
     from poster.errors import UsageError
 
     if not args.once:
@@ -103,6 +102,8 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
             raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
         token = require_token(config)
         return _run_pass(config, feeds, token, state_dir(args), timings=args.timings)
+    from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
+
     port = SANDBOX_PORT if args.port is None else args.port
     with (
         sandbox_session(config, port=port, any_port=args.port is None) as session,
