@@ -7,11 +7,13 @@
 # make bench: benchmark poster against rss2email on 1,000 local feeds, time the commands, the
 #            parse and a 10,000-feed daemon (see bench/run.py); one group alone with, e.g.,
 #            make bench BENCH_ARGS="--only daemon10k".
+# make bench-gateway: time items sent to 10,000 numbers through the DecisionTelecom fake
+#            (see bench/gateway.py; ITEMS=20 by default).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo studio test lint bench clean
+.PHONY: demo studio test lint bench bench-gateway clean
 
 $(BIN)/poster: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +38,9 @@ test: lint
 
 bench: $(BIN)/poster
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-gateway: $(BIN)/poster
+	$(BIN)/python bench/gateway.py $(ITEMS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

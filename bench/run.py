@@ -11,6 +11,7 @@ The groups, all by default:
   encodings, one sentence per item);
 - ``parse``: poster's parse per item and format against expat and ElementTree alone;
 - ``ledger``: the store (bench/ledger.py);
+- ``media``: media probing over the feed corpus (bench/media.py);
 - ``daemon10k``: the daemon on 10,000 feeds for ``--daemon-minutes`` (default 30).
 
 It prints a Markdown report that it also writes to bench/out/results.md. Targets not met are
@@ -51,7 +52,7 @@ from scenarios import Poster, Rss2email, Sample, compile_poster, install_rss2ema
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 TOKEN = "bench-sandbox-token-7f3a"
-GROUPS = ("passes", "small", "parse", "ledger", "daemon10k")
+GROUPS = ("passes", "small", "parse", "ledger", "media", "daemon10k")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,6 +88,14 @@ def run_ledger(home: Path) -> list[str]:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = done.stdout.rstrip("\n").splitlines() + done.stderr.rstrip("\n").splitlines()
     return [*lines, f"(exit {done.returncode})"]
+
+
+def run_media() -> list[str]:
+    """Run bench/media.py and return its lines."""
+    command = [sys.executable, str(BENCH / "media.py")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = done.stdout.rstrip("\n").splitlines() + done.stderr.rstrip("\n").splitlines()
+    return lines if done.returncode == 0 else [*lines, f"(exit {done.returncode})"]
 
 
 def source_digest() -> str:
@@ -209,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     if "ledger" in args.only:
         print("bench: store (bench/ledger.py)", flush=True)
         body += ["Store (bench/ledger.py 500):", "", "```", *run_ledger(OUT / "ledger"), "```"]
+    if "media" in args.only:
+        print("bench: media probing (bench/media.py)", flush=True)
+        body += ["", "Media probing (bench/media.py):", "", *run_media()]
     if source_digest() != before:
         body += ["", "**poster/ changed during this run: the rounds measured different code.**"]
     text = "\n".join([*report.head(_versions(), f"{load}; {_load()}"), *body]) + "\n"

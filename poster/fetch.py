@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -136,15 +137,16 @@ def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) ->
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
         raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
-    body = bytearray()
+    # BytesIO hands its buffer over as the result: a bytearray would be copied, holding the
+    # body twice at the moment memory peaks.
+    body = io.BytesIO()
     for chunk in _pieces(feed, response):
-        body += chunk
-        if len(body) > feed.max_bytes:
+        if body.write(chunk) and body.tell() > feed.max_bytes:
             raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
         if time.monotonic() > deadline:
             # A transport without a watchdog (a proxy's) still stops between pieces.
             raise _past_deadline(feed, _display(response.url))
-    return bytes(body)
+    return body.getvalue()
 
 
 def _pieces(feed: FeedConfig, response: httpx.Response) -> Iterable[bytes]:

@@ -13,16 +13,22 @@ from typing import Protocol
 from poster.destinations import Receipt
 from poster.models import State, Validators
 
-PENDING, SENT, FAILED, UNCERTAIN, SEEN = (
-    State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN
+PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
+    State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
 )  # fmt: skip
 
 FATAL_META = "channel.fatal"
-"""The state entry holding why the channel refuses every post (empty while it takes them)."""
+"""The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
 
 
 SHORTHAND_DESTINATION = "viber"
 """The destination a single-channel configuration posts to, whose sender an older release kept."""
+
+
+def fatal_key(destination: str) -> str:
+    """Return the state entry holding why a destination refuses every post (empty when not)."""
+    # The shorthand keeps the single-channel release's entry, so its state reads the same.
+    return FATAL_META if destination == SHORTHAND_DESTINATION else f"fatal at {destination}"
 
 
 def sender_key(destination: str) -> str:
@@ -96,6 +102,10 @@ class Ledger(Protocol):
         """Record that the request may have arrived: never re-sent without an operator."""
         ...
 
+    def record_skipped(self, feed: str, key: str, destination: str, reason: str) -> None:
+        """Record that the item waited too long to be posted, and why; a retry sends it."""
+        ...
+
     def release(self, feed: str, key: str, destination: str) -> None:
         """Forget a pending record whose post was deferred, so a later pass sends it."""
         ...
@@ -155,6 +165,11 @@ class MemoryLedger:
         record = Delivery(feed, key, destination, UNCERTAIN, error=error)
         self.deliveries[(feed, key, destination)] = record
 
+    def record_skipped(self, feed: str, key: str, destination: str, reason: str) -> None:
+        """Record an item skipped as stale with the reason."""
+        record = Delivery(feed, key, destination, SKIPPED, error=reason)
+        self.deliveries[(feed, key, destination)] = record
+
     def release(self, feed: str, key: str, destination: str) -> None:
         """Drop a pending record so the item is offered again."""
         self.deliveries.pop((feed, key, destination), None)
@@ -200,6 +215,9 @@ class ReadOnlyLedger:
         """Write nothing."""
 
     def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
+        """Write nothing."""
+
+    def record_skipped(self, feed: str, key: str, destination: str, reason: str) -> None:
         """Write nothing."""
 
     def release(self, feed: str, key: str, destination: str) -> None:

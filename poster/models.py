@@ -34,6 +34,8 @@ class State(StrEnum):
     """Known without being posted: the backlog of a feed seen for the first time."""
     RELEASED = "released"
     """Handed back by an operator, to be sent on the feed's next pass."""
+    SKIPPED = "skipped"
+    """Not posted because it waited longer than the destination's ``max_wait``; retryable."""
     DEFERRED = "deferred"
     """Waiting for a later pass (pacing, rate limits, a destination that refuses); never stored."""
 

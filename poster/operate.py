@@ -1,6 +1,6 @@
 """Show an operator what poster is doing, and carry out their retries and feed switches.
 
-``status_view`` gathers the state of the feeds, the channel and the deliveries into a
+``status_view`` gathers the state of the feeds, the destinations and the deliveries into a
 ``StatusView``; ``format_status`` and ``status_json`` present it. ``retry_item``,
 ``retry_states`` and ``set_feed_disabled`` change the store; the daemon reads it on its next round.
 """
@@ -15,18 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.destination_status import (
+    DestinationStatus,
+    destination_json,
+    destination_rows,
+    destination_statuses,
+)
 from poster.filters import HELD_LABEL
 from poster.ledger import (
     FAILED,
-    FATAL_META,
     PENDING,
     SEEN,
     SENT,
-    SHORTHAND_DESTINATION,
+    SKIPPED,
     UNCERTAIN,
-    remembered_sender,
 )
 from poster.models import Validators
+from poster.pipeline.gatekeeper import Waiting, held_posts
 from poster.push import records as push_records
 from poster.push.records import Subscription
 from poster.push.status import describe, push_json
@@ -41,19 +46,21 @@ def paused_key(feed: str) -> str:
     return f"paused {feed}"
 
 
-"""The store meta key where the daemon keeps why the channel refuses every post ("" when not)."""
-RETRYABLE = (FAILED, UNCERTAIN)
+RETRYABLE = (FAILED, UNCERTAIN, SKIPPED)
+RETRYABLE_WORDS = "failed, uncertain and skipped"
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
 
 STATE_MEANINGS = {
-    SENT: "Viber accepted the post.",
+    SENT: "the destination accepted the post.",
     PENDING: "being posted right now.",
     FAILED: "the API refused it; fix and `poster retry` (FEED KEY, or --failed for all).",
     UNCERTAIN: (
-        "poster stopped before Viber answered; check the channel, then `poster retry` to send "
+        "poster stopped before the destination answered; check it, then `poster retry` to send "
         "again or leave it (FEED KEY, or --uncertain for all)."
     ),
+    SKIPPED: "held longer than max_wait, so not posted stale; `poster retry` sends it "
+    "(FEED KEY, or --skipped for all).",
 }
 
 _NOT_RETRYABLE = {
@@ -107,24 +114,13 @@ class FeedStatus:
 
 
 @dataclass(frozen=True)
-class ChannelStatus:
-    """Where poster posts, as whom, and whether the channel refuses every post."""
-
-    api_url: str
-    sender: str | None
-    sender_from: str | None
-    """``feeds.toml`` or ``remembered`` (looked up once with get_account_info)."""
-    fatal: str | None
-
-
-@dataclass(frozen=True)
 class StatusView:
     """Everything ``poster status`` shows, gathered at ``now``."""
 
     now: datetime
     state_path: Path
     state_exists: bool
-    channel: ChannelStatus
+    destinations: tuple[DestinationStatus, ...]
     feeds: tuple[FeedStatus, ...]
     problems: tuple[DeliveryRecord, ...]
     """Every failed and uncertain delivery, oldest first."""
@@ -135,6 +131,8 @@ class StatusView:
     daemon_running: bool = False
     restored: str | None = None
     """When and why the state was last written back from memory, if ever."""
+    held: tuple[tuple[str, Waiting], ...] = ()
+    """Posts held by a destination's quiet hours or daily cap, with the destination's name."""
 
     @property
     def attention(self) -> tuple[str, ...]:
@@ -142,9 +140,8 @@ class StatusView:
         found: list[str] = []
         if not self.state_exists:
             found.append("no state yet: poster has not run with this state directory")
-        if self.channel.fatal:
-            found.append("the channel refuses posts")
-        for state in RETRYABLE:
+        found += [f"destination {d.name!r} refuses posts" for d in self.destinations if d.fatal]
+        for state in (FAILED, UNCERTAIN):  # a skip is the max_wait the operator chose
             count = sum(record.state == state for record in self.problems)
             if count:
                 found.append(f"{count} {state} item{'s' if count > 1 else ''}")
@@ -165,7 +162,7 @@ def status_view(
     waiting: Sequence[str] = (),
     daemon_running: bool = False,
 ) -> StatusView:
-    """Gather the status of every feed, the channel, the deliveries and waiting requests."""
+    """Gather the status of every feed, destination, delivery and waiting request."""
     feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
@@ -177,13 +174,14 @@ def status_view(
         now=now,
         state_path=store.path,
         state_exists=store.path.exists(),
-        channel=_channel(config, store),
+        destinations=destination_statuses(config, store),
         feeds=tuple(feeds),
         problems=tuple(store.deliveries(states=RETRYABLE)),
         recent=tuple(store.recent(RECENT, states=_DELIVERED)),
         waiting=tuple(waiting),
         daemon_running=daemon_running,
         restored=store.restored,
+        held=held_posts(((d.name, d.gate) for d in config.destinations), store, now),
     )
 
 
@@ -195,17 +193,6 @@ def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> Fe
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
     return FeedStatus(name, configured, enabled, state, paused_at)
-
-
-def _channel(config: Config, store: Store) -> ChannelStatus:
-    """Describe the channel: the configured sender wins over the remembered one."""
-    api_url = config.viber.api_url
-    fatal = store.get_meta(FATAL_META) or None
-    if config.viber.sender is not None:
-        return ChannelStatus(api_url, config.viber.sender, "feeds.toml", fatal)
-    remembered = remembered_sender(store, SHORTHAND_DESTINATION, api_url)
-    source = "remembered" if remembered is not None else None
-    return ChannelStatus(api_url, remembered, source, fatal)
 
 
 def retry_item(store: Store, feed: str, key: str) -> bool:
@@ -220,7 +207,7 @@ def retry_states(store: Store, states: Collection[str], feed: str | None = None)
     """Release every item in ``states`` (of ``feed``, or of all feeds); return how many."""
     wanted = set(states)
     if not wanted or not wanted <= set(RETRYABLE):
-        raise ValueError(f"only {' and '.join(RETRYABLE)} items can be retried, not {states!r}")
+        raise ValueError(f"only {RETRYABLE_WORDS} items can be retried, not {states!r}")
     items = dict.fromkeys((r.feed, r.key) for r in store.deliveries(states=wanted, feed=feed))
     released = [item for item in items if store.retry(*item, states=wanted)]
     for name in dict.fromkeys(name for name, _ in released):
@@ -246,7 +233,7 @@ def retry_problem(store: Store, feed: str, key: str) -> str | None:
             "`poster status` lists the failed and uncertain items"
         )
     why = " and ".join(sorted({_NOT_RETRYABLE[record.state] for record in found}))
-    return f"item {key!r} of feed {feed!r} {why}; only failed and uncertain items can be retried"
+    return f"item {key!r} of feed {feed!r} {why}; only {RETRYABLE_WORDS} items can be retried"
 
 
 def set_feed_disabled(
@@ -275,19 +262,25 @@ class _Row:
 
 
 def format_status(view: StatusView) -> str:
-    """Render the status for a person: channel, feeds, problem items, recent deliveries."""
+    """Render the status for a person: destinations, feeds, problem items, recent deliveries."""
     lines = [f"poster status at {_clock(view.now)}; state {view.state_path}", ""]
-    lines += _channel_lines(view)
     lines += [
+        "Destinations",
+        *_table(
+            ("DESTINATION", "KIND", "POSTING", "LAST POST", "WAITING"), _destination_rows(view)
+        ),
         "",
         "Feeds",
         *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
     ]
     if view.problems:
-        lines += ["", f"Failed and uncertain items ({len(view.problems)}, oldest first)"]
+        lines += ["", f"{_problem_title(view)} ({len(view.problems)}, oldest first)"]
         lines += _table(
             ("STATE", "FEED", "KEY", "TRIES", "SINCE"), _item_rows(view, view.problems, errors=True)
         )
+    if view.held:
+        lines += ["", f"Posts held by quiet hours or a daily cap ({len(view.held)}, oldest first)"]
+        lines += _table(("DESTINATION", "FEED", "KEY", "HELD SINCE"), _held_rows(view))
     if view.waiting:
         who = "the running daemon applies them" if view.daemon_running else "no daemon runs"
         lines += ["", f"Requests waiting in the inbox ({len(view.waiting)}; {who})"]
@@ -309,21 +302,28 @@ def format_status(view: StatusView) -> str:
     return "\n".join([*lines, "", verdict]) + "\n"
 
 
-def _channel_lines(view: StatusView) -> list[str]:
-    """Describe the channel in a few aligned lines."""
-    channel = view.channel
-    sender = channel.sender or "not known yet (looked up on the first post)"
-    if channel.sender_from == "remembered":
-        sender += " (looked up with get_account_info)"
-    elif channel.sender_from == "feeds.toml":
-        sender += " (from feeds.toml)"
-    posting = "ok" if not channel.fatal else f"REFUSED: {channel.fatal}"
+def _problem_title(view: StatusView) -> str:
+    """Name the kinds of items the problem table lists."""
+    if any(record.state == SKIPPED for record in view.problems):
+        return "Failed, uncertain and skipped items"
+    return "Failed and uncertain items"
+
+
+def _held_rows(view: StatusView) -> list[_Row]:
+    """Describe each held post in a row, with when it is expected to go out beneath."""
     return [
-        "Channel",
-        f"  api      {channel.api_url}",
-        f"  sender   {sender}",
-        f"  posting  {posting}",
+        _Row(
+            (name, post.feed, post.key, _when(post.since, view.now)),
+            (str(post.hold) if post.hold else "goes out on the next pass",),
+        )
+        for name, post in view.held
     ]
+
+
+def _destination_rows(view: StatusView) -> list[_Row]:
+    """Describe each destination in a row, its sender and any refusal beneath."""
+    rows = destination_rows(view.destinations, lambda when: _when(when, view.now))
+    return [_Row(cells, notes) for cells, notes in rows]
 
 
 def _feed_rows(view: StatusView) -> list[_Row]:
@@ -410,24 +410,29 @@ def _span(delta: timedelta) -> str:
 
 def status_json(view: StatusView) -> dict[str, Any]:
     """Return the status as plain JSON values: times ISO 8601, absent values null."""
-    channel = view.channel
     return {
         "generated": view.now.isoformat(),
         "state": str(view.state_path),
         "ok": not view.attention,
         "attention": list(view.attention),
-        "channel": {
-            "api_url": channel.api_url,
-            "sender": channel.sender,
-            "sender_from": channel.sender_from,
-            "fatal": channel.fatal,
-        },
+        "destinations": [destination_json(d) for d in view.destinations],
         "feeds": [_feed_json(feed) for feed in view.feeds],
         "problems": [_record_json(record) for record in view.problems],
         "recent": [_record_json(record) for record in view.recent],
         "waiting": list(view.waiting),
         "daemon_running": view.daemon_running,
         "restored": view.restored,
+        "held": [
+            {
+                "destination": name,
+                "feed": post.feed,
+                "key": post.key,
+                "since": post.since.isoformat(),
+                "expected": _iso(post.hold.until) if post.hold else None,
+                "why": str(post.hold) if post.hold else "goes out on the next pass",
+            }
+            for name, post in view.held
+        ],
     }
 
 

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
-from poster.config import Config, FeedConfig
-from poster.destinations import kind
-from poster.destinations.recording import RecordingDestination
+from poster.app import stand_ins
+from poster.config import Config, DestinationConfig, FeedConfig
 from poster.feedclient import FeedClient
 from poster.filters import FILTERED, HELD, HELD_LABEL, POST, SEEN
-from poster.ledger import Ledger, ReadOnlyLedger
+from poster.ledger import ReadOnlyLedger
 from poster.media.stage import MediaStage
-from poster.pipeline import Deps, FeedReport, Outcome, run_feed
+from poster.models import State
+from poster.pipeline import Deps, FeedReport, Outcome, run_pass
+from poster.pipeline.gatekeeper import Gatekeeper, Meta
+from poster.pipeline.outbox import Lane
 from poster.render import Renderer
+from poster.store import Store
 
 LABELS: dict[str, str] = {
     POST: "would post",
     FILTERED: "filtered out",
     SEEN: "already posted",
     HELD: HELD_LABEL,
+    State.DEFERRED: "waiting",
+    State.SKIPPED: "skipped",
 }
 """The words for each decision, the same in the preview, a run's summary and JSON."""
 
@@ -31,26 +38,69 @@ def preview(
     feeds: Iterable[FeedConfig],
     client: FeedClient,
     *,
-    ledger: Ledger | None = None,
+    ledger: Store | None = None,
     limit: int | None = None,
     media: MediaStage | None = None,
+    meta: Meta | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> list[FeedReport]:
-    """Run the real pipeline over ``feeds`` with a recording destination and a read-only ledger."""
+    """Run the real pipeline over ``feeds``, a read-only ledger and a stand-in per destination.
+
+    Each destination's quiet hours and daily cap apply, counted from ``meta`` as of ``now``.
+    """
+    destinations = stand_ins(config, ledger)
+
+    def kinds(feed: FeedConfig) -> tuple[object, ...]:
+        return tuple(destinations[name].kind for name in config.routes(feed))
+
     deps = Deps(
         client=client,
         renderer=Renderer(config.templates_dir),
-        destination=RecordingDestination("viber", kind("viber"), config.viber.sender),
+        destination=None,
         ledger=ReadOnlyLedger(ledger),
         conditional=False,
         limit=limit,
         dry_run=True,
         media=media,
+        route=config.routes,
+        kinds=kinds,
     )
-    return [run_feed(feed, deps) for feed in feeds]
+    clock = now or (lambda: datetime.now(UTC))
+    specs = {spec.name: spec for spec in config.destinations}
+    lanes = {
+        name: Lane(destination, gate=_gate(specs.get(name), meta, clock))
+        for name, destination in destinations.items()
+    }
+    return run_pass(list(feeds), deps, lanes)
+
+
+def _gate(
+    spec: DestinationConfig | None, meta: Meta | None, clock: Callable[[], datetime]
+) -> Gatekeeper | None:
+    """Return the gate of a destination with quiet hours or a daily cap, read-only."""
+    if spec is None or not spec.gate.active:
+        return None
+    return Gatekeeper(spec.name, spec.gate, _Peek(meta), now=clock)
+
+
+class _Peek:
+    """Read the state's entries and write none, as the whole preview does."""
+
+    def __init__(self, source: Meta | None) -> None:
+        self._source = source
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the source's entry called ``name``."""
+        return self._source.get_meta(name) if self._source is not None else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Write nothing."""
 
 
 def decision_label(outcome: Outcome) -> str:
     """Return the words a person reads for an item's fate in a preview."""
+    if outcome.delivery in (State.DEFERRED, State.SKIPPED):
+        return LABELS[outcome.delivery]
     if outcome.error is not None:
         return "error"
     return LABELS.get(outcome.decision.action, outcome.decision.action)
@@ -67,6 +117,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "decision": decision_label(outcome),
         "action": outcome.decision.action,
         "reason": outcome.error or outcome.decision.reason or None,
+        "destination": outcome.destination,
         "type": outcome.message.type if outcome.message else None,
         "body": dict(outcome.receipt.body) if outcome.receipt else None,
     }
@@ -103,8 +154,8 @@ def _feed_text(report: FeedReport) -> str:
     title = f" ({parsed.title})" if parsed and parsed.title else ""
     counts = tally(report.outcomes, decision_label)
     lines = [f"== {report.feed}{title}: {counts}", ""]
-    for outcome in report.outcomes:
-        lines.extend(_outcome_lines(outcome))
+    for _, outcomes in groupby(report.outcomes, key=lambda o: o.decision.item.key):
+        lines.extend(_item_lines(list(outcomes)))
     return "\n".join(lines)
 
 
@@ -119,15 +170,26 @@ def tally(
     return ", ".join(f"{count} {name}" for name, count in counts.items()) or "no items"
 
 
-def _outcome_lines(outcome: Outcome) -> list[str]:
-    """Return the lines for one item: decision, title, reason or text and JSON body."""
-    item = outcome.decision.item
+def _item_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """Return the lines for one item: decision, title and date, then each destination's body."""
+    first = outcomes[0]
+    item = first.decision.item
     date = item.date.strftime("%Y-%m-%d %H:%M %Z") if item.date else "undated"
-    lines = [f"[{decision_label(outcome)}] {item.title or item.key}", f"    key: {item.key}"]
+    lines = [f"[{decision_label(first)}] {item.title or item.key}", f"    key: {item.key}"]
     lines.append(f"    date: {date}")
-    reason = outcome.error or outcome.decision.reason
-    if reason:
-        lines.append(f"    why: {reason}")
+    if first.decision.reason and not any(o.error for o in outcomes):
+        lines.append(f"    why: {first.decision.reason}")
+    for outcome in outcomes:
+        lines.extend(_outcome_lines(outcome))
+    lines.append("")
+    return lines
+
+
+def _outcome_lines(outcome: Outcome) -> list[str]:
+    """Return the lines for one item at one destination: where, why, type, text and JSON body."""
+    lines = [] if outcome.destination is None else [f"    to: {outcome.destination}"]
+    if outcome.error:
+        lines.append(f"    why: {outcome.error}")
     if outcome.receipt is not None and outcome.message is not None:
         text = outcome.receipt.body.get("text")
         lines.append(f"    type: {outcome.message.type}")
@@ -137,5 +199,4 @@ def _outcome_lines(outcome: Outcome) -> list[str]:
         body = json.dumps(dict(outcome.receipt.body), ensure_ascii=False, indent=2)
         lines.append("    body:")
         lines.extend(f"      {line}" for line in body.splitlines())
-    lines.append("")
     return lines

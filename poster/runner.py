@@ -1,46 +1,37 @@
-"""Wire the configured channel, state and pipeline together for real runs."""
+"""Run one pass over the configured feeds and destinations, and summarize it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-import httpx
-
-from poster.config import Config, FeedConfig
-from poster.destinations.viber.client import ViberChannel
-from poster.feedclient import FeedClient
-from poster.ledger import UNCERTAIN, remembered_sender, sender_key
+from poster.app import App
+from poster.config import FeedConfig
+from poster.ledger import UNCERTAIN
 from poster.media.setup import media_stage
 from poster.models import State
 from poster.operate import retry_states
 from poster.pacing import Pacer
 from poster.pipeline import Deps, FeedReport, run_pass
-from poster.render import Renderer
+from poster.pipeline.gatekeeper import Gatekeeper
+from poster.pipeline.outbox import Lane
 from poster.store import Store
 from poster.timings import Timings
 
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+Now = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 log = logging.getLogger(__name__)
-
-
-def open_channel(
-    config: Config, token: str, client: httpx.Client, store: Store, *, name: str = "viber"
-) -> ViberChannel:
-    """Return the channel client, its sender configured, remembered, or looked up once.
-
-    ``name`` is what the ledger records deliveries under, so posts to a sandbox never count as
-    posts to the real channel.
-    """
-    api_url = config.viber.api_url
-    sender = config.viber.sender or remembered_sender(store, name, api_url)
-    channel = ViberChannel(client, token, api_url=api_url, sender=sender, name=name)
-    if sender is None:
-        sender = channel.resolve_sender()
-        store.set_meta(sender_key(name), sender)
-        log.info("event=sender-resolved sender=%s", sender)
-    return channel
 
 
 @dataclass(frozen=True)
@@ -86,30 +77,52 @@ def resend_uncertain(store: Store, feeds: Sequence[FeedConfig]) -> int:
     return released
 
 
-def run_once(
-    config: Config,
-    feeds: Sequence[FeedConfig],
-    channel: ViberChannel,
-    store: Store,
-    client: FeedClient,
-    timings: Timings | None = None,
-) -> list[FeedReport]:
-    """Run one paced pass over ``feeds``, posting new items to ``channel``."""
-    resend_uncertain(store, feeds)
-    viber = config.viber
-    deps = Deps(
-        client=client,
-        renderer=Renderer(config.templates_dir),
-        destination=channel,
-        ledger=store,
-        pacer=Pacer(viber.min_gap.total_seconds(), viber.max_per_pass),
-        timings=timings,
-        workers=config.daemon.max_fetches,
+def lanes(
+    app: App, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep, now: Now = _utcnow
+) -> dict[str, Lane]:
+    """Return a lane per opened destination, paced and gated as its section says."""
+    return {
+        spec.name: Lane(
+            app.destinations[spec.name],
+            Pacer(spec.min_gap.total_seconds(), spec.max_per_pass, clock=clock, sleep=sleep),
+            clock=clock,
+            gate=Gatekeeper(spec.name, spec.gate, app.store, now=now) if spec.gate.active else None,
+        )
+        for spec in app.specs
+    }
+
+
+def deps(app: App, **options: Any) -> Deps:
+    """Return the pipeline's dependencies for ``app``'s feeds and destinations."""
+    if "media" not in options:
+        options["media"] = media_stage(app.config, app.state_dir, app.feeds_http)
+    return Deps(
+        client=app.feeds_http,
+        renderer=app.renderer,
+        destination=None,
+        ledger=app.store,
+        workers=app.config.daemon.max_fetches,
         itemize=False,
-        media=media_stage(config, store.path.parent, client),
+        route=app.routes,
+        kinds=app.kinds,
+        **options,
     )
-    reports = run_pass(feeds, deps)
-    record_reads(store, reports)
+
+
+def run_once(
+    app: App,
+    feeds: Sequence[FeedConfig],
+    timings: Timings | None = None,
+    *,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
+    now: Now = _utcnow,
+) -> list[FeedReport]:
+    """Run one pass over ``feeds``, draining each destination's lane up to its max_per_pass."""
+    resend_uncertain(app.store, feeds)
+    paced = lanes(app, clock=clock, sleep=sleep, now=now)
+    reports = run_pass(feeds, deps(app, timings=timings), paced)
+    record_reads(app.store, reports)
     return reports
 
 

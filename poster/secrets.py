@@ -1,8 +1,9 @@
 """Find the Viber token and keep it out of every log line.
 
-The token is looked up, in order, in the ``POSTER_VIBER_TOKEN`` environment variable, the file
-named by ``viber.token_file``, and ``$CREDENTIALS_DIRECTORY/viber-token`` (systemd
-``LoadCredential=viber-token:/path``). It is never stored in the configuration.
+A destination's token is looked up, in order, in the ``POSTER_<NAME>_TOKEN`` environment variable
+(``POSTER_VIBER_TOKEN`` for the ``[viber]`` shorthand), the file named by its ``token_file``, and
+``$CREDENTIALS_DIRECTORY/<name>-token`` (systemd ``LoadCredential=viber-token:/path``). It is
+never stored in the configuration.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from poster.config import TOKEN_ENV, ViberConfig
+from poster.config import SHORTHAND, ViberConfig, token_env
 from poster.errors import ConfigError, ConfigProblem
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
@@ -31,39 +32,55 @@ _VIBER_TOKEN = re.compile(r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+")
 _VIBER_LENGTH = range(30, 129)
 
 
-def load_token(viber: ViberConfig, environ: Mapping[str, str] | None = None) -> str | None:
+def load_token(
+    viber: ViberConfig, environ: Mapping[str, str] | None = None, *, name: str = SHORTHAND
+) -> str | None:
     """Return the token from the environment, the token file or systemd credentials, or None."""
-    found = find_token(viber, environ)
+    found = find_token(viber, environ, name=name)
     return None if found is None else found[0]
 
 
 def find_token(
-    viber: ViberConfig, environ: Mapping[str, str] | None = None
+    viber: ViberConfig, environ: Mapping[str, str] | None = None, *, name: str = SHORTHAND
 ) -> tuple[str, ConfigProblem] | None:
-    """Return the usable token and a problem template naming its source, or None when unset."""
+    """Return destination ``name``'s token and a problem naming its source, or None when unset."""
     env = os.environ if environ is None else environ
+    variable = token_env(name)
     # An empty variable counts as unset, so `POSTER_VIBER_TOKEN=` cannot hide a token file.
-    value = env.get(TOKEN_ENV, "").strip()
+    value = env.get(variable, "").strip()
     if value:
-        source = ConfigProblem("environment", TOKEN_ENV, "", hint=_HINT)
+        source = ConfigProblem("environment", variable, "", hint=_HINT)
         _check(value, source)
         return value, source
     if viber.token_file is not None:
-        return _read_token_file(viber.token_file, "viber.token_file")
+        return _read_token_file(viber.token_file, f"{section(name)}.token_file")
     directory = env.get(CREDENTIALS_ENV, "")
+    credential = f"{name}-token"
     if directory:
-        path = Path(directory) / CREDENTIAL_NAME
+        path = Path(directory) / credential
         if path.exists():
-            return _read_token_file(path, f"LoadCredential={CREDENTIAL_NAME}")
+            return _read_token_file(path, f"LoadCredential={credential}")
     return None
 
 
-def require_token(viber: ViberConfig, config_file: str, *, also: str = "") -> str:
+def section(name: str) -> str:
+    """Return the dotted name of destination ``name``'s section in feeds.toml."""
+    return SHORTHAND if name == SHORTHAND else f"destinations.{name}"
+
+
+def require_token(
+    viber: ViberConfig, config_file: str, *, also: str = "", name: str = SHORTHAND
+) -> str:
     """Return the token, hidden from every log line from now on, or explain where to put it."""
-    found = find_token(viber)
+    found = find_token(viber, name=name)
     if found is None:
-        hint = f"set {TOKEN_ENV}, [viber] token_file, or the systemd credential {CREDENTIAL_NAME}"
-        problem = ConfigProblem(config_file, "viber", "no Viber token", None, hint + also)
+        where = section(name)
+        hint = (
+            f"set {token_env(name)}, [{where}] token_file, or the systemd credential {name}-token"
+            "; to try poster without a channel, run `poster run --once --sandbox`"
+        )
+        message = "no Viber token" if name == SHORTHAND else f"no token for destination {name!r}"
+        problem = ConfigProblem(config_file, where, message, None, hint + also)
         raise ConfigError([problem])
     token, source = found
     if not is_local(viber.api_url):

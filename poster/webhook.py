@@ -99,7 +99,7 @@ class WebhookReceiver:
         self.max_handlers = max_handlers
         self._token = token
         self._routes: dict[str, Route] = {}
-        self._callbacks: tuple[str, Callback, int] | None = None
+        self._callbacks: dict[str, tuple[Callback, int]] = {}
         self._files: tuple[str, Files] | None = None
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self._lock = threading.Lock()
@@ -138,7 +138,7 @@ class WebhookReceiver:
     def add_callbacks(self, prefix: str, handler: Callback, max_body: int) -> None:
         """Hand every GET and POST under ``prefix`` to ``handler``, bodies up to ``max_body``."""
         with self._lock:
-            self._callbacks = (prefix, handler, max_body)
+            self._callbacks[prefix] = (handler, max_body)
 
     def add_files(self, prefix: str, handler: Files) -> None:
         """Hand every GET and HEAD of a name directly under ``prefix`` to ``handler``."""
@@ -154,10 +154,8 @@ class WebhookReceiver:
     def _callback(self, path: str) -> tuple[Callback, int] | None:
         """Return the handler of a callback path and its body cap, if ``path`` is one."""
         with self._lock:
-            found = self._callbacks
-        if found is None or not path.startswith(found[0]):
-            return None
-        return found[1], found[2]
+            found = [(p, h) for p, h in self._callbacks.items() if path.startswith(p)]
+        return max(found, key=lambda f: len(f[0]))[1] if found else None
 
     def start(self) -> None:
         """Bind the listener and serve in a daemon thread."""

@@ -144,12 +144,12 @@ def test_run_sandbox_posts_the_shipped_feeds_to_a_local_channel(
     result = run(capsys, *argv, "--state-dir", str(state))
     assert result.code == EXIT_OK, result.err
     [(count, listed)] = POSTS_LINE.findall(result.out)
-    # Seven feeds with backlog = 3 and max_per_pass = 10: the pass stops at ten posts.
-    assert int(count) == 10
-    assert "posts: 10 sent, 0 failed" in result.out
+    # Eight feeds with backlog = 3 and max_per_pass = 20: every item the rules let through.
+    assert int(count) == 14
+    assert "posts: 14 sent, 0 failed, 0 waiting" in result.out
     # Without a terminal the page closes with the command, so the posts are listed instead.
     lines = listed.splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 14
     assert "  file     Winter catalogue 2026.pdf" in lines
     assert "  picture  *Hand-made ceramic teapot*" in lines
     assert result.out.endswith(PAGE_HINT)
@@ -194,7 +194,7 @@ def test_run_sandbox_in_a_terminal_serves_the_page_until_ctrl_c(
         state,
     )
     assert result.code == EXIT_OK
-    assert seen == [10]
+    assert seen == [14]
 
 
 PAGE_URL = re.compile(
@@ -294,3 +294,88 @@ def test_webhook_set_as_a_process(tmp_path: Path, sandbox: Sandbox) -> None:
     assert result.code == EXIT_OK, result.err
     assert sandbox.webhook == url
     assert "event=webhook_listening" in result.err
+
+
+def write_destinations(folder: Path, api_url: str) -> Path:
+    """Write a feeds.toml with two channels at ``api_url`` and a recording destination."""
+    path = folder / "feeds.toml"
+    section = '[destinations.{}]\nkind = "viber"\napi_url = "{}"\n\n'
+    channels = "".join(section.format(name, api_url) for name in ("one", "two"))
+    path.write_text(
+        f'templates = "{DATA / "templates"}"\n\n{channels}'
+        '[destinations.archive]\nkind = "recording"\n\n'
+        f'[[feeds]]\nname = "news"\nurl = "{DATA / "news.xml"}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_account_to_opens_only_the_named_channel(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only "one" has a token: naming it must not need the other channel's.
+    monkeypatch.setenv("POSTER_ONE_TOKEN", TOKEN)
+    config = write_destinations(tmp_path, sandbox.api_url)
+    result = run(capsys, "-c", str(config), "account", "--to", "one")
+    assert result.code == EXIT_OK, result.err
+    assert result.out.splitlines()[0] == "channel  Sandbox channel"
+    two = run(capsys, "-c", str(config), "account", "--to", "two")
+    assert two.code == EXIT_CONFIG
+    assert "no token for destination 'two'" in two.err and "POSTER_TWO_TOKEN" in two.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(
+            ["account"],
+            "several destinations have an account and a webhook (one, two); add --to NAME",
+            id="several",
+        ),
+        pytest.param(
+            ["webhook", "remove", "--to", "on"],
+            "--to: no destination named 'on' in",
+            id="unknown",
+        ),
+        pytest.param(
+            ["webhook", "set", "https://example.org/hook", "--to", "archive"],
+            "--to: destination 'archive' (recording) has no account or webhook; "
+            "these have: one, two",
+            id="no-account",
+        ),
+    ],
+)
+def test_account_and_webhook_need_a_destination_that_has_them(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("POSTER_ONE_TOKEN", TOKEN)
+    monkeypatch.setenv("POSTER_TWO_TOKEN", TOKEN)
+    config = write_destinations(tmp_path, sandbox.api_url)
+    result = run(capsys, "-c", str(config), *argv)
+    assert result.code == EXIT_CONFIG
+    assert result.err.startswith(f"poster: {message}")
+    assert len(result.err.splitlines()) == 1
+    assert result.out == ""
+    assert sandbox.webhook is None
+
+
+def test_webhook_set_to_a_named_channel(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTER_TWO_TOKEN", TOKEN)
+    config = write_destinations(tmp_path, sandbox.api_url)
+    with WebhookReceiver(TOKEN, port=0) as receiver:
+        result = run(capsys, "-c", str(config), "webhook", "set", receiver.url, "--to", "two")
+    assert result.code == EXIT_OK, result.err
+    assert sandbox.webhook == receiver.url

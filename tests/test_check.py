@@ -122,3 +122,36 @@ def test_cron_feeds_show_their_next_runs_in_their_zone(
     assert len(runs) == 3
     assert all(day in {"Mon", "Tue", "Wed", "Thu", "Fri"} and at == "09:00" for day, at in runs)
     assert "polled" not in out
+
+
+DESTINATIONS = (
+    '[destinations.news]\nkind = "viber"\n\n'
+    '[destinations.sports]\nkind = "viber"\n{sports}\n'
+    '[destinations.archive]\nkind = "recording"\n'
+)
+
+
+def test_each_destinations_token_source_is_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_NEWS_TOKEN", TOKEN)
+    monkeypatch.delenv("POSTER_SPORTS_TOKEN", raising=False)
+    code, out, err = check(capsys, project(tmp_path, DESTINATIONS.format(sports="")))
+    assert code == EXIT_OK
+    assert "token of news: from POSTER_NEWS_TOKEN" in out.splitlines()
+    assert "archive" not in out + err, "a recording destination needs no token"
+    assert err.splitlines() == [
+        "warning: no token for 'sports', so preview and `run --once --sandbox` work but posting "
+        "does not; set POSTER_SPORTS_TOKEN, [destinations.sports] token_file, or the systemd "
+        "credential sports-token"
+    ]
+
+
+def test_a_destinations_unreadable_token_file_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_NEWS_TOKEN", TOKEN)
+    config = project(tmp_path, DESTINATIONS.format(sports='token_file = "absent"\n'))
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert "destinations.sports.token_file: cannot read the token file: No such file" in err

@@ -39,7 +39,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_accepts_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-c", str(SHIPPED), "check")
     assert code == EXIT_OK
-    assert "OK, 7 feeds" in out
+    assert "OK, 8 feeds" in out
 
 
 def test_preview_json_of_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,6 +53,7 @@ def test_preview_json_of_the_shipped_config(capsys: pytest.CaptureFixture[str]) 
         "shop",
         "shop-catalogues",
         "riverton-tv",
+        "photo-of-the-week",
         "events",
     }
     city = {i["key"]: i for i in feeds["city-news"]["items"]}

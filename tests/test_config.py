@@ -53,7 +53,8 @@ BROKEN_CASES = [
         "unknown-viber-key",
         None,
         "viber.sender",
-        "known keys: api_url, from, max_per_pass, min_gap, token_file)",
+        "known keys: api_url, from, max_per_day, max_per_pass, max_wait, min_gap, quiet,"
+        " timezone, token_file)",
     ),
     ("unknown-json-key", "a", "json.titel", 'did you mean "title"'),
     ("backlog-negative", "news", "backlog", 'expected 0 or more, or "all"'),

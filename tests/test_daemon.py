@@ -33,11 +33,14 @@ from support.daemon import (
 from support.wait import wait_for
 
 from poster import inbox
-from poster.daemon import worker
 from poster.destinations.viber.sandbox import Sandbox
 from poster.ledger import SENT, UNCERTAIN
 from poster.models import NextPoll
+from poster.pipeline import outbox
 from poster.store import Store
+
+FATAL = 'poster_channel_fatal{destination="viber"}'
+QUEUED = 'poster_queue_length{destination="viber"}'
 
 
 @pytest.fixture
@@ -162,22 +165,22 @@ def test_a_fatal_channel_error_stops_posting_keeps_queueing_and_drains_after_a_r
     first = feeds.publish("news", 1, 2, 3)
     bare.write(bare.table("news"))
     with running(bare) as run:
-        wait_for(lambda: run.metric("poster_channel_fatal") == 1, "the channel to stop")
+        wait_for(lambda: run.metric(FATAL) == 1, "the channel to stop")
         health = run.get("/healthz")
         assert health.status_code == 503
         assert "webhook" in health.text
-        assert run.metric("poster_queue_length") == 3
+        assert run.metric(QUEUED) == 3
         # Fetching goes on while the channel is stopped, and queues each item once.
         later = feeds.publish("news", 4)
-        wait_for(lambda: run.metric("poster_queue_length") == 4, "the new item to queue")
+        wait_for(lambda: run.metric(QUEUED) == 4, "the new item to queue")
         polls = len(feeds.requests("news"))
         wait_for(lambda: len(feeds.requests("news")) >= polls + 2, "two more polls")
-        assert run.metric("poster_queue_length") == 4
+        assert run.metric(QUEUED) == 4
         assert sandbox.posts == []
         set_webhook()
         run.reload()
         wait_for(lambda: len(sandbox.posts) == 4, "the queue to drain")
-        assert run.metric("poster_channel_fatal") == 0
+        assert run.metric(FATAL) == 0
         assert run.get("/healthz").status_code == 200
         polls = len(feeds.requests("news"))
         wait_for(lambda: len(feeds.requests("news")) >= polls + 2, "two more polls")
@@ -194,7 +197,7 @@ def test_a_rate_limit_pauses_the_channel_and_the_item_is_posted_later_once(
 ) -> None:
     # In service the channel first backs off 5 s; a shorter base pauses the same way.
     base = timedelta(seconds=1)
-    monkeypatch.setattr(worker, "CHANNEL_BACKOFF_BASE", base)
+    monkeypatch.setattr(outbox, "CHANNEL_BACKOFF_BASE", base)
     posts = feeds.publish("news", 1, 2)
     project.write(project.table("news"))
     sandbox.inject("rate_limit")
@@ -202,7 +205,7 @@ def test_a_rate_limit_pauses_the_channel_and_the_item_is_posted_later_once(
         wait_for(lambda: len(sandbox.posts) == 2, "the posts after the pause", timeout=15)
         polls = len(feeds.requests("news"))
         wait_for(lambda: len(feeds.requests("news")) >= polls + 2, "two more polls")
-    [pause] = [r for r in caplog.records if "event=channel-paused" in r.getMessage()]
+    [pause] = [r for r in caplog.records if "event=destination-paused" in r.getMessage()]
     # From the pause being logged to the channel taking the next post, measured on both sides
     # rather than when the test happens to look; the post's "ts" is in whole milliseconds.
     paused = int(sandbox.posts[0]["ts"]) / 1000 - pause.created
@@ -268,7 +271,10 @@ def test_a_lost_answer_is_never_posted_again_until_an_operator_retries_it(
     with running(project) as run:
         wait_for(lambda: len(sandbox.posts) == 3, "every item to reach the channel")
         wait_for(lambda: len(run.daemon.store.deliveries(states=[SENT])) == 2, "two sent")
-        assert run.daemon.metrics.get("poster_posts_total", outcome=UNCERTAIN) == 1
+        assert (
+            run.daemon.metrics.get("poster_posts_total", outcome=UNCERTAIN, destination="viber")
+            == 1
+        )
     assert project.records() == {"news-1": UNCERTAIN, "news-2": SENT, "news-3": SENT}
     with running(project) as run:
         later = feeds.publish("news", 4)

@@ -44,8 +44,8 @@ def test_drain_applies_requests_in_submit_order_and_deletes_them(state: Path) ->
             "`poster feed enable news`",
             "retry news/n-failed: released: the next pass of feed 'news' sends it, "
             "if the feed still lists it",
-            "retry news/n-sent: item 'n-sent' of feed 'news' was sent; only failed and "
-            "uncertain items can be retried",
+            "retry news/n-sent: item 'n-sent' of feed 'news' was sent; only failed, "
+            "uncertain and skipped items can be retried",
             "feed enable news: feed 'news' enabled again (it was 'disabled by operator')",
             "feed disable blog: feed 'blog' disabled; poster skips it until "
             "`poster feed enable blog`",

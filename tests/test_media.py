@@ -171,7 +171,7 @@ def test_images_a_channel_refuses_are_converted_into_pictures(
     item = Item("k", "t", image=Media(server.url(path)))
     # Today's choice: a .jpg URL passes unseen (and fails on the phone); the others are text.
     assert KIND.choose_type(item, feed()) == ("picture" if path.endswith(".jpg") else "text")
-    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], KIND)
+    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], (KIND,))
     assert KIND.choose_type(decided.item, feed()) == "picture"
     converted = decided.item.image
     assert converted is not None and converted.url.startswith("https://poster.test/media/")
@@ -186,7 +186,7 @@ def test_a_converted_thumbnail_fits_100_kb_and_400_pixels(
 ) -> None:
     server.routes["/t.png"] = (200, {}, image("PNG", (1200, 900), noise=True))
     item = Item("k", image=Media(server.url("/t.png")), thumbnail=Media(server.url("/t.png")))
-    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], KIND)
+    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], (KIND,))
     thumb = decided.item.thumbnail
     assert thumb is not None and thumb.length <= viber.THUMBNAIL_MAX_BYTES
     assert max(thumb.width or 0, thumb.height or 0) <= 400
@@ -198,7 +198,7 @@ def test_a_decompression_bomb_is_refused_before_decoding(
     bomb = image("GIF", (6000, 5000))
     server.routes["/bomb.gif"] = (200, {}, bomb)
     item = Item("k", image=Media(server.url("/bomb.gif")))
-    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], KIND)
+    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], (KIND,))
     assert "over the 25,000,000 pixel cap" in decided.reason
     assert KIND.choose_type(decided.item, feed()) == "text"
     assert not (tmp_path / "files").exists() or not any((tmp_path / "files").glob("*.jpeg"))
@@ -210,7 +210,7 @@ def test_a_video_without_enclosure_length_is_posted_with_its_probed_size(
     server.routes["/clip.mp4"] = (200, {"Content-Type": "video/mp4"}, mp4(200_000))
     item = Item("k", enclosures=(Media(server.url("/clip.mp4"), "video/mp4"),))
     assert KIND.choose_type(item, feed()) == "text"
-    [decided] = stage(tmp_path, store=False).prepare(feed(), [wanted(item)], KIND)
+    [decided] = stage(tmp_path, store=False).prepare(feed(), [wanted(item)], (KIND,))
     assert KIND.choose_type(decided.item, feed()) == "video"
     assert decided.item.enclosures[0].length == 200_000
 
@@ -221,16 +221,16 @@ def test_an_oversized_video_falls_back_and_says_why(tmp_path: Path, server: Feed
     item = Item(
         "k", link="https://news.test/1", enclosures=(Media(server.url("/big.mp4"), length=1000),)
     )
-    [decided] = stage(tmp_path, store=False).prepare(feed(fallback="url"), [wanted(item)], KIND)
+    [decided] = stage(tmp_path, store=False).prepare(feed(fallback="url"), [wanted(item)], (KIND,))
     assert decided.reason == "video is MP4, 61 MB: over the 50 MB limit, posted as url"
 
 
 def test_a_warm_pass_makes_no_probe_requests(tmp_path: Path, server: FeedServer) -> None:
     server.routes["/a.jpg"] = (200, {}, image("JPEG"))
     item = Item("k", image=Media(server.url("/a.jpg")))
-    stage(tmp_path, store=False).prepare(feed(), [wanted(item)], KIND)
+    stage(tmp_path, store=False).prepare(feed(), [wanted(item)], (KIND,))
     assert len(server.requests) == 1
-    [again] = stage(tmp_path, store=False).prepare(feed(), [wanted(item)], KIND)  # a new process
+    [again] = stage(tmp_path, store=False).prepare(feed(), [wanted(item)], (KIND,))  # a new process
     assert len(server.requests) == 1
     assert again.item.image is not None and again.item.image.probed
 

@@ -10,11 +10,10 @@ import httpx
 from feedserver import FeedServer
 from PIL import Image
 
+from poster.app import build
 from poster.config import load_config
 from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
-from poster.fetch import make_client
-from poster.runner import open_channel, run_once
-from poster.store import Store
+from poster.runner import run_once
 
 ITEM = """<item><title>{n}</title><guid>{n}</guid><link>https://news.test/{n}</link>
 <pubDate>Mon, 0{n} Mar 2026 10:00:00 GMT</pubDate>{media}</item>"""
@@ -65,9 +64,9 @@ def test_refused_images_become_pictures_and_unsized_videos_become_videos(tmp_pat
         state = tmp_path / "state"
         with sandbox_session(config, port=0) as session:
             served = serve_media(session, state)
-            with Store(state) as store, make_client() as feeds, httpx.Client() as api:
-                channel = open_channel(served, session.token, api, store, name="sandbox")
-                run_once(served, served.feeds, channel, store, feeds)
+            spec, token = session.destination()
+            with build(served, state, specs=(spec,), tokens={spec.name: token}) as app:
+                run_once(app, served.feeds)
             posts = session.sandbox.posts
             fetched = [httpx.get(post["media"]) for post in posts if post["type"] == "picture"]
     assert sorted(post["type"] for post in posts) == ["picture"] * 4 + ["video"]

@@ -63,8 +63,14 @@ def test_status_view_shows_feeds_channel_and_every_problem(config: Config, store
         "HTTP 503 from blog",
         START + timedelta(hours=1),
     )
-    channel = view.channel
-    assert (channel.sender, channel.sender_from, channel.fatal) == ("admin-id=", "remembered", None)
+    [viber] = view.destinations
+    assert (viber.name, viber.kind, viber.sender, viber.sender_from, viber.fatal) == (
+        "viber",
+        "viber",
+        "admin-id=",
+        "remembered",
+        None,
+    )
     assert [(r.feed, r.key, r.state, r.attempts, r.last_error) for r in view.problems] == [
         ("news", "n-failed", FAILED, 1, REFUSED),
         ("news", "n-lost", UNCERTAIN, 1, CRASHED),
@@ -131,7 +137,7 @@ def _failed(store: Store) -> None:
     ("change", "attention"),
     [
         pytest.param(lambda store: None, (), id="all-well"),
-        pytest.param(_fatal, ("the channel refuses posts",), id="channel-fatal"),
+        pytest.param(_fatal, ("destination 'viber' refuses posts",), id="channel-fatal"),
         pytest.param(_fatal_cleared, (), id="channel-fatal-cleared"),
         pytest.param(_paused, (), id="operator-paused"),
         pytest.param(_paused_while_failing, (), id="operator-paused-while-failing"),
@@ -163,11 +169,12 @@ def test_sender_comes_from_config_before_the_remembered_one(
     remembered: str | None,
     expected: tuple[str | None, str | None],
 ) -> None:
-    config = replace(config, viber=replace(config.viber, sender=configured))
+    # No destinations given: the [viber] shorthand's one is made again from the new sender.
+    config = replace(config, viber=replace(config.viber, sender=configured), destinations=())
     with Store(tmp_path) as store:
         if remembered is not None:
             store.set_meta(sender_key("viber"), remembered)
-        channel = status_view(config, store, NOW).channel
+        [channel] = status_view(config, store, NOW).destinations
     assert (channel.sender, channel.sender_from) == expected
 
 
@@ -176,8 +183,13 @@ def test_format_status_is_aligned_and_explains_the_states(config: Config, store:
     text = format_status(status_view(config, store, NOW))
     lines = text.splitlines()
     assert lines[0] == f"poster status at 2026-01-05 12:30 UTC; state {store.path}"
-    assert "  sender   admin-id= (looked up with get_account_info)" in lines
-    assert "  posting  ok" in lines
+    destinations = lines.index("Destinations")
+    header, row, sender = lines[destinations + 1 : destinations + 4]
+    assert header.split() == ["DESTINATION", "KIND", "POSTING", "LAST", "POST", "WAITING"]
+    assert row.split()[:3] == ["viber", "viber", "ok"]
+    assert row.index("ok") == header.index("POSTING")
+    assert row.rstrip().endswith(" 0")
+    assert sender == "      sender admin-id= (looked up on the first post and remembered)"
     problems = lines.index("Failed and uncertain items (2, oldest first)")
     header, failed, error = lines[problems + 1 : problems + 4]
     assert header.split() == ["STATE", "FEED", "KEY", "TRIES", "SINCE"]
@@ -228,33 +240,41 @@ def test_format_status_of_a_quiet_state(config: Config, tmp_path: Path) -> None:
     assert "Failed and uncertain" not in text
     assert "What the states mean" not in text
     assert "  none yet\n" in text
-    assert "  sender   not known yet (looked up on the first post)\n" in text
+    assert "      sender not known yet (looked up on the first post)\n" in text
     assert text.endswith("\nAll good.\n")
 
 
 def test_status_json_has_plain_values(config: Config, store: Store) -> None:
-    data = json.loads(json.dumps(status_json(status_view(config, store, NOW))))
+    view = status_view(config, store, NOW)
+    data = json.loads(json.dumps(status_json(view)))
+    newest_sent = next(record for record in view.recent if record.state == SENT)
     assert set(data) == {
         "generated",
         "state",
         "ok",
         "attention",
-        "channel",
+        "destinations",
         "feeds",
         "problems",
         "recent",
         "waiting",
         "daemon_running",
         "restored",
+        "held",
     }
     assert (data["waiting"], data["daemon_running"], data["restored"]) == ([], False, None)
     assert data["ok"] is False
-    assert data["channel"] == {
-        "api_url": "https://channel.example.org/pa",
-        "sender": "admin-id=",
-        "sender_from": "remembered",
-        "fatal": None,
-    }
+    assert data["destinations"] == [
+        {
+            "name": "viber",
+            "kind": "viber",
+            "sender": "admin-id=",
+            "sender_from": "remembered",
+            "fatal": None,
+            "last_post": newest_sent.updated.isoformat(),
+            "waiting": 0,
+        }
+    ]
     blog = data["feeds"][1]
     assert blog["name"] == "blog" and blog["needs_attention"] is True
     assert blog["consecutive_failures"] == 1
@@ -298,14 +318,15 @@ def test_retry_item_releases_it_and_reads_the_feed_in_full_next(store: Store, ke
         pytest.param(
             "news",
             "n-sent",
-            "item 'n-sent' of feed 'news' was sent; only failed and uncertain items can be retried",
+            "item 'n-sent' of feed 'news' was sent; "
+            "only failed, uncertain and skipped items can be retried",
             id="sent",
         ),
         pytest.param(
             "blog",
             "b-old",
             "item 'b-old' of feed 'blog' was held back on first read and never posted; "
-            "only failed and uncertain items can be retried",
+            "only failed, uncertain and skipped items can be retried",
             id="seen",
         ),
     ],
@@ -318,7 +339,7 @@ def test_retry_problem_of_an_item_already_released(store: Store) -> None:
     retry_item(store, "news", "n-failed")
     assert retry_problem(store, "news", "n-failed") == (
         "item 'n-failed' of feed 'news' is already waiting to be sent on the feed's next pass; "
-        "only failed and uncertain items can be retried"
+        "only failed, uncertain and skipped items can be retried"
     )
 
 
@@ -341,7 +362,7 @@ def test_retry_states_releases_only_the_chosen(
 
 @pytest.mark.parametrize("states", [[], [SENT], [FAILED, "released"]], ids=["none", "sent", "mix"])
 def test_retry_states_refuses_other_states(store: Store, states: list[str]) -> None:
-    with pytest.raises(ValueError, match="only failed and uncertain items can be retried"):
+    with pytest.raises(ValueError, match="only failed, uncertain and skipped items can be retried"):
         retry_states(store, states)
 
 

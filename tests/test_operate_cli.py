@@ -114,8 +114,8 @@ def test_retry_of_an_unknown_item_exits_1(
         code, out, err = run(capsys, "retry", "news", "n-sent", "--state-dir", state)
     assert (code, out) == (EXIT_FAILED, "")
     assert err == (
-        "poster: item 'n-sent' of feed 'news' was sent; only failed and uncertain items can be "
-        "retried\n"
+        "poster: item 'n-sent' of feed 'news' was sent; "
+        "only failed, uncertain and skipped items can be retried\n"
     )
     assert pending(state) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,16 @@ CASES = [
         "json.items path 'data.posts' is an object, not an array",
     ),
     (
+        "xml-nested-100000-deep",
+        b"<rss version='2.0'><channel><item><title>Deep</title>"
+        + b"<x>" * 100_000
+        + b"</x>" * 100_000
+        + b"</item></channel></rss>",
+        "auto",
+        None,
+        "not a feed: XML elements nested more than 1000 deep",
+    ),
+    (
         "mapped-root-not-list",
         b'{"a": 1}',
         "json",
@@ -149,6 +160,30 @@ def test_ill_formed_feed_with_entries_is_read() -> None:
     feed = parse(result, FeedConfig(name="bozo", url=URL))
     assert [item.key for item in feed.items][:1] == ["g1"]
     assert feed.items[0].title == "A B"
+
+
+def test_deep_xml_is_refused_before_a_tree_is_built() -> None:
+    nested = b"<x>" * 100_000 + b"</x>" * 100_000
+    body = b"<rss version='2.0'><channel><item><title>D</title>%s</item></channel></rss>" % nested
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParseError, match="nested more than 1000 deep"):
+            parse_body(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Decoding holds a copy or two of the body; a tree of its 100,000 elements would take 30 MB.
+    assert peak < 4 * len(body)
+
+
+def test_xml_nested_up_to_the_depth_limit_is_read() -> None:
+    nested = b"<x>" * 990 + b"</x>" * 990
+    body = (
+        b"<rss version='2.0'><channel><item><title>Deep</title>%s</item></channel></rss>" % nested
+    )
+    result = FetchResult(feed="deep", url=URL, status=200, body=body, validators=Validators())
+    feed = parse(result, FeedConfig(name="deep", url=URL))
+    assert [item.title for item in feed.items] == ["Deep"]
 
 
 def test_valid_feed_without_items_is_empty() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
@@ -188,6 +189,20 @@ def test_is_image(mime_type: str | None, url: str, medium: str | None, expected:
 )
 def test_plain_line(value: object, expected: str) -> None:
     assert fields.plain_line(value) == expected
+
+
+def test_a_huge_title_is_cut_to_the_line_limit_in_memory_near_its_size() -> None:
+    title = "word " * 2_000_000
+    tracemalloc.start()
+    try:
+        line = fields.plain_line(title)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert line.endswith("word…")
+    assert len(line) <= fields.LINE_LIMIT
+    assert line.removesuffix("…") == " ".join(title.split()[: line.count("word")])
+    assert peak < 2 * 1024 * 1024, f"normalizing a 10 MB title took {peak:,} bytes"
 
 
 def test_unique_strings_keeps_first_spelling() -> None:

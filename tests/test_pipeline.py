@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.clock import SleepingClock
 
 from poster.config import FeedConfig
 from poster.destinations import Receipt
@@ -225,21 +226,8 @@ def test_backlog_applies_only_to_the_first_read(client: FeedClient) -> None:
     assert [o.delivery for o in report.outcomes] == [None, SENT, SENT]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_pacing_spaces_posts_and_caps_a_pass(client: FeedClient) -> None:
-    clock = FakeClock()
+    clock = SleepingClock()
     pacer = Pacer(30.0, 2, clock=clock, sleep=clock.sleep)
     destination, ledger = ScriptedDestination(), MemoryLedger()
     report = run_feed(FEED, deps(client, destination, ledger, pacer=pacer))

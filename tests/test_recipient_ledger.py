@@ -65,6 +65,25 @@ def test_a_crash_after_intent_leaves_exactly_that_batch_uncertain(path: Path, cl
         assert reopened.outcome("a").accepted == 3
 
 
+def test_a_partial_result_frees_the_unreached_and_keeps_only_the_lost_uncertain(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        group = ledger.record_intent("a", PHONES[:6])
+        ledger.record_result(
+            group, PHONES[:2], {PHONES[2]: "no Viber"}, released=PHONES[4:6],
+            why="the answer was lost: read timeout",
+        )  # fmt: skip
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == PHONES[4:]
+        [batch] = ledger.open_batches()
+        assert (batch.size, batch.state, batch.why) == (
+            1, "uncertain", "the answer was lost: read timeout"
+        )  # fmt: skip
+        outcome = ledger.outcome("a")
+    assert (outcome.accepted, outcome.rejected, outcome.uncertain) == (2, 1, 1)
+
+
 def test_a_lost_answer_is_never_resent_until_an_operator_releases_it(
     path: Path, clock: Clock
 ) -> None:

@@ -1,4 +1,8 @@
-"""Check that the sandbox serves the sample feeds' pictures, and that the page shows them."""
+"""Check that the sandbox serves the sample feeds' pictures, and that the page shows them.
+
+The demo (``run --once --sandbox``) converts the PNG and WebP samples into JPEGs the sandbox
+serves at /media/; everything else it posts is what the preview shows.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,34 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from support.page import CHROMIUM_FLAGS, Node, chromium, parse_page
 
+from poster.app import build
 from poster.config import load_config
 from poster.destinations.viber.sandbox import Sandbox
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
-from poster.destinations.viber.sandbox.session import sandbox_session
+from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
 from poster.destinations.viber.sandbox.studio import Studio
 from poster.fetch import make_client
+from poster.media.setup import media_stage
+from poster.preview import outcome_json, preview
+from poster.runner import run_once
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SAMPLE_FEEDS = [p for p in sorted(SAMPLES.iterdir()) if p.suffix in (".xml", ".atom", ".json")]
 PICTURE_URL = re.compile(rb"http://127\.0\.0\.1:(\d+)/samples/([\w.-]+)")
+SERVED = re.compile(r"http://127\.0\.0\.1:\d+/media/[0-9a-f]{40}\.jpeg$")
+"""Where the demo's sandbox serves the images poster converted."""
+MAGIC = {".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff", ".png": b"\x89PNG\r\n\x1a\n"}
+CONVERTED = {"Frost on the Bridge Street railings", "The tram depot at dusk"}
+"""The demo's items whose pictures are PNG and WebP: the channel takes them only converted."""
 
 
 def picture_urls() -> list[tuple[str, int, str]]:
@@ -41,6 +56,7 @@ def test_the_sample_feeds_name_their_pictures_on_the_sandbox_port() -> None:
         "city-news.xml",
         "club-blog.atom",
         "events-api.json",
+        "photo-of-the-week.xml",
         "riverton-tv.xml",
         "shop.json",
         "zarechye-1251.xml",
@@ -49,8 +65,14 @@ def test_the_sample_feeds_name_their_pictures_on_the_sandbox_port() -> None:
         assert port == DEFAULT_CLI_PORT, feed
         picture = SAMPLES / name
         data = picture.read_bytes()
-        assert name.endswith((".jpg", ".jpeg")) and data[:3] == b"\xff\xd8\xff", f"{name} is a JPEG"
+        suffix = picture.suffix
+        if suffix == ".webp":
+            assert data[:4] == b"RIFF" and data[8:12] == b"WEBP", f"{name} is a WebP"
+        else:
+            assert data.startswith(MAGIC[suffix]), f"{name} is what its name says"
         assert len(data) < 16 * 1024, f"{name} stays small"
+    kinds = {Path(name).suffix for _, _, name in found}
+    assert {".png", ".webp"} <= kinds, "the demo shows a PNG and a WebP being converted"
 
 
 @pytest.mark.parametrize(
@@ -88,23 +110,41 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, str]]:
-    """Render the shipped feeds onto a sandbox with their samples; return the page's final DOM.
+def copy_demo(folder: Path, port: int) -> Path:
+    """Copy the shipped feeds.toml, templates and samples into ``folder``; return its feeds.toml.
 
-    The copy's feeds name the test's own port instead of 8765, which may be in use on this
-    machine; everything else is the shipped configuration.
+    The copy's feeds name ``port`` instead of 8765, which may be in use on this machine;
+    everything else is the shipped configuration.
     """
-    browser = chromium()
-    folder = tmp_path_factory.mktemp("demo")
     shutil.copytree(ROOT / "templates", folder / "templates")
     shutil.copytree(SAMPLES, folder / "samples")
     shutil.copy(ROOT / "feeds.toml", folder / "feeds.toml")
-    port = free_port()
     for feed in SAMPLE_FEEDS:
         copy = folder / "samples" / feed.name
         copy.write_bytes(copy.read_bytes().replace(b":8765/", f":{port}/".encode()))
-    config = load_config(folder / "feeds.toml")
+    return folder / "feeds.toml"
+
+
+def dump_page(folder: Path, url: str) -> Node:
+    """Return the final DOM of the page at ``url`` as a headless Chromium leaves it."""
+    profile = f"--user-data-dir={folder / 'profile'}"
+    done = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, profile, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return parse_page(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, str]]:
+    """Render the shipped feeds onto a sandbox with their samples; return the page's final DOM."""
+    chromium()
+    folder = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    config = load_config(copy_demo(folder, port))
     with (
         sandbox_session(config, port=port) as session,
         make_client() as client,
@@ -113,15 +153,70 @@ def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, 
         assert session.sandbox.url == f"http://127.0.0.1:{port}/"
         render = Studio(config.path, session, client, api).render()
         assert render.problems == () and render.posts > 0
-        profile = f"--user-data-dir={folder / 'profile'}"
-        done = subprocess.run(
-            [browser, *CHROMIUM_FLAGS, profile, "--dump-dom", session.sandbox.url],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        yield parse_page(done.stdout), render.summary
+        yield dump_page(folder, session.sandbox.url), render.summary
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What ``run --once --sandbox`` did with the shipped feeds, and what the preview said."""
+
+    page: Node
+    posts: list[dict[str, Any]]
+    previewed: list[dict[str, Any]]
+    """The preview's items that would be posted, with their bodies."""
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """Run one pass over the shipped feeds as ``make demo`` does; preview them beside it."""
+    chromium()
+    folder = tmp_path_factory.mktemp("run")
+    port = free_port()
+    config = load_config(copy_demo(folder, port))
+    state = folder / "state"
+    with sandbox_session(config, port=port) as session, make_client() as client:
+        served = serve_media(session, state)
+        spec, token = session.destination()
+        with build(served, state, specs=(spec,), tokens={spec.name: token}) as app:
+            run_once(app, served.feeds)
+        stage = media_stage(config, None, client, read_only=True)
+        reports = preview(config, config.feeds, client, media=stage)
+        previewed = [outcome_json(o) for r in reports for o in r.outcomes]
+        bodies = [item for item in previewed if item["body"] is not None]
+        yield Demo(dump_page(folder, session.sandbox.url), session.sandbox.posts, bodies)
+
+
+def test_the_demo_posts_the_png_and_webp_samples_as_converted_pictures(demo_run: Demo) -> None:
+    converted = [p for p in demo_run.posts if SERVED.match(str(p.get("media")))]
+    assert {p["text"].splitlines()[0].strip("*") for p in converted} == CONVERTED
+    for post in converted:
+        assert post["type"] == "picture"
+        answer = httpx.get(post["media"])
+        assert answer.headers["content-type"] == "image/jpeg"
+        assert answer.content[:3] == b"\xff\xd8\xff" and len(answer.content) <= 1_000_000
+    pictures = demo_run.page.find_all(lambda n: "picture-frame" in n.classes)
+    shown = [f for f in pictures if SERVED.match(f.by_tag("img")[0].attrs["src"])]
+    assert len(shown) == len(CONVERTED)
+    assert all("loaded" in f.classes and "failed" not in f.classes for f in shown)
+
+
+def test_the_demo_posts_what_the_preview_shows_but_for_the_conversions(demo_run: Demo) -> None:
+    assert len(demo_run.posts) == len(demo_run.previewed)
+    for post, item in zip(demo_run.posts, sorted(demo_run.previewed, key=when), strict=True):
+        body = {k: v for k, v in item["body"].items() if k not in ("auth_token", "from")}
+        sent = {k: v for k, v in post.items() if k in body or k == "media"}
+        if item["title"] in CONVERTED:
+            # Without [media] public_url the preview cannot convert, and says what would happen.
+            assert (body["type"], sent["type"]) == ("text", "picture")
+            assert "posted as text" in item["reason"]
+            assert sent["text"] == body["text"]
+        else:
+            assert sent == body, item["title"]
+
+
+def when(item: dict[str, Any]) -> str:
+    """Return the date a run posts an item by: oldest first."""
+    return str(item["date"])
 
 
 def test_the_page_shows_the_sample_pictures(demo_page: tuple[Node, str]) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from support.callbacks import CallbackReceiver
 
 from poster.destinations.smsby import codes
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
@@ -141,41 +140,13 @@ def test_bulk_content_errors_come_back_as_mailing_errors(
     assert fake.got(PHONE) == []
 
 
-class _Callbacks(ThreadingHTTPServer):
-    """Record the bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                owner.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
 def test_status_changes_are_posted_to_the_callback_url(
     fake: SmsByFake, client: SmsByClient
 ) -> None:
-    receiver = _Callbacks()
-    thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/webhook.php"
-        uuid = client.send_bulk(bulk(callback=url)).uuid
+    with CallbackReceiver("/webhook.php") as receiver:
+        uuid = client.send_bulk(bulk(callback=receiver.url)).uuid
         for seconds in (0, 0, 5):  # the second pump has nothing new to say
             fake.advance(seconds)
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
-        thread.join()
     said = [parse_bulk_callback(body) for body in receiver.bodies]
     assert [u for u, _ in said] == [uuid, uuid]
     assert [s.mailings[0].recipients[0].status for _, s in said] == ["NEW", "DELIVERED"]

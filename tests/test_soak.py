@@ -29,9 +29,9 @@ from support.daemon import (
 )
 from support.wait import wait_for
 
-from poster.daemon import worker
 from poster.destinations.viber.sandbox import Sandbox
 from poster.ledger import SENT, UNCERTAIN
+from poster.pipeline import outbox
 
 BUDGET = 40.0
 """Seconds the whole soak may take, start to finish."""
@@ -114,7 +114,7 @@ def test_every_item_is_posted_once_through_rounds_of_faults(
     started = time.monotonic()
     # In service the channel first backs off 5 s; 0.5 s lets many faults fit the budget while
     # the doubling and the pausing stay the same, and still outlasts a poll of each feed.
-    monkeypatch.setattr(worker, "CHANNEL_BACKOFF_BASE", timedelta(seconds=0.5))
+    monkeypatch.setattr(outbox, "CHANNEL_BACKOFF_BASE", timedelta(seconds=0.5))
     published: list[Post] = []
     for name in FEEDS:
         published += feeds.publish(name, 0)
@@ -144,7 +144,7 @@ def test_every_item_is_posted_once_through_rounds_of_faults(
         metrics = run.daemon.metrics
     # Every fault met a post, and each failing feed was noticed.
     refused = count(ROUNDS, "rate_limit") + count(ROUNDS, "http500")
-    assert metrics.get("poster_posts_total", outcome="deferred") == refused
+    assert metrics.get("poster_posts_total", outcome="deferred", destination="viber") == refused
     for step in ROUNDS:
         if step.failing is not None:
             assert metrics.get("poster_fetches_total", result="error", feed=step.failing) >= 1

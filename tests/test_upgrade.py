@@ -10,14 +10,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
+from poster.app import build
 from poster.cli import EXIT_OK, main
-from poster.config import Config, ViberConfig
+from poster.config import Config, DestinationConfig, ViberConfig
+from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.ledger import remembered_sender, sender_key
-from poster.runner import open_channel
 from poster.store import Store
 
 DATA = Path(__file__).parent / "data" / "upgrade"
@@ -30,13 +30,13 @@ def channel_token() -> str:
     return "upgrade-token-0123456789"
 
 
-def project(root: Path, api_url: str) -> Path:
+def project(root: Path, api_url: str, section: str = "[viber]") -> Path:
     """Copy the old state, feeds and templates under ``root``; return its feeds.toml."""
     for part in ("state", "feeds", "templates"):
         shutil.copytree(DATA / part, root / part)
     config = root / "feeds.toml"
     config.write_text(
-        f'templates = "templates"\n\n[viber]\napi_url = "{api_url}"\nmin_gap = "0s"\n\n'
+        f'templates = "templates"\n\n{section}\napi_url = "{api_url}"\nmin_gap = "0s"\n\n'
         '[[feeds]]\nname = "news"\nurl = "feeds/news.xml"\nbacklog = "all"\n\n'
         '[[feeds]]\nname = "blog"\nurl = "feeds/blog.atom"\nbacklog = 1\n',
         encoding="utf-8",
@@ -44,7 +44,15 @@ def project(root: Path, api_url: str) -> Path:
     return config
 
 
+@pytest.mark.parametrize(
+    "section",
+    [
+        pytest.param("[viber]", id="shorthand"),
+        pytest.param('[destinations.viber]\nkind = "viber"', id="destinations-section"),
+    ],
+)
 def test_old_state_posts_only_what_is_new(
+    section: str,
     tmp_path: Path,
     sandbox: Sandbox,
     set_webhook: Callable[[], None],
@@ -55,7 +63,7 @@ def test_old_state_posts_only_what_is_new(
     set_webhook()
     monkeypatch.setenv("POSTER_VIBER_TOKEN", channel_token)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    config = project(tmp_path, sandbox.api_url)
+    config = project(tmp_path, sandbox.api_url, section)
     # A new item makes the feed parse again, so every old item meets the ledger once more.
     shutil.copy(DATA / "news-updated.xml", tmp_path / "feeds" / "news.xml")
     state = str(tmp_path / "state")
@@ -75,8 +83,13 @@ def test_the_shorthand_channel_keeps_the_sender_remembered_per_api_url(tmp_path:
 def test_a_looked_up_sender_is_remembered_per_destination(
     tmp_path: Path, sandbox: Sandbox, channel_token: str
 ) -> None:
-    config = Config(tmp_path / "feeds.toml", tmp_path, ViberConfig(api_url=sandbox.api_url))
-    with Store(tmp_path / "state") as store, httpx.Client() as client:
-        open_channel(config, channel_token, client, store, name="news")
+    viber = ViberConfig(api_url=sandbox.api_url)
+    config = Config(tmp_path / "feeds.toml", tmp_path, viber)
+    news = DestinationConfig("news", "viber", settings=viber)
+    with build(config, tmp_path / "state", specs=[news], tokens={"news": channel_token}) as app:
+        channel = app.destinations["news"]
+        assert isinstance(channel, ViberChannel)
+        assert channel.resolve_sender() == "sandbox-superadmin="
+    with Store(tmp_path / "state") as store:
         assert store.get_meta(sender_key("news")) == "sandbox-superadmin="
         assert store.get_meta(sender_key("viber")) is None

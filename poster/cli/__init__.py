@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from poster import __version__
-from poster.cli import channel, feeds, operate, recipients, studio
+from poster.cli import admin, channel, feeds, gateway, operate, recipients, studio
 from poster.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -56,9 +56,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     commands = action if only is None else Outline(action, only)
     feeds.add_commands(commands)
     channel.add_commands(commands)
+    admin.add_commands(commands)
     operate.add_commands(commands)
     studio.add_commands(commands)
     recipients.add_commands(commands)
+    gateway.add_commands(commands)
     return parser
 
 

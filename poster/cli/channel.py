@@ -1,4 +1,4 @@
-"""The commands that talk to the channel: run, account, webhook, sandbox."""
+"""The commands that post: run (once, against a sandbox, or as the daemon) and sandbox."""
 
 from __future__ import annotations
 
@@ -17,19 +17,18 @@ from poster.cli.common import (
     SANDBOX_PORT,
     SANDBOX_TOKEN,
     add_command,
-    require_token,
     select_feeds,
     state_dir,
 )
 
 if TYPE_CHECKING:
-    from poster.config import Config
+    from poster.config import Config, DestinationConfig
     from poster.destinations.viber.sandbox.session import SandboxSession
     from poster.pipeline import FeedReport, Outcome
 
 
 def add_commands(commands: Any) -> None:
-    """Register run, account, webhook and sandbox."""
+    """Register run and sandbox."""
     run = add_command(
         commands,
         "run",
@@ -56,17 +55,6 @@ def add_commands(commands: Any) -> None:
     )
     run.add_argument("--timings", action="store_true", help="print time spent per stage")
     run.set_defaults(handler=cmd_run)
-    account = add_command(commands, "account", "show the channel and its admins", state=False)
-    account.set_defaults(handler=cmd_account)
-    webhook = add_command(commands, "webhook", "set or remove the channel's webhook", state=False)
-    actions = webhook.add_subparsers(
-        dest="action", required=True, metavar="ACTION", title="actions"
-    )
-    set_ = add_command(actions, "set", "register URL as the webhook (https)", state=False)
-    set_.add_argument("url", metavar="URL", help="the https address Viber calls")
-    set_.set_defaults(handler=cmd_webhook_set)
-    remove = add_command(actions, "remove", "remove the webhook", state=False)
-    remove.set_defaults(handler=cmd_webhook_remove)
     sandbox = add_command(
         commands,
         "sandbox",
@@ -100,8 +88,7 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     if not args.sandbox:
         if args.port is not None:
             raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
-        token = require_token(config)
-        return _run_pass(config, feeds, token, state_dir(args), timings=args.timings)
+        return _run_pass(config, feeds, state_dir(args), timings=args.timings)
     from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
 
     port = SANDBOX_PORT if args.port is None else args.port
@@ -110,9 +97,7 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         _state_dir(args.state_dir) as state,
     ):
         served = serve_media(session, state)
-        code = _run_pass(
-            served, feeds, session.token, state, destination="sandbox", timings=args.timings
-        )
+        code = _run_pass(served, feeds, state, stand_in=session.destination(), timings=args.timings)
         _linger(session)
     return code
 
@@ -134,35 +119,36 @@ def _run_daemon(config: Config, args: argparse.Namespace) -> int:
 def _run_pass(
     config: Config,
     feeds: Sequence[Any],
-    token: str,
     state_dir: Path,
     *,
-    destination: str = "viber",
+    stand_in: tuple[DestinationConfig, str] | None = None,
     timings: bool = False,
 ) -> int:
-    """Open the state and the channel, run one pass, print what happened."""
-    import httpx
+    """Open the state and the destinations, run one pass, print what happened.
 
-    from poster.fetch import make_client
-    from poster.runner import open_channel, run_once, summarize
-    from poster.store import Store
+    ``stand_in`` is a destination and its token that take every feed instead (the sandbox).
+    """
+    from poster.app import build
+    from poster.runner import run_once, summarize
     from poster.timings import Timings
 
     stages = Timings() if timings else None
-    with Store(state_dir) as store, make_client() as client, httpx.Client() as api:
-        if store.recovered:
-            print(f"{store.recovered} posts were interrupted; see `poster status`")
-        channel = open_channel(config, token, api, store, name=destination)
-        reports = run_once(config, feeds, channel, store, client, stages)
+    specs, tokens = None, None
+    if stand_in is not None:
+        spec, token = stand_in
+        specs, tokens = (spec,), {spec.name: token}
+    with build(config, state_dir, specs=specs, tokens=tokens) as app:
+        if app.store.recovered:
+            print(f"{app.store.recovered} posts were interrupted; see `poster status`")
+        reports = run_once(app, feeds, stages)
     for report in reports:
         print(_feed_line(report))
     summary = summarize(reports)
     print(summary)
     if stages is not None:
         print(stages.table(), file=sys.stderr)
-    fatal = next((r.fatal for r in reports if r.fatal is not None), None)
-    if fatal is not None:
-        print(f"poster: the channel refuses posts: {fatal}", file=sys.stderr)
+    for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):
+        print(f"poster: a destination refuses posts: {fatal}", file=sys.stderr)
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 
 
@@ -194,7 +180,8 @@ def _words() -> dict[str, str]:
         State.SENT: "sent",
         State.FAILED: "failed",
         State.UNCERTAIN: "uncertain",
-        State.DEFERRED: "waiting for the next pass",
+        State.DEFERRED: "waiting",
+        State.SKIPPED: "skipped (waited longer than max_wait)",
     }
 
 
@@ -228,73 +215,6 @@ def _linger(session: SandboxSession) -> None:
     for post in posts:
         print(f"  {post_line(post)}")
     print("To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).")
-
-
-def cmd_account(config: Config, _args: argparse.Namespace) -> int:
-    """Print the channel's name, id and admins with their roles."""
-    import httpx
-
-    from poster.destinations.viber.client import ViberChannel
-
-    token = require_token(config)
-    with httpx.Client() as client:
-        info = ViberChannel(client, token, api_url=config.viber.api_url).account_info()
-    print(f"channel  {info.name}\nid       {info.id}\nmembers:")
-    for member in info.members:
-        mark = "  <- sender" if member.role == "superadmin" else ""
-        print(f"  {member.role:<11} {member.id}  {member.name}{mark}")
-    if len(info.superadmins()) != 1:
-        print("poster: set [viber] from to the superadmin who posts", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
-    """Register the webhook, serving the check call ourselves when the daemon is not running."""
-    import httpx
-
-    from poster.destinations.viber.client import ViberChannel
-
-    token = require_token(config)
-    with _receiver_for_check(config, token), httpx.Client() as client:
-        channel = ViberChannel(client, token, api_url=config.viber.api_url)
-        result = channel.set_webhook(args.url)
-    print(result.explanation)
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def cmd_webhook_remove(config: Config, _args: argparse.Namespace) -> int:
-    """Remove the channel's webhook."""
-    import httpx
-
-    from poster.destinations.viber.client import ViberChannel
-
-    token = require_token(config)
-    with httpx.Client() as client:
-        result = ViberChannel(client, token, api_url=config.viber.api_url).remove_webhook()
-    print(result.explanation)
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-@contextlib.contextmanager
-def _receiver_for_check(config: Config, token: str) -> Iterator[None]:
-    """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
-    from poster.webhook import WebhookReceiver
-
-    if config.webhook.listen is None:
-        yield
-        return
-    host, port = config.webhook.listen
-    receiver = WebhookReceiver(token, host, port, config.webhook.path)
-    try:
-        receiver.start()
-        started = True
-    except OSError:
-        started = False  # the port is taken: the daemon is serving the webhook there
-    try:
-        yield
-    finally:
-        if started:
-            receiver.stop()
 
 
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Check everything a run needs without running: the configuration, the token, the templates."""
+"""Check everything a run needs without running: the configuration, tokens, the templates."""
 
 from __future__ import annotations
 
@@ -6,26 +6,30 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from poster.cli.common import EXIT_CONFIG, EXIT_OK, require_token
+from poster.cli.common import EXIT_CONFIG, EXIT_OK
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from poster.config import Config, FeedConfig
+    from poster.destinations import TokenSource
+
+    TokenLine = tuple[str, TokenSource]
 
 RUNS_SHOWN = 3
 
 
 def cmd_check(config: Config, _args: argparse.Namespace) -> int:
-    """Report what would stop a run; print OK, the token's state and each cron feed's next runs."""
-    errors = [*_token_errors(config), *_template_errors(config)]
+    """Report what would stop a run; print OK, each token's source, cron feeds' next runs."""
+    sources, token_errors = _token_sources(config)
+    errors = [*token_errors, *_template_errors(config)]
     for error in errors:
         print(f"poster: {error}", file=sys.stderr)
     if errors:
         return EXIT_CONFIG
     enabled = sum(feed.enabled for feed in config.feeds)
     print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
-    _print_token_source(config)
+    _print_token_sources(config, sources)
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -35,36 +39,36 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_errors(config: Config) -> list[str]:
-    """Return the problems of the token source a run would use; none when it is fine or unset."""
-    from poster import secrets
+def _token_sources(config: Config) -> tuple[list[TokenLine], list[str]]:
+    """Return where each destination's token comes from, and the problems of those set."""
+    from poster.destinations import NeedsToken, kind
     from poster.errors import ConfigError
 
-    try:
-        if secrets.find_token(config.viber) is not None:
-            require_token(config)
-    except ConfigError as exc:
-        return [str(problem) for problem in exc.problems]
-    return []
+    found: list[TokenLine] = []
+    errors: list[str] = []
+    for spec in config.destinations:
+        own = kind(spec.kind)
+        if not isinstance(own, NeedsToken):
+            continue
+        try:
+            found.append((spec.name, own.token_source(spec, str(config.path))))
+        except ConfigError as exc:
+            errors += [str(problem) for problem in exc.problems]
+    return found, errors
 
 
-def _print_token_source(config: Config) -> None:
-    """Say where the token comes from, or warn that only preview and the sandbox can work."""
-    from poster import secrets
-    from poster.config import TOKEN_ENV
-
-    found = secrets.find_token(config.viber)
-    if found is None:
-        print(
-            f"warning: no Viber token, so preview and `run --once --sandbox` work but posting "
-            f"does not; set {TOKEN_ENV}, [viber] token_file, or the systemd credential "
-            f"{secrets.CREDENTIAL_NAME}",
-            file=sys.stderr,
-        )
-        return
-    source = found[1]
-    where = source.key if source.file == "environment" else f"{source.key} ({source.file})"
-    print(f"token: from {where}")
+def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
+    """Say where each token comes from, or warn that only preview and the sandbox can work."""
+    several = len(config.destinations) > 1
+    for name, source in sources:
+        if source.where is None:
+            print(
+                f"warning: {source.missing}, so preview and `run --once --sandbox` work but "
+                f"posting does not; {source.hint}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"token{f' of {name}' if several else ''}: from {source.where}")
 
 
 def _template_errors(config: Config) -> list[str]:
@@ -75,9 +79,11 @@ def _template_errors(config: Config) -> list[str]:
 
     renderer = Renderer(config.templates_dir)
     feeds_by_error: dict[str, list[str]] = {}
+    kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
     for feed in config.feeds:
         try:
-            renderer.check(feed, kind("viber"))
+            for own in dict.fromkeys(kinds[name] for name in config.routes(feed)):
+                renderer.check(feed, own)
         except RenderError as exc:
             reason = str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ")
             feeds_by_error.setdefault(reason, []).append(feed.name)

@@ -1,4 +1,4 @@
-"""Share what every command needs: exit codes, shared options, paths, feed selection, the token."""
+"""Share what every command needs: exit codes, shared options, paths and feed selection."""
 
 from __future__ import annotations
 
@@ -184,14 +184,6 @@ def configured(config: Config, name: str) -> FeedConfig:
     if suggestion.startswith("did you mean"):
         message += f" ({suggestion})"
     raise UsageError(message)
-
-
-def require_token(config: Config) -> str:
-    """Return the channel token, hidden from logs, or explain its absence (and the sandbox)."""
-    from poster import secrets
-
-    also = "; to try poster without a channel, run `poster run --once --sandbox`"
-    return secrets.require_token(config.viber, str(config.path), also=also)
 
 
 def add_command(

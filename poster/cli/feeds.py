@@ -57,7 +57,9 @@ def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     with _ledger(folder) as ledger, make_client() as client:
         # Probes and conversions happen in memory: the preview writes nothing.
         media = media_stage(config, folder if ledger else None, client, read_only=True)
-        reports = preview(config, feeds, client, ledger=ledger, limit=args.limit, media=media)
+        reports = preview(
+            config, feeds, client, ledger=ledger, limit=args.limit, media=media, meta=ledger
+        )
     print(render_json(reports) if args.json else render_text(reports), end="")
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from poster.config import Config
     from poster.inbox import Request
 
-RETRY_USAGE = "give FEED KEY for one item, or --failed and/or --uncertain (optionally --feed NAME)"
+RETRY_USAGE = (
+    "give FEED KEY for one item, or --failed, --uncertain and/or --skipped (optionally --feed NAME)"
+)
 FEED_SWITCH_NOTE = (
     "`enabled = false` in feeds.toml is the permanent switch; these commands pause and resume "
     "a feed at run time, also while poster runs, and a pause lasts across restarts."
@@ -55,6 +57,7 @@ def add_commands(commands: Any) -> None:
     retry.add_argument("key", nargs="?", metavar="KEY", help="the item's key, as `status` shows")
     retry.add_argument("--failed", action="store_true", help="every failed item")
     retry.add_argument("--uncertain", action="store_true", help="every uncertain item")
+    retry.add_argument("--skipped", action="store_true", help="every item skipped as stale")
     retry.add_argument("--feed", dest="only_feed", metavar="NAME", help="only items of this feed")
     retry.set_defaults(handler=cmd_retry)
     feed = add_command(
@@ -95,9 +98,10 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 def cmd_retry(config: Config, args: argparse.Namespace) -> int:
     """Release one item, or every item in the chosen states, for the next pass."""
     from poster.inbox import Request
-    from poster.ledger import FAILED, UNCERTAIN
+    from poster.ledger import FAILED, SKIPPED, UNCERTAIN
 
-    states = tuple(s for s, on in ((FAILED, args.failed), (UNCERTAIN, args.uncertain)) if on)
+    chosen = ((FAILED, args.failed), (UNCERTAIN, args.uncertain), (SKIPPED, args.skipped))
+    states = tuple(state for state, on in chosen if on)
     one_item = args.item_feed is not None and args.key is not None
     if (
         one_item == bool(states)

@@ -20,9 +20,11 @@ overrides a default ``cron``; ``jitter`` is inherited on its own. Setting both `
 from poster.config.load import load_config
 from poster.config.records import (
     DEFAULT_API_URL,
+    SHORTHAND,
     TOKEN_ENV,
     Config,
     DaemonConfig,
+    DestinationConfig,
     FeedConfig,
     JsonMapping,
     MediaConfig,
@@ -30,14 +32,17 @@ from poster.config.records import (
     Schedule,
     ViberConfig,
     WebhookConfig,
+    token_env,
 )
 from poster.config.values import parse_duration
 
 __all__ = [
     "DEFAULT_API_URL",
+    "SHORTHAND",
     "TOKEN_ENV",
     "Config",
     "DaemonConfig",
+    "DestinationConfig",
     "FeedConfig",
     "JsonMapping",
     "MediaConfig",
@@ -47,4 +52,5 @@ __all__ = [
     "WebhookConfig",
     "load_config",
     "parse_duration",
+    "token_env",
 ]

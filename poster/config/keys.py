@@ -13,6 +13,7 @@ from poster.config import values as v
 from poster.config.records import DEFAULT_API_URL, TOKEN_ENV, JsonMapping
 from poster.config.rules import rules
 from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
+from poster.gate import QUIET_HINT, Gate, QuietHours, parse_quiet
 from poster.models import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
@@ -121,6 +122,18 @@ def _contact(value: object, ctx: v.Context) -> Contact:
     return Contact(**_CONTACT_TABLE(value, ctx))
 
 
+def gate(values: Mapping[str, Any]) -> tuple[Gate, list[v.Issue]]:
+    """Return the gate of a destination's checked keys; refuse keys that need another."""
+    found = Gate(**{name: values.get(name) for name in GATE_KEYS})
+    hint = 'set quiet = "23:00-07:00" or max_per_day = 20, or remove it'
+    issues = [
+        v.Issue("only applies with quiet or max_per_day", hint, name)
+        for name in ("timezone", "max_wait")
+        if values.get(name) is not None and not found.active
+    ]
+    return found, issues
+
+
 def _sticker(value: object, ctx: v.Context) -> Sticker:
     """Check a positive sticker id into a fixed sticker message."""
     return Sticker(v.positive_int(value, ctx))
@@ -139,6 +152,15 @@ def _timezone(value: object, _ctx: v.Context) -> str:
         hint = f'did you mean "{close[0]}"?' if close else TIMEZONE_HINT
         raise v.fail(f"unknown time zone {name!r}", hint) from None
     return name
+
+
+def _quiet(value: object, _ctx: v.Context) -> QuietHours:
+    """Check a daily window of quiet hours such as ``"23:00-07:00"``."""
+    text = v.need(value, str, 'a window such as "23:00-07:00"')
+    try:
+        return parse_quiet(text)
+    except ValueError as exc:
+        raise v.fail(str(exc), QUIET_HINT) from None
 
 
 def _no_token(_value: object, _ctx: v.Context) -> None:
@@ -202,8 +224,23 @@ TOP_KEYS: dict[str, Key] = {
     "daemon": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "media": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
     "defaults": Key({}, lambda value, _ctx: v.need(value, dict, "a table")),
+    "destinations": Key({}, lambda value, _ctx: v.need(value, dict, "a table of tables")),
     "feeds": Key([], _feed_tables),
 }
+GATE_KEYS: dict[str, Key] = {
+    "quiet": Key(None, _quiet),
+    "timezone": Key(None, _timezone),
+    "max_per_day": Key(None, v.positive_int),
+    "max_wait": Key(None, v.duration(positive=True)),
+}
+"""When a destination may post: quiet hours and a daily cap in its zone, and how long to wait."""
+COMMON_DESTINATION_KEYS: dict[str, Key] = {
+    "kind": Key(None, v.text, 'name its kind: kind = "viber"'),
+    "min_gap": Key(timedelta(seconds=10), v.duration(positive=False)),
+    "max_per_pass": Key(10, v.positive_int),
+    **GATE_KEYS,
+}
+"""The keys of every ``[destinations.NAME]`` section; each kind declares the rest."""
 VIBER_KEYS: dict[str, Key] = {
     "api_url": Key(DEFAULT_API_URL, v.http_url),
     "from": Key(None, v.text),
@@ -211,6 +248,7 @@ VIBER_KEYS: dict[str, Key] = {
     "token": Key(None, _no_token, hidden=True),
     "min_gap": Key(timedelta(seconds=10), v.duration(positive=False)),
     "max_per_pass": Key(10, v.positive_int),
+    **GATE_KEYS,
 }
 DAEMON_KEYS: dict[str, Key] = {
     "max_fetches": Key(4, v.positive_int),
@@ -259,6 +297,7 @@ FEED_KEYS: dict[str, Key] = {
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
     "hints": Key(True, v.boolean),
+    "to": Key(None, v.names),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

@@ -12,6 +12,7 @@ from typing import Any
 
 from poster.config import keys as k
 from poster.config import values as v
+from poster.config.destinations import check_routes, destinations
 from poster.config.records import (
     Config,
     DaemonConfig,
@@ -43,6 +44,9 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
         report.add([_missing_templates_dir(templates_dir)])
     ctx = v.Context(ctx.base_dir, templates_dir if templates_dir.is_dir() else None, ctx.environ)
     viber = _viber(top.values.get("viber", {}), ctx, report)
+    shorthand = "viber" in top.values
+    wanted, issues = destinations(top.values.get("destinations", {}), shorthand, ctx)
+    report.add(issues)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
     daemon = _daemon(top.values.get("daemon", {}), ctx, report)
     media = _media(top.values.get("media", {}), ctx, report, webhook)
@@ -53,10 +57,14 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
             [v.Issue("no feeds are configured", "add a [[feeds]] table with name and url", "feeds")]
         )
     report.add(_check_default_template(feeds, ctx.templates_dir))
+    names = list(top.values.get("destinations", {}))
+    for label, levels in feeds:
+        if "to" not in levels.bad:
+            report.add(check_routes(levels.get("to"), names), feed=label)
     if report.problems:
         raise ConfigError(report.problems)
     built = tuple(_build(levels) for _, levels in feeds)
-    return Config(config_path, templates_dir, viber, built, webhook, daemon, media)
+    return Config(config_path, templates_dir, viber, built, webhook, daemon, tuple(wanted), media)
 
 
 @dataclass
@@ -103,7 +111,8 @@ def _missing_templates_dir(folder: Path) -> v.Issue:
 def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberConfig:
     """Check ``[viber]``."""
     table = k.read_table(raw, k.VIBER_KEYS, ctx)
-    report.add(table.issues, prefix="viber.")
+    gate, issues = k.gate(table.values)
+    report.add([*table.issues, *issues], prefix="viber.")
     get = table.values.get
     return ViberConfig(
         api_url=get("api_url", k.VIBER_KEYS["api_url"].default),
@@ -111,6 +120,7 @@ def _viber(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> ViberC
         token_file=get("token_file"),
         min_gap=get("min_gap", k.VIBER_KEYS["min_gap"].default),
         max_per_pass=get("max_per_pass", k.VIBER_KEYS["max_per_pass"].default),
+        gate=gate,
     )
 
 

@@ -6,11 +6,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from poster.gate import Gate
 from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 TOKEN_ENV = "POSTER_VIBER_TOKEN"
+SHORTHAND = "viber"
+"""The ``[viber]`` section: the name and kind of the one destination it stands for."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class FeedConfig:
     resend them (at-least-once: a duplicate is possible)."""
     hints: bool = True
     """Whether the publisher's hints (Cache-Control, ttl, skipHours, ...) may delay a read."""
+    to: tuple[str, ...] | None = None
+    """The destinations the feed posts to; None means every configured destination."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,39 @@ class ViberConfig:
     """The least time between two posts to the channel, so subscribers are not flooded."""
     max_per_pass: int = 10
     """The most posts one pass sends; the rest wait, in order, for the next pass."""
+    gate: Gate = field(default_factory=Gate)
+    """Quiet hours and a daily cap: when the channel may be posted to."""
+
+
+def token_env(name: str) -> str:
+    """Return the environment variable holding the token of destination ``name``."""
+    return f"POSTER_{re.sub(r'[^0-9A-Za-z]', '_', name).upper()}_TOKEN"
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    """One destination as configured: its name, its kind, pacing, and the kind's own settings."""
+
+    name: str
+    kind: str
+    min_gap: timedelta = timedelta(seconds=10)
+    """The least time between two posts to this destination, so readers are not flooded."""
+    max_per_pass: int = 10
+    """The most posts one pass sends here; the rest wait, in order, for the next pass."""
+    settings: Any = None
+    """The kind's own checked record of its section keys."""
+    gate: Gate = field(default_factory=Gate)
+    """Quiet hours and a daily cap: when posts may go out here."""
+
+    @property
+    def token_env(self) -> str:
+        """Return the environment variable holding this destination's token."""
+        return token_env(self.name)
+
+    @property
+    def credential(self) -> str:
+        """Return the systemd credential holding this destination's token."""
+        return f"{self.name}-token"
 
 
 @dataclass(frozen=True)
@@ -146,8 +185,28 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    destinations: tuple[DestinationConfig, ...] = ()
+    """Every destination; left empty, the ``[viber]`` shorthand's one destination."""
     media: MediaConfig = field(default_factory=MediaConfig)
+
+    def __post_init__(self) -> None:
+        if not self.destinations:
+            # The shorthand: a configuration without [destinations.*] posts to one channel.
+            viber = self.viber
+            only = DestinationConfig(
+                SHORTHAND, SHORTHAND, viber.min_gap, viber.max_per_pass, viber, viber.gate
+            )
+            object.__setattr__(self, "destinations", (only,))
 
     def feed(self, name: str) -> FeedConfig | None:
         """Return the feed called ``name``, if there is one."""
         return next((f for f in self.feeds if f.name == name), None)
+
+    def destination(self, name: str) -> DestinationConfig | None:
+        """Return the destination called ``name``, if there is one."""
+        return next((d for d in self.destinations if d.name == name), None)
+
+    def routes(self, feed: FeedConfig) -> tuple[str, ...]:
+        """Return the names of the destinations ``feed`` posts to."""
+        every = tuple(d.name for d in self.destinations)
+        return every if feed.to is None else tuple(n for n in feed.to if n in every)

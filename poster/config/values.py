@@ -379,6 +379,27 @@ def feed_name(value: object, ctx: Context) -> str:
     return name
 
 
+def names(value: object, ctx: Context) -> tuple[str, ...]:
+    """Check a non-empty array of names (of destinations), each once."""
+    found = tuple(each(enumerate_subs(need(value, list, "an array of names")), _name))
+    if not found:
+        raise fail("is empty", "name at least one destination, or remove the key to post to all")
+    return tuple(dict.fromkeys(found))
+
+
+def enumerate_subs(values: list[object]) -> list[tuple[str, object]]:
+    """Pair each array element with its ``[index]`` sub-key."""
+    return [(f"[{index}]", value) for index, value in enumerate(values)]
+
+
+def _name(value: object) -> str:
+    """Check one destination name."""
+    name = need(value, str, "a string")
+    if not _FEED_NAME.fullmatch(name):
+        raise fail(f"{name!r} is not a valid name", "use letters, digits, _ . and -")
+    return name
+
+
 def dotted_path(*, allow_empty: bool) -> Convert:
     """Return a check for a dotted field path such as ``data.posts`` (``""`` if allowed)."""
 

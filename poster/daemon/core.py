@@ -1,7 +1,8 @@
-"""Run poster as a service: one scheduled job per feed, one paced queue for the channel.
+"""Run poster as a service: one scheduled job per feed, one paced lane per destination.
 
 Fetch jobs run on APScheduler 3.x threads (at most ``[daemon] max_fetches`` at once) and hand
-new items to the channel queue; one worker posts them oldest first, spaced by ``min_gap``.
+new items to the outbox; a worker per destination posts them oldest first, spaced by its
+``min_gap``, so a destination that refuses posts stops only its own lane.
 Signals: SIGHUP reloads feeds.toml, SIGTERM and SIGINT stop after the post in flight.
 """
 
@@ -17,44 +18,40 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-import httpx
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster import inbox
+from poster.app import App, build
 from poster.config import Config, FeedConfig, load_config
+from poster.daemon.gateways import POLL_EVERY, start_gateways
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.malloc import return_large_buffers
 from poster.daemon.pushing import poll_due, start_push
-from poster.daemon.worker import ChannelWorker
-from poster.destinations.viber.client import ViberChannel
+from poster.daemon.worker import LaneWorker
 from poster.errors import (
     ConfigError,
     FeedError,
     HTTPStatusError,
     StateError,
 )
-from poster.feedclient import FeedClient
-from poster.fetch import make_client
-from poster.ledger import SHORTHAND_DESTINATION, remembered_sender
+from poster.filters import Decision
 from poster.media.setup import media_stage
 from poster.metrics import CONTENT_TYPE, Metrics
-from poster.models import FeedHints, Freshness, NextPoll
+from poster.models import FeedHints, Freshness, NextPoll, State
 from poster.operate import OPERATOR_DISABLED
 from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
+from poster.pipeline.outbox import Outbox, Outcomes
 from poster.push.discover import discover
 from poster.push.service import PushService
-from poster.queue import ChannelQueue
-from poster.render import Renderer
-from poster.runner import resend_uncertain
+from poster.runner import deps, lanes, resend_uncertain
 from poster.schedule import (
     ConfigDiff,
     backoff,
     diff,
     trigger_for,
 )
-from poster.secrets import require_token
-from poster.store import Store
 from poster.store.place import DAEMON
 from poster.systemd import Notifier
 from poster.webhook import WebhookReceiver
@@ -83,8 +80,10 @@ class Daemon:
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = _utcnow,
         tick: float = TICK,
+        gateway_poll: float = POLL_EVERY,
     ) -> None:
         self.config_path = config_path
+        self.gateway_poll = gateway_poll
         self.tick = tick
         self.state_dir = state_dir
         self.notifier = notifier or Notifier()
@@ -114,42 +113,35 @@ class Daemon:
 
     def run(self) -> int:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
+        return_large_buffers()
         self.config = load_config(self.config_path)
-        token = self._token(self.config)
-        retention = self.config.daemon.retention
-        with Store(self.state_dir, retention=retention, role=DAEMON) as store:
-            self.store = store
+        with build(self.config, self.state_dir, role=DAEMON) as app:
+            self.app, self.store = app, app.store
             resend_uncertain(self.store, self.config.feeds)
-            with make_client() as feeds, httpx.Client() as api:
-                return self._serve(token, feeds, api)
+            return self._serve(app)
 
-    def _serve(self, token: str, feeds: FeedClient, api: httpx.Client) -> int:
-        """Run the scheduler, the worker and the listener until stopped."""
-        self.feeds_http, self.api_http = feeds, api
-        self.renderer = Renderer(self.config.templates_dir)
-        self.media = media_stage(self.config, self.state_dir, feeds)
-        self.queue = ChannelQueue(self._finished)
-        self.worker = ChannelWorker(
-            self._open_channel(self.config, token),
-            self.queue,
-            self.store,
-            self.metrics,
-            self._deps,
-            min_gap=self.config.viber.min_gap.total_seconds(),
-            tick=self.tick,
-        )
-        self.metrics.gauge_from("poster_queue_length", lambda: float(len(self.queue)))
+    def _serve(self, app: App) -> int:
+        """Run the scheduler, a worker per destination and the listener until stopped."""
+        self.media = media_stage(self.config, self.state_dir, app.feeds_http)
+        self.outbox = Outbox(lanes(app, now=self._clock), self._deps, self._finished)
+        self.workers = self._workers()
         self.scheduler = self._scheduler(self.config)
         listener = start_listener(
-            self.config, token, self._health, self._metrics_page, self.state_dir
+            self.config, callback_token(app), self._health, self._metrics_page, self.state_dir
         )
         self.push = start_push(
             self.config, self.store, listener,
             wanted=self._push_wanted, deliver=self._pushed, clock=self._clock,
         )  # fmt: skip
+        self.gateways = start_gateways(
+            self.store, self.config.webhook.public_url, app.destinations, listener,
+            self.gateway_poll,
+        )  # fmt: skip
+        self._listening = listener is not None
         self._install_signals()
         self.scheduler.start()
-        self.worker.start()
+        for worker in self.workers.values():
+            worker.start()
         self.notifier.ready(f"polling {len(self.scheduler.get_jobs())} feeds")
         log.info("event=started feeds=%d state=%s", len(self.config.feeds), self.state_dir)
         try:
@@ -158,16 +150,17 @@ class Daemon:
             self._shutdown(listener)
         return 0
 
-    def _token(self, config: Config) -> str:
-        """Return the channel token, hidden from logs; without one nothing can be posted."""
-        return require_token(config.viber, str(config.path))
+    def _workers(self) -> dict[str, LaneWorker]:
+        """Return a worker for each lane of the outbox."""
+        return {
+            name: LaneWorker(self.outbox, lane, self.store, self.metrics, tick=self.tick)
+            for name, lane in self.outbox.lanes.items()
+        }
 
-    def _open_channel(self, config: Config, token: str) -> ViberChannel:
-        """Return the channel client with the configured or remembered sender."""
-        api_url = config.viber.api_url
-        name = SHORTHAND_DESTINATION
-        sender = config.viber.sender or remembered_sender(self.store, name, api_url)
-        return ViberChannel(self.api_http, token, api_url=api_url, sender=sender, name=name)
+    @property
+    def posting(self) -> bool:
+        """Tell whether every destination's posting thread runs."""
+        return all(worker.alive for worker in self.workers.values())
 
     # Scheduling
 
@@ -210,10 +203,10 @@ class Daemon:
         if feed is None or self._stop.is_set():
             return
         with self._reading_feed(name):
-            result = collect_pushed(feed, self._deps(), body, headers, self.queue.busy(name))
+            result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
             if isinstance(result, Batch):
                 self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
-                self._queued(self.queue.put(result))
+                self._queued(self.outbox.put(result))
             elif result.error is not None:
                 log.warning("event=push-unreadable feed=%s error=%s", name, result.error)
 
@@ -250,7 +243,7 @@ class Daemon:
         fresh = name in self._fresh
         deps = self._deps(conditional=not fresh)
         started = self._clock()
-        result = collect(feed, deps, busy=self.queue.busy(name))
+        result = collect(feed, deps, busy=self.outbox.busy(name))
         if self._stop.is_set():
             return  # cut short by the stop, or too late to post: not the feed's failure
         if isinstance(result, Batch):
@@ -263,7 +256,7 @@ class Daemon:
             if self.push is not None:
                 self.push.advertised(name, discover(result.result, result.parsed))
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
-            self._queued(self.queue.put(result))
+            self._queued(self.outbox.put(result))
         elif result.error is not None:
             self._read_failed(name, result.error)
         else:
@@ -349,17 +342,9 @@ class Daemon:
 
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
-        return Deps(
-            self.feeds_http,
-            self.renderer,
-            self.worker.client,
-            self.store,
-            conditional,
-            itemize=False,
-            media=self.media,
-        )
+        return deps(self.app, conditional=conditional, media=self.media)
 
-    def _finished(self, batch: Batch, outcomes: dict[tuple[str, str], Outcome]) -> FeedReport:
+    def _finished(self, batch: Batch, outcomes: Outcomes) -> FeedReport:
         """Close a feed's batch: its validators are saved only now that nothing of it waits."""
         return finish(batch, outcomes, self.store)
 
@@ -371,8 +356,9 @@ class Daemon:
     # Health and metrics, served by the webhook listener
 
     def _health(self) -> tuple[int, str, bytes]:
-        """Answer 200 while feeds are polled and the channel takes posts."""
-        return health_page(self.scheduler.running and self.worker.alive, self.worker.fatal)
+        """Answer 200 while feeds are polled and every destination takes posts."""
+        fatal = {name: lane.fatal for name, lane in self.outbox.lanes.items()}
+        return health_page(self.scheduler.running and self.posting, fatal)
 
     def _metrics_page(self) -> tuple[int, str, bytes]:
         """Answer with the metrics."""
@@ -380,6 +366,8 @@ class Daemon:
             self.store.feed_state(f.name).disabled is not None for f in self.config.feeds
         )
         self.metrics.set("poster_feeds_disabled", disabled)
+        for name, lane in self.outbox.lanes.items():
+            self.metrics.set("poster_queue_length", len(lane), destination=name)
         return 200, CONTENT_TYPE, self.metrics.render().encode()
 
     # Signals, chores, reload, shutdown
@@ -408,7 +396,7 @@ class Daemon:
                 self._reload.clear()
                 self._do_reload()
             self._chores()
-            if self.scheduler.running and self.worker.alive:
+            if self.scheduler.running and self.posting:
                 self.notifier.watchdog()
 
     def _chores(self) -> None:
@@ -420,6 +408,7 @@ class Daemon:
             # A released item is offered only by a full read, and a read or batch under way
             # may save validators after the request did, turning the next read into a 304.
             self._read_in_full(feed.name for feed in self.config.feeds)
+        self.gateways.tick()
         now = time.monotonic()
         if self._present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
             self._last_prune = now
@@ -437,24 +426,24 @@ class Daemon:
         self.notifier.reloading()
         try:
             new = load_config(self.config_path)
-            token = self._token(new)
+            self.app.reopen(new)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("event=reload-rejected problem=%r", str(problem))
             self.notifier.ready("reload rejected; running the previous configuration")
             return
         change = diff(self.config, new)
-        self._apply(new, change, token)
+        self._apply(new, change)
         for line in change.lines():
             log.info(line)
         self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
 
-    def _apply(self, new: Config, change: ConfigDiff, token: str) -> None:
-        """Switch to the new configuration: jobs, templates, channel, pacing."""
+    def _apply(self, new: Config, change: ConfigDiff) -> None:
+        """Switch to the new configuration: jobs, destinations and their lanes."""
         for name in change.removed:
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.remove_job(name)
-            self.queue.drop(name)
+            self.outbox.drop(name)
         self.config = new
         for name in (*change.added, *change.changed):
             feed = new.feed(name)
@@ -463,13 +452,34 @@ class Daemon:
                 job.remove()
             if feed is not None:
                 self._add_job(self.scheduler, feed)
-        self.renderer = Renderer(new.templates_dir)
-        self.worker.pacer.min_gap = new.viber.min_gap.total_seconds()
-        self.worker.client = self._open_channel(new, token)
+        self._relane()
         resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
-        self.worker.resume()
+        for worker in self.workers.values():
+            worker.resume()
         if self.push is not None:
             self.push.wake()  # feeds removed or disabled are unsubscribed
+
+    def _relane(self) -> None:
+        """Give each lane its reopened destination and pacing; start lanes for new ones."""
+        fresh = lanes(self.app, now=self._clock)
+        self.gateways.update(self.app.destinations, self._listening)
+        for name in set(self.outbox.lanes) - set(fresh):
+            self.workers.pop(name).stop()
+            for entry in self.outbox.lanes.pop(name).take_all():
+                self.outbox.done(entry, _gone(entry.decision, name))
+        for name, lane in fresh.items():
+            kept = self.outbox.lanes.get(name)
+            if kept is None:
+                self.outbox.lanes[name] = lane
+                self.workers[name] = worker = LaneWorker(
+                    self.outbox, lane, self.store, self.metrics, tick=self.tick
+                )
+                worker.start()
+                continue
+            kept.destination = lane.destination
+            kept.pacer.min_gap = lane.pacer.min_gap
+            kept.pacer.max_per_pass = lane.pacer.max_per_pass
+            kept.gate = lane.gate
 
     def _shutdown(self, listener: WebhookReceiver | None) -> None:
         """Stop polling, let the post in flight finish, and close everything."""
@@ -479,10 +489,24 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         if self.push is not None:
             self.push.stop()
-        self.worker.stop()
+        for worker in self.workers.values():
+            worker.stop()
+        self.gateways.stop()
         if listener is not None:
             listener.stop()
         with self._reads:
             # A read still under way would write to the state after it is closed.
             self._reads.wait_for(lambda: self._reading == 0, READ_GRACE)
         log.info("event=stopped")
+
+
+def _gone(decision: Decision, name: str) -> Outcome:
+    """Return the outcome of an item whose destination left the configuration: not posted."""
+    error = f"destination {name} left the configuration"
+    return Outcome(decision, delivery=State.DEFERRED, error=error, destination=name)
+
+
+def callback_token(app: App) -> str:
+    """Return the token the webhook checks callbacks against: the first destination's with one."""
+    found = (getattr(d, "callback_token", None) for d in app.destinations.values())
+    return next((token for token in found if token), "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from poster.config import Config
@@ -44,10 +44,17 @@ def start_listener(
     return receiver
 
 
-def health_page(running: bool, fatal: str | None) -> tuple[int, str, bytes]:
-    """Answer 200 while feeds are polled and the channel takes posts, else 503 and why."""
+def health_page(running: bool, fatal: Mapping[str, str | None]) -> tuple[int, str, bytes]:
+    """Answer 200 while feeds are polled and every destination takes posts, else 503.
+
+    The body's first line is ``ok`` or what is wrong; then a line per destination.
+    """
+    refusing = [name for name, reason in fatal.items() if reason is not None]
+    lines = [f"destination {name}: {reason or 'ok'}" for name, reason in fatal.items()]
     if not running:
-        return 503, TEXT, b"the scheduler or the posting thread stopped\n"
-    if fatal is not None:
-        return 503, TEXT, f"channel: {fatal}\n".encode()
-    return 200, TEXT, b"ok\n"
+        head = "the scheduler or a posting thread stopped"
+    elif refusing:
+        head = f"refusing posts: {', '.join(refusing)}"
+    else:
+        return 200, TEXT, "\n".join(["ok", *lines, ""]).encode()
+    return 503, TEXT, "\n".join([head, *lines, ""]).encode()

@@ -11,12 +11,16 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from poster.models import Post, State
 
 if TYPE_CHECKING:
-    from poster.config import FeedConfig
+    import httpx
+
+    from poster.config import DestinationConfig, FeedConfig
+    from poster.config.keys import Key
     from poster.models import Item
 
 REDACTED = "***"
@@ -24,6 +28,9 @@ REDACTED = "***"
 KINDS: Mapping[str, str] = {
     "viber": "poster.destinations.viber.kind",
     "recording": "poster.destinations.recording",
+    "decisiontelecom": "poster.destinations.decisiontelecom.kind",
+    "inteltele": "poster.destinations.inteltele.kind",
+    "smsby": "poster.destinations.smsby.kind",
 }
 """Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
 
@@ -69,12 +76,145 @@ class Kind(Protocol):
         """Return the body that would be sent for ``message``, every secret redacted."""
         ...
 
+    @property
+    def keys(self) -> Mapping[str, Key]:
+        """Return the keys of this kind's ``[destinations.NAME]`` section, past the common ones."""
+        ...
+
+    def settings(self, values: Mapping[str, Any]) -> Any:
+        """Return the kind's record of its checked section ``values`` (defaults filled in)."""
+        ...
+
+    def open(self, spec: DestinationConfig, where: Opening) -> Destination:
+        """Return the destination ``spec`` describes, its token loaded and its sender known."""
+        ...
+
+
+class Entries(Protocol):
+    """The state entries a destination keeps between runs (its looked-up sender)."""
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the entry called ``name``, if there is one."""
+        ...
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep ``value`` as the entry called ``name``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a kind may use to open a destination: the config file, state, HTTP client."""
+
+    config_file: str
+    state_dir: Path
+    http: httpx.Client
+    state: Entries
+    token: str | None = None
+    """A token to use instead of the configured one (a sandbox's)."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a destination posts as, and where poster learnt it (``feeds.toml``, ``remembered``)."""
+
+    id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a destination's account call tells a person: lines to print, a warning to heed."""
+
+    lines: tuple[str, ...]
+    warning: str | None = None
+
+
+class Answer(Protocol):
+    """A destination's answer to a webhook change, in plain words."""
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the change was made."""
+        ...
+
+    @property
+    def explanation(self) -> str:
+        """Say what happened and what to do."""
+        ...
+
+
+class Admin(Protocol):
+    """A destination's account and webhook, as ``poster account`` and ``poster webhook`` use."""
+
+    @property
+    def callback_token(self) -> str:
+        """Return the secret the destination signs its callbacks with."""
+        ...
+
+    def account(self) -> Account:
+        """Fetch the account and describe it."""
+        ...
+
+    def set_webhook(self, url: str) -> Answer:
+        """Register ``url`` as the webhook."""
+        ...
+
+    def remove_webhook(self) -> Answer:
+        """Remove the webhook."""
+        ...
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where a destination's token comes from, or what to say when it has none."""
+
+    where: str | None
+    """The variable, file or credential holding it; None when none is set."""
+    missing: str = ""
+    """What is missing, when none is set."""
+    hint: str = ""
+    """How to give it one."""
+
+
+@runtime_checkable
+class NeedsToken(Protocol):
+    """A kind whose destinations need a secret token to post."""
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where ``spec``'s token comes from; raise ``ConfigError`` when it is unusable."""
+        ...
+
+
+@runtime_checkable
+class KnowsSender(Protocol):
+    """A kind whose destinations post as someone: configured, or looked up and remembered."""
+
+    def sender(self, spec: DestinationConfig, state: Entries) -> Sender | None:
+        """Return who destination ``spec`` posts as, if that is known yet."""
+        ...
+
+
+@runtime_checkable
+class Administered(Protocol):
+    """A kind whose destinations have an account to show and a webhook to set."""
+
+    def admin(self, destination: Destination) -> Admin:
+        """Return the account and webhook calls of ``destination``, opened by this kind."""
+        ...
+
 
 def kind(name: str) -> Kind:
     """Return the kind registered as ``name``; its module is imported on first use."""
     module = importlib.import_module(KINDS[name])
     found: Kind = module.KIND
     return found
+
+
+def sender(spec: DestinationConfig, state: Entries) -> Sender | None:
+    """Return who destination ``spec`` posts as, when its kind has a sender and it is known."""
+    found = kind(spec.kind)
+    return found.sender(spec, state) if isinstance(found, KnowsSender) else None
 
 
 @dataclass(frozen=True)

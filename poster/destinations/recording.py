@@ -1,18 +1,25 @@
 """Record messages instead of posting them: the destination behind ``poster preview``.
 
-As a kind of its own (``kind = "recording"``) it keeps a plain rendering of each post in
-memory, at most ``KEPT`` of them: a destination to try routing with, which posts nowhere.
+As a kind of its own (``kind = "recording"``) it writes a plain rendering of each post as one
+JSON line to ``<name>.jsonl`` in the state folder: a destination to try routing with, which
+posts nowhere.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
-from poster.config import FeedConfig
-from poster.destinations import Kind, Message, Receipt
+from poster.config import DestinationConfig, FeedConfig
+from poster.config.keys import Key
+from poster.destinations import Kind, Message, Opening, Receipt
+from poster.errors import RetryLater
 from poster.models import Item, Post
 
 TEXT_MAX = 100_000
@@ -39,6 +46,11 @@ class RecordingKind:
     """Keep each post's type, text and link, whatever the feed asks for."""
 
     name = "recording"
+    keys: Mapping[str, Key] = {}
+
+    def settings(self, values: Mapping[str, Any]) -> None:
+        """Return nothing: a recording destination has no keys of its own."""
+        return None
 
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return the feed's fixed or configured type; ``auto`` records text."""
@@ -63,6 +75,10 @@ class RecordingKind:
         """Return the recorded fields."""
         return message.payload()
 
+    def open(self, spec: DestinationConfig, where: Opening) -> RecordingDestination:
+        """Return a destination writing each body to ``<name>.jsonl`` in the state folder."""
+        return RecordingDestination(spec.name, path=where.state_dir / f"{spec.name}.jsonl")
+
 
 KIND = RecordingKind()
 
@@ -70,11 +86,15 @@ KIND = RecordingKind()
 class RecordingDestination:
     """Build the exact body a destination of ``kind`` would receive, keep it, send nothing."""
 
-    def __init__(self, name: str, kind: Kind = KIND, sender: str | None = None) -> None:
+    def __init__(
+        self, name: str, kind: Kind = KIND, sender: str | None = None, path: Path | None = None
+    ) -> None:
         self._name = name
         self._kind = kind
         self.sender = sender
+        self.path = path
         self.sent: deque[Receipt] = deque(maxlen=KEPT)
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -90,5 +110,16 @@ class RecordingDestination:
         """Record the body that would be posted, with every secret redacted."""
         body = self._kind.preview_body(message, self.sender)
         receipt = Receipt(self._name, None, datetime.now(UTC), body)
+        if self.path is not None:
+            self._write(body)
         self.sent.append(receipt)
         return receipt
+
+    def _write(self, body: dict[str, Any]) -> None:
+        """Append ``body`` as one JSON line; a failed write is retried like a lost connection."""
+        line = json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n"
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as out:  # type: ignore[union-attr]
+                out.write(line)
+        except OSError as exc:
+            raise RetryLater(f"{self._name}: cannot write {self.path}: {exc.strerror}") from exc

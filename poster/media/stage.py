@@ -50,10 +50,14 @@ class MediaStage:
     budget: float = BUDGET
 
     def prepare(
-        self, feed: FeedConfig, decisions: Sequence[Decision], kind: object
+        self, feed: FeedConfig, decisions: Sequence[Decision], kinds: Sequence[object]
     ) -> list[Decision]:
-        """Return the decisions with the wanted items' media probed, converted and explained."""
-        if not isinstance(kind, MediaAware) or feed.fixed is not None:
+        """Return the decisions with the wanted items' media probed, converted and explained.
+
+        The first of ``kinds`` that has media rules decides what fits.
+        """
+        kind = next((k for k in kinds if isinstance(k, MediaAware)), None)
+        if kind is None or feed.fixed is not None:
             return list(decisions)
         until = time.monotonic() + self.budget
         out = []

@@ -11,6 +11,7 @@ from dataclasses import replace
 from poster.config import FeedConfig
 from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed
+from poster.parse.depth import MAX_DEPTH, too_deep
 from poster.parse.encoding import repair_utf8, settle
 from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
 from poster.parse.mapped import parse_mapped
@@ -59,6 +60,9 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
 
     settled = settle(result, response_headers(result)["content-type"])
     result = settled.result
+    # Both readers pay per open element, the tree and feedparser alike: refuse absurd depth first.
+    if too_deep(result.body or b""):
+        raise ParseError(feed.name, f"not a feed: XML elements nested more than {MAX_DEPTH} deep")
     fast = parse_fast(result, feed)
     return _warned(fast if fast is not None else parse_xml(result, feed), settled.warnings)
 

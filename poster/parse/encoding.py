@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 
 from poster.models import FetchResult
+from poster.parse.pieces import decodes
 
 __all__ = ["CHARSET", "Settled", "declared_encodings", "repair_utf8", "settle"]
 
@@ -52,13 +53,13 @@ def settle(result: FetchResult, content_type: str) -> Settled:
     body = result.body or b""
     if body.startswith(_WIDE_STARTS):
         return Settled(result)
+    if body.isascii():
+        return Settled(result)  # reads the same in UTF-8 and in any charset declared for it
     declared = declared_encodings(content_type, body)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
+    if not decodes(body, "utf-8"):
         return _repaired(result, body, declared)
-    chosen = next((name for name in declared if _decodes(body, name)), None)
-    if chosen is None or text.isascii() or not _is_single_byte(chosen):
+    chosen = next((name for name in declared if decodes(body, name)), None)
+    if chosen is None or not _is_single_byte(chosen):
         return Settled(result)
     # Valid UTF-8 with non-ASCII text read as a single-byte charset is always mojibake: each
     # multi-byte sequence becomes a lead letter ("Ã", "â", "Ð") and continuation symbols. Text
@@ -69,7 +70,7 @@ def settle(result: FetchResult, content_type: str) -> Settled:
 
 def _repaired(result: FetchResult, body: bytes, declared: list[str]) -> Settled:
     """Return the body with its invalid UTF-8 bytes replaced, when UTF-8 is what it is in."""
-    if any(_decodes(body, name) for name in declared):
+    if any(decodes(body, name) for name in declared):
         return Settled(result)  # its declared charset reads it: not UTF-8
     if not any(_is_utf8(name) for name in declared):
         return Settled(result)
@@ -120,15 +121,6 @@ def declared_encodings(content_type: str, body: bytes) -> list[str]:
 def _as_utf8(result: FetchResult, body: bytes) -> FetchResult:
     """Return the result with ``body``, labelled so that both readers decode it as UTF-8."""
     return replace(result, body=body, content_type=UTF8_CONTENT_TYPE, headers=())
-
-
-def _decodes(body: bytes, name: str) -> bool:
-    """Tell whether an encoding called ``name`` exists and decodes the whole body."""
-    try:
-        body.decode(name)
-    except (UnicodeDecodeError, LookupError):
-        return False
-    return True
 
 
 def _is_utf8(name: str) -> bool:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from poster.config import FeedConfig
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.fastsax import Attribute, FastFeedParser, Unsupported, sax_name
+from poster.parse.pieces import pieces
+from poster.parse.utf8 import utf8_pieces
 from poster.parse.xmlfeed import assemble, is_empty_feed, response_headers
 
 __all__ = ["FeedData", "parse_fast", "read_fast"]
@@ -35,6 +36,7 @@ _XML_SCOPE = {"xml": "http://www.w3.org/XML/1998/namespace"}
 Element = ET.Element
 Declarations = dict[Element, list[tuple[str, str]]]
 Scope = dict[str, str]
+Document = Sequence[bytes | memoryview]
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ def read_fast(result: FetchResult) -> FeedData | None:
     return FeedData(parser.feeddata, parser.entries, version, bool(outcome.get("bozo")))
 
 
-def _utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any]) -> bytes | None:
+def _utf8_document(
+    body: bytes, headers: dict[str, str], outcome: dict[str, Any]
+) -> Document | None:
     """Return the document as feedparser's strict parser gets it, or None when it would not.
 
     feedparser picks the encoding from the HTTP charset, the XML declaration and the BOM
@@ -93,17 +97,17 @@ def _utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any]
     it rewrites their entity declarations, and expat treats undefined entities differently
     under ElementTree and xml.sax once a DTD is declared.
     """
-    data: bytes = convert_to_utf8(headers, body, outcome)
+    document = utf8_pieces(body, headers, outcome)
     if not outcome.get("encoding"):
         return None
     # Searched everywhere (XML allows them only in the prolog): a false alarm in a CDATA
-    # section costs only the slower path.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    # section costs only the slower path. Past its first piece, the document is the body's.
+    if any(b"<!DOCTYPE" in data or b"<!ENTITY" in data for data in (body, document[0])):
         return None
-    return data
+    return document
 
 
-def _run_handlers(document: bytes) -> tuple[Element, FastFeedParser]:
+def _run_handlers(document: Document) -> tuple[Element, FastFeedParser]:
     """Parse the document and run feedparser's handlers over it; return the root and them."""
     root, declarations = _read_tree(document)
     parser = FastFeedParser()
@@ -111,10 +115,12 @@ def _run_handlers(document: bytes) -> tuple[Element, FastFeedParser]:
     return root, parser
 
 
-def _read_tree(data: bytes) -> tuple[Element, Declarations]:
+def _read_tree(document: Document) -> tuple[Element, Declarations]:
     """Parse the document; return its root and the namespace declarations of each element."""
     parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start-ns", "start"))
-    parser.feed(data)
+    for data in document:
+        for piece in pieces(data):
+            parser.feed(piece)
     parser.close()
     return _declarations(parser.read_events())
 

@@ -11,6 +11,8 @@ from poster.text import html_to_text, truncate
 
 # A summary derived from the content is cut to this many characters.
 SUMMARY_LIMIT = 500
+LINE_LIMIT = 65_536
+"""Characters a one-line field (a title, a name, a tag) keeps; the rest is cut."""
 
 _HTML_HINT = re.compile(r"<(/?[a-zA-Z][a-zA-Z0-9]*\b[^<>]*|!--.*?--)>", re.DOTALL)
 _HTML_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
@@ -43,11 +45,17 @@ def plain_line(value: object, is_html: bool | None = None) -> str:
     text = string(value) if not isinstance(value, str) else value
     if not text:
         return ""
+    # Splitting into words below costs a dozen times the text's size: a 10 MB title would
+    # take over 100 MB, and no post shows more than a few thousand characters of it.
+    cut = len(text) > LINE_LIMIT
+    text = text[:LINE_LIMIT] if cut else text
     if is_html is None:
         is_html = looks_like_html(text)
     # Titles are often escaped twice ("&amp;amp;"), so entities left over are decoded too.
     line = plain_text(text, is_html) if is_html else html.unescape(text)
-    return " ".join(line.split())
+    line = " ".join(line.split())
+    # The cut may have split the last word: drop it and mark the cut.
+    return truncate(line, len(line) - 1) if cut else line
 
 
 def text_to_html(text: str) -> str:

@@ -183,6 +183,11 @@ class JournalStorage(Storage):
         self._journal = self._lock = None
 
     @property
+    def writes(self) -> int:
+        """Return how many changes the state has recorded since it was created."""
+        return self._seq
+
+    @property
     def journal_bytes(self) -> int:
         """Return how many bytes the journal holds, header included."""
         return self._journal_bytes

@@ -90,6 +90,8 @@ class StatusUpdate:
     ref: str | tuple[str, str]
     status: str
     reason: str = ""
+    opted_out: bool = False
+    """The gateway says the number is blacklisted or opted out: keep it out of later plans."""
 
 
 def ledger_path(state_dir: Path, destination: str) -> Path:
@@ -228,12 +230,23 @@ class RecipientLedger:
         rejected: Mapping[str, str] | None = None,
         message_ids: Mapping[str, str] | None = None,
         opted_out: Iterable[str] = (),
+        *,
+        released: Iterable[str] = (),
+        why: str = "",
     ) -> None:
-        """Record the gateway's answer; recipients it does not name are left uncertain."""
+        """Record the gateway's answer; recipients it does not name are left uncertain.
+
+        ``released`` names recipients no request reached (planned again); ``why`` says why the
+        ones left uncertain are.
+        """
         self._open_batch(batch_id)
         event: Event = {"e": "result", "t": self._now(), "batch": batch_id}
         event |= {"accepted": list(accepted), "rejected": dict(rejected or {})}
         event |= {"ids": dict(message_ids or {}), "optout": list(opted_out)}
+        if released := list(released):
+            event["released"] = released
+        if why:
+            event["why"] = why
         self._storage.record(event)
 
     def record_uncertain(self, batch_id: str, why: str) -> None:
@@ -254,15 +267,20 @@ class RecipientLedger:
 
     def record_statuses(self, updates: Iterable[StatusUpdate]) -> int:
         """Record delivery statuses in one write; return how many named a known message."""
-        rows = []
+        rows, suppressed = [], []
         for update in updates:
             if update.status not in STATUSES:
                 raise ValueError(f"unknown delivery status {update.status!r}")
             ref = update.ref if isinstance(update.ref, str) else list(update.ref)
-            if self._state.locate(ref) is not None:
+            found = self._state.locate(ref)
+            if found is not None:
                 rows.append([ref, update.status, update.reason])
+                if update.opted_out:
+                    suppressed.append((self._state.phones[found[1]], update.reason))
         if rows:
             self._storage.record({"e": "status", "t": self._now(), "updates": rows})
+        for phone, reason in suppressed:
+            self.suppress(phone, reason or "opted out")
         return len(rows)
 
     def record_status(self, ref: str | tuple[str, str], status: str, reason: str = "") -> bool:
@@ -288,6 +306,21 @@ class RecipientLedger:
             tuple(sorted(st.reasons.get(REJECTED, {}).items())),
             tuple(sorted(st.reasons.get(FAILED, {}).items())),
         )
+
+    def unsettled(self, limit: int) -> list[str]:
+        """Return up to ``limit`` message ids, oldest first, with no final status yet."""
+        state, found = self._state, []
+        for day in sorted(state.messages):
+            for message_id, packed in state.messages[day].items():
+                key = state.serials.get(packed >> 32)
+                st = state.items.get(key) if key is not None else None
+                index = packed & 0xFFFFFFFF
+                if st is None or any(has_bit(st.marks.get(s), index) for s in STATUSES):
+                    continue
+                found.append(message_id)
+                if len(found) >= limit:
+                    return found
+        return found
 
     def opted_out(self) -> list[OptOut]:
         """List the suppressed numbers, oldest first."""

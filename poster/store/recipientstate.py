@@ -150,12 +150,12 @@ class LedgerState:
                 state.mark(REJECTED, index, reason)
         for phone in event.get("optout", ()):
             self._suppress(phone, event["rejected"].get(phone, "opted out"), at)
-        answered = {self.index.get(p) for p in event["accepted"]} | {
-            self.index.get(p) for p in event["rejected"]
-        }
+        # "released": recipients a group's requests never reached, free for the next plan.
+        named = (*event["accepted"], *event["rejected"], *event.get("released", ()))
+        answered = {self.index.get(p) for p in named}
         rest = array("l", (m for m in batch.members if m not in answered))
         if rest:
-            why = "the answer did not name these recipients"
+            why = event.get("why") or "the answer did not name these recipients"
             self.batches[event["batch"]] = Batch(batch.item, rest, UNCERTAIN, why, at)
         else:
             del self.batches[event["batch"]]

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
+from poster.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.models import NextPoll, State, Validators
 
 RELEASED = State.RELEASED
 """Offered again: the record keeps its attempt count but no longer makes the item known."""
 
-STATES = frozenset({PENDING, SENT, FAILED, UNCERTAIN, SEEN, RELEASED})
+STATES = frozenset({PENDING, SENT, FAILED, UNCERTAIN, SEEN, RELEASED, SKIPPED})
 _DELIVERY_TEXT = ("feed", "key", "destination", "state", "created", "updated")
 
 

@@ -22,7 +22,7 @@ from tinydb.table import Document
 
 from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN
+from poster.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.models import NextPoll, Validators
 from poster.store import records, seen
 from poster.store.files import StateFiles, way_out
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "poster.json"
 CRASHED = "poster stopped before the destination answered; the post may have arrived"
-PRUNABLE = (SENT, FAILED, SEEN, RELEASED)
+PRUNABLE = (SENT, FAILED, SEEN, RELEASED, SKIPPED)
 
 
 def _utcnow() -> datetime:
@@ -164,6 +164,12 @@ class Store:
             fields = {"message_token": None, "last_error": error}
             self._write_delivery(feed, key, destination, UNCERTAIN, fields)
 
+    def record_skipped(self, feed: str, key: str, destination: str, reason: str) -> None:
+        """Record that the item waited too long to be posted, and why; a retry sends it."""
+        with self._lock:
+            fields = {"message_token": None, "last_error": reason}
+            self._write_delivery(feed, key, destination, SKIPPED, fields)
+
     def release(self, feed: str, key: str, destination: str) -> None:
         """Let a deferred item be offered again, keeping its attempt count."""
         with self._lock:
@@ -288,9 +294,11 @@ class Store:
             named = {doc["feed"] for doc in deliveries} | {doc["feed"] for doc in held}
             return sorted(set(self._feed_ids) | named)
 
-    def retry(self, feed: str, key: str, *, states: Collection[str] = (FAILED, UNCERTAIN)) -> bool:
-        """Release the item's failed or uncertain records in ``states``, so a pass sends it."""
-        wanted = set(states) & {FAILED, UNCERTAIN}
+    def retry(
+        self, feed: str, key: str, *, states: Collection[str] = (FAILED, UNCERTAIN, SKIPPED)
+    ) -> bool:
+        """Release the item's failed, uncertain or skipped records in ``states``, to be sent."""
+        wanted = set(states) & {FAILED, UNCERTAIN, SKIPPED}
         with self._lock:
             stuck = [
                 (destination, doc_id)

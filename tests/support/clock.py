@@ -11,3 +11,15 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class SleepingClock(Clock):
+    """A clock whose ``sleep`` moves it on at once and keeps each wait (for pacing tests)."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        super().__init__(now)
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -21,6 +21,7 @@ import httpx
 from feedserver import FeedServer, Route
 
 from poster.daemon import Daemon
+from poster.daemon.gateways import POLL_EVERY
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import FeedState, Store
 from poster.systemd import Notifier
@@ -225,12 +226,16 @@ class Running:
 
 @contextmanager
 def running(
-    project: Project, tick: float = TICK, clock: Callable[[], datetime] | None = None
-) -> Iterator[Running]:
+    project: Project, tick: float = TICK, clock: Callable[[], datetime] | None = None,
+    gateway_poll: float = POLL_EVERY,
+) -> Iterator[Running]:  # fmt: skip
     """Run the daemon of ``project`` in a thread; stop it and check it ended well on exit."""
     notes = Notifications()
     options = {"clock": clock} if clock is not None else {}
-    daemon = Daemon(project.config, project.state, notifier=notes, tick=tick, **options)
+    daemon = Daemon(
+        project.config, project.state, notifier=notes, tick=tick, gateway_poll=gateway_poll,
+        **options,
+    )  # fmt: skip
     ended: dict[str, object] = {}
 
     def run() -> None:

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -173,6 +173,8 @@ class ViberChannel:
         api_url: str = DEFAULT_API_URL,
         sender: str | None = None,
         name: str = "viber",
+        remember: Callable[[str], None] | None = None,
+        recall: Callable[[], str | None] | None = None,
     ) -> None:
         problem = token_problem(token)
         if problem:
@@ -182,6 +184,8 @@ class ViberChannel:
         self._name = name
         self.api_url = api_url.rstrip("/")
         self.sender = sender
+        self._remember = remember
+        self._recall = recall
         self._account: AccountInfo | None = None
         self._lock = threading.Lock()
 
@@ -197,6 +201,11 @@ class ViberChannel:
     def kind(self) -> Kind:
         """Return the Viber channel kind."""
         return KIND
+
+    @property
+    def callback_token(self) -> str:
+        """Return the token Viber signs its callbacks with (the webhook checks them)."""
+        return self._token
 
     def send(self, message: destinations.Message) -> Receipt:
         """Post one message and return the receipt holding Viber's ``message_token``."""
@@ -224,13 +233,22 @@ class ViberChannel:
         """Return the configured sender, else the channel's single superadmin (asked once)."""
         if self.sender:
             return self.sender
+        if self._recall is not None:
+            self.sender = self._recall()
+            if self.sender:
+                return self.sender
         with self._lock:
             if self._account is None:
                 self._account = self.account_info()
             account = self._account
         found = account.superadmins()
         if len(found) == 1:
-            return found[0].id
+            self.sender = found[0].id
+            if self._remember is not None:
+                # Kept in the state, so the next start need not ask the channel again.
+                self._remember(self.sender)
+            log.info("event=sender-resolved destination=%s sender=%s", self._name, self.sender)
+            return self.sender
         members = ", ".join(str(m) for m in account.members) or "none"
         which = "no superadmin" if not found else f"{len(found)} superadmins"
         raise DestinationFatal(

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from poster.config import FeedConfig
-from poster.destinations import REDACTED, Message
+from poster.config import SHORTHAND, DestinationConfig, FeedConfig, ViberConfig, token_env
+from poster.config.keys import COMMON_DESTINATION_KEYS, VIBER_KEYS, Key
+from poster.destinations import (
+    REDACTED,
+    Destination,
+    Entries,
+    Message,
+    Opening,
+    Sender,
+    TokenSource,
+)
 from poster.destinations.viber import compose, media
 from poster.destinations.viber.messages import envelope
+from poster.ledger import remembered_sender, sender_key
 from poster.media.rules import MediaRules
 from poster.models import Item, Post
+from poster.secrets import find_token, require_token, section
+
+if TYPE_CHECKING:
+    import httpx
+
+    from poster.destinations.viber.admin import ViberAdmin
+    from poster.destinations.viber.client import ViberChannel
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
 
@@ -18,6 +36,19 @@ class ViberKind:
     """The Viber channel kind: Channels Post API types and limits."""
 
     name = "viber"
+    keys: Mapping[str, Key] = {
+        name: key for name, key in VIBER_KEYS.items() if name not in COMMON_DESTINATION_KEYS
+    }
+
+    def settings(self, values: Mapping[str, Any]) -> ViberConfig:
+        """Return the channel's settings from its checked section."""
+        return ViberConfig(
+            api_url=values["api_url"],
+            sender=values["from"],
+            token_file=values["token_file"],
+            min_gap=values["min_gap"],
+            max_per_pass=values["max_per_pass"],
+        )
 
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return the type ``item`` becomes on a channel (JPEG picture, sized MP4, fallback)."""
@@ -47,6 +78,78 @@ class ViberKind:
     def preview_body(self, message: Message, sender: str | None) -> dict[str, Any]:
         """Return the JSON body the channel would get, the token redacted."""
         return envelope(message, sender or UNRESOLVED_SENDER, REDACTED)
+
+    def open(self, spec: DestinationConfig, where: Opening) -> ViberChannel:
+        """Return the channel client, its token loaded and its sender configured or remembered."""
+        return channel(spec, where.config_file, where.http, where.state, token=where.token)
+
+    def sender(self, spec: DestinationConfig, state: Entries) -> Sender | None:
+        """Return the configured sender, else the one looked up once and remembered."""
+        settings: ViberConfig = spec.settings
+        if settings.sender is not None:
+            return Sender(settings.sender, "feeds.toml")
+        found = remembered_sender(state, spec.name, settings.api_url)
+        return None if found is None else Sender(found, "remembered")
+
+    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
+        """Say where the channel's token comes from, checking it as a post would."""
+        settings: ViberConfig = spec.settings
+        found = find_token(settings, name=spec.name)
+        if found is None:
+            missing = "no Viber token" if spec.name == SHORTHAND else f"no token for {spec.name!r}"
+            hint = (
+                f"set {token_env(spec.name)}, [{section(spec.name)}] token_file, or the systemd "
+                f"credential {spec.credential}"
+            )
+            return TokenSource(None, missing, hint)
+        require_token(settings, config_file, name=spec.name)
+        source = found[1]
+        where = source.key if source.file == "environment" else f"{source.key} ({source.file})"
+        return TokenSource(where)
+
+    def admin(self, destination: Destination) -> ViberAdmin:
+        """Return the account and webhook calls of a channel this kind opened."""
+        from poster.destinations.viber.admin import ViberAdmin
+        from poster.destinations.viber.client import ViberChannel
+
+        assert isinstance(destination, ViberChannel), "opened by this kind"
+        return ViberAdmin(destination)
+
+
+def channel(
+    spec: DestinationConfig,
+    config_file: str,
+    http: httpx.Client,
+    state: Entries | None = None,
+    *,
+    token: str | None = None,
+) -> ViberChannel:
+    """Return the client of the channel ``spec`` names: the one place a channel is made.
+
+    The sender is the configured one, else the one remembered in ``state`` (read on the first
+    post, so a channel opens before the state does), else looked up and remembered there.
+    Deliveries are recorded under ``spec.name``: posts to a sandbox never count as posts to
+    the real channel.
+    """
+    from poster.destinations.viber.client import ViberChannel  # the client imports this module
+
+    settings: ViberConfig = spec.settings
+    if token is None:
+        token = require_token(settings, config_file, name=spec.name)
+    if state is None:
+        return ViberChannel(http, token, api_url=settings.api_url, sender=settings.sender)
+    key = sender_key(spec.name)
+
+    def remember(found: str) -> None:
+        state.set_meta(key, found)
+
+    def recall() -> str | None:
+        return remembered_sender(state, spec.name, settings.api_url)
+
+    return ViberChannel(
+        http, token, api_url=settings.api_url, sender=settings.sender, name=spec.name,
+        remember=remember, recall=recall,
+    )  # fmt: skip
 
 
 KIND = ViberKind()

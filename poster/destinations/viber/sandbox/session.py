@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from poster.config import Config
+from poster.config import Config, DestinationConfig
 from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.errors import HostError, WebhookError
@@ -21,6 +21,8 @@ from poster.webhook import WebhookReceiver
 log = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "sandbox-token"
+SANDBOX = "sandbox"
+"""The name deliveries to a sandbox are recorded under."""
 SAMPLES_FOLDER = "samples"
 """The folder beside feeds.toml whose pictures the sandbox serves at /samples/."""
 
@@ -32,6 +34,15 @@ class SandboxSession:
     config: Config
     token: str
     sandbox: Sandbox
+
+    def destination(self) -> tuple[DestinationConfig, str]:
+        """Return the sandbox as a destination called ``sandbox``, and its token.
+
+        Its own name keeps posts to the sandbox from counting as posts to the real channel.
+        """
+        viber = self.config.viber
+        spec = DestinationConfig(SANDBOX, "viber", viber.min_gap, viber.max_per_pass, viber)
+        return spec, self.token
 
 
 def reroute(config: Config, sandbox: Sandbox) -> Config:

@@ -1,21 +1,21 @@
 """Run feeds through every stage in order: fetch, parse, select, render, send, record.
 
-This is the only module that calls the stages. A real run and a preview differ only in the
-destination, ledger and pacer they are given, so what the preview shows is what a run posts.
+A real run and a preview differ only in the destinations, ledger and pacing they are given,
+so what the preview shows is what a run posts; ``outbox`` orders and paces the sends.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from poster.config import FeedConfig
-from poster.destinations import Destination, Message, Receipt
+from poster.destinations import Destination, Kind, Message, Receipt
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -48,7 +48,8 @@ class Deps:
 
     client: FeedClient
     renderer: Renderer
-    destination: Destination
+    destination: Destination | None
+    """The one destination of a pass that has one (the preview's); else None."""
     ledger: Ledger
     conditional: bool = True
     limit: int | None = None
@@ -62,6 +63,22 @@ class Deps:
     """The destination only records what it is given (the preview), so nothing is delivered."""
     media: MediaStage | None = None
     """Probes the media of items to post, and converts images, before they are rendered."""
+    route: Callable[[FeedConfig], tuple[str, ...]] | None = None
+    """The names of the destinations a feed posts to; None means the one destination."""
+    kinds: Callable[[FeedConfig], tuple[object, ...]] | None = None
+    """The kinds of the destinations a feed posts to; None means the one destination's."""
+
+    def routes(self, feed: FeedConfig) -> tuple[str, ...]:
+        """Return the names of the destinations ``feed`` posts to."""
+        if self.route is not None:
+            return self.route(feed)
+        return () if self.destination is None else (self.destination.name,)
+
+    def kinds_of(self, feed: FeedConfig) -> tuple[object, ...]:
+        """Return the kinds of the destinations ``feed`` posts to."""
+        if self.kinds is not None:
+            return self.kinds(feed)
+        return () if self.destination is None else (self.destination.kind,)
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         """Time a stage when timings are being kept."""
@@ -81,6 +98,8 @@ class Outcome:
     """The destination's refusal of all posts, when that is what stopped this item."""
     retry_after: float | None = None
     """How long the destination asked to wait before the next try, when it said."""
+    destination: str | None = None
+    """The destination the outcome is about, for wanted items."""
 
 
 @dataclass(frozen=True)
@@ -127,18 +146,22 @@ class Batch:
 
 
 class _Seen:
-    """Adapt the ledger to the ``in`` test the selection stage uses for items already posted."""
+    """Adapt the ledger to the ``in`` test of the selection stage: known at every destination."""
 
-    def __init__(self, ledger: Ledger, feed: str, destination: str, busy: frozenset[str]) -> None:
+    def __init__(
+        self, ledger: Ledger, feed: str, destinations: tuple[str, ...], busy: frozenset[str]
+    ) -> None:
         self._ledger = ledger
         self._feed = feed
-        self._destination = destination
+        self._destinations = destinations
         self._busy = busy
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return key in self._busy or self._ledger.is_known(self._feed, key, self._destination)
+        return key in self._busy or all(
+            self._ledger.is_known(self._feed, key, where) for where in self._destinations
+        )
 
 
 class _Held:
@@ -152,28 +175,7 @@ class _Held:
         return isinstance(key, str) and self._ledger.is_held_back(self._feed, key)
 
 
-def run_feed(feed: FeedConfig, deps: Deps) -> FeedReport:
-    """Run one pass over one feed; a feed's failure is reported, never raised."""
-    return run_pass([feed], deps)[0]
-
-
-def run_pass(feeds: Sequence[FeedConfig], deps: Deps) -> list[FeedReport]:
-    """Read every feed, then post all new items oldest first across feeds, paced."""
-    collected = _collect_all(feeds, deps)
-    batches = [batch for batch in collected if isinstance(batch, Batch)]
-    if deps.pacer is not None:
-        deps.pacer.start_pass()
-    outcomes = _deliver_all(batches, deps)
-    reports = []
-    for entry in collected:
-        if isinstance(entry, FeedReport):
-            reports.append(entry)
-        else:
-            reports.append(finish(entry, outcomes, deps.ledger))
-    return reports
-
-
-def _collect_all(feeds: Sequence[FeedConfig], deps: Deps) -> list[Batch | FeedReport]:
+def collect_all(feeds: Sequence[FeedConfig], deps: Deps) -> list[Batch | FeedReport]:
     """Read every feed, several at a time when allowed; results keep the feeds' order."""
     if deps.workers <= 1 or len(feeds) <= 1:
         return [collect(feed, deps) for feed in feeds]
@@ -245,7 +247,7 @@ def _decide(
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
     if deps.media is not None:
         with deps.stage("media"):
-            decisions = deps.media.prepare(feed, decisions, deps.destination.kind)
+            decisions = deps.media.prepare(feed, decisions, deps.kinds_of(feed))
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
     for warning in parsed.warnings:
         log.warning("feed=%s status=repaired warning=%r", feed.name, warning)
@@ -271,7 +273,7 @@ def _select(
 ) -> list[Decision]:
     """Decide every item against the ledger, and remember what a first read holds back."""
     first_read = not deps.ledger.has_history(feed.name)
-    seen = _Seen(deps.ledger, feed.name, deps.destination.name, busy)
+    seen = _Seen(deps.ledger, feed.name, deps.routes(feed), busy)
     held = _Held(deps.ledger, feed.name)
     decisions = select(parsed.items, feed, seen, held=held, first_read=first_read)
     if first_read:
@@ -284,10 +286,19 @@ def _select(
     ]
 
 
-def finish(batch: Batch, outcomes: Mapping[tuple[str, str], Outcome], ledger: Ledger) -> FeedReport:
-    """Build a feed's report and keep its validators once nothing of it is left to post."""
+def finish(
+    batch: Batch, outcomes: Mapping[tuple[str, str], Sequence[Outcome]], ledger: Ledger
+) -> FeedReport:
+    """Build a feed's report and keep its validators once nothing of it is left to post.
+
+    A wanted item has one outcome per destination it went to; any other item, its decision.
+    """
     name = batch.feed.name
-    results = tuple(outcomes.get((name, d.item.key), Outcome(d)) for d in batch.decisions)
+    results = tuple(
+        outcome
+        for d in batch.decisions
+        for outcome in (outcomes.get((name, d.item.key)) or (Outcome(d),))
+    )
     fatal = next((o.fatal for o in results if o.fatal is not None), None)
     # Saving validators while items wait would turn the next pass into a 304 that forgets them.
     if not any(o.delivery == DEFERRED for o in results):
@@ -295,74 +306,72 @@ def finish(batch: Batch, outcomes: Mapping[tuple[str, str], Outcome], ledger: Le
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 
-def _in_order(batches: Iterable[Batch]) -> list[tuple[Batch, Decision]]:
-    """Return every wanted item of every batch, oldest first; undated items keep feed order."""
-    wanted = [(b, d) for b in batches for d in b.wanted()]
-    if all(d.item.date is not None for _, d in wanted):
-        return sorted(wanted, key=lambda pair: pair[1].item.date.timestamp())  # type: ignore[union-attr]
-    return wanted
-
-
-def _deliver_all(batches: list[Batch], deps: Deps) -> dict[tuple[str, str], Outcome]:
-    """Deliver wanted items in order; after a deferral or a fatal answer, defer the rest."""
-    outcomes: dict[tuple[str, str], Outcome] = {}
-    stop: str | None = None
-    for batch, decision in _in_order(batches):
-        key = (batch.feed.name, decision.item.key)
-        if stop is None and deps.pacer is not None and not deps.pacer.admit():
-            stop = f"waiting for the next pass (max_per_pass={deps.pacer.max_per_pass})"
-        if stop is not None:
-            outcomes[key] = Outcome(decision, delivery=DEFERRED, error=stop)
-            continue
-        outcomes[key] = outcome = deliver(decision, batch, deps)
-        if outcome.delivery in (DEFERRED, UNCERTAIN):
-            stop = f"held back after: {outcome.error}"
-    return outcomes
+def render(decision: Decision, batch: Batch, deps: Deps, kind: Kind) -> Message | RenderError:
+    """Return the item's message for ``kind``, or the reason it cannot be composed."""
+    try:
+        with deps.stage("render"):
+            return kind.compose(deps.renderer.render(decision.item, batch.feed, batch.meta, kind))
+    except RenderError as exc:
+        return exc
 
 
 def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
-    """Render one item and hand it to the destination, recording intent and result."""
-    item, feed, where = decision.item, batch.feed.name, deps.destination.name
-    kind = deps.destination.kind
-    try:
-        with deps.stage("render"):
-            message = kind.compose(deps.renderer.render(item, batch.feed, batch.meta, kind))
-    except RenderError as exc:
-        deps.ledger.record_failed(feed, item.key, where, str(exc))
-        log.error("feed=%s item=%s status=failed error=%s", feed, item.key, exc)
-        return Outcome(decision, delivery=FAILED, error=str(exc))
+    """Render one item and hand it to the pass's one destination, recording intent and result."""
+    assert deps.destination is not None, "a pass with one destination"
+    message = render(decision, batch, deps, deps.destination.kind)
+    return send(decision, batch, deps, deps.destination, message)
+
+
+def send(
+    decision: Decision,
+    batch: Batch,
+    deps: Deps,
+    destination: Destination,
+    message: Message | RenderError,
+) -> Outcome:
+    """Hand a rendered item to ``destination``: "pending" recorded before, the result after."""
+    item, feed, where = decision.item, batch.feed.name, destination.name
+    if isinstance(message, RenderError):
+        deps.ledger.record_failed(feed, item.key, where, str(message))
+        log.error(
+            "feed=%s item=%s destination=%s status=failed error=%s", feed, item.key, where, message
+        )
+        return Outcome(decision, delivery=FAILED, error=str(message), destination=where)
     deps.ledger.record_pending(feed, item.key, where)
     try:
         with deps.stage("send"):
-            receipt = deps.destination.send(message)
+            receipt = destination.send(message)
     except DeliveryError as exc:
-        return _refused(exc, decision, message, feed, deps)
+        return _refused(exc, decision, message, feed, deps, where)
     deps.ledger.record_sent(feed, item.key, receipt)
     if deps.dry_run:
         log.debug("feed=%s item=%s status=would-post type=%s", feed, item.key, message.type)
-        return Outcome(decision, message, receipt)
-    log.info("feed=%s item=%s status=sent type=%s", feed, item.key, message.type)
-    return Outcome(decision, message, receipt, delivery=SENT)
+        return Outcome(decision, message, receipt, destination=where)
+    log.info(
+        "feed=%s item=%s destination=%s status=sent type=%s", feed, item.key, where, message.type
+    )
+    return Outcome(decision, message, receipt, delivery=SENT, destination=where)
 
 
 def _refused(
-    exc: DeliveryError, decision: Decision, message: Message, feed: str, deps: Deps
+    exc: DeliveryError, decision: Decision, message: Message, feed: str, deps: Deps, where: str
 ) -> Outcome:
     """Record what a destination's refusal means for the item, whatever its class's parents."""
-    key, where = decision.item.key, deps.destination.name
+    key = decision.item.key
     if isinstance(exc, MessageRejected):
         deps.ledger.record_failed(feed, key, where, str(exc))
-        log.error("feed=%s item=%s status=rejected error=%s", feed, key, exc)
-        return Outcome(decision, message, delivery=FAILED, error=str(exc))
+        log.error("feed=%s item=%s destination=%s status=rejected error=%s", feed, key, where, exc)
+        return Outcome(decision, message, delivery=FAILED, error=str(exc), destination=where)
     if isinstance(exc, DeliveryUncertain):
         deps.ledger.record_uncertain(feed, key, where, str(exc))
-        log.error("feed=%s item=%s status=uncertain error=%s", feed, key, exc)
-        return Outcome(decision, message, delivery=UNCERTAIN, error=str(exc))
+        log.error("feed=%s item=%s destination=%s status=uncertain error=%s", feed, key, where, exc)
+        return Outcome(decision, message, delivery=UNCERTAIN, error=str(exc), destination=where)
     # Retry later or a fatal destination: the post never arrived, so the item waits its turn.
     deps.ledger.release(feed, key, where)
-    log.warning("feed=%s item=%s status=deferred error=%s", feed, key, exc)
+    log.warning("feed=%s item=%s destination=%s status=deferred error=%s", feed, key, where, exc)
     fatal = exc if isinstance(exc, DestinationFatal) else None
     wait = exc.retry_after if isinstance(exc, RetryLater) else None
     return Outcome(
-        decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait
-    )
+        decision, message, delivery=DEFERRED, error=str(exc), fatal=fatal, retry_after=wait,
+        destination=where,
+    )  # fmt: skip

@@ -1,0 +1,159 @@
+"""Wire the configured feeds, destinations, state and HTTP clients together: the only place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from poster.config import Config, DestinationConfig, FeedConfig
+from poster.destinations import Destination, Entries, Opening, kind, sender
+from poster.destinations.recording import RecordingDestination
+from poster.feedclient import FeedClient
+from poster.fetch import make_client
+from poster.render import Renderer
+from poster.store import Store
+from poster.store.place import ONE_SHOT
+
+
+@dataclass
+class App:
+    """Everything a run needs, opened once: state, clients, destinations and the renderer."""
+
+    config: Config
+    state_dir: Path
+    store: Store
+    feeds_http: FeedClient
+    api_http: httpx.Client
+    destinations: dict[str, Destination]
+    renderer: Renderer
+    specs: tuple[DestinationConfig, ...]
+    """The destinations opened: the configured ones, or those a command put in their place."""
+
+    def reopen(self, config: Config) -> None:
+        """Switch to a reloaded ``config``: its destinations and templates, same state."""
+        self.destinations = open_destinations(config, self.state_dir, self.api_http, self.store)
+        self.renderer = Renderer(config.templates_dir)
+        self.specs = config.destinations
+        self.config = config
+
+    def routes(self, feed: FeedConfig) -> tuple[str, ...]:
+        """Return the destinations ``feed`` posts to; a stand-in destination takes every feed."""
+        if self.specs is not self.config.destinations:
+            return tuple(spec.name for spec in self.specs)
+        return self.config.routes(feed)
+
+    def kinds(self, feed: FeedConfig) -> tuple[object, ...]:
+        """Return the kinds of the destinations ``feed`` posts to, in route order."""
+        return tuple(self.destinations[name].kind for name in self.routes(feed))
+
+
+def open_destinations(
+    config: Config,
+    state_dir: Path,
+    http: httpx.Client,
+    store: Entries,
+    *,
+    specs: Sequence[DestinationConfig] | None = None,
+    tokens: Mapping[str, str] | None = None,
+) -> dict[str, Destination]:
+    """Open each destination once, through its kind: each token loaded, each sender known."""
+    opened: dict[str, Destination] = {}
+    for spec in config.destinations if specs is None else specs:
+        token = (tokens or {}).get(spec.name)
+        where = Opening(str(config.path), state_dir, http, store, token)
+        opened[spec.name] = kind(spec.kind).open(spec, where)
+    return opened
+
+
+class _Later:
+    """Stand in for the state until it is open: a destination reads it only when posting."""
+
+    store: Store | None = None
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the state entry called ``name``."""
+        assert self.store is not None, "the state is open before anything is posted"
+        return self.store.get_meta(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep ``value`` as the state entry called ``name``."""
+        assert self.store is not None, "the state is open before anything is posted"
+        self.store.set_meta(name, value)
+
+
+class Reading:
+    """Read the state entries of a state opened read-only, or none; keep nothing."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the state entry called ``name``, if there is a state and it holds one."""
+        return None if self.store is None else self.store.get_meta(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep nothing: a command that only reads leaves the state as the daemon wrote it."""
+
+
+def stand_ins(config: Config, store: Store | None) -> dict[str, Destination]:
+    """Return a stand-in for each configured destination: its kind's bodies, recorded, not sent.
+
+    Each stand-in posts as its destination would (the configured or remembered sender), so a
+    preview shows the exact body; nothing is loaded that a real post needs (no token).
+    """
+    entries = Reading(store)
+    opened: dict[str, Destination] = {}
+    for spec in config.destinations:
+        known = sender(spec, entries)
+        opened[spec.name] = RecordingDestination(
+            spec.name, kind(spec.kind), None if known is None else known.id
+        )
+    return opened
+
+
+@contextmanager
+def connect(
+    config: Config,
+    state_dir: Path,
+    *,
+    specs: Sequence[DestinationConfig] | None = None,
+    store: Store | None = None,
+) -> Iterator[dict[str, Destination]]:
+    """Open destinations as ``build`` does, beside a running daemon: the state is only read.
+
+    ``specs`` picks the destinations (default: every configured one); only their tokens are loaded.
+    """
+    with httpx.Client() as api_http:
+        yield open_destinations(config, state_dir, api_http, Reading(store), specs=specs)
+
+
+@contextmanager
+def build(
+    config: Config,
+    state_dir: Path,
+    *,
+    role: str = ONE_SHOT,
+    specs: Sequence[DestinationConfig] | None = None,
+    tokens: Mapping[str, str] | None = None,
+) -> Iterator[App]:
+    """Open the state, the HTTP clients and every destination; close them all on the way out.
+
+    ``specs`` replaces the configured destinations (a sandbox run), ``tokens`` their tokens.
+    """
+    with ExitStack() as stack:
+        api_http = stack.enter_context(httpx.Client())
+        # Tokens are loaded before the state is opened: a missing one leaves no state behind.
+        later = _Later()
+        destinations = open_destinations(
+            config, state_dir, api_http, later, specs=specs, tokens=tokens
+        )
+        store = stack.enter_context(Store(state_dir, retention=config.daemon.retention, role=role))
+        later.store = store
+        feeds_http = stack.enter_context(make_client())
+        renderer = Renderer(config.templates_dir)
+        chosen = config.destinations if specs is None else tuple(specs)
+        yield App(config, state_dir, store, feeds_http, api_http, destinations, renderer, chosen)

@@ -1,0 +1,123 @@
+"""The commands that manage a destination's account: account, webhook set and remove."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
+
+if TYPE_CHECKING:
+    from poster.config import Config, DestinationConfig, WebhookConfig
+    from poster.destinations import Admin
+
+TO_HELP = "the destination to use (default: the only one with an account and a webhook)"
+
+
+def add_commands(commands: Any) -> None:
+    """Register account and webhook."""
+    account = add_command(commands, "account", "show a channel and its admins", state=False)
+    account.add_argument("--to", metavar="NAME", help=TO_HELP)
+    account.set_defaults(handler=cmd_account)
+    webhook = add_command(commands, "webhook", "set or remove a channel's webhook", state=False)
+    actions = webhook.add_subparsers(
+        dest="action", required=True, metavar="ACTION", title="actions"
+    )
+    set_ = add_command(actions, "set", "register URL as the webhook (https)", state=False)
+    set_.add_argument("url", metavar="URL", help="the https address the channel calls")
+    set_.add_argument("--to", metavar="NAME", help=TO_HELP)
+    set_.set_defaults(handler=cmd_webhook_set)
+    remove = add_command(actions, "remove", "remove the webhook", state=False)
+    remove.add_argument("--to", metavar="NAME", help=TO_HELP)
+    remove.set_defaults(handler=cmd_webhook_remove)
+
+
+def cmd_account(config: Config, args: argparse.Namespace) -> int:
+    """Print the destination's account: for a channel, its name, id and admins."""
+    with _admin(config, args) as admin:
+        account = admin.account()
+    print("\n".join(account.lines))
+    if account.warning is not None:
+        print(f"poster: {account.warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
+    """Register the webhook, serving the check call ourselves when the daemon is not running."""
+    with _admin(config, args) as admin, _receiver_for_check(config.webhook, admin.callback_token):
+        result = admin.set_webhook(args.url)
+    print(result.explanation)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_webhook_remove(config: Config, args: argparse.Namespace) -> int:
+    """Remove the destination's webhook."""
+    with _admin(config, args) as admin:
+        result = admin.remove_webhook()
+    print(result.explanation)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def chosen(config: Config, to: str | None) -> DestinationConfig:
+    """Return the destination ``--to`` names, else the only one with an account; else explain."""
+    from poster.config.values import did_you_mean
+    from poster.destinations import Administered, kind
+    from poster.errors import UsageError
+
+    able = [spec for spec in config.destinations if isinstance(kind(spec.kind), Administered)]
+    names = ", ".join(spec.name for spec in able) or "none"
+    if to is not None:
+        spec = config.destination(to)
+        if spec is None:
+            every = [s.name for s in config.destinations]
+            hint = did_you_mean(to, every, "destinations")
+            raise UsageError(f"--to: no destination named {to!r} in {config.path}; {hint}")
+        if spec not in able:
+            raise UsageError(
+                f"--to: destination {to!r} ({spec.kind}) has no account or webhook; "
+                f"these have: {names}"
+            )
+        return spec
+    if len(able) == 1:
+        return able[0]
+    if not able:
+        raise UsageError(f"no destination in {config.path} has an account or a webhook")
+    raise UsageError(f"several destinations have an account and a webhook ({names}); add --to NAME")
+
+
+@contextlib.contextmanager
+def _admin(config: Config, args: argparse.Namespace) -> Iterator[Admin]:
+    """Open the chosen destination alone (only its token is loaded) and yield its calls."""
+    from poster.app import connect
+    from poster.destinations import Administered, kind
+
+    spec = chosen(config, args.to)
+    found = kind(spec.kind)
+    assert isinstance(found, Administered), "chosen among the kinds with an account"
+    with connect(config, state_dir(args), specs=(spec,)) as opened:
+        yield found.admin(opened[spec.name])
+
+
+@contextlib.contextmanager
+def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[None]:
+    """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
+    from poster.webhook import WebhookReceiver
+
+    if webhook.listen is None:
+        yield
+        return
+    host, port = webhook.listen
+    receiver = WebhookReceiver(token, host, port, webhook.path)
+    try:
+        receiver.start()
+        started = True
+    except OSError:
+        started = False  # the port is taken: the daemon is serving the webhook there
+    try:
+        yield
+    finally:
+        if started:
+            receiver.stop()

@@ -1,0 +1,84 @@
+"""Check ``[destinations.NAME]`` sections and each feed's ``to``; each kind declares its keys.
+
+Without any ``[destinations.*]`` the ``[viber]`` section stands for one destination called
+``viber``; the two together are refused, since it would be unclear which channel is meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from poster.config import keys as k
+from poster.config import values as v
+from poster.config.records import SHORTHAND, DestinationConfig
+from poster.destinations import KINDS, kind
+
+
+def destinations(
+    raw: Mapping[str, object], shorthand: bool, ctx: v.Context
+) -> tuple[list[DestinationConfig], list[v.Issue]]:
+    """Return the checked destinations of ``[destinations]`` and the issues found."""
+    if raw and shorthand:
+        hint = 'move the [viber] keys into a [destinations.viber] section with kind = "viber"'
+        return [], [v.Issue("cannot be combined with [viber]", hint, "destinations")]
+    found: list[DestinationConfig] = []
+    issues: list[v.Issue] = []
+    for name, section in raw.items():
+        where = f"destinations.{name}."
+        spec, problems = _destination(name, section, ctx)
+        issues += [v.Issue(i.message, i.hint, where + i.sub) for i in problems]
+        if spec is not None:
+            found.append(spec)
+    return found, issues
+
+
+def _destination(
+    name: str, section: object, ctx: v.Context
+) -> tuple[DestinationConfig | None, list[v.Issue]]:
+    """Check one ``[destinations.NAME]`` section with the keys its kind declares."""
+    if not isinstance(section, dict):
+        return None, [v.Issue(f"expected a table, got {v.type_name(section)}", None, "")]
+    try:
+        v.names([name], ctx)
+    except v.Invalid as exc:
+        return None, list(exc.issues)
+    chosen = section.get("kind")
+    if not isinstance(chosen, str) or chosen not in KINDS:
+        hint = v.did_you_mean(str(chosen), KINDS, "known kinds") if chosen else None
+        message = "is required" if chosen is None else f"{chosen!r} is not a kind of destination"
+        return None, [v.Issue(message, hint or 'set kind = "viber"', "kind")]
+    own = kind(chosen)
+    table = k.read_table(section, {**k.COMMON_DESTINATION_KEYS, **own.keys}, ctx)
+    if table.issues:
+        return None, table.issues
+    values: dict[str, Any] = {
+        key: table.values.get(key, spec.default) for key, spec in own.keys.items()
+    }
+    common = {
+        key: table.values.get(key, spec.default) for key, spec in k.COMMON_DESTINATION_KEYS.items()
+    }
+    gate, issues = k.gate(common)
+    if issues:
+        return None, issues
+    settings = own.settings({**values, **common})
+    spec = DestinationConfig(
+        name, chosen, common["min_gap"], common["max_per_pass"], settings, gate
+    )
+    return spec, []
+
+
+def check_routes(to: Sequence[str] | None, known: Sequence[str]) -> list[v.Issue]:
+    """Refuse a feed's ``to`` naming a destination that is not configured."""
+    if to is None:
+        return []
+    every = list(known) or [SHORTHAND]
+    return [
+        v.Issue(
+            f"{name!r} is not a configured destination",
+            v.did_you_mean(name, every, "destinations"),
+            "to",
+        )
+        for name in to
+        if name not in every
+    ]

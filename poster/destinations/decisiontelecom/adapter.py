@@ -1,0 +1,126 @@
+"""Send gateway messages through DecisionTelecom, one number a request, and read its statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from poster.destinations.decisiontelecom.api import DecisionTelecomClient
+from poster.destinations.decisiontelecom.records import (
+    MessageStatus,
+    MessageType,
+    SendRequest,
+    SourceType,
+    StatusResult,
+    parse_status_callback,
+)
+from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
+from poster.errors import CallbackError, RetryLater
+from poster.store.recipientstate import DELIVERED, FAILED
+
+CONCURRENCY = 4
+"""Requests in flight at once: send-viber takes one number a call."""
+STATUSES: Mapping[MessageStatus, tuple[str, bool]] = {
+    MessageStatus.DELIVERED: (DELIVERED, False),
+    MessageStatus.ERROR: (FAILED, False),
+    MessageStatus.UNDELIVERED: (FAILED, False),
+    # "rejected": the gateway's answer for a blacklisted number; it is not sent to again.
+    MessageStatus.REJECTED: (FAILED, True),
+}
+"""What each final status means for the recipient; the others are not final."""
+
+
+@dataclass(frozen=True)
+class Sending:
+    """How every message of one destination is sent: sender, procedure, TTL, 2-Way."""
+
+    source_addr: str
+    source_type: SourceType
+    validity_period: int | None
+    replies: bool
+
+
+class DecisionTelecomAdapter:
+    """Adapt the DecisionTelecom client to the gateway destination: batches of one number."""
+
+    batch_size = 1
+
+    def __init__(
+        self,
+        client: DecisionTelecomClient,
+        sending: Sending,
+        callback_url: Callable[[], str | None] = lambda: None,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.client = client
+        self.sending = sending
+        self.callback_url = callback_url
+        self.concurrency = concurrency
+
+    def request(self, message: GatewayMessage, phone: str) -> SendRequest:
+        """Return the send-viber request of ``message`` for one phone."""
+        # Transactional messages are text only ("source_type 2 ... text message").
+        rich = message.type == PICTURE and self.sending.source_type is SourceType.PROMOTIONAL
+        two_way = self.sending.replies
+        kind = {(False, False): MessageType.TEXT, (True, False): MessageType.TEXT_IMAGE_BUTTON,
+                (False, True): MessageType.TEXT_TWO_WAY,
+                (True, True): MessageType.TEXT_IMAGE_BUTTON_TWO_WAY}[(rich, two_way)]  # fmt: skip
+        return SendRequest(
+            self.sending.source_addr, phone, kind, message.text, self.sending.source_type,
+            message.image if rich else None, message.button_caption if rich else None,
+            message.button_action if rich else None, self.callback_url(),
+            self.sending.validity_period,
+        )  # fmt: skip
+
+    def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
+        """Send ``message`` to each phone; a refused number is a rejection, not an error."""
+        accepted: dict[str, str] = {}
+        rejected: dict[str, str] = {}
+        for phone in phones:
+            result = self.client.send(self.request(message, phone))
+            if result.accepted:
+                accepted[phone] = str(result.message_id)
+            else:
+                rejected[phone] = f"{result.status_text}; {result.hint}".rstrip("; ")
+        return BatchOutcome(accepted, rejected)
+
+    def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
+        """Return the send-viber calls ``send`` would make, the access key hidden."""
+        base = self.client.base_url
+        return [self.request(message, p).redacted() | {"url": base} for p in phones]
+
+    def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
+        """Ask receive-viber for each message's status; a failed question is skipped."""
+        found = []
+        for message_id in message_ids:
+            try:
+                found.append(self.client.status(int(message_id)))
+            except (RetryLater, ValueError):
+                continue
+        return [update for result in found if (update := _update(result)) is not None]
+
+    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
+        """Read one status callback (a JSON POST); a non-final status updates nothing."""
+        if method != "POST":
+            raise CallbackError(f"status callback: expected POST, got {method}")
+        update = _update(parse_status_callback(body))
+        return [] if update is None else [update]
+
+    def account(self) -> Mapping[str, str]:
+        """Return nothing: the Viber API has no balance call; an empty one refuses sends (402)."""
+        return {}
+
+    def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
+        """Return None: the document gives no price in any answer."""
+        return None
+
+
+def _update(result: StatusResult) -> StatusUpdate | None:
+    """Return the recipient-ledger update of a final status, else None."""
+    mapped = STATUSES.get(result.status)
+    if mapped is None:
+        return None
+    status, opted_out = mapped
+    reason = "" if status == DELIVERED else result.status.name.lower()
+    return StatusUpdate(str(result.message_id), status, reason, opted_out)

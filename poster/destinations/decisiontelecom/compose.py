@@ -1,0 +1,40 @@
+"""Compose the DecisionTelecom Viber message of a post under the document's limits."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from poster.destinations.decisiontelecom.rules import (
+    BUTTON_CAPTION_MAX,
+    IMAGE_SUFFIXES,
+    TEXT_MAX,
+    url_problem,
+)
+from poster.destinations.gateway import PICTURE, TEXT, GatewayMessage
+from poster.errors import RenderError
+from poster.models import Media, Post
+from poster.text import truncate
+
+BUTTON_CAPTION = "Read more"
+"""The caption of a picture message's button, which opens the item's link."""
+
+
+def image_url(image: Media | None) -> str | None:
+    """Return the image's URL when the gateway takes it: http(s), path ending .jpg/.jpeg/.png."""
+    if image is None or url_problem(image.url):
+        return None
+    # "image: Correct URL for image (.jpg, .jpeg, .png)": the suffix is checked in lower case.
+    return image.url if urlsplit(image.url).path.lower().endswith(IMAGE_SUFFIXES) else None
+
+
+def compose(post: Post, *, rich: bool) -> GatewayMessage:
+    """Return the message of ``post``: text + image + button when it can be one, else text."""
+    text = truncate(post.text.strip(), TEXT_MAX)
+    if not text:
+        raise RenderError(post.feed, post.key, "the template produced no text to send")
+    image = image_url(post.image)
+    link = post.link if post.link and not url_problem(post.link) else None
+    if rich and post.type == PICTURE and image and link:
+        caption = truncate(BUTTON_CAPTION, BUTTON_CAPTION_MAX)
+        return GatewayMessage(PICTURE, post.feed, post.key, text, image, caption, link)
+    return GatewayMessage(TEXT, post.feed, post.key, text)

@@ -1,0 +1,379 @@
+"""Send one item to a list of recipients through a gateway adapter, batch by batch.
+
+Recipients go in groups of up to ``GROUP``: a group is recorded in the destination's recipient
+ledger before its requests (``record_intent``) and their answers after them in one write
+(``record_result``, leaving the recipients whose answer was lost uncertain), so a crash or a
+lost answer leaves evidence instead of a second copy, at two fsyncs a group.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
+from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
+from poster.destinations.gateway.daily import DayCounter
+from poster.destinations.gateway.token import gateway_token
+from poster.errors import (
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+    MessageRejected,
+    RetryLater,
+)
+from poster.models import State
+from poster.recipients import Recipients, load_recipients
+from poster.recipients.daycap import DailyCap
+from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
+
+log = logging.getLogger(__name__)
+POLL_MAX = 500
+"""Message ids asked about in one poll, so a poll stays short whatever the backlog."""
+GROUP = 250
+"""Recipients one ledger intent covers: their requests go out together and their answers are
+recorded in one write, so two fsyncs serve a group however many requests it takes. A crash
+leaves at most one group uncertain."""
+RESULTS_MAX = 100
+"""Recipients named one by one in a receipt; past this, the rest are only counted."""
+
+
+def item_ref(feed: str, key: str) -> str:
+    """Return the recipient ledger's name for an item (feed names hold no spaces)."""
+    return f"{feed} {key}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tally:
+    """What the batches of one send did, kept small whatever the number of recipients."""
+
+    accepted: int = 0
+    results: list[RecipientResult] = field(default_factory=list)
+    lost: int = 0
+    """Requests whose answer was lost."""
+    first_lost: DeliveryUncertain | None = None
+    stop: DeliveryError | None = None
+
+    def note(self, result: RecipientResult) -> None:
+        """Keep ``result`` while the receipt has room for it."""
+        if len(self.results) < RESULTS_MAX:
+            self.results.append(result)
+
+
+class Answers:
+    """The answers to one group's requests, gathered from the threads that sent them."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, str] = {}
+        self.rejected: dict[str, str] = {}
+        self.opted_out: set[str] = set()
+        self.released: list[str] = []
+        self.why = ""
+        self._lock = threading.Lock()
+
+    def add(self, outcome: BatchOutcome) -> None:
+        """Keep what one request did."""
+        with self._lock:
+            self.accepted.update(outcome.accepted)
+            self.rejected.update(outcome.rejected)
+            self.opted_out.update(outcome.opted_out)
+
+    def release(self, phones: Sequence[str]) -> None:
+        """Note recipients no request reached."""
+        with self._lock:
+            self.released.extend(phones)
+
+    def lose(self, error: DeliveryUncertain) -> None:
+        """Note a request whose answer was lost: its recipients stay unnamed, so uncertain."""
+        with self._lock:
+            self.why = self.why or f"the answer was lost: {error}"
+
+
+@dataclass
+class CallbackAddress:
+    """Where the gateway sends status callbacks: set by the daemon while it listens."""
+
+    url: str | None = None
+
+    def __call__(self) -> str | None:
+        """Return the callback URL, or None when nothing listens for callbacks."""
+        return self.url
+
+
+class GatewayDestination:
+    """Post each item to every recipient of a list through one gateway, at most once each."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        adapter: Adapter,
+        recipients: Callable[[], Recipients],
+        ledger: Callable[[], RecipientLedger],
+        *,
+        daily: DayCounter | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        group_size: int = GROUP,
+        address: CallbackAddress | None = None,
+    ) -> None:
+        self._name = name
+        self._kind = kind
+        self.adapter = adapter
+        self._recipients = recipients
+        self._ledger = ledger
+        self._daily = daily
+        self._clock = clock
+        self.group_size = group_size
+        self.address = address or CallbackAddress()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """Return the destination's name."""
+        return self._name
+
+    @property
+    def kind(self) -> Kind:
+        """Return the gateway kind."""
+        return self._kind
+
+    @property
+    def ledger(self) -> RecipientLedger:
+        """Return the destination's recipient ledger, opened on first use."""
+        return self._ledger()
+
+    def send(self, message: Message) -> Receipt:
+        """Send ``message`` to every recipient still waiting for it, then say what happened."""
+        if not isinstance(message, GatewayMessage):
+            raise MessageRejected(f"{self._name}: cannot send a {type(message).__name__}")
+        item = item_ref(message.feed, message.key)
+        with self._lock:
+            todo = self.ledger.plan(item, self._recipients().phones)
+        wanted = len(todo)
+        todo = self._within_cap(todo)
+        tally = Tally()
+        self._run_batches(message, item, todo, tally)
+        if tally.stop is not None:
+            raise tally.stop
+        if len(todo) < wanted:
+            raise self._held_back(wanted - len(todo))
+        if tally.first_lost is not None:
+            first = tally.first_lost
+            raise DeliveryUncertain(
+                f"{self._name}: {tally.lost} request(s) of item {message.key!r} may "
+                f"have been sent; they are not sent again automatically ({first})",
+                first.status,
+                first.status_message,
+            )
+        return self._receipt(message, todo, tally)
+
+    def poll(self, limit: int = POLL_MAX) -> int:
+        """Ask the gateway for statuses of messages without a final one; return how many changed."""
+        with self._lock:
+            waiting = self.ledger.unsettled(limit)
+        if not waiting:
+            return 0
+        return self.record(self.adapter.statuses(waiting))
+
+    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
+        """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
+
+        Only message ids this destination sent are recorded; the count says how many those were.
+        """
+        return self.record(self.adapter.callback(method, query, body))
+
+    def record(self, updates: Sequence[StatusUpdate]) -> int:
+        """Record delivery statuses (and opt-outs) in the ledger; return how many were known."""
+        if not updates:
+            return 0
+        with self._lock:
+            return self.ledger.record_statuses(updates)
+
+    def _within_cap(self, todo: tuple[str, ...]) -> tuple[str, ...]:
+        """Keep the recipients today's cap allows, in order; the rest wait for the next day."""
+        if self._daily is None or not todo:
+            return todo
+        allowed = self._daily.take(len(todo), self._clock())
+        if allowed < len(todo):
+            log.info(
+                "destination=%s status=capped sending=%d waiting=%d",
+                self._name, allowed, len(todo) - allowed,
+            )  # fmt: skip
+        if allowed == 0:
+            raise self._held_back(len(todo))
+        return todo[:allowed]
+
+    def _held_back(self, waiting: int) -> RetryLater:
+        """Return the deferral of the ``waiting`` recipients over today's cap, until tomorrow."""
+        assert self._daily is not None
+        now = self._clock()
+        wait_s = (self._daily.resume_at(now) - now).total_seconds()
+        return RetryLater(
+            f"{self._name}: max_per_day reached; {waiting} recipient(s) get the item tomorrow",
+            retry_after=wait_s,
+        )
+
+    def _run_batches(
+        self, message: GatewayMessage, item: str, todo: Sequence[str], tally: Tally
+    ) -> None:
+        """Send group after group, each with at most ``adapter.concurrency`` requests at once."""
+        size = max(1, self.adapter.batch_size)
+        width = max(1, self.adapter.concurrency)
+        group = max(size, self.group_size // size * size)
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix=self._name) as pool:
+            for phones in _chunks(todo, group):
+                if tally.stop is not None:
+                    break
+                self._one_group(pool, message, item, phones, tally)
+
+    def _one_group(
+        self,
+        pool: ThreadPoolExecutor,
+        message: GatewayMessage,
+        item: str,
+        phones: Sequence[str],
+        tally: Tally,
+    ) -> None:
+        """Record a group's intent in one write, send its requests, record their answers in one."""
+        with self._lock:
+            batch_id = self.ledger.record_intent(item, phones)
+        answers = Answers()
+        size = max(1, self.adapter.batch_size)
+        futures = [
+            pool.submit(self._one_request, message, batch, answers, tally)
+            for batch in _chunks(phones, size)
+        ]
+        wait(futures)
+        with self._lock:
+            self.ledger.record_result(
+                batch_id, answers.accepted.keys(), answers.rejected, answers.accepted,
+                answers.opted_out, released=answers.released, why=answers.why,
+            )  # fmt: skip
+            self._tally(answers.accepted, answers.rejected, tally)
+        for future in futures:
+            future.result()  # an unforeseen error, its recipients recorded as uncertain above
+
+    def _one_request(
+        self, message: GatewayMessage, phones: Sequence[str], answers: Answers, tally: Tally
+    ) -> None:
+        """Send one request of a group and keep its answer; after a refusal, send nothing."""
+        if tally.stop is not None:
+            answers.release(phones)
+            return
+        try:
+            outcome = self.adapter.send(message, phones)
+        except DeliveryUncertain as exc:
+            answers.lose(exc)
+            with self._lock:
+                tally.lost += 1
+                tally.first_lost = tally.first_lost or exc
+            log.error("destination=%s recipients=%d status=uncertain error=%s",
+                      self._name, len(phones), exc)  # fmt: skip
+            return
+        except MessageRejected as exc:
+            answers.add(BatchOutcome(rejected=dict.fromkeys(phones, str(exc))))
+            with self._lock:
+                tally.stop = tally.stop or exc
+            return
+        except (RetryLater, DestinationFatal) as exc:
+            # Nothing went out: hand the recipients back so the next pass plans them again.
+            answers.release(phones)
+            with self._lock:
+                tally.stop = exc if isinstance(exc, DestinationFatal) else (tally.stop or exc)
+            return
+        answers.add(outcome)
+
+    def _tally(self, accepted: Any, rejected: Any, tally: Tally) -> None:
+        """Count the accepted and name the rejected recipients of one batch."""
+        tally.accepted += len(accepted)
+        for phone, reason in rejected.items():
+            tally.note(RecipientResult(phone, State.FAILED, error=reason))
+        for phone, message_id in accepted.items():
+            tally.note(RecipientResult(phone, State.SENT, message_id or None))
+
+    def _receipt(self, message: GatewayMessage, todo: Sequence[str], tally: Tally) -> Receipt:
+        """Return the receipt: one example request (redacted) and the results kept."""
+        requests = self.adapter.requests(message, todo[:1]) if todo else []
+        body = {"recipients": len(todo), "accepted": tally.accepted}
+        body["requests"] = requests  # type: ignore[assignment]
+        first_id = next((r.message_id for r in tally.results if r.message_id), None)
+        return Receipt(self._name, first_id, self._clock(), body, tuple(tally.results))
+
+
+def _chunks(phones: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Yield ``phones`` in runs of ``size``, in order."""
+    for start in range(0, len(phones), size):
+        yield phones[start : start + size]
+
+
+_LEDGERS: dict[Path, RecipientLedger] = {}
+_LEDGERS_LOCK = threading.Lock()
+
+
+def shared_ledger(path: Path) -> RecipientLedger:
+    """Return the one open ledger at ``path`` in this process, opening it on first use."""
+    with _LEDGERS_LOCK:
+        found = _LEDGERS.get(path)
+        if found is None:
+            found = _LEDGERS[path] = RecipientLedger(path)
+        return found
+
+
+def close_ledgers() -> None:
+    """Close every ledger this process opened (at exit, and between tests)."""
+    with _LEDGERS_LOCK:
+        for ledger in _LEDGERS.values():
+            ledger.close()
+        _LEDGERS.clear()
+
+
+class RecipientsFile:
+    """The recipients file, read again when it changes on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._loaded = self()
+
+    def __call__(self) -> Recipients:
+        """Return the numbers, reading the file again if it changed since the last read."""
+        try:
+            info = self.path.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._stamp:
+            self._loaded = load_recipients(self.path)
+            self._stamp = stamp
+        return self._loaded
+
+
+def open_gateway(
+    kind: Kind,
+    name: str,
+    settings: GatewaySettings,
+    where: Opening,
+    adapter: Callable[[str], Adapter],
+    address: CallbackAddress | None = None,
+) -> GatewayDestination:
+    """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
+    token = where.token or gateway_token(name, settings, where.config_file)
+    recipients = RecipientsFile(settings.recipients)
+    path = ledger_path(where.state_dir, name)
+    daily = None
+    if settings.max_per_day is not None:
+        daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
+    return GatewayDestination(
+        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily,
+        address=address,
+    )  # fmt: skip

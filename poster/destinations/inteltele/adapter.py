@@ -1,0 +1,202 @@
+"""Send gateway messages through Intel Tele: batches, statuses, callbacks, balance and cost.
+
+One batch is one ``im/send`` with up to 50 comma-separated numbers (the client's batches; over
+GET a long message may need two calls for one batch). Requests go one at a time: the API is a
+bulk API and names no rate limit. A number "blacklisted" by the gateway is opted out. When the
+balance runs out part way through a batch, the numbers already queued are recorded and those
+refused for "low balance" stay open (they were not sent, but the ledger cannot tell them from a
+lost answer); the next batch then stops the destination with ``DestinationFatal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from poster.destinations.gateway import BatchOutcome, GatewayMessage, StatusUpdate
+from poster.destinations.inteltele import wire
+from poster.destinations.inteltele.api import BATCH_NUMBERS, SEND, IntelTeleClient
+from poster.destinations.inteltele.countries import country_of
+from poster.destinations.inteltele.models import (
+    DELIVERED,
+    MessageStatus,
+    RecipientResult,
+    SendRequest,
+    StatusRequest,
+)
+from poster.destinations.inteltele.outcomes import error_key
+from poster.destinations.inteltele.rules import normalise_number
+from poster.errors import (
+    CallbackError,
+    DeliveryError,
+    DeliveryUncertain,
+    DestinationFatal,
+)
+from poster.store.recipientstate import DELIVERED as LEDGER_DELIVERED
+from poster.store.recipientstate import FAILED
+
+CALLBACK_MAX = 4096
+"""A status callback carries three short params; a larger body is refused unread."""
+BLACKLISTED = "number is blacklisted"
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """What a destination adds to every ``im/send``: sender, TTL and the SMS fallback's source."""
+
+    sender: str | None = None
+    ttl: timedelta | None = None
+    sms_source: str | None = None
+
+
+@dataclass
+class _Outcome:
+    """The per-number answers gathered over the calls of one batch."""
+
+    accepted: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    opted_out: set[str] = field(default_factory=set)
+    fatal: RecipientResult | None = None
+    maybe_sent: bool = False
+    """Whether an earlier call of the batch may have queued a message."""
+
+
+class IntelTeleAdapter:
+    """Speak the Intel Tele IM API for one destination."""
+
+    batch_size = BATCH_NUMBERS
+    concurrency = 1
+
+    def __init__(self, client: IntelTeleClient, options: SendOptions = SendOptions()) -> None:
+        self.client = client
+        self.options = options
+
+    def request(self, message: GatewayMessage, phones: Sequence[str]) -> SendRequest:
+        """Return the ``im/send`` request carrying ``message`` to ``phones``."""
+        ttl = self.options.ttl
+        sms = self.options.sms_source and message.sms_text
+        return SendRequest(
+            to=tuple(phones),
+            message=message.text,
+            sender=self.options.sender,
+            image=message.image,
+            button_text=message.button_caption,
+            button_link=message.button_action,
+            ttl=None if ttl is None else int(ttl.total_seconds()),
+            sms_source=self.options.sms_source if sms else None,
+            sms_message=message.sms_text if sms else None,
+        )
+
+    def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
+        """Send ``message`` to ``phones`` and say what became of each."""
+        given = {normalise_number(phone) or phone: phone for phone in phones}
+        outcome = _Outcome()
+        for call in self.client.batches(self.request(message, phones)):
+            try:
+                result = self.client.send(call)
+            except DeliveryError as exc:
+                raise _after(exc, outcome) from exc
+            for one in result.results:
+                _note(outcome, given.get(one.phone, one.phone), one)
+            if outcome.fatal is not None:
+                break
+        if outcome.fatal is not None and not outcome.accepted:
+            raise DestinationFatal(
+                f"{self.client.name} stopped: {outcome.fatal.status}; {outcome.fatal.hint}",
+                None,
+                outcome.fatal.status,
+            )
+        return BatchOutcome(outcome.accepted, outcome.rejected, frozenset(outcome.opted_out))
+
+    def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
+        """Return each call ``send`` would make: method, URL and params, credentials redacted."""
+        url = f"{self.client.base_url}/{SEND}/"
+        return [
+            {"method": self.client.method, "url": url, "params": call.redacted()}
+            for call in self.client.batches(self.request(message, phones))
+        ]
+
+    def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
+        """Ask ``im/status`` about ``message_ids``; return the final statuses among them."""
+        found = self.client.status(StatusRequest(tuple(message_ids)))
+        return [update for status in found if (update := _update(status)) is not None]
+
+    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
+        """Read one status callback (GET query or POST form), or raise ``CallbackError``."""
+        params = dict(query)
+        if method.upper() == "POST":
+            params.update(_form(body))
+        elif method.upper() != "GET":
+            raise CallbackError(f"a status callback comes as GET or POST, not {method[:10]}")
+        try:
+            status = wire.callback(params)
+        except wire.Unreadable as exc:
+            raise CallbackError(str(exc)) from exc
+        update = _update(status)
+        return [] if update is None else [update]
+
+    def account(self) -> Mapping[str, str]:
+        """Return the balance and how far below zero it may go."""
+        return {"balance": f"{self.client.balance()}", "credit": f"{self.client.credit()}"}
+
+    def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
+        """Return the most sending ``message`` to ``phones`` costs, from the account's rates."""
+        if not phones:
+            return None
+        rates = self.client.rates()
+        counts: dict[str, int] = {}
+        for phone in phones:
+            country = country_of(normalise_number(phone) or "") or "?"
+            counts[country] = counts.get(country, 0) + 1
+        estimate = rates.estimate(counts)
+        text = f"at most {estimate.total} for {len(phones)} number(s)"
+        if estimate.unknown_countries:
+            missing = sum(counts[c] for c in estimate.unknown_countries)
+            names = ", ".join(c for c in estimate.unknown_countries if c != "?") or "unknown"
+            text += f"; {missing} number(s) have no rate ({names}): the gateway refuses them"
+        if message.sms_text and self.options.sms_source:
+            text += "; SMS fallbacks are charged on top, per part"
+        return text
+
+
+def _note(outcome: _Outcome, phone: str, result: RecipientResult) -> None:
+    """Record one number's answer: queued, refused, opted out, stopping, or left open."""
+    outcome.maybe_sent = outcome.maybe_sent or result.action in ("ok", "uncertain")
+    if result.action == "ok" and result.message_id is not None:
+        outcome.accepted[phone] = result.message_id
+    elif result.action == "reject-recipient":
+        outcome.rejected[phone] = result.status
+        if error_key(result.status) == BLACKLISTED:
+            outcome.opted_out.add(phone)
+    elif result.action == "fatal" and outcome.fatal is None:
+        outcome.fatal = result
+
+
+def _after(exc: DeliveryError, outcome: _Outcome) -> DeliveryError:
+    """Return the error of a failed call; uncertain once an earlier call of the batch went out."""
+    if isinstance(exc, DeliveryUncertain) or not outcome.maybe_sent:
+        return exc
+    # Releasing the batch now would send its first numbers a second time.
+    return DeliveryUncertain(f"{exc}; part of the batch was already sent", exc.status, str(exc))
+
+
+def _update(status: MessageStatus) -> StatusUpdate | None:
+    """Return the ledger's update for a final status; None while the message is on its way."""
+    if not status.final:
+        return None
+    if status.status == DELIVERED:
+        return StatusUpdate(status.message_id, LEDGER_DELIVERED)
+    return StatusUpdate(status.message_id, FAILED, status.status)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """Return the params of a form body, or raise ``CallbackError``."""
+    if len(body) > CALLBACK_MAX:
+        raise CallbackError(f"a status callback body is at most {CALLBACK_MAX} bytes")
+    try:
+        return dict(parse_qsl(body.decode("ascii"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CallbackError("a status callback body is not a form of ASCII params") from exc

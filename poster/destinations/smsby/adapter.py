@@ -1,0 +1,265 @@
+"""Send gateway messages through SMS.BY in one of three ways, and read back what became of them.
+
+- ``bulk`` (a recipients file): ``sendBulkViber`` with up to ``BULK_BATCH`` numbers in one
+  ``delivery_list``; the per-number outcome is read at once with ``statusBulkViber``, later
+  statuses arrive at ``callback_url`` or by polling ``statusBulkViber``.
+- ``quick`` (a recipients file and ``forward_sms``): ``sendQuickViberMessage`` per number, the
+  only method with SMS forwarding; statuses by polling ``getViberDeliveryData``.
+- ``list`` (a gateway-hosted ``list_id``): ``sendViberMessageList`` creates the mailing, then
+  ``confirmViberMessage`` sends and charges it. The whole list is one opaque recipient,
+  ``list:<id>``; its status is final once every subscriber's is (``getViberDeliveryList``).
+
+Message ids kept in the recipient ledger: ``bulk:<uuid>/<phone>``, ``quick:<id>``,
+``mailing:<id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from poster.destinations.gateway import BatchOutcome, GatewayMessage
+from poster.destinations.smsby import codes
+from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
+from poster.destinations.smsby.models import (
+    REDACTED,
+    BulkMessage,
+    BulkRequest,
+    BulkStatus,
+    Content,
+    FormContent,
+    ListMessage,
+    QuickMessage,
+    RecipientResult,
+)
+from poster.errors import CallbackError, DeliveryError
+from poster.store.recipients import StatusUpdate
+from poster.store.recipientstate import DELIVERED, FAILED, READ
+
+BULK, QUICK, LIST = "bulk", "quick", "list"
+BULK_BATCH = 1000
+"""Numbers per ``sendBulkViber`` request: about 20 KB of JSON, well within any body limit."""
+QUICK_CONCURRENCY = 4
+"""``sendQuickViberMessage`` requests in flight at once (one number each)."""
+POLL_MAX = 100
+"""Message ids looked up by one ``statuses`` call in quick mode (one request each)."""
+NAME_MAX = 100
+"""Characters of a mailing's ``name``; the document gives no limit."""
+LIST_PREFIX = "list:"
+
+
+@dataclass(frozen=True)
+class Route:
+    """How this destination reaches its subscribers: the mode and the ids it sends with."""
+
+    mode: str
+    alphaname_id: int | None = None
+    vibername_id: int | None = None
+    list_id: int | None = None
+    forwarding_time: int | None = None
+    """Minutes before an undelivered message goes out as SMS (quick mode)."""
+    callback_url: str | None = None
+
+
+class SmsByAdapter:
+    """Adapt the SMS.BY client to poster's gateway machinery."""
+
+    def __init__(self, client: SmsByClient, route: Route) -> None:
+        self._client = client
+        self.route = route
+        self.batch_size = BULK_BATCH if route.mode == BULK else 1
+        self.concurrency = QUICK_CONCURRENCY if route.mode == QUICK else 1
+
+    def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
+        """Send ``message`` to ``phones`` and return what the gateway did with each."""
+        if self.route.mode == LIST:
+            return self._send_list(message)
+        if self.route.mode == QUICK:
+            return quick_outcome([self._client.send_quick(self._quick(message, p)) for p in phones])
+        accepted = self._client.send_bulk(self._bulk(message, phones))
+        try:
+            status: BulkStatus | None = self._client.bulk_status(accepted.uuid)
+        except DeliveryError:
+            # Sent and paid for: the statuses come later by callback or polling.
+            status = None
+        return bulk_outcome(accepted.uuid, phones, status)
+
+    def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
+        """Return the requests ``send`` would make, the token and callback secret redacted."""
+        if self.route.mode == LIST:
+            confirm = {"token": REDACTED, "message_id": "<message_id of sendViberMessageList>"}
+            return [self._list(message).redacted(), confirm]
+        if self.route.mode == QUICK:
+            return [self._quick(message, phone).redacted() for phone in phones]
+        body = self._bulk(message, phones).redacted()
+        if "callback_url" in body:
+            body["callback_url"] = redact_path(body["callback_url"])
+        return [body]
+
+    def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
+        """Poll the gateway for the final status of each message id it can tell about."""
+        found: list[StatusUpdate] = []
+        wanted = set(message_ids)
+        uuids = {ref.partition("/")[0][5:] for ref in wanted if ref.startswith("bulk:")}
+        for uuid in sorted(uuids):
+            found += [
+                u for u in bulk_updates(uuid, self._client.bulk_status(uuid)) if u.ref in wanted
+            ]
+        quick = [ref for ref in message_ids if ref.startswith("quick:")][:POLL_MAX]
+        for ref in quick:
+            found += recipient_updates(ref, [self._client.delivery_data(ref[6:])])
+        for ref in (ref for ref in message_ids if ref.startswith("mailing:")):
+            found += recipient_updates(ref, self._client.delivery_list(ref[8:]), whole=True)
+        return found
+
+    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
+        """Read one ``callback_url`` POST into the final statuses it reports."""
+        if method != "POST":
+            raise CallbackError(f"a status callback is a POST, not {method}")
+        try:
+            uuid, status = parse_bulk_callback(body)
+        except ValueError as exc:
+            raise CallbackError(f"unreadable status callback: {exc}") from None
+        if not uuid:
+            raise CallbackError("the status callback names no uuid")
+        return bulk_updates(uuid, status)
+
+    def account(self) -> Mapping[str, str]:
+        """Return the account's Viber names and gateway lists; the API reports no balance."""
+        names = ", ".join(f"{n.vibername_id} {n.name}" for n in self._client.vibernames())
+        lists = ", ".join(
+            f"{s.list_id} {s.name}" + ("" if s.count is None else f" ({s.count})")
+            for s in self._client.subscriber_lists()
+        )
+        return {"viber names": names or "none", "subscriber lists": lists or "none"}
+
+    def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
+        """Return None: SMS.BY publishes no price method, only the cost of past mailings."""
+        return None
+
+    def _send_list(self, message: GatewayMessage) -> BatchOutcome:
+        """Create the list mailing, then confirm it: the confirmation is what sends and charges."""
+        recipient = f"{LIST_PREFIX}{self.route.list_id}"
+        draft = self._client.create_list_mailing(self._list(message))
+        if draft.count_subscribers == 0:
+            return BatchOutcome({}, {recipient: "the gateway list has no subscribers"}, frozenset())
+        self._client.confirm(draft.message_id)
+        return BatchOutcome({recipient: f"mailing:{draft.message_id}"}, {}, frozenset())
+
+    def _bulk(self, message: GatewayMessage, phones: Sequence[str]) -> BulkRequest:
+        """Return the ``sendBulkViber`` request of one batch."""
+        mailing = BulkMessage(
+            alphaname_id=self.route.alphaname_id or 0,
+            name=f"{message.feed}: {message.key}"[:NAME_MAX],
+            content=bulk_content(message),
+            delivery_list=tuple(phones),
+        )
+        return BulkRequest((mailing,), self.route.callback_url)
+
+    def _quick(self, message: GatewayMessage, phone: str) -> QuickMessage:
+        """Return the ``sendQuickViberMessage`` request for one number."""
+        return QuickMessage(
+            self.route.vibername_id or 0,
+            phone,
+            form_content(message),
+            self.route.forwarding_time,
+            self.route.alphaname_id if self.route.forwarding_time else None,
+        )
+
+    def _list(self, message: GatewayMessage) -> ListMessage:
+        """Return the ``sendViberMessageList`` request."""
+        name = f"{message.feed}: {message.key}"[:NAME_MAX]
+        return ListMessage(self.route.vibername_id or 0, self.route.list_id or 0,
+                           form_content(message), name)  # fmt: skip
+
+
+def bulk_content(message: GatewayMessage) -> Content:
+    """Return the ``content`` object: button (text, image, link), image alone, or text."""
+    if message.type == "picture" and message.text:
+        return Content("button", message.text, message.image, message.button_action,
+                       message.button_caption)  # fmt: skip
+    if message.type == "picture":
+        return Content("image", image_url=message.image)
+    return Content("text", message.text)
+
+
+def form_content(message: GatewayMessage) -> FormContent:
+    """Return the v2 ``type_message`` fields of ``message``."""
+    if message.type == "picture":
+        return FormContent("BUTTON", message.text or None, message.image,
+                           message.button_caption, message.button_action)  # fmt: skip
+    return FormContent("TEXT", message.text)
+
+
+def bulk_ref(uuid: str, phone: str) -> str:
+    """Return the ledger's message id of one number of a ``sendBulkViber`` request."""
+    return f"bulk:{uuid}/{phone}"
+
+
+def opted_out(result: RecipientResult) -> bool:
+    """Tell whether a refused number is on the gateway's blacklist (the subscriber opted out)."""
+    return codes.recipient_rule(result.error_code, result.error).key == "blacklist"
+
+
+def bulk_outcome(uuid: str, phones: Sequence[str], status: BulkStatus | None) -> BatchOutcome:
+    """Return the batch's outcome: the request was accepted, less the numbers the status refuses."""
+    rejected: dict[str, str] = {}
+    optout: set[str] = set()
+    for error in status.errors if status else ():
+        rejected.update(dict.fromkeys(phones, error.text))
+    for mailing in status.mailings if status else ():
+        for result in (r for r in mailing.recipients if not r.accepted):
+            rejected[result.phone] = result.error
+            if opted_out(result):
+                optout.add(result.phone)
+    accepted = {phone: bulk_ref(uuid, phone) for phone in phones if phone not in rejected}
+    return BatchOutcome(accepted, rejected, frozenset(optout))
+
+
+def quick_outcome(results: Sequence[RecipientResult]) -> BatchOutcome:
+    """Return the outcome of ``sendQuickViberMessage`` calls, one result per number."""
+    accepted = {r.phone: f"quick:{r.message_id}" for r in results if r.accepted}
+    rejected = {r.phone: r.error for r in results if not r.accepted}
+    optout = frozenset(r.phone for r in results if not r.accepted and opted_out(r))
+    return BatchOutcome(accepted, rejected, optout)
+
+
+def final_status(result: RecipientResult) -> str | None:
+    """Return the ledger's status for a gateway status, or None while it is not final."""
+    if not result.accepted:
+        return FAILED
+    return {"DELIVERED": DELIVERED, "READ": READ}.get(result.status)
+
+
+def bulk_updates(uuid: str, status: BulkStatus) -> list[StatusUpdate]:
+    """Return the final statuses of a ``statusBulkViber`` answer or callback."""
+    return [
+        StatusUpdate(bulk_ref(uuid, r.phone), found, r.error, not r.accepted and opted_out(r))
+        for mailing in status.mailings
+        for r in mailing.recipients
+        if (found := final_status(r)) is not None
+    ]
+
+
+def recipient_updates(
+    ref: str, results: Sequence[RecipientResult], *, whole: bool = False
+) -> list[StatusUpdate]:
+    """Return one message id's final status; a list mailing's once every number's is final."""
+    found = [final_status(r) for r in results]
+    if not found or (whole and None in found):
+        return []
+    if not whole:
+        first = results[0]
+        blacklisted = not first.accepted and opted_out(first)
+        return [StatusUpdate(ref, found[0], first.error, blacklisted)] if found[0] else []
+    best = READ if READ in found else DELIVERED if DELIVERED in found else FAILED
+    return [StatusUpdate(ref, best)]
+
+
+def redact_path(url: str) -> str:
+    """Return ``url`` with its last path segment (the callback's secret) replaced."""
+    parts = urlsplit(url)
+    head = parts.path.rsplit("/", 1)[0]
+    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{REDACTED}", "", ""))

@@ -1,0 +1,72 @@
+"""Give feedparser's UTF-8 rewrite of a document as pieces, without copying a UTF-8 body.
+
+feedparser's ``convert_to_utf8`` decodes the whole document, replaces its XML declaration and
+encodes it again: for a 10 MB body, three more copies of it at once. When the encoding it would
+choose first is UTF-8 (or ASCII) and the whole body decodes so, the rewrite changes only the
+head and the BOM; running ``convert_to_utf8`` on the head alone and taking the rest of the body
+as it is gives the same bytes and the same outcome. Anything else goes through it whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from typing import Any
+
+from feedparser.encodings import CharacterEncodingOverride, convert_to_utf8
+
+from poster.parse.pieces import decodes, pieces
+
+__all__ = ["utf8_pieces"]
+
+_BOM = codecs.BOM_UTF8
+_SAME_BYTES = frozenset({"utf-8", "ascii"})
+"""Codecs whose decoding re-encodes to the very bytes it read, when it reads them all."""
+_HEAD_LIMIT = 64 * 1024
+
+
+def utf8_pieces(
+    body: bytes, headers: dict[str, str], outcome: dict[str, Any]
+) -> Sequence[bytes | memoryview]:
+    """Return ``convert_to_utf8(headers, body, outcome)`` as consecutive pieces of bytes."""
+    start = len(_BOM) if body.startswith(_BOM) else 0
+    cut = _head_end(body, start)
+    if cut is not None and b"\x00" not in body[:4]:
+        probe: dict[str, Any] = {}
+        head = convert_to_utf8(headers, body[:cut], probe)
+        if _kept_as_is(body, probe):
+            outcome.update(probe)
+            return [head, *pieces(memoryview(body)[cut:])]
+    return [convert_to_utf8(headers, body, outcome)]
+
+
+def _head_end(body: bytes, start: int) -> int | None:
+    """Return where the head ends: past the first ``>`` and all that decides the encoding.
+
+    feedparser reads the XML declaration's encoding with a pattern spanning the first line,
+    and replaces the declaration up to the first ``>``. A head that ends past both, or whose
+    first line holds no other ``encoding=``, gives the whole document's answers.
+    """
+    close = body.find(b">", start, start + _HEAD_LIMIT)
+    if close < 0:
+        return None
+    cut = close + 1
+    first_line_end = body.find(b"\n", start)
+    if 0 <= first_line_end < cut:
+        return cut
+    line_end = first_line_end if first_line_end >= 0 else len(body)
+    return cut if body.find(b"encoding=", cut, line_end) < 0 else None
+
+
+def _kept_as_is(body: bytes, probe: dict[str, Any]) -> bool:
+    """Tell whether the head's conversion chose, first, a codec that keeps every byte of body."""
+    chosen = probe.get("encoding")
+    if not chosen or isinstance(probe.get("bozo_exception"), CharacterEncodingOverride):
+        return False
+    try:
+        name = codecs.lookup(chosen).name
+    except LookupError:
+        return False
+    if name == "ascii":
+        return body.isascii()
+    return name in _SAME_BYTES and decodes(body, name)

@@ -1,0 +1,142 @@
+"""Run two Viber channels and a recording destination side by side, one of them refusing posts.
+
+Each channel is a sandbox of its own with its own token; feeds are routed with ``to``. The
+news channel's token is revoked in its sandbox: news stops, sports and the archive go on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from feedserver import FeedServer
+from support.daemon import BACKOFF_MAX, POLL, Feeds, Project, free_port, new_project, running
+from support.wait import wait_for
+
+from poster.cli import EXIT_FAILED, main
+from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.sandbox import Sandbox
+from poster.webhook import WebhookReceiver
+
+NEWS_TOKEN = "news-Qx7m-2vLp9-never-shown-55"
+SPORTS_TOKEN = "sports-Zr4k-8wHt3-never-shown-66"
+
+
+def channel(token: str) -> Iterator[Sandbox]:
+    """Run a sandbox channel for ``token`` with its webhook set."""
+    with Sandbox(token=token, port=0) as sandbox, WebhookReceiver(token, port=0) as receiver:
+        with httpx.Client() as client:
+            result = ViberChannel(client, token, api_url=sandbox.api_url).set_webhook(receiver.url)
+        assert result.ok, result.explanation
+        yield sandbox
+
+
+@pytest.fixture
+def news() -> Iterator[Sandbox]:
+    yield from channel(NEWS_TOKEN)
+
+
+@pytest.fixture
+def sports() -> Iterator[Sandbox]:
+    yield from channel(SPORTS_TOKEN)
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    news: Sandbox,
+    sports: Sandbox,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Project:
+    """Return a project posting city news to news, matches to sports, and both to the archive."""
+    monkeypatch.setenv("POSTER_NEWS_TOKEN", NEWS_TOKEN)
+    monkeypatch.setenv("POSTER_SPORTS_TOKEN", SPORTS_TOKEN)
+    monkeypatch.delenv("POSTER_VIBER_TOKEN", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    project = new_project(tmp_path, news, Feeds(feed_server))
+    project.listen = free_port()
+    feeds = project.feeds
+    project.config.write_text(
+        'templates = "templates"\n\n'
+        f'[destinations.news]\nkind = "viber"\napi_url = "{news.api_url}"\nmin_gap = "0s"\n\n'
+        f'[destinations.sports]\nkind = "viber"\napi_url = "{sports.api_url}"\nmin_gap = "0s"\n\n'
+        '[destinations.archive]\nkind = "recording"\nmin_gap = "0s"\n\n'
+        f'[webhook]\nlisten = "127.0.0.1:{project.listen}"\n\n'
+        f'[daemon]\nbackoff_max = "{BACKOFF_MAX}s"\n\n'
+        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\ninterval = "{POLL}"\n'
+        'backlog = "all"\nto = ["news", "archive"]\n\n'
+        f'[[feeds]]\nname = "match"\nurl = "{feeds.url("match")}"\ninterval = "{POLL}"\n'
+        'backlog = "all"\nto = ["sports", "archive"]\n',
+        encoding="utf-8",
+    )
+    return project
+
+
+def texts(sandbox: Sandbox) -> list[str]:
+    return [str(post["text"]) for post in sandbox.posts]
+
+
+def archived(project: Project) -> list[str]:
+    path = project.state / "archive.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [json.loads(line)["text"] for line in lines]
+
+
+def test_one_revoked_channel_stops_alone_while_the_others_post_on(
+    project: Project, news: Sandbox, sports: Sandbox
+) -> None:
+    feeds = project.feeds
+    feeds.publish("city", 1)
+    feeds.publish("match", 2)
+    with running(project) as run:
+        wait_for(lambda: len(news.posts) == 1 and len(sports.posts) == 1, "a post on each")
+        wait_for(lambda: len(archived(project)) == 2, "both items in the archive")
+        news.channel.set_revoked(True)
+        feeds.publish("city", 3)
+        feeds.publish("match", 4)
+        wait_for(lambda: len(sports.posts) == 2, "sports to post on")
+        wait_for(lambda: run.metric('poster_channel_fatal{destination="news"}') == 1, "news fatal")
+        wait_for(lambda: len(archived(project)) == 4, "the archive to take both new items")
+        health = run.get("/healthz")
+        assert health.status_code == 503
+        assert "refusing posts: news" in health.text
+        assert "destination sports: ok" in health.text and "destination archive: ok" in health.text
+        assert "destination news: " in health.text and "status 2" in health.text
+        assert run.metric('poster_channel_fatal{destination="sports"}') == 0
+        assert run.metric('poster_queue_length{destination="news"}') == 1
+        assert run.metric('poster_queue_length{destination="sports"}') == 0
+        page = run.get("/metrics").text
+        assert 'poster_posts_total{destination="sports",outcome="sent"} 2' in page
+        assert 'poster_posts_total{destination="archive",outcome="sent"} 4' in page
+    assert texts(news) == ["City story 1"]
+    assert texts(sports) == ["Match story 2", "Match story 4"]
+    assert sorted(archived(project)) == sorted(
+        ["City story 1", "Match story 2", "City story 3", "Match story 4"]
+    )
+    for token in (NEWS_TOKEN, SPORTS_TOKEN):
+        assert token not in (project.state / "archive.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_run_once_posts_to_every_destination_but_the_refusing_one(
+    project: Project, news: Sandbox, sports: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feeds = project.feeds
+    feeds.publish("city", 1, 3)
+    feeds.publish("match", 2)
+    news.channel.set_revoked(True)
+    args = ["-c", str(project.config), "run", "--once", "--state-dir", str(project.state)]
+    assert main(args) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "refuses posts" in err and "news" in err and "status 2" in err
+    assert news.posts == []
+    assert texts(sports) == ["Match story 2"]
+    assert sorted(archived(project)) == ["City story 1", "City story 3", "Match story 2"]
+    # Once news takes posts again, only what it has not had is sent, and nowhere else again.
+    news.channel.set_revoked(False)  # the admin restores the token
+    assert main(args) == 0
+    assert texts(news) == ["City story 1", "City story 3"]
+    assert texts(sports) == ["Match story 2"] and len(archived(project)) == 3

@@ -1,0 +1,182 @@
+"""Post feed items to a list of numbers through the strict DecisionTelecom fake, over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+from support.daemon import Feeds
+from support.decisiontelecom import Clock, fake_gateway
+
+from poster.cli import EXIT_OK, main
+from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
+from poster.destinations.gateway.destination import close_ledgers, item_ref
+from poster.store.recipients import RecipientLedger, ledger_path
+
+KEY = "dt-access-key-never-shown-4242"
+PHONES = [f"37529{n:07d}" for n in range(1000, 1050)]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeDecisionTelecom]:
+    with fake_gateway(KEY, clock) as server:
+        yield server
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, fake: FakeDecisionTelecom, feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Path, Path, Feeds]:  # fmt: skip
+    """Write feeds.toml posting feed "city" to the fake and to a recording destination."""
+    monkeypatch.setenv("POSTER_SUBS_TOKEN", KEY)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    (tmp_path / "subscribers.txt").write_text("\n".join("+" + p for p in PHONES) + "\n")
+    feeds = Feeds(feed_server)
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        'templates = "templates"\n'
+        f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
+        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
+        '[destinations.archive]\nkind = "recording"\nmin_gap = "0s"\n'
+        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\nbacklog = "all"\n',
+        encoding="utf-8",
+    )
+    return config, tmp_path / "state", feeds
+
+
+def run_once(config: Path, state: Path) -> int:
+    code = main(["-c", str(config), "run", "--once", "--state-dir", str(state)])
+    close_ledgers()
+    return code
+
+
+def ledger(state: Path) -> RecipientLedger:
+    return RecipientLedger(ledger_path(state, "subs"), read_only=True)
+
+
+def inboxes(fake: FakeDecisionTelecom) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for message in fake.gateway.messages:
+        counts[message.phone] = counts.get(message.phone, 0) + 1
+    return counts
+
+
+def test_an_item_reaches_each_of_fifty_numbers_once(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    (post,) = feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    assert inboxes(fake) == dict.fromkeys(PHONES, 1)
+    body = fake.gateway.messages[0].body
+    assert (body["message_type"], body["source_type"], body["source_addr"]) == (106, 1, "Poster")
+    assert body["text"] == post.title
+    with ledger(state) as book:
+        assert book.outcome(item_ref("city", post.guid)).accepted == 50
+    assert run_once(config, state) == EXIT_OK
+    assert len(fake.gateway.messages) == 50
+
+
+def test_a_group_of_fifty_requests_costs_one_intent_and_one_result(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    with ledger(state) as book:
+        # The item and numbers first seen, then one intent and one result for all fifty.
+        assert book.storage.writes == 3
+
+
+def test_a_refused_number_is_recorded_with_its_reason(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    fake.gateway.numbers.unknown_country.add(PHONES[3])
+    (post,) = feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    with ledger(state) as book:
+        outcome = book.outcome(item_ref("city", post.guid))
+    assert (outcome.accepted, outcome.rejected) == (49, 1)
+    ((reason, count),) = outcome.rejected_reasons
+    assert "Invalid Parameter: destination_addr" in reason and count == 1
+
+
+def test_a_blacklisted_number_is_suppressed_for_the_next_item(project, fake, clock) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    fake.gateway.numbers.blacklisted.add(PHONES[7])
+    feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    clock.now += 60
+    assert main(["-c", str(config), "gateway", "poll", "--state-dir", str(state)]) == EXIT_OK
+    close_ledgers()
+    feeds.publish("city", 2)
+    assert run_once(config, state) == EXIT_OK
+    assert len(fake.gateway.inbox(PHONES[7])) == 1
+    assert len(fake.gateway.inbox(PHONES[8])) == 2
+    with ledger(state) as book:
+        assert [o.phone for o in book.opted_out()] == [PHONES[7]]
+
+
+def test_a_lost_answer_leaves_that_batch_uncertain_and_nobody_gets_two(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    fake.gateway.inject("drop")
+    feeds.publish("city", 1)
+    run_once(config, state)
+    with ledger(state) as book:
+        (batch,) = book.open_batches()
+    assert (batch.size, batch.state) == (1, "uncertain")
+    run_once(config, state)
+    assert inboxes(fake) == dict.fromkeys(PHONES, 1)
+
+
+def test_an_empty_balance_stops_the_gateway_while_the_recording_goes_on(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    fake.gateway.balance = 0.5 * 10
+    feeds.publish("city", 1)
+    run_once(config, state)
+    assert len(fake.gateway.messages) == 10
+    recorded = (state / "archive.jsonl").read_text().splitlines()
+    assert len(recorded) == 1 and json.loads(recorded[0])["text"]
+    fake.gateway.balance = 100.0
+    run_once(config, state)
+    assert inboxes(fake) == dict.fromkeys(PHONES, 1)
+
+
+def test_max_per_day_holds_the_rest_back_in_order(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    text = config.read_text().replace('min_gap = "0s"\n', 'min_gap = "0s"\nmax_per_day = 20\n', 1)
+    config.write_text(text)
+    feeds.publish("city", 1)
+    run_once(config, state)
+    run_once(config, state)
+    assert sorted(m.phone for m in fake.gateway.messages) == PHONES[:20]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "image", "expected"),
+    [
+        ("promotional", "https://example.org/a.JPG", 108),
+        ("promotional", "https://example.org/a.gif", 106),
+        ("transactional", "https://example.org/a.png", 106),
+    ],
+    ids=["jpeg-picture", "gif-is-text", "transactional-is-text"],
+)
+def test_the_message_type_follows_the_image_and_purpose(
+    purpose: str, image: str, expected: int
+) -> None:
+    from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
+    from poster.destinations.decisiontelecom.kind import KIND, PURPOSES
+    from poster.models import Media, Post
+
+    post = Post("picture", "word " * 300, "city", "k1", link="https://example.org/1",
+                image=Media(image))  # fmt: skip
+    message = KIND.compose(post)
+    adapter = DecisionTelecomAdapter(None, Sending("Poster", PURPOSES[purpose], 3600, False))  # type: ignore[arg-type]
+    body = adapter.request(message, "375291234567").body()  # type: ignore[arg-type]
+    assert body["message_type"] == expected
+    assert len(body["text"]) <= 1000 and body["validity_period"] == 3600

@@ -1,0 +1,212 @@
+"""Run feeds to a list of numbers through the strict Intel Tele fake, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from poster.app import build
+from poster.config import load_config
+from poster.destinations.gateway import GatewayMessage
+from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
+from poster.destinations.inteltele.adapter import IntelTeleAdapter
+from poster.destinations.inteltele.fake import FakeInteltele
+from poster.errors import CallbackError
+from poster.runner import run_once
+from poster.store.recipients import RecipientLedger
+
+UA1, UA2, DE, RU = "380501234567", "380671234567", "4915112345678", "79161234567"
+NO_ROUTE, BLACKLISTED = "447700900123", "380931234567"
+API_KEY = "fake-api-key-0123456789"
+
+
+@dataclass
+class Project:
+    """A feeds.toml posting one feed to a subscribers file through the fake."""
+
+    root: Path
+    fake: FakeInteltele
+
+    def publish(self, *numbers: int) -> None:
+        """Write the feed with one item per number, newest first."""
+        items = "".join(
+            f"<item><title>Story {n}</title><link>https://example.org/{n}</link>"
+            f"<guid>story-{n}</guid></item>"
+            for n in numbers
+        )
+        feed = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+        (self.root / "news.xml").write_text(feed, encoding="utf-8")
+
+    def run(self) -> list[str | None]:
+        """Run one pass; return each feed's error, if any."""
+        config = load_config(self.root / "feeds.toml")
+        with build(config, self.root / "state") as app:
+            reports = run_once(app, config.feeds)
+        return [None if r.error is None else str(r.error) for r in reports]
+
+    @contextmanager
+    def opened(self) -> Iterator[GatewayDestination]:
+        """Yield the destination as poster opens it, its HTTP client open."""
+        config = load_config(self.root / "feeds.toml")
+        with build(config, self.root / "state") as app:
+            found = app.destinations["subs"]
+            assert isinstance(found, GatewayDestination)
+            yield found
+
+    def ledger(self) -> RecipientLedger:
+        """Return the destination's recipient ledger."""
+        with self.opened() as destination:
+            return destination.ledger
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.setenv("POSTER_SUBS_TOKEN", API_KEY)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    with FakeInteltele() as fake:
+        (tmp_path / "templates").mkdir()
+        (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+        numbers = (UA1, DE, BLACKLISTED, NO_ROUTE, RU)
+        (tmp_path / "subscribers.txt").write_text("\n".join(f"+{n}" for n in numbers) + "\n")
+        (tmp_path / "feeds.toml").write_text(
+            'templates = "templates"\n\n'
+            '[destinations.subs]\nkind = "inteltele"\nusername = "poster"\n'
+            f'recipients = "subscribers.txt"\napi_url = "{fake.base_url}"\n'
+            'im_sender = "News"\nsms_source = "News"\nttl = "1h"\nmin_gap = "0s"\n\n'
+            '[[feeds]]\nname = "news"\nurl = "news.xml"\nbacklog = "all"\n',
+            encoding="utf-8",
+        )
+        fake.account.blacklisted.add(BLACKLISTED)
+        project = Project(tmp_path, fake)
+        project.publish()
+        yield project
+    close_ledgers()
+
+
+def inboxes(fake: FakeInteltele) -> dict[str, list[str]]:
+    """Return the texts each phone got."""
+    found: dict[str, list[str]] = {}
+    for delivery in fake.deliveries:
+        found.setdefault(delivery.phone, []).append(delivery.params["im_message"])
+    return found
+
+
+def test_a_run_reaches_every_routable_number_once(project: Project) -> None:
+    project.publish(1)
+    assert project.run() == [None]
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}
+    sent = project.fake.deliveries[0].params
+    assert (sent["im_sender"], sent["im_ttl"], sent["sms_source"]) == ("News", "3600", "News")
+    assert sent["sms_message"] == "Story 1\nhttps://example.org/1"
+    project.publish(2, 1)
+    assert project.run() == [None]
+    assert inboxes(project.fake)[UA1] == ["Story 1", "Story 2"]
+    assert len(project.fake.deliveries) == 6
+
+
+def test_refused_numbers_are_recorded_and_a_blacklisted_one_is_never_tried_again(
+    project: Project,
+) -> None:
+    project.publish(1)
+    project.run()
+    ledger = project.ledger()
+    outcome = ledger.outcome(item_ref("news", "story-1"))
+    assert (outcome.accepted, outcome.rejected, outcome.uncertain) == (3, 2, 0)
+    reasons = dict(outcome.rejected_reasons)
+    assert set(reasons) == {"error: number is blacklisted", "error: no route to country"}
+    assert [optout.phone for optout in ledger.opted_out()] == [BLACKLISTED]
+    project.fake.account.blacklisted.clear()
+    project.publish(2, 1)
+    project.run()
+    assert BLACKLISTED not in inboxes(project.fake)
+
+
+def test_a_lost_answer_leaves_its_batch_uncertain_and_unsent_again(project: Project) -> None:
+    project.publish(1)
+    project.fake.inject("drop")
+    project.run()
+    assert len(project.fake.deliveries) == 3  # the gateway queued them; poster cannot know
+    batches = project.ledger().open_batches()
+    assert [(b.size, b.state) for b in batches] == [(5, "uncertain")]
+    project.run()
+    assert len(project.fake.deliveries) == 3
+
+
+def test_an_empty_balance_stops_the_destination_and_a_top_up_resumes_it(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    project.fake.account.balance = Decimal("0")
+    project.publish(2, 1)
+    project.run()
+    # The first item stopped the destination: the second was not tried.
+    assert caplog.text.count("destination=subs status=deferred") == 1
+    assert "low balance" in caplog.text
+    assert project.fake.deliveries == []
+    assert project.ledger().open_batches() == []
+    project.fake.account.balance = Decimal("10")
+    project.run()
+    assert inboxes(project.fake)[UA1] == ["Story 1", "Story 2"]
+    assert sorted(inboxes(project.fake)) == sorted([UA1, DE, RU])
+
+
+def test_statuses_arrive_by_callback(project: Project) -> None:
+    project.fake.account.outcomes[DE] = "undeliv"
+    project.publish(1)
+    project.run()
+    project.fake.clock.advance(10)
+    with project.opened() as destination:
+        for report in project.fake.gateway.due_reports():
+            updates = destination.adapter.callback("POST", {}, urlencode(report).encode())
+            destination.ledger.record_statuses(updates)
+        outcome = destination.ledger.outcome(item_ref("news", "story-1"))
+    assert (outcome.delivered, outcome.failed) == (2, 1)
+    assert dict(outcome.failed_reasons) == {"undeliv": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body"),
+    [
+        ("POST", {}, b"status=delivrd"),
+        ("GET", {"msgid": "x", "status": "delivrd", "datetime": "yesterday"}, b""),
+        ("POST", {}, b"\xff\xfe"),
+        ("PUT", {"msgid": "x", "status": "delivrd"}, b""),
+    ],
+    ids=["no-msgid", "bad-date", "not-ascii", "wrong-method"],
+)
+def test_a_bad_callback_is_refused(
+    project: Project, method: str, query: dict[str, str], body: bytes
+) -> None:
+    with project.opened() as destination, pytest.raises(CallbackError):
+        destination.adapter.callback(method, query, body)
+
+
+def test_statuses_arrive_by_polling(project: Project) -> None:
+    project.fake.account.outcomes[RU] = "expired"
+    project.publish(1)
+    project.run()
+    ids = [d.message_id for d in project.fake.deliveries]
+    with project.opened() as destination:
+        assert destination.adapter.statuses(ids) == []  # still enroute
+        project.fake.clock.advance(10)
+        destination.ledger.record_statuses(destination.adapter.statuses(ids))
+        outcome = destination.ledger.outcome(item_ref("news", "story-1"))
+    assert (outcome.delivered, outcome.failed) == (2, 1)
+
+
+def test_the_account_and_a_cost_estimate_come_from_the_gateway(project: Project) -> None:
+    message = GatewayMessage("text", "news", "k", "Hi")
+    with project.opened() as destination:
+        adapter = destination.adapter
+        assert isinstance(adapter, IntelTeleAdapter)
+        account, cost = adapter.account(), adapter.cost(message, [UA1, DE, RU, NO_ROUTE])
+    assert account == {"balance": "10.00", "credit": "0.00"}
+    # ua 0.15, de 0.30, ru at its dearest network 0.20; gb has no rate.
+    assert cost == (
+        "at most 0.65 for 4 number(s); 1 number(s) have no rate (gb): the gateway refuses them"
+    )

@@ -1,0 +1,91 @@
+"""Prove that only a kind's own folder and the registry name a kind of destination.
+
+A kind is named by importing its folder (``poster.destinations.viber``) or by writing its name
+as a string (``"viber"``). The shims listed below are the documented exceptions.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from poster.destinations import KINDS
+
+POSTER = Path(__file__).parents[1] / "poster"
+REGISTRY = POSTER / "destinations" / "__init__.py"
+SHIMS: dict[str, str] = {
+    "app.py": "a preview's stand-ins record each kind's body through the recording kind",
+    "sandbox/phones.py": "the sandbox page shows the DecisionTelecom fake's phones",
+    "config/records.py": "the [viber] shorthand: one destination called viber, of kind viber",
+    "config/load.py": "reads the [viber] shorthand section",
+    "config/keys.py": "declares the [viber] shorthand section and the Viber contact limits",
+    "ledger.py": "the state entries a single-channel release kept for the shorthand",
+    "sandbox/run.py": "the sandbox serves a Viber channel beside the gateways' fakes",
+    "sandbox/gateways.py": "the gateways' fakes share the Viber sandbox's wire helpers",
+    "cli/channel.py": "run --sandbox and sandbox stand a Viber sandbox channel in",
+    "cli/studio.py": "the studio is a page of the Viber sandbox",
+}
+"""Modules allowed to name a kind, relative to ``poster/``, and why."""
+
+
+def kind_homes() -> dict[str, Path]:
+    """Return each kind's name and the folder (or module) that implements it."""
+    homes = {}
+    for name, module in KINDS.items():
+        parts = module.split(".")
+        package = POSTER.joinpath(*parts[1:-1])
+        homes[name] = (
+            package
+            if package != POSTER / "destinations"
+            else POSTER.joinpath(*parts[1:]).with_suffix(".py")
+        )
+    return homes
+
+
+def namings(path: Path, homes: dict[str, Path], text: str | None = None) -> list[str]:
+    """Return each place in ``path`` (or ``text`` as if it were there) naming a foreign kind."""
+    tree = ast.parse(path.read_text(encoding="utf-8") if text is None else text)
+    place = path.relative_to(POSTER)
+    foreign = {
+        name: "poster." + ".".join(home.relative_to(POSTER).with_suffix("").parts)
+        for name, home in homes.items()
+        if not (path.is_relative_to(home) or path == home)
+    }
+    found = []
+    for node in ast.walk(tree):
+        modules: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        for name, dotted in foreign.items():
+            if any(m == dotted or m.startswith(dotted + ".") for m in modules):
+                found.append(f"{place}:{node.lineno} imports {dotted}")
+            if isinstance(node, ast.Constant) and node.value == name:
+                found.append(f"{place}:{node.lineno} names kind {name!r}")
+    return found
+
+
+def test_no_module_outside_a_kind_and_the_registry_names_a_kind() -> None:
+    homes = kind_homes()
+    found = [
+        naming
+        for path in sorted(POSTER.rglob("*.py"))
+        if path != REGISTRY and str(path.relative_to(POSTER)) not in SHIMS
+        for naming in namings(path, homes)
+    ]
+    assert found == []
+
+
+def test_every_shim_still_names_a_kind() -> None:
+    homes = kind_homes()
+    stale = [shim for shim in SHIMS if not namings(POSTER / shim, homes)]
+    assert stale == [], "a shim that names no kind any more leaves the list"
+
+
+def test_the_check_finds_an_import_and_a_kind_written_out() -> None:
+    text = 'from poster.destinations.viber.client import ViberChannel\nKIND = "viber"\n'
+    assert namings(POSTER / "operate.py", kind_homes(), text) == [
+        "operate.py:1 imports poster.destinations.viber",
+        "operate.py:2 names kind 'viber'",
+    ]

@@ -1,0 +1,163 @@
+"""Send through the outbox: a lane per destination, routing, pacing and one render per kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support.clock import SleepingClock
+
+from poster.config import FeedConfig
+from poster.destinations import Kind, Receipt
+from poster.destinations.recording import KIND as RECORDING
+from poster.destinations.viber.kind import KIND as VIBER
+from poster.destinations.viber.messages import Message
+from poster.errors import DestinationFatal, RetryLater
+from poster.feedclient import FeedClient
+from poster.fetch import make_client
+from poster.ledger import SENT, MemoryLedger
+from poster.pacing import Pacer
+from poster.pipeline import DEFERRED, Batch, Deps, collect, run_pass
+from poster.pipeline.outbox import Lane, Outbox
+from poster.render import Renderer
+
+ROOT = Path(__file__).resolve().parents[1]
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>First</title><guid>g1</guid><pubDate>Mon, 23 Nov 2026 07:00:00 +0000</pubDate></item>
+<item><title>Second</title><guid>g2</guid><pubDate>Tue, 24 Nov 2026 07:00:00 +0000</pubDate></item>
+<item><title>Third</title><guid>g3</guid><pubDate>Wed, 25 Nov 2026 07:00:00 +0000</pubDate></item>
+</channel></rss>"""
+FEED = FeedConfig(name="news", url="https://feeds.example.org/rss", backlog=None)
+
+
+class Scripted:
+    """Accept or refuse messages in the order a test scripts."""
+
+    def __init__(self, name: str, *answers: Exception | None, kind: Kind = VIBER) -> None:
+        self.name = name
+        self.kind = kind
+        self.answers = list(answers)
+        self.sent: list[Message] = []
+
+    def send(self, message: Any) -> Receipt:
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is not None:
+            raise answer
+        self.sent.append(message)
+        return Receipt(self.name, str(len(self.sent)), datetime.now(UTC))
+
+
+class CountingRenderer(Renderer):
+    """Count renders by kind."""
+
+    def __init__(self) -> None:
+        super().__init__(ROOT / "templates")
+        self.counts: dict[str, int] = {}
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        kind = args[3]
+        self.counts[kind.name] = self.counts.get(kind.name, 0) + 1
+        return super().render(*args, **kwargs)
+
+
+@pytest.fixture
+def client() -> Iterator[FeedClient]:
+    with make_client(transport=httpx.MockTransport(lambda _: httpx.Response(200, text=RSS))) as h:
+        yield h
+
+
+def deps_for(
+    client: FeedClient, ledger: MemoryLedger, routes: tuple[str, ...], renderer: Renderer
+) -> Deps:
+    return Deps(client, renderer, None, ledger, route=lambda _feed: routes)
+
+
+def lanes(*destinations: Scripted, pacer: Pacer | None = None) -> dict[str, Lane]:
+    return {d.name: Lane(d, pacer) for d in destinations}
+
+
+def test_a_fatal_destination_stops_only_its_own_lane(client: FeedClient) -> None:
+    news = Scripted("news", DestinationFatal("news: token revoked", 2, "invalidAuthToken"))
+    sports = Scripted("sports")
+    ledger = MemoryLedger()
+    deps = deps_for(client, ledger, ("news", "sports"), Renderer(ROOT / "templates"))
+    [report] = run_pass([FEED], deps, lanes(news, sports))
+    by_destination = {(o.destination, o.decision.item.key): o.delivery for o in report.outcomes}
+    assert by_destination == {
+        **{("news", key): DEFERRED for key in ("g1", "g2", "g3")},
+        **{("sports", key): SENT for key in ("g1", "g2", "g3")},
+    }
+    assert report.fatal is not None and "news" in str(report.fatal)
+    assert len(sports.sent) == 3 and news.sent == []
+    assert ledger.validators("news") is None  # items wait for news: the next read offers them
+
+
+def test_an_item_goes_only_to_destinations_that_do_not_know_it(client: FeedClient) -> None:
+    news, archive = Scripted("news"), Scripted("archive", kind=RECORDING)
+    ledger = MemoryLedger()
+    ledger.record_sent("news", "g1", Receipt("news", "1", datetime.now(UTC)))
+    renderer = CountingRenderer()
+    [report] = run_pass(
+        [FEED], deps_for(client, ledger, ("news", "archive"), renderer), lanes(news, archive)
+    )
+    assert report.ok
+    assert len(news.sent) == 2 and len(archive.sent) == 3
+    # Rendered once per item and kind: archive's three, news' two.
+    assert renderer.counts == {"recording": 3, "viber": 2}
+
+
+def test_two_destinations_of_one_kind_share_each_render(client: FeedClient) -> None:
+    news, sports = Scripted("news"), Scripted("sports")
+    renderer = CountingRenderer()
+    deps = deps_for(client, MemoryLedger(), ("news", "sports"), renderer)
+    run_pass([FEED], deps, lanes(news, sports))
+    assert renderer.counts == {"viber": 3}
+    assert [m.text for m in news.sent] == [m.text for m in sports.sent]
+
+
+def test_a_feed_posts_only_to_its_routes(client: FeedClient) -> None:
+    news, sports = Scripted("news"), Scripted("sports")
+    deps = deps_for(client, MemoryLedger(), ("sports",), Renderer(ROOT / "templates"))
+    run_pass([FEED], deps, lanes(news, sports))
+    assert news.sent == [] and len(sports.sent) == 3
+
+
+def test_each_lane_is_paced_and_capped_on_its_own(client: FeedClient) -> None:
+    clock = SleepingClock()
+    news, sports = Scripted("news"), Scripted("sports")
+    paced = {
+        "news": Lane(news, Pacer(30.0, 2, clock=clock, sleep=clock.sleep), clock=clock),
+        "sports": Lane(sports, Pacer(0.0, 10, clock=clock, sleep=clock.sleep), clock=clock),
+    }
+    deps = deps_for(client, MemoryLedger(), ("news", "sports"), Renderer(ROOT / "templates"))
+    [report] = run_pass([FEED], deps, paced)
+    assert len(news.sent) == 2 and len(sports.sent) == 3
+    assert clock.slept == [30.0]
+    waiting = [o for o in report.outcomes if o.delivery == DEFERRED]
+    assert [(o.destination, o.decision.item.key) for o in waiting] == [("news", "g3")]
+    assert "max_per_pass=2" in (waiting[0].error or "")
+
+
+def test_a_retry_later_requeues_the_item_and_pauses_the_lane(client: FeedClient) -> None:
+    clock = SleepingClock()
+    news = Scripted("news", RetryLater("busy", 12, "tooManyRequests", retry_after=7.0))
+    lane = Lane(news, Pacer(0.0, 10, clock=clock, sleep=clock.sleep), clock=clock)
+    ledger = MemoryLedger()
+    deps = deps_for(client, ledger, ("news",), Renderer(ROOT / "templates"))
+    outbox = Outbox({"news": lane}, lambda: deps)
+    batch = collect(FEED, deps)
+    assert isinstance(batch, Batch)
+    outbox.put(batch)
+    first = outbox.step(lane, 0.0)
+    assert first is not None and first.delivery == DEFERRED
+    assert lane.pause_until == pytest.approx(107.0) and len(lane) == 3
+    assert outbox.step(lane, 0.0) is None  # paused: nothing is sent before the time
+    clock.now = 107.0
+    sent = [outbox.step(lane, 0.0) for _ in range(3)]
+    assert [o.decision.item.key for o in sent if o is not None] == ["g1", "g2", "g3"]
+    assert outbox.busy("news") == frozenset() and len(outbox) == 0
+    assert ledger.deliveries[("news", "g1", "news")].state == SENT

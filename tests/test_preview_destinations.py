@@ -1,0 +1,68 @@
+"""Preview each destination a feed routes to with the body its kind would get, sending nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from poster.cli import EXIT_OK, main
+from poster.ledger import sender_key
+from poster.store import Store
+
+DATA = Path(__file__).parent / "data" / "run"
+
+
+def write_config(folder: Path) -> Path:
+    """Write a feeds.toml routing news to a channel and a recording, and blog to another channel."""
+    path = folder / "feeds.toml"
+    path.write_text(
+        f'templates = "{DATA / "templates"}"\n\n'
+        '[destinations.news]\nkind = "viber"\napi_url = "https://news.example.org/pa"\n'
+        'from = "news-admin="\n\n'
+        '[destinations.sports]\nkind = "viber"\napi_url = "https://sports.example.org/pa"\n\n'
+        '[destinations.archive]\nkind = "recording"\n\n'
+        f'[[feeds]]\nname = "news"\nurl = "{DATA / "news.xml"}"\nbacklog = "all"\n'
+        'to = ["news", "archive"]\n\n'
+        f'[[feeds]]\nname = "blog"\nurl = "{DATA / "blog.atom"}"\nbacklog = "all"\n'
+        'to = ["sports"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def preview(capsys: pytest.CaptureFixture[str], config: Path, state: Path, *more: str) -> str:
+    """Run ``poster preview`` and return what it printed."""
+    code = main(["-c", str(config), "preview", "--state-dir", str(state), "--limit", "1", *more])
+    assert code == EXIT_OK
+    return capsys.readouterr().out
+
+
+def test_preview_shows_each_routed_destination_with_its_kinds_body(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NEWS", "SPORTS", "VIBER"):
+        monkeypatch.delenv(f"POSTER_{name}_TOKEN", raising=False)
+    config = write_config(tmp_path)
+    state = tmp_path / "state"
+    with Store(state) as store:
+        store.set_meta(sender_key("sports"), "sports-admin=")
+    before = sorted(p.name for p in state.iterdir())
+    data = json.loads(preview(capsys, config, state, "--json"))
+    news, blog = data["feeds"]
+    assert [item["destination"] for item in news["items"]] == ["news", "archive"]
+    channel, recorded = (item["body"] for item in news["items"])
+    assert (channel["from"], channel["auth_token"]) == ("news-admin=", "***")
+    assert set(recorded) == {"type", "text", "link"}
+    assert recorded["text"] == channel["text"]
+    [sports] = blog["items"]
+    assert (sports["destination"], sports["body"]["from"]) == ("sports", "sports-admin=")
+    assert sorted(p.name for p in state.iterdir()) == before, "the preview writes nothing"
+    text = preview(capsys, config, state)
+    item = text.split("\n\n")[1]
+    assert item.count("[would post]") == 1, "an item is shown once, with a body per destination"
+    assert [line for line in item.splitlines() if line.startswith("    to: ")] == [
+        "    to: news",
+        "    to: archive",
+    ]

@@ -1,0 +1,130 @@
+"""Quiet hours end to end: the daemon in process and run --once, on an injected clock.
+
+A sandbox channel and a feed server on 127.0.0.1 stand in for Viber and the publisher; the
+clock the daemon and the run are given says whether it is night.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+from support.daemon import TOKEN, Feeds, Project, new_project, running, texts, titles
+from support.wait import wait_for
+
+from poster.app import build
+from poster.config import Config, load_config
+from poster.destinations.viber.sandbox import Sandbox
+from poster.fetch import make_client
+from poster.ledger import SKIPPED
+from poster.operate import format_status, status_json, status_view
+from poster.preview import preview, render_text
+from poster.runner import run_once
+from poster.store import RELEASED, Store
+
+NIGHT = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)  # 23:30 in Minsk
+MORNING = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 07:00 in Minsk
+WAIT = "waits for quiet hours to end at 07:00 Europe/Minsk"
+
+
+@pytest.fixture
+def channel_token() -> str:
+    return TOKEN
+
+
+@pytest.fixture
+def feeds(feed_server: FeedServer) -> Feeds:
+    return Feeds(feed_server)
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    feeds: Feeds,
+    monkeypatch: pytest.MonkeyPatch,
+    set_webhook: Callable[[], None],
+) -> Project:
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    set_webhook()
+    return new_project(tmp_path, sandbox, feeds)
+
+
+def write_quiet(project: Project, quiet: str, zone: str) -> None:
+    """Write feeds.toml polling feed ``news``, the channel quiet in ``quiet`` of ``zone``."""
+    project.write(project.table("news"))
+    text = project.config.read_text(encoding="utf-8")
+    gate = f'min_gap = "0s"\nquiet = "{quiet}"\ntimezone = "{zone}"\n'
+    project.config.write_text(text.replace('min_gap = "0s"\n', gate, 1), encoding="utf-8")
+
+
+def test_the_daemon_posts_nothing_in_quiet_hours_and_everything_in_order_after(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    # Quiet from an hour ago to an hour from now, so the scheduler's own times stay real.
+    window = f"{start - timedelta(hours=1):%H:%M}-{start + timedelta(hours=1):%H:%M}"
+    write_quiet(project, window, "UTC")
+    posts = feeds.publish("news", 1, 2, 3)
+    now = [start]
+    with running(project, clock=lambda: now[0]) as run:
+        lane = run.daemon.outbox.lanes["viber"]
+        wait_for(lambda: len(lane) == 3, "three posts waiting in the lane")
+        polls = len(feeds.requests("news"))
+        wait_for(lambda: len(feeds.requests("news")) >= polls + 2, "two more reads")
+        assert sandbox.posts == []
+        now[0] = start + timedelta(hours=1, minutes=1)
+        wait_for(lambda: len(sandbox.posts) == 3, "the three posts after quiet hours")
+    assert texts(sandbox) == titles(posts)
+
+
+def test_run_once_holds_posts_at_night_says_until_when_and_posts_them_in_the_morning(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    write_quiet(project, "23:00-07:00", "Europe/Minsk")
+    posts = feeds.publish("news", 1, 2, 3)
+    config = load_config(project.config)
+    with build(config, project.state) as app:
+        [report] = run_once(app, config.feeds, now=lambda: NIGHT)
+    assert sandbox.posts == []
+    assert [o.error for o in report.outcomes] == [WAIT] * 3
+    with Store(project.state, read_only=True) as store:
+        view = status_view(config, store, NIGHT + timedelta(minutes=10))
+        with make_client() as client:
+            shown = preview(
+                config, config.feeds, client, ledger=store, meta=store, now=lambda: NIGHT
+            )
+    text = format_status(view)
+    assert "Posts held by quiet hours or a daily cap (3, oldest first)" in text
+    assert text.count(f"      {WAIT}\n") == 3
+    held = status_json(view)["held"]
+    assert [(h["key"], h["expected"]) for h in held] == [
+        (post.guid, MORNING.isoformat()) for post in posts
+    ]
+    assert render_text(shown).count("[waiting]") == 3
+    assert render_text(shown).count(f"    why: {WAIT}\n") == 3
+
+    with build(config, project.state) as app:
+        run_once(app, config.feeds, now=lambda: MORNING)
+    assert texts(sandbox) == titles(posts)
+    with Store(project.state, read_only=True) as store:
+        assert "Posts held" not in format_status(status_view(config, store, MORNING))
+
+
+def test_a_skipped_post_shows_in_status_and_a_retry_releases_it(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.record_skipped("news", "g1", "viber", "skipped: held since ..., longer than max_wait")
+        assert store.is_known("news", "g1", "viber")
+        [record] = store.deliveries(states=[SKIPPED])
+        assert record.last_error is not None and "max_wait" in record.last_error
+        text = format_status(status_view(Config(tmp_path / "feeds.toml", tmp_path), store, NIGHT))
+        assert "Failed, uncertain and skipped items (1, oldest first)" in text
+        assert "  skipped    held longer than max_wait, so not posted stale" in text
+        assert text.endswith("\nAll good.\n")
+        assert store.retry("news", "g1")
+        assert [r.state for r in store.deliveries(feed="news")] == [RELEASED]
+        assert not store.is_known("news", "g1", "viber")

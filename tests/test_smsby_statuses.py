@@ -1,0 +1,147 @@
+"""Read SMS.BY delivery statuses by callback and by polling into the recipient ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support.callbacks import CallbackReceiver
+
+from poster.destinations.gateway import GatewayMessage
+from poster.destinations.gateway.destination import GatewayDestination, item_ref
+from poster.destinations.smsby.adapter import BULK, LIST, QUICK, Route, SmsByAdapter
+from poster.destinations.smsby.api import SmsByClient
+from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
+from poster.destinations.smsby.kind import KIND, list_recipients
+from poster.errors import CallbackError
+from poster.recipients import parse_recipients
+from poster.store.recipients import RecipientLedger
+
+PHONES = ("375291111111", "375292222222", "375293333333")
+MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
+ITEM = item_ref("news", "k1")
+
+
+@pytest.fixture
+def fake() -> Iterator[SmsByFake]:
+    with SmsByFake() as running:
+        yield running
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[RecipientLedger]:
+    with RecipientLedger(tmp_path / "ledger.json") as opened:
+        yield opened
+
+
+def destination(
+    fake: SmsByFake, http: httpx.Client, route: Route, ledger: RecipientLedger
+) -> GatewayDestination:
+    client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url, name="subs")
+    numbers = parse_recipients("\n".join(PHONES), "subscribers.txt")
+    if route.mode == LIST:
+        numbers = list_recipients(12)
+    adapter = SmsByAdapter(client, route)
+    return GatewayDestination("subs", KIND, adapter, lambda: numbers, lambda: ledger)
+
+
+def test_statuses_arrive_by_callback(fake: SmsByFake, ledger: RecipientLedger) -> None:
+    fake.gateway.unroutable.add(PHONES[2])
+    with CallbackReceiver("/gateway/subs/s3cret") as receiver, httpx.Client() as http:
+        route = Route(BULK, alphaname_id=444, callback_url=receiver.url)
+        sent = destination(fake, http, route, ledger)
+        sent.send(MESSAGE)
+        assert fake.requests[0].body["callback_url"] == receiver.url
+        fake.advance(6)
+        known = [sent.callback("POST", {}, body) for body in receiver.bodies]
+        assert ledger.outcome(ITEM).delivered == 2
+        fake.advance(30)
+        known += [sent.callback("POST", {}, body) for body in receiver.bodies[len(known) :]]
+    outcome = ledger.outcome(ITEM)
+    assert (outcome.accepted, outcome.rejected, outcome.read) == (2, 1, 2)
+    assert sum(known) == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "problem"),
+    [
+        ("GET", b"", "is a POST"),
+        ("POST", b"<html>", "unreadable"),
+        ("POST", b'{"messages": []}', "names no uuid"),
+    ],
+    ids=["get", "not-json", "no-uuid"],
+)
+def test_a_bad_callback_is_refused(
+    fake: SmsByFake, ledger: RecipientLedger, method: str, body: bytes, problem: str
+) -> None:
+    with httpx.Client() as http:
+        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
+        with pytest.raises(CallbackError, match=problem):
+            sent.callback(method, {}, body)
+
+
+def test_a_callback_about_messages_poster_did_not_send_records_nothing(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    body = b'{"uuid": "other", "messages": [{"message_id": 1, "success": [{"phone": "%s", '
+    body += b'"status": "DELIVERED"}]}]}'
+    with httpx.Client() as http:
+        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
+        sent.send(MESSAGE)
+        assert sent.callback("POST", {}, body % PHONES[0].encode()) == 0
+    assert ledger.outcome(ITEM).delivered == 0
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        Route(BULK, alphaname_id=444),
+        Route(QUICK, vibername_id=7, forwarding_time=5, alphaname_id=444),
+    ],
+    ids=["statusBulkViber", "getViberDeliveryData"],
+)
+def test_statuses_arrive_by_polling(fake: SmsByFake, ledger: RecipientLedger, route: Route) -> None:
+    with httpx.Client() as http:
+        sent = destination(fake, http, route, ledger)
+        sent.send(MESSAGE)
+        assert sent.poll() == 0
+        fake.advance(6)
+        assert sent.poll() == 3
+        assert sent.poll() == 0
+    assert ledger.outcome(ITEM).delivered == 3
+
+
+def test_a_list_mailing_is_final_once_every_subscriber_is(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    fake.gateway.lists[12] = ("news", PHONES)
+    with httpx.Client() as http:
+        sent = destination(fake, http, Route(LIST, vibername_id=7, list_id=12), ledger)
+        sent.send(MESSAGE)
+        fake.advance(2)
+        assert sent.poll() == 0
+        fake.advance(4)
+        assert sent.poll() == 1
+    outcome = ledger.outcome(ITEM)
+    assert (outcome.accepted, outcome.delivered, outcome.read) == (1, 1, 0)
+
+
+def test_the_preview_hides_the_token_and_the_callback_secret(fake: SmsByFake) -> None:
+    with httpx.Client() as http:
+        client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url)
+        route = Route(BULK, alphaname_id=444, callback_url="https://poster.test/gateway/subs/s3")
+        shown = SmsByAdapter(client, route).requests(MESSAGE, PHONES)
+    assert shown[0]["token"] == "***"
+    assert shown[0]["callback_url"] == "https://poster.test/gateway/subs/***"
+    assert shown[0]["messages"][0]["delivery_list"] == list(PHONES)
+    assert fake.requests == []
+
+
+def test_the_account_shows_its_viber_names_and_lists(fake: SmsByFake) -> None:
+    fake.gateway.lists[12] = ("news", PHONES)
+    with httpx.Client() as http:
+        client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url)
+        shown = SmsByAdapter(client, Route(BULK, alphaname_id=444)).account()
+    assert shown == {"viber names": "7 Poster", "subscriber lists": "12 news (3)"}
