@@ -4,7 +4,9 @@
 # make studio: serve the sandbox page with feeds.toml's newest items, rendered again on every
 #            save of feeds.toml, a template or a local feed, until Ctrl-C.
 # make test: set up .venv with the test tools and run the checks and the test suite.
-# make bench: benchmark poster against rss2email on 1,000 local feeds (see bench/run.py).
+# make bench: benchmark poster against rss2email on 1,000 local feeds, time the commands, the
+#            parse and a 10,000-feed daemon (see bench/run.py); one group alone with, e.g.,
+#            make bench BENCH_ARGS="--only daemon10k".
 # make bench-gateway: time items sent to 10,000 numbers through the DecisionTelecom fake
 #            (see bench/gateway.py; ITEMS=20 by default).
 PYTHON ?= python3

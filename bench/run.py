@@ -1,11 +1,22 @@
-"""Benchmark poster against rss2email on a farm of 1,000 feeds served by nginx, in one command.
+"""Benchmark poster against rss2email on farms of 1,000 feeds served by nginx, in one command.
 
-Run as ``python bench/run.py [--rounds N] [--profile]`` (or ``make bench``). It builds the farm
-under bench/out/farm, serves it with nginx, installs rss2email into bench/out/r2e-venv, runs the
-cold, warm and update scenarios with both tools in alternation, measures an idle daemon, the
-store (bench/ledger.py) and media probing over the feed corpus (bench/media.py), and prints a
-Markdown report that it also writes to bench/out/results.md. Missed targets are marked MISSED
-and still exit 0; a pass that did the wrong thing (wrong post count, failed feeds) exits 1.
+Run as ``python bench/run.py [--rounds N] [--only GROUP]... [--profile]`` (or ``make bench``).
+The groups, all by default:
+
+- ``passes``: the full farm (a few KB of HTML per item) under bench/out/farm, served by nginx;
+  rss2email from bench/out/r2e-venv; the cold, warm and update scenarios with both tools in
+  alternation; then ``--help``, ``status`` and ``check`` on its configuration and state against
+  bare Python, and an idle daemon;
+- ``small``: the same three scenarios on a farm of small feeds (RSS, Atom and RDF, three
+  encodings, one sentence per item);
+- ``parse``: poster's parse per item and format against expat and ElementTree alone;
+- ``ledger``: the store (bench/ledger.py);
+- ``media``: media probing over the feed corpus (bench/media.py);
+- ``daemon10k``: the daemon on 10,000 feeds for ``--daemon-minutes`` (default 30).
+
+It prints a Markdown report that it also writes to bench/out/results.md. Targets not met are
+marked so and still exit 0; a pass or daemon that did the wrong thing (wrong post count, failed
+feeds, a missed poll) exits 1.
 """
 
 from __future__ import annotations
@@ -29,7 +40,10 @@ except ModuleNotFoundError:
         raise SystemExit("bench: run `make bench`, or create .venv first (make test)") from None
     os.execv(_venv_python, [str(_venv_python), __file__, *sys.argv[1:]])
 
+import cli_times as command_times
+import daemon10k
 import farm as farms
+import parse_floor
 import report
 import servers
 from idle import idle_cpu
@@ -38,6 +52,7 @@ from scenarios import Poster, Rss2email, Sample, compile_poster, install_rss2ema
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 TOKEN = "bench-sandbox-token-7f3a"
+GROUPS = ("passes", "small", "parse", "ledger", "media", "daemon10k")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,9 +61,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
     parser.add_argument("--feeds", type=int, default=farms.FEEDS, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--only", action="append", choices=GROUPS, metavar="GROUP",
+        help=f"run only this group (repeatable): {', '.join(GROUPS)}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--daemon-minutes", type=float, default=30.0, metavar="M",
+        help="how long the 10,000-feed daemon runs (default 30)",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", action="store_true", help="also profile a cold poster pass with cProfile"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.only = tuple(args.only or GROUPS)
+    return args
 
 
 def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -92,67 +117,116 @@ def _commit() -> str:
     return (head.stdout.strip() or "unknown commit") + mark
 
 
-def _versions(r2e: Rss2email) -> str:
+def _versions() -> str:
     """Name the versions of everything measured."""
+    venv = OUT / "r2e-venv"
+    r2e = Rss2email.version_of(venv) if venv.exists() else "rss2email not run"
     return (
-        f"poster {poster.__version__} at {_commit()}, {r2e.version()}, "
+        f"poster {poster.__version__} at {_commit()}, {r2e}, "
         f"{servers.nginx_version()}, client and server on 127.0.0.1"
     )
 
 
-def _extras(ledger: list[str], media: list[str], profile: str | None) -> list[str]:
-    """Return the report's closing sections: the store and media benchmarks and the profile."""
-    lines = ["", "Store (bench/ledger.py 500):", "", "```", *ledger, "```"]
-    lines += ["", "Media probing (bench/media.py):", "", *media]
-    if profile is not None:
-        lines += ["", "cProfile of a cold poster pass (max_fetches = 1, so one thread does all"]
-        lines += ["the work cProfile sees), top 25 by cumulative time:", "", "```"]
-        lines += [profile.strip("\n"), "```"]
+def _load() -> str:
+    """Return the 1, 5 and 15 minute load averages."""
+    return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
+
+
+def _profile_lines(profile: str) -> list[str]:
+    """Return the profile's section."""
+    lines = ["", "cProfile of a cold poster pass (max_fetches = 1, so one thread does all"]
+    lines += ["the work cProfile sees), top 25 by cumulative time:", "", "```"]
+    return [*lines, profile.strip("\n"), "```", ""]
+
+
+def run_passes(
+    style: str, args: argparse.Namespace, channel: servers.Channel
+) -> tuple[list[Sample], list[str]]:
+    """Run one farm's scenarios, and on the full farm the commands and idle daemon too."""
+    root = OUT / ("farm" if style == "full" else f"farm-{style}")
+    print(f"bench: building {args.feeds:,} {style} feeds under {root}", flush=True)
+    farm = farms.build(root, args.feeds, style)
+    install_rss2email(OUT / "r2e-venv")
+    samples: list[Sample] = []
+    lines: list[str] = []
+    with servers.nginx(farm.root, OUT / f"nginx-{style}", farm.feeds[0].path) as base:
+        print(f"bench: nginx at {base}, sandbox at {channel.api_url}", flush=True)
+        suffix = "" if style == "full" else f"-{style}"
+        mine = Poster(OUT / f"poster{suffix}", farm, base, channel)
+        theirs = Rss2email(OUT / f"r2e{suffix}", OUT / "r2e-venv", farm, base)
+        for round_ in range(args.rounds):
+            samples += run_round(round_, [mine, theirs], farm)
+        context = report.Context(
+            style, len(farm.feeds), farms.ITEMS, farm.bytes_on_disk(), len(farm.changed),
+            args.rounds,
+        )  # fmt: skip
+        lines += report.passes(samples, context) if samples else []
+        if style == "full":
+            lines += _commands_and_idle(mine, farm, base, channel, args)
+    return samples, lines
+
+
+def _commands_and_idle(
+    mine: Poster, farm: farms.Farm, base: str, channel: servers.Channel, args: argparse.Namespace
+) -> list[str]:
+    """Time the commands on the state the passes left, run the idle daemon, maybe profile."""
+    print("bench: commands", flush=True)
+    if args.rounds == 0:
+        mine.fresh()
+        mine.measure("cold", 0)  # the commands need a state to read
+    records = len(farm.feeds) * farms.ITEMS + (len(farm.changed) if args.rounds else 0)
+    rounds = max(7, 3 * args.rounds)
+    times = command_times.time_commands(
+        mine.config, mine.state, mine.env, rounds, (len(farm.feeds), records)
+    )
+    lines = [*command_times.lines(times), ""]
+    if not command_times.ok(times):
+        lines.append("**a command failed: see the exit codes above**")
+    print("bench: idle daemon", flush=True)
+    lines += [report.idle_line(idle_cpu(OUT / "idle", farm, base, channel)), ""]
+    if args.profile:
+        print("bench: profiling a cold poster pass", flush=True)
+        farms.reset(farm)
+        lines += _profile_lines(mine.profile(OUT / "poster-cold.prof"))
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build, serve, measure, report; return 1 only when a pass did the wrong thing."""
+    """Build, serve, measure, report; return 1 only when something did the wrong thing."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    before = source_digest()
+    before, load = source_digest(), _load()
     servers.ensure_program("/usr/bin/time", "time")
-    print(f"bench: building {args.feeds:,} feeds under {OUT / 'farm'}", flush=True)
-    farm = farms.build(OUT / "farm", args.feeds)
-    install_rss2email(OUT / "r2e-venv")
     compile_poster()
     samples: list[Sample] = []
-    profile = None
-    with (
-        servers.nginx(farm.root, OUT / "nginx", farm.feeds[0].path) as base,
-        servers.channel(TOKEN) as channel,
-    ):
-        print(f"bench: nginx at {base}, sandbox at {channel.api_url}", flush=True)
-        mine = Poster(OUT / "poster", farm, base, channel)
-        theirs = Rss2email(OUT / "r2e", OUT / "r2e-venv", farm, base)
-        for round_ in range(args.rounds):
-            samples += run_round(round_, [mine, theirs], farm)
-        print("bench: idle daemon", flush=True)
-        idle = idle_cpu(OUT / "idle", farm, base, channel)
-        if args.profile:
-            print("bench: profiling a cold poster pass", flush=True)
-            farms.reset(farm)
-            profile = mine.profile(OUT / "poster-cold.prof")
-        versions = _versions(theirs)
-    print("bench: store (bench/ledger.py)", flush=True)
-    ledger = run_ledger(OUT / "ledger")
-    print("bench: media probing (bench/media.py)", flush=True)
-    media = run_media()
-    context = report.Context(
-        len(farm.feeds), farms.ITEMS, farm.bytes_on_disk(), len(farm.changed), args.rounds, versions
-    )
-    extras = _extras(ledger, media, profile)
+    body: list[str] = []
+    wrong = False
+    with servers.channel(TOKEN) as channel:
+        for group, style in (("passes", "full"), ("small", "small")):
+            if group in args.only:
+                found, lines = run_passes(style, args, channel)
+                samples += found
+                body += lines
+        if "daemon10k" in args.only:
+            result = daemon10k.run_daemon10k(OUT / "daemon10k", channel, args.daemon_minutes)
+            body += [*daemon10k.lines(result), ""]
+            wrong = not daemon10k.ok(result)
+    if "parse" in args.only:
+        print("bench: parse against the floor", flush=True)
+        body += ["Parse, best of 30 per document:", ""]
+        body += [*parse_floor.lines(parse_floor.measure(30)), ""]
+    if "ledger" in args.only:
+        print("bench: store (bench/ledger.py)", flush=True)
+        body += ["Store (bench/ledger.py 500):", "", "```", *run_ledger(OUT / "ledger"), "```"]
+    if "media" in args.only:
+        print("bench: media probing (bench/media.py)", flush=True)
+        body += ["", "Media probing (bench/media.py):", "", *run_media()]
     if source_digest() != before:
-        extras += ["", "**poster/ changed during this run: the rounds measured different code.**"]
-    text = report.render(samples, idle, context, extras)
+        body += ["", "**poster/ changed during this run: the rounds measured different code.**"]
+    text = "\n".join([*report.head(_versions(), f"{load}; {_load()}"), *body]) + "\n"
     print("\n" + text)
     (OUT / "results.md").write_text(text, encoding="utf-8")
-    return 1 if report.failed(samples) else 0
+    return 1 if wrong or report.failed(samples) else 0
 
 
 if __name__ == "__main__":

@@ -174,10 +174,9 @@ class Poster:
 
     def _changed_feeds_posted(self, last: int) -> int:
         """Return how many changed feeds have their new item among the ``last`` posts."""
-        posts = self.channel.sandbox.posts[-last:] if last else []
-        media = {str(post.get("media", "")) for post in posts}
-        new_item = f"item-{ITEMS:03d}.jpg"
-        return sum(any(f"/{s.name}/{new_item}" in m for m in media) for s in self.farm.changed)
+        posts = [json.dumps(post) for post in self.channel.sandbox.posts[-last:]] if last else []
+        links = (farms.item_link(s, ITEMS) for s in self.farm.changed)
+        return sum(any(link in post for post in posts) for link in links)
 
     def profile(self, output: Path) -> str:
         """Profile a cold pass with cProfile; return the top 25 entries by cumulative time."""
@@ -215,9 +214,11 @@ class Rss2email:
         self.config.write_text(rss2email_config(farm, base), encoding="utf-8")
         self.env = child_env()
 
-    def version(self) -> str:
-        """Return rss2email's version."""
-        done = subprocess.run([str(self.r2e), "--version"], capture_output=True, text=True)
+    @staticmethod
+    def version_of(venv: Path) -> str:
+        """Return the version of the rss2email installed in ``venv``."""
+        r2e = venv / "bin" / "r2e"
+        done = subprocess.run([str(r2e), "--version"], capture_output=True, text=True)
         return done.stdout.strip()
 
     def fresh(self) -> None:

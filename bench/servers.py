@@ -58,9 +58,14 @@ def ensure_program(path: str, *packages: str) -> str:
     return found
 
 
-def _nginx_conf(root: Path, home: Path, port: int) -> str:
-    """Return an nginx configuration serving ``root`` as static files with validators."""
+def _nginx_conf(root: Path, home: Path, port: int, access_log: Path | None = None) -> str:
+    """Return an nginx configuration serving ``root`` as static files with validators.
+
+    With ``access_log``, each request is logged there as ``<epoch seconds> <path> <status>``.
+    """
     temp = home / "tmp"
+    log = f"log_format polls '$msec $uri $status';\n  access_log {access_log} polls;"
+    log = log if access_log is not None else "access_log off;"
     paths = "\n".join(
         f"  {kind}_temp_path {temp / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -75,7 +80,7 @@ events {{ worker_connections 256; }}
 http {{
   types {{ application/rss+xml xml; application/atom+xml atom; }}
   default_type application/octet-stream;
-  access_log off;
+  {log}
   sendfile on;
   tcp_nopush on;
   etag on;
@@ -105,14 +110,14 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def nginx(root: Path, home: Path, probe: str) -> Iterator[str]:
+def nginx(root: Path, home: Path, probe: str, access_log: Path | None = None) -> Iterator[str]:
     """Serve ``root`` with nginx on a free port; yield its base URL and always stop it."""
     binary = ensure_program("/usr/sbin/nginx", *NGINX_PACKAGES)
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (home / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = home / "nginx.conf"
-    conf.write_text(_nginx_conf(root.resolve(), home.resolve(), port), encoding="utf-8")
+    conf.write_text(_nginx_conf(root.resolve(), home.resolve(), port, access_log), encoding="utf-8")
     command = [binary, "-p", str(home), "-c", str(conf), "-e", str(home / "error.log")]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -8,7 +8,6 @@ files, permissions, a full disk, a port in use), 70 a bug in poster, 130 interru
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -21,21 +20,12 @@ from poster.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    Outline,
+    command_named,
     default_config_path,
     missing_config,
     shared_options,
 )
-from poster.cli.crash import report_bug
-from poster.config import load_config
-from poster.errors import (
-    ConfigError,
-    HostError,
-    PosterError,
-    StateError,
-    UsageError,
-    WebhookError,
-)
-from poster.logs import setup_logging
 
 __all__ = [
     "EXIT_BUG",
@@ -47,20 +37,23 @@ __all__ = [
     "main",
 ]
 
-log = logging.getLogger(__name__)
 
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser for every command, or with only command ``only`` built out.
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser for every command."""
+    With ``only``, the other commands are listed with their summaries but get no options:
+    building every command's parser is most of what ``--help`` would cost.
+    """
     parser = argparse.ArgumentParser(
         prog="poster",
         description="Post new items from RSS, Atom, RDF and JSON feeds to Viber.",
         parents=[shared_options(state=True, suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"poster {__version__}")
-    commands = parser.add_subparsers(
+    action = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", title="commands"
     )
+    commands = action if only is None else Outline(action, only)
     feeds.add_commands(commands)
     channel.add_commands(commands)
     admin.add_commands(commands)
@@ -71,9 +64,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line, building out only the command it names."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    named = command_named(words)
+    args, unknown = build_parser(named).parse_known_args(words)
+    if args.command != named or unknown:
+        # The quick look at the words guessed wrong, or they are wrong: parse again with every
+        # command built, for the result or the error the full parser gives.
+        args = build_parser().parse_args(words)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code; no traceback reaches the person."""
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
+    # The library loads only once the command line is read, so --help and usage errors are
+    # instant and each command imports what it uses.
+    import logging
+
+    from poster.errors import (
+        ConfigError,
+        HostError,
+        PosterError,
+        StateError,
+        UsageError,
+        WebhookError,
+    )
+    from poster.logs import setup_logging
+
     setup_logging(args.log_level or "warning")
     try:
         return _dispatch(args)
@@ -86,10 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except OSError as exc:
-        log.debug("event=os-error", exc_info=True)
+        logging.getLogger(__name__).debug("event=os-error", exc_info=True)
         what = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{what}{exc.strerror or exc}", EXIT_ENVIRONMENT)
     except Exception as exc:
+        from poster.cli.crash import report_bug
+
         print(f"poster: {report_bug(exc)}", file=sys.stderr)
         return EXIT_BUG
 
@@ -102,6 +123,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     missing = missing_config(path, given=args.config is not None)
     if missing is not None:
         raise missing
+    from poster.config import load_config
+
     return int(args.handler(load_config(path), args))
 
 

@@ -6,15 +6,13 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster.app import connect
 from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
-from poster.config import Config, DestinationConfig, WebhookConfig
-from poster.config.values import did_you_mean
-from poster.daemon.listener import WebhookReceiver
-from poster.destinations import Admin, Administered, kind
-from poster.errors import UsageError
+
+if TYPE_CHECKING:
+    from poster.config import Config, DestinationConfig, WebhookConfig
+    from poster.destinations import Admin
 
 TO_HELP = "the destination to use (default: the only one with an account and a webhook)"
 
@@ -65,6 +63,10 @@ def cmd_webhook_remove(config: Config, args: argparse.Namespace) -> int:
 
 def chosen(config: Config, to: str | None) -> DestinationConfig:
     """Return the destination ``--to`` names, else the only one with an account; else explain."""
+    from poster.config.values import did_you_mean
+    from poster.destinations import Administered, kind
+    from poster.errors import UsageError
+
     able = [spec for spec in config.destinations if isinstance(kind(spec.kind), Administered)]
     names = ", ".join(spec.name for spec in able) or "none"
     if to is not None:
@@ -89,6 +91,9 @@ def chosen(config: Config, to: str | None) -> DestinationConfig:
 @contextlib.contextmanager
 def _admin(config: Config, args: argparse.Namespace) -> Iterator[Admin]:
     """Open the chosen destination alone (only its token is loaded) and yield its calls."""
+    from poster.app import connect
+    from poster.destinations import Administered, kind
+
     spec = chosen(config, args.to)
     found = kind(spec.kind)
     assert isinstance(found, Administered), "chosen among the kinds with an account"
@@ -99,6 +104,8 @@ def _admin(config: Config, args: argparse.Namespace) -> Iterator[Admin]:
 @contextlib.contextmanager
 def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[None]:
     """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
+    from poster.daemon.listener import WebhookReceiver
+
     if webhook.listen is None:
         yield
         return

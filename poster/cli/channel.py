@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster import secrets
-from poster.app import build
 from poster.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    SANDBOX_PORT,
+    SANDBOX_TOKEN,
     add_command,
     select_feeds,
     state_dir,
 )
-from poster.config import Config, DestinationConfig
-from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, post_line
-from poster.destinations.viber.sandbox.session import (
-    SANDBOX_TOKEN,
-    SandboxSession,
-    sandbox_session,
-    serve_media,
-)
-from poster.errors import HostError, UsageError
-from poster.logs import setup_logging
-from poster.models import State
-from poster.ops.preview import LABELS, tally
-from poster.pipeline import FeedReport, Outcome
-from poster.pipeline.runner import run_once, summarize
-from poster.pipeline.timings import Timings
-from poster.sandbox.run import serve_forever
+
+if TYPE_CHECKING:
+    from poster.config import Config, DestinationConfig
+    from poster.destinations.viber.sandbox.session import SandboxSession
+    from poster.pipeline import FeedReport, Outcome
 
 
 def add_commands(commands: Any) -> None:
@@ -62,7 +51,7 @@ def add_commands(commands: Any) -> None:
         type=int,
         default=None,
         metavar="PORT",
-        help=f"the sandbox page's port (default: {DEFAULT_CLI_PORT}, else any free one)",
+        help=f"the sandbox page's port (default: {SANDBOX_PORT}, else any free one)",
     )
     run.add_argument("--timings", action="store_true", help="print time spent per stage")
     run.set_defaults(handler=cmd_run)
@@ -76,9 +65,9 @@ def add_commands(commands: Any) -> None:
     sandbox.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_CLI_PORT,
+        default=SANDBOX_PORT,
         metavar="PORT",
-        help=f"the port to serve on (default: {DEFAULT_CLI_PORT})",
+        help=f"the port to serve on (default: {SANDBOX_PORT})",
     )
     sandbox.add_argument(
         "--token",
@@ -91,6 +80,8 @@ def add_commands(commands: Any) -> None:
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     """Run the daemon, or one pass over the chosen feeds against the channel or a sandbox."""
+    from poster.errors import UsageError
+
     if not args.once:
         return _run_daemon(config, args)
     feeds = select_feeds(config, args.feed)
@@ -98,7 +89,9 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         if args.port is not None:
             raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
         return _run_pass(config, feeds, state_dir(args), timings=args.timings)
-    port = DEFAULT_CLI_PORT if args.port is None else args.port
+    from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
+
+    port = SANDBOX_PORT if args.port is None else args.port
     with (
         sandbox_session(config, port=port, any_port=args.port is None) as session,
         _state_dir(args.state_dir) as state,
@@ -111,6 +104,9 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 def _run_daemon(config: Config, args: argparse.Namespace) -> int:
     """Run until SIGTERM; --feed, --sandbox and --port belong to single passes."""
+    from poster.errors import UsageError
+    from poster.logs import setup_logging
+
     if args.feed or args.sandbox or args.port is not None:
         raise UsageError("--feed, --sandbox and --port go with --once")
     from poster.daemon.core import (
@@ -134,6 +130,10 @@ def _run_pass(
 
     ``stand_in`` is a destination and its token that take every feed instead (the sandbox).
     """
+    from poster.app import build
+    from poster.pipeline.runner import run_once, summarize
+    from poster.pipeline.timings import Timings
+
     stages = Timings() if timings else None
     specs, tokens = None, None
     if stand_in is not None:
@@ -156,32 +156,42 @@ def _run_pass(
 
 def _feed_line(report: FeedReport) -> str:
     """Describe one feed's part of a pass in a line."""
+    from poster.ops.preview import tally
+
     if report.error is not None:
         return f"  {report.feed}: {report.error}"
     if report.parsed is None:
         return f"  {report.feed}: not modified"
-    skipped = ((_WORDS.get(action, "?"), count) for action, count in report.skipped)
+    skipped = ((_words().get(action, "?"), count) for action, count in report.skipped)
     return f"  {report.feed}: {tally(report.outcomes, _word, skipped)}"
 
 
 def _word(outcome: Outcome) -> str:
     """Name what became of an item in a pass."""
-    return _WORDS.get(outcome.delivery or outcome.decision.action, "?")
+    return _words().get(outcome.delivery or outcome.decision.action, "?")
 
 
-_WORDS: dict[str, str] = {
-    **LABELS,
-    State.SENT: "sent",
-    State.FAILED: "failed",
-    State.UNCERTAIN: "uncertain",
-    State.DEFERRED: "waiting",
-    State.SKIPPED: "skipped (waited longer than max_wait)",
-}
+@functools.cache
+def _words() -> dict[str, str]:
+    """Return the word for each decision and delivery state, built when a pass reports."""
+    from poster.models import State
+    from poster.ops.preview import LABELS
+
+    return {
+        **LABELS,
+        State.SENT: "sent",
+        State.FAILED: "failed",
+        State.UNCERTAIN: "uncertain",
+        State.DEFERRED: "waiting",
+        State.SKIPPED: "skipped (waited longer than max_wait)",
+    }
 
 
 @contextlib.contextmanager
 def _state_dir(chosen: Path | None) -> Iterator[Path]:
     """Yield the chosen state directory, or a fresh one that lives as long as the sandbox."""
+    import tempfile
+
     if chosen is not None:
         yield chosen
         return
@@ -191,6 +201,8 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
 
 def _linger(session: SandboxSession) -> None:
     """Keep the page up until Ctrl-C when someone is there; else list the posts and say how."""
+    from poster.destinations.viber.sandbox.server import post_line
+
     posts = session.sandbox.posts
     if sys.stdin is not None and sys.stdin.isatty():
         print(
@@ -209,6 +221,10 @@ def _linger(session: SandboxSession) -> None:
 
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     """Run a sandbox channel until Ctrl-C."""
+    from poster import secrets
+    from poster.errors import HostError, UsageError
+    from poster.sandbox.run import serve_forever
+
     tokens = args.token or [SANDBOX_TOKEN]
     for number, token in enumerate(tokens, start=1):
         problem = secrets.token_problem(token)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
-from poster.config import Config, FeedConfig
-from poster.daemon.schedule import next_runs, zone
-from poster.destinations import NeedsToken, TokenSource, kind
-from poster.errors import ConfigError, RenderError
-from poster.render import Renderer
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from poster.config import Config, FeedConfig
+    from poster.destinations import TokenSource
+
+    TokenLine = tuple[str, TokenSource]
 
 RUNS_SHOWN = 3
-
-TokenLine = tuple[str, TokenSource]
 
 
 def cmd_check(config: Config, _args: argparse.Namespace) -> int:
@@ -29,6 +30,8 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     enabled = sum(feed.enabled for feed in config.feeds)
     print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
     _print_token_sources(config, sources)
+    from datetime import UTC, datetime
+
     now = datetime.now(UTC)
     for feed in config.feeds:
         if feed.schedule.cron is not None:
@@ -38,6 +41,9 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
 
 def _token_sources(config: Config) -> tuple[list[TokenLine], list[str]]:
     """Return where each destination's token comes from, and the problems of those set."""
+    from poster.destinations import NeedsToken, kind
+    from poster.errors import ConfigError
+
     found: list[TokenLine] = []
     errors: list[str] = []
     for spec in config.destinations:
@@ -67,6 +73,10 @@ def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
 
 def _template_errors(config: Config) -> list[str]:
     """Render every feed's templates; return each distinct failure once with its feeds."""
+    from poster.destinations import kind
+    from poster.errors import RenderError
+    from poster.render import Renderer
+
     renderer = Renderer(config.templates_dir)
     feeds_by_error: dict[str, list[str]] = {}
     kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
@@ -94,5 +104,7 @@ def _plural(count: int) -> str:
 
 def _cron_line(feed: FeedConfig, now: datetime) -> str:
     """Show a cron feed's schedule and its next runs in its own time zone."""
+    from poster.daemon.schedule import next_runs, zone
+
     runs = ", ".join(run.strftime("%a %Y-%m-%d %H:%M") for run in next_runs(feed, now, RUNS_SHOWN))
     return f"  {feed.name}: cron {feed.schedule.cron!r} in {zone(feed)}; next: {runs}"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster.config import Config, FeedConfig
-from poster.config.values import did_you_mean
-from poster.errors import UsageError
+if TYPE_CHECKING:
+    from poster.config import Config, FeedConfig
+    from poster.errors import UsageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -20,6 +22,12 @@ EXIT_BUG = 70
 """An unexpected error: a bug in poster (sysexits EX_SOFTWARE)."""
 EXIT_INTERRUPTED = 130
 
+# The sandbox's defaults, repeated so that building the parser loads no server code; a test
+# checks them against the sandbox's own.
+SANDBOX_PORT = 8765
+SANDBOX_TOKEN = "sandbox-token"
+STUDIO_LATEST = 3
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CONFIG_HELP = (
     "feeds.toml to use (default: $POSTER_CONFIG, else $CONFIGURATION_DIRECTORY/feeds.toml, "
@@ -29,11 +37,13 @@ STATE_HELP = "where poster keeps its state (default: $STATE_DIRECTORY, else ./st
 LOG_HELP = "debug, info, warning or error (default: warning; info for the daemon)"
 
 
+@functools.cache
 def shared_options(*, state: bool, suppress: bool) -> argparse.ArgumentParser:
     """Return a parent parser with the options every command takes, and --state-dir if asked.
 
     The commands' copies default to ``argparse.SUPPRESS``, so a value given before the command
-    name is kept when the option is not repeated after it.
+    name is kept when the option is not repeated after it. Children copy a parent's options, so
+    one parent serves every command (building a parser is most of the cost of ``--help``).
     """
     default = argparse.SUPPRESS if suppress else None
     parent = argparse.ArgumentParser(add_help=False)
@@ -50,6 +60,69 @@ def shared_options(*, state: bool, suppress: bool) -> argparse.ArgumentParser:
     return parent
 
 
+# The options before the command name that take a value, as ``shared_options`` declares them.
+_VALUED = ("-c", "--config", "--log-level", "--state-dir")
+
+
+def command_named(words: Sequence[str]) -> str:
+    """Return the command the words name, as argparse will find it, or "" when there is none."""
+    taking_value = False
+    for word in words:
+        if taking_value:
+            taking_value = False
+        elif word == "--":
+            return ""
+        elif word in _VALUED[:1] or (
+            word.startswith("--") and "=" not in word and _is_prefix(word, _VALUED[1:])
+        ):
+            taking_value = True
+        elif not word.startswith("-"):
+            return word
+    return ""
+
+
+def _is_prefix(word: str, options: Sequence[str]) -> bool:
+    """Tell whether ``word`` abbreviates one of ``options``, as argparse allows."""
+    return len(word) > 2 and any(option.startswith(word) for option in options)
+
+
+class Outline:
+    """Stand in for the commands' subparsers, building only the named command's parser.
+
+    The others are registered with their summaries, so help and choices stay the same, and
+    what their ``add_commands`` adds to them goes to a ``_Skipped`` that keeps nothing.
+    """
+
+    def __init__(self, commands: Any, only: str) -> None:
+        self._commands = commands
+        self._only = only
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        """Return the real parser for the named command, a ``_Skipped`` for any other."""
+        if name == self._only:
+            return self._commands.add_parser(name, **kwargs)
+        self._commands.add_parser(name, help=kwargs.get("help"), add_help=False)
+        return _Skipped()
+
+
+class _Skipped:
+    """Take a command's options and subcommands and keep none of them."""
+
+    def add_argument(self, *_args: Any, **_kwargs: Any) -> None:
+        """Keep nothing."""
+
+    def set_defaults(self, **_kwargs: Any) -> None:
+        """Keep nothing."""
+
+    def add_subparsers(self, **_kwargs: Any) -> _Skipped:
+        """Return another ``_Skipped`` for the subcommands."""
+        return self
+
+    def add_parser(self, _name: str, **_kwargs: Any) -> _Skipped:
+        """Return another ``_Skipped`` for a subcommand."""
+        return self
+
+
 def default_config_path() -> Path:
     """Return $POSTER_CONFIG, else systemd's configuration directory, else ./feeds.toml."""
     if explicit := os.environ.get("POSTER_CONFIG"):
@@ -61,6 +134,8 @@ def default_config_path() -> Path:
 
 def missing_config(path: Path, given: bool) -> UsageError | None:
     """Return the error for a configuration file that is not there, naming where to point."""
+    from poster.errors import UsageError
+
     if path.exists() or path.is_symlink():
         return None
     where = Path(os.path.abspath(path.expanduser()))
@@ -96,9 +171,13 @@ def select_feeds(config: Config, names: list[str] | None) -> list[FeedConfig]:
 
 def configured(config: Config, name: str) -> FeedConfig:
     """Return the feed called ``name``, or raise a usage error listing the feeds there are."""
+    from poster.errors import UsageError
+
     feed = config.feed(name)
     if feed is not None:
         return feed
+    from poster.config.values import did_you_mean
+
     names = [f.name for f in config.feeds]
     message = f"no feed named {name!r} in {config.path}; feeds: {', '.join(names)}"
     suggestion = did_you_mean(name, names, "feeds")

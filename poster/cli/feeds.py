@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -18,12 +18,10 @@ from poster.cli.common import (
     select_feeds,
     state_dir,
 )
-from poster.config import Config
-from poster.fetch.feed import make_client
-from poster.media.setup import media_stage
-from poster.ops.preview import preview, render_json, render_text
-from poster.store import Store
-from poster.store.store import SNAPSHOT_NAME
+
+if TYPE_CHECKING:
+    from poster.config import Config
+    from poster.store import Store
 
 
 def add_commands(commands: Any) -> None:
@@ -52,6 +50,10 @@ def add_commands(commands: Any) -> None:
 
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
+    from poster.fetch.feed import make_client
+    from poster.media.setup import media_stage
+    from poster.ops.preview import preview, render_json, render_text
+
     feeds = select_feeds(config, args.feed)
     folder = state_dir(args)
     with _ledger(folder) as ledger, make_client() as client, httpx.Client() as api:
@@ -68,6 +70,9 @@ def cmd_preview(config: Config, args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _ledger(state_dir: Path) -> Iterator[Store | None]:
     """Open the state read-only when there is one (also beside a running daemon)."""
+    from poster.store import Store
+    from poster.store.store import SNAPSHOT_NAME
+
     if not (state_dir / SNAPSHOT_NAME).exists():
         yield None
         return

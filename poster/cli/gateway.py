@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from poster.app import open_destinations
 from poster.cli.common import EXIT_OK, add_command, state_dir
-from poster.config import Config
-from poster.destinations.gateway.destination import GatewayDestination, close_ledgers
+
+if TYPE_CHECKING:
+    import httpx
+
+    from poster.config import Config
 
 
 class _NoEntries:
@@ -38,12 +38,17 @@ def add_commands(commands: Any) -> None:
 
 def _gateways(config: Config, args: argparse.Namespace, http: httpx.Client) -> list[Any]:
     """Open the configured destinations and return the gateway ones."""
+    from poster.app import open_destinations
+    from poster.destinations.gateway.destination import GatewayDestination
+
     opened = open_destinations(config, state_dir(args), http, _NoEntries())
     return [d for d in opened.values() if isinstance(d, GatewayDestination)]
 
 
 def cmd_account(config: Config, args: argparse.Namespace) -> int:
     """Print one line per gateway destination: its name and what the gateway says."""
+    import httpx
+
     with httpx.Client() as http:
         for gateway in _gateways(config, args, http):
             shown = gateway.adapter.account()
@@ -56,6 +61,10 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     """Ask each gateway for the statuses of messages without a final one, and record them."""
+    import httpx
+
+    from poster.destinations.gateway.destination import close_ledgers
+
     with httpx.Client() as http:
         try:
             for gateway in _gateways(config, args, http):

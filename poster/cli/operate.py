@@ -9,11 +9,9 @@ seconds for it to end and is refused if it does not.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import (
     EXIT_CONFIG,
@@ -23,15 +21,10 @@ from poster.cli.common import (
     configured,
     state_dir,
 )
-from poster.config import Config
-from poster.errors import StateError
-from poster.ops import inbox
-from poster.ops.commands import retry_problem
-from poster.ops.inbox import Request
-from poster.ops.status import format_status, status_json, status_view
-from poster.store import Store
-from poster.store.ledger import FAILED, SKIPPED, UNCERTAIN
-from poster.store.store import SNAPSHOT_NAME
+
+if TYPE_CHECKING:
+    from poster.config import Config
+    from poster.ops.inbox import Request
 
 RETRY_USAGE = (
     "give FEED KEY for one item, or --failed, --uncertain and/or --skipped (optionally --feed NAME)"
@@ -84,6 +77,13 @@ def add_commands(commands: Any) -> None:
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
     """Print the status; exit 1 when anything needs a person, so monitoring can use it."""
+    import json
+    from datetime import UTC, datetime
+
+    from poster.ops import inbox
+    from poster.ops.status import format_status, status_json, status_view
+    from poster.store import Store
+
     folder = state_dir(args)
     requests = inbox.waiting(folder), inbox.daemon_running(folder)
     with Store(folder, read_only=True) as store:
@@ -97,6 +97,9 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_retry(config: Config, args: argparse.Namespace) -> int:
     """Release one item, or every item in the chosen states, for the next pass."""
+    from poster.ops.inbox import Request
+    from poster.store.ledger import FAILED, SKIPPED, UNCERTAIN
+
     chosen = ((FAILED, args.failed), (UNCERTAIN, args.uncertain), (SKIPPED, args.skipped))
     states = tuple(state for state, on in chosen if on)
     one_item = args.item_feed is not None and args.key is not None
@@ -119,6 +122,8 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_feed(config: Config, args: argparse.Namespace) -> int:
     """Pause or resume a configured feed at run time."""
+    from poster.ops.inbox import Request
+
     feed = configured(config, args.name)
     code = _change(state_dir(args), Request(args.kind, feed.name))
     if args.kind == "feed-enable" and not feed.enabled:
@@ -132,6 +137,10 @@ def cmd_feed(config: Config, args: argparse.Namespace) -> int:
 
 def _change(state_dir: Path, request: Request) -> int:
     """Apply ``request`` to the state, or queue it for the daemon that holds the lock."""
+    from poster.errors import StateError
+    from poster.ops import inbox
+    from poster.store.store import SNAPSHOT_NAME
+
     if not (state_dir / SNAPSHOT_NAME).exists():
         print(
             f"poster: no poster state in {state_dir}; give --state-dir where poster keeps it",
@@ -162,6 +171,10 @@ def _change(state_dir: Path, request: Request) -> int:
 
 def _queue(state_dir: Path, request: Request) -> int:
     """Check what can be checked without the lock, then leave the request for the daemon."""
+    from poster.ops import inbox
+    from poster.ops.commands import retry_problem
+    from poster.store import Store
+
     if request.kind == "retry":
         assert request.feed is not None and request.key is not None
         with Store(state_dir, read_only=True) as store:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import EXIT_OK, add_command, state_dir
-from poster.errors import UsageError
-from poster.recipients import load_recipients
-from poster.store.recipients import RecipientLedger, ledger_path
+
+if TYPE_CHECKING:
+    from poster.store.recipients import RecipientLedger
 
 DEST_HELP = "the destination's name, as in feeds.toml"
 
@@ -41,6 +41,8 @@ def add_commands(commands: Any) -> None:
 
 def cmd_check(_config: object, args: argparse.Namespace) -> int:
     """Print how many numbers the file holds and its version; repeats are logged as warnings."""
+    from poster.recipients import load_recipients
+
     recipients = load_recipients(args.file)
     count = len(recipients)
     print(f"{args.file}: {count} number{'s' if count != 1 else ''}, version {recipients.version}")
@@ -74,6 +76,9 @@ def cmd_release(_config: object, args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace, *, read_only: bool) -> RecipientLedger:
     """Open the destination's ledger, or say that it has none."""
+    from poster.errors import UsageError
+    from poster.store.recipients import RecipientLedger, ledger_path
+
     path = ledger_path(state_dir(args), args.destination)
     if not path.exists():
         raise UsageError(f"destination {args.destination!r} has no recipient ledger at {path}")

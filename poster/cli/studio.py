@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from poster.cli.common import (
+    EXIT_OK,
+    SANDBOX_PORT,
+    STUDIO_LATEST,
+    add_command,
+    select_feeds,
+)
 
-from poster.cli.common import EXIT_OK, add_command, select_feeds
-from poster.config import Config
-from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
-from poster.destinations.viber.sandbox.session import sandbox_session
-from poster.destinations.viber.sandbox.studio import LATEST, Render, Studio
-from poster.fetch.feed import make_client
+if TYPE_CHECKING:
+    from poster.config import Config
+    from poster.destinations.viber.sandbox.studio import Render, Studio
 
 
 def add_commands(commands: Any) -> None:
@@ -34,23 +36,31 @@ def add_commands(commands: Any) -> None:
     studio.add_argument(
         "--limit",
         type=int,
-        default=LATEST,
+        default=STUDIO_LATEST,
         metavar="N",
-        help=f"the newest N items of each feed (default {LATEST})",
+        help=f"the newest N items of each feed (default {STUDIO_LATEST})",
     )
     studio.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_CLI_PORT,
+        default=SANDBOX_PORT,
         metavar="PORT",
-        help=f"the sandbox page's port (default {DEFAULT_CLI_PORT})",
+        help=f"the sandbox page's port (default {SANDBOX_PORT})",
     )
     studio.set_defaults(handler=cmd_studio)
 
 
 def cmd_studio(config: Config, args: argparse.Namespace) -> int:
     """Serve the sandbox page and re-render onto it whenever a watched file changes."""
+    import httpx
+
+    from poster.destinations.viber.sandbox.session import sandbox_session
+    from poster.destinations.viber.sandbox.studio import Studio
+    from poster.fetch.feed import make_client
+
     if args.log_level is None:
+        import logging
+
         # Each render lists every item that failed; the pipeline's log lines would repeat them.
         logging.getLogger("poster.pipeline").setLevel(logging.CRITICAL)
     feeds = [feed.name for feed in select_feeds(config, args.feed)] if args.feed else []

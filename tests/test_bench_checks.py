@@ -1,0 +1,67 @@
+"""Test the benchmark's own checks: the small farm's feeds and the daemon's poll accounting."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import daemon10k
+import farm as farms
+
+from poster.config import FeedConfig
+from poster.models import FetchResult, Validators
+from poster.parse import parse
+from poster.parse.fastxml import parse_fast
+from poster.parse.xmlfeed import parse_xml
+
+EVERY, J = daemon10k.INTERVAL, daemon10k.JITTER
+
+
+@pytest.mark.parametrize(
+    ("gaps", "end_after", "faults"),
+    [
+        ([EVERY, EVERY + J, EVERY + 1], 10.0, (0, 0)),
+        ([EVERY / 3, EVERY, EVERY], 10.0, (0, 0)),  # the first read waits behind the others
+        ([EVERY, 2 * EVERY + J, EVERY], 10.0, (1, 0)),
+        ([EVERY, EVERY, EVERY / 2], 10.0, (0, 1)),
+        ([EVERY, EVERY], 3 * EVERY, (1, 0)),
+    ],
+    ids=["on-time", "late-first-read", "skipped", "twice", "silent-at-the-end"],
+)
+def test_poll_faults_count_missed_and_doubled_polls(
+    gaps: list[float], end_after: float, faults: tuple[int, int]
+) -> None:
+    times = [1000.0]
+    for gap in gaps:
+        times.append(times[-1] + gap)
+    assert daemon10k._poll_faults(times, times[-1] + end_after) == faults
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        farms.FeedSpec(0, "rss", "small", "utf-8"),
+        farms.FeedSpec(1, "atom", "small", "iso-8859-1"),
+        farms.FeedSpec(2, "rdf", "small", "windows-1251"),
+    ],
+    ids=lambda spec: f"{spec.kind}-{spec.encoding}",
+)
+def test_small_feeds_take_the_fast_path_in_every_encoding(
+    tmp_path: Path, spec: farms.FeedSpec
+) -> None:
+    (tmp_path / spec.kind).mkdir()
+    farms.write_feed(tmp_path, spec, extra=1)
+    url = "http://127.0.0.1/feed"
+    body = (tmp_path / spec.path).read_bytes()
+    result = FetchResult("bench", url, 200, body, Validators(), "application/xml")
+    feed = FeedConfig(name="bench", url=url)
+    parsed = parse(result, feed)
+    assert parse_fast(result, feed) == parse_xml(result, feed) == parsed
+    assert len(parsed.items) == farms.ITEMS + 1
+    assert parsed.items[0].link == farms.item_link(spec, farms.ITEMS)
+    words = farms._ACCENTED[spec.encoding].split()[1]
+    assert any(words.lower() in (item.summary or "").lower() for item in parsed.items)

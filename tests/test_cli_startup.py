@@ -1,0 +1,114 @@
+"""Test that the command line reads its words without loading the library it does not need."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from poster import cli
+from poster.cli import build_parser, parse
+from poster.cli.common import SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST, command_named
+from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
+from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN as SESSION_TOKEN
+from poster.destinations.viber.sandbox.studio import LATEST
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COMMAND_LINES = [
+    ["status"],
+    ["-c", "a.toml", "status", "--json"],
+    ["--config=a.toml", "--log-level", "debug", "status"],
+    ["--conf", "run", "check"],
+    ["--state", "s", "--log", "info", "run", "--once", "--feed", "news"],
+    ["-ca.toml", "preview", "--limit", "3", "--json"],
+    ["webhook", "set", "https://example.org/hook"],
+    ["-c", "x.toml", "webhook", "remove"],
+    ["feed", "disable", "news"],
+    ["retry", "news", "key-1"],
+    ["recipients", "uncertain", "sms"],
+    ["sandbox", "--port", "0", "--token", "t", "--token", "u"],
+    ["studio", "--feed", "a", "--limit", "2"],
+    ["account", "-c", "b.toml"],
+]
+
+
+@pytest.mark.parametrize("words", COMMAND_LINES, ids=" ".join)
+def test_building_only_the_named_command_parses_as_the_full_parser_does(words: list[str]) -> None:
+    assert parse(words) == build_parser().parse_args(words)
+
+
+@pytest.mark.parametrize(
+    ("words", "named"),
+    [
+        ([], ""),
+        (["--help"], ""),
+        (["status"], "status"),
+        (["-c", "status", "check"], "check"),
+        (["--config", "status", "check"], "check"),
+        (["--config=status", "check"], "check"),
+        (["--co", "run", "status"], "status"),
+        (["-cstatus", "check"], "check"),
+        (["--log-level", "info", "--state-dir", "run", "status"], "status"),
+        (["--version"], ""),
+        (["--", "status"], ""),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else value,
+)
+def test_the_command_is_found_past_the_options_and_their_values(
+    words: list[str], named: str
+) -> None:
+    assert command_named(words) == named
+
+
+def test_a_wrong_guess_still_parses_with_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "command_named", lambda _words: "check")
+    assert parse(["status", "--json"]) == build_parser().parse_args(["status", "--json"])
+
+
+HEAVY = ("httpx", "jinja2", "apscheduler", "tinydb", "feedparser", "tomllib", "poster.config")
+
+
+def _loaded_after(
+    code: str, heavy: tuple[str, ...] = HEAVY, env: dict[str, str] | None = None
+) -> list[str]:
+    """Run ``code`` in a fresh interpreter and return the ``heavy`` modules it loaded."""
+    probe = (
+        "import sys\nfrom poster.cli import main\n"
+        f"try:\n    {code}\nexcept SystemExit:\n    pass\n"
+        f"loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}))\n"
+        "print('loaded:', *loaded, file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, env=env
+    )
+    return done.stderr.splitlines()[-1].split()[1:]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["--help"], ["status", "--help"], ["run", "--bogus"], ["--version"]],
+    ids=" ".join,
+)
+def test_help_and_usage_errors_load_none_of_the_library(words: list[str]) -> None:
+    assert _loaded_after(f"main({words!r})") == []
+
+
+def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "off"\nurl = "http://127.0.0.1:9/feed.xml"\nenabled = false\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    sandbox = ("poster.destinations.viber.sandbox", "poster.sandbox")
+    assert _loaded_after(f"main({words!r})", sandbox, env) == []
+
+
+def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
+    assert (SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST) == (DEFAULT_CLI_PORT, SESSION_TOKEN, LATEST)
