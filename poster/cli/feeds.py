@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from poster.cli.check import cmd_check
 from poster.cli.common import (
     EXIT_FAILED,
@@ -50,6 +48,8 @@ def add_commands(commands: Any) -> None:
 
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
+    import httpx
+
     from poster.fetch.feed import make_client
     from poster.media.setup import media_stage
     from poster.ops.preview import preview, render_json, render_text
