@@ -20,7 +20,6 @@ REGISTRY = POSTER / "destinations" / "__init__.py"
 SHIMS: dict[str, str] = {
     "store/ledger.py": "the state entries a single-channel release kept for the shorthand",
     "sandbox/run.py": "the sandbox serves a Viber channel beside the gateways' fakes",
-    "sandbox/gateways.py": "the fakes the kinds offer share the Viber sandbox's wire helpers",
     "cli/channel.py": "run --sandbox and sandbox stand a Viber sandbox channel in",
     "cli/studio.py": "the studio is a page of the Viber sandbox",
 }

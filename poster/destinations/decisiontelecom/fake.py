@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 import threading
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from poster.destinations.decisiontelecom.fakestate import Answer, Gateway
+from poster.sandbox.wire import Server
 
 API_PREFIX = "/v1/api/"
 READ_MAX_BYTES = 64 * 1024
@@ -50,7 +50,7 @@ class FakeDecisionTelecom:
         self._notified: dict[int, int] = {}
         self._tokens = itertools.count(44444444444444)
         self._closing = threading.Event()
-        self._httpd: _Server | None = None
+        self._httpd: Server | None = None
         self._thread: threading.Thread | None = None
         self._callbacks: httpx.Client | None = None
 
@@ -65,7 +65,7 @@ class FakeDecisionTelecom:
     def start(self) -> FakeDecisionTelecom:
         """Bind the port and serve in a background thread."""
         self._closing.clear()
-        self._httpd = _Server(self._address, self)
+        self._httpd = Server(self._address, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": POLL_SECONDS},
@@ -189,35 +189,3 @@ def _send(handler: BaseHTTPRequestHandler, answer: Answer, *, close: bool = Fals
         handler.close_connection = True
     handler.end_headers()
     handler.wfile.write(data)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hand every request to the owning fake."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.owner.serve(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.owner.serve(self, "POST")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output clean."""
-
-
-class _Server(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that knows its fake and ignores clients that hang up."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], owner: FakeDecisionTelecom) -> None:
-        self.owner = owner
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)

@@ -12,11 +12,9 @@ profile says) when ``deliver_reports`` runs after the clock passed a message's o
 from __future__ import annotations
 
 import json
-import socket
-import sys
 import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from poster.destinations.inteltele.gateway import Account, Delivery, Gateway, Reply, phones_of
+from poster.sandbox.wire import Server
 
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread: 50 numbers and 1000 symbols are far smaller."""
@@ -70,12 +69,12 @@ class FakeInteltele:
         """(msgid, HTTP status or error name) of each callback made."""
         self._address = (host, port)
         self._closing = threading.Event()
-        self._httpd: _Server | None = None
+        self._httpd: Server | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> FakeInteltele:
         self._closing.clear()
-        self._httpd = _Server(self._address, self)
+        self._httpd = Server(self._address, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": POLL_SECONDS},
@@ -216,38 +215,3 @@ def _send_json(
         handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(data)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hand every request to the owning fake."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.owner.serve(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.owner.serve(self, "POST")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output clean; request lines would also carry the API key."""
-
-
-class _Server(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that knows its fake and ignores clients that hang up."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], owner: FakeInteltele) -> None:
-        self.owner = owner
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out closes its socket before a slow answer is written.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from poster.destinations.viber.sandbox.api import Channel
-from poster.destinations.viber.sandbox.wire import read_body, send_json
+from poster.sandbox.wire import read_body, send_json
 from poster.secrets import token_problem
 
 NAME_MAX = 80

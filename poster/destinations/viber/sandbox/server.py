@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 
 from poster.destinations.viber.sandbox.api import Channel, Reply
 from poster.destinations.viber.sandbox.channels import Channels, switch_faults
-from poster.destinations.viber.sandbox.wire import Server, read_body, send, send_json
 from poster.media.store import serve
+from poster.sandbox.wire import Server, read_body, send, send_json
 
 DEFAULT_CLI_PORT = 8765
 
