@@ -16,6 +16,7 @@ from PIL import Image
 
 from poster.config import FeedConfig
 from poster.daemon.listener import WebhookReceiver
+from poster.destinations.decisiontelecom.kind import KIND as DT
 from poster.destinations.viber import media as viber
 from poster.destinations.viber.kind import KIND
 from poster.fetch.addresses import AddressPolicy
@@ -289,3 +290,50 @@ def test_the_listener_serves_converted_media_with_head(tmp_path: Path) -> None:
     assert got.headers["content-length"] == str(len(data))
     assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
     assert head.content == b"" and listing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/big.png", image("PNG", (800, 600)), id="png-over-400"),
+        pytest.param("/p.webp", image("WEBP", (300, 200)), id="webp"),
+        pytest.param("/p.gif", image("GIF", (80, 60)), id="gif"),
+    ],
+)
+def test_images_a_gateway_refuses_are_converted_to_a_400_pixel_jpeg(
+    tmp_path: Path, server: FeedServer, path: str, body: bytes
+) -> None:
+    server.routes[path] = (200, {}, body)
+    item = Item("k", "t", link="https://example.com/a", image=Media(server.url(path)))
+    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], (DT,))
+    assert DT.choose_type(decided.item, feed()) == "picture"
+    converted = decided.item.image
+    assert converted is not None and converted.url.startswith("https://poster.test/media/")
+    assert max(converted.width or 0, converted.height or 0) <= 400
+    assert decided.reason.endswith(": converted")
+
+
+def test_without_a_public_url_an_oversized_image_goes_as_text_saying_why(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    server.routes["/big.png"] = (200, {}, image("PNG", (800, 600)))
+    item = Item("k", "t", link="https://example.com/a", image=Media(server.url("/big.png")))
+    assert DT.choose_type(item, feed()) == "picture"  # unprobed, its size is unknown
+    [decided] = stage(tmp_path, store=False).prepare(feed(), [wanted(item)], (DT,))
+    assert DT.choose_type(decided.item, feed()) == "text"
+    assert decided.reason.startswith("image is PNG, ")
+    assert decided.reason.endswith(" KB, 800x600: over 400x400, posted as text")
+
+
+def test_a_feed_to_viber_and_a_gateway_gets_one_image_that_fits_both(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    server.routes["/p.jpg"] = (200, {}, image("JPEG", (900, 700)))
+    item = Item("k", "t", link="https://example.com/a", image=Media(server.url("/p.jpg")))
+    [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], (KIND, DT, KIND))
+    assert KIND.choose_type(decided.item, feed()) == "picture"
+    assert DT.choose_type(decided.item, feed()) == "picture"
+    image_ = decided.item.image
+    assert image_ is not None and max(image_.width or 0, image_.height or 0) <= 400
+    assert decided.reason.startswith("image is JPEG, ") and decided.reason.endswith(": converted")
+    assert decided.reason.count("converted") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -67,6 +68,16 @@ class MediaAware(Protocol):
     def explain(self, item: Item, feed: FeedConfig) -> str | None:
         """Say why probed media did not make the item a picture or a video, if it did not."""
         ...
+
+
+def strictest(rules: Sequence[ImageRule]) -> ImageRule:
+    """Return the rule a converted JPEG must meet to fit every one of ``rules``."""
+    sides = [rule.max_side for rule in rules if rule.max_side is not None]
+    return ImageRule(
+        frozenset.intersection(*(rule.types for rule in rules)),
+        min(rule.max_bytes for rule in rules),
+        min(sides) if sides else None,
+    )
 
 
 def type_of(media: Media) -> str | None:

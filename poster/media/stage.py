@@ -23,7 +23,7 @@ from poster.fetch.client import FeedClient
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.media.cache import ProbeCache
 from poster.media.probe import Probe, ProbeLimits, display, follow, probe
-from poster.media.rules import ImageRule, MediaAware, describe
+from poster.media.rules import ImageRule, MediaAware, describe, strictest
 from poster.media.store import MediaStore
 from poster.models import Item, Media
 from poster.select import Decision
@@ -54,30 +54,33 @@ class MediaStage:
     ) -> list[Decision]:
         """Return the decisions with the wanted items' media probed, converted and explained.
 
-        The first of ``kinds`` that has media rules decides what fits.
+        An image that one of ``kinds`` with media rules refuses becomes one JPEG made to fit
+        them all: an item carries one image to every destination it goes to.
         """
-        kind = next((k for k in kinds if isinstance(k, MediaAware)), None)
-        if kind is None or feed.fixed is not None:
+        aware = list(dict.fromkeys(k for k in kinds if isinstance(k, MediaAware)))
+        if not aware or feed.fixed is not None:
             return list(decisions)
         until = time.monotonic() + self.budget
         out = []
         for decision in decisions:
             if decision.wanted and time.monotonic() < until:
-                decision = self._decide(decision, feed, kind)
+                decision = self._decide(decision, feed, aware)
             out.append(decision)
         self.cache.save()
         return out
 
-    def _decide(self, decision: Decision, feed: FeedConfig, kind: MediaAware) -> Decision:
+    def _decide(self, decision: Decision, feed: FeedConfig, kinds: list[MediaAware]) -> Decision:
         """Probe and convert one item's media and say what happened to it."""
         private = _private_ok(feed)
         item = _with_media(decision.item, lambda m: self._probed(m, private))
         notes: list[str] = []
-        rules = kind.media_rules
+        rules = [kind.media_rules for kind in kinds]
         if self.store is not None and feed.type in ("auto", "picture"):
-            item, notes = self._converted(item, rules.picture, rules.thumbnail, private)
-        why = kind.explain(item, feed)
-        reason = "; ".join([*notes, why] if why else notes)
+            pictures = [r.picture for r in rules]
+            thumbnails = [r.thumbnail for r in rules if r.thumbnail is not None]
+            item, notes = self._converted(item, pictures, thumbnails, private)
+        whys = dict.fromkeys(why for kind in kinds if (why := kind.explain(item, feed)))
+        reason = "; ".join([*notes, *whys])
         return replace(decision, item=item, reason=reason or decision.reason)
 
     def _probed(self, media: Media, private: bool) -> Media:
@@ -93,20 +96,19 @@ class MediaStage:
         return applied(media, found)
 
     def _converted(
-        self, item: Item, picture: ImageRule, thumbnail: ImageRule | None, private: bool
+        self,
+        item: Item,
+        pictures: Sequence[ImageRule],
+        thumbnails: Sequence[ImageRule],
+        private: bool,
     ) -> tuple[Item, list[str]]:
-        """Replace an image, and a thumbnail, that do not fit with JPEGs made to fit."""
+        """Replace an image, and a thumbnail, that a rule refuses with JPEGs made to fit all."""
         notes: list[str] = []
         image, thumb = item.image, item.thumbnail
-        if image is not None and _convertible(image) and not picture.fits(image):
-            image = self._convert(image, picture, private, notes, "image")
-        if (
-            thumb is not None
-            and thumbnail is not None
-            and _convertible(thumb)
-            and not thumbnail.fits(thumb)
-        ):
-            thumb = self._convert(thumb, thumbnail, private, notes, "thumbnail")
+        if image is not None and _refused(image, pictures):
+            image = self._convert(image, strictest(pictures), private, notes, "image")
+        if thumb is not None and _refused(thumb, thumbnails):
+            thumb = self._convert(thumb, strictest(thumbnails), private, notes, "thumbnail")
         return replace(item, image=image, thumbnail=thumb), notes
 
     def _convert(
@@ -182,6 +184,11 @@ def _with_media(item: Item, change: Callable[[Media], Media]) -> Item:
     head = tuple(change(media) for media in item.enclosures[:ENCLOSURES])
     rest = item.enclosures[ENCLOSURES:]
     return replace(item, image=image, thumbnail=thumb, enclosures=head + rest)
+
+
+def _refused(media: Media, rules: Sequence[ImageRule]) -> bool:
+    """Tell whether ``media`` can be converted and one of ``rules`` does not take it as it is."""
+    return bool(rules) and _convertible(media) and not all(rule.fits(media) for rule in rules)
 
 
 def _convertible(media: Media) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from poster.destinations.decisiontelecom.rules import (
     BUTTON_CAPTION_MAX,
     IMAGE_SUFFIXES,
@@ -11,20 +9,23 @@ from poster.destinations.decisiontelecom.rules import (
     url_problem,
 )
 from poster.destinations.gateway import PICTURE, TEXT, GatewayMessage
+from poster.destinations.gateway.media import picture_rule
 from poster.errors import RenderError
 from poster.models import Media, Post
 from poster.text import truncate
 
+IMAGE = picture_rule(suffixes=IMAGE_SUFFIXES)
+"""A picture's image: JPEG or PNG at a .jpg/.jpeg/.png URL, within 400x400 pixels."""
 BUTTON_CAPTION = "Read more"
 """The caption of a picture message's button, which opens the item's link."""
 
 
 def image_url(image: Media | None) -> str | None:
-    """Return the image's URL when the gateway takes it: http(s), path ending .jpg/.jpeg/.png."""
+    """Return the image's URL when the gateway takes it: http(s), JPEG/PNG, within 400x400."""
     if image is None or url_problem(image.url):
         return None
     # "image: Correct URL for image (.jpg, .jpeg, .png)": the suffix is checked in lower case.
-    return image.url if urlsplit(image.url).path.lower().endswith(IMAGE_SUFFIXES) else None
+    return image.url if IMAGE.fits(image) else None
 
 
 def compose(post: Post, *, rich: bool) -> GatewayMessage:

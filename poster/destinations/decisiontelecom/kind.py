@@ -28,8 +28,10 @@ from poster.destinations.gateway.destination import (
     GatewayDestination,
     open_gateway,
 )
+from poster.destinations.gateway.media import explain
 from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.gateway.token import key_source
+from poster.media.rules import MediaRules
 from poster.models import Item, Post
 from poster.sandbox.phones import Fake
 
@@ -77,6 +79,15 @@ class DecisionTelecomKind:
             return TEXT
         rich = dt_compose.image_url(item.image) is not None and bool(item.link)
         return PICTURE if rich else TEXT
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """Return the images a picture carries: JPEG or PNG within 400x400."""
+        return MediaRules(dt_compose.IMAGE)
+
+    def explain(self, item: Item, feed: FeedConfig) -> str | None:
+        """Say why the item's probed image did not make it a picture."""
+        return explain(item, feed, dt_compose.IMAGE, self.choose_type)
 
     def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return the types a feed can produce here."""

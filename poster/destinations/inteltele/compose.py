@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.gateway import PICTURE, TEXT, GatewayMessage
+from poster.destinations.gateway.media import picture_rule
 from poster.destinations.inteltele.rules import (
     BUTTON_TEXT_MAX,
     IMAGE_EXTENSIONS,
@@ -30,6 +31,8 @@ from poster.text import truncate
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 IMAGE_SIDE_MAX = 400
 """The document: "The image size should not exceed 400x400px"."""
+IMAGE = picture_rule(IMAGE_SIDE_MAX, IMAGE_EXTENSIONS)
+"""What the media stage converts an ``im_image`` to fit: JPEG/PNG within 400x400."""
 LINK_MAX = 2000
 """Links longer than this are not used for the image or the button: Viber opens them on phones."""
 BUTTON_CAPTION = "Open"

@@ -14,6 +14,7 @@ from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
 from poster.destinations.gateway.destination import GatewayDestination, open_gateway
+from poster.destinations.gateway.media import explain
 from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.gateway.token import key_source
 from poster.destinations.inteltele import compose as it_compose
@@ -21,6 +22,7 @@ from poster.destinations.inteltele.adapter import IntelTeleAdapter, SendOptions
 from poster.destinations.inteltele.api import DEFAULT_BASE_URL, SEND, Credentials, IntelTeleClient
 from poster.destinations.inteltele.models import redacted
 from poster.destinations.inteltele.rules import TTL_MAX, TTL_MIN, valid_sms_source
+from poster.media.rules import MediaRules
 from poster.models import Item, Post
 from poster.sandbox.phones import Fake
 
@@ -76,6 +78,15 @@ class IntelTeleKind:
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return picture for an item with a usable image and a link, else text."""
         return it_compose.choose_type(item, feed)
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """Return the images ``im_image`` carries: JPEG or PNG within 400x400."""
+        return MediaRules(it_compose.IMAGE)
+
+    def explain(self, item: Item, feed: FeedConfig) -> str | None:
+        """Say why the item's probed image did not make it a picture."""
+        return explain(item, feed, it_compose.IMAGE, self.choose_type)
 
     def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return the types ``feed`` can produce here."""

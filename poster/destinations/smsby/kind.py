@@ -20,11 +20,13 @@ from poster.config.keys import Key
 from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
+from poster.destinations.gateway.media import explain
 from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.gateway.token import key_source
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
+from poster.media.rules import MediaRules
 from poster.models import Item, Post
 from poster.recipients import Recipients
 from poster.sandbox.phones import Fake
@@ -95,6 +97,15 @@ class SmsByKind:
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return ``picture`` for an item with a usable image and link, else ``text``."""
         return compose.choose_type(item, feed)
+
+    @property
+    def media_rules(self) -> MediaRules:
+        """Return the images ``image_url`` carries: a public JPEG or PNG."""
+        return MediaRules(compose.IMAGE)
+
+    def explain(self, item: Item, feed: FeedConfig) -> str | None:
+        """Say why the item's probed image did not make it a picture."""
+        return explain(item, feed, compose.IMAGE, self.choose_type)
 
     def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return the types ``feed`` can produce here."""
