@@ -16,6 +16,8 @@ from poster.config import load_config
 from poster.daemon.gateways import PREFIX, secret_key
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import item_ref
+from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
+from poster.destinations.smsby.fake import SmsByFake
 from poster.destinations.viber.sandbox import Sandbox
 from poster.ops.status import format_status, status_json, status_view
 from poster.store import Store
@@ -61,9 +63,14 @@ def write(project: Project, fake: FakeDecisionTelecom, public: bool) -> None:
     )
 
 
-def delivered(project: Project, key: str) -> int:
-    with RecipientLedger(ledger_path(project.state, "subs"), read_only=True) as book:
+def delivered(project: Project, key: str, name: str = "subs") -> int:
+    with RecipientLedger(ledger_path(project.state, name), read_only=True) as book:
         return book.outcome(item_ref("city", key)).delivered
+
+
+def accepted(project: Project, key: str) -> int:
+    with RecipientLedger(ledger_path(project.state, "bulk"), read_only=True) as book:
+        return book.outcome(item_ref("city", key)).accepted
 
 
 def callback_path(project: Project) -> str:
@@ -142,3 +149,32 @@ def test_status_and_metrics_count_each_items_subscribers(project, fake, clock) -
     assert "Subscribers" in text and "0 number(s) opted out" in text
     row = next(line for line in text.splitlines() if post.guid in line and "subs" in line)
     assert row.split()[-6:] == ["10", "10", "0", "0", "0", "0"]
+
+
+def test_smsby_bulk_callbacks_reach_the_ledger_through_the_secret_path(  # type: ignore[no-untyped-def]
+    project, monkeypatch
+) -> None:
+    monkeypatch.setenv("POSTER_BULK_TOKEN", SMSBY_TOKEN)
+    with SmsByFake() as smsby:
+        project.config.write_text(
+            'templates = "templates"\n'
+            f'[webhook]\nlisten = "127.0.0.1:{project.listen}"\n'
+            f'public_url = "http://127.0.0.1:{project.listen}"\n'
+            f'[destinations.bulk]\nkind = "smsby"\napi_url = "{smsby.base_url}"\n'
+            'alphaname_id = 444\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
+            f'[[feeds]]\nname = "city"\nurl = "{project.feeds.url("city")}"\ninterval = "1h"\n'
+            'backlog = "all"\n',
+            encoding="utf-8",
+        )
+        (post,) = project.feeds.publish("city", 1)
+        with running(project) as daemon:
+            wait_for(lambda: smsby.gateway.callbacks, "the bulk request sent")
+            with Store(project.state, read_only=True) as store:
+                secret = store.get_meta(secret_key("bulk"))
+            path = f"{PREFIX}bulk/{secret}"
+            (told,) = smsby.gateway.callbacks.values()
+            assert secret and told == str(daemon.get("/").url.join(path))
+            wait_for(lambda: accepted(project, post.guid) == len(PHONES), "the answers recorded")
+            smsby.advance(6)
+            wait_for(lambda: delivered(project, post.guid, "bulk") == len(PHONES), "recorded")
+    assert smsby.callback_log == [(told, 200)]

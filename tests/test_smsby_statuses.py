@@ -37,21 +37,25 @@ def ledger(tmp_path: Path) -> Iterator[RecipientLedger]:
 
 
 def destination(
-    fake: SmsByFake, http: httpx.Client, route: Route, ledger: RecipientLedger
+    fake: SmsByFake,
+    http: httpx.Client,
+    route: Route,
+    ledger: RecipientLedger,
+    callback_url: str | None = None,
 ) -> GatewayDestination:
     client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url, name="subs")
     numbers = parse_recipients("\n".join(PHONES), "subscribers.txt")
     if route.mode == LIST:
         numbers = list_recipients(12)
-    adapter = SmsByAdapter(client, route)
+    adapter = SmsByAdapter(client, route, lambda: callback_url)
     return GatewayDestination("subs", KIND, adapter, lambda: numbers, lambda: ledger)
 
 
 def test_statuses_arrive_by_callback(fake: SmsByFake, ledger: RecipientLedger) -> None:
     fake.gateway.unroutable.add(PHONES[2])
     with CallbackReceiver("/gateway/subs/s3cret") as receiver, httpx.Client() as http:
-        route = Route(BULK, alphaname_id=444, callback_url=receiver.url)
-        sent = destination(fake, http, route, ledger)
+        route = Route(BULK, alphaname_id=444)
+        sent = destination(fake, http, route, ledger, receiver.url)
         sent.send(MESSAGE)
         assert fake.requests[0].body["callback_url"] == receiver.url
         fake.advance(6)
@@ -131,8 +135,10 @@ def test_a_list_mailing_is_final_once_every_subscriber_is(
 def test_the_preview_hides_the_token_and_the_callback_secret(fake: SmsByFake) -> None:
     with httpx.Client() as http:
         client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url)
-        route = Route(BULK, alphaname_id=444, callback_url="https://poster.test/gateway/subs/s3")
-        shown = SmsByAdapter(client, route).requests(MESSAGE, PHONES)
+        url = "https://poster.test/gateway/subs/s3"
+        shown = SmsByAdapter(client, Route(BULK, alphaname_id=444), lambda: url).requests(
+            MESSAGE, PHONES
+        )
     assert shown[0]["token"] == "***"
     assert shown[0]["callback_url"] == "https://poster.test/gateway/subs/***"
     assert shown[0]["messages"][0]["delivery_list"] == list(PHONES)

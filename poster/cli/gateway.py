@@ -50,13 +50,30 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
     import httpx
 
     with httpx.Client() as http:
-        for gateway in _gateways(config, args, http):
+        for gateway in _with_callbacks(config, args, _gateways(config, args, http)):
             shown = gateway.adapter.account()
             words = (
                 ", ".join(f"{k} {v}" for k, v in shown.items()) or "the gateway gives no balance"
             )
             print(f"{gateway.name}\t{words}")
     return EXIT_OK
+
+
+def _with_callbacks(config: Config, args: argparse.Namespace, gateways: list[Any]) -> list[Any]:
+    """Give each gateway the callback URL the daemon tells it, read from the state."""
+    from poster.daemon.gateways import public_callback_url
+    from poster.store import Store
+    from poster.store.store import SNAPSHOT_NAME
+
+    place = state_dir(args)
+    if not gateways or not (place / SNAPSHOT_NAME).exists():
+        return gateways
+    # Read-only: the daemon may hold the state, and only the daemon makes the secret.
+    public = config.webhook.public_url
+    with Store(place, read_only=True) as store:
+        for gateway in gateways:
+            gateway.address.url = public_callback_url(store, public, gateway.name)
+    return gateways
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:

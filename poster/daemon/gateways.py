@@ -40,6 +40,19 @@ def callback_path(state: Entries, name: str) -> str:
     if not secret:
         secret = secrets.token_urlsafe(24)
         state.set_meta(secret_key(name), secret)
+    return _path(name, secret)
+
+
+def public_callback_url(state: Entries, public_url: str | None, name: str) -> str | None:
+    """Return ``name``'s public callback URL once the daemon has made its secret, else None."""
+    secret = state.get_meta(secret_key(name))
+    if not public_url or not secret:
+        return None
+    return public_url.rstrip("/") + _path(name, secret)
+
+
+def _path(name: str, secret: str) -> str:
+    """Return the callback path of destination ``name`` with ``secret``."""
     return f"{PREFIX}{name}/{secret}"
 
 

@@ -11,7 +11,7 @@ with ``DestinationFatal``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -39,6 +39,8 @@ from poster.errors import (
 from poster.store.recipientstate import DELIVERED as LEDGER_DELIVERED
 from poster.store.recipientstate import FAILED
 
+NO_CALLBACK = "none: set [webhook] public_url and start the daemon once"
+"""What ``account`` shows while poster has no public callback URL to give."""
 CALLBACK_MAX = 4096
 """A status callback carries three short params; a larger body is refused unread."""
 BLACKLISTED = "number is blacklisted"
@@ -73,9 +75,15 @@ class IntelTeleAdapter:
     batch_size = BATCH_NUMBERS
     concurrency = 1
 
-    def __init__(self, client: IntelTeleClient, options: SendOptions = SendOptions()) -> None:
+    def __init__(
+        self,
+        client: IntelTeleClient,
+        options: SendOptions = SendOptions(),
+        callback_url: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.client = client
         self.options = options
+        self.callback_url = callback_url
 
     def request(self, message: GatewayMessage, phones: Sequence[str]) -> SendRequest:
         """Return the ``im/send`` request carrying ``message`` to ``phones``."""
@@ -150,8 +158,14 @@ class IntelTeleAdapter:
         return [] if update is None else [update]
 
     def account(self) -> Mapping[str, str]:
-        """Return the balance and how far below zero it may go."""
-        return {"balance": f"{self.client.balance()}", "credit": f"{self.client.credit()}"}
+        """Return the balance, how far below zero it may go, and the callback URL to set there."""
+        # The status callback URL is an account setting at Intel Tele, not a send parameter.
+        url = self.callback_url() or NO_CALLBACK
+        return {
+            "balance": f"{self.client.balance()}",
+            "credit": f"{self.client.credit()}",
+            "status callback URL": url,
+        }
 
     def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
         """Return the most sending ``message`` to ``phones`` costs, from the account's rates."""

@@ -13,7 +13,11 @@ from poster.config.keys import Key
 from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
-from poster.destinations.gateway.destination import GatewayDestination, open_gateway
+from poster.destinations.gateway.destination import (
+    CallbackAddress,
+    GatewayDestination,
+    open_gateway,
+)
 from poster.destinations.gateway.media import explain
 from poster.destinations.gateway.preview import gateway_stand_in
 from poster.destinations.gateway.token import key_source
@@ -138,6 +142,7 @@ class IntelTeleKind:
         """Return the destination: its API key loaded, its recipients file read on use."""
         settings: IntelTeleSettings = spec.settings
         shared = settings.gateway
+        address = CallbackAddress()
 
         def adapter(api_key: str) -> IntelTeleAdapter:
             client = IntelTeleClient(
@@ -148,9 +153,9 @@ class IntelTeleKind:
                 name=spec.name,
             )
             options = SendOptions(settings.im_sender, shared.ttl, settings.sms_source)
-            return IntelTeleAdapter(client, options)
+            return IntelTeleAdapter(client, options, address)
 
-        return open_gateway(self, spec.name, shared, where, adapter)
+        return open_gateway(self, spec.name, shared, where, adapter, address)
 
 
 KIND = IntelTeleKind()

@@ -15,7 +15,7 @@ Message ids kept in the recipient ledger: ``bulk:<uuid>/<phone>``, ``quick:<id>`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -60,15 +60,20 @@ class Route:
     list_id: int | None = None
     forwarding_time: int | None = None
     """Minutes before an undelivered message goes out as SMS (quick mode)."""
-    callback_url: str | None = None
 
 
 class SmsByAdapter:
     """Adapt the SMS.BY client to poster's gateway machinery."""
 
-    def __init__(self, client: SmsByClient, route: Route) -> None:
+    def __init__(
+        self,
+        client: SmsByClient,
+        route: Route,
+        callback_url: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._client = client
         self.route = route
+        self.callback_url = callback_url
         self.batch_size = BULK_BATCH if route.mode == BULK else 1
         self.concurrency = QUICK_CONCURRENCY if route.mode == QUICK else 1
 
@@ -156,7 +161,8 @@ class SmsByAdapter:
             content=bulk_content(message),
             delivery_list=tuple(phones),
         )
-        return BulkRequest((mailing,), self.route.callback_url)
+        # Read on each send: the daemon sets the address once its listener is up.
+        return BulkRequest((mailing,), self.callback_url())
 
     def _quick(self, message: GatewayMessage, phone: str) -> QuickMessage:
         """Return the ``sendQuickViberMessage`` request for one number."""

@@ -147,7 +147,7 @@ class SmsByKind:
         return open_destination(self, spec, where)
 
 
-def route(spec: DestinationConfig, config_file: str, callback_url: str | None) -> Route:
+def route(spec: DestinationConfig, config_file: str) -> Route:
     """Return how ``spec`` sends, refusing sections whose keys do not fit together."""
     settings: SmsBySettings = spec.settings
     problems = [
@@ -158,7 +158,7 @@ def route(spec: DestinationConfig, config_file: str, callback_url: str | None) -
         raise ConfigError(problems)
     return Route(
         settings.mode, settings.alphaname_id, settings.vibername_id, settings.list_id,
-        settings.forward_sms, callback_url if settings.mode == BULK else None,
+        settings.forward_sms,
     )  # fmt: skip
 
 

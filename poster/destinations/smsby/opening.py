@@ -8,6 +8,7 @@ from poster.config import DestinationConfig
 from poster.destinations import Kind, Opening
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.destination import (
+    CallbackAddress,
     GatewayDestination,
     RecipientsFile,
     shared_ledger,
@@ -30,7 +31,7 @@ from poster.store.recipients import ledger_path
 def open_destination(kind: Kind, spec: DestinationConfig, where: Opening) -> GatewayDestination:
     """Return the gateway destination ``spec`` describes; the ledger opens on the first send."""
     settings: SmsBySettings = spec.settings
-    chosen = route(spec, where.config_file, None)
+    chosen = route(spec, where.config_file)
     recipients = _recipients(spec, where)
     token = where.token or gateway_token(spec.name, settings.common, where.config_file)
     client = SmsByClient(where.http, token, base_url=settings.common.api_url, name=spec.name)
@@ -38,9 +39,10 @@ def open_destination(kind: Kind, spec: DestinationConfig, where: Opening) -> Gat
     daily = None
     if settings.common.max_per_day is not None:
         daily = DayCounter(DailyCap(settings.common.max_per_day), path.parent / "day.json")
+    address = CallbackAddress()
     return GatewayDestination(
-        spec.name, kind, SmsByAdapter(client, chosen), recipients,
-        lambda: shared_ledger(path), daily=daily,
+        spec.name, kind, SmsByAdapter(client, chosen, address), recipients,
+        lambda: shared_ledger(path), daily=daily, address=address,
     )  # fmt: skip
 
 
