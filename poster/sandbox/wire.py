@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -110,3 +111,26 @@ class Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+
+class Serving:
+    """A server answering on a thread of its own from the moment it is made until ``stop``."""
+
+    def __init__(self, server: ThreadingHTTPServer, name: str, poll: float) -> None:
+        self.server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": poll}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Return the host and port the server answers on."""
+        host, port = self.server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop answering, release the port and wait for the thread to end."""
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from poster.destinations.decisiontelecom.fakestate import Answer, Gateway
-from poster.sandbox.wire import Server
+from poster.sandbox.wire import Server, Serving
 
 API_PREFIX = "/v1/api/"
 READ_MAX_BYTES = 64 * 1024
@@ -50,8 +50,7 @@ class FakeDecisionTelecom:
         self._notified: dict[int, int] = {}
         self._tokens = itertools.count(44444444444444)
         self._closing = threading.Event()
-        self._httpd: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
         self._callbacks: httpx.Client | None = None
 
     def __enter__(self) -> FakeDecisionTelecom:
@@ -65,36 +64,27 @@ class FakeDecisionTelecom:
     def start(self) -> FakeDecisionTelecom:
         """Bind the port and serve in a background thread."""
         self._closing.clear()
-        self._httpd = Server(self._address, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": POLL_SECONDS},
-            name="fake-decisiontelecom",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = Serving(Server(self._address, self), "fake-decisiontelecom", POLL_SECONDS)
         return self
 
     def stop(self) -> None:
         """Stop serving, wake delayed answers and release the port; safe to call twice."""
-        httpd, thread, self._httpd, self._thread = self._httpd, self._thread, None, None
+        serving, self._serving = self._serving, None
         if self._callbacks is not None:
             self._callbacks.close()
             self._callbacks = None
-        if httpd is None or thread is None:
+        if serving is None:
             return
         self._closing.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+        serving.stop()
 
     @property
     def base_url(self) -> str:
         """Return the API base URL; clients append /send-viber and /receive-viber."""
-        if self._httpd is None:
+        if self._serving is None:
             raise RuntimeError("the fake is not running; call start() first")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1/api"
+        host, port = self._serving.address
+        return f"http://{host}:{port}/v1/api"
 
     def pump(self) -> list[Callback]:
         """Send a status callback for every message whose status changed since the last one."""

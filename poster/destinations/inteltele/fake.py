@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from poster.destinations.inteltele.gateway import Account, Delivery, Gateway, Reply, phones_of
-from poster.sandbox.wire import Server
+from poster.sandbox.wire import Server, Serving
 
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread: 50 numbers and 1000 symbols are far smaller."""
@@ -69,31 +69,21 @@ class FakeInteltele:
         """(msgid, HTTP status or error name) of each callback made."""
         self._address = (host, port)
         self._closing = threading.Event()
-        self._httpd: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
 
     def __enter__(self) -> FakeInteltele:
         self._closing.clear()
-        self._httpd = Server(self._address, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": POLL_SECONDS},
-            name="inteltele-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = Serving(Server(self._address, self), "inteltele-fake", POLL_SECONDS)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        httpd, thread, self._httpd, self._thread = self._httpd, self._thread, None, None
-        if httpd is None or thread is None:
+        serving, self._serving = self._serving, None
+        if serving is None:
             return
         self._closing.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+        serving.stop()
 
     @property
     def account(self) -> Account:
@@ -103,10 +93,10 @@ class FakeInteltele:
     @property
     def base_url(self) -> str:
         """Return the URL to give the client as its base URL."""
-        if self._httpd is None:
+        if self._serving is None:
             raise RuntimeError("the fake is not running; use it in a with block")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._serving.address
+        return f"http://{host}:{port}"
 
     @property
     def deliveries(self) -> list[Delivery]:

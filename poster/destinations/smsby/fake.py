@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from poster.destinations.smsby.fakegateway import Gateway
 from poster.destinations.smsby.fakerules import Delivery, Reply
+from poster.sandbox.wire import Server, Serving
 
 READ_MAX_BYTES = 1024 * 1024
 CALLBACK_TIMEOUT = 2.0
@@ -89,13 +90,11 @@ class SmsByFake:
         self._recent: deque[datetime] = deque()
         self._reported: dict[str, str] = {}
         self._closing = threading.Event()
-        self._httpd = _Server(("127.0.0.1", port), self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._server = Server(("127.0.0.1", port), self)
+        self._serving: Serving | None = None
 
     def __enter__(self) -> SmsByFake:
-        self._thread.start()
+        self._serving = Serving(self._server, "fake-smsby", 0.02)
         return self
 
     def __exit__(
@@ -106,14 +105,15 @@ class SmsByFake:
     def close(self) -> None:
         """Stop serving, wake slow answers and release the port."""
         self._closing.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        if self._serving is not None:
+            self._serving.stop(timeout=5)
+        else:
+            self._server.server_close()
 
     @property
     def base_url(self) -> str:
         """Return the URL to give the client as its base URL."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def got(self, phone: str) -> list[Delivery]:
         """Return every message ``phone`` has received, oldest first."""
@@ -138,6 +138,13 @@ class SmsByFake:
                     due.append((url, {"uuid": uuid, "messages": shown}))
         for url, body in due:
             self.callback_log.append((url, _post_json(url, body)))
+
+    def serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer a GET or POST; the gateway documents no other method."""
+        if method == "HEAD":
+            handler.send_error(501)
+            return
+        self.answer(handler)
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         """Read one request, apply the next fault and the rate limit, and answer it."""
@@ -252,29 +259,3 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply, raw: bytes | None = Non
         handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(body)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hand every request to the fake."""
-
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.server.owner.answer(self)
-
-    def do_GET(self) -> None:
-        self.server.owner.answer(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read ``requests`` instead."""
-
-
-class _Server(ThreadingHTTPServer):
-    """A threaded server that knows its fake."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], owner: SmsByFake) -> None:
-        self.owner = owner
-        super().__init__(address, _Handler)

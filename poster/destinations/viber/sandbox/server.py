@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from poster.destinations.viber.sandbox.api import Channel, Reply
 from poster.destinations.viber.sandbox.channels import Channels, switch_faults
 from poster.media.store import serve
-from poster.sandbox.wire import Server, read_body, send, send_json
+from poster.sandbox.wire import Server, Serving, read_body, send, send_json
 
 DEFAULT_CLI_PORT = 8765
 
@@ -108,8 +108,7 @@ class Sandbox:
         self._notice: dict[str, Any] = {"summary": "", "problems": []}
         self._page = _asset("page.html").replace("__CHANNEL_NAME__", html.escape(channel_name))
         self._closing = threading.Event()
-        self._httpd: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -121,32 +120,24 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Bind the port and serve in a background thread."""
-        if self._httpd is not None:
+        if self._serving is not None:
             raise RuntimeError("the sandbox is already running")
         self._closing.clear()
-        self._httpd = Server(self._address, self)
+        server = Server(self._address, self)
         for mount in self.mounts:
             mount.start()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": POLL_SECONDS},
-            name="poster-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = Serving(server, "poster-sandbox", POLL_SECONDS)
         return self
 
     def stop(self) -> None:
         """Stop serving, wake delayed answers and release the port; safe to call twice."""
-        httpd, thread, self._httpd, self._thread = self._httpd, self._thread, None, None
-        if httpd is None or thread is None:
+        serving, self._serving = self._serving, None
+        if serving is None:
             return
         self._closing.set()
         for mount in self.mounts:
             mount.stop()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+        serving.stop()
 
     @property
     def channel(self) -> Channel:
@@ -161,10 +152,9 @@ class Sandbox:
     @property
     def url(self) -> str:
         """Return the channel page's URL."""
-        if self._httpd is None:
+        if self._serving is None:
             raise RuntimeError("the sandbox is not running; call start() first")
-        host, port = self._httpd.server_address[:2]
-        host = str(host)
+        host, port = self._serving.address
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     @property
