@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 import httpx
 import pytest
+from support.callbacks import CallbackReceiver
 from support.clock import Clock
 
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
@@ -42,29 +41,6 @@ TEXT_ONLY = {
 }
 
 
-class Receiver:
-    """Record the JSON bodies POSTed to a server on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                owner.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output clean."""
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/callback"
-        serve = self.httpd.serve_forever
-        threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-
 @pytest.fixture
 def clock() -> Clock:
     """Return a clock that only moves when a test moves it."""
@@ -79,12 +55,10 @@ def fake(clock: Clock) -> Iterator[FakeDecisionTelecom]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver() -> Iterator[CallbackReceiver]:
     """Run a callback receiver."""
-    running = Receiver()
-    yield running
-    running.httpd.shutdown()
-    running.httpd.server_close()
+    with CallbackReceiver() as running:
+        yield running
 
 
 class Post(Protocol):
@@ -245,7 +219,7 @@ def test_status_of_an_old_or_unknown_message_is_invalid(
 
 
 def test_status_callbacks_follow_the_clock(
-    fake: FakeDecisionTelecom, clock: Clock, receiver: Receiver, call: Post
+    fake: FakeDecisionTelecom, clock: Clock, receiver: CallbackReceiver, call: Post
 ) -> None:
     found = call({**VALID, "callback_url": receiver.url}).json()["message_id"]
     call(without("callback_url"))
@@ -264,7 +238,7 @@ def test_status_callbacks_follow_the_clock(
 
 
 def test_a_two_way_reply_reaches_the_callback_and_parses(
-    fake: FakeDecisionTelecom, clock: Clock, receiver: Receiver, call: Post
+    fake: FakeDecisionTelecom, clock: Clock, receiver: CallbackReceiver, call: Post
 ) -> None:
     body = {**TEXT_ONLY, "message_type": 206, "callback_url": receiver.url}
     found = call(body).json()["message_id"]
