@@ -10,6 +10,7 @@ error types stay.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -157,3 +158,11 @@ def _is_https_upgrade(old: httpx.URL, new: httpx.URL) -> bool:
 def _timeouts(seconds: float) -> dict[str, dict[str, float]]:
     """Return the request extension that sets every httpx timeout to ``seconds``."""
     return {"timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}}
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def display(url: httpx.URL | str) -> str:
+    """Return ``url`` without its user info, which may hold a password."""
+    return _USERINFO.sub(r"\1", str(url))

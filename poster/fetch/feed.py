@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -28,7 +27,7 @@ from poster.errors import (
     TooManyRedirects,
 )
 from poster.fetch.addresses import NonPublicAddress
-from poster.fetch.client import FeedClient, default_transport, next_request
+from poster.fetch.client import FeedClient, default_transport, display, next_request
 from poster.fetch.headers import parse_freshness, parse_retry_after
 from poster.fetch.inflate import decoded
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
@@ -40,7 +39,6 @@ ACCEPT = (
     "application/feed+json, application/json;q=0.9, application/atom+xml, application/rss+xml, "
     "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 DEADLINE_FACTOR = 3
 """A feed without its own ``deadline`` gets this many times its ``timeout`` for a whole fetch."""
 
@@ -99,7 +97,7 @@ def _fetch_http(
         hop.extensions.setdefault(ALLOW_PRIVATE, private_ok)
         request = hop
     raise TooManyRedirects(
-        feed.name, f"more than {feed.max_redirects} redirects, the last to {_display(request.url)}"
+        feed.name, f"more than {feed.max_redirects} redirects, the last to {display(request.url)}"
     )
 
 
@@ -122,13 +120,13 @@ def _read_response(feed: FeedConfig, response: httpx.Response, deadline: float) 
     url, status = str(response.url), response.status_code
     if status >= 400:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise HTTPStatusError(feed.name, status, retry_after, url=_display(url))
+        raise HTTPStatusError(feed.name, status, retry_after, url=display(url))
     headers = tuple(response.headers.multi_items())
     if status == 304:
         response.read()  # empty by definition; reading it lets the connection be reused
         return _Answer(url, status, headers, None)
     if not 200 <= status < 300:
-        raise FetchError(feed.name, f"unexpected HTTP {status} from {_display(url)}")
+        raise FetchError(feed.name, f"unexpected HTTP {status} from {display(url)}")
     return _Answer(url, status, headers, _read_capped(feed, response, deadline))
 
 
@@ -136,16 +134,16 @@ def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) ->
     """Read the decoded body, stopping at ``feed.max_bytes`` or at the ``deadline``."""
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
-        raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+        raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
     # BytesIO hands its buffer over as the result: a bytearray would be copied, holding the
     # body twice at the moment memory peaks.
     body = io.BytesIO()
     for chunk in _pieces(feed, response):
         if body.write(chunk) and body.tell() > feed.max_bytes:
-            raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+            raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
         if time.monotonic() > deadline:
             # A transport without a watchdog (a proxy's) still stops between pieces.
-            raise _past_deadline(feed, _display(response.url))
+            raise _past_deadline(feed, display(response.url))
     return body.getvalue()
 
 
@@ -162,7 +160,7 @@ def _raw_capped(feed: FeedConfig, response: httpx.Response) -> Iterator[bytes]:
     for chunk in response.iter_raw():
         received += len(chunk)
         if received > feed.max_bytes:
-            raise ResponseTooLarge(feed.name, feed.max_bytes, url=_display(response.url))
+            raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
         yield chunk
 
 
@@ -216,7 +214,7 @@ def _result(
 
 def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> FetchError:
     """Map an httpx error to the poster error a caller acts on, naming the feed and the URL."""
-    url, kind = _display(_failed_url(exc) or feed.url), type(exc).__name__
+    url, kind = display(_failed_url(exc) or feed.url), type(exc).__name__
     if isinstance(exc, DeadlineExceeded):
         return _past_deadline(feed, url)
     if isinstance(exc, NonPublicAddress):
@@ -255,8 +253,3 @@ def _failed_url(exc: httpx.HTTPError | httpx.InvalidURL) -> str | None:
         return str(exc.request.url) if isinstance(exc, httpx.HTTPError) else None
     except RuntimeError:
         return None
-
-
-def _display(url: httpx.URL | str) -> str:
-    """Return ``url`` without its user info, which may hold a password."""
-    return _USERINFO.sub(r"\1", str(url))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from poster.fetch.client import FeedClient, next_request
+from poster.fetch.client import FeedClient, display, next_request
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.media.sniff import sniff
@@ -24,7 +24,6 @@ from poster.media.sniff import sniff
 SNIFF_BYTES = 64 * 1024
 """Bytes asked for: a JPEG's frame header may follow tens of KB of EXIF data."""
 _TOTAL = re.compile(r"^\s*bytes\s+\d+-\d+/(\d+)\s*$", re.IGNORECASE)
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -164,8 +163,3 @@ def _stated_length(response: httpx.Response) -> int | None:
         return int(found.group(1)) if found else None
     declared = response.headers.get("content-length", "")
     return int(declared) if declared.isascii() and declared.isdigit() else None
-
-
-def display(url: httpx.URL | str) -> str:
-    """Return ``url`` without its user info, which may hold a password."""
-    return _USERINFO.sub(r"\1", str(url))

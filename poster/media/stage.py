@@ -19,10 +19,10 @@ import httpx
 from poster.config import FeedConfig
 from poster.errors import MediaError
 from poster.fetch.addresses import is_public
-from poster.fetch.client import FeedClient
+from poster.fetch.client import FeedClient, display
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.media.cache import ProbeCache
-from poster.media.probe import Probe, ProbeLimits, display, follow, probe
+from poster.media.probe import Probe, ProbeLimits, follow, probe
 from poster.media.rules import ImageRule, MediaAware, describe, strictest
 from poster.media.store import MediaStore
 from poster.models import Item, Media
