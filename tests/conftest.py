@@ -1,11 +1,14 @@
 """Share fixtures across test modules."""
 
+import compileall
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from feedserver import FeedServer
+from support.tls import shared_contexts
 
 from poster import secrets
 from poster.daemon.listener import WebhookReceiver
@@ -13,6 +16,25 @@ from poster.destinations.viber.client import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.logs import NOISY_LOGGERS
 from poster.secrets import RedactingFilter
+
+POSTER = Path(__file__).parents[1] / "poster"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile poster's modules once, before any test process or ``poster`` process starts.
+
+    Each ``poster`` process a test starts then loads bytecode instead of compiling every module
+    again, which it would do each time under PYTHONDONTWRITEBYTECODE; current files are kept.
+    """
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(POSTER, quiet=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_context() -> Iterator[None]:
+    """Load the CA bundle once per test process, not once per HTTP client (see support.tls)."""
+    with shared_contexts():
+        yield
 
 
 @pytest.fixture
