@@ -30,6 +30,16 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(POSTER, quiet=1)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Keep the tests of a module with a costly shared setup on one worker (``-n``'s default)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from support.scheduling import SharedSetupScheduling
+
+    return SharedSetupScheduling(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_tls_context() -> Iterator[None]:
     """Load the CA bundle once per test process, not once per HTTP client (see support.tls)."""
