@@ -12,7 +12,7 @@ from support.tls import shared_contexts
 
 from poster import secrets
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.logs import NOISY_LOGGERS
 from poster.secrets import RedactingFilter
