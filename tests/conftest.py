@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 from feedserver import FeedServer
+from support.logs import logging_kept
 from support.tls import shared_contexts
 
 from poster import secrets
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.logs import NOISY_LOGGERS
 from poster.secrets import RedactingFilter
 
 POSTER = Path(__file__).parents[1] / "poster"
@@ -57,16 +57,8 @@ def feed_server() -> Iterator[FeedServer]:
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """Drop log handlers a test installed (``main`` writes to that test's captured stderr)."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
+    with logging_kept():
+        yield
 
 
 @pytest.fixture
