@@ -502,6 +502,7 @@ class Daemon:
         with self._reads:
             # A read still under way would write to the state after it is closed.
             self._reads.wait_for(lambda: self._reading == 0, READ_GRACE)
+        self.media.flush()
         log.info("event=stopped")
 
 

@@ -142,7 +142,12 @@ def run_once(
     resend_uncertain(app.store, feeds)
     resume_interrupted(app.store, app.destinations)
     paced = lanes(app, clock=clock, sleep=sleep, now=now)
-    reports = run_pass(feeds, deps(app, timings=timings), paced)
+    needs = deps(app, timings=timings)
+    try:
+        reports = run_pass(feeds, needs, paced)
+    finally:
+        if needs.media is not None:
+            needs.media.flush()
     record_reads(app.store, reports)
     return reports
 
