@@ -7,7 +7,8 @@ N}``, naming the snapshot it continues; each further line is one change, ``{"seq
 "table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline.
 
 ``N`` is rewritten in place (fixed width) with every append: the file is at least ``N`` bytes
-long and only the line starting at ``N`` or later was not yet on disk when a change returned.
+long and only the lines starting at ``N`` or later, written together by the last append, were
+not yet on disk when a change returned; the first damaged one of them and the rest are dropped.
 A journal shorter than ``N``, a gap in the numbers, or damage before the final line means
 recorded changes were lost, and is refused rather than forgotten: the items they recorded
 would be posted again. State written before ``seq`` and ``committed`` existed still opens.
@@ -221,8 +222,9 @@ def _check_tables(value: object) -> Tables:
 def scan_journal(files: StateFiles) -> JournalScan | None:
     """Read the journal's complete changes; return ``None`` when there is no journal.
 
-    A final line that is cut short or unreadable is left out (``torn``): it is the trace of a
-    crash in the middle of an append. Any other loss or damage is an error.
+    A final line that is cut short or unreadable, or a damaged line of the last append and the
+    lines after it, are left out (``torn``): the trace of a crash in the middle of an append.
+    Any other loss or damage is an error.
     """
     path = files.journal
     try:
@@ -242,21 +244,24 @@ def scan_journal(files: StateFiles) -> JournalScan | None:
     complete = sum(map(len, lines)) + len(lines)
     changes = _decode_all(lines[1:])
     if changes is None:
-        changes, complete = _decode_each(path, lines, complete == len(data))
+        changes, complete = _decode_each(path, lines, complete == len(data), committed)
     if complete < len(data) and complete < (committed or 0):
         # The unfinished line began before the last confirmed one: that one is gone.
         raise StateError(path, _shortened(complete, committed or 0))
     return JournalScan(generation, changes, complete, len(data), mark_at)
 
 
-def _decode_each(path: Path, lines: list[bytes], whole: bool) -> tuple[list[Change], int]:
-    """Decode line by line, naming the first damaged one; only a final one may be dropped."""
+def _decode_each(
+    path: Path, lines: list[bytes], whole: bool, committed: int | None
+) -> tuple[list[Change], int]:
+    """Decode line by line, naming the first damaged one; only an unconfirmed tail is dropped."""
     changes, good_bytes = [], len(lines[0]) + 1
     for number, line in enumerate(lines[1:], start=2):
         try:
             changes.append(_decode_change(_parse_line(line)))
         except ValueError as exc:
-            if number == len(lines) and whole:
+            unconfirmed = committed is not None and good_bytes >= committed
+            if unconfirmed or (number == len(lines) and whole):
                 break
             raise StateError(path, f"line {number} {exc}; {journal_way_out()}") from exc
         good_bytes += len(line) + 1
