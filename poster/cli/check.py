@@ -77,7 +77,7 @@ def _template_errors(config: Config) -> list[str]:
     from poster.errors import RenderError
     from poster.render import Renderer
 
-    renderer = Renderer(config.templates_dir)
+    renderer = Renderer(config.templates_dir, fixed=True)
     feeds_by_error: dict[str, list[str]] = {}
     kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
     for feed in config.feeds:
