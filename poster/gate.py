@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from tzlocal import get_localzone
-
-from poster.recipients.daycap import DailyCap
-
 QUIET_HINT = 'write the window as "HH:MM-HH:MM" in 24-hour time, such as "23:00-07:00"'
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 QUIET = "quiet hours to end"
@@ -93,7 +89,7 @@ class Gate:
     @property
     def zone_name(self) -> str:
         """Return the name of the zone the gate reads hours in."""
-        return self.timezone or str(get_localzone())
+        return self.timezone or str(_local_zone())
 
     def day(self, moment: datetime) -> date:
         """Return the local day ``moment`` falls on, the day the cap counts posts of."""
@@ -104,6 +100,8 @@ class Gate:
 
         ``None`` means at once; ``sent_today`` is how many posts went out on ``now``'s day.
         """
+        from poster.recipients.daycap import DailyCap
+
         zone = _zone(self.zone_name)
         cap = DailyCap(self.max_per_day, zone)
         moment, count, left, why = now, sent_today, position, ""
@@ -127,5 +125,12 @@ class Gate:
 
 def _zone(name: str) -> tzinfo:
     """Return the zone called ``name``; the machine's own zone when that is its name."""
-    local = get_localzone()
+    local = _local_zone()
     return local if name == str(local) else ZoneInfo(name)
+
+
+def _local_zone() -> tzinfo:
+    """Return the machine's zone; tzlocal loads only for a gate that reads the local hours."""
+    from tzlocal import get_localzone
+
+    return get_localzone()

@@ -112,3 +112,25 @@ def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
 
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
     assert (SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST) == (DEFAULT_CLI_PORT, SESSION_TOKEN, LATEST)
+
+
+@pytest.mark.parametrize(
+    ("command", "unused"),
+    [
+        (["status"], ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")),
+        (["check"], ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
+)
+def test_status_and_check_load_only_what_they_use(
+    tmp_path: Path, command: list[str], unused: tuple[str, ...]
+) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), *command]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    assert _loaded_after(f"main({words!r})", unused, env) == []

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +117,8 @@ class JournalScan:
 
 def new_generation() -> str:
     """Return a fresh name that ties a journal to the snapshot it continues."""
+    import uuid  # here: it loads platform, and a read-only open never names a generation
+
     return uuid.uuid4().hex
 
 

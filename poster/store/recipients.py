@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -211,6 +210,8 @@ class RecipientLedger:
 
     def record_intent(self, item: str, recipients: Sequence[str], batch_id: str = "") -> str:
         """Record, before the request, that ``recipients`` are about to get ``item``."""
+        import uuid  # here: it loads platform, which reading the ledger for a status never needs
+
         batch_id = batch_id or uuid.uuid4().hex
         allowed = set(self.plan(item, recipients))
         refused = [phone for phone in recipients if phone not in allowed]
