@@ -41,6 +41,10 @@ def test_building_only_the_named_command_parses_as_the_full_parser_does(words: l
     assert parse(words) == build_parser().parse_args(words)
 
 
+def test_help_with_no_command_built_reads_as_the_full_parsers() -> None:
+    assert build_parser("").format_help() == build_parser().format_help()
+
+
 @pytest.mark.parametrize(
     ("words", "named"),
     [

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import functools
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,6 +208,8 @@ def _linger(session: SandboxSession) -> None:
             f"The sandbox channel got {len(posts)} posts: open {session.sandbox.url} to see them."
         )
         print("The page stays up until you press Ctrl-C.")
+        import threading
+
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
         return

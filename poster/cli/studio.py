@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +70,8 @@ def cmd_studio(config: Config, args: argparse.Namespace) -> int:
     ):
         studio = Studio(config.path, session, client, api, feeds=feeds, limit=args.limit)
         print(_welcome(studio, session.sandbox.url), flush=True)
+        import threading
+
         with contextlib.suppress(KeyboardInterrupt):
             studio.run(threading.Event(), _show)
     return EXIT_OK
