@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,13 +151,18 @@ def status_view(
     daemon_running: bool = False,
 ) -> StatusView:
     """Gather the status of every feed, destination, delivery and waiting request."""
-    feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
-    configured = {feed.name for feed in config.feeds}
-    gone = [n for n in store.feed_names() if n not in configured]
-    feeds += [_feed_status(store, name, False, False) for name in gone]
     subs = push_records.load(store)
     shown = config.webhook.public_url is not None or bool(subs)
-    feeds = [replace(feed, push=subs.get(feed.name), push_shown=shown) for feed in feeds]
+    names = {feed.name for feed in config.feeds}
+    gone = [n for n in store.feed_names() if n not in names]
+    listed = [
+        *((f.name, True, f.enabled) for f in config.feeds),
+        *((n, False, False) for n in gone),
+    ]
+    feeds = [
+        _feed_status(store, name, configured, enabled, subs.get(name), shown)
+        for name, configured, enabled in listed
+    ]
     return StatusView(
         now=now,
         state_path=store.path,
@@ -174,14 +179,21 @@ def status_view(
     )
 
 
-def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> FeedStatus:
+def _feed_status(
+    store: Store,
+    name: str,
+    configured: bool,
+    enabled: bool,
+    push: Subscription | None,
+    push_shown: bool,
+) -> FeedStatus:
     """Return one feed's status, with when it was paused when an operator paused it."""
     state = store.feed_state(name)
     paused_at = None
     if state.disabled == OPERATOR_DISABLED:
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
-    return FeedStatus(name, configured, enabled, state, paused_at)
+    return FeedStatus(name, configured, enabled, state, paused_at, push, push_shown)
 
 
 # Presentation
