@@ -11,10 +11,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from poster.store.records import RELEASED, DeliveryRecord, FeedState
+    from poster.store.documents import RELEASED, DeliveryRecord, FeedState
     from poster.store.store import Store
 
-_HOMES = {"RELEASED": "records", "DeliveryRecord": "records", "FeedState": "records"}
+_HOMES = {"RELEASED": "documents", "DeliveryRecord": "documents", "FeedState": "documents"}
 
 __all__ = ["RELEASED", "DeliveryRecord", "FeedState", "Store"]
 
