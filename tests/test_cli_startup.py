@@ -101,6 +101,11 @@ def test_help_and_usage_errors_load_none_of_the_library(words: list[str]) -> Non
     assert _loaded_after(f"main({words!r})") == []
 
 
+def test_help_loads_neither_typing_nor_threading() -> None:
+    # Bare Python loads neither; each costs --help a few milliseconds.
+    assert _loaded_after("main(['--help'])", ("typing", "threading")) == []
+
+
 def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
     config = tmp_path / "feeds.toml"
     config.write_text(

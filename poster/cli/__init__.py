@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from poster import __version__
 from poster.cli import admin, channel, feeds, gateway, operate, recipients, studio
@@ -28,6 +27,11 @@ from poster.cli.common import (
     outline_parser,
     shared_options,
 )
+
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "EXIT_BUG",

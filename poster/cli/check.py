@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
+
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -7,9 +7,12 @@ import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config, FeedConfig
     from poster.errors import UsageError
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import (
     EXIT_CONFIG,
@@ -22,7 +21,11 @@ from poster.cli.common import (
     state_dir,
 )
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config
     from poster.ops.inbox import Request
 

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import (
     EXIT_OK,
@@ -16,7 +15,11 @@ from poster.cli.common import (
     select_feeds,
 )
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config
 
 
