@@ -126,7 +126,11 @@ def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
 @pytest.mark.parametrize(
     ("command", "unused"),
     [
-        (["status"], ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")),
+        (
+            ["status"],
+            ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")
+            + ("hashlib", "secrets", "tzlocal"),
+        ),
         (["check"], ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")),
     ],
     ids=lambda value: value[0] if isinstance(value, list) else "",
