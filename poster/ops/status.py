@@ -11,14 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poster.config import Config
-from poster.destinations.gateway.subscribers import (
-    HEADER,
-    GatewaySubscribers,
-    read_subscribers,
-    subscriber_rows,
-)
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
@@ -30,6 +25,7 @@ from poster.push import subscriptions
 from poster.push.describe import describe
 from poster.push.subscriptions import Subscription
 from poster.store import DeliveryRecord, FeedState, Store
+from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
     FAILED,
     PENDING,
@@ -37,6 +33,9 @@ from poster.store.ledger import (
     SKIPPED,
     UNCERTAIN,
 )
+
+if TYPE_CHECKING:
+    from poster.destinations.gateway.subscribers import GatewaySubscribers
 
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
@@ -172,8 +171,17 @@ def status_view(
         daemon_running=daemon_running,
         restored=store.restored,
         held=held_posts(((d.name, d.gate) for d in config.destinations), store, now),
-        subscribers=read_subscribers(config, store.path.parent),
+        subscribers=_subscribers(config, store.path.parent),
     )
+
+
+def _subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, ...]:
+    """Count each gateway's recipients; the ledgers' code loads only when there are ledgers."""
+    if not (state_dir / RECIPIENTS_FOLDER).is_dir():
+        return ()
+    from poster.destinations.gateway.subscribers import read_subscribers
+
+    return read_subscribers(config, state_dir)
 
 
 def _feed_status(
@@ -217,6 +225,8 @@ def format_status(view: StatusView) -> str:
         *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
     ]
     if view.subscribers:
+        from poster.destinations.gateway.subscribers import HEADER, subscriber_rows
+
         rows = [_Row(cells, notes) for cells, notes in subscriber_rows(view.subscribers)]
         lines += ["", "Subscribers (newest items first)", *_table(HEADER, rows)]
     if view.problems:

@@ -29,6 +29,8 @@ from typing import Any
 from poster.errors import StateError
 
 FORMAT = 1
+RECIPIENTS_FOLDER = "recipients"
+"""The folder in the state directory that holds each gateway destination's recipient ledger."""
 MARK_WIDTH = 20
 """Digits kept for the journal's ``committed`` offset, so it can be rewritten in place."""
 Document = dict[str, Any]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from poster.errors import StateError, UsageError
-from poster.store.files import Change, Tables
+from poster.store.files import RECIPIENTS_FOLDER, Change, Tables
 from poster.store.journal import JournalStorage
 from poster.store.place import ONE_SHOT
 from poster.store.recipientstate import (
@@ -100,7 +100,7 @@ def ledger_path(state_dir: Path, destination: str) -> Path:
         raise UsageError(
             f"destination name {destination!r} must be letters, digits, '.', '_' or '-'"
         )
-    return state_dir / "recipients" / destination / "ledger.json"
+    return state_dir / RECIPIENTS_FOLDER / destination / "ledger.json"
 
 
 class LedgerStorage(JournalStorage):
