@@ -13,7 +13,7 @@ from support.decisiontelecom import Clock, fake_gateway
 
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
 from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.inteltele.gateway import Account
+from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
 from poster.destinations.smsby.fake import SmsByFake
 from poster.destinations.viber.sandbox import Sandbox

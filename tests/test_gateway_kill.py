@@ -30,10 +30,10 @@ from poster.cli import EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import GROUP, close_ledgers, item_ref
 from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.inteltele.gateway import Account
+from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
 from poster.destinations.smsby.fake import SmsByFake
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 DT_KEY = "dt-kill-key-never-shown-6262"
 PHONES = tuple(f"38050{n:07d}" for n in range(10_000))

@@ -41,7 +41,7 @@ def add_commands(commands: Any) -> None:
 def cmd_account(config: Config, args: argparse.Namespace) -> int:
     """Print one block per destination with an account; one not read is a line on stderr."""
     from poster.errors import UsageError
-    from poster.ops.account import accounts, with_account
+    from poster.ops.accounts import accounts, with_account
 
     specs = with_account(config)
     if args.to is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from poster.app import Reading, connect
 from poster.config import Config, DestinationConfig
-from poster.daemon.gateways import tell_callback_urls
+from poster.daemon.callbacks import tell_callback_urls
 from poster.destinations import Account, Destination, HasAccount, kind
 from poster.errors import DeliveryError
 from poster.store import Store
