@@ -128,23 +128,32 @@ def test_every_destination_with_an_account_gets_a_block(
 
 
 @pytest.mark.parametrize(
-    ("failing", "says"),
-    [("it", "wrong api key"), ("sb", "token")],
-    ids=["inteltele", "smsby"],
+    ("failing", "key", "code", "says"),
+    [
+        ("it", WRONG, EXIT_FAILED, "wrong api key"),
+        ("sb", WRONG, EXIT_FAILED, "invalid token"),
+        ("dt", None, EXIT_CONFIG, "POSTER_DT_TOKEN"),
+    ],
+    ids=["inteltele-refused", "smsby-refused", "decisiontelecom-missing"],
 )
-def test_a_refused_key_is_one_line_and_the_others_are_still_shown(
+def test_a_key_refused_or_missing_is_one_line_and_the_others_are_still_shown(
     capsys: pytest.CaptureFixture[str],
     config: Path,
     monkeypatch: pytest.MonkeyPatch,
     failing: str,
+    key: str | None,
+    code: int,
     says: str,
 ) -> None:
-    monkeypatch.setenv(f"POSTER_{failing.upper()}_TOKEN", WRONG)
+    if key is None:
+        monkeypatch.delenv(f"POSTER_{failing.upper()}_TOKEN")
+    else:
+        monkeypatch.setenv(f"POSTER_{failing.upper()}_TOKEN", key)
     shown = account(capsys, config)
-    assert shown.code == EXIT_FAILED
+    assert shown.code == code
     (line,) = shown.err.splitlines()
     assert line.startswith(f"poster: {failing}: account not read: ")
-    assert says in line.lower()
+    assert says.lower() in line.lower()
     expected = [name for name in ("news", "dt", "it", "sb") if name != failing]
     assert list(shown.blocks()) == expected
 

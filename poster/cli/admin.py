@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
+from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_command, state_dir
 
 if TYPE_CHECKING:
     from poster.config import Config, DestinationConfig, WebhookConfig
@@ -39,7 +39,10 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_account(config: Config, args: argparse.Namespace) -> int:
-    """Print one block per destination with an account; one not read is a line on stderr."""
+    """Print one block per destination with an account; one not read is a line on stderr.
+
+    The exit code is the worst: 2 when a destination cannot be opened, 1 when its call failed.
+    """
     from poster.errors import UsageError
     from poster.ops.accounts import accounts, with_account
 
@@ -48,10 +51,10 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
         specs = (named(config, args.to, specs, "account to show"),)
     elif not specs:
         raise UsageError(f"no destination in {config.path} has an account to show")
-    blocks, failed = [], False
+    blocks, codes = [], {EXIT_OK}
     for shown in accounts(config, state_dir(args), specs):
         if shown.account is None:
-            failed = True
+            codes.add(EXIT_CONFIG if shown.unusable else EXIT_FAILED)
             print(f"poster: {shown.name}: account not read: {shown.error}", file=sys.stderr)
             continue
         lines = "".join(f"\n  {line}" for line in shown.account.lines)
@@ -60,7 +63,7 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
             print(f"poster: {shown.name}: {shown.account.warning}", file=sys.stderr)
     if blocks:
         print("\n\n".join(blocks))
-    return EXIT_FAILED if failed else EXIT_OK
+    return max(codes)
 
 
 def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
