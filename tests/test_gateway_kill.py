@@ -28,7 +28,7 @@ from support.wait import wait_for
 
 from poster.cli import EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.gateway.destination import GROUP, close_ledgers, item_ref
+from poster.destinations.gateway.destination import GROUP, item_ref
 from poster.destinations.inteltele.fake import FakeInteltele
 from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
@@ -141,11 +141,7 @@ def write_project(folder: Path, case: Case, api_url: str, feed_url: str) -> Path
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_killed_send_sends_nobody_twice_and_loses_nobody(
-    tmp_path: Path,
-    feed_server: FeedServer,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    case: Case,
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str], case: Case
 ) -> None:
     feeds = Feeds(feed_server)
     state = tmp_path / "state"
@@ -162,12 +158,7 @@ def test_a_killed_send_sends_nobody_twice_and_loses_nobody(
         assert child.wait() == -signal.SIGKILL
         assert len(case.sent(fake)) < len(PHONES)
 
-        # The restart runs in this process: a fresh run, minus a second interpreter's start.
-        monkeypatch.setenv("POSTER_SUBS_TOKEN", case.token)
-        argv = ["-c", str(config), "run", "--once", "--state-dir", str(state)]
-        assert main(argv) == EXIT_OK
-        close_ledgers()
-        capsys.readouterr()
+        assert run_once(config, state, case.token).wait(timeout=120) == EXIT_OK
         got = Counter(case.sent(fake))
 
     assert max(got.values()) == 1
