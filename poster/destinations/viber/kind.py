@@ -10,6 +10,7 @@ from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import (
     REDACTED,
+    Account,
     Destination,
     Entries,
     Limit,
@@ -153,6 +154,10 @@ class ViberKind:
 
         assert isinstance(destination, ViberChannel), "opened by this kind"
         return ViberAdmin(destination)
+
+    def account(self, destination: Destination) -> Account:
+        """Describe a channel this kind opened: its name, id and admins."""
+        return self.admin(destination).account()
 
 
 def channel(
