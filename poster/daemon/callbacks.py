@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from poster.daemon.listener import Call, WebhookReceiver
+from poster.daemon.httpserver import Call
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations import Destination, Entries
 from poster.destinations.gateway.destination import GatewayDestination
 from poster.destinations.gateway.subscribers import GatewaySubscribers
@@ -49,6 +50,15 @@ def public_callback_url(state: Entries, public_url: str | None, name: str) -> st
     if not public_url or not secret:
         return None
     return public_url.rstrip("/") + _path(name, secret)
+
+
+def tell_callback_urls(
+    state: Entries, public_url: str | None, destinations: Mapping[str, Destination]
+) -> None:
+    """Give each gateway destination the callback URL the daemon gives it, if made; make none."""
+    for name, destination in destinations.items():
+        if isinstance(destination, GatewayDestination):
+            destination.address.url = public_callback_url(state, public_url, name)
 
 
 def _path(name: str, secret: str) -> str:

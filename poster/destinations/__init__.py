@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from poster.config.feedkeys import Key
     from poster.models import Item
     from poster.sandbox.fakes import Fake
+    from poster.sandbox.hooks import SandboxHost
 
 REDACTED = "***"
 
@@ -207,6 +208,15 @@ class Administered(Protocol):
 
 
 @runtime_checkable
+class HasAccount(Protocol):
+    """A kind whose destinations have an account to show: a channel's admins, a balance."""
+
+    def account(self, destination: Destination) -> Account:
+        """Ask for the account of ``destination``, opened by this kind, and describe it."""
+        ...
+
+
+@runtime_checkable
 class HasShorthand(Protocol):
     """A kind whose one destination may be configured by a top-level section of its own name."""
 
@@ -249,6 +259,16 @@ class HasSandboxFake(Protocol):
 
     def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
         """Return the kind's fake, not started, on ``clock`` with ``balance`` in its account."""
+        ...
+
+
+@runtime_checkable
+class HostsSandbox(Protocol):
+    """A kind whose sandbox stands in for a destination: a local page of what it got."""
+
+    @property
+    def sandbox(self) -> SandboxHost:
+        """Return the kind's sandbox, as the sandbox commands open it."""
         ...
 
 
@@ -299,6 +319,14 @@ def sandbox_fakes(clock: Callable[[], float], balance: int) -> list[Fake]:
         for found in map(kind, KINDS)
         if isinstance(found, HasSandboxFake)
     ]
+
+
+def sandbox_host() -> SandboxHost:
+    """Return the sandbox of the first kind that has one, in registry order."""
+    for found in map(kind, KINDS):
+        if isinstance(found, HostsSandbox):
+            return found.sandbox
+    raise LookupError("no kind of destination has a sandbox")
 
 
 def stand_in(name: str, like: Kind, sender: str | None) -> Destination:
