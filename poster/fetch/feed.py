@@ -132,24 +132,26 @@ def _read_response(feed: FeedConfig, response: httpx.Response, deadline: float) 
 
 def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) -> bytes:
     """Read the decoded body, stopping at ``feed.max_bytes`` or at the ``deadline``."""
-    url = display(response.url)
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
-        raise ResponseTooLarge(feed.name, feed.max_bytes, url=url)
+        raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
+    body = Spool()
     try:
-        with closing(Spool()) as body:
-            for chunk in _pieces(feed, response):
-                body.write(chunk)
-                if body.size > feed.max_bytes:
-                    raise ResponseTooLarge(feed.name, feed.max_bytes, url=url)
-                if time.monotonic() > deadline:
-                    # A transport without a watchdog (a proxy's) still stops between pieces.
-                    raise _past_deadline(feed, url)
-            return body.getvalue()
+        for chunk in _pieces(feed, response):
+            body.write(chunk)
+            if body.size > feed.max_bytes:
+                raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
+            if time.monotonic() > deadline:
+                # A transport without a watchdog (a proxy's) still stops between pieces.
+                raise _past_deadline(feed, display(response.url))
+        return body.getvalue()
     except SpillFailed as exc:
+        url = display(response.url)
         raise FetchError(
             feed.name, f"{url}: {exc.reason}; free some space there or set TMPDIR to another folder"
         ) from exc
+    finally:
+        body.close()
 
 
 def _pieces(feed: FeedConfig, response: httpx.Response) -> Iterable[bytes]:

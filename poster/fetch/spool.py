@@ -67,7 +67,7 @@ class Spool:
 
     def close(self) -> None:
         """Free what the body holds, in memory and on disk."""
-        self._memory = io.BytesIO()
+        self._memory.close()
         if self._file is not None:
             self._file.close()
             self._file = None
