@@ -21,7 +21,7 @@ PEAK_LIMIT_KIB = 100 * 1024
 """Peak resident memory allowed: the interpreter and its libraries (about 45 MiB), one 10 MB
 document being read (its body, its text and a copy of the text, about 35 MiB) and room for the
 allocator. A body past 1 MiB waits in a temporary file, so the fetches that end at their 10 MB
-cap hold little; measured peaks are 74-75 MiB."""
+cap hold little; measured peaks are 73-75 MiB."""
 STOP_WITHIN = 2.0
 
 
