@@ -6,11 +6,14 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config, DestinationConfig, WebhookConfig
     from poster.destinations import Admin
 
