@@ -7,7 +7,8 @@ N}``, naming the snapshot it continues; each further line is one change, ``{"seq
 "table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline.
 
 ``N`` is rewritten in place (fixed width) with every append: the file is at least ``N`` bytes
-long and only the line starting at ``N`` or later was not yet on disk when a change returned.
+long and only the lines starting at ``N`` or later, written together by the last append, were
+not yet on disk when a change returned; the first damaged one of them and the rest are dropped.
 A journal shorter than ``N``, a gap in the numbers, or damage before the final line means
 recorded changes were lost, and is refused rather than forgotten: the items they recorded
 would be posted again. State written before ``seq`` and ``committed`` existed still opens.
@@ -22,7 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from typing import Any
 from poster.errors import StateError
 
 FORMAT = 1
+RECIPIENTS_FOLDER = "recipients"
+"""The folder in the state directory that holds each gateway destination's recipient ledger."""
 MARK_WIDTH = 20
 """Digits kept for the journal's ``committed`` offset, so it can be rewritten in place."""
 Document = dict[str, Any]
@@ -101,6 +103,8 @@ class Change:
 
 def new_generation() -> str:
     """Return a fresh name that ties a journal to the snapshot it continues."""
+    import uuid  # here: it loads platform, and a read-only open never names a generation
+
     return uuid.uuid4().hex
 
 
