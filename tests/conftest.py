@@ -9,7 +9,7 @@ import httpx
 import pytest
 from feedserver import FeedServer
 from support.logs import logging_kept
-from support.tls import shared_contexts
+from support.tls import own_contexts, shared_contexts
 
 from poster import secrets
 from poster.daemon.listener import WebhookReceiver
@@ -45,6 +45,12 @@ def one_tls_context() -> Iterator[None]:
     """Load the CA bundle once per test process, not once per HTTP client (see support.tls)."""
     with shared_contexts():
         yield
+
+
+@pytest.fixture
+def own_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let each HTTP client of the test build its own TLS context, for tests that count them."""
+    own_contexts(monkeypatch)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ clients (every ``build()``, most fixtures), nearly all of them for plain HTTP to
 that loading was the largest single cost of the suite. Inside ``shared_contexts()`` clients whose
 CA source is the same (certifi's bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` as httpx reads
 them) get one context, as the connections of one client already do: verification is unchanged.
+A test that counts the contexts poster builds asks for ``own_contexts`` instead.
 """
 
 from __future__ import annotations
@@ -39,3 +40,8 @@ def shared_contexts() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(default, "create_ssl_context", create)
         yield
+
+
+def own_contexts(patch: pytest.MonkeyPatch) -> None:
+    """Let every client build its own context again, for as long as ``patch`` is in force."""
+    patch.setattr(default, "create_ssl_context", _ORIGINAL)
