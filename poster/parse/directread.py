@@ -1,0 +1,528 @@
+"""Collect a feed's data and entries from an ElementTree, doing what feedparser's handlers do.
+
+:class:`Reader` walks the tree once and keeps, for the feed and for each entry, the keys of
+feedparser's result that poster reads, each set the way feedparser's handler for that element
+sets it (``feedparser/namespaces/_base.py``, ``dc.py``, ``itunes.py``, ``mediarss.py`` and the
+core of ``mixin.py``, whose order of steps each method keeps). An element is either one of
+those, one whose handler touches nothing poster reads (``HARMLESS``), or one without a handler,
+whose text feedparser stores under its name. Anything else raises ``Unsupported``.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+from feedparser.mixin import _FeedParserMixin
+from feedparser.urls import _urljoin
+
+from poster.parse.directnames import Names, attributes, has_handler, leaves, text
+from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
+from poster.parse.feeddates import parse_feed_date
+
+Context = dict[str, Any]
+
+map_content_type = _FeedParserMixin.map_content_type
+looks_like_html = _FeedParserMixin.looks_like_html
+_HTML_TYPES = {"text/html", XHTML}
+_TAG_SCHEMES = {"itunes_keywords": "http://www.itunes.com/", "media_keywords": None}
+_MEDIA_CATEGORY = "http://search.yahoo.com/mrss/category_schema"
+# feedparser's pattern for an email address in an author's text (``_sync_author_detail``).
+_EMAIL = re.compile(
+    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
+    r"""([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
+)
+# Elements without a handler whose text poster reads, from the feed or from an entry.
+CAPTURED = frozenset(
+    ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase", "itunes_duration")
+)
+# Keys of the feed and its entries that poster reads, which an element without a handler
+# would overwrite.
+_RESERVED = frozenset(
+    [
+        "title",
+        "title_detail",
+        "link",
+        "links",
+        "id",
+        "guidislink",
+        "summary",
+        "summary_detail",
+        "content",
+        "author",
+        "author_detail",
+        "authors",
+        "published",
+        "updated",
+        "tags",
+        "media_content",
+        "media_thumbnail",
+        "image",
+    ]
+)
+# Elements whose handlers set only what poster does not read, wherever they stand.
+HARMLESS = frozenset(
+    [
+        "subtitle",
+        "tagline",
+        "info",
+        "feedburner_browserfriendly",
+        "rights",
+        "copyright",
+        "dc_rights",
+        "language",
+        "dc_language",
+        "webmaster",
+        "dc_publisher",
+        "created",
+        "dcterms_created",
+        "expirationdate",
+        "generator",
+        "cloud",
+        "itunes_explicit",
+        "itunes_block",
+        "itunes_subtitle",
+        "media_rating",
+        "media_credit",
+        "media_restriction",
+        "media_license",
+        "dc_contributor",
+        "newlocation",
+    ]
+)
+# The feed's own tags are not read: these may hold iTunes' nested categories there.
+_FEED_TAGS = frozenset(
+    (
+        "category",
+        "dc_subject",
+        "keywords",
+        "media_category",
+        "itunes_category",
+        "itunes_keywords",
+        "media_keywords",
+    )
+)
+_AUTHOR_PARTS = {"name": "name", "email": "email", "uri": "href", "url": "href", "homepage": "href"}
+_IMAGE_PARTS = frozenset(("title", "link", "description", "url", "width", "height"))
+
+
+class Reader:
+    """Walk a feed's tree, keeping feedparser's state between elements as its handlers do."""
+
+    def __init__(self, names: Names, version: str) -> None:
+        self.names = names
+        self.version = version
+        self.meta: Context = {}
+        self.entries: list[Context] = []
+        self.title_depth = -1
+        self.has_content = False
+        self.guidislink = False
+
+    # The document's structure: feed-level elements, then entries.
+
+    def channel(self, element: ET.Element, depth: int) -> None:
+        """Read an RSS ``channel`` or the Atom ``feed``: the feed's elements and its entries."""
+        self._no_cdf(element)
+        for child in element:
+            key = self.names.key(child.tag)
+            if key in ("item", "entry"):
+                self.entry(child, depth + 1)
+            elif key == "image":
+                self.image(child, depth + 1)
+            else:
+                self.element(child, key, self.meta, depth + 1, False)
+
+    def entry(self, element: ET.Element, depth: int) -> None:
+        """Read one item or entry (``_start_item``, its children, ``_end_item``)."""
+        attrs = self._no_cdf(element)
+        context: Context = {}
+        self.entries.append(context)
+        self.guidislink = False
+        self.title_depth = -1
+        about = attrs.get("rdf:about")
+        if about:
+            context["id"] = about
+        for child in element:
+            self.element(child, self.names.key(child.tag), context, depth + 1, True)
+        self.has_content = False
+
+    def image(self, element: ET.Element, depth: int) -> None:
+        """Read a feed's ``image``: nothing poster reads, but its title resets the title rule."""
+        self.title_depth = -1
+        for child in leaves(element):
+            key = self.names.key(child.tag)
+            if key not in _IMAGE_PARTS:
+                raise Unsupported(f"{key} in image")
+            if key == "title" and text(child).strip():
+                self.title_depth = depth + 1
+
+    def element(
+        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
+    ) -> None:
+        """Read one element of the feed or of an entry."""
+        handler = HANDLERS.get(key)
+        if not in_entry and key in _FEED_TAGS:
+            self._feed_tags(element)
+        elif handler is not None:
+            handler(self, element, key, context, depth, in_entry)
+        elif key in HARMLESS:
+            text(element)
+        elif key == "itunes_owner" and not in_entry and not self.version.startswith("atom"):
+            leaves(element)  # sets the publisher, and the author of a feed only Atom reads
+        elif has_handler(key) or key in _RESERVED:
+            raise Unsupported(f"element {key}")
+        else:
+            self.generic(element, key, context)
+
+    def generic(self, element: ET.Element, key: str, context: Context) -> None:
+        """Keep an element without a handler as feedparser does: its text under its name."""
+        if key in CAPTURED:
+            value = text(element)
+            context[key] = attributes(element) if element.attrib else repair_text(value.strip())
+            return
+        for child in element:
+            child_key = self.names.key(child.tag)
+            if has_handler(child_key) or child_key in _RESERVED or child_key in CAPTURED:
+                raise Unsupported(f"element {child_key} inside {key}")
+            self.generic(child, child_key, context)
+
+    def _feed_tags(self, element: ET.Element) -> None:
+        """Check that the feed's own tags hold nothing but iTunes categories."""
+        for child in element.iter():
+            if child is not element and self.names.key(child.tag) != "itunes_category":
+                raise Unsupported(f"{child.tag} in a category")
+
+    def _no_cdf(self, element: ET.Element) -> dict[str, str]:
+        """Return the attributes of a channel or entry, refusing CDF's ``lastmod``/``href``."""
+        attrs = attributes(element)
+        if "lastmod" in attrs or "href" in attrs:
+            raise Unsupported("CDF attributes")
+        return attrs
+
+    # Text constructs: push_content, pop and what each handler does after.
+
+    def construct(self, element: ET.Element, default: str) -> tuple[str, str]:
+        """Return a text construct's value and type, as ``push_content`` then ``pop`` give them."""
+        attrs = attributes(element) if element.attrib else {}
+        kind = map_content_type(attrs.get("type", default))
+        if kind == XHTML or _is_base64(attrs, kind):
+            raise Unsupported(f"{kind} content")
+        value = repair_text(text(element).strip())
+        if kind == "text/plain" and not self.version.startswith("atom") and looks_like_html(value):
+            kind = "text/html"
+        return value, kind
+
+    def title(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
+        """Keep the first non-empty title at a depth (``_end_title`` and ``title_depth``)."""
+        value, kind = self.construct(element, "text/plain")
+        if not -1 < self.title_depth <= depth:
+            context["title"] = value
+            context["title_detail"] = (value, kind)
+        if value:
+            self.title_depth = depth
+
+    def description(
+        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
+    ) -> None:
+        """Read a description or summary; a second one is content (``_start_description``)."""
+        if "summary" in context and not self.has_content:
+            self._content(element, context, "text/plain", in_entry)
+            return
+        summary = key in ("summary", "itunes_summary")
+        value, kind = self.construct(element, "text/plain" if summary else "text/html")
+        name = "summary" if summary or in_entry else "subtitle"
+        context[name] = value
+        context[name + "_detail"] = (value, kind)
+
+    def content(
+        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
+    ) -> None:
+        """Read Atom content or content:encoded (``_start_content``, ``_end_content``)."""
+        self._content(element, context, "text/plain" if key == "content" else "text/html", in_entry)
+
+    def _content(self, element: ET.Element, context: Context, default: str, in_entry: bool) -> None:
+        """Store a content value; plain text and HTML are copied to the summary if it has none."""
+        self.has_content = True
+        value, kind = self.construct(element, default)
+        if in_entry:
+            context.setdefault("content", []).append((value, kind))
+        else:
+            context["content"] = value
+        context.setdefault("summary", value)
+
+    # Links, ids, dates.
+
+    def link(
+        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
+    ) -> None:
+        """Read a link: Atom's attributes, or RSS's text (``_start_link``, ``pop``)."""
+        value = text(element).strip()
+        attrs = attributes(element)
+        attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
+        _enforce_href(attrs)
+        if "href" in attrs:
+            attrs["href"] = _urljoin("", attrs["href"])
+        context.setdefault("links", []).append(attrs)
+        if "href" in attrs:
+            if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in _HTML_TYPES:
+                context["link"] = attrs["href"]
+            return
+        value = repair_text(_uri(value))
+        if in_entry:
+            value = repair_query(value.replace("&amp;", "&"))
+            context["link"] = value
+            if value:
+                attrs["href"] = value
+        else:
+            value = repair_query(value)
+            context["link"] = attrs["href"] = value
+
+    def guid(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
+        """Read an RSS guid or an Atom id; a permalink is the link when there is none."""
+        attrs = attributes(element) if element.attrib else {}
+        self.guidislink = attrs.get("ispermalink", "true") == "true"
+        value = text(element).strip()
+        value = repair_text(_uri(value) if value and self.guidislink else value)
+        context["id"] = value
+        context.setdefault("guidislink", self.guidislink and "link" not in context)
+        if self.guidislink:
+            context.setdefault("link", value)
+
+    def published(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Read a publication date (``_end_published``); the last one counts."""
+        context["published"] = parse_feed_date(repair_text(text(element).strip()))
+
+    def updated(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
+        """Read an update date (``_end_updated``); the last one counts."""
+        context["updated"] = parse_feed_date(repair_text(text(element).strip()))
+
+    # Authors.
+
+    def author(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
+        """Read an author: Atom's name/email/uri, or RSS/Dublin Core text (``_start_author``)."""
+        context.setdefault("authors", []).append({})
+        for child in leaves(element):
+            part = _AUTHOR_PARTS.get(self.names.key(child.tag))
+            if part is None:
+                raise Unsupported(f"{child.tag} in author")
+            _save_author(context, part, text(child).strip())
+        pieces = [element.text or "", *(child.tail or "" for child in element)]
+        context["author"] = repair_text("".join(pieces).strip())
+        _sync_author_detail(context)
+
+    def contributor(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Read a contributor: only its own names, which poster does not read."""
+        for child in leaves(element):
+            if self.names.key(child.tag) not in _AUTHOR_PARTS:
+                raise Unsupported(f"{child.tag} in contributor")
+
+    # Tags.
+
+    def category(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Read a category: its attributes, then its text as the term (``_end_category``)."""
+        attrs = attributes(element) if element.attrib else {}
+        if key == "itunes_category":
+            _add_tag(context, attrs.get("text"), "http://www.itunes.com/", None)
+        else:
+            if key == "media_category":
+                attrs.setdefault("scheme", _MEDIA_CATEGORY)
+            scheme = attrs.get("scheme", attrs.get("domain"))
+            _add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
+        value = repair_text(text(element).strip())
+        if not value:
+            return
+        tags = context["tags"]
+        if tags and not tags[-1][0]:
+            tags[-1][0] = value
+        else:
+            _add_tag(context, value, None, None)
+
+    def keywords(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Read itunes:keywords or media:keywords, a comma-separated list of tags."""
+        if element.attrib:
+            raise Unsupported(f"attributes on {key}")
+        for term in repair_text(text(element).strip()).split(","):
+            if term.strip():
+                _add_tag(context, term.strip(), _TAG_SCHEMES[key], None)
+
+    # Media.
+
+    def enclosure(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Read an RSS enclosure into the links (``_start_enclosure``)."""
+        text(element)
+        attrs = _enforce_href(attributes(element))
+        attrs["rel"] = "enclosure"
+        context.setdefault("links", []).append(attrs)
+
+    def media_content(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Keep a media:content's attributes."""
+        text(element)
+        context.setdefault("media_content", []).append(attributes(element))
+
+    def media_thumbnail(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Keep a media:thumbnail's attributes, its text as the URL when it has none."""
+        attrs = attributes(element)
+        context.setdefault("media_thumbnail", []).append(attrs)
+        url = text(element).strip()
+        if url and "url" not in attrs:
+            attrs["url"] = repair_text(_uri(url))
+
+    def media_group(
+        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
+    ) -> None:
+        """Read a media:group's media:content and media:thumbnail as the entry's own."""
+        for child in element:
+            child_key = self.names.key(child.tag)
+            if child_key not in ("media_content", "media_thumbnail"):
+                raise Unsupported(f"{child_key} in media:group")
+            self.element(child, child_key, context, depth + 1, in_entry)
+
+    def itunes_image(
+        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
+    ) -> None:
+        """Keep an itunes:image's href (or url) as the entry's image."""
+        attrs = attributes(element) if element.attrib else {}
+        text(element)
+        href = attrs.get("href") or attrs.get("url")
+        if href:
+            context["image"] = {"href": href}
+
+    def source(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
+        """Read an RSS source: nothing poster reads, but it resets the title rule."""
+        text(element)
+        self.title_depth = -1
+
+
+Handler = Callable[[Reader, ET.Element, str, Context, int, bool], None]
+
+HANDLERS: dict[str, Handler] = {
+    "title": Reader.title,
+    "dc_title": Reader.title,
+    "description": Reader.description,
+    "dc_description": Reader.description,
+    "summary": Reader.description,
+    "itunes_summary": Reader.description,
+    "content": Reader.content,
+    "content_encoded": Reader.content,
+    "fullitem": Reader.content,
+    "link": Reader.link,
+    "guid": Reader.guid,
+    "id": Reader.guid,
+    "pubdate": Reader.published,
+    "published": Reader.published,
+    "issued": Reader.published,
+    "dcterms_issued": Reader.published,
+    "updated": Reader.updated,
+    "modified": Reader.updated,
+    "lastbuilddate": Reader.updated,
+    "dc_date": Reader.updated,
+    "dcterms_modified": Reader.updated,
+    "author": Reader.author,
+    "managingeditor": Reader.author,
+    "dc_creator": Reader.author,
+    "dc_author": Reader.author,
+    "itunes_author": Reader.author,
+    "contributor": Reader.contributor,
+    "category": Reader.category,
+    "dc_subject": Reader.category,
+    "keywords": Reader.category,
+    "media_category": Reader.category,
+    "itunes_category": Reader.category,
+    "itunes_keywords": Reader.keywords,
+    "media_keywords": Reader.keywords,
+    "enclosure": Reader.enclosure,
+    "media_content": Reader.media_content,
+    "media_thumbnail": Reader.media_thumbnail,
+    "media_group": Reader.media_group,
+    "itunes_image": Reader.itunes_image,
+    "itunes_link": Reader.itunes_image,
+    "source": Reader.source,
+}
+
+
+def _is_base64(attrs: dict[str, str], kind: str) -> bool:
+    """Tell whether feedparser would decode a text construct as base64 (``_is_base64``)."""
+    if attrs.get("mode", "") == "base64":
+        return True
+    return not (kind.startswith("text/") or kind.endswith(("+xml", "/xml")))
+
+
+def _uri(value: str) -> str:
+    """Return a URI as feedparser's ``resolve_uri`` gives it with no base."""
+    return _urljoin("", value) if value else value
+
+
+def _enforce_href(attrs: dict[str, str]) -> dict[str, str]:
+    """Move a ``url`` or ``uri`` attribute to ``href`` (``_enforce_href``)."""
+    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+    if href:
+        attrs.pop("url", None)
+        attrs.pop("uri", None)
+        attrs["href"] = href
+    return attrs
+
+
+def _add_tag(context: Context, term: str | None, scheme: str | None, label: str | None) -> None:
+    """Add a tag unless it is empty or known (``_add_tag``)."""
+    tags = context.setdefault("tags", [])
+    if not term and not scheme and not label:
+        return
+    value = [term, scheme, label]
+    if value not in tags:
+        tags.append(value)
+
+
+def _save_author(context: Context, key: str, value: str) -> None:
+    """Store a part of the current author (``_save_author``)."""
+    context.setdefault("author_detail", {})[key] = value
+    _sync_author_detail(context)
+    context.setdefault("authors", [{}])
+    context["authors"][-1][key] = value
+
+
+def _sync_author_detail(context: Context) -> None:
+    """Derive the author's text from its parts, or its parts from its text (feedparser's)."""
+    detail = context.get("authors", [{}])[-1]
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name and email:
+            context["author"] = f"{name} ({email})"
+        elif name or email:
+            context["author"] = name or email
+        return
+    author, email = context.get("author"), None
+    if not author:
+        return
+    found = _EMAIL.search(author)
+    if found:
+        email = found.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    if author or email:
+        context.setdefault("author_detail", detail)
+    if author:
+        detail["name"] = author
+    if email:
+        detail["email"] = email
