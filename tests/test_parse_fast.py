@@ -19,7 +19,16 @@ from typing import Any
 
 import feedparser
 import pytest
-from support.samefeed import SYNTHETIC, URL, feed_differences, fetched
+from support.samefeed import (
+    CORPUS,
+    SYNTHETIC,
+    URL,
+    corpus_directories,
+    corpus_files,
+    feed_differences,
+    fetched,
+    needs_corpus,
+)
 
 import poster.parse.xmlfeed
 from poster.config import FeedConfig
@@ -29,14 +38,8 @@ from poster.parse.fastsax import FastFeedParser
 from poster.parse.fastxml import parse_fast, read_fast
 from poster.parse.xmlfeed import parse_xml, response_headers
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "feedparser-tests"
 FEEDS = Path(__file__).parent / "data" / "feeds"
 FAST = FEEDS / "fast"
-
-needs_corpus = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"feedparser test corpus not found at {CORPUS}"
-)
 
 
 def raw_differences(result: FetchResult) -> list[str]:
@@ -80,15 +83,7 @@ def compare(result: FetchResult, feed: FeedConfig | None = None) -> Comparison:
 @functools.cache
 def corpus() -> dict[str, Comparison]:
     """Return the comparison of every XML file of the corpus, by path relative to it."""
-    files = sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
-    return {str(p.relative_to(CORPUS)): compare(fetched(p.read_bytes())) for p in files}
-
-
-def corpus_directories() -> list[str]:
-    """Return the corpus folders that hold XML feeds (one test each)."""
-    if not CORPUS.is_dir():
-        return ["corpus-missing"]
-    return sorted({str(p.parent.relative_to(CORPUS)) for p in CORPUS.rglob("*.xml")})
+    return {str(p.relative_to(CORPUS)): compare(fetched(p.read_bytes())) for p in corpus_files()}
 
 
 @needs_corpus

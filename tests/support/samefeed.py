@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from xml.sax.saxutils import escape
+
+import pytest
 
 from poster.models import FetchResult, Item, ParsedFeed, Validators
 
 URL = "https://example.org/feeds/main.xml"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "feedparser-tests"
+needs_corpus = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason=f"feedparser test corpus not found at {CORPUS}"
+)
 ITEM_FIELDS = (
     "key", "title", "link", "content_html", "content_text", "summary", "author",
     "published", "updated", "tags", "image", "thumbnail", "enclosures",
@@ -138,3 +145,20 @@ def feed_differences(fast: ParsedFeed, slow: ParsedFeed) -> list[str]:
 def item_differences(fast: Item, slow: Item) -> list[str]:
     """Name the fields of two items that differ."""
     return [name for name in ITEM_FIELDS if getattr(fast, name) != getattr(slow, name)]
+
+
+def corpus_files() -> list[Path]:
+    """Return the XML files of feedparser's corpus, sorted."""
+    return sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
+
+
+def corpus_directories() -> list[str]:
+    """Return the corpus folders that hold XML feeds (one test each)."""
+    if not CORPUS.is_dir():
+        return ["corpus-missing"]
+    return sorted({str(p.parent.relative_to(CORPUS)) for p in corpus_files()})
+
+
+def folder(path: str) -> str:
+    """Return the corpus folder of a file's path relative to the corpus."""
+    return str(Path(path).parent)
