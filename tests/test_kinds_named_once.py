@@ -82,7 +82,7 @@ def test_every_shim_still_names_a_kind() -> None:
 
 
 def test_the_check_finds_an_import_and_a_kind_written_out() -> None:
-    text = 'from poster.destinations.viber.client import ViberChannel\nKIND = "viber"\n'
+    text = 'from poster.destinations.viber.api import ViberChannel\nKIND = "viber"\n'
     assert namings(POSTER / "ops/status.py", kind_homes(), text) == [
         "ops/status.py:1 imports poster.destinations.viber",
         "ops/status.py:2 names kind 'viber'",

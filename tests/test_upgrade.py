@@ -15,7 +15,7 @@ import pytest
 from poster.app import build
 from poster.cli import EXIT_OK, main
 from poster.config import Config, DestinationConfig, ViberConfig
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import Store
 from poster.store.ledger import remembered_sender, sender_key

@@ -22,7 +22,7 @@ import respx
 from poster.config import DEFAULT_API_URL
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations import REDACTED, Destination, RecipientResult
-from poster.destinations.viber.client import (
+from poster.destinations.viber.api import (
     STATUS_ACTIONS,
     AccountInfo,
     Member,

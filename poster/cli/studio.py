@@ -19,7 +19,7 @@ from poster.cli.common import (
 
 if TYPE_CHECKING:
     from poster.config import Config
-    from poster.destinations.viber.sandbox.studio import Render, Studio
+    from poster.destinations.viber.sandbox.rerender import Render, Studio
 
 
 def add_commands(commands: Any) -> None:
@@ -54,8 +54,8 @@ def cmd_studio(config: Config, args: argparse.Namespace) -> int:
     """Serve the sandbox page and re-render onto it whenever a watched file changes."""
     import httpx
 
+    from poster.destinations.viber.sandbox.rerender import Studio
     from poster.destinations.viber.sandbox.session import sandbox_session
-    from poster.destinations.viber.sandbox.studio import Studio
     from poster.fetch.feed import make_client
 
     if args.log_level is None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from poster.config import keys as k
+from poster.config import feedkeys as k
 from poster.config import values as v
-from poster.config.records import DestinationConfig
+from poster.config.settings import DestinationConfig
 from poster.destinations import KINDS, kind
 
 

@@ -23,12 +23,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster.app import App, build
 from poster.config import Config, FeedConfig, load_config
-from poster.daemon.gateways import POLL_EVERY, start_gateways
+from poster.daemon.callbacks import POLL_EVERY, start_gateways
 from poster.daemon.health import health_page, start_listener
-from poster.daemon.hints import may_read, next_poll, schedule_name
 from poster.daemon.listener import WebhookReceiver
 from poster.daemon.malloc import return_large_buffers
 from poster.daemon.metrics import CONTENT_TYPE, Metrics
+from poster.daemon.nextread import may_read, next_poll, schedule_name
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.schedule import (
     ConfigDiff,

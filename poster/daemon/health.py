@@ -9,8 +9,8 @@ from pathlib import Path
 from poster.config import Config
 from poster.daemon.listener import WebhookReceiver
 from poster.errors import HostError
+from poster.media.jpegstore import serve
 from poster.media.setup import files_folder, served_path
-from poster.media.store import serve
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     import httpx
 
     from poster.config import DestinationConfig, FeedConfig
-    from poster.config.keys import Key
+    from poster.config.feedkeys import Key
     from poster.models import Item
-    from poster.sandbox.phones import Fake
+    from poster.sandbox.fakes import Fake
 
 REDACTED = "***"
 

@@ -29,9 +29,9 @@ from poster.ops.destination_status import (
     destination_statuses,
 )
 from poster.pipeline.gatekeeper import Waiting, held_posts
-from poster.push import records as push_records
-from poster.push.records import Subscription
-from poster.push.status import describe, push_json
+from poster.push import subscriptions
+from poster.push.describe import describe, push_json
+from poster.push.subscriptions import Subscription
 from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.ledger import (
     FAILED,
@@ -155,7 +155,7 @@ def status_view(
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
     feeds += [_feed_status(store, name, False, False) for name in gone]
-    subs = push_records.load(store)
+    subs = subscriptions.load(store)
     shown = config.webhook.public_url is not None or bool(subs)
     feeds = [replace(feed, push=subs.get(feed.name), push_shown=shown) for feed in feeds]
     return StatusView(

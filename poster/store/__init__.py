@@ -4,7 +4,7 @@
 ``files`` reads and writes the files in the state directory.
 """
 
-from poster.store.records import RELEASED, DeliveryRecord, FeedState
+from poster.store.documents import RELEASED, DeliveryRecord, FeedState
 from poster.store.store import Store
 
 __all__ = ["RELEASED", "DeliveryRecord", "FeedState", "Store"]

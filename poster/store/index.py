@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from poster.store.records import RELEASED, check_delivery
+from poster.store.documents import RELEASED, check_delivery
 
 
 class DeliveryIndex:

@@ -11,8 +11,8 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from poster.store.documents import DeliveryRecord, from_iso
 from poster.store.ledger import SEEN
-from poster.store.records import DeliveryRecord, from_iso
 
 TABLE = "seen"
 

@@ -23,13 +23,13 @@ from tinydb.table import Document
 from poster.destinations import Receipt
 from poster.errors import StateError
 from poster.models import NextPoll, Validators
-from poster.store import records, seen
+from poster.store import documents, seen
+from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalDB
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.place import ONE_SHOT, os_problem
-from poster.store.records import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.seen import SeenIndex
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Store:
         """Return the validators saved after the feed's last successful pass."""
         with self._lock:
             doc = self._feed_doc(feed)
-            return records.validators(doc) if doc is not None else None
+            return documents.validators(doc) if doc is not None else None
 
     def save_validators(self, feed: str, validators: Validators) -> None:
         """Keep validators for the next conditional fetch."""
@@ -207,13 +207,13 @@ class Store:
         """Return what is known about the feed; a feed never seen has an empty state."""
         with self._lock:
             doc = self._feed_doc(feed)
-            return records.feed_state(doc) if doc is not None else FeedState(feed)
+            return documents.feed_state(doc) if doc is not None else FeedState(feed)
 
     def record_fetch_ok(self, feed: str, when: datetime, poll: NextPoll | None = None) -> None:
         """Record a successful read of the feed, and when to read it next; reset its failures."""
         fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
         if poll is not None:
-            fields |= records.next_poll_fields(poll)
+            fields |= documents.next_poll_fields(poll)
         with self._lock:
             self._update_feed(feed, {**fields, "next_attempt": None})
 
@@ -226,7 +226,7 @@ class Store:
             known = [self._feed_ids[name] for name in names if name in self._feed_ids]
             self._feeds.update(fields, doc_ids=known)
             new = [name for name in names if name not in self._feed_ids]
-            docs = [{**records.new_feed_doc(name), **fields} for name in new]
+            docs = [{**documents.new_feed_doc(name), **fields} for name in new]
             self._feed_ids.update(zip(new, self._feeds.insert_multiple(docs), strict=True))
 
     def record_fetch_failed(
@@ -270,7 +270,7 @@ class Store:
             docs = self._deliveries.search(cond)
             held = self._seen_records(states, feed)
         docs.sort(key=_age)
-        found = [records.delivery_record(doc) for doc in docs]
+        found = [documents.delivery_record(doc) for doc in docs]
         return list(heapq.merge(found, sorted(held, key=_changed), key=_changed))
 
     def recent(
@@ -281,7 +281,9 @@ class Store:
             docs: Iterable[Document] = self._deliveries
             if states is not None:
                 docs = (doc for doc in docs if doc["state"] in states)
-            newest = [records.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)]
+            newest = [
+                documents.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)
+            ]
             held = self._seen_records(states, None)
             return heapq.nlargest(limit, [*newest, *held], key=_changed)
 
@@ -412,7 +414,7 @@ class Store:
         now = to_iso(self._clock())
         doc_id = self._index.find(feed, key, destination)
         if doc_id is None:
-            doc = records.new_delivery_doc(feed, key, destination, now)
+            doc = documents.new_delivery_doc(feed, key, destination, now)
             new_id = self._deliveries.insert({**doc, **fields, "state": state})
             self._index.add(feed, key, destination, new_id, state)
         else:
@@ -429,7 +431,7 @@ class Store:
     def _update_feed(self, feed: str, fields: dict[str, Any]) -> None:
         doc_id = self._feed_ids.get(feed)
         if doc_id is None:
-            self._feed_ids[feed] = self._feeds.insert({**records.new_feed_doc(feed), **fields})
+            self._feed_ids[feed] = self._feeds.insert({**documents.new_feed_doc(feed), **fields})
         else:
             self._feeds.update(fields, doc_ids=[doc_id])
 
@@ -439,7 +441,9 @@ class Store:
         try:
             self._index = DeliveryIndex.build(tables.get("deliveries", {}))
             self._seen = SeenIndex.build(tables.get(seen.TABLE, {}))
-            self._feed_ids = _index_by("feed", "feed", tables.get("feeds", {}), records.check_feed)
+            self._feed_ids = _index_by(
+                "feed", "feed", tables.get("feeds", {}), documents.check_feed
+            )
             self._meta_ids = _index_by("meta", "name", tables.get("meta", {}), _check_meta)
         except ValueError as exc:
             raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc

@@ -19,9 +19,9 @@ from typing import Any
 
 from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
 from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
+from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
-from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -32,7 +32,7 @@ from poster.errors import (
 from poster.models import State
 from poster.recipients import Recipients, load_recipients
 from poster.recipients.daycap import DailyCap
-from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
+from poster.store.recipientledger import RecipientLedger, StatusUpdate, ledger_path
 
 log = logging.getLogger(__name__)
 POLL_MAX = 500

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from poster.config import values as v
-from poster.config.records import JsonMapping
-from poster.config.rules import rules
+from poster.config.itemrules import rules
+from poster.config.settings import Gate, JsonMapping, QuietHours
 from poster.destinations import fixed_limit
-from poster.gate import QUIET_HINT, Gate, QuietHours, parse_quiet
 from poster.models import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
@@ -22,6 +22,8 @@ FORMATS = ("auto", "xml", "jsonfeed", "json")
 ITEM_KEYS = ("guid", "id", "link", "title")
 FIXED_KEYS = {"location": "location", "contact": "contact", "sticker": "sticker_id"}
 """Which key holds the fixed message of each fixed-message type."""
+QUIET_HINT = 'write the window as "HH:MM-HH:MM" in 24-hour time, such as "23:00-07:00"'
+_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,21 @@ def _timezone(value: object, _ctx: v.Context) -> str:
         hint = f'did you mean "{close[0]}"?' if close else TIMEZONE_HINT
         raise v.fail(f"unknown time zone {name!r}", hint) from None
     return name
+
+
+def parse_quiet(text: str) -> QuietHours:
+    """Read ``"HH:MM-HH:MM"``; raise ``ValueError`` saying what is wrong."""
+    match = _WINDOW.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a window of hours")
+    numbers = [int(part) for part in match.groups()]
+    for hour, minute in (numbers[:2], numbers[2:]):
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{hour:02d}:{minute:02d} is not a time of day (00:00 to 23:59)")
+    window = QuietHours(time(numbers[0], numbers[1]), time(numbers[2], numbers[3]))
+    if window.start == window.end:
+        raise ValueError(f"{text!r} starts and ends at the same time")
+    return window
 
 
 def _quiet(value: object, _ctx: v.Context) -> QuietHours:
