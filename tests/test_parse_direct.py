@@ -25,7 +25,7 @@ from poster.models import FetchResult
 from poster.parse.dates import from_struct
 from poster.parse.direct import parse_direct
 from poster.parse.feeddates import parse_feed_date
-from poster.parse.media import absolute
+from poster.parse.itemmedia import absolute
 from poster.parse.xmlfeed import parse_xml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

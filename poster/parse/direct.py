@@ -27,7 +27,7 @@ from poster.parse.directread import Reader
 from poster.parse.fastsax import Unsupported
 from poster.parse.fastxml import MIRRORED_RELEASES, Document, utf8_document
 from poster.parse.hints import read_hints
-from poster.parse.media import absolute
+from poster.parse.itemmedia import absolute
 from poster.parse.pieces import pieces
 from poster.parse.xmlfeed import response_headers
 

@@ -18,8 +18,8 @@ from typing import Any
 from poster.config import FeedConfig
 from poster.models import Body, Item, Media
 from poster.parse import fields
-from poster.parse.keys import item_key
-from poster.parse.media import (
+from poster.parse.itemkeys import item_key
+from poster.parse.itemmedia import (
     absolute,
     choose_image,
     content_images,
