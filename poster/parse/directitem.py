@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from itertools import chain
 from typing import Any
 
 from poster.config import FeedConfig
@@ -43,7 +42,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     summary = entry.get("summary_detail")
     markup = (raw_content if content_is_html else "") + (summary[0] if summary else "")
     enclosures = _link_enclosures(entry, base)
-    contents = _media_contents(entry, base)
+    contents = _media_contents(entry, base) if "media_content" in entry else []
     image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
     return Item(
         key=item_key(
@@ -77,6 +76,8 @@ def title_of(context: Context) -> str:
 
 def author_of(context: Context) -> str | None:
     """Return the author's name (the email address only when there is no name)."""
+    if "author" not in context and "author_detail" not in context:
+        return None
     detail = context.get("author_detail") or {}
     name = fields.plain_line(detail.get("name") or context.get("author"))
     return name or fields.string(detail.get("email"))
@@ -151,34 +152,37 @@ def _pictures(
     contents: list[tuple[Media, bool]],
 ) -> tuple[Media | None, Media | None]:
     """Return the entry's best picture and a distinct thumbnail, in the documented order."""
-    thumbnails = _thumbnails(entry, base)
-    image = choose_image(
-        chain(
-            (media for media, picture in contents if picture),
-            thumbnails,
-            (m for m in enclosures if is_image(m.mime_type, m.url)),
-            _itunes_image(entry, base),
-            content_images(markup, base),
-        )
-    )
+    thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
+    image = choose_image(_candidates(entry, base, markup, enclosures, contents, thumbnails))
     others = [t for t in thumbnails if image is None or t.url != image.url]
     return image, choose_image(others)
 
 
-def _itunes_image(entry: Context, base: str) -> Iterator[Media]:
-    """Yield the entry's itunes:image, if it has one."""
+def _candidates(
+    entry: Context,
+    base: str,
+    markup: str,
+    enclosures: list[Media],
+    contents: list[tuple[Media, bool]],
+    thumbnails: list[Media],
+) -> Iterator[Media]:
+    """Yield the entry's pictures in the documented order, each found only when asked for."""
+    yield from (media for media, picture in contents if picture)
+    yield from thumbnails
+    yield from (m for m in enclosures if is_image(m.mime_type, m.url))
     image = entry.get("image")
     url = absolute(image.get("href"), base) if image else None
     if url:
         yield Media(url)
+    yield from content_images(markup, base)
 
 
 def _enclosures(
     entry: Context, enclosures: list[Media], contents: list[tuple[Media, bool]]
 ) -> tuple[Media, ...]:
     """Return enclosures and non-picture media:content, with itunes:duration filled in."""
-    duration = parse_duration(entry.get("itunes_duration"))
     media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
+    duration = parse_duration(entry["itunes_duration"]) if "itunes_duration" in entry else None
     if duration is None:
         return media
     return tuple(_with_duration(m, duration) for m in media)

@@ -46,7 +46,8 @@ class Names:
         self.version = ""
         self._prefixes: dict[str | None, str] = {}
         self._in_use: dict[str, str] = {}
-        self._keys: dict[str, str] = {}
+        self.known: dict[str, str] = {}
+        """The keys of the tags named so far."""
         for prefix, uri in declarations:
             self._declare(prefix or None, uri)
 
@@ -72,9 +73,9 @@ class Names:
 
     def key(self, tag: str) -> str:
         """Return the key feedparser finds an element's handler by (``dc_creator``, ``title``)."""
-        known = self._keys.get(tag)
+        known = self.known.get(tag)
         if known is None:
-            known = self._keys[tag] = self._key(tag)
+            known = self.known[tag] = self._key(tag)
         return known
 
     def _key(self, tag: str) -> str:

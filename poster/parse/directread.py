@@ -125,8 +125,9 @@ class Reader:
     def channel(self, element: ET.Element, depth: int) -> None:
         """Read an RSS ``channel`` or the Atom ``feed``: the feed's elements and its entries."""
         self._no_cdf(element)
+        keys, name = self.names.known, self.names.key
         for child in element:
-            key = self.names.key(child.tag)
+            key = keys.get(child.tag) or name(child.tag)
             if key in ("item", "entry"):
                 self.entry(child, depth + 1)
             elif key == "image":
@@ -136,16 +137,22 @@ class Reader:
 
     def entry(self, element: ET.Element, depth: int) -> None:
         """Read one item or entry (``_start_item``, its children, ``_end_item``)."""
-        attrs = self._no_cdf(element)
         context: Context = {}
+        if element.attrib:
+            about = self._no_cdf(element).get("rdf:about")
+            if about:
+                context["id"] = about
         self.entries.append(context)
         self.guidislink = False
         self.title_depth = -1
-        about = attrs.get("rdf:about")
-        if about:
-            context["id"] = about
+        keys, name, handlers = self.names.known, self.names.key, HANDLERS
         for child in element:
-            self.element(child, self.names.key(child.tag), context, depth + 1, True)
+            key = keys.get(child.tag) or name(child.tag)
+            handler = handlers.get(key)
+            if handler is None:
+                self.element(child, key, context, depth + 1, True)
+            else:
+                handler(self, child, key, context, depth + 1, True)
         self.has_content = False
 
     def image(self, element: ET.Element, depth: int) -> None:
@@ -179,8 +186,8 @@ class Reader:
     def generic(self, element: ET.Element, key: str, context: Context) -> None:
         """Keep an element without a handler as feedparser does: its text under its name."""
         if key in CAPTURED:
-            value = text(element)
-            context[key] = attributes(element) if element.attrib else repair_text(value.strip())
+            text(element)
+            context[key] = attributes(element) if element.attrib else _value(element)
             return
         for child in element:
             child_key = self.names.key(child.tag)
@@ -205,14 +212,25 @@ class Reader:
 
     def construct(self, element: ET.Element, default: str) -> tuple[str, str]:
         """Return a text construct's value and type, as ``push_content`` then ``pop`` give them."""
-        attrs = attributes(element) if element.attrib else {}
-        kind = map_content_type(attrs.get("type", default))
-        if kind == XHTML or _is_base64(attrs, kind):
-            raise Unsupported(f"{kind} content")
-        value = repair_text(text(element).strip())
-        if kind == "text/plain" and not self.version.startswith("atom") and looks_like_html(value):
+        kind = default
+        if element.attrib:
+            attrs = attributes(element)
+            kind = map_content_type(attrs.get("type", default))
+            if kind == XHTML or _is_base64(attrs, kind):
+                raise Unsupported(f"{kind} content")
+        if len(element):
+            raise Unsupported(f"markup inside {element.tag}")
+        value = (element.text or "").strip()
+        if not value.isascii():
+            value = repair_text(value)
+        # feedparser guesses HTML in RSS's plain text when it has a closing tag or an entity.
+        if kind == "text/plain" and ("<" in value or "&" in value) and self._guess(value):
             kind = "text/html"
         return value, kind
+
+    def _guess(self, value: str) -> bool:
+        """Tell whether feedparser takes a plain-text construct for HTML (not in Atom)."""
+        return not self.version.startswith("atom") and bool(looks_like_html(value))
 
     def title(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
         """Keep the first non-empty title at a depth (``_end_title`` and ``title_depth``)."""
@@ -259,12 +277,12 @@ class Reader:
     ) -> None:
         """Read a link: Atom's attributes, or RSS's text (``_start_link``, ``pop``)."""
         value = text(element).strip()
-        attrs = attributes(element)
+        attrs = attributes(element) if element.attrib else {}
         attrs.setdefault("rel", "alternate")
         attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
         _enforce_href(attrs)
         if "href" in attrs:
-            attrs["href"] = _urljoin("", attrs["href"])
+            attrs["href"] = _uri(attrs["href"])
         context.setdefault("links", []).append(attrs)
         if "href" in attrs:
             if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in _HTML_TYPES:
@@ -295,11 +313,11 @@ class Reader:
         self, element: ET.Element, key: str, context: Context, depth: int, _: bool
     ) -> None:
         """Read a publication date (``_end_published``); the last one counts."""
-        context["published"] = parse_feed_date(repair_text(text(element).strip()))
+        context["published"] = parse_feed_date(_value(element))
 
     def updated(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
         """Read an update date (``_end_updated``); the last one counts."""
-        context["updated"] = parse_feed_date(repair_text(text(element).strip()))
+        context["updated"] = parse_feed_date(_value(element))
 
     # Authors.
 
@@ -337,7 +355,7 @@ class Reader:
                 attrs.setdefault("scheme", _MEDIA_CATEGORY)
             scheme = attrs.get("scheme", attrs.get("domain"))
             _add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
-        value = repair_text(text(element).strip())
+        value = _value(element)
         if not value:
             return
         tags = context["tags"]
@@ -352,7 +370,7 @@ class Reader:
         """Read itunes:keywords or media:keywords, a comma-separated list of tags."""
         if element.attrib:
             raise Unsupported(f"attributes on {key}")
-        for term in repair_text(text(element).strip()).split(","):
+        for term in _value(element).split(","):
             if term.strip():
                 _add_tag(context, term.strip(), _TAG_SCHEMES[key], None)
 
@@ -457,6 +475,14 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def _value(element: ET.Element) -> str:
+    """Return a leaf's text as ``pop`` gives it: stripped, mis-decoded UTF-8 repaired."""
+    if len(element):
+        raise Unsupported(f"markup inside {element.tag}")
+    value = (element.text or "").strip()
+    return value if value.isascii() else repair_text(value)
+
+
 def _is_base64(attrs: dict[str, str], kind: str) -> bool:
     """Tell whether feedparser would decode a text construct as base64 (``_is_base64``)."""
     if attrs.get("mode", "") == "base64":
@@ -466,7 +492,8 @@ def _is_base64(attrs: dict[str, str], kind: str) -> bool:
 
 def _uri(value: str) -> str:
     """Return a URI as feedparser's ``resolve_uri`` gives it with no base."""
-    return _urljoin("", value) if value else value
+    # With no base, feedparser only removes slashes after "scheme://"; urljoin keeps the rest.
+    return _urljoin("", value) if ":///" in value else value
 
 
 def _enforce_href(attrs: dict[str, str]) -> dict[str, str]:

@@ -37,7 +37,8 @@ def parse_feed_date(value: str) -> datetime | None:
     if not value:
         return None
     text = value.lower()
-    found = _W3DTF.fullmatch(text)
+    # Only a W3C-DTF date has a dash after its first four characters.
+    found = _W3DTF.fullmatch(text) if text[4:5] == "-" else None
     if found is not None:
         year, month, day, hour, minute, second, zone = found.groups()
         stamp = _utc(
@@ -48,7 +49,7 @@ def parse_feed_date(value: str) -> datetime | None:
         )
         if stamp is not None:
             return stamp
-    found = _RFC822.fullmatch(text)
+    found = _RFC822.fullmatch(text) if found is None else None
     if found is not None:
         day, month, year, hour, minute, second, zone = found.groups()
         numeric = zone[0] in "+-"
@@ -68,10 +69,10 @@ def _utc(
 ) -> datetime | None:
     """Return the time less its zone's offset, as UTC; None when it is not a valid time."""
     sign = -1 if west else 1
+    offset = sign * (int(hours) * 60 + int(minutes))
     try:
-        stamp = datetime(*fields)
-        return (stamp - timedelta(hours=sign * int(hours), minutes=sign * int(minutes))).replace(
-            tzinfo=UTC
-        )
+        if not offset:
+            return datetime(*fields, tzinfo=UTC)
+        return (datetime(*fields) - timedelta(minutes=offset)).replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
