@@ -19,7 +19,8 @@ from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
 from poster.destinations.smsby.fake import SmsByFake
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ops.status import status_json, status_view
+from poster.ops.status import status_view
+from poster.ops.statusjson import status_json
 from poster.store import Store
 from poster.store.recipientledger import RecipientLedger, ledger_path
 

@@ -12,7 +12,8 @@ import pytest
 from poster.config import FeedConfig, load_config
 from poster.errors import ConfigError
 from poster.models import FetchResult, Validators
-from poster.ops.status import format_status, status_json, status_view
+from poster.ops.status import format_status, status_view
+from poster.ops.statusjson import status_json
 from poster.parse import parse
 from poster.push import plan, subscriptions
 from poster.push.discover import Advert, discover

@@ -8,6 +8,7 @@ lists every problem, each located by file, feed and dotted key (``include[1]``, 
   ...).
 - ``feedkeys``: every key declared once, with its default and its check.
 - ``values``: the checks of single values (durations, sizes, headers, URLs).
+- ``names``: the checks of names (feeds, destinations, dotted paths, templates).
 - ``itemrules``: include and exclude rules, keywords or ``/regex/flags``.
 - ``load``: reading the file, ``[defaults]`` inheritance and the checks that span keys.
 

@@ -10,6 +10,7 @@ from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from poster.config import names as checks
 from poster.config import values as v
 from poster.config.itemrules import rules
 from poster.config.settings import Gate, JsonMapping, QuietHours
@@ -201,9 +202,9 @@ def _indexed_table(pair: object) -> tuple[int, dict[str, Any]]:
 
 
 _JSON_TABLE = nested(
-    {"items": Key(None, v.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
+    {"items": Key(None, checks.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
     | {
-        f.name: Key(None, v.dotted_path(allow_empty=False))
+        f.name: Key(None, checks.dotted_path(allow_empty=False))
         for f in fields(JsonMapping)
         if f.name != "items"
     },
@@ -273,9 +274,9 @@ MEDIA_KEYS: dict[str, Key] = {
     "retention": Key(timedelta(days=30), v.duration(positive=True)),
 }
 FEED_KEYS: dict[str, Key] = {
-    "name": Key(None, v.feed_name, 'give the feed a unique name = "..."', feed_only=True),
+    "name": Key(None, checks.feed_name, 'give the feed a unique name = "..."', feed_only=True),
     "url": Key(None, v.feed_url, "an https:// URL, a file: URL or a local path", feed_only=True),
-    "key": Key(None, v.dotted_path(allow_empty=False)),
+    "key": Key(None, checks.dotted_path(allow_empty=False)),
     "format": Key("auto", v.choice(*FORMATS)),
     "json": Key(None, _json_mapping, feed_only=True),
     "location": Key(None, _location, feed_only=True),
@@ -286,7 +287,7 @@ FEED_KEYS: dict[str, Key] = {
     "cron": Key(None, v.crontab),
     "jitter": Key(timedelta(0), v.duration(positive=False)),
     "timezone": Key(None, _timezone),
-    "template": Key(None, v.template_name),
+    "template": Key(None, checks.template_name),
     "type": Key("auto", v.choice(*TYPES)),
     "fallback": Key("text", v.choice(*FALLBACKS)),
     "include": Key((), rules),
@@ -300,7 +301,7 @@ FEED_KEYS: dict[str, Key] = {
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
     "hints": Key(True, v.boolean),
-    "to": Key(None, v.names),
+    "to": Key(None, checks.names),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

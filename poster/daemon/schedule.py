@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -18,6 +20,33 @@ from poster.config import Config, FeedConfig
 BACKOFF_BASE = timedelta(minutes=1)
 CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
 CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
+
+
+def new_scheduler(max_fetches: int) -> BackgroundScheduler:
+    """Return a scheduler that reads at most ``max_fetches`` feeds at once, a job at a time each."""
+    return BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(max_fetches)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone=UTC,
+    )
+
+
+def schedule_feed(
+    scheduler: BackgroundScheduler,
+    feed: FeedConfig,
+    poll: Callable[[str], None],
+    clock: Callable[[], datetime],
+) -> bool:
+    """Schedule an enabled feed, read at once on an interval or at its cron times; say if it was."""
+    if not feed.enabled:
+        return False
+    first = clock() if feed.schedule.cron is None else None
+    options = {"next_run_time": first} if first is not None else {}
+    scheduler.add_job(
+        poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
+        replace_existing=True, **options,
+    )  # fmt: skip
+    return True
 
 
 def trigger_for(feed: FeedConfig) -> BaseTrigger:

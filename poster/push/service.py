@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from poster.daemon.listener import Call
+from poster.daemon.httpserver import Call
 from poster.errors import HubError
 from poster.push import hub, plan
 from poster.push.discover import Advert

@@ -26,17 +26,17 @@ from poster.models import NextPoll, Validators
 from poster.store import documents, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.files import StateFiles, way_out
-from poster.store.index import DeliveryIndex
+from poster.store.index import DeliveryIndex, check_meta, index_by
 from poster.store.journal import JournalDB
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.place import ONE_SHOT, os_problem
+from poster.store.prune import prune_deliveries, prune_seen
 from poster.store.seen import SeenIndex
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "poster.json"
 CRASHED = "poster stopped before the destination answered; the post may have arrived"
-PRUNABLE = (SENT, FAILED, SEEN, RELEASED, SKIPPED)
 
 
 def _utcnow() -> datetime:
@@ -354,40 +354,14 @@ class Store:
         """
         cutoff = to_iso(now - self._retention)
         keep = {feed: set(keys) for feed, keys in present.items()}
-        q = Query()
         with self._lock:
-            old = self._deliveries.search(q.state.one_of(list(PRUNABLE)) & (q.updated < cutoff))
-            doomed = [
-                doc for doc in old if doc["feed"] in keep and doc["key"] not in keep[doc["feed"]]
-            ]
-            self._deliveries.remove(doc_ids=[doc.doc_id for doc in doomed])
-            for doc in doomed:
-                self._index.remove(doc["feed"], doc["key"], doc["destination"], doc["state"])
-            removed = len(doomed) + self._prune_seen(cutoff, keep)
+            removed = prune_deliveries(self._deliveries, self._index, cutoff, keep)
+            removed += prune_seen(self._seen_docs, self._seen, cutoff, keep)
         if removed:
             log.info("state=pruned removed=%d cutoff=%s", removed, cutoff)
         return removed
 
     # Internals
-
-    def _prune_seen(self, cutoff: str, keep: Mapping[str, Collection[str]]) -> int:
-        """Drop held-back keys seen before ``cutoff`` that their feed no longer lists."""
-        removed = 0
-        q = Query()
-        for doc in self._seen_docs.search(q.at < cutoff):
-            listed = keep.get(doc["feed"])
-            if listed is None:
-                continue
-            kept = [key for key in doc["keys"] if key in listed]
-            if len(kept) == len(doc["keys"]):
-                continue
-            if kept:
-                self._seen_docs.update({"keys": kept}, doc_ids=[doc.doc_id])
-            else:
-                self._seen_docs.remove(doc_ids=[doc.doc_id])
-            self._seen.remove(doc["feed"], set(doc["keys"]) - set(kept))
-            removed += len(doc["keys"]) - len(kept)
-        return removed
 
     def _seen_records(
         self, states: Collection[str] | None, feed: str | None
@@ -441,10 +415,8 @@ class Store:
         try:
             self._index = DeliveryIndex.build(tables.get("deliveries", {}))
             self._seen = SeenIndex.build(tables.get(seen.TABLE, {}))
-            self._feed_ids = _index_by(
-                "feed", "feed", tables.get("feeds", {}), documents.check_feed
-            )
-            self._meta_ids = _index_by("meta", "name", tables.get("meta", {}), _check_meta)
+            self._feed_ids = index_by("feed", "feed", tables.get("feeds", {}), documents.check_feed)
+            self._meta_ids = index_by("meta", "name", tables.get("meta", {}), check_meta)
         except ValueError as exc:
             raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
         self._deliveries.continue_ids_after(self._index.max_id)
@@ -470,29 +442,6 @@ def _make_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise os_problem(StateFiles(path / SNAPSHOT_NAME), exc) from exc
-
-
-def _index_by(
-    kind: str,
-    field: str,
-    docs: Mapping[str, Mapping[str, Any]],
-    check: Callable[[Mapping[str, Any]], str | None],
-) -> dict[str, int]:
-    """Map each document's ``field`` to its id; raise ``ValueError`` naming an unusable one."""
-    ids: dict[str, int] = {}
-    for doc_id, doc in docs.items():
-        problem = check(doc)
-        if problem is not None:
-            raise ValueError(f"{kind} record {doc_id} {problem}")
-        ids[doc[field]] = int(doc_id)
-    return ids
-
-
-def _check_meta(doc: Mapping[str, Any]) -> str | None:
-    """Say what is wrong with a meta document, or return ``None`` if it is usable."""
-    if type(doc.get("name")) is str and type(doc.get("value")) is str:
-        return None
-    return "is not a name and a text value"
 
 
 def _age(doc: Document) -> tuple[str, int]:

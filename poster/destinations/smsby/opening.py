@@ -11,7 +11,6 @@ from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
-    RecipientsFile,
     shared_ledger,
 )
 from poster.destinations.smsby.adapter import SmsByAdapter
@@ -25,6 +24,7 @@ from poster.destinations.smsby.kind import (
 )
 from poster.recipients import Recipients
 from poster.recipients.daycap import DailyCap
+from poster.recipients.listfile import RecipientsFile
 from poster.store.recipientledger import ledger_path
 
 

@@ -24,13 +24,14 @@ from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.secrets import find_token, section, source_text
-from poster.store.ledger import remembered_sender, sender_key
+from poster.store.ledger import sender_key
 
 if TYPE_CHECKING:
     import httpx
 
     from poster.destinations.viber.account import ViberAdmin
     from poster.destinations.viber.api import ViberChannel
+    from poster.sandbox.hooks import SandboxHost
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
 _API = "the Channels Post API"
@@ -127,6 +128,13 @@ class ViberKind:
         channel_token(settings, config_file, name=spec.name)
         return TokenSource(source_text(found[1]))
 
+    @property
+    def sandbox(self) -> SandboxHost:
+        """Return the local sandbox channels that stand in for a channel."""
+        from poster.destinations.viber.sandbox.host import SANDBOX
+
+        return SANDBOX
+
     def admin(self, destination: Destination) -> ViberAdmin:
         """Return the account and webhook calls of a channel this kind opened."""
         from poster.destinations.viber.account import ViberAdmin
@@ -170,6 +178,18 @@ def channel(
         http, token, api_url=settings.api_url, sender=settings.sender, name=spec.name,
         remember=remember, recall=recall,
     )  # fmt: skip
+
+
+def remembered_sender(state: Entries, destination: str, api_url: str) -> str | None:
+    """Return the sender remembered for ``destination``, reading an older release's entry too.
+
+    Releases with one channel kept it per API URL; only the shorthand destination inherits it,
+    since another destination with the same API URL is another channel.
+    """
+    found = state.get_meta(sender_key(destination))
+    if found is None and destination == SHORTHAND:
+        found = state.get_meta(f"sender {api_url.rstrip('/')}")
+    return found
 
 
 KIND = ViberKind()
