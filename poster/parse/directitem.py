@@ -31,8 +31,6 @@ from poster.parse.itemmedia import (
 Context = dict[str, Any]
 Detail = tuple[str, str]
 
-_HTML_TYPES = ("html", "xhtml")
-
 
 def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | None) -> Item:
     """Return the Item for one collected entry; its text is derived when first used."""
@@ -91,15 +89,15 @@ def _body(summary: Detail | None, raw: str, is_html: bool, base: str) -> tuple[s
 
 
 def _is_html(kind: str) -> bool:
-    """Tell whether a text construct's type holds HTML or XHTML."""
-    return any(word in kind for word in _HTML_TYPES)
+    """Tell whether a text construct's type holds HTML or XHTML (whose name holds "html")."""
+    return "html" in kind
 
 
 def _richest_content(entry: Context) -> tuple[str, bool]:
     """Return the fullest body (content, else summary/description) and whether it is HTML."""
     details = [d for d in entry.get("content", ()) if d[0].strip()]
-    details.sort(key=lambda detail: not _is_html(detail[1]))
     if details:
+        details.sort(key=lambda detail: not _is_html(detail[1]))
         return details[0][0], _is_html(details[0][1])
     summary = entry.get("summary_detail")
     if summary is not None:
@@ -167,9 +165,13 @@ def _candidates(
     thumbnails: list[Media],
 ) -> Iterator[Media]:
     """Yield the entry's pictures in the documented order, each found only when asked for."""
-    yield from (media for media, picture in contents if picture)
+    for media, picture in contents:
+        if picture:
+            yield media
     yield from thumbnails
-    yield from (m for m in enclosures if is_image(m.mime_type, m.url))
+    for media in enclosures:
+        if is_image(media.mime_type, media.url):
+            yield media
     image = entry.get("image")
     url = absolute(image.get("href"), base) if image else None
     if url:

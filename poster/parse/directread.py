@@ -23,6 +23,7 @@ from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
 from poster.parse.feeddates import parse_feed_date
 
 Context = dict[str, Any]
+Attrs = dict[str, str]
 
 map_content_type = _FeedParserMixin.map_content_type
 looks_like_html = _FeedParserMixin.looks_like_html
@@ -277,18 +278,27 @@ class Reader:
     ) -> None:
         """Read a link: Atom's attributes, or RSS's text (``_start_link``, ``pop``)."""
         value = text(element).strip()
-        attrs = attributes(element) if element.attrib else {}
+        if not element.attrib:
+            self._text_link(value, context, in_entry, {"rel": "alternate", "type": "text/html"})
+            return
+        attrs = attributes(element)
         attrs.setdefault("rel", "alternate")
         attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
         _enforce_href(attrs)
-        if "href" in attrs:
-            attrs["href"] = _uri(attrs["href"])
-        context.setdefault("links", []).append(attrs)
-        if "href" in attrs:
-            if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in _HTML_TYPES:
-                context["link"] = attrs["href"]
+        if "href" not in attrs:
+            self._text_link(value, context, in_entry, attrs)
             return
-        value = repair_text(_uri(value))
+        attrs["href"] = _uri(attrs["href"])
+        context.setdefault("links", []).append(attrs)
+        if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in _HTML_TYPES:
+            context["link"] = attrs["href"]
+
+    def _text_link(self, value: str, context: Context, in_entry: bool, attrs: Attrs) -> None:
+        """Store a link written as text, and add it to the links (``_start_link``, ``pop``)."""
+        context.setdefault("links", []).append(attrs)
+        value = _uri(value)
+        if not value.isascii():
+            value = repair_text(value)
         if in_entry:
             value = repair_query(value.replace("&amp;", "&"))
             context["link"] = value

@@ -35,6 +35,9 @@ _IMAGE_CHILDREN = ("title", "link", "description", "url", "href", "width", "heig
 _BASE_ATTRIBUTES = ("xml:base", "base")
 _QUERY_VARIABLE = re.compile("&([A-Za-z0-9_]+);")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
+# Text without these has no C1 control and no UTF-8 continuation byte read as ISO-8859-1, so
+# repair_text keeps it as it is.
+_REPAIRABLE = re.compile("[\x80-\xbf]")
 # feedparser takes any backend.userland.com namespace for RSS.
 _USERLAND = "http://backend.userland.com/rss"
 _ANY_USERLAND = "backend.userland.com/rss"
@@ -342,7 +345,7 @@ def repair_query(link: str) -> str:
 
 def repair_text(output: str) -> str:
     """Undo UTF-8 read as ISO-8859-1 and map C1 controls to cp1252, as feedparser does."""
-    if output.isascii():
+    if output.isascii() or not _REPAIRABLE.search(output):
         return output
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         output = output.encode("iso-8859-1").decode("utf-8")

@@ -29,7 +29,8 @@ _RFC822 = re.compile(
     r"(\d{2}):(\d{2}):(\d{2}) (gmt|utc|ut|z|[+-]\d{4})"
 )
 # feedparser's _parse_date_w3dtf, for a full date and time with Z or a numeric zone.
-_W3DTF = re.compile(r"(\d{4})-(\d{2})-(\d{2})t(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)(z|[+-]\d{2}:\d{2})")
+_W3DTF = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(?:z|[+-]\d{2}:\d{2})")
+_UTC_NAMES = frozenset(("gmt", "utc", "ut", "z"))
 
 
 def parse_feed_date(value: str) -> datetime | None:
@@ -38,41 +39,32 @@ def parse_feed_date(value: str) -> datetime | None:
         return None
     text = value.lower()
     # Only a W3C-DTF date has a dash after its first four characters.
-    found = _W3DTF.fullmatch(text) if text[4:5] == "-" else None
-    if found is not None:
-        year, month, day, hour, minute, second, zone = found.groups()
-        stamp = _utc(
-            (int(year), int(month), int(day), int(hour), int(minute), int(float(second))),
-            zone[1:3] if zone != "z" else "0",
-            zone[4:] if zone != "z" else "0",
-            zone[0] == "-",
-        )
-        if stamp is not None:
-            return stamp
-    found = _RFC822.fullmatch(text) if found is None else None
-    if found is not None:
-        day, month, year, hour, minute, second, zone = found.groups()
-        numeric = zone[0] in "+-"
-        stamp = _utc(
-            (int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second)),
-            zone[1:3] if numeric else "0",
-            zone[3:] if numeric else "0",
-            zone[0] == "-",
-        )
-        if stamp is not None:
-            return stamp
-    return from_struct(_parse_date(value))
+    if text[4:5] == "-":
+        stamp = _w3dtf(text) if _W3DTF.fullmatch(text) else None
+    else:
+        found = _RFC822.fullmatch(text)
+        stamp = _rfc822(found.groups()) if found is not None else None
+    return stamp if stamp is not None else from_struct(_parse_date(value))
 
 
-def _utc(
-    fields: tuple[int, int, int, int, int, int], hours: str, minutes: str, west: bool
-) -> datetime | None:
-    """Return the time less its zone's offset, as UTC; None when it is not a valid time."""
-    sign = -1 if west else 1
-    offset = sign * (int(hours) * 60 + int(minutes))
+def _w3dtf(text: str) -> datetime | None:
+    """Return a checked W3C-DTF date as UTC, or None when it is not a valid time."""
     try:
-        if not offset:
+        return datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _rfc822(parts: tuple[str, ...]) -> datetime | None:
+    """Return a checked RFC 822 date's parts as UTC, or None when they are not a valid time."""
+    day, month, year, hour, minute, second, zone = parts
+    fields = (int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+    try:
+        if zone in _UTC_NAMES:
             return datetime(*fields, tzinfo=UTC)
-        return (datetime(*fields) - timedelta(minutes=offset)).replace(tzinfo=UTC)
+        stamp = datetime(*fields)
+        offset = int(zone[1:3]) * 60 + int(zone[3:])
+        offset = -offset if zone[0] == "-" else offset
+        return (stamp - timedelta(minutes=offset)).replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
