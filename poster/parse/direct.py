@@ -63,7 +63,9 @@ def parse_direct(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
         raise ParseError(
             feed.name, f"not a feed: XML elements nested more than {MAX_DEPTH} deep"
         ) from None
-    except (Unsupported, ET.ParseError, RecursionError, ValueError, LookupError):
+    except Exception:
+        # Ill-formed XML, constructs not mirrored (Unsupported), and anything else that goes
+        # wrong on an unusual document alike: the readers that run feedparser's handlers decide.
         return None
     if reader is None:
         return None
