@@ -10,103 +10,34 @@ whose text feedparser stores under its name. Anything else raises ``Unsupported`
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any
 
-from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin
-
+from poster.parse.directcontext import (
+    AUTHOR_PARTS,
+    CAPTURED,
+    FEED_TAGS,
+    HARMLESS,
+    HTML_TYPES,
+    IMAGE_PARTS,
+    MEDIA_CATEGORY,
+    RESERVED,
+    TAG_SCHEMES,
+    Attrs,
+    Context,
+    add_tag,
+    enforce_href,
+    is_base64,
+    leaf_value,
+    looks_like_html,
+    map_content_type,
+    save_author,
+    sync_author_detail,
+    uri,
+)
 from poster.parse.directnames import Names, attributes, has_handler, leaves, text
 from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
 from poster.parse.feeddates import parse_feed_date
-
-Context = dict[str, Any]
-Attrs = dict[str, str]
-
-map_content_type = _FeedParserMixin.map_content_type
-looks_like_html = _FeedParserMixin.looks_like_html
-_HTML_TYPES = {"text/html", XHTML}
-_TAG_SCHEMES = {"itunes_keywords": "http://www.itunes.com/", "media_keywords": None}
-_MEDIA_CATEGORY = "http://search.yahoo.com/mrss/category_schema"
-# feedparser's pattern for an email address in an author's text (``_sync_author_detail``).
-_EMAIL = re.compile(
-    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
-    r"""([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
-)
-# Elements without a handler whose text poster reads, from the feed or from an entry.
-CAPTURED = frozenset(
-    ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase", "itunes_duration")
-)
-# Keys of the feed and its entries that poster reads, which an element without a handler
-# would overwrite.
-_RESERVED = frozenset(
-    [
-        "title",
-        "title_detail",
-        "link",
-        "links",
-        "id",
-        "guidislink",
-        "summary",
-        "summary_detail",
-        "content",
-        "author",
-        "author_detail",
-        "authors",
-        "published",
-        "updated",
-        "tags",
-        "media_content",
-        "media_thumbnail",
-        "image",
-    ]
-)
-# Elements whose handlers set only what poster does not read, wherever they stand.
-HARMLESS = frozenset(
-    [
-        "subtitle",
-        "tagline",
-        "info",
-        "feedburner_browserfriendly",
-        "rights",
-        "copyright",
-        "dc_rights",
-        "language",
-        "dc_language",
-        "webmaster",
-        "dc_publisher",
-        "created",
-        "dcterms_created",
-        "expirationdate",
-        "generator",
-        "cloud",
-        "itunes_explicit",
-        "itunes_block",
-        "itunes_subtitle",
-        "media_rating",
-        "media_credit",
-        "media_restriction",
-        "media_license",
-        "dc_contributor",
-        "newlocation",
-    ]
-)
-# The feed's own tags are not read: these may hold iTunes' nested categories there.
-_FEED_TAGS = frozenset(
-    (
-        "category",
-        "dc_subject",
-        "keywords",
-        "media_category",
-        "itunes_category",
-        "itunes_keywords",
-        "media_keywords",
-    )
-)
-_AUTHOR_PARTS = {"name": "name", "email": "email", "uri": "href", "url": "href", "homepage": "href"}
-_IMAGE_PARTS = frozenset(("title", "link", "description", "url", "width", "height"))
 
 
 class Reader:
@@ -161,7 +92,7 @@ class Reader:
         self.title_depth = -1
         for child in leaves(element):
             key = self.names.key(child.tag)
-            if key not in _IMAGE_PARTS:
+            if key not in IMAGE_PARTS:
                 raise Unsupported(f"{key} in image")
             if key == "title" and text(child).strip():
                 self.title_depth = depth + 1
@@ -171,7 +102,7 @@ class Reader:
     ) -> None:
         """Read one element of the feed or of an entry."""
         handler = HANDLERS.get(key)
-        if not in_entry and key in _FEED_TAGS:
+        if not in_entry and key in FEED_TAGS:
             self._feed_tags(element)
         elif handler is not None:
             handler(self, element, key, context, depth, in_entry)
@@ -179,7 +110,7 @@ class Reader:
             text(element)
         elif key == "itunes_owner" and not in_entry and not self.version.startswith("atom"):
             leaves(element)  # sets the publisher, and the author of a feed only Atom reads
-        elif has_handler(key) or key in _RESERVED:
+        elif has_handler(key) or key in RESERVED:
             raise Unsupported(f"element {key}")
         else:
             self.generic(element, key, context)
@@ -188,11 +119,11 @@ class Reader:
         """Keep an element without a handler as feedparser does: its text under its name."""
         if key in CAPTURED:
             text(element)
-            context[key] = attributes(element) if element.attrib else _value(element)
+            context[key] = attributes(element) if element.attrib else leaf_value(element)
             return
         for child in element:
             child_key = self.names.key(child.tag)
-            if has_handler(child_key) or child_key in _RESERVED or child_key in CAPTURED:
+            if has_handler(child_key) or child_key in RESERVED or child_key in CAPTURED:
                 raise Unsupported(f"element {child_key} inside {key}")
             self.generic(child, child_key, context)
 
@@ -217,7 +148,7 @@ class Reader:
         if element.attrib:
             attrs = attributes(element)
             kind = map_content_type(attrs.get("type", default))
-            if kind == XHTML or _is_base64(attrs, kind):
+            if kind == XHTML or is_base64(attrs, kind):
                 raise Unsupported(f"{kind} content")
         if len(element):
             raise Unsupported(f"markup inside {element.tag}")
@@ -284,19 +215,19 @@ class Reader:
         attrs = attributes(element)
         attrs.setdefault("rel", "alternate")
         attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-        _enforce_href(attrs)
+        enforce_href(attrs)
         if "href" not in attrs:
             self._text_link(value, context, in_entry, attrs)
             return
-        attrs["href"] = _uri(attrs["href"])
+        attrs["href"] = uri(attrs["href"])
         context.setdefault("links", []).append(attrs)
-        if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in _HTML_TYPES:
+        if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in HTML_TYPES:
             context["link"] = attrs["href"]
 
     def _text_link(self, value: str, context: Context, in_entry: bool, attrs: Attrs) -> None:
         """Store a link written as text, and add it to the links (``_start_link``, ``pop``)."""
         context.setdefault("links", []).append(attrs)
-        value = _uri(value)
+        value = uri(value)
         if not value.isascii():
             value = repair_text(value)
         if in_entry:
@@ -313,7 +244,7 @@ class Reader:
         attrs = attributes(element) if element.attrib else {}
         self.guidislink = attrs.get("ispermalink", "true") == "true"
         value = text(element).strip()
-        value = repair_text(_uri(value) if value and self.guidislink else value)
+        value = repair_text(uri(value) if value and self.guidislink else value)
         context["id"] = value
         context.setdefault("guidislink", self.guidislink and "link" not in context)
         if self.guidislink:
@@ -323,11 +254,11 @@ class Reader:
         self, element: ET.Element, key: str, context: Context, depth: int, _: bool
     ) -> None:
         """Read a publication date (``_end_published``); the last one counts."""
-        context["published"] = parse_feed_date(_value(element))
+        context["published"] = parse_feed_date(leaf_value(element))
 
     def updated(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
         """Read an update date (``_end_updated``); the last one counts."""
-        context["updated"] = parse_feed_date(_value(element))
+        context["updated"] = parse_feed_date(leaf_value(element))
 
     # Authors.
 
@@ -335,20 +266,20 @@ class Reader:
         """Read an author: Atom's name/email/uri, or RSS/Dublin Core text (``_start_author``)."""
         context.setdefault("authors", []).append({})
         for child in leaves(element):
-            part = _AUTHOR_PARTS.get(self.names.key(child.tag))
+            part = AUTHOR_PARTS.get(self.names.key(child.tag))
             if part is None:
                 raise Unsupported(f"{child.tag} in author")
-            _save_author(context, part, text(child).strip())
+            save_author(context, part, text(child).strip())
         pieces = [element.text or "", *(child.tail or "" for child in element)]
         context["author"] = repair_text("".join(pieces).strip())
-        _sync_author_detail(context)
+        sync_author_detail(context)
 
     def contributor(
         self, element: ET.Element, key: str, context: Context, depth: int, _: bool
     ) -> None:
         """Read a contributor: only its own names, which poster does not read."""
         for child in leaves(element):
-            if self.names.key(child.tag) not in _AUTHOR_PARTS:
+            if self.names.key(child.tag) not in AUTHOR_PARTS:
                 raise Unsupported(f"{child.tag} in contributor")
 
     # Tags.
@@ -359,20 +290,20 @@ class Reader:
         """Read a category: its attributes, then its text as the term (``_end_category``)."""
         attrs = attributes(element) if element.attrib else {}
         if key == "itunes_category":
-            _add_tag(context, attrs.get("text"), "http://www.itunes.com/", None)
+            add_tag(context, attrs.get("text"), "http://www.itunes.com/", None)
         else:
             if key == "media_category":
-                attrs.setdefault("scheme", _MEDIA_CATEGORY)
+                attrs.setdefault("scheme", MEDIA_CATEGORY)
             scheme = attrs.get("scheme", attrs.get("domain"))
-            _add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
-        value = _value(element)
+            add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
+        value = leaf_value(element)
         if not value:
             return
         tags = context["tags"]
         if tags and not tags[-1][0]:
             tags[-1][0] = value
         else:
-            _add_tag(context, value, None, None)
+            add_tag(context, value, None, None)
 
     def keywords(
         self, element: ET.Element, key: str, context: Context, depth: int, _: bool
@@ -380,9 +311,9 @@ class Reader:
         """Read itunes:keywords or media:keywords, a comma-separated list of tags."""
         if element.attrib:
             raise Unsupported(f"attributes on {key}")
-        for term in _value(element).split(","):
+        for term in leaf_value(element).split(","):
             if term.strip():
-                _add_tag(context, term.strip(), _TAG_SCHEMES[key], None)
+                add_tag(context, term.strip(), TAG_SCHEMES[key], None)
 
     # Media.
 
@@ -391,7 +322,7 @@ class Reader:
     ) -> None:
         """Read an RSS enclosure into the links (``_start_enclosure``)."""
         text(element)
-        attrs = _enforce_href(attributes(element))
+        attrs = enforce_href(attributes(element))
         attrs["rel"] = "enclosure"
         context.setdefault("links", []).append(attrs)
 
@@ -410,7 +341,7 @@ class Reader:
         context.setdefault("media_thumbnail", []).append(attrs)
         url = text(element).strip()
         if url and "url" not in attrs:
-            attrs["url"] = repair_text(_uri(url))
+            attrs["url"] = repair_text(uri(url))
 
     def media_group(
         self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
@@ -483,83 +414,3 @@ HANDLERS: dict[str, Handler] = {
     "itunes_link": Reader.itunes_image,
     "source": Reader.source,
 }
-
-
-def _value(element: ET.Element) -> str:
-    """Return a leaf's text as ``pop`` gives it: stripped, mis-decoded UTF-8 repaired."""
-    if len(element):
-        raise Unsupported(f"markup inside {element.tag}")
-    value = (element.text or "").strip()
-    return value if value.isascii() else repair_text(value)
-
-
-def _is_base64(attrs: dict[str, str], kind: str) -> bool:
-    """Tell whether feedparser would decode a text construct as base64 (``_is_base64``)."""
-    if attrs.get("mode", "") == "base64":
-        return True
-    return not (kind.startswith("text/") or kind.endswith(("+xml", "/xml")))
-
-
-def _uri(value: str) -> str:
-    """Return a URI as feedparser's ``resolve_uri`` gives it with no base."""
-    # With no base, feedparser only removes slashes after "scheme://"; urljoin keeps the rest.
-    return _urljoin("", value) if ":///" in value else value
-
-
-def _enforce_href(attrs: dict[str, str]) -> dict[str, str]:
-    """Move a ``url`` or ``uri`` attribute to ``href`` (``_enforce_href``)."""
-    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
-    if href:
-        attrs.pop("url", None)
-        attrs.pop("uri", None)
-        attrs["href"] = href
-    return attrs
-
-
-def _add_tag(context: Context, term: str | None, scheme: str | None, label: str | None) -> None:
-    """Add a tag unless it is empty or known (``_add_tag``)."""
-    tags = context.setdefault("tags", [])
-    if not term and not scheme and not label:
-        return
-    value = [term, scheme, label]
-    if value not in tags:
-        tags.append(value)
-
-
-def _save_author(context: Context, key: str, value: str) -> None:
-    """Store a part of the current author (``_save_author``)."""
-    context.setdefault("author_detail", {})[key] = value
-    _sync_author_detail(context)
-    context.setdefault("authors", [{}])
-    context["authors"][-1][key] = value
-
-
-def _sync_author_detail(context: Context) -> None:
-    """Derive the author's text from its parts, or its parts from its text (feedparser's)."""
-    detail = context.get("authors", [{}])[-1]
-    if detail:
-        name, email = detail.get("name"), detail.get("email")
-        if name and email:
-            context["author"] = f"{name} ({email})"
-        elif name or email:
-            context["author"] = name or email
-        return
-    author, email = context.get("author"), None
-    if not author:
-        return
-    found = _EMAIL.search(author)
-    if found:
-        email = found.group(0)
-        author = author.replace(email, "").replace("()", "").replace("<>", "")
-        author = author.replace("&lt;&gt;", "").strip()
-        if author and author[0] == "(":
-            author = author[1:]
-        if author and author[-1] == ")":
-            author = author[:-1]
-        author = author.strip()
-    if author or email:
-        context.setdefault("author_detail", detail)
-    if author:
-        detail["name"] = author
-    if email:
-        detail["email"] = email
