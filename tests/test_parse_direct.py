@@ -132,6 +132,91 @@ def test_farm_feeds_are_read_directly_alike(
         assert compare(fetched(body, content_type)) == (True, [])
 
 
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+MEDIA = "http://search.yahoo.com/mrss/"
+# Constructs whose handling in feedparser depends on order or on what came before.
+TRICKY_ITEMS = {
+    "title-with-markup": "<title>&lt;b&gt;Bold&lt;/b&gt; &amp;amp; co</title>",
+    "title-with-entity": "<title>AT&amp;amp;T &amp;eacute;</title>",
+    "empty-title-then-title": "<title></title><title>Second</title><title>Third</title>",
+    "second-description-is-content": "<description>one</description><description>two</description>",
+    "content-before-description": (
+        "<content:encoded>&lt;p&gt;full&lt;/p&gt;</content:encoded><description>short</description>"
+    ),
+    "permalink-guid-before-link": "<guid>http:///a.example/1</guid><link>http://b.example/1</link>",
+    "permalink-guid-after-link": "<link>http://b.example/1</link><guid>http://a.example/1</guid>",
+    "guid-not-permalink": "<guid isPermaLink='false'>http:///x</guid>",
+    "author-with-email": "<author>jo@example.com (Jo Doe)</author>",
+    "two-creators": "<dc:creator>First</dc:creator><dc:creator>Second</dc:creator>",
+    "category-domain-then-text": "<category domain='http://d.example/'>Topic</category>",
+    "categories-repeated": "<category>a</category><category>a</category><dc:subject>A</dc:subject>",
+    "keywords": "<itunes:keywords>one, two,,three</itunes:keywords>",
+    "enclosure-url-and-uri": "<enclosure url='/a.mp3' uri='/b.mp3' type='Audio/MPEG' length='x'/>",
+    "thumbnail-as-text": "<media:thumbnail>/t.jpg</media:thumbnail>",
+    "media-group": (
+        "<media:group><media:content url='/v.mp4' type='video/mp4' duration='61'/>"
+        "<media:thumbnail url='/t.png'/></media:group><itunes:duration>1:02</itunes:duration>"
+    ),
+    "itunes-image-url": "<itunes:image url='/cover.jpg'/>",
+    "source-resets-title": "<title>A</title><source url='http://s.example/'>S</source><title>B</title>",
+    "atom-link-in-rss": (
+        "<atom:link rel='alternate' type='text/html' href='http://alt.example/'/>"
+        "<link>http://text.example/</link>"
+    ),
+    "query-as-entity": "<link>http://e.example/?a=1&amp;b=2</link>",
+    "mis-decoded-utf8": "<title>Jos\u00c3\u00a9 \u0096</title>",
+    "dates-last-wins": (
+        "<pubDate>Wed, 01 May 2024 12:00:00 GMT</pubDate>"
+        "<dc:date>2024-05-02T10:00:00+02:00</dc:date>"
+        "<pubDate>Thu, 02 May 2024 12:00:00 +0100</pubDate>"
+    ),
+}
+RSS_HEAD = (
+    "<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/' "
+    "xmlns:content='http://purl.org/rss/1.0/modules/content/' "
+    f"xmlns:itunes='{ITUNES}' xmlns:media='{MEDIA}' xmlns:atom='http://www.w3.org/2005/Atom'>"
+)
+
+
+@pytest.mark.parametrize("item", TRICKY_ITEMS.values(), ids=TRICKY_ITEMS.keys())
+def test_order_dependent_rss_items_are_read_directly_alike(item: str) -> None:
+    body = RSS_HEAD + f"<channel><title>T</title><item>{item}</item></channel></rss>"
+    assert compare(fetched(body.encode(), "application/rss+xml")) == (True, [])
+
+
+TRICKY_FEEDS = {
+    "image-then-title-after-items": (
+        RSS_HEAD + "<channel><image><title>Logo</title><url>/l.png</url></image>"
+        "<item><title>I</title></item><title>Late title</title></channel></rss>"
+    ),
+    "nested-itunes-categories": (
+        RSS_HEAD + "<channel><title>T</title><itunes:category text='News'>"
+        "<itunes:category text='Tech'/></itunes:category><itunes:owner><itunes:name>O"
+        "</itunes:name></itunes:owner><item><title>I</title></item></channel></rss>"
+    ),
+    "atom-inherited-author": (
+        "<feed xmlns='http://www.w3.org/2005/Atom'><title type='html'>&lt;i&gt;A&lt;/i&gt;</title>"
+        "<author><email>feed@example.com</email></author><link rel='self' href='/self'/>"
+        "<link rel='hub' href='http://hub.example/'/><id>http://feed.example/</id>"
+        "<entry><title>E</title><id>urn:e</id></entry>"
+        "<entry><title>F</title><author><name>N</name><uri>http://n.example/</uri></author>"
+        "<content type='text'>plain &lt;b&gt;text&lt;/b&gt;</content><summary>S</summary></entry>"
+        "</feed>"
+    ),
+    "rdf-with-image-outside-channel": (
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' "
+        "xmlns='http://purl.org/rss/1.0/'><channel rdf:about='http://r.example/'><title>R</title>"
+        "<link>http://r.example/</link></channel><image rdf:about='/i.png'><title>I</title>"
+        "</image><item rdf:about='http://r.example/1'><title>One</title></item></rdf:RDF>"
+    ),
+}
+
+
+@pytest.mark.parametrize("body", TRICKY_FEEDS.values(), ids=TRICKY_FEEDS.keys())
+def test_order_dependent_feeds_are_read_directly_alike(body: str) -> None:
+    assert compare(fetched(body.encode(), "application/xml")) == (True, [])
+
+
 RSS = "<rss version='2.0'><channel><title>T</title><item>{}</item></channel></rss>"
 ATOM = "<feed xmlns='http://www.w3.org/2005/Atom'><title>T</title><entry>{}</entry></feed>"
 REFUSED = [
