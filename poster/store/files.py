@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from typing import Any
 from poster.errors import StateError
 
 FORMAT = 1
+RECIPIENTS_FOLDER = "recipients"
+"""The folder in the state directory that holds each gateway destination's recipient ledger."""
 MARK_WIDTH = 20
 """Digits kept for the journal's ``committed`` offset, so it can be rewritten in place."""
 Document = dict[str, Any]
@@ -101,6 +102,8 @@ class Change:
 
 def new_generation() -> str:
     """Return a fresh name that ties a journal to the snapshot it continues."""
+    import uuid  # here: it loads platform, and a read-only open never names a generation
+
     return uuid.uuid4().hex
 
 
