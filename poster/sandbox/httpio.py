@@ -99,6 +99,8 @@ class Server(ThreadingHTTPServer):
     """A ThreadingHTTPServer that knows its owner and ignores clients that hang up."""
 
     daemon_threads = True
+    request_queue_size = 128
+    """Room for a client's burst of connections (socketserver's default of 5 drops some)."""
 
     def __init__(self, address: tuple[str, int], owner: Owner) -> None:
         self.owner = owner
