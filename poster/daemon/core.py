@@ -26,6 +26,7 @@ from poster.config import Config, FeedConfig, load_config
 from poster.daemon.gateways import POLL_EVERY, start_gateways
 from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.listed import Listed
 from poster.daemon.listener import WebhookReceiver
 from poster.daemon.malloc import return_large_buffers
 from poster.daemon.metrics import CONTENT_TYPE, Metrics
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 TICK = 2.0
 """Seconds between the main loop's chores: signals, inbox, watchdog."""
 PRUNE_EVERY = timedelta(days=1)
+NO_HINTS = FeedHints()
 READ_GRACE = 3.0
 """Seconds a stop waits for feed reads under way; the unit's TimeoutStopSec is 15."""
 
@@ -92,8 +94,9 @@ class Daemon:
         self._clock = clock
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._present: dict[str, frozenset[str]] = {}
-        # A 304 carries no document: its ttl and skipHours are those of the last one parsed.
+        self._present: dict[str, Listed] = {}
+        # A 304 carries no document: its ttl and skipHours are those of the last one parsed,
+        # kept only for the feeds that give any.
         self._hints: dict[str, FeedHints] = {}
         self._fresh: set[str] = set()
         # Counts requests for full reads, so a read under way cannot cancel a newer one.
@@ -251,8 +254,8 @@ class Daemon:
         if isinstance(result, Batch):
             if self._fresh_asked == asked:
                 self._fresh.discard(name)
-            self._present[name] = frozenset(d.item.key for d in result.decisions)
-            self._hints[name] = result.parsed.hints
+            self._present[name] = Listed(d.item.key for d in result.decisions)
+            self._keep_hints(name, result.parsed.hints)
             self._read_ok(name, self._next_poll(feed, started, result.result.freshness))
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             if self.push is not None:
@@ -265,6 +268,13 @@ class Daemon:
             freshness = result.fetch.freshness if result.fetch is not None else None
             self._read_ok(name, self._next_poll(feed, started, freshness))
             self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)
+
+    def _keep_hints(self, name: str, hints: FeedHints) -> None:
+        """Keep a feed's hints for its next 304, unless it gives none."""
+        if hints == NO_HINTS:
+            self._hints.pop(name, None)
+        else:
+            self._hints[name] = hints
 
     def _due(self, feed: FeedConfig) -> bool:
         """Tell whether a feed may be read now: not backing off, not disabled, or re-probing."""
@@ -291,7 +301,7 @@ class Daemon:
         """Decide when to read the feed next, from its schedule and, unless off, its hints."""
         job = self.scheduler.get_job(feed.name)
         scheduled = job.next_run_time if job is not None and job.next_run_time else started
-        hints = self._hints.get(feed.name, FeedHints()) if feed.hints else FeedHints()
+        hints = self._hints.get(feed.name, NO_HINTS) if feed.hints else NO_HINTS
         poll = next_poll(
             scheduled,
             started,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -341,7 +341,7 @@ class Store:
             else:
                 self._meta.update({"value": value}, doc_ids=[doc_id])
 
-    def prune(self, now: datetime, present: Mapping[str, Collection[str]]) -> int:
+    def prune(self, now: datetime, present: Mapping[str, Container[str]]) -> int:
         """Drop settled records older than the retention, except items their feed still lists.
 
         Pending and uncertain records are never dropped, and only the feeds named in
@@ -351,7 +351,7 @@ class Store:
         Returns how many records were removed.
         """
         cutoff = to_iso(now - self._retention)
-        keep = {feed: set(keys) for feed, keys in present.items()}
+        keep = dict(present)
         q = Query()
         with self._lock:
             old = self._deliveries.search(q.state.one_of(list(PRUNABLE)) & (q.updated < cutoff))
@@ -368,7 +368,7 @@ class Store:
 
     # Internals
 
-    def _prune_seen(self, cutoff: str, keep: Mapping[str, Collection[str]]) -> int:
+    def _prune_seen(self, cutoff: str, keep: Mapping[str, Container[str]]) -> int:
         """Drop held-back keys seen before ``cutoff`` that their feed no longer lists."""
         removed = 0
         q = Query()
