@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from poster.config import Config, FeedConfig, Schedule
 from poster.config.records import DaemonConfig, ViberConfig, WebhookConfig
 from poster.daemon import schedule as schedule_module
-from poster.daemon.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, next_runs, trigger_for
+from poster.daemon.schedule import (
+    BACKOFF_BASE,
+    ConfigDiff,
+    backoff,
+    diff,
+    next_runs,
+    slot,
+    trigger_for,
+)
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -267,3 +276,37 @@ def test_diff_names_the_feeds_added_removed_and_changed(
 )
 def test_a_diff_is_logged_one_line_per_change(change: ConfigDiff, lines: list[str]) -> None:
     assert change.lines() == lines
+
+
+# Slots: where each interval feed's polls fall within its interval
+
+
+def named(name: str, interval: timedelta = HOUR) -> FeedConfig:
+    return FeedConfig(name=name, url=f"https://example.org/{name}.xml", schedule=Schedule(interval))
+
+
+@pytest.mark.parametrize("after", [NOW, NOW + timedelta(seconds=1), NOW + timedelta(minutes=359)])
+@pytest.mark.parametrize("name", ["news", "feed-0001", "блог"])
+def test_a_slot_comes_within_one_interval_and_then_every_interval(
+    name: str, after: datetime
+) -> None:
+    first = slot(named(name), after)
+    assert after < first <= after + HOUR
+    assert slot(named(name), first) == first + HOUR
+    assert slot(named(name), first - timedelta(microseconds=1)) == first
+
+
+def test_slots_of_many_feeds_spread_evenly_over_the_interval() -> None:
+    offsets = sorted((slot(named(f"feed-{n:04d}"), NOW) - NOW) / HOUR for n in range(1000))
+    gaps = [b - a for a, b in zip([0.0, *offsets], [*offsets, 1.0], strict=True)]
+    assert max(gaps) < 0.02
+    tenths = [sum(int(offset * 10) == tenth for offset in offsets) for tenth in range(10)]
+    assert min(tenths) > 70 and max(tenths) < 130, tenths
+    assert statistics.median(offsets) == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_feed_keeps_its_slots_across_restarts_and_feeds_differ() -> None:
+    assert slot(named("news"), NOW) == slot(named("news"), NOW - 5 * HOUR) + 5 * HOUR
+    assert slot(named("news"), NOW) != slot(named("sport"), NOW)
+    two_hours = slot(named("news", 2 * HOUR), NOW)
+    assert NOW < two_hours <= NOW + 2 * HOUR

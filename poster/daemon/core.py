@@ -12,13 +12,14 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster.app import App, build
@@ -35,6 +36,7 @@ from poster.daemon.schedule import (
     ConfigDiff,
     backoff,
     diff,
+    slot,
     trigger_for,
 )
 from poster.daemon.systemd import Notifier
@@ -99,6 +101,8 @@ class Daemon:
         # kept only for the feeds that give any.
         self._hints: dict[str, FeedHints] = {}
         self._fresh: set[str] = set()
+        # Feeds read at once, to be moved to their slots after that read.
+        self._unslotted: set[str] = set()
         # Counts requests for full reads, so a read under way cannot cancel a newer one.
         self._fresh_asked = 0
         self._last_prune = 0.0
@@ -176,16 +180,35 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
             timezone=UTC,
         )
+        states = (self.store.feed_state(feed.name) for feed in config.feeds)
+        unread = {state.feed for state in states if state.last_success is None}
+        at_once = self._few(config, unread)
         for feed in config.feeds:
-            self._add_job(scheduler, feed)
+            self._add_job(scheduler, feed, at_once=at_once and feed.name in unread)
         return scheduler
 
-    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig) -> None:
-        """Schedule a feed; interval feeds are read at once, cron feeds at their times."""
+    @staticmethod
+    def _few(config: Config, names: Collection[str]) -> bool:
+        """Tell whether the fetch threads can read ``names`` all at once."""
+        return len(names) <= config.daemon.max_fetches
+
+    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig, *, at_once: bool) -> None:
+        """Schedule a feed: a cron feed at its times, an interval feed at once or at its slot.
+
+        A feed never read or that a reload adds or changes is read at once, and then polled at
+        its slots; other feeds are first polled at their slot, within one interval. So are
+        more new feeds than the fetch threads take at once: they could only be read one after
+        another, polls started together would stay together, and a read waiting longer than
+        the misfire grace would be lost.
+        """
         if not feed.enabled:
             return
-        first = self._clock() if feed.schedule.cron is None else None
-        options = {"next_run_time": first} if first is not None else {}
+        options = {}
+        if feed.schedule.cron is None:
+            now = self._clock()
+            if at_once:
+                self._unslotted.add(feed.name)
+            options["next_run_time"] = now if at_once else slot(feed, now)
         scheduler.add_job(
             self._poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
             replace_existing=True, **options,
@@ -201,6 +224,20 @@ class Daemon:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
         with self._reading_feed(name):
             self._read(name)
+        if name in self._unslotted:
+            self._unslotted.discard(name)
+            self._to_slot(name)
+
+    def _to_slot(self, name: str) -> None:
+        """Move an interval feed's next poll to its next slot."""
+        feed = self.config.feed(name)
+        job = self.scheduler.get_job(name)
+        if feed is None or feed.schedule.cron is not None or job is None or self._stop.is_set():
+            return
+        try:
+            job.modify(next_run_time=slot(feed, self._clock()))
+        except JobLookupError:
+            return  # a reload removed the feed meanwhile
 
     def _pushed(self, name: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
         """Read content a hub pushed through the poll's own path, and queue its new items."""
@@ -301,6 +338,8 @@ class Daemon:
         """Decide when to read the feed next, from its schedule and, unless off, its hints."""
         job = self.scheduler.get_job(feed.name)
         scheduled = job.next_run_time if job is not None and job.next_run_time else started
+        if feed.name in self._unslotted and feed.schedule.cron is None:
+            scheduled = slot(feed, started)
         hints = self._hints.get(feed.name, NO_HINTS) if feed.hints else NO_HINTS
         poll = next_poll(
             scheduled,
@@ -458,15 +497,18 @@ class Daemon:
         for name in change.removed:
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.remove_job(name)
+            self._unslotted.discard(name)
             self.outbox.drop(name)
         self.config = new
-        for name in (*change.added, *change.changed):
+        touched = (*change.added, *change.changed)
+        at_once = self._few(new, touched)
+        for name in touched:
             feed = new.feed(name)
             job = self.scheduler.get_job(name)
             if job is not None:
                 job.remove()
             if feed is not None:
-                self._add_job(self.scheduler, feed)
+                self._add_job(self.scheduler, feed, at_once=at_once)
         self._relane()
         resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
         for worker in self.workers.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from poster.config import Config, FeedConfig
 BACKOFF_BASE = timedelta(minutes=1)
 CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
 CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
+DEFAULT_INTERVAL = timedelta(minutes=15)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def trigger_for(feed: FeedConfig) -> BaseTrigger:
@@ -26,8 +30,22 @@ def trigger_for(feed: FeedConfig) -> BaseTrigger:
     jitter = int(schedule.jitter.total_seconds()) or None
     if schedule.cron is not None:
         return CronTrigger.from_crontab(schedule.cron, timezone=zone(feed))
-    interval = schedule.interval or timedelta(minutes=15)
+    interval = schedule.interval or DEFAULT_INTERVAL
     return IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter, timezone=UTC)
+
+
+def slot(feed: FeedConfig, after: datetime) -> datetime:
+    """Return the first of an interval feed's slots after ``after``.
+
+    A feed's slots are its interval apart, shifted from the epoch by a share of the interval
+    that its name fixes: feeds polled first at their slots are spread evenly over the interval,
+    and stay so, since each later poll follows the one before by the interval and the jitter.
+    """
+    interval = (feed.schedule.interval or DEFAULT_INTERVAL) // _MICROSECOND
+    share = int.from_bytes(hashlib.blake2b(feed.name.encode(), digest_size=8).digest())
+    offset = share * interval >> 64
+    number = ((after - _EPOCH) // _MICROSECOND - offset) // interval + 1
+    return _EPOCH + (offset + number * interval) * _MICROSECOND
 
 
 def zone(feed: FeedConfig) -> tzinfo:
