@@ -29,7 +29,7 @@ from poster.daemon.health import health_page, start_listener
 from poster.daemon.hints import may_read, next_poll, schedule_name
 from poster.daemon.listed import Listed
 from poster.daemon.listener import WebhookReceiver
-from poster.daemon.malloc import return_large_buffers
+from poster.daemon.malloc import release_free_memory, return_large_buffers
 from poster.daemon.metrics import CONTENT_TYPE, Metrics
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.schedule import (
@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 TICK = 2.0
 """Seconds between the main loop's chores: signals, inbox, watchdog."""
 PRUNE_EVERY = timedelta(days=1)
+TRIM_EVERY = 60.0
+"""Seconds between handing the fetch threads' free memory back to the system."""
 NO_HINTS = FeedHints()
 READ_GRACE = 3.0
 """Seconds a stop waits for feed reads under way; the unit's TimeoutStopSec is 15."""
@@ -106,6 +108,7 @@ class Daemon:
         # Counts requests for full reads, so a read under way cannot cancel a newer one.
         self._fresh_asked = 0
         self._last_prune = 0.0
+        self._last_trim = time.monotonic()
         self._reads = threading.Condition()
         self._reading = 0
         self._feed_locks: dict[str, threading.Lock] = {}
@@ -467,6 +470,9 @@ class Daemon:
         if self._present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
             self._last_prune = now
             self._prune()
+        if now - self._last_trim >= TRIM_EVERY:
+            self._last_trim = now
+            release_free_memory()
 
     def _prune(self) -> None:
         """Drop old records of items gone from their feeds, and of feeds gone from the config."""
