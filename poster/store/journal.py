@@ -40,6 +40,7 @@ from poster.store.files import (
     open_journal,
     read_snapshot,
     scan_journal,
+    snapshot_chunks,
     write_atomic,
 )
 from poster.store.place import (
@@ -160,19 +161,19 @@ class JournalStorage(Storage):
     def _compact(self) -> None:
         """Write the snapshot and start its journal, letting OS errors through."""
         generation = new_generation()
-        data = encode_snapshot(
+        data = snapshot_chunks(
             generation, self._generation, self.snapshot_tables(), self._seq, self.restored
         )
         keep_backup(self.files)
-        write_atomic(self.files.snapshot, data)
+        size = write_atomic(self.files.snapshot, data)
         self._snapshot_id = file_id(self.files.snapshot)
         # The journal now repeats what the snapshot holds; it must be replaced before the next
         # append, or later changes would go to a journal the snapshot disowns.
         self._unfinished = True
         self._start_journal(generation)
         self._unfinished = False
-        self._generation, self._snapshot_bytes = generation, len(data)
-        log.info("state=compacted path=%s bytes=%d", self.files.snapshot, len(data))
+        self._generation, self._snapshot_bytes = generation, size
+        log.info("state=compacted path=%s bytes=%d", self.files.snapshot, size)
 
     def close(self) -> None:
         """Close the journal and release the lock."""
