@@ -19,6 +19,7 @@ from poster.daemon import schedule as schedule_module
 from poster.daemon.schedule import (
     BACKOFF_BASE,
     ConfigDiff,
+    after_read,
     backoff,
     diff,
     next_runs,
@@ -310,3 +311,36 @@ def test_a_feed_keeps_its_slots_across_restarts_and_feeds_differ() -> None:
     assert slot(named("news"), NOW) != slot(named("sport"), NOW)
     two_hours = slot(named("news", 2 * HOUR), NOW)
     assert NOW < two_hours <= NOW + 2 * HOUR
+
+
+# After a read: a read at once goes to its slot, a late one keeps an interval before the next
+
+DUE = NOW - 10 * MINUTE
+
+
+@pytest.mark.parametrize(
+    ("started", "scheduled", "expected"),
+    [
+        (DUE + timedelta(seconds=1), DUE + HOUR + 2 * MINUTE, None),
+        (DUE, DUE + HOUR, None),
+        (DUE + 5 * MINUTE, DUE + HOUR, DUE + 5 * MINUTE + HOUR),
+        (DUE + 5 * MINUTE, DUE + HOUR + 6 * MINUTE, None),
+        (DUE, None, None),
+    ],
+    ids=["on-time-with-jitter", "on-time", "late", "late-within-jitter", "not-scheduled"],
+)
+def test_a_late_read_keeps_an_interval_before_the_next(
+    started: datetime, scheduled: datetime | None, expected: datetime | None
+) -> None:
+    assert after_read(named("news"), scheduled, started, NOW, at_once=False) == expected
+
+
+def test_a_read_at_once_moves_the_next_poll_to_the_feeds_slot() -> None:
+    moved = after_read(named("news"), NOW + HOUR, NOW - MINUTE, NOW, at_once=True)
+    assert moved == slot(named("news"), NOW)
+
+
+def test_a_cron_feed_keeps_its_times_after_any_read() -> None:
+    cron = replace(named("news"), schedule=Schedule(interval=None, cron="0 * * * *"))
+    assert after_read(cron, NOW + MINUTE, NOW - HOUR, NOW, at_once=False) is None
+    assert after_read(cron, NOW + MINUTE, NOW - HOUR, NOW, at_once=True) is None

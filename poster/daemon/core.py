@@ -34,6 +34,7 @@ from poster.daemon.metrics import CONTENT_TYPE, Metrics
 from poster.daemon.pushing import poll_due, start_push
 from poster.daemon.schedule import (
     ConfigDiff,
+    after_read,
     backoff,
     diff,
     slot,
@@ -225,20 +226,24 @@ class Daemon:
 
     def _poll(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
+        started = _utcnow()
         with self._reading_feed(name):
             self._read(name)
-        if name in self._unslotted:
-            self._unslotted.discard(name)
-            self._to_slot(name)
+        self._reschedule(name, started)
 
-    def _to_slot(self, name: str) -> None:
-        """Move an interval feed's next poll to its next slot."""
+    def _reschedule(self, name: str, started: datetime) -> None:
+        """Move a feed's next poll after a read begun at ``started``, if it must move."""
         feed = self.config.feed(name)
         job = self.scheduler.get_job(name)
-        if feed is None or feed.schedule.cron is not None or job is None or self._stop.is_set():
+        at_once = name in self._unslotted
+        self._unslotted.discard(name)
+        if feed is None or job is None or self._stop.is_set():
+            return
+        moment = after_read(feed, job.next_run_time, started, _utcnow(), at_once=at_once)
+        if moment is None:
             return
         try:
-            job.modify(next_run_time=slot(feed, self._clock()))
+            job.modify(next_run_time=moment)
         except JobLookupError:
             return  # a reload removed the feed meanwhile
 

@@ -48,6 +48,23 @@ def slot(feed: FeedConfig, after: datetime) -> datetime:
     return _EPOCH + (offset + number * interval) * _MICROSECOND
 
 
+def after_read(
+    feed: FeedConfig, scheduled: datetime | None, started: datetime, now: datetime, *, at_once: bool
+) -> datetime | None:
+    """Return where to move an interval feed's next poll after a read, or None to leave it.
+
+    After a read at once it goes to the feed's next slot. Otherwise it moves only when it is
+    sooner than an interval after ``started``: the scheduler counts the next poll from when the
+    read was due, so a read that waited behind others would be followed too soon by the next.
+    """
+    if feed.schedule.cron is not None or scheduled is None:
+        return None
+    if at_once:
+        return slot(feed, now)
+    earliest = started + (feed.schedule.interval or DEFAULT_INTERVAL)
+    return earliest if scheduled < earliest else None
+
+
 def zone(feed: FeedConfig) -> tzinfo:
     """Return the time zone a feed's cron is read in: its own, else the machine's, as cron does."""
     name = feed.schedule.timezone
