@@ -344,3 +344,10 @@ def test_a_cron_feed_keeps_its_times_after_any_read() -> None:
     cron = replace(named("news"), schedule=Schedule(interval=None, cron="0 * * * *"))
     assert after_read(cron, NOW + MINUTE, NOW - HOUR, NOW, at_once=False) is None
     assert after_read(cron, NOW + MINUTE, NOW - HOUR, NOW, at_once=True) is None
+
+
+def test_feeds_with_the_same_interval_share_one_trigger() -> None:
+    assert trigger_for(named("news")) is trigger_for(named("sport"))
+    assert trigger_for(named("news")) is not trigger_for(named("news", 2 * HOUR))
+    jittered = replace(named("news"), schedule=Schedule(HOUR, jitter=timedelta(seconds=30)))
+    assert trigger_for(jittered) is not trigger_for(named("news"))
