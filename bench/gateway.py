@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 KEY = "bench-dt-access-key-5150"
 ITEMS = 20

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from poster.destinations import Receipt
 from poster.store import Store
+from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import (
     Change,
     StateFiles,
@@ -32,7 +33,6 @@ from poster.store.files import (
 )
 from poster.store.journal import JournalStorage
 from poster.store.ledger import PENDING, SENT
-from poster.store.records import new_delivery_doc, to_iso
 
 SIZES = (1_000, 100_000)
 FEEDS = 20

@@ -31,10 +31,10 @@ from PIL import Image
 
 from poster.config import Config, FeedConfig, load_config
 from poster.destinations.viber.kind import KIND
-from poster.destinations.viber.media import PICTURE
+from poster.destinations.viber.typechoice import PICTURE
 from poster.errors import ParseError
 from poster.fetch.feed import make_client
-from poster.media.rules import type_of
+from poster.media.policy import type_of
 from poster.media.setup import media_stage
 from poster.models import FetchResult, Item, Media, Validators
 from poster.parse import parse

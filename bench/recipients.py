@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
-from poster.store.recipients import LEDGER, RecipientLedger
+from poster.store.recipientledger import LEDGER, RecipientLedger
 from poster.store.recipientstate import LedgerState
 
 SIZES = (1_000, 100_000, 2_000_000)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 
 NGINX_PACKAGES = ("nginx-light", "nginx")

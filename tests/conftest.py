@@ -9,7 +9,7 @@ from feedserver import FeedServer
 
 from poster import secrets
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.logs import NOISY_LOGGERS
 from poster.secrets import RedactingFilter

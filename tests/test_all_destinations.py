@@ -15,13 +15,14 @@ from support.wait import wait_for
 from poster.config import load_config
 from poster.destinations.gateway.destination import close_ledgers, item_ref
 from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.inteltele.gateway import Account
+from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
 from poster.destinations.smsby.fake import SmsByFake
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ops.status import status_json, status_view
+from poster.ops.status import status_view
+from poster.ops.statusjson import status_json
 from poster.store import Store
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 DT_KEY = "dt-all-key-never-shown-4242"
 PHONES = ("380501234567", "4915112345678", "79161234567")

@@ -179,7 +179,9 @@ def test_run_sandbox_in_a_terminal_serves_the_page_until_ctrl_c(
             raise KeyboardInterrupt
 
     monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr("poster.cli.channel.threading", SimpleNamespace(Event=CtrlC))
+    monkeypatch.setattr(
+        "poster.destinations.viber.sandbox.host.threading", SimpleNamespace(Event=CtrlC)
+    )
     state = str(shipped.parent / "state")
     result = run(
         capsys,

@@ -12,9 +12,9 @@ import pytest
 from poster import cli
 from poster.cli import build_parser, parse
 from poster.cli.common import SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST, command_named
+from poster.destinations.viber.sandbox.rerender import LATEST
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN as SESSION_TOKEN
-from poster.destinations.viber.sandbox.studio import LATEST
 
 ROOT = Path(__file__).resolve().parents[1]
 

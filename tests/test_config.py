@@ -21,7 +21,7 @@ from poster.config import (
     load_config,
     parse_duration,
 )
-from poster.config.rules import compile_rule
+from poster.config.itemrules import compile_rule
 from poster.errors import ConfigError, ConfigProblem
 from poster.models import Contact as ContactMessage
 from poster.models import Location as LocationMessage

@@ -26,7 +26,7 @@ from poster.destinations.decisiontelecom.codes import (
 )
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
-from poster.destinations.decisiontelecom.records import (
+from poster.destinations.decisiontelecom.schema import (
     MessageStatus,
     MessageType,
     SendRequest,

@@ -14,7 +14,7 @@ from support.clock import Clock
 
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
-from poster.destinations.decisiontelecom.records import (
+from poster.destinations.decisiontelecom.schema import (
     MessageStatus,
     parse_incoming,
     parse_status_callback,

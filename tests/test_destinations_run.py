@@ -18,7 +18,7 @@ from support.wait import wait_for
 
 from poster.cli import EXIT_FAILED, main
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 
 NEWS_TOKEN = "news-Qx7m-2vLp9-never-shown-55"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from poster.config import values as v
-from poster.config.keys import read_table
+from poster.config.feedkeys import read_table
 from poster.destinations.gateway import GatewayMessage, gateway_keys, gateway_settings
 
 CTX = v.Context(Path("/etc/poster"), None, os.environ)

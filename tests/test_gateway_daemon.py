@@ -13,15 +13,16 @@ from support.decisiontelecom import Clock, fake_gateway
 from support.wait import wait_for
 
 from poster.config import load_config
-from poster.daemon.gateways import PREFIX, secret_key
+from poster.daemon.callbacks import PREFIX, secret_key
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import item_ref
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
 from poster.destinations.smsby.fake import SmsByFake
 from poster.destinations.viber.sandbox import Sandbox
-from poster.ops.status import format_status, status_json, status_view
+from poster.ops.status import format_status, status_view
+from poster.ops.statusjson import status_json
 from poster.store import Store
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 KEY = "dt-daemon-key-never-shown-3131"
 PHONES = [f"37529{n:07d}" for n in range(2000, 2010)]

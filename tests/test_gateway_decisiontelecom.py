@@ -14,7 +14,7 @@ from support.decisiontelecom import Clock, fake_gateway
 from poster.cli import EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import close_ledgers, item_ref
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 KEY = "dt-access-key-never-shown-4242"
 PHONES = [f"37529{n:07d}" for n in range(1000, 1050)]

@@ -20,7 +20,7 @@ from support.wait import wait_for
 from poster.cli import EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import GROUP, item_ref
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 KEY = "dt-kill-key-never-shown-6262"
 PHONES = tuple(f"37529{n:07d}" for n in range(10_000))

@@ -10,7 +10,7 @@ from poster.destinations.gateway.subscribers import (
     subscriber_samples,
     summarise,
 )
-from poster.store.recipients import RecipientLedger
+from poster.store.recipientledger import RecipientLedger
 
 PHONES = ["375290000001", "375290000002", "375290000003"]
 

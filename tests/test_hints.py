@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from poster.config import Config, FeedConfig, Schedule, load_config
-from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.nextread import may_read, next_poll, schedule_name
 from poster.fetch.headers import parse_freshness
 from poster.models import FeedHints, FetchResult, Freshness, NextPoll, Validators
-from poster.ops.status import format_status, status_json, status_view
+from poster.ops.status import format_status, status_view
+from poster.ops.statusjson import status_json
 from poster.parse.fastxml import parse_fast
 from poster.parse.xmlfeed import parse_xml
 from poster.store import Store

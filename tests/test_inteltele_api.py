@@ -16,8 +16,8 @@ import pytest
 from poster.destinations.inteltele import api, wire
 from poster.destinations.inteltele.api import Credentials, IntelTeleClient
 from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.inteltele.gateway import Account
-from poster.destinations.inteltele.models import SendRequest, StatusRequest
+from poster.destinations.inteltele.fakestate import Account
+from poster.destinations.inteltele.schema import SendRequest, StatusRequest
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from poster.config import values as v
-from poster.config.keys import read_table
+from poster.config.feedkeys import read_table
 from poster.destinations.inteltele.compose import compose, sms_text
 from poster.destinations.inteltele.kind import KIND
 from poster.destinations.inteltele.rules import send_problems

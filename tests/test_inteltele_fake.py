@@ -13,10 +13,10 @@ import pytest
 from poster.destinations.inteltele import calls, wire
 from poster.destinations.inteltele.api import Credentials, IntelTeleClient
 from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.inteltele.gateway import Account
-from poster.destinations.inteltele.models import SendRequest
+from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.inteltele.outcomes import ERRORS, action_for
 from poster.destinations.inteltele.rules import normalise_number, valid_sms_source
+from poster.destinations.inteltele.schema import SendRequest
 from poster.errors import DeliveryUncertain, DestinationFatal, MessageRejected, RetryLater
 
 USER, KEY = "poster", "it-KEYMARK-0123456789abcdef"

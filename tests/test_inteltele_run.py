@@ -16,17 +16,17 @@ import pytest
 from poster.app import build
 from poster.cli import main
 from poster.config import load_config
-from poster.daemon.gateways import callback_path
+from poster.daemon.callbacks import callback_path
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
-from poster.destinations.gateway.preview import NO_KEY
+from poster.destinations.gateway.standin import NO_KEY
 from poster.destinations.inteltele.adapter import NO_CALLBACK, IntelTeleAdapter
 from poster.destinations.inteltele.fake import FakeInteltele
-from poster.destinations.inteltele.gateway import RATES
+from poster.destinations.inteltele.fakestate import RATES
 from poster.errors import CallbackError
 from poster.pipeline.runner import run_once
 from poster.store import Store
-from poster.store.recipients import RecipientLedger
+from poster.store.recipientledger import RecipientLedger
 
 UA1, UA2, DE, RU = "380501234567", "380671234567", "4915112345678", "79161234567"
 NO_ROUTE, BLACKLISTED = "447700900123", "380931234567"

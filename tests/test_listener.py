@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from poster.daemon import listener
-from poster.daemon.listener import NOISE_BURST, WebhookReceiver, _Noise, signature
+from poster.daemon import httpserver
+from poster.daemon.httpserver import NOISE_BURST, Noise
+from poster.daemon.listener import WebhookReceiver, signature
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 
@@ -86,7 +87,7 @@ def test_noise_is_limited_per_window_and_the_rest_counted(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="poster.daemon.listener")
     now = [0.0]
-    noise = _Noise(burst=3, window=10.0, clock=lambda: now[0])
+    noise = Noise(burst=3, window=10.0, clock=lambda: now[0])
     for _ in range(5):
         noise.note("10.0.0.1", "ConnectionResetError")
     now[0] = 10.0
@@ -151,7 +152,7 @@ def test_a_burst_is_answered_with_bounded_threads(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_connection_waiting_too_long_gets_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(listener, "BUSY_WAIT", 0.05)
+    monkeypatch.setattr(httpserver, "BUSY_WAIT", 0.05)
     gate = threading.Event()
     with WebhookReceiver(TOKEN, port=0, max_handlers=1) as receiver:
         receiver.add_route("/stuck", lambda: (gate.wait(5), (200, "text/plain", b"ok\n"))[1])

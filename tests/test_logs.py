@@ -185,7 +185,7 @@ def test_noisy_libraries_are_quiet_unless_debugging(name: str) -> None:
 def test_redaction_installed_after_setup_covers_our_handler(clean_redaction: None) -> None:
     stream = setup("info", JOURNALD)
     install_redaction(TOKEN)
-    logging.getLogger("poster.destinations.viber.client").info("event=auth token=%s", TOKEN)
+    logging.getLogger("poster.destinations.viber.api").info("event=auth token=%s", TOKEN)
     assert stream.getvalue() == "<6>event=auth token=***\n"
     [handler] = [h for h in logging.getLogger().handlers if isinstance(h, EventHandler)]
     assert secrets._FILTER in handler.filters
@@ -200,7 +200,7 @@ def test_redaction_survives_a_second_setup(clean_redaction: None) -> None:
     try:
         raise ValueError(f"bad header {TOKEN}")
     except ValueError:
-        logging.getLogger("poster.destinations.viber.client").exception("event=post url=/%s", TOKEN)
+        logging.getLogger("poster.destinations.viber.api").exception("event=post url=/%s", TOKEN)
     assert TOKEN not in stream.getvalue()
     assert stream.getvalue().startswith("<3>event=post url=/***\n")
     assert stream.getvalue().endswith("<3>  ValueError: bad header ***\n")

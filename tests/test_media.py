@@ -17,16 +17,16 @@ from PIL import Image
 from poster.config import FeedConfig
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.decisiontelecom.kind import KIND as DT
-from poster.destinations.viber import media as viber
+from poster.destinations.viber import typechoice as viber
 from poster.destinations.viber.kind import KIND
 from poster.fetch.addresses import AddressPolicy
 from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport
 from poster.media.cache import ProbeCache
+from poster.media.jpegstore import MediaStore, serve
 from poster.media.probe import ProbeLimits, probe
 from poster.media.sniff import sniff
 from poster.media.stage import MediaStage
-from poster.media.store import MediaStore, serve
 from poster.models import Action, Item, Media
 from poster.select import Decision
 

@@ -24,7 +24,8 @@ from poster.ops.commands import (
     retry_states,
     set_feed_disabled,
 )
-from poster.ops.status import STATE_MEANINGS, format_status, status_json, status_view
+from poster.ops.status import STATE_MEANINGS, format_status, status_view
+from poster.ops.statusjson import status_json
 from poster.pipeline import Deps, run_feed
 from poster.render import Renderer
 from poster.store import Store

@@ -9,7 +9,7 @@ import pytest
 from poster.config import FeedConfig, JsonMapping
 from poster.models import FetchResult, Validators
 from poster.parse import parse
-from poster.parse.keys import clean_link
+from poster.parse.itemkeys import clean_link
 
 URL = "https://example.com/feed"
 LINK = "https://example.com/post?id=5&utm_source=x&fbclid=y#top"

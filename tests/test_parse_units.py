@@ -11,7 +11,7 @@ import pytest
 from poster.models import Media
 from poster.parse import fields
 from poster.parse.dates import from_struct, parse_date
-from poster.parse.media import (
+from poster.parse.itemmedia import (
     absolute,
     absolutize,
     choose_image,

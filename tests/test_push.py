@@ -16,10 +16,10 @@ import pytest
 from support.hub import Hub
 
 from poster.daemon.listener import WebhookReceiver
-from poster.push import records
+from poster.push import subscriptions
 from poster.push.discover import Advert
-from poster.push.records import State
 from poster.push.service import PREFIX, PushService
+from poster.push.subscriptions import State
 from poster.store import Store
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ class Setup:
         )
         listener.add_callbacks(PREFIX, self.service.handle, 1 << 20)
 
-    def subscribe(self, feed: str = "news") -> records.Subscription:
+    def subscribe(self, feed: str = "news") -> subscriptions.Subscription:
         """Subscribe ``feed`` and return its subscription once the hub verified it."""
         before = len(self.hub.verifications)
         self.service.advertised(feed, Advert(self.hub.url, TOPIC))
@@ -96,7 +96,7 @@ def test_a_verified_subscription_is_active_for_its_lease_and_its_secret_kept_in_
     assert asked["hub.callback"] == setup.callback()
     other = setup.subscribe("other")
     assert other.callback != sub.callback and other.secret != sub.secret
-    kept = records.load(setup.store)
+    kept = subscriptions.load(setup.store)
     assert kept["news"].secret == asked["hub.secret"] and kept["news"].state is State.ACTIVE
     assert asked["hub.secret"] not in repr(kept)
 
@@ -222,7 +222,7 @@ def test_a_feed_removed_or_disabled_is_unsubscribed_and_its_callback_gone(setup:
     setup.service.tick()
     [*_, check] = setup.hub.wait_verified(2)
     assert (check.mode, check.confirmed) == ("unsubscribe", True)
-    assert setup.service.get("news") is None and records.load(setup.store) == {}
+    assert setup.service.get("news") is None and subscriptions.load(setup.store) == {}
     assert setup.hub.forge(callback, b"<rss/>", "text/xml", None) == 410
     assert setup.delivered == []
 

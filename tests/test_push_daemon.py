@@ -29,8 +29,8 @@ from support.hub import Hub
 from support.wait import wait_for
 
 from poster.destinations.viber.sandbox import Sandbox
-from poster.push.records import State, Subscription
 from poster.push.service import PREFIX
+from poster.push.subscriptions import State, Subscription
 from poster.store.ledger import SENT
 
 

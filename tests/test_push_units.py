@@ -12,11 +12,12 @@ import pytest
 from poster.config import FeedConfig, load_config
 from poster.errors import ConfigError
 from poster.models import FetchResult, Validators
-from poster.ops.status import format_status, status_json, status_view
+from poster.ops.status import format_status, status_view
+from poster.ops.statusjson import status_json
 from poster.parse import parse
-from poster.push import plan, records
+from poster.push import plan, subscriptions
 from poster.push.discover import Advert, discover
-from poster.push.records import State, new_subscription
+from poster.push.subscriptions import State, new_subscription
 from poster.store import Store
 
 URL = "https://news.example.org/feed"
@@ -117,7 +118,7 @@ SUB = replace(
     ],
 )  # fmt: skip
 def test_the_plan_says_what_is_due_when(
-    sub: records.Subscription, after: int, wanted: bool, step: plan.Step | None
+    sub: subscriptions.Subscription, after: int, wanted: bool, step: plan.Step | None
 ) -> None:
     action = plan.due(sub, NOW + timedelta(seconds=after), wanted)
     assert (action.step if action else None) == step
@@ -144,7 +145,7 @@ def test_status_shows_each_feeds_subscription_and_lease_but_never_its_secret(
     config = load_config(tmp_path / "feeds.toml")
     failed = replace(SUB, feed="blog", state=State.FAILED, error="denied by the hub: no")
     with Store(tmp_path / "state") as store:
-        records.save(store, {"news": SUB, "blog": failed})
+        subscriptions.save(store, {"news": SUB, "blog": failed})
         view = status_view(config, store, NOW + timedelta(seconds=100))
     text = format_status(view)
     assert (
@@ -168,7 +169,7 @@ def test_a_public_url_needs_a_listener(tmp_path: Path) -> None:
 
 def test_damaged_subscription_records_are_dropped_not_fatal(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
-        store.set_meta(records.META, '{"news": {"feed": "news"}, "blog": 3}')
-        assert records.load(store) == {}
-        store.set_meta(records.META, "not json")
-        assert records.load(store) == {}
+        store.set_meta(subscriptions.META, '{"news": {"feed": "news"}, "blog": 3}')
+        assert subscriptions.load(store) == {}
+        store.set_meta(subscriptions.META, "not json")
+        assert subscriptions.load(store) == {}

@@ -12,11 +12,12 @@ from support.clock import SleepingClock
 from test_outbox import FEED, RSS, Scripted
 
 from poster.config import load_config
+from poster.config.settings import Gate, QuietHours
 from poster.errors import ConfigError
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
-from poster.gate import Gate, QuietHours
 from poster.pipeline import DEFERRED, SENT, Deps, run_pass
+from poster.pipeline.gate import expected as hold_for
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
 from poster.pipeline.pacing import Pacer
@@ -97,7 +98,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 def test_a_gate_says_when_a_post_may_go(
     gate: Gate, now: datetime, sent: int, position: int, expected: str | None
 ) -> None:
-    hold = gate.expected(now, sent, position)
+    hold = hold_for(gate, now, sent, position)
     if expected is None:
         assert hold is None
     else:

@@ -20,7 +20,8 @@ from poster.config import Config, load_config
 from poster.destinations.viber.sandbox import Sandbox
 from poster.fetch.feed import make_client
 from poster.ops.preview import preview, render_text
-from poster.ops.status import format_status, status_json, status_view
+from poster.ops.status import format_status, status_view
+from poster.ops.statusjson import status_json
 from poster.pipeline.runner import run_once
 from poster.store import RELEASED, Store
 from poster.store.ledger import SKIPPED

@@ -12,7 +12,7 @@ from support.clock import Clock
 from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_OK, main
 from poster.errors import StateError, UsageError
 from poster.store.files import StateFiles
-from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
+from poster.store.recipientledger import RecipientLedger, StatusUpdate, ledger_path
 
 DAY = 86400.0
 PHONES = tuple(f"37529{n:07d}" for n in range(10))

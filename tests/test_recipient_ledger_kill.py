@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 RECIPIENTS = tuple(f"44{n:09d}" for n in range(10_000))
 BATCH = 100
 CHILD = """
 import sys
 from pathlib import Path
-from poster.store.recipients import RecipientLedger
+from poster.store.recipientledger import RecipientLedger
 
 path, count = Path(sys.argv[1]), int(sys.argv[2])
 phones = tuple(f"44{n:09d}" for n in range(count))

@@ -10,7 +10,7 @@ import pytest
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
 from poster.errors import ConfigError
 from poster.recipients import load_recipients, parse_recipients
-from poster.recipients.load import MAX_LISTED
+from poster.recipients.listfile import MAX_LISTED
 from poster.recipients.phones import normalise
 
 

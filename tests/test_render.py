@@ -16,7 +16,6 @@ from jinja2 import StrictUndefined, UndefinedError
 from poster.config import FeedConfig
 from poster.destinations.viber import compose as build
 from poster.destinations.viber.kind import KIND
-from poster.destinations.viber.media import choose_type, file_name, possible_types
 from poster.destinations.viber.messages import (
     BODY_MAX_BYTES,
     ContactMessage,
@@ -26,6 +25,7 @@ from poster.destinations.viber.messages import (
     encode,
     envelope,
 )
+from poster.destinations.viber.typechoice import choose_type, file_name, possible_types
 from poster.errors import RenderError
 from poster.models import Contact, FeedMeta, Fixed, Item, Location, Media, Sticker
 from poster.render import SAMPLE_ITEM, Renderer, clean_output

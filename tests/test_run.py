@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from poster.cli import EXIT_FAILED, EXIT_OK, main
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import DeliveryRecord, Store
 

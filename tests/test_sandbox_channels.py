@@ -14,7 +14,7 @@ from support.wait import wait_for
 
 from poster.cli import EXIT_CONFIG, main
 from poster.destinations.viber.sandbox import Sandbox
-from poster.sandbox.run import serve_forever
+from poster.destinations.viber.sandbox.run import serve_forever
 
 OTHER = "other-token-9d2e7a"
 TEXT = load_messages()["text"]

@@ -14,7 +14,7 @@ from support.sandbox import TLS, api_client, load_messages, open_channel, post
 from support.wait import wait_for
 
 from poster.destinations.viber.sandbox import Sandbox
-from poster.sandbox.run import serve_forever
+from poster.destinations.viber.sandbox.run import serve_forever
 
 TEXT = load_messages()["text"]
 

@@ -22,9 +22,9 @@ from support.page import CHROMIUM_FLAGS, Node, chromium, parse_page
 from poster.app import build
 from poster.config import load_config
 from poster.destinations.viber.sandbox import Sandbox
+from poster.destinations.viber.sandbox.rerender import Studio
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
-from poster.destinations.viber.sandbox.studio import Studio
 from poster.fetch.feed import make_client
 from poster.media.setup import media_stage
 from poster.ops.preview import outcome_json, preview

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from poster.config import load_config
+from poster.destinations.viber.sandbox.rerender import POLL_SECONDS, Render, Studio
 from poster.destinations.viber.sandbox.session import sandbox_session
-from poster.destinations.viber.sandbox.studio import POLL_SECONDS, Render, Studio
 from poster.fetch.feed import make_client
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from poster.config import Config, FeedConfig, Schedule
-from poster.config.records import DaemonConfig, ViberConfig, WebhookConfig
+from poster.config.settings import DaemonConfig, ViberConfig, WebhookConfig
 from poster.daemon import schedule as schedule_module
 from poster.daemon.schedule import (
     BACKOFF_BASE,

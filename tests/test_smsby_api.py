@@ -15,7 +15,7 @@ from support.callbacks import CallbackReceiver
 from poster.destinations.smsby import codes
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
-from poster.destinations.smsby.models import (
+from poster.destinations.smsby.schema import (
     BulkMessage,
     BulkRequest,
     Content,

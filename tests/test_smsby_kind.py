@@ -15,7 +15,7 @@ from poster.destinations.gateway.destination import close_ledgers
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.errors import ConfigError
 from poster.pipeline.runner import run_once
-from poster.store.recipients import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 ITEM = (
     """<item><title>{n}</title><guid>{n}</guid><link>https://news.test/{n}</link>{extra}</item>"""

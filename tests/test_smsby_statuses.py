@@ -17,7 +17,7 @@ from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.destinations.smsby.kind import KIND, list_recipients
 from poster.errors import CallbackError
 from poster.recipients import parse_recipients
-from poster.store.recipients import RecipientLedger
+from poster.store.recipientledger import RecipientLedger
 
 PHONES = ("375291111111", "375292222222", "375293333333")
 MESSAGE = GatewayMessage("text", "news", "k1", "Hello")

@@ -20,10 +20,10 @@ from poster.errors import StateError
 from poster.models import Validators
 from poster.store import RELEASED, FeedState, Store
 from poster.store import journal as journal_module
+from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
 from poster.store.journal import JournalDB, JournalStorage
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN, Ledger, MemoryLedger
-from poster.store.records import new_delivery_doc, to_iso
 
 DATA = Path(__file__).parent / "data" / "store"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

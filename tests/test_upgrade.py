@@ -15,10 +15,11 @@ import pytest
 from poster.app import build
 from poster.cli import EXIT_OK, main
 from poster.config import Config, DestinationConfig, ViberConfig
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
+from poster.destinations.viber.kind import remembered_sender
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import Store
-from poster.store.ledger import remembered_sender, sender_key
+from poster.store.ledger import sender_key
 
 DATA = Path(__file__).parent / "data" / "upgrade"
 OLD_API = "http://127.0.0.1:38767/pa"

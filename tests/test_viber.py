@@ -22,14 +22,8 @@ import respx
 from poster.config import DEFAULT_API_URL
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations import REDACTED, Destination, RecipientResult
-from poster.destinations.viber.client import (
-    STATUS_ACTIONS,
-    AccountInfo,
-    Member,
-    ViberChannel,
-    action_for,
-    check_webhook_url,
-)
+from poster.destinations.viber.api import AccountInfo, Member, ViberChannel, check_webhook_url
+from poster.destinations.viber.codes import STATUS_ACTIONS, action_for
 from poster.destinations.viber.messages import PictureMessage, TextMessage
 from poster.errors import (
     DeliveryError,

@@ -11,14 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from poster.daemon.listener import (
-    DRAIN_MAX,
-    EVENTS_KEPT,
-    MAX_BODY,
-    WebhookReceiver,
-    signature,
-    verify,
-)
+from poster.daemon.httpserver import DRAIN_MAX, MAX_BODY
+from poster.daemon.listener import EVENTS_KEPT, WebhookReceiver, signature, verify
 
 DATA = Path(__file__).parent / "data" / "viber"
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import functools
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ from poster.cli.common import (
 
 if TYPE_CHECKING:
     from poster.config import Config, DestinationConfig
-    from poster.destinations.viber.sandbox.session import SandboxSession
     from poster.pipeline import FeedReport, Outcome
 
 
@@ -89,16 +87,17 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         if args.port is not None:
             raise UsageError("--port goes with --sandbox: it is the sandbox page's port")
         return _run_pass(config, feeds, state_dir(args), timings=args.timings)
-    from poster.destinations.viber.sandbox.session import sandbox_session, serve_media
+    from poster.destinations import sandbox_host
 
     port = SANDBOX_PORT if args.port is None else args.port
     with (
-        sandbox_session(config, port=port, any_port=args.port is None) as session,
         _state_dir(args.state_dir) as state,
+        sandbox_host().for_pass(config, state, port=port, any_port=args.port is None) as sandbox,
     ):
-        served = serve_media(session, state)
-        code = _run_pass(served, feeds, state, stand_in=session.destination(), timings=args.timings)
-        _linger(session)
+        code = _run_pass(
+            sandbox.config, feeds, state, stand_in=sandbox.stand_in(), timings=args.timings
+        )
+        sandbox.linger()
     return code
 
 
@@ -199,31 +198,11 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
         yield Path(scratch)
 
 
-def _linger(session: SandboxSession) -> None:
-    """Keep the page up until Ctrl-C when someone is there; else list the posts and say how."""
-    from poster.destinations.viber.sandbox.server import post_line
-
-    posts = session.sandbox.posts
-    if sys.stdin is not None and sys.stdin.isatty():
-        print(
-            f"The sandbox channel got {len(posts)} posts: open {session.sandbox.url} to see them."
-        )
-        print("The page stays up until you press Ctrl-C.")
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
-        return
-    # Without a terminal nobody can press Ctrl-C, so the page closes with this command.
-    print(f"The sandbox channel got {len(posts)} posts:")
-    for post in posts:
-        print(f"  {post_line(post)}")
-    print("To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).")
-
-
 def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     """Run a sandbox channel until Ctrl-C."""
     from poster import secrets
+    from poster.destinations import sandbox_host
     from poster.errors import HostError, UsageError
-    from poster.sandbox.run import serve_forever
 
     tokens = args.token or [SANDBOX_TOKEN]
     for number, token in enumerate(tokens, start=1):
@@ -233,7 +212,7 @@ def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     if len(set(tokens)) < len(tokens):
         raise UsageError("--token: each channel needs a token of its own; one is given twice")
     try:
-        serve_forever(tokens=tokens, port=args.port)
+        sandbox_host().serve(tokens, args.port)
     except OSError as exc:
         fix = "stop what uses it, or choose another port with --port"
         raise HostError.listening(exc, "the sandbox", ("127.0.0.1", args.port), fix) from exc

@@ -61,7 +61,7 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
 
 def _with_callbacks(config: Config, args: argparse.Namespace, gateways: list[Any]) -> list[Any]:
     """Give each gateway the callback URL the daemon tells it, read from the state."""
-    from poster.daemon.gateways import public_callback_url
+    from poster.daemon.callbacks import public_callback_url
     from poster.store import Store
     from poster.store.store import SNAPSHOT_NAME
 

@@ -81,7 +81,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from poster.ops import inbox
-    from poster.ops.status import format_status, status_json, status_view
+    from poster.ops.status import format_status, status_view
+    from poster.ops.statusjson import status_json
     from poster.store import Store
 
     folder = state_dir(args)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from poster.cli.common import EXIT_OK, add_command, state_dir
 
 if TYPE_CHECKING:
-    from poster.store.recipients import RecipientLedger
+    from poster.store.recipientledger import RecipientLedger
 
 DEST_HELP = "the destination's name, as in feeds.toml"
 
@@ -77,7 +77,7 @@ def cmd_release(_config: object, args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace, *, read_only: bool) -> RecipientLedger:
     """Open the destination's ledger, or say that it has none."""
     from poster.errors import UsageError
-    from poster.store.recipients import RecipientLedger, ledger_path
+    from poster.store.recipientledger import RecipientLedger, ledger_path
 
     path = ledger_path(state_dir(args), args.destination)
     if not path.exists():

@@ -19,7 +19,6 @@ from poster.cli.common import (
 
 if TYPE_CHECKING:
     from poster.config import Config
-    from poster.destinations.viber.sandbox.studio import Render, Studio
 
 
 def add_commands(commands: Any) -> None:
@@ -52,11 +51,7 @@ def add_commands(commands: Any) -> None:
 
 def cmd_studio(config: Config, args: argparse.Namespace) -> int:
     """Serve the sandbox page and re-render onto it whenever a watched file changes."""
-    import httpx
-
-    from poster.destinations.viber.sandbox.session import sandbox_session
-    from poster.destinations.viber.sandbox.studio import Studio
-    from poster.fetch.feed import make_client
+    from poster.destinations import sandbox_host
 
     if args.log_level is None:
         import logging
@@ -64,28 +59,23 @@ def cmd_studio(config: Config, args: argparse.Namespace) -> int:
         # Each render lists every item that failed; the pipeline's log lines would repeat them.
         logging.getLogger("poster.pipeline").setLevel(logging.CRITICAL)
     feeds = [feed.name for feed in select_feeds(config, args.feed)] if args.feed else []
-    with (
-        sandbox_session(config, port=args.port) as session,
-        make_client() as client,
-        httpx.Client() as api,
-    ):
-        studio = Studio(config.path, session, client, api, feeds=feeds, limit=args.limit)
-        print(_welcome(studio, session.sandbox.url), flush=True)
+    with sandbox_host().studio(config, port=args.port, feeds=feeds, limit=args.limit) as page:
+        print(_welcome(config, page.url), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            studio.run(threading.Event(), _show)
+            page.run(threading.Event(), _show)
     return EXIT_OK
 
 
-def _welcome(studio: Studio, url: str) -> str:
+def _welcome(config: Config, url: str) -> str:
     """Say where to look and what is watched."""
-    templates = Path(studio.session.config.templates_dir)
+    templates = Path(config.templates_dir)
     return (
         f"poster studio: open {url} to see the posts.\n"
-        f"Watching {studio.config_path}, {templates}/ and the local feeds: every save renders "
+        f"Watching {config.path}, {templates}/ and the local feeds: every save renders "
         "the newest items again. Press Ctrl-C to stop."
     )
 
 
-def _show(render: Render) -> None:
+def _show(lines: list[str]) -> None:
     """Print one render's summary and problems."""
-    print("\n".join(render.lines()), file=sys.stdout, flush=True)
+    print("\n".join(lines), file=sys.stdout, flush=True)

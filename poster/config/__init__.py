@@ -4,10 +4,12 @@
 lists every problem, each located by file, feed and dotted key (``include[1]``, ``json.items``,
 ``viber.from``; array indexes count from 0). The parts:
 
-- ``records``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Rule``, ...).
-- ``keys``: every key declared once, with its default and its check.
+- ``settings``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Rule``, ``Gate``,
+  ...).
+- ``feedkeys``: every key declared once, with its default and its check.
 - ``values``: the checks of single values (durations, sizes, headers, URLs).
-- ``rules``: include and exclude rules, keywords or ``/regex/flags``.
+- ``names``: the checks of names (feeds, destinations, dotted paths, templates).
+- ``itemrules``: include and exclude rules, keywords or ``/regex/flags``.
 - ``load``: reading the file, ``[defaults]`` inheritance and the checks that span keys.
 
 Inheritance: a feed's own key replaces the ``[defaults]`` one whole (arrays and tables are not
@@ -18,7 +20,7 @@ overrides a default ``cron``; ``jitter`` is inherited on its own. Setting both `
 """
 
 from poster.config.load import load_config
-from poster.config.records import (
+from poster.config.settings import (
     DEFAULT_API_URL,
     Config,
     DaemonConfig,

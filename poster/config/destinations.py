@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from poster.config import keys as k
+from poster.config import feedkeys as k
+from poster.config import names as checks
 from poster.config import values as v
-from poster.config.records import DestinationConfig
+from poster.config.settings import DestinationConfig
 from poster.destinations import KINDS, kind
 
 
@@ -46,7 +47,7 @@ def _destination(
     if not isinstance(section, dict):
         return None, [v.Issue(f"expected a table, got {v.type_name(section)}", None, "")]
     try:
-        v.names([name], ctx)
+        checks.names([name], ctx)
     except v.Invalid as exc:
         return None, list(exc.issues)
     chosen = section.get("kind")

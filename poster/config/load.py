@@ -10,10 +10,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from poster.config import keys as k
+from poster.config import feedkeys as k
 from poster.config import values as v
 from poster.config.destinations import check_routes, destinations
-from poster.config.records import (
+from poster.config.settings import (
     Config,
     DaemonConfig,
     FeedConfig,

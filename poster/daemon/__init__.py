@@ -1,6 +1,8 @@
-"""Run poster as a service: one scheduled job per feed, one paced queue for the channel.
+"""Run poster as a service: one scheduled job per feed, one paced lane per destination.
 
-``core`` holds the ``Daemon`` (schedules, reads, reload, signals, chores), ``worker`` the thread
-that posts to the channel, ``listener`` the HTTP server and ``health`` what it serves: the
-webhook, /healthz and /metrics; ``schedule``, ``systemd`` and ``metrics`` serve ``core``.
+``core`` holds the ``Daemon`` (reads, reload, chores), ``feedreads`` what a read's outcome does
+to its feed, ``worker`` the thread per destination that posts, ``listener`` the webhook receiver
+and ``httpserver`` the HTTP it speaks, ``health`` what it serves (/healthz and /metrics) and
+``callbacks`` the gateways' status callbacks; ``schedule``, ``nextread``, ``systemd``,
+``metrics`` and ``pushing`` serve ``core``.
 """

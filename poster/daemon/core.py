@@ -9,56 +9,47 @@ Signals: SIGHUP reloads feeds.toml, SIGTERM and SIGINT stop after the post in fl
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster.app import App, build
 from poster.config import Config, FeedConfig, load_config
-from poster.daemon.gateways import POLL_EVERY, start_gateways
-from poster.daemon.health import health_page, start_listener
-from poster.daemon.hints import may_read, next_poll, schedule_name
+from poster.daemon.callbacks import POLL_EVERY, start_gateways
+from poster.daemon.feedreads import Reads, due, read_failed, read_ok
+from poster.daemon.health import health_page, metrics_page, start_listener
 from poster.daemon.listed import Listed
 from poster.daemon.listener import WebhookReceiver
 from poster.daemon.malloc import release_free_memory, return_large_buffers
-from poster.daemon.metrics import CONTENT_TYPE, Metrics
-from poster.daemon.pushing import poll_due, start_push
+from poster.daemon.metrics import Metrics
+from poster.daemon.nextread import next_poll, schedule_name
+from poster.daemon.pushing import start_push
 from poster.daemon.schedule import (
     ConfigDiff,
     after_read,
-    backoff,
     diff,
+    new_scheduler,
+    schedule_feed,
     slot,
-    trigger_for,
 )
-from poster.daemon.systemd import Notifier
-from poster.daemon.worker import LaneWorker
-from poster.destinations.gateway.subscribers import subscriber_samples
+from poster.daemon.systemd import Notifier, install_signals
+from poster.daemon.worker import LaneWorker, relane
 from poster.errors import (
     ConfigError,
-    FeedError,
-    HTTPStatusError,
-    StateError,
 )
 from poster.media.setup import media_stage
-from poster.models import FeedHints, Freshness, NextPoll, State
+from poster.models import FeedHints, Freshness, NextPoll
 from poster.ops import inbox
-from poster.ops.commands import OPERATOR_DISABLED
-from poster.pipeline import Batch, Deps, FeedReport, Outcome, collect, collect_pushed, finish
-from poster.pipeline.outbox import Outbox, Outcomes
+from poster.pipeline import Batch, Deps, FeedReport, collect, collect_pushed, finish
+from poster.pipeline.outbox import Lane, Outbox, Outcomes
 from poster.pipeline.runner import deps, lanes, resend_uncertain, resume_interrupted
 from poster.push.discover import discover
 from poster.push.service import PushService
-from poster.select import Decision
 from poster.store.place import DAEMON
 
 log = logging.getLogger(__name__)
@@ -110,9 +101,7 @@ class Daemon:
         self._fresh_asked = 0
         self._last_prune = 0.0
         self._last_trim = time.monotonic()
-        self._reads = threading.Condition()
-        self._reading = 0
-        self._feed_locks: dict[str, threading.Lock] = {}
+        self._reads = Reads(self._stop)
         self.push: PushService | None = None
 
     def request_stop(self) -> None:
@@ -151,7 +140,7 @@ class Daemon:
             self.gateway_poll,
         )  # fmt: skip
         self._listening = listener is not None
-        self._install_signals()
+        install_signals(self.request_stop, self.request_reload)
         self.scheduler.start()
         for worker in self.workers.values():
             worker.start()
@@ -179,11 +168,7 @@ class Daemon:
 
     def _scheduler(self, config: Config) -> BackgroundScheduler:
         """Return a scheduler with one job per enabled feed."""
-        scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(config.daemon.max_fetches)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
-            timezone=UTC,
-        )
+        scheduler = new_scheduler(config.daemon.max_fetches)
         states = (self.store.feed_state(feed.name) for feed in config.feeds)
         unread = {state.feed for state in states if state.last_success is None}
         at_once = self._few(config, unread)
@@ -197,7 +182,7 @@ class Daemon:
         return len(names) <= config.daemon.max_fetches
 
     def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig, *, at_once: bool) -> None:
-        """Schedule a feed: a cron feed at its times, an interval feed at once or at its slot.
+        """Schedule a feed, and have its first read be a full one.
 
         A feed never read or that a reload adds or changes is read at once, and then polled at
         its slots; other feeds are first polled at their slot, within one interval. So are
@@ -205,19 +190,10 @@ class Daemon:
         another, polls started together would stay together, and a read waiting longer than
         the misfire grace would be lost.
         """
-        if not feed.enabled:
-            return
-        options = {}
-        if feed.schedule.cron is None:
-            now = self._clock()
-            if at_once:
+        if schedule_feed(scheduler, feed, self._poll, self._clock, at_once=at_once):
+            self._read_in_full([feed.name])
+            if at_once and feed.schedule.cron is None:
                 self._unslotted.add(feed.name)
-            options["next_run_time"] = now if at_once else slot(feed, now)
-        scheduler.add_job(
-            self._poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
-            replace_existing=True, **options,
-        )  # fmt: skip
-        self._read_in_full([feed.name])
 
     def _read_in_full(self, names: Iterable[str]) -> None:
         """Make the next read of each feed unconditional, whatever validators are saved by then."""
@@ -227,7 +203,7 @@ class Daemon:
     def _poll(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
         started = _utcnow()
-        with self._reading_feed(name):
+        with self._reads.feed(name):
             self._read(name)
         self._reschedule(name, started)
 
@@ -252,7 +228,7 @@ class Daemon:
         feed = self.config.feed(name)
         if feed is None or self._stop.is_set():
             return
-        with self._reading_feed(name):
+        with self._reads.feed(name):
             result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
             if isinstance(result, Batch):
                 self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
@@ -264,25 +240,6 @@ class Daemon:
         """Tell whether a feed may be subscribed: configured, enabled and not disabled."""
         feed = self.config.feed(name)
         return feed is not None and feed.enabled and self.store.feed_state(name).disabled is None
-
-    @contextmanager
-    def _reading_feed(self, name: str) -> Iterator[None]:
-        """Read one feed at a time, polled or pushed, so no item is queued twice; a stop waits."""
-        with self._reads:
-            self._reading += 1
-            lock = self._feed_locks.setdefault(name, threading.Lock())
-        try:
-            with lock:
-                yield
-        except StateError:
-            # Only a read that outlived READ_GRACE finds the state closed; the next start redoes it.
-            if not self._stop.is_set():
-                raise
-            log.info("event=read-abandoned feed=%s reason=stopping", name)
-        finally:
-            with self._reads:
-                self._reading -= 1
-                self._reads.notify_all()
 
     def _read(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items."""
@@ -301,17 +258,20 @@ class Daemon:
                 self._fresh.discard(name)
             self._present[name] = Listed(d.item.key for d in result.decisions)
             self._keep_hints(name, result.parsed.hints)
-            self._read_ok(name, self._next_poll(feed, started, result.result.freshness))
+            poll = self._next_poll(feed, started, result.result.freshness)
+            read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             if self.push is not None:
                 self.push.advertised(name, discover(result.result, result.parsed))
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
             self._queued(self.outbox.put(result))
         elif result.error is not None:
-            self._read_failed(name, result.error)
+            now = self._clock()
+            read_failed(self.store, self.metrics, self.config, name, result.error, now)
         else:
             freshness = result.fetch.freshness if result.fetch is not None else None
-            self._read_ok(name, self._next_poll(feed, started, freshness))
+            poll = self._next_poll(feed, started, freshness)
+            read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)
 
     def _keep_hints(self, name: str, hints: FeedHints) -> None:
@@ -322,23 +282,11 @@ class Daemon:
             self._hints[name] = hints
 
     def _due(self, feed: FeedConfig) -> bool:
-        """Tell whether a feed may be read now: not backing off, not disabled, or re-probing."""
-        state = self.store.feed_state(feed.name)
-        now = self._clock()
-        if state.disabled is not None:
-            if state.disabled == OPERATOR_DISABLED:
-                return False
-            last = state.last_failure or now
-            return now - last >= self.config.daemon.reprobe
-        if not poll_due(self.push, self.config, feed, state.last_success):
-            return False  # the hub pushes the feed: polls only make up for a lost push
-        if state.next_attempt is not None:
-            return now >= state.next_attempt
-        # A read wanted in full (start, reload, an operator's request) does not wait for hints.
-        if feed.hints and feed.name not in self._fresh and not may_read(state.next_poll, now):
-            self.metrics.inc("poster_reads_put_off_total", feed=feed.name)
-            return False
-        return True
+        """Tell whether a feed may be read now; a read wanted in full skips the hints."""
+        return due(
+            feed, self.config, self.store, self.metrics,
+            now=self._clock(), push=self.push, fresh=feed.name in self._fresh,
+        )  # fmt: skip
 
     def _next_poll(
         self, feed: FeedConfig, started: datetime, freshness: Freshness | None
@@ -360,44 +308,6 @@ class Daemon:
         if poll.hinted:
             log.debug("event=next-poll feed=%s at=%s why=%r", feed.name, poll.at, poll.why)
         return poll
-
-    def _read_ok(self, name: str, poll: NextPoll | None = None) -> None:
-        """Record a good read and when to read next; a re-probed feed is enabled again."""
-        state = self.store.feed_state(name)
-        self.store.record_fetch_ok(name, self._clock(), poll)
-        self.metrics.set("poster_feed_failures", 0, feed=name)
-        if state.disabled is not None:
-            self.store.set_disabled(name, None)
-            log.warning("event=feed-enabled feed=%s after=re-probe", name)
-
-    def _read_failed(self, name: str, error: FeedError) -> None:
-        """Record a failed read, back off, and disable a feed that keeps failing."""
-        daemon = self.config.daemon
-        now = self._clock()
-        state = self.store.feed_state(name)
-        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
-        wait = backoff(
-            state.consecutive_failures + 1, cap=daemon.backoff_max, retry_after=retry_after
-        )
-        failures = self.store.record_fetch_failed(name, now, str(error), now + wait)
-        self.metrics.inc("poster_fetches_total", result="error", feed=name)
-        self.metrics.set("poster_feed_failures", failures, feed=name)
-        log.warning(
-            "event=fetch-failed feed=%s failures=%d retry_in=%ds error=%s",
-            name,
-            failures,
-            wait.total_seconds(),
-            error,
-        )
-        if failures >= daemon.disable_after and state.disabled is None:
-            reason = f"disabled after {failures} failures in a row; last: {error}"
-            self.store.set_disabled(name, reason)
-            log.error(
-                "event=feed-disabled feed=%s reason=%r reprobe_every=%s",
-                name,
-                reason,
-                daemon.reprobe,
-            )
 
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
@@ -424,30 +334,10 @@ class Daemon:
         disabled = sum(
             self.store.feed_state(f.name).disabled is not None for f in self.config.feeds
         )
-        self.metrics.set("poster_feeds_disabled", disabled)
-        for name, lane in self.outbox.lanes.items():
-            self.metrics.set("poster_queue_length", len(lane), destination=name)
-        recipients, opted_out = subscriber_samples(self.gateways.subscribers())
-        self.metrics.replace_all("poster_gateway_recipients", recipients)
-        self.metrics.replace_all("poster_gateway_opted_out", opted_out)
-        return 200, CONTENT_TYPE, self.metrics.render().encode()
+        queued = {name: len(lane) for name, lane in self.outbox.lanes.items()}
+        return metrics_page(self.metrics, disabled, queued, self.gateways.subscribers())
 
     # Signals, chores, reload, shutdown
-
-    def _install_signals(self) -> None:
-        """Route SIGHUP to reload and SIGTERM/SIGINT to stop (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def on_stop(_signum: int, _frame: FrameType | None) -> None:
-            self.request_stop()
-
-        def on_reload(_signum: int, _frame: FrameType | None) -> None:
-            self.request_reload()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_reload)
 
     def _loop(self) -> None:
         """Do the main thread's chores until stopped."""
@@ -531,23 +421,13 @@ class Daemon:
         """Give each lane its reopened destination and pacing; start lanes for new ones."""
         fresh = lanes(self.app, now=self._clock)
         self.gateways.update(self.app.destinations, self._listening)
-        for name in set(self.outbox.lanes) - set(fresh):
-            self.workers.pop(name).stop()
-            for entry in self.outbox.lanes.pop(name).take_all():
-                self.outbox.done(entry, _gone(entry.decision, name))
-        for name, lane in fresh.items():
-            kept = self.outbox.lanes.get(name)
-            if kept is None:
-                self.outbox.lanes[name] = lane
-                self.workers[name] = worker = LaneWorker(
-                    self.outbox, lane, self.store, self.metrics, tick=self.tick
-                )
-                worker.start()
-                continue
-            kept.destination = lane.destination
-            kept.pacer.min_gap = lane.pacer.min_gap
-            kept.pacer.max_per_pass = lane.pacer.max_per_pass
-            kept.gate = lane.gate
+        relane(self.outbox, self.workers, fresh, self._start_worker)
+
+    def _start_worker(self, lane: Lane) -> LaneWorker:
+        """Start and return a worker for a new lane."""
+        worker = LaneWorker(self.outbox, lane, self.store, self.metrics, tick=self.tick)
+        worker.start()
+        return worker
 
     def _shutdown(self, listener: WebhookReceiver | None) -> None:
         """Stop polling, let the post in flight finish, and close everything."""
@@ -562,16 +442,9 @@ class Daemon:
         self.gateways.stop()
         if listener is not None:
             listener.stop()
-        with self._reads:
-            # A read still under way would write to the state after it is closed.
-            self._reads.wait_for(lambda: self._reading == 0, READ_GRACE)
+        # A read still under way would write to the state after it is closed.
+        self._reads.wait_idle(READ_GRACE)
         log.info("event=stopped")
-
-
-def _gone(decision: Decision, name: str) -> Outcome:
-    """Return the outcome of an item whose destination left the configuration: not posted."""
-    error = f"destination {name} left the configuration"
-    return Outcome(decision, delivery=State.DEFERRED, error=error, destination=name)
 
 
 def callback_token(app: App) -> str:

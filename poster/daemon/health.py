@@ -8,9 +8,11 @@ from pathlib import Path
 
 from poster.config import Config
 from poster.daemon.listener import WebhookReceiver
+from poster.daemon.metrics import CONTENT_TYPE, Metrics
+from poster.destinations.gateway.subscribers import GatewaySubscribers, subscriber_samples
 from poster.errors import HostError
+from poster.media.jpegstore import serve
 from poster.media.setup import files_folder, served_path
-from poster.media.store import serve
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +60,19 @@ def health_page(running: bool, fatal: Mapping[str, str | None]) -> tuple[int, st
     else:
         return 200, TEXT, "\n".join(["ok", *lines, ""]).encode()
     return 503, TEXT, "\n".join([head, *lines, ""]).encode()
+
+
+def metrics_page(
+    metrics: Metrics,
+    disabled: int,
+    queued: Mapping[str, int],
+    subscribers: list[GatewaySubscribers],
+) -> tuple[int, str, bytes]:
+    """Answer with the metrics, the sampled ones (disabled feeds, queues, recipients) updated."""
+    metrics.set("poster_feeds_disabled", disabled)
+    for name, length in queued.items():
+        metrics.set("poster_queue_length", length, destination=name)
+    recipients, opted_out = subscriber_samples(subscribers)
+    metrics.replace_all("poster_gateway_recipients", recipients)
+    metrics.replace_all("poster_gateway_opted_out", opted_out)
+    return 200, CONTENT_TYPE, metrics.render().encode()

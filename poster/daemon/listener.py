@@ -14,59 +14,17 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
-import sys
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from poster.daemon.httpserver import MAX_HANDLERS, Callback, Files, Route, Server
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Viber-Content-Signature"
-MAX_BODY = 64 * 1024
-DRAIN_MAX = 1024 * 1024
-"""Oversized bodies up to this size are read and dropped so the client sees the 413."""
 EVENTS_KEPT = 100
-BACKLOG = 128
-"""Connections the kernel queues while every handler is busy."""
-MAX_HANDLERS = 16
-"""Requests handled at once, each on its own thread."""
-BUSY_WAIT = 0.5
-"""Seconds an accepted connection waits for a free handler before it gets a 503."""
-NOISE_BURST = 10
-NOISE_WINDOW = 60.0
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\nRetry-After: 1\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\nConnection: close\r\n"
-    b"\r\nService Unavailable\n"
-)
-
-Route = Callable[[], tuple[int, str, bytes]]
-"""A GET handler: returns (status, content type, body)."""
-
-
-@dataclass(frozen=True)
-class Call:
-    """One GET or POST under a callback prefix, as its handler sees it."""
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
-
-
-Callback = Callable[[Call], tuple[int, str, bytes]]
-"""A handler of every GET and POST under a prefix: returns (status, content type, body)."""
-Files = Callable[[str, str, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
-"""A handler of GET and HEAD under a prefix: (method, name, headers) to (status, headers, body)."""
 
 
 def signature(body: bytes, token: str) -> str:
@@ -103,7 +61,7 @@ class WebhookReceiver:
         self._files: tuple[str, Files] | None = None
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -161,7 +119,7 @@ class WebhookReceiver:
         """Bind the listener and serve in a daemon thread."""
         if self._server is not None:
             return
-        self._server = _Server(self)
+        self._server = Server(self)
         self.port = int(self._server.server_address[1])
         # A short poll keeps stop() quick; serve_forever checks for shutdown between polls.
         self._thread = threading.Thread(
@@ -200,257 +158,3 @@ class WebhookReceiver:
         with self._lock:
             self._events.append(event)
         return HTTPStatus.OK, event
-
-
-class _Noise:
-    """Log connection noise at debug level: ``burst`` lines a ``window`` at most, then a count."""
-
-    def __init__(
-        self,
-        burst: int = NOISE_BURST,
-        window: float = NOISE_WINDOW,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._burst = burst
-        self._window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._started = clock()
-        self._logged = 0
-        self._dropped = 0
-
-    @property
-    def seen(self) -> int:
-        """Return how many events this window has seen, logged or not."""
-        with self._lock:
-            return self._logged + self._dropped
-
-    def note(self, client: str, reason: str) -> None:
-        """Log one reset, timeout or bad request, unless this window had its share."""
-        with self._lock:
-            now = self._clock()
-            if now - self._started >= self._window:
-                if self._dropped:
-                    log.debug("event=webhook_noise_dropped count=%d", self._dropped)
-                self._started, self._logged, self._dropped = now, 0, 0
-            if self._logged >= self._burst:
-                self._dropped += 1
-                return
-            self._logged += 1
-        log.debug("event=webhook_noise client=%s reason=%s", client, _field(reason))
-
-
-class _Server(ThreadingHTTPServer):
-    """An HTTP server that knows its receiver and runs at most ``max_handlers`` at once."""
-
-    daemon_threads = True
-    request_queue_size = BACKLOG
-
-    def __init__(self, receiver: WebhookReceiver) -> None:
-        if ":" in receiver.host:
-            self.address_family = socket.AF_INET6
-        self.receiver = receiver
-        self.noise = _Noise()
-        self._slots = threading.BoundedSemaphore(receiver.max_handlers)
-        super().__init__((receiver.host, receiver.port), _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand the connection to a new thread once a slot is free, or answer 503."""
-        if not self._slots.acquire(timeout=BUSY_WAIT):
-            self.noise.note(client_address[0], "busy")
-            _refuse(request)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Handle one connection, then free its slot."""
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Note a connection that failed (mostly resets) in one line, without a traceback."""
-        self.noise.note(client_address[0], type(sys.exc_info()[1]).__name__)
-
-
-def _refuse(request: socket.socket) -> None:
-    """Send a fixed 503 without waiting: a client that does not read gets nothing."""
-    try:
-        request.setblocking(False)
-        request.send(_BUSY)
-    except OSError:
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Answer one request: the webhook on POST, registered routes on GET."""
-
-    server: _Server
-    timeout = 10
-    server_version = "poster"
-
-    def do_POST(self) -> None:
-        """Check, record and acknowledge one webhook call."""
-        receiver, parts = self.server.receiver, urlsplit(self.path)
-        if receiver._callback(parts.path) is not None:
-            self._call_back()
-            return
-        if parts.path != receiver.path:
-            self._other_method()
-            return
-        body = self._read_body()
-        if body is None:
-            return
-        provided = self.headers.get(SIGNATURE_HEADER)
-        if provided is None:
-            provided = next(iter(parse_qs(parts.query).get("sig", [])), None)
-        status, event = receiver._accept(body, provided)
-        if event is None:
-            reason = "bad_signature" if status == HTTPStatus.FORBIDDEN else "bad_json"
-            log.warning("event=webhook_refused reason=%s client=%s", reason, self.client_address[0])
-            self._send(status)
-            return
-        log.info(
-            "event=webhook type=%s message_token=%s timestamp=%s",
-            *(_field(event.get(key)) for key in ("event", "message_token", "timestamp")),
-        )
-        self._send(200, b"{}", "application/json")
-
-    def do_GET(self) -> None:
-        """Serve a registered route."""
-        if self.server.receiver._callback(urlsplit(self.path).path) is not None:
-            self._call_back()
-            return
-        if self._serve_file():
-            return
-        route = self.server.receiver._route(urlsplit(self.path).path)
-        if route is None:
-            self._other_method()
-            return
-        try:
-            status, content_type, body = route()
-        except Exception:
-            log.exception("event=route_failed path=%s", urlsplit(self.path).path)
-            self._send(500)
-            return
-        self._send(status, body, content_type)
-
-    def _call_back(self) -> None:
-        """Hand a GET or POST under the callback prefix to its handler."""
-        parts = urlsplit(self.path)
-        found = self.server.receiver._callback(parts.path)
-        assert found is not None
-        handler, max_body = found
-        body = b""
-        if self.command == "POST":
-            read = self._read_body(max_body)
-            if read is None:
-                return
-            body = read
-        query = tuple(parse_qsl(parts.query, keep_blank_values=True))
-        call = Call(self.command, parts.path, query, tuple(self.headers.items()), body)
-        try:
-            status, content_type, answer = handler(call)
-        except Exception:
-            log.exception("event=callback_failed")
-            self._send(500)
-            return
-        self._send(status, answer, content_type)
-
-    def _other_method(self) -> None:
-        """Answer 405 on a known path and 404 elsewhere."""
-        receiver, path = self.server.receiver, urlsplit(self.path).path
-        if path == receiver.path:
-            self._send(405, headers={"Allow": "POST"})
-        elif receiver._route(path) is not None:
-            self._send(405, headers={"Allow": "GET"})
-        else:
-            self._send(404)
-
-    def do_HEAD(self) -> None:
-        """Answer HEAD for served files; elsewhere, as any other method."""
-        if not self._serve_file():
-            self._other_method()
-
-    def _serve_file(self) -> bool:
-        """Answer a GET or HEAD under the files prefix; tell whether the path was one."""
-        path = urlsplit(self.path).path
-        handler = self.server.receiver._file_handler(path)
-        if handler is None:
-            return False
-        name = path.rsplit("/", 1)[-1]
-        try:
-            status, headers, body = handler(self.command, name, dict(self.headers.items()))
-        except Exception:
-            log.exception("event=file_failed path=%s", path)
-            self._send(500)
-            return True
-        content_type = headers.pop("Content-Type", "text/plain; charset=utf-8")
-        self._send(status, body if status in (200, 304) else None, content_type, headers)
-        return True
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other_method
-
-    def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
-        """Return the raw body, or answer 411/400/413 and return None."""
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            self._send(411)
-            return None
-        try:
-            length = int(length_text)
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._send(400)
-            return None
-        if length > limit:
-            if length <= DRAIN_MAX:
-                self.rfile.read(length)
-            self.close_connection = True
-            self._send(413)
-            return None
-        return self.rfile.read(length)
-
-    def _send(
-        self,
-        status: int,
-        body: bytes | None = None,
-        content_type: str = "text/plain; charset=utf-8",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        """Write a whole answer; without a body, the status phrase is the body."""
-        if body is None:
-            body = f"{HTTPStatus(status).phrase}\n".encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Send the access log to logging at debug level instead of stderr."""
-        log.debug("event=webhook_http client=%s " + format, self.client_address[0], *args)
-
-    def log_error(self, format: str, *args: Any) -> None:
-        """Note a bad or timed-out request as noise instead of writing to stderr."""
-        self.server.noise.note(self.client_address[0], format % args)
-
-    def version_string(self) -> str:
-        """Name the server without the Python version, which only helps an attacker."""
-        return self.server_version
-
-
-def _field(value: Any) -> str:
-    """Return a value from a remote event, safe to put in one log line."""
-    text = "".join(ch if ch.isprintable() and ch != " " else "_" for ch in str(value))
-    return text[:80]

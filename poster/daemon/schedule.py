@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -23,6 +25,40 @@ CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
 DEFAULT_INTERVAL = timedelta(minutes=15)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def new_scheduler(max_fetches: int) -> BackgroundScheduler:
+    """Return a scheduler that reads at most ``max_fetches`` feeds at once, a job at a time each."""
+    return BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(max_fetches)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone=UTC,
+    )
+
+
+def schedule_feed(
+    scheduler: BackgroundScheduler,
+    feed: FeedConfig,
+    poll: Callable[[str], None],
+    clock: Callable[[], datetime],
+    *,
+    at_once: bool,
+) -> bool:
+    """Schedule an enabled feed: at its cron times, else at once or at its slot; say if it was.
+
+    A feed polled at its slot is first read within one interval; see ``slot``.
+    """
+    if not feed.enabled:
+        return False
+    options = {}
+    if feed.schedule.cron is None:
+        now = clock()
+        options["next_run_time"] = now if at_once else slot(feed, now)
+    scheduler.add_job(
+        poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
+        replace_existing=True, **options,
+    )  # fmt: skip
+    return True
 
 
 def trigger_for(feed: FeedConfig) -> BaseTrigger:

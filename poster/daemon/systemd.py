@@ -1,19 +1,23 @@
-"""Tell systemd about the service's state over the sd_notify datagram protocol.
+"""Tell systemd about the service's state over the sd_notify datagram protocol, and take signals.
 
 The protocol is sd_notify(3): newline-separated ``KEY=value`` assignments sent as one datagram to
 the AF_UNIX socket named by ``$NOTIFY_SOCKET``; a leading ``@`` names a socket in the abstract
 namespace. Watchdog pings are expected every ``$WATCHDOG_USEC`` microseconds, and only from
 ``$WATCHDOG_PID`` when that is set (sd_watchdog_enabled(3)). Nothing here ever raises: a service
-must keep working when the manager is gone or the socket is full.
+must keep working when the manager is gone or the socket is full. systemd stops the service with
+SIGTERM and ``systemctl reload`` sends SIGHUP (the unit's ``ExecReload``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import FrameType
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +101,19 @@ def watchdog_interval(environ: Mapping[str, str], pid: int) -> float | None:
 def _status(text: str) -> str:
     """Return a STATUS assignment; newlines would start a new assignment, so they become spaces."""
     return "STATUS=" + " ".join(text.splitlines())
+
+
+def install_signals(stop: Callable[[], None], reload: Callable[[], None]) -> None:
+    """Route SIGHUP to ``reload`` and SIGTERM/SIGINT to ``stop`` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop()
+
+    def on_reload(_signum: int, _frame: FrameType | None) -> None:
+        reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)

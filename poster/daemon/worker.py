@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 
 from poster.daemon.metrics import Metrics
 from poster.errors import DestinationFatal
+from poster.models import State
+from poster.pipeline import Outcome
 from poster.pipeline.outbox import Lane, Outbox
+from poster.select import Decision
 from poster.store import Store
 from poster.store.ledger import fatal_key
 
@@ -94,3 +98,36 @@ class LaneWorker:
             "event=destination-stopped destination=%s error=%r fix=%r",
             lane.name, text, "fix it, then reload (SIGHUP)",
         )  # fmt: skip
+
+
+def relane(
+    outbox: Outbox,
+    workers: dict[str, LaneWorker],
+    fresh: Mapping[str, Lane],
+    start: Callable[[Lane], LaneWorker],
+) -> None:
+    """Give each lane its reopened destination and pacing; start lanes for new ones.
+
+    A destination gone from the configuration stops its worker, and its waiting items are
+    done as not posted.
+    """
+    for name in set(outbox.lanes) - set(fresh):
+        workers.pop(name).stop()
+        for entry in outbox.lanes.pop(name).take_all():
+            outbox.done(entry, _gone(entry.decision, name))
+    for name, lane in fresh.items():
+        kept = outbox.lanes.get(name)
+        if kept is None:
+            outbox.lanes[name] = lane
+            workers[name] = start(lane)
+            continue
+        kept.destination = lane.destination
+        kept.pacer.min_gap = lane.pacer.min_gap
+        kept.pacer.max_per_pass = lane.pacer.max_per_pass
+        kept.gate = lane.gate
+
+
+def _gone(decision: Decision, name: str) -> Outcome:
+    """Return the outcome of an item whose destination left the configuration: not posted."""
+    error = f"destination {name} left the configuration"
+    return Outcome(decision, delivery=State.DEFERRED, error=error, destination=name)

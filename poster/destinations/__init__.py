@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     import httpx
 
     from poster.config import DestinationConfig, FeedConfig
-    from poster.config.keys import Key
+    from poster.config.feedkeys import Key
     from poster.models import Item
-    from poster.sandbox.phones import Fake
+    from poster.sandbox.fakes import Fake
+    from poster.sandbox.hooks import SandboxHost
 
 REDACTED = "***"
 
@@ -253,6 +254,16 @@ class HasSandboxFake(Protocol):
 
 
 @runtime_checkable
+class HostsSandbox(Protocol):
+    """A kind whose sandbox stands in for a destination: a local page of what it got."""
+
+    @property
+    def sandbox(self) -> SandboxHost:
+        """Return the kind's sandbox, as the sandbox commands open it."""
+        ...
+
+
+@runtime_checkable
 class KeepsRecipients(Protocol):
     """A destination that records every recipient's send itself, before and after each request.
 
@@ -299,6 +310,14 @@ def sandbox_fakes(clock: Callable[[], float], balance: int) -> list[Fake]:
         for found in map(kind, KINDS)
         if isinstance(found, HasSandboxFake)
     ]
+
+
+def sandbox_host() -> SandboxHost:
+    """Return the sandbox of the first kind that has one, in registry order."""
+    for found in map(kind, KINDS):
+        if isinstance(found, HostsSandbox):
+            return found.sandbox
+    raise LookupError("no kind of destination has a sandbox")
 
 
 def stand_in(name: str, like: Kind, sender: str | None) -> Destination:

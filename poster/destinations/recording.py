@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from poster.config import DestinationConfig, FeedConfig
-from poster.config.keys import Key
+from poster.config.feedkeys import Key
 from poster.destinations import Kind, Message, Opening, Receipt
 from poster.errors import RetryLater
 from poster.models import Item, Post

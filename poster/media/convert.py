@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from poster.errors import MediaError
-from poster.media.rules import ImageRule
+from poster.media.policy import ImageRule
 from poster.media.sniff import sniff
 
 MAX_PIXELS = 25_000_000

@@ -10,8 +10,8 @@ from poster.config import Config
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import USER_AGENT
 from poster.media.cache import ProbeCache
+from poster.media.jpegstore import MediaStore
 from poster.media.stage import MediaStage
-from poster.media.store import MediaStore
 
 FOLDER = "media"
 """The state folder's sub-folder for probes and converted images."""

@@ -22,9 +22,9 @@ from poster.fetch.addresses import is_public
 from poster.fetch.client import FeedClient, display
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.media.cache import ProbeCache
+from poster.media.jpegstore import MediaStore
+from poster.media.policy import ImageRule, MediaAware, describe, strictest
 from poster.media.probe import Probe, ProbeLimits, follow, probe
-from poster.media.rules import ImageRule, MediaAware, describe, strictest
-from poster.media.store import MediaStore
 from poster.models import Item, Media
 from poster.select import Decision
 

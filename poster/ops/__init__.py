@@ -1,2 +1,3 @@
-"""Serve the operator: ``status`` shows what poster is doing, ``commands`` retries and pauses,
-``inbox`` hands commands to a running daemon, ``preview`` shows what a run would post."""
+"""Serve the operator: ``status`` shows what poster is doing (``statusjson`` as JSON),
+``commands`` retries and pauses, ``inbox`` hands commands to a running daemon, ``preview``
+shows what a run would post."""

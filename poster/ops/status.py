@@ -1,7 +1,7 @@
 """Show an operator what poster is doing: the feeds, the destinations and the deliveries.
 
-``status_view`` gathers their state into a ``StatusView``; ``format_status`` and
-``status_json`` present it.
+``status_view`` gathers their state into a ``StatusView`` and ``format_status`` presents it as
+text; ``statusjson`` presents it as JSON.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from poster.config import Config
 from poster.destinations.gateway.subscribers import (
@@ -19,19 +18,17 @@ from poster.destinations.gateway.subscribers import (
     GatewaySubscribers,
     read_subscribers,
     subscriber_rows,
-    subscribers_json,
 )
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
-    destination_json,
     destination_rows,
     destination_statuses,
 )
 from poster.pipeline.gatekeeper import Waiting, held_posts
-from poster.push import records as push_records
-from poster.push.records import Subscription
-from poster.push.status import describe, push_json
+from poster.push import subscriptions
+from poster.push.describe import describe
+from poster.push.subscriptions import Subscription
 from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.ledger import (
     FAILED,
@@ -155,7 +152,7 @@ def status_view(
     configured = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in configured]
     feeds += [_feed_status(store, name, False, False) for name in gone]
-    subs = push_records.load(store)
+    subs = subscriptions.load(store)
     shown = config.webhook.public_url is not None or bool(subs)
     feeds = [replace(feed, push=subs.get(feed.name), push_shown=shown) for feed in feeds]
     return StatusView(
@@ -343,77 +340,3 @@ def _span(delta: timedelta) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds // 60}min"
-
-
-def status_json(view: StatusView) -> dict[str, Any]:
-    """Return the status as plain JSON values: times ISO 8601, absent values null."""
-    return {
-        "generated": view.now.isoformat(),
-        "state": str(view.state_path),
-        "ok": not view.attention,
-        "attention": list(view.attention),
-        "destinations": [destination_json(d) for d in view.destinations],
-        "feeds": [_feed_json(feed) for feed in view.feeds],
-        "subscribers": [subscribers_json(gateway) for gateway in view.subscribers],
-        "problems": [_record_json(record) for record in view.problems],
-        "recent": [_record_json(record) for record in view.recent],
-        "waiting": list(view.waiting),
-        "daemon_running": view.daemon_running,
-        "restored": view.restored,
-        "held": [
-            {
-                "destination": name,
-                "feed": post.feed,
-                "key": post.key,
-                "since": post.since.isoformat(),
-                "expected": _iso(post.hold.until) if post.hold else None,
-                "why": str(post.hold) if post.hold else "goes out on the next pass",
-            }
-            for name, post in view.held
-        ],
-    }
-
-
-def _feed_json(feed: FeedStatus) -> dict[str, Any]:
-    """Return one feed's status as JSON values."""
-    state = feed.state
-    return {
-        "name": feed.name,
-        "configured": feed.configured,
-        "enabled": feed.enabled,
-        "condition": feed.condition,
-        "needs_attention": feed.needs_attention,
-        "last_success": _iso(state.last_success),
-        "last_failure": _iso(state.last_failure),
-        "last_error": state.last_error,
-        "last_warning": state.last_warning,
-        "consecutive_failures": state.consecutive_failures,
-        "next_attempt": _iso(state.next_attempt),
-        "next_poll": _iso(state.next_poll.at) if state.next_poll else None,
-        "next_poll_why": state.next_poll.why if state.next_poll else None,
-        "next_poll_hinted": state.next_poll.hinted if state.next_poll else False,
-        "disabled": state.disabled,
-        "paused": feed.paused,
-        "paused_at": _iso(feed.paused_at),
-        "push": push_json(feed.push),
-    }
-
-
-def _record_json(record: DeliveryRecord) -> dict[str, Any]:
-    """Return one delivery record as JSON values."""
-    return {
-        "feed": record.feed,
-        "key": record.key,
-        "destination": record.destination,
-        "state": record.state,
-        "attempts": record.attempts,
-        "last_error": record.last_error,
-        "message_token": record.message_token,
-        "created": _iso(record.created),
-        "updated": _iso(record.updated),
-    }
-
-
-def _iso(when: datetime | None) -> str | None:
-    """Format a time as ISO 8601, or pass ``None`` on."""
-    return None if when is None else when.isoformat()

@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from poster.parse.media import absolutize
+from poster.parse.itemmedia import absolutize
 from poster.text import html_to_text, truncate
 
 # A summary derived from the content is cut to this many characters.

@@ -11,8 +11,14 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import parse_date
-from poster.parse.keys import item_key
-from poster.parse.media import absolute, choose_image, content_images, parse_duration, parse_length
+from poster.parse.itemkeys import item_key
+from poster.parse.itemmedia import (
+    absolute,
+    choose_image,
+    content_images,
+    parse_duration,
+    parse_length,
+)
 
 VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 _FORMATS = {"1": "jsonfeed10", "1.0": "jsonfeed10", "1.1": "jsonfeed11"}

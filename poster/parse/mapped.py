@@ -11,8 +11,8 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import parse_date
-from poster.parse.keys import item_key
-from poster.parse.media import absolute, choose_image, content_images
+from poster.parse.itemkeys import item_key
+from poster.parse.itemmedia import absolute, choose_image, content_images
 from poster.parse.paths import MISSING, lookup
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}

@@ -18,8 +18,8 @@ from poster.parse import fields
 from poster.parse.dates import from_struct
 from poster.parse.encoding import CHARSET
 from poster.parse.hints import read_hints
-from poster.parse.keys import item_key
-from poster.parse.media import (
+from poster.parse.itemkeys import item_key
+from poster.parse.itemmedia import (
     absolute,
     choose_image,
     content_images,
@@ -82,7 +82,7 @@ def _run_feedparser(body: bytes, headers: dict[str, str], name: str) -> Any:
     try:
         # HTML is turned into text by poster.text and never sent as HTML, so feedparser's
         # sanitizer and URI rewriting are skipped (4 to 6 times faster: bench/parse_options.py);
-        # the URLs that are used are resolved in poster.parse.media instead.
+        # the URLs that are used are resolved in poster.parse.itemmedia instead.
         return feedparser.parse(
             io.BytesIO(body),
             response_headers=headers,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from poster.gate import Gate, Hold
+from poster.config.settings import Gate
+from poster.pipeline.gate import Hold, expected, gate_day
 
 MAX_HELD = 1000
 """The most held posts remembered per destination; the oldest are forgotten first."""
@@ -80,7 +81,7 @@ class Gatekeeper:
     def hold(self, position: int = 0) -> Hold | None:
         """Return why the post ``position`` places behind the first must wait, or None."""
         with self._lock:
-            return self.gate.expected(self.now(), self._today(), position)
+            return expected(self.gate, self.now(), self._today(), position)
 
     def stale(self, feed: str, key: str) -> str | None:
         """Say why a held post has waited too long to be posted, or return None."""
@@ -104,7 +105,7 @@ class Gatekeeper:
             if self._held.pop((feed, key), None) is not None:
                 self._dirty = True
             if counted and self.gate.max_per_day is not None:
-                today = self.gate.day(self.now())
+                today = gate_day(self.gate, self.now())
                 self._day, self._count = today.isoformat(), self._today() + 1
                 if self._meta is not None:
                     self._meta.set_meta(count_key(self.destination), f"{self._day} {self._count}")
@@ -125,11 +126,11 @@ class Gatekeeper:
         with self._lock:
             held, now, today = list(self._held.items()), self.now(), self._today()
         for position, ((feed, key), since) in enumerate(held):
-            yield Waiting(feed, key, since, self.gate.expected(now, today, position))
+            yield Waiting(feed, key, since, expected(self.gate, now, today, position))
 
     def _today(self) -> int:
         """Return how many posts went out on the current local day."""
-        return self._count if self._day == self.gate.day(self.now()).isoformat() else 0
+        return self._count if self._day == gate_day(self.gate, self.now()).isoformat() else 0
 
     def _load_count(self) -> tuple[str, int]:
         """Read the day and count the state keeps; an unreadable one counts nothing."""

@@ -1,7 +1,7 @@
 """Subscribe to the WebSub hubs feeds advertise, so new items arrive without waiting for a poll.
 
 W3C WebSub Recommendation (https://www.w3.org/TR/websub/): ``discover`` finds a feed's hub and
-topic, ``records`` keeps each subscription in the state, ``plan`` decides what is due at a
-given time, ``hub`` talks to hubs, ``callbacks`` answers them, and ``service`` ties these to
-the daemon.
+topic, ``subscriptions`` keeps each subscription in the state, ``plan`` decides what is due at a
+given time, ``hub`` talks to hubs, ``service`` answers them and ties these to the daemon, and
+``describe`` shows each subscription in ``poster status``.
 """

@@ -8,7 +8,7 @@ from http import HTTPStatus
 import httpx
 
 from poster.errors import HubError
-from poster.push.records import Subscription
+from poster.push.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 

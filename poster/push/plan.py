@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from poster.push.records import State, Subscription
+from poster.push.subscriptions import State, Subscription
 
 VERIFY_DEADLINE = timedelta(minutes=5)
 """How long a hub may take to verify a request before the subscription counts as failed."""

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from poster.daemon.listener import Call
+from poster.daemon.httpserver import Call
 from poster.errors import HubError
 from poster.push import hub, plan
 from poster.push.discover import Advert
-from poster.push.records import MetaStore, State, Subscription, load, new_subscription, save
+from poster.push.subscriptions import MetaStore, State, Subscription, load, new_subscription, save
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,6 @@ FILE:LINE and the problem; a number written twice is kept once, with a warning n
 lines.
 """
 
-from poster.recipients.load import Recipients, load_recipients, parse_recipients
+from poster.recipients.listfile import Recipients, load_recipients, parse_recipients
 
 __all__ = ["Recipients", "load_recipients", "parse_recipients"]

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from poster.destinations import sandbox_fakes
-from poster.sandbox.phones import Fake, Mounted, as_json
-from poster.sandbox.wire import READ_MAX_BYTES, read_body, send_json
+from poster.sandbox.fakes import Fake, Mounted, as_json
+from poster.sandbox.httpio import READ_MAX_BYTES, read_body, send_json
 
 BALANCE = 1000
 """Each fake account's money: enough for a long session; the fakes' own defaults run out fast."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from poster.store.records import RELEASED, check_delivery
+from poster.store.documents import RELEASED, check_delivery
 
 
 class DeliveryIndex:
@@ -85,3 +85,26 @@ def _add(counter: Counter[Any], key: Hashable, delta: int) -> None:
     counter[key] += delta
     if counter[key] <= 0:
         del counter[key]
+
+
+def index_by(
+    kind: str,
+    field: str,
+    docs: Mapping[str, Mapping[str, Any]],
+    check: Callable[[Mapping[str, Any]], str | None],
+) -> dict[str, int]:
+    """Map each document's ``field`` to its id; raise ``ValueError`` naming an unusable one."""
+    ids: dict[str, int] = {}
+    for doc_id, doc in docs.items():
+        problem = check(doc)
+        if problem is not None:
+            raise ValueError(f"{kind} record {doc_id} {problem}")
+        ids[doc[field]] = int(doc_id)
+    return ids
+
+
+def check_meta(doc: Mapping[str, Any]) -> str | None:
+    """Say what is wrong with a meta document, or return ``None`` if it is usable."""
+    if type(doc.get("name")) is str and type(doc.get("value")) is str:
+        return None
+    return "is not a name and a text value"

@@ -27,22 +27,20 @@ from tinydb.table import Table
 from poster.errors import StateError
 from poster.store.files import (
     Change,
-    JournalScan,
     Snapshot,
     StateFiles,
     Tables,
     append_at,
-    check_sequence,
     encode_change,
     encode_snapshot,
     keep_backup,
     new_generation,
     open_journal,
     read_snapshot,
-    scan_journal,
     snapshot_chunks,
     write_atomic,
 )
+from poster.store.journalread import JournalScan, check_sequence, scan_journal
 from poster.store.place import (
     ONE_SHOT,
     Lock,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from poster.destinations import Receipt
+from poster.destinations import Receipt, shorthand
 from poster.models import State, Validators
 
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
@@ -21,39 +21,16 @@ FATAL_META = "channel.fatal"
 """The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
 
 
-SHORTHAND_DESTINATION = "viber"
-"""The destination a single-channel configuration posts to, whose sender an older release kept."""
-
-
 def fatal_key(destination: str) -> str:
     """Return the state entry holding why a destination refuses every post (empty when not)."""
     # The shorthand keeps the single-channel release's entry, so its state reads the same.
-    return FATAL_META if destination == SHORTHAND_DESTINATION else f"fatal at {destination}"
+    found = shorthand()
+    return FATAL_META if found and destination == found[0] else f"fatal at {destination}"
 
 
 def sender_key(destination: str) -> str:
     """Return the state entry under which a destination's looked-up sender is remembered."""
     return f"sender to {destination}"
-
-
-def remembered_sender(store: Meta, destination: str, api_url: str) -> str | None:
-    """Return the sender remembered for ``destination``, reading an older release's entry too.
-
-    Releases with one channel kept it per API URL; only the shorthand destination inherits it,
-    since another destination with the same API URL is another channel.
-    """
-    found = store.get_meta(sender_key(destination))
-    if found is None and destination == SHORTHAND_DESTINATION:
-        found = store.get_meta(f"sender {api_url.rstrip('/')}")
-    return found
-
-
-class Meta(Protocol):
-    """State entries by name: what ``remembered_sender`` reads."""
-
-    def get_meta(self, name: str) -> str | None:
-        """Return the entry called ``name``, if there is one."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,14 @@ def user_name() -> str:
         return str(uid)
 
 
+def make_state_dir(files: StateFiles) -> None:
+    """Create the state directory, turning a failure into a ``StateError``."""
+    try:
+        files.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_problem(files, exc) from exc
+
+
 def os_problem(files: StateFiles, exc: OSError) -> StateError:
     """Explain an operating-system refusal to use the state directory, with the way out."""
     folder = files.folder

@@ -13,8 +13,11 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from tinydb import Query
+from tinydb.table import Table
+
+from poster.store.documents import DeliveryRecord, from_iso
 from poster.store.ledger import SEEN
-from poster.store.records import DeliveryRecord, from_iso
 
 TABLE = "seen"
 
@@ -93,3 +96,13 @@ def seen_records(doc: Mapping[str, Any]) -> Iterator[DeliveryRecord]:
     assert at is not None
     for key in doc["keys"]:
         yield DeliveryRecord(doc["feed"], key, "", SEEN, 0, None, at, at, None)
+
+
+def held_records(
+    table: Table, states: Collection[str] | None, feed: str | None
+) -> list[DeliveryRecord]:
+    """Return the held-back items of ``feed`` (or all) as records, if ``states`` wants them."""
+    if states is not None and SEEN not in states:
+        return []
+    docs = table.search(Query().feed == feed) if feed else table.all()
+    return [record for doc in docs for record in seen_records(doc)]

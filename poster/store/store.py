@@ -23,20 +23,22 @@ from tinydb.table import Document
 from poster.destinations import Receipt
 from poster.errors import StateError
 from poster.models import NextPoll, Validators
-from poster.store import records, seen
+from poster.store import documents, seen
+from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
+from poster.store.feedtable import TABLE as FEEDS
+from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
-from poster.store.index import DeliveryIndex
+from poster.store.index import DeliveryIndex, check_meta, index_by
 from poster.store.journal import JournalDB
-from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
-from poster.store.place import ONE_SHOT, os_problem
-from poster.store.records import RELEASED, DeliveryRecord, FeedState, to_iso
+from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
+from poster.store.place import ONE_SHOT, make_state_dir
+from poster.store.prune import prune_deliveries, prune_seen
 from poster.store.seen import SeenIndex
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "poster.json"
 CRASHED = "poster stopped before the destination answered; the post may have arrived"
-PRUNABLE = (SENT, FAILED, SEEN, RELEASED, SKIPPED)
 
 
 def _utcnow() -> datetime:
@@ -66,15 +68,14 @@ class Store:
         self._clock = clock
         self._lock = threading.RLock()
         if not read_only:
-            _make_dir(Path(state_dir))
+            make_state_dir(StateFiles(self.path))
         self._db = JournalDB(self.path, read_only=read_only, role=role, clock=clock)
         self._deliveries = self._db.table("deliveries")
-        self._feeds = self._db.table("feeds")
+        self._feeds = FeedTable(self._db.table(FEEDS))
         self._meta = self._db.table("meta")
         self._seen_docs = self._db.table(seen.TABLE)
         self._index = DeliveryIndex()
         self._seen = SeenIndex()
-        self._feed_ids: dict[str, int] = {}
         self._meta_ids: dict[str, int] = {}
         try:
             self._build_indexes()
@@ -114,16 +115,12 @@ class Store:
     def validators(self, feed: str) -> Validators | None:
         """Return the validators saved after the feed's last successful pass."""
         with self._lock:
-            doc = self._feed_doc(feed)
-            return records.validators(doc) if doc is not None else None
+            return self._feeds.validators(feed)
 
     def save_validators(self, feed: str, validators: Validators) -> None:
         """Keep validators for the next conditional fetch."""
-        fields = {"etag": validators.etag, "last_modified": validators.last_modified}
         with self._lock:
-            self._update_feed(
-                feed, {**fields, "body_hash": validators.body_hash, "validators": True}
-            )
+            self._feeds.save_validators(feed, validators)
 
     def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
         """Tell whether the item has a live record for ``destination`` (or any, when None).
@@ -179,10 +176,8 @@ class Store:
     def has_history(self, feed: str) -> bool:
         """Tell whether validators or live delivery records exist for the feed."""
         with self._lock:
-            if self._index.is_active(feed) or self._seen.has_feed(feed):
-                return True
-            doc = self._feed_doc(feed)
-            return doc is not None and doc["validators"]
+            active = self._index.is_active(feed) or self._seen.has_feed(feed)
+            return active or self._feeds.has_validators(feed)
 
     def is_held_back(self, feed: str, key: str) -> bool:
         """Tell whether the feed's first read held the item back, so it is never posted."""
@@ -206,53 +201,34 @@ class Store:
     def feed_state(self, feed: str) -> FeedState:
         """Return what is known about the feed; a feed never seen has an empty state."""
         with self._lock:
-            doc = self._feed_doc(feed)
-            return records.feed_state(doc) if doc is not None else FeedState(feed)
+            return self._feeds.state(feed)
 
     def record_fetch_ok(self, feed: str, when: datetime, poll: NextPoll | None = None) -> None:
         """Record a successful read of the feed, and when to read it next; reset its failures."""
-        fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
-        if poll is not None:
-            fields |= records.next_poll_fields(poll)
         with self._lock:
-            self._update_feed(feed, {**fields, "next_attempt": None})
+            self._feeds.fetch_ok(feed, when, poll)
 
     def record_fetches_ok(self, feeds: Iterable[str], when: datetime) -> None:
         """Record a successful read of each feed at once: one journal write for all of them."""
-        fields = {"last_success": to_iso(when), "last_error": None, "consecutive_failures": 0}
-        fields["next_attempt"] = None
         with self._lock:
-            names = list(dict.fromkeys(feeds))
-            known = [self._feed_ids[name] for name in names if name in self._feed_ids]
-            self._feeds.update(fields, doc_ids=known)
-            new = [name for name in names if name not in self._feed_ids]
-            docs = [{**records.new_feed_doc(name), **fields} for name in new]
-            self._feed_ids.update(zip(new, self._feeds.insert_multiple(docs), strict=True))
+            self._feeds.fetches_ok(feeds, when)
 
     def record_fetch_failed(
         self, feed: str, when: datetime, error: str, next_attempt: datetime
     ) -> int:
         """Record a failed read of the feed; return how many reads in a row have failed."""
         with self._lock:
-            doc = self._feed_doc(feed)
-            failures = (doc["consecutive_failures"] if doc is not None else 0) + 1
-            fields: dict[str, Any] = {"last_failure": to_iso(when), "last_error": error}
-            fields |= {"consecutive_failures": failures, "next_attempt": to_iso(next_attempt)}
-            self._update_feed(feed, fields)
-            return failures
+            return self._feeds.fetch_failed(feed, when, error, next_attempt)
 
     def set_warning(self, feed: str, warning: str | None) -> None:
         """Keep what the feed's last parse repaired, or ``None`` when its document was sound."""
         with self._lock:
-            doc = self._feed_doc(feed)
-            known = doc.get("last_warning") if doc is not None else None
-            if known != warning:  # most parses change nothing: no journal write
-                self._update_feed(feed, {"last_warning": warning})
+            self._feeds.set_warning(feed, warning)
 
     def set_disabled(self, feed: str, reason: str | None) -> None:
         """Disable the feed with a reason, or enable it again with ``None``."""
         with self._lock:
-            self._update_feed(feed, {"disabled": reason})
+            self._feeds.set_disabled(feed, reason)
 
     # Operator queries and commands
 
@@ -268,9 +244,9 @@ class Store:
             cond &= q.feed == feed
         with self._lock:
             docs = self._deliveries.search(cond)
-            held = self._seen_records(states, feed)
+            held = seen.held_records(self._seen_docs, states, feed)
         docs.sort(key=_age)
-        found = [records.delivery_record(doc) for doc in docs]
+        found = [documents.delivery_record(doc) for doc in docs]
         return list(heapq.merge(found, sorted(held, key=_changed), key=_changed))
 
     def recent(
@@ -281,8 +257,10 @@ class Store:
             docs: Iterable[Document] = self._deliveries
             if states is not None:
                 docs = (doc for doc in docs if doc["state"] in states)
-            newest = [records.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)]
-            held = self._seen_records(states, None)
+            newest = [
+                documents.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)
+            ]
+            held = seen.held_records(self._seen_docs, states, None)
             return heapq.nlargest(limit, [*newest, *held], key=_changed)
 
     def feed_names(self) -> list[str]:
@@ -292,7 +270,7 @@ class Store:
             deliveries = tables.get("deliveries", {}).values()
             held = tables.get(seen.TABLE, {}).values()
             named = {doc["feed"] for doc in deliveries} | {doc["feed"] for doc in held}
-            return sorted(set(self._feed_ids) | named)
+            return sorted(self._feeds.names | named)
 
     def retry(
         self,
@@ -352,49 +330,14 @@ class Store:
         """
         cutoff = to_iso(now - self._retention)
         keep = dict(present)
-        q = Query()
         with self._lock:
-            old = self._deliveries.search(q.state.one_of(list(PRUNABLE)) & (q.updated < cutoff))
-            doomed = [
-                doc for doc in old if doc["feed"] in keep and doc["key"] not in keep[doc["feed"]]
-            ]
-            self._deliveries.remove(doc_ids=[doc.doc_id for doc in doomed])
-            for doc in doomed:
-                self._index.remove(doc["feed"], doc["key"], doc["destination"], doc["state"])
-            removed = len(doomed) + self._prune_seen(cutoff, keep)
+            removed = prune_deliveries(self._deliveries, self._index, cutoff, keep)
+            removed += prune_seen(self._seen_docs, self._seen, cutoff, keep)
         if removed:
             log.info("state=pruned removed=%d cutoff=%s", removed, cutoff)
         return removed
 
     # Internals
-
-    def _prune_seen(self, cutoff: str, keep: Mapping[str, Container[str]]) -> int:
-        """Drop held-back keys seen before ``cutoff`` that their feed no longer lists."""
-        removed = 0
-        q = Query()
-        for doc in self._seen_docs.search(q.at < cutoff):
-            listed = keep.get(doc["feed"])
-            if listed is None:
-                continue
-            kept = [key for key in doc["keys"] if key in listed]
-            if len(kept) == len(doc["keys"]):
-                continue
-            if kept:
-                self._seen_docs.update({"keys": kept}, doc_ids=[doc.doc_id])
-            else:
-                self._seen_docs.remove(doc_ids=[doc.doc_id])
-            self._seen.remove(doc["feed"], set(doc["keys"]) - set(kept))
-            removed += len(doc["keys"]) - len(kept)
-        return removed
-
-    def _seen_records(
-        self, states: Collection[str] | None, feed: str | None
-    ) -> list[DeliveryRecord]:
-        """Return the held-back items of ``feed`` (or all) as records, if ``states`` wants them."""
-        if states is not None and SEEN not in states:
-            return []
-        docs = self._seen_docs.search(Query().feed == feed) if feed else self._seen_docs.all()
-        return [record for doc in docs for record in seen.seen_records(doc)]
 
     def _get(self, doc_id: int) -> Document:
         doc = self._deliveries.get(doc_id=doc_id)
@@ -412,7 +355,7 @@ class Store:
         now = to_iso(self._clock())
         doc_id = self._index.find(feed, key, destination)
         if doc_id is None:
-            doc = records.new_delivery_doc(feed, key, destination, now)
+            doc = documents.new_delivery_doc(feed, key, destination, now)
             new_id = self._deliveries.insert({**doc, **fields, "state": state})
             self._index.add(feed, key, destination, new_id, state)
         else:
@@ -420,27 +363,14 @@ class Store:
             self._deliveries.update({**fields, "state": state, "updated": now}, doc_ids=[doc_id])
             self._index.change(feed, key, old, state)
 
-    def _feed_doc(self, feed: str) -> Document | None:
-        doc_id = self._feed_ids.get(feed)
-        if doc_id is None:
-            return None
-        return self._feeds.get(doc_id=doc_id)
-
-    def _update_feed(self, feed: str, fields: dict[str, Any]) -> None:
-        doc_id = self._feed_ids.get(feed)
-        if doc_id is None:
-            self._feed_ids[feed] = self._feeds.insert({**records.new_feed_doc(feed), **fields})
-        else:
-            self._feeds.update(fields, doc_ids=[doc_id])
-
     def _build_indexes(self) -> None:
         """Index every record by what the ledger looks it up by, checking each as it goes."""
         tables = self._db.journal.read()
         try:
             self._index = DeliveryIndex.build(tables.get("deliveries", {}))
             self._seen = SeenIndex.build(tables.get(seen.TABLE, {}))
-            self._feed_ids = _index_by("feed", "feed", tables.get("feeds", {}), records.check_feed)
-            self._meta_ids = _index_by("meta", "name", tables.get("meta", {}), _check_meta)
+            self._feeds.build(tables.get(FEEDS, {}))
+            self._meta_ids = index_by("meta", "name", tables.get("meta", {}), check_meta)
         except ValueError as exc:
             raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
         self._deliveries.continue_ids_after(self._index.max_id)
@@ -458,37 +388,6 @@ class Store:
                 len(pending),
             )
         return len(pending)
-
-
-def _make_dir(path: Path) -> None:
-    """Create the state directory, turning a failure into a ``StateError``."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise os_problem(StateFiles(path / SNAPSHOT_NAME), exc) from exc
-
-
-def _index_by(
-    kind: str,
-    field: str,
-    docs: Mapping[str, Mapping[str, Any]],
-    check: Callable[[Mapping[str, Any]], str | None],
-) -> dict[str, int]:
-    """Map each document's ``field`` to its id; raise ``ValueError`` naming an unusable one."""
-    ids: dict[str, int] = {}
-    for doc_id, doc in docs.items():
-        problem = check(doc)
-        if problem is not None:
-            raise ValueError(f"{kind} record {doc_id} {problem}")
-        ids[doc[field]] = int(doc_id)
-    return ids
-
-
-def _check_meta(doc: Mapping[str, Any]) -> str | None:
-    """Say what is wrong with a meta document, or return ``None`` if it is usable."""
-    if type(doc.get("name")) is str and type(doc.get("value")) is str:
-        return None
-    return "is not a name and a text value"
 
 
 def _age(doc: Document) -> tuple[str, int]:

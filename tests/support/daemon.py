@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 from feedserver import FeedServer, Route
 
+from poster.daemon.callbacks import POLL_EVERY
 from poster.daemon.core import Daemon
-from poster.daemon.gateways import POLL_EVERY
 from poster.daemon.systemd import Notifier
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import FeedState, Store

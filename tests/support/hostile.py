@@ -28,7 +28,7 @@ from dripserver import DripServer
 from feedserver import FeedServer, Route
 
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from support import bombs
 from support.daemon import Post, channel_xml

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from poster.destinations.decisiontelecom.api import DecisionTelecomClient
-from poster.destinations.decisiontelecom.records import (
+from poster.destinations.decisiontelecom.schema import (
     MessageStatus,
     MessageType,
     SendRequest,

@@ -29,7 +29,8 @@ from poster.destinations.decisiontelecom.codes import (
     classify,
     read_error,
 )
-from poster.destinations.decisiontelecom.records import (
+from poster.destinations.decisiontelecom.rules import send_problem
+from poster.destinations.decisiontelecom.schema import (
     SEND_ENDPOINT,
     STATUS_ENDPOINT,
     RecipientResult,
@@ -39,7 +40,6 @@ from poster.destinations.decisiontelecom.records import (
     message_id,
     status_of,
 )
-from poster.destinations.decisiontelecom.rules import send_problem
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,

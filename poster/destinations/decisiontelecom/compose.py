@@ -9,7 +9,7 @@ from poster.destinations.decisiontelecom.rules import (
     url_problem,
 )
 from poster.destinations.gateway import PICTURE, TEXT, GatewayMessage
-from poster.destinations.gateway.media import picture_rule
+from poster.destinations.gateway.pictures import picture_rule
 from poster.errors import RenderError
 from poster.models import Media, Post
 from poster.text import truncate

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from poster.destinations.decisiontelecom.fakestate import Answer, Gateway
-from poster.sandbox.wire import Server, Serving
+from poster.sandbox.httpio import Server, Serving
 
 API_PREFIX = "/v1/api/"
 READ_MAX_BYTES = 64 * 1024

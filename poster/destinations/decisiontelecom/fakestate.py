@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from poster.destinations.decisiontelecom.records import MessageStatus, message_id
 from poster.destinations.decisiontelecom.rules import TWO_WAY_TYPES, send_problem
+from poster.destinations.decisiontelecom.schema import MessageStatus, message_id
 
 DEFAULT_TTL = 86400
 """No validity_period: "Viber will try to deliver the message for up to 1 day"."""

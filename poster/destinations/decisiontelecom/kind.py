@@ -9,13 +9,13 @@ from typing import Any
 
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
-from poster.config.keys import Key
+from poster.config.feedkeys import Key
 from poster.destinations import REDACTED, Destination, Message, Opening, TokenSource
 from poster.destinations.decisiontelecom import compose as dt_compose
 from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import DEFAULT_BASE_URL, DecisionTelecomClient
-from poster.destinations.decisiontelecom.records import SourceType
 from poster.destinations.decisiontelecom.rules import SOURCE_ADDR_MAX, TEXT_MAX, TTL_RANGES
+from poster.destinations.decisiontelecom.schema import SourceType
 from poster.destinations.gateway import (
     PICTURE,
     TEXT,
@@ -23,17 +23,17 @@ from poster.destinations.gateway import (
     gateway_keys,
     gateway_settings,
 )
+from poster.destinations.gateway.accesskey import key_source
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
     open_gateway,
 )
-from poster.destinations.gateway.media import explain
-from poster.destinations.gateway.preview import gateway_stand_in
-from poster.destinations.gateway.token import key_source
-from poster.media.rules import MediaRules
+from poster.destinations.gateway.pictures import explain
+from poster.destinations.gateway.standin import gateway_stand_in
+from poster.media.policy import MediaRules
 from poster.models import Item, Post
-from poster.sandbox.phones import Fake
+from poster.sandbox.fakes import Fake
 
 PURPOSES = {"promotional": SourceType.PROMOTIONAL, "transactional": SourceType.TRANSACTIONAL}
 _LOW, _HIGH = TTL_RANGES[1]

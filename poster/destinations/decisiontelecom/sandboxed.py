@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler
 
 from poster.destinations.decisiontelecom import fakestate
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.sandbox.phones import Bubble, Mounted, Phone, grouped, text_of
+from poster.sandbox.fakes import Bubble, Mounted, Phone, grouped, text_of
 
 _STATES = {"pending": "pending", "sent": "sent", "delivered": "delivered"}
 MOUNTED = Mounted(

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from poster.config import values as v
-from poster.config.keys import Key
-from poster.store.recipients import StatusUpdate
+from poster.config.feedkeys import Key
+from poster.store.recipientledger import StatusUpdate
 
 __all__ = [
     "Adapter",

@@ -19,9 +19,9 @@ from typing import Any
 
 from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
 from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
+from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
-from poster.destinations.gateway.token import gateway_token
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -30,9 +30,10 @@ from poster.errors import (
     RetryLater,
 )
 from poster.models import State
-from poster.recipients import Recipients, load_recipients
+from poster.recipients import Recipients
 from poster.recipients.daycap import DailyCap
-from poster.store.recipients import RecipientLedger, StatusUpdate, ledger_path
+from poster.recipients.listfile import RecipientsFile
+from poster.store.recipientledger import RecipientLedger, StatusUpdate, ledger_path
 
 log = logging.getLogger(__name__)
 POLL_MAX = 500
@@ -359,27 +360,6 @@ def close_ledgers() -> None:
         for ledger in _LEDGERS.values():
             ledger.close()
         _LEDGERS.clear()
-
-
-class RecipientsFile:
-    """The recipients file, read again when it changes on disk."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._loaded = self()
-
-    def __call__(self) -> Recipients:
-        """Return the numbers, reading the file again if it changed since the last read."""
-        try:
-            info = self.path.stat()
-            stamp = (info.st_mtime_ns, info.st_size)
-        except OSError:
-            stamp = None
-        if stamp is None or stamp != self._stamp:
-            self._loaded = load_recipients(self.path)
-            self._stamp = stamp
-        return self._loaded
 
 
 def open_gateway(

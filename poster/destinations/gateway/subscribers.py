@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
-from poster.store.recipients import ItemOutcome, RecipientLedger, ledger_path
+from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_path
 
 RECENT_ITEMS = 10
 """Items shown per gateway destination, newest first, so the section stays short."""

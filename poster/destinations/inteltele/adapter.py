@@ -21,15 +21,15 @@ from poster.destinations.gateway import BatchOutcome, GatewayMessage, StatusUpda
 from poster.destinations.inteltele import wire
 from poster.destinations.inteltele.api import BATCH_NUMBERS, SEND, IntelTeleClient
 from poster.destinations.inteltele.countries import country_of
-from poster.destinations.inteltele.models import (
+from poster.destinations.inteltele.outcomes import error_key
+from poster.destinations.inteltele.rules import normalise_number
+from poster.destinations.inteltele.schema import (
     DELIVERED,
     MessageStatus,
     RecipientResult,
     SendRequest,
     StatusRequest,
 )
-from poster.destinations.inteltele.outcomes import error_key
-from poster.destinations.inteltele.rules import normalise_number
 from poster.errors import (
     CallbackError,
     DeliveryError,

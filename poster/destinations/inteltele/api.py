@@ -29,7 +29,9 @@ import httpx
 
 from poster.destinations.inteltele import wire
 from poster.destinations.inteltele.calls import ReadAnswer, T, call
-from poster.destinations.inteltele.models import (
+from poster.destinations.inteltele.outcomes import hint_for
+from poster.destinations.inteltele.rules import normalise_number, send_problems
+from poster.destinations.inteltele.schema import (
     MessageStatus,
     Rates,
     RecipientResult,
@@ -37,8 +39,6 @@ from poster.destinations.inteltele.models import (
     SendResult,
     StatusRequest,
 )
-from poster.destinations.inteltele.outcomes import hint_for
-from poster.destinations.inteltele.rules import normalise_number, send_problems
 from poster.errors import DestinationFatal, MessageRejected
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,14 @@ from urllib.parse import urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.gateway import PICTURE, TEXT, GatewayMessage
-from poster.destinations.gateway.media import picture_rule
+from poster.destinations.gateway.pictures import picture_rule
 from poster.destinations.inteltele.rules import (
     BUTTON_TEXT_MAX,
     IMAGE_EXTENSIONS,
     MESSAGE_MAX,
 )
 from poster.errors import RenderError
-from poster.media.rules import type_of
+from poster.media.policy import type_of
 from poster.models import Item, Media, Post
 from poster.text import truncate
 

@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from poster.destinations.inteltele.gateway import Account, Delivery, Gateway, Reply, phones_of
-from poster.sandbox.wire import Server, Serving
+from poster.destinations.inteltele.fakestate import Account, Delivery, Gateway, Reply, phones_of
+from poster.sandbox.httpio import Server, Serving
 
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread: 50 numbers and 1000 symbols are far smaller."""

@@ -9,26 +9,26 @@ from typing import Any, Literal, cast
 
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
-from poster.config.keys import Key
+from poster.config.feedkeys import Key
 from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
+from poster.destinations.gateway.accesskey import key_source
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
     open_gateway,
 )
-from poster.destinations.gateway.media import explain
-from poster.destinations.gateway.preview import gateway_stand_in
-from poster.destinations.gateway.token import key_source
+from poster.destinations.gateway.pictures import explain
+from poster.destinations.gateway.standin import gateway_stand_in
 from poster.destinations.inteltele import compose as it_compose
 from poster.destinations.inteltele.adapter import IntelTeleAdapter, SendOptions
 from poster.destinations.inteltele.api import DEFAULT_BASE_URL, SEND, Credentials, IntelTeleClient
-from poster.destinations.inteltele.models import redacted
 from poster.destinations.inteltele.rules import TTL_MAX, TTL_MIN, valid_sms_source
-from poster.media.rules import MediaRules
+from poster.destinations.inteltele.schema import redacted
+from poster.media.policy import MediaRules
 from poster.models import Item, Post
-from poster.sandbox.phones import Fake
+from poster.sandbox.fakes import Fake
 
 RECIPIENTS = "<each number of recipients, up to 50 a call>"
 

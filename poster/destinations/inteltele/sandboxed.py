@@ -7,8 +7,8 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 
 from poster.destinations.inteltele.fake import FakeInteltele, ManualClock
-from poster.destinations.inteltele.gateway import Account
-from poster.sandbox.phones import Bubble, Mounted, Phone, grouped, text_of
+from poster.destinations.inteltele.fakestate import Account
+from poster.sandbox.fakes import Bubble, Mounted, Phone, grouped, text_of
 
 _STATES = {"enroute": "sent", "delivrd": "delivered"}
 """delivrd is delivered; the document names unknown, rejectd, expired, undeliv, deleted failed."""

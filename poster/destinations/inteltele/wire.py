@@ -23,8 +23,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from poster.destinations.inteltele.models import MessageStatus, Rate, Rates, RecipientResult
 from poster.destinations.inteltele.outcomes import action_for, hint_for, is_ok
+from poster.destinations.inteltele.schema import MessageStatus, Rate, Rates, RecipientResult
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%d-%m-%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _LITERALS = {"true": "True", "false": "False", "null": "None"}

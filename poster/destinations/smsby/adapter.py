@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
 from poster.destinations.smsby import codes
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
-from poster.destinations.smsby.models import (
+from poster.destinations.smsby.schema import (
     REDACTED,
     BulkMessage,
     BulkRequest,
@@ -35,7 +35,7 @@ from poster.destinations.smsby.models import (
     RecipientResult,
 )
 from poster.errors import CallbackError, DeliveryError
-from poster.store.recipients import StatusUpdate
+from poster.store.recipientledger import StatusUpdate
 from poster.store.recipientstate import DELIVERED, FAILED, READ
 
 BULK, QUICK, LIST = "bulk", "quick", "list"

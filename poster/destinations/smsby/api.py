@@ -35,7 +35,7 @@ import httpx
 
 from poster.destinations.smsby import codes, parse
 from poster.destinations.smsby.codes import Refusal
-from poster.destinations.smsby.models import (
+from poster.destinations.smsby.schema import (
     REDACTED,
     BulkAccepted,
     BulkRequest,

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from poster.config import FeedConfig
 from poster.destinations.gateway import GatewayMessage
 from poster.errors import RenderError
-from poster.media.rules import ImageRule
+from poster.media.policy import ImageRule
 from poster.models import Item, Media, Post
 from poster.text import truncate
 

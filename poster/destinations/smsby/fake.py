@@ -32,9 +32,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from poster.destinations.smsby.fakegateway import Gateway
 from poster.destinations.smsby.fakerules import Delivery, Reply
-from poster.sandbox.wire import Server, Serving
+from poster.destinations.smsby.fakestate import Gateway
+from poster.sandbox.httpio import Server, Serving
 
 READ_MAX_BYTES = 1024 * 1024
 CALLBACK_TIMEOUT = 2.0

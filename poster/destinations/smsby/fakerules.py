@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from poster.destinations.smsby.models import (
+from poster.destinations.smsby.schema import (
     BULK_SCHEDULE_FORMAT,
     CONTENT_TYPES,
     LIST_SCHEDULE_FORMAT,

@@ -16,20 +16,20 @@ from typing import Any
 
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
-from poster.config.keys import Key
+from poster.config.feedkeys import Key
 from poster.destinations import Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
-from poster.destinations.gateway.media import explain
-from poster.destinations.gateway.preview import gateway_stand_in
-from poster.destinations.gateway.token import key_source
+from poster.destinations.gateway.accesskey import key_source
+from poster.destinations.gateway.pictures import explain
+from poster.destinations.gateway.standin import gateway_stand_in
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
-from poster.media.rules import MediaRules
+from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.recipients import Recipients
-from poster.sandbox.phones import Fake
+from poster.sandbox.fakes import Fake
 
 DEFAULT_API_URL = "https://app.sms.by"
 FORWARD_RANGE = (5, 60)

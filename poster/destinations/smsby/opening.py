@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 from poster.config import DestinationConfig
 from poster.destinations import Kind, Opening
+from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
-    RecipientsFile,
     shared_ledger,
 )
-from poster.destinations.gateway.token import gateway_token
 from poster.destinations.smsby.adapter import SmsByAdapter
 from poster.destinations.smsby.api import SmsByClient
 from poster.destinations.smsby.kind import (
@@ -25,7 +24,8 @@ from poster.destinations.smsby.kind import (
 )
 from poster.recipients import Recipients
 from poster.recipients.daycap import DailyCap
-from poster.store.recipients import ledger_path
+from poster.recipients.listfile import RecipientsFile
+from poster.store.recipientledger import ledger_path
 
 
 def open_destination(kind: Kind, spec: DestinationConfig, where: Opening) -> GatewayDestination:

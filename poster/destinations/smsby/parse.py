@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from poster.destinations.smsby import codes
-from poster.destinations.smsby.models import (
+from poster.destinations.smsby.schema import (
     FAILED_STATUSES,
     BulkStatus,
     Mailing,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
-from poster.sandbox.phones import Bubble, Mounted, Phone, grouped
+from poster.sandbox.fakes import Bubble, Mounted, Phone, grouped
 
 _STATES = {"NEW": "pending", "SENT": "sent", "DELIVERED": "delivered", "READ": "read"}
 FAULTS = ("500", "garbage-500", "drop", "slow:<seconds>")

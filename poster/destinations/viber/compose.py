@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from poster.destinations.viber.media import (
-    Carrier,
-    file_media,
-    link_url,
-    picture_media,
-    thumbnail_url,
-    video_duration,
-    video_media,
-)
 from poster.destinations.viber.messages import (
     BODY_MAX_BYTES,
     PICTURE_TEXT_MAX,
@@ -29,6 +20,15 @@ from poster.destinations.viber.messages import (
     VideoMessage,
     encode,
     envelope,
+)
+from poster.destinations.viber.typechoice import (
+    Carrier,
+    file_media,
+    link_url,
+    picture_media,
+    thumbnail_url,
+    video_duration,
+    video_media,
 )
 from poster.errors import RenderError
 from poster.models import Contact, Fixed, Location, Post

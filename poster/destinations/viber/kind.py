@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from poster.config import DEFAULT_API_URL, DestinationConfig, FeedConfig, ViberConfig, token_env
 from poster.config import values as v
-from poster.config.keys import Key
+from poster.config.feedkeys import Key
 from poster.destinations import (
     REDACTED,
     Destination,
@@ -18,19 +18,20 @@ from poster.destinations import (
     Sender,
     TokenSource,
 )
-from poster.destinations.viber import compose, media
+from poster.destinations.viber import compose, typechoice
 from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, envelope
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.media.rules import MediaRules
+from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.secrets import find_token, section, source_text
-from poster.store.ledger import remembered_sender, sender_key
+from poster.store.ledger import sender_key
 
 if TYPE_CHECKING:
     import httpx
 
-    from poster.destinations.viber.admin import ViberAdmin
-    from poster.destinations.viber.client import ViberChannel
+    from poster.destinations.viber.account import ViberAdmin
+    from poster.destinations.viber.api import ViberChannel
+    from poster.sandbox.hooks import SandboxHost
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
 _API = "the Channels Post API"
@@ -74,20 +75,20 @@ class ViberKind:
 
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return the type ``item`` becomes on a channel (JPEG picture, sized MP4, fallback)."""
-        return media.choose_type(item, feed)
+        return typechoice.choose_type(item, feed)
 
     @property
     def media_rules(self) -> MediaRules:
         """Return the images a channel takes as a picture and as a thumbnail."""
-        return media.RULES
+        return typechoice.RULES
 
     def explain(self, item: Item, feed: FeedConfig) -> str | None:
         """Say why probed media did not make ``item`` a picture or a video."""
-        return media.explain(item, feed)
+        return typechoice.explain(item, feed)
 
     def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return every type ``feed`` can produce on a channel."""
-        return media.possible_types(feed)
+        return typechoice.possible_types(feed)
 
     def text_limit(self, type: str) -> int:
         """Return the characters of text a message of ``type`` carries."""
@@ -127,10 +128,17 @@ class ViberKind:
         channel_token(settings, config_file, name=spec.name)
         return TokenSource(source_text(found[1]))
 
+    @property
+    def sandbox(self) -> SandboxHost:
+        """Return the local sandbox channels that stand in for a channel."""
+        from poster.destinations.viber.sandbox.host import SANDBOX
+
+        return SANDBOX
+
     def admin(self, destination: Destination) -> ViberAdmin:
         """Return the account and webhook calls of a channel this kind opened."""
-        from poster.destinations.viber.admin import ViberAdmin
-        from poster.destinations.viber.client import ViberChannel
+        from poster.destinations.viber.account import ViberAdmin
+        from poster.destinations.viber.api import ViberChannel
 
         assert isinstance(destination, ViberChannel), "opened by this kind"
         return ViberAdmin(destination)
@@ -151,7 +159,7 @@ def channel(
     Deliveries are recorded under ``spec.name``: posts to a sandbox never count as posts to
     the real channel.
     """
-    from poster.destinations.viber.client import ViberChannel  # the client imports this module
+    from poster.destinations.viber.api import ViberChannel  # the client imports this module
 
     settings: ViberConfig = spec.settings
     if token is None:
@@ -170,6 +178,18 @@ def channel(
         http, token, api_url=settings.api_url, sender=settings.sender, name=spec.name,
         remember=remember, recall=recall,
     )  # fmt: skip
+
+
+def remembered_sender(state: Entries, destination: str, api_url: str) -> str | None:
+    """Return the sender remembered for ``destination``, reading an older release's entry too.
+
+    Releases with one channel kept it per API URL; only the shorthand destination inherits it,
+    since another destination with the same API URL is another channel.
+    """
+    found = state.get_meta(sender_key(destination))
+    if found is None and destination == SHORTHAND:
+        found = state.get_meta(f"sender {api_url.rstrip('/')}")
+    return found
 
 
 KIND = ViberKind()

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from poster.destinations.viber.sandbox.api import Channel
-from poster.sandbox.wire import read_body, send_json
+from poster.destinations.viber.sandbox.fakechannel import Channel
+from poster.sandbox.httpio import read_body, send_json
 from poster.secrets import token_problem
 
 NAME_MAX = 80

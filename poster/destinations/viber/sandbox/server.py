@@ -32,10 +32,10 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from poster.destinations.viber.sandbox.api import Channel, Reply
 from poster.destinations.viber.sandbox.channels import Channels, switch_faults
-from poster.media.store import serve
-from poster.sandbox.wire import Server, Serving, read_body, send, send_json
+from poster.destinations.viber.sandbox.fakechannel import Channel, Reply
+from poster.media.jpegstore import serve
+from poster.sandbox.httpio import Server, Serving, read_body, send, send_json
 
 DEFAULT_CLI_PORT = 8765
 

@@ -13,7 +13,7 @@ import httpx
 
 from poster.config import Config, DestinationConfig
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.errors import HostError, WebhookError
 from poster.media.setup import files_folder

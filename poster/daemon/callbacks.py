@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from poster.daemon.listener import Call, WebhookReceiver
+from poster.daemon.httpserver import Call
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations import Destination, Entries
 from poster.destinations.gateway.destination import GatewayDestination
 from poster.destinations.gateway.subscribers import GatewaySubscribers

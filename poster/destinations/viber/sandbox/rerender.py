@@ -20,7 +20,7 @@ from urllib.request import url2pathname
 import httpx
 
 from poster.config import Config, load_config
-from poster.destinations.viber.client import ViberChannel
+from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox.session import SandboxSession, reroute
 from poster.errors import PosterError
 from poster.fetch.client import FeedClient

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.viber.messages import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
-from poster.media.rules import ImageRule, MediaRules, describe
+from poster.media.policy import ImageRule, MediaRules, describe
 from poster.models import Item, Media
 
 PICTURE_MAX_BYTES = 1_000_000

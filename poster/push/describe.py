@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from poster.push.plan import RETRY_AFTER
-from poster.push.records import State, Subscription
+from poster.push.subscriptions import State, Subscription
 
 Show = Callable[[datetime | None], str]
 """Formats a time the way the rest of the status does."""

@@ -3,7 +3,7 @@
 Every rule here follows ``viber-channels-post-api.txt``: the token travels in the
 ``X-Viber-Auth-Token`` header and as ``auth_token`` in the JSON body; the API answers HTTP 200
 even when it refuses, so the outcome is the JSON ``status`` ("Error Codes"). What poster does
-with each outcome is decided in one place: ``STATUS_ACTIONS`` and ``_api_error``.
+with each outcome is decided in one place: ``codes.STATUS_ACTIONS`` and ``_api_error``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ import httpx
 from poster import destinations
 from poster.config import DEFAULT_API_URL
 from poster.destinations import REDACTED, Kind, Receipt, RecipientResult
+from poster.destinations.viber.codes import STATUS_TEXT, action_for, describe
 from poster.destinations.viber.kind import KIND
 from poster.destinations.viber.messages import encode, envelope
 from poster.errors import (
@@ -41,41 +41,6 @@ from poster.secrets import token_problem
 log = logging.getLogger(__name__)
 
 AUTH_HEADER = "X-Viber-Auth-Token"
-
-STATUS_ACTIONS: Mapping[int, str] = MappingProxyType(
-    {0: "ok",
-     12: "retry",
-     2: "fatal", 7: "fatal", 8: "fatal", 9: "fatal", 10: "fatal",
-     1: "reject", 3: "reject", 4: "reject"}
-)  # fmt: skip
-"""What poster does with each API ``status``; any code not listed is a general error: reject."""
-
-STATUS_TEXT: Mapping[int, tuple[str, str, str]] = MappingProxyType(
-    {
-        0: ("ok", "Success", ""),
-        1: ("invalidUrl", "The webhook URL is not valid",
-            "a URL in the request (media, thumbnail or webhook) is not one Viber accepts"),
-        2: ("invalidAuthToken", "The authentication token is not valid",
-            "the token is wrong or has been revoked; copy it again from the channel's info "
-            "screen, Developer Tools, and set it in POSTER_VIBER_TOKEN or viber.token_file"),
-        3: ("badData", "There is an error in the request itself",
-            "Viber could not read the request"),
-        4: ("missingData", "Some mandatory data is missing",
-            "the request lacks a field Viber requires"),
-        7: ("publicAccountBlocked", "The account is blocked",
-            "posting stays stopped until Viber unblocks the channel"),
-        8: ("publicAccountNotFound", "The token does not belong to a channel",
-            "use the token from the channel's info screen, Developer Tools"),
-        9: ("publicAccountSuspended", "The account is suspended",
-            "posting stays stopped until Viber lifts the suspension"),
-        10: ("webhookNotSet", "No webhook was set for the account",
-             "Viber requires a webhook before posting: start the webhook receiver, then run "
-             "`poster webhook set URL`"),
-        12: ("tooManyRequests", "Rate control breach",
-             "Viber is limiting the request rate; wait a minute and try again"),
-    }
-)  # fmt: skip
-"""The reference's "Error Codes" (name, description), and what an operator should do."""
 
 
 @dataclass(frozen=True)
@@ -112,17 +77,6 @@ class WebhookResult:
     status: int
     status_message: str
     explanation: str
-
-
-def action_for(status: int) -> str:
-    """Return what poster does with an API status: ok, retry, fatal or reject."""
-    return STATUS_ACTIONS.get(status, "reject")
-
-
-def describe(status: int, status_message: str) -> str:
-    """Return ``status N name (description)`` for a status, known or not."""
-    name, description, _ = STATUS_TEXT.get(status, ("", "General error", ""))
-    return f"status {status} {status_message or name or 'failure'} ({description})"
 
 
 def check_webhook_url(url: str, api_url: str) -> str | None:

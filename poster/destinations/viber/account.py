@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from poster.destinations import Account
-from poster.destinations.viber.client import ViberChannel, WebhookResult
+from poster.destinations.viber.api import ViberChannel, WebhookResult
 from poster.secrets import section
 
 

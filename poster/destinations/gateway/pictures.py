@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from poster.config import FeedConfig
 from poster.destinations.gateway import PICTURE
-from poster.media.rules import ImageRule, describe, type_of
+from poster.media.policy import ImageRule, describe, type_of
 from poster.models import Item
 
 TYPES = frozenset({"image/jpeg", "image/png"})

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from poster.config import names as checks
 from poster.config import values as v
-from poster.config.records import JsonMapping
-from poster.config.rules import rules
+from poster.config.itemrules import rules
+from poster.config.settings import Gate, JsonMapping, QuietHours
 from poster.destinations import fixed_limit
-from poster.gate import QUIET_HINT, Gate, QuietHours, parse_quiet
 from poster.models import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
@@ -22,6 +23,8 @@ FORMATS = ("auto", "xml", "jsonfeed", "json")
 ITEM_KEYS = ("guid", "id", "link", "title")
 FIXED_KEYS = {"location": "location", "contact": "contact", "sticker": "sticker_id"}
 """Which key holds the fixed message of each fixed-message type."""
+QUIET_HINT = 'write the window as "HH:MM-HH:MM" in 24-hour time, such as "23:00-07:00"'
+_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,21 @@ def _timezone(value: object, _ctx: v.Context) -> str:
     return name
 
 
+def parse_quiet(text: str) -> QuietHours:
+    """Read ``"HH:MM-HH:MM"``; raise ``ValueError`` saying what is wrong."""
+    match = _WINDOW.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a window of hours")
+    numbers = [int(part) for part in match.groups()]
+    for hour, minute in (numbers[:2], numbers[2:]):
+        if hour > 23 or minute > 59:
+            raise ValueError(f"{hour:02d}:{minute:02d} is not a time of day (00:00 to 23:59)")
+    window = QuietHours(time(numbers[0], numbers[1]), time(numbers[2], numbers[3]))
+    if window.start == window.end:
+        raise ValueError(f"{text!r} starts and ends at the same time")
+    return window
+
+
 def _quiet(value: object, _ctx: v.Context) -> QuietHours:
     """Check a daily window of quiet hours such as ``"23:00-07:00"``."""
     text = v.need(value, str, 'a window such as "23:00-07:00"')
@@ -184,9 +202,9 @@ def _indexed_table(pair: object) -> tuple[int, dict[str, Any]]:
 
 
 _JSON_TABLE = nested(
-    {"items": Key(None, v.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
+    {"items": Key(None, checks.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
     | {
-        f.name: Key(None, v.dotted_path(allow_empty=False))
+        f.name: Key(None, checks.dotted_path(allow_empty=False))
         for f in fields(JsonMapping)
         if f.name != "items"
     },
@@ -256,9 +274,9 @@ MEDIA_KEYS: dict[str, Key] = {
     "retention": Key(timedelta(days=30), v.duration(positive=True)),
 }
 FEED_KEYS: dict[str, Key] = {
-    "name": Key(None, v.feed_name, 'give the feed a unique name = "..."', feed_only=True),
+    "name": Key(None, checks.feed_name, 'give the feed a unique name = "..."', feed_only=True),
     "url": Key(None, v.feed_url, "an https:// URL, a file: URL or a local path", feed_only=True),
-    "key": Key(None, v.dotted_path(allow_empty=False)),
+    "key": Key(None, checks.dotted_path(allow_empty=False)),
     "format": Key("auto", v.choice(*FORMATS)),
     "json": Key(None, _json_mapping, feed_only=True),
     "location": Key(None, _location, feed_only=True),
@@ -269,7 +287,7 @@ FEED_KEYS: dict[str, Key] = {
     "cron": Key(None, v.crontab),
     "jitter": Key(timedelta(0), v.duration(positive=False)),
     "timezone": Key(None, _timezone),
-    "template": Key(None, v.template_name),
+    "template": Key(None, checks.template_name),
     "type": Key("auto", v.choice(*TYPES)),
     "fallback": Key("text", v.choice(*FALLBACKS)),
     "include": Key((), rules),
@@ -283,7 +301,7 @@ FEED_KEYS: dict[str, Key] = {
     "backlog": Key(0, v.backlog),
     "uncertain": Key("hold", v.choice("hold", "resend")),
     "hints": Key(True, v.boolean),
-    "to": Key(None, v.names),
+    "to": Key(None, checks.names),
 }
 DEFAULT_KEYS: dict[str, Key] = {
     name: Key(None, _feed_only, hidden=True) if spec.feed_only else spec

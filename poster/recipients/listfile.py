@@ -1,4 +1,4 @@
-"""Load a recipients file into a frozen, ordered, de-duplicated tuple of numbers."""
+"""Load a recipients file into a frozen, ordered, de-duplicated tuple; reload it on change."""
 
 from __future__ import annotations
 
@@ -89,3 +89,24 @@ def _shortened(problems: list[ConfigProblem], source: str) -> list[ConfigProblem
         return problems
     more = len(problems) - MAX_LISTED
     return [*problems[:MAX_LISTED], ConfigProblem(source, "", f"and {more} more bad lines")]
+
+
+class RecipientsFile:
+    """The recipients file, read again when it changes on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._loaded = self()
+
+    def __call__(self) -> Recipients:
+        """Return the numbers, reading the file again if it changed since the last read."""
+        try:
+            info = self.path.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._stamp:
+            self._loaded = load_recipients(self.path)
+            self._stamp = stamp
+        return self._loaded

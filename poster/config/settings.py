@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from tzlocal import get_localzone
+
 from poster.destinations import shorthand
-from poster.gate import Gate
 from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
@@ -86,6 +87,53 @@ class FeedConfig:
     """Whether the publisher's hints (Cache-Control, ttl, skipHours, ...) may delay a read."""
     to: tuple[str, ...] | None = None
     """The destinations the feed posts to; None means every configured destination."""
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window of local time in which nothing is posted; it may cross midnight."""
+
+    start: time
+    end: time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    def contains(self, moment: time) -> bool:
+        """Tell whether the local time of day ``moment`` falls in the window."""
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def end_after(self, local: datetime) -> datetime:
+        """Return the first end of the window after the local ``local``, in UTC."""
+        zone = local.tzinfo
+        ends = datetime.combine(local.date(), self.end, tzinfo=zone)
+        if ends <= local:
+            ends = datetime.combine(local.date() + timedelta(days=1), self.end, tzinfo=zone)
+        return ends.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A destination's quiet hours, daily cap and the longest a held post may wait."""
+
+    quiet: QuietHours | None = None
+    timezone: str | None = None
+    """The IANA zone the hours and days are read in; None is the machine's local zone."""
+    max_per_day: int | None = None
+    max_wait: timedelta | None = None
+    """How long a held post may wait before it is skipped rather than posted stale."""
+
+    @property
+    def active(self) -> bool:
+        """Tell whether the gate ever holds a post back."""
+        return self.quiet is not None or self.max_per_day is not None
+
+    @property
+    def zone_name(self) -> str:
+        """Return the name of the zone the gate reads hours in."""
+        return self.timezone or str(get_localzone())
 
 
 @dataclass(frozen=True)

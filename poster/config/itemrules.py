@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from poster.config.records import Rule
+from poster.config.settings import Rule
 from poster.config.values import Context, each, fail, need
 
 _REGEX_RULE = re.compile(r"/(?P<body>.*)/(?P<flags>[a-z]*)", re.DOTALL)

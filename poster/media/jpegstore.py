@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
-from poster.media.rules import ImageRule
+from poster.media.policy import ImageRule
 from poster.media.sniff import sniff
 from poster.models import Media
 from poster.store.files import write_atomic

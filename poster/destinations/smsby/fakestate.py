@@ -18,7 +18,7 @@ from typing import Any
 
 from poster.destinations.smsby import codes, fakerules
 from poster.destinations.smsby.fakerules import Delivery, Refused, Reply
-from poster.destinations.smsby.models import BULK_SCHEDULE_FORMAT, LIST_SCHEDULE_FORMAT
+from poster.destinations.smsby.schema import BULK_SCHEDULE_FORMAT, LIST_SCHEDULE_FORMAT
 
 STATUS_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
