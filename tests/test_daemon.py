@@ -400,14 +400,3 @@ def test_a_feed_read_before_is_polled_at_its_slot_and_a_new_one_at_once_then_at_
         time.sleep(0.3)
         assert project.feeds.requests("news") == []
         assert len(project.feeds.requests("blog")) == 1
-
-
-def test_more_new_feeds_than_fetch_threads_wait_for_their_slots(project: Project) -> None:
-    for name in ("news", "blog", "sport"):
-        project.feeds.publish(name, 1)
-    tables = (project.table(name, interval="1h") for name in ("news", "blog", "sport"))
-    project.write(*tables, daemon="max_fetches = 2\n")
-    with running(project) as run:
-        assert all(at_its_slot(run, name) for name in ("news", "blog", "sport"))
-        time.sleep(0.3)
-        assert not any(project.feeds.requests(name) for name in ("news", "blog", "sport"))

@@ -22,6 +22,7 @@ from poster.daemon.schedule import (
     after_read,
     backoff,
     diff,
+    first_poll,
     next_runs,
     slot,
     trigger_for,
@@ -351,3 +352,26 @@ def test_feeds_with_the_same_interval_share_one_trigger() -> None:
     assert trigger_for(named("news")) is not trigger_for(named("news", 2 * HOUR))
     jittered = replace(named("news"), schedule=Schedule(HOUR, jitter=timedelta(seconds=30)))
     assert trigger_for(jittered) is not trigger_for(named("news"))
+
+
+# The first poll: a feed read before at its slot, new ones at a steady pace
+
+
+def test_a_feed_read_before_is_first_polled_at_its_slot() -> None:
+    assert first_poll(named("news"), NOW) == slot(named("news"), NOW)
+
+
+@pytest.mark.parametrize(
+    ("new", "span"),
+    [(1, 0.1), (8, 0.8), (600, 60.0), (36_000, 3600.0), (100_000, 3600.0)],
+    ids=["one", "a few", "hundreds", "an-hour's-worth", "more-than-an-interval"],
+)
+def test_new_feeds_are_read_at_a_steady_pace_within_one_interval(new: int, span: float) -> None:
+    names = [f"feed-{n:04d}" for n in range(200)]
+    firsts = [first_poll(named(name), NOW, new=new) for name in names]
+    assert all(NOW < first <= NOW + timedelta(seconds=span) for first in firsts)
+    assert max(firsts) - min(firsts) > timedelta(seconds=span * 0.9)
+    shares = [(slot(named(name), NOW) - NOW) / HOUR for name in names]
+    assert [(first - NOW).total_seconds() / span for first in firsts] == pytest.approx(
+        shares, abs=1e-4
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -171,28 +171,19 @@ class Daemon:
         scheduler = new_scheduler(config.daemon.max_fetches)
         states = (self.store.feed_state(feed.name) for feed in config.feeds)
         unread = {state.feed for state in states if state.last_success is None}
-        at_once = self._few(config, unread)
         for feed in config.feeds:
-            self._add_job(scheduler, feed, at_once=at_once and feed.name in unread)
+            self._add_job(scheduler, feed, new=len(unread) if feed.name in unread else 0)
         return scheduler
 
-    @staticmethod
-    def _few(config: Config, names: Collection[str]) -> bool:
-        """Tell whether the fetch threads can read ``names`` all at once."""
-        return len(names) <= config.daemon.max_fetches
-
-    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig, *, at_once: bool) -> None:
+    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig, *, new: int) -> None:
         """Schedule a feed, and have its first read be a full one.
 
-        A feed never read or that a reload adds or changes is read at once, and then polled at
-        its slots; other feeds are first polled at their slot, within one interval. So are
-        more new feeds than the fetch threads take at once: they could only be read one after
-        another, polls started together would stay together, and a read waiting longer than
-        the misfire grace would be lost.
+        A feed never read, or that a reload adds or changes, is one of ``new`` feeds read at
+        once (see ``first_poll``) and then polled at its slots; others wait for their slot.
         """
-        if schedule_feed(scheduler, feed, self._poll, self._clock, at_once=at_once):
+        if schedule_feed(scheduler, feed, self._poll, self._clock, new=new):
             self._read_in_full([feed.name])
-            if at_once and feed.schedule.cron is None:
+            if new and feed.schedule.cron is None:
                 self._unslotted.add(feed.name)
 
     def _read_in_full(self, names: Iterable[str]) -> None:
@@ -402,14 +393,13 @@ class Daemon:
             self.outbox.drop(name)
         self.config = new
         touched = (*change.added, *change.changed)
-        at_once = self._few(new, touched)
         for name in touched:
             feed = new.feed(name)
             job = self.scheduler.get_job(name)
             if job is not None:
                 job.remove()
             if feed is not None:
-                self._add_job(self.scheduler, feed, at_once=at_once)
+                self._add_job(self.scheduler, feed, new=len(touched))
         self._relane()
         resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
         for worker in self.workers.values():

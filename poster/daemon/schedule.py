@@ -23,6 +23,8 @@ BACKOFF_BASE = timedelta(minutes=1)
 CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
 CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
 DEFAULT_INTERVAL = timedelta(minutes=15)
+FIRST_READS_PER_SECOND = 10
+"""How fast the feeds to read at once are read: a first read costs tens of ms of CPU."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -42,18 +44,14 @@ def schedule_feed(
     poll: Callable[[str], None],
     clock: Callable[[], datetime],
     *,
-    at_once: bool,
+    new: int = 0,
 ) -> bool:
-    """Schedule an enabled feed: at its cron times, else at once or at its slot; say if it was.
-
-    A feed polled at its slot is first read within one interval; see ``slot``.
-    """
+    """Schedule an enabled feed at its cron times, else at ``first_poll``; say if it was."""
     if not feed.enabled:
         return False
     options = {}
     if feed.schedule.cron is None:
-        now = clock()
-        options["next_run_time"] = now if at_once else slot(feed, now)
+        options["next_run_time"] = first_poll(feed, clock(), new=new)
     scheduler.add_job(
         poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
         replace_existing=True, **options,
@@ -94,12 +92,30 @@ def slot(feed: FeedConfig, after: datetime) -> datetime:
     return _EPOCH + (offset + number * interval) * _MICROSECOND
 
 
+def first_poll(feed: FeedConfig, now: datetime, *, new: int = 0) -> datetime:
+    """Return when to poll an interval feed first: at its slot, or soon if it is one of ``new``.
+
+    A feed read before waits for its slot, within one interval. The ``new`` feeds to read at
+    once (never read, or added or changed by a reload) are read at ``FIRST_READS_PER_SECOND``,
+    each at the same share of that shorter span as its slot's of the interval: a few at once,
+    10,000 over the whole interval, since the fetch threads could only read them one after
+    another and polls started together would stay together.
+    """
+    at = slot(feed, now)
+    if not new:
+        return at
+    interval = feed.schedule.interval or DEFAULT_INTERVAL
+    span = min(interval, timedelta(seconds=new / FIRST_READS_PER_SECOND))
+    return now + (at - now) * (span / interval)
+
+
 def after_read(
     feed: FeedConfig, scheduled: datetime | None, started: datetime, now: datetime, *, at_once: bool
 ) -> datetime | None:
     """Return where to move an interval feed's next poll after a read, or None to leave it.
 
-    After a read at once it goes to the feed's next slot. Otherwise it moves only when it is
+    After a read at once it goes to the feed's next slot (the same slot when the read was at
+    it). Otherwise it moves only when it is
     sooner than an interval after ``started``: the scheduler counts the next poll from when the
     read was due, so a read that waited behind others would be followed too soon by the next.
     """
