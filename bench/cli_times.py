@@ -3,17 +3,29 @@
 ``poster --help``, ``poster status`` and ``poster check`` run as children with the benchmark's
 interpreter, in turn with ``python -c pass``, so that load on the machine hits them alike; the
 report compares their medians with bare Python's from the same run.
+
+Run alone as ``python bench/cli_times.py [--rounds N]`` (or ``bench/run.py --only commands``):
+it writes the farm's feeds.toml and, through poster's own store, the state a first pass and an
+update leave (every item of every feed held back, a tenth of the feeds with one post each)
+under bench/out/commands, without serving or reading any feed, and prints the table.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import format_datetime
 from pathlib import Path
+
+import farm as farms
+from scenarios import child_env, compile_poster, poster_config
 
 TARGETS = {"--help": 1.5, "status": 2.5, "check": 3.0}
 """The most each command may take, as a multiple of bare ``python -c pass``."""
@@ -21,26 +33,40 @@ TARGETS = {"--help": 1.5, "status": 2.5, "check": 3.0}
 
 @dataclass(frozen=True)
 class CommandTimes:
-    """Wall seconds of every run of bare Python and of each command, with the exit codes."""
+    """Wall and CPU seconds of every run of bare Python and of each command, with exit codes.
+
+    The targets are on wall time; CPU time (user + system) is shown beside it because on a
+    shared machine it varies far less with the load.
+    """
 
     bare: tuple[float, ...]
     runs: dict[str, tuple[float, ...]]
     codes: dict[str, int]
     feeds: int
     records: int
+    bare_cpu: tuple[float, ...] = ()
+    cpu: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     def ratio(self, name: str) -> float:
         """Return the command's median as a multiple of bare Python's median."""
         return statistics.median(self.runs[name]) / statistics.median(self.bare)
 
+    def cpu_ratio(self, name: str) -> float:
+        """Return the command's median CPU time as a multiple of bare Python's."""
+        return statistics.median(self.cpu[name]) / statistics.median(self.bare_cpu)
 
-def _wall(command: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
-    """Run ``command`` and return its wall seconds and exit code."""
+
+def _run(command: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """Run ``command`` and return its wall seconds, CPU seconds and exit code."""
     started = time.perf_counter()
-    done = subprocess.run(
-        command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, check=False
-    )
-    return time.perf_counter() - started, done.returncode
+    child = subprocess.Popen(
+        command, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    return wall, usage.ru_utime + usage.ru_stime, child.returncode
 
 
 def time_commands(
@@ -55,14 +81,19 @@ def time_commands(
         "check": [*poster, "-c", str(config), "check"],
     }
     runs: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     codes: dict[str, int] = {}
     for _ in range(rounds):
         for name, command in commands.items():
-            seconds, code = _wall(command, env, config.parent)
+            seconds, used, code = _run(command, env, config.parent)
             runs[name].append(seconds)
+            cpu[name].append(used)
             codes[name] = max(codes.get(name, 0), code)
-    bare = tuple(runs.pop("bare"))
-    return CommandTimes(bare, {k: tuple(v) for k, v in runs.items()}, codes, *scale)
+    bare, bare_cpu = tuple(runs.pop("bare")), tuple(cpu.pop("bare"))
+    return CommandTimes(
+        bare, {k: tuple(v) for k, v in runs.items()}, codes, *scale,
+        bare_cpu, {k: tuple(v) for k, v in cpu.items()},
+    )  # fmt: skip
 
 
 def ok(times: CommandTimes) -> bool:
@@ -77,17 +108,20 @@ def lines(times: CommandTimes) -> list[str]:
         f"Commands on a {times.feeds:,}-feed feeds.toml and a state of {times.records:,} "
         f"records, medians of {len(times.bare)} runs each, in turn with bare Python:",
         "",
-        "| command | median ms | runs ms | × bare Python | target | exit |",
-        "| --- | ---: | --- | ---: | --- | ---: |",
-        f"| python -c pass | {bare * 1000:.0f} | {_spread(times.bare)} | 1.00× | – | 0 |",
+        "| command | median ms | runs ms | × bare Python | target | CPU ms | CPU × bare | exit |",
+        "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: |",
+        f"| python -c pass | {bare * 1000:.0f} | {_spread(times.bare)} | 1.00× | – | "
+        f"{statistics.median(times.bare_cpu) * 1000:.0f} | 1.00× | 0 |",
     ]
     for name, target in TARGETS.items():
         ratio = times.ratio(name)
         verdict = "met" if ratio <= target else "not met"
         median = statistics.median(times.runs[name]) * 1000
+        cpu = statistics.median(times.cpu[name]) * 1000
         rows.append(
             f"| poster {name} | {median:.0f} | {_spread(times.runs[name])} | {ratio:.2f}× | "
-            f"≤ {target:g}×: {verdict} | {times.codes[name]} |"
+            f"≤ {target:g}×: {verdict} | {cpu:.0f} | {times.cpu_ratio(name):.2f}× | "
+            f"{times.codes[name]} |"
         )
     return rows
 
@@ -95,3 +129,73 @@ def lines(times: CommandTimes) -> list[str]:
 def _spread(seconds: Sequence[float]) -> str:
     """Return the fastest and slowest run in milliseconds."""
     return f"{min(seconds) * 1000:.0f}–{max(seconds) * 1000:.0f}"
+
+
+def write_state(config: Path, state: Path, farm: farms.Farm) -> int:
+    """Record through poster's store what a first pass and an update leave; return the records.
+
+    Every feed's items are held back by its first read, with validators, and each changed feed
+    has its new item sent to the first destination, as after the passes' update scenario.
+    """
+    from datetime import UTC, datetime
+
+    from poster.config import load_config
+    from poster.destinations import Receipt
+    from poster.models import Validators
+    from poster.store import Store
+
+    destination = load_config(config).destinations[0].name
+    now = datetime.now(UTC)
+    shutil.rmtree(state, ignore_errors=True)
+    with Store(state) as store:
+        for spec in farm.feeds:
+            store.mark_seen(spec.name, [_guid(spec, n) for n in range(farms.ITEMS)])
+            etag = f'"{spec.index:08x}-{farms.SEED:x}"'
+            store.save_validators(spec.name, Validators(etag, format_datetime(now, usegmt=True)))
+        for spec in farm.changed:
+            key = _guid(spec, farms.ITEMS)
+            store.record_pending(spec.name, key, destination)
+            store.record_sent(spec.name, key, Receipt(destination, f"{spec.index}", now))
+        store.record_fetches_ok((spec.name for spec in farm.feeds), now)
+        store.compact()
+    return len(farm.feeds) * farms.ITEMS + len(farm.changed)
+
+
+def _guid(spec: farms.FeedSpec, n: int) -> str:
+    """Return the key poster gives item ``n`` of ``spec``: the farm's guid or Atom id."""
+    return f"urn:bench:{spec.name}:item-{n:03d}"
+
+
+def run_alone(home: Path, rounds: int, feeds: int = farms.FEEDS) -> CommandTimes:
+    """Write the configuration and state under ``home``, then time the commands on them."""
+    farm = farms.plan(home / "farm", feeds)
+    config = home / "feeds.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    # Nothing is read or posted: the addresses only have to be well formed.
+    config.write_text(
+        poster_config(farm, farm.feeds, "http://127.0.0.1:9", "http://127.0.0.1:9/pa"),
+        encoding="utf-8",
+    )
+    records = write_state(config, home / "state", farm)
+    compile_poster()
+    env = child_env(POSTER_VIBER_TOKEN="bench-commands-token")
+    return time_commands(config, home / "state", env, rounds, (feeds, records))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the commands on a fresh configuration and state; exit 1 when a command failed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="runs of each command (default 7)")
+    parser.add_argument("--feeds", type=int, default=farms.FEEDS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        import poster  # noqa: F401
+    except ModuleNotFoundError:
+        raise SystemExit("bench: run with the project's interpreter: .venv/bin/python") from None
+    times = run_alone(Path(__file__).resolve().parent / "out" / "commands", args.rounds, args.feeds)
+    print("\n".join(lines(times)))
+    return 0 if ok(times) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,10 @@ The groups, all by default:
 - ``parse``: poster's parse per item and format against expat and ElementTree alone;
 - ``ledger``: the store (bench/ledger.py);
 - ``media``: media probing over the feed corpus (bench/media.py);
-- ``daemon10k``: the daemon on 10,000 feeds for ``--daemon-minutes`` (default 30).
+- ``daemon10k``: the daemon on 10,000 feeds for ``--daemon-minutes`` (default 30);
+- ``commands``: only ``--help``, ``status`` and ``check`` against bare Python, on the farm's
+  feeds.toml and a state written directly (bench/cli_times.py), in about a minute; not part of
+  the default run, whose ``passes`` time them on the state its passes left.
 
 It prints a Markdown report that it also writes to bench/out/results.md. Targets not met are
 marked so and still exit 0; a pass or daemon that did the wrong thing (wrong post count, failed
@@ -52,7 +55,8 @@ from scenarios import Poster, Rss2email, Sample, compile_poster, install_rss2ema
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 TOKEN = "bench-sandbox-token-7f3a"
-GROUPS = ("passes", "small", "parse", "ledger", "media", "daemon10k")
+GROUPS = ("passes", "small", "parse", "ledger", "media", "daemon10k", "commands")
+DEFAULT_GROUPS = GROUPS[:-1]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile", action="store_true", help="also profile a cold poster pass with cProfile"
     )
     args = parser.parse_args(argv)
-    args.only = tuple(args.only or GROUPS)
+    args.only = tuple(args.only or DEFAULT_GROUPS)
     return args
 
 
@@ -211,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             result = daemon10k.run_daemon10k(OUT / "daemon10k", channel, args.daemon_minutes)
             body += [*daemon10k.lines(result), ""]
             wrong = not daemon10k.ok(result)
+    if "commands" in args.only:
+        print("bench: commands on a written state (bench/cli_times.py)", flush=True)
+        times = command_times.run_alone(OUT / "commands", max(7, 3 * args.rounds), args.feeds)
+        body += [*command_times.lines(times), ""]
+        wrong = wrong or not command_times.ok(times)
     if "parse" in args.only:
         print("bench: parse against the floor", flush=True)
         body += ["Parse, best of 30 per document:", ""]

@@ -9,8 +9,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from poster.text import html_to_text
-
 
 class Action(StrEnum):
     """What the selection stage decides for an item."""
@@ -116,8 +114,15 @@ class Body:
 def _body(html: str, text: str, summary: str) -> Body:
     """Return a body of the given parts; text missing beside HTML is derived from it."""
     if html and not text:
-        return Body(derive=lambda: (html, html_to_text(html), summary))
+        return Body(derive=lambda: (html, _text_of(html), summary))
     return Body(html, text, summary)
+
+
+def _text_of(html: str) -> str:
+    """Turn HTML into text, loading the HTML parser only when a body is first derived."""
+    from poster.text import html_to_text
+
+    return html_to_text(html)
 
 
 @dataclass(frozen=True, init=False)

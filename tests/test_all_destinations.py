@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from support.decisiontelecom import Clock, fake_gateway
 from support.wait import wait_for
 
 from poster.config import load_config
+from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import close_ledgers, item_ref
 from poster.destinations.inteltele.fake import FakeInteltele
 from poster.destinations.inteltele.fakestate import Account
@@ -27,6 +30,7 @@ from poster.store.recipientledger import RecipientLedger, ledger_path
 DT_KEY = "dt-all-key-never-shown-4242"
 PHONES = ("380501234567", "4915112345678", "79161234567")
 GATEWAYS = ("dt", "it", "sb")
+Fakes = tuple[FakeDecisionTelecom, FakeInteltele, SmsByFake]
 
 
 @pytest.fixture
@@ -65,11 +69,10 @@ def everyone_took(project: Project, key: str) -> bool:
     return all(accepted(project, name, key) == len(PHONES) for name in GATEWAYS)
 
 
-def test_each_item_reaches_the_channel_and_every_gateways_subscribers_once(
-    project: Project,
-) -> None:
-    clock = Clock()
-    with fake_gateway(DT_KEY, clock) as dt, FakeInteltele() as it, SmsByFake() as sb:
+@contextmanager
+def gateways(project: Project) -> Iterator[Fakes]:
+    """Run the three gateway fakes and write a feeds.toml posting "city" to them and the channel."""
+    with fake_gateway(DT_KEY, Clock()) as dt, FakeInteltele() as it, SmsByFake() as sb:
         project.config.write_text(
             'templates = "templates"\n'
             f'[webhook]\nlisten = "127.0.0.1:{project.listen}"\n'
@@ -85,6 +88,13 @@ def test_each_item_reaches_the_channel_and_every_gateways_subscribers_once(
             f"{project.table('city', interval='1h')}",
             encoding="utf-8",
         )
+        yield dt, it, sb
+
+
+def test_each_item_reaches_the_channel_and_every_gateways_subscribers_once(
+    project: Project,
+) -> None:
+    with gateways(project) as (dt, it, sb):
         (first,) = project.feeds.publish("city", 1)
         with running(project):
             wait_for(lambda: len(project.sandbox.posts) == 1, "the channel's post")
@@ -111,3 +121,55 @@ def test_each_item_reaches_the_channel_and_every_gateways_subscribers_once(
     for items in shown.values():
         assert sorted(item["key"] for item in items) == sorted([first.guid, second.guid])
         assert all(item["accepted"] == 3 for item in items)
+
+
+def received(fakes: Fakes) -> dict[str, int]:
+    """Return how many messages each gateway's fake accepted."""
+    dt, it, sb = fakes
+    return {
+        "dt": len(dt.gateway.messages),
+        "it": len(it.deliveries),
+        "sb": len(sb.gateway.deliveries),
+    }
+
+
+EMPTY: dict[str, Callable[[Fakes], None]] = {
+    "dt": lambda fakes: setattr(fakes[0].gateway, "balance", 0.0),
+    "it": lambda fakes: setattr(fakes[1].account, "balance", Decimal(0)),
+    "sb": lambda fakes: setattr(fakes[2].gateway, "balance", Decimal(0)),
+}
+"""How to empty each gateway's balance on its fake."""
+
+
+@pytest.mark.parametrize(
+    ("empty", "says"),
+    [
+        ("dt", "the DecisionTelecom balance is empty; top it up"),
+        ("it", "the balance ran out: top up the account"),
+        ("sb", "the balance is empty; top up the SMS.BY account"),
+    ],
+    ids=["decisiontelecom", "inteltele", "smsby"],
+)
+def test_an_empty_balance_stops_that_gateway_with_its_reason_and_the_others_go_on(
+    project: Project, empty: str, says: str
+) -> None:
+    others = [name for name in GATEWAYS if name != empty]
+    with gateways(project) as fakes:
+        EMPTY[empty](fakes)
+        (item,) = project.feeds.publish("city", 1)
+        config = load_config(project.config)
+
+        def refused() -> str | None:
+            with Store(project.state, read_only=True) as store:
+                view = status_json(status_view(config, store, datetime.now(UTC)))
+            return {row["name"]: row["fatal"] for row in view["destinations"]}[empty]
+
+        with running(project):
+            wait_for(lambda: len(project.sandbox.posts) == 1, "the channel's post")
+            wait_for(lambda: all(accepted(project, n, item.guid) == 3 for n in others), "others")
+            reason = wait_for(refused, f"{empty} stopped")
+        counts = received(fakes)
+    close_ledgers()
+    assert says in reason
+    assert counts == {name: 0 if name == empty else len(PHONES) for name in GATEWAYS}
+    assert accepted(project, empty, item.guid) == 0

@@ -9,14 +9,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+import cli_times
 import daemon10k
 import farm as farms
+from scenarios import poster_config
 
 from poster.config import FeedConfig
 from poster.models import FetchResult, Validators
 from poster.parse import parse
 from poster.parse.fastxml import parse_fast
 from poster.parse.xmlfeed import parse_xml
+from poster.store import Store
+from poster.store.ledger import SENT
 
 EVERY, J = daemon10k.INTERVAL, daemon10k.JITTER
 
@@ -65,3 +69,23 @@ def test_small_feeds_take_the_fast_path_in_every_encoding(
     assert parsed.items[0].link == farms.item_link(spec, farms.ITEMS)
     words = farms._ACCENTED[spec.encoding].split()[1]
     assert any(words.lower() in (item.summary or "").lower() for item in parsed.items)
+
+
+def test_the_commands_state_holds_back_every_item_the_farm_serves(tmp_path: Path) -> None:
+    farm = farms.build(tmp_path / "farm", 4)
+    base = "http://127.0.0.1:9"
+    config = tmp_path / "feeds.toml"
+    config.write_text(poster_config(farm, farm.feeds, base, f"{base}/pa"), encoding="utf-8")
+    records = cli_times.write_state(config, tmp_path / "state", farm)
+    assert records == len(farm.feeds) * farms.ITEMS + len(farm.changed)
+    with Store(tmp_path / "state", read_only=True) as store:
+        for spec in farm.feeds:
+            url = farm.url(base, spec)
+            body = (farm.root / spec.path).read_bytes()
+            result = FetchResult(spec.name, url, 200, body, Validators(), "application/xml")
+            items = parse(result, FeedConfig(name=spec.name, url=url)).items
+            assert len(items) == farms.ITEMS
+            assert all(store.is_held_back(spec.name, item.key) for item in items)
+            assert store.feed_state(spec.name).last_success is not None
+        sent = store.deliveries(states=[SENT])
+        assert sorted(record.feed for record in sent) == [spec.name for spec in farm.changed]

@@ -223,13 +223,13 @@ def test_account_lists_the_channel_and_marks_the_sender(
     config = write_config(tmp_path, sandbox.api_url)
     result = run(capsys, "-c", str(config), "account")
     assert result.code == EXIT_OK, result.err
-    lines = result.out.splitlines()
-    assert lines[0] == "channel  Sandbox channel"
-    assert lines[1] == f"id       {sandbox.channel.account_id}"
-    assert lines[2:] == [
-        "members:",
-        "  superadmin  sandbox-superadmin=  Sandbox Admin  <- sender",
-        "  admin       sandbox-admin=  Sandbox Editor",
+    assert result.out.splitlines() == [
+        "viber (viber)",
+        "  channel  Sandbox channel",
+        f"  id       {sandbox.channel.account_id}",
+        "  members:",
+        "    superadmin  sandbox-superadmin=  Sandbox Admin  <- sender",
+        "    admin       sandbox-admin=  Sandbox Editor",
     ]
     assert result.err == ""
 
@@ -323,7 +323,7 @@ def test_account_to_opens_only_the_named_channel(
     config = write_destinations(tmp_path, sandbox.api_url)
     result = run(capsys, "-c", str(config), "account", "--to", "one")
     assert result.code == EXIT_OK, result.err
-    assert result.out.splitlines()[0] == "channel  Sandbox channel"
+    assert result.out.splitlines()[:2] == ["one (viber)", "  channel  Sandbox channel"]
     two = run(capsys, "-c", str(config), "account", "--to", "two")
     assert two.code == EXIT_CONFIG
     assert "no token for destination 'two'" in two.err and "POSTER_TWO_TOKEN" in two.err
@@ -333,9 +333,14 @@ def test_account_to_opens_only_the_named_channel(
     ("argv", "message"),
     [
         pytest.param(
-            ["account"],
+            ["webhook", "remove"],
             "several destinations have an account and a webhook (one, two); add --to NAME",
             id="several",
+        ),
+        pytest.param(
+            ["account", "--to", "archive"],
+            "--to: destination 'archive' (recording) has no account to show; these have: one, two",
+            id="no-account",
         ),
         pytest.param(
             ["webhook", "remove", "--to", "on"],
@@ -346,7 +351,7 @@ def test_account_to_opens_only_the_named_channel(
             ["webhook", "set", "https://example.org/hook", "--to", "archive"],
             "--to: destination 'archive' (recording) has no account or webhook; "
             "these have: one, two",
-            id="no-account",
+            id="no-webhook",
         ),
     ],
 )

@@ -91,6 +91,26 @@ def test_a_template_error_is_reported_once_with_its_feeds(
     assert "default.j2" in line and line.endswith("(used by feeds a, b, c)")
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"default.j2": "{% if feed.name == 'b' %}{{ item.titel }}{% endif %}{{ item.title }}\n"},
+        {"default.j2": "{% include 'part.j2' %}\n", "part.j2": "{{ 1 // (feed.name != 'b') }}"},
+    ],
+    ids=["own", "included"],
+)
+def test_a_template_that_fails_for_one_feed_names_only_that_feed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, files: dict[str, str]
+) -> None:
+    config = project(tmp_path, feeds={name: "" for name in ("a", "b", "c")})
+    for name, source in files.items():
+        (tmp_path / "templates" / name).write_text(source)
+    code, _, err = check(capsys, config)
+    assert code == EXIT_CONFIG
+    [line] = [line for line in err.splitlines() if "used by" in line]
+    assert line.endswith("(used by feed b)")
+
+
 def test_an_unreadable_template_is_one_clear_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

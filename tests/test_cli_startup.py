@@ -41,6 +41,10 @@ def test_building_only_the_named_command_parses_as_the_full_parser_does(words: l
     assert parse(words) == build_parser().parse_args(words)
 
 
+def test_help_with_no_command_built_reads_as_the_full_parsers() -> None:
+    assert build_parser("").format_help() == build_parser().format_help()
+
+
 @pytest.mark.parametrize(
     ("words", "named"),
     [
@@ -97,6 +101,11 @@ def test_help_and_usage_errors_load_none_of_the_library(words: list[str]) -> Non
     assert _loaded_after(f"main({words!r})") == []
 
 
+def test_help_loads_neither_typing_nor_threading() -> None:
+    # Bare Python loads neither; each costs --help a few milliseconds.
+    assert _loaded_after("main(['--help'])", ("typing", "threading")) == []
+
+
 def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
     config = tmp_path / "feeds.toml"
     config.write_text(
@@ -112,3 +121,32 @@ def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
 
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
     assert (SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST) == (DEFAULT_CLI_PORT, SESSION_TOKEN, LATEST)
+
+
+HEAVY_FOR_STATUS = ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")
+UNUSED_BY_STATUS = ("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient")
+
+
+@pytest.mark.parametrize(
+    ("command", "unused"),
+    [
+        (
+            ["status"],
+            (*HEAVY_FOR_STATUS, *UNUSED_BY_STATUS),
+        ),
+        (["check"], ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
+)
+def test_status_and_check_load_only_what_they_use(
+    tmp_path: Path, command: list[str], unused: tuple[str, ...]
+) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), *command]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    assert _loaded_after(f"main({words!r})", unused, env) == []

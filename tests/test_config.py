@@ -526,6 +526,29 @@ def test_a_bad_timezone_names_file_feed_and_key(
     assert hint is None or hint in (problem.hint or "")
 
 
+def test_a_cross_key_problem_from_defaults_is_reported_on_each_feed_that_inherits_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    path = tmp_path / "feeds.toml"
+    feeds = "".join(f'[[feeds]]\nname = "{n}"\nurl = "https://x.org/{n}"\n' for n in "abc")
+    path.write_text('[defaults]\nformat = "json"\n' + feeds + 'format = "auto"\n')
+    found = [(problem.feed, problem.key) for problem in problems_of(path, environ={})]
+    assert found == [("a", "json.items"), ("b", "json.items")]
+
+
+@pytest.mark.parametrize(
+    "own", ["", 'interval = "5m"', 'type = "text"'], ids=["none", "when", "type"]
+)
+def test_a_feed_takes_what_it_sets_over_what_it_inherits(tmp_path: Path, own: str) -> None:
+    defaults = 'interval = "2h"\njitter = "1m"\ntype = "url"\nbacklog = 3'
+    [feed] = load_config(write_feeds(tmp_path, defaults, own), environ={}).feeds
+    assert feed.backlog == 3 and feed.schedule.jitter == timedelta(minutes=1)
+    assert feed.schedule.interval == timedelta(minutes=5 if "interval" in own else 120)
+    assert feed.type == ("text" if "type" in own else "url")
+
+
 def test_importing_the_config_leaves_the_scheduler_and_urllib_request_unloaded() -> None:
     # The cron trigger and urllib.request are imported only when a feed uses cron or a file: URL.
     heavy = ["apscheduler.triggers.cron", "urllib.request"]

@@ -20,7 +20,7 @@ from poster.daemon.callbacks import callback_path
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
 from poster.destinations.gateway.standin import NO_KEY
-from poster.destinations.inteltele.adapter import NO_CALLBACK, IntelTeleAdapter
+from poster.destinations.inteltele.adapter import CURRENCY, NO_CALLBACK, IntelTeleAdapter
 from poster.destinations.inteltele.fake import FakeInteltele
 from poster.destinations.inteltele.fakestate import RATES
 from poster.errors import CallbackError
@@ -212,7 +212,12 @@ def test_the_account_and_a_cost_estimate_come_from_the_gateway(project: Project)
         adapter = destination.adapter
         assert isinstance(adapter, IntelTeleAdapter)
         account, cost = adapter.account(), adapter.cost(message, [UA1, DE, RU, NO_ROUTE])
-    assert account == {"balance": "10.00", "credit": "0.00", "status callback URL": NO_CALLBACK}
+    assert account == {
+        "balance": "10.00",
+        "credit": "0.00",
+        "currency": CURRENCY,
+        "status callback URL": NO_CALLBACK,
+    }
     # ua 0.15, de 0.30, ru at its dearest network 0.20; gb has no rate.
     assert cost == (
         "at most 0.65 for 4 number(s); 1 number(s) have no rate (gb): the gateway refuses them"
@@ -271,11 +276,12 @@ def test_numbers_refused_for_low_balance_mid_batch_get_the_item_after_a_top_up(
     assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}
 
 
-def account_line(project: Project, capsys: pytest.CaptureFixture[str]) -> str:
-    """Return what ``poster gateway account`` prints for the destination."""
+def callback_line(project: Project, capsys: pytest.CaptureFixture[str]) -> str:
+    """Return the callback URL line ``poster account`` prints for the destination."""
     config, state = project.root / "feeds.toml", project.root / "state"
-    assert main(["-c", str(config), "gateway", "account", "--state-dir", str(state)]) == 0
-    (line,) = capsys.readouterr().out.splitlines()
+    argv = ["-c", str(config), "account", "--state-dir", str(state), "--to", "subs"]
+    assert main(argv) == 0
+    (line,) = (ln for ln in capsys.readouterr().out.splitlines() if "callback" in ln)
     return line
 
 
@@ -286,10 +292,9 @@ def test_the_account_names_the_callback_url_to_set_at_intel_tele(
     webhook = '[webhook]\nlisten = "127.0.0.1:8080"\npublic_url = "https://poster.example/"\n\n'
     top = 'templates = "templates"\n\n'
     toml.write_text(toml.read_text(encoding="utf-8").replace(top, top + webhook), encoding="utf-8")
-    before = account_line(project, capsys)
+    before = callback_line(project, capsys)
     with Store(project.root / "state") as store:
         path = callback_path(store, "subs")
-    after = account_line(project, capsys)
-    assert before.endswith(f"status callback URL {NO_CALLBACK}")
-    assert after.startswith("subs\tbalance ")
-    assert after.endswith(f"status callback URL https://poster.example{path}")
+    after = callback_line(project, capsys)
+    assert before == f"  status callback URL  {NO_CALLBACK}"
+    assert after == f"  status callback URL  https://poster.example{path}"

@@ -11,7 +11,7 @@ from support.callbacks import CallbackReceiver
 
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, item_ref
-from poster.destinations.smsby.adapter import BULK, LIST, QUICK, Route, SmsByAdapter
+from poster.destinations.smsby.adapter import BULK, LIST, NO_BALANCE, QUICK, Route, SmsByAdapter
 from poster.destinations.smsby.api import SmsByClient
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.destinations.smsby.kind import KIND, list_recipients
@@ -150,4 +150,8 @@ def test_the_account_shows_its_viber_names_and_lists(fake: SmsByFake) -> None:
     with httpx.Client() as http:
         client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url)
         shown = SmsByAdapter(client, Route(BULK, alphaname_id=444)).account()
-    assert shown == {"viber names": "7 Poster", "subscriber lists": "12 news (3)"}
+    assert shown == {
+        "balance": NO_BALANCE,
+        "viber names": "7 Poster",
+        "subscriber lists": "12 news (3)",
+    }

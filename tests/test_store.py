@@ -564,6 +564,7 @@ BAD_SNAPSHOTS = {
     "record-without-key": ("record_without_key.json", "delivery record 1 has no text 'key'"),
     "unknown-state": ("unknown_state.json", "unknown state 'posted'"),
     "seen-without-keys": ("seen_without_keys.json", "seen record 1 has no list of text 'keys'"),
+    "seen-key-not-text": ("seen_key_not_text.json", "seen record 1 has no list of text 'keys'"),
 }
 
 

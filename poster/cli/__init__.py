@@ -24,8 +24,14 @@ from poster.cli.common import (
     command_named,
     default_config_path,
     missing_config,
+    outline_parser,
     shared_options,
 )
+
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "EXIT_BUG",
@@ -50,8 +56,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         parents=[shared_options(state=True, suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"poster {__version__}")
+    # argparse calls parser_class with each command's settings: any callable serves.
+    outline: dict[str, Any] = {} if only is None else {"parser_class": outline_parser}
     action = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", title="commands"
+        dest="command", required=True, metavar="COMMAND", title="commands", **outline
     )
     commands = action if only is None else Outline(action, only)
     feeds.add_commands(commands)

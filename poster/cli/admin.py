@@ -1,26 +1,32 @@
-"""The commands that manage a destination's account: account, webhook set and remove."""
+"""The commands that show and manage destinations' accounts: account, webhook set and remove."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
 
-from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
+from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_command, state_dir
+
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config, DestinationConfig, WebhookConfig
     from poster.destinations import Admin
 
 TO_HELP = "the destination to use (default: the only one with an account and a webhook)"
+ACCOUNT_HELP = "the destination to show (default: every one with an account)"
 
 
 def add_commands(commands: Any) -> None:
     """Register account and webhook."""
-    account = add_command(commands, "account", "show a channel and its admins", state=False)
-    account.add_argument("--to", metavar="NAME", help=TO_HELP)
+    account = add_command(
+        commands, "account", "show each destination's account: admins, balance", state=True
+    )
+    account.add_argument("--to", metavar="NAME", help=ACCOUNT_HELP)
     account.set_defaults(handler=cmd_account)
     webhook = add_command(commands, "webhook", "set or remove a channel's webhook", state=False)
     actions = webhook.add_subparsers(
@@ -36,13 +42,31 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_account(config: Config, args: argparse.Namespace) -> int:
-    """Print the destination's account: for a channel, its name, id and admins."""
-    with _admin(config, args) as admin:
-        account = admin.account()
-    print("\n".join(account.lines))
-    if account.warning is not None:
-        print(f"poster: {account.warning}", file=sys.stderr)
-    return EXIT_OK
+    """Print one block per destination with an account; one not read is a line on stderr.
+
+    The exit code is the worst: 2 when a destination cannot be opened, 1 when its call failed.
+    """
+    from poster.errors import UsageError
+    from poster.ops.accounts import accounts, with_account
+
+    specs = with_account(config)
+    if args.to is not None:
+        specs = (named(config, args.to, specs, "account to show"),)
+    elif not specs:
+        raise UsageError(f"no destination in {config.path} has an account to show")
+    blocks, codes = [], {EXIT_OK}
+    for shown in accounts(config, state_dir(args), specs):
+        if shown.account is None:
+            codes.add(EXIT_CONFIG if shown.unusable else EXIT_FAILED)
+            print(f"poster: {shown.name}: account not read: {shown.error}", file=sys.stderr)
+            continue
+        lines = "".join(f"\n  {line}" for line in shown.account.lines)
+        blocks.append(f"{shown.name} ({shown.kind}){lines}")
+        if shown.account.warning is not None:
+            print(f"poster: {shown.name}: {shown.account.warning}", file=sys.stderr)
+    if blocks:
+        print("\n\n".join(blocks))
+    return max(codes)
 
 
 def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
@@ -61,30 +85,39 @@ def cmd_webhook_remove(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def chosen(config: Config, to: str | None) -> DestinationConfig:
-    """Return the destination ``--to`` names, else the only one with an account; else explain."""
+def named(
+    config: Config, to: str, able: Sequence[DestinationConfig], what: str
+) -> DestinationConfig:
+    """Return the destination ``--to`` names if it is among ``able``, else explain."""
     from poster.config.values import did_you_mean
+    from poster.errors import UsageError
+
+    spec = config.destination(to)
+    if spec is None:
+        every = [s.name for s in config.destinations]
+        hint = did_you_mean(to, every, "destinations")
+        raise UsageError(f"--to: no destination named {to!r} in {config.path}; {hint}")
+    if spec not in able:
+        names = ", ".join(s.name for s in able) or "none"
+        raise UsageError(
+            f"--to: destination {to!r} ({spec.kind}) has no {what}; these have: {names}"
+        )
+    return spec
+
+
+def chosen(config: Config, to: str | None) -> DestinationConfig:
+    """Return the destination ``--to`` names, else the only one with a webhook; else explain."""
     from poster.destinations import Administered, kind
     from poster.errors import UsageError
 
     able = [spec for spec in config.destinations if isinstance(kind(spec.kind), Administered)]
-    names = ", ".join(spec.name for spec in able) or "none"
     if to is not None:
-        spec = config.destination(to)
-        if spec is None:
-            every = [s.name for s in config.destinations]
-            hint = did_you_mean(to, every, "destinations")
-            raise UsageError(f"--to: no destination named {to!r} in {config.path}; {hint}")
-        if spec not in able:
-            raise UsageError(
-                f"--to: destination {to!r} ({spec.kind}) has no account or webhook; "
-                f"these have: {names}"
-            )
-        return spec
+        return named(config, to, able, "account or webhook")
     if len(able) == 1:
         return able[0]
     if not able:
         raise UsageError(f"no destination in {config.path} has an account or a webhook")
+    names = ", ".join(spec.name for spec in able)
     raise UsageError(f"several destinations have an account and a webhook ({names}); add --to NAME")
 
 

@@ -8,7 +8,6 @@ import functools
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import (
     EXIT_FAILED,
@@ -20,7 +19,11 @@ from poster.cli.common import (
     state_dir,
 )
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config, DestinationConfig
     from poster.pipeline import FeedReport, Outcome
 

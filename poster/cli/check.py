@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
+
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -77,7 +78,7 @@ def _template_errors(config: Config) -> list[str]:
     from poster.errors import RenderError
     from poster.render import Renderer
 
-    renderer = Renderer(config.templates_dir)
+    renderer = Renderer(config.templates_dir, fixed=True)
     feeds_by_error: dict[str, list[str]] = {}
     kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
     for feed in config.feeds:

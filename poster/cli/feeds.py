@@ -6,7 +6,6 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.check import cmd_check
 from poster.cli.common import (
@@ -17,7 +16,11 @@ from poster.cli.common import (
     state_dir,
 )
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config
     from poster.store import Store
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import (
     EXIT_CONFIG,
@@ -22,7 +21,11 @@ from poster.cli.common import (
     state_dir,
 )
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config
     from poster.ops.inbox import Request
 
@@ -82,7 +85,6 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
     from poster.ops import inbox
     from poster.ops.status import format_status, status_view
-    from poster.ops.statusjson import status_json
     from poster.store import Store
 
     folder = state_dir(args)
@@ -90,6 +92,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     with Store(folder, read_only=True) as store:
         view = status_view(config, store, datetime.now(UTC), *requests)
     if args.json:
+        from poster.ops.statusjson import status_json
+
         print(json.dumps(status_json(view), indent=2, ensure_ascii=False))
     else:
         print(format_status(view), end="")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import EXIT_OK, add_command, state_dir
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.store.recipientledger import RecipientLedger
 
 DEST_HELP = "the destination's name, as in feeds.toml"

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from poster.cli.common import (
     EXIT_OK,
@@ -17,7 +15,11 @@ from poster.cli.common import (
     select_feeds,
 )
 
+TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from poster.config import Config
 
 
@@ -61,6 +63,8 @@ def cmd_studio(config: Config, args: argparse.Namespace) -> int:
     feeds = [feed.name for feed in select_feeds(config, args.feed)] if args.feed else []
     with sandbox_host().studio(config, port=args.port, feeds=feeds, limit=args.limit) as page:
         print(_welcome(config, page.url), flush=True)
+        import threading
+
         with contextlib.suppress(KeyboardInterrupt):
             page.run(threading.Event(), _show)
     return EXIT_OK

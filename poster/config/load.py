@@ -28,6 +28,7 @@ from poster.errors import ConfigError, ConfigProblem
 _WHEN_KEYS = frozenset({"interval", "cron"})
 _SCHEDULE_KEYS = _WHEN_KEYS | {"jitter", "timezone"}
 _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEYS)
+_PLAIN_SET = frozenset(_PLAIN_FIELDS)
 
 
 def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
@@ -66,7 +67,7 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
             report.add(check_routes(levels.get("to"), names), feed=label)
     if report.problems:
         raise ConfigError(report.problems)
-    built = tuple(_build(levels) for _, levels in feeds)
+    built = _build_all(feeds, defaults)
     return Config(config_path, templates_dir, viber, built, webhook, daemon, tuple(wanted), media)
 
 
@@ -202,11 +203,12 @@ def _feeds(
     """Check every ``[[feeds]]`` table; return each feed's label and levels."""
     feeds: list[tuple[str, _Levels]] = []
     first_use: dict[str, int] = {}
+    inherited: dict[Check, list[v.Issue]] = {}
     for index, raw in tables:
         table = k.read_table(raw, k.FEED_KEYS, ctx)
         label = table.values.get("name", f"feeds[{index}]")
         levels = _Levels(table.values, defaults.inherited, frozenset(table.bad) | defaults.bad)
-        report.add([*table.issues, *_check(levels, _CHECKS)], feed=label)
+        report.add([*table.issues, *_check_feed(levels, defaults, inherited)], feed=label)
         if label in first_use:
             hint = "feed names must be unique: poster keeps each feed's state under its name"
             message = f"is already used by feeds[{first_use[label]}]"
@@ -224,6 +226,27 @@ def _check(levels: _Levels, checks: Iterable[tuple[frozenset[str], Check]]) -> l
     return [
         issue for keys, check in checks if levels.bad.isdisjoint(keys) for issue in check(levels)
     ]
+
+
+def _check_feed(
+    levels: _Levels, defaults: _Levels, inherited: dict[Check, list[v.Issue]]
+) -> list[v.Issue]:
+    """Run ``_CHECKS`` on a feed; one that reads no key the feed sets runs once, on defaults.
+
+    A check reads only its keys, so on a feed that sets none of them it finds what it finds
+    in ``[defaults]``: ``inherited`` keeps that for every such feed.
+    """
+    issues: list[v.Issue] = []
+    for keys, check in _CHECKS:
+        if not levels.bad.isdisjoint(keys):
+            continue
+        if levels.own.keys().isdisjoint(keys):
+            if check not in inherited:
+                inherited[check] = check(defaults)
+            issues += inherited[check]
+        else:
+            issues += check(levels)
+    return issues
 
 
 def _schedule(levels: _Levels) -> Schedule:
@@ -325,10 +348,19 @@ def _needs_default_template(levels: _Levels, typed: set[str]) -> bool:
     return kind == "auto" or kind not in typed
 
 
-def _build(levels: _Levels) -> FeedConfig:
-    """Assemble a checked feed's ``FeedConfig``."""
-    values = levels.effective
-    plain: dict[str, Any] = {name: values.get(name) for name in _PLAIN_FIELDS}
+def _build_all(feeds: list[tuple[str, _Levels]], defaults: _Levels) -> tuple[FeedConfig, ...]:
+    """Assemble every checked feed's ``FeedConfig``, looking up what they inherit once."""
+    inherited = {name: defaults.inherited.get(name) for name in _PLAIN_FIELDS}
+    schedule = _schedule(defaults)
+    return tuple(_build(levels, inherited, schedule) for _, levels in feeds)
+
+
+def _build(levels: _Levels, inherited: Mapping[str, Any], schedule: Schedule) -> FeedConfig:
+    """Assemble a checked feed's ``FeedConfig`` over the plain values and schedule inherited."""
+    own = {name: value for name, value in levels.own.items() if name in _PLAIN_SET}
+    plain = {**inherited, **own}
+    if not levels.own.keys().isdisjoint(_SCHEDULE_KEYS):
+        schedule = _schedule(levels)
     fixed_key = k.FIXED_KEYS.get(plain["type"])
-    fixed = values.get(fixed_key) if fixed_key else None
-    return FeedConfig(**plain, schedule=_schedule(levels), fixed=fixed)
+    fixed = levels.get(fixed_key) if fixed_key else None
+    return FeedConfig(**plain, schedule=schedule, fixed=fixed)

@@ -8,8 +8,6 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from tzlocal import get_localzone
-
 from poster.destinations import shorthand
 from poster.models import Fixed
 
@@ -133,7 +131,11 @@ class Gate:
     @property
     def zone_name(self) -> str:
         """Return the name of the zone the gate reads hours in."""
-        return self.timezone or str(get_localzone())
+        if self.timezone:
+            return self.timezone
+        from tzlocal import get_localzone  # here: only a gate without a zone needs the machine's
+
+        return str(get_localzone())
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,15 @@ def public_callback_url(state: Entries, public_url: str | None, name: str) -> st
     return public_url.rstrip("/") + _path(name, secret)
 
 
+def tell_callback_urls(
+    state: Entries, public_url: str | None, destinations: Mapping[str, Destination]
+) -> None:
+    """Give each gateway destination the callback URL the daemon gives it, if made; make none."""
+    for name, destination in destinations.items():
+        if isinstance(destination, GatewayDestination):
+            destination.address.url = public_callback_url(state, public_url, name)
+
+
 def _path(name: str, secret: str) -> str:
     """Return the callback path of destination ``name`` with ``secret``."""
     return f"{PREFIX}{name}/{secret}"

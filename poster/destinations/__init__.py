@@ -208,6 +208,15 @@ class Administered(Protocol):
 
 
 @runtime_checkable
+class HasAccount(Protocol):
+    """A kind whose destinations have an account to show: a channel's admins, a balance."""
+
+    def account(self, destination: Destination) -> Account:
+        """Ask for the account of ``destination``, opened by this kind, and describe it."""
+        ...
+
+
+@runtime_checkable
 class HasShorthand(Protocol):
     """A kind whose one destination may be configured by a top-level section of its own name."""
 

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poster.config import Config
-from poster.destinations.gateway.subscribers import (
-    HEADER,
-    GatewaySubscribers,
-    read_subscribers,
-    subscriber_rows,
-)
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
@@ -30,6 +25,7 @@ from poster.push import subscriptions
 from poster.push.describe import describe
 from poster.push.subscriptions import Subscription
 from poster.store import DeliveryRecord, FeedState, Store
+from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
     FAILED,
     PENDING,
@@ -37,6 +33,9 @@ from poster.store.ledger import (
     SKIPPED,
     UNCERTAIN,
 )
+
+if TYPE_CHECKING:
+    from poster.destinations.gateway.subscribers import GatewaySubscribers
 
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
@@ -148,13 +147,18 @@ def status_view(
     daemon_running: bool = False,
 ) -> StatusView:
     """Gather the status of every feed, destination, delivery and waiting request."""
-    feeds = [_feed_status(store, f.name, True, f.enabled) for f in config.feeds]
-    configured = {feed.name for feed in config.feeds}
-    gone = [n for n in store.feed_names() if n not in configured]
-    feeds += [_feed_status(store, name, False, False) for name in gone]
     subs = subscriptions.load(store)
     shown = config.webhook.public_url is not None or bool(subs)
-    feeds = [replace(feed, push=subs.get(feed.name), push_shown=shown) for feed in feeds]
+    names = {feed.name for feed in config.feeds}
+    gone = [n for n in store.feed_names() if n not in names]
+    listed = [
+        *((f.name, True, f.enabled) for f in config.feeds),
+        *((n, False, False) for n in gone),
+    ]
+    feeds = [
+        _feed_status(store, name, configured, enabled, subs.get(name), shown)
+        for name, configured, enabled in listed
+    ]
     return StatusView(
         now=now,
         state_path=store.path,
@@ -167,18 +171,34 @@ def status_view(
         daemon_running=daemon_running,
         restored=store.restored,
         held=held_posts(((d.name, d.gate) for d in config.destinations), store, now),
-        subscribers=read_subscribers(config, store.path.parent),
+        subscribers=_subscribers(config, store.path.parent),
     )
 
 
-def _feed_status(store: Store, name: str, configured: bool, enabled: bool) -> FeedStatus:
+def _subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, ...]:
+    """Count each gateway's recipients; the ledgers' code loads only when there are ledgers."""
+    if not (state_dir / RECIPIENTS_FOLDER).is_dir():
+        return ()
+    from poster.destinations.gateway.subscribers import read_subscribers
+
+    return read_subscribers(config, state_dir)
+
+
+def _feed_status(
+    store: Store,
+    name: str,
+    configured: bool,
+    enabled: bool,
+    push: Subscription | None,
+    push_shown: bool,
+) -> FeedStatus:
     """Return one feed's status, with when it was paused when an operator paused it."""
     state = store.feed_state(name)
     paused_at = None
     if state.disabled == OPERATOR_DISABLED:
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
-    return FeedStatus(name, configured, enabled, state, paused_at)
+    return FeedStatus(name, configured, enabled, state, paused_at, push, push_shown)
 
 
 # Presentation
@@ -205,6 +225,8 @@ def format_status(view: StatusView) -> str:
         *_table(("FEED", "CONDITION", "LAST SUCCESS", "NEXT READ"), _feed_rows(view)),
     ]
     if view.subscribers:
+        from poster.destinations.gateway.subscribers import HEADER, subscriber_rows
+
         rows = [_Row(cells, notes) for cells, notes in subscriber_rows(view.subscribers)]
         lines += ["", "Subscribers (newest items first)", *_table(HEADER, rows)]
     if view.problems:

@@ -6,10 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from tzlocal import get_localzone
-
 from poster.config.settings import Gate
-from poster.recipients.daycap import DailyCap
 
 QUIET = "quiet hours to end"
 FAR = timedelta(hours=24)
@@ -42,6 +39,8 @@ def expected(gate: Gate, now: datetime, sent_today: int, position: int = 0) -> H
 
     ``None`` means at once; ``sent_today`` is how many posts went out on ``now``'s day.
     """
+    from poster.recipients.daycap import DailyCap  # here: status loads this module for no gate
+
     zone = _zone(gate.zone_name)
     cap = DailyCap(gate.max_per_day, zone)
     moment, count, left, why = now, sent_today, position, ""
@@ -65,5 +64,7 @@ def expected(gate: Gate, now: datetime, sent_today: int, position: int = 0) -> H
 
 def _zone(name: str) -> tzinfo:
     """Return the zone called ``name``; the machine's own zone when that is its name."""
+    from tzlocal import get_localzone
+
     local = get_localzone()
     return local if name == str(local) else ZoneInfo(name)

@@ -124,6 +124,8 @@ class Gatekeeper:
     def waiting(self) -> Iterator[Waiting]:
         """Yield each held post, oldest first, with when it is expected to go out."""
         with self._lock:
+            if not self._held:  # the day's count needs the zone, and the local one loads tzlocal
+                return
             held, now, today = list(self._held.items()), self.now(), self._today()
         for position, ((feed, key), since) in enumerate(held):
             yield Waiting(feed, key, since, expected(self.gate, now, today, position))

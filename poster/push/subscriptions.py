@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -65,6 +64,8 @@ class Subscription:
 
 def new_subscription(feed: str, hub: str, topic: str, now: datetime) -> Subscription:
     """Return a fresh pending subscription with its own secret and callback path."""
+    import secrets  # here: it loads random and OpenSSL, which reading subscriptions never needs
+
     return Subscription(
         feed=feed,
         hub=hub,

@@ -40,7 +40,8 @@ class Renderer:
     """Render items with the templates in one directory.
 
     Templates are compiled once and compiled again only when their file changes, so an edited
-    template takes effect on the next item without a restart.
+    template takes effect on the next item without a restart; with ``fixed``, as for ``check``,
+    they are taken as unchanging and each outcome that cannot differ between feeds is shared.
     """
 
     def __init__(
@@ -49,10 +50,13 @@ class Renderer:
         *,
         clock: Callable[[], datetime] = _utc_now,
         limits: Limits | None = None,
+        fixed: bool = False,
     ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
         self._limits = limits
+        self._fixed = fixed
+        self._cleaned: dict[str, str] = {}
         self._templates: Templates | None = None
         self._lock = threading.Lock()
 
@@ -79,7 +83,12 @@ class Renderer:
     ) -> str:
         """Run the feed's template for ``type`` at ``kind`` and return its cleaned output."""
         limit = kind.text_limit(type)
-        return clean_output(self._engine().render(item, feed, meta, type, kind.name, limit))
+        text = self._engine().render(item, feed, meta, type, kind.name, limit)
+        if not self._fixed:
+            return clean_output(text)
+        if text not in self._cleaned:  # fixed templates give many feeds the same text
+            self._cleaned[text] = clean_output(text)
+        return self._cleaned[text]
 
     def _engine(self) -> Templates:
         """Return the templates, their Jinja environment built on first use and only once."""
@@ -89,7 +98,9 @@ class Renderer:
                 # Imported here: a pass with nothing to render never pays for loading Jinja.
                 from poster.render.engine import Templates
 
-                self._templates = Templates(self.templates_dir, self._clock, self._limits)
+                self._templates = Templates(
+                    self.templates_dir, self._clock, self._limits, fixed=self._fixed
+                )
             return self._templates
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from jinja2 import (
     TemplatesNotFound,
     TemplateSyntaxError,
 )
+from jinja2 import meta as jinja_meta
 from jinja2.exceptions import SecurityError
 
 from poster.config import FeedConfig
@@ -44,15 +45,34 @@ TEMPLATE_FAILURES = (
 )
 
 
+_Outcome = str | tuple[str, BaseException]
+"""A rendered text, or why it failed and the error behind it."""
+
+
 class Templates:
-    """Run the templates in one directory; each is compiled again only when its file changes."""
+    """Run the templates in one directory; each is compiled again only when its file changes.
+
+    With ``fixed``, the templates are taken as unchanging for the object's life, as ``check``
+    does: each is looked up and compiled once, and a template that never reads ``feed`` runs
+    once per item and message type, its outcome shared by every feed that chose it.
+    """
 
     def __init__(
-        self, templates_dir: Path, clock: Callable[[], datetime], limits: Limits | None = None
+        self,
+        templates_dir: Path,
+        clock: Callable[[], datetime],
+        limits: Limits | None = None,
+        *,
+        fixed: bool = False,
     ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
         self._limits = limits or Limits()
+        self._fixed = fixed
+        self._reads_feed: dict[tuple[str | None, str, str], bool] = {}
+        self._outcomes: dict[Hashable, _Outcome] = {}
+        self._items: dict[int, Item] = {}
+        """The items whose outcomes are kept, by id: kept alive so that no id is reused."""
         self._env = BoundedEnvironment(
             loader=FileSystemLoader(templates_dir),
             undefined=FriendlyUndefined,
@@ -60,6 +80,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=not fixed,
         )
         self._env.filters.update(FILTERS)
         # Every filter, Jinja's own too: center(10**9) must be refused before it runs.
@@ -70,6 +91,19 @@ class Templates:
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
     ) -> str:
         """Run the feed's template for message ``type`` at a ``kind`` of destination."""
+        if self._fixed:
+            outcome = self._shared_outcome(item, feed, meta, type, kind, limit)
+        else:
+            outcome = self._outcome(item, feed, meta, type, kind, limit)
+        if isinstance(outcome, str):
+            return outcome
+        reason, exc = outcome
+        raise RenderError(feed.name, item.key, reason) from exc
+
+    def _outcome(
+        self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
+    ) -> _Outcome:
+        """Run the template and return its text, or why it failed."""
         template: Template | None = None
         try:
             template = self._template(feed, type, kind)
@@ -78,7 +112,49 @@ class Templates:
             return self._env.run(lambda: template.generate(context), self._limits)
         except TEMPLATE_FAILURES as exc:
             name = template.name if template is not None else None
-            raise RenderError(feed.name, item.key, self._describe(exc, name)) from exc
+            return self._describe(exc, name), exc
+
+    def _shared_outcome(
+        self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
+    ) -> _Outcome:
+        """Return the outcome of the same template run on the same values, running it once."""
+        chosen = (feed.template, type, kind)
+        if chosen not in self._reads_feed:
+            self._reads_feed[chosen] = self._needs_feed(feed, type, kind)
+        # Hashing an item costs more than rendering it again would save: key it by identity.
+        self._items.setdefault(id(item), item)
+        key = (chosen, limit, id(item), meta if self._reads_feed[chosen] else None)
+        if key not in self._outcomes:
+            self._outcomes[key] = self._outcome(item, feed, meta, type, kind, limit)
+        return self._outcomes[key]
+
+    def _needs_feed(self, feed: FeedConfig, type: str, kind: str) -> bool:
+        """Tell whether the chosen template, or one it pulls in, may read ``feed``.
+
+        A template that cannot be found or parsed fails alike for every feed; one that pulls in
+        a template named at run time may read anything.
+        """
+        try:
+            names = [self._template(feed, type, kind).name]
+        except TEMPLATE_FAILURES:
+            return False
+        parsed: set[str] = set()
+        while names:
+            name = names.pop()
+            if name is None:
+                return True
+            if name in parsed:
+                continue
+            parsed.add(name)
+            try:
+                source, _, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
+                tree = self._env.parse(source, name)
+            except TEMPLATE_FAILURES:
+                return True
+            if "feed" in jinja_meta.find_undeclared_variables(tree):
+                return True
+            names += jinja_meta.find_referenced_templates(tree)
+        return False
 
     def _template(self, feed: FeedConfig, type: str, kind: str) -> Template:
         """Return the feed's template, else `<kind>/<type>.j2`, `<type>.j2` or `default.j2`."""

@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,8 @@ from poster.errors import StateError
 FORMAT = 1
 SNAPSHOT_BATCH = 500
 """Documents serialized at a time when a snapshot is written."""
+RECIPIENTS_FOLDER = "recipients"
+"""The folder in the state directory that holds each gateway destination's recipient ledger."""
 MARK_WIDTH = 20
 """Digits kept for the journal's ``committed`` offset, so it can be rewritten in place."""
 Document = dict[str, Any]
@@ -105,6 +106,8 @@ class Change:
 
 def new_generation() -> str:
     """Return a fresh name that ties a journal to the snapshot it continues."""
+    import uuid  # here: it loads platform, and a read-only open never names a generation
+
     return uuid.uuid4().hex
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import heapq
 import re
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from poster.errors import StateError, UsageError
-from poster.store.files import Change, Tables
+from poster.store.files import RECIPIENTS_FOLDER, Change, Tables
 from poster.store.journal import JournalStorage
 from poster.store.place import ONE_SHOT
 from poster.store.recipientstate import (
@@ -101,7 +100,7 @@ def ledger_path(state_dir: Path, destination: str) -> Path:
         raise UsageError(
             f"destination name {destination!r} must be letters, digits, '.', '_' or '-'"
         )
-    return state_dir / "recipients" / destination / "ledger.json"
+    return state_dir / RECIPIENTS_FOLDER / destination / "ledger.json"
 
 
 class LedgerStorage(JournalStorage):
@@ -211,6 +210,8 @@ class RecipientLedger:
 
     def record_intent(self, item: str, recipients: Sequence[str], batch_id: str = "") -> str:
         """Record, before the request, that ``recipients`` are about to get ``item``."""
+        import uuid  # here: it loads platform, which reading the ledger for a status never needs
+
         batch_id = batch_id or uuid.uuid4().hex
         allowed = set(self.plan(item, recipients))
         refused = [phone for phone in recipients if phone not in allowed]

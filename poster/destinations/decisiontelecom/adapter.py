@@ -29,6 +29,10 @@ STATUSES: Mapping[MessageStatus, tuple[str, bool]] = {
     MessageStatus.REJECTED: (FAILED, True),
 }
 """What each final status means for the recipient; the others are not final."""
+NO_BALANCE = (
+    "not shown: the DecisionTelecom API has no balance call; an empty balance refuses sends "
+    "(error 3, HTTP 402) and stops this destination until you top up"
+)
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,8 @@ class DecisionTelecomAdapter:
         return [] if update is None else [update]
 
     def account(self) -> Mapping[str, str]:
-        """Return nothing: the Viber API has no balance call; an empty one refuses sends (402)."""
-        return {}
+        """Say that the API has no balance call, and how an empty balance shows instead."""
+        return {"balance": NO_BALANCE}
 
     def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
         """Return None: the document gives no price in any answer."""

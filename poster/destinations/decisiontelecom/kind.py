@@ -10,7 +10,7 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import REDACTED, Destination, Message, Opening, TokenSource
+from poster.destinations import REDACTED, Account, Destination, Message, Opening, TokenSource
 from poster.destinations.decisiontelecom import compose as dt_compose
 from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import DEFAULT_BASE_URL, DecisionTelecomClient
@@ -24,6 +24,7 @@ from poster.destinations.gateway import (
     gateway_settings,
 )
 from poster.destinations.gateway.accesskey import key_source
+from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
@@ -116,6 +117,10 @@ class DecisionTelecomKind:
         """Say where the destination's access key comes from, checking it as a send would."""
         settings: DecisionTelecomSettings = spec.settings
         return key_source(spec.name, settings.gateway)
+
+    def account(self, destination: Destination) -> Account:
+        """Return what DecisionTelecom says of the account: only that it has no balance call."""
+        return gateway_account(destination)
 
     def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
         """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""

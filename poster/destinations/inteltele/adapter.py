@@ -41,6 +41,8 @@ from poster.store.recipientstate import FAILED
 
 NO_CALLBACK = "none: set [webhook] public_url and start the daemon once"
 """What ``account`` shows while poster has no public callback URL to give."""
+CURRENCY = "the account's own (the Intel Tele API names none in any answer)"
+"""The balance and credit answers are bare numbers: the currency is the one the account has."""
 CALLBACK_MAX = 4096
 """A status callback carries three short params; a larger body is refused unread."""
 BLACKLISTED = "number is blacklisted"
@@ -164,6 +166,7 @@ class IntelTeleAdapter:
         return {
             "balance": f"{self.client.balance()}",
             "credit": f"{self.client.credit()}",
+            "currency": CURRENCY,
             "status callback URL": url,
         }
 

@@ -103,6 +103,8 @@ class Gateway:
         self.account = account
         self.clock = clock
         self.deliveries: list[Delivery] = []
+        self._last_sent: dict[tuple[str, str | None], float] = {}
+        """When each (phone, text) last went out: the repeat check, without a scan per number."""
         self._faults: deque[str] = deque()
         self._refused: dict[str, list[float]] = {}
         self._calls: dict[int, int] = {}
@@ -218,11 +220,8 @@ class Gateway:
 
     def _repeated(self, phone: str, text: str, now: float) -> bool:
         """Tell whether the same text went to ``phone`` within the last minute."""
-        return any(
-            d.phone == phone and d.params.get("im_message") == text
-            and now - d.sent_at < REPEAT_SECONDS
-            for d in self.deliveries
-        )  # fmt: skip
+        last = self._last_sent.get((phone, text))
+        return last is not None and now - last < REPEAT_SECONDS
 
     def _record(
         self, phone: str, country: str, cost: Decimal, params: Mapping[str, str], now: float
@@ -233,6 +232,7 @@ class Gateway:
         done = now + self.account.deliver_after
         delivery = Delivery(str(uuid.uuid4()), phone, country, cost, kept, now, done, outcome)
         self.deliveries.append(delivery)
+        self._last_sent[phone, params.get("im_message")] = now
         return delivery
 
     def _status(self, params: Mapping[str, str]) -> Any:

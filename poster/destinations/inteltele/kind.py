@@ -10,10 +10,11 @@ from typing import Any, Literal, cast
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import Destination, Message, Opening, TokenSource
+from poster.destinations import Account, Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
 from poster.destinations.gateway.accesskey import key_source
+from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
@@ -133,6 +134,10 @@ class IntelTeleKind:
         """Say where the destination's access key comes from, checking it as a send would."""
         settings: IntelTeleSettings = spec.settings
         return key_source(spec.name, settings.gateway)
+
+    def account(self, destination: Destination) -> Account:
+        """Return the balance and credit Intel Tele reports, and the callback URL to set there."""
+        return gateway_account(destination)
 
     def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
         """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""

@@ -48,6 +48,10 @@ POLL_MAX = 100
 NAME_MAX = 100
 """Characters of a mailing's ``name``; the document gives no limit."""
 LIST_PREFIX = "list:"
+NO_BALANCE = (
+    "not shown: the SMS.BY API has no balance call; an empty balance refuses sends "
+    '("Insufficient funds") and stops this destination until you top up'
+)
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,11 @@ class SmsByAdapter:
             f"{s.list_id} {s.name}" + ("" if s.count is None else f" ({s.count})")
             for s in self._client.subscriber_lists()
         )
-        return {"viber names": names or "none", "subscriber lists": lists or "none"}
+        return {
+            "balance": NO_BALANCE,
+            "viber names": names or "none",
+            "subscriber lists": lists or "none",
+        }
 
     def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
         """Return None: SMS.BY publishes no price method, only the cost of past mailings."""

@@ -17,10 +17,11 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import Destination, Message, Opening, TokenSource
+from poster.destinations import Account, Destination, Message, Opening, TokenSource
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
 from poster.destinations.gateway.accesskey import key_source
+from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.pictures import explain
 from poster.destinations.gateway.standin import gateway_stand_in
 from poster.destinations.smsby import compose
@@ -135,6 +136,10 @@ class SmsByKind:
         """Say where the destination's access key comes from, checking it as a send would."""
         settings: SmsBySettings = spec.settings
         return key_source(spec.name, settings.common)
+
+    def account(self, destination: Destination) -> Account:
+        """Return the Viber names and lists SMS.BY reports (it has no balance call)."""
+        return gateway_account(destination)
 
     def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
         """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""

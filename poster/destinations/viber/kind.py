@@ -10,6 +10,7 @@ from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import (
     REDACTED,
+    Account,
     Destination,
     Entries,
     Limit,
@@ -18,10 +19,8 @@ from poster.destinations import (
     Sender,
     TokenSource,
 )
-from poster.destinations.viber import compose, typechoice
 from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, envelope
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.secrets import find_token, section, source_text
 from poster.store.ledger import sender_key
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from poster.destinations.viber.account import ViberAdmin
     from poster.destinations.viber.api import ViberChannel
+    from poster.media.policy import MediaRules
     from poster.sandbox.hooks import SandboxHost
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
@@ -75,27 +75,39 @@ class ViberKind:
 
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return the type ``item`` becomes on a channel (JPEG picture, sized MP4, fallback)."""
+        from poster.destinations.viber import typechoice
+
         return typechoice.choose_type(item, feed)
 
     @property
     def media_rules(self) -> MediaRules:
         """Return the images a channel takes as a picture and as a thumbnail."""
+        from poster.destinations.viber import typechoice
+
         return typechoice.RULES
 
     def explain(self, item: Item, feed: FeedConfig) -> str | None:
         """Say why probed media did not make ``item`` a picture or a video."""
+        from poster.destinations.viber import typechoice
+
         return typechoice.explain(item, feed)
 
     def possible_types(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return every type ``feed`` can produce on a channel."""
+        from poster.destinations.viber import typechoice
+
         return typechoice.possible_types(feed)
 
     def text_limit(self, type: str) -> int:
         """Return the characters of text a message of ``type`` carries."""
+        from poster.destinations.viber import compose
+
         return compose.text_limit(type)
 
     def compose(self, post: Post) -> Message:
         """Return the channel message for ``post``, cut to the API's limits."""
+        from poster.destinations.viber import compose
+
         return compose.compose(post)
 
     def preview_body(self, message: Message, sender: str | None) -> dict[str, Any]:
@@ -142,6 +154,10 @@ class ViberKind:
 
         assert isinstance(destination, ViberChannel), "opened by this kind"
         return ViberAdmin(destination)
+
+    def account(self, destination: Destination) -> Account:
+        """Describe a channel this kind opened: its name, id and admins."""
+        return self.admin(destination).account()
 
 
 def channel(

@@ -1,0 +1,187 @@
+"""Drive ``poster account`` against a sandbox channel and the three gateway fakes, over HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support.decisiontelecom import Clock, fake_gateway
+
+from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
+from poster.destinations.inteltele.fake import FakeInteltele
+from poster.destinations.inteltele.fakestate import Account
+from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
+from poster.destinations.smsby.fake import SmsByFake
+from poster.destinations.viber.sandbox import Sandbox
+
+CHANNEL_TOKEN = "account-channel-token-5151"
+DT_KEY = "dt-account-key-never-shown-5252"
+TOKENS = {
+    "news": CHANNEL_TOKEN,
+    "dt": DT_KEY,
+    "it": Account().api_key,
+    "sb": SMSBY_TOKEN,
+}
+WRONG = "wrong-key-never-shown-5353"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one ``poster account`` printed, and its exit code."""
+
+    code: int
+    out: str
+    err: str
+
+    def blocks(self) -> dict[str, list[str]]:
+        """Return each block's lines under its header's destination name."""
+        found = {}
+        for block in self.out.split("\n\n"):
+            header, *lines = block.splitlines()
+            found[header.split()[0]] = [header, *lines]
+        return found
+
+
+@pytest.fixture
+def channel_token() -> str:
+    return CHANNEL_TOKEN
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[str, str, FakeInteltele]]:
+    """Run the three gateway fakes; yield their base URLs and the Intel Tele one."""
+    with fake_gateway(DT_KEY, Clock()) as dt, FakeInteltele() as it, SmsByFake() as sb:
+        it.account.balance, it.account.credit = Decimal("12.5"), Decimal("3")
+        yield dt.base_url, sb.base_url, it
+
+
+@pytest.fixture
+def config(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    fakes: tuple[str, str, FakeInteltele],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """Write a feeds.toml with a channel, the three gateways and a recording destination."""
+    dt_url, sb_url, it = fakes
+    for name, token in TOKENS.items():
+        monkeypatch.setenv(f"POSTER_{name.upper()}_TOKEN", token)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    (tmp_path / "subscribers.txt").write_text("+375291111111\n")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    path = tmp_path / "feeds.toml"
+    path.write_text(
+        'templates = "templates"\n'
+        f'[destinations.news]\nkind = "viber"\napi_url = "{sandbox.api_url}"\n'
+        f'[destinations.dt]\nkind = "decisiontelecom"\napi_url = "{dt_url}"\n'
+        'source_addr = "Poster"\nrecipients = "subscribers.txt"\n'
+        '[destinations.archive]\nkind = "recording"\n'
+        f'[destinations.it]\nkind = "inteltele"\napi_url = "{it.base_url}"\n'
+        'username = "poster"\nrecipients = "subscribers.txt"\n'
+        f'[destinations.sb]\nkind = "smsby"\napi_url = "{sb_url}"\n'
+        'alphaname_id = 444\nrecipients = "subscribers.txt"\n'
+        '[[feeds]]\nname = "city"\nurl = "https://example.org/feed.xml"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def facts(block: list[str]) -> dict[str, str]:
+    """Return a gateway block's facts: each line's name and value, split at the aligned gap."""
+    pairs = [re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in block[1:]]
+    return {name: value for name, value in pairs}
+
+
+def account(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> Shown:
+    """Run ``poster account`` with ``argv``; check that no key was printed."""
+    state = config.parent / "state"
+    code = main(["-c", str(config), "account", "--state-dir", str(state), *argv])
+    out, err = capsys.readouterr()
+    for token in (*TOKENS.values(), WRONG):
+        assert token not in out + err
+    return Shown(code, out, err)
+
+
+def test_every_destination_with_an_account_gets_a_block(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    shown = account(capsys, config)
+    assert shown.code == EXIT_OK, shown.err
+    blocks = shown.blocks()
+    assert list(blocks) == ["news", "dt", "it", "sb"]  # config order; "archive" has none
+    assert blocks["news"][:2] == ["news (viber)", "  channel  Sandbox channel"]
+    it = facts(blocks["it"])
+    assert (it["balance"], it["credit"]) == ("12.50", "3.00")
+    assert it["currency"] == "the account's own (the Intel Tele API names none in any answer)"
+    assert it["status callback URL"].startswith("none: set [webhook] public_url")
+    sb = facts(blocks["sb"])
+    assert (sb["viber names"], sb["subscriber lists"]) == ("7 Poster", "none")
+    assert sb["balance"].startswith("not shown: the SMS.BY API has no balance call")
+    (dt,) = facts(blocks["dt"]).values()
+    assert dt.startswith("not shown: the DecisionTelecom API has no balance call")
+    assert shown.err == ""
+
+
+@pytest.mark.parametrize(
+    ("failing", "key", "code", "says"),
+    [
+        ("it", WRONG, EXIT_FAILED, "wrong api key"),
+        ("sb", WRONG, EXIT_FAILED, "invalid token"),
+        ("dt", None, EXIT_CONFIG, "POSTER_DT_TOKEN"),
+    ],
+    ids=["inteltele-refused", "smsby-refused", "decisiontelecom-missing"],
+)
+def test_a_key_refused_or_missing_is_one_line_and_the_others_are_still_shown(
+    capsys: pytest.CaptureFixture[str],
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
+    key: str | None,
+    code: int,
+    says: str,
+) -> None:
+    if key is None:
+        monkeypatch.delenv(f"POSTER_{failing.upper()}_TOKEN")
+    else:
+        monkeypatch.setenv(f"POSTER_{failing.upper()}_TOKEN", key)
+    shown = account(capsys, config)
+    assert shown.code == code
+    (line,) = shown.err.splitlines()
+    assert line.startswith(f"poster: {failing}: account not read: ")
+    assert says.lower() in line.lower()
+    expected = [name for name in ("news", "dt", "it", "sb") if name != failing]
+    assert list(shown.blocks()) == expected
+
+
+def test_to_shows_one_destination_and_opens_only_it(
+    capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POSTER_NEWS_TOKEN")  # not needed to show another destination
+    shown = account(capsys, config, "--to", "it")
+    assert shown.code == EXIT_OK, shown.err
+    assert list(shown.blocks()) == ["it"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--to", "archive"],
+            "--to: destination 'archive' (recording) has no account to show; "
+            "these have: news, dt, it, sb",
+        ),
+        (["--to", "dtt"], "--to: no destination named 'dtt' in"),
+    ],
+    ids=["no-account", "unknown"],
+)
+def test_to_must_name_a_destination_with_an_account(
+    capsys: pytest.CaptureFixture[str], config: Path, argv: list[str], message: str
+) -> None:
+    shown = account(capsys, config, *argv)
+    assert shown.code == EXIT_CONFIG
+    assert shown.err.startswith(f"poster: {message}") and shown.out == ""
