@@ -314,26 +314,40 @@ def test_a_feed_keeps_its_slots_across_restarts_and_feeds_differ() -> None:
     assert NOW < two_hours <= NOW + 2 * HOUR
 
 
-# After a read: a read at once goes to its slot, a late one keeps an interval before the next
+# After a read: a read at once goes to its slot, a late one keeps half an interval before the next
 
 DUE = NOW - 10 * MINUTE
 
 
 @pytest.mark.parametrize(
-    ("started", "scheduled", "expected"),
+    ("started", "scheduled", "late"),
     [
-        (DUE + timedelta(seconds=1), DUE + HOUR + 2 * MINUTE, None),
-        (DUE, DUE + HOUR, None),
-        (DUE + 5 * MINUTE, DUE + HOUR, DUE + 5 * MINUTE + HOUR),
-        (DUE + 5 * MINUTE, DUE + HOUR + 6 * MINUTE, None),
-        (DUE, None, None),
+        (DUE + timedelta(seconds=1), DUE + HOUR + 2 * MINUTE, False),
+        (DUE, DUE + HOUR, False),
+        (DUE + 20 * MINUTE, DUE + HOUR, False),
+        (DUE + 31 * MINUTE, DUE + HOUR, True),
+        (DUE + 50 * MINUTE, DUE + HOUR + 6 * MINUTE, True),
+        (DUE, None, False),
     ],
-    ids=["on-time-with-jitter", "on-time", "late", "late-within-jitter", "not-scheduled"],
+    ids=["on-time-with-jitter", "on-time", "late", "later-than-half", "very-late", "unscheduled"],
 )
-def test_a_late_read_keeps_an_interval_before_the_next(
-    started: datetime, scheduled: datetime | None, expected: datetime | None
+def test_a_late_read_keeps_half_an_interval_before_the_next_at_its_slot(
+    started: datetime, scheduled: datetime | None, late: bool
 ) -> None:
-    assert after_read(named("news"), scheduled, started, NOW, at_once=False) == expected
+    moved = after_read(named("news"), scheduled, started, NOW, at_once=False)
+    if not late:
+        assert moved is None
+        return
+    assert moved is not None
+    assert started + HOUR / 2 < moved <= started + HOUR * 3 / 2
+    assert moved == slot(named("news"), moved - HOUR)
+
+
+def test_late_reads_that_end_together_go_back_to_their_own_slots() -> None:
+    names = [f"feed-{n:03d}" for n in range(100)]
+    moved = [after_read(named(name), NOW, NOW, NOW, at_once=False) for name in names]
+    assert moved == [slot(named(name), NOW + HOUR / 2) for name in names]
+    assert len(set(moved)) == 100
 
 
 def test_a_read_at_once_moves_the_next_poll_to_the_feeds_slot() -> None:

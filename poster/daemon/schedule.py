@@ -115,16 +115,17 @@ def after_read(
     """Return where to move an interval feed's next poll after a read, or None to leave it.
 
     After a read at once it goes to the feed's next slot (the same slot when the read was at
-    it). Otherwise it moves only when it is
-    sooner than an interval after ``started``: the scheduler counts the next poll from when the
-    read was due, so a read that waited behind others would be followed too soon by the next.
+    it). The scheduler counts the next poll from when a read was due, so after a read that
+    waited behind others the next would come too soon: when that is less than half an interval
+    after the read began, it goes to the feed's first slot after that. Not one interval after
+    the read: reads that waited together end together, and would stay together.
     """
     if feed.schedule.cron is not None or scheduled is None:
         return None
     if at_once:
         return slot(feed, now)
-    earliest = started + (feed.schedule.interval or DEFAULT_INTERVAL)
-    return earliest if scheduled < earliest else None
+    earliest = started + (feed.schedule.interval or DEFAULT_INTERVAL) / 2
+    return slot(feed, earliest) if scheduled < earliest else None
 
 
 def zone(feed: FeedConfig) -> tzinfo:
