@@ -5,7 +5,8 @@ Run as ``python bench/hostile.py [rounds]``. Each round runs the scenario of
 a 50 MB body, entity and nesting bombs, an XXE attempt, a redirect into the local network, broken
 UTF-8, a 10 MB title and a template bomb, read four at a time beside three good feeds by one
 ``poster run`` process; it prints the process's peak RSS (VmHWM), the seconds until every feed
-was tried and every post landed, and the seconds SIGTERM took.
+was tried and every post landed and the seconds SIGTERM took, and names each hostile feed that
+did not end in its own error.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main(rounds: int) -> None:
             f"settled in {outcome.settled_after:.1f} s, stopped in {outcome.stopped_after:.2f} s, "
             f"exit {outcome.exit_code}, {len(outcome.posts)} posts"
         )
+        for name, error in outcome.unexpected().items():
+            print(f"  {name} did not fail as expected: {error}")
     print(f"highest peak RSS over {rounds} rounds: {max(peaks) / 1024:.0f} MiB")
 
 

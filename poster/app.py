@@ -11,7 +11,7 @@ import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.destinations import Destination, Entries, Opening, StandsIn, kind, sender, stand_in
-from poster.fetch.client import FeedClient
+from poster.fetch.client import FeedClient, api_client
 from poster.fetch.feed import make_client
 from poster.render import Renderer
 from poster.store import Store
@@ -151,7 +151,7 @@ def build(
     ``specs`` replaces the configured destinations (a sandbox run), ``tokens`` their tokens.
     """
     with ExitStack() as stack:
-        api_http = stack.enter_context(httpx.Client())
+        api_http = stack.enter_context(api_client())
         # Tokens are loaded before the state is opened: a missing one leaves no state behind.
         later = _Later()
         destinations = open_destinations(

@@ -14,7 +14,13 @@ from feedserver import FeedServer
 
 from poster import errors
 from poster.config import FeedConfig
-from poster.fetch.addresses import AddressPolicy, NonPublicAddress, is_public, system_resolver
+from poster.fetch.addresses import (
+    AddressPolicy,
+    NonPublicAddress,
+    ResolveCache,
+    is_public,
+    system_resolver,
+)
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch, make_client
 from poster.fetch.transport import StdlibTransport
@@ -63,6 +69,30 @@ def test_is_public(address: str, public: bool) -> None:
 
 def test_the_system_resolver_lists_each_address_once() -> None:
     assert system_resolver("127.0.0.1", 80) == ("127.0.0.1",)
+
+
+def test_a_name_is_resolved_once_a_while_and_a_failure_is_not_kept() -> None:
+    now, asked = [0.0], []
+
+    def resolve(host: str, port: int) -> tuple[str, ...]:
+        asked.append(host)
+        if host == "down.test":
+            raise OSError("temporary failure in name resolution")
+        return (f"93.184.215.{len(asked)}",)
+
+    cache = ResolveCache(resolve, ttl=30.0, clock=lambda: now[0], max_names=2)
+    assert cache("a.test", 80) == cache("a.test", 80) == ("93.184.215.1",)
+    now[0] = 29.9
+    assert cache("a.test", 80) == ("93.184.215.1",) and asked == ["a.test"]
+    now[0] = 30.0
+    assert cache("a.test", 80) == ("93.184.215.2",)
+    for _ in range(2):
+        with pytest.raises(OSError):
+            cache("down.test", 80)
+    cache("b.test", 80)
+    cache("c.test", 80)  # a third name pushes out the oldest
+    assert cache("a.test", 80) == ("93.184.215.7",)
+    assert asked == ["a.test", "a.test", "down.test", "down.test", "b.test", "c.test", "a.test"]
 
 
 def test_check_refuses_a_name_when_any_of_its_addresses_is_private() -> None:

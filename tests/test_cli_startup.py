@@ -106,7 +106,7 @@ def test_help_loads_neither_typing_nor_threading() -> None:
     assert _loaded_after("main(['--help'])", ("typing", "threading")) == []
 
 
-def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
+def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path) -> None:
     config = tmp_path / "feeds.toml"
     config.write_text(
         f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
@@ -115,8 +115,8 @@ def test_a_pass_to_the_channel_loads_no_sandbox(tmp_path: Path) -> None:
     )
     words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
-    sandbox = ("poster.destinations.viber.sandbox", "poster.sandbox")
-    assert _loaded_after(f"main({words!r})", sandbox, env) == []
+    unused = ("poster.destinations.viber.sandbox", "poster.sandbox", "apscheduler", "asyncio")
+    assert _loaded_after(f"main({words!r})", unused, env) == []
 
 
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:

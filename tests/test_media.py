@@ -229,7 +229,9 @@ def test_an_oversized_video_falls_back_and_says_why(tmp_path: Path, server: Feed
 def test_a_warm_pass_makes_no_probe_requests(tmp_path: Path, server: FeedServer) -> None:
     server.routes["/a.jpg"] = (200, {}, image("JPEG"))
     item = Item("k", image=Media(server.url("/a.jpg")))
-    stage(tmp_path, store=False).prepare(feed(), [wanted(item)], (KIND,))
+    first = stage(tmp_path, store=False)
+    first.prepare(feed(), [wanted(item)], (KIND,))
+    first.flush()  # as a pass does at its end
     assert len(server.requests) == 1
     [again] = stage(tmp_path, store=False).prepare(feed(), [wanted(item)], (KIND,))  # a new process
     assert len(server.requests) == 1
@@ -250,6 +252,26 @@ def test_the_probe_cache_forgets_failures_after_their_lifetime_and_stays_bounded
     assert cache.get("a") is None and cache.get("b") is not None
     cache.put(Probe("c", now[0]))
     assert len(cache) == 2 and cache.get("a") is None
+
+
+def test_the_probe_cache_is_written_at_most_once_a_minute_until_flushed(tmp_path: Path) -> None:
+    from poster.media.cache import SAVE_EVERY
+    from poster.media.probe import Probe
+
+    now = [1000.0]
+    path = tmp_path / "p.json"
+    cache = ProbeCache(path, lambda: now[0])
+    cache.put(Probe("a", now[0], "image/jpeg", 10))
+    cache.save(unless_within=SAVE_EVERY)  # as after each feed: too soon after opening
+    assert not path.exists()
+    now[0] += SAVE_EVERY
+    cache.save(unless_within=SAVE_EVERY)
+    assert ProbeCache(path, lambda: now[0]).get("a") is not None
+    cache.put(Probe("b", now[0], "image/jpeg", 20))
+    cache.save(unless_within=SAVE_EVERY)
+    assert ProbeCache(path, lambda: now[0]).get("b") is None
+    cache.save()  # the end of the pass
+    assert ProbeCache(path, lambda: now[0]).get("b") is not None
 
 
 def test_the_store_serves_only_its_files_with_caching_headers(tmp_path: Path) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -183,6 +185,54 @@ def test_a_second_pass_posts_only_what_is_new(
     assert texts(sandbox)[5:] == ["Tram depot opens"]
     assert len(sandbox.posts) == 6
     assert "  news: 1 sent, 3 already posted\n" in third.out
+
+
+def test_a_pass_with_nothing_to_post_reads_no_certificates(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project.write(NEWS_AND_BLOG)
+    contexts: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        contexts.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    assert run(capsys, project).code == EXIT_OK
+    assert len(contexts) == 1, "the channel's client builds its TLS context to post"
+    assert run(capsys, project).code == EXIT_OK
+    assert len(sandbox.posts) == 5 and len(contexts) == 1, "none when nothing is new"
+
+
+def test_each_pacing_wait_comes_after_the_posts_before_it_are_recorded_on_disk(
+    tmp_path: Path, project: Project, sandbox: Sandbox
+) -> None:
+    from poster.app import build
+    from poster.config import load_config
+    from poster.pipeline.runner import run_once
+
+    config = project.write(NEWS_AND_BLOG)
+    config.write_text(config.read_text().replace('min_gap = "0s"', 'min_gap = "5s"'))
+    on_disk: list[list[str]] = []
+
+    def crash_now_and_look(seconds: float) -> None:
+        # What a crash during the wait would leave: the files as they are, read back.
+        copy = tmp_path / f"crash-{len(on_disk)}"
+        copy.mkdir()
+        for name in ("poster.json", "poster.journal"):
+            shutil.copy(project.state / name, copy / name)
+        with Store(copy, read_only=True) as store:
+            on_disk.append([r.state for r in store.deliveries() if r.destination == "viber"])
+
+    loaded = load_config(config)
+    with build(loaded, project.state) as app:
+        run_once(app, loaded.feeds, clock=lambda: 0.0, sleep=crash_now_and_look)
+    assert len(sandbox.posts) == 5
+    assert on_disk == [["sent"] * posts for posts in range(1, 5)]
 
 
 @pytest.mark.parametrize(

@@ -464,6 +464,27 @@ def test_a_failed_append_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         assert [r.key for r in store.deliveries()] == ["a", "c"]
 
 
+def test_an_intent_that_cannot_be_written_in_a_batch_is_undone_and_what_was_held_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int, offset: int, data: bytes, mark_at: int | None) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with Store(tmp_path) as store, store.batched():
+        post(store, "a")  # its result is held
+        monkeypatch.setattr(journal_module, "append_at", disk_full)
+        with pytest.raises(StateError, match="is full; free space, nothing was lost"):
+            store.record_pending("news", "b", "viber")
+        monkeypatch.undo()
+        assert not store.is_known("news", "b")
+        crashed = crash_copy(tmp_path, tmp_path / "crashed")
+        post(store, "c")
+    with Store(crashed) as store:
+        assert {r.key: r.state for r in store.deliveries()} == {"a": UNCERTAIN}
+    with Store(tmp_path) as store:
+        assert {r.key: r.state for r in store.deliveries()} == {"a": SENT, "c": SENT}
+
+
 # Compaction and the backup
 
 

@@ -1,8 +1,9 @@
-"""Test that a damaged journal loses at most its final line, and otherwise stops start-up."""
+"""Test that a damaged journal loses at most its last append, and otherwise stops start-up."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,9 +12,10 @@ import pytest
 
 from poster.destinations import Receipt
 from poster.errors import StateError
+from poster.models import Validators
 from poster.store import Store
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
-from poster.store.ledger import SENT, UNCERTAIN
+from poster.store.ledger import PENDING, SENT, UNCERTAIN
 
 DATA = Path(__file__).parent / "data" / "store"
 KEYS = [f"item-{n}" for n in range(6)]
@@ -148,3 +150,58 @@ def test_a_snapshot_written_without_a_journal_opens(tmp_path: Path) -> None:
         store.record_failed("news", "a", "viber", "bad")
     with Store(tmp_path) as store:
         assert [r.key for r in store.deliveries()] == ["a"]
+
+
+def post_batched(state: Path) -> tuple[bytes, bytes, bytes]:
+    """Post every key in a batch, keeping validators too; return the journal before and after
+    the last intent was written, and after the batch."""
+    journal = state / "poster.journal"
+    with Store(state, clock=lambda: WHEN) as store, store.batched():
+        for n, key in enumerate(KEYS):
+            before = journal.read_bytes()
+            store.record_pending("news", key, "viber")
+            after = journal.read_bytes()
+            store.record_sent("news", key, Receipt("viber", str(n), WHEN))
+            store.save_validators("news", Validators(etag=f'"v{n}"'))
+    return before, after, journal.read_bytes()
+
+
+def test_a_batch_writes_the_same_lines_with_an_fsync_per_intent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    with Store(tmp_path / "one", clock=lambda: WHEN) as store:
+        opened = len(fsyncs)
+        for n, key in enumerate(KEYS):
+            store.record_pending("news", key, "viber")
+            store.record_sent("news", key, Receipt("viber", str(n), WHEN))
+            store.save_validators("news", Validators(etag=f'"v{n}"'))
+        unbatched = len(fsyncs) - opened
+    fsyncs.clear()
+    *_, batched = post_batched(tmp_path / "two")
+    assert (unbatched, len(fsyncs) - opened) == (3 * len(KEYS), len(KEYS) + 1)
+    one = (tmp_path / "one" / "poster.journal").read_bytes().splitlines()
+    assert one[1:] == batched.splitlines()[1:], "only the header's generation differs"
+
+
+def test_a_damaged_line_of_the_last_append_is_dropped_with_the_lines_after_it(
+    tmp_path: Path,
+) -> None:
+    before, after, _ = post_batched(tmp_path)
+    # The last intent was appended with the result and validators held before it, in one write.
+    start, journal = len(before), tmp_path / "poster.journal"
+    assert after.count(b"\n", start) == 3
+    # A crash during its fsync may keep a later page of it and lose an earlier one.
+    first_end = after.index(b"\n", start)
+    journal.write_bytes(after[: start + 2] + b"\0" * (first_end - start - 2) + after[first_end:])
+    with Store(tmp_path, read_only=True) as store:
+        states = {r.key: r.state for r in store.deliveries()}
+        assert store.validators("news") == Validators(etag=f'"v{len(KEYS) - 3}"')
+    assert states == {**dict.fromkeys(KEYS[:-2], SENT), KEYS[-2]: PENDING}
+    # The same damage in an earlier append is refused: its lines had been confirmed.
+    early = line_starts(after)[2]
+    journal.write_bytes(after[: early + 2] + b"\0" * 10 + after[early + 12 :])
+    with pytest.raises(StateError, match="line 3 is not valid JSON"):
+        Store(tmp_path, read_only=True)

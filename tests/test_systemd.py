@@ -216,7 +216,7 @@ REQUIRED = {
     "StateDirectory": "poster",
     "ConfigurationDirectory": "poster",
     "LoadCredential": "viber-token:/etc/poster/viber-token",
-    "Environment": "PYTHONUNBUFFERED=1",
+    "Environment": "PYTHONUNBUFFERED=1 TMPDIR=/var/tmp",
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",
     "ProtectHome": "yes",

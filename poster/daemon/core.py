@@ -434,6 +434,7 @@ class Daemon:
             listener.stop()
         # A read still under way would write to the state after it is closed.
         self._reads.wait_idle(READ_GRACE)
+        self.media.flush()
         log.info("event=stopped")
 
 

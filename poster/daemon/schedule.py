@@ -8,16 +8,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from tzlocal import get_localzone
-
 from poster.config import Config, FeedConfig
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
 BACKOFF_BASE = timedelta(minutes=1)
 CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
@@ -31,6 +29,10 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def new_scheduler(max_fetches: int) -> BackgroundScheduler:
     """Return a scheduler that reads at most ``max_fetches`` feeds at once, a job at a time each."""
+    # APScheduler loads asyncio: only the daemon loads it; a one-shot pass needs ``backoff``.
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     return BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_fetches)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -65,6 +67,8 @@ def trigger_for(feed: FeedConfig) -> BaseTrigger:
     Feeds with the same interval and jitter share one trigger: APScheduler 3.x triggers keep
     nothing between fire times, and 10,000 feeds would otherwise hold 10,000 alike.
     """
+    from apscheduler.triggers.cron import CronTrigger
+
     schedule = feed.schedule
     jitter = int(schedule.jitter.total_seconds()) or None
     if schedule.cron is not None:
@@ -73,8 +77,10 @@ def trigger_for(feed: FeedConfig) -> BaseTrigger:
 
 
 @functools.lru_cache(maxsize=64)
-def _interval(interval: timedelta, jitter: int | None) -> IntervalTrigger:
+def _interval(interval: timedelta, jitter: int | None) -> BaseTrigger:
     """Return the trigger every feed with this interval and jitter shares."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
     return IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter, timezone=UTC)
 
 
@@ -132,6 +138,13 @@ def zone(feed: FeedConfig) -> tzinfo:
     """Return the time zone a feed's cron is read in: its own, else the machine's, as cron does."""
     name = feed.schedule.timezone
     return ZoneInfo(name) if name else get_localzone()
+
+
+def get_localzone() -> tzinfo:
+    """Return the machine's time zone, loading tzlocal on first need."""
+    from tzlocal import get_localzone as machine_zone
+
+    return machine_zone()
 
 
 def next_runs(feed: FeedConfig, now: datetime, count: int = 3) -> list[datetime]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +24,8 @@ Resolver = Callable[[str, int], Sequence[str]]
 """Return the addresses a host name resolves to, for a port."""
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+RESOLVE_TTL = 30.0
+"""Seconds a name's addresses are reused: a pass asks the same few hosts again and again."""
 
 
 class NonPublicAddress(httpx.ConnectError):
@@ -37,6 +41,44 @@ def system_resolver(host: str, port: int) -> tuple[str, ...]:
     """Return the addresses ``host`` resolves to, in the system's order, without repeats."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class ResolveCache:
+    """Resolve each host once per ``ttl`` seconds and reuse its addresses; safe between threads.
+
+    The addresses reused are the ones checked and connected to, so a name that resolves
+    differently in between still cannot lead a request elsewhere. Failures are not kept.
+    """
+
+    def __init__(
+        self,
+        resolve: Resolver = system_resolver,
+        *,
+        ttl: float = RESOLVE_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        max_names: int = 4096,
+    ) -> None:
+        self._resolve = resolve
+        self._ttl = ttl
+        self._clock = clock
+        self._max = max_names
+        self._found: dict[tuple[str, int], tuple[float, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, host: str, port: int) -> tuple[str, ...]:
+        """Return the addresses of ``host``, resolving it when not resolved within ``ttl``."""
+        now = self._clock()
+        with self._lock:
+            kept = self._found.get((host, port))
+        if kept is not None and now - kept[0] < self._ttl:
+            return kept[1]
+        found = tuple(self._resolve(host, port))
+        with self._lock:
+            self._found.pop((host, port), None)
+            self._found[(host, port)] = (now, found)  # insertion order is age order
+            while len(self._found) > self._max:
+                del self._found[next(iter(self._found))]
+        return found
 
 
 # Every request checks its addresses, and a poll asks the same few hosts over and over.

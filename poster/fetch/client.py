@@ -11,6 +11,7 @@ error types stay.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -120,6 +121,37 @@ class _ClientTransport(httpx.BaseTransport):
     def close(self) -> None:
         """Close the client."""
         self._client.close()
+
+
+def api_client() -> httpx.Client:
+    """Return an ``httpx.Client`` for destination APIs whose transport is built on first use.
+
+    httpx builds a transport's TLS context (reading the CA bundle) when the client is made; a
+    pass with nothing to post never needs it.
+    """
+    return httpx.Client(transport=_FirstUseTransport())
+
+
+class _FirstUseTransport(httpx.BaseTransport):
+    """Build httpx's own transport on the first request, then send every request through it."""
+
+    def __init__(self) -> None:
+        self._built: httpx.HTTPTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through httpx's transport, building it first if needed."""
+        with self._lock:
+            if self._built is None:
+                self._built = httpx.HTTPTransport()
+            transport = self._built
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        """Close the transport, if it was ever built."""
+        with self._lock:
+            if self._built is not None:
+                self._built.close()
 
 
 def _redirect_url(request: httpx.Request, location: str) -> httpx.URL:

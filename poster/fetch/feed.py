@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -30,6 +29,7 @@ from poster.fetch.addresses import NonPublicAddress
 from poster.fetch.client import FeedClient, default_transport, display, next_request
 from poster.fetch.headers import parse_freshness, parse_retry_after
 from poster.fetch.inflate import decoded
+from poster.fetch.spool import SpillFailed, Spool
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.models import FetchResult, Validators
@@ -135,16 +135,23 @@ def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) ->
     declared = response.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
         raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
-    # BytesIO hands its buffer over as the result: a bytearray would be copied, holding the
-    # body twice at the moment memory peaks.
-    body = io.BytesIO()
-    for chunk in _pieces(feed, response):
-        if body.write(chunk) and body.tell() > feed.max_bytes:
-            raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
-        if time.monotonic() > deadline:
-            # A transport without a watchdog (a proxy's) still stops between pieces.
-            raise _past_deadline(feed, display(response.url))
-    return body.getvalue()
+    body = Spool()
+    try:
+        for chunk in _pieces(feed, response):
+            body.write(chunk)
+            if body.size > feed.max_bytes:
+                raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
+            if time.monotonic() > deadline:
+                # A transport without a watchdog (a proxy's) still stops between pieces.
+                raise _past_deadline(feed, display(response.url))
+        return body.getvalue()
+    except SpillFailed as exc:
+        url = display(response.url)
+        raise FetchError(
+            feed.name, f"{url}: {exc.reason}; free some space there or set TMPDIR to another folder"
+        ) from exc
+    finally:
+        body.close()
 
 
 def _pieces(feed: FeedConfig, response: httpx.Response) -> Iterable[bytes]:

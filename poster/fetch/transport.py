@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import certifi
 import httpx
 
-from poster.fetch.addresses import Address, AddressPolicy, NonPublicAddress
+from poster.fetch.addresses import Address, AddressPolicy, NonPublicAddress, ResolveCache
 from poster.fetch.connections import Connection, Key, Pool, TLSConnection
 from poster.fetch.watchdog import DeadlineExceeded
 
@@ -65,7 +65,8 @@ class StdlibTransport(httpx.BaseTransport):
         policy: AddressPolicy | None = None,
     ) -> None:
         self._pool = Pool(max_idle_per_host, keepalive_expiry)
-        self._policy = policy if policy is not None else AddressPolicy()
+        # A pooled connection still checks its host's addresses: resolve each name once a while.
+        self._policy = policy if policy is not None else AddressPolicy(resolve=ResolveCache())
         self._tls = ssl_context
         self._trust_env = trust_env
         self._tls_lock = threading.Lock()

@@ -24,6 +24,8 @@ FAILURE_LIFETIME = 3600.0
 """Seconds a failed probe is remembered before the URL is tried again."""
 MAX_ENTRIES = 20_000
 """Probes kept at most; the oldest go first."""
+SAVE_EVERY = 60.0
+"""Seconds between writes of the file while feeds are read; a pass also writes it at its end."""
 _VERSION = 1
 
 
@@ -45,6 +47,7 @@ class ProbeCache:
         self._lock = threading.Lock()
         self._probes: dict[str, Probe] = _load(path) if path is not None else {}
         self._dirty = False
+        self._saved_at = clock()
 
     def get(self, url: str) -> Probe | None:
         """Return the probe of ``url`` while it is still fresh."""
@@ -68,15 +71,20 @@ class ProbeCache:
         with self._lock:
             return len(self._probes)
 
-    def save(self) -> None:
-        """Write the cache to its file when something changed (never when read-only)."""
+    def save(self, *, unless_within: float = 0.0) -> None:
+        """Write the cache to its file when something changed (never when read-only).
+
+        With ``unless_within``, skip the write when the last one is that recent: the file is
+        rewritten whole, so writing it after every feed would cost a pass far more than probing.
+        """
         if self.path is None or self._read_only:
             return
         with self._lock:
-            if not self._dirty:
+            now = self._clock()
+            if not self._dirty or now - self._saved_at < unless_within:
                 return
             rows = [list(astuple(probe)) for probe in self._probes.values()]
-            self._dirty = False
+            self._dirty, self._saved_at = False, now
             self.path.parent.mkdir(parents=True, exist_ok=True)
             data = json.dumps({"version": _VERSION, "probes": rows}, separators=(",", ":"))
             write_atomic(self.path, data.encode())

@@ -21,7 +21,7 @@ from poster.errors import MediaError
 from poster.fetch.addresses import is_public
 from poster.fetch.client import FeedClient, display
 from poster.fetch.watchdog import DeadlineExceeded
-from poster.media.cache import ProbeCache
+from poster.media.cache import SAVE_EVERY, ProbeCache
 from poster.media.jpegstore import MediaStore
 from poster.media.policy import ImageRule, MediaAware, describe, strictest
 from poster.media.probe import Probe, ProbeLimits, follow, probe
@@ -66,8 +66,12 @@ class MediaStage:
             if decision.wanted and time.monotonic() < until:
                 decision = self._decide(decision, feed, aware)
             out.append(decision)
-        self.cache.save()
+        self.cache.save(unless_within=SAVE_EVERY)
         return out
+
+    def flush(self) -> None:
+        """Write what was probed since the last write: the end of a pass, or of the daemon."""
+        self.cache.save()
 
     def _decide(self, decision: Decision, feed: FeedConfig, kinds: list[MediaAware]) -> Decision:
         """Probe and convert one item's media and say what happened to it."""

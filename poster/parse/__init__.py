@@ -55,12 +55,18 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     # The ElementTree reader gives feedparser's own result, faster (see fastxml).
     # Imported on first use: feedparser and urllib.request add about 50 ms to start-up, which
     # a pass that finds every feed unchanged does not need.
+    from poster.parse.direct import parse_direct
     from poster.parse.fastxml import parse_fast
     from poster.parse.xmlfeed import parse_xml, response_headers
 
     settled = settle(result, response_headers(result)["content-type"])
     result = settled.result
-    # Both readers pay per open element, the tree and feedparser alike: refuse absurd depth first.
+    # The direct reader refuses absurd depth as it reads; it gives None for what it does not
+    # fully understand, and the two readers that run feedparser's handlers read it instead.
+    direct = parse_direct(result, feed)
+    if direct is not None:
+        return _warned(direct, settled.warnings)
+    # Both pay per open element, the tree and feedparser alike: refuse absurd depth first.
     if too_deep(result.body or b""):
         raise ParseError(feed.name, f"not a feed: XML elements nested more than {MAX_DEPTH} deep")
     fast = parse_fast(result, feed)

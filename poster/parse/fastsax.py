@@ -35,6 +35,9 @@ _IMAGE_CHILDREN = ("title", "link", "description", "url", "href", "width", "heig
 _BASE_ATTRIBUTES = ("xml:base", "base")
 _QUERY_VARIABLE = re.compile("&([A-Za-z0-9_]+);")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
+# Text without these has no C1 control and no UTF-8 continuation byte read as ISO-8859-1, so
+# repair_text keeps it as it is.
+_REPAIRABLE = re.compile("[\x80-\xbf]")
 # feedparser takes any backend.userland.com namespace for RSS.
 _USERLAND = "http://backend.userland.com/rss"
 _ANY_USERLAND = "backend.userland.com/rss"
@@ -270,7 +273,7 @@ class FastFeedParser(StrictFeedParser):  # type: ignore[misc]
                 params["type"] = "text/html"
             params.pop("mode", None)
             params.pop("base64", None)
-        output = _repair_text(output)
+        output = repair_text(output)
         if element in _TAG_ELEMENTS:
             return output
         if element == "title" and -1 < self.title_depth <= self.depth:
@@ -289,7 +292,7 @@ class FastFeedParser(StrictFeedParser):  # type: ignore[misc]
             entry[element].append(self._detail(output))
         elif element == "link":
             if not self.inimage:
-                output = _repair_query(output.replace("&amp;", "&"))
+                output = repair_query(output.replace("&amp;", "&"))
                 entry[element] = output
                 if output:
                     entry["links"][-1]["href"] = output
@@ -311,7 +314,7 @@ class FastFeedParser(StrictFeedParser):  # type: ignore[misc]
             element = "subtitle"
         context[element] = output
         if element == "link":
-            output = _repair_query(output)
+            output = repair_query(output)
             context[element] = output
             context["links"][-1]["href"] = output
         elif self.incontent:
@@ -335,14 +338,14 @@ def _handler(name: str) -> Any:
         return found
 
 
-def _repair_query(link: str) -> str:
+def repair_query(link: str) -> str:
     """Turn query variables read as undefined entities (``?a=1&b;=2``) back, as feedparser does."""
     return _QUERY_VARIABLE.sub(r"&\g<1>", link) if "&" in link else link
 
 
-def _repair_text(output: str) -> str:
+def repair_text(output: str) -> str:
     """Undo UTF-8 read as ISO-8859-1 and map C1 controls to cp1252, as feedparser does."""
-    if output.isascii():
+    if output.isascii() or not _REPAIRABLE.search(output):
         return output
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         output = output.encode("iso-8859-1").decode("utf-8")

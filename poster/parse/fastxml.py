@@ -27,7 +27,7 @@ from poster.parse.xmlfeed import assemble, is_empty_feed, response_headers
 __all__ = ["FeedData", "parse_fast", "read_fast"]
 
 # The feedparser core that fastsax mirrors is the one of these releases.
-_MIRRORED_RELEASES = "6.0."
+MIRRORED_RELEASES = "6.0."
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF"
 _ATOM = "{http://www.w3.org/2005/Atom}feed"
 # The prefix bound to the XML namespace by definition (Namespaces in XML 1.0 §3).
@@ -66,11 +66,11 @@ def read_fast(result: FetchResult) -> FeedData | None:
     pick and can decode, whose root is RSS 0.9x/2.0 ``rss``, RSS 1.0 ``rdf:RDF`` or Atom 1.0
     ``feed``. The feed data and entries are feedparser's own, so a ``key`` path reads the same.
     """
-    if not feedparser.__version__.startswith(_MIRRORED_RELEASES):
+    if not feedparser.__version__.startswith(MIRRORED_RELEASES):
         return None
     body = result.body or b""
     outcome: dict[str, Any] = {}
-    document = _utf8_document(body, response_headers(result), outcome)
+    document = utf8_document(body, response_headers(result), outcome)
     if document is None:
         return None
     try:
@@ -85,9 +85,7 @@ def read_fast(result: FetchResult) -> FeedData | None:
     return FeedData(parser.feeddata, parser.entries, version, bool(outcome.get("bozo")))
 
 
-def _utf8_document(
-    body: bytes, headers: dict[str, str], outcome: dict[str, Any]
-) -> Document | None:
+def utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any]) -> Document | None:
     """Return the document as feedparser's strict parser gets it, or None when it would not.
 
     feedparser picks the encoding from the HTTP charset, the XML declaration and the BOM

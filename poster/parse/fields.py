@@ -29,6 +29,8 @@ def string(value: object) -> str | None:
 
 def looks_like_html(text: str) -> bool:
     """Tell whether text carries markup or entities rather than plain characters."""
+    if "<" not in text and "&" not in text:
+        return False  # both patterns start with one of them
     return bool(_HTML_HINT.search(text) or _HTML_ENTITY.search(text))
 
 

@@ -18,14 +18,25 @@ _URL_ATTRIBUTE = re.compile(
 )
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _PIXEL_SIZES = frozenset(("0", "1", "0px", "1px"))
+# An absolute http(s) URL that urljoin returns unchanged: ASCII, a host, no empty query, no
+# path parameters or fragment (which urlunparse may drop when empty), nothing it strips.
+_URL_CHARACTER = r"[A-Za-z0-9._~%!$&'()*+,=:@-]"
+_PLAIN_URL = re.compile(
+    rf"https?://{_URL_CHARACTER}+(?:/(?:{_URL_CHARACTER}|/)*)?(?:\?(?:{_URL_CHARACTER}|[/?])+)?"
+)
 
 
 def absolute(url: object, base: str | None) -> str | None:
     """Return ``url`` made absolute against ``base`` if it is then http(s), else None."""
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if _PLAIN_URL.fullmatch(url):
+        return url  # what urljoin gives back for it, whatever the base
+    if not url:
         return None
     try:
-        resolved = urljoin(base or "", url.strip())
+        resolved = urljoin(base or "", url)
     except ValueError:
         return None
     return resolved if resolved.lower().startswith(("http://", "https://")) else None

@@ -138,13 +138,33 @@ def run_once(
     sleep: Sleep = time.sleep,
     now: Now = _utcnow,
 ) -> list[FeedReport]:
-    """Run one pass over ``feeds``, draining each destination's lane up to its max_per_pass."""
+    """Run one pass over ``feeds``, draining each destination's lane up to its max_per_pass.
+
+    The pass's state changes reach the disk in batches: each intent to post with the changes
+    before it, the rest before a pacing wait and at the end (see ``Store.batched``).
+    """
     resend_uncertain(app.store, feeds)
     resume_interrupted(app.store, app.destinations)
-    paced = lanes(app, clock=clock, sleep=sleep, now=now)
-    reports = run_pass(feeds, deps(app, timings=timings), paced)
-    record_reads(app.store, reports)
+    paced = lanes(app, clock=clock, sleep=_flushing(app.store, sleep), now=now)
+    needs = deps(app, timings=timings)
+    with app.store.batched():
+        try:
+            reports = run_pass(feeds, needs, paced)
+        finally:
+            if needs.media is not None:
+                needs.media.flush()
+        record_reads(app.store, reports)
     return reports
+
+
+def _flushing(store: Store, sleep: Sleep) -> Sleep:
+    """Return ``sleep`` that first writes what the store holds: a wait leaves nothing unwritten."""
+
+    def flush_then_sleep(seconds: float) -> None:
+        store.flush()
+        sleep(seconds)
+
+    return flush_then_sleep
 
 
 def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:

@@ -7,7 +7,8 @@ N}``, naming the snapshot it continues; each further line is one change, ``{"seq
 "table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline.
 
 ``N`` is rewritten in place (fixed width) with every append: the file is at least ``N`` bytes
-long and only the line starting at ``N`` or later was not yet on disk when a change returned.
+long and only the lines starting at ``N`` or later, written together by the last append, were
+not yet on disk when a change returned; the first damaged one of them and the rest are dropped.
 A journal shorter than ``N``, a gap in the numbers, or damage before the final line means
 recorded changes were lost, and is refused rather than forgotten: the items they recorded
 would be posted again. State written before ``seq`` and ``committed`` existed still opens.

@@ -36,8 +36,9 @@ class JournalScan:
 def scan_journal(files: StateFiles) -> JournalScan | None:
     """Read the journal's complete changes; return ``None`` when there is no journal.
 
-    A final line that is cut short or unreadable is left out (``torn``): it is the trace of a
-    crash in the middle of an append. Any other loss or damage is an error.
+    A final line that is cut short or unreadable, or a damaged line of the last append and the
+    lines after it, are left out (``torn``): the trace of a crash in the middle of an append.
+    Any other loss or damage is an error.
     """
     path = files.journal
     try:
@@ -57,21 +58,24 @@ def scan_journal(files: StateFiles) -> JournalScan | None:
     complete = sum(map(len, lines)) + len(lines)
     changes = _decode_all(lines[1:])
     if changes is None:
-        changes, complete = _decode_each(path, lines, complete == len(data))
+        changes, complete = _decode_each(path, lines, complete == len(data), committed)
     if complete < len(data) and complete < (committed or 0):
         # The unfinished line began before the last confirmed one: that one is gone.
         raise StateError(path, _shortened(complete, committed or 0))
     return JournalScan(generation, changes, complete, len(data), mark_at)
 
 
-def _decode_each(path: Path, lines: list[bytes], whole: bool) -> tuple[list[Change], int]:
-    """Decode line by line, naming the first damaged one; only a final one may be dropped."""
+def _decode_each(
+    path: Path, lines: list[bytes], whole: bool, committed: int | None
+) -> tuple[list[Change], int]:
+    """Decode line by line, naming the first damaged one; only an unconfirmed tail is dropped."""
     changes, good_bytes = [], len(lines[0]) + 1
     for number, line in enumerate(lines[1:], start=2):
         try:
             changes.append(_decode_change(_parse_line(line)))
         except ValueError as exc:
-            if number == len(lines) and whole:
+            unconfirmed = committed is not None and good_bytes >= committed
+            if unconfirmed or (number == len(lines) and whole):
                 break
             raise StateError(path, f"line {number} {exc}; {journal_way_out()}") from exc
         good_bytes += len(line) + 1

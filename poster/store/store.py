@@ -2,8 +2,9 @@
 
 ``Store`` satisfies ``ledger.Ledger`` with ``MemoryLedger``'s semantics and adds what the
 daemon and the operator commands need. Its tables live in memory and every write is made
-durable by ``JournalStorage`` before the call returns; lookups go through indexes kept beside
-the tables, so no ledger call scans the history.
+durable by ``JournalStorage`` before the call returns, except inside ``batched()``, where only
+an intent to post is; lookups go through indexes kept beside the tables, so no ledger call
+scans the history.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Callable, Collection, Container, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -89,6 +91,29 @@ class Store:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Write the block's changes together: with each intent to post, at ``flush``, at its end.
+
+        An intent reaches the disk before its call returns, with every change held before it,
+        so the disk keeps the order of the calls. A crash loses only changes made since the
+        last intent: results (their intents then read as uncertain, so nothing is posted again
+        without an operator, as after a crash during the call), validators (the feed is read
+        whole again) and seen marks (the next read makes them again).
+        """
+        with self._lock:
+            self._db.journal.hold()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.journal.release()
+
+    def flush(self) -> None:
+        """Write the changes a batch holds now, as before a wait."""
+        with self._lock:
+            self._db.journal.flush()
+
     def compact(self) -> None:
         """Rewrite the snapshot now, keeping the previous one as backup, and empty the journal."""
         with self._lock:
@@ -141,7 +166,8 @@ class Store:
             doc = self._delivery_doc(feed, key, destination)
             attempts = (doc["attempts"] if doc is not None else 0) + 1
             fields = {"attempts": attempts, "message_token": None, "last_error": None}
-            self._write_delivery(feed, key, destination, PENDING, fields)
+            with self._db.journal.at_once():  # on disk before the destination is called
+                self._write_delivery(feed, key, destination, PENDING, fields)
 
     def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
         """Record that the destination accepted the item, with its message token."""

@@ -1,0 +1,182 @@
+"""Read well-formed RSS 2.0, RSS 1.0 and Atom 1.0 straight into Items, as feedparser would.
+
+expat builds the tree inside ElementTree's C parser; :class:`poster.parse.directread.Reader`
+walks it once, doing for each element what feedparser's handler for it does to the keys poster
+reads, and :mod:`poster.parse.directitem` builds the Items. The result equals the feedparser
+path's (``tests/test_parse_direct.py`` checks it over feedparser's corpus). :func:`parse_direct`
+returns None for anything it does not fully understand (a DOCTYPE, an encoding feedparser would
+not pick, ill-formed XML, xml:base, XHTML or base64 content, markup inside a text construct,
+an element whose handler it does not mirror, a ``key`` path into feedparser's entries), and the
+caller reads the document another way. It refuses a document nested too deeply as it reads.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import feedparser
+
+from poster.config import FeedConfig
+from poster.errors import ParseError
+from poster.models import FetchResult, ParsedFeed
+from poster.parse.depth import MAX_DEPTH
+from poster.parse.directitem import author_of, build_item, title_of
+from poster.parse.directnames import Names, attributes
+from poster.parse.directread import Reader
+from poster.parse.fastsax import Unsupported
+from poster.parse.fastxml import MIRRORED_RELEASES, Document, utf8_document
+from poster.parse.hints import read_hints
+from poster.parse.itemmedia import absolute
+from poster.parse.pieces import pieces
+from poster.parse.xmlfeed import response_headers
+
+__all__ = ["parse_direct"]
+
+_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF"
+_ATOM = "{http://www.w3.org/2005/Atom}feed"
+# The key settings that name a field rather than a path into feedparser's entry.
+_FIELD_KEYS = (None, "guid", "id", "link", "title")
+# Bytes parsed between two looks at the depth: few enough elements that a document nested
+# too deeply is refused before much of its tree is built.
+_PIECE = 16 * 1024
+_HINTS = ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase")
+
+
+class _TooDeep(Exception):
+    """The document nests its elements past the limit."""
+
+
+def parse_direct(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
+    """Return the feed read straight from its tree, or None when another reader must read it."""
+    if feed.key not in _FIELD_KEYS or not feedparser.__version__.startswith(MIRRORED_RELEASES):
+        return None
+    body = result.body or b""
+    outcome: dict[str, Any] = {}
+    document = utf8_document(body, response_headers(result), outcome)
+    if document is None:
+        return None
+    try:
+        reader = _read(document)
+    except _TooDeep:
+        raise ParseError(
+            feed.name, f"not a feed: XML elements nested more than {MAX_DEPTH} deep"
+        ) from None
+    except Exception:
+        # Ill-formed XML, constructs not mirrored (Unsupported), and anything else that goes
+        # wrong on an unusual document alike: the readers that run feedparser's handlers decide.
+        return None
+    if reader is None:
+        return None
+    # An empty feed is one only when feedparser found nothing wrong or it has a title, as in
+    # poster.parse.xmlfeed.is_empty_feed.
+    empty_but_read = bool(reader.version and not outcome.get("bozo")) or bool(title_of(reader.meta))
+    if not reader.entries and not empty_but_read:
+        return None
+    return _assemble(reader, result, feed)
+
+
+def _read(document: Document) -> Reader | None:
+    """Parse the document and walk its tree; None when its root is not one read here."""
+    root, declarations = _tree(document)
+    names = Names(declarations)
+    key = names.key(root.tag)
+    attrs = attributes(root)
+    if root.tag == "rss":
+        version = _rss_version(names.version, attrs)
+        if version == "rss090":
+            return None
+        reader = Reader(names, version)
+        for child in root:
+            if names.key(child.tag) != "channel":
+                raise Unsupported(f"{child.tag} in rss")
+            reader.channel(child, 2)
+        return reader
+    if root.tag == _ATOM and names.version == "atom10":
+        reader = Reader(names, names.version)
+        reader.channel(root, 1)
+        return reader
+    if root.tag == _RDF and names.version == "rss10" and key == "rdf_rdf":
+        reader = Reader(names, names.version)
+        _rdf(reader, root)
+        return reader
+    return None
+
+
+def _rss_version(declared: str, attrs: dict[str, str]) -> str:
+    """Return the version feedparser gives an ``rss`` root (``_start_rss``)."""
+    if declared.startswith("rss"):
+        return declared
+    written = attrs.get("version", "")
+    version = _RSS_VERSIONS.get(written) or ("rss20" if written.startswith("2.") else "rss")
+    return version
+
+
+def _rdf(reader: Reader, root: ET.Element) -> None:
+    """Walk an RSS 1.0 document: its channel, and its items and image beside the channel."""
+    for child in root:
+        key = reader.names.key(child.tag)
+        if key == "channel":
+            reader.channel(child, 2)
+        elif key == "item":
+            reader.entry(child, 2)
+        elif key == "image":
+            reader.image(child, 2)
+        else:
+            reader.element(child, key, reader.meta, 2, False)
+
+
+def _tree(document: Document) -> tuple[ET.Element, list[tuple[str, str]]]:
+    """Parse the document; return its root and the namespaces declared on the root.
+
+    Raises _TooDeep as soon as elements nest past the limit, and Unsupported for a namespace
+    declared below the root (feedparser's names would change inside the document).
+    """
+    parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start-ns", "start", "end"))
+    root: ET.Element | None = None
+    declarations: list[tuple[str, str]] = []
+    depth = 0
+    for data in document:
+        for piece in pieces(data, _PIECE):
+            parser.feed(piece)
+            events: Any = parser.read_events()
+            for event, value in events:
+                if event == "start":
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise _TooDeep
+                    root = value if root is None else root
+                elif event == "end":
+                    depth -= 1
+                elif root is not None:
+                    raise Unsupported("namespace declared below the root")
+                else:
+                    declarations.append(value)
+    parser.close()
+    if root is None:
+        raise Unsupported("no root element")
+    return root, declarations
+
+
+def _assemble(reader: Reader, result: FetchResult, feed: FeedConfig) -> ParsedFeed:
+    """Return the ParsedFeed for what the reader collected."""
+    meta = reader.meta
+    base = result.url
+    inherited = author_of(meta) if reader.version.startswith("atom") else None
+    links = meta.get("links", ())
+    return ParsedFeed(
+        title=title_of(meta),
+        link=absolute(meta.get("link"), base),
+        items=tuple(build_item(entry, feed, base, inherited) for entry in reader.entries),
+        format=reader.version or "xml",
+        hubs=_rel_links(links, "hub", base),
+        topic=next(iter(_rel_links(links, "self", base)), None),
+        hints=read_hints({key: meta.get(key) for key in _HINTS}, result.body or b""),
+    )
+
+
+def _rel_links(links: list[dict[str, str]], rel: str, base: str) -> tuple[str, ...]:
+    """Return the feed's own links of one relation, made absolute."""
+    found = (absolute(link.get("href"), base) for link in links if link.get("rel") == rel)
+    return tuple(url for url in found if url is not None)

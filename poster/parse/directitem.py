@@ -1,0 +1,197 @@
+"""Turn the entries the direct reader collected into poster's Items, as the feedparser path does.
+
+Each entry is a plain dict holding only the keys of feedparser's entry that poster reads, with
+feedparser's meaning: ``title_detail`` and ``summary_detail`` are ``(value, type)`` pairs,
+``content`` a list of them, ``links`` and ``media_*`` lists of attribute dicts, ``tags`` lists
+of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes of feedparser's
+``*_parsed``. :func:`build_item` gives the Item that
+:func:`poster.parse.xmlfeed.assemble` gives for feedparser's entry, each URL resolved once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+from poster.config import FeedConfig
+from poster.models import Body, Item, Media
+from poster.parse import fields
+from poster.parse.itemkeys import item_key
+from poster.parse.itemmedia import (
+    absolute,
+    choose_image,
+    content_images,
+    is_image,
+    parse_duration,
+    parse_length,
+    unique_media,
+)
+
+Context = dict[str, Any]
+Detail = tuple[str, str]
+
+
+def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | None) -> Item:
+    """Return the Item for one collected entry; its text is derived when first used."""
+    raw_content, content_is_html = _richest_content(entry)
+    title = title_of(entry)
+    link = absolute(entry.get("link"), base)
+    summary = entry.get("summary_detail")
+    markup = (raw_content if content_is_html else "") + (summary[0] if summary else "")
+    enclosures = _link_enclosures(entry, base)
+    contents = _media_contents(entry, base) if "media_content" in entry else []
+    image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
+    return Item(
+        key=item_key(
+            feed.key,
+            entry,
+            id=fields.string(entry.get("id")),
+            link=link,
+            title=title,
+            content=raw_content,
+        ),
+        title=title,
+        link=link,
+        body=Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
+        author=author_of(entry) or inherited,
+        published=entry.get("published"),
+        updated=entry.get("updated"),
+        tags=fields.unique_strings(tag[0] or tag[2] for tag in entry.get("tags", ())),
+        image=image,
+        thumbnail=thumbnail,
+        enclosures=_enclosures(entry, enclosures, contents),
+    )
+
+
+def title_of(context: Context) -> str:
+    """Return a feed's or entry's title as one line of plain text."""
+    detail = context.get("title_detail")
+    if detail is not None:
+        return fields.plain_line(detail[0], _is_html(detail[1]))
+    return fields.plain_line(context.get("title"))
+
+
+def author_of(context: Context) -> str | None:
+    """Return the author's name (the email address only when there is no name)."""
+    if "author" not in context and "author_detail" not in context:
+        return None
+    detail = context.get("author_detail") or {}
+    name = fields.plain_line(detail.get("name") or context.get("author"))
+    return name or fields.string(detail.get("email"))
+
+
+def _body(summary: Detail | None, raw: str, is_html: bool, base: str) -> tuple[str, str, str]:
+    """Return the entry's content as HTML and text, and its summary."""
+    content_html, content_text = fields.from_html(raw, base) if is_html else fields.from_text(raw)
+    own = fields.plain_text(summary[0], _is_html(summary[1])) if summary else ""
+    return content_html, content_text, fields.summary_or_derived(own, content_text)
+
+
+def _is_html(kind: str) -> bool:
+    """Tell whether a text construct's type holds HTML or XHTML (whose name holds "html")."""
+    return "html" in kind
+
+
+def _richest_content(entry: Context) -> tuple[str, bool]:
+    """Return the fullest body (content, else summary/description) and whether it is HTML."""
+    details = [d for d in entry.get("content", ()) if d[0].strip()]
+    if details:
+        details.sort(key=lambda detail: not _is_html(detail[1]))
+        return details[0][0], _is_html(details[0][1])
+    summary = entry.get("summary_detail")
+    if summary is not None:
+        return summary[0], _is_html(summary[1])
+    return "", True
+
+
+def _media_contents(entry: Context, base: str) -> list[tuple[Media, bool]]:
+    """Return each media:content as Media, flagged True when it is a picture."""
+    found = []
+    for raw in entry.get("media_content", ()):
+        url = absolute(raw.get("url"), base)
+        if url is None:
+            continue
+        mime_type = fields.string(raw.get("type"))
+        media = Media(
+            url=url,
+            mime_type=mime_type,
+            length=parse_length(raw.get("filesize")),
+            duration=parse_duration(raw.get("duration")),
+        )
+        found.append((media, is_image(mime_type, url, raw.get("medium"))))
+    return found
+
+
+def _link_enclosures(entry: Context, base: str) -> list[Media]:
+    """Return the entry's enclosures (RSS enclosure, Atom rel=enclosure) as Media."""
+    found = []
+    for link in entry.get("links", ()):
+        if link.get("rel") != "enclosure":
+            continue
+        url = absolute(link.get("href"), base)
+        if url is not None:
+            mime_type = fields.string(link.get("type"))
+            found.append(Media(url, mime_type, parse_length(link.get("length"))))
+    return found
+
+
+def _thumbnails(entry: Context, base: str) -> list[Media]:
+    """Return the entry's media:thumbnail pictures."""
+    urls = (absolute(raw.get("url"), base) for raw in entry.get("media_thumbnail", ()))
+    return [Media(url) for url in urls if url]
+
+
+def _pictures(
+    entry: Context,
+    base: str,
+    markup: str,
+    enclosures: list[Media],
+    contents: list[tuple[Media, bool]],
+) -> tuple[Media | None, Media | None]:
+    """Return the entry's best picture and a distinct thumbnail, in the documented order."""
+    thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
+    image = choose_image(_candidates(entry, base, markup, enclosures, contents, thumbnails))
+    others = [t for t in thumbnails if image is None or t.url != image.url]
+    return image, choose_image(others)
+
+
+def _candidates(
+    entry: Context,
+    base: str,
+    markup: str,
+    enclosures: list[Media],
+    contents: list[tuple[Media, bool]],
+    thumbnails: list[Media],
+) -> Iterator[Media]:
+    """Yield the entry's pictures in the documented order, each found only when asked for."""
+    for media, picture in contents:
+        if picture:
+            yield media
+    yield from thumbnails
+    for media in enclosures:
+        if is_image(media.mime_type, media.url):
+            yield media
+    image = entry.get("image")
+    url = absolute(image.get("href"), base) if image else None
+    if url:
+        yield Media(url)
+    yield from content_images(markup, base)
+
+
+def _enclosures(
+    entry: Context, enclosures: list[Media], contents: list[tuple[Media, bool]]
+) -> tuple[Media, ...]:
+    """Return enclosures and non-picture media:content, with itunes:duration filled in."""
+    media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
+    duration = parse_duration(entry["itunes_duration"]) if "itunes_duration" in entry else None
+    if duration is None:
+        return media
+    return tuple(_with_duration(m, duration) for m in media)
+
+
+def _with_duration(media: Media, duration: int) -> Media:
+    """Return the media with the episode's duration when it is sound or video without one."""
+    if media.duration is not None or is_image(media.mime_type, media.url):
+        return media
+    return Media(media.url, media.mime_type, media.length, duration, media.title)
