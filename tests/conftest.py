@@ -1,18 +1,56 @@
 """Share fixtures across test modules."""
 
+import compileall
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from feedserver import FeedServer
+from support.logs import logging_kept
+from support.tls import own_contexts, shared_contexts
 
 from poster import secrets
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.logs import NOISY_LOGGERS
 from poster.secrets import RedactingFilter
+
+POSTER = Path(__file__).parents[1] / "poster"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile poster's modules once, before any test process or ``poster`` process starts.
+
+    Each ``poster`` process a test starts then loads bytecode instead of compiling every module
+    again, which it would do each time under PYTHONDONTWRITEBYTECODE; current files are kept.
+    """
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(POSTER, quiet=1)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Keep the tests of a module with a costly shared setup on one worker (``-n``'s default)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from support.scheduling import SharedSetupScheduling
+
+    return SharedSetupScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_context() -> Iterator[None]:
+    """Load the CA bundle once per test process, not once per HTTP client (see support.tls)."""
+    with shared_contexts():
+        yield
+
+
+@pytest.fixture
+def own_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let each HTTP client of the test build its own TLS context, for tests that count them."""
+    own_contexts(monkeypatch)
 
 
 @pytest.fixture
@@ -25,16 +63,8 @@ def feed_server() -> Iterator[FeedServer]:
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """Drop log handlers a test installed (``main`` writes to that test's captured stderr)."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
+    with logging_kept():
+        yield
 
 
 @pytest.fixture

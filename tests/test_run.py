@@ -192,6 +192,7 @@ def test_a_pass_with_nothing_to_post_reads_no_certificates(
     project: Project,
     sandbox: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
+    own_tls_contexts: None,
 ) -> None:
     project.write(NEWS_AND_BLOG)
     contexts: list[object] = []

@@ -10,6 +10,7 @@ share it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,11 +28,13 @@ import httpx
 from dripserver import DripServer
 from feedserver import FeedServer, Route
 
+from poster.cli import main
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from support import bombs
 from support.daemon import Post, channel_xml
+from support.logs import logging_kept
 from support.publicnet import PUBLIC
 
 TOKEN = "hostile-Zr7p-4wQx9-never-shown-53"
@@ -198,13 +201,18 @@ class Scenario:
         self.config.write_text(head + "\n" + "\n".join(tables), encoding="utf-8")
 
     def status(self) -> dict[str, Any]:
-        """Return ``poster status --json``, asked as an operator would, beside the daemon."""
-        argv = [sys.executable, "-m", "poster", "-c", str(self.config)]
-        argv += ["status", "--json", "--state-dir", str(self.state)]
-        done = subprocess.run(argv, env=_env(), capture_output=True, timeout=30, check=False)
-        if done.returncode not in (0, 1):
-            raise AssertionError(f"status exited {done.returncode}: {done.stderr.decode()}")
-        found: dict[str, Any] = json.loads(done.stdout)
+        """Return ``poster status --json``, asked through the command line beside the daemon.
+
+        The command runs in this process, the daemon in its own: a process per question would
+        take CPU from the daemon whose deadlines the scenario checks.
+        """
+        argv = ["-c", str(self.config), "status", "--json", "--state-dir", str(self.state)]
+        out, err = io.StringIO(), io.StringIO()
+        with logging_kept(), redirect_stdout(out), redirect_stderr(err):
+            code = main(argv)
+        if code not in (0, 1):
+            raise AssertionError(f"status exited {code}: {err.getvalue()}")
+        found: dict[str, Any] = json.loads(out.getvalue())
         return found
 
     def settled(self, status: dict[str, Any]) -> bool:
