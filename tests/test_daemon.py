@@ -24,6 +24,7 @@ from support.daemon import (
     TOKEN,
     Feeds,
     Project,
+    Running,
     new_project,
     running,
     state_when,
@@ -32,6 +33,7 @@ from support.daemon import (
 )
 from support.wait import wait_for
 
+from poster.daemon.schedule import slot
 from poster.destinations.viber.sandbox import Sandbox
 from poster.models import NextPoll
 from poster.ops import inbox
@@ -41,6 +43,7 @@ from poster.store.ledger import SENT, UNCERTAIN
 
 FATAL = 'poster_channel_fatal{destination="viber"}'
 QUEUED = 'poster_queue_length{destination="viber"}'
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -364,3 +367,36 @@ def test_a_feed_sending_max_age_is_not_read_again_before_it_runs_out(
         now[0] = start + hour
         wait_for(lambda: len(feeds.requests("news")) == 2, "a read once max-age=3600 ran out")
     assert texts(sandbox) == titles(first)
+
+
+def next_run(run: Running, name: str) -> datetime:
+    job = run.daemon.scheduler.get_job(name)
+    assert job is not None and job.next_run_time is not None
+    moment: datetime = job.next_run_time
+    return moment
+
+
+def at_its_slot(run: Running, name: str) -> bool:
+    """Tell whether the feed's next poll is its slot in the coming hour."""
+    config = run.daemon.config.feed(name)
+    assert config is not None
+    moment = next_run(run, name)
+    now = datetime.now(UTC)
+    return now < moment <= now + HOUR and slot(config, moment - HOUR) == moment
+
+
+def test_a_feed_read_before_is_polled_at_its_slot_and_a_new_one_at_once_then_at_its_slot(
+    project: Project,
+) -> None:
+    project.feeds.publish("news", 1)
+    project.feeds.publish("blog", 2)
+    with Store(project.state) as store:
+        store.record_fetch_ok("news", datetime.now(UTC) - timedelta(minutes=5))
+    project.write(project.table("news", interval="1h"), project.table("blog", interval="1h"))
+    with running(project) as run:
+        wait_for(lambda: len(project.feeds.requests("blog")) == 1, "the new feed read at once")
+        wait_for(lambda: at_its_slot(run, "blog"), "the new feed moved to its slot")
+        assert at_its_slot(run, "news")
+        time.sleep(0.3)
+        assert project.feeds.requests("news") == []
+        assert len(project.feeds.requests("blog")) == 1

@@ -45,3 +45,33 @@ def grown_by(mode: str) -> int:
 def test_a_freed_large_body_goes_back_to_the_system() -> None:
     # Untuned, glibc keeps the thread's 10 MiB; tuned, it unmaps it on free.
     assert (grown_by("plain") > 8 * 1024 * 1024, grown_by("tuned") < 1024 * 1024) == (True, True)
+
+
+TRIM = """
+import threading
+from poster.daemon.malloc import release_free_memory
+
+def resident():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+
+kept = []
+
+def read_feeds():
+    chunks = [bytearray(2000) for _ in range(30_000)]  # 60 MB of chunks below the threshold
+    kept.extend(chunks[::40])  # what stays between the freed ones pins the arena's top
+
+reader = threading.Thread(target=read_feeds)
+reader.start()
+reader.join()
+before = resident()
+assert release_free_memory()
+print(before - resident())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_free_pages_between_live_chunks_go_back_to_the_system() -> None:
+    done = subprocess.run([sys.executable, "-c", TRIM], capture_output=True, text=True, check=True)
+    assert int(done.stdout) > 30 * 1024 * 1024

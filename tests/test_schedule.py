@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from poster.config import Config, FeedConfig, Schedule
 from poster.config.settings import DaemonConfig, ViberConfig, WebhookConfig
 from poster.daemon import schedule as schedule_module
-from poster.daemon.schedule import BACKOFF_BASE, ConfigDiff, backoff, diff, next_runs, trigger_for
+from poster.daemon.schedule import (
+    BACKOFF_BASE,
+    ConfigDiff,
+    after_read,
+    backoff,
+    diff,
+    first_poll,
+    next_runs,
+    slot,
+    trigger_for,
+)
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -267,3 +278,114 @@ def test_diff_names_the_feeds_added_removed_and_changed(
 )
 def test_a_diff_is_logged_one_line_per_change(change: ConfigDiff, lines: list[str]) -> None:
     assert change.lines() == lines
+
+
+# Slots: where each interval feed's polls fall within its interval
+
+
+def named(name: str, interval: timedelta = HOUR) -> FeedConfig:
+    return FeedConfig(name=name, url=f"https://example.org/{name}.xml", schedule=Schedule(interval))
+
+
+@pytest.mark.parametrize("after", [NOW, NOW + timedelta(seconds=1), NOW + timedelta(minutes=359)])
+@pytest.mark.parametrize("name", ["news", "feed-0001", "блог"])
+def test_a_slot_comes_within_one_interval_and_then_every_interval(
+    name: str, after: datetime
+) -> None:
+    first = slot(named(name), after)
+    assert after < first <= after + HOUR
+    assert slot(named(name), first) == first + HOUR
+    assert slot(named(name), first - timedelta(microseconds=1)) == first
+
+
+def test_slots_of_many_feeds_spread_evenly_over_the_interval() -> None:
+    offsets = sorted((slot(named(f"feed-{n:04d}"), NOW) - NOW) / HOUR for n in range(1000))
+    gaps = [b - a for a, b in zip([0.0, *offsets], [*offsets, 1.0], strict=True)]
+    assert max(gaps) < 0.02
+    tenths = [sum(int(offset * 10) == tenth for offset in offsets) for tenth in range(10)]
+    assert min(tenths) > 70 and max(tenths) < 130, tenths
+    assert statistics.median(offsets) == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_feed_keeps_its_slots_across_restarts_and_feeds_differ() -> None:
+    assert slot(named("news"), NOW) == slot(named("news"), NOW - 5 * HOUR) + 5 * HOUR
+    assert slot(named("news"), NOW) != slot(named("sport"), NOW)
+    two_hours = slot(named("news", 2 * HOUR), NOW)
+    assert NOW < two_hours <= NOW + 2 * HOUR
+
+
+# After a read: a read at once goes to its slot, a late one keeps half an interval before the next
+
+DUE = NOW - 10 * MINUTE
+
+
+@pytest.mark.parametrize(
+    ("started", "scheduled", "late"),
+    [
+        (DUE + timedelta(seconds=1), DUE + HOUR + 2 * MINUTE, False),
+        (DUE, DUE + HOUR, False),
+        (DUE + 20 * MINUTE, DUE + HOUR, False),
+        (DUE + 31 * MINUTE, DUE + HOUR, True),
+        (DUE + 50 * MINUTE, DUE + HOUR + 6 * MINUTE, True),
+        (DUE, None, False),
+    ],
+    ids=["on-time-with-jitter", "on-time", "late", "later-than-half", "very-late", "unscheduled"],
+)
+def test_a_late_read_keeps_half_an_interval_before_the_next_at_its_slot(
+    started: datetime, scheduled: datetime | None, late: bool
+) -> None:
+    moved = after_read(named("news"), scheduled, started, NOW, at_once=False)
+    if not late:
+        assert moved is None
+        return
+    assert moved is not None
+    assert started + HOUR / 2 < moved <= started + HOUR * 3 / 2
+    assert moved == slot(named("news"), moved - HOUR)
+
+
+def test_late_reads_that_end_together_go_back_to_their_own_slots() -> None:
+    names = [f"feed-{n:03d}" for n in range(100)]
+    moved = [after_read(named(name), NOW, NOW, NOW, at_once=False) for name in names]
+    assert moved == [slot(named(name), NOW + HOUR / 2) for name in names]
+    assert len(set(moved)) == 100
+
+
+def test_a_read_at_once_moves_the_next_poll_to_the_feeds_slot() -> None:
+    moved = after_read(named("news"), NOW + HOUR, NOW - MINUTE, NOW, at_once=True)
+    assert moved == slot(named("news"), NOW)
+
+
+def test_a_cron_feed_keeps_its_times_after_any_read() -> None:
+    cron = replace(named("news"), schedule=Schedule(interval=None, cron="0 * * * *"))
+    assert after_read(cron, NOW + MINUTE, NOW - HOUR, NOW, at_once=False) is None
+    assert after_read(cron, NOW + MINUTE, NOW - HOUR, NOW, at_once=True) is None
+
+
+def test_feeds_with_the_same_interval_share_one_trigger() -> None:
+    assert trigger_for(named("news")) is trigger_for(named("sport"))
+    assert trigger_for(named("news")) is not trigger_for(named("news", 2 * HOUR))
+    jittered = replace(named("news"), schedule=Schedule(HOUR, jitter=timedelta(seconds=30)))
+    assert trigger_for(jittered) is not trigger_for(named("news"))
+
+
+# The first poll: a feed read before at its slot, new ones at a steady pace
+
+
+def test_a_feed_read_before_is_first_polled_at_its_slot() -> None:
+    assert first_poll(named("news"), NOW) == slot(named("news"), NOW)
+
+
+@pytest.mark.parametrize(
+    ("new", "span"),
+    [(1, 0.1), (8, 0.8), (600, 60.0), (36_000, 3600.0), (100_000, 3600.0)],
+    ids=["one", "a few", "hundreds", "an-hour's-worth", "more-than-an-interval"],
+)
+def test_new_feeds_are_read_at_a_steady_pace_within_one_interval(new: int, span: float) -> None:
+    names = [f"feed-{n:04d}" for n in range(200)]
+    firsts = [first_poll(named(name), NOW, new=new) for name in names]
+    assert all(NOW < first <= NOW + timedelta(seconds=span) for first in firsts)
+    assert max(firsts) - min(firsts) > timedelta(seconds=span * 0.9)
+    shares = [(slot(named(name), NOW) - NOW) / HOUR for name in names]
+    assert [(first - NOW).total_seconds() / span for first in firsts] == pytest.approx(
+        shares, abs=1e-4
+    )

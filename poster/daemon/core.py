@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster.app import App, build
@@ -22,16 +23,19 @@ from poster.config import Config, FeedConfig, load_config
 from poster.daemon.callbacks import POLL_EVERY, start_gateways
 from poster.daemon.feedreads import Reads, due, read_failed, read_ok
 from poster.daemon.health import health_page, metrics_page, start_listener
+from poster.daemon.listed import Listed
 from poster.daemon.listener import WebhookReceiver
-from poster.daemon.malloc import return_large_buffers
+from poster.daemon.malloc import release_free_memory, return_large_buffers
 from poster.daemon.metrics import Metrics
 from poster.daemon.nextread import next_poll, schedule_name
 from poster.daemon.pushing import start_push
 from poster.daemon.schedule import (
     ConfigDiff,
+    after_read,
     diff,
     new_scheduler,
     schedule_feed,
+    slot,
 )
 from poster.daemon.systemd import Notifier, install_signals
 from poster.daemon.worker import LaneWorker, relane
@@ -53,6 +57,9 @@ log = logging.getLogger(__name__)
 TICK = 2.0
 """Seconds between the main loop's chores: signals, inbox, watchdog."""
 PRUNE_EVERY = timedelta(days=1)
+TRIM_EVERY = 60.0
+"""Seconds between handing the fetch threads' free memory back to the system."""
+NO_HINTS = FeedHints()
 READ_GRACE = 3.0
 """Seconds a stop waits for feed reads under way; the unit's TimeoutStopSec is 15."""
 
@@ -83,13 +90,17 @@ class Daemon:
         self._clock = clock
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._present: dict[str, frozenset[str]] = {}
-        # A 304 carries no document: its ttl and skipHours are those of the last one parsed.
+        self._present: dict[str, Listed] = {}
+        # A 304 carries no document: its ttl and skipHours are those of the last one parsed,
+        # kept only for the feeds that give any.
         self._hints: dict[str, FeedHints] = {}
         self._fresh: set[str] = set()
+        # Feeds read at once, to be moved to their slots after that read.
+        self._unslotted: set[str] = set()
         # Counts requests for full reads, so a read under way cannot cancel a newer one.
         self._fresh_asked = 0
         self._last_prune = 0.0
+        self._last_trim = time.monotonic()
         self._reads = Reads(self._stop)
         self.push: PushService | None = None
 
@@ -158,14 +169,22 @@ class Daemon:
     def _scheduler(self, config: Config) -> BackgroundScheduler:
         """Return a scheduler with one job per enabled feed."""
         scheduler = new_scheduler(config.daemon.max_fetches)
+        states = (self.store.feed_state(feed.name) for feed in config.feeds)
+        unread = {state.feed for state in states if state.last_success is None}
         for feed in config.feeds:
-            self._add_job(scheduler, feed)
+            self._add_job(scheduler, feed, new=len(unread) if feed.name in unread else 0)
         return scheduler
 
-    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig) -> None:
-        """Schedule a feed, and have its first read be a full one."""
-        if schedule_feed(scheduler, feed, self._poll, self._clock):
+    def _add_job(self, scheduler: BackgroundScheduler, feed: FeedConfig, *, new: int) -> None:
+        """Schedule a feed, and have its first read be a full one.
+
+        A feed never read, or that a reload adds or changes, is one of ``new`` feeds read at
+        once (see ``first_poll``) and then polled at its slots; others wait for their slot.
+        """
+        if schedule_feed(scheduler, feed, self._poll, self._clock, new=new):
             self._read_in_full([feed.name])
+            if new and feed.schedule.cron is None:
+                self._unslotted.add(feed.name)
 
     def _read_in_full(self, names: Iterable[str]) -> None:
         """Make the next read of each feed unconditional, whatever validators are saved by then."""
@@ -174,8 +193,26 @@ class Daemon:
 
     def _poll(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
+        started = _utcnow()
         with self._reads.feed(name):
             self._read(name)
+        self._reschedule(name, started)
+
+    def _reschedule(self, name: str, started: datetime) -> None:
+        """Move a feed's next poll after a read begun at ``started``, if it must move."""
+        feed = self.config.feed(name)
+        job = self.scheduler.get_job(name)
+        at_once = name in self._unslotted
+        self._unslotted.discard(name)
+        if feed is None or job is None or self._stop.is_set():
+            return
+        moment = after_read(feed, job.next_run_time, started, _utcnow(), at_once=at_once)
+        if moment is None:
+            return
+        try:
+            job.modify(next_run_time=moment)
+        except JobLookupError:
+            return  # a reload removed the feed meanwhile
 
     def _pushed(self, name: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
         """Read content a hub pushed through the poll's own path, and queue its new items."""
@@ -210,8 +247,8 @@ class Daemon:
         if isinstance(result, Batch):
             if self._fresh_asked == asked:
                 self._fresh.discard(name)
-            self._present[name] = frozenset(d.item.key for d in result.decisions)
-            self._hints[name] = result.parsed.hints
+            self._present[name] = Listed(d.item.key for d in result.decisions)
+            self._keep_hints(name, result.parsed.hints)
             poll = self._next_poll(feed, started, result.result.freshness)
             read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
@@ -228,6 +265,13 @@ class Daemon:
             read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)
 
+    def _keep_hints(self, name: str, hints: FeedHints) -> None:
+        """Keep a feed's hints for its next 304, unless it gives none."""
+        if hints == NO_HINTS:
+            self._hints.pop(name, None)
+        else:
+            self._hints[name] = hints
+
     def _due(self, feed: FeedConfig) -> bool:
         """Tell whether a feed may be read now; a read wanted in full skips the hints."""
         return due(
@@ -241,7 +285,9 @@ class Daemon:
         """Decide when to read the feed next, from its schedule and, unless off, its hints."""
         job = self.scheduler.get_job(feed.name)
         scheduled = job.next_run_time if job is not None and job.next_run_time else started
-        hints = self._hints.get(feed.name, FeedHints()) if feed.hints else FeedHints()
+        if feed.name in self._unslotted and feed.schedule.cron is None:
+            scheduled = slot(feed, started)
+        hints = self._hints.get(feed.name, NO_HINTS) if feed.hints else NO_HINTS
         poll = next_poll(
             scheduled,
             started,
@@ -310,6 +356,9 @@ class Daemon:
         if self._present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
             self._last_prune = now
             self._prune()
+        if now - self._last_trim >= TRIM_EVERY:
+            self._last_trim = now
+            release_free_memory()
 
     def _prune(self) -> None:
         """Drop old records of items gone from their feeds, and of feeds gone from the config."""
@@ -340,15 +389,17 @@ class Daemon:
         for name in change.removed:
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.remove_job(name)
+            self._unslotted.discard(name)
             self.outbox.drop(name)
         self.config = new
-        for name in (*change.added, *change.changed):
+        touched = (*change.added, *change.changed)
+        for name in touched:
             feed = new.feed(name)
             job = self.scheduler.get_job(name)
             if job is not None:
                 job.remove()
             if feed is not None:
-                self._add_job(self.scheduler, feed)
+                self._add_job(self.scheduler, feed, new=len(touched))
         self._relane()
         resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
         for worker in self.workers.values():

@@ -1,4 +1,4 @@
-"""Have glibc hand large buffers back to the system as soon as they are freed.
+"""Have glibc hand large buffers back to the system as soon as they are freed, and free pages.
 
 glibc serves an allocation over its mmap threshold (128 KiB) from a mapping of its own, unmapped
 on free; but each time such a buffer is freed it raises the threshold to that buffer's size, up
@@ -25,3 +25,18 @@ def return_large_buffers() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def release_free_memory() -> bool:
+    """Hand every malloc arena's free pages back to the system; tell whether any went.
+
+    Each fetch thread allocates from an arena of its own, and glibc gives an arena's pages back
+    only from its top: the free pages between live chunks stay resident until ``malloc_trim``.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False  # not glibc
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,11 @@ if TYPE_CHECKING:
 BACKOFF_BASE = timedelta(minutes=1)
 CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
 CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
+DEFAULT_INTERVAL = timedelta(minutes=15)
+FIRST_READS_PER_SECOND = 10
+"""How fast the feeds to read at once are read: a first read costs tens of ms of CPU."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def new_scheduler(max_fetches: int) -> BackgroundScheduler:
@@ -38,12 +45,15 @@ def schedule_feed(
     feed: FeedConfig,
     poll: Callable[[str], None],
     clock: Callable[[], datetime],
+    *,
+    new: int = 0,
 ) -> bool:
-    """Schedule an enabled feed, read at once on an interval or at its cron times; say if it was."""
+    """Schedule an enabled feed at its cron times, else at ``first_poll``; say if it was."""
     if not feed.enabled:
         return False
-    first = clock() if feed.schedule.cron is None else None
-    options = {"next_run_time": first} if first is not None else {}
+    options = {}
+    if feed.schedule.cron is None:
+        options["next_run_time"] = first_poll(feed, clock(), new=new)
     scheduler.add_job(
         poll, trigger_for(feed), args=[feed.name], id=feed.name, name=feed.name,
         replace_existing=True, **options,
@@ -52,16 +62,76 @@ def schedule_feed(
 
 
 def trigger_for(feed: FeedConfig) -> BaseTrigger:
-    """Return the APScheduler trigger of a feed: its cron, else its interval with jitter."""
+    """Return the APScheduler trigger of a feed: its cron, else its interval with jitter.
+
+    Feeds with the same interval and jitter share one trigger: APScheduler 3.x triggers keep
+    nothing between fire times, and 10,000 feeds would otherwise hold 10,000 alike.
+    """
     from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
 
     schedule = feed.schedule
     jitter = int(schedule.jitter.total_seconds()) or None
     if schedule.cron is not None:
         return CronTrigger.from_crontab(schedule.cron, timezone=zone(feed))
-    interval = schedule.interval or timedelta(minutes=15)
+    return _interval(schedule.interval or DEFAULT_INTERVAL, jitter)
+
+
+@functools.lru_cache(maxsize=64)
+def _interval(interval: timedelta, jitter: int | None) -> BaseTrigger:
+    """Return the trigger every feed with this interval and jitter shares."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
     return IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter, timezone=UTC)
+
+
+def slot(feed: FeedConfig, after: datetime) -> datetime:
+    """Return the first of an interval feed's slots after ``after``.
+
+    A feed's slots are its interval apart, shifted from the epoch by a share of the interval
+    that its name fixes: feeds polled first at their slots are spread evenly over the interval,
+    and stay so, since each later poll follows the one before by the interval and the jitter.
+    """
+    interval = (feed.schedule.interval or DEFAULT_INTERVAL) // _MICROSECOND
+    share = int.from_bytes(hashlib.blake2b(feed.name.encode(), digest_size=8).digest())
+    offset = share * interval >> 64
+    number = ((after - _EPOCH) // _MICROSECOND - offset) // interval + 1
+    return _EPOCH + (offset + number * interval) * _MICROSECOND
+
+
+def first_poll(feed: FeedConfig, now: datetime, *, new: int = 0) -> datetime:
+    """Return when to poll an interval feed first: at its slot, or soon if it is one of ``new``.
+
+    A feed read before waits for its slot, within one interval. The ``new`` feeds to read at
+    once (never read, or added or changed by a reload) are read at ``FIRST_READS_PER_SECOND``,
+    each at the same share of that shorter span as its slot's of the interval: a few at once,
+    10,000 over the whole interval, since the fetch threads could only read them one after
+    another and polls started together would stay together.
+    """
+    at = slot(feed, now)
+    if not new:
+        return at
+    interval = feed.schedule.interval or DEFAULT_INTERVAL
+    span = min(interval, timedelta(seconds=new / FIRST_READS_PER_SECOND))
+    return now + (at - now) * (span / interval)
+
+
+def after_read(
+    feed: FeedConfig, scheduled: datetime | None, started: datetime, now: datetime, *, at_once: bool
+) -> datetime | None:
+    """Return where to move an interval feed's next poll after a read, or None to leave it.
+
+    After a read at once it goes to the feed's next slot (the same slot when the read was at
+    it). The scheduler counts the next poll from when a read was due, so after a read that
+    waited behind others the next would come too soon: when that is less than half an interval
+    after the read began, it goes to the feed's first slot after that. Not one interval after
+    the read: reads that waited together end together, and would stay together.
+    """
+    if feed.schedule.cron is not None or scheduled is None:
+        return None
+    if at_once:
+        return slot(feed, now)
+    earliest = started + (feed.schedule.interval or DEFAULT_INTERVAL) / 2
+    return slot(feed, earliest) if scheduled < earliest else None
 
 
 def zone(feed: FeedConfig) -> tzinfo:

@@ -23,6 +23,8 @@ _SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours\s*>", re.S)
 _SKIP_DAYS = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays\s*>", re.S)
 _HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour\s*>")
 _DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day\s*>")
+_NONE: frozenset[int] = frozenset()
+"""The one empty set most feeds share: each call of ``frozenset()`` makes a new one."""
 
 
 def read_hints(meta: Mapping[str, Any], body: bytes) -> FeedHints:
@@ -53,16 +55,16 @@ def _skip_hours(body: bytes) -> frozenset[int]:
     """Return the hours (0-23 GMT) of the channel's ``<skipHours>``; 24 is read as 0."""
     found = _SKIP_HOURS.search(body)
     if found is None:
-        return frozenset()
+        return _NONE
     # RSS 2.0 says 0-23; Netscape's RSS 0.91 counted 1-24, where 24 is midnight.
     hours = (int(hour) for hour in _HOUR.findall(found.group(1)))
-    return frozenset(hour % 24 for hour in hours if hour <= 24)
+    return frozenset(hour % 24 for hour in hours if hour <= 24) or _NONE
 
 
 def _skip_days(body: bytes) -> frozenset[int]:
     """Return the days of the channel's ``<skipDays>``, 0 for Monday."""
     found = _SKIP_DAYS.search(body)
     if found is None:
-        return frozenset()
+        return _NONE
     names = (day.decode("ascii").lower() for day in _DAY.findall(found.group(1)))
-    return frozenset(DAYS.index(name) for name in names if name in DAYS)
+    return frozenset(DAYS.index(name) for name in names if name in DAYS) or _NONE

@@ -42,6 +42,7 @@ from poster.store.files import (
     new_generation,
     open_journal,
     read_snapshot,
+    snapshot_chunks,
     write_atomic,
 )
 from poster.store.journalread import JournalScan, check_sequence, scan_journal
@@ -222,11 +223,11 @@ class JournalStorage(Storage):
     def _compact(self) -> None:
         """Write the snapshot and start its journal, letting OS errors through."""
         generation = new_generation()
-        data = encode_snapshot(
+        data = snapshot_chunks(
             generation, self._generation, self.snapshot_tables(), self._seq, self.restored
         )
         keep_backup(self.files)
-        write_atomic(self.files.snapshot, data)
+        size = write_atomic(self.files.snapshot, data)
         self._forget_held()
         self._snapshot_id = file_id(self.files.snapshot)
         # The journal now repeats what the snapshot holds; it must be replaced before the next
@@ -234,8 +235,8 @@ class JournalStorage(Storage):
         self._unfinished = True
         self._start_journal(generation)
         self._unfinished = False
-        self._generation, self._snapshot_bytes = generation, len(data)
-        log.info("state=compacted path=%s bytes=%d", self.files.snapshot, len(data))
+        self._generation, self._snapshot_bytes = generation, size
+        log.info("state=compacted path=%s bytes=%d", self.files.snapshot, size)
 
     def close(self) -> None:
         """Close the journal and release the lock."""

@@ -7,7 +7,7 @@ new when it answers again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Container, Mapping
 
 from tinydb import Query
 from tinydb.table import Table
@@ -21,7 +21,7 @@ PRUNABLE = (SENT, FAILED, SEEN, RELEASED, SKIPPED)
 
 
 def prune_deliveries(
-    table: Table, index: DeliveryIndex, cutoff: str, keep: Mapping[str, Collection[str]]
+    table: Table, index: DeliveryIndex, cutoff: str, keep: Mapping[str, Container[str]]
 ) -> int:
     """Drop settled deliveries changed before ``cutoff`` that their feed no longer lists."""
     q = Query()
@@ -34,7 +34,7 @@ def prune_deliveries(
 
 
 def prune_seen(
-    table: Table, index: SeenIndex, cutoff: str, keep: Mapping[str, Collection[str]]
+    table: Table, index: SeenIndex, cutoff: str, keep: Mapping[str, Container[str]]
 ) -> int:
     """Drop held-back keys seen before ``cutoff`` that their feed no longer lists."""
     removed = 0

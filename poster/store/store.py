@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,7 +345,7 @@ class Store:
             else:
                 self._meta.update({"value": value}, doc_ids=[doc_id])
 
-    def prune(self, now: datetime, present: Mapping[str, Collection[str]]) -> int:
+    def prune(self, now: datetime, present: Mapping[str, Container[str]]) -> int:
         """Drop settled records older than the retention, except items their feed still lists.
 
         Pending and uncertain records are never dropped, and only the feeds named in
@@ -355,7 +355,7 @@ class Store:
         Returns how many records were removed.
         """
         cutoff = to_iso(now - self._retention)
-        keep = {feed: set(keys) for feed, keys in present.items()}
+        keep = dict(present)
         with self._lock:
             removed = prune_deliveries(self._deliveries, self._index, cutoff, keep)
             removed += prune_seen(self._seen_docs, self._seen, cutoff, keep)
