@@ -71,7 +71,7 @@ def test_the_system_resolver_lists_each_address_once() -> None:
     assert system_resolver("127.0.0.1", 80) == ("127.0.0.1",)
 
 
-def test_a_name_is_resolved_once_a_while_and_a_failure_is_not_kept() -> None:
+def test_a_name_is_resolved_once_a_while_and_a_failure_is_kept_briefly() -> None:
     now, asked = [0.0], []
 
     def resolve(host: str, port: int) -> tuple[str, ...]:
@@ -80,15 +80,22 @@ def test_a_name_is_resolved_once_a_while_and_a_failure_is_not_kept() -> None:
             raise OSError("temporary failure in name resolution")
         return (f"93.184.215.{len(asked)}",)
 
-    cache = ResolveCache(resolve, ttl=30.0, clock=lambda: now[0], max_names=2)
+    cache = ResolveCache(resolve, ttl=30.0, failed_ttl=10.0, clock=lambda: now[0], max_names=2)
     assert cache("a.test", 80) == cache("a.test", 80) == ("93.184.215.1",)
     now[0] = 29.9
     assert cache("a.test", 80) == ("93.184.215.1",) and asked == ["a.test"]
     now[0] = 30.0
     assert cache("a.test", 80) == ("93.184.215.2",)
-    for _ in range(2):
-        with pytest.raises(OSError):
+    for _ in range(3):  # asked once: the failure is raised again, unchanged, for 10 s
+        with pytest.raises(OSError, match="temporary failure in name resolution"):
             cache("down.test", 80)
+    now[0] = 39.9
+    with pytest.raises(OSError):
+        cache("down.test", 80)
+    assert asked == ["a.test", "a.test", "down.test"]
+    now[0] = 40.0
+    with pytest.raises(OSError):
+        cache("down.test", 80)
     cache("b.test", 80)
     cache("c.test", 80)  # a third name pushes out the oldest
     assert cache("a.test", 80) == ("93.184.215.7",)

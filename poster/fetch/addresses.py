@@ -26,6 +26,9 @@ Resolver = Callable[[str, int], Sequence[str]]
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 RESOLVE_TTL = 30.0
 """Seconds a name's addresses are reused: a pass asks the same few hosts again and again."""
+FAILED_TTL = 10.0
+"""Seconds a name that failed to resolve fails again without asking, as resolvers cache a
+negative answer: a feed's hundred images on a host that is down cost one lookup, not a hundred."""
 
 
 class NonPublicAddress(httpx.ConnectError):
@@ -47,7 +50,8 @@ class ResolveCache:
     """Resolve each host once per ``ttl`` seconds and reuse its addresses; safe between threads.
 
     The addresses reused are the ones checked and connected to, so a name that resolves
-    differently in between still cannot lead a request elsewhere. Failures are not kept.
+    differently in between still cannot lead a request elsewhere. A failure is kept for
+    ``failed_ttl`` seconds and raised again, unchanged, for that long.
     """
 
     def __init__(
@@ -55,14 +59,16 @@ class ResolveCache:
         resolve: Resolver = system_resolver,
         *,
         ttl: float = RESOLVE_TTL,
+        failed_ttl: float = FAILED_TTL,
         clock: Callable[[], float] = time.monotonic,
         max_names: int = 4096,
     ) -> None:
         self._resolve = resolve
         self._ttl = ttl
+        self._failed_ttl = failed_ttl
         self._clock = clock
         self._max = max_names
-        self._found: dict[tuple[str, int], tuple[float, tuple[str, ...]]] = {}
+        self._found: dict[tuple[str, int], tuple[float, tuple[str, ...] | OSError]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, host: str, port: int) -> tuple[str, ...]:
@@ -70,15 +76,28 @@ class ResolveCache:
         now = self._clock()
         with self._lock:
             kept = self._found.get((host, port))
-        if kept is not None and now - kept[0] < self._ttl:
-            return kept[1]
-        found = tuple(self._resolve(host, port))
+        if kept is not None:
+            at, answer = kept
+            if isinstance(answer, OSError):
+                if now - at < self._failed_ttl:
+                    raise type(answer)(*answer.args)  # a new one: no traceback piles up
+            elif now - at < self._ttl:
+                return answer
+        try:
+            found = tuple(self._resolve(host, port))
+        except OSError as failure:
+            self._keep(host, port, now, failure)
+            raise
+        self._keep(host, port, now, found)
+        return found
+
+    def _keep(self, host: str, port: int, now: float, answer: tuple[str, ...] | OSError) -> None:
+        """Remember ``answer`` for ``host``, forgetting the oldest name beyond ``max_names``."""
         with self._lock:
             self._found.pop((host, port), None)
-            self._found[(host, port)] = (now, found)  # insertion order is age order
+            self._found[(host, port)] = (now, answer)  # insertion order is age order
             while len(self._found) > self._max:
                 del self._found[next(iter(self._found))]
-        return found
 
 
 # Every request checks its addresses, and a poll asks the same few hosts over and over.
