@@ -10,7 +10,7 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import REDACTED, Account, Destination, Message, Opening, TokenSource
+from poster.destinations import REDACTED, Message, Opening
 from poster.destinations.decisiontelecom import compose as dt_compose
 from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import DEFAULT_BASE_URL, DecisionTelecomClient
@@ -23,15 +23,13 @@ from poster.destinations.gateway import (
     gateway_keys,
     gateway_settings,
 )
-from poster.destinations.gateway.accesskey import key_source
-from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
     open_gateway,
 )
+from poster.destinations.gateway.kindbase import GatewayKindBase
 from poster.destinations.gateway.pictures import explain
-from poster.destinations.gateway.standin import gateway_stand_in
 from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.sandbox.fakes import Fake
@@ -57,7 +55,7 @@ class DecisionTelecomSettings:
     purpose: str = "promotional"
 
 
-class DecisionTelecomKind:
+class DecisionTelecomKind(GatewayKindBase):
     """The DecisionTelecom Viber kind: text (106/206) or text + image + button (108/208)."""
 
     name = "decisiontelecom"
@@ -112,19 +110,6 @@ class DecisionTelecomKind:
         from poster.destinations.decisiontelecom.sandboxed import Sandboxed
 
         return Sandboxed(clock, balance)
-
-    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
-        """Say where the destination's access key comes from, checking it as a send would."""
-        settings: DecisionTelecomSettings = spec.settings
-        return key_source(spec.name, settings.gateway)
-
-    def account(self, destination: Destination) -> Account:
-        """Return what DecisionTelecom says of the account: only that it has no balance call."""
-        return gateway_account(destination)
-
-    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
-        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
-        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its key loaded, its recipients file read."""

@@ -10,18 +10,16 @@ from typing import Any, Literal, cast
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import Account, Destination, Message, Opening, TokenSource
+from poster.destinations import Message, Opening
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as shared_settings
-from poster.destinations.gateway.accesskey import key_source
-from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
     open_gateway,
 )
+from poster.destinations.gateway.kindbase import GatewayKindBase
 from poster.destinations.gateway.pictures import explain
-from poster.destinations.gateway.standin import gateway_stand_in
 from poster.destinations.inteltele import compose as it_compose
 from poster.destinations.inteltele.adapter import IntelTeleAdapter, SendOptions
 from poster.destinations.inteltele.api import DEFAULT_BASE_URL, SEND, Credentials, IntelTeleClient
@@ -56,7 +54,7 @@ class IntelTeleSettings:
     method: Literal["POST", "GET"] = "POST"
 
 
-class IntelTeleKind:
+class IntelTeleKind(GatewayKindBase):
     """The Intel Tele IM kind: text, or text + image + button, with an optional SMS fallback."""
 
     name = "inteltele"
@@ -129,19 +127,6 @@ class IntelTeleKind:
         from poster.destinations.inteltele.sandboxed import Sandboxed
 
         return Sandboxed(clock, balance)
-
-    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
-        """Say where the destination's access key comes from, checking it as a send would."""
-        settings: IntelTeleSettings = spec.settings
-        return key_source(spec.name, settings.gateway)
-
-    def account(self, destination: Destination) -> Account:
-        """Return the balance and credit Intel Tele reports, and the callback URL to set there."""
-        return gateway_account(destination)
-
-    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
-        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
-        return gateway_stand_in(self, spec, where, sender)
 
     def open(self, spec: DestinationConfig, where: Opening) -> GatewayDestination:
         """Return the destination: its API key loaded, its recipients file read on use."""

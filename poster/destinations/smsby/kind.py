@@ -17,13 +17,11 @@ from typing import Any
 from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import Account, Destination, Message, Opening, TokenSource
+from poster.destinations import Message, Opening
 from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
 from poster.destinations.gateway import gateway_settings as common_settings
-from poster.destinations.gateway.accesskey import key_source
-from poster.destinations.gateway.balance import gateway_account
+from poster.destinations.gateway.kindbase import GatewayKindBase
 from poster.destinations.gateway.pictures import explain
-from poster.destinations.gateway.standin import gateway_stand_in
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
@@ -56,7 +54,7 @@ def forward_minutes(value: object, _ctx: v.Context) -> int:
 class SmsBySettings:
     """A checked ``kind = "smsby"`` section: the shared gateway keys and SMS.BY's own."""
 
-    common: GatewaySettings
+    gateway: GatewaySettings
     """``recipients`` is None when the destination sends to a gateway list."""
     vibername_id: int | None = None
     alphaname_id: int | None = None
@@ -72,7 +70,7 @@ class SmsBySettings:
         return QUICK if self.forward_sms is not None else BULK
 
 
-class SmsByKind:
+class SmsByKind(GatewayKindBase):
     """The SMS.BY Viber gateway kind."""
 
     name = "smsby"
@@ -132,19 +130,6 @@ class SmsByKind:
 
         return Sandboxed(clock, balance)
 
-    def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
-        """Say where the destination's access key comes from, checking it as a send would."""
-        settings: SmsBySettings = spec.settings
-        return key_source(spec.name, settings.common)
-
-    def account(self, destination: Destination) -> Account:
-        """Return the Viber names and lists SMS.BY reports (it has no balance call)."""
-        return gateway_account(destination)
-
-    def stand_in(self, spec: DestinationConfig, where: Opening, sender: str | None) -> Destination:
-        """Return the preview's stand-in: the requests, recipients and cost, nothing sent."""
-        return gateway_stand_in(self, spec, where, sender)
-
     def open(self, spec: DestinationConfig, where: Opening) -> Any:
         """Return the destination ``spec`` describes, its key loaded and its numbers checked."""
         from poster.destinations.smsby.opening import open_destination
@@ -169,7 +154,7 @@ def route(spec: DestinationConfig, config_file: str) -> Route:
 
 def _conflicts(settings: SmsBySettings) -> list[tuple[str, str, str]]:
     """Return (key, problem, hint) for each way the section's keys do not fit together."""
-    has_file, mode = settings.common.recipients is not None, settings.mode
+    has_file, mode = settings.gateway.recipients is not None, settings.mode
     found = []
     if has_file == (settings.list_id is not None):
         hint = "recipients names a file of numbers; list_id a list kept at SMS.BY"
@@ -181,7 +166,7 @@ def _conflicts(settings: SmsBySettings) -> list[tuple[str, str, str]]:
         found.append(("vibername_id", "is required", "the Viber name id from getVibernames"))
     if mode == BULK and settings.alphaname_id is None:
         found.append(("alphaname_id", "is required", "sendBulkViber sends from an alphaname id"))
-    if settings.common.replies:
+    if settings.gateway.replies:
         found.append(("replies", "is not supported by kind smsby", "remove it"))
     return found
 
@@ -207,8 +192,8 @@ def check_phones(recipients: Recipients, config_file: str, name: str) -> Recipie
 
 def recipients_path(settings: SmsBySettings, config_file: str) -> Path:
     """Return the recipients file, relative to feeds.toml."""
-    assert settings.common.recipients is not None
-    return Path(config_file).parent / settings.common.recipients
+    assert settings.gateway.recipients is not None
+    return Path(config_file).parent / settings.gateway.recipients
 
 
 KIND = SmsByKind()

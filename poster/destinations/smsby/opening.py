@@ -33,12 +33,12 @@ def open_destination(kind: Kind, spec: DestinationConfig, where: Opening) -> Gat
     settings: SmsBySettings = spec.settings
     chosen = route(spec, where.config_file)
     recipients = _recipients(spec, where)
-    token = where.token or gateway_token(spec.name, settings.common, where.config_file)
-    client = SmsByClient(where.http, token, base_url=settings.common.api_url, name=spec.name)
+    token = where.token or gateway_token(spec.name, settings.gateway, where.config_file)
+    client = SmsByClient(where.http, token, base_url=settings.gateway.api_url, name=spec.name)
     path = ledger_path(where.state_dir, spec.name)
     daily = None
-    if settings.common.max_per_day is not None:
-        daily = DayCounter(DailyCap(settings.common.max_per_day), path.parent / "day.json")
+    if settings.gateway.max_per_day is not None:
+        daily = DayCounter(DailyCap(settings.gateway.max_per_day), path.parent / "day.json")
     address = CallbackAddress()
     return GatewayDestination(
         spec.name, kind, SmsByAdapter(client, chosen, address), recipients,
