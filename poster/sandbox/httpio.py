@@ -9,6 +9,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from poster.daemon.httpserver import shut_down
+
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
 
@@ -133,6 +135,5 @@ class Serving:
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop answering, release the port and wait for the thread to end."""
-        self.server.shutdown()
-        self.server.server_close()
+        shut_down(self.server)
         self._thread.join(timeout)
