@@ -150,3 +150,20 @@ def test_status_and_check_load_only_what_they_use(
     words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), *command]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     assert _loaded_after(f"main({words!r})", unused, env) == []
+
+
+@pytest.mark.parametrize("command", ["status", "check"])
+def test_a_command_on_an_unchanged_config_parses_no_toml(tmp_path: Path, command: str) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), command]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    env |= {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert "tomllib" in _loaded_after(f"main({words!r})", ("tomllib",), env)
+    assert _loaded_after(f"main({words!r})", ("tomllib",), env) == []
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert "tomllib" in _loaded_after(f"main({words!r})", ("tomllib",), env)

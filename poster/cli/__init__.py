@@ -131,9 +131,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     missing = missing_config(path, given=args.config is not None)
     if missing is not None:
         raise missing
-    from poster.config import load_config
+    import os
 
-    return int(args.handler(load_config(path), args))
+    from poster.config import load_config
+    from poster.config.parsedtoml import cache_dir
+
+    return int(args.handler(load_config(path, cache=cache_dir(os.environ)), args))
 
 
 def _fail(error: Exception | str, code: int) -> int:

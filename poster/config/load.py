@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import feedkeys as k
+from poster.config import parsedtoml
 from poster.config import values as v
 from poster.config.destinations import check_routes, destinations
 from poster.config.settings import (
@@ -31,15 +31,21 @@ _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEY
 _PLAIN_SET = frozenset(_PLAIN_FIELDS)
 
 
-def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and check ``path``; raise ``ConfigError`` listing every problem found."""
+def load_config(
+    path: Path | str, *, environ: Mapping[str, str] | None = None, cache: Path | None = None
+) -> Config:
+    """Read and check ``path``; raise ``ConfigError`` listing every problem found.
+
+    With ``cache``, a folder, what the file parsed to is kept there and used again while the
+    file's bytes stay the same (see ``parsedtoml``); the checks run on every load.
+    """
     file = str(path)
     config_path = Path(os.path.abspath(Path(path).expanduser()))
     report = _Report(file)
     ctx = v.Context(config_path.parent, None, os.environ if environ is None else environ)
     short = shorthand()
     sections = k.TOP_KEYS if short is None else {**k.TOP_KEYS, short[0]: k.SECTION}
-    top = k.read_table(_read_toml(config_path, file), sections, ctx)
+    top = k.read_table(_read_toml(config_path, file, cache), sections, ctx)
     report.add(top.issues)
     templates_dir = top.values.get("templates") or v.path_value(
         k.TOP_KEYS["templates"].default, ctx
@@ -85,14 +91,29 @@ class _Report:
             self.problems.append(ConfigProblem(self.file, key, issue.message, feed, issue.hint))
 
 
-def _read_toml(path: Path, file: str) -> dict[str, Any]:
-    """Parse the file, turning a read, encoding or syntax failure into one problem."""
+def _read_toml(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
+    """Parse the file, or recall what its bytes parsed to when ``cache`` holds them."""
     try:
-        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        data = path.read_bytes()
     except OSError as exc:
         hint = "check the path and that poster may read it"
         raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
+    known = None if cache is None else parsedtoml.recall(cache, path, data)
+    if known is not None:
+        return known
+    parsed = _parse_toml(data, file)
+    if cache is not None:
+        parsedtoml.remember(cache, path, data, parsed)
+    return parsed
+
+
+def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
+    """Parse TOML, turning an encoding or syntax failure into one problem."""
+    import tomllib  # here: a file whose bytes the cache holds is never parsed
+
+    try:
+        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
+        return tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         hint = "save the file as UTF-8"
         raise _single(file, f"is not UTF-8 text (bad byte at offset {exc.start})", hint) from exc
