@@ -191,6 +191,8 @@ def _feed_tables(value: object, _ctx: v.Context) -> list[tuple[int, dict[str, An
         hint = "write each feed as [[feeds]], with double brackets"
         raise v.fail("expected an array of tables, got a table", hint)
     entries = v.need(value, list, "an array of tables ([[feeds]])")
+    if all(type(entry) is dict for entry in entries):
+        return list(enumerate(entries))
     tables = ((f"[{i}]", (i, entry)) for i, entry in enumerate(entries))
     return v.each(tables, _indexed_table)
 

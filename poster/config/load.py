@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from poster.config.settings import (
     Schedule,
     ViberConfig,
     WebhookConfig,
+    feed_config,
 )
 from poster.destinations import kind, shorthand
 from poster.errors import ConfigError, ConfigProblem
@@ -45,7 +45,7 @@ def load_config(
     ctx = v.Context(config_path.parent, None, os.environ if environ is None else environ)
     short = shorthand()
     sections = k.TOP_KEYS if short is None else {**k.TOP_KEYS, short[0]: k.SECTION}
-    top = k.read_table(_read_toml(config_path, file, cache), sections, ctx)
+    top = k.read_table(parsedtoml.read(config_path, file, cache), sections, ctx)
     report.add(top.issues)
     templates_dir = top.values.get("templates") or v.path_value(
         k.TOP_KEYS["templates"].default, ctx
@@ -89,42 +89,6 @@ class _Report:
         for issue in issues:
             key = prefix + issue.sub
             self.problems.append(ConfigProblem(self.file, key, issue.message, feed, issue.hint))
-
-
-def _read_toml(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
-    """Parse the file, or recall what its bytes parsed to when ``cache`` holds them."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        hint = "check the path and that poster may read it"
-        raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
-    known = None if cache is None else parsedtoml.recall(cache, path, data)
-    if known is not None:
-        return known
-    parsed = _parse_toml(data, file)
-    if cache is not None:
-        parsedtoml.remember(cache, path, data, parsed)
-    return parsed
-
-
-def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
-    """Parse TOML, turning an encoding or syntax failure into one problem."""
-    import tomllib  # here: a file whose bytes the cache holds is never parsed
-
-    try:
-        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
-        return tomllib.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        hint = "save the file as UTF-8"
-        raise _single(file, f"is not UTF-8 text (bad byte at offset {exc.start})", hint) from exc
-    except tomllib.TOMLDecodeError as exc:
-        hint = "fix the TOML syntax at that line (https://toml.io)"
-        raise _single(file, f"TOML syntax error: {exc}", hint) from exc
-
-
-def _single(file: str, message: str, hint: str) -> ConfigError:
-    """Return a ``ConfigError`` holding one problem about the whole file."""
-    return ConfigError([ConfigProblem(file, "", message, None, hint)])
 
 
 def _missing_templates_dir(folder: Path) -> v.Issue:
@@ -183,22 +147,24 @@ def _media(
     return MediaConfig(**values)
 
 
-@dataclass(frozen=True)
 class _Levels:
     """One feed's own values over what it inherits, and the keys known to be broken."""
 
-    own: Mapping[str, Any]
-    inherited: Mapping[str, Any]
-    bad: frozenset[str] = frozenset()
+    __slots__ = ("bad", "inherited", "own")
 
-    @cached_property
-    def effective(self) -> dict[str, Any]:
-        """Return the value in effect for every key, merged once per feed."""
-        return {**self.inherited, **self.own}
+    def __init__(
+        self,
+        own: Mapping[str, Any],
+        inherited: Mapping[str, Any],
+        bad: frozenset[str] = frozenset(),
+    ) -> None:
+        self.own = own
+        self.inherited = inherited
+        self.bad = bad
 
     def get(self, name: str) -> Any:
-        """Return the value in effect for ``name``."""
-        return self.effective.get(name)
+        """Return the value in effect for ``name``: the feed's own, else the inherited one."""
+        return self.own[name] if name in self.own else self.inherited.get(name)
 
 
 def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> _Levels:
@@ -257,17 +223,28 @@ def _check_feed(
     A check reads only its keys, so on a feed that sets none of them it finds what it finds
     in ``[defaults]``: ``inherited`` keeps that for every such feed.
     """
+    if levels.own.keys().isdisjoint(_CHECKED) and levels.bad.isdisjoint(_CHECKED):
+        # Most feeds set only keys no check reads, such as name and url: every check then
+        # finds what it finds in [defaults], for all of them alike.
+        return [issue for _, check in _CHECKS for issue in _inherited(check, defaults, inherited)]
     issues: list[v.Issue] = []
     for keys, check in _CHECKS:
         if not levels.bad.isdisjoint(keys):
             continue
         if levels.own.keys().isdisjoint(keys):
-            if check not in inherited:
-                inherited[check] = check(defaults)
-            issues += inherited[check]
+            issues += _inherited(check, defaults, inherited)
         else:
             issues += check(levels)
     return issues
+
+
+def _inherited(
+    check: Check, defaults: _Levels, inherited: dict[Check, list[v.Issue]]
+) -> list[v.Issue]:
+    """Return what ``check`` finds in ``[defaults]``, running it only the first time."""
+    if check not in inherited:
+        inherited[check] = check(defaults)
+    return inherited[check]
 
 
 def _schedule(levels: _Levels) -> Schedule:
@@ -345,6 +322,8 @@ _CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"format", "key"}), _check_key),
     (frozenset({"type", *k.FIXED_KEYS.values()}), _check_fixed),
 )
+_CHECKED = frozenset().union(*(keys for keys, _ in _CHECKS))
+"""Every key some check that spans keys reads."""
 
 
 def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | None) -> list[v.Issue]:
@@ -383,5 +362,6 @@ def _build(levels: _Levels, inherited: Mapping[str, Any], schedule: Schedule) ->
     if not levels.own.keys().isdisjoint(_SCHEDULE_KEYS):
         schedule = _schedule(levels)
     fixed_key = k.FIXED_KEYS.get(plain["type"])
-    fixed = levels.get(fixed_key) if fixed_key else None
-    return FeedConfig(**plain, schedule=schedule, fixed=fixed)
+    plain["fixed"] = levels.get(fixed_key) if fixed_key else None
+    plain["schedule"] = schedule
+    return feed_config(plain)

@@ -1,4 +1,4 @@
-"""Keep what ``feeds.toml`` parsed to, so that a file that has not changed is not parsed again.
+"""Read ``feeds.toml`` into tables; keep what they were, so an unchanged file is not parsed again.
 
 tomllib is pure Python: 1,000 feeds take it about 50 ms, while ``marshal`` loads its result in
 about 1 ms. An entry holds the exact bytes it was parsed from and is used only when the file
@@ -18,10 +18,48 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from poster.errors import ConfigError, ConfigProblem
+
 FORMAT = "poster-parsed-toml-1"
 """Changes whenever what an entry holds changes, so older entries are parsed again."""
 MAX_ENTRY = 64 * 1024 * 1024
 """The largest entry read; a bigger one is ignored (and replaced once the file is parsed)."""
+
+
+def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
+    """Parse the file, or recall what its bytes parsed to; a failure is one ``ConfigError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        hint = "check the path and that poster may read it"
+        raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
+    known = None if cache is None else recall(cache, path, data)
+    if known is not None:
+        return known
+    parsed = _parse_toml(data, file)
+    if cache is not None:
+        remember(cache, path, data, parsed)
+    return parsed
+
+
+def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
+    """Parse TOML, turning an encoding or syntax failure into one problem."""
+    import tomllib  # here: a file whose bytes the cache holds is never parsed
+
+    try:
+        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
+        return tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        hint = "save the file as UTF-8"
+        raise _single(file, f"is not UTF-8 text (bad byte at offset {exc.start})", hint) from exc
+    except tomllib.TOMLDecodeError as exc:
+        hint = "fix the TOML syntax at that line (https://toml.io)"
+        raise _single(file, f"TOML syntax error: {exc}", hint) from exc
+
+
+def _single(file: str, message: str, hint: str) -> ConfigError:
+    """Return a ``ConfigError`` holding one problem about the whole file."""
+    return ConfigError([ConfigProblem(file, "", message, None, hint)])
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path | None:

@@ -308,9 +308,25 @@ def _header(pair: object, environ: Mapping[str, str]) -> tuple[str, str]:
     return name, result
 
 
+# An http(s) URL of only these characters, with a host and at most a five-digit port, is one
+# urlsplit would find that scheme, host and port in (RFC 3986 §3): it needs no closer look.
+_PLAIN_HTTP = re.compile(
+    r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?"
+)
+
+
 def feed_url(value: object, ctx: Context) -> str:
     """Check an http(s) URL, or turn a file: URL or local path into an absolute file URL."""
     raw = text(value, ctx).strip()
+    plain = _PLAIN_HTTP.fullmatch(raw)
+    if plain is not None and int(plain["port"] or 0) <= 65535:
+        return raw
+    return split_feed_url(raw, ctx)
+
+
+def split_feed_url(raw: str, ctx: Context) -> str:
+    """Check a stripped ``url`` by splitting it: every form ``feed_url`` takes, and its errors."""
     parts = _split(raw)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
