@@ -63,7 +63,7 @@ def test_random_http_urls_are_judged_as_splitting_them_judges_them() -> None:
     for _ in range(3000):
         scheme = rng.choice(["http://", "https://", "HtTp://", "http:/", "http:", ""])
         raw = scheme + "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
-        if raw.strip() and not raw.strip().startswith("~"):
+        if raw.strip():
             assert _outcome(v.feed_url, raw) == _outcome(_by_splitting, raw), raw
 
 
@@ -104,3 +104,21 @@ def test_checks_on_defaults_are_reported_for_each_feed_that_inherits_them(tmp_pa
         ("c", "format", "expected a string, got an integer"),
         ("d", "json.items", json),
     ]
+
+
+@pytest.mark.parametrize("key", ["url", "template_folder"])
+def test_a_path_in_the_home_of_an_unknown_user_is_a_problem_not_a_crash(
+    tmp_path: Path, key: str
+) -> None:
+    config = tmp_path / "feeds.toml"
+    folder = "~no-such-user-here/templates" if key == "template_folder" else ROOT / "templates"
+    url = "~no-such-user-here/feed.xml" if key == "url" else "https://example.com/a"
+    config.write_text(
+        f'templates = "{folder}"\n[viber]\n[[feeds]]\nname = "a"\nurl = "{url}"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    [problem] = caught.value.problems
+    assert problem.key == ("url" if key == "url" else "templates")
+    assert "starts with '~no-such-user-here', but that user has no home folder" in problem.message

@@ -344,7 +344,7 @@ def split_feed_url(raw: str, ctx: Context) -> str:
         raise fail(
             f"URL scheme {scheme!r} is not supported", "use https://, http://, file:, or a path"
         )
-    return local_file(Path(raw).expanduser(), ctx).as_uri()
+    return local_file(home_expanded(raw), ctx).as_uri()
 
 
 def _split(raw: str) -> SplitResult:
@@ -372,7 +372,18 @@ _RELATIVE_HINT = "relative paths start at the folder that holds feeds.toml"
 
 def path_value(value: object, ctx: Context) -> Path:
     """Resolve a path against the config's folder without requiring that it exists."""
-    return Path(os.path.normpath(ctx.base_dir / Path(text(value, ctx)).expanduser()))
+    return Path(os.path.normpath(ctx.base_dir / home_expanded(text(value, ctx))))
+
+
+def home_expanded(raw: str) -> Path:
+    """Return the path ``raw`` with a leading ``~`` or ``~user`` made that user's home folder."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:  # pathlib's word for a user without a home folder it can find
+        user = raw.split("/", 1)[0]
+        hint = "write the path in full, or make it relative to the folder of feeds.toml"
+        message = f"{raw!r} starts with {user!r}, but that user has no home folder here"
+        raise fail(message, hint) from None
 
 
 def http_url(value: object, ctx: Context) -> str:
