@@ -78,6 +78,19 @@ class Renderer:
             self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
         return self.render(SAMPLE_ITEM, feed, meta, kind)
 
+    def reads_feed(self, feed: FeedConfig, kind: Kind) -> bool:
+        """Tell whether a template ``check`` runs for ``feed`` at ``kind`` may read ``feed``.
+
+        When none does, the check of another feed with the same settings but its name and url
+        ends alike: the kinds choose types from a feed's settings, never its name or address.
+        """
+        if feed.fixed is not None:
+            types = tuple(kind.possible_types(feed))
+        else:
+            types = (*kind.possible_types(feed), kind.choose_type(SAMPLE_ITEM, feed))
+        engine = self._engine()
+        return any(engine.reads_feed(feed, type, kind.name) for type in dict.fromkeys(types))
+
     def _render_text(
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: Kind
     ) -> str:

@@ -114,16 +114,22 @@ class Templates:
             name = template.name if template is not None else None
             return self._describe(exc, name), exc
 
+    def reads_feed(self, feed: FeedConfig, type: str, kind: str) -> bool:
+        """Tell whether the template ``feed`` uses for ``type`` at ``kind`` may read ``feed``."""
+        chosen = (feed.template, type, kind)
+        if chosen not in self._reads_feed:
+            self._reads_feed[chosen] = self._needs_feed(feed, type, kind)
+        return self._reads_feed[chosen]
+
     def _shared_outcome(
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
     ) -> _Outcome:
         """Return the outcome of the same template run on the same values, running it once."""
         chosen = (feed.template, type, kind)
-        if chosen not in self._reads_feed:
-            self._reads_feed[chosen] = self._needs_feed(feed, type, kind)
+        reads_feed = self.reads_feed(feed, type, kind)
         # Hashing an item costs more than rendering it again would save: key it by identity.
         self._items.setdefault(id(item), item)
-        key = (chosen, limit, id(item), meta if self._reads_feed[chosen] else None)
+        key = (chosen, limit, id(item), meta if reads_feed else None)
         if key not in self._outcomes:
             self._outcomes[key] = self._outcome(item, feed, meta, type, kind, limit)
         return self._outcomes[key]
