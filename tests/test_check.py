@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from jinja2 import FileSystemLoader
+from jinja2 import Environment, FileSystemLoader
 
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
 from poster.config import FeedConfig
@@ -254,3 +254,18 @@ def test_a_gateways_unusable_key_is_an_error(
     code, out, err = check(capsys, project(tmp_path, GATEWAYS))
     assert code == EXIT_CONFIG and out == ""
     assert "environment: POSTER_SB_TOKEN: the token is 5 characters long" in err
+
+
+def test_a_second_check_compiles_no_template(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = project(tmp_path, feeds={"a": ""})
+    assert check(capsys, config)[0] == EXIT_OK
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(Environment, "compile", refuse)
+    assert check(capsys, config)[0] == EXIT_OK
+    assert list((tmp_path / "cache" / "poster" / "templates").iterdir())

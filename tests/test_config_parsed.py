@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from poster.cachefiles import cache_dir
 from poster.config import load_config, parsedtoml
 from poster.errors import ConfigError
 
@@ -141,7 +142,7 @@ def test_a_folder_that_cannot_be_written_only_costs_the_parse(config: Path, tmp_
     ids=["systemd", "xdg", "relative xdg ignored", "home", "none"],
 )
 def test_the_cache_folder(environ: dict[str, str], expected: str | None) -> None:
-    found = parsedtoml.cache_dir(environ)
+    found = cache_dir(environ)
     assert (None if found is None else str(found)) == expected
 
 

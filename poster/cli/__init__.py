@@ -133,8 +133,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise missing
     import os
 
+    from poster.cachefiles import cache_dir
     from poster.config import load_config
-    from poster.config.parsedtoml import cache_dir
 
     return int(args.handler(load_config(path, cache=cache_dir(os.environ)), args))
 

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import fields
 from operator import attrgetter
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
-from poster.config import Config, FeedConfig
 
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from poster.config import Config, FeedConfig
     from poster.destinations import Kind, TokenSource
     from poster.render import Renderer
 
     TokenLine = tuple[str, TokenSource]
 
 RUNS_SHOWN = 3
-_SETTINGS = attrgetter(*(f.name for f in fields(FeedConfig) if f.name not in ("name", "url")))
-"""A feed's settings but its name and url, which only a template that reads ``feed`` sees."""
 
 
 def cmd_check(config: Config, _args: argparse.Namespace) -> int:
@@ -80,17 +79,22 @@ def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
 
 def _template_errors(config: Config) -> list[str]:
     """Render every feed's templates; return each distinct failure once with its feeds."""
+    from poster.cachefiles import cache_dir
+    from poster.config import FeedConfig
     from poster.destinations import kind
     from poster.render import Renderer
 
-    renderer = Renderer(config.templates_dir, fixed=True)
+    folder = cache_dir(os.environ)
+    compiled = None if folder is None else folder / "templates"
+    renderer = Renderer(config.templates_dir, fixed=True, compiled=compiled)
     feeds_by_error: dict[str, list[str]] = {}
     kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
     known: dict[tuple[object, ...], str | None] = {}
+    # A feed's settings but its name and url, which only a template that reads feed sees.
+    settings = attrgetter(*(f.name for f in fields(FeedConfig) if f.name not in ("name", "url")))
     for feed in config.feeds:
-        reason = _feed_error(
-            renderer, feed, dict.fromkeys(kinds[n] for n in config.routes(feed)), known
-        )
+        routed = dict.fromkeys(kinds[name] for name in config.routes(feed))
+        reason = _feed_error(renderer, feed, settings(feed), routed, known)
         if reason is not None:
             feeds_by_error.setdefault(reason, []).append(feed.name)
     return [
@@ -102,15 +106,15 @@ def _template_errors(config: Config) -> list[str]:
 def _feed_error(
     renderer: Renderer,
     feed: FeedConfig,
+    settings: tuple[object, ...],
     kinds: Iterable[Kind],
     known: dict[tuple[object, ...], str | None],
 ) -> str | None:
     """Return why ``feed`` fails at the first of ``kinds`` it fails at, or None.
 
-    ``known`` keeps the outcome of each kind and settings whose templates never read ``feed``:
-    another feed that differs only in its name and url gets that outcome without a render.
+    ``known`` keeps the outcome of each kind and ``settings`` whose templates never read
+    ``feed``: another feed that differs only in its name and url gets it without a render.
     """
-    settings = _SETTINGS(feed)
     for own in kinds:
         key = (own.name, *settings)
         if key in known:

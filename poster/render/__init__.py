@@ -41,7 +41,8 @@ class Renderer:
 
     Templates are compiled once and compiled again only when their file changes, so an edited
     template takes effect on the next item without a restart; with ``fixed``, as for ``check``,
-    they are taken as unchanging and each outcome that cannot differ between feeds is shared.
+    they are taken as unchanging and each outcome that cannot differ between feeds is shared;
+    with ``compiled``, a folder, the compiled templates are kept there for the next process.
     """
 
     def __init__(
@@ -51,11 +52,13 @@ class Renderer:
         clock: Callable[[], datetime] = _utc_now,
         limits: Limits | None = None,
         fixed: bool = False,
+        compiled: Path | None = None,
     ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
         self._limits = limits
         self._fixed = fixed
+        self._compiled = compiled
         self._cleaned: dict[str, str] = {}
         self._templates: Templates | None = None
         self._lock = threading.Lock()
@@ -112,7 +115,11 @@ class Renderer:
                 from poster.render.engine import Templates
 
                 self._templates = Templates(
-                    self.templates_dir, self._clock, self._limits, fixed=self._fixed
+                    self.templates_dir,
+                    self._clock,
+                    self._limits,
+                    fixed=self._fixed,
+                    compiled=self._compiled,
                 )
             return self._templates
 

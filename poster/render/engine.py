@@ -26,6 +26,7 @@ from jinja2.exceptions import SecurityError
 from poster.config import FeedConfig
 from poster.errors import RenderError
 from poster.models import FeedMeta, Item
+from poster.render.compiled import bytecode_cache
 from poster.render.filters import FILTERS
 from poster.render.limits import BoundedEnvironment, Limits, bound_filter
 from poster.render.undefined import FriendlyUndefined
@@ -54,7 +55,8 @@ class Templates:
 
     With ``fixed``, the templates are taken as unchanging for the object's life, as ``check``
     does: each is looked up and compiled once, and a template that never reads ``feed`` runs
-    once per item and message type, its outcome shared by every feed that chose it.
+    once per item and message type, its outcome shared by every feed that chose it. With
+    ``compiled``, a folder, the compiled templates are kept there for the next process.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Templates:
         limits: Limits | None = None,
         *,
         fixed: bool = False,
+        compiled: Path | None = None,
     ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
@@ -86,6 +89,7 @@ class Templates:
         # Every filter, Jinja's own too: center(10**9) must be refused before it runs.
         for name, function in list(self._env.filters.items()):
             self._env.filters[name] = bound_filter(name, function)
+        self._env.bytecode_cache = bytecode_cache(compiled, self._env)
 
     def render(
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
