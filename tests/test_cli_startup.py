@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -124,7 +125,11 @@ def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
 
 
 HEAVY_FOR_STATUS = ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")
-UNUSED_BY_STATUS = ("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient")
+UNUSED_BY_STATUS = (
+    *("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient"),
+    *("poster.destinations.viber.messages", "difflib", "zoneinfo"),
+)
+UNUSED_BY_CHECK = ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +139,7 @@ UNUSED_BY_STATUS = ("hashlib", "secrets", "tzlocal", "html.parser", "poster.stor
             ["status"],
             (*HEAVY_FOR_STATUS, *UNUSED_BY_STATUS),
         ),
-        (["check"], ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")),
+        (["check"], (*UNUSED_BY_CHECK, "difflib", "zoneinfo")),
     ],
     ids=lambda value: value[0] if isinstance(value, list) else "",
 )
@@ -167,3 +172,21 @@ def test_a_command_on_an_unchanged_config_parses_no_toml(tmp_path: Path, command
     assert _loaded_after(f"main({words!r})", ("tomllib",), env) == []
     config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert "tomllib" in _loaded_after(f"main({words!r})", ("tomllib",), env)
+
+
+@pytest.mark.parametrize("columns", ["50", "120"])
+def test_help_is_as_wide_as_argparse_makes_it(
+    monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    parser = build_parser()
+    plain = argparse.ArgumentParser(
+        prog="poster", description=parser.description, parents=[parser], add_help=False
+    )
+    assert parser.format_help() == plain.format_help()
+
+
+def test_commands_load_no_shutil(tmp_path: Path) -> None:
+    words = ["-c", str(tmp_path / "none.toml"), "status"]
+    assert _loaded_after(f"main({words!r})", ("shutil",)) == []
+    assert _loaded_after("main(['status', '--help'])", ("shutil",)) == []

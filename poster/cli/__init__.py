@@ -20,6 +20,7 @@ from poster.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    Formatter,
     Outline,
     command_named,
     default_config_path,
@@ -54,6 +55,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="poster",
         description="Post new items from RSS, Atom, RDF and JSON feeds to Viber.",
         parents=[shared_options(state=True, suppress=False)],
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"poster {__version__}")
     # argparse calls parser_class with each command's settings: any callable serves.

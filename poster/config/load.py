@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +77,14 @@ def load_config(
     return Config(config_path, templates_dir, viber, built, webhook, daemon, tuple(wanted), media)
 
 
-@dataclass
 class _Report:
     """Collect problems for one file, turning issues into located ``ConfigProblem``s."""
 
-    file: str
-    problems: list[ConfigProblem] = field(default_factory=list)
+    __slots__ = ("file", "problems")
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[ConfigProblem] = []
 
     def add(self, issues: Iterable[v.Issue], *, feed: str | None = None, prefix: str = "") -> None:
         """Record ``issues`` for ``feed`` with keys under ``prefix``."""
