@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import fields
 from operator import attrgetter
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
@@ -79,6 +78,8 @@ def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
 
 def _template_errors(config: Config) -> list[str]:
     """Render every feed's templates; return each distinct failure once with its feeds."""
+    from dataclasses import fields
+
     from poster.cachefiles import cache_dir
     from poster.config import FeedConfig
     from poster.destinations import kind
