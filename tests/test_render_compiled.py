@@ -116,3 +116,56 @@ def test_entries_name_the_code_generator_and_the_options_they_were_made_with() -
 
 def test_without_a_folder_nothing_is_kept() -> None:
     assert bytecode_cache(None, Environment()) is None
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the names of the templates Jinja parses from here on."""
+    names: list[str] = []
+    original = Environment.parse
+
+    def counted(self: Environment, source: str, name: str | None = None, *args: object) -> object:
+        names.append(str(name))
+        return original(self, source, name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Environment, "parse", counted)
+    return names
+
+
+def reads_feed(templates: Path, compiled: Path) -> bool:
+    """Ask a fresh set of fixed templates whether default.j2 may read ``feed``."""
+    return Templates(templates, lambda: NOW, fixed=True, compiled=compiled).reads_feed(
+        FEED, "text", "viber"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"default.j2": "{{ item.title }}"}, False),
+        ({"default.j2": "{{ feed.name }}"}, True),
+        ({"default.j2": "{% include 'part.j2' %}", "part.j2": "{{ feed.title }}"}, True),
+        ({"default.j2": "{% include 'part.j2' %}", "part.j2": "{{ item.link }}"}, False),
+        ({"default.j2": "{% include item.title %}"}, True),
+    ],
+    ids=["item only", "feed", "included feed", "included item", "named at run time"],
+)
+def test_whether_a_template_reads_feed_is_parsed_out_once(
+    folders: tuple[Path, Path], parses: list[str], files: dict[str, str], expected: bool
+) -> None:
+    templates, compiled = folders
+    for name, source in files.items():
+        (templates / name).write_text(source, encoding="utf-8")
+    assert reads_feed(templates, compiled) is expected
+    parsed = len(parses)
+    assert parsed >= 1
+    assert reads_feed(templates, compiled) is expected
+    assert len(parses) == parsed
+
+
+def test_a_changed_template_is_parsed_again(folders: tuple[Path, Path], parses: list[str]) -> None:
+    templates, compiled = folders
+    assert reads_feed(templates, compiled) is False
+    (templates / "default.j2").write_text("{{ feed.title }}", encoding="utf-8")
+    assert reads_feed(templates, compiled) is True
+    assert parses == ["default.j2", "default.j2"]

@@ -1,15 +1,18 @@
-"""Keep the templates Jinja compiled, so that a command compiles each template once.
+"""Keep the templates Jinja compiled, so that a command compiles and parses each template once.
 
 Jinja checks an entry against its template's source. The entries' names carry a digest of all
 else the compiled code depends on: Jinja's and Python's versions, the environment's class and
 options, its filters, and the code generator that puts the render budget's checks into every
-template (``limits.py``), so a change to any of them compiles again. Entries are kept as
-``cachefiles`` keeps files; any failure to read or write one only means compiling the template.
+template (``limits.py``), so a change to any of them compiles again. Beside each compiled
+template is what ``check`` learns by parsing it: whether it reads ``feed``, and the templates
+it pulls in, keyed by its name and source. Entries are kept as ``cachefiles`` keeps files; any
+failure to read or write one only means compiling or parsing the template again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import sys
 from pathlib import Path
 
@@ -19,6 +22,9 @@ from jinja2.bccache import Bucket, BytecodeCache
 
 from poster.cachefiles import read_own, write_own
 from poster.render import limits
+
+Facts = tuple[bool, tuple[str | None, ...]]
+"""Whether a template reads ``feed``, and the templates it pulls in (None: named at run time)."""
 
 
 class OwnBytecodeCache(BytecodeCache):
@@ -43,8 +49,35 @@ class OwnBytecodeCache(BytecodeCache):
         except OSError:
             return
 
+    def recall_facts(self, name: str, source: str) -> Facts | None:
+        """Return what ``keep_facts`` kept of the template ``name`` with this source, if any."""
+        try:
+            found = marshal.loads(read_own(self._facts_entry(name, source)))
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        if (
+            isinstance(found, tuple)
+            and len(found) == 2
+            and isinstance(found[0], bool)
+            and isinstance(found[1], tuple)
+            and all(pulled is None or isinstance(pulled, str) for pulled in found[1])
+        ):
+            return found
+        return None
+
+    def keep_facts(self, name: str, source: str, facts: Facts) -> None:
+        """Keep whether the template reads ``feed`` and what it pulls in, for this source."""
+        try:
+            write_own(self._facts_entry(name, source), marshal.dumps(facts))
+        except (OSError, ValueError):
+            return
+
     def _entry(self, bucket: Bucket) -> Path:
         return self.folder / f"{self.tag}-{bucket.key}.jinja"
+
+    def _facts_entry(self, name: str, source: str) -> Path:
+        key = hashlib.sha256(f"{name}\0{source}".encode()).hexdigest()
+        return self.folder / f"{self.tag}-{key}.facts"
 
 
 def bytecode_cache(folder: Path | None, env: Environment) -> OwnBytecodeCache | None:

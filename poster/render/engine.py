@@ -26,7 +26,7 @@ from jinja2.exceptions import SecurityError
 from poster.config import FeedConfig
 from poster.errors import RenderError
 from poster.models import FeedMeta, Item
-from poster.render.compiled import bytecode_cache
+from poster.render.compiled import Facts, OwnBytecodeCache, bytecode_cache
 from poster.render.filters import FILTERS
 from poster.render.limits import BoundedEnvironment, Limits, bound_filter
 from poster.render.undefined import FriendlyUndefined
@@ -158,13 +158,32 @@ class Templates:
             parsed.add(name)
             try:
                 source, _, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
-                tree = self._env.parse(source, name)
+                reads_feed, pulled_in = self._names(name, source)
             except TEMPLATE_FAILURES:
                 return True
-            if "feed" in jinja_meta.find_undeclared_variables(tree):
+            if reads_feed:
                 return True
-            names += jinja_meta.find_referenced_templates(tree)
+            names += pulled_in
         return False
+
+    def _names(self, name: str, source: str) -> Facts:
+        """Return whether a template's source reads ``feed``, and the templates it pulls in.
+
+        Parsing needs Jinja's lexer, whose patterns take longer to compile than the rest of
+        ``check``'s renders: the compiled-template cache keeps the answer for the next process.
+        """
+        cache = self._env.bytecode_cache
+        kept = cache.recall_facts(name, source) if isinstance(cache, OwnBytecodeCache) else None
+        if kept is not None:
+            return kept
+        tree = self._env.parse(source, name)
+        facts = (
+            "feed" in jinja_meta.find_undeclared_variables(tree),
+            tuple(jinja_meta.find_referenced_templates(tree)),
+        )
+        if isinstance(cache, OwnBytecodeCache):
+            cache.keep_facts(name, source, facts)
+        return facts
 
     def _template(self, feed: FeedConfig, type: str, kind: str) -> Template:
         """Return the feed's template, else `<kind>/<type>.j2`, `<type>.j2` or `default.j2`."""
