@@ -74,11 +74,19 @@ def read_table(raw: Mapping[str, object], keys: Mapping[str, Key], ctx: v.Contex
         except v.Invalid as exc:
             table.issues += [v.Issue(i.message, i.hint, name + i.sub) for i in exc.issues]
             table.bad.add(name)
-    for name, spec in keys.items():
-        if spec.required and name not in raw:
-            table.issues.append(v.Issue("is required", spec.required, name))
+    required = _REQUIRED.get(id(keys))
+    if required is None:
+        required = _required(keys)
+    for name, hint in required:
+        if name not in raw:
+            table.issues.append(v.Issue("is required", hint, name))
             table.bad.add(name)
     return table
+
+
+def _required(keys: Mapping[str, Key]) -> tuple[tuple[str, str], ...]:
+    """Return each required key of ``keys`` with the hint shown when it is missing."""
+    return tuple((name, spec.required) for name, spec in keys.items() if spec.required)
 
 
 def nested(keys: Mapping[str, Key], what: str) -> v.Convert:
@@ -323,3 +331,6 @@ DEFAULT_KEYS: dict[str, Key] = {
 }
 BUILT_IN: dict[str, Any] = {name: spec.default for name, spec in FEED_KEYS.items()}
 """The value of every per-feed key that neither the feed nor ``[defaults]`` sets."""
+_REQUIRED = {id(keys): _required(keys) for keys in (TOP_KEYS, FEED_KEYS, DEFAULT_KEYS)}
+"""The required keys of the tables read most often (each feed's), found once: the tables live
+as long as the module, so their ids stay theirs."""

@@ -192,7 +192,7 @@ def _feeds(
     """Check every ``[[feeds]]`` table; return each feed's label and levels."""
     feeds: list[tuple[str, _Levels]] = []
     first_use: dict[str, int] = {}
-    inherited: dict[Check, list[v.Issue]] = {}
+    inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
         table = k.read_table(raw, k.FEED_KEYS, ctx)
         label = table.values.get("name", f"feeds[{index}]")
@@ -218,17 +218,22 @@ def _check(levels: _Levels, checks: Iterable[tuple[frozenset[str], Check]]) -> l
 
 
 def _check_feed(
-    levels: _Levels, defaults: _Levels, inherited: dict[Check, list[v.Issue]]
+    levels: _Levels, defaults: _Levels, inherited: dict[Check | None, list[v.Issue]]
 ) -> list[v.Issue]:
     """Run ``_CHECKS`` on a feed; one that reads no key the feed sets runs once, on defaults.
 
     A check reads only its keys, so on a feed that sets none of them it finds what it finds
-    in ``[defaults]``: ``inherited`` keeps that for every such feed.
+    in ``[defaults]``: ``inherited`` keeps that for every such feed, and under None what all
+    of them find.
     """
     if levels.own.keys().isdisjoint(_CHECKED) and levels.bad.isdisjoint(_CHECKED):
         # Most feeds set only keys no check reads, such as name and url: every check then
         # finds what it finds in [defaults], for all of them alike.
-        return [issue for _, check in _CHECKS for issue in _inherited(check, defaults, inherited)]
+        if None not in inherited:
+            inherited[None] = [
+                issue for _, check in _CHECKS for issue in _inherited(check, defaults, inherited)
+            ]
+        return inherited[None]
     issues: list[v.Issue] = []
     for keys, check in _CHECKS:
         if not levels.bad.isdisjoint(keys):
@@ -241,7 +246,7 @@ def _check_feed(
 
 
 def _inherited(
-    check: Check, defaults: _Levels, inherited: dict[Check, list[v.Issue]]
+    check: Check, defaults: _Levels, inherited: dict[Check | None, list[v.Issue]]
 ) -> list[v.Issue]:
     """Return what ``check`` finds in ``[defaults]``, running it only the first time."""
     if check not in inherited:
