@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from jinja2 import Environment
+from jinja2.bccache import bc_magic
 
 from poster.config import FeedConfig
 from poster.models import FeedMeta
@@ -86,11 +87,15 @@ def test_an_entry_others_may_write_is_never_read(
     assert compiles == ["default.j2", "default.j2"]
 
 
-def test_a_damaged_entry_is_compiled_again(folders: tuple[Path, Path], compiles: list[str]) -> None:
+@pytest.mark.parametrize("cut", [False, True], ids=["other bytes", "cut in the checksum"])
+def test_a_damaged_entry_is_compiled_again(
+    folders: tuple[Path, Path], compiles: list[str], cut: bool
+) -> None:
     templates, compiled = folders
     first = render(templates, compiled)
     [entry] = compiled.iterdir()
-    entry.write_bytes(b"j2 but not really")
+    damaged = entry.read_bytes()[: len(bc_magic) + 3] if cut else b"j2 but not really"
+    entry.write_bytes(damaged)
     assert render(templates, compiled) == first
     assert compiles == ["default.j2", "default.j2"]
 

@@ -40,7 +40,10 @@ class OwnBytecodeCache(BytecodeCache):
             data = read_own(self._entry(bucket))
         except OSError:
             return
-        bucket.bytecode_from_string(data)
+        try:
+            bucket.bytecode_from_string(data)
+        except Exception:  # a damaged entry's checksum fails to unpickle: compile instead
+            bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         """Write the entry of ``bucket``; a failure only means compiling it next time."""
