@@ -199,6 +199,7 @@ def test_a_conditional_get_builds_no_httpx_request_or_response(
         again = fetch(feed, client, first.validators)
     assert (first.status, again.status) == (200, 304)
     assert feed_server.requests[-1].headers["if-none-match"] == first.validators.etag
+    assert feed_server.requests[-1].peer == feed_server.requests[-2].peer  # one connection
 
 
 def test_a_header_value_beyond_ascii_is_sent_as_utf8(feed_server: FeedServer) -> None:
