@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from feedserver import FeedServer
 
 from poster import cli
 from poster.cli import build_parser, parse
@@ -119,6 +120,26 @@ def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path)
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     unused = ("poster.destinations.viber.sandbox", "poster.sandbox", "apscheduler", "asyncio")
     assert _loaded_after(f"main({words!r})", unused, env) == []
+
+
+def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.keep_alive = True
+    body = (ROOT / "tests" / "data" / "feeds" / "rss20_media.xml").read_bytes()
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        f'[[feeds]]\nname = "news"\nurl = "{feed_server.url("/feed.xml")}"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    assert "poster.parse" in _loaded_after(f"main({words!r})", ("poster.parse",), env)
+    unused = ("poster.parse", "poster.media", "feedparser")
+    assert _loaded_after(f"main({words!r})", unused, env) == []
+    assert feed_server.requests[-1].headers.get("if-none-match")
 
 
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
