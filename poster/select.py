@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from poster.config import FeedConfig, Rule
@@ -47,11 +47,11 @@ def select(
 
 def _hold_back(decisions: list[Decision], backlog: int | None) -> list[Decision]:
     """Hold back all but the newest ``backlog`` items to post (all of them when ``None``)."""
-    wanted = [index for index, decision in enumerate(decisions) if decision.wanted]
+    wanted = [index for index, decision in enumerate(decisions) if decision.action == POST]
     keep = len(wanted) if backlog is None else backlog
     reason = f"first read of the feed: backlog = {backlog}"
     for index in wanted[: max(len(wanted) - keep, 0)]:
-        decisions[index] = replace(decisions[index], action=HELD, reason=reason)
+        decisions[index] = Decision(decisions[index].item, HELD, reason)
     return decisions
 
 

@@ -43,9 +43,12 @@ class SeenIndex:
 
     def has(self, feed: str, key: str) -> bool:
         """Tell whether the item was held back."""
-        keys = self._keys.get(feed, ())
-        at = bisect_left(keys, key)
-        return at < len(keys) and keys[at] == key
+        return _holds(self._keys.get(feed, ()), key)
+
+    def among(self, feed: str, keys: Iterable[str]) -> set[str]:
+        """Return those of ``keys`` that were held back."""
+        known = self._keys.get(feed)
+        return {key for key in keys if _holds(known, key)} if known else set()
 
     def has_feed(self, feed: str) -> bool:
         """Tell whether any item of the feed was held back."""
@@ -64,6 +67,12 @@ class SeenIndex:
             self._keys[feed] = known
         else:
             self._keys.pop(feed, None)
+
+
+def _holds(keys: tuple[str, ...], key: str) -> bool:
+    """Tell whether the sorted ``keys`` hold ``key``."""
+    at = bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
 
 
 def _sorted(keys: Iterable[str]) -> tuple[str, ...]:
