@@ -7,7 +7,6 @@ so what the preview shows is what a run posts; ``outbox`` orders and paces the s
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -29,7 +28,7 @@ from poster.errors import (
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch
 from poster.media.stage import MediaStage
-from poster.models import FeedMeta, FetchResult, ParsedFeed, State, Validators
+from poster.models import Action, FeedMeta, FetchResult, ParsedFeed, State, Validators
 from poster.parse import parse
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
@@ -234,8 +233,10 @@ def _slim(
     if itemize:
         # Only items to post keep their content; the rest would hold every feed's text.
         return tuple(d if d.wanted else replace(d, item=d.item.stub()) for d in decisions), ()
-    skipped = Counter(d.action for d in decisions if not d.wanted)
-    return tuple(d for d in decisions if d.wanted), tuple(skipped.items())
+    # Counted by action, in the order first met, without a generator step per item.
+    actions = [d.action for d in decisions]
+    skipped = tuple((a, actions.count(a)) for a in dict.fromkeys(actions) if a != Action.POST)
+    return tuple(d for d in decisions if d.action == Action.POST), skipped
 
 
 def _select(
