@@ -24,7 +24,17 @@ from poster.store import seen as seen_module
 from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
 from poster.store.journal import JournalDB, JournalStorage
-from poster.store.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN, Ledger, MemoryLedger
+from poster.store.ledger import (
+    FAILED,
+    PENDING,
+    SEEN,
+    SENT,
+    UNCERTAIN,
+    Ledger,
+    MemoryLedger,
+    Recall,
+    recall_each,
+)
 
 DATA = Path(__file__).parent / "data" / "store"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -134,6 +144,29 @@ def test_store_answers_like_the_memory_ledger(store: Store, steps: list[Step]) -
     store.close()
     with Store(store.path.parent) as reopened:
         assert_same_answers(reopened, memory)
+
+
+@pytest.mark.parametrize("steps", STEPS.values(), ids=STEPS.keys())
+def test_a_read_is_recalled_at_once_as_item_by_item(store: Store, steps: list[Step]) -> None:
+    for step in steps:
+        step(store)
+    keys = ["a", "b", "c", "zz"]
+    for feed in ("news", "other"):
+        for where in ((), ("viber",), ("mirror",), ("viber", "mirror")):
+            assert store.recall(feed, keys, where) == recall_each(store, feed, keys, where)
+
+
+def test_recall_names_each_known_and_held_key(store: Store) -> None:
+    post(store, "posted")
+    store.mark_seen("news", ["held"])
+    store.record_pending("news", "gone", "viber")
+    store.release("news", "gone", "viber")
+    keys = ["posted", "held", "gone", "new"]
+    assert store.recall("news", keys, ("viber",)) == Recall(
+        True, frozenset({"posted", "held"}), frozenset({"held"})
+    )
+    assert store.recall("news", keys, ("viber", "mirror")).known == {"held"}
+    assert store.recall("blog", keys, ("viber",)) == Recall(False, frozenset(), frozenset())
 
 
 def test_an_item_is_known_per_destination_and_a_backlog_for_all(store: Store) -> None:

@@ -47,9 +47,12 @@ class SeenIndex:
 
     def has(self, feed: str, key: str) -> bool:
         """Tell whether the item was held back."""
-        keys = self._feed_keys(feed)
-        at = bisect_left(keys, key)
-        return at < len(keys) and keys[at] == key
+        return _holds(self._feed_keys(feed), key)
+
+    def among(self, feed: str, keys: Iterable[str]) -> set[str]:
+        """Return those of ``keys`` that were held back."""
+        known = self._feed_keys(feed)
+        return {key for key in keys if _holds(known, key)} if known else set()
 
     def has_feed(self, feed: str) -> bool:
         """Tell whether any item of the feed was held back."""
@@ -74,6 +77,12 @@ class SeenIndex:
         if feed in self._unsorted:
             self._keys[feed] = _sorted(self._unsorted.pop(feed))
         return self._keys.get(feed, ())
+
+
+def _holds(keys: tuple[str, ...], key: str) -> bool:
+    """Tell whether the sorted ``keys`` hold ``key``."""
+    at = bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
 
 
 def _sorted(keys: Iterable[str]) -> tuple[str, ...]:
