@@ -3,9 +3,10 @@
 :class:`Reader` walks the tree once and keeps, for the feed and for each entry, the keys of
 feedparser's result that poster reads, each set the way feedparser's handler for that element
 sets it (``feedparser/namespaces/_base.py``, ``dc.py``, ``itunes.py``, ``mediarss.py`` and the
-core of ``mixin.py``, whose order of steps each method keeps). An element is either one of
-those, one whose handler touches nothing poster reads (``HARMLESS``), or one without a handler,
-whose text feedparser stores under its name. Anything else raises ``Unsupported``.
+core of ``mixin.py``, whose order of steps each method keeps; those for tags and media are in
+:mod:`poster.parse.directmedia`). An element is either one of those, one whose handler
+touches nothing poster reads (``HARMLESS``), or one without a handler, whose text feedparser
+stores under its name. Anything else raises ``Unsupported``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
+from poster.parse import directmedia
 from poster.parse.directcontext import (
     AUTHOR_PARTS,
     CAPTURED,
@@ -20,12 +22,9 @@ from poster.parse.directcontext import (
     HARMLESS,
     HTML_TYPES,
     IMAGE_PARTS,
-    MEDIA_CATEGORY,
     RESERVED,
-    TAG_SCHEMES,
     Attrs,
     Context,
-    add_tag,
     enforce_href,
     is_base64,
     leaf_value,
@@ -282,87 +281,6 @@ class Reader:
             if self.names.key(child.tag) not in AUTHOR_PARTS:
                 raise Unsupported(f"{child.tag} in contributor")
 
-    # Tags.
-
-    def category(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Read a category: its attributes, then its text as the term (``_end_category``)."""
-        attrs = attributes(element) if element.attrib else {}
-        if key == "itunes_category":
-            add_tag(context, attrs.get("text"), "http://www.itunes.com/", None)
-        else:
-            if key == "media_category":
-                attrs.setdefault("scheme", MEDIA_CATEGORY)
-            scheme = attrs.get("scheme", attrs.get("domain"))
-            add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
-        value = leaf_value(element)
-        if not value:
-            return
-        tags = context["tags"]
-        if tags and not tags[-1][0]:
-            tags[-1][0] = value
-        else:
-            add_tag(context, value, None, None)
-
-    def keywords(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Read itunes:keywords or media:keywords, a comma-separated list of tags."""
-        if element.attrib:
-            raise Unsupported(f"attributes on {key}")
-        for term in leaf_value(element).split(","):
-            if term.strip():
-                add_tag(context, term.strip(), TAG_SCHEMES[key], None)
-
-    # Media.
-
-    def enclosure(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Read an RSS enclosure into the links (``_start_enclosure``)."""
-        text(element)
-        attrs = enforce_href(attributes(element))
-        attrs["rel"] = "enclosure"
-        context.setdefault("links", []).append(attrs)
-
-    def media_content(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Keep a media:content's attributes."""
-        text(element)
-        context.setdefault("media_content", []).append(attributes(element))
-
-    def media_thumbnail(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Keep a media:thumbnail's attributes, its text as the URL when it has none."""
-        attrs = attributes(element)
-        context.setdefault("media_thumbnail", []).append(attrs)
-        url = text(element).strip()
-        if url and "url" not in attrs:
-            attrs["url"] = repair_text(uri(url))
-
-    def media_group(
-        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
-    ) -> None:
-        """Read a media:group's media:content and media:thumbnail as the entry's own."""
-        for child in element:
-            child_key = self.names.key(child.tag)
-            if child_key not in ("media_content", "media_thumbnail"):
-                raise Unsupported(f"{child_key} in media:group")
-            self.element(child, child_key, context, depth + 1, in_entry)
-
-    def itunes_image(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Keep an itunes:image's href (or url) as the entry's image."""
-        attrs = attributes(element) if element.attrib else {}
-        text(element)
-        href = attrs.get("href") or attrs.get("url")
-        if href:
-            context["image"] = {"href": href}
-
     def source(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
         """Read an RSS source: nothing poster reads, but it resets the title rule."""
         text(element)
@@ -399,18 +317,18 @@ HANDLERS: dict[str, Handler] = {
     "dc_author": Reader.author,
     "itunes_author": Reader.author,
     "contributor": Reader.contributor,
-    "category": Reader.category,
-    "dc_subject": Reader.category,
-    "keywords": Reader.category,
-    "media_category": Reader.category,
-    "itunes_category": Reader.category,
-    "itunes_keywords": Reader.keywords,
-    "media_keywords": Reader.keywords,
-    "enclosure": Reader.enclosure,
-    "media_content": Reader.media_content,
-    "media_thumbnail": Reader.media_thumbnail,
-    "media_group": Reader.media_group,
-    "itunes_image": Reader.itunes_image,
-    "itunes_link": Reader.itunes_image,
+    "category": directmedia.category,
+    "dc_subject": directmedia.category,
+    "keywords": directmedia.category,
+    "media_category": directmedia.category,
+    "itunes_category": directmedia.category,
+    "itunes_keywords": directmedia.keywords,
+    "media_keywords": directmedia.keywords,
+    "enclosure": directmedia.enclosure,
+    "media_content": directmedia.media_content,
+    "media_thumbnail": directmedia.media_thumbnail,
+    "media_group": directmedia.media_group,
+    "itunes_image": directmedia.itunes_image,
+    "itunes_link": directmedia.itunes_image,
     "source": Reader.source,
 }
