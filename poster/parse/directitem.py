@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from poster.config import FeedConfig
@@ -38,26 +39,25 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     title = title_of(entry)
     link = absolute(entry.get("link"), base)
     summary = entry.get("summary_detail")
-    markup = (raw_content if content_is_html else "") + (summary[0] if summary else "")
-    enclosures = _link_enclosures(entry, base)
+    enclosures = _link_enclosures(entry, base) if "links" in entry else []
     contents = _media_contents(entry, base) if "media_content" in entry else []
-    image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
+    inline = _inline_images(raw_content if content_is_html else "", summary, base)
+    image, thumbnail = _pictures(entry, base, inline, enclosures, contents)
+    raw_id = entry.get("id")
+    id = raw_id.strip() or None if raw_id else None
     return Item(
-        key=item_key(
-            feed.key,
-            entry,
-            id=fields.string(entry.get("id")),
-            link=link,
-            title=title,
-            content=raw_content,
-        ),
+        key=id
+        if id and feed.key is None
+        else item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content),
         title=title,
         link=link,
         body=Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
         author=author_of(entry) or inherited,
         published=entry.get("published"),
         updated=entry.get("updated"),
-        tags=fields.unique_strings(tag[0] or tag[2] for tag in entry.get("tags", ())),
+        tags=fields.unique_strings(tag[0] or tag[2] for tag in entry["tags"])
+        if "tags" in entry
+        else (),
         image=image,
         thumbnail=thumbnail,
         enclosures=_enclosures(entry, enclosures, contents),
@@ -126,12 +126,13 @@ def _media_contents(entry: Context, base: str) -> list[tuple[Media, bool]]:
 def _link_enclosures(entry: Context, base: str) -> list[Media]:
     """Return the entry's enclosures (RSS enclosure, Atom rel=enclosure) as Media."""
     found = []
-    for link in entry.get("links", ()):
+    for link in entry["links"]:
         if link.get("rel") != "enclosure":
             continue
         url = absolute(link.get("href"), base)
         if url is not None:
-            mime_type = fields.string(link.get("type"))
+            mime_type = link.get("type")
+            mime_type = mime_type.strip() or None if mime_type else None
             found.append(Media(url, mime_type, parse_length(link.get("length"))))
     return found
 
@@ -145,45 +146,41 @@ def _thumbnails(entry: Context, base: str) -> list[Media]:
 def _pictures(
     entry: Context,
     base: str,
-    markup: str,
+    inline: Iterator[Media],
     enclosures: list[Media],
     contents: list[tuple[Media, bool]],
 ) -> tuple[Media | None, Media | None]:
-    """Return the entry's best picture and a distinct thumbnail, in the documented order."""
+    """Return the entry's best picture and a distinct thumbnail, in the documented order.
+
+    The order: media:content pictures, media:thumbnail, picture enclosures, itunes:image, and
+    the pictures of the HTML, looked for only when none before is a JPEG.
+    """
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
-    image = choose_image(_candidates(entry, base, markup, enclosures, contents, thumbnails))
-    others = [t for t in thumbnails if image is None or t.url != image.url]
-    return image, choose_image(others)
-
-
-def _candidates(
-    entry: Context,
-    base: str,
-    markup: str,
-    enclosures: list[Media],
-    contents: list[tuple[Media, bool]],
-    thumbnails: list[Media],
-) -> Iterator[Media]:
-    """Yield the entry's pictures in the documented order, each found only when asked for."""
-    for media, picture in contents:
-        if picture:
-            yield media
-    yield from thumbnails
-    for media in enclosures:
-        if is_image(media.mime_type, media.url):
-            yield media
-    image = entry.get("image")
-    url = absolute(image.get("href"), base) if image else None
+    listed = [media for media, picture in contents if picture] + thumbnails
+    listed += [media for media in enclosures if is_image(media.mime_type, media.url)]
+    picture = entry.get("image")
+    url = absolute(picture.get("href"), base) if picture else None
     if url:
-        yield Media(url)
-    yield from content_images(markup, base)
+        listed.append(Media(url))
+    image = choose_image(chain(listed, inline))
+    if not thumbnails:
+        return image, None
+    return image, choose_image(t for t in thumbnails if image is None or t.url != image.url)
+
+
+def _inline_images(content: str, summary: Detail | None, base: str) -> Iterator[Media]:
+    """Yield the pictures of the HTML content and the summary, read only when first asked."""
+    yield from content_images(content + (summary[0] if summary else ""), base)
 
 
 def _enclosures(
     entry: Context, enclosures: list[Media], contents: list[tuple[Media, bool]]
 ) -> tuple[Media, ...]:
     """Return enclosures and non-picture media:content, with itunes:duration filled in."""
-    media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
+    if contents:
+        media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
+    else:
+        media = unique_media(enclosures) if len(enclosures) > 1 else tuple(enclosures)
     duration = parse_duration(entry["itunes_duration"]) if "itunes_duration" in entry else None
     if duration is None:
         return media

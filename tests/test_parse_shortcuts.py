@@ -1,0 +1,78 @@
+"""Check the short ways the parse takes for common values against the general ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from poster.parse import fields
+from poster.parse.hints import read_hints
+from poster.parse.itemmedia import parse_length
+
+PLAIN = [
+    "Title",
+    "  spaced \t out\n  title ",
+    "no\xa0break\u2003em space",
+    "a > b",
+    "x" * fields.LINE_LIMIT,
+]
+
+
+@pytest.mark.parametrize("text", PLAIN, ids=["word", "white-space", "unicode-space", "gt", "limit"])
+@pytest.mark.parametrize("is_html", [None, False], ids=["guessed", "plain"])
+def test_a_plain_line_is_its_words_joined(text: str, is_html: bool | None) -> None:
+    assert fields.plain_line(text, is_html) == " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "is_html", "expected"),
+    [
+        ("Tom &amp; Jerry", False, "Tom & Jerry"),
+        ("a <b>bold</b> move", None, "a bold move"),
+        ("a <b>bold</b> move", False, "a <b>bold</b> move"),
+        ("<p>one</p><p>two</p>", True, "one two"),
+        ("plain words", True, "plain words"),
+    ],
+    ids=["entity", "guessed-markup", "plain-markup", "html", "html-without-markup"],
+)
+def test_a_line_with_markup_or_entities_takes_the_general_way(
+    text: str, is_html: bool | None, expected: str
+) -> None:
+    assert fields.plain_line(text, is_html) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("\u0663", 3),
+        ("\u00b2", None),
+        (2.9, 2),
+        (float("inf"), None),
+        (float("nan"), None),
+        (False, None),
+        (b"12", None),
+    ],
+    ids=["arabic-indic-digit", "superscript", "float", "infinity", "nan", "false", "bytes"],
+)
+def test_lengths_of_other_kinds(value: object, expected: int | None) -> None:
+    assert parse_length(value) == expected
+
+
+SKIPS = (
+    b"<skipHours><hour>3</hour><hour>24</hour></skipHours><skipDays><day>Sunday</day></skipDays>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "hours", "days"),
+    [
+        (b"<rss><channel>" + SKIPS + b"</channel></rss>", {0, 3}, {6}),
+        (b"<rss><channel><skiphours><hour>3</hour></skiphours></channel></rss>", set(), set()),
+        (b"<rss><channel><title>skipHours skipDays</title></channel></rss>", set(), set()),
+    ],
+    ids=["both", "wrong-case", "words-only"],
+)
+def test_skip_hours_and_days_are_read_from_the_body(
+    body: bytes, hours: set[int], days: set[int]
+) -> None:
+    hints = read_hints({}, body)
+    assert (hints.skip_hours, hints.skip_days) == (hours, days)
