@@ -20,7 +20,7 @@ from poster.parse.directcontext import (
     CAPTURED,
     FEED_TAGS,
     HARMLESS,
-    HTML_TYPES,
+    HTML_LINK_TYPES,
     IMAGE_PARTS,
     RESERVED,
     Attrs,
@@ -207,21 +207,25 @@ class Reader:
         self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
     ) -> None:
         """Read a link: Atom's attributes, or RSS's text (``_start_link``, ``pop``)."""
-        value = text(element).strip()
+        value = text(element)
         if not element.attrib:
-            self._text_link(value, context, in_entry, {"rel": "alternate", "type": "text/html"})
+            attrs = {"rel": "alternate", "type": "text/html"}
+            self._text_link(value.strip(), context, in_entry, attrs)
             return
         attrs = attributes(element)
-        attrs.setdefault("rel", "alternate")
-        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-        enforce_href(attrs)
-        if "href" not in attrs:
-            self._text_link(value, context, in_entry, attrs)
+        rel = attrs.setdefault("rel", "alternate")
+        kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+        if "url" in attrs or "uri" in attrs:
+            enforce_href(attrs)
+        href = attrs.get("href")
+        if href is None:
+            self._text_link(value.strip(), context, in_entry, attrs)
             return
-        attrs["href"] = uri(attrs["href"])
+        href = attrs["href"] = uri(href)
         context.setdefault("links", []).append(attrs)
-        if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in HTML_TYPES:
-            context["link"] = attrs["href"]
+        # The type is lower-cased: map_content_type would only name "html" and "xhtml" in full.
+        if rel == "alternate" and kind in HTML_LINK_TYPES:
+            context["link"] = href
 
     def _text_link(self, value: str, context: Context, in_entry: bool, attrs: Attrs) -> None:
         """Store a link written as text, and add it to the links (``_start_link``, ``pop``)."""
@@ -243,7 +247,10 @@ class Reader:
         attrs = attributes(element) if element.attrib else {}
         self.guidislink = attrs.get("ispermalink", "true") == "true"
         value = text(element).strip()
-        value = repair_text(uri(value) if value and self.guidislink else value)
+        if value and self.guidislink:
+            value = uri(value)
+        if not value.isascii():
+            value = repair_text(value)
         context["id"] = value
         context.setdefault("guidislink", self.guidislink and "link" not in context)
         if self.guidislink:
