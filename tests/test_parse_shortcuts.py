@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from poster.parse import fields
+from poster.parse.fastxml import utf8_document
 from poster.parse.hints import read_hints
 from poster.parse.itemmedia import parse_length
 
@@ -76,3 +77,27 @@ def test_skip_hours_and_days_are_read_from_the_body(
 ) -> None:
     hints = read_hints({}, body)
     assert (hints.skip_hours, hints.skip_days) == (hours, days)
+
+
+RSS = b"<rss version='2.0'><channel><title>T</title><item><title>I</title></item></channel></rss>"
+CDATA_DOCTYPE = RSS.replace(
+    b"<title>I", b"<description><![CDATA[<!DOCTYPE x>]]></description><title>I"
+)
+PROLOGS = {
+    "none": (RSS, True),
+    "doctype": (b"<!DOCTYPE rss SYSTEM 'x.dtd'>" + RSS, False),
+    "entity": (b"<?xml version='1.0'?>\n<!DOCTYPE rss [<!ENTITY e 'x'>]>" + RSS, False),
+    "doctype-after-comment": (b"<!-- <a> -->\n<!DOCTYPE rss>" + RSS, False),
+    "doctype-after-instruction": (b"<?style a<b?><!DOCTYPE rss>" + RSS, False),
+    "doctype-in-a-comment": (b"<!-- <!DOCTYPE rss> -->" + RSS, True),
+    "doctype-in-an-instruction": (b"<?note <!DOCTYPE rss>?>" + RSS, True),
+    "doctype-in-cdata": (CDATA_DOCTYPE, True),
+}
+
+
+@pytest.mark.parametrize(("body", "read"), PROLOGS.values(), ids=PROLOGS.keys())
+def test_only_a_doctype_before_the_root_leaves_a_document_to_feedparser(
+    body: bytes, read: bool
+) -> None:
+    document = utf8_document(body, {"content-type": "application/xml"}, {})
+    assert (document is not None) is read
