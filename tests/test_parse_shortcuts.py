@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from feedparser.datetimes import _parse_date
 
 from poster.parse import fields
+from poster.parse.dates import from_struct
 from poster.parse.fastxml import utf8_document
+from poster.parse.feeddates import parse_feed_date
 from poster.parse.hints import read_hints
 from poster.parse.itemmedia import parse_length
 
@@ -101,3 +104,22 @@ def test_only_a_doctype_before_the_root_leaves_a_document_to_feedparser(
 ) -> None:
     document = utf8_document(body, {"content-type": "application/xml"}, {})
     assert (document is not None) is read
+
+
+RFC822_EDGES = [
+    "Wed, 1 May 2024 00:00:00 GMT",
+    "Wed, 01 May 2024 24:00:00 GMT",
+    "Wed, 01 May 2024 12:60:00 GMT",
+    "Wed, 01 May 2024 12:00:00 +0260",
+    "Wed, 01 May 2024 12:00:00 -0000",
+    "Wed, 01 May 2024 12:00:00 +2359",
+    "Mon, 01 Jan 0001 00:30:00 +0100",
+    "Fri, 31 Dec 9999 23:30:00 -0100",
+    "Sat, 29 Feb 2025 12:00:00 Z",
+    "29 Feb 2024 12:00:00 UT",
+]
+
+
+@pytest.mark.parametrize("text", RFC822_EDGES)
+def test_rfc822_edges_read_as_feedparser_reads_them(text: str) -> None:
+    assert parse_feed_date(text) == from_struct(_parse_date(text))
