@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 from feedparser.datetimes import _parse_date
 
 from poster.parse import fields
 from poster.parse.dates import from_struct
+from poster.parse.directnames import attributes
+from poster.parse.fastsax import Unsupported
 from poster.parse.fastxml import utf8_document
 from poster.parse.feeddates import parse_feed_date
 from poster.parse.hints import read_hints
@@ -123,3 +127,17 @@ RFC822_EDGES = [
 @pytest.mark.parametrize("text", RFC822_EDGES)
 def test_rfc822_edges_read_as_feedparser_reads_them(text: str) -> None:
     assert parse_feed_date(text) == from_struct(_parse_date(text))
+
+
+def test_attribute_names_are_keyed_alike_past_the_ones_remembered() -> None:
+    names = [f"Name{n}" for n in range(1500)]
+    element = ET.Element("link", {name: "Value" for name in names} | {"REL": "Self"})
+    assert attributes(element) == {name.lower(): "Value" for name in names} | {"rel": "self"}
+    assert attributes(element) == attributes(element)
+
+
+@pytest.mark.parametrize("name", ["base", "BASE", "{http://www.w3.org/XML/1998/namespace}base"])
+def test_a_base_attribute_is_refused_every_time(name: str) -> None:
+    for _ in range(2):
+        with pytest.raises(Unsupported):
+            attributes(ET.Element("link", {name: "http://e.com/"}))
