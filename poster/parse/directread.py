@@ -50,6 +50,7 @@ class Reader:
         self.title_depth = -1
         self.has_content = False
         self.guidislink = False
+        self.routes: dict[str, tuple[str, Handler | None]] = {}
 
     # The document's structure: feed-level elements, then entries.
 
@@ -76,15 +77,20 @@ class Reader:
         self.entries.append(context)
         self.guidislink = False
         self.title_depth = -1
-        keys, name, handlers = self.names.known, self.names.key, HANDLERS
+        routes, route = self.routes, self._route
         for child in element:
-            key = keys.get(child.tag) or name(child.tag)
-            handler = handlers.get(key)
+            key, handler = routes.get(child.tag) or route(child.tag)
             if handler is None:
                 self.element(child, key, context, depth + 1, True)
             else:
                 handler(self, child, key, context, depth + 1, True)
         self.has_content = False
+
+    def _route(self, tag: str) -> tuple[str, Handler | None]:
+        """Return the key and handler of an entry's child, found once per tag of the document."""
+        key = self.names.key(tag)
+        route = self.routes[tag] = (key, HANDLERS.get(key))
+        return route
 
     def image(self, element: ET.Element, depth: int) -> None:
         """Read a feed's ``image``: nothing poster reads, but its title resets the title rule."""

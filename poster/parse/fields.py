@@ -21,9 +21,12 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 def string(value: object) -> str | None:
     """Return a JSON string or number as stripped text, or None for any other type or blank."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    text = str(value).strip()
+    else:
+        text = str(value).strip()
     return text or None
 
 
@@ -111,7 +114,8 @@ def unique_strings(values: Iterable[object]) -> tuple[str, ...]:
     kept = []
     for value in values:
         text = plain_line(string(value))
-        if text and text.casefold() not in seen:
-            seen.add(text.casefold())
+        folded = text.casefold()
+        if text and folded not in seen:
+            seen.add(folded)
             kept.append(text)
     return tuple(kept)
