@@ -239,8 +239,10 @@ class Reader:
         value = uri(value)
         if not value.isascii():
             value = repair_text(value)
+        # Without "&" neither the entity nor a query variable can be there to repair.
         if in_entry:
-            value = repair_query(value.replace("&amp;", "&"))
+            if "&" in value:
+                value = repair_query(value.replace("&amp;", "&"))
             context["link"] = value
             if value:
                 attrs["href"] = value
