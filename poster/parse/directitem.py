@@ -45,19 +45,20 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     image, thumbnail = _pictures(entry, base, inline, enclosures, contents)
     raw_id = entry.get("id")
     id = raw_id.strip() or None if raw_id else None
+    if id and feed.key is None:
+        key = id  # what item_key gives, without its call
+    else:
+        key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
+    tags = entry.get("tags")
     return Item(
-        key=id
-        if id and feed.key is None
-        else item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content),
+        key=key,
         title=title,
         link=link,
         body=Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
         author=author_of(entry) or inherited,
         published=entry.get("published"),
         updated=entry.get("updated"),
-        tags=fields.unique_strings(tag[0] or tag[2] for tag in entry["tags"])
-        if "tags" in entry
-        else (),
+        tags=fields.unique_strings(tag[0] or tag[2] for tag in tags) if tags else (),
         image=image,
         thumbnail=thumbnail,
         enclosures=_enclosures(entry, enclosures, contents),
