@@ -136,6 +136,15 @@ def test_attribute_names_are_keyed_alike_past_the_ones_remembered() -> None:
     assert attributes(element) == attributes(element)
 
 
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+
+
+@pytest.mark.parametrize("repeat", [1, 2], ids=["first", "again"])
+def test_namespaced_attributes_are_keyed_by_feedparsers_prefix(repeat: int) -> None:
+    element = ET.Element("item", {f"{RDF}about": "http://e.com/1", "{urn:other}x": "y"})
+    assert attributes(element) == {"rdf:about": "http://e.com/1"}
+
+
 @pytest.mark.parametrize("name", ["base", "BASE", "{http://www.w3.org/XML/1998/namespace}base"])
 def test_a_base_attribute_is_refused_every_time(name: str) -> None:
     for _ in range(2):

@@ -33,9 +33,9 @@ _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
 Attributes = dict[str, str]
 # The attributes whose values feedparser lower-cases.
 _LOWERED = frozenset(("rel", "type"))
-_PLAIN_KEYS: dict[str, str] = {}
-"""The keys of the first attribute names without a namespace met ("isPermaLink")."""
-_PLAIN_KEYS_KEPT = 512
+_KEYS: dict[str, str] = {}
+"""The keys of the first attribute names met ("isPermaLink"), "" for those not seen."""
+_KEYS_KEPT = 512
 
 
 @functools.cache
@@ -108,32 +108,32 @@ def attributes(element: ET.Element) -> Attributes:
     """Return an element's attributes keyed as feedparser's handlers get them."""
     found: Attributes = {}
     for name, value in element.attrib.items():
-        key = _PLAIN_KEYS.get(name)
+        key = _KEYS.get(name)
         if key is None:
             key = _attribute_key(name)
-            if key is None:
-                continue
-        found[key] = value.lower() if key in _LOWERED else value
+        if key:
+            found[key] = value.lower() if key in _LOWERED else value
     return found
 
 
-def _attribute_key(name: str) -> str | None:
-    """Return the key of an attribute's name, None for one feedparser does not see."""
+def _attribute_key(name: str) -> str:
+    """Return the key of an attribute's name, "" for one feedparser does not see."""
     if name[0] != "{":
         key = name.lower()
         if key == "base":
             raise Unsupported("base attribute")
-        if len(_PLAIN_KEYS) < _PLAIN_KEYS_KEPT:
-            _PLAIN_KEYS[name] = key
-        return key
-    if name == _XML_BASE:
+    elif name == _XML_BASE:
         raise Unsupported("xml:base")
-    namespace, local = sax_name(name)
-    standard = _MATCH.get((namespace or "").lower())
-    if standard == "":
-        # feedparser would key it by its bare name, beside the unqualified attributes.
-        raise Unsupported(f"attribute {name!r}")
-    return None if standard is None else (standard + ":" + local).lower()
+    else:
+        namespace, local = sax_name(name)
+        standard = _MATCH.get((namespace or "").lower())
+        if standard == "":
+            # feedparser would key it by its bare name, beside the unqualified attributes.
+            raise Unsupported(f"attribute {name!r}")
+        key = "" if standard is None else (standard + ":" + local).lower()
+    if len(_KEYS) < _KEYS_KEPT:
+        _KEYS[name] = key
+    return key
 
 
 def text(element: ET.Element) -> str:
