@@ -98,7 +98,8 @@ def _richest_content(entry: Context) -> tuple[str, bool]:
     """Return the fullest body (content, else summary/description) and whether it is HTML."""
     details = [d for d in entry.get("content", ()) if d[0].strip()]
     if details:
-        details.sort(key=lambda detail: not _is_html(detail[1]))
+        if len(details) > 1:
+            details.sort(key=lambda detail: not _is_html(detail[1]))
         return details[0][0], _is_html(details[0][1])
     summary = entry.get("summary_detail")
     if summary is not None:

@@ -29,10 +29,13 @@ _NONE: frozenset[int] = frozenset()
 def read_hints(meta: Mapping[str, Any], body: bytes) -> FeedHints:
     """Return the hints of a feed from feedparser's feed data and the document's bytes."""
     period = _text(meta.get("sy_updateperiod")).lower()
+    # One substring search, a third of the time of the two patterns', rules both out on the
+    # bodies that have neither element, nearly all of them.
+    skips = b"<skip" in body
     return FeedHints(
         ttl=_positive(meta.get("ttl")),
-        skip_hours=_skip_hours(body),
-        skip_days=_skip_days(body),
+        skip_hours=_skip_hours(body) if skips else _NONE,
+        skip_days=_skip_days(body) if skips else _NONE,
         update_period=period if period in PERIODS else None,
         update_frequency=_positive(meta.get("sy_updatefrequency")) or 1,
         update_base=parse_date(meta.get("sy_updatebase")),
@@ -52,8 +55,7 @@ def _positive(value: object) -> int | None:
 
 def _skip_hours(body: bytes) -> frozenset[int]:
     """Return the hours (0-23 GMT) of the channel's ``<skipHours>``; 24 is read as 0."""
-    # A substring search takes half the time of the pattern's on a body that has none.
-    found = _SKIP_HOURS.search(body) if b"<skipHours" in body else None
+    found = _SKIP_HOURS.search(body)
     if found is None:
         return _NONE
     # RSS 2.0 says 0-23; Netscape's RSS 0.91 counted 1-24, where 24 is midnight.
@@ -63,7 +65,7 @@ def _skip_hours(body: bytes) -> frozenset[int]:
 
 def _skip_days(body: bytes) -> frozenset[int]:
     """Return the days of the channel's ``<skipDays>``, 0 for Monday."""
-    found = _SKIP_DAYS.search(body) if b"<skipDays" in body else None
+    found = _SKIP_DAYS.search(body)
     if found is None:
         return _NONE
     names = (day.decode("ascii").lower() for day in _DAY.findall(found.group(1)))
