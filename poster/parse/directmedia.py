@@ -34,11 +34,13 @@ def category(
     attrs = attributes(element) if element.attrib else {}
     if key == "itunes_category":
         add_tag(context, attrs.get("text"), "http://www.itunes.com/", None)
-    else:
+    elif attrs or key == "media_category":
         if key == "media_category":
             attrs.setdefault("scheme", MEDIA_CATEGORY)
         scheme = attrs.get("scheme", attrs.get("domain"))
         add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
+    else:
+        context.setdefault("tags", [])  # all add_tag does with no term, scheme or label
     value = leaf_value(element)
     if not value:
         return
