@@ -231,7 +231,7 @@ def _assemble(reader: Reader, result: FetchResult, feed: FeedConfig) -> ParsedFe
     return ParsedFeed(
         title=title_of(meta),
         link=absolute(meta.get("link"), base),
-        items=tuple(build_item(entry, feed, base, inherited) for entry in reader.entries),
+        items=tuple([build_item(entry, feed, base, inherited) for entry in reader.entries]),
         format=reader.version or "xml",
         hubs=_rel_links(links, "hub", base),
         topic=next(iter(_rel_links(links, "self", base)), None),
