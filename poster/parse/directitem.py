@@ -10,7 +10,6 @@ of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes of fee
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -41,8 +40,8 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     summary = entry.get("summary_detail")
     enclosures = _link_enclosures(entry, base) if "links" in entry else []
     contents = _media_contents(entry, base) if "media_content" in entry else []
-    inline = _inline_images(raw_content if content_is_html else "", summary, base)
-    image, thumbnail = _pictures(entry, base, inline, enclosures, contents)
+    markup = (raw_content if content_is_html else "", summary)
+    image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
     raw_id = entry.get("id")
     id = raw_id.strip() or None if raw_id else None
     if id and feed.key is None:
@@ -69,7 +68,7 @@ def title_of(context: Context) -> str:
     """Return a feed's or entry's title as one line of plain text."""
     detail = context.get("title_detail")
     if detail is not None:
-        return fields.plain_line(detail[0], _is_html(detail[1]))
+        return fields.plain_line(detail[0], "html" in detail[1])
     return fields.plain_line(context.get("title"))
 
 
@@ -148,31 +147,32 @@ def _thumbnails(entry: Context, base: str) -> list[Media]:
 def _pictures(
     entry: Context,
     base: str,
-    inline: Iterator[Media],
+    markup: tuple[str, Detail | None],
     enclosures: list[Media],
     contents: list[tuple[Media, bool]],
 ) -> tuple[Media | None, Media | None]:
     """Return the entry's best picture and a distinct thumbnail, in the documented order.
 
     The order: media:content pictures, media:thumbnail, picture enclosures, itunes:image, and
-    the pictures of the HTML, looked for only when none before is a JPEG.
+    the pictures of the HTML content and summary (``markup``), looked for only when none
+    before is a JPEG.
     """
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
-    listed = [media for media, picture in contents if picture] + thumbnails
-    listed += [media for media in enclosures if is_image(media.mime_type, media.url)]
+    listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
+    if contents or thumbnails:
+        listed = [media for media, picture in contents if picture] + thumbnails + listed
     picture = entry.get("image")
     url = absolute(picture.get("href"), base) if picture else None
     if url:
         listed.append(Media(url))
-    image = choose_image(chain(listed, inline))
+    image = choose_image(listed)
+    if image is None or not image.is_jpeg:
+        html, summary = markup
+        inline = content_images(html + (summary[0] if summary else ""), base)
+        image = choose_image(chain(listed, inline))
     if not thumbnails:
         return image, None
     return image, choose_image(t for t in thumbnails if image is None or t.url != image.url)
-
-
-def _inline_images(content: str, summary: Detail | None, base: str) -> Iterator[Media]:
-    """Yield the pictures of the HTML content and the summary, read only when first asked."""
-    yield from content_images(content + (summary[0] if summary else ""), base)
 
 
 def _enclosures(
