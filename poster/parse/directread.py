@@ -227,7 +227,8 @@ class Reader:
         if href is None:
             self._text_link(value.strip(), context, in_entry, attrs)
             return
-        href = attrs["href"] = uri(href)
+        if ":///" in href:
+            href = attrs["href"] = uri(href)
         context.setdefault("links", []).append(attrs)
         # The type is lower-cased: map_content_type would only name "html" and "xhtml" in full.
         if rel == "alternate" and kind in HTML_LINK_TYPES:
