@@ -57,7 +57,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         author=author_of(entry) or inherited,
         published=entry.get("published"),
         updated=entry.get("updated"),
-        tags=fields.unique_strings(tag[0] or tag[2] for tag in tags) if tags else (),
+        tags=_tags(tags) if tags else (),
         image=image,
         thumbnail=thumbnail,
         enclosures=_enclosures(entry, enclosures, contents),
@@ -93,9 +93,20 @@ def _is_html(kind: str) -> bool:
     return "html" in kind
 
 
+def _tags(tags: list[list[str | None]]) -> tuple[str, ...]:
+    """Return the entry's tags: each term, else its label, as one line, repeats left out."""
+    if len(tags) == 1:  # what unique_strings gives for one
+        line = fields.plain_line(fields.string(tags[0][0] or tags[0][2]))
+        return (line,) if line else ()
+    return fields.unique_strings(tag[0] or tag[2] for tag in tags)
+
+
 def _richest_content(entry: Context) -> tuple[str, bool]:
     """Return the fullest body (content, else summary/description) and whether it is HTML."""
-    details = [d for d in entry.get("content", ()) if d[0].strip()]
+    contents = entry.get("content", ())
+    if len(contents) == 1 and contents[0][0].strip():  # the usual one, as the list below
+        return contents[0][0], _is_html(contents[0][1])
+    details = [d for d in contents if d[0].strip()]
     if details:
         if len(details) > 1:
             details.sort(key=lambda detail: not _is_html(detail[1]))
