@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
@@ -259,34 +258,14 @@ class _ClientTransport(httpx.BaseTransport):
 
 
 def api_client() -> httpx.Client:
-    """Return an ``httpx.Client`` for destination APIs whose transport is built on first use.
+    """Return an ``httpx.Client`` for destination APIs over the standard library's transport.
 
-    httpx builds a transport's TLS context (reading the CA bundle) when the client is made; a
-    pass with nothing to post never needs it.
+    Like the feeds' transport it builds its TLS context (reading the CA bundle, about 0.1 s of
+    CPU) on the first https request, so a pass with nothing to post never reads it, and it
+    spends less CPU per request than httpx's own. Neither honours proxy variables: httpx reads
+    them only for a client without a transport of its own.
     """
-    return httpx.Client(transport=_FirstUseTransport())
-
-
-class _FirstUseTransport(httpx.BaseTransport):
-    """Build httpx's own transport on the first request, then send every request through it."""
-
-    def __init__(self) -> None:
-        self._built: httpx.HTTPTransport | None = None
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` through httpx's transport, building it first if needed."""
-        with self._lock:
-            if self._built is None:
-                self._built = httpx.HTTPTransport()
-            transport = self._built
-        return transport.handle_request(request)
-
-    def close(self) -> None:
-        """Close the transport, if it was ever built."""
-        with self._lock:
-            if self._built is not None:
-                self._built.close()
+    return httpx.Client(transport=StdlibTransport())
 
 
 def _redirect_url(old: httpx.URL, location: str, blame: Blame) -> httpx.URL:
