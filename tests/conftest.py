@@ -3,9 +3,11 @@
 import compileall
 import logging
 import os
+import ssl
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,9 +84,18 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture
-def own_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let each HTTP client of the test build its own TLS context, for tests that count them."""
+def tls_contexts_built(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Return the list of TLS contexts built during the test (each reads the CA bundle)."""
     own_contexts(monkeypatch)
+    built: list[dict[str, object]] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    return built
 
 
 @pytest.fixture
