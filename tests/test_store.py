@@ -8,7 +8,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from poster.errors import StateError
 from poster.models import Validators
 from poster.store import RELEASED, FeedState, Store
 from poster.store import journal as journal_module
+from poster.store import seen as seen_module
 from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
 from poster.store.journal import JournalDB, JournalStorage
@@ -706,3 +707,25 @@ def test_state_files_are_named_after_the_snapshot() -> None:
         "poster.journal",
         "poster.lock",
     )
+
+
+def test_held_back_keys_are_sorted_only_for_the_feeds_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(tmp_path) as store:
+        for feed in ("a", "b", "c"):
+            store.mark_seen(feed, [f"{feed}-2", f"{feed}-1", f"{feed}-2"])
+    sorted_for: list[list[str]] = []
+    original = seen_module._sorted
+
+    def counted(keys: Iterable[str]) -> tuple[str, ...]:
+        kept = list(keys)
+        sorted_for.append(kept)
+        return original(kept)
+
+    monkeypatch.setattr(seen_module, "_sorted", counted)
+    with Store(tmp_path, read_only=True) as store:
+        assert sorted_for == []
+        assert store.has_history("b") and store.is_held_back("b", "b-1")
+        assert not store.is_held_back("b", "b-3")
+        assert [sorted(keys) for keys in sorted_for] == [["b-1", "b-2"]]

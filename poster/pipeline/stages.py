@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from poster.config import FeedConfig
 from poster.destinations import Destination, Kind, Message, Receipt
@@ -27,9 +28,7 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch
-from poster.media.stage import MediaStage
 from poster.models import Action, FeedMeta, FetchResult, ParsedFeed, State, Validators
-from poster.parse import parse
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
 from poster.render import Renderer
@@ -39,6 +38,18 @@ from poster.store.ledger import Ledger
 log = logging.getLogger(__name__)
 
 SENT, FAILED, DEFERRED, UNCERTAIN = State.SENT, State.FAILED, State.DEFERRED, State.UNCERTAIN
+
+
+class Media(Protocol):
+    """Probe (and maybe convert) the media of items to post: ``poster.media.stage.MediaStage``."""
+
+    def prepare(
+        self, feed: FeedConfig, decisions: Sequence[Decision], kinds: Sequence[object]
+    ) -> list[Decision]:
+        """Return the decisions with the wanted items' media probed, converted and explained."""
+
+    def flush(self) -> None:
+        """Write what was probed since the last write."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ class Deps:
     """Keep every item's decision; a run needs only the items to post and counts of the rest."""
     dry_run: bool = False
     """The destination only records what it is given (the preview), so nothing is delivered."""
-    media: MediaStage | None = None
+    media: Media | None = None
     """Probes the media of items to post, and converts images, before they are rendered."""
     route: Callable[[FeedConfig], tuple[str, ...]] | None = None
     """The names of the destinations a feed posts to; None means the one destination."""
@@ -204,6 +215,9 @@ def _decide(
     feed: FeedConfig, result: FetchResult, deps: Deps, busy: frozenset[str]
 ) -> Batch | FeedReport:
     """Parse and select a fetched body; a report stands in for a batch when it is not a feed."""
+    # Loaded by the first feed that changed: a pass of 304 answers never needs the parsers.
+    from poster.parse import parse
+
     try:
         with deps.stage("parse"):
             parsed = parse(result, feed)
