@@ -95,9 +95,10 @@ def test_corpus_files_read_alike_on_both_paths(directory: str) -> None:
 
 
 # How many files of each folder the fast path reads; the rest use xml:base, XHTML or base64
-# content, DOCTYPEs, Atom 0.3 or CDF, or are not well-formed.
+# content, DOCTYPEs, Atom 0.3 or CDF, or are not well-formed. "<!DOCTYPE" in an item's CDATA
+# section is not one (item_description_not_a_doctype2.xml).
 FAST_COUNTS = [
-    ("wellformed/rss", 180, 191),
+    ("wellformed/rss", 181, 191),
     ("wellformed/atom10", 196, 243),
     ("wellformed/itunes", 56, 56),
     ("wellformed/rdf", 9, 12),
@@ -119,7 +120,7 @@ def test_most_wellformed_feeds_take_the_fast_path(directory: str, fast: int, tot
 
 @needs_corpus
 def test_fast_path_count_over_the_whole_corpus() -> None:
-    assert (sum(c.fast for c in corpus().values()), len(corpus())) == (1019, 2106)
+    assert (sum(c.fast for c in corpus().values()), len(corpus())) == (1020, 2106)
 
 
 CONTENT_TYPES = [

@@ -13,6 +13,7 @@ caller reads the document another way. It refuses a document nested too deeply a
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from itertools import chain
 from typing import Any
 
 import feedparser
@@ -41,6 +42,10 @@ _FIELD_KEYS = (None, "guid", "id", "link", "title")
 # Bytes parsed between two looks at the depth: few enough elements that a document nested
 # too deeply is refused before much of its tree is built.
 _PIECE = 16 * 1024
+# The largest document whose tree is built before its depth is known: the tree of this many
+# bytes of empty elements takes 6 MB flat and 10 MB nested (tracemalloc), as a document only
+# a little smaller but within the depth limit would.
+_SMALL = 256 * 1024
 _HINTS = ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase")
 
 
@@ -130,9 +135,67 @@ def _rdf(reader: Reader, root: ET.Element) -> None:
 def _tree(document: Document) -> tuple[ET.Element, list[tuple[str, str]]]:
     """Parse the document; return its root and the namespaces declared on the root.
 
-    Raises _TooDeep as soon as elements nest past the limit, and Unsupported for a namespace
-    declared below the root (feedparser's names would change inside the document).
+    Raises _TooDeep for elements nested past the limit, and Unsupported for a namespace
+    declared below the root (feedparser's names would change inside the document). A document
+    larger than a small one is refused as soon as the nesting shows, before its tree is whole.
     """
+    data = _whole(document)
+    if data is None:
+        return _checked_tree(document)
+    # A small tree costs no more than a flat one of its size: build it, then look at it. The
+    # parser is kept to have its root; the pull parser around it reports the declarations.
+    parser = ET.XMLParser()
+    declared: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start-ns",), _parser=parser)
+    view = memoryview(data)
+    # Up to the first ">" of the root's start tag, only the root can declare a namespace.
+    head = _root_tag_end(data)
+    declared.feed(view[:head])
+    events: Any = declared.read_events()
+    declarations: list[tuple[str, str]] = [value for _, value in events]
+    declared.feed(view[head:])
+    root = parser.close()
+    # A declaration reported past the root's first ">" may be below it: the checked reading
+    # tells, and refuses it then.
+    if any(True for _ in declared.read_events()):
+        return _checked_tree(document)
+    if not _nests_within(root, MAX_DEPTH):
+        raise _TooDeep
+    return root, declarations
+
+
+def _whole(document: Document) -> bytes | None:
+    """Return a small document as one bytes object, or None for one larger than that."""
+    if sum(len(data) for data in document) > _SMALL:
+        return None
+    return b"".join(document)
+
+
+def _root_tag_end(data: bytes) -> int:
+    """Return the offset past the first ``>`` after the root's ``<`` (0 when there is none).
+
+    A ``>`` inside an attribute value ends the search early: the declarations are then
+    reported later, and the caller reads the document another way.
+    """
+    opening = data.find(b"<")
+    while opening >= 0 and data[opening + 1 : opening + 2] in (b"?", b"!"):
+        opening = data.find(b"<", opening + 1)
+    return data.find(b">", opening) + 1 if opening >= 0 else 0
+
+
+def _nests_within(root: ET.Element, limit: int) -> bool:
+    """Tell whether the tree's elements nest ``limit`` deep at most."""
+    if len(list(root.iter())) <= limit:
+        return True
+    level = [root]
+    for _ in range(limit):
+        level = list(chain.from_iterable(level))
+        if not level:
+            return True
+    return False
+
+
+def _checked_tree(document: Document) -> tuple[ET.Element, list[tuple[str, str]]]:
+    """Parse the document, checking the depth of its elements and where namespaces are declared."""
     parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start-ns", "start", "end"))
     root: ET.Element | None = None
     declarations: list[tuple[str, str]] = []
@@ -168,7 +231,7 @@ def _assemble(reader: Reader, result: FetchResult, feed: FeedConfig) -> ParsedFe
     return ParsedFeed(
         title=title_of(meta),
         link=absolute(meta.get("link"), base),
-        items=tuple(build_item(entry, feed, base, inherited) for entry in reader.entries),
+        items=tuple([build_item(entry, feed, base, inherited) for entry in reader.entries]),
         format=reader.version or "xml",
         hubs=_rel_links(links, "hub", base),
         topic=next(iter(_rel_links(links, "self", base)), None),

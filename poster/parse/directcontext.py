@@ -23,6 +23,8 @@ Attrs = dict[str, str]
 map_content_type = _FeedParserMixin.map_content_type
 looks_like_html = _FeedParserMixin.looks_like_html
 HTML_TYPES = {"text/html", XHTML}
+# The lower-case types map_content_type turns into one of HTML_TYPES.
+HTML_LINK_TYPES = frozenset((*HTML_TYPES, "html", "xhtml"))
 TAG_SCHEMES = {"itunes_keywords": "http://www.itunes.com/", "media_keywords": None}
 MEDIA_CATEGORY = "http://search.yahoo.com/mrss/category_schema"
 # feedparser's pattern for an email address in an author's text (``sync_author_detail``).

@@ -10,8 +10,8 @@ of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes of fee
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from poster.config import FeedConfig
@@ -38,26 +38,26 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     title = title_of(entry)
     link = absolute(entry.get("link"), base)
     summary = entry.get("summary_detail")
-    markup = (raw_content if content_is_html else "") + (summary[0] if summary else "")
-    enclosures = _link_enclosures(entry, base)
+    enclosures = _link_enclosures(entry, base) if "links" in entry else []
     contents = _media_contents(entry, base) if "media_content" in entry else []
+    markup = (raw_content if content_is_html else "", summary)
     image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
+    raw_id = entry.get("id")
+    id = raw_id.strip() or None if raw_id else None
+    if id and feed.key is None:
+        key = id  # what item_key gives, without its call
+    else:
+        key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
+    tags = entry.get("tags")
     return Item(
-        key=item_key(
-            feed.key,
-            entry,
-            id=fields.string(entry.get("id")),
-            link=link,
-            title=title,
-            content=raw_content,
-        ),
+        key=key,
         title=title,
         link=link,
         body=Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
         author=author_of(entry) or inherited,
         published=entry.get("published"),
         updated=entry.get("updated"),
-        tags=fields.unique_strings(tag[0] or tag[2] for tag in entry.get("tags", ())),
+        tags=_tags(tags) if tags else (),
         image=image,
         thumbnail=thumbnail,
         enclosures=_enclosures(entry, enclosures, contents),
@@ -68,7 +68,7 @@ def title_of(context: Context) -> str:
     """Return a feed's or entry's title as one line of plain text."""
     detail = context.get("title_detail")
     if detail is not None:
-        return fields.plain_line(detail[0], _is_html(detail[1]))
+        return fields.plain_line(detail[0], "html" in detail[1])
     return fields.plain_line(context.get("title"))
 
 
@@ -93,11 +93,23 @@ def _is_html(kind: str) -> bool:
     return "html" in kind
 
 
+def _tags(tags: list[list[str | None]]) -> tuple[str, ...]:
+    """Return the entry's tags: each term, else its label, as one line, repeats left out."""
+    if len(tags) == 1:  # what unique_strings gives for one
+        line = fields.plain_line(fields.string(tags[0][0] or tags[0][2]))
+        return (line,) if line else ()
+    return fields.unique_strings(tag[0] or tag[2] for tag in tags)
+
+
 def _richest_content(entry: Context) -> tuple[str, bool]:
     """Return the fullest body (content, else summary/description) and whether it is HTML."""
-    details = [d for d in entry.get("content", ()) if d[0].strip()]
+    contents = entry.get("content", ())
+    if len(contents) == 1 and contents[0][0].strip():  # the usual one, as the list below
+        return contents[0][0], _is_html(contents[0][1])
+    details = [d for d in contents if d[0].strip()]
     if details:
-        details.sort(key=lambda detail: not _is_html(detail[1]))
+        if len(details) > 1:
+            details.sort(key=lambda detail: not _is_html(detail[1]))
         return details[0][0], _is_html(details[0][1])
     summary = entry.get("summary_detail")
     if summary is not None:
@@ -126,12 +138,13 @@ def _media_contents(entry: Context, base: str) -> list[tuple[Media, bool]]:
 def _link_enclosures(entry: Context, base: str) -> list[Media]:
     """Return the entry's enclosures (RSS enclosure, Atom rel=enclosure) as Media."""
     found = []
-    for link in entry.get("links", ()):
+    for link in entry["links"]:
         if link.get("rel") != "enclosure":
             continue
         url = absolute(link.get("href"), base)
         if url is not None:
-            mime_type = fields.string(link.get("type"))
+            mime_type = link.get("type")
+            mime_type = mime_type.strip() or None if mime_type else None
             found.append(Media(url, mime_type, parse_length(link.get("length"))))
     return found
 
@@ -145,45 +158,42 @@ def _thumbnails(entry: Context, base: str) -> list[Media]:
 def _pictures(
     entry: Context,
     base: str,
-    markup: str,
+    markup: tuple[str, Detail | None],
     enclosures: list[Media],
     contents: list[tuple[Media, bool]],
 ) -> tuple[Media | None, Media | None]:
-    """Return the entry's best picture and a distinct thumbnail, in the documented order."""
+    """Return the entry's best picture and a distinct thumbnail, in the documented order.
+
+    The order: media:content pictures, media:thumbnail, picture enclosures, itunes:image, and
+    the pictures of the HTML content and summary (``markup``), looked for only when none
+    before is a JPEG.
+    """
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
-    image = choose_image(_candidates(entry, base, markup, enclosures, contents, thumbnails))
-    others = [t for t in thumbnails if image is None or t.url != image.url]
-    return image, choose_image(others)
-
-
-def _candidates(
-    entry: Context,
-    base: str,
-    markup: str,
-    enclosures: list[Media],
-    contents: list[tuple[Media, bool]],
-    thumbnails: list[Media],
-) -> Iterator[Media]:
-    """Yield the entry's pictures in the documented order, each found only when asked for."""
-    for media, picture in contents:
-        if picture:
-            yield media
-    yield from thumbnails
-    for media in enclosures:
-        if is_image(media.mime_type, media.url):
-            yield media
-    image = entry.get("image")
-    url = absolute(image.get("href"), base) if image else None
+    listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
+    if contents or thumbnails:
+        listed = [media for media, picture in contents if picture] + thumbnails + listed
+    picture = entry.get("image")
+    url = absolute(picture.get("href"), base) if picture else None
     if url:
-        yield Media(url)
-    yield from content_images(markup, base)
+        listed.append(Media(url))
+    image = choose_image(listed)
+    if image is None or not image.is_jpeg:
+        html, summary = markup
+        inline = content_images(html + (summary[0] if summary else ""), base)
+        image = choose_image(chain(listed, inline))
+    if not thumbnails:
+        return image, None
+    return image, choose_image(t for t in thumbnails if image is None or t.url != image.url)
 
 
 def _enclosures(
     entry: Context, enclosures: list[Media], contents: list[tuple[Media, bool]]
 ) -> tuple[Media, ...]:
     """Return enclosures and non-picture media:content, with itunes:duration filled in."""
-    media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
+    if contents:
+        media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
+    else:
+        media = unique_media(enclosures) if len(enclosures) > 1 else tuple(enclosures)
     duration = parse_duration(entry["itunes_duration"]) if "itunes_duration" in entry else None
     if duration is None:
         return media

@@ -31,6 +31,11 @@ _VERSIONS = {
 _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
 
 Attributes = dict[str, str]
+# The attributes whose values feedparser lower-cases.
+_LOWERED = frozenset(("rel", "type"))
+_KEYS: dict[str, str] = {}
+"""The keys of the first attribute names met ("isPermaLink"), "" for those not seen."""
+_KEYS_KEPT = 512
 
 
 @functools.cache
@@ -103,23 +108,32 @@ def attributes(element: ET.Element) -> Attributes:
     """Return an element's attributes keyed as feedparser's handlers get them."""
     found: Attributes = {}
     for name, value in element.attrib.items():
-        if name[0] != "{":
-            key = name.lower()
-            if key == "base":
-                raise Unsupported("base attribute")
-            found[key] = value.lower() if key in ("rel", "type") else value
-            continue
-        if name == _XML_BASE:
-            raise Unsupported("xml:base")
+        key = _KEYS.get(name)
+        if key is None:
+            key = _attribute_key(name)
+        if key:
+            found[key] = value.lower() if key in _LOWERED else value
+    return found
+
+
+def _attribute_key(name: str) -> str:
+    """Return the key of an attribute's name, "" for one feedparser does not see."""
+    if name[0] != "{":
+        key = name.lower()
+        if key == "base":
+            raise Unsupported("base attribute")
+    elif name == _XML_BASE:
+        raise Unsupported("xml:base")
+    else:
         namespace, local = sax_name(name)
         standard = _MATCH.get((namespace or "").lower())
         if standard == "":
             # feedparser would key it by its bare name, beside the unqualified attributes.
             raise Unsupported(f"attribute {name!r}")
-        if standard is not None:
-            key = (standard + ":" + local).lower()
-            found[key] = value.lower() if key in ("rel", "type") else value
-    return found
+        key = "" if standard is None else (standard + ":" + local).lower()
+    if len(_KEYS) < _KEYS_KEPT:
+        _KEYS[name] = key
+    return key
 
 
 def text(element: ET.Element) -> str:

@@ -3,9 +3,10 @@
 :class:`Reader` walks the tree once and keeps, for the feed and for each entry, the keys of
 feedparser's result that poster reads, each set the way feedparser's handler for that element
 sets it (``feedparser/namespaces/_base.py``, ``dc.py``, ``itunes.py``, ``mediarss.py`` and the
-core of ``mixin.py``, whose order of steps each method keeps). An element is either one of
-those, one whose handler touches nothing poster reads (``HARMLESS``), or one without a handler,
-whose text feedparser stores under its name. Anything else raises ``Unsupported``.
+core of ``mixin.py``, whose order of steps each method keeps; those for tags and media are in
+:mod:`poster.parse.directmedia`). An element is either one of those, one whose handler
+touches nothing poster reads (``HARMLESS``), or one without a handler, whose text feedparser
+stores under its name. Anything else raises ``Unsupported``.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
+from poster.parse import directmedia
 from poster.parse.directcontext import (
     AUTHOR_PARTS,
     CAPTURED,
     FEED_TAGS,
     HARMLESS,
-    HTML_TYPES,
+    HTML_LINK_TYPES,
     IMAGE_PARTS,
-    MEDIA_CATEGORY,
     RESERVED,
-    TAG_SCHEMES,
     Attrs,
     Context,
-    add_tag,
     enforce_href,
     is_base64,
     leaf_value,
@@ -51,6 +50,7 @@ class Reader:
         self.title_depth = -1
         self.has_content = False
         self.guidislink = False
+        self.routes: dict[str, tuple[str, Handler | None]] = {}
 
     # The document's structure: feed-level elements, then entries.
 
@@ -77,15 +77,20 @@ class Reader:
         self.entries.append(context)
         self.guidislink = False
         self.title_depth = -1
-        keys, name, handlers = self.names.known, self.names.key, HANDLERS
+        routes, route = self.routes, self._route
         for child in element:
-            key = keys.get(child.tag) or name(child.tag)
-            handler = handlers.get(key)
+            key, handler = routes.get(child.tag) or route(child.tag)
             if handler is None:
                 self.element(child, key, context, depth + 1, True)
             else:
                 handler(self, child, key, context, depth + 1, True)
         self.has_content = False
+
+    def _route(self, tag: str) -> tuple[str, Handler | None]:
+        """Return the key and handler of an entry's child, found once per tag of the document."""
+        key = self.names.key(tag)
+        route = self.routes[tag] = (key, HANDLERS.get(key))
+        return route
 
     def image(self, element: ET.Element, depth: int) -> None:
         """Read a feed's ``image``: nothing poster reads, but its title resets the title rule."""
@@ -208,21 +213,26 @@ class Reader:
         self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
     ) -> None:
         """Read a link: Atom's attributes, or RSS's text (``_start_link``, ``pop``)."""
-        value = text(element).strip()
+        value = text(element)
         if not element.attrib:
-            self._text_link(value, context, in_entry, {"rel": "alternate", "type": "text/html"})
+            attrs = {"rel": "alternate", "type": "text/html"}
+            self._text_link(value.strip(), context, in_entry, attrs)
             return
         attrs = attributes(element)
-        attrs.setdefault("rel", "alternate")
-        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-        enforce_href(attrs)
-        if "href" not in attrs:
-            self._text_link(value, context, in_entry, attrs)
+        rel = attrs.setdefault("rel", "alternate")
+        kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+        if "url" in attrs or "uri" in attrs:
+            enforce_href(attrs)
+        href = attrs.get("href")
+        if href is None:
+            self._text_link(value.strip(), context, in_entry, attrs)
             return
-        attrs["href"] = uri(attrs["href"])
+        if ":///" in href:
+            href = attrs["href"] = uri(href)
         context.setdefault("links", []).append(attrs)
-        if attrs.get("rel") == "alternate" and map_content_type(attrs["type"]) in HTML_TYPES:
-            context["link"] = attrs["href"]
+        # The type is lower-cased: map_content_type would only name "html" and "xhtml" in full.
+        if rel == "alternate" and kind in HTML_LINK_TYPES:
+            context["link"] = href
 
     def _text_link(self, value: str, context: Context, in_entry: bool, attrs: Attrs) -> None:
         """Store a link written as text, and add it to the links (``_start_link``, ``pop``)."""
@@ -230,8 +240,10 @@ class Reader:
         value = uri(value)
         if not value.isascii():
             value = repair_text(value)
+        # Without "&" neither the entity nor a query variable can be there to repair.
         if in_entry:
-            value = repair_query(value.replace("&amp;", "&"))
+            if "&" in value:
+                value = repair_query(value.replace("&amp;", "&"))
             context["link"] = value
             if value:
                 attrs["href"] = value
@@ -244,7 +256,10 @@ class Reader:
         attrs = attributes(element) if element.attrib else {}
         self.guidislink = attrs.get("ispermalink", "true") == "true"
         value = text(element).strip()
-        value = repair_text(uri(value) if value and self.guidislink else value)
+        if value and self.guidislink:
+            value = uri(value)
+        if not value.isascii():
+            value = repair_text(value)
         context["id"] = value
         context.setdefault("guidislink", self.guidislink and "link" not in context)
         if self.guidislink:
@@ -282,87 +297,6 @@ class Reader:
             if self.names.key(child.tag) not in AUTHOR_PARTS:
                 raise Unsupported(f"{child.tag} in contributor")
 
-    # Tags.
-
-    def category(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Read a category: its attributes, then its text as the term (``_end_category``)."""
-        attrs = attributes(element) if element.attrib else {}
-        if key == "itunes_category":
-            add_tag(context, attrs.get("text"), "http://www.itunes.com/", None)
-        else:
-            if key == "media_category":
-                attrs.setdefault("scheme", MEDIA_CATEGORY)
-            scheme = attrs.get("scheme", attrs.get("domain"))
-            add_tag(context, attrs.get("term"), scheme, attrs.get("label"))
-        value = leaf_value(element)
-        if not value:
-            return
-        tags = context["tags"]
-        if tags and not tags[-1][0]:
-            tags[-1][0] = value
-        else:
-            add_tag(context, value, None, None)
-
-    def keywords(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Read itunes:keywords or media:keywords, a comma-separated list of tags."""
-        if element.attrib:
-            raise Unsupported(f"attributes on {key}")
-        for term in leaf_value(element).split(","):
-            if term.strip():
-                add_tag(context, term.strip(), TAG_SCHEMES[key], None)
-
-    # Media.
-
-    def enclosure(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Read an RSS enclosure into the links (``_start_enclosure``)."""
-        text(element)
-        attrs = enforce_href(attributes(element))
-        attrs["rel"] = "enclosure"
-        context.setdefault("links", []).append(attrs)
-
-    def media_content(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Keep a media:content's attributes."""
-        text(element)
-        context.setdefault("media_content", []).append(attributes(element))
-
-    def media_thumbnail(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Keep a media:thumbnail's attributes, its text as the URL when it has none."""
-        attrs = attributes(element)
-        context.setdefault("media_thumbnail", []).append(attrs)
-        url = text(element).strip()
-        if url and "url" not in attrs:
-            attrs["url"] = repair_text(uri(url))
-
-    def media_group(
-        self, element: ET.Element, key: str, context: Context, depth: int, in_entry: bool
-    ) -> None:
-        """Read a media:group's media:content and media:thumbnail as the entry's own."""
-        for child in element:
-            child_key = self.names.key(child.tag)
-            if child_key not in ("media_content", "media_thumbnail"):
-                raise Unsupported(f"{child_key} in media:group")
-            self.element(child, child_key, context, depth + 1, in_entry)
-
-    def itunes_image(
-        self, element: ET.Element, key: str, context: Context, depth: int, _: bool
-    ) -> None:
-        """Keep an itunes:image's href (or url) as the entry's image."""
-        attrs = attributes(element) if element.attrib else {}
-        text(element)
-        href = attrs.get("href") or attrs.get("url")
-        if href:
-            context["image"] = {"href": href}
-
     def source(self, element: ET.Element, key: str, context: Context, depth: int, _: bool) -> None:
         """Read an RSS source: nothing poster reads, but it resets the title rule."""
         text(element)
@@ -399,18 +333,18 @@ HANDLERS: dict[str, Handler] = {
     "dc_author": Reader.author,
     "itunes_author": Reader.author,
     "contributor": Reader.contributor,
-    "category": Reader.category,
-    "dc_subject": Reader.category,
-    "keywords": Reader.category,
-    "media_category": Reader.category,
-    "itunes_category": Reader.category,
-    "itunes_keywords": Reader.keywords,
-    "media_keywords": Reader.keywords,
-    "enclosure": Reader.enclosure,
-    "media_content": Reader.media_content,
-    "media_thumbnail": Reader.media_thumbnail,
-    "media_group": Reader.media_group,
-    "itunes_image": Reader.itunes_image,
-    "itunes_link": Reader.itunes_image,
+    "category": directmedia.category,
+    "dc_subject": directmedia.category,
+    "keywords": directmedia.category,
+    "media_category": directmedia.category,
+    "itunes_category": directmedia.category,
+    "itunes_keywords": directmedia.keywords,
+    "media_keywords": directmedia.keywords,
+    "enclosure": directmedia.enclosure,
+    "media_content": directmedia.media_content,
+    "media_thumbnail": directmedia.media_thumbnail,
+    "media_group": directmedia.media_group,
+    "itunes_image": directmedia.itunes_image,
+    "itunes_link": directmedia.itunes_image,
     "source": Reader.source,
 }

@@ -98,11 +98,29 @@ def utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any])
     document = utf8_pieces(body, headers, outcome)
     if not outcome.get("encoding"):
         return None
-    # Searched everywhere (XML allows them only in the prolog): a false alarm in a CDATA
-    # section costs only the slower path. Past its first piece, the document is the body's.
-    if any(b"<!DOCTYPE" in data or b"<!ENTITY" in data for data in (body, document[0])):
+    # Past its first piece, the document is the body's.
+    if any(_declares_doctype(data) for data in (body, bytes(document[0]))):
         return None
     return document
+
+
+def _declares_doctype(data: bytes) -> bool:
+    """Tell whether the prolog, before the first element, holds a DOCTYPE (or may hold one).
+
+    XML allows a DOCTYPE, and the entity declarations inside it, only there (XML 1.0 §2.8);
+    expat refuses one anywhere else. Comments and processing instructions are stepped over,
+    anything else that opens with "<!" counts as one.
+    """
+    start = data.find(b"<")
+    while start >= 0:
+        if data.startswith(b"<!--", start):
+            end, skip = data.find(b"-->", start + 4), 3
+        elif data.startswith(b"<?", start):
+            end, skip = data.find(b"?>", start + 2), 2
+        else:
+            return data.startswith(b"<!", start)
+        start = data.find(b"<", end + skip) if end >= 0 else -1
+    return False
 
 
 def _run_handlers(document: Document) -> tuple[Element, FastFeedParser]:

@@ -44,13 +44,11 @@ def absolute(url: object, base: str | None) -> str | None:
 
 def parse_length(value: object) -> int | None:
     """Return a byte size as a positive int, or None when missing, zero or garbage."""
-    if isinstance(value, bool):
-        return None
     if isinstance(value, str):
         value = value.strip()
         if not value.isdigit():
             return None
-    if not isinstance(value, int | float | str):
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
         number = int(value)

@@ -67,6 +67,7 @@ def _kept_as_is(body: bytes, probe: dict[str, Any]) -> bool:
         name = codecs.lookup(chosen).name
     except LookupError:
         return False
-    if name == "ascii":
-        return body.isascii()
-    return name in _SAME_BYTES and decodes(body, name)
+    if name not in _SAME_BYTES:
+        return False
+    # ASCII bytes read alike in both; only other bytes need the decoder's look.
+    return body.isascii() or (name != "ascii" and decodes(body, name))

@@ -1,0 +1,152 @@
+"""Check the short ways the parse takes for common values against the general ones."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from feedparser.datetimes import _parse_date
+
+from poster.parse import fields
+from poster.parse.dates import from_struct
+from poster.parse.directnames import attributes
+from poster.parse.fastsax import Unsupported
+from poster.parse.fastxml import utf8_document
+from poster.parse.feeddates import parse_feed_date
+from poster.parse.hints import read_hints
+from poster.parse.itemmedia import parse_length
+
+PLAIN = [
+    "Title",
+    "  spaced \t out\n  title ",
+    "no\xa0break\u2003em space",
+    "a > b",
+    "x" * fields.LINE_LIMIT,
+]
+
+
+@pytest.mark.parametrize("text", PLAIN, ids=["word", "white-space", "unicode-space", "gt", "limit"])
+@pytest.mark.parametrize("is_html", [None, False], ids=["guessed", "plain"])
+def test_a_plain_line_is_its_words_joined(text: str, is_html: bool | None) -> None:
+    assert fields.plain_line(text, is_html) == " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "is_html", "expected"),
+    [
+        ("Tom &amp; Jerry", False, "Tom & Jerry"),
+        ("a <b>bold</b> move", None, "a bold move"),
+        ("a <b>bold</b> move", False, "a <b>bold</b> move"),
+        ("<p>one</p><p>two</p>", True, "one two"),
+        ("plain words", True, "plain words"),
+    ],
+    ids=["entity", "guessed-markup", "plain-markup", "html", "html-without-markup"],
+)
+def test_a_line_with_markup_or_entities_takes_the_general_way(
+    text: str, is_html: bool | None, expected: str
+) -> None:
+    assert fields.plain_line(text, is_html) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("\u0663", 3),
+        ("\u00b2", None),
+        (2.9, 2),
+        (float("inf"), None),
+        (float("nan"), None),
+        (False, None),
+        (b"12", None),
+    ],
+    ids=["arabic-indic-digit", "superscript", "float", "infinity", "nan", "false", "bytes"],
+)
+def test_lengths_of_other_kinds(value: object, expected: int | None) -> None:
+    assert parse_length(value) == expected
+
+
+SKIPS = (
+    b"<skipHours><hour>3</hour><hour>24</hour></skipHours><skipDays><day>Sunday</day></skipDays>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "hours", "days"),
+    [
+        (b"<rss><channel>" + SKIPS + b"</channel></rss>", {0, 3}, {6}),
+        (b"<rss><channel><skiphours><hour>3</hour></skiphours></channel></rss>", set(), set()),
+        (b"<rss><channel><title>skipHours skipDays</title></channel></rss>", set(), set()),
+    ],
+    ids=["both", "wrong-case", "words-only"],
+)
+def test_skip_hours_and_days_are_read_from_the_body(
+    body: bytes, hours: set[int], days: set[int]
+) -> None:
+    hints = read_hints({}, body)
+    assert (hints.skip_hours, hints.skip_days) == (hours, days)
+
+
+RSS = b"<rss version='2.0'><channel><title>T</title><item><title>I</title></item></channel></rss>"
+CDATA_DOCTYPE = RSS.replace(
+    b"<title>I", b"<description><![CDATA[<!DOCTYPE x>]]></description><title>I"
+)
+PROLOGS = {
+    "none": (RSS, True),
+    "doctype": (b"<!DOCTYPE rss SYSTEM 'x.dtd'>" + RSS, False),
+    "entity": (b"<?xml version='1.0'?>\n<!DOCTYPE rss [<!ENTITY e 'x'>]>" + RSS, False),
+    "doctype-after-comment": (b"<!-- <a> -->\n<!DOCTYPE rss>" + RSS, False),
+    "doctype-after-instruction": (b"<?style a<b?><!DOCTYPE rss>" + RSS, False),
+    "doctype-in-a-comment": (b"<!-- <!DOCTYPE rss> -->" + RSS, True),
+    "doctype-in-an-instruction": (b"<?note <!DOCTYPE rss>?>" + RSS, True),
+    "doctype-in-cdata": (CDATA_DOCTYPE, True),
+}
+
+
+@pytest.mark.parametrize(("body", "read"), PROLOGS.values(), ids=PROLOGS.keys())
+def test_only_a_doctype_before_the_root_leaves_a_document_to_feedparser(
+    body: bytes, read: bool
+) -> None:
+    document = utf8_document(body, {"content-type": "application/xml"}, {})
+    assert (document is not None) is read
+
+
+RFC822_EDGES = [
+    "Wed, 1 May 2024 00:00:00 GMT",
+    "Wed, 01 May 2024 24:00:00 GMT",
+    "Wed, 01 May 2024 12:60:00 GMT",
+    "Wed, 01 May 2024 12:00:00 +0260",
+    "Wed, 01 May 2024 12:00:00 -0000",
+    "Wed, 01 May 2024 12:00:00 +2359",
+    "Mon, 01 Jan 0001 00:30:00 +0100",
+    "Fri, 31 Dec 9999 23:30:00 -0100",
+    "Sat, 29 Feb 2025 12:00:00 Z",
+    "29 Feb 2024 12:00:00 UT",
+]
+
+
+@pytest.mark.parametrize("text", RFC822_EDGES)
+def test_rfc822_edges_read_as_feedparser_reads_them(text: str) -> None:
+    assert parse_feed_date(text) == from_struct(_parse_date(text))
+
+
+def test_attribute_names_are_keyed_alike_past_the_ones_remembered() -> None:
+    names = [f"Name{n}" for n in range(1500)]
+    element = ET.Element("link", {name: "Value" for name in names} | {"REL": "Self"})
+    assert attributes(element) == {name.lower(): "Value" for name in names} | {"rel": "self"}
+    assert attributes(element) == attributes(element)
+
+
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+
+
+@pytest.mark.parametrize("repeat", [1, 2], ids=["first", "again"])
+def test_namespaced_attributes_are_keyed_by_feedparsers_prefix(repeat: int) -> None:
+    element = ET.Element("item", {f"{RDF}about": "http://e.com/1", "{urn:other}x": "y"})
+    assert attributes(element) == {"rdf:about": "http://e.com/1"}
+
+
+@pytest.mark.parametrize("name", ["base", "BASE", "{http://www.w3.org/XML/1998/namespace}base"])
+def test_a_base_attribute_is_refused_every_time(name: str) -> None:
+    for _ in range(2):
+        with pytest.raises(Unsupported):
+            attributes(ET.Element("link", {name: "http://e.com/"}))
