@@ -26,7 +26,7 @@ from servers import Channel, ensure_program
 
 SCENARIOS = ("cold", "warm", "update")
 PROJECT = Path(__file__).resolve().parent.parent
-_STAGE_LINE = re.compile(r"^(\w+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)$", re.MULTILINE)
+_STAGE_LINE = re.compile(r"^(\w+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)(?:\s+([\d.]+))?$", re.MULTILINE)
 _PEAK_LINE = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
 
 

@@ -8,7 +8,6 @@ looks like is each kind's to say: ``require_token`` takes the kind's ``Shape``.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import threading
@@ -118,6 +117,8 @@ def is_local(api_url: str) -> bool:
     host = urlsplit(api_url).hostname or ""
     if host == "localhost":
         return True
+    import ipaddress  # here: only a token check of a local api_url reads an address
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

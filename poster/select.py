@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 
 from poster.config import FeedConfig, Rule
 from poster.models import Action, Item
@@ -41,55 +40,58 @@ def select(
     ``held`` holds the keys an earlier first read held back. On the feed's ``first_read`` the
     rules decide first, then only the newest ``backlog`` of the items they let through are posted.
     """
-    decisions = [_decide(item, feed, seen, held) for item in oldest_first(list(items))]
-    return _hold_back(decisions, feed.backlog) if first_read else decisions
+    ordered = oldest_first(list(items))
+    verdicts = [_decide(item, feed, seen, held) for item in ordered]
+    if first_read:
+        _hold_back(verdicts, feed.backlog)
+    return [Decision(item, *verdict) for item, verdict in zip(ordered, verdicts, strict=True)]
 
 
-def _hold_back(decisions: list[Decision], backlog: int | None) -> list[Decision]:
+Verdict = tuple[Action, str]
+"""An item's action and its reason, before its ``Decision`` is built."""
+_POSTED: Verdict = (POST, "")
+_KEPT_BACK: Verdict = (HELD, "the feed's first read kept it back (backlog); it is never posted")
+_KNOWN: Verdict = (SEEN, "already posted")
+
+
+def _hold_back(verdicts: list[Verdict], backlog: int | None) -> None:
     """Hold back all but the newest ``backlog`` items to post (all of them when ``None``)."""
-    wanted = [index for index, decision in enumerate(decisions) if decision.wanted]
+    wanted = [index for index, verdict in enumerate(verdicts) if verdict[0] == POST]
     keep = len(wanted) if backlog is None else backlog
-    reason = f"first read of the feed: backlog = {backlog}"
+    first_read: Verdict = (HELD, f"first read of the feed: backlog = {backlog}")
     for index in wanted[: max(len(wanted) - keep, 0)]:
-        decisions[index] = replace(decisions[index], action=HELD, reason=reason)
-    return decisions
+        verdicts[index] = first_read
 
 
 def oldest_first(items: Sequence[Item]) -> list[Item]:
     """Order items oldest first: by date when every item has one, else reverse document order.
 
     Feeds list their newest entries first; when dates are missing that convention is the only
-    reliable order left.
+    reliable order left, and it also orders items of the same date.
     """
     dates = [item.date for item in items]
-    if items and all(date is not None for date in dates):
-        indexed = sorted(range(len(items)), key=lambda i: (_utc(dates[i]), -i))
-        return [items[i] for i in indexed]
+    if items and None not in dates:
+        stamps = [date.timestamp() for date in dates if date is not None]
+        # A stable sort of the reversed positions keeps later items first among equal dates.
+        return [items[i] for i in sorted(reversed(range(len(items))), key=stamps.__getitem__)]
     return list(reversed(items))
 
 
-def _utc(moment: datetime | None) -> float:
-    """Return a sortable timestamp for an aware datetime."""
-    return moment.timestamp() if moment is not None else 0.0
-
-
-def _decide(item: Item, feed: FeedConfig, seen: Container[str], held: Container[str]) -> Decision:
+def _decide(item: Item, feed: FeedConfig, seen: Container[str], held: Container[str]) -> Verdict:
     """Decide one item: held back or seen items first, then exclude rules, then include rules."""
     if item.key in held:
-        return Decision(
-            item, HELD, "the feed's first read kept it back (backlog); it is never posted"
-        )
+        return _KEPT_BACK
     if item.key in seen:
-        return Decision(item, SEEN, "already posted")
+        return _KNOWN
     if not feed.exclude and not feed.include:
-        return Decision(item, POST)  # no rule reads the text, so it is never derived
+        return _POSTED  # no rule reads the text, so it is never derived
     text = searchable_text(item)
     for index, rule in enumerate(feed.exclude):
         if rule.pattern.search(text):
-            return Decision(item, FILTERED, f"excluded by {rule.source!r} (exclude[{index}])")
+            return FILTERED, f"excluded by {rule.source!r} (exclude[{index}])"
     if feed.include and not _first_match(feed.include, text):
-        return Decision(item, FILTERED, "matches no include rule")
-    return Decision(item, POST)
+        return FILTERED, "matches no include rule"
+    return _POSTED
 
 
 def _first_match(rules: Sequence[Rule], text: str) -> Rule | None:

@@ -2,6 +2,7 @@
 
 import compileall
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,6 +46,18 @@ def one_tls_context() -> Iterator[None]:
     """Load the CA bundle once per test process, not once per HTTP client (see support.tls)."""
     with shared_contexts():
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep what commands cache (the parsed feeds.toml) in a folder of the test run's own."""
+    saved = {name: os.environ.pop(name, None) for name in ("CACHE_DIRECTORY", "XDG_CACHE_HOME")}
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
 
 
 @pytest.fixture

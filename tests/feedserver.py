@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from poster.daemon.httpserver import shut_down
+
 NOT_FOUND = (404, {"Content-Type": "text/plain"}, b"not found\n")
 
 
@@ -78,8 +80,7 @@ class FeedServer:
     def close(self) -> None:
         """Stop serving, wake delayed answers and release the port."""
         self._closing.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        shut_down(self._httpd)
         self._thread.join()
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import cli_times
 import daemon10k
 import farm as farms
-from scenarios import poster_config
+from scenarios import poster_config, stage_seconds
 
 from poster.config import FeedConfig
 from poster.models import FetchResult, Validators
 from poster.parse import parse
 from poster.parse.fastxml import parse_fast
 from poster.parse.xmlfeed import parse_xml
+from poster.pipeline.timings import Timings
 from poster.store import Store
 from poster.store.ledger import SENT
 
@@ -89,3 +91,16 @@ def test_the_commands_state_holds_back_every_item_the_farm_serves(tmp_path: Path
             assert store.feed_state(spec.name).last_success is not None
         sent = store.deliveries(states=[SENT])
         assert sorted(record.feed for record in sent) == [spec.name for spec in farm.changed]
+
+
+def test_stage_timings_keep_cpu_apart_from_waiting_and_the_bench_reads_them() -> None:
+    timings = Timings()
+    with timings.stage("send"):
+        time.sleep(0.05)
+    with timings.stage("parse"):
+        sum(range(10_000))
+    assert timings.seconds["send"] >= 0.05 and timings.cpu["send"] < 0.025
+    assert timings.calls == {"send": 1, "parse": 1}
+    header = timings.table().splitlines()[0]
+    assert header.split() == ["stage", "seconds", "calls", "ms/call", "cpu"]
+    assert stage_seconds(timings.table()) == pytest.approx(timings.seconds, abs=1e-3)

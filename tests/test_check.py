@@ -6,9 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from jinja2 import FileSystemLoader
+from jinja2 import Environment, FileSystemLoader
 
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
+from poster.config import FeedConfig
+from poster.destinations import Kind
+from poster.models import FeedMeta, Post
+from poster.render import Renderer
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 FEED = '\n[[feeds]]\nname = "{name}"\nurl = "https://example.org/{name}.xml"\n{more}'
@@ -109,6 +113,42 @@ def test_a_template_that_fails_for_one_feed_names_only_that_feed(
     assert code == EXIT_CONFIG
     [line] = [line for line in err.splitlines() if "used by" in line]
     assert line.endswith("(used by feed b)")
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the names of the feeds ``Renderer.check`` renders, in order, as it renders them."""
+    names: list[str] = []
+    original = Renderer.check
+
+    def counted(self: Renderer, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None) -> Post:
+        names.append(feed.name)
+        return original(self, feed, kind, meta)
+
+    monkeypatch.setattr(Renderer, "check", counted)
+    return names
+
+
+def test_feeds_that_differ_only_in_name_and_url_are_rendered_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, checked: list[str]
+) -> None:
+    broken = 'template = "broken.j2"\n'
+    config = project(tmp_path, feeds={"a": "", "b": "", "c": broken, "d": broken, "e": ""})
+    (tmp_path / "templates" / "broken.j2").write_text("{{ item.titel }}\n")
+    code, _, err = check(capsys, config)
+    assert code == EXIT_CONFIG
+    assert checked == ["a", "c"]
+    [line] = [line for line in err.splitlines() if "used by" in line]
+    assert "broken.j2" in line and line.endswith("(used by feeds c, d)")
+
+
+def test_a_template_that_reads_feed_is_rendered_for_each_feed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, checked: list[str]
+) -> None:
+    config = project(tmp_path, feeds={name: "" for name in ("a", "b", "c")})
+    (tmp_path / "templates" / "default.j2").write_text("{{ feed.name }}: {{ item.title }}\n")
+    assert check(capsys, config)[0] == EXIT_OK
+    assert checked == ["a", "b", "c"]
 
 
 def test_an_unreadable_template_is_one_clear_line(
@@ -214,3 +254,18 @@ def test_a_gateways_unusable_key_is_an_error(
     code, out, err = check(capsys, project(tmp_path, GATEWAYS))
     assert code == EXIT_CONFIG and out == ""
     assert "environment: POSTER_SB_TOKEN: the token is 5 characters long" in err
+
+
+def test_a_second_check_compiles_no_template(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = project(tmp_path, feeds={"a": ""})
+    assert check(capsys, config)[0] == EXIT_OK
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(Environment, "compile", refuse)
+    assert check(capsys, config)[0] == EXIT_OK
+    assert list((tmp_path / "cache" / "poster" / "templates").iterdir())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from feedserver import FeedServer
 
 from poster import cli
 from poster.cli import build_parser, parse
@@ -102,8 +104,9 @@ def test_help_and_usage_errors_load_none_of_the_library(words: list[str]) -> Non
 
 
 def test_help_loads_neither_typing_nor_threading() -> None:
-    # Bare Python loads neither; each costs --help a few milliseconds.
-    assert _loaded_after("main(['--help'])", ("typing", "threading")) == []
+    # Bare Python loads none of them; each costs --help a few milliseconds.
+    unused = ("typing", "threading", "dataclasses", "inspect", "shutil")
+    assert _loaded_after("main(['--help'])", unused) == []
 
 
 def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path) -> None:
@@ -119,12 +122,36 @@ def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path)
     assert _loaded_after(f"main({words!r})", unused, env) == []
 
 
+def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.keep_alive = True
+    body = (ROOT / "tests" / "data" / "feeds" / "rss20_media.xml").read_bytes()
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        f'[[feeds]]\nname = "news"\nurl = "{feed_server.url("/feed.xml")}"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    assert "poster.parse" in _loaded_after(f"main({words!r})", ("poster.parse",), env)
+    unused = ("poster.parse", "poster.media", "feedparser")
+    assert _loaded_after(f"main({words!r})", unused, env) == []
+    assert feed_server.requests[-1].headers.get("if-none-match")
+
+
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
     assert (SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST) == (DEFAULT_CLI_PORT, SESSION_TOKEN, LATEST)
 
 
 HEAVY_FOR_STATUS = ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")
-UNUSED_BY_STATUS = ("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient")
+UNUSED_BY_STATUS = (
+    *("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient"),
+    *("poster.destinations.viber.messages", "difflib", "zoneinfo", "shutil", "poster.push.plan"),
+)
+UNUSED_BY_CHECK = ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +161,7 @@ UNUSED_BY_STATUS = ("hashlib", "secrets", "tzlocal", "html.parser", "poster.stor
             ["status"],
             (*HEAVY_FOR_STATUS, *UNUSED_BY_STATUS),
         ),
-        (["check"], ("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store")),
+        (["check"], (*UNUSED_BY_CHECK, "difflib", "zoneinfo")),
     ],
     ids=lambda value: value[0] if isinstance(value, list) else "",
 )
@@ -150,3 +177,38 @@ def test_status_and_check_load_only_what_they_use(
     words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), *command]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     assert _loaded_after(f"main({words!r})", unused, env) == []
+
+
+@pytest.mark.parametrize("command", ["status", "check"])
+def test_a_command_on_an_unchanged_config_parses_no_toml(tmp_path: Path, command: str) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), command]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    env |= {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert "tomllib" in _loaded_after(f"main({words!r})", ("tomllib",), env)
+    assert _loaded_after(f"main({words!r})", ("tomllib",), env) == []
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert "tomllib" in _loaded_after(f"main({words!r})", ("tomllib",), env)
+
+
+@pytest.mark.parametrize("columns", ["50", "120"])
+def test_help_is_as_wide_as_argparse_makes_it(
+    monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    parser = build_parser()
+    plain = argparse.ArgumentParser(
+        prog="poster", description=parser.description, parents=[parser], add_help=False
+    )
+    assert parser.format_help() == plain.format_help()
+
+
+def test_commands_load_no_shutil(tmp_path: Path) -> None:
+    words = ["-c", str(tmp_path / "none.toml"), "status"]
+    assert _loaded_after(f"main({words!r})", ("shutil",)) == []
+    assert _loaded_after("main(['status', '--help'])", ("shutil",)) == []

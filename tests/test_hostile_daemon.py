@@ -10,8 +10,10 @@ process must stop promptly.
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from support import bombs
@@ -107,23 +109,49 @@ def test_no_traceback_no_token_and_a_prompt_stop(outcome: tuple[Outcome, Scenari
 
 def test_the_bombs_are_small_and_inflate_to_a_gibibyte() -> None:
     # What the limits held against: about 1 MB on the wire for each 1 GiB inflated.
-    for body, wbits in ((bombs.gzip_bomb(), 31), (bombs.zlib_bomb(), 15)):
+    raw = bombs.raw_deflate_bomb()
+    inflated = inflate(raw, -zlib.MAX_WBITS)
+    assert (inflated.size, inflated.ended) == (bombs.BOMB_SIZE, True)
+    # The gzip and zlib bombs wrap that same stream, inflated once here. Beyond the stream an
+    # inflater checks only the header and the trailer (RFC 1952 §2.3, RFC 1950 §2.2): each
+    # header must start a stream zlib reads, each trailer must hold the checksum (and for gzip
+    # the size) of the inflated bytes.
+    gzip_trailer = struct.pack("<II", inflated.crc32, inflated.size & 0xFFFFFFFF)
+    zlib_trailer = struct.pack(">I", inflated.adler32)
+    for body, wbits, trailer in (
+        (bombs.gzip_bomb(), 31, gzip_trailer),
+        (bombs.zlib_bomb(), 15, zlib_trailer),
+    ):
         assert len(body) < 2 * 1024 * 1024
-        assert inflate(body, wbits) == (bombs.BOMB_SIZE, True)
+        header = len(body) - len(raw) - len(trailer)
+        assert body[header:] == raw + trailer
+        start = zlib.decompressobj(wbits).decompress(body[: header + (1 << 16)], 1 << 20)
+        assert start == bytes(1 << 20)
 
 
-def inflate(body: bytes, wbits: int) -> tuple[int, bool]:
-    """Return how many bytes ``body`` inflates to and whether its stream ended.
+@dataclass(frozen=True)
+class Inflated:
+    """What a deflate stream inflated to: its size, whether it ended, and its checksums."""
+
+    size: int
+    ended: bool
+    crc32: int
+    adler32: int
+
+
+def inflate(body: bytes, wbits: int) -> Inflated:
+    """Return how many bytes ``body`` inflates to, whether its stream ended, and their checksums.
 
     Output comes a megabyte at a time: the inflater reuses memory the last megabyte freed, where
     whole 64 KiB inputs would each inflate to 64 MiB of fresh pages.
     """
     inflater = zlib.decompressobj(wbits)
-    size, rest = 0, body
+    size, crc, adler, rest = 0, 0, 1, body
     while not inflater.eof:
         out = inflater.decompress(rest, 1 << 20)
         if not out and not rest:
             break
         size += len(out)
+        crc, adler = zlib.crc32(out, crc), zlib.adler32(out, adler)
         rest = inflater.unconsumed_tail
-    return size, inflater.eof
+    return Inflated(size, inflater.eof, crc, adler)

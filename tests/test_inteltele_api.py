@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from poster.daemon.httpserver import shut_down
 from poster.destinations.inteltele import api, wire
 from poster.destinations.inteltele.api import Credentials, IntelTeleClient
 from poster.destinations.inteltele.fake import FakeInteltele
@@ -289,8 +290,7 @@ def test_status_callbacks_arrive_and_parse(method: Literal["POST", "GET"]) -> No
             assert fake.deliver_reports() == 1
             assert fake.deliver_reports() == 0
     finally:
-        receiver.shutdown()
-        receiver.server_close()
+        shut_down(receiver)
     ((verb, params),) = calls
     report = wire.callback(params)
     assert verb == method

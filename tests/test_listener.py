@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -163,3 +164,18 @@ def test_a_connection_waiting_too_long_gets_503(monkeypatch: pytest.MonkeyPatch)
             gate.set()
             assert stuck.result().startswith(b"HTTP/1.0 200 ")
     assert busy.startswith(b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\n")
+
+
+def test_shut_down_stops_a_serving_loop_without_waiting_out_its_poll() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    address = server.server_address
+    # The loop waits an hour for a connection before it looks for a shutdown request.
+    loop = threading.Thread(target=server.serve_forever, args=(3600,), daemon=True)
+    loop.start()
+    stopping = threading.Thread(target=httpserver.shut_down, args=(server,), daemon=True)
+    stopping.start()
+    stopping.join(10)
+    loop.join(10)
+    assert not stopping.is_alive() and not loop.is_alive()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=5).close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ from poster.ops.commands import (
     retry_states,
     set_feed_disabled,
 )
-from poster.ops.status import STATE_MEANINGS, format_status, status_view
+from poster.ops.status import STATE_MEANINGS, _clock, format_status, status_view
 from poster.ops.statusjson import status_json
 from poster.pipeline import Deps, run_feed
 from poster.render import Renderer
@@ -417,3 +417,17 @@ def test_a_retried_item_is_sent_by_the_next_pass(tmp_path: Path) -> None:
         [record] = [r for r in store.deliveries(feed="news") if r.key == "news-2"]
     assert (record.state, record.attempts) == (SENT, 2)
     assert destination.sent == ["Bridge reopens", "Council", "Market opens", "Council meets"]
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 3, 2, 10, 5, 59, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=3))),
+        datetime(1999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+    ],
+    ids=str,
+)
+def test_times_read_as_strftime_writes_them(when: datetime) -> None:
+    assert _clock(when) == when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

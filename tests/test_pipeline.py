@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -264,6 +264,50 @@ def test_items_already_waiting_are_not_offered_again(client: FeedClient) -> None
     assert [d.item.key for d in batch.wanted()] == ["g1", "g3"]
     [waiting] = [d for d in batch.decisions if d.item.key == "g2"]
     assert (waiting.action, waiting.reason) == ("seen", "waiting to be posted")
+
+
+class CountingLedger:
+    """Forward every call to a ledger, counting them."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self._ledger = ledger
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        method = getattr(self._ledger, name)
+
+        def counted(*args: object, **kwargs: object) -> object:
+            self.calls += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def rss_of(count: int) -> str:
+    items = "".join(
+        f"<item><title>Item {n}</title><guid>k{n}</guid>"
+        f"<pubDate>Mon, 23 Nov 2026 07:{n:02d}:00 +0000</pubDate></item>"
+        for n in range(count)
+    )
+    channel = f"<channel><title>T</title>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
+
+
+@pytest.mark.parametrize("history", [False, True], ids=["first-read", "later-read"])
+def test_a_read_asks_the_ledger_as_often_whatever_its_item_count(history: bool) -> None:
+    """The reading threads share the ledger's lock: a read must not take it once per item."""
+    calls = []
+    for count in (3, 30):
+        ledger = MemoryLedger()
+        if history:
+            ledger.record_sent("news", "k1", Receipt("viber", "1", datetime.now(UTC)))
+        counting = CountingLedger(ledger)
+        serve = httpx.MockTransport(lambda _, count=count: httpx.Response(200, text=rss_of(count)))
+        with make_client(transport=serve) as http:
+            batch = collect(FEED, deps(http, ScriptedDestination(), counting))
+        assert isinstance(batch, Batch) and len(batch.decisions) == count
+        calls.append(counting.calls)
+    assert calls[0] == calls[1] <= 4
 
 
 def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: FeedClient) -> None:

@@ -8,7 +8,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,10 +20,21 @@ from poster.errors import StateError
 from poster.models import Validators
 from poster.store import RELEASED, FeedState, Store
 from poster.store import journal as journal_module
+from poster.store import seen as seen_module
 from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
 from poster.store.journal import JournalDB, JournalStorage
-from poster.store.ledger import FAILED, PENDING, SEEN, SENT, UNCERTAIN, Ledger, MemoryLedger
+from poster.store.ledger import (
+    FAILED,
+    PENDING,
+    SEEN,
+    SENT,
+    UNCERTAIN,
+    Ledger,
+    MemoryLedger,
+    Recall,
+    recall_each,
+)
 
 DATA = Path(__file__).parent / "data" / "store"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -133,6 +144,29 @@ def test_store_answers_like_the_memory_ledger(store: Store, steps: list[Step]) -
     store.close()
     with Store(store.path.parent) as reopened:
         assert_same_answers(reopened, memory)
+
+
+@pytest.mark.parametrize("steps", STEPS.values(), ids=STEPS.keys())
+def test_a_read_is_recalled_at_once_as_item_by_item(store: Store, steps: list[Step]) -> None:
+    for step in steps:
+        step(store)
+    keys = ["a", "b", "c", "zz"]
+    for feed in ("news", "other"):
+        for where in ((), ("viber",), ("mirror",), ("viber", "mirror")):
+            assert store.recall(feed, keys, where) == recall_each(store, feed, keys, where)
+
+
+def test_recall_names_each_known_and_held_key(store: Store) -> None:
+    post(store, "posted")
+    store.mark_seen("news", ["held"])
+    store.record_pending("news", "gone", "viber")
+    store.release("news", "gone", "viber")
+    keys = ["posted", "held", "gone", "new"]
+    assert store.recall("news", keys, ("viber",)) == Recall(
+        True, frozenset({"posted", "held"}), frozenset({"held"})
+    )
+    assert store.recall("news", keys, ("viber", "mirror")).known == {"held"}
+    assert store.recall("blog", keys, ("viber",)) == Recall(False, frozenset(), frozenset())
 
 
 def test_an_item_is_known_per_destination_and_a_backlog_for_all(store: Store) -> None:
@@ -673,3 +707,25 @@ def test_state_files_are_named_after_the_snapshot() -> None:
         "poster.journal",
         "poster.lock",
     )
+
+
+def test_held_back_keys_are_sorted_only_for_the_feeds_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(tmp_path) as store:
+        for feed in ("a", "b", "c"):
+            store.mark_seen(feed, [f"{feed}-2", f"{feed}-1", f"{feed}-2"])
+    sorted_for: list[list[str]] = []
+    original = seen_module._sorted
+
+    def counted(keys: Iterable[str]) -> tuple[str, ...]:
+        kept = list(keys)
+        sorted_for.append(kept)
+        return original(kept)
+
+    monkeypatch.setattr(seen_module, "_sorted", counted)
+    with Store(tmp_path, read_only=True) as store:
+        assert sorted_for == []
+        assert store.has_history("b") and store.is_held_back("b", "b-1")
+        assert not store.is_held_back("b", "b-3")
+        assert [sorted(keys) for keys in sorted_for] == [["b-1", "b-2"]]

@@ -20,6 +20,7 @@ import pytest
 import respx
 
 from poster.config import DEFAULT_API_URL
+from poster.daemon.httpserver import shut_down
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations import REDACTED, Destination, RecipientResult
 from poster.destinations.viber.api import AccountInfo, Member, ViberChannel, check_webhook_url
@@ -537,8 +538,7 @@ class FakeViberApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        shut_down(self._httpd)
         self._thread.join()
 
     @property

@@ -20,6 +20,7 @@ from poster.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    Formatter,
     Outline,
     command_named,
     default_config_path,
@@ -54,6 +55,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="poster",
         description="Post new items from RSS, Atom, RDF and JSON feeds to Viber.",
         parents=[shared_options(state=True, suppress=False)],
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"poster {__version__}")
     # argparse calls parser_class with each command's settings: any callable serves.
@@ -131,9 +133,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     missing = missing_config(path, given=args.config is not None)
     if missing is not None:
         raise missing
+    import os
+
+    from poster.cachefiles import cache_dir
     from poster.config import load_config
 
-    return int(args.handler(load_config(path), args))
+    return int(args.handler(load_config(path, cache=cache_dir(os.environ)), args))
 
 
 def _fail(error: Exception | str, code: int) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterable
+from operator import attrgetter
 
 from poster.cli.common import EXIT_CONFIG, EXIT_OK
 
@@ -13,7 +16,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from poster.config import Config, FeedConfig
-    from poster.destinations import TokenSource
+    from poster.destinations import Kind, TokenSource
+    from poster.render import Renderer
 
     TokenLine = tuple[str, TokenSource]
 
@@ -74,28 +78,73 @@ def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
 
 def _template_errors(config: Config) -> list[str]:
     """Render every feed's templates; return each distinct failure once with its feeds."""
+    from dataclasses import fields
+
+    from poster.cachefiles import cache_dir
+    from poster.config import FeedConfig
     from poster.destinations import kind
-    from poster.errors import RenderError
     from poster.render import Renderer
 
-    renderer = Renderer(config.templates_dir, fixed=True)
+    folder = cache_dir(os.environ)
+    compiled = None if folder is None else folder / "templates"
+    renderer = Renderer(config.templates_dir, fixed=True, compiled=compiled)
     feeds_by_error: dict[str, list[str]] = {}
     kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
+    known: dict[tuple[object, ...], str | None] = {}
+    # A feed's settings but its name and url, which only a template that reads feed sees.
+    settings = attrgetter(*(f.name for f in fields(FeedConfig) if f.name not in ("name", "url")))
     for feed in config.feeds:
-        try:
-            for own in dict.fromkeys(kinds[name] for name in config.routes(feed)):
-                renderer.check(feed, own)
-        except RenderError as exc:
-            reason = str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ")
-            feeds_by_error.setdefault(reason, []).append(feed.name)
-        except OSError as exc:
-            reason = f"cannot read a template in {config.templates_dir}: {exc.strerror or exc}"
-            reason += "; make the templates readable by the user poster runs as"
+        routed = dict.fromkeys(kinds[name] for name in config.routes(feed))
+        reason = _feed_error(renderer, feed, settings(feed), routed, known)
+        if reason is not None:
             feeds_by_error.setdefault(reason, []).append(feed.name)
     return [
         f"{config.path}: {reason} (used by {_plural(len(names))} {', '.join(names)})"
         for reason, names in feeds_by_error.items()
     ]
+
+
+def _feed_error(
+    renderer: Renderer,
+    feed: FeedConfig,
+    settings: tuple[object, ...],
+    kinds: Iterable[Kind],
+    known: dict[tuple[object, ...], str | None],
+) -> str | None:
+    """Return why ``feed`` fails at the first of ``kinds`` it fails at, or None.
+
+    ``known`` keeps the outcome of each kind and ``settings`` whose templates never read
+    ``feed``: another feed that differs only in its name and url gets it without a render.
+    """
+    for own in kinds:
+        key = (own.name, *settings)
+        if key in known:
+            reason = known[key]
+        else:
+            reason, shared = _checked(renderer, feed, own)
+            if shared:
+                known[key] = reason
+        if reason is not None:
+            return reason
+    return None
+
+
+def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[str | None, bool]:
+    """Check ``feed`` at ``own``: why it fails or None, and whether no template reads ``feed``."""
+    from poster.errors import RenderError
+
+    try:
+        renderer.check(feed, own)
+        reason = None
+    except RenderError as exc:
+        reason = str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ")
+    except OSError as exc:
+        reason = f"cannot read a template in {renderer.templates_dir}: {exc.strerror or exc}"
+        return reason + "; make the templates readable by the user poster runs as", False
+    try:
+        return reason, not renderer.reads_feed(feed, own)
+    except OSError:
+        return reason, False
 
 
 def _plural(count: int) -> str:

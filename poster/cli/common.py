@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,38 @@ STATE_HELP = "where poster keeps its state (default: $STATE_DIRECTORY, else ./st
 LOG_HELP = "debug, info, warning or error (default: warning; info for the daemon)"
 
 
+class Formatter(argparse.HelpFormatter):
+    """Argparse's help layout, as wide as the terminal, found without loading ``shutil``.
+
+    argparse makes a formatter for every option it adds and asks ``shutil`` for the width,
+    which loads shutil and its compression modules (a few milliseconds) into every command.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _columns() - 2)
+
+
+def _columns() -> int:
+    """Return the terminal's width as ``shutil.get_terminal_size`` finds it: $COLUMNS first."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        return (stdout and os.get_terminal_size(stdout.fileno()).columns) or 80
+    except (ValueError, OSError):
+        return 80
+
+
 @functools.cache
 def shared_options(*, state: bool, suppress: bool) -> argparse.ArgumentParser:
     """Return a parent parser with the options every command takes, and --state-dir if asked.
@@ -49,7 +82,7 @@ def shared_options(*, state: bool, suppress: bool) -> argparse.ArgumentParser:
     one parent serves every command (building a parser is most of the cost of ``--help``).
     """
     default = argparse.SUPPRESS if suppress else None
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = argparse.ArgumentParser(add_help=False, formatter_class=Formatter)
     parent.add_argument(
         "-c", "--config", type=Path, default=default, metavar="PATH", help=CONFIG_HELP
     )
@@ -208,6 +241,7 @@ def add_command(
     """Add a command with the shared options, its one-line summary and a description."""
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
+        formatter_class=Formatter,
         parents=[shared_options(state=state, suppress=True)],
         help=summary,
         description=description or f"{summary[0].upper()}{summary[1:]}.",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from poster.config import names as checks
 from poster.config import values as v
@@ -27,7 +25,6 @@ QUIET_HINT = 'write the window as "HH:MM-HH:MM" in 24-hour time, such as "23:00-
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
 
-@dataclass(frozen=True)
 class Key:
     """One key of a table: its default, its check, and the hint shown when it is missing.
 
@@ -35,20 +32,32 @@ class Key:
     with a clear message, so they are never suggested.
     """
 
-    default: object
-    convert: v.Convert
-    required: str | None = None
-    feed_only: bool = False
-    hidden: bool = False
+    __slots__ = ("convert", "default", "feed_only", "hidden", "required")
+
+    def __init__(
+        self,
+        default: object,
+        convert: v.Convert,
+        required: str | None = None,
+        feed_only: bool = False,
+        hidden: bool = False,
+    ) -> None:
+        self.default = default
+        self.convert = convert
+        self.required = required
+        self.feed_only = feed_only
+        self.hidden = hidden
 
 
-@dataclass
 class Table:
     """What ``read_table`` found: converted values, the keys that failed, and the issues."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    bad: set[str] = field(default_factory=set)
-    issues: list[v.Issue] = field(default_factory=list)
+    __slots__ = ("bad", "issues", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.bad: set[str] = set()
+        self.issues: list[v.Issue] = []
 
 
 def read_table(raw: Mapping[str, object], keys: Mapping[str, Key], ctx: v.Context) -> Table:
@@ -65,11 +74,19 @@ def read_table(raw: Mapping[str, object], keys: Mapping[str, Key], ctx: v.Contex
         except v.Invalid as exc:
             table.issues += [v.Issue(i.message, i.hint, name + i.sub) for i in exc.issues]
             table.bad.add(name)
-    for name, spec in keys.items():
-        if spec.required and name not in raw:
-            table.issues.append(v.Issue("is required", spec.required, name))
+    required = _REQUIRED.get(id(keys))
+    if required is None:
+        required = _required(keys)
+    for name, hint in required:
+        if name not in raw:
+            table.issues.append(v.Issue("is required", hint, name))
             table.bad.add(name)
     return table
+
+
+def _required(keys: Mapping[str, Key]) -> tuple[tuple[str, str], ...]:
+    """Return each required key of ``keys`` with the hint shown when it is missing."""
+    return tuple((name, spec.required) for name, spec in keys.items() if spec.required)
 
 
 def nested(keys: Mapping[str, Key], what: str) -> v.Convert:
@@ -146,12 +163,15 @@ TIMEZONE_HINT = 'an IANA time zone name such as "Europe/Minsk" or "UTC"'
 
 def _timezone(value: object, _ctx: v.Context) -> str:
     """Check an IANA time zone name that zoneinfo knows."""
+    # Here: zoneinfo reads the system's zone list, which only a feed with a time zone needs.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
     name = v.need(value, str, "a time zone name")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(name, available_timezones(), n=1, cutoff=0.6)
-        hint = f'did you mean "{close[0]}"?' if close else TIMEZONE_HINT
+        close = v.close_match(name, available_timezones())
+        hint = f'did you mean "{close}"?' if close is not None else TIMEZONE_HINT
         raise v.fail(f"unknown time zone {name!r}", hint) from None
     return name
 
@@ -191,6 +211,8 @@ def _feed_tables(value: object, _ctx: v.Context) -> list[tuple[int, dict[str, An
         hint = "write each feed as [[feeds]], with double brackets"
         raise v.fail("expected an array of tables, got a table", hint)
     entries = v.need(value, list, "an array of tables ([[feeds]])")
+    if all(type(entry) is dict for entry in entries):
+        return list(enumerate(entries))
     tables = ((f"[{i}]", (i, entry)) for i, entry in enumerate(entries))
     return v.each(tables, _indexed_table)
 
@@ -309,3 +331,6 @@ DEFAULT_KEYS: dict[str, Key] = {
 }
 BUILT_IN: dict[str, Any] = {name: spec.default for name, spec in FEED_KEYS.items()}
 """The value of every per-feed key that neither the feed nor ``[defaults]`` sets."""
+_REQUIRED = {id(keys): _required(keys) for keys in (TOP_KEYS, FEED_KEYS, DEFAULT_KEYS)}
+"""The required keys of the tables read most often (each feed's), found once: the tables live
+as long as the module, so their ids stay theirs."""

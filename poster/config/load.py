@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from functools import cached_property
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from poster.config import feedkeys as k
+from poster.config import parsedtoml
 from poster.config import values as v
 from poster.config.destinations import check_routes, destinations
 from poster.config.settings import (
@@ -21,6 +20,7 @@ from poster.config.settings import (
     Schedule,
     ViberConfig,
     WebhookConfig,
+    feed_config,
 )
 from poster.destinations import kind, shorthand
 from poster.errors import ConfigError, ConfigProblem
@@ -31,15 +31,21 @@ _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEY
 _PLAIN_SET = frozenset(_PLAIN_FIELDS)
 
 
-def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and check ``path``; raise ``ConfigError`` listing every problem found."""
+def load_config(
+    path: Path | str, *, environ: Mapping[str, str] | None = None, cache: Path | None = None
+) -> Config:
+    """Read and check ``path``; raise ``ConfigError`` listing every problem found.
+
+    With ``cache``, a folder, what the file parsed to is kept there and used again while the
+    file's bytes stay the same (see ``parsedtoml``); the checks run on every load.
+    """
     file = str(path)
     config_path = Path(os.path.abspath(Path(path).expanduser()))
     report = _Report(file)
     ctx = v.Context(config_path.parent, None, os.environ if environ is None else environ)
     short = shorthand()
     sections = k.TOP_KEYS if short is None else {**k.TOP_KEYS, short[0]: k.SECTION}
-    top = k.read_table(_read_toml(config_path, file), sections, ctx)
+    top = k.read_table(parsedtoml.read(config_path, file, cache), sections, ctx)
     report.add(top.issues)
     templates_dir = top.values.get("templates") or v.path_value(
         k.TOP_KEYS["templates"].default, ctx
@@ -71,39 +77,20 @@ def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -
     return Config(config_path, templates_dir, viber, built, webhook, daemon, tuple(wanted), media)
 
 
-@dataclass
 class _Report:
     """Collect problems for one file, turning issues into located ``ConfigProblem``s."""
 
-    file: str
-    problems: list[ConfigProblem] = field(default_factory=list)
+    __slots__ = ("file", "problems")
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[ConfigProblem] = []
 
     def add(self, issues: Iterable[v.Issue], *, feed: str | None = None, prefix: str = "") -> None:
         """Record ``issues`` for ``feed`` with keys under ``prefix``."""
         for issue in issues:
             key = prefix + issue.sub
             self.problems.append(ConfigProblem(self.file, key, issue.message, feed, issue.hint))
-
-
-def _read_toml(path: Path, file: str) -> dict[str, Any]:
-    """Parse the file, turning a read, encoding or syntax failure into one problem."""
-    try:
-        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        hint = "check the path and that poster may read it"
-        raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
-    except UnicodeDecodeError as exc:
-        hint = "save the file as UTF-8"
-        raise _single(file, f"is not UTF-8 text (bad byte at offset {exc.start})", hint) from exc
-    except tomllib.TOMLDecodeError as exc:
-        hint = "fix the TOML syntax at that line (https://toml.io)"
-        raise _single(file, f"TOML syntax error: {exc}", hint) from exc
-
-
-def _single(file: str, message: str, hint: str) -> ConfigError:
-    """Return a ``ConfigError`` holding one problem about the whole file."""
-    return ConfigError([ConfigProblem(file, "", message, None, hint)])
 
 
 def _missing_templates_dir(folder: Path) -> v.Issue:
@@ -162,22 +149,24 @@ def _media(
     return MediaConfig(**values)
 
 
-@dataclass(frozen=True)
 class _Levels:
     """One feed's own values over what it inherits, and the keys known to be broken."""
 
-    own: Mapping[str, Any]
-    inherited: Mapping[str, Any]
-    bad: frozenset[str] = frozenset()
+    __slots__ = ("bad", "inherited", "own")
 
-    @cached_property
-    def effective(self) -> dict[str, Any]:
-        """Return the value in effect for every key, merged once per feed."""
-        return {**self.inherited, **self.own}
+    def __init__(
+        self,
+        own: Mapping[str, Any],
+        inherited: Mapping[str, Any],
+        bad: frozenset[str] = frozenset(),
+    ) -> None:
+        self.own = own
+        self.inherited = inherited
+        self.bad = bad
 
     def get(self, name: str) -> Any:
-        """Return the value in effect for ``name``."""
-        return self.effective.get(name)
+        """Return the value in effect for ``name``: the feed's own, else the inherited one."""
+        return self.own[name] if name in self.own else self.inherited.get(name)
 
 
 def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> _Levels:
@@ -203,7 +192,7 @@ def _feeds(
     """Check every ``[[feeds]]`` table; return each feed's label and levels."""
     feeds: list[tuple[str, _Levels]] = []
     first_use: dict[str, int] = {}
-    inherited: dict[Check, list[v.Issue]] = {}
+    inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
         table = k.read_table(raw, k.FEED_KEYS, ctx)
         label = table.values.get("name", f"feeds[{index}]")
@@ -229,24 +218,40 @@ def _check(levels: _Levels, checks: Iterable[tuple[frozenset[str], Check]]) -> l
 
 
 def _check_feed(
-    levels: _Levels, defaults: _Levels, inherited: dict[Check, list[v.Issue]]
+    levels: _Levels, defaults: _Levels, inherited: dict[Check | None, list[v.Issue]]
 ) -> list[v.Issue]:
     """Run ``_CHECKS`` on a feed; one that reads no key the feed sets runs once, on defaults.
 
     A check reads only its keys, so on a feed that sets none of them it finds what it finds
-    in ``[defaults]``: ``inherited`` keeps that for every such feed.
+    in ``[defaults]``: ``inherited`` keeps that for every such feed, and under None what all
+    of them find.
     """
+    if levels.own.keys().isdisjoint(_CHECKED) and levels.bad.isdisjoint(_CHECKED):
+        # Most feeds set only keys no check reads, such as name and url: every check then
+        # finds what it finds in [defaults], for all of them alike.
+        if None not in inherited:
+            inherited[None] = [
+                issue for _, check in _CHECKS for issue in _inherited(check, defaults, inherited)
+            ]
+        return inherited[None]
     issues: list[v.Issue] = []
     for keys, check in _CHECKS:
         if not levels.bad.isdisjoint(keys):
             continue
         if levels.own.keys().isdisjoint(keys):
-            if check not in inherited:
-                inherited[check] = check(defaults)
-            issues += inherited[check]
+            issues += _inherited(check, defaults, inherited)
         else:
             issues += check(levels)
     return issues
+
+
+def _inherited(
+    check: Check, defaults: _Levels, inherited: dict[Check | None, list[v.Issue]]
+) -> list[v.Issue]:
+    """Return what ``check`` finds in ``[defaults]``, running it only the first time."""
+    if check not in inherited:
+        inherited[check] = check(defaults)
+    return inherited[check]
 
 
 def _schedule(levels: _Levels) -> Schedule:
@@ -324,6 +329,8 @@ _CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"format", "key"}), _check_key),
     (frozenset({"type", *k.FIXED_KEYS.values()}), _check_fixed),
 )
+_CHECKED = frozenset().union(*(keys for keys, _ in _CHECKS))
+"""Every key some check that spans keys reads."""
 
 
 def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | None) -> list[v.Issue]:
@@ -362,5 +369,6 @@ def _build(levels: _Levels, inherited: Mapping[str, Any], schedule: Schedule) ->
     if not levels.own.keys().isdisjoint(_SCHEDULE_KEYS):
         schedule = _schedule(levels)
     fixed_key = k.FIXED_KEYS.get(plain["type"])
-    fixed = levels.get(fixed_key) if fixed_key else None
-    return FeedConfig(**plain, schedule=schedule, fixed=fixed)
+    plain["fixed"] = levels.get(fixed_key) if fixed_key else None
+    plain["schedule"] = schedule
+    return feed_config(plain)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -19,13 +17,20 @@ T = TypeVar("T")
 DURATION_HINT = 'write a duration like "90s", "15m", "1h30m" or "2d", or a number of seconds'
 
 
-@dataclass(frozen=True)
+# The checks' own records are plain classes: they never leave the config package, and each
+# dataclass costs a command about a millisecond to create when the module loads.
 class Issue:
     """One thing wrong with a value; ``sub`` is where below the key (``[1]``, ``.lat``)."""
 
-    message: str
-    hint: str | None = None
-    sub: str = ""
+    __slots__ = ("hint", "message", "sub")
+
+    def __init__(self, message: str, hint: str | None = None, sub: str = "") -> None:
+        self.message = message
+        self.hint = hint
+        self.sub = sub
+
+    def __repr__(self) -> str:
+        return f"Issue({self.message!r}, {self.hint!r}, {self.sub!r})"
 
 
 class Invalid(Exception):
@@ -41,13 +46,17 @@ def fail(message: str, hint: str | None = None) -> Invalid:
     return Invalid(Issue(message, hint))
 
 
-@dataclass(frozen=True)
 class Context:
     """What a check needs besides the value: the base folder, templates and environment."""
 
-    base_dir: Path
-    templates_dir: Path | None
-    environ: Mapping[str, str]
+    __slots__ = ("base_dir", "environ", "templates_dir")
+
+    def __init__(
+        self, base_dir: Path, templates_dir: Path | None, environ: Mapping[str, str]
+    ) -> None:
+        self.base_dir = base_dir
+        self.templates_dir = templates_dir
+        self.environ = environ
 
 
 Convert = Callable[[object, Context], Any]
@@ -87,8 +96,16 @@ def number(value: object, what: str = "a number") -> float:
 def did_you_mean(word: str, options: Iterable[str], what: str = "known keys") -> str:
     """Suggest the closest option, or list them all when none is close."""
     names = sorted(options)
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else f"{what}: {', '.join(names)}"
+    close = close_match(word, names)
+    return f'did you mean "{close}"?' if close is not None else f"{what}: {', '.join(names)}"
+
+
+def close_match(word: str, options: Iterable[str]) -> str | None:
+    """Return the option closest to ``word`` when one is close enough, else None."""
+    import difflib  # here: only a mistake in the file needs a suggestion
+
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def each(entries: Iterable[tuple[str, object]], convert: Callable[[object], T]) -> list[T]:
@@ -308,9 +325,25 @@ def _header(pair: object, environ: Mapping[str, str]) -> tuple[str, str]:
     return name, result
 
 
+# An http(s) URL of only these characters, with a host and at most a five-digit port, is one
+# urlsplit would find that scheme, host and port in (RFC 3986 §3): it needs no closer look.
+_PLAIN_HTTP = re.compile(
+    r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?"
+)
+
+
 def feed_url(value: object, ctx: Context) -> str:
     """Check an http(s) URL, or turn a file: URL or local path into an absolute file URL."""
     raw = text(value, ctx).strip()
+    plain = _PLAIN_HTTP.fullmatch(raw)
+    if plain is not None and int(plain["port"] or 0) <= 65535:
+        return raw
+    return split_feed_url(raw, ctx)
+
+
+def split_feed_url(raw: str, ctx: Context) -> str:
+    """Check a stripped ``url`` by splitting it: every form ``feed_url`` takes, and its errors."""
     parts = _split(raw)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
@@ -328,7 +361,7 @@ def feed_url(value: object, ctx: Context) -> str:
         raise fail(
             f"URL scheme {scheme!r} is not supported", "use https://, http://, file:, or a path"
         )
-    return local_file(Path(raw).expanduser(), ctx).as_uri()
+    return local_file(home_expanded(raw), ctx).as_uri()
 
 
 def _split(raw: str) -> SplitResult:
@@ -356,7 +389,18 @@ _RELATIVE_HINT = "relative paths start at the folder that holds feeds.toml"
 
 def path_value(value: object, ctx: Context) -> Path:
     """Resolve a path against the config's folder without requiring that it exists."""
-    return Path(os.path.normpath(ctx.base_dir / Path(text(value, ctx)).expanduser()))
+    return Path(os.path.normpath(ctx.base_dir / home_expanded(text(value, ctx))))
+
+
+def home_expanded(raw: str) -> Path:
+    """Return the path ``raw`` with a leading ``~`` or ``~user`` made that user's home folder."""
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:  # pathlib's word for a user without a home folder it can find
+        user = raw.split("/", 1)[0]
+        hint = "write the path in full, or make it relative to the folder of feeds.toml"
+        message = f"{raw!r} starts with {user!r}, but that user has no home folder here"
+        raise fail(message, hint) from None
 
 
 def http_url(value: object, ctx: Context) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -35,6 +36,8 @@ BUSY_WAIT = 0.5
 """Seconds an accepted connection waits for a free handler before it gets a 503."""
 NOISE_BURST = 10
 NOISE_WINDOW = 60.0
+WAKE_EVERY = 0.002
+"""Seconds between the connections that wake a serving loop being shut down."""
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\nRetry-After: 1\r\n"
     b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\nConnection: close\r\n"
@@ -137,6 +140,33 @@ class Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Note a connection that failed (mostly resets) in one line, without a traceback."""
         self.noise.note(client_address[0], type(sys.exc_info()[1]).__name__)
+
+
+def shut_down(server: BaseServer) -> None:
+    """Stop a running ``serve_forever`` at once and close the server's socket.
+
+    ``shutdown()`` waits until the serving loop sees it, and the loop waits up to its poll
+    interval for a connection first. A connection made meanwhile ends that wait, so the loop
+    stops within a few milliseconds instead of a poll interval (50 ms for the listener).
+    """
+    stopping = threading.Thread(target=server.shutdown, name="shutdown", daemon=True)
+    stopping.start()
+    while stopping.is_alive():
+        _wake(server.server_address)
+        stopping.join(WAKE_EVERY)
+    server.server_close()
+
+
+def _wake(address: Any) -> None:
+    """Connect to a listening socket and hang up, which wakes the loop waiting on it."""
+    host, port = str(address[0]), int(address[1])
+    # A server bound to every address is reached on loopback.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    try:
+        with socket.create_connection((host, port), timeout=WAKE_EVERY * 100):
+            pass
+    except OSError:
+        return
 
 
 def _refuse(request: socket.socket) -> None:

@@ -20,7 +20,7 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from poster.daemon.httpserver import MAX_HANDLERS, Callback, Files, Route, Server
+from poster.daemon.httpserver import MAX_HANDLERS, Callback, Files, Route, Server, shut_down
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,7 @@ class WebhookReceiver:
         self._server = self._thread = None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
+        shut_down(server)
         if thread is not None:
             thread.join()
 

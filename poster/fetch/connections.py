@@ -9,6 +9,7 @@ import threading
 import time
 
 from poster.fetch.addresses import Address
+from poster.fetch.exchange import Answer
 from poster.fetch.watchdog import WATCHDOG, Watch
 
 Key = tuple[str, str, int, str]
@@ -28,6 +29,7 @@ class Connection(http.client.HTTPConnection):
     deadline: float | None = None
     """The deadline of the request that opens the connection."""
     watch: Watch | None = None
+    response_class = Answer
 
     def connect(self) -> None:
         """Open the TCP connection and watch it before any TLS handshake, which a peer may drip."""

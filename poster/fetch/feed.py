@@ -26,11 +26,19 @@ from poster.errors import (
     TooManyRedirects,
 )
 from poster.fetch.addresses import NonPublicAddress
-from poster.fetch.client import FeedClient, default_transport, display, next_request
+from poster.fetch.client import (
+    FeedClient,
+    Reply,
+    decode_fields,
+    default_transport,
+    display,
+    next_hop,
+    put,
+)
+from poster.fetch.exchange import Head
 from poster.fetch.headers import parse_freshness, parse_retry_after
 from poster.fetch.inflate import decoded
 from poster.fetch.spool import SpillFailed, Spool
-from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.models import FetchResult, Validators
 
@@ -84,20 +92,25 @@ def _fetch_http(
     feed: FeedConfig, client: FeedClient, previous: Validators | None, deadline: float
 ) -> _Answer:
     """Send the GET and follow at most ``feed.max_redirects`` redirects, all by ``deadline``."""
-    headers = _request_headers(feed, previous)
-    request = client.request(_parsed_url(feed.url), headers, feed.timeout, {DEADLINE: deadline})
+    url = _parsed_url(feed.url)
+    fields = _request_fields(client, url, feed, previous)
+    allow_private: bool | None = None
     for _ in range(feed.max_redirects + 1):
-        with closing(client.send(request)) as response:
-            hop = next_request(request, response)
+        reply = client.get(
+            url, fields, timeout=feed.timeout, deadline=deadline, allow_private=allow_private
+        )
+        with closing(reply):
+            hop = next_hop(reply, fields)
             if hop is None:
-                return _read_response(feed, response, deadline)
+                return _read_response(feed, reply, deadline)
         # The configured URL may be anywhere; a redirect may leave the public network only from
-        # a source that is not on it itself, or when the feed allows it.
-        private_ok = feed.allow_private or not response.extensions.get(PUBLIC, True)
-        hop.extensions.setdefault(ALLOW_PRIVATE, private_ok)
-        request = hop
+        # a source that is not on it itself, or when the feed allows it. The first redirect
+        # decides for the hops after it.
+        if allow_private is None:
+            allow_private = feed.allow_private or not reply.public
+        url, fields = hop
     raise TooManyRedirects(
-        feed.name, f"more than {feed.max_redirects} redirects, the last to {display(request.url)}"
+        feed.name, f"more than {feed.max_redirects} redirects, the last to {display(url)}"
     )
 
 
@@ -105,48 +118,59 @@ def _fetch_http(
 _parsed_url = functools.lru_cache(maxsize=4096)(httpx.URL)
 
 
-def _request_headers(feed: FeedConfig, previous: Validators | None) -> httpx.Headers:
+def _request_fields(
+    client: FeedClient, url: httpx.URL, feed: FeedConfig, previous: Validators | None
+) -> Head:
     """Return the feed's own headers plus the conditional ones (RFC 9110 §13.1)."""
-    headers = httpx.Headers(list(feed.headers))
+    fields = client.fields(url, feed.headers)
     if previous is not None and previous.etag:
-        headers["If-None-Match"] = previous.etag
+        put(fields, "If-None-Match", previous.etag)
     if previous is not None and previous.last_modified:
-        headers["If-Modified-Since"] = previous.last_modified
-    return headers
+        put(fields, "If-Modified-Since", previous.last_modified)
+    return fields
 
 
-def _read_response(feed: FeedConfig, response: httpx.Response, deadline: float) -> _Answer:
+def _read_response(feed: FeedConfig, reply: Reply, deadline: float) -> _Answer:
     """Turn a final (non-redirect) response into an answer or an HTTP error."""
-    url, status = str(response.url), response.status_code
+    url, status = str(reply.url), reply.status
+    headers = decode_fields(reply.fields)
     if status >= 400:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(_field(headers, "retry-after"))
         raise HTTPStatusError(feed.name, status, retry_after, url=display(url))
-    headers = tuple(response.headers.multi_items())
     if status == 304:
-        response.read()  # empty by definition; reading it lets the connection be reused
+        for _ in reply.raw():  # empty by definition; reading it lets the connection be reused
+            pass
         return _Answer(url, status, headers, None)
     if not 200 <= status < 300:
         raise FetchError(feed.name, f"unexpected HTTP {status} from {display(url)}")
-    return _Answer(url, status, headers, _read_capped(feed, response, deadline))
+    return _Answer(url, status, headers, _read_capped(feed, reply, headers, deadline))
 
 
-def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) -> bytes:
+def _field(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """Return the values of the field ``name`` joined by commas, as httpx does, or None."""
+    values = [value for key, value in headers if key == name]
+    return ", ".join(values) if values else None
+
+
+def _read_capped(
+    feed: FeedConfig, reply: Reply, headers: tuple[tuple[str, str], ...], deadline: float
+) -> bytes:
     """Read the decoded body, stopping at ``feed.max_bytes`` or at the ``deadline``."""
-    declared = response.headers.get("content-length", "")
+    declared = _field(headers, "content-length") or ""
     if declared.isascii() and declared.isdigit() and int(declared) > feed.max_bytes:
-        raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
+        raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(reply.url))
     body = Spool()
     try:
-        for chunk in _pieces(feed, response):
+        for chunk in _pieces(feed, reply, _field(headers, "content-encoding")):
             body.write(chunk)
             if body.size > feed.max_bytes:
-                raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
+                raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(reply.url))
             if time.monotonic() > deadline:
                 # A transport without a watchdog (a proxy's) still stops between pieces.
-                raise _past_deadline(feed, display(response.url))
+                raise _past_deadline(feed, display(reply.url))
         return body.getvalue()
     except SpillFailed as exc:
-        url = display(response.url)
+        url = display(reply.url)
         raise FetchError(
             feed.name, f"{url}: {exc.reason}; free some space there or set TMPDIR to another folder"
         ) from exc
@@ -154,20 +178,20 @@ def _read_capped(feed: FeedConfig, response: httpx.Response, deadline: float) ->
         body.close()
 
 
-def _pieces(feed: FeedConfig, response: httpx.Response) -> Iterable[bytes]:
+def _pieces(feed: FeedConfig, reply: Reply, encoding: str | None) -> Iterable[bytes]:
     """Return the body's pieces, decoded in bounded steps whatever the compression ratio."""
-    if response.is_stream_consumed:
-        return (response.content,)  # built in memory with its content, and decoded by httpx
-    return decoded(_raw_capped(feed, response), response.headers.get("content-encoding"))
+    if not reply.encoded:
+        return reply.raw()  # built in memory with its content, and decoded by httpx
+    return decoded(_raw_capped(feed, reply), encoding)
 
 
-def _raw_capped(feed: FeedConfig, response: httpx.Response) -> Iterator[bytes]:
+def _raw_capped(feed: FeedConfig, reply: Reply) -> Iterator[bytes]:
     """Yield the body as received, still encoded, refusing more than ``feed.max_bytes`` of it."""
     received = 0
-    for chunk in response.iter_raw():
+    for chunk in reply.raw():
         received += len(chunk)
         if received > feed.max_bytes:
-            raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(response.url))
+            raise ResponseTooLarge(feed.name, feed.max_bytes, url=display(reply.url))
         yield chunk
 
 

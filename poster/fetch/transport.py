@@ -1,8 +1,9 @@
-"""Carry httpx requests over the standard library's http.client, keeping HTTP/1.1 connections alive.
+"""Carry requests over the standard library's http.client, keeping HTTP/1.1 connections alive.
 
 httpx's own transport (httpcore and h11) spends several times the CPU of http.client on a small
 exchange such as a 304 answer to a conditional GET, which is most of what a polling pass does.
-``StdlibTransport`` keeps httpx's client (redirect handling, decoding, errors) and swaps the wire.
+``StdlibTransport`` serves httpx's clients (``handle_request``) and the feed reader, which asks
+without building httpx's request and response objects (``get``), over the same connections.
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ import certifi
 import httpx
 
 from poster.fetch.addresses import Address, AddressPolicy, NonPublicAddress, ResolveCache
-from poster.fetch.connections import Connection, Key, Pool, TLSConnection
-from poster.fetch.watchdog import DeadlineExceeded
+from poster.fetch.connections import Connection, Pool, TLSConnection
+from poster.fetch.exchange import (
+    Answer,
+    Blame,
+    Head,
+    Reply,
+    chunked,
+    deadline_exceeded,
+    describe,
+    request_head,
+)
 
-CHUNK_SIZE = 64 * 1024
 DEADLINE = "poster.deadline"
 """Request extension: the ``time.monotonic()`` by which the whole exchange must be over."""
 ALLOW_PRIVATE = "poster.allow_private"
@@ -53,7 +62,11 @@ def tls_context(*, trust_env: bool = True) -> ssl.SSLContext:
 
 
 class StdlibTransport(httpx.BaseTransport):
-    """Send requests over pooled http.client connections; share one instance between threads."""
+    """Send requests over pooled http.client connections; share one instance between threads.
+
+    ``get`` is the feed reader's own way in, with no httpx request or response built per
+    exchange; ``handle_request`` serves httpx's clients over the same connections.
+    """
 
     def __init__(
         self,
@@ -71,99 +84,99 @@ class StdlibTransport(httpx.BaseTransport):
         self._trust_env = trust_env
         self._tls_lock = threading.Lock()
 
+    def get(
+        self,
+        url: httpx.URL,
+        fields: Head,
+        *,
+        timeout: float,
+        deadline: float | None = None,
+        allow_private: bool = True,
+    ) -> Reply:
+        """Send a GET for ``url`` with ``fields`` (Host included) and return the answer's head."""
+        outgoing = _Outgoing(Blame(url), "GET", fields, None, False, timeout, timeout, deadline)
+        return self._send(outgoing, allow_private)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response with the body still to be streamed."""
-        origin = _origin(request)
-        addresses = self._resolve(request, origin)
-        public = self._policy.all_public(addresses)
         # The "pool" timeout never applies: without an idle connection a request opens one.
         timeouts: _Timeouts = request.extensions.get("timeout", {})
-        deadline: float | None = request.extensions.get(DEADLINE)
-        pooled = self._pool.acquire_any([(*origin, str(address)) for address in addresses])
-        if pooled is not None:
-            pooled.guard(deadline)
-            try:
-                return self._exchange(request, origin, pooled, timeouts, public)
-            except (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
-                # The server may close an idle connection just as it is reused (RFC 9112 §9.3.1);
-                # a request that is safe to repeat gets one fresh connection.
-                if not (isinstance(exc.__cause__, _PEER_CLOSED) and _replayable(request)):
-                    raise
-        conn = self._connect(request, origin, addresses, timeouts, deadline)
-        return self._exchange(request, origin, conn, timeouts, public)
+        body, chunk = _body(request)
+        outgoing = _Outgoing(
+            Blame(request.url, request),
+            request.method,
+            request.headers.raw,
+            body,
+            chunk,
+            timeouts.get("write"),
+            timeouts.get("read"),
+            request.extensions.get(DEADLINE),
+            connect=timeouts.get("connect"),
+            replayable=_replayable(request),
+        )
+        reply = self._send(outgoing, request.extensions.get(ALLOW_PRIVATE, True))
+        return httpx.Response(
+            reply.status,
+            headers=reply.fields,
+            stream=_ResponseStream(reply),
+            extensions={
+                "http_version": reply.version,
+                "reason_phrase": reply.reason,
+                PUBLIC: reply.public,
+            },
+        )
 
     def close(self) -> None:
         """Close every idle connection; connections in use close when their response does."""
         self._pool.close()
 
-    def _resolve(self, request: httpx.Request, origin: _Origin) -> tuple[Address, ...]:
+    def _send(self, outgoing: _Outgoing, allow_private: bool) -> Reply:
+        """Send on an idle connection to the host, or a new one, and read the answer's head."""
+        origin = _origin(outgoing.blame)
+        addresses = self._resolve(outgoing.blame, origin, allow_private)
+        public = self._policy.all_public(addresses)
+        pooled = self._pool.acquire_any([(*origin, str(address)) for address in addresses])
+        if pooled is not None:
+            pooled.guard(outgoing.deadline)
+            try:
+                return _exchange(outgoing, origin, pooled, self._pool, public)
+            except (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                # The server may close an idle connection just as it is reused (RFC 9112 §9.3.1);
+                # a request that is safe to repeat gets one fresh connection.
+                if not (isinstance(exc.__cause__, _PEER_CLOSED) and outgoing.replayable):
+                    raise
+        conn = self._connect(outgoing, origin, addresses)
+        return _exchange(outgoing, origin, conn, self._pool, public)
+
+    def _resolve(self, blame: Blame, origin: _Origin, allow: bool) -> tuple[Address, ...]:
         """Resolve the host once and check its addresses against the request's policy."""
         _, host, port = origin
-        allow = request.extensions.get(ALLOW_PRIVATE, True)
         try:
             return self._policy.check(host, port, allow_private=allow)
         except NonPublicAddress as exc:
-            exc.request = request
+            exc.request = blame.request
             raise
         except (OSError, UnicodeError, ValueError) as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-
-    def _exchange(
-        self,
-        request: httpx.Request,
-        origin: _Origin,
-        conn: Connection,
-        timeouts: _Timeouts,
-        public: bool,
-    ) -> httpx.Response:
-        """Write the request on ``conn`` and read the status line and headers of the answer."""
-        try:
-            _send(request, conn, timeouts.get("write"))
-            answer = _receive(request, conn, timeouts.get("read"))
-        except BaseException as exc:
-            conn.unguard()
-            conn.close()
-            if conn.expired:
-                raise _deadline_exceeded(request) from exc
-            raise
-        # A request that asked to close leaves nothing to reuse (RFC 9112 §9.6).
-        keep = request.headers.get("connection", "").lower() != "close"
-        home = (self._pool, (*origin, conn.peer)) if keep else None
-        stream = _ResponseStream(answer, request, conn, home)
-        return httpx.Response(
-            answer.status,
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.msg.items()],
-            stream=stream,
-            extensions={
-                "http_version": b"HTTP/1.0" if answer.version == 10 else b"HTTP/1.1",
-                "reason_phrase": answer.reason.encode("ascii", "ignore"),
-                PUBLIC: public,
-            },
-        )
+            raise httpx.ConnectError(str(exc), request=blame.request) from exc
 
     def _connect(
-        self,
-        request: httpx.Request,
-        origin: _Origin,
-        addresses: tuple[Address, ...],
-        timeouts: _Timeouts,
-        deadline: float | None,
+        self, outgoing: _Outgoing, origin: _Origin, addresses: tuple[Address, ...]
     ) -> Connection:
         """Open a new connection to ``origin``, with the TLS handshake for https."""
         scheme, host, port = origin
-        timeout = timeouts.get("connect")
+        timeout = outgoing.connect
         conn = (
             TLSConnection(host, port, timeout=timeout, context=self._context())
             if scheme == "https"
             else Connection(host, port, timeout=timeout)
         )
-        conn.addresses, conn.deadline = addresses, deadline
+        conn.addresses, conn.deadline = addresses, outgoing.deadline
         try:
             conn.connect()
         except (OSError, UnicodeError) as exc:
             conn.unguard()
             conn.close()
-            raise _connect_error(conn, exc, request) from exc
+            raise _connect_error(conn, exc, outgoing.blame.request) from exc
         return conn
 
     def _context(self) -> ssl.SSLContext:
@@ -174,70 +187,70 @@ class StdlibTransport(httpx.BaseTransport):
             return self._tls
 
 
-class _ResponseStream(httpx.SyncByteStream):
-    """Stream a response's raw body, then pool its connection if the body was read to the end."""
+class _Outgoing:
+    """One request to write: its head, its body, and the time each step may take."""
+
+    __slots__ = (
+        "blame", "body", "chunked", "connect", "deadline", "fields", "method", "read",
+        "replayable", "write",
+    )  # fmt: skip
 
     def __init__(
         self,
-        answer: http.client.HTTPResponse,
-        request: httpx.Request,
-        conn: Connection,
-        home: tuple[Pool, Key] | None,
+        blame: Blame,
+        method: str,
+        fields: Head,
+        body: bytes | Iterable[bytes] | None,
+        chunked: bool,
+        write: float | None,
+        read: float | None,
+        deadline: float | None,
+        *,
+        connect: float | None = None,
+        replayable: bool = True,
     ) -> None:
-        self._answer = answer
-        self._request = request
-        self._conn = conn
-        self._home = home
-        self._complete = False
-        self._closed = False
+        self.blame, self.method, self.fields = blame, method, fields
+        self.body, self.chunked = body, chunked
+        self.write, self.read, self.deadline = write, read, deadline
+        self.connect = read if connect is None else connect
+        self.replayable = replayable
+
+
+def _exchange(
+    outgoing: _Outgoing, origin: _Origin, conn: Connection, pool: Pool, public: bool
+) -> Reply:
+    """Write the request on ``conn`` and read the status line and headers of the answer."""
+    try:
+        _write(outgoing, conn)
+        answer = _receive(outgoing, conn)
+    except BaseException as exc:
+        conn.unguard()
+        conn.close()
+        if conn.expired:
+            raise deadline_exceeded(outgoing.blame.request) from exc
+        raise
+    # A request that asked to close leaves nothing to reuse (RFC 9112 §9.6).
+    keep = not any(
+        name.lower() == b"connection" and value.lower() == b"close"
+        for name, value in outgoing.fields
+    )
+    home = (pool, (*origin, conn.peer)) if keep else None
+    return Reply(answer, conn, home, outgoing.blame, public)
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    """Stream a reply's raw body to httpx, then pool its connection if the body was read."""
+
+    def __init__(self, reply: Reply) -> None:
+        self._reply = reply
 
     def __iter__(self) -> Iterator[bytes]:
-        """Yield the body as it arrives, still in its Content-Encoding; http.client de-chunks."""
-        while chunk := self._read():
-            yield chunk
-        if self._conn.expired:
-            # The watchdog's shutdown reads as the end of a body that runs until close.
-            raise _deadline_exceeded(self._request)
-        if self._answer.length:
-            # A body shorter than its Content-Length is incomplete (RFC 9112 §8).
-            raise httpx.RemoteProtocolError(
-                "server closed the connection before the end of the body", request=self._request
-            )
-        self._complete = True
+        """Yield the body as it arrives, still in its Content-Encoding."""
+        return self._reply.raw()
 
     def close(self) -> None:
         """Pool the connection once the body was read to its end, else close it."""
-        if self._closed:
-            return
-        self._closed = True
-        answer, conn = self._answer, self._conn
-        conn.unguard()
-        # Only a fully read message leaves the connection ready for the next (RFC 9112 §9.3).
-        if (
-            self._complete
-            and self._home is not None
-            and answer.isclosed()
-            and not answer.will_close
-        ):
-            pool, origin = self._home
-            pool.release(origin, conn)
-            return
-        answer.close()
-        conn.close()
-
-    def _read(self) -> bytes:
-        """Read the next piece of the body, translating socket and framing errors."""
-        request = self._request
-        try:
-            return self._answer.read(CHUNK_SIZE)
-        except (OSError, http.client.HTTPException) as exc:
-            if self._conn.expired:
-                raise _deadline_exceeded(request) from exc
-            if isinstance(exc, TimeoutError):
-                raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-            if isinstance(exc, OSError):
-                raise httpx.ReadError(str(exc), request=request) from exc
-            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+        self._reply.close()
 
 
 def _connect_error(
@@ -245,56 +258,51 @@ def _connect_error(
 ) -> httpx.TransportError:
     """Translate an error opening a connection into httpx's terms."""
     if conn.expired:
-        return _deadline_exceeded(request)
+        return deadline_exceeded(request)
     if isinstance(exc, TimeoutError):
         return httpx.ConnectTimeout(str(exc) or "timed out", request=request)
     return httpx.ConnectError(str(exc), request=request)
 
 
-def _deadline_exceeded(request: httpx.Request) -> DeadlineExceeded:
-    """Return the error for an exchange cut off at its deadline."""
-    return DeadlineExceeded("the exchange went past its deadline", request=request)
-
-
-def _origin(request: httpx.Request) -> _Origin:
-    """Return the (scheme, host, port) a connection for ``request`` must reach."""
-    url = request.url
+def _origin(blame: Blame) -> _Origin:
+    """Return the (scheme, host, port) a connection for the request must reach."""
+    url = blame.url
     scheme = url.scheme
     if scheme not in DEFAULT_PORTS:
         raise httpx.UnsupportedProtocol(
-            f"Request URL has an unsupported protocol '{scheme}://'.", request=request
+            f"Request URL has an unsupported protocol '{scheme}://'.", request=blame.request
         )
     if not url.raw_host:
-        raise httpx.UnsupportedProtocol("Request URL is missing a host.", request=request)
+        raise httpx.UnsupportedProtocol("Request URL is missing a host.", request=blame.request)
     return scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme]
 
 
-def _send(request: httpx.Request, conn: Connection, timeout: float | None) -> None:
-    """Write the request line, the headers httpx prepared and the body."""
-    _set_timeout(conn, timeout)
+def _write(outgoing: _Outgoing, conn: Connection) -> None:
+    """Write the request line, the header fields and the body."""
     try:
-        # httpx already set Host and Accept-Encoding; http.client must not add its own.
-        conn.putrequest(
-            request.method,
-            request.url.raw_path.decode("ascii"),
-            skip_host=True,
-            skip_accept_encoding=True,
-        )
-        for name, value in request.headers.raw:
-            conn.putheader(name, value)
-        body, chunked = _body(request)
-        conn.endheaders(body, encode_chunked=chunked)
-    except TimeoutError as exc:
-        raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
-    except OSError as exc:
-        raise httpx.WriteError(str(exc), request=request) from exc
-    except (ValueError, http.client.HTTPException) as exc:
+        head = request_head(outgoing.method, outgoing.blame.url.raw_path, outgoing.fields)
+    except (ValueError, UnicodeError) as exc:
         # The message would quote the offending header value, which may be a secret.
-        raise httpx.LocalProtocolError("illegal request line or header", request=request) from exc
+        raise httpx.LocalProtocolError(
+            "illegal request line or header", request=outgoing.blame.request
+        ) from exc
+    body = outgoing.body
+    try:
+        sock = _timed(conn, outgoing.write)
+        if body is None or isinstance(body, bytes):
+            sock.sendall(head + body if body else head)
+            return
+        sock.sendall(head)
+        for piece in chunked(body) if outgoing.chunked else body:
+            sock.sendall(piece)
+    except TimeoutError as exc:
+        raise httpx.WriteTimeout(str(exc) or "timed out", request=outgoing.blame.request) from exc
+    except OSError as exc:
+        raise httpx.WriteError(str(exc), request=outgoing.blame.request) from exc
 
 
 def _body(request: httpx.Request) -> tuple[bytes | Iterable[bytes] | None, bool]:
-    """Return the body to write and whether http.client must chunk it (RFC 9112 §7.1)."""
+    """Return the body to write and whether it goes in chunks (RFC 9112 §7.1)."""
     try:
         return request.content or None, False
     except httpx.RequestNotRead:
@@ -305,38 +313,46 @@ def _body(request: httpx.Request) -> tuple[bytes | Iterable[bytes] | None, bool]
     return stream, "content-length" not in request.headers
 
 
-def _receive(
-    request: httpx.Request, conn: Connection, timeout: float | None
-) -> http.client.HTTPResponse:
+def _receive(outgoing: _Outgoing, conn: Connection) -> Answer:
     """Read the status line and the headers of the answer."""
-    _set_timeout(conn, timeout)
+    answer = Answer(_timed(conn, outgoing.read), outgoing.method)
     try:
-        return conn.getresponse()
-    except TimeoutError as exc:
-        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-    except http.client.RemoteDisconnected as exc:
-        raise httpx.RemoteProtocolError(
-            "Server disconnected without sending a response.", request=request
-        ) from exc
-    except OSError as exc:
-        raise httpx.ReadError(str(exc), request=request) from exc
-    except http.client.HTTPException as exc:
-        raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+        answer.begin()
+    except BaseException as exc:
+        answer.close()
+        translated = _receive_error(exc, outgoing.blame)
+        if translated is None:
+            raise
+        raise translated from exc
+    return answer
 
 
-def _set_timeout(conn: Connection, timeout: float | None) -> None:
-    """Apply ``timeout`` to the connection's socket unless it is already in force."""
+def _receive_error(exc: BaseException, blame: Blame) -> httpx.TransportError | None:
+    """Translate an error reading the head of an answer into httpx's terms."""
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(str(exc) or "timed out", request=blame.request)
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=blame.request
+        )
+    if isinstance(exc, OSError):
+        return httpx.ReadError(str(exc), request=blame.request)
+    if isinstance(exc, http.client.HTTPException):
+        return httpx.RemoteProtocolError(describe(exc), request=blame.request)
+    return None
+
+
+def _timed(conn: Connection, timeout: float | None) -> socket.socket:
+    """Return the connection's socket with ``timeout`` applied, unless it is already in force."""
     sock: socket.socket | None = conn.sock
-    if sock is not None and sock.gettimeout() != timeout:
+    if sock is None:
+        raise OSError("the connection is closed")
+    if sock.gettimeout() != timeout:
         sock.settimeout(timeout)
+    return sock
 
 
 def _replayable(request: httpx.Request) -> bool:
     """Tell whether ``request`` may be sent again: idempotent, with its body still in memory."""
     # httpx keeps a body it has read (or was given as bytes) in a ByteStream.
     return request.method in _IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
-
-
-def _describe(exc: http.client.HTTPException) -> str:
-    """Name a framing error without quoting more than a short piece of what the server sent."""
-    return f"{type(exc).__name__}: {str(exc)[:80]}" if str(exc) else type(exc).__name__

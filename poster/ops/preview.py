@@ -7,14 +7,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from poster.app import stand_ins
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.fetch.client import FeedClient
-from poster.media.stage import MediaStage
 from poster.models import State
 from poster.pipeline import Deps, FeedReport, Outcome, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper, Meta
@@ -23,6 +22,10 @@ from poster.render import Renderer
 from poster.select import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.store import Store
 from poster.store.ledger import ReadOnlyLedger
+
+if TYPE_CHECKING:
+    # Only a preview given media probes them; a run's summary uses this module too.
+    from poster.media.stage import MediaStage
 
 LABELS: dict[str, str] = {
     POST: "would post",

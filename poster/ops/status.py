@@ -7,6 +7,7 @@ text; ``statusjson`` presents it as JSON.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -327,20 +328,26 @@ def _item_rows(view: StatusView, records: Sequence[DeliveryRecord], *, errors: b
 def _table(header: tuple[str, ...], rows: Sequence[_Row]) -> list[str]:
     """Align ``rows`` under ``header`` in columns, notes indented beneath their row."""
     everything = [_Row(header), *rows]
-    widths = [max(len(row.cells[i]) for row in everything) for i in range(len(header))]
+    # strict: a row without a cell under each heading is a mistake, never padded.
+    columns = zip(*(row.cells for row in everything), strict=True)
+    widths = [max(map(len, column)) for column in columns]
     lines = []
     for row in everything:
-        text = "  ".join(cell.ljust(width) for cell, width in zip(row.cells, widths, strict=True))
-        lines.append(f"  {text}".rstrip())
+        lines.append(f"  {'  '.join(map(str.ljust, row.cells, widths))}".rstrip())
         lines += [f"      {note}" for note in row.notes]
     return lines
 
 
 def _clock(when: datetime) -> str:
-    """Show a time in UTC to the minute."""
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """Show a time in UTC to the minute, as ``strftime("%Y-%m-%d %H:%M UTC")`` would."""
+    utc = when.astimezone(UTC)
+    # The fields one by one: strftime takes ten times as long, once for each of 1,000 feeds.
+    return f"{utc.year}-{utc.month:02d}-{utc.day:02d} {utc.hour:02d}:{utc.minute:02d} UTC"
 
 
+# Many feeds share their times (the fetches of one pass are recorded at one time), so each
+# distinct time is described once.
+@functools.lru_cache(maxsize=4096)
 def _when(when: datetime | None, now: datetime) -> str:
     """Show a time with how long ago, or how soon, it is."""
     if when is None:

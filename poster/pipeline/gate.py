@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 from poster.config.settings import Gate
 
@@ -64,6 +63,8 @@ def expected(gate: Gate, now: datetime, sent_today: int, position: int = 0) -> H
 
 def _zone(name: str) -> tzinfo:
     """Return the zone called ``name``; the machine's own zone when that is its name."""
+    from zoneinfo import ZoneInfo
+
     from tzlocal import get_localzone
 
     local = get_localzone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,14 +13,15 @@ from typing import Any
 from poster.app import App
 from poster.config import FeedConfig
 from poster.destinations import Destination, KeepsRecipients
-from poster.media.setup import media_stage
 from poster.models import State
 from poster.ops.commands import retry_states
 from poster.pipeline import Deps, FeedReport, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
 from poster.pipeline.pacing import Pacer
+from poster.pipeline.stages import Media
 from poster.pipeline.timings import Timings
+from poster.select import Decision
 from poster.store import Store
 from poster.store.ledger import UNCERTAIN
 from poster.store.store import CRASHED
@@ -112,10 +114,44 @@ def lanes(
     }
 
 
+class MediaOnDemand:
+    """Build ``app``'s media stage when the first item needs it; until then load none of it.
+
+    A pass where no feed changed posts nothing, so it reads no probe cache and imports none of
+    the media code.
+    """
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._stage: Media | None = None
+        self._lock = threading.Lock()
+
+    def prepare(
+        self, feed: FeedConfig, decisions: Sequence[Decision], kinds: Sequence[object]
+    ) -> list[Decision]:
+        """Return the decisions with the wanted items' media probed, as the stage does."""
+        return self._built().prepare(feed, decisions, kinds)
+
+    def flush(self) -> None:
+        """Write what was probed, if the stage was ever built."""
+        if self._stage is not None:
+            self._stage.flush()
+
+    def _built(self) -> Media:
+        """Return the stage, building it on first use; the reading threads share it."""
+        with self._lock:
+            if self._stage is None:
+                from poster.media.setup import media_stage
+
+                app = self._app
+                self._stage = media_stage(app.config, app.state_dir, app.feeds_http)
+            return self._stage
+
+
 def deps(app: App, **options: Any) -> Deps:
     """Return the pipeline's dependencies for ``app``'s feeds and destinations."""
     if "media" not in options:
-        options["media"] = media_stage(app.config, app.state_dir, app.feeds_http)
+        options["media"] = MediaOnDemand(app)
     return Deps(
         client=app.feeds_http,
         renderer=app.renderer,

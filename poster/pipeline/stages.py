@@ -7,12 +7,12 @@ so what the preview shows is what a run posts; ``outbox`` orders and paces the s
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from poster.config import FeedConfig
 from poster.destinations import Destination, Kind, Message, Receipt
@@ -28,9 +28,7 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch
-from poster.media.stage import MediaStage
-from poster.models import FeedMeta, FetchResult, ParsedFeed, State, Validators
-from poster.parse import parse
+from poster.models import Action, FeedMeta, FetchResult, ParsedFeed, State, Validators
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
 from poster.render import Renderer
@@ -40,6 +38,18 @@ from poster.store.ledger import Ledger
 log = logging.getLogger(__name__)
 
 SENT, FAILED, DEFERRED, UNCERTAIN = State.SENT, State.FAILED, State.DEFERRED, State.UNCERTAIN
+
+
+class Media(Protocol):
+    """Probe (and maybe convert) the media of items to post: ``poster.media.stage.MediaStage``."""
+
+    def prepare(
+        self, feed: FeedConfig, decisions: Sequence[Decision], kinds: Sequence[object]
+    ) -> list[Decision]:
+        """Return the decisions with the wanted items' media probed, converted and explained."""
+
+    def flush(self) -> None:
+        """Write what was probed since the last write."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class Deps:
     """Keep every item's decision; a run needs only the items to post and counts of the rest."""
     dry_run: bool = False
     """The destination only records what it is given (the preview), so nothing is delivered."""
-    media: MediaStage | None = None
+    media: Media | None = None
     """Probes the media of items to post, and converts images, before they are rendered."""
     route: Callable[[FeedConfig], tuple[str, ...]] | None = None
     """The names of the destinations a feed posts to; None means the one destination."""
@@ -145,36 +155,6 @@ class Batch:
         return FeedMeta(self.feed.name, self.parsed.title, self.parsed.link, self.feed.url)
 
 
-class _Seen:
-    """Adapt the ledger to the ``in`` test of the selection stage: known at every destination."""
-
-    def __init__(
-        self, ledger: Ledger, feed: str, destinations: tuple[str, ...], busy: frozenset[str]
-    ) -> None:
-        self._ledger = ledger
-        self._feed = feed
-        self._destinations = destinations
-        self._busy = busy
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        return key in self._busy or all(
-            self._ledger.is_known(self._feed, key, where) for where in self._destinations
-        )
-
-
-class _Held:
-    """Adapt the ledger to the ``in`` test the selection stage uses for held-back items."""
-
-    def __init__(self, ledger: Ledger, feed: str) -> None:
-        self._ledger = ledger
-        self._feed = feed
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._ledger.is_held_back(self._feed, key)
-
-
 def collect_all(feeds: Sequence[FeedConfig], deps: Deps) -> list[Batch | FeedReport]:
     """Read every feed, several at a time when allowed; results keep the feeds' order."""
     if deps.workers <= 1 or len(feeds) <= 1:
@@ -235,6 +215,9 @@ def _decide(
     feed: FeedConfig, result: FetchResult, deps: Deps, busy: frozenset[str]
 ) -> Batch | FeedReport:
     """Parse and select a fetched body; a report stands in for a batch when it is not a feed."""
+    # Loaded by the first feed that changed: a pass of 304 answers never needs the parsers.
+    from poster.parse import parse
+
     try:
         with deps.stage("parse"):
             parsed = parse(result, feed)
@@ -264,22 +247,31 @@ def _slim(
     if itemize:
         # Only items to post keep their content; the rest would hold every feed's text.
         return tuple(d if d.wanted else replace(d, item=d.item.stub()) for d in decisions), ()
-    skipped = Counter(d.action for d in decisions if not d.wanted)
-    return tuple(d for d in decisions if d.wanted), tuple(skipped.items())
+    # Counted by action, in the order first met, without a generator step per item.
+    actions = [d.action for d in decisions]
+    skipped = tuple((a, actions.count(a)) for a in dict.fromkeys(actions) if a != Action.POST)
+    return tuple(d for d in decisions if d.action == Action.POST), skipped
 
 
 def _select(
     feed: FeedConfig, parsed: ParsedFeed, deps: Deps, busy: frozenset[str]
 ) -> list[Decision]:
-    """Decide every item against the ledger, and remember what a first read holds back."""
-    first_read = not deps.ledger.has_history(feed.name)
-    seen = _Seen(deps.ledger, feed.name, deps.routes(feed), busy)
-    held = _Held(deps.ledger, feed.name)
-    decisions = select(parsed.items, feed, seen, held=held, first_read=first_read)
+    """Decide every item against the ledger, and remember what a first read holds back.
+
+    The ledger answers for all the items at once, so the reading threads do not queue for it
+    item by item.
+    """
+    keys = [item.key for item in parsed.items]
+    known = deps.ledger.recall(feed.name, keys, deps.routes(feed))
+    first_read = not known.history
+    seen = known.known | busy if busy else known.known
+    decisions = select(parsed.items, feed, seen, held=known.held, first_read=first_read)
     if first_read:
         backlog = [d.item.key for d in decisions if d.action == HELD]
         log.info("feed=%s status=first-read held_back=%d", feed.name, len(backlog))
         deps.ledger.mark_seen(feed.name, backlog)
+    if not busy:
+        return decisions
     # Busy keys count as seen; say why, since they are not posted yet.
     return [
         replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions

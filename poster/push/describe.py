@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from poster.push.plan import RETRY_AFTER
 from poster.push.subscriptions import State, Subscription
 
 Show = Callable[[datetime | None], str]
@@ -23,6 +22,8 @@ def describe(sub: Subscription | None, show: Show) -> str:
     if sub.state is State.ACTIVE:
         return f"push: active until {show(sub.expires)}, lease {lease_text(sub.lease)}, {at}"
     if sub.state is State.FAILED:
+        from poster.push.plan import RETRY_AFTER  # here: status loads no push planning otherwise
+
         again = show(sub.changed + RETRY_AFTER)
         return f"push: failed: {sub.error}; polled meanwhile, asked again {again}"
     return f"push: unsubscribing from {at}"

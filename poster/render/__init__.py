@@ -41,7 +41,8 @@ class Renderer:
 
     Templates are compiled once and compiled again only when their file changes, so an edited
     template takes effect on the next item without a restart; with ``fixed``, as for ``check``,
-    they are taken as unchanging and each outcome that cannot differ between feeds is shared.
+    they are taken as unchanging and each outcome that cannot differ between feeds is shared;
+    with ``compiled``, a folder, the compiled templates are kept there for the next process.
     """
 
     def __init__(
@@ -51,11 +52,13 @@ class Renderer:
         clock: Callable[[], datetime] = _utc_now,
         limits: Limits | None = None,
         fixed: bool = False,
+        compiled: Path | None = None,
     ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
         self._limits = limits
         self._fixed = fixed
+        self._compiled = compiled
         self._cleaned: dict[str, str] = {}
         self._templates: Templates | None = None
         self._lock = threading.Lock()
@@ -78,6 +81,19 @@ class Renderer:
             self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
         return self.render(SAMPLE_ITEM, feed, meta, kind)
 
+    def reads_feed(self, feed: FeedConfig, kind: Kind) -> bool:
+        """Tell whether a template ``check`` runs for ``feed`` at ``kind`` may read ``feed``.
+
+        When none does, the check of another feed with the same settings but its name and url
+        ends alike: the kinds choose types from a feed's settings, never its name or address.
+        """
+        if feed.fixed is not None:
+            types = tuple(kind.possible_types(feed))
+        else:
+            types = (*kind.possible_types(feed), kind.choose_type(SAMPLE_ITEM, feed))
+        engine = self._engine()
+        return any(engine.reads_feed(feed, type, kind.name) for type in dict.fromkeys(types))
+
     def _render_text(
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: Kind
     ) -> str:
@@ -99,7 +115,11 @@ class Renderer:
                 from poster.render.engine import Templates
 
                 self._templates = Templates(
-                    self.templates_dir, self._clock, self._limits, fixed=self._fixed
+                    self.templates_dir,
+                    self._clock,
+                    self._limits,
+                    fixed=self._fixed,
+                    compiled=self._compiled,
                 )
             return self._templates
 

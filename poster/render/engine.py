@@ -26,6 +26,7 @@ from jinja2.exceptions import SecurityError
 from poster.config import FeedConfig
 from poster.errors import RenderError
 from poster.models import FeedMeta, Item
+from poster.render.compiled import Facts, OwnBytecodeCache, bytecode_cache
 from poster.render.filters import FILTERS
 from poster.render.limits import BoundedEnvironment, Limits, bound_filter
 from poster.render.undefined import FriendlyUndefined
@@ -54,7 +55,8 @@ class Templates:
 
     With ``fixed``, the templates are taken as unchanging for the object's life, as ``check``
     does: each is looked up and compiled once, and a template that never reads ``feed`` runs
-    once per item and message type, its outcome shared by every feed that chose it.
+    once per item and message type, its outcome shared by every feed that chose it. With
+    ``compiled``, a folder, the compiled templates are kept there for the next process.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Templates:
         limits: Limits | None = None,
         *,
         fixed: bool = False,
+        compiled: Path | None = None,
     ) -> None:
         self.templates_dir = templates_dir
         self._clock = clock
@@ -86,6 +89,7 @@ class Templates:
         # Every filter, Jinja's own too: center(10**9) must be refused before it runs.
         for name, function in list(self._env.filters.items()):
             self._env.filters[name] = bound_filter(name, function)
+        self._env.bytecode_cache = bytecode_cache(compiled, self._env)
 
     def render(
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
@@ -114,16 +118,22 @@ class Templates:
             name = template.name if template is not None else None
             return self._describe(exc, name), exc
 
+    def reads_feed(self, feed: FeedConfig, type: str, kind: str) -> bool:
+        """Tell whether the template ``feed`` uses for ``type`` at ``kind`` may read ``feed``."""
+        chosen = (feed.template, type, kind)
+        if chosen not in self._reads_feed:
+            self._reads_feed[chosen] = self._needs_feed(feed, type, kind)
+        return self._reads_feed[chosen]
+
     def _shared_outcome(
         self, item: Item, feed: FeedConfig, meta: FeedMeta, type: str, kind: str, limit: int
     ) -> _Outcome:
         """Return the outcome of the same template run on the same values, running it once."""
         chosen = (feed.template, type, kind)
-        if chosen not in self._reads_feed:
-            self._reads_feed[chosen] = self._needs_feed(feed, type, kind)
+        reads_feed = self.reads_feed(feed, type, kind)
         # Hashing an item costs more than rendering it again would save: key it by identity.
         self._items.setdefault(id(item), item)
-        key = (chosen, limit, id(item), meta if self._reads_feed[chosen] else None)
+        key = (chosen, limit, id(item), meta if reads_feed else None)
         if key not in self._outcomes:
             self._outcomes[key] = self._outcome(item, feed, meta, type, kind, limit)
         return self._outcomes[key]
@@ -148,13 +158,32 @@ class Templates:
             parsed.add(name)
             try:
                 source, _, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
-                tree = self._env.parse(source, name)
+                reads_feed, pulled_in = self._names(name, source)
             except TEMPLATE_FAILURES:
                 return True
-            if "feed" in jinja_meta.find_undeclared_variables(tree):
+            if reads_feed:
                 return True
-            names += jinja_meta.find_referenced_templates(tree)
+            names += pulled_in
         return False
+
+    def _names(self, name: str, source: str) -> Facts:
+        """Return whether a template's source reads ``feed``, and the templates it pulls in.
+
+        Parsing needs Jinja's lexer, whose patterns take longer to compile than the rest of
+        ``check``'s renders: the compiled-template cache keeps the answer for the next process.
+        """
+        cache = self._env.bytecode_cache
+        kept = cache.recall_facts(name, source) if isinstance(cache, OwnBytecodeCache) else None
+        if kept is not None:
+            return kept
+        tree = self._env.parse(source, name)
+        facts = (
+            "feed" in jinja_meta.find_undeclared_variables(tree),
+            tuple(jinja_meta.find_referenced_templates(tree)),
+        )
+        if isinstance(cache, OwnBytecodeCache):
+            cache.keep_facts(name, source, facts)
+        return facts
 
     def _template(self, feed: FeedConfig, type: str, kind: str) -> Template:
         """Return the feed's template, else `<kind>/<type>.j2`, `<type>.j2` or `default.j2`."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import TemplateRuntimeError, Undefined
 
@@ -49,8 +48,10 @@ def date(value: object, fmt: str = DATE_FORMAT, tz: str | None = None) -> str:
     return moment.strftime(fmt)
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone(name: str) -> tzinfo:
     """Return the IANA time zone called ``name`` or fail with a hint."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: only a zone a template names
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from jinja2 import StrictUndefined
 from jinja2.utils import missing
 
@@ -41,6 +39,8 @@ class FriendlyUndefined(StrictUndefined):
 
 def _guess(name: str, known: tuple[str, ...] | list[str]) -> str | None:
     """Return the known name closest to ``name``, if one is close."""
+    import difflib  # here: only a template's mistake needs a guess
+
     found = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return found[0] if found else None
 

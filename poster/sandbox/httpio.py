@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import socket
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from poster.daemon.httpserver import shut_down
+
+LINE_MAX_BYTES = 65536
+HEADERS_MAX = 100
+"""A header line and the header lines of a request may not be longer, as in http.client."""
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
 
@@ -82,6 +90,28 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: Server
 
+    def parse_request(self) -> bool:
+        """Check the request line as the base class does; read the fields with ``read_fields``."""
+        rfile, self.rfile = self.rfile, io.BytesIO(b"\r\n")
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = rfile
+        try:
+            self.headers = read_fields(rfile)
+        except http.client.HTTPException as exc:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
+            return False
+        # What the base class does with these two fields (RFC 9112 §9.3, RFC 9110 §10.1.1).
+        connection = self.headers.get("Connection", "").lower()
+        if connection in ("close", "keep-alive"):
+            self.close_connection = connection == "close"
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
     def do_GET(self) -> None:
         self.server.owner.serve(self, "GET")
 
@@ -93,6 +123,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the terminal and test output clean; the page shows what arrived."""
+
+
+def read_fields(rfile: io.BufferedIOBase) -> http.client.HTTPMessage:
+    """Read a request's header fields up to the blank line, with http.client's limits.
+
+    Each value loses the whitespace around it and a folded line continues the field before it
+    with one space (RFC 9112 §5); a line that is not a field is dropped. The email parser that
+    ``http.client.parse_headers`` runs costs more than the rest of a call to a fake.
+    """
+    fields = http.client.HTTPMessage()
+    name, value = "", ""
+    for count in range(HEADERS_MAX + 1):
+        line = rfile.readline(LINE_MAX_BYTES + 1)
+        if len(line) > LINE_MAX_BYTES:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            break
+        if count == HEADERS_MAX:
+            raise http.client.HTTPException(f"got more than {HEADERS_MAX} headers")
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t"):
+            value = f"{value} {text.strip()}".strip() if name else value
+            continue
+        if name:
+            fields[name] = value
+        name, colon, value = text.partition(":")
+        name, value = (name.strip(), value.strip()) if colon else ("", "")
+    if name:
+        fields[name] = value
+    return fields
 
 
 class Server(ThreadingHTTPServer):
@@ -133,6 +193,5 @@ class Serving:
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop answering, release the port and wait for the thread to end."""
-        self.server.shutdown()
-        self.server.server_close()
+        shut_down(self.server)
         self._thread.join(timeout)

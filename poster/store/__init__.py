@@ -1,7 +1,8 @@
 """Keep poster's state between runs: feed state and delivery records, over TinyDB.
 
 ``Store`` is the ledger the daemon uses, with ``feedtable`` for each feed's state, ``seen`` for
-the items held back and ``prune`` for dropping old records; ``journal`` makes its writes durable
+the items held back, ``metatable`` for named values, ``records`` for the operator's listings
+and ``prune`` for dropping old records; ``journal`` makes its writes durable
 and cheap, ``files`` reads and writes the files in the state directory and ``journalread``
 reads the journal back. The names below load with their module on first use, so reading
 ``ledger``'s constants does not load TinyDB.

@@ -5,30 +5,23 @@ The caller holds the store's lock around every call; nothing here locks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-
-from tinydb.table import Document, Table
 
 from poster.models import NextPoll, Validators
 from poster.store import documents
 from poster.store.documents import FeedState, to_iso
-from poster.store.index import index_by
+from poster.store.index import NamedTable
 
 TABLE = "feeds"
 
 
-class FeedTable:
+class FeedTable(NamedTable):
     """The feeds table and an index of its documents by feed name."""
 
-    def __init__(self, table: Table) -> None:
-        self._table = table
-        self._ids: dict[str, int] = {}
-
-    def build(self, docs: Mapping[str, Mapping[str, Any]]) -> None:
-        """Index TinyDB's raw documents; raise ``ValueError`` naming the first unusable one."""
-        self._ids = index_by("feed", "feed", docs, documents.check_feed)
+    kind = field = "feed"
+    check = staticmethod(documents.check_feed)
 
     @property
     def names(self) -> set[str]:
@@ -93,13 +86,5 @@ class FeedTable:
         """Disable the feed with a reason, or enable it again with ``None``."""
         self._update(feed, {"disabled": reason})
 
-    def _doc(self, feed: str) -> Document | None:
-        doc_id = self._ids.get(feed)
-        return None if doc_id is None else self._table.get(doc_id=doc_id)
-
     def _update(self, feed: str, fields: dict[str, Any]) -> None:
-        doc_id = self._ids.get(feed)
-        if doc_id is None:
-            self._ids[feed] = self._table.insert({**documents.new_feed_doc(feed), **fields})
-        else:
-            self._table.update(fields, doc_ids=[doc_id])
+        self._put(feed, fields, lambda: documents.new_feed_doc(feed))

@@ -23,7 +23,6 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +263,8 @@ def keep_backup(files: StateFiles) -> None:
         # A hard link costs nothing and the snapshot is never rewritten in place.
         os.link(files.snapshot, temp)
     except OSError:
+        import shutil  # here: it loads compression modules that reading the state never needs
+
         shutil.copyfile(files.snapshot, temp)
     os.replace(temp, files.backup)
 

@@ -1,12 +1,18 @@
-"""Index delivery documents by feed, key and destination, so no ledger call scans the history."""
+"""Index documents by what the ledger finds them by (deliveries by feed, key and destination,
+feeds and named values by name), so no ledger call scans the history."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
+from tinydb.table import Document, Table
+
 from poster.store.documents import RELEASED, check_delivery
+
+_NO_RECORDS: Mapping[str, int] = MappingProxyType({})
 
 
 class DeliveryIndex:
@@ -43,6 +49,10 @@ class DeliveryIndex:
     def find(self, feed: str, key: str, destination: str) -> int | None:
         """Return the document id of one delivery, if it has a record."""
         return self._ids.get((feed, key), {}).get(destination)
+
+    def records(self, feed: str, key: str) -> Mapping[str, int]:
+        """Return the document id of the item's record at each destination, as kept."""
+        return self._ids.get((feed, key), _NO_RECORDS)
 
     def destinations(self, feed: str, key: str) -> dict[str, int]:
         """Return the document id of the item's record at each destination."""
@@ -103,8 +113,38 @@ def index_by(
     return ids
 
 
-def check_meta(doc: Mapping[str, Any]) -> str | None:
-    """Say what is wrong with a meta document, or return ``None`` if it is usable."""
-    if type(doc.get("name")) is str and type(doc.get("value")) is str:
+class NamedTable:
+    """A TinyDB table of one document per name, and an index of the documents by name.
+
+    The caller holds the store's lock around every call; nothing here locks.
+    """
+
+    kind = "named"
+    """What the documents are called in an error about one of them."""
+    field = "name"
+    """The field that holds each document's name."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._ids: dict[str, int] = {}
+
+    def build(self, docs: Mapping[str, Mapping[str, Any]]) -> None:
+        """Index TinyDB's raw documents; raise ``ValueError`` naming the first unusable one."""
+        self._ids = index_by(self.kind, self.field, docs, self.check)
+
+    @staticmethod
+    def check(doc: Mapping[str, Any]) -> str | None:
+        """Say what is wrong with a document, or return ``None`` if it is usable."""
         return None
-    return "is not a name and a text value"
+
+    def _doc(self, name: str) -> Document | None:
+        doc_id = self._ids.get(name)
+        return None if doc_id is None else self._table.get(doc_id=doc_id)
+
+    def _put(self, name: str, fields: dict[str, Any], new: Callable[[], dict[str, Any]]) -> None:
+        """Update the named document's ``fields``, or insert ``new()`` with them."""
+        doc_id = self._ids.get(name)
+        if doc_id is None:
+            self._ids[name] = self._table.insert({**new(), **fields})
+        else:
+            self._table.update(fields, doc_ids=[doc_id])

@@ -6,7 +6,7 @@ and ``ReadOnlyLedger`` answers questions from another ledger but writes nothing 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +43,27 @@ class Delivery:
     state: State
     message_token: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What a ledger knows of one read's items, asked once for all of them."""
+
+    history: bool
+    """Whether the feed was read successfully before: when not, the read is its first."""
+    known: frozenset[str]
+    """The keys known at every one of the destinations asked about (all, when none was)."""
+    held: frozenset[str]
+    """The keys an earlier first read held back."""
+
+
+def recall_each(
+    ledger: Ledger, feed: str, keys: Collection[str], destinations: Collection[str]
+) -> Recall:
+    """Answer ``Ledger.recall`` with one question a key, from the ledger's other answers."""
+    known = (key for key in keys if all(ledger.is_known(feed, key, d) for d in destinations))
+    held = (key for key in keys if ledger.is_held_back(feed, key))
+    return Recall(ledger.has_history(feed), frozenset(known), frozenset(held))
 
 
 class Ledger(Protocol):
@@ -97,6 +118,10 @@ class Ledger(Protocol):
 
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Remember items as known without posting them (a new feed's backlog)."""
+        ...
+
+    def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
+        """Tell, at once, whether the feed has history and which keys are known or held back."""
         ...
 
 
@@ -164,6 +189,10 @@ class MemoryLedger:
         for key in keys:
             self.deliveries.setdefault((feed, key, ""), Delivery(feed, key, "", SEEN))
 
+    def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
+        """Tell whether the feed has history and which keys are known or held back."""
+        return recall_each(self, feed, keys, destinations)
+
 
 class ReadOnlyLedger:
     """Answer from another ledger, or from nothing, and never write."""
@@ -210,3 +239,9 @@ class ReadOnlyLedger:
 
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Write nothing."""
+
+    def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
+        """Ask the source; without one, the feed is new and no key is known."""
+        if self._source is None:
+            return recall_each(self, feed, keys, destinations)
+        return self._source.recall(feed, keys, destinations)

@@ -3,7 +3,8 @@
 A new feed's backlog is remembered, never posted. Kept as one delivery document each, 30,000
 such items cost about 35 MiB in memory and dominate start-up; kept as one list of keys per
 read, ``{"feed": F, "at": time, "keys": [...]}``, they cost little more than the keys. The index
-keeps each feed's keys as one sorted tuple, a tenth of what a set of them costs.
+keeps each feed's keys as one sorted tuple, a tenth of what a set of them costs, made when
+the feed is first looked up.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class SeenIndex:
 
     def __init__(self) -> None:
         self._keys: dict[str, tuple[str, ...]] = {}
+        self._unsorted: dict[str, list[str]] = {}
+        """Keys read from the documents, each feed's sorted when it is first looked at: a
+        command that only shows the state, such as status, never sorts them."""
 
     @classmethod
     def build(cls, docs: Mapping[str, Mapping[str, Any]]) -> SeenIndex:
@@ -38,32 +42,47 @@ class SeenIndex:
                 raise ValueError(f"seen record {doc_id} {problem}")
             found.setdefault(doc["feed"], []).extend(doc["keys"])
         index = cls()
-        index._keys = {feed: _sorted(keys) for feed, keys in found.items() if keys}
+        index._unsorted = {feed: keys for feed, keys in found.items() if keys}
         return index
 
     def has(self, feed: str, key: str) -> bool:
         """Tell whether the item was held back."""
-        keys = self._keys.get(feed, ())
-        at = bisect_left(keys, key)
-        return at < len(keys) and keys[at] == key
+        return _holds(self._feed_keys(feed), key)
+
+    def among(self, feed: str, keys: Iterable[str]) -> set[str]:
+        """Return those of ``keys`` that were held back."""
+        known = self._feed_keys(feed)
+        return {key for key in keys if _holds(known, key)} if known else set()
 
     def has_feed(self, feed: str) -> bool:
         """Tell whether any item of the feed was held back."""
-        return feed in self._keys
+        return feed in self._keys or feed in self._unsorted
 
     def add(self, feed: str, keys: Collection[str]) -> None:
         """Index the keys of a new document."""
         if keys:
-            self._keys[feed] = _sorted([*self._keys.get(feed, ()), *keys])
+            self._keys[feed] = _sorted([*self._feed_keys(feed), *keys])
 
     def remove(self, feed: str, keys: Collection[str]) -> None:
         """Forget keys whose document was pruned."""
         gone = set(keys)
-        known = tuple(key for key in self._keys.get(feed, ()) if key not in gone)
+        known = tuple(key for key in self._feed_keys(feed) if key not in gone)
         if known:
             self._keys[feed] = known
         else:
             self._keys.pop(feed, None)
+
+    def _feed_keys(self, feed: str) -> tuple[str, ...]:
+        """Return the feed's keys once each, sorted, sorting them on the first look."""
+        if feed in self._unsorted:
+            self._keys[feed] = _sorted(self._unsorted.pop(feed))
+        return self._keys.get(feed, ())
+
+
+def _holds(keys: tuple[str, ...], key: str) -> bool:
+    """Tell whether the sorted ``keys`` hold ``key``."""
+    at = bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
 
 
 def _sorted(keys: Iterable[str]) -> tuple[str, ...]:

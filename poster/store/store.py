@@ -9,7 +9,6 @@ scans the history.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
@@ -19,20 +18,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tinydb import Query
 from tinydb.table import Document
 
 from poster.destinations import Receipt
 from poster.errors import StateError
 from poster.models import NextPoll, Validators
-from poster.store import documents, seen
+from poster.store import documents, records, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.feedtable import TABLE as FEEDS
 from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
-from poster.store.index import DeliveryIndex, check_meta, index_by
+from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalDB
-from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
+from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN, Recall
+from poster.store.metatable import TABLE as META
+from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
 from poster.store.prune import prune_deliveries, prune_seen
 from poster.store.seen import SeenIndex
@@ -74,11 +74,10 @@ class Store:
         self._db = JournalDB(self.path, read_only=read_only, role=role, clock=clock)
         self._deliveries = self._db.table("deliveries")
         self._feeds = FeedTable(self._db.table(FEEDS))
-        self._meta = self._db.table("meta")
+        self._meta = MetaTable(self._db.table(META))
         self._seen_docs = self._db.table(seen.TABLE)
         self._index = DeliveryIndex()
         self._seen = SeenIndex()
-        self._meta_ids: dict[str, int] = {}
         try:
             self._build_indexes()
             self.recovered = 0 if read_only else self._recover_pending()
@@ -157,8 +156,7 @@ class Store:
                 return True
             if destination is None:
                 return self._index.is_known(feed, key)
-            ids = (self._index.find(feed, key, where) for where in (destination, ""))
-            return any(i is not None and self._get(i)["state"] != RELEASED for i in ids)
+            return self._live_at(self._index.records(feed, key), destination)
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
         """Record the intent to post and count the attempt."""
@@ -213,14 +211,31 @@ class Store:
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Record the keys not seen before as seen, in one document for all of them."""
         with self._lock:
-            fresh = [
-                key
-                for key in dict.fromkeys(keys)
-                if not self._seen.has(feed, key) and self._index.find(feed, key, "") is None
-            ]
+            unique = dict.fromkeys(keys)
+            held = self._seen.among(feed, unique)
+            fresh = [k for k in unique if k not in held and self._index.find(feed, k, "") is None]
             if fresh:
                 self._seen_docs.insert(seen.new_seen_doc(feed, fresh, to_iso(self._clock())))
                 self._seen.add(feed, fresh)
+
+    def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
+        """Tell whether the feed has history and which keys are known or held back, at once.
+
+        One hold of the lock for a whole read: the reading threads would otherwise queue for
+        it several times an item.
+        """
+        with self._lock:
+            held = self._seen.among(feed, keys)
+            known = set(held) if destinations else set(keys)
+            for key in keys:
+                ids = self._index.records(feed, key)
+                if not ids or key in held:
+                    continue
+                if "" in ids:
+                    held.add(key)
+                if destinations and all(self._live_at(ids, d) for d in destinations):
+                    known.add(key)
+            return Recall(self.has_history(feed), frozenset(known), frozenset(held))
 
     # Feed state
 
@@ -262,32 +277,15 @@ class Store:
         self, *, states: Collection[str] | None = None, feed: str | None = None
     ) -> list[DeliveryRecord]:
         """Return the delivery records in the given states and feed, oldest change first."""
-        q = Query()
-        cond = q.noop()
-        if states is not None:
-            cond &= q.state.one_of(list(states))
-        if feed is not None:
-            cond &= q.feed == feed
         with self._lock:
-            docs = self._deliveries.search(cond)
-            held = seen.held_records(self._seen_docs, states, feed)
-        docs.sort(key=_age)
-        found = [documents.delivery_record(doc) for doc in docs]
-        return list(heapq.merge(found, sorted(held, key=_changed), key=_changed))
+            return records.deliveries(self._deliveries, self._seen_docs, states, feed)
 
     def recent(
         self, limit: int = 20, *, states: Collection[str] | None = None
     ) -> list[DeliveryRecord]:
         """Return the ``limit`` most recently changed delivery records, newest first."""
         with self._lock:
-            docs: Iterable[Document] = self._deliveries
-            if states is not None:
-                docs = (doc for doc in docs if doc["state"] in states)
-            newest = [
-                documents.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)
-            ]
-            held = seen.held_records(self._seen_docs, states, None)
-            return heapq.nlargest(limit, [*newest, *held], key=_changed)
+            return records.recent(self._deliveries, self._seen_docs, limit, states)
 
     def feed_names(self) -> list[str]:
         """Return every feed the store has a feed or delivery record of, sorted."""
@@ -312,38 +310,19 @@ class Store:
         """
         wanted = set(states) & {FAILED, UNCERTAIN, SKIPPED}
         with self._lock:
-            stuck = [
-                (name, doc_id)
-                for name, doc_id in self._index.destinations(feed, key).items()
-                if self._get(doc_id)["state"] in wanted and destination in (None, name)
-            ]
             now = to_iso(self._clock())
-            self._deliveries.update(
-                {"state": RELEASED, "updated": now}, doc_ids=[i for _, i in stuck]
-            )
-            for _ in stuck:
-                self._index.change(feed, key, FAILED, RELEASED)
-            return bool(stuck)
+            item = (feed, key)
+            return records.release(self._deliveries, self._index, item, wanted, destination, now)
 
     def get_meta(self, name: str) -> str | None:
         """Return a named value the daemon keeps, such as the resolved sender."""
         with self._lock:
-            doc_id = self._meta_ids.get(name)
-            if doc_id is None:
-                return None
-            doc = self._meta.get(doc_id=doc_id)
-            assert doc is not None
-            value: str = doc["value"]
-            return value
+            return self._meta.get(name)
 
     def set_meta(self, name: str, value: str) -> None:
         """Keep a named value."""
         with self._lock:
-            doc_id = self._meta_ids.get(name)
-            if doc_id is None:
-                self._meta_ids[name] = self._meta.insert({"name": name, "value": value})
-            else:
-                self._meta.update({"value": value}, doc_ids=[doc_id])
+            self._meta.set(name, value)
 
     def prune(self, now: datetime, present: Mapping[str, Container[str]]) -> int:
         """Drop settled records older than the retention, except items their feed still lists.
@@ -369,6 +348,11 @@ class Store:
         doc = self._deliveries.get(doc_id=doc_id)
         assert doc is not None, "the index names only stored documents"
         return doc
+
+    def _live_at(self, records: Mapping[str, int], destination: str) -> bool:
+        """Tell whether an item's records make it known at ``destination``: its own, or a hold."""
+        ids = (records.get(where) for where in (destination, ""))
+        return any(i is not None and self._get(i)["state"] != RELEASED for i in ids)
 
     def _delivery_doc(self, feed: str, key: str, destination: str) -> Document | None:
         doc_id = self._index.find(feed, key, destination)
@@ -396,29 +380,18 @@ class Store:
             self._index = DeliveryIndex.build(tables.get("deliveries", {}))
             self._seen = SeenIndex.build(tables.get(seen.TABLE, {}))
             self._feeds.build(tables.get(FEEDS, {}))
-            self._meta_ids = index_by("meta", "name", tables.get("meta", {}), check_meta)
+            self._meta.build(tables.get(META, {}))
         except ValueError as exc:
             raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
         self._deliveries.continue_ids_after(self._index.max_id)
 
     def _recover_pending(self) -> int:
         """Mark every pending delivery uncertain: the process stopped while it was in flight."""
-        pending = self._deliveries.search(Query().state == PENDING)
-        now = to_iso(self._clock())
-        fields = {"state": UNCERTAIN, "last_error": CRASHED, "updated": now}
-        self._deliveries.update(fields, doc_ids=[doc.doc_id for doc in pending])
-        if pending:
+        count = records.settle_pending(self._deliveries, UNCERTAIN, CRASHED, to_iso(self._clock()))
+        if count:
             log.warning(
                 "state=recovered pending=%d now=uncertain hint=check the channel, then "
                 "'retry' the ones that did not arrive",
-                len(pending),
+                count,
             )
-        return len(pending)
-
-
-def _age(doc: Document) -> tuple[str, int]:
-    return (doc["updated"], doc.doc_id)
-
-
-def _changed(record: DeliveryRecord) -> datetime:
-    return record.updated
+        return count

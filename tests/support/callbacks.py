@@ -6,6 +6,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from poster.daemon.httpserver import shut_down
+
 
 class CallbackReceiver:
     """Serve a port of 127.0.0.1 that answers 200 to every POST and keeps its body."""
@@ -35,6 +37,5 @@ class CallbackReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        shut_down(self._httpd)
         self._thread.join()

@@ -62,6 +62,8 @@ CAPPED_LIMITS = 'timeout = "5s"\ndeadline = "15s"\n'
 """The time limits of the feeds that must end at their byte cap. The slow drip tests the 3 s
 deadline; on a loaded machine reading 10 MB beside the other feeds can take longer than that, or
 wait a second for the next piece, and the cap, not the clock, must be what stops these."""
+POSTING = ("entity-bomb", "xxe", "invalid-utf8", "huge-title")
+"""The hostile feeds that must post their one item, repaired or cut."""
 SETTLE_TIMEOUT = 30.0
 _LAUNCHER = Path(__file__).with_name("publicnet.py")
 _SERVICE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
@@ -218,7 +220,7 @@ class Scenario:
     def settled(self, status: dict[str, Any]) -> bool:
         """Tell whether every feed was tried and every item it could post reached an end."""
         tried = {f["name"] for f in status["feeds"] if f["last_success"] or f["last_failure"]}
-        landed = len(self.sandbox.posts) >= len(GOOD) * GOOD_ITEMS + 1
+        landed = len(self.sandbox.posts) >= len(GOOD) * GOOD_ITEMS + len(POSTING)
         bomb_failed = any(p["feed"] == "template-bomb" for p in status["problems"])
         return tried == set(self.feeds) and landed and bomb_failed
 

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
+from poster.daemon.httpserver import shut_down
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -65,8 +67,7 @@ class Hub:
 
     def close(self) -> None:
         """Stop serving and release the port: the hub is gone."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        shut_down(self._httpd)
 
     def wait_verified(self, count: int, timeout: float = 5.0) -> list[Verification]:
         """Return the verifications once there are ``count``, or fail after ``timeout`` seconds."""

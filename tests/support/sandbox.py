@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from poster.daemon.httpserver import shut_down
 from poster.destinations.viber.sandbox import Sandbox
 
 TOKEN = "test-token-5f1c0e"
@@ -68,8 +69,7 @@ class Receiver:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        shut_down(self._httpd)
         self._thread.join()
 
     def record(self, raw: bytes, signature: str, content_type: str) -> int:

@@ -19,7 +19,6 @@ from poster.destinations import (
     Sender,
     TokenSource,
 )
-from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX, envelope
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.models import Item, Post
 from poster.secrets import find_token, section, source_text
@@ -58,10 +57,17 @@ class ViberKind:
         "token_file": Key(None, v.path_value),
         "token": Key(None, _no_token, hidden=True),
     }
-    fixed_limits: Mapping[str, Limit] = {
-        "contact.name": Limit(CONTACT_NAME_MAX, _API),
-        "contact.phone_number": Limit(CONTACT_PHONE_MAX, _API),
-    }
+
+    @property
+    def fixed_limits(self) -> Mapping[str, Limit]:
+        """Return the API's limits on a fixed contact card's fields."""
+        # Here: the message model loads when a message is made, and status and check make none.
+        from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
+
+        return {
+            "contact.name": Limit(CONTACT_NAME_MAX, _API),
+            "contact.phone_number": Limit(CONTACT_PHONE_MAX, _API),
+        }
 
     def settings(self, values: Mapping[str, Any]) -> ViberConfig:
         """Return the channel's settings from its checked section."""
@@ -112,6 +118,8 @@ class ViberKind:
 
     def preview_body(self, message: Message, sender: str | None) -> dict[str, Any]:
         """Return the JSON body the channel would get, the token redacted."""
+        from poster.destinations.viber.messages import envelope
+
         return envelope(message, sender or UNRESOLVED_SENDER, REDACTED)
 
     def open(self, spec: DestinationConfig, where: Opening) -> ViberChannel:

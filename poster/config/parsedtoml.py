@@ -1,0 +1,90 @@
+"""Read ``feeds.toml`` into tables; keep what they were, so an unchanged file is not parsed again.
+
+tomllib is pure Python: 1,000 feeds take it about 50 ms, while ``marshal`` loads its result in
+about 1 ms. An entry holds the exact bytes it was parsed from and is used only when the file
+holds those same bytes now. It holds nothing the file does not: environment values and tokens
+are resolved later, on every load. Entries are kept as ``cachefiles`` keeps files: private to
+the user, and any failure to read or write one only means parsing the file.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from poster.cachefiles import read_own, write_own
+from poster.errors import ConfigError, ConfigProblem
+
+FORMAT = "poster-parsed-toml-1"
+"""Changes whenever what an entry holds changes, so older entries are parsed again."""
+
+
+def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
+    """Parse the file, or recall what its bytes parsed to; a failure is one ``ConfigError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        hint = "check the path and that poster may read it"
+        raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
+    known = None if cache is None else recall(cache, path, data)
+    if known is not None:
+        return known
+    parsed = _parse_toml(data, file)
+    if cache is not None:
+        remember(cache, path, data, parsed)
+    return parsed
+
+
+def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
+    """Parse TOML, turning an encoding or syntax failure into one problem."""
+    import tomllib  # here: a file whose bytes the cache holds is never parsed
+
+    try:
+        # utf-8-sig: tolerate the byte-order mark some editors write; TOML itself is UTF-8.
+        return tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        hint = "save the file as UTF-8"
+        raise _single(file, f"is not UTF-8 text (bad byte at offset {exc.start})", hint) from exc
+    except tomllib.TOMLDecodeError as exc:
+        hint = "fix the TOML syntax at that line (https://toml.io)"
+        raise _single(file, f"TOML syntax error: {exc}", hint) from exc
+
+
+def _single(file: str, message: str, hint: str) -> ConfigError:
+    """Return a ``ConfigError`` holding one problem about the whole file."""
+    return ConfigError([ConfigProblem(file, "", message, None, hint)])
+
+
+def entry_path(folder: Path, config_path: Path) -> Path:
+    """Return the entry of the configuration at the absolute ``config_path``."""
+    import zlib
+
+    return folder / f"feeds-{zlib.crc32(os.fsencode(config_path)):08x}.marshal"
+
+
+def recall(folder: Path, config_path: Path, data: bytes) -> dict[str, Any] | None:
+    """Return what ``data`` parsed to when the entry was made from these bytes, else None."""
+    try:
+        found = marshal.loads(read_own(entry_path(folder, config_path)))
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(found, tuple) or len(found) != 5:
+        return None
+    form, version, where, source, parsed = found
+    if (form, version, where, source) != (FORMAT, sys.version, str(config_path), data):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def remember(folder: Path, config_path: Path, data: bytes, parsed: dict[str, Any]) -> None:
+    """Write the entry of ``data``; a value marshal cannot hold (a TOML date) means no entry."""
+    try:
+        write_own(
+            entry_path(folder, config_path),
+            marshal.dumps((FORMAT, sys.version, str(config_path), data, parsed)),
+        )
+    except (OSError, ValueError):
+        return

@@ -1,0 +1,270 @@
+"""Write one HTTP/1.1 request on a pooled connection and read its answer, without the email parser.
+
+http.client reads response headers through the ``email`` package, which costs more CPU than
+the rest of a small exchange such as the 304 answer to a conditional GET, most of what a polling
+pass does. ``Answer`` reads the head itself (RFC 9112 §2-§6) and lets http.client do the rest:
+status line, body framing, chunked decoding and ``Connection: close``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+import httpx
+
+from poster.fetch.watchdog import DeadlineExceeded
+
+if TYPE_CHECKING:
+    from poster.fetch.connections import Connection, Key, Pool
+
+CHUNK_SIZE = 64 * 1024
+# http.client's own limits on a header line and on the number of fields.
+_MAX_LINE = 65536
+_MAX_FIELDS = 100
+# RFC 9110 §5.1 and §5.5: a field name is a token; a value holds no CR, LF or NUL.
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_VALUE = re.compile(rb"[\r\n\0]")
+_BAD_TARGET = re.compile(rb"[\x00-\x20\x7f]")
+
+Head = list[tuple[bytes, bytes]]
+"""Header fields as raw (name, value) byte pairs, in order."""
+
+
+class Blame:
+    """Name the request an error is about, building httpx's record of it only when one is raised."""
+
+    __slots__ = ("_built", "url")
+
+    def __init__(self, url: httpx.URL, request: httpx.Request | None = None) -> None:
+        self.url = url
+        self._built = request
+
+    @property
+    def request(self) -> httpx.Request:
+        """Return the request for an httpx error."""
+        if self._built is None:
+            self._built = httpx.Request("GET", self.url)
+        return self._built
+
+
+class Answer(http.client.HTTPResponse):
+    """A response whose head is read without the email parser; http.client reads the body.
+
+    ``fields`` holds the header fields as received; http.client's ``headers`` stays unset.
+    """
+
+    fields: Head | None = None
+
+    def __init__(self, sock: socket.socket, method: str) -> None:
+        super().__init__(sock, method=method)
+        self.asked = method
+
+    def begin(self) -> None:
+        """Read the status line and the header fields, and work out how the body is framed."""
+        if self.fields is not None:
+            return
+        while True:
+            version, status, reason = _status_line(self.fp)
+            if status != http.client.CONTINUE:
+                break
+            _read_fields(self.fp)  # an interim 100 answer's fields say nothing about the final one
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.fields = _read_fields(self.fp)
+        self._frame({name.lower(): value for name, value in reversed(self.fields)})
+
+    def _frame(self, first: dict[bytes, bytes]) -> None:
+        """Set chunked, length and will_close as http.client does (RFC 9112 §6, §9.3)."""
+        self.chunked = first.get(b"transfer-encoding", b"").lower() == b"chunked"
+        self.chunk_left = None
+        self.will_close = _closes(self.version, first)
+        length = first.get(b"content-length", b"")
+        self.length = int(length) if length.isdigit() and not self.chunked else None
+        status = self.status
+        if status in (204, 304) or 100 <= status < 200 or self.asked == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
+def _status_line(fp: BinaryIO) -> tuple[str, int, str]:
+    """Read the status line as http.client does: version, status code and reason phrase."""
+    line = str(fp.readline(_MAX_LINE + 1), "iso-8859-1")
+    if len(line) > _MAX_LINE:
+        raise http.client.LineTooLong("status line")
+    if not line:
+        # The server closed the connection before it answered.
+        raise http.client.RemoteDisconnected("Remote end closed connection without response")
+    version, status, reason = (*line.split(None, 2), "", "")[:3]
+    if not version.startswith("HTTP/") or not (status.isascii() and status.isdigit()):
+        raise http.client.BadStatusLine(line)
+    if not 100 <= int(status) <= 999:
+        raise http.client.BadStatusLine(line)
+    return version, int(status), reason
+
+
+def _closes(version: int, first: dict[bytes, bytes]) -> bool:
+    """Tell whether the server closes the connection after this answer (RFC 9112 §9.3)."""
+    connection = first.get(b"connection", b"").lower()
+    if version == 11:
+        return b"close" in connection
+    proxy = first.get(b"proxy-connection", b"").lower()
+    return not (first.get(b"keep-alive") or b"keep-alive" in connection or b"keep-alive" in proxy)
+
+
+def _read_fields(fp: BinaryIO) -> Head:
+    """Read header lines up to the empty one; a line starting with space continues the last."""
+    fields: Head = []
+    readline = fp.readline
+    while True:
+        line: bytes = readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return fields
+        if len(fields) >= _MAX_FIELDS:
+            raise http.client.HTTPException(f"got more than {_MAX_FIELDS} headers")
+        if line[:1] in (b" ", b"\t") and fields:
+            # Obsolete line folding: the continuation joins the value with one space (§5.2).
+            name, value = fields[-1]
+            fields[-1] = (name, b"%s %s" % (value, line.strip()))
+            continue
+        name, colon, value = line.partition(b":")
+        if colon and _TOKEN.fullmatch(name):
+            fields.append((name, value.strip()))
+        # A line that is not a field is dropped, as a user agent may do (RFC 9112 §5.1).
+
+
+def request_head(method: str, target: bytes, fields: Head) -> bytes:
+    """Return the request line and header section, refusing what would break the framing."""
+    if _BAD_TARGET.search(target) or not target:
+        raise ValueError("illegal request target")
+    lines = [b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), target)]
+    for name, value in fields:
+        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+            raise ValueError("illegal header")
+        lines.append(b"%s: %s\r\n" % (name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def chunked(body: Iterable[bytes]) -> Iterator[bytes]:
+    """Frame a body of unknown length in chunks (RFC 9112 §7.1)."""
+    for piece in body:
+        if piece:
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"
+
+
+class Reply:
+    """An answer whose head has arrived; its body streams from the connection, which it pools.
+
+    ``public`` tells whether every address the host resolved to is public.
+    """
+
+    __slots__ = (
+        "_answer", "_blame", "_closed", "_complete", "_conn", "_home", "encoded", "public",
+        "status",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        answer: Answer,
+        conn: Connection,
+        home: tuple[Pool, Key] | None,
+        blame: Blame,
+        public: bool,
+    ) -> None:
+        self._answer = answer
+        self._conn = conn
+        self._home = home
+        self._blame = blame
+        self._complete = False
+        self._closed = False
+        self.public = public
+        self.status = answer.status
+        self.encoded = True  # the body arrives as sent, in its Content-Encoding
+
+    @property
+    def url(self) -> httpx.URL:
+        """Return the URL asked for."""
+        return self._blame.url
+
+    @property
+    def fields(self) -> Head:
+        """Return the header fields as received."""
+        return self._answer.fields or []
+
+    @property
+    def version(self) -> bytes:
+        """Return the HTTP version of the answer."""
+        return b"HTTP/1.0" if self._answer.version == 10 else b"HTTP/1.1"
+
+    @property
+    def reason(self) -> bytes:
+        """Return the reason phrase of the status line."""
+        return self._answer.reason.encode("ascii", "ignore")
+
+    def raw(self) -> Iterator[bytes]:
+        """Yield the body as it arrives, still in its Content-Encoding; http.client de-chunks."""
+        while chunk := self._read():
+            yield chunk
+        if self._conn.expired:
+            # The watchdog's shutdown reads as the end of a body that runs until close.
+            raise deadline_exceeded(self._blame.request)
+        if self._answer.length:
+            # A body shorter than its Content-Length is incomplete (RFC 9112 §8).
+            raise httpx.RemoteProtocolError(
+                "server closed the connection before the end of the body",
+                request=self._blame.request,
+            )
+        self._complete = True
+
+    def close(self) -> None:
+        """Pool the connection once the body was read to its end, else close it."""
+        if self._closed:
+            return
+        self._closed = True
+        answer, conn, home = self._answer, self._conn, self._home
+        conn.unguard()
+        # Only a fully read message leaves the connection ready for the next (RFC 9112 §9.3).
+        if self._complete and home is not None and answer.isclosed() and not answer.will_close:
+            pool, key = home
+            pool.release(key, conn)
+            return
+        answer.close()
+        conn.close()
+
+    def _read(self) -> bytes:
+        """Read the next piece of the body, translating socket and framing errors."""
+        try:
+            return self._answer.read(CHUNK_SIZE)
+        except (OSError, http.client.HTTPException) as exc:
+            request = self._blame.request
+            if self._conn.expired:
+                raise deadline_exceeded(request) from exc
+            if isinstance(exc, TimeoutError):
+                raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+            if isinstance(exc, OSError):
+                raise httpx.ReadError(str(exc), request=request) from exc
+            raise httpx.RemoteProtocolError(describe(exc), request=request) from exc
+
+
+def deadline_exceeded(request: httpx.Request) -> DeadlineExceeded:
+    """Return the error for an exchange cut off at its deadline."""
+    return DeadlineExceeded("the exchange went past its deadline", request=request)
+
+
+def describe(exc: http.client.HTTPException) -> str:
+    """Name a framing error without quoting more than a short piece of what the server sent."""
+    return f"{type(exc).__name__}: {str(exc)[:80]}" if str(exc) else type(exc).__name__

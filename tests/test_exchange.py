@@ -1,0 +1,213 @@
+"""Test the feed reader's own HTTP/1.1 exchange: the answer's head, the request's, and its cost."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from feedserver import FeedServer
+
+from poster.config import FeedConfig
+from poster.fetch.exchange import Answer, request_head
+from poster.fetch.feed import fetch, make_client
+from poster.models import Validators
+
+
+def _answer(raw: bytes, method: str = "GET") -> Answer:
+    """Return the answer read from ``raw``, as it arrives on a connection."""
+    mine, theirs = socket.socketpair()
+    with theirs:
+        theirs.sendall(raw)
+    answer = Answer(mine, method)
+    mine.close()  # the answer's reader keeps the socket open until it is closed
+    answer.begin()
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("raw", "fields"),
+    [
+        pytest.param(
+            b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nDate: x\r\n\r\n',
+            [(b"ETag", b'"a"'), (b"Date", b"x")],
+            id="plain",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nX-Long: one\r\n two\r\n\tthree\r\nContent-Length: 0\r\n\r\n",
+            [(b"X-Long", b"one two three"), (b"Content-Length", b"0")],
+            id="folded-lines-join-with-a-space",
+        ),
+        pytest.param(
+            b'HTTP/1.1 304 Not Modified\r\nnot a field\r\nETag: "b"\r\n\r\n',
+            [(b"ETag", b'"b"')],
+            id="a-line-that-is-no-field-is-dropped",
+        ),
+        pytest.param(
+            b'HTTP/1.1 304 Not Modified\r\nBad Name: 1\r\nETag:   "c"  \r\n\r\n',
+            [(b"ETag", b'"c"')],
+            id="a-name-with-a-space-is-dropped-and-values-are-trimmed",
+        ),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n",
+            [],
+            id="an-interim-answer-is-skipped",
+        ),
+    ],
+)
+def test_the_head_is_read_field_by_field(raw: bytes, fields: list[tuple[bytes, bytes]]) -> None:
+    answer = _answer(raw)
+    assert answer.fields == fields
+    answer.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "method", "length", "chunked", "closes"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "GET", 5, False, False),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", None, True, False),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+            "GET",
+            5,
+            False,
+            True,
+        ),
+        (b"HTTP/1.1 200 OK\r\n\r\n", "GET", None, False, True),
+        (b"HTTP/1.1 304 Not Modified\r\n\r\n", "GET", 0, False, False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", 0, False, False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", "GET", 5, False, True),
+        (
+            b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n",
+            "GET",
+            5,
+            False,
+            False,
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "GET", None, False, True),
+    ],
+    ids=[
+        "length",
+        "chunked",
+        "close",
+        "until-close",
+        "304",
+        "head",
+        "1.0",
+        "1.0-keep-alive",
+        "bad-length",
+    ],
+)
+def test_the_body_is_framed_as_http_client_frames_it(
+    raw: bytes, method: str, length: int | None, chunked: bool, closes: bool
+) -> None:
+    answer = _answer(raw, method)
+    assert (answer.length, answer.chunked, answer.will_close) == (length, chunked, closes)
+    answer.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"", http.client.RemoteDisconnected),
+        (b"SPDY/3 200 OK\r\n\r\n", http.client.BadStatusLine),
+        (b"HTTP/1.1 OK\r\n\r\n", http.client.BadStatusLine),
+        (b"HTTP/2.0 200 OK\r\n\r\n", http.client.UnknownProtocol),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 101 + b"\r\n", http.client.HTTPException),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70000 + b"\r\n\r\n", http.client.LineTooLong),
+    ],
+    ids=["nothing", "not-http", "no-status", "http-2", "too-many-fields", "line-too-long"],
+)
+def test_a_broken_head_is_refused(raw: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _answer(raw)
+
+
+@pytest.mark.parametrize(
+    ("target", "fields"),
+    [
+        (b"/a b", []),
+        (b"/a\r\nX: y", []),
+        (b"/", [(b"X-Token", b"secret\r\nX-Injected: 1")]),
+        (b"/", [(b"X Token", b"1")]),
+        (b"/", [(b"X-Token", b"a\0b")]),
+    ],
+    ids=["space-in-target", "newline-in-target", "newline-in-value", "space-in-name", "nul"],
+)
+def test_a_request_that_would_break_the_framing_is_refused(
+    target: bytes, fields: list[tuple[bytes, bytes]]
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        request_head("GET", target, fields)
+    assert b"secret" not in str(caught.value).encode()
+
+
+def test_the_request_head_is_written_in_order() -> None:
+    head = request_head("GET", b"/feed?x=1", [(b"Host", b"example.org"), (b"Accept", b"*/*")])
+    assert head == b"GET /feed?x=1 HTTP/1.1\r\nHost: example.org\r\nAccept: */*\r\n\r\n"
+
+
+@contextmanager
+def _raw_origin(answer: bytes) -> Iterator[str]:
+    """Answer one request on a free port with ``answer``, byte for byte; yield the URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += conn.recv(4096)
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+def test_a_junk_line_in_the_head_does_not_hide_the_fields_after_it() -> None:
+    # The email parser took everything after such a line for a body and lost the validators.
+    raw = b'HTTP/1.1 304 Not Modified\r\nServer: x\r\nno colon here\r\nETag: "v2"\r\n\r\n'
+    with _raw_origin(raw) as url, make_client() as client:
+        result = fetch(FeedConfig(name="f", url=url), client, Validators(etag='"v1"'))
+    assert result.status == 304
+    assert result.validators.etag == '"v2"'
+
+
+def test_a_conditional_get_builds_no_httpx_request_or_response(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.keep_alive = True
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, b"<rss/>")
+    feed = FeedConfig(name="f", url=feed_server.url("/feed.xml"))
+    with make_client() as client:
+        first = fetch(feed, client)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("an httpx object was built")
+
+        monkeypatch.setattr(httpx.Request, "__init__", refuse)
+        monkeypatch.setattr(httpx.Response, "__init__", refuse)
+        again = fetch(feed, client, first.validators)
+    assert (first.status, again.status) == (200, 304)
+    assert feed_server.requests[-1].headers["if-none-match"] == first.validators.etag
+    assert feed_server.requests[-1].peer == feed_server.requests[-2].peer  # one connection
+
+
+def test_a_header_value_beyond_ascii_is_sent_as_utf8(feed_server: FeedServer) -> None:
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, b"<rss/>")
+    feed = FeedConfig(
+        name="f", url=feed_server.url("/feed.xml"), headers=(("X-Owner", "Łódź café"),)
+    )
+    with make_client() as client:
+        assert fetch(feed, client).status == 200
+    sent = feed_server.requests[-1].headers["x-owner"]
+    assert sent.encode("latin-1").decode("utf-8") == "Łódź café"
