@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -191,22 +189,14 @@ def test_a_pass_with_nothing_to_post_reads_no_certificates(
     capsys: pytest.CaptureFixture[str],
     project: Project,
     sandbox: Sandbox,
-    monkeypatch: pytest.MonkeyPatch,
-    own_tls_contexts: None,
+    tls_contexts_built: list[dict[str, object]],
 ) -> None:
     project.write(NEWS_AND_BLOG)
-    contexts: list[object] = []
-    real = ssl.create_default_context
-
-    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
-        contexts.append(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ssl, "create_default_context", counted)
+    contexts = tls_contexts_built
     assert run(capsys, project).code == EXIT_OK
-    assert len(contexts) == 1, "the channel's client builds its TLS context to post"
+    assert len(sandbox.posts) == 5 and contexts == [], "the sandbox's API is http: no TLS"
     assert run(capsys, project).code == EXIT_OK
-    assert len(sandbox.posts) == 5 and len(contexts) == 1, "none when nothing is new"
+    assert len(sandbox.posts) == 5 and contexts == [], "none when nothing is new"
 
 
 def test_each_pacing_wait_comes_after_the_posts_before_it_are_recorded_on_disk(

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from poster.fetch.addresses import AddressPolicy
+from poster.fetch.client import api_client
 from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport, tls_context
 
@@ -442,6 +443,18 @@ def test_self_signed_certificate_fails_verification(tls_origin: Origin) -> None:
     ):
         http.get(tls_origin.url("/body"))
     assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
+
+
+def test_the_api_client_reads_certificates_only_for_https(
+    origin: Origin, tls_origin: Origin, tls_contexts_built: list[dict[str, object]]
+) -> None:
+    contexts = tls_contexts_built
+    with api_client() as http:
+        assert http.post(origin.url("/echo"), content=b"x" * 10).status_code == 200
+        assert contexts == []
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            http.get(tls_origin.url("/body"))
+    assert len(contexts) == 1
 
 
 @pytest.mark.parametrize(

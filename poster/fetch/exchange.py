@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import httpx
 
+from poster.fetch.target import Target
 from poster.fetch.watchdog import DeadlineExceeded
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class Blame:
 
     __slots__ = ("_built", "url")
 
-    def __init__(self, url: httpx.URL, request: httpx.Request | None = None) -> None:
+    def __init__(self, url: Target, request: httpx.Request | None = None) -> None:
         self.url = url
         self._built = request
 
@@ -47,7 +48,7 @@ class Blame:
     def request(self) -> httpx.Request:
         """Return the request for an httpx error."""
         if self._built is None:
-            self._built = httpx.Request("GET", self.url)
+            self._built = httpx.Request("GET", self.url.url)
         return self._built
 
 
@@ -196,7 +197,7 @@ class Reply:
         self.encoded = True  # the body arrives as sent, in its Content-Encoding
 
     @property
-    def url(self) -> httpx.URL:
+    def url(self) -> Target:
         """Return the URL asked for."""
         return self._blame.url
 

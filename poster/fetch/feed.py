@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
@@ -39,6 +38,7 @@ from poster.fetch.exchange import Head
 from poster.fetch.headers import parse_freshness, parse_retry_after
 from poster.fetch.inflate import decoded
 from poster.fetch.spool import SpillFailed, Spool
+from poster.fetch.target import Target, target_of
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.models import FetchResult, Validators
 
@@ -92,7 +92,7 @@ def _fetch_http(
     feed: FeedConfig, client: FeedClient, previous: Validators | None, deadline: float
 ) -> _Answer:
     """Send the GET and follow at most ``feed.max_redirects`` redirects, all by ``deadline``."""
-    url = _parsed_url(feed.url)
+    url = target_of(feed.url)
     fields = _request_fields(client, url, feed, previous)
     allow_private: bool | None = None
     for _ in range(feed.max_redirects + 1):
@@ -114,12 +114,8 @@ def _fetch_http(
     )
 
 
-# A pass requests the same URLs every time; parsing each once spares a tenth of a request's CPU.
-_parsed_url = functools.lru_cache(maxsize=4096)(httpx.URL)
-
-
 def _request_fields(
-    client: FeedClient, url: httpx.URL, feed: FeedConfig, previous: Validators | None
+    client: FeedClient, url: Target, feed: FeedConfig, previous: Validators | None
 ) -> Head:
     """Return the feed's own headers plus the conditional ones (RFC 9110 §13.1)."""
     fields = client.fields(url, feed.headers)

@@ -30,6 +30,7 @@ from poster.fetch.exchange import (
     describe,
     request_head,
 )
+from poster.fetch.target import Target, from_url
 
 DEADLINE = "poster.deadline"
 """Request extension: the ``time.monotonic()`` by which the whole exchange must be over."""
@@ -86,7 +87,7 @@ class StdlibTransport(httpx.BaseTransport):
 
     def get(
         self,
-        url: httpx.URL,
+        url: Target,
         fields: Head,
         *,
         timeout: float,
@@ -103,7 +104,7 @@ class StdlibTransport(httpx.BaseTransport):
         timeouts: _Timeouts = request.extensions.get("timeout", {})
         body, chunk = _body(request)
         outgoing = _Outgoing(
-            Blame(request.url, request),
+            Blame(from_url(request.url), request),
             request.method,
             request.headers.raw,
             body,
@@ -272,15 +273,15 @@ def _origin(blame: Blame) -> _Origin:
         raise httpx.UnsupportedProtocol(
             f"Request URL has an unsupported protocol '{scheme}://'.", request=blame.request
         )
-    if not url.raw_host:
+    if not url.host:
         raise httpx.UnsupportedProtocol("Request URL is missing a host.", request=blame.request)
-    return scheme, url.raw_host.decode("ascii"), url.port or DEFAULT_PORTS[scheme]
+    return scheme, url.host, url.port
 
 
 def _write(outgoing: _Outgoing, conn: Connection) -> None:
     """Write the request line, the header fields and the body."""
     try:
-        head = request_head(outgoing.method, outgoing.blame.url.raw_path, outgoing.fields)
+        head = request_head(outgoing.method, outgoing.blame.url.target, outgoing.fields)
     except (ValueError, UnicodeError) as exc:
         # The message would quote the offending header value, which may be a secret.
         raise httpx.LocalProtocolError(
