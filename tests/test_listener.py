@@ -179,3 +179,15 @@ def test_shut_down_stops_a_serving_loop_without_waiting_out_its_poll() -> None:
     assert not stopping.is_alive() and not loop.is_alive()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=5).close()
+
+
+def test_shut_down_gives_up_on_a_loop_that_never_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(httpserver, "STOP_WITHIN", 0.2)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    address = server.server_address
+    stopping = threading.Thread(target=httpserver.shut_down, args=(server,), daemon=True)
+    stopping.start()
+    stopping.join(10)
+    assert not stopping.is_alive()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=5).close()

@@ -38,6 +38,8 @@ NOISE_BURST = 10
 NOISE_WINDOW = 60.0
 WAKE_EVERY = 0.002
 """Seconds between the connections that wake a serving loop being shut down."""
+STOP_WITHIN = 5.0
+"""How long ``shut_down`` waits for the serving loop before it closes the socket anyway."""
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\nRetry-After: 1\r\n"
     b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\nConnection: close\r\n"
@@ -148,10 +150,13 @@ def shut_down(server: BaseServer) -> None:
     ``shutdown()`` waits until the serving loop sees it, and the loop waits up to its poll
     interval for a connection first. A connection made meanwhile ends that wait, so the loop
     stops within a few milliseconds instead of a poll interval (50 ms for the listener).
+    A loop that never started (or is stuck) is waited for at most ``STOP_WITHIN`` seconds; the
+    socket is closed either way.
     """
     stopping = threading.Thread(target=server.shutdown, name="shutdown", daemon=True)
     stopping.start()
-    while stopping.is_alive():
+    give_up = time.monotonic() + STOP_WITHIN
+    while stopping.is_alive() and time.monotonic() < give_up:
         _wake(server.server_address)
         stopping.join(WAKE_EVERY)
     server.server_close()
