@@ -4,7 +4,8 @@ import compileall
 import logging
 import os
 import ssl
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,26 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if not hasattr(config, "workerinput"):
         compileall.compile_dir(POSTER, quiet=1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """Keep each test module as pytest rewrote it for its assertion messages, as by default.
+
+    Under PYTHONDONTWRITEBYTECODE pytest rewrites every test module again in every process,
+    which costs each worker about 7 s of CPU; the rewritten code is kept in ``__pycache__`` beside
+    the module, as pytest keeps it by default, and used again while the module is unchanged.
+    """
+    if not isinstance(collector, pytest.Module):
+        return (yield)
+    kept = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = kept
 
 
 @pytest.hookimpl(optionalhook=True)

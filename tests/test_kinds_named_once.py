@@ -50,6 +50,8 @@ def namings(path: Path, homes: dict[str, Path], text: str | None = None) -> list
             modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
         elif isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
+        elif not isinstance(node, ast.Constant):
+            continue  # only imports and constants can name a kind
         for name, dotted in foreign.items():
             if any(m == dotted or m.startswith(dotted + ".") for m in modules):
                 found.append(f"{place}:{node.lineno} imports {dotted}")

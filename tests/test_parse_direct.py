@@ -26,7 +26,6 @@ from poster.parse.dates import from_struct
 from poster.parse.direct import parse_direct
 from poster.parse.feeddates import parse_feed_date
 from poster.parse.itemmedia import absolute
-from poster.parse.xmlfeed import parse_xml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -37,11 +36,11 @@ FEEDS = Path(__file__).parent / "data" / "feeds"
 
 def compare(result: FetchResult, feed: FeedConfig | None = None) -> tuple[bool, list[str]]:
     """Return whether the direct reader read the document, and how it differs from feedparser's."""
-    feed = feed or FeedConfig(name="direct", url=result.url)
+    feed = feed or samefeed.same_feed(result)
     mine = parse_direct(result, feed)
     if mine is None:
         return False, []
-    return True, feed_differences(mine, parse_xml(result, feed))
+    return True, feed_differences(mine, samefeed.by_feedparser(result, feed))
 
 
 @functools.cache

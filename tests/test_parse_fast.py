@@ -23,11 +23,13 @@ from support.samefeed import (
     CORPUS,
     SYNTHETIC,
     URL,
+    by_feedparser,
     corpus_directories,
     corpus_files,
     feed_differences,
     fetched,
     needs_corpus,
+    same_feed,
 )
 
 import poster.parse.xmlfeed
@@ -72,11 +74,11 @@ class Comparison:
 
 def compare(result: FetchResult, feed: FeedConfig | None = None) -> Comparison:
     """Parse a document on both paths and compare the outcomes."""
-    feed = feed or FeedConfig(name="fast", url=result.url)
+    feed = feed or same_feed(result)
     fast = parse_fast(result, feed)
     if fast is None:
         return Comparison(fast=False)
-    found = feed_differences(fast, parse_xml(result, feed)) + raw_differences(result)
+    found = feed_differences(fast, by_feedparser(result, feed)) + raw_differences(result)
     return Comparison(fast=True, differences=tuple(found))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -10,7 +11,7 @@ from feedparser.datetimes import _parse_date
 from poster.parse import fields
 from poster.parse.dates import from_struct
 from poster.parse.directnames import attributes
-from poster.parse.fastsax import Unsupported
+from poster.parse.fastsax import _REPAIRABLE, Unsupported, repair_text
 from poster.parse.fastxml import utf8_document
 from poster.parse.feeddates import parse_feed_date
 from poster.parse.hints import read_hints
@@ -150,3 +151,26 @@ def test_a_base_attribute_is_refused_every_time(name: str) -> None:
     for _ in range(2):
         with pytest.raises(Unsupported):
             attributes(ET.Element("link", {name: "http://e.com/"}))
+
+
+BOUNDARIES = ["\x7f", "\x80", "\x9f", "\xa0", "\xbf", "\xc0", "\xc2", "\u0100", "\u0142", "\ud800"]
+
+
+@pytest.mark.parametrize("char", BOUNDARIES, ids=[f"U+{ord(c):04X}" for c in BOUNDARIES])
+def test_the_repairable_byte_is_found_exactly_for_u0080_to_u00bf(char: str) -> None:
+    text = f"caf\u00e9 {char} Zu\u0308rich"
+    found = _REPAIRABLE in text.encode("utf-8", "surrogatepass")
+    assert found is bool(re.search("[\x80-\xbf]", text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jos\u00c3\u00a9", "Jos\u00e9"),
+        ("price \u0080 10", "price \u20ac 10"),
+        ("caf\u00e9 \u041a\u0438\u0457\u0432", "caf\u00e9 \u041a\u0438\u0457\u0432"),
+    ],
+    ids=["utf8-read-as-latin1", "c1-control", "nothing-to-repair"],
+)
+def test_repair_text(text: str, expected: str) -> None:
+    assert repair_text(text) == expected

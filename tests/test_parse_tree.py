@@ -87,3 +87,12 @@ def test_a_namespace_declared_below_the_root_is_left_to_the_others(padding: int)
     )
     result = fetched(rss(item).encode(), "application/rss+xml")
     assert parse_direct(result, FeedConfig("tree", result.url)) is None
+
+
+@pytest.mark.parametrize("padding", [0, SMALL], ids=["small", "large"])
+def test_the_depth_limit_counts_the_root_as_the_first_level(padding: int) -> None:
+    # rss, channel and item are the first three levels; 997 more make 1,000.
+    feed = FeedConfig("tree", "https://example.org/")
+    parse_direct(fetched(rss(nested(997, padding)).encode()), feed)
+    with pytest.raises(ParseError, match="nested more than 1000 deep"):
+        parse_direct(fetched(rss(nested(998, padding)).encode()), feed)

@@ -86,3 +86,16 @@ def test_too_many_fields_get_431_and_a_bad_version_505_or_400() -> None:
     # Without a version it can read, the base class answers as HTTP/0.9 does: no status line.
     assert b"Error code: 505" in line
     assert b"Error code: 400" in version
+
+
+def test_http_1_0_closes_unless_kept_alive_and_1_1_stays_open_until_asked() -> None:
+    second = b"GET //fake/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with FakeDecisionTelecom() as fake:
+        plain = exchange(fake, b"GET /fake/messages HTTP/1.0\r\n\r\n" + second)
+        kept = exchange(
+            fake, b"GET /fake/messages HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + second
+        )
+        both = exchange(fake, b"GET /fake/messages HTTP/1.1\r\nHost: x\r\n\r\n" + second)
+    assert plain.count(b" 200 OK\r\n") == 1
+    assert kept.count(b" 200 OK\r\n") == 2
+    assert both.count(b" 200 OK\r\n") == 2

@@ -35,9 +35,10 @@ _IMAGE_CHILDREN = ("title", "link", "description", "url", "href", "width", "heig
 _BASE_ATTRIBUTES = ("xml:base", "base")
 _QUERY_VARIABLE = re.compile("&([A-Za-z0-9_]+);")
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
-# Text without these has no C1 control and no UTF-8 continuation byte read as ISO-8859-1, so
-# repair_text keeps it as it is.
-_REPAIRABLE = re.compile("[\x80-\xbf]")
+# Text without U+0080-U+00BF has no C1 control and no UTF-8 continuation byte read as
+# ISO-8859-1, so repair_text keeps it as it is. In UTF-8 those characters, and only they, are
+# written with the byte C2: looking for it in the encoded text is faster than a pattern.
+_REPAIRABLE = b"\xc2"
 # feedparser takes any backend.userland.com namespace for RSS.
 _USERLAND = "http://backend.userland.com/rss"
 _ANY_USERLAND = "backend.userland.com/rss"
@@ -345,7 +346,7 @@ def repair_query(link: str) -> str:
 
 def repair_text(output: str) -> str:
     """Undo UTF-8 read as ISO-8859-1 and map C1 controls to cp1252, as feedparser does."""
-    if output.isascii() or not _REPAIRABLE.search(output):
+    if output.isascii() or _REPAIRABLE not in output.encode("utf-8", "surrogatepass"):
         return output
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         output = output.encode("iso-8859-1").decode("utf-8")

@@ -89,26 +89,33 @@ class _Handler(BaseHTTPRequestHandler):
     # answer would wait ~40 ms for the client's delayed ACK.
     disable_nagle_algorithm = True
     server: Server
+    raw_requestline: bytes
 
     def parse_request(self) -> bool:
-        """Check the request line as the base class does; read the fields with ``read_fields``."""
-        rfile, self.rfile = self.rfile, io.BytesIO(b"\r\n")
+        """Read a well-formed HTTP/1.x request line here, its fields with ``read_fields``.
+
+        Any other request line goes to the base class, which answers it as it does.
+        """
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = line.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
+            return super().parse_request()
+        self.requestline = line
+        self.command, path, self.request_version = words
+        # As the base class: a path of several leading slashes would read as a host name.
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
         try:
-            if not super().parse_request():
-                return False
-        finally:
-            self.rfile = rfile
-        try:
-            self.headers = read_fields(rfile)
+            self.headers = read_fields(self.rfile)
         except http.client.HTTPException as exc:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
             return False
-        # What the base class does with these two fields (RFC 9112 §9.3, RFC 9110 §10.1.1).
+        # HTTP/1.1 keeps the connection open unless asked not to (RFC 9112 §9.3).
         connection = self.headers.get("Connection", "").lower()
-        if connection in ("close", "keep-alive"):
-            self.close_connection = connection == "close"
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
         expect = self.headers.get("Expect", "").lower()
-        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+        if expect == "100-continue" and self.request_version == "HTTP/1.1":
             return self.handle_expect_100()
         return True
 

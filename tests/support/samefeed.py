@@ -1,7 +1,8 @@
 """Compare what two XML readers made of one document, and generate feeds to compare them on.
 
 The fast readers must give exactly the feedparser path's ParsedFeed; ``feed_differences`` names
-every field where two feeds differ (item bodies derived), and ``SYNTHETIC`` holds generated
+every field where two feeds differ (item bodies derived), ``by_feedparser`` gives the feedparser
+path's feed once per document for both readers' comparisons, and ``SYNTHETIC`` holds generated
 feeds of each format with the constructs real feeds use most.
 """
 
@@ -14,7 +15,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from poster.config import FeedConfig
 from poster.models import FetchResult, Item, ParsedFeed, Validators
+from poster.parse.xmlfeed import parse_xml
 
 URL = "https://example.org/feeds/main.xml"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "feedparser-tests"
@@ -130,6 +133,22 @@ SYNTHETIC: dict[str, Callable[[], bytes]] = {
 def fetched(body: bytes, content_type: str | None = None, url: str = URL) -> FetchResult:
     """Return a fetch of ``body`` as if it had been served from ``url``."""
     return FetchResult("fast", url, 200, body, Validators(), content_type)
+
+
+def same_feed(result: FetchResult) -> FeedConfig:
+    """Return the feed settings both readers are compared under: the fetch's name and URL."""
+    return FeedConfig(name=result.feed, url=result.url)
+
+
+@functools.cache
+def by_feedparser(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
+    """Return ``parse_xml``'s feed for a document, computed once per test process.
+
+    The fast and the direct readers are each compared with it over the same corpus, fixtures
+    and generated feeds; ``support.scheduling`` runs both modules on one worker to share it.
+    A ParseError is raised again on each call, never kept.
+    """
+    return parse_xml(result, feed)
 
 
 def feed_differences(fast: ParsedFeed, slow: ParsedFeed) -> list[str]:
