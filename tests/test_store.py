@@ -169,6 +169,22 @@ def test_recall_names_each_known_and_held_key(store: Store) -> None:
     assert store.recall("blog", keys, ("viber",)) == Recall(False, frozenset(), frozenset())
 
 
+def test_first_read_marks_reach_the_disk_with_the_next_change(store: Store, tmp_path: Path) -> None:
+    store.mark_seen("news", ["a", "b"])
+    with Store(crash_copy(store.path.parent, tmp_path / "before")) as crashed:
+        assert not crashed.has_history("news"), "the next read is a first read again"
+    store.save_validators("news", Validators("e", None, "h"))
+    with Store(crash_copy(store.path.parent, tmp_path / "after")) as crashed:
+        assert crashed.is_held_back("news", "a") and crashed.validators("news") is not None
+
+
+def test_closing_writes_the_marks_that_wait_for_a_change(tmp_path: Path) -> None:
+    with Store(tmp_path / "state") as store:
+        store.mark_seen("news", ["a"])
+    with Store(tmp_path / "state") as reopened:
+        assert reopened.is_held_back("news", "a") and reopened.has_history("news")
+
+
 def test_an_item_is_known_per_destination_and_a_backlog_for_all(store: Store) -> None:
     post(store, "posted")
     store.mark_seen("news", ["held"])
@@ -342,7 +358,7 @@ def test_a_backlog_is_kept_as_one_document_of_keys_per_read(tmp_path: Path) -> N
         store.mark_seen("news", ["b", "c"])
         store.mark_seen("news", ["c"])
         store.mark_seen("blog", [])
-        lines = journal_lines(tmp_path)
+    lines = journal_lines(tmp_path)  # closing writes the marks waiting for a next change
     at = to_iso(T0)
     assert [(line["table"], line["put"], line["delete"]) for line in lines] == [
         ("seen", {"1": {"feed": "news", "at": at, "keys": ["a", "b"]}}, []),
@@ -357,6 +373,7 @@ def test_seen_records_of_the_first_format_are_honoured_and_not_repeated(tmp_path
     shutil.copytree(DATA / "v1", tmp_path, dirs_exist_ok=True)
     with Store(tmp_path, clock=Clock()) as store:
         store.mark_seen("news", ["old-1", "fresh"])
+        store.flush()
         assert journal_lines(tmp_path)[-1]["put"] == {
             "1": {"feed": "news", "at": to_iso(T0), "keys": ["fresh"]}
         }

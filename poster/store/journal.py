@@ -140,10 +140,10 @@ class JournalStorage(Storage):
         """
         self._holds += 1
 
-    def release(self) -> None:
-        """End a ``hold``; write what is held once the last one ends."""
+    def release(self, *, write: bool = True) -> None:
+        """End a ``hold``; write what is held once the last one ends, or with the next change."""
         self._holds -= 1
-        if not self._holds:
+        if not self._holds and write:
             self.flush()
 
     @contextmanager

@@ -2,9 +2,10 @@
 
 ``Store`` satisfies ``ledger.Ledger`` with ``MemoryLedger``'s semantics and adds what the
 daemon and the operator commands need. Its tables live in memory and every write is made
-durable by ``JournalStorage`` before the call returns, except inside ``batched()``, where only
-an intent to post is; lookups go through indexes kept beside the tables, so no ledger call
-scans the history.
+durable by ``JournalStorage`` before the call returns, except a first read's marks, which go
+with the next write (a crash before it loses the read's validators too, so the next read holds
+the same items back), and inside ``batched()``, where only an intent to post is; lookups go
+through indexes kept beside the tables, so no ledger call scans the history.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable, Collection, Container, Iterable, Iterator,
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from tinydb.table import Document
@@ -86,9 +86,12 @@ class Store:
             raise
 
     def close(self) -> None:
-        """Close the journal and release the state directory."""
+        """Write what waits for the next change, close the journal, release the directory."""
         with self._lock:
-            self._db.close()
+            try:
+                self._db.journal.flush()
+            finally:
+                self._db.close()
 
     @contextmanager
     def batched(self) -> Iterator[None]:
@@ -126,12 +129,7 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # Ledger protocol
@@ -209,21 +207,21 @@ class Store:
             return self._seen.has(feed, key) or self._index.find(feed, key, "") is not None
 
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
-        """Record the keys not seen before as seen, in one document for all of them."""
+        """Record the keys not seen before as seen, in one document written with the next change."""
         with self._lock:
-            unique = dict.fromkeys(keys)
-            held = self._seen.among(feed, unique)
+            held = self._seen.among(feed, unique := dict.fromkeys(keys))
             fresh = [k for k in unique if k not in held and self._index.find(feed, k, "") is None]
-            if fresh:
+            if not fresh:
+                return
+            self._db.journal.hold()
+            try:
                 self._seen_docs.insert(seen.new_seen_doc(feed, fresh, to_iso(self._clock())))
-                self._seen.add(feed, fresh)
+            finally:
+                self._db.journal.release(write=False)
+            self._seen.add(feed, fresh)
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
-        """Tell whether the feed has history and which keys are known or held back, at once.
-
-        One hold of the lock for a whole read: the reading threads would otherwise queue for
-        it several times an item.
-        """
+        """Tell whether the feed has history and which keys are known or held back, at once."""
         with self._lock:
             held = self._seen.among(feed, keys)
             known = set(held) if destinations else set(keys)
