@@ -211,3 +211,27 @@ def test_a_header_value_beyond_ascii_is_sent_as_utf8(feed_server: FeedServer) ->
         assert fetch(feed, client).status == 200
     sent = feed_server.requests[-1].headers["x-owner"]
     assert sent.encode("latin-1").decode("utf-8") == "Łódź café"
+
+
+SECRETS = (("Authorization", "Bearer t"), ("Cookie", "sid=1"), ("X-Api-Key", "k"))
+
+
+@pytest.mark.parametrize(
+    ("elsewhere", "kept"),
+    [(False, ["Bearer t", "sid=1", "k"]), (True, [None, None, "k"])],
+    ids=["same-origin", "other-port"],
+)
+def test_a_real_redirect_keeps_credentials_only_for_their_origin(
+    feed_server: FeedServer, elsewhere: bool, kept: list[str | None]
+) -> None:
+    with FeedServer() as other:
+        final = other if elsewhere else feed_server
+        final.routes["/new"] = (200, {"Content-Type": "application/rss+xml"}, b"<rss/>")
+        feed_server.routes["/old"] = (301, {"Location": final.url("/new")}, b"")
+        feed = FeedConfig(name="f", url=feed_server.url("/old"), headers=SECRETS)
+        with make_client() as client:
+            result = fetch(feed, client, Validators(etag='"v"'))
+        sent = final.requests[-1].headers
+    assert result.url == final.url("/new")
+    assert [sent.get(name.lower()) for name, _ in SECRETS] == kept
+    assert (sent["host"], sent["if-none-match"]) == (f"127.0.0.1:{final.port}", '"v"')
