@@ -225,7 +225,10 @@ def image_server() -> Iterator[ImageServer]:
 
 
 def pictures(config: Config, state: Path | None, groups: Sequence[Group]) -> tuple[int, float]:
-    """Run the media stage over each feed's items once; return the pictures made, and seconds."""
+    """Run the media stage over each feed's items once; return the pictures made, and seconds.
+
+    Like a pass, it ends by writing the probe cache, which the next pass reads.
+    """
     made = 0
     with make_client() as client:
         stage = media_stage(config, state, client)
@@ -233,6 +236,7 @@ def pictures(config: Config, state: Path | None, groups: Sequence[Group]) -> tup
         for feed, items in groups:
             decided = stage.prepare(feed, [Decision(item, POST) for item in items], [KIND])
             made += sum(KIND.choose_type(d.item, feed) == "picture" for d in decided)
+        stage.flush()
         elapsed = time.perf_counter() - started
     return made, elapsed
 
