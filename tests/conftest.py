@@ -55,6 +55,12 @@ def pytest_make_collect_report(
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Run two workers per core for ``-n auto``: much of the suite waits on servers, processes."""
+    return 2 * max(1, len(os.sched_getaffinity(0)))
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """Keep the tests of a module with a costly shared setup on one worker (``-n``'s default)."""
     if config.getvalue("dist") != "load":
