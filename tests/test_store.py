@@ -23,7 +23,8 @@ from poster.store import journal as journal_module
 from poster.store import seen as seen_module
 from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import StateFiles, encode_snapshot, write_atomic
-from poster.store.journal import JournalDB, JournalStorage
+from poster.store.journal import JournalStorage
+from poster.store.journaldb import JournalDB
 from poster.store.ledger import (
     FAILED,
     PENDING,

@@ -8,26 +8,22 @@ proportion to what it writes, and start-up never replays more than a quarter of 
 
 Between ``hold()`` and ``release()`` the lines wait in memory and reach the disk together,
 with one fsync, with the next change written ``at_once``, at ``flush()`` or at the release:
-the bytes written are the same, only the waits for the disk are shared.
-
-TinyDB stays the table and query layer: ``JournalTable`` is its ``Table`` with the one write
-path, ``_update_table``, taught to report which documents changed instead of handing the whole
-database to the storage.
+the bytes written are the same, only the waits for the disk are shared. TinyDB stays the
+table and query layer over it (``poster.store.journaldb``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
 
 from poster.errors import StateError
 from poster.store.files import (
@@ -55,13 +51,9 @@ from poster.store.place import (
     os_problem,
     same_file,
 )
-from poster.store.tracked import TrackedTable
 
 log = logging.getLogger(__name__)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+_UTC_NOW = partial(datetime.now, UTC)
 
 
 class JournalStorage(Storage):
@@ -80,7 +72,7 @@ class JournalStorage(Storage):
         *,
         read_only: bool = False,
         role: str = ONE_SHOT,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = _UTC_NOW,
     ) -> None:
         self.files = StateFiles(path)
         self.read_only = read_only
@@ -404,48 +396,3 @@ class JournalStorage(Storage):
         )
         if not self.read_only:
             os.replace(self.files.journal, stale)
-
-
-class JournalTable(Table):
-    """A TinyDB table whose writes journal only the documents they changed."""
-
-    def continue_ids_after(self, max_id: int) -> None:
-        """Number new documents after ``max_id``, found at start-up, sparing the first insert."""
-        # TinyDB would otherwise find the highest id by scanning every key on the first insert;
-        # it annotates ``_next_id`` as None, though it keeps the next id there.
-        self._next_id = max_id + 1  # type: ignore[assignment]
-
-    def _update_table(self, updater: Callable[[dict[int, Mapping[str, Any]]], None]) -> None:
-        """Run ``updater`` on the live table and commit its changes, or undo them on failure."""
-        storage = cast(JournalStorage, self._storage)
-        raw = storage.read().setdefault(self.name, {})
-        tracked = TrackedTable(raw)
-        try:
-            # TinyDB's updaters use only the mapping protocol, which the tracked view provides.
-            updater(cast(dict[int, Mapping[str, Any]], tracked))
-            change = tracked.change(self.name)
-            if change.put or change.delete:
-                storage.commit(change)
-        except BaseException:
-            tracked.rollback()
-            raise
-        finally:
-            self.clear_cache()
-
-
-class JournalDB(TinyDB):
-    """TinyDB over a ``JournalStorage`` with journaling tables."""
-
-    table_class = JournalTable
-
-    def __init__(self, path: Path, **options: Any) -> None:
-        super().__init__(path, storage=JournalStorage, **options)
-
-    def table(self, name: str, **kwargs: Any) -> JournalTable:
-        """Return the named table."""
-        return cast(JournalTable, super().table(name, **kwargs))
-
-    @property
-    def journal(self) -> JournalStorage:
-        """Return the storage, for its files and counters."""
-        return cast(JournalStorage, self.storage)

@@ -29,7 +29,7 @@ from poster.store.feedtable import TABLE as FEEDS
 from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
-from poster.store.journal import JournalDB
+from poster.store.journaldb import JournalDB
 from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN, Recall
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
