@@ -10,6 +10,7 @@ from typing import Any
 
 from poster.config import names as checks
 from poster.config import values as v
+from poster.config.feedvalues import crontab, headers
 from poster.config.itemrules import rules
 from poster.config.settings import Gate, JsonMapping, QuietHours
 from poster.destinations import fixed_limit
@@ -306,7 +307,7 @@ FEED_KEYS: dict[str, Key] = {
     "sticker_id": Key(None, _sticker, feed_only=True),
     "enabled": Key(True, v.boolean),
     "interval": Key(timedelta(minutes=15), v.duration(positive=True)),
-    "cron": Key(None, v.crontab),
+    "cron": Key(None, crontab),
     "jitter": Key(timedelta(0), v.duration(positive=False)),
     "timezone": Key(None, _timezone),
     "template": Key(None, checks.template_name),
@@ -314,7 +315,7 @@ FEED_KEYS: dict[str, Key] = {
     "fallback": Key("text", v.choice(*FALLBACKS)),
     "include": Key((), rules),
     "exclude": Key((), rules),
-    "headers": Key((), v.headers),
+    "headers": Key((), headers),
     "timeout": Key(20.0, v.seconds),
     "max_bytes": Key(10 * 1024 * 1024, v.size),
     "max_redirects": Key(5, v.positive_int),
