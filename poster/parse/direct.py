@@ -16,8 +16,6 @@ import xml.etree.ElementTree as ET
 from itertools import chain
 from typing import Any
 
-import feedparser
-
 from poster.config import FeedConfig
 from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed
@@ -26,11 +24,10 @@ from poster.parse.directitem import author_of, build_item, title_of
 from poster.parse.directnames import Names, attributes
 from poster.parse.directread import Reader
 from poster.parse.fastsax import Unsupported
-from poster.parse.fastxml import MIRRORED_RELEASES, Document, utf8_document
+from poster.parse.fastxml import Document, mirrored_document
 from poster.parse.hints import read_hints
 from poster.parse.itemmedia import absolute
 from poster.parse.pieces import pieces
-from poster.parse.xmlfeed import response_headers
 
 __all__ = ["parse_direct"]
 
@@ -55,13 +52,10 @@ class _TooDeep(Exception):
 
 def parse_direct(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
     """Return the feed read straight from its tree, or None when another reader must read it."""
-    if feed.key not in _FIELD_KEYS or not feedparser.__version__.startswith(MIRRORED_RELEASES):
+    read = mirrored_document(result) if feed.key in _FIELD_KEYS else None
+    if read is None:
         return None
-    body = result.body or b""
-    outcome: dict[str, Any] = {}
-    document = utf8_document(body, response_headers(result), outcome)
-    if document is None:
-        return None
+    document, bozo = read
     try:
         reader = _read(document)
     except _TooDeep:
@@ -76,7 +70,7 @@ def parse_direct(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
         return None
     # An empty feed is one only when feedparser found nothing wrong or it has a title, as in
     # poster.parse.xmlfeed.is_empty_feed.
-    empty_but_read = bool(reader.version and not outcome.get("bozo")) or bool(title_of(reader.meta))
+    empty_but_read = bool(reader.version and not bozo) or bool(title_of(reader.meta))
     if not reader.entries and not empty_but_read:
         return None
     return _assemble(reader, result, feed)

@@ -66,13 +66,10 @@ def read_fast(result: FetchResult) -> FeedData | None:
     pick and can decode, whose root is RSS 0.9x/2.0 ``rss``, RSS 1.0 ``rdf:RDF`` or Atom 1.0
     ``feed``. The feed data and entries are feedparser's own, so a ``key`` path reads the same.
     """
-    if not feedparser.__version__.startswith(MIRRORED_RELEASES):
+    read = mirrored_document(result)
+    if read is None:
         return None
-    body = result.body or b""
-    outcome: dict[str, Any] = {}
-    document = utf8_document(body, response_headers(result), outcome)
-    if document is None:
-        return None
+    document, bozo = read
     try:
         root, parser = _run_handlers(document)
     except Exception:
@@ -82,7 +79,20 @@ def read_fast(result: FetchResult) -> FeedData | None:
     version: str = parser.version
     if not _known_root(root.tag, version):
         return None
-    return FeedData(parser.feeddata, parser.entries, version, bool(outcome.get("bozo")))
+    return FeedData(parser.feeddata, parser.entries, version, bozo)
+
+
+def mirrored_document(result: FetchResult) -> tuple[Document, bool] | None:
+    """Return the body as ``utf8_document`` gives it and whether feedparser found it at fault.
+
+    None when the installed feedparser is not a release these readers mirror, or when
+    ``utf8_document`` leaves the body to feedparser.
+    """
+    if not feedparser.__version__.startswith(MIRRORED_RELEASES):
+        return None
+    outcome: dict[str, Any] = {}
+    document = utf8_document(result.body or b"", response_headers(result), outcome)
+    return None if document is None else (document, bool(outcome.get("bozo")))
 
 
 def utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any]) -> Document | None:
