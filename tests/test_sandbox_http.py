@@ -9,7 +9,8 @@ import socket
 import pytest
 
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.sandbox.httpio import HEADERS_MAX, LINE_MAX_BYTES, read_fields
+from poster.fetch.exchange import HEADERS_MAX, LINE_MAX_BYTES
+from poster.sandbox.httpio import read_fields
 
 FIELDS = {
     "plain": (b"Host: a\r\nContent-Length: 2\r\n\r\n", [("Host", "a"), ("Content-Length", "2")]),

@@ -12,7 +12,7 @@ import http.client
 import re
 import socket
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import httpx
 
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from poster.fetch.connections import Connection, Key, Pool
 
 CHUNK_SIZE = 64 * 1024
-# http.client's own limits on a header line and on the number of fields.
-_MAX_LINE = 65536
-_MAX_FIELDS = 100
+LINE_MAX_BYTES = 65536
+HEADERS_MAX = 100
+"""A header line and the header lines of a message may not be longer, as in http.client."""
 # RFC 9110 §5.1 and §5.5: a field name is a token; a value holds no CR, LF or NUL.
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(rb"[\r\n\0]")
@@ -72,7 +72,7 @@ class Answer(http.client.HTTPResponse):
             version, status, reason = _status_line(self.fp)
             if status != http.client.CONTINUE:
                 break
-            _read_fields(self.fp)  # an interim 100 answer's fields say nothing about the final one
+            read_fields(self.fp)  # an interim 100 answer's fields say nothing about the final one
         self.code = self.status = status
         self.reason = reason.strip()
         if version in ("HTTP/1.0", "HTTP/0.9"):
@@ -81,7 +81,7 @@ class Answer(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.fields = _read_fields(self.fp)
+        self.fields = read_fields(self.fp)
         self._frame({name.lower(): value for name, value in reversed(self.fields)})
 
     def _frame(self, first: dict[bytes, bytes]) -> None:
@@ -100,8 +100,8 @@ class Answer(http.client.HTTPResponse):
 
 def _status_line(fp: BinaryIO) -> tuple[str, int, str]:
     """Read the status line as http.client does: version, status code and reason phrase."""
-    line = str(fp.readline(_MAX_LINE + 1), "iso-8859-1")
-    if len(line) > _MAX_LINE:
+    line = str(fp.readline(LINE_MAX_BYTES + 1), "iso-8859-1")
+    if len(line) > LINE_MAX_BYTES:
         raise http.client.LineTooLong("status line")
     if not line:
         # The server closed the connection before it answered.
@@ -123,22 +123,32 @@ def _closes(version: int, first: dict[bytes, bytes]) -> bool:
     return not (first.get(b"keep-alive") or b"keep-alive" in connection or b"keep-alive" in proxy)
 
 
-def _read_fields(fp: BinaryIO) -> Head:
-    """Read header lines up to the empty one; a line starting with space continues the last."""
+class Lines(Protocol):
+    """A binary stream read line by line."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def read_fields(fp: Lines) -> Head:
+    """Read header lines up to the empty one; a line starting with space continues the last.
+
+    Requests and answers alike (the sandbox's server reads its requests with it too): each value
+    loses the whitespace around it, and a line that is not a field is dropped.
+    """
     fields: Head = []
     readline = fp.readline
     while True:
-        line: bytes = readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
+        line: bytes = readline(LINE_MAX_BYTES + 1)
+        if len(line) > LINE_MAX_BYTES:
             raise http.client.LineTooLong("header line")
         if line in (b"\r\n", b"\n", b""):
             return fields
-        if len(fields) >= _MAX_FIELDS:
-            raise http.client.HTTPException(f"got more than {_MAX_FIELDS} headers")
+        if len(fields) >= HEADERS_MAX:
+            raise http.client.HTTPException(f"got more than {HEADERS_MAX} headers")
         if line[:1] in (b" ", b"\t") and fields:
             # Obsolete line folding: the continuation joins the value with one space (§5.2).
             name, value = fields[-1]
-            fields[-1] = (name, b"%s %s" % (value, line.strip()))
+            fields[-1] = (name, b"%s %s" % (value, line.strip()) if value else line.strip())
             continue
         name, colon, value = line.partition(b":")
         if colon and _TOKEN.fullmatch(name):

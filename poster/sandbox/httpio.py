@@ -13,10 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from poster.daemon.httpserver import shut_down
+from poster.fetch.exchange import read_fields as read_head
 
-LINE_MAX_BYTES = 65536
-HEADERS_MAX = 100
-"""A header line and the header lines of a request may not be longer, as in http.client."""
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
 
@@ -133,32 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def read_fields(rfile: io.BufferedIOBase) -> http.client.HTTPMessage:
-    """Read a request's header fields up to the blank line, with http.client's limits.
+    """Read a request's header fields up to the blank line, as the feed reader reads answers'.
 
-    Each value loses the whitespace around it and a folded line continues the field before it
-    with one space (RFC 9112 §5); a line that is not a field is dropped. The email parser that
-    ``http.client.parse_headers`` runs costs more than the rest of a call to a fake.
+    The email parser that ``http.client.parse_headers`` runs costs more than the rest of a call
+    to a fake.
     """
     fields = http.client.HTTPMessage()
-    name, value = "", ""
-    for count in range(HEADERS_MAX + 1):
-        line = rfile.readline(LINE_MAX_BYTES + 1)
-        if len(line) > LINE_MAX_BYTES:
-            raise http.client.LineTooLong("header line")
-        if line in (b"\r\n", b"\n", b""):
-            break
-        if count == HEADERS_MAX:
-            raise http.client.HTTPException(f"got more than {HEADERS_MAX} headers")
-        text = line.decode("iso-8859-1").rstrip("\r\n")
-        if text[:1] in (" ", "\t"):
-            value = f"{value} {text.strip()}".strip() if name else value
-            continue
-        if name:
-            fields[name] = value
-        name, colon, value = text.partition(":")
-        name, value = (name.strip(), value.strip()) if colon else ("", "")
-    if name:
-        fields[name] = value
+    for name, value in read_head(rfile):
+        fields[name.decode("ascii")] = value.decode("iso-8859-1")
     return fields
 
 
