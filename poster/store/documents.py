@@ -81,7 +81,7 @@ def new_feed_doc(feed: str) -> dict[str, Any]:
     }
 
 
-def feed_state(doc: dict[str, Any]) -> FeedState:
+def feed_state(doc: Mapping[str, Any]) -> FeedState:
     """Turn a feed document into a ``FeedState``."""
     return FeedState(
         feed=doc["feed"],
