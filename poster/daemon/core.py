@@ -9,6 +9,7 @@ Signals: SIGHUP reloads feeds.toml, SIGTERM and SIGINT stop after the post in fl
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster.app import App, build
+from poster.cachefiles import cache_dir
 from poster.config import Config, FeedConfig, load_config
 from poster.daemon.callbacks import POLL_EVERY, start_gateways
 from poster.daemon.feedreads import Reads, due, read_failed, read_ok
@@ -115,7 +117,7 @@ class Daemon:
     def run(self) -> int:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
         return_large_buffers()
-        self.config = load_config(self.config_path)
+        self.config = self._load()
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store
             resend_uncertain(self.store, self.config.feeds)
@@ -371,7 +373,7 @@ class Daemon:
         """Read feeds.toml again; keep the old config on error, else apply the difference."""
         self.notifier.reloading()
         try:
-            new = load_config(self.config_path)
+            new = self._load()
             self.app.reopen(new)
         except ConfigError as exc:
             for problem in exc.problems:
@@ -383,6 +385,10 @@ class Daemon:
         for line in change.lines():
             log.info(line)
         self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
+
+    def _load(self) -> Config:
+        """Read feeds.toml, keeping what it parsed to in the cache directory as commands do."""
+        return load_config(self.config_path, cache=cache_dir(os.environ))
 
     def _apply(self, new: Config, change: ConfigDiff) -> None:
         """Switch to the new configuration: jobs, destinations and their lanes."""
