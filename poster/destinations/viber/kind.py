@@ -20,7 +20,6 @@ from poster.destinations import (
     TokenSource,
 )
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.models import Item, Post
 from poster.secrets import find_token, section, source_text
 from poster.store.ledger import sender_key
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from poster.destinations.viber.account import ViberAdmin
     from poster.destinations.viber.api import ViberChannel
     from poster.media.policy import MediaRules
+    from poster.models import Item, Post
     from poster.sandbox.hooks import SandboxHost
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
