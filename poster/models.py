@@ -1,6 +1,6 @@
 """Define the frozen records that flow between the pipeline's stages.
 
-The records of a feed's read, its items and their posts are in ``poster.items``; their names
+The records of a feed's read (``poster.reads``), its items and their posts (``poster.items``)
 load from here on first use, so that reading the configuration and the state builds none of
 their classes.
 """
@@ -15,35 +15,27 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from poster.items import Body as Body
-    from poster.items import FeedHints as FeedHints
     from poster.items import FeedMeta as FeedMeta
-    from poster.items import FetchResult as FetchResult
-    from poster.items import Freshness as Freshness
     from poster.items import Item as Item
     from poster.items import Media as Media
-    from poster.items import ParsedFeed as ParsedFeed
     from poster.items import Post as Post
+    from poster.reads import FeedHints as FeedHints
+    from poster.reads import FetchResult as FetchResult
+    from poster.reads import Freshness as Freshness
+    from poster.reads import ParsedFeed as ParsedFeed
 
-_IN_ITEMS = frozenset(
-    (
-        "Body",
-        "FeedHints",
-        "FeedMeta",
-        "FetchResult",
-        "Freshness",
-        "Item",
-        "Media",
-        "ParsedFeed",
-        "Post",
-    )
-)
+_HOMES = {
+    **dict.fromkeys(("Body", "FeedMeta", "Item", "Media", "Post"), "poster.items"),
+    **dict.fromkeys(("FeedHints", "FetchResult", "Freshness", "ParsedFeed"), "poster.reads"),
+}
+"""The records kept in other modules, each with the module that defines it."""
 
 
 def __getattr__(name: str) -> Any:
-    """Return one of the records kept in ``poster.items``, importing it on first use."""
-    if name not in _IN_ITEMS:
+    """Return one of the records kept in ``_HOMES``, importing its module on first use."""
+    if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module("poster.items"), name)
+    return getattr(importlib.import_module(_HOMES[name]), name)
 
 
 class Action(StrEnum):
