@@ -114,7 +114,7 @@ def _body(html: str, text: str, summary: str) -> Body:
 
 def _text_of(html: str) -> str:
     """Turn HTML into text, loading the HTML parser only when a body is first derived."""
-    from poster.text import html_to_text
+    from poster.htmltext import html_to_text
 
     return html_to_text(html)
 
