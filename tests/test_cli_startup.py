@@ -154,7 +154,7 @@ UNUSED_BY_STATUS = (
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),
-    *("poster.destinations.viber.messages", "poster.reads", "html.parser"),
+    *("poster.destinations.viber.messages", "poster.reads", "html.parser", "poster.store"),
 )
 
 

@@ -21,7 +21,6 @@ from poster.destinations import (
 )
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.secrets import find_token, section, source_text
-from poster.store.ledger import sender_key
 
 if TYPE_CHECKING:
     import httpx
@@ -190,6 +189,8 @@ def channel(
         token = channel_token(settings, config_file, name=spec.name)
     if state is None:
         return ViberChannel(http, token, api_url=settings.api_url, sender=settings.sender)
+    from poster.store.ledger import sender_key
+
     key = sender_key(spec.name)
 
     def remember(found: str) -> None:
@@ -210,6 +211,9 @@ def remembered_sender(state: Entries, destination: str, api_url: str) -> str | N
     Releases with one channel kept it per API URL; only the shorthand destination inherits it,
     since another destination with the same API URL is another channel.
     """
+    # Imported here: check reads the channel's settings without the ledger's records.
+    from poster.store.ledger import sender_key
+
     found = state.get_meta(sender_key(destination))
     if found is None and destination == SHORTHAND:
         found = state.get_meta(f"sender {api_url.rstrip('/')}")
