@@ -293,6 +293,9 @@ def test_feed_states_read_many_feeds_as_feed_state_reads_each(tmp_path: Path) ->
         assert store.feed_states(names) == in_memory
         assert store.feed_states(["never-read"]) == {"never-read": FeedState("never-read")}
     assert in_memory["news"].consecutive_failures == 1
+    assert all(
+        vars(state).keys() == vars(FeedState(name)).keys() for name, state in in_memory.items()
+    )
     assert in_memory["shop"].disabled == "HTTP 410: the feed is gone"
 
 
