@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from poster.destinations.viber.limits import BODY_MAX_BYTES
-from poster.destinations.viber.limits import text_limit as text_limit
+from poster.destinations.viber.apilimits import BODY_MAX_BYTES
+from poster.destinations.viber.apilimits import text_limit as text_limit
 from poster.destinations.viber.messages import (
     ContactMessage,
     FileMessage,

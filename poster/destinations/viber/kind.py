@@ -61,7 +61,7 @@ class ViberKind:
     def fixed_limits(self) -> Mapping[str, Limit]:
         """Return the API's limits on a fixed contact card's fields."""
         # Here: the message model loads when a message is made, and status and check make none.
-        from poster.destinations.viber.limits import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
+        from poster.destinations.viber.apilimits import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
 
         return {
             "contact.name": Limit(CONTACT_NAME_MAX, _API),
@@ -105,7 +105,7 @@ class ViberKind:
 
     def text_limit(self, type: str) -> int:
         """Return the characters of text a message of ``type`` carries."""
-        from poster.destinations.viber.limits import text_limit
+        from poster.destinations.viber.apilimits import text_limit
 
         return text_limit(type)
 

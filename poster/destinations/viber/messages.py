@@ -1,4 +1,4 @@
-"""Define the Channels Post API message types; their documented limits are in ``limits``.
+"""Define the Channels Post API message types; their documented limits are in ``apilimits``.
 
 Every limit comes from ``viber-channels-post-api.txt`` ("Message types"). A message's
 ``payload()`` is the JSON body without ``auth_token`` and ``from``: the destination adds those.
@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from poster import destinations
-from poster.destinations.viber.limits import BODY_MAX_BYTES as BODY_MAX_BYTES
-from poster.destinations.viber.limits import CONTACT_NAME_MAX as CONTACT_NAME_MAX
-from poster.destinations.viber.limits import CONTACT_PHONE_MAX as CONTACT_PHONE_MAX
-from poster.destinations.viber.limits import FILE_NAME_MAX as FILE_NAME_MAX
-from poster.destinations.viber.limits import PICTURE_TEXT_MAX as PICTURE_TEXT_MAX
-from poster.destinations.viber.limits import TEXT_MAX as TEXT_MAX
-from poster.destinations.viber.limits import URL_MEDIA_MAX as URL_MEDIA_MAX
-from poster.destinations.viber.limits import URL_TEXT_MAX as URL_TEXT_MAX
-from poster.destinations.viber.limits import VIDEO_DURATION_MAX as VIDEO_DURATION_MAX
+from poster.destinations.viber.apilimits import BODY_MAX_BYTES as BODY_MAX_BYTES
+from poster.destinations.viber.apilimits import CONTACT_NAME_MAX as CONTACT_NAME_MAX
+from poster.destinations.viber.apilimits import CONTACT_PHONE_MAX as CONTACT_PHONE_MAX
+from poster.destinations.viber.apilimits import FILE_NAME_MAX as FILE_NAME_MAX
+from poster.destinations.viber.apilimits import PICTURE_TEXT_MAX as PICTURE_TEXT_MAX
+from poster.destinations.viber.apilimits import TEXT_MAX as TEXT_MAX
+from poster.destinations.viber.apilimits import URL_MEDIA_MAX as URL_MEDIA_MAX
+from poster.destinations.viber.apilimits import URL_TEXT_MAX as URL_TEXT_MAX
+from poster.destinations.viber.apilimits import VIDEO_DURATION_MAX as VIDEO_DURATION_MAX
 
 MESSAGE_TYPES = ("text", "picture", "video", "file", "url", "location", "contact", "sticker")
 
