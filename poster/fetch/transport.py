@@ -98,6 +98,27 @@ class StdlibTransport(httpx.BaseTransport):
         outgoing = _Outgoing(Blame(url), "GET", fields, None, False, timeout, timeout, deadline)
         return self._send(outgoing, allow_private)
 
+    def call(
+        self,
+        url: Target,
+        method: str,
+        fields: Head,
+        body: bytes | None,
+        *,
+        connect: float | None,
+        write: float | None,
+        read: float | None,
+    ) -> Reply:
+        """Send ``method`` to ``url`` with ``fields`` (Host included) and ``body``; return the head.
+
+        Destination APIs come in here, with no httpx request or response built per call.
+        """
+        outgoing = _Outgoing(
+            Blame(url), method, fields, body, False, write, read, None,
+            connect=connect, replayable=method in _IDEMPOTENT,
+        )  # fmt: skip
+        return self._send(outgoing, True)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response with the body still to be streamed."""
         # The "pool" timeout never applies: without an idle connection a request opens one.
