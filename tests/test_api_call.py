@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from poster.fetch.api import ApiAnswer, ApiClient, api_client, call
+from poster.fetch.apicall import ApiAnswer, ApiClient, api_client, call
 
 TIMEOUT = httpx.Timeout(5.0)
 HEADERS = {"Authorization": "Basic a2V5", "Content-Type": "application/json"}

@@ -39,7 +39,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
-from poster.fetch.api import api_client
+from poster.fetch.apicall import api_client
 
 KEY = "KEYMARK-7f3a9c1e5b"
 PHONE = "380501112233"

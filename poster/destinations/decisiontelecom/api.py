@@ -47,7 +47,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
-from poster.fetch.api import ApiAnswer, call
+from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
-from poster.fetch import api
+from poster.fetch import apicall
 from poster.fetch.headers import parse_retry_after
 
 ANSWER_MAX = 4 * 1024 * 1024
@@ -59,7 +59,7 @@ def call(
     else:
         content, headers = encoded.encode("ascii"), {"Content-Type": FORM}
     try:
-        answer = api.call(
+        answer = apicall.call(
             client, method, url, headers=headers, content=content, timeout=timeout,
             limit=ANSWER_MAX,
         )  # fmt: skip

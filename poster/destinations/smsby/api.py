@@ -50,7 +50,7 @@ from poster.destinations.smsby.schema import (
     ViberName,
 )
 from poster.errors import DeliveryError, DeliveryUncertain, DestinationFatal, RetryLater
-from poster.fetch.api import ApiAnswer, call
+from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
 from poster.logs import kv
 
