@@ -164,3 +164,14 @@ def test_a_bad_url_raises_the_same_error_both_ways(url: str, error: type[Excepti
         for client in (direct, plain):
             with pytest.raises(error):
                 post(client, url)
+
+
+def test_an_illegal_header_is_refused_without_quoting_it(server: Server) -> None:
+    with api_client() as direct:
+        for _ in range(2):  # the second time the head would come from the cache of built ones
+            with pytest.raises(httpx.LocalProtocolError) as caught:
+                call(direct, "POST", server.url("/json"), headers={"X-Key": "s3cret\r\nX: y"},
+                     content=b"{}", timeout=TIMEOUT, limit=100)  # fmt: skip
+            assert "s3cret" not in str(caught.value)
+        assert post(direct, server.url("/json")).body == ANSWER
+    assert len(server.seen.requests) == 1

@@ -20,7 +20,7 @@ import httpx
 from poster.fetch.client import decode_fields
 from poster.fetch.exchange import Head
 from poster.fetch.inflate import decoded
-from poster.fetch.target import Target, split_url
+from poster.fetch.target import Target, split_url, target_of
 from poster.fetch.transport import StdlibTransport
 
 _Pairs = tuple[tuple[str, str], ...]
@@ -78,8 +78,8 @@ def call(
         with client.stream(method, url, content=content, headers=headers, timeout=timeout) as got:
             body = _capped(got.iter_bytes(), limit)
         return ApiAnswer(got.status_code, tuple(got.headers.multi_items()), body)
-    # Not the feeds' cache of split URLs: a call's URL may carry a token and change each time.
-    target = split_url(url)
+    # A query may carry a token and change with every call: only plain URLs are kept split.
+    target = split_url(url) if "?" in url else target_of(url)
     fields = _fields(target, tuple(client.headers.raw), tuple(headers.items()), content)
     reply = client.stdlib.call(
         target, method, fields, content,
