@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
 
 from poster.config import FeedConfig
+from poster.errors import ParseError
 from poster.models import FetchResult, Item, ParsedFeed, Validators
-from poster.parse.xmlfeed import parse_xml
+from poster.parse.xmlfeed import parse_xml, read_document, run_feedparser
 
 URL = "https://example.org/feeds/main.xml"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "feedparser-tests"
@@ -146,9 +148,24 @@ def by_feedparser(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
 
     The fast and the direct readers are each compared with it over the same corpus, fixtures
     and generated feeds; ``support.scheduling`` runs both modules on one worker to share it.
-    A ParseError is raised again on each call, never kept.
+    ``parse_xml`` is ``read_document`` over ``run_feedparser``: feedparser's own result is
+    shared too, with the comparison of the fast reader's raw feed data. A ParseError is raised
+    again on each call, never kept.
     """
-    return parse_xml(result, feed)
+    try:
+        document = feedparser_document(result)
+    except ParseError:
+        return parse_xml(result, feed)  # raises it again, naming this feed
+    return read_document(document, result, feed)
+
+
+@functools.cache
+def feedparser_document(result: FetchResult) -> Any:
+    """Return feedparser's result for a fetch as ``parse_xml`` gets it, once per test process.
+
+    Nothing reads it but to compare: ``read_document`` and the comparisons copy what they keep.
+    """
+    return run_feedparser(result, result.feed)
 
 
 def feed_differences(fast: ParsedFeed, slow: ParsedFeed) -> list[str]:
@@ -178,6 +195,7 @@ def corpus_directories() -> list[str]:
     return sorted({str(p.parent.relative_to(CORPUS)) for p in corpus_files()})
 
 
+@functools.cache
 def folder(path: str) -> str:
     """Return the corpus folder of a file's path relative to the corpus."""
     return str(Path(path).parent)
