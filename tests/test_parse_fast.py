@@ -25,6 +25,7 @@ from support.samefeed import (
     by_feedparser,
     corpus_directories,
     corpus_files,
+    derive_text_once,
     feed_differences,
     feedparser_document,
     fetched,
@@ -75,6 +76,12 @@ def compare(result: FetchResult, feed: FeedConfig | None = None) -> Comparison:
         return Comparison(fast=False)
     found = feed_differences(fast, by_feedparser(result, feed)) + raw_differences(result)
     return Comparison(fast=True, differences=tuple(found))
+
+
+@pytest.fixture(autouse=True)
+def text_derived_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share the text of each piece of HTML between the readers compared (``samefeed``)."""
+    derive_text_once(monkeypatch)
 
 
 @functools.cache

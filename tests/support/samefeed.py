@@ -19,7 +19,9 @@ import pytest
 from poster.config import FeedConfig
 from poster.errors import ParseError
 from poster.models import FetchResult, Item, ParsedFeed, Validators
+from poster.parse import fields
 from poster.parse.xmlfeed import parse_xml, read_document, run_feedparser
+from poster.text import html_to_text
 
 URL = "https://example.org/feeds/main.xml"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "feedparser-tests"
@@ -166,6 +168,20 @@ def feedparser_document(result: FetchResult) -> Any:
     Nothing reads it but to compare: ``read_document`` and the comparisons copy what they keep.
     """
     return run_feedparser(result, result.feed)
+
+
+def derive_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the item bodies of all readers turn each piece of HTML into text once per process.
+
+    The readers compared each derive every body: from the same HTML when they agree, and
+    turning HTML into text is most of a comparison's time. ``html_to_text`` depends on its
+    arguments alone, so its answer for the same HTML is shared; HTML that differs is still
+    turned into text on its own, and any difference in it still shows.
+    """
+    monkeypatch.setattr(fields, "html_to_text", _html_to_text)
+
+
+_html_to_text = functools.lru_cache(maxsize=4096)(html_to_text)
 
 
 def feed_differences(fast: ParsedFeed, slow: ParsedFeed) -> list[str]:
