@@ -657,6 +657,10 @@ BAD_SNAPSHOTS = {
     "unknown-state": ("unknown_state.json", "unknown state 'posted'"),
     "seen-without-keys": ("seen_without_keys.json", "seen record 1 has no list of text 'keys'"),
     "seen-key-not-text": ("seen_key_not_text.json", "seen record 1 has no list of text 'keys'"),
+    "feed-without-fields": (
+        "feed_without_fields.json",
+        "feed record 1 lacks disabled, next_attempt",
+    ),
 }
 
 

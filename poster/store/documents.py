@@ -86,6 +86,10 @@ def new_feed_doc(feed: str) -> dict[str, Any]:
     }
 
 
+_FEED_DOC_KEYS = frozenset(new_feed_doc(""))
+"""The fields every feed document has."""
+
+
 def feed_state(doc: Mapping[str, Any]) -> FeedState:
     """Turn a feed document into a ``FeedState``."""
     values = {
@@ -185,5 +189,6 @@ def check_feed(doc: Mapping[str, Any]) -> str | None:
     """Say what is wrong with a feed document, or return ``None`` if it is usable."""
     if not isinstance(doc.get("feed"), str):
         return "has no text 'feed'"
-    missing = new_feed_doc("").keys() - doc.keys()
-    return f"lacks {', '.join(sorted(missing))}" if missing else None
+    if doc.keys() >= _FEED_DOC_KEYS:  # every feed's, checked when the state is opened
+        return None
+    return f"lacks {', '.join(sorted(_FEED_DOC_KEYS - doc.keys()))}"
