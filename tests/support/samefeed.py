@@ -201,14 +201,30 @@ def item_differences(fast: Item, slow: Item) -> list[str]:
 
 def corpus_files() -> list[Path]:
     """Return the XML files of feedparser's corpus, sorted."""
-    return sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
+    return list(_corpus_files())
+
+
+@functools.cache
+def _corpus_files() -> tuple[Path, ...]:
+    """Return the XML files of feedparser's corpus, sorted, walking the corpus once a process.
+
+    Two test modules parametrize over the corpus's folders while they are collected, in every
+    worker; the walk stats each of its 2,000 files.
+    """
+    return tuple(sorted(p for p in CORPUS.rglob("*.xml") if p.is_file()))
 
 
 def corpus_directories() -> list[str]:
     """Return the corpus folders that hold XML feeds (one test each)."""
+    return list(_corpus_directories())
+
+
+@functools.cache
+def _corpus_directories() -> tuple[str, ...]:
+    """Return the corpus folders that hold XML feeds, sorted, found once a process."""
     if not CORPUS.is_dir():
-        return ["corpus-missing"]
-    return sorted({str(p.parent.relative_to(CORPUS)) for p in corpus_files()})
+        return ("corpus-missing",)
+    return tuple(sorted({str(p.parent.relative_to(CORPUS)) for p in _corpus_files()}))
 
 
 @functools.cache
