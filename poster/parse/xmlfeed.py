@@ -33,6 +33,11 @@ Entry = Mapping[str, Any]
 
 _HTML_TYPES = ("html", "xhtml")
 
+# feedparser asks xml.sax for libxml2's SAX driver first, which no dependency provides: each
+# document then pays a failed import, a search of every sys.path entry, before falling back to
+# expat. Naming none leaves xml.sax's default, expat, the reader every document gets anyway.
+feedparser.api.PREFERRED_XML_PARSERS = []
+
 
 def parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     """Return the feed and its entries, or raise ParseError when the body is not a feed."""
