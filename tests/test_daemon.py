@@ -33,6 +33,7 @@ from support.daemon import (
 )
 from support.wait import wait_for
 
+from poster.config.parsedtoml import recall
 from poster.daemon.schedule import slot
 from poster.destinations.viber.sandbox import Sandbox
 from poster.models import NextPoll
@@ -138,6 +139,21 @@ def test_a_good_reload_adds_removes_and_changes_feeds_and_logs_each_change(
         "event=reload feed=news change=changed",
     ):
         assert line in logged
+
+
+def test_the_daemon_keeps_what_feeds_toml_parsed_to_at_start_and_at_each_reload(
+    project: Project, feeds: Feeds, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CACHE_DIRECTORY", str(cache))
+    feeds.publish("news", 1)
+    config = project.write(project.table("news"))
+    with running(project) as run:
+        assert recall(cache, config.resolve(), config.read_bytes()) is not None
+        project.write(project.table("news"), project.table("blog"))
+        run.reload()
+        assert recall(cache, config.resolve(), config.read_bytes()) is not None
+        assert run.daemon.config.feed("blog") is not None
 
 
 def test_a_bad_reload_logs_every_problem_and_keeps_the_old_config_running(

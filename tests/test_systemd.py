@@ -214,6 +214,7 @@ REQUIRED = {
     "TimeoutStopSec": "15",
     "DynamicUser": "yes",
     "StateDirectory": "poster",
+    "CacheDirectory": "poster",
     "ConfigurationDirectory": "poster",
     "LoadCredential": "viber-token:/etc/poster/viber-token",
     "Environment": "PYTHONUNBUFFERED=1 TMPDIR=/var/tmp",
@@ -252,6 +253,16 @@ def test_unit_names_what_the_code_reads() -> None:
     service = directives(UNIT)["Service"]
     assert service["LoadCredential"][0].split(":")[0] == CREDENTIAL_NAME
     assert directives(UNIT)["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_the_cache_directory_the_unit_asks_for_is_where_poster_keeps_files() -> None:
+    from poster.cachefiles import cache_dir
+
+    name = directives(UNIT)["Service"]["CacheDirectory"][0]
+    # systemd sets $CACHE_DIRECTORY to /var/cache/<name> for the service.
+    assert cache_dir({"CACHE_DIRECTORY": f"/var/cache/{name}", "HOME": "/"}) == Path(
+        "/var/cache", name
+    )
 
 
 def test_unit_starts_with_install_notes() -> None:

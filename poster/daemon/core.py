@@ -9,9 +9,10 @@ Signals: SIGHUP reloads feeds.toml, SIGTERM and SIGINT stop after the post in fl
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,15 +20,15 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from poster.app import App, build
+from poster.cachefiles import cache_dir
 from poster.config import Config, FeedConfig, load_config
 from poster.daemon.callbacks import POLL_EVERY, start_gateways
+from poster.daemon.feedmemory import FeedMemory
 from poster.daemon.feedreads import Reads, due, read_failed, read_ok
-from poster.daemon.health import health_page, metrics_page, start_listener
-from poster.daemon.listed import Listed
+from poster.daemon.health import callback_token, health_page, metrics_page, start_listener
 from poster.daemon.listener import WebhookReceiver
 from poster.daemon.malloc import release_free_memory, return_large_buffers
 from poster.daemon.metrics import Metrics
-from poster.daemon.nextread import next_poll, schedule_name
 from poster.daemon.pushing import start_push
 from poster.daemon.schedule import (
     ConfigDiff,
@@ -35,7 +36,6 @@ from poster.daemon.schedule import (
     diff,
     new_scheduler,
     schedule_feed,
-    slot,
 )
 from poster.daemon.systemd import Notifier, install_signals
 from poster.daemon.worker import LaneWorker, relane
@@ -43,7 +43,7 @@ from poster.errors import (
     ConfigError,
 )
 from poster.media.setup import media_stage
-from poster.models import FeedHints, Freshness, NextPoll
+from poster.models import Freshness, NextPoll
 from poster.ops import inbox
 from poster.pipeline import Batch, Deps, FeedReport, collect, collect_pushed, finish
 from poster.pipeline.outbox import Lane, Outbox, Outcomes
@@ -59,7 +59,6 @@ TICK = 2.0
 PRUNE_EVERY = timedelta(days=1)
 TRIM_EVERY = 60.0
 """Seconds between handing the fetch threads' free memory back to the system."""
-NO_HINTS = FeedHints()
 READ_GRACE = 3.0
 """Seconds a stop waits for feed reads under way; the unit's TimeoutStopSec is 15."""
 
@@ -90,15 +89,7 @@ class Daemon:
         self._clock = clock
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._present: dict[str, Listed] = {}
-        # A 304 carries no document: its ttl and skipHours are those of the last one parsed,
-        # kept only for the feeds that give any.
-        self._hints: dict[str, FeedHints] = {}
-        self._fresh: set[str] = set()
-        # Feeds read at once, to be moved to their slots after that read.
-        self._unslotted: set[str] = set()
-        # Counts requests for full reads, so a read under way cannot cancel a newer one.
-        self._fresh_asked = 0
+        self._memory = FeedMemory()
         self._last_prune = 0.0
         self._last_trim = time.monotonic()
         self._reads = Reads(self._stop)
@@ -115,7 +106,7 @@ class Daemon:
     def run(self) -> int:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
         return_large_buffers()
-        self.config = load_config(self.config_path)
+        self.config = self._load()
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store
             resend_uncertain(self.store, self.config.feeds)
@@ -128,8 +119,9 @@ class Daemon:
         self.outbox = Outbox(lanes(app, now=self._clock), self._deps, self._finished)
         self.workers = self._workers()
         self.scheduler = self._scheduler(self.config)
+        token = callback_token(app.destinations)
         listener = start_listener(
-            self.config, callback_token(app), self._health, self._metrics_page, self.state_dir
+            self.config, token, self._health, self._metrics_page, self.state_dir
         )
         self.push = start_push(
             self.config, self.store, listener,
@@ -154,10 +146,11 @@ class Daemon:
 
     def _workers(self) -> dict[str, LaneWorker]:
         """Return a worker for each lane of the outbox."""
-        return {
-            name: LaneWorker(self.outbox, lane, self.store, self.metrics, tick=self.tick)
-            for name, lane in self.outbox.lanes.items()
-        }
+        return {name: self._worker(lane) for name, lane in self.outbox.lanes.items()}
+
+    def _worker(self, lane: Lane) -> LaneWorker:
+        """Return a worker for a lane, not started."""
+        return LaneWorker(self.outbox, lane, self.store, self.metrics, tick=self.tick)
 
     @property
     def posting(self) -> bool:
@@ -182,14 +175,9 @@ class Daemon:
         once (see ``first_poll``) and then polled at its slots; others wait for their slot.
         """
         if schedule_feed(scheduler, feed, self._poll, self._clock, new=new):
-            self._read_in_full([feed.name])
+            self._memory.read_in_full([feed.name])
             if new and feed.schedule.cron is None:
-                self._unslotted.add(feed.name)
-
-    def _read_in_full(self, names: Iterable[str]) -> None:
-        """Make the next read of each feed unconditional, whatever validators are saved by then."""
-        self._fresh.update(names)
-        self._fresh_asked += 1
+                self._memory.unslotted(feed.name)
 
     def _poll(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
@@ -202,8 +190,7 @@ class Daemon:
         """Move a feed's next poll after a read begun at ``started``, if it must move."""
         feed = self.config.feed(name)
         job = self.scheduler.get_job(name)
-        at_once = name in self._unslotted
-        self._unslotted.discard(name)
+        at_once = self._memory.take_unslotted(name)
         if feed is None or job is None or self._stop.is_set():
             return
         moment = after_read(feed, job.next_run_time, started, _utcnow(), at_once=at_once)
@@ -237,18 +224,15 @@ class Daemon:
         feed = self.config.feed(name)
         if feed is None or self._stop.is_set() or not self._due(feed):
             return
-        asked = self._fresh_asked
-        fresh = name in self._fresh
-        deps = self._deps(conditional=not fresh)
+        asked = self._memory.asked()
+        deps = self._deps(conditional=not self._memory.wants_full(name))
         started = self._clock()
         result = collect(feed, deps, busy=self.outbox.busy(name))
         if self._stop.is_set():
             return  # cut short by the stop, or too late to post: not the feed's failure
         if isinstance(result, Batch):
-            if self._fresh_asked == asked:
-                self._fresh.discard(name)
-            self._present[name] = Listed(d.item.key for d in result.decisions)
-            self._keep_hints(name, result.parsed.hints)
+            keys = (d.item.key for d in result.decisions)
+            self._memory.read_listed(name, asked, keys, result.parsed.hints)
             poll = self._next_poll(feed, started, result.result.freshness)
             read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
@@ -265,18 +249,11 @@ class Daemon:
             read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)
 
-    def _keep_hints(self, name: str, hints: FeedHints) -> None:
-        """Keep a feed's hints for its next 304, unless it gives none."""
-        if hints == NO_HINTS:
-            self._hints.pop(name, None)
-        else:
-            self._hints[name] = hints
-
     def _due(self, feed: FeedConfig) -> bool:
         """Tell whether a feed may be read now; a read wanted in full skips the hints."""
         return due(
             feed, self.config, self.store, self.metrics,
-            now=self._clock(), push=self.push, fresh=feed.name in self._fresh,
+            now=self._clock(), push=self.push, fresh=self._memory.wants_full(feed.name),
         )  # fmt: skip
 
     def _next_poll(
@@ -285,20 +262,8 @@ class Daemon:
         """Decide when to read the feed next, from its schedule and, unless off, its hints."""
         job = self.scheduler.get_job(feed.name)
         scheduled = job.next_run_time if job is not None and job.next_run_time else started
-        if feed.name in self._unslotted and feed.schedule.cron is None:
-            scheduled = slot(feed, started)
-        hints = self._hints.get(feed.name, NO_HINTS) if feed.hints else NO_HINTS
-        poll = next_poll(
-            scheduled,
-            started,
-            freshness if feed.hints else None,
-            hints,
-            cap=self.config.daemon.hints_max,
-            schedule=schedule_name(feed.schedule),
-        )
-        if poll.hinted:
-            log.debug("event=next-poll feed=%s at=%s why=%r", feed.name, poll.at, poll.why)
-        return poll
+        cap = self.config.daemon.hints_max
+        return self._memory.next_poll(feed, scheduled, started, freshness, cap)
 
     def _deps(self, *, conditional: bool = True) -> Deps:
         """Return the pipeline's dependencies as they are now."""
@@ -350,10 +315,10 @@ class Daemon:
         if lines:
             # A released item is offered only by a full read, and a read or batch under way
             # may save validators after the request did, turning the next read into a 304.
-            self._read_in_full(feed.name for feed in self.config.feeds)
+            self._memory.read_in_full(feed.name for feed in self.config.feeds)
         self.gateways.tick()
         now = time.monotonic()
-        if self._present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
+        if self._memory.present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
             self._last_prune = now
             self._prune()
         if now - self._last_trim >= TRIM_EVERY:
@@ -364,14 +329,14 @@ class Daemon:
         """Drop old records of items gone from their feeds, and of feeds gone from the config."""
         configured = {feed.name for feed in self.config.feeds}
         gone = {name: () for name in self.store.feed_names() if name not in configured}
-        present = {name: keys for name, keys in self._present.items() if name in configured}
+        present = {name: keys for name, keys in self._memory.present.items() if name in configured}
         self.store.prune(self._clock(), {**gone, **present})
 
     def _do_reload(self) -> None:
         """Read feeds.toml again; keep the old config on error, else apply the difference."""
         self.notifier.reloading()
         try:
-            new = load_config(self.config_path)
+            new = self._load()
             self.app.reopen(new)
         except ConfigError as exc:
             for problem in exc.problems:
@@ -384,12 +349,16 @@ class Daemon:
             log.info(line)
         self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
 
+    def _load(self) -> Config:
+        """Read feeds.toml, keeping what it parsed to in the cache directory as commands do."""
+        return load_config(self.config_path, cache=cache_dir(os.environ))
+
     def _apply(self, new: Config, change: ConfigDiff) -> None:
         """Switch to the new configuration: jobs, destinations and their lanes."""
         for name in change.removed:
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.remove_job(name)
-            self._unslotted.discard(name)
+            self._memory.take_unslotted(name)
             self.outbox.drop(name)
         self.config = new
         touched = (*change.added, *change.changed)
@@ -415,7 +384,7 @@ class Daemon:
 
     def _start_worker(self, lane: Lane) -> LaneWorker:
         """Start and return a worker for a new lane."""
-        worker = LaneWorker(self.outbox, lane, self.store, self.metrics, tick=self.tick)
+        worker = self._worker(lane)
         worker.start()
         return worker
 
@@ -436,9 +405,3 @@ class Daemon:
         self._reads.wait_idle(READ_GRACE)
         self.media.flush()
         log.info("event=stopped")
-
-
-def callback_token(app: App) -> str:
-    """Return the token the webhook checks callbacks against: the first destination's with one."""
-    found = (getattr(d, "callback_token", None) for d in app.destinations.values())
-    return next((token for token in found if token), "")

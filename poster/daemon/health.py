@@ -21,6 +21,12 @@ TEXT = "text/plain; charset=utf-8"
 Page = Callable[[], tuple[int, str, bytes]]
 
 
+def callback_token(destinations: Mapping[str, object]) -> str:
+    """Return the token the webhook checks callbacks against: the first destination's with one."""
+    found = (getattr(d, "callback_token", None) for d in destinations.values())
+    return next((token for token in found if token), "")
+
+
 def start_listener(
     config: Config, token: str, health: Page, metrics: Page, state_dir: Path | None = None
 ) -> WebhookReceiver | None:
