@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -18,12 +23,14 @@ from poster.errors import (
     DeliveryUncertain,
     DestinationFatal,
     MessageRejected,
+    RenderError,
     RetryLater,
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
 from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
 from poster.pipeline.pacing import Pacer
+from poster.pipeline.runner import RenderAhead
 from poster.render import Renderer
 from poster.select import HELD
 from poster.store.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
@@ -341,3 +348,63 @@ def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedC
         ("g3", SENT),
     ]
     assert [o.decision.action for o in again.outcomes][:2] == [HELD, HELD]
+
+
+def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    told: list[tuple[str, int]] = []
+
+    def ready(batch: Batch) -> None:
+        told.append((batch.feed.name, len(destination.sent)))
+
+    run_pass([FEED], deps(client, destination, ledger, workers=2), ready=ready)
+    assert told == [("news", 0)]
+    run_pass([FEED], deps(client, destination, ledger), ready=ready)  # a 304: nothing to post
+    assert told == [("news", 0)]
+
+
+class CheckedRenderer(Renderer):
+    """Count template checks, and fail them when told to."""
+
+    def __init__(self, fault: Exception | None = None) -> None:
+        super().__init__(ROOT / "templates")
+        self.fault = fault
+        self.checked: list[str] = []
+        self.done = threading.Event()
+
+    def check(self, feed: FeedConfig, kind: Any, meta: Any = None) -> Any:
+        try:
+            self.checked.append(feed.name)
+            if self.fault is not None:
+                raise self.fault
+            return super().check(feed, kind, meta)
+        finally:
+            self.done.set()
+
+
+@pytest.mark.parametrize(
+    "fault", [None, RenderError("news", "g1", "broken.j2: line 1")], ids=["ok", "broken"]
+)
+def test_templates_are_built_once_in_the_background_and_faults_wait_for_the_render(
+    client: FeedClient, fault: Exception | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.pipeline.runner")
+    renderer = CheckedRenderer(fault)
+    app = SimpleNamespace(
+        routes=lambda feed: ("viber",),
+        destinations={"viber": ScriptedDestination()},
+        renderer=renderer,
+    )
+    batch = collect(FEED, deps(client, ScriptedDestination(), MemoryLedger()))
+    assert isinstance(batch, Batch)
+    ahead = RenderAhead(app)  # type: ignore[arg-type]
+    ahead(batch)
+    ahead(batch)
+    assert renderer.done.wait(5)
+    assert renderer.checked == ["news"]
+    deadline = time.monotonic() + 5
+    caught = fault is None or "templates-not-ready" in caplog.text
+    while not caught and time.monotonic() < deadline:
+        time.sleep(0.01)
+        caught = "templates-not-ready" in caplog.text
+    assert caught  # the fault was logged for debugging, not raised in the thread

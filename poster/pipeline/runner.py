@@ -15,7 +15,7 @@ from poster.config import FeedConfig
 from poster.destinations import Destination, KeepsRecipients
 from poster.models import State
 from poster.ops.commands import retry_states
-from poster.pipeline import Deps, FeedReport, run_pass
+from poster.pipeline import Batch, Deps, FeedReport, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
 from poster.pipeline.pacing import Pacer
@@ -148,6 +148,37 @@ class MediaOnDemand:
             return self._stage
 
 
+class RenderAhead:
+    """Build the renderer's templates in the background once the first item to post is read.
+
+    Loading Jinja and compiling the templates would otherwise delay the pass's first post,
+    which waits for every feed to be read; here it overlaps the reads still waiting for their
+    servers. A pass where no feed changed starts nothing.
+    """
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._started = threading.Event()
+
+    def __call__(self, batch: Batch) -> None:
+        """Start building the templates ``batch``'s feed uses, unless already started."""
+        if self._started.is_set():
+            return
+        self._started.set()
+        worker = threading.Thread(
+            target=self._build, args=(batch.feed,), name="poster-templates", daemon=True
+        )
+        worker.start()
+
+    def _build(self, feed: FeedConfig) -> None:
+        """Render the sample item with each template the feed may use at each of its kinds."""
+        for name in self._app.routes(feed):
+            try:
+                self._app.renderer.check(feed, self._app.destinations[name].kind)
+            except Exception as exc:  # the item's own render reports any fault, in its place
+                log.debug("feed=%s status=templates-not-ready error=%s", feed.name, exc)
+
+
 def deps(app: App, **options: Any) -> Deps:
     """Return the pipeline's dependencies for ``app``'s feeds and destinations."""
     if "media" not in options:
@@ -185,7 +216,7 @@ def run_once(
     needs = deps(app, timings=timings)
     with app.store.batched():
         try:
-            reports = run_pass(feeds, needs, paced)
+            reports = run_pass(feeds, needs, paced, RenderAhead(app))
         finally:
             if needs.media is not None:
                 needs.media.flush()
