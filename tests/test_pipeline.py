@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -28,8 +29,9 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
-from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
+from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, collect, run_feed, run_pass
 from poster.pipeline.pacing import Pacer
+from poster.pipeline.passes import in_threads
 from poster.pipeline.runner import RenderAhead
 from poster.render import Renderer
 from poster.select import HELD
@@ -408,3 +410,33 @@ def test_templates_are_built_once_in_the_background_and_faults_wait_for_the_rend
         time.sleep(0.01)
         caught = "templates-not-ready" in caplog.text
     assert caught  # the fault was logged for debugging, not raised in the thread
+
+
+def test_reading_threads_read_each_feed_once_and_keep_the_feeds_order() -> None:
+    feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(50)]
+    names: list[str] = []
+
+    def read(feed: FeedConfig) -> FeedReport:
+        names.append(feed.name)
+        time.sleep(0.001 * (hash(feed.name) % 3))  # finish out of order
+        return FeedReport(feed.name)
+
+    reports = in_threads(read, feeds, 4)
+    assert [r.feed for r in reports] == [f.name for f in feeds]
+    assert sorted(names) == sorted(f.name for f in feeds)
+
+
+def test_a_reading_thread_error_stops_the_reading_and_is_raised() -> None:
+    feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(200)]
+    read_count = itertools.count()
+
+    def read(feed: FeedConfig) -> FeedReport:
+        next(read_count)
+        if feed.name == "f3":
+            raise OSError("disk gone")
+        time.sleep(0.002)
+        return FeedReport(feed.name)
+
+    with pytest.raises(OSError, match="disk gone"):
+        in_threads(read, feeds, 4)
+    assert next(read_count) < 100

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 from poster.config import FeedConfig
 from poster.pipeline.outbox import Lane, Outbox, Outcomes
@@ -58,8 +60,41 @@ def collect_all(
 
     if deps.workers <= 1 or len(feeds) <= 1:
         return [read(feed) for feed in feeds]
-    with ThreadPoolExecutor(deps.workers, thread_name_prefix="poster-read") as pool:
-        return list(pool.map(read, feeds))
+    return in_threads(read, feeds, deps.workers)
+
+
+def in_threads(
+    read: Callable[[FeedConfig], Batch | FeedReport], feeds: Sequence[FeedConfig], workers: int
+) -> list[Batch | FeedReport]:
+    """Read ``feeds`` on ``workers`` threads, each taking the next feed in turn; keep their order.
+
+    A pool's future per feed would wake this thread once per feed, taking the interpreter from
+    the reading threads each time; here it waits once for them all. The first error stops the
+    reading and is raised here.
+    """
+    results: list[Batch | FeedReport | None] = [None] * len(feeds)
+    turns = itertools.count()  # its next() is atomic: each feed is read by one thread
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        for index in turns:
+            if index >= len(feeds) or errors:
+                return
+            try:
+                results[index] = read(feeds[index])
+            except BaseException as exc:  # handed to the caller, as a pool's result would be
+                errors.append(exc)
+                return
+
+    count = min(workers, len(feeds))
+    threads = [threading.Thread(target=work, name=f"poster-read_{n}") for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return cast(list[Batch | FeedReport], results)  # every feed was read: none is left None
 
 
 def _one_lane(deps: Deps) -> dict[str, Lane]:
