@@ -366,20 +366,20 @@ def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) 
 
 
 class CheckedRenderer(Renderer):
-    """Count template checks, and fail them when told to."""
+    """Count renders, and fail them when told to."""
 
     def __init__(self, fault: Exception | None = None) -> None:
         super().__init__(ROOT / "templates")
         self.fault = fault
-        self.checked: list[str] = []
+        self.rendered: list[str] = []
         self.done = threading.Event()
 
-    def check(self, feed: FeedConfig, kind: Any, meta: Any = None) -> Any:
+    def render(self, item: Any, feed: FeedConfig, meta: Any, kind: Any) -> Any:
         try:
-            self.checked.append(feed.name)
+            self.rendered.append(item.key)
             if self.fault is not None:
                 raise self.fault
-            return super().check(feed, kind, meta)
+            return super().render(item, feed, meta, kind)
         finally:
             self.done.set()
 
@@ -403,7 +403,7 @@ def test_templates_are_built_once_in_the_background_and_faults_wait_for_the_rend
     ahead(batch)
     ahead(batch)
     assert renderer.done.wait(5)
-    assert renderer.checked == ["news"]
+    assert renderer.rendered == ["g1"]
     deadline = time.monotonic() + 5
     caught = fault is None or "templates-not-ready" in caplog.text
     while not caught and time.monotonic() < deadline:

@@ -151,8 +151,8 @@ class MediaOnDemand:
 class RenderAhead:
     """Build the renderer's templates in the background once the first item to post is read.
 
-    Loading Jinja and compiling the templates would otherwise delay the pass's first post,
-    which waits for every feed to be read; here it overlaps the reads still waiting for their
+    Loading Jinja and compiling a template would otherwise delay the pass's first post, which
+    waits for every feed to be read; here it overlaps the reads still waiting for their
     servers. A pass where no feed changed starts nothing.
     """
 
@@ -161,22 +161,24 @@ class RenderAhead:
         self._started = threading.Event()
 
     def __call__(self, batch: Batch) -> None:
-        """Start building the templates ``batch``'s feed uses, unless already started."""
+        """Start rendering ``batch``'s first item to post, unless a batch already started it."""
         if self._started.is_set():
             return
         self._started.set()
         worker = threading.Thread(
-            target=self._build, args=(batch.feed,), name="poster-templates", daemon=True
+            target=self._build, args=(batch,), name="poster-templates", daemon=True
         )
         worker.start()
 
-    def _build(self, feed: FeedConfig) -> None:
-        """Render the sample item with each template the feed may use at each of its kinds."""
-        for name in self._app.routes(feed):
+    def _build(self, batch: Batch) -> None:
+        """Render the first item for each destination of its feed, keeping only the templates."""
+        first = batch.wanted()[0].item
+        for name in self._app.routes(batch.feed):
+            kind = self._app.destinations[name].kind
             try:
-                self._app.renderer.check(feed, self._app.destinations[name].kind)
+                self._app.renderer.render(first, batch.feed, batch.meta, kind)
             except Exception as exc:  # the item's own render reports any fault, in its place
-                log.debug("feed=%s status=templates-not-ready error=%s", feed.name, exc)
+                log.debug("feed=%s status=templates-not-ready error=%s", batch.feed.name, exc)
 
 
 def deps(app: App, **options: Any) -> Deps:
