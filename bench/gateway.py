@@ -3,8 +3,10 @@
 Run as ``python bench/gateway.py [items] [recipients] [directory]`` (or ``make bench-gateway``).
 The strict DecisionTelecom fake runs in this process; a local RSS file gains one item per pass,
 as a feed publishing 20 items a day would, and each pass is ``poster run --once`` in a child
-process of its own. For each pass it reports the wall time, the recipient-ledger writes (fsynced
-journal lines) and the child's peak RSS, and checks that every recipient got the item once.
+process of its own. For each pass it reports the wall time, the CPU time of poster (the child's
+user + system) and of the fake (this process's), the recipient-ledger writes (fsynced journal
+lines) and the child's peak RSS, and checks that every recipient got the item once. On a shared
+machine the CPU times are the figures to compare.
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ def ledger_writes(state: Path) -> int:
         return ledger.storage.writes
 
 
-def one_pass(config: Path, state: Path) -> tuple[float, int]:
-    """Run ``poster run --once`` in a child process; return its wall time and peak RSS (KiB)."""
+def one_pass(config: Path, state: Path) -> tuple[float, float, int]:
+    """Run ``poster run --once`` in a child; return its wall time, CPU time and peak RSS (KiB)."""
     command = [sys.executable, "-m", "poster", "-c", str(config), "run", "--once"]
     env = os.environ | {"POSTER_SUBS_TOKEN": KEY}
     began = time.perf_counter()
@@ -94,7 +96,7 @@ def one_pass(config: Path, state: Path) -> tuple[float, int]:
     wall = time.perf_counter() - began
     if child.returncode != 0:
         raise SystemExit(f"poster run --once exited {child.returncode}")
-    return wall, usage.ru_maxrss
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def main(argv: list[str]) -> int:
@@ -112,18 +114,23 @@ def main(argv: list[str]) -> int:
         for n in range(1, items + 1):
             write_feed(Path(top) / "city.xml", n)
             before = ledger_writes(state)
-            wall, peak = one_pass(config, state)
+            fake_began = time.process_time()
+            wall, cpu, peak = one_pass(config, state)
+            fake_cpu = time.process_time() - fake_began
             sent = gateway.forget()
             if sent != recipients:
                 raise SystemExit(f"item {n}: the gateway got {sent} messages, not {recipients}")
-            rows.append((wall, ledger_writes(state) - before, peak))
-            print(f"item {n}: {wall:.2f} s, {rows[-1][1]} ledger writes", file=sys.stderr)
+            rows.append((wall, ledger_writes(state) - before, peak, cpu, fake_cpu))
+            print(f"item {n}: {wall:.2f} s, poster CPU {cpu:.2f} s, fake CPU {fake_cpu:.2f} s, "
+                  f"{rows[-1][1]} ledger writes", file=sys.stderr)  # fmt: skip
     walls = [row[0] for row in rows]
     print(f"{items} items to {recipients:,} recipients each, DecisionTelecom fake on 127.0.0.1")
-    print("| per item (median) | slowest | ledger writes per item | peak RSS |")
-    print("| ---: | ---: | ---: | ---: |")
+    print("| per item (median) | slowest | poster CPU | fake CPU | ledger writes | peak RSS |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     print(
         f"| {statistics.median(walls):.2f} s | {max(walls):.2f} s "
+        f"| {statistics.median(row[3] for row in rows):.2f} s "
+        f"| {statistics.median(row[4] for row in rows):.2f} s "
         f"| {statistics.median(row[1] for row in rows):.0f} "
         f"| {max(row[2] for row in rows) / 1024:.0f} MiB |"
     )

@@ -11,7 +11,8 @@ import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.destinations import Destination, Entries, Opening, StandsIn, kind, sender, stand_in
-from poster.fetch.client import FeedClient, api_client
+from poster.fetch.apicall import api_client
+from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
 from poster.render import Renderer
 from poster.store import Store

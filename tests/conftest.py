@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from feedserver import FeedServer
+from support.browser import Browser
 from support.logs import logging_kept
 from support.tls import own_contexts, shared_contexts
 
@@ -102,6 +103,13 @@ def tls_contexts_built(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object
 
     monkeypatch.setattr(ssl, "create_default_context", counted)
     return built
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Run one headless Chromium for every page the test process loads (see support.browser)."""
+    with Browser(tmp_path_factory.mktemp("chromium") / "profile") as running:
+        yield running
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
+from poster.fetch.apicall import api_client
 
 KEY = "KEYMARK-7f3a9c1e5b"
 PHONE = "380501112233"
@@ -78,10 +79,23 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def api(fake: FakeDecisionTelecom, http: httpx.Client) -> DecisionTelecomClient:
-    """Return a client pointed at the fake, with short timeouts."""
-    return DecisionTelecomClient(http, KEY, base_url=fake.base_url, timeout=httpx.Timeout(0.3))
+@pytest.fixture(scope="module")
+def direct() -> Iterator[httpx.Client]:
+    """Return the client poster uses, whose calls go straight through its transport."""
+    with api_client() as client:
+        yield client
+
+
+@pytest.fixture(params=["httpx", "direct"])
+def api(
+    fake: FakeDecisionTelecom,
+    http: httpx.Client,
+    direct: httpx.Client,
+    request: pytest.FixtureRequest,
+) -> DecisionTelecomClient:
+    """Return a client pointed at the fake, with short timeouts, over either kind of client."""
+    through = http if request.param == "httpx" else direct
+    return DecisionTelecomClient(through, KEY, base_url=fake.base_url, timeout=httpx.Timeout(0.3))
 
 
 def test_send_posts_json_with_basic_auth_of_the_key_and_returns_the_message_id(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -74,22 +75,28 @@ def server() -> Iterator[FeedServer]:
         yield running
 
 
+# Bodies are made when their test runs (here and below): encoding an image loads every Pillow
+# plugin, which each worker would otherwise pay for while only collecting the tests.
 @pytest.mark.parametrize(
-    ("data", "expected"),
+    ("made", "expected"),
     [
-        pytest.param(image("JPEG", (640, 480)), ("image/jpeg", 640, 480), id="jpeg"),
-        pytest.param(image("PNG", (300, 200)), ("image/png", 300, 200), id="png"),
-        pytest.param(image("GIF", (30, 20)), ("image/gif", 30, 20), id="gif"),
-        pytest.param(image("WEBP", (123, 45)), ("image/webp", 123, 45), id="webp-lossy"),
+        pytest.param(partial(image, "JPEG", (640, 480)), ("image/jpeg", 640, 480), id="jpeg"),
+        pytest.param(partial(image, "PNG", (300, 200)), ("image/png", 300, 200), id="png"),
+        pytest.param(partial(image, "GIF", (30, 20)), ("image/gif", 30, 20), id="gif"),
+        pytest.param(partial(image, "WEBP", (123, 45)), ("image/webp", 123, 45), id="webp-lossy"),
         pytest.param(
-            image("WEBP", (77, 66), lossless=True), ("image/webp", 77, 66), id="webp-lossless"
+            partial(image, "WEBP", (77, 66), lossless=True),
+            ("image/webp", 77, 66),
+            id="webp-lossless",
         ),
-        pytest.param(mp4(100), ("video/mp4", None, None), id="mp4"),
-        pytest.param(b"<html>", (None, None, None), id="html"),
+        pytest.param(partial(mp4, 100), ("video/mp4", None, None), id="mp4"),
+        pytest.param(partial(bytes, b"<html>"), (None, None, None), id="html"),
     ],
 )
-def test_sniff_tells_type_and_size_from_magic_bytes(data: bytes, expected: tuple) -> None:
-    found = sniff(data)
+def test_sniff_tells_type_and_size_from_magic_bytes(
+    made: Callable[[], bytes], expected: tuple
+) -> None:
+    found = sniff(made())
     assert (found.mime_type, found.width, found.height) == expected
 
 
@@ -154,21 +161,23 @@ def stage(tmp_path: Path, server: FeedServer | None = None, **kw: object) -> Med
 
 
 @pytest.mark.parametrize(
-    ("path", "body"),
+    ("path", "made"),
     [
-        pytest.param("/p.png", image("PNG", (800, 600)), id="png"),
-        pytest.param("/p.webp", image("WEBP", (800, 600)), id="webp"),
-        pytest.param("/p.gif", image("GIF", (80, 60)), id="gif"),
+        pytest.param("/p.png", partial(image, "PNG", (800, 600)), id="png"),
+        pytest.param("/p.webp", partial(image, "WEBP", (800, 600)), id="webp"),
+        pytest.param("/p.gif", partial(image, "GIF", (80, 60)), id="gif"),
         pytest.param(
-            "/big.jpg", image("JPEG", (1800, 1800), noise=True, quality=98), id="3mb-jpeg"
+            "/big.jpg",
+            partial(image, "JPEG", (1800, 1800), noise=True, quality=98),
+            id="3mb-jpeg",
         ),
-        pytest.param("/photo", image("JPEG", (300, 200)), id="no-extension"),
+        pytest.param("/photo", partial(image, "JPEG", (300, 200)), id="no-extension"),
     ],
 )
 def test_images_a_channel_refuses_are_converted_into_pictures(
-    tmp_path: Path, server: FeedServer, path: str, body: bytes
+    tmp_path: Path, server: FeedServer, path: str, made: Callable[[], bytes]
 ) -> None:
-    server.routes[path] = (200, {"Content-Type": "application/octet-stream"}, body)
+    server.routes[path] = (200, {"Content-Type": "application/octet-stream"}, made())
     item = Item("k", "t", image=Media(server.url(path)))
     # Today's choice: a .jpg URL passes unseen (and fails on the phone); the others are text.
     assert KIND.choose_type(item, feed()) == ("picture" if path.endswith(".jpg") else "text")
@@ -318,17 +327,17 @@ def test_the_listener_serves_converted_media_with_head(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "body"),
+    ("path", "made"),
     [
-        pytest.param("/big.png", image("PNG", (800, 600)), id="png-over-400"),
-        pytest.param("/p.webp", image("WEBP", (300, 200)), id="webp"),
-        pytest.param("/p.gif", image("GIF", (80, 60)), id="gif"),
+        pytest.param("/big.png", partial(image, "PNG", (800, 600)), id="png-over-400"),
+        pytest.param("/p.webp", partial(image, "WEBP", (300, 200)), id="webp"),
+        pytest.param("/p.gif", partial(image, "GIF", (80, 60)), id="gif"),
     ],
 )
 def test_images_a_gateway_refuses_are_converted_to_a_400_pixel_jpeg(
-    tmp_path: Path, server: FeedServer, path: str, body: bytes
+    tmp_path: Path, server: FeedServer, path: str, made: Callable[[], bytes]
 ) -> None:
-    server.routes[path] = (200, {}, body)
+    server.routes[path] = (200, {}, made())
     item = Item("k", "t", link="https://example.com/a", image=Media(server.url(path)))
     [decided] = stage(tmp_path).prepare(feed(), [wanted(item)], (DT,))
     assert DT.choose_type(decided.item, feed()) == "picture"

@@ -43,6 +43,12 @@ def compare(result: FetchResult, feed: FeedConfig | None = None) -> tuple[bool, 
     return True, feed_differences(mine, samefeed.by_feedparser(result, feed))
 
 
+@pytest.fixture(autouse=True)
+def text_derived_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share the text of each piece of HTML between the readers compared (``samefeed``)."""
+    samefeed.derive_text_once(monkeypatch)
+
+
 @functools.cache
 def corpus() -> dict[str, tuple[bool, list[str]]]:
     """Return the comparison of every XML file of the corpus, by path relative to it."""

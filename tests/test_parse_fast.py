@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import io
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,8 +25,11 @@ from support.samefeed import (
     by_feedparser,
     corpus_directories,
     corpus_files,
+    derive_text_once,
     feed_differences,
+    feedparser_document,
     fetched,
+    folder,
     needs_corpus,
     same_feed,
 )
@@ -38,7 +40,7 @@ from poster.models import FetchResult, ParsedFeed
 from poster.parse import parse
 from poster.parse.fastsax import FastFeedParser
 from poster.parse.fastxml import parse_fast, read_fast
-from poster.parse.xmlfeed import parse_xml, response_headers
+from poster.parse.xmlfeed import parse_xml
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 FAST = FEEDS / "fast"
@@ -46,13 +48,7 @@ FAST = FEEDS / "fast"
 
 def raw_differences(result: FetchResult) -> list[str]:
     """Name what differs between the fast reader's feed data and feedparser's own."""
-    body = result.body or b""
-    theirs = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers(result),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    theirs = feedparser_document(result)
     mine = read_fast(result)
     assert mine is not None
     pairs = {
@@ -82,6 +78,12 @@ def compare(result: FetchResult, feed: FeedConfig | None = None) -> Comparison:
     return Comparison(fast=True, differences=tuple(found))
 
 
+@pytest.fixture(autouse=True)
+def text_derived_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share the text of each piece of HTML between the readers compared (``samefeed``)."""
+    derive_text_once(monkeypatch)
+
+
 @functools.cache
 def corpus() -> dict[str, Comparison]:
     """Return the comparison of every XML file of the corpus, by path relative to it."""
@@ -91,7 +93,7 @@ def corpus() -> dict[str, Comparison]:
 @needs_corpus
 @pytest.mark.parametrize("directory", corpus_directories())
 def test_corpus_files_read_alike_on_both_paths(directory: str) -> None:
-    mine = {path: c for path, c in corpus().items() if str(Path(path).parent) == directory}
+    mine = {path: c for path, c in corpus().items() if folder(path) == directory}
     assert mine
     assert {path: c.differences for path, c in mine.items() if c.differences} == {}
 
@@ -116,7 +118,7 @@ FAST_COUNTS = [
     ("directory", "fast", "total"), FAST_COUNTS, ids=[c[0] for c in FAST_COUNTS]
 )
 def test_most_wellformed_feeds_take_the_fast_path(directory: str, fast: int, total: int) -> None:
-    mine = [c for path, c in corpus().items() if str(Path(path).parent) == directory]
+    mine = [c for path, c in corpus().items() if folder(path) == directory]
     assert (sum(c.fast for c in mine), len(mine)) == (fast, total)
 
 

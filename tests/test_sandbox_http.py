@@ -33,6 +33,7 @@ def test_fields_are_read_as_rfc_9112_writes_them(
     fields = read_fields(stream)
     assert list(fields.items()) == expected
     assert fields.get(expected[0][0].lower()) == expected[0][1]
+    assert fields[expected[0][0].upper()] == expected[0][1] and expected[0][0].upper() in fields
     assert fields.get("Missing", "none") == "none"
     assert stream.read() == b"body"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
-from support.page import CHROMIUM_FLAGS, Node, chromium, parse_page
+from support.browser import Browser
+from support.page import Node, parse_page
 from support.sandbox import TOKEN, Receiver, api_client, load_messages, post
 
 from poster.destinations.viber.sandbox import Sandbox
@@ -37,12 +37,8 @@ class PolledSandbox(Sandbox):
 
 
 @pytest.fixture(scope="module")
-def page_after_posts(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Node, str, PolledSandbox]]:
+def page_after_posts(browser: Browser) -> Iterator[tuple[Node, str, PolledSandbox]]:
     """Post one message of each type, load the page in Chromium, return its final DOM."""
-    browser = chromium()
-    tmp_path = tmp_path_factory.mktemp("chromium")
     with (
         Receiver(TOKEN) as receiver,
         PolledSandbox(token=TOKEN) as sandbox,
@@ -51,12 +47,8 @@ def page_after_posts(
         assert client.post("set_webhook", json={"url": receiver.url}).json()["status"] == 0
         for body in MESSAGES.values():
             assert post(client, body)["status"] == 0
-        command = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-        done = subprocess.run(
-            [*command, "--dump-dom", sandbox.url], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        yield parse_page(done.stdout), done.stdout, sandbox
+        markup = browser.dump(sandbox.url)
+        yield parse_page(markup), markup, sandbox
 
 
 def test_the_page_shows_every_post_in_order_newest_last(

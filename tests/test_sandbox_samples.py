@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support.page import CHROMIUM_FLAGS, Node, chromium, parse_page
+from support.browser import Browser
+from support.page import Node, parse_page
 
 from poster.app import build
 from poster.config import load_config
@@ -125,23 +125,11 @@ def copy_demo(folder: Path, port: int) -> Path:
     return folder / "feeds.toml"
 
 
-def dump_page(folder: Path, url: str) -> Node:
-    """Return the final DOM of the page at ``url`` as a headless Chromium leaves it."""
-    profile = f"--user-data-dir={folder / 'profile'}"
-    done = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, profile, "--dump-dom", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return parse_page(done.stdout)
-
-
 @pytest.fixture(scope="module")
-def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, str]]:
+def demo_page(
+    tmp_path_factory: pytest.TempPathFactory, browser: Browser
+) -> Iterator[tuple[Node, str]]:
     """Render the shipped feeds onto a sandbox with their samples; return the page's final DOM."""
-    chromium()
     folder = tmp_path_factory.mktemp("demo")
     port = free_port()
     config = load_config(copy_demo(folder, port))
@@ -153,7 +141,7 @@ def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, 
         assert session.sandbox.url == f"http://127.0.0.1:{port}/"
         render = Studio(config.path, session, client, api).render()
         assert render.problems == () and render.posts > 0
-        yield dump_page(folder, session.sandbox.url), render.summary
+        yield parse_page(browser.dump(session.sandbox.url)), render.summary
 
 
 @dataclass(frozen=True)
@@ -167,9 +155,8 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo_run(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Demo]:
     """Run one pass over the shipped feeds as ``make demo`` does; preview them beside it."""
-    chromium()
     folder = tmp_path_factory.mktemp("run")
     port = free_port()
     config = load_config(copy_demo(folder, port))
@@ -183,7 +170,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         reports = preview(config, config.feeds, client, media=stage)
         previewed = [outcome_json(o) for r in reports for o in r.outcomes]
         bodies = [item for item in previewed if item["body"] is not None]
-        yield Demo(dump_page(folder, session.sandbox.url), session.sandbox.posts, bodies)
+        page = parse_page(browser.dump(session.sandbox.url))
+        yield Demo(page, session.sandbox.posts, bodies)
 
 
 def test_the_demo_posts_the_png_and_webp_samples_as_converted_pictures(demo_run: Demo) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from support.browser import Browser
 from support.clock import Clock
 from support.gateways import DT_AUTH, DT_MESSAGE, SMSBY_MESSAGE
-from support.page import CHROMIUM_FLAGS, Node, chromium, parse_page
+from support.page import Node, parse_page
 from support.sandbox import TLS, TOKEN, Receiver, api_client, post
 
 from poster.destinations.viber.sandbox import Sandbox
@@ -20,10 +19,8 @@ OTHER = "other-token-9d2e7a"
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
+def pages(browser: Browser) -> Iterator[dict[str, Node]]:
     """Post to two channels and two gateways, then load three of the page's tabs."""
-    browser = chromium()
-    profile = tmp_path_factory.mktemp("chromium") / "profile"
     clock = Clock()
     with (
         Receiver(TOKEN) as first_hook,
@@ -43,17 +40,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]
         assert client.post("smsby/api/v2/sendQuickViberMessage", data=rich).json()["status"] == "OK"
         clock.now += 60
         yield {
-            query: _dump(browser, profile, sandbox.url + query)
+            query: parse_page(browser.dump(sandbox.url + query))
             for query in ("", "?channel=2", "?gateway=smsby")
         }
-
-
-def _dump(browser: str, profile: Path, url: str) -> Node:
-    """Return the DOM of ``url`` after its scripts ran."""
-    command = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return parse_page(done.stdout)
 
 
 def _tabs(page: Node) -> list[tuple[str, bool]]:

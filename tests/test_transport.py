@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from poster.fetch.addresses import AddressPolicy
-from poster.fetch.client import api_client
+from poster.fetch.apicall import api_client
 from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport, tls_context
 

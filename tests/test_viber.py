@@ -23,7 +23,13 @@ from poster.config import DEFAULT_API_URL
 from poster.daemon.httpserver import shut_down
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations import REDACTED, Destination, RecipientResult
-from poster.destinations.viber.api import AccountInfo, Member, ViberChannel, check_webhook_url
+from poster.destinations.viber.api import (
+    ANSWER_MAX_BYTES,
+    AccountInfo,
+    Member,
+    ViberChannel,
+    check_webhook_url,
+)
 from poster.destinations.viber.codes import STATUS_ACTIONS, action_for
 from poster.destinations.viber.messages import PictureMessage, TextMessage
 from poster.errors import (
@@ -287,8 +293,15 @@ def test_every_transport_error_is_mapped(
 
 @pytest.mark.parametrize(
     "content",
-    [b"<html>gateway</html>", b"", b'["status", 0]', b'{"status_message": "ok"}', b"\xff\xfe"],
-    ids=["html", "empty", "json-list", "no-status", "not-utf8"],
+    [
+        b"<html>gateway</html>",
+        b"",
+        b'["status", 0]',
+        b'{"status_message": "ok"}',
+        b"\xff\xfe",
+        b'{"status": 0, "padding": "%s"}' % (b"x" * ANSWER_MAX_BYTES),
+    ],
+    ids=["html", "empty", "json-list", "no-status", "not-utf8", "over-the-cap"],
 )
 def test_unreadable_success_is_uncertain(
     api: respx.MockRouter, channel: ViberChannel, content: bytes

@@ -257,17 +257,6 @@ class _ClientTransport(httpx.BaseTransport):
         self._client.close()
 
 
-def api_client() -> httpx.Client:
-    """Return an ``httpx.Client`` for destination APIs over the standard library's transport.
-
-    Like the feeds' transport it builds its TLS context (reading the CA bundle, about 0.1 s of
-    CPU) on the first https request, so a pass with nothing to post never reads it, and it
-    spends less CPU per request than httpx's own. Neither honours proxy variables: httpx reads
-    them only for a client without a transport of its own.
-    """
-    return httpx.Client(transport=StdlibTransport())
-
-
 def _redirect_url(old: httpx.URL, location: str, blame: Blame) -> httpx.URL:
     """Resolve a Location header against the request's URL, as httpx's client does."""
     try:

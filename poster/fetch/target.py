@@ -60,8 +60,7 @@ class Target:
         return self.text
 
 
-@functools.lru_cache(maxsize=4096)
-def target_of(text: str) -> Target:
+def split_url(text: str) -> Target:
     """Return the target of the URL ``text``; raise httpx.InvalidURL when it is not a URL."""
     plain = _PLAIN.fullmatch(text)
     if plain is None or not _plain_enough(plain):
@@ -70,6 +69,10 @@ def target_of(text: str) -> Target:
     netloc = f"{host}:{port}" if port else host
     number = int(port) if port else _DEFAULT_PORTS[scheme]
     return Target(text, scheme, host, number, netloc.encode("ascii"), (path + query).encode())
+
+
+target_of = functools.lru_cache(maxsize=4096)(split_url)
+"""Return the target of a feed's URL, split once: a pass asks for the same ones again."""
 
 
 def from_url(url: httpx.URL) -> Target:

@@ -8,6 +8,7 @@ without building httpx's request and response objects (``get``), over the same c
 
 from __future__ import annotations
 
+import functools
 import http.client
 import os
 import socket
@@ -97,6 +98,27 @@ class StdlibTransport(httpx.BaseTransport):
         """Send a GET for ``url`` with ``fields`` (Host included) and return the answer's head."""
         outgoing = _Outgoing(Blame(url), "GET", fields, None, False, timeout, timeout, deadline)
         return self._send(outgoing, allow_private)
+
+    def call(
+        self,
+        url: Target,
+        method: str,
+        fields: Head,
+        body: bytes | None,
+        *,
+        connect: float | None,
+        write: float | None,
+        read: float | None,
+    ) -> Reply:
+        """Send ``method`` to ``url`` with ``fields`` (Host included) and ``body``; return the head.
+
+        Destination APIs come in here, with no httpx request or response built per call.
+        """
+        outgoing = _Outgoing(
+            Blame(url), method, fields, body, False, write, read, None,
+            connect=connect, replayable=method in _IDEMPOTENT, repeated=True,
+        )  # fmt: skip
+        return self._send(outgoing, True)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response with the body still to be streamed."""
@@ -193,7 +215,7 @@ class _Outgoing:
 
     __slots__ = (
         "blame", "body", "chunked", "connect", "deadline", "fields", "method", "read",
-        "replayable", "write",
+        "repeated", "replayable", "write",
     )  # fmt: skip
 
     def __init__(
@@ -209,12 +231,15 @@ class _Outgoing:
         *,
         connect: float | None = None,
         replayable: bool = True,
+        repeated: bool = False,
     ) -> None:
         self.blame, self.method, self.fields = blame, method, fields
         self.body, self.chunked = body, chunked
         self.write, self.read, self.deadline = write, read, deadline
         self.connect = read if connect is None else connect
         self.replayable = replayable
+        self.repeated = repeated
+        """Whether the same head is likely sent again, as an API client's calls are."""
 
 
 def _exchange(
@@ -280,8 +305,12 @@ def _origin(blame: Blame) -> _Origin:
 
 def _write(outgoing: _Outgoing, conn: Connection) -> None:
     """Write the request line, the header fields and the body."""
+    method, target, fields = outgoing.method, outgoing.blame.url.target, outgoing.fields
     try:
-        head = request_head(outgoing.method, outgoing.blame.url.target, outgoing.fields)
+        if outgoing.repeated:
+            head = _repeated_head(method, target, tuple(fields))
+        else:
+            head = request_head(method, target, fields)
     except (ValueError, UnicodeError) as exc:
         # The message would quote the offending header value, which may be a secret.
         raise httpx.LocalProtocolError(
@@ -300,6 +329,12 @@ def _write(outgoing: _Outgoing, conn: Connection) -> None:
         raise httpx.WriteTimeout(str(exc) or "timed out", request=outgoing.blame.request) from exc
     except OSError as exc:
         raise httpx.WriteError(str(exc), request=outgoing.blame.request) from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _repeated_head(method: str, target: bytes, fields: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    """Return a request head built and checked once for the calls an API client repeats."""
+    return request_head(method, target, list(fields))
 
 
 def _body(request: httpx.Request) -> tuple[bytes | Iterable[bytes] | None, bool]:

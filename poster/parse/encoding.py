@@ -58,7 +58,8 @@ def settle(result: FetchResult, content_type: str) -> Settled:
     declared = declared_encodings(content_type, body)
     if not decodes(body, "utf-8"):
         return _repaired(result, body, declared)
-    chosen = next((name for name in declared if decodes(body, name)), None)
+    # The body is UTF-8: a name of UTF-8 needs no second decoding to tell.
+    chosen = next((name for name in declared if name in _UTF8_NAMES or decodes(body, name)), None)
     if chosen is None or not _is_single_byte(chosen):
         return Settled(result)
     # Valid UTF-8 with non-ASCII text read as a single-byte charset is always mojibake: each

@@ -36,8 +36,17 @@ _HTML_TYPES = ("html", "xhtml")
 
 def parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     """Return the feed and its entries, or raise ParseError when the body is not a feed."""
+    return read_document(run_feedparser(result, feed.name), result, feed)
+
+
+def run_feedparser(result: FetchResult, name: str) -> Any:
+    """Return what feedparser makes of the body under the response's headers, unchanged."""
+    return _run_feedparser(result.body or b"", response_headers(result), name)
+
+
+def read_document(document: Any, result: FetchResult, feed: FeedConfig) -> ParsedFeed:
+    """Return the ParsedFeed for feedparser's result, or raise ParseError for a non-feed."""
     body = result.body or b""
-    document = _run_feedparser(body, response_headers(result), feed.name)
     entries = [e for e in _get(document, "entries") or () if isinstance(e, dict)]
     version = str(_get(document, "version") or "")
     meta: Entry = _get(document, "feed") or {}

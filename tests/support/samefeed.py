@@ -11,13 +11,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
 
 from poster.config import FeedConfig
+from poster.errors import ParseError
 from poster.models import FetchResult, Item, ParsedFeed, Validators
-from poster.parse.xmlfeed import parse_xml
+from poster.parse import fields
+from poster.parse.xmlfeed import parse_xml, read_document, run_feedparser
+from poster.text import html_to_text
 
 URL = "https://example.org/feeds/main.xml"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "feedparser-tests"
@@ -146,9 +150,38 @@ def by_feedparser(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
 
     The fast and the direct readers are each compared with it over the same corpus, fixtures
     and generated feeds; ``support.scheduling`` runs both modules on one worker to share it.
-    A ParseError is raised again on each call, never kept.
+    ``parse_xml`` is ``read_document`` over ``run_feedparser``: feedparser's own result is
+    shared too, with the comparison of the fast reader's raw feed data. A ParseError is raised
+    again on each call, never kept.
     """
-    return parse_xml(result, feed)
+    try:
+        document = feedparser_document(result)
+    except ParseError:
+        return parse_xml(result, feed)  # raises it again, naming this feed
+    return read_document(document, result, feed)
+
+
+@functools.cache
+def feedparser_document(result: FetchResult) -> Any:
+    """Return feedparser's result for a fetch as ``parse_xml`` gets it, once per test process.
+
+    Nothing reads it but to compare: ``read_document`` and the comparisons copy what they keep.
+    """
+    return run_feedparser(result, result.feed)
+
+
+def derive_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the item bodies of all readers turn each piece of HTML into text once per process.
+
+    The readers compared each derive every body: from the same HTML when they agree, and
+    turning HTML into text is most of a comparison's time. ``html_to_text`` depends on its
+    arguments alone, so its answer for the same HTML is shared; HTML that differs is still
+    turned into text on its own, and any difference in it still shows.
+    """
+    monkeypatch.setattr(fields, "html_to_text", _html_to_text)
+
+
+_html_to_text = functools.lru_cache(maxsize=4096)(html_to_text)
 
 
 def feed_differences(fast: ParsedFeed, slow: ParsedFeed) -> list[str]:
@@ -168,16 +201,33 @@ def item_differences(fast: Item, slow: Item) -> list[str]:
 
 def corpus_files() -> list[Path]:
     """Return the XML files of feedparser's corpus, sorted."""
-    return sorted(p for p in CORPUS.rglob("*.xml") if p.is_file())
+    return list(_corpus_files())
+
+
+@functools.cache
+def _corpus_files() -> tuple[Path, ...]:
+    """Return the XML files of feedparser's corpus, sorted, walking the corpus once a process.
+
+    Two test modules parametrize over the corpus's folders while they are collected, in every
+    worker; the walk stats each of its 2,000 files.
+    """
+    return tuple(sorted(p for p in CORPUS.rglob("*.xml") if p.is_file()))
 
 
 def corpus_directories() -> list[str]:
     """Return the corpus folders that hold XML feeds (one test each)."""
+    return list(_corpus_directories())
+
+
+@functools.cache
+def _corpus_directories() -> tuple[str, ...]:
+    """Return the corpus folders that hold XML feeds, sorted, found once a process."""
     if not CORPUS.is_dir():
-        return ["corpus-missing"]
-    return sorted({str(p.parent.relative_to(CORPUS)) for p in corpus_files()})
+        return ("corpus-missing",)
+    return tuple(sorted({str(p.parent.relative_to(CORPUS)) for p in _corpus_files()}))
 
 
+@functools.cache
 def folder(path: str) -> str:
     """Return the corpus folder of a file's path relative to the corpus."""
     return str(Path(path).parent)

@@ -2,8 +2,8 @@
 
 The suite runs in parallel (``-n auto``, see ``pyproject.toml``). Most tests are sent to workers
 one by one; the tests of the modules in ``SHARED_SETUP`` go to one worker together, because each
-worker that ran one of them would pay the setup they share again: a Chromium page load, the
-daemon scenario, or a pass over the whole feed corpus.
+worker that ran one of them would pay the setup they share again: the Chromium that loads the
+sandbox's pages, the daemon scenario, or a pass over the whole feed corpus.
 
 The units of work in ``LONGEST_FIRST`` are sent before all others, longest first, so that no
 worker starts a long one while the other is finishing the last short tests: the workers then
@@ -20,9 +20,9 @@ SHARED_SETUP = {
     "tests/test_hostile_daemon.py": "the hostile daemon scenario",
     "tests/test_parse_direct.py": "the corpus through feedparser",
     "tests/test_parse_fast.py": "the corpus through feedparser",
-    "tests/test_sandbox_page.py": "tests/test_sandbox_page.py",
-    "tests/test_sandbox_samples.py": "tests/test_sandbox_samples.py",
-    "tests/test_sandbox_tabs.py": "tests/test_sandbox_tabs.py",
+    "tests/test_sandbox_page.py": "the sandbox page in Chromium",
+    "tests/test_sandbox_samples.py": "the sandbox page in Chromium",
+    "tests/test_sandbox_tabs.py": "the sandbox page in Chromium",
 }
 """The unit of work of each module whose tests share a module-scoped fixture or a cached pass
 (by path from the root); modules that share one pass have the same unit."""
@@ -35,10 +35,8 @@ LONGEST_FIRST = (
     f"{_KILL}[inteltele]",
     "the corpus through parse and render",
     f"{_KILL}[smsby]",
-    "tests/test_sandbox_tabs.py",
+    "the sandbox page in Chromium",
     "tests/test_soak.py::test_every_item_is_posted_once_through_rounds_of_faults",
-    "tests/test_sandbox_samples.py",
-    "tests/test_sandbox_page.py",
 )
 """Units of work (of ``SHARED_SETUP``, or one test's id) that take longest, longest first: each
 takes 3 to 25 s of wall time (``pytest -n 0 --durations=60``)."""

@@ -47,6 +47,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
+from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -149,23 +150,21 @@ class DecisionTelecomClient:
         url = f"{self.base_url}/{endpoint}"
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
-            with self._client.stream(
-                "POST", url, content=content, headers=self._headers, timeout=self._timeout
-            ) as response:
-                raw = _read_capped(response)
+            answer = call(
+                self._client, "POST", url, headers=self._headers, content=content,
+                timeout=self._timeout, limit=ANSWER_MAX_BYTES,
+            )  # fmt: skip
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.name, endpoint, url, maybe_done) from None
         except httpx.InvalidURL:
             raise DestinationFatal(f"{self.name}: cannot call {url}; check the base URL") from None
-        return self._decode(response, raw, endpoint, maybe_done)
+        return self._decode(answer, endpoint, maybe_done)
 
-    def _decode(
-        self, response: httpx.Response, raw: bytes | None, endpoint: str, maybe_done: bool
-    ) -> Any:
+    def _decode(self, answer: ApiAnswer, endpoint: str, maybe_done: bool) -> Any:
         """Return the JSON answer or a GatewayError; raise when a send's answer is unreadable."""
-        code = response.status_code
-        data = _json(raw)
-        retry_after = _retry_after(response)
+        code = answer.status
+        data = _json(answer.body)
+        retry_after = _retry_after(answer)
         error = read_error(code, data, retry_after)
         if error is not None:
             return error
@@ -178,24 +177,12 @@ class DecisionTelecomClient:
         return GatewayError(code, retry_after=retry_after)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(answer: ApiAnswer) -> float | None:
     """Return Retry-After, else the rate limiter's X-Rate-Limit-Reset, in seconds."""
-    found = parse_retry_after(response.headers.get("retry-after"))
+    found = parse_retry_after(answer.header("retry-after"))
     if found is None:
-        found = parse_retry_after(response.headers.get("x-rate-limit-reset"))
+        found = parse_retry_after(answer.header("x-rate-limit-reset"))
     return found
-
-
-def _read_capped(response: httpx.Response) -> bytes | None:
-    """Return the body, or None once it grows over ANSWER_MAX_BYTES."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > ANSWER_MAX_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _json(raw: bytes | None) -> Any:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from poster.destinations.decisiontelecom.fakestate import Answer, Gateway
+from poster.sandbox import httpio
 from poster.sandbox.httpio import Server, Serving
 
 API_PREFIX = "/v1/api/"
@@ -169,13 +170,5 @@ def _send(handler: BaseHTTPRequestHandler, answer: Answer, *, close: bool = Fals
     else:
         data = json.dumps(answer.body, ensure_ascii=False).encode("utf-8")
         kind = "application/json; charset=UTF-8"
-    handler.send_response(answer.http_status)
-    handler.send_header("Content-Type", kind)
-    handler.send_header("Content-Length", str(len(data)))
-    for name, value in answer.headers:
-        handler.send_header(name, value)
-    if close:
-        handler.send_header("Connection", "close")
-        handler.close_connection = True
-    handler.end_headers()
-    handler.wfile.write(data)
+    fields = [("Content-Type", kind), *answer.headers]
+    httpio.answer(handler, answer.http_status, fields, data, close=close)

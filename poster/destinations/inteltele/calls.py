@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
@@ -21,10 +22,12 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
+from poster.fetch import apicall
 from poster.fetch.headers import parse_retry_after
 
 ANSWER_MAX = 4 * 1024 * 1024
 """Answers above this are not read: the rates table, the largest, is a few KB."""
+FORM = "application/x-www-form-urlencoded"
 _STATUS_MAX = 200
 _REJECTING_HTTP = frozenset({400, 413, 414, 422})
 T = TypeVar("T")
@@ -40,10 +43,6 @@ class ReadAnswer:
     """True for ``im/send``: a lost answer may hide a queued message."""
 
 
-class _TooLarge(Exception):
-    """The answer went over ``ANSWER_MAX`` bytes."""
-
-
 def call(
     client: httpx.Client,
     method: str,
@@ -54,44 +53,36 @@ def call(
     read: Callable[[Any], T],
 ) -> T:
     """Send ``params`` to ``url`` (query for GET, form for POST) and return ``read(data)``."""
+    encoded = urlencode(params)
     if method == "GET":
-        request = client.build_request(method, url, params=dict(params), timeout=timeout)
+        url, content, headers = f"{url}?{encoded}" if encoded else url, None, {}
     else:
-        request = client.build_request(method, url, data=dict(params), timeout=timeout)
+        content, headers = encoded.encode("ascii"), {"Content-Type": FORM}
     try:
-        response = client.send(request, stream=True)
-        try:
-            content = _read(response)
-        finally:
-            response.close()
+        answer = apicall.call(
+            client, method, url, headers=headers, content=content, timeout=timeout,
+            limit=ANSWER_MAX,
+        )  # fmt: skip
     except httpx.LocalProtocolError:
         # h11 may quote the offending value, which could be the key: drop the cause.
         raise DestinationFatal(f"{who.name}: could not build the {who.endpoint} request") from None
-    except _TooLarge:
-        raise _lost(who, f"an answer over {ANSWER_MAX} bytes from {url}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _transport_error(exc, who, url) from exc
-    data = interpret(response.status_code, response.headers, content, who)
+    if answer.body is None:
+        raise _lost(who, f"an answer over {ANSWER_MAX} bytes from {url}")
+    data = interpret(answer.status, answer.header("retry-after"), answer.body, who)
     try:
         return read(data)
     except wire.Unreadable as exc:
-        raise _lost(who, f"HTTP {response.status_code} but {exc}", response.status_code) from exc
+        raise _lost(who, f"HTTP {answer.status} but {exc}", answer.status) from exc
 
 
-def _read(response: httpx.Response) -> bytes:
-    """Return the body of ``response``, refusing to hold more than ``ANSWER_MAX`` bytes."""
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > ANSWER_MAX:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+def interpret(code: int, wait: str | None, content: bytes, who: ReadAnswer) -> Any:
+    """Return the data of an answer, or raise the error its HTTP status or error text means.
 
-
-def interpret(code: int, headers: Mapping[str, str], content: bytes, who: ReadAnswer) -> Any:
-    """Return the data of an answer, or raise the error its HTTP status or error text means."""
-    retry_after = parse_retry_after(headers.get("retry-after"))
+    ``wait`` is the answer's Retry-After field, if it has one.
+    """
+    retry_after = parse_retry_after(wait)
     try:
         data = wire.decode(content)
     except wire.Unreadable:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from poster.destinations.inteltele.fakestate import Account, Delivery, Gateway, Reply, phones_of
-from poster.sandbox.httpio import Server, Serving
+from poster.sandbox.httpio import Server, Serving, answer
 
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread: 50 numbers and 1000 symbols are far smaller."""
@@ -198,10 +198,5 @@ def _send_json(
 ) -> None:
     """Write one JSON response."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json; charset=utf-8")
-    handler.send_header("Content-Length", str(len(data)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(data)
+    fields = [("Content-Type", "application/json; charset=utf-8"), *(headers or {}).items()]
+    answer(handler, status, fields, data)

@@ -30,6 +30,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -49,6 +50,7 @@ from poster.destinations.smsby.schema import (
     ViberName,
 )
 from poster.errors import DeliveryError, DeliveryUncertain, DestinationFatal, RetryLater
+from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
 from poster.logs import kv
 
@@ -60,6 +62,7 @@ DEFAULT_TIMEOUT = 30.0
 MAX_ANSWER_BYTES = 1024 * 1024
 """Answers above this are not read further; the documented ones are a few KB."""
 
+FORM = "application/x-www-form-urlencoded"
 _UNREADABLE = object()
 
 
@@ -184,37 +187,38 @@ class SmsByClient:
         body: Any = None,
     ) -> Any:
         """POST one call and return its JSON answer, or a ``Refusal`` when the gateway said no."""
-        url = self.base_url + path
+        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        content, headers = _body(form, body)
         try:
-            with self._client.stream(
-                "POST", url, params=query, data=form, json=body, timeout=self._timeout
-            ) as response:
-                raw = _read_capped(response)
+            answer = call(
+                self._client, "POST", url, headers=headers, content=content,
+                timeout=self._timeout, limit=MAX_ANSWER_BYTES,
+            )  # fmt: skip
         except httpx.LocalProtocolError:
             # h11 may quote a header or URL holding the token: keep the cause out.
             raise DestinationFatal(f"{self.name}: could not build the {path} request") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._transport_error(exc, path, sends) from exc
-        code = response.status_code
-        data = _decode(raw)
+        code = answer.status
+        data = _decode(answer.body)
         log.info(kv(event="smsby_call", endpoint=path, http=code))
         if not 200 <= code < 300:
             if data is _UNREADABLE and code >= 500 and sends:
                 raise self._unreadable(path, code, sends)
-            return self._refusal(data, code, response)
+            return self._refusal(data, code, answer)
         if data is _UNREADABLE:
             raise self._unreadable(path, code, sends)
         if isinstance(data, dict) and "status" in data and data["status"] != "OK":
-            return self._refusal(data, None, response)
+            return self._refusal(data, None, answer)
         return data
 
-    def _refusal(self, data: Any, http: int | None, response: httpx.Response) -> Refusal:
+    def _refusal(self, data: Any, http: int | None, answer: ApiAnswer) -> Refusal:
         """Return the refusal an error answer stands for, its text free of the token."""
         said = parse.error_text(None if data is _UNREADABLE else data)
         text = said.replace(self._token, REDACTED) if said else ""
         if not text:
             text = codes.classify(http, "").text if http else "status not OK"
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(answer.header("retry-after"))
         return Refusal(codes.classify(http, text), text, http, retry_after)
 
     def _unreadable(self, path: str, code: int, sends: bool) -> DeliveryError:
@@ -254,16 +258,14 @@ def parse_bulk_callback(body: bytes) -> tuple[str, BulkStatus]:
     return str(data.get("uuid", "")), parse.bulk_status(data.get("messages"))
 
 
-def _read_capped(response: httpx.Response) -> bytes | None:
-    """Return the body, or None when it is larger than ``MAX_ANSWER_BYTES``."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _body(form: Mapping[str, str] | None, body: Any) -> tuple[bytes, dict[str, str]]:
+    """Return a call's body and Content-Type: a form, JSON or nothing, as httpx encodes them."""
+    if form is not None:
+        return urlencode(form).encode("ascii"), {"Content-Type": FORM}
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return data.encode("utf-8"), {"Content-Type": "application/json"}
+    return b"", {}
 
 
 def _decode(raw: bytes | None) -> Any:

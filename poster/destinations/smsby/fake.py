@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from poster.destinations.smsby.fakerules import Delivery, Reply
 from poster.destinations.smsby.fakestate import Gateway
-from poster.sandbox.httpio import Server, Serving
+from poster.sandbox.httpio import Server, Serving, answer
 
 READ_MAX_BYTES = 1024 * 1024
 CALLBACK_TIMEOUT = 2.0
@@ -251,11 +251,5 @@ def _multipart(ctype: str, raw: bytes) -> dict[str, str]:
 def _send(handler: BaseHTTPRequestHandler, reply: Reply, raw: bytes | None = None) -> None:
     """Write ``reply`` as JSON, or ``raw`` as an HTML page."""
     body = raw if raw is not None else json.dumps(reply.body, ensure_ascii=False).encode()
-    handler.send_response(reply.status)
     ctype = "text/html" if raw is not None else "application/json"
-    handler.send_header("Content-Type", ctype)
-    handler.send_header("Content-Length", str(len(body)))
-    for name, value in reply.headers.items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(body)
+    answer(handler, reply.status, [("Content-Type", ctype), *reply.headers.items()], body)

@@ -34,6 +34,7 @@ from poster.errors import (
     RetryLater,
     WebhookError,
 )
+from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
 from poster.models import State
 from poster.secrets import token_problem
@@ -41,6 +42,8 @@ from poster.secrets import token_problem
 log = logging.getLogger(__name__)
 
 AUTH_HEADER = "X-Viber-Auth-Token"
+ANSWER_MAX_BYTES = 1024 * 1024
+"""Answers above this are not read further; the documented ones are a few hundred bytes."""
 
 
 @dataclass(frozen=True)
@@ -224,22 +227,23 @@ class ViberChannel:
 
     def _call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body`` to one endpoint and return the JSON answer when its status is 0."""
-        data, response = self._request(endpoint, body)
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        data, answer = self._request(endpoint, body)
+        retry_after = parse_retry_after(answer.header("retry-after"))
         message = str(data.get("status_message", ""))
         error = _api_error(self._name, endpoint, data["status"], message, retry_after)
         if error is not None:
             raise error
         return data
 
-    def _request(
-        self, endpoint: str, body: dict[str, Any]
-    ) -> tuple[dict[str, Any], httpx.Response]:
+    def _request(self, endpoint: str, body: dict[str, Any]) -> tuple[dict[str, Any], ApiAnswer]:
         """POST ``body`` to one endpoint and return its JSON answer, whatever its status."""
         url = f"{self.api_url}/{endpoint}"
         headers = {AUTH_HEADER: self._token, "Content-Type": "application/json"}
         try:
-            response = self._client.post(url, content=encode(body), headers=headers)
+            answer = call(
+                self._client, "POST", url, headers=headers, content=encode(body),
+                timeout=self._client.timeout, limit=ANSWER_MAX_BYTES,
+            )  # fmt: skip
         except httpx.LocalProtocolError:
             # h11 quotes the offending header value, which may be the token: drop the cause.
             raise DestinationFatal(
@@ -247,7 +251,7 @@ class ViberChannel:
             ) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise _transport_error(exc, self._name, endpoint, url) from exc
-        return _read_answer(response, self._name, endpoint, url), response
+        return _read_answer(answer, self._name, endpoint, url), answer
 
 
 def _api_error(
@@ -280,11 +284,11 @@ def _when(retry_after: float | None) -> str:
     return f"in {retry_after:g}s" if retry_after is not None else "later"
 
 
-def _read_answer(response: httpx.Response, name: str, endpoint: str, url: str) -> dict[str, Any]:
+def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[str, Any]:
     """Return the JSON answer of a 2xx response, or raise for an HTTP-level failure."""
-    code = response.status_code
+    code = answer.status
     if code == 429 or code >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(answer.header("retry-after"))
         text = f"{name} answered HTTP {code} to {endpoint}; will retry {_when(retry_after)}"
         raise RetryLater(text, None, f"HTTP {code}", retry_after)
     if not 200 <= code < 300:
@@ -293,8 +297,10 @@ def _read_answer(response: httpx.Response, name: str, endpoint: str, url: str) -
             raise MessageRejected(text, None, f"HTTP {code}")
         text = f"{name} answered HTTP {code} from {url}; check viber.api_url"
         raise DestinationFatal(text, None, f"HTTP {code}")
+    if answer.body is None:
+        raise _unreadable(name, endpoint, code)
     try:
-        data = json.loads(response.content)
+        data = json.loads(answer.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _unreadable(name, endpoint, code) from exc
     if not isinstance(data, dict) or not isinstance(data.get("status"), int):
