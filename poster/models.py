@@ -1,13 +1,41 @@
-"""Define the frozen records that flow between the pipeline's stages."""
+"""Define the frozen records that flow between the pipeline's stages.
+
+The records of a feed's read (``poster.reads``), its items and their posts (``poster.items``)
+load from here on first use, so that reading the configuration and the state builds none of
+their classes.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from poster.items import Body as Body
+    from poster.items import FeedMeta as FeedMeta
+    from poster.items import Item as Item
+    from poster.items import Media as Media
+    from poster.items import Post as Post
+    from poster.reads import FeedHints as FeedHints
+    from poster.reads import FetchResult as FetchResult
+    from poster.reads import Freshness as Freshness
+    from poster.reads import ParsedFeed as ParsedFeed
+
+_HOMES = {
+    **dict.fromkeys(("Body", "FeedMeta", "Item", "Media", "Post"), "poster.items"),
+    **dict.fromkeys(("FeedHints", "FetchResult", "Freshness", "ParsedFeed"), "poster.reads"),
+}
+"""The records kept in other modules, each with the module that defines it."""
+
+
+def __getattr__(name: str) -> Any:
+    """Return one of the records kept in ``_HOMES``, importing its module on first use."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
 
 
 class Action(StrEnum):
@@ -38,219 +66,6 @@ class State(StrEnum):
     """Waiting for a later pass (pacing, rate limits, a destination that refuses); never stored."""
 
 
-@dataclass(frozen=True, init=False)
-class Media:
-    """A linked media object: an image, an enclosure or an attachment."""
-
-    url: str
-    mime_type: str | None = None
-    length: int | None = None
-    duration: int | None = None
-    title: str | None = None
-    width: int | None = None
-    height: int | None = None
-    probed: bool = False
-    """Whether ``mime_type`` and ``length`` come from the media itself rather than the feed."""
-    failed: str | None = None
-    """Why the media could not be probed (unreachable, refused): no destination should fetch it."""
-
-    def __init__(
-        self,
-        url: str,
-        mime_type: str | None = None,
-        length: int | None = None,
-        duration: int | None = None,
-        title: str | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        probed: bool = False,
-        failed: str | None = None,
-    ) -> None:
-        # One update of the instance's dict instead of a frozen setattr per field, as Item.
-        self.__dict__.update(
-            url=url, mime_type=mime_type, length=length, duration=duration, title=title,
-            width=width, height=height, probed=probed, failed=failed,
-        )  # fmt: skip
-
-    @property
-    def is_jpeg(self) -> bool:
-        """Tell whether the Channels Post API will take this as a picture (JPEG only)."""
-        if self.mime_type:
-            return self.mime_type.lower() in ("image/jpeg", "image/jpg", "image/pjpeg")
-        path = self.url.split("?", 1)[0].split("#", 1)[0].lower()
-        return path.endswith((".jpg", ".jpeg"))
-
-    @property
-    def is_mp4(self) -> bool:
-        """Tell whether this is an MP4 video, the only video the API takes."""
-        if self.mime_type:
-            return self.mime_type.lower() in ("video/mp4", "video/x-m4v")
-        path = self.url.split("?", 1)[0].split("#", 1)[0].lower()
-        return path.endswith((".mp4", ".m4v"))
-
-
-class Body:
-    """An item's content as HTML, plain text and summary, derived only when first asked for.
-
-    Turning HTML into text is the costliest part of reading a feed, and most items of a pass
-    are already known and never rendered, so parsers hand over a function instead of results.
-    """
-
-    def __init__(
-        self,
-        html: str = "",
-        text: str = "",
-        summary: str = "",
-        *,
-        derive: Callable[[], tuple[str, str, str]] | None = None,
-    ) -> None:
-        self._derive = derive
-        self._parts = None if derive is not None else (html, text, summary)
-        self._lock = threading.Lock()
-
-    @property
-    def parts(self) -> tuple[str, str, str]:
-        """Return (html, text, summary), deriving them once."""
-        if self._parts is None:
-            with self._lock:
-                if self._parts is None and self._derive is not None:
-                    self._parts = self._derive()
-                    self._derive = None
-        assert self._parts is not None
-        return self._parts
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Body) and self.parts == other.parts
-
-    def __hash__(self) -> int:
-        return hash(self.parts)
-
-    def __repr__(self) -> str:
-        return "Body(...)" if self._parts is None else f"Body{self._parts!r}"
-
-
-def _body(html: str, text: str, summary: str) -> Body:
-    """Return a body of the given parts; text missing beside HTML is derived from it."""
-    if html and not text:
-        return Body(derive=lambda: (html, _text_of(html), summary))
-    return Body(html, text, summary)
-
-
-def _text_of(html: str) -> str:
-    """Turn HTML into text, loading the HTML parser only when a body is first derived."""
-    from poster.text import html_to_text
-
-    return html_to_text(html)
-
-
-@dataclass(frozen=True, init=False)
-class Item:
-    """One normalized feed entry, whatever format it came from.
-
-    ``content_html``, ``content_text`` and ``summary`` come from ``body``; pass them directly, or
-    a lazy ``Body`` built by a parser.
-    """
-
-    key: str
-    title: str
-    link: str | None
-    author: str | None
-    published: datetime | None
-    updated: datetime | None
-    tags: tuple[str, ...]
-    image: Media | None
-    thumbnail: Media | None
-    enclosures: tuple[Media, ...]
-    body: Body = field(repr=False)
-
-    def __init__(
-        self,
-        key: str,
-        title: str = "",
-        link: str | None = None,
-        content_html: str = "",
-        content_text: str = "",
-        summary: str = "",
-        author: str | None = None,
-        published: datetime | None = None,
-        updated: datetime | None = None,
-        tags: tuple[str, ...] = (),
-        image: Media | None = None,
-        thumbnail: Media | None = None,
-        enclosures: tuple[Media, ...] = (),
-        body: Body | None = None,
-    ) -> None:
-        values = {
-            "key": key, "title": title, "link": link, "author": author,
-            "published": published, "updated": updated, "tags": tags, "image": image,
-            "thumbnail": thumbnail, "enclosures": enclosures,
-            "body": body or _body(content_html, content_text, summary),
-        }  # fmt: skip
-        # One update of the instance's dict instead of a frozen setattr per field: a feed's
-        # items are built by the thousand, and this was a third of the cost of each.
-        self.__dict__.update(values)
-
-    @property
-    def content_html(self) -> str:
-        """Return the item's richest content as HTML (relative URLs made absolute)."""
-        return self.body.parts[0]
-
-    @property
-    def content_text(self) -> str:
-        """Return the content as clean plain text."""
-        return self.body.parts[1]
-
-    @property
-    def summary(self) -> str:
-        """Return the item's summary as plain text (the start of the content without one)."""
-        return self.body.parts[2]
-
-    @property
-    def date(self) -> datetime | None:
-        """Return the best date for ordering: published, else updated."""
-        return self.published or self.updated
-
-    def stub(self) -> Item:
-        """Return the item without its content and media: enough to name it in a report."""
-        return Item(self.key, self.title, self.link, published=self.published, updated=self.updated)
-
-
-@dataclass(frozen=True)
-class FeedHints:
-    """What a feed document says about how often to read it (RSS 2.0, RSS 1.0 Syndication)."""
-
-    ttl: int | None = None
-    """Minutes the channel may be cached (RSS ``<ttl>``)."""
-    skip_hours: frozenset[int] = frozenset()
-    """Hours of the day, 0-23 GMT, in which not to read it (RSS ``<skipHours>``)."""
-    skip_days: frozenset[int] = frozenset()
-    """Days of the week, 0 for Monday, on which not to read it (RSS ``<skipDays>``)."""
-    update_period: str | None = None
-    """``hourly``, ``daily``, ``weekly``, ``monthly`` or ``yearly`` (``sy:updatePeriod``)."""
-    update_frequency: int = 1
-    """Updates per period (``sy:updateFrequency``)."""
-    update_base: datetime | None = None
-    """When the updates' rhythm started (``sy:updateBase``)."""
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    """A parsed feed: its own title and link, and its items in document order."""
-
-    title: str = ""
-    link: str | None = None
-    items: tuple[Item, ...] = ()
-    format: str = ""
-    warnings: tuple[str, ...] = ()
-    """What was wrong with the document but repaired, such as invalid bytes replaced."""
-    hubs: tuple[str, ...] = ()
-    """The WebSub hubs the document names (``rel="hub"`` links, JSON Feed ``hubs``)."""
-    topic: str | None = None
-    """The URL the document says it lives at (``rel="self"``, JSON Feed ``feed_url``)."""
-    hints: FeedHints = field(default_factory=FeedHints)
-    """What the publisher said about how often to read the feed."""
-
-
 @dataclass(frozen=True)
 class Validators:
     """What the previous response said, for conditional GET (RFC 9110 §13) and hashing."""
@@ -269,53 +84,6 @@ class NextPoll:
     """What set the time: the schedule (``every 15m``) or a hint (``ttl 60 min``)."""
     hinted: bool = False
     """Whether a publisher's hint put the time after the schedule's."""
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """How long a response stays fresh (RFC 9111 §4.2), and the header that said so."""
-
-    seconds: float
-    source: str
-    """The header as a person would name it: ``Cache-Control max-age=1800``."""
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """The outcome of one successful fetch.
-
-    ``body`` is ``None`` when there is nothing new to parse: the server answered 304, or the
-    body is byte-identical to the previous one (``unchanged``).
-    """
-
-    feed: str
-    url: str
-    status: int
-    body: bytes | None
-    validators: Validators
-    content_type: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    unchanged: bool = False
-    fetched_at: datetime | None = None
-    elapsed: float = 0.0
-    freshness: Freshness | None = None
-    """How long the server said the response stays fresh, on a 200 or a 304 alike."""
-
-    @property
-    def has_body(self) -> bool:
-        """Tell whether this result carries a body worth parsing."""
-        return self.body is not None
-
-
-@dataclass(frozen=True)
-class FeedMeta:
-    """What templates may know about the feed an item came from."""
-
-    name: str
-    title: str = ""
-    link: str | None = None
-    url: str = ""
-    tags: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -345,30 +113,3 @@ class Sticker:
 
 
 Fixed = Location | Contact | Sticker
-
-
-@dataclass(frozen=True)
-class Post:
-    """An item rendered for one kind of destination: its type, its text uncut, and its media.
-
-    A destination kind composes its own message from a post, under its own limits.
-    """
-
-    type: str
-    text: str
-    feed: str
-    key: str
-    title: str = ""
-    link: str | None = None
-    image: Media | None = None
-    thumbnail: Media | None = None
-    enclosures: tuple[Media, ...] = ()
-    fixed: Fixed | None = None
-
-    @classmethod
-    def of(cls, item: Item, type: str, text: str, feed: str) -> Post:
-        """Return the post of ``item`` rendered as ``type`` with ``text``."""
-        return cls(
-            type, text, feed, item.key, item.title, item.link,
-            item.image, item.thumbnail, item.enclosures,
-        )  # fmt: skip

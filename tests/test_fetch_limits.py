@@ -59,7 +59,9 @@ def test_a_dripping_source_stops_at_the_deadline(
     assert str(caught.value) == (
         f"feed 'slow': {feed.url}: not fetched within the 0.3s deadline (deadline)"
     )
-    assert 0.3 <= elapsed < 1.0  # every read came well within the 1 s timeout
+    # The message names the deadline, not the 1 s timeout: every read came well within that.
+    # The bound leaves room for the first https read's TLS context on a loaded machine.
+    assert 0.3 <= elapsed < 2.0
     assert server.served == 0
 
 

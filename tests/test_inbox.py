@@ -12,6 +12,7 @@ from poster.errors import StateError
 from poster.ops import inbox
 from poster.ops.commands import OPERATOR_DISABLED
 from poster.ops.inbox import Request, decode, drain, encode, pending, submit
+from poster.ops.waiting import waiting
 from poster.store import Store
 from poster.store.ledger import FAILED, UNCERTAIN
 
@@ -189,3 +190,12 @@ def test_submit_explains_an_inbox_it_cannot_write(tmp_path: Path) -> None:
     (tmp_path / "inbox").write_text("a file where the folder should be")
     with pytest.raises(StateError, match="inbox: cannot be written"):
         submit(tmp_path, Request("feed-enable", "news"))
+
+
+def test_waiting_describes_each_request_in_order_and_a_file_that_is_none(state: Path) -> None:
+    assert waiting(state) == []
+    submit(state, Request("feed-disable", "news"))
+    (state / "inbox" / "99999999999999999999-1-bad.json").write_bytes(b"{")
+    found = waiting(state)
+    assert found[0] == "feed disable news"
+    assert found[1].startswith("99999999999999999999-1-bad.json: not a request (")

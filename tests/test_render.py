@@ -27,6 +27,7 @@ from poster.destinations.viber.messages import (
 )
 from poster.destinations.viber.typechoice import choose_type, file_name, possible_types
 from poster.errors import RenderError
+from poster.htmltext import html_to_text
 from poster.models import Contact, FeedMeta, Fixed, Item, Location, Media, Sticker
 from poster.render import SAMPLE_ITEM, Renderer, clean_output
 from poster.render import filters as f
@@ -654,6 +655,10 @@ def test_shipped_picture_caption_keeps_link() -> None:
     assert len(caption) <= 768
     assert caption.endswith("\n\nhttps://example.com/" + "p" * 300)
     assert caption.startswith("*Очень длинный заголовок")
+
+
+def test_the_sample_items_text_is_what_its_html_turns_into() -> None:
+    assert SAMPLE_ITEM.content_text == html_to_text(SAMPLE_ITEM.content_html)
 
 
 def test_check_uses_sample_item() -> None:

@@ -280,6 +280,25 @@ def test_reads_of_many_feeds_are_recorded_in_one_write_per_table_change(tmp_path
         assert store.feed_state("news").last_failure == T0
 
 
+def test_feed_states_read_many_feeds_as_feed_state_reads_each(tmp_path: Path) -> None:
+    later = T0 + timedelta(minutes=5)
+    with Store(tmp_path) as store:
+        store.record_fetch_failed("news", T0, "HTTP 503", later)
+        store.record_fetch_ok("blog", later)
+        store.set_disabled("shop", "HTTP 410: the feed is gone")
+        names = ["news", "blog", "shop", "never-read"]
+        in_memory = store.feed_states(names)
+        assert in_memory == {name: store.feed_state(name) for name in names}
+    with Store(tmp_path, read_only=True) as store:
+        assert store.feed_states(names) == in_memory
+        assert store.feed_states(["never-read"]) == {"never-read": FeedState("never-read")}
+    assert in_memory["news"].consecutive_failures == 1
+    assert all(
+        vars(state).keys() == vars(FeedState(name)).keys() for name, state in in_memory.items()
+    )
+    assert in_memory["shop"].disabled == "HTTP 410: the feed is gone"
+
+
 def test_meta_values_survive_a_restart(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         assert store.get_meta("sender") is None
@@ -638,6 +657,10 @@ BAD_SNAPSHOTS = {
     "unknown-state": ("unknown_state.json", "unknown state 'posted'"),
     "seen-without-keys": ("seen_without_keys.json", "seen record 1 has no list of text 'keys'"),
     "seen-key-not-text": ("seen_key_not_text.json", "seen record 1 has no list of text 'keys'"),
+    "feed-without-fields": (
+        "feed_without_fields.json",
+        "feed record 1 lacks disabled, next_attempt",
+    ),
 }
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from poster.text import html_to_text, truncate
+import poster.text
+from poster.htmltext import html_to_text
+from poster.text import truncate
 
 
 @pytest.mark.parametrize(
@@ -84,3 +86,9 @@ def test_truncate(text: str, limit: int, expected: str) -> None:
 
 def test_truncate_custom_ellipsis() -> None:
     assert truncate("one two three four", 12, " [more]") == "one [more]"
+
+
+def test_html_to_text_still_reads_from_poster_text() -> None:
+    assert poster.text.html_to_text is html_to_text
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = poster.text.nothing  # type: ignore[attr-defined]

@@ -83,12 +83,12 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from poster.ops import inbox
+    from poster.ops import waiting
     from poster.ops.status import format_status, status_view
     from poster.store import Store
 
     folder = state_dir(args)
-    requests = inbox.waiting(folder), inbox.daemon_running(folder)
+    requests = waiting.waiting(folder), waiting.daemon_running(folder)
     with Store(folder, read_only=True) as store:
         view = status_view(config, store, datetime.now(UTC), *requests)
     if args.json:

@@ -15,14 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from poster.models import Post, State
+from poster.models import State
 
 if TYPE_CHECKING:
     import httpx
 
     from poster.config import DestinationConfig, FeedConfig
     from poster.config.feedkeys import Key
-    from poster.models import Item
+    from poster.models import Item, Post
     from poster.sandbox.fakes import Fake
     from poster.sandbox.hooks import SandboxHost
 

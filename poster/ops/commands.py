@@ -10,7 +10,6 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from poster.models import Validators
-from poster.select import HELD_LABEL
 from poster.store import RELEASED, Store
 from poster.store.ledger import (
     FAILED,
@@ -34,10 +33,9 @@ RETRYABLE = (FAILED, UNCERTAIN, SKIPPED)
 RETRYABLE_WORDS = "failed, uncertain and skipped"
 
 
-_NOT_RETRYABLE = {
+_NOT_RETRYABLE: dict[str, str] = {
     SENT: "was sent",
     PENDING: "is being posted right now",
-    SEEN: f"was {HELD_LABEL} and never posted",
     RELEASED: "is already waiting to be sent on the feed's next pass",
 }
 
@@ -79,8 +77,18 @@ def retry_problem(store: Store, feed: str, key: str) -> str | None:
             f"feed {feed!r} has no item {key!r} on record; "
             "`poster status` lists the failed and uncertain items"
         )
-    why = " and ".join(sorted({_NOT_RETRYABLE[record.state] for record in found}))
+    why = " and ".join(sorted({_why_not(record.state) for record in found}))
     return f"item {key!r} of feed {feed!r} {why}; only {RETRYABLE_WORDS} items can be retried"
+
+
+def _why_not(state: str) -> str:
+    """Say why an item in ``state`` cannot be retried."""
+    if state == SEEN:
+        # Imported here: status reads this module and never needs the selection stage.
+        from poster.select import HELD_LABEL
+
+        return f"was {HELD_LABEL} and never posted"
+    return _NOT_RETRYABLE[state]
 
 
 def set_feed_disabled(

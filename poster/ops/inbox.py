@@ -31,6 +31,10 @@ from poster.ops.commands import (
     retry_states,
     set_feed_disabled,
 )
+from poster.ops.waiting import INBOX as INBOX
+from poster.ops.waiting import daemon_running as daemon_running
+from poster.ops.waiting import inbox_dir, pending
+from poster.ops.waiting import waiting as waiting
 from poster.store import Store
 from poster.store.files import StateFiles, write_atomic
 from poster.store.place import DAEMON, read_holder
@@ -38,7 +42,6 @@ from poster.store.store import SNAPSHOT_NAME
 
 log = logging.getLogger(__name__)
 
-INBOX = "inbox"
 REJECTED = "rejected"
 LOCK_WAIT = 5.0
 """Seconds a command waits for a one-shot run to release the state before giving up."""
@@ -160,11 +163,6 @@ def decode(data: bytes) -> Request:
     return Request(kind, value.get("feed"), value.get("key"), tuple(states))
 
 
-def inbox_dir(state_dir: Path) -> Path:
-    """Return the directory requests for the daemon of ``state_dir`` are left in."""
-    return Path(state_dir) / INBOX
-
-
 def submit(state_dir: Path, request: Request) -> Path:
     """Leave ``request`` for the daemon that holds ``state_dir``; return the file written."""
     import secrets  # here: it loads random and OpenSSL, which status, reading the inbox, skips
@@ -191,17 +189,6 @@ def _make_inbox(state_dir: Path) -> None:
     # Run as root (sudo), the directory would be root's and the daemon could not empty it.
     if os.geteuid() == 0 and inbox.stat().st_uid != owner.st_uid:
         os.chown(inbox, owner.st_uid, owner.st_gid)
-
-
-def pending(state_dir: Path) -> list[Path]:
-    """Return the request files waiting in the inbox, oldest first."""
-    try:
-        entries = list(os.scandir(inbox_dir(state_dir)))
-    except FileNotFoundError:
-        return []
-    # Temporary files end in ".tmp" and are left alone until they are renamed into place.
-    names = [e.name for e in entries if e.name.endswith(".json") and e.is_file()]
-    return [inbox_dir(state_dir) / name for name in sorted(names)]
 
 
 def drain(state_dir: Path, store: Store) -> list[str]:
@@ -275,20 +262,3 @@ def open_for_change(
                 files.lock, f"is locked: {what}{pid} is using the state; try again when it ends"
             )
         pause(PAUSE)
-
-
-def daemon_running(state_dir: Path) -> bool:
-    """Tell whether a live daemon noted itself as the holder of the state's lock."""
-    holder = read_holder(StateFiles(Path(state_dir) / SNAPSHOT_NAME))
-    return holder is not None and holder.role == DAEMON
-
-
-def waiting(state_dir: Path) -> list[str]:
-    """Describe each request waiting in the inbox, oldest first."""
-    found = []
-    for path in pending(state_dir):
-        try:
-            found.append(str(decode(path.read_bytes())))
-        except (OSError, ValueError) as exc:
-            found.append(f"{path.name}: not a request ({exc})")
-    return found

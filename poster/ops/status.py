@@ -156,8 +156,9 @@ def status_view(
         *((f.name, True, f.enabled) for f in config.feeds),
         *((n, False, False) for n in gone),
     ]
+    states = store.feed_states(name for name, _, _ in listed)
     feeds = [
-        _feed_status(store, name, configured, enabled, subs.get(name), shown)
+        _feed_status(store, states[name], configured, enabled, subs.get(name), shown)
         for name, configured, enabled in listed
     ]
     return StatusView(
@@ -187,14 +188,14 @@ def _subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, .
 
 def _feed_status(
     store: Store,
-    name: str,
+    state: FeedState,
     configured: bool,
     enabled: bool,
     push: Subscription | None,
     push_shown: bool,
 ) -> FeedStatus:
     """Return one feed's status, with when it was paused when an operator paused it."""
-    state = store.feed_state(name)
+    name = state.feed
     paused_at = None
     if state.disabled == OPERATOR_DISABLED:
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error

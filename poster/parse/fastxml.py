@@ -51,7 +51,11 @@ class FeedData:
 
 def parse_fast(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
     """Return the feed read with ElementTree, or None when the feedparser path must read it."""
-    data = read_fast(result)
+    return fast_feed(read_fast(result), result, feed)
+
+
+def fast_feed(data: FeedData | None, result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
+    """Return the feed for what ``read_fast`` read of the result, or None when it is unsure."""
     if data is None:
         return None
     if not data.entries and not is_empty_feed(data.version, data.bozo, data.feed):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import TemplateRuntimeError, Undefined
 
-from poster.text import ELLIPSIS, html_to_text, truncate
+from poster.text import ELLIPSIS, truncate
 
 DATE_FORMAT = "%d.%m.%Y %H:%M"
 _NOT_WORD = re.compile(r"\W+")
@@ -26,6 +26,9 @@ def _string(value: object) -> str:
 
 def plain(value: object, links: bool = False) -> str:
     """Return clean plain text for HTML, optionally with link targets in parentheses."""
+    # Imported here: a check whose templates never turn HTML into text loads no HTML parser.
+    from poster.htmltext import html_to_text
+
     return html_to_text(_string(value), links=links)
 
 

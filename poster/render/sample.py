@@ -27,6 +27,18 @@ SAMPLE_ITEM = Item(
         "<p>The full programme of the opening weekend is on the "
         '<a href="https://example.com/events/riverside-opening">events page</a>.</p>'
     ),
+    # What html_to_text makes of content_html, written out so that a check whose templates
+    # turn no HTML into text loads no HTML parser; a test keeps the two the same.
+    content_text=(
+        "The city's oldest park opens its gates again on Saturday morning after a year of "
+        "restoration work. Visitors will find a new playground, restored fountains and "
+        "300 freshly planted lime and oak trees.\n\n"
+        "What is new this season:\n\n"
+        "• a riverside cycle path linking the park to the old port;\n"
+        "• an open-air reading room, open daily until 9 pm;\n"
+        "• free guided walks every Sunday at 11 am.\n\n"
+        "The full programme of the opening weekend is on the events page."
+    ),
     author="Dana Whitfield",
     published=datetime(2024, 5, 14, 7, 30, tzinfo=UTC),
     updated=datetime(2024, 5, 14, 9, 5, tzinfo=UTC),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,11 @@ class FeedState:
     """What the last parse of the feed found wrong but repaired, such as invalid bytes."""
     next_poll: NextPoll | None = None
     """When the daemon reads the feed next and why, as it decided after the last read."""
+
+
+_STATE_FIELDS = frozenset(f.name for f in fields(FeedState))
+# Filling skips __init__: only while there is no __post_init__ that it would skip too.
+_STATE_FILLED = not hasattr(FeedState, "__post_init__")
 
 
 @dataclass(frozen=True)
@@ -81,22 +86,33 @@ def new_feed_doc(feed: str) -> dict[str, Any]:
     }
 
 
-def feed_state(doc: dict[str, Any]) -> FeedState:
+_FEED_DOC_KEYS = frozenset(new_feed_doc(""))
+"""The fields every feed document has."""
+
+
+def feed_state(doc: Mapping[str, Any]) -> FeedState:
     """Turn a feed document into a ``FeedState``."""
-    return FeedState(
-        feed=doc["feed"],
-        etag=doc["etag"],
-        last_modified=doc["last_modified"],
-        body_hash=doc["body_hash"],
-        last_success=from_iso(doc["last_success"]),
-        last_error=doc["last_error"],
-        consecutive_failures=doc["consecutive_failures"],
-        next_attempt=from_iso(doc["next_attempt"]),
-        disabled=doc["disabled"],
-        last_failure=from_iso(doc["last_failure"]),
-        last_warning=doc.get("last_warning"),
-        next_poll=next_poll(doc),
-    )
+    values = {
+        "feed": doc["feed"],
+        "etag": doc["etag"],
+        "last_modified": doc["last_modified"],
+        "body_hash": doc["body_hash"],
+        "last_success": from_iso(doc["last_success"]),
+        "last_error": doc["last_error"],
+        "consecutive_failures": doc["consecutive_failures"],
+        "next_attempt": from_iso(doc["next_attempt"]),
+        "disabled": doc["disabled"],
+        "last_failure": from_iso(doc["last_failure"]),
+        "last_warning": doc.get("last_warning"),
+        "next_poll": next_poll(doc),
+    }
+    if not _STATE_FILLED or values.keys() != _STATE_FIELDS:
+        return FeedState(**values)
+    # One update of the instance's dict instead of a frozen setattr per field, as
+    # config.settings.feed_config: status turns every feed's document into a state.
+    state = object.__new__(FeedState)
+    state.__dict__.update(values)
+    return state
 
 
 def next_poll(doc: Mapping[str, Any]) -> NextPoll | None:
@@ -173,5 +189,6 @@ def check_feed(doc: Mapping[str, Any]) -> str | None:
     """Say what is wrong with a feed document, or return ``None`` if it is usable."""
     if not isinstance(doc.get("feed"), str):
         return "has no text 'feed'"
-    missing = new_feed_doc("").keys() - doc.keys()
-    return f"lacks {', '.join(sorted(missing))}" if missing else None
+    if doc.keys() >= _FEED_DOC_KEYS:  # every feed's, checked when the state is opened
+        return None
+    return f"lacks {', '.join(sorted(_FEED_DOC_KEYS - doc.keys()))}"

@@ -242,6 +242,11 @@ class Store:
         with self._lock:
             return self._feeds.state(feed)
 
+    def feed_states(self, feeds: Iterable[str]) -> dict[str, FeedState]:
+        """Return what is known about each of ``feeds``, as ``feed_state`` would, at once."""
+        with self._lock:
+            return self._feeds.states(feeds, self._db.journal.read().get(FEEDS, {}))
+
     def record_fetch_ok(self, feed: str, when: datetime, poll: NextPoll | None = None) -> None:
         """Record a successful read of the feed, and when to read it next; reset its failures."""
         with self._lock:

@@ -32,6 +32,7 @@ LONGEST_FIRST = (
     f"{_KILL}[decisiontelecom]",
     "the corpus through feedparser",
     "the hostile daemon scenario",
+    "tests/test_bombs.py::test_the_bombs_are_small_and_inflate_to_a_gibibyte",
     f"{_KILL}[inteltele]",
     "the corpus through parse and render",
     f"{_KILL}[smsby]",

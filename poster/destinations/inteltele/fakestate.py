@@ -16,6 +16,7 @@ silent it does, one line each:
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections import deque
@@ -193,9 +194,11 @@ class Gateway:
         if params.get("im_sender") in self.account.banned_senders:
             return _reply_error("sender is banned")
         phones = [p.strip() for p in params["to"].split(",") if p.strip()]
-        return {"reply": [self._one(phone, params) for phone in phones]}
+        # Every number of a request gets the same message: pick its params out once, shared.
+        kept = {k: v for k, v in params.items() if k.startswith(("im_", "sms_"))}
+        return {"reply": [self._one(phone, kept) for phone in phones]}
 
-    def _one(self, phone: str, params: Mapping[str, str]) -> dict[str, str]:
+    def _one(self, phone: str, kept: Mapping[str, str]) -> dict[str, str]:
         """Queue one number's message, or return its per-number error."""
         account, now = self.account, self.clock()
         place = _country(phone) if phone not in account.unknown_country else None
@@ -206,13 +209,13 @@ class Gateway:
             return {"number": phone, "status": "error: number is blacklisted"}
         if phone in account.unroutable or country not in RATES:
             return {"number": phone, "status": "error: no route to country"}
-        if self._repeated(phone, params["im_message"], now):
+        if self._repeated(phone, kept["im_message"], now):
             return {"number": phone, "status": "error: repeat detected"}
-        cost = max(Decimal(price) for price, _ in RATES[country].values())
+        cost = _cost(country)
         if account.balance - cost < -account.credit:
             return {"number": phone, "status": "error: low balance", "cost": f"{cost:.6f}"}
         account.balance -= cost
-        delivery = self._record(phone, country, cost, params, now)
+        delivery = self._record(phone, country, cost, kept, now)
         return {
             "status": "OK", "cost": f"{cost:.6f}", "country": country, "mcc": mcc,
             "number": phone, "message_id": delivery.message_id,
@@ -224,15 +227,14 @@ class Gateway:
         return last is not None and now - last < REPEAT_SECONDS
 
     def _record(
-        self, phone: str, country: str, cost: Decimal, params: Mapping[str, str], now: float
+        self, phone: str, country: str, cost: Decimal, kept: Mapping[str, str], now: float
     ) -> Delivery:
         """Keep one accepted message, as the phone will get it."""
-        kept = {k: v for k, v in params.items() if k.startswith(("im_", "sms_"))}
         outcome = self.account.outcomes.get(phone, "delivrd")
         done = now + self.account.deliver_after
         delivery = Delivery(str(uuid.uuid4()), phone, country, cost, kept, now, done, outcome)
         self.deliveries.append(delivery)
-        self._last_sent[phone, params.get("im_message")] = now
+        self._last_sent[phone, kept.get("im_message")] = now
         return delivery
 
     def _status(self, params: Mapping[str, str]) -> Any:
@@ -268,6 +270,12 @@ def _rates() -> dict[str, dict[str, list[Any]]]:
         country: {network: [float(price), flag] for network, (price, flag) in networks.items()}
         for country, networks in RATES.items()
     }
+
+
+@functools.cache
+def _cost(country: str) -> Decimal:
+    """Return what a message to ``country`` costs: its dearest network's price."""
+    return max(Decimal(price) for price, _ in RATES[country].values())
 
 
 def _country(phone: str) -> tuple[str, str] | None:

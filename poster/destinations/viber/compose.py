@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from poster.destinations.viber.apilimits import BODY_MAX_BYTES
+from poster.destinations.viber.apilimits import text_limit as text_limit
 from poster.destinations.viber.messages import (
-    BODY_MAX_BYTES,
-    PICTURE_TEXT_MAX,
-    TEXT_MAX,
-    URL_TEXT_MAX,
     ContactMessage,
     FileMessage,
     LocationMessage,
@@ -34,19 +32,11 @@ from poster.errors import RenderError
 from poster.models import Contact, Fixed, Location, Post
 from poster.text import truncate
 
-TEXT_LIMITS = {"text": TEXT_MAX, "picture": PICTURE_TEXT_MAX, "url": URL_TEXT_MAX}
-"""Characters of text each type carries; video and file messages have no text field."""
-
 # Stand-ins as long as real credentials, so the size check covers the envelope too.
 _SENDER = "x" * 32
 _TOKEN = "x" * 64
 
 Maker = Callable[[str], Message]
-
-
-def text_limit(kind: str) -> int:
-    """Return how many characters of text a message of type ``kind`` carries."""
-    return TEXT_LIMITS.get(kind, 0)
 
 
 def compose(post: Post) -> Message:

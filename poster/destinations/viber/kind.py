@@ -20,9 +20,7 @@ from poster.destinations import (
     TokenSource,
 )
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.models import Item, Post
 from poster.secrets import find_token, section, source_text
-from poster.store.ledger import sender_key
 
 if TYPE_CHECKING:
     import httpx
@@ -30,6 +28,7 @@ if TYPE_CHECKING:
     from poster.destinations.viber.account import ViberAdmin
     from poster.destinations.viber.api import ViberChannel
     from poster.media.policy import MediaRules
+    from poster.models import Item, Post
     from poster.sandbox.hooks import SandboxHost
 
 UNRESOLVED_SENDER = "<super-admin id from get_account_info>"
@@ -62,7 +61,7 @@ class ViberKind:
     def fixed_limits(self) -> Mapping[str, Limit]:
         """Return the API's limits on a fixed contact card's fields."""
         # Here: the message model loads when a message is made, and status and check make none.
-        from poster.destinations.viber.messages import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
+        from poster.destinations.viber.apilimits import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
 
         return {
             "contact.name": Limit(CONTACT_NAME_MAX, _API),
@@ -106,9 +105,9 @@ class ViberKind:
 
     def text_limit(self, type: str) -> int:
         """Return the characters of text a message of ``type`` carries."""
-        from poster.destinations.viber import compose
+        from poster.destinations.viber.apilimits import text_limit
 
-        return compose.text_limit(type)
+        return text_limit(type)
 
     def compose(self, post: Post) -> Message:
         """Return the channel message for ``post``, cut to the API's limits."""
@@ -190,6 +189,8 @@ def channel(
         token = channel_token(settings, config_file, name=spec.name)
     if state is None:
         return ViberChannel(http, token, api_url=settings.api_url, sender=settings.sender)
+    from poster.store.ledger import sender_key
+
     key = sender_key(spec.name)
 
     def remember(found: str) -> None:
@@ -210,6 +211,9 @@ def remembered_sender(state: Entries, destination: str, api_url: str) -> str | N
     Releases with one channel kept it per API URL; only the shorthand destination inherits it,
     since another destination with the same API URL is another channel.
     """
+    # Imported here: check reads the channel's settings without the ledger's records.
+    from poster.store.ledger import sender_key
+
     found = state.get_meta(sender_key(destination))
     if found is None and destination == SHORTHAND:
         found = state.get_meta(f"sender {api_url.rstrip('/')}")

@@ -1,6 +1,6 @@
-"""Define the Channels Post API message types and their documented limits.
+"""Define the Channels Post API message types; their documented limits are in ``apilimits``.
 
-Every limit here comes from ``viber-channels-post-api.txt`` ("Message types"). A message's
+Every limit comes from ``viber-channels-post-api.txt`` ("Message types"). A message's
 ``payload()`` is the JSON body without ``auth_token`` and ``from``: the destination adds those.
 """
 
@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from poster import destinations
-
-TEXT_MAX = 7000
-PICTURE_TEXT_MAX = 768
-VIDEO_DURATION_MAX = 180
-FILE_NAME_MAX = 256
-URL_MEDIA_MAX = 2000
-URL_TEXT_MAX = 120
-CONTACT_NAME_MAX = 28
-CONTACT_PHONE_MAX = 18
-BODY_MAX_BYTES = 30 * 1024
-"""The whole JSON body, envelope included, must stay under 30 KB."""
+from poster.destinations.viber.apilimits import BODY_MAX_BYTES as BODY_MAX_BYTES
+from poster.destinations.viber.apilimits import CONTACT_NAME_MAX as CONTACT_NAME_MAX
+from poster.destinations.viber.apilimits import CONTACT_PHONE_MAX as CONTACT_PHONE_MAX
+from poster.destinations.viber.apilimits import FILE_NAME_MAX as FILE_NAME_MAX
+from poster.destinations.viber.apilimits import PICTURE_TEXT_MAX as PICTURE_TEXT_MAX
+from poster.destinations.viber.apilimits import TEXT_MAX as TEXT_MAX
+from poster.destinations.viber.apilimits import URL_MEDIA_MAX as URL_MEDIA_MAX
+from poster.destinations.viber.apilimits import URL_TEXT_MAX as URL_TEXT_MAX
+from poster.destinations.viber.apilimits import VIDEO_DURATION_MAX as VIDEO_DURATION_MAX
 
 MESSAGE_TYPES = ("text", "picture", "video", "file", "url", "location", "contact", "sticker")
 

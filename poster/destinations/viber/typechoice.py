@@ -16,7 +16,7 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
-from poster.destinations.viber.messages import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
+from poster.destinations.viber.apilimits import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
 from poster.media.policy import ImageRule, MediaRules, describe
 from poster.models import Item, Media
 

@@ -1,0 +1,229 @@
+"""Define the records of a feed's items and of the posts rendered from them.
+
+``poster.models`` names them too; they live apart so that a command which only reads the
+configuration and the state, such as ``status``, never builds their classes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from poster.models import Fixed
+
+
+@dataclass(frozen=True, init=False)
+class Media:
+    """A linked media object: an image, an enclosure or an attachment."""
+
+    url: str
+    mime_type: str | None = None
+    length: int | None = None
+    duration: int | None = None
+    title: str | None = None
+    width: int | None = None
+    height: int | None = None
+    probed: bool = False
+    """Whether ``mime_type`` and ``length`` come from the media itself rather than the feed."""
+    failed: str | None = None
+    """Why the media could not be probed (unreachable, refused): no destination should fetch it."""
+
+    def __init__(
+        self,
+        url: str,
+        mime_type: str | None = None,
+        length: int | None = None,
+        duration: int | None = None,
+        title: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        probed: bool = False,
+        failed: str | None = None,
+    ) -> None:
+        # One update of the instance's dict instead of a frozen setattr per field, as Item.
+        self.__dict__.update(
+            url=url, mime_type=mime_type, length=length, duration=duration, title=title,
+            width=width, height=height, probed=probed, failed=failed,
+        )  # fmt: skip
+
+    @property
+    def is_jpeg(self) -> bool:
+        """Tell whether the Channels Post API will take this as a picture (JPEG only)."""
+        if self.mime_type:
+            return self.mime_type.lower() in ("image/jpeg", "image/jpg", "image/pjpeg")
+        path = self.url.split("?", 1)[0].split("#", 1)[0].lower()
+        return path.endswith((".jpg", ".jpeg"))
+
+    @property
+    def is_mp4(self) -> bool:
+        """Tell whether this is an MP4 video, the only video the API takes."""
+        if self.mime_type:
+            return self.mime_type.lower() in ("video/mp4", "video/x-m4v")
+        path = self.url.split("?", 1)[0].split("#", 1)[0].lower()
+        return path.endswith((".mp4", ".m4v"))
+
+
+class Body:
+    """An item's content as HTML, plain text and summary, derived only when first asked for.
+
+    Turning HTML into text is the costliest part of reading a feed, and most items of a pass
+    are already known and never rendered, so parsers hand over a function instead of results.
+    """
+
+    def __init__(
+        self,
+        html: str = "",
+        text: str = "",
+        summary: str = "",
+        *,
+        derive: Callable[[], tuple[str, str, str]] | None = None,
+    ) -> None:
+        self._derive = derive
+        self._parts = None if derive is not None else (html, text, summary)
+        self._lock = threading.Lock()
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        """Return (html, text, summary), deriving them once."""
+        if self._parts is None:
+            with self._lock:
+                if self._parts is None and self._derive is not None:
+                    self._parts = self._derive()
+                    self._derive = None
+        assert self._parts is not None
+        return self._parts
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Body) and self.parts == other.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __repr__(self) -> str:
+        return "Body(...)" if self._parts is None else f"Body{self._parts!r}"
+
+
+def _body(html: str, text: str, summary: str) -> Body:
+    """Return a body of the given parts; text missing beside HTML is derived from it."""
+    if html and not text:
+        return Body(derive=lambda: (html, _text_of(html), summary))
+    return Body(html, text, summary)
+
+
+def _text_of(html: str) -> str:
+    """Turn HTML into text, loading the HTML parser only when a body is first derived."""
+    from poster.htmltext import html_to_text
+
+    return html_to_text(html)
+
+
+@dataclass(frozen=True, init=False)
+class Item:
+    """One normalized feed entry, whatever format it came from.
+
+    ``content_html``, ``content_text`` and ``summary`` come from ``body``; pass them directly, or
+    a lazy ``Body`` built by a parser.
+    """
+
+    key: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    tags: tuple[str, ...]
+    image: Media | None
+    thumbnail: Media | None
+    enclosures: tuple[Media, ...]
+    body: Body = field(repr=False)
+
+    def __init__(
+        self,
+        key: str,
+        title: str = "",
+        link: str | None = None,
+        content_html: str = "",
+        content_text: str = "",
+        summary: str = "",
+        author: str | None = None,
+        published: datetime | None = None,
+        updated: datetime | None = None,
+        tags: tuple[str, ...] = (),
+        image: Media | None = None,
+        thumbnail: Media | None = None,
+        enclosures: tuple[Media, ...] = (),
+        body: Body | None = None,
+    ) -> None:
+        values = {
+            "key": key, "title": title, "link": link, "author": author,
+            "published": published, "updated": updated, "tags": tags, "image": image,
+            "thumbnail": thumbnail, "enclosures": enclosures,
+            "body": body or _body(content_html, content_text, summary),
+        }  # fmt: skip
+        # One update of the instance's dict instead of a frozen setattr per field: a feed's
+        # items are built by the thousand, and this was a third of the cost of each.
+        self.__dict__.update(values)
+
+    @property
+    def content_html(self) -> str:
+        """Return the item's richest content as HTML (relative URLs made absolute)."""
+        return self.body.parts[0]
+
+    @property
+    def content_text(self) -> str:
+        """Return the content as clean plain text."""
+        return self.body.parts[1]
+
+    @property
+    def summary(self) -> str:
+        """Return the item's summary as plain text (the start of the content without one)."""
+        return self.body.parts[2]
+
+    @property
+    def date(self) -> datetime | None:
+        """Return the best date for ordering: published, else updated."""
+        return self.published or self.updated
+
+    def stub(self) -> Item:
+        """Return the item without its content and media: enough to name it in a report."""
+        return Item(self.key, self.title, self.link, published=self.published, updated=self.updated)
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What templates may know about the feed an item came from."""
+
+    name: str
+    title: str = ""
+    link: str | None = None
+    url: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Post:
+    """An item rendered for one kind of destination: its type, its text uncut, and its media.
+
+    A destination kind composes its own message from a post, under its own limits.
+    """
+
+    type: str
+    text: str
+    feed: str
+    key: str
+    title: str = ""
+    link: str | None = None
+    image: Media | None = None
+    thumbnail: Media | None = None
+    enclosures: tuple[Media, ...] = ()
+    fixed: Fixed | None = None
+
+    @classmethod
+    def of(cls, item: Item, type: str, text: str, feed: str) -> Post:
+        """Return the post of ``item`` rendered as ``type`` with ``text``."""
+        return cls(
+            type, text, feed, item.key, item.title, item.link,
+            item.image, item.thumbnail, item.enclosures,
+        )  # fmt: skip
