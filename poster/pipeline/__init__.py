@@ -1,9 +1,8 @@
 """Run feeds through every stage in order: fetch, parse, select, render, send, record.
 
 ``stages`` holds each stage and the records between them, ``outbox`` the posts waiting for
-each destination (``ahead``: a one-shot drain writing each next intent during the current
-call), ``pacing`` and ``gatekeeper`` when each may post (``gate``: quiet hours and a daily
-cap), and ``passes`` a one-shot pass over feeds. The names below load with their
+each destination, ``pacing`` and ``gatekeeper`` when each may post (``gate``: quiet hours and
+a daily cap), and ``passes`` a one-shot pass over feeds. The names below load with their
 module on first use, so a command that needs only ``gatekeeper`` never loads the fetch, parse
 and render stages behind them.
 """
