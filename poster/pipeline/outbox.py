@@ -23,7 +23,6 @@ from poster.daemon.schedule import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, ba
 from poster.destinations import Destination, Message
 from poster.errors import RenderError
 from poster.models import State
-from poster.pipeline.ahead import back_to_back, drain_ahead
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import (
@@ -35,10 +34,8 @@ from poster.pipeline.stages import (
     FeedReport,
     Outcome,
     finish,
-    intend,
     render,
     send,
-    transmit,
 )
 from poster.select import Decision
 
@@ -233,24 +230,6 @@ class Outbox:
         deps = self._deps()
         return send(entry.decision, entry.batch, deps, lane.destination, self._message(lane, entry))
 
-    def intend(self, lane: Lane, entry: Entry) -> Message | Outcome:
-        """Render an entry and record the intent to send it: its message, or its failure."""
-        deps = self._deps()
-        message = self._message(lane, entry)
-        return intend(entry.decision, entry.batch, deps, lane.destination, message)
-
-    def transmit(self, lane: Lane, entry: Entry, message: Message) -> Outcome:
-        """Send an entry whose intent is recorded, and record the answer."""
-        return transmit(entry.decision, entry.batch, self._deps(), lane.destination, message)
-
-    def withdraw(self, lane: Lane, entry: Entry) -> None:
-        """Release an entry whose intent was recorded but which was never sent."""
-        self._deps().ledger.release(entry.feed, entry.key, lane.name)
-
-    def wait(self, lane: Lane, entry: Entry, reason: str) -> None:
-        """Finish an entry for this pass as waiting for the next one, and say why."""
-        self.done(entry, _at(Outcome(entry.decision, delivery=DEFERRED, error=reason), lane))
-
     def _message(self, lane: Lane, entry: Entry) -> Message | RenderError:
         """Return the entry's message for the lane's kind, rendered on first need."""
         kind = lane.destination.kind
@@ -299,9 +278,6 @@ class Outbox:
         """Send what each lane holds, up to its ``max_per_pass``; the rest waits (a run --once)."""
         for lane in self.lanes.values():
             lane.pacer.start_pass()
-            if back_to_back(lane):
-                drain_ahead(self, lane)
-                continue
             stop: str | None = None
             held = 0
             for entry in lane.take_all():
@@ -314,7 +290,8 @@ class Outbox:
                 elif stop is None and not lane.pacer.admit():
                     stop = f"waiting for the next pass (max_per_pass={lane.pacer.max_per_pass})"
                 if hold is not None or stop is not None:
-                    self.wait(lane, entry, str(hold or stop))
+                    waiting = Outcome(entry.decision, delivery=DEFERRED, error=str(hold or stop))
+                    self.done(entry, _at(waiting, lane))
                     continue
                 outcome = self._send(lane, entry)
                 if outcome.delivery in (DEFERRED, UNCERTAIN):

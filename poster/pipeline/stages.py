@@ -313,23 +313,6 @@ def send(
     message: Message | RenderError,
 ) -> Outcome:
     """Hand a rendered item to ``destination``: "pending" recorded before, the result after."""
-    intended = intend(decision, batch, deps, destination, message)
-    if isinstance(intended, Outcome):
-        return intended
-    return transmit(decision, batch, deps, destination, intended)
-
-
-def intend(
-    decision: Decision,
-    batch: Batch,
-    deps: Deps,
-    destination: Destination,
-    message: Message | RenderError,
-) -> Message | Outcome:
-    """Record the intent to send an item, on disk when this returns; fail one not rendered.
-
-    Returns the message to transmit, or the outcome of an item that failed to render.
-    """
     item, feed, where = decision.item, batch.feed.name, destination.name
     if isinstance(message, RenderError):
         deps.ledger.record_failed(feed, item.key, where, str(message))
@@ -338,14 +321,6 @@ def intend(
         )
         return Outcome(decision, delivery=FAILED, error=str(message), destination=where)
     deps.ledger.record_pending(feed, item.key, where)
-    return message
-
-
-def transmit(
-    decision: Decision, batch: Batch, deps: Deps, destination: Destination, message: Message
-) -> Outcome:
-    """Call ``destination`` with an item whose intent is recorded, and record its answer."""
-    item, feed, where = decision.item, batch.feed.name, destination.name
     try:
         with deps.stage("send"):
             receipt = destination.send(message)
