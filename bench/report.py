@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -54,8 +55,14 @@ def _pick(samples: Sequence[Sample], tool: str, scenario: str) -> list[Sample]:
 
 
 def _median(samples: Sequence[Sample], tool: str, scenario: str, attr: str) -> float:
-    """Return the median of ``attr`` over one tool's samples in one scenario."""
-    return statistics.median(float(getattr(s, attr)) for s in _pick(samples, tool, scenario))
+    """Return the median of ``attr`` over one tool's samples in one scenario (NaN: none)."""
+    picked = _pick(samples, tool, scenario)
+    return statistics.median(float(getattr(s, attr)) for s in picked) if picked else math.nan
+
+
+def _cell(value: float, spec: str, unit: str = "") -> str:
+    """Return ``value`` formatted by ``spec`` with ``unit``, or a dash for a tool not run."""
+    return "–" if math.isnan(value) else format(value, spec) + unit
 
 
 def _verdict(ok: bool) -> str:
@@ -75,11 +82,14 @@ def _main_table(samples: Sequence[Sample]) -> list[str]:
         peaks = (_median(samples, t, scenario, "peak_kib") / 1024 for t in ("poster", "rss2email"))
         ratio = theirs / mine
         want = SPEED_TARGETS.get(scenario)
-        target = f"≥ {want:g}×: {_verdict(ratio >= want)}" if want else "–"
+        target = "–"
+        if want is not None and not math.isnan(ratio):
+            target = f"≥ {want:g}×: {_verdict(ratio >= want)}"
         checks = all(s.ok for s in samples if s.scenario == scenario)
         rows.append(
-            f"| {scenario} | {mine:.2f} | {theirs:.2f} | {ratio:.1f}× | {target} | "
-            + " | ".join(f"{p:.1f}" for p in peaks)
+            f"| {scenario} | {mine:.2f} | {_cell(theirs, '.2f')} | {_cell(ratio, '.1f', '×')} | "
+            f"{target} | "
+            + " | ".join(_cell(p, ".1f") for p in peaks)
             + f" | {'ok' if checks else '**FAILED**'} |"
         )
     return rows
@@ -128,7 +138,7 @@ def _rounds(samples: Sequence[Sample]) -> list[str]:
     for scenario in SCENARIOS:
         for tool in ("poster", "rss2email"):
             walls = " ".join(f"{s.wall:.2f}" for s in _pick(samples, tool, scenario))
-            lines.append(f"- {scenario} {tool}: {walls}")
+            lines += [f"- {scenario} {tool}: {walls}"] if walls else []
     return lines
 
 

@@ -1,6 +1,8 @@
 """Benchmark poster against rss2email on farms of 1,000 feeds served by nginx, in one command.
 
-Run as ``python bench/run.py [--rounds N] [--only GROUP]... [--profile]`` (or ``make bench``).
+Run as ``python bench/run.py [--rounds N] [--only GROUP]... [--profile] [--poster-only]`` (or
+``make bench``); ``--poster-only`` measures poster's passes without rss2email's, e.g.
+``--only small --poster-only`` for the small farm's cold, warm and update passes in a minute.
 The groups, all by default:
 
 - ``passes``: the full farm (a few KB of HTML per item) under bench/out/farm, served by nginx;
@@ -50,7 +52,15 @@ import parse_floor
 import report
 import servers
 from idle import idle_cpu
-from scenarios import Poster, Rss2email, Sample, compile_poster, install_rss2email, run_round
+from scenarios import (
+    Poster,
+    Rss2email,
+    Sample,
+    Tool,
+    compile_poster,
+    install_rss2email,
+    run_round,
+)
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -75,6 +85,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="also profile a cold poster pass with cProfile"
     )
+    parser.add_argument(
+        "--poster-only", action="store_true",
+        help="run the passes of poster alone, without rss2email (no ratios)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.only = tuple(args.only or DEFAULT_GROUPS)
     return args
@@ -150,16 +164,19 @@ def run_passes(
     root = OUT / ("farm" if style == "full" else f"farm-{style}")
     print(f"bench: building {args.feeds:,} {style} feeds under {root}", flush=True)
     farm = farms.build(root, args.feeds, style)
-    install_rss2email(OUT / "r2e-venv")
+    if not args.poster_only:
+        install_rss2email(OUT / "r2e-venv")
     samples: list[Sample] = []
     lines: list[str] = []
     with servers.nginx(farm.root, OUT / f"nginx-{style}", farm.feeds[0].path) as base:
         print(f"bench: nginx at {base}, sandbox at {channel.api_url}", flush=True)
         suffix = "" if style == "full" else f"-{style}"
         mine = Poster(OUT / f"poster{suffix}", farm, base, channel)
-        theirs = Rss2email(OUT / f"r2e{suffix}", OUT / "r2e-venv", farm, base)
+        tools: list[Tool] = [mine]
+        if not args.poster_only:
+            tools.append(Rss2email(OUT / f"r2e{suffix}", OUT / "r2e-venv", farm, base))
         for round_ in range(args.rounds):
-            samples += run_round(round_, [mine, theirs], farm)
+            samples += run_round(round_, tools, farm)
         context = report.Context(
             style, len(farm.feeds), farms.ITEMS, farm.bytes_on_disk(), len(farm.changed),
             args.rounds,

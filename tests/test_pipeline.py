@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import itertools
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -18,12 +24,15 @@ from poster.errors import (
     DeliveryUncertain,
     DestinationFatal,
     MessageRejected,
+    RenderError,
     RetryLater,
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
-from poster.pipeline import DEFERRED, Batch, Deps, collect, run_feed, run_pass
+from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, collect, run_feed, run_pass
 from poster.pipeline.pacing import Pacer
+from poster.pipeline.passes import in_threads
+from poster.pipeline.runner import RenderAhead
 from poster.render import Renderer
 from poster.select import HELD
 from poster.store.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
@@ -341,3 +350,93 @@ def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedC
         ("g3", SENT),
     ]
     assert [o.decision.action for o in again.outcomes][:2] == [HELD, HELD]
+
+
+def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    told: list[tuple[str, int]] = []
+
+    def ready(batch: Batch) -> None:
+        told.append((batch.feed.name, len(destination.sent)))
+
+    run_pass([FEED], deps(client, destination, ledger, workers=2), ready=ready)
+    assert told == [("news", 0)]
+    run_pass([FEED], deps(client, destination, ledger), ready=ready)  # a 304: nothing to post
+    assert told == [("news", 0)]
+
+
+class CheckedRenderer(Renderer):
+    """Count renders, and fail them when told to."""
+
+    def __init__(self, fault: Exception | None = None) -> None:
+        super().__init__(ROOT / "templates")
+        self.fault = fault
+        self.rendered: list[str] = []
+        self.done = threading.Event()
+
+    def render(self, item: Any, feed: FeedConfig, meta: Any, kind: Any) -> Any:
+        try:
+            self.rendered.append(item.key)
+            if self.fault is not None:
+                raise self.fault
+            return super().render(item, feed, meta, kind)
+        finally:
+            self.done.set()
+
+
+@pytest.mark.parametrize(
+    "fault", [None, RenderError("news", "g1", "broken.j2: line 1")], ids=["ok", "broken"]
+)
+def test_templates_are_built_once_in_the_background_and_faults_wait_for_the_render(
+    client: FeedClient, fault: Exception | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.pipeline.runner")
+    renderer = CheckedRenderer(fault)
+    app = SimpleNamespace(
+        routes=lambda feed: ("viber",),
+        destinations={"viber": ScriptedDestination()},
+        renderer=renderer,
+    )
+    batch = collect(FEED, deps(client, ScriptedDestination(), MemoryLedger()))
+    assert isinstance(batch, Batch)
+    ahead = RenderAhead(app)  # type: ignore[arg-type]
+    ahead(batch)
+    ahead(batch)
+    assert renderer.done.wait(5)
+    assert renderer.rendered == ["g1"]
+    deadline = time.monotonic() + 5
+    caught = fault is None or "templates-not-ready" in caplog.text
+    while not caught and time.monotonic() < deadline:
+        time.sleep(0.01)
+        caught = "templates-not-ready" in caplog.text
+    assert caught  # the fault was logged for debugging, not raised in the thread
+
+
+def test_reading_threads_read_each_feed_once_and_keep_the_feeds_order() -> None:
+    feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(50)]
+    names: list[str] = []
+
+    def read(feed: FeedConfig) -> FeedReport:
+        names.append(feed.name)
+        time.sleep(0.001 * (hash(feed.name) % 3))  # finish out of order
+        return FeedReport(feed.name)
+
+    reports = in_threads(read, feeds, 4)
+    assert [r.feed for r in reports] == [f.name for f in feeds]
+    assert sorted(names) == sorted(f.name for f in feeds)
+
+
+def test_a_reading_thread_error_stops_the_reading_and_is_raised() -> None:
+    feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(200)]
+    read_count = itertools.count()
+
+    def read(feed: FeedConfig) -> FeedReport:
+        next(read_count)
+        if feed.name == "f3":
+            raise OSError("disk gone")
+        time.sleep(0.002)
+        return FeedReport(feed.name)
+
+    with pytest.raises(OSError, match="disk gone"):
+        in_threads(read, feeds, 4)
+    assert next(read_count) < 100

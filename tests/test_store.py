@@ -770,3 +770,20 @@ def test_held_back_keys_are_sorted_only_for_the_feeds_looked_up(
         assert store.has_history("b") and store.is_held_back("b", "b-1")
         assert not store.is_held_back("b", "b-3")
         assert [sorted(keys) for keys in sorted_for] == [["b-1", "b-2"]]
+
+
+def test_a_write_journals_only_documents_whose_fields_changed(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        journal = store.path.with_suffix(".journal")
+        store.save_validators("news", Validators(etag='"v1"'))
+        store.save_validators("sport", Validators(etag='"s1"'))
+        before = journal.read_bytes()
+        store.save_validators("news", Validators(etag='"v1"'))  # the same fields: no write
+        assert journal.read_bytes() == before
+        store.record_fetches_ok(["news", "sport"], datetime(2026, 11, 23, tzinfo=UTC))
+        store.record_fetches_ok(["news", "sport"], datetime(2026, 11, 23, tzinfo=UTC))
+        lines = journal.read_bytes()[len(before) :].splitlines()
+        assert len(lines) == 1 and len(json.loads(lines[0])["put"]) == 2
+    with Store(tmp_path) as store:
+        assert store.validators("news") == Validators(etag='"v1"')
+        assert store.feed_state("sport").last_success is not None

@@ -15,7 +15,7 @@ from poster.config import FeedConfig
 from poster.destinations import Destination, KeepsRecipients
 from poster.models import State
 from poster.ops.commands import retry_states
-from poster.pipeline import Deps, FeedReport, run_pass
+from poster.pipeline import Batch, Deps, FeedReport, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.outbox import Lane
 from poster.pipeline.pacing import Pacer
@@ -148,6 +148,39 @@ class MediaOnDemand:
             return self._stage
 
 
+class RenderAhead:
+    """Build the renderer's templates in the background once the first item to post is read.
+
+    Loading Jinja and compiling a template would otherwise delay the pass's first post, which
+    waits for every feed to be read; here it overlaps the reads still waiting for their
+    servers. A pass where no feed changed starts nothing.
+    """
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._started = threading.Event()
+
+    def __call__(self, batch: Batch) -> None:
+        """Start rendering ``batch``'s first item to post, unless a batch already started it."""
+        if self._started.is_set():
+            return
+        self._started.set()
+        worker = threading.Thread(
+            target=self._build, args=(batch,), name="poster-templates", daemon=True
+        )
+        worker.start()
+
+    def _build(self, batch: Batch) -> None:
+        """Render the first item for each destination of its feed, keeping only the templates."""
+        first = batch.wanted()[0].item
+        for name in self._app.routes(batch.feed):
+            kind = self._app.destinations[name].kind
+            try:
+                self._app.renderer.render(first, batch.feed, batch.meta, kind)
+            except Exception as exc:  # the item's own render reports any fault, in its place
+                log.debug("feed=%s status=templates-not-ready error=%s", batch.feed.name, exc)
+
+
 def deps(app: App, **options: Any) -> Deps:
     """Return the pipeline's dependencies for ``app``'s feeds and destinations."""
     if "media" not in options:
@@ -185,7 +218,7 @@ def run_once(
     needs = deps(app, timings=timings)
     with app.store.batched():
         try:
-            reports = run_pass(feeds, needs, paced)
+            reports = run_pass(feeds, needs, paced, RenderAhead(app))
         finally:
             if needs.media is not None:
                 needs.media.flush()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -153,14 +152,6 @@ class Batch:
     def meta(self) -> FeedMeta:
         """Return what templates may know about the feed."""
         return FeedMeta(self.feed.name, self.parsed.title, self.parsed.link, self.feed.url)
-
-
-def collect_all(feeds: Sequence[FeedConfig], deps: Deps) -> list[Batch | FeedReport]:
-    """Read every feed, several at a time when allowed; results keep the feeds' order."""
-    if deps.workers <= 1 or len(feeds) <= 1:
-        return [collect(feed, deps) for feed in feeds]
-    with ThreadPoolExecutor(deps.workers, thread_name_prefix="poster-read") as pool:
-        return list(pool.map(lambda feed: collect(feed, deps), feeds))
 
 
 def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) -> Batch | FeedReport:

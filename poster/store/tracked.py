@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, MutableMapping
 
 from poster.store.files import Change, Document
@@ -13,12 +12,14 @@ class TrackedTable(MutableMapping[int, Document]):
 
     def __init__(self, raw: dict[str, Document]) -> None:
         self._raw = raw
-        self._before: dict[str, str | None] = {}
+        self._before: dict[str, Document | None] = {}
 
     def _remember(self, doc_id: str) -> None:
         if doc_id not in self._before:
             doc = self._raw.get(doc_id)
-            self._before[doc_id] = None if doc is None else json.dumps(doc, sort_keys=True)
+            # A shallow copy keeps the document as it was: every write replaces whole fields
+            # (TinyDB's update with a mapping), never changes a list or mapping inside one.
+            self._before[doc_id] = None if doc is None else dict(doc)
 
     def __getitem__(self, doc_id: int) -> Document:
         key = str(doc_id)
@@ -55,7 +56,7 @@ class TrackedTable(MutableMapping[int, Document]):
             if doc is None:
                 if before is not None:
                     delete.append(key)
-            elif before is None or json.dumps(doc, sort_keys=True) != before:
+            elif before is None or doc != before:
                 put[key] = doc
         return Change(table, put, tuple(delete))
 
@@ -65,4 +66,4 @@ class TrackedTable(MutableMapping[int, Document]):
             if before is None:
                 self._raw.pop(key, None)
             else:
-                self._raw[key] = json.loads(before)
+                self._raw[key] = before
