@@ -33,10 +33,7 @@ lint: $(BIN)/poster
 	$(BIN)/ruff format --check poster tests bench
 	$(BIN)/mypy
 
-# Bytecode, as pip writes it for an installed package: tests start poster processes, and with
-# PYTHONDONTWRITEBYTECODE each would otherwise compile every module it imports again.
 test: lint
-	$(BIN)/python -m compileall -q poster tests/support
 	$(BIN)/pytest -q
 
 bench: $(BIN)/poster
