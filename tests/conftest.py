@@ -14,6 +14,7 @@ import pytest
 from feedserver import FeedServer
 from support.browser import Browser
 from support.logs import logging_kept
+from support.rewrite import rewrite_stale
 from support.tls import own_contexts, shared_contexts
 
 from poster import secrets
@@ -30,9 +31,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     Each ``poster`` process a test starts then loads bytecode instead of compiling every module
     again, which it would do each time under PYTHONDONTWRITEBYTECODE; current files are kept.
+    Before workers start, the test modules are rewritten for assertion messages once, not once
+    in each worker (see ``support.rewrite``).
     """
     if not hasattr(config, "workerinput"):
         compileall.compile_dir(POSTER, quiet=1)
+        if config.getoption("numprocesses", None) and not config.getini(
+            "enable_assertion_pass_hook"
+        ):
+            tests = Path(__file__).parent
+            rewrite_stale(sorted(tests.glob("test_*.py")), len(os.sched_getaffinity(0)))
 
 
 @pytest.hookimpl(wrapper=True)
