@@ -9,7 +9,6 @@ and kept where pytest looks for them. Anything unexpected leaves the work to the
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -40,10 +39,15 @@ def _rewrite(module: Path) -> bool:
         source_hash, code = rewrite._rewrite_test(module, None)  # type: ignore[arg-type]
         kept = _kept(module, rewrite.PYC_TAIL)
         kept.parent.mkdir(exist_ok=True)
-        partial = kept.with_name(f"{kept.name}.{os.getpid()}")
-        with partial.open("wb") as file:
-            rewrite._write_pyc_fp(file, source_hash, code)
-        os.replace(partial, kept)
+        # pytest's own atomic write; its state is used only to trace a failure.
+        return rewrite._write_pyc(_Untraced(), code, source_hash, kept)  # type: ignore[arg-type]
     except (OSError, SyntaxError, AttributeError, TypeError):
         return False
-    return True
+
+
+class _Untraced:
+    """Stand in for pytest's assertion state where only its ``trace`` is asked for."""
+
+    @staticmethod
+    def trace(message: str) -> None:
+        """Drop the message: a failed write only leaves the work to the workers."""
