@@ -198,9 +198,16 @@ class Poster:
         links = (farms.item_link(s, ITEMS) for s in self.farm.changed)
         return sum(any(link in post for post in posts) for link in links)
 
-    def profile(self, output: Path) -> str:
-        """Profile a cold pass with cProfile; return the top 25 entries by cumulative time."""
+    def profile(self, output: Path, scenario: str = "cold") -> str:
+        """Profile a cold or an update pass with cProfile; return the top 25 by cumulative time.
+
+        An update pass follows an unprofiled first pass over the farm's base items.
+        """
         self.fresh()
+        farms.reset(self.farm)
+        if scenario == "update":
+            subprocess.run(self.command(), env=self.env, capture_output=True, check=True)
+            farms.update(self.farm)
         profiler = [sys.executable, "-m", "cProfile", "-o", str(output), "-m", "poster"]
         command = [*profiler, *self.arguments(config=self.serial_config)]
         subprocess.run(command, env=self.env, capture_output=True, check=True)
