@@ -280,6 +280,46 @@ def test_reads_of_many_feeds_are_recorded_in_one_write_per_table_change(tmp_path
         assert store.feed_state("news").last_failure == T0
 
 
+def test_reads_of_many_feeds_journal_their_fields_once_not_each_document(tmp_path: Path) -> None:
+    later = T0 + timedelta(minutes=5)
+    names = [f"feed-{n:04d}" for n in range(300)]
+    with Store(tmp_path) as store:
+        for name in names:
+            store.save_validators(name, Validators(etag=f'"{name}"', body_hash="ab" * 32))
+        store.record_fetch_failed("feed-0007", T0, "HTTP 503", later)
+        size = len(journal_lines(tmp_path))
+        store.record_fetches_ok(names, later)
+        line = journal_lines(tmp_path)[size:]
+    assert len(line) == 1 and line[0]["put"] == {} and len(line[0]["set"]["ids"]) == 300
+    assert "feed-0001" not in json.dumps(line[0]), "no document is repeated whole"
+    with Store(tmp_path, read_only=True) as store:
+        for name in names:
+            state = store.feed_state(name)
+            assert (state.last_success, state.consecutive_failures) == (later, 0), name
+            assert store.validators(name) == Validators(f'"{name}"', None, "ab" * 32), name
+        assert store.feed_state("feed-0007").last_failure == T0
+
+
+def test_reads_that_cannot_be_recorded_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int, offset: int, data: bytes, mark_at: int | None) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with Store(tmp_path) as store:
+        store.record_fetch_failed("news", T0, "HTTP 503", T0)
+        store.record_fetch_ok("blog", T0)
+        monkeypatch.setattr(journal_module, "append_at", disk_full)
+        with pytest.raises(StateError, match="is full"):
+            store.record_fetches_ok(["news", "blog"], T0 + timedelta(minutes=5))
+        monkeypatch.undo()
+        assert store.feed_state("news").consecutive_failures == 1
+        assert store.feed_state("blog").last_success == T0
+    with Store(tmp_path) as store:
+        assert store.feed_state("news").last_error == "HTTP 503"
+        assert store.feed_state("blog").last_success == T0
+
+
 def test_feed_states_read_many_feeds_as_feed_state_reads_each(tmp_path: Path) -> None:
     later = T0 + timedelta(minutes=5)
     with Store(tmp_path) as store:
@@ -783,7 +823,7 @@ def test_a_write_journals_only_documents_whose_fields_changed(tmp_path: Path) ->
         store.record_fetches_ok(["news", "sport"], datetime(2026, 11, 23, tzinfo=UTC))
         store.record_fetches_ok(["news", "sport"], datetime(2026, 11, 23, tzinfo=UTC))
         lines = journal.read_bytes()[len(before) :].splitlines()
-        assert len(lines) == 1 and len(json.loads(lines[0])["put"]) == 2
+        assert len(lines) == 1 and json.loads(lines[0])["set"]["ids"] == ["1", "2"]
     with Store(tmp_path) as store:
         assert store.validators("news") == Validators(etag='"v1"')
         assert store.feed_state("sport").last_success is not None

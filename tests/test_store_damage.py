@@ -205,3 +205,28 @@ def test_a_damaged_line_of_the_last_append_is_dropped_with_the_lines_after_it(
     journal.write_bytes(after[: early + 2] + b"\0" * 10 + after[early + 12 :])
     with pytest.raises(StateError, match="line 3 is not valid JSON"):
         Store(tmp_path, read_only=True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"ids":["1","2"]', b'"ids":[1, 2, 3]'),
+        (b'"ids":["1","2"]', b'"ids":"1,2,3,4"'),
+        (b'"set":{"fields":', b'"set":{"fielde":'),
+    ],
+    ids=["ids-not-strings", "ids-not-a-list", "no-fields"],
+)
+def test_a_line_setting_fields_on_documents_is_checked_like_any_other(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    with Store(tmp_path) as store:
+        store.record_fetch_ok("news", WHEN)
+        store.record_fetch_ok("sport", WHEN)
+        store.record_fetches_ok(["news", "sport"], datetime(2024, 5, 2, tzinfo=UTC))
+        store.record_pending("news", "a", "viber")
+    journal = tmp_path / "poster.journal"
+    whole = journal.read_bytes()
+    assert len(old) == len(new) and whole.count(old) == 1
+    journal.write_bytes(whole.replace(old, new))
+    with pytest.raises(StateError, match=r"line 4 (sets fields|is not a change)"):
+        Store(tmp_path, read_only=True)

@@ -13,6 +13,7 @@ from poster.models import NextPoll, Validators
 from poster.store import documents
 from poster.store.documents import FeedState, to_iso
 from poster.store.index import NamedTable
+from poster.store.journaldb import JournalTable
 
 TABLE = "feeds"
 
@@ -22,6 +23,7 @@ class FeedTable(NamedTable):
 
     kind = field = "feed"
     check = staticmethod(documents.check_feed)
+    _table: JournalTable
 
     @property
     def names(self) -> set[str]:
@@ -74,7 +76,7 @@ class FeedTable(NamedTable):
         fields["next_attempt"] = None
         names = list(dict.fromkeys(feeds))
         known = [self._ids[name] for name in names if name in self._ids]
-        self._table.update(fields, doc_ids=known)
+        self._table.set_each(fields, known)
         new = [name for name in names if name not in self._ids]
         docs = [{**documents.new_feed_doc(name), **fields} for name in new]
         self._ids.update(zip(new, self._table.insert_multiple(docs), strict=True))

@@ -4,7 +4,9 @@ The snapshot is one JSON object, ``{"format": 1, "generation": G, "previous": P,
 "tables": T}``, where ``T`` is what TinyDB keeps (table name → document id → document) and ``S``
 numbers the last change it holds. The journal's first line is ``{"generation": G, "committed":
 N}``, naming the snapshot it continues; each further line is one change, ``{"seq": S + k,
-"table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline.
+"table": name, "put": {id: document}, "delete": [id]}``, and ends with a newline; a change that
+sets the same fields on many documents (a pass's record of its reads) names them instead of
+repeating each, with ``"set": {"fields": {name: value}, "ids": [id]}``.
 
 ``N`` is rewritten in place (fixed width) with every append: the file is at least ``N`` bytes
 long and only the lines starting at ``N`` or later, written together by the last append, were
@@ -89,12 +91,15 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Change:
-    """The documents one TinyDB write put into or deleted from one table."""
+    """The documents one TinyDB write put into or deleted from one table, or the fields it set."""
 
     table: str
     put: dict[str, Document]
     delete: tuple[str, ...] = ()
     seq: int = 0
+    fields: Document = field(default_factory=dict)
+    """Fields set alike on each document of ``each``, which are not written out whole."""
+    each: tuple[str, ...] = ()
 
     def apply(self, tables: Tables) -> None:
         """Apply the change to ``tables`` in place."""
@@ -102,6 +107,10 @@ class Change:
         table.update(self.put)
         for doc_id in self.delete:
             table.pop(doc_id, None)
+        for doc_id in self.each:
+            doc = table.get(doc_id)
+            if doc is not None:  # only a damaged journal names a document it never held
+                doc.update(self.fields)
 
 
 def new_generation() -> str:
@@ -158,6 +167,8 @@ def snapshot_chunks(
 def encode_change(change: Change, seq: int) -> bytes:
     """Serialize one change as journal line number ``seq``, newline included."""
     line = {"seq": seq, "table": change.table, "put": change.put, "delete": list(change.delete)}
+    if change.each:
+        line["set"] = {"fields": change.fields, "ids": list(change.each)}
     return encode_json(line) + b"\n"
 
 

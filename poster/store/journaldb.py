@@ -1,20 +1,24 @@
 """TinyDB over a ``JournalStorage``: its tables journal only the documents a write changed.
 
 ``JournalTable`` is TinyDB's ``Table`` with the one write path, ``_update_table``, taught to
-report which documents changed instead of handing the whole database to the storage.
+report which documents changed instead of handing the whole database to the storage, and
+``set_each`` journals fields set alike on many documents without repeating each document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from tinydb import TinyDB
 from tinydb.table import Table
 
+from poster.store.files import Change, Document
 from poster.store.journal import JournalStorage
 from poster.store.tracked import TrackedTable
+
+_ABSENT = object()
 
 
 class JournalTable(Table):
@@ -39,6 +43,29 @@ class JournalTable(Table):
                 storage.commit(change)
         except BaseException:
             tracked.rollback()
+            raise
+        finally:
+            self.clear_cache()
+
+    def set_each(self, fields: Mapping[str, Any], doc_ids: Iterable[int]) -> None:
+        """Set ``fields`` on each of ``doc_ids`` that differs, journaled as one short line.
+
+        TinyDB's ``update`` would journal each document whole: a pass's record of a thousand
+        reads, the same few fields on every feed, took a third of a MB a pass.
+        """
+        storage = cast(JournalStorage, self._storage)
+        raw = storage.read().setdefault(self.name, {})
+        before: dict[str, Document] = {}
+        for doc_id in map(str, doc_ids):
+            doc = raw[doc_id]
+            if any(doc.get(name, _ABSENT) != value for name, value in fields.items()):
+                before[doc_id] = dict(doc)
+                doc.update(fields)
+        try:
+            if before:
+                storage.commit(Change(self.name, {}, fields=dict(fields), each=tuple(before)))
+        except BaseException:
+            raw.update(before)
             raise
         finally:
             self.clear_cache()

@@ -162,4 +162,16 @@ def _decode_change(value: object) -> Change:
     checked = check_tables({table: put})[table]
     if not all(isinstance(doc_id, str) for doc_id in delete):
         raise ValueError("deletes something that is not a document id")
-    return Change(table, checked, tuple(delete), seq)
+    fields, each = _decode_set(value.get("set", {"fields": {}, "ids": []}))
+    return Change(table, checked, tuple(delete), seq, fields, each)
+
+
+def _decode_set(value: object) -> tuple[dict[str, object], tuple[str, ...]]:
+    """Check the fields a change sets on many documents, and the ids of those documents."""
+    fields = value.get("fields") if isinstance(value, dict) else None
+    ids = value.get("ids") if isinstance(value, dict) else None
+    if not isinstance(fields, dict) or not isinstance(ids, list):
+        raise ValueError("sets fields in a way that is not a change")
+    if not all(isinstance(doc_id, str) for doc_id in ids):
+        raise ValueError("sets fields on something that is not a document id")
+    return fields, tuple(ids)
