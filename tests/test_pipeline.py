@@ -426,6 +426,33 @@ def test_reading_threads_read_each_feed_once_and_keep_the_feeds_order() -> None:
     assert sorted(names) == sorted(f.name for f in feeds)
 
 
+def test_readers_that_wait_for_the_network_get_company_up_to_the_limit() -> None:
+    feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(40)]
+    readers: set[str] = set()
+
+    def read(feed: FeedConfig) -> FeedReport:
+        readers.add(threading.current_thread().name)
+        time.sleep(0.02)  # an answer on its way: no CPU spent
+        return FeedReport(feed.name)
+
+    reports = in_threads(read, feeds, 4, window=0.005)
+    assert [r.feed for r in reports] == [f.name for f in feeds]
+    assert readers == {f"poster-read_{n}" for n in range(4)}
+
+
+def test_a_single_feed_or_a_reader_that_ends_at_once_starts_no_other_reader() -> None:
+    readers: set[str] = set()
+
+    def read(feed: FeedConfig) -> FeedReport:
+        readers.add(threading.current_thread().name)
+        return FeedReport(feed.name)
+
+    feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(3)]
+    assert [r.feed for r in in_threads(read, feeds[:1], 4, window=5)] == ["f0"]
+    assert [r.feed for r in in_threads(read, feeds, 4, window=5)] == ["f0", "f1", "f2"]
+    assert readers == {"poster-read_0"}
+
+
 def test_a_reading_thread_error_stops_the_reading_and_is_raised() -> None:
     feeds = [FeedConfig(name=f"f{n}", url=f"https://feeds.example.org/{n}") for n in range(200)]
     read_count = itertools.count()
