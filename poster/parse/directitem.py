@@ -168,6 +168,11 @@ def _pictures(
     the pictures of the HTML content and summary (``markup``), looked for only when none
     before is a JPEG.
     """
+    if not contents and "media_thumbnail" not in entry and "image" not in entry:
+        # The usual entry: its first JPEG enclosure, if it has one, is the picture.
+        for media in enclosures:
+            if media.is_jpeg and is_image(media.mime_type, media.url):
+                return media, None
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
     listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
     if contents or thumbnails:
