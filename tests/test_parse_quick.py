@@ -104,20 +104,34 @@ ENTRIES = {
     "bad-date": "<pubDate>yesterday</pubDate>",
     "categories": "<category>a</category><category>a</category><dc:subject> </dc:subject>",
     "category-after-a-termless-one": "<category domain='http://d/'/><category>t</category>",
+    "category-with-a-domain": "<category domain='http://d/'>Topic</category><category>a</category>",
+    "category-with-a-term": "<category term='t' scheme='s' label='L'/><category term='t'/>",
+    "category-attributes-unseen": "<category x:y='z'>a</category>",
     "mis-decoded-utf8": "<title>Jos&#195;&#169;</title><description>caf&#195;&#169;</description>",
 }
 
 
 @pytest.mark.parametrize("children", ENTRIES.values(), ids=ENTRIES.keys())
 def test_entries_of_every_shape_are_collected_alike_on_the_short_paths(children: str) -> None:
-    body = (
+    body = rss(children)
+    assert collected(body, {})[0] == "rss20"
+    assert not differs(body)
+
+
+@pytest.mark.parametrize("children", ["<title>a<b>b</b></title>", "<category>a<b/></category>"])
+def test_elements_holding_markup_are_refused_alike_on_the_short_paths(children: str) -> None:
+    assert collected(rss(children), directquick.ENTRY_HANDLERS) == ("refused", "Unsupported")
+    assert not differs(rss(children))
+
+
+def rss(children: str) -> bytes:
+    """Return an RSS 2.0 document whose first item holds ``children``."""
+    return (
         '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:x="urn:x" '
         'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>t</title>'
         f"<item>{children}</item><item><title>next</title></item></channel></rss>"
     ).encode()
-    assert collected(body, {})[0] == "rss20"
-    assert not differs(body)
 
 
 def test_documents_declaring_the_same_namespaces_share_their_names() -> None:

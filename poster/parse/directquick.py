@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from poster.parse import directmedia
-from poster.parse.directcontext import leaf_value
+from poster.parse.directcontext import add_to_tags, leaf_value
+from poster.parse.directnames import attributes
 from poster.parse.fastsax import repair_text
 from poster.parse.feeddates import parse_feed_date
 
@@ -104,20 +105,22 @@ def date(
 def category(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
-    """Read a category as ``directmedia.category`` does: a bare one is a term alone."""
-    if not _bare(element) or key not in _PLAIN_CATEGORIES:
+    """Read a category as ``directmedia.category`` does: attributes, then text as the term."""
+    if len(element) or key not in _PLAIN_CATEGORIES:
         directmedia.category(reader, element, key, context, depth, True)
         return
     tags = context.setdefault("tags", [])
+    attrs = attributes(element) if element.attrib else None
+    if attrs:
+        scheme = attrs.get("scheme", attrs.get("domain"))
+        add_to_tags(tags, attrs.get("term"), scheme, attrs.get("label"))
     value = _value(element)
     if not value:
         return
     if tags and not tags[-1][0]:
         tags[-1][0] = value
-        return
-    tag = [value, None, None]
-    if tag not in tags:
-        tags.append(tag)
+    else:
+        add_to_tags(tags, value, None, None)
 
 
 ENTRY_HANDLERS: dict[str, Any] = {
