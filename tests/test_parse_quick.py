@@ -9,6 +9,8 @@ the same namespaces share their element names, which stay bounded.
 from __future__ import annotations
 
 import sys
+from dataclasses import FrozenInstanceError
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from feedparser.datetimes import _parse_date
 from support import samefeed
 from support.samefeed import SYNTHETIC, fetched
 
+from poster.models import Body, Item, Media
 from poster.parse import direct, directquick, directread
 from poster.parse.dates import from_struct
 from poster.parse.directnames import Names, names_for
@@ -161,3 +164,21 @@ def test_dates_read_in_a_row_are_each_read_as_feedparser_reads_them(
     texts: tuple[str, ...],
 ) -> None:
     assert [parse_feed_date(t) for t in texts] == [from_struct(_parse_date(t)) for t in texts]
+
+
+def test_an_item_of_its_fields_is_the_item_its_init_builds() -> None:
+    body = Body("<p>x</p>", "x", "x")
+    media = (Media("https://e.org/a.mp3", "audio/mpeg", 10),)
+    image = Media("https://e.org/a.jpg")
+    stamp = datetime(2024, 5, 1, tzinfo=UTC)
+    fields = ("k", "T", "https://e.org/1", body, "Jo", stamp, None, ("a",), image, None, media)
+    made = Item.of(*fields)
+    built = Item(
+        key="k", title="T", link="https://e.org/1", body=body, author="Jo", published=stamp,
+        tags=("a",), image=image, enclosures=media,
+    )  # fmt: skip
+    assert made == built
+    assert vars(made) == vars(built)
+    assert (repr(made), hash(made)) == (repr(built), hash(built))
+    with pytest.raises(FrozenInstanceError):
+        made.title = "other"  # type: ignore[misc]
