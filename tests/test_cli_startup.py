@@ -172,12 +172,7 @@ UNUSED_BY_CHECK = (
 def test_status_and_check_load_only_what_they_use(
     tmp_path: Path, command: list[str], unused: tuple[str, ...]
 ) -> None:
-    config = tmp_path / "feeds.toml"
-    config.write_text(
-        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
-        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
-        encoding="utf-8",
-    )
+    config = _one_feed(tmp_path)
     words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), *command]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     assert _loaded_after(f"main({words!r})", unused, env) == []
@@ -185,12 +180,7 @@ def test_status_and_check_load_only_what_they_use(
 
 @pytest.mark.parametrize("command", ["status", "check"])
 def test_a_command_on_an_unchanged_config_parses_no_toml(tmp_path: Path, command: str) -> None:
-    config = tmp_path / "feeds.toml"
-    config.write_text(
-        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
-        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
-        encoding="utf-8",
-    )
+    config = _one_feed(tmp_path)
     words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), command]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     env |= {"XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -216,3 +206,50 @@ def test_commands_load_no_shutil(tmp_path: Path) -> None:
     words = ["-c", str(tmp_path / "none.toml"), "status"]
     assert _loaded_after(f"main({words!r})", ("shutil",)) == []
     assert _loaded_after("main(['status', '--help'])", ("shutil",)) == []
+
+
+def _one_feed(folder: Path) -> Path:
+    """Write a feeds.toml of one feed that is never read into ``folder``; return its path."""
+    config = folder / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _classes_made(words: list[str], env: dict[str, str]) -> set[str]:
+    """Run poster with ``words`` in a fresh interpreter and return the dataclasses it made."""
+    probe = (
+        "import dataclasses, sys\nmade = []\nprocess = dataclasses._process_class\n"
+        "def note(cls, *args):\n"
+        "    made.append(f'{cls.__module__}.{cls.__qualname__}')\n"
+        "    return process(cls, *args)\n"
+        "dataclasses._process_class = note\nfrom poster.cli import main\n"
+        f"try:\n    main({words!r})\nexcept SystemExit:\n    pass\n"
+        "print('made:', *made, file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, env=env
+    )
+    return set(done.stderr.splitlines()[-1].split()[1:])
+
+
+# Each dataclass costs about a millisecond to make; these are records the commands never build,
+# named without their module so that moving one back where it is made at once still fails.
+NOT_MADE_BY_STATUS = {"Receipt", "Opening", "Sender", "TokenSource", "Validators", "Location"}
+NOT_MADE_BY_CHECK = {"Validators", "Location", "Contact", "Sticker"}
+
+
+@pytest.mark.parametrize(
+    ("command", "unused"),
+    [("status", NOT_MADE_BY_STATUS), ("check", NOT_MADE_BY_CHECK)],
+)
+def test_status_and_check_make_no_record_class_they_never_build(
+    tmp_path: Path, command: str, unused: set[str]
+) -> None:
+    words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(tmp_path / "state"), command]
+    made = _classes_made(words, {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"})
+    assert "poster.config.settings.Config" in made
+    assert {name.rpartition(".")[2] for name in made}.isdisjoint(unused)

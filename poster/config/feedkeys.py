@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.config import names as checks
 from poster.config import values as v
@@ -14,7 +14,9 @@ from poster.config.feedvalues import crontab, headers
 from poster.config.itemrules import rules
 from poster.config.settings import Gate, JsonMapping, QuietHours
 from poster.destinations import fixed_limit
-from poster.models import Contact, Location, Sticker
+
+if TYPE_CHECKING:
+    from poster.fixed import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
 FALLBACKS = ("text", "url")
@@ -134,11 +136,15 @@ def _bounded_text(key: str) -> v.Convert:
 
 def _location(value: object, ctx: v.Context) -> Location:
     """Check a ``location = { lat, lon }`` table into a fixed location message."""
+    from poster.fixed import Location  # here: most feeds post no fixed message
+
     return Location(**_LOCATION_TABLE(value, ctx))
 
 
 def _contact(value: object, ctx: v.Context) -> Contact:
     """Check a ``contact = { name, phone_number }`` table into a fixed contact message."""
+    from poster.fixed import Contact  # here: most feeds post no fixed message
+
     return Contact(**_CONTACT_TABLE(value, ctx))
 
 
@@ -156,6 +162,8 @@ def gate(values: Mapping[str, Any]) -> tuple[Gate, list[v.Issue]]:
 
 def _sticker(value: object, ctx: v.Context) -> Sticker:
     """Check a positive sticker id into a fixed sticker message."""
+    from poster.fixed import Sticker  # here: most feeds post no fixed message
+
     return Sticker(v.positive_int(value, ctx))
 
 

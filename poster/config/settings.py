@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.destinations import shorthand
-from poster.models import Fixed
+
+if TYPE_CHECKING:
+    from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 

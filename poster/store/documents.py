@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster.models import NextPoll, State, Validators
+from poster.models import NextPoll, State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
+
+if TYPE_CHECKING:
+    from poster.models import Validators
 
 RELEASED = State.RELEASED
 """Offered again: the record keeps its attempt count but no longer makes the item known."""
@@ -134,6 +137,8 @@ def validators(doc: dict[str, Any]) -> Validators | None:
     """Return the validators saved in a feed document, if any were."""
     if not doc["validators"]:
         return None
+    from poster.reads import Validators  # here: only a read of the feed needs its class
+
     return Validators(doc["etag"], doc["last_modified"], doc["body_hash"])
 
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from poster.destinations import Receipt, shorthand
-from poster.models import State, Validators
+from poster.destinations import shorthand
+from poster.models import State
+
+if TYPE_CHECKING:
+    from poster.destinations import Receipt
+    from poster.models import Validators
 
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED

@@ -16,13 +16,11 @@ from collections.abc import Callable, Collection, Container, Iterable, Iterator,
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinydb.table import Document
 
-from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.models import NextPoll, Validators
 from poster.store import documents, records, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.feedtable import TABLE as FEEDS
@@ -36,6 +34,10 @@ from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
 from poster.store.prune import prune_deliveries, prune_seen
 from poster.store.seen import SeenIndex
+
+if TYPE_CHECKING:
+    from poster.destinations import Receipt
+    from poster.models import NextPoll, Validators
 
 log = logging.getLogger(__name__)
 
