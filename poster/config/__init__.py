@@ -4,8 +4,8 @@
 lists every problem, each located by file, feed and dotted key (``include[1]``, ``json.items``,
 ``viber.from``; array indexes count from 0). The parts:
 
-- ``settings``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Rule``, ``Gate``,
-  ...).
+- ``settings``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Gate``, ...);
+  ``parts`` those only some configurations use (``Rule``, ``QuietHours``).
 - ``feedkeys``: every key declared once, with its default and its check.
 - ``values``: the checks of single values (durations, sizes, headers, URLs).
 - ``names``: the checks of names (feeds, destinations, dotted paths, templates).
@@ -28,13 +28,26 @@ from poster.config.settings import (
     FeedConfig,
     JsonMapping,
     MediaConfig,
-    Rule,
     Schedule,
     ViberConfig,
     WebhookConfig,
     token_env,
 )
 from poster.config.values import parse_duration
+
+TYPE_CHECKING = False  # as typing's: this module itself needs nothing from typing
+if TYPE_CHECKING:
+    from poster.config.parts import Rule as Rule
+
+
+def __getattr__(name: str) -> type:
+    """Return ``Rule`` from ``poster.config.parts``, loading it on first use."""
+    if name != "Rule":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from poster.config.parts import Rule
+
+    return Rule
+
 
 __all__ = [
     "DEFAULT_API_URL",

@@ -12,10 +12,11 @@ from poster.config import names as checks
 from poster.config import values as v
 from poster.config.feedvalues import crontab, headers
 from poster.config.itemrules import rules
-from poster.config.settings import Gate, JsonMapping, QuietHours
+from poster.config.settings import Gate, JsonMapping
 from poster.destinations import fixed_limit
 
 if TYPE_CHECKING:
+    from poster.config.parts import QuietHours
     from poster.fixed import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
@@ -187,6 +188,8 @@ def _timezone(value: object, _ctx: v.Context) -> str:
 
 def parse_quiet(text: str) -> QuietHours:
     """Read ``"HH:MM-HH:MM"``; raise ``ValueError`` saying what is wrong."""
+    from poster.config.parts import QuietHours  # here: most destinations have no quiet hours
+
     match = _WINDOW.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not a window of hours")

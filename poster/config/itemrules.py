@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from poster.config.settings import Rule
 from poster.config.values import Context, each, fail, need
+
+if TYPE_CHECKING:
+    from poster.config.parts import Rule
 
 _REGEX_RULE = re.compile(r"/(?P<body>.*)/(?P<flags>[a-z]*)", re.DOTALL)
 _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
@@ -15,6 +18,8 @@ RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/
 
 def compile_rule(source: str) -> Rule:
     """Compile ``/regex/flags`` as a regex, anything else as a whole-word keyword."""
+    from poster.config.parts import Rule  # here: most feeds have no rules
+
     match = _REGEX_RULE.fullmatch(source)
     flags = set(match.group("flags")) if match else set()
     if match and flags <= set(_REGEX_FLAGS):

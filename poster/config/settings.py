@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.destinations import shorthand
 
 if TYPE_CHECKING:
+    from poster.config.parts import QuietHours as QuietHours
+    from poster.config.parts import Rule as Rule
     from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
+
+
+def __getattr__(name: str) -> Any:
+    """Return ``Rule`` or ``QuietHours`` from ``poster.config.parts``, loading it on first use."""
+    if name not in ("Rule", "QuietHours"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from poster.config import parts
+
+    return getattr(parts, name)
 
 
 @dataclass(frozen=True)
@@ -25,14 +36,6 @@ class Schedule:
     jitter: timedelta = timedelta(seconds=0)
     timezone: str | None = None
     """The IANA zone a cron expression is read in; None is the machine's local zone, as cron."""
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One include or exclude rule: a keyword or a ``/regex/flags``, as written and compiled."""
-
-    source: str
-    pattern: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -105,31 +108,6 @@ def feed_config(values: dict[str, Any]) -> FeedConfig:
     feed = object.__new__(FeedConfig)
     feed.__dict__.update(values)
     return feed
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A daily window of local time in which nothing is posted; it may cross midnight."""
-
-    start: time
-    end: time
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-    def contains(self, moment: time) -> bool:
-        """Tell whether the local time of day ``moment`` falls in the window."""
-        if self.start < self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def end_after(self, local: datetime) -> datetime:
-        """Return the first end of the window after the local ``local``, in UTC."""
-        zone = local.tzinfo
-        ends = datetime.combine(local.date(), self.end, tzinfo=zone)
-        if ends <= local:
-            ends = datetime.combine(local.date() + timedelta(days=1), self.end, tzinfo=zone)
-        return ends.astimezone(UTC)
 
 
 @dataclass(frozen=True)
