@@ -206,12 +206,9 @@ def _feed_status(
 # Presentation
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One table row: its cells, and lines shown indented beneath it."""
-
-    cells: tuple[str, ...]
-    notes: tuple[str, ...] = ()
+_Row = tuple[tuple[str, ...], tuple[str, ...]]
+"""One table row: its cells, and lines shown indented beneath it (a pair, not a record: the
+formatter makes one for each feed and reads it once)."""
 
 
 def format_status(view: StatusView) -> str:
@@ -229,7 +226,7 @@ def format_status(view: StatusView) -> str:
     if view.subscribers:
         from poster.destinations.gateway.subscribers import HEADER, subscriber_rows
 
-        rows = [_Row(cells, notes) for cells, notes in subscriber_rows(view.subscribers)]
+        rows = list(subscriber_rows(view.subscribers))
         lines += ["", "Subscribers (newest items first)", *_table(HEADER, rows)]
     if view.problems:
         lines += ["", f"{_problem_title(view)} ({len(view.problems)}, oldest first)"]
@@ -270,7 +267,7 @@ def _problem_title(view: StatusView) -> str:
 def _held_rows(view: StatusView) -> list[_Row]:
     """Describe each held post in a row, with when it is expected to go out beneath."""
     return [
-        _Row(
+        (
             (name, post.feed, post.key, _when(post.since, view.now)),
             (str(post.hold) if post.hold else "goes out on the next pass",),
         )
@@ -281,12 +278,12 @@ def _held_rows(view: StatusView) -> list[_Row]:
 def _destination_rows(view: StatusView) -> list[_Row]:
     """Describe each destination in a row, its sender and any refusal beneath."""
     rows = destination_rows(view.destinations, lambda when: _when(when, view.now))
-    return [_Row(cells, notes) for cells, notes in rows]
+    return list(rows)
 
 
 def _feed_rows(view: StatusView) -> list[_Row]:
     """Describe each feed in a row, with its error or why it is disabled beneath."""
-    rows = []
+    rows: list[_Row] = []
     for feed in view.feeds:
         state = feed.state
         notes = []
@@ -307,7 +304,7 @@ def _feed_rows(view: StatusView) -> list[_Row]:
             notes.append(f"next read put off by the publisher: {poll.why}")
         next_read = state.next_attempt or (poll.at if poll is not None else None)
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
-        rows.append(_Row((*cells, _when(next_read, view.now)), tuple(notes)))
+        rows.append(((*cells, _when(next_read, view.now)), tuple(notes)))
     return rows
 
 
@@ -318,24 +315,24 @@ def _resume_hint(feed: FeedStatus) -> str:
 
 def _item_rows(view: StatusView, records: Sequence[DeliveryRecord], *, errors: bool) -> list[_Row]:
     """Describe each delivery in a row, with its last error beneath when ``errors``."""
-    rows = []
+    rows: list[_Row] = []
     for record in records:
         cells = (record.state, record.feed, record.key, str(record.attempts))
         notes = (record.last_error,) if errors and record.last_error else ()
-        rows.append(_Row((*cells, _when(record.updated, view.now)), notes))
+        rows.append(((*cells, _when(record.updated, view.now)), notes))
     return rows
 
 
 def _table(header: tuple[str, ...], rows: Sequence[_Row]) -> list[str]:
     """Align ``rows`` under ``header`` in columns, notes indented beneath their row."""
-    everything = [_Row(header), *rows]
+    everything: list[_Row] = [(header, ()), *rows]
     # strict: a row without a cell under each heading is a mistake, never padded.
-    columns = zip(*(row.cells for row in everything), strict=True)
+    columns = zip(*(cells for cells, _ in everything), strict=True)
     widths = [max(map(len, column)) for column in columns]
     lines = []
-    for row in everything:
-        lines.append(f"  {'  '.join(map(str.ljust, row.cells, widths))}".rstrip())
-        lines += [f"      {note}" for note in row.notes]
+    for cells, notes in everything:
+        lines.append(f"  {'  '.join(map(str.ljust, cells, widths))}".rstrip())
+        lines += [f"      {note}" for note in notes]
     return lines
 
 
