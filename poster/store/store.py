@@ -28,7 +28,7 @@ from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journaldb import JournalDB
-from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN, Recall
+from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
@@ -38,6 +38,7 @@ from poster.store.seen import SeenIndex
 if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import NextPoll, Validators
+    from poster.store.memoryledger import Recall
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,10 @@ class Store:
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back, at once."""
+        from poster.store.memoryledger import (
+            Recall,  # here: status, which opens a store, never asks
+        )
+
         with self._lock:
             held = self._seen.among(feed, keys)
             known = set(held) if destinations else set(keys)
