@@ -10,7 +10,6 @@ from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import REDACTED, Destination, Entries, Message
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.secrets import find_token, section, source_text
 
 if TYPE_CHECKING:
     import httpx
@@ -133,6 +132,7 @@ class ViberKind:
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the channel's token comes from, checking it as a post would."""
         from poster.destinations import TokenSource  # here: only check and a pass ask
+        from poster.secrets import find_token, section, source_text
 
         settings: ViberConfig = spec.settings
         found = find_token(settings, name=spec.name)
