@@ -34,20 +34,15 @@ first use, so that a configuration without problems never makes its class.
 
 from __future__ import annotations
 
+from poster.lazy import names_from
+
 TYPE_CHECKING = False  # as typing's: the exception tree needs nothing from typing
 if TYPE_CHECKING:
     from pathlib import Path
 
     from poster.problems import ConfigProblem as ConfigProblem
 
-
-def __getattr__(name: str) -> type:
-    """Return ``ConfigProblem`` from ``poster.problems``, loading it on first use."""
-    if name != "ConfigProblem":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from poster.problems import ConfigProblem
-
-    return ConfigProblem
+__getattr__ = names_from(__name__, {"ConfigProblem": "poster.problems"})
 
 
 class PosterError(Exception):

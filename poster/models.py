@@ -7,11 +7,12 @@ configuration and the state builds none of their classes.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from poster.lazy import names_from
 
 if TYPE_CHECKING:
     from poster.fixed import Contact as Contact
@@ -38,12 +39,7 @@ _HOMES = {
 }
 """The records kept in other modules, each with the module that defines it."""
 
-
-def __getattr__(name: str) -> Any:
-    """Return one of the records kept in ``_HOMES``, importing its module on first use."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = names_from(__name__, _HOMES)
 
 
 class Action(StrEnum):

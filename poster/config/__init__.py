@@ -34,19 +34,13 @@ from poster.config.settings import (
     token_env,
 )
 from poster.config.values import parse_duration
+from poster.lazy import names_from
 
 TYPE_CHECKING = False  # as typing's: this module itself needs nothing from typing
 if TYPE_CHECKING:
     from poster.config.parts import Rule as Rule
 
-
-def __getattr__(name: str) -> type:
-    """Return ``Rule`` from ``poster.config.parts``, loading it on first use."""
-    if name != "Rule":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from poster.config.parts import Rule
-
-    return Rule
+__getattr__ = names_from(__name__, {"Rule": "poster.config.parts"})
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.destinations import shorthand
+from poster.lazy import names_from
 
 if TYPE_CHECKING:
     from poster.config.parts import QuietHours as QuietHours
@@ -17,14 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 
-
-def __getattr__(name: str) -> Any:
-    """Return ``Rule`` or ``QuietHours`` from ``poster.config.parts``, loading it on first use."""
-    if name not in ("Rule", "QuietHours"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from poster.config import parts
-
-    return getattr(parts, name)
+__getattr__ = names_from(__name__, dict.fromkeys(("Rule", "QuietHours"), "poster.config.parts"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from poster.lazy import names_from
+
 if TYPE_CHECKING:
     from poster.config import DestinationConfig, FeedConfig
     from poster.config.feedkeys import Key
@@ -37,17 +39,14 @@ KINDS: Mapping[str, str] = {
 }
 """Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
 
-_RECORDS = frozenset(
-    ("Account", "Limit", "Opening", "Receipt", "RecipientResult", "Sender", "TokenSource")
+# The records that pass between poster and a destination load on first use.
+__getattr__ = names_from(
+    __name__,
+    dict.fromkeys(
+        ("Account", "Limit", "Opening", "Receipt", "RecipientResult", "Sender", "TokenSource"),
+        "poster.destinations.receipts",
+    ),
 )
-"""The records kept in ``poster.destinations.receipts``, loaded from here on first use."""
-
-
-def __getattr__(name: str) -> Any:
-    """Return one of the records in ``_RECORDS``, importing their module on first use."""
-    if name not in _RECORDS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module("poster.destinations.receipts"), name)
 
 
 class Message(Protocol):

@@ -8,11 +8,11 @@ state's constants, which every command reading the state needs, come without the
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from poster.destinations import shorthand
+from poster.lazy import names_from
 from poster.models import State
 
 if TYPE_CHECKING:
@@ -28,8 +28,13 @@ PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
 )  # fmt: skip
 
-_MEMORY = frozenset(("Delivery", "MemoryLedger", "ReadOnlyLedger", "Recall", "recall_each"))
-"""The names kept in ``poster.store.memoryledger``, loaded from here on first use."""
+__getattr__ = names_from(
+    __name__,
+    dict.fromkeys(
+        ("Delivery", "MemoryLedger", "ReadOnlyLedger", "Recall", "recall_each"),
+        "poster.store.memoryledger",
+    ),
+)
 
 FATAL_META = "channel.fatal"
 """The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
@@ -45,13 +50,6 @@ def fatal_key(destination: str) -> str:
 def sender_key(destination: str) -> str:
     """Return the state entry under which a destination's looked-up sender is remembered."""
     return f"sender to {destination}"
-
-
-def __getattr__(name: str) -> Any:
-    """Return one of the names in ``_MEMORY``, importing their module on first use."""
-    if name not in _MEMORY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module("poster.store.memoryledger"), name)
 
 
 class Ledger(Protocol):
