@@ -5,7 +5,7 @@ lists every problem, each located by file, feed and dotted key (``include[1]``, 
 ``viber.from``; array indexes count from 0). The parts:
 
 - ``settings``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Gate``, ...);
-  ``parts`` those only some configurations use (``Rule``, ``QuietHours``).
+  ``parts`` those only some configurations use (``Rule``, ``QuietHours``, ``JsonMapping``).
 - ``feedkeys``: every key declared once, with its default and its check.
 - ``values``: the checks of single values (durations, sizes, headers, URLs).
 - ``names``: the checks of names (feeds, destinations, dotted paths, templates).
@@ -26,7 +26,6 @@ from poster.config.settings import (
     DaemonConfig,
     DestinationConfig,
     FeedConfig,
-    JsonMapping,
     MediaConfig,
     Schedule,
     ViberConfig,
@@ -38,9 +37,10 @@ from poster.lazy import names_from
 
 TYPE_CHECKING = False  # as typing's: this module itself needs nothing from typing
 if TYPE_CHECKING:
+    from poster.config.parts import JsonMapping as JsonMapping
     from poster.config.parts import Rule as Rule
 
-__getattr__ = names_from(__name__, {"Rule": "poster.config.parts"})
+__getattr__ = names_from(__name__, dict.fromkeys(("Rule", "JsonMapping"), "poster.config.parts"))
 
 
 __all__ = [

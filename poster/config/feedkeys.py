@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import fields
@@ -12,11 +13,11 @@ from poster.config import names as checks
 from poster.config import values as v
 from poster.config.feedvalues import crontab, headers
 from poster.config.itemrules import rules
-from poster.config.settings import Gate, JsonMapping
+from poster.config.settings import Gate
 from poster.destinations import fixed_limit
 
 if TYPE_CHECKING:
-    from poster.config.parts import QuietHours
+    from poster.config.parts import JsonMapping, QuietHours
     from poster.fixed import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
@@ -107,7 +108,23 @@ def nested(keys: Mapping[str, Key], what: str) -> v.Convert:
 
 def _json_mapping(value: object, ctx: v.Context) -> JsonMapping:
     """Check a ``[feeds.json]`` table of dotted paths."""
-    return JsonMapping(**_JSON_TABLE(value, ctx))
+    check, record = _json_table()
+    return record(**check(value, ctx))
+
+
+@functools.cache
+def _json_table() -> tuple[v.Convert, type[JsonMapping]]:
+    """Return the check of a ``[feeds.json]`` table and its record, made on first use."""
+    # Here: only a feed of format = "json" has the table, so only it makes the record's class.
+    from poster.config.parts import JsonMapping
+
+    keys = {
+        f.name: Key(None, checks.dotted_path(allow_empty=False))
+        for f in fields(JsonMapping)
+        if f.name != "items"
+    }
+    items = Key(None, checks.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')
+    return nested({"items": items} | keys, "a table of dotted paths"), JsonMapping
 
 
 def _coordinate(limit: float) -> v.Convert:
@@ -235,15 +252,6 @@ def _indexed_table(pair: object) -> tuple[int, dict[str, Any]]:
     return index, v.need(entry, dict, "a table")
 
 
-_JSON_TABLE = nested(
-    {"items": Key(None, checks.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
-    | {
-        f.name: Key(None, checks.dotted_path(allow_empty=False))
-        for f in fields(JsonMapping)
-        if f.name != "items"
-    },
-    "a table of dotted paths",
-)
 _LOCATION_TABLE = nested(
     {
         "lat": Key(None, _coordinate(90), "latitude in degrees, -90..90"),

@@ -1,4 +1,4 @@
-"""Define the parts of a configuration that only some use: include and exclude rules, quiet hours.
+"""Define the parts of a configuration only some use: item rules, quiet hours, a JSON mapping.
 
 ``poster.config.settings`` names them too; they live apart so that a configuration without them,
 and the commands that only read one, never build their classes.
@@ -17,6 +17,24 @@ class Rule:
 
     source: str
     pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class JsonMapping:
+    """Where a mapped JSON API keeps its items and which fields to use (dotted paths)."""
+
+    items: str = ""
+    id: str | None = None
+    title: str | None = None
+    link: str | None = None
+    content: str | None = None
+    text: str | None = None
+    summary: str | None = None
+    image: str | None = None
+    published: str | None = None
+    updated: str | None = None
+    author: str | None = None
+    tags: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,16 @@ from poster.destinations import shorthand
 from poster.lazy import names_from
 
 if TYPE_CHECKING:
+    from poster.config.parts import JsonMapping as JsonMapping
     from poster.config.parts import QuietHours as QuietHours
     from poster.config.parts import Rule as Rule
     from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 
-__getattr__ = names_from(__name__, dict.fromkeys(("Rule", "QuietHours"), "poster.config.parts"))
+__getattr__ = names_from(
+    __name__, dict.fromkeys(("Rule", "QuietHours", "JsonMapping"), "poster.config.parts")
+)
 
 
 @dataclass(frozen=True)
@@ -30,24 +33,6 @@ class Schedule:
     jitter: timedelta = timedelta(seconds=0)
     timezone: str | None = None
     """The IANA zone a cron expression is read in; None is the machine's local zone, as cron."""
-
-
-@dataclass(frozen=True)
-class JsonMapping:
-    """Where a mapped JSON API keeps its items and which fields to use (dotted paths)."""
-
-    items: str = ""
-    id: str | None = None
-    title: str | None = None
-    link: str | None = None
-    content: str | None = None
-    text: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    published: str | None = None
-    updated: str | None = None
-    author: str | None = None
-    tags: str | None = None
 
 
 @dataclass(frozen=True)
