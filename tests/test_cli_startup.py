@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from poster.cli.common import SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST, comman
 from poster.destinations.viber.sandbox.rerender import LATEST
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN as SESSION_TOKEN
+from poster.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,6 +153,7 @@ UNUSED_BY_STATUS = (
     *("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient"),
     *("poster.destinations.viber.messages", "difflib", "zoneinfo", "shutil", "poster.push.plan"),
     *("poster.items", "poster.reads", "poster.select", "poster.ops.inbox", "poster.secrets"),
+    *("logging", "traceback"),
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),
@@ -258,3 +261,19 @@ def test_status_and_check_make_no_record_class_they_never_build(
     made = _classes_made(words, {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"})
     assert "poster.config.settings.Config" in made
     assert {name.rpartition(".")[2] for name in made}.isdisjoint(unused)
+
+
+def test_status_loads_logging_for_its_first_event_and_logs_it_as_every_command_does(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    with Store(state) as store:
+        store.record_pending("news", "item-1", "viber")
+    (state / "poster.journal").unlink()
+    words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(state), "status"]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    probe = f"from poster.cli import main\nmain({words!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ WARNING state=journal-missing ", done.stderr)

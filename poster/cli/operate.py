@@ -48,7 +48,8 @@ def add_commands(commands: Any) -> None:
         description="Show feeds, the channel and what needs a person; exit 1 when something does.",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=cmd_status)
+    # Status on a sound state logs nothing: logging loads with its first event, if any.
+    status.set_defaults(handler=cmd_status, logs_rarely=True)
     retry = add_command(
         commands,
         "retry",

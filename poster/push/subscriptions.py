@@ -7,13 +7,14 @@ subscription by its feed and hub only.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from poster.eventlog import logger
+
+log = logger(__name__)
 
 META = "websub"
 """The store meta entry holding every subscription."""

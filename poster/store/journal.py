@@ -14,7 +14,6 @@ table and query layer over it (``poster.store.journaldb``).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing import Any
 from tinydb.storages import Storage
 
 from poster.errors import StateError
+from poster.eventlog import logger
 from poster.store.files import (
     Change,
     Snapshot,
@@ -52,7 +52,7 @@ from poster.store.place import (
     same_file,
 )
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 _UTC_NOW = partial(datetime.now, UTC)
 
 

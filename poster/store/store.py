@@ -10,7 +10,6 @@ through indexes kept beside the tables, so no ledger call scans the history.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tinydb.table import Document
 
 from poster.errors import StateError
+from poster.eventlog import logger
 from poster.store import documents, records, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.feedtable import TABLE as FEEDS
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from poster.models import NextPoll, Validators
     from poster.store.memoryledger import Recall
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 SNAPSHOT_NAME = "poster.json"
 CRASHED = "poster stopped before the destination answered; the post may have arrived"
