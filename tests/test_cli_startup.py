@@ -247,6 +247,7 @@ NOT_MADE_BY_STATUS = {
 }
 NOT_MADE_BY_CHECK = {
     *("Validators", "Location", "Contact", "Sticker", "Rule", "QuietHours", "JsonMapping"),
+    *("Receipt", "Opening", "Sender", "Account"),
 }
 
 

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from poster.destinations.receipts import Receipt as Receipt
     from poster.destinations.receipts import RecipientResult as RecipientResult
     from poster.destinations.receipts import Sender as Sender
-    from poster.destinations.receipts import TokenSource as TokenSource
     from poster.models import Item, Post
     from poster.sandbox.fakes import Fake
     from poster.sandbox.hooks import SandboxHost
+    from poster.secrets import TokenSource as TokenSource
 
 REDACTED = "***"
 
@@ -42,10 +42,13 @@ KINDS: Mapping[str, str] = {
 # The records that pass between poster and a destination load on first use.
 __getattr__ = names_from(
     __name__,
-    dict.fromkeys(
-        ("Account", "Limit", "Opening", "Receipt", "RecipientResult", "Sender", "TokenSource"),
-        "poster.destinations.receipts",
-    ),
+    {
+        **dict.fromkeys(
+            ("Account", "Limit", "Opening", "Receipt", "RecipientResult", "Sender"),
+            "poster.destinations.receipts",
+        ),
+        "TokenSource": "poster.secrets",
+    },
 )
 
 

@@ -1,4 +1,4 @@
-"""Define what passes between poster and a destination: its opening, sender, token, receipts.
+"""Define what passes between poster and a destination: its opening, sender, account, receipts.
 
 ``poster.destinations`` hands them out on first use, so that reading the configuration and the
 state, which only needs the registry of kinds, builds none of their classes.
@@ -46,18 +46,6 @@ class Account:
 
     lines: tuple[str, ...]
     warning: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenSource:
-    """Where a destination's token comes from, or what to say when it has none."""
-
-    where: str | None
-    """The variable, file or credential holding it; None when none is set."""
-    missing: str = ""
-    """What is missing, when none is set."""
-    hint: str = ""
-    """How to give it one."""
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,8 @@ class ViberKind:
 
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the channel's token comes from, checking it as a post would."""
-        from poster.destinations import TokenSource  # here: only check and a pass ask
-        from poster.secrets import find_token, section, source_text
+        # Here: only check and a pass look a token up; status never does.
+        from poster.secrets import TokenSource, find_token, section, source_text
 
         settings: ViberConfig = spec.settings
         found = find_token(settings, name=spec.name)
