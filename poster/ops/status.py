@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import Config
+from poster.filled import filler
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
@@ -140,6 +141,10 @@ class StatusView:
         return tuple(found)
 
 
+# Status makes one for every feed: filled at once (see ``poster.filled``).
+_feed_status_of = filler(FeedStatus)
+
+
 def status_view(
     config: Config,
     store: Store,
@@ -200,7 +205,17 @@ def _feed_status(
     if state.disabled == OPERATOR_DISABLED:
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
-    return FeedStatus(name, configured, enabled, state, paused_at, push, push_shown)
+    return _feed_status_of(
+        {
+            "name": name,
+            "configured": configured,
+            "enabled": enabled,
+            "state": state,
+            "paused_at": paused_at,
+            "push": push,
+            "push_shown": push_shown,
+        }
+    )
 
 
 # Presentation

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from poster.filled import filler
 from poster.models import NextPoll, State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 
@@ -40,9 +41,8 @@ class FeedState:
     """When the daemon reads the feed next and why, as it decided after the last read."""
 
 
-_STATE_FIELDS = frozenset(f.name for f in fields(FeedState))
-# Filling skips __init__: only while there is no __post_init__ that it would skip too.
-_STATE_FILLED = not hasattr(FeedState, "__post_init__")
+# Status turns every feed's document into a state: filled at once (see ``poster.filled``).
+_feed_state = filler(FeedState)
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,7 @@ def feed_state(doc: Mapping[str, Any]) -> FeedState:
         "last_warning": doc.get("last_warning"),
         "next_poll": next_poll(doc),
     }
-    if not _STATE_FILLED or values.keys() != _STATE_FIELDS:
-        return FeedState(**values)
-    # One update of the instance's dict instead of a frozen setattr per field, as
-    # config.settings.feed_config: status turns every feed's document into a state.
-    state = object.__new__(FeedState)
-    state.__dict__.update(values)
-    return state
+    return _feed_state(values)
 
 
 def next_poll(doc: Mapping[str, Any]) -> NextPoll | None:
