@@ -22,7 +22,7 @@ from poster.ops.destination_status import (
     destination_rows,
     destination_statuses,
 )
-from poster.pipeline.gatekeeper import Waiting, held_posts
+from poster.pipeline.gatekeeper import held_posts
 from poster.push import subscriptions
 from poster.push.describe import describe
 from poster.push.subscriptions import Subscription
@@ -38,6 +38,7 @@ from poster.store.ledger import (
 
 if TYPE_CHECKING:
     from poster.destinations.gateway.subscribers import GatewaySubscribers
+    from poster.pipeline.holds import Waiting
 
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
