@@ -27,7 +27,8 @@ ITEM_KEYS = ("guid", "id", "link", "title")
 FIXED_KEYS = {"location": "location", "contact": "contact", "sticker": "sticker_id"}
 """Which key holds the fixed message of each fixed-message type."""
 QUIET_HINT = 'write the window as "HH:MM-HH:MM" in 24-hour time, such as "23:00-07:00"'
-_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+# As text: re compiles it on first use, and only a destination with quiet hours has one.
+_WINDOW = r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*"
 
 
 class Key:
@@ -207,7 +208,7 @@ def parse_quiet(text: str) -> QuietHours:
     """Read ``"HH:MM-HH:MM"``; raise ``ValueError`` saying what is wrong."""
     from poster.config.parts import QuietHours  # here: most destinations have no quiet hours
 
-    match = _WINDOW.fullmatch(text)
+    match = re.fullmatch(_WINDOW, text)
     if match is None:
         raise ValueError(f"{text!r} is not a window of hours")
     numbers = [int(part) for part in match.groups()]
