@@ -118,27 +118,32 @@ def idle_line(idle: Idle) -> str:
 
 
 def _stages(samples: Sequence[Sample]) -> list[str]:
-    """Return poster's median per-stage seconds per scenario, their sum and the wall time."""
+    """Return poster's median per-stage seconds (and CPU), their sum, the wall and CPU time."""
     rows = [
-        "| poster scenario | " + " | ".join(STAGES) + " | sum of stages | wall |",
-        "| --- |" + " ---: |" * (len(STAGES) + 2),
+        "| poster scenario | " + " | ".join(STAGES) + " | sum of stages | wall | CPU |",
+        "| --- |" + " ---: |" * (len(STAGES) + 3),
     ]
     for scenario in SCENARIOS:
         picked = _pick(samples, "poster", scenario)
         spent = [statistics.median(s.stages.get(name, 0.0) for s in picked) for name in STAGES]
+        busy = [statistics.median(s.stage_cpu.get(name, 0.0) for s in picked) for name in STAGES]
         wall = _median(samples, "poster", scenario, "wall")
-        cells = " | ".join(f"{seconds:.2f}" for seconds in spent)
-        rows.append(f"| {scenario} | {cells} | {sum(spent):.2f} | {wall:.2f} |")
+        cpu = _median(samples, "poster", scenario, "cpu")
+        pairs = zip(spent, busy, strict=True)
+        cells = " | ".join(f"{seconds:.2f} ({used:.2f})" for seconds, used in pairs)
+        rows.append(f"| {scenario} | {cells} | {sum(spent):.2f} | {wall:.2f} | {cpu:.2f} |")
     return rows
 
 
 def _rounds(samples: Sequence[Sample]) -> list[str]:
-    """Return every round's wall time per tool and scenario, to show the spread."""
+    """Return every round's wall and CPU time per tool and scenario, to show the spread."""
     lines = []
     for scenario in SCENARIOS:
         for tool in ("poster", "rss2email"):
-            walls = " ".join(f"{s.wall:.2f}" for s in _pick(samples, tool, scenario))
-            lines += [f"- {scenario} {tool}: {walls}"] if walls else []
+            picked = _pick(samples, tool, scenario)
+            walls = " ".join(f"{s.wall:.2f}" for s in picked)
+            cpus = " ".join(f"{s.cpu:.2f}" for s in picked)
+            lines += [f"- {scenario} {tool}: {walls} (CPU {cpus})"] if walls else []
     return lines
 
 
@@ -168,13 +173,15 @@ def passes(samples: Sequence[Sample], context: Context) -> list[str]:
         "",
         *_targets(samples, c.changed),
         "",
-        "poster's time by stage (median seconds, from `run --once --timings`; stages are "
-        "summed over the threads that read feeds, `[daemon] max_fetches`, so their sum can "
-        "exceed the wall time; the rest of the wall time is start-up, state and exit):",
+        "poster's time by stage (median seconds, from `run --once --timings`, with the CPU "
+        "seconds in brackets; stages are summed over the threads that read feeds, `[daemon] "
+        "max_fetches`, so their sum can exceed the wall time, and a stage's seconds include "
+        "waiting for the interpreter while another thread parses; the rest of the wall time "
+        "is start-up, state and exit; CPU is the whole process's user and system time):",
         "",
         *_stages(samples),
         "",
-        "Wall seconds in each round:",
+        "Wall seconds in each round (and CPU seconds):",
         "",
         *_rounds(samples),
         "",

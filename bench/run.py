@@ -83,8 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how long the 10,000-feed daemon runs (default 30)",
     )  # fmt: skip
     parser.add_argument(
-        "--profile", action="store_true", help="also profile a cold poster pass with cProfile"
-    )
+        "--profile", action="store_true",
+        help="also profile a cold and an update poster pass of each farm with cProfile",
+    )  # fmt: skip
     parser.add_argument(
         "--poster-only", action="store_true",
         help="run the passes of poster alone, without rss2email (no ratios)",
@@ -150,11 +151,22 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
 
 
-def _profile_lines(profile: str) -> list[str]:
-    """Return the profile's section."""
-    lines = ["", "cProfile of a cold poster pass (max_fetches = 1, so one thread does all"]
-    lines += ["the work cProfile sees), top 25 by cumulative time:", "", "```"]
+def _profile_lines(scenario: str, profile: str) -> list[str]:
+    """Return one profile's section."""
+    lines = ["", f"cProfile of a{'n' if scenario == 'update' else ''} {scenario} poster pass"]
+    lines += ["(max_fetches = 1, so one thread does all the work cProfile sees),"]
+    lines += ["top 25 by cumulative time:", "", "```"]
     return [*lines, profile.strip("\n"), "```", ""]
+
+
+def _profiles(mine: Poster) -> list[str]:
+    """Profile a cold and an update pass of ``mine``'s farm; return their sections."""
+    lines = []
+    for scenario in ("cold", "update"):
+        print(f"bench: profiling a {scenario} poster pass", flush=True)
+        output = OUT / f"{mine.home.name}-{scenario}.prof"
+        lines += _profile_lines(scenario, mine.profile(output, scenario))
+    return lines
 
 
 def run_passes(
@@ -184,13 +196,15 @@ def run_passes(
         lines += report.passes(samples, context) if samples else []
         if style == "full":
             lines += _commands_and_idle(mine, farm, base, channel, args)
+        if args.profile:
+            lines += _profiles(mine)
     return samples, lines
 
 
 def _commands_and_idle(
     mine: Poster, farm: farms.Farm, base: str, channel: servers.Channel, args: argparse.Namespace
 ) -> list[str]:
-    """Time the commands on the state the passes left, run the idle daemon, maybe profile."""
+    """Time the commands on the state the passes left, then run the idle daemon."""
     print("bench: commands", flush=True)
     if args.rounds == 0:
         mine.fresh()
@@ -204,12 +218,7 @@ def _commands_and_idle(
     if not command_times.ok(times):
         lines.append("**a command failed: see the exit codes above**")
     print("bench: idle daemon", flush=True)
-    lines += [report.idle_line(idle_cpu(OUT / "idle", farm, base, channel)), ""]
-    if args.profile:
-        print("bench: profiling a cold poster pass", flush=True)
-        farms.reset(farm)
-        lines += _profile_lines(mine.profile(OUT / "poster-cold.prof"))
-    return lines
+    return [*lines, report.idle_line(idle_cpu(OUT / "idle", farm, base, channel)), ""]
 
 
 def main(argv: list[str] | None = None) -> int:

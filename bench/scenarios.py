@@ -28,17 +28,23 @@ SCENARIOS = ("cold", "warm", "update")
 PROJECT = Path(__file__).resolve().parent.parent
 _STAGE_LINE = re.compile(r"^(\w+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)(?:\s+([\d.]+))?$", re.MULTILINE)
 _PEAK_LINE = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+_CPU_LINE = re.compile(r"(?:User|System) time \(seconds\): ([\d.]+)")
 
 
 @dataclass(frozen=True)
 class Run:
-    """One finished child process: wall seconds, peak RSS in KiB, exit code and output."""
+    """One finished child process: wall seconds, peak RSS in KiB, exit code, output, CPU seconds.
+
+    ``cpu`` is user plus system time: unlike the wall time, it does not grow when other
+    processes share the machine's cores.
+    """
 
     wall: float
     peak_kib: int
     code: int
     out: str
     err: str
+    cpu: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class Sample:
     ok: bool
     check: str
     stages: dict[str, float] = field(default_factory=dict)
+    cpu: float = 0.0
+    """User plus system seconds of the whole process."""
+    stage_cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per stage, summed over the threads as ``stages`` is."""
 
 
 def measured(command: Sequence[str], env: dict[str, str], scratch: Path) -> Run:
@@ -69,13 +79,21 @@ def measured(command: Sequence[str], env: dict[str, str], scratch: Path) -> Run:
         check=False,
     )
     wall = time.perf_counter() - started
-    peak = _PEAK_LINE.search(report.read_text(encoding="utf-8"))
-    return Run(wall, int(peak.group(1)) if peak else 0, done.returncode, done.stdout, done.stderr)
+    text = report.read_text(encoding="utf-8")
+    peak = _PEAK_LINE.search(text)
+    cpu = sum(float(seconds) for seconds in _CPU_LINE.findall(text))
+    kib = int(peak.group(1)) if peak else 0
+    return Run(wall, kib, done.returncode, done.stdout, done.stderr, cpu)
 
 
 def stage_seconds(err: str) -> dict[str, float]:
     """Return the per-stage seconds of poster's ``--timings`` table."""
     return {m.group(1): float(m.group(2)) for m in _STAGE_LINE.finditer(err)}
+
+
+def stage_cpu(err: str) -> dict[str, float]:
+    """Return the per-stage CPU seconds of poster's ``--timings`` table, where it gives them."""
+    return {m.group(1): float(m.group(5)) for m in _STAGE_LINE.finditer(err) if m.group(5)}
 
 
 class Tool(Protocol):
@@ -155,8 +173,10 @@ class Poster:
         before = self.channel.posts()
         run = measured(self.command("--timings"), self.env, self.home)
         ok, check = self._check(scenario, run, self.channel.posts() - before)
-        stages = stage_seconds(run.err)
-        return Sample(self.name, scenario, round_, run.wall, run.peak_kib, ok, check, stages)
+        stages, cpu = stage_seconds(run.err), stage_cpu(run.err)
+        return Sample(
+            self.name, scenario, round_, run.wall, run.peak_kib, ok, check, stages, run.cpu, cpu
+        )
 
     def _check(self, scenario: str, run: Run, posted: int) -> tuple[bool, str]:
         """Compare posts and not-modified feeds with what ``scenario`` must produce."""
@@ -178,9 +198,16 @@ class Poster:
         links = (farms.item_link(s, ITEMS) for s in self.farm.changed)
         return sum(any(link in post for post in posts) for link in links)
 
-    def profile(self, output: Path) -> str:
-        """Profile a cold pass with cProfile; return the top 25 entries by cumulative time."""
+    def profile(self, output: Path, scenario: str = "cold") -> str:
+        """Profile a cold or an update pass with cProfile; return the top 25 by cumulative time.
+
+        An update pass follows an unprofiled first pass over the farm's base items.
+        """
         self.fresh()
+        farms.reset(self.farm)
+        if scenario == "update":
+            subprocess.run(self.command(), env=self.env, capture_output=True, check=True)
+            farms.update(self.farm)
         profiler = [sys.executable, "-m", "cProfile", "-o", str(output), "-m", "poster"]
         command = [*profiler, *self.arguments(config=self.serial_config)]
         subprocess.run(command, env=self.env, capture_output=True, check=True)
@@ -234,7 +261,7 @@ class Rss2email:
         want = feeds * ITEMS + (len(self.farm.changed) if scenario == "update" else 0)
         ok = run.code == 0 and seen == want and validated == feeds
         check = f"{seen} entries seen, {validated} feeds with validators, exit {run.code}"
-        return Sample(self.name, scenario, round_, run.wall, run.peak_kib, ok, check)
+        return Sample(self.name, scenario, round_, run.wall, run.peak_kib, ok, check, cpu=run.cpu)
 
     def _state(self) -> tuple[int, int]:
         """Return the entries seen and the feeds with an ETag or Last-Modified kept."""
@@ -283,6 +310,6 @@ def _line(sample: Sample) -> str:
     """Describe one sample in a progress line."""
     mark = "ok" if sample.ok else "FAILED"
     return (
-        f"{sample.tool:<9} {sample.wall:7.2f} s {sample.peak_kib / 1024:6.1f} MiB"
-        f"  {mark}: {sample.check}"
+        f"{sample.tool:<9} {sample.wall:7.2f} s (CPU {sample.cpu:5.2f} s) "
+        f"{sample.peak_kib / 1024:6.1f} MiB  {mark}: {sample.check}"
     )

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import cli_times
 import daemon10k
 import farm as farms
-from scenarios import poster_config, stage_seconds
+from scenarios import measured, poster_config, stage_cpu, stage_seconds
 
 from poster.config import FeedConfig
 from poster.models import FetchResult, Validators
@@ -104,3 +104,12 @@ def test_stage_timings_keep_cpu_apart_from_waiting_and_the_bench_reads_them() ->
     header = timings.table().splitlines()[0]
     assert header.split() == ["stage", "seconds", "calls", "ms/call", "cpu"]
     assert stage_seconds(timings.table()) == pytest.approx(timings.seconds, abs=1e-3)
+    assert stage_cpu(timings.table()) == pytest.approx(timings.cpu, abs=1e-3)
+
+
+def test_a_measured_pass_reports_its_cpu_time_apart_from_its_wall_time(tmp_path: Path) -> None:
+    spin = "import time\nend = time.process_time() + 0.2\nwhile time.process_time() < end: pass\n"
+    busy = measured([sys.executable, "-c", spin], {}, tmp_path)
+    idle = measured([sys.executable, "-c", "import time; time.sleep(0.3)"], {}, tmp_path)
+    assert busy.code == 0 and busy.cpu >= 0.2
+    assert idle.code == 0 and idle.wall >= 0.3 and idle.cpu < 0.2
