@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinydb.storages import Storage
 
@@ -44,13 +44,15 @@ from poster.store.files import (
 from poster.store.journalread import JournalScan, check_sequence, scan_journal
 from poster.store.place import (
     ONE_SHOT,
-    Lock,
     file_id,
     hold_lock,
     note_holder,
     os_problem,
     same_file,
 )
+
+if TYPE_CHECKING:
+    from poster.store.lock import Lock
 
 log = logger(__name__)
 _UTC_NOW = partial(datetime.now, UTC)

@@ -8,7 +8,6 @@ applies queued requests, from a one-shot run, which does not, without taking the
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -16,9 +15,13 @@ import os
 import pwd
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poster.errors import StateError
 from poster.store.files import StateFiles, encode_json, write_atomic
+
+if TYPE_CHECKING:
+    from poster.store.lock import Lock
 
 DAEMON = "daemon"
 ONE_SHOT = "one-shot"
@@ -33,28 +36,6 @@ class Holder:
 
     role: str
     pid: int
-
-
-@dataclass(frozen=True)
-class Lock:
-    """The descriptors a writing process keeps locked: the directory and ``poster.lock``."""
-
-    folder_fd: int
-    file_fd: int
-    role: str
-
-    def still_at(self, folder: Path) -> bool:
-        """Tell whether ``folder`` is still the directory this lock holds."""
-        return file_id(folder) == _fd_id(self.folder_fd)
-
-    def release(self, files: StateFiles) -> None:
-        """Forget the holder note, if it is still ours, and unlock."""
-        holder = read_holder(files)
-        if holder is not None and holder.pid == os.getpid() and self.still_at(files.folder):
-            with contextlib.suppress(OSError):
-                files.holder.unlink()
-        os.close(self.file_fd)
-        os.close(self.folder_fd)
 
 
 def hold_lock(files: StateFiles, role: str) -> Lock:
@@ -73,6 +54,8 @@ def hold_lock(files: StateFiles, role: str) -> Lock:
         os.close(file_fd)
         os.close(folder_fd)
         raise
+    from poster.store.lock import Lock  # here: status, which never locks, never needs it
+
     return Lock(folder_fd, file_fd, role)
 
 
@@ -114,7 +97,7 @@ def file_id(path: Path) -> FileId | None:
     return found.st_dev, found.st_ino
 
 
-def _fd_id(fd: int) -> FileId:
+def fd_id(fd: int) -> FileId:
     """Return what tells the open file ``fd`` from any other."""
     found = os.fstat(fd)
     return found.st_dev, found.st_ino
@@ -122,7 +105,7 @@ def _fd_id(fd: int) -> FileId:
 
 def same_file(path: Path, fd: int) -> bool:
     """Tell whether ``path`` still names the open file ``fd``."""
-    return file_id(path) == _fd_id(fd)
+    return file_id(path) == fd_id(fd)
 
 
 def user_name() -> str:
