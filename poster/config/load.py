@@ -200,9 +200,12 @@ def _feeds(
     inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
         table = k.read_table(raw, k.FEED_KEYS, ctx)
-        label = table.values.get("name", f"feeds[{index}]")
-        levels = _Levels(table.values, defaults.inherited, frozenset(table.bad) | defaults.bad)
-        report.add([*table.issues, *_check_feed(levels, defaults, inherited)], feed=label)
+        label = table.values.get("name") or f"feeds[{index}]"
+        bad = frozenset(table.bad) | defaults.bad if table.bad else defaults.bad
+        levels = _Levels(table.values, defaults.inherited, bad)
+        issues = _check_feed(levels, defaults, inherited)
+        if table.issues or issues:
+            report.add([*table.issues, *issues], feed=label)
         if label in first_use:
             hint = "feed names must be unique: poster keeps each feed's state under its name"
             message = f"is already used by feeds[{first_use[label]}]"
