@@ -90,6 +90,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code; no traceback reaches the person."""
     args = parse(argv)
+    code = _run(args)
+    if argv is None and getattr(args, "ends_lightly", False):
+        # Called as the program, which ends next: see _end_lightly.
+        _end_lightly()
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command and return its exit code, turning errors into codes."""
     # The library loads only once the command line is read, so --help and usage errors are
     # instant and each command imports what it uses.
     from poster.errors import (
@@ -123,6 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(f"poster: {report_bug(exc)}", file=sys.stderr)
             return EXIT_BUG
+
+
+def _end_lightly() -> None:
+    """Keep what is left alive out of the cyclic collector's sight as the process ends.
+
+    Python's finalization runs the collector over every object still alive, every module's
+    functions and classes, about 14 ms of status's 210. A command that closes all it opens
+    leaves no cycle whose finalizer matters; streams are still flushed and atexit handlers
+    still run.
+    """
+    import gc
+
+    gc.freeze()
 
 
 def _logging(args: argparse.Namespace) -> AbstractContextManager[None]:

@@ -33,7 +33,8 @@ def add_commands(commands: Any) -> None:
         "validate feeds.toml, the token and every template; show cron run times",
         state=False,
     )
-    check.set_defaults(handler=cmd_check)
+    # Check closes all it opens, so the process may end without collecting (cli._end_lightly).
+    check.set_defaults(handler=cmd_check, ends_lightly=True)
     show = add_command(
         commands,
         "preview",

@@ -48,8 +48,9 @@ def add_commands(commands: Any) -> None:
         description="Show feeds, the channel and what needs a person; exit 1 when something does.",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    # Status on a sound state logs nothing: logging loads with its first event, if any.
-    status.set_defaults(handler=cmd_status, logs_rarely=True)
+    # Status on a sound state logs nothing: logging loads with its first event, if any; it
+    # closes all it opens, so the process may end without collecting (cli._end_lightly).
+    status.set_defaults(handler=cmd_status, logs_rarely=True, ends_lightly=True)
     retry = add_command(
         commands,
         "retry",
