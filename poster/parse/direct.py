@@ -21,7 +21,7 @@ from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH
 from poster.parse.directitem import author_of, build_item, title_of
-from poster.parse.directnames import Names, attributes
+from poster.parse.directnames import attributes, names_for
 from poster.parse.directread import Reader
 from poster.parse.fastsax import Unsupported
 from poster.parse.fastxml import Document, mirrored_document
@@ -79,7 +79,7 @@ def parse_direct(result: FetchResult, feed: FeedConfig) -> ParsedFeed | None:
 def _read(document: Document) -> Reader | None:
     """Parse the document and walk its tree; None when its root is not one read here."""
     root, declarations = _tree(document)
-    names = Names(declarations)
+    names = names_for(declarations)
     key = names.key(root.tag)
     attrs = attributes(root)
     if root.tag == "rss":

@@ -139,12 +139,17 @@ def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
 
 def add_tag(context: Context, term: str | None, scheme: str | None, label: str | None) -> None:
     """Add a tag unless it is empty or known (``add_tag``)."""
-    tags = context.setdefault("tags", [])
-    if not term and not scheme and not label:
-        return
-    value = [term, scheme, label]
-    if value not in tags:
-        tags.append(value)
+    add_to_tags(context.setdefault("tags", []), term, scheme, label)
+
+
+def add_to_tags(
+    tags: list[list[str | None]], term: str | None, scheme: str | None, label: str | None
+) -> None:
+    """Add a tag to a list of tags unless it is empty or already there."""
+    if term or scheme or label:
+        value = [term, scheme, label]
+        if value not in tags:
+            tags.append(value)
 
 
 def save_author(context: Context, key: str, value: str) -> None:

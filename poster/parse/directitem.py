@@ -49,18 +49,18 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     else:
         key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")
-    return Item(
-        key=key,
-        title=title,
-        link=link,
-        body=Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
-        author=author_of(entry) or inherited,
-        published=entry.get("published"),
-        updated=entry.get("updated"),
-        tags=_tags(tags) if tags else (),
-        image=image,
-        thumbnail=thumbnail,
-        enclosures=_enclosures(entry, enclosures, contents),
+    return Item.of(
+        key,
+        title,
+        link,
+        Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
+        author_of(entry) or inherited,
+        entry.get("published"),
+        entry.get("updated"),
+        _tags(tags) if tags else (),
+        image,
+        thumbnail,
+        _enclosures(entry, enclosures, contents),
     )
 
 
@@ -168,6 +168,11 @@ def _pictures(
     the pictures of the HTML content and summary (``markup``), looked for only when none
     before is a JPEG.
     """
+    if not contents and "media_thumbnail" not in entry and "image" not in entry:
+        # The usual entry: its first JPEG enclosure, if it has one, is the picture.
+        for media in enclosures:
+            if media.is_jpeg and is_image(media.mime_type, media.url):
+                return media, None
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
     listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
     if contents or thumbnails:

@@ -35,8 +35,12 @@ from poster.parse.directcontext import (
     uri,
 )
 from poster.parse.directnames import Names, attributes, has_handler, leaves, text
+from poster.parse.directquick import ENTRY_HANDLERS
 from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
 from poster.parse.feeddates import parse_feed_date
+
+# The entry tags whose route is kept, at most, for the documents that share their names.
+ROUTES_KEPT = 256
 
 
 class Reader:
@@ -50,7 +54,7 @@ class Reader:
         self.title_depth = -1
         self.has_content = False
         self.guidislink = False
-        self.routes: dict[str, tuple[str, Handler | None]] = {}
+        self.routes: dict[str, tuple[str, Handler | None]] = names.routes
 
     # The document's structure: feed-level elements, then entries.
 
@@ -89,7 +93,9 @@ class Reader:
     def _route(self, tag: str) -> tuple[str, Handler | None]:
         """Return the key and handler of an entry's child, found once per tag of the document."""
         key = self.names.key(tag)
-        route = self.routes[tag] = (key, HANDLERS.get(key))
+        route = (key, ENTRY_HANDLERS.get(key) or HANDLERS.get(key))
+        if len(self.routes) < ROUTES_KEPT:
+            self.routes[tag] = route
         return route
 
     def image(self, element: ET.Element, depth: int) -> None:
@@ -161,11 +167,11 @@ class Reader:
         if not value.isascii():
             value = repair_text(value)
         # feedparser guesses HTML in RSS's plain text when it has a closing tag or an entity.
-        if kind == "text/plain" and ("<" in value or "&" in value) and self._guess(value):
+        if kind == "text/plain" and ("<" in value or "&" in value) and self.guesses_html(value):
             kind = "text/html"
         return value, kind
 
-    def _guess(self, value: str) -> bool:
+    def guesses_html(self, value: str) -> bool:
         """Tell whether feedparser takes a plain-text construct for HTML (not in Atom)."""
         return not self.version.startswith("atom") and bool(looks_like_html(value))
 

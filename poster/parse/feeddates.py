@@ -32,10 +32,24 @@ _RFC822 = re.compile(
 # feedparser's _parse_date_w3dtf, for a full date and time with Z or a numeric zone.
 _W3DTF = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(?:z|[+-]\d{2}:\d{2})")
 _UTC_NAMES = frozenset(("gmt", "utc", "ut", "z"))
+_last: tuple[str, datetime | None] = ("", None)
 
 
 def parse_feed_date(value: str) -> datetime | None:
     """Return the UTC datetime feedparser reads from ``value``, or None."""
+    global _last
+    # An entry's updated date is most often its published one, read just before: the same
+    # text reads as the same (immutable) datetime.
+    last = _last
+    if last[0] == value and value:
+        return last[1]
+    stamp = _parse(value)
+    _last = (value, stamp)
+    return stamp
+
+
+def _parse(value: str) -> datetime | None:
+    """Return the UTC datetime feedparser reads from ``value``, or None, reading it afresh."""
     if not value:
         return None
     text = value.lower()

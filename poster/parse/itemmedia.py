@@ -137,6 +137,8 @@ def _merge(first: Media, second: Media) -> Media:
 
 def content_images(markup: str, base: str | None) -> Iterator[Media]:
     """Yield the pictures of ``<img src>`` tags in HTML, skipping 1×1 tracking pixels."""
+    if "<" not in markup:
+        return  # no tag: the case-blind search would still read every character
     for tag in _IMG_TAG.findall(markup):
         attributes = {
             name.lower(): html.unescape(value.strip("\"'"))
