@@ -283,7 +283,7 @@ def test_status_loads_logging_for_its_first_event_and_logs_it_as_every_command_d
 
 
 @pytest.mark.parametrize(("command", "last_line"), [("status", "All good."), ("check", None)])
-def test_status_and_check_end_without_the_collectors_walk_and_lose_no_output(
+def test_status_and_check_run_without_the_cyclic_collector_and_lose_no_output(
     tmp_path: Path, command: str, last_line: str | None
 ) -> None:
     state = tmp_path / "state"
@@ -293,19 +293,20 @@ def test_status_and_check_end_without_the_collectors_walk_and_lose_no_output(
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     probe = (
         "import atexit, gc, sys\nfrom poster.cli import main\n"
-        "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, gc.isenabled(),"
+        " file=sys.stderr))\n"
         f"sys.argv = ['poster', *{words!r}]\nraise SystemExit(main())"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
     )
     assert done.returncode == 0
-    assert done.stderr.splitlines()[-1] == "frozen: True"
+    assert done.stderr.splitlines()[-1] == "frozen: True False"
     lines = done.stdout.splitlines()
     assert lines[-1] == last_line if last_line else "OK, 1 feeds" in lines[0]
     # Called with its words, as by tests and other code, main leaves the collector alone.
     assert subprocess.run(
         [sys.executable, "-c", f"import gc\nfrom poster.cli import main\nmain({words!r})\n"
-         "assert gc.get_freeze_count() == 0"],
+         "assert gc.get_freeze_count() == 0 and gc.isenabled()"],
         capture_output=True, cwd=ROOT, env=env,
     ).returncode == 0  # fmt: skip

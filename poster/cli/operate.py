@@ -49,8 +49,8 @@ def add_commands(commands: Any) -> None:
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     # Status on a sound state logs nothing: logging loads with its first event, if any; it
-    # closes all it opens, so the process may end without collecting (cli._end_lightly).
-    status.set_defaults(handler=cmd_status, logs_rarely=True, ends_lightly=True)
+    # closes all it opens, so it runs without the cyclic collector (cli._without_collector).
+    status.set_defaults(handler=cmd_status, logs_rarely=True, short_lived=True)
     retry = add_command(
         commands,
         "retry",
