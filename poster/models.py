@@ -1,14 +1,12 @@
 """Define the frozen records that flow between the pipeline's stages.
 
 The records of a feed's read (``poster.reads``), its items and their posts (``poster.items``)
-and a feed's fixed messages (``poster.fixed``) load from here on first use, so that reading the
-configuration and the state builds none of their classes.
+a feed's fixed messages (``poster.fixed``) and its next read (``poster.polls``) load from here
+on first use, so that reading the configuration and the state builds none of their classes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
     from poster.items import Item as Item
     from poster.items import Media as Media
     from poster.items import Post as Post
+    from poster.polls import NextPoll as NextPoll
     from poster.reads import FeedHints as FeedHints
     from poster.reads import FetchResult as FetchResult
     from poster.reads import Freshness as Freshness
@@ -36,6 +35,7 @@ _HOMES = {
         ("FeedHints", "FetchResult", "Freshness", "ParsedFeed", "Validators"), "poster.reads"
     ),
     **dict.fromkeys(("Contact", "Fixed", "Location", "Sticker"), "poster.fixed"),
+    "NextPoll": "poster.polls",
 }
 """The records kept in other modules, each with the module that defines it."""
 
@@ -68,14 +68,3 @@ class State(StrEnum):
     """Not posted because it waited longer than the destination's ``max_wait``; retryable."""
     DEFERRED = "deferred"
     """Waiting for a later pass (pacing, rate limits, a destination that refuses); never stored."""
-
-
-@dataclass(frozen=True)
-class NextPoll:
-    """When the daemon reads a feed next, and why then."""
-
-    at: datetime
-    why: str
-    """What set the time: the schedule (``every 15m``) or a hint (``ttl 60 min``)."""
-    hinted: bool = False
-    """Whether a publisher's hint put the time after the schedule's."""

@@ -249,7 +249,7 @@ NOT_MADE_BY_STATUS = {
 }
 NOT_MADE_BY_CHECK = {
     *("Validators", "Location", "Contact", "Sticker", "Rule", "QuietHours", "JsonMapping"),
-    *("Receipt", "Opening", "Sender", "Account"),
+    *("Receipt", "Opening", "Sender", "Account", "NextPoll"),
 }
 
 

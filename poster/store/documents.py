@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from poster.filled import filler
-from poster.models import NextPoll, State
+from poster.models import State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 
 if TYPE_CHECKING:
-    from poster.models import Validators
+    from poster.models import NextPoll, Validators
 
 RELEASED = State.RELEASED
 """Offered again: the record keeps its attempt count but no longer makes the item known."""
@@ -117,6 +117,8 @@ def next_poll(doc: Mapping[str, Any]) -> NextPoll | None:
     at = doc.get("next_poll")
     if not isinstance(at, str):
         return None
+    from poster.polls import NextPoll  # here: only a state the daemon scheduled has one
+
     return NextPoll(
         datetime.fromisoformat(at), str(doc.get("poll_why")), doc.get("poll_hinted") is True
     )
