@@ -25,7 +25,6 @@ from poster.ops.destination_status import (
 from poster.pipeline.gatekeeper import held_posts
 from poster.push import subscriptions
 from poster.push.describe import describe
-from poster.push.subscriptions import Subscription
 from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
@@ -39,6 +38,7 @@ from poster.store.ledger import (
 if TYPE_CHECKING:
     from poster.destinations.gateway.subscribers import GatewaySubscribers
     from poster.pipeline.holds import Waiting
+    from poster.push.lease import Subscription
 
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
