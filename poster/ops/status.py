@@ -121,7 +121,8 @@ class StatusView:
     subscribers: tuple[GatewaySubscribers, ...] = ()
     """Each gateway destination's recent items, counted per recipient state."""
 
-    @property
+    # Kept once made: the verdict line and the exit code both ask, and it reads every feed.
+    @functools.cached_property
     def attention(self) -> tuple[str, ...]:
         """List what needs a person, one phrase each; empty when all is well."""
         found: list[str] = []
