@@ -245,7 +245,7 @@ def _classes_made(words: list[str], env: dict[str, str]) -> set[str]:
 NOT_MADE_BY_STATUS = {
     *("Receipt", "Opening", "Sender", "TokenSource", "Validators", "Location", "Rule"),
     *("QuietHours", "Delivery", "Recall", "ConfigProblem", "JsonMapping", "Hold", "Waiting"),
-    *("Lock", "Subscription"),
+    *("Lock", "Subscription", "Holder"),
 }
 NOT_MADE_BY_CHECK = {
     *("Validators", "Location", "Contact", "Sticker", "Rule", "QuietHours", "JsonMapping"),

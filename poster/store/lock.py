@@ -1,7 +1,7 @@
-"""Define the lock a writing process holds on the state directory, made by ``place.hold_lock``.
+"""Define the lock a writing process holds on the state directory, and who holds it.
 
-It lives apart from ``place`` so that status, which reads the state without the lock, never
-makes its class.
+They live apart from ``place``, which makes them, so that status, which reads the state
+without the lock, makes neither class, and the holder's only while a process holds it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,14 @@ from pathlib import Path
 
 from poster.store.files import StateFiles
 from poster.store.place import fd_id, file_id, read_holder
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The process that holds the state's lock, as it said when it took it."""
+
+    role: str
+    pid: int
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,15 @@ import fcntl
 import json
 import os
 import pwd
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.errors import StateError
+from poster.lazy import names_from
 from poster.store.files import StateFiles, encode_json, write_atomic
 
 if TYPE_CHECKING:
+    from poster.store.lock import Holder as Holder
     from poster.store.lock import Lock
 
 DAEMON = "daemon"
@@ -29,13 +30,8 @@ LOCKED = "is locked: another poster process is using this state directory; stop 
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 FileId = tuple[int, int]
 
-
-@dataclass(frozen=True)
-class Holder:
-    """The process that holds the state's lock, as it said when it took it."""
-
-    role: str
-    pid: int
+# Who holds the lock is made only when a process holds it (status while none runs never does).
+__getattr__ = names_from(__name__, {"Holder": "poster.store.lock"})
 
 
 def hold_lock(files: StateFiles, role: str) -> Lock:
@@ -76,6 +72,8 @@ def read_holder(files: StateFiles) -> Holder | None:
     """Return the process noted as the lock's holder, or ``None`` if none is alive."""
     try:
         value = json.loads(files.holder.read_bytes())
+        from poster.store.lock import Holder  # here: only a held lock has a note of its holder
+
         holder = Holder(str(value["role"]), int(value["pid"]))
     except (OSError, ValueError, TypeError, KeyError):
         return None
