@@ -27,36 +27,26 @@
         ├── DestinationFatal   stop posting to this destination until an operator acts
         └── MessageRejected    give up on this message; keep the API's reason
 
-Classes hold a message and one or two named attributes; none of them log.
+Classes hold a message and one or two named attributes; none of them log. ``ConfigProblem``,
+one located problem of a ``ConfigError``, lives in ``poster.problems`` and loads from here on
+first use, so that a configuration without problems never makes its class.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from poster.lazy import names_from
+
+TYPE_CHECKING = False  # as typing's: the exception tree needs nothing from typing
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from poster.problems import ConfigProblem as ConfigProblem
+
+__getattr__ = names_from(__name__, {"ConfigProblem": "poster.problems"})
 
 
 class PosterError(Exception):
     """Base of every error poster raises on purpose."""
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing wrong with a configuration file, located by file, feed and key."""
-
-    file: str
-    key: str
-    message: str
-    feed: str | None = None
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.feed is not None:
-            where += f": feed {self.feed!r}"
-        where += f": {self.key}" if self.key else ""
-        text = f"{where}: {self.message}"
-        return f"{text} (hint: {self.hint})" if self.hint else text
 
 
 class ConfigError(PosterError):

@@ -10,8 +10,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from poster.models import Fixed
+if TYPE_CHECKING:
+    from poster.models import Fixed
 
 _new = object.__new__
 

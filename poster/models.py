@@ -1,41 +1,45 @@
 """Define the frozen records that flow between the pipeline's stages.
 
 The records of a feed's read (``poster.reads``), its items and their posts (``poster.items``)
-load from here on first use, so that reading the configuration and the state builds none of
-their classes.
+a feed's fixed messages (``poster.fixed``) and its next read (``poster.polls``) load from here
+on first use, so that reading the configuration and the state builds none of their classes.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+
+from poster.lazy import names_from
 
 if TYPE_CHECKING:
+    from poster.fixed import Contact as Contact
+    from poster.fixed import Fixed as Fixed
+    from poster.fixed import Location as Location
+    from poster.fixed import Sticker as Sticker
     from poster.items import Body as Body
     from poster.items import FeedMeta as FeedMeta
     from poster.items import Item as Item
     from poster.items import Media as Media
     from poster.items import Post as Post
+    from poster.polls import NextPoll as NextPoll
     from poster.reads import FeedHints as FeedHints
     from poster.reads import FetchResult as FetchResult
     from poster.reads import Freshness as Freshness
     from poster.reads import ParsedFeed as ParsedFeed
+    from poster.reads import Validators as Validators
 
 _HOMES = {
     **dict.fromkeys(("Body", "FeedMeta", "Item", "Media", "Post"), "poster.items"),
-    **dict.fromkeys(("FeedHints", "FetchResult", "Freshness", "ParsedFeed"), "poster.reads"),
+    **dict.fromkeys(
+        ("FeedHints", "FetchResult", "Freshness", "ParsedFeed", "Validators"), "poster.reads"
+    ),
+    **dict.fromkeys(("Contact", "Fixed", "Location", "Sticker"), "poster.fixed"),
+    "NextPoll": "poster.polls",
 }
 """The records kept in other modules, each with the module that defines it."""
 
-
-def __getattr__(name: str) -> Any:
-    """Return one of the records kept in ``_HOMES``, importing its module on first use."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = names_from(__name__, _HOMES)
 
 
 class Action(StrEnum):
@@ -64,52 +68,3 @@ class State(StrEnum):
     """Not posted because it waited longer than the destination's ``max_wait``; retryable."""
     DEFERRED = "deferred"
     """Waiting for a later pass (pacing, rate limits, a destination that refuses); never stored."""
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What the previous response said, for conditional GET (RFC 9110 §13) and hashing."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class NextPoll:
-    """When the daemon reads a feed next, and why then."""
-
-    at: datetime
-    why: str
-    """What set the time: the schedule (``every 15m``) or a hint (``ttl 60 min``)."""
-    hinted: bool = False
-    """Whether a publisher's hint put the time after the schedule's."""
-
-
-@dataclass(frozen=True)
-class Location:
-    """A fixed map pin posted for each new item: latitude and longitude in degrees."""
-
-    type: ClassVar[str] = "location"
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
-class Contact:
-    """A fixed contact card posted for each new item."""
-
-    type: ClassVar[str] = "contact"
-    name: str
-    phone_number: str
-
-
-@dataclass(frozen=True)
-class Sticker:
-    """A fixed sticker, by its numeric id, posted for each new item."""
-
-    type: ClassVar[str] = "sticker"
-    sticker_id: int
-
-
-Fixed = Location | Contact | Sticker

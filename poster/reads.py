@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from poster.items import Item
-from poster.models import Validators
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the previous response said, for conditional GET (RFC 9110 §13) and hashing."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -47,6 +48,18 @@ def load_token(place: Place, environ: Mapping[str, str] | None = None, *, name: 
     """Return the token from the environment, the token file or systemd credentials, or None."""
     found = find_token(place, environ, name=name)
     return None if found is None else found[0]
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where a destination's token comes from, or what to say when it has none."""
+
+    where: str | None
+    """The variable, file or credential holding it; None when none is set."""
+    missing: str = ""
+    """What is missing, when none is set."""
+    hint: str = ""
+    """How to give it one."""
 
 
 def find_token(

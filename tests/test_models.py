@@ -29,10 +29,11 @@ def test_a_record_defined_elsewhere_reads_from_models_as_its_own(name: str, home
 
 
 def test_the_records_import_by_name_from_models() -> None:
-    from poster.models import FetchResult, Item, Post, Validators
+    from poster.models import Contact, FetchResult, Fixed, Item, Post, Validators
 
     assert (FetchResult.__name__, Item.__name__, Post.__name__) == ("FetchResult", "Item", "Post")
-    assert Validators.__module__ == "poster.models"
+    assert (Validators.__module__, Contact.__module__) == ("poster.reads", "poster.fixed")
+    assert Contact in Fixed.__args__
 
 
 def test_a_name_models_does_not_have_is_an_attribute_error() -> None:

@@ -32,6 +32,7 @@ from poster.cli.common import (
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from typing import Any
 
 __all__ = [
@@ -89,10 +90,16 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code; no traceback reaches the person."""
     args = parse(argv)
+    # Called as the program, a short-lived command runs without the cyclic collector.
+    if argv is None and getattr(args, "short_lived", False):
+        return _without_collector(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command and return its exit code, turning errors into codes."""
     # The library loads only once the command line is read, so --help and usage errors are
     # instant and each command imports what it uses.
-    import logging
-
     from poster.errors import (
         ConfigError,
         HostError,
@@ -101,28 +108,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         UsageError,
         WebhookError,
     )
+
+    with _logging(args):
+        try:
+            return _dispatch(args)
+        except (ConfigError, WebhookError, UsageError) as exc:
+            return _fail(exc, EXIT_CONFIG)
+        except (StateError, HostError) as exc:
+            return _fail(exc, EXIT_ENVIRONMENT)
+        except PosterError as exc:
+            return _fail(exc, EXIT_FAILED)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        except OSError as exc:
+            from poster.eventlog import logger
+
+            logger(__name__).debug("event=os-error", exc_info=True)
+            what = f"{exc.filename}: " if exc.filename else ""
+            return _fail(f"{what}{exc.strerror or exc}", EXIT_ENVIRONMENT)
+        except Exception as exc:
+            from poster.cli.crash import report_bug
+
+            print(f"poster: {report_bug(exc)}", file=sys.stderr)
+            return EXIT_BUG
+
+
+def _without_collector(args: argparse.Namespace) -> int:
+    """Run a short-lived command with the cyclic collector off, and end without its walks.
+
+    The collector walks every object alive, every module's functions and classes included,
+    each time the state's JSON or the records made from it pass its thresholds (about 6 ms of
+    status's 210), and again as Python finalizes (about 14 ms). A command that closes all it
+    opens and makes few cycles loses nothing by it: memory goes back when the process ends,
+    streams are still flushed and atexit handlers still run.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.freeze()
+
+
+def _logging(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """Set logging up for the command: at once, or with its first event when it may log none."""
+    from poster.eventlog import deferred_setup
+
+    if args.log_level is None and getattr(args, "logs_rarely", False):
+        return deferred_setup("warning")
+    from contextlib import nullcontext
+
     from poster.logs import setup_logging
 
     setup_logging(args.log_level or "warning")
-    try:
-        return _dispatch(args)
-    except (ConfigError, WebhookError, UsageError) as exc:
-        return _fail(exc, EXIT_CONFIG)
-    except (StateError, HostError) as exc:
-        return _fail(exc, EXIT_ENVIRONMENT)
-    except PosterError as exc:
-        return _fail(exc, EXIT_FAILED)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except OSError as exc:
-        logging.getLogger(__name__).debug("event=os-error", exc_info=True)
-        what = f"{exc.filename}: " if exc.filename else ""
-        return _fail(f"{what}{exc.strerror or exc}", EXIT_ENVIRONMENT)
-    except Exception as exc:
-        from poster.cli.crash import report_bug
-
-        print(f"poster: {report_bug(exc)}", file=sys.stderr)
-        return EXIT_BUG
+    return nullcontext()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

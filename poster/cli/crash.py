@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import tempfile
 import traceback
 
 from poster import secrets
+from poster.eventlog import logger
 from poster.logs import under_journald
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 def report_bug(exc: BaseException) -> str:

@@ -33,7 +33,8 @@ def add_commands(commands: Any) -> None:
         "validate feeds.toml, the token and every template; show cron run times",
         state=False,
     )
-    check.set_defaults(handler=cmd_check)
+    # Check closes all it opens, so it runs without the cyclic collector (cli._without_collector).
+    check.set_defaults(handler=cmd_check, short_lived=True)
     show = add_command(
         commands,
         "preview",

@@ -48,7 +48,9 @@ def add_commands(commands: Any) -> None:
         description="Show feeds, the channel and what needs a person; exit 1 when something does.",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=cmd_status)
+    # Status on a sound state logs nothing: logging loads with its first event, if any; it
+    # closes all it opens, so it runs without the cyclic collector (cli._without_collector).
+    status.set_defaults(handler=cmd_status, logs_rarely=True, short_lived=True)
     retry = add_command(
         commands,
         "retry",

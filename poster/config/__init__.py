@@ -4,8 +4,8 @@
 lists every problem, each located by file, feed and dotted key (``include[1]``, ``json.items``,
 ``viber.from``; array indexes count from 0). The parts:
 
-- ``settings``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Rule``, ``Gate``,
-  ...).
+- ``settings``: the frozen records (``Config``, ``FeedConfig``, ``Schedule``, ``Gate``, ...);
+  ``parts`` those only some configurations use (``Rule``, ``QuietHours``, ``JsonMapping``).
 - ``feedkeys``: every key declared once, with its default and its check.
 - ``values``: the checks of single values (durations, sizes, headers, URLs).
 - ``names``: the checks of names (feeds, destinations, dotted paths, templates).
@@ -26,15 +26,22 @@ from poster.config.settings import (
     DaemonConfig,
     DestinationConfig,
     FeedConfig,
-    JsonMapping,
     MediaConfig,
-    Rule,
     Schedule,
     ViberConfig,
     WebhookConfig,
     token_env,
 )
 from poster.config.values import parse_duration
+from poster.lazy import names_from
+
+TYPE_CHECKING = False  # as typing's: this module itself needs nothing from typing
+if TYPE_CHECKING:
+    from poster.config.parts import JsonMapping as JsonMapping
+    from poster.config.parts import Rule as Rule
+
+__getattr__ = names_from(__name__, dict.fromkeys(("Rule", "JsonMapping"), "poster.config.parts"))
+
 
 __all__ = [
     "DEFAULT_API_URL",

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.config import names as checks
 from poster.config import values as v
 from poster.config.feedvalues import crontab, headers
 from poster.config.itemrules import rules
-from poster.config.settings import Gate, JsonMapping, QuietHours
+from poster.config.settings import Gate
 from poster.destinations import fixed_limit
-from poster.models import Contact, Location, Sticker
+
+if TYPE_CHECKING:
+    from poster.config.parts import JsonMapping, QuietHours
+    from poster.fixed import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
 FALLBACKS = ("text", "url")
@@ -23,7 +27,8 @@ ITEM_KEYS = ("guid", "id", "link", "title")
 FIXED_KEYS = {"location": "location", "contact": "contact", "sticker": "sticker_id"}
 """Which key holds the fixed message of each fixed-message type."""
 QUIET_HINT = 'write the window as "HH:MM-HH:MM" in 24-hour time, such as "23:00-07:00"'
-_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+# As text: re compiles it on first use, and only a destination with quiet hours has one.
+_WINDOW = r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*"
 
 
 class Key:
@@ -104,7 +109,23 @@ def nested(keys: Mapping[str, Key], what: str) -> v.Convert:
 
 def _json_mapping(value: object, ctx: v.Context) -> JsonMapping:
     """Check a ``[feeds.json]`` table of dotted paths."""
-    return JsonMapping(**_JSON_TABLE(value, ctx))
+    check, record = _json_table()
+    return record(**check(value, ctx))
+
+
+@functools.cache
+def _json_table() -> tuple[v.Convert, type[JsonMapping]]:
+    """Return the check of a ``[feeds.json]`` table and its record, made on first use."""
+    # Here: only a feed of format = "json" has the table, so only it makes the record's class.
+    from poster.config.parts import JsonMapping
+
+    keys = {
+        f.name: Key(None, checks.dotted_path(allow_empty=False))
+        for f in fields(JsonMapping)
+        if f.name != "items"
+    }
+    items = Key(None, checks.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')
+    return nested({"items": items} | keys, "a table of dotted paths"), JsonMapping
 
 
 def _coordinate(limit: float) -> v.Convert:
@@ -134,11 +155,15 @@ def _bounded_text(key: str) -> v.Convert:
 
 def _location(value: object, ctx: v.Context) -> Location:
     """Check a ``location = { lat, lon }`` table into a fixed location message."""
+    from poster.fixed import Location  # here: most feeds post no fixed message
+
     return Location(**_LOCATION_TABLE(value, ctx))
 
 
 def _contact(value: object, ctx: v.Context) -> Contact:
     """Check a ``contact = { name, phone_number }`` table into a fixed contact message."""
+    from poster.fixed import Contact  # here: most feeds post no fixed message
+
     return Contact(**_CONTACT_TABLE(value, ctx))
 
 
@@ -156,6 +181,8 @@ def gate(values: Mapping[str, Any]) -> tuple[Gate, list[v.Issue]]:
 
 def _sticker(value: object, ctx: v.Context) -> Sticker:
     """Check a positive sticker id into a fixed sticker message."""
+    from poster.fixed import Sticker  # here: most feeds post no fixed message
+
     return Sticker(v.positive_int(value, ctx))
 
 
@@ -179,7 +206,9 @@ def _timezone(value: object, _ctx: v.Context) -> str:
 
 def parse_quiet(text: str) -> QuietHours:
     """Read ``"HH:MM-HH:MM"``; raise ``ValueError`` saying what is wrong."""
-    match = _WINDOW.fullmatch(text)
+    from poster.config.parts import QuietHours  # here: most destinations have no quiet hours
+
+    match = re.fullmatch(_WINDOW, text)
     if match is None:
         raise ValueError(f"{text!r} is not a window of hours")
     numbers = [int(part) for part in match.groups()]
@@ -224,15 +253,6 @@ def _indexed_table(pair: object) -> tuple[int, dict[str, Any]]:
     return index, v.need(entry, dict, "a table")
 
 
-_JSON_TABLE = nested(
-    {"items": Key(None, checks.dotted_path(allow_empty=True), 'e.g. items = "data.posts"')}
-    | {
-        f.name: Key(None, checks.dotted_path(allow_empty=False))
-        for f in fields(JsonMapping)
-        if f.name != "items"
-    },
-    "a table of dotted paths",
-)
 _LOCATION_TABLE = nested(
     {
         "lat": Key(None, _coordinate(90), "latitude in degrees, -90..90"),

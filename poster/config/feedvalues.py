@@ -42,8 +42,9 @@ def _checked_crontab(expression: str) -> str:
 
 
 # RFC 9110 §5.6.2: a field name is a token of these characters.
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# As text: re compiles them on first use, and only a feed with headers has any.
+_HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_VARIABLE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 
 
 def headers(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
@@ -56,16 +57,16 @@ def headers(value: object, ctx: Context) -> tuple[tuple[str, str], ...]:
 def _header(pair: object, environ: Mapping[str, str]) -> tuple[str, str]:
     """Check one header; messages never include the value, which may be a secret."""
     name, raw = need(pair, tuple, "a header")
-    if not _HEADER_NAME.fullmatch(name):
+    if not re.fullmatch(_HEADER_NAME, name):
         raise fail(f"{name!r} is not a valid header name", "use letters, digits and - only")
     template = need(raw, str, "a string")
-    missing = sorted({var for var in _VARIABLE.findall(template) if var not in environ})
+    missing = sorted({var for var in re.findall(_VARIABLE, template) if var not in environ})
     if missing:
         raise fail(
             f"environment variable {', '.join(missing)} is not set",
             "set it in poster's environment (under systemd: Environment= or EnvironmentFile=)",
         )
-    result = _VARIABLE.sub(lambda m: environ[m.group(1)], template)
+    result = re.sub(_VARIABLE, lambda m: environ[m.group(1)], template)
     if any(char in result for char in "\r\n\0"):
         raise fail("the value contains a line break or NUL", "header values must be one line")
     return name, result

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from poster.config.settings import Rule
 from poster.config.values import Context, each, fail, need
 
-_REGEX_RULE = re.compile(r"/(?P<body>.*)/(?P<flags>[a-z]*)", re.DOTALL)
+if TYPE_CHECKING:
+    from poster.config.parts import Rule
+
+# As text: re compiles it on first use, and only a feed with rules has any.
+_REGEX_RULE = r"/(?P<body>.*)/(?P<flags>[a-z]*)"
 _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 _FOREIGN_FLAGS = frozenset("guy")
 RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/pattern/flags"'
@@ -15,7 +19,9 @@ RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/
 
 def compile_rule(source: str) -> Rule:
     """Compile ``/regex/flags`` as a regex, anything else as a whole-word keyword."""
-    match = _REGEX_RULE.fullmatch(source)
+    from poster.config.parts import Rule  # here: most feeds have no rules
+
+    match = re.fullmatch(_REGEX_RULE, source, re.DOTALL)
     flags = set(match.group("flags")) if match else set()
     if match and flags <= set(_REGEX_FLAGS):
         return Rule(source, _compile_regex(match.group("body"), flags))

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.config import feedkeys as k
 from poster.config import parsedtoml
@@ -23,7 +23,10 @@ from poster.config.settings import (
     feed_config,
 )
 from poster.destinations import kind, shorthand
-from poster.errors import ConfigError, ConfigProblem
+from poster.errors import ConfigError
+
+if TYPE_CHECKING:
+    from poster.problems import ConfigProblem
 
 _WHEN_KEYS = frozenset({"interval", "cron"})
 _SCHEDULE_KEYS = _WHEN_KEYS | {"jitter", "timezone"}
@@ -89,6 +92,8 @@ class _Report:
     def add(self, issues: Iterable[v.Issue], *, feed: str | None = None, prefix: str = "") -> None:
         """Record ``issues`` for ``feed`` with keys under ``prefix``."""
         for issue in issues:
+            from poster.problems import ConfigProblem  # here: a sound file has no problem
+
             key = prefix + issue.sub
             self.problems.append(ConfigProblem(self.file, key, issue.message, feed, issue.hint))
 
@@ -195,9 +200,12 @@ def _feeds(
     inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
         table = k.read_table(raw, k.FEED_KEYS, ctx)
-        label = table.values.get("name", f"feeds[{index}]")
-        levels = _Levels(table.values, defaults.inherited, frozenset(table.bad) | defaults.bad)
-        report.add([*table.issues, *_check_feed(levels, defaults, inherited)], feed=label)
+        label = table.values.get("name") or f"feeds[{index}]"
+        bad = frozenset(table.bad) | defaults.bad if table.bad else defaults.bad
+        levels = _Levels(table.values, defaults.inherited, bad)
+        issues = _check_feed(levels, defaults, inherited)
+        if table.issues or issues:
+            report.add([*table.issues, *issues], feed=label)
         if label in first_use:
             hint = "feed names must be unique: poster keeps each feed's state under its name"
             message = f"is already used by feeds[{first_use[label]}]"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from poster.cachefiles import read_own, write_own
-from poster.errors import ConfigError, ConfigProblem
+from poster.errors import ConfigError
 
 FORMAT = "poster-parsed-toml-1"
 """Changes whenever what an entry holds changes, so older entries are parsed again."""
@@ -55,6 +55,8 @@ def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
 
 def _single(file: str, message: str, hint: str) -> ConfigError:
     """Return a ``ConfigError`` holding one problem about the whole file."""
+    from poster.problems import ConfigProblem  # here: a readable file has no problem
+
     return ConfigError([ConfigProblem(file, "", message, None, hint)])
 
 

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.destinations import shorthand
-from poster.models import Fixed
+from poster.filled import filler
+from poster.lazy import names_from
+
+if TYPE_CHECKING:
+    from poster.config.parts import JsonMapping as JsonMapping
+    from poster.config.parts import QuietHours as QuietHours
+    from poster.config.parts import Rule as Rule
+    from poster.models import Fixed
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
+
+__getattr__ = names_from(
+    __name__, dict.fromkeys(("Rule", "QuietHours", "JsonMapping"), "poster.config.parts")
+)
 
 
 @dataclass(frozen=True)
@@ -23,32 +34,6 @@ class Schedule:
     jitter: timedelta = timedelta(seconds=0)
     timezone: str | None = None
     """The IANA zone a cron expression is read in; None is the machine's local zone, as cron."""
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One include or exclude rule: a keyword or a ``/regex/flags``, as written and compiled."""
-
-    source: str
-    pattern: re.Pattern[str]
-
-
-@dataclass(frozen=True)
-class JsonMapping:
-    """Where a mapped JSON API keeps its items and which fields to use (dotted paths)."""
-
-    items: str = ""
-    id: str | None = None
-    title: str | None = None
-    link: str | None = None
-    content: str | None = None
-    text: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    published: str | None = None
-    updated: str | None = None
-    author: str | None = None
-    tags: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,47 +72,9 @@ class FeedConfig:
     """The destinations the feed posts to; None means every configured destination."""
 
 
-_FEED_FIELDS = frozenset(f.name for f in fields(FeedConfig))
-# Filling skips __init__: only while there is no __post_init__ that it would skip too.
-_FILLED = not hasattr(FeedConfig, "__post_init__")
-
-
-def feed_config(values: dict[str, Any]) -> FeedConfig:
-    """Return ``FeedConfig(**values)``, filling the fields at once when ``values`` names each.
-
-    The generated ``__init__`` sets each frozen field through ``object.__setattr__``, nine
-    tenths of the cost of a feed that sets only its name and url.
-    """
-    if not _FILLED or values.keys() != _FEED_FIELDS:
-        return FeedConfig(**values)
-    feed = object.__new__(FeedConfig)
-    feed.__dict__.update(values)
-    return feed
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A daily window of local time in which nothing is posted; it may cross midnight."""
-
-    start: time
-    end: time
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-    def contains(self, moment: time) -> bool:
-        """Tell whether the local time of day ``moment`` falls in the window."""
-        if self.start < self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def end_after(self, local: datetime) -> datetime:
-        """Return the first end of the window after the local ``local``, in UTC."""
-        zone = local.tzinfo
-        ends = datetime.combine(local.date(), self.end, tzinfo=zone)
-        if ends <= local:
-            ends = datetime.combine(local.date() + timedelta(days=1), self.end, tzinfo=zone)
-        return ends.astimezone(UTC)
+feed_config = filler(FeedConfig)
+"""Return ``FeedConfig(**values)``; filled at once, as a feed that sets only its name and url
+would otherwise spend nine tenths of its cost in frozen setattrs."""
 
 
 @dataclass(frozen=True)

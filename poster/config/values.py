@@ -201,7 +201,8 @@ def seconds(value: object, _ctx: Context) -> float:
     return to_duration(value, positive=True).total_seconds()
 
 
-_SIZE = re.compile(r"(\d+)\s*([KMG]i?B|B)?", re.IGNORECASE)
+# As text: re compiles it on first use; most configurations write no size as text.
+_SIZE = r"(\d+)\s*([KMG]i?B|B)?"
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 SIZE_HINT = 'write a number of bytes, or "512KB", "10MB", "1GB" (1 KB = 1024 bytes)'
 
@@ -209,7 +210,7 @@ SIZE_HINT = 'write a number of bytes, or "512KB", "10MB", "1GB" (1 KB = 1024 byt
 def size(value: object, _ctx: Context) -> int:
     """Check a positive byte count: an integer or a string with a KB, MB or GB unit."""
     if isinstance(value, str):
-        match = _SIZE.fullmatch(value.strip())
+        match = re.fullmatch(_SIZE, value.strip(), re.IGNORECASE)
         if match is None:
             raise fail(f"{value!r} is not a size", SIZE_HINT)
         unit = (match.group(2) or "").lower().replace("i", "")

@@ -10,21 +10,23 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from poster.models import State
+from poster.lazy import names_from
 
 if TYPE_CHECKING:
-    import httpx
-
     from poster.config import DestinationConfig, FeedConfig
     from poster.config.feedkeys import Key
+    from poster.destinations.receipts import Account as Account
+    from poster.destinations.receipts import Limit as Limit
+    from poster.destinations.receipts import Opening as Opening
+    from poster.destinations.receipts import Receipt as Receipt
+    from poster.destinations.receipts import RecipientResult as RecipientResult
+    from poster.destinations.receipts import Sender as Sender
     from poster.models import Item, Post
     from poster.sandbox.fakes import Fake
     from poster.sandbox.hooks import SandboxHost
+    from poster.secrets import TokenSource as TokenSource
 
 REDACTED = "***"
 
@@ -36,6 +38,18 @@ KINDS: Mapping[str, str] = {
     "smsby": "poster.destinations.smsby.kind",
 }
 """Each kind's name, as written in feeds.toml, and the module whose ``KIND`` implements it."""
+
+# The records that pass between poster and a destination load on first use.
+__getattr__ = names_from(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("Account", "Limit", "Opening", "Receipt", "RecipientResult", "Sender"),
+            "poster.destinations.receipts",
+        ),
+        "TokenSource": "poster.secrets",
+    },
+)
 
 
 class Message(Protocol):
@@ -105,34 +119,6 @@ class Entries(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Opening:
-    """What a kind may use to open a destination: the config file, state, HTTP client."""
-
-    config_file: str
-    state_dir: Path
-    http: httpx.Client
-    state: Entries
-    token: str | None = None
-    """A token to use instead of the configured one (a sandbox's)."""
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who a destination posts as, and where poster learnt it (``feeds.toml``, ``remembered``)."""
-
-    id: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Account:
-    """What a destination's account call tells a person: lines to print, a warning to heed."""
-
-    lines: tuple[str, ...]
-    warning: str | None = None
-
-
 class Answer(Protocol):
     """A destination's answer to a webhook change, in plain words."""
 
@@ -166,18 +152,6 @@ class Admin(Protocol):
     def remove_webhook(self) -> Answer:
         """Remove the webhook."""
         ...
-
-
-@dataclass(frozen=True)
-class TokenSource:
-    """Where a destination's token comes from, or what to say when it has none."""
-
-    where: str | None
-    """The variable, file or credential holding it; None when none is set."""
-    missing: str = ""
-    """What is missing, when none is set."""
-    hint: str = ""
-    """How to give it one."""
 
 
 @runtime_checkable
@@ -224,14 +198,6 @@ class HasShorthand(Protocol):
     def shorthand(self) -> str:
         """Return the section that stands for one destination named as it, of this kind."""
         ...
-
-
-@dataclass(frozen=True)
-class Limit:
-    """The most characters a field of a feed's fixed message may have, and who says so."""
-
-    most: int
-    by: str
 
 
 @runtime_checkable
@@ -340,28 +306,6 @@ def sender(spec: DestinationConfig, state: Entries) -> Sender | None:
     """Return who destination ``spec`` posts as, when its kind has a sender and it is known."""
     found = kind(spec.kind)
     return found.sender(spec, state) if isinstance(found, KnowsSender) else None
-
-
-@dataclass(frozen=True)
-class RecipientResult:
-    """What became of a message at one recipient (a channel has one, a gateway several)."""
-
-    recipient: str
-    state: State
-    message_id: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """Proof that a destination accepted a message, with one result per recipient."""
-
-    destination: str
-    message_token: str | None
-    sent_at: datetime
-    body: Mapping[str, Any] = field(default_factory=dict)
-    """The JSON body as sent, with every secret replaced by ``REDACTED``."""
-    results: tuple[RecipientResult, ...] = ()
 
 
 class Destination(Protocol):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from poster.models import Validators
 from poster.store import RELEASED, Store
 from poster.store.ledger import (
     FAILED,
@@ -64,6 +63,8 @@ def _read_in_full(store: Store, feed: str) -> None:
     """Make the feed's next read unconditional, so the pipeline parses it and offers the item."""
     # A 304 (RFC 9110 §15.4.5) or an unchanged body would skip parsing and never offer a
     # released item; empty validators still count as history, so no backlog is held back.
+    from poster.reads import Validators  # here: status, which loads this module, never needs it
+
     store.save_validators(feed, Validators())
 
 

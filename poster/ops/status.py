@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import Config
+from poster.filled import filler
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
     destination_rows,
     destination_statuses,
 )
-from poster.pipeline.gatekeeper import Waiting, held_posts
+from poster.pipeline.gatekeeper import held_posts
 from poster.push import subscriptions
 from poster.push.describe import describe
-from poster.push.subscriptions import Subscription
 from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
@@ -37,6 +37,8 @@ from poster.store.ledger import (
 
 if TYPE_CHECKING:
     from poster.destinations.gateway.subscribers import GatewaySubscribers
+    from poster.pipeline.holds import Waiting
+    from poster.push.lease import Subscription
 
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
@@ -119,7 +121,8 @@ class StatusView:
     subscribers: tuple[GatewaySubscribers, ...] = ()
     """Each gateway destination's recent items, counted per recipient state."""
 
-    @property
+    # Kept once made: the verdict line and the exit code both ask, and it reads every feed.
+    @functools.cached_property
     def attention(self) -> tuple[str, ...]:
         """List what needs a person, one phrase each; empty when all is well."""
         found: list[str] = []
@@ -138,6 +141,10 @@ class StatusView:
                 "to apply them (`poster run`, or any retry or feed command, applies them)"
             )
         return tuple(found)
+
+
+# Status makes one for every feed: filled at once (see ``poster.filled``).
+_feed_status_of = filler(FeedStatus)
 
 
 def status_view(
@@ -200,18 +207,25 @@ def _feed_status(
     if state.disabled == OPERATOR_DISABLED:
         with contextlib.suppress(TypeError, ValueError):  # unknown stays unknown, never an error
             paused_at = datetime.fromisoformat(store.get_meta(paused_key(name)) or "")
-    return FeedStatus(name, configured, enabled, state, paused_at, push, push_shown)
+    return _feed_status_of(
+        {
+            "name": name,
+            "configured": configured,
+            "enabled": enabled,
+            "state": state,
+            "paused_at": paused_at,
+            "push": push,
+            "push_shown": push_shown,
+        }
+    )
 
 
 # Presentation
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One table row: its cells, and lines shown indented beneath it."""
-
-    cells: tuple[str, ...]
-    notes: tuple[str, ...] = ()
+_Row = tuple[tuple[str, ...], tuple[str, ...]]
+"""One table row: its cells, and lines shown indented beneath it (a pair, not a record: the
+formatter makes one for each feed and reads it once)."""
 
 
 def format_status(view: StatusView) -> str:
@@ -229,7 +243,7 @@ def format_status(view: StatusView) -> str:
     if view.subscribers:
         from poster.destinations.gateway.subscribers import HEADER, subscriber_rows
 
-        rows = [_Row(cells, notes) for cells, notes in subscriber_rows(view.subscribers)]
+        rows = list(subscriber_rows(view.subscribers))
         lines += ["", "Subscribers (newest items first)", *_table(HEADER, rows)]
     if view.problems:
         lines += ["", f"{_problem_title(view)} ({len(view.problems)}, oldest first)"]
@@ -270,7 +284,7 @@ def _problem_title(view: StatusView) -> str:
 def _held_rows(view: StatusView) -> list[_Row]:
     """Describe each held post in a row, with when it is expected to go out beneath."""
     return [
-        _Row(
+        (
             (name, post.feed, post.key, _when(post.since, view.now)),
             (str(post.hold) if post.hold else "goes out on the next pass",),
         )
@@ -281,12 +295,12 @@ def _held_rows(view: StatusView) -> list[_Row]:
 def _destination_rows(view: StatusView) -> list[_Row]:
     """Describe each destination in a row, its sender and any refusal beneath."""
     rows = destination_rows(view.destinations, lambda when: _when(when, view.now))
-    return [_Row(cells, notes) for cells, notes in rows]
+    return list(rows)
 
 
 def _feed_rows(view: StatusView) -> list[_Row]:
     """Describe each feed in a row, with its error or why it is disabled beneath."""
-    rows = []
+    rows: list[_Row] = []
     for feed in view.feeds:
         state = feed.state
         notes = []
@@ -307,7 +321,7 @@ def _feed_rows(view: StatusView) -> list[_Row]:
             notes.append(f"next read put off by the publisher: {poll.why}")
         next_read = state.next_attempt or (poll.at if poll is not None else None)
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
-        rows.append(_Row((*cells, _when(next_read, view.now)), tuple(notes)))
+        rows.append(((*cells, _when(next_read, view.now)), tuple(notes)))
     return rows
 
 
@@ -318,24 +332,24 @@ def _resume_hint(feed: FeedStatus) -> str:
 
 def _item_rows(view: StatusView, records: Sequence[DeliveryRecord], *, errors: bool) -> list[_Row]:
     """Describe each delivery in a row, with its last error beneath when ``errors``."""
-    rows = []
+    rows: list[_Row] = []
     for record in records:
         cells = (record.state, record.feed, record.key, str(record.attempts))
         notes = (record.last_error,) if errors and record.last_error else ()
-        rows.append(_Row((*cells, _when(record.updated, view.now)), notes))
+        rows.append(((*cells, _when(record.updated, view.now)), notes))
     return rows
 
 
 def _table(header: tuple[str, ...], rows: Sequence[_Row]) -> list[str]:
     """Align ``rows`` under ``header`` in columns, notes indented beneath their row."""
-    everything = [_Row(header), *rows]
+    everything: list[_Row] = [(header, ()), *rows]
     # strict: a row without a cell under each heading is a mistake, never padded.
-    columns = zip(*(row.cells for row in everything), strict=True)
+    columns = zip(*(cells for cells, _ in everything), strict=True)
     widths = [max(map(len, column)) for column in columns]
     lines = []
-    for row in everything:
-        lines.append(f"  {'  '.join(map(str.ljust, row.cells, widths))}".rstrip())
-        lines += [f"      {note}" for note in row.notes]
+    for cells, notes in everything:
+        lines.append(f"  {'  '.join(map(str.ljust, cells, widths))}".rstrip())
+        lines += [f"      {note}" for note in notes]
     return lines
 
 

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from poster.config.settings import Gate
+
+if TYPE_CHECKING:
+    from poster.pipeline.holds import Hold
 
 QUIET = "quiet hours to end"
 FAR = timedelta(hours=24)
 """How far off a post's time must be for its date to be worth saying."""
 
 
-@dataclass(frozen=True)
-class Hold:
-    """Why a post waits, and when it is expected to go out."""
-
-    until: datetime
-    why: str
-    zone: str
-    far: bool = False
-    """Whether the time is a day or more away, so its date is worth saying."""
-
-    def __str__(self) -> str:
-        local = self.until.astimezone(_zone(self.zone))
-        on = f" on {local:%Y-%m-%d}" if self.far else ""
-        return f"waits for {self.why} at {local:%H:%M} {self.zone}{on}"
-
-
 def gate_day(gate: Gate, moment: datetime) -> date:
     """Return the local day ``moment`` falls on, the day the gate's cap counts posts of."""
-    return moment.astimezone(_zone(gate.zone_name)).date()
+    return moment.astimezone(zone_of(gate.zone_name)).date()
 
 
 def expected(gate: Gate, now: datetime, sent_today: int, position: int = 0) -> Hold | None:
@@ -40,7 +27,7 @@ def expected(gate: Gate, now: datetime, sent_today: int, position: int = 0) -> H
     """
     from poster.recipients.daycap import DailyCap  # here: status loads this module for no gate
 
-    zone = _zone(gate.zone_name)
+    zone = zone_of(gate.zone_name)
     cap = DailyCap(gate.max_per_day, zone)
     moment, count, left, why = now, sent_today, position, ""
     for _ in range(8):  # each turn moves a window's end or whole days on: a few suffice
@@ -58,10 +45,12 @@ def expected(gate: Gate, now: datetime, sent_today: int, position: int = 0) -> H
         count, why = 0, f"the daily cap (max_per_day={gate.max_per_day}) to reset"
     if not why:
         return None
+    from poster.pipeline.holds import Hold  # here: status, on a state holding none, never needs it
+
     return Hold(moment, why, gate.zone_name, far=moment - now >= FAR)
 
 
-def _zone(name: str) -> tzinfo:
+def zone_of(name: str) -> tzinfo:
     """Return the zone called ``name``; the machine's own zone when that is its name."""
     from zoneinfo import ZoneInfo
 

@@ -10,12 +10,14 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from poster.config.settings import Gate
-from poster.pipeline.gate import Hold, expected, gate_day
+from poster.pipeline.gate import expected, gate_day
+
+if TYPE_CHECKING:
+    from poster.pipeline.holds import Hold, Waiting
 
 MAX_HELD = 1000
 """The most held posts remembered per destination; the oldest are forgotten first."""
@@ -41,17 +43,6 @@ def count_key(destination: str) -> str:
 def held_key(destination: str) -> str:
     """Return the state entry listing the posts the destination's gate holds, oldest first."""
     return f"held at {destination}"
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """One post a destination's gate holds, since when, and when it is expected to go."""
-
-    feed: str
-    key: str
-    since: datetime
-    hold: Hold | None
-    """None: it goes out on the next pass."""
 
 
 def _utcnow() -> datetime:
@@ -127,6 +118,8 @@ class Gatekeeper:
             if not self._held:  # the day's count needs the zone, and the local one loads tzlocal
                 return
             held, now, today = list(self._held.items()), self.now(), self._today()
+        from poster.pipeline.holds import Waiting
+
         for position, ((feed, key), since) in enumerate(held):
             yield Waiting(feed, key, since, expected(self.gate, now, today, position))
 

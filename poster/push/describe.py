@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster.push.subscriptions import State, Subscription
+from poster.push.subscriptions import State
+
+if TYPE_CHECKING:
+    from poster.push.lease import Subscription
 
 Show = Callable[[datetime | None], str]
 """Formats a time the way the rest of the status does."""

@@ -7,13 +7,22 @@ subscription by its feed and hub only.
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-log = logging.getLogger(__name__)
+from poster.eventlog import logger
+from poster.lazy import names_from
+
+if TYPE_CHECKING:
+    from poster.push.lease import Subscription as Subscription
+
+log = logger(__name__)
+
+# A subscription's class loads when one is first made or read (status on a state without
+# any never makes it).
+__getattr__ = names_from(__name__, {"Subscription": "poster.push.lease"})
 
 META = "websub"
 """The store meta entry holding every subscription."""
@@ -34,37 +43,11 @@ class State(StrEnum):
     """Being cancelled: the feed is gone, disabled or moved to another hub."""
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """One feed's subscription at one hub."""
-
-    feed: str
-    hub: str
-    topic: str
-    secret: str
-    callback: str
-    """The unguessable last segment of the callback URL."""
-    state: State
-    changed: datetime
-    requested: datetime | None = None
-    """When the last request went out whose verification is still awaited."""
-    lease: int | None = None
-    """The lease the hub granted, in seconds."""
-    expires: datetime | None = None
-    error: str | None = None
-
-    def __repr__(self) -> str:
-        # The secret and callback let anyone push items to the channel: never shown.
-        return f"Subscription(feed={self.feed!r}, hub={self.hub!r}, state={self.state!r})"
-
-    def moved(self, **changes: Any) -> Subscription:
-        """Return the subscription with ``changes`` applied."""
-        return replace(self, **changes)
-
-
 def new_subscription(feed: str, hub: str, topic: str, now: datetime) -> Subscription:
     """Return a fresh pending subscription with its own secret and callback path."""
     import secrets  # here: it loads random and OpenSSL, which reading subscriptions never needs
+
+    from poster.push.lease import Subscription
 
     return Subscription(
         feed=feed,
@@ -130,6 +113,8 @@ def _from_json(fields: object) -> Subscription:
     if times["changed"] is None:
         raise ValueError("no time of change")
     lease = fields.get("lease")
+    from poster.push.lease import Subscription
+
     return Subscription(
         feed=str(fields["feed"]),
         hub=str(fields["hub"]),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster.models import NextPoll, State, Validators
+from poster.filled import filler
+from poster.models import State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
+
+if TYPE_CHECKING:
+    from poster.models import NextPoll, Validators
 
 RELEASED = State.RELEASED
 """Offered again: the record keeps its attempt count but no longer makes the item known."""
@@ -37,9 +41,8 @@ class FeedState:
     """When the daemon reads the feed next and why, as it decided after the last read."""
 
 
-_STATE_FIELDS = frozenset(f.name for f in fields(FeedState))
-# Filling skips __init__: only while there is no __post_init__ that it would skip too.
-_STATE_FILLED = not hasattr(FeedState, "__post_init__")
+# Status turns every feed's document into a state: filled at once (see ``poster.filled``).
+_feed_state = filler(FeedState)
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,7 @@ def feed_state(doc: Mapping[str, Any]) -> FeedState:
         "last_warning": doc.get("last_warning"),
         "next_poll": next_poll(doc),
     }
-    if not _STATE_FILLED or values.keys() != _STATE_FIELDS:
-        return FeedState(**values)
-    # One update of the instance's dict instead of a frozen setattr per field, as
-    # config.settings.feed_config: status turns every feed's document into a state.
-    state = object.__new__(FeedState)
-    state.__dict__.update(values)
-    return state
+    return _feed_state(values)
 
 
 def next_poll(doc: Mapping[str, Any]) -> NextPoll | None:
@@ -120,6 +117,8 @@ def next_poll(doc: Mapping[str, Any]) -> NextPoll | None:
     at = doc.get("next_poll")
     if not isinstance(at, str):
         return None
+    from poster.polls import NextPoll  # here: only a state the daemon scheduled has one
+
     return NextPoll(
         datetime.fromisoformat(at), str(doc.get("poll_why")), doc.get("poll_hinted") is True
     )
@@ -134,6 +133,8 @@ def validators(doc: dict[str, Any]) -> Validators | None:
     """Return the validators saved in a feed document, if any were."""
     if not doc["validators"]:
         return None
+    from poster.reads import Validators  # here: only a read of the feed needs its class
+
     return Validators(doc["etag"], doc["last_modified"], doc["body_hash"])
 
 

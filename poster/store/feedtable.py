@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poster.models import NextPoll, Validators
 from poster.store import documents
 from poster.store.documents import FeedState, to_iso
 from poster.store.index import NamedTable
 from poster.store.journaldb import JournalTable
+
+if TYPE_CHECKING:
+    from poster.models import NextPoll, Validators
 
 TABLE = "feeds"
 

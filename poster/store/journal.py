@@ -14,18 +14,18 @@ table and query layer over it (``poster.store.journaldb``).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinydb.storages import Storage
 
 from poster.errors import StateError
+from poster.eventlog import logger
 from poster.store.files import (
     Change,
     Snapshot,
@@ -44,7 +44,6 @@ from poster.store.files import (
 from poster.store.journalread import JournalScan, check_sequence, scan_journal
 from poster.store.place import (
     ONE_SHOT,
-    Lock,
     file_id,
     hold_lock,
     note_holder,
@@ -52,7 +51,10 @@ from poster.store.place import (
     same_file,
 )
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from poster.store.lock import Lock
+
+log = logger(__name__)
 _UTC_NOW = partial(datetime.now, UTC)
 
 

@@ -2,20 +2,39 @@
 
 ``Ledger`` is the interface; ``MemoryLedger`` keeps everything in memory (tests, one-off runs),
 and ``ReadOnlyLedger`` answers questions from another ledger but writes nothing (the preview).
+They and their records live in ``memoryledger`` and load from here on first use, so that the
+state's constants, which every command reading the state needs, come without their classes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from poster.destinations import Receipt, shorthand
-from poster.models import State, Validators
+from poster.destinations import shorthand
+from poster.lazy import names_from
+from poster.models import State
+
+if TYPE_CHECKING:
+    from poster.destinations import Receipt
+    from poster.models import Validators
+    from poster.store.memoryledger import Delivery as Delivery
+    from poster.store.memoryledger import MemoryLedger as MemoryLedger
+    from poster.store.memoryledger import ReadOnlyLedger as ReadOnlyLedger
+    from poster.store.memoryledger import Recall as Recall
+    from poster.store.memoryledger import recall_each as recall_each
 
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
 )  # fmt: skip
+
+__getattr__ = names_from(
+    __name__,
+    dict.fromkeys(
+        ("Delivery", "MemoryLedger", "ReadOnlyLedger", "Recall", "recall_each"),
+        "poster.store.memoryledger",
+    ),
+)
 
 FATAL_META = "channel.fatal"
 """The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
@@ -31,39 +50,6 @@ def fatal_key(destination: str) -> str:
 def sender_key(destination: str) -> str:
     """Return the state entry under which a destination's looked-up sender is remembered."""
     return f"sender to {destination}"
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """The latest known state of one item at one destination."""
-
-    feed: str
-    key: str
-    destination: str
-    state: State
-    message_token: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Recall:
-    """What a ledger knows of one read's items, asked once for all of them."""
-
-    history: bool
-    """Whether the feed was read successfully before: when not, the read is its first."""
-    known: frozenset[str]
-    """The keys known at every one of the destinations asked about (all, when none was)."""
-    held: frozenset[str]
-    """The keys an earlier first read held back."""
-
-
-def recall_each(
-    ledger: Ledger, feed: str, keys: Collection[str], destinations: Collection[str]
-) -> Recall:
-    """Answer ``Ledger.recall`` with one question a key, from the ledger's other answers."""
-    known = (key for key in keys if all(ledger.is_known(feed, key, d) for d in destinations))
-    held = (key for key in keys if ledger.is_held_back(feed, key))
-    return Recall(ledger.has_history(feed), frozenset(known), frozenset(held))
 
 
 class Ledger(Protocol):
@@ -123,125 +109,3 @@ class Ledger(Protocol):
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell, at once, whether the feed has history and which keys are known or held back."""
         ...
-
-
-class MemoryLedger:
-    """Keep feed validators and deliveries in memory."""
-
-    def __init__(self) -> None:
-        self._validators: dict[str, Validators] = {}
-        self.deliveries: dict[tuple[str, str, str], Delivery] = {}
-
-    def validators(self, feed: str) -> Validators | None:
-        """Return the saved validators of ``feed``."""
-        return self._validators.get(feed)
-
-    def save_validators(self, feed: str, validators: Validators) -> None:
-        """Keep the validators of ``feed``."""
-        self._validators[feed] = validators
-
-    def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
-        """Tell whether the destination (or any, when None), or the backlog, has the item."""
-        wanted = None if destination is None else (destination, "")
-        return any(
-            f == feed and k == key and (wanted is None or d in wanted)
-            for f, k, d in self.deliveries
-        )
-
-    def record_pending(self, feed: str, key: str, destination: str) -> None:
-        """Record the intent to post."""
-        self.deliveries[(feed, key, destination)] = Delivery(feed, key, destination, PENDING)
-
-    def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
-        """Record an accepted post with its message token."""
-        record = Delivery(feed, key, receipt.destination, SENT, receipt.message_token)
-        self.deliveries[(feed, key, receipt.destination)] = record
-
-    def record_failed(self, feed: str, key: str, destination: str, error: str) -> None:
-        """Record a refused or unrenderable item with the reason."""
-        record = Delivery(feed, key, destination, FAILED, error=error)
-        self.deliveries[(feed, key, destination)] = record
-
-    def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
-        """Record a post whose outcome is unknown."""
-        record = Delivery(feed, key, destination, UNCERTAIN, error=error)
-        self.deliveries[(feed, key, destination)] = record
-
-    def record_skipped(self, feed: str, key: str, destination: str, reason: str) -> None:
-        """Record an item skipped as stale with the reason."""
-        record = Delivery(feed, key, destination, SKIPPED, error=reason)
-        self.deliveries[(feed, key, destination)] = record
-
-    def release(self, feed: str, key: str, destination: str) -> None:
-        """Drop a pending record so the item is offered again."""
-        self.deliveries.pop((feed, key, destination), None)
-
-    def has_history(self, feed: str) -> bool:
-        """Tell whether validators or deliveries exist for the feed."""
-        return feed in self._validators or any(f == feed for f, _, _ in self.deliveries)
-
-    def is_held_back(self, feed: str, key: str) -> bool:
-        """Tell whether the item is recorded as seen without a destination."""
-        return (feed, key, "") in self.deliveries
-
-    def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
-        """Record each key as seen, unless it already has a delivery record."""
-        for key in keys:
-            self.deliveries.setdefault((feed, key, ""), Delivery(feed, key, "", SEEN))
-
-    def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
-        """Tell whether the feed has history and which keys are known or held back."""
-        return recall_each(self, feed, keys, destinations)
-
-
-class ReadOnlyLedger:
-    """Answer from another ledger, or from nothing, and never write."""
-
-    def __init__(self, source: Ledger | None = None) -> None:
-        self._source = source
-
-    def validators(self, feed: str) -> Validators | None:
-        """Return the source's validators, if there is a source."""
-        return self._source.validators(feed) if self._source else None
-
-    def save_validators(self, feed: str, validators: Validators) -> None:
-        """Write nothing."""
-
-    def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
-        """Ask the source whether the item was ever posted."""
-        return self._source.is_known(feed, key, destination) if self._source else False
-
-    def record_pending(self, feed: str, key: str, destination: str) -> None:
-        """Write nothing."""
-
-    def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
-        """Write nothing."""
-
-    def record_failed(self, feed: str, key: str, destination: str, error: str) -> None:
-        """Write nothing."""
-
-    def record_uncertain(self, feed: str, key: str, destination: str, error: str) -> None:
-        """Write nothing."""
-
-    def record_skipped(self, feed: str, key: str, destination: str, reason: str) -> None:
-        """Write nothing."""
-
-    def release(self, feed: str, key: str, destination: str) -> None:
-        """Write nothing."""
-
-    def has_history(self, feed: str) -> bool:
-        """Ask the source; without one, every feed is new, as it is to a run on fresh state."""
-        return self._source.has_history(feed) if self._source else False
-
-    def is_held_back(self, feed: str, key: str) -> bool:
-        """Ask the source whether the item was held back."""
-        return self._source.is_held_back(feed, key) if self._source else False
-
-    def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
-        """Write nothing."""
-
-    def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
-        """Ask the source; without one, the feed is new and no key is known."""
-        if self._source is None:
-            return recall_each(self, feed, keys, destinations)
-        return self._source.recall(feed, keys, destinations)

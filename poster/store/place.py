@@ -8,17 +8,21 @@ applies queued requests, from a one-shot run, which does not, without taking the
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
 import os
 import pwd
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poster.errors import StateError
+from poster.lazy import names_from
 from poster.store.files import StateFiles, encode_json, write_atomic
+
+if TYPE_CHECKING:
+    from poster.store.lock import Holder as Holder
+    from poster.store.lock import Lock
 
 DAEMON = "daemon"
 ONE_SHOT = "one-shot"
@@ -26,35 +30,8 @@ LOCKED = "is locked: another poster process is using this state directory; stop 
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 FileId = tuple[int, int]
 
-
-@dataclass(frozen=True)
-class Holder:
-    """The process that holds the state's lock, as it said when it took it."""
-
-    role: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class Lock:
-    """The descriptors a writing process keeps locked: the directory and ``poster.lock``."""
-
-    folder_fd: int
-    file_fd: int
-    role: str
-
-    def still_at(self, folder: Path) -> bool:
-        """Tell whether ``folder`` is still the directory this lock holds."""
-        return file_id(folder) == _fd_id(self.folder_fd)
-
-    def release(self, files: StateFiles) -> None:
-        """Forget the holder note, if it is still ours, and unlock."""
-        holder = read_holder(files)
-        if holder is not None and holder.pid == os.getpid() and self.still_at(files.folder):
-            with contextlib.suppress(OSError):
-                files.holder.unlink()
-        os.close(self.file_fd)
-        os.close(self.folder_fd)
+# Who holds the lock is made only when a process holds it (status while none runs never does).
+__getattr__ = names_from(__name__, {"Holder": "poster.store.lock"})
 
 
 def hold_lock(files: StateFiles, role: str) -> Lock:
@@ -73,6 +50,8 @@ def hold_lock(files: StateFiles, role: str) -> Lock:
         os.close(file_fd)
         os.close(folder_fd)
         raise
+    from poster.store.lock import Lock  # here: status, which never locks, never needs it
+
     return Lock(folder_fd, file_fd, role)
 
 
@@ -93,6 +72,8 @@ def read_holder(files: StateFiles) -> Holder | None:
     """Return the process noted as the lock's holder, or ``None`` if none is alive."""
     try:
         value = json.loads(files.holder.read_bytes())
+        from poster.store.lock import Holder  # here: only a held lock has a note of its holder
+
         holder = Holder(str(value["role"]), int(value["pid"]))
     except (OSError, ValueError, TypeError, KeyError):
         return None
@@ -114,7 +95,7 @@ def file_id(path: Path) -> FileId | None:
     return found.st_dev, found.st_ino
 
 
-def _fd_id(fd: int) -> FileId:
+def fd_id(fd: int) -> FileId:
     """Return what tells the open file ``fd`` from any other."""
     found = os.fstat(fd)
     return found.st_dev, found.st_ino
@@ -122,7 +103,7 @@ def _fd_id(fd: int) -> FileId:
 
 def same_file(path: Path, fd: int) -> bool:
     """Tell whether ``path`` still names the open file ``fd``."""
-    return file_id(path) == _fd_id(fd)
+    return file_id(path) == fd_id(fd)
 
 
 def user_name() -> str:

@@ -10,19 +10,17 @@ through indexes kept beside the tables, so no ledger call scans the history.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinydb.table import Document
 
-from poster.destinations import Receipt
 from poster.errors import StateError
-from poster.models import NextPoll, Validators
+from poster.eventlog import logger
 from poster.store import documents, records, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
 from poster.store.feedtable import TABLE as FEEDS
@@ -30,14 +28,19 @@ from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journaldb import JournalDB
-from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN, Recall
+from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
 from poster.store.prune import prune_deliveries, prune_seen
 from poster.store.seen import SeenIndex
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from poster.destinations import Receipt
+    from poster.models import NextPoll, Validators
+    from poster.store.memoryledger import Recall
+
+log = logger(__name__)
 
 SNAPSHOT_NAME = "poster.json"
 CRASHED = "poster stopped before the destination answered; the post may have arrived"
@@ -222,6 +225,10 @@ class Store:
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back, at once."""
+        from poster.store.memoryledger import (
+            Recall,  # here: status, which opens a store, never asks
+        )
+
         with self._lock:
             held = self._seen.among(feed, keys)
             known = set(held) if destinations else set(keys)

@@ -8,23 +8,13 @@ from typing import TYPE_CHECKING, Any
 from poster.config import DEFAULT_API_URL, DestinationConfig, FeedConfig, ViberConfig, token_env
 from poster.config import values as v
 from poster.config.feedkeys import Key
-from poster.destinations import (
-    REDACTED,
-    Account,
-    Destination,
-    Entries,
-    Limit,
-    Message,
-    Opening,
-    Sender,
-    TokenSource,
-)
+from poster.destinations import REDACTED, Destination, Entries, Message
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.secrets import find_token, section, source_text
 
 if TYPE_CHECKING:
     import httpx
 
+    from poster.destinations import Account, Limit, Opening, Sender, TokenSource
     from poster.destinations.viber.account import ViberAdmin
     from poster.destinations.viber.api import ViberChannel
     from poster.media.policy import MediaRules
@@ -61,6 +51,7 @@ class ViberKind:
     def fixed_limits(self) -> Mapping[str, Limit]:
         """Return the API's limits on a fixed contact card's fields."""
         # Here: the message model loads when a message is made, and status and check make none.
+        from poster.destinations import Limit
         from poster.destinations.viber.apilimits import CONTACT_NAME_MAX, CONTACT_PHONE_MAX
 
         return {
@@ -128,13 +119,21 @@ class ViberKind:
     def sender(self, spec: DestinationConfig, state: Entries) -> Sender | None:
         """Return the configured sender, else the one looked up once and remembered."""
         settings: ViberConfig = spec.settings
-        if settings.sender is not None:
-            return Sender(settings.sender, "feeds.toml")
-        found = remembered_sender(state, spec.name, settings.api_url)
-        return None if found is None else Sender(found, "remembered")
+        found: str | None = settings.sender
+        source = "feeds.toml"
+        if found is None:
+            found, source = remembered_sender(state, spec.name, settings.api_url), "remembered"
+        if found is None:
+            return None
+        from poster.destinations import Sender  # here: a channel not posted to yet has none
+
+        return Sender(found, source)
 
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the channel's token comes from, checking it as a post would."""
+        # Here: only check and a pass look a token up; status never does.
+        from poster.secrets import TokenSource, find_token, section, source_text
+
         settings: ViberConfig = spec.settings
         found = find_token(settings, name=spec.name)
         if found is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from poster.config import ViberConfig, token_env
-from poster.secrets import require_token
 
 SHORTHAND = "viber"
 """The ``[viber]`` section: the name of the one channel it stands for, of this kind."""
@@ -36,6 +35,8 @@ def missing(name: str) -> str:
 
 def channel_token(settings: ViberConfig, config_file: str, *, name: str = SHORTHAND) -> str:
     """Return channel ``name``'s token, checked and redacted, or explain where to put it."""
+    from poster.secrets import require_token  # here: status reads the config, never a token
+
     return require_token(
         settings, config_file, name=name, missing=missing(name), also=_SANDBOX_TIP,
         shape=token_shape,

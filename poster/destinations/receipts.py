@@ -1,0 +1,78 @@
+"""Define what passes between poster and a destination: its opening, sender, account, receipts.
+
+``poster.destinations`` hands them out on first use, so that reading the configuration and the
+state, which only needs the registry of kinds, builds none of their classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from poster.models import State
+
+if TYPE_CHECKING:
+    import httpx
+
+    from poster.destinations import Entries
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a kind may use to open a destination: the config file, state, HTTP client."""
+
+    config_file: str
+    state_dir: Path
+    http: httpx.Client
+    state: Entries
+    token: str | None = None
+    """A token to use instead of the configured one (a sandbox's)."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a destination posts as, and where poster learnt it (``feeds.toml``, ``remembered``)."""
+
+    id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a destination's account call tells a person: lines to print, a warning to heed."""
+
+    lines: tuple[str, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The most characters a field of a feed's fixed message may have, and who says so."""
+
+    most: int
+    by: str
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """What became of a message at one recipient (a channel has one, a gateway several)."""
+
+    recipient: str
+    state: State
+    message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof that a destination accepted a message, with one result per recipient."""
+
+    destination: str
+    message_token: str | None
+    sent_at: datetime
+    body: Mapping[str, Any] = field(default_factory=dict)
+    """The JSON body as sent, with every secret replaced by ``REDACTED``."""
+    results: tuple[RecipientResult, ...] = ()

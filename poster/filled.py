@@ -1,0 +1,31 @@
+"""Make frozen records in bulk: all fields at once instead of a frozen setattr per field.
+
+A frozen dataclass's generated ``__init__`` sets each field through ``object.__setattr__``;
+for the records made once per feed (its configuration, its stored state, its status line)
+that is most of their cost. Filling the instance's ``__dict__`` in one update gives the same
+record, as long as the class has no ``__post_init__`` that filling would skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
+Record = TypeVar("Record")
+
+
+def filler(cls: type[Record]) -> Callable[[Mapping[str, Any]], Record]:
+    """Return a maker of ``cls(**values)`` filling the fields at once when ``values`` names each."""
+    names = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__"):
+        return lambda values: cls(**values)
+
+    def make(values: Mapping[str, Any]) -> Record:
+        if values.keys() != names:
+            return cls(**values)
+        made = object.__new__(cls)
+        made.__dict__.update(values)
+        return made
+
+    return make

@@ -1,0 +1,41 @@
+"""Define one feed's subscription at one hub: its hub, secret, callback, state and lease.
+
+``poster.push.subscriptions`` names it too and makes it when one is first made or read, so that
+status on a state without subscriptions never makes its class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from poster.push.subscriptions import State
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One feed's subscription at one hub."""
+
+    feed: str
+    hub: str
+    topic: str
+    secret: str
+    callback: str
+    """The unguessable last segment of the callback URL."""
+    state: State
+    changed: datetime
+    requested: datetime | None = None
+    """When the last request went out whose verification is still awaited."""
+    lease: int | None = None
+    """The lease the hub granted, in seconds."""
+    expires: datetime | None = None
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        # The secret and callback let anyone push items to the channel: never shown.
+        return f"Subscription(feed={self.feed!r}, hub={self.hub!r}, state={self.state!r})"
+
+    def moved(self, **changes: Any) -> Subscription:
+        """Return the subscription with ``changes`` applied."""
+        return replace(self, **changes)
