@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from poster.store import documents
 from poster.store.documents import FeedState, to_iso
 from poster.store.index import NamedTable
-from poster.store.journaldb import JournalTable
 
 if TYPE_CHECKING:
     from poster.models import NextPoll, Validators
+    from poster.store.journaldb import JournalTable
 
 TABLE = "feeds"
 
