@@ -12,8 +12,8 @@ from jinja2.bccache import bc_magic
 
 from poster.config import FeedConfig
 from poster.models import FeedMeta
-from poster.render import SAMPLE_ITEM
-from poster.render.compiled import bytecode_cache, digest
+from poster.render import SAMPLE_ITEM, limits, undefined
+from poster.render.compiled import bytecode_cache, code_sources, digest
 from poster.render.engine import Templates
 
 NOW = datetime(2024, 5, 14, 8, 0, tzinfo=UTC)
@@ -117,6 +117,18 @@ def test_entries_name_the_code_generator_and_the_options_they_were_made_with() -
     with_filter = Environment()
     with_filter.filters["shout"] = str.upper
     assert digest(plain, b"one") != digest(with_filter, b"one")
+
+
+def test_entries_follow_the_modules_that_define_the_environment_and_its_generator() -> None:
+    env = limits.BoundedEnvironment()
+    assert code_sources(env) == [limits.__file__]
+
+    class Elsewhere(limits.BoundedCodeGenerator):
+        """Generate code from a module of its own."""
+
+    Elsewhere.__module__ = undefined.__name__
+    env.code_generator_class = Elsewhere
+    assert code_sources(env) == sorted([limits.__file__, undefined.__file__])
 
 
 def test_without_a_folder_nothing_is_kept() -> None:

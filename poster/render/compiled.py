@@ -2,8 +2,9 @@
 
 Jinja checks an entry against its template's source. The entries' names carry a digest of all
 else the compiled code depends on: Jinja's and Python's versions, the environment's class and
-options, its filters, and the code generator that puts the render budget's checks into every
-template (``limits.py``), so a change to any of them compiles again. Beside each compiled
+options, its filters, and the source of poster's own modules that define the environment's
+class and its code generator (which puts the render budget's checks into every template), so a
+change to any of them compiles again. Beside each compiled
 template is what ``check`` learns by parsing it: whether it reads ``feed``, and the templates
 it pulls in, keyed by its name and source. Entries are kept as ``cachefiles`` keeps files; any
 failure to read or write one only means compiling or parsing the template again.
@@ -21,7 +22,6 @@ from jinja2 import Environment
 from jinja2.bccache import Bucket, BytecodeCache
 
 from poster.cachefiles import read_own, write_own
-from poster.render import limits
 
 Facts = tuple[bool, tuple[str | None, ...]]
 """Whether a template reads ``feed``, and the templates it pulls in (None: named at run time)."""
@@ -88,10 +88,17 @@ def bytecode_cache(folder: Path | None, env: Environment) -> OwnBytecodeCache | 
     if folder is None:
         return None
     try:
-        generator = Path(limits.__file__).read_bytes()
+        generator = b"".join(Path(name).read_bytes() for name in code_sources(env))
     except OSError:
         return None
     return OwnBytecodeCache(folder, digest(env, generator))
+
+
+def code_sources(env: Environment) -> list[str]:
+    """Return the files of poster's modules that define ``env``'s class or code generator."""
+    classes = (*type(env).__mro__, *env.code_generator_class.__mro__)
+    modules = {cls.__module__ for cls in classes if cls.__module__.startswith("poster.")}
+    return sorted(str(sys.modules[name].__file__) for name in modules)
 
 
 def digest(env: Environment, generator: bytes) -> str:
