@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from poster.config import FeedConfig, Rule
-from poster.models import Action, Item
+from poster.models import Action
+
+if TYPE_CHECKING:
+    # Named for the checker only: the rules' module loads with the first feed that has rules.
+    from poster.config import FeedConfig, Rule
+    from poster.models import Item
 
 POST, FILTERED, SEEN, HELD = Action.POST, Action.FILTERED, Action.SEEN, Action.HELD
 HELD_LABEL = "held back on first read"
