@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from poster.daemon.schedule import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
 from poster.errors import RenderError
 from poster.models import State
@@ -157,9 +158,6 @@ class Lane:
             return 0.0
         if outcome.fatal is not None:
             return 0.0
-        # Loaded by the first deferred post: the scheduler's module brings time zones with it.
-        from poster.daemon.schedule import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
-
         self.failures += 1
         wait = backoff(
             self.failures,
