@@ -16,7 +16,6 @@ import ssl
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 
-import certifi
 import httpx
 
 from poster.fetch.addresses import Address, AddressPolicy, NonPublicAddress, ResolveCache
@@ -58,6 +57,8 @@ def tls_context(*, trust_env: bool = True) -> ssl.SSLContext:
     elif capath:
         context = ssl.create_default_context(capath=capath)
     else:
+        import certifi  # here: with importlib.resources, it loads for the first https request
+
         context = ssl.create_default_context(cafile=certifi.where())
     context.set_alpn_protocols(["http/1.1"])
     return context
