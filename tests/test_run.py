@@ -150,6 +150,30 @@ def test_a_pass_posts_every_item_oldest_first_across_feeds(
 BLOG_KEYS = ["urn:example:rowing:1", "urn:example:rowing:2"]
 
 
+def test_the_report_of_a_pass_is_written_in_one_piece(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(NEWS_AND_BLOG)
+    writes: list[str] = []
+
+    class Counted:
+        """Stand for stdout, keeping each write apart as an unbuffered stream would."""
+
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            """Have nothing to flush."""
+
+    monkeypatch.setattr(sys, "stdout", Counted())
+    code = main(["-c", str(project.config), "run", "--once", "--state-dir", str(project.state)])
+    assert code == EXIT_OK
+    [report] = writes
+    assert report.startswith("  news: 3 sent\n  blog: 2 sent\n2 feeds read (0 failed)")
+    assert report.endswith("0 uncertain\n")
+
+
 def test_preview_with_the_state_says_what_was_already_posted(
     capsys: pytest.CaptureFixture[str], project: Project
 ) -> None:

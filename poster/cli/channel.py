@@ -145,10 +145,10 @@ def _run_pass(
         if app.store.recovered:
             print(f"{app.store.recovered} posts were interrupted; see `poster status`")
         reports = run_once(app, feeds, stages)
-    for report in reports:
-        print(_feed_line(report))
-    summary = summarize(reports)
-    print(summary)
+    # One write for every line: under the service's unbuffered output, print would make two
+    # system calls per feed.
+    lines = [_feed_line(report) for report in reports]
+    sys.stdout.write("".join(f"{line}\n" for line in (*lines, summarize(reports))))
     if stages is not None:
         print(stages.table(), file=sys.stderr)
     for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):

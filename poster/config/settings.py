@@ -174,7 +174,7 @@ class DaemonConfig:
     """How the daemon schedules feeds and treats failing ones."""
 
     max_fetches: int = 4
-    """How many feeds may be fetched at the same time."""
+    """The most feeds fetched at the same time."""
     disable_after: int = 10
     """Consecutive failures after which a feed is disabled until it answers a re-probe."""
     backoff_max: timedelta = timedelta(hours=6)
