@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from poster.parse import directmedia
-from poster.parse.directcontext import add_to_tags, leaf_value
+from poster.parse.directcontext import add_to_tags, enforce_href, leaf_value
 from poster.parse.directnames import attributes
 from poster.parse.fastsax import repair_text
 from poster.parse.feeddates import parse_feed_date
@@ -99,7 +99,73 @@ def date(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read a date as ``Reader.published`` or ``Reader.updated`` does; the last one counts."""
-    context[_DATES[key]] = parse_feed_date(leaf_value(element))
+    value = (element.text or "").strip()
+    if len(element) or not value.isascii():
+        value = leaf_value(element)
+    context[_DATES[key]] = parse_feed_date(value)
+
+
+def enclosure(
+    reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
+) -> None:
+    """Read an RSS enclosure as ``directmedia.enclosure`` does, its ``url`` the usual href."""
+    if len(element):
+        directmedia.enclosure(reader, element, key, context, depth, True)
+        return
+    attrs = attributes(element)
+    url = attrs.get("url")
+    if url and "uri" not in attrs:  # what enforce_href does with them
+        del attrs["url"]
+        attrs["href"] = url
+    else:
+        enforce_href(attrs)
+    attrs["rel"] = "enclosure"
+    context.setdefault("links", []).append(attrs)
+
+
+def link(
+    reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
+) -> None:
+    """Read an RSS link written as text as ``Reader.link`` does, when nothing needs repair."""
+    if element.attrib or len(element):  # Atom's, with its href in an attribute
+        reader.link(element, key, context, depth, True)
+        return
+    value = (element.text or "").strip()
+    if ":///" in value or "&" in value or not value.isascii():
+        reader.link(element, key, context, depth, True)
+        return
+    attrs = {"rel": "alternate", "type": "text/html"}
+    if value:
+        attrs["href"] = value
+    context.setdefault("links", []).append(attrs)
+    context["link"] = value
+
+
+def guid(
+    reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
+) -> None:
+    """Read an RSS guid or Atom id as ``Reader.guid`` does, when it needs no repair."""
+    attrib = element.attrib
+    if attrib:
+        # The one attribute RSS gives a guid, spelled as the specification spells it.
+        written = attrib.get("isPermaLink") if len(attrib) == 1 else None
+        if written is None:
+            reader.guid(element, key, context, depth, True)
+            return
+        is_link = written == "true"
+    else:
+        is_link = True
+    value = (element.text or "").strip()
+    if len(element) or not value.isascii() or (is_link and ":///" in value):
+        reader.guid(element, key, context, depth, True)
+        return
+    reader.guidislink = is_link
+    context["id"] = value
+    if is_link:
+        context.setdefault("guidislink", "link" not in context)
+        context.setdefault("link", value)
+    else:
+        context.setdefault("guidislink", False)
 
 
 def category(
@@ -142,6 +208,10 @@ ENTRY_HANDLERS: dict[str, Any] = {
     "lastbuilddate": date,
     "dc_date": date,
     "dcterms_modified": date,
+    "link": link,
+    "guid": guid,
+    "id": guid,
+    "enclosure": enclosure,
     "category": category,
     "dc_subject": category,
     "keywords": category,
