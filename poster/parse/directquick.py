@@ -57,13 +57,16 @@ def title(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read a title as ``Reader.title`` does."""
-    if not _bare(element):
+    if element.attrib or len(element):
         reader.title(element, key, context, depth, True)
         return
-    value = _value(element)
+    value = (element.text or "").strip()
+    if not value.isascii():
+        value = repair_text(value)
     if not -1 < reader.title_depth <= depth:
         context["title"] = value
-        context["title_detail"] = (value, _plain_kind(reader, value))
+        kind = _plain_kind(reader, value) if "<" in value or "&" in value else "text/plain"
+        context["title_detail"] = (value, kind)
     if value:
         reader.title_depth = depth
 
@@ -72,10 +75,12 @@ def description(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read an entry's description or summary as ``Reader.description`` does."""
-    if not _bare(element) or ("summary" in context and not reader.has_content):
+    if element.attrib or len(element) or ("summary" in context and not reader.has_content):
         reader.description(element, key, context, depth, True)
         return
-    value = _value(element)
+    value = (element.text or "").strip()
+    if not value.isascii():
+        value = repair_text(value)
     context["summary"] = value
     kind = _plain_kind(reader, value) if key in _SUMMARIES else "text/html"
     context["summary_detail"] = (value, kind)
@@ -180,7 +185,9 @@ def category(
     if attrs:
         scheme = attrs.get("scheme", attrs.get("domain"))
         add_to_tags(tags, attrs.get("term"), scheme, attrs.get("label"))
-    value = _value(element)
+    value = (element.text or "").strip()
+    if not value.isascii():
+        value = repair_text(value)
     if not value:
         return
     if tags and not tags[-1][0]:
