@@ -10,6 +10,7 @@ of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes of fee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -34,11 +35,19 @@ Detail = tuple[str, str]
 
 def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | None) -> Item:
     """Return the Item for one collected entry; its text is derived when first used."""
-    raw_content, content_is_html = _richest_content(entry)
-    title = title_of(entry)
-    link = absolute(entry.get("link"), base)
     summary = entry.get("summary_detail")
-    enclosures = _link_enclosures(entry, base) if "links" in entry else []
+    texts = entry.get("content")
+    if texts is None and summary is not None:  # an RSS item's description is its body
+        raw_content, content_is_html = summary[0], _is_html(summary[1])
+    else:
+        raw_content, content_is_html = _richest_content(texts or (), summary)
+    detail = entry.get("title_detail")
+    if detail is not None:  # what title_of reads first, without its call
+        title = fields.plain_line(detail[0], "html" in detail[1])
+    else:
+        title = title_of(entry)
+    link = absolute(entry.get("link"), base)
+    enclosures = _link_enclosures(entry["links"], base) if "links" in entry else []
     contents = _media_contents(entry, base) if "media_content" in entry else []
     markup = (raw_content if content_is_html else "", summary)
     image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
@@ -49,12 +58,13 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     else:
         key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")
+    has_author = "author" in entry or "author_detail" in entry
     return Item.of(
         key,
         title,
         link,
         Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
-        author_of(entry) or inherited,
+        (author_of(entry) if has_author else None) or inherited,
         entry.get("published"),
         entry.get("updated"),
         _tags(tags) if tags else (),
@@ -101,9 +111,8 @@ def _tags(tags: list[list[str | None]]) -> tuple[str, ...]:
     return fields.unique_strings(tag[0] or tag[2] for tag in tags)
 
 
-def _richest_content(entry: Context) -> tuple[str, bool]:
+def _richest_content(contents: Sequence[Detail], summary: Detail | None) -> tuple[str, bool]:
     """Return the fullest body (content, else summary/description) and whether it is HTML."""
-    contents = entry.get("content", ())
     if len(contents) == 1 and contents[0][0].strip():  # the usual one, as the list below
         return contents[0][0], _is_html(contents[0][1])
     details = [d for d in contents if d[0].strip()]
@@ -111,7 +120,6 @@ def _richest_content(entry: Context) -> tuple[str, bool]:
         if len(details) > 1:
             details.sort(key=lambda detail: not _is_html(detail[1]))
         return details[0][0], _is_html(details[0][1])
-    summary = entry.get("summary_detail")
     if summary is not None:
         return summary[0], _is_html(summary[1])
     return "", True
@@ -135,10 +143,10 @@ def _media_contents(entry: Context, base: str) -> list[tuple[Media, bool]]:
     return found
 
 
-def _link_enclosures(entry: Context, base: str) -> list[Media]:
+def _link_enclosures(links: list[dict[str, str]], base: str) -> list[Media]:
     """Return the entry's enclosures (RSS enclosure, Atom rel=enclosure) as Media."""
     found = []
-    for link in entry["links"]:
+    for link in links:
         if link.get("rel") != "enclosure":
             continue
         url = absolute(link.get("href"), base)
