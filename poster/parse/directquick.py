@@ -1,9 +1,10 @@
 """Read the usual shape of an entry's commonest elements in one call each.
 
-An entry's title, description, content, dates and categories are most often bare: text
-without attributes or child elements. For those, the handlers here do at once what the general
-handlers of :class:`poster.parse.directread.Reader` do through several calls, setting the same
-keys and the same reader state; any other shape goes to the general handler.
+An entry's title, description, content, dates, categories and RSS link are most often bare:
+text without attributes or child elements; its guid carries at most ``isPermaLink`` and its
+enclosure a ``url``. For those, the handlers here do at once what the general handlers of
+:class:`poster.parse.directread.Reader` do through several calls, setting the same keys and the
+same reader state; any other shape goes to the general handler.
 :data:`ENTRY_HANDLERS` maps feedparser's element keys to them.
 """
 
