@@ -11,6 +11,7 @@ from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed, Validators
 from poster.parse import parse
 from poster.parse.encoding import settle
+from poster.parse.pieces import decodes
 from poster.parse.xmlfeed import response_headers
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -217,6 +218,35 @@ def test_settling_changes_no_corpus_document_but_the_damaged_utf8_ones() -> None
         if settled.result is not result or settled.warnings:
             changed[str(path.relative_to(CORPUS))] = settled.warnings
     assert changed == {name: ("1 invalid byte in UTF-8 replaced",) for name in REPAIRED}
+
+
+@needs_corpus
+def test_settling_says_utf8_only_of_bodies_that_decode_as_utf8() -> None:
+    said = 0
+    for path in corpus_files():
+        result = FetchResult("c", "", 200, path.read_bytes(), Validators())
+        settled = settle(result, response_headers(result)["content-type"])
+        if settled.utf8:
+            said += 1
+            assert decodes(settled.result.body or b"", "utf-8"), path
+    assert said > 10
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "utf8"),
+    [
+        ("<rss>café</rss>".encode(), "application/xml", True),
+        ("<rss>café</rss>".encode(), "text/xml; charset=windows-1252", True),
+        (b"<rss>caf\xc3\xa9 \xc3\xa9t\xc3\xa9 \xff</rss>", "application/xml", True),
+        ("<rss>café</rss>".encode("iso-8859-1"), "text/xml; charset=iso-8859-1", False),
+        (b"<rss>cafe</rss>", "application/xml", False),
+    ],
+    ids=["utf-8", "utf-8-labelled-windows-1252", "damaged-utf-8", "iso-8859-1", "ascii"],
+)
+def test_settling_tells_which_bodies_it_found_to_be_utf8(
+    body: bytes, content_type: str, utf8: bool
+) -> None:
+    assert settle(FetchResult("t", URL, 200, body, Validators()), content_type).utf8 is utf8
 
 
 @needs_corpus

@@ -22,6 +22,7 @@ from poster.parse import parse
 from poster.parse.depth import too_deep
 from poster.parse.encoding import settle
 from poster.parse.utf8 import utf8_pieces
+from poster.parse.xmlfeed import response_headers
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser-tests"
 SIZE = 10_000_000
@@ -87,12 +88,26 @@ def test_checks_of_a_large_document_hold_a_small_part_of_it(
 
 
 def converted_alike(body: bytes, content_type: str | None) -> bool:
-    """Tell whether the pieces join to feedparser's own conversion, with the same outcome."""
+    """Tell whether the pieces join to feedparser's own conversion, with the same outcome.
+
+    The pieces are made twice: knowing nothing of the body, and knowing what settling it found.
+    """
     headers = {"content-type": content_type} if content_type is not None else {}
     theirs: dict[str, Any] = {}
     expected = convert_to_utf8(dict(headers), body, theirs)
+    return all(
+        pieces_alike(body, headers, expected, theirs, utf8)
+        for utf8 in {False, known_utf8(body, content_type)}
+    )
+
+
+def pieces_alike(
+    body: bytes, headers: dict[str, str], expected: bytes, theirs: dict[str, Any], utf8: bool
+) -> bool:
+    """Tell whether utf8_pieces, told ``utf8``, gives feedparser's conversion and outcome."""
     mine: dict[str, Any] = {}
-    joined = b"".join(bytes(piece) for piece in utf8_pieces(body, dict(headers), mine))
+    pieces = utf8_pieces(body, dict(headers), mine, utf8=utf8)
+    joined = b"".join(bytes(piece) for piece in pieces)
     same_error = type(mine.get("bozo_exception")) is type(theirs.get("bozo_exception"))
     keys = ("encoding", "bozo")
     return (
@@ -100,6 +115,13 @@ def converted_alike(body: bytes, content_type: str | None) -> bool:
         and same_error
         and [mine.get(k) for k in keys] == [theirs.get(k) for k in keys]
     )
+
+
+def known_utf8(body: bytes, content_type: str | None) -> bool:
+    """Return whether settling the body, unchanged, found that it decodes as UTF-8."""
+    result = FetchResult("memory", "", 200, body, Validators(), content_type)
+    settled = settle(result, response_headers(result)["content-type"])
+    return settled.utf8 and settled.result.body is body
 
 
 CONTENT_TYPES = [

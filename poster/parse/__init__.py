@@ -63,7 +63,7 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     result = settled.result
     # The direct reader refuses absurd depth as it reads; it gives None for what it does not
     # fully understand, and the two readers that run feedparser's handlers read it instead.
-    direct = parse_direct(result, feed)
+    direct = parse_direct(result, feed, utf8=settled.utf8)
     if direct is not None:
         return _warned(direct, settled.warnings)
     # Both pay per open element, the tree and feedparser alike: refuse absurd depth first.

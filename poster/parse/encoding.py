@@ -43,6 +43,8 @@ class Settled:
 
     result: FetchResult
     warnings: tuple[str, ...] = ()
+    utf8: bool = False
+    """Whether the result's body is known to decode as UTF-8: checked here, not to be again."""
 
 
 def settle(result: FetchResult, content_type: str) -> Settled:
@@ -61,12 +63,12 @@ def settle(result: FetchResult, content_type: str) -> Settled:
     # The body is UTF-8: a name of UTF-8 needs no second decoding to tell.
     chosen = next((name for name in declared if name in _UTF8_NAMES or decodes(body, name)), None)
     if chosen is None or not _is_single_byte(chosen):
-        return Settled(result)
+        return Settled(result, utf8=True)
     # Valid UTF-8 with non-ASCII text read as a single-byte charset is always mojibake: each
     # multi-byte sequence becomes a lead letter ("Ã", "â", "Ð") and continuation symbols. Text
     # truly in such a charset is practically never valid UTF-8 (miniflux reader/encoding).
     warning = f"declared {chosen} but is UTF-8; read as UTF-8"
-    return Settled(_as_utf8(result, body), (warning,))
+    return Settled(_as_utf8(result, body), (warning,), utf8=True)
 
 
 def _repaired(result: FetchResult, body: bytes, declared: list[str]) -> Settled:
@@ -80,7 +82,7 @@ def _repaired(result: FetchResult, body: bytes, declared: list[str]) -> Settled:
         # A legacy charset mislabelled as UTF-8: feedparser's whole-document fallback reads
         # it better than a page of U+FFFD.
         return Settled(result)
-    return Settled(_as_utf8(result, repaired[0].encode("utf-8")), (repaired[1],))
+    return Settled(_as_utf8(result, repaired[0].encode("utf-8")), (repaired[1],), utf8=True)
 
 
 def repair_utf8(body: bytes) -> tuple[str, str] | None:

@@ -86,20 +86,23 @@ def read_fast(result: FetchResult) -> FeedData | None:
     return FeedData(parser.feeddata, parser.entries, version, bozo)
 
 
-def mirrored_document(result: FetchResult) -> tuple[Document, bool] | None:
+def mirrored_document(result: FetchResult, *, utf8: bool = False) -> tuple[Document, bool] | None:
     """Return the body as ``utf8_document`` gives it and whether feedparser found it at fault.
 
     None when the installed feedparser is not a release these readers mirror, or when
-    ``utf8_document`` leaves the body to feedparser.
+    ``utf8_document`` leaves the body to feedparser. ``utf8`` says the body is known to
+    decode as UTF-8.
     """
     if not feedparser.__version__.startswith(MIRRORED_RELEASES):
         return None
     outcome: dict[str, Any] = {}
-    document = utf8_document(result.body or b"", response_headers(result), outcome)
+    document = utf8_document(result.body or b"", response_headers(result), outcome, utf8=utf8)
     return None if document is None else (document, bool(outcome.get("bozo")))
 
 
-def utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any]) -> Document | None:
+def utf8_document(
+    body: bytes, headers: dict[str, str], outcome: dict[str, Any], *, utf8: bool = False
+) -> Document | None:
     """Return the document as feedparser's strict parser gets it, or None when it would not.
 
     feedparser picks the encoding from the HTTP charset, the XML declaration and the BOM
@@ -109,7 +112,7 @@ def utf8_document(body: bytes, headers: dict[str, str], outcome: dict[str, Any])
     it rewrites their entity declarations, and expat treats undefined entities differently
     under ElementTree and xml.sax once a DTD is declared.
     """
-    document = utf8_pieces(body, headers, outcome)
+    document = utf8_pieces(body, headers, outcome, utf8=utf8)
     if not outcome.get("encoding"):
         return None
     # Past its first piece, the document is the body's.

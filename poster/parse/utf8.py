@@ -26,15 +26,18 @@ _HEAD_LIMIT = 64 * 1024
 
 
 def utf8_pieces(
-    body: bytes, headers: dict[str, str], outcome: dict[str, Any]
+    body: bytes, headers: dict[str, str], outcome: dict[str, Any], *, utf8: bool = False
 ) -> Sequence[bytes | memoryview]:
-    """Return ``convert_to_utf8(headers, body, outcome)`` as consecutive pieces of bytes."""
+    """Return ``convert_to_utf8(headers, body, outcome)`` as consecutive pieces of bytes.
+
+    ``utf8`` says the body is already known to decode as UTF-8, which then is not checked again.
+    """
     start = len(_BOM) if body.startswith(_BOM) else 0
     cut = _head_end(body, start)
     if cut is not None and b"\x00" not in body[:4]:
         probe: dict[str, Any] = {}
         head = convert_to_utf8(headers, body[:cut], probe)
-        if _kept_as_is(body, probe):
+        if _kept_as_is(body, probe, utf8):
             outcome.update(probe)
             return [head, *pieces(memoryview(body)[cut:])]
     return [convert_to_utf8(headers, body, outcome)]
@@ -58,7 +61,7 @@ def _head_end(body: bytes, start: int) -> int | None:
     return cut if body.find(b"encoding=", cut, line_end) < 0 else None
 
 
-def _kept_as_is(body: bytes, probe: dict[str, Any]) -> bool:
+def _kept_as_is(body: bytes, probe: dict[str, Any], utf8: bool) -> bool:
     """Tell whether the head's conversion chose, first, a codec that keeps every byte of body."""
     chosen = probe.get("encoding")
     if not chosen or isinstance(probe.get("bozo_exception"), CharacterEncodingOverride):
@@ -70,4 +73,6 @@ def _kept_as_is(body: bytes, probe: dict[str, Any]) -> bool:
     if name not in _SAME_BYTES:
         return False
     # ASCII bytes read alike in both; only other bytes need the decoder's look.
-    return body.isascii() or (name != "ascii" and decodes(body, name))
+    if body.isascii():
+        return True
+    return name != "ascii" and ((utf8 and name == "utf-8") or decodes(body, name))
