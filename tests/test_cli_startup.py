@@ -310,3 +310,35 @@ def test_status_and_check_run_without_the_cyclic_collector_and_lose_no_output(
          "assert gc.get_freeze_count() == 0 and gc.isenabled()"],
         capture_output=True, cwd=ROOT, env=env,
     ).returncode == 0  # fmt: skip
+
+
+def test_a_single_pass_starts_without_the_collector_and_runs_the_pass_with_it(
+    tmp_path: Path,
+) -> None:
+    words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(tmp_path / "state")]
+    words += ["run", "--once"]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    probe = (
+        "import atexit, gc, sys\nimport poster.cli.channel as channel\n"
+        "from poster.cli import main\n"
+        "def note():\n    seen.append((gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "    opened()\n    seen.append((gc.isenabled(), gc.get_freeze_count()))\n"
+        "seen, opened = [], channel.collect_from_here\nchannel.collect_from_here = note\n"
+        "atexit.register(lambda: print('seen:', seen[0], seen[1][0], gc.isenabled(),"
+        " gc.get_freeze_count() > seen[1][1], file=sys.stderr))\n"
+        f"sys.argv = ['poster', *{words!r}]\nraise SystemExit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    # The feed cannot be read: the pass runs, reports it, and ends as a failed pass does.
+    assert done.returncode == 1
+    assert "news: " in done.stdout
+    # Off until the state was open, on for the pass, and everything frozen at the end.
+    assert done.stderr.splitlines()[-1] == "seen: (False, False) True True True"
+    # Called with its words, as by tests and other code, main leaves the collector alone.
+    assert subprocess.run(
+        [sys.executable, "-c", f"import gc\nfrom poster.cli import main\nmain({words!r})\n"
+         "assert gc.get_freeze_count() == 0 and gc.isenabled()"],
+        capture_output=True, cwd=ROOT, env=env,
+    ).returncode == 0  # fmt: skip

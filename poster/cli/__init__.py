@@ -90,9 +90,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code; no traceback reaches the person."""
     args = parse(argv)
-    # Called as the program, a short-lived command runs without the cyclic collector.
+    # Called as the program, a short-lived command runs without the cyclic collector, and a
+    # single pass starts without it.
     if argv is None and getattr(args, "short_lived", False):
         return _without_collector(args)
+    if argv is None and getattr(args, "once", False):
+        return _collector_after_start(args)
     return _run(args)
 
 
@@ -141,6 +144,24 @@ def _without_collector(args: argparse.Namespace) -> int:
     status's 210), and again as Python finalizes (about 14 ms). A command that closes all it
     opens and makes few cycles loses nothing by it: memory goes back when the process ends,
     streams are still flushed and atexit handlers still run.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.freeze()
+
+
+def _collector_after_start(args: argparse.Namespace) -> int:
+    """Run one pass with the cyclic collector off until the pass begins, and end without it.
+
+    Start-up makes what lives until the process ends: the modules, the configuration, the
+    state with a record per item. The collector would walk all of it again at each of its
+    full collections (about 20 ms with 30,000 records) and once more as Python finalizes
+    (about 60 ms), and frees none of it. The pass itself, where feeds' documents are read,
+    runs with the collector on for what it makes (``channel.collect_from_here``).
     """
     import gc
 

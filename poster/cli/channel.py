@@ -142,6 +142,7 @@ def _run_pass(
         spec, token = stand_in
         specs, tokens = (spec,), {spec.name: token}
     with build(config, state_dir, specs=specs, tokens=tokens) as app:
+        collect_from_here()
         if app.store.recovered:
             print(f"{app.store.recovered} posts were interrupted; see `poster status`")
         reports = run_once(app, feeds, stages)
@@ -154,6 +155,20 @@ def _run_pass(
     for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):
         print(f"poster: a destination refuses posts: {fatal}", file=sys.stderr)
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
+
+
+def collect_from_here() -> None:
+    """Let the cyclic collector walk only what is made from now on, if start-up ran without it.
+
+    What was made before (the modules, the configuration, the state just read) is moved out
+    of the collector's reach for good: it lives until the process ends. A caller whose
+    collector is on (a test, a library user) is left as it is.
+    """
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _feed_line(report: FeedReport) -> str:
