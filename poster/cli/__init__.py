@@ -92,10 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     # Called as the program, a short-lived command runs without the cyclic collector, and a
     # single pass starts without it.
-    if argv is None and getattr(args, "short_lived", False):
+    if argv is None and (getattr(args, "short_lived", False) or getattr(args, "once", False)):
         return _without_collector(args)
-    if argv is None and getattr(args, "once", False):
-        return _collector_after_start(args)
     return _run(args)
 
 
@@ -143,25 +141,11 @@ def _without_collector(args: argparse.Namespace) -> int:
     each time the state's JSON or the records made from it pass its thresholds (about 6 ms of
     status's 210), and again as Python finalizes (about 14 ms). A command that closes all it
     opens and makes few cycles loses nothing by it: memory goes back when the process ends,
-    streams are still flushed and atexit handlers still run.
-    """
-    import gc
-
-    gc.disable()
-    try:
-        return _run(args)
-    finally:
-        gc.freeze()
-
-
-def _collector_after_start(args: argparse.Namespace) -> int:
-    """Run one pass with the cyclic collector off until the pass begins, and end without it.
-
-    Start-up makes what lives until the process ends: the modules, the configuration, the
-    state with a record per item. The collector would walk all of it again at each of its
-    full collections (about 20 ms with 30,000 records) and once more as Python finalizes
-    (about 60 ms), and frees none of it. The pass itself, where feeds' documents are read,
-    runs with the collector on for what it makes (``channel.collect_from_here``).
+    streams are still flushed and atexit handlers still run. ``run --once`` turns it back on
+    once its state is open (``channel.collect_from_here``), for what the pass makes, after
+    freezing what start-up made: it lives until the end, and the collector would walk it at
+    each full collection (about 20 ms with 30,000 records) and as Python finalizes (about
+    60 ms) and free none of it.
     """
     import gc
 
