@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -122,3 +122,49 @@ def test_a_path_in_the_home_of_an_unknown_user_is_a_problem_not_a_crash(
     [problem] = caught.value.problems
     assert problem.key == ("url" if key == "url" else "templates")
     assert "starts with '~no-such-user-here', but that user has no home folder" in problem.message
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [
+        "",
+        'interval = "10m"\njitter = "1m"\ntype = "text"\ntemplate = "default.j2"',
+        'cron = "0 9 * * *"\ntimezone = "Europe/Minsk"\nbacklog = 3\nenabled = false',
+        'type = "picture"\nformat = "xml"\nkey = "link"\nfallback = "url"',
+    ],
+    ids=["none", "interval-and-type", "cron", "format-and-key"],
+)
+def test_a_feed_of_only_name_and_url_is_built_as_one_read_key_by_key(
+    tmp_path: Path, defaults: str
+) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\n[defaults]\n{defaults}\n'
+        '[[feeds]]\nname = "a"\nurl = "https://example.com/a"\n'
+        '[[feeds]]\nname = "b"\nurl = "https://example.com/a"\ntimeout = 20\n',
+        encoding="utf-8",
+    )
+    short, full = load_config(config).feeds
+    assert short == replace(full, name="a")
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [("a b", "https://example.com/a"), ("a", "ftp://example.com/a"), ("", " "), ("a", 5)],
+)
+def test_a_feed_of_a_bad_name_or_url_alone_is_reported_as_one_read_key_by_key(
+    tmp_path: Path, name: str, url: object
+) -> None:
+    config = tmp_path / "feeds.toml"
+    url_value = f'"{url}"' if isinstance(url, str) else str(url)
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\n'
+        f'[[feeds]]\nname = "{name}"\nurl = {url_value}\n'
+        f'[[feeds]]\nname = "{name}"\nurl = {url_value}\ntimeout = 20\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    found = [(p.key, p.message, p.hint) for p in caught.value.problems]
+    short, full = found[: len(found) // 2], found[len(found) // 2 :]
+    assert short and short == [f for f in full if f[0] != "name" or "already used" not in f[1]]

@@ -32,6 +32,8 @@ _WHEN_KEYS = frozenset({"interval", "cron"})
 _SCHEDULE_KEYS = _WHEN_KEYS | {"jitter", "timezone"}
 _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEYS)
 _PLAIN_SET = frozenset(_PLAIN_FIELDS)
+_NAME_URL = frozenset({"name", "url"})
+"""The keys of the common feed, which sets nothing else and inherits the rest."""
 
 
 def load_config(
@@ -199,7 +201,7 @@ def _feeds(
     first_use: dict[str, int] = {}
     inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
-        table = k.read_table(raw, k.FEED_KEYS, ctx)
+        table = _read_feed(raw, ctx)
         label = table.values.get("name") or f"feeds[{index}]"
         bad = frozenset(table.bad) | defaults.bad if table.bad else defaults.bad
         levels = _Levels(table.values, defaults.inherited, bad)
@@ -214,6 +216,23 @@ def _feeds(
         feeds.append((label, levels))
     return feeds
 
+
+def _read_feed(raw: dict[str, Any], ctx: v.Context) -> k.Table:
+    """Read one ``[[feeds]]`` table; one of only a sound name and url skips the key loop."""
+    if raw.keys() == _NAME_URL:
+        try:
+            name = _NAME_KEY.convert(raw["name"], ctx)
+            url = _URL_KEY.convert(raw["url"], ctx)
+        except v.Invalid:
+            pass  # the general reading words and locates the problem
+        else:
+            table = k.Table()
+            table.values = {"name": name, "url": url}
+            return table
+    return k.read_table(raw, k.FEED_KEYS, ctx)
+
+
+_NAME_KEY, _URL_KEY = k.FEED_KEYS["name"], k.FEED_KEYS["url"]
 
 Check = Callable[[_Levels], list[v.Issue]]
 
@@ -367,7 +386,25 @@ def _build_all(feeds: list[tuple[str, _Levels]], defaults: _Levels) -> tuple[Fee
     """Assemble every checked feed's ``FeedConfig``, looking up what they inherit once."""
     inherited = {name: defaults.inherited.get(name) for name in _PLAIN_FIELDS}
     schedule = _schedule(defaults)
-    return tuple(_build(levels, inherited, schedule) for _, levels in feeds)
+    common = _built_plain(inherited, defaults, schedule)
+    return tuple(
+        feed_config({**common, **levels.own})
+        if levels.own.keys() == _NAME_URL
+        else _build(levels, inherited, schedule)
+        for _, levels in feeds
+    )
+
+
+def _built_plain(
+    inherited: Mapping[str, Any], defaults: _Levels, schedule: Schedule
+) -> dict[str, Any]:
+    """Return the fields a feed that sets only its name and url takes from ``[defaults]``."""
+    fixed_key = k.FIXED_KEYS.get(inherited["type"])
+    return {
+        **inherited,
+        "fixed": defaults.inherited.get(fixed_key) if fixed_key else None,
+        "schedule": schedule,
+    }
 
 
 def _build(levels: _Levels, inherited: Mapping[str, Any], schedule: Schedule) -> FeedConfig:
