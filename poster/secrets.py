@@ -8,13 +8,11 @@ looks like is each kind's to say: ``require_token`` takes the kind's ``Shape``.
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from poster.config import token_env
@@ -113,11 +111,18 @@ def require_token(
         )
         raise ConfigError([ConfigProblem(config_file, where, missing, None, hint + also)])
     token, source = found
+    judge_token(place, token, source, shape)
+    from poster.redaction import install_redaction  # here: looking a token up logs nothing
+
+    install_redaction(token)
+    return token
+
+
+def judge_token(place: Place, token: str, source: ConfigProblem, shape: Shape | None) -> None:
+    """Raise ``ConfigError`` at ``source`` when a token sent beyond this machine fails ``shape``."""
     reason = None if shape is None or is_local(place.api_url) else shape(token)
     if reason:
         raise ConfigError([_with(source, f"the token {reason}", source.hint)])
-    install_redaction(token)
-    return token
 
 
 def source_text(source: ConfigProblem) -> str:
@@ -177,90 +182,3 @@ def _check(token: str, problem: ConfigProblem) -> None:
 def _with(problem: ConfigProblem, message: str, hint: str | None) -> ConfigProblem:
     """Return ``problem`` with its message and hint filled in."""
     return ConfigProblem(problem.file, problem.key, message, problem.feed, hint)
-
-
-class RedactingFilter(logging.Filter):
-    """Replace every known secret, whole, in a record's message, exception and stack text."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self._secrets: tuple[str, ...] = ()
-        self._lock = threading.Lock()
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str) -> None:
-        """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError."""
-        if len(secret) < MIN_SECRET:
-            raise ValueError(f"a secret shorter than {MIN_SECRET} characters cannot be redacted")
-        with self._lock:
-            if secret not in self._secrets:
-                # Longest first, so a secret containing another is masked whole.
-                self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
-
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every secret replaced by ***."""
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact ``record`` in place and let it through."""
-        if not self._secrets:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string is reported by the handler, not here
-            return True
-        redacted = self.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = _FORMATTER.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = self.redact(record.stack_info)
-        return True
-
-
-_FORMATTER = logging.Formatter()
-_FILTER = RedactingFilter()
-_factory_lock = threading.Lock()
-_factory_installed = False
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with every secret redacted so far replaced by ***."""
-    return _FILTER.redact(text)
-
-
-def install_redaction(secret: str) -> None:
-    """Redact ``secret`` in every log record from now on, whatever handler writes it.
-
-    Call it as soon as the token is loaded, before the token can reach any log call. It adds
-    one shared ``RedactingFilter`` to each handler of the root logger and, for handlers added
-    later, wraps the log record factory so that every new record is redacted when created.
-    """
-    global _factory_installed
-    _FILTER.add(secret)
-    for handler in logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)
-    with _factory_lock:
-        if not _factory_installed:
-            logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
-            _factory_installed = True
-
-
-def _redacting_factory(
-    make: Callable[..., logging.LogRecord],
-) -> Callable[..., logging.LogRecord]:
-    """Wrap a log record factory so that each record it makes is redacted."""
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make(*args, **kwargs)
-        _FILTER.filter(record)
-        return record
-
-    return factory

@@ -17,11 +17,11 @@ from support.logs import logging_kept
 from support.rewrite import rewrite_stale
 from support.tls import own_contexts, shared_contexts
 
-from poster import secrets
+from poster import redaction
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
-from poster.secrets import RedactingFilter
+from poster.redaction import RedactingFilter
 
 POSTER = Path(__file__).parents[1] / "poster"
 
@@ -138,8 +138,8 @@ def restore_logging() -> Iterator[None]:
 def clean_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Give install_redaction fresh state and undo what it did to logging afterwards."""
     fresh = RedactingFilter()
-    monkeypatch.setattr(secrets, "_FILTER", fresh)
-    monkeypatch.setattr(secrets, "_factory_installed", False)
+    monkeypatch.setattr(redaction, "_FILTER", fresh)
+    monkeypatch.setattr(redaction, "_factory_installed", False)
     factory = logging.getLogRecordFactory()
     yield
     logging.setLogRecordFactory(factory)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poster import secrets
+from poster import redaction
 from poster.logs import (
     NOISY_LOGGERS,
     EventFormatter,
@@ -19,7 +19,7 @@ from poster.logs import (
     setup_logging,
     under_journald,
 )
-from poster.secrets import install_redaction
+from poster.redaction import install_redaction
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 JOURNALD = {"JOURNAL_STREAM": "8:12345"}
@@ -188,7 +188,7 @@ def test_redaction_installed_after_setup_covers_our_handler(clean_redaction: Non
     logging.getLogger("poster.destinations.viber.api").info("event=auth token=%s", TOKEN)
     assert stream.getvalue() == "<6>event=auth token=***\n"
     [handler] = [h for h in logging.getLogger().handlers if isinstance(h, EventHandler)]
-    assert secrets._FILTER in handler.filters
+    assert redaction._FILTER in handler.filters
 
 
 def test_redaction_survives_a_second_setup(clean_redaction: None) -> None:
@@ -196,7 +196,7 @@ def test_redaction_survives_a_second_setup(clean_redaction: None) -> None:
     install_redaction(TOKEN)
     stream = setup("debug", JOURNALD)
     [handler] = [h for h in logging.getLogger().handlers if isinstance(h, EventHandler)]
-    assert secrets._FILTER in handler.filters
+    assert redaction._FILTER in handler.filters
     try:
         raise ValueError(f"bad header {TOKEN}")
     except ValueError:

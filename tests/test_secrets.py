@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from poster import secrets
+from poster import redaction, secrets
 from poster.config import ViberConfig
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.errors import ConfigError
-from poster.secrets import RedactingFilter, install_redaction
+from poster.redaction import RedactingFilter, install_redaction
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 
@@ -217,8 +217,8 @@ def test_install_redaction_twice_adds_one_filter(clean_redaction: None) -> None:
     install_redaction(TOKEN)
     install_redaction("another-secret")
     for handler in logging.getLogger().handlers:
-        assert handler.filters.count(secrets._FILTER) == 1
-    assert secrets._FILTER.redact(f"{TOKEN} another-secret") == "*** ***"
+        assert handler.filters.count(redaction._FILTER) == 1
+    assert redaction._FILTER.redact(f"{TOKEN} another-secret") == "*** ***"
 
 
 # --- what a token may look like ---------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_a_one_letter_token_is_refused_before_it_can_mangle_logs(
 def test_only_the_whole_secret_is_masked(clean_redaction: None) -> None:
     install_redaction(TOKEN)
     line = f"status=error url=https://chatapi.viber.com/pa token={TOKEN} part={TOKEN[:16]}"
-    assert secrets.redact(line) == (
+    assert redaction.redact(line) == (
         f"status=error url=https://chatapi.viber.com/pa token=*** part={TOKEN[:16]}"
     )
 

@@ -7,7 +7,7 @@ import sys
 import tempfile
 import traceback
 
-from poster import secrets
+from poster import redaction
 from poster.eventlog import logger
 from poster.logs import under_journald
 
@@ -16,7 +16,7 @@ log = logger(__name__)
 
 def report_bug(exc: BaseException) -> str:
     """Record the traceback of ``exc`` and return the one line to show the person."""
-    summary = secrets.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    summary = redaction.redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
     if under_journald(os.environ, sys.stderr):
         log.error("event=bug error=%s", summary, exc_info=exc)
         where = "the journal (journalctl -u poster)"
@@ -28,7 +28,7 @@ def report_bug(exc: BaseException) -> str:
 
 def _write_traceback(exc: BaseException) -> str:
     """Write the redacted traceback to a new file in the temporary folder; return its path."""
-    text = secrets.redact("".join(traceback.format_exception(exc)))
+    text = redaction.redact("".join(traceback.format_exception(exc)))
     try:
         fd, path = tempfile.mkstemp(prefix="poster-bug-", suffix=".txt", text=True)
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -34,7 +34,7 @@ def add_commands(commands: Any) -> None:
         state=False,
     )
     # Check closes all it opens, so it runs without the cyclic collector (cli._without_collector).
-    check.set_defaults(handler=cmd_check, short_lived=True)
+    check.set_defaults(handler=cmd_check, logs_rarely=True, short_lived=True)
     show = add_command(
         commands,
         "preview",

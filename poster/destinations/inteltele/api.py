@@ -7,7 +7,7 @@ Choices where the document is silent, one line each:
 - params go as a POST form body ("URL (for GET or POST)"): the key stays out of URLs and server
   logs, and a 1000-symbol Cyrillic message (6 KB urlencoded) is not cut by URL limits;
   ``method="GET"`` sends them in the query exactly like the examples (httpx then logs the
-  key in its request lines: register it with ``poster.secrets.install_redaction``).
+  key in its request lines: register it with ``poster.redaction.install_redaction``).
 - one ``im/send`` carries at most 50 numbers (and, over GET, a URL of at most 8000 bytes): a
   lost answer then leaves at most 50 numbers uncertain.
 - the gateway answers errors with HTTP 200 and a JSON status (the document gives no HTTP

@@ -9,7 +9,7 @@ from poster.config import DEFAULT_API_URL, DestinationConfig, FeedConfig, ViberC
 from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import REDACTED, Destination, Entries, Message
-from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
+from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token, token_shape
 
 if TYPE_CHECKING:
     import httpx
@@ -132,7 +132,7 @@ class ViberKind:
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the channel's token comes from, checking it as a post would."""
         # Here: only check and a pass look a token up; status never does.
-        from poster.secrets import TokenSource, find_token, section, source_text
+        from poster.secrets import TokenSource, find_token, judge_token, section, source_text
 
         settings: ViberConfig = spec.settings
         found = find_token(settings, name=spec.name)
@@ -143,7 +143,8 @@ class ViberKind:
                 f"credential {spec.credential}"
             )
             return TokenSource(None, missing, hint)
-        channel_token(settings, config_file, name=spec.name)
+        # Judged as a post would judge it, but never sent nor logged here: left unredacted.
+        judge_token(settings, *found, token_shape)
         return TokenSource(source_text(found[1]))
 
     @property

@@ -1,0 +1,101 @@
+"""Keep every known secret out of log lines, whichever handler writes them.
+
+Apart from ``secrets`` so that a command that only looks tokens up, such as ``check``, does
+not load logging for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from poster.secrets import MASK, MIN_SECRET
+
+
+class RedactingFilter(logging.Filter):
+    """Replace every known secret, whole, in a record's message, exception and stack text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError."""
+        if len(secret) < MIN_SECRET:
+            raise ValueError(f"a secret shorter than {MIN_SECRET} characters cannot be redacted")
+        with self._lock:
+            if secret not in self._secrets:
+                # Longest first, so a secret containing another is masked whole.
+                self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place and let it through."""
+        if not self._secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string is reported by the handler, not here
+            return True
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+_FORMATTER = logging.Formatter()
+_FILTER = RedactingFilter()
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every secret redacted so far replaced by ***."""
+    return _FILTER.redact(text)
+
+
+def install_redaction(secret: str) -> None:
+    """Redact ``secret`` in every log record from now on, whatever handler writes it.
+
+    Call it as soon as the token is loaded, before the token can reach any log call. It adds
+    one shared ``RedactingFilter`` to each handler of the root logger and, for handlers added
+    later, wraps the log record factory so that every new record is redacted when created.
+    """
+    global _factory_installed
+    _FILTER.add(secret)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+    with _factory_lock:
+        if not _factory_installed:
+            logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+            _factory_installed = True
+
+
+def _redacting_factory(
+    make: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """Wrap a log record factory so that each record it makes is redacted."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    return factory
