@@ -245,11 +245,11 @@ def _classes_made(words: list[str], env: dict[str, str]) -> set[str]:
 NOT_MADE_BY_STATUS = {
     *("Receipt", "Opening", "Sender", "TokenSource", "Validators", "Location", "Rule"),
     *("QuietHours", "Delivery", "Recall", "ConfigProblem", "JsonMapping", "Hold", "Waiting"),
-    *("Lock", "Subscription", "Holder"),
+    *("Lock", "Subscription", "Holder", "Change"),
 }
 NOT_MADE_BY_CHECK = {
     *("Validators", "Location", "Contact", "Sticker", "Rule", "QuietHours", "JsonMapping"),
-    *("Receipt", "Opening", "Sender", "Account", "NextPoll"),
+    *("Receipt", "Opening", "Sender", "Account", "NextPoll", "Change"),
 }
 
 
@@ -342,3 +342,13 @@ def test_a_single_pass_starts_without_the_collector_and_runs_the_pass_with_it(
          "assert gc.get_freeze_count() == 0 and gc.isenabled()"],
         capture_output=True, cwd=ROOT, env=env,
     ).returncode == 0  # fmt: skip
+
+
+def test_status_on_a_compacted_state_makes_no_change_record(tmp_path: Path) -> None:
+    with Store(tmp_path / "state") as store:
+        store.record_pending("news", "item-1", "viber")
+        store.compact()
+    words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(tmp_path / "state"), "status"]
+    made = _classes_made(words, {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"})
+    assert "poster.store.documents.DeliveryRecord" in made
+    assert "Change" not in {name.rpartition(".")[2] for name in made}

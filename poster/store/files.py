@@ -28,9 +28,12 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.errors import StateError
+
+if TYPE_CHECKING:
+    from poster.store.change import Change
 
 FORMAT = 1
 SNAPSHOT_BATCH = 500
@@ -87,30 +90,6 @@ class Snapshot:
     """The number of the last change the snapshot holds."""
     restored: str | None = None
     """When and why the state was last written back from memory, if ever."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """The documents one TinyDB write put into or deleted from one table, or the fields it set."""
-
-    table: str
-    put: dict[str, Document]
-    delete: tuple[str, ...] = ()
-    seq: int = 0
-    fields: Document = field(default_factory=dict)
-    """Fields set alike on each document of ``each``, which are not written out whole."""
-    each: tuple[str, ...] = ()
-
-    def apply(self, tables: Tables) -> None:
-        """Apply the change to ``tables`` in place."""
-        table = tables.setdefault(self.table, {})
-        table.update(self.put)
-        for doc_id in self.delete:
-            table.pop(doc_id, None)
-        for doc_id in self.each:
-            doc = table.get(doc_id)
-            if doc is not None:  # only a damaged journal names a document it never held
-                doc.update(self.fields)
 
 
 def new_generation() -> str:

@@ -27,7 +27,6 @@ from tinydb.storages import Storage
 from poster.errors import StateError
 from poster.eventlog import logger
 from poster.store.files import (
-    Change,
     Snapshot,
     StateFiles,
     Tables,
@@ -52,6 +51,7 @@ from poster.store.place import (
 )
 
 if TYPE_CHECKING:
+    from poster.store.change import Change
     from poster.store.lock import Lock
 
 log = logger(__name__)

@@ -14,7 +14,7 @@ from typing import Any, cast
 from tinydb import TinyDB
 from tinydb.table import Table
 
-from poster.store.files import Change, Document
+from poster.store.files import Document
 from poster.store.journal import JournalStorage
 from poster.store.tracked import TrackedTable
 
@@ -61,6 +61,8 @@ class JournalTable(Table):
             if any(doc.get(name, _ABSENT) != value for name, value in fields.items()):
                 before[doc_id] = dict(doc)
                 doc.update(fields)
+        from poster.store.change import Change  # here: a read-only open writes nothing
+
         try:
             if before:
                 storage.commit(Change(self.name, {}, fields=dict(fields), each=tuple(before)))

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poster.errors import StateError
-from poster.store.files import Change, StateFiles, check_tables, encode_mark
+from poster.store.files import StateFiles, check_tables, encode_mark
+
+TYPE_CHECKING = False  # as typing's, which this module needs nothing else from
+if TYPE_CHECKING:
+    from poster.store.change import Change
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,8 @@ def _decode_header(path: Path, line: bytes) -> tuple[str, int | None, int | None
 
 def _decode_change(value: object) -> Change:
     """Check one parsed journal line, raising ``ValueError`` that says what is wrong."""
+    from poster.store.change import Change  # here: a journal of no change makes no class
+
     if not isinstance(value, dict):
         raise ValueError("is not a change")
     table, put, delete = value.get("table"), value.get("put"), value.get("delete")

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from poster.errors import StateError, UsageError
-from poster.store.files import RECIPIENTS_FOLDER, Change, Tables
+from poster.store.change import Change
+from poster.store.files import RECIPIENTS_FOLDER, Tables
 from poster.store.journal import JournalStorage
 from poster.store.place import ONE_SHOT
 from poster.store.recipientstate import (

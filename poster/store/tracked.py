@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 
-from poster.store.files import Change, Document
+from poster.store.files import Document
+
+TYPE_CHECKING = False  # as typing's, which this module needs nothing else from
+if TYPE_CHECKING:
+    from poster.store.change import Change
 
 
 class TrackedTable(MutableMapping[int, Document]):
@@ -49,6 +53,8 @@ class TrackedTable(MutableMapping[int, Document]):
 
     def change(self, table: str) -> Change:
         """Return what differs from the documents as they were when first touched."""
+        from poster.store.change import Change  # here: a read-only open writes nothing
+
         put: dict[str, Document] = {}
         delete: list[str] = []
         for key, before in self._before.items():
