@@ -22,9 +22,9 @@ from pathlib import Path
 
 from poster.destinations import Receipt
 from poster.store import Store
+from poster.store.change import Change
 from poster.store.documents import new_delivery_doc, to_iso
 from poster.store.files import (
-    Change,
     StateFiles,
     encode_change,
     encode_header,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from poster.pipeline.timings import Timings
 from poster.store import Store
 from poster.store.ledger import SENT
 
+BENCH = Path(cli_times.__file__).parent
 EVERY, J = daemon10k.INTERVAL, daemon10k.JITTER
 
 
@@ -113,3 +115,9 @@ def test_a_measured_pass_reports_its_cpu_time_apart_from_its_wall_time(tmp_path:
     idle = measured([sys.executable, "-c", "import time; time.sleep(0.3)"], {}, tmp_path)
     assert busy.code == 0 and busy.cpu >= 0.2
     assert idle.code == 0 and idle.wall >= 0.3 and idle.cpu < 0.2
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in BENCH.glob("*.py")))
+def test_every_bench_script_loads_against_the_code_it_measures(script: str) -> None:
+    # A benchmark that no longer imports reports an error where its figures should be.
+    importlib.import_module(script)
