@@ -74,6 +74,10 @@ class Body:
 
     Turning HTML into text is the costliest part of reading a feed, and most items of a pass
     are already known and never rendered, so parsers hand over a function instead of results.
+    With ``own_summary``, which gives the item's own summary alone ("" when it has none), the
+    summary is derived without the content: templates mostly show the summary, and turning a
+    long content into text is the costliest part of a render. ``derive`` then takes that
+    summary, once made, as its keyword ``own``.
     """
 
     def __init__(
@@ -82,10 +86,13 @@ class Body:
         text: str = "",
         summary: str = "",
         *,
-        derive: Callable[[], tuple[str, str, str]] | None = None,
+        derive: Callable[..., tuple[str, str, str]] | None = None,
+        own_summary: Callable[[], str] | None = None,
     ) -> None:
         self._derive = derive
         self._parts = None if derive is not None else (html, text, summary)
+        self._own_summary = own_summary if derive is not None else None
+        self._own: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -94,10 +101,22 @@ class Body:
         if self._parts is None:
             with self._lock:
                 if self._parts is None and self._derive is not None:
-                    self._parts = self._derive()
-                    self._derive = None
+                    own = self._own
+                    self._parts = self._derive() if own is None else self._derive(own=own)
+                    self._derive = self._own_summary = None
         assert self._parts is not None
         return self._parts
+
+    @property
+    def summary(self) -> str:
+        """Return the summary, without deriving the content when the item has its own."""
+        if self._parts is None and self._own_summary is not None:
+            with self._lock:
+                if self._own is None and self._own_summary is not None:
+                    self._own = self._own_summary()
+            if self._own:
+                return self._own
+        return self.parts[2]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Body) and self.parts == other.parts
@@ -211,7 +230,7 @@ class Item:
     @property
     def summary(self) -> str:
         """Return the item's summary as plain text (the start of the content without one)."""
-        return self.body.parts[2]
+        return self.body.summary
 
     @property
     def date(self) -> datetime | None:

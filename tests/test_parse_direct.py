@@ -325,3 +325,28 @@ def test_absolute_urls_are_what_urljoin_gives(url: str, base: str) -> None:
     if joined is not None and not joined.lower().startswith(("http://", "https://")):
         joined = None
     assert absolute(url, base) == joined
+
+
+SUMMARY_AND_CONTENT = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>t</title><link>https://example.org/</link>
+<item><guid>a</guid><description>A &lt;b&gt;short&lt;/b&gt; summary.</description>
+<content:encoded><![CDATA[<p>The <a href="/x">long</a> story.</p>]]></content:encoded></item>
+<item><guid>b</guid><content:encoded><![CDATA[<p>Only a story.</p>]]></content:encoded></item>
+</channel></rss>"""
+
+
+def test_an_items_own_summary_is_derived_without_its_content() -> None:
+    feed = parse_direct(fetched(SUMMARY_AND_CONTENT), FeedConfig("direct", URL))
+    assert feed is not None
+    first, second = feed.items
+    assert first.summary == "A short summary."
+    assert repr(first.body) == "Body(...)"  # the content is not turned into text yet
+    assert first.body.parts == (
+        '<p>The <a href="https://example.org/x">long</a> story.</p>',
+        "The long story.",
+        "A short summary.",
+    )
+    # Without a summary of its own, the summary is the start of the content.
+    assert second.summary == "Only a story."
+    assert repr(second.body).startswith("Body('")

@@ -63,7 +63,10 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         key,
         title,
         link,
-        Body(derive=partial(_body, summary, raw_content, content_is_html, base)),
+        Body(
+            derive=partial(_body, summary, raw_content, content_is_html, base),
+            own_summary=partial(_own_summary, summary) if summary else None,
+        ),
         (author_of(entry) if has_author else None) or inherited,
         entry.get("published"),
         entry.get("updated"),
@@ -91,11 +94,19 @@ def author_of(context: Context) -> str | None:
     return name or fields.string(detail.get("email"))
 
 
-def _body(summary: Detail | None, raw: str, is_html: bool, base: str) -> tuple[str, str, str]:
-    """Return the entry's content as HTML and text, and its summary."""
+def _body(
+    summary: Detail | None, raw: str, is_html: bool, base: str, own: str | None = None
+) -> tuple[str, str, str]:
+    """Return the entry's content as HTML and text, and its summary (``own``, once made)."""
     content_html, content_text = fields.from_html(raw, base) if is_html else fields.from_text(raw)
-    own = fields.plain_text(summary[0], _is_html(summary[1])) if summary else ""
+    if own is None:
+        own = _own_summary(summary)
     return content_html, content_text, fields.summary_or_derived(own, content_text)
+
+
+def _own_summary(summary: Detail | None) -> str:
+    """Return the entry's own summary as plain text, "" when it has none."""
+    return fields.plain_text(summary[0], _is_html(summary[1])) if summary else ""
 
 
 def _is_html(kind: str) -> bool:
