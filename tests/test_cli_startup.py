@@ -274,11 +274,8 @@ def test_status_loads_logging_for_its_first_event_and_logs_it_as_every_command_d
         store.record_pending("news", "item-1", "viber")
     (state / "poster.journal").unlink()
     words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(state), "status"]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     probe = f"from poster.cli import main\nmain({words!r})"
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
-    )
+    done = _run_python(probe)
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ WARNING state=journal-missing ", done.stderr)
 
 
@@ -290,26 +287,21 @@ def test_status_and_check_run_without_the_cyclic_collector_and_lose_no_output(
     with Store(state) as store:
         store.record_fetches_ok(["news"], datetime.now(UTC))
     words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(state), command]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     probe = (
         "import atexit, gc, sys\nfrom poster.cli import main\n"
         "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, gc.isenabled(),"
         " file=sys.stderr))\n"
         f"sys.argv = ['poster', *{words!r}]\nraise SystemExit(main())"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
-    )
+    done = _run_python(probe)
     assert done.returncode == 0
     assert done.stderr.splitlines()[-1] == "frozen: True False"
     lines = done.stdout.splitlines()
     assert lines[-1] == last_line if last_line else "OK, 1 feeds" in lines[0]
     # Called with its words, as by tests and other code, main leaves the collector alone.
-    assert subprocess.run(
-        [sys.executable, "-c", f"import gc\nfrom poster.cli import main\nmain({words!r})\n"
-         "assert gc.get_freeze_count() == 0 and gc.isenabled()"],
-        capture_output=True, cwd=ROOT, env=env,
-    ).returncode == 0  # fmt: skip
+    leaves = "import gc\nfrom poster.cli import main\nmain({!r})\n"
+    leaves += "assert gc.get_freeze_count() == 0 and gc.isenabled()"
+    assert _run_python(leaves.format(words)).returncode == 0
 
 
 def test_a_single_pass_starts_without_the_collector_and_runs_the_pass_with_it(
@@ -317,7 +309,6 @@ def test_a_single_pass_starts_without_the_collector_and_runs_the_pass_with_it(
 ) -> None:
     words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(tmp_path / "state")]
     words += ["run", "--once"]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
     probe = (
         "import atexit, gc, sys\nimport poster.cli.channel as channel\n"
         "from poster.cli import main\n"
@@ -328,20 +319,16 @@ def test_a_single_pass_starts_without_the_collector_and_runs_the_pass_with_it(
         " gc.get_freeze_count() > seen[1][1], file=sys.stderr))\n"
         f"sys.argv = ['poster', *{words!r}]\nraise SystemExit(main())"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
-    )
+    done = _run_python(probe)
     # The feed cannot be read: the pass runs, reports it, and ends as a failed pass does.
     assert done.returncode == 1
     assert "news: " in done.stdout
     # Off until the state was open, on for the pass, and everything frozen at the end.
     assert done.stderr.splitlines()[-1] == "seen: (False, False) True True True"
     # Called with its words, as by tests and other code, main leaves the collector alone.
-    assert subprocess.run(
-        [sys.executable, "-c", f"import gc\nfrom poster.cli import main\nmain({words!r})\n"
-         "assert gc.get_freeze_count() == 0 and gc.isenabled()"],
-        capture_output=True, cwd=ROOT, env=env,
-    ).returncode == 0  # fmt: skip
+    leaves = "import gc\nfrom poster.cli import main\nmain({!r})\n"
+    leaves += "assert gc.get_freeze_count() == 0 and gc.isenabled()"
+    assert _run_python(leaves.format(words)).returncode == 0
 
 
 def test_status_on_a_compacted_state_makes_no_change_record(tmp_path: Path) -> None:
@@ -352,3 +339,11 @@ def test_status_on_a_compacted_state_makes_no_change_record(tmp_path: Path) -> N
     made = _classes_made(words, {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"})
     assert "poster.store.documents.DeliveryRecord" in made
     assert "Change" not in {name.rpartition(".")[2] for name in made}
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter from the project's folder, with a channel token set."""
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
+    )
