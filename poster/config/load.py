@@ -34,6 +34,7 @@ _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEY
 _PLAIN_SET = frozenset(_PLAIN_FIELDS)
 _NAME_URL = frozenset({"name", "url"})
 """The keys of the common feed, which sets nothing else and inherits the rest."""
+_NAME_KEY, _URL_KEY = k.FEED_KEYS["name"], k.FEED_KEYS["url"]
 
 
 def load_config(
@@ -231,8 +232,6 @@ def _read_feed(raw: dict[str, Any], ctx: v.Context) -> k.Table:
             return table
     return k.read_table(raw, k.FEED_KEYS, ctx)
 
-
-_NAME_KEY, _URL_KEY = k.FEED_KEYS["name"], k.FEED_KEYS["url"]
 
 Check = Callable[[_Levels], list[v.Issue]]
 

@@ -58,7 +58,6 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     else:
         key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")
-    has_author = "author" in entry or "author_detail" in entry
     return Item.of(
         key,
         title,
@@ -67,7 +66,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
             derive=partial(_body, summary, raw_content, content_is_html, base),
             own_summary=partial(_own_summary, summary) if summary else None,
         ),
-        (author_of(entry) if has_author else None) or inherited,
+        author_of(entry) or inherited,
         entry.get("published"),
         entry.get("updated"),
         _tags(tags) if tags else (),
