@@ -52,6 +52,18 @@ class Media:
             width=width, height=height, probed=probed, failed=failed,
         )  # fmt: skip
 
+    @classmethod
+    def of(cls, url: str, mime_type: str | None, length: int | None) -> Media:
+        """Return the Media of a feed's enclosure (a URL, its type and size) as ``Media(...)``."""
+        # The other fields keep their defaults, which the class holds: the instance stores only
+        # these three, in half the time of the init (a feed's enclosures come by the thousand).
+        media = _new(cls)
+        fields = media.__dict__
+        fields["url"] = url
+        fields["mime_type"] = mime_type
+        fields["length"] = length
+        return media
+
     @property
     def is_jpeg(self) -> bool:
         """Tell whether the Channels Post API will take this as a picture (JPEG only)."""
@@ -94,6 +106,20 @@ class Body:
         self._own_summary = own_summary if derive is not None else None
         self._own: str | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def deferred(
+        cls, derive: Callable[..., tuple[str, str, str]], own_summary: Callable[[], str] | None
+    ) -> Body:
+        """Return what ``Body(derive=derive, own_summary=own_summary)`` makes, in fewer steps."""
+        # A parser makes one for each of a feed's items, by the thousand.
+        body = _new(cls)
+        body._derive = derive
+        body._parts = None
+        body._own_summary = own_summary
+        body._own = None
+        body._lock = threading.Lock()
+        return body
 
     @property
     def parts(self) -> tuple[str, str, str]:
@@ -206,15 +232,21 @@ class Item:
     ) -> Item:
         """Return the Item of every field, given in order, as ``Item(...)`` would build it."""
         # The parsers build items by the thousand; without keyword arguments and defaults to
-        # sort out, this takes a third of the time of the init, which checks nothing more.
+        # sort out, this takes a third of the time of the init, which checks nothing more, and
+        # storing each field takes less than building a dict of them to copy.
         item = _new(cls)
-        item.__dict__.update(
-            {
-                "key": key, "title": title, "link": link, "author": author,
-                "published": published, "updated": updated, "tags": tags, "image": image,
-                "thumbnail": thumbnail, "enclosures": enclosures, "body": body,
-            }
-        )  # fmt: skip
+        fields = item.__dict__
+        fields["key"] = key
+        fields["title"] = title
+        fields["link"] = link
+        fields["author"] = author
+        fields["published"] = published
+        fields["updated"] = updated
+        fields["tags"] = tags
+        fields["image"] = image
+        fields["thumbnail"] = thumbnail
+        fields["enclosures"] = enclosures
+        fields["body"] = body
         return item
 
     @property

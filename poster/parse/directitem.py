@@ -62,9 +62,9 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         key,
         title,
         link,
-        Body(
-            derive=partial(_body, summary, raw_content, content_is_html, base),
-            own_summary=partial(_own_summary, summary) if summary else None,
+        Body.deferred(
+            partial(_body, summary, raw_content, content_is_html, base),
+            partial(_own_summary, summary) if summary else None,
         ),
         author_of(entry) or inherited,
         entry.get("published"),
@@ -163,7 +163,7 @@ def _link_enclosures(links: list[dict[str, str]], base: str) -> list[Media]:
         if url is not None:
             mime_type = link.get("type")
             mime_type = mime_type.strip() or None if mime_type else None
-            found.append(Media(url, mime_type, parse_length(link.get("length"))))
+            found.append(Media.of(url, mime_type, parse_length(link.get("length"))))
     return found
 
 
