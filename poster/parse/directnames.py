@@ -36,6 +36,8 @@ _LOWERED = frozenset(("rel", "type"))
 _KEYS: dict[str, str] = {}
 """The keys of the first attribute names met ("isPermaLink"), "" for those not seen."""
 _KEYS_KEPT = 512
+_AS_WRITTEN: set[str] = set()
+"""The attribute names met that are their own keys ("href", "type"), as many as _KEYS keeps."""
 # The tags named, and the sets of declarations kept, at most: a document of made-up names
 # costs its own reading, not memory kept for every later one.
 _TAGS_KEPT = 1024
@@ -131,8 +133,17 @@ def names_for(declarations: list[tuple[str, str]]) -> Names:
 
 def attributes(element: ET.Element) -> Attributes:
     """Return an element's attributes keyed as feedparser's handlers get them."""
-    found: Attributes = {}
-    for name, value in element.attrib.items():
+    attrib = element.attrib
+    if attrib.keys() <= _AS_WRITTEN:
+        # The usual attributes (href, url, type) are keyed by their own names: copy them.
+        found = attrib.copy()
+        if "type" in found:
+            found["type"] = found["type"].lower()
+        if "rel" in found:
+            found["rel"] = found["rel"].lower()
+        return found
+    found = {}
+    for name, value in attrib.items():
         key = _KEYS.get(name)
         if key is None:
             key = _attribute_key(name)
@@ -158,6 +169,8 @@ def _attribute_key(name: str) -> str:
         key = "" if standard is None else (standard + ":" + local).lower()
     if len(_KEYS) < _KEYS_KEPT:
         _KEYS[name] = key
+        if key == name:
+            _AS_WRITTEN.add(name)
     return key
 
 
