@@ -32,6 +32,9 @@ _RFC822 = re.compile(
 # feedparser's _parse_date_w3dtf, for a full date and time with Z or a numeric zone.
 _W3DTF = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(?:z|[+-]\d{2}:\d{2})")
 _UTC_NAMES = frozenset(("gmt", "utc", "ut", "z"))
+# The lengths of the two layouts read by position (``_laid_out``), and an RFC 822 day's start.
+_LAID_OUT = frozenset((20, 29))
+_DAY_PREFIXES = frozenset(day + ", " for day in _DAYS.split("|"))
 _last: tuple[str, datetime | None] = ("", None)
 
 
@@ -53,6 +56,10 @@ def _parse(value: str) -> datetime | None:
     if not value:
         return None
     text = value.lower()
+    if len(text) in _LAID_OUT:
+        stamp = _laid_out(text)
+        if stamp is not None:
+            return stamp
     # Only a W3C-DTF date has a dash after its first four characters.
     if text[4:5] == "-":
         stamp = _w3dtf(text) if _W3DTF.fullmatch(text) else None
@@ -60,6 +67,32 @@ def _parse(value: str) -> datetime | None:
         found = _RFC822.fullmatch(text)
         stamp = _rfc822(*found.groups()) if found is not None else None
     return stamp if stamp is not None else from_struct(_parse_date(value))
+
+
+def _laid_out(text: str) -> datetime | None:
+    """Return a UTC date in its commonest layout, or None for any other text.
+
+    The layouts are ``wed, 01 may 2024 12:00:00 gmt`` and ``2024-05-01t12:00:00z``: with their
+    separators in place, ``fromisoformat`` checks the digits and ranges the patterns check, so
+    a date it reads is the one the patterns and ``_rfc822`` or ``_w3dtf`` give.
+    """
+    if text[4] == "-":
+        if text[7] != "-" or text[10] != "t" or text[19] != "z" or not text[5:7].isdigit():
+            return None
+        written = f"{text[:10]}T{text[11:19]}+00:00"
+    else:
+        month = _MONTHS.get(text[8:11])
+        if month is None or text[:5] not in _DAY_PREFIXES or text[25:] != " gmt":
+            return None
+        if text[7] != " " or text[11] != " " or text[16] != " ":
+            return None
+        written = f"{text[12:16]}-{month}-{text[5:7]}T{text[17:25]}+00:00"
+    if written[13] != ":" or written[16] != ":":
+        return None
+    try:
+        return datetime.fromisoformat(written)
+    except ValueError:
+        return None
 
 
 def _w3dtf(text: str) -> datetime | None:
