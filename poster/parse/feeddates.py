@@ -33,7 +33,8 @@ _RFC822 = re.compile(
 _W3DTF = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(?:z|[+-]\d{2}:\d{2})")
 _UTC_NAMES = frozenset(("gmt", "utc", "ut", "z"))
 # The lengths of the two layouts read by position (``_laid_out``), and an RFC 822 day's start.
-_LAID_OUT = frozenset((20, 29))
+_LAID_OUT = frozenset((20, 25, 29))
+_UTC_ZONES = frozenset(("z", "+00:00"))
 _DAY_PREFIXES = frozenset(day + ", " for day in _DAYS.split("|"))
 _last: tuple[str, datetime | None] = ("", None)
 
@@ -72,12 +73,15 @@ def _parse(value: str) -> datetime | None:
 def _laid_out(text: str) -> datetime | None:
     """Return a UTC date in its commonest layout, or None for any other text.
 
-    The layouts are ``wed, 01 may 2024 12:00:00 gmt`` and ``2024-05-01t12:00:00z``: with their
-    separators in place, ``fromisoformat`` checks the digits and ranges the patterns check, so
-    a date it reads is the one the patterns and ``_rfc822`` or ``_w3dtf`` give.
+    The layouts are ``wed, 01 may 2024 12:00:00 gmt`` and ``2024-05-01t12:00:00z`` (or with
+    ``+00:00``): with their separators in place, ``fromisoformat`` checks the digits and ranges
+    the patterns check, so a date it reads is the one the patterns and ``_rfc822`` or
+    ``_w3dtf`` give.
     """
     if text[4] == "-":
-        if text[7] != "-" or text[10] != "t" or text[19] != "z" or not text[5:7].isdigit():
+        if text[7] != "-" or text[10] != "t" or text[19:] not in _UTC_ZONES:
+            return None
+        if not text[5:7].isdigit():  # "2024-W18-3" is a week's day to fromisoformat
             return None
         written = f"{text[:10]}T{text[11:19]}+00:00"
     else:
