@@ -32,13 +32,18 @@ from poster.parse.itemmedia import (
 Context = dict[str, Any]
 Detail = tuple[str, str]
 
+_TAG_LINES: dict[str | None, str] = {}
+"""The line of each tag met, for as many tags as _TAG_LINES_KEPT, each of _TAG_KEPT at most."""
+_TAG_LINES_KEPT = 4096
+_TAG_KEPT = 128
+
 
 def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | None) -> Item:
     """Return the Item for one collected entry; its text is derived when first used."""
     summary = entry.get("summary_detail")
     texts = entry.get("content")
     if texts is None and summary is not None:  # an RSS item's description is its body
-        raw_content, content_is_html = summary[0], _is_html(summary[1])
+        raw_content, content_is_html = summary[0], "html" in summary[1]
     else:
         raw_content, content_is_html = _richest_content(texts or (), summary)
     detail = entry.get("title_detail")
@@ -58,6 +63,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     else:
         key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")
+    has_author = "author" in entry or "author_detail" in entry  # else author_of gives None
     return Item.of(
         key,
         title,
@@ -66,7 +72,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
             partial(_body, summary, raw_content, content_is_html, base),
             partial(_own_summary, summary) if summary else None,
         ),
-        author_of(entry) or inherited,
+        (author_of(entry) if has_author else None) or inherited,
         entry.get("published"),
         entry.get("updated"),
         _tags(tags) if tags else (),
@@ -116,9 +122,20 @@ def _is_html(kind: str) -> bool:
 def _tags(tags: list[list[str | None]]) -> tuple[str, ...]:
     """Return the entry's tags: each term, else its label, as one line, repeats left out."""
     if len(tags) == 1:  # what unique_strings gives for one
-        line = fields.plain_line(fields.string(tags[0][0] or tags[0][2]))
+        line = _tag_line(tags[0][0] or tags[0][2])
         return (line,) if line else ()
     return fields.unique_strings(tag[0] or tag[2] for tag in tags)
+
+
+def _tag_line(value: str | None) -> str:
+    """Return a tag as one line of plain text, each short one made once for all entries."""
+    # A feed names a few categories over and over, and feeds share many (news, sport).
+    line = _TAG_LINES.get(value)
+    if line is None:
+        line = fields.plain_line(fields.string(value))
+        if len(_TAG_LINES) < _TAG_LINES_KEPT and value is not None and len(value) <= _TAG_KEPT:
+            _TAG_LINES[value] = line
+    return line
 
 
 def _richest_content(contents: Sequence[Detail], summary: Detail | None) -> tuple[str, bool]:
