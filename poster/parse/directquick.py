@@ -1,10 +1,10 @@
 """Read the usual shape of an entry's commonest elements in one call each.
 
 An entry's title, description, content, dates, categories and RSS link are most often bare:
-text without attributes or child elements; its guid carries at most ``isPermaLink`` and its
-enclosure a ``url``. For those, the handlers here do at once what the general handlers of
-:class:`poster.parse.directread.Reader` do through several calls, setting the same keys and the
-same reader state; any other shape goes to the general handler.
+text without attributes or child elements; its guid carries at most ``isPermaLink``, its
+enclosure a ``url`` and an Atom link an ``href``. For those, the handlers here do at once what
+the general handlers of :class:`poster.parse.directread.Reader` do through several calls,
+setting the same keys and the same reader state; any other shape goes to the general handler.
 :data:`ENTRY_HANDLERS` maps feedparser's element keys to them.
 """
 
@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from poster.parse import directmedia
-from poster.parse.directcontext import add_to_tags, enforce_href, leaf_value
+from poster.parse.directcontext import HTML_LINK_TYPES, add_to_tags, enforce_href, leaf_value
 from poster.parse.directnames import attributes
 from poster.parse.fastsax import repair_text
 from poster.parse.feeddates import parse_feed_date
@@ -132,9 +132,12 @@ def enclosure(
 def link(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
-    """Read an RSS link written as text as ``Reader.link`` does, when nothing needs repair."""
-    if element.attrib or len(element):  # Atom's, with its href in an attribute
+    """Read a link as ``Reader.link`` does: Atom's href, or RSS's text when it needs no repair."""
+    if len(element):
         reader.link(element, key, context, depth, True)
+        return
+    if element.attrib:
+        _href_link(reader, element, key, context, depth)
         return
     value = (element.text or "").strip()
     if ":///" in value or "&" in value or not value.isascii():
@@ -145,6 +148,20 @@ def link(
         attrs["href"] = value
     context.setdefault("links", []).append(attrs)
     context["link"] = value
+
+
+def _href_link(reader: Reader, element: ET.Element, key: str, context: Context, depth: int) -> None:
+    """Read a link with attributes as ``Reader.link`` does, when its href needs no repair."""
+    attrs = attributes(element)
+    href = attrs.get("href")
+    if href is None or "url" in attrs or "uri" in attrs or ":///" in href:
+        reader.link(element, key, context, depth, True)
+        return
+    rel = attrs.setdefault("rel", "alternate")
+    kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+    context.setdefault("links", []).append(attrs)
+    if rel == "alternate" and kind in HTML_LINK_TYPES:
+        context["link"] = href
 
 
 def guid(
