@@ -54,7 +54,7 @@ class Reader:
         self.title_depth = -1
         self.has_content = False
         self.guidislink = False
-        self.routes: dict[str, tuple[str, Handler | None]] = names.routes
+        self.routes: dict[str, tuple[str, Handler]] = names.routes
 
     # The document's structure: feed-level elements, then entries.
 
@@ -82,18 +82,16 @@ class Reader:
         self.guidislink = False
         self.title_depth = -1
         routes, route = self.routes, self._route
+        depth += 1
         for child in element:
             key, handler = routes.get(child.tag) or route(child.tag)
-            if handler is None:
-                self.element(child, key, context, depth + 1, True)
-            else:
-                handler(self, child, key, context, depth + 1, True)
+            handler(self, child, key, context, depth, True)
         self.has_content = False
 
-    def _route(self, tag: str) -> tuple[str, Handler | None]:
+    def _route(self, tag: str) -> tuple[str, Handler]:
         """Return the key and handler of an entry's child, found once per tag of the document."""
         key = self.names.key(tag)
-        route = (key, ENTRY_HANDLERS.get(key) or HANDLERS.get(key))
+        route = (key, ENTRY_HANDLERS.get(key) or HANDLERS.get(key) or Reader.element)
         if len(self.routes) < ROUTES_KEPT:
             self.routes[tag] = route
         return route
