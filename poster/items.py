@@ -89,7 +89,7 @@ class Body:
     With ``own_summary``, which gives the item's own summary alone ("" when it has none), the
     summary is derived without the content: templates mostly show the summary, and turning a
     long content into text is the costliest part of a render. ``derive`` then takes that
-    summary, once made, as its keyword ``own``.
+    summary, once made, as its keyword ``own``. Both are called with the body's ``args``.
     """
 
     def __init__(
@@ -104,19 +104,25 @@ class Body:
         self._derive = derive
         self._parts = None if derive is not None else (html, text, summary)
         self._own_summary = own_summary if derive is not None else None
+        self._args: tuple[object, ...] = ()
         self._own: str | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def deferred(
-        cls, derive: Callable[..., tuple[str, str, str]], own_summary: Callable[[], str] | None
+        cls,
+        derive: Callable[..., tuple[str, str, str]],
+        own_summary: Callable[..., str] | None,
+        *args: object,
     ) -> Body:
-        """Return what ``Body(derive=derive, own_summary=own_summary)`` makes, in fewer steps."""
-        # A parser makes one for each of a feed's items, by the thousand.
+        """Return a body derived by ``derive(*args)``, its own summary by ``own_summary(*args)``."""
+        # A parser makes one for each of a feed's items, by the thousand: without the init's
+        # keywords, and without a partial function for each of the two.
         body = _new(cls)
         body._derive = derive
         body._parts = None
         body._own_summary = own_summary
+        body._args = args
         body._own = None
         body._lock = threading.Lock()
         return body
@@ -127,9 +133,12 @@ class Body:
         if self._parts is None:
             with self._lock:
                 if self._parts is None and self._derive is not None:
-                    own = self._own
-                    self._parts = self._derive() if own is None else self._derive(own=own)
+                    own, args = self._own, self._args
+                    self._parts = (
+                        self._derive(*args) if own is None else self._derive(*args, own=own)
+                    )
                     self._derive = self._own_summary = None
+                    self._args = ()
         assert self._parts is not None
         return self._parts
 
@@ -139,7 +148,7 @@ class Body:
         if self._parts is None and self._own_summary is not None:
             with self._lock:
                 if self._own is None and self._own_summary is not None:
-                    self._own = self._own_summary()
+                    self._own = self._own_summary(*self._args)
             if self._own:
                 return self._own
         return self.parts[2]

@@ -11,7 +11,6 @@ of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes of fee
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -69,8 +68,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         title,
         link,
         Body.deferred(
-            partial(_body, summary, raw_content, content_is_html, base),
-            partial(_own_summary, summary) if summary else None,
+            _body, _own_summary if summary else None, summary, raw_content, content_is_html, base
         ),
         (author_of(entry) if has_author else None) or inherited,
         entry.get("published"),
@@ -109,8 +107,8 @@ def _body(
     return content_html, content_text, fields.summary_or_derived(own, content_text)
 
 
-def _own_summary(summary: Detail | None) -> str:
-    """Return the entry's own summary as plain text, "" when it has none."""
+def _own_summary(summary: Detail | None, *_: object) -> str:
+    """Return the entry's own summary as plain text, "" when it has none (given _body's args)."""
     return fields.plain_text(summary[0], _is_html(summary[1])) if summary else ""
 
 
