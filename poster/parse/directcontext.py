@@ -137,6 +137,15 @@ def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
     return attrs
 
 
+def keep_link(context: Context, attrs: dict[str, str], in_entry: bool) -> None:
+    """Add a link to the feed's links, or to an entry's when it is an enclosure.
+
+    Of an entry's links poster reads only the enclosures (``rel="enclosure"``), in their order.
+    """
+    if not in_entry or attrs.get("rel") == "enclosure":
+        context.setdefault("links", []).append(attrs)
+
+
 def add_tag(context: Context, term: str | None, scheme: str | None, label: str | None) -> None:
     """Add a tag unless it is empty or known (``add_tag``)."""
     add_to_tags(context.setdefault("tags", []), term, scheme, label)

@@ -2,9 +2,9 @@
 
 Each entry is a plain dict holding only the keys of feedparser's entry that poster reads, with
 feedparser's meaning: ``title_detail`` and ``summary_detail`` are ``(value, type)`` pairs,
-``content`` a list of them, ``links`` and ``media_*`` lists of attribute dicts, ``tags`` lists
-of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes of feedparser's
-``*_parsed``. :func:`build_item` gives the Item that
+``content`` a list of them, ``links`` (its enclosures alone) and ``media_*`` lists of attribute
+dicts, ``tags`` lists of ``[term, scheme, label]``, ``published`` and ``updated`` the datetimes
+of feedparser's ``*_parsed``. :func:`build_item` gives the Item that
 :func:`poster.parse.xmlfeed.assemble` gives for feedparser's entry, each URL resolved once.
 """
 
@@ -169,11 +169,9 @@ def _media_contents(entry: Context, base: str) -> list[tuple[Media, bool]]:
 
 
 def _link_enclosures(links: list[dict[str, str]], base: str) -> list[Media]:
-    """Return the entry's enclosures (RSS enclosure, Atom rel=enclosure) as Media."""
+    """Return the entry's enclosures (RSS enclosure, Atom rel=enclosure: its links) as Media."""
     found = []
     for link in links:
-        if link.get("rel") != "enclosure":
-            continue
         url = absolute(link.get("href"), base)
         if url is not None:
             mime_type = link.get("type")

@@ -143,11 +143,7 @@ def link(
     if ":///" in value or "&" in value or not value.isascii():
         reader.link(element, key, context, depth, True)
         return
-    attrs = {"rel": "alternate", "type": "text/html"}
-    if value:
-        attrs["href"] = value
-    context.setdefault("links", []).append(attrs)
-    context["link"] = value
+    context["link"] = value  # an entry keeps only its enclosures of the links (keep_link)
 
 
 def _href_link(reader: Reader, element: ET.Element, key: str, context: Context, depth: int) -> None:
@@ -159,7 +155,8 @@ def _href_link(reader: Reader, element: ET.Element, key: str, context: Context, 
         return
     rel = attrs.setdefault("rel", "alternate")
     kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
-    context.setdefault("links", []).append(attrs)
+    if rel == "enclosure":  # of an entry's links, the only ones kept (keep_link)
+        context.setdefault("links", []).append(attrs)
     if rel == "alternate" and kind in HTML_LINK_TYPES:
         context["link"] = href
 

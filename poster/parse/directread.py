@@ -27,6 +27,7 @@ from poster.parse.directcontext import (
     Context,
     enforce_href,
     is_base64,
+    keep_link,
     leaf_value,
     looks_like_html,
     map_content_type,
@@ -233,14 +234,14 @@ class Reader:
             return
         if ":///" in href:
             href = attrs["href"] = uri(href)
-        context.setdefault("links", []).append(attrs)
+        keep_link(context, attrs, in_entry)
         # The type is lower-cased: map_content_type would only name "html" and "xhtml" in full.
         if rel == "alternate" and kind in HTML_LINK_TYPES:
             context["link"] = href
 
     def _text_link(self, value: str, context: Context, in_entry: bool, attrs: Attrs) -> None:
         """Store a link written as text, and add it to the links (``_start_link``, ``pop``)."""
-        context.setdefault("links", []).append(attrs)
+        keep_link(context, attrs, in_entry)
         value = uri(value)
         if not value.isascii():
             value = repair_text(value)
