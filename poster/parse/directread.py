@@ -135,7 +135,8 @@ class Reader:
             child_key = self.names.key(child.tag)
             if has_handler(child_key) or child_key in RESERVED or child_key in CAPTURED:
                 raise Unsupported(f"element {child_key} inside {key}")
-            self.generic(child, child_key, context)
+            if len(child):  # a leaf that is not captured keeps nothing
+                self.generic(child, child_key, context)
 
     def _feed_tags(self, element: ET.Element) -> None:
         """Check that the feed's own tags hold nothing but iTunes categories."""
