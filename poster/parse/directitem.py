@@ -202,7 +202,8 @@ def _pictures(
     if not contents and "media_thumbnail" not in entry and "image" not in entry:
         # The usual entry: its first JPEG enclosure, if it has one, is the picture.
         for media in enclosures:
-            if media.is_jpeg and is_image(media.mime_type, media.url):
+            # A JPEG by its type is a picture: only one by its name needs is_image's look.
+            if media.is_jpeg and (media.mime_type or is_image(media.mime_type, media.url)):
                 return media, None
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
     listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
@@ -230,7 +231,9 @@ def _enclosures(
         media = unique_media([*enclosures, *(media for media, picture in contents if not picture)])
     else:
         media = unique_media(enclosures) if len(enclosures) > 1 else tuple(enclosures)
-    duration = parse_duration(entry["itunes_duration"]) if "itunes_duration" in entry else None
+    if "itunes_duration" not in entry:
+        return media
+    duration = parse_duration(entry["itunes_duration"])
     if duration is None:
         return media
     return tuple(_with_duration(m, duration) for m in media)

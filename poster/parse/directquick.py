@@ -207,8 +207,8 @@ def category(
         return
     if tags and not tags[-1][0]:
         tags[-1][0] = value
-    else:
-        add_to_tags(tags, value, None, None)
+    elif [value, None, None] not in tags:  # what add_to_tags does with a term alone
+        tags.append([value, None, None])
 
 
 ENTRY_HANDLERS: dict[str, Any] = {
