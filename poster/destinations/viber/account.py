@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from poster.destinations import Account
-from poster.destinations.viber.api import ViberChannel, WebhookResult
+from poster.destinations.viber.answers import WebhookResult
+from poster.destinations.viber.api import ViberChannel
 from poster.secrets import section
 
 

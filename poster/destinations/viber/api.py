@@ -12,10 +12,9 @@ import ipaddress
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,9 +22,9 @@ import httpx
 from poster import destinations
 from poster.config import DEFAULT_API_URL
 from poster.destinations import REDACTED, Kind, Receipt, RecipientResult
-from poster.destinations.viber.codes import STATUS_TEXT, action_for, describe
+from poster.destinations.viber.body import encode, envelope
+from poster.destinations.viber.codes import action_for, advice, describe
 from poster.destinations.viber.kind import KIND
-from poster.destinations.viber.messages import encode, envelope
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -36,8 +35,14 @@ from poster.errors import (
 )
 from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
+from poster.lazy import names_from
 from poster.models import State
 from poster.secrets import token_problem
+
+if TYPE_CHECKING:
+    from poster.destinations.viber.answers import AccountInfo as AccountInfo
+    from poster.destinations.viber.answers import Member as Member
+    from poster.destinations.viber.answers import WebhookResult as WebhookResult
 
 log = logging.getLogger(__name__)
 
@@ -45,41 +50,11 @@ AUTH_HEADER = "X-Viber-Auth-Token"
 ANSWER_MAX_BYTES = 1024 * 1024
 """Answers above this are not read further; the documented ones are a few hundred bytes."""
 
-
-@dataclass(frozen=True)
-class Member:
-    """One admin of the channel as listed by ``get_account_info``."""
-
-    id: str
-    name: str
-    role: str
-    avatar: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.id}, {self.role})"
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    """The channel's id, name and admins as registered in Viber."""
-
-    id: str
-    name: str
-    members: tuple[Member, ...]
-
-    def superadmins(self) -> tuple[Member, ...]:
-        """Return the members allowed to be the sender of posts (role ``superadmin``)."""
-        return tuple(m for m in self.members if m.role == "superadmin")
-
-
-@dataclass(frozen=True)
-class WebhookResult:
-    """Viber's answer to ``set_webhook``, with an explanation in plain words."""
-
-    ok: bool
-    status: int
-    status_message: str
-    explanation: str
+# The records of the account and webhook answers load with the first such call.
+__getattr__ = names_from(
+    __name__,
+    dict.fromkeys(("AccountInfo", "Member", "WebhookResult"), "poster.destinations.viber.answers"),
+)
 
 
 def check_webhook_url(url: str, api_url: str) -> str | None:
@@ -177,14 +152,10 @@ class ViberChannel:
 
     def account_info(self) -> AccountInfo:
         """Fetch the channel's details and admins with ``get_account_info``."""
-        data = self._call("get_account_info", {"auth_token": self._token})
-        raw = data.get("members")
-        listed = raw if isinstance(raw, list) else []
-        members = tuple(_member(m) for m in listed if isinstance(m, dict))
-        # The reference's example spells the id "Id"; accept either spelling.
-        account_id = data.get("id", data.get("Id", ""))
-        name = data.get("name") or data.get("chat_hostname") or ""
-        return AccountInfo(str(account_id), str(name), members)
+        # here: a channel whose sender is set or remembered never asks
+        from poster.destinations.viber.answers import account_info
+
+        return account_info(self._call("get_account_info", {"auth_token": self._token}))
 
     def resolve_sender(self) -> str:
         """Return the configured sender, else the channel's single superadmin (asked once)."""
@@ -218,8 +189,11 @@ class ViberChannel:
         problem = check_webhook_url(url, self.api_url) if url else None
         if problem:
             raise WebhookError(problem)
+        # here: only `poster webhook` calls it
+        from poster.destinations.viber.answers import webhook_result
+
         data, _ = self._request("set_webhook", {"url": url, "auth_token": self._token})
-        return _webhook_result(url, data["status"], str(data.get("status_message", "")))
+        return webhook_result(url, data["status"], str(data.get("status_message", "")))
 
     def remove_webhook(self) -> WebhookResult:
         """Remove the channel's webhook (``set_webhook`` with an empty URL)."""
@@ -266,17 +240,11 @@ def _api_error(
     if action == "retry":
         text = f"{name} deferred {call}: {what}; will retry {_when(retry_after)}"
         return RetryLater(text, status, status_message, retry_after)
-    text = f"{name} {{}} {call}: {what}{_advice(status)}"
+    text = f"{name} {{}} {call}: {what}{advice(status)}"
     if action == "reject" and endpoint == "post":
         return MessageRejected(text.format("rejected"), status, status_message)
     # A refused set_webhook or get_account_info is no fault of any one message.
     return DestinationFatal(text.format("refused"), status, status_message)
-
-
-def _advice(status: int) -> str:
-    """Return ``; what to do`` for a status with advice, else an empty string."""
-    advice = STATUS_TEXT.get(status, ("", "", ""))[2]
-    return f"; {advice}" if advice else ""
 
 
 def _when(retry_after: float | None) -> str:
@@ -345,33 +313,3 @@ def _message_token(value: Any) -> str | None:
     if isinstance(value, str) and value.isdigit():
         return value
     return None
-
-
-def _member(raw: Mapping[str, Any]) -> Member:
-    """Return one member of a ``get_account_info`` answer."""
-    avatar = raw.get("avatar")
-    return Member(
-        id=str(raw.get("id", "")),
-        name=str(raw.get("name", "")),
-        role=str(raw.get("role", "")),
-        avatar=str(avatar) if avatar else None,
-    )
-
-
-def _webhook_result(url: str, status: int, status_message: str) -> WebhookResult:
-    """Return a ``WebhookResult`` whose explanation tells the operator what happened."""
-    if status == 0:
-        done = "the webhook is removed"
-        if url:
-            done = f"Viber checked {url} and it answered 200; the webhook is set"
-        return WebhookResult(True, 0, status_message, done)
-    if status == 1:
-        explanation = (
-            f"Viber could not reach {url} or it did not answer 200 to the check call; start "
-            "the receiver first, make sure it is reachable from the internet over https:// with "
-            "a certificate from a trusted certificate authority, then set the webhook again"
-        )
-    else:
-        explanation = f"Viber refused the webhook: {describe(status, status_message)}"
-        explanation += _advice(status) or "; try again later"
-    return WebhookResult(False, status, status_message, explanation)

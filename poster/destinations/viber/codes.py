@@ -54,3 +54,9 @@ def describe(status: int, status_message: str) -> str:
     """Return ``status N name (description)`` for a status, known or not."""
     name, description, _ = STATUS_TEXT.get(status, ("", "General error", ""))
     return f"status {status} {status_message or name or 'failure'} ({description})"
+
+
+def advice(status: int) -> str:
+    """Return ``; what to do`` for a status with advice, else an empty string."""
+    found = STATUS_TEXT.get(status, ("", "", ""))[2]
+    return f"; {found}" if found else ""

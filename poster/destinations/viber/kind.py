@@ -108,7 +108,7 @@ class ViberKind:
 
     def preview_body(self, message: Message, sender: str | None) -> dict[str, Any]:
         """Return the JSON body the channel would get, the token redacted."""
-        from poster.destinations.viber.messages import envelope
+        from poster.destinations.viber.body import envelope
 
         return envelope(message, sender or UNRESOLVED_SENDER, REDACTED)
 

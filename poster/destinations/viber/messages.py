@@ -1,16 +1,15 @@
 """Define the Channels Post API message types; their documented limits are in ``apilimits``.
 
 Every limit comes from ``viber-channels-post-api.txt`` ("Message types"). A message's
-``payload()`` is the JSON body without ``auth_token`` and ``from``: the destination adds those.
+``payload()`` is the JSON body without ``auth_token`` and ``from``: the destination adds those
+(``body.envelope``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from poster import destinations
 from poster.destinations.viber.apilimits import BODY_MAX_BYTES as BODY_MAX_BYTES
 from poster.destinations.viber.apilimits import CONTACT_NAME_MAX as CONTACT_NAME_MAX
 from poster.destinations.viber.apilimits import CONTACT_PHONE_MAX as CONTACT_PHONE_MAX
@@ -20,6 +19,8 @@ from poster.destinations.viber.apilimits import TEXT_MAX as TEXT_MAX
 from poster.destinations.viber.apilimits import URL_MEDIA_MAX as URL_MEDIA_MAX
 from poster.destinations.viber.apilimits import URL_TEXT_MAX as URL_TEXT_MAX
 from poster.destinations.viber.apilimits import VIDEO_DURATION_MAX as VIDEO_DURATION_MAX
+from poster.destinations.viber.body import encode as encode
+from poster.destinations.viber.body import envelope as envelope
 
 MESSAGE_TYPES = ("text", "picture", "video", "file", "url", "location", "contact", "sticker")
 
@@ -159,13 +160,3 @@ Message = (
     | ContactMessage
     | StickerMessage
 )
-
-
-def envelope(message: destinations.Message, sender: str, auth_token: str) -> dict[str, Any]:
-    """Return the full JSON body: credentials and sender first, then the message fields."""
-    return {"auth_token": auth_token, "from": sender, **message.payload()}
-
-
-def encode(body: dict[str, Any]) -> bytes:
-    """Encode a JSON body the way it goes on the wire (UTF-8, no ASCII escapes)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
