@@ -125,9 +125,12 @@ def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path)
     assert _loaded_after(f"main({words!r})", unused, env) == []
 
 
-# What a pass that posts nothing never uses: the channel's message classes and its account
-# and webhook answers.
-UNUSED_BY_A_QUIET_PASS = ("poster.destinations.viber.messages", "poster.destinations.viber.answers")
+# What a pass that posts nothing never uses: the channel's message classes, its account and
+# webhook answers, and the daemon's timing.
+UNUSED_BY_A_QUIET_PASS = (
+    *("poster.destinations.viber.messages", "poster.destinations.viber.answers"),
+    *("poster.daemon.schedule", "zoneinfo"),
+)
 
 
 def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(

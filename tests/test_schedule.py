@@ -13,14 +13,13 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from poster.backoff import BACKOFF_BASE, backoff
 from poster.config import Config, FeedConfig, Schedule
 from poster.config.settings import DaemonConfig, ViberConfig, WebhookConfig
 from poster.daemon import schedule as schedule_module
 from poster.daemon.schedule import (
-    BACKOFF_BASE,
     ConfigDiff,
     after_read,
-    backoff,
     diff,
     first_poll,
     next_runs,

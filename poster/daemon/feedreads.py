@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from poster.backoff import backoff
 from poster.config import Config, FeedConfig
 from poster.daemon.metrics import Metrics
 from poster.daemon.nextread import may_read
 from poster.daemon.pushing import poll_due
-from poster.daemon.schedule import backoff
 from poster.errors import FeedError, HTTPStatusError, StateError
 from poster.models import NextPoll
 from poster.ops.commands import OPERATOR_DISABLED

@@ -1,10 +1,9 @@
-"""Decide when things happen: feed triggers, backoff after failures, and what a reload changes."""
+"""Decide when things happen: feed triggers, the next poll after a read, what a reload changes."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -17,9 +16,6 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.base import BaseTrigger
 
-BACKOFF_BASE = timedelta(minutes=1)
-CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
-CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
 DEFAULT_INTERVAL = timedelta(minutes=15)
 FIRST_READS_PER_SECOND = 10
 """How fast the feeds to read at once are read: a first read costs tens of ms of CPU."""
@@ -29,7 +25,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def new_scheduler(max_fetches: int) -> BackgroundScheduler:
     """Return a scheduler that reads at most ``max_fetches`` feeds at once, a job at a time each."""
-    # APScheduler loads asyncio: only the daemon loads it; a one-shot pass needs ``backoff``.
+    # APScheduler loads asyncio: only the daemon loads it; a one-shot pass needs none of it.
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -159,24 +155,6 @@ def next_runs(feed: FeedConfig, now: datetime, count: int = 3) -> list[datetime]
         runs.append(moment)
         previous = current = moment
     return runs
-
-
-def backoff(
-    failures: int,
-    *,
-    base: timedelta = BACKOFF_BASE,
-    cap: timedelta,
-    retry_after: float | None = None,
-    rand: Callable[[], float] = random.random,
-) -> timedelta:
-    """Return how long to wait after ``failures`` failures in a row: doubling, capped, jittered.
-
-    The wait is at least what the server asked for with Retry-After (RFC 9110 §10.2.3).
-    """
-    doubled: timedelta = base * (2 ** min(max(failures - 1, 0), 30))
-    wait: timedelta = min(doubled, cap) * (0.8 + 0.4 * rand())
-    asked = timedelta(seconds=retry_after or 0)
-    return max(wait, asked)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from poster.daemon.schedule import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
+from poster.backoff import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
 from poster.errors import RenderError
 from poster.models import State
