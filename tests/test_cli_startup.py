@@ -126,10 +126,10 @@ def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path)
 
 
 # What a pass that posts nothing never uses: the channel's message classes, its account and
-# webhook answers, and the daemon's timing.
+# webhook answers, the daemon's timing, and the preview's words for what became of items.
 UNUSED_BY_A_QUIET_PASS = (
     *("poster.destinations.viber.messages", "poster.destinations.viber.answers"),
-    *("poster.daemon.schedule", "zoneinfo"),
+    *("poster.daemon.schedule", "zoneinfo", "poster.ops.preview", "poster.store.memoryledger"),
 )
 
 

@@ -173,12 +173,12 @@ def collect_from_here() -> None:
 
 def _feed_line(report: FeedReport) -> str:
     """Describe one feed's part of a pass in a line."""
-    from poster.ops.preview import tally
-
     if report.error is not None:
         return f"  {report.feed}: {report.error}"
     if report.parsed is None:
         return f"  {report.feed}: not modified"
+    from poster.ops.preview import tally  # here: a pass where no feed changed counts nothing
+
     skipped = ((_words().get(action, "?"), count) for action, count in report.skipped)
     return f"  {report.feed}: {tally(report.outcomes, _word, skipped)}"
 
