@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from poster.items import Item
+if TYPE_CHECKING:
+    from poster.items import Item
 
 
 @dataclass(frozen=True)

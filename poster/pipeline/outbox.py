@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from poster.backoff import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
@@ -37,7 +38,9 @@ from poster.pipeline.stages import (
     render,
     send,
 )
-from poster.select import Decision
+
+if TYPE_CHECKING:
+    from poster.select import Decision
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poster.app import App
 from poster.config import FeedConfig
@@ -21,10 +21,12 @@ from poster.pipeline.outbox import Lane
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import Media
 from poster.pipeline.timings import Timings
-from poster.select import Decision
 from poster.store import Store
 from poster.store.ledger import UNCERTAIN
 from poster.store.store import CRASHED
+
+if TYPE_CHECKING:
+    from poster.select import Decision
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from poster.config import FeedConfig
-from poster.destinations import Destination, Kind, Message, Receipt
+from poster.destinations import Destination, Kind, Message
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -27,12 +27,16 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch
-from poster.models import Action, FeedMeta, FetchResult, ParsedFeed, State, Validators
+from poster.models import Action, FetchResult, ParsedFeed, State, Validators
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
 from poster.render import Renderer
-from poster.select import HELD, Decision, select
 from poster.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from poster.destinations import Receipt
+    from poster.models import FeedMeta
+    from poster.select import Decision
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +155,8 @@ class Batch:
     @property
     def meta(self) -> FeedMeta:
         """Return what templates may know about the feed."""
+        from poster.items import FeedMeta  # here: a pass where no feed changed makes no item class
+
         return FeedMeta(self.feed.name, self.parsed.title, self.parsed.link, self.feed.url)
 
 
@@ -252,6 +258,8 @@ def _select(
     The ledger answers for all the items at once, so the reading threads do not queue for it
     item by item.
     """
+    from poster.select import HELD, select  # here: a pass where no feed changed selects nothing
+
     keys = [item.key for item in parsed.items]
     known = deps.ledger.recall(feed.name, keys, deps.routes(feed))
     first_read = not known.history

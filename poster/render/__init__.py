@@ -15,15 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import FeedConfig
-from poster.models import FeedMeta, Item, Post
-from poster.render.sample import SAMPLE_ITEM, sample_meta
+from poster.lazy import names_from
 
 if TYPE_CHECKING:
     from poster.destinations import Kind
+    from poster.models import FeedMeta, Item, Post
     from poster.render.engine import Templates
     from poster.render.limits import Limits
+    from poster.render.sample import SAMPLE_ITEM as SAMPLE_ITEM
 
 __all__ = ["SAMPLE_ITEM", "Renderer"]
+
+# The sample item is made on first use: a run renders the feeds' own items, when they changed.
+__getattr__ = names_from(__name__, {"SAMPLE_ITEM": "poster.render.sample"})
 
 # C0 controls other than tab and newline, DEL, and lone surrogates: never valid in a post.
 _INVALID = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
@@ -68,6 +72,8 @@ class Renderer:
 
         The kind chooses the type; its text is left uncut, for the kind to fit to its limits.
         """
+        from poster.items import Post  # here: a pass with nothing to render makes no item class
+
         if feed.fixed is not None:
             post = Post.of(item, feed.fixed.type, "", feed.name)
             return replace(post, fixed=feed.fixed)
@@ -76,6 +82,8 @@ class Renderer:
 
     def check(self, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None) -> Post:
         """Render the sample item with every template ``feed`` may use at ``kind``."""
+        from poster.render.sample import SAMPLE_ITEM, sample_meta  # here: only a check needs it
+
         meta = meta or sample_meta(feed.name, feed.url)
         for type in kind.possible_types(feed):
             self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
@@ -87,6 +95,8 @@ class Renderer:
         When none does, the check of another feed with the same settings but its name and url
         ends alike: the kinds choose types from a feed's settings, never its name or address.
         """
+        from poster.render.sample import SAMPLE_ITEM  # here: only a check needs it
+
         if feed.fixed is not None:
             types = tuple(kind.possible_types(feed))
         else:
