@@ -125,11 +125,12 @@ def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path)
     assert _loaded_after(f"main({words!r})", unused, env) == []
 
 
-# What a pass that posts nothing never uses: the channel's message classes, its account and
-# webhook answers, the daemon's timing, the preview's words for what became of items, and the
+# What a pass that posts nothing never uses: the channel's message classes, receipts, account
+# and webhook answers, the daemon's timing, the preview's words for what became of items, and the
 # items themselves: their records, their selection and the sample item `check` renders.
 UNUSED_BY_A_QUIET_PASS = (
     *("poster.destinations.viber.messages", "poster.destinations.viber.answers"),
+    "poster.destinations.receipts",
     *("poster.daemon.schedule", "zoneinfo", "poster.ops.preview", "poster.store.memoryledger"),
     *("poster.items", "poster.select", "poster.render.sample"),
 )

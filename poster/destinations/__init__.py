@@ -17,9 +17,9 @@ from poster.lazy import names_from
 if TYPE_CHECKING:
     from poster.config import DestinationConfig, FeedConfig
     from poster.config.feedkeys import Key
+    from poster.destinations.openings import Opening as Opening
     from poster.destinations.receipts import Account as Account
     from poster.destinations.receipts import Limit as Limit
-    from poster.destinations.receipts import Opening as Opening
     from poster.destinations.receipts import Receipt as Receipt
     from poster.destinations.receipts import RecipientResult as RecipientResult
     from poster.destinations.receipts import Sender as Sender
@@ -44,9 +44,10 @@ __getattr__ = names_from(
     __name__,
     {
         **dict.fromkeys(
-            ("Account", "Limit", "Opening", "Receipt", "RecipientResult", "Sender"),
+            ("Account", "Limit", "Receipt", "RecipientResult", "Sender"),
             "poster.destinations.receipts",
         ),
+        "Opening": "poster.destinations.openings",
         "TokenSource": "poster.secrets",
     },
 )

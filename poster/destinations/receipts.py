@@ -1,7 +1,8 @@
-"""Define what passes between poster and a destination: its opening, sender, account, receipts.
+"""Define what passes between poster and an open destination: its sender, account, receipts.
 
 ``poster.destinations`` hands them out on first use, so that reading the configuration and the
-state, which only needs the registry of kinds, builds none of their classes.
+state, which only needs the registry of kinds, builds none of their classes, and a pass that
+posts nothing builds none but ``Opening`` (``openings``).
 """
 
 from __future__ import annotations
@@ -9,27 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from poster.models import State
-
-if TYPE_CHECKING:
-    import httpx
-
-    from poster.destinations import Entries
-
-
-@dataclass(frozen=True)
-class Opening:
-    """What a kind may use to open a destination: the config file, state, HTTP client."""
-
-    config_file: str
-    state_dir: Path
-    http: httpx.Client
-    state: Entries
-    token: str | None = None
-    """A token to use instead of the configured one (a sandbox's)."""
 
 
 @dataclass(frozen=True)

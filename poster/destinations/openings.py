@@ -1,0 +1,28 @@
+"""Define what a kind is given to open a destination with.
+
+``poster.destinations`` hands it out on first use; it lives apart from the receipts and the
+other records of posting, so that a pass that posts nothing builds none of their classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from poster.destinations import Entries
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a kind may use to open a destination: the config file, state, HTTP client."""
+
+    config_file: str
+    state_dir: Path
+    http: httpx.Client
+    state: Entries
+    token: str | None = None
+    """A token to use instead of the configured one (a sandbox's)."""
