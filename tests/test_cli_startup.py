@@ -150,7 +150,10 @@ def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(
     )
     words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
-    assert "poster.parse" in _loaded_after(f"main({words!r})", ("poster.parse",), env)
+    read = _loaded_after(f"main({words!r})", ("poster.parse", "poster.config.parts"), env)
+    # An XML feed read loads the parsers, but neither JSON reader nor a JSON mapping's records.
+    assert "poster.parse" in read
+    assert {"poster.parse.jsonfeed", "poster.parse.mapped", "poster.config.parts"}.isdisjoint(read)
     unused = ("poster.parse", "poster.media", "feedparser", *UNUSED_BY_A_QUIET_PASS)
     assert _loaded_after(f"main({words!r})", unused, env) == []
     assert feed_server.requests[-1].headers.get("if-none-match")

@@ -13,8 +13,6 @@ from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH, too_deep
 from poster.parse.encoding import repair_utf8, settle
-from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
-from poster.parse.mapped import parse_mapped
 
 __all__ = ["parse"]
 
@@ -36,6 +34,11 @@ def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
         kind = "json" if _starts_like_json(body) else "xml"
     if kind not in ("json", "jsonfeed"):
         return _parse_xml(result, feed)
+    # Imported on first use: a pass whose feeds are all XML needs neither JSON reader, nor the
+    # records of a JSON mapping.
+    from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
+    from poster.parse.mapped import parse_mapped
+
     document, warnings = _load_json(body, feed.name)
     if kind == "jsonfeed" or (feed.format == "auto" and is_jsonfeed(document)):
         return _warned(parse_jsonfeed(document, result, feed), warnings)
