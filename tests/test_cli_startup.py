@@ -135,6 +135,10 @@ UNUSED_BY_A_QUIET_PASS = (
     *("poster.items", "poster.select", "poster.render.sample"),
 )
 
+UNUSED_BY_AN_XML_PASS = (
+    *("poster.parse.jsonfeed", "poster.parse.mapped", "poster.config.parts", "poster.fixed"),
+)
+
 
 def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(
     tmp_path: Path, feed_server: FeedServer
@@ -150,13 +154,32 @@ def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(
     )
     words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
     env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
-    read = _loaded_after(f"main({words!r})", ("poster.parse", "poster.config.parts"), env)
-    # An XML feed read loads the parsers, but neither JSON reader nor a JSON mapping's records.
-    assert "poster.parse" in read
-    assert {"poster.parse.jsonfeed", "poster.parse.mapped", "poster.config.parts"}.isdisjoint(read)
+    assert "poster.parse" in _loaded_after(f"main({words!r})", ("poster.parse",), env)
     unused = ("poster.parse", "poster.media", "feedparser", *UNUSED_BY_A_QUIET_PASS)
     assert _loaded_after(f"main({words!r})", unused, env) == []
     assert feed_server.requests[-1].headers.get("if-none-match")
+
+
+def test_a_pass_posting_from_an_xml_feed_loads_no_json_reader_and_no_fixed_message(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    body = (ROOT / "tests" / "data" / "feeds" / "rss20_media.xml").read_bytes()
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
+        f'[[feeds]]\nname = "news"\nurl = "{feed_server.url("/feed.xml")}"\n',
+        encoding="utf-8",
+    )
+    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
+    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    _loaded_after(f"main({words!r})", (), env)  # the first read holds the items back
+    new = b"    <item><title>New</title><guid>tag:example.com,2024:new</guid></item>\n    <item>"
+    changed = body.replace(b"    <item>", new, 1)
+    feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, changed)
+    composed = ("poster.destinations.viber.compose",)
+    loaded = _loaded_after(f"main({words!r})", (*composed, *UNUSED_BY_AN_XML_PASS), env)
+    assert loaded == list(composed)
 
 
 def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:

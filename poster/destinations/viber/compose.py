@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from poster.destinations.viber.apilimits import BODY_MAX_BYTES
 from poster.destinations.viber.apilimits import text_limit as text_limit
@@ -29,8 +30,10 @@ from poster.destinations.viber.typechoice import (
     video_media,
 )
 from poster.errors import RenderError
-from poster.models import Contact, Fixed, Location, Post
 from poster.text import truncate
+
+if TYPE_CHECKING:
+    from poster.models import Fixed, Post
 
 # Stand-ins as long as real credentials, so the size check covers the envelope too.
 _SENDER = "x" * 32
@@ -60,6 +63,8 @@ def compose(post: Post) -> Message:
 
 def fixed_message(fixed: Fixed) -> Message:
     """Return the Viber message of a feed's fixed location, contact or sticker."""
+    from poster.fixed import Contact, Location  # here: only a feed with a fixed message has one
+
     if isinstance(fixed, Location):
         return LocationMessage(fixed.lat, fixed.lon)
     if isinstance(fixed, Contact):
