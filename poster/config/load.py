@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,15 @@ from poster.config import feedkeys as k
 from poster.config import parsedtoml
 from poster.config import values as v
 from poster.config.destinations import check_routes, destinations
+from poster.config.feedchecks import (
+    SCHEDULE_KEYS,
+    Check,
+    Levels,
+    check_feed,
+    check_schedule,
+    run_checks,
+    schedule_of,
+)
 from poster.config.settings import (
     Config,
     DaemonConfig,
@@ -28,8 +37,6 @@ from poster.errors import ConfigError
 if TYPE_CHECKING:
     from poster.problems import ConfigProblem
 
-_WHEN_KEYS = frozenset({"interval", "cron"})
-_SCHEDULE_KEYS = _WHEN_KEYS | {"jitter", "timezone"}
 _PLAIN_FIELDS = tuple(f.name for f in fields(FeedConfig) if f.name in k.FEED_KEYS)
 _PLAIN_SET = frozenset(_PLAIN_FIELDS)
 _NAME_URL = frozenset({"name", "url"})
@@ -157,56 +164,36 @@ def _media(
     return MediaConfig(**values)
 
 
-class _Levels:
-    """One feed's own values over what it inherits, and the keys known to be broken."""
-
-    __slots__ = ("bad", "inherited", "own")
-
-    def __init__(
-        self,
-        own: Mapping[str, Any],
-        inherited: Mapping[str, Any],
-        bad: frozenset[str] = frozenset(),
-    ) -> None:
-        self.own = own
-        self.inherited = inherited
-        self.bad = bad
-
-    def get(self, name: str) -> Any:
-        """Return the value in effect for ``name``: the feed's own, else the inherited one."""
-        return self.own[name] if name in self.own else self.inherited.get(name)
-
-
-def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> _Levels:
+def _defaults(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> Levels:
     """Check ``[defaults]`` and return what every feed inherits."""
     table = k.read_table(raw, k.DEFAULT_KEYS, ctx)
-    levels = _Levels(table.values, k.BUILT_IN, frozenset(table.bad))
+    levels = Levels(table.values, k.BUILT_IN, frozenset(table.bad))
     report.add(
-        [*table.issues, *_check(levels, [(_SCHEDULE_KEYS, _check_schedule)])], prefix="defaults."
+        [*table.issues, *run_checks(levels, [(SCHEDULE_KEYS, check_schedule)])], prefix="defaults."
     )
-    schedule = _schedule(levels)
+    schedule = schedule_of(levels)
     resolved = {
         "interval": schedule.interval,
         "cron": schedule.cron,
         "jitter": schedule.jitter,
         "timezone": schedule.timezone,
     }
-    return _Levels({}, {**k.BUILT_IN, **table.values, **resolved}, levels.bad)
+    return Levels({}, {**k.BUILT_IN, **table.values, **resolved}, levels.bad)
 
 
 def _feeds(
-    tables: list[tuple[int, dict[str, Any]]], defaults: _Levels, ctx: v.Context, report: _Report
-) -> list[tuple[str, _Levels]]:
+    tables: list[tuple[int, dict[str, Any]]], defaults: Levels, ctx: v.Context, report: _Report
+) -> list[tuple[str, Levels]]:
     """Check every ``[[feeds]]`` table; return each feed's label and levels."""
-    feeds: list[tuple[str, _Levels]] = []
+    feeds: list[tuple[str, Levels]] = []
     first_use: dict[str, int] = {}
     inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
         table = _read_feed(raw, ctx)
         label = table.values.get("name") or f"feeds[{index}]"
         bad = frozenset(table.bad) | defaults.bad if table.bad else defaults.bad
-        levels = _Levels(table.values, defaults.inherited, bad)
-        issues = _check_feed(levels, defaults, inherited)
+        levels = Levels(table.values, defaults.inherited, bad)
+        issues = check_feed(levels, defaults, inherited)
         if table.issues or issues:
             report.add([*table.issues, *issues], feed=label)
         if label in first_use:
@@ -233,133 +220,7 @@ def _read_feed(raw: dict[str, Any], ctx: v.Context) -> k.Table:
     return k.read_table(raw, k.FEED_KEYS, ctx)
 
 
-Check = Callable[[_Levels], list[v.Issue]]
-
-
-def _check(levels: _Levels, checks: Iterable[tuple[frozenset[str], Check]]) -> list[v.Issue]:
-    """Run the checks that span keys, skipping those that involve a key already reported."""
-    return [
-        issue for keys, check in checks if levels.bad.isdisjoint(keys) for issue in check(levels)
-    ]
-
-
-def _check_feed(
-    levels: _Levels, defaults: _Levels, inherited: dict[Check | None, list[v.Issue]]
-) -> list[v.Issue]:
-    """Run ``_CHECKS`` on a feed; one that reads no key the feed sets runs once, on defaults.
-
-    A check reads only its keys, so on a feed that sets none of them it finds what it finds
-    in ``[defaults]``: ``inherited`` keeps that for every such feed, and under None what all
-    of them find.
-    """
-    if levels.own.keys().isdisjoint(_CHECKED) and levels.bad.isdisjoint(_CHECKED):
-        # Most feeds set only keys no check reads, such as name and url: every check then
-        # finds what it finds in [defaults], for all of them alike.
-        if None not in inherited:
-            inherited[None] = [
-                issue for _, check in _CHECKS for issue in _inherited(check, defaults, inherited)
-            ]
-        return inherited[None]
-    issues: list[v.Issue] = []
-    for keys, check in _CHECKS:
-        if not levels.bad.isdisjoint(keys):
-            continue
-        if levels.own.keys().isdisjoint(keys):
-            issues += _inherited(check, defaults, inherited)
-        else:
-            issues += check(levels)
-    return issues
-
-
-def _inherited(
-    check: Check, defaults: _Levels, inherited: dict[Check | None, list[v.Issue]]
-) -> list[v.Issue]:
-    """Return what ``check`` finds in ``[defaults]``, running it only the first time."""
-    if check not in inherited:
-        inherited[check] = check(defaults)
-    return inherited[check]
-
-
-def _schedule(levels: _Levels) -> Schedule:
-    """Return the schedule in effect; a level that sets interval or cron replaces both."""
-    source = levels.inherited if levels.own.keys().isdisjoint(_WHEN_KEYS) else levels.own
-    cron = source.get("cron")
-    interval = None if cron else source.get("interval", k.BUILT_IN["interval"])
-    return Schedule(
-        interval=interval, cron=cron, jitter=levels.get("jitter"), timezone=levels.get("timezone")
-    )
-
-
-def _check_schedule(levels: _Levels) -> list[v.Issue]:
-    """Refuse interval with cron on one level, and jitter longer than the interval."""
-    if levels.own.keys().isdisjoint(_SCHEDULE_KEYS):
-        return []
-    issues = []
-    if "interval" in levels.own and "cron" in levels.own:
-        hint = "keep one: interval polls every so often, cron at set times"
-        issues.append(v.Issue("cannot be combined with interval on the same level", hint, "cron"))
-    schedule = _schedule(levels)
-    if schedule.interval and schedule.jitter > schedule.interval:
-        jitter, interval = schedule.jitter.total_seconds(), schedule.interval.total_seconds()
-        message = f"{jitter:g}s is longer than the interval ({interval:g}s)"
-        issues.append(v.Issue(message, "make jitter at most the interval", "jitter"))
-    return issues
-
-
-def _check_json(levels: _Levels) -> list[v.Issue]:
-    """Tie the ``[feeds.json]`` mapping to ``format = "json"`` both ways."""
-    fmt, mapping = levels.get("format"), levels.get("json")
-    if mapping is not None and fmt != "json":
-        hint = 'set format = "json", or remove the [feeds.json] table'
-        return [v.Issue(f'only applies to format = "json" (format is "{fmt}")', hint, "json")]
-    if fmt == "json" and mapping is None:
-        hint = 'add [feeds.json] with items = "path.to.list" ("" when the document is the list)'
-        return [v.Issue('is required with format = "json"', hint, "json.items")]
-    return []
-
-
-def _check_key(levels: _Levels) -> list[v.Issue]:
-    """Allow a dotted item key only for mapped JSON."""
-    key = levels.get("key")
-    if key is None or levels.get("format") == "json" or key in k.ITEM_KEYS:
-        return []
-    hint = 'dotted JSON paths are for format = "json"'
-    return [v.Issue(f"{key!r} is not one of {', '.join(k.ITEM_KEYS)}", hint, "key")]
-
-
-_FIXED_HINTS = {
-    "location": "add location = { lat = 53.9, lon = 27.56 }",
-    "contact": 'add contact = { name = "Help desk", phone_number = "+375291234567" }',
-    "sticker_id": "add sticker_id = 46105",
-}
-
-
-def _check_fixed(levels: _Levels) -> list[v.Issue]:
-    """Require the fixed message of a fixed type, and refuse one that the type does not use."""
-    kind = levels.get("type")
-    needed = k.FIXED_KEYS.get(kind)
-    issues = [
-        v.Issue(f'is only used with type = "{other}"', f'set type = "{other}" or remove it', key)
-        for other, key in k.FIXED_KEYS.items()
-        if key in levels.own and key != needed
-    ]
-    if needed and levels.get(needed) is None:
-        message = f'is required with type = "{kind}"'
-        issues.append(v.Issue(message, _FIXED_HINTS[needed], needed))
-    return issues
-
-
-_CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
-    (_SCHEDULE_KEYS, _check_schedule),
-    (frozenset({"format", "json"}), _check_json),
-    (frozenset({"format", "key"}), _check_key),
-    (frozenset({"type", *k.FIXED_KEYS.values()}), _check_fixed),
-)
-_CHECKED = frozenset().union(*(keys for keys, _ in _CHECKS))
-"""Every key some check that spans keys reads."""
-
-
-def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | None) -> list[v.Issue]:
+def _check_default_template(feeds: list[tuple[str, Levels]], folder: Path | None) -> list[v.Issue]:
     """Require ``default.j2`` when a feed names no template and has no ``<type>.j2``."""
     if folder is None or (folder / "default.j2").is_file():
         return []
@@ -373,7 +234,7 @@ def _check_default_template(feeds: list[tuple[str, _Levels]], folder: Path | Non
     return [v.Issue(message, hint, "templates")]
 
 
-def _needs_default_template(levels: _Levels, typed: set[str]) -> bool:
+def _needs_default_template(levels: Levels, typed: set[str]) -> bool:
     """Tell whether a feed falls back to ``default.j2``, given the types that have a template."""
     kind = levels.get("type")
     if "template" in levels.bad or levels.get("template") or kind in k.FIXED_KEYS:
@@ -381,10 +242,10 @@ def _needs_default_template(levels: _Levels, typed: set[str]) -> bool:
     return kind == "auto" or kind not in typed
 
 
-def _build_all(feeds: list[tuple[str, _Levels]], defaults: _Levels) -> tuple[FeedConfig, ...]:
+def _build_all(feeds: list[tuple[str, Levels]], defaults: Levels) -> tuple[FeedConfig, ...]:
     """Assemble every checked feed's ``FeedConfig``, looking up what they inherit once."""
     inherited = {name: defaults.inherited.get(name) for name in _PLAIN_FIELDS}
-    schedule = _schedule(defaults)
+    schedule = schedule_of(defaults)
     common = _built_plain(inherited, defaults, schedule)
     return tuple(
         feed_config({**common, **levels.own})
@@ -395,7 +256,7 @@ def _build_all(feeds: list[tuple[str, _Levels]], defaults: _Levels) -> tuple[Fee
 
 
 def _built_plain(
-    inherited: Mapping[str, Any], defaults: _Levels, schedule: Schedule
+    inherited: Mapping[str, Any], defaults: Levels, schedule: Schedule
 ) -> dict[str, Any]:
     """Return the fields a feed that sets only its name and url takes from ``[defaults]``."""
     fixed_key = k.FIXED_KEYS.get(inherited["type"])
@@ -406,12 +267,12 @@ def _built_plain(
     }
 
 
-def _build(levels: _Levels, inherited: Mapping[str, Any], schedule: Schedule) -> FeedConfig:
+def _build(levels: Levels, inherited: Mapping[str, Any], schedule: Schedule) -> FeedConfig:
     """Assemble a checked feed's ``FeedConfig`` over the plain values and schedule inherited."""
     own = {name: value for name, value in levels.own.items() if name in _PLAIN_SET}
     plain = {**inherited, **own}
-    if not levels.own.keys().isdisjoint(_SCHEDULE_KEYS):
-        schedule = _schedule(levels)
+    if not levels.own.keys().isdisjoint(SCHEDULE_KEYS):
+        schedule = schedule_of(levels)
     fixed_key = k.FIXED_KEYS.get(plain["type"])
     plain["fixed"] = levels.get(fixed_key) if fixed_key else None
     plain["schedule"] = schedule
