@@ -42,14 +42,10 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     summary = entry.get("summary_detail")
     texts = entry.get("content")
     if texts is None and summary is not None:  # an RSS item's description is its body
-        raw_content, content_is_html = summary[0], "html" in summary[1]
+        raw_content, content_is_html = summary[0], _is_html(summary[1])
     else:
         raw_content, content_is_html = _richest_content(texts or (), summary)
-    detail = entry.get("title_detail")
-    if detail is not None:  # what title_of reads first, without its call
-        title = fields.plain_line(detail[0], "html" in detail[1])
-    else:
-        title = title_of(entry)
+    title = title_of(entry)
     link = absolute(entry.get("link"), base)
     enclosures = _link_enclosures(entry["links"], base) if "links" in entry else []
     contents = _media_contents(entry, base) if "media_content" in entry else []
@@ -62,7 +58,6 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     else:
         key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")
-    has_author = "author" in entry or "author_detail" in entry  # else author_of gives None
     return Item.of(
         key,
         title,
@@ -70,7 +65,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         Body.deferred(
             _body, _own_summary if summary else None, summary, raw_content, content_is_html, base
         ),
-        (author_of(entry) if has_author else None) or inherited,
+        author_of(entry) or inherited,
         entry.get("published"),
         entry.get("updated"),
         _tags(tags) if tags else (),

@@ -14,7 +14,13 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from poster.parse import directmedia
-from poster.parse.directcontext import HTML_LINK_TYPES, add_to_tags, enforce_href, leaf_value
+from poster.parse.directcontext import (
+    HTML_LINK_TYPES,
+    add_to_tags,
+    enforce_href,
+    keep_link,
+    leaf_value,
+)
 from poster.parse.directnames import attributes
 from poster.parse.fastsax import repair_text
 from poster.parse.feeddates import parse_feed_date
@@ -155,8 +161,7 @@ def _href_link(reader: Reader, element: ET.Element, key: str, context: Context, 
         return
     rel = attrs.setdefault("rel", "alternate")
     kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
-    if rel == "enclosure":  # of an entry's links, the only ones kept (keep_link)
-        context.setdefault("links", []).append(attrs)
+    keep_link(context, attrs, True)
     if rel == "alternate" and kind in HTML_LINK_TYPES:
         context["link"] = href
 
