@@ -246,29 +246,18 @@ def _build_all(feeds: list[tuple[str, Levels]], defaults: Levels) -> tuple[FeedC
     """Assemble every checked feed's ``FeedConfig``, looking up what they inherit once."""
     inherited = {name: defaults.inherited.get(name) for name in _PLAIN_FIELDS}
     schedule = schedule_of(defaults)
-    common = _built_plain(inherited, defaults, schedule)
+    # What a feed that sets only its name and url takes: the fields of one that sets nothing.
+    common = _plain(Levels({}, defaults.inherited), inherited, schedule)
     return tuple(
         feed_config({**common, **levels.own})
         if levels.own.keys() == _NAME_URL
-        else _build(levels, inherited, schedule)
+        else feed_config(_plain(levels, inherited, schedule))
         for _, levels in feeds
     )
 
 
-def _built_plain(
-    inherited: Mapping[str, Any], defaults: Levels, schedule: Schedule
-) -> dict[str, Any]:
-    """Return the fields a feed that sets only its name and url takes from ``[defaults]``."""
-    fixed_key = k.FIXED_KEYS.get(inherited["type"])
-    return {
-        **inherited,
-        "fixed": defaults.inherited.get(fixed_key) if fixed_key else None,
-        "schedule": schedule,
-    }
-
-
-def _build(levels: Levels, inherited: Mapping[str, Any], schedule: Schedule) -> FeedConfig:
-    """Assemble a checked feed's ``FeedConfig`` over the plain values and schedule inherited."""
+def _plain(levels: Levels, inherited: Mapping[str, Any], schedule: Schedule) -> dict[str, Any]:
+    """Return a checked feed's fields over the plain values and schedule inherited."""
     own = {name: value for name, value in levels.own.items() if name in _PLAIN_SET}
     plain = {**inherited, **own}
     if not levels.own.keys().isdisjoint(SCHEDULE_KEYS):
@@ -276,4 +265,4 @@ def _build(levels: Levels, inherited: Mapping[str, Any], schedule: Schedule) -> 
     fixed_key = k.FIXED_KEYS.get(plain["type"])
     plain["fixed"] = levels.get(fixed_key) if fixed_key else None
     plain["schedule"] = schedule
-    return feed_config(plain)
+    return plain
