@@ -119,8 +119,8 @@ def test_a_pass_to_the_channel_loads_no_sandbox_and_no_scheduler(tmp_path: Path)
         '[[feeds]]\nname = "off"\nurl = "http://127.0.0.1:9/feed.xml"\nenabled = false\n',
         encoding="utf-8",
     )
-    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    words = _one_pass(config, tmp_path)
+    env = _with_token()
     unused = ("poster.destinations.viber.sandbox", "poster.sandbox", "apscheduler", "asyncio")
     assert _loaded_after(f"main({words!r})", unused, env) == []
 
@@ -146,14 +146,8 @@ def test_a_pass_where_no_feed_changed_loads_no_parser_and_no_media_code(
     feed_server.keep_alive = True
     body = (ROOT / "tests" / "data" / "feeds" / "rss20_media.xml").read_bytes()
     feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
-    config = tmp_path / "feeds.toml"
-    config.write_text(
-        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
-        f'[[feeds]]\nname = "news"\nurl = "{feed_server.url("/feed.xml")}"\n',
-        encoding="utf-8",
-    )
-    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    words = _one_pass(_one_feed(tmp_path, feed_server.url("/feed.xml")), tmp_path)
+    env = _with_token()
     assert "poster.parse" in _loaded_after(f"main({words!r})", ("poster.parse",), env)
     unused = ("poster.parse", "poster.media", "feedparser", *UNUSED_BY_A_QUIET_PASS)
     assert _loaded_after(f"main({words!r})", unused, env) == []
@@ -165,14 +159,8 @@ def test_a_pass_posting_from_an_xml_feed_loads_no_json_reader_and_no_fixed_messa
 ) -> None:
     body = (ROOT / "tests" / "data" / "feeds" / "rss20_media.xml").read_bytes()
     feed_server.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
-    config = tmp_path / "feeds.toml"
-    config.write_text(
-        f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
-        f'[[feeds]]\nname = "news"\nurl = "{feed_server.url("/feed.xml")}"\n',
-        encoding="utf-8",
-    )
-    words = ["-c", str(config), "run", "--once", "--state-dir", str(tmp_path / "state")]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    words = _one_pass(_one_feed(tmp_path, feed_server.url("/feed.xml")), tmp_path)
+    env = _with_token()
     _loaded_after(f"main({words!r})", (), env)  # the first read holds the items back
     new = b"    <item><title>New</title><guid>tag:example.com,2024:new</guid></item>\n    <item>"
     changed = body.replace(b"    <item>", new, 1)
@@ -215,7 +203,7 @@ def test_status_and_check_load_only_what_they_use(
 ) -> None:
     config = _one_feed(tmp_path)
     words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), *command]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    env = _with_token()
     assert _loaded_after(f"main({words!r})", unused, env) == []
 
 
@@ -223,7 +211,7 @@ def test_status_and_check_load_only_what_they_use(
 def test_a_command_on_an_unchanged_config_parses_no_toml(tmp_path: Path, command: str) -> None:
     config = _one_feed(tmp_path)
     words = ["-c", str(config), "--state-dir", str(tmp_path / "state"), command]
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    env = _with_token()
     env |= {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     assert "tomllib" in _loaded_after(f"main({words!r})", ("tomllib",), env)
     assert _loaded_after(f"main({words!r})", ("tomllib",), env) == []
@@ -249,15 +237,25 @@ def test_commands_load_no_shutil(tmp_path: Path) -> None:
     assert _loaded_after("main(['status', '--help'])", ("shutil",)) == []
 
 
-def _one_feed(folder: Path) -> Path:
-    """Write a feeds.toml of one feed that is never read into ``folder``; return its path."""
+def _one_feed(folder: Path, url: str = "http://127.0.0.1:9/feed.xml") -> Path:
+    """Write a feeds.toml of one feed at ``url`` (never read, by default) into ``folder``."""
     config = folder / "feeds.toml"
     config.write_text(
         f'templates = "{ROOT / "templates"}"\n[viber]\napi_url = "http://127.0.0.1:9/pa"\n'
-        '[[feeds]]\nname = "news"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        f'[[feeds]]\nname = "news"\nurl = "{url}"\n',
         encoding="utf-8",
     )
     return config
+
+
+def _one_pass(config: Path, folder: Path) -> list[str]:
+    """Return the words of one pass over ``config`` with its state in ``folder``."""
+    return ["-c", str(config), "run", "--once", "--state-dir", str(folder / "state")]
+
+
+def _with_token() -> dict[str, str]:
+    """Return this process's environment with a channel token set."""
+    return {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
 
 
 def _classes_made(words: list[str], env: dict[str, str]) -> set[str]:
@@ -298,7 +296,7 @@ def test_status_and_check_make_no_record_class_they_never_build(
     tmp_path: Path, command: str, unused: set[str]
 ) -> None:
     words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(tmp_path / "state"), command]
-    made = _classes_made(words, {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"})
+    made = _classes_made(words, _with_token())
     assert "poster.config.settings.Config" in made
     assert {name.rpartition(".")[2] for name in made}.isdisjoint(unused)
 
@@ -373,14 +371,14 @@ def test_status_on_a_compacted_state_makes_no_change_record(tmp_path: Path) -> N
         store.record_pending("news", "item-1", "viber")
         store.compact()
     words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(tmp_path / "state"), "status"]
-    made = _classes_made(words, {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"})
+    made = _classes_made(words, _with_token())
     assert "poster.store.documents.DeliveryRecord" in made
     assert "Change" not in {name.rpartition(".")[2] for name in made}
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a new interpreter from the project's folder, with a channel token set."""
-    env = {**os.environ, "POSTER_VIBER_TOKEN": "a-token-for-the-test"}
+    env = _with_token()
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
     )
