@@ -6,11 +6,12 @@ fixed message, and the commands that only read it, never build their classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from poster.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Location:
     """A fixed map pin posted for each new item: latitude and longitude in degrees."""
 
@@ -19,7 +20,7 @@ class Location:
     lon: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Contact:
     """A fixed contact card posted for each new item."""
 
@@ -28,7 +29,7 @@ class Contact:
     phone_number: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Sticker:
     """A fixed sticker, by its numeric id, posted for each new item."""
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from poster.frozen import frozen
 
 if TYPE_CHECKING:
     from poster.models import Fixed
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 _new = object.__new__
 
 
-@dataclass(frozen=True, init=False)
+@frozen(init=False)
 class Media:
     """A linked media object: an image, an enclosure or an attachment."""
 
@@ -177,7 +179,7 @@ def _text_of(html: str) -> str:
     return html_to_text(html)
 
 
-@dataclass(frozen=True, init=False)
+@frozen(init=False)
 class Item:
     """One normalized feed entry, whatever format it came from.
 
@@ -283,7 +285,7 @@ class Item:
         return Item(self.key, self.title, self.link, published=self.published, updated=self.updated)
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedMeta:
     """What templates may know about the feed an item came from."""
 
@@ -294,7 +296,7 @@ class FeedMeta:
     tags: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@frozen
 class Post:
     """An item rendered for one kind of destination: its type, its text uncut, and its media.
 

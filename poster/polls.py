@@ -6,11 +6,12 @@ never scheduled, and ``check``, which reads none, never make its class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from poster.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class NextPoll:
     """When the daemon reads a feed next, and why then."""
 

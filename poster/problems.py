@@ -6,10 +6,10 @@ problems never makes its class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from poster.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class ConfigProblem:
     """One thing wrong with a configuration file, located by file, feed and key."""
 

@@ -6,15 +6,17 @@ as ``status`` or ``check``, never builds their classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from poster.frozen import frozen
 
 if TYPE_CHECKING:
     from poster.items import Item
 
 
-@dataclass(frozen=True)
+@frozen
 class Validators:
     """What the previous response said, for conditional GET (RFC 9110 §13) and hashing."""
 
@@ -23,7 +25,7 @@ class Validators:
     body_hash: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedHints:
     """What a feed document says about how often to read it (RSS 2.0, RSS 1.0 Syndication)."""
 
@@ -41,7 +43,7 @@ class FeedHints:
     """When the updates' rhythm started (``sy:updateBase``)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ParsedFeed:
     """A parsed feed: its own title and link, and its items in document order."""
 
@@ -59,7 +61,7 @@ class ParsedFeed:
     """What the publisher said about how often to read the feed."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Freshness:
     """How long a response stays fresh (RFC 9111 §4.2), and the header that said so."""
 
@@ -68,7 +70,7 @@ class Freshness:
     """The header as a person would name it: ``Cache-Control max-age=1800``."""
 
 
-@dataclass(frozen=True)
+@frozen
 class FetchResult:
     """The outcome of one successful fetch.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from poster.config import token_env
 from poster.destinations import shorthand
 from poster.errors import ConfigError, ConfigProblem
+from poster.frozen import frozen
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 MASK = "***"
@@ -48,7 +48,7 @@ def load_token(place: Place, environ: Mapping[str, str] | None = None, *, name: 
     return None if found is None else found[0]
 
 
-@dataclass(frozen=True)
+@frozen
 class TokenSource:
     """Where a destination's token comes from, or what to say when it has none."""
 

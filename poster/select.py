@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poster.frozen import frozen
 from poster.models import Action
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ HELD_LABEL = "held back on first read"
 """What every command calls such an item: the preview, a run's summary, status and retry."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     """What to do with one item, and why."""
 

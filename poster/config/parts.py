@@ -7,11 +7,12 @@ and the commands that only read one, never build their classes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from poster.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Rule:
     """One include or exclude rule: a keyword or a ``/regex/flags``, as written and compiled."""
 
@@ -19,7 +20,7 @@ class Rule:
     pattern: re.Pattern[str]
 
 
-@dataclass(frozen=True)
+@frozen
 class JsonMapping:
     """Where a mapped JSON API keeps its items and which fields to use (dotted paths)."""
 
@@ -37,7 +38,7 @@ class JsonMapping:
     tags: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class QuietHours:
     """A daily window of local time in which nothing is posted; it may cross midnight."""
 

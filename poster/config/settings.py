@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.destinations import shorthand
 from poster.filled import filler
+from poster.frozen import frozen
 from poster.lazy import names_from
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ __getattr__ = names_from(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Schedule:
     """When a feed is polled: a fixed interval (with jitter) or a cron expression."""
 
@@ -36,7 +37,7 @@ class Schedule:
     """The IANA zone a cron expression is read in; None is the machine's local zone, as cron."""
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedConfig:
     """One feed as configured, defaults applied."""
 
@@ -77,7 +78,7 @@ feed_config = filler(FeedConfig)
 would otherwise spend nine tenths of its cost in frozen setattrs."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Gate:
     """A destination's quiet hours, daily cap and the longest a held post may wait."""
 
@@ -103,7 +104,7 @@ class Gate:
         return str(get_localzone())
 
 
-@dataclass(frozen=True)
+@frozen
 class ViberConfig:
     """How to reach the channel; the token itself is never kept in the config."""
 
@@ -123,7 +124,7 @@ def token_env(name: str) -> str:
     return f"POSTER_{re.sub(r'[^0-9A-Za-z]', '_', name).upper()}_TOKEN"
 
 
-@dataclass(frozen=True)
+@frozen
 class DestinationConfig:
     """One destination as configured: its name, its kind, pacing, and the kind's own settings."""
 
@@ -149,7 +150,7 @@ class DestinationConfig:
         return f"{self.name}-token"
 
 
-@dataclass(frozen=True)
+@frozen
 class WebhookConfig:
     """Where the daemon listens for Viber's callbacks (behind a TLS reverse proxy)."""
 
@@ -159,7 +160,7 @@ class WebhookConfig:
     """Where the reverse proxy makes ``listen`` reachable; set, feeds with a hub are pushed."""
 
 
-@dataclass(frozen=True)
+@frozen
 class MediaConfig:
     """Where converted images are served from, and how much of them the state folder keeps."""
 
@@ -169,7 +170,7 @@ class MediaConfig:
     retention: timedelta = timedelta(days=30)
 
 
-@dataclass(frozen=True)
+@frozen
 class DaemonConfig:
     """How the daemon schedules feeds and treats failing ones."""
 
@@ -188,7 +189,7 @@ class DaemonConfig:
     """The longest a publisher's hint may delay a feed's next read."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     """The whole validated configuration."""
 

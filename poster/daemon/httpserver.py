@@ -11,12 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import BaseServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from poster.frozen import frozen
 
 if TYPE_CHECKING:
     from poster.daemon.listener import WebhookReceiver
@@ -50,7 +51,7 @@ Route = Callable[[], tuple[int, str, bytes]]
 """A GET handler: returns (status, content type, body)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Call:
     """One GET or POST under a callback prefix, as its handler sees it."""
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from poster.config import Config, FeedConfig
+from poster.frozen import frozen
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -157,7 +157,7 @@ def next_runs(feed: FeedConfig, now: datetime, count: int = 3) -> list[datetime]
     return runs
 
 
-@dataclass(frozen=True)
+@frozen
 class ConfigDiff:
     """What a reload changes, feed by feed."""
 

@@ -6,9 +6,10 @@ other records of posting, so that a pass that posts nothing builds none of their
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from poster.frozen import frozen
 
 if TYPE_CHECKING:
     import httpx
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from poster.destinations import Entries
 
 
-@dataclass(frozen=True)
+@frozen
 class Opening:
     """What a kind may use to open a destination: the config file, state, HTTP client."""
 

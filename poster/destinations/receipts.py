@@ -8,14 +8,15 @@ posts nothing builds none but ``Opening`` (``openings``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from poster.frozen import frozen
 from poster.models import State
 
 
-@dataclass(frozen=True)
+@frozen
 class Sender:
     """Who a destination posts as, and where poster learnt it (``feeds.toml``, ``remembered``)."""
 
@@ -23,7 +24,7 @@ class Sender:
     source: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Account:
     """What a destination's account call tells a person: lines to print, a warning to heed."""
 
@@ -31,7 +32,7 @@ class Account:
     warning: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Limit:
     """The most characters a field of a feed's fixed message may have, and who says so."""
 
@@ -39,7 +40,7 @@ class Limit:
     by: str
 
 
-@dataclass(frozen=True)
+@frozen
 class RecipientResult:
     """What became of a message at one recipient (a channel has one, a gateway several)."""
 
@@ -49,7 +50,7 @@ class RecipientResult:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Receipt:
     """Proof that a destination accepted a message, with one result per recipient."""
 

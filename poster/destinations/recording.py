@@ -11,7 +11,6 @@ import json
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,6 +19,7 @@ from poster.config import DestinationConfig, FeedConfig
 from poster.config.feedkeys import Key
 from poster.destinations import Kind, Message, Opening, Receipt
 from poster.errors import RetryLater
+from poster.frozen import frozen
 from poster.models import Item, Post
 
 TEXT_MAX = 100_000
@@ -28,7 +28,7 @@ KEPT = 1000
 """How many receipts a recording destination keeps; older ones are dropped."""
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordedMessage:
     """A post reduced to what every kind shares: type, text and link."""
 

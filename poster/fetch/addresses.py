@@ -15,9 +15,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import httpx
+
+from poster.frozen import frozen
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -134,7 +135,7 @@ def _literal(host: str) -> Address | None:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class AddressPolicy:
     """How names are resolved and which addresses count as public; tests swap in their own."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 import httpx
 
@@ -22,6 +21,7 @@ from poster.fetch.exchange import Head
 from poster.fetch.inflate import decoded
 from poster.fetch.target import Target, split_url, target_of
 from poster.fetch.transport import StdlibTransport
+from poster.frozen import frozen
 
 _Pairs = tuple[tuple[str, str], ...]
 _Raw = tuple[tuple[bytes, bytes], ...]
@@ -46,7 +46,7 @@ def api_client() -> ApiClient:
     return ApiClient(StdlibTransport())
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiAnswer:
     """An answer read whole: its status, its fields and its decoded body (None over the cap)."""
 

@@ -6,7 +6,6 @@ import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +39,7 @@ from poster.fetch.inflate import decoded
 from poster.fetch.spool import SpillFailed, Spool
 from poster.fetch.target import Target, target_of
 from poster.fetch.watchdog import DeadlineExceeded
+from poster.frozen import frozen
 from poster.models import FetchResult, Validators
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
@@ -51,7 +51,7 @@ DEADLINE_FACTOR = 3
 """A feed without its own ``deadline`` gets this many times its ``timeout`` for a whole fetch."""
 
 
-@dataclass(frozen=True)
+@frozen
 class _Answer:
     """What the source said: final URL, status, lowercased headers and body (None for 304)."""
 

@@ -7,11 +7,11 @@ Pillow's) must be under ``MAX_PIXELS``, and Pillow's own decompression-bomb guar
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 from PIL import Image
 
 from poster.errors import MediaError
+from poster.frozen import frozen
 from poster.media.policy import ImageRule
 from poster.media.sniff import sniff
 
@@ -28,7 +28,7 @@ _SHRINK = 0.75
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
-@dataclass(frozen=True)
+@frozen
 class Converted:
     """A JPEG made to fit a rule."""
 

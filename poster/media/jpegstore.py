@@ -15,10 +15,10 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
+from poster.frozen import frozen
 from poster.media.policy import ImageRule
 from poster.media.sniff import sniff
 from poster.models import Media
@@ -40,7 +40,7 @@ Answer = tuple[int, dict[str, str], bytes]
 """A status, its headers and its body."""
 
 
-@dataclass(frozen=True)
+@frozen
 class StoredFile:
     """One converted image kept by the store."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from poster.frozen import frozen
 from poster.models import Media
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ _BY_EXTENSION = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@frozen
 class ImageRule:
     """Which images a destination takes: types, bytes, pixels and the URL's ending."""
 
@@ -48,7 +48,7 @@ class ImageRule:
         return max(media.width, media.height) <= self.max_side
 
 
-@dataclass(frozen=True)
+@frozen
 class MediaRules:
     """The images a kind takes as its picture, and as a thumbnail."""
 

@@ -12,13 +12,13 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 
 import httpx
 
 from poster.fetch.client import FeedClient, display, next_request
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.fetch.watchdog import DeadlineExceeded
+from poster.frozen import frozen
 from poster.media.sniff import sniff
 
 SNIFF_BYTES = 64 * 1024
@@ -26,7 +26,7 @@ SNIFF_BYTES = 64 * 1024
 _TOTAL = re.compile(r"^\s*bytes\s+\d+-\d+/(\d+)\s*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@frozen
 class Probe:
     """What one media URL turned out to be, and when that was learnt (Unix seconds)."""
 
@@ -41,7 +41,7 @@ class Probe:
     """The server answered that the media is not there (4xx), not merely that it failed."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeLimits:
     """How long a probe may wait and how far it may go."""
 

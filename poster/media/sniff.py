@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from poster.frozen import frozen
 
 # Start-of-frame markers (ITU T.81 Table B.1): every one but DHT (C4), JPG (C8) and DAC (CC).
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -11,7 +12,7 @@ _MP4_BRANDS = {b"qt  ": "video/quicktime", b"M4A ": "audio/mp4", b"M4B ": "audio
 _HEIF_BRANDS = {b"avif": "image/avif", b"avis": "image/avif", b"heic": "image/heic"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Sniffed:
     """What the first bytes say: the MIME type and, for images, the pixel size."""
 

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +21,7 @@ from poster.errors import MediaError
 from poster.fetch.addresses import is_public
 from poster.fetch.client import FeedClient, display
 from poster.fetch.watchdog import DeadlineExceeded
+from poster.frozen import frozen
 from poster.media.cache import SAVE_EVERY, ProbeCache
 from poster.media.jpegstore import MediaStore
 from poster.media.policy import ImageRule, MediaAware, describe, strictest
@@ -38,7 +39,7 @@ ENCLOSURES = 3
 """Enclosures probed per item: a video or file is among the first few."""
 
 
-@dataclass(frozen=True)
+@frozen
 class MediaStage:
     """Probe media through ``client``, remember it in ``cache``, convert into ``store`` if any."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,11 +17,12 @@ from poster.config import Config, DestinationConfig
 from poster.daemon.callbacks import tell_callback_urls
 from poster.destinations import Account, HasAccount, kind
 from poster.errors import ConfigError, DeliveryError
+from poster.frozen import frozen
 from poster.store import Store
 from poster.store.store import SNAPSHOT_NAME
 
 
-@dataclass(frozen=True)
+@frozen
 class Shown:
     """One destination's account, or why it could not be read."""
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from poster.config import Config, DestinationConfig
 from poster.destinations import KnowsSender, kind, sender
+from poster.frozen import frozen
 from poster.models import State
 from poster.store import Store
 from poster.store.ledger import SENT, fatal_key
@@ -21,7 +21,7 @@ SOURCES = {
 """How ``poster status`` says where a sender comes from."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DestinationStatus:
     """One destination: its kind, who it posts as, whether it takes posts, what waits for it."""
 

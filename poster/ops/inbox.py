@@ -17,12 +17,12 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, cast, get_args
 
 from poster.errors import StateError
+from poster.frozen import frozen
 from poster.ops.commands import (
     OPERATOR_DISABLED,
     RETRYABLE,
@@ -50,7 +50,7 @@ Kind = Literal["retry", "retry-states", "feed-enable", "feed-disable"]
 _FIELDS = {"kind", "feed", "key", "states", "submitted"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Request:
     """One thing an operator asked for: retry an item or states, or switch a feed."""
 
@@ -95,7 +95,7 @@ def _problem(request: Request) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class Applied:
     """What applying a request did; ``ok`` is false when it named something not there."""
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import Config
 from poster.filled import filler
+from poster.frozen import frozen
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
     DestinationStatus,
@@ -56,7 +56,7 @@ STATE_MEANINGS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedStatus:
     """One feed as configured and as the store remembers it."""
 
@@ -98,7 +98,7 @@ class FeedStatus:
         return running and (self.state.disabled is not None or self.state.consecutive_failures > 0)
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusView:
     """Everything ``poster status`` shows, gathered at ``now``."""
 

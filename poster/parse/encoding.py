@@ -16,8 +16,9 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from poster.frozen import frozen
 from poster.models import FetchResult
 from poster.parse.pieces import decodes
 
@@ -37,7 +38,7 @@ _NON_ASCII_TEXT = re.compile("[^\x00-\x7f\udc80-\udcff]")
 _UTF8_NAMES = frozenset({"utf-8", "utf_8", "utf8", "u8"})
 
 
-@dataclass(frozen=True)
+@frozen
 class Settled:
     """The fetch result both readers should decode, and what was done to get it."""
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import feedparser
 
 from poster.config import FeedConfig
+from poster.frozen import frozen
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.fastsax import Attribute, FastFeedParser, Unsupported, sax_name
 from poster.parse.pieces import pieces
@@ -39,7 +39,7 @@ Scope = dict[str, str]
 Document = Sequence[bytes | memoryview]
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedData:
     """What feedparser's handlers built from a document, as ``feedparser.parse`` returns it."""
 

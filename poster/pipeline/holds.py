@@ -6,13 +6,13 @@ holding none never makes their classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from poster.frozen import frozen
 from poster.pipeline.gate import zone_of
 
 
-@dataclass(frozen=True)
+@frozen
 class Hold:
     """Why a post waits, and when it is expected to go out."""
 
@@ -28,7 +28,7 @@ class Hold:
         return f"waits for {self.why} at {local:%H:%M} {self.zone}{on}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Waiting:
     """One post a destination's gate holds, since when, and when it is expected to go."""
 

@@ -6,13 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from poster.app import App
 from poster.config import FeedConfig
 from poster.destinations import Destination, KeepsRecipients
+from poster.frozen import frozen
 from poster.models import State
 from poster.ops.commands import retry_states
 from poster.pipeline import Batch, Deps, FeedReport, run_pass
@@ -40,7 +40,7 @@ def _utcnow() -> datetime:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@frozen
 class PassSummary:
     """Counts over one pass, for a person to read."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +27,7 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch
+from poster.frozen import frozen
 from poster.models import Action, FetchResult, ParsedFeed, State, Validators
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
@@ -55,7 +56,7 @@ class Media(Protocol):
         """Write what was probed since the last write."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Deps:
     """Everything a pass needs from outside."""
 
@@ -98,7 +99,7 @@ class Deps:
         return self.timings.stage(name) if self.timings is not None else nullcontext()
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """One item's decision and, for wanted items, what became of it."""
 
@@ -115,7 +116,7 @@ class Outcome:
     """The destination the outcome is about, for wanted items."""
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedReport:
     """What one pass over one feed did."""
 
@@ -138,7 +139,7 @@ class FeedReport:
         return self.error is None and self.fatal is None and not failed
 
 
-@dataclass(frozen=True)
+@frozen
 class Batch:
     """A feed read and decided, waiting for delivery."""
 

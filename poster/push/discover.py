@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from poster.frozen import frozen
 from poster.models import FetchResult, ParsedFeed
 
 # One link-value of a Link header: <target> followed by its parameters (RFC 8288 §3).
@@ -13,7 +13,7 @@ _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
 _REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@frozen
 class Advert:
     """The hub a feed names and the topic URL to subscribe to there."""
 

@@ -6,14 +6,15 @@ status on a state without subscriptions never makes its class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from poster.frozen import frozen
 from poster.push.subscriptions import State
 
 
-@dataclass(frozen=True)
+@frozen
 class Subscription:
     """One feed's subscription at one hub."""
 

@@ -6,10 +6,10 @@ with an injected clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from poster.frozen import frozen
 from poster.push.subscriptions import State, Subscription
 
 VERIFY_DEADLINE = timedelta(minutes=5)
@@ -34,7 +34,7 @@ class Step(StrEnum):
     DROP = "drop"
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     """One step due for one feed's subscription, and why."""
 
@@ -97,7 +97,7 @@ def poll_due(
     return now - last_read >= safety
 
 
-@dataclass(frozen=True)
+@frozen
 class Answer:
     """How to answer a hub's verification call, and the subscription as it is after it."""
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from poster.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class CapDecision:
     """How many of the wanted messages may go now, how many wait, and until when."""
 
@@ -16,7 +17,7 @@ class CapDecision:
     """The start of the destination's next day (UTC), when ``later`` is not zero."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DailyCap:
     """A per-destination limit of messages per calendar day in the destination's time zone."""
 

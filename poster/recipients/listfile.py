@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from poster.errors import ConfigError, ConfigProblem
+from poster.frozen import frozen
 from poster.recipients.phones import normalise
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ MAX_LISTED = 50
 """Problems listed one by one; more are summed up in one last line."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Recipients:
     """The numbers of one recipients file, in file order, and a digest naming this version."""
 

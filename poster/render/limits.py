@@ -23,13 +23,15 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from poster.frozen import frozen
+
 __all__ = ["BoundedEnvironment", "Budget", "Limits", "RenderLimitError"]
 
 _DIGITS = re.compile(r"\d+")
 _SIZED = (str, list, tuple)
 
 
-@dataclass(frozen=True)
+@frozen
 class Limits:
     """How long a render may take and how much text it may make."""
 

@@ -9,12 +9,14 @@ sent, delivered, read, failed) while ``status`` keeps the gateway's own word.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
+from poster.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Bubble:
     """One message on a subscriber's phone: what it shows and how far it got."""
 
@@ -29,7 +31,7 @@ class Bubble:
     """pending, sent, delivered, read or failed."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Phone:
     """One subscriber's number and what it got, oldest first."""
 
@@ -56,7 +58,7 @@ def text_of(values: Mapping[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
-@dataclass(frozen=True)
+@frozen
 class Mounted:
     """Where the sandbox serves a fake, under which name, with which credentials."""
 

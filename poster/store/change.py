@@ -6,12 +6,13 @@ after a compaction, never makes its class: only a write or a journal line makes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from poster.frozen import frozen
 from poster.store.files import Document, Tables
 
 
-@dataclass(frozen=True)
+@frozen
 class Change:
     """The documents one TinyDB write put into or deleted from one table, or the fields it set."""
 

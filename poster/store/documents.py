@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from poster.filled import filler
+from poster.frozen import frozen
 from poster.models import State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 
@@ -21,7 +21,7 @@ STATES = frozenset({PENDING, SENT, FAILED, UNCERTAIN, SEEN, RELEASED, SKIPPED})
 _DELIVERY_TEXT = ("feed", "key", "destination", "state", "created", "updated")
 
 
-@dataclass(frozen=True)
+@frozen
 class FeedState:
     """What the store remembers about one feed between passes."""
 
@@ -45,7 +45,7 @@ class FeedState:
 _feed_state = filler(FeedState)
 
 
-@dataclass(frozen=True)
+@frozen
 class DeliveryRecord:
     """The latest known state of one item at one destination, with its history counters."""
 

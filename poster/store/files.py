@@ -26,11 +26,12 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.errors import StateError
+from poster.frozen import frozen
 
 if TYPE_CHECKING:
     from poster.store.change import Change
@@ -46,7 +47,7 @@ Document = dict[str, Any]
 Tables = dict[str, dict[str, Document]]
 
 
-@dataclass(frozen=True)
+@frozen
 class StateFiles:
     """Name the files that hold the state of one state directory."""
 
@@ -78,7 +79,7 @@ class StateFiles:
         return self.snapshot.with_suffix(".holder")
 
 
-@dataclass(frozen=True)
+@frozen
 class Snapshot:
     """A decoded snapshot: its generation, the one it replaced, and TinyDB's tables."""
 

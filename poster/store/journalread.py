@@ -9,10 +9,10 @@ refused rather than forgotten.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from poster.errors import StateError
+from poster.frozen import frozen
 from poster.store.files import StateFiles, check_tables, encode_mark
 
 TYPE_CHECKING = False  # as typing's, which this module needs nothing else from
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from poster.store.change import Change
 
 
-@dataclass(frozen=True)
+@frozen
 class JournalScan:
     """What a journal file holds: its generation, its complete changes, and where they end."""
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from poster.frozen import frozen
 from poster.store.files import StateFiles
 from poster.store.place import fd_id, file_id, read_holder
 
 
-@dataclass(frozen=True)
+@frozen
 class Holder:
     """The process that holds the state's lock, as it said when it took it."""
 
@@ -23,7 +23,7 @@ class Holder:
     pid: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Lock:
     """The descriptors a writing process keeps locked: the directory and ``poster.lock``."""
 

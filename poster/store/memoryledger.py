@@ -7,9 +7,9 @@ stored state, never builds their classes.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poster.frozen import frozen
 from poster.models import State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from poster.store.ledger import Ledger
 
 
-@dataclass(frozen=True)
+@frozen
 class Delivery:
     """The latest known state of one item at one destination."""
 
@@ -31,7 +31,7 @@ class Delivery:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Recall:
     """What a ledger knows of one read's items, asked once for all of them."""
 

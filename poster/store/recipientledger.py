@@ -15,11 +15,11 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from poster.errors import StateError, UsageError
+from poster.frozen import frozen
 from poster.store.change import Change
 from poster.store.files import RECIPIENTS_FOLDER, Tables
 from poster.store.journal import JournalStorage
@@ -49,7 +49,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@frozen
 class ItemOutcome:
     """How one item's recipients stand: counts per state and reasons per failure."""
 
@@ -64,7 +64,7 @@ class ItemOutcome:
     failed_reasons: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class OptOut:
     """A number a gateway reported as opted out or blacklisted, and when."""
 
@@ -73,7 +73,7 @@ class OptOut:
     since: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class OpenBatch:
     """A batch whose answer is not in: its item, size, state and why."""
 
@@ -84,7 +84,7 @@ class OpenBatch:
     why: str
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusUpdate:
     """A delivery status from a callback or a poll, for a message id or an (item, phone)."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from poster.destinations.decisiontelecom.api import DecisionTelecomClient
@@ -17,6 +16,7 @@ from poster.destinations.decisiontelecom.schema import (
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
 from poster.errors import CallbackError, RetryLater
+from poster.frozen import frozen
 from poster.store.recipientstate import DELIVERED, FAILED
 
 CONCURRENCY = 4
@@ -35,7 +35,7 @@ NO_BALANCE = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Sending:
     """How every message of one destination is sent: sender, procedure, TTL, 2-Way."""
 

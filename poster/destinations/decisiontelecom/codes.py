@@ -17,9 +17,10 @@ each:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from poster.frozen import frozen
 
 RETRY = "retry"
 FATAL = "fatal"
@@ -29,7 +30,7 @@ REJECT_RECIPIENT = "reject-recipient"
 INVALID_PARAMETER = "Invalid Parameter: "
 
 
-@dataclass(frozen=True)
+@frozen
 class ErrorEntry:
     """One documented error: its name and message as the gateway sends them, action and hint."""
 
@@ -93,7 +94,7 @@ PARAM_ACTIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
 """What an "Invalid Parameter: <param>" error means, by the parameter it names."""
 
 
-@dataclass(frozen=True)
+@frozen
 class GatewayError:
     """An error answer: the HTTP status and the gateway's error object, if it sent one."""
 

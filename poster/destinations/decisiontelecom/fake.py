@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from poster.destinations.decisiontelecom.fakestate import Answer, Gateway
+from poster.frozen import frozen
 from poster.sandbox import httpio
 from poster.sandbox.httpio import Server, Serving
 
@@ -33,7 +34,7 @@ CALLBACK_TIMEOUT = httpx.Timeout(2.0)
 POLL_SECONDS = 0.05
 
 
-@dataclass(frozen=True)
+@frozen
 class Callback:
     """One callback the fake made: where, what, and the receiver's HTTP status (0: failed)."""
 

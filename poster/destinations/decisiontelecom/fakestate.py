@@ -33,6 +33,7 @@ from typing import Any
 
 from poster.destinations.decisiontelecom.rules import TWO_WAY_TYPES, send_problem
 from poster.destinations.decisiontelecom.schema import MessageStatus, message_id
+from poster.frozen import frozen
 
 DEFAULT_TTL = 86400
 """No validity_period: "Viber will try to deliver the message for up to 1 day"."""
@@ -52,7 +53,7 @@ INTERNAL = (
 TOPUP = (402, "Topup balance is required", "User balance is empty", 3)
 
 
-@dataclass(frozen=True)
+@frozen
 class Answer:
     """What the server does for one call: JSON after ``delay`` seconds, raw bytes, or hang up."""
 
@@ -64,7 +65,7 @@ class Answer:
     drop: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Accepted:
     """One message the fake took, as the subscriber's phone would get it."""
 

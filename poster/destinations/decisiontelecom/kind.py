@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from poster.destinations.gateway.destination import (
 )
 from poster.destinations.gateway.kindbase import GatewayKindBase
 from poster.destinations.gateway.pictures import explain
+from poster.frozen import frozen
 from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.sandbox.fakes import Fake
@@ -46,7 +46,7 @@ def _source_addr(value: object, ctx: v.Context) -> str:
     return name
 
 
-@dataclass(frozen=True)
+@frozen
 class DecisionTelecomSettings:
     """A DecisionTelecom destination's settings: the shared gateway ones, sender and purpose."""
 

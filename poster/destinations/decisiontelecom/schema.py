@@ -12,12 +12,12 @@ document is silent, one line each:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 from poster.destinations import REDACTED
 from poster.errors import CallbackError
+from poster.frozen import frozen
 
 SEND_ENDPOINT = "send-viber"
 STATUS_ENDPOINT = "receive-viber"
@@ -69,7 +69,7 @@ def _auth_view() -> dict[str, str]:
     return {"Authorization": f"Basic {REDACTED}", "Content-Type": "application/json"}
 
 
-@dataclass(frozen=True)
+@frozen
 class SendRequest:
     """One Viber message to one phone number (send-viber takes one destination_addr a call)."""
 
@@ -108,7 +108,7 @@ class SendRequest:
         return {"endpoint": SEND_ENDPOINT, "headers": _auth_view(), "json": self.body()}
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusRequest:
     """A question for the status of one message sent in the last 5 days."""
 
@@ -123,7 +123,7 @@ class StatusRequest:
         return {"endpoint": STATUS_ENDPOINT, "headers": _auth_view(), "json": self.body()}
 
 
-@dataclass(frozen=True)
+@frozen
 class RecipientResult:
     """What the gateway did with a message for one phone: accepted with an id, or refused."""
 
@@ -137,7 +137,7 @@ class RecipientResult:
     hint: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusResult:
     """The current status of one message, from receive-viber or a status callback."""
 
@@ -155,7 +155,7 @@ class StatusResult:
         return self.status is MessageStatus.DELIVERED
 
 
-@dataclass(frozen=True)
+@frozen
 class IncomingMessage:
     """A subscriber's reply to a 2-Way message (message_type 206 or 208)."""
 

@@ -8,13 +8,14 @@ sends through any adapter to a recipients file, batch by batch, through the reci
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from poster.config import values as v
 from poster.config.feedkeys import Key
+from poster.frozen import frozen
 from poster.store.recipientledger import StatusUpdate
 
 __all__ = [
@@ -32,7 +33,7 @@ PICTURE = "picture"
 """The message types a gateway kind composes: text, or text + image + button."""
 
 
-@dataclass(frozen=True)
+@frozen
 class GatewayMessage:
     """One item as a gateway sends it, composed within the gateway's limits."""
 
@@ -57,7 +58,7 @@ class GatewayMessage:
         return {name: value for name, value in fields.items() if value is not None}
 
 
-@dataclass(frozen=True)
+@frozen
 class BatchOutcome:
     """What one request to the gateway did, per phone; phones named in neither map stay open."""
 
@@ -109,7 +110,7 @@ class Adapter(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@frozen
 class GatewaySettings:
     """The section keys every gateway kind shares, checked."""
 

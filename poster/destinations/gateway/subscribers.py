@@ -7,11 +7,11 @@ gateway accepted, what it reported delivered, read or failed, and who opted out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.frozen import frozen
 from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_path
 
 RECENT_ITEMS = 10
@@ -21,7 +21,7 @@ COUNTS = ("accepted", "delivered", "read", "failed", "rejected", "uncertain")
 HEADER = ("DESTINATION", "FEED", "KEY", *(name.upper() for name in COUNTS))
 
 
-@dataclass(frozen=True)
+@frozen
 class ItemSubscribers:
     """How one item's recipients stand at one gateway destination."""
 
@@ -30,7 +30,7 @@ class ItemSubscribers:
     outcome: ItemOutcome
 
 
-@dataclass(frozen=True)
+@frozen
 class GatewaySubscribers:
     """One gateway destination: its recent items' counts and how many numbers opted out."""
 

@@ -36,6 +36,7 @@ from poster.errors import (
     DeliveryUncertain,
     DestinationFatal,
 )
+from poster.frozen import frozen
 from poster.store.recipientstate import DELIVERED as LEDGER_DELIVERED
 from poster.store.recipientstate import FAILED
 
@@ -48,13 +49,17 @@ CALLBACK_MAX = 4096
 BLACKLISTED = "number is blacklisted"
 
 
-@dataclass(frozen=True)
+@frozen
 class SendOptions:
     """What a destination adds to every ``im/send``: sender, TTL and the SMS fallback's source."""
 
     sender: str | None = None
     ttl: timedelta | None = None
     sms_source: str | None = None
+
+
+NO_OPTIONS = SendOptions()
+"""A destination that sets no sender, TTL or SMS fallback."""
 
 
 @dataclass
@@ -80,7 +85,7 @@ class IntelTeleAdapter:
     def __init__(
         self,
         client: IntelTeleClient,
-        options: SendOptions = SendOptions(),
+        options: SendOptions = NO_OPTIONS,
         callback_url: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.client = client

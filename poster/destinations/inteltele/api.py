@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
@@ -40,6 +40,7 @@ from poster.destinations.inteltele.schema import (
     StatusRequest,
 )
 from poster.errors import DestinationFatal, MessageRejected
+from poster.frozen import frozen
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ NOT_A_NUMBER = "not a phone number in international format (not sent)"
 SEND, STATUS, BALANCE, CREDIT, RATES = "im/send", "im/status", "balance", "credit", "rates"
 
 
-@dataclass(frozen=True)
+@frozen
 class Credentials:
     """The account's username and API key; the key never shows in a repr."""
 

@@ -7,7 +7,6 @@ This is the one edge where httpx errors, HTTP statuses and the gateway's error t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -24,6 +23,7 @@ from poster.errors import (
 )
 from poster.fetch import apicall
 from poster.fetch.headers import parse_retry_after
+from poster.frozen import frozen
 
 ANSWER_MAX = 4 * 1024 * 1024
 """Answers above this are not read: the rates table, the largest, is a few KB."""
@@ -33,7 +33,7 @@ _REJECTING_HTTP = frozenset({400, 413, 414, 422})
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@frozen
 class ReadAnswer:
     """Who asks what: the destination's name, the endpoint, and whether the call sends."""
 

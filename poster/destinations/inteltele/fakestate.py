@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from poster.destinations.inteltele.rules import normalise_number, send_problems
+from poster.frozen import frozen
 
 PREFIXES: Mapping[str, tuple[str, str]] = {
     "380": ("ua", "255"), "49": ("de", "262"), "44": ("gb", "234"), "7": ("ru", "250"),
@@ -47,7 +48,7 @@ TIME_FORMATS = {"datetime": "%Y-%m-%d %H:%M:%S", "date": "%Y-%m-%d", "time": "%H
 PENDING = "enroute"
 
 
-@dataclass(frozen=True)
+@frozen
 class Reply:
     """What the server writes back: an HTTP status and a JSON body (None = drop the line)."""
 
@@ -57,7 +58,7 @@ class Reply:
     delay: float = 0.0
 
 
-@dataclass(frozen=True)
+@frozen
 class Delivery:
     """One accepted message to one phone, as that phone would get it."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, cast
 
@@ -25,6 +24,7 @@ from poster.destinations.inteltele.adapter import IntelTeleAdapter, SendOptions
 from poster.destinations.inteltele.api import DEFAULT_BASE_URL, SEND, Credentials, IntelTeleClient
 from poster.destinations.inteltele.rules import TTL_MAX, TTL_MIN, valid_sms_source
 from poster.destinations.inteltele.schema import redacted
+from poster.frozen import frozen
 from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.sandbox.fakes import Fake
@@ -43,7 +43,7 @@ def _sms_source(value: object, ctx: v.Context) -> str:
     return source
 
 
-@dataclass(frozen=True)
+@frozen
 class IntelTeleSettings:
     """An Intel Tele destination's settings: the shared gateway ones and the account's."""
 

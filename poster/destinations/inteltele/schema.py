@@ -6,9 +6,10 @@ Money is ``Decimal`` parsed from the API's text ("0.186440"), so costs add up ex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from poster.frozen import frozen
 
 REDACTED = "***"
 
@@ -18,7 +19,7 @@ FINAL_STATUSES = frozenset({"delivrd", "unknown", "rejectd", "expired", "undeliv
 DELIVERED = "delivrd"
 
 
-@dataclass(frozen=True)
+@frozen
 class SendRequest:
     """One IM message for one or more phone numbers (``im/send``); None leaves a param out."""
 
@@ -52,7 +53,7 @@ class SendRequest:
         return redacted(self.params())
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusRequest:
     """A question about the state of sent messages (``im/status``)."""
 
@@ -79,7 +80,7 @@ def redacted(params: Mapping[str, str]) -> dict[str, str]:
     return {"username": REDACTED, "api_key": REDACTED, **params}
 
 
-@dataclass(frozen=True)
+@frozen
 class RecipientResult:
     """What the gateway did with one phone number of a send."""
 
@@ -96,7 +97,7 @@ class RecipientResult:
     hint: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class SendResult:
     """The outcome of one ``im/send`` call, one record per phone number asked for."""
 
@@ -120,7 +121,7 @@ class SendResult:
         return sum((r.cost or Decimal(0) for r in self.accepted), Decimal(0))
 
 
-@dataclass(frozen=True)
+@frozen
 class MessageStatus:
     """The state of one sent message, from ``im/status`` or the status callback."""
 
@@ -142,7 +143,7 @@ class MessageStatus:
         return self.status == DELIVERED
 
 
-@dataclass(frozen=True)
+@frozen
 class Rate:
     """The price of one message to one network of one country."""
 
@@ -151,7 +152,7 @@ class Rate:
     """True when only delivered messages are paid for (the document's second param, 1)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Estimate:
     """What sending one message to some numbers would cost at most."""
 
@@ -160,7 +161,7 @@ class Estimate:
     """Countries with no rate: sending there fails with "no route to country"."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Rates:
     """The account's prices: country code -> network code ("" = all networks) -> rate."""
 

@@ -16,7 +16,6 @@ Message ids kept in the recipient ledger: ``bulk:<uuid>/<phone>``, ``quick:<id>`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +34,7 @@ from poster.destinations.smsby.schema import (
     RecipientResult,
 )
 from poster.errors import CallbackError, DeliveryError
+from poster.frozen import frozen
 from poster.store.recipientledger import StatusUpdate
 from poster.store.recipientstate import DELIVERED, FAILED, READ
 
@@ -54,7 +54,7 @@ NO_BALANCE = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Route:
     """How this destination reaches its subscribers: the mode and the ids it sends with."""
 

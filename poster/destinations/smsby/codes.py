@@ -10,9 +10,9 @@ their patterns also match the usual wordings, so an unseen variant still lands o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from poster.errors import DeliveryError, DestinationFatal, MessageRejected, RetryLater
+from poster.frozen import frozen
 
 RETRY = "retry"
 FATAL = "fatal"
@@ -20,7 +20,7 @@ REJECT = "reject"
 REJECT_RECIPIENT = "reject-recipient"
 
 
-@dataclass(frozen=True)
+@frozen
 class ErrorRule:
     """One error of the gateway: how it shows, what poster does, what an operator should do."""
 
@@ -126,7 +126,7 @@ def recipient_rule(error_code: int, text: str = "") -> ErrorRule:
     return _BY_KEY[RECIPIENT_CODES.get(error_code, "no-route")]
 
 
-@dataclass(frozen=True)
+@frozen
 class Refusal:
     """An answer in which the gateway said no: the rule, its own words, where it came from."""
 

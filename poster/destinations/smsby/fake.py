@@ -23,7 +23,6 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -34,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from poster.destinations.smsby.fakerules import Delivery, Reply
 from poster.destinations.smsby.fakestate import Gateway
+from poster.frozen import frozen
 from poster.sandbox.httpio import Server, Serving, answer
 
 READ_MAX_BYTES = 1024 * 1024
@@ -56,7 +56,7 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True)
+@frozen
 class Seen:
     """One request as the fake read it, for tests to check where each parameter travelled."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from poster.destinations.smsby.schema import (
     MESSAGE_TYPES,
     TYPE_MESSAGES,
 )
+from poster.frozen import frozen
 
 TEXT_MAX = 1000
 CAPTION_MAX = 30
@@ -78,7 +79,7 @@ PARAMS: Mapping[str, tuple[Param, ...]] = {
 """Each table of the document: where every parameter must be, its type, whether required."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Reply:
     """One answer: HTTP status, JSON body and extra headers."""
 
@@ -96,7 +97,7 @@ class Refused(Exception):
         super().__init__(reason)
 
 
-@dataclass(frozen=True)
+@frozen
 class Delivery:
     """One message to one phone: what the subscriber's phone gets, and how far it went."""
 

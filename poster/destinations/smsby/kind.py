@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from poster.destinations.gateway.pictures import explain
 from poster.destinations.smsby import compose
 from poster.destinations.smsby.adapter import BULK, LIST, LIST_PREFIX, QUICK, Route
 from poster.errors import ConfigError, ConfigProblem, MessageRejected
+from poster.frozen import frozen
 from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.recipients import Recipients
@@ -50,7 +50,7 @@ def forward_minutes(value: object, _ctx: v.Context) -> int:
     return int(minutes)
 
 
-@dataclass(frozen=True)
+@frozen
 class SmsBySettings:
     """A checked ``kind = "smsby"`` section: the shared gateway keys and SMS.BY's own."""
 

@@ -6,9 +6,10 @@ payload it becomes and a ``redacted()`` view of it, with the token replaced by `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from poster.frozen import frozen
 
 REDACTED = "***"
 
@@ -33,7 +34,7 @@ def _set(**fields: object) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-@dataclass(frozen=True)
+@frozen
 class Content:
     """The ``content`` object of one ``sendBulkViber`` message: text, image or button."""
 
@@ -54,7 +55,7 @@ class Content:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Personal:
     """One entry of a ``personal`` delivery list: its own phone, text and button link."""
 
@@ -67,7 +68,7 @@ class Personal:
         return _set(phone=self.phone, text=self.text, button_link=self.button_link)
 
 
-@dataclass(frozen=True)
+@frozen
 class BulkMessage:
     """One mailing of a ``sendBulkViber`` request: sender, name, content and delivery list."""
 
@@ -97,7 +98,7 @@ class BulkMessage:
         return tuple(e.phone if isinstance(e, Personal) else e for e in self.delivery_list)
 
 
-@dataclass(frozen=True)
+@frozen
 class BulkRequest:
     """A ``sendBulkViber`` request: the mailings and where to report on them."""
 
@@ -114,7 +115,7 @@ class BulkRequest:
         return self.payload(REDACTED)
 
 
-@dataclass(frozen=True)
+@frozen
 class FormContent:
     """What a v2 send method carries: ``type_message`` and its message, image or button."""
 
@@ -135,7 +136,7 @@ class FormContent:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class QuickMessage:
     """A ``sendQuickViberMessage`` request: one message to one phone, optional SMS forwarding."""
 
@@ -164,7 +165,7 @@ class QuickMessage:
         return self.form(REDACTED)
 
 
-@dataclass(frozen=True)
+@frozen
 class ListMessage:
     """A ``sendViberMessageList`` request: one message to a list kept by the gateway."""
 
@@ -191,7 +192,7 @@ class ListMessage:
         return self.form(REDACTED)
 
 
-@dataclass(frozen=True)
+@frozen
 class RecipientResult:
     """What became of one phone: accepted or not, ids, the gateway's own words, the cost."""
 
@@ -206,7 +207,7 @@ class RecipientResult:
     """Empty when accepted, else what poster does: usually ``reject-recipient``."""
 
 
-@dataclass(frozen=True)
+@frozen
 class BulkAccepted:
     """The answer to ``sendBulkViber``: the ``uuid`` to ask ``statusBulkViber`` about."""
 
@@ -214,7 +215,7 @@ class BulkAccepted:
     success: str
 
 
-@dataclass(frozen=True)
+@frozen
 class MailingStatus:
     """One mailing of a ``statusBulkViber`` answer with the status of each phone."""
 
@@ -224,7 +225,7 @@ class MailingStatus:
     recipients: tuple[RecipientResult, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class MailingError:
     """One ``errors`` entry of a ``statusBulkViber`` answer: a mailing the gateway refused."""
 
@@ -234,7 +235,7 @@ class MailingError:
     hint: str
 
 
-@dataclass(frozen=True)
+@frozen
 class BulkStatus:
     """The ``statusBulkViber`` answer: mailings with per-phone statuses, and refused mailings."""
 
@@ -242,7 +243,7 @@ class BulkStatus:
     errors: tuple[MailingError, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ListDraft:
     """The answer to ``sendViberMessageList``: a mailing that waits for ``confirmViberMessage``."""
 
@@ -250,7 +251,7 @@ class ListDraft:
     count_subscribers: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Mailing:
     """One mailing as ``getViberMessages`` and ``getViberMessageData`` describe it."""
 
@@ -266,7 +267,7 @@ class Mailing:
     cost: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ViberName:
     """A Viber sender name of the account, as ``getVibernames`` lists it."""
 
@@ -274,7 +275,7 @@ class ViberName:
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class SubscriberList:
     """A mailing list kept by the gateway, as ``getSubscriberLists`` lists it."""
 

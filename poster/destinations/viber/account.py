@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from poster.destinations import Account
 from poster.destinations.viber.answers import WebhookResult
 from poster.destinations.viber.api import ViberChannel
+from poster.frozen import frozen
 from poster.secrets import section
 
 
-@dataclass(frozen=True)
+@frozen
 class ViberAdmin:
     """The account and webhook calls of one opened channel."""
 

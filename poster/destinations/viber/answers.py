@@ -7,13 +7,13 @@ and posts nothing, builds none of these classes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from poster.destinations.viber.codes import advice, describe
+from poster.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Member:
     """One admin of the channel as listed by ``get_account_info``."""
 
@@ -26,7 +26,7 @@ class Member:
         return f"{self.name} ({self.id}, {self.role})"
 
 
-@dataclass(frozen=True)
+@frozen
 class AccountInfo:
     """The channel's id, name and admins as registered in Viber."""
 
@@ -39,7 +39,7 @@ class AccountInfo:
         return tuple(m for m in self.members if m.role == "superadmin")
 
 
-@dataclass(frozen=True)
+@frozen
 class WebhookResult:
     """Viber's answer to ``set_webhook``, with an explanation in plain words."""
 

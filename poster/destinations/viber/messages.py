@@ -7,7 +7,6 @@ Every limit comes from ``viber-channels-post-api.txt`` ("Message types"). A mess
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from poster.destinations.viber.apilimits import BODY_MAX_BYTES as BODY_MAX_BYTES
@@ -21,11 +20,12 @@ from poster.destinations.viber.apilimits import URL_TEXT_MAX as URL_TEXT_MAX
 from poster.destinations.viber.apilimits import VIDEO_DURATION_MAX as VIDEO_DURATION_MAX
 from poster.destinations.viber.body import encode as encode
 from poster.destinations.viber.body import envelope as envelope
+from poster.frozen import frozen
 
 MESSAGE_TYPES = ("text", "picture", "video", "file", "url", "location", "contact", "sticker")
 
 
-@dataclass(frozen=True)
+@frozen
 class TextMessage:
     """A text post (``text`` at most 7000 characters)."""
 
@@ -37,7 +37,7 @@ class TextMessage:
         return {"type": self.type, "text": self.text}
 
 
-@dataclass(frozen=True)
+@frozen
 class PictureMessage:
     """A JPEG picture with a caption (``text`` at most 768, may be empty)."""
 
@@ -54,7 +54,7 @@ class PictureMessage:
         return body
 
 
-@dataclass(frozen=True)
+@frozen
 class VideoMessage:
     """An MP4 video; ``size`` is required, ``duration`` at most 180 seconds."""
 
@@ -74,7 +74,7 @@ class VideoMessage:
         return body
 
 
-@dataclass(frozen=True)
+@frozen
 class FileMessage:
     """A file; ``size`` is required, ``file_name`` at most 256 with an extension."""
 
@@ -93,7 +93,7 @@ class FileMessage:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class UrlMessage:
     """A link (``media`` at most 2000) with an optional description (at most 120)."""
 
@@ -109,7 +109,7 @@ class UrlMessage:
         return body
 
 
-@dataclass(frozen=True)
+@frozen
 class LocationMessage:
     """A map pin; latitude within ±90, longitude within ±180."""
 
@@ -122,7 +122,7 @@ class LocationMessage:
         return {"type": self.type, "location": {"lat": str(self.lat), "lon": str(self.lon)}}
 
 
-@dataclass(frozen=True)
+@frozen
 class ContactMessage:
     """A contact card (name at most 28, phone number at most 18 characters)."""
 
@@ -138,7 +138,7 @@ class ContactMessage:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class StickerMessage:
     """A Viber sticker by its numeric id."""
 

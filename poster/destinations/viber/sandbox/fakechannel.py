@@ -32,6 +32,7 @@ from poster.destinations.viber.sandbox.rules import (
     check_sender,
 )
 from poster.destinations.viber.sandbox.webhook import call_problem, url_problem
+from poster.frozen import frozen
 
 DEFAULT_MEMBERS: tuple[Mapping[str, str], ...] = (
     {"id": "sandbox-superadmin=", "name": "Sandbox Admin", "role": "superadmin"},
@@ -49,7 +50,7 @@ FAULT_KINDS = ("rate_limit", "http500", "drop", "drop_before", "slow:<seconds>")
 WebhookCaller = Callable[[str, str], str | None]
 
 
-@dataclass(frozen=True)
+@frozen
 class Fault:
     """One injected misbehaviour for one ``/post`` call."""
 
@@ -75,7 +76,7 @@ def parse_fault(text: str) -> Fault:
     raise ValueError(f"unknown fault {text!r}; use one of {', '.join(FAULT_KINDS)}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Reply:
     """What the server does for one call: a JSON body after ``delay`` seconds, or hang up."""
 

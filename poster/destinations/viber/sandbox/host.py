@@ -6,7 +6,6 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,10 +19,11 @@ from poster.destinations.viber.sandbox.session import (
     serve_media,
 )
 from poster.fetch.feed import make_client
+from poster.frozen import frozen
 from poster.sandbox.hooks import SandboxHost
 
 
-@dataclass(frozen=True)
+@frozen
 class PassChannel:
     """A sandbox channel one pass posts to, and the configuration rerouted to it."""
 
@@ -55,7 +55,7 @@ class PassChannel:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class StudioChannel:
     """A studio re-rendering onto its sandbox channel's page."""
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from poster.frozen import frozen
 
 OK = 0
 INVALID_URL = 1
@@ -42,7 +43,7 @@ MEDIA_MAX_BYTES = 50 * 1024 * 1024
 MESSAGE_TYPES = ("text", "picture", "video", "file", "location", "contact", "sticker", "url")
 
 
-@dataclass(frozen=True)
+@frozen
 class Rejection:
     """Why the API refuses a request: an error code and a message in words."""
 

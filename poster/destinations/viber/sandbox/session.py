@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT, Sandbox
 from poster.errors import HostError, WebhookError
+from poster.frozen import frozen
 from poster.media.setup import files_folder
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ SAMPLES_FOLDER = "samples"
 """The folder beside feeds.toml whose pictures the sandbox serves at /samples/."""
 
 
-@dataclass(frozen=True)
+@frozen
 class SandboxSession:
     """A running sandbox channel and the configuration and token that post to it."""
 
