@@ -18,39 +18,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, FrozenInstanceError, InitVar, dataclass, field, fields
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import Any, TypeVar, dataclass_transform
 
 __all__ = ["frozen"]
 
 _T = TypeVar("_T")
 
 
-@overload
-def frozen(cls: type[_T], /) -> type[_T]: ...
-
-
-@overload
-def frozen(*, init: bool = True) -> Callable[[type[_T]], type[_T]]: ...
-
-
 @dataclass_transform(frozen_default=True, field_specifiers=(field, Field))
-def frozen(cls: type[_T] | None = None, /, *, init: bool = True) -> Any:
-    """Make ``cls`` a frozen dataclass; with ``init=False`` it keeps its own ``__init__``."""
-
-    def make(cls: type[_T]) -> type[_T]:
-        return _make(cls, init)
-
-    return make if cls is None else make(cls)
-
-
-def _make(cls: type[_T], init: bool) -> type[_T]:
-    """Read the fields through ``dataclasses``, then give ``cls`` a frozen record's methods."""
+def frozen(cls: type[_T], /) -> type[_T]:
+    """Make ``cls`` a frozen dataclass; a class's own ``__init__`` is kept, as dataclass does."""
     documented = bool(cls.__dict__.get("__doc__"))
     made: Any = dataclass(init=False, repr=False, eq=False)(cls)
     _refuse_unsupported(made)
     every = fields(made)
     written = made.__dict__
-    if init and "__init__" not in written:
+    if "__init__" not in written:
         _attach(made, "__init__", _init(made, every))
     if "__repr__" not in written:
         _attach(made, "__repr__", _repr(made, [f.name for f in every if f.repr]))

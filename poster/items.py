@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _new = object.__new__
 
 
-@frozen(init=False)
+@frozen
 class Media:
     """A linked media object: an image, an enclosure or an attachment."""
 
@@ -35,24 +35,6 @@ class Media:
     """Whether ``mime_type`` and ``length`` come from the media itself rather than the feed."""
     failed: str | None = None
     """Why the media could not be probed (unreachable, refused): no destination should fetch it."""
-
-    def __init__(
-        self,
-        url: str,
-        mime_type: str | None = None,
-        length: int | None = None,
-        duration: int | None = None,
-        title: str | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        probed: bool = False,
-        failed: str | None = None,
-    ) -> None:
-        # One update of the instance's dict instead of a frozen setattr per field, as Item.
-        self.__dict__.update(
-            url=url, mime_type=mime_type, length=length, duration=duration, title=title,
-            width=width, height=height, probed=probed, failed=failed,
-        )  # fmt: skip
 
     @classmethod
     def of(cls, url: str, mime_type: str | None, length: int | None) -> Media:
@@ -179,7 +161,7 @@ def _text_of(html: str) -> str:
     return html_to_text(html)
 
 
-@frozen(init=False)
+@frozen
 class Item:
     """One normalized feed entry, whatever format it came from.
 
