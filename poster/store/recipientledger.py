@@ -286,6 +286,10 @@ class RecipientLedger:
             self.suppress(phone, reason or "opted out")
         return len(rows)
 
+    def knows(self, ref: str | tuple[str, str]) -> bool:
+        """Tell whether ``ref`` names a message this ledger recorded as accepted."""
+        return self._state.locate(ref if isinstance(ref, str) else list(ref)) is not None
+
     def record_status(self, ref: str | tuple[str, str], status: str, reason: str = "") -> bool:
         """Record one delivery status; return whether it named a known message."""
         return self.record_statuses([StatusUpdate(ref, status, reason)]) == 1

@@ -44,6 +44,8 @@ recorded in one write, so two fsyncs serve a group however many requests it take
 leaves at most one group uncertain."""
 RESULTS_MAX = 100
 """Recipients named one by one in a receipt; past this, the rest are only counted."""
+EARLY_MAX = 10_000
+"""Statuses kept, at most, for messages whose group's answers are not recorded yet."""
 
 
 def item_ref(feed: str, key: str) -> str:
@@ -141,6 +143,10 @@ class GatewayDestination:
         self.group_size = group_size
         self.address = address or CallbackAddress()
         self._lock = threading.Lock()
+        self._sending = 0
+        """Groups whose answers are not recorded yet."""
+        self._early: list[StatusUpdate] = []
+        """Statuses that came before the answer naming their message was recorded."""
 
     @property
     def name(self) -> str:
@@ -212,16 +218,31 @@ class GatewayDestination:
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> int:
         """Read one status callback and record it; raise ``CallbackError`` when it is unreadable.
 
-        Only message ids this destination sent are recorded; the count says how many those were.
+        Only message ids this destination sent are recorded (or kept, see ``record``); the count
+        says how many those were.
         """
         return self.record(self.adapter.callback(method, query, body))
 
     def record(self, updates: Sequence[StatusUpdate]) -> int:
-        """Record delivery statuses (and opt-outs) in the ledger; return how many were known."""
+        """Record delivery statuses (and opt-outs) in the ledger; return how many were known.
+
+        A group's answers are recorded together after its last request, so a gateway may
+        report a message poster has not recorded yet: while a group is being sent, such a
+        status is kept (up to ``EARLY_MAX``) and recorded with the group's answers, and counts
+        as known.
+        """
         if not updates:
             return 0
         with self._lock:
-            return self.ledger.record_statuses(updates)
+            if not self._sending:
+                return self.ledger.record_statuses(updates)
+            known: list[StatusUpdate] = []
+            early: list[StatusUpdate] = []
+            for update in updates:
+                (known if self.ledger.knows(update.ref) else early).append(update)
+            kept = early[: max(0, EARLY_MAX - len(self._early))]
+            self._early += kept
+            return self.ledger.record_statuses(known) + len(kept)
 
     def _within_cap(self, todo: tuple[str, ...]) -> tuple[str, ...]:
         """Keep the recipients today's cap allows, in order; the rest wait for the next day."""
@@ -271,22 +292,46 @@ class GatewayDestination:
         """Record a group's intent in one write, send its requests, record their answers in one."""
         with self._lock:
             batch_id = self.ledger.record_intent(item, phones)
+            self._sending += 1
         answers = Answers()
         size = max(1, self.adapter.batch_size)
-        futures = [
-            pool.submit(self._one_request, message, batch, answers, tally)
-            for batch in _chunks(phones, size)
-        ]
-        wait(futures)
-        with self._lock:
-            self.ledger.record_result(
-                batch_id, answers.accepted.keys(), answers.rejected, answers.accepted,
-                answers.opted_out, released=answers.released, why=answers.why,
-            )  # fmt: skip
-            self._tally(answers.accepted, answers.rejected, tally)
-            tally.released += len(answers.released)
+        try:
+            futures = [
+                pool.submit(self._one_request, message, batch, answers, tally)
+                for batch in _chunks(phones, size)
+            ]
+            wait(futures)
+            with self._lock:
+                self.ledger.record_result(
+                    batch_id, answers.accepted.keys(), answers.rejected, answers.accepted,
+                    answers.opted_out, released=answers.released, why=answers.why,
+                )  # fmt: skip
+                self._tally(answers.accepted, answers.rejected, tally)
+                tally.released += len(answers.released)
+        finally:
+            with self._lock:
+                self._sending -= 1
+                self._record_early()
         for future in futures:
             future.result()  # an unforeseen error, its recipients recorded as uncertain above
+
+    def _record_early(self) -> None:
+        """Record the kept statuses whose message is now known; drop the rest once none is sent.
+
+        Called with the lock held, after a group's answers are recorded.
+        """
+        if not self._early:
+            return
+        ledger = self.ledger
+        ledger.record_statuses([update for update in self._early if ledger.knows(update.ref)])
+        self._early = [update for update in self._early if not ledger.knows(update.ref)]
+        if self._early and not self._sending:
+            log.warning(
+                "event=gateway-statuses-dropped destination=%s count=%d "
+                "reason=they name no message poster sent",
+                self._name, len(self._early),
+            )  # fmt: skip
+            self._early = []
 
     def _one_request(
         self, message: GatewayMessage, phones: Sequence[str], answers: Answers, tally: Tally
