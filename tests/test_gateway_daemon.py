@@ -102,6 +102,28 @@ def test_callbacks_reach_the_ledger_through_a_secret_path(project, fake, clock) 
     assert answers == [400, 400, 404]
 
 
+def test_a_callback_before_the_send_is_answered_is_taken(  # type: ignore[no-untyped-def]
+    project, fake, monkeypatch, caplog
+) -> None:
+    """The gateway reports each message delivered before it answers the request that sent it."""
+    write(project, fake, public=True)
+    fake.gateway.pending_for = fake.gateway.deliver_after = 0
+    callbacks: list[int] = []
+    send = fake.gateway._send
+
+    def send_and_report(body):  # type: ignore[no-untyped-def]
+        answer = send(body)
+        callbacks.extend(c.http_status for c in fake.pump())
+        return answer
+
+    monkeypatch.setattr(fake.gateway, "_send", send_and_report)
+    (post,) = project.feeds.publish("city", 1)
+    with running(project):
+        wait_for(lambda: delivered(project, post.guid) == len(PHONES), "the statuses recorded")
+    assert callbacks == [200] * len(PHONES)
+    assert "gateway-callback-refused" not in caplog.text
+
+
 def test_without_a_public_url_the_daemon_polls_for_statuses(project, fake, clock) -> None:  # type: ignore[no-untyped-def]
     write(project, fake, public=False)
     (post,) = project.feeds.publish("city", 1)
