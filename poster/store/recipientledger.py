@@ -45,6 +45,11 @@ STATUSES = (DELIVERED, READ, FAILED)
 _DESTINATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
+def _located(ref: str | tuple[str, str]) -> str | list[str]:
+    """Return a status's reference as the ledger's state looks it up (a pair as a list)."""
+    return ref if isinstance(ref, str) else list(ref)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -274,7 +279,7 @@ class RecipientLedger:
         for update in updates:
             if update.status not in STATUSES:
                 raise ValueError(f"unknown delivery status {update.status!r}")
-            ref = update.ref if isinstance(update.ref, str) else list(update.ref)
+            ref = _located(update.ref)
             found = self._state.locate(ref)
             if found is not None:
                 rows.append([ref, update.status, update.reason])
@@ -286,9 +291,16 @@ class RecipientLedger:
             self.suppress(phone, reason or "opted out")
         return len(rows)
 
-    def knows(self, ref: str | tuple[str, str]) -> bool:
-        """Tell whether ``ref`` names a message this ledger recorded as accepted."""
-        return self._state.locate(ref if isinstance(ref, str) else list(ref)) is not None
+    def partition(
+        self, updates: Iterable[StatusUpdate]
+    ) -> tuple[list[StatusUpdate], list[StatusUpdate]]:
+        """Split ``updates`` into those naming a message recorded as accepted, and the rest."""
+        known: list[StatusUpdate] = []
+        unknown: list[StatusUpdate] = []
+        for update in updates:
+            found = self._state.locate(_located(update.ref))
+            (unknown if found is None else known).append(update)
+        return known, unknown
 
     def record_status(self, ref: str | tuple[str, str], status: str, reason: str = "") -> bool:
         """Record one delivery status; return whether it named a known message."""

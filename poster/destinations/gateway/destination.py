@@ -236,10 +236,7 @@ class GatewayDestination:
         with self._lock:
             if not self._sending:
                 return self.ledger.record_statuses(updates)
-            known: list[StatusUpdate] = []
-            early: list[StatusUpdate] = []
-            for update in updates:
-                (known if self.ledger.knows(update.ref) else early).append(update)
+            known, early = self.ledger.partition(updates)
             kept = early[: max(0, EARLY_MAX - len(self._early))]
             self._early += kept
             return self.ledger.record_statuses(known) + len(kept)
@@ -322,9 +319,8 @@ class GatewayDestination:
         """
         if not self._early:
             return
-        ledger = self.ledger
-        ledger.record_statuses([update for update in self._early if ledger.knows(update.ref)])
-        self._early = [update for update in self._early if not ledger.knows(update.ref)]
+        known, self._early = self.ledger.partition(self._early)
+        self.ledger.record_statuses(known)
         if self._early and not self._sending:
             log.warning(
                 "event=gateway-statuses-dropped destination=%s count=%d "
