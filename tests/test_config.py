@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -281,6 +282,21 @@ def test_full_config_round_trip() -> None:
         ),
     )
     assert config.feed("help_desk") is config.feeds[3]
+
+
+def test_a_feed_is_found_by_name_among_many() -> None:
+    feeds = tuple(FeedConfig(name=f"feed-{i}", url=f"http://127.0.0.1/{i}") for i in range(500))
+    twin = FeedConfig(name="feed-7", url="http://127.0.0.1/twin")
+    config = Config(Path("feeds.toml"), Path("templates"), feeds=(*feeds, twin))
+
+    assert [config.feed(f.name) for f in feeds] == list(feeds)
+    assert config.feed("feed-7") is feeds[7]  # the first of a name, as written
+    assert config.feed("feed-500") is None
+    fewer = replace(config, feeds=feeds[:3])
+    assert fewer.feed("feed-2") is feeds[2]
+    assert fewer.feed("feed-3") is None
+    assert config.feed("feed-3") is feeds[3]
+    assert config == Config(Path("feeds.toml"), Path("templates"), feeds=(*feeds, twin))
 
 
 def test_minimal_config_takes_the_record_defaults() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import field
 from datetime import timedelta
@@ -216,7 +217,14 @@ class Config:
 
     def feed(self, name: str) -> FeedConfig | None:
         """Return the feed called ``name``, if there is one."""
-        return next((f for f in self.feeds if f.name == name), None)
+        return self._feeds_by_name.get(name)
+
+    # The daemon looks a feed up twice a read, and a reload looks up every feed: scanning the
+    # feeds took 0.1 ms a look-up at 10,000 feeds, and over a second a reload.
+    @functools.cached_property
+    def _feeds_by_name(self) -> dict[str, FeedConfig]:
+        """Map each name to its feed, the first of that name as a scan would find it."""
+        return {feed.name: feed for feed in reversed(self.feeds)}
 
     def destination(self, name: str) -> DestinationConfig | None:
         """Return the destination called ``name``, if there is one."""
