@@ -334,6 +334,29 @@ def test_a_resend_feed_sends_its_uncertain_items_again_on_restart(
     assert "event=resend-uncertain feed=news items=1" in logged
 
 
+def test_a_resend_feed_added_by_a_reload_sends_its_uncertain_items_again(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = feeds.publish("news", 1, 2)
+    blog = feeds.publish("blog", 3)
+    project.write(project.table("news", extra='uncertain = "resend"\n'))
+    sandbox.inject("drop")
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 2, "both items to reach the channel")
+        wait_for(lambda: len(run.daemon.store.deliveries(states=[SENT])) == 1, "news-2 sent")
+    assert project.records() == {"news-1": UNCERTAIN, "news-2": SENT}
+    project.write(project.table("blog"))
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 3, "blog's item")
+        project.write(project.table("blog"), project.table("news", extra='uncertain = "resend"\n'))
+        run.reload()
+        wait_for(lambda: len(sandbox.posts) == 4, "news' uncertain item to be sent again")
+    assert texts(sandbox) == titles(first + blog + first[:1])
+    assert project.records() == {"news-1": SENT, "news-2": SENT, "blog-3": SENT}
+    logged = [r.getMessage() for r in caplog.records]
+    assert "event=resend-uncertain feed=news items=1" in logged
+
+
 def test_a_stop_during_a_read_lets_it_end_quietly_without_counting_a_failure(
     project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

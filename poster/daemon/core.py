@@ -370,7 +370,8 @@ class Daemon:
             if feed is not None:
                 self._add_job(self.scheduler, feed, new=len(touched))
         self._relane()
-        resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in change.added])
+        added = set(change.added)
+        resend_uncertain(self.store, [feed for feed in new.feeds if feed.name in added])
         for worker in self.workers.values():
             worker.resume()
         if self.push is not None:
