@@ -7,6 +7,7 @@ waits on the hub's verifications, never on the clock.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,3 +238,18 @@ def test_a_subscription_survives_a_restart(setup: Setup, tmp_path: Path) -> None
 
 def _never(feed: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
     raise AssertionError("nothing is delivered")
+
+
+def test_a_restart_splits_the_subscriptions_an_earlier_release_kept_together(
+    setup: Setup,
+) -> None:
+    sub = setup.subscribe()
+    subscriptions.forget(setup.store, "news")
+    earlier = {"news": subscriptions._to_json(sub)}
+    setup.store.set_meta(subscriptions.META, json.dumps(earlier))
+    again = PushService(
+        setup.store, setup.client, "http://x", wanted=bool, deliver=_never, clock=setup.clock
+    )
+    assert again.get("news") == sub
+    assert setup.store.get_meta(subscriptions.META) is None
+    assert subscriptions.load(setup.store) == {"news": sub}

@@ -145,7 +145,8 @@ def test_status_shows_each_feeds_subscription_and_lease_but_never_its_secret(
     config = load_config(tmp_path / "feeds.toml")
     failed = replace(SUB, feed="blog", state=State.FAILED, error="denied by the hub: no")
     with Store(tmp_path / "state") as store:
-        subscriptions.save(store, {"news": SUB, "blog": failed})
+        subscriptions.save(store, SUB)
+        subscriptions.save(store, failed)
         view = status_view(config, store, NOW + timedelta(seconds=100))
     text = format_status(view)
     assert (
@@ -173,3 +174,55 @@ def test_damaged_subscription_records_are_dropped_not_fatal(tmp_path: Path) -> N
         assert subscriptions.load(store) == {}
         store.set_meta(subscriptions.META, "not json")
         assert subscriptions.load(store) == {}
+
+
+def test_each_subscription_is_kept_in_its_own_document(tmp_path: Path) -> None:
+    many = {
+        f"feed-{i}": replace(SUB, feed=f"feed-{i}", callback=f"callback-{i}") for i in range(1000)
+    }
+    with Store(tmp_path) as store:
+        for sub in many.values():
+            subscriptions.save(store, sub)
+        store.compact()
+        journal = tmp_path / "poster.journal"
+        before = journal.stat().st_size
+        changed = replace(many["feed-500"], state=State.FAILED, error="denied by the hub: no")
+        subscriptions.save(store, changed)
+        subscriptions.forget(store, "feed-7")
+        store.flush()
+        # Two small journal lines, not the 1,000 subscriptions (400 KB) written again.
+        assert 0 < journal.stat().st_size - before < 2_000
+    with Store(tmp_path) as store:
+        kept = subscriptions.load(store)
+    assert kept == {**{n: s for n, s in many.items() if n != "feed-7"}, "feed-500": changed}
+
+
+def test_the_one_document_of_earlier_releases_is_read_and_split(tmp_path: Path) -> None:
+    failed = replace(SUB, feed="blog", state=State.FAILED, error="denied by the hub: no")
+    earlier = {
+        feed: {**subscriptions._to_json(sub)} for feed, sub in (("news", SUB), ("blog", failed))
+    }
+    with Store(tmp_path) as store:
+        store.set_meta(subscriptions.META, json.dumps(earlier))
+        found = subscriptions.load(store)
+        assert found == {"news": SUB, "blog": failed}
+        subscriptions.migrate(store, found)
+        assert store.get_meta(subscriptions.META) is None
+        assert set(store.metas(subscriptions.ENTRY)) == {"websub:news", "websub:blog"}
+        subscriptions.forget(store, "blog")  # a dropped one stays dropped once split
+        assert subscriptions.load(store) == {"news": SUB}
+        subscriptions.migrate(store, {})  # nothing left to split: nothing written
+        assert subscriptions.load(store) == {"news": SUB}
+
+
+def test_a_damaged_subscription_document_drops_only_its_feed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Store(tmp_path) as store:
+        subscriptions.save(store, SUB)
+        store.set_meta(subscriptions.ENTRY + "blog", '{"feed": "blog"}')
+        store.set_meta(subscriptions.ENTRY + "shop", "not json")
+        assert subscriptions.load(store) == {"news": SUB}
+    warned = [r.getMessage() for r in caplog.records]
+    assert "event=websub-state-unreadable feed=blog action=subscribing-again" in warned
+    assert "event=websub-state-unreadable feed=shop action=subscribing-again" in warned

@@ -18,7 +18,16 @@ from poster.daemon.httpserver import Call
 from poster.errors import HubError
 from poster.push import hub, plan
 from poster.push.discover import Advert
-from poster.push.subscriptions import MetaStore, State, Subscription, load, new_subscription, save
+from poster.push.subscriptions import (
+    MetaStore,
+    State,
+    Subscription,
+    forget,
+    load,
+    migrate,
+    new_subscription,
+    save,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,7 @@ class PushService:
         self._clock = clock
         self._lock = threading.RLock()
         self._subs = load(store)
+        migrate(store, self._subs)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="poster-websub", daemon=True)
@@ -202,13 +212,13 @@ class PushService:
         """Keep a subscription in memory and in the state."""
         with self._lock:
             self._subs[sub.feed] = sub
-            save(self._store, self._subs)
+            save(self._store, sub)
 
     def _drop(self, sub: Subscription) -> None:
         """Forget a feed's subscription."""
         with self._lock:
             if self._subs.pop(sub.feed, None) is not None:
-                save(self._store, self._subs)
+                forget(self._store, sub.feed)
 
 
 def _word(text: str) -> str:

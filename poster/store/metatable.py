@@ -30,3 +30,14 @@ class MetaTable(NamedTable):
     def set(self, name: str, value: str) -> None:
         """Keep a named value."""
         self._put(name, {"value": value}, lambda: {"name": name})
+
+    def named(self, prefix: str) -> dict[str, str]:
+        """Return every kept value whose name starts with ``prefix``, by name."""
+        found = {name: self._doc(name) for name in self._ids if name.startswith(prefix)}
+        return {name: str(doc["value"]) for name, doc in found.items() if doc is not None}
+
+    def delete(self, name: str) -> None:
+        """Forget a named value, if one is kept."""
+        doc_id = self._ids.pop(name, None)
+        if doc_id is not None:
+            self._table.remove(doc_ids=[doc_id])

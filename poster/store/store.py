@@ -334,6 +334,16 @@ class Store:
         with self._lock:
             self._meta.set(name, value)
 
+    def metas(self, prefix: str) -> dict[str, str]:
+        """Return every named value whose name starts with ``prefix``, by name."""
+        with self._lock:
+            return self._meta.named(prefix)
+
+    def delete_meta(self, name: str) -> None:
+        """Forget a named value, if one is kept."""
+        with self._lock:
+            self._meta.delete(name)
+
     def prune(self, now: datetime, present: Mapping[str, Container[str]]) -> int:
         """Drop settled records older than the retention, except items their feed still lists.
 
