@@ -80,6 +80,9 @@ class FeedServer:
     def close(self) -> None:
         """Stop serving, wake delayed answers and release the port."""
         self._closing.set()
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._httpd.server_close()  # never served: nothing to stop, only the port to free
+            return
         shut_down(self._httpd)
         self._thread.join()
 
