@@ -84,11 +84,11 @@ def load(store: MetaStore) -> dict[str, Subscription]:
     found = _load_all_at_once(store.get_meta(META))
     for name, text in sorted(store.metas(ENTRY).items()):
         feed = name.removeprefix(ENTRY)
-        try:
-            found[feed] = _from_json(json.loads(text))
-        except (KeyError, TypeError, ValueError):
+        sub = _read_one(feed, _decoded(text))
+        if sub is None:
             found.pop(feed, None)
-            log.warning("event=websub-state-unreadable feed=%s action=subscribing-again", feed)
+        else:
+            found[feed] = sub
     return found
 
 
@@ -101,11 +101,27 @@ def _load_all_at_once(text: str | None) -> dict[str, Subscription]:
         return {}
     found: dict[str, Subscription] = {}
     for feed, fields in raw.items() if isinstance(raw, dict) else ():
-        try:
-            found[feed] = _from_json(fields)
-        except (KeyError, TypeError, ValueError):
-            log.warning("event=websub-state-unreadable feed=%s action=subscribing-again", feed)
+        sub = _read_one(feed, fields)
+        if sub is not None:
+            found[feed] = sub
     return found
+
+
+def _decoded(text: str) -> object:
+    """Return the JSON value of one feed's document, or None when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _read_one(feed: str, fields: object) -> Subscription | None:
+    """Return the subscription a document describes, or None with a warning for a damaged one."""
+    try:
+        return _from_json(fields)
+    except (KeyError, TypeError, ValueError):
+        log.warning("event=websub-state-unreadable feed=%s action=subscribing-again", feed)
+        return None
 
 
 def save(store: MetaStore, sub: Subscription) -> None:
