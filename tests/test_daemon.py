@@ -23,6 +23,7 @@ from support.daemon import (
     RSS,
     TOKEN,
     Feeds,
+    Post,
     Project,
     Running,
     new_project,
@@ -318,13 +319,7 @@ def test_a_lost_answer_is_never_posted_again_until_an_operator_retries_it(
 def test_a_resend_feed_sends_its_uncertain_items_again_on_restart(
     project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = feeds.publish("news", 1, 2)
-    project.write(project.table("news", extra='uncertain = "resend"\n'))
-    sandbox.inject("drop")
-    with running(project) as run:
-        wait_for(lambda: len(sandbox.posts) == 2, "both items to reach the channel")
-        wait_for(lambda: len(run.daemon.store.deliveries(states=[SENT])) == 1, "news-2 sent")
-    assert project.records() == {"news-1": UNCERTAIN, "news-2": SENT}
+    first = _news_1_left_uncertain(project, feeds, sandbox)
     with running(project):
         wait_for(lambda: len(sandbox.posts) == 3, "the uncertain item to be sent again")
     # At least once: the item whose answer was lost arrives a second time, as configured.
@@ -337,14 +332,8 @@ def test_a_resend_feed_sends_its_uncertain_items_again_on_restart(
 def test_a_resend_feed_added_by_a_reload_sends_its_uncertain_items_again(
     project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = feeds.publish("news", 1, 2)
+    first = _news_1_left_uncertain(project, feeds, sandbox)
     blog = feeds.publish("blog", 3)
-    project.write(project.table("news", extra='uncertain = "resend"\n'))
-    sandbox.inject("drop")
-    with running(project) as run:
-        wait_for(lambda: len(sandbox.posts) == 2, "both items to reach the channel")
-        wait_for(lambda: len(run.daemon.store.deliveries(states=[SENT])) == 1, "news-2 sent")
-    assert project.records() == {"news-1": UNCERTAIN, "news-2": SENT}
     project.write(project.table("blog"))
     with running(project) as run:
         wait_for(lambda: len(sandbox.posts) == 3, "blog's item")
@@ -355,6 +344,18 @@ def test_a_resend_feed_added_by_a_reload_sends_its_uncertain_items_again(
     assert project.records() == {"news-1": SENT, "news-2": SENT, "blog-3": SENT}
     logged = [r.getMessage() for r in caplog.records]
     assert "event=resend-uncertain feed=news items=1" in logged
+
+
+def _news_1_left_uncertain(project: Project, feeds: Feeds, sandbox: Sandbox) -> list[Post]:
+    """Run a resend feed whose first post's answer is lost; return both its items."""
+    first = feeds.publish("news", 1, 2)
+    project.write(project.table("news", extra='uncertain = "resend"\n'))
+    sandbox.inject("drop")
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 2, "both items to reach the channel")
+        wait_for(lambda: len(run.daemon.store.deliveries(states=[SENT])) == 1, "news-2 sent")
+    assert project.records() == {"news-1": UNCERTAIN, "news-2": SENT}
+    return first
 
 
 def test_a_stop_during_a_read_lets_it_end_quietly_without_counting_a_failure(
