@@ -8,6 +8,7 @@ show.
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ from poster.models import NextPoll
 from poster.ops import inbox
 from poster.pipeline import outbox
 from poster.store import Store
+from poster.store import journal as journal_module
 from poster.store.ledger import SENT, UNCERTAIN
 
 FATAL = 'poster_channel_fatal{destination="viber"}'
@@ -75,6 +77,17 @@ def project(bare: Project, set_webhook: Callable[[], None]) -> Project:
     return bare
 
 
+def last_read_on_disk(project: Project, feed: str = "news") -> datetime | None:
+    """Return when the feed was last read well, as the state on disk has it."""
+    with Store(project.state, read_only=True) as reader:
+        return reader.feed_state(feed).last_success
+
+
+def not_modified(run: Running, feed: str = "news") -> float:
+    """Return how many of the feed's polls were answered 304."""
+    return run.daemon.metrics.get("poster_fetches_total", result="not_modified", feed=feed)
+
+
 # Tests
 
 
@@ -103,6 +116,59 @@ def test_new_items_are_posted_once_and_unchanged_feeds_are_not_read_again(
     assert "if-none-match" not in asked[0]
     assert asked[-1]["if-none-match"].startswith('"')
     assert project.records() == dict.fromkeys(["news-1", "news-2", "news-3"], SENT)
+
+
+def test_a_read_is_written_with_the_next_change_or_at_the_next_tick(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    feeds.publish("news", 1)
+    project.write(project.table("news"))
+
+    def on_disk() -> datetime | None:
+        return last_read_on_disk(project)
+
+    with running(project, tick=3600) as run:  # no tick comes: only the next change writes
+        wait_for(lambda: len(sandbox.posts) == 1, "the item")
+        wait_for(lambda: not_modified(run) >= 2, "two polls answered 304")
+        written = on_disk()
+        assert written is not None
+        assert run.daemon.store.feed_state("news").last_success > written
+        assert on_disk() == written, "a read answered 304 waits for the next write"
+    in_memory = run.daemon.store.feed_state("news").last_success
+    assert on_disk() == in_memory, "stopping writes what waited"
+    with running(project) as run:
+        wait_for(lambda: not_modified(run) >= 1, "a poll answered 304")
+        seen = run.daemon.store.feed_state("news").last_success
+        assert seen is not None and seen > in_memory
+        wait_for(lambda: (on_disk() or in_memory) >= seen, "the read written at a tick")
+
+
+def test_a_full_disk_at_a_tick_is_logged_once_and_the_reads_are_written_later(
+    project: Project,
+    feeds: Feeds,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feeds.publish("news", 1)
+    project.write(project.table("news"))
+    written = journal_module.append_at
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with running(project) as run:
+        wait_for(lambda: project.records() == {"news-1": SENT}, "the item")
+        monkeypatch.setattr(journal_module, "append_at", full)
+        polls = not_modified(run)
+        wait_for(lambda: not_modified(run) >= polls + 3, "three 304 polls while the disk is full")
+        failed = [r for r in caplog.records if "event=state-write-failed" in r.getMessage()]
+        assert len(failed) == 1, "logged once, not at every tick"
+        assert "full" in failed[0].getMessage()
+        monkeypatch.setattr(journal_module, "append_at", written)
+        last = run.daemon.store.feed_state("news").last_success
+        assert last is not None
+        never = datetime.min.replace(tzinfo=UTC)
+        wait_for(lambda: (last_read_on_disk(project) or never) >= last, "the reads written")
 
 
 def test_a_good_reload_adds_removes_and_changes_feeds_and_logs_each_change(

@@ -429,6 +429,57 @@ def test_a_backlog_is_kept_as_one_document_of_keys_per_read(tmp_path: Path) -> N
         assert reopened.has_history("news") and not reopened.has_history("blog")
 
 
+def test_a_deferred_record_waits_for_the_next_write_or_flush(tmp_path: Path) -> None:
+    with Store(tmp_path, clock=Clock()) as store:
+        with store.deferred():
+            store.record_fetch_ok("news", T0)
+            store.save_validators("news", Validators(etag='"1"'))
+        assert journal_lines(tmp_path) == [], "nothing written when the block ends"
+        with Store(tmp_path, read_only=True) as reader:
+            assert reader.feed_state("news").last_success is None
+        store.record_fetch_ok("blog", T0)  # any write takes the waiting records with it
+        assert [line["table"] for line in journal_lines(tmp_path)] == ["feeds"] * 3
+        with store.deferred():
+            store.record_fetch_ok("news", T0 + timedelta(minutes=1))
+        store.flush()
+        assert len(journal_lines(tmp_path)) == 4
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader.feed_state("news").last_success == T0 + timedelta(minutes=1)
+        assert reader.validators("news") == Validators(etag='"1"')
+
+
+def test_only_the_deferring_thread_waits(tmp_path: Path) -> None:
+    with Store(tmp_path, clock=Clock()) as store:
+        inside, done = threading.Event(), threading.Event()
+
+        def read() -> None:
+            with store.deferred():
+                store.record_fetch_ok("news", T0)
+                inside.set()
+                done.wait(5)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert inside.wait(5)
+        post(store, "a")  # another thread's record is written at once, the waiting one with it
+        done.set()
+        reader.join()
+        tables = [line["table"] for line in journal_lines(tmp_path)]
+        assert tables == ["feeds", "deliveries", "deliveries"]
+        with Store(tmp_path, read_only=True) as other:
+            assert other.is_known("news", "a")
+            assert other.feed_state("news").last_success == T0
+
+
+def test_an_intent_is_written_at_once_inside_a_deferred_block(tmp_path: Path) -> None:
+    with Store(tmp_path, clock=Clock()) as store, store.deferred():
+        store.record_fetch_ok("news", T0)
+        store.record_pending("news", "a", "viber")
+        assert [line["table"] for line in journal_lines(tmp_path)] == ["feeds", "deliveries"]
+        store.record_sent("news", "a", receipt())
+        assert len(journal_lines(tmp_path)) == 2, "an answer may wait: the intent is on disk"
+
+
 def test_seen_records_of_the_first_format_are_honoured_and_not_repeated(tmp_path: Path) -> None:
     shutil.copytree(DATA / "v1", tmp_path, dirs_exist_ok=True)
     with Store(tmp_path, clock=Clock()) as store:

@@ -39,9 +39,7 @@ from poster.daemon.schedule import (
 )
 from poster.daemon.systemd import Notifier, install_signals
 from poster.daemon.worker import LaneWorker, relane
-from poster.errors import (
-    ConfigError,
-)
+from poster.errors import ConfigError, StateError
 from poster.media.setup import media_stage
 from poster.models import Freshness, NextPoll
 from poster.ops import inbox
@@ -92,6 +90,7 @@ class Daemon:
         self._memory = FeedMemory()
         self._last_prune = 0.0
         self._last_trim = time.monotonic()
+        self._write_failure = ""
         self._reads = Reads(self._stop)
         self.push: PushService | None = None
 
@@ -182,7 +181,7 @@ class Daemon:
     def _poll(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items; a stop waits for it."""
         started = _utcnow()
-        with self._reads.feed(name):
+        with self._reads.feed(name), self.store.deferred():
             self._read(name)
         self._reschedule(name, started)
 
@@ -206,7 +205,7 @@ class Daemon:
         feed = self.config.feed(name)
         if feed is None or self._stop.is_set():
             return
-        with self._reads.feed(name):
+        with self._reads.feed(name), self.store.deferred():
             result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
             if isinstance(result, Batch):
                 self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
@@ -308,7 +307,8 @@ class Daemon:
                 self.notifier.watchdog()
 
     def _chores(self) -> None:
-        """Apply operator requests and prune old records now and then."""
+        """Write the reads' records, apply operator requests, prune old records now and then."""
+        self._write_reads()
         lines = inbox.drain(self.state_dir, self.store)
         for line in lines:
             log.info("event=operator-request %s", line)
@@ -324,6 +324,18 @@ class Daemon:
         if now - self._last_trim >= TRIM_EVERY:
             self._last_trim = now
             release_free_memory()
+
+    def _write_reads(self) -> None:
+        """Write what the reads since the last write recorded, with one fsync (Store.deferred)."""
+        try:
+            self.store.flush()
+        except StateError as exc:
+            # The records stay in memory and are written with the next change or tick.
+            if str(exc) != self._write_failure:
+                log.error("event=state-write-failed error=%r", str(exc))
+            self._write_failure = str(exc)
+        else:
+            self._write_failure = ""
 
     def _prune(self) -> None:
         """Drop old records of items gone from their feeds, and of feeds gone from the config."""

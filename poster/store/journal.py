@@ -8,13 +8,15 @@ proportion to what it writes, and start-up never replays more than a quarter of 
 
 Between ``hold()`` and ``release()`` the lines wait in memory and reach the disk together,
 with one fsync, with the next change written ``at_once``, at ``flush()`` or at the release:
-the bytes written are the same, only the waits for the disk are shared. TinyDB stays the
-table and query layer over it (``poster.store.journaldb``).
+the bytes written are the same, only the waits for the disk are shared. Inside ``deferred()``
+a thread's changes wait the same way, for whatever is written next, by any thread, or the next
+``flush()``. TinyDB stays the table and query layer over it (``poster.store.journaldb``).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -89,6 +91,7 @@ class JournalStorage(Storage):
         self._at_once = False
         self._held: list[bytes] = []
         self._held_bytes = 0
+        self._deferring = threading.local()
         try:
             self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
@@ -115,7 +118,7 @@ class JournalStorage(Storage):
 
     def commit(self, change: Change) -> None:
         """Append ``change`` to the journal (or hold it); compact when the journal is large."""
-        if not self._holds or self._at_once:
+        if self._at_once or not (self._holds or getattr(self._deferring, "on", False)):
             self.append_change(change)
             self.compact_if_due()
             return
@@ -139,6 +142,22 @@ class JournalStorage(Storage):
         self._holds -= 1
         if not self._holds and write:
             self.flush()
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold what this thread commits in the block until the next write, by any thread, or flush.
+
+        Unlike ``hold``, nothing is written when the block ends, and other threads' changes are
+        written as usual (taking the held lines with them). The same rule applies: only changes a
+        crash may lose.
+        """
+        local = self._deferring
+        before = getattr(local, "on", False)
+        local.on = True
+        try:
+            yield
+        finally:
+            local.on = before
 
     @contextmanager
     def at_once(self) -> Iterator[None]:

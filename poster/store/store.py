@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +113,17 @@ class Store:
         finally:
             with self._lock:
                 self._db.journal.release()
+
+    def deferred(self) -> AbstractContextManager[None]:
+        """Let this thread's changes in the block wait for the next write, or for ``flush``.
+
+        The daemon reads feeds this way: a read's record (validators, when it was read and is
+        next due, first-read marks) goes to the disk with the next "pending", answer or other
+        change written at once, or at the next ``flush``, which the daemon calls every tick. A
+        crash loses at most those: the feed is read again sooner, in full, and holds the same
+        items back again; nothing is posted twice.
+        """
+        return self._db.journal.deferred()
 
     def flush(self) -> None:
         """Write the changes a batch holds now, as before a wait."""
