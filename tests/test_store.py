@@ -244,10 +244,13 @@ def test_feed_state_counts_failures_and_resets_on_success(tmp_path: Path) -> Non
     later = T0 + timedelta(minutes=5)
     with Store(tmp_path) as store:
         assert store.feed_state("news") == FeedState("news")
+        assert store.disabled("news") is None
         counts = [store.record_fetch_failed("news", T0, f"HTTP 50{n}", later) for n in range(3)]
         store.set_disabled("news", "HTTP 410: the feed is gone")
         assert counts == [1, 2, 3]
     with Store(tmp_path) as store:
+        assert store.disabled("news") == "HTTP 410: the feed is gone"
+        assert store.disabled("blog") is None
         assert store.feed_state("news") == FeedState(
             "news",
             last_error="HTTP 502",
@@ -259,6 +262,7 @@ def test_feed_state_counts_failures_and_resets_on_success(tmp_path: Path) -> Non
         store.record_fetch_ok("news", later)
         store.set_disabled("news", None)
         state = store.feed_state("news")
+        assert store.disabled("news") is None
     assert (state.consecutive_failures, state.last_error, state.last_success) == (0, None, later)
     assert state.disabled is None
     assert not store.has_history("news"), "a fetch alone is no history, as in MemoryLedger"

@@ -216,7 +216,7 @@ class Daemon:
     def _push_wanted(self, name: str) -> bool:
         """Tell whether a feed may be subscribed: configured, enabled and not disabled."""
         feed = self.config.feed(name)
-        return feed is not None and feed.enabled and self.store.feed_state(name).disabled is None
+        return feed is not None and feed.enabled and self.store.disabled(name) is None
 
     def _read(self, name: str) -> None:
         """Read one feed if it is due, and queue its new items."""
@@ -286,9 +286,7 @@ class Daemon:
 
     def _metrics_page(self) -> tuple[int, str, bytes]:
         """Answer with the metrics."""
-        disabled = sum(
-            self.store.feed_state(f.name).disabled is not None for f in self.config.feeds
-        )
+        disabled = sum(self.store.disabled(f.name) is not None for f in self.config.feeds)
         queued = {name: len(lane) for name, lane in self.outbox.lanes.items()}
         return metrics_page(self.metrics, disabled, queued, self.gateways.subscribers())
 

@@ -65,10 +65,10 @@ def read_ok(
     store: Store, metrics: Metrics, name: str, now: datetime, poll: NextPoll | None = None
 ) -> None:
     """Record a good read and when to read next; a re-probed feed is enabled again."""
-    state = store.feed_state(name)
+    disabled = store.disabled(name)
     store.record_fetch_ok(name, now, poll)
     metrics.set("poster_feed_failures", 0, feed=name)
-    if state.disabled is not None:
+    if disabled is not None:
         store.set_disabled(name, None)
         log.warning("event=feed-enabled feed=%s after=re-probe", name)
 

@@ -99,7 +99,7 @@ def set_feed_disabled(
 
     An operator's pause also keeps when it began (``now``), for ``poster status``.
     """
-    previous = store.feed_state(feed).disabled
+    previous = store.disabled(feed)
     store.set_disabled(feed, reason)
     if reason == OPERATOR_DISABLED and previous != OPERATOR_DISABLED:
         store.set_meta(paused_key(feed), (now or datetime.now(UTC)).isoformat())

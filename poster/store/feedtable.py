@@ -52,6 +52,11 @@ class FeedTable(NamedTable):
         doc = self._doc(feed)
         return documents.feed_state(doc) if doc is not None else FeedState(feed)
 
+    def disabled(self, feed: str) -> str | None:
+        """Return why the feed is disabled, or ``None`` when it is not."""
+        doc = self._doc(feed)
+        return doc["disabled"] if doc is not None else None
+
     def states(
         self, feeds: Iterable[str], docs: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, FeedState]:

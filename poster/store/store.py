@@ -260,6 +260,11 @@ class Store:
         with self._lock:
             return self._feeds.state(feed)
 
+    def disabled(self, feed: str) -> str | None:
+        """Return why the feed is disabled, or ``None``: ``feed_state(feed).disabled``, sooner."""
+        with self._lock:
+            return self._feeds.disabled(feed)
+
     def feed_states(self, feeds: Iterable[str]) -> dict[str, FeedState]:
         """Return what is known about each of ``feeds``, as ``feed_state`` would, at once."""
         with self._lock:
