@@ -57,6 +57,14 @@ if TYPE_CHECKING:
     from poster.store.lock import Lock
 
 log = logger(__name__)
+
+
+class _Deferring(threading.local):
+    """Whether the current thread is inside ``JournalStorage.deferred``."""
+
+    on = False
+
+
 _UTC_NOW = partial(datetime.now, UTC)
 
 
@@ -91,7 +99,7 @@ class JournalStorage(Storage):
         self._at_once = False
         self._held: list[bytes] = []
         self._held_bytes = 0
-        self._deferring = threading.local()
+        self._deferring = _Deferring()
         try:
             self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
@@ -118,7 +126,7 @@ class JournalStorage(Storage):
 
     def commit(self, change: Change) -> None:
         """Append ``change`` to the journal (or hold it); compact when the journal is large."""
-        if self._at_once or not (self._holds or getattr(self._deferring, "on", False)):
+        if self._at_once or not (self._holds or self._deferring.on):
             self.append_change(change)
             self.compact_if_due()
             return
@@ -152,8 +160,7 @@ class JournalStorage(Storage):
         crash may lose.
         """
         local = self._deferring
-        before = getattr(local, "on", False)
-        local.on = True
+        before, local.on = local.on, True
         try:
             yield
         finally:
