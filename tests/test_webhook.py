@@ -1,4 +1,4 @@
-"""Test webhook signatures and the receiver over real HTTP on 127.0.0.1."""
+"""Test webhook signatures, the unsigned check call, and the receiver over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -16,11 +16,18 @@ from poster.daemon.listener import EVENTS_KEPT, WebhookReceiver, signature, veri
 
 DATA = Path(__file__).parent / "data" / "viber"
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+OTHER_TOKEN = "7731bc9f02e5aa14-0c4d5e6f7a8b9c0d-1e2f3a4b5c6d7e8f"
 
 # The test vector of the official Viber Node.js SDK (test/signature-tests.js).
 SDK_KEY = "44dafb7e0f40021e-61a47a1e6778d187-f2c5a676a07050b3"
 SDK_BODY = b'{"event":"webhook","timestamp":4977069964384421269,"message_token":1478683725125}'
 SDK_SIGNATURE = "d21b343448c8aee33b8e93768ef6ceb64a6ba6163099973a2b8bd028fea510ef"
+
+
+def event_body(token: int = 1478683725125) -> bytes:
+    """Return the body of a webhook check call."""
+    event = {"event": "webhook", "timestamp": 1457764197627, "message_token": token}
+    return json.dumps(event).encode()
 
 
 def test_signature_matches_the_sdk_vector() -> None:
@@ -61,12 +68,6 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-def event_body(token: int = 1478683725125) -> bytes:
-    """Return the body of a webhook check call."""
-    event = {"event": "webhook", "timestamp": 1457764197627, "message_token": token}
-    return json.dumps(event).encode()
-
-
 def test_url_has_the_bound_port(receiver: WebhookReceiver) -> None:
     assert receiver.port != 0
     assert receiver.url == f"http://127.0.0.1:{receiver.port}/viber/webhook"
@@ -99,13 +100,14 @@ def test_good_sig_parameter_is_accepted(receiver: WebhookReceiver, http: httpx.C
     ("headers", "params"),
     [
         ({"X-Viber-Content-Signature": "0" * 64}, {}),
-        ({}, {}),
+        ({"X-Viber-Content-Signature": ""}, {}),
         ({}, {"sig": "deadbeef"}),
         ({"X-Viber-Content-Signature": signature(b"other", TOKEN)}, {}),
+        ({"X-Viber-Content-Signature": signature(event_body(), OTHER_TOKEN)}, {}),
     ],
-    ids=["bad-header", "missing", "bad-param", "signature-of-another-body"],
+    ids=["bad-header", "empty-header", "bad-param", "signature-of-another-body", "other-token"],
 )
-def test_bad_or_missing_signature_is_forbidden(
+def test_a_bad_signature_is_forbidden(
     receiver: WebhookReceiver,
     http: httpx.Client,
     caplog: pytest.LogCaptureFixture,
@@ -118,6 +120,87 @@ def test_bad_or_missing_signature_is_forbidden(
     assert "event=webhook_refused reason=bad_signature client=127.0.0.1" in caplog.text
 
 
+def test_the_unsigned_check_call_of_the_reference_is_answered_200(
+    receiver: WebhookReceiver, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="poster.daemon.listener")
+    # "Set webhook callback" shows the check call as a bare JSON POST, with no signature.
+    body = b'{"event":"webhook","timestamp":1457764197627,"message_token":241256543215}'
+    response = http.post(receiver.url, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert receiver.events == [json.loads(body)]
+    assert "message_token=241256543215 timestamp=1457764197627 signed=no" in caplog.text
+
+
+def test_an_unsigned_check_call_is_kept_by_its_documented_fields_only(
+    receiver: WebhookReceiver, http: httpx.Client
+) -> None:
+    event = {"event": "webhook", "timestamp": 1457764197627, "message_token": "241256543215"}
+    extra = {"chat_hostname": "SN-376_", "sender": {"name": "x" * 1000}}
+    response = http.post(receiver.url, content=json.dumps({**event, **extra}).encode())
+    assert response.status_code == 200
+    assert receiver.events == [event]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param({"event": "message", "timestamp": 1, "message_token": 2}, id="other-event"),
+        pytest.param({"event": "subscribed", "timestamp": 1, "message_token": 2}, id="subscribed"),
+        pytest.param({"timestamp": 1, "message_token": 2}, id="no-event"),
+        pytest.param({"event": "webhook", "message_token": 2}, id="no-timestamp"),
+        pytest.param({"event": "webhook", "timestamp": 1}, id="no-message-token"),
+        pytest.param({"event": "webhook", "timestamp": 1.5, "message_token": 2}, id="float"),
+        pytest.param({"event": "webhook", "timestamp": True, "message_token": 2}, id="bool"),
+        pytest.param({"event": "webhook", "timestamp": -1, "message_token": 2}, id="negative"),
+        pytest.param({"event": "webhook", "timestamp": 1, "message_token": "x1"}, id="words"),
+        pytest.param({"event": "webhook", "timestamp": 1, "message_token": [2]}, id="list"),
+    ],
+)
+def test_an_unsigned_call_other_than_the_check_call_is_forbidden(
+    receiver: WebhookReceiver,
+    http: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+    event: dict[str, object],
+) -> None:
+    response = http.post(receiver.url, content=json.dumps(event).encode())
+    assert response.status_code == 403
+    assert receiver.events == []
+    assert "event=webhook_refused reason=unsigned client=127.0.0.1" in caplog.text
+
+
+def test_the_signed_call_of_any_channel_is_accepted(http: httpx.Client) -> None:
+    body = event_body()
+    with WebhookReceiver((TOKEN, OTHER_TOKEN), port=0) as receiver:
+        for token in (TOKEN, OTHER_TOKEN):
+            sig = {"X-Viber-Content-Signature": signature(body, token)}
+            assert http.post(receiver.url, content=body, headers=sig).status_code == 200
+        third = {"X-Viber-Content-Signature": signature(body, "a-third-token-0123456789")}
+        assert http.post(receiver.url, content=body, headers=third).status_code == 403
+        assert len(receiver.events) == 2
+
+
+def test_new_tokens_take_effect_at_once(receiver: WebhookReceiver, http: httpx.Client) -> None:
+    body = event_body()
+    old = {"X-Viber-Content-Signature": signature(body, TOKEN)}
+    new = {"X-Viber-Content-Signature": signature(body, OTHER_TOKEN)}
+    assert http.post(receiver.url, content=body, headers=new).status_code == 403
+    receiver.use_tokens([OTHER_TOKEN])
+    assert http.post(receiver.url, content=body, headers=new).status_code == 200
+    assert http.post(receiver.url, content=body, headers=old).status_code == 403
+
+
+def test_without_a_token_only_the_unsigned_check_call_is_answered_200(
+    http: httpx.Client,
+) -> None:
+    body = event_body()
+    with WebhookReceiver(("", ""), port=0) as receiver:
+        # An empty key would make anyone's signature valid: no token means nothing verifies.
+        unkeyed = {"X-Viber-Content-Signature": signature(body, "")}
+        assert http.post(receiver.url, content=body, headers=unkeyed).status_code == 403
+        assert http.post(receiver.url, content=body).status_code == 200
+
+
 @pytest.mark.parametrize(
     "body", [b"not json", b"[1, 2]", b"\xff\xfe"], ids=["text", "list", "not-utf8"]
 )
@@ -126,6 +209,7 @@ def test_signed_body_that_is_not_a_json_object_is_bad_request(
 ) -> None:
     sig = {"X-Viber-Content-Signature": signature(body, TOKEN)}
     assert http.post(receiver.url, content=body, headers=sig).status_code == 400
+    assert http.post(receiver.url, content=body).status_code == 400
     assert receiver.events == []
 
 

@@ -208,13 +208,16 @@ class Handler(BaseHTTPRequestHandler):
             provided = next(iter(parse_qs(parts.query).get("sig", [])), None)
         status, event = receiver._accept(body, provided)
         if event is None:
-            reason = "bad_signature" if status == HTTPStatus.FORBIDDEN else "bad_json"
+            reason = "bad_json"
+            if status == HTTPStatus.FORBIDDEN:
+                reason = "unsigned" if provided is None else "bad_signature"
             log.warning("event=webhook_refused reason=%s client=%s", reason, self.client_address[0])
             self._send(status)
             return
         log.info(
-            "event=webhook type=%s message_token=%s timestamp=%s",
+            "event=webhook type=%s message_token=%s timestamp=%s signed=%s",
             *(_field(event.get(key)) for key in ("event", "message_token", "timestamp")),
+            "no" if provided is None else "yes",
         )
         self._send(200, b"{}", "application/json")
 

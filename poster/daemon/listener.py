@@ -1,8 +1,14 @@
-"""Receive the calls Viber makes to the channel's webhook, and check their signatures.
+"""Receive the calls Viber makes to the channels' webhook, and check their signatures.
 
 Viber calls the webhook once for each ``set_webhook`` (the "Set webhook callback" in the
-reference) and needs an HTTP 200 for the webhook to be accepted. Each call is signed:
-``X-Viber-Content-Signature`` is the hex HMAC-SHA256 of the raw body keyed with the token.
+reference) and needs an HTTP 200 for the webhook to be accepted; posting makes no callbacks, so
+that check call is the only one a channel gets. The reference shows it as a bare JSON POST
+(``{"event":"webhook","timestamp":...,"message_token":...}``) and says nothing of a signature,
+so an unsigned check call is answered 200. The real service signs its callbacks:
+``X-Viber-Content-Signature`` is the hex HMAC-SHA256 of the raw body keyed with the token. A
+signed call is taken when it matches the token of any channel served here, and refused with 403
+otherwise. Any other unsigned call is refused too, and an unsigned check call is recorded only
+by its three documented fields: nothing acts on a webhook event beyond logging it.
 
 The receiver speaks plain HTTP on a local address; in production a reverse proxy with a
 certificate from a trusted CA terminates TLS in front of it, as Viber refuses anything else.
@@ -16,6 +22,7 @@ import json
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -25,6 +32,8 @@ from poster.daemon.httpserver import MAX_HANDLERS, Callback, Files, Route, Serve
 log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 100
+CHECK_FIELDS = ("event", "timestamp", "message_token")
+"""The fields of the check call ("Set webhook callback"), all an unsigned call may carry in."""
 
 
 def signature(body: bytes, token: str) -> str:
@@ -40,12 +49,44 @@ def verify(body: bytes, token: str, provided: str | None) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), provided.strip().lower().encode())
 
 
+def verify_any(body: bytes, tokens: Sequence[str], provided: str | None) -> bool:
+    """Tell whether ``provided`` is the signature of ``body`` with any of ``tokens``."""
+    # Every token is tried, so the time taken does not tell which one matched.
+    matches = [verify(body, token, provided) for token in tokens]
+    return any(matches)
+
+
+def check_call(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the documented fields of a well-formed check call, or None if it is not one."""
+    if event.get("event") != "webhook":
+        return None
+    if not all(_is_number(event.get(key)) for key in ("timestamp", "message_token")):
+        return None
+    return {key: event[key] for key in CHECK_FIELDS}
+
+
+def _distinct(tokens: str | Sequence[str]) -> tuple[str, ...]:
+    """Return the tokens given, each once and in order, without empty ones."""
+    listed = (tokens,) if isinstance(tokens, str) else tuple(tokens)
+    return tuple(dict.fromkeys(token for token in listed if token))
+
+
+def _is_number(value: Any) -> bool:
+    """Tell whether ``value`` is a whole number, as JSON or as a string of digits."""
+    if isinstance(value, str):
+        return value.isascii() and value.isdigit() and len(value) <= 20
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 class WebhookReceiver:
-    """Serve the webhook (and any extra GET routes) from a thread on one listener."""
+    """Serve the webhook (and any extra GET routes) from a thread on one listener.
+
+    ``tokens`` is the token of each channel whose webhook this is (one string for one channel).
+    """
 
     def __init__(
         self,
-        token: str,
+        tokens: str | Sequence[str],
         host: str = "127.0.0.1",
         port: int = 8080,
         path: str = "/viber/webhook",
@@ -55,7 +96,7 @@ class WebhookReceiver:
         self.port = port
         self.path = path
         self.max_handlers = max_handlers
-        self._token = token
+        self._tokens = _distinct(tokens)
         self._routes: dict[str, Route] = {}
         self._callbacks: dict[str, tuple[Callback, int]] = {}
         self._files: tuple[str, Files] | None = None
@@ -87,6 +128,12 @@ class WebhookReceiver:
         """Return a copy of the last events received, oldest first."""
         with self._lock:
             return list(self._events)
+
+    def use_tokens(self, tokens: str | Sequence[str]) -> None:
+        """Check the calls from now on against ``tokens`` (the channels after a reload)."""
+        distinct = _distinct(tokens)
+        with self._lock:
+            self._tokens = distinct
 
     def add_route(self, path: str, handler: Route) -> None:
         """Serve ``handler``'s answer to GET requests on ``path``."""
@@ -144,8 +191,13 @@ class WebhookReceiver:
             return self._routes.get(path)
 
     def _accept(self, body: bytes, provided: str | None) -> tuple[int, dict[str, Any] | None]:
-        """Check and record one webhook call; return the HTTP status and the event."""
-        if not verify(body, self._token, provided):
+        """Check and record one webhook call; return the HTTP status and the event.
+
+        ``provided`` is the signature sent with the call, None when it came unsigned.
+        """
+        with self._lock:
+            tokens = self._tokens
+        if provided is not None and not verify_any(body, tokens, provided):
             return HTTPStatus.FORBIDDEN, None
         try:
             event = json.loads(body)
@@ -154,6 +206,10 @@ class WebhookReceiver:
             return HTTPStatus.BAD_REQUEST, None
         if not isinstance(event, dict):
             return HTTPStatus.BAD_REQUEST, None
+        if provided is None:
+            event = check_call(event)
+            if event is None:
+                return HTTPStatus.FORBIDDEN, None
         with self._lock:
             self._events.append(event)
         return HTTPStatus.OK, event
