@@ -140,3 +140,37 @@ def test_a_run_once_posts_to_every_destination_but_the_refusing_one(
     assert main(args) == 0
     assert texts(news) == ["City story 1", "City story 3"]
     assert texts(sports) == ["Match story 2"] and len(archived(project)) == 3
+
+
+def set_webhook(sandbox: Sandbox, token: str, url: str) -> None:
+    """Point a channel's webhook at ``url``; its sandbox signs the check call with ``token``."""
+    with httpx.Client() as client:
+        result = ViberChannel(client, token, api_url=sandbox.api_url).set_webhook(url)
+    assert result.ok, result.explanation
+    assert sandbox.webhook == url
+
+
+def test_the_daemon_answers_the_signed_check_call_of_each_channel(
+    project: Project, news: Sandbox, sports: Sandbox
+) -> None:
+    url = f"http://127.0.0.1:{project.listen}/viber/webhook"
+    with running(project):
+        set_webhook(news, NEWS_TOKEN, url)
+        set_webhook(sports, SPORTS_TOKEN, url)
+
+
+def test_a_channel_added_by_a_reload_has_its_check_call_answered(
+    project: Project, sports: Sandbox
+) -> None:
+    both = project.config.read_text(encoding="utf-8")
+    sports_table = both[both.index("[destinations.sports]") : both.index("[destinations.archive]")]
+    news_only = both[: both.index('[[feeds]]\nname = "match"')].replace(sports_table, "")
+    project.config.write_text(news_only, encoding="utf-8")
+    url = f"http://127.0.0.1:{project.listen}/viber/webhook"
+    with running(project) as run:
+        with httpx.Client() as client:
+            refused = ViberChannel(client, SPORTS_TOKEN, api_url=sports.api_url).set_webhook(url)
+        assert (refused.ok, refused.status) == (False, 1), "no channel of the daemon signs so"
+        project.config.write_text(both, encoding="utf-8")
+        run.reload()
+        set_webhook(sports, SPORTS_TOKEN, url)

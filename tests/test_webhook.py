@@ -6,11 +6,13 @@ import json
 import logging
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from poster.daemon.health import callback_tokens
 from poster.daemon.httpserver import DRAIN_MAX, MAX_BODY
 from poster.daemon.listener import EVENTS_KEPT, WebhookReceiver, signature, verify
 
@@ -28,6 +30,13 @@ def event_body(token: int = 1478683725125) -> bytes:
     """Return the body of a webhook check call."""
     event = {"event": "webhook", "timestamp": 1457764197627, "message_token": token}
     return json.dumps(event).encode()
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Stand in for a destination whose callbacks are signed with ``callback_token``."""
+
+    callback_token: str
 
 
 def test_signature_matches_the_sdk_vector() -> None:
@@ -199,6 +208,25 @@ def test_without_a_token_only_the_unsigned_check_call_is_answered_200(
         unkeyed = {"X-Viber-Content-Signature": signature(body, "")}
         assert http.post(receiver.url, content=body, headers=unkeyed).status_code == 403
         assert http.post(receiver.url, content=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("destinations", "expected"),
+    [
+        pytest.param({}, (), id="none"),
+        pytest.param({"one": Holder(TOKEN)}, (TOKEN,), id="one"),
+        pytest.param(
+            {"news": Holder(TOKEN), "sms": object(), "sports": Holder(OTHER_TOKEN)},
+            (TOKEN, OTHER_TOKEN),
+            id="two-channels-and-a-gateway",
+        ),
+        pytest.param({"a": Holder(""), "b": Holder(TOKEN)}, (TOKEN,), id="empty-skipped"),
+    ],
+)
+def test_callback_tokens_are_every_channels(
+    destinations: dict[str, object], expected: tuple[str, ...]
+) -> None:
+    assert callback_tokens(destinations) == expected
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from poster.config import Config, FeedConfig, load_config
 from poster.daemon.callbacks import POLL_EVERY, start_gateways
 from poster.daemon.feedmemory import FeedMemory
 from poster.daemon.feedreads import Reads, due, read_failed, read_ok
-from poster.daemon.health import callback_token, health_page, metrics_page, start_listener
+from poster.daemon.health import callback_tokens, health_page, metrics_page, start_listener
 from poster.daemon.listener import WebhookReceiver
 from poster.daemon.malloc import release_free_memory, return_large_buffers
 from poster.daemon.metrics import Metrics
@@ -93,6 +93,7 @@ class Daemon:
         self._write_failure = ""
         self._reads = Reads(self._stop)
         self.push: PushService | None = None
+        self._listener: WebhookReceiver | None = None
 
     def request_stop(self) -> None:
         """Ask the daemon to stop after the post in flight."""
@@ -118,9 +119,9 @@ class Daemon:
         self.outbox = Outbox(lanes(app, now=self._clock), self._deps, self._finished)
         self.workers = self._workers()
         self.scheduler = self._scheduler(self.config)
-        token = callback_token(app.destinations)
+        tokens = callback_tokens(app.destinations)
         listener = start_listener(
-            self.config, token, self._health, self._metrics_page, self.state_dir
+            self.config, tokens, self._health, self._metrics_page, self.state_dir
         )
         self.push = start_push(
             self.config, self.store, listener,
@@ -130,7 +131,7 @@ class Daemon:
             self.store, self.config.webhook.public_url, app.destinations, listener,
             self.gateway_poll,
         )  # fmt: skip
-        self._listening = listener is not None
+        self._listener = listener
         install_signals(self.request_stop, self.request_reload)
         self.scheduler.start()
         for worker in self.workers.values():
@@ -390,7 +391,9 @@ class Daemon:
     def _relane(self) -> None:
         """Give each lane its reopened destination and pacing; start lanes for new ones."""
         fresh = lanes(self.app, now=self._clock)
-        self.gateways.update(self.app.destinations, self._listening)
+        self.gateways.update(self.app.destinations, self._listener is not None)
+        if self._listener is not None:
+            self._listener.use_tokens(callback_tokens(self.app.destinations))
         relane(self.outbox, self.workers, fresh, self._start_worker)
 
     def _start_worker(self, lane: Lane) -> LaneWorker:

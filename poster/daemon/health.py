@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from poster.config import Config
@@ -21,20 +21,24 @@ TEXT = "text/plain; charset=utf-8"
 Page = Callable[[], tuple[int, str, bytes]]
 
 
-def callback_token(destinations: Mapping[str, object]) -> str:
-    """Return the token the webhook checks callbacks against: the first destination's with one."""
+def callback_tokens(destinations: Mapping[str, object]) -> tuple[str, ...]:
+    """Return the tokens the webhook checks callbacks against: each destination's that has one."""
     found = (getattr(d, "callback_token", None) for d in destinations.values())
-    return next((token for token in found if token), "")
+    return tuple(token for token in found if token)
 
 
 def start_listener(
-    config: Config, token: str, health: Page, metrics: Page, state_dir: Path | None = None
+    config: Config,
+    tokens: Sequence[str],
+    health: Page,
+    metrics: Page,
+    state_dir: Path | None = None,
 ) -> WebhookReceiver | None:
     """Start the webhook receiver with /healthz, /metrics and converted media, when it listens."""
     if config.webhook.listen is None:
         return None
     host, port = config.webhook.listen
-    receiver = WebhookReceiver(token, host, port, config.webhook.path)
+    receiver = WebhookReceiver(tokens, host, port, config.webhook.path)
     receiver.add_route("/healthz", health)
     receiver.add_route("/metrics", metrics)
     if config.media.public_url is not None and state_dir is not None:
