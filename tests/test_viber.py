@@ -474,6 +474,33 @@ def test_remove_webhook_sends_an_empty_url(api: respx.MockRouter, channel: Viber
     ("code", "message", "words"),
     [
         (1, "invalidUrl",
+         "Viber refused to remove the webhook: status 1 invalidUrl (The webhook URL is not "
+         "valid); poster asks for the removal as Viber's API expects, with set_webhook and an "
+         "empty url"),
+        (2, "invalidAuthToken",
+         "Viber refused to remove the webhook: status 2 invalidAuthToken (The authentication "
+         "token is not valid); the token is wrong"),
+        (12, "tooManyRequests", "Viber refused to remove the webhook: status 12 tooManyRequests"),
+        (99, "failure",
+         "Viber refused to remove the webhook: status 99 failure (General error); try again later"),
+    ],
+    ids=["invalid-url", "bad-token", "rate-limited", "unknown"],
+)  # fmt: skip
+def test_remove_webhook_failures_are_explained_without_a_url(
+    api: respx.MockRouter, channel: ViberChannel, code: int, message: str, words: str
+) -> None:
+    api.post("/set_webhook").mock(return_value=status(code, message))
+    result = channel.remove_webhook()
+    assert (result.ok, result.status, result.status_message) == (False, code, message)
+    assert result.explanation.startswith(words)
+    assert "could not reach" not in result.explanation and "''" not in result.explanation
+    assert TOKEN not in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "words"),
+    [
+        (1, "invalidUrl",
          "Viber could not reach https://hooks.example/viber or it did not answer 200 to the "
          "check call"),
         (2, "invalidAuthToken", "the token is wrong or has been revoked"),

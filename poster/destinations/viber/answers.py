@@ -78,6 +78,9 @@ def webhook_result(url: str, status: int, status_message: str) -> WebhookResult:
         if url:
             done = f"Viber checked {url} and it answered 200; the webhook is set"
         return WebhookResult(True, 0, status_message, done)
+    if not url:
+        refused = _removal_refused(status, status_message)
+        return WebhookResult(False, status, status_message, refused)
     if status == 1:
         explanation = (
             f"Viber could not reach {url} or it did not answer 200 to the check call; start "
@@ -88,3 +91,17 @@ def webhook_result(url: str, status: int, status_message: str) -> WebhookResult:
         explanation = f"Viber refused the webhook: {describe(status, status_message)}"
         explanation += advice(status) or "; try again later"
     return WebhookResult(False, status, status_message, explanation)
+
+
+def _removal_refused(status: int, status_message: str) -> str:
+    """Explain a refused removal (``set_webhook`` with an empty URL) without naming a URL."""
+    refused = f"Viber refused to remove the webhook: {describe(status, status_message)}"
+    if status == 1:
+        # The channel reference does not describe removal; Viber's REST API removes a webhook
+        # with set_webhook and an empty url, which is what poster sends.
+        return (
+            f"{refused}; poster asks for the removal as Viber's API expects, with set_webhook "
+            "and an empty url, and the channel did not take it. The webhook stays as it was; "
+            "to move it, run `poster webhook set URL` with the new address"
+        )
+    return refused + (advice(status) or "; try again later")
