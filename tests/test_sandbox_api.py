@@ -184,10 +184,22 @@ REFUSED = [
     ),
     ("location-lat-bool", {"type": "location", "location": {"lat": True, "lon": 0}}, 3, "number"),
     (
+        "location-lat-exponent",
+        {"type": "location", "location": {"lat": "1e-05", "lon": "0"}},
+        3,
+        "decimal number",
+    ),
+    (
+        "location-lon-underscore",
+        {"type": "location", "location": {"lat": "0", "lon": "1_0"}},
+        3,
+        "decimal number",
+    ),
+    (
         "location-lat-nan",
         {"type": "location", "location": {"lat": "nan", "lon": 0}},
         3,
-        "between -90",
+        "decimal number",
     ),
     ("contact-missing", {"type": "contact"}, 4, "contact is required"),
     (

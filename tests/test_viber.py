@@ -10,7 +10,7 @@ import threading
 import traceback
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ from poster.destinations.viber.api import (
     check_webhook_url,
 )
 from poster.destinations.viber.codes import STATUS_ACTIONS, action_for
-from poster.destinations.viber.messages import PictureMessage, TextMessage
+from poster.destinations.viber.messages import LocationMessage, PictureMessage, TextMessage
+from poster.destinations.viber.sandbox import Sandbox
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -131,6 +132,34 @@ def test_picture_message_body(api: respx.MockRouter, channel: ViberChannel) -> N
     assert body["type"] == "picture"
     assert body["media"] == "https://img.example/a.jpeg"
     assert body["thumbnail"] == "https://img.example/t.jpg"
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "expected"),
+    [
+        pytest.param(37.7898, -122.3942, ("37.7898", "-122.3942"), id="the-reference-example"),
+        pytest.param(53.9, 27.5667, ("53.9", "27.5667"), id="minsk"),
+        pytest.param(0.00001, -0.000002, ("0.00001", "-0.000002"), id="tiny"),
+        pytest.param(1e-10, 0.0, ("0.0000000001", "0.0"), id="tinier-and-zero"),
+        pytest.param(-90, 180, ("-90", "180"), id="whole-numbers"),
+    ],
+)
+def test_location_coordinates_are_plain_decimal_strings(
+    lat: float, lon: float, expected: tuple[str, str]
+) -> None:
+    location = LocationMessage(lat, lon).payload()["location"]
+    assert (location["lat"], location["lon"]) == expected
+
+
+def test_a_tiny_coordinate_is_taken_by_the_sandbox(
+    sandbox: Sandbox, set_webhook: Callable[[], None], channel_token: str
+) -> None:
+    set_webhook()
+    with httpx.Client() as client:
+        ViberChannel(client, channel_token, api_url=sandbox.api_url).send(
+            LocationMessage(0.00001, -122.3942)
+        )
+    assert sandbox.posts[-1]["location"] == {"lat": "0.00001", "lon": "-122.3942"}
 
 
 # --- the status policy ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Every limit comes from ``viber-channels-post-api.txt`` ("Message types"). A mess
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from poster.destinations.viber.apilimits import BODY_MAX_BYTES as BODY_MAX_BYTES
@@ -119,7 +120,16 @@ class LocationMessage:
 
     def payload(self) -> dict[str, Any]:
         """Return the type-specific fields of the JSON body."""
-        return {"type": self.type, "location": {"lat": str(self.lat), "lon": str(self.lon)}}
+        return {"type": self.type, "location": {"lat": decimal(self.lat), "lon": decimal(self.lon)}}
+
+
+def decimal(value: float) -> str:
+    """Return ``value`` as a plain decimal string: ``53.9``, ``0.00001``, never ``1e-05``.
+
+    The reference's "Location message" shows the coordinates as such strings (``"37.7898"``).
+    """
+    # repr is the shortest text that reads back as the same float; Decimal drops the exponent.
+    return format(Decimal(repr(value)), "f")
 
 
 @frozen

@@ -13,12 +13,15 @@ Decisions the reference leaves open, made here and kept strict so client bugs su
 - ``size`` of a video or file is a positive whole number of bytes, at most the 50 MB the
   reference allows for the media itself;
 - a ``from`` that is not a channel member, or a member who is not a superadmin, is bad data
-  ("Only the superadmins' ID should be used as the sender ID", "Get Account Info").
+  ("Only the superadmins' ID should be used as the sender ID", "Get Account Info");
+- a location coordinate given as a string is a plain decimal like the reference's ``"37.7898"``
+  and ``"-122.3942"``: ``"1e-05"`` or ``"1_0"`` is bad data.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +44,9 @@ MEDIA_MAX_BYTES = 50 * 1024 * 1024
 """Videos and files may be at most 50 MB ("Video message", "File message")."""
 
 MESSAGE_TYPES = ("text", "picture", "video", "file", "location", "contact", "sticker", "url")
+
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+"""A coordinate as a string, written as the reference's examples are ("Location message")."""
 
 
 @frozen
@@ -226,10 +232,9 @@ def _coordinate(location: Mapping[str, Any], key: str, bound: float) -> None:
         raise _missing(f"location.{key} is required")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _bad(f"location.{key} must be a number or numeric string, got {_shown(value)}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise _bad(f"location.{key} must be a number, got {_shown(value)}") from None
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise _bad(f"location.{key} must be a decimal number such as 37.7898, got {_shown(value)}")
+    number = float(value)
     if not math.isfinite(number) or not -bound <= number <= bound:
         raise _bad(f"location.{key} is {value}; it must be between -{bound:g} and {bound:g}")
 
