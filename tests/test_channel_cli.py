@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -275,6 +276,39 @@ def test_webhook_set_leaves_the_check_call_to_a_running_daemon(
         assert result.code == EXIT_OK, result.err
         assert sandbox.webhook == daemon.url
         assert [event["event"] for event in daemon.events] == ["webhook"]
+
+
+@pytest.fixture
+def unsigned() -> Iterator[Sandbox]:
+    """Run a sandbox channel that sends its check call unsigned, as the reference shows it."""
+    with Sandbox(token=TOKEN, port=0, sign_callbacks=False) as running:
+        yield running
+
+
+def test_webhook_set_answers_an_unsigned_check_call_itself(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, unsigned: Sandbox
+) -> None:
+    port = free_port()
+    config = write_config(tmp_path, unsigned.api_url, f'[webhook]\nlisten = "127.0.0.1:{port}"\n')
+    url = f"http://127.0.0.1:{port}/viber/webhook"
+    result = run(capsys, "-c", str(config), "webhook", "set", url)
+    assert result.code == EXIT_OK, result.out
+    assert result.out == f"Viber checked {url} and it answered 200; the webhook is set\n"
+    assert unsigned.webhook == url
+
+
+def test_a_running_daemon_answers_an_unsigned_check_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, unsigned: Sandbox
+) -> None:
+    with WebhookReceiver(TOKEN, port=0) as daemon:
+        listen = f'[webhook]\nlisten = "127.0.0.1:{daemon.port}"\n'
+        config = write_config(tmp_path, unsigned.api_url, listen)
+        result = run(capsys, "-c", str(config), "webhook", "set", daemon.url)
+        assert result.code == EXIT_OK, result.out
+        assert unsigned.webhook == daemon.url
+        [event] = daemon.events
+        assert event["event"] == "webhook"
+        assert set(event) == {"event", "timestamp", "message_token"}
 
 
 def test_webhook_set_fails_when_nothing_answers_the_check_call(

@@ -1,4 +1,4 @@
-"""Check set_webhook: the URL rules, the signed check call, and removal."""
+"""Check set_webhook: the URL rules, the check call signed or not, and removal."""
 
 from __future__ import annotations
 
@@ -33,6 +33,18 @@ def test_a_receiver_that_answers_200_becomes_the_webhook() -> None:
     assert call.body["event"] == "webhook"
     assert before <= call.body["timestamp"] <= after
     assert isinstance(call.body["message_token"], int)
+
+
+def test_the_check_call_comes_unsigned_as_the_reference_shows_it_when_asked() -> None:
+    with (
+        Receiver(TOKEN) as receiver,
+        Sandbox(token=TOKEN, sign_callbacks=False) as sandbox,
+        api_client(sandbox) as client,
+    ):
+        assert client.post("set_webhook", json={"url": receiver.url}).json()["status"] == 0
+    [call] = receiver.calls
+    assert (call.signature, call.signed) == (None, False)
+    assert call.body["event"] == "webhook"
 
 
 def test_a_receiver_that_answers_500_is_invalid_url() -> None:

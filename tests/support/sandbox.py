@@ -37,11 +37,12 @@ def load_messages() -> dict[str, dict[str, Any]]:
 
 
 class Callback(NamedTuple):
-    """One check call the receiver got, and whether its signature was right."""
+    """One check call the receiver got: its signature (None if unsigned) and whether it is right."""
 
     body: dict[str, Any]
     content_type: str
     signed: bool
+    signature: str | None = None
 
 
 class Receiver:
@@ -72,11 +73,11 @@ class Receiver:
         shut_down(self._httpd)
         self._thread.join()
 
-    def record(self, raw: bytes, signature: str, content_type: str) -> int:
+    def record(self, raw: bytes, signature: str | None, content_type: str) -> int:
         """Keep one call and return the status to answer with."""
         expected = hmac.new(self.token.encode(), raw, hashlib.sha256).hexdigest()
-        signed = hmac.compare_digest(signature, expected)
-        self.calls.append(Callback(json.loads(raw), content_type, signed))
+        signed = hmac.compare_digest(signature or "", expected)
+        self.calls.append(Callback(json.loads(raw), content_type, signed, signature))
         return self.status
 
 
@@ -84,7 +85,7 @@ def _receiver_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            signature = self.headers.get("X-Viber-Content-Signature", "")
+            signature = self.headers.get("X-Viber-Content-Signature")
             status = receiver.record(raw, signature, self.headers.get("Content-Type", ""))
             self.send_response(status)
             self.send_header("Content-Length", "0")

@@ -47,7 +47,7 @@ CHAT_HOSTNAME = "SN-SANDBOX_"
 
 FAULT_KINDS = ("rate_limit", "http500", "drop", "drop_before", "slow:<seconds>")
 
-WebhookCaller = Callable[[str, str], str | None]
+WebhookCaller = Callable[[str, str | None], str | None]
 
 
 @frozen
@@ -117,8 +117,11 @@ class Channel:
         channel_name: str,
         members: Sequence[Mapping[str, str]] | None = None,
         call_webhook: WebhookCaller = call_problem,
+        sign_callbacks: bool = True,
     ) -> None:
         self.channel_name = channel_name
+        self.sign_callbacks = sign_callbacks
+        """Sign the check call as the real Viber does; False sends it as the reference shows it."""
         self.account_id = f"pa:{secrets.randbelow(10**20):020d}"
         self.members = [dict(m) for m in (DEFAULT_MEMBERS if members is None else members)]
         self._token = token
@@ -241,7 +244,7 @@ class Channel:
         return Reply(ok | {"chat_hostname": CHAT_HOSTNAME})
 
     def _set_webhook(self, body: dict[str, Any]) -> Reply:
-        """Set or remove the webhook after the signed check call ("Setting a webhook")."""
+        """Set or remove the webhook after the check call ("Setting a webhook")."""
         url = body.get("url")
         if url is None:
             return _refusal(
@@ -250,7 +253,8 @@ class Channel:
         if not isinstance(url, str):
             return _refusal(Rejection(BAD_DATA, "url must be a string"))
         if url:
-            problem = url_problem(url) or self._call_webhook(url, self._token)
+            key = self._token if self.sign_callbacks else None
+            problem = url_problem(url) or self._call_webhook(url, key)
             if problem is not None:
                 return _refusal(Rejection(INVALID_URL, problem))
         with self._lock:

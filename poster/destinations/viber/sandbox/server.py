@@ -84,7 +84,11 @@ def _asset(name: str) -> str:
 
 
 class Sandbox:
-    """Run local channels that answer like the Channels Post API and show their posts."""
+    """Run local channels that answer like the Channels Post API and show their posts.
+
+    The first channel signs its webhook check call as the real Viber does; with
+    ``sign_callbacks=False`` it sends the call unsigned, as the reference shows it.
+    """
 
     def __init__(
         self,
@@ -96,8 +100,12 @@ class Sandbox:
         members: Sequence[Mapping[str, str]] | None = None,
         samples: Path | None = None,
         mounts: Sequence[Mount] = (),
+        sign_callbacks: bool = True,
     ) -> None:
-        self.channels = Channels(Channel(token=token, channel_name=channel_name, members=members))
+        first = Channel(
+            token=token, channel_name=channel_name, members=members, sign_callbacks=sign_callbacks
+        )
+        self.channels = Channels(first)
         self.mounts = tuple(mounts)
         """What else answers on this port, asked in order before the sandbox's own routes."""
         self.samples = samples

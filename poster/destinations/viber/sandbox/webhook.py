@@ -1,8 +1,10 @@
-"""Check a webhook URL the way set_webhook does: allowed scheme, then a signed callback.
+"""Check a webhook URL the way set_webhook does: allowed scheme, then the check callback.
 
 The reference ("Setting a webhook", "Set webhook callback") requires an https URL and a callback
 answered with HTTP 200. The sandbox runs offline, so it also accepts plain http on a loopback
-host; https URLs are called for real and fail like any unreachable webhook.
+host; https URLs are called for real and fail like any unreachable webhook. The reference shows
+the callback unsigned; the real Viber signs it (``X-Viber-Content-Signature``), and so does the
+sandbox unless told to send it as the reference shows it.
 """
 
 from __future__ import annotations
@@ -72,10 +74,15 @@ def check_body(now: float | None = None) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode("utf-8")
 
 
-def call_problem(url: str, token: str, timeout: float = CHECK_TIMEOUT) -> str | None:
-    """Send the signed check callback to ``url``; return why it failed, or None on HTTP 200."""
+def call_problem(url: str, token: str | None, timeout: float = CHECK_TIMEOUT) -> str | None:
+    """Send the check callback to ``url``, signed with ``token`` unless it is None.
+
+    Return why the call failed, or None when the webhook answered HTTP 200.
+    """
     body = check_body()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, token)}
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers[SIGNATURE_HEADER] = sign(body, token)
     try:
         # No proxies from the environment: the webhook is called directly, as Viber would.
         with httpx.Client(timeout=timeout, trust_env=False, verify=_tls()) as client:
