@@ -78,11 +78,35 @@ def bulk(*phones: str, content: Content | None = None, callback: str | None = No
 def test_send_bulk_sends_the_sample_shape_as_json(fake: SmsByFake, client: SmsByClient) -> None:
     accepted = client.send_bulk(bulk(PHONE, OTHER))
     seen = fake.requests[-1]
-    assert (seen.content_type, seen.query) == ("application/json", {})
+    assert (seen.content_type, seen.query) == ("application/json", {"token": DEFAULT_TOKEN})
     assert seen.body["token"] == DEFAULT_TOKEN
     assert seen.body["messages"][0]["alphaname_id"] == "444"
     assert accepted.uuid in fake.gateway.bulks
     assert [d.text for d in fake.got(OTHER)] == ["news"]
+
+
+def test_send_bulk_puts_token_and_callback_in_the_query_and_the_body(
+    fake: SmsByFake, client: SmsByClient
+) -> None:
+    url = "https://poster.test/gateway/subs/s3cret"
+    uuid = client.send_bulk(bulk(callback=url)).uuid
+    seen = fake.requests[-1]
+    assert seen.query == {"token": DEFAULT_TOKEN, "callback_url": url}
+    assert (seen.body["token"], seen.body["callback_url"]) == (DEFAULT_TOKEN, url)
+    assert fake.gateway.callbacks == {uuid: url}
+
+
+@pytest.mark.parametrize("fault", ["drop", "500"])
+def test_a_failed_bulk_send_never_shows_the_token(
+    fake: SmsByFake, client: SmsByClient, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster")
+    fake.faults.append(fault)
+    with pytest.raises(DeliveryError) as caught:
+        client.send_bulk(bulk(callback="https://poster.test/hook"))
+    assert fake.requests[-1].query["token"] == DEFAULT_TOKEN
+    shown = [str(caught.value), repr(caught.value), str(caught.value.__cause__), caplog.text]
+    assert all(DEFAULT_TOKEN not in text for text in shown)
 
 
 def test_bulk_status_advances_with_the_clock(fake: SmsByFake, client: SmsByClient) -> None:

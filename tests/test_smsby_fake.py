@@ -208,10 +208,22 @@ def test_bulk_send_refuses_what_the_document_forbids(
     assert fake.gateway.bulks == {}
 
 
-def test_bulk_send_takes_only_a_json_body(fake: SmsByFake) -> None:
+def test_bulk_send_takes_its_messages_only_as_a_json_body(fake: SmsByFake) -> None:
     as_query = post(fake, BULK, params={"token": DEFAULT_TOKEN, "messages": "[]"})
-    assert (as_query.status_code, as_query.json()) == (400, {"error": "Invalid token"})
+    assert as_query.status_code == 400
+    assert "the body must be a JSON object" in as_query.json()["error"]
     assert post(fake, BULK, json=bulk()).json()["success"] == "OK"
+
+
+def test_bulk_send_reads_token_and_callback_from_the_query_first(fake: SmsByFake) -> None:
+    url = "https://poster.test/hook"
+    body = {"messages": bulk()["messages"]}
+    answer = post(fake, BULK, params={"token": DEFAULT_TOKEN, "callback_url": url}, json=body)
+    assert fake.gateway.callbacks == {answer.json()["uuid"]: url}
+    wrong = post(fake, BULK, params={"token": "wrong"}, json=bulk())
+    assert (wrong.status_code, wrong.json()) == (400, {"error": "Invalid token"})
+    bad = post(fake, BULK, params={"token": DEFAULT_TOKEN, "callback_url": "hook"}, json=bulk())
+    assert "callback_url must be an http(s) URL" in bad.json()["error"]
 
 
 @pytest.mark.parametrize(

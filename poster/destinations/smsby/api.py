@@ -5,7 +5,9 @@ Choices where the document is silent or unclear, one per line:
 - Base URL ``https://app.sms.by`` (the document gives only paths); configurable for tests.
 - ``sendBulkViber``: the table puts ``token``/``callback_url``/``messages`` in "query", but a nested
   array cannot travel in a query string; the "Sample api request" is one JSON object, so the three
-  go as that JSON body (Content-Type application/json).
+  go as that JSON body (Content-Type application/json), and ``token`` and ``callback_url`` also go
+  in the query, so the request is right whichever place the gateway reads. No error or log line
+  shows a URL's query.
 - ``statusBulkViber``: ``token`` and ``uuid`` in the query, as its table says, with an empty body.
 - v2 "formData" goes as application/x-www-form-urlencoded; the optional ``image`` file upload is
   not used, ``image_url`` is ("Transferring an image via image_url is preferable").
@@ -91,7 +93,12 @@ class SmsByClient:
 
     def send_bulk(self, request: BulkRequest) -> BulkAccepted:
         """Create mailings with ``sendBulkViber`` and return the ``uuid`` to follow them by."""
-        data = self._call("/api/v1/sendBulkViber", sends=True, body=request.payload(self._token))
+        data = self._call(
+            "/api/v1/sendBulkViber",
+            sends=True,
+            query=request.query(self._token),
+            body=request.payload(self._token),
+        )
         uuid = data.get("uuid") if isinstance(data, dict) else None
         if not isinstance(uuid, str) or not uuid:
             raise self._unreadable("/api/v1/sendBulkViber", 200, sends=True)

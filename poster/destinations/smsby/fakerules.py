@@ -115,11 +115,23 @@ class Delivery:
     error: str = ""
 
 
+def bulk_params(query: Mapping[str, str], body: Any) -> dict[str, str]:
+    """Return ``token`` and ``callback_url`` of ``sendBulkViber``: each from the query, where the
+    table puts it, else from the JSON body, where the sample request puts it."""
+    found: dict[str, str] = {}
+    for name in ("token", "callback_url"):
+        given = query.get(name)
+        if given is None and isinstance(body, dict):
+            given = body.get(name)
+        if given is not None:
+            found[name] = given if isinstance(given, str) else ""
+    return found
+
+
 def token_of(path: str, query: Mapping[str, str], form: Mapping[str, str], body: Any) -> str:
-    """Return the token from the one place the method takes it, or an empty string."""
+    """Return the token from the place the method takes it, or an empty string."""
     if path == "/api/v1/sendBulkViber":
-        found = body.get("token") if isinstance(body, dict) else None
-        return found if isinstance(found, str) else ""
+        return bulk_params(query, body).get("token", "")
     spec = {p[0]: p for p in PARAMS.get(path, ())}.get("token")
     if spec is None:
         return ""
@@ -203,11 +215,11 @@ def list_schedule(values: Mapping[str, str]) -> str | None:
     return "Parameter d_schedule must be in the format YYYY-MM-DD HH:MM"
 
 
-def bulk(body: Any) -> str | None:
-    """Check a ``sendBulkViber`` JSON body; the image URL is checked later, as the gateway does."""
+def bulk(body: Any, callback: str | None) -> str | None:
+    """Check a ``sendBulkViber`` JSON body and its ``callback_url``; the image URL is checked
+    later, as the gateway does."""
     if not isinstance(body, dict):
         return "Invalid request: the body must be a JSON object"
-    callback = body.get("callback_url")
     if callback is not None and not is_url(callback):
         return "Invalid request: callback_url must be an http(s) URL"
     messages = body.get("messages")

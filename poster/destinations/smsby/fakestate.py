@@ -4,7 +4,9 @@ Choices where ``bulk-viber-aggregator-api.txt`` is silent: v1 errors are the doc
 with ``{"error": reason}`` (400 for anything the request or account does wrong); v2 errors are
 HTTP 200 ``{"status": "ERROR", "message": reason}``; a per-phone failure in a mailing is status
 ``ERROR`` with a non-zero ``error_code`` (``codes.RECIPIENT_CODES``) and its ``error`` text;
-unconfirmed list mailings have status ``NEW``, confirmed ones ``SENT``.
+unconfirmed list mailings have status ``NEW``, confirmed ones ``SENT``; ``sendBulkViber`` reads
+``token`` and ``callback_url`` from the query, as its table says, else from the JSON body, as its
+sample request shows them.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Gateway:
             try:
                 self._authorize(fakerules.token_of(path, query, form, body))
                 values: dict[str, str] = {}
+                if path == "/api/v1/sendBulkViber":
+                    values = fakerules.bulk_params(query, body)
                 if path in fakerules.PARAMS:
                     values, problem = fakerules.params(path, query, form)
                     if problem:
@@ -164,7 +168,8 @@ class Gateway:
 
     def _send_bulk(self, values: dict[str, str], body: Any) -> dict[str, Any]:
         """Accept a ``sendBulkViber`` request, charging every deliverable number."""
-        problem = fakerules.bulk(body)
+        callback = values.get("callback_url")
+        problem = fakerules.bulk(body, callback)
         if problem:
             raise Refused(problem)
         for message in body["messages"]:
@@ -174,8 +179,8 @@ class Gateway:
         self._charge(sum(1 for p in phones if not self.number_problem(p)[0]))
         uuid = str(uuids.uuid1())
         self.bulks[uuid] = [self._bulk_mailing(m) for m in body["messages"]]
-        if body.get("callback_url"):
-            self.callbacks[uuid] = body["callback_url"]
+        if callback:
+            self.callbacks[uuid] = callback
         return {"uuid": uuid, "success": "OK"}
 
     def _bulk_mailing(self, message: dict[str, Any]) -> dict[str, Any]:

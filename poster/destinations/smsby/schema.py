@@ -110,6 +110,10 @@ class BulkRequest:
         messages = [m.payload() for m in self.messages]
         return _set(token=token, callback_url=self.callback_url, messages=messages)
 
+    def query(self, token: str) -> dict[str, str]:
+        """Return ``token`` and ``callback_url`` as query parameters, where the table puts them."""
+        return _set(token=token, callback_url=self.callback_url)
+
     def redacted(self) -> dict[str, Any]:
         """Return the body as a preview shows it, the token replaced."""
         return self.payload(REDACTED)
