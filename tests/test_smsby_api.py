@@ -312,10 +312,10 @@ def test_rate_limit_honours_retry_after(fake: SmsByFake, client: SmsByClient) ->
     ("fault", "call"),
     [
         pytest.param("drop", lambda c: c.send_quick(TEXT), id="quick-dropped"),
-        pytest.param("garbage-500", lambda c: c.send_quick(TEXT), id="quick-garbage-500"),
+        pytest.param("504", lambda c: c.send_quick(TEXT), id="quick-proxy-504"),
         pytest.param("slow:3", lambda c: c.send_quick(TEXT), id="quick-timeout"),
         pytest.param("drop", lambda c: c.send_bulk(bulk()), id="bulk-dropped"),
-        pytest.param("garbage-500", lambda c: c.send_bulk(bulk()), id="bulk-garbage-500"),
+        pytest.param("504", lambda c: c.send_bulk(bulk()), id="bulk-proxy-504"),
     ],
 )
 def test_lost_answers_to_sends_are_uncertain(
@@ -325,6 +325,47 @@ def test_lost_answers_to_sends_are_uncertain(
     with pytest.raises(DeliveryUncertain):
         call(client)
     assert len(fake.got(PHONE)) == 1  # the message did go out
+
+
+@pytest.mark.parametrize("fault", ["500", "garbage-500"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda c: c.send_quick(TEXT), id="quick"),
+        pytest.param(lambda c: c.send_bulk(bulk()), id="bulk"),
+    ],
+)
+def test_a_send_answered_500_is_retried_whatever_the_body(
+    fake: SmsByFake, client: SmsByClient, fault: str, call: Callable[[SmsByClient], object]
+) -> None:
+    fake.faults.append(fault)
+    with pytest.raises(RetryLater) as caught:
+        call(client)
+    assert type(caught.value) is RetryLater and caught.value.status == 500
+    assert fake.gateway.deliveries == []
+    call(client)
+    assert len(fake.got(PHONE)) == 1
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        pytest.param(500, b"", RetryLater, id="500-empty"),
+        pytest.param(500, b"<html>Server Error</html>", RetryLater, id="500-html"),
+        pytest.param(500, b'{"error": "Server unavailable"}', RetryLater, id="500-json"),
+        pytest.param(503, b"<html>busy</html>", RetryLater, id="503-html"),
+        pytest.param(502, b'{"error": "Bad gateway"}', DeliveryUncertain, id="502-json"),
+        pytest.param(504, b"", DeliveryUncertain, id="504-empty"),
+    ],
+)  # fmt: skip
+def test_a_send_answered_5xx_depends_on_the_status_alone(
+    status: int, body: bytes, kind: type[DeliveryError]
+) -> None:
+    respx.post("https://app.sms.by/api/v1/sendBulkViber").respond(status, content=body)
+    with httpx.Client() as mocked, pytest.raises(DeliveryError) as caught:
+        SmsByClient(mocked, DEFAULT_TOKEN).send_bulk(bulk())
+    assert type(caught.value) is kind
 
 
 def test_lost_answer_to_confirm_is_uncertain(fake: SmsByFake, client: SmsByClient) -> None:

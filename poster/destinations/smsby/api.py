@@ -18,6 +18,10 @@ Choices where the document is silent or unclear, one per line:
   whose items carry ``vibername_id``/``list_id`` (or ``id``) and ``name``.
 - Error bodies are not described: the reason is read from ``message``, ``error``, ``errors`` or a
   string ``result``; without one, the document's text for the HTTP status is used.
+- HTTP 500 is "Server unavailable": nothing was done, whatever the body (JSON, HTML or none), so
+  a send answered 500 (or 503) is tried again later. Any other 5xx to a send is not the
+  gateway's own answer but a proxy's in front of it, which may have given up after the gateway
+  took the request: uncertain, never repeated automatically.
 - ``sendViberMessageList`` only creates a mailing; nothing is sent or paid before
   ``confirmViberMessage`` ("Money will be debited"), so a lost answer to it is safe to retry and a
   lost answer to the confirmation is uncertain.
@@ -210,8 +214,8 @@ class SmsByClient:
         data = _decode(answer.body)
         log.info(kv(event="smsby_call", endpoint=path, http=code))
         if not 200 <= code < 300:
-            if data is _UNREADABLE and code >= 500 and sends:
-                raise self._unreadable(path, code, sends)
+            if sends and code >= 500 and code not in codes.UNAVAILABLE_HTTP:
+                raise self._maybe_done(path, code)
             return self._refusal(data, code, answer)
         if data is _UNREADABLE:
             raise self._unreadable(path, code, sends)
@@ -237,6 +241,14 @@ class SmsByClient:
                 code,
             )
         return RetryLater(f"{self.name} answered HTTP {code} to {path} unreadably; will retry")
+
+    def _maybe_done(self, path: str, code: int) -> DeliveryUncertain:
+        """Return the error for a send answered by an HTTP 5xx the document does not list."""
+        return DeliveryUncertain(
+            f"{self.name} answered HTTP {code} to {path}, which the API does not list; it may "
+            "have been carried out, so it is not repeated automatically",
+            code,
+        )
 
     def _transport_error(
         self, exc: httpx.HTTPError | httpx.InvalidURL, path: str, sends: bool

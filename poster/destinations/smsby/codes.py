@@ -91,6 +91,11 @@ ERRORS: tuple[ErrorRule, ...] = (
               r"already confirmed", False),
 )  # fmt: skip
 
+UNAVAILABLE_HTTP = frozenset({500, 503})
+"""HTTP statuses that say the gateway did nothing, whatever the body: the document's "500 — Server
+unavailable", and 503. Any other 5xx to a send comes from something in front of the gateway (a
+proxy that gave up waiting): the send may have been carried out."""
+
 _BY_KEY = {rule.key: rule for rule in ERRORS}
 _BY_HTTP = {rule.http: rule for rule in ERRORS if rule.http is not None}
 

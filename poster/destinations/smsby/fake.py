@@ -6,7 +6,10 @@ callbacks to ``callback_url`` (POST, JSON ``{"uuid": ..., "messages": <statusBul
 the document says only that the answer is sent there), and faults queued in ``faults``:
 
 - ``"500"``: answer 500 without doing anything;
-- ``"garbage-500"``: do the call, then answer 500 with an HTML page;
+- ``"garbage-500"``: answer 500 with an HTML page without doing anything (the document's "500 —
+  Server unavailable" says nothing of the body);
+- ``"504"``: do the call, then answer 504 with an HTML page, as a proxy in front of the gateway
+  does when it gives up waiting;
 - ``"drop"``: do the call, then close the connection without answering (a lost answer);
 - ``"slow:SECONDS"``: do the call, then wait before answering.
 
@@ -164,6 +167,9 @@ class SmsByFake:
         if fault == "500" or limited:
             _send(handler, limited or Reply(500, {"error": "Server unavailable"}))
             return
+        if fault == "garbage-500":
+            _send(handler, Reply(500, None), b"<html><body>Internal Server Error</body></html>")
+            return
         # Every method of the document is a POST; anything else is a page that does not exist.
         reply = Reply(404, {"error": "Page not found"})
         if handler.command == "POST":
@@ -171,12 +177,12 @@ class SmsByFake:
         self._finish(handler, reply, fault)
 
     def _finish(self, handler: BaseHTTPRequestHandler, reply: Reply, fault: str) -> None:
-        """Send ``reply`` as the fault says: lost, unreadable, late or as it is."""
+        """Send ``reply`` as the fault says: lost, a proxy's 504, late or as it is."""
         if fault == "drop":
             handler.close_connection = True
             return
-        if fault == "garbage-500":
-            _send(handler, Reply(500, None), b"<html><body>Internal Server Error</body></html>")
+        if fault == "504":
+            _send(handler, Reply(504, None), b"<html><body>504 Gateway Time-out</body></html>")
             return
         if fault.startswith("slow:"):
             self._closing.wait(float(fault.partition(":")[2]))

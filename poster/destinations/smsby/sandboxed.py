@@ -11,7 +11,7 @@ from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.sandbox.fakes import Bubble, Mounted, Phone, grouped
 
 _STATES = {"NEW": "pending", "SENT": "sent", "DELIVERED": "delivered", "READ": "read"}
-FAULTS = ("500", "garbage-500", "drop", "slow:<seconds>")
+FAULTS = ("500", "garbage-500", "504", "drop", "slow:<seconds>")
 SLOW_MAX_SECONDS = 3600.0
 MOUNTED = Mounted("smsby", "SMS.BY", "/smsby", "/smsby", f"token {DEFAULT_TOKEN}")
 
