@@ -12,7 +12,7 @@ import pytest
 import respx
 from support.callbacks import CallbackReceiver
 
-from poster.destinations.smsby import codes
+from poster.destinations.smsby import codes, parse
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.destinations.smsby.schema import (
@@ -162,6 +162,23 @@ def test_bulk_content_errors_come_back_as_mailing_errors(
     (error,) = status.errors
     assert (error.name, error.text, error.action) == ("news", codes.rule(key).text, "reject")
     assert fake.got(PHONE) == []
+
+
+@pytest.mark.parametrize(
+    ("names", "name", "reason"),
+    [
+        pytest.param(("news: a: b",), "news: a: b", "Content url is not valid", id="sent-name"),
+        pytest.param(("news: a", "news: a: b"), "news: a: b", "Content url is not valid",
+                     id="longest-sent-name"),
+        pytest.param((), "news", "a: b: Content url is not valid", id="first-colon"),
+    ],
+)  # fmt: skip
+def test_an_error_line_is_read_by_the_names_poster_sent(
+    names: tuple[str, ...], name: str, reason: str
+) -> None:
+    data = [{"errors": ["news: a: b: Content url is not valid"]}]
+    (error,) = parse.bulk_status(data, names).errors
+    assert (error.name, error.text, error.action) == (name, reason, codes.REJECT)
 
 
 def test_status_changes_are_posted_to_the_callback_url(

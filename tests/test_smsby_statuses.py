@@ -98,6 +98,19 @@ def test_a_callback_about_messages_poster_did_not_send_records_nothing(
     assert ledger.outcome(ITEM).delivered == 0
 
 
+def test_a_refused_mailing_keeps_the_gateway_reason_without_the_item_key(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    picture = GatewayMessage("picture", "news", "k1: part 2", "", "https://e.org/big.jpg")
+    fake.gateway.bad_size_images.add("https://e.org/big.jpg")
+    with httpx.Client() as http:
+        destination(fake, http, Route(BULK, alphaname_id=444), ledger).send(picture)
+    sent = fake.requests[0].body["messages"][0]["name"]
+    assert sent == "news: k1: part 2"
+    outcome = ledger.outcome(item_ref("news", "k1: part 2"))
+    assert outcome.rejected_reasons == (("Optimal image size 800x800 px", 3),)
+
+
 @pytest.mark.parametrize(
     "route",
     [

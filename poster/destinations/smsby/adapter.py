@@ -87,9 +87,11 @@ class SmsByAdapter:
             return self._send_list(message)
         if self.route.mode == QUICK:
             return quick_outcome([self._client.send_quick(self._quick(message, p)) for p in phones])
-        accepted = self._client.send_bulk(self._bulk(message, phones))
+        request = self._bulk(message, phones)
+        accepted = self._client.send_bulk(request)
+        names = [m.name for m in request.messages]
         try:
-            status: BulkStatus | None = self._client.bulk_status(accepted.uuid)
+            status: BulkStatus | None = self._client.bulk_status(accepted.uuid, names)
         except DeliveryError:
             # Sent and paid for: the statuses come later by callback or polling.
             status = None
@@ -165,7 +167,7 @@ class SmsByAdapter:
         """Return the ``sendBulkViber`` request of one batch."""
         mailing = BulkMessage(
             alphaname_id=self.route.alphaname_id or 0,
-            name=f"{message.feed}: {message.key}"[:NAME_MAX],
+            name=mailing_name(message),
             content=bulk_content(message),
             delivery_list=tuple(phones),
         )
@@ -184,9 +186,13 @@ class SmsByAdapter:
 
     def _list(self, message: GatewayMessage) -> ListMessage:
         """Return the ``sendViberMessageList`` request."""
-        name = f"{message.feed}: {message.key}"[:NAME_MAX]
         return ListMessage(self.route.vibername_id or 0, self.route.list_id or 0,
-                           form_content(message), name)  # fmt: skip
+                           form_content(message), mailing_name(message))  # fmt: skip
+
+
+def mailing_name(message: GatewayMessage) -> str:
+    """Return the name a mailing shows in the SMS.BY account: ``feed: key``, cut to ``NAME_MAX``."""
+    return f"{message.feed}: {message.key}"[:NAME_MAX]
 
 
 def bulk_content(message: GatewayMessage) -> Content:

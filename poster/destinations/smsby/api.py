@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -108,11 +108,14 @@ class SmsByClient:
             raise self._unreadable("/api/v1/sendBulkViber", 200, sends=True)
         return BulkAccepted(uuid, str(data.get("success", "")))
 
-    def bulk_status(self, uuid: str) -> BulkStatus:
-        """Return the per-phone statuses and refused mailings of a ``sendBulkViber`` uuid."""
+    def bulk_status(self, uuid: str, names: Sequence[str] = ()) -> BulkStatus:
+        """Return the per-phone statuses and refused mailings of a ``sendBulkViber`` uuid.
+
+        ``names`` are the mailing names of that request, to read its ``errors`` lines by.
+        """
         query = {"token": self._token, "uuid": uuid}
         data = self._call("/api/v1/statusBulkViber", sends=False, query=query)
-        return parse.bulk_status(data)
+        return parse.bulk_status(data, names)
 
     def send_quick(self, message: QuickMessage) -> RecipientResult:
         """Send one message to one phone with ``sendQuickViberMessage``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from poster.destinations.smsby import codes
@@ -88,14 +89,17 @@ def recipient(raw: dict[str, Any], message_id: str | None = None) -> RecipientRe
     )
 
 
-def bulk_status(data: Any) -> BulkStatus:
-    """Return a ``statusBulkViber`` answer: mailings with their phones, and refused mailings."""
+def bulk_status(data: Any, names: Sequence[str] = ()) -> BulkStatus:
+    """Return a ``statusBulkViber`` answer: mailings with their phones, and refused mailings.
+
+    ``names`` are the mailing names poster sent: an ``errors`` line is read by them first.
+    """
     entries = data if isinstance(data, list) else []
     mailings: list[MailingStatus] = []
     errors: list[MailingError] = []
     for entry in (e for e in entries if isinstance(e, dict)):
         for said in entry.get("errors") or ():
-            errors.append(_mailing_error(str(said)))
+            errors.append(_mailing_error(str(said), names))
         if "success" in entry:
             phones = [p for p in entry.get("success") or () if isinstance(p, dict)]
             mailings.append(
@@ -109,11 +113,17 @@ def bulk_status(data: Any) -> BulkStatus:
     return BulkStatus(tuple(mailings), tuple(errors))
 
 
-def _mailing_error(said: str) -> MailingError:
+def _mailing_error(said: str, names: Sequence[str]) -> MailingError:
     """Return one ``errors`` entry; the document writes them ``<mailing name>: <reason>``."""
-    name, sep, reason = said.partition(": ")
-    if not sep:
-        name, reason = "", said
+    # A name may itself hold ": " (poster's are "feed: key"): the longest one sent that fits wins.
+    sent = [n for n in names if said.startswith(f"{n}: ")]
+    if sent:
+        name = max(sent, key=len)
+        reason = said[len(name) + 2 :]
+    else:
+        name, sep, reason = said.partition(": ")
+        if not sep:
+            name, reason = "", said
     rule = codes.classify(None, reason)
     return MailingError(name=name, text=reason, action=rule.action, hint=rule.hint)
 
