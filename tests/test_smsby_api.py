@@ -181,16 +181,26 @@ def test_an_error_line_is_read_by_the_names_poster_sent(
     assert (error.name, error.text, error.action) == (name, reason, codes.REJECT)
 
 
+@pytest.mark.parametrize(
+    ("shape", "named", "statuses"),
+    [
+        ("statuses", False, ["NEW", "DELIVERED"]),
+        ("both", True, ["NEW", "DELIVERED"]),
+        ("accepted", True, [None, None]),
+    ],
+)
 def test_status_changes_are_posted_to_the_callback_url(
-    fake: SmsByFake, client: SmsByClient
+    fake: SmsByFake, client: SmsByClient, shape: str, named: bool, statuses: list[str | None]
 ) -> None:
+    fake.callback_shape = shape
     with CallbackReceiver("/webhook.php") as receiver:
         uuid = client.send_bulk(bulk(callback=receiver.url)).uuid
         for seconds in (0, 0, 5):  # the second pump has nothing new to say
             fake.advance(seconds)
     said = [parse_bulk_callback(body) for body in receiver.bodies]
-    assert [u for u, _ in said] == [uuid, uuid]
-    assert [s.mailings[0].recipients[0].status for _, s in said] == ["NEW", "DELIVERED"]
+    assert [s.uuid for s in said] == [uuid if named else ""] * 2
+    shown = [s.status.mailings[0].recipients[0].status if s.status else None for s in said]
+    assert shown == statuses
 
 
 def test_quick_send_uses_form_data_and_reports_delivery(

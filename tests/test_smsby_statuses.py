@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from poster.recipients import parse_recipients
 from poster.store.recipientledger import RecipientLedger
 
 PHONES = ("375291111111", "375292222222", "375293333333")
+UNSENT = b'[{"message_id": 9, "name": "mailing list 1", "success": [{"phone": "375291111111", '
+UNSENT += b'"status": "DELIVERED"}]}]'
 MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
 ITEM = item_ref("news", "k1")
 
@@ -51,7 +54,9 @@ def destination(
     return GatewayDestination("subs", KIND, adapter, lambda: numbers, lambda: ledger)
 
 
-def test_statuses_arrive_by_callback(fake: SmsByFake, ledger: RecipientLedger) -> None:
+@pytest.mark.parametrize("shape", ["statuses", "both"])
+def test_statuses_arrive_by_callback(fake: SmsByFake, ledger: RecipientLedger, shape: str) -> None:
+    fake.callback_shape = shape
     fake.gateway.unroutable.add(PHONES[2])
     with CallbackReceiver("/gateway/subs/s3cret") as receiver, httpx.Client() as http:
         route = Route(BULK, alphaname_id=444)
@@ -73,9 +78,13 @@ def test_statuses_arrive_by_callback(fake: SmsByFake, ledger: RecipientLedger) -
     [
         ("GET", b"", "is a POST"),
         ("POST", b"<html>", "unreadable"),
-        ("POST", b'{"messages": []}', "names no uuid"),
+        ("POST", b'{"messages": []}', "neither a uuid nor a mailing's statuses"),
+        ("POST", b"[]", "neither a uuid nor a mailing's statuses"),
+        ("POST", b'[{"phone": "375291111111"}]', "neither a uuid nor a mailing's statuses"),
+        ("POST", b'"OK"', "neither a JSON list nor an object"),
+        ("POST", UNSENT, "names no mailing poster sent"),
     ],
-    ids=["get", "not-json", "no-uuid"],
+    ids=["get", "not-json", "no-uuid", "empty-list", "no-mailing", "string", "unsent-mailing"],
 )
 def test_a_bad_callback_is_refused(
     fake: SmsByFake, ledger: RecipientLedger, method: str, body: bytes, problem: str
@@ -84,6 +93,50 @@ def test_a_bad_callback_is_refused(
         sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
         with pytest.raises(CallbackError, match=problem):
             sent.callback(method, {}, body)
+
+
+def test_a_document_shaped_callback_is_matched_by_name_after_a_restart(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    with CallbackReceiver("/gateway/subs/s3cret") as receiver, httpx.Client() as http:
+        route = Route(BULK, alphaname_id=444)
+        destination(fake, http, route, ledger, receiver.url).send(MESSAGE)
+        fake.advance(6)
+        (body,) = receiver.bodies
+        assert json.loads(body)[0]["name"] == "news: k1"
+        restarted = destination(fake, http, route, ledger)
+        assert restarted.callback("POST", {}, body) == 3
+    assert ledger.outcome(ITEM).delivered == 3
+
+
+def test_a_document_shaped_callback_is_matched_by_message_id_when_the_name_is_cut(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    long = GatewayMessage("text", "news", "k" * 200, "Hello")
+    with CallbackReceiver("/gateway/subs/s3cret") as receiver, httpx.Client() as http:
+        route = Route(BULK, alphaname_id=444)
+        sent = destination(fake, http, route, ledger, receiver.url)
+        sent.send(long)
+        fake.advance(6)
+        (body,) = receiver.bodies
+        assert len(json.loads(body)[0]["name"]) == 100
+        assert sent.callback("POST", {}, body) == 3
+        with pytest.raises(CallbackError, match="names no mailing poster sent"):
+            destination(fake, http, route, ledger).callback("POST", {}, body)
+    assert ledger.outcome(item_ref("news", "k" * 200)).delivered == 3
+
+
+def test_the_send_answer_as_a_callback_is_acknowledged_and_the_poll_reads_the_statuses(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    fake.callback_shape = "accepted"
+    with CallbackReceiver("/gateway/subs/s3cret") as receiver, httpx.Client() as http:
+        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger, receiver.url)
+        sent.send(MESSAGE)
+        fake.advance(6)
+        assert [sent.callback("POST", {}, body) for body in receiver.bodies] == [0]
+        assert sent.poll() == 3
+    assert ledger.outcome(ITEM).delivered == 3
 
 
 def test_a_callback_about_messages_poster_did_not_send_records_nothing(

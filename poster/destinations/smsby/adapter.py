@@ -20,8 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
+from poster.destinations.gateway.destination import item_ref
 from poster.destinations.smsby import codes
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
+from poster.destinations.smsby.mailings import Ref, SentMailings, bulk_ref, mailing_name
 from poster.destinations.smsby.schema import (
     REDACTED,
     BulkMessage,
@@ -30,6 +32,7 @@ from poster.destinations.smsby.schema import (
     Content,
     FormContent,
     ListMessage,
+    MailingStatus,
     QuickMessage,
     RecipientResult,
 )
@@ -45,8 +48,6 @@ QUICK_CONCURRENCY = 4
 """``sendQuickViberMessage`` requests in flight at once (one number each)."""
 POLL_MAX = 100
 """Message ids looked up by one ``statuses`` call in quick mode (one request each)."""
-NAME_MAX = 100
-"""Characters of a mailing's ``name``; the document gives no limit."""
 LIST_PREFIX = "list:"
 NO_BALANCE = (
     "not shown: the SMS.BY API has no balance call; an empty balance refuses sends "
@@ -80,6 +81,7 @@ class SmsByAdapter:
         self.callback_url = callback_url
         self.batch_size = BULK_BATCH if route.mode == BULK else 1
         self.concurrency = QUICK_CONCURRENCY if route.mode == QUICK else 1
+        self.sent = SentMailings()
 
     def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
         """Send ``message`` to ``phones`` and return what the gateway did with each."""
@@ -95,6 +97,8 @@ class SmsByAdapter:
         except DeliveryError:
             # Sent and paid for: the statuses come later by callback or polling.
             status = None
+        item = item_ref(message.feed, message.key)
+        self.sent.note(accepted.uuid, dict.fromkeys(names, item), status)
         return bulk_outcome(accepted.uuid, phones, status)
 
     def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
@@ -130,12 +134,29 @@ class SmsByAdapter:
         if method != "POST":
             raise CallbackError(f"a status callback is a POST, not {method}")
         try:
-            uuid, status = parse_bulk_callback(body)
+            said = parse_bulk_callback(body)
         except ValueError as exc:
             raise CallbackError(f"unreadable status callback: {exc}") from None
-        if not uuid:
-            raise CallbackError("the status callback names no uuid")
-        return bulk_updates(uuid, status)
+        if said.status is None:
+            # The send's own answer: no statuses in it; the next poll reads them by its uuid.
+            return []
+        if said.uuid:
+            return bulk_updates(said.uuid, said.status)
+        return self._matched(said.status)
+
+    def _matched(self, status: BulkStatus) -> list[StatusUpdate]:
+        """Return the final statuses of the mailings poster sent, found by message_id or name."""
+        found: list[StatusUpdate] = []
+        unknown = 0
+        for mailing in status.mailings:
+            ref = self.sent.ref(mailing)
+            if ref is None:
+                unknown += 1
+                continue
+            found += mailing_updates(mailing, ref)
+        if unknown and unknown == len(status.mailings):
+            raise CallbackError("the status callback names no mailing poster sent")
+        return found
 
     def account(self) -> Mapping[str, str]:
         """Return the account's Viber names and gateway lists; the API reports no balance."""
@@ -190,11 +211,6 @@ class SmsByAdapter:
                            form_content(message), mailing_name(message))  # fmt: skip
 
 
-def mailing_name(message: GatewayMessage) -> str:
-    """Return the name a mailing shows in the SMS.BY account: ``feed: key``, cut to ``NAME_MAX``."""
-    return f"{message.feed}: {message.key}"[:NAME_MAX]
-
-
 def bulk_content(message: GatewayMessage) -> Content:
     """Return the ``content`` object: button (text, image, link), image alone, or text."""
     if message.type == "picture" and message.text:
@@ -211,11 +227,6 @@ def form_content(message: GatewayMessage) -> FormContent:
         return FormContent("BUTTON", message.text or None, message.image,
                            message.button_caption, message.button_action)  # fmt: skip
     return FormContent("TEXT", message.text)
-
-
-def bulk_ref(uuid: str, phone: str) -> str:
-    """Return the ledger's message id of one number of a ``sendBulkViber`` request."""
-    return f"bulk:{uuid}/{phone}"
 
 
 def opted_out(result: RecipientResult) -> bool:
@@ -256,8 +267,16 @@ def final_status(result: RecipientResult) -> str | None:
 def bulk_updates(uuid: str, status: BulkStatus) -> list[StatusUpdate]:
     """Return the final statuses of a ``statusBulkViber`` answer or callback."""
     return [
-        StatusUpdate(bulk_ref(uuid, r.phone), found, r.error, not r.accepted and opted_out(r))
+        update
         for mailing in status.mailings
+        for update in mailing_updates(mailing, lambda phone: bulk_ref(uuid, phone))
+    ]
+
+
+def mailing_updates(mailing: MailingStatus, ref: Callable[[str], Ref]) -> list[StatusUpdate]:
+    """Return the final statuses of one mailing's phones, each named by ``ref``."""
+    return [
+        StatusUpdate(ref(r.phone), found, r.error, not r.accepted and opted_out(r))
         for r in mailing.recipients
         if (found := final_status(r)) is not None
     ]

@@ -16,6 +16,8 @@ Choices where the document is silent or unclear, one per line:
 - ``getVibernames`` and ``getSubscriberLists`` are named (vibername_id, list_id) but not described:
   POST ``/api/v2/<name>`` with ``token`` in formData, answer ``{"status": "OK", "result": [...]}``
   whose items carry ``vibername_id``/``list_id`` (or ``id``) and ``name``.
+- ``callback_url`` gets "the response on the method operation in asynchronous mode", no more:
+  ``parse_bulk_callback`` reads a ``statusBulkViber`` answer, the send's answer, or both.
 - Error bodies are not described: the reason is read from ``message``, ``error``, ``errors`` or a
   string ``result``; without one, the document's text for the HTTP status is used.
 - HTTP 500 is "Server unavailable": nothing was done, whatever the body (JSON, HTML or none), so
@@ -45,6 +47,7 @@ from poster.destinations.smsby.codes import Refusal
 from poster.destinations.smsby.schema import (
     REDACTED,
     BulkAccepted,
+    BulkCallback,
     BulkRequest,
     BulkStatus,
     ListDraft,
@@ -272,12 +275,27 @@ class SmsByClient:
         )
 
 
-def parse_bulk_callback(body: bytes) -> tuple[str, BulkStatus]:
-    """Return the uuid and statuses a ``callback_url`` POST carries (the fake's shape)."""
+def parse_bulk_callback(body: bytes) -> BulkCallback:
+    """Return what a ``callback_url`` POST carries, or raise ``ValueError``.
+
+    The document says only that the method's answer is sent there, so each shape it may take is
+    read: the ``statusBulkViber`` answer (a bare list), the send's answer (``uuid`` and
+    ``success``), or both in one object (``uuid`` and ``messages``).
+    """
     data = _decode(body)
-    if not isinstance(data, dict):
-        raise ValueError("the callback body is not a JSON object")
-    return str(data.get("uuid", "")), parse.bulk_status(data.get("messages"))
+    if data is _UNREADABLE:
+        raise ValueError("the callback body is not JSON")
+    if isinstance(data, list):
+        found = BulkCallback("", parse.bulk_status(data))
+    elif isinstance(data, dict):
+        uuid, messages = data.get("uuid"), data.get("messages")
+        status = parse.bulk_status(messages) if isinstance(messages, list) else None
+        found = BulkCallback(uuid if isinstance(uuid, str) else "", status)
+    else:
+        raise ValueError("the callback body is neither a JSON list nor an object")
+    if found.uuid or (found.status and (found.status.mailings or found.status.errors)):
+        return found
+    raise ValueError("the callback carries neither a uuid nor a mailing's statuses")
 
 
 def _body(form: Mapping[str, str] | None, body: Any) -> tuple[bytes, dict[str, str]]:

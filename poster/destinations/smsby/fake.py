@@ -2,8 +2,9 @@
 
 It answers every method of ``bulk-viber-aggregator-api.txt`` from ``fakegateway.Gateway`` and
 adds what a real gateway does to a client: a rate limit (HTTP 429 with Retry-After), status
-callbacks to ``callback_url`` (POST, JSON ``{"uuid": ..., "messages": <statusBulkViber answer>}``:
-the document says only that the answer is sent there), and faults queued in ``faults``:
+callbacks to ``callback_url`` (a JSON POST; the document says only that "the response on the
+method operation" is sent there, so ``callback_shape`` picks one of ``CALLBACK_SHAPES``), and
+faults queued in ``faults``:
 
 - ``"500"``: answer 500 without doing anything;
 - ``"garbage-500"``: answer 500 with an HTML page without doing anything (the document's "500 —
@@ -39,6 +40,10 @@ from poster.destinations.smsby.fakestate import Gateway
 from poster.frozen import frozen
 from poster.sandbox.httpio import Server, Serving, answer
 
+CALLBACK_SHAPES = ("statuses", "both", "accepted")
+"""What a callback carries: the ``statusBulkViber`` answer (a bare list, the default), that
+answer with its uuid (``{"uuid": ..., "messages": [...]}``), or the send's answer (``uuid`` and
+``success``)."""
 READ_MAX_BYTES = 1024 * 1024
 CALLBACK_TIMEOUT = 2.0
 DEFAULT_TOKEN = "eyJpdiI6IjJzOFlFcXBmOUZEcGJlYzlzeFJValE9PSIsInZhbHV"
@@ -88,6 +93,7 @@ class SmsByFake:
         self.requests: list[Seen] = []
         self.callback_log: list[tuple[str, int | str]] = []
         """Each callback sent: the URL and the HTTP status, or the error."""
+        self.callback_shape = CALLBACK_SHAPES[0]
         self.rate_limit = rate_limit
         self.rate_window = timedelta(seconds=rate_window)
         self._recent: deque[datetime] = deque()
@@ -138,9 +144,17 @@ class SmsByFake:
                 mark = json.dumps([_statuses(m) for m in shown])
                 if self._reported.get(uuid) != mark:
                     self._reported[uuid] = mark
-                    due.append((url, {"uuid": uuid, "messages": shown}))
+                    due.append((url, self._callback(uuid, shown)))
         for url, body in due:
             self.callback_log.append((url, _post_json(url, body)))
+
+    def _callback(self, uuid: str, shown: list[dict[str, Any]]) -> Any:
+        """Return a callback's body in ``callback_shape``."""
+        if self.callback_shape == "both":
+            return {"uuid": uuid, "messages": shown}
+        if self.callback_shape == "accepted":
+            return {"uuid": uuid, "success": "OK"}
+        return shown
 
     def serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         """Answer a GET or POST; the gateway documents no other method."""

@@ -248,6 +248,16 @@ class BulkStatus:
 
 
 @frozen
+class BulkCallback:
+    """What a ``callback_url`` POST carries: the request's uuid, its statuses, or both."""
+
+    uuid: str
+    """Empty when the callback is a bare ``statusBulkViber`` answer."""
+    status: BulkStatus | None
+    """None when it is the send's own answer (``{"uuid": ..., "success": "OK"}``)."""
+
+
+@frozen
 class ListDraft:
     """The answer to ``sendViberMessageList``: a mailing that waits for ``confirmViberMessage``."""
 
