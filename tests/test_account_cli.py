@@ -185,3 +185,26 @@ def test_to_must_name_a_destination_with_an_account(
     shown = account(capsys, config, *argv)
     assert shown.code == EXIT_CONFIG
     assert shown.err.startswith(f"poster: {message}") and shown.out == ""
+
+
+def test_smsby_without_its_undescribed_look_ups_still_shows_its_account(
+    capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SmsByFake() as strict:
+        strict.gateway.undescribed = False
+        text = config.read_text(encoding="utf-8")
+        sb_url = re.search(r'kind = "smsby"\napi_url = "([^"]+)"', text)
+        assert sb_url is not None
+        config.write_text(text.replace(sb_url[1], strict.base_url), encoding="utf-8")
+        shown = account(capsys, config, "--to", "sb")
+        monkeypatch.setenv("POSTER_SB_TOKEN", WRONG)
+        refused = account(capsys, config, "--to", "sb")
+    assert shown.code == EXIT_OK, shown.err
+    sb = facts(shown.blocks()["sb"])
+    said = "not available from this gateway ({} answered HTTP 404: Page not found)"
+    assert sb["viber names"] == said.format("getVibernames")
+    assert sb["subscriber lists"] == said.format("getSubscriberLists")
+    assert sb["balance"].startswith("not shown: the SMS.BY API has no balance call")
+    assert shown.err == ""
+    assert refused.code == EXIT_FAILED
+    assert "invalid token" in refused.err.lower()

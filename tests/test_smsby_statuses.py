@@ -221,3 +221,17 @@ def test_the_account_shows_its_viber_names_and_lists(fake: SmsByFake) -> None:
         "viber names": "7 Poster",
         "subscriber lists": "12 news (3)",
     }
+
+
+def test_the_account_says_which_look_ups_the_gateway_does_not_give(fake: SmsByFake) -> None:
+    fake.gateway.undescribed = False
+    with httpx.Client() as http:
+        client = SmsByClient(http, DEFAULT_TOKEN, base_url=fake.base_url)
+        shown = SmsByAdapter(client, Route(BULK, alphaname_id=444)).account()
+    said = "not available from this gateway ({} answered HTTP 404: Page not found)"
+    assert shown == {
+        "balance": NO_BALANCE,
+        "viber names": said.format("getVibernames"),
+        "subscriber lists": said.format("getSubscriberLists"),
+    }
+    assert fake.requests[0].path == "/api/v2/getViberMessages"

@@ -36,7 +36,7 @@ from poster.destinations.smsby.schema import (
     QuickMessage,
     RecipientResult,
 )
-from poster.errors import CallbackError, DeliveryError
+from poster.errors import CallbackError, DeliveryError, RetryLater
 from poster.frozen import frozen
 from poster.store.recipientledger import StatusUpdate
 from poster.store.recipientstate import DELIVERED, FAILED, READ
@@ -159,17 +159,28 @@ class SmsByAdapter:
         return found
 
     def account(self) -> Mapping[str, str]:
-        """Return the account's Viber names and gateway lists; the API reports no balance."""
-        names = ", ".join(f"{n.vibername_id} {n.name}" for n in self._client.vibernames())
-        lists = ", ".join(
+        """Return the account's Viber names and gateway lists; the API reports no balance.
+
+        ``getViberMessages`` (documented, sends nothing) checks the key: its failure is the
+        account's. The two look-ups are only named by the document, so a gateway may refuse them.
+        """
+        self._client.mailings(0, 1)
+        return {
+            "balance": NO_BALANCE,
+            "viber names": optional("getVibernames", self._names),
+            "subscriber lists": optional("getSubscriberLists", self._lists),
+        }
+
+    def _names(self) -> str:
+        """Return the account's Viber names, one ``id name`` each."""
+        return ", ".join(f"{n.vibername_id} {n.name}" for n in self._client.vibernames())
+
+    def _lists(self) -> str:
+        """Return the gateway's subscriber lists, one ``id name (count)`` each."""
+        return ", ".join(
             f"{s.list_id} {s.name}" + ("" if s.count is None else f" ({s.count})")
             for s in self._client.subscriber_lists()
         )
-        return {
-            "balance": NO_BALANCE,
-            "viber names": names or "none",
-            "subscriber lists": lists or "none",
-        }
 
     def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
         """Return None: SMS.BY publishes no price method, only the cost of past mailings."""
@@ -209,6 +220,18 @@ class SmsByAdapter:
         """Return the ``sendViberMessageList`` request."""
         return ListMessage(self.route.vibername_id or 0, self.route.list_id or 0,
                            form_content(message), mailing_name(message))  # fmt: skip
+
+
+def optional(method: str, read: Callable[[], str]) -> str:
+    """Return what an undescribed look-up says, or that this gateway does not give it."""
+    try:
+        return read() or "none"
+    except DeliveryError as exc:
+        said = f"HTTP {exc.status}: {exc.status_message}" if exc.status else exc.status_message
+        why = f"{method} answered {said}" if said else f"{method} failed"
+        if isinstance(exc, RetryLater):
+            return f"not read now ({why}); try again later"
+        return f"not available from this gateway ({why})"
 
 
 def bulk_content(message: GatewayMessage) -> Content:

@@ -23,6 +23,8 @@ from poster.destinations.smsby.fakerules import Delivery, Refused, Reply
 from poster.destinations.smsby.schema import BULK_SCHEDULE_FORMAT, LIST_SCHEDULE_FORMAT
 
 STATUS_TIME = "%Y-%m-%d %H:%M:%S.%f"
+UNDESCRIBED = frozenset({"/api/v2/getVibernames", "/api/v2/getSubscriberLists"})
+"""Methods the document names (for ``vibername_id`` and ``list_id``) but never describes."""
 
 
 class Gateway:
@@ -41,6 +43,8 @@ class Gateway:
         self.unroutable: set[str] = set()
         self.unknown_country: set[str] = set()
         self.bad_size_images: set[str] = set()
+        self.undescribed = True
+        """Answer ``UNDESCRIBED``; False answers them 404, as a fake held to the document does."""
         self.ip_allowed = True
         self.bruteforce_after = 5
         self.repeat_window = timedelta(0)
@@ -61,7 +65,7 @@ class Gateway:
         """Answer one call in the shape of its API version."""
         v1 = path.startswith("/api/v1/")
         handler = self._handlers().get(path)
-        if handler is None:
+        if handler is None or (path in UNDESCRIBED and not self.undescribed):
             return Reply(404, {"error": "Page not found"})
         with self.lock:
             try:
