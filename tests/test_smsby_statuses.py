@@ -164,6 +164,22 @@ def test_a_refused_mailing_keeps_the_gateway_reason_without_the_item_key(
     assert outcome.rejected_reasons == (("Optimal image size 800x800 px", 3),)
 
 
+def test_a_mailing_refused_after_its_status_read_failed_is_failed_by_the_poll(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    picture = GatewayMessage("picture", "news", "k1", "", "https://e.org/big.jpg")
+    fake.gateway.bad_size_images.add("https://e.org/big.jpg")
+    fake.faults.extend(["", "500"])  # the send goes through; the status read after it does not
+    with httpx.Client() as http:
+        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
+        sent.send(picture)
+        assert ledger.outcome(ITEM).accepted == 3
+        assert sent.poll() == 3
+    outcome = ledger.outcome(ITEM)
+    assert outcome.failed == 3
+    assert outcome.failed_reasons == (("Optimal image size 800x800 px", 3),)
+
+
 @pytest.mark.parametrize(
     "route",
     [

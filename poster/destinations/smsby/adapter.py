@@ -119,9 +119,11 @@ class SmsByAdapter:
         wanted = set(message_ids)
         uuids = {ref.partition("/")[0][5:] for ref in wanted if ref.startswith("bulk:")}
         for uuid in sorted(uuids):
-            found += [
-                u for u in bulk_updates(uuid, self._client.bulk_status(uuid)) if u.ref in wanted
-            ]
+            status = self._client.bulk_status(uuid, self.sent.names(uuid))
+            found += [u for u in bulk_updates(uuid, status) if u.ref in wanted]
+            found += refused_updates(
+                status, sorted(r for r in wanted if r.startswith(f"bulk:{uuid}/"))
+            )
         quick = [ref for ref in message_ids if ref.startswith("quick:")][:POLL_MAX]
         for ref in quick:
             found += recipient_updates(ref, [self._client.delivery_data(ref[6:])])
@@ -294,6 +296,18 @@ def bulk_updates(uuid: str, status: BulkStatus) -> list[StatusUpdate]:
         for mailing in status.mailings
         for update in mailing_updates(mailing, lambda phone: bulk_ref(uuid, phone))
     ]
+
+
+def refused_updates(status: BulkStatus, refs: Sequence[str]) -> list[StatusUpdate]:
+    """Return ``refs`` failed when the answer refuses their request's one mailing.
+
+    poster sends one mailing per ``sendBulkViber`` request, so an answer with ``errors`` and no
+    mailing is that mailing's refusal; its numbers are charged nothing and get nothing.
+    """
+    if status.mailings or not status.errors:
+        return []
+    reason = "; ".join(error.text for error in status.errors)
+    return [StatusUpdate(ref, FAILED, reason, False) for ref in refs]
 
 
 def mailing_updates(mailing: MailingStatus, ref: Callable[[str], Ref]) -> list[StatusUpdate]:

@@ -46,24 +46,32 @@ def item_of(name: str) -> str | None:
 
 
 class SentMailings:
-    """Remember the mailings sent, by ``message_id`` (to their uuid) and by name (to their item)."""
+    """Remember the mailings sent: by ``message_id`` (to their uuid), by name (to their item), and
+    each request's names (to read the ``errors`` of its polled status by)."""
 
     def __init__(self, keep: int = KEEP) -> None:
         self._keep = keep
         self._uuids: dict[str, str] = {}
         self._items: dict[str, str] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def note(self, uuid: str, items: Mapping[str, str], status: BulkStatus | None) -> None:
         """Remember one request's mailings: each name's item and each ``message_id``'s uuid."""
         with self._lock:
             self._items.update(items)
+            self._names[uuid] = tuple(items)
             for mailing in status.mailings if status else ():
                 if mailing.message_id and mailing.name in items:
                     self._uuids[mailing.message_id] = uuid
-            for kept in (self._items, self._uuids):
+            for kept in (self._items, self._uuids, self._names):
                 for old in list(kept)[: max(0, len(kept) - self._keep)]:
                     del kept[old]
+
+    def names(self, uuid: str) -> tuple[str, ...]:
+        """Return the mailing names of one request, while remembered (to read its errors by)."""
+        with self._lock:
+            return self._names.get(uuid, ())
 
     def ref(self, mailing: MailingStatus) -> Callable[[str], Ref] | None:
         """Return how the ledger names a phone of ``mailing``; None if poster did not send it."""
