@@ -147,6 +147,20 @@ def test_a_dropped_answer_raises_httpx_s_error_both_ways(server: Server) -> None
                 post(client, server.url("/drop"))
 
 
+@pytest.mark.parametrize(("replayable", "sent"), [(True, 2), (False, 1)])
+def test_a_get_that_sends_is_never_repeated_after_a_reused_connection_closes(
+    server: Server, replayable: bool, sent: int
+) -> None:
+    with api_client() as direct:
+        call(direct, "GET", server.url("/json"), headers={}, content=None, timeout=TIMEOUT,
+             limit=100)  # fmt: skip
+        with pytest.raises(httpx.RemoteProtocolError):
+            call(direct, "GET", server.url("/drop?to=1"), headers={}, content=None,
+                 timeout=TIMEOUT, limit=100, replayable=replayable)  # fmt: skip
+    drops = [line for line, _, _ in server.seen.requests if line.startswith("GET /drop")]
+    assert len(drops) == sent
+
+
 def test_an_unreachable_host_raises_connect_error_both_ways() -> None:
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))

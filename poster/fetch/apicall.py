@@ -20,7 +20,7 @@ from poster.fetch.client import decode_fields
 from poster.fetch.exchange import Head
 from poster.fetch.inflate import decoded
 from poster.fetch.target import Target, split_url, target_of
-from poster.fetch.transport import StdlibTransport
+from poster.fetch.transport import REPLAYABLE, StdlibTransport
 from poster.frozen import frozen
 
 _Pairs = tuple[tuple[str, str], ...]
@@ -69,13 +69,19 @@ def call(
     content: bytes | None,
     timeout: httpx.Timeout,
     limit: int,
+    replayable: bool = True,
 ) -> ApiAnswer:
     """Send one call and return its answer, the body None once it grows past ``limit`` bytes.
 
+    ``replayable`` False keeps the transport from sending an idempotent method (a GET) twice
+    after a reused connection closed: for a call that sends a message whatever its method.
     Raise ``httpx.InvalidURL`` for a URL that is not one, else httpx's transport errors.
     """
     if not isinstance(client, ApiClient):
-        with client.stream(method, url, content=content, headers=headers, timeout=timeout) as got:
+        extensions = {} if replayable else {REPLAYABLE: False}
+        with client.stream(
+            method, url, content=content, headers=headers, timeout=timeout, extensions=extensions
+        ) as got:
             body = _capped(got.iter_bytes(), limit)
         return ApiAnswer(got.status_code, tuple(got.headers.multi_items()), body)
     # A query may carry a token and change with every call: only plain URLs are kept split.
@@ -83,7 +89,7 @@ def call(
     fields = _fields(target, tuple(client.headers.raw), tuple(headers.items()), content)
     reply = client.stdlib.call(
         target, method, fields, content,
-        connect=timeout.connect, write=timeout.write, read=timeout.read,
+        connect=timeout.connect, write=timeout.write, read=timeout.read, replayable=replayable,
     )  # fmt: skip
     try:
         named = decode_fields(reply.fields)

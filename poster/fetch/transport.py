@@ -38,6 +38,9 @@ ALLOW_PRIVATE = "poster.allow_private"
 """Request extension: False refuses a host with a non-public address (absent: allowed)."""
 PUBLIC = "poster.public"
 """Response extension: whether every address the host resolved to is public."""
+REPLAYABLE = "poster.replayable"
+"""Request extension: False never sends the request twice, whatever its method (absent: by
+method). A gateway's send over GET changes something: repeated, it reaches the phones twice."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Methods a client may repeat after a failure without changing the outcome (RFC 9110 §9.2.2).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -110,14 +113,16 @@ class StdlibTransport(httpx.BaseTransport):
         connect: float | None,
         write: float | None,
         read: float | None,
+        replayable: bool = True,
     ) -> Reply:
         """Send ``method`` to ``url`` with ``fields`` (Host included) and ``body``; return the head.
 
-        Destination APIs come in here, with no httpx request or response built per call.
+        Destination APIs come in here, with no httpx request or response built per call. With
+        ``replayable`` False the request is never sent twice, even over a reused connection.
         """
         outgoing = _Outgoing(
             Blame(url), method, fields, body, False, write, read, None,
-            connect=connect, replayable=method in _IDEMPOTENT, repeated=True,
+            connect=connect, replayable=replayable and method in _IDEMPOTENT, repeated=True,
         )  # fmt: skip
         return self._send(outgoing, True)
 
@@ -391,5 +396,7 @@ def _timed(conn: Connection, timeout: float | None) -> socket.socket:
 
 def _replayable(request: httpx.Request) -> bool:
     """Tell whether ``request`` may be sent again: idempotent, with its body still in memory."""
+    if request.extensions.get(REPLAYABLE) is False:
+        return False
     # httpx keeps a body it has read (or was given as bytes) in a ByteStream.
     return request.method in _IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
