@@ -26,6 +26,7 @@ from poster.errors import (
     MessageRejected,
     RetryLater,
 )
+from poster.fetch.apicall import api_client
 
 USER = "poster"
 KEY = "it-KEYMARK-0123456789abcdef"
@@ -55,7 +56,7 @@ def client(fake: FakeInteltele, request: pytest.FixtureRequest) -> Iterator[Inte
 @pytest.fixture
 def post_client(fake: FakeInteltele) -> Iterator[IntelTeleClient]:
     """Return a client of the fake that sends form bodies."""
-    yield from connect(fake)
+    yield from connect(fake, method="POST")
 
 
 def message(*to: str, **fields: Any) -> SendRequest:
@@ -134,6 +135,23 @@ def test_batches_keep_get_urls_short(fake: FakeInteltele) -> None:
             query = {"username": USER, "api_key": KEY, **batch.params()}
             sent = httpx.Request("GET", f"{client.base_url}/im/send/", params=query)
             assert len(str(sent.url)) <= api.URL_MAX
+
+
+def test_the_default_client_works_with_a_gateway_reading_only_the_query(
+    fake: FakeInteltele,
+) -> None:
+    fake.account.reads_form = False
+    for client in connect(fake):
+        assert client.method == "GET"
+        (sent,) = client.send(message(RU)).results
+        assert sent.accepted and fake.inbox(RU)[0].params["im_message"] == TEXT
+        fake.clock.advance(5)
+        (status,) = client.status(StatusRequest((str(sent.message_id),)))
+        assert status.delivered
+        assert client.balance() == Decimal("9.80")
+    for client in connect(fake, method="POST"):
+        with pytest.raises(DestinationFatal, match="wrong username/api_key"):
+            client.balance()
 
 
 def test_post_batches_hold_fifty_numbers(post_client: IntelTeleClient) -> None:
@@ -345,6 +363,18 @@ def test_a_slow_answer_times_out_as_uncertain(fake: FakeInteltele) -> None:
     assert len(fake.deliveries) == 1
 
 
+def test_a_lost_answer_to_a_get_send_is_uncertain_and_never_repeated(
+    fake: FakeInteltele,
+) -> None:
+    with api_client() as http:
+        client = IntelTeleClient(http, Credentials(USER, KEY), base_url=fake.base_url)
+        assert client.send(message(RU)).results[0].accepted
+        fake.inject("drop")
+        with pytest.raises(DeliveryUncertain):
+            client.send(message(UA))
+    assert [d.phone for d in fake.deliveries] == [RU, UA]
+
+
 def test_an_unreachable_gateway_is_retry_later() -> None:
     with socket_port() as port, httpx.Client() as http:
         base = f"http://127.0.0.1:{port}"
@@ -352,6 +382,8 @@ def test_an_unreachable_gateway_is_retry_later() -> None:
         with pytest.raises(RetryLater, match="cannot reach") as caught:
             client.send(message(RU))
     assert type(caught.value) is RetryLater
+    # The error names the endpoint, not the query that carries the key.
+    assert f"{base}/im/send/ " in str(caught.value) and KEY not in str(caught.value)
 
 
 def socket_port() -> Any:
@@ -368,22 +400,29 @@ def socket_port() -> Any:
     return closed()
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
 def test_secrets_never_reach_errors_reprs_previews_or_logs(
-    fake: FakeInteltele, post_client: IntelTeleClient, caplog: pytest.LogCaptureFixture
+    fake: FakeInteltele,
+    caplog: pytest.LogCaptureFixture,
+    method: Literal["GET", "POST"],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     errors: list[DeliveryError] = []
-    result = post_client.send(message(RU))
-    for fault in ("drop", "http500"):
-        fake.inject(fault)
-        with pytest.raises(DeliveryError) as caught:
-            post_client.send(message(UA))
-        errors.append(caught.value)
-    fake.account.allowed_ips = frozenset()
-    with pytest.raises(DeliveryError) as refused:
-        post_client.balance()
-    errors.append(refused.value)
-    shown = [repr(post_client), repr(Credentials(USER, KEY)), str(result), caplog.text]
+    with api_client() as http:
+        client = IntelTeleClient(
+            http, Credentials(USER, KEY), base_url=fake.base_url, method=method
+        )
+        result = client.send(message(RU))
+        for fault in ("drop", "http500"):
+            fake.inject(fault)
+            with pytest.raises(DeliveryError) as caught:
+                client.send(message(UA))
+            errors.append(caught.value)
+        fake.account.allowed_ips = frozenset()
+        with pytest.raises(DeliveryError) as refused:
+            client.balance()
+        errors.append(refused.value)
+    shown = [repr(client), repr(Credentials(USER, KEY)), str(result), caplog.text]
     shown += [str(e) for e in errors] + [repr(e.__cause__) for e in errors]
     assert all(KEY not in text for text in shown)
     assert result.body["api_key"] == "***" and result.body["im_message"] == TEXT

@@ -103,7 +103,7 @@ def test_the_sms_fallback_fits_three_parts_with_its_link(
         ({"sms_source": "Too-Long-Name"}, "sms_source: 'Too-Long-Name' is not an SMS sender id"),
         ({"ttl": "30s"}, "ttl: must be 60 to 86400 seconds"),
         ({"ttl": "2d"}, "ttl: must be 60 to 86400 seconds"),
-        ({"method": "PUT"}, "method: 'PUT' is not one of POST, GET"),
+        ({"method": "PUT"}, "method: 'PUT' is not one of GET, POST"),
         ({"username": None}, "username: is required"),
     ],
     ids=["sms-source-short", "sms-source-odd", "ttl-short", "ttl-long", "method", "no-username"],
@@ -117,12 +117,20 @@ def test_bad_section_keys_are_named(raw: dict[str, object], expected: str) -> No
 
 def test_good_section_keys_make_the_settings() -> None:
     section = {"username": "poster", "recipients": "subs.txt", "sms_source": "380501234567"}
-    table = read_table(section | {"method": "GET", "ttl": "2h"}, KIND.keys, CTX)
+    table = read_table(section | {"method": "POST", "ttl": "2h"}, KIND.keys, CTX)
     assert table.issues == []
     values = {name: table.values.get(name, key.default) for name, key in KIND.keys.items()}
     settings = KIND.settings(values | {"min_gap": timedelta(0), "max_per_pass": 5})
     assert (settings.username, settings.method, settings.sms_source) == (
-        "poster", "GET", "380501234567"
+        "poster", "POST", "380501234567"
     )  # fmt: skip
     assert settings.gateway.ttl == timedelta(hours=2)
     assert settings.gateway.recipients == Path("/etc/poster/subs.txt")
+
+
+def test_the_method_is_get_unless_set() -> None:
+    section = {"username": "poster", "recipients": "subs.txt"}
+    table = read_table(section, KIND.keys, CTX)
+    values = {name: table.values.get(name, key.default) for name, key in KIND.keys.items()}
+    settings = KIND.settings(values | {"min_gap": timedelta(0), "max_per_pass": 5})
+    assert settings.method == "GET"

@@ -162,10 +162,27 @@ def test_the_wire_carries_the_documents_param_names() -> None:
     for client in mocked(answer):
         client.send(SendRequest((RU,), "Test 123", sender="IntelTele.com", ttl=120))
     (request,) = seen
-    assert (request.method, request.url.path) == ("POST", "/im/send/")
-    form = dict(httpx.QueryParams(request.content.decode()))
-    assert form == {"username": USER, "api_key": KEY, "to": RU, "im_sender": "IntelTele.com",
-                    "im_message": "Test 123", "im_ttl": "120"}  # fmt: skip
+    # As the document's example: a GET with every param in the query, and no body.
+    assert (request.method, request.url.path, request.content) == ("GET", "/im/send/", b"")
+    assert dict(request.url.params) == {
+        "username": USER, "api_key": KEY, "to": RU, "im_sender": "IntelTele.com",
+        "im_message": "Test 123", "im_ttl": "120",
+    }  # fmt: skip
+
+
+def test_post_sends_the_same_params_as_a_form() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"balance": "1.00"})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        credentials = Credentials(USER, KEY)
+        IntelTeleClient(http, credentials, base_url="https://gw.test", method="POST").balance()
+    (request,) = seen
+    assert (request.method, request.url.query) == ("POST", b"")
+    assert dict(httpx.QueryParams(request.content.decode())) == {"username": USER, "api_key": KEY}
 
 
 @pytest.mark.parametrize(

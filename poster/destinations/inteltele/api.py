@@ -4,12 +4,15 @@ Every call carries ``username`` and ``api_key`` as params, as the document's exa
 Choices where the document is silent, one line each:
 - the base URL defaults to https://: the key travels in every request, and the document's
   http:// URLs would send it in clear; ``base_url`` takes http:// for a gateway without TLS.
-- params go as a POST form body ("URL (for GET or POST)"): the key stays out of URLs and server
-  logs, and a 1000-symbol Cyrillic message (6 KB urlencoded) is not cut by URL limits;
-  ``method="GET"`` sends them in the query exactly like the examples (httpx then logs the
-  key in its request lines: register it with ``poster.redaction.install_redaction``).
-- one ``im/send`` carries at most 50 numbers (and, over GET, a URL of at most 8000 bytes): a
-  lost answer then leaves at most 50 numbers uncertain.
+- params go in the query of a GET by default: the document shows ``im/send`` only so, and every
+  example of the other calls is a GET query too ("URL (for GET or POST)" is written only for
+  those). ``method="POST"`` sends them as a form body instead, for a gateway known to read one:
+  the key then stays out of URLs and server logs. Errors name the URL without its query, and
+  the key is redacted from every log line once loaded (``poster.redaction``).
+- one ``im/send`` carries at most 50 numbers (and, over GET, a URL of at most 8000 bytes, the
+  request line most servers take): a lost answer then leaves at most 50 numbers uncertain. A
+  message whose URL is too long for even one number (a 1000-symbol text of emoji, say) is
+  refused unsent, naming ``method = "POST"``.
 - the gateway answers errors with HTTP 200 and a JSON status (the document gives no HTTP
   codes); 429 and 5xx mean retry, with Retry-After honoured; a 5xx without a readable body to
   ``im/send`` is uncertain, since the message may already be queued.
@@ -71,7 +74,7 @@ class IntelTeleClient:
         credentials: Credentials,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        method: Literal["POST", "GET"] = "POST",
+        method: Literal["GET", "POST"] = "GET",
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         name: str = "inteltele",
     ) -> None:
@@ -97,7 +100,8 @@ class IntelTeleClient:
         if self._too_long(replace(batch, to=batch.to[:1])):
             raise MessageRejected(
                 f"{self.name} cannot send the message over GET: the URL would be over "
-                f"{URL_MAX} bytes; use POST",
+                f'{URL_MAX} bytes; shorten the template, or set method = "POST" if the '
+                "gateway reads form bodies",
                 None,
                 "URL too long",
             )

@@ -1,7 +1,8 @@
 """Make one HTTP call to the Intel Tele API and turn every way it can fail into a poster error.
 
 This is the one edge where httpx errors, HTTP statuses and the gateway's error texts become
-``RetryLater``, ``DeliveryUncertain``, ``DestinationFatal`` or ``MessageRejected``.
+``RetryLater``, ``DeliveryUncertain``, ``DestinationFatal`` or ``MessageRejected``. Errors name
+the endpoint's URL without its query: over GET the query carries ``api_key``.
 """
 
 from __future__ import annotations
@@ -52,16 +53,20 @@ def call(
     who: ReadAnswer,
     read: Callable[[Any], T],
 ) -> T:
-    """Send ``params`` to ``url`` (query for GET, form for POST) and return ``read(data)``."""
+    """Send ``params`` to ``url`` (query for GET, form for POST) and return ``read(data)``.
+
+    ``url`` has no query; every error names it alone, never the params (they hold the key).
+    """
     encoded = urlencode(params)
+    target, content, headers = url, None, {}
     if method == "GET":
-        url, content, headers = f"{url}?{encoded}" if encoded else url, None, {}
+        target = f"{url}?{encoded}" if encoded else url
     else:
         content, headers = encoded.encode("ascii"), {"Content-Type": FORM}
     try:
         answer = apicall.call(
-            client, method, url, headers=headers, content=content, timeout=timeout,
-            limit=ANSWER_MAX,
+            client, method, target, headers=headers, content=content, timeout=timeout,
+            limit=ANSWER_MAX, replayable=not who.sends,
         )  # fmt: skip
     except httpx.LocalProtocolError:
         # h11 may quote the offending value, which could be the key: drop the cause.

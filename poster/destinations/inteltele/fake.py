@@ -1,6 +1,7 @@
 """Serve a strict fake Intel Tele gateway on this machine, for tests and the sandbox.
 
-Routes (GET with query params, or POST with a form body and the query)::
+Routes (GET with query params as the document shows them, or POST with a form body and the
+query; ``Account.reads_form = False`` reads the query alone)::
 
     /im/send/  /im/status/  /balance/  /credit/  /rates/   the API of inteltele-im-api.txt
     GET /fake/messages      accepted messages by phone, as JSON, never with a credential
@@ -143,7 +144,8 @@ class FakeInteltele:
             body = _read_form(handler)
             if body is None:
                 return
-            params.update(body)
+            if self.gateway.account.reads_form:
+                params.update(body)
         reply = self.gateway.call(path, params, handler.client_address[0])
         self._answer(handler, reply)
 

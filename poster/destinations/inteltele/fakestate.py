@@ -96,6 +96,9 @@ class Account:
     rate_limit: int = 0
     """Calls allowed per second of the clock; 0 means no limit."""
     timezone: str = "UTC"
+    reads_form: bool = True
+    """Whether a POST's form body is read; False reads the query alone, as the document shows
+    every call (the gateway may not read a form at all)."""
 
 
 class Gateway:

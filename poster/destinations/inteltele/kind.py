@@ -51,7 +51,8 @@ class IntelTeleSettings:
     username: str
     im_sender: str | None = None
     sms_source: str | None = None
-    method: Literal["POST", "GET"] = "POST"
+    method: Literal["GET", "POST"] = "GET"
+    """GET with the params in the query, as the document shows ``im/send``; POST sends a form."""
 
 
 class IntelTeleKind(GatewayKindBase):
@@ -64,12 +65,12 @@ class IntelTeleKind(GatewayKindBase):
         "username": Key(None, v.text, "the account's username from the Intel Tele profile"),
         "im_sender": Key(None, v.text),
         "sms_source": Key(None, _sms_source),
-        "method": Key("POST", v.choice("POST", "GET")),
+        "method": Key("GET", v.choice("GET", "POST")),
     }
 
     def settings(self, values: Mapping[str, Any]) -> IntelTeleSettings:
         """Return the destination's settings from its checked section."""
-        method = cast(Literal["POST", "GET"], values["method"])
+        method = cast(Literal["GET", "POST"], values["method"])
         return IntelTeleSettings(
             shared_settings(values),
             values["username"],
