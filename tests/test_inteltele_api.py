@@ -261,6 +261,26 @@ def test_status_advances_with_the_clock(fake: FakeInteltele, client: IntelTeleCl
     assert later[0].time_zone == "Europe/Kyiv"
 
 
+def test_status_asks_one_id_a_call_once_a_list_finds_none(fake: FakeInteltele) -> None:
+    asked: list[str] = []
+
+    def note(request: httpx.Request) -> None:
+        if request.url.path == "/im/status/":
+            asked.append(request.url.params["requests"])
+
+    with httpx.Client(event_hooks={"request": [note]}) as http:
+        client = IntelTeleClient(http, Credentials(USER, KEY), base_url=fake.base_url)
+        ids = tuple(str(r.message_id) for r in client.send(message(RU, UA)).results)
+        fake.clock.advance(5)
+        first = client.status(StatusRequest(ids))
+        assert [s.status for s in first] == ["delivrd", "delivrd"]
+        assert asked == [",".join(ids), *ids] and client.statuses_singly
+        asked.clear()
+        assert len(client.status(StatusRequest(ids))) == 2
+    # Remembered: the list is not asked again.
+    assert asked == list(ids)
+
+
 def test_status_without_a_time_format_has_no_date(
     post_client: IntelTeleClient,
 ) -> None:

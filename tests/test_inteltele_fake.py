@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from poster.destinations.inteltele import calls, wire
+from poster.destinations.inteltele import api, calls, wire
 from poster.destinations.inteltele.api import Credentials, IntelTeleClient
 from poster.destinations.inteltele.fake import FakeInteltele
 from poster.destinations.inteltele.fakestate import Account
 from poster.destinations.inteltele.outcomes import ERRORS, action_for
 from poster.destinations.inteltele.rules import normalise_number, valid_sms_source
-from poster.destinations.inteltele.schema import SendRequest
+from poster.destinations.inteltele.schema import SendRequest, StatusRequest
 from poster.errors import DeliveryUncertain, DestinationFatal, MessageRejected, RetryLater
 
 USER, KEY = "poster", "it-KEYMARK-0123456789abcdef"
@@ -183,6 +183,69 @@ def test_post_sends_the_same_params_as_a_form() -> None:
     (request,) = seen
     assert (request.method, request.url.query) == ("POST", b"")
     assert dict(httpx.QueryParams(request.content.decode())) == {"username": USER, "api_key": KEY}
+
+
+def status_gateway(
+    answer: Callable[[list[str]], Any],
+) -> tuple[list[list[str]], Iterator[IntelTeleClient]]:
+    """Return the ids of each im/status call, and a client whose calls ``answer`` answers."""
+    asked: list[list[str]] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params["requests"].split(",")
+        asked.append(ids)
+        return httpx.Response(200, json=answer(ids))
+
+    return asked, mocked(reply)
+
+
+def enroute(ids: list[str]) -> dict[str, dict[str, str]]:
+    """Answer every id as on its way."""
+    return {one: {"status": "enroute"} for one in ids}
+
+
+def test_a_gateway_taking_a_list_of_ids_is_asked_in_one_call() -> None:
+    asked, clients = status_gateway(enroute)
+    for client in clients:
+        assert len(client.status(StatusRequest(("a", "b", "c")))) == 3
+        assert not client.statuses_singly
+    assert asked == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [{}, {"a,b": {"status": "delivrd"}}, {"reply": [{"status": "error: can't send message"}]}],
+    ids=["empty", "the-list-as-one-id", "refused"],
+)
+def test_a_list_answered_with_none_of_its_ids_is_asked_one_by_one(refusal: Any) -> None:
+    asked, clients = status_gateway(lambda ids: enroute(ids) if len(ids) == 1 else refusal)
+    for client in clients:
+        assert [s.message_id for s in client.status(StatusRequest(("a", "b")))] == ["a", "b"]
+        assert client.statuses_singly
+    assert asked == [["a", "b"], ["a"], ["b"]]
+
+
+def test_one_by_one_a_poll_asks_a_capped_few_those_asked_longest_ago_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(api, "SINGLE_STATUSES", 2)
+    asked, clients = status_gateway(lambda ids: enroute(ids) if len(ids) == 1 else {})
+    for client in clients:
+        for _ in range(3):
+            client.status(StatusRequest(("a", "b", "c")))
+    assert asked == [["a", "b", "c"], ["a"], ["b"], ["c"], ["a"], ["b"], ["c"]]
+
+
+def test_ids_no_call_knows_cost_one_probe_a_poll_and_teach_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(api, "STATUS_IDS", 2)
+    monkeypatch.setattr(api, "SINGLE_STATUSES", 1)
+    asked, clients = status_gateway(lambda ids: {})
+    for client in clients:
+        assert client.status(StatusRequest(("a", "b", "c", "d", "e"))) == ()
+        assert not client.statuses_singly
+    assert asked == [["a", "b"], ["a"], ["c", "d"], ["e"]]
 
 
 @pytest.mark.parametrize(

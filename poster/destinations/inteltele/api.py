@@ -16,7 +16,12 @@ Choices where the document is silent, one line each:
 - the gateway answers errors with HTTP 200 and a JSON status (the document gives no HTTP
   codes); 429 and 5xx mean retry, with Retry-After honoured; a 5xx without a readable body to
   ``im/send`` is uncertain, since the message may already be queued.
-- ``im/status`` asks about at most 100 message ids per call (36-byte ids, comma-separated).
+- ``im/status`` asks about at most 100 message ids per call, comma-separated in ``requests``.
+  The document lists no ``requests`` param and its one example names one id, so when such a
+  list is answered with none of its ids (or refused as "can't send message"), the ids are asked
+  one per call; once that finds what the list did not, the client remembers, in memory, that
+  this gateway takes one id a call. One by one, a poll asks at most 100 ids, those asked
+  longest ago first, so ids the gateway never answers do not crowd out the rest.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ import httpx
 
 from poster.destinations.inteltele import wire
 from poster.destinations.inteltele.calls import ReadAnswer, T, call
-from poster.destinations.inteltele.outcomes import hint_for
-from poster.destinations.inteltele.rules import normalise_number, send_problems
+from poster.destinations.inteltele.outcomes import error_key, hint_for
+from poster.destinations.inteltele.rules import MISSING, normalise_number, send_problems
 from poster.destinations.inteltele.schema import (
     MessageStatus,
     Rates,
@@ -52,6 +57,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 BATCH_NUMBERS = 50
 URL_MAX = 8000
 STATUS_IDS = 100
+SINGLE_STATUSES = 100
+"""Ids asked one per ``im/status`` call in one poll: 100 calls every few minutes at most."""
 NOT_A_NUMBER = "not a phone number in international format (not sent)"
 
 SEND, STATUS, BALANCE, CREDIT, RATES = "im/send", "im/status", "balance", "credit", "rates"
@@ -86,6 +93,11 @@ class IntelTeleClient:
         self.method = method
         self.timeout = timeout
         self.name = name
+        self.statuses_singly = False
+        """Whether ``im/status`` is known to take one id a call (learnt, kept in memory)."""
+        self._asked: dict[str, int] = {}
+        """Message id -> when it was last asked alone, counted in one-by-one asks."""
+        self._asks = 0
 
     def __repr__(self) -> str:
         return f"IntelTeleClient(name={self.name!r}, base_url={self.base_url!r}, api_key='***')"
@@ -143,12 +155,59 @@ class IntelTeleClient:
         return [replace(request, to=tuple(group)) for group in groups if group]
 
     def status(self, request: StatusRequest) -> tuple[MessageStatus, ...]:
-        """Return the current status of each message id the gateway knows."""
-        found: list[MessageStatus] = []
+        """Return the current status of each message id the gateway knows (at most 100 a call).
+
+        A list answered with none of its ids is asked again one id a call, once per poll.
+        """
         ids = request.message_ids
+        if self.statuses_singly:
+            return self._singly(request, ids)
+        found: list[MessageStatus] = []
+        probed = False
         for start in range(0, len(ids), STATUS_IDS):
-            part = replace(request, message_ids=ids[start : start + STATUS_IDS])
-            found += self._call(STATUS, part.params(), wire.statuses)
+            part = ids[start : start + STATUS_IDS]
+            answer = self._listed(request, part)
+            if answer is not None or probed:
+                found += answer or ()
+                continue
+            probed = True
+            singly = self._singly(request, part)
+            if singly:
+                self.statuses_singly = True
+                log.info(
+                    "event=inteltele_status_one_by_one destination=%s reason=a list of ids "
+                    "was answered with none of them", self.name,
+                )  # fmt: skip
+                return (*found, *singly)
+        return tuple(found)
+
+    def _listed(
+        self, request: StatusRequest, ids: Sequence[str]
+    ) -> tuple[MessageStatus, ...] | None:
+        """Ask about ``ids`` in one call; None when a list of them got none of them back."""
+        part = replace(request, message_ids=tuple(ids))
+        try:
+            answer = self._call(STATUS, part.params(), wire.statuses)
+        except DestinationFatal as exc:
+            # "some of the required params are missing": perhaps a list is no message id.
+            if len(ids) == 1 or error_key(exc.status_message) != MISSING:
+                raise
+            return None
+        if len(ids) > 1 and not any(status.message_id in ids for status in answer):
+            return None
+        return answer
+
+    def _singly(self, request: StatusRequest, ids: Sequence[str]) -> tuple[MessageStatus, ...]:
+        """Ask about ``ids`` one per call: at most 100, those asked longest ago first."""
+        last = {message_id: self._asked.get(message_id, 0) for message_id in ids}
+        chosen = sorted(ids, key=last.__getitem__)[:SINGLE_STATUSES]
+        self._asked = {message_id: at for message_id, at in last.items() if at}
+        found: list[MessageStatus] = []
+        for message_id in chosen:
+            self._asks += 1
+            self._asked[message_id] = self._asks
+            found += self._call(STATUS, replace(request, message_ids=(message_id,)).params(),
+                                wire.statuses)  # fmt: skip
         return tuple(found)
 
     def balance(self) -> Decimal:

@@ -9,6 +9,8 @@ silent it does, one line each:
   "can't send message"; over 1000 symbols is "message is too long".
 - a message is "enroute" until ``deliver_after`` seconds have passed, then takes its number's
   outcome ("delivrd" unless configured); ``im/status`` leaves out ids it does not know.
+- ``im/status`` takes one message id in ``requests``, as the document's one example: the
+  table names no such param, let alone a list, so "a,b" is one id it does not know.
 - sending is allowed while balance - cost stays at or above -credit, so the balance may go
   below zero as in the document's example "-0.42".
 - a rate limit answers HTTP 429 with Retry-After: 1 (the document names no rate limit).
@@ -242,19 +244,17 @@ class Gateway:
         return delivery
 
     def _status(self, params: Mapping[str, str]) -> Any:
-        """Return the status of each known message id of ``requests``."""
-        ids = [i.strip() for i in params.get("requests", "").split(",") if i.strip()]
+        """Return the status of the message ``requests`` names, if it is known."""
+        message_id = params.get("requests", "").strip()
         form = params.get("timeformat")
         zone_name = params.get("timezone") or self.account.timezone
         zone = _zone(zone_name)
-        if not ids or (form is not None and form not in TIME_FORMATS) or zone is None:
+        if not message_id or (form is not None and form not in TIME_FORMATS) or zone is None:
             return _reply_error("can't send message")
-        known = {d.message_id: d for d in self.deliveries}
-        answer: dict[str, dict[str, str]] = {}
-        for message_id in ids:
-            if message_id in known:
-                answer[message_id] = self._entry(known[message_id], form, zone, zone_name)
-        return answer
+        known = next((d for d in self.deliveries if d.message_id == message_id), None)
+        if known is None:
+            return {}
+        return {message_id: self._entry(known, form, zone, zone_name)}
 
     def _entry(
         self, item: Delivery, form: str | None, zone: ZoneInfo, zone_name: str
