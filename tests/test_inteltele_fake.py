@@ -281,13 +281,26 @@ def test_statuses_read_both_documented_date_forms() -> None:
     assert (second.at, second.raw_date) == (None, "2017-01-23 12:34:56")
 
 
-@pytest.mark.parametrize(
-    "params",
-    [{}, {"msgid": "a"}, {"status": "delivrd"}, {"msgid": "a", "status": "x", "datetime": "soon"}],
-)
+@pytest.mark.parametrize("params", [{}, {"msgid": "a"}, {"status": "delivrd"}])
 def test_unreadable_callbacks_say_why(params: dict[str, str]) -> None:
     with pytest.raises(wire.Unreadable):
         wire.callback(params)
+
+
+@pytest.mark.parametrize(
+    ("when", "at"),
+    [
+        ("2017-01-23 12:34:56", datetime(2017, 1, 23, 12, 34, 56, tzinfo=UTC)),
+        ("23.01.2017 12:34", None),
+        ("1485174896", None),
+        ("", None),
+    ],
+    ids=["datetime", "dotted", "unix", "none"],
+)
+def test_a_callback_is_read_whatever_its_datetime(when: str, at: datetime | None) -> None:
+    report = wire.callback({"msgid": "a", "status": "DELIVRD", "datetime": when})
+    assert (report.message_id, report.status, report.delivered) == ("a", "delivrd", True)
+    assert (report.at, report.raw_date) == (at, when or None)
 
 
 @pytest.fixture

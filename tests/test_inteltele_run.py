@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -177,14 +178,44 @@ def test_statuses_arrive_by_callback(project: Project) -> None:
 
 
 @pytest.mark.parametrize(
+    ("encode", "when"),
+    [
+        (lambda report: urlencode(report).encode(), "yesterday"),
+        (lambda report: json.dumps(report).encode(), "2024-05-01 10:00:00"),
+        (lambda report: json.dumps(report).encode(), "01/05/2024 10:00"),
+    ],
+    ids=["form-unreadable-date", "json", "json-unreadable-date"],
+)
+def test_a_callback_in_json_or_with_any_datetime_is_recorded(
+    project: Project, encode: Any, when: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.destinations.inteltele")
+    project.fake.account.outcomes[DE] = "undeliv"
+    project.publish(1)
+    project.run()
+    project.fake.clock.advance(10)
+    with project.opened() as destination:
+        reports = project.fake.gateway.due_reports()
+        for report in reports:
+            body = encode({**report, "datetime": when})
+            assert destination.callback("POST", {}, body) == 1
+        outcome = destination.ledger.outcome(item_ref("news", "story-1"))
+    assert (outcome.delivered, outcome.failed) == (2, 1)
+    unread = "event=inteltele_callback_date_unread" in caplog.text
+    assert unread == (when != "2024-05-01 10:00:00")
+
+
+@pytest.mark.parametrize(
     ("method", "query", "body"),
     [
         ("POST", {}, b"status=delivrd"),
-        ("GET", {"msgid": "x", "status": "delivrd", "datetime": "yesterday"}, b""),
+        ("POST", {}, b'{"msgid": "x"}'),
+        ("POST", {}, b'["x", "delivrd"]'),
         ("POST", {}, b"\xff\xfe"),
+        ("POST", {}, b"msgid=x&status=delivrd&pad=" + b"x" * 4096),
         ("PUT", {"msgid": "x", "status": "delivrd"}, b""),
     ],
-    ids=["no-msgid", "bad-date", "not-ascii", "wrong-method"],
+    ids=["no-msgid", "json-no-status", "json-not-an-object", "not-text", "too-big", "wrong-method"],
 )
 def test_a_bad_callback_is_refused(
     project: Project, method: str, query: dict[str, str], body: bytes

@@ -11,6 +11,8 @@ with ``DestinationFatal``.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,12 +42,14 @@ from poster.frozen import frozen
 from poster.store.recipientstate import DELIVERED as LEDGER_DELIVERED
 from poster.store.recipientstate import FAILED
 
+log = logging.getLogger(__name__)
+
 NO_CALLBACK = "none: set [webhook] public_url and start the daemon once"
 """What ``account`` shows while poster has no public callback URL to give."""
 CURRENCY = "the account's own (the Intel Tele API names none in any answer)"
 """The balance and credit answers are bare numbers: the currency is the one the account has."""
 CALLBACK_MAX = 4096
-"""A status callback carries three short params; a larger body is refused unread."""
+"""A status callback carries three short params; a larger body is not read."""
 BLACKLISTED = "number is blacklisted"
 
 
@@ -151,16 +155,28 @@ class IntelTeleAdapter:
         return [update for status in found if (update := _update(status)) is not None]
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
-        """Read one status callback (GET query or POST form), or raise ``CallbackError``."""
+        """Read one status callback (GET query, POST form or JSON), or raise ``CallbackError``.
+
+        Only a callback with no ``msgid`` and ``status`` anywhere is refused; the time recorded
+        is the time of receipt, so a ``datetime`` in no known form is noted at debug level.
+        """
         params = dict(query)
         if method.upper() == "POST":
-            params.update(_form(body))
+            params.update(_body_params(body))
         elif method.upper() != "GET":
             raise CallbackError(f"a status callback comes as GET or POST, not {method[:10]}")
         try:
             status = wire.callback(params)
         except wire.Unreadable as exc:
-            raise CallbackError(str(exc)) from exc
+            why = str(exc)
+            if len(body) > CALLBACK_MAX:
+                why += f"; a body over {CALLBACK_MAX} bytes is not read"
+            raise CallbackError(why) from exc
+        if status.raw_date and status.at is None:
+            log.debug(
+                "event=inteltele_callback_date_unread destination=%s msgid=%s datetime=%r",
+                self.client.name, status.message_id[:64], status.raw_date[:40],
+            )  # fmt: skip
         update = _update(status)
         return [] if update is None else [update]
 
@@ -226,11 +242,24 @@ def _update(status: MessageStatus) -> StatusUpdate | None:
     return StatusUpdate(status.message_id, FAILED, status.status)
 
 
-def _form(body: bytes) -> dict[str, str]:
-    """Return the params of a form body, or raise ``CallbackError``."""
+def _body_params(body: bytes) -> dict[str, str]:
+    """Return the params of a callback body: a JSON object or a form; {} when it is neither.
+
+    The document names the params but not how a POST carries them, so both are read.
+    """
     if len(body) > CALLBACK_MAX:
-        raise CallbackError(f"a status callback body is at most {CALLBACK_MAX} bytes")
+        return {}
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text.startswith("{"):
+        return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        return dict(parse_qsl(body.decode("ascii"), keep_blank_values=True))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CallbackError("a status callback body is not a form of ASCII params") from exc
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(key): str(value)
+        for key, value in data.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }

@@ -8,7 +8,8 @@ Choices where ``inteltele-im-api.txt`` is silent or unclear, one line each:
   (its example response); both are read, with "time_zone" when it names a zone.
 - ``im/status`` leaves out ids it does not know; they are simply absent from the result.
 - a number the ``im/send`` reply does not mention is ``uncertain``: it may have been queued.
-- the callback's ``datetime`` is UTC ("Asynchronous MT messages status") in either date form.
+- the callback's ``datetime`` is UTC ("Asynchronous MT messages status"); the document gives
+  no form, so the two above are read and any other leaves ``at`` unset: the report still counts.
 """
 
 from __future__ import annotations
@@ -179,14 +180,15 @@ def _rate(raw: Any) -> Rate | None:
 
 
 def callback(params: Mapping[str, str]) -> MessageStatus:
-    """Return the status a callback (query or form params ``msgid``, ``status``) reports."""
+    """Return the status a callback's params ``msgid`` and ``status`` report.
+
+    A ``datetime`` in no known form leaves ``at`` None, its text kept in ``raw_date``.
+    """
     message_id, status = params.get("msgid", "").strip(), params.get("status", "").strip()
     if not message_id or not status:
         raise Unreadable("a status callback needs msgid and status")
     when = params.get("datetime", "").strip()
     at = parse_date(when) if when else None
-    if when and at is None:
-        raise Unreadable(f"the callback datetime {when[:40]!r} is not a date")
     return MessageStatus(message_id, status.lower(), at, when or None, "UTC")
 
 
