@@ -99,7 +99,7 @@ def test_per_number_errors_are_results_with_their_action(
         ("380501111111", False, "reject-recipient", "error: number is blacklisted"),
         ("380502222222", False, "reject-recipient", "error: can't determine country"),
         (GB, False, "reject-recipient", "error: no route to country"),
-        (RU, False, "reject-recipient", "error: repeat detected"),
+        (RU, False, "retry-recipient", "error: repeat detected"),
         (UA, True, "ok", "OK"),
     ]
     assert all(r.hint for r in result.results[1:5])

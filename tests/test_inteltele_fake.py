@@ -27,7 +27,7 @@ EXPECTED = {
     "wrong username/api_key": "fatal", "wrong api key": "fatal", "invalid auth": "fatal",
     "bruteforcing detected": "fatal", "ip not allowed": "fatal", "sender is banned": "fatal",
     "can't send message": "reject", "message is too long": "reject",
-    "number is blacklisted": "reject-recipient", "repeat detected": "reject-recipient",
+    "number is blacklisted": "reject-recipient", "repeat detected": "retry-recipient",
     "can't determine country": "reject-recipient", "no route to country": "reject-recipient",
     "low balance": "fatal",
 }  # fmt: skip

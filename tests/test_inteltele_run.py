@@ -21,10 +21,16 @@ from poster.daemon.callbacks import callback_path
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
 from poster.destinations.gateway.standin import NO_KEY
-from poster.destinations.inteltele.adapter import CURRENCY, NO_CALLBACK, IntelTeleAdapter
+from poster.destinations.inteltele.adapter import (
+    CURRENCY,
+    NO_CALLBACK,
+    REPEAT_TRIES,
+    REPEAT_WAIT,
+    IntelTeleAdapter,
+)
 from poster.destinations.inteltele.fake import FakeInteltele
 from poster.destinations.inteltele.fakestate import RATES
-from poster.errors import CallbackError
+from poster.errors import CallbackError, RetryLater
 from poster.pipeline.runner import run_once
 from poster.store import Store
 from poster.store.recipientledger import RecipientLedger
@@ -133,6 +139,36 @@ def test_refused_numbers_are_recorded_and_a_blacklisted_one_is_never_tried_again
     project.publish(2, 1)
     project.run()
     assert BLACKLISTED not in inboxes(project.fake)
+
+
+def test_numbers_refused_as_a_repeat_get_the_item_after_a_minute(project: Project) -> None:
+    with project.opened() as destination:
+        destination.send(GatewayMessage("text", "news", "a", "Same text"))
+        with pytest.raises(RetryLater, match="without sending") as caught:
+            destination.send(GatewayMessage("text", "news", "b", "Same text"))
+        assert caught.value.retry_after == REPEAT_WAIT
+        outcome = destination.ledger.outcome(item_ref("news", "b"))
+        assert (outcome.accepted, outcome.rejected) == (0, 1)  # no route; the blacklisted opted out
+        project.fake.clock.advance(REPEAT_WAIT)
+        receipt = destination.send(GatewayMessage("text", "news", "b", "Same text"))
+    assert receipt.body["accepted"] == 3
+    assert inboxes(project.fake)[UA1] == ["Same text", "Same text"]
+
+
+def test_a_number_refused_as_a_repeat_three_times_is_rejected_with_the_reason(
+    project: Project,
+) -> None:
+    with project.opened() as destination:
+        destination.send(GatewayMessage("text", "news", "a", "Same text"))
+        for _ in range(REPEAT_TRIES - 1):
+            with pytest.raises(RetryLater):
+                destination.send(GatewayMessage("text", "news", "b", "Same text"))
+        receipt = destination.send(GatewayMessage("text", "news", "b", "Same text"))
+        outcome = destination.ledger.outcome(item_ref("news", "b"))
+    assert receipt.body["accepted"] == 0
+    reasons = dict(outcome.rejected_reasons)
+    assert reasons["error: repeat detected (3 times, a minute or more apart)"] == 3
+    assert len(project.fake.deliveries) == 3
 
 
 def test_a_lost_answer_leaves_its_batch_uncertain_and_unsent_again(project: Project) -> None:

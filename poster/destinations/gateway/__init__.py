@@ -70,6 +70,8 @@ class BatchOutcome:
     """Phones the gateway says opted out or are blacklisted: kept out of every later plan."""
     released: frozenset[str] = frozenset()
     """Phones the gateway refused without sending (an empty balance): planned again later."""
+    retry_after: float | None = None
+    """Seconds the gateway wants before the released phones are tried again, if it says."""
 
 
 class Adapter(Protocol):

@@ -68,6 +68,8 @@ class Tally:
     first_lost: DeliveryUncertain | None = None
     released: int = 0
     """Recipients handed back unsent, to be planned again on a later pass."""
+    retry_after: float | None = None
+    """The longest wait the gateway asked for before the released are tried again."""
     stop: DeliveryError | None = None
 
     def note(self, result: RecipientResult) -> None:
@@ -84,6 +86,7 @@ class Answers:
         self.rejected: dict[str, str] = {}
         self.opted_out: set[str] = set()
         self.released: list[str] = []
+        self.retry_after: float | None = None
         self.why = ""
         self._lock = threading.Lock()
 
@@ -94,6 +97,7 @@ class Answers:
             self.rejected.update(outcome.rejected)
             self.opted_out.update(outcome.opted_out)
             self.released.extend(outcome.released)
+            self.retry_after = _longest(self.retry_after, outcome.retry_after)
 
     def release(self, phones: Sequence[str]) -> None:
         """Note recipients no request reached."""
@@ -186,7 +190,8 @@ class GatewayDestination:
         if tally.released:
             raise RetryLater(
                 f"{self._name}: the gateway refused {tally.released} recipient(s) of item "
-                f"{message.key!r} without sending; they get it on a later pass"
+                f"{message.key!r} without sending; they get it on a later pass",
+                retry_after=tally.retry_after,
             )
         if tally.first_lost is not None:
             first = tally.first_lost
@@ -305,6 +310,7 @@ class GatewayDestination:
                 )  # fmt: skip
                 self._tally(answers.accepted, answers.rejected, tally)
                 tally.released += len(answers.released)
+                tally.retry_after = _longest(tally.retry_after, answers.retry_after)
         finally:
             with self._lock:
                 self._sending -= 1
@@ -374,6 +380,13 @@ class GatewayDestination:
         body["requests"] = requests  # type: ignore[assignment]
         first_id = next((r.message_id for r in tally.results if r.message_id), None)
         return Receipt(self._name, first_id, self._clock(), body, tuple(tally.results))
+
+
+def _longest(one: float | None, other: float | None) -> float | None:
+    """Return the longer of two waits, either of which may be unset."""
+    if one is None or other is None:
+        return other if one is None else one
+    return max(one, other)
 
 
 def _chunks(phones: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -6,7 +6,9 @@ bulk API and names no rate limit. A number "blacklisted" by the gateway is opted
 balance runs out part way through a batch, the numbers already queued are recorded and those
 refused for "low balance", and those of the batch's calls not made, are handed back (released):
 they were not sent, so a later pass plans them again; the next batch then stops the destination
-with ``DestinationFatal``.
+with ``DestinationFatal``. A number refused as a "repeat detected" was not sent either: it is
+handed back to be tried after the document's minute, and the third such refusal of one item to
+one number is final (counted in memory, so a restart counts afresh).
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ CURRENCY = "the account's own (the Intel Tele API names none in any answer)"
 CALLBACK_MAX = 4096
 """A status callback carries three short params; a larger body is not read."""
 BLACKLISTED = "number is blacklisted"
+REPEAT_WAIT = 60.0
+"""The document blocks a repeat "to the same number within 1 minute": wait that long."""
+REPEAT_TRIES = 3
+"""Refusals as a repeat, of one item to one number, after which the refusal is final."""
+REPEATS_KEPT = 10_000
+"""(item, number) refusal counts kept at most; the oldest are forgotten first."""
 
 
 @frozen
@@ -76,6 +84,8 @@ class _Outcome:
     fatal: RecipientResult | None = None
     refused: set[str] = field(default_factory=set)
     """Numbers refused by a stopping error: nothing was sent to them."""
+    repeated: dict[str, str] = field(default_factory=dict)
+    """Numbers refused as a repeat, not sent, with the gateway's text."""
     maybe_sent: bool = False
     """Whether an earlier call of the batch may have queued a message."""
 
@@ -95,6 +105,8 @@ class IntelTeleAdapter:
         self.client = client
         self.options = options
         self.callback_url = callback_url
+        self._repeats: dict[tuple[str, str, str], int] = {}
+        """(feed, item key, number) -> how often the gateway refused it as a repeat."""
 
     def request(self, message: GatewayMessage, phones: Sequence[str]) -> SendRequest:
         """Return the ``im/send`` request carrying ``message`` to ``phones``."""
@@ -134,12 +146,32 @@ class IntelTeleAdapter:
                 None,
                 outcome.fatal.status,
             )
+        wait = self._hold_repeats(message, outcome)
         return BatchOutcome(
             outcome.accepted,
             outcome.rejected,
             frozenset(outcome.opted_out),
             frozenset(outcome.refused),
+            wait,
         )
+
+    def _hold_repeats(self, message: GatewayMessage, outcome: _Outcome) -> float | None:
+        """Hand back the numbers refused as a repeat, until their third refusal; return the wait."""
+        for phone in outcome.accepted:
+            self._repeats.pop((message.feed, message.key, phone), None)
+        held = False
+        for phone, status in outcome.repeated.items():
+            ref = (message.feed, message.key, phone)
+            tries = self._repeats.pop(ref, 0) + 1
+            if tries >= REPEAT_TRIES:
+                outcome.rejected[phone] = f"{status} ({tries} times, a minute or more apart)"
+                continue
+            self._repeats[ref] = tries
+            outcome.refused.add(phone)
+            held = True
+        while len(self._repeats) > REPEATS_KEPT:
+            del self._repeats[next(iter(self._repeats))]
+        return REPEAT_WAIT if held else None
 
     def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
         """Return each call ``send`` would make: method, URL and params, credentials redacted."""
@@ -220,6 +252,8 @@ def _note(outcome: _Outcome, phone: str, result: RecipientResult) -> None:
         outcome.rejected[phone] = result.status
         if error_key(result.status) == BLACKLISTED:
             outcome.opted_out.add(phone)
+    elif result.action == "retry-recipient":
+        outcome.repeated[phone] = result.status
     elif result.action == "fatal":
         outcome.refused.add(phone)
         outcome.fatal = outcome.fatal or result

@@ -4,7 +4,8 @@ Whole-request errors arrive as ``{"reply": [{"status": "error: ..."}]}`` (``rate
 ``{"error": true, "message"|"status": "..."}``); per-number errors carry the ``number``.
 Actions: ``retry`` (try the same call later), ``fatal`` (stop the destination until an operator
 acts), ``reject`` (this message can never be sent as is), ``reject-recipient`` (skip this number
-for this message). An error text not listed is ``reject`` for a whole request and
+for this message), ``retry-recipient`` (this number was not sent nor charged: try it again
+later). An error text not listed is ``reject`` for a whole request and
 ``reject-recipient`` for a number: neither says the account is unusable.
 """
 
@@ -44,9 +45,12 @@ ERRORS: Mapping[str, tuple[str, str]] = MappingProxyType(
             "reject-recipient",
             "the subscriber opted out of messages; remove the number or ask technical support",
         ),
+        # "blocked from being repeatedly sent to the same number within 1 minute": the document
+        # does not say a repeat is the same text, so any message to the number may count.
         "repeat detected": (
-            "reject-recipient",
-            "the same message went to this number less than a minute ago; it is not sent again",
+            "retry-recipient",
+            "a message went to this number less than a minute ago; it is tried again after a "
+            "minute, and refused for good after three such refusals",
         ),
         "can't determine country": (
             "reject-recipient",

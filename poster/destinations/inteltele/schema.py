@@ -87,7 +87,8 @@ class RecipientResult:
     phone: str
     accepted: bool
     action: str
-    """``ok``, ``reject-recipient``, ``fatal`` (the balance ran out) or ``uncertain``."""
+    """``ok``, ``reject-recipient``, ``retry-recipient`` (a repeat: try it after a minute),
+    ``fatal`` (the balance ran out) or ``uncertain``."""
     status: str
     """The gateway's own text: "OK", "error: number is blacklisted", ..."""
     message_id: str | None = None
