@@ -261,6 +261,29 @@ def test_every_documented_error_has_an_action_and_a_hint() -> None:
     assert found[0] == REJECT_RECIPIENT
 
 
+@pytest.mark.parametrize("name", ["[destination_addr]", "destination_addr", "[ destination_addr ]"])
+def test_a_refused_phone_is_read_with_or_without_the_documents_brackets(
+    name: str, http: httpx.Client
+) -> None:
+    answer = error_answer(400, 1, f"Invalid Parameter: {name}")
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").respond(400, json=answer)
+        result = DecisionTelecomClient(http, KEY).send(TEXT_ONLY)
+    assert not result.accepted and result.message_id is None
+    assert "phone number" in result.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "action"),
+    [("[source_addr]", FATAL), ("[text]", REJECT), ("[message_id]", REJECT), ("[]", REJECT)],
+)
+def test_every_parameter_is_read_inside_the_documents_brackets(name: str, action: str) -> None:
+    found = classify(GatewayError(400, f"Invalid Parameter: {name}", "", 1, 400))
+    assert found[0] == action
+    if name != "[]":
+        assert "refused the field" not in found[1]
+
+
 def test_rate_limit_of_the_fake_raises_retry_later_with_its_wait(
     fake: FakeDecisionTelecom, api: DecisionTelecomClient, clock: Clock
 ) -> None:

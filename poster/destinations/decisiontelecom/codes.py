@@ -9,6 +9,8 @@ each:
 - a refused access key is HTTP 401 and a refused address HTTP 403, the framework's usual answers
   (``{"name": "Unauthorized", ..., "code": 0, "status": 401}``): both are fatal.
 - "Invalid Parameter: destination_addr" refuses one phone, not the message: reject-recipient.
+- the parameter is read with or without the brackets the document's "[param_name]" shows, so
+  "Invalid Parameter: [text]" and "Invalid Parameter: text" name the same field.
 - "Invalid Parameter" naming a setting every message shares (sender, types, callback, TTL) will
   refuse every message alike: fatal until an operator fixes the setting.
 - Retry-After is honoured when sent; else X-Rate-Limit-Reset (seconds), the rate limiter's header.
@@ -108,9 +110,12 @@ class GatewayError:
     @property
     def param(self) -> str | None:
         """Return the parameter an "Invalid Parameter: <param>" error names, else None."""
-        if self.name.startswith(INVALID_PARAMETER):
-            return self.name.removeprefix(INVALID_PARAMETER).strip() or None
-        return None
+        if not self.name.startswith(INVALID_PARAMETER):
+            return None
+        param = self.name.removeprefix(INVALID_PARAMETER).strip()
+        if param.startswith("[") and param.endswith("]"):
+            param = param[1:-1].strip()
+        return param or None
 
     def text(self) -> str:
         """Return the gateway's own words: ``HTTP 400 code 1 Invalid Parameter: x (message)``."""
