@@ -171,7 +171,7 @@ def test_status_and_metrics_count_each_items_subscribers(project, fake, clock) -
     text = format_status(view)
     assert "Subscribers" in text and "0 number(s) opted out" in text
     row = next(line for line in text.splitlines() if post.guid in line and "subs" in line)
-    assert row.split()[-6:] == ["10", "10", "0", "0", "0", "0"]
+    assert row.split()[-7:] == ["10", "10", "0", "0", "0", "0", "0"]
 
 
 def test_smsby_bulk_callbacks_reach_the_ledger_through_the_secret_path(  # type: ignore[no-untyped-def]

@@ -122,6 +122,27 @@ def test_a_blacklisted_number_is_suppressed_for_the_next_item(project, fake, clo
         assert [o.phone for o in book.opted_out()] == [PHONES[7]]
 
 
+def test_a_refused_status_id_is_unknown_and_the_poll_goes_on(project, fake, clock) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    (first,) = feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    # The gateway keeps statuses "for the last 5 days": it no longer knows the first item's
+    # ids. The poll asks the oldest first, so each is refused before the second item's ids.
+    fake.gateway.forget()
+    (second,) = feeds.publish("city", 2)
+    assert run_once(config, state) == EXIT_OK
+    clock.now += 60
+    assert main(["-c", str(config), "gateway", "poll", "--state-dir", str(state)]) == EXIT_OK
+    close_ledgers()
+    with ledger(state) as book:
+        old = book.outcome(item_ref("city", first.guid))
+        new = book.outcome(item_ref("city", second.guid))
+        assert (old.unknown, old.delivered, old.failed) == (len(PHONES), 0, 0)
+        assert (new.unknown, new.delivered) == (0, len(PHONES))
+        # Neither the refused ids nor the delivered ones are asked about again.
+        assert book.unsettled(1000) == []
+
+
 def test_a_lost_answer_leaves_that_batch_uncertain_and_nobody_gets_two(project, fake) -> None:  # type: ignore[no-untyped-def]
     config, state, feeds = project
     fake.gateway.inject("drop")

@@ -41,8 +41,8 @@ def test_counts_newest_items_first_with_opt_outs(tmp_path: Path) -> None:
     counts = [(o.accepted, o.rejected, o.uncertain) for o in (i.outcome for i in found.items)]
     assert counts == [(1, 0, 1), (1, 1, 1)]
     rows = subscriber_rows([found])
-    assert rows[0][0] == ("subs", "city", "new", "1", "0", "0", "0", "0", "1")
+    assert rows[0][0] == ("subs", "city", "new", "1", "0", "0", "0", "0", "1", "0")
     assert rows[-1][1] == ("1 number(s) opted out",)
     recipients, opted_out = subscriber_samples([found])
     assert opted_out == [({"destination": "subs"}, 1.0)]
-    assert len(recipients) == 2 * 6
+    assert len(recipients) == 2 * 7

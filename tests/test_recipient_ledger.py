@@ -201,6 +201,31 @@ def test_statuses_are_counted_per_item_by_message_id_or_phone(path: Path, clock:
             ledger.record_status("id-3", "seen")
 
 
+def test_an_unknown_status_is_not_asked_again_and_counts_until_a_final_one(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock, status_days=2) as ledger:
+        batch = ledger.record_intent("a", PHONES[:3])
+        ids = {phone: f"id-{n}" for n, phone in enumerate(PHONES[:3])}
+        ledger.record_result(batch, PHONES[:3], message_ids=ids)
+        assert ledger.unsettled(10) == ["id-0", "id-1", "id-2"]
+        reason = "Invalid Parameter: message_id"
+        assert (
+            ledger.record_statuses(
+                [StatusUpdate("id-0", "unknown", reason), StatusUpdate("id-1", "unknown", reason)]
+            )
+            == 2
+        )
+    with open_ledger(path, clock, status_days=2) as ledger:
+        assert ledger.unsettled(10) == ["id-2"]
+        outcome = ledger.outcome("a")
+        assert (outcome.unknown, outcome.delivered, outcome.failed) == (2, 0, 0)
+        # A callback may still bring the final status: it counts as that, no longer unknown.
+        ledger.record_status("id-1", "delivered")
+        outcome = ledger.outcome("a")
+        assert (outcome.unknown, outcome.delivered) == (1, 1)
+
+
 def test_a_read_only_ledger_plans_without_writing(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
         ledger.record_result(ledger.record_intent("a", PHONES[:1]), PHONES[:1])

@@ -32,8 +32,10 @@ from poster.store.recipientstate import (
     READ,
     REJECTED,
     UNCERTAIN,
+    UNKNOWN,
     Batch,
     Event,
+    ItemState,
     LedgerState,
     count_bits,
     has_bit,
@@ -42,6 +44,9 @@ from poster.store.recipientstate import (
 EVENTS = "events"
 LEDGER = "ledger"
 STATUSES = (DELIVERED, READ, FAILED)
+"""The final statuses a gateway reports."""
+SETTLED = (*STATUSES, UNKNOWN)
+"""The statuses after which a message is not asked about again."""
 _DESTINATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -67,6 +72,8 @@ class ItemOutcome:
     failed: int
     rejected_reasons: tuple[tuple[str, int], ...] = ()
     failed_reasons: tuple[tuple[str, int], ...] = ()
+    unknown: int = 0
+    """Accepted recipients whose status the gateway refused to tell, and none came since."""
 
 
 @frozen
@@ -277,7 +284,7 @@ class RecipientLedger:
         """Record delivery statuses in one write; return how many named a known message."""
         rows, suppressed = [], []
         for update in updates:
-            if update.status not in STATUSES:
+            if update.status not in SETTLED:
                 raise ValueError(f"unknown delivery status {update.status!r}")
             ref = _located(update.ref)
             found = self._state.locate(ref)
@@ -324,17 +331,18 @@ class RecipientLedger:
             counts[FAILED],
             tuple(sorted(st.reasons.get(REJECTED, {}).items())),
             tuple(sorted(st.reasons.get(FAILED, {}).items())),
+            _unknown(st),
         )
 
     def unsettled(self, limit: int) -> list[str]:
-        """Return up to ``limit`` message ids, oldest first, with no final status yet."""
+        """Return up to ``limit`` message ids, oldest first, with no final or unknown status yet."""
         state, found = self._state, []
         for day in sorted(state.messages):
             for message_id, packed in state.messages[day].items():
                 key = state.serials.get(packed >> 32)
                 st = state.items.get(key) if key is not None else None
                 index = packed & 0xFFFFFFFF
-                if st is None or any(has_bit(st.marks.get(s), index) for s in STATUSES):
+                if st is None or any(has_bit(st.marks.get(s), index) for s in SETTLED):
                     continue
                 found.append(message_id)
                 if len(found) >= limit:
@@ -390,3 +398,12 @@ class RecipientLedger:
             if batch.state == PENDING:
                 why = "poster stopped after the request was recorded and before its answer"
                 self.record_uncertain(batch_id, why)
+
+
+def _unknown(state: ItemState) -> int:
+    """Count the recipients marked unknown that no final status reached afterwards."""
+    marks = state.marks
+    unknown = int.from_bytes(marks.get(UNKNOWN) or b"", "little")
+    for name in STATUSES:
+        unknown &= ~int.from_bytes(marks.get(name) or b"", "little")
+    return unknown.bit_count()

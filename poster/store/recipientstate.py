@@ -1,8 +1,8 @@
 """Hold one destination's per-recipient delivery state in memory, as bitmaps per item.
 
 Recipients are numbered in the order first seen; each item keeps one bitmap per mark
-(accepted, rejected, delivered, read, failed), so an item sent to 10,000 numbers costs a few
-kilobytes whatever the history. Batches are kept only while open (pending or uncertain), and
+(accepted, rejected, delivered, read, failed, unknown), so an item sent to 10,000 numbers costs
+a few kilobytes whatever the history. Batches are kept only while open (pending or uncertain), and
 message ids only for ``status_days``, the longest a gateway's status can still arrive.
 The state changes only through ``apply(event)``, the same for a live write and a replay.
 """
@@ -18,7 +18,10 @@ from typing import Any
 DAY = 86400.0
 ACCEPTED, REJECTED = "accepted", "rejected"
 DELIVERED, READ, FAILED = "delivered", "read", "failed"
-MARKS = (ACCEPTED, REJECTED, DELIVERED, READ, FAILED)
+UNKNOWN = "unknown"
+"""The gateway refused to tell a message's status (too old, or an id it does not know): not
+final, and not asked about again."""
+MARKS = (ACCEPTED, REJECTED, DELIVERED, READ, FAILED, UNKNOWN)
 PENDING, UNCERTAIN = "pending", "uncertain"
 Event = dict[str, Any]
 

@@ -15,9 +15,9 @@ from poster.destinations.decisiontelecom.schema import (
     parse_status_callback,
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
-from poster.errors import CallbackError, RetryLater
+from poster.errors import CallbackError, MessageRejected, RetryLater
 from poster.frozen import frozen
-from poster.store.recipientstate import DELIVERED, FAILED
+from poster.store.recipientstate import DELIVERED, FAILED, UNKNOWN
 
 CONCURRENCY = 4
 """Requests in flight at once: send-viber takes one number a call."""
@@ -95,14 +95,24 @@ class DecisionTelecomAdapter:
         return [self.request(message, p).redacted() | {"url": base} for p in phones]
 
     def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
-        """Ask receive-viber for each message's status; a failed question is skipped."""
-        found = []
+        """Ask receive-viber for each message's status; a refused id is unknown, not asked again.
+
+        receive-viber answers "for the last 5 days": an older id, or one the gateway does not
+        know, is refused ("Invalid Parameter: message_id") however often it is asked, so it is
+        recorded as unknown and the poll goes on with the other ids.
+        """
+        updates = []
         for message_id in message_ids:
             try:
-                found.append(self.client.status(int(message_id)))
+                result = self.client.status(int(message_id))
             except (RetryLater, ValueError):
                 continue
-        return [update for result in found if (update := _update(result)) is not None]
+            except MessageRejected as exc:
+                updates.append(StatusUpdate(message_id, UNKNOWN, exc.status_message or str(exc)))
+                continue
+            if (update := _update(result)) is not None:
+                updates.append(update)
+        return updates
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         """Read one status callback (a JSON POST); a non-final status updates nothing."""

@@ -1,7 +1,8 @@
 """Count, per gateway destination and recent item, how its recipients stand, for status and metrics.
 
 The numbers come from each destination's recipient ledger (``RecipientLedger.outcome``): what the
-gateway accepted, what it reported delivered, read or failed, and who opted out.
+gateway accepted, what it reported delivered, read or failed, whose status it would not tell,
+and who opted out.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_pa
 
 RECENT_ITEMS = 10
 """Items shown per gateway destination, newest first, so the section stays short."""
-COUNTS = ("accepted", "delivered", "read", "failed", "rejected", "uncertain")
+COUNTS = ("accepted", "delivered", "read", "failed", "rejected", "uncertain", "unknown")
 """The counts shown per item, in order."""
 HEADER = ("DESTINATION", "FEED", "KEY", *(name.upper() for name in COUNTS))
 
