@@ -245,6 +245,24 @@ def test_each_gateways_key_source_is_checked(
     ]
 
 
+TWO_WAY = '[destinations.dt]\nkind = "decisiontelecom"\nsource_addr = "Poster"\nreplies = true\n'
+WEBHOOK = '[webhook]\nlisten = "127.0.0.1:8080"\npublic_url = "https://poster.example.org"\n'
+
+
+def test_two_way_messages_without_a_public_callback_url_are_a_config_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_DT_TOKEN", TOKEN)
+    config = project(tmp_path, TWO_WAY + 'recipients = "subs.txt"\n')
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert f"{config}: destinations.dt.replies: needs [webhook] public_url: 2-Way" in err
+    assert "public_url" in err.split("hint:")[1]
+    config.write_text(WEBHOOK + config.read_text())
+    code, out, err = check(capsys, config)
+    assert code == EXIT_OK, err
+
+
 def test_a_gateways_unusable_key_is_an_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

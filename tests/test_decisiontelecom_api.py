@@ -196,8 +196,9 @@ def test_a_malformed_phone_is_refused_before_any_call(api: DecisionTelecomClient
         ({"source_addr": "x" * 21}, DestinationFatal),
         ({"validity_period": 39}, DestinationFatal),
         ({"source_type": SourceType.TRANSACTIONAL}, DestinationFatal),
+        ({"message_type": MessageType.TEXT_IMAGE_BUTTON_TWO_WAY}, DestinationFatal),
     ],
-    ids=["text", "caption", "image", "sender", "ttl", "type-mismatch"],
+    ids=["text", "caption", "image", "sender", "ttl", "type-mismatch", "two-way-no-callback"],
 )
 def test_a_message_breaking_the_rules_raises_before_any_call(
     api: DecisionTelecomClient, change: dict[str, Any], error: type[DeliveryError]

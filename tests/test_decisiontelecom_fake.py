@@ -120,6 +120,8 @@ BROKEN = [
     ("source-3", {**VALID, "source_type": 3}, "source_type"),
     ("rich-transactional", {**VALID, "source_type": 2}, "source_type"),
     ("callback-not-url", {**VALID, "callback_url": "viber-callback"}, "callback_url"),
+    ("two-way-no-callback", {**TEXT_ONLY, "message_type": 206}, "callback_url"),
+    ("two-way-rich-no-callback", {**without("callback_url"), "message_type": 208}, "callback_url"),
     ("ttl-39", {**VALID, "validity_period": 39}, "validity_period"),
     ("ttl-21601", {**VALID, "validity_period": 21601}, "validity_period"),
     ("ttl-text", {**VALID, "validity_period": "3600"}, "validity_period"),
@@ -145,7 +147,8 @@ def test_a_body_breaking_a_rule_gets_invalid_parameter(
 @pytest.mark.parametrize(
     "body",
     [{**TEXT_ONLY, "source_type": 2, "validity_period": 40},
-     {**TEXT_ONLY, "message_type": 206, "destination_addr": "8882222200"},
+     {**TEXT_ONLY, "message_type": 206, "destination_addr": "8882222200",
+      "callback_url": VALID["callback_url"]},
      {**VALID, "message_type": 208, "validity_period": 21600}],
     ids=["transactional-106", "two-way-text", "two-way-rich"],
 )  # fmt: skip

@@ -143,6 +143,21 @@ def test_a_refused_status_id_is_unknown_and_the_poll_goes_on(project, fake, cloc
         assert book.unsettled(1000) == []
 
 
+def test_two_way_messages_are_not_sent_without_a_callback_url(project, fake, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A pass outside the daemon has no callback URL to give, so 2-Way messages wait for it."""
+    config, state, feeds = project
+    webhook = '[webhook]\nlisten = "127.0.0.1:8080"\npublic_url = "https://poster.example.org"\n'
+    text = config.read_text().replace("[destinations.subs]\n", webhook + "[destinations.subs]\n")
+    config.write_text(
+        text.replace('source_addr = "Poster"\n', 'source_addr = "Poster"\nreplies = true\n')
+    )
+    feeds.publish("city", 1)
+    assert run_once(config, state) != EXIT_OK
+    assert fake.gateway.messages == []
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "refuses posts" in line]
+    assert "subs: replies = true" in line and "callback URL" in line and "nothing was sent" in line
+
+
 def test_a_lost_answer_leaves_that_batch_uncertain_and_nobody_gets_two(project, fake) -> None:  # type: ignore[no-untyped-def]
     config, state, feeds = project
     fake.gateway.inject("drop")

@@ -24,6 +24,7 @@ from poster.config.feedchecks import (
 from poster.config.settings import (
     Config,
     DaemonConfig,
+    DestinationConfig,
     FeedConfig,
     MediaConfig,
     Schedule,
@@ -31,7 +32,7 @@ from poster.config.settings import (
     WebhookConfig,
     feed_config,
 )
-from poster.destinations import kind, shorthand
+from poster.destinations import NeedsCallbacks, kind, shorthand
 from poster.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def load_config(
     wanted, issues = destinations(top.values.get("destinations", {}), used, ctx)
     report.add(issues)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
+    report.add(_callbacks_needed(wanted, webhook))
     daemon = _daemon(top.values.get("daemon", {}), ctx, report)
     media = _media(top.values.get("media", {}), ctx, report, webhook)
     defaults = _defaults(top.values.get("defaults", {}), ctx, report)
@@ -147,6 +149,25 @@ def _webhook(raw: Mapping[str, object], ctx: v.Context, report: _Report) -> Webh
         path=table.values.get("path", k.WEBHOOK_KEYS["path"].default),
         public_url=table.values.get("public_url"),
     )
+
+
+def _callbacks_needed(wanted: Iterable[DestinationConfig], webhook: WebhookConfig) -> list[v.Issue]:
+    """Refuse destinations that cannot send without a callback URL when none is public."""
+    if webhook.public_url is not None:
+        return []
+    issues = []
+    for spec in wanted:
+        own = kind(spec.kind)
+        needed = own.callbacks_needed(spec) if isinstance(own, NeedsCallbacks) else None
+        if needed is not None:
+            key, why = needed
+            hint = (
+                'set [webhook] listen = "127.0.0.1:8080" and public_url = "https://..." '
+                f"(proxied to listen) and run the daemon, or remove {key}"
+            )
+            where = f"destinations.{spec.name}.{key}"
+            issues.append(v.Issue(f"needs [webhook] public_url: {why}", hint, where))
+    return issues
 
 
 def _media(

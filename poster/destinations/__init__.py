@@ -165,6 +165,15 @@ class NeedsToken(Protocol):
 
 
 @runtime_checkable
+class NeedsCallbacks(Protocol):
+    """A kind whose destinations, as some are configured, cannot send without a callback URL."""
+
+    def callbacks_needed(self, spec: DestinationConfig) -> tuple[str, str] | None:
+        """Return the key that makes ``spec`` need the daemon's callback URL and why, or None."""
+        ...
+
+
+@runtime_checkable
 class KnowsSender(Protocol):
     """A kind whose destinations post as someone: configured, or looked up and remembered."""
 

@@ -15,7 +15,7 @@ from poster.destinations.decisiontelecom.schema import (
     parse_status_callback,
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
-from poster.errors import CallbackError, MessageRejected, RetryLater
+from poster.errors import CallbackError, DestinationFatal, MessageRejected, RetryLater
 from poster.frozen import frozen
 from poster.store.recipientstate import DELIVERED, FAILED, UNKNOWN
 
@@ -79,6 +79,12 @@ class DecisionTelecomAdapter:
 
     def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
         """Send ``message`` to each phone; a refused number is a rejection, not an error."""
+        if self.sending.replies and self.callback_url() is None:
+            raise DestinationFatal(
+                f"{self.client.name}: replies = true sends 2-Way messages, which need a callback "
+                "URL for the replies, and there is none: only the daemon (poster run) gives one, "
+                "with [webhook] public_url set; nothing was sent"
+            )
         accepted: dict[str, str] = {}
         rejected: dict[str, str] = {}
         for phone in phones:

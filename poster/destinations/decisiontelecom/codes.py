@@ -83,7 +83,8 @@ PARAM_ACTIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
                          "source type"),
         "source_type": (FATAL, "the source type must be 1 (promotional) or 2 (transactional, "
                         "text only)"),
-        "callback_url": (FATAL, "the callback URL must be an absolute http(s) URL"),
+        "callback_url": (FATAL, "the callback URL must be an absolute http(s) URL, and 2-Way "
+                         "messages (206, 208) need one"),
         "validity_period": (FATAL, "the validity period must be 40 to 21600 seconds"),
         "text": (REJECT, "the text must be 1 to 1000 characters"),
         "image": (REJECT, "the image must be an http(s) URL of a .jpg, .jpeg or .png of at most "

@@ -105,6 +105,17 @@ class DecisionTelecomKind(GatewayKindBase):
         body = message.payload() | {"type": message.type, "source_addr": sender or "<source_addr>"}
         return {"endpoint": "send-viber", "authorization": f"Basic {REDACTED}", "json": body}
 
+    def callbacks_needed(self, spec: DestinationConfig) -> tuple[str, str] | None:
+        """Return ``replies`` when set: 2-Way messages need a callback URL for the replies."""
+        settings: DecisionTelecomSettings = spec.settings
+        if not settings.gateway.replies:
+            return None
+        # "The response implies that the API user has a callback url for this message."
+        return (
+            "replies",
+            "2-Way messages (206, 208) need a callback URL for DecisionTelecom's replies",
+        )
+
     def sandbox_fake(self, clock: Callable[[], float], balance: int) -> Fake:
         """Return this gateway's fake for the combined sandbox, not started."""
         from poster.destinations.decisiontelecom.sandboxed import Sandboxed

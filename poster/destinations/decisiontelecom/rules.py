@@ -12,6 +12,9 @@ this machine; the fake runs the same checks on what arrives. Each rule cites "Pa
 - types 108 and 208 ("text+image+button") need all three of image, button_caption and
   button_action; types 106 and 206 ("only text") carry none of them.
 - ``validity_period`` is optional ("In case no TTL was provided"); when sent it is a whole number.
+- ``callback_url`` is optional for 106 and 108 and required for the 2-Way types 206 and 208:
+  the gateway sends each subscriber's reply there ("The response implies that the API user has
+  a callback url for this message"), so a 2-Way message without one is refused.
 """
 
 from __future__ import annotations
@@ -156,7 +159,10 @@ def _source_type(body: Mapping[str, Any]) -> str | None:
 
 def _callback_url(body: Mapping[str, Any]) -> str | None:
     value = body.get("callback_url")
-    return None if value is None else url_problem(value)
+    if value is None:
+        two_way = _int(body.get("message_type")) in TWO_WAY_TYPES
+        return "is required with message_type 206 or 208 (2-Way)" if two_way else None
+    return url_problem(value)
 
 
 def _validity_period(body: Mapping[str, Any]) -> str | None:
