@@ -15,7 +15,10 @@ from support.clock import Clock
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
 from poster.destinations.decisiontelecom.schema import (
+    IncomingMessage,
     MessageStatus,
+    StatusResult,
+    parse_callback,
     parse_incoming,
     parse_status_callback,
 )
@@ -267,6 +270,30 @@ def test_the_documents_incoming_example_parses() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(b'{"message_id": 429, "status": 1}', StatusResult(429, MessageStatus.DELIVERED)),
+     (b'{"message_token": 7, "phone_number": 972512222222, "time": 5, "message": {"text": "hi"}}',
+      IncomingMessage(7, "972512222222", 5, "hi", "")),
+     (b'{"message_token": "7", "phone_number": "0097251", "time": 5,'
+      b' "message": {"text": "hi", "tracking_data": null}}',
+      IncomingMessage(7, "0097251", 5, "hi", ""))],
+    ids=["status", "reply", "reply-as-text"],
+)  # fmt: skip
+def test_one_callback_url_takes_statuses_and_replies(raw: bytes, expected: object) -> None:
+    assert parse_callback(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("tracking", "found"),
+    [("tracking_id:100035", 100035), ("tracking_id: 42", 42), ("tracking_id:\u00b2", None),
+     ("tracking_id:", None), ("other:5", None), ("", None)],
+    ids=["document", "space", "superscript-digit", "empty-id", "other", "none"],
+)  # fmt: skip
+def test_the_replied_message_id_is_read_without_raising(tracking: str, found: int | None) -> None:
+    assert IncomingMessage(1, "1", 1, "a", tracking).reply_to == found
+
+
+@pytest.mark.parametrize(
     "raw",
     [b"not json", b"[]", b'{"message_id": 1, "status": 9}', b'{"status": 1}',
      b'{"message_id": true, "status": 1}', b"{" + b" " * 70000 + b"}"],
@@ -281,12 +308,21 @@ def test_unreadable_status_callbacks_say_why(raw: bytes) -> None:
     "raw",
     [b'{"phone_number": "1", "time": 1, "message": {"text": "a"}}',
      b'{"message_token": 1, "phone_number": "1", "time": "x", "message": {"text": "a"}}',
-     b'{"message_token": 1, "phone_number": "1", "time": 1, "message": {"text": 5}}'],
-    ids=["no-token", "time-text", "text-number"],
+     b'{"message_token": 1, "phone_number": "1", "time": 1, "message": {"text": 5}}',
+     b'{"message_token": 1, "phone_number": "1\\n2", "time": 1, "message": {"text": "a"}}',
+     b'{"message_token": 1, "phone_number": "%s", "time": 1, "message": {"text": "a"}}'
+     % (b"1" * 21),
+     b'{"message_token": 1, "phone_number": true, "time": 1, "message": {"text": "a"}}',
+     b'{"message_token": 1, "phone_number": "1", "time": 1,'
+     b' "message": {"text": "a", "tracking_data": 5}}'],
+    ids=["no-token", "time-text", "text-number", "phone-newline", "phone-long", "phone-bool",
+         "tracking-number"],
 )  # fmt: skip
 def test_unreadable_incoming_messages_say_why(raw: bytes) -> None:
     with pytest.raises(CallbackError, match="incoming message: "):
         parse_incoming(raw)
+    with pytest.raises(CallbackError, match="incoming message: "):
+        parse_callback(raw)
 
 
 def test_unknown_faults_and_routes_are_refused(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,14 +51,15 @@ def project(
     return Project(tmp_path, sandbox, Feeds(feed_server))
 
 
-def write(project: Project, fake: FakeDecisionTelecom, public: bool) -> None:
+def write(project: Project, fake: FakeDecisionTelecom, public: bool, replies: bool = False) -> None:
     """Write feeds.toml: feed "city" to DecisionTelecom, the listener public or not."""
     url = f'public_url = "http://127.0.0.1:{project.listen}"\n' if public else ""
+    two_way = "replies = true\n" if replies else ""
     project.config.write_text(
         'templates = "templates"\n'
         f'[webhook]\nlisten = "127.0.0.1:{project.listen}"\n{url}'
         f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
-        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
+        f'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n{two_way}'
         f'[[feeds]]\nname = "city"\nurl = "{project.feeds.url("city")}"\ninterval = "1h"\n'
         'backlog = "all"\n',
         encoding="utf-8",
@@ -132,6 +134,36 @@ def test_without_a_public_url_the_daemon_polls_for_statuses(project, fake, clock
         assert "callback_url" not in fake.gateway.messages[0].body
         clock.now += 60
         wait_for(lambda: delivered(project, post.guid) == len(PHONES), "the statuses polled")
+
+
+def test_replies_to_two_way_messages_are_logged_and_answered_200(  # type: ignore[no-untyped-def]
+    project, fake, clock, caplog
+) -> None:
+    write(project, fake, public=True, replies=True)
+    (post,) = project.feeds.publish("city", 1)
+    caplog.set_level(logging.INFO, logger="poster.destinations.decisiontelecom")
+    with running(project) as daemon:
+        wait_for(lambda: len(fake.gateway.messages) == len(PHONES), "the item sent to all")
+        first = fake.gateway.messages[0]
+        assert first.body["message_type"] == 206 and first.body["callback_url"]
+        replied = fake.reply(first.phone, "Stop,\nplease")
+        long = fake.reply(PHONES[1], "x" * 5000)
+        url = str(first.body["callback_url"])
+        broken = {"message_token": 1, "phone_number": "1\nevent=forged", "time": 1,
+                  "message": {"text": "hi"}}  # fmt: skip
+        refused = daemon.http.post(url, json=broken).status_code
+        # The listener goes on: statuses still arrive on the same path after the replies.
+        clock.now += 60
+        assert {c.http_status for c in fake.pump()} == {200}
+        wait_for(lambda: delivered(project, post.guid) == len(PHONES), "the statuses recorded")
+    assert (replied.http_status, long.http_status, refused) == (200, 200, 400)
+    lines = [r.getMessage() for r in caplog.records if "event=gateway-reply" in r.getMessage()]
+    assert lines[0] == (
+        f"event=gateway-reply destination=subs phone={first.phone} "
+        f"reply_to={first.message_id} time={int(clock.now) - 60} text='Stop,\\nplease'"
+    )
+    assert lines[1].endswith("x" * 500 + "' cut_from=5000") and len(lines) == 2
+    assert "forged" not in "".join(lines)
 
 
 def test_a_callback_path_stays_the_same_across_restarts(project, fake) -> None:  # type: ignore[no-untyped-def]

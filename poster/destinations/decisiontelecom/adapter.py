@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from poster.destinations.decisiontelecom.api import DecisionTelecomClient
 from poster.destinations.decisiontelecom.schema import (
+    IncomingMessage,
     MessageStatus,
     MessageType,
     SendRequest,
     SourceType,
     StatusResult,
-    parse_status_callback,
+    parse_callback,
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
 from poster.errors import CallbackError, DestinationFatal, MessageRejected, RetryLater
 from poster.frozen import frozen
 from poster.store.recipientstate import DELIVERED, FAILED, UNKNOWN
+
+log = logging.getLogger(__name__)
 
 CONCURRENCY = 4
 """Requests in flight at once: send-viber takes one number a call."""
@@ -29,6 +33,8 @@ STATUSES: Mapping[MessageStatus, tuple[str, bool]] = {
     MessageStatus.REJECTED: (FAILED, True),
 }
 """What each final status means for the recipient; the others are not final."""
+REPLY_SHOWN = 500
+"""Characters of a 2-Way reply's text a log line shows; the rest is only counted."""
 NO_BALANCE = (
     "not shown: the DecisionTelecom API has no balance call; an empty balance refuses sends "
     "(error 3, HTTP 402) and stops this destination until you top up"
@@ -121,11 +127,25 @@ class DecisionTelecomAdapter:
         return updates
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
-        """Read one status callback (a JSON POST); a non-final status updates nothing."""
+        """Read one callback (a JSON POST): a final status updates, a 2-Way reply is logged."""
         if method != "POST":
-            raise CallbackError(f"status callback: expected POST, got {method}")
-        update = _update(parse_status_callback(body))
+            raise CallbackError(f"callback: expected POST, got {method}")
+        found = parse_callback(body)
+        if isinstance(found, IncomingMessage):
+            self._log_reply(found)
+            return []
+        update = _update(found)
         return [] if update is None else [update]
+
+    def _log_reply(self, reply: IncomingMessage) -> None:
+        """Log a subscriber's reply on one line, its text escaped and cut to ``REPLY_SHOWN``."""
+        text = reply.text
+        cut = len(text) > REPLY_SHOWN
+        log.info(
+            "event=gateway-reply destination=%s phone=%s reply_to=%s time=%d text=%r%s",
+            self.client.name, reply.phone_number, reply.reply_to or "-", reply.time,
+            text[:REPLY_SHOWN], f" cut_from={len(text)}" if cut else "",
+        )  # fmt: skip
 
     def account(self) -> Mapping[str, str]:
         """Say that the API has no balance call, and how an empty balance shows instead."""

@@ -7,6 +7,9 @@ document is silent, one line each:
   shaped like the receive-viber answer, ``{"message_id": 429, "status": 1}``.
 - a message id may arrive as a JSON number (the document) or a digit string (official SDK tests).
 - "time" of a 2-Way message is Unix seconds, as the example ``2121212121`` suggests.
+- both callbacks come to the same ``callback_url``: one with ``message_token`` or ``message`` is
+  a 2-Way reply, any other a status. A reply's ``tracking_data`` may be missing or null (poster
+  sends none), and ``phone_number`` is the number's digits, as a string or a JSON number.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ SEND_ENDPOINT = "send-viber"
 STATUS_ENDPOINT = "receive-viber"
 CALLBACK_MAX_BYTES = 64 * 1024
 """Callback bodies above this are refused unread; the documented ones are far smaller."""
+PHONE_MAX = 20
+"""Digits of a phone number at most ("destination_addr: <= 20 chars")."""
 
 
 class MessageType(IntEnum):
@@ -169,7 +174,7 @@ class IncomingMessage:
     def reply_to(self) -> int | None:
         """Return the message id from ``tracking_data`` ("tracking_id:100035"), if it has one."""
         name, _, value = self.tracking_data.partition(":")
-        return int(value) if name == "tracking_id" and value.isdigit() else None
+        return message_id(value.strip()) if name.strip() == "tracking_id" else None
 
 
 def message_id(value: Any) -> int | None:
@@ -195,29 +200,56 @@ def status_of(data: Any) -> StatusResult | None:
 
 def parse_status_callback(raw: bytes) -> StatusResult:
     """Read a status callback body, or raise CallbackError saying what is wrong with it."""
-    result = status_of(_json_object(raw, "status callback"))
+    return _status_callback(_json_object(raw, "status callback"))
+
+
+def parse_incoming(raw: bytes) -> IncomingMessage:
+    """Read a 2-Way incoming message callback, or raise CallbackError saying what is wrong."""
+    return _incoming(_json_object(raw, "incoming message"))
+
+
+def parse_callback(raw: bytes) -> StatusResult | IncomingMessage:
+    """Read any callback: a 2-Way reply (it has message_token or message), else a status."""
+    data = _json_object(raw, "callback")
+    if "message_token" in data or "message" in data:
+        return _incoming(data)
+    return _status_callback(data)
+
+
+def _status_callback(data: dict[str, Any]) -> StatusResult:
+    """Return the status in a callback's JSON object, or raise CallbackError."""
+    result = status_of(data)
     if result is None:
         raise CallbackError('status callback: expected {"message_id": <id>, "status": <0-5 or 20>}')
     return result
 
 
-def parse_incoming(raw: bytes) -> IncomingMessage:
-    """Read a 2-Way incoming message callback, or raise CallbackError saying what is wrong."""
-    data = _json_object(raw, "incoming message")
+def _incoming(data: dict[str, Any]) -> IncomingMessage:
+    """Return the 2-Way reply in a callback's JSON object, or raise CallbackError."""
     message = data.get("message")
     token = message_id(data.get("message_token"))
-    phone = data.get("phone_number")
+    phone = _phone(data.get("phone_number"))
     when = data.get("time")
-    if not isinstance(message, dict) or token is None or not isinstance(phone, str | int):
+    if not isinstance(message, dict) or token is None or phone is None:
         raise CallbackError(
-            "incoming message: expected message_token, phone_number, time and message.text"
+            "incoming message: expected message_token, phone_number (digits), time and message.text"
         )
-    text, tracking = message.get("text"), message.get("tracking_data", "")
-    if not isinstance(text, str) or not isinstance(tracking, str):
+    text, tracking = message.get("text"), message.get("tracking_data")
+    if not isinstance(text, str) or not isinstance(tracking, str | None):
         raise CallbackError("incoming message: message.text and message.tracking_data must be text")
     if isinstance(when, bool) or not isinstance(when, int):
         raise CallbackError("incoming message: time must be a whole number of Unix seconds")
-    return IncomingMessage(token, str(phone), when, text, tracking)
+    return IncomingMessage(token, phone, when, text, tracking or "")
+
+
+def _phone(value: Any) -> str | None:
+    """Return a reply's phone number as its digits (a JSON number or digit string), else None."""
+    found = message_id(value)
+    if found is None:
+        return None
+    # A digit string is kept as written: int() would drop leading zeros.
+    digits = value if isinstance(value, str) else str(found)
+    return digits if len(digits) <= PHONE_MAX else None
 
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
