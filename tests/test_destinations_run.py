@@ -174,3 +174,25 @@ def test_a_channel_added_by_a_reload_has_its_check_call_answered(
         project.config.write_text(both, encoding="utf-8")
         run.reload()
         set_webhook(sports, SPORTS_TOKEN, url)
+
+
+def test_a_wrong_api_url_stops_the_channel_and_its_items_wait_for_the_right_one(
+    project: Project, news: Sandbox, sports: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.feeds.publish("city", 1)
+    project.feeds.publish("match", 2)
+    args = ["-c", str(project.config), "run", "--once", "--state-dir", str(project.state)]
+    assert main(args) == 0  # the sender is looked up and remembered
+    project.feeds.publish("city", 1, 3)
+    written = project.config.read_text(encoding="utf-8")
+    wrong = f'api_url = "{news.api_url}/nowhere"'
+    project.config.write_text(written.replace(f'api_url = "{news.api_url}"', wrong), "utf-8")
+    capsys.readouterr()
+    assert main(args) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "refuses posts" in err and "HTTP 404" in err and "/nowhere/post" in err
+    assert texts(news) == ["City story 1"]
+    # Nothing was rejected: once the address is right, the item goes out.
+    project.config.write_text(written, "utf-8")
+    assert main(args) == 0
+    assert texts(news) == ["City story 1", "City story 3"]

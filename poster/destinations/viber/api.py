@@ -232,6 +232,12 @@ class ViberChannel:
         return _read_answer(answer, self._name, endpoint, url), answer
 
 
+NOT_THE_API = frozenset((301, 302, 303, 307, 308, 401, 403, 404, 405, 407, 410))
+"""HTTP codes that say the address is not the API's, or the way to it is barred: the channel
+answers every call with a JSON status, so these are no fault of one message, and every post
+would get the same answer until ``api_url`` (or a proxy in front of it) is fixed."""
+
+
 def _api_error(
     name: str, endpoint: str, status: int, status_message: str, retry_after: float | None
 ) -> DeliveryError | None:
@@ -264,7 +270,7 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
         text = f"{name} answered HTTP {code} to {endpoint}; will retry {_when(retry_after)}"
         raise RetryLater(text, None, f"HTTP {code}", retry_after)
     if not 200 <= code < 300:
-        if endpoint == "post":
+        if endpoint == "post" and code not in NOT_THE_API:
             text = f"{name} rejected the post: HTTP {code} from {url}"
             raise MessageRejected(text, None, f"HTTP {code}")
         text = f"{name} answered HTTP {code} from {url}; check viber.api_url"
