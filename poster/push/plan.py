@@ -22,7 +22,7 @@ DEFAULT_LEASE = 86400
 """The lease assumed when a hub's verification names none (WebSub §5.3 says it must)."""
 MAX_LEASE = 365 * 86400
 DIGESTS = frozenset({"sha1", "sha256", "sha384", "sha512"})
-"""WebSub §8: the methods a hub may sign with; the header is ``method=hexdigest``."""
+"""WebSub §7.1.1: the methods a hub may sign with; the header is ``method=hexdigest``."""
 
 
 class Step(StrEnum):
@@ -146,7 +146,7 @@ def _printable(text: str) -> str:
 
 
 def signed(header: str | None, body: bytes, secret: str) -> bool:
-    """Tell whether ``X-Hub-Signature`` is the HMAC of ``body`` with ``secret`` (WebSub §8)."""
+    """Tell whether ``X-Hub-Signature`` is the HMAC of ``body`` with ``secret`` (WebSub §7.1.2)."""
     if not header:
         return False
     method, sep, given = header.strip().partition("=")

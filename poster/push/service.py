@@ -175,7 +175,7 @@ class PushService:
         return answer.status, TEXT, answer.body
 
     def _content(self, sub: Subscription | None, call: Call) -> tuple[int, str, bytes]:
-        """Hand signed content on; acknowledge forged content but ignore it (WebSub §8)."""
+        """Hand signed content on; acknowledge forged content but ignore it (WebSub §7.1.2)."""
         if sub is None:
             return 410, TEXT, b"no such subscription\n"  # WebSub §7: the hub may stop pushing
         header = next((v for k, v in call.headers if k.lower() == "x-hub-signature"), None)
