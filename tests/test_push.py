@@ -177,6 +177,16 @@ def test_a_hub_that_goes_away_hands_the_feed_back_to_its_polls(setup: Setup) -> 
     assert setup.service.poll_due("news", setup.clock.now - timedelta(seconds=30), HOUR)
 
 
+def test_a_feed_naming_a_hub_but_no_self_url_is_polled_and_logged_once(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup.service.advertised("news", Advert(setup.hub.url, None))
+    setup.service.advertised("news", Advert(setup.hub.url, None))
+    assert setup.hub.requests == [] and setup.service.get("news") is None
+    logged = [r.getMessage() for r in caplog.records if "websub-no-self" in r.getMessage()]
+    assert logged == [f"event=websub-no-self feed=news hub={setup.hub.url} action=polling"]
+
+
 def test_a_hub_that_refuses_fails_the_subscription_and_is_asked_again_later(
     setup: Setup,
 ) -> None:

@@ -45,7 +45,17 @@ def read(body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> Advert | Non
         (
             ATOM % b'<link rel="hub" href="https://hub.example/a"/>',
             (),
-            Advert("https://hub.example/a", URL),
+            Advert("https://hub.example/a", None),
+        ),
+        (
+            RSS % HUB_LINKS,
+            (("Link", "<https://h2.example/>; rel=hub"),),
+            Advert("https://h2.example/", "https://news.example.org/self"),
+        ),
+        (
+            RSS % HUB_LINKS,
+            (("Link", '<https://t.example/x>; rel="self"'),),
+            Advert("https://hub.example/", "https://t.example/x"),
         ),
         (
             RSS % HUB_LINKS,
@@ -78,6 +88,8 @@ def read(body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> Advert | Non
     ids=[
         "rss-atom-link",
         "atom-no-self",
+        "header-hub-document-self",
+        "header-self-document-hub",
         "headers-win",
         "headers-only",
         "jsonfeed",

@@ -15,24 +15,24 @@ _REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORE
 
 @frozen
 class Advert:
-    """The hub a feed names and the topic URL to subscribe to there."""
+    """The hub a feed names and the topic URL to subscribe to there, None when it names none."""
 
     hub: str
-    topic: str
+    topic: str | None
 
 
 def discover(result: FetchResult, parsed: ParsedFeed) -> Advert | None:
-    """Return the hub and topic of a read: Link headers first, then the document's own links."""
-    hubs, selves = header_links(result.headers, result.url)
-    if not hubs:
-        # WebSub §4: the document's links count only when the headers name no hub.
-        hubs, selves = list(parsed.hubs), [parsed.topic] if parsed.topic else []
+    """Return the hub and topic of a read, each from the Link headers, else the document."""
+    header_hubs, header_selves = header_links(result.headers, result.url)
+    # WebSub §4: a subscriber checks the Link headers first and the document's links only when
+    # the headers have none: the hub and the self URL are each looked up that way on their own.
+    hubs = header_hubs or list(parsed.hubs)
+    selves = header_selves or ([parsed.topic] if parsed.topic else [])
     hubs = [hub for hub in hubs if _is_http(hub)]
     if not hubs:
         return None
-    # WebSub §5.1: subscribe to the self URL; a feed without one is known by where it was read.
-    topic = next((url for url in selves if _is_http(url)), result.url)
-    return Advert(hubs[0], topic)
+    # WebSub §5.1: hub.topic is the self URL the feed advertises, and nothing else.
+    return Advert(hubs[0], next((url for url in selves if _is_http(url)), None))
 
 
 def header_links(headers: tuple[tuple[str, str], ...], base: str) -> tuple[list[str], list[str]]:

@@ -61,6 +61,7 @@ class PushService:
         self._clock = clock
         self._lock = threading.RLock()
         self._subs = load(store)
+        self._untopical: set[str] = set()
         migrate(store, self._subs)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -94,6 +95,9 @@ class PushService:
         """Subscribe a feed a read found at a hub, unless it is subscribed there already."""
         if advert is None or not self._wanted(feed):
             return
+        if advert.topic is None:
+            self._no_topic(feed, advert.hub)
+            return
         with self._lock:
             sub = self._subs.get(feed)
             if sub is not None and (sub.hub, sub.topic) == (advert.hub, advert.topic):
@@ -102,6 +106,14 @@ class PushService:
             self._put(sub)
         log.info("event=websub-subscribing feed=%s hub=%s topic=%s", feed, sub.hub, sub.topic)
         self._ask(sub, "subscribe")
+
+    def _no_topic(self, feed: str, hub_url: str) -> None:
+        """Log once per feed that it names a hub but no self URL, so it is only polled."""
+        with self._lock:
+            if feed in self._untopical:
+                return
+            self._untopical.add(feed)
+        log.warning("event=websub-no-self feed=%s hub=%s action=polling", feed, hub_url)
 
     def tick(self) -> None:
         """Renew, retry, fail or end every subscription that is due at the clock's time."""
