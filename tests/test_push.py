@@ -218,12 +218,32 @@ def test_a_hub_that_never_verifies_fails_the_subscription_after_the_deadline(
     assert setup.service.poll_due("news", setup.clock.now, HOUR)
 
 
-def test_a_denied_subscription_fails_with_the_hubs_reason(setup: Setup) -> None:
+def test_a_denial_is_final_for_that_hub_and_topic_until_the_denials_are_forgotten(
+    setup: Setup,
+) -> None:
     setup.subscribe()
     assert setup.hub.deny(TOPIC, setup.callback(), "topic\nnot allowed") == 200
     sub = setup.service.get("news")
-    assert sub is not None and sub.state is State.FAILED
-    assert sub.error == "denied by the hub: topic not allowed"
+    assert sub is not None and (sub.state, sub.error) == (State.DENIED, "topic not allowed")
+    assert setup.service.poll_due("news", setup.clock.now, HOUR)
+    setup.clock.now += 30 * HOUR
+    setup.service.tick()
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC))
+    assert len(setup.hub.requests) == 1
+    assert subscriptions.load(setup.store)["news"].state is State.DENIED
+    setup.service.forget_denials()
+    assert setup.service.get("news") is None
+    setup.subscribe()
+    assert len(setup.hub.requests) == 2
+
+
+def test_a_denied_feed_naming_another_topic_is_asked_for_it(setup: Setup) -> None:
+    setup.subscribe()
+    assert setup.hub.deny(TOPIC, setup.callback(), "no") == 200
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC + "?v=2"))
+    [*_, check] = setup.hub.wait_verified(2)
+    assert check.confirmed and check.topic == TOPIC + "?v=2"
+    assert setup.service.get("news").state is State.ACTIVE  # type: ignore[union-attr]
 
 
 def test_a_feed_removed_or_disabled_is_unsubscribed_and_its_callback_gone(setup: Setup) -> None:

@@ -141,3 +141,23 @@ def test_a_hub_that_goes_away_leaves_the_feed_to_its_polls(
         publish(project, hub, 2)
         wait_for(lambda: len(sandbox.posts) == 2, "the next poll to find item 2")
     assert project.records() == {"news-1": SENT, "news-2": SENT}
+
+
+def test_a_denied_feed_is_polled_and_asked_again_only_after_a_reload(
+    project: Project, hub: Hub, sandbox: Sandbox
+) -> None:
+    publish(project, hub, 1)
+    configure(project)
+    with running(project) as run:
+        sub = subscribed(run, hub)
+        callback = f"http://127.0.0.1:{project.listen}{PREFIX}{sub.callback}"
+        assert hub.deny(project.feeds.url("news"), callback, "not on this hub") == 200
+        publish(project, hub, 2)
+        wait_for(lambda: len(sandbox.posts) == 2, "a poll to find item 2")
+        reads = len(project.feeds.requests("news"))
+        wait_for(lambda: len(project.feeds.requests("news")) > reads + 2, "more polls")
+        assert len(hub.requests) == 1
+        run.reload()
+        [*_, check] = hub.wait_verified(2)
+        assert check.confirmed and len(hub.requests) == 2
+    assert project.records() == {"news-1": SENT, "news-2": SENT}

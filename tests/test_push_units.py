@@ -121,12 +121,15 @@ SUB = replace(
         (replace(SUB, state=State.FAILED), 3600, True, plan.Step.SUBSCRIBE),
         (SUB, 0, False, plan.Step.UNSUBSCRIBE),
         (replace(SUB, state=State.FAILED), 0, False, plan.Step.DROP),
+        (replace(SUB, state=State.DENIED), 86400 * 400, True, None),
+        (replace(SUB, state=State.DENIED), 0, False, plan.Step.DROP),
         (replace(SUB, state=State.UNSUBSCRIBING, requested=NOW), 10, False, None),
         (replace(SUB, state=State.UNSUBSCRIBING, requested=NOW), 300, True, plan.Step.DROP),
     ],
     ids=[
         "before-renewal", "renewal", "lapsed", "verifying", "unverified", "failed-waits",
-        "failed-retried", "unwanted", "unwanted-failed", "unsubscribing", "unsubscribe-unverified",
+        "failed-retried", "unwanted", "unwanted-failed", "denied-stays", "unwanted-denied",
+        "unsubscribing", "unsubscribe-unverified",
     ],
 )  # fmt: skip
 def test_the_plan_says_what_is_due_when(
@@ -152,24 +155,30 @@ def test_status_shows_each_feeds_subscription_and_lease_but_never_its_secret(
     (tmp_path / "feeds.toml").write_text(
         '[webhook]\nlisten = "127.0.0.1:8080"\npublic_url = "https://poster.example.org"\n'
         f'[[feeds]]\nname = "news"\nurl = "{URL}"\n[[feeds]]\nname = "blog"\nurl = "{URL}2"\n'
-        f'[[feeds]]\nname = "shop"\nurl = "{URL}3"\n'
+        f'[[feeds]]\nname = "shop"\nurl = "{URL}3"\n[[feeds]]\nname = "misc"\nurl = "{URL}4"\n'
     )
     config = load_config(tmp_path / "feeds.toml")
     failed = replace(SUB, feed="blog", state=State.FAILED, error="denied by the hub: no")
     with Store(tmp_path / "state") as store:
         subscriptions.save(store, SUB)
         subscriptions.save(store, failed)
+        subscriptions.save(store, replace(SUB, feed="shop", state=State.DENIED, error="not here"))
         view = status_view(config, store, NOW + timedelta(seconds=100))
     text = format_status(view)
     assert (
         "push: active until 2026-03-02 08:16 UTC (in 15min), lease 1000s, hub https://hub/" in text
     )
     assert "push: failed: denied by the hub: no; polled meanwhile, asked again" in text
+    assert (
+        "push: denied by hub https://hub/: not here; polled, not asked again until a reload" in text
+    )
     assert "push: none (polled)" in text
     shown = json.dumps(status_json(view))
     assert SUB.secret not in text + shown and SUB.callback not in text + shown
     [news] = [feed for feed in status_json(view)["feeds"] if feed["name"] == "news"]
     assert news["push"]["state"] == "active" and news["push"]["lease_seconds"] == 1000
+    [shop] = [feed for feed in status_json(view)["feeds"] if feed["name"] == "shop"]
+    assert (shop["push"]["state"], shop["push"]["error"]) == ("denied", "not here")
 
 
 def test_a_public_url_needs_a_listener(tmp_path: Path) -> None:

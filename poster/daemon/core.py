@@ -386,6 +386,9 @@ class Daemon:
         for worker in self.workers.values():
             worker.resume()
         if self.push is not None:
+            # An operator's reload is the one way to ask a hub that denied a feed again; a read
+            # in full finds the hub even in a feed that has not changed since.
+            self._memory.read_in_full(self.push.forget_denials())
             self.push.wake()  # feeds removed or disabled are unsubscribed
 
     def _relane(self) -> None:

@@ -16,7 +16,7 @@ Show = Callable[[datetime | None], str]
 
 
 def describe(sub: Subscription | None, show: Show) -> str:
-    """Return one line: none, pending, active until when and for what lease, or failed and why."""
+    """Return one line: none, pending, active until when and for what lease, failed or denied."""
     if sub is None:
         return "push: none (polled)"
     at = f"hub {sub.hub}"
@@ -29,6 +29,8 @@ def describe(sub: Subscription | None, show: Show) -> str:
 
         again = show(sub.changed + RETRY_AFTER)
         return f"push: failed: {sub.error}; polled meanwhile, asked again {again}"
+    if sub.state is State.DENIED:
+        return f"push: denied by {at}: {sub.error}; polled, not asked again until a reload"
     return f"push: unsubscribing from {at}"
 
 

@@ -63,7 +63,7 @@ def _unwanted(sub: Subscription, now: datetime) -> Action | None:
     """Return the step that ends a subscription whose feed is gone, disabled or paused."""
     if sub.state in (State.PENDING, State.ACTIVE):
         return Action(Step.UNSUBSCRIBE, sub.feed, "the feed is removed or disabled")
-    if sub.state is State.FAILED:
+    if sub.state in (State.FAILED, State.DENIED):
         return Action(Step.DROP, sub.feed, "the feed is removed or disabled")
     if sub.requested is None or now - sub.requested >= VERIFY_DEADLINE:
         # An unverified unsubscription is let go: the hub's lease runs out on its own.
@@ -125,10 +125,9 @@ def verify_intent(
     if mode == "unsubscribe" and sub.state is State.UNSUBSCRIBING and challenge:
         return Answer(200, challenge.encode(), None, True)
     if mode == "denied" and sub.state in (State.PENDING, State.ACTIVE):
+        # WebSub §5.2: the subscriber should then consider the subscription not possible anymore.
         reason = _printable(params.get("hub.reason", "")) or "no reason given"
-        after = sub.moved(
-            state=State.FAILED, error=f"denied by the hub: {reason}", requested=None, changed=now
-        )
+        after = sub.moved(state=State.DENIED, error=reason, requested=None, changed=now)
         return Answer(200, b"", after, True)
     return refuse
 

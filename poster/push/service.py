@@ -82,6 +82,16 @@ class PushService:
         """Look at the subscriptions now, such as after a reload."""
         self._wake.set()
 
+    def forget_denials(self) -> list[str]:
+        """Forget the hubs' denials, so each feed's next read asks its hub again; name them."""
+        with self._lock:
+            denied = [sub for sub in self._subs.values() if sub.state is State.DENIED]
+            for sub in denied:
+                self._drop(sub)
+        for sub in denied:
+            log.info("event=websub-denial-forgotten feed=%s hub=%s", sub.feed, sub.hub)
+        return [sub.feed for sub in denied]
+
     def get(self, feed: str) -> Subscription | None:
         """Return a feed's subscription, if it has one."""
         with self._lock:
@@ -101,7 +111,7 @@ class PushService:
         with self._lock:
             sub = self._subs.get(feed)
             if sub is not None and (sub.hub, sub.topic) == (advert.hub, advert.topic):
-                return  # known: renewals, retries and failures are the tick's to handle
+                return  # known: renewals, retries and failures are the tick's, denials final
             sub = new_subscription(feed, advert.hub, advert.topic, self._clock())
             self._put(sub)
         log.info("event=websub-subscribing feed=%s hub=%s topic=%s", feed, sub.hub, sub.topic)
@@ -178,6 +188,9 @@ class PushService:
                     self._put(answer.after)
         if sub is None or answer.status != 200:
             log.warning("event=websub-verify-refused mode=%s", _word(mode))
+        elif answer.after is not None and answer.after.state is State.DENIED:
+            reason = answer.after.error
+            log.warning("event=websub-denied feed=%s hub=%s reason=%r", sub.feed, sub.hub, reason)
         else:
             after = answer.after
             log.info(

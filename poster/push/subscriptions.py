@@ -44,7 +44,10 @@ class State(StrEnum):
     ACTIVE = "active"
     """Verified: the hub pushes new content until ``expires``."""
     FAILED = "failed"
-    """Refused, denied, unverified or lapsed: the feed is polled, and asked again later."""
+    """Refused, unverified or lapsed: the feed is polled, and asked again later."""
+    DENIED = "denied"
+    """Denied by the hub (WebSub §5.2): the feed is polled, and not asked again at that hub for
+    that topic until the configuration is reloaded."""
     UNSUBSCRIBING = "unsubscribing"
     """Being cancelled: the feed is gone, disabled or moved to another hub."""
 
