@@ -202,6 +202,60 @@ def test_a_hub_that_refuses_fails_the_subscription_and_is_asked_again_later(
     assert setup.service.get("news").state is State.ACTIVE  # type: ignore[union-attr]
 
 
+def test_a_hub_that_moves_for_good_is_asked_there_and_renewed_there(setup: Setup) -> None:
+    setup.hub.moves["/hub"] = (308, "/hub/new")
+    sub = setup.subscribe()
+    assert setup.hub.paths == ["/hub", "/hub/new"]
+    assert setup.hub.requests[0] == setup.hub.requests[1]  # the same request, secret and all
+    assert (sub.hub, sub.endpoint) == (setup.hub.url, setup.hub.url + "/new")
+    assert subscriptions.load(setup.store)["news"].endpoint == setup.hub.url + "/new"
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC))  # the feed still names it
+    setup.clock.now = START + timedelta(seconds=540)
+    setup.service.tick()
+    setup.hub.wait_verified(2)
+    assert setup.hub.paths == ["/hub", "/hub/new", "/hub/new"]
+
+
+def test_a_hub_that_redirects_for_now_is_asked_there_this_once(setup: Setup) -> None:
+    setup.hub.moves["/hub"] = (307, setup.hub.url + "/elsewhere")
+    sub = setup.subscribe()
+    assert setup.hub.paths == ["/hub", "/hub/elsewhere"] and sub.endpoint is None
+    setup.clock.now = START + timedelta(seconds=540)
+    setup.service.tick()
+    setup.hub.wait_verified(2)
+    assert setup.hub.paths[2:] == ["/hub", "/hub/elsewhere"]
+
+
+def test_only_a_chain_of_308s_moves_the_hub(setup: Setup) -> None:
+    setup.hub.moves.update({"/hub": (308, "/hub/a"), "/hub/a": (307, "/hub/b")})
+    setup.hub.moves["/hub/b"] = (308, "/hub/c")
+    sub = setup.subscribe()
+    assert setup.hub.paths == ["/hub", "/hub/a", "/hub/b", "/hub/c"]
+    assert sub.endpoint == setup.hub.url + "/a"
+
+
+@pytest.mark.parametrize(
+    ("moves", "error"),
+    [
+        ({"/hub": (301, "/hub/new")}, "refused to subscribe: HTTP 301 Moved Permanently"),
+        ({"/hub": (302, "/hub/new")}, "refused to subscribe: HTTP 302 Found"),
+        ({"/hub": (303, "/hub/new")}, "refused to subscribe: HTTP 303 See Other"),
+        ({"/hub": (307, "/hub")}, "redirected more than 5 times"),
+        ({"/hub": (308, "ftp://hub.example/")}, "redirected to a URL that is not HTTP"),
+    ],
+    ids=["301", "302", "303", "loop", "not-http"],
+)
+def test_other_redirects_and_endless_ones_fail_the_subscription(
+    setup: Setup, moves: dict[str, tuple[int, str]], error: str
+) -> None:
+    setup.hub.moves.update(moves)
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC))
+    sub = setup.service.get("news")
+    assert sub is not None and sub.state is State.FAILED and sub.endpoint is None
+    assert sub.error is not None and sub.error.endswith(error)
+    assert len(setup.hub.paths) <= 6 and setup.service.poll_due("news", setup.clock.now, HOUR)
+
+
 def test_a_hub_that_never_verifies_fails_the_subscription_after_the_deadline(
     setup: Setup,
 ) -> None:

@@ -19,7 +19,7 @@ def describe(sub: Subscription | None, show: Show) -> str:
     """Return one line: none, pending, active until when and for what lease, failed or denied."""
     if sub is None:
         return "push: none (polled)"
-    at = f"hub {sub.hub}"
+    at = f"hub {sub.hub_url}"
     if sub.state is State.PENDING:
         return f"push: pending since {show(sub.requested or sub.changed)}, {at} has to verify it"
     if sub.state is State.ACTIVE:
@@ -51,6 +51,7 @@ def push_json(sub: Subscription | None) -> dict[str, Any]:
     return {
         "state": str(sub.state),
         "hub": sub.hub,
+        "moved_to": sub.endpoint,
         "topic": sub.topic,
         "lease_seconds": sub.lease,
         "expires": sub.expires.isoformat() if sub.expires else None,

@@ -32,6 +32,13 @@ class Subscription:
     """The lease the hub granted, in seconds."""
     expires: datetime | None = None
     error: str | None = None
+    endpoint: str | None = None
+    """Where the hub moved for good (HTTP 308, WebSub §5.1.2); None while it stays at ``hub``."""
+
+    @property
+    def hub_url(self) -> str:
+        """Return the URL requests to the hub go to."""
+        return self.endpoint or self.hub
 
     def __repr__(self) -> str:
         # The secret and callback let anyone push items to the channel: never shown.

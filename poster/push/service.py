@@ -16,6 +16,7 @@ import httpx
 
 from poster.daemon.httpserver import Call
 from poster.errors import HubError
+from poster.fetch.addresses import AddressPolicy
 from poster.push import hub, plan
 from poster.push.discover import Advert
 from poster.push.subscriptions import (
@@ -52,8 +53,10 @@ class PushService:
         wanted: Callable[[str], bool],
         deliver: Deliver,
         clock: Callable[[], datetime],
+        addresses: AddressPolicy = hub.ADDRESSES,
     ) -> None:
         self._store = store
+        self._addresses = addresses
         self._client = client
         self._base = public_url.rstrip("/") + PREFIX
         self._wanted = wanted
@@ -152,7 +155,7 @@ class PushService:
     def _ask(self, sub: Subscription, mode: str) -> None:
         """Send a request already recorded; a refusal fails it, so the feed is polled again."""
         try:
-            hub.ask(self._client, sub, mode, self._base + sub.callback)
+            moved = hub.ask(self._client, sub, mode, self._base + sub.callback, self._addresses)
         except HubError as exc:
             with self._lock:
                 current = self._subs.get(sub.feed)
@@ -162,6 +165,18 @@ class PushService:
                     self._drop(current)  # the hub's lease runs out on its own
                 elif current.requested is not None:
                     self._fail(current, str(exc))
+            return
+        if moved is not None and moved != sub.hub_url:
+            self._move(sub, moved)
+
+    def _move(self, sub: Subscription, url: str) -> None:
+        """Send the subscription's next requests where its hub moved for good."""
+        with self._lock:
+            current = self._subs.get(sub.feed)
+            if current is None or current.callback != sub.callback:
+                return
+            self._put(current.moved(endpoint=url))
+        log.info("event=websub-hub-moved feed=%s hub=%s to=%s", sub.feed, sub.hub_url, url)
 
     # The hub's calls, through the listener
 

@@ -181,4 +181,5 @@ def _from_json(fields: object) -> Subscription:
         lease=int(lease) if lease is not None else None,
         expires=times["expires"],
         error=fields.get("error"),
+        endpoint=fields.get("endpoint"),
     )

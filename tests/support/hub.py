@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
@@ -46,6 +46,10 @@ class Hub:
         self.verifications: list[Verification] = []
         self.refuse = False
         """Answer every request with 500, as a hub in trouble would."""
+        self.moves: dict[str, tuple[int, str]] = {}
+        """Answer a request to a path with a redirect: path to (status, Location)."""
+        self.paths: list[str] = []
+        """The path of each request, in the order of ``requests``."""
         self._changed = threading.Condition()
         self._httpd = _Server(self)
         self._thread = threading.Thread(
@@ -102,10 +106,13 @@ class Hub:
             headers["X-Hub-Signature"] = signature
         return httpx.post(callback, content=body, headers=headers, timeout=5).status_code
 
-    def _received(self, form: dict[str, str]) -> int:
+    def _received(self, form: dict[str, str], path: str = "/hub") -> int:
         """Take a subscriber's request; verify it from another thread after answering."""
         with self._changed:
             self.requests.append(form)
+            self.paths.append(path)
+        if path in self.moves:
+            return self.moves[path][0]
         if self.refuse:
             return 500
         if form.get("hub.mode") not in ("subscribe", "unsubscribe") or "hub.callback" not in form:
@@ -148,8 +155,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(parse_qsl(self.rfile.read(length).decode()))
-        status = self.server.hub._received(form)
+        path = urlsplit(self.path).path
+        status = self.server.hub._received(form, path)
         self.send_response(status)
+        if path in self.server.hub.moves:
+            self.send_header("Location", self.server.hub.moves[path][1])
         self.send_header("Content-Length", "0")
         self.end_headers()
 
