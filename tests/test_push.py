@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.hub import Hub
+from support.wait import wait_for
 
 from poster.daemon.listener import WebhookReceiver
 from poster.push import subscriptions
@@ -26,6 +28,7 @@ from poster.store import Store
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TOPIC = "https://news.example.org/feed.xml"
 HOUR = timedelta(hours=1)
+CAP = 1 << 20
 
 
 class Clock:
@@ -55,7 +58,7 @@ class Setup:
             deliver=lambda feed, body, _headers: self.delivered.append((feed, body)),
             clock=self.clock,
         )
-        listener.add_callbacks(PREFIX, self.service.handle, 1 << 20)
+        listener.add_callbacks(PREFIX, self.service.handle, CAP, oversized=True)
 
     def subscribe(self, feed: str = "news") -> subscriptions.Subscription:
         """Subscribe ``feed`` and return its subscription once the hub verified it."""
@@ -82,6 +85,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     ):
         made = Setup(store, listener, hub)
         yield made
+        made.service.stop()
         made.client.close()
 
 
@@ -127,7 +131,69 @@ def test_a_verification_poster_did_not_ask_for_is_refused(
 def test_signed_content_is_handed_to_the_pipeline(setup: Setup, method: str) -> None:
     setup.subscribe()
     assert setup.hub.publish(TOPIC, b"<rss/>", "application/rss+xml", method) == [202]
-    assert setup.delivered == [("news", b"<rss/>")]
+    wait_for(lambda: setup.delivered == [("news", b"<rss/>")], "the content handed on")
+
+
+def test_content_is_acknowledged_before_it_is_read(setup: Setup) -> None:
+    release = threading.Event()
+    reading: list[bytes] = []
+
+    def slow(feed: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+        reading.append(body)
+        if not release.wait(10):
+            raise AssertionError("never released")
+        setup.delivered.append((feed, body))
+        raise RuntimeError("the pipeline broke")  # logged there, never a 500 to the hub
+
+    setup.service._handoff._deliver = slow
+    setup.subscribe()
+    assert setup.hub.publish(TOPIC, b"<rss>1</rss>", "application/rss+xml") == [202]
+    assert setup.hub.publish(TOPIC, b"<rss>2</rss>", "application/rss+xml") == [202]
+    wait_for(lambda: reading == [b"<rss>1</rss>"], "the first read to start")
+    assert setup.delivered == []
+    release.set()
+    wait_for(lambda: len(setup.delivered) == 2, "both handed on, in order")
+    assert [body for _, body in setup.delivered] == [b"<rss>1</rss>", b"<rss>2</rss>"]
+
+
+def _chunked(body: bytes) -> Iterator[bytes]:
+    """Yield a body in pieces, so httpx sends it chunked, without a Content-Length."""
+    for start in range(0, len(body), 7000):
+        yield body[start : start + 7000]
+
+
+def _signed(sub: subscriptions.Subscription, body: bytes) -> dict[str, str]:
+    digest = hmac.new(sub.secret.encode(), body, "sha256").hexdigest()
+    return {"X-Hub-Signature": f"sha256={digest}", "Content-Type": "application/rss+xml"}
+
+
+def test_chunked_content_is_taken(setup: Setup) -> None:
+    sub = setup.subscribe()
+    body = b"<rss>" + b"x" * 50_000 + b"</rss>"
+    answer = httpx.post(
+        setup.callback(), content=_chunked(body), headers=_signed(sub, body), timeout=5
+    )
+    assert answer.status_code == 202
+    assert answer.request.headers.get("transfer-encoding") == "chunked"
+    wait_for(lambda: setup.delivered == [("news", body)], "the chunked content handed on")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["sized", "chunked"])
+def test_content_over_the_cap_is_acknowledged_and_left_to_the_poll(
+    setup: Setup, chunked: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    sub = setup.subscribe()
+    body = b"x" * (CAP + 1)
+    content = _chunked(body) if chunked else body
+    answer = httpx.post(setup.callback(), content=content, headers=_signed(sub, body), timeout=5)
+    assert answer.status_code == 202
+    assert setup.hub.publish(TOPIC, b"<rss/>", "application/rss+xml") == [202]
+    wait_for(lambda: setup.delivered == [("news", b"<rss/>")], "the next content handed on")
+    logged = [r.getMessage() for r in caplog.records]
+    assert (
+        "event=websub-content-ignored feed=news reason='over max_bytes: read at the next poll'"
+        in logged
+    )
 
 
 @pytest.mark.parametrize(

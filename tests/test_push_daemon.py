@@ -6,10 +6,12 @@ hub verifies and pushes through the daemon's own listener.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from feedserver import FeedServer
 from support.daemon import (
@@ -79,9 +81,9 @@ def publish(project: Project, hub: Hub, *numbers: int) -> None:
     )  # fmt: skip
 
 
-def configure(project: Project) -> None:
+def configure(project: Project, extra: str = "") -> None:
     """Write a feeds.toml that polls every 0.2 s, or every hour while the hub pushes."""
-    path = project.write(project.table("news"), daemon='push_poll = "1h"')
+    path = project.write(project.table("news", extra=extra), daemon='push_poll = "1h"')
     listen = f'listen = "127.0.0.1:{project.listen}"\n'
     public = f'public_url = "http://127.0.0.1:{project.listen}/"\n'
     path.write_text(path.read_text().replace(listen, listen + public), encoding="utf-8")
@@ -161,3 +163,28 @@ def test_a_denied_feed_is_polled_and_asked_again_only_after_a_reload(
         [*_, check] = hub.wait_verified(2)
         assert check.confirmed and len(hub.requests) == 2
     assert project.records() == {"news-1": SENT, "news-2": SENT}
+
+
+def test_a_push_over_the_cap_is_acknowledged_and_a_chunked_one_posted(
+    project: Project, hub: Hub, sandbox: Sandbox
+) -> None:
+    publish(project, hub, 1)
+    configure(project, extra="max_bytes = 65536\n")
+    with running(project) as run:
+        sub = subscribed(run, hub)
+        wait_for(lambda: len(sandbox.posts) == 1, "the first item")
+        callback = f"http://127.0.0.1:{project.listen}{PREFIX}{sub.callback}"
+        huge = b" " * 65537
+        assert httpx.post(callback, content=huge, headers=signed(sub, huge)).status_code == 202
+        pushed = channel_xml("news", [Post("news", 2)])
+        pieces = iter([pushed[:100], pushed[100:]])
+        answer = httpx.post(callback, content=pieces, headers=signed(sub, pushed))
+        assert answer.status_code == 202
+        wait_for(lambda: len(sandbox.posts) == 2, "the chunked push posted")
+    assert project.records() == {"news-1": SENT, "news-2": SENT}
+
+
+def signed(sub: Subscription, body: bytes) -> dict[str, str]:
+    """Return the headers of a push of ``body`` the hub signed."""
+    digest = hmac.new(sub.secret.encode(), body, "sha256").hexdigest()
+    return {"X-Hub-Signature": f"sha256={digest}", "Content-Type": RSS}

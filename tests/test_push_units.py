@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.wait import wait_for
 
 from poster.config import FeedConfig, load_config
 from poster.errors import ConfigError
@@ -17,6 +19,7 @@ from poster.ops.statusjson import status_json
 from poster.parse import parse
 from poster.push import plan, subscriptions
 from poster.push.discover import Advert, discover
+from poster.push.handoff import Handoff, Pushed
 from poster.push.subscriptions import State, new_subscription
 from poster.store import Store
 
@@ -247,3 +250,30 @@ def test_a_damaged_subscription_document_drops_only_its_feed(
     warned = [r.getMessage() for r in caplog.records]
     assert "event=websub-state-unreadable feed=blog action=subscribing-again" in warned
     assert "event=websub-state-unreadable feed=shop action=subscribing-again" in warned
+
+
+def test_pushed_content_waits_in_a_bounded_queue_that_drops_the_oldest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release, taken = threading.Event(), threading.Event()
+    delivered: list[str] = []
+
+    def deliver(feed: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+        taken.set()
+        release.wait(10)
+        delivered.append(feed)
+
+    handoff = Handoff(deliver, limit=2)
+    handoff.put(Pushed("a", b"", ()))
+    assert taken.wait(5)
+    for feed in "bcd":
+        handoff.put(Pushed(feed, b"", ()))
+    release.set()
+    wait_for(lambda: delivered == ["a", "c", "d"], "the queue to empty")
+    handoff.stop()
+    handoff.put(Pushed("e", b"", ()))
+    assert delivered == ["a", "c", "d"]
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert dropped == [
+        "event=websub-content-dropped feed=b reason=queue-full queued=2 action=polling"
+    ]

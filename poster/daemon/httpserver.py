@@ -17,6 +17,7 @@ from socketserver import BaseServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from poster.daemon.httpbody import Body, read_chunked, read_sized
 from poster.frozen import frozen
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ log = logging.getLogger("poster.daemon.listener")
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 MAX_BODY = 64 * 1024
 DRAIN_MAX = 1024 * 1024
-"""Oversized bodies up to this size are read and dropped so the client sees the 413."""
+"""Oversized webhook bodies up to this size are read and dropped so the client sees the 413."""
 BACKLOG = 128
 """Connections the kernel queues while every handler is busy."""
 MAX_HANDLERS = 16
@@ -60,10 +61,24 @@ class Call:
     query: tuple[tuple[str, str], ...]
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
+    too_large: bool = False
+    """The POST's body was over the cap and dropped: ``body`` is empty."""
 
 
 Callback = Callable[[Call], tuple[int, str, bytes]]
 """A handler of every GET and POST under a prefix: returns (status, content type, body)."""
+
+
+@frozen
+class CallbackRoute:
+    """A handler of the calls under a prefix, with its cap on bodies."""
+
+    handler: Callback
+    max_body: int
+    oversized: bool = False
+    """Hand a body over the cap on as a ``too_large`` call instead of answering 413."""
+
+
 Files = Callable[[str, str, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
 """A handler of GET and HEAD under a prefix: (method, name, headers) to (status, headers, body)."""
 
@@ -243,19 +258,19 @@ class Handler(BaseHTTPRequestHandler):
     def _call_back(self) -> None:
         """Hand a GET or POST under the callback prefix to its handler."""
         parts = urlsplit(self.path)
-        found = self.server.receiver._callback(parts.path)
-        assert found is not None
-        handler, max_body = found
-        body = b""
+        route = self.server.receiver._callback(parts.path)
+        assert route is not None
+        body = Body(b"")
         if self.command == "POST":
-            read = self._read_body(max_body)
+            read = self._read_callback_body(route)
             if read is None:
                 return
             body = read
         query = tuple(parse_qsl(parts.query, keep_blank_values=True))
-        call = Call(self.command, parts.path, query, tuple(self.headers.items()), body)
+        headers = tuple(self.headers.items())
+        call = Call(self.command, parts.path, query, headers, body.data, body.too_large)
         try:
-            status, content_type, answer = handler(call)
+            status, content_type, answer = route.handler(call)
         except Exception:
             log.exception("event=callback_failed")
             self._send(500)
@@ -296,8 +311,36 @@ class Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other_method
 
-    def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
-        """Return the raw body, or answer 411/400/413 and return None."""
+    def _read_callback_body(self, route: CallbackRoute) -> Body | None:
+        """Return a callback's body, sized or chunked, or answer 411/400/413/501 and return None."""
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            # RFC 9112 §6.3: a transfer coding overrides Content-Length; only chunked is taken.
+            self.close_connection = self.close_connection or "Content-Length" in self.headers
+            if coding.strip().lower() != "chunked":
+                self.close_connection = True
+                self._send(501)
+                return None
+            body = read_chunked(self.rfile, route.max_body)
+        else:
+            length = self._length()
+            if length is None:
+                return None
+            body = read_sized(self.rfile, length, route.max_body)
+        if body is None:
+            self.close_connection = True
+            self._send(400)
+            return None
+        if not body.whole:
+            self.close_connection = True
+        if body.too_large and not route.oversized:
+            self.close_connection = True
+            self._send(413)
+            return None
+        return body
+
+    def _length(self) -> int | None:
+        """Return the Content-Length, or answer 411/400 and return None."""
         length_text = self.headers.get("Content-Length")
         if length_text is None:
             self._send(411)
@@ -309,13 +352,19 @@ class Handler(BaseHTTPRequestHandler):
         if length < 0:
             self._send(400)
             return None
-        if length > limit:
-            if length <= DRAIN_MAX:
-                self.rfile.read(length)
+        return length
+
+    def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
+        """Return the raw body, or answer 411/400/413 and return None."""
+        length = self._length()
+        if length is None:
+            return None
+        body = read_sized(self.rfile, length, limit, DRAIN_MAX)
+        if body.too_large:
             self.close_connection = True
             self._send(413)
             return None
-        return self.rfile.read(length)
+        return body.data
 
     def _send(
         self,

@@ -27,7 +27,15 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from poster.daemon.httpserver import MAX_HANDLERS, Callback, Files, Route, Server, shut_down
+from poster.daemon.httpserver import (
+    MAX_HANDLERS,
+    Callback,
+    CallbackRoute,
+    Files,
+    Route,
+    Server,
+    shut_down,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ class WebhookReceiver:
         self.max_handlers = max_handlers
         self._tokens = _distinct(tokens)
         self._routes: dict[str, Route] = {}
-        self._callbacks: dict[str, tuple[Callback, int]] = {}
+        self._callbacks: dict[str, CallbackRoute] = {}
         self._files: tuple[str, Files] | None = None
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self._lock = threading.Lock()
@@ -140,10 +148,15 @@ class WebhookReceiver:
         with self._lock:
             self._routes[path] = handler
 
-    def add_callbacks(self, prefix: str, handler: Callback, max_body: int) -> None:
-        """Hand every GET and POST under ``prefix`` to ``handler``, bodies up to ``max_body``."""
+    def add_callbacks(
+        self, prefix: str, handler: Callback, max_body: int, *, oversized: bool = False
+    ) -> None:
+        """Hand every GET and POST under ``prefix`` to ``handler``, bodies up to ``max_body``.
+
+        A larger body is answered 413, or with ``oversized`` handed on as a ``too_large`` call.
+        """
         with self._lock:
-            self._callbacks[prefix] = (handler, max_body)
+            self._callbacks[prefix] = CallbackRoute(handler, max_body, oversized)
 
     def add_files(self, prefix: str, handler: Files) -> None:
         """Hand every GET and HEAD of a name directly under ``prefix`` to ``handler``."""
@@ -156,7 +169,7 @@ class WebhookReceiver:
             found = self._files
         return found[1] if found is not None and path.startswith(found[0]) else None
 
-    def _callback(self, path: str) -> tuple[Callback, int] | None:
+    def _callback(self, path: str) -> CallbackRoute | None:
         """Return the handler of a callback path and its body cap, if ``path`` is one."""
         with self._lock:
             found = [(p, h) for p, h in self._callbacks.items() if path.startswith(p)]

@@ -10,7 +10,8 @@ import httpx
 
 from poster.config import Config, FeedConfig
 from poster.daemon.listener import WebhookReceiver
-from poster.push.service import PREFIX, Deliver, PushService
+from poster.push.handoff import Deliver
+from poster.push.service import PREFIX, PushService
 from poster.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,10 @@ def start_push(
     service = PushService(
         store, httpx.Client(), public_url, wanted=wanted, deliver=deliver, clock=clock
     )
-    # Bodies are capped again per feed; the listener refuses anything over the largest cap.
+    # Bodies are capped again per feed; over the largest cap the service acknowledges and
+    # ignores them (WebSub §7 wants a 2xx), and the feed's poll reads what they held.
     largest = max((feed.max_bytes for feed in config.feeds), default=FeedConfig.max_bytes)
-    listener.add_callbacks(PREFIX, service.handle, largest)
+    listener.add_callbacks(PREFIX, service.handle, largest, oversized=True)
     service.start()
     log.info("event=websub-ready callbacks=%s", public_url.rstrip("/") + PREFIX)
     return service

@@ -2,6 +2,7 @@
 
 W3C WebSub Recommendation (https://www.w3.org/TR/websub/): ``discover`` finds a feed's hub and
 topic, ``subscriptions`` keeps each subscription in the state, ``plan`` decides what is due at a
-given time, ``hub`` talks to hubs, ``service`` answers them and ties these to the daemon, and
-``describe`` shows each subscription in ``poster status``.
+given time, ``hub`` talks to hubs, ``service`` answers them and ties these to the daemon,
+``handoff`` hands what hubs push to the pipeline off the listener's thread, and ``describe``
+shows each subscription in ``poster status``.
 """

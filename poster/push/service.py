@@ -19,6 +19,7 @@ from poster.errors import HubError
 from poster.fetch.addresses import AddressPolicy
 from poster.push import hub, plan
 from poster.push.discover import Advert
+from poster.push.handoff import Deliver, Handoff, Pushed
 from poster.push.subscriptions import (
     MetaStore,
     State,
@@ -36,9 +37,6 @@ PREFIX = "/websub/"
 """Where the listener takes the hubs' calls; a subscription's callback is PREFIX + its id."""
 TICK = 2.0
 TEXT = "text/plain; charset=utf-8"
-
-Deliver = Callable[[str, bytes, tuple[tuple[str, str], ...]], None]
-"""Run pushed content of a feed through the pipeline: (feed, body, headers)."""
 
 
 class PushService:
@@ -60,7 +58,7 @@ class PushService:
         self._client = client
         self._base = public_url.rstrip("/") + PREFIX
         self._wanted = wanted
-        self._deliver = deliver
+        self._handoff = Handoff(deliver)
         self._clock = clock
         self._lock = threading.RLock()
         self._subs = load(store)
@@ -80,6 +78,7 @@ class PushService:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self._handoff.stop(timeout)
 
     def wake(self) -> None:
         """Look at the subscriptions now, such as after a reload."""
@@ -215,16 +214,23 @@ class PushService:
         return answer.status, TEXT, answer.body
 
     def _content(self, sub: Subscription | None, call: Call) -> tuple[int, str, bytes]:
-        """Hand signed content on; acknowledge forged content but ignore it (WebSub §7.1.2)."""
+        """Queue signed content and acknowledge at once; acknowledge but ignore the rest.
+
+        WebSub §7: the 2xx only says the content arrived; §7.1.2: forged content is ignored.
+        """
         if sub is None:
             return 410, TEXT, b"no such subscription\n"  # WebSub §7: the hub may stop pushing
+        if call.too_large:
+            why = "over max_bytes: read at the next poll"
+            log.warning("event=websub-content-ignored feed=%s reason=%r", sub.feed, why)
+            return 202, TEXT, b""
         header = next((v for k, v in call.headers if k.lower() == "x-hub-signature"), None)
         if sub.state is State.UNSUBSCRIBING or not plan.signed(header, call.body, sub.secret):
             why = "unsubscribing" if sub.state is State.UNSUBSCRIBING else "bad signature"
             log.warning("event=websub-content-ignored feed=%s reason=%r", sub.feed, why)
             return 202, TEXT, b""
         log.info("event=websub-content feed=%s bytes=%d", sub.feed, len(call.body))
-        self._deliver(sub.feed, call.body, call.headers)
+        self._handoff.put(Pushed(sub.feed, call.body, call.headers))
         return 202, TEXT, b""
 
     # Keeping the subscriptions
