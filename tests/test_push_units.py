@@ -252,6 +252,31 @@ def test_a_damaged_subscription_document_drops_only_its_feed(
     assert "event=websub-state-unreadable feed=shop action=subscribing-again" in warned
 
 
+def test_a_slow_feeds_content_holds_up_only_its_own_and_each_feed_keeps_its_order() -> None:
+    release = threading.Event()
+    delivered: list[tuple[str, bytes]] = []
+    running: list[str] = []
+
+    def deliver(feed: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
+        assert feed not in running  # one delivery of a feed at a time
+        running.append(feed)
+        if feed == "slow":
+            release.wait(10)
+        delivered.append((feed, body))
+        running.remove(feed)
+
+    handoff = Handoff(deliver, workers=2)
+    handoff.put(Pushed("slow", b"1", ()))
+    handoff.put(Pushed("slow", b"2", ()))
+    handoff.put(Pushed("quick", b"1", ()))
+    handoff.put(Pushed("quick", b"2", ()))
+    wait_for(lambda: delivered == [("quick", b"1"), ("quick", b"2")], "the quick feed's content")
+    release.set()
+    wait_for(lambda: len(delivered) == 4, "the slow feed's content")
+    assert delivered[2:] == [("slow", b"1"), ("slow", b"2")]
+    handoff.stop()
+
+
 def test_pushed_content_waits_in_a_bounded_queue_that_drops_the_oldest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -263,7 +288,7 @@ def test_pushed_content_waits_in_a_bounded_queue_that_drops_the_oldest(
         release.wait(10)
         delivered.append(feed)
 
-    handoff = Handoff(deliver, limit=2)
+    handoff = Handoff(deliver, limit=2, workers=1)
     handoff.put(Pushed("a", b"", ()))
     assert taken.wait(5)
     for feed in "bcd":
