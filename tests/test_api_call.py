@@ -56,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
             data, extra = gzip.compress(ANSWER), [("Content-Encoding", "gzip")]
         elif route == "/big":
             data = b" " * 5000
+        elif route == "/brotli":
+            extra = [("Content-Encoding", "br")]  # what nobody asked for is left as it came
+        elif route == "/members":
+            data, extra = gzip.compress(b"") * 300, [("Content-Encoding", "gzip")]
         self.send_response(429 if route == "/busy" else 200)
         for name, value in [("Content-Type", "application/json"), *extra]:
             self.send_header(name, value)
@@ -101,7 +105,7 @@ def post(client: httpx.Client, url: str, content: bytes | None = b'{"a":1}') -> 
     return call(client, "POST", url, headers=HEADERS, content=content, timeout=TIMEOUT, limit=4096)
 
 
-@pytest.mark.parametrize("path", ["/json?token=t%20k", "/gzip", "/busy", "/big"])
+@pytest.mark.parametrize("path", ["/json?token=t%20k", "/gzip", "/busy", "/big", "/brotli"])
 def test_both_ways_send_the_same_request_and_read_the_same_answer(
     server: Server, path: str
 ) -> None:
@@ -114,6 +118,12 @@ def test_both_ways_send_the_same_request_and_read_the_same_answer(
     got = answers[0]
     assert got.body == (None if path == "/big" else ANSWER)
     assert got.header("content-type") == "application/json"
+
+
+def test_a_body_that_inflates_to_nothing_still_counts_against_the_cap(server: Server) -> None:
+    # 6000 bytes of empty gzip members: nothing decoded, yet more read than the cap allows.
+    with api_client() as direct:
+        assert post(direct, server.url("/members")).body is None
 
 
 def test_a_call_without_a_body_sends_no_length(server: Server) -> None:

@@ -19,7 +19,7 @@ from poster import errors
 from poster.config import FeedConfig, load_config
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import deadline_of, fetch, make_client
-from poster.fetch.inflate import PIECE, decoded
+from poster.fetch.inflate import PIECE, UnaskedCoding, decoded
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
@@ -143,13 +143,15 @@ def bomb(wbits: int, size: int = 16 << 20) -> bytes:
         pytest.param("deflate", 15, False, id="deflate-zlib"),
         pytest.param("deflate", -15, False, id="deflate-raw"),
         pytest.param("gzip", 31, True, id="gzip-chunked"),
+        pytest.param("gzip", 0, False, id="gzip-many-members"),
     ],
 )
 def test_a_compression_bomb_is_refused_within_the_cap(
     feed_server: FeedServer, client: FeedClient, encoding: str, wbits: int, chunked: bool
 ) -> None:
     headers = {"Content-Type": "application/rss+xml", "Content-Encoding": encoding}
-    feed_server.routes["/bomb"] = Route(200, headers, bomb(wbits), chunked=chunked)
+    body = bomb(wbits) if wbits else bomb(31, 1 << 20) * 16
+    feed_server.routes["/bomb"] = Route(200, headers, body, chunked=chunked)
     feed = FeedConfig(name="bomb", url=feed_server.url("/bomb"), max_bytes=CAP)
     tracemalloc.start()
     try:
@@ -219,6 +221,16 @@ def _deflate(data: bytes, wbits: int) -> bytes:
         pytest.param("deflate", _deflate(TEXT, -15), 1 << 20, id="deflate-raw"),
         pytest.param("Deflate , GZIP", _deflate(_deflate(TEXT, 15), 31), 7, id="stacked"),
         pytest.param("gzip", _deflate(TEXT, 31) + b"trailing junk", 5000, id="trailing-bytes"),
+        pytest.param("gzip", _deflate(TEXT[:9], 31) + _deflate(TEXT[9:], 31), 5000, id="members"),
+        pytest.param(
+            "gzip", _deflate(TEXT[:9], 31) + _deflate(TEXT[9:], 31), 1, id="members-byte-by-byte"
+        ),
+        pytest.param(
+            "gzip",
+            b"".join(_deflate(TEXT[i : i + 4096], 31) for i in range(0, len(TEXT), 4096)),
+            1 << 20,
+            id="many-members-in-one-read",
+        ),
         pytest.param(None, TEXT, 5000, id="none"),
         pytest.param("identity", TEXT, 5000, id="identity"),
     ],
@@ -230,8 +242,34 @@ def test_decoded_undoes_the_encoding(encoding: str | None, body: bytes, split: i
     assert max(len(piece) for piece in out) <= PIECE
 
 
-def test_an_unknown_encoding_is_left_as_it_is() -> None:
-    assert b"".join(decoded([b"\x8b\x00", b"raw"], "br")) == b"\x8b\x00raw"
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [("br", "br"), ("zstd", "zstd"), ("gzip, BR", "br"), ("compress", "compress")],
+)
+def test_an_unasked_encoding_is_refused_by_name(encoding: str, named: str) -> None:
+    with pytest.raises(UnaskedCoding, match=f"encoded as {named}, which poster did not ask for"):
+        decoded([b"\x8b\x00", b"raw"], encoding)
+
+
+def test_an_unasked_encoding_is_left_as_it_is_when_not_strict() -> None:
+    assert b"".join(decoded([b"\x8b\x00", b"raw"], "br", strict=False)) == b"\x8b\x00raw"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        pytest.param("gzip", _deflate(TEXT, 31)[:-1], id="gzip-without-its-last-byte"),
+        pytest.param("gzip", _deflate(TEXT, 31)[:100], id="gzip-cut-early"),
+        pytest.param("gzip", b"\x1f", id="gzip-one-byte"),
+        pytest.param("gzip", _deflate(b"a", 31) + _deflate(TEXT, 31)[:50], id="second-member-cut"),
+        pytest.param("deflate", _deflate(TEXT, 15)[:-2], id="deflate-zlib-cut"),
+        pytest.param("deflate", _deflate(TEXT, -15)[:500], id="deflate-raw-cut"),
+    ],
+)
+def test_a_stream_cut_short_is_a_body_cut_short(encoding: str, body: bytes) -> None:
+    pieces = [body[i : i + 7] for i in range(0, len(body), 7)]
+    with pytest.raises(httpx.RemoteProtocolError, match="cut short"):
+        b"".join(decoded(pieces, encoding))
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
