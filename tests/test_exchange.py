@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import socket
 import threading
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from feedserver import FeedServer
 
+from poster import errors
 from poster.config import FeedConfig
 from poster.fetch.exchange import Answer, request_head
 from poster.fetch.feed import fetch, make_client
@@ -57,6 +59,13 @@ def _answer(raw: bytes, method: str = "GET") -> Answer:
             [],
             id="an-interim-answer-is-skipped",
         ),
+        pytest.param(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+            b'HTTP/1.1 304 Not Modified\r\nETag: "d"\r\n\r\n',
+            [(b"ETag", b'"d"')],
+            id="every-interim-answer-is-skipped",
+        ),
     ],
 )
 def test_the_head_is_read_field_by_field(raw: bytes, fields: list[tuple[bytes, bytes]]) -> None:
@@ -88,7 +97,22 @@ def test_the_head_is_read_field_by_field(raw: bytes, fields: list[tuple[bytes, b
             False,
             False,
         ),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "GET", None, False, True),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5, 5\r\n\r\n",
+            "GET",
+            5,
+            False,
+            False,
+        ),
+        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: abc\r\n\r\n", "GET", 0, False, False),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+            "GET",
+            None,
+            True,
+            False,
+        ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "GET", None, False, True),
     ],
     ids=[
         "length",
@@ -99,7 +123,10 @@ def test_the_head_is_read_field_by_field(raw: bytes, fields: list[tuple[bytes, b
         "head",
         "1.0",
         "1.0-keep-alive",
-        "bad-length",
+        "the-same-length-repeated",
+        "no-body-whatever-the-length",
+        "transfer-coding-over-length",
+        "transfer-coding-not-chunked-until-close",
     ],
 )
 def test_the_body_is_framed_as_http_client_frames_it(
@@ -119,8 +146,39 @@ def test_the_body_is_framed_as_http_client_frames_it(
         (b"HTTP/2.0 200 OK\r\n\r\n", http.client.UnknownProtocol),
         (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 101 + b"\r\n", http.client.HTTPException),
         (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70000 + b"\r\n\r\n", http.client.LineTooLong),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", http.client.HTTPException),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", http.client.HTTPException),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", http.client.HTTPException),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            http.client.HTTPException,
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", http.client.HTTPException),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: br, chunked\r\n\r\n", http.client.HTTPException),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            http.client.HTTPException,
+        ),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", http.client.HTTPException),
+        (b"HTTP/1.1 103 Early Hints\r\n\r\n" * 40, http.client.HTTPException),
     ],
-    ids=["nothing", "not-http", "no-status", "http-2", "too-many-fields", "line-too-long"],
+    ids=[
+        "nothing",
+        "not-http",
+        "no-status",
+        "http-2",
+        "too-many-fields",
+        "line-too-long",
+        "length-not-a-number",
+        "length-negative",
+        "length-empty",
+        "lengths-differ",
+        "length-list-differs",
+        "unsupported-transfer-coding",
+        "chunked-not-last",
+        "switching-protocols",
+        "endless-interim-answers",
+    ],
 )
 def test_a_broken_head_is_refused(raw: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
@@ -235,3 +293,103 @@ def test_a_real_redirect_keeps_credentials_only_for_their_origin(
     assert result.url == final.url("/new")
     assert [sent.get(name.lower()) for name, _ in SECRETS] == kept
     assert (sent["host"], sent["if-none-match"]) == (f"127.0.0.1:{final.port}", '"v"')
+
+
+RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+
+
+def _chunks(body: bytes, size: int = 10) -> bytes:
+    """Return ``body`` in chunks of ``size`` bytes (RFC 9112 §7.1)."""
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+def _length(body: bytes) -> bytes:
+    """Return a Content-Length field and the end of the head, then ``body``."""
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" + OK + _length(RSS),
+            id="early-hints-first",
+        ),
+        pytest.param(
+            OK + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + _chunks(gzip.compress(RSS)),
+            id="gzip-then-chunked-transfer",
+        ),
+        pytest.param(
+            OK
+            + b"Content-Encoding: gzip\r\n"
+            + _length(gzip.compress(RSS[:9]) + gzip.compress(RSS[9:])),
+            id="gzip-in-two-members",
+        ),
+        pytest.param(
+            OK + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s" % (len(RSS), len(RSS), RSS),
+            id="the-same-length-twice",
+        ),
+        pytest.param(OK + b"Content-Encoding: identity\r\n" + _length(RSS), id="identity"),
+    ],
+)
+def test_a_strict_server_answer_is_read_whole(raw: bytes) -> None:
+    with _raw_origin(raw) as url, make_client() as client:
+        result = fetch(FeedConfig(name="f", url=url), client)
+    assert (result.status, result.body) == (200, RSS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "message"),
+    [
+        pytest.param(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" + OK + _length(RSS),
+            errors.FetchConnectError,
+            "101 Switching Protocols without an upgrade asked",
+            id="switching-protocols",
+        ),
+        pytest.param(
+            OK + b"Content-Length: abc\r\nConnection: close\r\n\r\n" + RSS,
+            errors.FetchConnectError,
+            "invalid Content-Length 'abc'",
+            id="length-not-a-number",
+        ),
+        pytest.param(
+            OK + b"Content-Length: %d\r\nContent-Length: 9\r\n\r\n%s" % (len(RSS), RSS),
+            errors.FetchConnectError,
+            "Content-Length values differ",
+            id="lengths-differ",
+        ),
+        pytest.param(
+            OK + b"Transfer-Encoding: br, chunked\r\n\r\n" + _chunks(RSS),
+            errors.FetchConnectError,
+            "unsupported transfer coding br",
+            id="unsupported-transfer-coding",
+        ),
+        pytest.param(
+            OK + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n" + gzip.compress(RSS)[:-3],
+            errors.FetchConnectError,
+            "the compressed body was cut short before its end",
+            id="gzip-cut-short-until-close",
+        ),
+        pytest.param(
+            OK + b"Content-Encoding: br\r\n" + _length(b"\x0b\x02\x80" + RSS),
+            errors.FetchError,
+            "the server sent a body encoded as br, which poster did not ask for",
+            id="brotli",
+        ),
+        pytest.param(
+            OK + b"Content-Encoding: zstd\r\n" + _length(b"\x28\xb5\x2f\xfd" + RSS),
+            errors.FetchError,
+            "the server sent a body encoded as zstd, which poster did not ask for",
+            id="zstd",
+        ),
+    ],
+)
+def test_a_faulty_answer_is_a_clear_fetch_error(
+    raw: bytes, error: type[errors.FetchError], message: str
+) -> None:
+    with _raw_origin(raw) as url, make_client() as client, pytest.raises(error) as caught:
+        fetch(FeedConfig(name="f", url=url), client)
+    assert message in str(caught.value)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import httpx
 
+from poster.fetch.inflate import decoded
 from poster.fetch.target import Target
 from poster.fetch.watchdog import DeadlineExceeded
 
@@ -26,6 +27,10 @@ CHUNK_SIZE = 64 * 1024
 LINE_MAX_BYTES = 65536
 HEADERS_MAX = 100
 """A header line and the header lines of a message may not be longer, as in http.client."""
+INTERIM_MAX = 32
+"""Interim (1xx) answers read before the final one; a server sending more is refused."""
+_UNDONE_TRANSFER = frozenset({"gzip", "x-gzip", "deflate", "identity"})
+"""Transfer codings besides chunked that ``Reply.raw`` undoes (RFC 9112 §7)."""
 # RFC 9110 §5.1 and §5.5: a field name is a token; a value holds no CR, LF or NUL.
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(rb"[\r\n\0]")
@@ -59,6 +64,8 @@ class Answer(http.client.HTTPResponse):
     """
 
     fields: Head | None = None
+    codings = ""
+    """Transfer codings other than chunked, in the order applied, for ``Reply.raw`` to undo."""
 
     def __init__(self, sock: socket.socket, method: str) -> None:
         super().__init__(sock, method=method)
@@ -68,11 +75,7 @@ class Answer(http.client.HTTPResponse):
         """Read the status line and the header fields, and work out how the body is framed."""
         if self.fields is not None:
             return
-        while True:
-            version, status, reason = _status_line(self.fp)
-            if status != http.client.CONTINUE:
-                break
-            read_fields(self.fp)  # an interim 100 answer's fields say nothing about the final one
+        version, status, reason = self._final_status()
         self.code = self.status = status
         self.reason = reason.strip()
         if version in ("HTTP/1.0", "HTTP/0.9"):
@@ -82,20 +85,80 @@ class Answer(http.client.HTTPResponse):
         else:
             raise http.client.UnknownProtocol(version)
         self.fields = read_fields(self.fp)
-        self._frame({name.lower(): value for name, value in reversed(self.fields)})
+        self._frame(self.fields)
 
-    def _frame(self, first: dict[bytes, bytes]) -> None:
-        """Set chunked, length and will_close as http.client does (RFC 9112 §6, §9.3)."""
-        self.chunked = first.get(b"transfer-encoding", b"").lower() == b"chunked"
+    def _final_status(self) -> tuple[str, int, str]:
+        """Read past interim answers to the final status line (RFC 9110 §15.2)."""
+        for _ in range(INTERIM_MAX + 1):
+            version, status, reason = _status_line(self.fp)
+            if status == http.client.SWITCHING_PROTOCOLS:
+                # poster never asks for an upgrade (RFC 9110 §15.2.2).
+                raise http.client.HTTPException("101 Switching Protocols without an upgrade asked")
+            if not 100 <= status < 200:
+                return version, status, reason
+            read_fields(self.fp)  # an interim answer's fields say nothing about the final one
+        raise http.client.HTTPException(f"more than {INTERIM_MAX} interim 1xx answers")
+
+    def _frame(self, fields: Head) -> None:
+        """Set chunked, length and will_close from the fields (RFC 9112 §6.3, §9.3)."""
+        first = {name.lower(): value for name, value in reversed(fields)}
+        self.chunked = False
         self.chunk_left = None
+        self.length = None
         self.will_close = _closes(self.version, first)
-        length = first.get(b"content-length", b"")
-        self.length = int(length) if length.isdigit() and not self.chunked else None
         status = self.status
         if status in (204, 304) or 100 <= status < 200 or self.asked == "HEAD":
-            self.length = 0
+            self.length = 0  # no body, whatever the fields say (§6.3 rule 1)
+            return
+        codings = _transfer_codings(fields)
+        if codings:
+            # Transfer-Encoding overrides Content-Length (§6.3 rule 3); an HTTP/1.0 answer
+            # with it is framed faultily, and its connection is not reused (§6.1).
+            self.chunked = codings[-1] == "chunked"
+            self.codings = ", ".join(_undone(codings[:-1] if self.chunked else codings))
+            self.will_close = self.will_close or self.version == 10
+        else:
+            self.length = _content_length(fields)
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True
+
+
+def _transfer_codings(fields: Head) -> list[str]:
+    """Return the transfer codings of every Transfer-Encoding field, in order, lowercased."""
+    listed = b",".join(value for name, value in fields if name.lower() == b"transfer-encoding")
+    names = [part.strip().lower() for part in listed.split(b",")]
+    return [name.decode("latin-1") for name in names if name]
+
+
+def _undone(codings: list[str]) -> list[str]:
+    """Return the codings ``Reply.raw`` undoes after de-chunking, refusing any other."""
+    for name in codings:
+        if name == "chunked":
+            raise http.client.HTTPException("chunked is not the last transfer coding")
+        if name not in _UNDONE_TRANSFER:
+            raise http.client.HTTPException(f"unsupported transfer coding {name[:40]}")
+    return codings
+
+
+def _content_length(fields: Head) -> int | None:
+    """Return the one Content-Length the fields give, or None; refuse a bad or split one.
+
+    Repeated fields or a list are fine when every value is the same (RFC 9112 §6.3 rule 5).
+    """
+    listed = [value for name, value in fields if name.lower() == b"content-length"]
+    if not listed:
+        return None
+    # Empty list elements are allowed and mean nothing (RFC 9110 §5.6.1).
+    values = {part.strip() for value in listed for part in value.split(b",")} - {b""}
+    if not values or not all(value.isdigit() for value in values):
+        shown = b", ".join(listed).decode("latin-1")
+        raise http.client.HTTPException(f"invalid Content-Length {shown[:40]!r}")
+    lengths = {int(value) for value in values}
+    if len(lengths) > 1:
+        raise http.client.HTTPException(
+            "Content-Length values differ: " + ", ".join(map(str, sorted(lengths)))[:40]
+        )
+    return lengths.pop()
 
 
 def _status_line(fp: BinaryIO) -> tuple[str, int, str]:
@@ -227,7 +290,15 @@ class Reply:
         return self._answer.reason.encode("ascii", "ignore")
 
     def raw(self) -> Iterator[bytes]:
-        """Yield the body as it arrives, still in its Content-Encoding; http.client de-chunks."""
+        """Return the body as it arrives, de-chunked and its other transfer codings undone.
+
+        It stays in its Content-Encoding, which the reader undoes under its own caps.
+        """
+        codings = self._answer.codings
+        return decoded(self._received(), codings) if codings else self._received()
+
+    def _received(self) -> Iterator[bytes]:
+        """Yield the body as http.client de-chunks it, checking that it arrived whole."""
         while chunk := self._read():
             yield chunk
         if self._conn.expired:
