@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from poster.config import FeedConfig
 from poster.fetch.exchange import Answer, request_head
 from poster.fetch.feed import fetch, make_client
 from poster.models import Validators
+from poster.store import Store
 
 
 def _answer(raw: bytes, method: str = "GET") -> Answer:
@@ -210,8 +212,11 @@ def test_the_request_head_is_written_in_order() -> None:
 
 
 @contextmanager
-def _raw_origin(answer: bytes) -> Iterator[str]:
-    """Answer one request on a free port with ``answer``, byte for byte; yield the URL."""
+def _raw_origin(answer: bytes, heads: list[bytes] | None = None) -> Iterator[str]:
+    """Answer one request on a free port with ``answer``, byte for byte; yield the URL.
+
+    The request's head, as received, goes to ``heads``.
+    """
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -220,6 +225,8 @@ def _raw_origin(answer: bytes) -> Iterator[str]:
             received = b""
             while b"\r\n\r\n" not in received:
                 received += conn.recv(4096)
+            if heads is not None:
+                heads.append(received)
             conn.sendall(answer)
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -393,3 +400,23 @@ def test_a_faulty_answer_is_a_clear_fetch_error(
     with _raw_origin(raw) as url, make_client() as client, pytest.raises(error) as caught:
         fetch(FeedConfig(name="f", url=url), client)
     assert message in str(caught.value)
+
+
+def test_a_validator_beyond_ascii_goes_back_byte_for_byte(tmp_path: Path) -> None:
+    # An entity tag may hold obs-text (RFC 9110 §8.8.3): 0xE9 is no UTF-8, and is sent back as is.
+    etag, modified = b'W/"caf\xe9"', b"Mon, 02 Mar 2026 08:00:00 GMT"
+    first = OK + b"ETag: %s\r\nLast-Modified: %s\r\n%s" % (etag, modified, _length(RSS))
+    with _raw_origin(first) as url, make_client() as client:
+        read = fetch(FeedConfig(name="f", url=url), client)
+    assert read.validators.etag == etag.decode("latin-1")
+    with Store(tmp_path / "state") as store:
+        store.save_validators("f", read.validators)
+    with Store(tmp_path / "state") as store:
+        kept = store.validators("f")
+    assert kept == read.validators
+    heads: list[bytes] = []
+    with _raw_origin(b"HTTP/1.1 304 Not Modified\r\n\r\n", heads) as url, make_client() as client:
+        again = fetch(FeedConfig(name="f", url=url), client, kept)
+    assert again.status == 304
+    assert b"\r\nIf-None-Match: %s\r\n" % etag in heads[0]
+    assert b"\r\nIf-Modified-Since: %s\r\n" % modified in heads[0]

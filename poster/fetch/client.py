@@ -28,6 +28,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND = ("Authorization", "Cookie")
 _BOUND = frozenset(name.lower().encode("ascii") for name in _ORIGIN_BOUND)
 _Pairs = tuple[tuple[str, str], ...]
+_OPAQUE = {b"etag": "iso-8859-1", b"last-modified": "iso-8859-1"}
+"""Fields read as Latin-1 whatever the others are read in: validators sent back as they came."""
 
 
 class Reply(Protocol):
@@ -184,12 +186,20 @@ def _fields(netloc: bytes, defaults: _Pairs, headers: _Pairs) -> tuple[tuple[byt
 
 
 def put(fields: Head, name: str, value: str) -> None:
-    """Set the field ``name`` to ``value`` in place of the first of that name, dropping others."""
+    """Set the field ``name`` to ``value`` in place of the first of that name, dropping others.
+
+    ``value`` is a validator as ``decode_fields`` read it, one character a byte, and goes back
+    as those bytes; one beyond Latin-1 (kept as UTF-8 text before) goes as UTF-8.
+    """
     key = name.lower().encode("ascii")
     found = [i for i, (other, _) in enumerate(fields) if other.lower() == key]
     for index in reversed(found[1:]):
         del fields[index]
-    field = (name.encode("ascii"), value.encode())
+    try:
+        encoded = value.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        encoded = value.encode()
+    field = (name.encode("ascii"), encoded)
     if found:
         fields[found[0]] = field
     else:
@@ -289,9 +299,18 @@ def _encoding(fields: Head) -> str:
 
 
 def decode_fields(fields: Head) -> tuple[tuple[str, str], ...]:
-    """Return the fields as text with lowercase names, decoded as httpx's headers are."""
+    """Return the fields as text with lowercase names, decoded as httpx's headers are.
+
+    Validators are opaque bytes that may hold obs-text (RFC 9110 §8.8.3, §5.5): they are read
+    as Latin-1, one character a byte, so that ``put`` sends them back byte for byte.
+    """
     encoding = _encoding(fields)
-    return tuple((name.decode(encoding).lower(), value.decode(encoding)) for name, value in fields)
+    if encoding == "ascii":
+        return tuple((name.decode().lower(), value.decode()) for name, value in fields)
+    return tuple(
+        (name.decode(encoding).lower(), value.decode(_OPAQUE.get(name.lower(), encoding)))
+        for name, value in fields
+    )
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
