@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from urllib.request import getproxies
 
 import httpx
 
+from poster.eventlog import logger
 from poster.fetch.exchange import Blame, Head
 from poster.fetch.target import Target, from_url
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, DEFAULT_PORTS, PUBLIC, StdlibTransport
@@ -28,6 +30,14 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGIN_BOUND = ("Authorization", "Cookie")
 _BOUND = frozenset(name.lower().encode("ascii") for name in _ORIGIN_BOUND)
 _Pairs = tuple[tuple[str, str], ...]
+# Validators belong to the URL that gave them: a redirect asks unconditionally (RFC 9110 §15.4).
+_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
+_PERMANENT = frozenset({301, 308})
+_MOVED: set[tuple[str, str]] = set()
+"""Permanent redirects logged so far: each once per process, not at every read."""
+_MOVED_MAX = 4096
+_MOVED_LOCK = threading.Lock()
+log = logger(__name__)
 _OPAQUE = {b"etag": "iso-8859-1", b"last-modified": "iso-8859-1"}
 """Fields read as Latin-1 whatever the others are read in: validators sent back as they came."""
 
@@ -222,7 +232,10 @@ def next_request(request: httpx.Request, response: httpx.Response) -> httpx.Requ
 
 
 def next_hop(reply: Reply, fields: Head) -> tuple[Target, Head] | None:
-    """Return the URL and fields of the GET that follows a redirect, or ``None`` when final."""
+    """Return the URL and fields of the GET that follows a redirect, or ``None`` when final.
+
+    The next GET asks unconditionally: validators belong to the URL that gave them.
+    """
     if reply.status not in _REDIRECTS:
         return None
     location = next((value for name, value in reply.fields if name.lower() == b"location"), None)
@@ -230,11 +243,32 @@ def next_hop(reply: Reply, fields: Head) -> tuple[Target, Head] | None:
         return None
     old = reply.url.url
     url = _redirect_url(old, location.decode(_encoding(reply.fields)), Blame(reply.url))
-    if _origin(url) == _origin(old):
-        return from_url(url), fields
-    bound = () if _is_https_upgrade(old, url) else _BOUND
-    kept = [(n, v) for n, v in fields if n.lower() not in bound and n.lower() != b"host"]
-    return from_url(url), [(b"Host", url.netloc), *kept]
+    if reply.status in _PERMANENT:
+        _moved(old, url, reply.status)
+    same = _origin(url) == _origin(old)
+    dropped = _CONDITIONAL if same or _is_https_upgrade(old, url) else _CONDITIONAL | _BOUND
+    kept = [(n, v) for n, v in fields if n.lower() not in dropped]
+    if same:
+        return from_url(url), kept
+    return from_url(url), [(b"Host", url.netloc), *(f for f in kept if f[0].lower() != b"host")]
+
+
+def _moved(old: httpx.URL, new: httpx.URL, status: int) -> None:
+    """Log a permanent redirect once per process, however often the feed is read."""
+    key = (str(old), str(new))
+    with _MOVED_LOCK:
+        if key in _MOVED:
+            return
+        if len(_MOVED) >= _MOVED_MAX:
+            _MOVED.clear()
+        _MOVED.add(key)
+    log.warning(
+        "event=feed-moved url=%s status=%d location=%s hint=%r",
+        display(old),
+        status,
+        display(new),
+        "the move is permanent: set url in feeds.toml to the new address if it names the old",
+    )
 
 
 def _proxied_transport() -> httpx.BaseTransport:
