@@ -7,6 +7,8 @@ public and every other address as private, and a resolver that answers from a ta
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -24,6 +26,7 @@ from poster.fetch.addresses import (
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import fetch, make_client
 from poster.fetch.transport import StdlibTransport
+from poster.fetch.watchdog import DeadlineExceeded
 
 PUBLIC = "127.0.0.2"
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>%s</title></channel></rss>'
@@ -220,3 +223,48 @@ def test_the_connection_goes_to_the_address_checked(
         with pytest.raises(errors.FetchError, match=r"non-public address 127\.0\.0\.1"):
             fetch(feed, client)
     assert internal.requests == []
+
+
+def test_a_slow_lookup_is_shared_given_up_at_the_deadline_and_kept_when_it_ends() -> None:
+    release, asked = threading.Event(), []
+
+    def slow(host: str, port: int) -> tuple[str, ...]:
+        asked.append(host)
+        release.wait(5)
+        return ("93.184.215.14",)
+
+    cache = ResolveCache(slow)
+    raised: list[BaseException] = []
+    waiting = [threading.Thread(target=_gives_up, args=(cache, raised)) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    for thread in waiting:
+        thread.join(2)
+    assert [str(exc) for exc in raised] == ["resolving slow.test went past the deadline"] * 3
+    assert all(isinstance(exc, DeadlineExceeded) for exc in raised)
+    assert asked == ["slow.test"]  # one lookup for every caller waiting on the name
+    release.set()
+    assert cache("slow.test", 443, time.monotonic() + 2) == ("93.184.215.14",)
+    assert cache("slow.test", 443) == ("93.184.215.14",) and asked == ["slow.test"]
+
+
+def _gives_up(cache: ResolveCache, raised: list[BaseException]) -> None:
+    """Ask ``cache`` for slow.test with a 0.1 s deadline, keeping what it raises."""
+    try:
+        cache("slow.test", 443, time.monotonic() + 0.1)
+    except Exception as exc:
+        raised.append(exc)
+
+
+def test_a_failed_lookup_in_a_worker_is_raised_to_each_caller_and_kept() -> None:
+    asked = []
+
+    def down(host: str, port: int) -> tuple[str, ...]:
+        asked.append(host)
+        raise OSError("temporary failure in name resolution")
+
+    cache = ResolveCache(down)
+    for _ in range(2):
+        with pytest.raises(OSError, match="temporary failure"):
+            cache("down.test", 80, time.monotonic() + 1)
+    assert asked == ["down.test"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import gzip
+import socket
+import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,9 +20,11 @@ from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig, load_config
+from poster.fetch.addresses import AddressPolicy, ResolveCache, Resolver
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import deadline_of, fetch, make_client
 from poster.fetch.inflate import PIECE, UnaskedCoding, decoded
+from poster.fetch.transport import StdlibTransport
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
@@ -63,6 +68,64 @@ def test_a_dripping_source_stops_at_the_deadline(
     # The bound leaves room for the first https read's TLS context on a loaded machine.
     assert 0.3 <= elapsed < 2.0
     assert server.served == 0
+
+
+@contextmanager
+def _blackhole() -> Iterator[int]:
+    """Yield a port on 127.0.0.1 that never completes a connection: its backlog is full."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    queued: list[socket.socket] = []
+    try:
+        while True:  # one connection fills the backlog; the next SYN is dropped, unanswered
+            probe = socket.socket()
+            queued.append(probe)
+            probe.settimeout(0.2)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        yield port
+    finally:
+        for probe in queued:
+            probe.close()
+        listener.close()
+
+
+def _fetch_late(resolve: Resolver | ResolveCache, url: str) -> tuple[str, float]:
+    """Fetch ``url`` with a 5 s timeout and a 0.3 s deadline; return the error and the time."""
+    transport = StdlibTransport(policy=AddressPolicy(resolve=resolve))
+    feed = FeedConfig(name="late", url=url, timeout=5.0, deadline=0.3)
+    started = time.monotonic()
+    with make_client(transport=transport) as client, pytest.raises(errors.FetchTimeout) as caught:
+        fetch(feed, client)
+    return str(caught.value), time.monotonic() - started
+
+
+def test_connecting_stops_at_the_deadline() -> None:
+    # Two addresses that never answer: without the deadline, each would take the 5 s timeout.
+    with _blackhole() as port:
+        url = f"http://feed.test:{port}/feed"
+        error, elapsed = _fetch_late(lambda host, port: ("127.0.0.1", "127.0.0.1"), url)
+    assert error == f"feed 'late': {url}: not fetched within the 0.3s deadline (deadline)"
+    assert 0.3 <= elapsed < 1.5
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["resolve-cache", "plain-resolver"])
+def test_resolving_stops_at_the_deadline(cached: bool) -> None:
+    release = threading.Event()
+
+    def stuck(host: str, port: int) -> tuple[str, ...]:
+        release.wait(5)  # getaddrinfo takes no timeout: a dead resolver holds it this long
+        return ("127.0.0.1",)
+
+    url = "http://stuck.test/feed"
+    try:
+        error, elapsed = _fetch_late(ResolveCache(stuck) if cached else stuck, url)
+    finally:
+        release.set()
+    assert error == f"feed 'late': {url}: not fetched within the 0.3s deadline (deadline)"
+    assert 0.3 <= elapsed < 1.5
 
 
 def test_a_source_within_the_deadline_is_read(client: FeedClient) -> None:

@@ -15,9 +15,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import httpx
 
+from poster.fetch.watchdog import DeadlineExceeded
 from poster.frozen import frozen
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -70,10 +72,16 @@ class ResolveCache:
         self._clock = clock
         self._max = max_names
         self._found: dict[tuple[str, int], tuple[float, tuple[str, ...] | OSError]] = {}
+        self._pending: dict[tuple[str, int], Future[tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, host: str, port: int) -> tuple[str, ...]:
-        """Return the addresses of ``host``, resolving it when not resolved within ``ttl``."""
+    def __call__(self, host: str, port: int, deadline: float | None = None) -> tuple[str, ...]:
+        """Return the addresses of ``host``, resolving it when not resolved within ``ttl``.
+
+        With a ``deadline`` (on the ``time.monotonic`` clock) the lookup runs in a worker thread
+        shared by every caller asking for the same name, and a caller gives up at its deadline
+        with ``DeadlineExceeded``; the lookup still ends on its own and its answer is kept.
+        """
         now = self._clock()
         with self._lock:
             kept = self._found.get((host, port))
@@ -84,6 +92,12 @@ class ResolveCache:
                     raise type(answer)(*answer.args)  # a new one: no traceback piles up
             elif now - at < self._ttl:
                 return answer
+        if deadline is None:
+            return self._lookup(host, port, now)
+        return _awaited(self._shared(host, port, now), host, deadline)
+
+    def _lookup(self, host: str, port: int, now: float) -> tuple[str, ...]:
+        """Resolve ``host`` and keep the answer, or the failure."""
         try:
             found = tuple(self._resolve(host, port))
         except OSError as failure:
@@ -92,6 +106,26 @@ class ResolveCache:
         self._keep(host, port, now, found)
         return found
 
+    def _shared(self, host: str, port: int, now: float) -> Future[tuple[str, ...]]:
+        """Return the lookup of ``host`` under way, starting one in a worker thread if none is."""
+        with self._lock:
+            pending = self._pending.get((host, port))
+            if pending is not None:
+                return pending
+            pending = self._pending[(host, port)] = Future()
+
+        def work() -> None:
+            try:
+                pending.set_result(self._lookup(host, port, now))
+            except BaseException as exc:  # handed to whoever waits, as a call would raise it
+                pending.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._pending.pop((host, port), None)
+
+        threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
+        return pending
+
     def _keep(self, host: str, port: int, now: float, answer: tuple[str, ...] | OSError) -> None:
         """Remember ``answer`` for ``host``, forgetting the oldest name beyond ``max_names``."""
         with self._lock:
@@ -99,6 +133,36 @@ class ResolveCache:
             self._found[(host, port)] = (now, answer)  # insertion order is age order
             while len(self._found) > self._max:
                 del self._found[next(iter(self._found))]
+
+
+def _resolve_by(resolve: Resolver, host: str, port: int, deadline: float) -> tuple[str, ...]:
+    """Resolve ``host`` in a worker thread, giving up at ``deadline`` with ``DeadlineExceeded``.
+
+    ``getaddrinfo`` takes no timeout; the worker may go on after the caller gave up, and ends
+    when the system resolver does.
+    """
+    pending: Future[tuple[str, ...]] = Future()
+
+    def work() -> None:
+        try:
+            pending.set_result(tuple(resolve(host, port)))
+        except BaseException as exc:  # handed to the caller, as a call would raise it
+            pending.set_exception(exc)
+
+    threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
+    return _awaited(pending, host, deadline)
+
+
+def _awaited(pending: Future[tuple[str, ...]], host: str, deadline: float) -> tuple[str, ...]:
+    """Return the lookup's answer once it comes, raising ``DeadlineExceeded`` at ``deadline``."""
+    try:
+        return pending.result(max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        if pending.done():
+            raise  # the resolver itself timed out
+        raise DeadlineExceeded(f"resolving {host} went past the deadline") from None
+    except OSError as exc:
+        raise type(exc)(*exc.args) from None  # a new one for each waiter: no traceback piles up
 
 
 # Every request checks its addresses, and a poll asks the same few hosts over and over.
@@ -142,16 +206,25 @@ class AddressPolicy:
     resolve: Resolver = system_resolver
     public: Callable[[Address], bool] = is_public
 
-    def addresses(self, host: str, port: int) -> tuple[Address, ...]:
-        """Resolve ``host`` once; an IP literal is its own address."""
+    def addresses(self, host: str, port: int, deadline: float | None = None) -> tuple[Address, ...]:
+        """Resolve ``host`` once, by ``deadline`` if given; an IP literal is its own address."""
         literal = _literal(host)
         if literal is not None:
             return (literal,)
-        return tuple(ipaddress.ip_address(found) for found in self.resolve(host, port))
+        resolve = self.resolve
+        if deadline is None:
+            found = resolve(host, port)
+        elif isinstance(resolve, ResolveCache):
+            found = resolve(host, port, deadline)  # a worker thread only when not kept
+        else:
+            found = _resolve_by(resolve, host, port, deadline)
+        return tuple(ipaddress.ip_address(address) for address in found)
 
-    def check(self, host: str, port: int, *, allow_private: bool) -> tuple[Address, ...]:
+    def check(
+        self, host: str, port: int, *, allow_private: bool, deadline: float | None = None
+    ) -> tuple[Address, ...]:
         """Return the addresses to connect to, refusing a non-public one unless allowed."""
-        found = self.addresses(host, port)
+        found = self.addresses(host, port, deadline)
         if not allow_private:
             refused = next((address for address in found if not self.public(address)), None)
             if refused is not None:

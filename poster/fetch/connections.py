@@ -16,6 +16,10 @@ Key = tuple[str, str, int, str]
 """What an idle connection is kept under: scheme, host, port and the address connected to."""
 
 
+class OutOfTime(TimeoutError):
+    """The deadline passed while connecting."""
+
+
 class Connection(http.client.HTTPConnection):
     """A connection to checked addresses, watched against the deadline of its current request.
 
@@ -38,11 +42,27 @@ class Connection(http.client.HTTPConnection):
         self.guard(self.deadline)
 
     def _open(self) -> socket.socket:
-        """Connect to each address in turn until one answers; raise the last error."""
+        """Connect to each address in turn until one answers; raise the last error.
+
+        Each attempt waits the connect timeout at most, and no longer than the deadline leaves;
+        ``OutOfTime`` tells that the deadline, not the timeout, cut the attempts short.
+        """
         error: OSError = OSError(f"no address to connect to for {self.host}")
         for address in self.addresses:
+            timeout, capped = self.timeout, False
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise OutOfTime(f"no time left to connect to {self.host}")
+                if timeout is None or left < timeout:
+                    timeout, capped = left, True
             try:
-                sock = socket.create_connection((str(address), self.port), self.timeout)
+                sock = socket.create_connection((str(address), self.port), timeout)
+            except TimeoutError as exc:
+                if capped:
+                    raise OutOfTime(f"connecting to {self.host} went past the deadline") from exc
+                error = exc
+                continue
             except OSError as exc:
                 error = exc
                 continue

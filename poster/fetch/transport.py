@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import httpx
 
 from poster.fetch.addresses import Address, AddressPolicy, NonPublicAddress, ResolveCache
-from poster.fetch.connections import Connection, Pool, TLSConnection
+from poster.fetch.connections import Connection, OutOfTime, Pool, TLSConnection
 from poster.fetch.exchange import (
     Answer,
     Blame,
@@ -31,6 +31,7 @@ from poster.fetch.exchange import (
     request_head,
 )
 from poster.fetch.target import Target, from_url
+from poster.fetch.watchdog import DeadlineExceeded
 
 DEADLINE = "poster.deadline"
 """Request extension: the ``time.monotonic()`` by which the whole exchange must be over."""
@@ -162,7 +163,7 @@ class StdlibTransport(httpx.BaseTransport):
     def _send(self, outgoing: _Outgoing, allow_private: bool) -> Reply:
         """Send on an idle connection to the host, or a new one, and read the answer's head."""
         origin = _origin(outgoing.blame)
-        addresses = self._resolve(outgoing.blame, origin, allow_private)
+        addresses = self._resolve(outgoing, origin, allow_private)
         public = self._policy.all_public(addresses)
         pooled = self._pool.acquire_any([(*origin, str(address)) for address in addresses])
         if pooled is not None:
@@ -177,12 +178,13 @@ class StdlibTransport(httpx.BaseTransport):
         conn = self._connect(outgoing, origin, addresses)
         return _exchange(outgoing, origin, conn, self._pool, public)
 
-    def _resolve(self, blame: Blame, origin: _Origin, allow: bool) -> tuple[Address, ...]:
-        """Resolve the host once and check its addresses against the request's policy."""
+    def _resolve(self, outgoing: _Outgoing, origin: _Origin, allow: bool) -> tuple[Address, ...]:
+        """Resolve the host once, by the deadline, and check its addresses against the policy."""
         _, host, port = origin
+        blame = outgoing.blame
         try:
-            return self._policy.check(host, port, allow_private=allow)
-        except NonPublicAddress as exc:
+            return self._policy.check(host, port, allow_private=allow, deadline=outgoing.deadline)
+        except (NonPublicAddress, DeadlineExceeded) as exc:
             exc.request = blame.request
             raise
         except (OSError, UnicodeError, ValueError) as exc:
@@ -289,7 +291,7 @@ def _connect_error(
     conn: Connection, exc: OSError | UnicodeError, request: httpx.Request
 ) -> httpx.TransportError:
     """Translate an error opening a connection into httpx's terms."""
-    if conn.expired:
+    if conn.expired or isinstance(exc, OutOfTime):
         return deadline_exceeded(request)
     if isinstance(exc, TimeoutError):
         return httpx.ConnectTimeout(str(exc) or "timed out", request=request)
