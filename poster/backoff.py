@@ -10,6 +10,8 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
+from poster.fetch.headers import MAX_DELTA
+
 BACKOFF_BASE = timedelta(minutes=1)
 CHANNEL_BACKOFF_BASE = timedelta(seconds=5)
 CHANNEL_BACKOFF_MAX = timedelta(minutes=15)
@@ -25,9 +27,10 @@ def backoff(
 ) -> timedelta:
     """Return how long to wait after ``failures`` failures in a row: doubling, capped, jittered.
 
-    The wait is at least what the server asked for with Retry-After (RFC 9110 §10.2.3).
+    The wait is at least what the server asked for with Retry-After (RFC 9110 §10.2.3), taken
+    as at most ``MAX_DELTA`` seconds (RFC 9111 §1.2.2) so that no answer overflows the sum.
     """
     doubled: timedelta = base * (2 ** min(max(failures - 1, 0), 30))
     wait: timedelta = min(doubled, cap) * (0.8 + 0.4 * rand())
-    asked = timedelta(seconds=retry_after or 0)
+    asked = timedelta(seconds=min(retry_after or 0, MAX_DELTA))
     return max(wait, asked)

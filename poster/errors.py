@@ -11,7 +11,7 @@
     │   ├── FetchError         the source could not be read
     │   │   ├── FetchTimeout       connect or read timed out
     │   │   ├── FetchConnectError  DNS, refused, reset, TLS
-    │   │   ├── HTTPStatusError    4xx/5xx answer (``status``, ``retry_after``)
+    │   │   ├── HTTPStatusError    4xx/5xx answer (``status``, ``retry_after``, ``gone``)
     │   │   ├── ResponseTooLarge   body over the byte cap
     │   │   └── TooManyRedirects
     │   └── ParseError         the body is not a feed we can read (bad XML, JSON, encoding)
@@ -102,6 +102,12 @@ class FetchConnectError(FetchError):
     """The source could not be reached (DNS, refused, reset, TLS)."""
 
 
+GONE = 410
+GONE_FIX = "fix or remove its url in feeds.toml"
+GONE_REASON = f"the server says the feed is gone (HTTP {GONE}); {GONE_FIX}"
+"""Why a feed whose server answered 410 Gone is disabled."""
+
+
 class HTTPStatusError(FetchError):
     """The source answered with an HTTP error status."""
 
@@ -113,7 +119,14 @@ class HTTPStatusError(FetchError):
         detail = f"HTTP {status}" + (f" from {url}" if url else "")
         if retry_after is not None:
             detail += f" (retry after {retry_after:g}s)"
+        if status == GONE:
+            detail = f"the server says the feed is gone ({detail}); {GONE_FIX}"
         super().__init__(feed, detail)
+
+    @property
+    def gone(self) -> bool:
+        """Tell whether the server said the feed is gone for good (RFC 9110 §15.5.11)."""
+        return self.status == GONE
 
 
 class ResponseTooLarge(FetchError):

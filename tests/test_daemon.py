@@ -38,6 +38,7 @@ from support.wait import wait_for
 from poster.config.parsedtoml import recall
 from poster.daemon.schedule import slot
 from poster.destinations.viber.sandbox import Sandbox
+from poster.errors import GONE_REASON
 from poster.models import NextPoll
 from poster.ops import inbox
 from poster.pipeline import outbox
@@ -312,9 +313,10 @@ def test_a_failing_feed_backs_off_is_disabled_and_comes_back_without_delaying_ot
         store = run.daemon.store
         first = state_when(store, "gone", lambda s: s.consecutive_failures == 1)
         assert first.last_failure is not None and first.next_attempt is not None
-        # Retry-After (RFC 9110 §10.2.3) outweighs backoff_max.
+        # Retry-After (RFC 9110 §10.2.3) is honoured up to backoff_max, jittered over it.
         assert BACKOFF_MAX < 1
-        assert first.next_attempt - first.last_failure == timedelta(seconds=1)
+        cap = timedelta(seconds=BACKOFF_MAX)
+        assert cap <= first.next_attempt - first.last_failure <= 1.2 * cap
         assert first.last_error is not None and "HTTP 503" in first.last_error
         feeds.fail("gone", 500, delay=0.5)
         # The good feed keeps being read and posted while the bad one fails (slowly).
@@ -346,6 +348,22 @@ def test_a_failing_feed_backs_off_is_disabled_and_comes_back_without_delaying_ot
     # Each failure is told once, with its reason, in the daemon's own event.
     failed = [line for line in logged if "feed=gone" in line and "HTTP 503" in line]
     assert len(failed) == 1 and "event=fetch-failed feed=gone failures=1 " in failed[0]
+
+
+def test_a_gone_feed_is_disabled_at_the_first_410_and_comes_back_if_the_server_relents(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    feeds.fail("gone", 410)
+    project.write(project.table("gone"))
+    with running(project) as run:
+        store = run.daemon.store
+        disabled = state_when(store, "gone", lambda s: s.disabled is not None)
+        assert (disabled.disabled, disabled.consecutive_failures) == (GONE_REASON, 1)
+        back = feeds.publish("gone", 1)
+        state_when(store, "gone", lambda s: s.disabled is None)
+        wait_for(lambda: texts(sandbox) == titles(back), "the re-enabled feed's item")
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum("event=feed-disabled feed=gone" in line for line in logged) == 1
 
 
 def test_a_lost_answer_is_never_posted_again_until_an_operator_retries_it(
@@ -473,6 +491,27 @@ def test_a_feed_sending_max_age_is_not_read_again_before_it_runs_out(
         now[0] = start + hour
         wait_for(lambda: len(feeds.requests("news")) == 2, "a read once max-age=3600 ran out")
     assert texts(sandbox) == titles(first)
+
+
+def test_a_huge_max_age_is_capped_and_the_read_recorded(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    first = feeds.publish("news", 1)
+    headers = {"Content-Type": RSS, "Cache-Control": "max-age=99999999999999"}
+    feeds.server.routes["/news.xml"] = (200, headers, feeds.body("news"))
+    project.write(project.table("news"))
+    with running(project, clock=lambda: start) as run:
+        wait_for(lambda: texts(sandbox) == titles(first), "the first item")
+        state = state_when(run.daemon.store, "news", lambda s: s.next_poll is not None)
+        why = "Cache-Control max-age=2147483648 (capped at 1d)"
+        assert state.next_poll == NextPoll(start + timedelta(days=1), why, True)
+        assert (state.consecutive_failures, state.last_success) == (0, start)
+        wait_for(
+            lambda: run.daemon.metrics.get("poster_reads_put_off_total", feed="news") >= 2,
+            "two reads put off",
+        )
+    assert len(feeds.requests("news")) == 1
 
 
 def next_run(run: Running, name: str) -> datetime:

@@ -348,7 +348,6 @@ def test_feed_header_overrides_client_default(router: respx.Router, client: Feed
     ("status", "retry_after", "expected"),
     [
         pytest.param(404, None, None, id="404"),
-        pytest.param(410, None, None, id="410"),
         pytest.param(500, None, None, id="500"),
         pytest.param(503, "120", 120.0, id="503-seconds"),
         pytest.param(429, "0", 0.0, id="429-zero"),
@@ -369,6 +368,17 @@ def test_http_error_status(
         fetch(feed_config(), client)
     assert (caught.value.status, caught.value.retry_after) == (status, expected)
     assert str(caught.value).startswith(f"feed 'news': HTTP {status} from {URL}")
+
+
+def test_410_says_the_feed_is_gone_and_what_to_do(router: respx.Router, client: FeedClient) -> None:
+    router.get(URL).respond(410)
+    with pytest.raises(errors.HTTPStatusError) as caught:
+        fetch(feed_config(), client)
+    assert (caught.value.status, caught.value.gone) == (410, True)
+    assert str(caught.value) == (
+        f"feed 'news': the server says the feed is gone (HTTP 410 from {URL});"
+        " fix or remove its url in feeds.toml"
+    )
 
 
 def test_503_retry_after_future_date(feed_server: FeedServer, real_client: FeedClient) -> None:
@@ -396,6 +406,12 @@ def test_503_retry_after_future_date(feed_server: FeedServer, real_client: FeedC
         pytest.param("Wed Oct 21 07:28:00 2015", 60.0, id="asctime-date"),
         pytest.param("Wed, 21 Oct 2015 07:00:00 GMT", 0.0, id="past-clamped"),
         pytest.param("soon", None, id="garbage"),
+        # RFC 9111 §1.2.2: delta-seconds past 2^31 are read as 2^31.
+        pytest.param("2147483648", 2.0**31, id="at-the-limit"),
+        pytest.param("99999999999999", 2.0**31, id="huge-seconds"),
+        pytest.param("9" * 5000, 2.0**31, id="past-int-digits"),
+        pytest.param("0000000000000060", 60.0, id="leading-zeros"),
+        pytest.param("Fri, 31 Dec 9999 23:59:59 GMT", 2.0**31, id="year-9999"),
     ],
 )
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:

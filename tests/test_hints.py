@@ -210,6 +210,53 @@ def test_parse_freshness(headers: dict[str, str], expected: Freshness | None) ->
     assert parse_freshness(headers, now=NOW) == expected
 
 
+LONGEST = Freshness(2**31, "Cache-Control max-age=2147483648")
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"cache-control": "max-age=99999999999999"}, LONGEST),
+        ({"cache-control": "max-age=" + "9" * 5000}, LONGEST),
+        (
+            {"expires": "Fri, 31 Dec 9999 23:59:59 GMT", "date": DATE},
+            Freshness(2**31, "Expires Fri, 31 Dec 9999 23:59:59 GMT"),
+        ),
+        ({"cache-control": "max-age=60", "age": "9" * 5000}, None),
+    ],
+    ids=["max-age", "max-age-past-int-digits", "expires-year-9999", "huge-age"],
+)  # fmt: skip
+def test_a_huge_lifetime_is_read_as_two_to_the_31_seconds(
+    headers: dict[str, str], expected: Freshness | None
+) -> None:
+    # RFC 9111 §1.2.2: a cache takes delta-seconds past 2^31 as 2^31.
+    assert parse_freshness(headers, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("freshness", "hints"),
+    [
+        (Freshness(1e300, "Cache-Control max-age=1e300"), FeedHints()),
+        (None, FeedHints(ttl=10**400)),
+        (None, FeedHints(update_period="hourly", update_frequency=10**400, update_base=NOW)),
+        (
+            None,
+            FeedHints(
+                update_period="yearly",
+                update_base=datetime(9999, 12, 31, 23, tzinfo=UTC),
+                skip_hours=frozenset({23}),
+            ),
+        ),
+    ],
+    ids=["freshness", "ttl", "update-frequency", "update-base-year-9999"],
+)
+def test_a_huge_hint_is_capped_and_never_overflows(
+    freshness: Freshness | None, hints: FeedHints
+) -> None:
+    poll = next_poll(EVERY_15, NOW, freshness, hints, cap=CAP)
+    assert EVERY_15 <= poll.at <= NOW + CAP
+
+
 def test_expires_without_date_counts_from_now() -> None:
     found = parse_freshness({"expires": "Mon, 02 Mar 2026 08:30:00 GMT"}, now=NOW)
     assert found is not None and found.seconds == 1800
@@ -261,8 +308,20 @@ def parse_both(extra: str) -> tuple[FeedHints, FeedHints]:
             ),
         ),
         ("<sy:updatePeriod>fortnightly</sy:updatePeriod>", FeedHints()),
+        ("<ttl>" + "9" * 5000 + "</ttl>", FeedHints(ttl=10**9)),
+        ("<ttl>0060</ttl>", FeedHints(ttl=60)),
     ],
-    ids=["none", "ttl", "ttl-invalid", "skip-hours", "skip-days", "sy", "sy-unknown-period"],
+    ids=[
+        "none",
+        "ttl",
+        "ttl-invalid",
+        "skip-hours",
+        "skip-days",
+        "sy",
+        "sy-unknown-period",
+        "ttl-past-int-digits",
+        "ttl-leading-zeros",
+    ],
 )
 def test_both_parse_paths_read_the_same_hints(extra: str, expected: FeedHints) -> None:
     fast, slow = parse_both(extra)

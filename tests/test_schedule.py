@@ -96,6 +96,12 @@ def test_retry_after_is_a_floor_under_the_backoff(
     assert wait == expected
 
 
+@pytest.mark.parametrize("retry_after", [1e14, 1e300, float(2**40)])
+def test_a_huge_retry_after_is_read_as_two_to_the_31_seconds(retry_after: float) -> None:
+    # RFC 9111 §1.2.2; a server's number must never overflow the sum of times.
+    assert backoff(2, cap=HOUR, retry_after=retry_after, rand=middle) == timedelta(seconds=2**31)
+
+
 def test_backoff_base_can_be_set_for_the_channel() -> None:
     wait = backoff(3, base=timedelta(seconds=5), cap=MINUTE * 15, rand=middle)
     assert wait == timedelta(seconds=20)

@@ -1,7 +1,8 @@
 """Record how each feed's read went, and decide whether a feed may be read now.
 
 A good read resets the failure count and enables a re-probed feed again; a failed one backs
-off (honouring ``Retry-After``) and, after ``[daemon] disable_after`` failures in a row,
+off (honouring ``Retry-After`` up to ``[daemon] backoff_max``) and, after ``[daemon]
+disable_after`` failures in a row, or at once when the server says the feed is gone (410),
 disables the feed until a re-probe succeeds.
 """
 
@@ -11,7 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from poster.backoff import backoff
@@ -19,7 +20,7 @@ from poster.config import Config, FeedConfig
 from poster.daemon.metrics import Metrics
 from poster.daemon.nextread import may_read
 from poster.daemon.pushing import poll_due
-from poster.errors import FeedError, HTTPStatusError, StateError
+from poster.errors import GONE_REASON, FeedError, HTTPStatusError, StateError
 from poster.models import NextPoll
 from poster.ops.commands import OPERATOR_DISABLED
 
@@ -50,7 +51,9 @@ def due(
         if state.disabled == OPERATOR_DISABLED:
             return False
         last = state.last_failure or now
-        return now - last >= config.daemon.reprobe
+        # A re-probe waits for a Retry-After that asked for longer (see read_failed).
+        asked = state.next_attempt is None or now >= state.next_attempt
+        return now - last >= config.daemon.reprobe and asked
     if not poll_due(push, config, feed, state.last_success):
         return False  # the hub pushes the feed: polls only make up for a lost push
     if state.next_attempt is not None:
@@ -76,11 +79,16 @@ def read_ok(
 def read_failed(
     store: Store, metrics: Metrics, config: Config, name: str, error: FeedError, now: datetime
 ) -> None:
-    """Record a failed read, back off, and disable a feed that keeps failing."""
+    """Record a failed read, back off, and disable a feed that keeps failing or is gone."""
     daemon = config.daemon
     state = store.feed_state(name)
-    retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
-    wait = backoff(state.consecutive_failures + 1, cap=daemon.backoff_max, retry_after=retry_after)
+    asked = _asked(error, daemon.backoff_max)
+    failures = state.consecutive_failures + 1
+    reason = _disable_reason(error, failures, daemon.disable_after, state.disabled)
+    if reason is None and state.disabled is None:
+        wait = backoff(failures, cap=daemon.backoff_max, retry_after=asked)
+    else:
+        wait = max(daemon.reprobe, timedelta(seconds=asked or 0))  # when the re-probe is due
     failures = store.record_fetch_failed(name, now, str(error), now + wait)
     metrics.inc("poster_fetches_total", result="error", feed=name)
     metrics.set("poster_feed_failures", failures, feed=name)
@@ -91,8 +99,7 @@ def read_failed(
         wait.total_seconds(),
         error,
     )
-    if failures >= daemon.disable_after and state.disabled is None:
-        reason = f"disabled after {failures} failures in a row; last: {error}"
+    if reason is not None:
         store.set_disabled(name, reason)
         log.error(
             "event=feed-disabled feed=%s reason=%r reprobe_every=%s",
@@ -100,6 +107,30 @@ def read_failed(
             reason,
             daemon.reprobe,
         )
+
+
+def _asked(error: FeedError, longest: timedelta) -> float | None:
+    """Return the seconds the server's Retry-After asked for, at most ``longest``."""
+    if not isinstance(error, HTTPStatusError) or error.retry_after is None:
+        return None
+    return min(error.retry_after, longest.total_seconds())
+
+
+def _disable_reason(
+    error: FeedError, failures: int, disable_after: int, disabled: str | None
+) -> str | None:
+    """Return why the feed is to be disabled now, or None to leave it as it is.
+
+    A 410 Gone is likely permanent (RFC 9110 §15.5.11): the feed is disabled at the first, and
+    one disabled for failures is then told as gone.
+    """
+    if disabled == OPERATOR_DISABLED:
+        return None  # a read under way when an operator paused the feed
+    if isinstance(error, HTTPStatusError) and error.gone:
+        return GONE_REASON if disabled != GONE_REASON else None
+    if disabled is None and failures >= disable_after:
+        return f"disabled after {failures} failures in a row; last: {error}"
+    return None
 
 
 class Reads:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from poster.config import Schedule
+from poster.fetch.headers import MAX_DELTA
 from poster.models import FeedHints, Freshness, NextPoll
 from poster.parse.hints import DAYS
 
@@ -25,6 +26,7 @@ PERIODS = {
     "yearly": timedelta(days=365),
 }
 _HOUR = timedelta(hours=1)
+_SECOND = timedelta(seconds=1)
 
 
 def next_poll(
@@ -69,18 +71,26 @@ def _bounds(
     """Return each hint's earliest next read, with the hint named."""
     bounds = []
     if freshness is not None:
-        bounds.append((now + timedelta(seconds=freshness.seconds), freshness.source))
+        bounds.append((_after(now, freshness.seconds), freshness.source))
     if hints.ttl is not None:
-        bounds.append((now + timedelta(minutes=hints.ttl), f"ttl {hints.ttl} min"))
+        bounds.append((_after(now, 60 * hints.ttl), f"ttl {hints.ttl} min"))
     if hints.update_period is not None:
-        bounds.append(_next_update(now, hints))
+        at, why = _next_update(now, hints)
+        bounds.append((min(at, _after(now, MAX_DELTA)), why))
     return bounds
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    """Return ``seconds`` after ``now``, a publisher's number taken as at most ``MAX_DELTA``."""
+    # The cap comes later; a huge number must not overflow the sum before it (RFC 9111 §1.2.2).
+    return now + timedelta(seconds=min(seconds, MAX_DELTA))
 
 
 def _next_update(now: datetime, hints: FeedHints) -> tuple[datetime, str]:
     """Return when the feed updates next by its Syndication hints, with them named."""
     assert hints.update_period is not None
-    step = PERIODS[hints.update_period] / hints.update_frequency
+    # However often the publisher says it updates, no more than once a second.
+    step = max(PERIODS[hints.update_period] / hints.update_frequency, _SECOND)
     why = f"sy:updatePeriod {hints.update_period}"
     if hints.update_frequency > 1:
         why += f", sy:updateFrequency {hints.update_frequency}"

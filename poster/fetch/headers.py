@@ -8,18 +8,25 @@ from email.utils import parsedate_to_datetime
 
 from poster.models import Freshness
 
+MAX_DELTA = 2**31
+"""The longest delay in seconds a server's number may set: larger ones are read as this
+(RFC 9111 §1.2.2), so no header can overflow the arithmetic of times."""
+
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse Retry-After as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), never below 0."""
+    """Parse Retry-After as delta-seconds or an HTTP-date (RFC 9110 §10.2.3), never below 0.
+
+    The seconds are at most ``MAX_DELTA``, however far the server puts them off.
+    """
     if value is None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(value)
+        return float(_delta(value))
     when = _http_date(value)
     if when is None:
         return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), MAX_DELTA)
 
 
 def parse_freshness(headers: Mapping[str, str], now: datetime | None = None) -> Freshness | None:
@@ -36,10 +43,19 @@ def parse_freshness(headers: Mapping[str, str], now: datetime | None = None) -> 
     if lifetime is None:
         return None
     age = headers.get("age", "").strip()
-    if age.isascii() and age.isdigit() and int(age):
-        lifetime -= int(age)
-        source += f", Age {int(age)}"
+    used = _delta(age) if age.isascii() and age.isdigit() else 0
+    if used:
+        lifetime -= used
+        source += f", Age {used}"
     return Freshness(float(lifetime), source) if lifetime > 0 else None
+
+
+def _delta(digits: str) -> int:
+    """Return delta-seconds written as digits, at most ``MAX_DELTA`` (RFC 9111 §1.2.2)."""
+    # Past ten digits the number is over the limit: it need not (and, past 4,300 digits, cannot)
+    # be converted to be compared.
+    digits = digits.lstrip("0") or "0"
+    return MAX_DELTA if len(digits) > 10 else min(int(digits), MAX_DELTA)
 
 
 def _cache_directives(value: str) -> dict[str, str]:
@@ -60,13 +76,15 @@ def _lifetime(
     if "max-age" in directives:
         seconds = directives["max-age"]
         # An invalid max-age makes the response stale (RFC 9111 §4.2.1): no bound.
-        valid = seconds.isascii() and seconds.isdigit()
-        return (int(seconds) if valid else None), f"Cache-Control max-age={seconds}"
+        if not (seconds.isascii() and seconds.isdigit()):
+            return None, ""
+        return _delta(seconds), f"Cache-Control max-age={_delta(seconds)}"
     expires = _http_date(headers.get("expires"))
     if expires is None:
         return None, ""
     date = _http_date(headers.get("date")) or now
-    return int((expires - date).total_seconds()), f"Expires {headers['expires'].strip()}"
+    lifetime = min(int((expires - date).total_seconds()), MAX_DELTA)
+    return lifetime, f"Expires {headers['expires'].strip()}"
 
 
 def _http_date(value: str | None) -> datetime | None:

@@ -15,6 +15,8 @@ from poster.models import FeedHints
 from poster.parse.dates import parse_date
 
 PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")
+LARGEST = 10**9
+"""The largest ``<ttl>`` or ``sy:updateFrequency`` read as written; a larger one is read as this."""
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # RSS 2.0 spells the elements this way; XML names are case-sensitive.
@@ -48,9 +50,12 @@ def _text(value: object) -> str:
 
 
 def _positive(value: object) -> int | None:
-    """Return a whole number above zero written as text, or None."""
-    text = _text(value)
-    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+    """Return a whole number above zero written as text, at most ``LARGEST``, or None."""
+    text = _text(value).lstrip("0")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    # A longer number is only compared with caps far below it; past 4,300 digits int() refuses it.
+    return int(text) if len(text) < len(str(LARGEST)) else LARGEST
 
 
 def _skip_hours(body: bytes) -> frozenset[int]:
