@@ -493,6 +493,29 @@ def test_a_feed_sending_max_age_is_not_read_again_before_it_runs_out(
     assert texts(sandbox) == titles(first)
 
 
+def test_a_304_without_cache_control_keeps_the_lifetime_the_200_gave(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    now = [start]
+    first = feeds.publish("news", 1)
+    headers = {"Content-Type": RSS, "Cache-Control": "max-age=3600"}
+    feeds.server.routes["/news.xml"] = (200, headers, feeds.body("news"))
+    project.write(project.table("news"))
+    hour = timedelta(hours=1)
+    with running(project, clock=lambda: now[0]) as run:
+        store = run.daemon.store
+        wait_for(lambda: texts(sandbox) == titles(first), "the first item")
+        state_when(store, "news", lambda s: s.next_poll is not None)
+        now[0] = start + hour
+        wait_for(lambda: len(feeds.requests("news")) == 2, "a read once max-age=3600 ran out")
+        # The feed server answers the conditional read 304 with only ETag and Last-Modified;
+        # the stored response's max-age still holds (RFC 9111 §4.3.4).
+        later = state_when(store, "news", lambda s: s.last_success == start + hour)
+        assert later.next_poll == NextPoll(start + 2 * hour, "Cache-Control max-age=3600", True)
+    assert feeds.requests("news")[1].get("if-none-match")
+
+
 def test_a_huge_max_age_is_capped_and_the_read_recorded(
     project: Project, feeds: Feeds, sandbox: Sandbox
 ) -> None:

@@ -688,3 +688,31 @@ def test_freshness_is_carried_on_a_200_and_on_a_304(
         304, {"Cache-Control": "no-cache"}, b"", validators=False
     )
     assert fetch(feed, real_client, first.validators).freshness is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            [("Cache-Control", "max-age=600"), ("Cache-Control", "public")],
+            Freshness(600, "Cache-Control max-age=600"),
+        ),
+        ([("Cache-Control", "max-age=600"), ("Cache-Control", "no-cache")], None),
+        (
+            [
+                ("Expires", "Mon, 02 Mar 2026 09:00:00 GMT"),
+                ("Expires", "Mon, 02 Mar 2026 08:00:00 GMT"),
+                ("Date", "Mon, 02 Mar 2026 08:00:00 GMT"),
+            ],
+            Freshness(3600, "Expires Mon, 02 Mar 2026 09:00:00 GMT"),
+        ),
+    ],
+    ids=["max-age-then-public", "no-cache-on-a-second-line", "first-expires"],
+)
+def test_repeated_field_lines_are_read_as_one_list(
+    router: respx.Router, client: FeedClient, lines: list[tuple[str, str]], expected: object
+) -> None:
+    # RFC 9110 §5.3: a list field's lines are one comma-separated list; RFC 9111 §4.2.1: of
+    # two Expires lines the first counts.
+    router.get(URL).respond(200, headers=lines, content=FEED_XML)
+    assert fetch(feed_config(), client).freshness == expected

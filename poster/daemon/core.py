@@ -233,7 +233,7 @@ class Daemon:
         if isinstance(result, Batch):
             keys = (d.item.key for d in result.decisions)
             self._memory.read_listed(name, asked, keys, result.parsed.hints)
-            poll = self._next_poll(feed, started, result.result.freshness)
+            poll = self._next_poll(feed, started, self._memory.freshness(name, result.result))
             read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.store.set_warning(name, "; ".join(result.parsed.warnings) or None)
             if self.push is not None:
@@ -244,7 +244,8 @@ class Daemon:
             now = self._clock()
             read_failed(self.store, self.metrics, self.config, name, result.error, now)
         else:
-            freshness = result.fetch.freshness if result.fetch is not None else None
+            fetched = result.fetch
+            freshness = self._memory.freshness(name, fetched) if fetched is not None else None
             poll = self._next_poll(feed, started, freshness)
             read_ok(self.store, self.metrics, name, self._clock(), poll)
             self.metrics.inc("poster_fetches_total", result="not_modified", feed=name)

@@ -1,8 +1,8 @@
 """Remember what the daemon knows of each feed between its reads, across the fetch threads.
 
 The fetch threads and the main loop share it: which feeds must next be read in full, which
-were read at once and must move to their slots, the hints of each feed's last document, and
-the keys each feed listed last.
+were read at once and must move to their slots, the hints of each feed's last document and
+the freshness of its last response, and the keys each feed listed last.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from poster.config import FeedConfig
 from poster.daemon.listed import Listed
 from poster.daemon.nextread import next_poll, schedule_name
 from poster.daemon.schedule import slot
-from poster.models import FeedHints, Freshness, NextPoll
+from poster.models import FeedHints, FetchResult, Freshness, NextPoll
 
 log = logging.getLogger(__name__)
 
 NO_HINTS = FeedHints()
+_FRESHNESS = frozenset({"cache-control", "expires"})
+"""The fields that set a response's freshness lifetime (RFC 9111 §4.2.1)."""
 
 
 class FeedMemory:
@@ -30,6 +32,9 @@ class FeedMemory:
         # A 304 carries no document: its ttl and skipHours are those of the last one parsed,
         # kept only for the feeds that give any.
         self._hints: dict[str, FeedHints] = {}
+        # A 304 updates the stored response's headers rather than replacing them (RFC 9111
+        # §4.3.4): one without Cache-Control or Expires keeps the last lifetime given.
+        self._freshness: dict[str, Freshness] = {}
         self._fresh: set[str] = set()
         # Feeds read at once, to be moved to their slots after that read.
         self._unslotted: set[str] = set()
@@ -58,6 +63,16 @@ class FeedMemory:
             self._hints.pop(name, None)
         else:
             self._hints[name] = hints
+
+    def freshness(self, name: str, result: FetchResult) -> Freshness | None:
+        """Return how long the feed's response stays fresh after ``result``, and keep it."""
+        if result.status == 304 and not any(key in _FRESHNESS for key, _ in result.headers):
+            return self._freshness.get(name)
+        if result.freshness is None:
+            self._freshness.pop(name, None)
+        else:
+            self._freshness[name] = result.freshness
+        return result.freshness
 
     def unslotted(self, name: str) -> None:
         """Note a feed read at once, to be moved to its slots after that read."""

@@ -47,6 +47,9 @@ ACCEPT = (
     "application/feed+json, application/json;q=0.9, application/atom+xml, application/rss+xml, "
     "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
+_LIST_FIELDS = frozenset({"cache-control"})
+"""The list-valued fields ``fetch`` reads (RFC 9111 §5.2); the others it reads (ETag,
+Last-Modified, Content-Type, Expires, Date, Age) each take one value."""
 DEADLINE_FACTOR = 3
 """A feed without its own ``deadline`` gets this many times its ``timeout`` for a whole fetch."""
 
@@ -210,7 +213,7 @@ def _result(
     feed: FeedConfig, answer: _Answer, previous: Validators | None, started: float
 ) -> FetchResult:
     """Build the result, carrying validators over a 304 and spotting an unchanged body."""
-    fields = dict(answer.headers)
+    fields = _fields_of(answer.headers)
     etag, last_modified = fields.get("etag"), fields.get("last-modified")
     prior = previous or Validators()
     body, unchanged = answer.body, False
@@ -237,6 +240,22 @@ def _result(
         elapsed=time.monotonic() - started,
         freshness=parse_freshness(fields),
     )
+
+
+def _fields_of(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Return one value per field: list fields' lines joined, others' first line.
+
+    Repeated lines of a list field are one comma-separated list (RFC 9110 §5.3), so a
+    Cache-Control split over two lines counts whole; of a repeated single-valued field
+    (Expires, ETag) the first counts (RFC 9111 §4.2.1).
+    """
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        if name not in fields:
+            fields[name] = value
+        elif name in _LIST_FIELDS:
+            fields[name] += ", " + value
+    return fields
 
 
 def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> FetchError:
