@@ -12,6 +12,7 @@ between requests. Every request is recorded in ``server.requests``.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import sys
@@ -38,6 +39,7 @@ class Route(NamedTuple):
     chunked: bool = False  # send in 1 KiB chunks without Content-Length
     delay: float = 0.0  # seconds to wait before answering
     validators: bool = True  # add ETag and Last-Modified to 200s and answer conditionals
+    basic: tuple[str, str] | None = None  # answer 401 unless given this user and password
 
 
 class Received(NamedTuple):
@@ -104,6 +106,9 @@ class FeedServer:
             route = Route(*self.routes.get(handler.path, NOT_FOUND))
         if route.delay:
             self._closing.wait(route.delay)
+        if route.basic is not None and received.get("authorization") != _basic(*route.basic):
+            challenge = {"WWW-Authenticate": 'Basic realm="feeds", charset="UTF-8"'}
+            return _send(handler, 401, challenge, b"unauthorized\n", chunked=False)
         headers, body = dict(route.headers), route.body
         names = {name.lower() for name in headers}
         if route.validators and route.status == 200:
@@ -132,6 +137,11 @@ class FeedServer:
                 stamp = max(stamp, known[1] + timedelta(seconds=1))
             self._stamps[path] = (etag, stamp)
             return stamp
+
+
+def _basic(user: str, password: str) -> str:
+    """Return the Authorization value of HTTP Basic credentials in UTF-8 (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def _not_modified(request: Mapping[str, str], etag: str, last_modified: str) -> bool:

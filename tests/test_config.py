@@ -573,3 +573,24 @@ def test_importing_the_config_leaves_the_scheduler_and_urllib_request_unloaded()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://reader:hunter2@/feed", "https://reader:hunter2@[::1/feed"],
+    ids=["no-host", "bad-ipv6"],
+)
+def test_a_bad_url_is_told_without_its_password(tmp_path: Path, url: str) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text(path.read_text().replace("https://x.org/a", url))
+    [problem] = problems_of(path, environ={})
+    assert problem.key == "url"
+    assert "hunter2" not in str(problem)
+    assert "https:///feed" in str(problem) or "https://[::1/feed" in str(problem)
+
+
+def test_a_url_with_a_password_is_accepted_as_written(tmp_path: Path) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text(path.read_text().replace("https://x.org/a", "https://u:p%40ss@x.org/a"))
+    [feed] = load_config(path, environ={}).feeds
+    assert feed.url == "https://u:p%40ss@x.org/a"

@@ -716,3 +716,82 @@ def test_repeated_field_lines_are_read_as_one_list(
     # two Expires lines the first counts.
     router.get(URL).respond(200, headers=lines, content=FEED_XML)
     assert fetch(feed_config(), client).freshness == expected
+
+
+# --- credentials in the URL --------------------------------------------------------------------
+
+USER, PASSWORD = "feed reader", "s3cr€t:pw"
+"""A user with a space and a password with a colon and a non-ASCII letter, as RFC 7617 allows."""
+USERINFO = "feed%20reader:s3cr%E2%82%ACt%3Apw"
+
+
+def with_userinfo(url: str) -> str:
+    """Return ``url`` with the test's user and password in it."""
+    return url.replace("://", f"://{USERINFO}@", 1)
+
+
+def test_user_info_is_sent_as_basic_auth_and_kept_out_of_the_url(
+    feed_server: FeedServer, real_client: FeedClient
+) -> None:
+    feed_server.routes["/feed.xml"] = Route(200, {}, FEED_XML, basic=(USER, PASSWORD))
+    result = fetch(feed_config(with_userinfo(feed_server.url("/feed.xml"))), real_client)
+    assert result.status == 200 and result.body == FEED_XML
+    # The URL relative links resolve against carries no password.
+    assert result.url == feed_server.url("/feed.xml")
+    [request] = feed_server.requests
+    assert request.headers["authorization"].startswith("Basic ")
+
+
+def test_user_info_follows_a_redirect_on_the_same_origin_only_as_basic_auth(
+    feed_server: FeedServer, real_client: FeedClient
+) -> None:
+    feed_server.routes["/old.xml"] = (301, {"Location": "/feed.xml"}, b"")
+    feed_server.routes["/feed.xml"] = Route(200, {}, FEED_XML, basic=(USER, PASSWORD))
+    result = fetch(feed_config(with_userinfo(feed_server.url("/old.xml"))), real_client)
+    assert (result.status, result.url) == (200, feed_server.url("/feed.xml"))
+
+
+def test_a_feed_header_authorization_wins_over_user_info(
+    feed_server: FeedServer, real_client: FeedClient
+) -> None:
+    feed_server.routes["/feed.xml"] = Route(200, {}, FEED_XML, basic=(USER, PASSWORD))
+    feed = feed_config(
+        with_userinfo(feed_server.url("/feed.xml")), headers=(("Authorization", "Bearer t0k"),)
+    )
+    with pytest.raises(errors.HTTPStatusError) as caught:
+        fetch(feed, real_client)
+    assert caught.value.status == 401
+    assert feed_server.requests[0].headers["authorization"] == "Bearer t0k"
+
+
+def test_wrong_credentials_are_an_error_that_never_shows_them(
+    feed_server: FeedServer, real_client: FeedClient
+) -> None:
+    feed_server.routes["/feed.xml"] = Route(200, {}, FEED_XML, basic=(USER, "another"))
+    with pytest.raises(errors.HTTPStatusError) as caught:
+        fetch(feed_config(with_userinfo(feed_server.url("/feed.xml"))), real_client)
+    assert str(caught.value) == f"feed 'news': HTTP 401 from {feed_server.url('/feed.xml')}"
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("token=abc123def&page=2", "token=***&page=2"),
+        ("page=2&API_KEY=abc123def", "page=2&API_KEY=***"),
+        ("access_token=abc123def;sig=abc123def", "access_token=***;sig=***"),
+        ("x-auth-token=abc123def&monkey=3", "x-auth-token=***&monkey=3"),
+        ("%70assword=abc123def", "%70assword=***"),
+        ("page=2&key=", "page=2&key="),
+    ],
+    ids=["token", "api-key-any-case", "semicolons", "dashed-words", "encoded-name", "empty"],
+)
+def test_secret_query_values_are_not_shown_in_errors(
+    feed_server: FeedServer, real_client: FeedClient, query: str, shown: str
+) -> None:
+    feed_server.routes[f"/feed.xml?{query}"] = (500, {}, b"broken\n")
+    with pytest.raises(errors.HTTPStatusError) as caught:
+        fetch(feed_config(feed_server.url(f"/feed.xml?{query}#top")), real_client)
+    assert (
+        str(caught.value)
+        == f"feed 'news': HTTP 500 from {feed_server.url('/feed.xml')}?{shown}#top"
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from feedserver import FeedServer, Route
 
 from poster.cli import EXIT_FAILED, EXIT_OK, main
 from poster.destinations.viber.api import ViberChannel
@@ -507,3 +508,42 @@ def test_a_preview_never_logs_a_delivery(
     items = [r.getMessage() for r in caplog.records if "item=" in r.getMessage()]
     assert len(items) == 3 and all("status=would-post" in line for line in items)
     assert "status=sent" not in caplog.text
+
+
+PRIVATE_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Members</title><link>/</link><description>d</description>
+<item><title>Members only</title><link>/item/1</link><guid>m-1</guid><description>x</description>
+</item></channel></rss>
+"""
+PASSWORD = "s3cret-Pw-never-shown"
+QUERY_TOKEN = "qT0ken-never-shown-58"
+
+
+def test_credentials_in_feed_urls_reach_the_server_and_nothing_else(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/members.xml"] = Route(200, {}, PRIVATE_RSS, basic=("reader", PASSWORD))
+    feed_server.routes[f"/gone.xml?token={QUERY_TOKEN}"] = (410, {}, b"gone\n")
+    members = feed_server.url("/members.xml").replace("://", f"://reader:{PASSWORD}@")
+    gone = feed_server.url(f"/gone.xml?token={QUERY_TOKEN}").replace("://", f"://u:{PASSWORD}@")
+    (project.root / "templates" / "linked.j2").write_text("{{ item.link }} in {{ feed.url }}")
+    project.write(
+        f'[[feeds]]\nname = "members"\nurl = "{members}"\ntemplate = "linked.j2"\nbacklog = "all"\n'
+        f'[[feeds]]\nname = "gone"\nurl = "{gone}"\n'
+    )
+    result = run(capsys, project)
+    assert result.code == EXIT_FAILED
+    # The relative link resolves against the feed's URL without its user info.
+    assert texts(sandbox) == [f"{feed_server.url('/item/1')} in {feed_server.url('/members.xml')}"]
+    [line] = [line for line in result.out.splitlines() if line.startswith("  gone: ")]
+    assert line == (
+        "  gone: feed 'gone': the server says the feed is gone"
+        f" (HTTP 410 from {feed_server.url('/gone.xml')}?token=***);"
+        " fix or remove its url in feeds.toml"
+    )
+    code = main(["-c", str(project.config), "status", "--state-dir", str(project.state)])
+    status = capsys.readouterr()
+    assert code == EXIT_FAILED
+    assert "token=***" in status.out
+    shown = result.out + result.err + status.out + status.err + json.dumps(sandbox.posts)
+    assert PASSWORD not in shown and QUERY_TOKEN not in shown

@@ -286,7 +286,7 @@ def split_feed_url(raw: str, ctx: Context) -> str:
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         if not parts.hostname:
-            raise fail(f"{raw!r} has no host name", "write it as https://host/path")
+            raise fail(f"{_shown(raw)!r} has no host name", "write it as https://host/path")
         return raw
     if scheme == "file":
         # Imported here: urllib.request brings in http.client and email, used for nothing else.
@@ -308,8 +308,17 @@ def _split(raw: str) -> SplitResult:
         parts = urlsplit(raw)
         parts.port  # noqa: B018 - reading it is the check: urlsplit parses ports lazily
     except ValueError as exc:
-        raise fail(f"{raw!r} is not a valid URL ({exc})", "write it as https://host/path") from exc
+        shown = f"{_shown(raw)!r} is not a valid URL ({exc})"
+        raise fail(shown, "write it as https://host/path") from exc
     return parts
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def _shown(raw: str) -> str:
+    """Return a URL as an error may show it: without its user info, which may hold a password."""
+    return _USERINFO.sub(r"\1", raw)
 
 
 def local_file(path: Path, ctx: Context) -> Path:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import unquote
 from urllib.request import getproxies
 
 import httpx
@@ -368,8 +369,33 @@ def _timeouts(seconds: float) -> dict[str, dict[str, float]]:
 
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+_QUERY_PAIR = re.compile(r"([?&;])([^=&;#]*)=([^&;#]*)")
+_SECRET_WORDS = frozenset(
+    {"token", "key", "apikey", "secret", "password", "passwd", "pass", "auth", "sig", "signature"}
+)
+"""Words that mark a query parameter's value as a secret: ``token``, ``api_key``, ``X-Sig``."""
+
+
+def without_userinfo(url: httpx.URL | Target | str) -> str:
+    """Return ``url`` without its user info, which may hold a password."""
+    return _USERINFO.sub(r"\1", str(url))
 
 
 def display(url: httpx.URL | Target | str) -> str:
-    """Return ``url`` without its user info, which may hold a password."""
-    return _USERINFO.sub(r"\1", str(url))
+    """Return ``url`` as logs and errors show it: no user info, secret query values as ***."""
+    text = without_userinfo(url)
+    start = text.find("?")
+    if start < 0:
+        return text
+    end = text.find("#", start)
+    end = len(text) if end < 0 else end
+    return text[:start] + _QUERY_PAIR.sub(_masked, text[start:end]) + text[end:]
+
+
+def _masked(pair: re.Match[str]) -> str:
+    """Return a query parameter with its value masked when its name looks secret."""
+    separator, name, value = pair.groups()
+    words = re.split(r"[^a-z0-9]+", unquote(name).lower())
+    if value and _SECRET_WORDS.intersection(words):
+        value = "***"
+    return f"{separator}{name}={value}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,7 @@ from poster.fetch.client import (
     display,
     next_hop,
     put,
+    without_userinfo,
 )
 from poster.fetch.exchange import Head
 from poster.fetch.headers import parse_freshness, parse_retry_after
@@ -120,8 +122,12 @@ def _fetch_http(
 def _request_fields(
     client: FeedClient, url: Target, feed: FeedConfig, previous: Validators | None
 ) -> Head:
-    """Return the feed's own headers plus the conditional ones (RFC 9110 §13.1)."""
+    """Return the feed's own headers, its URL's credentials and the conditional ones."""
     fields = client.fields(url, feed.headers)
+    credentials = _basic_credentials(url)
+    if credentials is not None and not any(n.lower() == b"authorization" for n, _ in fields):
+        put(fields, "Authorization", credentials)
+    # Conditional GET: RFC 9110 §13.1.
     if previous is not None and previous.etag:
         put(fields, "If-None-Match", previous.etag)
     if previous is not None and previous.last_modified:
@@ -129,9 +135,25 @@ def _request_fields(
     return fields
 
 
+def _basic_credentials(url: Target) -> str | None:
+    """Return HTTP Basic credentials from the user info of ``url`` (RFC 7617), or None."""
+    if "@" not in url.text:
+        return None  # spares parsing the URL: nearly none holds user info
+    parsed = url.url
+    if not parsed.userinfo:
+        return None
+    # httpx percent-decodes both parts; RFC 7617 §2.1 lets a client send them as UTF-8.
+    pair = f"{parsed.username}:{parsed.password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
 def _read_response(feed: FeedConfig, reply: Reply, deadline: float) -> _Answer:
-    """Turn a final (non-redirect) response into an answer or an HTTP error."""
-    url, status = str(reply.url), reply.status
+    """Turn a final (non-redirect) response into an answer or an HTTP error.
+
+    The answer's URL, the base of the feed's relative links, has no user info: a link resolved
+    against it would carry the password into a post.
+    """
+    url, status = without_userinfo(reply.url), reply.status
     headers = decode_fields(reply.fields)
     if status >= 400:
         retry_after = parse_retry_after(_field(headers, "retry-after"))

@@ -25,7 +25,7 @@ from poster.errors import (
     ResponseTooLarge,
     RetryLater,
 )
-from poster.fetch.client import FeedClient
+from poster.fetch.client import FeedClient, without_userinfo
 from poster.fetch.feed import fetch
 from poster.frozen import frozen
 from poster.models import Action, FetchResult, ParsedFeed, State, Validators
@@ -158,7 +158,8 @@ class Batch:
         """Return what templates may know about the feed."""
         from poster.items import FeedMeta  # here: a pass where no feed changed makes no item class
 
-        return FeedMeta(self.feed.name, self.parsed.title, self.parsed.link, self.feed.url)
+        url = without_userinfo(self.feed.url)  # a template may show it in a post
+        return FeedMeta(self.feed.name, self.parsed.title, self.parsed.link, url)
 
 
 def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) -> Batch | FeedReport:
@@ -198,7 +199,7 @@ def collect_pushed(
     fields = {name.lower(): value for name, value in headers}
     result = FetchResult(
         feed=feed.name,
-        url=feed.url,
+        url=without_userinfo(feed.url),  # the base of relative links, as a polled read's
         status=200,
         body=body,
         validators=deps.ledger.validators(feed.name) or Validators(),
