@@ -567,7 +567,7 @@ def test_a_permanent_redirect_is_logged_once_with_the_new_url(
     lines = [r.getMessage() for r in caplog.records if r.name == "poster.fetch.client"]
     assert len(lines) == 1
     assert lines[0].startswith(
-        f"event=feed-moved url={feed_server.url('/moved')} status=301"
+        f"event=feed-moved feed=news url={feed_server.url('/moved')} status=301"
         f" location={feed_server.url('/here')} hint="
     )
     assert "url in feeds.toml" in lines[0]

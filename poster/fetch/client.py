@@ -34,7 +34,7 @@ _Pairs = tuple[tuple[str, str], ...]
 # Validators belong to the URL that gave them: a redirect asks unconditionally (RFC 9110 §15.4).
 _CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
 _PERMANENT = frozenset({301, 308})
-_MOVED: set[tuple[str, str]] = set()
+_MOVED: set[tuple[str, str, str]] = set()
 """Permanent redirects logged so far: each once per process, not at every read."""
 _MOVED_MAX = 4096
 _MOVED_LOCK = threading.Lock()
@@ -232,10 +232,11 @@ def next_request(request: httpx.Request, response: httpx.Response) -> httpx.Requ
     return httpx.Request("GET", url, headers=headers, extensions=request.extensions)
 
 
-def next_hop(reply: Reply, fields: Head) -> tuple[Target, Head] | None:
+def next_hop(reply: Reply, fields: Head, feed: str = "") -> tuple[Target, Head] | None:
     """Return the URL and fields of the GET that follows a redirect, or ``None`` when final.
 
-    The next GET asks unconditionally: validators belong to the URL that gave them.
+    The next GET asks unconditionally: validators belong to the URL that gave them. A permanent
+    redirect is logged once, naming ``feed``.
     """
     if reply.status not in _REDIRECTS:
         return None
@@ -245,7 +246,7 @@ def next_hop(reply: Reply, fields: Head) -> tuple[Target, Head] | None:
     old = reply.url.url
     url = _redirect_url(old, location.decode(_encoding(reply.fields)), Blame(reply.url))
     if reply.status in _PERMANENT:
-        _moved(old, url, reply.status)
+        _moved(feed, old, url, reply.status)
     same = _origin(url) == _origin(old)
     dropped = _CONDITIONAL if same or _is_https_upgrade(old, url) else _CONDITIONAL | _BOUND
     kept = [(n, v) for n, v in fields if n.lower() not in dropped]
@@ -254,9 +255,9 @@ def next_hop(reply: Reply, fields: Head) -> tuple[Target, Head] | None:
     return from_url(url), [(b"Host", url.netloc), *(f for f in kept if f[0].lower() != b"host")]
 
 
-def _moved(old: httpx.URL, new: httpx.URL, status: int) -> None:
+def _moved(feed: str, old: httpx.URL, new: httpx.URL, status: int) -> None:
     """Log a permanent redirect once per process, however often the feed is read."""
-    key = (str(old), str(new))
+    key = (feed, str(old), str(new))
     with _MOVED_LOCK:
         if key in _MOVED:
             return
@@ -264,7 +265,8 @@ def _moved(old: httpx.URL, new: httpx.URL, status: int) -> None:
             _MOVED.clear()
         _MOVED.add(key)
     log.warning(
-        "event=feed-moved url=%s status=%d location=%s hint=%r",
+        "event=feed-moved feed=%s url=%s status=%d location=%s hint=%r",
+        feed,
         display(old),
         status,
         display(new),

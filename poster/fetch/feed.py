@@ -105,7 +105,7 @@ def _fetch_http(
             url, fields, timeout=feed.timeout, deadline=deadline, allow_private=allow_private
         )
         with closing(reply):
-            hop = next_hop(reply, fields)
+            hop = next_hop(reply, fields, feed.name)
             if hop is None:
                 return _read_response(feed, reply, deadline)
         # The configured URL may be anywhere; a redirect may leave the public network only from
