@@ -134,6 +134,7 @@ def test_drain_without_an_inbox_does_nothing(state: Path) -> None:
         pytest.param(Request("retry-states", "news", None, (FAILED,)), id="states-of-feed"),
         pytest.param(Request("feed-enable", "news"), id="enable"),
         pytest.param(Request("feed-disable", "блог"), id="disable-cyrillic"),
+        pytest.param(Request("reopen", "news", "n-1", destination="subs"), id="reopen"),
     ],
 )
 def test_encode_and_decode_round_trip(request_: Request) -> None:
@@ -151,6 +152,8 @@ def test_encode_and_decode_round_trip(request_: Request) -> None:
         pytest.param(("feed-disable", "news", None, (FAILED,)), "takes no states", id="states"),
         pytest.param(("retry-states", None, None, ()), "needs states among", id="no-states"),
         pytest.param(("pause", "news", None, ()), "unknown kind 'pause'", id="kind"),
+        pytest.param(("reopen", "news", "k", ()), "reopen needs destination", id="reopen-where"),
+        pytest.param(("retry", "news", "k", (), "subs"), "retry takes no destination", id="where"),
     ],
 )
 def test_a_request_checks_its_fields(fields: tuple[object, ...], problem: str) -> None:

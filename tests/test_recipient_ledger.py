@@ -11,6 +11,7 @@ from support.clock import Clock
 
 from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_OK, main
 from poster.errors import StateError, UsageError
+from poster.store import Store
 from poster.store.files import StateFiles
 from poster.store.recipientledger import RecipientLedger, StatusUpdate, ledger_path
 
@@ -254,17 +255,21 @@ def test_uncertain_and_release_commands(
     # The commands run on the wall clock: the item must be within retention there.
     clock.now = time.time()
     with open_ledger(path, clock) as ledger:
-        batch = ledger.record_intent("a", PHONES[:2], batch_id="b1")
+        batch = ledger.record_intent("city k1", PHONES[:2], batch_id="b1")
         ledger.record_uncertain(batch, "read timeout")
     state = str(path.parent.parent.parent)
+    with Store(Path(state)) as store:
+        store.record_uncertain("city", "k1", "subs", "read timeout")
     assert main(["--state-dir", state, "recipients", "uncertain", "subs"]) == EXIT_OK
-    assert capsys.readouterr().out == "b1\ta\t2\tuncertain\tread timeout\n"
+    assert capsys.readouterr().out == "b1\tcity k1\t2\tuncertain\tread timeout\n"
     with open_ledger(path, clock):
         code = main(["--state-dir", state, "recipients", "release", "subs", "b1"])
         assert code == EXIT_ENVIRONMENT
         assert "is locked" in capsys.readouterr().err
     assert main(["--state-dir", state, "recipients", "release", "subs", "b1"]) == EXIT_OK
     with open_ledger(path, clock) as ledger:
-        assert ledger.plan("a", PHONES[:2]) == PHONES[:2]
+        assert ledger.plan("city k1", PHONES[:2]) == PHONES[:2]
+    with Store(Path(state), read_only=True) as store:
+        assert not store.is_known("city", "k1")
     assert main(["--state-dir", state, "recipients", "optouts", "other"]) == EXIT_CONFIG
     assert "has no recipient ledger" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """The recipients commands: check a recipients file, list opt-outs and open batches, release one.
 
 They read a destination's recipient ledger without taking its lock, so they work while poster
-runs; ``release`` writes, and waits for no one: it is refused while poster holds the ledger.
+runs; ``release`` writes, and waits for no one: it is refused while poster holds the ledger. It
+also offers the batch's item to the destination again (``poster.ops.release``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from poster.cli.common import EXIT_OK, add_command, state_dir
+from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
 
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
@@ -70,10 +71,19 @@ def cmd_uncertain(_config: object, args: argparse.Namespace) -> int:
 
 
 def cmd_release(_config: object, args: argparse.Namespace) -> int:
-    """Release one uncertain batch so that its recipients are planned again."""
-    with _open(args, read_only=False) as ledger:
-        ledger.release(args.batch)
-    print(f"released batch {args.batch}: its recipients get the item on the next pass")
+    """Release one uncertain batch and offer its item to the destination again."""
+    import sys
+
+    from poster.ops.release import release_batch
+
+    released = release_batch(state_dir(args), args.destination, args.batch)
+    *before, last = released.lines
+    for line in before:
+        print(line)
+    if not released.ok:
+        print(f"poster: {last}", file=sys.stderr)
+        return EXIT_FAILED
+    print(last)
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
-"""Carry out an operator's commands on the store: retries and feed pauses.
+"""Carry out an operator's commands on the store: retries, re-opened items and feed pauses.
 
-``retry_item``, ``retry_states`` and ``set_feed_disabled`` change the store; the daemon reads it
-on its next round.
+``retry_item``, ``retry_states``, ``reopen_item`` and ``set_feed_disabled`` change the store;
+the daemon reads it on its next round.
 """
 
 from __future__ import annotations
@@ -45,6 +45,24 @@ def retry_item(store: Store, feed: str, key: str) -> bool:
         return False
     _read_in_full(store, feed)
     return True
+
+
+REOPENABLE = (SENT, *RETRYABLE)
+"""The states of a gateway delivery that a released batch re-opens."""
+
+
+def reopen_item(store: Store, feed: str, key: str, destination: str) -> str | None:
+    """Offer the item again at ``destination`` on the feed's next pass; return its old state.
+
+    Returns ``None`` when the item has no record there that can be re-opened.
+    """
+    found = [
+        r for r in store.deliveries(feed=feed) if r.key == key and r.destination == destination
+    ]
+    if not found or not store.retry(feed, key, states=REOPENABLE, destination=destination):
+        return None
+    _read_in_full(store, feed)
+    return found[0].state
 
 
 def retry_states(store: Store, states: Collection[str], feed: str | None = None) -> int:

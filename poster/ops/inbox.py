@@ -26,6 +26,7 @@ from poster.frozen import frozen
 from poster.ops.commands import (
     OPERATOR_DISABLED,
     RETRYABLE,
+    reopen_item,
     retry_item,
     retry_problem,
     retry_states,
@@ -46,18 +47,20 @@ REJECTED = "rejected"
 LOCK_WAIT = 5.0
 """Seconds a command waits for a one-shot run to release the state before giving up."""
 PAUSE = 0.2
-Kind = Literal["retry", "retry-states", "feed-enable", "feed-disable"]
-_FIELDS = {"kind", "feed", "key", "states", "submitted"}
+Kind = Literal["retry", "retry-states", "reopen", "feed-enable", "feed-disable"]
+_FIELDS = {"kind", "feed", "key", "states", "destination", "submitted"}
 
 
 @frozen
 class Request:
-    """One thing an operator asked for: retry an item or states, or switch a feed."""
+    """One thing an operator asked for: retry an item or states, re-open one, switch a feed."""
 
     kind: Kind
     feed: str | None = None
     key: str | None = None
     states: tuple[str, ...] = ()
+    destination: str | None = None
+    """The destination a ``reopen`` offers the item to again (its released numbers)."""
 
     def __post_init__(self) -> None:
         """Refuse fields that do not fit the kind, so a bad request never reaches the store."""
@@ -72,6 +75,8 @@ class Request:
         if self.kind == "retry-states":
             where = f" of feed {self.feed}" if self.feed is not None else ""
             return f"retry {' and '.join(self.states)} items{where}"
+        if self.kind == "reopen":
+            return f"reopen {self.feed}/{self.key} at {self.destination}"
         return f"{self.kind.replace('-', ' ')} {self.feed}"
 
 
@@ -81,11 +86,17 @@ def _problem(request: Request) -> str | None:
         return f"unknown kind {request.kind!r}"
     if not isinstance(request.feed, str | None) or not isinstance(request.key, str | None):
         return "feed and key must be text"
-    needs_key = request.kind == "retry"
+    if not isinstance(request.destination, str | None):
+        return "destination must be text"
+    needs_key = request.kind in ("retry", "reopen")
     if request.feed is None and request.kind != "retry-states":
         return f"{request.kind} needs a feed"
     if (request.key is None) == needs_key:
-        return "retry needs a key" if needs_key else f"{request.kind} takes no key"
+        return f"{request.kind} needs a key" if needs_key else f"{request.kind} takes no key"
+    if (request.destination is None) == (request.kind == "reopen"):
+        return (
+            f"{request.kind} {'needs' if request.destination is None else 'takes no'} destination"
+        )
     if request.kind != "retry-states" and request.states:
         return f"{request.kind} takes no states"
     if request.kind == "retry-states" and not (
@@ -114,6 +125,8 @@ def apply(store: Store, request: Request) -> Applied:
             return Applied(request, False, problem or "nothing to retry")
         text = f"released: the next pass of feed {feed!r} sends it, if the feed still lists it"
         return Applied(request, True, text)
+    if request.kind == "reopen":
+        return _reopen(store, request)
     if request.kind == "retry-states":
         count = retry_states(store, request.states, feed)
         if not count:
@@ -122,6 +135,18 @@ def apply(store: Store, request: Request) -> Applied:
         return Applied(request, True, text + "next pass, if the feed still lists it")
     assert feed is not None
     return _switch(store, request, feed)
+
+
+def _reopen(store: Store, request: Request) -> Applied:
+    """Offer an item again at one destination, whatever it was recorded as there."""
+    assert request.feed is not None and request.key is not None and request.destination
+    feed, key, destination = request.feed, request.key, request.destination
+    was = reopen_item(store, feed, key, destination)
+    if was is None:
+        text = f"item {key!r} of feed {feed!r} has no sent, failed, uncertain or skipped record "
+        return Applied(request, False, text + f"at {destination!r}; nothing to offer again")
+    text = f"released (it was {was}): the next pass of feed {feed!r} sends it to the numbers "
+    return Applied(request, True, text + f"of {destination!r} that still need it, if listed")
 
 
 def _switch(store: Store, request: Request, feed: str) -> Applied:
@@ -142,6 +167,8 @@ def encode(request: Request, submitted: datetime) -> bytes:
     """Serialize a request as the JSON a file in the inbox holds."""
     fields = {"kind": request.kind, "feed": request.feed, "key": request.key}
     value = {**fields, "states": list(request.states), "submitted": submitted.isoformat()}
+    if request.destination is not None:
+        value["destination"] = request.destination
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
@@ -160,7 +187,8 @@ def decode(data: bytes) -> Request:
     if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
         raise ValueError("states is not a list of text")
     kind = cast(Kind, value.get("kind"))
-    return Request(kind, value.get("feed"), value.get("key"), tuple(states))
+    found = value.get("feed"), value.get("key"), tuple(states), value.get("destination")
+    return Request(kind, *found)
 
 
 def submit(state_dir: Path, request: Request) -> Path:

@@ -332,9 +332,10 @@ class Store:
     ) -> bool:
         """Release the item's failed, uncertain or skipped records in ``states``, to be sent.
 
-        With ``destination``, only the record at that destination is released.
+        With ``destination``, only the record at that destination is released; a sent record
+        is released only when ``states`` names it (a gateway's numbers released by hand).
         """
-        wanted = set(states) & {FAILED, UNCERTAIN, SKIPPED}
+        wanted = set(states) & {SENT, FAILED, UNCERTAIN, SKIPPED}
         with self._lock:
             now = to_iso(self._clock())
             item = (feed, key)

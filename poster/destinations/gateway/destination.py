@@ -53,6 +53,12 @@ def item_ref(feed: str, key: str) -> str:
     return f"{feed} {key}"
 
 
+def item_of(ref: str) -> tuple[str, str]:
+    """Return the feed and key the recipient ledger's name for an item stands for."""
+    feed, _, key = ref.partition(" ")
+    return feed, key
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -1,0 +1,64 @@
+"""Release an uncertain batch of a gateway destination and offer its item there again.
+
+The recipient ledger's release lets the batch's numbers be planned again; the item's delivery
+record at that destination is released too (``reopen_item``), since a record left sent or
+uncertain would never offer the item again. The main state is taken first, so a one-shot run
+that holds it makes the command change nothing; a daemon that holds it gets the re-opening
+through its inbox, as ``poster retry`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from poster.destinations.gateway.destination import item_of
+from poster.errors import UsageError
+from poster.frozen import frozen
+from poster.ops import inbox
+from poster.store.recipientledger import RecipientLedger, ledger_path
+from poster.store.store import SNAPSHOT_NAME
+
+
+@frozen
+class Released:
+    """What a release did: ``ok`` is false when the item could not be offered again."""
+
+    ok: bool
+    lines: tuple[str, ...]
+
+
+def release_batch(state_dir: Path, destination: str, batch_id: str) -> Released:
+    """Release ``batch_id`` of ``destination`` and re-open its item there; say what was done."""
+    path = ledger_path(state_dir, destination)
+    if not path.exists():
+        raise UsageError(f"destination {destination!r} has no recipient ledger at {path}")
+    if not (state_dir / SNAPSHOT_NAME).exists():
+        raise UsageError(f"no poster state in {state_dir}; give --state-dir where poster keeps it")
+    store = inbox.open_for_change(state_dir)
+    try:
+        with RecipientLedger(path) as ledger:
+            item = _batch_item(ledger, batch_id)
+            ledger.release(batch_id)
+        feed, key = item_of(item)
+        request = inbox.Request("reopen", feed, key, destination=destination)
+        done = f"released batch {batch_id} of item {key!r} of feed {feed!r}"
+        if store is None:
+            inbox.submit(state_dir, request)
+            queued = f"{done}; queued for the running daemon: {request} (it applies it within "
+            return Released(True, (queued + "seconds; `poster status` shows the result)",))
+        lines = [
+            f"applied a request queued earlier: {line}" for line in inbox.drain(state_dir, store)
+        ]
+        applied = inbox.apply(store, request)
+    finally:
+        if store is not None:
+            store.close()
+    return Released(applied.ok, (*lines, f"{done}; {request}: {applied.text}"))
+
+
+def _batch_item(ledger: RecipientLedger, batch_id: str) -> str:
+    """Return the item of the open batch ``batch_id``, or say it is not open."""
+    for batch in ledger.open_batches():
+        if batch.batch_id == batch_id:
+            return batch.item
+    raise UsageError(f"no open batch {batch_id} in {ledger.storage.files.folder}")

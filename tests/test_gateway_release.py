@@ -1,0 +1,195 @@
+"""`poster recipients release` against the DecisionTelecom fake: the released numbers get the item.
+
+Releasing a batch also offers its item to the destination again, whether the item's record
+there says sent (poster was killed mid-group and the restart sent the rest) or uncertain (an
+answer was lost), so the released numbers are sent on the next pass and nobody else is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+from support.daemon import Feeds
+from support.decisiontelecom import Clock, fake_gateway
+from support.wait import wait_for
+
+from poster.cli import EXIT_ENVIRONMENT, EXIT_OK, main
+from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
+from poster.destinations.gateway.destination import GROUP, close_ledgers, item_ref
+from poster.ops import inbox
+from poster.store import Store
+from poster.store.ledger import SENT
+from poster.store.place import DAEMON
+from poster.store.recipientledger import OpenBatch, RecipientLedger, ledger_path
+
+KEY = "dt-release-key-never-shown-5151"
+PHONES = [f"38050{n:07d}" for n in range(GROUP + 50)]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDecisionTelecom]:
+    with fake_gateway(KEY, Clock()) as server:
+        server.gateway.balance = math.inf
+        yield server
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, fake: FakeDecisionTelecom, feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Path, Path, Feeds]:  # fmt: skip
+    """Write feeds.toml posting feed "city" to the fake's ``PHONES``."""
+    monkeypatch.setenv("POSTER_SUBS_TOKEN", KEY)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    (tmp_path / "subscribers.txt").write_text("".join(f"+{p}\n" for p in PHONES))
+    feeds = Feeds(feed_server)
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        'templates = "templates"\n'
+        f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
+        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
+        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\nbacklog = "all"\n',
+        encoding="utf-8",
+    )
+    return config, tmp_path / "state", feeds
+
+
+def run_once(config: Path, state: Path) -> int:
+    code = main(["-c", str(config), "run", "--once", "--state-dir", str(state)])
+    close_ledgers()
+    return code
+
+
+def release(state: Path, batch: str) -> int:
+    return main(["recipients", "release", "subs", batch, "--state-dir", str(state)])
+
+
+def open_batch(state: Path) -> OpenBatch:
+    with RecipientLedger(ledger_path(state, "subs"), read_only=True) as book:
+        (batch,) = book.open_batches()
+    return batch
+
+
+def received(fake: FakeDecisionTelecom) -> Counter[str]:
+    return Counter(message.phone for message in fake.gateway.messages)
+
+
+def record_state(state: Path, key: str) -> str:
+    with Store(state, read_only=True) as store:
+        (record,) = [r for r in store.deliveries(feed="city") if r.key == key]
+    return record.state
+
+
+def assert_everyone_has_it(state: Path, key: str) -> None:
+    item = item_ref("city", key)
+    with RecipientLedger(ledger_path(state, "subs"), read_only=True) as book:
+        assert (book.outcome(item).accepted, book.outcome(item).uncertain) == (len(PHONES), 0)
+        assert book.plan(item, PHONES) == () and book.open_batches() == []
+
+
+def test_a_released_group_of_a_killed_run_is_sent_on_the_next_pass(
+    project: tuple[Path, Path, Feeds],
+    fake: FakeDecisionTelecom,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, state, feeds = project
+    (post,) = feeds.publish("city", 1)
+    held = GROUP + 10  # a request in the middle of the second group
+    fake.gateway.inject(*["slow:0"] * (held - 1), "slow:20")
+    command = [sys.executable, "-m", "poster", "-c", str(config), "run", "--once"]
+    child = subprocess.Popen([*command, "--state-dir", str(state)], stdout=subprocess.DEVNULL)
+    wait_for(lambda: len(fake.gateway.messages) >= held, "the held request", timeout=20)
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL
+    # The restart sends nobody (the first group went, the second is uncertain): the item is sent.
+    assert run_once(config, state) == EXIT_OK
+    assert record_state(state, post.guid) == SENT
+    batch = open_batch(state)
+    assert (batch.item, batch.size, batch.state) == (item_ref("city", post.guid), 50, "uncertain")
+    capsys.readouterr()
+
+    assert release(state, batch.batch_id) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"released batch {batch.batch_id} of item {post.guid!r}" in out
+    assert "it was sent" in out and "next pass of feed 'city' sends it" in out
+    assert run_once(config, state) == EXIT_OK
+
+    got = received(fake)
+    assert set(got) == set(PHONES)
+    assert all(got[phone] == 1 for phone in PHONES[:GROUP])
+    assert_everyone_has_it(state, post.guid)
+    assert record_state(state, post.guid) == SENT
+
+
+def test_a_released_lost_answer_is_sent_without_a_retry(
+    project: tuple[Path, Path, Feeds],
+    fake: FakeDecisionTelecom,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, state, feeds = project
+    fake.gateway.inject("drop")  # the gateway takes the first message; its answer is lost
+    (post,) = feeds.publish("city", 1)
+    run_once(config, state)
+    batch = open_batch(state)
+    assert record_state(state, post.guid) == "uncertain"
+    capsys.readouterr()
+
+    assert release(state, batch.batch_id) == EXIT_OK
+    assert "it was uncertain" in capsys.readouterr().out
+    assert run_once(config, state) == EXIT_OK
+
+    # The operator released a number that had it, so that one number gets it twice.
+    assert sorted(received(fake).values()) == [1] * (len(PHONES) - 1) + [2]
+    assert_everyone_has_it(state, post.guid)
+    assert record_state(state, post.guid) == SENT
+
+
+def test_a_release_while_the_daemon_holds_the_state_is_queued_for_it(
+    project: tuple[Path, Path, Feeds],
+    fake: FakeDecisionTelecom,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, state, feeds = project
+    fake.gateway.inject("drop")
+    (post,) = feeds.publish("city", 1)
+    run_once(config, state)
+    batch = open_batch(state)
+    capsys.readouterr()
+    with Store(state, role=DAEMON) as daemon:
+        assert release(state, batch.batch_id) == EXIT_OK
+        assert "queued for the running daemon: reopen city/" in capsys.readouterr().out
+        assert daemon.is_known("city", post.guid)
+        (line,) = inbox.drain(state, daemon)
+        assert "released (it was uncertain)" in line
+        assert not daemon.is_known("city", post.guid)
+    assert run_once(config, state) == EXIT_OK
+    assert_everyone_has_it(state, post.guid)
+
+
+def test_a_release_while_a_run_holds_the_state_changes_nothing(
+    project: tuple[Path, Path, Feeds],
+    fake: FakeDecisionTelecom,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, state, feeds = project
+    fake.gateway.inject("drop")
+    (post,) = feeds.publish("city", 1)
+    run_once(config, state)
+    batch = open_batch(state)
+    monkeypatch.setattr(inbox, "LOCK_WAIT", 0.0)
+    with Store(state):
+        assert release(state, batch.batch_id) == EXIT_ENVIRONMENT
+    assert "is locked" in capsys.readouterr().err
+    assert open_batch(state) == batch
+    assert record_state(state, post.guid) == "uncertain"
