@@ -343,6 +343,26 @@ def test_numbers_refused_for_low_balance_mid_batch_get_the_item_after_a_top_up(
     assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}
 
 
+def test_a_number_queued_without_an_id_before_the_balance_ran_out_is_not_sent_again(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first number is queued but the answer gives no message id; the others are refused
+    # for low balance, which stops the destination.
+    project.fake.account.balance = max(Decimal(price) for price, _ in RATES["ua"].values())
+    project.fake.inject("no-id")
+    project.publish(1)
+    project.run()
+    assert "low balance" in caplog.text and "status=deferred" in caplog.text
+    assert inboxes(project.fake) == {UA1: ["Story 1"]}
+    ledger = project.ledger()
+    (batch,) = ledger.open_batches()
+    assert (batch.size, batch.state) == (1, "uncertain") and "low balance" in batch.why
+    assert set(ledger.plan(item_ref("news", "story-1"), [UA1, DE, RU])) == {DE, RU}
+    project.fake.account.balance = Decimal("10")
+    project.run()
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}
+
+
 def callback_line(project: Project, capsys: pytest.CaptureFixture[str]) -> str:
     """Return the callback URL line ``poster account`` prints for the destination."""
     config, state = project.root / "feeds.toml", project.root / "state"

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from poster.config import values as v
 from poster.config.feedkeys import Key
+from poster.errors import DestinationFatal
 from poster.frozen import frozen
 from poster.store.recipientledger import StatusUpdate
 
@@ -24,6 +25,7 @@ __all__ = [
     "GatewayMessage",
     "GatewaySettings",
     "StatusUpdate",
+    "StoppedPartway",
     "gateway_keys",
     "gateway_settings",
 ]
@@ -72,6 +74,18 @@ class BatchOutcome:
     """Phones the gateway refused without sending (an empty balance): planned again later."""
     retry_after: float | None = None
     """Seconds the gateway wants before the released phones are tried again, if it says."""
+
+
+class StoppedPartway(DestinationFatal):
+    """The gateway stopped the destination part way through a request that may have sent some.
+
+    ``outcome`` says what became of each phone: the released were not sent, and phones named
+    nowhere in it may have been, so they stay uncertain.
+    """
+
+    def __init__(self, message: str, outcome: BatchOutcome, status_message: str = "") -> None:
+        self.outcome = outcome
+        super().__init__(message, None, status_message)
 
 
 class Adapter(Protocol):

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
-from poster.destinations.gateway import Adapter, BatchOutcome, GatewayMessage, GatewaySettings
+from poster.destinations.gateway import (
+    Adapter,
+    BatchOutcome,
+    GatewayMessage,
+    GatewaySettings,
+    StoppedPartway,
+)
 from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
@@ -110,10 +116,15 @@ class Answers:
         with self._lock:
             self.released.extend(phones)
 
-    def lose(self, error: DeliveryUncertain) -> None:
-        """Note a request whose answer was lost: its recipients stay unnamed, so uncertain."""
+    def lose(self, error: DeliveryUncertain | StoppedPartway) -> None:
+        """Note a request whose answer was lost or cut short: its unnamed ones stay uncertain."""
         with self._lock:
-            self.why = self.why or f"the answer was lost: {error}"
+            lost = (
+                "the answer was lost"
+                if isinstance(error, DeliveryUncertain)
+                else "the gateway stopped part way"
+            )
+            self.why = self.why or f"{lost}: {error}"
 
 
 @dataclass
@@ -362,6 +373,14 @@ class GatewayDestination:
             answers.add(BatchOutcome(rejected=dict.fromkeys(phones, str(exc))))
             with self._lock:
                 tally.stop = tally.stop or exc
+            return
+        except StoppedPartway as exc:
+            # Part of the request may have gone out: the numbers the answer left open stay
+            # uncertain, and only those it says were not sent are handed back.
+            answers.add(exc.outcome)
+            answers.lose(exc)
+            with self._lock:
+                tally.stop = exc
             return
         except (RetryLater, DestinationFatal) as exc:
             # Nothing went out: hand the recipients back so the next pass plans them again.

@@ -6,9 +6,10 @@ bulk API and names no rate limit. A number "blacklisted" by the gateway is opted
 balance runs out part way through a batch, the numbers already queued are recorded and those
 refused for "low balance", and those of the batch's calls not made, are handed back (released):
 they were not sent, so a later pass plans them again; the next batch then stops the destination
-with ``DestinationFatal``. A number refused as a "repeat detected" was not sent either: it is
-handed back to be tried after the document's minute, and the third such refusal of one item to
-one number is final (counted in memory, so a restart counts afresh).
+(``StoppedPartway``, a ``DestinationFatal``), whose numbers left open by the answer (queued
+without a message id, or not named) stay uncertain. A number refused as a "repeat detected" was
+not sent either: it is handed back to be tried after the document's minute, and the third such
+refusal of one item to one number is final (counted in memory, so a restart counts afresh).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from poster.destinations.gateway import BatchOutcome, GatewayMessage, StatusUpdate
+from poster.destinations.gateway import BatchOutcome, GatewayMessage, StatusUpdate, StoppedPartway
 from poster.destinations.inteltele import wire
 from poster.destinations.inteltele.api import BATCH_NUMBERS, SEND, IntelTeleClient
 from poster.destinations.inteltele.countries import country_of
@@ -38,7 +39,6 @@ from poster.errors import (
     CallbackError,
     DeliveryError,
     DeliveryUncertain,
-    DestinationFatal,
 )
 from poster.frozen import frozen
 from poster.store.recipientstate import DELIVERED as LEDGER_DELIVERED
@@ -140,20 +140,21 @@ class IntelTeleAdapter:
                 # The calls not made sent nothing either.
                 outcome.refused.update(given.get(p, p) for c in calls[index + 1 :] for p in c.to)
                 break
-        if outcome.fatal is not None and not outcome.accepted:
-            raise DestinationFatal(
-                f"{self.client.name} stopped: {outcome.fatal.status}; {outcome.fatal.hint}",
-                None,
-                outcome.fatal.status,
-            )
         wait = self._hold_repeats(message, outcome)
-        return BatchOutcome(
+        found = BatchOutcome(
             outcome.accepted,
             outcome.rejected,
             frozenset(outcome.opted_out),
             frozenset(outcome.refused),
             wait,
         )
+        if outcome.fatal is not None and not outcome.accepted:
+            # Numbers queued without a message id, or missing from the answer, may have gone
+            # out: the outcome leaves them uncertain and hands back only the refused ones.
+            fatal = outcome.fatal
+            text = f"{self.client.name} stopped: {fatal.status}; {fatal.hint}"
+            raise StoppedPartway(text, found, fatal.status)
+        return found
 
     def _hold_repeats(self, message: GatewayMessage, outcome: _Outcome) -> float | None:
         """Hand back the numbers refused as a repeat, until their third refusal; return the wait."""

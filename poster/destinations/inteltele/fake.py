@@ -109,7 +109,10 @@ class FakeInteltele:
         return phones_of(self.gateway.deliveries).get(phone, [])
 
     def inject(self, *faults: str) -> None:
-        """Queue faults ("drop", "http500", "slow:S") for the next API calls, one each."""
+        """Queue faults ("drop", "http500", "no-id", "slow:S") for the next API calls, one each.
+
+        "no-id" answers the call without the message ids of the numbers it queued.
+        """
         self.gateway.inject(*faults)
 
     def deliver_reports(self) -> int:

@@ -43,7 +43,7 @@ RATES: Mapping[str, Mapping[str, tuple[str, int]]] = {
     "ua": {"": ("0.150000", 1)},
     "de": {"": ("0.300000", 0)},
 }
-FAULTS = ("drop", "http500", "slow:<seconds>")
+FAULTS = ("drop", "http500", "no-id", "slow:<seconds>")
 REPEAT_SECONDS = 60.0
 BRUTEFORCE_LOGINS, BRUTEFORCE_SECONDS = 5, 300.0
 TIME_FORMATS = {"datetime": "%Y-%m-%d %H:%M:%S", "date": "%Y-%m-%d", "time": "%H:%M:%S"}
@@ -122,7 +122,7 @@ class Gateway:
         """Queue faults for the next API calls, one each; raise ValueError on an unknown one."""
         for fault in faults:
             name, _, seconds = fault.partition(":")
-            if not (fault in ("drop", "http500") or (name == "slow" and _is_seconds(seconds))):
+            if not (fault in FAULTS[:3] or (name == "slow" and _is_seconds(seconds))):
                 raise ValueError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
         with self._lock:
             self._faults.extend(faults)
@@ -136,6 +136,8 @@ class Gateway:
             reply = self._call(endpoint, params, ip)
         if fault == "drop":
             return Reply(None)
+        if fault == "no-id":
+            reply = Reply(_without_ids(reply.body), reply.http_status, reply.retry_after)
         return Reply(reply.body, reply.http_status, reply.retry_after, _seconds(fault))
 
     def due_reports(self) -> list[dict[str, str]]:
@@ -309,6 +311,13 @@ def _error_body(endpoint: str, error: str) -> Any:
     if error.startswith("wrong"):
         return {"message": "Invalid auth", "error": True}
     return {"status": error, "error": True}
+
+
+def _without_ids(body: Any) -> Any:
+    """Return an ``im/send`` answer whose queued numbers lack their ``message_id`` (a fault)."""
+    if not isinstance(body, dict) or not isinstance(body.get("reply"), list):
+        return body
+    return {"reply": [{k: v for k, v in one.items() if k != "message_id"} for one in body["reply"]]}
 
 
 def _is_seconds(text: str) -> bool:
