@@ -26,6 +26,10 @@ from poster.recipients.phones import normalise
         ("+7 912 345 67 89", "79123456789"),
         ("[+375] 29.123.45.67", "375291234567"),
         ("+882 1234 5678", "88212345678"),
+        ("+44 (0)20 7946 0958", "442079460958"),
+        ("0044(0)2079460958", "442079460958"),
+        ("+49 ( 0 ) 30-1234567", "49301234567"),
+        ("+375 (29) 101-01-01", "375291010101"),
     ],
     ids=[
         "plus",
@@ -37,6 +41,10 @@ from poster.recipients.phones import normalise
         "ru",
         "dots",
         "global",
+        "uk-trunk-zero",
+        "double-zero-trunk",
+        "de-trunk-spaced",
+        "area-code-not-trunk",
     ],
 )
 def test_normalise_keeps_the_digits_with_the_country_code(written: str, digits: str) -> None:
@@ -53,6 +61,7 @@ def test_normalise_keeps_the_digits_with_the_country_code(written: str, digits: 
         ("375+291234567", r"holds '\+'"),
         ("+2921234567", "does not start with a country code"),
         ("+8001234567", "does not start with a country code"),
+        ("020 (0)7946 0958", "starts with 0"),
         ("+٣٧٥٢٩١٢٣٤٥٦٧", "holds '٣'"),
     ],
     ids=[
@@ -63,6 +72,7 @@ def test_normalise_keeps_the_digits_with_the_country_code(written: str, digits: 
         "inner-plus",
         "no-code-29x",
         "freephone",
+        "national-trunk",
         "arabic",
     ],
 )
@@ -104,6 +114,16 @@ def test_a_repeated_number_is_kept_once_with_a_warning_naming_both_lines(
     assert recipients.phones == ("375291234567", "442079460958")
     assert recipients.duplicates == ("subs.txt:3: 375291234567 repeats line 1",)
     assert "subs.txt:3: 375291234567 repeats line 1" in caplog.text
+
+
+def test_a_trunk_zero_after_the_country_code_is_the_same_number(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        recipients = parse_recipients("+44 (0)20 7946 0958\n+44 20 7946 0958\n", "subs.txt")
+    assert recipients.phones == ("442079460958",)
+    assert recipients.duplicates == ("subs.txt:2: 442079460958 repeats line 1",)
+    assert "subs.txt:2: 442079460958 repeats line 1" in caplog.text
 
 
 def test_the_version_follows_the_numbers_and_their_order() -> None:

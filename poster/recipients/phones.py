@@ -21,11 +21,22 @@ _CODES = (
 )
 """ITU-T E.164 country codes in use (geographic ones, and 870/881-883 for global services)."""
 _COUNTRY_CODES = frozenset(_CODES.split())
+_TRUNK = re.compile(r"\s*(?:\+|00)[\s.-]*(\d{1,3})[\s.-]*(\(\s*0\s*\))")
+"""A trunk "(0)" right after the country code, as in "+44 (0)20 7946 0958"."""
+
+
+def _without_trunk(written: str) -> str:
+    """Drop a parenthesised 0 written right after an international number's country code."""
+    # "+44 (0)20" says "dial 0 only from within the country": the number is +44 20.
+    found = _TRUNK.match(written)
+    if found is None or found.group(1) not in _COUNTRY_CODES:
+        return written
+    return written[: found.start(2)] + written[found.end(2) :]
 
 
 def normalise(written: str) -> str:
     """Return the number's digits with its country code, raising ``ValueError`` naming the fault."""
-    text = _SEPARATORS.sub("", written)
+    text = _SEPARATORS.sub("", _without_trunk(written))
     if text.startswith("+"):
         text = text[1:]
     elif text.startswith("00"):
