@@ -8,15 +8,22 @@ journal with the same files, torn-line rules and compaction as the main state
 
 A batch whose answer was lost, or whose process died between intent and result, is
 uncertain: ``plan`` never offers its recipients again until an operator releases it.
+
+A ledger is shared by every thread of the process that reads or writes it (a send, status
+callbacks, a poll, the destination objects a reload opens): each method takes the ledger's own
+lock, so events are applied and journaled one at a time whatever their callers lock.
 """
 
 from __future__ import annotations
 
 import heapq
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import wraps
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from poster.errors import StateError, UsageError
 from poster.frozen import frozen
@@ -57,6 +64,23 @@ def _located(ref: str | tuple[str, str]) -> str | list[str]:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(
+    method: Callable[Concatenate[RecipientLedger, _P], _R],
+) -> Callable[Concatenate[RecipientLedger, _P], _R]:
+    """Run ``method`` holding the ledger's lock, so no other thread reads or writes meanwhile."""
+
+    @wraps(method)
+    def run(self: RecipientLedger, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 @frozen
@@ -172,6 +196,7 @@ class RecipientLedger:
         role: str = ONE_SHOT,
     ) -> None:
         self._clock = clock
+        self._lock = threading.RLock()
         self._storage = LedgerStorage(
             path,
             status_days=status_days,
@@ -185,6 +210,7 @@ class RecipientLedger:
         if not read_only:
             self._settle_pending()
 
+    @_locked
     def close(self) -> None:
         """Close the journal and release the lock."""
         self._storage.close()
@@ -200,6 +226,7 @@ class RecipientLedger:
         """Return the journaled storage, for its files and counters."""
         return self._storage
 
+    @_locked
     def plan(self, item: str, recipients: Sequence[str]) -> tuple[str, ...]:
         """Return who still needs ``item``: not answered, not open, not opted out, not newer."""
         self._note_seen(item, recipients)
@@ -221,6 +248,7 @@ class RecipientLedger:
             chosen.append(phone)
         return tuple(chosen)
 
+    @_locked
     def record_intent(self, item: str, recipients: Sequence[str], batch_id: str = "") -> str:
         """Record, before the request, that ``recipients`` are about to get ``item``."""
         import uuid  # here: it loads platform, which reading the ledger for a status never needs
@@ -238,6 +266,7 @@ class RecipientLedger:
         self._storage.record(event | {"phones": list(recipients)})
         return batch_id
 
+    @_locked
     def record_result(
         self,
         batch_id: str,
@@ -264,11 +293,13 @@ class RecipientLedger:
             event["why"] = why
         self._storage.record(event)
 
+    @_locked
     def record_uncertain(self, batch_id: str, why: str) -> None:
         """Record that the answer to ``batch_id`` was lost: its recipients wait for an operator."""
         self._open_batch(batch_id)
         self._storage.record({"e": "uncertain", "t": self._now(), "batch": batch_id, "why": why})
 
+    @_locked
     def release(self, batch_id: str) -> None:
         """Let an uncertain batch's recipients be planned again (an operator's retry)."""
         batch = self._open_batch(batch_id)
@@ -276,10 +307,12 @@ class RecipientLedger:
             raise UsageError(f"batch {batch_id} is still waiting for its answer, not uncertain")
         self._storage.record({"e": "release", "t": self._now(), "batch": batch_id})
 
+    @_locked
     def suppress(self, phone: str, reason: str) -> None:
         """Keep ``phone`` out of every later plan (an opt-out or a blacklist)."""
         self._storage.record({"e": "suppress", "t": self._now(), "phone": phone, "reason": reason})
 
+    @_locked
     def record_statuses(self, updates: Iterable[StatusUpdate]) -> int:
         """Record delivery statuses in one write; return how many named a known message."""
         rows, suppressed = [], []
@@ -298,6 +331,7 @@ class RecipientLedger:
             self.suppress(phone, reason or "opted out")
         return len(rows)
 
+    @_locked
     def partition(
         self, updates: Iterable[StatusUpdate]
     ) -> tuple[list[StatusUpdate], list[StatusUpdate]]:
@@ -309,10 +343,12 @@ class RecipientLedger:
             (unknown if found is None else known).append(update)
         return known, unknown
 
+    @_locked
     def record_status(self, ref: str | tuple[str, str], status: str, reason: str = "") -> bool:
         """Record one delivery status; return whether it named a known message."""
         return self.record_statuses([StatusUpdate(ref, status, reason)]) == 1
 
+    @_locked
     def outcome(self, item: str) -> ItemOutcome:
         """Count how ``item``'s recipients stand."""
         st = self._state.items.get(item)
@@ -334,6 +370,7 @@ class RecipientLedger:
             _unknown(st),
         )
 
+    @_locked
     def unsettled(self, limit: int) -> list[str]:
         """Return up to ``limit`` message ids, oldest first, with no final or unknown status yet."""
         state, found = self._state, []
@@ -349,20 +386,24 @@ class RecipientLedger:
                     return found
         return found
 
+    @_locked
     def recent_items(self, limit: int) -> list[str]:
         """Return up to ``limit`` items, the most recently first seen first."""
         items = self._state.items
         return heapq.nlargest(limit, items, key=lambda key: (items[key].seen, items[key].serial))
 
+    @_locked
     def optout_count(self) -> int:
         """Count the suppressed numbers."""
         return len(self._state.optout)
 
+    @_locked
     def opted_out(self) -> list[OptOut]:
         """List the suppressed numbers, oldest first."""
         phones, rows = self._state.phones, sorted(self._state.optout.items(), key=lambda r: r[1][1])
         return [OptOut(phones[i], why, datetime.fromtimestamp(at, UTC)) for i, (why, at) in rows]
 
+    @_locked
     def open_batches(self) -> list[OpenBatch]:
         """List batches whose answer is not in, uncertain ones included."""
         return [

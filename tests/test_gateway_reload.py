@@ -1,0 +1,84 @@
+"""A reload opens new gateway destinations on the recipient ledger the old ones still write.
+
+The lane thread finishes its send on the old destination while callbacks and polls reach the
+new one: the ledger keeps their writes apart itself, whatever lock each destination holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from poster.destinations.decisiontelecom.kind import KIND
+from poster.destinations.gateway import BatchOutcome, GatewayMessage
+from poster.destinations.gateway.destination import GatewayDestination, item_ref
+from poster.recipients import parse_recipients
+from poster.store.recipientledger import RecipientLedger, StatusUpdate
+from poster.store.recipientstate import DELIVERED
+
+PHONES = tuple(f"37529{n:07d}" for n in range(1000))
+MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
+
+
+class Accepting:
+    """A gateway that accepts every number at once, four requests at a time."""
+
+    batch_size = 1
+    concurrency = 4
+
+    def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
+        return BatchOutcome(accepted={phone: f"id-{phone}" for phone in phones})
+
+    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
+        return []
+
+    def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
+        return []
+
+    def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
+        return []
+
+    def account(self) -> Mapping[str, str]:
+        return {}
+
+    def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
+        return None
+
+
+def opened(ledger: RecipientLedger) -> GatewayDestination:
+    """Return a destination on ``ledger``, as each (re)load opens one."""
+    numbers = parse_recipients("\n".join(PHONES), "subscribers.txt")
+    return GatewayDestination(
+        "subs", KIND, Accepting(), lambda: numbers, lambda: ledger, group_size=25
+    )
+
+
+def test_callbacks_on_the_reloaded_destination_during_a_send_leave_a_sound_ledger(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.json"
+    ledger = RecipientLedger(path)
+    old, new = opened(ledger), opened(ledger)
+    done = threading.Event()
+
+    def callbacks() -> None:
+        count = 0
+        while not done.is_set():
+            new.record([StatusUpdate(f"id-{PHONES[count % len(PHONES)]}", DELIVERED)])
+            count += 1
+
+    thread = threading.Thread(target=callbacks)
+    thread.start()
+    try:
+        old.send(MESSAGE)
+    finally:
+        done.set()
+        thread.join()
+    ledger.close()
+    with RecipientLedger(path) as reopened:
+        outcome = reopened.outcome(item_ref("news", "k1"))
+        assert (outcome.accepted, outcome.pending, outcome.uncertain) == (len(PHONES), 0, 0)
+        assert reopened.plan(item_ref("news", "k1"), PHONES) == ()
+        assert reopened.open_batches() == []
