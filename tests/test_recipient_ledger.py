@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_answered_recipients_are_not_planned_again_and_survive_a_reopen(
 
 def test_a_crash_after_intent_leaves_exactly_that_batch_uncertain(path: Path, clock: Clock) -> None:
     ledger = open_ledger(path, clock)
+    ledger.plan("a", PHONES)  # a send plans every number first
     done = ledger.record_intent("a", PHONES[:3])
     ledger.record_result(done, PHONES[:3])
     ledger.record_intent("a", PHONES[3:6])
@@ -70,6 +72,7 @@ def test_a_partial_result_frees_the_unreached_and_keeps_only_the_lost_uncertain(
     path: Path, clock: Clock
 ) -> None:
     with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
         group = ledger.record_intent("a", PHONES[:6])
         ledger.record_result(
             group, PHONES[:2], {PHONES[2]: "no Viber"}, released=PHONES[4:6],
@@ -89,6 +92,7 @@ def test_a_lost_answer_is_never_resent_until_an_operator_releases_it(
     path: Path, clock: Clock
 ) -> None:
     with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
         first = ledger.record_intent("a", PHONES[:2])
         ledger.record_uncertain(first, "read timeout")
         second = ledger.record_intent("a", PHONES[2:4])
@@ -116,6 +120,7 @@ def test_a_torn_final_line_is_dropped_and_its_batch_was_never_sent(
     path: Path, clock: Clock
 ) -> None:
     with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
         batch = ledger.record_intent("a", PHONES[:2])
         ledger.record_result(batch, PHONES[:2])
     journal = StateFiles(path).journal
@@ -135,6 +140,39 @@ def test_recipients_added_after_an_item_get_only_newer_items(path: Path, clock: 
         assert ledger.plan("new", PHONES[:3]) == PHONES[:3]
     with open_ledger(path, clock) as ledger:
         assert ledger.plan("old", PHONES[:3]) == PHONES[:2]
+
+
+def test_a_clock_stepping_back_holds_no_recipient_back_from_a_later_item(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("ahead", PHONES[:2]) == PHONES[:2]
+        clock.now -= DAY - 300  # the clock ran a day ahead, and is set right
+        assert ledger.plan("later", PHONES[:3]) == PHONES[:3]
+        assert ledger.plan("ahead", PHONES[:3]) == PHONES[:2]
+        ledger.storage.compact()
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("later", PHONES[:3]) == PHONES[:3]
+        assert ledger.plan("ahead", PHONES[:3]) == PHONES[:2]
+
+
+def test_a_ledger_without_orders_plans_its_numbers_for_every_item_but_not_again(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES[:2])
+        ledger.record_result(ledger.record_intent("a", PHONES[:1]), PHONES[:1])
+        clock.now += 60
+        ledger.plan("b", PHONES[:3])
+        ledger.storage.compact()
+    snapshot = json.loads(path.read_bytes())
+    del snapshot["tables"]["ledger"]["1"]["orders"]  # as an earlier release wrote it
+    path.write_text(json.dumps(snapshot))
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES[:3]) == PHONES[1:3]
+        assert ledger.plan("b", PHONES[:3]) == PHONES[:3]
+        assert ledger.plan("c", PHONES[:4]) == PHONES[:4]
+        assert ledger.plan("b", PHONES[:4]) == PHONES[:3]
 
 
 def test_items_past_retention_are_forgotten_and_the_rest_kept(path: Path, clock: Clock) -> None:
@@ -240,6 +278,7 @@ def test_a_read_only_ledger_plans_without_writing(path: Path, clock: Clock) -> N
 
 def test_compaction_keeps_every_answer_and_open_batch(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
         ledger.record_result(ledger.record_intent("a", PHONES[:3]), PHONES[:2], {PHONES[2]: "x"})
         ledger.record_uncertain(ledger.record_intent("a", PHONES[3:5]), "timeout")
         ledger.storage.compact()

@@ -240,7 +240,7 @@ class RecipientLedger:
             if (
                 index in busy
                 or index in state.optout
-                or state.added[index] > st.seen
+                or state.newer(index, st)
                 or has_bit(accepted, index)
                 or has_bit(rejected, index)
             ):

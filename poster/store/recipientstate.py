@@ -2,7 +2,9 @@
 
 Recipients are numbered in the order first seen; each item keeps one bitmap per mark
 (accepted, rejected, delivered, read, failed, unknown), so an item sent to 10,000 numbers costs
-a few kilobytes whatever the history. Batches are kept only while open (pending or uncertain), and
+a few kilobytes whatever the history. Which items a recipient came too late for is told by the
+order events were recorded in (item serials), never by comparing wall-clock times, which a
+clock stepping back would turn around. Batches are kept only while open (pending or uncertain), and
 message ids only for ``status_days``, the longest a gateway's status can still arrive.
 The state changes only through ``apply(event)``, the same for a live write and a replay.
 """
@@ -84,6 +86,9 @@ class LedgerState:
     phones: list[str] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
     added: array[float] = field(default_factory=lambda: array("d"))
+    order: array[int] = field(default_factory=lambda: array("q"))
+    """Per recipient, the serial the next new item was to get when it was first noted: it is
+    newer than every item whose serial is lower."""
     optout: dict[int, tuple[str, float]] = field(default_factory=dict)
     items: dict[str, ItemState] = field(default_factory=dict)
     serials: dict[int, str] = field(default_factory=dict)
@@ -98,7 +103,12 @@ class LedgerState:
             found = self.index[phone] = len(self.phones)
             self.phones.append(phone)
             self.added.append(at)
+            self.order.append(self.next_serial)
         return found
+
+    def newer(self, index: int, item: ItemState) -> bool:
+        """Tell whether recipient ``index`` was first noted after ``item`` was first seen."""
+        return self.order[index] > item.serial
 
     def item(self, key: str, at: float) -> ItemState:
         """Return the state of ``key``, first seen ``at`` when new."""
@@ -121,10 +131,11 @@ class LedgerState:
 
     def _on_seen(self, event: Event) -> None:
         at = event["t"]
-        if event.get("item") is not None:
-            self.item(event["item"], at)
+        # The recipients first: noted with a new item, they are not newer than it.
         for phone in event["phones"]:
             self.phone_index(phone, at)
+        if event.get("item") is not None:
+            self.item(event["item"], at)
 
     def _on_intent(self, event: Event) -> None:
         at = event["t"]
@@ -217,6 +228,7 @@ class LedgerState:
         optout = self.optout
         return {
             "phones": [[p, self.added[i], *optout.get(i, ())] for i, p in enumerate(self.phones)],
+            "orders": self.order.tolist(),
             "items": {key: _export_item(state) for key, state in self.items.items()},
             "batches": {bid: _export_batch(b) for bid, b in self.batches.items()},
             "messages": {str(day): _export_ids(ids) for day, ids in self.messages.items()},
@@ -225,12 +237,20 @@ class LedgerState:
 
     @classmethod
     def restore(cls, doc: Event, status_days: float) -> LedgerState:
-        """Rebuild the state from what ``export`` returned."""
+        """Rebuild the state from what ``export`` returned.
+
+        A ledger written before recipients had an order holds only wall-clock times, which a
+        clock stepping back may have turned around: its recipients are read as noted before
+        every item, so none is held back from an item by a doubtful time (an item's marks
+        still keep whoever got it from getting it again).
+        """
         state = cls(status_days, next_serial=doc.get("next_serial", 0))
         for phone, added, *optout in doc.get("phones", ()):
             index = state.phone_index(phone, added)
             if optout:
                 state.optout[index] = (optout[0], optout[1])
+        orders = doc.get("orders")
+        state.order = array("q", orders if orders is not None else bytes(8 * len(state.phones)))
         for key, item in doc.get("items", {}).items():
             state.items[key] = _restore_item(item)
             state.serials[item["serial"]] = key
