@@ -64,7 +64,7 @@ def open_destinations(
     opened: dict[str, Destination] = {}
     for spec in config.destinations if specs is None else specs:
         token = (tokens or {}).get(spec.name)
-        where = Opening(str(config.path), state_dir, http, store, token)
+        where = Opening(str(config.path), state_dir, http, store, token, config.daemon.retention)
         opened[spec.name] = kind(spec.kind).open(spec, where)
     return opened
 

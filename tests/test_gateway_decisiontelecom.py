@@ -11,9 +11,11 @@ from feedserver import FeedServer
 from support.daemon import Feeds
 from support.decisiontelecom import Clock, fake_gateway
 
+from poster.app import build
 from poster.cli import EXIT_OK, main
+from poster.config import load_config
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.gateway.destination import close_ledgers, item_ref
+from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
 from poster.store.recipientledger import RecipientLedger, ledger_path
 
 KEY = "dt-access-key-never-shown-4242"
@@ -191,6 +193,21 @@ def test_max_per_day_holds_the_rest_back_in_order(project, fake) -> None:  # typ
     run_once(config, state)
     run_once(config, state)
     assert sorted(m.phone for m in fake.gateway.messages) == PHONES[:20]
+
+
+@pytest.mark.parametrize(
+    ("retention", "days"), [("200d", 200.0), ("30d", 90.0)], ids=["longer", "at-least-90-days"]
+)
+def test_the_ledger_keeps_idle_items_as_long_as_the_state_keeps_records(  # type: ignore[no-untyped-def]
+    project, retention, days
+) -> None:
+    config, state, _ = project
+    config.write_text(config.read_text() + f'[daemon]\nretention = "{retention}"\n')
+    with build(load_config(config), state) as app:
+        subs = app.destinations["subs"]
+        assert isinstance(subs, GatewayDestination)
+        assert subs.ledger.retention_days == days
+    close_ledgers()
 
 
 @pytest.mark.parametrize(

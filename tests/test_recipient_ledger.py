@@ -187,7 +187,59 @@ def test_items_past_retention_are_forgotten_and_the_rest_kept(path: Path, clock:
         assert ledger.outcome("old").accepted == 0
         assert ledger.outcome("recent").accepted == 2
         ledger.storage.compact()
-    assert b'"old"' not in path.read_bytes()
+    kept = json.loads(path.read_bytes())["tables"]["ledger"]["1"]
+    assert (list(kept["items"]), list(kept["done"])) == (["recent"], ["old"])
+
+
+def test_an_item_forgotten_past_retention_is_planned_to_nobody_again(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
+        ledger.record_result(ledger.record_intent("a", PHONES[:2]), PHONES[:2])
+    clock.now += 91 * DAY
+    with open_ledger(path, clock) as ledger:
+        assert ledger.forgotten("a")
+        assert ledger.plan("a", PHONES) == ()
+        ledger.storage.compact()
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == ()
+        assert ledger.plan("b", PHONES) == PHONES
+
+
+def test_an_item_with_an_open_batch_is_kept_past_retention_until_it_is_released(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES[:3]) == PHONES[:3]
+        ledger.record_result(ledger.record_intent("a", PHONES[:1]), PHONES[:1], {PHONES[0]: "m1"})
+        ledger.record_uncertain(ledger.record_intent("a", PHONES[1:2]), "answer lost")
+    clock.now += 91 * DAY
+    with open_ledger(path, clock) as ledger:
+        [batch] = ledger.open_batches()
+        assert (ledger.outcome("a").accepted, ledger.outcome("a").uncertain) == (1, 1)
+        assert ledger.plan("a", PHONES[:3]) == PHONES[2:3]
+        ledger.release(batch.batch_id)
+        assert ledger.plan("a", PHONES[:3]) == PHONES[1:3]
+    clock.now += 91 * DAY
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES[:3]) == ()
+
+
+def test_an_item_still_being_sent_or_kept_longer_is_not_forgotten(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("backlog", PHONES)
+        ledger.plan("kept", PHONES)
+        ledger.record_result(ledger.record_intent("kept", PHONES[:1]), PHONES[:1])
+        clock.now += 80 * DAY  # max_per_day lets a few more go each day
+        ledger.record_result(ledger.record_intent("backlog", PHONES[:1]), PHONES[:1])
+    clock.now += 20 * DAY
+    with open_ledger(path, clock, retention_days=180) as ledger:
+        assert ledger.plan("backlog", PHONES) == PHONES[1:]
+        assert ledger.plan("kept", PHONES) == PHONES[1:]
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("backlog", PHONES) == PHONES[1:]
+        assert ledger.plan("kept", PHONES) == ()
 
 
 def test_opted_out_numbers_are_suppressed_persisted_and_listed(

@@ -6,6 +6,7 @@ other records of posting, so that a pass that posts nothing builds none of their
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,3 +28,5 @@ class Opening:
     state: Entries
     token: str | None = None
     """A token to use instead of the configured one (a sandbox's)."""
+    retention: timedelta = timedelta(days=90)
+    """How long the state keeps delivery records (``[daemon] retention``)."""

@@ -206,7 +206,7 @@ class RecipientLedger:
             role=role,
         )
         self._state = self._storage.state
-        self._state.prune(self._now(), retention_days)
+        self._state.prune(self._now(), self._storage.retention_days)
         if not read_only:
             self._settle_pending()
 
@@ -226,9 +226,24 @@ class RecipientLedger:
         """Return the journaled storage, for its files and counters."""
         return self._storage
 
+    @property
+    def retention_days(self) -> float:
+        """Return how long an item's recipients are kept once nothing was sent to it."""
+        return self._storage.retention_days
+
+    @retention_days.setter
+    def retention_days(self, days: float) -> None:
+        with self._lock:
+            self._storage.retention_days = days
+
     @_locked
     def plan(self, item: str, recipients: Sequence[str]) -> tuple[str, ...]:
-        """Return who still needs ``item``: not answered, not open, not opted out, not newer."""
+        """Return who still needs ``item``: not answered, not open, not opted out, not newer.
+
+        An item forgotten past retention is planned to nobody.
+        """
+        if item in self._state.done:
+            return ()
         self._note_seen(item, recipients)
         state, st = self._state, self._state.items[item]
         busy = set(state.open_members(item, PENDING))
@@ -391,6 +406,11 @@ class RecipientLedger:
         """Return up to ``limit`` items, the most recently first seen first."""
         items = self._state.items
         return heapq.nlargest(limit, items, key=lambda key: (items[key].seen, items[key].serial))
+
+    @_locked
+    def forgotten(self, item: str) -> bool:
+        """Tell whether ``item``'s recipients were dropped past retention (it is done)."""
+        return item in self._state.done
 
     @_locked
     def optout_count(self) -> int:

@@ -2,7 +2,9 @@
 
 Recipients are numbered in the order first seen; each item keeps one bitmap per mark
 (accepted, rejected, delivered, read, failed, unknown), so an item sent to 10,000 numbers costs
-a few kilobytes whatever the history. Which items a recipient came too late for is told by the
+a few kilobytes whatever the history. An item's bitmaps are dropped once nothing was sent to it
+for the retention and no batch of it is open; its name stays, marked done, so that it is never
+planned to anyone again. Which items a recipient came too late for is told by the
 order events were recorded in (item serials), never by comparing wall-clock times, which a
 clock stepping back would turn around. Batches are kept only while open (pending or uncertain), and
 message ids only for ``status_days``, the longest a gateway's status can still arrive.
@@ -57,6 +59,8 @@ class ItemState:
     seen: float
     marks: dict[str, bytearray] = field(default_factory=dict)
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    last: float = 0.0
+    """When a batch of the item was last recorded (0 before any)."""
 
     def mark(self, name: str, index: int, reason: str = "") -> bool:
         """Set ``name`` for recipient ``index``; count ``reason`` the first time only."""
@@ -95,6 +99,8 @@ class LedgerState:
     batches: dict[str, Batch] = field(default_factory=dict)
     messages: dict[int, dict[str, int]] = field(default_factory=dict)
     next_serial: int = 0
+    done: dict[str, float] = field(default_factory=dict)
+    """Items whose bitmaps were dropped past retention, and when: never planned again."""
 
     def phone_index(self, phone: str, at: float) -> int:
         """Return the number of ``phone``, numbering it as first seen ``at`` when new."""
@@ -139,7 +145,7 @@ class LedgerState:
 
     def _on_intent(self, event: Event) -> None:
         at = event["t"]
-        self.item(event["item"], at)
+        self.item(event["item"], at).last = at
         members = array("l", (self.phone_index(phone, at) for phone in event["phones"]))
         self.batches[event["batch"]] = Batch(event["item"], members, PENDING, "", at)
 
@@ -149,6 +155,7 @@ class LedgerState:
         if batch is None or state is None:
             return
         at, members = event["t"], set(batch.members)
+        state.last = max(state.last, at)
         messages = self.messages.setdefault(int(at // DAY), {})
         ids = event.get("ids", {})
         for phone in event["accepted"]:
@@ -213,12 +220,17 @@ class LedgerState:
         return state, index
 
     def prune(self, now: float, retention_days: float) -> None:
-        """Forget items first seen before retention, and message ids past ``status_days``."""
+        """Drop the bitmaps of items idle past retention, and message ids past ``status_days``.
+
+        An item with an open batch is kept until the batch is answered or released; a dropped
+        item is marked done, so that it is planned to nobody if it is ever offered again.
+        """
         oldest = now - retention_days * DAY
-        for key in [k for k, s in self.items.items() if s.seen < oldest]:
-            self.serials.pop(self.items.pop(key).serial, None)
-        for batch_id in [b for b, batch in self.batches.items() if batch.item not in self.items]:
-            del self.batches[batch_id]
+        busy = {batch.item for batch in self.batches.values()}
+        for key, state in list(self.items.items()):
+            if max(state.seen, state.last) < oldest and key not in busy:
+                self.serials.pop(self.items.pop(key).serial, None)
+                self.done[key] = now
         first_day = int((now - self.status_days * DAY) // DAY)
         for day in [d for d in self.messages if d < first_day]:
             del self.messages[day]
@@ -233,6 +245,7 @@ class LedgerState:
             "batches": {bid: _export_batch(b) for bid, b in self.batches.items()},
             "messages": {str(day): _export_ids(ids) for day, ids in self.messages.items()},
             "next_serial": self.next_serial,
+            "done": self.done,
         }
 
     @classmethod
@@ -259,17 +272,19 @@ class LedgerState:
         state.messages = {
             int(day): _restore_ids(*ids) for day, ids in doc.get("messages", {}).items()
         }
+        state.done = dict(doc.get("done", {}))
         return state
 
 
 def _export_item(state: ItemState) -> Event:
     marks = {name: base64.b64encode(bits).decode("ascii") for name, bits in state.marks.items()}
-    return {"serial": state.serial, "seen": state.seen, "marks": marks, "reasons": state.reasons}
+    doc = {"serial": state.serial, "seen": state.seen, "marks": marks, "reasons": state.reasons}
+    return doc | {"last": state.last}
 
 
 def _restore_item(doc: Event) -> ItemState:
     marks = {name: bytearray(base64.b64decode(bits)) for name, bits in doc["marks"].items()}
-    return ItemState(doc["serial"], doc["seen"], marks, doc["reasons"])
+    return ItemState(doc["serial"], doc["seen"], marks, doc["reasons"], doc.get("last", 0.0))
 
 
 def _export_ids(ids: dict[str, int]) -> list[str]:

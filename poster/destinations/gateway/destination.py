@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ RESULTS_MAX = 100
 """Recipients named one by one in a receipt; past this, the rest are only counted."""
 EARLY_MAX = 10_000
 """Statuses kept, at most, for messages whose group's answers are not recorded yet."""
+LEDGER_DAYS = 90.0
+"""The least time the recipient ledger keeps an item's recipients once nothing was sent to it."""
 
 
 def item_ref(feed: str, key: str) -> str:
@@ -196,6 +198,12 @@ class GatewayDestination:
         item = item_ref(message.feed, message.key)
         with self._lock:
             todo = self.ledger.plan(item, self._recipients().phones)
+            if not todo and self.ledger.forgotten(item):
+                log.warning(
+                    "event=gateway-item-forgotten destination=%s item=%r reason=its recipients "
+                    "were dropped from the ledger past retention; it is sent to nobody again",
+                    self._name, item,
+                )  # fmt: skip
         wanted = len(todo)
         todo = self._within_cap(todo)
         tally = Tally()
@@ -424,12 +432,21 @@ _LEDGERS: dict[Path, RecipientLedger] = {}
 _LEDGERS_LOCK = threading.Lock()
 
 
-def shared_ledger(path: Path) -> RecipientLedger:
-    """Return the one open ledger at ``path`` in this process, opening it on first use."""
+def ledger_days(retention: timedelta) -> float:
+    """Return the days the recipient ledger keeps an idle item: the state's retention, or more."""
+    return max(retention.total_seconds() / 86400, LEDGER_DAYS)
+
+
+def shared_ledger(path: Path, retention_days: float = LEDGER_DAYS) -> RecipientLedger:
+    """Return the one open ledger at ``path`` in this process, opening it on first use.
+
+    ``retention_days`` is the configuration's, the one a reload read last.
+    """
     with _LEDGERS_LOCK:
         found = _LEDGERS.get(path)
         if found is None:
-            found = _LEDGERS[path] = RecipientLedger(path)
+            found = _LEDGERS[path] = RecipientLedger(path, retention_days=retention_days)
+        found.retention_days = retention_days
         return found
 
 
@@ -452,11 +469,11 @@ def open_gateway(
     """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
     token = where.token or gateway_token(name, settings, where.config_file)
     recipients = RecipientsFile(settings.recipients)
-    path = ledger_path(where.state_dir, name)
+    path, days = ledger_path(where.state_dir, name), ledger_days(where.retention)
     daily = None
     if settings.max_per_day is not None:
         daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
     return GatewayDestination(
-        name, kind, adapter(token), recipients, lambda: shared_ledger(path), daily=daily,
+        name, kind, adapter(token), recipients, lambda: shared_ledger(path, days), daily=daily,
         address=address,
     )  # fmt: skip

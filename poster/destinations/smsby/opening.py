@@ -11,6 +11,7 @@ from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.destination import (
     CallbackAddress,
     GatewayDestination,
+    ledger_days,
     shared_ledger,
 )
 from poster.destinations.smsby.adapter import SmsByAdapter
@@ -35,14 +36,14 @@ def open_destination(kind: Kind, spec: DestinationConfig, where: Opening) -> Gat
     recipients = _recipients(spec, where)
     token = where.token or gateway_token(spec.name, settings.gateway, where.config_file)
     client = SmsByClient(where.http, token, base_url=settings.gateway.api_url, name=spec.name)
-    path = ledger_path(where.state_dir, spec.name)
+    path, days = ledger_path(where.state_dir, spec.name), ledger_days(where.retention)
     daily = None
     if settings.gateway.max_per_day is not None:
         daily = DayCounter(DailyCap(settings.gateway.max_per_day), path.parent / "day.json")
     address = CallbackAddress()
     return GatewayDestination(
         spec.name, kind, SmsByAdapter(client, chosen, address), recipients,
-        lambda: shared_ledger(path), daily=daily, address=address,
+        lambda: shared_ledger(path, days), daily=daily, address=address,
     )  # fmt: skip
 
 
