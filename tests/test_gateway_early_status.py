@@ -21,7 +21,7 @@ from poster.destinations.gateway import destination as gateway
 from poster.destinations.gateway.destination import GatewayDestination, item_ref
 from poster.recipients import parse_recipients
 from poster.store.recipientledger import RecipientLedger, StatusUpdate
-from poster.store.recipientstate import DELIVERED
+from poster.store.recipientstate import DELIVERED, FAILED
 
 PHONES = ("375291111111", "375292222222", "375293333333")
 MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
@@ -109,3 +109,30 @@ def test_statuses_kept_are_bounded(
     # messages' statuses are refused (the daemon answers 400; the next poll brings them).
     assert adapter.counted == [2, 0, 0]
     assert ledger.outcome(ITEM).delivered == 1
+
+
+class OptOutMidSend(EagerGateway):
+    """A gateway that reports the last number opted out while the next item's first is sent."""
+
+    def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
+        assert self.destination is not None
+        if message.key == "k2" and phones[0] == PHONES[0]:
+            opted = StatusUpdate(f"k1-{PHONES[2]}", FAILED, "blacklisted", opted_out=True)
+            assert self.destination.record([opted]) == 1
+        return BatchOutcome(accepted={phone: f"{message.key}-{phone}" for phone in phones})
+
+
+def test_a_number_opted_out_during_a_send_is_left_out_of_its_later_groups(
+    ledger: RecipientLedger,
+) -> None:
+    adapter = OptOutMidSend()
+    numbers = parse_recipients("\n".join(PHONES), "subscribers.txt")
+    sent = GatewayDestination("subs", KIND, adapter, lambda: numbers, lambda: ledger, group_size=1)
+    adapter.destination = sent
+    sent.send(MESSAGE)
+    receipt = sent.send(GatewayMessage("text", "news", "k2", "Later"))
+    assert receipt.body["accepted"] == 2
+    outcome = ledger.outcome(item_ref("news", "k2"))
+    assert (outcome.accepted, outcome.pending, outcome.uncertain) == (2, 0, 0)
+    assert ledger.plan(item_ref("news", "k2"), PHONES) == ()
+    assert [o.phone for o in ledger.opted_out()] == [PHONES[2]]

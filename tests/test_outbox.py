@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,8 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from support.clock import SleepingClock
+from support.wait import wait_for
 
 from poster.config import FeedConfig
+from poster.daemon.metrics import Metrics
+from poster.daemon.worker import LaneWorker
 from poster.destinations import Kind, Receipt
 from poster.destinations.recording import KIND as RECORDING
 from poster.destinations.viber.kind import KIND as VIBER
@@ -19,11 +23,12 @@ from poster.destinations.viber.messages import Message
 from poster.errors import DestinationFatal, RetryLater
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
-from poster.pipeline import DEFERRED, Batch, Deps, collect, run_pass
+from poster.pipeline import DEFERRED, UNCERTAIN, Batch, Deps, collect, run_pass
 from poster.pipeline.outbox import Lane, Outbox
 from poster.pipeline.pacing import Pacer
 from poster.render import Renderer
-from poster.store.ledger import SENT, MemoryLedger
+from poster.store import Store
+from poster.store.ledger import SENT, MemoryLedger, fatal_key
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
@@ -161,3 +166,52 @@ def test_a_retry_later_requeues_the_item_and_pauses_the_lane(client: FeedClient)
     assert [o.decision.item.key for o in sent if o is not None] == ["g1", "g2", "g3"]
     assert outbox.busy("news") == frozenset() and len(outbox) == 0
     assert ledger.deliveries[("news", "g1", "news")].state == SENT
+
+
+def test_an_unforeseen_error_stops_the_lane_and_says_why_and_its_worker_lives_on(
+    client: FeedClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    news = Scripted("news", RuntimeError("boom"))
+    lane = Lane(news)
+    with Store(tmp_path / "state") as store:
+        deps = Deps(client, Renderer(ROOT / "templates"), None, store, route=lambda _: ("news",))
+        outbox = Outbox({"news": lane}, lambda: deps)
+        batch = collect(FEED, deps)
+        assert isinstance(batch, Batch)
+        outbox.put(batch)
+        worker = LaneWorker(outbox, lane, store, Metrics(), tick=0.01)
+        with caplog.at_level(logging.ERROR):
+            worker.start()
+            why = wait_for(lambda: lane.fatal, "the lane to stop")
+        try:
+            assert worker.alive
+            assert "news/g1" in why and "RuntimeError: boom" in why
+            assert store.get_meta(fatal_key("news")) == why
+            assert "feed=news item=g1 destination=news status=uncertain" in caplog.text
+            [record] = store.deliveries(states=(UNCERTAIN,))
+            assert (record.key, record.destination) == ("g1", "news")
+            worker.resume()  # the operator reloads
+            wait_for(lambda: len(news.sent) == 2, "the other items to be sent")
+        finally:
+            worker.stop()
+
+
+class FaultyOutbox(Outbox):
+    """An outbox whose step fails outside any send (a gate's file that cannot be written)."""
+
+    def step(self, lane: Lane, tick: float) -> None:
+        raise OSError("gate file cannot be written")
+
+
+def test_a_fault_outside_a_send_stops_the_lane_and_its_worker_lives_on(tmp_path: Path) -> None:
+    lane = Lane(Scripted("news"))
+    with Store(tmp_path / "state") as store:
+        outbox = FaultyOutbox({"news": lane}, lambda: None)  # type: ignore[arg-type, return-value]
+        worker = LaneWorker(outbox, lane, store, Metrics())
+        worker.start()
+        try:
+            why = wait_for(lambda: lane.fatal, "the lane to stop")
+            assert worker.alive and "OSError: gate file cannot be written" in why
+            assert store.get_meta(fatal_key("news")) == why
+        finally:
+            worker.stop()

@@ -107,6 +107,18 @@ def test_a_lost_answer_is_never_resent_until_an_operator_releases_it(
             ledger.release(first)
 
 
+def test_an_intent_leaves_out_a_number_opted_out_since_the_plan(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        planned = ledger.plan("a", PHONES[:4])
+        ledger.suppress(PHONES[1], "blacklisted")
+        batch = ledger.record_intent("a", planned)
+        assert ledger.members(batch) == (PHONES[0], *PHONES[2:4])
+        ledger.record_result(batch, ledger.members(batch))
+        assert ledger.outcome("a").accepted == 3
+        with pytest.raises(StateError, match="must not get it again"):
+            ledger.record_intent("a", PHONES[:1])
+
+
 def test_a_late_answer_settles_an_uncertain_batch(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
         batch = ledger.record_intent("a", PHONES[:2])

@@ -76,7 +76,13 @@ class LaneWorker:
             if pause > 0:
                 self._stop.wait(min(pause, self.tick))
                 continue
-            outcome = self.outbox.step(lane, self.tick)
+            try:
+                outcome = self.outbox.step(lane, self.tick)
+            except Exception as exc:  # a fault of poster's own: stop the lane, never the thread
+                log.exception("event=lane-error destination=%s error=%r", lane.name, exc)
+                why = f"{lane.name}: unexpected error: {type(exc).__name__}: {exc}; see the log"
+                self._set_fatal(DestinationFatal(why))
+                continue
             if outcome is None:
                 continue
             result = str(outcome.delivery or "none")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from poster.backoff import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
-from poster.errors import RenderError
+from poster.errors import DestinationFatal, RenderError
 from poster.models import State
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.pacing import Pacer
@@ -314,7 +314,10 @@ class Outbox:
         if entry is None:
             return None
         lane.pacer.admit()
-        outcome = self._send(lane, entry)
+        try:
+            outcome = self._send(lane, entry)
+        except Exception as exc:  # a fault of poster's own: stop the lane, never the thread
+            outcome = self._broken(lane, entry, exc)
         pause = lane.after(outcome)
         if outcome.delivery == DEFERRED:
             lane.push(entry)
@@ -335,6 +338,27 @@ class Outbox:
             lane.gate.done(entry.feed, entry.key, counted=went)
             lane.gate.save()
         return outcome
+
+    def _broken(self, lane: Lane, entry: Entry, exc: Exception) -> Outcome:
+        """Record an entry whose send raised an unforeseen error as uncertain; stop its lane.
+
+        The send may have reached the destination before the error, so the item is not offered
+        again by itself, and the destination refuses posts until a reload, saying why.
+        """
+        where, error = lane.name, f"{type(exc).__name__}: {exc}"
+        why = f"unexpected error while sending {entry.feed}/{entry.key}: {error}"
+        log.error(
+            "feed=%s item=%s destination=%s status=uncertain error=%r",
+            entry.feed, entry.key, where, error, exc_info=exc,
+        )  # fmt: skip
+        self._deps().ledger.record_uncertain(entry.feed, entry.key, where, why)
+        if lane.gate is not None:
+            lane.gate.done(entry.feed, entry.key, counted=True)
+            lane.gate.save()
+        fatal = DestinationFatal(f"{where}: {why}; see the log, then reload")
+        return Outcome(
+            entry.decision, delivery=UNCERTAIN, error=why, fatal=fatal, destination=where
+        )
 
     def _gated(self, lane: Lane) -> bool:
         """Skip the lane's stale entries; tell whether its gate holds the rest back now."""

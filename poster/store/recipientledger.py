@@ -265,21 +265,33 @@ class RecipientLedger:
 
     @_locked
     def record_intent(self, item: str, recipients: Sequence[str], batch_id: str = "") -> str:
-        """Record, before the request, that ``recipients`` are about to get ``item``."""
+        """Record, before the request, that ``recipients`` are about to get ``item``.
+
+        A number opted out since the plan (a callback came meanwhile) is left out, as the plan
+        would now leave it out: ``members`` names who the batch holds.
+        """
         import uuid  # here: it loads platform, which reading the ledger for a status never needs
 
         batch_id = batch_id or uuid.uuid4().hex
-        allowed = set(self.plan(item, recipients))
-        refused = [phone for phone in recipients if phone not in allowed]
-        if refused or batch_id in self._state.batches or len(allowed) != len(recipients):
+        state = self._state
+        wanted = [phone for phone in recipients if state.index.get(phone, -1) not in state.optout]
+        allowed = set(self.plan(item, wanted))
+        refused = [phone for phone in wanted if phone not in allowed]
+        if refused or batch_id in state.batches or len(allowed) != len(wanted):
             raise StateError(
                 self._storage.files.journal,
                 f"batch {batch_id} for item {item!r} names recipients that must not get it "
                 f"again (first: {refused[0] if refused else 'a repeated number'})",
             )
         event = {"e": "intent", "t": self._now(), "item": item, "batch": batch_id}
-        self._storage.record(event | {"phones": list(recipients)})
+        self._storage.record(event | {"phones": wanted})
         return batch_id
+
+    @_locked
+    def members(self, batch_id: str) -> tuple[str, ...]:
+        """Return the numbers of the open batch ``batch_id``, in the order recorded."""
+        phones = self._state.phones
+        return tuple(phones[index] for index in self._open_batch(batch_id).members)
 
     @_locked
     def record_result(

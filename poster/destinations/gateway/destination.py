@@ -316,9 +316,13 @@ class GatewayDestination:
         phones: Sequence[str],
         tally: Tally,
     ) -> None:
-        """Record a group's intent in one write, send its requests, record their answers in one."""
+        """Record a group's intent in one write, send its requests, record their answers in one.
+
+        A number opted out since the plan is left out of the group (``record_intent``).
+        """
         with self._lock:
             batch_id = self.ledger.record_intent(item, phones)
+            phones = self.ledger.members(batch_id)
             self._sending += 1
         answers = Answers()
         size = max(1, self.adapter.batch_size)
