@@ -14,7 +14,7 @@ from poster.cli import EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_OK, main
 from poster.errors import StateError, UsageError
 from poster.store import Store
 from poster.store.files import StateFiles
-from poster.store.recipientledger import RecipientLedger, StatusUpdate, ledger_path
+from poster.store.recipientledger import LedgerStorage, RecipientLedger, StatusUpdate, ledger_path
 
 DAY = 86400.0
 PHONES = tuple(f"37529{n:07d}" for n in range(10))
@@ -376,3 +376,24 @@ def test_uncertain_and_release_commands(
         assert not store.is_known("city", "k1")
     assert main(["--state-dir", state, "recipients", "optouts", "other"]) == EXIT_CONFIG
     assert "has no recipient ledger" in capsys.readouterr().err
+
+
+def test_a_release_from_the_command_line_prunes_nothing(
+    path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commands read no feeds.toml, so they cannot know a retention longer than 90 days.
+    clock.now = time.time() - 120 * DAY
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("city old", PHONES)
+        ledger.record_result(ledger.record_intent("city old", PHONES[:2]), PHONES[:2])
+    clock.now = time.time()
+    with open_ledger(path, clock, retention_days=365) as ledger:
+        ledger.record_uncertain(ledger.record_intent("city k1", PHONES[:2], batch_id="b1"), "lost")
+    state = Path(path.parent.parent.parent)
+    with Store(state) as store:
+        store.record_uncertain("city", "k1", "subs", "lost")
+    monkeypatch.setattr(LedgerStorage, "min_compact_bytes", 0)  # the release compacts
+    assert main(["--state-dir", str(state), "recipients", "release", "subs", "b1"]) == EXIT_OK
+    with open_ledger(path, clock, retention_days=365) as ledger:
+        assert not ledger.forgotten("city old")
+        assert ledger.outcome("city old").accepted == 2

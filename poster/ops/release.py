@@ -9,6 +9,7 @@ through its inbox, as ``poster retry`` does.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from poster.destinations.gateway.destination import item_of
@@ -36,7 +37,8 @@ def release_batch(state_dir: Path, destination: str, batch_id: str) -> Released:
         raise UsageError(f"no poster state in {state_dir}; give --state-dir where poster keeps it")
     store = inbox.open_for_change(state_dir)
     try:
-        with RecipientLedger(path) as ledger:
+        # Items are pruned by runs alone, which know the configured retention.
+        with RecipientLedger(path, retention_days=math.inf) as ledger:
             item = _batch_item(ledger, batch_id)
             ledger.release(batch_id)
         feed, key = item_of(item)
