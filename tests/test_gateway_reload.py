@@ -1,7 +1,8 @@
 """A reload opens new gateway destinations on the recipient ledger the old ones still write.
 
 The lane thread finishes its send on the old destination while callbacks and polls reach the
-new one: the ledger keeps their writes apart itself, whatever lock each destination holds.
+new one: the ledger keeps their writes apart itself, whatever lock each destination holds. A
+stop halts a send between two groups, and the next start sends the rest.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from poster.destinations.decisiontelecom.kind import KIND
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, item_ref
+from poster.errors import RetryLater
 from poster.recipients import parse_recipients
 from poster.store.recipientledger import RecipientLedger, StatusUpdate
 from poster.store.recipientstate import DELIVERED
@@ -82,3 +86,25 @@ def test_callbacks_on_the_reloaded_destination_during_a_send_leave_a_sound_ledge
         assert (outcome.accepted, outcome.pending, outcome.uncertain) == (len(PHONES), 0, 0)
         assert reopened.plan(item_ref("news", "k1"), PHONES) == ()
         assert reopened.open_batches() == []
+
+
+def test_a_halted_send_finishes_its_group_and_leaves_the_rest_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    with RecipientLedger(tmp_path / "ledger.json") as ledger:
+        destination = opened(ledger)
+        sent: list[str] = []
+
+        class Halting(Accepting):
+            def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
+                destination.halt()  # poster is told to stop while the first group is sent
+                sent.extend(phones)
+                return super().send(message, phones)
+
+        destination.adapter = Halting()
+        with pytest.raises(RetryLater, match="stopping"):
+            destination.send(MESSAGE)
+        assert sorted(sent) == sorted(PHONES[:25])
+        item = item_ref("news", "k1")
+        assert ledger.outcome(item).accepted == 25
+        assert ledger.plan(item, PHONES) == PHONES[25:]

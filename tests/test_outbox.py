@@ -215,3 +215,22 @@ def test_a_fault_outside_a_send_stops_the_lane_and_its_worker_lives_on(tmp_path:
             assert store.get_meta(fatal_key("news")) == why
         finally:
             worker.stop()
+
+
+class Halting(Scripted):
+    """A destination told when poster stops, as a gateway is between two groups."""
+
+    halted = False
+
+    def halt(self) -> None:
+        self.halted = True
+
+
+def test_stopping_a_worker_halts_its_destination_before_waiting_for_it(tmp_path: Path) -> None:
+    news = Halting("news")
+    lane = Lane(news)
+    with Store(tmp_path / "state") as store:
+        worker = LaneWorker(Outbox({"news": lane}, lambda: None), lane, store, Metrics())  # type: ignore[arg-type, return-value]
+        worker.start()
+        worker.stop()
+    assert news.halted and not worker.alive

@@ -48,9 +48,12 @@ class LaneWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the post in flight."""
+        """Stop after the post in flight; a gateway's send stops after the group in flight."""
         self._stop.set()
         self._resume.set()
+        halt = getattr(self.lane.destination, "halt", None)
+        if halt is not None:
+            halt()
         self.lane.wake()
         self._thread.join(timeout)
 

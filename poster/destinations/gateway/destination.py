@@ -170,6 +170,7 @@ class GatewayDestination:
         """Groups whose answers are not recorded yet."""
         self._early: list[StatusUpdate] = []
         """Statuses that came before the answer naming their message was recorded."""
+        self._halted = threading.Event()
 
     @property
     def name(self) -> str:
@@ -227,6 +228,14 @@ class GatewayDestination:
                 first.status_message,
             )
         return self._receipt(message, todo, tally)
+
+    def halt(self) -> None:
+        """Start no further group of the send under way, nor of any later one: poster stops.
+
+        The group in flight finishes and is recorded; the rest of its recipients are not
+        reached, so the item waits for the next start, which plans only them.
+        """
+        self._halted.set()
 
     def resumes_interrupted(self) -> bool:
         """Say yes: the recipient ledger's plan skips the accepted and the uncertain numbers."""
@@ -304,6 +313,11 @@ class GatewayDestination:
         group = max(size, self.group_size // size * size)
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix=self._name) as pool:
             for phones in _chunks(todo, group):
+                if tally.stop is None and self._halted.is_set():
+                    tally.stop = RetryLater(
+                        f"{self._name}: poster is stopping; the recipients of item "
+                        f"{message.key!r} not reached yet get it after the next start"
+                    )
                 if tally.stop is not None:
                     break
                 self._one_group(pool, message, item, phones, tally)
