@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from poster.secrets import MASK, MIN_SECRET
 
@@ -25,13 +26,17 @@ class RedactingFilter(logging.Filter):
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError."""
+        """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError.
+
+        Its forms in a URL are redacted too: a key a gateway takes in the query string is
+        percent-encoded there (``=`` as ``%3D``, ``/`` as ``%2F``, a space as ``+``).
+        """
         if len(secret) < MIN_SECRET:
             raise ValueError(f"a secret shorter than {MIN_SECRET} characters cannot be redacted")
+        forms = {secret, quote(secret, safe=""), quote_plus(secret)}
         with self._lock:
-            if secret not in self._secrets:
-                # Longest first, so a secret containing another is masked whole.
-                self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
+            # Longest first, so a secret containing another is masked whole.
+            self._secrets = tuple(sorted({*self._secrets, *forms}, key=len, reverse=True))
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret replaced by ***."""

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -253,3 +254,16 @@ def test_kv_output_parses_back_with_shell_like_rules() -> None:
     line = kv(feed="news", error="HTTP 503 from https://x", url="https://x/?a=b")
     pairs = dict(part.split("=", 1) for part in shlex.split(line))
     assert pairs == {"feed": "news", "error": "HTTP 503 from https://x", "url": "https://x/?a=b"}
+
+
+def test_a_secret_in_a_query_string_is_redacted_as_encoded_there(clean_redaction: None) -> None:
+    stream = setup("info", JOURNALD)
+    key = "eyJpdiI6Ij/s+OFlFcXBmOUZE=="
+    install_redaction(key)
+    log = logging.getLogger("poster.destinations.smsby.api")
+    log.info("GET https://app.sms.by/api/v1/statusBulkViber?token=%s&uuid=1", quote(key, safe=""))
+    log.info("GET https://app.sms.by/?token=%s", quote_plus(key))
+    assert stream.getvalue() == (
+        "<6>GET https://app.sms.by/api/v1/statusBulkViber?token=***&uuid=1\n"
+        "<6>GET https://app.sms.by/?token=***\n"
+    )
