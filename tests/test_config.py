@@ -594,3 +594,72 @@ def test_a_url_with_a_password_is_accepted_as_written(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("https://x.org/a", "https://u:p%40ss@x.org/a"))
     [feed] = load_config(path, environ={}).feeds
     assert feed.url == "https://u:p%40ss@x.org/a"
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:²", "127.0.0.1:٨٠", "127.0.0.1:0", "[::1]:65536"])
+def test_a_listen_port_of_other_than_ascii_digits_in_range_is_a_problem(
+    tmp_path: Path, listen: str
+) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text(f'[webhook]\nlisten = "{listen}"\n' + path.read_text())
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key, problem.feed) == (str(path), "webhook.listen", None)
+    assert "is not host:port" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("9223372036854775807", "must be at most 1073741824 bytes"),
+        ('"100GB"', "must be at most 1073741824 bytes"),
+        ('"1GB"', None),
+    ],
+    ids=["huge-integer", "huge-text", "the-largest"],
+)
+def test_max_bytes_is_at_most_one_gigabyte(
+    tmp_path: Path, value: str, fragment: str | None
+) -> None:
+    path = write_feeds(tmp_path, "", f"max_bytes = {value}")
+    if fragment is None:
+        [feed] = load_config(path, environ={}).feeds
+        assert feed.max_bytes == 1024**3
+        return
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key, problem.feed) == (str(path), "max_bytes", "a")
+    assert fragment in problem.message
+
+
+def test_a_size_in_any_key_has_an_upper_bound(tmp_path: Path) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text('[media]\nmax_store = "9999999GB"\n' + path.read_text())
+    [problem] = problems_of(path, environ={})
+    assert (problem.key, problem.feed) == ("media.max_store", None)
+    assert "must be at most" in problem.message
+
+
+def test_a_nul_in_a_path_is_a_problem(tmp_path: Path) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text('templates = "temp\\u0000lates"\n' + path.read_text())
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key) == (str(path), "templates")
+    assert "NUL" in problem.message
+
+
+def test_a_file_larger_than_the_cap_is_one_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poster.config import parsedtoml
+
+    path = write_feeds(tmp_path, "", "")
+    monkeypatch.setattr(parsedtoml, "MAX_FILE_BYTES", 16)
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key) == (str(path), "")
+    assert "is larger than 16 bytes" in problem.message
+
+
+def test_an_endless_file_is_one_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from poster.config import parsedtoml
+
+    monkeypatch.setattr(parsedtoml, "MAX_FILE_BYTES", 1024)
+    [problem] = problems_of("/dev/zero", environ={})
+    assert "is larger than 1024 bytes" in problem.message

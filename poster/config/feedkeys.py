@@ -337,7 +337,7 @@ FEED_KEYS: dict[str, Key] = {
     "exclude": Key((), rules),
     "headers": Key((), headers),
     "timeout": Key(20.0, v.seconds),
-    "max_bytes": Key(10 * 1024 * 1024, v.size),
+    "max_bytes": Key(10 * 1024 * 1024, v.size_up_to(1024**3)),
     "max_redirects": Key(5, v.positive_int),
     "deadline": Key(None, v.seconds),
     "allow_private": Key(False, v.boolean),

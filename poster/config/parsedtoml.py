@@ -18,6 +18,9 @@ from typing import Any
 from poster.cachefiles import read_own, write_own
 from poster.errors import ConfigError
 
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""The largest ``feeds.toml`` read: thousands of feeds take well under 1 MiB."""
+
 FORMAT = "poster-parsed-toml-1"
 """Changes whenever what an entry holds changes, so older entries are parsed again."""
 
@@ -25,10 +28,14 @@ FORMAT = "poster-parsed-toml-1"
 def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
     """Parse the file, or recall what its bytes parsed to; a failure is one ``ConfigError``."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         hint = "check the path and that poster may read it"
         raise _single(file, f"cannot read the file: {exc.strerror or exc}", hint) from exc
+    if len(data) > MAX_FILE_BYTES:
+        hint = "name the feeds.toml file itself"
+        raise _single(file, f"is larger than {MAX_FILE_BYTES} bytes", hint)
     known = None if cache is None else recall(cache, path, data)
     if known is not None:
         return known

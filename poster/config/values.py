@@ -205,9 +205,29 @@ def seconds(value: object, _ctx: Context) -> float:
 _SIZE = r"(\d+)\s*([KMG]i?B|B)?"
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 SIZE_HINT = 'write a number of bytes, or "512KB", "10MB", "1GB" (1 KB = 1024 bytes)'
+MAX_SIZE = 1024**4
+"""The largest size any key takes (1 TB); a key may take less, see ``size_up_to``."""
 
 
-def size(value: object, _ctx: Context) -> int:
+def size(value: object, ctx: Context) -> int:
+    """Check a positive byte count up to ``MAX_SIZE``: an integer or a string with a unit."""
+    result: int = size_up_to(MAX_SIZE)(value, ctx)
+    return result
+
+
+def size_up_to(limit: int) -> Convert:
+    """Return a converter of a positive byte count of at most ``limit`` bytes."""
+
+    def convert(value: object, _ctx: Context) -> int:
+        result = _bytes(value)
+        if result > limit:
+            raise fail(f"must be at most {limit} bytes, got {result}", SIZE_HINT)
+        return result
+
+    return convert
+
+
+def _bytes(value: object) -> int:
     """Check a positive byte count: an integer or a string with a KB, MB or GB unit."""
     if isinstance(value, str):
         match = re.fullmatch(_SIZE, value.strip(), re.IGNORECASE)
@@ -242,7 +262,7 @@ def listen_address(value: object, ctx: Context) -> tuple[str, int]:
     raw = text(value, ctx)
     host, sep, port = raw.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise fail(f"{raw!r} is not host:port", LISTEN_HINT)
     return host, int(port)
 
@@ -341,6 +361,8 @@ def path_value(value: object, ctx: Context) -> Path:
 
 def home_expanded(raw: str) -> Path:
     """Return the path ``raw`` with a leading ``~`` or ``~user`` made that user's home folder."""
+    if "\0" in raw:
+        raise fail(f"{raw!r} holds a NUL character, which no file name can", "remove it")
     try:
         return Path(raw).expanduser()
     except RuntimeError:  # pathlib's word for a user without a home folder it can find
