@@ -295,3 +295,26 @@ def test_the_sandbox_pass_without_a_state_dir_creates_none(
     config = write_config(tmp_path)
     assert main(["-c", str(config), "run", "--once", "--sandbox", "--port", "0"]) == EXIT_OK
     assert list((tmp_path / "cwd").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sandbox", "--port", "99999"],
+        ["sandbox", "--port", "-1"],
+        ["sandbox", "--port", "²"],
+        ["studio", "--port", "70000"],
+        ["run", "--once", "--sandbox", "--port", "70000"],
+    ],
+    ids=str,
+)
+def test_a_port_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        main(["-c", str(config), *command])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --port:" in err and "is not a port (0 to 65535" in err
+    assert "Traceback" not in err

@@ -15,6 +15,7 @@ from poster.cli.common import (
     SANDBOX_PORT,
     SANDBOX_TOKEN,
     add_command,
+    port,
     select_feeds,
     state_dir,
 )
@@ -49,7 +50,7 @@ def add_commands(commands: Any) -> None:
     )
     run.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=None,
         metavar="PORT",
         help=f"the sandbox page's port (default: {SANDBOX_PORT}, else any free one)",
@@ -65,7 +66,7 @@ def add_commands(commands: Any) -> None:
     )
     sandbox.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=SANDBOX_PORT,
         metavar="PORT",
         help=f"the port to serve on (default: {SANDBOX_PORT})",
@@ -92,10 +93,12 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         return _run_pass(config, feeds, state_dir(args), timings=args.timings)
     from poster.destinations import sandbox_host
 
-    port = SANDBOX_PORT if args.port is None else args.port
+    sandbox_port = SANDBOX_PORT if args.port is None else args.port
     with (
         _state_dir(args.state_dir) as state,
-        sandbox_host().for_pass(config, state, port=port, any_port=args.port is None) as sandbox,
+        sandbox_host().for_pass(
+            config, state, port=sandbox_port, any_port=args.port is None
+        ) as sandbox,
     ):
         code = _run_pass(
             sandbox.config, feeds, state, stand_in=sandbox.stand_in(), timings=args.timings

@@ -172,6 +172,13 @@ class _Skipped:
         return self
 
 
+def port(text: str) -> int:
+    """Convert a ``--port`` argument: a TCP port, 0 to take any free one."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0: any free one)")
+    return int(text)
+
+
 def default_config_path() -> Path:
     """Return $POSTER_CONFIG, else systemd's configuration directory, else ./feeds.toml."""
     if explicit := os.environ.get("POSTER_CONFIG"):

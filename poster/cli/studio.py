@@ -12,6 +12,7 @@ from poster.cli.common import (
     SANDBOX_PORT,
     STUDIO_LATEST,
     add_command,
+    port,
     select_feeds,
 )
 
@@ -43,7 +44,7 @@ def add_commands(commands: Any) -> None:
     )
     studio.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=SANDBOX_PORT,
         metavar="PORT",
         help=f"the sandbox page's port (default {SANDBOX_PORT})",
