@@ -12,7 +12,7 @@ from support.daemon import Feeds
 from support.decisiontelecom import Clock, fake_gateway
 
 from poster.app import build
-from poster.cli import EXIT_OK, main
+from poster.cli import EXIT_FAILED, EXIT_OK, main
 from poster.config import load_config
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import GatewayDestination, close_ledgers, item_ref
@@ -164,7 +164,7 @@ def test_a_lost_answer_leaves_that_batch_uncertain_and_nobody_gets_two(project, 
     config, state, feeds = project
     fake.gateway.inject("drop")
     feeds.publish("city", 1)
-    run_once(config, state)
+    assert run_once(config, state) == EXIT_FAILED
     with ledger(state) as book:
         (batch,) = book.open_batches()
     assert (batch.size, batch.state) == (1, "uncertain")
