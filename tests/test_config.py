@@ -657,9 +657,11 @@ def test_a_file_larger_than_the_cap_is_one_problem(
     assert "is larger than 16 bytes" in problem.message
 
 
-def test_an_endless_file_is_one_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    from poster.config import parsedtoml
-
-    monkeypatch.setattr(parsedtoml, "MAX_FILE_BYTES", 1024)
-    [problem] = problems_of("/dev/zero", environ={})
-    assert "is larger than 1024 bytes" in problem.message
+@pytest.mark.parametrize("device", ["/dev/zero", "fifo"])
+def test_a_file_that_is_not_a_regular_file_is_one_problem(tmp_path: Path, device: str) -> None:
+    if device == "fifo":
+        os.mkfifo(tmp_path / "feeds.toml")
+        device = str(tmp_path / "feeds.toml")
+    [problem] = problems_of(device, environ={})
+    assert (problem.file, problem.key) == (device, "")
+    assert problem.message == "is not a regular file"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ FORMAT = "poster-parsed-toml-1"
 def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
     """Parse the file, or recall what its bytes parsed to; a failure is one ``ConfigError``."""
     try:
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise _single(file, "is not a regular file", "name the feeds.toml file itself")
         with path.open("rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
