@@ -168,12 +168,14 @@ class MediaError(PosterError):
 
 
 class DeliveryError(PosterError):
-    """A destination did not take a message."""
+    """A destination did not take a message; a secret the API echoed is masked in both texts."""
 
     def __init__(self, message: str, status: int | None = None, status_message: str = "") -> None:
+        from poster.redaction import redact
+
         self.status = status
-        self.status_message = status_message
-        super().__init__(message)
+        self.status_message = redact(status_message)
+        super().__init__(redact(message))
 
 
 class RetryLater(DeliveryError):

@@ -6,6 +6,7 @@ not load logging for it.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -29,11 +30,16 @@ class RedactingFilter(logging.Filter):
         """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError.
 
         Its forms in a URL are redacted too: a key a gateway takes in the query string is
-        percent-encoded there (``=`` as ``%3D``, ``/`` as ``%2F``, a space as ``+``).
+        percent-encoded there (``=`` as ``%3D``, ``/`` as ``%2F``, a space as ``+``). So are its
+        base64 forms, alone and followed by ``:``, with and without padding: a gateway taking the
+        key as ``Authorization: Basic`` may echo that header in an error.
         """
         if len(secret) < MIN_SECRET:
             raise ValueError(f"a secret shorter than {MIN_SECRET} characters cannot be redacted")
         forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+        for raw in (secret, f"{secret}:"):
+            encoded = base64.b64encode(raw.encode()).decode("ascii")
+            forms |= {encoded, encoded.rstrip("=")}
         with self._lock:
             # Longest first, so a secret containing another is masked whole.
             self._secrets = tuple(sorted({*self._secrets, *forms}, key=len, reverse=True))
@@ -73,6 +79,17 @@ _factory_installed = False
 def redact(text: str) -> str:
     """Return ``text`` with every secret redacted so far replaced by ***."""
     return _FILTER.redact(text)
+
+
+def redact_strings(value: Any) -> Any:
+    """Return ``value`` with every string in it, in lists and dict values too, redacted."""
+    if isinstance(value, str):
+        return _FILTER.redact(value)
+    if isinstance(value, dict):
+        return {key: redact_strings(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_strings(item) for item in value)
+    return value
 
 
 def install_redaction(secret: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import os
@@ -10,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from poster import redaction, secrets
+from poster.cli import _fail
 from poster.config import ViberConfig
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
-from poster.errors import ConfigError
+from poster.errors import ConfigError, PosterError, RetryLater
 from poster.redaction import RedactingFilter, install_redaction
+from poster.store.recipientledger import RecipientLedger, ledger_path
+from poster.store.store import Store
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 
@@ -304,3 +308,51 @@ def test_the_sandbox_token_is_accepted_with_a_local_channel(
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "sandbox-token")
     assert channel_token(ViberConfig(api_url=api_url), "feeds.toml") == "sandbox-token"
+
+
+# --- a secret an API echoes in its error -------------------------------------------------------
+
+
+def test_a_delivery_error_masks_a_secret_the_api_echoed(clean_redaction: None) -> None:
+    install_redaction(TOKEN)
+    error = RetryLater(f"bad key {TOKEN}", status=401, status_message=f"token {TOKEN} refused")
+    assert str(error) == "bad key ***"
+    assert error.status_message == "token *** refused"
+
+
+def test_the_one_line_error_printer_masks_a_secret(
+    clean_redaction: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    install_redaction(TOKEN)
+    _fail(PosterError(f"it: account not read: bad key {TOKEN}"), 1)
+    assert capsys.readouterr().err == "poster: it: account not read: bad key ***\n"
+
+
+def test_no_state_file_keeps_a_secret_an_error_quoted(
+    clean_redaction: None, tmp_path: Path
+) -> None:
+    install_redaction(TOKEN)
+    state = tmp_path / "state"
+    with Store(state) as store:
+        store.record_pending("city", "item-1", "it")
+        store.record_failed("city", "item-1", "it", f"refused: bad key {TOKEN}")
+    with RecipientLedger(ledger_path(state, "it")) as book:
+        book.suppress("+375291111111", f"bad key {TOKEN}")
+    files = [path for path in state.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        assert TOKEN.encode() not in path.read_bytes(), path
+    assert "bad key ***" in path_texts(state)
+
+
+def path_texts(state: Path) -> str:
+    """Return every state file's text, joined."""
+    return "".join(p.read_text("utf-8", "replace") for p in state.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("raw", [TOKEN, f"{TOKEN}:"], ids=["key", "key-colon"])
+def test_a_secret_is_masked_in_base64_as_in_basic_authorization(raw: str) -> None:
+    encoded = base64.b64encode(raw.encode()).decode()
+    masking = RedactingFilter([TOKEN])
+    assert masking.redact(f"Authorization: Basic {encoded}") == "Authorization: Basic ***"
+    assert masking.redact(f"header {encoded.rstrip('=')}!") == "header ***!"

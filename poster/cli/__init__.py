@@ -187,6 +187,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _fail(error: Exception | str, code: int) -> int:
-    """Print ``error`` on one line (a config error lists its problems below) and return ``code``."""
-    print(f"poster: {error}", file=sys.stderr)
+    """Print ``error`` on one line (a config error lists its problems below) and return ``code``.
+
+    A secret loaded so far is masked, as an API may echo a key in the text of its error.
+    """
+    from poster.redaction import redact
+
+    print(f"poster: {redact(str(error))}", file=sys.stderr)
     return code

@@ -176,7 +176,13 @@ class LedgerStorage(JournalStorage):
             self.state.apply(event)
 
     def record(self, event: Event) -> None:
-        """Write ``event`` durably, then apply it, then compact if the journal is due."""
+        """Write ``event`` durably, then apply it, then compact if the journal is due.
+
+        Its texts have any secret they quote masked, as a gateway may echo its key in a reason.
+        """
+        from poster.redaction import redact_strings
+
+        event = redact_strings(event)
         self.append_change(Change(EVENTS, {"1": event}))
         self.state.apply(event)
         self.compact_if_due()

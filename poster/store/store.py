@@ -398,7 +398,14 @@ class Store:
     def _write_delivery(
         self, feed: str, key: str, destination: str, state: str, fields: dict[str, Any]
     ) -> None:
-        """Write the state and fields of one delivery, creating its record if needed."""
+        """Write the state and fields of one delivery, creating its record if needed.
+
+        An error text has any secret it quotes masked, as an API may echo a key in its error.
+        """
+        if fields.get("last_error"):
+            from poster.redaction import redact
+
+            fields = {**fields, "last_error": redact(fields["last_error"])}
         now = to_iso(self._clock())
         doc_id = self._index.find(feed, key, destination)
         if doc_id is None:
