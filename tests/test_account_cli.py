@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -208,3 +211,44 @@ def test_smsby_without_its_undescribed_look_ups_still_shows_its_account(
     assert shown.err == ""
     assert refused.code == EXIT_FAILED
     assert "invalid token" in refused.err.lower()
+
+
+class _EchoingKey(BaseHTTPRequestHandler):
+    """Answer every request as Intel Tele refuses a key, quoting the key back."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"error": True, "message": f"bad key {WRONG}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test's output quiet."""
+
+
+def test_a_key_the_api_quotes_back_in_its_refusal_is_masked(
+    capsys: pytest.CaptureFixture[str],
+    config: Path,
+    fakes: tuple[str, str, FakeInteltele],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingKey)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        echoing = f"http://127.0.0.1:{server.server_address[1]}"
+        config.write_text(config.read_text().replace(fakes[2].base_url, echoing))
+        monkeypatch.setenv("POSTER_IT_TOKEN", WRONG)
+        shown = account(capsys, config, "--to", "it")  # checks WRONG is in neither stream
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert shown.code == EXIT_FAILED
+    assert "bad key ***" in shown.err, shown.err
+    for path in (config.parent / "state").rglob("*"):
+        assert not path.is_file() or WRONG.encode() not in path.read_bytes()
