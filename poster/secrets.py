@@ -163,6 +163,13 @@ def _read_token_file(path: Path, key: str) -> tuple[str, ConfigProblem]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and _looks_like_token(path.name):
+            message = (
+                "token_file does not name a readable file (is the token itself written there?)"
+            )
+            hint = "write the token into a file and name that file in token_file"
+            pasted = ConfigProblem(str(path.parent), key, message, hint=hint)
+            raise ConfigError([pasted]) from None
         reason = exc.strerror or type(exc).__name__
         hint = "make the file readable by the user poster runs as (and by no one else)"
         raise ConfigError([_with(problem, f"cannot read the token file: {reason}", hint)]) from exc
@@ -170,6 +177,25 @@ def _read_token_file(path: Path, key: str) -> tuple[str, ConfigProblem]:
     token = raw.decode("utf-8", errors="replace").strip()
     _check(token, problem)
     return token, problem
+
+
+def _looks_like_token(name: str) -> bool:
+    """Tell whether a file name that cannot be read is more likely a token pasted in its place.
+
+    Such a name is long, has no extension, mixes letters and digits and could go in a header;
+    an error then names its folder only, so that it never quotes a token.
+    """
+    return (
+        len(name) > _TOKEN_LIKE
+        and "." not in name
+        and any(ch.isdigit() for ch in name)
+        and any(ch.isalpha() for ch in name)
+        and token_problem(name) is None
+    )
+
+
+_TOKEN_LIKE = 20
+"""A file name longer than this that reads like a token is not quoted in an error."""
 
 
 def _check(token: str, problem: ConfigProblem) -> None:

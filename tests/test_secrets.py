@@ -356,3 +356,16 @@ def test_a_secret_is_masked_in_base64_as_in_basic_authorization(raw: str) -> Non
     masking = RedactingFilter([TOKEN])
     assert masking.redact(f"Authorization: Basic {encoded}") == "Authorization: Basic ***"
     assert masking.redact(f"header {encoded.rstrip('=')}!") == "header ***!"
+
+
+def test_a_token_pasted_as_token_file_is_not_quoted(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_token(ViberConfig(token_file=tmp_path / TOKEN), {})
+    text = str(caught.value)
+    assert TOKEN not in text
+    assert "token_file does not name a readable file (is the token itself written there?)" in text
+
+
+def test_a_missing_token_file_with_a_plain_name_is_still_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"viber-token\.txt.*cannot read the token file"):
+        load_token(ViberConfig(token_file=tmp_path / "viber-token.txt"), {})
