@@ -15,6 +15,7 @@ from poster.cli import _fail
 from poster.config import ViberConfig
 from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token
 from poster.errors import ConfigError, PosterError, RetryLater
+from poster.recipients.listfile import parse_recipients
 from poster.redaction import RedactingFilter, install_redaction
 from poster.store.recipientledger import RecipientLedger, ledger_path
 from poster.store.store import Store
@@ -369,3 +370,14 @@ def test_a_token_pasted_as_token_file_is_not_quoted(tmp_path: Path) -> None:
 def test_a_missing_token_file_with_a_plain_name_is_still_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"viber-token\.txt.*cannot read the token file"):
         load_token(ViberConfig(token_file=tmp_path / "viber-token.txt"), {})
+
+
+def test_a_key_file_read_as_a_recipients_list_is_not_quoted(clean_redaction: None) -> None:
+    key = "fake-api-key-0123456789abcdef"
+    install_redaction(TOKEN)
+    with pytest.raises(ConfigError) as caught:
+        parse_recipients(f"{TOKEN}\n{key}\n", "it-key")
+    text = str(caught.value)
+    assert TOKEN not in text and key not in text
+    assert "it-key:1: '***' " in text
+    assert f"it-key:2: {key[:20]!r}… holds 'f'" in text

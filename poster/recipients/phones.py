@@ -35,7 +35,11 @@ def _without_trunk(written: str) -> str:
 
 
 def normalise(written: str) -> str:
-    """Return the number's digits with its country code, raising ``ValueError`` naming the fault."""
+    """Return the number's digits with its country code, raising ``ValueError`` naming the fault.
+
+    The fault quotes the start of ``written`` only, with any loaded secret masked: a list
+    that is in fact a key file must not print the key.
+    """
     text = _SEPARATORS.sub("", _without_trunk(written))
     if text.startswith("+"):
         text = text[1:]
@@ -43,15 +47,35 @@ def normalise(written: str) -> str:
         # The international call prefix most countries dial before a country code.
         text = text[2:]
     elif text.startswith("0"):
-        raise ValueError(f"{written!r} starts with 0, a national number: write its country code")
+        raise ValueError(
+            f"{_quoted(written)} starts with 0, a national number: write its country code"
+        )
     if not text.isascii() or not text.isdigit():
         odd = next((c for c in text if not ("0" <= c <= "9")), "")
-        raise ValueError(f"{written!r} holds {odd!r}; a number has digits, '+', spaces, '-', '()'")
+        raise ValueError(
+            f"{_quoted(written)} holds {odd!r}; a number has digits, '+', spaces, '-', '()'"
+        )
     if not MIN_DIGITS <= len(text) <= MAX_DIGITS:
         raise ValueError(
-            f"{written!r} has {len(text)} digits; with its country code a number has "
+            f"{_quoted(written)} has {len(text)} digits; with its country code a number has "
             f"{MIN_DIGITS} to {MAX_DIGITS}"
         )
     if not any(text[:size] in _COUNTRY_CODES for size in (1, 2, 3)):
-        raise ValueError(f"{written!r} does not start with a country code (such as 375 or 44)")
+        raise ValueError(
+            f"{_quoted(written)} does not start with a country code (such as 375 or 44)"
+        )
     return text
+
+
+QUOTED = 20
+"""How many characters of a bad line an error quotes."""
+
+
+def _quoted(written: str) -> str:
+    """Return ``written`` as an error quotes it: masked if it holds a secret, and shortened."""
+    from poster.redaction import redact
+
+    masked = redact(written)
+    if len(masked) <= QUOTED:
+        return repr(masked)
+    return f"{masked[:QUOTED]!r}…"
