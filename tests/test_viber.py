@@ -466,6 +466,19 @@ def test_ambiguous_sender_is_fatal(
 
 
 @pytest.mark.parametrize(
+    ("code", "expected"), [(2, DestinationFatal), (3, MessageRejected), (12, RetryLater)]
+)
+def test_braces_in_a_status_message_are_quoted_as_they_came(
+    api: respx.MockRouter, channel: ViberChannel, code: int, expected: type[DeliveryError]
+) -> None:
+    api.post("/post").mock(return_value=status(code, "auth {token} invalid {0}"))
+    with pytest.raises(DeliveryError) as caught:
+        channel.send(MESSAGE)
+    assert type(caught.value) is expected
+    assert "auth {token} invalid {0}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("outcome", "expected"),
     [
         (status(2, "invalidAuthToken"), DestinationFatal),

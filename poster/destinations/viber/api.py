@@ -250,11 +250,11 @@ def _api_error(
     if action == "retry":
         text = f"{name} deferred {call}: {what}; will retry {_when(retry_after)}"
         return RetryLater(text, status, status_message, retry_after)
-    text = f"{name} {{}} {call}: {what}{advice(status)}"
+    tail = f" {call}: {what}{advice(status)}"  # the API's words: never a format string
     if action == "reject" and endpoint == "post":
-        return MessageRejected(text.format("rejected"), status, status_message)
+        return MessageRejected(f"{name} rejected{tail}", status, status_message)
     # A refused set_webhook or get_account_info is no fault of any one message.
-    return DestinationFatal(text.format("refused"), status, status_message)
+    return DestinationFatal(f"{name} refused{tail}", status, status_message)
 
 
 def _when(retry_after: float | None) -> str:
