@@ -460,6 +460,49 @@ def test_unlisted_answers_fall_back_on_the_http_status(
     assert type(caught.value) is kind
 
 
+BRACED = {"status": "ERROR", "message": "Field {alphaname_id} is invalid"}
+ODD_ANSWERS = [
+    pytest.param(200, BRACED, id="braces"),
+    pytest.param(400, BRACED, id="braces-400"),
+    pytest.param(200, [{"errors": 5}], id="errors-number"),
+    pytest.param(200, [{"success": 5}], id="success-number"),
+    pytest.param(400, [{"errors": 5}], id="errors-number-400"),
+    pytest.param(500, [{"success": 5}], id="success-number-500"),
+    pytest.param(200, [{"success": [{"phone": PHONE, "error_code": "²"}]}], id="superscript-code"),
+    pytest.param(200, {"result": [{"error_code": "²"}]}, id="superscript-in-list"),
+    pytest.param(200, {"result": {"error_code": "9" * 5000}}, id="huge-code"),
+]  # fmt: skip
+ODD_CALLS: dict[str, Callable[[SmsByClient], object]] = {
+    "bulk": lambda c: c.send_bulk(bulk()),
+    "status": lambda c: c.bulk_status("u"),
+    "quick": lambda c: c.send_quick(TEXT),
+    "delivery": lambda c: c.delivery_data(1),
+    "delivery-list": lambda c: c.delivery_list(1),
+    "names": lambda c: c.vibernames(),
+    "confirm": lambda c: c.confirm(1),
+}
+
+
+@respx.mock
+@pytest.mark.parametrize("call", sorted(ODD_CALLS))
+@pytest.mark.parametrize(("status", "body"), ODD_ANSWERS)
+def test_odd_answers_become_delivery_errors_or_results(status: int, body: Any, call: str) -> None:
+    respx.post(url__regex=r"https://app\.sms\.by/.*").respond(status, json=body)
+    with httpx.Client() as mocked:
+        try:
+            ODD_CALLS[call](SmsByClient(mocked, DEFAULT_TOKEN))
+        except DeliveryError as exc:
+            if isinstance(body, dict) and "message" in body:
+                assert "Field {alphaname_id} is invalid" in str(exc)
+
+
+def test_odd_error_codes_read_as_no_code() -> None:
+    assert parse.integer("²") == 0
+    assert parse.integer("9" * 5000) == 0
+    assert parse.integer(" -12 ") == -12
+    assert parse.bulk_status([{"errors": 5}, {"success": 5}]) == parse.bulk_status([])
+
+
 def test_secrets_stay_out_of_reprs_previews_and_logs(
     fake: SmsByFake, client: SmsByClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -143,12 +143,12 @@ class Refusal:
     def error(self, name: str, call: str) -> DeliveryError:
         """Return the exception poster raises for this refusal of ``call``."""
         said = f"HTTP {self.http}: {self.text}" if self.http else self.text
-        text = f"{name} {{}} {call}: {said}; {self.rule.hint}"
+        tail = f" {call}: {said}; {self.rule.hint}"  # the gateway's words: never a format string
         action = self.rule.action
         if action == RETRY:
             when = f"in {self.retry_after:g}s" if self.retry_after is not None else "later"
-            return RetryLater(text.format(f"deferred (retry {when})"), self.http, self.text,
+            return RetryLater(f"{name} deferred (retry {when}){tail}", self.http, self.text,
                               self.retry_after)  # fmt: skip
         if action == FATAL:
-            return DestinationFatal(text.format("refused"), self.http, self.text)
-        return MessageRejected(text.format("rejected"), self.http, self.text)
+            return DestinationFatal(f"{name} refused{tail}", self.http, self.text)
+        return MessageRejected(f"{name} rejected{tail}", self.http, self.text)

@@ -39,7 +39,9 @@ def integer(value: Any, default: int = 0) -> int:
         return default
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    digits = value.strip().removeprefix("-") if isinstance(value, str) else ""
+    # isdigit() passes "²", which int() refuses; and int() refuses over 4300 digits.
+    if digits.isascii() and digits.isdecimal() and len(digits) <= 4000:
         return int(value)
     return default
 
@@ -98,10 +100,10 @@ def bulk_status(data: Any, names: Sequence[str] = ()) -> BulkStatus:
     mailings: list[MailingStatus] = []
     errors: list[MailingError] = []
     for entry in (e for e in entries if isinstance(e, dict)):
-        for said in entry.get("errors") or ():
+        for said in _listed(entry.get("errors")):
             errors.append(_mailing_error(str(said), names))
-        if "success" in entry:
-            phones = [p for p in entry.get("success") or () if isinstance(p, dict)]
+        if "success" in entry and (entry["success"] is None or isinstance(entry["success"], list)):
+            phones = [p for p in _listed(entry["success"]) if isinstance(p, dict)]
             mailings.append(
                 MailingStatus(
                     message_id=text(entry.get("message_id")),
@@ -111,6 +113,11 @@ def bulk_status(data: Any, names: Sequence[str] = ()) -> BulkStatus:
                 )
             )
     return BulkStatus(tuple(mailings), tuple(errors))
+
+
+def _listed(value: Any) -> list[Any]:
+    """Return ``value`` if it is a list, else an empty one: a stray number lists nothing."""
+    return value if isinstance(value, list) else []
 
 
 def _mailing_error(said: str, names: Sequence[str]) -> MailingError:
