@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -279,6 +280,20 @@ def test_statuses_read_both_documented_date_forms() -> None:
         datetime(2013, 2, 17, 12, 8, 29, tzinfo=UTC),
     )
     assert (second.at, second.raw_date) == (None, "2017-01-23 12:34:56")
+
+
+@pytest.mark.parametrize("body", [b"{[]: 1}", b"{{}: 1}", b"[" * 100_000, b"{'a': 1"])
+def test_hostile_printed_notation_is_unreadable(body: bytes) -> None:
+    with pytest.raises(wire.Unreadable):
+        wire.decode(body)
+
+
+def test_a_price_too_large_to_add_up_is_no_price() -> None:
+    table = {USER: {"ru": {"": ["9E+999999", "0"]}, "ua": {"": ["0.1", "1"], "x": ["NaN", "0"]}}}
+    rates = wire.rates(table, USER)
+    estimate = rates.estimate({"ru": 3, "ua": 2})
+    assert (estimate.total, estimate.unknown_countries) == (Decimal("0.2"), ("ru",))
+    assert wire.money("1E+29") == Decimal("1E+29")
 
 
 @pytest.mark.parametrize("params", [{}, {"msgid": "a"}, {"status": "delivrd"}])

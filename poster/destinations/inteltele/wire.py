@@ -20,7 +20,7 @@ import json
 import tokenize
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,9 +46,18 @@ def decode(content: bytes) -> Any:
         return json.loads(text, parse_float=Decimal)
     except ValueError:
         pass
+    except RecursionError as exc:
+        raise Unreadable("the answer nests too deep") from exc
     try:
         return ast.literal_eval(_python_notation(text.translate(_QUOTES)))
-    except (ValueError, SyntaxError, tokenize.TokenError, MemoryError, RecursionError) as exc:
+    except (
+        ValueError,
+        SyntaxError,
+        TypeError,
+        tokenize.TokenError,
+        MemoryError,
+        RecursionError,
+    ) as exc:  # what literal_eval raises on hostile text: "{[]: 1}" is a TypeError
         raise Unreadable("the answer is not JSON") from exc
 
 
@@ -107,15 +116,20 @@ def _recipient(item: Mapping[str, Any]) -> RecipientResult:
     return RecipientResult(phone, False, action, status, cost=cost, hint=hint_for(status))
 
 
+MAX_MAGNITUDE = 30
+"""Amounts of 10**30 and above are read as no amount: sums of them could overflow ``Decimal``."""
+
+
 def money(value: Any) -> Decimal | None:
     """Return an amount given as text or number, or None when there is none."""
     if value is None or isinstance(value, bool):
         return None
     try:
         amount = Decimal(str(value).strip())
-    except InvalidOperation:
+    except DecimalException:
         return None
-    return amount if amount.is_finite() else None
+    # No price or balance reaches 10**MAX_MAGNITUDE: "9E+999999" would overflow a sum.
+    return amount if amount.is_finite() and amount.adjusted() < MAX_MAGNITUDE else None
 
 
 def amount(data: Any, key: str) -> Decimal:
