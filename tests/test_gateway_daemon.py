@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from feedserver import FeedServer
@@ -14,7 +15,8 @@ from support.decisiontelecom import Clock, fake_gateway
 from support.wait import wait_for
 
 from poster.config import load_config
-from poster.daemon.callbacks import PREFIX, secret_key
+from poster.daemon.callbacks import PREFIX, GatewayDesk, secret_key
+from poster.daemon.httpserver import Call
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import item_ref
 from poster.destinations.smsby.fake import DEFAULT_TOKEN as SMSBY_TOKEN
@@ -232,4 +234,29 @@ def test_smsby_bulk_callbacks_reach_the_ledger_through_the_secret_path(  # type:
             wait_for(lambda: accepted(project, post.guid) == len(PHONES), "the answers recorded")
             smsby.advance(6)
             wait_for(lambda: delivered(project, post.guid, "bulk") == len(PHONES), "recorded")
+            odd = [daemon.http.post(told, json=body).status_code for body in ODD_BULK_CALLBACKS]
     assert smsby.callback_log == [(told, 200)]
+    assert odd == [400] * len(ODD_BULK_CALLBACKS)
+
+
+ODD_BULK_CALLBACKS = [[{"errors": 5}], [{"success": 5}], {"uuid": 5, "messages": [{"errors": 5}]}]
+
+
+class _Tripping:
+    """An adapter whose callback reader trips over the shape of what it is given."""
+
+    def callback(self, method: str, query: object, body: bytes) -> list[object]:
+        raise TypeError("'int' object is not iterable")
+
+
+def test_a_callback_its_reader_trips_on_is_answered_400_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    desk = GatewayDesk({}, None)
+    destination = SimpleNamespace(name="bulk", adapter=_Tripping())
+    desk._paths = {"/callbacks/bulk/s": destination}  # type: ignore[dict-item]
+    call = Call("POST", "/callbacks/bulk/s", (), (), b'[{"errors": 5}]')
+    with caplog.at_level(logging.DEBUG):
+        code, _, body = desk.handle(call)
+    assert (code, body) == (400, b"unreadable callback (TypeError)\n")
+    assert "Traceback" not in caplog.text and "gateway-callback-refused" in caplog.text

@@ -496,6 +496,14 @@ def test_odd_answers_become_delivery_errors_or_results(status: int, body: Any, c
                 assert "Field {alphaname_id} is invalid" in str(exc)
 
 
+@pytest.mark.parametrize(
+    "body", [[{"errors": 5}], [{"success": 5}], {"uuid": 5, "messages": [{"errors": 5}]}]
+)
+def test_a_callback_of_stray_numbers_is_unreadable(body: Any) -> None:
+    with pytest.raises(ValueError, match="neither a uuid nor"):
+        parse_bulk_callback(json.dumps(body).encode())
+
+
 def test_odd_error_codes_read_as_no_code() -> None:
     assert parse.integer("²") == 0
     assert parse.integer("9" * 5000) == 0

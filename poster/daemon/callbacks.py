@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from poster.daemon.httpserver import Call
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations import Destination, Entries
+from poster.destinations.gateway import StatusUpdate
 from poster.destinations.gateway.destination import GatewayDestination
 from poster.destinations.gateway.subscribers import GatewaySubscribers
 from poster.errors import CallbackError, PosterError
@@ -104,7 +105,7 @@ class GatewayDesk:
         if destination is None:
             return 404, TEXT, b"not found\n"
         try:
-            updates = destination.adapter.callback(call.method, dict(call.query), call.body)
+            updates = _read(destination, call)
             known = destination.record(updates)
             if updates and not known:
                 raise CallbackError("the callback names no message poster sent")
@@ -152,6 +153,14 @@ class GatewayDesk:
             if hmac.compare_digest(known.encode(), path.encode()):
                 found = destination
         return found
+
+
+def _read(destination: GatewayDestination, call: Call) -> list[StatusUpdate]:
+    """Return the statuses a callback reports; a shape its reader trips on is unreadable."""
+    try:
+        return destination.adapter.callback(call.method, dict(call.query), call.body)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CallbackError(f"unreadable callback ({type(exc).__name__})") from None
 
 
 def _poll_all(gateways: list[GatewayDestination]) -> None:
