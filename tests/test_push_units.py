@@ -142,6 +142,23 @@ def test_the_plan_says_what_is_due_when(
     assert (action.step if action else None) == step
 
 
+@pytest.mark.parametrize(
+    ("lease", "granted"),
+    [
+        ("3600", 3600),
+        ("²", plan.DEFAULT_LEASE),
+        ("٣", plan.DEFAULT_LEASE),
+        ("9" * 5000, plan.MAX_LEASE),
+    ],
+    ids=["digits", "superscript", "arabic-indic", "huge"],
+)
+def test_a_verification_with_an_odd_lease_takes_a_sane_one(lease: str, granted: int) -> None:
+    params = {"hub.challenge": "Q7zz", "hub.lease_seconds": lease}
+    answer = plan.verify_intent(SUB, "subscribe", SUB.topic, params, NOW)
+    assert (answer.status, answer.body) == (200, b"Q7zz")
+    assert answer.after is not None and answer.after.lease == granted
+
+
 def test_a_live_subscription_slows_polls_to_the_safety_interval() -> None:
     hour = timedelta(hours=1)
     assert not plan.poll_due(SUB, NOW + timedelta(minutes=10), NOW, hour)

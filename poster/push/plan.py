@@ -134,9 +134,13 @@ def verify_intent(
 
 def _lease(text: str | None) -> int:
     """Return the granted lease in seconds, within sane bounds."""
-    if text is None or not text.strip().isdigit():
+    digits = (text or "").strip()
+    # isdigit() passes "²", which int() refuses: only ASCII digits are a number of seconds.
+    if not (digits.isascii() and digits.isdecimal()):
         return DEFAULT_LEASE
-    return max(1, min(int(text.strip()), MAX_LEASE))
+    if len(digits) > len(str(MAX_LEASE)):  # int() refuses over 4300 digits; any such is long
+        return MAX_LEASE
+    return max(1, min(int(digits), MAX_LEASE))
 
 
 def _printable(text: str) -> str:
