@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from poster.models import Media
-from poster.parse import fields
+from poster.parse import fields, paths
 from poster.parse.dates import from_struct, parse_date
 from poster.parse.itemmedia import (
     absolute,
@@ -230,3 +230,10 @@ def test_repeated_media_are_merged() -> None:
     other = Media("https://x.org/b.mp3", "audio/mpeg")
     merged = unique_media([enclosure, other, content])
     assert merged == (Media("https://x.org/a.mp4", "video/mp4", 900, 64, "Clip"), other)
+
+
+@pytest.mark.parametrize(
+    ("step", "index"), [("0", True), ("-2", True), ("²", False), ("-٣", False)]
+)
+def test_only_ascii_digits_make_a_list_index(step: str, index: bool) -> None:
+    assert paths._is_index(step) is index

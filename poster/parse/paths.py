@@ -35,4 +35,5 @@ def lookup(document: object, path: str) -> object:
 
 def _is_index(step: str) -> bool:
     """Tell whether a path step is a list index (a non-negative or negative integer)."""
-    return step.lstrip("-").isdigit()
+    digits = step.lstrip("-")
+    return digits.isascii() and digits.isdigit()

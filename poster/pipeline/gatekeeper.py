@@ -131,7 +131,7 @@ class Gatekeeper:
         """Read the day and count the state keeps; an unreadable one counts nothing."""
         text = self._meta.get_meta(count_key(self.destination)) if self._meta else None
         day, _, count = (text or "").partition(" ")
-        return (day, int(count)) if count.isdigit() else ("", 0)
+        return (day, int(count)) if count.isascii() and count.isdigit() else ("", 0)
 
     def _load_held(self) -> dict[tuple[str, str], datetime]:
         """Read the held posts the state keeps; an unreadable entry holds none."""

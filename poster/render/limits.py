@@ -122,7 +122,9 @@ def check_format(fmt: str, args: Iterable[object]) -> None:
     """Refuse a format string whose widths or precisions would pad past the size limit."""
     numbers = [int(run) for run in _DIGITS.findall(fmt)]
     numbers += [a for a in args if isinstance(a, int)]
-    numbers += [int(a) for a in args if isinstance(a, str) and a.isdigit() and len(a) < 20]
+    numbers += [
+        int(a) for a in args if isinstance(a, str) and a.isascii() and a.isdigit() and len(a) < 20
+    ]
     _refuse_size("the format", max(numbers, default=0))
 
 

@@ -122,7 +122,7 @@ def _readable(handler: BaseHTTPRequestHandler) -> bool:
     """Tell whether a fake can read the body; otherwise answer as the sandbox does and say no."""
     length = handler.headers.get("Content-Length", "0")
     chunked = "chunked" in handler.headers.get("Transfer-Encoding", "").lower()
-    if chunked or not length.isdigit() or int(length) > READ_MAX_BYTES:
+    if chunked or not (length.isascii() and length.isdigit()) or int(length) > READ_MAX_BYTES:
         problem = f"send the body with a Content-Length of at most {READ_MAX_BYTES} bytes"
         send_json(handler, 400, {"error": problem}, close=True)
         return False

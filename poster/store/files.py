@@ -218,7 +218,7 @@ def check_tables(value: object) -> Tables:
         if not isinstance(table, dict):
             raise ValueError(f"table {name!r} is not an object")
         for doc_id, doc in table.items():
-            if not doc_id.isdigit() or not isinstance(doc, dict):
+            if not (doc_id.isascii() and doc_id.isdigit()) or not isinstance(doc, dict):
                 raise ValueError(f"table {name!r} document {doc_id!r} is not a numbered object")
     return value
 

@@ -320,6 +320,6 @@ def _message_token(value: Any) -> str | None:
     """Return the 64-bit ``message_token`` as decimal text, which survives any JSON reader."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return value
     return None
