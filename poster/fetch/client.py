@@ -380,7 +380,8 @@ _SECRET_WORDS = frozenset(
 
 def without_userinfo(url: httpx.URL | Target | str) -> str:
     """Return ``url`` without its user info, which may hold a password."""
-    return _USERINFO.sub(r"\1", str(url))
+    text = str(url)
+    return _USERINFO.sub(r"\1", text) if "@" in text else text  # nearly none holds user info
 
 
 def display(url: httpx.URL | Target | str) -> str:
