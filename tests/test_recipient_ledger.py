@@ -397,3 +397,24 @@ def test_a_release_from_the_command_line_prunes_nothing(
     with open_ledger(path, clock, retention_days=365) as ledger:
         assert not ledger.forgotten("city old")
         assert ledger.outcome("city old").accepted == 2
+
+
+@pytest.mark.parametrize(
+    ("written", "damaged"),
+    [(b'"e":"result"', b'"e":"reslt"'), (b'"rejected":{}', b'"rejected":1 ')],
+    ids=["unknown-event", "number-for-a-map"],
+)
+def test_a_ledger_record_of_the_wrong_shape_is_a_state_error_that_names_the_file(
+    path: Path, clock: Clock, written: bytes, damaged: bytes
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES[:1])
+        ledger.record_result(ledger.record_intent("a", PHONES[:1]), PHONES[:1])
+    journal = path.with_suffix(".journal")
+    data = journal.read_bytes()
+    assert written in data
+    journal.write_bytes(data.replace(written, damaged, 1))
+    with pytest.raises(StateError) as caught:
+        open_ledger(path, clock)
+    said = str(caught.value)
+    assert str(journal) in said and "cannot read" in said and "Do not delete" in said

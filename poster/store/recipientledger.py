@@ -140,6 +140,10 @@ def ledger_path(state_dir: Path, destination: str) -> Path:
     return state_dir / RECIPIENTS_FOLDER / destination / "ledger.json"
 
 
+UNREADABLE = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+"""What a record of the wrong shape raises while the ledger is rebuilt from it."""
+
+
 class LedgerStorage(JournalStorage):
     """A journaled state whose changes are ledger events and whose snapshot is one document."""
 
@@ -163,7 +167,10 @@ class LedgerStorage(JournalStorage):
     def load_tables(self, tables: Tables) -> None:
         """Rebuild the ledger from the snapshot's one document."""
         doc = tables.get(LEDGER, {}).get("1", {})
-        self.state = LedgerState.restore(doc, self.state.status_days)
+        try:
+            self.state = LedgerState.restore(doc, self.state.status_days)
+        except UNREADABLE as exc:
+            raise self._unreadable(self.files.snapshot, exc) from None
 
     def snapshot_tables(self) -> Tables:
         """Drop what is past retention and return the ledger as the snapshot's one document."""
@@ -173,7 +180,20 @@ class LedgerStorage(JournalStorage):
     def apply_change(self, change: Change) -> None:
         """Apply the event a replayed journal line holds."""
         for event in change.put.values():
-            self.state.apply(event)
+            try:
+                self.state.apply(event)
+            except UNREADABLE as exc:
+                raise self._unreadable(self.files.journal, exc) from None
+
+    def _unreadable(self, path: Path, exc: Exception) -> StateError:
+        """Return the error for a record of the ledger that poster cannot read."""
+        what = f"{type(exc).__name__}: {exc}"[:200]
+        return StateError(
+            path,
+            f"holds a record poster cannot read ({what}); restore the ledger folder from a "
+            "backup, or move this file aside if a copy beside it is good. Do not delete the "
+            "ledger: its recipients would then be sent recent items again",
+        )
 
     def record(self, event: Event) -> None:
         """Write ``event`` durably, then apply it, then compact if the journal is due.
