@@ -250,6 +250,20 @@ def test_webhook_set_refuses_a_url_viber_cannot_call(
     assert sandbox.webhook is None
 
 
+@pytest.mark.parametrize("url", ["", "  "], ids=["empty", "blank"])
+def test_webhook_set_without_a_url_removes_nothing_and_names_remove(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox, url: str
+) -> None:
+    port = free_port()
+    config = write_config(tmp_path, sandbox.api_url, f'[webhook]\nlisten = "127.0.0.1:{port}"\n')
+    hook = f"http://127.0.0.1:{port}/viber/webhook"
+    assert run(capsys, "-c", str(config), "webhook", "set", hook).code == EXIT_OK
+    result = run(capsys, "-c", str(config), "webhook", "set", url)
+    assert result.code == EXIT_CONFIG
+    assert "poster webhook remove" in result.err
+    assert sandbox.webhook == hook
+
+
 def test_webhook_set_serves_its_own_check_call_then_remove(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
 ) -> None:

@@ -71,6 +71,13 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
     """Register the webhook, serving the check call ourselves when the daemon is not running."""
+    if not args.url.strip():
+        from poster.errors import UsageError
+
+        # set_webhook with an empty url is how Viber removes one: say so rather than do it.
+        raise UsageError(
+            "webhook set needs a URL; to remove the webhook, run `poster webhook remove`"
+        )
     with _admin(config, args) as admin, _receiver_for_check(config.webhook, admin.callback_token):
         result = admin.set_webhook(args.url)
     print(result.explanation)
