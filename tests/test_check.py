@@ -222,7 +222,7 @@ GATEWAYS = (
     'recipients = "subs.txt"\n\n'
     '[destinations.it]\nkind = "inteltele"\nusername = "poster"\nim_sender = "News"\n'
     'recipients = "subs.txt"\n\n'
-    '[destinations.sb]\nkind = "smsby"\nrecipients = "subs.txt"\n'
+    '[destinations.sb]\nkind = "smsby"\nrecipients = "subs.txt"\nalphaname_id = 444\n'
 )
 
 

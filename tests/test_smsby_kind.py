@@ -213,6 +213,27 @@ def test_refuses_sections_whose_keys_do_not_fit(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        (BULK + "list_id = 3\n", "recipients"),
+        ('recipients = "subscribers.txt"\n', "alphaname_id"),
+        (BULK + 'forward_sms = "15m"\n', "vibername_id"),
+        ("list_id = 3\n", "vibername_id"),
+        ('list_id = 3\nvibername_id = 7\nforward_sms = "15m"\n', "forward_sms"),
+    ],
+    ids=["file-and-list", "bulk-without-alphaname", "forward-without-vibername",
+         "list-without-vibername", "forward-with-list"],
+)  # fmt: skip
+def test_check_finds_the_keys_that_do_not_fit_before_any_run(
+    tmp_path: Path, fake: SmsByFake, section: str, key: str
+) -> None:
+    config = project(tmp_path, fake, section, "")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)  # what `poster check` does
+    assert f"destinations.subs.{key}" in str(caught.value)
+
+
 def test_refuses_numbers_the_gateway_does_not_take(tmp_path: Path, fake: SmsByFake) -> None:
     config = project(tmp_path, fake, BULK, "")
     (tmp_path / "subscribers.txt").write_text("375291111111\n+44 207 946 0\n")

@@ -32,7 +32,7 @@ from poster.config.settings import (
     WebhookConfig,
     feed_config,
 )
-from poster.destinations import NeedsCallbacks, kind, shorthand
+from poster.destinations import ChecksKeys, NeedsCallbacks, kind, shorthand
 from poster.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def load_config(
     report.add(issues)
     webhook = _webhook(top.values.get("webhook", {}), ctx, report)
     report.add(_callbacks_needed(wanted, webhook))
+    report.add(_conflicts(wanted))
     daemon = _daemon(top.values.get("daemon", {}), ctx, report)
     media = _media(top.values.get("media", {}), ctx, report, webhook)
     defaults = _defaults(top.values.get("defaults", {}), ctx, report)
@@ -167,6 +168,16 @@ def _callbacks_needed(wanted: Iterable[DestinationConfig], webhook: WebhookConfi
             )
             where = f"destinations.{spec.name}.{key}"
             issues.append(v.Issue(f"needs [webhook] public_url: {why}", hint, where))
+    return issues
+
+
+def _conflicts(wanted: Iterable[DestinationConfig]) -> list[v.Issue]:
+    """Return the issues of destinations whose keys do not fit together, as opening finds them."""
+    issues = []
+    for spec in wanted:
+        own = kind(spec.kind)
+        for key, message, hint in own.conflicts(spec) if isinstance(own, ChecksKeys) else ():
+            issues.append(v.Issue(message, hint, f"destinations.{spec.name}.{key}"))
     return issues
 
 

@@ -174,6 +174,15 @@ class NeedsCallbacks(Protocol):
 
 
 @runtime_checkable
+class ChecksKeys(Protocol):
+    """A kind whose section's keys must also fit together, checked with the configuration."""
+
+    def conflicts(self, spec: DestinationConfig) -> list[tuple[str, str, str]]:
+        """Return (key, problem, hint) for each way ``spec``'s keys do not fit together."""
+        ...
+
+
+@runtime_checkable
 class KnowsSender(Protocol):
     """A kind whose destinations post as someone: configured, or looked up and remembered."""
 

@@ -93,6 +93,10 @@ class SmsByKind(GatewayKindBase):
             values["list_id"],
         )
 
+    def conflicts(self, spec: DestinationConfig) -> list[tuple[str, str, str]]:
+        """Return (key, problem, hint) for each way the section's keys do not fit together."""
+        return _conflicts(spec.settings)
+
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return ``picture`` for an item with a usable image and link, else ``text``."""
         return compose.choose_type(item, feed)
