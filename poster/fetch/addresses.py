@@ -114,16 +114,11 @@ class ResolveCache:
                 return pending
             pending = self._pending[(host, port)] = Future()
 
-        def work() -> None:
-            try:
-                pending.set_result(self._lookup(host, port, now))
-            except BaseException as exc:  # handed to whoever waits, as a call would raise it
-                pending.set_exception(exc)
-            finally:
-                with self._lock:
-                    self._pending.pop((host, port), None)
+        def done() -> None:
+            with self._lock:
+                self._pending.pop((host, port), None)
 
-        threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
+        _fill(pending, lambda: self._lookup(host, port, now), host, done)
         return pending
 
     def _keep(self, host: str, port: int, now: float, answer: tuple[str, ...] | OSError) -> None:
@@ -142,15 +137,27 @@ def _resolve_by(resolve: Resolver, host: str, port: int, deadline: float) -> tup
     when the system resolver does.
     """
     pending: Future[tuple[str, ...]] = Future()
+    _fill(pending, lambda: tuple(resolve(host, port)), host)
+    return _awaited(pending, host, deadline)
+
+
+def _fill(
+    pending: Future[tuple[str, ...]],
+    lookup: Callable[[], tuple[str, ...]],
+    host: str,
+    done: Callable[[], None] = lambda: None,
+) -> None:
+    """Run ``lookup`` in a worker thread of its own, its answer or error set on ``pending``."""
 
     def work() -> None:
         try:
-            pending.set_result(tuple(resolve(host, port)))
-        except BaseException as exc:  # handed to the caller, as a call would raise it
+            pending.set_result(lookup())
+        except BaseException as exc:  # handed to whoever waits, as a call would raise it
             pending.set_exception(exc)
+        finally:
+            done()
 
     threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
-    return _awaited(pending, host, deadline)
 
 
 def _awaited(pending: Future[tuple[str, ...]], host: str, deadline: float) -> tuple[str, ...]:
