@@ -78,7 +78,8 @@ def _lifetime(
         # An invalid max-age makes the response stale (RFC 9111 §4.2.1): no bound.
         if not (seconds.isascii() and seconds.isdigit()):
             return None, ""
-        return _delta(seconds), f"Cache-Control max-age={_delta(seconds)}"
+        lifetime = _delta(seconds)
+        return lifetime, f"Cache-Control max-age={lifetime}"
     expires = _http_date(headers.get("expires"))
     if expires is None:
         return None, ""
