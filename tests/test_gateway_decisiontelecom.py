@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds
-from support.decisiontelecom import Clock, fake_gateway
+from support.decisiontelecom import Clock, fake_gateway, inboxes, run_once, write_project
 
 from poster.app import build
 from poster.cli import EXIT_FAILED, EXIT_OK, main
@@ -40,37 +40,14 @@ def project(
 ) -> tuple[Path, Path, Feeds]:  # fmt: skip
     """Write feeds.toml posting feed "city" to the fake and to a recording destination."""
     monkeypatch.setenv("POSTER_SUBS_TOKEN", KEY)
-    (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
-    (tmp_path / "subscribers.txt").write_text("\n".join("+" + p for p in PHONES) + "\n")
     feeds = Feeds(feed_server)
-    config = tmp_path / "feeds.toml"
-    config.write_text(
-        'templates = "templates"\n'
-        f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
-        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
-        '[destinations.archive]\nkind = "recording"\nmin_gap = "0s"\n'
-        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\nbacklog = "all"\n',
-        encoding="utf-8",
-    )
+    archive = '[destinations.archive]\nkind = "recording"\nmin_gap = "0s"\n'
+    config = write_project(tmp_path, fake, feeds.url("city"), PHONES, archive)
     return config, tmp_path / "state", feeds
-
-
-def run_once(config: Path, state: Path) -> int:
-    code = main(["-c", str(config), "run", "--once", "--state-dir", str(state)])
-    close_ledgers()
-    return code
 
 
 def ledger(state: Path) -> RecipientLedger:
     return RecipientLedger(ledger_path(state, "subs"), read_only=True)
-
-
-def inboxes(fake: FakeDecisionTelecom) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for message in fake.gateway.messages:
-        counts[message.phone] = counts.get(message.phone, 0) + 1
-    return counts
 
 
 def test_an_item_reaches_each_of_fifty_numbers_once(project, fake) -> None:  # type: ignore[no-untyped-def]

@@ -12,19 +12,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from support.daemon import Feeds
-from support.decisiontelecom import Clock, fake_gateway
+from support.daemon import Feeds, Post
+from support.decisiontelecom import Clock, fake_gateway, inboxes, run_once, write_project
 from support.wait import wait_for
 
 from poster.cli import EXIT_ENVIRONMENT, EXIT_OK, main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
-from poster.destinations.gateway.destination import GROUP, close_ledgers, item_ref
+from poster.destinations.gateway.destination import GROUP, item_ref
 from poster.ops import inbox
 from poster.store import Store
 from poster.store.ledger import SENT
@@ -49,25 +48,9 @@ def project(
 ) -> tuple[Path, Path, Feeds]:  # fmt: skip
     """Write feeds.toml posting feed "city" to the fake's ``PHONES``."""
     monkeypatch.setenv("POSTER_SUBS_TOKEN", KEY)
-    (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
-    (tmp_path / "subscribers.txt").write_text("".join(f"+{p}\n" for p in PHONES))
     feeds = Feeds(feed_server)
-    config = tmp_path / "feeds.toml"
-    config.write_text(
-        'templates = "templates"\n'
-        f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
-        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
-        f'[[feeds]]\nname = "city"\nurl = "{feeds.url("city")}"\nbacklog = "all"\n',
-        encoding="utf-8",
-    )
+    config = write_project(tmp_path, fake, feeds.url("city"), PHONES)
     return config, tmp_path / "state", feeds
-
-
-def run_once(config: Path, state: Path) -> int:
-    code = main(["-c", str(config), "run", "--once", "--state-dir", str(state)])
-    close_ledgers()
-    return code
 
 
 def release(state: Path, batch: str) -> int:
@@ -80,8 +63,15 @@ def open_batch(state: Path) -> OpenBatch:
     return batch
 
 
-def received(fake: FakeDecisionTelecom) -> Counter[str]:
-    return Counter(message.phone for message in fake.gateway.messages)
+def lose_an_answer(
+    project: tuple[Path, Path, Feeds], fake: FakeDecisionTelecom
+) -> tuple[Post, OpenBatch]:
+    """Run a pass whose first message's answer is lost; return the item and its open batch."""
+    config, state, feeds = project
+    fake.gateway.inject("drop")  # the gateway takes the first message; its answer is lost
+    (post,) = feeds.publish("city", 1)
+    run_once(config, state)
+    return post, open_batch(state)
 
 
 def record_state(state: Path, key: str) -> str:
@@ -124,7 +114,7 @@ def test_a_released_group_of_a_killed_run_is_sent_on_the_next_pass(
     assert "it was sent" in out and "next pass of feed 'city' sends it" in out
     assert run_once(config, state) == EXIT_OK
 
-    got = received(fake)
+    got = inboxes(fake)
     assert set(got) == set(PHONES)
     assert all(got[phone] == 1 for phone in PHONES[:GROUP])
     assert_everyone_has_it(state, post.guid)
@@ -136,11 +126,8 @@ def test_a_released_lost_answer_is_sent_without_a_retry(
     fake: FakeDecisionTelecom,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config, state, feeds = project
-    fake.gateway.inject("drop")  # the gateway takes the first message; its answer is lost
-    (post,) = feeds.publish("city", 1)
-    run_once(config, state)
-    batch = open_batch(state)
+    config, state, _ = project
+    post, batch = lose_an_answer(project, fake)
     assert record_state(state, post.guid) == "uncertain"
     capsys.readouterr()
 
@@ -149,7 +136,7 @@ def test_a_released_lost_answer_is_sent_without_a_retry(
     assert run_once(config, state) == EXIT_OK
 
     # The operator released a number that had it, so that one number gets it twice.
-    assert sorted(received(fake).values()) == [1] * (len(PHONES) - 1) + [2]
+    assert sorted(inboxes(fake).values()) == [1] * (len(PHONES) - 1) + [2]
     assert_everyone_has_it(state, post.guid)
     assert record_state(state, post.guid) == SENT
 
@@ -159,11 +146,8 @@ def test_a_release_while_the_daemon_holds_the_state_is_queued_for_it(
     fake: FakeDecisionTelecom,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config, state, feeds = project
-    fake.gateway.inject("drop")
-    (post,) = feeds.publish("city", 1)
-    run_once(config, state)
-    batch = open_batch(state)
+    config, state, _ = project
+    post, batch = lose_an_answer(project, fake)
     capsys.readouterr()
     with Store(state, role=DAEMON) as daemon:
         assert release(state, batch.batch_id) == EXIT_OK
@@ -182,11 +166,8 @@ def test_a_release_while_a_run_holds_the_state_changes_nothing(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config, state, feeds = project
-    fake.gateway.inject("drop")
-    (post,) = feeds.publish("city", 1)
-    run_once(config, state)
-    batch = open_batch(state)
+    state = project[1]
+    post, batch = lose_an_answer(project, fake)
     monkeypatch.setattr(inbox, "LOCK_WAIT", 0.0)
     with Store(state):
         assert release(state, batch.batch_id) == EXIT_ENVIRONMENT

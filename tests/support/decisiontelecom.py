@@ -1,10 +1,13 @@
-"""Run the DecisionTelecom fake for tests, on a clock the test moves."""
+"""Run the DecisionTelecom fake for tests, on a clock the test moves, and projects sending to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
+from poster.cli import main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
 from poster.destinations.gateway.destination import close_ledgers
@@ -26,3 +29,37 @@ def fake_gateway(key: str, clock: Clock) -> Iterator[FakeDecisionTelecom]:
     with FakeDecisionTelecom(Gateway(key, clock=clock, rate_limit=10_000)) as server:
         yield server
     close_ledgers()
+
+
+def write_project(
+    folder: Path, fake: FakeDecisionTelecom, feed_url: str, phones: Sequence[str], extra: str = ""
+) -> Path:
+    """Write feeds.toml posting feed "city" to ``phones`` through destination ``subs``.
+
+    ``extra`` holds more sections, placed before the feed's.
+    """
+    (folder / "templates").mkdir()
+    (folder / "templates" / "default.j2").write_text("{{ item.title }}")
+    (folder / "subscribers.txt").write_text("".join(f"+{phone}\n" for phone in phones))
+    config = folder / "feeds.toml"
+    config.write_text(
+        'templates = "templates"\n'
+        f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
+        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
+        f"{extra}"
+        f'[[feeds]]\nname = "city"\nurl = "{feed_url}"\nbacklog = "all"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def run_once(config: Path, state: Path) -> int:
+    """Run ``poster run --once`` in this process and close the ledgers it left open."""
+    code = main(["-c", str(config), "run", "--once", "--state-dir", str(state)])
+    close_ledgers()
+    return code
+
+
+def inboxes(fake: FakeDecisionTelecom) -> Counter[str]:
+    """Return how many messages the fake took for each number."""
+    return Counter(message.phone for message in fake.gateway.messages)
