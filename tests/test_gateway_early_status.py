@@ -11,9 +11,9 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.stubgateway import QuietGateway
 
 from poster.destinations.decisiontelecom.kind import KIND
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
@@ -28,11 +28,8 @@ MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
 ITEM = item_ref("news", "k1")
 
 
-class EagerGateway:
+class EagerGateway(QuietGateway):
     """A gateway that reports each message delivered before it answers the request."""
-
-    batch_size = 1
-    concurrency = 1
 
     def __init__(self, strays: Sequence[str] = ()) -> None:
         self.destination: GatewayDestination | None = None
@@ -51,18 +48,6 @@ class EagerGateway:
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         return [StatusUpdate(ref, DELIVERED) for ref in json.loads(body)["ids"]]
-
-    def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
-        return []
-
-    def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
-        return []
-
-    def account(self) -> Mapping[str, str]:
-        return {}
-
-    def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
-        return None
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ stop halts a send between two groups, and the next start sends the rest.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.stubgateway import QuietGateway
 
 from poster.destinations.decisiontelecom.kind import KIND
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
@@ -26,29 +26,13 @@ PHONES = tuple(f"37529{n:07d}" for n in range(1000))
 MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
 
 
-class Accepting:
+class Accepting(QuietGateway):
     """A gateway that accepts every number at once, four requests at a time."""
 
-    batch_size = 1
     concurrency = 4
 
     def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
         return BatchOutcome(accepted={phone: f"id-{phone}" for phone in phones})
-
-    def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
-        return []
-
-    def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
-        return []
-
-    def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
-        return []
-
-    def account(self) -> Mapping[str, str]:
-        return {}
-
-    def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
-        return None
 
 
 def opened(ledger: RecipientLedger) -> GatewayDestination:
