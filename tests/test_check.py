@@ -226,9 +226,17 @@ GATEWAYS = (
 )
 
 
+def numbers(folder: Path, text: str = "+375291234567\n+375291234568\n") -> Path:
+    """Write the gateways' recipients file, subs.txt, in ``folder``."""
+    path = folder / "subs.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_each_gateways_key_source_is_checked(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    numbers(tmp_path)
     monkeypatch.setenv("POSTER_DT_TOKEN", TOKEN)
     (tmp_path / "it-key").write_text("it-key-from-a-file\n")
     monkeypatch.delenv("POSTER_SB_TOKEN", raising=False)
@@ -253,6 +261,7 @@ def test_two_way_messages_without_a_public_callback_url_are_a_config_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POSTER_DT_TOKEN", TOKEN)
+    numbers(tmp_path)
     config = project(tmp_path, TWO_WAY + 'recipients = "subs.txt"\n')
     code, out, err = check(capsys, config)
     assert code == EXIT_CONFIG and out == ""
@@ -269,9 +278,63 @@ def test_a_gateways_unusable_key_is_an_error(
     for name in ("DT", "IT"):
         monkeypatch.setenv(f"POSTER_{name}_TOKEN", TOKEN)
     monkeypatch.setenv("POSTER_SB_TOKEN", "short")
+    numbers(tmp_path)
     code, out, err = check(capsys, project(tmp_path, GATEWAYS))
     assert code == EXIT_CONFIG and out == ""
     assert "environment: POSTER_SB_TOKEN: the token is 5 characters long" in err
+
+
+def test_each_gateways_recipients_are_read_as_a_send_reads_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DT", "IT", "SB"):
+        monkeypatch.setenv(f"POSTER_{name}_TOKEN", TOKEN)
+    config = project(tmp_path, GATEWAYS)
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    for name in ("dt", "it", "sb"):
+        assert (
+            f"{config}: destinations.{name}.recipients: {tmp_path / 'subs.txt'} cannot be read: "
+            "No such file or directory (hint: write the numbers in it, one a line, or make "
+            "recipients name the file that has them)"
+        ) in err.splitlines()[["dt", "it", "sb"].index(name)]
+    numbers(tmp_path, "+375291234567\n+375291234568\n# left\n+44 20 7946 0958\n")
+    code, out, err = check(capsys, config)
+    assert code == EXIT_OK, err
+    assert [line for line in out.splitlines() if line.startswith("recipients")] == [
+        "recipients of dt: 3 numbers",
+        "recipients of it: 3 numbers",
+        "recipients of sb: 3 numbers",
+    ]
+
+
+def test_a_bad_number_is_named_by_its_line_and_one_a_gateway_refuses_by_its_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DT", "IT", "SB"):
+        monkeypatch.setenv(f"POSTER_{name}_TOKEN", TOKEN)
+    config = project(tmp_path, GATEWAYS)
+    subs = numbers(tmp_path, "+375291234567\n0291234567\n")
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert err.count(f"{subs}:2: '0291234567' starts with 0") == 3
+    numbers(tmp_path, "+375291234567\n+1 234 5678\n")
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert err.splitlines() == [
+        f"poster: {subs}: destinations.sb.recipients: 1 number(s) SMS.BY does not take "
+        "(first: 12345678) (hint: SMS.BY takes 10 to 15 digits with the country code)"
+    ]
+
+
+def test_a_list_kept_at_the_gateway_has_no_file_to_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_SB_TOKEN", TOKEN)
+    head = '[destinations.sb]\nkind = "smsby"\nlist_id = 7\nvibername_id = 5\n'
+    code, out, err = check(capsys, project(tmp_path, head))
+    assert code == EXIT_OK, err
+    assert "recipients" not in out
 
 
 def test_a_second_check_compiles_no_template(

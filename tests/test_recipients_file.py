@@ -10,7 +10,7 @@ import pytest
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
 from poster.errors import ConfigError
 from poster.recipients import load_recipients, parse_recipients
-from poster.recipients.listfile import MAX_LISTED
+from poster.recipients.listfile import MAX_LISTED, RecipientsFile
 from poster.recipients.phones import normalise
 
 
@@ -159,6 +159,58 @@ def test_a_missing_or_huge_file_is_refused_without_reading_it_whole(tmp_path: Pa
         out.truncate((16 << 20) + 1)
     with pytest.raises(ConfigError, match="larger than 16 MiB"):
         load_recipients(huge)
+
+
+def test_a_destinations_file_is_told_at_the_key_that_names_it(tmp_path: Path) -> None:
+    config, path = tmp_path / "feeds.toml", tmp_path / "subs.txt"
+    named_by = (str(config), "destinations.subs.recipients")
+    missing = (
+        f"{config}: destinations.subs.recipients: {path} cannot be read: No such file or "
+        "directory (hint: write the numbers in it, one a line, or make recipients name the "
+        "file that has them)"
+    )
+    with pytest.raises(ConfigError) as refused:
+        RecipientsFile(path, named_by)
+    assert [str(problem) for problem in refused.value.problems] == [missing]
+    path.write_text("+375291234567\n", encoding="utf-8")
+    numbers = RecipientsFile(path, named_by)
+    path.write_text("+375291234567\n0291234567\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        numbers()
+    [bad_line] = refused.value.problems
+    assert str(bad_line).startswith(f"{path}:2: '0291234567' starts with 0")
+    path.write_text("# nobody\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        numbers()
+    assert [str(p) for p in refused.value.problems] == [
+        f"{config}: destinations.subs.recipients: {path} holds no phone numbers"
+    ]
+    path.unlink()
+    with pytest.raises(ConfigError) as refused:
+        numbers()
+    assert [str(problem) for problem in refused.value.problems] == [missing]
+
+
+def test_a_run_names_the_destination_whose_file_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_SUBS_TOKEN", "a-key-of-the-gateway-0123456789")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        '[destinations.subs]\nkind = "decisiontelecom"\napi_url = "http://127.0.0.1:9"\n'
+        'source_addr = "Poster"\nrecipients = "subs.txt"\n'
+        '[[feeds]]\nname = "city"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        encoding="utf-8",
+    )
+    state = tmp_path / "state"
+    code = main(["-c", str(config), "run", "--once", "--state-dir", str(state)])
+    assert code == EXIT_CONFIG
+    assert (
+        f"{config}: destinations.subs.recipients: {tmp_path / 'subs.txt'} cannot be read"
+        in capsys.readouterr().err
+    )
 
 
 def test_check_command_counts_the_numbers_or_lists_the_bad_lines(

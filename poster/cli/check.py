@@ -27,7 +27,8 @@ RUNS_SHOWN = 3
 def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     """Report what would stop a run; print OK, each token's source, cron feeds' next runs."""
     sources, token_errors = _token_sources(config)
-    errors = [*token_errors, *_template_errors(config)]
+    counts, recipient_errors = _recipients(config)
+    errors = [*token_errors, *recipient_errors, *_template_errors(config)]
     for error in errors:
         print(f"poster: {error}", file=sys.stderr)
     if errors:
@@ -35,6 +36,9 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     enabled = sum(feed.enabled for feed in config.feeds)
     print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
     _print_token_sources(config, sources)
+    several = len(config.destinations) > 1
+    for name, count in counts:
+        print(f"recipients{f' of {name}' if several else ''}: {count:,} {_numbers(count)}")
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -60,6 +64,32 @@ def _token_sources(config: Config) -> tuple[list[TokenLine], list[str]]:
         except ConfigError as exc:
             errors += [str(problem) for problem in exc.problems]
     return found, errors
+
+
+def _recipients(config: Config) -> tuple[list[tuple[str, int]], list[str]]:
+    """Read each destination's recipients file as a send would: its numbers, or its problems."""
+    from poster.destinations import ReadsRecipients, kind
+    from poster.errors import ConfigError
+
+    counts: list[tuple[str, int]] = []
+    errors: list[str] = []
+    for spec in config.destinations:
+        own = kind(spec.kind)
+        if not isinstance(own, ReadsRecipients):
+            continue
+        try:
+            found = own.recipients(spec, str(config.path))
+        except ConfigError as exc:
+            errors += [str(problem) for problem in exc.problems]
+            continue
+        if found is not None:
+            counts.append((spec.name, len(found)))
+    return counts, errors
+
+
+def _numbers(count: int) -> str:
+    """Return "number" or "numbers" for ``count`` numbers."""
+    return "number" if count == 1 else "numbers"
 
 
 def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from poster.destinations.receipts import RecipientResult as RecipientResult
     from poster.destinations.receipts import Sender as Sender
     from poster.models import Item, Post
+    from poster.recipients import Recipients
     from poster.sandbox.fakes import Fake
     from poster.sandbox.hooks import SandboxHost
     from poster.secrets import TokenSource as TokenSource
@@ -179,6 +180,18 @@ class ChecksKeys(Protocol):
 
     def conflicts(self, spec: DestinationConfig) -> list[tuple[str, str, str]]:
         """Return (key, problem, hint) for each way ``spec``'s keys do not fit together."""
+        ...
+
+
+@runtime_checkable
+class ReadsRecipients(Protocol):
+    """A kind whose destinations send to the numbers of a file their section names."""
+
+    def recipients(self, spec: DestinationConfig, config_file: str) -> Recipients | None:
+        """Read and check ``spec``'s numbers as a send does; None when the gateway keeps them.
+
+        Raise ``ConfigError`` naming ``config_file`` and the key when the file is unusable.
+        """
         ...
 
 

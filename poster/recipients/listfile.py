@@ -91,11 +91,37 @@ def _shortened(problems: list[ConfigProblem], source: str) -> list[ConfigProblem
     return [*problems[:MAX_LISTED], ConfigProblem(source, "", f"and {more} more bad lines")]
 
 
+def load_named(path: Path, config_file: str, key: str) -> Recipients:
+    """Read the recipients file ``path`` that ``key`` of ``config_file`` names.
+
+    A fault of the whole file (missing, unreadable, too large, not text, empty) is told at
+    that key, so the error says which destination reads the file; a bad line keeps its place
+    in the file, which is where it is mended.
+    """
+    try:
+        return load_recipients(path)
+    except ConfigError as exc:
+        problems = [_at_key(problem, str(path), config_file, key) for problem in exc.problems]
+        raise ConfigError(problems) from exc
+
+
+def _at_key(problem: ConfigProblem, source: str, config_file: str, key: str) -> ConfigProblem:
+    """Move a problem of the whole file ``source`` to the ``key`` that names it."""
+    if problem.file != source:
+        return problem
+    hint = problem.hint
+    if hint is None and "cannot be read" in problem.message:
+        hint = "write the numbers in it, one a line, or make recipients name the file that has them"
+    return ConfigProblem(config_file, key, f"{source} {problem.message}", None, hint)
+
+
 class RecipientsFile:
     """The recipients file, read again when it changes on disk."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, named_by: tuple[str, str] | None = None) -> None:
+        """``named_by`` is the configuration file and the key naming ``path``, for its errors."""
         self.path = path
+        self._named_by = named_by
         self._stamp: tuple[int, int] | None = None
         self._loaded = self()
 
@@ -107,6 +133,10 @@ class RecipientsFile:
         except OSError:
             stamp = None
         if stamp is None or stamp != self._stamp:
-            self._loaded = load_recipients(self.path)
+            named_by = self._named_by
+            if named_by is None:
+                self._loaded = load_recipients(self.path)
+            else:
+                self._loaded = load_named(self.path, *named_by)
             self._stamp = stamp
         return self._loaded

@@ -486,7 +486,9 @@ def open_gateway(
 ) -> GatewayDestination:
     """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
     token = where.token or gateway_token(name, settings, where.config_file)
-    recipients = RecipientsFile(settings.recipients)
+    recipients = RecipientsFile(
+        settings.recipients, (where.config_file, f"destinations.{name}.recipients")
+    )
     path, days = ledger_path(where.state_dir, name), ledger_days(where.retention)
     daily = None
     if settings.max_per_day is not None:

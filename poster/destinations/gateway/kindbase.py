@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from poster.destinations.gateway.accesskey import key_source
 from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.standin import gateway_stand_in
+from poster.recipients.listfile import load_named
 
 if TYPE_CHECKING:
     from poster.config import DestinationConfig
     from poster.destinations import Account, Destination, Kind, Opening, TokenSource
+    from poster.recipients import Recipients
 
 
 class GatewayKindBase:
@@ -22,6 +24,11 @@ class GatewayKindBase:
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the destination's access key comes from, checking it as a send would."""
         return key_source(spec.name, spec.settings.gateway)
+
+    def recipients(self, spec: DestinationConfig, config_file: str) -> Recipients | None:
+        """Read and check the destination's recipients file as a send does."""
+        where = f"destinations.{spec.name}.recipients"
+        return load_named(spec.settings.gateway.recipients, config_file, where)
 
     def account(self, destination: Destination) -> Account:
         """Return what the gateway reports of its account, or that its API has no such call."""

@@ -28,6 +28,7 @@ from poster.frozen import frozen
 from poster.media.policy import MediaRules
 from poster.models import Item, Post
 from poster.recipients import Recipients
+from poster.recipients.listfile import load_named
 from poster.sandbox.fakes import Fake
 
 DEFAULT_API_URL = "https://app.sms.by"
@@ -96,6 +97,15 @@ class SmsByKind(GatewayKindBase):
     def conflicts(self, spec: DestinationConfig) -> list[tuple[str, str, str]]:
         """Return (key, problem, hint) for each way the section's keys do not fit together."""
         return _conflicts(spec.settings)
+
+    def recipients(self, spec: DestinationConfig, config_file: str) -> Recipients | None:
+        """Read and check the recipients file as a send does; None for a list kept at SMS.BY."""
+        settings: SmsBySettings = spec.settings
+        if settings.list_id is not None:
+            return None
+        where = f"destinations.{spec.name}.recipients"
+        found = load_named(recipients_path(settings, config_file), config_file, where)
+        return check_phones(found, config_file, spec.name)
 
     def choose_type(self, item: Item, feed: FeedConfig) -> str:
         """Return ``picture`` for an item with a usable image and link, else ``text``."""

@@ -53,7 +53,8 @@ def _recipients(spec: DestinationConfig, where: Opening) -> Callable[[], Recipie
     if settings.list_id is not None:
         fixed = list_recipients(settings.list_id)
         return lambda: fixed
-    numbers = RecipientsFile(recipients_path(settings, where.config_file))
+    key = f"destinations.{spec.name}.recipients"
+    numbers = RecipientsFile(recipients_path(settings, where.config_file), (where.config_file, key))
 
     def checked() -> Recipients:
         return check_phones(numbers(), where.config_file, spec.name)
