@@ -119,7 +119,19 @@ def stand_ins(
             opened[spec.name] = found.stand_in(spec, where, who)
         else:
             opened[spec.name] = stand_in(spec.name, found, who)
+    if config.webhook.public_url is not None:
+        _show_callback_urls(config.webhook.public_url, opened)
     return opened
+
+
+def _show_callback_urls(public_url: str, opened: Mapping[str, Destination]) -> None:
+    """Give gateway stand-ins the callback URL the daemon gives their destination, secret hidden."""
+    from poster.daemon.callbacks import shown_callback_url
+    from poster.destinations.gateway.standin import GatewayStandIn
+
+    for name, destination in opened.items():
+        if isinstance(destination, GatewayStandIn):
+            destination.show_callback_url(shown_callback_url(public_url, name))
 
 
 @contextmanager

@@ -137,6 +137,32 @@ def test_two_way_messages_are_not_sent_without_a_callback_url(project, fake, cap
     assert "subs: replies = true" in line and "callback URL" in line and "nothing was sent" in line
 
 
+def test_preview_shows_the_callback_url_the_daemon_gives_its_secret_hidden(  # type: ignore[no-untyped-def]
+    project, fake, capsys
+) -> None:
+    config, state, feeds = project
+    feeds.publish("city", 1)
+    preview = ["-c", str(config), "preview", "--state-dir", str(state), "--json"]
+
+    def sent_request() -> dict[str, object]:
+        assert main(preview) == EXIT_OK
+        items = json.loads(capsys.readouterr().out)["feeds"][0]["items"]
+        (post,) = [item for item in items if item["destination"] == "subs"]
+        (request,) = post["body"]["requests"]
+        return dict(request["json"])
+
+    assert "callback_url" not in sent_request()
+    webhook = '[webhook]\nlisten = "127.0.0.1:8080"\npublic_url = "https://poster.example.org/"\n'
+    text = config.read_text().replace("[destinations.subs]\n", webhook + "[destinations.subs]\n")
+    config.write_text(
+        text.replace('source_addr = "Poster"\n', 'source_addr = "Poster"\nreplies = true\n')
+    )
+    request = sent_request()
+    assert request["message_type"] == 206
+    assert request["callback_url"] == "https://poster.example.org/gateway/subs/***"
+    assert fake.gateway.messages == []
+
+
 def test_a_lost_answer_leaves_that_batch_uncertain_and_nobody_gets_two(project, fake) -> None:  # type: ignore[no-untyped-def]
     config, state, feeds = project
     fake.gateway.inject("drop")

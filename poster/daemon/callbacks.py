@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 from poster.daemon.httpserver import Call
 from poster.daemon.listener import WebhookReceiver
-from poster.destinations import Destination, Entries
+from poster.destinations import REDACTED, Destination, Entries
 from poster.destinations.gateway import StatusUpdate
 from poster.destinations.gateway.destination import GatewayDestination
 from poster.destinations.gateway.subscribers import GatewaySubscribers
@@ -51,6 +51,11 @@ def public_callback_url(state: Entries, public_url: str | None, name: str) -> st
     if not public_url or not secret:
         return None
     return public_url.rstrip("/") + _path(name, secret)
+
+
+def shown_callback_url(public_url: str, name: str) -> str:
+    """Return the callback URL the daemon gives ``name`` as a preview shows it: secret hidden."""
+    return public_url.rstrip("/") + _path(name, REDACTED)
 
 
 def tell_callback_urls(

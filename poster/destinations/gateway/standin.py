@@ -54,6 +54,11 @@ class GatewayStandIn:
         """Return the gateway kind."""
         return self._kind
 
+    def show_callback_url(self, url: str) -> None:
+        """Show the requests with the callback URL the daemon would give them."""
+        if self._opened is not None:
+            self._opened.address.url = url
+
     def send(self, message: Message) -> Receipt:
         """Return the body, the requests for the first batch, the recipients and the cost."""
         body = self._kind.preview_body(message, self._sender)
