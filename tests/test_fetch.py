@@ -19,7 +19,7 @@ from feedserver import FeedServer, Route
 
 from poster import errors
 from poster.config import FeedConfig
-from poster.fetch.client import FeedClient
+from poster.fetch.client import FeedClient, display
 from poster.fetch.feed import ACCEPT, USER_AGENT, _translate, fetch, make_client
 from poster.fetch.headers import parse_retry_after
 from poster.models import Freshness, Validators
@@ -771,6 +771,20 @@ def test_wrong_credentials_are_an_error_that_never_shows_them(
     with pytest.raises(errors.HTTPStatusError) as caught:
         fetch(feed_config(with_userinfo(feed_server.url("/feed.xml"))), real_client)
     assert str(caught.value) == f"feed 'news': HTTP 401 from {feed_server.url('/feed.xml')}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://example.org/feed#access_token=abc123def", "https://example.org/feed#access_token=***"),
+        ("https://example.org/feed?page=2#key=abc123def&x=1", "https://example.org/feed?page=2#key=***&x=1"),
+        ("https://example.org/feed?q=a=b#top", "https://example.org/feed?q=a=b#top"),
+        ("https://example.org/a=b/feed", "https://example.org/a=b/feed"),
+    ],
+    ids=["fragment", "query-and-fragment", "equals-in-value", "equals-in-path"],
+)  # fmt: skip
+def test_secret_fragment_values_are_not_shown_either(url: str, shown: str) -> None:
+    assert display(url) == shown
 
 
 @pytest.mark.parametrize(

@@ -371,7 +371,7 @@ def _timeouts(seconds: float) -> dict[str, dict[str, float]]:
 
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
-_QUERY_PAIR = re.compile(r"([?&;])([^=&;#]*)=([^&;#]*)")
+_PAIR = re.compile(r"([?&;#])([^=&;#?]*)=([^&;#]*)")
 _SECRET_WORDS = frozenset(
     {"token", "key", "apikey", "secret", "password", "passwd", "pass", "auth", "sig", "signature"}
 )
@@ -385,14 +385,13 @@ def without_userinfo(url: httpx.URL | Target | str) -> str:
 
 
 def display(url: httpx.URL | Target | str) -> str:
-    """Return ``url`` as logs and errors show it: no user info, secret query values as ***."""
+    """Return ``url`` as logs and errors show it: no user info, secret parameter values as ***.
+
+    Parameters are read in the query and in the fragment alike: a fragment never reaches the
+    server, but one pasted from a browser may carry a token (``#access_token=...``).
+    """
     text = without_userinfo(url)
-    start = text.find("?")
-    if start < 0:
-        return text
-    end = text.find("#", start)
-    end = len(text) if end < 0 else end
-    return text[:start] + _QUERY_PAIR.sub(_masked, text[start:end]) + text[end:]
+    return _PAIR.sub(_masked, text) if "=" in text else text
 
 
 def _masked(pair: re.Match[str]) -> str:
