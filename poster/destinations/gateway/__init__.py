@@ -164,6 +164,11 @@ def ttl_check(low: timedelta, high: timedelta) -> v.Convert:
     return convert
 
 
+def recipients_key(name: str) -> str:
+    """Return the key that names destination ``name``'s recipients file, as errors show it."""
+    return f"destinations.{name}.recipients"
+
+
 def gateway_keys(api_url: str, ttl_range: tuple[timedelta, timedelta] | None) -> dict[str, Key]:
     """Return the shared section keys, with a kind's default ``api_url`` and TTL range."""
     keys = {

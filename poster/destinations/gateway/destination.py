@@ -24,6 +24,7 @@ from poster.destinations.gateway import (
     GatewayMessage,
     GatewaySettings,
     StoppedPartway,
+    recipients_key,
 )
 from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
@@ -486,9 +487,7 @@ def open_gateway(
 ) -> GatewayDestination:
     """Return the gateway destination ``name``: key loaded, recipients read, ledger on first use."""
     token = where.token or gateway_token(name, settings, where.config_file)
-    recipients = RecipientsFile(
-        settings.recipients, (where.config_file, f"destinations.{name}.recipients")
-    )
+    recipients = RecipientsFile(settings.recipients, (where.config_file, recipients_key(name)))
     path, days = ledger_path(where.state_dir, name), ledger_days(where.retention)
     daily = None
     if settings.max_per_day is not None:

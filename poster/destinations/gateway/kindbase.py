@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from poster.destinations.gateway import recipients_key
 from poster.destinations.gateway.accesskey import key_source
 from poster.destinations.gateway.balance import gateway_account
 from poster.destinations.gateway.standin import gateway_stand_in
@@ -27,7 +28,7 @@ class GatewayKindBase:
 
     def recipients(self, spec: DestinationConfig, config_file: str) -> Recipients | None:
         """Read and check the destination's recipients file as a send does."""
-        where = f"destinations.{spec.name}.recipients"
+        where = recipients_key(spec.name)
         return load_named(spec.settings.gateway.recipients, config_file, where)
 
     def account(self, destination: Destination) -> Account:

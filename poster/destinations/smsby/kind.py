@@ -17,7 +17,12 @@ from poster.config import DestinationConfig, FeedConfig
 from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import Message, Opening
-from poster.destinations.gateway import GatewayMessage, GatewaySettings, gateway_keys
+from poster.destinations.gateway import (
+    GatewayMessage,
+    GatewaySettings,
+    gateway_keys,
+    recipients_key,
+)
 from poster.destinations.gateway import gateway_settings as common_settings
 from poster.destinations.gateway.kindbase import GatewayKindBase
 from poster.destinations.gateway.pictures import explain
@@ -103,7 +108,7 @@ class SmsByKind(GatewayKindBase):
         settings: SmsBySettings = spec.settings
         if settings.list_id is not None:
             return None
-        where = f"destinations.{spec.name}.recipients"
+        where = recipients_key(spec.name)
         found = load_named(recipients_path(settings, config_file), config_file, where)
         return check_phones(found, config_file, spec.name)
 
@@ -197,7 +202,7 @@ def check_phones(recipients: Recipients, config_file: str, name: str) -> Recipie
     if bad:
         message = f"{len(bad)} number(s) SMS.BY does not take (first: {bad[0]})"
         hint = "SMS.BY takes 10 to 15 digits with the country code"
-        where = f"destinations.{name}.recipients"
+        where = recipients_key(name)
         raise ConfigError(
             [ConfigProblem(recipients.source or config_file, where, message, None, hint)]
         )

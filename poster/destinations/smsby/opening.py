@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from poster.config import DestinationConfig
 from poster.destinations import Kind, Opening
+from poster.destinations.gateway import recipients_key
 from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.destination import (
@@ -53,8 +54,8 @@ def _recipients(spec: DestinationConfig, where: Opening) -> Callable[[], Recipie
     if settings.list_id is not None:
         fixed = list_recipients(settings.list_id)
         return lambda: fixed
-    key = f"destinations.{spec.name}.recipients"
-    numbers = RecipientsFile(recipients_path(settings, where.config_file), (where.config_file, key))
+    named_by = (where.config_file, recipients_key(spec.name))
+    numbers = RecipientsFile(recipients_path(settings, where.config_file), named_by)
 
     def checked() -> Recipients:
         return check_phones(numbers(), where.config_file, spec.name)
