@@ -31,7 +31,7 @@ def cache_dir(environ: Mapping[str, str]) -> Path | None:
 
 def read_own(path: Path) -> bytes:
     """Return a file this user wrote that no one else may write; raise ``OSError`` otherwise."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(descriptor, "rb") as file:
         info = os.fstat(file.fileno())
         if (

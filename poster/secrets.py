@@ -155,13 +155,20 @@ def token_problem(token: str) -> str | None:
 
 
 _HINT = "copy the token again from where it was issued (a channel's info screen, Developer Tools)"
+MAX_TOKEN_FILE = 64 * 1024
+"""The most of a token file read: a token is under a hundred characters."""
 
 
 def _read_token_file(path: Path, key: str) -> tuple[str, ConfigProblem]:
     """Return the stripped token kept in ``path`` and its source; never quote the content."""
+    from poster.localfiles import NotAFileError, read_capped
+
     problem = ConfigProblem(str(path), key, "", hint=_HINT)
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, MAX_TOKEN_FILE)
+    except NotAFileError as exc:
+        hint = "name the file that holds the token"
+        raise ConfigError([_with(problem, "the token file is not a regular file", hint)]) from exc
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and _looks_like_token(path.name):
             message = (
@@ -173,6 +180,10 @@ def _read_token_file(path: Path, key: str) -> tuple[str, ConfigProblem]:
         reason = exc.strerror or type(exc).__name__
         hint = "make the file readable by the user poster runs as (and by no one else)"
         raise ConfigError([_with(problem, f"cannot read the token file: {reason}", hint)]) from exc
+    if len(raw) > MAX_TOKEN_FILE:
+        hint = "name the file that holds the token, and only the token"
+        message = f"the token file is larger than {MAX_TOKEN_FILE >> 10} KiB"
+        raise ConfigError([_with(problem, message, hint)])
     # Undecodable bytes become U+FFFD, which token_problem rejects without quoting them.
     token = raw.decode("utf-8", errors="replace").strip()
     _check(token, problem)

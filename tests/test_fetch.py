@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import socket
 import zlib
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import respx
 from feedserver import FeedServer, Route
+from support.blocking import finished
 
 from poster import errors
 from poster.config import FeedConfig
@@ -603,13 +605,13 @@ def test_file_url_size_cap(tmp_path: Path, client: FeedClient) -> None:
         fetch(feed_config(path.as_uri(), max_bytes=100), client)
 
 
-@pytest.mark.parametrize("name", ["missing.xml", "."], ids=["missing", "directory"])
+@pytest.mark.parametrize("name", ["missing.xml", ".", "fifo"], ids=["missing", "directory", "fifo"])
 def test_file_url_unreadable(tmp_path: Path, client: FeedClient, name: str) -> None:
+    os.mkfifo(tmp_path / "fifo")
     path = (tmp_path / name).resolve()
-    with pytest.raises(errors.FetchError) as caught:
-        fetch(feed_config(path.as_uri()), client)
-    assert type(caught.value) is errors.FetchError
-    assert str(path) in str(caught.value)
+    refused = finished(lambda: fetch(feed_config(path.as_uri()), client))
+    assert type(refused) is errors.FetchError
+    assert str(path) in str(refused)
 
 
 # --- error mapping -----------------------------------------------------------------------------

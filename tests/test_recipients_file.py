@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
+from support.blocking import finished
 
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
 from poster.errors import ConfigError
@@ -154,6 +156,11 @@ def test_a_file_that_cannot_be_used_is_a_config_error(
 def test_a_missing_or_huge_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read: No such file"):
         load_recipients(tmp_path / "absent.txt")
+    os.mkfifo(tmp_path / "fifo")
+    for named in (tmp_path / "fifo", Path("/dev/zero")):
+        refused = finished(lambda: load_recipients(named))  # noqa: B023
+        assert isinstance(refused, ConfigError)
+        assert "cannot be read: not a regular file" in str(refused)
     huge = tmp_path / "huge.txt"
     with huge.open("wb") as out:
         out.truncate((16 << 20) + 1)

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support.blocking import finished
 
 from poster import redaction, secrets
 from poster.cli import _fail
@@ -107,9 +108,24 @@ def test_missing_token_file_is_a_config_error(tmp_path: Path) -> None:
         load_token(ViberConfig(token_file=token_file), {})
 
 
-def test_directory_as_token_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the token file: Is a directory"):
-        load_token(ViberConfig(token_file=tmp_path), {})
+def test_directory_fifo_or_device_as_token_file_is_a_config_error(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for named in (tmp_path, fifo, Path("/dev/zero")):
+        refused = finished(lambda: load_token(ViberConfig(token_file=named), {}))  # noqa: B023
+        assert isinstance(refused, ConfigError)
+        assert str(refused.problems[0]) == (
+            f"{named}: viber.token_file: the token file is not a regular file "
+            "(hint: name the file that holds the token)"
+        )
+
+
+def test_a_token_file_larger_than_a_token_can_be_is_refused_unquoted(tmp_path: Path) -> None:
+    token_file = write(tmp_path / "token", "secret-token\n" * 6000)
+    with pytest.raises(ConfigError) as caught:
+        load_token(ViberConfig(token_file=token_file), {})
+    assert "the token file is larger than 64 KiB" in str(caught.value)
+    assert "secret-token" not in str(caught.value)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

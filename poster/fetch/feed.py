@@ -42,6 +42,7 @@ from poster.fetch.spool import SpillFailed, Spool
 from poster.fetch.target import Target, target_of
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.frozen import frozen
+from poster.localfiles import read_capped
 from poster.models import FetchResult, Validators
 
 USER_AGENT = f"poster/{poster.__version__} (+https://github.com/poster-viber/poster)"
@@ -220,8 +221,7 @@ def _read_file(feed: FeedConfig) -> _Answer:
     """Read a ``file://`` source from disk with the same byte cap."""
     path = Path(url2pathname(urlsplit(feed.url).path))
     try:
-        with path.open("rb") as handle:
-            body = handle.read(feed.max_bytes + 1)
+        body = read_capped(path, feed.max_bytes)
     except FileNotFoundError as exc:
         raise FetchError(feed.name, f"no such file: {path}") from exc
     except OSError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from poster.errors import ConfigError, ConfigProblem
 from poster.frozen import frozen
+from poster.localfiles import read_capped
 from poster.recipients.phones import normalise
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ class Recipients:
 def load_recipients(path: Path) -> Recipients:
     """Read and check the recipients file at ``path``; raise ``ConfigError`` listing its faults."""
     try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_BYTES + 1)
+        data = read_capped(path, MAX_BYTES)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError([ConfigProblem(str(path), "", f"cannot be read: {reason}")]) from exc
