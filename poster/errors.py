@@ -142,6 +142,10 @@ class TooManyRedirects(FetchError):
     """The source redirected more times than allowed."""
 
 
+class RuleTimeout(FeedError):
+    """An include or exclude rule took too long on an item; the feed waits until it is rewritten."""
+
+
 class ParseError(FeedError):
     """The body could not be read as a feed."""
 

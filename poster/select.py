@@ -92,16 +92,30 @@ def _decide(item: Item, feed: FeedConfig, seen: Container[str], held: Container[
         return _POSTED  # no rule reads the text, so it is never derived
     text = searchable_text(item)
     for index, rule in enumerate(feed.exclude):
-        if rule.pattern.search(text):
+        if _found(rule, f"exclude[{index}]", text, feed, item):
             return FILTERED, f"excluded by {rule.source!r} (exclude[{index}])"
-    if feed.include and not _first_match(feed.include, text):
+    if feed.include and not any(
+        _found(rule, f"include[{index}]", text, feed, item)
+        for index, rule in enumerate(feed.include)
+    ):
         return FILTERED, "matches no include rule"
     return _POSTED
 
 
-def _first_match(rules: Sequence[Rule], text: str) -> Rule | None:
-    """Return the first rule whose pattern occurs in ``text``."""
-    return next((rule for rule in rules if rule.pattern.search(text)), None)
+def _found(rule: Rule, where: str, text: str, feed: FeedConfig, item: Item) -> bool:
+    """Tell whether ``rule`` occurs in ``text``; raise ``RuleTimeout`` when it takes too long."""
+    try:
+        return rule.found_in(text)
+    except TimeoutError:
+        from poster.config.parts import RULE_SECONDS
+        from poster.errors import RuleTimeout
+
+        raise RuleTimeout(
+            feed.name,
+            f"rule {rule.source!r} ({where}) took over {RULE_SECONDS:g} s on item "
+            f"{item.key!r}; its items wait until it is rewritten without repeats inside "
+            "repeats, such as (a|aa)+ or (a+)+",
+        ) from None
 
 
 def searchable_text(item: Item) -> str:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import regex
 
 from poster.config import (
     Config,
@@ -41,9 +42,9 @@ def problems_of(path: Path | str, environ: dict[str, str] | None = None) -> list
     return caught.value.problems
 
 
-def keyword(word: str) -> re.Pattern[str]:
+def keyword(word: str) -> regex.Pattern[str]:
     """Compile a keyword rule the way the loader must."""
-    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+    return regex.compile(rf"(?<!\w){re.escape(word)}(?!\w)", regex.IGNORECASE)
 
 
 # fixture, feed, key, fragments (split on "|") that str(problem), message and hint, must contain
@@ -222,7 +223,7 @@ def test_full_config_round_trip() -> None:
                 fallback="url",
                 include=(
                     Rule("council", keyword("council")),
-                    Rule("/road ?works/i", re.compile("road ?works", re.IGNORECASE)),
+                    Rule("/road ?works/i", regex.compile("road ?works", regex.IGNORECASE)),
                 ),
                 exclude=(Rule("advert", keyword("advert")),),
                 headers=(("X-Api-Key", "k-123"), ("Accept", "application/rss+xml")),

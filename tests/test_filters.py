@@ -4,8 +4,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import regex as regex_module
 
 from poster.config import FeedConfig, Rule
+from poster.config.itemrules import compile_rule
+from poster.errors import RuleTimeout
 from poster.models import Item
 from poster.select import FILTERED, HELD, POST, SEEN, oldest_first, select
 
@@ -13,11 +16,11 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def keyword(word: str) -> Rule:
-    return Rule(word, re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE))
+    return compile_rule(word)
 
 
 def regex(source: str, pattern: str, flags: int = 0) -> Rule:
-    return Rule(source, re.compile(pattern, flags))
+    return Rule(source, regex_module.compile(pattern, flags))
 
 
 def feed(**changes: object) -> FeedConfig:
@@ -145,3 +148,16 @@ def test_order_without_dates_reverses_document_order() -> None:
 def test_equal_dates_keep_feed_convention() -> None:
     items = [Item(key="second", published=T0), Item(key="first", published=T0)]
     assert [i.key for i in oldest_first(items)] == ["first", "second"]
+
+
+def test_a_rule_that_takes_too_long_on_an_item_stops_the_feed_naming_both() -> None:
+    slow = compile_rule("/(a|aa)+$/")
+    items = [Item(key="k1", title="a" * 60 + "!")]
+    with pytest.raises(RuleTimeout) as caught:
+        select(items, feed(include=(keyword("news"), slow)), seen=set())
+    assert str(caught.value) == (
+        "feed 'news': rule '/(a|aa)+$/' (include[1]) took over 0.25 s on item 'k1'; its items "
+        "wait until it is rewritten without repeats inside repeats, such as (a|aa)+ or (a+)+"
+    )
+    with pytest.raises(RuleTimeout, match=r"\(exclude\[0\]\)"):
+        select(items, feed(exclude=(slow,)), seen=set())

@@ -433,6 +433,32 @@ def test_a_feed_that_cannot_be_read_fails_the_run_but_not_the_others(
     assert fine.consecutive_failures == 0 and fine.last_success is not None
 
 
+SLOW_RULE = '\ninclude = ["/(a|aa)+$/"]\n'
+
+
+def test_a_rule_that_backtracks_without_end_fails_its_feed_only_and_loses_nothing(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    slow = (DATA / "news.xml").read_text(encoding="utf-8")
+    slow = slow.replace("Bridge reopens", "Bridge reopens " + "a" * 60 + "!", 1)
+    (project.root / "feeds" / "news.xml").write_text(slow, encoding="utf-8")
+    project.write(feed("news", "news.xml").rstrip("\n") + SLOW_RULE + feed("blog", "blog.atom"))
+    result = run(capsys, project)
+    assert result.code == EXIT_FAILED
+    assert texts(sandbox) == BLOG
+    [news] = [line for line in result.out.splitlines() if line.startswith("  news: ")]
+    assert "rule '/(a|aa)+$/' (include[0]) took over 0.25 s on item" in news
+    with Store(project.state, read_only=True) as store:
+        assert store.feed_state("news").consecutive_failures == 1
+        assert not store.has_history("news")
+    # Rewritten, the rule lets the feed's items through, none of them lost.
+    project.write(feed("news", "news.xml") + feed("blog", "blog.atom"))
+    assert run(capsys, project).code == EXIT_OK
+    posted = texts(sandbox)
+    assert posted[: len(BLOG)] == BLOG and len(posted) == len(BLOG) + len(NEWS)
+    assert sorted(text.split(" a")[0] for text in posted[len(BLOG) :]) == sorted(NEWS)
+
+
 RULES = {
     "no-rules": "",
     "include": 'include = ["regatta"]\n',

@@ -1,4 +1,8 @@
-"""Compile include and exclude rules: whole-word keywords, or ``/regex/flags``."""
+"""Compile include and exclude rules: whole-word keywords, or ``/regex/flags``.
+
+Rules are compiled by ``regex``, which reads the syntax of Python's ``re`` alike and, unlike
+it, stops a match at a deadline (``Rule.found_in``).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,22 @@ from typing import TYPE_CHECKING
 from poster.config.values import Context, each, fail, need
 
 if TYPE_CHECKING:
+    import regex
+
     from poster.config.parts import Rule
 
 # As text: re compiles it on first use, and only a feed with rules has any.
 _REGEX_RULE = r"/(?P<body>.*)/(?P<flags>[a-z]*)"
-_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+_REGEX_FLAGS = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE"}
 _FOREIGN_FLAGS = frozenset("guy")
 RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/pattern/flags"'
 
 
 def compile_rule(source: str) -> Rule:
     """Compile ``/regex/flags`` as a regex, anything else as a whole-word keyword."""
-    from poster.config.parts import Rule  # here: most feeds have no rules
+    import regex  # here, as the rules' records: most feeds have no rules
+
+    from poster.config.parts import Rule
 
     match = re.fullmatch(_REGEX_RULE, source, re.DOTALL)
     flags = set(match.group("flags")) if match else set()
@@ -32,19 +40,21 @@ def compile_rule(source: str) -> Rule:
     if not keyword:
         raise fail("is an empty rule", RULE_HINT)
     # A keyword matches as a whole word or phrase: "council" must not match "councillor".
-    return Rule(source, re.compile(rf"(?<!\w){re.escape(keyword)}(?!\w)", re.IGNORECASE))
+    return Rule(source, regex.compile(rf"(?<!\w){re.escape(keyword)}(?!\w)", regex.IGNORECASE))
 
 
-def _compile_regex(body: str, flags: set[str]) -> re.Pattern[str]:
-    """Compile a rule's regex body with its one-letter flags."""
+def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
+    """Compile a rule's regex body with its one-letter flags, in the syntax of Python's re."""
     if not body:
         raise fail("is an empty regex, which would match every item", RULE_HINT)
-    bits = re.NOFLAG
+    import regex
+
+    bits = 0  # regex's version 0: the behaviour of Python's re
     for flag in flags:
-        bits |= _REGEX_FLAGS[flag]
+        bits |= getattr(regex, _REGEX_FLAGS[flag])
     try:
-        return re.compile(body, bits)
-    except re.error as exc:
+        return regex.compile(body, bits)
+    except regex.error as exc:
         raise fail(f"bad regular expression: {exc}", RULE_HINT) from None
 
 

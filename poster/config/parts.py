@@ -6,18 +6,34 @@ and the commands that only read one, never build their classes.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from poster.frozen import frozen
+
+if TYPE_CHECKING:
+    import regex
 
 
 @frozen
 class Rule:
-    """One include or exclude rule: a keyword or a ``/regex/flags``, as written and compiled."""
+    """One include or exclude rule: a keyword or a ``/regex/flags``, as written and compiled.
+
+    The pattern is compiled by ``regex``, whose matching takes a deadline: a rule that
+    backtracks without end on some item (``/(a|aa)+$/``) stops there instead of holding the
+    interpreter, and every other feed, for good.
+    """
 
     source: str
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
+
+    def found_in(self, text: str) -> bool:
+        """Tell whether the rule occurs in ``text``; raise ``TimeoutError`` past the deadline."""
+        return self.pattern.search(text, timeout=RULE_SECONDS) is not None
+
+
+RULE_SECONDS = 0.25
+"""The longest one rule may take on one item's text."""
 
 
 @frozen

@@ -223,8 +223,12 @@ def _decide(
     except FeedError as exc:
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
-    with deps.stage("select"):
-        decisions = _select(feed, parsed, deps, busy)
+    try:
+        with deps.stage("select"):
+            decisions = _select(feed, parsed, deps, busy)
+    except FeedError as exc:  # a rule that took too long: nothing of the feed is recorded
+        log.debug("feed=%s status=error error=%s", feed.name, exc)
+        return FeedReport(feed.name, error=exc)
     if deps.limit is not None:
         decisions = decisions[-deps.limit :] if deps.limit > 0 else []
     if deps.media is not None:
