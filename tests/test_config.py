@@ -666,3 +666,39 @@ def test_a_file_that_is_not_a_regular_file_is_one_problem(tmp_path: Path, device
     [problem] = problems_of(device, environ={})
     assert (problem.file, problem.key) == (device, "")
     assert problem.message == "is not a regular file"
+
+
+@pytest.mark.parametrize(
+    ("own", "key", "words"),
+    [
+        ('interval = "3000000d"', "interval", "must be at most 3650 days"),
+        ('timeout = "1000000d"', "timeout", "must be at most 3650 days"),
+        ('interval = "0.0001s"', "interval", "must be at least 0.1 s"),
+        ('cron = "0 0 30 feb *"', "cron", "never fires"),
+        ('headers = { X-Key = "${ODD}" }', "headers.X-Key", "bytes that are not UTF-8"),
+    ],
+    ids=["interval-too-long", "timeout-too-long", "interval-too-short", "cron-never", "header"],
+)
+def test_values_a_run_could_not_use_are_refused_by_the_configuration(
+    tmp_path: Path, own: str, key: str, words: str
+) -> None:
+    path = write_feeds(tmp_path, "", own)
+    [problem] = problems_of(path, environ={"ODD": "caf\udce9"})
+    assert (problem.key, problem.feed) == (key, "a")
+    assert words in problem.message
+
+
+def test_a_min_gap_past_ten_years_is_refused_and_ten_years_is_taken(tmp_path: Path) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text('[viber]\nmin_gap = "3651d"\n' + path.read_text())
+    [problem] = problems_of(path, environ={})
+    assert (problem.key, problem.message) == ("viber.min_gap", "must be at most 3650 days")
+    path.write_text(path.read_text().replace("3651d", "3650d"))
+    assert load_config(path, environ={}).viber.min_gap == timedelta(days=3650)
+
+
+def test_a_file_nested_past_what_the_toml_reader_can_follow_is_one_problem(tmp_path: Path) -> None:
+    path = write_feeds(tmp_path, "", "include = " + "[" * 2000 + "]" * 2000)
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key) == (str(path), "")
+    assert problem.message == "arrays or tables are nested too deeply"

@@ -153,6 +153,20 @@ def _bounded_text(key: str) -> v.Convert:
     return convert
 
 
+def _interval(value: object, _ctx: v.Context) -> timedelta:
+    """Check a feed's interval: a duration of a tenth of a second or more."""
+    found = v.to_duration(value, positive=True)
+    if found < MIN_INTERVAL:
+        raise v.fail(
+            "must be at least 0.1 s",
+            'a feed read more often only floods its server and the log: "30s", "15m"',
+        )
+    return found
+
+
+MIN_INTERVAL = timedelta(seconds=0.1)
+
+
 def _location(value: object, ctx: v.Context) -> Location:
     """Check a ``location = { lat, lon }`` table into a fixed location message."""
     from poster.fixed import Location  # here: most feeds post no fixed message
@@ -326,7 +340,7 @@ FEED_KEYS: dict[str, Key] = {
     "contact": Key(None, _contact, feed_only=True),
     "sticker_id": Key(None, _sticker, feed_only=True),
     "enabled": Key(True, v.boolean),
-    "interval": Key(timedelta(minutes=15), v.duration(positive=True)),
+    "interval": Key(timedelta(minutes=15), _interval),
     "cron": Key(None, crontab),
     "jitter": Key(timedelta(0), v.duration(positive=False)),
     "timezone": Key(None, _timezone),

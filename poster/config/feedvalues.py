@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from poster.config.values import Context, each, fail, need
@@ -27,9 +27,14 @@ def _checked_crontab(expression: str) -> str:
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        CronTrigger.from_crontab(expression, timezone=UTC)
+        trigger = CronTrigger.from_crontab(expression, timezone=UTC)
     except ValueError as exc:
         raise fail(f"bad cron expression {expression!r}: {exc}", CRON_HINT) from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        raise fail(
+            f"cron expression {expression!r} never fires",
+            "no date has that day in that month (30 feb, 31 apr); check the day and month",
+        )
     # APScheduler 3 counts weekday 0 as Monday where crontab counts it as Sunday (its
     # from_crontab docs), so a number would silently fire on the wrong day; names cannot.
     weekday = re.sub(r"/\d+", "", expression.split()[4])
@@ -69,4 +74,12 @@ def _header(pair: object, environ: Mapping[str, str]) -> tuple[str, str]:
     result = re.sub(_VARIABLE, lambda m: environ[m.group(1)], template)
     if any(char in result for char in "\r\n\0"):
         raise fail("the value contains a line break or NUL", "header values must be one line")
+    try:
+        result.encode("utf-8")
+    except UnicodeEncodeError:
+        # An environment value that is not UTF-8 reaches Python as lone surrogates.
+        raise fail(
+            "the value holds bytes that are not UTF-8 text",
+            "set the environment variable to UTF-8 text (a token is usually ASCII)",
+        ) from None
     return name, result

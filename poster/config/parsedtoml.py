@@ -62,6 +62,9 @@ def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         hint = "fix the TOML syntax at that line (https://toml.io)"
         raise _single(file, f"TOML syntax error: {exc}", hint) from exc
+    except RecursionError:
+        hint = "no configuration needs arrays or tables hundreds of levels deep"
+        raise _single(file, "arrays or tables are nested too deeply", hint) from None
 
 
 def _single(file: str, message: str, hint: str) -> ConfigError:

@@ -188,7 +188,16 @@ def to_duration(value: object, *, positive: bool) -> timedelta:
         raise fail(str(exc), DURATION_HINT) from None
     if positive and not result:
         raise fail("must be longer than zero", DURATION_HINT)
+    if result > MAX_DURATION:
+        raise fail(
+            f"must be at most {MAX_DURATION.days} days",
+            "a longer wait cannot be scheduled (ten years is 3650d)",
+        )
     return result
+
+
+MAX_DURATION = timedelta(days=3650)
+"""The longest duration any key takes (ten years): past it, clocks and timeouts overflow."""
 
 
 def duration(*, positive: bool) -> Convert:
