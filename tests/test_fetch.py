@@ -21,7 +21,8 @@ from support.blocking import finished
 
 from poster import errors
 from poster.config import FeedConfig
-from poster.fetch.client import FeedClient, display
+from poster.errors import HostError
+from poster.fetch.client import FeedClient, display, env_client
 from poster.fetch.feed import ACCEPT, USER_AGENT, _translate, fetch, make_client
 from poster.fetch.headers import parse_retry_after
 from poster.models import Freshness, Validators
@@ -811,3 +812,36 @@ def test_secret_query_values_are_not_shown_in_errors(
         str(caught.value)
         == f"feed 'news': HTTP 500 from {feed_server.url('/feed.xml')}?{shown}#top"
     )
+
+
+@pytest.mark.parametrize(
+    ("proxy", "reason"),
+    [
+        (
+            "socks5h://127.0.0.1:1080",
+            "Using SOCKS proxy, but the 'socksio' package is not installed. Make sure to "
+            "install httpx using `pip install httpx[socks]`",
+        ),
+        (
+            "ftp://user:hunter2@proxy.example",
+            "Unknown scheme for proxy URL URL('ftp://***@proxy.example')",
+        ),
+        ("http://[::1", "Invalid port: ':1'"),
+    ],
+    ids=["socks-without-socksio", "unknown-scheme", "bad-url"],
+)  # fmt: skip
+def test_a_proxy_httpx_cannot_use_is_one_line_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, proxy: str, reason: str
+) -> None:
+    for name in ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    with pytest.raises(HostError) as caught:
+        env_client()
+    assert str(caught.value) == (
+        "the proxy set in $HTTP_PROXY or $HTTPS_PROXY or $ALL_PROXY (or their lower-case forms) "
+        f"cannot be used: {reason}; correct it, or unset it to connect directly"
+    )
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(HostError):
+        make_client()

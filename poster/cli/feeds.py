@@ -52,15 +52,14 @@ def add_commands(commands: Any) -> None:
 
 def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     """Print what a run would post for the chosen feeds."""
-    import httpx
-
+    from poster.fetch.client import env_client
     from poster.fetch.feed import make_client
     from poster.media.setup import media_stage
     from poster.ops.preview import preview, render_json, render_text
 
     feeds = select_feeds(config, args.feed)
     folder = state_dir(args)
-    with _ledger(folder) as ledger, make_client() as client, httpx.Client() as api:
+    with _ledger(folder) as ledger, make_client() as client, env_client() as api:
         # Probes and conversions happen in memory: the preview writes nothing.
         media = media_stage(config, folder if ledger else None, client, read_only=True)
         reports = preview(

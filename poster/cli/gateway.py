@@ -36,11 +36,10 @@ def _gateways(config: Config, args: argparse.Namespace, http: httpx.Client) -> l
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     """Ask each gateway for the statuses of messages without a final one, and record them."""
-    import httpx
-
     from poster.destinations.gateway.destination import close_ledgers
+    from poster.fetch.client import env_client
 
-    with httpx.Client() as http:
+    with env_client() as http:
         try:
             for gateway in _gateways(config, args, http):
                 print(f"{gateway.name}\t{gateway.poll()} status(es) recorded")

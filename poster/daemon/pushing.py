@@ -6,10 +6,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import httpx
-
 from poster.config import Config, FeedConfig
 from poster.daemon.listener import WebhookReceiver
+from poster.fetch.client import env_client
 from poster.push.handoff import Deliver
 from poster.push.service import PREFIX, PushService
 from poster.store import Store
@@ -31,7 +30,7 @@ def start_push(
     if public_url is None or listener is None:
         return None
     service = PushService(
-        store, httpx.Client(), public_url, wanted=wanted, deliver=deliver, clock=clock
+        store, env_client(), public_url, wanted=wanted, deliver=deliver, clock=clock
     )
     # Bodies are capped again per feed; over the largest cap the service acknowledges and
     # ignores them (WebSub §7 wants a 2xx), and the feed's poll reads what they held.

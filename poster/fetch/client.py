@@ -276,7 +276,34 @@ def _moved(feed: str, old: httpx.URL, new: httpx.URL, status: int) -> None:
 
 def _proxied_transport() -> httpx.BaseTransport:
     """Return a transport for the environment's proxies: httpx's client, which mounts them."""
-    return _ClientTransport(httpx.Client(follow_redirects=False, trust_env=True))
+    return _ClientTransport(env_client(follow_redirects=False))
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+def env_client(**options: Any) -> httpx.Client:
+    """Return an httpx client using the environment's proxies; one it cannot use is a HostError.
+
+    httpx refuses a proxy URL it cannot parse or whose scheme it does not speak (``ftp://``),
+    and a SOCKS proxy without the ``socksio`` package, as the client is made.
+    """
+    try:
+        return httpx.Client(trust_env=True, **options)
+    except (ImportError, ValueError, httpx.InvalidURL) as exc:
+        from poster.errors import HostError
+        from poster.redaction import redact
+
+        names = " or ".join(f"${name}" for name in PROXY_VARIABLES)
+        reason = _CREDENTIALS.sub(r"\1***@", redact(str(exc))).rstrip(".")
+        raise HostError(
+            f"the proxy set in {names} (or their lower-case forms) cannot be used: {reason}; "
+            "correct it, or unset it to connect directly"
+        ) from None
+
+
+_CREDENTIALS = re.compile(r"(//)[^/@\s'\"]*@")
+"""The user and password of a proxy URL an error quotes."""
 
 
 def default_transport() -> httpx.BaseTransport:

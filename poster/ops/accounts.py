@@ -17,6 +17,7 @@ from poster.config import Config, DestinationConfig
 from poster.daemon.callbacks import tell_callback_urls
 from poster.destinations import Account, HasAccount, kind
 from poster.errors import ConfigError, DeliveryError
+from poster.fetch.client import env_client
 from poster.frozen import frozen
 from poster.store import Store
 from poster.store.store import SNAPSHOT_NAME
@@ -41,7 +42,7 @@ def with_account(config: Config) -> tuple[DestinationConfig, ...]:
 
 def accounts(config: Config, state_dir: Path, specs: Sequence[DestinationConfig]) -> list[Shown]:
     """Open each of ``specs`` alone (only its token is loaded) and ask it for its account."""
-    with _state(state_dir) as store, httpx.Client() as http:
+    with _state(state_dir) as store, env_client() as http:
         entries = Reading(store)
         return [_ask(config, state_dir, http, entries, spec) for spec in specs]
 

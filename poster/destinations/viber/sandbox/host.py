@@ -94,7 +94,7 @@ class ViberSandbox:
         with (
             sandbox_session(config, port=port) as session,
             make_client() as client,
-            httpx.Client() as api,
+            httpx.Client(trust_env=False) as api,
         ):
             yield StudioChannel(
                 Studio(config.path, session, client, api, feeds=list(feeds), limit=limit)

@@ -71,7 +71,7 @@ def sandbox_session(
         sandbox = _start_sandbox(port, any_port, config.path.parent / SAMPLES_FOLDER)
         stack.callback(sandbox.stop)
         receiver = stack.enter_context(WebhookReceiver(SANDBOX_TOKEN, port=0))
-        client = stack.enter_context(httpx.Client())
+        client = stack.enter_context(httpx.Client(trust_env=False))
         result = ViberChannel(client, SANDBOX_TOKEN, api_url=sandbox.api_url).set_webhook(
             receiver.url
         )
