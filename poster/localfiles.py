@@ -1,9 +1,9 @@
-"""Read a file a person names in feeds.toml (a token, the numbers, a feed on disk), bounded.
+"""Read a file a person names (a token, the numbers, a feed on disk) or poster's own, bounded.
 
-Such a name may be wrong in ways that would stop poster for good: a FIFO with no writer blocks
-the ``open`` itself, and a device such as ``/dev/zero`` or ``/dev/stdin`` never ends. The file
-is therefore opened without waiting for a writer and read only when it is a regular file, and
-never past the caller's limit.
+A name may be wrong in ways that would stop poster for good, and a state file may have been
+replaced by hand: a FIFO with no writer blocks the ``open`` itself, and a device such as
+``/dev/zero`` or ``/dev/stdin`` never ends. The file is therefore opened without waiting for a
+writer and read only when it is a regular file; a file a person names, never past a limit.
 """
 
 from __future__ import annotations
@@ -14,11 +14,34 @@ import stat
 from pathlib import Path
 
 NOT_A_FILE = "not a regular file"
-CHUNK = 1 << 20
 
 
 class NotAFileError(OSError):
     """The path names a FIFO, a device, a socket or a folder, not a file to read."""
+
+
+def read_regular(path: Path) -> bytes:
+    """Return the whole regular file at ``path``: poster's own, whose size poster decided.
+
+    Raise ``NotAFileError`` for anything but a regular file, ``OSError`` when it cannot be read.
+    """
+    descriptor = _opened(path)
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read()
+
+
+def _opened(path: Path) -> int:
+    """Open ``path`` for reading without waiting for a writer; refuse all but a regular file."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+    except OSError:
+        os.close(descriptor)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise NotAFileError(errno.EINVAL, NOT_A_FILE, str(path))
+    return descriptor
 
 
 def read_capped(path: Path, limit: int) -> bytes:
@@ -27,17 +50,5 @@ def read_capped(path: Path, limit: int) -> bytes:
     One byte past ``limit`` lets the caller tell a file that is too large. Raise
     ``NotAFileError`` for anything but a regular file, and ``OSError`` when it cannot be read.
     """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise NotAFileError(errno.EINVAL, NOT_A_FILE, str(path))
-        chunks, left = [], limit + 1
-        while left > 0:
-            chunk = os.read(descriptor, min(left, CHUNK))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
+    with os.fdopen(_opened(path), "rb") as file:
+        return file.read(limit + 1)

@@ -14,12 +14,14 @@ import pytest
 from dripserver import DripServer
 from feedserver import FeedServer, Route
 from PIL import Image
+from support.blocking import finished
 
 from poster.config import FeedConfig
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.decisiontelecom.kind import KIND as DT
 from poster.destinations.viber import typechoice as viber
 from poster.destinations.viber.kind import KIND
+from poster.errors import StateError
 from poster.fetch.addresses import AddressPolicy
 from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport
@@ -371,3 +373,13 @@ def test_a_feed_to_viber_and_a_gateway_gets_one_image_that_fits_both(
     assert image_ is not None and max(image_.width or 0, image_.height or 0) <= 400
     assert decided.reason.startswith("image is JPEG, ") and decided.reason.endswith(": converted")
     assert decided.reason.count("converted") == 1
+
+
+def test_a_key_file_replaced_by_a_fifo_is_a_state_error_not_a_wait(tmp_path: Path) -> None:
+    (tmp_path / "files").mkdir()
+    os.mkfifo(tmp_path / "files" / ".key")
+    refused = finished(
+        lambda: MediaStore(tmp_path / "files", "https://poster.test/media", time.time)
+    )
+    assert isinstance(refused, StateError)
+    assert "cannot be read (not a regular file); remove it" in str(refused)

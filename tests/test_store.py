@@ -6,6 +6,7 @@ import errno
 import itertools
 import json
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.blocking import finished
 from tinydb import Query
 
 from poster.destinations import Receipt
@@ -36,6 +38,7 @@ from poster.store.ledger import (
     Recall,
     recall_each,
 )
+from poster.store.place import read_holder
 
 DATA = Path(__file__).parent / "data" / "store"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -882,3 +885,27 @@ def test_a_write_journals_only_documents_whose_fields_changed(tmp_path: Path) ->
     with Store(tmp_path) as store:
         assert store.validators("news") == Validators(etag='"v1"')
         assert store.feed_state("sport").last_success is not None
+
+
+@pytest.mark.parametrize("name", ["poster.json", "poster.journal"])
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_state_file_replaced_by_a_fifo_or_a_device_is_refused_at_once(
+    tmp_path: Path, name: str, kind: str
+) -> None:
+    with Store(tmp_path) as store:
+        store.mark_seen("news", ["a"])
+    target = tmp_path / name
+    target.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero")
+    refused = finished(lambda: Store(tmp_path, read_only=True))
+    assert isinstance(refused, StateError)
+    assert f"{target}: cannot be read (not a regular file)" in str(refused)
+
+
+def test_a_holder_note_replaced_by_a_fifo_is_no_holder(tmp_path: Path) -> None:
+    files = StateFiles(tmp_path / "poster.json")
+    os.mkfifo(files.holder)
+    assert finished(lambda: read_holder(files)) is None

@@ -19,6 +19,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from poster.frozen import frozen
+from poster.localfiles import read_capped
 from poster.media.policy import ImageRule
 from poster.media.sniff import sniff
 from poster.models import Media
@@ -161,11 +162,19 @@ def _key(folder: Path, read_only: bool) -> bytes:
     """Return the store's secret key, made once and kept in the folder (0600)."""
     path = folder / _KEY_FILE
     try:
-        key = path.read_bytes()
+        key = read_capped(path, 64)
         if len(key) >= 32:
             return key
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        from poster.errors import StateError
+
+        raise StateError(
+            path,
+            f"cannot be read ({exc.strerror}); remove it and poster makes a new key (images "
+            "converted before are then made again under new names)",
+        ) from exc
     key = secrets.token_bytes(32)
     if not read_only:
         folder.mkdir(parents=True, exist_ok=True)

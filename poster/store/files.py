@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from poster.errors import StateError
 from poster.frozen import frozen
+from poster.localfiles import read_regular
 
 if TYPE_CHECKING:
     from poster.store.change import Change
@@ -169,7 +170,7 @@ def read_snapshot(files: StateFiles) -> Snapshot | None:
     """Load the snapshot, or return ``None`` when there is none yet."""
     path = files.snapshot
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         return None
     except OSError as exc:

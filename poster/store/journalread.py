@@ -13,6 +13,7 @@ from pathlib import Path
 
 from poster.errors import StateError
 from poster.frozen import frozen
+from poster.localfiles import read_regular
 from poster.store.files import StateFiles, check_tables, encode_mark
 
 TYPE_CHECKING = False  # as typing's, which this module needs nothing else from
@@ -46,7 +47,7 @@ def scan_journal(files: StateFiles) -> JournalScan | None:
     """
     path = files.journal
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from poster.errors import StateError
 from poster.lazy import names_from
+from poster.localfiles import read_capped
 from poster.store.files import StateFiles, encode_json, write_atomic
 
 if TYPE_CHECKING:
@@ -68,10 +69,14 @@ def _lock(fd: int, files: StateFiles) -> None:
         raise StateError(files.lock, LOCKED) from exc
 
 
+HOLDER_BYTES = 4096
+"""The most of the holder's note read: a role and a process id."""
+
+
 def read_holder(files: StateFiles) -> Holder | None:
     """Return the process noted as the lock's holder, or ``None`` if none is alive."""
     try:
-        value = json.loads(files.holder.read_bytes())
+        value = json.loads(read_capped(files.holder, HOLDER_BYTES))
         from poster.store.lock import Holder  # here: only a held lock has a note of its holder
 
         holder = Holder(str(value["role"]), int(value["pid"]))
