@@ -354,3 +354,16 @@ def test_a_second_check_compiles_no_template(
     monkeypatch.setattr(Environment, "compile", refuse)
     assert check(capsys, config)[0] == EXIT_OK
     assert list((tmp_path / "cache" / "poster" / "templates").iterdir())
+
+
+def test_a_template_file_too_large_to_be_one_is_refused_unread(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = project(tmp_path)
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}" + " " * (1 << 20))
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert err == (
+        f"poster: {config}: template: 'default.j2' is larger than 1 MiB; is it a template? "
+        "(used by feed news)\n"
+    )

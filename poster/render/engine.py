@@ -7,10 +7,12 @@ use, so a pass that renders nothing never pays for Jinja.
 from __future__ import annotations
 
 import os
+import posixpath
 import traceback
 from collections.abc import Callable, Hashable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import (
     FileSystemLoader,
@@ -22,6 +24,7 @@ from jinja2 import (
 )
 from jinja2 import meta as jinja_meta
 from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
 
 from poster.config import FeedConfig
 from poster.errors import RenderError
@@ -32,6 +35,26 @@ from poster.render.limits import BoundedEnvironment, Limits, bound_filter
 from poster.render.undefined import FriendlyUndefined
 
 DEFAULT_TEMPLATE = "default.j2"
+MAX_TEMPLATE_BYTES = 1024 * 1024
+"""The largest template file read: a template is a few hundred bytes, not a document."""
+
+
+class CappedLoader(FileSystemLoader):
+    """Jinja's file loader, refusing a template file over ``MAX_TEMPLATE_BYTES`` unread."""
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        """Return the template's source as Jinja's loader does, once its size is known."""
+        for folder in self.searchpath:
+            path = posixpath.join(folder, *split_template_path(template))
+            if os.path.isfile(path):
+                if os.path.getsize(path) > MAX_TEMPLATE_BYTES:
+                    raise TemplateError(
+                        f"{template!r} is larger than {MAX_TEMPLATE_BYTES >> 20} MiB; "
+                        "is it a template?"
+                    )
+                break
+        return super().get_source(environment, template)
+
 
 # Errors a template can cause while running: Jinja's own and those of the Python operations it
 # performs (1/0, "a" + 1, a missing key, a runaway recursive macro).
@@ -77,7 +100,7 @@ class Templates:
         self._items: dict[int, Item] = {}
         """The items whose outcomes are kept, by id: kept alive so that no id is reused."""
         self._env = BoundedEnvironment(
-            loader=FileSystemLoader(templates_dir),
+            loader=CappedLoader(templates_dir),
             undefined=FriendlyUndefined,
             autoescape=False,  # the output is Viber plain text, not HTML
             trim_blocks=True,
