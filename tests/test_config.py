@@ -702,3 +702,25 @@ def test_a_file_nested_past_what_the_toml_reader_can_follow_is_one_problem(tmp_p
     [problem] = problems_of(path, environ={})
     assert (problem.file, problem.key) == (str(path), "")
     assert problem.message == "arrays or tables are nested too deeply"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [".".join(["x"] * 10_000) + ".y = 1", "[" + ".".join(['"x"'] * 101) + "]"],
+    ids=["dotted-key", "quoted-table-header"],
+)
+def test_a_key_of_thousands_of_dotted_parts_is_refused_before_parsing(
+    tmp_path: Path, key: str
+) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text(path.read_text() + "\n[feeds.json]\n" + key + "\n")
+    [problem] = problems_of(path, environ={})
+    assert (problem.file, problem.key) == (str(path), "")
+    assert problem.message == "has a key of more than 100 dotted parts"
+
+
+def test_a_key_of_a_hundred_parts_is_still_read(tmp_path: Path) -> None:
+    path = write_feeds(tmp_path, "", 'json = { items = "a" }')
+    path.write_text(path.read_text() + "\n[x]\n" + ".".join(["p"] * 99) + " = 1\n")
+    found = problems_of(path, environ={})  # [x] is no table poster knows, but it was read
+    assert found and all(p.message != "has a key of more than 100 dotted parts" for p in found)
