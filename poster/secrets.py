@@ -78,7 +78,7 @@ def find_token(
     credential = f"{name}-token"
     if directory:
         path = Path(directory) / credential
-        if path.exists():
+        if os.path.lexists(path):  # a dangling or looping link is told, not taken for none
             return _read_token_file(path, f"LoadCredential={credential}")
     return None
 

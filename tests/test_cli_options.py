@@ -318,3 +318,18 @@ def test_a_port_out_of_range_is_a_usage_error(
     err = capsys.readouterr().err
     assert "argument --port:" in err and "is not a port (0 to 65535" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status", "--state-dir", ""], ["--state-dir", "", "status"], ["-c", "", "check"]],
+    ids=["state-dir-after", "state-dir-before", "config"],
+)
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert "is empty; name the path, or leave the option out" in capsys.readouterr().err
+    assert not (tmp_path / "cwd" / "poster.json").exists()

@@ -724,3 +724,10 @@ def test_a_key_of_a_hundred_parts_is_still_read(tmp_path: Path) -> None:
     path.write_text(path.read_text() + "\n[x]\n" + ".".join(["p"] * 99) + " = 1\n")
     found = problems_of(path, environ={})  # [x] is no table poster knows, but it was read
     assert found and all(p.message != "has a key of more than 100 dotted parts" for p in found)
+
+
+def test_more_rules_than_anyone_writes_by_hand_are_refused(tmp_path: Path) -> None:
+    many = ", ".join(f'"word{n}"' for n in range(1001))
+    path = write_feeds(tmp_path, "", f"include = [{many}]")
+    [problem] = problems_of(path, environ={})
+    assert (problem.key, problem.message) == ("include", "has 1,001 rules, more than 1,000")

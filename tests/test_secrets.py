@@ -397,3 +397,13 @@ def test_a_key_file_read_as_a_recipients_list_is_not_quoted(clean_redaction: Non
     assert TOKEN not in text and key not in text
     assert "it-key:1: '***' " in text
     assert f"it-key:2: {key[:20]!r}… holds 'f'" in text
+
+
+def test_a_credential_that_is_a_looping_or_dangling_link_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "viber-token").symlink_to(tmp_path / "viber-token")
+    with pytest.raises(ConfigError, match="LoadCredential=viber-token: cannot read the token"):
+        load_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    (tmp_path / "viber-token").unlink()
+    (tmp_path / "viber-token").symlink_to(tmp_path / "gone")
+    with pytest.raises(ConfigError, match="cannot read the token file: No such file"):
+        load_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path)})

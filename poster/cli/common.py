@@ -84,16 +84,23 @@ def shared_options(*, state: bool, suppress: bool) -> argparse.ArgumentParser:
     default = argparse.SUPPRESS if suppress else None
     parent = argparse.ArgumentParser(add_help=False, formatter_class=Formatter)
     parent.add_argument(
-        "-c", "--config", type=Path, default=default, metavar="PATH", help=CONFIG_HELP
+        "-c", "--config", type=given_path, default=default, metavar="PATH", help=CONFIG_HELP
     )
     parent.add_argument(
         "--log-level", default=default, choices=LOG_LEVELS, metavar="LEVEL", help=LOG_HELP
     )
     if state:
         parent.add_argument(
-            "--state-dir", type=Path, default=default, metavar="DIR", help=STATE_HELP
+            "--state-dir", type=given_path, default=default, metavar="DIR", help=STATE_HELP
         )
     return parent
+
+
+def given_path(text: str) -> Path:
+    """Return the path an option names; an empty one (an unset variable in a script) is refused."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty; name the path, or leave the option out")
+    return Path(text)
 
 
 # The options before the command name that take a value, as ``shared_options`` declares them.

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 _REGEX_RULE = r"/(?P<body>.*)/(?P<flags>[a-z]*)"
 _REGEX_FLAGS = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE"}
 _FOREIGN_FLAGS = frozenset("guy")
+MAX_RULES = 1000
+"""The most rules one include or exclude list takes."""
 RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/pattern/flags"'
 
 
@@ -63,5 +65,10 @@ def rules(value: object, _ctx: Context) -> tuple[Rule, ...]:
     if isinstance(value, str):
         raise fail("expected an array of strings, got a string", f"write [{value!r}]")
     entries = need(value, list, "an array of strings")
+    if len(entries) > MAX_RULES:
+        raise fail(
+            f"has {len(entries):,} rules, more than {MAX_RULES:,}",
+            "every rule is tried on every new item: join keywords into one /a|b|c/i rule",
+        )
     sources = ((f"[{i}]", entry) for i, entry in enumerate(entries))
     return tuple(each(sources, lambda raw: compile_rule(need(raw, str, "a string"))))
