@@ -36,6 +36,7 @@ from support.daemon import (
 from support.wait import wait_for
 
 from poster.config.parsedtoml import recall
+from poster.daemon import core as core_module
 from poster.daemon.schedule import slot
 from poster.destinations.viber.sandbox import Sandbox
 from poster.errors import GONE_REASON
@@ -244,6 +245,30 @@ def test_a_bad_reload_logs_every_problem_and_keeps_the_old_config_running(
     assert "colour" in rejected[0].getMessage() or "colour" in rejected[1].getMessage()
     assert any("intervall" in r.getMessage() and "interval" in r.getMessage() for r in rejected)
     assert not any("event=reload feed=" in r.getMessage() for r in caplog.records)
+
+
+def test_a_reload_that_fails_unforeseen_keeps_the_old_config_running(
+    project: Project,
+    feeds: Feeds,
+    sandbox: Sandbox,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = feeds.publish("news", 1)
+    project.write(project.table("news"))
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 1, "the first item")
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr(core_module, "load_config", broken)
+        run.reload()
+        later = feeds.publish("news", 2)
+        wait_for(lambda: len(sandbox.posts) == 2, "the item published after the failed reload")
+    assert texts(sandbox) == titles(first + later)
+    [rejected] = [r for r in caplog.records if "event=reload-rejected" in r.getMessage()]
+    assert "RecursionError: maximum recursion depth exceeded" in rejected.getMessage()
 
 
 def test_a_fatal_channel_error_stops_posting_keeps_queueing_and_drains_after_a_reload(

@@ -355,6 +355,12 @@ class Daemon:
                 log.error("event=reload-rejected problem=%r", str(problem))
             self.notifier.ready("reload rejected; running the previous configuration")
             return
+        except Exception as exc:
+            # Nothing is applied yet: whatever reading the file raised, a reload never stops
+            # the daemon, which goes on with the configuration it has.
+            log.error("event=reload-rejected error=%r", f"{type(exc).__name__}: {exc}")
+            self.notifier.ready("reload rejected; running the previous configuration")
+            return
         change = diff(self.config, new)
         self._apply(new, change)
         for line in change.lines():
