@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -102,6 +102,10 @@ def setup_logging(
     quiet = logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    for old_filter in [f for f in scheduler.filters if isinstance(f, SkippedRunFilter)]:
+        scheduler.removeFilter(old_filter)
+    scheduler.addFilter(SkippedRunFilter())
 
 
 def under_journald(environ: Mapping[str, str], stream: IO[str]) -> bool:
@@ -118,3 +122,30 @@ def under_journald(environ: Mapping[str, str], stream: IO[str]) -> bool:
     except (ValueError, OSError, AttributeError):
         return True
     return (info.st_dev, info.st_ino) == (device, inode)
+
+
+class SkippedRunFilter(logging.Filter):
+    """Let through one "skipped: maximum number of running instances" line per job a minute.
+
+    APScheduler warns at every tick at which a job's last run has not ended: a feed whose reads
+    take longer than its interval would write a line each time, ten a second at the shortest
+    interval.
+    """
+
+    def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every = every
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Tell whether ``record`` is logged: always, unless it repeats a skip within a minute."""
+        if "maximum number of running instances" not in str(record.msg):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        job = str(getattr(args[0], "id", args[0])) if args else ""
+        now, last = self._clock(), self._last.get(job)
+        if last is not None and now - last < self._every:
+            return False
+        self._last[job] = now
+        return True

@@ -16,6 +16,7 @@ from poster.logs import (
     NOISY_LOGGERS,
     EventFormatter,
     EventHandler,
+    SkippedRunFilter,
     kv,
     setup_logging,
     under_journald,
@@ -267,3 +268,39 @@ def test_a_secret_in_a_query_string_is_redacted_as_encoded_there(clean_redaction
         "<6>GET https://app.sms.by/api/v1/statusBulkViber?token=***&uuid=1\n"
         "<6>GET https://app.sms.by/?token=***\n"
     )
+
+
+class _Job:
+    """What APScheduler passes for a job: its text changes with its next run, its id does not."""
+
+    def __init__(self, job_id: str, runs: int) -> None:
+        self.id = job_id
+        self.runs = runs
+
+    def __str__(self) -> str:
+        return f"{self.id} (next run in {self.runs} s)"
+
+
+def test_a_job_skipped_at_every_tick_is_told_once_a_minute() -> None:
+    stream = io.StringIO()
+    setup_logging("info", environ={}, stream=stream)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    now = [0.0]
+    [installed] = [f for f in scheduler.filters if isinstance(f, SkippedRunFilter)]
+    scheduler.removeFilter(installed)
+    scheduler.addFilter(SkippedRunFilter(clock=lambda: now[0]))
+    skipped = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
+    for tick in range(600):  # a minute at a tenth of a second, two feeds
+        now[0] = tick / 10
+        scheduler.warning(skipped, _Job("news", tick), 1)
+        scheduler.warning(skipped, _Job("blog", tick), 1)
+    scheduler.warning("Run time of job was missed")
+    now[0] = 60.0
+    scheduler.warning(skipped, _Job("news", 600), 1)
+    lines = stream.getvalue().splitlines()
+    assert [line.split('"')[1].split()[0] for line in lines if "skipped" in line] == [
+        "news", "blog", "news"
+    ]  # fmt: skip
+    assert sum("was missed" in line for line in lines) == 1
+    setup_logging("info", environ={}, stream=io.StringIO())
+    assert sum(isinstance(f, SkippedRunFilter) for f in scheduler.filters) == 1
