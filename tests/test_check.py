@@ -288,20 +288,26 @@ def test_a_gateways_unusable_key_is_an_error(
     assert "environment: POSTER_SB_TOKEN: the token is 5 characters long" in err
 
 
-def test_each_gateways_recipients_are_read_as_a_send_reads_them(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def gateway_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give each gateway of ``GATEWAYS`` a key in the environment."""
     for name in ("DT", "IT", "SB"):
         monkeypatch.setenv(f"POSTER_{name}_TOKEN", TOKEN)
+
+
+@pytest.mark.usefixtures("gateway_keys")
+def test_each_gateways_recipients_are_read_as_a_send_reads_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     config = project(tmp_path, GATEWAYS)
     code, out, err = check(capsys, config)
     assert code == EXIT_CONFIG and out == ""
-    for name in ("dt", "it", "sb"):
-        assert (
-            f"{config}: destinations.{name}.recipients: {tmp_path / 'subs.txt'} cannot be read: "
-            "No such file or directory (hint: write the numbers in it, one a line, or make "
-            "recipients name the file that has them)"
-        ) in err.splitlines()[["dt", "it", "sb"].index(name)]
+    assert err.splitlines() == [
+        f"poster: {config}: destinations.{name}.recipients: {tmp_path / 'subs.txt'} cannot be "
+        "read: No such file or directory (hint: write the numbers in it, one a line, or make "
+        "recipients name the file that has them)"
+        for name in ("dt", "it", "sb")
+    ]
     numbers(tmp_path, "+375291234567\n+375291234568\n# left\n+44 20 7946 0958\n")
     code, out, err = check(capsys, config)
     assert code == EXIT_OK, err
@@ -312,11 +318,10 @@ def test_each_gateways_recipients_are_read_as_a_send_reads_them(
     ]
 
 
+@pytest.mark.usefixtures("gateway_keys")
 def test_a_bad_number_is_named_by_its_line_and_one_a_gateway_refuses_by_its_key(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    for name in ("DT", "IT", "SB"):
-        monkeypatch.setenv(f"POSTER_{name}_TOKEN", TOKEN)
     config = project(tmp_path, GATEWAYS)
     subs = numbers(tmp_path, "+375291234567\n0291234567\n")
     code, out, err = check(capsys, config)

@@ -13,13 +13,16 @@ from poster.cli.common import EXIT_CONFIG, EXIT_OK
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
+    from typing import Any, TypeVar
 
-    from poster.config import Config, FeedConfig
+    from poster.config import Config, DestinationConfig, FeedConfig
     from poster.destinations import Kind, TokenSource
     from poster.render import Renderer
 
     TokenLine = tuple[str, TokenSource]
+    _T = TypeVar("_T")
 
 RUNS_SHOWN = 3
 
@@ -38,7 +41,7 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     _print_token_sources(config, sources)
     several = len(config.destinations) > 1
     for name, count in counts:
-        print(f"recipients{f' of {name}' if several else ''}: {count:,} {_numbers(count)}")
+        print(f"recipients{f' of {name}' if several else ''}: {count:,} {_plural(count, 'number')}")
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -50,46 +53,39 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
 
 def _token_sources(config: Config) -> tuple[list[TokenLine], list[str]]:
     """Return where each destination's token comes from, and the problems of those set."""
-    from poster.destinations import NeedsToken, kind
-    from poster.errors import ConfigError
+    from poster.destinations import NeedsToken
 
-    found: list[TokenLine] = []
-    errors: list[str] = []
-    for spec in config.destinations:
-        own = kind(spec.kind)
-        if not isinstance(own, NeedsToken):
-            continue
-        try:
-            found.append((spec.name, own.token_source(spec, str(config.path))))
-        except ConfigError as exc:
-            errors += [str(problem) for problem in exc.problems]
-    return found, errors
+    path = str(config.path)
+    return _asked(config, NeedsToken, lambda own, spec: own.token_source(spec, path))
 
 
 def _recipients(config: Config) -> tuple[list[tuple[str, int]], list[str]]:
     """Read each destination's recipients file as a send would: its numbers, or its problems."""
-    from poster.destinations import ReadsRecipients, kind
+    from poster.destinations import ReadsRecipients
+
+    path = str(config.path)
+    found, errors = _asked(config, ReadsRecipients, lambda own, spec: own.recipients(spec, path))
+    return [(name, len(numbers)) for name, numbers in found if numbers is not None], errors
+
+
+def _asked(
+    config: Config, protocol: type, ask: Callable[[Any, DestinationConfig], _T]
+) -> tuple[list[tuple[str, _T]], list[str]]:
+    """Ask each destination whose kind follows ``protocol``: each answer, or its problems."""
+    from poster.destinations import kind
     from poster.errors import ConfigError
 
-    counts: list[tuple[str, int]] = []
+    found: list[tuple[str, _T]] = []
     errors: list[str] = []
     for spec in config.destinations:
         own = kind(spec.kind)
-        if not isinstance(own, ReadsRecipients):
+        if not isinstance(own, protocol):
             continue
         try:
-            found = own.recipients(spec, str(config.path))
+            found.append((spec.name, ask(own, spec)))
         except ConfigError as exc:
             errors += [str(problem) for problem in exc.problems]
-            continue
-        if found is not None:
-            counts.append((spec.name, len(found)))
-    return counts, errors
-
-
-def _numbers(count: int) -> str:
-    """Return "number" or "numbers" for ``count`` numbers."""
-    return "number" if count == 1 else "numbers"
+    return found, errors
 
 
 def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
@@ -129,7 +125,7 @@ def _template_errors(config: Config) -> list[str]:
         if reason is not None:
             feeds_by_error.setdefault(reason, []).append(feed.name)
     return [
-        f"{config.path}: {reason} (used by {_plural(len(names))} {', '.join(names)})"
+        f"{config.path}: {reason} (used by {_plural(len(names), 'feed')} {', '.join(names)})"
         for reason, names in feeds_by_error.items()
     ]
 
@@ -177,9 +173,9 @@ def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[str | Non
         return reason, False
 
 
-def _plural(count: int) -> str:
-    """Return "feed" or "feeds" for ``count`` feeds."""
-    return "feed" if count == 1 else "feeds"
+def _plural(count: int, noun: str) -> str:
+    """Return ``noun`` for one, its plural in "s" for any other ``count``."""
+    return noun if count == 1 else f"{noun}s"
 
 
 def _cron_line(feed: FeedConfig, now: datetime) -> str:
