@@ -220,13 +220,10 @@ def _decide(
     try:
         with deps.stage("parse"):
             parsed = parse(result, feed)
-    except FeedError as exc:
-        log.debug("feed=%s status=error error=%s", feed.name, exc)
-        return FeedReport(feed.name, error=exc)
-    try:
+        # A rule that takes too long fails the read here, before anything of it is recorded.
         with deps.stage("select"):
             decisions = _select(feed, parsed, deps, busy)
-    except FeedError as exc:  # a rule that took too long: nothing of the feed is recorded
+    except FeedError as exc:
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
     if deps.limit is not None:
