@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds
-from support.decisiontelecom import Clock, fake_gateway, inboxes, run_once, write_project
+from support.decisiontelecom import Clock, fake_gateway, gateway_project, inboxes, run_once
 
 from poster.app import build
 from poster.cli import EXIT_FAILED, EXIT_OK, main
@@ -40,10 +40,8 @@ def project(
 ) -> tuple[Path, Path, Feeds]:  # fmt: skip
     """Write feeds.toml posting feed "city" to the fake and to a recording destination."""
     monkeypatch.setenv("POSTER_SUBS_TOKEN", KEY)
-    feeds = Feeds(feed_server)
     archive = '[destinations.archive]\nkind = "recording"\nmin_gap = "0s"\n'
-    config = write_project(tmp_path, fake, feeds.url("city"), PHONES, archive)
-    return config, tmp_path / "state", feeds
+    return gateway_project(tmp_path, fake, Feeds(feed_server), PHONES, archive)
 
 
 def ledger(state: Path) -> RecipientLedger:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds
-from support.decisiontelecom import Clock, fake_gateway
+from support.decisiontelecom import Clock, fake_gateway, write_gateway_project
 from support.wait import wait_for
 
 from poster.cli import EXIT_OK, main
@@ -123,22 +123,6 @@ def run_once(config: Path, state: Path, token: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def write_project(folder: Path, case: Case, api_url: str, feed_url: str) -> Path:
-    """Write a feeds.toml posting one feed to the 10,000 numbers through the gateway."""
-    (folder / "templates").mkdir()
-    (folder / "templates" / "default.j2").write_text("{{ item.title }}")
-    (folder / "subscribers.txt").write_text("".join(f"+{p}\n" for p in PHONES))
-    config = folder / "feeds.toml"
-    config.write_text(
-        'templates = "templates"\n'
-        f'[destinations.subs]\n{case.section}api_url = "{api_url}"\n'
-        'recipients = "subscribers.txt"\nmin_gap = "0s"\n'
-        f'[[feeds]]\nname = "city"\nurl = "{feed_url}"\nbacklog = "all"\n',
-        encoding="utf-8",
-    )
-    return config
-
-
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_killed_send_sends_nobody_twice_and_loses_nobody(
     tmp_path: Path,
@@ -153,7 +137,8 @@ def test_a_killed_send_sends_nobody_twice_and_loses_nobody(
     requests = case.group // case.per_request
     held = 3 * requests + requests // 2  # a request in the middle of the fourth group
     with case.start() as fake:
-        config = write_project(tmp_path, case, fake.base_url, feeds.url("city"))
+        section = f'{case.section}api_url = "{fake.base_url}"\n'
+        config = write_gateway_project(tmp_path, section, feeds.url("city"), PHONES)
         case.hold(fake, held * case.calls_per_request)
         child = run_once(config, state, case.token)
         carried_out = (held + 1) * case.per_request

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer
 from support.daemon import Feeds, Post
-from support.decisiontelecom import Clock, fake_gateway, inboxes, run_once, write_project
+from support.decisiontelecom import Clock, fake_gateway, gateway_project, inboxes, run_once
 from support.wait import wait_for
 
 from poster.cli import EXIT_ENVIRONMENT, EXIT_OK, main
@@ -48,9 +48,7 @@ def project(
 ) -> tuple[Path, Path, Feeds]:  # fmt: skip
     """Write feeds.toml posting feed "city" to the fake's ``PHONES``."""
     monkeypatch.setenv("POSTER_SUBS_TOKEN", KEY)
-    feeds = Feeds(feed_server)
-    config = write_project(tmp_path, fake, feeds.url("city"), PHONES)
-    return config, tmp_path / "state", feeds
+    return gateway_project(tmp_path, fake, Feeds(feed_server), PHONES)
 
 
 def release(state: Path, batch: str) -> int:

@@ -11,6 +11,7 @@ from poster.cli import main
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.decisiontelecom.fakestate import Gateway
 from poster.destinations.gateway.destination import close_ledgers
+from support.daemon import Feeds
 
 
 class Clock:
@@ -34,9 +35,21 @@ def fake_gateway(key: str, clock: Clock) -> Iterator[FakeDecisionTelecom]:
 def write_project(
     folder: Path, fake: FakeDecisionTelecom, feed_url: str, phones: Sequence[str], extra: str = ""
 ) -> Path:
-    """Write feeds.toml posting feed "city" to ``phones`` through destination ``subs``.
+    """Write feeds.toml posting feed "city" to ``phones`` through DecisionTelecom ``subs``.
 
     ``extra`` holds more sections, placed before the feed's.
+    """
+    section = f'kind = "decisiontelecom"\napi_url = "{fake.base_url}"\nsource_addr = "Poster"\n'
+    return write_gateway_project(folder, section, feed_url, phones, extra)
+
+
+def write_gateway_project(
+    folder: Path, section: str, feed_url: str, phones: Sequence[str], extra: str = ""
+) -> Path:
+    """Write feeds.toml posting feed "city" to ``phones`` through destination ``subs``.
+
+    ``section`` holds the gateway's own keys (its kind, api_url and sender); ``extra`` more
+    sections, placed before the feed's.
     """
     (folder / "templates").mkdir()
     (folder / "templates" / "default.j2").write_text("{{ item.title }}")
@@ -44,13 +57,24 @@ def write_project(
     config = folder / "feeds.toml"
     config.write_text(
         'templates = "templates"\n'
-        f'[destinations.subs]\nkind = "decisiontelecom"\napi_url = "{fake.base_url}"\n'
-        'source_addr = "Poster"\nrecipients = "subscribers.txt"\nmin_gap = "0s"\n'
+        f"[destinations.subs]\n{section}"
+        'recipients = "subscribers.txt"\nmin_gap = "0s"\n'
         f"{extra}"
         f'[[feeds]]\nname = "city"\nurl = "{feed_url}"\nbacklog = "all"\n',
         encoding="utf-8",
     )
     return config
+
+
+def gateway_project(
+    folder: Path,
+    fake: FakeDecisionTelecom,
+    feeds: Feeds,
+    phones: Sequence[str],
+    extra: str = "",
+) -> tuple[Path, Path, Feeds]:
+    """Write the project of ``write_project`` for ``feeds``; return feeds.toml, state, feeds."""
+    return write_project(folder, fake, feeds.url("city"), phones, extra), folder / "state", feeds
 
 
 def run_once(config: Path, state: Path) -> int:
