@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from poster.app import build
@@ -159,16 +160,61 @@ def test_a_number_refused_as_a_repeat_three_times_is_rejected_with_the_reason(
     project: Project,
 ) -> None:
     with project.opened() as destination:
-        destination.send(GatewayMessage("text", "news", "a", "Same text"))
         for _ in range(REPEAT_TRIES - 1):
+            _sent_elsewhere(project.fake, "Same text")
             with pytest.raises(RetryLater):
                 destination.send(GatewayMessage("text", "news", "b", "Same text"))
+            project.fake.clock.advance(REPEAT_WAIT)
+        _sent_elsewhere(project.fake, "Same text")
         receipt = destination.send(GatewayMessage("text", "news", "b", "Same text"))
         outcome = destination.ledger.outcome(item_ref("news", "b"))
     assert receipt.body["accepted"] == 0
     reasons = dict(outcome.rejected_reasons)
     assert reasons["error: repeat detected (3 times, a minute or more apart)"] == 3
-    assert len(project.fake.deliveries) == 3
+    assert len(project.fake.deliveries) == 3 * REPEAT_TRIES  # all sent by the other sender
+
+
+def test_a_refusal_caused_by_the_destinations_own_sends_waits_and_is_never_final(
+    project: Project,
+) -> None:
+    with project.opened() as destination:
+        destination.send(GatewayMessage("text", "news", "a", "Same text"))
+        for _ in range(REPEAT_TRIES + 1):
+            with pytest.raises(RetryLater):
+                destination.send(GatewayMessage("text", "news", "b", "Same text"))
+        outcome = destination.ledger.outcome(item_ref("news", "b"))
+        assert "error: repeat detected" not in str(outcome.rejected_reasons)
+        project.fake.clock.advance(REPEAT_WAIT)
+        receipt = destination.send(GatewayMessage("text", "news", "b", "Same text"))
+    assert receipt.body["accepted"] == 3
+
+
+def test_a_burst_reaches_every_number_where_any_message_within_a_minute_is_a_repeat(
+    project: Project,
+) -> None:
+    project.fake.account.repeats_any_text = True
+    project.publish(4, 3, 2, 1)
+    for _ in range(4):
+        project.run()
+        project.fake.clock.advance(REPEAT_WAIT)
+    stories = ["Story 1", "Story 2", "Story 3", "Story 4"]
+    assert {phone: sorted(texts) for phone, texts in inboxes(project.fake).items()} == {
+        UA1: stories,
+        DE: stories,
+        RU: stories,
+    }
+    ledger = project.ledger()
+    for n in range(1, 5):
+        reasons = dict(ledger.outcome(item_ref("news", f"story-{n}")).rejected_reasons)
+        assert not [reason for reason in reasons if "repeat" in reason]
+
+
+def _sent_elsewhere(fake: FakeInteltele, text: str) -> None:
+    """Send ``text`` to the routable numbers as another system on the same account would."""
+    to = f"{UA1},{DE},{RU}"
+    params = {"username": "poster", "api_key": API_KEY, "to": to, "im_message": text}
+    answer = httpx.get(f"{fake.base_url}/im/send/", params=params, timeout=5)
+    assert [one["status"] for one in answer.json()["reply"]] == ["OK"] * 3
 
 
 def test_a_lost_answer_leaves_its_batch_uncertain_and_unsent_again(project: Project) -> None:

@@ -8,14 +8,18 @@ refused for "low balance", and those of the batch's calls not made, are handed b
 they were not sent, so a later pass plans them again; the next batch then stops the destination
 (``StoppedPartway``, a ``DestinationFatal``), whose numbers left open by the answer (queued
 without a message id, or not named) stay uncertain. A number refused as a "repeat detected" was
-not sent either: it is handed back to be tried after the document's minute, and the third such
-refusal of one item to one number is final (counted in memory, so a restart counts afresh).
+not sent either: it is handed back to be tried after the document's minute. The document blocks
+a message "repeatedly sent to the same number within 1 minute", which may mean any message: a
+refusal of a number this destination sent to within the minute is its own pacing and only waits,
+while the third refusal of one item to one number not sent to lately is final (both counted in
+memory, so a restart counts afresh).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,8 +57,8 @@ CURRENCY = "the account's own (the Intel Tele API names none in any answer)"
 CALLBACK_MAX = 4096
 """A status callback carries three short params; a larger body is not read."""
 BLACKLISTED = "number is blacklisted"
-REPEAT_WAIT = 60.0
-"""The document blocks a repeat "to the same number within 1 minute": wait that long."""
+REPEAT_WAIT = 61.0
+"""The document blocks a repeat "to the same number within 1 minute": wait a little longer."""
 REPEAT_TRIES = 3
 """Refusals as a repeat, of one item to one number, after which the refusal is final."""
 REPEATS_KEPT = 10_000
@@ -101,12 +105,16 @@ class IntelTeleAdapter:
         client: IntelTeleClient,
         options: SendOptions = NO_OPTIONS,
         callback_url: Callable[[], str | None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.options = options
         self.callback_url = callback_url
+        self._clock = clock
         self._repeats: dict[tuple[str, str, str], int] = {}
         """(feed, item key, number) -> how often the gateway refused it as a repeat."""
+        self._last_accepted: dict[str, float] = {}
+        """Number -> when it last took a message, for the minute before; oldest first."""
 
     def request(self, message: GatewayMessage, phones: Sequence[str]) -> SendRequest:
         """Return the ``im/send`` request carrying ``message`` to ``phones``."""
@@ -157,12 +165,24 @@ class IntelTeleAdapter:
         return found
 
     def _hold_repeats(self, message: GatewayMessage, outcome: _Outcome) -> float | None:
-        """Hand back the numbers refused as a repeat, until their third refusal; return the wait."""
+        """Hand back the numbers refused as a repeat, until their third refusal; return the wait.
+
+        A refusal of a number sent to within the minute is this destination's own pacing, not
+        the item's: it waits without counting.
+        """
+        now = self._clock()
+        recent = self._recently_accepted(now)
         for phone in outcome.accepted:
             self._repeats.pop((message.feed, message.key, phone), None)
+            recent.pop(phone, None)
+            recent[phone] = now
         held = False
         for phone, status in outcome.repeated.items():
             ref = (message.feed, message.key, phone)
+            if phone in recent:
+                outcome.refused.add(phone)
+                held = True
+                continue
             tries = self._repeats.pop(ref, 0) + 1
             if tries >= REPEAT_TRIES:
                 outcome.rejected[phone] = f"{status} ({tries} times, a minute or more apart)"
@@ -173,6 +193,13 @@ class IntelTeleAdapter:
         while len(self._repeats) > REPEATS_KEPT:
             del self._repeats[next(iter(self._repeats))]
         return REPEAT_WAIT if held else None
+
+    def _recently_accepted(self, now: float) -> dict[str, float]:
+        """Return the numbers that took a message within the minute, the older ones dropped."""
+        recent = self._last_accepted
+        while recent and now - next(iter(recent.values())) >= REPEAT_WAIT:
+            del recent[next(iter(recent))]
+        return recent
 
     def requests(self, message: GatewayMessage, phones: Sequence[str]) -> list[dict[str, Any]]:
         """Return each call ``send`` would make: method, URL and params, credentials redacted."""

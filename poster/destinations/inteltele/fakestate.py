@@ -101,6 +101,9 @@ class Account:
     reads_form: bool = True
     """Whether a POST's form body is read; False reads the query alone, as the document shows
     every call (the gateway may not read a form at all)."""
+    repeats_any_text: bool = False
+    """Whether any message to a number within the minute is a repeat, the document's other
+    reading of "repeatedly sent to the same number", not only one with the same text."""
 
 
 class Gateway:
@@ -111,7 +114,7 @@ class Gateway:
         self.clock = clock
         self.deliveries: list[Delivery] = []
         self._last_sent: dict[tuple[str, str | None], float] = {}
-        """When each (phone, text) last went out: the repeat check, without a scan per number."""
+        """When each (phone, text) last went out, and (phone, None) any text: the repeat check."""
         self._faults: deque[str] = deque()
         self._refused: dict[str, list[float]] = {}
         self._calls: dict[int, int] = {}
@@ -230,9 +233,9 @@ class Gateway:
         }  # fmt: skip
 
     def _repeated(self, phone: str, text: str, now: float) -> bool:
-        """Tell whether the same text went to ``phone`` within the last minute."""
-        last = self._last_sent.get((phone, text))
-        return last is not None and now - last < REPEAT_SECONDS
+        """Tell whether the same text (any text, if so set) went to ``phone`` within a minute."""
+        last = self._last_sent.get((phone, None if self.account.repeats_any_text else text))
+        return last is not None and now - last <= REPEAT_SECONDS
 
     def _record(
         self, phone: str, country: str, cost: Decimal, kept: Mapping[str, str], now: float
@@ -243,6 +246,7 @@ class Gateway:
         delivery = Delivery(str(uuid.uuid4()), phone, country, cost, kept, now, done, outcome)
         self.deliveries.append(delivery)
         self._last_sent[phone, kept.get("im_message")] = now
+        self._last_sent[phone, None] = now
         return delivery
 
     def _status(self, params: Mapping[str, str]) -> Any:
