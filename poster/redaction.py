@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from poster.secrets import MASK, MIN_SECRET
+from poster.secrets import MASK, WHOLE_SECRET
 
 
 class RedactingFilter(logging.Filter):
@@ -22,20 +23,23 @@ class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self._secrets: tuple[str, ...] = ()
+        self._whole: tuple[str, ...] = ()
+        self._alone: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Start redacting ``secret``; one shorter than MIN_SECRET is refused with ValueError.
+        """Start redacting ``secret``; an empty one is refused with ValueError.
 
         Its forms in a URL are redacted too: a key a gateway takes in the query string is
         percent-encoded there (``=`` as ``%3D``, ``/`` as ``%2F``, a space as ``+``). So are its
         base64 forms, alone and followed by ``:``, with and without padding: a gateway taking the
-        key as ``Authorization: Basic`` may echo that header in an error.
+        key as ``Authorization: Basic`` may echo that header in an error. A form shorter than
+        ``WHOLE_SECRET`` is masked only where no letter or digit touches it.
         """
-        if len(secret) < MIN_SECRET:
-            raise ValueError(f"a secret shorter than {MIN_SECRET} characters cannot be redacted")
+        if not secret:
+            raise ValueError("an empty secret cannot be redacted")
         forms = {secret, quote(secret, safe=""), quote_plus(secret)}
         for raw in (secret, f"{secret}:"):
             encoded = base64.b64encode(raw.encode()).decode("ascii")
@@ -43,6 +47,9 @@ class RedactingFilter(logging.Filter):
         with self._lock:
             # Longest first, so a secret containing another is masked whole.
             self._secrets = tuple(sorted({*self._secrets, *forms}, key=len, reverse=True))
+            short = [form for form in self._secrets if len(form) < WHOLE_SECRET]
+            self._whole = tuple(form for form in self._secrets if len(form) >= WHOLE_SECRET)
+            self._alone = _standing_alone(short) if short else None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -51,8 +58,10 @@ class RedactingFilter(logging.Filter):
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret replaced by ***."""
-        for secret in self._secrets:
+        for secret in self._whole:
             text = text.replace(secret, MASK)
+        if self._alone is not None:
+            text = self._alone.sub(MASK, text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -73,6 +82,12 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+def _standing_alone(forms: Iterable[str]) -> re.Pattern[str]:
+    """Return the pattern of ``forms`` (longest first) where no letter or digit touches them."""
+    either = "|".join(re.escape(form) for form in forms)
+    return re.compile(f"(?<![0-9A-Za-z])(?:{either})(?![0-9A-Za-z])")
 
 
 _FORMATTER = logging.Formatter()

@@ -21,8 +21,9 @@ from poster.frozen import frozen
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 MASK = "***"
-MIN_SECRET = 12
-"""Shorter secrets are refused: masking them would blank out ordinary words in every log line."""
+WHOLE_SECRET = 12
+"""A secret this long is masked wherever it appears; a shorter one only where it stands alone,
+so that a key like ``bar123`` does not blank out parts of ordinary words."""
 
 Shape = Callable[[str], "str | None"]
 """A kind's check of how its tokens look: why one cannot be a token of that kind, or None."""
@@ -149,8 +150,6 @@ def token_problem(token: str) -> str | None:
         return "is empty"
     if not all("!" <= ch <= "~" for ch in token):
         return "contains spaces, control characters or non-ASCII characters"
-    if len(token) < MIN_SECRET:
-        return f"is {len(token)} characters long; a token has at least {MIN_SECRET}"
     return None
 
 
