@@ -304,6 +304,41 @@ def test_http_statuses(
     assert getattr(caught.value, "retry_after", None) == retry_after
 
 
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        (400, 2, DestinationFatal),
+        (400, 10, DestinationFatal),
+        (500, 3, MessageRejected),
+        (429, 12, RetryLater),
+        (413, 12, RetryLater),
+    ],
+    ids=["400-invalid-token", "400-no-webhook", "500-bad-data", "429-too-many", "413-too-many"],
+)
+def test_an_error_status_in_the_json_decides_whatever_the_http_code(
+    api: respx.MockRouter,
+    channel: ViberChannel,
+    code: int,
+    status: int,
+    expected: type[DeliveryError],
+) -> None:
+    answer = {"status": status, "status_message": "refused"}
+    api.post("/post").mock(return_value=httpx.Response(code, json=answer))
+    with pytest.raises(DeliveryError) as caught:
+        channel.send(MESSAGE)
+    assert type(caught.value) is expected
+    assert (caught.value.status, caught.value.status_message) == (status, "refused")
+
+
+def test_an_error_status_refusing_set_webhook_at_http_400_is_the_apis_answer(
+    api: respx.MockRouter, channel: ViberChannel
+) -> None:
+    answer = {"status": 1, "status_message": "invalidUrl"}
+    api.post("/set_webhook").mock(return_value=httpx.Response(400, json=answer))
+    result = channel.set_webhook("https://example.org/hook")
+    assert (result.status, result.status_message) == (1, "invalidUrl")
+
+
 TRANSPORT_CASES = [
     (httpx.ConnectError("refused"), RetryLater),
     (httpx.ConnectTimeout("slow"), RetryLater),

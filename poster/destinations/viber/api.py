@@ -263,8 +263,15 @@ def _when(retry_after: float | None) -> str:
 
 
 def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[str, Any]:
-    """Return the JSON answer of a 2xx response, or raise for an HTTP-level failure."""
+    """Return the JSON answer of a 2xx response, or of another carrying an API status, or raise.
+
+    The API answers HTTP 200 even when it refuses; should another code come with an error
+    status in its JSON, that status is the API's own word and decides, as it would at 200,
+    unless the code says the URL is not the API's (a redirect, 401, 403, 404, ...).
+    """
     code = answer.status
+    if not 200 <= code < 300 and code not in NOT_THE_API and (refused := _refusal(answer.body)):
+        return refused
     if code == 429 or code >= 500:
         retry_after = parse_retry_after(answer.header("retry-after"))
         text = f"{name} answered HTTP {code} to {endpoint}; will retry {_when(retry_after)}"
@@ -284,6 +291,18 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
     if not isinstance(data, dict) or not isinstance(data.get("status"), int):
         raise _unreadable(name, endpoint, code)
     return data
+
+
+def _refusal(body: bytes | None) -> dict[str, Any] | None:
+    """Return ``body`` decoded when it is a JSON object with a non-zero integer status."""
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    status = data.get("status")
+    return data if type(status) is int and status != 0 else None
 
 
 def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:
