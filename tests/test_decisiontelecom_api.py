@@ -14,6 +14,7 @@ import pytest
 import respx
 from support.clock import Clock
 
+from poster.destinations.decisiontelecom.adapter import DecisionTelecomAdapter, Sending
 from poster.destinations.decisiontelecom.api import ANSWER_MAX_BYTES, DecisionTelecomClient
 from poster.destinations.decisiontelecom.codes import (
     ERRORS,
@@ -230,15 +231,21 @@ def error_answer(status: int, code: int, name: str) -> dict[str, Any]:
     ids=["rate", "param", "sender", "internal", "topup", "unauthorized", "forbidden"],
 )
 @pytest.mark.parametrize("http_status", ["same", "200"])
+@pytest.mark.parametrize("layout", ["keys", "keys-as-laid-out", "no-message"])
 def test_every_error_object_raises_by_the_table(
     status: int,
     code: int,
     name: str,
     error: type[DeliveryError],
     http_status: str,
+    layout: str,
     http: httpx.Client,
 ) -> None:
     answer = error_answer(status, code, name)
+    if layout == "keys-as-laid-out":  # the document writes "Name", then message, code, status
+        answer["Name"] = answer.pop("name")
+    elif layout == "no-message":
+        del answer["message"]
     with respx.mock() as mock:
         mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
             status if http_status == "same" else 200, json=answer, headers={"Retry-After": "7"}
@@ -342,6 +349,42 @@ def test_a_lost_status_answer_is_only_retried(
     with pytest.raises(RetryLater) as caught:
         api.status(found)
     assert type(caught.value) is RetryLater
+
+
+@pytest.mark.parametrize(
+    "pause",
+    [
+        httpx.Response(429, json=error_answer(429, 0, "Too Many Requests")),
+        httpx.Response(500, json=error_answer(500, 2, "Internal server error")),
+        httpx.ConnectError("refused"),
+    ],
+    ids=["rate-limit", "server-error", "no-connection"],
+)
+def test_a_status_poll_stops_at_the_first_answer_asking_to_wait(
+    http: httpx.Client, pause: httpx.Response | Exception
+) -> None:
+    asked: list[int] = []
+    answers: list[httpx.Response | Exception] = [
+        httpx.Response(200, json={"message_id": 1, "status": 1}),
+        httpx.Response(200, json={"message_id": 2}),  # no status yet: asked again later
+        pause,
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["message_id"])
+        found = answers.pop(0) if answers else httpx.Response(200, json={"message_id": 9})
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    adapter = DecisionTelecomAdapter(
+        DecisionTelecomClient(http, KEY), Sending("Poster", SourceType.PROMOTIONAL, None, False)
+    )
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/receive-viber").mock(side_effect=answer)
+        updates = adapter.statuses([str(n) for n in range(1, 11)])
+    assert asked == [1, 2, 3]
+    assert [(u.ref, u.status) for u in updates] == [("1", "delivered")]
 
 
 def test_an_unknown_message_id_is_rejected(api: DecisionTelecomClient) -> None:

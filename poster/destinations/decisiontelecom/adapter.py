@@ -111,18 +111,23 @@ class DecisionTelecomAdapter:
 
         receive-viber answers "for the last 5 days": an older id, or one the gateway does not
         know, is refused ("Invalid Parameter: message_id") however often it is asked, so it is
-        recorded as unknown and the poll goes on with the other ids.
+        recorded as unknown and the poll goes on with the other ids. When the gateway asks to
+        wait (a rate limit, a server error, no connection), the poll stops there: the ids left
+        are asked at the next one.
         """
         updates = []
         for message_id in message_ids:
             try:
                 result = self.client.status(int(message_id))
-            except (RetryLater, ValueError):
+            except ValueError:
                 continue
+            except RetryLater as exc:
+                log.info("event=status-poll-paused destination=%s why=%s", self.client.name, exc)
+                break
             except MessageRejected as exc:
                 updates.append(StatusUpdate(message_id, UNKNOWN, exc.status_message or str(exc)))
                 continue
-            if (update := _update(result)) is not None:
+            if result is not None and (update := _update(result)) is not None:
                 updates.append(update)
         return updates
 

@@ -108,17 +108,20 @@ class DecisionTelecomClient:
         log.debug("event=decisiontelecom_sent message_id=%s", found)
         return RecipientResult(request.destination_addr, True, found, "accepted")
 
-    def status(self, message_id: int) -> StatusResult:
-        """Return the current status of a message sent in the last 5 days."""
+    def status(self, message_id: int) -> StatusResult | None:
+        """Return the current status of a message sent in the last 5 days.
+
+        None means the answer named no known status for it: it is asked again at a later poll.
+        """
         answer = self._post(STATUS_ENDPOINT, StatusRequest(message_id).body(), maybe_done=False)
         if isinstance(answer, GatewayError):
             raise self._error(answer, STATUS_ENDPOINT)
         result = status_of(answer)
         if result is None:
-            raise RetryLater(
-                f"{self.name} answered {STATUS_ENDPOINT} without a message_id and a known "
-                "status; will retry later"
-            )
+            log.info(
+                "event=status-unreadable destination=%s message_id=%d hint=asked again later",
+                self.name, message_id,
+            )  # fmt: skip
         return result
 
     def _refused_here(self, phone: str, param: str, reason: str) -> RecipientResult:

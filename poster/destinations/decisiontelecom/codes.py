@@ -132,8 +132,15 @@ class GatewayError:
 def read_error(
     http_status: int, data: Any, retry_after: float | None = None
 ) -> GatewayError | None:
-    """Return the error object in a decoded answer, or None when ``data`` is not one."""
-    if not isinstance(data, dict) or not {"name", "message", "code"} <= data.keys():
+    """Return the error object in a decoded answer, or None when ``data`` is not one.
+
+    The document lays the error out as "Name", "message", "code" and "status": any case of the
+    keys is read, and an object with a ``code`` and a name or message is an error.
+    """
+    if not isinstance(data, dict):
+        return None
+    data = {str(key).lower(): value for key, value in data.items()}
+    if "code" not in data or not {"name", "message"} & data.keys():
         return None
     code, status = data.get("code"), data.get("status")
     return GatewayError(
