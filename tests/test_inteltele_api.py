@@ -281,6 +281,18 @@ def test_status_asks_one_id_a_call_once_a_list_finds_none(fake: FakeInteltele) -
     assert asked == list(ids)
 
 
+@pytest.mark.parametrize("singly", [False, True], ids=["listed", "singly"])
+def test_an_id_the_gateway_refuses_to_know_leaves_the_others_read(
+    fake: FakeInteltele, client: IntelTeleClient, singly: bool
+) -> None:
+    fake.account.unknown_ids_refused = True
+    client.statuses_singly = singly
+    ids = [str(r.message_id) for r in client.send(message(RU, UA)).results]
+    fake.clock.advance(5)
+    found = client.status(StatusRequest((ids[0], "expired-id", ids[1])))
+    assert [(s.message_id, s.status) for s in found] == [(ids[0], "delivrd"), (ids[1], "delivrd")]
+
+
 def test_status_without_a_time_format_has_no_date(
     post_client: IntelTeleClient,
 ) -> None:

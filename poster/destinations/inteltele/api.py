@@ -157,7 +157,9 @@ class IntelTeleClient:
     def status(self, request: StatusRequest) -> tuple[MessageStatus, ...]:
         """Return the current status of each message id the gateway knows (at most 100 a call).
 
-        A list answered with none of its ids is asked again one id a call, once per poll.
+        A list answered with none of its ids is asked again one id a call, once per poll. One id
+        refused as "can't send message" is one the gateway does not know: it is left out, and
+        the others are read.
         """
         ids = request.message_ids
         if self.statuses_singly:
@@ -189,10 +191,11 @@ class IntelTeleClient:
         try:
             answer = self._call(STATUS, part.params(), wire.statuses)
         except DestinationFatal as exc:
-            # "some of the required params are missing": perhaps a list is no message id.
-            if len(ids) == 1 or error_key(exc.status_message) != MISSING:
+            # "some of the required params are missing": perhaps a list is no message id,
+            # and one id the gateway no longer knows may be refused so too.
+            if error_key(exc.status_message) != MISSING:
                 raise
-            return None
+            return () if len(ids) == 1 else None
         if len(ids) > 1 and not any(status.message_id in ids for status in answer):
             return None
         return answer
@@ -206,8 +209,7 @@ class IntelTeleClient:
         for message_id in chosen:
             self._asks += 1
             self._asked[message_id] = self._asks
-            found += self._call(STATUS, replace(request, message_ids=(message_id,)).params(),
-                                wire.statuses)  # fmt: skip
+            found += self._listed(request, (message_id,)) or ()
         return tuple(found)
 
     def balance(self) -> Decimal:

@@ -101,6 +101,9 @@ class Account:
     reads_form: bool = True
     """Whether a POST's form body is read; False reads the query alone, as the document shows
     every call (the gateway may not read a form at all)."""
+    unknown_ids_refused: bool = False
+    """Whether ``im/status`` answers an id it does not know with "can't send message" instead
+    of leaving it out (the document does not say)."""
     repeats_any_text: bool = False
     """Whether any message to a number within the minute is a repeat, the document's other
     reading of "repeatedly sent to the same number", not only one with the same text."""
@@ -259,7 +262,7 @@ class Gateway:
             return _reply_error("can't send message")
         known = next((d for d in self.deliveries if d.message_id == message_id), None)
         if known is None:
-            return {}
+            return _reply_error("can't send message") if self.account.unknown_ids_refused else {}
         return {message_id: self._entry(known, form, zone, zone_name)}
 
     def _entry(
