@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from poster.config import values as v
 from poster.config.feedkeys import read_table
-from poster.destinations.inteltele.compose import compose, sms_text
+from poster.destinations.inteltele.compose import IMAGE, compose, sms_text
 from poster.destinations.inteltele.kind import KIND
 from poster.destinations.inteltele.rules import send_problems
 from poster.errors import RenderError
@@ -39,10 +40,13 @@ def post(
         (Media("https://example.org/a.jpg"), None, "picture", "text"),
         (Media("ftp://example.org/a.jpg"), LINK, "picture", "text"),
         (Media("https://example.org/a.jpg"), LINK, "text", "text"),
+        (Media("https://example.org/a.jpg?w=400"), LINK, "picture", "text"),
+        (Media("https://example.org/a.jpg#top"), LINK, "picture", "picture"),
     ],
     ids=[
         "jpeg", "png", "uppercase-extension", "gif", "over-400px", "within-400px",
-        "unreachable", "no-link-for-button", "not-http", "text-chosen",
+        "unreachable", "no-link-for-button", "not-http", "text-chosen", "query-after-the-name",
+        "fragment",
     ],
 )  # fmt: skip
 def test_a_picture_needs_a_lowercase_jpeg_or_png_and_a_link(
@@ -59,6 +63,14 @@ def test_a_picture_needs_a_lowercase_jpeg_or_png_and_a_link(
     else:
         assert (message.image, message.button_caption, message.button_action) == (None, None, None)
     assert send_problems(params) == []
+
+
+def test_an_image_whose_link_does_not_end_in_its_format_does_not_fit_the_media_rule() -> None:
+    assert not IMAGE.fits(Media("https://example.org/a.png?w=400", "image/png"))
+    assert IMAGE.fits(Media("https://example.org/a.png#top", "image/png"))
+    assert replace(IMAGE, exact_ending=False).fits(
+        Media("https://example.org/a.png?w=400", "image/png")
+    )
 
 
 @pytest.mark.parametrize(

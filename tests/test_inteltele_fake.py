@@ -348,6 +348,7 @@ SMS = {"sms_source": "Poster", "sms_message": "hello"}
         ({**GOOD, "im_ttl": "1e3"}, "can't send message"),
         ({**GOOD, **IMAGE, "im_image": "https://example.org/a.PNG"}, "can't send message"),
         ({**GOOD, **IMAGE, "im_image": "https://example.org/a.gif"}, "can't send message"),
+        ({**GOOD, **IMAGE, "im_image": "https://example.org/a.jpg?w=4"}, "can't send message"),
         ({**GOOD, **IMAGE, "im_image": "example.org/a.jpg"}, "can't send message"),
         ({**GOOD, "im_image": "https://example.org/a.jpg"}, "can't send message"),
         ({**GOOD, "im_button_text": "Open"}, "can't send message"),
@@ -362,7 +363,8 @@ SMS = {"sms_source": "Poster", "sms_message": "hello"}
     ],
     ids=[
         "no-message", "no-to", "too-long", "ttl-59", "ttl-86401", "ttl-not-int", "image-upper",
-        "image-gif", "image-not-link", "image-no-button", "button-no-link", "link-no-text",
+        "image-gif", "image-query", "image-not-link", "image-no-button", "button-no-link",
+        "link-no-text",
         "button-31", "button-js", "sms-source-2", "sms-source-16", "sms-source-12-alpha",
         "sms-no-message", "sms-no-source",
     ],

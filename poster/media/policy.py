@@ -30,16 +30,23 @@ class ImageRule:
     """The longest side in pixels; None for no limit."""
     extensions: tuple[str, ...] = ()
     """Endings the URL's path must have; empty for any."""
+    exact_ending: bool = False
+    """Whether the link itself must end so, query and case as given (only a fragment left out)."""
 
     def fits(self, media: Media) -> bool:
         """Tell whether ``media`` is taken as it is; probed media must have a known size."""
         if media.failed or type_of(media) not in self.types:
             return False
-        if self.extensions and not path_of(media.url).endswith(self.extensions):
+        if self.extensions and not self._ends_well(media.url):
             return False
         if media.length is None:
             return not media.probed and self._side_ok(media)
         return 0 < media.length <= self.max_bytes and self._side_ok(media)
+
+    def _ends_well(self, url: str) -> bool:
+        """Tell whether ``url`` ends in one of the extensions, as ``exact_ending`` asks."""
+        ending = url.partition("#")[0] if self.exact_ending else path_of(url)
+        return ending.endswith(self.extensions)
 
     def _side_ok(self, media: Media) -> bool:
         """Tell whether the known pixel size is within ``max_side``."""

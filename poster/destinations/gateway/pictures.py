@@ -20,10 +20,13 @@ BYTES_MAX = 5_000_000
 
 
 def picture_rule(
-    max_side: int | None = SIDE_MAX, suffixes: tuple[str, ...] = SUFFIXES
+    max_side: int | None = SIDE_MAX, suffixes: tuple[str, ...] = SUFFIXES, *, exact: bool = False
 ) -> ImageRule:
-    """Return the rule for a gateway's picture image: JPEG or PNG, within ``max_side`` pixels."""
-    return ImageRule(TYPES, BYTES_MAX, max_side, suffixes)
+    """Return the rule for a gateway's picture image: JPEG or PNG, within ``max_side`` pixels.
+
+    ``exact`` asks the link itself to end in a suffix, as written, not only its path.
+    """
+    return ImageRule(TYPES, BYTES_MAX, max_side, suffixes, exact)
 
 
 def explain(

@@ -22,6 +22,7 @@ from poster.destinations.inteltele.rules import (
     BUTTON_TEXT_MAX,
     IMAGE_EXTENSIONS,
     MESSAGE_MAX,
+    names_image_format,
 )
 from poster.errors import RenderError
 from poster.media.policy import type_of
@@ -31,7 +32,7 @@ from poster.text import truncate
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 IMAGE_SIDE_MAX = 400
 """The document: "The image size should not exceed 400x400px"."""
-IMAGE = picture_rule(IMAGE_SIDE_MAX, IMAGE_EXTENSIONS)
+IMAGE = picture_rule(IMAGE_SIDE_MAX, IMAGE_EXTENSIONS, exact=True)
 """What the media stage converts an ``im_image`` to fit: JPEG/PNG within 400x400."""
 LINK_MAX = 2000
 """Links longer than this are not used for the image or the button: Viber opens them on phones."""
@@ -55,7 +56,7 @@ def _image_fits(image: Media) -> bool:
     """Tell whether ``image`` is a jpg/jpeg/png with a lowercase extension within 400x400."""
     if image.failed or type_of(image) not in IMAGE_TYPES or not _is_link(image.url):
         return False
-    if not urlsplit(image.url).path.endswith(IMAGE_EXTENSIONS):
+    if not names_image_format(image.url):
         return False
     sides = (image.width or 0, image.height or 0)
     return max(sides) <= IMAGE_SIDE_MAX
