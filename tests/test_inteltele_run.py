@@ -125,6 +125,16 @@ def test_a_run_reaches_every_routable_number_once(project: Project) -> None:
     assert len(project.fake.deliveries) == 6
 
 
+def test_without_a_ttl_the_gateway_is_asked_to_try_for_a_day_not_its_minute(
+    project: Project,
+) -> None:
+    config = project.root / "feeds.toml"
+    config.write_text(config.read_text().replace('ttl = "1h"\n', ""))
+    project.publish(1)
+    assert project.run() == [None]
+    assert {d.params["im_ttl"] for d in project.fake.deliveries} == {"86400"}
+
+
 def test_refused_numbers_are_recorded_and_a_blacklisted_one_is_never_tried_again(
     project: Project,
 ) -> None:

@@ -30,6 +30,9 @@ from poster.models import Item, Post
 from poster.sandbox.fakes import Fake
 
 RECIPIENTS = "<each number of recipients, up to 50 a call>"
+DEFAULT_TTL = timedelta(seconds=TTL_MAX)
+"""The TTL sent when none is set: the gateway's own default is 60 s, after which a phone that was
+offline for a minute never gets the item; a day is what the other gateways try for."""
 
 
 def _sms_source(value: object, ctx: v.Context) -> str:
@@ -143,7 +146,8 @@ class IntelTeleKind(GatewayKindBase):
                 method=settings.method,
                 name=spec.name,
             )
-            options = SendOptions(settings.im_sender, shared.ttl, settings.sms_source)
+            ttl = shared.ttl or DEFAULT_TTL
+            options = SendOptions(settings.im_sender, ttl, settings.sms_source)
             return IntelTeleAdapter(client, options, address)
 
         return open_gateway(self, spec.name, shared, where, adapter, address)
