@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from poster.config import token_env
 from poster.destinations import shorthand
@@ -30,16 +29,11 @@ Shape = Callable[[str], "str | None"]
 
 
 class Place(Protocol):
-    """Where a destination's settings say its token is, and where it is sent."""
+    """Where a destination's settings say its token is."""
 
     @property
     def token_file(self) -> Path | None:
         """Return the file holding the token, if the section names one."""
-        ...
-
-    @property
-    def api_url(self) -> str:
-        """Return the API the token is sent to."""
         ...
 
 
@@ -101,8 +95,8 @@ def require_token(
 ) -> str:
     """Return the token, hidden from every log line from now on, or explain where to put it.
 
-    ``missing`` says what is missing when no token is set; a token sent anywhere but this
-    machine (a sandbox's) must pass the kind's ``shape``.
+    ``missing`` says what is missing when no token is set; a token must pass ``shape``, which a
+    kind gives for its real API only.
     """
     found = find_token(place, name=name)
     if found is None:
@@ -112,16 +106,16 @@ def require_token(
         )
         raise ConfigError([ConfigProblem(config_file, where, missing, None, hint + also)])
     token, source = found
-    judge_token(place, token, source, shape)
+    judge_token(token, source, shape)
     from poster.redaction import install_redaction  # here: looking a token up logs nothing
 
     install_redaction(token)
     return token
 
 
-def judge_token(place: Place, token: str, source: ConfigProblem, shape: Shape | None) -> None:
-    """Raise ``ConfigError`` at ``source`` when a token sent beyond this machine fails ``shape``."""
-    reason = None if shape is None or is_local(place.api_url) else shape(token)
+def judge_token(token: str, source: ConfigProblem, shape: Shape | None) -> None:
+    """Raise ``ConfigError`` at ``source`` when ``token`` fails the kind's ``shape``, if any."""
+    reason = None if shape is None else shape(token)
     if reason:
         raise ConfigError([_with(source, f"the token {reason}", source.hint)])
 
@@ -129,19 +123,6 @@ def judge_token(place: Place, token: str, source: ConfigProblem, shape: Shape | 
 def source_text(source: ConfigProblem) -> str:
     """Return where a found token came from: a variable, or a key and its file."""
     return source.key if source.file == "environment" else f"{source.key} ({source.file})"
-
-
-def is_local(api_url: str) -> bool:
-    """Tell whether ``api_url`` points at this machine (a sandbox), not at the real API."""
-    host = urlsplit(api_url).hostname or ""
-    if host == "localhost":
-        return True
-    import ipaddress  # here: only a token check of a local api_url reads an address
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def token_problem(token: str) -> str | None:

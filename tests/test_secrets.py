@@ -334,12 +334,24 @@ def test_implausible_tokens_are_refused_for_viber_naming_the_source(
     assert token not in text
 
 
-@pytest.mark.parametrize("api_url", ["http://127.0.0.1:8765/pa", "http://localhost:1/pa"])
-def test_the_sandbox_token_is_accepted_with_a_local_channel(
+@pytest.mark.parametrize(
+    "api_url",
+    ["http://127.0.0.1:8765/pa", "http://localhost:1/pa", "http://viber-stand-in:8080/pa"],
+    ids=["loopback", "localhost", "another-host"],
+)
+def test_any_token_is_accepted_by_a_stand_in_for_the_channel_api(
     clean_redaction: None, monkeypatch: pytest.MonkeyPatch, api_url: str
 ) -> None:
-    monkeypatch.setenv(TOKEN_ENV, "sandbox-token")
-    assert channel_token(ViberConfig(api_url=api_url), "feeds.toml") == "sandbox-token"
+    monkeypatch.setenv(TOKEN_ENV, "your_auth_token")
+    assert channel_token(ViberConfig(api_url=api_url), "feeds.toml") == "your_auth_token"
+
+
+def test_a_token_for_vibers_own_api_must_look_like_one_whatever_the_path_or_scheme(
+    clean_redaction: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "your_auth_token")
+    with pytest.raises(ConfigError, match="does not look like a Viber channel token"):
+        channel_token(ViberConfig(api_url="https://chatapi.viber.com/pa/"), "feeds.toml")
 
 
 # --- a secret an API echoes in its error -------------------------------------------------------

@@ -9,7 +9,7 @@ from poster.config import DEFAULT_API_URL, DestinationConfig, FeedConfig, ViberC
 from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import REDACTED, Destination, Entries, Message
-from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token, token_shape
+from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token, shape_for
 
 if TYPE_CHECKING:
     import httpx
@@ -144,7 +144,7 @@ class ViberKind:
             )
             return TokenSource(None, missing, hint)
         # Judged as a post would judge it, but never sent nor logged here: left unredacted.
-        judge_token(settings, *found, token_shape)
+        judge_token(*found, shape_for(settings.api_url))
         return TokenSource(source_text(found[1]))
 
     @property

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from poster.config import ViberConfig, token_env
+from poster.config import DEFAULT_API_URL, ViberConfig, token_env
+
+if TYPE_CHECKING:
+    from poster.secrets import Shape
 
 SHORTHAND = "viber"
 """The ``[viber]`` section: the name of the one channel it stands for, of this kind."""
@@ -15,7 +20,17 @@ CREDENTIAL_NAME = f"{SHORTHAND}-token"
 # "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"; the check is loose on group count and size.
 _VIBER_TOKEN = re.compile(r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+")
 _VIBER_LENGTH = range(30, 129)
+VIBER_HOST = urlsplit(DEFAULT_API_URL).hostname
 _SANDBOX_TIP = "; to try poster without a channel, run `poster run --once --sandbox`"
+
+
+def shape_for(api_url: str) -> Shape | None:
+    """Return the check of a token's shape when ``api_url`` is Viber's own API, else None.
+
+    A token sent to Viber must look like one of its tokens; a sandbox, a test server or any
+    other stand-in takes whatever token it was given.
+    """
+    return token_shape if urlsplit(api_url).hostname == VIBER_HOST else None
 
 
 def token_shape(token: str) -> str | None:
@@ -39,5 +54,5 @@ def channel_token(settings: ViberConfig, config_file: str, *, name: str = SHORTH
 
     return require_token(
         settings, config_file, name=name, missing=missing(name), also=_SANDBOX_TIP,
-        shape=token_shape,
+        shape=shape_for(settings.api_url),
     )  # fmt: skip
