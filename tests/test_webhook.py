@@ -152,6 +152,19 @@ def test_an_unsigned_check_call_is_kept_by_its_documented_fields_only(
 
 
 @pytest.mark.parametrize(
+    ("timestamp", "message_token"),
+    [(1457764197.627, 241256543215), (1457764197627, "5c7e2f6a-1f0e-4f7b-9a51-0d8f1b2c3d4e")],
+    ids=["seconds-with-a-fraction", "id-in-letters"],
+)
+def test_an_unsigned_check_call_with_another_epoch_time_or_id_is_answered_200(
+    receiver: WebhookReceiver, http: httpx.Client, timestamp: float, message_token: object
+) -> None:
+    event = {"event": "webhook", "timestamp": timestamp, "message_token": message_token}
+    assert http.post(receiver.url, content=json.dumps(event).encode()).status_code == 200
+    assert receiver.events == [event]
+
+
+@pytest.mark.parametrize(
     "event",
     [
         pytest.param({"event": "message", "timestamp": 1, "message_token": 2}, id="other-event"),
@@ -159,10 +172,11 @@ def test_an_unsigned_check_call_is_kept_by_its_documented_fields_only(
         pytest.param({"timestamp": 1, "message_token": 2}, id="no-event"),
         pytest.param({"event": "webhook", "message_token": 2}, id="no-timestamp"),
         pytest.param({"event": "webhook", "timestamp": 1}, id="no-message-token"),
-        pytest.param({"event": "webhook", "timestamp": 1.5, "message_token": 2}, id="float"),
         pytest.param({"event": "webhook", "timestamp": True, "message_token": 2}, id="bool"),
         pytest.param({"event": "webhook", "timestamp": -1, "message_token": 2}, id="negative"),
-        pytest.param({"event": "webhook", "timestamp": 1, "message_token": "x1"}, id="words"),
+        pytest.param({"event": "webhook", "timestamp": 1, "message_token": "a b"}, id="spaces"),
+        pytest.param({"event": "webhook", "timestamp": 1, "message_token": ""}, id="empty"),
+        pytest.param({"event": "webhook", "timestamp": 1, "message_token": "x" * 65}, id="long"),
         pytest.param({"event": "webhook", "timestamp": 1, "message_token": [2]}, id="list"),
     ],
 )

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 EVENTS_KEPT = 100
 CHECK_FIELDS = ("event", "timestamp", "message_token")
 """The fields of the check call ("Set webhook callback"), all an unsigned call may carry in."""
+ID_MAX = 64
+"""The longest ``timestamp`` or ``message_token`` string taken: enough for any ID or UUID."""
 
 
 def signature(body: bytes, token: str) -> str:
@@ -65,10 +68,14 @@ def verify_any(body: bytes, tokens: Sequence[str], provided: str | None) -> bool
 
 
 def check_call(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the documented fields of a well-formed check call, or None if it is not one."""
+    """Return the documented fields of a well-formed check call, or None if it is not one.
+
+    The reference shows ``timestamp`` and ``message_token`` as whole numbers and names only
+    "Epoch time" and "Unique ID": a fraction of a second, or an ID in letters, is taken too.
+    """
     if event.get("event") != "webhook":
         return None
-    if not all(_is_number(event.get(key)) for key in ("timestamp", "message_token")):
+    if not all(_is_stamp_or_id(event.get(key)) for key in ("timestamp", "message_token")):
         return None
     return {key: event[key] for key in CHECK_FIELDS}
 
@@ -79,10 +86,12 @@ def _distinct(tokens: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(token for token in listed if token))
 
 
-def _is_number(value: Any) -> bool:
-    """Tell whether ``value`` is a whole number, as JSON or as a string of digits."""
+def _is_stamp_or_id(value: Any) -> bool:
+    """Tell whether ``value`` is a number not below 0, or a short word of printable ASCII."""
     if isinstance(value, str):
-        return value.isascii() and value.isdigit() and len(value) <= 20
+        return 0 < len(value) <= ID_MAX and all("!" <= ch <= "~" for ch in value)
+    if isinstance(value, float):
+        return math.isfinite(value) and value >= 0
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
