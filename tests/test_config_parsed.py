@@ -50,6 +50,23 @@ def test_a_changed_file_is_parsed_again(config: Path, tmp_path: Path) -> None:
     assert [feed.name for feed in load_config(config, cache=cache).feeds] == ["sport"]
 
 
+@pytest.mark.parametrize(
+    "section",
+    ["[viber]\n", '[destinations.news]\nkind = "viber"\n'],
+    ids=["viber", "destination"],
+)
+def test_a_file_holding_a_literal_token_is_refused_and_never_kept(
+    config: Path, tmp_path: Path, section: str
+) -> None:
+    literal = f'{section}token = "SECRETMARK-0123-4567"\n'
+    config.write_text(CONFIG.replace("[viber]\n", literal), encoding="utf-8")
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError, match="a literal token does not belong"):
+        load_config(config, cache=cache)
+    kept = [path.read_bytes() for path in cache.iterdir()] if cache.exists() else []
+    assert not [entry for entry in kept if b"SECRETMARK" in entry]
+
+
 def test_the_entry_is_private_to_the_user(config: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     load_config(config, cache=cache)

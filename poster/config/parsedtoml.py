@@ -3,8 +3,9 @@
 tomllib is pure Python: 1,000 feeds take it about 50 ms, while ``marshal`` loads its result in
 about 1 ms. An entry holds the exact bytes it was parsed from and is used only when the file
 holds those same bytes now. It holds nothing the file does not: environment values and tokens
-are resolved later, on every load. Entries are kept as ``cachefiles`` keeps files: private to
-the user, and any failure to read or write one only means parsing the file.
+are resolved later, on every load, and a file holding a literal token is not kept. Entries are
+kept as ``cachefiles`` keeps files: private to the user, and any failure to read or write one
+only means parsing the file.
 """
 
 from __future__ import annotations
@@ -45,9 +46,22 @@ def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
     if known is not None:
         return known
     parsed = _parse_toml(data, file)
-    if cache is not None:
+    if cache is not None and not _holds_a_token(parsed):
         remember(cache, path, data, parsed)
     return parsed
+
+
+def _holds_a_token(parsed: dict[str, Any]) -> bool:
+    """Tell whether a channel or destination section holds a literal ``token``.
+
+    Loading refuses such a file; its bytes are not kept, so the token stays only where the
+    operator wrote it (and is rotated).
+    """
+    sections = [parsed.get("viber")]
+    destinations = parsed.get("destinations")
+    if isinstance(destinations, dict):
+        sections += destinations.values()
+    return any(isinstance(section, dict) and "token" in section for section in sections)
 
 
 def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
