@@ -395,6 +395,32 @@ def test_a_send_answered_5xx_depends_on_the_status_alone(
     assert type(caught.value) is kind
 
 
+@respx.mock
+@pytest.mark.parametrize(
+    ("path", "call", "status", "body"),
+    [
+        pytest.param("v2/sendQuickViberMessage", lambda c: c.send_quick(TEXT), 500,
+                     {"error": "Undefined index: phone"}, id="quick-500-phone"),
+        pytest.param("v1/sendBulkViber", lambda c: c.send_bulk(bulk()), 500,
+                     {"error": "Internal error: invalid token cache"}, id="bulk-500-token"),
+        pytest.param("v1/sendBulkViber", lambda c: c.send_bulk(bulk()), 503,
+                     {"error": "Balance service is down"}, id="bulk-503-balance"),
+        pytest.param("v1/statusBulkViber", lambda c: c.bulk_status("u"), 500,
+                     {"error": "uuid not found in cache"}, id="status-500-not-found"),
+        pytest.param("v2/getVibernames", lambda c: c.vibernames(), 429,
+                     {"error": "IP 10.0.0.1 is over its quota"}, id="look-up-429-ip"),
+    ],
+)  # fmt: skip
+def test_a_rate_limit_or_an_unavailable_server_is_retried_whatever_the_body_says(
+    path: str, call: Callable[[SmsByClient], object], status: int, body: dict[str, str]
+) -> None:
+    respx.post(f"https://app.sms.by/api/{path}").respond(status, json=body)
+    with httpx.Client() as mocked, pytest.raises(RetryLater) as caught:
+        call(SmsByClient(mocked, DEFAULT_TOKEN))
+    assert type(caught.value) is RetryLater and caught.value.status == status
+    assert body["error"] in str(caught.value)
+
+
 def test_lost_answer_to_confirm_is_uncertain(fake: SmsByFake, client: SmsByClient) -> None:
     draft = client.create_list_mailing(ListMessage(7, 3, FormContent(message="m")))
     fake.faults.append("drop")

@@ -98,6 +98,9 @@ proxy that gave up waiting): the send may have been carried out."""
 
 _BY_KEY = {rule.key: rule for rule in ERRORS}
 _BY_HTTP = {rule.http: rule for rule in ERRORS if rule.http is not None}
+_BY_HTTP_ALONE = {429: _BY_KEY["rate-limit"]} | dict.fromkeys(UNAVAILABLE_HTTP, _BY_KEY["server"])
+"""HTTP statuses that decide before any text: the request was not carried out, so what a body
+says of it (a crashed handler's "Undefined index: phone") refuses neither the number nor the key."""
 
 RECIPIENT_CODES: dict[int, str] = {1: "blacklist", 2: "no-route", 3: "country", 4: "repeat"}
 """Non-zero ``error_code`` of a delivery (the document shows only 0): the rule it means."""
@@ -109,8 +112,11 @@ def rule(key: str) -> ErrorRule:
 
 
 def classify(http: int | None, text: str) -> ErrorRule:
-    """Return the rule for an answer: by its text first, then its HTTP status, else reject."""
-    # The reason is more precise than the status: a 400 may be a wrong token or an empty balance.
+    """Return the rule for an answer: by a 429, 500 or 503 alone, else its text, else its status."""
+    if http is not None and http in _BY_HTTP_ALONE:
+        return _BY_HTTP_ALONE[http]
+    # The reason is more precise than the other statuses: a 400 may be a wrong token or an empty
+    # balance.
     for candidate in ERRORS:
         if candidate.pattern and re.search(candidate.pattern, text, re.IGNORECASE):
             return candidate
