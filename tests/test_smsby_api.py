@@ -429,6 +429,32 @@ def test_lost_answer_to_confirm_is_uncertain(fake: SmsByFake, client: SmsByClien
     assert len(fake.got(PHONE)) == 1
 
 
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        pytest.param(500, b'{"error": "Server unavailable"}', id="500-json"),
+        pytest.param(500, b"<html>Internal Server Error</html>", id="500-html"),
+        pytest.param(503, b"", id="503-empty"),
+        pytest.param(502, b'{"error": "Bad gateway"}', id="502-json"),
+    ],
+)
+def test_a_5xx_retries_the_creation_of_a_list_mailing_but_leaves_its_confirmation_uncertain(
+    status: int, body: bytes
+) -> None:
+    respx.post("https://app.sms.by/api/v2/sendViberMessageList").respond(status, content=body)
+    respx.post("https://app.sms.by/api/v2/confirmViberMessage").respond(status, content=body)
+    with httpx.Client() as mocked:
+        client = SmsByClient(mocked, DEFAULT_TOKEN)
+        with pytest.raises(RetryLater) as created:
+            client.create_list_mailing(ListMessage(7, 3, FormContent(message="m")))
+        with pytest.raises(DeliveryUncertain) as confirmed:
+            client.confirm(4905)
+    assert type(created.value) is RetryLater
+    assert confirmed.value.status == status
+    assert "which charges the mailing" in str(confirmed.value)
+
+
 @pytest.mark.parametrize(
     "call",
     [

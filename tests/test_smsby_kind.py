@@ -160,12 +160,13 @@ def test_a_gateway_list_is_created_then_confirmed_as_one_recipient(
         assert recorded.plan("news 1", ["list:12"]) == ()
 
 
-def test_a_lost_confirmation_is_uncertain_and_never_confirmed_again(
-    tmp_path: Path, fake: SmsByFake
+@pytest.mark.parametrize("fault", ["drop", "500", "garbage-500", "504"])
+def test_a_confirmation_without_a_clear_answer_is_uncertain_and_never_confirmed_again(
+    tmp_path: Path, fake: SmsByFake, fault: str
 ) -> None:
     fake.gateway.lists[12] = ("news", PHONES[:2])
     config = project(tmp_path, fake, "list_id = 12\nvibername_id = 7\n", "")
-    fake.faults.extend(["", "drop"])
+    fake.faults.extend(["", fault])
     run(config)
     run(config)
     paths = [seen.path for seen in fake.requests]

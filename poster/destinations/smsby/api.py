@@ -21,12 +21,13 @@ Choices where the document is silent or unclear, one per line:
 - Error bodies are not described: the reason is read from ``message``, ``error``, ``errors`` or a
   string ``result``; without one, the document's text for the HTTP status is used.
 - HTTP 500 is "Server unavailable": nothing was done, whatever the body (JSON, HTML or none), so
-  a send answered 500 (or 503) is tried again later. Any other 5xx to a send is not the
-  gateway's own answer but a proxy's in front of it, which may have given up after the gateway
-  took the request: uncertain, never repeated automatically.
+  a send answered 500 (or 503) is tried again later, the confirmation below aside. Any other
+  5xx to a send is not the gateway's own answer but a proxy's in front of it, which may have
+  given up after the gateway took the request: uncertain, never repeated automatically.
 - ``sendViberMessageList`` only creates a mailing; nothing is sent or paid before
-  ``confirmViberMessage`` ("Money will be debited"), so a lost answer to it is safe to retry and a
-  lost answer to the confirmation is uncertain.
+  ``confirmViberMessage`` ("Money will be debited"), so a lost or 5xx answer to it is safe to
+  retry. A lost or 5xx answer to the confirmation is uncertain: the document lists 500 only for
+  its v1 methods, and a retry would create and confirm a second mailing to the whole list.
 
 Every failure becomes one of poster's ``DeliveryError`` classes through ``codes.ERRORS``; a phone
 the gateway refuses is a ``RecipientResult`` with ``accepted=False``, not an exception.
@@ -72,6 +73,9 @@ MAX_ANSWER_BYTES = 1024 * 1024
 """Answers above this are not read further; the documented ones are a few KB."""
 
 FORM = "application/x-www-form-urlencoded"
+DEBITS = frozenset({"/api/v2/confirmViberMessage"})
+"""Calls that send and charge a mailing already created: any 5xx leaves them uncertain, since a
+retry would create and charge a second mailing."""
 _UNREADABLE = object()
 
 
@@ -220,7 +224,7 @@ class SmsByClient:
         data = _decode(answer.body)
         log.info(kv(event="smsby_call", endpoint=path, http=code))
         if not 200 <= code < 300:
-            if sends and code >= 500 and code not in codes.UNAVAILABLE_HTTP:
+            if sends and code >= 500 and (path in DEBITS or code not in codes.UNAVAILABLE_HTTP):
                 raise self._maybe_done(path, code)
             return self._refusal(data, code, answer)
         if data is _UNREADABLE:
@@ -249,10 +253,11 @@ class SmsByClient:
         return RetryLater(f"{self.name} answered HTTP {code} to {path} unreadably; will retry")
 
     def _maybe_done(self, path: str, code: int) -> DeliveryUncertain:
-        """Return the error for a send answered by an HTTP 5xx the document does not list."""
+        """Return the error for a send answered by an HTTP 5xx that leaves what it did unknown."""
+        said = "which charges the mailing" if path in DEBITS else "which the API does not list"
         return DeliveryUncertain(
-            f"{self.name} answered HTTP {code} to {path}, which the API does not list; it may "
-            "have been carried out, so it is not repeated automatically",
+            f"{self.name} answered HTTP {code} to {path}, {said}; it may have been carried out, "
+            "so it is not repeated automatically",
             code,
         )
 
