@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +16,7 @@ from poster.destinations.smsby.adapter import BULK, LIST, NO_BALANCE, QUICK, Rou
 from poster.destinations.smsby.api import SmsByClient
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.destinations.smsby.kind import KIND, list_recipients
-from poster.errors import CallbackError
+from poster.errors import CallbackError, DestinationFatal
 from poster.recipients import parse_recipients
 from poster.store.recipientledger import RecipientLedger
 
@@ -25,6 +25,13 @@ UNSENT = b'[{"message_id": 9, "name": "mailing list 1", "success": [{"phone": "3
 UNSENT += b'"status": "DELIVERED"}]}]'
 MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
 ITEM = item_ref("news", "k1")
+QUICK_ROUTE = Route(QUICK, vibername_id=7, forwarding_time=5, alphaname_id=444)
+PAUSES: dict[str, Callable[[SmsByFake], None]] = {
+    "server-error": lambda f: f.faults.extend(["", "500"]),
+    "lost-answer": lambda f: f.faults.extend(["", "drop"]),
+    "rate-limit": lambda f: setattr(f, "rate_limit", 1),
+}
+"""Ways the gateway asks to wait from the second look-up of a poll on."""
 
 
 @pytest.fixture
@@ -184,7 +191,7 @@ def test_a_mailing_refused_after_its_status_read_failed_is_failed_by_the_poll(
     "route",
     [
         Route(BULK, alphaname_id=444),
-        Route(QUICK, vibername_id=7, forwarding_time=5, alphaname_id=444),
+        QUICK_ROUTE,
     ],
     ids=["statusBulkViber", "getViberDeliveryData"],
 )
@@ -197,6 +204,64 @@ def test_statuses_arrive_by_polling(fake: SmsByFake, ledger: RecipientLedger, ro
         assert sent.poll() == 3
         assert sent.poll() == 0
     assert ledger.outcome(ITEM).delivered == 3
+
+
+@pytest.mark.parametrize(
+    ("route", "forget", "known"),
+    [
+        pytest.param(Route(BULK, alphaname_id=444), "bulks", 3, id="statusBulkViber"),
+        pytest.param(QUICK_ROUTE, "quick", 3, id="getViberDeliveryData"),
+        pytest.param(Route(LIST, vibername_id=7, list_id=12), "mailings", 1,
+                     id="getViberDeliveryList"),
+    ],
+)  # fmt: skip
+def test_a_reference_the_gateway_no_longer_knows_is_unknown_and_the_poll_goes_on(
+    fake: SmsByFake, ledger: RecipientLedger, route: Route, forget: str, known: int
+) -> None:
+    fake.gateway.lists[12] = ("news", PHONES)
+    with httpx.Client() as http:
+        sent = destination(fake, http, route, ledger)
+        sent.send(MESSAGE)
+        getattr(fake.gateway, forget).clear()
+        sent.send(GatewayMessage("text", "news", "k2", "Hello again"))
+        fake.advance(6)
+        assert sent.poll() == 2 * known
+        asked = len(fake.requests)
+        assert sent.poll() == 0
+    assert len(fake.requests) == asked
+    outcome = ledger.outcome(ITEM)
+    assert (outcome.unknown, outcome.delivered) == (known, 0)
+    assert ledger.outcome(item_ref("news", "k2")).delivered == known
+
+
+@pytest.mark.parametrize("pause", sorted(PAUSES))
+def test_a_poll_stops_at_the_first_answer_asking_to_wait(
+    fake: SmsByFake, ledger: RecipientLedger, pause: str
+) -> None:
+    with httpx.Client() as http:
+        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
+        for key in ("k1", "k2", "k3"):
+            sent.send(GatewayMessage("text", "news", key, "Hello"))
+        fake.advance(6)
+        asked = len(fake.requests)
+        PAUSES[pause](fake)
+        assert sent.poll() == 3
+        assert len(fake.requests) == asked + 2
+        fake.faults.clear()
+        fake.rate_limit = None
+        assert sent.poll() == 6
+    assert [ledger.outcome(item_ref("news", k)).delivered for k in ("k1", "k2", "k3")] == [3] * 3
+
+
+def test_a_poll_refused_for_the_whole_account_stops_the_destination(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    with httpx.Client() as http:
+        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
+        sent.send(MESSAGE)
+        fake.gateway.ip_allowed = False
+        with pytest.raises(DestinationFatal):
+            sent.poll()
 
 
 def test_a_list_mailing_is_final_once_every_subscriber_is(

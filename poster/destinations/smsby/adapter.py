@@ -15,6 +15,7 @@ Message ids kept in the recipient ledger: ``bulk:<uuid>/<phone>``, ``quick:<id>`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,10 +37,13 @@ from poster.destinations.smsby.schema import (
     QuickMessage,
     RecipientResult,
 )
-from poster.errors import CallbackError, DeliveryError, RetryLater
+from poster.errors import CallbackError, DeliveryError, MessageRejected, RetryLater
 from poster.frozen import frozen
+from poster.logs import kv
 from poster.store.recipientledger import StatusUpdate
-from poster.store.recipientstate import DELIVERED, FAILED, READ
+from poster.store.recipientstate import DELIVERED, FAILED, READ, UNKNOWN
+
+log = logging.getLogger(__name__)
 
 BULK, QUICK, LIST = "bulk", "quick", "list"
 BULK_BATCH = 1000
@@ -114,22 +118,36 @@ class SmsByAdapter:
         return [body]
 
     def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
-        """Poll the gateway for the final status of each message id it can tell about."""
+        """Poll the gateway for the final status of each message id it can tell about.
+
+        The ledger gives the oldest ids first, and they are looked up in that order. A look-up the
+        gateway refuses for its uuid or message id (one it does not know, or no longer keeps) is
+        refused however often it is asked, so its ids are recorded as unknown and the poll goes
+        on with the others. When the gateway asks to wait (a rate limit, a server error, no
+        connection), the poll stops there: the ids left are asked at the next one.
+        """
         found: list[StatusUpdate] = []
-        wanted = set(message_ids)
-        uuids = {ref.partition("/")[0][5:] for ref in wanted if ref.startswith("bulk:")}
-        for uuid in sorted(uuids):
-            status = self._client.bulk_status(uuid, self.sent.names(uuid))
-            found += [u for u in bulk_updates(uuid, status) if u.ref in wanted]
-            found += refused_updates(
-                status, sorted(r for r in wanted if r.startswith(f"bulk:{uuid}/"))
-            )
-        quick = [ref for ref in message_ids if ref.startswith("quick:")][:POLL_MAX]
-        for ref in quick:
-            found += recipient_updates(ref, [self._client.delivery_data(ref[6:])])
-        for ref in (ref for ref in message_ids if ref.startswith("mailing:")):
-            found += recipient_updates(ref, self._client.delivery_list(ref[8:]), whole=True)
+        for ref, wanted in lookups(message_ids).items():
+            try:
+                found += self._look_up(ref, wanted)
+            except RetryLater as exc:
+                log.info(kv(event="status-poll-paused", destination=self._client.name, why=exc))
+                break
+            except MessageRejected as exc:
+                reason = exc.status_message or str(exc)
+                found += [StatusUpdate(message_id, UNKNOWN, reason) for message_id in wanted]
         return found
+
+    def _look_up(self, ref: str, wanted: Sequence[str]) -> list[StatusUpdate]:
+        """Return the final statuses of ``wanted``, the message ids ``ref`` looks up at once."""
+        kind, _, key = ref.partition(":")
+        if kind == "bulk":
+            status, asked = self._client.bulk_status(key, self.sent.names(key)), set(wanted)
+            found = [u for u in bulk_updates(key, status) if u.ref in asked]
+            return found + refused_updates(status, wanted)
+        if kind == "quick":
+            return recipient_updates(ref, [self._client.delivery_data(key)])
+        return recipient_updates(ref, self._client.delivery_list(key), whole=True)
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         """Read one ``callback_url`` POST into the final statuses it reports."""
@@ -222,6 +240,25 @@ class SmsByAdapter:
         """Return the ``sendViberMessageList`` request."""
         return ListMessage(self.route.vibername_id or 0, self.route.list_id or 0,
                            form_content(message), mailing_name(message))  # fmt: skip
+
+
+def lookups(message_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Return each look-up a poll makes, in the order of ``message_ids``, with the ids it tells of.
+
+    One ``statusBulkViber`` answers for every number of a uuid (``bulk:<uuid>``); a quick
+    message, at most ``POLL_MAX`` of them, and a list mailing are each looked up alone.
+    """
+    found: dict[str, list[str]] = {}
+    quick = 0
+    for message_id in message_ids:
+        if message_id.startswith("bulk:"):
+            found.setdefault(message_id.partition("/")[0], []).append(message_id)
+        elif message_id.startswith("quick:") and quick < POLL_MAX:
+            quick += 1
+            found[message_id] = [message_id]
+        elif message_id.startswith("mailing:"):
+            found[message_id] = [message_id]
+    return found
 
 
 def optional(method: str, read: Callable[[], str]) -> str:
