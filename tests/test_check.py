@@ -346,6 +346,24 @@ def test_a_list_kept_at_the_gateway_has_no_file_to_read(
     assert "recipients" not in out
 
 
+def test_sms_forwarding_without_the_alphaname_it_comes_from_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_SB_TOKEN", TOKEN)
+    numbers(tmp_path)
+    head = '[destinations.sb]\nkind = "smsby"\nrecipients = "subs.txt"\nvibername_id = 5\n'
+    config = project(tmp_path, head + 'forward_sms = "15m"\n')
+    code, out, err = check(capsys, config)
+    assert code == EXIT_CONFIG and out == ""
+    assert (
+        f"{config}: destinations.sb.alphaname_id: is required with forward_sms (hint: an "
+        "undelivered message goes out as SMS from an alphaname id)"
+    ) in err
+    config.write_text(config.read_text().replace("vibername_id", "alphaname_id = 4\nvibername_id"))
+    code, out, err = check(capsys, config)
+    assert code == EXIT_OK, err
+
+
 def test_a_second_check_compiles_no_template(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,6 +76,7 @@ def bulk_bodies(fake: SmsByFake) -> list[dict[str, object]]:
 
 
 BULK = 'recipients = "subscribers.txt"\nalphaname_id = 444\n'
+FORWARD = 'recipients = "subscribers.txt"\nvibername_id = 7\nforward_sms = "15m"\n'
 
 
 def test_a_run_once_sends_to_every_number_recording_rejections_and_opt_outs(
@@ -199,11 +200,12 @@ def test_forward_sms_sends_number_by_number_with_forwarding(
         (BULK + "list_id = 3\n", "give either recipients or list_id"),
         ('recipients = "subscribers.txt"\n', "alphaname_id: is required"),
         (BULK + 'forward_sms = "15m"\n', "vibername_id: is required"),
+        (FORWARD, "alphaname_id: is required with forward_sms"),
         (BULK + 'vibername_id = 7\nforward_sms = "61m"\n', "whole minutes from 5 to 60"),
         ("list_id = 3\n", "vibername_id: is required"),
     ],
     ids=["file-and-list", "bulk-without-alphaname", "forward-without-vibername",
-         "forward-too-long", "list-without-vibername"],
+         "forward-without-alphaname", "forward-too-long", "list-without-vibername"],
 )  # fmt: skip
 def test_refuses_sections_whose_keys_do_not_fit(
     tmp_path: Path, fake: SmsByFake, section: str, problem: str
@@ -220,11 +222,12 @@ def test_refuses_sections_whose_keys_do_not_fit(
         (BULK + "list_id = 3\n", "recipients"),
         ('recipients = "subscribers.txt"\n', "alphaname_id"),
         (BULK + 'forward_sms = "15m"\n', "vibername_id"),
+        (FORWARD, "alphaname_id"),
         ("list_id = 3\n", "vibername_id"),
         ('list_id = 3\nvibername_id = 7\nforward_sms = "15m"\n', "forward_sms"),
     ],
     ids=["file-and-list", "bulk-without-alphaname", "forward-without-vibername",
-         "list-without-vibername", "forward-with-list"],
+         "forward-without-alphaname", "list-without-vibername", "forward-with-list"],
 )  # fmt: skip
 def test_check_finds_the_keys_that_do_not_fit_before_any_run(
     tmp_path: Path, fake: SmsByFake, section: str, key: str

@@ -185,6 +185,10 @@ def _conflicts(settings: SmsBySettings) -> list[tuple[str, str, str]]:
         found.append(("vibername_id", "is required", "the Viber name id from getVibernames"))
     if mode == BULK and settings.alphaname_id is None:
         found.append(("alphaname_id", "is required", "sendBulkViber sends from an alphaname id"))
+    if mode == QUICK and settings.alphaname_id is None:
+        # The document's alphaname_id is the sender of the SMS "during forwarding".
+        hint = "an undelivered message goes out as SMS from an alphaname id"
+        found.append(("alphaname_id", "is required with forward_sms", hint))
     if settings.gateway.replies:
         found.append(("replies", "is not supported by kind smsby", "remove it"))
     return found
