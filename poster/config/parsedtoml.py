@@ -52,16 +52,16 @@ def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
 
 
 def _holds_a_token(parsed: dict[str, Any]) -> bool:
-    """Tell whether a channel or destination section holds a literal ``token``.
+    """Tell whether a section, or a destination's, holds a literal ``token``.
 
     Loading refuses such a file; its bytes are not kept, so the token stays only where the
     operator wrote it (and is rotated).
     """
-    sections = [parsed.get("viber")]
+    sections = [table for table in parsed.values() if isinstance(table, dict)]
     destinations = parsed.get("destinations")
     if isinstance(destinations, dict):
-        sections += destinations.values()
-    return any(isinstance(section, dict) and "token" in section for section in sections)
+        sections += [table for table in destinations.values() if isinstance(table, dict)]
+    return any("token" in section for section in sections)
 
 
 def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
