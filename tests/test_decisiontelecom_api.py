@@ -316,6 +316,34 @@ def test_an_empty_balance_stops_the_destination(
     assert caught.value.status == 402 and len(fake.gateway.messages) == 2
 
 
+WITH_COLON = f"Basic {base64.b64encode(f'{KEY}:'.encode()).decode()}"
+"""The header of the document's PHP example: curl sends the key as a user with no password."""
+
+
+@pytest.mark.parametrize(
+    ("taken", "tries"),
+    [(WITH_COLON, 2), (f"Basic {KEY}", 3)],
+    ids=["the-php-examples-user-and-colon", "the-curl-examples-key-as-given"],
+)
+def test_a_gateway_reading_the_key_as_another_example_does_is_answered_at_a_later_try(
+    http: httpx.Client, taken: str, tries: int
+) -> None:
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers["Authorization"])
+        if request.headers["Authorization"] != taken:
+            return httpx.Response(401, json=error_answer(401, 0, "Unauthorized"))
+        return httpx.Response(200, json={"message_id": len(asked)})
+
+    client = DecisionTelecomClient(http, KEY)
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").mock(side_effect=answer)
+        assert client.send(TEXT_ONLY).message_id == tries
+        assert client.send(TEXT_ONLY).accepted
+    assert len(asked) == tries + 1 and asked[tries:] == [taken]  # the form taken is kept
+
+
 def test_a_wrong_key_is_fatal_and_never_quoted(
     fake: FakeDecisionTelecom, http: httpx.Client
 ) -> None:

@@ -5,7 +5,10 @@ Everything on the wire follows ``decisiontelecom-viber-api.txt``: POST with a JS
 
 - Auth ("Basic Auth", "Base64 access key"): the header is ``Authorization: Basic `` followed by
   the base64 of the access key exactly as the account manager gives it, no colon added, which
-  is what the official SDKs send; the examples' "Basic api key" shows where it goes.
+  is what the official SDKs send. The document's own examples read two other ways: its PHP
+  sets the key as curl's user, whose header is the base64 of the key and a colon, and its curl
+  sends "Basic api key". A call answered 401 (refused before anything was done) is made again
+  with the next of the three, and the first one taken is kept.
 - A send whose answer is lost (read timeout, reset, unreadable 2xx or 5xx) may have been carried
   out: DeliveryUncertain. receive-viber only reads, so the same troubles there are RetryLater.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -55,6 +59,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://web.it-decision.com/v1/api"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 """The document's PHP example allows 30 seconds a call."""
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 ANSWER_MAX_BYTES = 64 * 1024
 """Answers above this are not read further; every documented answer is a few dozen bytes."""
 
@@ -73,12 +78,9 @@ class DecisionTelecomClient:
     ) -> None:
         if not access_key.strip():
             raise DestinationFatal(f"{name}: the access key is empty")
-        encoded = base64.b64encode(access_key.encode("utf-8")).decode("ascii")
-        self._headers = {
-            "Authorization": f"Basic {encoded}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        self._authorizations = _authorizations(access_key)
+        self._taken = 0
+        """The authorization the gateway took last: the one tried first."""
         self._client = client
         self._timeout = timeout
         self.name = name
@@ -152,15 +154,23 @@ class DecisionTelecomClient:
         """POST ``body`` and return the decoded answer or the error it carries, or raise."""
         url = f"{self.base_url}/{endpoint}"
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        try:
-            answer = call(
-                self._client, "POST", url, headers=self._headers, content=content,
-                timeout=self._timeout, limit=ANSWER_MAX_BYTES,
-            )  # fmt: skip
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.name, endpoint, url, maybe_done) from None
-        except httpx.InvalidURL:
-            raise DestinationFatal(f"{self.name}: cannot call {url}; check the base URL") from None
+        first = self._taken
+        for index in range(first, first + len(self._authorizations)):
+            tried = index % len(self._authorizations)
+            headers = {**HEADERS, "Authorization": self._authorizations[tried]}
+            try:
+                answer = call(
+                    self._client, "POST", url, headers=headers, content=content,
+                    timeout=self._timeout, limit=ANSWER_MAX_BYTES,
+                )  # fmt: skip
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc, self.name, endpoint, url, maybe_done) from None
+            except httpx.InvalidURL:
+                message = f"{self.name}: cannot call {url}; check the base URL"
+                raise DestinationFatal(message) from None
+            if answer.status != HTTPStatus.UNAUTHORIZED:
+                self._taken = tried
+                break
         return self._decode(answer, endpoint, maybe_done)
 
     def _decode(self, answer: ApiAnswer, endpoint: str, maybe_done: bool) -> Any:
@@ -178,6 +188,13 @@ class DecisionTelecomClient:
         if 200 <= code < 300:
             return GatewayError(500, retry_after=retry_after)
         return GatewayError(code, retry_after=retry_after)
+
+
+def _authorizations(access_key: str) -> tuple[str, ...]:
+    """Return the Authorization values the document's words allow, the official SDKs' first."""
+    plain = base64.b64encode(access_key.encode("utf-8")).decode("ascii")
+    user = base64.b64encode(f"{access_key}:".encode()).decode("ascii")
+    return f"Basic {plain}", f"Basic {user}", f"Basic {access_key}"
 
 
 def _retry_after(answer: ApiAnswer) -> float | None:
