@@ -344,6 +344,50 @@ def test_a_gateway_reading_the_key_as_another_example_does_is_answered_at_a_late
     assert len(asked) == tries + 1 and asked[tries:] == [taken]  # the form taken is kept
 
 
+def test_a_gateway_wanting_the_number_as_text_gets_it_so_from_the_first_refusal_on(
+    http: httpx.Client,
+) -> None:
+    sent: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(number := json.loads(request.content)["destination_addr"])
+        if not isinstance(number, str):
+            return httpx.Response(
+                400, json=error_answer(400, 1, "Invalid Parameter: destination_addr")
+            )
+        return httpx.Response(200, json={"message_id": len(sent)})
+
+    client = DecisionTelecomClient(http, KEY)
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").mock(side_effect=answer)
+        assert [client.send(TEXT_ONLY).accepted for _ in range(2)] == [True, True]
+    assert sent == [int(PHONE), PHONE, PHONE]
+
+
+def test_a_number_refused_in_both_forms_is_a_refused_recipient_asked_twice_until_one_is_taken(
+    http: httpx.Client,
+) -> None:
+    refused = "380509999999"
+    sent: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(number := json.loads(request.content)["destination_addr"])
+        if str(number) == refused:
+            return httpx.Response(
+                400, json=error_answer(400, 1, "Invalid Parameter: destination_addr")
+            )
+        return httpx.Response(200, json={"message_id": len(sent)})
+
+    client = DecisionTelecomClient(http, KEY)
+    other = replace(TEXT_ONLY, destination_addr=refused)
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").mock(side_effect=answer)
+        assert not client.send(other).accepted
+        assert client.send(TEXT_ONLY).accepted
+        assert not client.send(other).accepted
+    assert sent == [380509999999, "380509999999", int(PHONE), 380509999999]
+
+
 def test_a_wrong_key_is_fatal_and_never_quoted(
     fake: FakeDecisionTelecom, http: httpx.Client
 ) -> None:

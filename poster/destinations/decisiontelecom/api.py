@@ -9,6 +9,9 @@ Everything on the wire follows ``decisiontelecom-viber-api.txt``: POST with a JS
   sets the key as curl's user, whose header is the base64 of the key and a colon, and its curl
   sends "Basic api key". A call answered 401 (refused before anything was done) is made again
   with the next of the three, and the first one taken is kept.
+- ``destination_addr`` goes as a JSON number, as every example writes it, while "<= 20 chars"
+  reads as text: until the gateway has taken one form, a number it refuses ("Invalid Parameter:
+  destination_addr", nothing done) is offered once more as text, and the form taken is kept.
 - A send whose answer is lost (read timeout, reset, unreadable 2xx or 5xx) may have been carried
   out: DeliveryUncertain. receive-viber only reads, so the same troubles there are RetryLater.
 """
@@ -81,6 +84,10 @@ class DecisionTelecomClient:
         self._authorizations = _authorizations(access_key)
         self._taken = 0
         """The authorization the gateway took last: the one tried first."""
+        self._number_as: type | None = None
+        """How the gateway took ``destination_addr``, once it has: the examples send a JSON
+        number while "<= 20 chars" reads as text, so until then a refused number is offered
+        as text too."""
         self._client = client
         self._timeout = timeout
         self.name = name
@@ -98,7 +105,7 @@ class DecisionTelecomClient:
         problem = send_problem(body)
         if problem is not None:
             return self._refused_here(request.destination_addr, *problem)
-        answer = self._post(SEND_ENDPOINT, body, maybe_done=True)
+        answer = self._offer(body)
         if isinstance(answer, GatewayError):
             action, hint = classify(answer)
             if action != REJECT_RECIPIENT:
@@ -109,6 +116,18 @@ class DecisionTelecomClient:
             raise _unreadable(self.name, SEND_ENDPOINT, 200)
         log.debug("event=decisiontelecom_sent message_id=%s", found)
         return RecipientResult(request.destination_addr, True, found, "accepted")
+
+    def _offer(self, body: dict[str, Any]) -> Any:
+        """POST a send, its number as the gateway takes it, or in each form until it is known."""
+        as_text = self._number_as is str
+        answer = self._post(SEND_ENDPOINT, _numbered(body, as_text), maybe_done=True)
+        if _number_refused(answer) and self._number_as is None:
+            # Refused before anything was done: the number may be wanted as text instead.
+            as_text = True
+            answer = self._post(SEND_ENDPOINT, _numbered(body, as_text), maybe_done=True)
+        if not isinstance(answer, GatewayError):
+            self._number_as = str if as_text else int
+        return answer
 
     def status(self, message_id: int) -> StatusResult | None:
         """Return the current status of a message sent in the last 5 days.
@@ -188,6 +207,16 @@ class DecisionTelecomClient:
         if 200 <= code < 300:
             return GatewayError(500, retry_after=retry_after)
         return GatewayError(code, retry_after=retry_after)
+
+
+def _numbered(body: dict[str, Any], as_text: bool) -> dict[str, Any]:
+    """Return ``body`` with its ``destination_addr`` as text when ``as_text``."""
+    return {**body, "destination_addr": str(body["destination_addr"])} if as_text else body
+
+
+def _number_refused(answer: Any) -> bool:
+    """Tell whether ``answer`` refuses the call's ``destination_addr`` parameter."""
+    return isinstance(answer, GatewayError) and answer.param == "destination_addr"
 
 
 def _authorizations(access_key: str) -> tuple[str, ...]:
