@@ -127,6 +127,19 @@ def test_a_verification_poster_did_not_ask_for_is_refused(
     assert setup.service.get("news").state is State.ACTIVE  # type: ignore[union-attr]
 
 
+def test_a_topic_the_hub_names_with_unreserved_characters_decoded_is_confirmed(
+    setup: Setup,
+) -> None:
+    escaped = "https://news.example.org/%7Eeditor/a%2Fb.xml"
+    setup.service.advertised("news", Advert(setup.hub.url, escaped))
+    [check] = setup.hub.wait_verified(1)
+    assert check.topic == "https://news.example.org/~editor/a%2Fb.xml"
+    assert check.confirmed
+    sub = setup.service.get("news")
+    assert sub is not None and (sub.state, sub.topic) == (State.ACTIVE, escaped)
+    assert setup.hub.requests[0]["hub.topic"] == escaped
+
+
 @pytest.mark.parametrize("method", ["sha1", "sha256", "sha384", "sha512"])
 def test_signed_content_is_handed_to_the_pipeline(setup: Setup, method: str) -> None:
     setup.subscribe()

@@ -159,6 +159,38 @@ def test_a_verification_with_an_odd_lease_takes_a_sane_one(lease: str, granted: 
     assert answer.after is not None and answer.after.lease == granted
 
 
+@pytest.mark.parametrize(
+    ("given", "asked", "same"),
+    [
+        ("https://ex.com/~user/feed", "https://ex.com/%7Euser/feed", True),
+        ("https://ex.com/%7euser/feed", "https://ex.com/~user/feed", True),
+        ("https://ex.com/a%2fb", "https://ex.com/a%2Fb", True),
+        ("HTTPS://Ex.COM/feed", "https://ex.com/feed", True),
+        ("https://ex.com:443/feed", "https://ex.com/feed", True),
+        ("http://ex.com:80/feed", "http://ex.com/feed", True),
+        ("http://[::1]:80/feed", "http://[::1]/feed", True),
+        ("https://ex.com/%41?q=%2d", "https://ex.com/A?q=-", True),
+        ("https://ex.com/a%2Fb", "https://ex.com/a/b", False),
+        ("https://ex.com/Feed", "https://ex.com/feed", False),
+        ("https://ex.com:8443/feed", "https://ex.com/feed", False),
+        ("http://ex.com:443/feed", "http://ex.com/feed", False),
+        ("https://ex.com/feed?x", "https://ex.com/feed", False),
+    ],
+    ids=[
+        "tilde-decoded", "lower-hex", "reserved-hex-case", "scheme-host-case", "https-port",
+        "http-port", "ipv6-port", "query-too", "reserved-slash", "path-case", "other-port",
+        "other-scheme-port", "query",
+    ],
+)  # fmt: skip
+def test_a_hubs_topic_is_the_one_asked_for_once_both_are_normalised(
+    given: str, asked: str, same: bool
+) -> None:
+    sub = replace(SUB, topic=asked)
+    answer = plan.verify_intent(sub, "subscribe", given, {"hub.challenge": "Q7zz"}, NOW)
+    assert answer.status == (200 if same else 404)
+    assert answer.after is not None and answer.after.topic == asked
+
+
 def test_a_live_subscription_slows_polls_to_the_safety_interval() -> None:
     hour = timedelta(hours=1)
     assert not plan.poll_due(SUB, NOW + timedelta(minutes=10), NOW, hour)

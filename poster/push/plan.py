@@ -6,8 +6,11 @@ with an injected clock.
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
 
 from poster.frozen import frozen
 from poster.push.subscriptions import State, Subscription
@@ -23,6 +26,10 @@ DEFAULT_LEASE = 86400
 MAX_LEASE = 365 * 86400
 DIGESTS = frozenset({"sha1", "sha256", "sha384", "sha512"})
 """WebSub §7.1.1: the methods a hub may sign with; the header is ``method=hexdigest``."""
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+"""RFC 3986 §2.3: the characters a percent-escape stands for needlessly."""
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 class Step(StrEnum):
@@ -112,7 +119,7 @@ def verify_intent(
 ) -> Answer:
     """Answer a hub's GET: echo the challenge only for a request poster made (WebSub §5.3)."""
     refuse = Answer(404, b"no such subscription\n", sub, False)
-    if sub is None or topic != sub.topic:
+    if sub is None or not same_topic(topic, sub.topic):
         return refuse
     challenge = params.get("hub.challenge", "")
     if mode == "subscribe" and sub.state in (State.PENDING, State.ACTIVE) and challenge:
@@ -130,6 +137,40 @@ def verify_intent(
         after = sub.moved(state=State.DENIED, error=reason, requested=None, changed=now)
         return Answer(200, b"", after, True)
     return refuse
+
+
+def same_topic(given: str, asked: str) -> bool:
+    """Tell whether the topic a hub names is the one asked for, both normalised (RFC 3986 §6.2.2).
+
+    WebSub §5.1.1: a hub decodes unreserved characters, so ``%7Euser`` comes back as ``~user``.
+    """
+    return _normal(given) == _normal(asked)
+
+
+def _normal(url: str) -> str:
+    """Return a URL with scheme and host in lower case, no default port, escapes normalised."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    authority = _authority(scheme, parts.netloc)
+    return _ESCAPE.sub(_escape, urlunsplit((scheme, authority, *parts[2:])))
+
+
+def _authority(scheme: str, netloc: str) -> str:
+    """Return a URL's authority with its host in lower case and without a default port."""
+    userinfo, at, host_port = netloc.rpartition("@")
+    host, colon, port = host_port.rpartition(":")
+    if not colon or "]" in port:  # no port, or the last colon is inside an IPv6 literal
+        host, port = host_port, ""
+    # RFC 3986 §6.2.3: an empty port and the scheme's default port are the same as none.
+    if port not in ("", DEFAULT_PORTS.get(scheme)):
+        host = f"{host}:{port}"
+    return userinfo + at + host.lower()
+
+
+def _escape(found: re.Match[str]) -> str:
+    """Return a percent-escape decoded when it stands for an unreserved character, else upper."""
+    char = chr(int(found.group(1), 16))
+    return char if char in UNRESERVED else found.group(0).upper()
 
 
 def _lease(text: str | None) -> int:

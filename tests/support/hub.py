@@ -1,7 +1,8 @@
 """Run a WebSub hub on 127.0.0.1 for tests: subscriptions, verification of intent, signed pushes.
 
 The hub answers a (un)subscription request with 202, then verifies it by calling the callback
-with a challenge from a thread of its own, as the W3C WebSub Recommendation describes. Tests
+with a challenge from a thread of its own, as the W3C WebSub Recommendation describes, naming
+the topic with its unreserved characters decoded as §5.1.1 asks. Tests
 wait on ``wait_verified`` (a condition, not a sleep), then ``publish`` content signed with each
 subscription's secret, or ``forge`` content with a wrong signature.
 """
@@ -9,7 +10,9 @@ subscription's secret, or ``forge`` content with a wrong signature.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
+import string
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +23,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 
 from poster.daemon.httpserver import shut_down
+
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class Hub:
 
     def _verify(self, form: dict[str, str]) -> None:
         """Call the callback with a challenge; keep the subscription when it is echoed."""
-        mode, topic, callback = form["hub.mode"], form["hub.topic"], form["hub.callback"]
+        mode, topic, callback = form["hub.mode"], decoded(form["hub.topic"]), form["hub.callback"]
         challenge = secrets.token_hex(8)
         params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
         if mode == "subscribe":
@@ -139,6 +144,17 @@ class Hub:
                 Verification(mode, topic, callback, answer.status_code, confirmed)
             )
             self._changed.notify_all()
+
+
+def decoded(url: str) -> str:
+    """Return ``url`` with escaped unreserved characters decoded, as WebSub §5.1.1 asks of hubs."""
+    return re.sub(r"%([0-9A-Fa-f]{2})", _unreserved, url)
+
+
+def _unreserved(found: re.Match[str]) -> str:
+    """Return the character an escape stands for when it is unreserved, else the escape."""
+    char = chr(int(found.group(1), 16))
+    return char if char in UNRESERVED else found.group(0)
 
 
 class _Server(ThreadingHTTPServer):
