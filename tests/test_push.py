@@ -370,6 +370,20 @@ def test_a_denial_is_final_for_that_hub_and_topic_until_the_denials_are_forgotte
     assert len(setup.hub.requests) == 2
 
 
+def test_a_denial_after_the_subscription_failed_is_taken_and_final(setup: Setup) -> None:
+    setup.hub.refuse = True
+    setup.service.advertised("news", Advert(setup.hub.url, TOPIC))
+    assert setup.service.get("news").state is State.FAILED  # type: ignore[union-attr]
+    assert setup.hub.deny(TOPIC, setup.callback(), "not on this hub") == 200
+    sub = setup.service.get("news")
+    assert sub is not None and (sub.state, sub.error) == (State.DENIED, "not on this hub")
+    assert subscriptions.load(setup.store)["news"].state is State.DENIED
+    setup.hub.refuse = False
+    setup.clock.now += 2 * HOUR
+    setup.service.tick()
+    assert len(setup.hub.requests) == 1
+
+
 def test_a_denied_feed_naming_another_topic_is_asked_for_it(setup: Setup) -> None:
     setup.subscribe()
     assert setup.hub.deny(TOPIC, setup.callback(), "no") == 200

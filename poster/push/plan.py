@@ -131,8 +131,9 @@ def verify_intent(
         return Answer(200, challenge.encode(), after, True)
     if mode == "unsubscribe" and sub.state is State.UNSUBSCRIBING and challenge:
         return Answer(200, challenge.encode(), None, True)
-    if mode == "denied" and sub.state in (State.PENDING, State.ACTIVE):
-        # WebSub §5.2: the subscriber should then consider the subscription not possible anymore.
+    if mode == "denied" and sub.state in (State.PENDING, State.ACTIVE, State.FAILED):
+        # WebSub §5.2: a hub may deny at any point, even after a request that seemed to fail;
+        # the subscriber should then consider the subscription not possible anymore.
         reason = _printable(params.get("hub.reason", "")) or "no reason given"
         after = sub.moved(state=State.DENIED, error=reason, requested=None, changed=now)
         return Answer(200, b"", after, True)
