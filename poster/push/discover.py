@@ -22,12 +22,12 @@ class Advert:
 
 
 def discover(result: FetchResult, parsed: ParsedFeed) -> Advert | None:
-    """Return the hub and topic of a read, each from the Link headers, else the document."""
-    header_hubs, header_selves = header_links(result.headers, result.url)
-    # WebSub §4: a subscriber checks the Link headers first and the document's links only when
-    # the headers have none: the hub and the self URL are each looked up that way on their own.
-    hubs = header_hubs or list(parsed.hubs)
-    selves = header_selves or ([parsed.topic] if parsed.topic else [])
+    """Return the hub and topic of a read, both from the Link headers, else from the document."""
+    hubs, selves = header_links(result.headers, result.url)
+    # WebSub §4: the Link headers first, "stopping at the first match", and the document's links
+    # only in their absence: headers naming a hub or a self URL are the whole advert.
+    if not hubs and not selves:
+        hubs, selves = list(parsed.hubs), [parsed.topic] if parsed.topic else []
     hubs = [hub for hub in hubs if _is_http(hub)]
     if not hubs:
         return None
