@@ -18,7 +18,7 @@ from poster.ops.status import format_status, status_view
 from poster.ops.statusjson import status_json
 from poster.parse import parse
 from poster.push import plan, subscriptions
-from poster.push.discover import Advert, discover
+from poster.push.discover import Advert, discover, header_links
 from poster.push.handoff import Handoff, Pushed
 from poster.push.subscriptions import State, new_subscription
 from poster.store import Store
@@ -100,6 +100,42 @@ def test_discovery_finds_the_hub_and_topic(
     body: bytes, headers: tuple[tuple[str, str], ...], expected: Advert | None
 ) -> None:
     assert read(body, headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "hubs", "selves"),
+    [
+        (['<https://ex.com/feed>; title="a, b"; rel="self"'], [], ["https://ex.com/feed"]),
+        (['<https://h.example/>; title="x; rel=self"; rel="hub"'], ["https://h.example/"], []),
+        (
+            ['<https://ex.com/a,b;c>; rel=self, <https://h.example/>; title="<, >"; rel=hub'],
+            ["https://h.example/"],
+            ["https://ex.com/a,b;c"],
+        ),
+        (
+            ['<https://h.example/>; title="say \\"hi\\", then"; rel=hub, </s>; rel=self'],
+            ["https://h.example/"],
+            ["https://news.example.org/s"],
+        ),
+        (
+            ["<https://h.example/>;rel=hub", '</s> ; REL = "Alternate  SELF"'],
+            ["https://h.example/"],
+            ["https://news.example.org/s"],
+        ),
+        (['<https://h.example/>; rel="HUB self"'], ["https://h.example/"], ["https://h.example/"]),
+        (["<https://h.example/>; rel=hub; rel=self"], ["https://h.example/"], []),
+        (['<https://h.example/>; rel="hub'], ["https://h.example/"], []),
+        (["https://h.example/; rel=hub", '<https://x/>; rel="next"'], [], []),
+    ],
+    ids=[
+        "quoted-comma", "quoted-semicolon", "several-in-one", "escaped-quote",
+        "several-headers", "several-rels", "first-rel-only", "unclosed-quote", "no-target",
+    ],
+)  # fmt: skip
+def test_link_headers_are_read_as_rfc_8288_writes_them(
+    values: list[str], hubs: list[str], selves: list[str]
+) -> None:
+    assert header_links(tuple(("Link", value) for value in values), URL) == (hubs, selves)
 
 
 SUB = replace(

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urljoin
 
 from poster.frozen import frozen
 from poster.models import FetchResult, ParsedFeed
 
-# One link-value of a Link header: <target> followed by its parameters (RFC 8288 §3).
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
-_REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORECASE)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+"""A quoted-pair of a quoted string (RFC 9110 §5.6.4)."""
 
 
 @frozen
@@ -42,9 +42,8 @@ def header_links(headers: tuple[tuple[str, str], ...], base: str) -> tuple[list[
     for name, value in headers:
         if name.lower() != "link":
             continue
-        for target, params in _LINK.findall(value):
-            rels = _rels(params)
-            url = urljoin(base, target.strip())
+        for target, rels in _links(value):
+            url = urljoin(base, target)
             if "hub" in rels:
                 hubs.append(url)
             if "self" in rels:
@@ -52,12 +51,52 @@ def header_links(headers: tuple[tuple[str, str], ...], base: str) -> tuple[list[
     return hubs, selves
 
 
-def _rels(params: str) -> set[str]:
-    """Return the relation types of one link-value's parameters, lowercased."""
-    found = _REL.search(params)
-    if found is None:
-        return set()
-    return {rel.lower() for rel in (found.group(1) or found.group(2) or "").split()}
+def _links(value: str) -> Iterator[tuple[str, set[str]]]:
+    """Yield the target and relation types of each link-value of one Link header (RFC 8288 §3)."""
+    for link_value in _split(value, ","):
+        target, *params = _split(link_value, ";")
+        target = target.strip()
+        if target.startswith("<") and target.endswith(">"):
+            yield target[1:-1].strip(), _rels(params)
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """Split ``text`` at each ``separator`` outside a quoted string and outside a ``<target>``."""
+    pieces: list[str] = []
+    start, closing, escaped = 0, "", False
+    for at, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif closing:
+            escaped = closing == '"' and char == "\\"
+            closing = "" if char == closing else closing
+        elif char in '"<':
+            closing = '"' if char == '"' else ">"
+        elif char == separator:
+            pieces.append(text[start:at])
+            start = at + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def _rels(params: list[str]) -> set[str]:
+    """Return the relation types of a link-value's parameters, lowercased.
+
+    RFC 8288 §3.3: rel holds relation types apart by spaces, and only its first occurrence counts.
+    """
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "rel":
+            return set(_unquoted(value.strip()).lower().split())
+    return set()
+
+
+def _unquoted(text: str) -> str:
+    """Return a parameter's value without its quotes and backslash escapes."""
+    if not text.startswith('"'):
+        return text
+    # A quoted string left open runs to the end of the header: its value is read all the same.
+    return _ESCAPED.sub(r"\1", text[1:].removesuffix('"'))
 
 
 def _is_http(url: str) -> bool:
