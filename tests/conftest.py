@@ -3,7 +3,9 @@
 import compileall
 import logging
 import os
+import shutil
 import ssl
+import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -24,6 +26,10 @@ from poster.destinations.viber.sandbox import Sandbox
 from poster.redaction import RedactingFilter
 
 POSTER = Path(__file__).parents[1] / "poster"
+OPENSSL_REQ = (
+    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+    " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,6 +102,26 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop(name, None)
         if value is not None:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Make a self-signed certificate for 127.0.0.1 with openssl; return its directory."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        [
+            *OPENSSL_REQ.split(),
+            "-keyout",
+            str(folder / "key.pem"),
+            "-out",
+            str(folder / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return folder
 
 
 @pytest.fixture

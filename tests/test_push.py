@@ -1,13 +1,15 @@
 """Subscribe through a real WebSub hub on 127.0.0.1, answered by the daemon's real listener.
 
-The service runs without its thread: each test calls ``tick`` itself at an injected time, and
-waits on the hub's verifications, never on the clock.
+The hub serves HTTPS, as public hubs do, so it is given the secret; ``plain`` runs one over plain
+HTTP. The service runs without its thread: each test calls ``tick`` itself at an injected time,
+and waits on the hub's verifications, never on the clock.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.hub import Hub
+from support.hub import Hub, tls_contexts
 from support.wait import wait_for
 
 from poster.daemon.listener import WebhookReceiver
@@ -44,12 +46,14 @@ class Clock:
 class Setup:
     """A push service on a real listener and state, subscribing at a real hub."""
 
-    def __init__(self, store: Store, listener: WebhookReceiver, hub: Hub) -> None:
+    def __init__(
+        self, store: Store, listener: WebhookReceiver, hub: Hub, trusting: ssl.SSLContext
+    ) -> None:
         self.store, self.listener, self.hub = store, listener, hub
         self.clock = Clock()
         self.delivered: list[tuple[str, bytes]] = []
         self.unwanted: set[str] = set()
-        self.client = httpx.Client()
+        self.client = httpx.Client(verify=trusting)
         self.service = PushService(
             store,
             self.client,
@@ -77,13 +81,25 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
+def setup(tmp_path: Path, certificate: Path) -> Iterator[Setup]:
+    serving, trusting = tls_contexts(certificate)
+    with Hub(tls=serving) as hub:
+        yield from _set_up(tmp_path, hub, trusting)
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Iterator[Setup]:
+    with Hub() as hub:
+        yield from _set_up(tmp_path, hub, ssl.create_default_context())
+
+
+def _set_up(tmp_path: Path, hub: Hub, trusting: ssl.SSLContext) -> Iterator[Setup]:
+    """Run a push service on a listener and state of its own, subscribing at ``hub``."""
     with (
         Store(tmp_path / "state") as store,
         WebhookReceiver("listener-token-0123456789", port=0) as listener,
-        Hub() as hub,
     ):
-        made = Setup(store, listener, hub)
+        made = Setup(store, listener, hub, trusting)
         yield made
         made.service.stop()
         made.client.close()
@@ -104,6 +120,18 @@ def test_a_verified_subscription_is_active_for_its_lease_and_its_secret_kept_in_
     kept = subscriptions.load(setup.store)
     assert kept["news"].secret == asked["hub.secret"] and kept["news"].state is State.ACTIVE
     assert asked["hub.secret"] not in repr(kept)
+    assert kept["news"].secret_given
+
+
+def test_a_hub_over_plain_http_is_given_no_secret_and_its_unsigned_content_is_taken(
+    plain: Setup,
+) -> None:
+    sub = plain.subscribe()
+    [asked] = plain.hub.requests
+    assert "hub.secret" not in asked and asked["hub.topic"] == TOPIC
+    assert not sub.secret_given and not subscriptions.load(plain.store)["news"].secret_given
+    assert plain.hub.publish(TOPIC, b"<rss/>", "application/rss+xml") == [202]
+    wait_for(lambda: plain.delivered == [("news", b"<rss/>")], "the unsigned content handed on")
 
 
 @pytest.mark.parametrize(

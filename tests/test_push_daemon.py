@@ -1,7 +1,8 @@
 """Run the daemon with a public URL against a real WebSub hub, feed server and sandbox channel.
 
 The feed names the hub in a ``Link`` header; the daemon subscribes on its first read, and the
-hub verifies and pushes through the daemon's own listener.
+hub verifies and pushes through the daemon's own listener. The hub serves HTTPS, as public hubs
+do, with a certificate the daemon trusts through ``SSL_CERT_FILE``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from support.daemon import (
     texts,
     titles,
 )
-from support.hub import Hub
+from support.hub import Hub, tls_contexts
 from support.wait import wait_for
 
 from poster.destinations.viber.sandbox import Sandbox
@@ -52,8 +53,10 @@ def channel_token() -> str:
 
 
 @pytest.fixture
-def hub() -> Iterator[Hub]:
-    with Hub(lease=600) as started:
+def hub(certificate: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate / "cert.pem"))
+    serving, _ = tls_contexts(certificate)
+    with Hub(lease=600, tls=serving) as started:
         yield started
 
 
@@ -123,6 +126,27 @@ def test_a_pushed_item_is_posted_at_once_and_a_forged_push_is_ignored(
             "news", datetime.now(UTC), timedelta(hours=1)
         )
     assert project.records() == {"news-1": SENT, "news-3": SENT}
+
+
+def test_a_hub_on_a_local_address_is_given_no_secret_and_its_unsigned_push_posted(
+    project: Project, sandbox: Sandbox
+) -> None:
+    with Hub(lease=600) as plain:
+        publish(project, plain, 1)
+        configure(project)
+        with running(project) as run:
+            sub = subscribed(run, plain)
+            assert not sub.secret_given and "hub.secret" not in plain.requests[0]
+            wait_for(lambda: texts(sandbox) == titles([Post("news", 1)]), "the first item")
+            pushed = channel_xml("news", [Post("news", 2)])
+            assert plain.publish(project.feeds.url("news"), pushed, RSS) == [202]
+            wait_for(
+                lambda: texts(sandbox) == titles([Post("news", 1), Post("news", 2)]),
+                "the pushed item",
+                timeout=2.0,
+            )
+            assert run.metric('poster_fetches_total{feed="news",result="pushed"}') == 1
+    assert project.records() == {"news-1": SENT, "news-2": SENT}
 
 
 def test_a_hub_that_goes_away_leaves_the_feed_to_its_polls(

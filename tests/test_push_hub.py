@@ -1,9 +1,11 @@
-"""Check where requests to hubs go: HTTPS for public hosts, plain HTTP for local ones only."""
+"""Check where requests to hubs go (HTTPS for public hosts, plain HTTP for local ones only) and
+that the secret goes over HTTPS only."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -79,13 +81,40 @@ def test_the_secret_goes_to_a_public_hub_over_https_only() -> None:
     assert f"hub.secret={sub.secret}" in request.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("url", "mode", "secret"),
+    [
+        ("https://hub.lan/hub", "subscribe", True),
+        ("http://hub.example/hub", "subscribe", True),
+        ("http://hub.lan/hub", "subscribe", False),
+        ("http://127.0.0.1:8080/hub", "subscribe", False),
+        ("https://hub.example/hub", "unsubscribe", False),
+    ],
+    ids=["https", "made-https", "private-http", "loopback-http", "unsubscribe"],
+)
+def test_the_secret_is_given_over_https_only(url: str, mode: str, secret: bool) -> None:
+    sub = new_subscription("news", url, "https://n.example/feed", NOW)
+    made, sent = client()
+    given: list[bool] = []
+    hub.ask(made, sub, mode, "https://poster.example/websub/x", ADDRESSES, giving=given.append)
+    [request] = sent
+    form = dict(parse_qsl(request.content.decode()))
+    assert form.get("hub.secret") == (sub.secret if secret else None)
+    assert given == ([secret] if mode == "subscribe" else [])
+
+
 def test_a_redirect_to_a_public_http_url_is_followed_over_https() -> None:
     sub = new_subscription("news", "http://hub.lan/hub", "https://n.example/feed", NOW)
     made, sent = client(httpx.Response(308, headers={"Location": "http://hub.example/new"}))
-    moved = hub.ask(made, sub, "subscribe", "https://poster.example/websub/x", ADDRESSES)
+    given: list[bool] = []
+    callback = "https://poster.example/websub/x"
+    moved = hub.ask(made, sub, "subscribe", callback, ADDRESSES, giving=given.append)
     assert [str(r.url) for r in sent] == ["http://hub.lan/hub", "https://hub.example/new"]
     assert moved == "http://hub.example/new"
-    assert sent[0].content == sent[1].content
+    # The same request at each hop, but the secret only on the one over HTTPS.
+    forms = [dict(parse_qsl(request.content.decode())) for request in sent]
+    assert forms[1].pop("hub.secret") == sub.secret and forms[0] == forms[1]
+    assert given == [False, True]
 
 
 def test_a_public_hub_that_speaks_no_https_fails_the_request() -> None:

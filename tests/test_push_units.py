@@ -320,6 +320,20 @@ def test_the_one_document_of_earlier_releases_is_read_and_split(tmp_path: Path) 
         assert subscriptions.load(store) == {"news": SUB}
 
 
+def test_a_subscription_kept_without_word_of_its_secret_reads_as_having_given_it(
+    tmp_path: Path,
+) -> None:
+    earlier = subscriptions._to_json(SUB)
+    del earlier["secret_given"]
+    plain = replace(SUB, feed="blog", callback="other", secret_given=False)
+    with Store(tmp_path) as store:
+        store.set_meta(subscriptions.ENTRY + "news", json.dumps(earlier))
+        subscriptions.save(store, plain)
+    with Store(tmp_path) as store:
+        assert subscriptions.load(store) == {"news": SUB, "blog": plain}
+    assert SUB.secret_given
+
+
 def test_a_damaged_subscription_document_drops_only_its_feed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +26,6 @@ from poster.fetch.transport import StdlibTransport, tls_context
 BODY = bytes(range(256)) * 20
 BIG = b"z" * (1 << 20)
 ETAG = '"v1"'
-OPENSSL_REQ = (
-    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-    " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
-)
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
@@ -405,26 +399,6 @@ def test_illegal_header_value_is_not_quoted(origin: Origin, client: httpx.Client
 
 
 # --- TLS ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Make a self-signed certificate for 127.0.0.1 with openssl; return its directory."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [
-            *OPENSSL_REQ.split(),
-            "-keyout",
-            str(folder / "key.pem"),
-            "-out",
-            str(folder / "cert.pem"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return folder
 
 
 @pytest.fixture

@@ -1,14 +1,16 @@
 """Send subscription and unsubscription requests to a WebSub hub (WebSub §5.1).
 
-A hub may redirect a request with 307 or 308 (§5.1.2); the request is sent again, the same, to
-the new URL, a few hops at most. Each hop is asked over HTTPS when its URL is plain HTTP to a
-public host (§8.2): the request carries the secret that signs what the hub pushes, and pushed
-content is posted as polled content is. Plain HTTP stays for loopback and private hosts.
+A hub may redirect a request with 307 or 308 (§5.1.2); the request is sent again to the new URL,
+a few hops at most. Each hop is asked over HTTPS when its URL is plain HTTP to a public host
+(§8.2): the request carries the secret that signs what the hub pushes, and pushed content is
+posted as polled content is. Plain HTTP stays for loopback and private hosts, and a request over
+it goes without the secret (§5.1), so such a hub pushes unsigned content.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -35,17 +37,19 @@ def ask(
     mode: str,
     callback_url: str,
     addresses: AddressPolicy = ADDRESSES,
+    giving: Callable[[bool], None] = lambda given: None,
 ) -> str | None:
     """Ask the hub to (un)subscribe; return where a 308 moved it, or None.
 
+    ``giving`` is told, before each subscription request goes out, whether it gives the secret.
     Raise HubError when the hub refuses or cannot be reached.
     """
-    form = {"hub.mode": mode, "hub.topic": sub.topic, "hub.callback": callback_url}
-    if mode == "subscribe":
-        form["hub.secret"] = sub.secret
     url, moved, lasting = sub.hub_url, None, True
     for _ in range(MAX_HOPS + 1):
         asked = secure(url, addresses)
+        form = _form(sub, mode, callback_url, asked)
+        if mode == "subscribe":
+            giving("hub.secret" in form)
         status, location = _post(client, sub, asked, form)
         if status not in REDIRECTS or not location:
             break
@@ -59,6 +63,15 @@ def ask(
         raise HubError(sub.feed, f"hub {asked} refused to {mode}: HTTP {_status(status)}")
     log.info("event=websub-asked feed=%s mode=%s hub=%s http=%d", sub.feed, mode, asked, status)
     return moved
+
+
+def _form(sub: Subscription, mode: str, callback_url: str, url: str) -> dict[str, str]:
+    """Return the request to send to ``url``, with the secret only on a subscription over HTTPS."""
+    form = {"hub.mode": mode, "hub.topic": sub.topic, "hub.callback": callback_url}
+    # WebSub §5.1: hub.secret "SHOULD only be specified when the request was made over HTTPS".
+    if mode == "subscribe" and urlsplit(url).scheme.lower() == "https":
+        form["hub.secret"] = sub.secret
+    return form
 
 
 def secure(url: str, addresses: AddressPolicy = ADDRESSES) -> str:

@@ -34,6 +34,9 @@ class Subscription:
     error: str | None = None
     endpoint: str | None = None
     """Where the hub moved for good (HTTP 308, WebSub §5.1.2); None while it stays at ``hub``."""
+    secret_given: bool = True
+    """Whether the last subscription request gave the hub the secret, which it then signs with;
+    WebSub §5.1 has it given over HTTPS only."""
 
     @property
     def hub_url(self) -> str:

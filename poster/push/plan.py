@@ -190,6 +190,14 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)[:200].strip()
 
 
+def authentic(sub: Subscription, header: str | None, body: bytes) -> bool:
+    """Tell whether pushed content is taken: signed with the secret, when the hub was given it.
+
+    WebSub §5.1: a hub given no secret signs nothing; §7.1.2: given one, it signs everything.
+    """
+    return not sub.secret_given or signed(header, body, sub.secret)
+
+
 def signed(header: str | None, body: bytes, secret: str) -> bool:
     """Tell whether ``X-Hub-Signature`` is the HMAC of ``body`` with ``secret`` (WebSub §7.1.2)."""
     if not header:

@@ -153,8 +153,12 @@ class PushService:
 
     def _ask(self, sub: Subscription, mode: str) -> None:
         """Send a request already recorded; a refusal fails it, so the feed is polled again."""
+        callback_url = self._base + sub.callback
         try:
-            moved = hub.ask(self._client, sub, mode, self._base + sub.callback, self._addresses)
+            moved = hub.ask(
+                self._client, sub, mode, callback_url, self._addresses,
+                giving=lambda given: self._give_secret(sub, given),
+            )  # fmt: skip
         except HubError as exc:
             with self._lock:
                 current = self._subs.get(sub.feed)
@@ -167,6 +171,15 @@ class PushService:
             return
         if moved is not None and moved != sub.hub_url:
             self._move(sub, moved)
+
+    def _give_secret(self, sub: Subscription, given: bool) -> None:
+        """Record, before a request goes out, whether it gives the hub the secret to sign with."""
+        with self._lock:
+            current = self._subs.get(sub.feed)
+            if current is None or current.callback != sub.callback:
+                return
+            if current.secret_given != given:
+                self._put(current.moved(secret_given=given))
 
     def _move(self, sub: Subscription, url: str) -> None:
         """Send the subscription's next requests where its hub moved for good."""
@@ -214,7 +227,7 @@ class PushService:
         return answer.status, TEXT, answer.body
 
     def _content(self, sub: Subscription | None, call: Call) -> tuple[int, str, bytes]:
-        """Queue signed content and acknowledge at once; acknowledge but ignore the rest.
+        """Queue authentic content and acknowledge at once; acknowledge but ignore the rest.
 
         WebSub §7: the 2xx only says the content arrived; §7.1.2: forged content is ignored.
         """
@@ -225,7 +238,7 @@ class PushService:
             log.warning("event=websub-content-ignored feed=%s reason=%r", sub.feed, why)
             return 202, TEXT, b""
         header = next((v for k, v in call.headers if k.lower() == "x-hub-signature"), None)
-        if sub.state is State.UNSUBSCRIBING or not plan.signed(header, call.body, sub.secret):
+        if sub.state is State.UNSUBSCRIBING or not plan.authentic(sub, header, call.body):
             why = "unsubscribing" if sub.state is State.UNSUBSCRIBING else "bad signature"
             log.warning("event=websub-content-ignored feed=%s reason=%r", sub.feed, why)
             return 202, TEXT, b""

@@ -182,4 +182,6 @@ def _from_json(fields: object) -> Subscription:
         expires=times["expires"],
         error=fields.get("error"),
         endpoint=fields.get("endpoint"),
+        # Earlier releases gave every hub the secret and kept no word of it.
+        secret_given=bool(fields.get("secret_given", True)),
     )

@@ -4,7 +4,9 @@ The hub answers a (un)subscription request with 202, then verifies it by calling
 with a challenge from a thread of its own, as the W3C WebSub Recommendation describes, naming
 the topic with its unreserved characters decoded as §5.1.1 asks. Tests
 wait on ``wait_verified`` (a condition, not a sleep), then ``publish`` content signed with each
-subscription's secret, or ``forge`` content with a wrong signature.
+subscription's secret (unsigned where none was given), or ``forge`` content with a wrong
+signature. Given a TLS context it serves HTTPS, as a public hub does; ``tls_contexts`` makes the
+pair of contexts for a certificate.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import ssl
 import string
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -41,13 +45,15 @@ class Verification:
 class Hub:
     """A threaded WebSub hub on a free port of 127.0.0.1."""
 
-    def __init__(self, lease: int = 600, *, verify: bool = True) -> None:
+    def __init__(
+        self, lease: int = 600, *, verify: bool = True, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.lease = lease
         self.verify = verify
         """Verify requests; a hub that never does leaves them pending."""
         self.requests: list[dict[str, str]] = []
-        self.subscribers: dict[tuple[str, str], str] = {}
-        """The secret of each verified subscription, by (topic, callback)."""
+        self.subscribers: dict[tuple[str, str], str | None] = {}
+        """The secret of each verified subscription, by (topic, callback); None when none given."""
         self.verifications: list[Verification] = []
         self.refuse = False
         """Answer every request with 500, as a hub in trouble would."""
@@ -56,14 +62,15 @@ class Hub:
         self.paths: list[str] = []
         """The path of each request, in the order of ``requests``."""
         self._changed = threading.Condition()
-        self._httpd = _Server(self)
+        self._httpd = _Server(self, tls)
+        self._scheme = "https" if tls is not None else "http"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/hub"
+        return f"{self._scheme}://127.0.0.1:{self._httpd.server_address[1]}/hub"
 
     def __enter__(self) -> Hub:
         self._thread.start()
@@ -88,12 +95,14 @@ class Hub:
     def publish(
         self, topic: str, body: bytes, content_type: str, method: str = "sha256"
     ) -> list[int]:
-        """Push ``body`` to every subscriber of ``topic``, signed; return their statuses."""
+        """Push ``body`` to every subscriber of ``topic``, signed when it gave a secret."""
         sent = []
         for (subscribed, callback), secret in list(self.subscribers.items()):
             if subscribed == topic:
-                digest = hmac.new(secret.encode(), body, method).hexdigest()
-                sent.append(self._push(callback, body, content_type, f"{method}={digest}"))
+                signature = None
+                if secret is not None:
+                    signature = f"{method}={hmac.new(secret.encode(), body, method).hexdigest()}"
+                sent.append(self._push(callback, body, content_type, signature))
         return sent
 
     def forge(self, callback: str, body: bytes, content_type: str, signature: str | None) -> int:
@@ -137,7 +146,7 @@ class Hub:
         confirmed = answer.status_code == 200 and answer.text == challenge
         with self._changed:
             if confirmed and mode == "subscribe":
-                self.subscribers[(topic, callback)] = form.get("hub.secret", "")
+                self.subscribers[(topic, callback)] = form.get("hub.secret")
             elif confirmed:
                 self.subscribers.pop((topic, callback), None)
             self.verifications.append(
@@ -157,12 +166,24 @@ def _unreserved(found: re.Match[str]) -> str:
     return char if char in UNRESERVED else found.group(0)
 
 
+def tls_contexts(certificate: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """Return a server context serving the certificate in a folder and a client one trusting it."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(certificate / "cert.pem", certificate / "key.pem")
+    return server, ssl.create_default_context(cafile=certificate / "cert.pem")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, tls: ssl.SSLContext | None) -> None:
         self.hub = hub
         super().__init__(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            # The handshake happens on the handler's thread, at its first read, not in accept().
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
 
 class _Handler(BaseHTTPRequestHandler):
