@@ -364,6 +364,25 @@ def test_a_gateway_wanting_the_number_as_text_gets_it_so_from_the_first_refusal_
     assert sent == [int(PHONE), PHONE, PHONE]
 
 
+def test_a_number_refused_while_another_send_learns_the_text_form_is_offered_as_text(
+    http: httpx.Client,
+) -> None:
+    client = DecisionTelecomClient(http, KEY)
+    sent: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(number := json.loads(request.content)["destination_addr"])
+        if isinstance(number, str):
+            return httpx.Response(200, json={"message_id": len(sent)})
+        client._number_as = str  # meanwhile, a send on another thread found the text form
+        return httpx.Response(400, json=error_answer(400, 1, "Invalid Parameter: destination_addr"))
+
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").mock(side_effect=answer)
+        assert client.send(TEXT_ONLY).accepted
+    assert sent == [int(PHONE), PHONE]
+
+
 def test_a_number_refused_in_both_forms_is_a_refused_recipient_asked_twice_until_one_is_taken(
     http: httpx.Client,
 ) -> None:
@@ -423,24 +442,12 @@ def test_a_lost_status_answer_is_only_retried(
     assert type(caught.value) is RetryLater
 
 
-@pytest.mark.parametrize(
-    "pause",
-    [
-        httpx.Response(429, json=error_answer(429, 0, "Too Many Requests")),
-        httpx.Response(500, json=error_answer(500, 2, "Internal server error")),
-        httpx.ConnectError("refused"),
-    ],
-    ids=["rate-limit", "server-error", "no-connection"],
-)
-def test_a_status_poll_stops_at_the_first_answer_asking_to_wait(
-    http: httpx.Client, pause: httpx.Response | Exception
-) -> None:
+def _poll(
+    http: httpx.Client, answers: list[httpx.Response | Exception]
+) -> tuple[list[int], list[str]]:
+    """Poll ids 1 to 10 through answers given in turn (then "no status yet"); return the ids
+    asked and those that got a final status."""
     asked: list[int] = []
-    answers: list[httpx.Response | Exception] = [
-        httpx.Response(200, json={"message_id": 1, "status": 1}),
-        httpx.Response(200, json={"message_id": 2}),  # no status yet: asked again later
-        pause,
-    ]
 
     def answer(request: httpx.Request) -> httpx.Response:
         asked.append(json.loads(request.content)["message_id"])
@@ -455,8 +462,34 @@ def test_a_status_poll_stops_at_the_first_answer_asking_to_wait(
     with respx.mock() as mock:
         mock.post("https://web.it-decision.com/v1/api/receive-viber").mock(side_effect=answer)
         updates = adapter.statuses([str(n) for n in range(1, 11)])
-    assert asked == [1, 2, 3]
-    assert [(u.ref, u.status) for u in updates] == [("1", "delivered")]
+    return asked, [str(update.ref) for update in updates]
+
+
+DELIVERED_1 = httpx.Response(200, json={"message_id": 1, "status": 1})
+NO_STATUS_YET = httpx.Response(200, json={"message_id": 2})
+SERVER_ERROR = httpx.Response(500, json=error_answer(500, 2, "Internal server error"))
+
+
+@pytest.mark.parametrize(
+    "pause",
+    [httpx.Response(429, json=error_answer(429, 0, "Too Many Requests")), httpx.ConnectError("x")],
+    ids=["rate-limit", "no-connection"],
+)
+def test_a_status_poll_stops_at_a_rate_limit_or_no_connection(
+    http: httpx.Client, pause: httpx.Response | Exception
+) -> None:
+    asked, final = _poll(http, [DELIVERED_1, NO_STATUS_YET, pause])
+    assert (asked, final) == ([1, 2, 3], ["1"])
+
+
+def test_a_server_error_for_one_id_alone_does_not_hold_up_the_others(http: httpx.Client) -> None:
+    asked, final = _poll(http, [SERVER_ERROR, DELIVERED_1])
+    assert asked == list(range(1, 11)) and final == ["1"]
+
+
+def test_server_errors_for_three_ids_in_a_row_stop_the_poll(http: httpx.Client) -> None:
+    asked, _ = _poll(http, [NO_STATUS_YET, SERVER_ERROR, SERVER_ERROR, SERVER_ERROR])
+    assert asked == [1, 2, 3, 4]
 
 
 def test_an_unknown_message_id_is_rejected(api: DecisionTelecomClient) -> None:

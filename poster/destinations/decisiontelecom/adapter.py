@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from poster.destinations.decisiontelecom.api import DecisionTelecomClient
@@ -19,6 +20,7 @@ from poster.destinations.decisiontelecom.schema import (
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
 from poster.errors import CallbackError, DestinationFatal, MessageRejected, RetryLater
 from poster.frozen import frozen
+from poster.logs import kv
 from poster.store.recipientstate import DELIVERED, FAILED, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -111,22 +113,28 @@ class DecisionTelecomAdapter:
 
         receive-viber answers "for the last 5 days": an older id, or one the gateway does not
         know, is refused ("Invalid Parameter: message_id") however often it is asked, so it is
-        recorded as unknown and the poll goes on with the other ids. When the gateway asks to
-        wait (a rate limit, a server error, no connection), the poll stops there: the ids left
-        are asked at the next one.
+        recorded as unknown and the poll goes on with the other ids. A rate limit, no
+        connection, or server errors for several ids in a row stop the poll there: the ids left
+        are asked at the next one. A server error for one id alone does not, so that one id the
+        gateway cannot answer for never holds up the newer ones.
         """
-        updates = []
+        updates: list[StatusUpdate] = []
+        failed_in_a_row = 0
         for message_id in message_ids:
             try:
                 result = self.client.status(int(message_id))
             except ValueError:
                 continue
             except RetryLater as exc:
-                log.info("event=status-poll-paused destination=%s why=%s", self.client.name, exc)
-                break
-            except MessageRejected as exc:
-                updates.append(StatusUpdate(message_id, UNKNOWN, exc.status_message or str(exc)))
+                failed_in_a_row += 1
+                if _stops_the_poll(exc, failed_in_a_row):
+                    log.info(kv(event="status-poll-paused", destination=self.client.name, why=exc))
+                    break
                 continue
+            except MessageRejected as exc:
+                result = None
+                updates.append(StatusUpdate(message_id, UNKNOWN, exc.status_message or str(exc)))
+            failed_in_a_row = 0
             if result is not None and (update := _update(result)) is not None:
                 updates.append(update)
         return updates
@@ -159,6 +167,16 @@ class DecisionTelecomAdapter:
     def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
         """Return None: the document gives no price in any answer."""
         return None
+
+
+POLL_PAUSE_AFTER = 3
+"""Server errors for this many ids in a row pause a status poll: the gateway itself is failing."""
+
+
+def _stops_the_poll(error: RetryLater, failed_in_a_row: int) -> bool:
+    """Tell whether a status poll stops at ``error``: a rate limit, no answer, or several 5xx."""
+    waits = error.status in (None, HTTPStatus.TOO_MANY_REQUESTS)
+    return waits or failed_in_a_row >= POLL_PAUSE_AFTER
 
 
 def _update(result: StatusResult) -> StatusUpdate | None:

@@ -56,6 +56,7 @@ from poster.errors import (
 )
 from poster.fetch.apicall import ApiAnswer, call
 from poster.fetch.headers import parse_retry_after
+from poster.logs import kv
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class DecisionTelecomClient:
         """POST a send, its number as the gateway takes it, or in each form until it is known."""
         as_text = self._number_as is str
         answer = self._post(SEND_ENDPOINT, _numbered(body, as_text), maybe_done=True)
-        if _number_refused(answer) and self._number_as is None:
+        if _number_refused(answer) and not as_text and self._number_as is not int:
             # Refused before anything was done: the number may be wanted as text instead.
             as_text = True
             answer = self._post(SEND_ENDPOINT, _numbered(body, as_text), maybe_done=True)
@@ -139,10 +140,7 @@ class DecisionTelecomClient:
             raise self._error(answer, STATUS_ENDPOINT)
         result = status_of(answer)
         if result is None:
-            log.info(
-                "event=status-unreadable destination=%s message_id=%d hint=asked again later",
-                self.name, message_id,
-            )  # fmt: skip
+            log.info(kv(event="status-unreadable", destination=self.name, message_id=message_id))
         return result
 
     def _refused_here(self, phone: str, param: str, reason: str) -> RecipientResult:
