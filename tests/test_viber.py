@@ -330,6 +330,19 @@ def test_an_error_status_in_the_json_decides_whatever_the_http_code(
     assert (caught.value.status, caught.value.status_message) == (status, "refused")
 
 
+@pytest.mark.parametrize(
+    ("code", "body"),
+    [(503, {"status": 503, "error": "Service Unavailable"}), (429, {"status": 429})],
+    ids=["proxy-503", "429"],
+)
+def test_a_status_the_api_does_not_list_leaves_the_http_code_to_decide(
+    api: respx.MockRouter, channel: ViberChannel, code: int, body: dict[str, object]
+) -> None:
+    api.post("/post").mock(return_value=httpx.Response(code, json=body))
+    with pytest.raises(RetryLater, match=f"HTTP {code}"):
+        channel.send(MESSAGE)
+
+
 def test_an_error_status_refusing_set_webhook_at_http_400_is_the_apis_answer(
     api: respx.MockRouter, channel: ViberChannel
 ) -> None:

@@ -23,7 +23,7 @@ from poster import destinations
 from poster.config import DEFAULT_API_URL
 from poster.destinations import REDACTED, Kind
 from poster.destinations.viber.body import encode, envelope
-from poster.destinations.viber.codes import action_for, advice, describe
+from poster.destinations.viber.codes import STATUS_ACTIONS, action_for, advice, describe
 from poster.destinations.viber.kind import KIND
 from poster.errors import (
     DeliveryError,
@@ -294,7 +294,11 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
 
 
 def _refusal(body: bytes | None) -> dict[str, Any] | None:
-    """Return ``body`` decoded when it is a JSON object with a non-zero integer status."""
+    """Return ``body`` decoded when it is a JSON object with one of the API's error statuses.
+
+    A status the API does not list (``{"status": 503}`` from a proxy) is the HTTP code again,
+    which then decides.
+    """
     try:
         data = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
@@ -302,7 +306,7 @@ def _refusal(body: bytes | None) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
     status = data.get("status")
-    return data if type(status) is int and status != 0 else None
+    return data if type(status) is int and status in STATUS_ACTIONS and status != 0 else None
 
 
 def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:
