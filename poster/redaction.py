@@ -33,14 +33,17 @@ class RedactingFilter(logging.Filter):
         """Start redacting ``secret``; an empty one is refused with ValueError.
 
         Its forms in a URL are redacted too: a key a gateway takes in the query string is
-        percent-encoded there (``=`` as ``%3D``, ``/`` as ``%2F``, a space as ``+``). So are its
-        base64 forms, alone and followed by ``:``, with and without padding: a gateway taking the
-        key as ``Authorization: Basic`` may echo that header in an error. A form shorter than
-        ``WHOLE_SECRET`` is masked only where no letter or digit touches it.
+        percent-encoded there (``=`` as ``%3D``, ``/`` as ``%2F``, a space as ``+``), in either
+        case of hex and once more inside an encoded URL (``%253D``). So are its base64 forms,
+        alone and followed by ``:``, with and without padding: a gateway taking the key as
+        ``Authorization: Basic`` may echo that header in an error. A form shorter than
+        ``WHOLE_SECRET`` is masked only where no letter or digit touches it, a percent-escape
+        or a backslash escape before it counting as a boundary.
         """
         if not secret:
             raise ValueError("an empty secret cannot be redacted")
-        forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+        escaped = {quote(secret, safe=""), quote_plus(secret)}
+        forms = {secret, *escaped, *map(_lower_hex, escaped), *(quote(e, safe="") for e in escaped)}
         for raw in (secret, f"{secret}:"):
             encoded = base64.b64encode(raw.encode()).decode("ascii")
             forms |= {encoded, encoded.rstrip("=")}
@@ -85,9 +88,22 @@ class RedactingFilter(logging.Filter):
 
 
 def _standing_alone(forms: Iterable[str]) -> re.Pattern[str]:
-    """Return the pattern of ``forms`` (longest first) where no letter or digit touches them."""
+    """Return the pattern of ``forms`` (longest first) where no letter or digit touches them.
+
+    The hex digits of a percent-escape (``%3Dbar123``) and the letter of a backslash escape
+    (``\nbar123``) before a form end a word as well.
+    """
     either = "|".join(re.escape(form) for form in forms)
-    return re.compile(f"(?<![0-9A-Za-z])(?:{either})(?![0-9A-Za-z])")
+    before = r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt]))"
+    return re.compile(f"{before}(?:{either})(?![0-9A-Za-z])")
+
+
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def _lower_hex(text: str) -> str:
+    """Return ``text`` with the hex digits of its percent-escapes in lower case."""
+    return _ESCAPE.sub(lambda found: found.group(0).lower(), text)
 
 
 _FORMATTER = logging.Formatter()

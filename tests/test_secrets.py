@@ -259,6 +259,10 @@ def test_an_empty_secret_is_refused() -> None:
         ("t", "status=error url=http://x.example/", "status=error url=http://x.example/"),
         ("t", "token t was refused", "token *** was refused"),
         ("bar123", "Authorization: Basic YmFyMTIz", "Basic ***"),
+        ("bar123", "cb=https%3A%2F%2Fgw%2Fs%3Fapi_key%3Dbar123%26to%3D7", "%3D***%26to"),
+        ("bar123", 'key=%22bar123%22 and "\\nbar123"', 'key=%22***%22 and "\\n***"'),
+        ("bar+1", "api_key=bar%2b1&to=7", "api_key=***&to=7"),
+        ("bar+1", "cb=https%3A%2F%2Fgw%2Fs%3Fapi_key%3Dbar%252B1", "api_key%3D***"),
     ],
 )
 def test_a_short_secret_is_masked_only_where_it_stands_alone(
