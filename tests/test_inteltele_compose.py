@@ -41,7 +41,7 @@ def post(
         (Media("ftp://example.org/a.jpg"), LINK, "picture", "text"),
         (Media("https://example.org/a.jpg"), LINK, "text", "text"),
         (Media("https://example.org/a.jpg?w=400"), LINK, "picture", "text"),
-        (Media("https://example.org/a.jpg#top"), LINK, "picture", "picture"),
+        (Media("https://example.org/a.jpg#top"), LINK, "picture", "text"),
     ],
     ids=[
         "jpeg", "png", "uppercase-extension", "gif", "over-400px", "within-400px",
@@ -67,7 +67,8 @@ def test_a_picture_needs_a_lowercase_jpeg_or_png_and_a_link(
 
 def test_an_image_whose_link_does_not_end_in_its_format_does_not_fit_the_media_rule() -> None:
     assert not IMAGE.fits(Media("https://example.org/a.png?w=400", "image/png"))
-    assert IMAGE.fits(Media("https://example.org/a.png#top", "image/png"))
+    assert not IMAGE.fits(Media("https://example.org/a.png#top", "image/png"))
+    assert IMAGE.fits(Media("https://example.org/a.png", "image/png"))
     assert replace(IMAGE, exact_ending=False).fits(
         Media("https://example.org/a.png?w=400", "image/png")
     )

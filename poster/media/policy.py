@@ -31,7 +31,7 @@ class ImageRule:
     extensions: tuple[str, ...] = ()
     """Endings the URL's path must have; empty for any."""
     exact_ending: bool = False
-    """Whether the link itself must end so, query and case as given (only a fragment left out)."""
+    """Whether the link itself must end so, as given: no query or fragment after, same case."""
 
     def fits(self, media: Media) -> bool:
         """Tell whether ``media`` is taken as it is; probed media must have a known size."""
@@ -45,8 +45,7 @@ class ImageRule:
 
     def _ends_well(self, url: str) -> bool:
         """Tell whether ``url`` ends in one of the extensions, as ``exact_ending`` asks."""
-        ending = url.partition("#")[0] if self.exact_ending else path_of(url)
-        return ending.endswith(self.extensions)
+        return (url if self.exact_ending else path_of(url)).endswith(self.extensions)
 
     def _side_ok(self, media: Media) -> bool:
         """Tell whether the known pixel size is within ``max_side``."""

@@ -124,10 +124,10 @@ def valid_sms_source(source: str) -> bool:
 def names_image_format(link: str) -> bool:
     """Tell whether the link itself ends in .jpg, .jpeg or .png ("format must be lowercase").
 
-    A query after the name (``a.png?w=400``) is refused, as a gateway checking the link as it
-    is given would; only a fragment, which is never sent, is left out.
+    The link goes to the gateway as it is, so a query (``a.png?w=400``) or a fragment after the
+    name is refused, as a gateway checking the link as given would.
     """
-    return link.partition("#")[0].endswith(IMAGE_EXTENSIONS)
+    return link.endswith(IMAGE_EXTENSIONS)
 
 
 def _is_link(value: str) -> bool:
