@@ -67,6 +67,18 @@ def test_a_file_holding_a_literal_token_is_refused_and_never_kept(
     assert not [entry for entry in kept if b"SECRETMARK" in entry]
 
 
+def test_an_entry_an_earlier_release_kept_of_a_file_holding_a_token_is_deleted(
+    config: Path, tmp_path: Path
+) -> None:
+    config.write_text(CONFIG.replace("[viber]\n", '[viber]\ntoken = "SECRETMARK-0123"\n'))
+    cache = tmp_path / "cache"
+    parsedtoml.remember(cache, config.absolute(), config.read_bytes(), {"viber": {"token": "x"}})
+    assert _entry(cache, config).exists()
+    with pytest.raises(ConfigError, match="a literal token does not belong"):
+        load_config(config, cache=cache)
+    assert not _entry(cache, config).exists()
+
+
 def test_the_entry_is_private_to_the_user(config: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     load_config(config, cache=cache)

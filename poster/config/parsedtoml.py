@@ -10,6 +10,7 @@ only means parsing the file.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import re
@@ -43,10 +44,12 @@ def read(path: Path, file: str, cache: Path | None) -> dict[str, Any]:
         hint = "name the feeds.toml file itself"
         raise _single(file, f"is larger than {MAX_FILE_BYTES} bytes", hint)
     known = None if cache is None else recall(cache, path, data)
-    if known is not None:
+    if known is not None and not _holds_a_token(known):
         return known
-    parsed = _parse_toml(data, file)
-    if cache is not None and not _holds_a_token(parsed):
+    parsed = _parse_toml(data, file) if known is None else known
+    if cache is not None and _holds_a_token(parsed):
+        forget(cache, path)  # an entry an earlier release kept of it, too
+    elif cache is not None:
         remember(cache, path, data, parsed)
     return parsed
 
@@ -120,6 +123,12 @@ def recall(folder: Path, config_path: Path, data: bytes) -> dict[str, Any] | Non
     if (form, version, where, source) != (FORMAT, sys.version, str(config_path), data):
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def forget(folder: Path, config_path: Path) -> None:
+    """Delete the entry of the configuration, if there is one."""
+    with contextlib.suppress(OSError):
+        entry_path(folder, config_path).unlink()
 
 
 def remember(folder: Path, config_path: Path, data: bytes, parsed: dict[str, Any]) -> None:
