@@ -293,6 +293,15 @@ def test_an_id_the_gateway_refuses_to_know_leaves_the_others_read(
     assert [(s.message_id, s.status) for s in found] == [(ids[0], "delivrd"), (ids[1], "delivrd")]
 
 
+def test_a_poll_whose_every_id_is_refused_raises_rather_than_read_nothing(
+    fake: FakeInteltele, client: IntelTeleClient
+) -> None:
+    fake.account.unknown_ids_refused = True
+    client.statuses_singly = True
+    with pytest.raises(DestinationFatal, match="can't send message"):
+        client.status(StatusRequest(("expired-id", "another-expired-id")))
+
+
 def test_status_without_a_time_format_has_no_date(
     post_client: IntelTeleClient,
 ) -> None:

@@ -157,9 +157,9 @@ class IntelTeleClient:
     def status(self, request: StatusRequest) -> tuple[MessageStatus, ...]:
         """Return the current status of each message id the gateway knows (at most 100 a call).
 
-        A list answered with none of its ids is asked again one id a call, once per poll. One id
-        refused as "can't send message" is one the gateway does not know: it is left out, and
-        the others are read.
+        A list answered with none of its ids is asked again one id a call, once per poll. Asked
+        so, an id refused as "can't send message" is one the gateway does not know: it is left
+        out and the others are read, unless every id is refused, which then raises.
         """
         ids = request.message_ids
         if self.statuses_singly:
@@ -191,11 +191,10 @@ class IntelTeleClient:
         try:
             answer = self._call(STATUS, part.params(), wire.statuses)
         except DestinationFatal as exc:
-            # "some of the required params are missing": perhaps a list is no message id,
-            # and one id the gateway no longer knows may be refused so too.
-            if error_key(exc.status_message) != MISSING:
+            # "some of the required params are missing": perhaps a list is no message id.
+            if len(ids) == 1 or error_key(exc.status_message) != MISSING:
                 raise
-            return () if len(ids) == 1 else None
+            return None
         if len(ids) > 1 and not any(status.message_id in ids for status in answer):
             return None
         return answer
@@ -206,10 +205,18 @@ class IntelTeleClient:
         chosen = sorted(ids, key=last.__getitem__)[:SINGLE_STATUSES]
         self._asked = {message_id: at for message_id, at in last.items() if at}
         found: list[MessageStatus] = []
+        refused: list[DestinationFatal] = []
         for message_id in chosen:
             self._asks += 1
             self._asked[message_id] = self._asks
-            found += self._listed(request, (message_id,)) or ()
+            try:
+                found += self._listed(request, (message_id,)) or ()
+            except DestinationFatal as exc:
+                if error_key(exc.status_message) != MISSING:
+                    raise
+                refused.append(exc)
+        if refused and len(refused) == len(chosen):
+            raise refused[-1]  # every id refused: the calls, not the ids, are at fault
         return tuple(found)
 
     def balance(self) -> Decimal:
