@@ -27,7 +27,6 @@ MESSAGE = GatewayMessage("text", "news", "k1", "Hello")
 ITEM = item_ref("news", "k1")
 QUICK_ROUTE = Route(QUICK, vibername_id=7, forwarding_time=5, alphaname_id=444)
 PAUSES: dict[str, Callable[[SmsByFake], None]] = {
-    "server-error": lambda f: f.faults.extend(["", "500"]),
     "lost-answer": lambda f: f.faults.extend(["", "drop"]),
     "rate-limit": lambda f: setattr(f, "rate_limit", 1),
 }
@@ -234,15 +233,23 @@ def test_a_reference_the_gateway_no_longer_knows_is_unknown_and_the_poll_goes_on
     assert ledger.outcome(item_ref("news", "k2")).delivered == known
 
 
+def three_items_sent(
+    fake: SmsByFake, http: httpx.Client, ledger: RecipientLedger
+) -> GatewayDestination:
+    """Send items k1, k2 and k3 in bulk mailings, each delivered by the time of the next poll."""
+    sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
+    for key in ("k1", "k2", "k3"):
+        sent.send(GatewayMessage("text", "news", key, "Hello"))
+    fake.advance(6)
+    return sent
+
+
 @pytest.mark.parametrize("pause", sorted(PAUSES))
 def test_a_poll_stops_at_the_first_answer_asking_to_wait(
     fake: SmsByFake, ledger: RecipientLedger, pause: str
 ) -> None:
     with httpx.Client() as http:
-        sent = destination(fake, http, Route(BULK, alphaname_id=444), ledger)
-        for key in ("k1", "k2", "k3"):
-            sent.send(GatewayMessage("text", "news", key, "Hello"))
-        fake.advance(6)
+        sent = three_items_sent(fake, http, ledger)
         asked = len(fake.requests)
         PAUSES[pause](fake)
         assert sent.poll() == 3
@@ -250,6 +257,17 @@ def test_a_poll_stops_at_the_first_answer_asking_to_wait(
         fake.faults.clear()
         fake.rate_limit = None
         assert sent.poll() == 6
+    assert [ledger.outcome(item_ref("news", k)).delivered for k in ("k1", "k2", "k3")] == [3] * 3
+
+
+def test_a_server_error_for_one_look_up_alone_does_not_hold_up_the_others(
+    fake: SmsByFake, ledger: RecipientLedger
+) -> None:
+    with httpx.Client() as http:
+        sent = three_items_sent(fake, http, ledger)
+        fake.faults.append("500")
+        assert sent.poll() == 6
+        assert sent.poll() == 3
     assert [ledger.outcome(item_ref("news", k)).delivered for k in ("k1", "k2", "k3")] == [3] * 3
 
 

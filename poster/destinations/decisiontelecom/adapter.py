@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from http import HTTPStatus
 from typing import Any
 
 from poster.destinations.decisiontelecom.api import DecisionTelecomClient
@@ -18,6 +17,7 @@ from poster.destinations.decisiontelecom.schema import (
     parse_callback,
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
+from poster.destinations.gateway.polling import PollPause
 from poster.errors import CallbackError, DestinationFatal, MessageRejected, RetryLater
 from poster.frozen import frozen
 from poster.logs import kv
@@ -119,22 +119,21 @@ class DecisionTelecomAdapter:
         gateway cannot answer for never holds up the newer ones.
         """
         updates: list[StatusUpdate] = []
-        failed_in_a_row = 0
+        pause = PollPause()
         for message_id in message_ids:
             try:
                 result = self.client.status(int(message_id))
             except ValueError:
                 continue
             except RetryLater as exc:
-                failed_in_a_row += 1
-                if _stops_the_poll(exc, failed_in_a_row):
+                if pause.stops(exc):
                     log.info(kv(event="status-poll-paused", destination=self.client.name, why=exc))
                     break
                 continue
             except MessageRejected as exc:
                 result = None
                 updates.append(StatusUpdate(message_id, UNKNOWN, exc.status_message or str(exc)))
-            failed_in_a_row = 0
+            pause.answered()
             if result is not None and (update := _update(result)) is not None:
                 updates.append(update)
         return updates
@@ -167,16 +166,6 @@ class DecisionTelecomAdapter:
     def cost(self, message: GatewayMessage, phones: Sequence[str]) -> str | None:
         """Return None: the document gives no price in any answer."""
         return None
-
-
-POLL_PAUSE_AFTER = 3
-"""Server errors for this many ids in a row pause a status poll: the gateway itself is failing."""
-
-
-def _stops_the_poll(error: RetryLater, failed_in_a_row: int) -> bool:
-    """Tell whether a status poll stops at ``error``: a rate limit, no answer, or several 5xx."""
-    waits = error.status in (None, HTTPStatus.TOO_MANY_REQUESTS)
-    return waits or failed_in_a_row >= POLL_PAUSE_AFTER
 
 
 def _update(result: StatusResult) -> StatusUpdate | None:

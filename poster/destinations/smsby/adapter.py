@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
 from poster.destinations.gateway.destination import item_ref
+from poster.destinations.gateway.polling import PollPause
 from poster.destinations.smsby import codes
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
 from poster.destinations.smsby.mailings import Ref, SentMailings, bulk_ref, mailing_name
@@ -123,19 +124,24 @@ class SmsByAdapter:
         The ledger gives the oldest ids first, and they are looked up in that order. A look-up the
         gateway refuses for its uuid or message id (one it does not know, or no longer keeps) is
         refused however often it is asked, so its ids are recorded as unknown and the poll goes
-        on with the others. When the gateway asks to wait (a rate limit, a server error, no
-        connection), the poll stops there: the ids left are asked at the next one.
+        on with the others. When the gateway asks to wait (a rate limit, no connection, server
+        errors for several look-ups in a row: ``PollPause``), the poll stops there: the ids left
+        are asked at the next one.
         """
         found: list[StatusUpdate] = []
+        pause = PollPause()
         for ref, wanted in lookups(message_ids).items():
             try:
                 found += self._look_up(ref, wanted)
             except RetryLater as exc:
-                log.info(kv(event="status-poll-paused", destination=self._client.name, why=exc))
-                break
+                if pause.stops(exc):
+                    log.info(kv(event="status-poll-paused", destination=self._client.name, why=exc))
+                    break
+                continue
             except MessageRejected as exc:
                 reason = exc.status_message or str(exc)
                 found += [StatusUpdate(message_id, UNKNOWN, reason) for message_id in wanted]
+            pause.answered()
         return found
 
     def _look_up(self, ref: str, wanted: Sequence[str]) -> list[StatusUpdate]:
