@@ -33,6 +33,7 @@ from poster.destinations.decisiontelecom.schema import (
     SendRequest,
     SourceType,
 )
+from poster.destinations.gateway import GatewayMessage
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -405,6 +406,25 @@ def test_a_number_refused_in_both_forms_is_a_refused_recipient_asked_twice_until
         assert client.send(TEXT_ONLY).accepted
         assert not client.send(other).accepted
     assert sent == [380509999999, "380509999999", int(PHONE), 380509999999]
+
+
+def test_a_message_id_in_letters_is_kept_and_asked_about_as_it_came(http: httpx.Client) -> None:
+    uuid = "5c7e2f6a-1f0e-4f7b-9a51-0d8f1b2c3d4e"
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/send-viber").respond(
+            200, json={"message_id": uuid}
+        )
+        asked = mock.post("https://web.it-decision.com/v1/api/receive-viber").respond(
+            200, json={"message_id": uuid, "status": 1}
+        )
+        adapter = DecisionTelecomAdapter(
+            DecisionTelecomClient(http, KEY), Sending("Poster", SourceType.PROMOTIONAL, None, False)
+        )
+        sent = adapter.send(GatewayMessage("text", "news", "k1", "Hello"), [PHONE])
+        assert sent.accepted == {PHONE: uuid}
+        updates = adapter.statuses([uuid])
+    assert json.loads(asked.calls.last.request.content) == {"message_id": uuid}
+    assert [(u.ref, u.status) for u in updates] == [(uuid, "delivered")]
 
 
 def test_a_wrong_key_is_fatal_and_never_quoted(

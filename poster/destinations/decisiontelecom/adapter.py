@@ -14,6 +14,7 @@ from poster.destinations.decisiontelecom.schema import (
     SendRequest,
     SourceType,
     StatusResult,
+    api_id,
     parse_callback,
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
@@ -122,9 +123,7 @@ class DecisionTelecomAdapter:
         pause = PollPause()
         for message_id in message_ids:
             try:
-                result = self.client.status(int(message_id))
-            except ValueError:
-                continue
+                result = self.client.status(api_id(message_id))
             except RetryLater as exc:
                 if pause.stops(exc):
                     log.info(kv(event="status-poll-paused", destination=self.client.name, why=exc))

@@ -40,6 +40,7 @@ from poster.destinations.decisiontelecom.rules import send_problem
 from poster.destinations.decisiontelecom.schema import (
     SEND_ENDPOINT,
     STATUS_ENDPOINT,
+    MessageId,
     RecipientResult,
     SendRequest,
     StatusRequest,
@@ -130,7 +131,7 @@ class DecisionTelecomClient:
             self._number_as = str if as_text else int
         return answer
 
-    def status(self, message_id: int) -> StatusResult | None:
+    def status(self, message_id: MessageId) -> StatusResult | None:
         """Return the current status of a message sent in the last 5 days.
 
         None means the answer named no known status for it: it is asked again at a later poll.

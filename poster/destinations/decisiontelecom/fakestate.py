@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poster.destinations.decisiontelecom.rules import TWO_WAY_TYPES, send_problem
-from poster.destinations.decisiontelecom.schema import MessageStatus, message_id
+from poster.destinations.decisiontelecom.schema import MessageStatus, whole_number
 from poster.frozen import frozen
 
 DEFAULT_TTL = 86400
@@ -235,7 +235,7 @@ class Gateway:
 
     def _status(self, body: dict[str, Any]) -> Answer:
         """Answer one receive-viber call for a message of the last 5 days."""
-        found = message_id(body.get("message_id"))
+        found = whole_number(body.get("message_id"))
         with self._lock:
             accepted = self._messages.get(found) if found is not None else None
         if accepted is None or self.clock() - accepted.at > STATUS_DAYS * 86400:

@@ -5,7 +5,8 @@ document is silent, one line each:
 
 - the status callback ("callback_url: Correct URL for message status callback") is a JSON POST
   shaped like the receive-viber answer, ``{"message_id": 429, "status": 1}``.
-- a message id may arrive as a JSON number (the document) or a digit string (official SDK tests).
+- a message id may arrive as a JSON number (the document) or a digit string (official SDK tests),
+  either read as a number; any other short word ("a unique random ID") is kept as text.
 - "time" of a 2-Way message is Unix seconds, as the example ``2121212121`` suggests.
 - both callbacks come to the same ``callback_url``: one with ``message_token`` or ``message`` is
   a 2-Way reply, any other a status. A reply's ``tracking_data`` may be missing or null (poster
@@ -28,6 +29,11 @@ CALLBACK_MAX_BYTES = 64 * 1024
 """Callback bodies above this are refused unread; the documented ones are far smaller."""
 PHONE_MAX = 20
 """Digits of a phone number at most ("destination_addr: <= 20 chars")."""
+MessageId = int | str
+"""A message id: the document's examples show a number ("message_id":429), its words only "a
+unique random ID", so an id in letters is kept as text and given back as it came."""
+ID_MAX = 64
+"""The longest message id taken as text: enough for any random ID or UUID."""
 
 
 class MessageType(IntEnum):
@@ -117,7 +123,7 @@ class SendRequest:
 class StatusRequest:
     """A question for the status of one message sent in the last 5 days."""
 
-    message_id: int
+    message_id: MessageId
 
     def body(self) -> dict[str, Any]:
         """Return the JSON body of a receive-viber call."""
@@ -134,7 +140,7 @@ class RecipientResult:
 
     phone: str
     accepted: bool
-    message_id: int | None
+    message_id: MessageId | None
     status_text: str
     """The gateway's own words: "accepted", or its error name and message."""
     cost: float | None = None
@@ -146,7 +152,7 @@ class RecipientResult:
 class StatusResult:
     """The current status of one message, from receive-viber or a status callback."""
 
-    message_id: int
+    message_id: MessageId
     status: MessageStatus
 
     @property
@@ -171,14 +177,28 @@ class IncomingMessage:
     tracking_data: str
 
     @property
-    def reply_to(self) -> int | None:
+    def reply_to(self) -> MessageId | None:
         """Return the message id from ``tracking_data`` ("tracking_id:100035"), if it has one."""
         name, _, value = self.tracking_data.partition(":")
         return message_id(value.strip()) if name.strip() == "tracking_id" else None
 
 
-def message_id(value: Any) -> int | None:
-    """Return a message id given as a JSON number or digit string, else None."""
+def message_id(value: Any) -> MessageId | None:
+    """Return a message id: a JSON number or digit string as a number, another word as text."""
+    found = whole_number(value)
+    if found is not None or not isinstance(value, str):
+        return found
+    word = value.strip()
+    return word if 0 < len(word) <= ID_MAX and all("!" <= ch <= "~" for ch in word) else None
+
+
+def api_id(kept: str) -> MessageId:
+    """Return a message id as the gateway gave it, from the text it is kept as."""
+    return int(kept) if kept.isascii() and kept.isdigit() else kept
+
+
+def whole_number(value: Any) -> int | None:
+    """Return a whole number given as a JSON number or digit string, else None."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
@@ -227,7 +247,7 @@ def _status_callback(data: dict[str, Any]) -> StatusResult:
 def _incoming(data: dict[str, Any]) -> IncomingMessage:
     """Return the 2-Way reply in a callback's JSON object, or raise CallbackError."""
     message = data.get("message")
-    token = message_id(data.get("message_token"))
+    token = whole_number(data.get("message_token"))
     phone = _phone(data.get("phone_number"))
     when = data.get("time")
     if not isinstance(message, dict) or token is None or phone is None:
@@ -244,7 +264,7 @@ def _incoming(data: dict[str, Any]) -> IncomingMessage:
 
 def _phone(value: Any) -> str | None:
     """Return a reply's phone number as its digits (a JSON number or digit string), else None."""
-    found = message_id(value)
+    found = whole_number(value)
     if found is None:
         return None
     # A digit string is kept as written: int() would drop leading zeros.
