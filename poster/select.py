@@ -45,8 +45,12 @@ def select(
     ``held`` holds the keys an earlier first read held back. On the feed's ``first_read`` the
     rules decide first, then only the newest ``backlog`` of the items they let through are posted.
     """
-    ordered = oldest_first(list(items))
-    verdicts = [_decide(item, feed, seen, held) for item in ordered]
+    listed = list(items)
+    repeats = _repeats(listed)
+    ordered = oldest_first(listed)
+    verdicts = [
+        _REPEATED if id(item) in repeats else _decide(item, feed, seen, held) for item in ordered
+    ]
     if first_read:
         _hold_back(verdicts, feed.backlog)
     return [Decision(item, *verdict) for item, verdict in zip(ordered, verdicts, strict=True)]
@@ -57,6 +61,22 @@ Verdict = tuple[Action, str]
 _POSTED: Verdict = (POST, "")
 _KEPT_BACK: Verdict = (HELD, "the feed's first read kept it back (backlog); it is never posted")
 _KNOWN: Verdict = (SEEN, "already posted")
+_REPEATED: Verdict = (SEEN, "the same id as an item above it in the feed, which alone is posted")
+
+
+def _repeats(items: Sequence[Item]) -> set[int]:
+    """Return the identities of the items whose key an item above them in the document has.
+
+    A feed's ids are unique ("New items should never use a previously-used id"); one a
+    document repeats is posted once, as the first item that has it.
+    """
+    keys: set[str] = set()
+    repeats = set()
+    for item in items:
+        if item.key in keys:
+            repeats.add(id(item))
+        keys.add(item.key)
+    return repeats
 
 
 def _hold_back(verdicts: list[Verdict], backlog: int | None) -> None:

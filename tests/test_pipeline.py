@@ -95,6 +95,20 @@ def test_posts_new_items_oldest_first_and_records_them(client: FeedClient) -> No
     }
 
 
+def test_an_id_a_document_repeats_is_posted_once_as_the_item_above() -> None:
+    repeated = RSS.replace("<guid>g1</guid>", "<guid>g3</guid>").replace(
+        "<title>First</title>", "<title>Again</title>"
+    )
+    served = httpx.MockTransport(lambda request: httpx.Response(200, text=repeated))
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    with make_client(transport=served) as http:
+        report = run_feed(FEED, deps(http, destination, ledger))
+    assert [m.text.split("\n")[0] for m in destination.sent] == ["*Again*", "*Second*"]
+    outcomes = [(o.decision.item.title, o.decision.action) for o in report.outcomes]
+    assert outcomes == [("Again", "post"), ("Second", "post"), ("Third", "seen")]
+    assert "the same id as an item above it" in report.outcomes[2].decision.reason
+
+
 def test_second_pass_is_conditional_and_posts_nothing(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     run_feed(FEED, deps(client, destination, ledger))

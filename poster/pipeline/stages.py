@@ -291,7 +291,7 @@ def finish(
     results = tuple(
         outcome
         for d in batch.decisions
-        for outcome in (outcomes.get((name, d.item.key)) or (Outcome(d),))
+        for outcome in ((d.wanted and outcomes.get((name, d.item.key))) or (Outcome(d),))
     )
     fatal = next((o.fatal for o in results if o.fatal is not None), None)
     # Saving validators while items wait would turn the next pass into a 304 that forgets them.
