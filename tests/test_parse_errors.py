@@ -9,17 +9,17 @@ import pytest
 
 from poster.config import FeedConfig, JsonMapping
 from poster.errors import FeedError, ParseError
-from poster.models import FetchResult, Validators
+from poster.models import FetchResult, ParsedFeed, Validators
 from poster.parse import parse
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 URL = "https://example.com/feed"
 
 
-def parse_body(body: bytes, format: str = "auto", mapping: JsonMapping | None = None) -> None:
+def parse_body(body: bytes, format: str = "auto", mapping: JsonMapping | None = None) -> ParsedFeed:
     """Parse ``body`` for a feed called "broken"."""
     result = FetchResult(feed="broken", url=URL, status=200, body=body, validators=Validators())
-    parse(result, FeedConfig(name="broken", url=URL, format=format, json=mapping))
+    return parse(result, FeedConfig(name="broken", url=URL, format=format, json=mapping))
 
 
 CASES = [
@@ -63,6 +63,13 @@ CASES = [
         "auto",
         None,
         "invalid JSON: nested too deeply",
+    ),
+    (
+        "json-number-too-long",
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": ' + b"9" * 5000 + b"}]}",
+        "auto",
+        None,
+        "invalid JSON: a number too long to read",
     ),
     (
         "json-without-mapping",
@@ -141,6 +148,18 @@ def test_not_a_feed(body: bytes, format: str, mapping: JsonMapping | None, messa
         parse_body(body, format, mapping)
     assert caught.value.feed == "broken"
     assert str(caught.value).startswith(f"feed 'broken': {message}")
+
+
+def test_a_lone_surrogate_escape_becomes_a_replacement_character_with_a_warning() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "a\\ud800",'
+        b' "title": "\\udfffSmile \\ud83d\\ude00", "content_text": "x"}]}'
+    )
+    parsed = parse_body(body)
+    [item] = parsed.items
+    assert (item.key, item.title) == ("a\ufffd", "\ufffdSmile \U0001f600")
+    assert "lone surrogate escapes replaced with U+FFFD" in parsed.warnings
+    item.key.encode("utf-8")  # what the state file and every log line write
 
 
 def test_parse_error_is_a_feed_error() -> None:

@@ -6,6 +6,7 @@ The one entry is :func:`parse`; it does no I/O and raises only ``ParseError``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 from poster.config import FeedConfig
@@ -90,15 +91,7 @@ def _starts_like_json(body: bytes) -> bool:
 def _load_json(body: bytes, name: str) -> tuple[object, tuple[str, ...]]:
     """Return the parsed JSON body and what was repaired, or raise ParseError if it is broken."""
     try:
-        try:
-            # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
-            return json.loads(body), ()
-        except UnicodeDecodeError:
-            # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1): keep all but bad bytes.
-            repaired = repair_utf8(body) if json.detect_encoding(body) == "utf-8" else None
-            if repaired is None:
-                raise
-        return json.loads(repaired[0].removeprefix("\ufeff")), (repaired[1],)
+        document, repairs = _decode_json(body)
     except json.JSONDecodeError as exc:
         raise ParseError(
             name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
@@ -107,3 +100,44 @@ def _load_json(body: bytes, name: str) -> tuple[object, tuple[str, ...]]:
         raise ParseError(name, f"invalid JSON: not UTF-8 text ({exc.reason})") from exc
     except RecursionError as exc:
         raise ParseError(name, "invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # Python refuses to read an integer of over 4,300 digits
+        raise ParseError(name, "invalid JSON: a number too long to read") from exc
+    if not _SURROGATE.search(body):
+        return document, repairs
+    # An escape such as "\ud800" alone, not one of a pair, is no character: it could be neither
+    # stored nor shown.
+    try:
+        cleaned = _without_lone_surrogates(document)
+    except RecursionError as exc:
+        raise ParseError(name, "invalid JSON: nested too deeply") from exc
+    if cleaned == document:
+        return document, repairs
+    return cleaned, (*repairs, "lone surrogate escapes replaced with U+FFFD")
+
+
+def _decode_json(body: bytes) -> tuple[object, tuple[str, ...]]:
+    """Return the JSON body decoded, with bytes that are not UTF-8 repaired and noted."""
+    try:
+        # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
+        return json.loads(body), ()
+    except UnicodeDecodeError:
+        # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1): keep all but bad bytes.
+        repaired = repair_utf8(body) if json.detect_encoding(body) == "utf-8" else None
+        if repaired is None:
+            raise
+    return json.loads(repaired[0].removeprefix("\ufeff")), (repaired[1],)
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A surrogate escape: a pair of them is one character, a lone one none; rare, so looked for."""
+
+
+def _without_lone_surrogates(value: object) -> object:
+    """Return ``value`` with each lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
