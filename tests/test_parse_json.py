@@ -215,3 +215,21 @@ def test_json_feed_recognized_by_its_items_without_a_version() -> None:
         "a",
         "Hi & bye",
     )
+
+
+def test_json_feed_titles_summaries_tags_and_names_are_plain_text() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "Tips &amp; <tags>",'
+        b' "items": [{"id": "1", "title": "Why <div> beats <span>", "content_html": "<p>x</p>",'
+        b' "summary": "Use <b> for bold", "tags": ["<script>"], "authors": [{"name": "A <B>"}]}]}'
+    )
+    result = FetchResult(feed="test", url=URL, status=200, body=body, validators=Validators())
+    parsed = parse(result, FeedConfig(name="test", url=URL))
+    [item] = parsed.items
+    assert parsed.title == "Tips & <tags>"
+    assert (item.title, item.summary, item.tags, item.author) == (
+        "Why <div> beats <span>",
+        "Use <b> for bold",
+        ("<script>",),
+        "A <B>",
+    )

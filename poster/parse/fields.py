@@ -96,10 +96,16 @@ def content(markup: str, text: str, base: str | None) -> tuple[str, str]:
     return content_html, content_text
 
 
-def body(markup: str, text: str, summary: str, base: str | None) -> tuple[str, str, str]:
-    """Return (content_html, content_text, summary) from JSON content fields and a summary."""
+def body(
+    markup: str, text: str, summary: str, base: str | None, summary_is_html: bool | None = None
+) -> tuple[str, str, str]:
+    """Return (content_html, content_text, summary) from JSON content fields and a summary.
+
+    Whether the summary is HTML is guessed unless ``summary_is_html`` says.
+    """
     content_html, content_text = content(markup, text, base)
-    own = plain_text(summary, looks_like_html(summary))
+    is_html = looks_like_html(summary) if summary_is_html is None else summary_is_html
+    own = plain_text(summary, is_html)
     return content_html, content_text, summary_or_derived(own, content_text)
 
 
@@ -108,12 +114,15 @@ def summary_or_derived(summary: str, content_text: str) -> str:
     return summary or truncate(content_text, SUMMARY_LIMIT)
 
 
-def unique_strings(values: Iterable[object]) -> tuple[str, ...]:
-    """Return the non-blank strings among ``values``, stripped, first spelling of each kept."""
+def unique_strings(values: Iterable[object], is_html: bool | None = None) -> tuple[str, ...]:
+    """Return the non-blank strings among ``values``, stripped, first spelling of each kept.
+
+    Whether they are HTML is guessed unless ``is_html`` says.
+    """
     seen: set[str] = set()
     kept = []
     for value in values:
-        text = plain_line(string(value))
+        text = plain_line(string(value), is_html)
         folded = text.casefold()
         if text and folded not in seen:
             seen.add(folded)

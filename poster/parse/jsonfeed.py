@@ -1,4 +1,10 @@
-"""Read JSON Feed 1.0 and 1.1 documents (https://jsonfeed.org/version/1.1)."""
+"""Read JSON Feed 1.0 and 1.1 documents (https://jsonfeed.org/version/1.1).
+
+Titles, summaries, tags and names are plain text, as the specification has them ("the only place
+HTML is allowed in this format is in content_html"): "a <b> tag" in a title is kept as written,
+where other formats' text is looked at for HTML. Entities are still decoded, as titles are often
+escaped.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ def parse_jsonfeed(document: object, result: FetchResult, feed: FeedConfig) -> P
     # JSON Feed 1.1: an item without authors has the feed's authors.
     inherited = _author(document)
     return ParsedFeed(
-        title=fields.plain_line(document.get("title")),
+        title=fields.plain_line(document.get("title"), is_html=False),
         link=absolute(document.get("home_page_url"), result.url),
         items=tuple(
             _item(raw, feed, result.url, inherited) for raw in items if isinstance(raw, dict)
@@ -81,7 +87,7 @@ def _item(raw: dict[str, Any], feed: FeedConfig, base: str, inherited: str | Non
     """Return one normalized Item for a JSON Feed item."""
     markup = _text(raw, "content_html")
     text = _text(raw, "content_text")
-    title = fields.plain_line(_text(raw, "title"))
+    title = fields.plain_line(_text(raw, "title"), is_html=False)
     link = absolute(raw.get("url"), base) or absolute(raw.get("external_url"), base)
     pictures = [_picture(raw.get(name), base) for name in ("image", "banner_image")]
     return Item(
@@ -95,11 +101,15 @@ def _item(raw: dict[str, Any], feed: FeedConfig, base: str, inherited: str | Non
         ),
         title=title,
         link=link,
-        body=Body(derive=partial(fields.body, markup, text, _text(raw, "summary"), base)),
+        body=Body(
+            derive=partial(
+                fields.body, markup, text, _text(raw, "summary"), base, summary_is_html=False
+            )
+        ),
         author=_author(raw) or inherited,
         published=parse_date(raw.get("date_published")),
         updated=parse_date(raw.get("date_modified")),
-        tags=fields.unique_strings(_list(raw.get("tags"))),
+        tags=fields.unique_strings(_list(raw.get("tags")), is_html=False),
         image=choose_image(chain(pictures, content_images(markup, base))),
         enclosures=_attachments(raw.get("attachments"), base),
     )
@@ -128,7 +138,7 @@ def _author(node: dict[str, Any]) -> str | None:
     single = node.get("author")
     if isinstance(single, dict):
         authors.append(single)
-    names = (fields.plain_line(author.get("name")) for author in authors)
+    names = (fields.plain_line(author.get("name"), is_html=False) for author in authors)
     return next((name for name in names if name), None)
 
 
@@ -150,5 +160,5 @@ def _attachment(raw: object, base: str) -> Media | None:
         mime_type=fields.string(raw.get("mime_type")),
         length=parse_length(raw.get("size_in_bytes")),
         duration=parse_duration(raw.get("duration_in_seconds")),
-        title=fields.plain_line(raw.get("title")) or None,
+        title=fields.plain_line(raw.get("title"), is_html=False) or None,
     )
