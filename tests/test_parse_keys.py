@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
 from poster.config import FeedConfig, JsonMapping
 from poster.models import FetchResult, Validators
 from poster.parse import parse
-from poster.parse.itemkeys import clean_link
+from poster.parse.itemkeys import KEY_MAX, bounded, clean_link
 
 URL = "https://example.com/feed"
 LINK = "https://example.com/post?id=5&utm_source=x&fbclid=y#top"
@@ -102,3 +103,23 @@ LINKS = [
 @pytest.mark.parametrize(("link", "expected"), LINKS, ids=[str(i) for i in range(len(LINKS))])
 def test_clean_link(link: str, expected: str) -> None:
     assert clean_link(link) == expected
+
+
+@pytest.mark.parametrize("kind", ["rss", "json"])
+def test_an_id_longer_than_any_real_one_is_kept_as_its_hash(kind: str) -> None:
+    long_id = "x" * (KEY_MAX + 1)
+    if kind == "rss":
+        body = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>a</title><guid>{long_id}</guid></item></channel></rss>"
+        ).encode()
+    else:
+        body = json.dumps(
+            {"version": "https://jsonfeed.org/version/1.1",
+             "items": [{"id": long_id, "content_text": "a"}]}
+        ).encode()  # fmt: skip
+    result = FetchResult(feed="t", url="https://example.org/f", status=200, body=body,
+                         validators=Validators())  # fmt: skip
+    [item] = parse(result, FeedConfig(name="t", url="https://example.org/f")).items
+    assert item.key == "sha256:" + hashlib.sha256(long_id.encode()).hexdigest()
+    assert bounded("y" * KEY_MAX) == "y" * KEY_MAX

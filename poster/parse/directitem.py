@@ -17,7 +17,7 @@ from typing import Any
 from poster.config import FeedConfig
 from poster.models import Body, Item, Media
 from poster.parse import fields
-from poster.parse.itemkeys import item_key
+from poster.parse.itemkeys import KEY_MAX, bounded, item_key
 from poster.parse.itemmedia import (
     absolute,
     choose_image,
@@ -54,7 +54,7 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
     raw_id = entry.get("id")
     id = raw_id.strip() or None if raw_id else None
     if id and feed.key is None:
-        key = id  # what item_key gives, without its call
+        key = id if len(id) <= KEY_MAX else bounded(id)  # what item_key gives, without its call
     else:
         key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")

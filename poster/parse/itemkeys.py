@@ -8,6 +8,10 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from poster.parse.paths import MISSING, lookup
 
+KEY_MAX = 2048
+"""The longest key kept as it is: the state holds every key and log lines name them, so a longer
+one (no real id or link is near it) is kept as its hash."""
+
 # Query parameters that say where a click came from, not what it points to.
 _TRACKING = frozenset(("fbclid", "gclid", "yclid", "mc_cid", "mc_eid", "_openstat"))
 
@@ -47,12 +51,19 @@ def item_key(
     """
     chosen = _configured(spec, raw, id, link, title) if spec else None
     if chosen:
-        return chosen
+        return bounded(chosen)
     if id:
-        return id
+        return bounded(id)
     if link:
-        return clean_link(link)
+        return bounded(clean_link(link))
     return content_hash(title, content)
+
+
+def bounded(key: str) -> str:
+    """Return ``key``, or its hash when it is longer than ``KEY_MAX``."""
+    if len(key) <= KEY_MAX:
+        return key
+    return f"sha256:{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _configured(
