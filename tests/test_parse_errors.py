@@ -72,6 +72,13 @@ CASES = [
         "invalid JSON: a number too long to read",
     ),
     (
+        "json-nan",
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": NaN}]}',
+        "auto",
+        None,
+        "invalid JSON: NaN is not a JSON number",
+    ),
+    (
         "json-without-mapping",
         b'[{"id": 1}]',
         "auto",

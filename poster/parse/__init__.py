@@ -100,7 +100,9 @@ def _load_json(body: bytes, name: str) -> tuple[object, tuple[str, ...]]:
         raise ParseError(name, f"invalid JSON: not UTF-8 text ({exc.reason})") from exc
     except RecursionError as exc:
         raise ParseError(name, "invalid JSON: nested too deeply") from exc
-    except ValueError as exc:  # Python refuses to read an integer of over 4,300 digits
+    except _NotJson as exc:
+        raise ParseError(name, f"invalid JSON: {exc}") from exc
+    except ValueError as exc:  # Python reads no integer of over 4,300 digits
         raise ParseError(name, "invalid JSON: a number too long to read") from exc
     if not _SURROGATE.search(body):
         return document, repairs
@@ -119,13 +121,22 @@ def _decode_json(body: bytes) -> tuple[object, tuple[str, ...]]:
     """Return the JSON body decoded, with bytes that are not UTF-8 repaired and noted."""
     try:
         # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
-        return json.loads(body), ()
+        return json.loads(body, parse_constant=_not_json), ()
     except UnicodeDecodeError:
         # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1): keep all but bad bytes.
         repaired = repair_utf8(body) if json.detect_encoding(body) == "utf-8" else None
         if repaired is None:
             raise
-    return json.loads(repaired[0].removeprefix("\ufeff")), (repaired[1],)
+    return json.loads(repaired[0].removeprefix("\ufeff"), parse_constant=_not_json), (repaired[1],)
+
+
+class _NotJson(ValueError):
+    """A constant Python reads in JSON text that JSON does not have."""
+
+
+def _not_json(constant: str) -> object:
+    """Refuse NaN and Infinity, which Python reads but JSON does not have (RFC 8259 §6)."""
+    raise _NotJson(f"{constant} is not a JSON number")
 
 
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
