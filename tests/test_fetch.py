@@ -584,6 +584,26 @@ def test_redirect_to_file_is_refused(feed_server: FeedServer, real_client: FeedC
         fetch(feed_config(feed_server.url("/feed.xml")), real_client)
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["http://xn--/feed", "http://XN--a.example/feed", "http://127.0.0.1:" + "9" * 40 + "/feed"],
+    ids=["empty-a-label", "bad-a-label", "port-of-forty-digits"],
+)
+def test_a_redirect_to_a_url_no_request_can_go_to_is_a_fetch_error(
+    feed_server: FeedServer, real_client: FeedClient, location: str
+) -> None:
+    feed_server.routes["/feed.xml"] = (302, {"Location": location}, b"")
+    with pytest.raises(errors.FetchError, match="Invalid URL in location header"):
+        fetch(feed_config(feed_server.url("/feed.xml")), real_client)
+
+
+def test_a_feed_url_with_a_malformed_international_host_is_a_fetch_error(
+    real_client: FeedClient,
+) -> None:
+    with pytest.raises(errors.FetchError, match=r"cannot reach http://xn--/feed"):
+        fetch(feed_config("http://xn--/feed"), real_client)
+
+
 # --- file:// -----------------------------------------------------------------------------------
 
 

@@ -130,6 +130,15 @@ def test_probe_counts_a_body_without_a_stated_size(server: FeedServer) -> None:
     assert (found.mime_type, found.length) == ("image/jpeg", len(body))
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://xn--/a.jpg", "http://XN--a.example/a.jpg", "http://e.org:" + "9" * 50 + "/a.jpg"],
+)
+def test_a_media_url_no_request_can_go_to_is_a_failed_probe_not_an_error(url: str) -> None:
+    found = probe(url, client(), allow_private=True, limits=LIMITS, now=1.0)
+    assert found.error is not None and "failed (InvalidURL)" in found.error
+
+
 def test_probe_refuses_a_redirect_from_public_to_private() -> None:
     with FeedServer("127.0.0.2") as public, FeedServer() as internal:
         internal.routes["/secret.jpg"] = (200, {}, image("JPEG"))

@@ -331,10 +331,26 @@ class _ClientTransport(httpx.BaseTransport):
         self._client.close()
 
 
+def checked_url(text: str) -> httpx.URL:
+    """Return ``text`` as a URL whose host and port can be used, or raise ``httpx.InvalidURL``.
+
+    httpx parses ``http://xn--/`` and a port of fifty digits, and fails only later, decoding
+    the host or opening the socket, with errors of other kinds.
+    """
+    try:
+        url = httpx.URL(text)
+        host = url.host  # decoding an IDNA host ("xn--…") may fail
+    except (UnicodeError, ValueError) as exc:
+        raise httpx.InvalidURL(f"{type(exc).__name__}: {exc}") from None
+    if host and url.port is not None and not 0 < url.port < 65536:
+        raise httpx.InvalidURL("the port is out of range")
+    return url
+
+
 def _redirect_url(old: httpx.URL, location: str, blame: Blame) -> httpx.URL:
     """Resolve a Location header against the request's URL, as httpx's client does."""
     try:
-        url = httpx.URL(location)
+        url = checked_url(location)
     except httpx.InvalidURL as exc:
         raise httpx.RemoteProtocolError(
             f"Invalid URL in location header: {exc}.", request=blame.request

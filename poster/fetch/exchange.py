@@ -53,7 +53,8 @@ class Blame:
     def request(self) -> httpx.Request:
         """Return the request for an httpx error."""
         if self._built is None:
-            self._built = httpx.Request("GET", self.url.url)
+            # With Host given, httpx does not decode the host, which may be a malformed IDNA one.
+            self._built = httpx.Request("GET", self.url.url, headers={b"Host": self.url.netloc})
         return self._built
 
 

@@ -15,7 +15,7 @@ from contextlib import closing, contextmanager
 
 import httpx
 
-from poster.fetch.client import FeedClient, display, next_request
+from poster.fetch.client import FeedClient, checked_url, display, next_request
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.frozen import frozen
@@ -102,7 +102,7 @@ def follow(
     when the feed allows it, as for feeds.
     """
     extensions = {DEADLINE: deadline, ALLOW_PRIVATE: allow_private}
-    request = client.request(httpx.URL(url), httpx.Headers(headers), limits.timeout, extensions)
+    request = client.request(checked_url(url), httpx.Headers(headers), limits.timeout, extensions)
     for _ in range(limits.max_redirects + 1):
         response = client.send(request)
         with closing(response):
