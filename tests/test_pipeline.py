@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -278,6 +279,34 @@ def test_a_pass_posts_oldest_first_across_feeds() -> None:
     assert firsts == ["*First*", "*First*", "*Second*", "*Second*", "*Third*", "*Third*"]
     order = [o.receipt.message_token for r in reports for o in r.outcomes if o.receipt]
     assert order == ["2", "3", "5", "1", "4", "6"]
+
+
+def test_an_error_no_stage_expects_fails_only_its_feed_and_keeps_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import poster.parse
+
+    real = poster.parse.parse
+
+    def parse(result: Any, feed: FeedConfig) -> Any:
+        if feed.name == "other":
+            raise RuntimeError("a case no stage thought of")
+        return real(result, feed)
+
+    monkeypatch.setattr(poster.parse, "parse", parse)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    feeds = [FEED, FeedConfig(name="other", url="https://feeds.example.org/other", backlog=None)]
+    destination = ScriptedDestination()
+    with make_client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, text=RSS))
+    ) as http:
+        reports = run_pass(feeds, deps(http, destination, MemoryLedger()))
+    assert [report.ok for report in reports] == [True, False]
+    assert len(destination.sent) == 3
+    error = str(reports[1].error)
+    assert error.startswith("feed 'other': unexpected error, a bug in poster: RuntimeError: a case")
+    [kept] = tmp_path.glob("poster-bug-*.txt")
+    assert "a case no stage thought of" in kept.read_text()
 
 
 def test_items_already_waiting_are_not_offered_again(client: FeedClient) -> None:

@@ -128,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
             what = f"{exc.filename}: " if exc.filename else ""
             return _fail(f"{what}{exc.strerror or exc}", EXIT_ENVIRONMENT)
         except Exception as exc:
-            from poster.cli.crash import report_bug
+            from poster.crash import report_bug
 
             print(f"poster: {report_bug(exc)}", file=sys.stderr)
             return EXIT_BUG

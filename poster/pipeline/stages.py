@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from poster.config import FeedConfig
 from poster.destinations import Destination, Kind, Message
@@ -167,6 +167,27 @@ def collect(feed: FeedConfig, deps: Deps, busy: frozenset[str] = frozenset()) ->
 
     ``busy`` holds keys already waiting to be posted, which must not be offered twice.
     """
+    return _guarded(feed, _collect, feed, deps, busy)
+
+
+def _guarded(
+    feed: FeedConfig, read: Callable[..., Batch | FeedReport], *args: Any
+) -> Batch | FeedReport:
+    """Return ``read(*args)``; an error no stage expected fails this feed's read, not the rest.
+
+    Such an error is a bug: its traceback goes where the command line puts one, and the feed is
+    retried later, as after any failed read.
+    """
+    try:
+        return read(*args)
+    except Exception as exc:  # one feed's bug must not stop the others
+        from poster.crash import report_bug  # here: only a bug needs it
+
+        return FeedReport(feed.name, error=FeedError(feed.name, report_bug(exc)))
+
+
+def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | FeedReport:
+    """Do ``collect``'s work."""
     previous = deps.ledger.validators(feed.name) if deps.conditional else None
     try:
         with deps.stage("fetch"):
@@ -207,7 +228,7 @@ def collect_pushed(
         headers=tuple((name.lower(), value) for name, value in headers),
         fetched_at=datetime.now(UTC),
     )
-    return _decide(feed, result, deps, busy)
+    return _guarded(feed, _decide, feed, result, deps, busy)
 
 
 def _decide(
