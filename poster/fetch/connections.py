@@ -66,6 +66,10 @@ class Connection(http.client.HTTPConnection):
             except OSError as exc:
                 error = exc
                 continue
+            if capped:
+                # Each later wait (a TLS handshake, the answer) gets the whole timeout; the
+                # watchdog alone ends the exchange at the deadline, and says that it did.
+                sock.settimeout(self.timeout)
             self.peer = str(address)
             return sock
         raise error
