@@ -308,3 +308,41 @@ def test_invalid_bytes_in_a_json_feed_keep_the_rest_of_the_text() -> None:
     feed = parse_bytes(body, "application/feed+json")
     assert feed.items[0].title == "Привет\ufffd мир"
     assert feed.warnings == ("1 invalid byte in UTF-8 replaced",)
+
+
+NAMED = (
+    b'<rss version="2.0"><channel><title>t</title>'
+    b"<item><title>A</title><guid>a</guid></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["base64", "hex", "rot13", "zlib_codec", "uu", "quopri", "bz2", "undefined", "punycode"],
+)
+def test_a_codec_that_is_no_text_encoding_or_cannot_read_the_body_is_never_a_crash(
+    label: str,
+) -> None:
+    body = f'<?xml version="1.0" encoding="{label}"?>'.encode() + NAMED
+    result = FetchResult(feed="enc", url=URL, status=200, body=body, validators=Validators())
+    try:
+        parsed = parse(result, FeedConfig(name="enc", url=URL))
+    except ParseError as exc:
+        assert str(exc).startswith("feed 'enc': not a feed:")
+    else:
+        assert [item.title for item in parsed.items] == ["A"]
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "base64", "undefined"])
+def test_an_http_charset_that_cannot_read_the_body_is_never_a_crash(charset: str) -> None:
+    result = FetchResult(
+        feed="enc", url=URL, status=200, body=b'<?xml version="1.0"?>' + NAMED,
+        validators=Validators(), content_type=f"application/rss+xml; charset={charset}",
+    )  # fmt: skip
+    try:
+        parsed = parse(result, FeedConfig(name="enc", url=URL))
+    except ParseError as exc:
+        assert str(exc).startswith("feed 'enc': not a feed:")
+    else:
+        assert [item.title for item in parsed.items] == ["A"]
+    assert not decodes(b"QUJD", "base64")

@@ -34,7 +34,13 @@ def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     if kind == "auto":
         kind = "json" if _starts_like_json(body) else "xml"
     if kind not in ("json", "jsonfeed"):
-        return _parse_xml(result, feed)
+        try:
+            return _parse_xml(result, feed)
+        except UnicodeError as exc:
+            # feedparser lets a codec's own error through: "punycode" or "undefined" named as
+            # the document's encoding; the readers take every other failure to decode.
+            message = f"not a feed: the encoding it declares cannot read it ({exc})"
+            raise ParseError(feed.name, message) from exc
     # Imported on first use: a pass whose feeds are all XML needs neither JSON reader, nor the
     # records of a JSON mapping.
     from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed

@@ -22,12 +22,18 @@ def pieces(data: bytes | memoryview, size: int = PIECE) -> Iterator[memoryview]:
 
 
 def decodes(data: bytes, encoding: str) -> bool:
-    """Tell whether an encoding called ``encoding`` exists and decodes all of ``data``."""
+    """Tell whether a text encoding called ``encoding`` exists and decodes all of ``data``.
+
+    A document may name any codec Python has: ``base64``, ``zlib_codec`` or ``rot13`` are no
+    text encodings, and ``utf-16`` refuses a body without its byte-order mark.
+    """
     try:
+        if not codecs.lookup(encoding)._is_text_encoding:
+            return False
         decoder = codecs.getincrementaldecoder(encoding)()
         for piece in pieces(data):
             decoder.decode(piece)
         decoder.decode(b"", True)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError, ValueError):
         return False
     return True
