@@ -123,3 +123,26 @@ def test_an_id_longer_than_any_real_one_is_kept_as_its_hash(kind: str) -> None:
     [item] = parse(result, FeedConfig(name="t", url="https://example.org/f")).items
     assert item.key == "sha256:" + hashlib.sha256(long_id.encode()).hexdigest()
     assert bounded("y" * KEY_MAX) == "y" * KEY_MAX
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_an_item_keeps_its_key_when_its_feed_stops_being_well_formed(kind: str) -> None:
+    if kind == "rss":
+        items = (
+            "<item><title>A</title><guid>a&amp;b</guid></item><item><guid>x&lt;y&gt;</guid></item>"
+        )
+        well = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+        broken = well.replace("<title>t</title>", "<title>t & u</title>")
+    else:
+        items = "<entry><title>A</title><id>a&amp;b</id></entry><entry><id>x&lt;y&gt;</id></entry>"
+        well = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{items}</feed>'
+        broken = well.replace("<title>t</title>", "<title>t & u</title>")
+
+    def keys(document: str) -> list[str]:
+        result = FetchResult(feed="t", url="https://example.org/f", status=200,
+                             body=document.encode(), validators=Validators())  # fmt: skip
+        return [
+            i.key for i in parse(result, FeedConfig(name="t", url="https://example.org/f")).items
+        ]
+
+    assert keys(well) == keys(broken) == ["a&b", "x<y>"]

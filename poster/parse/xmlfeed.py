@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import xml.sax
 from collections.abc import Mapping, Sequence
@@ -57,18 +58,30 @@ def read_document(document: Any, result: FetchResult, feed: FeedConfig) -> Parse
     meta: Entry = _get(document, "feed") or {}
     if not entries:
         _check_empty_feed(document, version, meta, body, feed.name)
-    return assemble(meta, entries, version, result, feed)
+    loose = isinstance(_get(document, "bozo_exception"), xml.sax.SAXException)
+    return assemble(meta, entries, version, result, feed, loose=loose)
 
 
 def assemble(
-    meta: Entry, entries: Sequence[Entry], version: str, result: FetchResult, feed: FeedConfig
+    meta: Entry,
+    entries: Sequence[Entry],
+    version: str,
+    result: FetchResult,
+    feed: FeedConfig,
+    *,
+    loose: bool = False,
 ) -> ParsedFeed:
-    """Return the ParsedFeed for feedparser-shaped feed data and entries (either reader's)."""
+    """Return the ParsedFeed for feedparser-shaped feed data and entries (either reader's).
+
+    ``loose`` says feedparser read a document that is not well-formed with its lenient parser,
+    which leaves entities in ids (``a&amp;b``) that a well-formed read decodes (``a&b``): they
+    are decoded, so that an item keeps its key when its feed breaks and mends.
+    """
     inherited = _author(meta) if version.startswith("atom") else None
     return ParsedFeed(
         title=_title(meta),
         link=absolute(_get(meta, "link"), result.url),
-        items=tuple(_item(entry, feed, result.url, inherited) for entry in entries),
+        items=tuple(_item(entry, feed, result.url, inherited, loose) for entry in entries),
         format=version or "xml",
         hubs=_rel_links(meta, "hub", result.url),
         topic=next(iter(_rel_links(meta, "self", result.url)), None),
@@ -137,6 +150,12 @@ def is_empty_feed(version: str, bozo: bool, meta: Entry) -> bool:
     return bool(version and not bozo) or bool(_title(meta))
 
 
+def _id(entry: Entry, loose: bool) -> str | None:
+    """Return the entry's id, its entities decoded when the lenient parser left them."""
+    found = fields.string(_get(entry, "id"))
+    return html.unescape(found) if loose and found and "&" in found else found
+
+
 def _describe(error: object) -> str:
     """Return a one-line description of feedparser's bozo exception."""
     if isinstance(error, xml.sax.SAXParseException):
@@ -144,7 +163,9 @@ def _describe(error: object) -> str:
     return str(error) or type(error).__name__
 
 
-def _item(entry: Entry, feed: FeedConfig, feed_base: str, inherited: str | None) -> Item:
+def _item(
+    entry: Entry, feed: FeedConfig, feed_base: str, inherited: str | None, loose: bool = False
+) -> Item:
     """Return one normalized Item for a feedparser entry; its text is derived when first used."""
     base = _entry_base(entry, feed_base)
     raw_content, content_is_html = _richest_content(entry)
@@ -159,7 +180,7 @@ def _item(entry: Entry, feed: FeedConfig, feed_base: str, inherited: str | None)
         key=item_key(
             feed.key,
             entry,
-            id=fields.string(_get(entry, "id")),
+            id=_id(entry, loose),
             link=link,
             title=title,
             content=raw_content,
