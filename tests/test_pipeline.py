@@ -30,6 +30,7 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
+from poster.ops.preview import render_text
 from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, collect, run_feed, run_pass
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.passes import in_threads
@@ -108,6 +109,18 @@ def test_an_id_a_document_repeats_is_posted_once_as_the_item_above() -> None:
     outcomes = [(o.decision.item.title, o.decision.action) for o in report.outcomes]
     assert outcomes == [("Again", "post"), ("Second", "post"), ("Third", "seen")]
     assert "the same id as an item above it" in report.outcomes[2].decision.reason
+
+
+def test_the_preview_shows_each_of_two_items_of_one_id_in_its_own_block() -> None:
+    twins = (
+        '<rss version="2.0"><channel><title>T</title><item><title>One</title><guid>g</guid>'
+        "</item><item><title>Two</title><guid>g</guid></item></channel></rss>"
+    )
+    served = httpx.MockTransport(lambda request: httpx.Response(200, text=twins))
+    with make_client(transport=served) as http:
+        report = run_feed(FEED, deps(http, ScriptedDestination(), ReadOnlyLedger(MemoryLedger())))
+    shown = render_text([report])
+    assert "] One\n" in shown and "] Two\n" in shown
 
 
 def test_second_pass_is_conditional_and_posts_nothing(client: FeedClient) -> None:

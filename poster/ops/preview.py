@@ -161,7 +161,8 @@ def _feed_text(report: FeedReport) -> str:
     title = f" ({parsed.title})" if parsed and parsed.title else ""
     counts = tally(report.outcomes, decision_label)
     lines = [f"== {report.feed}{title}: {counts}", ""]
-    for _, outcomes in groupby(report.outcomes, key=lambda o: o.decision.item.key):
+    # An item's outcomes, one per destination, share its decision; two items of one key do not.
+    for _, outcomes in groupby(report.outcomes, key=lambda o: id(o.decision)):
         lines.extend(_item_lines(list(outcomes)))
     return "\n".join(lines)
 
