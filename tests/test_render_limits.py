@@ -185,3 +185,10 @@ def test_an_undefined_name_is_reported_as_the_template_wrote_it(
     with pytest.raises(RenderError) as caught:
         render(Renderer(tmp_path), "typo.j2")
     assert str(caught.value).endswith(f"template 'typo.j2' {expected}")
+
+
+def test_a_date_at_the_end_of_year_9999_is_shown_in_utc_where_the_zone_has_no_such_day() -> None:
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    shown = FILTERS["date"](last, "%d.%m.%Y %H:%M", tz="Pacific/Kiritimati")
+    assert shown == "31.12.9999 23:59"
+    assert FILTERS["date"](last, "%H:%M", tz="America/New_York") == "18:59"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
@@ -47,7 +48,10 @@ def date(value: object, fmt: str = DATE_FORMAT, tz: str | None = None) -> str:
         raise TemplateRuntimeError(f"date expects a datetime, not {type(value).__name__}")
     moment = value if value.tzinfo else value.replace(tzinfo=UTC)
     if tz:
-        moment = moment.astimezone(_zone(tz))
+        zone = _zone(tz)
+        # A date at the very end of year 9999 has no local time east of UTC: it stays in UTC.
+        with contextlib.suppress(OverflowError):
+            moment = moment.astimezone(zone)
     return moment.strftime(fmt)
 
 
