@@ -576,6 +576,14 @@ def test_a_permanent_redirect_is_logged_once_with_the_new_url(
     assert "url in feeds.toml" in lines[0]
 
 
+def test_a_304_to_a_request_without_validators_is_an_error_not_an_unchanged_feed(
+    feed_server: FeedServer, real_client: FeedClient
+) -> None:
+    feed_server.routes["/feed.xml"] = (304, {}, b"")
+    with pytest.raises(errors.FetchError, match="304 Not Modified to a request with no validators"):
+        fetch(feed_config(feed_server.url("/feed.xml")), real_client)
+
+
 def test_redirect_to_file_is_refused(feed_server: FeedServer, real_client: FeedClient) -> None:
     feed_server.routes["/feed.xml"] = (302, {"Location": "file:///etc/passwd"}, b"")
     with pytest.raises(

@@ -239,6 +239,13 @@ def _result(
     etag, last_modified = fields.get("etag"), fields.get("last-modified")
     prior = previous or Validators()
     body, unchanged = answer.body, False
+    if answer.body is None and not (prior.etag or prior.last_modified):
+        # RFC 9110 §15.4.5: a 304 answers a conditional request; this one asked for no
+        # condition, so "not modified" says nothing, and a first read must not count it.
+        raise FetchError(
+            feed.name,
+            f"{display(answer.url)} answered 304 Not Modified to a request with no validators",
+        )
     if answer.body is None:
         # A 304 may carry fresh validators; keep the stored ones otherwise (RFC 9110 §15.4.5).
         validators = Validators(
