@@ -10,7 +10,7 @@ from poster.config import FeedConfig
 from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed, Validators
 from poster.parse import parse
-from poster.parse.encoding import settle
+from poster.parse.encoding import MISLABELLED, settle
 from poster.parse.pieces import decodes
 from poster.parse.xmlfeed import response_headers
 
@@ -149,7 +149,7 @@ def test_a_lone_legacy_byte_in_ascii_text_is_read_as_windows_1252() -> None:
     # No valid UTF-8 text to keep: reading the document as windows-1252 gets the letter right.
     feed = parse_bytes(crafted(b"Caf\xe9 menu"))
     assert feed.items[0].title == "Café menu"
-    assert feed.warnings == ()
+    assert feed.warnings == (MISLABELLED,)
 
 
 def test_a_legacy_document_declared_utf8_is_not_turned_into_replacement_characters() -> None:
@@ -215,7 +215,7 @@ def test_settling_changes_no_corpus_document_but_the_damaged_utf8_ones() -> None
     for path in corpus_files():
         result = FetchResult("c", "", 200, path.read_bytes(), Validators())
         settled = settle(result, response_headers(result)["content-type"])
-        if settled.result is not result or settled.warnings:
+        if settled.result is not result or settled.warnings not in ((), (MISLABELLED,)):
             changed[str(path.relative_to(CORPUS))] = settled.warnings
     assert changed == {name: ("1 invalid byte in UTF-8 replaced",) for name in REPAIRED}
 
@@ -346,3 +346,14 @@ def test_an_http_charset_that_cannot_read_the_body_is_never_a_crash(charset: str
     else:
         assert [item.title for item in parsed.items] == ["A"]
     assert not decodes(b"QUJD", "base64")
+
+
+def test_legacy_bytes_labelled_utf8_are_read_with_a_note_that_they_may_be_garbled() -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Привет</title><guid>a</guid></item></channel></rss>"
+    ).encode("cp1251")
+    result = FetchResult(feed="enc", url=URL, status=200, body=body, validators=Validators())
+    parsed = parse(result, FeedConfig(name="enc", url=URL))
+    assert len(parsed.items) == 1
+    assert parsed.warnings == (MISLABELLED,)

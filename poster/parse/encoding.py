@@ -81,9 +81,15 @@ def _repaired(result: FetchResult, body: bytes, declared: list[str]) -> Settled:
     repaired = repair_utf8(body)
     if repaired is None:
         # A legacy charset mislabelled as UTF-8: feedparser's whole-document fallback reads
-        # it better than a page of U+FFFD.
-        return Settled(result)
+        # it better than a page of U+FFFD, in a charset it guesses, which may garble the text.
+        return Settled(result, (MISLABELLED,))
     return Settled(_as_utf8(result, repaired[0].encode("utf-8")), (repaired[1],), utf8=True)
+
+
+MISLABELLED = (
+    "declared UTF-8 but is not UTF-8; read in a guessed legacy charset, which may garble it"
+)
+"""The note on a feed whose bytes are mostly not the UTF-8 it declares."""
 
 
 def repair_utf8(body: bytes) -> tuple[str, str] | None:
