@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from poster.destinations.viber.messages import (
 )
 from poster.destinations.viber.typechoice import choose_type, file_name, possible_types
 from poster.errors import RenderError
-from poster.htmltext import html_to_text
+from poster.htmltext import MARKUP_MAX, html_to_text
 from poster.models import Contact, FeedMeta, Fixed, Item, Location, Media, Sticker
 from poster.render import SAMPLE_ITEM, Renderer, clean_output
 from poster.render import filters as f
@@ -763,3 +764,15 @@ def test_post_keeps_text_uncut_for_the_kind_to_fit() -> None:
     post = Renderer(TEMPLATES).render(item(content_text=long_text), feed(type="text"), META, KIND)
     assert len(post.text) > 7000
     assert len(KIND.compose(post).payload()["text"]) <= 7000
+
+
+def test_html_past_its_cap_is_read_up_to_the_last_whole_tag_in_bounded_memory() -> None:
+    hostile = "<p>intro</p><p " + "a=b " * 2_000_000 + ">tail</p>"
+    tracemalloc.start()
+    try:
+        assert html_to_text(hostile) == "intro"
+        assert tracemalloc.get_traced_memory()[1] < 64 * 2**20
+    finally:
+        tracemalloc.stop()
+    long_article = "<p>word</p>" * (MARKUP_MAX // 11 + 10)
+    assert html_to_text(long_article).count("word") == MARKUP_MAX // 11
