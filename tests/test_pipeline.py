@@ -27,6 +27,7 @@ from poster.errors import (
     MessageRejected,
     RenderError,
     RetryLater,
+    StateError,
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
@@ -320,6 +321,19 @@ def test_an_error_no_stage_expects_fails_only_its_feed_and_keeps_the_traceback(
     assert error.startswith("feed 'other': unexpected error, a bug in poster: RuntimeError: a case")
     [kept] = tmp_path.glob("poster-bug-*.txt")
     assert "a case no stage thought of" in kept.read_text()
+
+
+def test_a_state_error_met_reading_a_feed_still_reaches_the_caller(
+    client: FeedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = MemoryLedger()
+
+    def full(*_: object) -> None:
+        raise StateError(Path("poster.json"), "cannot be written (No space left on device)")
+
+    monkeypatch.setattr(ledger, "recall", full)
+    with pytest.raises(StateError, match="No space left"):
+        run_feed(FEED, deps(client, ScriptedDestination(), ledger))
 
 
 def test_items_already_waiting_are_not_offered_again(client: FeedClient) -> None:

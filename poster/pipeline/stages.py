@@ -21,6 +21,7 @@ from poster.errors import (
     DestinationFatal,
     FeedError,
     MessageRejected,
+    PosterError,
     RenderError,
     ResponseTooLarge,
     RetryLater,
@@ -176,10 +177,13 @@ def _guarded(
     """Return ``read(*args)``; an error no stage expected fails this feed's read, not the rest.
 
     Such an error is a bug: its traceback goes where the command line puts one, and the feed is
-    retried later, as after any failed read.
+    retried later, as after any failed read. poster's own errors (a state file that cannot be
+    written, a destination refusing) go on to the caller, which knows what each means.
     """
     try:
         return read(*args)
+    except PosterError:
+        raise
     except Exception as exc:  # one feed's bug must not stop the others
         from poster.crash import report_bug  # here: only a bug needs it
 
