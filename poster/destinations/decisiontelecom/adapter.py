@@ -18,11 +18,10 @@ from poster.destinations.decisiontelecom.schema import (
     parse_callback,
 )
 from poster.destinations.gateway import PICTURE, BatchOutcome, GatewayMessage, StatusUpdate
-from poster.destinations.gateway.polling import PollPause
-from poster.errors import CallbackError, DestinationFatal, MessageRejected, RetryLater
+from poster.destinations.gateway.polling import poll, unknown
+from poster.errors import CallbackError, DestinationFatal, MessageRejected
 from poster.frozen import frozen
-from poster.logs import kv
-from poster.store.recipientstate import DELIVERED, FAILED, UNKNOWN
+from poster.store.recipientstate import DELIVERED, FAILED
 
 log = logging.getLogger(__name__)
 
@@ -114,28 +113,19 @@ class DecisionTelecomAdapter:
 
         receive-viber answers "for the last 5 days": an older id, or one the gateway does not
         know, is refused ("Invalid Parameter: message_id") however often it is asked, so it is
-        recorded as unknown and the poll goes on with the other ids. A rate limit, no
-        connection, or server errors for several ids in a row stop the poll there: the ids left
-        are asked at the next one. A server error for one id alone does not, so that one id the
-        gateway cannot answer for never holds up the newer ones.
+        recorded as unknown; the poll stops where the gateway asks to wait (``poll``).
         """
         updates: list[StatusUpdate] = []
-        pause = PollPause()
-        for message_id in message_ids:
-            try:
-                result = self.client.status(api_id(message_id))
-            except RetryLater as exc:
-                if pause.stops(exc):
-                    log.info(kv(event="status-poll-paused", destination=self.client.name, why=exc))
-                    break
-                continue
-            except MessageRejected as exc:
-                result = None
-                updates.append(StatusUpdate(message_id, UNKNOWN, exc.status_message or str(exc)))
-            pause.answered()
-            if result is not None and (update := _update(result)) is not None:
+        for message_id, answer in poll(message_ids, self._status, self.client.name):
+            if isinstance(answer, MessageRejected):
+                updates.append(unknown(message_id, answer))
+            elif answer is not None and (update := _update(answer)) is not None:
                 updates.append(update)
         return updates
+
+    def _status(self, message_id: str) -> StatusResult | None:
+        """Ask receive-viber about one message, by its id as the gateway gave it."""
+        return self.client.status(api_id(message_id))
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         """Read one callback (a JSON POST): a final status updates, a 2-Way reply is logged."""

@@ -1,10 +1,27 @@
-"""Tell when a gateway's status poll stops: when the gateway, not one message, is failing."""
+"""Run a gateway's status poll, look-up by look-up, until the gateway, not one message, fails.
+
+A look-up the gateway refuses for its reference (one it does not know, or no longer keeps) is
+refused however often it is asked: its messages are unknown, and the poll goes on with the
+others. When the gateway asks to wait, ``PollPause`` says whether the poll stops there, the
+references left asked at the next one.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
+from typing import TypeVar
 
-from poster.errors import RetryLater
+from poster.errors import MessageRejected, RetryLater
+from poster.logs import kv
+from poster.store.recipientledger import StatusUpdate
+from poster.store.recipientstate import UNKNOWN
+
+log = logging.getLogger(__name__)
+
+Ref = TypeVar("Ref")
+Answer = TypeVar("Answer")
 
 PAUSE_AFTER = 3
 """Server errors for this many look-ups in a row pause a poll: the gateway itself is failing."""
@@ -30,3 +47,31 @@ class PollPause:
         self.in_a_row += 1
         waits = error.status in (None, HTTPStatus.TOO_MANY_REQUESTS)
         return waits or self.in_a_row >= PAUSE_AFTER
+
+
+def poll(
+    refs: Iterable[Ref], look_up: Callable[[Ref], Answer], destination: str
+) -> Iterator[tuple[Ref, Answer | MessageRejected]]:
+    """Yield each reference with its answer, or with the refusal that makes its messages unknown.
+
+    References are looked up in the order given, the oldest first; the poll ends where
+    ``PollPause`` stops it.
+    """
+    pause = PollPause()
+    for ref in refs:
+        try:
+            answer: Answer | MessageRejected = look_up(ref)
+        except RetryLater as exc:
+            if pause.stops(exc):
+                log.info(kv(event="status-poll-paused", destination=destination, why=exc))
+                return
+            continue
+        except MessageRejected as exc:
+            answer = exc
+        pause.answered()
+        yield ref, answer
+
+
+def unknown(message_id: str, refusal: MessageRejected) -> StatusUpdate:
+    """Return the update of a message whose status the gateway refuses to tell, with its words."""
+    return StatusUpdate(message_id, UNKNOWN, refusal.status_message or str(refusal))

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from poster.destinations.gateway import BatchOutcome, GatewayMessage
 from poster.destinations.gateway.destination import item_ref
-from poster.destinations.gateway.polling import PollPause
+from poster.destinations.gateway.polling import poll, unknown
 from poster.destinations.smsby import codes
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
 from poster.destinations.smsby.mailings import Ref, SentMailings, bulk_ref, mailing_name
@@ -40,9 +40,8 @@ from poster.destinations.smsby.schema import (
 )
 from poster.errors import CallbackError, DeliveryError, MessageRejected, RetryLater
 from poster.frozen import frozen
-from poster.logs import kv
 from poster.store.recipientledger import StatusUpdate
-from poster.store.recipientstate import DELIVERED, FAILED, READ, UNKNOWN
+from poster.store.recipientstate import DELIVERED, FAILED, READ
 
 log = logging.getLogger(__name__)
 
@@ -121,31 +120,21 @@ class SmsByAdapter:
     def statuses(self, message_ids: Sequence[str]) -> list[StatusUpdate]:
         """Poll the gateway for the final status of each message id it can tell about.
 
-        The ledger gives the oldest ids first, and they are looked up in that order. A look-up the
-        gateway refuses for its uuid or message id (one it does not know, or no longer keeps) is
-        refused however often it is asked, so its ids are recorded as unknown and the poll goes
-        on with the others. When the gateway asks to wait (a rate limit, no connection, server
-        errors for several look-ups in a row: ``PollPause``), the poll stops there: the ids left
-        are asked at the next one.
+        The ledger gives the oldest ids first; a uuid or message id the gateway refuses makes
+        its ids unknown, and the poll stops where the gateway asks to wait (``poll``).
         """
         found: list[StatusUpdate] = []
-        pause = PollPause()
-        for ref, wanted in lookups(message_ids).items():
-            try:
-                found += self._look_up(ref, wanted)
-            except RetryLater as exc:
-                if pause.stops(exc):
-                    log.info(kv(event="status-poll-paused", destination=self._client.name, why=exc))
-                    break
-                continue
-            except MessageRejected as exc:
-                reason = exc.status_message or str(exc)
-                found += [StatusUpdate(message_id, UNKNOWN, reason) for message_id in wanted]
-            pause.answered()
+        asked = lookups(message_ids).items()
+        for (_, wanted), answer in poll(asked, self._look_up, self._client.name):
+            if isinstance(answer, MessageRejected):
+                found += [unknown(message_id, answer) for message_id in wanted]
+            else:
+                found += answer
         return found
 
-    def _look_up(self, ref: str, wanted: Sequence[str]) -> list[StatusUpdate]:
-        """Return the final statuses of ``wanted``, the message ids ``ref`` looks up at once."""
+    def _look_up(self, lookup: tuple[str, Sequence[str]]) -> list[StatusUpdate]:
+        """Return the final statuses of the message ids a reference looks up at once."""
+        ref, wanted = lookup
         kind, _, key = ref.partition(":")
         if kind == "bulk":
             status, asked = self._client.bulk_status(key, self.sent.names(key)), set(wanted)
