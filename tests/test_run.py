@@ -22,6 +22,7 @@ import pytest
 from feedserver import FeedServer, Route
 
 from poster.cli import EXIT_FAILED, EXIT_OK, main
+from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.store import DeliveryRecord, Store
@@ -208,6 +209,32 @@ def test_a_second_pass_posts_only_what_is_new(
     assert texts(sandbox)[5:] == ["Tram depot opens"]
     assert len(sandbox.posts) == 6
     assert "  news: 1 sent, 3 already posted\n" in third.out
+
+
+def test_a_channel_given_another_token_looks_its_own_sender_up(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project.write(NEWS_AND_BLOG)
+    assert run(capsys, project).code == EXIT_OK  # the sender is looked up and remembered
+    other_token = "other-Wb3n-5yQp8-never-shown-77"
+    superadmin = {"id": "other-superadmin=", "name": "Other Admin", "role": "superadmin"}
+    number = sandbox.channels.add(other_token, members=[superadmin])
+    other = sandbox.channels.all[number - 1]
+    with WebhookReceiver(other_token, port=0) as hook, httpx.Client() as client:
+        channel = ViberChannel(client, other_token, api_url=sandbox.api_url)
+        assert channel.set_webhook(hook.url).ok
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", other_token)
+    project.use_feed("news-updated.xml", "news.xml")
+    code = main(["-c", str(project.config), "run", "--once", "--state-dir", str(project.state)])
+    out, err = capsys.readouterr()
+    assert code == EXIT_OK, err
+    assert other_token not in out + err
+    assert [post["text"] for post in other.posts] == ["Tram depot opens"]
+    assert [post["from"] for post in other.posts] == ["other-superadmin="]
+    assert len(sandbox.posts) == 5, "the first channel got nothing more"
 
 
 def test_a_pass_with_nothing_to_post_reads_no_certificates(

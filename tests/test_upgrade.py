@@ -10,16 +10,19 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from poster.app import build
 from poster.cli import EXIT_OK, main
 from poster.config import Config, DestinationConfig, ViberConfig
 from poster.destinations.viber.api import ViberChannel
-from poster.destinations.viber.kind import remembered_sender
+from poster.destinations.viber.kind import channel, remembered_sender
 from poster.destinations.viber.sandbox import Sandbox
+from poster.destinations.viber.token import token_mark
+from poster.errors import PosterError
 from poster.store import Store
-from poster.store.ledger import sender_key
+from poster.store.ledger import sender_key, sender_token_key
 
 DATA = Path(__file__).parent / "data" / "upgrade"
 OLD_API = "http://127.0.0.1:38767/pa"
@@ -94,3 +97,21 @@ def test_a_looked_up_sender_is_remembered_per_destination(
     with Store(tmp_path / "state") as store:
         assert store.get_meta(sender_key("news")) == "sandbox-superadmin="
         assert store.get_meta(sender_key("viber")) is None
+
+
+def test_a_sender_remembered_before_tokens_were_told_apart_is_kept_for_the_token_in_use(
+    tmp_path: Path, channel_token: str
+) -> None:
+    project(tmp_path, OLD_API)
+    spec = DestinationConfig("viber", "viber", settings=ViberConfig(api_url=OLD_API))
+    # Nothing answers at OLD_API: a sender that is not recalled fails to resolve.
+    with Store(tmp_path / "state") as store, httpx.Client() as client:
+        assert store.get_meta(sender_token_key("viber")) is None
+        viber = channel(spec, "feeds.toml", client, store, token=channel_token)
+        assert viber.resolve_sender() == "sandbox-superadmin="
+        assert store.get_meta(sender_token_key("viber")) == token_mark(channel_token)
+        again = channel(spec, "feeds.toml", client, store, token=channel_token)
+        assert again.resolve_sender() == "sandbox-superadmin="
+        other = channel(spec, "feeds.toml", client, store, token="another-token-0123456789")
+        with pytest.raises(PosterError, match="get_account_info"):
+            other.resolve_sender()  # another token asks the channel again

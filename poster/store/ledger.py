@@ -52,6 +52,11 @@ def sender_key(destination: str) -> str:
     return f"sender to {destination}"
 
 
+def sender_token_key(destination: str) -> str:
+    """Return the state entry holding a fingerprint of the token the sender was looked up with."""
+    return f"sender token of {destination}"
+
+
 class Ledger(Protocol):
     """What the pipeline reads and records about feeds and deliveries."""
 

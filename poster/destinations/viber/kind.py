@@ -9,7 +9,13 @@ from poster.config import DEFAULT_API_URL, DestinationConfig, FeedConfig, ViberC
 from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.destinations import REDACTED, Destination, Entries, Message
-from poster.destinations.viber.token import SHORTHAND, TOKEN_ENV, channel_token, shape_for
+from poster.destinations.viber.token import (
+    SHORTHAND,
+    TOKEN_ENV,
+    channel_token,
+    shape_for,
+    token_mark,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -179,8 +185,8 @@ def channel(
 
     The sender is the configured one, else the one remembered in ``state`` (read on the first
     post, so a channel opens before the state does), else looked up and remembered there.
-    Deliveries are recorded under ``spec.name``: posts to a sandbox never count as posts to
-    the real channel.
+    A sender looked up with another token is looked up again. Deliveries are recorded under
+    ``spec.name``: posts to a sandbox never count as posts to the real channel.
     """
     from poster.destinations.viber.api import ViberChannel  # the client imports this module
 
@@ -189,15 +195,22 @@ def channel(
         token = channel_token(settings, config_file, name=spec.name)
     if state is None:
         return ViberChannel(http, token, api_url=settings.api_url, sender=settings.sender)
-    from poster.store.ledger import sender_key
+    from poster.store.ledger import sender_key, sender_token_key
 
-    key = sender_key(spec.name)
+    key, mark_key, mark = sender_key(spec.name), sender_token_key(spec.name), token_mark(token)
 
     def remember(found: str) -> None:
         state.set_meta(key, found)
+        state.set_meta(mark_key, mark)
 
     def recall() -> str | None:
-        return remembered_sender(state, spec.name, settings.api_url)
+        kept = state.get_meta(mark_key)
+        if kept is not None and kept != mark:
+            return None  # another token, most likely another channel with its own superadmin
+        found = remembered_sender(state, spec.name, settings.api_url)
+        if found is not None and kept is None:
+            state.set_meta(mark_key, mark)  # remembered by an earlier release, with this token
+        return found
 
     return ViberChannel(
         http, token, api_url=settings.api_url, sender=settings.sender, name=spec.name,

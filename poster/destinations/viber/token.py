@@ -24,6 +24,18 @@ VIBER_HOST = urlsplit(DEFAULT_API_URL).hostname
 _SANDBOX_TIP = "; to try poster without a channel, run `poster run --once --sandbox`"
 
 
+def token_mark(token: str) -> str:
+    """Return a fingerprint of ``token`` that tells two tokens apart and gives neither away.
+
+    The state keeps it beside the looked-up sender, so that a channel given another token
+    (another channel, most likely) asks ``get_account_info`` for its own sender again.
+    """
+    import hashlib  # here: status and check, which import this module, never need it
+
+    salted = b"poster sender lookup\0" + token.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(salted).hexdigest()[:16]
+
+
 def shape_for(api_url: str) -> Shape | None:
     """Return the check of a token's shape when ``api_url`` is Viber's own API, else None.
 
