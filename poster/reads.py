@@ -23,6 +23,8 @@ class Validators:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    taken_for: str | None = None
+    """A mark of the settings and destinations of the read they came from (``read_mark``)."""
 
 
 @frozen

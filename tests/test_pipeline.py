@@ -537,3 +537,25 @@ def test_a_reading_thread_error_stops_the_reading_and_is_raised() -> None:
     with pytest.raises(OSError, match="disk gone"):
         in_threads(read, feeds, 4)
     assert next(read_count) < 100
+
+
+def test_a_read_is_marked_by_the_feed_s_settings_and_destinations_but_no_secret() -> None:
+    from dataclasses import replace
+
+    from poster.pipeline.stages import read_mark
+
+    feed = FeedConfig(name="news", url="https://example.org/feed.xml")
+    mark = read_mark(feed, ("viber",))
+    assert (
+        read_mark(FeedConfig(name="news", url="https://example.org/feed.xml"), ("viber",)) == mark
+    )
+    assert read_mark(feed, ("sandbox",)) != mark
+    assert read_mark(replace(feed, url="https://example.org/other.xml"), ("viber",)) != mark
+    assert read_mark(replace(feed, key="link"), ("viber",)) != mark
+    # Header values and URL credentials may be secrets: changing them keeps the mark.
+    signed = replace(feed, headers=(("Authorization", "Bearer one-secret"),))
+    again = replace(feed, headers=(("Authorization", "Bearer another-secret"),))
+    assert read_mark(signed, ("viber",)) == read_mark(again, ("viber",)) != mark
+    user = replace(feed, url="https://reader:pw-one@example.org/feed.xml")
+    other = replace(feed, url="https://reader:pw-two@example.org/feed.xml")
+    assert read_mark(user, ("viber",)) == read_mark(other, ("viber",))

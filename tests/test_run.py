@@ -237,6 +237,54 @@ def test_a_channel_given_another_token_looks_its_own_sender_up(
     assert len(sandbox.posts) == 5, "the first channel got nothing more"
 
 
+def test_an_edited_rule_applies_at_the_next_pass_of_an_unchanged_feed(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml").replace("backlog", 'include = ["bridge"]\nbacklog'))
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == ["Bridge reopens"]
+    project.write(feed("news", "news.xml"))
+    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
+    assert preview == EXIT_OK and capsys.readouterr().out.count("[would post]") == 2
+    again = run(capsys, project)
+    assert again.code == EXIT_OK
+    assert "news: not modified" not in again.out, "the feed is read as the new rules say"
+    assert texts(sandbox) == ["Bridge reopens", "Council meets", "Market opens"]
+    third = run(capsys, project)
+    assert "  news: not modified\n" in third.out and len(sandbox.posts) == 3
+
+
+def test_a_sandbox_pass_over_the_state_hides_nothing_from_the_channel(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(NEWS_AND_BLOG)
+    state = str(project.state)
+    argv = ["-c", str(project.config), "run", "--once", "--sandbox", "--port", "0"]
+    assert main([*argv, "--state-dir", state]) == EXIT_OK
+    capsys.readouterr()
+    assert sandbox.posts == [], "the sandbox pass posts to its own channel"
+    result = run(capsys, project)
+    assert result.code == EXIT_OK
+    assert sorted(texts(sandbox)) == sorted(NEWS + BLOG)
+
+
+def test_validators_of_the_old_url_are_not_sent_to_the_new_one(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox, feed_server: FeedServer
+) -> None:
+    # Two sources whose validators look alike: the new one would answer the old ones "304".
+    same = {"ETag": '"v1"', "Last-Modified": "Tue, 06 Jan 2026 05:00:00 GMT"}
+    feed_server.routes["/old.xml"] = Route(200, same, (DATA / "news.xml").read_bytes())
+    feed_server.routes["/new.xml"] = Route(200, same, (DATA / "five.xml").read_bytes())
+    project.write(f'[[feeds]]\nname = "daily"\nurl = "{feed_server.url("/old.xml")}"\n')
+    assert run(capsys, project).code == EXIT_OK  # backlog 0: the old source's items are held
+    project.write(f'[[feeds]]\nname = "daily"\nurl = "{feed_server.url("/new.xml")}"\n')
+    result = run(capsys, project)
+    assert result.code == EXIT_OK
+    [asked] = [r for r in feed_server.requests if r.path == "/new.xml"]
+    assert "if-none-match" not in asked.headers and "if-modified-since" not in asked.headers
+    assert texts(sandbox) == DAILY, "every item the new source lists is new to the feed"
+
+
 def test_a_pass_with_nothing_to_post_reads_no_certificates(
     capsys: pytest.CaptureFixture[str],
     project: Project,

@@ -6,6 +6,7 @@ so what the preview shows is what a run posts; ``outbox`` orders and paces the s
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -193,9 +194,13 @@ def _guarded(
 def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | FeedReport:
     """Do ``collect``'s work."""
     previous = deps.ledger.validators(feed.name) if deps.conditional else None
+    mark = read_mark(feed, deps.routes(feed))
+    if previous is not None and previous.taken_for != mark:
+        previous = None  # taken under other settings: what the feed holds is decided anew
     try:
         with deps.stage("fetch"):
             result = fetch(feed, deps.client, previous)
+        result = replace(result, validators=replace(result.validators, taken_for=mark))
         if result.body is None:
             log.debug("feed=%s status=not-modified http=%s", feed.name, result.status)
             if result.validators != previous:  # most 304s change nothing worth a write
@@ -206,6 +211,25 @@ def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | Feed
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
     return _decide(feed, result, deps, busy)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def read_mark(feed: FeedConfig, routes: tuple[str, ...]) -> str:
+    """Return the mark of what a read of ``feed`` is taken for: its settings and destinations.
+
+    The validators of a read are sent again only by a read with the same mark. After the
+    feed's ``url``, rules, key, template or any other setting changes, or in a pass to other
+    destinations (a sandbox's), the feed is fetched and its items selected anew, as a preview
+    does, rather than answered "not modified" and read under the old settings' view. Header
+    values and credentials in the URL are left out: the state keeps no trace of a secret.
+    """
+    import hashlib  # here: a pass of 304 answers hashes nothing else
+
+    if feed.headers or "@" in feed.url:
+        names = tuple((name, "") for name, _ in feed.headers)
+        feed = replace(feed, url=without_userinfo(feed.url), headers=names)
+    text = f"{feed!r}\0{routes!r}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def collect_pushed(

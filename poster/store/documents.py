@@ -135,7 +135,8 @@ def validators(doc: dict[str, Any]) -> Validators | None:
         return None
     from poster.reads import Validators  # here: only a read of the feed needs its class
 
-    return Validators(doc["etag"], doc["last_modified"], doc["body_hash"])
+    taken_for = doc.get("validators_for")  # absent from documents of earlier releases
+    return Validators(doc["etag"], doc["last_modified"], doc["body_hash"], taken_for)
 
 
 def new_delivery_doc(feed: str, key: str, destination: str, now: str) -> dict[str, Any]:

@@ -40,7 +40,8 @@ class FeedTable(NamedTable):
     def save_validators(self, feed: str, validators: Validators) -> None:
         """Keep validators for the next conditional fetch."""
         fields = {"etag": validators.etag, "last_modified": validators.last_modified}
-        self._update(feed, {**fields, "body_hash": validators.body_hash, "validators": True})
+        taken = {"body_hash": validators.body_hash, "validators_for": validators.taken_for}
+        self._update(feed, {**fields, **taken, "validators": True})
 
     def has_validators(self, feed: str) -> bool:
         """Tell whether validators were ever saved for the feed."""
