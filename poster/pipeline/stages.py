@@ -310,7 +310,8 @@ def _select(
     The ledger answers for all the items at once, so the reading threads do not queue for it
     item by item.
     """
-    from poster.select import HELD, select  # here: a pass where no feed changed selects nothing
+    # Here: a pass where no feed changed selects nothing.
+    from poster.select import FILTERED, HELD, select
 
     keys = [item.key for item in parsed.items]
     known = deps.ledger.recall(feed.name, keys, deps.routes(feed))
@@ -318,7 +319,8 @@ def _select(
     seen = known.known | busy if busy else known.known
     decisions = select(parsed.items, feed, seen, held=known.held, first_read=first_read)
     if first_read:
-        backlog = [d.item.key for d in decisions if d.action == HELD]
+        # What the rules filter out is held back too: a rule relaxed later posts none of it.
+        backlog = [d.item.key for d in decisions if d.action in (HELD, FILTERED)]
         log.info("feed=%s status=first-read held_back=%d", feed.name, len(backlog))
         deps.ledger.mark_seen(feed.name, backlog)
     if not busy:
