@@ -196,3 +196,30 @@ def test_a_wrong_api_url_stops_the_channel_and_its_items_wait_for_the_right_one(
     project.config.write_text(written, "utf-8")
     assert main(args) == 0
     assert texts(news) == ["City story 1", "City story 3"]
+
+
+def test_a_destination_joining_a_feed_gets_what_is_new_not_the_whole_feed(
+    project: Project, news: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routed = project.config.read_text(encoding="utf-8").replace('backlog = "all"\n', "")
+    project.config.write_text(routed.replace('to = ["news", "archive"]', 'to = ["news"]'), "utf-8")
+    args = ["-c", str(project.config), "run", "--once", "--feed", "city"]
+    args += ["--state-dir", str(project.state)]
+    project.feeds.publish("city", 1, 2, 3)
+    assert main(args) == 0  # the first read holds its three items back
+    project.feeds.publish("city", 4)
+    assert main(args) == 0
+    assert texts(news) == ["City story 4"] and archived(project) == []
+    project.config.write_text(routed, "utf-8")  # the archive joins the city feed
+    project.feeds.publish("city", 5)
+    preview = ["-c", str(project.config), "preview", "--feed", "city"]
+    capsys.readouterr()
+    assert main([*preview, "--state-dir", str(project.state)]) == 0
+    # Story 4 went to news: the archive is not given it; story 5 goes to both.
+    assert "1 already posted, 2 would post\n" in capsys.readouterr().out
+    assert main(args) == 0
+    assert texts(news) == ["City story 4", "City story 5"]
+    assert archived(project) == ["City story 5"], "the archive starts from what is new"
+    project.feeds.publish("city", 6)
+    assert main(args) == 0
+    assert archived(project) == ["City story 5", "City story 6"]

@@ -386,7 +386,7 @@ def test_a_read_asks_the_ledger_as_often_whatever_its_item_count(history: bool) 
             batch = collect(FEED, deps(http, ScriptedDestination(), counting))
         assert isinstance(batch, Batch) and len(batch.decisions) == count
         calls.append(counting.calls)
-    assert calls[0] == calls[1] <= 4
+    assert calls[0] == calls[1] <= 5
 
 
 def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: FeedClient) -> None:
@@ -404,7 +404,7 @@ def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: FeedClie
     assert report.skipped == (("seen", 1),)
 
 
-def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedClient) -> None:
+def test_items_posted_elsewhere_are_offered_to_a_stand_in(client: FeedClient) -> None:
     ledger = MemoryLedger()
     feed = FeedConfig(name="news", url=FEED.url, backlog=1)
     first = run_feed(feed, deps(client, ScriptedDestination(), ledger))
@@ -412,7 +412,7 @@ def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedC
 
     sandbox = ScriptedDestination()
     sandbox.name = "sandbox"
-    again = run_feed(feed, deps(client, sandbox, ledger, conditional=False))
+    again = run_feed(feed, deps(client, sandbox, ledger, conditional=False, own_routes=False))
 
     assert [(o.decision.item.key, o.delivery) for o in again.outcomes] == [
         ("g1", None),
@@ -420,6 +420,19 @@ def test_items_posted_elsewhere_are_offered_to_another_destination(client: FeedC
         ("g3", SENT),
     ]
     assert [o.decision.action for o in again.outcomes][:2] == [HELD, HELD]
+    assert ledger.routes("news") == {"viber"}, "a stand-in leaves the feed's routes as they were"
+
+
+def test_a_destination_that_joins_a_feed_is_given_only_what_is_new(client: FeedClient) -> None:
+    ledger = MemoryLedger()
+    feed = FeedConfig(name="news", url=FEED.url, backlog=1)
+    run_feed(feed, deps(client, ScriptedDestination(), ledger))  # g3 is posted to viber
+    joined = ScriptedDestination()
+    joined.name = "archive"
+    again = run_feed(feed, deps(client, joined, ledger, conditional=False))
+    assert joined.sent == [] and [o.delivery for o in again.outcomes] == [None, None, None]
+    assert ledger.deliveries[("news", "g3", "archive")].state == "seen"
+    assert ledger.routes("news") == {"viber", "archive"}
 
 
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:

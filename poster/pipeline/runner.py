@@ -196,6 +196,7 @@ def deps(app: App, **options: Any) -> Deps:
         itemize=False,
         route=app.routes,
         kinds=app.kinds,
+        own_routes=app.specs is app.config.destinations,
         **options,
     )
 

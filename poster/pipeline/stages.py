@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import FeedMeta
     from poster.select import Decision
+    from poster.store.memoryledger import Recall
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class Deps:
     """The names of the destinations a feed posts to; None means the one destination."""
     kinds: Callable[[FeedConfig], tuple[object, ...]] | None = None
     """The kinds of the destinations a feed posts to; None means the one destination's."""
+    own_routes: bool = True
+    """The routes are the feeds' own ``to``, which a read remembers; not a sandbox stand-in's."""
 
     def routes(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return the names of the destinations ``feed`` posts to."""
@@ -314,8 +317,11 @@ def _select(
     from poster.select import FILTERED, HELD, select
 
     keys = [item.key for item in parsed.items]
-    known = deps.ledger.recall(feed.name, keys, deps.routes(feed))
+    routes = deps.routes(feed)
+    known = deps.ledger.recall(feed.name, keys, routes)
     first_read = not known.history
+    if deps.own_routes:  # a sandbox's stand-in takes every feed: their own routes stay as kept
+        known = _routes_kept(feed, keys, known, deps.ledger, routes)
     seen = known.known | busy if busy else known.known
     decisions = select(parsed.items, feed, seen, held=known.held, first_read=first_read)
     if first_read:
@@ -329,6 +335,33 @@ def _select(
     return [
         replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions
     ]
+
+
+def _routes_kept(
+    feed: FeedConfig, keys: list[str], known: Recall, ledger: Ledger, routes: tuple[str, ...]
+) -> Recall:
+    """Keep the destinations ``feed`` posts to; return what is known once new ones joined.
+
+    A destination that joins a feed gets the items that are new from then on: those the
+    feed's other destinations were given or held back are held back at it, so adding a
+    gateway to a feed, or renaming a destination, never sends the feed's whole page again.
+    """
+    before = ledger.routes(feed.name)
+    # A first read, or routes an earlier release did not keep: today's are taken as they are.
+    if before is None or not known.history:
+        if routes:
+            ledger.remember_routes(feed.name, routes)
+        return known
+    joined = [route for route in routes if route not in before]
+    if not joined:
+        return known
+    stayed = [route for route in routes if route in before]
+    back = ledger.recall(feed.name, keys, stayed).known if stayed else frozenset(keys)
+    for route in joined:
+        log.info("feed=%s destination=%s status=joined held_back=%d", feed.name, route, len(back))
+        ledger.mark_seen_at(feed.name, back, route)
+    ledger.remember_routes(feed.name, before | set(joined))
+    return ledger.recall(feed.name, keys, routes)
 
 
 def finish(

@@ -43,6 +43,16 @@ class FeedTable(NamedTable):
         taken = {"body_hash": validators.body_hash, "validators_for": validators.taken_for}
         self._update(feed, {**fields, **taken, "validators": True})
 
+    def routes(self, feed: str) -> frozenset[str] | None:
+        """Return the destinations the feed's items were selected for, if they were kept."""
+        doc = self._doc(feed)
+        found = doc.get("routes") if doc is not None else None
+        return frozenset(found) if isinstance(found, list) else None
+
+    def save_routes(self, feed: str, routes: Iterable[str]) -> None:
+        """Keep the destinations the feed's items were selected for."""
+        self._update(feed, {"routes": sorted(routes)})
+
     def has_validators(self, feed: str) -> bool:
         """Tell whether validators were ever saved for the feed."""
         doc = self._doc(feed)

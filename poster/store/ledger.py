@@ -111,6 +111,21 @@ class Ledger(Protocol):
         """Remember items as known without posting them (a new feed's backlog)."""
         ...
 
+    def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
+        """Remember items as known at ``destination`` without posting them there.
+
+        The backlog of a destination that joins a feed's ``to``: the feed's first read for it.
+        """
+        ...
+
+    def routes(self, feed: str) -> frozenset[str] | None:
+        """Return every destination the feed's items were selected for; None before any was."""
+        ...
+
+    def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
+        """Keep ``routes`` as every destination the feed's items were selected for."""
+        ...
+
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell, at once, whether the feed has history and which keys are known or held back."""
         ...

@@ -57,6 +57,7 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self._validators: dict[str, Validators] = {}
+        self._routes: dict[str, frozenset[str]] = {}
         self.deliveries: dict[tuple[str, str, str], Delivery] = {}
 
     def validators(self, feed: str) -> Validators | None:
@@ -116,16 +117,36 @@ class MemoryLedger:
         for key in keys:
             self.deliveries.setdefault((feed, key, ""), Delivery(feed, key, "", SEEN))
 
+    def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
+        """Record each key as seen at ``destination``, unless it is known there."""
+        for key in keys:
+            if not self.is_known(feed, key, destination):
+                self.deliveries[(feed, key, destination)] = Delivery(feed, key, destination, SEEN)
+
+    def routes(self, feed: str) -> frozenset[str] | None:
+        """Return the destinations the feed's items were selected for, if any were."""
+        return self._routes.get(feed)
+
+    def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
+        """Keep the destinations the feed's items were selected for."""
+        self._routes[feed] = frozenset(routes)
+
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back."""
         return recall_each(self, feed, keys, destinations)
 
 
 class ReadOnlyLedger:
-    """Answer from another ledger, or from nothing, and never write."""
+    """Answer from another ledger, or from nothing, and never write.
+
+    What a destination joining a feed holds back is kept in memory, so that a preview decides
+    the rest of its read as the run would.
+    """
 
     def __init__(self, source: Ledger | None = None) -> None:
         self._source = source
+        self._routes: dict[str, frozenset[str]] = {}
+        self._seen_at: set[tuple[str, str, str]] = set()
 
     def validators(self, feed: str) -> Validators | None:
         """Return the source's validators, if there is a source."""
@@ -135,7 +156,9 @@ class ReadOnlyLedger:
         """Write nothing."""
 
     def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
-        """Ask the source whether the item was ever posted."""
+        """Ask the source whether the item was ever posted, or held back here."""
+        if destination is not None and (feed, key, destination) in self._seen_at:
+            return True
         return self._source.is_known(feed, key, destination) if self._source else False
 
     def record_pending(self, feed: str, key: str, destination: str) -> None:
@@ -167,8 +190,22 @@ class ReadOnlyLedger:
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Write nothing."""
 
+    def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
+        """Keep in memory that ``keys`` are held back at ``destination``."""
+        self._seen_at.update((feed, key, destination) for key in keys)
+
+    def routes(self, feed: str) -> frozenset[str] | None:
+        """Return the routes kept in memory, else the source's."""
+        if feed in self._routes:
+            return self._routes[feed]
+        return self._source.routes(feed) if self._source else None
+
+    def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
+        """Keep the routes in memory."""
+        self._routes[feed] = frozenset(routes)
+
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Ask the source; without one, the feed is new and no key is known."""
-        if self._source is None:
+        if self._source is None or any(entry[0] == feed for entry in self._seen_at):
             return recall_each(self, feed, keys, destinations)
         return self._source.recall(feed, keys, destinations)

@@ -28,7 +28,7 @@ from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journaldb import JournalDB
-from poster.store.ledger import FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
+from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
@@ -233,6 +233,44 @@ class Store:
             finally:
                 self._db.journal.release(write=False)
             self._seen.add(feed, fresh)
+
+    def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
+        """Record the keys without a live record at ``destination`` as seen there, not posted."""
+        with self._lock:
+            fresh = [
+                key
+                for key in dict.fromkeys(keys)
+                if not self._live_at(self._index.records(feed, key), destination)
+            ]
+            if not fresh:
+                return
+            self._db.journal.hold()
+            try:
+                for key in fresh:
+                    self._write_delivery(feed, key, destination, SEEN, {})
+            finally:
+                self._db.journal.release(write=False)
+
+    def routes(self, feed: str) -> frozenset[str] | None:
+        """Return every destination the feed's items were selected for; None before any was."""
+        with self._lock:
+            return self._feeds.routes(feed)
+
+    def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
+        """Keep ``routes`` as every destination the feed's items were selected for.
+
+        Written with the next change, after the marks of a destination that joined: a crash
+        loses both, and the next read marks again.
+        """
+        kept = frozenset(routes)
+        with self._lock:
+            if self._feeds.routes(feed) == kept:  # most reads change nothing: no journal write
+                return
+            self._db.journal.hold()
+            try:
+                self._feeds.save_routes(feed, kept)
+            finally:
+                self._db.journal.release(write=False)
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back, at once."""
