@@ -23,7 +23,7 @@ class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self._secrets: tuple[str, ...] = ()
-        self._whole: tuple[str, ...] = ()
+        self._whole: re.Pattern[str] | None = None
         self._alone: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         for secret in secrets:
@@ -38,7 +38,8 @@ class RedactingFilter(logging.Filter):
         alone and followed by ``:``, with and without padding: a gateway taking the key as
         ``Authorization: Basic`` may echo that header in an error. A form shorter than
         ``WHOLE_SECRET`` is masked only where no letter or digit touches it, a percent-escape
-        or a backslash escape before it counting as a boundary.
+        or a backslash escape before it counting as a boundary. Every form is masked in any
+        case of its letters: an API may echo a key lower-cased.
         """
         if not secret:
             raise ValueError("an empty secret cannot be redacted")
@@ -51,7 +52,8 @@ class RedactingFilter(logging.Filter):
             # Longest first, so a secret containing another is masked whole.
             self._secrets = tuple(sorted({*self._secrets, *forms}, key=len, reverse=True))
             short = [form for form in self._secrets if len(form) < WHOLE_SECRET]
-            self._whole = tuple(form for form in self._secrets if len(form) >= WHOLE_SECRET)
+            whole = "|".join(re.escape(f) for f in self._secrets if len(f) >= WHOLE_SECRET)
+            self._whole = re.compile(whole, re.IGNORECASE) if whole else None
             self._alone = _standing_alone(short) if short else None
 
     @property
@@ -61,8 +63,8 @@ class RedactingFilter(logging.Filter):
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret replaced by ***."""
-        for secret in self._whole:
-            text = text.replace(secret, MASK)
+        if self._whole is not None:
+            text = self._whole.sub(MASK, text)
         if self._alone is not None:
             text = self._alone.sub(MASK, text)
         return text
@@ -95,7 +97,7 @@ def _standing_alone(forms: Iterable[str]) -> re.Pattern[str]:
     """
     either = "|".join(re.escape(form) for form in forms)
     before = r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt]))"
-    return re.compile(f"{before}(?:{either})(?![0-9A-Za-z])")
+    return re.compile(f"{before}(?:{either})(?![0-9A-Za-z])", re.IGNORECASE)
 
 
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
@@ -126,7 +128,7 @@ def redact_strings(value: Any) -> Any:
     found: list[str] = []
     _strings(value, found)
     joined = "\n".join(found)
-    if not any(secret in joined for secret in _FILTER.secrets):
+    if _FILTER.redact(joined) == joined:
         return value
     return _redacted(value)
 

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+import respx
 
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
 from poster.daemon.listener import WebhookReceiver
@@ -248,6 +249,22 @@ def test_webhook_set_refuses_a_url_viber_cannot_call(
     assert result.code == EXIT_CONFIG
     assert "https" in result.err
     assert sandbox.webhook is None
+
+
+@pytest.mark.parametrize("command", [["set", "https://example.org/hook"], ["remove"]])
+@pytest.mark.parametrize("echo", [TOKEN, TOKEN.lower()], ids=["as-sent", "lower-cased"])
+def test_webhook_never_prints_a_token_the_api_echoes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str], echo: str
+) -> None:
+    api = "https://api.example.org/pa"
+    config = write_config(tmp_path, api)
+    refusal = {"status": 3, "status_message": f"bad data; token was {echo}"}
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(f"{api}/set_webhook").respond(200, json=refusal)
+        result = run(capsys, "-c", str(config), "webhook", *command)
+    assert result.code == EXIT_FAILED
+    assert "token was ***" in result.out
+    assert echo not in result.out + result.err
 
 
 @pytest.mark.parametrize("url", ["", "  "], ids=["empty", "blank"])

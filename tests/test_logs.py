@@ -21,7 +21,7 @@ from poster.logs import (
     setup_logging,
     under_journald,
 )
-from poster.redaction import install_redaction
+from poster.redaction import RedactingFilter, install_redaction
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 JOURNALD = {"JOURNAL_STREAM": "8:12345"}
@@ -304,3 +304,9 @@ def test_a_job_skipped_at_every_tick_is_told_once_a_minute() -> None:
     assert sum("was missed" in line for line in lines) == 1
     setup_logging("info", environ={}, stream=io.StringIO())
     assert sum(isinstance(f, SkippedRunFilter) for f in scheduler.filters) == 1
+
+
+@pytest.mark.parametrize("secret", ["Key-9fZq2Lw7xPe4", "bar123"], ids=["long", "short"])
+def test_a_secret_echoed_in_another_case_is_masked(secret: str) -> None:
+    mask = RedactingFilter([secret])
+    assert mask.redact(f"error: {secret.upper()} and {secret.lower()}") == "error: *** and ***"

@@ -80,7 +80,9 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
         )
     with _admin(config, args) as admin, _receiver_for_check(config.webhook, admin.callback_token):
         result = admin.set_webhook(args.url)
-    print(result.explanation)
+    from poster.redaction import redact  # the API's own words may quote the token
+
+    print(redact(result.explanation))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -88,7 +90,9 @@ def cmd_webhook_remove(config: Config, args: argparse.Namespace) -> int:
     """Remove the destination's webhook."""
     with _admin(config, args) as admin:
         result = admin.remove_webhook()
-    print(result.explanation)
+    from poster.redaction import redact  # the API's own words may quote the token
+
+    print(redact(result.explanation))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
