@@ -494,10 +494,12 @@ def test_account_info_is_parsed(api: respx.MockRouter, channel: ViberChannel) ->
     ("name", "listed"),
     [
         ("account_info_two_superadmins.json",
-         "2 superadmins; set viber.sender in feeds.toml to a superadmin's id. Members: "
+         "2 superadmins; set from = \"<id>\" in its section of feeds.toml ([viber] or "
+         "[destinations.viber]) to a superadmin's id. Members: "
          "Olena (01234567890A=, superadmin), Mykola (55555555555C=, superadmin)"),
         ("account_info_no_superadmin.json",
-         "no superadmin; set viber.sender in feeds.toml to a superadmin's id. Members: "
+         "no superadmin; set from = \"<id>\" in its section of feeds.toml ([viber] or "
+         "[destinations.viber]) to a superadmin's id. Members: "
          "Taras (98765432100B=, admin)"),
     ],
     ids=["two-superadmins", "no-superadmin"],

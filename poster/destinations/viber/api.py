@@ -184,8 +184,9 @@ class ViberChannel:
         members = ", ".join(str(m) for m in account.members) or "none"
         which = "no superadmin" if not found else f"{len(found)} superadmins"
         raise DestinationFatal(
-            f"{self._name}: cannot choose the sender, the channel has {which}; set viber.sender "
-            f"in feeds.toml to a superadmin's id. Members: {members}"
+            f"{self._name}: cannot choose the sender, the channel has {which}; set from = "
+            f'"<id>" in its section of feeds.toml ([viber] or [destinations.{self._name}]) to a '
+            f"superadmin's id. Members: {members}"
         )
 
     def set_webhook(self, url: str) -> WebhookResult:
