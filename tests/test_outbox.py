@@ -20,7 +20,7 @@ from poster.destinations import Kind, Receipt
 from poster.destinations.recording import KIND as RECORDING
 from poster.destinations.viber.kind import KIND as VIBER
 from poster.destinations.viber.messages import Message
-from poster.errors import DestinationFatal, RetryLater
+from poster.errors import DestinationFatal, RetryLater, StateError
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
 from poster.pipeline import DEFERRED, UNCERTAIN, Batch, Deps, collect, run_pass
@@ -215,6 +215,71 @@ def test_a_fault_outside_a_send_stops_the_lane_and_its_worker_lives_on(tmp_path:
             assert store.get_meta(fatal_key("news")) == why
         finally:
             worker.stop()
+
+
+class FullLedger(MemoryLedger):
+    """A ledger on a full disk: recording an intent fails, until room is made."""
+
+    full = True
+
+    def record_pending(self, feed: str, key: str, destination: str) -> None:
+        if self.full:
+            raise StateError(Path("state"), "the disk holding state is full; free space")
+        super().record_pending(feed, key, destination)
+
+
+def test_an_intent_that_cannot_be_recorded_waits_and_nothing_is_sent(client: FeedClient) -> None:
+    clock = SleepingClock()
+    news = Scripted("news")
+    lane = Lane(news, Pacer(0.0, 10, clock=clock, sleep=clock.sleep), clock=clock)
+    ledger = FullLedger()
+    deps = deps_for(client, ledger, ("news",), Renderer(ROOT / "templates"))
+    outbox = Outbox({"news": lane}, lambda: deps)
+    batch = collect(FEED, deps)
+    assert isinstance(batch, Batch)
+    outbox.put(batch)
+    first = outbox.step(lane, 0.0)
+    assert first is not None and first.delivery == DEFERRED and "full" in str(first.error)
+    assert news.sent == [] and len(lane) == 3 and lane.fatal is None
+    ledger.full = False
+    clock.now = lane.pause_until
+    sent = [outbox.step(lane, 0.0) for _ in range(3)]
+    assert [o.delivery for o in sent if o is not None] == [SENT, SENT, SENT]
+
+
+class UnwritableStore:
+    """A state whose every write fails, as on a full disk."""
+
+    def set_meta(self, name: str, value: str) -> None:
+        raise StateError(Path("state"), "the disk holding state is full; free space")
+
+
+class FullOutbox(Outbox):
+    """An outbox whose step fails because the state cannot be written, twice."""
+
+    failures = 2
+
+    def step(self, lane: Lane, tick: float) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StateError(Path("state"), "the disk holding state is full; free space")
+
+
+def test_a_state_that_cannot_be_written_pauses_the_lane_and_its_worker_lives_on() -> None:
+    clock = SleepingClock()
+    lane = Lane(Scripted("news"), clock=clock)
+    outbox = FullOutbox({"news": lane}, lambda: None)  # type: ignore[arg-type, return-value]
+    worker = LaneWorker(outbox, lane, UnwritableStore(), Metrics(), tick=0.01)  # type: ignore[arg-type]
+    worker.start()
+    try:
+        wait_for(lambda: lane.pause_until > 0, "the lane to pause")
+        assert worker.alive and lane.fatal is None
+        clock.now = lane.pause_until
+        wait_for(lambda: outbox.failures == 0, "the lane to try again")
+        worker._set_fatal(DestinationFatal("news: token revoked"))
+        assert worker.alive and lane.fatal == "news: token revoked"
+    finally:
+        worker.stop()
 
 
 class Halting(Scripted):

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from poster.daemon.metrics import Metrics
-from poster.errors import DestinationFatal
+from poster.errors import DestinationFatal, StateError
 from poster.models import State
 from poster.pipeline import Outcome
 from poster.pipeline.outbox import Lane, Outbox
@@ -18,6 +18,8 @@ from poster.store.ledger import fatal_key
 log = logging.getLogger(__name__)
 
 TICK = 2.0
+STATE_PAUSE = 60.0
+"""Seconds a lane waits after the state could not be written, before it tries again."""
 """Seconds a worker waits for an item before it looks at its state again."""
 
 
@@ -81,6 +83,13 @@ class LaneWorker:
                 continue
             try:
                 outcome = self.outbox.step(lane, self.tick)
+            except StateError as exc:  # a full disk, say: wait for room, then post on
+                log.error(
+                    "event=destination-paused destination=%s seconds=%d error=%r",
+                    lane.name, STATE_PAUSE, str(exc),
+                )  # fmt: skip
+                lane.pause_until = lane.clock() + STATE_PAUSE
+                continue
             except Exception as exc:  # a fault of poster's own: stop the lane, never the thread
                 log.exception("event=lane-error destination=%s error=%r", lane.name, exc)
                 why = f"{lane.name}: unexpected error: {type(exc).__name__}: {exc}; see the log"
@@ -101,8 +110,11 @@ class LaneWorker:
             return
         lane.fatal = text
         self._resume.clear()
-        self._store.set_meta(fatal_key(lane.name), text)
         self._metrics.set("poster_channel_fatal", 1, destination=lane.name)
+        try:
+            self._store.set_meta(fatal_key(lane.name), text)
+        except StateError as exc:  # status will not show it; the log and the metrics do
+            log.error("event=state-unwritten destination=%s error=%r", lane.name, str(exc))
         log.error(
             "event=destination-stopped destination=%s error=%r fix=%r",
             lane.name, text, "fix it, then reload (SIGHUP)",

@@ -26,6 +26,7 @@ from poster.errors import (
     RenderError,
     ResponseTooLarge,
     RetryLater,
+    StateError,
 )
 from poster.fetch.client import FeedClient, without_userinfo
 from poster.fetch.feed import fetch
@@ -415,7 +416,13 @@ def send(
             "feed=%s item=%s destination=%s status=failed error=%s", feed, item.key, where, message
         )
         return Outcome(decision, delivery=FAILED, error=str(message), destination=where)
-    deps.ledger.record_pending(feed, item.key, where)
+    try:
+        deps.ledger.record_pending(feed, item.key, where)
+    except StateError as exc:  # nothing was sent: the item waits until its intent is on disk
+        log.error(
+            "feed=%s item=%s destination=%s status=deferred error=%s", feed, item.key, where, exc
+        )
+        return Outcome(decision, message, delivery=DEFERRED, error=str(exc), destination=where)
     try:
         with deps.stage("send"):
             receipt = destination.send(message)
