@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -27,7 +29,7 @@ from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport
 from poster.media.cache import ProbeCache
 from poster.media.jpegstore import MediaStore, serve
-from poster.media.probe import ProbeLimits, probe
+from poster.media.probe import Probe, ProbeLimits, probe
 from poster.media.sniff import sniff
 from poster.media.stage import MediaStage
 from poster.models import Action, Item, Media
@@ -392,3 +394,34 @@ def test_a_key_file_replaced_by_a_fifo_is_a_state_error_not_a_wait(tmp_path: Pat
     )
     assert isinstance(refused, StateError)
     assert "cannot be read (not a regular file); remove it" in str(refused)
+
+
+def test_a_media_folder_that_cannot_be_made_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file where the folder goes")
+    with pytest.raises(StateError) as refused:
+        MediaStore(tmp_path / "taken" / "files", "https://poster.test/media", time.time)
+    assert str(tmp_path / "taken") in str(refused.value) and "cannot be" in str(refused.value)
+
+
+def test_a_converted_image_that_cannot_be_kept_goes_unconverted_saying_why(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    server.routes["/p.png"] = (200, {"Content-Type": "image/png"}, image("PNG", (800, 600)))
+    item = Item("k", "t", image=Media(server.url("/p.png")))
+    media = stage(tmp_path)
+    shutil.rmtree(tmp_path / "files")
+    (tmp_path / "files").write_text("no longer a folder")  # as a full disk refuses the write
+    [decided] = media.prepare(feed(), [wanted(item)], (KIND,))
+    assert decided.item.image is not None and decided.item.image.url == server.url("/p.png")
+    assert "not converted: " in decided.reason and "check that folder's room" in decided.reason
+
+
+def test_a_probe_cache_that_cannot_be_written_is_only_probed_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "taken").write_text("a file where the folder goes")
+    cache = ProbeCache(tmp_path / "taken" / "probes.json", time.time)
+    cache.put(Probe("https://example.org/a.png", time.time(), "image/png", 10, 1, 1))
+    with caplog.at_level(logging.WARNING):
+        cache.save()
+    assert "event=media-cache-unwritten" in caplog.text

@@ -6,7 +6,7 @@ import errno
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from poster.destinations import Receipt
 from poster.errors import StateError
 from poster.store import Store, place
 from poster.store import files as files_module
-from poster.store.files import StateFiles
+from poster.store.files import StateFiles, write_atomic
 from poster.store.ledger import SENT
 from poster.store.place import DAEMON, ONE_SHOT, Holder, read_holder, user_name
 
@@ -261,3 +261,19 @@ def test_a_folder_that_cannot_be_created_is_one_clear_error(
     monkeypatch.setattr(Path, "mkdir", refuse(errno.EACCES))
     with pytest.raises(StateError, match="is not writable by user"):
         Store(tmp_path / "new")
+
+
+def test_a_file_write_that_fails_midway_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "probes.json"
+    path.write_bytes(b"old")
+
+    def pieces() -> Iterator[bytes]:
+        yield b"new, half of it"
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_atomic(path, pieces())
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probes.json"]

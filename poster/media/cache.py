@@ -84,10 +84,17 @@ class ProbeCache:
             if not self._dirty or now - self._saved_at < unless_within:
                 return
             rows = [list(astuple(probe)) for probe in self._probes.values()]
-            self._dirty, self._saved_at = False, now
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._saved_at = now
             data = json.dumps({"version": _VERSION, "probes": rows}, separators=(",", ":"))
-            write_atomic(self.path, data.encode())
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(self.path, data.encode())
+            except OSError as exc:  # a cache: a full disk means probing again, nothing worse
+                log.warning(
+                    "event=media-cache-unwritten path=%s error=%r", self.path, exc.strerror or exc
+                )
+                return
+            self._dirty = False
 
 
 def _load(path: Path) -> dict[str, Probe]:

@@ -7,6 +7,8 @@ served; the folder holds nothing else that could leak.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import hmac
 import logging
@@ -177,11 +179,29 @@ def _key(folder: Path, read_only: bool) -> bytes:
         ) from exc
     key = secrets.token_bytes(32)
     if not read_only:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, key)
+            _keep_key(path, key)
+        except OSError as exc:
+            from poster.store.place import folder_problem  # here: only a failure needs it
+
+            raise folder_problem(folder, exc) from exc
+    return key
+
+
+def _keep_key(path: Path, key: bytes) -> None:
+    """Write ``key`` to ``path`` (0600) whole, or leave no file: a crash or a full disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        try:
+            if os.write(fd, key) != len(key):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp))
             os.fsync(fd)
         finally:
             os.close(fd)
-    return key
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise

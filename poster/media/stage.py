@@ -23,7 +23,7 @@ from poster.fetch.client import FeedClient, display
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.frozen import frozen
 from poster.media.cache import SAVE_EVERY, ProbeCache
-from poster.media.jpegstore import MediaStore
+from poster.media.jpegstore import MediaStore, StoredFile
 from poster.media.policy import ImageRule, MediaAware, describe, strictest
 from poster.media.probe import Probe, ProbeLimits, follow, probe
 from poster.models import Item, Media
@@ -128,13 +128,22 @@ class MediaStage:
         try:
             if stored is None:
                 made = to_jpeg(self._download(media.url, private), rule, media.url)
-                stored = self.store.put(name, made.data, made.width, made.height)
+                stored = self._keep(media.url, name, made.data, made.width, made.height)
         except MediaError as exc:
             log.warning("event=media-not-converted url=%s error=%s", display(media.url), exc)
             notes.append(f"{what} is {describe(media)}: not converted: {exc}")
             return media
         notes.append(f"{what} is {describe(media)}: converted")
         return stored.media(media.title)
+
+    def _keep(self, url: str, name: str, data: bytes, width: int, height: int) -> StoredFile:
+        """Keep a converted image; a folder that cannot take it (a full disk) is a MediaError."""
+        assert self.store is not None
+        try:
+            return self.store.put(name, data, width, height)
+        except OSError as exc:
+            why = f"cannot be kept in {self.store.folder} ({exc.strerror or exc})"
+            raise MediaError(url, f"{why}; check that folder's room and rights") from exc
 
     def _download(self, url: str, private: bool) -> bytes:
         """Return the body of ``url``, at most ``DOWNLOAD_MAX`` bytes, within the deadline."""

@@ -227,19 +227,24 @@ def check_tables(value: object) -> Tables:
 def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> int:
     """Replace ``path`` with ``data``, whole or in pieces; return its size.
 
-    A crash leaves the old file or the new one.
+    A crash leaves the old file or the new one; a failure (a full disk) leaves the old one.
     """
     temp = path.with_name(path.name + ".tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     size = 0
     try:
-        for piece in [data] if isinstance(data, bytes) else data:
-            _write_all(fd, piece)
-            size += len(piece)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+        try:
+            for piece in [data] if isinstance(data, bytes) else data:
+                _write_all(fd, piece)
+                size += len(piece)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
     fsync_dir(path.parent)
     return size
 

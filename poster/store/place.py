@@ -130,7 +130,11 @@ def make_state_dir(files: StateFiles) -> None:
 
 def os_problem(files: StateFiles, exc: OSError) -> StateError:
     """Explain an operating-system refusal to use the state directory, with the way out."""
-    folder = files.folder
+    return folder_problem(files.folder, exc)
+
+
+def folder_problem(folder: Path, exc: OSError) -> StateError:
+    """Explain an operating-system refusal to use ``folder``, of the state, with the way out."""
     if exc.errno in (errno.EACCES, errno.EPERM):
         user = user_name()
         fix = f"run `chown -R {user} {folder}`, or use --state-dir"
