@@ -451,3 +451,43 @@ def test_webhook_set_to_a_named_channel(
         result = run(capsys, "-c", str(config), "webhook", "set", receiver.url, "--to", "two")
     assert result.code == EXIT_OK, result.err
     assert sandbox.webhook == receiver.url
+
+
+@pytest.mark.parametrize("command", [["check"], ["status"]])
+def test_a_reader_that_went_away_ends_the_command_quietly(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = write_config(tmp_path, "https://api.example.org/pa")
+    argv = command if command == ["--help"] else ["-c", str(config), *command]
+    read, write = os.pipe()
+    os.close(read)  # as `poster status | head -1` once head has its line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "poster", *argv, *(["--state-dir", str(tmp_path)] if command == ["status"] else [])],
+            stdout=write, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_command_started_without_stdout_still_runs_and_says_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "https://api.example.org/pa")
+    argv = [sys.executable, "-m", "poster", "-c", str(config), "run", "--once", "--sandbox"]
+    argv += ["--port", "0"]
+    done = subprocess.run(
+        ["sh", "-c", '"$@" >&-', "sh", *argv],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "a bug in poster" not in done.stderr
+
+
+def test_webhook_set_refuses_a_url_that_is_not_text(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "https://api.example.org/pa")
+    result = run(capsys, "-c", str(config), "webhook", "set", "https://\udcff.example.org/x")
+    assert result.code == EXIT_CONFIG
+    assert "not UTF-8 text" in result.err

@@ -20,6 +20,7 @@ from poster.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PIPE,
     Formatter,
     Outline,
     command_named,
@@ -89,7 +90,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code; no traceback reaches the person."""
-    args = parse(argv)
+    _streams_closed_at_start()
+    try:
+        args = parse(argv)
+    except BrokenPipeError:  # --help read by `head -1`
+        return _reader_gone()
     # Called as the program, a short-lived command runs without the cyclic collector, and a
     # single pass starts without it.
     if argv is None and (getattr(args, "short_lived", False) or getattr(args, "once", False)):
@@ -121,6 +126,8 @@ def _run(args: argparse.Namespace) -> int:
             return _fail(exc, EXIT_FAILED)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            return _reader_gone()
         except OSError as exc:
             from poster.eventlog import logger
 
@@ -132,6 +139,35 @@ def _run(args: argparse.Namespace) -> int:
 
             print(f"poster: {report_bug(exc)}", file=sys.stderr)
             return EXIT_BUG
+
+
+def _streams_closed_at_start() -> None:
+    """Give a standard stream the process started without (``poster status >&-``) to nothing.
+
+    Python leaves such a stream as None, and the first line written to it would be a bug.
+    """
+    if sys.stdout is None or sys.stderr is None:
+        import os
+
+        nowhere = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
+        sys.stdout = sys.stdout or nowhere
+        sys.stderr = sys.stderr or nowhere
+
+
+def _reader_gone() -> int:
+    """End quietly when what read the output went away (``poster status | head -1``).
+
+    The rest of the output goes nowhere, so that flushing it at exit fails no more, and the
+    code is the one a shell gives a program that SIGPIPE ended.
+    """
+    import os
+
+    try:
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nowhere, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is no file: nothing is flushed to it at exit either
+    return EXIT_PIPE
 
 
 def _without_collector(args: argparse.Namespace) -> int:

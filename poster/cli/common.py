@@ -25,6 +25,8 @@ EXIT_ENVIRONMENT = 3
 EXIT_BUG = 70
 """An unexpected error: a bug in poster (sysexits EX_SOFTWARE)."""
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141
+"""What read the output went away (``poster status | head -1``): 128 + SIGPIPE, as a shell says."""
 
 # The sandbox's defaults, repeated so that building the parser loads no server code; a test
 # checks them against the sandbox's own.

@@ -61,6 +61,10 @@ __getattr__ = names_from(
 def check_webhook_url(url: str, api_url: str) -> str | None:
     """Return why Viber cannot use ``url`` as a webhook, or None when it can."""
     try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of the command line that are not UTF-8
+        return f"{url!r} holds bytes that are not UTF-8 text; write the URL as text"
+    try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
