@@ -458,12 +458,14 @@ def test_a_reader_that_went_away_ends_the_command_quietly(
     tmp_path: Path, command: list[str]
 ) -> None:
     config = write_config(tmp_path, "https://api.example.org/pa")
-    argv = command if command == ["--help"] else ["-c", str(config), *command]
+    argv = ["-c", str(config), *command]
+    if command == ["status"]:
+        argv += ["--state-dir", str(tmp_path)]
     read, write = os.pipe()
     os.close(read)  # as `poster status | head -1` once head has its line
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "poster", *argv, *(["--state-dir", str(tmp_path)] if command == ["status"] else [])],
+            [sys.executable, "-m", "poster", *argv],
             stdout=write, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
             timeout=60, check=False,
         )  # fmt: skip
