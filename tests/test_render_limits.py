@@ -62,6 +62,11 @@ HOSTILE = {
     "replace": ("{% set s = 'a' * 1000 %}{{ s.replace('a', s) }}", "refused: replace would make"),
     "join": ("{{ ('x' * 100000).join(range(100000)) }}", "refused: join would make"),
     "indent": ("{{ ('\\n' * 200000)|indent('xxxxxxxxxx') }}", "refused: indent would make"),
+    "lipsum": ("{{ lipsum(10**6) }}", "refused: lipsum would make 1,200,000,000"),
+    "lipsum-words": (
+        "{{ lipsum(1, min=10**7, max=10**7 + 1) }}",
+        "refused: lipsum would make 120,000,012",
+    ),
     "long-output": (
         "{% for i in range(150) %}{{ 'x' * 2000 }}{% endfor %}",
         "stopped: output over the 262,144-character limit",

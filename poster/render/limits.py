@@ -161,6 +161,30 @@ def check_call(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any
     return args
 
 
+LIPSUM_WORD = 12
+"""The most characters a word of ``lipsum`` takes, with its space and punctuation."""
+
+
+def check_lipsum(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a ``lipsum(n, html, min, max)`` whose text would be over the size limit.
+
+    It builds its paragraphs before anything can count them: ``lipsum(10**6)`` would take
+    minutes and gigabytes before its output was refused.
+    """
+    named = dict(zip(("n", "html", "min", "max"), args, strict=False)) | kwargs
+    count, least, most = (named.get(key, default) for key, default in _LIPSUM_DEFAULTS)
+    words = max(_number(least), _number(most))
+    _refuse_size("lipsum", _number(count) * words * LIPSUM_WORD)
+
+
+_LIPSUM_DEFAULTS = (("n", 5), ("min", 20), ("max", 100))
+
+
+def _number(value: object) -> int:
+    """Return ``value`` when it is a whole number (not a bool), else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def bound_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """Return the filter refusing size arguments and results over the limit."""
     skip = 2 if hasattr(function, "jinja_pass_arg") else 1  # the context, then the value
@@ -244,6 +268,8 @@ class BoundedEnvironment(SandboxedEnvironment):
         """Call an object from the template within the render's budget."""
         _tick()
         args = check_call(__obj, args)
+        if __obj is __self.globals.get("lipsum"):
+            check_lipsum(args, kwargs)
         return check_result(super().call(__context, __obj, *args, **kwargs), "a call")
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
