@@ -333,3 +333,14 @@ def test_an_empty_path_is_a_usage_error_not_the_current_folder(
     assert caught.value.code == 2
     assert "is empty; name the path, or leave the option out" in capsys.readouterr().err
     assert not (tmp_path / "cwd" / "poster.json").exists()
+
+
+@pytest.mark.parametrize("command", ["preview", "studio"])
+@pytest.mark.parametrize("limit", ["-1", "two", "1.5"])
+def test_a_limit_that_is_not_a_number_of_items_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: str, limit: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main([command, "--limit", limit])
+    assert stopped.value.code == EXIT_CONFIG
+    assert f"{limit!r} is not a number of items (0 or more)" in capsys.readouterr().err

@@ -188,6 +188,13 @@ def port(text: str) -> int:
     return int(text)
 
 
+def count(text: str) -> int:
+    """Convert a ``--limit`` argument: a whole number of items, 0 or more."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of items (0 or more)")
+    return int(text)
+
+
 def default_config_path() -> Path:
     """Return $POSTER_CONFIG, else systemd's configuration directory, else ./feeds.toml."""
     if explicit := os.environ.get("POSTER_CONFIG"):

@@ -12,6 +12,7 @@ from poster.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_command,
+    count,
     select_feeds,
     state_dir,
 )
@@ -44,7 +45,7 @@ def add_commands(commands: Any) -> None:
     )
     show.add_argument("--feed", action="append", metavar="NAME", help="only this feed (repeatable)")
     show.add_argument(
-        "--limit", type=int, default=None, metavar="N", help="at most N newest items per feed"
+        "--limit", type=count, default=None, metavar="N", help="at most N newest items per feed"
     )
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=cmd_preview)

@@ -12,6 +12,7 @@ from poster.cli.common import (
     SANDBOX_PORT,
     STUDIO_LATEST,
     add_command,
+    count,
     port,
     select_feeds,
 )
@@ -37,7 +38,7 @@ def add_commands(commands: Any) -> None:
     )
     studio.add_argument(
         "--limit",
-        type=int,
+        type=count,
         default=STUDIO_LATEST,
         metavar="N",
         help=f"the newest N items of each feed (default {STUDIO_LATEST})",
