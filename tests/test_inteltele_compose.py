@@ -110,6 +110,16 @@ def test_the_sms_fallback_fits_three_parts_with_its_link(
 
 
 @pytest.mark.parametrize(
+    "text",
+    [f"Short news\n{LINK}", f"Short news {LINK}", f"{'word ' * 200}\n{LINK}"],
+    ids=["on-its-line", "after-the-text", "cut-before-it"],
+)
+def test_a_text_ending_with_its_link_gives_it_once(text: str) -> None:
+    sms = sms_text(text, LINK)
+    assert sms.count(LINK) == 1 and sms.endswith(f"\n{LINK}") and len(sms) <= 459
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [
         ({"sms_source": "No"}, "sms_source: 'No' is not an SMS sender id"),

@@ -109,8 +109,16 @@ def compose(post: Post) -> GatewayMessage:
 
 
 def sms_text(text: str, link: str | None) -> str:
-    """Return the SMS fallback: ``text`` and the link, cut at a word to fit three parts."""
-    tail = f"\n{link}" if _is_link(link) else ""
+    """Return the SMS fallback: ``text`` and the link, cut at a word to fit three parts.
+
+    A text that ends with the link already (the shipped templates end so) gives it once, kept
+    whole when the text is cut: each part more is charged.
+    """
+    tail = ""
+    if link is not None and _is_link(link):
+        if text.endswith(link):
+            text = text[: -len(link)].rstrip()
+        tail = "" if link in text else f"\n{link}"
     whole = text + tail
     gsm = set(whole) <= _GSM7
     limit = SMS_PARTS * (SMS_GSM_PART if gsm else SMS_UNICODE_PART)
