@@ -223,3 +223,23 @@ def test_a_destination_joining_a_feed_gets_what_is_new_not_the_whole_feed(
     project.feeds.publish("city", 6)
     assert main(args) == 0
     assert archived(project) == ["City story 5", "City story 6"]
+
+
+def test_a_reload_that_takes_a_destination_off_a_feed_drops_what_waits_for_it(
+    project: Project, news: Sandbox
+) -> None:
+    routed = project.config.read_text(encoding="utf-8")
+    recording = 'kind = "recording"\nmin_gap = '
+    slow = routed.replace(f'{recording}"0s"', f'{recording}"1h"')
+    project.config.write_text(slow, "utf-8")
+    project.feeds.publish("city", 1, 2, 3)
+    with running(project) as run:
+        wait_for(lambda: len(news.posts) == 3, "the city stories on news")
+        wait_for(lambda: len(archived(project)) == 1, "one story in the archive, two waiting")
+        waiting = 'poster_queue_length{destination="archive"}'
+        wait_for(lambda: run.metric(waiting) == 2, "two stories to wait for the archive")
+        off = slow.replace('to = ["news", "archive"]', 'to = ["news"]', 1)
+        project.config.write_text(off, "utf-8")
+        run.reload()
+        wait_for(lambda: run.metric(waiting) == 0, "the archive to wait for nothing")
+    assert archived(project) == ["City story 1"] and len(news.posts) == 3

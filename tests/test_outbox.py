@@ -299,3 +299,22 @@ def test_stopping_a_worker_halts_its_destination_before_waiting_for_it(tmp_path:
         worker.start()
         worker.stop()
     assert news.halted and not worker.alive
+
+
+def test_the_daemon_keeps_the_gap_between_posts_past_max_per_pass(client: FeedClient) -> None:
+    clock = SleepingClock()
+    news = Scripted("news")
+    lane = Lane(news, Pacer(5.0, 1, clock=clock, sleep=clock.sleep), clock=clock)
+    deps = deps_for(client, MemoryLedger(), ("news",), Renderer(ROOT / "templates"))
+    outbox = Outbox({"news": lane}, lambda: deps)
+    batch = collect(FEED, deps)
+    assert isinstance(batch, Batch)
+    outbox.put(batch)
+    sent = []
+    for _ in range(3):
+        assert outbox.step(lane, 0.0) is not None
+        sent.append(clock.now)
+        assert outbox.step(lane, 0.0) is None, "the gap holds, max_per_pass or not"
+        assert len(lane) == 3 - len(sent), "what waits for the gap stays in the lane"
+        clock.now += 5.0
+    assert len(news.sent) == 3 and sent == [sent[0], sent[0] + 5.0, sent[0] + 10.0]

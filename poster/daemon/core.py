@@ -379,6 +379,10 @@ class Daemon:
             self._memory.take_unslotted(name)
             self.outbox.drop(name)
         self.config = new
+        for name in change.changed:
+            # What waits was chosen, routed and rendered by the old settings; the next read,
+            # in full under the new ones, offers again what was not posted.
+            self.outbox.drop(name)
         touched = (*change.added, *change.changed)
         for name in touched:
             feed = new.feed(name)

@@ -277,6 +277,11 @@ class Outbox:
                 self._progress.pop(id(entry.batch), None)
         return len(dropped)
 
+    def _dropped(self, entry: Entry) -> bool:
+        """Tell whether ``entry``'s batch was dropped (``drop``) while the entry was in hand."""
+        with self._lock:
+            return id(entry.batch) not in self._progress
+
     def drain(self) -> None:
         """Send what each lane holds, up to its ``max_per_pass``; the rest waits (a run --once)."""
         for lane in self.lanes.values():
@@ -304,16 +309,27 @@ class Outbox:
                 lane.gate.save()
 
     def step(self, lane: Lane, tick: float) -> Outcome | None:
-        """Post the lane's oldest entry when it may post, waiting up to ``tick`` for one."""
+        """Post the lane's oldest entry when it may post, waiting up to ``tick`` for one.
+
+        The gap between posts is waited out here, a tick at a time and with no entry in hand,
+        so a stop or a reload is noticed at once; ``max_per_pass`` is a pass's, not the
+        daemon's, which has none.
+        """
         if lane.fatal is not None or lane.pause_until > lane.clock():
             return None
         if self._gated(lane):
             lane.idle(tick)
             return None
+        gap = lane.pacer.wait_left()
+        if gap > 0:
+            lane.idle(min(gap, tick))
+            return None
         entry = lane.get(tick)
         if entry is None:
             return None
-        lane.pacer.admit()
+        if self._dropped(entry):  # its feed changed while it was in hand: read it again
+            return None
+        lane.pacer.take()
         try:
             outcome = self._send(lane, entry)
         except Exception as exc:  # a fault of poster's own: stop the lane, never the thread

@@ -31,6 +31,18 @@ class Pacer:
         with self._lock:
             self._count = 0
 
+    def wait_left(self) -> float:
+        """Return the seconds the gap still asks for before the next post (0: none)."""
+        with self._lock:
+            if self._last is None:
+                return 0.0
+            return max(self._last + self.min_gap - self._clock(), 0.0)
+
+    def take(self) -> None:
+        """Count a post made now, the gap passed: the daemon's, which has no passes."""
+        with self._lock:
+            self._last = self._clock()
+
     def admit(self) -> bool:
         """Wait out the gap and admit one post, or refuse when the pass has had its share."""
         with self._lock:
