@@ -243,3 +243,24 @@ def test_a_reload_that_takes_a_destination_off_a_feed_drops_what_waits_for_it(
         run.reload()
         wait_for(lambda: run.metric(waiting) == 0, "the archive to wait for nothing")
     assert archived(project) == ["City story 1"] and len(news.posts) == 3
+
+
+def test_status_shows_a_destination_a_run_found_refusing_until_a_post_goes(
+    project: Project, news: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["-c", str(project.config), "run", "--once", "--feed", "city"]
+    status = ["-c", str(project.config), "status", "--state-dir", str(project.state)]
+    args += ["--state-dir", str(project.state)]
+    project.feeds.publish("city", 1)
+    news.channel.set_revoked(True)
+    assert main(args) == EXIT_FAILED
+    capsys.readouterr()
+    assert main(status) == EXIT_FAILED
+    shown = capsys.readouterr().out
+    assert "news" in shown and "REFUSED" in shown and "status 2" in shown
+    news.channel.set_revoked(False)
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(status) == 0
+    assert "REFUSED" not in capsys.readouterr().out
+    assert texts(news) == ["City story 1"]

@@ -318,3 +318,24 @@ def test_the_daemon_keeps_the_gap_between_posts_past_max_per_pass(client: FeedCl
         assert len(lane) == 3 - len(sent), "what waits for the gap stays in the lane"
         clock.now += 5.0
     assert len(news.sent) == 3 and sent == [sent[0], sent[0] + 5.0, sent[0] + 10.0]
+
+
+def test_a_post_that_goes_clears_a_refusal_kept_from_before(
+    client: FeedClient, tmp_path: Path
+) -> None:
+    news = Scripted("news")
+    lane = Lane(news)
+    with Store(tmp_path / "state") as store:
+        store.set_meta(fatal_key("news"), "news: refused by an earlier run --once")
+        deps = Deps(client, Renderer(ROOT / "templates"), None, store, route=lambda _: ("news",))
+        outbox = Outbox({"news": lane}, lambda: deps)
+        batch = collect(FEED, deps)
+        assert isinstance(batch, Batch)
+        outbox.put(batch)
+        worker = LaneWorker(outbox, lane, store, Metrics(), tick=0.01)
+        worker.start()
+        try:
+            wait_for(lambda: len(news.sent) == 3, "the items to be sent")
+            wait_for(lambda: store.get_meta(fatal_key("news")) == "", "the refusal to clear")
+        finally:
+            worker.stop()

@@ -101,6 +101,17 @@ class LaneWorker:
             self._metrics.inc("poster_posts_total", outcome=result, destination=lane.name)
             if outcome.fatal is not None:
                 self._set_fatal(outcome.fatal)
+            elif outcome.delivery == State.SENT:
+                self._accepted()
+
+    def _accepted(self) -> None:
+        """Forget a refusal kept from before (a run --once, an earlier start): a post went."""
+        key = fatal_key(self.lane.name)
+        if self._store.get_meta(key):
+            try:
+                self._store.set_meta(key, "")
+            except StateError as exc:
+                log.error("event=state-unwritten destination=%s error=%r", self.lane.name, str(exc))
 
     def _set_fatal(self, error: DestinationFatal) -> None:
         """Stop this destination and say so loudly, once per change, until a reload."""

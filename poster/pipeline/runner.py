@@ -22,7 +22,7 @@ from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import Media
 from poster.pipeline.timings import Timings
 from poster.store import Store
-from poster.store.ledger import UNCERTAIN
+from poster.store.ledger import UNCERTAIN, fatal_key
 from poster.store.store import CRASHED
 
 if TYPE_CHECKING:
@@ -226,6 +226,7 @@ def run_once(
             if needs.media is not None:
                 needs.media.flush()
         record_reads(app.store, reports)
+        record_refusals(app.store, reports, {spec.name for spec in app.config.destinations})
     return reports
 
 
@@ -237,6 +238,30 @@ def _flushing(store: Store, sleep: Sleep) -> Sleep:
         sleep(seconds)
 
     return flush_then_sleep
+
+
+def record_refusals(store: Store, reports: Sequence[FeedReport], configured: set[str]) -> None:
+    """Keep why a destination refused posts for `poster status`; an accepted post clears it.
+
+    As the daemon does, so that status shows a destination a ``run --once`` found refusing.
+    A stand-in (a sandbox pass) is not a configured destination and keeps nothing.
+    """
+    refused: dict[str, str] = {}
+    accepted = set()
+    for report in reports:
+        for outcome in report.outcomes:
+            where = outcome.destination
+            if where not in configured:
+                continue
+            if outcome.fatal is not None:
+                refused.setdefault(where, str(outcome.fatal))
+            elif outcome.delivery == State.SENT:
+                accepted.add(where)
+    for name, why in refused.items():
+        store.set_meta(fatal_key(name), why)
+    for name in accepted - refused.keys():
+        if store.get_meta(fatal_key(name)):
+            store.set_meta(fatal_key(name), "")
 
 
 def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:
