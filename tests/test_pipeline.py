@@ -386,7 +386,7 @@ def test_a_read_asks_the_ledger_as_often_whatever_its_item_count(history: bool) 
             batch = collect(FEED, deps(http, ScriptedDestination(), counting))
         assert isinstance(batch, Batch) and len(batch.decisions) == count
         calls.append(counting.calls)
-    assert calls[0] == calls[1] <= 5
+    assert calls[0] == calls[1] <= 8  # a few questions a read, whatever its item count
 
 
 def test_a_run_keeps_only_the_items_to_post_and_counts_the_rest(client: FeedClient) -> None:

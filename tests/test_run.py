@@ -299,6 +299,23 @@ def test_validators_of_the_old_url_are_not_sent_to_the_new_one(
     assert texts(sandbox) == DAILY, "every item the new source lists is new to the feed"
 
 
+def test_keying_a_feed_in_use_by_link_posts_nothing_again(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml", backlog=1))  # one posted, two held back
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == ["Market opens"]
+    project.write(feed("news", "news.xml", backlog=1) + 'key = "link"\n')
+    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
+    assert preview == EXIT_OK and "would post" not in capsys.readouterr().out
+    again = run(capsys, project)
+    assert again.code == EXIT_OK
+    assert "news: 2 held back on first read, 1 already posted" in again.out
+    project.use_feed("news-updated.xml", "news.xml")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == ["Market opens", "Tram depot opens"]
+
+
 def test_a_pass_with_nothing_to_post_reads_no_certificates(
     capsys: pytest.CaptureFixture[str],
     project: Project,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import FeedMeta
     from poster.select import Decision
+    from poster.store.ledger import KeyedBy
     from poster.store.memoryledger import Recall
 
 log = logging.getLogger(__name__)
@@ -275,6 +276,8 @@ def _decide(
             parsed = parse(result, feed)
         # A rule that takes too long fails the read here, before anything of it is recorded.
         with deps.stage("select"):
+            if deps.own_routes:
+                _carry_keys(feed, result, parsed, deps)
             decisions = _select(feed, parsed, deps, busy)
     except FeedError as exc:
         log.debug("feed=%s status=error error=%s", feed.name, exc)
@@ -336,6 +339,51 @@ def _select(
     return [
         replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions
     ]
+
+
+def keyed_by(feed: FeedConfig) -> KeyedBy:
+    """Return what makes ``feed``'s item keys: its ``key`` and its JSON mapping's ``id``."""
+    return feed.key, feed.json.id if feed.json is not None else None
+
+
+def _carry_keys(feed: FeedConfig, result: FetchResult, parsed: ParsedFeed, deps: Deps) -> None:
+    """Carry what is known of the feed's items over a change of what makes their keys.
+
+    After ``key = "link"`` (or a JSON ``id``) is set on a feed in use, each item has a key the
+    state has never seen: the document is read again as the old settings read it, and an
+    item posted or held back under its old key is so under its new one too. Only the items
+    new to the feed are posted. A document the old settings cannot read item for item has
+    every item it lists now held back, as a first read's backlog.
+    """
+    from poster.parse import parse  # here: loaded with the parse that comes before
+
+    ledger, now = deps.ledger, keyed_by(feed)
+    before = ledger.keyed_by(feed.name)
+    if before == now:
+        return
+    if before is not None and ledger.has_history(feed.name):
+        mapping = replace(feed.json, id=before[1]) if feed.json is not None else None
+        try:
+            old = parse(result, replace(feed, key=before[0], json=mapping)).items
+        except FeedError:
+            old = ()
+        if len(old) == len(parsed.items):
+            pairs = {o.key: n.key for o, n in zip(old, parsed.items, strict=True)}
+            _carried(feed.name, pairs, ledger, deps.routes(feed))
+        else:
+            ledger.mark_seen(feed.name, [item.key for item in parsed.items])
+            log.info("feed=%s status=rekeyed held_back=%d", feed.name, len(parsed.items))
+    ledger.remember_keyed_by(feed.name, now)
+
+
+def _carried(feed: str, new_of: dict[str, str], ledger: Ledger, routes: tuple[str, ...]) -> None:
+    """Mark each new key as its old key is known: held back, or at each destination."""
+    held = ledger.recall(feed, list(new_of), routes).held
+    ledger.mark_seen(feed, [new_of[old] for old in held])
+    for route in routes:
+        known = ledger.recall(feed, list(new_of), (route,)).known - held
+        ledger.mark_seen_at(feed, [new_of[old] for old in known], route)
+    log.info("feed=%s status=rekeyed items=%d held_back=%d", feed, len(new_of), len(held))
 
 
 def _routes_kept(

@@ -16,6 +16,7 @@ from poster.store.index import NamedTable
 if TYPE_CHECKING:
     from poster.models import NextPoll, Validators
     from poster.store.journaldb import JournalTable
+    from poster.store.ledger import KeyedBy
 
 TABLE = "feeds"
 
@@ -52,6 +53,18 @@ class FeedTable(NamedTable):
     def save_routes(self, feed: str, routes: Iterable[str]) -> None:
         """Keep the destinations the feed's items were selected for."""
         self._update(feed, {"routes": sorted(routes)})
+
+    def keyed_by(self, feed: str) -> KeyedBy | None:
+        """Return the settings the feed's keys were made by, if they were kept."""
+        doc = self._doc(feed)
+        found = doc.get("keyed_by") if doc is not None else None
+        if isinstance(found, list) and len(found) == 2:
+            return found[0], found[1]
+        return None
+
+    def save_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
+        """Keep the settings the feed's keys are made by."""
+        self._update(feed, {"keyed_by": list(keyed)})
 
     def has_validators(self, feed: str) -> bool:
         """Tell whether validators were ever saved for the feed."""

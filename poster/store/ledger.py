@@ -57,6 +57,10 @@ def sender_token_key(destination: str) -> str:
     return f"sender token of {destination}"
 
 
+KeyedBy = tuple[str | None, str | None]
+"""What makes a feed's item keys: its ``key`` setting and its JSON mapping's ``id``."""
+
+
 class Ledger(Protocol):
     """What the pipeline reads and records about feeds and deliveries."""
 
@@ -124,6 +128,14 @@ class Ledger(Protocol):
 
     def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
         """Keep ``routes`` as every destination the feed's items were selected for."""
+        ...
+
+    def keyed_by(self, feed: str) -> KeyedBy | None:
+        """Return the settings the feed's keys were made by; None before any read kept them."""
+        ...
+
+    def remember_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
+        """Keep the settings the feed's keys are made by."""
         ...
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:

@@ -16,7 +16,7 @@ from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import Validators
-    from poster.store.ledger import Ledger
+    from poster.store.ledger import KeyedBy, Ledger
 
 
 @frozen
@@ -58,6 +58,7 @@ class MemoryLedger:
     def __init__(self) -> None:
         self._validators: dict[str, Validators] = {}
         self._routes: dict[str, frozenset[str]] = {}
+        self._keyed: dict[str, KeyedBy] = {}
         self.deliveries: dict[tuple[str, str, str], Delivery] = {}
 
     def validators(self, feed: str) -> Validators | None:
@@ -131,6 +132,14 @@ class MemoryLedger:
         """Keep the destinations the feed's items were selected for."""
         self._routes[feed] = frozenset(routes)
 
+    def keyed_by(self, feed: str) -> KeyedBy | None:
+        """Return the settings the feed's keys were made by, if kept."""
+        return self._keyed.get(feed)
+
+    def remember_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
+        """Keep the settings the feed's keys are made by."""
+        self._keyed[feed] = keyed
+
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back."""
         return recall_each(self, feed, keys, destinations)
@@ -146,7 +155,9 @@ class ReadOnlyLedger:
     def __init__(self, source: Ledger | None = None) -> None:
         self._source = source
         self._routes: dict[str, frozenset[str]] = {}
+        self._keyed: dict[str, KeyedBy] = {}
         self._seen_at: set[tuple[str, str, str]] = set()
+        """Keys held back in memory, by feed, key and destination ("" for every one)."""
 
     def validators(self, feed: str) -> Validators | None:
         """Return the source's validators, if there is a source."""
@@ -157,7 +168,7 @@ class ReadOnlyLedger:
 
     def is_known(self, feed: str, key: str, destination: str | None = None) -> bool:
         """Ask the source whether the item was ever posted, or held back here."""
-        if destination is not None and (feed, key, destination) in self._seen_at:
+        if (feed, key, "") in self._seen_at or (feed, key, destination) in self._seen_at:
             return True
         return self._source.is_known(feed, key, destination) if self._source else False
 
@@ -184,11 +195,14 @@ class ReadOnlyLedger:
         return self._source.has_history(feed) if self._source else False
 
     def is_held_back(self, feed: str, key: str) -> bool:
-        """Ask the source whether the item was held back."""
+        """Ask the source whether the item was held back, or held back here."""
+        if (feed, key, "") in self._seen_at:
+            return True
         return self._source.is_held_back(feed, key) if self._source else False
 
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
-        """Write nothing."""
+        """Keep in memory that ``keys`` are held back."""
+        self._seen_at.update((feed, key, "") for key in keys)
 
     def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
         """Keep in memory that ``keys`` are held back at ``destination``."""
@@ -203,6 +217,16 @@ class ReadOnlyLedger:
     def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
         """Keep the routes in memory."""
         self._routes[feed] = frozenset(routes)
+
+    def keyed_by(self, feed: str) -> KeyedBy | None:
+        """Return the key settings kept in memory, else the source's."""
+        if feed in self._keyed:
+            return self._keyed[feed]
+        return self._source.keyed_by(feed) if self._source else None
+
+    def remember_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
+        """Keep the key settings in memory."""
+        self._keyed[feed] = keyed
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Ask the source; without one, the feed is new and no key is known."""

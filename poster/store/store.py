@@ -38,6 +38,7 @@ from poster.store.seen import SeenIndex
 if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import NextPoll, Validators
+    from poster.store.ledger import KeyedBy
     from poster.store.memoryledger import Recall
 
 log = logger(__name__)
@@ -269,6 +270,22 @@ class Store:
             self._db.journal.hold()
             try:
                 self._feeds.save_routes(feed, kept)
+            finally:
+                self._db.journal.release(write=False)
+
+    def keyed_by(self, feed: str) -> KeyedBy | None:
+        """Return the settings the feed's keys were made by; None before any read kept them."""
+        with self._lock:
+            return self._feeds.keyed_by(feed)
+
+    def remember_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
+        """Keep the settings the feed's keys are made by, with the next change written."""
+        with self._lock:
+            if self._feeds.keyed_by(feed) == keyed:
+                return
+            self._db.journal.hold()
+            try:
+                self._feeds.save_keyed_by(feed, keyed)
             finally:
                 self._db.journal.release(write=False)
 
