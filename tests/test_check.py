@@ -390,3 +390,15 @@ def test_a_template_file_too_large_to_be_one_is_refused_unread(
         f"poster: {config}: template: 'default.j2' is larger than 1 MiB; is it a template? "
         "(used by feed news)\n"
     )
+
+
+@pytest.mark.parametrize("kind", ["inteltele", "smsby"])
+def test_two_way_messages_on_a_gateway_without_them_are_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    numbers(tmp_path)
+    own = {"inteltele": 'username = "poster"\n', "smsby": "alphaname_id = 444\n"}[kind]
+    head = f'[destinations.gw]\nkind = "{kind}"\nrecipients = "subs.txt"\n{own}replies = true\n'
+    code, out, err = check(capsys, project(tmp_path, head))
+    assert code == EXIT_CONFIG and out == ""
+    assert f"destinations.gw.replies: is not supported by kind {kind} (hint: remove it)" in err

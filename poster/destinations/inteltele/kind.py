@@ -99,6 +99,12 @@ class IntelTeleKind(GatewayKindBase):
         """Return the types ``feed`` can produce here."""
         return it_compose.possible_types(feed)
 
+    def conflicts(self, spec: DestinationConfig) -> list[tuple[str, str, str]]:
+        """Refuse ``replies``: the Intel Tele document has no 2-Way messages to ask for."""
+        if spec.settings.gateway.replies:
+            return [("replies", "is not supported by kind inteltele", "remove it")]
+        return []
+
     def text_limit(self, type: str) -> int:
         """Return the document's 1000 symbols, for every type."""
         return it_compose.text_limit(type)
