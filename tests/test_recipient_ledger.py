@@ -143,6 +143,24 @@ def test_a_torn_final_line_is_dropped_and_its_batch_was_never_sent(
         assert ledger.open_batches() == []
 
 
+def test_a_damaged_journal_line_says_to_restore_never_to_move_the_journal_aside(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
+        batch = ledger.record_intent("a", PHONES[:2])
+        ledger.record_result(batch, PHONES[:2])
+    journal = StateFiles(path).journal
+    lines = journal.read_bytes().split(b"\n")
+    journal.write_bytes(b"\n".join([lines[0], b"[1, 2]", *lines[1:]]))
+    with pytest.raises(StateError) as caught:
+        open_ledger(path, clock)
+    said = str(caught.value)
+    assert str(journal) in said and "line 2 is not a change" in said
+    assert "restore the ledger folder from a backup" in said
+    assert "nor move its journal aside" in said and "start from the snapshot alone" not in said
+
+
 def test_recipients_added_after_an_item_get_only_newer_items(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
         assert ledger.plan("old", PHONES[:2]) == PHONES[:2]

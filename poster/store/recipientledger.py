@@ -28,8 +28,9 @@ from typing import Concatenate, ParamSpec, TypeVar
 from poster.errors import StateError, UsageError
 from poster.frozen import frozen
 from poster.store.change import Change
-from poster.store.files import RECIPIENTS_FOLDER, Tables
+from poster.store.files import RECIPIENTS_FOLDER, Snapshot, Tables
 from poster.store.journal import JournalStorage
+from poster.store.journalread import journal_way_out
 from poster.store.place import ONE_SHOT
 from poster.store.recipientstate import (
     ACCEPTED,
@@ -144,6 +145,13 @@ UNREADABLE = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 """What a record of the wrong shape raises while the ledger is rebuilt from it."""
 
 
+LEDGER_WAY_OUT = (
+    "restore the ledger folder from a backup, or move this file aside if a copy beside it is "
+    "good. Do not delete the ledger, nor move its journal aside: its recipients would then be "
+    "sent recent items again"
+)
+
+
 class LedgerStorage(JournalStorage):
     """A journaled state whose changes are ledger events and whose snapshot is one document."""
 
@@ -185,15 +193,20 @@ class LedgerStorage(JournalStorage):
             except UNREADABLE as exc:
                 raise self._unreadable(self.files.journal, exc) from None
 
+    def _load_journal(self, snapshot: Snapshot) -> None:
+        """Replay the journal as the main state does, with the ledger's way out of damage."""
+        try:
+            super()._load_journal(snapshot)
+        except StateError as exc:
+            # Moving a ledger's journal aside, as the main state's message says, would send
+            # its recipients what it recorded again: paid messages.
+            message = str(exc).removeprefix(f"state file {exc.path}: ")
+            raise StateError(exc.path, message.replace(journal_way_out(), LEDGER_WAY_OUT)) from exc
+
     def _unreadable(self, path: Path, exc: Exception) -> StateError:
         """Return the error for a record of the ledger that poster cannot read."""
         what = f"{type(exc).__name__}: {exc}"[:200]
-        return StateError(
-            path,
-            f"holds a record poster cannot read ({what}); restore the ledger folder from a "
-            "backup, or move this file aside if a copy beside it is good. Do not delete the "
-            "ledger: its recipients would then be sent recent items again",
-        )
+        return StateError(path, f"holds a record poster cannot read ({what}); {LEDGER_WAY_OUT}")
 
     def record(self, event: Event) -> None:
         """Write ``event`` durably, then apply it, then compact if the journal is due.
