@@ -129,3 +129,24 @@ def test_a_skipped_post_shows_in_status_and_a_retry_releases_it(tmp_path: Path) 
         assert store.retry("news", "g1")
         assert [r.state for r in store.deliveries(feed="news")] == [RELEASED]
         assert not store.is_known("news", "g1", "viber")
+
+
+def test_status_holds_nothing_once_the_quiet_hours_are_gone_and_the_posts_went(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    write_quiet(project, "23:00-07:00", "Europe/Minsk")
+    posts = feeds.publish("news", 1, 2)
+    config = load_config(project.config)
+    with build(config, project.state) as app:
+        run_once(app, config.feeds, now=lambda: NIGHT)
+    with Store(project.state, read_only=True) as store:
+        assert len(status_view(config, store, NIGHT).held) == 2
+    project.write(project.table("news"))  # the quiet hours are taken off
+    config = load_config(project.config)
+    with build(config, project.state) as app:
+        run_once(app, config.feeds, now=lambda: NIGHT)
+    assert texts(sandbox) == titles(posts)
+    write_quiet(project, "23:00-07:00", "Europe/Minsk")  # and put back: nothing is held
+    config = load_config(project.config)
+    with Store(project.state, read_only=True) as store:
+        assert "Posts held" not in format_status(status_view(config, store, NIGHT))

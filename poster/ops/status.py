@@ -179,8 +179,22 @@ def status_view(
         waiting=tuple(waiting),
         daemon_running=daemon_running,
         restored=store.restored,
-        held=held_posts(((d.name, d.gate) for d in config.destinations), store, now),
+        held=_held(config, store, now),
         subscribers=_subscribers(config, store.path.parent),
+    )
+
+
+def _held(config: Config, store: Store, now: datetime) -> tuple[tuple[str, Waiting], ...]:
+    """Return the posts a destination's gate holds now: not those it went on to settle.
+
+    A post held before quiet hours or a daily cap were taken off its destination, or before
+    the post went out, is no longer held, whatever the kept list of the gate still says.
+    """
+    gates = ((d.name, d.gate) for d in config.destinations if d.gate.active)
+    return tuple(
+        (name, post)
+        for name, post in held_posts(gates, store, now)
+        if not store.is_known(post.feed, post.key, name)
     )
 
 
