@@ -248,7 +248,9 @@ def taken_port() -> Iterator[int]:
 
 
 @pytest.mark.parametrize(
-    "command", [["sandbox", "--port"], ["run", "--once", "--sandbox", "--port"]], ids=str
+    "command",
+    [["sandbox", "--port"], ["run", "--once", "--sandbox", "--port"], ["studio", "--port"]],
+    ids=str,
 )
 def test_a_taken_sandbox_port_is_one_clear_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, taken_port: int, command: list[str]

@@ -46,9 +46,9 @@ def add_commands(commands: Any) -> None:
     studio.add_argument(
         "--port",
         type=port,
-        default=SANDBOX_PORT,
+        default=None,
         metavar="PORT",
-        help=f"the sandbox page's port (default {SANDBOX_PORT})",
+        help=f"the sandbox page's port (default: {SANDBOX_PORT}, else any free one)",
     )
     studio.set_defaults(handler=cmd_studio)
 
@@ -63,7 +63,11 @@ def cmd_studio(config: Config, args: argparse.Namespace) -> int:
         # Each render lists every item that failed; the pipeline's log lines would repeat them.
         logging.getLogger("poster.pipeline").setLevel(logging.CRITICAL)
     feeds = [feed.name for feed in select_feeds(config, args.feed)] if args.feed else []
-    with sandbox_host().studio(config, port=args.port, feeds=feeds, limit=args.limit) as page:
+    chosen = SANDBOX_PORT if args.port is None else args.port
+    studio = sandbox_host().studio(
+        config, port=chosen, any_port=args.port is None, feeds=feeds, limit=args.limit
+    )
+    with studio as page:
         print(_welcome(config, page.url), flush=True)
         import threading
 

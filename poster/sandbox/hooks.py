@@ -56,9 +56,12 @@ class SandboxHost(Protocol):
         ...
 
     def studio(
-        self, config: Config, *, port: int, feeds: Sequence[str], limit: int
+        self, config: Config, *, port: int, any_port: bool, feeds: Sequence[str], limit: int
     ) -> AbstractContextManager[StudioPage]:
-        """Start a studio page for ``feeds`` (all when empty), ``limit`` items each."""
+        """Start a studio page for ``feeds`` (all when empty), ``limit`` items each.
+
+        With ``any_port`` a taken ``port`` is replaced by a free one; without, it is an error.
+        """
         ...
 
     def serve(self, tokens: Sequence[str], port: int) -> None:

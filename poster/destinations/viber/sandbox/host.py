@@ -88,11 +88,11 @@ class ViberSandbox:
 
     @contextlib.contextmanager
     def studio(
-        self, config: Config, *, port: int, feeds: Sequence[str], limit: int
+        self, config: Config, *, port: int, any_port: bool, feeds: Sequence[str], limit: int
     ) -> Iterator[StudioChannel]:
         """Start a sandbox channel and a studio rendering ``feeds`` (all when empty) onto it."""
         with (
-            sandbox_session(config, port=port) as session,
+            sandbox_session(config, port=port, any_port=any_port) as session,
             make_client() as client,
             httpx.Client(trust_env=False) as api,
         ):
