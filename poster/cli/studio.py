@@ -55,13 +55,23 @@ def add_commands(commands: Any) -> None:
 
 def cmd_studio(config: Config, args: argparse.Namespace) -> int:
     """Serve the sandbox page and re-render onto it whenever a watched file changes."""
+    import logging
+
+    pipeline = logging.getLogger("poster.pipeline")
+    level = pipeline.level
+    if args.log_level is None:
+        # Each render lists every item that failed; the pipeline's log lines would repeat them.
+        pipeline.setLevel(logging.CRITICAL)
+    try:
+        return _serve(config, args)
+    finally:
+        pipeline.setLevel(level)
+
+
+def _serve(config: Config, args: argparse.Namespace) -> int:
+    """Run the studio page until Ctrl-C."""
     from poster.destinations import sandbox_host
 
-    if args.log_level is None:
-        import logging
-
-        # Each render lists every item that failed; the pipeline's log lines would repeat them.
-        logging.getLogger("poster.pipeline").setLevel(logging.CRITICAL)
     feeds = [feed.name for feed in select_feeds(config, args.feed)] if args.feed else []
     chosen = SANDBOX_PORT if args.port is None else args.port
     studio = sandbox_host().studio(
