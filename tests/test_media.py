@@ -425,3 +425,13 @@ def test_a_probe_cache_that_cannot_be_written_is_only_probed_again(
     with caplog.at_level(logging.WARNING):
         cache.save()
     assert "event=media-cache-unwritten" in caplog.text
+
+
+def test_the_store_key_is_private_even_over_a_temporary_file_a_crash_left(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / ".key.tmp").write_bytes(b"half")
+    (folder / ".key.tmp").chmod(0o644)
+    MediaStore(folder, "https://poster.test/media", time.time)
+    assert (folder / ".key").stat().st_mode & 0o777 == 0o600
+    assert not (folder / ".key.tmp").exists()

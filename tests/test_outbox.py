@@ -147,16 +147,25 @@ def test_each_lane_is_paced_and_capped_on_its_own(client: FeedClient) -> None:
     assert "max_per_pass=2" in (waiting[0].error or "")
 
 
-def test_a_retry_later_requeues_the_item_and_pauses_the_lane(client: FeedClient) -> None:
-    clock = SleepingClock()
-    news = Scripted("news", RetryLater("busy", 12, "tooManyRequests", retry_after=7.0))
-    lane = Lane(news, Pacer(0.0, 10, clock=clock, sleep=clock.sleep), clock=clock)
-    ledger = MemoryLedger()
+def one_lane(
+    client: FeedClient, news: Scripted, ledger: MemoryLedger, pacer: Pacer, clock: SleepingClock
+) -> tuple[Outbox, Lane]:
+    """Return an outbox of one lane for ``news``, paced by ``pacer``, holding FEED's items."""
+    lane = Lane(news, pacer, clock=clock)
     deps = deps_for(client, ledger, ("news",), Renderer(ROOT / "templates"))
     outbox = Outbox({"news": lane}, lambda: deps)
     batch = collect(FEED, deps)
     assert isinstance(batch, Batch)
     outbox.put(batch)
+    return outbox, lane
+
+
+def test_a_retry_later_requeues_the_item_and_pauses_the_lane(client: FeedClient) -> None:
+    clock = SleepingClock()
+    news = Scripted("news", RetryLater("busy", 12, "tooManyRequests", retry_after=7.0))
+    ledger = MemoryLedger()
+    pacer = Pacer(0.0, 10, clock=clock, sleep=clock.sleep)
+    outbox, lane = one_lane(client, news, ledger, pacer, clock)
     first = outbox.step(lane, 0.0)
     assert first is not None and first.delivery == DEFERRED
     assert lane.pause_until == pytest.approx(107.0) and len(lane) == 3
@@ -168,18 +177,23 @@ def test_a_retry_later_requeues_the_item_and_pauses_the_lane(client: FeedClient)
     assert ledger.deliveries[("news", "g1", "news")].state == SENT
 
 
+def stored_worker(client: FeedClient, lane: Lane, store: Store) -> LaneWorker:
+    """Return a worker, not started, for ``lane`` with FEED's items queued over ``store``."""
+    deps = Deps(client, Renderer(ROOT / "templates"), None, store, route=lambda _: ("news",))
+    outbox = Outbox({"news": lane}, lambda: deps)
+    batch = collect(FEED, deps)
+    assert isinstance(batch, Batch)
+    outbox.put(batch)
+    return LaneWorker(outbox, lane, store, Metrics(), tick=0.01)
+
+
 def test_an_unforeseen_error_stops_the_lane_and_says_why_and_its_worker_lives_on(
     client: FeedClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     news = Scripted("news", RuntimeError("boom"))
     lane = Lane(news)
     with Store(tmp_path / "state") as store:
-        deps = Deps(client, Renderer(ROOT / "templates"), None, store, route=lambda _: ("news",))
-        outbox = Outbox({"news": lane}, lambda: deps)
-        batch = collect(FEED, deps)
-        assert isinstance(batch, Batch)
-        outbox.put(batch)
-        worker = LaneWorker(outbox, lane, store, Metrics(), tick=0.01)
+        worker = stored_worker(client, lane, store)
         with caplog.at_level(logging.ERROR):
             worker.start()
             why = wait_for(lambda: lane.fatal, "the lane to stop")
@@ -230,14 +244,9 @@ class FullLedger(MemoryLedger):
 
 def test_an_intent_that_cannot_be_recorded_waits_and_nothing_is_sent(client: FeedClient) -> None:
     clock = SleepingClock()
-    news = Scripted("news")
-    lane = Lane(news, Pacer(0.0, 10, clock=clock, sleep=clock.sleep), clock=clock)
-    ledger = FullLedger()
-    deps = deps_for(client, ledger, ("news",), Renderer(ROOT / "templates"))
-    outbox = Outbox({"news": lane}, lambda: deps)
-    batch = collect(FEED, deps)
-    assert isinstance(batch, Batch)
-    outbox.put(batch)
+    news, ledger = Scripted("news"), FullLedger()
+    pacer = Pacer(0.0, 10, clock=clock, sleep=clock.sleep)
+    outbox, lane = one_lane(client, news, ledger, pacer, clock)
     first = outbox.step(lane, 0.0)
     assert first is not None and first.delivery == DEFERRED and "full" in str(first.error)
     assert news.sent == [] and len(lane) == 3 and lane.fatal is None
@@ -304,12 +313,8 @@ def test_stopping_a_worker_halts_its_destination_before_waiting_for_it(tmp_path:
 def test_the_daemon_keeps_the_gap_between_posts_past_max_per_pass(client: FeedClient) -> None:
     clock = SleepingClock()
     news = Scripted("news")
-    lane = Lane(news, Pacer(5.0, 1, clock=clock, sleep=clock.sleep), clock=clock)
-    deps = deps_for(client, MemoryLedger(), ("news",), Renderer(ROOT / "templates"))
-    outbox = Outbox({"news": lane}, lambda: deps)
-    batch = collect(FEED, deps)
-    assert isinstance(batch, Batch)
-    outbox.put(batch)
+    pacer = Pacer(5.0, 1, clock=clock, sleep=clock.sleep)
+    outbox, lane = one_lane(client, news, MemoryLedger(), pacer, clock)
     sent = []
     for _ in range(3):
         assert outbox.step(lane, 0.0) is not None
@@ -327,12 +332,7 @@ def test_a_post_that_goes_clears_a_refusal_kept_from_before(
     lane = Lane(news)
     with Store(tmp_path / "state") as store:
         store.set_meta(fatal_key("news"), "news: refused by an earlier run --once")
-        deps = Deps(client, Renderer(ROOT / "templates"), None, store, route=lambda _: ("news",))
-        outbox = Outbox({"news": lane}, lambda: deps)
-        batch = collect(FEED, deps)
-        assert isinstance(batch, Batch)
-        outbox.put(batch)
-        worker = LaneWorker(outbox, lane, store, Metrics(), tick=0.01)
+        worker = stored_worker(client, lane, store)
         worker.start()
         try:
             wait_for(lambda: len(news.sent) == 3, "the items to be sent")

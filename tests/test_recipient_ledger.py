@@ -128,14 +128,19 @@ def test_a_late_answer_settles_an_uncertain_batch(path: Path, clock: Clock) -> N
         assert ledger.outcome("a").accepted == 2
 
 
-def test_a_torn_final_line_is_dropped_and_its_batch_was_never_sent(
-    path: Path, clock: Clock
-) -> None:
+def two_sent(path: Path, clock: Clock) -> Path:
+    """Send item "a" to the first two numbers; return the ledger's journal."""
     with open_ledger(path, clock) as ledger:
         ledger.plan("a", PHONES)
         batch = ledger.record_intent("a", PHONES[:2])
         ledger.record_result(batch, PHONES[:2])
-    journal = StateFiles(path).journal
+    return StateFiles(path).journal
+
+
+def test_a_torn_final_line_is_dropped_and_its_batch_was_never_sent(
+    path: Path, clock: Clock
+) -> None:
+    journal = two_sent(path, clock)
     with journal.open("ab") as out:
         out.write(b'{"seq":99,"table":"events","put":{"1":{"e":"inte')
     with open_ledger(path, clock) as ledger:
@@ -146,11 +151,7 @@ def test_a_torn_final_line_is_dropped_and_its_batch_was_never_sent(
 def test_a_damaged_journal_line_says_to_restore_never_to_move_the_journal_aside(
     path: Path, clock: Clock
 ) -> None:
-    with open_ledger(path, clock) as ledger:
-        ledger.plan("a", PHONES)
-        batch = ledger.record_intent("a", PHONES[:2])
-        ledger.record_result(batch, PHONES[:2])
-    journal = StateFiles(path).journal
+    journal = two_sent(path, clock)
     lines = journal.read_bytes().split(b"\n")
     journal.write_bytes(b"\n".join([lines[0], b"[1, 2]", *lines[1:]]))
     with pytest.raises(StateError) as caught:

@@ -7,8 +7,6 @@ served; the folder holds nothing else that could leak.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import hmac
 import logging
@@ -191,17 +189,4 @@ def _key(folder: Path, read_only: bool) -> bytes:
 def _keep_key(path: Path, key: bytes) -> None:
     """Write ``key`` to ``path`` (0600) whole, or leave no file: a crash or a full disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        try:
-            if os.write(fd, key) != len(key):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+    write_atomic(path, key, mode=0o600)

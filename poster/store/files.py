@@ -224,13 +224,15 @@ def check_tables(value: object) -> Tables:
     return value
 
 
-def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> int:
-    """Replace ``path`` with ``data``, whole or in pieces; return its size.
+def write_atomic(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644) -> int:
+    """Replace ``path`` with ``data``, whole or in pieces, its mode ``mode``; return its size.
 
     A crash leaves the old file or the new one; a failure (a full disk) leaves the old one.
     """
     temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()  # one a crash left would keep its own mode, whatever ``mode`` says
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     size = 0
     try:
         try:

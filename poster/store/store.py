@@ -228,11 +228,8 @@ class Store:
             fresh = [k for k in unique if k not in held and self._index.find(feed, k, "") is None]
             if not fresh:
                 return
-            self._db.journal.hold()
-            try:
+            with self._with_next_write():
                 self._seen_docs.insert(seen.new_seen_doc(feed, fresh, to_iso(self._clock())))
-            finally:
-                self._db.journal.release(write=False)
             self._seen.add(feed, fresh)
 
     def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
@@ -245,12 +242,9 @@ class Store:
             ]
             if not fresh:
                 return
-            self._db.journal.hold()
-            try:
+            with self._with_next_write():
                 for key in fresh:
                     self._write_delivery(feed, key, destination, SEEN, {})
-            finally:
-                self._db.journal.release(write=False)
 
     def routes(self, feed: str) -> frozenset[str] | None:
         """Return every destination the feed's items were selected for; None before any was."""
@@ -267,11 +261,8 @@ class Store:
         with self._lock:
             if self._feeds.routes(feed) == kept:  # most reads change nothing: no journal write
                 return
-            self._db.journal.hold()
-            try:
+            with self._with_next_write():
                 self._feeds.save_routes(feed, kept)
-            finally:
-                self._db.journal.release(write=False)
 
     def keyed_by(self, feed: str) -> KeyedBy | None:
         """Return the settings the feed's keys were made by; None before any read kept them."""
@@ -283,11 +274,17 @@ class Store:
         with self._lock:
             if self._feeds.keyed_by(feed) == keyed:
                 return
-            self._db.journal.hold()
-            try:
+            with self._with_next_write():
                 self._feeds.save_keyed_by(feed, keyed)
-            finally:
-                self._db.journal.release(write=False)
+
+    @contextmanager
+    def _with_next_write(self) -> Iterator[None]:
+        """Hold the block's changes: they reach the disk with the next change written."""
+        self._db.journal.hold()
+        try:
+            yield
+        finally:
+            self._db.journal.release(write=False)
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back, at once."""
