@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -314,6 +315,22 @@ def test_keying_a_feed_in_use_by_link_posts_nothing_again(
     project.use_feed("news-updated.xml", "news.xml")
     assert run(capsys, project).code == EXIT_OK
     assert texts(sandbox) == ["Market opens", "Tram depot opens"]
+
+
+def test_items_left_waiting_are_posted_after_the_feed_rolled_them_off(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("daily", "five.xml"), viber="max_per_pass = 2\n")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == DAILY[:2]  # notes 3, 4 and 5 wait for the next passes
+    five = (DATA / "five.xml").read_text(encoding="utf-8")
+    rolled = re.sub(r"<item>\s*<title>Daily note [34]</title>.*?</item>", "", five, flags=re.S)
+    (project.root / "feeds" / "five.xml").write_text(rolled, encoding="utf-8")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == DAILY[:4], "notes 3 and 4 were kept while they waited"
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == DAILY
+    assert "  daily: not modified\n" in run(capsys, project).out
 
 
 def test_a_pass_with_nothing_to_post_reads_no_certificates(

@@ -194,7 +194,9 @@ class Outbox:
     ) -> None:
         self.lanes = dict(lanes)
         self._deps = deps
-        self._on_finish = on_finish or (lambda batch, done: finish(batch, done, deps().ledger))
+        self._on_finish = on_finish or (
+            lambda batch, done: finish(batch, done, deps().ledger, own_routes=deps().own_routes)
+        )
         self._progress: dict[int, _Progress] = {}
         self._seq = itertools.count()
         self._lock = threading.Lock()

@@ -39,7 +39,9 @@ def run_pass(
     finished: dict[int, FeedReport] = {}
 
     def on_finish(batch: Batch, outcomes: Outcomes) -> FeedReport:
-        finished[id(batch)] = report = finish(batch, outcomes, deps.ledger)
+        finished[id(batch)] = report = finish(
+            batch, outcomes, deps.ledger, own_routes=deps.own_routes
+        )
         return report
 
     outbox = Outbox(lanes, lambda: deps, on_finish)

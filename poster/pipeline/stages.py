@@ -320,14 +320,20 @@ def _select(
     # Here: a pass where no feed changed selects nothing.
     from poster.select import FILTERED, HELD, select
 
-    keys = [item.key for item in parsed.items]
+    items = parsed.items
+    if deps.own_routes:  # a pass left them waiting, and the feed no longer lists them
+        from poster.pipeline.waitlist import waiting_items
+
+        listed = [item.key for item in items]
+        items = (*items, *waiting_items(deps.ledger, feed.name, listed))
+    keys = [item.key for item in items]
     routes = deps.routes(feed)
     known = deps.ledger.recall(feed.name, keys, routes)
     first_read = not known.history
     if deps.own_routes:  # a sandbox's stand-in takes every feed: their own routes stay as kept
         known = _routes_kept(feed, keys, known, deps.ledger, routes)
     seen = known.known | busy if busy else known.known
-    decisions = select(parsed.items, feed, seen, held=known.held, first_read=first_read)
+    decisions = select(items, feed, seen, held=known.held, first_read=first_read)
     if first_read:
         # What the rules filter out is held back too: a rule relaxed later posts none of it.
         backlog = [d.item.key for d in decisions if d.action in (HELD, FILTERED)]
@@ -414,11 +420,16 @@ def _routes_kept(
 
 
 def finish(
-    batch: Batch, outcomes: Mapping[tuple[str, str], Sequence[Outcome]], ledger: Ledger
+    batch: Batch,
+    outcomes: Mapping[tuple[str, str], Sequence[Outcome]],
+    ledger: Ledger,
+    *,
+    own_routes: bool = True,
 ) -> FeedReport:
     """Build a feed's report and keep its validators once nothing of it is left to post.
 
     A wanted item has one outcome per destination it went to; any other item, its decision.
+    What waits is kept (``poster.pipeline.waitlist``), unless a stand-in took every feed.
     """
     name = batch.feed.name
     results = tuple(
@@ -427,9 +438,14 @@ def finish(
         for outcome in ((d.wanted and outcomes.get((name, d.item.key))) or (Outcome(d),))
     )
     fatal = next((o.fatal for o in results if o.fatal is not None), None)
+    waiting = {o.decision.item.key: o.decision.item for o in results if o.delivery == DEFERRED}
     # Saving validators while items wait would turn the next pass into a 304 that forgets them.
-    if not any(o.delivery == DEFERRED for o in results):
+    if not waiting:
         ledger.save_validators(name, batch.result.validators)
+    if own_routes:
+        from poster.pipeline.waitlist import keep_waiting  # here: the batch is done with now
+
+        keep_waiting(ledger, name, list(waiting.values()))
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 

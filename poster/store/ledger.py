@@ -130,6 +130,14 @@ class Ledger(Protocol):
         """Keep ``routes`` as every destination the feed's items were selected for."""
         ...
 
+    def get_meta(self, name: str) -> str | None:
+        """Return a named state entry (the items a feed leaves waiting), if there is one."""
+        ...
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep a named state entry."""
+        ...
+
     def keyed_by(self, feed: str) -> KeyedBy | None:
         """Return the settings the feed's keys were made by; None before any read kept them."""
         ...

@@ -59,6 +59,7 @@ class MemoryLedger:
         self._validators: dict[str, Validators] = {}
         self._routes: dict[str, frozenset[str]] = {}
         self._keyed: dict[str, KeyedBy] = {}
+        self._meta: dict[str, str] = {}
         self.deliveries: dict[tuple[str, str, str], Delivery] = {}
 
     def validators(self, feed: str) -> Validators | None:
@@ -132,6 +133,14 @@ class MemoryLedger:
         """Keep the destinations the feed's items were selected for."""
         self._routes[feed] = frozenset(routes)
 
+    def get_meta(self, name: str) -> str | None:
+        """Return a named entry, if kept."""
+        return self._meta.get(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep a named entry."""
+        self._meta[name] = value
+
     def keyed_by(self, feed: str) -> KeyedBy | None:
         """Return the settings the feed's keys were made by, if kept."""
         return self._keyed.get(feed)
@@ -156,6 +165,7 @@ class ReadOnlyLedger:
         self._source = source
         self._routes: dict[str, frozenset[str]] = {}
         self._keyed: dict[str, KeyedBy] = {}
+        self._meta: dict[str, str] = {}
         self._seen_at: set[tuple[str, str, str]] = set()
         """Keys held back in memory, by feed, key and destination ("" for every one)."""
 
@@ -217,6 +227,16 @@ class ReadOnlyLedger:
     def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
         """Keep the routes in memory."""
         self._routes[feed] = frozenset(routes)
+
+    def get_meta(self, name: str) -> str | None:
+        """Return the entry kept in memory, else the source's."""
+        if name in self._meta:
+            return self._meta[name]
+        return self._source.get_meta(name) if self._source else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep the entry in memory."""
+        self._meta[name] = value
 
     def keyed_by(self, feed: str) -> KeyedBy | None:
         """Return the key settings kept in memory, else the source's."""
