@@ -3,7 +3,9 @@
 A waiting item is offered again by the feed's next read while the feed lists it; one that the
 feed no longer lists by then (a busy feed rolls its items on) is offered from what is kept here,
 so that waiting never loses an item. They are kept per feed, as JSON in one state entry,
-written only when they change, at most ``WAITING_MAX`` of them, the newest.
+written only when they change: at most ``WAITING_MAX`` of them, the newest, each with at most
+``HTML_KEPT`` characters of its HTML, so that a long night of a busy feed stays a small part of
+the state.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from poster.items import Item, Media
 
 log = logging.getLogger(__name__)
 
-WAITING_MAX = 500
+WAITING_MAX = 100
 """The most items kept waiting for one feed; a feed left waiting longer drops its oldest."""
+HTML_KEPT = 64 * 1024
+"""The most characters of an item's HTML kept: templates show far less."""
 
 _MEDIA_FIELDS = ("url", "mime_type", "length", "duration", "title", "width", "height", "probed")
 
@@ -73,7 +77,7 @@ def item_doc(item: Item) -> dict[str, Any]:
         "key": item.key,
         "title": item.title,
         "link": item.link,
-        "html": item.content_html,
+        "html": item.content_html[:HTML_KEPT],
         "text": item.content_text,
         "summary": item.summary,
         "author": item.author,
