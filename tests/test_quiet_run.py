@@ -150,3 +150,22 @@ def test_status_holds_nothing_once_the_quiet_hours_are_gone_and_the_posts_went(
     config = load_config(project.config)
     with Store(project.state, read_only=True) as store:
         assert "Posts held" not in format_status(status_view(config, store, NIGHT))
+
+
+def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it_off(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    window = f"{start - timedelta(hours=1):%H:%M}-{start + timedelta(hours=1):%H:%M}"
+    write_quiet(project, window, "UTC")
+    posts = feeds.publish("news", 1, 2)
+    with running(project, clock=lambda: start) as run:
+        lane = run.daemon.outbox.lanes["viber"]
+        wait_for(lambda: len(lane) == 2, "two posts waiting in the lane")
+    feeds.published["news"] = []  # the feed rolls both off while poster is stopped
+    feeds.publish("news", 3)
+    project.write(project.table("news"))  # and the quiet hours are over
+    config = load_config(project.config)
+    with build(config, project.state) as app:
+        run_once(app, config.feeds)
+    assert texts(sandbox) == [*titles(posts), "News story 3"]

@@ -41,7 +41,7 @@ from poster.daemon.systemd import Notifier, install_signals
 from poster.daemon.worker import LaneWorker, relane
 from poster.errors import ConfigError, StateError
 from poster.media.setup import media_stage
-from poster.models import Freshness, NextPoll
+from poster.models import Freshness, Item, NextPoll
 from poster.ops import inbox
 from poster.pipeline import Batch, Deps, FeedReport, collect, collect_pushed, finish
 from poster.pipeline.outbox import Lane, Outbox, Outcomes
@@ -432,4 +432,17 @@ class Daemon:
         # A read still under way would write to the state after it is closed.
         self._reads.wait_idle(READ_GRACE)
         self.media.flush()
+        self._keep_waiting()
         log.info("event=stopped")
+
+    def _keep_waiting(self) -> None:
+        """Keep what the lanes still hold, so that the next start posts it, listed or not."""
+        from poster.pipeline.waitlist import keep_waiting, waiting_items
+
+        by_feed: dict[str, dict[str, Item]] = {}
+        for lane in self.outbox.lanes.values():
+            for entry in lane.entries():
+                by_feed.setdefault(entry.feed, {})[entry.key] = entry.decision.item
+        for feed, items in by_feed.items():
+            kept = {item.key: item for item in waiting_items(self.store, feed, ())}
+            keep_waiting(self.store, feed, list({**kept, **items}.values()))
