@@ -63,13 +63,21 @@ def write_quiet(project: Project, quiet: str, zone: str) -> None:
     project.config.write_text(text.replace('min_gap = "0s"\n', gate, 1), encoding="utf-8")
 
 
+def quiet_around_now(project: Project) -> datetime:
+    """Make the channel quiet from an hour ago to an hour from now (UTC); return now.
+
+    Real times keep the scheduler's own times real; the daemon's clock is the test's.
+    """
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    window = f"{start - timedelta(hours=1):%H:%M}-{start + timedelta(hours=1):%H:%M}"
+    write_quiet(project, window, "UTC")
+    return start
+
+
 def test_the_daemon_posts_nothing_in_quiet_hours_and_everything_in_order_after(
     project: Project, feeds: Feeds, sandbox: Sandbox
 ) -> None:
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
-    # Quiet from an hour ago to an hour from now, so the scheduler's own times stay real.
-    window = f"{start - timedelta(hours=1):%H:%M}-{start + timedelta(hours=1):%H:%M}"
-    write_quiet(project, window, "UTC")
+    start = quiet_around_now(project)
     posts = feeds.publish("news", 1, 2, 3)
     now = [start]
     with running(project, clock=lambda: now[0]) as run:
@@ -155,9 +163,7 @@ def test_status_holds_nothing_once_the_quiet_hours_are_gone_and_the_posts_went(
 def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it_off(
     project: Project, feeds: Feeds, sandbox: Sandbox
 ) -> None:
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
-    window = f"{start - timedelta(hours=1):%H:%M}-{start + timedelta(hours=1):%H:%M}"
-    write_quiet(project, window, "UTC")
+    start = quiet_around_now(project)
     posts = feeds.publish("news", 1, 2)
     with running(project, clock=lambda: start) as run:
         lane = run.daemon.outbox.lanes["viber"]

@@ -6,8 +6,8 @@ stored state, never builds their classes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from poster.frozen import frozen
 from poster.models import State
@@ -220,9 +220,8 @@ class ReadOnlyLedger:
 
     def routes(self, feed: str) -> frozenset[str] | None:
         """Return the routes kept in memory, else the source's."""
-        if feed in self._routes:
-            return self._routes[feed]
-        return self._source.routes(feed) if self._source else None
+        found: frozenset[str] | None = self._kept(self._routes, feed, lambda s: s.routes(feed))
+        return found
 
     def remember_routes(self, feed: str, routes: Iterable[str]) -> None:
         """Keep the routes in memory."""
@@ -230,9 +229,8 @@ class ReadOnlyLedger:
 
     def get_meta(self, name: str) -> str | None:
         """Return the entry kept in memory, else the source's."""
-        if name in self._meta:
-            return self._meta[name]
-        return self._source.get_meta(name) if self._source else None
+        found: str | None = self._kept(self._meta, name, lambda s: s.get_meta(name))
+        return found
 
     def set_meta(self, name: str, value: str) -> None:
         """Keep the entry in memory."""
@@ -240,9 +238,14 @@ class ReadOnlyLedger:
 
     def keyed_by(self, feed: str) -> KeyedBy | None:
         """Return the key settings kept in memory, else the source's."""
-        if feed in self._keyed:
-            return self._keyed[feed]
-        return self._source.keyed_by(feed) if self._source else None
+        found: KeyedBy | None = self._kept(self._keyed, feed, lambda s: s.keyed_by(feed))
+        return found
+
+    def _kept(self, kept: Mapping[str, Any], name: str, ask: Callable[[Ledger], Any]) -> Any:
+        """Return ``kept[name]``, else what the source answers ``ask``, else None."""
+        if name in kept:
+            return kept[name]
+        return ask(self._source) if self._source is not None else None
 
     def remember_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
         """Keep the key settings in memory."""
