@@ -223,6 +223,15 @@ def test_a_destination_joining_a_feed_gets_what_is_new_not_the_whole_feed(
     project.feeds.publish("city", 6)
     assert main(args) == 0
     assert archived(project) == ["City story 5", "City story 6"]
+    news_only = routed.replace('to = ["news", "archive"]', 'to = ["news"]')
+    project.config.write_text(news_only, "utf-8")  # the archive is taken off
+    project.feeds.publish("city", 7)
+    assert main(args) == 0
+    project.config.write_text(routed, "utf-8")  # and comes back: it joins anew
+    project.feeds.publish("city", 8)
+    assert main(args) == 0
+    assert texts(news)[-2:] == ["City story 7", "City story 8"]
+    assert archived(project) == ["City story 5", "City story 6", "City story 8"]
 
 
 def test_a_reload_that_takes_a_destination_off_a_feed_drops_what_waits_for_it(

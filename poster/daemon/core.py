@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from poster.media.setup import media_stage
 from poster.models import Freshness, Item, NextPoll
 from poster.ops import inbox
 from poster.pipeline import Batch, Deps, FeedReport, collect, collect_pushed, finish
-from poster.pipeline.outbox import Lane, Outbox, Outcomes
+from poster.pipeline.outbox import Entry, Lane, Outbox, Outcomes
 from poster.pipeline.runner import deps, lanes, resend_uncertain, resume_interrupted
 from poster.push.discover import discover
 from poster.push.service import PushService
@@ -381,8 +381,8 @@ class Daemon:
         self.config = new
         for name in change.changed:
             # What waits was chosen, routed and rendered by the old settings; the next read,
-            # in full under the new ones, offers again what was not posted.
-            self.outbox.drop(name)
+            # in full under the new ones, offers again what was not posted, kept or listed.
+            self._keep_waiting(self.outbox.drop(name))
         touched = (*change.added, *change.changed)
         for name in touched:
             feed = new.feed(name)
@@ -432,17 +432,20 @@ class Daemon:
         # A read still under way would write to the state after it is closed.
         self._reads.wait_idle(READ_GRACE)
         self.media.flush()
-        self._keep_waiting()
+        self._keep_waiting(e for lane in self.outbox.lanes.values() for e in lane.entries())
         log.info("event=stopped")
 
-    def _keep_waiting(self) -> None:
-        """Keep what the lanes still hold, so that the next start posts it, listed or not."""
+    def _keep_waiting(self, entries: Iterable[Entry]) -> None:
+        """Keep the items of ``entries`` with the waiting ones, for a later read to post.
+
+        Those are what the lanes hold at a stop, and what a reload takes from them: the feed
+        may have rolled them off by the time it is read again.
+        """
         from poster.pipeline.waitlist import keep_waiting, waiting_items
 
         by_feed: dict[str, dict[str, Item]] = {}
-        for lane in self.outbox.lanes.values():
-            for entry in lane.entries():
-                by_feed.setdefault(entry.feed, {})[entry.key] = entry.decision.item
+        for entry in entries:
+            by_feed.setdefault(entry.feed, {})[entry.key] = entry.decision.item
         for feed, items in by_feed.items():
             kept = {item.key: item for item in waiting_items(self.store, feed, ())}
             keep_waiting(self.store, feed, list({**kept, **items}.values()))

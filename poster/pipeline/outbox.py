@@ -271,13 +271,13 @@ class Outbox:
                 for decision in progress.batch.wanted()
             )
 
-    def drop(self, feed: str) -> int:
-        """Forget every waiting item of a feed (it left the configuration)."""
+    def drop(self, feed: str) -> list[Entry]:
+        """Forget and return every waiting entry of a feed (it left or changed its settings)."""
         dropped = [entry for lane in self.lanes.values() for entry in lane.drop(feed)]
         with self._lock:
             for entry in dropped:
                 self._progress.pop(id(entry.batch), None)
-        return len(dropped)
+        return dropped
 
     def _dropped(self, entry: Entry) -> bool:
         """Tell whether ``entry``'s batch was dropped (``drop``) while the entry was in hand."""

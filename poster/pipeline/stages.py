@@ -397,9 +397,10 @@ def _routes_kept(
 ) -> Recall:
     """Keep the destinations ``feed`` posts to; return what is known once new ones joined.
 
-    A destination that joins a feed gets the items that are new from then on: those the
-    feed's other destinations were given or held back are held back at it, so adding a
-    gateway to a feed, or renaming a destination, never sends the feed's whole page again.
+    A destination that joins a feed, or joins it again after it was taken off, gets the items
+    that are new from then on: those the feed's other destinations were given or held back
+    are held back at it, so adding a gateway to a feed, or renaming a destination, never
+    sends the feed's whole page again.
     """
     before = ledger.routes(feed.name)
     # A first read, or routes an earlier release did not keep: today's are taken as they are.
@@ -409,13 +410,15 @@ def _routes_kept(
         return known
     joined = [route for route in routes if route not in before]
     if not joined:
+        if before != frozenset(routes):  # one was taken off: it joins anew if it comes back
+            ledger.remember_routes(feed.name, routes)
         return known
     stayed = [route for route in routes if route in before]
     back = ledger.recall(feed.name, keys, stayed).known if stayed else frozenset(keys)
     for route in joined:
         log.info("feed=%s destination=%s status=joined held_back=%d", feed.name, route, len(back))
         ledger.mark_seen_at(feed.name, back, route)
-    ledger.remember_routes(feed.name, before | set(joined))
+    ledger.remember_routes(feed.name, routes)
     return ledger.recall(feed.name, keys, routes)
 
 
