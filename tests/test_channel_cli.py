@@ -399,7 +399,7 @@ def test_account_to_opens_only_the_named_channel(
     [
         pytest.param(
             ["webhook", "remove"],
-            "several destinations have an account and a webhook (one, two); add --to NAME",
+            "several destinations have a webhook (one, two); add --to NAME",
             id="several",
         ),
         pytest.param(
@@ -414,8 +414,7 @@ def test_account_to_opens_only_the_named_channel(
         ),
         pytest.param(
             ["webhook", "set", "https://example.org/hook", "--to", "archive"],
-            "--to: destination 'archive' (recording) has no account or webhook; "
-            "these have: one, two",
+            "--to: destination 'archive' (recording) has no webhook to set; these have: one, two",
             id="no-webhook",
         ),
     ],

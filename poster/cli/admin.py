@@ -117,19 +117,23 @@ def named(
 
 
 def chosen(config: Config, to: str | None) -> DestinationConfig:
-    """Return the destination ``--to`` names, else the only one with a webhook; else explain."""
+    """Return the destination ``--to`` names, else the only one with a webhook; else explain.
+
+    A gateway has an account (``poster account``) but no webhook: its answers come to the
+    callback URL its section says.
+    """
     from poster.destinations import Administered, kind
     from poster.errors import UsageError
 
     able = [spec for spec in config.destinations if isinstance(kind(spec.kind), Administered)]
     if to is not None:
-        return named(config, to, able, "account or webhook")
+        return named(config, to, able, "webhook to set")
     if len(able) == 1:
         return able[0]
     if not able:
-        raise UsageError(f"no destination in {config.path} has an account or a webhook")
+        raise UsageError(f"no destination in {config.path} has a webhook to set")
     names = ", ".join(spec.name for spec in able)
-    raise UsageError(f"several destinations have an account and a webhook ({names}); add --to NAME")
+    raise UsageError(f"several destinations have a webhook ({names}); add --to NAME")
 
 
 @contextlib.contextmanager
