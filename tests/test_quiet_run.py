@@ -23,6 +23,7 @@ from poster.ops.preview import preview, render_text
 from poster.ops.status import format_status, status_view
 from poster.ops.statusjson import status_json
 from poster.pipeline.runner import run_once
+from poster.pipeline.waitlist import waiting_items
 from poster.store import RELEASED, Store
 from poster.store.ledger import SKIPPED
 
@@ -175,3 +176,18 @@ def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it
     with build(config, project.state) as app:
         run_once(app, config.feeds)
     assert texts(sandbox) == [*titles(posts), "News story 3"]
+
+
+def test_what_a_reload_takes_from_the_lanes_is_kept_with_the_waiting_items(
+    project: Project, feeds: Feeds
+) -> None:
+    start = quiet_around_now(project)
+    feeds.publish("news", 1, 2)
+    with running(project, clock=lambda: start) as run:
+        lane = run.daemon.outbox.lanes["viber"]
+        wait_for(lambda: len(lane) == 2, "two posts waiting in the lane")
+        text = project.config.read_text(encoding="utf-8")
+        project.config.write_text(text.replace("[[feeds]]\n", "[[feeds]]\nfallback = 'url'\n"))
+        run.reload()
+        kept = waiting_items(run.daemon.store, "news", ())
+        assert sorted(item.key for item in kept) == sorted(p.guid for p in feeds.published["news"])
