@@ -157,8 +157,8 @@ class MemoryLedger:
 class ReadOnlyLedger:
     """Answer from another ledger, or from nothing, and never write.
 
-    What a destination joining a feed holds back is kept in memory, so that a preview decides
-    the rest of its read as the run would.
+    What a read would record for later reads (keys held back, the routes and key settings it
+    keeps, named entries) is kept in memory, so that a preview decides as the run would.
     """
 
     def __init__(self, source: Ledger | None = None) -> None:
@@ -168,6 +168,8 @@ class ReadOnlyLedger:
         self._meta: dict[str, str] = {}
         self._seen_at: set[tuple[str, str, str]] = set()
         """Keys held back in memory, by feed, key and destination ("" for every one)."""
+        self._marked: set[str] = set()
+        """The feeds with keys in ``_seen_at``: only their recalls need it."""
 
     def validators(self, feed: str) -> Validators | None:
         """Return the source's validators, if there is a source."""
@@ -213,10 +215,12 @@ class ReadOnlyLedger:
     def mark_seen(self, feed: str, keys: Iterable[str]) -> None:
         """Keep in memory that ``keys`` are held back."""
         self._seen_at.update((feed, key, "") for key in keys)
+        self._marked.add(feed)
 
     def mark_seen_at(self, feed: str, keys: Iterable[str], destination: str) -> None:
         """Keep in memory that ``keys`` are held back at ``destination``."""
         self._seen_at.update((feed, key, destination) for key in keys)
+        self._marked.add(feed)
 
     def routes(self, feed: str) -> frozenset[str] | None:
         """Return the routes kept in memory, else the source's."""
@@ -241,18 +245,18 @@ class ReadOnlyLedger:
         found: KeyedBy | None = self._kept(self._keyed, feed, lambda s: s.keyed_by(feed))
         return found
 
-    def _kept(self, kept: Mapping[str, Any], name: str, ask: Callable[[Ledger], Any]) -> Any:
-        """Return ``kept[name]``, else what the source answers ``ask``, else None."""
-        if name in kept:
-            return kept[name]
-        return ask(self._source) if self._source is not None else None
-
     def remember_keyed_by(self, feed: str, keyed: KeyedBy) -> None:
         """Keep the key settings in memory."""
         self._keyed[feed] = keyed
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Ask the source; without one, the feed is new and no key is known."""
-        if self._source is None or any(entry[0] == feed for entry in self._seen_at):
+        if self._source is None or feed in self._marked:
             return recall_each(self, feed, keys, destinations)
         return self._source.recall(feed, keys, destinations)
+
+    def _kept(self, kept: Mapping[str, Any], name: str, ask: Callable[[Ledger], Any]) -> Any:
+        """Return ``kept[name]``, else what the source answers ``ask``, else None."""
+        if name in kept:
+            return kept[name]
+        return ask(self._source) if self._source is not None else None
