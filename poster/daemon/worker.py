@@ -18,9 +18,9 @@ from poster.store.ledger import fatal_key
 log = logging.getLogger(__name__)
 
 TICK = 2.0
+"""Seconds a worker waits for an item before it looks at its state again."""
 STATE_PAUSE = 60.0
 """Seconds a lane waits after the state could not be written, before it tries again."""
-"""Seconds a worker waits for an item before it looks at its state again."""
 
 
 class LaneWorker:

@@ -110,7 +110,7 @@ class Kind(Protocol):
 
 
 class Entries(Protocol):
-    """The state entries a destination keeps between runs (its looked-up sender)."""
+    """Named state entries kept between runs: a sender looked up, a feed's waiting items."""
 
     def get_meta(self, name: str) -> str | None:
         """Return the entry called ``name``, if there is one."""

@@ -14,9 +14,12 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from poster.items import Item, Media
+
+if TYPE_CHECKING:
+    from poster.destinations import Entries
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +29,6 @@ HTML_KEPT = 64 * 1024
 """The most characters of an item's HTML kept: templates show far less."""
 
 _MEDIA_FIELDS = ("url", "mime_type", "length", "duration", "title", "width", "height", "probed")
-
-
-class Entries(Protocol):
-    """The named state entries the waiting items are kept in."""
-
-    def get_meta(self, name: str) -> str | None:
-        """Return the entry called ``name``, if there is one."""
-        ...
-
-    def set_meta(self, name: str, value: str) -> None:
-        """Keep ``value`` as the entry called ``name``."""
-        ...
 
 
 def waiting_key(feed: str) -> str:
