@@ -44,7 +44,7 @@ class RedactingFilter(logging.Filter):
         if not secret:
             raise ValueError("an empty secret cannot be redacted")
         escaped = {quote(secret, safe=""), quote_plus(secret)}
-        forms = {secret, *escaped, *map(_lower_hex, escaped), *(quote(e, safe="") for e in escaped)}
+        forms = {secret, *escaped, *(quote(e, safe="") for e in escaped)}
         for raw in (secret, f"{secret}:"):
             encoded = base64.b64encode(raw.encode()).decode("ascii")
             forms |= {encoded, encoded.rstrip("=")}
@@ -98,14 +98,6 @@ def _standing_alone(forms: Iterable[str]) -> re.Pattern[str]:
     either = "|".join(re.escape(form) for form in forms)
     before = r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt]))"
     return re.compile(f"{before}(?:{either})(?![0-9A-Za-z])", re.IGNORECASE)
-
-
-_ESCAPE = re.compile(r"%[0-9A-F]{2}")
-
-
-def _lower_hex(text: str) -> str:
-    """Return ``text`` with the hex digits of its percent-escapes in lower case."""
-    return _ESCAPE.sub(lambda found: found.group(0).lower(), text)
 
 
 _FORMATTER = logging.Formatter()
