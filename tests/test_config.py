@@ -609,6 +609,28 @@ def test_a_listen_port_of_other_than_ascii_digits_in_range_is_a_problem(
 
 
 @pytest.mark.parametrize(
+    "listen", ["256.1.1.1:80", "1.2.3:80", "[::1::2]:80", "-host:80", "a b:80", "x..y:80"]
+)
+def test_a_listen_host_that_is_no_address_or_name_is_a_problem(tmp_path: Path, listen: str) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text(f'[webhook]\nlisten = "{listen}"\n' + path.read_text())
+    [problem] = problems_of(path, environ={})
+    assert problem.key == "webhook.listen"
+    assert "is neither an IP address nor a host name" in problem.message
+
+
+@pytest.mark.parametrize(
+    "listen", ["0.0.0.0:80", "[::]:8080", "[fe80::1%eth0]:80", "localhost:80", "poster.example.:80"]
+)
+def test_a_listen_host_may_be_an_address_or_a_name(tmp_path: Path, listen: str) -> None:
+    path = write_feeds(tmp_path, "", "")
+    path.write_text(f'[webhook]\nlisten = "{listen}"\n' + path.read_text())
+    config = load_config(path, environ={})
+    assert config.webhook.listen is not None
+    assert config.webhook.listen[1] == int(listen.rpartition(":")[2])
+
+
+@pytest.mark.parametrize(
     ("value", "fragment"),
     [
         ("9223372036854775807", "must be at most 1073741824 bytes"),

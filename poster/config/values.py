@@ -273,7 +273,26 @@ def listen_address(value: object, ctx: Context) -> tuple[str, int]:
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise fail(f"{raw!r} is not host:port", LISTEN_HINT)
+    if not _listen_host(host):
+        raise fail(f"{raw!r}: {host!r} is neither an IP address nor a host name", LISTEN_HINT)
     return host, int(port)
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _listen_host(host: str) -> bool:
+    """Tell whether ``host`` is an IPv4 or IPv6 address, or a name a resolver may know."""
+    import ipaddress
+
+    if ":" in host or host.replace(".", "").isdigit():
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return True
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def url_path(value: object, ctx: Context) -> str:
