@@ -6,6 +6,7 @@ clock the daemon and the run are given says whether it is night.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,6 +177,45 @@ def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it
     with build(config, project.state) as app:
         run_once(app, config.feeds)
     assert texts(sandbox) == [*titles(posts), "News story 3"]
+
+
+def kept_on_disk(state: Path) -> list[str]:
+    """Return the keys of the waiting items the state on disk holds for feed ``news``."""
+    with Store(state, read_only=True) as store:
+        return sorted(item.key for item in waiting_items(store, "news", ()))
+
+
+def test_what_the_lanes_hold_is_in_the_state_before_any_stop_so_a_killed_daemon_loses_none(
+    project: Project, feeds: Feeds, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    start = quiet_around_now(project)
+    posts = feeds.publish("news", 1, 2)
+    now = [start]
+    crashed = tmp_path / "state-as-killed"
+    with running(project, clock=lambda: now[0]) as run:
+        lane = run.daemon.outbox.lanes["viber"]
+        wait_for(lambda: len(lane) == 2, "two posts waiting in the lane")
+        posts += feeds.publish("news", 3)  # read again while the first two wait: a second batch
+        wait_for(lambda: len(lane) == 3, "three posts waiting in the lane")
+        guids = sorted(p.guid for p in posts)
+        wait_for(lambda: kept_on_disk(project.state) == guids, "the three kept on disk")
+        shutil.copytree(project.state, crashed)  # the daemon killed here keeps this much
+        now[0] = start + timedelta(hours=1, minutes=1)
+        wait_for(lambda: len(sandbox.posts) == 3, "the three posts after quiet hours")
+        wait_for(lambda: kept_on_disk(project.state) == [], "nothing kept once all is posted")
+    assert texts(sandbox) == titles(posts)
+
+    # Restarted from the killed daemon's state after the feed rolled all three off.
+    shutil.rmtree(project.state)
+    shutil.copytree(crashed, project.state)
+    (project.state / "poster.holder").unlink(missing_ok=True)
+    feeds.published["news"] = []
+    feeds.publish("news", 4)
+    project.write(project.table("news"))  # and the quiet hours are over
+    config = load_config(project.config)
+    with build(config, project.state) as app:
+        run_once(app, config.feeds)
+    assert texts(sandbox)[3:] == [*titles(posts), "News story 4"]
 
 
 def test_what_a_reload_takes_from_the_lanes_is_kept_with_the_waiting_items(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+
+import pytest
 
 from poster.items import Item, Media
 from poster.pipeline.waitlist import WAITING_MAX, item_doc, item_of, keep_waiting, waiting_items
@@ -47,11 +50,26 @@ def test_only_the_items_the_feed_no_longer_lists_come_back_and_an_empty_list_is_
     assert waiting_items(ledger, "news", []) == [] and ledger.get_meta("waiting in news") == ""
 
 
-def test_a_feed_left_waiting_long_keeps_its_newest_items() -> None:
+def test_a_feed_left_waiting_long_keeps_its_newest_items(caplog: pytest.LogCaptureFixture) -> None:
     ledger = MemoryLedger()
     items = [full_item(f"k{n}", n % 24) for n in range(WAITING_MAX + 3)]
     keep_waiting(ledger, "news", items)
     assert len(waiting_items(ledger, "news", [])) == WAITING_MAX
+    assert "status=waiting-dropped count=3" in caplog.text
+    caplog.clear()
+    keep_waiting(ledger, "news", items, in_lanes=True)  # the lanes still post them all
+    assert len(waiting_items(ledger, "news", [])) == WAITING_MAX and caplog.text == ""
+
+
+def test_an_item_kept_twice_is_kept_once_as_last_given() -> None:
+    ledger = MemoryLedger()
+    first, again = full_item("k1"), replace(full_item("k1"), title="Bridge reopens at noon")
+    keep_waiting(ledger, "news", [first, full_item("k2", 8), again])
+    kept = waiting_items(ledger, "news", [])
+    assert [(item.key, item.title) for item in kept] == [
+        ("k1", "Bridge reopens at noon"),
+        ("k2", "Bridge reopens"),
+    ]
 
 
 def test_an_entry_that_cannot_be_read_gives_nothing_back() -> None:

@@ -92,6 +92,8 @@ class Daemon:
         self._last_trim = time.monotonic()
         self._write_failure = ""
         self._reads = Reads(self._stop)
+        # Held while the waiting items are written: a batch queued and another finished.
+        self._waiting_lock = threading.RLock()
         self.push: PushService | None = None
         self._listener: WebhookReceiver | None = None
 
@@ -210,7 +212,7 @@ class Daemon:
             result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
             if isinstance(result, Batch):
                 self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
-                self._queued(self.outbox.put(result))
+                self._queued(result)
             elif result.error is not None:
                 log.warning("event=push-unreadable feed=%s error=%s", name, result.error)
 
@@ -239,7 +241,7 @@ class Daemon:
             if self.push is not None:
                 self.push.advertised(name, discover(result.result, result.parsed))
             self.metrics.inc("poster_fetches_total", result="ok", feed=name)
-            self._queued(self.outbox.put(result))
+            self._queued(result)
         elif result.error is not None:
             now = self._clock()
             read_failed(self.store, self.metrics, self.config, name, result.error, now)
@@ -271,11 +273,28 @@ class Daemon:
         return deps(self.app, conditional=conditional, media=self.media)
 
     def _finished(self, batch: Batch, outcomes: Outcomes) -> FeedReport:
-        """Close a feed's batch: its validators are saved only now that nothing of it waits."""
-        return finish(batch, outcomes, self.store)
+        """Close a feed's batch: its validators are saved only now that nothing of it waits.
 
-    def _queued(self, report: FeedReport | None) -> None:
-        """Note a batch that had nothing to post."""
+        The feed's waiting items become what the batch left waiting and what its other
+        batches still hold.
+        """
+        with self._waiting_lock:
+            feed = batch.feed.name
+            return finish(batch, outcomes, self.store, in_flight=self.outbox.in_flight(feed))
+
+    def _queued(self, batch: Batch) -> None:
+        """Queue a batch's items, keeping them in the state as waiting until they are done.
+
+        A daemon killed (a power cut, the kernel out of memory) leaves no time to keep what its
+        lanes hold: the next read offers those items from the state if the feed rolled them off.
+        """
+        from poster.pipeline.waitlist import keep_waiting
+
+        with self._waiting_lock:
+            report = self.outbox.put(batch)
+            if report is None:
+                feed = batch.feed.name
+                keep_waiting(self.store, feed, self.outbox.in_flight(feed), in_lanes=True)
         if report is not None:
             log.debug("event=batch-done feed=%s", report.feed)
 
@@ -443,9 +462,9 @@ class Daemon:
         """
         from poster.pipeline.waitlist import keep_waiting, waiting_items
 
-        by_feed: dict[str, dict[str, Item]] = {}
+        by_feed: dict[str, list[Item]] = {}
         for entry in entries:
-            by_feed.setdefault(entry.feed, {})[entry.key] = entry.decision.item
-        for feed, items in by_feed.items():
-            kept = {item.key: item for item in waiting_items(self.store, feed, ())}
-            keep_waiting(self.store, feed, list({**kept, **items}.values()))
+            by_feed.setdefault(entry.feed, []).append(entry.decision.item)
+        with self._waiting_lock:
+            for feed, items in by_feed.items():
+                keep_waiting(self.store, feed, [*waiting_items(self.store, feed, ()), *items])

@@ -40,6 +40,7 @@ from poster.pipeline.stages import (
 )
 
 if TYPE_CHECKING:
+    from poster.items import Item
     from poster.select import Decision
 
 log = logging.getLogger(__name__)
@@ -263,13 +264,17 @@ class Outbox:
 
     def busy(self, feed: str) -> frozenset[str]:
         """Return the keys of a feed's items in batches not finished yet, waiting anywhere."""
+        return frozenset(item.key for item in self.in_flight(feed))
+
+    def in_flight(self, feed: str) -> list[Item]:
+        """Return the items of a feed's batches not finished yet, waiting or being sent."""
         with self._lock:
-            return frozenset(
-                decision.item.key
+            return [
+                decision.item
                 for progress in self._progress.values()
                 if progress.batch.feed.name == feed
                 for decision in progress.batch.wanted()
-            )
+            ]
 
     def drop(self, feed: str) -> list[Entry]:
         """Forget and return every waiting entry of a feed (it left or changed its settings)."""

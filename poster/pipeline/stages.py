@@ -39,6 +39,7 @@ from poster.store.ledger import Ledger
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
+    from poster.items import Item
     from poster.models import FeedMeta
     from poster.select import Decision
     from poster.store.ledger import KeyedBy
@@ -428,11 +429,13 @@ def finish(
     ledger: Ledger,
     *,
     own_routes: bool = True,
+    in_flight: Sequence[Item] = (),
 ) -> FeedReport:
     """Build a feed's report and keep its validators once nothing of it is left to post.
 
     A wanted item has one outcome per destination it went to; any other item, its decision.
-    What waits is kept (``poster.pipeline.waitlist``), unless a stand-in took every feed.
+    What waits is kept (``poster.pipeline.waitlist``), with ``in_flight``, the items of the
+    feed's other batches not finished yet, unless a stand-in took every feed.
     """
     name = batch.feed.name
     results = tuple(
@@ -448,7 +451,7 @@ def finish(
     if own_routes:
         from poster.pipeline.waitlist import keep_waiting  # here: the batch is done with now
 
-        keep_waiting(ledger, name, list(waiting.values()))
+        keep_waiting(ledger, name, [*in_flight, *waiting.values()])
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 

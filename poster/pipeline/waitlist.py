@@ -36,11 +36,20 @@ def waiting_key(feed: str) -> str:
     return f"waiting in {feed}"
 
 
-def keep_waiting(entries: Entries, feed: str, items: Sequence[Item]) -> None:
-    """Keep ``items`` as the feed's waiting ones, replacing those kept before."""
-    kept = sorted(items, key=lambda item: item.date.timestamp() if item.date else 0.0)
+def keep_waiting(
+    entries: Entries, feed: str, items: Sequence[Item], *, in_lanes: bool = False
+) -> None:
+    """Keep ``items`` as the feed's waiting ones, replacing those kept before (the last of a key).
+
+    ``in_lanes`` says the items are all still in the daemon's lanes, which post them: those
+    past ``WAITING_MAX`` go unkept without a warning, as nothing is lost unless the daemon is
+    killed.
+    """
+    unique = {item.key: item for item in items}.values()
+    kept = sorted(unique, key=lambda item: item.date.timestamp() if item.date else 0.0)
     if len(kept) > WAITING_MAX:
-        log.warning("feed=%s status=waiting-dropped count=%d", feed, len(kept) - WAITING_MAX)
+        if not in_lanes:
+            log.warning("feed=%s status=waiting-dropped count=%d", feed, len(kept) - WAITING_MAX)
         kept = kept[-WAITING_MAX:]
     text = json.dumps([item_doc(item) for item in kept], ensure_ascii=False) if kept else ""
     if (entries.get_meta(waiting_key(feed)) or "") != text:
