@@ -83,20 +83,23 @@ def test_a_refused_number_is_recorded_with_its_reason(project, fake) -> None:  #
     assert "Invalid Parameter: destination_addr" in reason and count == 1
 
 
-def test_a_blacklisted_number_is_suppressed_for_the_next_item(project, fake, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_rejected_message_fails_and_its_number_still_gets_the_next_item(
+    project, fake, clock
+) -> None:  # type: ignore[no-untyped-def]
     config, state, feeds = project
-    fake.gateway.numbers.blacklisted.add(PHONES[7])
-    feeds.publish("city", 1)
+    fake.gateway.numbers.blacklisted.add(PHONES[7])  # its messages end "rejected" (3)
+    (first,) = feeds.publish("city", 1)
     assert run_once(config, state) == EXIT_OK
     clock.now += 60
     assert main(["-c", str(config), "gateway", "poll", "--state-dir", str(state)]) == EXIT_OK
     close_ledgers()
     feeds.publish("city", 2)
     assert run_once(config, state) == EXIT_OK
-    assert len(fake.gateway.inbox(PHONES[7])) == 1
+    assert len(fake.gateway.inbox(PHONES[7])) == 2
     assert len(fake.gateway.inbox(PHONES[8])) == 2
     with ledger(state) as book:
-        assert [o.phone for o in book.opted_out()] == [PHONES[7]]
+        assert book.opted_out() == []
+        assert book.outcome(item_ref("city", first.guid)).failed == 1
 
 
 def test_a_refused_status_id_is_unknown_and_the_poll_goes_on(project, fake, clock) -> None:  # type: ignore[no-untyped-def]

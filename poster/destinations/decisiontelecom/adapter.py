@@ -31,10 +31,12 @@ STATUSES: Mapping[MessageStatus, tuple[str, bool]] = {
     MessageStatus.DELIVERED: (DELIVERED, False),
     MessageStatus.ERROR: (FAILED, False),
     MessageStatus.UNDELIVERED: (FAILED, False),
-    # "rejected": the gateway's answer for a blacklisted number; it is not sent to again.
-    MessageStatus.REJECTED: (FAILED, True),
+    # The document names status 3 "rejected" and no more: one message refused, for a reason
+    # it does not give, which says nothing of the next one, so the number is not opted out.
+    MessageStatus.REJECTED: (FAILED, False),
 }
-"""What each final status means for the recipient; the others are not final."""
+"""What each final status means for the recipient, and whether it opts the number out (none
+does: DecisionTelecom reports no blacklist); the other statuses are not final."""
 REPLY_SHOWN = 500
 """Characters of a 2-Way reply's text a log line shows; the rest is only counted."""
 NO_BALANCE = (
