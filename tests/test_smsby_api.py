@@ -13,6 +13,7 @@ import respx
 from support.callbacks import CallbackReceiver
 
 from poster.destinations.smsby import codes, parse
+from poster.destinations.smsby.adapter import opted_out
 from poster.destinations.smsby.api import SmsByClient, parse_bulk_callback
 from poster.destinations.smsby.fake import DEFAULT_TOKEN, SmsByFake
 from poster.destinations.smsby.schema import (
@@ -561,6 +562,22 @@ def test_odd_error_codes_read_as_no_code() -> None:
     assert parse.integer("9" * 5000) == 0
     assert parse.integer(" -12 ") == -12
     assert parse.bulk_status([{"errors": 5}, {"success": 5}]) == parse.bulk_status([])
+
+
+@pytest.mark.parametrize("code", [1, 2, 3, 4, 77])
+def test_a_bare_error_code_fails_the_number_without_opting_it_out(code: int) -> None:
+    result = parse.recipient({"phone": PHONE, "status": "ERROR", "error_code": code})
+    assert (result.accepted, result.action) == (False, codes.REJECT_RECIPIENT)
+    assert result.error == f"Not delivered (status ERROR, error_code {code})"
+    assert not opted_out(result)
+
+
+def test_only_an_answer_naming_a_blacklist_opts_the_number_out() -> None:
+    raw = {"phone": PHONE, "status": "ERROR", "error_code": 1}
+    named = parse.recipient({**raw, "error": "Phone number is in the blacklist"})
+    assert named.action == codes.REJECT_RECIPIENT and opted_out(named)
+    other = parse.recipient({**raw, "error": "No route to the phone number"})
+    assert other.action == codes.REJECT_RECIPIENT and not opted_out(other)
 
 
 def test_secrets_stay_out_of_reprs_previews_and_logs(

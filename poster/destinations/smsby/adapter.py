@@ -288,7 +288,7 @@ def form_content(message: GatewayMessage) -> FormContent:
 
 def opted_out(result: RecipientResult) -> bool:
     """Tell whether a refused number is on the gateway's blacklist (the subscriber opted out)."""
-    return codes.recipient_rule(result.error_code, result.error).key == "blacklist"
+    return codes.recipient_rule(result.error).key == "blacklist"
 
 
 def bulk_outcome(uuid: str, phones: Sequence[str], status: BulkStatus | None) -> BatchOutcome:

@@ -102,8 +102,13 @@ _BY_HTTP_ALONE = {429: _BY_KEY["rate-limit"]} | dict.fromkeys(UNAVAILABLE_HTTP, 
 """HTTP statuses that decide before any text: the request was not carried out, so what a body
 says of it (a crashed handler's "Undefined index: phone") refuses neither the number nor the key."""
 
-RECIPIENT_CODES: dict[int, str] = {1: "blacklist", 2: "no-route", 3: "country", 4: "repeat"}
-"""Non-zero ``error_code`` of a delivery (the document shows only 0): the rule it means."""
+UNDELIVERED = ErrorRule(
+    "undelivered", None, "Not delivered", REJECT_RECIPIENT,
+    "the gateway reports this number did not get the message; see its error_code",
+)  # fmt: skip
+"""A delivery that failed (a non-zero ``error_code``, a failure status) and whose answer gives
+no reason poster knows. The document shows ``error_code`` 0 alone, so a code says that the
+delivery failed and nothing of why: only the answer's words can opt a number out."""
 
 
 def rule(key: str) -> ErrorRule:
@@ -129,12 +134,12 @@ def classify(http: int | None, text: str) -> ErrorRule:
     return _BY_KEY["invalid-request"]
 
 
-def recipient_rule(error_code: int, text: str = "") -> ErrorRule:
-    """Return the rule for a failed delivery, by its text or its ``error_code``."""
+def recipient_rule(text: str = "") -> ErrorRule:
+    """Return the rule for a failed delivery, by its text: ``UNDELIVERED`` when it names none."""
     found = classify(None, text) if text else None
     if found is not None and found.action == REJECT_RECIPIENT:
         return found
-    return _BY_KEY[RECIPIENT_CODES.get(error_code, "no-route")]
+    return UNDELIVERED
 
 
 @frozen

@@ -3,7 +3,7 @@
 Choices where ``bulk-viber-aggregator-api.txt`` is silent: v1 errors are the documented HTTP status
 with ``{"error": reason}`` (400 for anything the request or account does wrong); v2 errors are
 HTTP 200 ``{"status": "ERROR", "message": reason}``; a per-phone failure in a mailing is status
-``ERROR`` with a non-zero ``error_code`` (``codes.RECIPIENT_CODES``) and its ``error`` text;
+``ERROR`` with a non-zero ``error_code`` (``PROBLEM_CODES``) and its ``error`` text;
 unconfirmed list mailings have status ``NEW``, confirmed ones ``SENT``; ``sendBulkViber`` reads
 ``token`` and ``callback_url`` from the query, as its table says, else from the JSON body, as its
 sample request shows them.
@@ -24,6 +24,8 @@ from poster.destinations.smsby.schema import BULK_SCHEDULE_FORMAT, LIST_SCHEDULE
 
 STATUS_TIME = "%Y-%m-%d %H:%M:%S.%f"
 UNDESCRIBED = frozenset({"/api/v2/getVibernames", "/api/v2/getSubscriberLists"})
+PROBLEM_CODES = {1: "blacklist", 2: "no-route", 3: "country"}
+"""The fake's ``error_code`` for a number that cannot get messages, and the rule of its text."""
 """Methods the document names (for ``vibername_id`` and ``list_id``) but never describes."""
 
 
@@ -139,7 +141,7 @@ class Gateway:
             (3, self.unknown_country),
         ):
             if phone in numbers:
-                return code, codes.rule(codes.RECIPIENT_CODES[code]).text
+                return code, codes.rule(PROBLEM_CODES[code]).text
         return 0, ""
 
     def deliver(self, phone: str, **fields: Any) -> Delivery:

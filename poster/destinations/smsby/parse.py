@@ -75,9 +75,9 @@ def recipient(raw: dict[str, Any], message_id: str | None = None) -> RecipientRe
     error = text(raw.get("error") or raw.get("error_text"))
     accepted = code == 0 and status not in FAILED_STATUSES
     found = raw.get("delivery_id", message_id)
-    action = "" if accepted else codes.recipient_rule(code, error).action
+    action = "" if accepted else codes.recipient_rule(error).action
     if not accepted and not error:
-        error = codes.recipient_rule(code).text
+        error = f"{codes.UNDELIVERED.text} (status {status or 'none'}, error_code {code})"
     cost = raw.get("cost")
     return RecipientResult(
         phone=text(raw.get("phone")),
