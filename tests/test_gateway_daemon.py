@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -246,17 +247,24 @@ class _Tripping:
     """An adapter whose callback reader trips over the shape of what it is given."""
 
     def callback(self, method: str, query: object, body: bytes) -> list[object]:
+        if body.startswith(b"[["):
+            return [json.loads(body)]  # nested past the interpreter's depth: RecursionError
         raise TypeError("'int' object is not iterable")
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b'[{"errors": 5}]', "TypeError"), (b"[" * 60000, "RecursionError")],
+    ids=["shape", "nested-too-deep"],
+)
 def test_a_callback_its_reader_trips_on_is_answered_400_without_a_traceback(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, body: bytes, error: str
 ) -> None:
     desk = GatewayDesk({}, None)
     destination = SimpleNamespace(name="bulk", adapter=_Tripping())
     desk._paths = {"/callbacks/bulk/s": destination}  # type: ignore[dict-item]
-    call = Call("POST", "/callbacks/bulk/s", (), (), b'[{"errors": 5}]')
+    call = Call("POST", "/callbacks/bulk/s", (), (), body)
     with caplog.at_level(logging.DEBUG):
-        code, _, body = desk.handle(call)
-    assert (code, body) == (400, b"unreadable callback (TypeError)\n")
+        code, _, answer = desk.handle(call)
+    assert (code, answer) == (400, f"unreadable callback ({error})\n".encode())
     assert "Traceback" not in caplog.text and "gateway-callback-refused" in caplog.text

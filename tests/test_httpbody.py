@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from poster.daemon.httpbody import DRAIN, Body, read_chunked, read_sized
+from poster.daemon.httpbody import DRAIN, Body, overhead, read_chunked, read_sized
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,20 @@ def test_a_sized_body_over_the_cap_is_drained_up_to_a_bound() -> None:
     assert wire.read() == b"NEXT"
     assert read_sized(io.BytesIO(b"x"), DRAIN + 11, 10) == Body(b"", True, whole=False)
     assert read_sized(io.BytesIO(b"x" * 20), 20, 10, drain_to=15) == Body(b"", True, False)
+
+
+def test_a_body_sent_a_byte_a_chunk_is_read_within_its_framing_bound_and_no_further() -> None:
+    limit = 1024 * 1024
+    within = overhead(limit) // 6  # "1\r\n" and "\r\n" frame each byte
+    body = b"1\r\na\r\n" * within + b"0\r\n\r\n"
+    assert read_chunked(io.BytesIO(body), limit) == Body(b"a" * within)
+    endless = io.BytesIO(b"1\r\na\r\n" * (10 * within) + b"0\r\n\r\n")
+    assert read_chunked(endless, limit) == Body(b"", too_large=True, whole=False)
+    assert endless.tell() <= overhead(limit) + 6 + overhead(limit) // 3
+
+
+def test_chunks_of_a_hundred_bytes_fill_the_whole_cap() -> None:
+    limit = 64 * 1024
+    chunks = b"64\r\n" + b"x" * 100 + b"\r\n"
+    body = chunks * (limit // 100) + b"0\r\n\r\n"
+    assert read_chunked(io.BytesIO(body), limit) == Body(b"x" * 100 * (limit // 100))

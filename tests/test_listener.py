@@ -191,3 +191,98 @@ def test_shut_down_gives_up_on_a_loop_that_never_runs(monkeypatch: pytest.Monkey
     assert not stopping.is_alive()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=5).close()
+
+
+def drip(receiver: WebhookReceiver, stop: threading.Event) -> float:
+    """Send a request head a byte every 50 ms; return the seconds until the server hung up."""
+    started = time.monotonic()
+    with socket.create_connection((receiver.host, receiver.port), timeout=10) as sock:
+        for byte in b"GET /healthz HTTP/1.1\r\n" + b"X-Slow: " + b"a" * 10_000:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            sock.settimeout(0.05)
+            try:
+                if sock.recv(1) == b"":
+                    break
+            except TimeoutError:
+                pass
+            except OSError:
+                break
+            if stop.is_set():
+                break
+    return time.monotonic() - started
+
+
+def test_a_client_sending_a_byte_at_a_time_is_cut_off_at_the_request_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(httpserver, "REQUEST_DEADLINE", 0.5)
+    stop = threading.Event()
+    with WebhookReceiver(TOKEN, port=0, max_handlers=2) as receiver:
+        receiver.add_route("/healthz", lambda: (200, "text/plain", b"ok\n"))
+        with ThreadPoolExecutor(2) as pool:
+            slow = [pool.submit(drip, receiver, stop) for _ in range(2)]
+            try:
+                held = [future.result(timeout=5) for future in slow]
+            finally:
+                stop.set()
+        assert all(0.4 < seconds < 3 for seconds in held), held
+        answer = exchange(receiver, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 200 ")
+
+
+def test_connections_queued_behind_a_full_house_get_their_503_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(httpserver, "BUSY_WAIT", 0.3)
+    gate = threading.Event()
+    with WebhookReceiver(TOKEN, port=0, max_handlers=1) as receiver:
+        receiver.add_route("/stuck", lambda: (gate.wait(10), (200, "text/plain", b"ok\n"))[1])
+        with ThreadPoolExecutor(1) as pool:
+            stuck = pool.submit(exchange, receiver, b"GET /stuck HTTP/1.0\r\n\r\n")
+            wait_for(lambda: receiver._server._slots._value == 0, "the one slot taken")  # type: ignore[union-attr]
+            started = time.monotonic()
+            busy = [exchange(receiver, b"GET /stuck HTTP/1.0\r\n\r\n") for _ in range(10)]
+            took = time.monotonic() - started
+            gate.set()
+            assert stuck.result().startswith(b"HTTP/1.0 200 ")
+        # The first waited BUSY_WAIT for the slot; the nine after it were refused at once.
+        assert took < 0.3 * 4, took
+        assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in busy)
+        assert exchange(receiver, b"GET /stuck HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 ")
+
+
+def test_the_access_log_masks_callback_secrets_and_escapes_control_characters(
+    receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="poster.daemon.listener")
+    receiver.add_callbacks("/websub/", lambda call: (404, "text/plain", b"no\n"), 1024)
+    exchange(receiver, b"GET /websub/Sup3rSecretId?hub.challenge=c HTTP/1.0\r\n\r\n")
+    exchange(receiver, b"GET /websub/Sup3rSecretId\x00 HTTP/1.0\r\n\r\n")
+    exchange(receiver, b"GET /healthz\x1b[31m HTTP/1.0\r\n\r\n")
+    assert "Sup3rSecretId" not in caplog.text
+    assert "/websub/***" in caplog.text
+    assert "\x1b" not in caplog.text and "\x00" not in caplog.text
+    assert "\\x1b[31m" in caplog.text
+
+
+def test_a_post_to_a_callback_no_one_knows_is_answered_without_its_body_being_read(
+    receiver: WebhookReceiver,
+) -> None:
+    calls: list[httpserver.Call] = []
+
+    def handler(call: httpserver.Call) -> tuple[int, str, bytes]:
+        calls.append(call)
+        return 410, "text/plain", b"no such subscription\n"
+
+    receiver.add_callbacks(
+        "/websub/", handler, 10 * 1024 * 1024, oversized=True, knows=lambda path: False
+    )
+    with socket.create_connection((receiver.host, receiver.port), timeout=5) as sock:
+        # Ten megabytes announced, none sent: the answer comes without waiting for them.
+        sock.sendall(b"POST /websub/unknown HTTP/1.1\r\nContent-Length: 10485760\r\n\r\n")
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.0 410 ")
+    assert [(call.method, call.body) for call in calls] == [("POST", b"")]

@@ -140,8 +140,10 @@ def test_a_hub_over_plain_http_is_given_no_secret_and_its_unsigned_content_is_ta
         {"hub.mode": "subscribe", "hub.topic": TOPIC + "?x", "hub.challenge": "Q7zz"},
         {"hub.mode": "unsubscribe", "hub.topic": TOPIC, "hub.challenge": "Q7zz"},
         {"hub.mode": "subscribe", "hub.topic": TOPIC},
+        {"hub.mode": "subscribe", "hub.topic": "http://[::1", "hub.challenge": "Q7zz"},
+        {"hub.mode": "subscribe", "hub.topic": "http://[zz]/", "hub.challenge": "Q7zz"},
     ],
-    ids=["other-topic", "unsubscribe-not-asked", "no-challenge"],
+    ids=["other-topic", "unsubscribe-not-asked", "no-challenge", "no-url", "bad-ipv6"],
 )
 def test_a_verification_poster_did_not_ask_for_is_refused(
     setup: Setup, query: dict[str, str]

@@ -164,7 +164,8 @@ def _read(destination: GatewayDestination, call: Call) -> list[StatusUpdate]:
     """Return the statuses a callback reports; a shape its reader trips on is unreadable."""
     try:
         return destination.adapter.callback(call.method, dict(call.query), call.body)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # RecursionError: JSON nested past the interpreter's depth, a hostile body's shape.
         raise CallbackError(f"unreadable callback ({type(exc).__name__})") from None
 
 

@@ -5,6 +5,7 @@ callbacks under their prefixes.
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import sys
@@ -35,7 +36,11 @@ BACKLOG = 128
 MAX_HANDLERS = 16
 """Requests handled at once, each on its own thread."""
 BUSY_WAIT = 0.5
-"""Seconds an accepted connection waits for a free handler before it gets a 503."""
+"""Seconds an accepted connection waits for a free handler before it gets a 503; while every
+handler stays busy, the next ones get theirs at once."""
+REQUEST_DEADLINE = 10.0
+"""Seconds a client has to send its whole request, head and body, however it paces them: a
+client sending a byte a second holds a handler no longer than one that sends nothing."""
 NOISE_BURST = 10
 NOISE_WINDOW = 60.0
 WAKE_EVERY = 0.002
@@ -77,6 +82,9 @@ class CallbackRoute:
     max_body: int
     oversized: bool = False
     """Hand a body over the cap on as a ``too_large`` call instead of answering 413."""
+    knows: Callable[[str], bool] | None = None
+    """Tell whether a path is one the handler serves: a POST to another is answered without
+    its body being read."""
 
 
 Files = Callable[[str, str, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
@@ -133,15 +141,22 @@ class Server(ThreadingHTTPServer):
         self.receiver = receiver
         self.noise = Noise()
         self._slots = threading.BoundedSemaphore(receiver.max_handlers)
+        self._saturated = False
         super().__init__((receiver.host, receiver.port), Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand the connection to a new thread once a slot is free, or answer 503."""
-        if not self._slots.acquire(timeout=BUSY_WAIT):
+        """Hand the connection to a new thread once a slot is free, or answer 503.
+
+        The accepting thread waits ``BUSY_WAIT`` for a slot only while the last connection got
+        one: the connections queued behind a full house are answered at once, not in turn.
+        """
+        if not self._slots.acquire(timeout=0 if self._saturated else BUSY_WAIT):
+            self._saturated = True
             self.noise.note(client_address[0], "busy")
             _refuse(request)
             self.shutdown_request(request)
             return
+        self._saturated = False
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -199,12 +214,39 @@ def _refuse(request: socket.socket) -> None:
         pass
 
 
+class _Paced(io.RawIOBase):
+    """The reading side of a connection, under one deadline for everything read from it."""
+
+    def __init__(self, connection: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._connection = connection
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read what the client sent, waiting at most until the deadline."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request took too long to arrive")
+        self._connection.settimeout(left)
+        return self._connection.recv_into(buffer)
+
+
 class Handler(BaseHTTPRequestHandler):
     """Answer one request: the webhook on POST, registered routes on GET."""
 
     server: Server
     timeout = 10
     server_version = "poster"
+
+    def setup(self) -> None:
+        """Read the request under ``REQUEST_DEADLINE``; ``timeout`` bounds each write."""
+        super().setup()
+        self.rfile.close()
+        paced = _Paced(self.connection, time.monotonic() + REQUEST_DEADLINE)
+        self.rfile = io.BufferedReader(paced)
 
     def do_POST(self) -> None:
         """Check, record and acknowledge one webhook call."""
@@ -261,7 +303,9 @@ class Handler(BaseHTTPRequestHandler):
         route = self.server.receiver._callback(parts.path)
         assert route is not None
         body = Body(b"")
-        if self.command == "POST":
+        if self.command == "POST" and route.knows is not None and not route.knows(parts.path):
+            self.close_connection = True  # its body is left unread: the handler answers alone
+        elif self.command == "POST":
             read = self._read_callback_body(route)
             if read is None:
                 return
@@ -376,6 +420,7 @@ class Handler(BaseHTTPRequestHandler):
         """Write a whole answer; without a body, the status phrase is the body."""
         if body is None:
             body = f"{HTTPStatus(status).phrase}\n".encode()
+        self.connection.settimeout(self.timeout)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -386,16 +431,24 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Send the access log to logging at debug level instead of stderr."""
-        log.debug("event=webhook_http client=%s " + format, self.client_address[0], *args)
+        """Send the access log to logging at debug level instead of stderr, secrets masked."""
+        line = _escaped(self.server.receiver._masked(format % args))
+        log.debug("event=webhook_http client=%s %s", self.client_address[0], line)
 
     def log_error(self, format: str, *args: Any) -> None:
         """Note a bad or timed-out request as noise instead of writing to stderr."""
-        self.server.noise.note(self.client_address[0], format % args)
+        self.server.noise.note(self.client_address[0], self.server.receiver._masked(format % args))
 
     def version_string(self) -> str:
         """Name the server without the Python version, which only helps an attacker."""
         return self.server_version
+
+
+def _escaped(text: str) -> str:
+    """Return ``text`` with its control characters escaped, as one line of the log."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _field(value: Any) -> str:

@@ -21,9 +21,10 @@ import hmac
 import json
 import logging
 import math
+import re
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -158,14 +159,21 @@ class WebhookReceiver:
             self._routes[path] = handler
 
     def add_callbacks(
-        self, prefix: str, handler: Callback, max_body: int, *, oversized: bool = False
+        self,
+        prefix: str,
+        handler: Callback,
+        max_body: int,
+        *,
+        oversized: bool = False,
+        knows: Callable[[str], bool] | None = None,
     ) -> None:
         """Hand every GET and POST under ``prefix`` to ``handler``, bodies up to ``max_body``.
 
         A larger body is answered 413, or with ``oversized`` handed on as a ``too_large`` call.
+        A POST to a path ``knows`` does not know is handed on with its body unread.
         """
         with self._lock:
-            self._callbacks[prefix] = CallbackRoute(handler, max_body, oversized)
+            self._callbacks[prefix] = CallbackRoute(handler, max_body, oversized, knows)
 
     def add_files(self, prefix: str, handler: Files) -> None:
         """Hand every GET and HEAD of a name directly under ``prefix`` to ``handler``."""
@@ -177,6 +185,14 @@ class WebhookReceiver:
         with self._lock:
             found = self._files
         return found[1] if found is not None and path.startswith(found[0]) else None
+
+    def _masked(self, text: str) -> str:
+        """Return ``text`` with what follows each callback prefix, a secret, masked as ``***``."""
+        with self._lock:
+            prefixes = list(self._callbacks)
+        for prefix in prefixes:
+            text = re.sub(re.escape(prefix) + r"[^\s\"']*", prefix + "***", text)
+        return text
 
     def _callback(self, path: str) -> CallbackRoute | None:
         """Return the handler of a callback path and its body cap, if ``path`` is one."""

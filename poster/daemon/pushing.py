@@ -35,7 +35,7 @@ def start_push(
     # Bodies are capped again per feed; over the largest cap the service acknowledges and
     # ignores them (WebSub §7 wants a 2xx), and the feed's poll reads what they held.
     largest = max((feed.max_bytes for feed in config.feeds), default=FeedConfig.max_bytes)
-    listener.add_callbacks(PREFIX, service.handle, largest, oversized=True)
+    listener.add_callbacks(PREFIX, service.handle, largest, oversized=True, knows=service.knows)
     service.start()
     log.info("event=websub-ready callbacks=%s", public_url.rstrip("/") + PREFIX)
     return service

@@ -144,8 +144,12 @@ def same_topic(given: str, asked: str) -> bool:
     """Tell whether the topic a hub names is the one asked for, both normalised (RFC 3986 §6.2.2).
 
     WebSub §5.1.1: a hub decodes unreserved characters, so ``%7Euser`` comes back as ``~user``.
+    A topic that is no URL (``http://[::1``) is not the one asked for.
     """
-    return _normal(given) == _normal(asked)
+    try:
+        return _normal(given) == _normal(asked)
+    except ValueError:
+        return False
 
 
 def _normal(url: str) -> str:

@@ -192,6 +192,12 @@ class PushService:
 
     # The hub's calls, through the listener
 
+    def knows(self, path: str) -> bool:
+        """Tell whether ``path`` is a subscription's callback: content to another is not read."""
+        callback = path.removeprefix(PREFIX)
+        with self._lock:
+            return any(s.callback == callback for s in self._subs.values())
+
     def handle(self, call: Call) -> tuple[int, str, bytes]:
         """Answer a hub's verification (GET) or content distribution (POST)."""
         callback = call.path.removeprefix(PREFIX)
