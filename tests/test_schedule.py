@@ -237,12 +237,17 @@ NEWS, BLOG, SPORT = feed("news"), feed("blog"), feed("sport")
         (
             config(NEWS),
             config(NEWS, webhook=WebhookConfig(listen=("127.0.0.1", 8080))),
-            ConfigDiff(channel_changed=True),
+            ConfigDiff(channel_changed=True, at_start=("[webhook]",)),
         ),
         (
             config(NEWS),
             config(NEWS, daemon=DaemonConfig(disable_after=3)),
             ConfigDiff(channel_changed=True),
+        ),
+        (
+            config(NEWS),
+            config(NEWS, daemon=DaemonConfig(max_fetches=2)),
+            ConfigDiff(channel_changed=True, at_start=("[daemon].max_fetches",)),
         ),
     ],
     ids=[
@@ -256,12 +261,24 @@ NEWS, BLOG, SPORT = feed("news"), feed("blog"), feed("sport")
         "viber",
         "webhook",
         "daemon",
+        "max-fetches",
     ],
 )
 def test_diff_names_the_feeds_added_removed_and_changed(
     old: Config, new: Config, expected: ConfigDiff
 ) -> None:
     assert diff(old, new) == expected
+
+
+def test_a_setting_a_reload_cannot_apply_is_a_warning_naming_the_restart() -> None:
+    change = ConfigDiff(channel_changed=True, at_start=("[webhook]", "[media]"))
+    assert change.warnings() == [
+        "event=reload-needs-restart changed=[webhook] "
+        "fix='it applies from the next start: systemctl restart poster'",
+        "event=reload-needs-restart changed=[media] "
+        "fix='it applies from the next start: systemctl restart poster'",
+    ]
+    assert ConfigDiff(channel_changed=True).warnings() == []
 
 
 @pytest.mark.parametrize(

@@ -384,6 +384,8 @@ class Daemon:
         self._apply(new, change)
         for line in change.lines():
             log.info(line)
+        for line in change.warnings():
+            log.warning(line)
         self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
 
     def _load(self) -> Config:

@@ -165,6 +165,8 @@ class ConfigDiff:
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     channel_changed: bool = False
+    at_start: tuple[str, ...] = ()
+    """The changed settings that take effect only at the next start."""
 
     def lines(self) -> list[str]:
         """Return one log line per change."""
@@ -174,6 +176,14 @@ class ConfigDiff:
         if self.channel_changed:
             lines.append("event=reload change=channel-settings")
         return lines or ["event=reload change=none"]
+
+    def warnings(self) -> list[str]:
+        """Return a line for each changed setting a reload cannot apply."""
+        return [
+            f"event=reload-needs-restart changed={what} "
+            "fix='it applies from the next start: systemctl restart poster'"
+            for what in self.at_start
+        ]
 
 
 def diff(old: Config, new: Config) -> ConfigDiff:
@@ -186,4 +196,16 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         changed=tuple(n for n in after if n in before and after[n] != before[n]),
         channel_changed=(old.viber, old.webhook, old.templates_dir, old.daemon)
         != (new.viber, new.webhook, new.templates_dir, new.daemon),
+        at_start=_at_start(old, new),
     )
+
+
+def _at_start(old: Config, new: Config) -> tuple[str, ...]:
+    """Return the changed settings the daemon set up at its start: its listener, its media
+    stage and its fetching threads."""
+    fixed = (
+        ("[webhook]", old.webhook, new.webhook),
+        ("[media]", old.media, new.media),
+        ("[daemon].max_fetches", old.daemon.max_fetches, new.daemon.max_fetches),
+    )
+    return tuple(name for name, before, after in fixed if before != after)
