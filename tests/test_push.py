@@ -20,6 +20,7 @@ import pytest
 from support.hub import Hub, tls_contexts
 from support.wait import wait_for
 
+from poster.daemon.httpserver import NOISE_BURST
 from poster.daemon.listener import WebhookReceiver
 from poster.push import subscriptions
 from poster.push.discover import Advert
@@ -155,6 +156,18 @@ def test_a_verification_poster_did_not_ask_for_is_refused(
     assert httpx.get(unknown, params=query, timeout=5).status_code == 404
     assert setup.service.get("news") is not None
     assert setup.service.get("news").state is State.ACTIVE  # type: ignore[union-attr]
+
+
+def test_refused_verifications_log_a_few_warnings_a_minute(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup.subscribe()
+    guessed = setup.callback().rsplit("/", 1)[0] + "/guessed"
+    query = {"hub.mode": "subscribe", "hub.topic": TOPIC, "hub.challenge": "Q7zz"}
+    with httpx.Client(timeout=5) as http:
+        for _ in range(NOISE_BURST + 15):
+            assert http.get(guessed, params=query).status_code == 404
+    assert caplog.text.count("event=websub-verify-refused") == NOISE_BURST
 
 
 def test_a_topic_the_hub_names_with_unreserved_characters_decoded_is_confirmed(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from poster.daemon.health import callback_tokens
-from poster.daemon.httpserver import DRAIN_MAX, MAX_BODY
+from poster.daemon.httpserver import DRAIN_MAX, MAX_BODY, NOISE_BURST, Noise
 from poster.daemon.listener import EVENTS_KEPT, WebhookReceiver, signature, verify
 
 DATA = Path(__file__).parent / "data" / "viber"
@@ -190,6 +190,27 @@ def test_an_unsigned_call_other_than_the_check_call_is_forbidden(
     assert response.status_code == 403
     assert receiver.events == []
     assert "event=webhook_refused reason=unsigned client=127.0.0.1" in caplog.text
+
+
+def test_a_flood_of_refused_calls_logs_a_few_warnings_then_a_count(
+    receiver: WebhookReceiver, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert receiver._server is not None
+    window = [0.0]
+    receiver._server.refusals = Noise(
+        event="webhook_refused", level=logging.WARNING, clock=lambda: window[0]
+    )
+    for _ in range(NOISE_BURST + 40):
+        assert http.post(receiver.url, content=b'{"event": "x"}').status_code == 403
+    refused = [r for r in caplog.records if "webhook_refused" in r.getMessage()]
+    assert len(refused) == NOISE_BURST
+    window[0] = 61.0
+    assert http.post(receiver.url, content=b'{"event": "x"}').status_code == 403
+    lines = [r.getMessage() for r in caplog.records if "webhook_refused" in r.getMessage()]
+    assert lines[NOISE_BURST:] == [
+        "event=webhook_refused_dropped count=40",
+        "event=webhook_refused reason=unsigned client=127.0.0.1",
+    ]
 
 
 def test_the_signed_call_of_any_channel_is_accepted(http: httpx.Client) -> None:

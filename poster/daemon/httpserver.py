@@ -92,17 +92,27 @@ Files = Callable[[str, str, Mapping[str, str]], tuple[int, dict[str, str], bytes
 
 
 class Noise:
-    """Log connection noise at debug level: ``burst`` lines a ``window`` at most, then a count."""
+    """Log what anyone may cause sparingly: ``burst`` lines a ``window`` at most, then a count.
+
+    Connection noise (resets, timeouts, bad requests) is ``event`` ``webhook_noise`` at debug
+    level; refused calls keep their own event and level. The count of the lines left out is
+    logged, as ``event=<event>_dropped``, when the next window starts.
+    """
 
     def __init__(
         self,
         burst: int = NOISE_BURST,
         window: float = NOISE_WINDOW,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        event: str = "webhook_noise",
+        level: int = logging.DEBUG,
+        logger: logging.Logger = log,
     ) -> None:
         self._burst = burst
         self._window = window
         self._clock = clock
+        self._event, self._level, self._log = event, level, logger
         self._lock = threading.Lock()
         self._started = clock()
         self._logged = 0
@@ -114,19 +124,28 @@ class Noise:
         with self._lock:
             return self._logged + self._dropped
 
-    def note(self, client: str, reason: str) -> None:
-        """Log one reset, timeout or bad request, unless this window had its share."""
+    def allows(self) -> bool:
+        """Count one event; tell whether its line may be logged, as this window had room."""
         with self._lock:
             now = self._clock()
             if now - self._started >= self._window:
                 if self._dropped:
-                    log.debug("event=webhook_noise_dropped count=%d", self._dropped)
+                    self._log.log(
+                        self._level, "event=%s_dropped count=%d", self._event, self._dropped
+                    )
                 self._started, self._logged, self._dropped = now, 0, 0
             if self._logged >= self._burst:
                 self._dropped += 1
-                return
+                return False
             self._logged += 1
-        log.debug("event=webhook_noise client=%s reason=%s", client, _field(reason))
+            return True
+
+    def note(self, client: str, reason: str) -> None:
+        """Log one reset, timeout or bad request, unless this window had its share."""
+        if self.allows():
+            self._log.log(
+                self._level, "event=%s client=%s reason=%s", self._event, client, _field(reason)
+            )
 
 
 class Server(ThreadingHTTPServer):
@@ -140,6 +159,7 @@ class Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.receiver = receiver
         self.noise = Noise()
+        self.refusals = Noise(event="webhook_refused", level=logging.WARNING)
         self._slots = threading.BoundedSemaphore(receiver.max_handlers)
         self._saturated = False
         super().__init__((receiver.host, receiver.port), Handler)
@@ -268,7 +288,9 @@ class Handler(BaseHTTPRequestHandler):
             reason = "bad_json"
             if status == HTTPStatus.FORBIDDEN:
                 reason = "unsigned" if provided is None else "bad_signature"
-            log.warning("event=webhook_refused reason=%s client=%s", reason, self.client_address[0])
+            if self.server.refusals.allows():  # anyone may send them: a few lines a minute
+                client = self.client_address[0]
+                log.warning("event=webhook_refused reason=%s client=%s", reason, client)
             self._send(status)
             return
         log.info(

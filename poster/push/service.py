@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from poster.daemon.httpserver import Call
+from poster.daemon.httpserver import Call, Noise
 from poster.errors import HubError
 from poster.fetch.addresses import AddressPolicy
 from poster.push import hub, plan
@@ -61,6 +61,7 @@ class PushService:
         self._handoff = Handoff(deliver)
         self._clock = clock
         self._lock = threading.RLock()
+        self._refusals = Noise(event="websub-verify-refused", level=logging.WARNING, logger=log)
         self._subs = load(store)
         self._untopical: set[str] = set()
         migrate(store, self._subs)
@@ -220,7 +221,8 @@ class PushService:
                 else:
                     self._put(answer.after)
         if sub is None or answer.status != 200:
-            log.warning("event=websub-verify-refused mode=%s", _word(mode))
+            if self._refusals.allows():  # anyone may ask: a few lines a minute
+                log.warning("event=websub-verify-refused mode=%s", _word(mode))
         elif answer.after is not None and answer.after.state is State.DENIED:
             reason = answer.after.error
             log.warning("event=websub-denied feed=%s hub=%s reason=%r", sub.feed, sub.hub, reason)
