@@ -101,3 +101,19 @@ def test_http_1_0_closes_unless_kept_alive_and_1_1_stays_open_until_asked() -> N
     assert plain.count(b" 200 OK\r\n") == 1
     assert kept.count(b" 200 OK\r\n") == 2
     assert both.count(b" 200 OK\r\n") == 2
+
+
+def test_json_nested_past_pythons_depth_gets_400_and_prints_nothing(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    body = b"[" * 60000
+    request = (
+        b"POST /v1/api/send-viber HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Authorization: Basic ZmFrZS1hY2Nlc3Mta2V5\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    with FakeDecisionTelecom() as fake:
+        answer = exchange(fake, request)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"Server: poster-sandbox\r\n" in answer
+    assert capfd.readouterr().err == ""

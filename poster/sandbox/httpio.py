@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from poster.daemon.httpserver import shut_down
 from poster.fetch.exchange import read_fields as read_head
 
+IDLE_TIMEOUT = 60
+"""Seconds a connection may wait between two pieces of a request before it is closed."""
 READ_MAX_BYTES = 1024 * 1024
 """Bodies above this are refused unread; the API's own limit (30 KB) is far lower."""
 
@@ -161,17 +163,31 @@ class _Handler(BaseHTTPRequestHandler):
             return self.handle_expect_100()
         return True
 
+    timeout = IDLE_TIMEOUT
+    server_version = "poster-sandbox"
+
     def do_GET(self) -> None:
-        self.server.owner.serve(self, "GET")
+        self._serve("GET")
 
     def do_POST(self) -> None:
-        self.server.owner.serve(self, "POST")
+        self._serve("POST")
 
     def do_HEAD(self) -> None:
-        self.server.owner.serve(self, "HEAD")
+        self._serve("HEAD")
+
+    def _serve(self, method: str) -> None:
+        """Hand the request to the owner; JSON nested past Python's depth is a client's error."""
+        try:
+            self.server.owner.serve(self, method)
+        except RecursionError:
+            send_json(self, 400, {"error": "the JSON body nests too deep"}, close=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the terminal and test output clean; the page shows what arrived."""
+
+    def version_string(self) -> str:
+        """Name the server without the Python version."""
+        return self.server_version
 
 
 def read_fields(rfile: io.BufferedIOBase) -> Fields:
@@ -218,10 +234,15 @@ class Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out closes its socket before a slow answer is written.
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        """Say in one line what failed answering a client; a client that hung up says nothing.
+
+        A client that timed out closes its socket before a slow answer is written.
+        """
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
             return
-        super().handle_error(request, client_address)
+        what = f"{type(error).__name__}: {error}"
+        print(f"poster: sandbox: a request failed ({what}); it was not answered", file=sys.stderr)
 
 
 class Serving:
