@@ -162,6 +162,28 @@ def test_a_damaged_journal_line_says_to_restore_never_to_move_the_journal_aside(
     assert "nor move its journal aside" in said and "start from the snapshot alone" not in said
 
 
+def test_a_damaged_snapshot_put_back_from_its_backup_plans_no_number_twice(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("a", PHONES)
+        ledger.record_result(ledger.record_intent("a", PHONES[:3]), PHONES[:3])
+        ledger.storage.compact()
+        ledger.record_result(ledger.record_intent("a", PHONES[3:6]), PHONES[3:6])
+        ledger.storage.compact()
+        ledger.record_result(ledger.record_intent("a", PHONES[6:8]), PHONES[6:8])
+    files = StateFiles(path)
+    files.snapshot.write_bytes(files.snapshot.read_bytes()[:40])
+    with pytest.raises(StateError) as caught:
+        open_ledger(path, clock)
+    said = str(caught.value)
+    assert "move it into place" in said and "Do not remove the file" in said
+    assert "start empty" not in said
+    files.snapshot.write_bytes(files.backup.read_bytes())
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("a", PHONES) == PHONES[8:]
+
+
 def test_recipients_added_after_an_item_get_only_newer_items(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
         assert ledger.plan("old", PHONES[:2]) == PHONES[:2]

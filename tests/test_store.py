@@ -712,18 +712,61 @@ def test_a_crash_between_snapshot_and_new_journal_applies_nothing_twice(
         assert not store.is_known("news", "a")
 
 
-def test_a_journal_of_another_snapshot_is_set_aside_with_a_warning(
+def test_a_snapshot_put_back_from_its_backup_is_brought_up_to_date_by_the_kept_journal(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with Store(tmp_path) as store:
         post(store, "a")
         store.compact()
         post(store, "b")
+        store.compact()
+        post(store, "c")
+    (tmp_path / "poster.json").write_bytes(b'{"format": 1, "tab')  # damaged
+    with pytest.raises(StateError, match="move it into place"):
+        Store(tmp_path).close()
     shutil.copy(tmp_path / "poster.json.bak", tmp_path / "poster.json")
+    with caplog.at_level(logging.WARNING), Store(tmp_path, read_only=True) as store:
+        assert sorted(r.key for r in store.deliveries()) == ["a", "b", "c"]
+    with Store(tmp_path) as store:
+        assert sorted(r.key for r in store.deliveries()) == ["a", "b", "c"]
+        assert "state=restored-from-backup" in caplog.text
+        post(store, "d")
+    with Store(tmp_path) as store:  # the journals were folded into a new snapshot
+        assert sorted(r.key for r in store.deliveries()) == ["a", "b", "c", "d"]
+
+
+def test_a_journal_continuing_a_later_snapshot_than_the_one_in_place_stops_poster(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+        store.compact()
+        post(store, "b")
+    shutil.copy(tmp_path / "poster.json.bak", tmp_path / "poster.json")
+    (tmp_path / "poster.journal.bak").unlink()  # as a release that kept none left it
+    with pytest.raises(StateError) as refused:
+        Store(tmp_path).close()
+    assert "continues a later state than poster.json" in str(refused.value)
+    assert "move the journal aside" in str(refused.value)
+    (tmp_path / "poster.journal").rename(tmp_path / "aside.journal")  # the operator's choice
+    with Store(tmp_path) as store:
+        assert store.deliveries() == []
+
+
+def test_a_journal_older_than_the_snapshot_is_set_aside_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+        shutil.copy(tmp_path / "poster.journal", tmp_path / "old.journal")
+        store.compact()
+        store.compact()
+        post(store, "b")
+    shutil.copy(tmp_path / "old.journal", tmp_path / "poster.journal")
     with caplog.at_level(logging.WARNING), Store(tmp_path) as store:
         assert "state=journal-ignored" in caplog.text
-        assert store.deliveries() == []
-    assert b'"b"' in (tmp_path / "poster.journal.stale").read_bytes()
+        assert [r.key for r in store.deliveries()] == ["a"]
+    assert (tmp_path / "poster.journal.stale").exists()
 
 
 def test_tinydb_writes_by_query_journal_only_what_changed(tmp_path: Path) -> None:

@@ -70,6 +70,13 @@ class StateFiles:
         return self.snapshot.with_suffix(".journal")
 
     @property
+    def journal_backup(self) -> Path:
+        """Return where the journal that continued the backup is kept: the backup and it make
+        the snapshot that replaced them, so a damaged snapshot loses nothing."""
+        journal = self.journal
+        return journal.with_name(journal.name + ".bak")
+
+    @property
     def lock(self) -> Path:
         """Return the file a writing process holds locked."""
         return self.snapshot.with_suffix(".lock")
@@ -181,11 +188,17 @@ def read_snapshot(files: StateFiles) -> Snapshot | None:
         raise StateError(path, f"{exc}; {way_out(files)}") from exc
 
 
+START_EMPTY = "remove the file to start empty (every current item will then be treated as new)"
+
+
 def way_out(files: StateFiles) -> str:
     """Tell the operator how to get going again after the snapshot could not be used."""
-    start_empty = "remove the file to start empty (every current item will then be treated as new)"
+    start_empty = START_EMPTY
     if files.backup.exists():
-        return f"the last good copy is at {files.backup}; move it into place or {start_empty}"
+        return (
+            f"the last good copy is at {files.backup}; move it into place (the journals kept "
+            f"beside it bring it up to date) or {start_empty}"
+        )
     return f"there is no backup copy; {start_empty}"
 
 
@@ -252,20 +265,30 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
 
 
 def keep_backup(files: StateFiles) -> None:
-    """Keep the current snapshot as the backup before it is replaced."""
+    """Keep the current snapshot and its journal as the backups before they are replaced."""
     if not files.snapshot.exists():
         return
-    temp = files.backup.with_name(files.backup.name + ".tmp")
+    _keep(files.snapshot, files.backup)
+    if files.journal.exists():
+        _keep(files.journal, files.journal_backup)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            files.journal_backup.unlink()
+
+
+def _keep(path: Path, backup: Path) -> None:
+    """Make ``backup`` a copy of ``path``, replacing it at once."""
+    temp = backup.with_name(backup.name + ".tmp")
     with contextlib.suppress(FileNotFoundError):
         temp.unlink()
     try:
-        # A hard link costs nothing and the snapshot is never rewritten in place.
-        os.link(files.snapshot, temp)
+        # A hard link costs nothing: neither file is rewritten in place, only replaced.
+        os.link(path, temp)
     except OSError:
         import shutil  # here: it loads compression modules that reading the state never needs
 
-        shutil.copyfile(files.snapshot, temp)
-    os.replace(temp, files.backup)
+        shutil.copyfile(path, temp)
+    os.replace(temp, backup)
 
 
 def append(fd: int, data: bytes) -> None:

@@ -42,7 +42,7 @@ from poster.store.files import (
     snapshot_chunks,
     write_atomic,
 )
-from poster.store.journalread import JournalScan, check_sequence, scan_journal
+from poster.store.journalread import JournalScan, check_sequence, journal_way_out, scan_journal
 from poster.store.place import (
     ONE_SHOT,
     file_id,
@@ -369,8 +369,11 @@ class JournalStorage(Storage):
         """Replay the journal that continues ``snapshot`` and open it for appending."""
         scan = scan_journal(self.files)
         ours = scan is not None and scan.generation == snapshot.generation
+        bridged = False
+        if scan is not None and not ours and scan.generation != snapshot.previous:
+            bridged = ours = self._bridge(scan, snapshot)
         if scan is not None and ours:
-            check_sequence(self.files.journal, scan, snapshot.seq)
+            check_sequence(self.files.journal, scan, self._seq)
             self._replay(scan)
         elif scan is not None:
             self._set_aside(scan, snapshot)
@@ -382,7 +385,10 @@ class JournalStorage(Storage):
             )
         if self.read_only:
             return
-        if scan is not None and ours and scan.mark_at is not None:
+        if bridged:
+            # The snapshot and both journals now make one: write it, as a compaction does.
+            self._compact()
+        elif scan is not None and ours and scan.mark_at is not None:
             self._journal = os.open(self.files.journal, os.O_WRONLY)
             # Cut a torn tail off, so that new lines follow the last good one.
             os.ftruncate(self._journal, scan.good_bytes)
@@ -408,8 +414,42 @@ class JournalStorage(Storage):
                 scan.size - scan.good_bytes,
             )
 
+    def _bridge(self, scan: JournalScan, snapshot: Snapshot) -> bool:
+        """Replay the backup journal onto a snapshot put back from its backup, or refuse.
+
+        The journal continues a later snapshot than this one. When this one is the backup
+        and the journal kept beside it continues it, the two journals hold every change
+        since: they are replayed in turn (``check_sequence`` proves they join). A journal only
+        older than the snapshot, all of whose changes it holds, is left out; anything else
+        would forget what was recorded, and post it again.
+        """
+        if scan.changes and scan.changes[-1].seq <= snapshot.seq:
+            return False
+        backup = scan_journal(self.files, self.files.journal_backup)
+        if backup is None or backup.generation != snapshot.generation:
+            raise StateError(self.files.journal, self._later_than(snapshot))
+        check_sequence(self.files.journal_backup, backup, self._seq)
+        self._replay(backup)
+        log.warning(
+            "state=restored-from-backup path=%s replayed=%d reason=the snapshot is its backup; "
+            "the journal kept with it brought it up to date",
+            self.files.snapshot,
+            len(backup.changes),
+        )
+        return True
+
+    def _later_than(self, snapshot: Snapshot) -> str:
+        """Say that the journal continues a later snapshot than the one in place, and what to do."""
+        name = self.files.snapshot.name
+        return (
+            f"continues a later state than {name} (was {name} put back from an older copy?): "
+            f"starting from {name} would forget what was recorded since, and post it again. "
+            f"Put back the {name} this journal continues; or, to start from {name} as it is, "
+            f"{journal_way_out()}"
+        )
+
     def _set_aside(self, scan: JournalScan, snapshot: Snapshot) -> None:
-        """Leave out a journal that does not continue ``snapshot``; keep a copy if it mattered."""
+        """Leave out a journal that does not continue ``snapshot``, which holds all it records."""
         if scan.generation == snapshot.previous:
             # A crash between writing a snapshot and starting its journal: the snapshot
             # already holds every change of the old journal.
@@ -417,8 +457,8 @@ class JournalStorage(Storage):
             return
         stale = self.files.journal.with_name(self.files.journal.name + ".stale")
         log.warning(
-            "state=journal-ignored path=%s kept_as=%s reason=it continues another snapshot "
-            "(was the snapshot replaced by hand?)",
+            "state=journal-ignored path=%s kept_as=%s reason=it continues an older snapshot, "
+            "whose changes this one holds (was the journal put back by hand?)",
             self.files.journal,
             stale if not self.read_only else "-",
         )

@@ -38,14 +38,15 @@ class JournalScan:
         return self.good_bytes < self.size
 
 
-def scan_journal(files: StateFiles) -> JournalScan | None:
+def scan_journal(files: StateFiles, path: Path | None = None) -> JournalScan | None:
     """Read the journal's complete changes; return ``None`` when there is no journal.
 
-    A final line that is cut short or unreadable, or a damaged line of the last append and the
-    lines after it, are left out (``torn``): the trace of a crash in the middle of an append.
-    Any other loss or damage is an error.
+    ``path`` names another journal than the state's (its backup). A final line that is cut
+    short or unreadable, or a damaged line of the last append and the lines after it, are left
+    out (``torn``): the trace of a crash in the middle of an append. Any other loss or damage
+    is an error.
     """
-    path = files.journal
+    path = files.journal if path is None else path
     try:
         data = read_regular(path)
     except FileNotFoundError:

@@ -28,7 +28,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from poster.errors import StateError, UsageError
 from poster.frozen import frozen
 from poster.store.change import Change
-from poster.store.files import RECIPIENTS_FOLDER, Snapshot, Tables
+from poster.store.files import RECIPIENTS_FOLDER, START_EMPTY, Snapshot, Tables
 from poster.store.journal import JournalStorage
 from poster.store.journalread import journal_way_out
 from poster.store.place import ONE_SHOT
@@ -152,6 +152,12 @@ LEDGER_WAY_OUT = (
 )
 
 
+LEDGER_KEEP = (
+    "restore the ledger folder from a backup. Do not remove the file: its recipients would "
+    "then be sent recent items again"
+)
+
+
 class LedgerStorage(JournalStorage):
     """A journaled state whose changes are ledger events and whose snapshot is one document."""
 
@@ -192,6 +198,16 @@ class LedgerStorage(JournalStorage):
                 self.state.apply(event)
             except UNREADABLE as exc:
                 raise self._unreadable(self.files.journal, exc) from None
+
+    def _load_snapshot(self) -> Snapshot:
+        """Read the snapshot as the main state does, with the ledger's way out of damage."""
+        try:
+            return super()._load_snapshot()
+        except StateError as exc:
+            # Starting a ledger empty, as the main state's message offers, would send its
+            # recipients every item again: paid messages.
+            message = str(exc).removeprefix(f"state file {exc.path}: ")
+            raise StateError(exc.path, message.replace(START_EMPTY, LEDGER_KEEP)) from exc
 
     def _load_journal(self, snapshot: Snapshot) -> None:
         """Replay the journal as the main state does, with the ledger's way out of damage."""
