@@ -15,6 +15,7 @@ from support.daemon import Feeds, Project, running
 from support.decisiontelecom import Clock, fake_gateway
 from support.wait import wait_for
 
+from poster.cli import EXIT_FAILED, main
 from poster.config import load_config
 from poster.daemon.callbacks import PREFIX, GatewayDesk, secret_key
 from poster.daemon.httpserver import Call
@@ -268,3 +269,24 @@ def test_a_callback_its_reader_trips_on_is_answered_400_without_a_traceback(
         code, _, answer = desk.handle(call)
     assert (code, answer) == (400, f"unreadable callback ({error})\n".encode())
     assert "Traceback" not in caplog.text and "gateway-callback-refused" in caplog.text
+
+
+def test_status_names_uncertain_and_cut_short_batches_of_any_item_and_exits_1(  # type: ignore[no-untyped-def]
+    project, fake, capsys
+) -> None:
+    write(project, fake, public=False)
+    Store(project.state).close()
+    with RecipientLedger(ledger_path(project.state, "subs")) as book:
+        for n in range(12):  # more items than the Subscribers table shows
+            book.plan(f"city k{n}", PHONES)
+        book.record_uncertain(book.record_intent("city k0", PHONES[:3]), "timeout")
+        book.record_intent("city k1", PHONES[:4])  # no answer: a stop cut it short
+    args = ["-c", str(project.config), "status", "--state-dir", str(project.state)]
+    assert main(args) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "1 uncertain batch (3 numbers) at 'subs': see `poster recipients uncertain subs`" in out
+    assert "1 batch (4 numbers) at 'subs' left pending by a stop" in out
+    assert main([*args, "--json"]) == EXIT_FAILED
+    (gateway,) = json.loads(capsys.readouterr().out)["subscribers"]
+    assert (gateway["uncertain_batches"], gateway["uncertain_numbers"]) == (1, 3)
+    assert gateway["pending_batches"] == 1

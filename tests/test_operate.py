@@ -152,6 +152,20 @@ def test_attention_names_what_needs_a_person(
         assert status_view(config, store, NOW).attention == attention
 
 
+@pytest.mark.parametrize("stopped", [False, True], ids=["poster-running", "poster-stopped"])
+def test_a_post_pending_with_no_poster_running_needs_attention(
+    config: Config, tmp_path: Path, stopped: bool
+) -> None:
+    with Store(tmp_path) as store:
+        store.record_pending("news", "n-9", "viber")
+        attention = status_view(config, store, NOW, stopped=stopped).attention
+    expected = (
+        "1 post left pending by a poster that stopped before the answer came (the next start "
+        "makes them uncertain)",
+    )
+    assert attention == (expected if stopped else ())
+
+
 @pytest.mark.parametrize(
     ("configured", "remembered", "expected"),
     [

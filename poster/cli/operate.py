@@ -88,11 +88,15 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     from poster.ops import waiting
     from poster.ops.status import format_status, status_view
     from poster.store import Store
+    from poster.store.place import DAEMON
 
     folder = state_dir(args)
-    requests = waiting.waiting(folder), waiting.daemon_running(folder)
+    role = waiting.holder_role(folder)
     with Store(folder, read_only=True) as store:
-        view = status_view(config, store, datetime.now(UTC), *requests)
+        view = status_view(
+            config, store, datetime.now(UTC), waiting.waiting(folder),
+            daemon_running=role == DAEMON, stopped=role is None,
+        )  # fmt: skip
     if args.json:
         from poster.ops.statusjson import status_json
 

@@ -120,6 +120,8 @@ class StatusView:
     """Posts held by a destination's quiet hours or daily cap, with the destination's name."""
     subscribers: tuple[GatewaySubscribers, ...] = ()
     """Each gateway destination's recent items, counted per recipient state."""
+    stopped: bool = False
+    """No poster holds the state: what is pending was cut short, not being sent."""
 
     # Kept once made: the verdict line and the exit code both ask, and it reads every feed.
     @functools.cached_property
@@ -133,6 +135,14 @@ class StatusView:
             count = sum(record.state == state for record in self.problems)
             if count:
                 found.append(f"{count} {state} item{'s' if count > 1 else ''}")
+        if self.stopped:
+            count = sum(record.state == PENDING for record in self.recent)
+            if count:
+                found.append(
+                    f"{count} post{'s' if count > 1 else ''} left pending by a poster that "
+                    "stopped before the answer came (the next start makes them uncertain)"
+                )
+        found += _gateway_attention(self.subscribers, self.stopped)
         found += [f"feed {f.name!r} {f.condition}" for f in self.feeds if f.needs_attention]
         if self.waiting and not self.daemon_running:
             count = len(self.waiting)
@@ -141,6 +151,26 @@ class StatusView:
                 "to apply them (`poster run`, or any retry or feed command, applies them)"
             )
         return tuple(found)
+
+
+def _gateway_attention(gateways: Sequence[GatewaySubscribers], stopped: bool) -> list[str]:
+    """Say which gateways have batches whose answer was lost, or cut short by a stop."""
+    found = []
+    for gateway in gateways:
+        name = gateway.destination
+        batches, numbers = gateway.uncertain
+        if batches:
+            found.append(
+                f"{batches} uncertain batch{'es' if batches > 1 else ''} ({numbers} numbers) at "
+                f"{name!r}: see `poster recipients uncertain {name}`"
+            )
+        batches, numbers = gateway.pending
+        if batches and stopped:
+            found.append(
+                f"{batches} batch{'es' if batches > 1 else ''} ({numbers} numbers) at {name!r} "
+                "left pending by a stop (the next start makes them uncertain)"
+            )
+    return found
 
 
 # Status makes one for every feed: filled at once (see ``poster.filled``).
@@ -153,8 +183,12 @@ def status_view(
     now: datetime,
     waiting: Sequence[str] = (),
     daemon_running: bool = False,
+    stopped: bool = False,
 ) -> StatusView:
-    """Gather the status of every feed, destination, delivery and waiting request."""
+    """Gather the status of every feed, destination, delivery and waiting request.
+
+    ``stopped`` says no poster holds the state, so nothing is being sent.
+    """
     subs = subscriptions.load(store)
     shown = config.webhook.public_url is not None or bool(subs)
     names = {feed.name for feed in config.feeds}
@@ -181,6 +215,7 @@ def status_view(
         restored=store.restored,
         held=_held(config, store, now),
         subscribers=_subscribers(config, store.path.parent),
+        stopped=stopped,
     )
 
 

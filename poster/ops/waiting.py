@@ -34,8 +34,13 @@ def pending(state_dir: Path) -> list[Path]:
 
 def daemon_running(state_dir: Path) -> bool:
     """Tell whether a live daemon noted itself as the holder of the state's lock."""
+    return holder_role(state_dir) == DAEMON
+
+
+def holder_role(state_dir: Path) -> str | None:
+    """Return the role of the live poster holding the state's lock, or None when none runs."""
     holder = read_holder(StateFiles(Path(state_dir) / SNAPSHOT_NAME))
-    return holder is not None and holder.role == DAEMON
+    return None if holder is None else holder.role
 
 
 def waiting(state_dir: Path) -> list[str]:

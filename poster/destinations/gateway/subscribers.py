@@ -14,6 +14,7 @@ from typing import Any
 from poster.config import Config
 from poster.frozen import frozen
 from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_path
+from poster.store.recipientstate import PENDING, UNCERTAIN
 
 RECENT_ITEMS = 10
 """Items shown per gateway destination, newest first, so the section stays short."""
@@ -33,11 +34,18 @@ class ItemSubscribers:
 
 @frozen
 class GatewaySubscribers:
-    """One gateway destination: its recent items' counts and how many numbers opted out."""
+    """One gateway destination: its recent items' counts and how many numbers opted out.
+
+    ``uncertain`` and ``pending`` count the batches, of any item, whose answer is not in, and
+    their numbers: lost answers wait for an operator, and a batch pending with no poster
+    running was cut short by a stop.
+    """
 
     destination: str
     opted_out: int
     items: tuple[ItemSubscribers, ...]
+    uncertain: tuple[int, int] = (0, 0)
+    pending: tuple[int, int] = (0, 0)
 
 
 def summarise(name: str, ledger: RecipientLedger, limit: int = RECENT_ITEMS) -> GatewaySubscribers:
@@ -46,7 +54,18 @@ def summarise(name: str, ledger: RecipientLedger, limit: int = RECENT_ITEMS) -> 
     for ref in ledger.recent_items(limit):
         feed, _, key = ref.partition(" ")
         items.append(ItemSubscribers(feed, key, ledger.outcome(ref)))
-    return GatewaySubscribers(name, ledger.optout_count(), tuple(items))
+    batches = ledger.open_batches()
+    return GatewaySubscribers(
+        name, ledger.optout_count(), tuple(items),
+        _batches(b.size for b in batches if b.state == UNCERTAIN),
+        _batches(b.size for b in batches if b.state == PENDING),
+    )  # fmt: skip
+
+
+def _batches(sizes: Iterable[int]) -> tuple[int, int]:
+    """Return how many batches there are and how many numbers they hold."""
+    found = list(sizes)
+    return len(found), sum(found)
 
 
 def read_subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, ...]:
@@ -85,6 +104,9 @@ def subscribers_json(gateway: GatewaySubscribers) -> dict[str, Any]:
     return {
         "destination": gateway.destination,
         "opted_out": gateway.opted_out,
+        "uncertain_batches": gateway.uncertain[0],
+        "uncertain_numbers": gateway.uncertain[1],
+        "pending_batches": gateway.pending[0],
         "items": [
             {"feed": item.feed, "key": item.key}
             | dict(zip(COUNTS, _counts(item.outcome), strict=True))
