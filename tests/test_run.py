@@ -22,10 +22,11 @@ import httpx
 import pytest
 from feedserver import FeedServer, Route
 
-from poster.cli import EXIT_FAILED, EXIT_OK, main
+from poster.cli import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, main
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
+from poster.errors import StateError
 from poster.store import DeliveryRecord, Store
 
 DATA = Path(__file__).parent / "data" / "run"
@@ -431,6 +432,29 @@ def test_a_transient_refusal_leaves_the_items_for_the_next_pass(
         ["news-1", "news-2", "news-3"], "sent"
     )
     assert sandbox.channel.pending_faults == []
+
+
+def test_a_pass_that_cannot_record_its_posts_sends_none_and_exits_3(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project.write(feed("news", "news.xml"))
+
+    def full(*_: object) -> None:
+        raise StateError(project.state, "cannot be written: the disk holding it is full")
+
+    monkeypatch.setattr(Store, "record_pending", full)
+    first = run(capsys, project)
+    assert first.code == EXIT_ENVIRONMENT
+    assert sandbox.posts == []
+    assert "0 sent, 0 failed, 3 waiting, 0 uncertain" in first.out
+    assert "poster: posts wait, as the state could not record them: state file" in first.err
+    monkeypatch.undo()
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", TOKEN)
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == NEWS
 
 
 def test_a_lost_answer_is_uncertain_and_never_posted_twice(

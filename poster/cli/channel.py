@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from poster.cli.common import (
+    EXIT_ENVIRONMENT,
     EXIT_FAILED,
     EXIT_OK,
     SANDBOX_PORT,
@@ -157,6 +158,11 @@ def _run_pass(
         print(stages.table(), file=sys.stderr)
     for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):
         print(f"poster: a destination refuses posts: {fatal}", file=sys.stderr)
+    unwritten = next((o for r in reports for o in r.outcomes if o.unwritten), None)
+    if unwritten is not None:
+        why = unwritten.error
+        print(f"poster: posts wait, as the state could not record them: {why}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 
 

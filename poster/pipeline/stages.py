@@ -122,6 +122,8 @@ class Outcome:
     """How long the destination asked to wait before the next try, when it said."""
     destination: str | None = None
     """The destination the outcome is about, for wanted items."""
+    unwritten: bool = False
+    """The state could not record the intent (a full disk): the item was not sent, and waits."""
 
 
 @frozen
@@ -492,7 +494,9 @@ def send(
         log.error(
             "feed=%s item=%s destination=%s status=deferred error=%s", feed, item.key, where, exc
         )
-        return Outcome(decision, message, delivery=DEFERRED, error=str(exc), destination=where)
+        return Outcome(
+            decision, message, delivery=DEFERRED, error=str(exc), destination=where, unwritten=True
+        )
     try:
         with deps.stage("send"):
             receipt = destination.send(message)
