@@ -419,6 +419,27 @@ def test_uncertain_and_release_commands(
     assert "has no recipient ledger" in capsys.readouterr().err
 
 
+def test_a_settled_batch_counts_as_accepted_and_is_never_sent_again(
+    path: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock.now = time.time()
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("city k1", PHONES)
+        ledger.record_uncertain(ledger.record_intent("city k1", PHONES[:3], batch_id="b1"), "lost")
+        ledger.record_intent("city k1", PHONES[3:5], batch_id="b2")  # still waiting
+        with pytest.raises(UsageError, match="still waiting for its answer"):
+            ledger.settle("b2")
+    state = str(path.parent.parent.parent)
+    assert main(["--state-dir", state, "recipients", "settle", "subs", "b1"]) == EXIT_OK
+    assert "settled batch b1 of item 'k1' of feed 'city'" in capsys.readouterr().out
+    assert main(["--state-dir", state, "recipients", "settle", "subs", "b9"]) == EXIT_CONFIG
+    assert "no open batch b9" in capsys.readouterr().err
+    with open_ledger(path, clock) as ledger:  # b2 is now uncertain: its process stopped
+        assert [b.batch_id for b in ledger.open_batches()] == ["b2"]
+        assert ledger.plan("city k1", PHONES) == PHONES[5:]
+        assert ledger.outcome("city k1").accepted == 3
+
+
 def test_a_release_from_the_command_line_prunes_nothing(
     path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

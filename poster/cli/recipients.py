@@ -1,8 +1,10 @@
-"""The recipients commands: check a recipients file, list opt-outs and open batches, release one.
+"""The recipients commands: check a recipients file, list opt-outs and open batches, release or
+settle one.
 
 They read a destination's recipient ledger without taking its lock, so they work while poster
-runs; ``release`` writes, and waits for no one: it is refused while poster holds the ledger. It
-also offers the batch's item to the destination again (``poster.ops.release``).
+runs; ``release`` and ``settle`` write, and wait for no one: they are refused while poster holds
+the ledger. ``release`` also offers the batch's item to the destination again
+(``poster.ops.release``).
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ def add_commands(commands: Any) -> None:
         ("optouts", "list the numbers a gateway reported as opted out", cmd_optouts),
         ("uncertain", "list batches whose answer is not in or was lost", cmd_uncertain),
         ("release", "let an uncertain batch's recipients be sent the item again", cmd_release),
+        ("settle", "record that an uncertain batch's recipients got the item", cmd_settle),
     ):
         action = add_command(actions, name, summary, state=True)
         action.add_argument("destination", metavar="DEST", help=DEST_HELP)
-        if name == "release":
+        if name in ("release", "settle"):
             action.add_argument("batch", metavar="BATCH", help="a batch id, as `uncertain` shows")
         action.set_defaults(handler=handler, no_config=True)
 
@@ -84,6 +87,17 @@ def cmd_release(_config: object, args: argparse.Namespace) -> int:
         print(f"poster: {last}", file=sys.stderr)
         return EXIT_FAILED
     print(last)
+    return EXIT_OK
+
+
+def cmd_settle(_config: object, args: argparse.Namespace) -> int:
+    """Record one uncertain batch as received: nobody in it is sent its item again."""
+    with _open(args, read_only=False) as ledger:
+        item = next((b.item for b in ledger.open_batches() if b.batch_id == args.batch), None)
+        ledger.settle(args.batch)
+    feed, _, key = (item or "").partition(" ")
+    print(f"settled batch {args.batch} of item {key!r} of feed {feed!r}: its numbers count as "
+          "accepted, and none of them is sent it again")  # fmt: skip
     return EXIT_OK
 
 

@@ -390,6 +390,15 @@ class RecipientLedger:
         self._storage.record({"e": "release", "t": self._now(), "batch": batch_id})
 
     @_locked
+    def settle(self, batch_id: str) -> None:
+        """Record an uncertain batch as received (an operator checked with the gateway): its
+        numbers count as accepted and none of them is sent the item again."""
+        batch = self._open_batch(batch_id)
+        if batch.state != UNCERTAIN:
+            raise UsageError(f"batch {batch_id} is still waiting for its answer, not uncertain")
+        self._storage.record({"e": "settle", "t": self._now(), "batch": batch_id})
+
+    @_locked
     def suppress(self, phone: str, reason: str) -> None:
         """Keep ``phone`` out of every later plan (an opt-out or a blacklist)."""
         self._storage.record({"e": "suppress", "t": self._now(), "phone": phone, "reason": reason})

@@ -189,6 +189,15 @@ class LedgerState:
     def _on_release(self, event: Event) -> None:
         self.batches.pop(event["batch"], None)
 
+    def _on_settle(self, event: Event) -> None:
+        # An operator found the batch's answer elsewhere: its numbers count as accepted.
+        batch = self.batches.pop(event["batch"], None)
+        state = None if batch is None else self.items.get(batch.item)
+        if batch is not None and state is not None:
+            state.last = max(state.last, event["t"])
+            for index in batch.members:
+                state.mark(ACCEPTED, index)
+
     def _on_suppress(self, event: Event) -> None:
         self._suppress(event["phone"], event["reason"], event["t"])
 
