@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -152,17 +153,30 @@ def test_a_burst_is_answered_with_bounded_threads(monkeypatch: pytest.MonkeyPatc
     assert set(statuses) <= {b"200", b"503"}
 
 
-def test_a_connection_waiting_too_long_gets_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(httpserver, "BUSY_WAIT", 0.05)
+STUCK = b"GET /stuck HTTP/1.0\r\n\r\n"
+
+
+@contextlib.contextmanager
+def one_slot_taken() -> Iterator[tuple[WebhookReceiver, Callable[[], None]]]:
+    """Run a receiver of one handler, held by a request to /stuck until the block ends or the
+    function given with the receiver lets it answer."""
     gate = threading.Event()
     with WebhookReceiver(TOKEN, port=0, max_handlers=1) as receiver:
-        receiver.add_route("/stuck", lambda: (gate.wait(5), (200, "text/plain", b"ok\n"))[1])
+        receiver.add_route("/stuck", lambda: (gate.wait(10), (200, "text/plain", b"ok\n"))[1])
         with ThreadPoolExecutor(1) as pool:
-            stuck = pool.submit(exchange, receiver, b"GET /stuck HTTP/1.0\r\n\r\n")
+            stuck = pool.submit(exchange, receiver, STUCK)
             wait_for(lambda: receiver._server._slots._value == 0, "the one slot taken")  # type: ignore[union-attr]
-            busy = exchange(receiver, b"GET /stuck HTTP/1.0\r\n\r\n")
-            gate.set()
+            try:
+                yield receiver, lambda: (gate.set(), stuck.result(timeout=5))
+            finally:
+                gate.set()
             assert stuck.result().startswith(b"HTTP/1.0 200 ")
+
+
+def test_a_connection_waiting_too_long_gets_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(httpserver, "BUSY_WAIT", 0.05)
+    with one_slot_taken() as (receiver, _):
+        busy = exchange(receiver, STUCK)
     assert busy.startswith(b"HTTP/1.1 503 Service Unavailable\r\nServer: poster\r\n")
 
 
@@ -237,21 +251,16 @@ def test_connections_queued_behind_a_full_house_get_their_503_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(httpserver, "BUSY_WAIT", 0.3)
-    gate = threading.Event()
-    with WebhookReceiver(TOKEN, port=0, max_handlers=1) as receiver:
-        receiver.add_route("/stuck", lambda: (gate.wait(10), (200, "text/plain", b"ok\n"))[1])
-        with ThreadPoolExecutor(1) as pool:
-            stuck = pool.submit(exchange, receiver, b"GET /stuck HTTP/1.0\r\n\r\n")
-            wait_for(lambda: receiver._server._slots._value == 0, "the one slot taken")  # type: ignore[union-attr]
-            started = time.monotonic()
-            busy = [exchange(receiver, b"GET /stuck HTTP/1.0\r\n\r\n") for _ in range(10)]
-            took = time.monotonic() - started
-            gate.set()
-            assert stuck.result().startswith(b"HTTP/1.0 200 ")
-        # The first waited BUSY_WAIT for the slot; the nine after it were refused at once.
-        assert took < 0.3 * 4, took
-        assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in busy)
-        assert exchange(receiver, b"GET /stuck HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 ")
+    with one_slot_taken() as (receiver, answer_stuck):
+        started = time.monotonic()
+        busy = [exchange(receiver, STUCK) for _ in range(10)]
+        took = time.monotonic() - started
+        answer_stuck()
+        gate_open = exchange(receiver, b"GET /healthz HTTP/1.0\r\n\r\n")
+    # The first waited BUSY_WAIT for the slot; the nine after it were refused at once.
+    assert took < 0.3 * 4, took
+    assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in busy)
+    assert gate_open.startswith(b"HTTP/1.0 404 ")  # a free slot again: handled, not refused
 
 
 def test_the_access_log_masks_callback_secrets_and_escapes_control_characters(
