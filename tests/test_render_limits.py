@@ -16,6 +16,7 @@ from poster.destinations.viber.kind import KIND
 from poster.errors import RenderError
 from poster.models import FeedMeta
 from poster.render import SAMPLE_ITEM, Renderer
+from poster.render import limits as limits_module
 from poster.render.engine import Templates
 from poster.render.filters import FILTERS
 from poster.render.limits import Limits
@@ -67,6 +68,15 @@ HOSTILE = {
         "{{ lipsum(1, min=10**7, max=10**7 + 1) }}",
         "refused: lipsum would make 120,000,012",
     ),
+    "bytes-repeat": (
+        "{{ ('x'.encode() * 3000000000)|length }}",
+        "refused: '*' would make 3,000,000,000",
+    ),
+    "translate": (
+        "{% set s = 'x' * 200000 %}{{ s.translate({120: s})|length }}",
+        "refused: translate would make 40,000,000,000",
+    ),
+    "bytes-method": ("{{ 'x'.encode().ljust(10**9)|length }}", "refused: bytes.ljust would"),
     "long-output": (
         "{% for i in range(150) %}{{ 'x' * 2000 }}{% endfor %}",
         "stopped: output over the 262,144-character limit",
@@ -115,6 +125,35 @@ def test_a_hostile_template_fails_quickly_with_the_limit_it_hit(templates: Path,
     assert time.process_time() - started < 0.5
     assert f"template '{name}.j2'" in str(caught.value)
     assert HOSTILE[name][1] in str(caught.value)
+    assert render(renderer, "normal.j2").startswith("*Riverside Park reopens")
+
+
+def test_a_render_that_keeps_building_what_each_step_allows_is_stopped_by_its_memory(
+    templates: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits_module, "MEMORY", 64 * 1024 * 1024)
+    (templates / "hoard.j2").write_text(
+        "{% set kept = [] %}{% for i in range(100000) %}"
+        "{% set _ = kept.append(('x' * 200000) ~ i) %}{% endfor %}{{ kept|length }}"
+    )
+    renderer = Renderer(templates)
+    with pytest.raises(RenderError, match="stopped: over the 64 MiB memory limit"):
+        render(renderer, "hoard.j2")
+    assert render(renderer, "normal.j2").startswith("*Riverside Park reopens")
+
+
+def test_memory_running_out_in_a_render_fails_that_item_alone(
+    templates: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exhausted(*_: object) -> None:
+        raise MemoryError
+
+    (templates / "greedy.j2").write_text("{{ item.title.upper() }}")
+    renderer = Renderer(templates)
+    monkeypatch.setattr(limits_module, "check_call", exhausted)
+    with pytest.raises(RenderError, match="MemoryError"):
+        render(renderer, "greedy.j2")
+    monkeypatch.undo()
     assert render(renderer, "normal.j2").startswith("*Riverside Park reopens")
 
 

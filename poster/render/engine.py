@@ -66,6 +66,7 @@ TEMPLATE_FAILURES = (
     ValueError,
     AttributeError,
     RecursionError,
+    MemoryError,  # what the limits did not foresee fails the item, not the destination
 )
 
 

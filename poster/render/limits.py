@@ -28,7 +28,12 @@ from poster.frozen import frozen
 __all__ = ["BoundedEnvironment", "Budget", "Limits", "RenderLimitError"]
 
 _DIGITS = re.compile(r"\d+")
-_SIZED = (str, list, tuple)
+_SIZED = (str, bytes, bytearray, list, tuple)
+_TEXTS = (str, bytes, bytearray)
+MEMORY = 256 * 1024 * 1024
+"""Bytes the process may grow by during a render before the render is stopped."""
+MEMORY_EVERY = 256
+"""Ticks between two looks at the process's memory: each look reads /proc."""
 
 
 @frozen
@@ -52,19 +57,50 @@ class RenderLimitError(TemplateRuntimeError):
 
 @dataclass
 class Budget:
-    """What one render has used of its limits."""
+    """What one render has used of its limits.
+
+    Each value a template builds in one step is sized before it is built; what it keeps
+    building step by step (a loop appending long strings to a list) is caught by the growth of
+    the process's memory, looked at every ``MEMORY_EVERY`` ticks.
+    """
 
     limits: Limits
     deadline: float = field(init=False)
     produced: int = 0
+    ticks: int = 0
+    memory_at_start: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.deadline = self.limits.timer() + self.limits.seconds
+        self.memory_at_start = resident_bytes()
 
     def tick(self) -> None:
-        """Raise when the render is past its deadline."""
+        """Raise when the render is past its deadline or has grown the process too much."""
         if self.limits.timer() > self.deadline:
             raise RenderLimitError(f"stopped: over the {self.limits.seconds:g} s time limit")
+        self.ticks += 1
+        if self.ticks % MEMORY_EVERY == 0 and self.memory_at_start:
+            grown = resident_bytes() - self.memory_at_start
+            if grown > MEMORY:
+                raise RenderLimitError(f"stopped: over the {MEMORY >> 20} MiB memory limit")
+
+
+def resident_bytes() -> int:
+    """Return the process's resident memory in bytes, or 0 where /proc does not tell."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE = 4096
+try:
+    import os as _os
+
+    _PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (ValueError, OSError, AttributeError):
+    pass
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("poster_render_budget", default=None)
@@ -135,17 +171,24 @@ def check_result(value: object, what: str) -> object:
     return value
 
 
-def _replaced_size(text: str, old: object, new: object) -> int:
+def _replaced_size(text: str | bytes | bytearray, old: object, new: object) -> int:
     """Return the most characters ``text.replace(old, new)`` can make."""
-    if not isinstance(old, str) or not isinstance(new, str):
+    if not isinstance(old, _TEXTS) or not isinstance(new, _TEXTS):
         return 0
     return len(text) + (len(text) // max(len(old), 1) + 1) * len(new)
 
 
+def _translated_size(text: str | bytes | bytearray, table: object) -> int:
+    """Return the most characters ``text.translate(table)`` can make."""
+    values = table.values() if isinstance(table, dict) else ()
+    longest = max((len(v) for v in values if isinstance(v, _TEXTS)), default=1)
+    return len(text) * max(longest, 1)
+
+
 def check_call(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Refuse a call of a string method that would build a string over the limit."""
+    """Refuse a call of a string or bytes method that would build one over the limit."""
     owner = getattr(function, "__self__", None)
-    if not isinstance(owner, str):
+    if not isinstance(owner, _TEXTS):
         return args
     name = getattr(function, "__name__", "")
     if name == "join" and args and not isinstance(args[0], _SIZED):
@@ -154,10 +197,14 @@ def check_call(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any
         _refuse_size("join", len(owner) * len(args[0]))
     elif name == "replace" and len(args) >= 2:
         _refuse_size("replace", _replaced_size(owner, args[0], args[1]))
+    elif name == "translate" and args:
+        _refuse_size("translate", _translated_size(owner, args[0]))
     elif name == "expandtabs":
         tab = args[0] if args and isinstance(args[0], int) else 8
-        _refuse_size("expandtabs", len(owner) + owner.count("\t") * tab)
-    _refuse_size(f"str.{name}", max((a for a in args if isinstance(a, int)), default=0))
+        tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+        _refuse_size("expandtabs", len(owner) + tabs * tab)
+    kind = type(owner).__name__
+    _refuse_size(f"{kind}.{name}", max((a for a in args if isinstance(a, int)), default=0))
     return args
 
 
