@@ -66,3 +66,29 @@ def test_preview_shows_each_routed_destination_with_its_kinds_body(
         "    to: news",
         "    to: archive",
     ]
+
+
+def test_what_a_feed_hides_for_the_terminal_is_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "feed\u001b]0;PWNED\u0007",
+        "items": [{"id": "a\u001b[2Jid", "title": "\u001b[1;31mRED\u009b", "content_text": "x"}],
+    }
+    (tmp_path / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "{DATA / "templates"}"\n[destinations.archive]\nkind = "recording"\n'
+        f'[[feeds]]\nname = "odd"\nurl = "{tmp_path / "feed.json"}"\nbacklog = "all"\n',
+        encoding="utf-8",
+    )
+    state = tmp_path / "state"
+    shown = preview(capsys, config, state)
+    assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
+    assert "feed\\x1b]0;PWNED\\x07" in shown and "key: a\\x1b[2Jid" in shown
+    assert main(["-c", str(config), "run", "--once", "--state-dir", str(state)]) == EXIT_OK
+    capsys.readouterr()
+    main(["-c", str(config), "status", "--state-dir", str(state)])
+    status = capsys.readouterr().out
+    assert "a\\x1b[2Jid" in status and "\x1b" not in status

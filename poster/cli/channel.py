@@ -139,6 +139,7 @@ def _run_pass(
     from poster.app import build
     from poster.pipeline.runner import run_once, summarize
     from poster.pipeline.timings import Timings
+    from poster.text import terminal_safe
 
     stages = Timings() if timings else None
     specs, tokens = None, None
@@ -153,7 +154,7 @@ def _run_pass(
     # One write for every line: under the service's unbuffered output, print would make two
     # system calls per feed.
     lines = [_feed_line(report) for report in reports]
-    sys.stdout.write("".join(f"{line}\n" for line in (*lines, summarize(reports))))
+    sys.stdout.write(terminal_safe("".join(f"{line}\n" for line in (*lines, summarize(reports)))))
     if stages is not None:
         print(stages.table(), file=sys.stderr)
     for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):

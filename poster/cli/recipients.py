@@ -66,10 +66,13 @@ def cmd_optouts(_config: object, args: argparse.Namespace) -> int:
 
 def cmd_uncertain(_config: object, args: argparse.Namespace) -> int:
     """Print one line per open batch: id, item, size, state, why."""
+    from poster.text import terminal_safe
+
     with _open(args, read_only=True) as ledger:
         for batch in ledger.open_batches():
             why = f"\t{batch.why}" if batch.why else ""
-            print(f"{batch.batch_id}\t{batch.item}\t{batch.size}\t{batch.state}{why}")
+            line = f"{batch.batch_id}\t{batch.item}\t{batch.size}\t{batch.state}{why}"
+            print(terminal_safe(line))
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from poster.render import Renderer
 from poster.select import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.store import Store
 from poster.store.ledger import ReadOnlyLedger
+from poster.text import terminal_safe
 
 if TYPE_CHECKING:
     # Only a preview given media probes them; a run's summary uses this module too.
@@ -150,7 +151,8 @@ def render_json(reports: Iterable[FeedReport]) -> str:
 
 def render_text(reports: Iterable[FeedReport]) -> str:
     """Return the whole preview for a person to read."""
-    return "\n".join(_feed_text(report) for report in reports).rstrip() + "\n"
+    text = "\n".join(_feed_text(report) for report in reports).rstrip() + "\n"
+    return terminal_safe(text)
 
 
 def _feed_text(report: FeedReport) -> str:

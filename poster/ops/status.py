@@ -34,6 +34,7 @@ from poster.store.ledger import (
     SKIPPED,
     UNCERTAIN,
 )
+from poster.text import terminal_safe
 
 if TYPE_CHECKING:
     from poster.destinations.gateway.subscribers import GatewaySubscribers
@@ -320,7 +321,7 @@ def format_status(view: StatusView) -> str:
         lines += ["", "What the states mean"]
         lines += [f"  {s:<9}  {STATE_MEANINGS[s]}" for s in STATE_MEANINGS if s in shown]
     verdict = "Needs attention: " + "; ".join(view.attention) if view.attention else "All good."
-    return "\n".join([*lines, "", verdict]) + "\n"
+    return terminal_safe("\n".join([*lines, "", verdict]) + "\n")
 
 
 def _problem_title(view: StatusView) -> str:
