@@ -31,7 +31,7 @@ from poster.media.cache import ProbeCache
 from poster.media.jpegstore import MediaStore, serve
 from poster.media.probe import Probe, ProbeLimits, probe
 from poster.media.sniff import sniff
-from poster.media.stage import MediaStage
+from poster.media.stage import MediaStage, applied
 from poster.models import Action, Item, Media
 from poster.select import Decision
 
@@ -115,6 +115,19 @@ def test_probe_believes_bytes_over_a_lying_content_type(server: FeedServer) -> N
         400,
     )
     assert server.requests[0].headers["range"] == "bytes=0-65535"
+
+
+def test_an_error_page_served_as_a_picture_is_no_picture(server: FeedServer) -> None:
+    page = b"<html><body>Image not found</body></html>"
+    server.routes["/photo.jpg"] = (200, {"Content-Type": "image/jpeg"}, page)
+    server.routes["/clip"] = (200, {"Content-Type": "video/mp4"}, page)
+    found = probe(server.url("/photo.jpg"), client(), allow_private=True, limits=LIMITS, now=1.0)
+    assert (found.mime_type, found.missing) == (None, True)
+    assert found.error == "not a picture: its bytes are no JPEG (Content-Type said image/jpeg)"
+    media = applied(Media(server.url("/photo.jpg"), "image/jpeg"), found)
+    assert media.failed == found.error
+    other = probe(server.url("/clip"), client(), allow_private=True, limits=LIMITS, now=1.0)
+    assert (other.mime_type, other.missing) == ("video/mp4", False)  # only pictures are sniffed
 
 
 def test_probe_takes_the_whole_size_from_content_range(server: FeedServer) -> None:

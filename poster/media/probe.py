@@ -115,6 +115,10 @@ def follow(
     yield None
 
 
+SNIFFED_PICTURES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp"})
+"""The picture types ``sniff`` always tells from their bytes: one it does not see is none."""
+
+
 def _read(
     url: str, response: httpx.Response, limits: ProbeLimits, deadline: float, now: float
 ) -> Probe:
@@ -126,6 +130,11 @@ def _read(
     head, length = _body(response, limits, deadline)
     found = sniff(head)
     claimed = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if found.mime_type is None and claimed in SNIFFED_PICTURES and head:
+        # Bytes that are none of the pictures sniff knows, under a picture's type: an error
+        # page served as image/jpeg. Viber would refuse it; the item falls back without it.
+        why = f"not a picture: its bytes are no {claimed.removeprefix('image/').upper()}"
+        return Probe(url, now, error=f"{why} (Content-Type said {claimed})", missing=True)
     return Probe(
         url,
         now,
