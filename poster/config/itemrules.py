@@ -54,10 +54,61 @@ def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
     bits = 0  # regex's version 0: the behaviour of Python's re
     for flag in flags:
         bits |= getattr(regex, _REGEX_FLAGS[flag])
+    size = _expanded_size(body, flags)
+    if size > MAX_EXPANDED:
+        raise fail(
+            f"its counted repeats nest to {size:,} steps, more than {MAX_EXPANDED:,}: compiling "
+            "it would take gigabytes",
+            "count less inside a counted repeat, or use + and * ({2,} rather than {1000})",
+        )
     try:
         return regex.compile(body, bits)
     except regex.error as exc:
         raise fail(f"bad regular expression: {exc}", RULE_HINT) from None
+
+
+MAX_EXPANDED = 100_000
+"""The most steps a rule may spell out once its counted repeats are multiplied out:
+``(?:a{1000}){1000}`` alone took 281 MB and 1.3 s to compile."""
+
+
+def _expanded_size(body: str, flags: set[str]) -> int:
+    """Return how many steps ``body`` spells out with each counted repeat multiplied out.
+
+    Read with Python's own parser of the same syntax; a pattern it cannot read (syntax only
+    ``regex`` knows) counts as small, and ``regex`` judges it.
+    """
+    from re import _parser  # type: ignore[attr-defined]
+
+    bits = re.VERBOSE if "x" in flags else 0
+    try:
+        return _steps(_parser.parse(body, bits))
+    except Exception:  # any pattern re cannot read is regex's to judge
+        return 0
+
+
+def _steps(parsed: object) -> int:
+    """Return the steps of a parsed pattern, repeats multiplied by their most (else least)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    total = 0
+    for op, value in parsed:  # type: ignore[attr-defined]
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            least, most, inner = value
+            total += max(least if most == c.MAXREPEAT else most, 1) * _steps(inner)
+        elif op is c.SUBPATTERN:
+            total += _steps(value[-1])
+        elif op is c.BRANCH:
+            total += sum(_steps(branch) for branch in value[1])
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            total += _steps(value[1])
+        elif op is c.ATOMIC_GROUP:
+            total += _steps(value)
+        elif op is c.GROUPREF_EXISTS:
+            total += sum(_steps(branch) for branch in value[1:] if branch is not None)
+        else:
+            total += 1
+    return total
 
 
 def rules(value: object, _ctx: Context) -> tuple[Rule, ...]:
