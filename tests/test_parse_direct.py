@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import sys
+import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urljoin
 
 import pytest
@@ -22,6 +24,7 @@ from support.samefeed import SYNTHETIC, URL, feed_differences, fetched
 from poster.config import FeedConfig
 from poster.errors import ParseError
 from poster.models import FetchResult
+from poster.parse import direct
 from poster.parse.dates import from_struct
 from poster.parse.direct import parse_direct
 from poster.parse.feeddates import parse_feed_date
@@ -258,6 +261,37 @@ def test_a_key_path_into_feedparsers_entries_is_left_to_the_others() -> None:
 
 def test_too_deep_a_document_is_refused_as_it_is_read() -> None:
     body = RSS.format("<x>" * 1001 + "</x>" * 1001).encode()
+    with pytest.raises(ParseError, match="nested more than 1000 deep"):
+        parse_direct(fetched(body), FeedConfig("direct", URL))
+
+
+class CountingParser(ET.XMLPullParser):  # type: ignore[type-arg]
+    """A pull parser that keeps the size of each piece it is fed."""
+
+    fed: ClassVar[list[int]] = []
+
+    def feed(self, data: bytes | str) -> None:
+        CountingParser.fed.append(len(data))
+        super().feed(data)
+
+
+@pytest.mark.parametrize("token", ["<!-- {} -->", '<category domain="{}">x</category>'])
+def test_a_token_of_megabytes_is_fed_in_growing_pieces_not_read_again_and_again(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setattr(direct.ET, "XMLPullParser", CountingParser)
+    CountingParser.fed = []
+    inner = "<title>a</title><guid>g</guid>" + token.format("c" * 4_000_000)
+    parsed = parse_direct(fetched(RSS.format(inner).encode()), FeedConfig("direct", URL))
+    assert parsed is not None and [item.key for item in parsed.items] == ["g"]
+    # In even pieces of 16 KiB a 4 MB token takes 245 of them, expat reading it anew with each.
+    assert len(CountingParser.fed) < 40, CountingParser.fed
+    assert max(CountingParser.fed) <= 1024 * 1024
+
+
+def test_nesting_is_still_seen_in_small_pieces_after_a_long_token() -> None:
+    nested = "<x>" * 1001 + "</x>" * 1001
+    body = RSS.format("<!-- " + "c" * 2_000_000 + " -->" + nested).encode()
     with pytest.raises(ParseError, match="nested more than 1000 deep"):
         parse_direct(fetched(body), FeedConfig("direct", URL))
 

@@ -27,7 +27,6 @@ from poster.parse.fastsax import Unsupported
 from poster.parse.fastxml import Document, mirrored_document
 from poster.parse.hints import read_hints
 from poster.parse.itemmedia import absolute
-from poster.parse.pieces import pieces
 
 __all__ = ["parse_direct"]
 
@@ -43,6 +42,9 @@ _PIECE = 16 * 1024
 # bytes of empty elements takes 6 MB flat and 10 MB nested (tracemalloc), as a document only
 # a little smaller but within the depth limit would.
 _SMALL = 256 * 1024
+_PIECE_MOST = 1024 * 1024
+"""The largest piece fed while a long token goes on: nesting in it is seen late, so its tree
+is kept to tens of megabytes."""
 _HINTS = ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase")
 
 
@@ -196,11 +198,18 @@ def _checked_tree(document: Document) -> tuple[ET.Element, list[tuple[str, str]]
     parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start-ns", "start", "end"))
     root: ET.Element | None = None
     declarations: list[tuple[str, str]] = []
-    depth = 0
+    depth, size = 0, _PIECE
     for data in document:
-        for piece in pieces(data, _PIECE):
+        view, start = memoryview(data), 0
+        while start < len(view):
+            piece = view[start : start + size]
+            start += len(piece)
             parser.feed(piece)
-            events: Any = parser.read_events()
+            events: Any = list(parser.read_events())
+            # expat reads a token it has not seen the end of (an attribute or a comment of
+            # megabytes) from its start again with each piece, which costs time in the square
+            # of its length: while pieces end nothing, each is twice the last.
+            size = _PIECE if events else min(2 * size, _PIECE_MOST)
             for event, value in events:
                 if event == "start":
                     depth += 1
