@@ -17,10 +17,12 @@ from feedparser.encodings import convert_to_utf8
 from support import bombs
 
 from poster.config import FeedConfig
+from poster.config.parts import JsonMapping
 from poster.models import FetchResult, Validators
 from poster.parse import parse
 from poster.parse.depth import too_deep
 from poster.parse.encoding import settle
+from poster.parse.itemcap import MAX_ITEMS, over_cap
 from poster.parse.utf8 import utf8_pieces
 from poster.parse.xmlfeed import response_headers
 
@@ -171,3 +173,42 @@ def test_a_utf8_body_is_passed_on_without_a_copy() -> None:
     head, *rest = utf8_pieces(body, {"content-type": RSS}, {})
     assert head.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     assert all(isinstance(piece, memoryview) and piece.obj is body for piece in rest)
+
+
+def _rss(items: int, ill_formed: bool = False) -> bytes:
+    """Return an RSS document of ``items`` tiny items, the last one's title ill-formed if asked."""
+    body = "".join(f"<item><guid>i{n}</guid></item>" for n in range(items))
+    odd = "<item><guid>odd</guid><title>a & b</title></item>" if ill_formed else ""
+    return f"<rss version='2.0'><channel><title>t</title>{odd}{body}</channel></rss>".encode()
+
+
+def _json_feed(items: int) -> bytes:
+    listed = ",".join(f'{{"id": "i{n}"}}' for n in range(items))
+    return f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{listed}]}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "kind", "listed", "last"),
+    [
+        (_rss(MAX_ITEMS + 5), RSS, "xml", MAX_ITEMS + 5, "i9999"),
+        (_rss(MAX_ITEMS + 5, ill_formed=True), RSS, "xml", MAX_ITEMS + 6, "i9998"),
+        (_json_feed(MAX_ITEMS + 5), "application/feed+json", "auto", MAX_ITEMS + 5, "i9999"),
+    ],
+    ids=["rss", "rss-ill-formed-read-by-feedparser", "json-feed"],
+)
+def test_a_document_of_more_items_than_the_cap_gives_its_first_ones_and_says_so(
+    body: bytes, content_type: str, kind: str, listed: int, last: str
+) -> None:
+    parsed = parse(fetched(body, content_type), FeedConfig(name="large", url="x", format=kind))
+    assert len(parsed.items) == MAX_ITEMS and parsed.items[-1].key == last
+    assert parsed.warnings[-1] == over_cap(listed)
+
+
+def test_a_mapped_json_api_of_more_items_than_the_cap_gives_its_first_ones() -> None:
+    listed = ",".join(f'{{"id": "i{n}", "t": "x"}}' for n in range(MAX_ITEMS + 2))
+    feed = FeedConfig(
+        name="large", url="x", format="json", json=JsonMapping(items="data", id="id", title="t")
+    )
+    parsed = parse(fetched(f'{{"data": [{listed}]}}'.encode(), "application/json"), feed)
+    assert [item.key for item in parsed.items[:2]] == ["i0", "i1"]
+    assert len(parsed.items) == MAX_ITEMS and parsed.warnings == (over_cap(MAX_ITEMS + 2),)

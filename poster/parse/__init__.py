@@ -14,6 +14,7 @@ from poster.errors import ParseError
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH, too_deep
 from poster.parse.encoding import repair_utf8, settle
+from poster.parse.itemcap import MAX_ITEMS, over_cap
 
 __all__ = ["parse"]
 
@@ -84,8 +85,11 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
 
 
 def _warned(parsed: ParsedFeed, warnings: tuple[str, ...]) -> ParsedFeed:
-    """Return the feed with what was repaired in its document noted."""
-    return replace(parsed, warnings=warnings) if warnings else parsed
+    """Return the feed with what was repaired in its document noted, its items capped."""
+    if len(parsed.items) > MAX_ITEMS:  # feedparser's readers read every item
+        capped = (over_cap(len(parsed.items)),)
+        parsed = replace(parsed, items=parsed.items[:MAX_ITEMS], warnings=parsed.warnings + capped)
+    return replace(parsed, warnings=warnings + parsed.warnings) if warnings else parsed
 
 
 def _starts_like_json(body: bytes) -> bool:

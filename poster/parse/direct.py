@@ -26,6 +26,7 @@ from poster.parse.directread import Reader
 from poster.parse.fastsax import Unsupported
 from poster.parse.fastxml import Document, mirrored_document
 from poster.parse.hints import read_hints
+from poster.parse.itemcap import over_cap
 from poster.parse.itemmedia import absolute
 
 __all__ = ["parse_direct"]
@@ -239,6 +240,7 @@ def _assemble(reader: Reader, result: FetchResult, feed: FeedConfig) -> ParsedFe
         link=absolute(meta.get("link"), base),
         items=tuple([build_item(entry, feed, base, inherited) for entry in reader.entries]),
         format=reader.version or "xml",
+        warnings=(over_cap(len(reader.entries) + reader.unread),) if reader.unread else (),
         hubs=_rel_links(links, "hub", base),
         topic=next(iter(_rel_links(links, "self", base)), None),
         hints=read_hints({key: meta.get(key) for key in _HINTS}, result.body or b""),

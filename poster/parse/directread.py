@@ -39,6 +39,7 @@ from poster.parse.directnames import Names, attributes, has_handler, leaves, tex
 from poster.parse.directquick import ENTRY_HANDLERS
 from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
 from poster.parse.feeddates import parse_feed_date
+from poster.parse.itemcap import MAX_ITEMS
 
 # The entry tags whose route is kept, at most, for the documents that share their names.
 ROUTES_KEPT = 256
@@ -56,6 +57,8 @@ class Reader:
         self.has_content = False
         self.guidislink = False
         self.routes: dict[str, tuple[str, Handler]] = names.routes
+        self.unread = 0
+        """Entries past ``MAX_ITEMS``, left unread."""
 
     # The document's structure: feed-level elements, then entries.
 
@@ -74,6 +77,9 @@ class Reader:
 
     def entry(self, element: ET.Element, depth: int) -> None:
         """Read one item or entry (``_start_item``, its children, ``_end_item``)."""
+        if len(self.entries) >= MAX_ITEMS:
+            self.unread += 1
+            return
         context: Context = {}
         if element.attrib:
             about = self._no_cdf(element).get("rdf:about")

@@ -17,6 +17,7 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import parse_date
+from poster.parse.itemcap import MAX_ITEMS, over_cap
 from poster.parse.itemkeys import item_key
 from poster.parse.itemmedia import (
     absolute,
@@ -53,13 +54,13 @@ def parse_jsonfeed(document: object, result: FetchResult, feed: FeedConfig) -> P
         raise ParseError(feed.name, 'not a JSON Feed: "items" is missing or not an array')
     # JSON Feed 1.1: an item without authors has the feed's authors.
     inherited = _author(document)
+    listed = [raw for raw in items if isinstance(raw, dict)]
     return ParsedFeed(
         title=fields.plain_line(document.get("title"), is_html=False),
         link=absolute(document.get("home_page_url"), result.url),
-        items=tuple(
-            _item(raw, feed, result.url, inherited) for raw in items if isinstance(raw, dict)
-        ),
+        items=tuple(_item(raw, feed, result.url, inherited) for raw in listed[:MAX_ITEMS]),
         format=_format(document.get("version")),
+        warnings=(over_cap(len(listed)),) if len(listed) > MAX_ITEMS else (),
         hubs=_hubs(document.get("hubs"), result.url),
         topic=absolute(document.get("feed_url"), result.url),
     )

@@ -11,6 +11,7 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import parse_date
+from poster.parse.itemcap import MAX_ITEMS, over_cap
 from poster.parse.itemkeys import item_key
 from poster.parse.itemmedia import absolute, choose_image, content_images
 from poster.parse.paths import MISSING, lookup
@@ -28,8 +29,10 @@ def parse_mapped(
         raise ParseError(feed.name, f"{where} is not in the JSON document")
     if not isinstance(found, list):
         raise ParseError(feed.name, f"{where} is {_json_type(found)}, not an array of items")
-    items = (_item(raw, mapping, feed, result.url) for raw in found if isinstance(raw, dict))
-    return ParsedFeed(items=tuple(items), format="json")
+    listed = [raw for raw in found if isinstance(raw, dict)]
+    items = (_item(raw, mapping, feed, result.url) for raw in listed[:MAX_ITEMS])
+    warnings = (over_cap(len(listed)),) if len(listed) > MAX_ITEMS else ()
+    return ParsedFeed(items=tuple(items), format="json", warnings=warnings)
 
 
 def _json_type(value: object) -> str:
