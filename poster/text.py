@@ -7,7 +7,6 @@ cuts text, such as ``check`` rendering templates, never loads Python's HTML pars
 from __future__ import annotations
 
 import importlib
-import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +14,6 @@ if TYPE_CHECKING:
     from poster.htmltext import html_to_text as html_to_text
 
 ELLIPSIS = "…"
-_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""The characters a terminal may act on (escape sequences, bells, a C1 CSI): all C0 controls
-but the tab and the line end, DEL, and the C1 controls."""
 
 
 def __getattr__(name: str) -> Any:
@@ -25,14 +21,6 @@ def __getattr__(name: str) -> Any:
     if name != "html_to_text":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return importlib.import_module("poster.htmltext").html_to_text
-
-
-def terminal_safe(text: str) -> str:
-    """Return ``text`` for a terminal: what a feed may hide in a title or key to move the cursor,
-    retitle the window or clear the screen is shown escaped, as ``\x1b``."""
-    if _TERMINAL_CONTROLS.search(text) is None:
-        return text
-    return _TERMINAL_CONTROLS.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
 
 
 def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:

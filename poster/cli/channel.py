@@ -139,7 +139,7 @@ def _run_pass(
     from poster.app import build
     from poster.pipeline.runner import run_once, summarize
     from poster.pipeline.timings import Timings
-    from poster.text import terminal_safe
+    from poster.terminal import terminal_safe
 
     stages = Timings() if timings else None
     specs, tokens = None, None

@@ -66,7 +66,7 @@ def cmd_optouts(_config: object, args: argparse.Namespace) -> int:
 
 def cmd_uncertain(_config: object, args: argparse.Namespace) -> int:
     """Print one line per open batch: id, item, size, state, why."""
-    from poster.text import terminal_safe
+    from poster.terminal import terminal_safe
 
     with _open(args, read_only=True) as ledger:
         for batch in ledger.open_batches():

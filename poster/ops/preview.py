@@ -22,7 +22,7 @@ from poster.render import Renderer
 from poster.select import FILTERED, HELD, HELD_LABEL, POST, SEEN
 from poster.store import Store
 from poster.store.ledger import ReadOnlyLedger
-from poster.text import terminal_safe
+from poster.terminal import terminal_safe
 
 if TYPE_CHECKING:
     # Only a preview given media probes them; a run's summary uses this module too.

@@ -34,7 +34,7 @@ from poster.store.ledger import (
     SKIPPED,
     UNCERTAIN,
 )
-from poster.text import terminal_safe
+from poster.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from poster.destinations.gateway.subscribers import GatewaySubscribers

@@ -430,7 +430,10 @@ class JournalStorage(Storage):
             raise StateError(self.files.journal, self._later_than(snapshot))
         check_sequence(self.files.journal_backup, backup, self._seq)
         self._replay(backup)
-        log.warning(
+        # A reader that met a compaction between reading the snapshot and the journal bridges
+        # too, with nothing to say: only a writer finds a snapshot put back from its backup.
+        say = log.debug if self.read_only else log.warning
+        say(
             "state=restored-from-backup path=%s replayed=%d reason=the snapshot is its backup; "
             "the journal kept with it brought it up to date",
             self.files.snapshot,
