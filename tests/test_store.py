@@ -735,6 +735,32 @@ def test_a_snapshot_put_back_from_its_backup_is_brought_up_to_date_by_the_kept_j
         assert sorted(r.key for r in store.deliveries()) == ["a", "b", "c", "d"]
 
 
+def test_a_crash_in_the_compaction_after_a_restore_from_backup_loses_and_refuses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(tmp_path) as store:
+        post(store, "a")
+        store.compact()
+        post(store, "b")
+        store.compact()  # the journal beside the snapshot is empty now
+    shutil.copy(tmp_path / "poster.json.bak", tmp_path / "poster.json")
+
+    def crash(self: JournalStorage, generation: str) -> None:
+        raise OSError(errno.EIO, "the machine stopped")
+
+    monkeypatch.setattr(JournalStorage, "_start_journal", crash)
+    with pytest.raises(StateError):
+        Store(tmp_path)  # the new snapshot is written; its journal never starts
+    monkeypatch.undo()
+    with Store(tmp_path) as store:
+        assert sorted(r.key for r in store.deliveries()) == ["a", "b"]
+    # The backup now has no journal that continues it: putting it back again is refused.
+    assert not (tmp_path / "poster.journal.bak").exists()
+    shutil.copy(tmp_path / "poster.json.bak", tmp_path / "poster.json")
+    with pytest.raises(StateError, match="continues a later state"):
+        Store(tmp_path).close()
+
+
 def test_a_journal_continuing_a_later_snapshot_than_the_one_in_place_stops_poster(
     tmp_path: Path,
 ) -> None:

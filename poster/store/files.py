@@ -194,10 +194,15 @@ START_EMPTY = "remove the file to start empty (every current item will then be t
 def way_out(files: StateFiles) -> str:
     """Tell the operator how to get going again after the snapshot could not be used."""
     start_empty = START_EMPTY
-    if files.backup.exists():
+    if files.backup.exists() and files.journal_backup.exists():
         return (
             f"the last good copy is at {files.backup}; move it into place (the journals kept "
             f"beside it bring it up to date) or {start_empty}"
+        )
+    if files.backup.exists():
+        return (
+            f"the last good copy is at {files.backup}; move it into place (what was recorded "
+            f"after it is lost, and its items may be posted again) or {start_empty}"
         )
     return f"there is no backup copy; {start_empty}"
 
@@ -264,14 +269,18 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
     return size
 
 
-def keep_backup(files: StateFiles) -> None:
-    """Keep the current snapshot and its journal as the backups before they are replaced."""
+def keep_backup(files: StateFiles, *, with_journal: bool = True) -> None:
+    """Keep the current snapshot and its journal as the backups before they are replaced.
+
+    Without ``with_journal`` (the journal on disk does not continue the snapshot), the backup
+    is kept alone, and putting it back would forget what was recorded after it.
+    """
     if not files.snapshot.exists():
         return
     _keep(files.snapshot, files.backup)
-    if files.journal.exists():
+    if with_journal and files.journal.exists():
         _keep(files.journal, files.journal_backup)
-    else:
+    else:  # a journal kept from before would not continue this backup
         with contextlib.suppress(FileNotFoundError):
             files.journal_backup.unlink()
 

@@ -240,13 +240,20 @@ class JournalStorage(Storage):
         except OSError as exc:
             raise os_problem(self.files, exc) from exc
 
-    def _compact(self) -> None:
-        """Write the snapshot and start its journal, letting OS errors through."""
+    def _compact(self, bridged: str | None = None) -> None:
+        """Write the snapshot and start its journal, letting OS errors through.
+
+        ``bridged`` names the journal a snapshot put back from its backup was brought up to
+        date with: the new snapshot follows it, so a crash before its own journal starts finds
+        that journal already in it, and the backup is kept without a journal (the one on disk
+        does not continue it).
+        """
         generation = new_generation()
         data = snapshot_chunks(
-            generation, self._generation, self.snapshot_tables(), self._seq, self.restored
-        )
-        keep_backup(self.files)
+            generation, bridged or self._generation, self.snapshot_tables(), self._seq,
+            self.restored,
+        )  # fmt: skip
+        keep_backup(self.files, with_journal=bridged is None)
         size = write_atomic(self.files.snapshot, data)
         self._forget_held()
         self._snapshot_id = file_id(self.files.snapshot)
@@ -385,9 +392,9 @@ class JournalStorage(Storage):
             )
         if self.read_only:
             return
-        if bridged:
+        if bridged and scan is not None:
             # The snapshot and both journals now make one: write it, as a compaction does.
-            self._compact()
+            self._compact(bridged=scan.generation)
         elif scan is not None and ours and scan.mark_at is not None:
             self._journal = os.open(self.files.journal, os.O_WRONLY)
             # Cut a torn tail off, so that new lines follow the last good one.
@@ -400,8 +407,11 @@ class JournalStorage(Storage):
         else:
             self._start_journal(snapshot.generation)
 
-    def _replay(self, scan: JournalScan) -> None:
-        """Apply the journal's changes; warn about a torn last line, which is dropped."""
+    def _replay(self, scan: JournalScan, path: Path | None = None) -> None:
+        """Apply the journal's changes; warn about a torn last line, which is dropped.
+
+        ``path`` names the journal when it is not the state's (its backup).
+        """
         for change in scan.changes:
             self.apply_change(change)
         self._seq += len(scan.changes)
@@ -409,7 +419,7 @@ class JournalStorage(Storage):
             log.warning(
                 "state=torn-journal path=%s kept_bytes=%d dropped_bytes=%d "
                 "reason=the last change was cut short by a crash and is ignored",
-                self.files.journal,
+                path or self.files.journal,
                 scan.good_bytes,
                 scan.size - scan.good_bytes,
             )
@@ -429,7 +439,7 @@ class JournalStorage(Storage):
         if backup is None or backup.generation != snapshot.generation:
             raise StateError(self.files.journal, self._later_than(snapshot))
         check_sequence(self.files.journal_backup, backup, self._seq)
-        self._replay(backup)
+        self._replay(backup, self.files.journal_backup)
         # A reader that met a compaction between reading the snapshot and the journal bridges
         # too, with nothing to say: only a writer finds a snapshot put back from its backup.
         say = log.debug if self.read_only else log.warning
