@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -621,8 +622,21 @@ def test_a_listen_host_that_is_no_address_or_name_is_a_problem(tmp_path: Path, l
 
 
 @pytest.mark.parametrize(
-    "listen", ["0.0.0.0:80", "[::]:8080", "[fe80::1%eth0]:80", "localhost:80", "poster.example.:80"]
+    "rule", ["/(?:.{0,1000}\\s){0,200}/", "/(?:[^<]{0,400}<){300}/", "/(?:a{1000}){0,1000}/"]
 )
+def test_a_regex_of_ranged_repeats_is_no_problem(tmp_path: Path, rule: str) -> None:
+    path = write_feeds(tmp_path, "", f"include = [{json.dumps(rule)}]")
+    [feed] = load_config(path, environ={}).feeds
+    assert [r.source for r in feed.include] == [rule]
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        "0.0.0.0:80", "[::]:8080", "[fe80::1%eth0]:80", "localhost:80", "poster.example.:80",
+        "my_service:8080",
+    ],
+)  # fmt: skip
 def test_a_listen_host_may_be_an_address_or_a_name(tmp_path: Path, listen: str) -> None:
     path = write_feeds(tmp_path, "", "")
     path.write_text(f'[webhook]\nlisten = "{listen}"\n' + path.read_text())

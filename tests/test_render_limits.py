@@ -76,6 +76,10 @@ HOSTILE = {
         "{% set s = 'x' * 200000 %}{{ s.translate({120: s})|length }}",
         "refused: translate would make 40,000,000,000",
     ),
+    "translate-list": (
+        "{% set s = 'x' * 100000 %}{{ s.translate([s] * 200)|length }}",
+        "refused: translate would make 10,000,000,000",
+    ),
     "bytes-method": ("{{ 'x'.encode().ljust(10**9)|length }}", "refused: bytes.ljust would"),
     "long-output": (
         "{% for i in range(150) %}{{ 'x' * 2000 }}{% endfor %}",

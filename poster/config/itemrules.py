@@ -73,7 +73,7 @@ MAX_EXPANDED = 100_000
 
 
 def _expanded_size(body: str, flags: set[str]) -> int:
-    """Return how many steps ``body`` spells out with each counted repeat multiplied out.
+    """Return how many steps ``body`` spells out with each repeat's least count multiplied out.
 
     Read with Python's own parser of the same syntax; a pattern it cannot read (syntax only
     ``regex`` knows) counts as small, and ``regex`` judges it.
@@ -88,14 +88,14 @@ def _expanded_size(body: str, flags: set[str]) -> int:
 
 
 def _steps(parsed: object) -> int:
-    """Return the steps of a parsed pattern, repeats multiplied by their most (else least)."""
+    """Return the steps of a parsed pattern, each repeat multiplied by its least count."""
     from re import _constants as c  # type: ignore[attr-defined]
 
     total = 0
     for op, value in parsed:  # type: ignore[attr-defined]
         if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            least, most, inner = value
-            total += max(least if most == c.MAXREPEAT else most, 1) * _steps(inner)
+            least, _, inner = value  # regex spells out a repeat's least count, not its most
+            total += max(least, 1) * _steps(inner)
         elif op is c.SUBPATTERN:
             total += _steps(value[-1])
         elif op is c.BRANCH:

@@ -278,7 +278,8 @@ def listen_address(value: object, ctx: Context) -> tuple[str, int]:
     return host, int(port)
 
 
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+"""A label of a host name, ``_`` included: /etc/hosts and container names use it."""
 
 
 def _listen_host(host: str) -> bool:

@@ -179,8 +179,19 @@ def _replaced_size(text: str | bytes | bytearray, old: object, new: object) -> i
 
 
 def _translated_size(text: str | bytes | bytearray, table: object) -> int:
-    """Return the most characters ``text.translate(table)`` can make."""
-    values = table.values() if isinstance(table, dict) else ()
+    """Return the most characters ``text.translate(table)`` can make.
+
+    Bytes map a byte to a byte. A string's table is any object with ``__getitem__``: a dict or
+    a sequence is sized by its longest string, anything else by the worst it could do.
+    """
+    if not isinstance(text, str):
+        return len(text)
+    if isinstance(table, dict):
+        values: Iterable[object] = table.values()
+    elif isinstance(table, list | tuple):
+        values = table
+    else:
+        return len(text) * (_limits().output + 1)
     longest = max((len(v) for v in values if isinstance(v, _TEXTS)), default=1)
     return len(text) * max(longest, 1)
 
