@@ -36,12 +36,14 @@ def read_sized(rfile: BufferedIOBase, length: int, limit: int, drain_to: int | N
         return Body(rfile.read(length))
     whole = length <= (limit + DRAIN if drain_to is None else drain_to)
     if whole:
-        _drain(rfile, length)
+        drain(rfile, length)
     return Body(b"", too_large=True, whole=whole)
 
 
-def read_chunked(rfile: BufferedIOBase, limit: int) -> Body | None:
+def read_chunked(rfile: BufferedIOBase, limit: int, *, keep: bool = True) -> Body | None:
     """Read a chunked body; drop it when it is over ``limit``; None when it is malformed.
+
+    Without ``keep`` every chunk is read and dropped: the body comes back empty.
 
     The chunks go into one buffer, so a body sent a byte a chunk takes no more memory than one
     sent whole; its size lines and line ends may add at most ``overhead(limit)`` bytes, which
@@ -61,9 +63,9 @@ def read_chunked(rfile: BufferedIOBase, limit: int) -> Body | None:
         framing += len(line) + 2
         if total > limit + DRAIN or framing > most:
             return Body(b"", too_large=True, whole=False)
-        if total > limit:
+        if total > limit or not keep:
             kept.clear()
-            _drain(rfile, size)
+            drain(rfile, size)
         else:
             got = rfile.read(size)
             if len(got) != size:
@@ -104,7 +106,7 @@ def _trailers(rfile: BufferedIOBase) -> bool:
             return True
 
 
-def _drain(rfile: BufferedIOBase, size: int) -> None:
+def drain(rfile: BufferedIOBase, size: int) -> None:
     """Read ``size`` bytes and drop them, a step at a time."""
     while size > 0:
         got = rfile.read(min(size, STEP))

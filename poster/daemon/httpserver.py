@@ -18,7 +18,8 @@ from socketserver import BaseServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from poster.daemon.httpbody import Body, read_chunked, read_sized
+from poster.daemon.httpbody import DRAIN as DRAIN_BODY
+from poster.daemon.httpbody import Body, drain, read_chunked, read_sized
 from poster.frozen import frozen
 
 if TYPE_CHECKING:
@@ -326,7 +327,10 @@ class Handler(BaseHTTPRequestHandler):
         assert route is not None
         body = Body(b"")
         if self.command == "POST" and route.knows is not None and not route.knows(parts.path):
-            self.close_connection = True  # its body is left unread: the handler answers alone
+            # Read and dropped, not kept: a socket closed with its input unread is reset, and
+            # the client would lose the answer (a hub told 410 stops pushing).
+            self.close_connection = True
+            self._drop_body(route.max_body)
         elif self.command == "POST":
             read = self._read_callback_body(route)
             if read is None:
@@ -404,6 +408,21 @@ class Handler(BaseHTTPRequestHandler):
             self._send(413)
             return None
         return body
+
+    def _drop_body(self, limit: int) -> None:
+        """Read a body of at most ``limit`` bytes (and ``DRAIN`` more) and drop it; a larger
+        or malformed one is left."""
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if coding.strip().lower() == "chunked":
+                read_chunked(self.rfile, limit, keep=False)
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            return
+        if 0 < length <= limit + DRAIN_BODY:
+            drain(self.rfile, length)
 
     def _length(self) -> int | None:
         """Return the Content-Length, or answer 411/400 and return None."""
