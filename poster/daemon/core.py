@@ -92,8 +92,9 @@ class Daemon:
         self._last_trim = time.monotonic()
         self._write_failure = ""
         self._reads = Reads(self._stop)
-        # Held while the waiting items are written: a batch queued and another finished.
-        self._waiting_lock = threading.RLock()
+        # Held while a feed's waiting items are written: a batch queued and another finished.
+        self._waiting_locks: dict[str, threading.RLock] = {}
+        self._waiting_locks_guard = threading.Lock()
         self.push: PushService | None = None
         self._listener: WebhookReceiver | None = None
 
@@ -278,8 +279,8 @@ class Daemon:
         The feed's waiting items become what the batch left waiting and what its other
         batches still hold.
         """
-        with self._waiting_lock:
-            feed = batch.feed.name
+        feed = batch.feed.name
+        with self._waiting_lock(feed):
             return finish(batch, outcomes, self.store, in_flight=self.outbox.in_flight(feed))
 
     def _queued(self, batch: Batch) -> None:
@@ -288,15 +289,25 @@ class Daemon:
         A daemon killed (a power cut, the kernel out of memory) leaves no time to keep what its
         lanes hold: the next read offers those items from the state if the feed rolled them off.
         """
-        from poster.pipeline.waitlist import keep_waiting
+        from poster.pipeline.waitlist import keep_waiting, waiting_items
 
-        with self._waiting_lock:
+        feed = batch.feed.name
+        with self._waiting_lock(feed):
             report = self.outbox.put(batch)
             if report is None:
-                feed = batch.feed.name
-                keep_waiting(self.store, feed, self.outbox.in_flight(feed), in_lanes=True)
+                # Added to what is kept (what a finished batch leaves stays until the feed's
+                # lanes are empty): a write only when something new waits.
+                kept = waiting_items(self.store, feed, ())
+                queued = self.outbox.in_flight(feed)
+                if not {item.key for item in queued} <= {item.key for item in kept}:
+                    keep_waiting(self.store, feed, [*kept, *queued], in_lanes=True)
         if report is not None:
             log.debug("event=batch-done feed=%s", report.feed)
+
+    def _waiting_lock(self, feed: str) -> threading.RLock:
+        """Return the lock held while ``feed``'s waiting items are read and written."""
+        with self._waiting_locks_guard:
+            return self._waiting_locks.setdefault(feed, threading.RLock())
 
     # Health and metrics, served by the webhook listener
 
@@ -467,6 +478,6 @@ class Daemon:
         by_feed: dict[str, list[Item]] = {}
         for entry in entries:
             by_feed.setdefault(entry.feed, []).append(entry.decision.item)
-        with self._waiting_lock:
-            for feed, items in by_feed.items():
+        for feed, items in by_feed.items():
+            with self._waiting_lock(feed):
                 keep_waiting(self.store, feed, [*waiting_items(self.store, feed, ()), *items])

@@ -436,8 +436,9 @@ def finish(
     """Build a feed's report and keep its validators once nothing of it is left to post.
 
     A wanted item has one outcome per destination it went to; any other item, its decision.
-    What waits is kept (``poster.pipeline.waitlist``), with ``in_flight``, the items of the
-    feed's other batches not finished yet, unless a stand-in took every feed.
+    What waits is kept (``poster.pipeline.waitlist``), unless a stand-in took every feed; while
+    the feed's other batches still hold items (``in_flight``), what was kept stays, with this
+    batch's waiting items added.
     """
     name = batch.feed.name
     results = tuple(
@@ -451,9 +452,13 @@ def finish(
     if not waiting:
         ledger.save_validators(name, batch.result.validators)
     if own_routes:
-        from poster.pipeline.waitlist import keep_waiting  # here: the batch is done with now
+        from poster.pipeline.waitlist import keep_waiting, waiting_items  # here: batch done
 
-        keep_waiting(ledger, name, [*in_flight, *waiting.values()])
+        if not in_flight:  # nothing else of the feed waits: keep what this batch left
+            keep_waiting(ledger, name, list(waiting.values()))
+        elif waiting:  # the other batches' items are kept since they were queued
+            kept = [*waiting_items(ledger, name, ()), *waiting.values()]
+            keep_waiting(ledger, name, kept, in_lanes=True)
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 
