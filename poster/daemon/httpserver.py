@@ -131,9 +131,11 @@ class Noise:
             now = self._clock()
             if now - self._started >= self._window:
                 if self._dropped:
+                    joined = "-" if "-" in self._event else "_"  # as the event spells it
                     self._log.log(
-                        self._level, "event=%s_dropped count=%d", self._event, self._dropped
-                    )
+                        self._level, "event=%s%sdropped count=%d", self._event, joined,
+                        self._dropped,
+                    )  # fmt: skip
                 self._started, self._logged, self._dropped = now, 0, 0
             if self._logged >= self._burst:
                 self._dropped += 1

@@ -107,6 +107,7 @@ def subscribers_json(gateway: GatewaySubscribers) -> dict[str, Any]:
         "uncertain_batches": gateway.uncertain[0],
         "uncertain_numbers": gateway.uncertain[1],
         "pending_batches": gateway.pending[0],
+        "pending_numbers": gateway.pending[1],
         "items": [
             {"feed": item.feed, "key": item.key}
             | dict(zip(COUNTS, _counts(item.outcome), strict=True))

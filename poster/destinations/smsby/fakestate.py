@@ -24,9 +24,9 @@ from poster.destinations.smsby.schema import BULK_SCHEDULE_FORMAT, LIST_SCHEDULE
 
 STATUS_TIME = "%Y-%m-%d %H:%M:%S.%f"
 UNDESCRIBED = frozenset({"/api/v2/getVibernames", "/api/v2/getSubscriberLists"})
+"""Methods the document names (for ``vibername_id`` and ``list_id``) but never describes."""
 PROBLEM_CODES = {1: "blacklist", 2: "no-route", 3: "country"}
 """The fake's ``error_code`` for a number that cannot get messages, and the rule of its text."""
-"""Methods the document names (for ``vibername_id`` and ``list_id``) but never describes."""
 
 
 class Gateway:
