@@ -712,15 +712,21 @@ def test_a_crash_between_snapshot_and_new_journal_applies_nothing_twice(
         assert not store.is_known("news", "a")
 
 
-def test_a_snapshot_put_back_from_its_backup_is_brought_up_to_date_by_the_kept_journal(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    with Store(tmp_path) as store:
+def post_across_compactions(state: Path, *after: str) -> None:
+    """Post "a", compact, post "b", compact (the journal is empty then), then post ``after``."""
+    with Store(state) as store:
         post(store, "a")
         store.compact()
         post(store, "b")
         store.compact()
-        post(store, "c")
+        for key in after:
+            post(store, key)
+
+
+def test_a_snapshot_put_back_from_its_backup_is_brought_up_to_date_by_the_kept_journal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    post_across_compactions(tmp_path, "c")
     (tmp_path / "poster.json").write_bytes(b'{"format": 1, "tab')  # damaged
     with pytest.raises(StateError, match="move it into place"):
         Store(tmp_path).close()
@@ -738,11 +744,7 @@ def test_a_snapshot_put_back_from_its_backup_is_brought_up_to_date_by_the_kept_j
 def test_a_crash_in_the_compaction_after_a_restore_from_backup_loses_and_refuses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with Store(tmp_path) as store:
-        post(store, "a")
-        store.compact()
-        post(store, "b")
-        store.compact()  # the journal beside the snapshot is empty now
+    post_across_compactions(tmp_path)
     shutil.copy(tmp_path / "poster.json.bak", tmp_path / "poster.json")
 
     def crash(self: JournalStorage, generation: str) -> None:
