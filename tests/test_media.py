@@ -154,6 +154,14 @@ def test_a_media_url_no_request_can_go_to_is_a_failed_probe_not_an_error(url: st
     assert found.error is not None and "failed (InvalidURL)" in found.error
 
 
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://e.org/a.jpg"])
+def test_media_redirected_off_http_is_missing(server: FeedServer, target: str) -> None:
+    server.routes["/redirected.jpg"] = (302, {"Location": target}, b"")
+    url = server.url("/redirected.jpg")
+    found = probe(url, client(), allow_private=True, limits=LIMITS, now=1.0)
+    assert found.missing and found.error is not None and "is not http(s)" in found.error
+
+
 def test_probe_refuses_a_redirect_from_public_to_private() -> None:
     with FeedServer("127.0.0.2") as public, FeedServer() as internal:
         internal.routes["/secret.jpg"] = (200, {}, image("JPEG"))

@@ -67,6 +67,10 @@ def probe(
         return Probe(url, now, error=f"no answer within {limits.timeout:g}s")
     except httpx.ConnectError as exc:
         return Probe(url, now, error=f"cannot reach {display(url)}: {exc}")
+    except httpx.UnsupportedProtocol:
+        # A redirect to file: or ftp: fails for Viber as for poster, whenever it is asked.
+        why = f"{display(url)} leads to a URL that is not http(s)"
+        return Probe(url, now, error=why, missing=True)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return Probe(url, now, error=f"request to {display(url)} failed ({type(exc).__name__})")
 
