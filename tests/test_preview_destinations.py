@@ -92,3 +92,14 @@ def test_what_a_feed_hides_for_the_terminal_is_shown_escaped(
     main(["-c", str(config), "status", "--state-dir", str(state)])
     status = capsys.readouterr().out
     assert "a\\x1b[2Jid" in status and "\x1b" not in status
+
+
+def test_the_preview_header_counts_items_not_their_posts_to_each_destination(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NEWS", "SPORTS", "VIBER"):
+        monkeypatch.delenv(f"POSTER_{name}_TOKEN", raising=False)
+    shown = preview(capsys, write_config(tmp_path), tmp_path / "state")
+    [news] = [line for line in shown.splitlines() if line.startswith("== news")]
+    assert news.endswith(": 1 would post")  # one item, to the channel and the recording
+    assert shown.count("[would post]") == 2 and shown.count("    to: ") == 3

@@ -161,11 +161,12 @@ def _feed_text(report: FeedReport) -> str:
         return f"== {report.feed}: ERROR {report.error}\n"
     parsed = report.parsed
     title = f" ({parsed.title})" if parsed and parsed.title else ""
-    counts = tally(report.outcomes, decision_label)
-    lines = [f"== {report.feed}{title}: {counts}", ""]
     # An item's outcomes, one per destination, share its decision; two items of one key do not.
-    for _, outcomes in groupby(report.outcomes, key=lambda o: id(o.decision)):
-        lines.extend(_item_lines(list(outcomes)))
+    items = [list(group) for _, group in groupby(report.outcomes, key=lambda o: id(o.decision))]
+    counts = tally((outcomes[0] for outcomes in items), decision_label)  # items, not posts
+    lines = [f"== {report.feed}{title}: {counts}", ""]
+    for outcomes in items:
+        lines.extend(_item_lines(outcomes))
     return "\n".join(lines)
 
 
