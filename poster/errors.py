@@ -50,13 +50,13 @@ class PosterError(Exception):
 
 
 class ConfigError(PosterError):
-    """The configuration cannot be used; ``problems`` lists everything found."""
+    """The configuration cannot be used; ``problems`` lists everything found in ``where``."""
 
-    def __init__(self, problems: list[ConfigProblem]) -> None:
+    def __init__(self, problems: list[ConfigProblem], where: str = "configuration") -> None:
         self.problems = problems
         count = len(problems)
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in configuration:\n{lines}")
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in {where}:\n{lines}")
 
 
 class StateError(PosterError):

@@ -232,4 +232,5 @@ def test_check_command_counts_the_numbers_or_lists_the_bad_lines(
     assert main(["recipients", "check", str(bad)]) == EXIT_CONFIG
     err = capsys.readouterr().err
     assert f"{bad}:2: '0291234567' starts with 0" in err
+    assert f"poster: 1 problem in {bad}:" in err  # the file alone, not the configuration
     assert "Traceback" not in err

@@ -48,9 +48,13 @@ def add_commands(commands: Any) -> None:
 
 def cmd_check(_config: object, args: argparse.Namespace) -> int:
     """Print how many numbers the file holds and its version; repeats are logged as warnings."""
+    from poster.errors import ConfigError
     from poster.recipients import load_recipients
 
-    recipients = load_recipients(args.file)
+    try:
+        recipients = load_recipients(args.file)
+    except ConfigError as exc:  # the file alone is checked, not the configuration
+        raise ConfigError(exc.problems, where=str(args.file)) from None
     count = len(recipients)
     print(f"{args.file}: {count} number{'s' if count != 1 else ''}, version {recipients.version}")
     return EXIT_OK
