@@ -13,7 +13,7 @@ from poster.pipeline import Outcome
 from poster.pipeline.outbox import Lane, Outbox
 from poster.select import Decision
 from poster.store import Store
-from poster.store.ledger import fatal_key
+from poster.store.ledger import clear_refusal, fatal_key
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,10 @@ class LaneWorker:
 
     def _accepted(self) -> None:
         """Forget a refusal kept from before (a run --once, an earlier start): a post went."""
-        key = fatal_key(self.lane.name)
-        if self._store.get_meta(key):
-            try:
-                self._store.set_meta(key, "")
-            except StateError as exc:
-                log.error("event=state-unwritten destination=%s error=%r", self.lane.name, str(exc))
+        try:
+            clear_refusal(self._store, self.lane.name)
+        except StateError as exc:
+            log.error("event=state-unwritten destination=%s error=%r", self.lane.name, str(exc))
 
     def _set_fatal(self, error: DestinationFatal) -> None:
         """Stop this destination and say so loudly, once per change, until a reload."""

@@ -22,7 +22,7 @@ from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import Media
 from poster.pipeline.timings import Timings
 from poster.store import Store
-from poster.store.ledger import UNCERTAIN, fatal_key
+from poster.store.ledger import UNCERTAIN, clear_refusal, fatal_key
 from poster.store.store import CRASHED
 
 if TYPE_CHECKING:
@@ -260,8 +260,7 @@ def record_refusals(store: Store, reports: Sequence[FeedReport], configured: set
     for name, why in refused.items():
         store.set_meta(fatal_key(name), why)
     for name in accepted - refused.keys():
-        if store.get_meta(fatal_key(name)):
-            store.set_meta(fatal_key(name), "")
+        clear_refusal(store, name)
 
 
 def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:

@@ -16,7 +16,7 @@ from poster.lazy import names_from
 from poster.models import State
 
 if TYPE_CHECKING:
-    from poster.destinations import Receipt
+    from poster.destinations import Entries, Receipt
     from poster.models import Validators
     from poster.store.memoryledger import Delivery as Delivery
     from poster.store.memoryledger import MemoryLedger as MemoryLedger
@@ -45,6 +45,13 @@ def fatal_key(destination: str) -> str:
     # The shorthand keeps the single-channel release's entry, so its state reads the same.
     found = shorthand()
     return FATAL_META if found and destination == found[0] else f"fatal at {destination}"
+
+
+def clear_refusal(entries: Entries, destination: str) -> None:
+    """Forget why ``destination`` refused posts, kept from before: a post to it went."""
+    key = fatal_key(destination)
+    if entries.get_meta(key):
+        entries.set_meta(key, "")
 
 
 def sender_key(destination: str) -> str:
