@@ -212,3 +212,22 @@ def test_a_mapped_json_api_of_more_items_than_the_cap_gives_its_first_ones() -> 
     parsed = parse(fetched(f'{{"data": [{listed}]}}'.encode(), "application/json"), feed)
     assert [item.key for item in parsed.items[:2]] == ["i0", "i1"]
     assert len(parsed.items) == MAX_ITEMS and parsed.warnings == (over_cap(MAX_ITEMS + 2),)
+
+
+def test_feedparser_is_given_the_document_cut_before_its_first_item_past_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import poster.parse.fastxml as fastxml
+
+    given: list[bytes] = []
+    read_fast = fastxml.parse_fast
+
+    def spying(result: FetchResult, feed: FeedConfig) -> object:
+        given.append(result.body or b"")
+        return read_fast(result, feed)
+
+    monkeypatch.setattr(fastxml, "parse_fast", spying)
+    body = _rss(MAX_ITEMS + 500, ill_formed=True)
+    parse(fetched(body), FeedConfig(name="large", url="x"))
+    [cut] = given
+    assert cut.count(b"<item>") == MAX_ITEMS and body.startswith(cut)

@@ -80,14 +80,37 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     # Both pay per open element, the tree and feedparser alike: refuse absurd depth first.
     if too_deep(result.body or b""):
         raise ParseError(feed.name, f"not a feed: XML elements nested more than {MAX_DEPTH} deep")
+    # feedparser's handlers read every item of a document: one listing more than the cap is
+    # cut before the first item past it (feedparser reads a document cut short as it can).
+    body, listed = _cut_after_cap(result.body or b"")
+    if listed:
+        result = replace(result, body=body)
     fast = parse_fast(result, feed)
-    return _warned(fast if fast is not None else parse_xml(result, feed), settled.warnings)
+    parsed = fast if fast is not None else parse_xml(result, feed)
+    return _warned(parsed, settled.warnings, listed)
 
 
-def _warned(parsed: ParsedFeed, warnings: tuple[str, ...]) -> ParsedFeed:
-    """Return the feed with what was repaired in its document noted, its items capped."""
-    if len(parsed.items) > MAX_ITEMS:  # feedparser's readers read every item
-        capped = (over_cap(len(parsed.items)),)
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
+
+
+def _cut_after_cap(body: bytes) -> tuple[bytes, int]:
+    """Return ``body`` cut before its first item past ``MAX_ITEMS``, and how many it lists
+    (0 when they are within the cap, and the body is whole)."""
+    if body.count(b"<item") + body.count(b"<entry") <= MAX_ITEMS:  # a quick look first
+        return body, 0
+    starts = [found.start() for found in _ITEM_START.finditer(body)]
+    if len(starts) <= MAX_ITEMS:
+        return body, 0
+    return body[: starts[MAX_ITEMS]], len(starts)
+
+
+def _warned(parsed: ParsedFeed, warnings: tuple[str, ...], listed: int = 0) -> ParsedFeed:
+    """Return the feed with what was repaired in its document noted, its items capped.
+
+    ``listed`` is how many items a document cut short listed in all.
+    """
+    if len(parsed.items) > MAX_ITEMS or listed:
+        capped = (over_cap(max(listed, len(parsed.items))),)
         parsed = replace(parsed, items=parsed.items[:MAX_ITEMS], warnings=parsed.warnings + capped)
     return replace(parsed, warnings=warnings + parsed.warnings) if warnings else parsed
 
