@@ -24,7 +24,13 @@ from poster.ops.commands import (
     retry_states,
     set_feed_disabled,
 )
-from poster.ops.status import STATE_MEANINGS, _clock, format_status, status_view
+from poster.ops.status import (
+    STATE_MEANINGS,
+    STOPPED_PENDING,
+    _clock,
+    format_status,
+    status_view,
+)
 from poster.ops.statusjson import status_json
 from poster.pipeline import Deps, run_feed
 from poster.render import Renderer
@@ -164,6 +170,10 @@ def test_a_post_pending_with_no_poster_running_needs_attention(
         "makes them uncertain)",
     )
     assert attention == (expected if stopped else ())
+    with Store(tmp_path, read_only=True) as store:
+        text = format_status(status_view(config, store, NOW, stopped=stopped))
+    meaning = STOPPED_PENDING if stopped else STATE_MEANINGS["pending"]
+    assert f"  pending    {meaning}" in text
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 RECENT = 10
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
+STOPPED_PENDING = "poster stopped before the answer came; the next start makes it uncertain."
 
 STATE_MEANINGS = {
     SENT: "the destination accepted the post.",
@@ -319,7 +320,8 @@ def format_status(view: StatusView) -> str:
     shown = {record.state for record in (*view.problems, *view.recent)}
     if shown:
         lines += ["", "What the states mean"]
-        lines += [f"  {s:<9}  {STATE_MEANINGS[s]}" for s in STATE_MEANINGS if s in shown]
+        meanings = {**STATE_MEANINGS, PENDING: STOPPED_PENDING} if view.stopped else STATE_MEANINGS
+        lines += [f"  {s:<9}  {meanings[s]}" for s in meanings if s in shown]
     verdict = "Needs attention: " + "; ".join(view.attention) if view.attention else "All good."
     return terminal_safe("\n".join([*lines, "", verdict]) + "\n")
 
