@@ -215,8 +215,10 @@ def test_a_destination_joining_a_feed_gets_what_is_new_not_the_whole_feed(
     preview = ["-c", str(project.config), "preview", "--feed", "city"]
     capsys.readouterr()
     assert main([*preview, "--state-dir", str(project.state)]) == 0
-    # Story 4 went to news: the archive is not given it; story 5 goes to both.
-    assert "1 already posted, 2 would post\n" in capsys.readouterr().out
+    # Story 4 went to news: the archive is not given it; story 5 goes to both (one item).
+    shown = capsys.readouterr().out
+    assert "3 held back on first read, 1 already posted, 1 would post\n" in shown
+    assert shown.count("    to: ") == 2  # story 5, to news and to the archive
     assert main(args) == 0
     assert texts(news) == ["City story 4", "City story 5"]
     assert archived(project) == ["City story 5"], "the archive starts from what is new"

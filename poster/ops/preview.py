@@ -163,11 +163,18 @@ def _feed_text(report: FeedReport) -> str:
     title = f" ({parsed.title})" if parsed and parsed.title else ""
     # An item's outcomes, one per destination, share its decision; two items of one key do not.
     items = [list(group) for _, group in groupby(report.outcomes, key=lambda o: id(o.decision))]
-    counts = tally((outcomes[0] for outcomes in items), decision_label)  # items, not posts
+    # Items, not posts: an item counts once for each fate it meets at its destinations.
+    fates = {id(o): o for outcomes in items for o in _one_per_label(outcomes)}.values()
+    counts = tally(fates, decision_label)
     lines = [f"== {report.feed}{title}: {counts}", ""]
     for outcomes in items:
         lines.extend(_item_lines(outcomes))
     return "\n".join(lines)
+
+
+def _one_per_label(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Return the first of an item's outcomes with each label."""
+    return list({decision_label(o): o for o in reversed(outcomes)}.values())
 
 
 def tally(
