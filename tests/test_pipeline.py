@@ -572,3 +572,19 @@ def test_a_read_is_marked_by_the_feed_s_settings_and_destinations_but_no_secret(
     user = replace(feed, url="https://reader:pw-one@example.org/feed.xml")
     other = replace(feed, url="https://reader:pw-two@example.org/feed.xml")
     assert read_mark(user, ("viber",)) == read_mark(other, ("viber",))
+
+
+def test_the_preview_header_counts_an_item_once_for_each_fate_it_meets() -> None:
+    from poster.items import Item
+    from poster.pipeline import Outcome
+    from poster.select import POST, Decision
+
+    twice, once = (Decision(Item(key, key.upper(), None), POST) for key in ("a", "b"))
+    outcomes = (
+        Outcome(twice, destination="news"),
+        Outcome(twice, destination="archive"),
+        Outcome(once, destination="news"),
+        Outcome(once, destination="archive", error="template 'x.j2' is not in templates"),
+    )
+    shown = render_text([FeedReport("city", outcomes=outcomes)])
+    assert shown.startswith("== city: 2 would post, 1 error\n")
