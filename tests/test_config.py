@@ -89,7 +89,7 @@ BROKEN_CASES = [
     ("jitter-over-interval", "a", "jitter", "120s is longer than the interval (60s)"),
     ("jitter-over-default-interval", None, "defaults.jitter", "longer than the interval (900s)"),
     ("bad-regex", "a", "include[1]", "bad regular expression: missing )"),
-    ("regex-repeats-nested", "a", "include[1]", "nest to 1,000,000,000 steps, more than 100,000"),
+    ("regex-repeats-nested", "a", "include[1]", "spell out 1,000,000,000 steps, more than 100,000"),
     ("foreign-regex-flag", "a", "exclude[0]", "regex flag g is not supported"),
     ("rules-not-array", "a", "include", "expected an array of strings, got a string"),
     ("empty-rule", "a", "include[0]", "is an empty rule"),

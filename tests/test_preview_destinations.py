@@ -103,3 +103,12 @@ def test_the_preview_header_counts_items_not_their_posts_to_each_destination(
     [news] = [line for line in shown.splitlines() if line.startswith("== news")]
     assert news.endswith(": 1 would post")  # one item, to the channel and the recording
     assert shown.count("[would post]") == 2 and shown.count("    to: ") == 3
+
+
+def test_an_error_line_shows_what_it_quotes_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    from poster.cli import _fail
+
+    # An API's refusal is quoted as the API wrote it: here with a sequence clearing the screen.
+    assert _fail("status 3: \x1b[2Jbad data\x9b", 1) == 1
+    err = capsys.readouterr().err
+    assert err == "poster: status 3: \\x1b[2Jbad data\\x9b\n"

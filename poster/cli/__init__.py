@@ -228,6 +228,7 @@ def _fail(error: Exception | str, code: int) -> int:
     A secret loaded so far is masked, as an API may echo a key in the text of its error.
     """
     from poster.redaction import redact
+    from poster.terminal import terminal_safe
 
-    print(f"poster: {redact(str(error))}", file=sys.stderr)
+    print(f"poster: {terminal_safe(redact(str(error)))}", file=sys.stderr)
     return code

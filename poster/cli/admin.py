@@ -54,18 +54,21 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
         specs = (named(config, args.to, specs, "account to show"),)
     elif not specs:
         raise UsageError(f"no destination in {config.path} has an account to show")
+    from poster.terminal import terminal_safe  # an API names its admins and errors its way
+
     blocks, codes = [], {EXIT_OK}
     for shown in accounts(config, state_dir(args), specs):
         if shown.account is None:
             codes.add(EXIT_CONFIG if shown.unusable else EXIT_FAILED)
-            print(f"poster: {shown.name}: account not read: {shown.error}", file=sys.stderr)
+            line = f"poster: {shown.name}: account not read: {shown.error}"
+            print(terminal_safe(line), file=sys.stderr)
             continue
         lines = "".join(f"\n  {line}" for line in shown.account.lines)
         blocks.append(f"{shown.name} ({shown.kind}){lines}")
         if shown.account.warning is not None:
-            print(f"poster: {shown.name}: {shown.account.warning}", file=sys.stderr)
+            print(terminal_safe(f"poster: {shown.name}: {shown.account.warning}"), file=sys.stderr)
     if blocks:
-        print("\n\n".join(blocks))
+        print(terminal_safe("\n\n".join(blocks)))
     return max(codes)
 
 

@@ -158,11 +158,12 @@ def _run_pass(
     if stages is not None:
         print(stages.table(), file=sys.stderr)
     for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):
-        print(f"poster: a destination refuses posts: {fatal}", file=sys.stderr)
+        print(terminal_safe(f"poster: a destination refuses posts: {fatal}"), file=sys.stderr)
     unwritten = next((o for r in reports for o in r.outcomes if o.unwritten), None)
     if unwritten is not None:
         why = unwritten.error
-        print(f"poster: posts wait, as the state could not record them: {why}", file=sys.stderr)
+        line = f"poster: posts wait, as the state could not record them: {why}"
+        print(terminal_safe(line), file=sys.stderr)
         return EXIT_ENVIRONMENT
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 

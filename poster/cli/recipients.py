@@ -62,9 +62,12 @@ def cmd_check(_config: object, args: argparse.Namespace) -> int:
 
 def cmd_optouts(_config: object, args: argparse.Namespace) -> int:
     """Print one line per suppressed number: number, since when, reason."""
+    from poster.terminal import terminal_safe  # the reason is the gateway's words
+
     with _open(args, read_only=True) as ledger:
         for optout in ledger.opted_out():
-            print(f"{optout.phone}\t{optout.since.isoformat(timespec='seconds')}\t{optout.reason}")
+            since = optout.since.isoformat(timespec="seconds")
+            print(terminal_safe(f"{optout.phone}\t{since}\t{optout.reason}"))
     return EXIT_OK
 
 
@@ -85,13 +88,14 @@ def cmd_release(_config: object, args: argparse.Namespace) -> int:
     import sys
 
     from poster.ops.release import release_batch
+    from poster.terminal import terminal_safe
 
     released = release_batch(state_dir(args), args.destination, args.batch)
     *before, last = released.lines
     for line in before:
         print(line)
     if not released.ok:
-        print(f"poster: {last}", file=sys.stderr)
+        print(terminal_safe(f"poster: {last}"), file=sys.stderr)
         return EXIT_FAILED
     print(last)
     return EXIT_OK

@@ -57,8 +57,8 @@ def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
     size = _expanded_size(body, flags)
     if size > MAX_EXPANDED:
         raise fail(
-            f"its counted repeats nest to {size:,} steps, more than {MAX_EXPANDED:,}: compiling "
-            "it would take gigabytes",
+            f"its repeats spell out {size:,} steps, more than {MAX_EXPANDED:,}: compiling it "
+            "would take hundreds of megabytes or more",
             "count less inside a counted repeat, or use + and * ({2,} rather than {1000})",
         )
     try:
@@ -68,8 +68,8 @@ def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
 
 
 MAX_EXPANDED = 100_000
-"""The most steps a rule may spell out once its counted repeats are multiplied out:
-``(?:a{1000}){1000}`` alone took 281 MB and 1.3 s to compile."""
+"""The most steps a rule may spell out once its repeats' least counts are multiplied out:
+``(?:a{1000}){1000}`` (a million) took 281 MB and 1.3 s to compile."""
 
 
 def _expanded_size(body: str, flags: set[str]) -> int:
