@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 import pytest
 
 from poster.items import Item, Media
-from poster.pipeline.waitlist import WAITING_MAX, item_doc, item_of, keep_waiting, waiting_items
+from poster.pipeline.waitlist import (
+    WAITING_MAX,
+    add_waiting,
+    item_doc,
+    item_of,
+    keep_waiting,
+    waiting_items,
+)
 from poster.store.ledger import MemoryLedger
 
 
@@ -76,3 +83,13 @@ def test_an_entry_that_cannot_be_read_gives_nothing_back() -> None:
     ledger = MemoryLedger()
     ledger.set_meta("waiting in news", "[{not json")
     assert waiting_items(ledger, "news", []) == []
+
+
+def test_items_added_to_those_waiting_are_written_only_when_one_is_new() -> None:
+    ledger = MemoryLedger()
+    add_waiting(ledger, "news", [full_item("k1", 7)])
+    written = ledger.get_meta("waiting in news")
+    add_waiting(ledger, "news", [replace(full_item("k1", 7), title="Changed since")])
+    assert ledger.get_meta("waiting in news") == written  # nothing new: no write
+    add_waiting(ledger, "news", [full_item("k2", 8)])
+    assert [item.key for item in waiting_items(ledger, "news", [])] == ["k1", "k2"]

@@ -289,18 +289,15 @@ class Daemon:
         A daemon killed (a power cut, the kernel out of memory) leaves no time to keep what its
         lanes hold: the next read offers those items from the state if the feed rolled them off.
         """
-        from poster.pipeline.waitlist import keep_waiting, waiting_items
+        from poster.pipeline.waitlist import add_waiting
 
         feed = batch.feed.name
         with self._waiting_lock(feed):
             report = self.outbox.put(batch)
             if report is None:
-                # Added to what is kept (what a finished batch leaves stays until the feed's
-                # lanes are empty): a write only when something new waits.
-                kept = waiting_items(self.store, feed, ())
-                queued = self.outbox.in_flight(feed)
-                if not {item.key for item in queued} <= {item.key for item in kept}:
-                    keep_waiting(self.store, feed, [*kept, *queued], in_lanes=True)
+                # Added to what is kept: what a finished batch leaves stays until the feed's
+                # lanes are empty.
+                add_waiting(self.store, feed, self.outbox.in_flight(feed), in_lanes=True)
         if report is not None:
             log.debug("event=batch-done feed=%s", report.feed)
 
@@ -473,11 +470,11 @@ class Daemon:
         Those are what the lanes hold at a stop, and what a reload takes from them: the feed
         may have rolled them off by the time it is read again.
         """
-        from poster.pipeline.waitlist import keep_waiting, waiting_items
+        from poster.pipeline.waitlist import add_waiting
 
         by_feed: dict[str, list[Item]] = {}
         for entry in entries:
             by_feed.setdefault(entry.feed, []).append(entry.decision.item)
         for feed, items in by_feed.items():
             with self._waiting_lock(feed):
-                keep_waiting(self.store, feed, [*waiting_items(self.store, feed, ()), *items])
+                add_waiting(self.store, feed, items)

@@ -452,13 +452,12 @@ def finish(
     if not waiting:
         ledger.save_validators(name, batch.result.validators)
     if own_routes:
-        from poster.pipeline.waitlist import keep_waiting, waiting_items  # here: batch done
+        from poster.pipeline.waitlist import add_waiting, keep_waiting  # here: batch done
 
         if not in_flight:  # nothing else of the feed waits: keep what this batch left
             keep_waiting(ledger, name, list(waiting.values()))
         elif waiting:  # the other batches' items are kept since they were queued
-            kept = [*waiting_items(ledger, name, ()), *waiting.values()]
-            keep_waiting(ledger, name, kept, in_lanes=True)
+            add_waiting(ledger, name, list(waiting.values()), in_lanes=True)
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 

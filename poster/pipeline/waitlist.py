@@ -56,6 +56,15 @@ def keep_waiting(
         entries.set_meta(waiting_key(feed), text)
 
 
+def add_waiting(
+    entries: Entries, feed: str, items: Sequence[Item], *, in_lanes: bool = False
+) -> None:
+    """Keep ``items`` with the feed's waiting ones; write only when one of them is new there."""
+    kept = waiting_items(entries, feed, ())
+    if not {item.key for item in items} <= {item.key for item in kept}:
+        keep_waiting(entries, feed, [*kept, *items], in_lanes=in_lanes)
+
+
 def waiting_items(entries: Entries, feed: str, listed: Iterable[str]) -> list[Item]:
     """Return the feed's kept waiting items that ``listed``, its document's keys, lacks."""
     text = entries.get_meta(waiting_key(feed))
