@@ -193,18 +193,17 @@ START_EMPTY = "remove the file to start empty (every current item will then be t
 
 def way_out(files: StateFiles) -> str:
     """Tell the operator how to get going again after the snapshot could not be used."""
-    start_empty = START_EMPTY
     if files.backup.exists() and files.journal_backup.exists():
         return (
             f"the last good copy is at {files.backup}; move it into place (the journals kept "
-            f"beside it bring it up to date) or {start_empty}"
+            f"beside it bring it up to date) or {START_EMPTY}"
         )
     if files.backup.exists():
         return (
             f"the last good copy is at {files.backup}; move it into place (what was recorded "
-            f"after it is lost, and its items may be posted again) or {start_empty}"
+            f"after it is lost, and its items may be posted again) or {START_EMPTY}"
         )
-    return f"there is no backup copy; {start_empty}"
+    return f"there is no backup copy; {START_EMPTY}"
 
 
 def _decode_snapshot(data: bytes) -> Snapshot:

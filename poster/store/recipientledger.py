@@ -19,7 +19,8 @@ from __future__ import annotations
 import heapq
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -158,6 +159,17 @@ LEDGER_KEEP = (
 )
 
 
+@contextmanager
+def _reworded(advice: str, instead: str) -> Iterator[None]:
+    """Raise a state error from the block with ``instead`` in place of the main state's
+    ``advice``."""
+    try:
+        yield
+    except StateError as exc:
+        message = str(exc).removeprefix(f"state file {exc.path}: ")
+        raise StateError(exc.path, message.replace(advice, instead)) from exc
+
+
 class LedgerStorage(JournalStorage):
     """A journaled state whose changes are ledger events and whose snapshot is one document."""
 
@@ -201,23 +213,17 @@ class LedgerStorage(JournalStorage):
 
     def _load_snapshot(self) -> Snapshot:
         """Read the snapshot as the main state does, with the ledger's way out of damage."""
-        try:
+        # Starting a ledger empty, as the main state's message offers, would send its
+        # recipients every item again: paid messages.
+        with _reworded(START_EMPTY, LEDGER_KEEP):
             return super()._load_snapshot()
-        except StateError as exc:
-            # Starting a ledger empty, as the main state's message offers, would send its
-            # recipients every item again: paid messages.
-            message = str(exc).removeprefix(f"state file {exc.path}: ")
-            raise StateError(exc.path, message.replace(START_EMPTY, LEDGER_KEEP)) from exc
 
     def _load_journal(self, snapshot: Snapshot) -> None:
         """Replay the journal as the main state does, with the ledger's way out of damage."""
-        try:
+        # Moving a ledger's journal aside, as the main state's message says, would send its
+        # recipients what it recorded again: paid messages.
+        with _reworded(journal_way_out(), LEDGER_WAY_OUT):
             super()._load_journal(snapshot)
-        except StateError as exc:
-            # Moving a ledger's journal aside, as the main state's message says, would send
-            # its recipients what it recorded again: paid messages.
-            message = str(exc).removeprefix(f"state file {exc.path}: ")
-            raise StateError(exc.path, message.replace(journal_way_out(), LEDGER_WAY_OUT)) from exc
 
     def _unreadable(self, path: Path, exc: Exception) -> StateError:
         """Return the error for a record of the ledger that poster cannot read."""
