@@ -27,6 +27,7 @@ from poster.cli.common import (
     default_config_path,
     missing_config,
     outline_parser,
+    say_error,
     shared_options,
 )
 
@@ -227,8 +228,5 @@ def _fail(error: Exception | str, code: int) -> int:
 
     A secret loaded so far is masked, as an API may echo a key in the text of its error.
     """
-    from poster.redaction import redact
-    from poster.terminal import terminal_safe
-
-    print(f"poster: {terminal_safe(redact(str(error)))}", file=sys.stderr)
+    say_error(error)
     return code

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from collections.abc import Iterator, Sequence
 
-from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_command, state_dir
+from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_command, say_error, state_dir
 
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
@@ -60,13 +59,12 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
     for shown in accounts(config, state_dir(args), specs):
         if shown.account is None:
             codes.add(EXIT_CONFIG if shown.unusable else EXIT_FAILED)
-            line = f"poster: {shown.name}: account not read: {shown.error}"
-            print(terminal_safe(line), file=sys.stderr)
+            say_error(f"{shown.name}: account not read: {shown.error}")
             continue
         lines = "".join(f"\n  {line}" for line in shown.account.lines)
         blocks.append(f"{shown.name} ({shown.kind}){lines}")
         if shown.account.warning is not None:
-            print(terminal_safe(f"poster: {shown.name}: {shown.account.warning}"), file=sys.stderr)
+            say_error(f"{shown.name}: {shown.account.warning}")
     if blocks:
         print(terminal_safe("\n\n".join(blocks)))
     return max(codes)

@@ -17,6 +17,7 @@ from poster.cli.common import (
     SANDBOX_TOKEN,
     add_command,
     port,
+    say_error,
     select_feeds,
     state_dir,
 )
@@ -158,12 +159,11 @@ def _run_pass(
     if stages is not None:
         print(stages.table(), file=sys.stderr)
     for fatal in dict.fromkeys(str(r.fatal) for r in reports if r.fatal is not None):
-        print(terminal_safe(f"poster: a destination refuses posts: {fatal}"), file=sys.stderr)
+        say_error(f"a destination refuses posts: {fatal}")
     unwritten = next((o for r in reports for o in r.outcomes if o.unwritten), None)
     if unwritten is not None:
         why = unwritten.error
-        line = f"poster: posts wait, as the state could not record them: {why}"
-        print(terminal_safe(line), file=sys.stderr)
+        say_error(f"posts wait, as the state could not record them: {why}")
         return EXIT_ENVIRONMENT
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from operator import attrgetter
 
-from poster.cli.common import EXIT_CONFIG, EXIT_OK
+from poster.cli.common import EXIT_CONFIG, EXIT_OK, say_error
 
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
@@ -29,13 +29,11 @@ RUNS_SHOWN = 3
 
 def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     """Report what would stop a run; print OK, each token's source, cron feeds' next runs."""
-    from poster.terminal import terminal_safe  # a problem may quote what a file holds
-
     sources, token_errors = _token_sources(config)
     counts, recipient_errors = _recipients(config)
     errors = [*token_errors, *recipient_errors, *_template_errors(config)]
     for error in errors:
-        print(terminal_safe(f"poster: {error}"), file=sys.stderr)
+        say_error(error)
     if errors:
         return EXIT_CONFIG
     enabled = sum(feed.enabled for feed in config.feeds)

@@ -270,3 +270,12 @@ def add_command(
         description=description or f"{summary[0].upper()}{summary[1:]}.",
     )
     return parser
+
+
+def say_error(text: object) -> None:
+    """Print ``text`` as one ``poster:`` line on stderr, secrets masked and control characters
+    escaped: an API may echo a key, and a feed or an API's words may hold escape sequences."""
+    from poster.redaction import redact
+    from poster.terminal import terminal_safe
+
+    print(f"poster: {terminal_safe(redact(str(text)))}", file=sys.stderr)

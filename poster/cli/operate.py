@@ -18,6 +18,7 @@ from poster.cli.common import (
     EXIT_OK,
     add_command,
     configured,
+    say_error,
     state_dir,
 )
 
@@ -151,7 +152,6 @@ def _change(state_dir: Path, request: Request) -> int:
     from poster.errors import StateError
     from poster.ops import inbox
     from poster.store.store import SNAPSHOT_NAME
-    from poster.terminal import terminal_safe
 
     if not (state_dir / SNAPSHOT_NAME).exists():
         print(
@@ -165,7 +165,7 @@ def _change(state_dir: Path, request: Request) -> int:
         if not inbox.is_locked(exc, state_dir):
             raise
         # A run that ends soon is not an environment problem: say so and let them retry.
-        print(terminal_safe(f"poster: {exc}"), file=sys.stderr)
+        say_error(exc)
         return EXIT_FAILED
     if store is None:
         return _queue(state_dir, request)
@@ -175,7 +175,7 @@ def _change(state_dir: Path, request: Request) -> int:
             print(f"applied a request queued earlier: {line}")
         applied = inbox.apply(store, request)
     if not applied.ok:
-        print(terminal_safe(f"poster: {applied.text}"), file=sys.stderr)
+        say_error(applied.text)
         return EXIT_FAILED
     print(f"{request}: {applied.text}")
     return EXIT_OK
@@ -186,14 +186,13 @@ def _queue(state_dir: Path, request: Request) -> int:
     from poster.ops import inbox
     from poster.ops.commands import retry_problem
     from poster.store import Store
-    from poster.terminal import terminal_safe
 
     if request.kind == "retry":
         assert request.feed is not None and request.key is not None
         with Store(state_dir, read_only=True) as store:
             problem = retry_problem(store, request.feed, request.key)
         if problem is not None:
-            print(terminal_safe(f"poster: {problem}"), file=sys.stderr)
+            say_error(problem)
             return EXIT_FAILED
     inbox.submit(state_dir, request)
     print(

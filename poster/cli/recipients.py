@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, state_dir
+from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, say_error, state_dir
 
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
@@ -85,17 +85,15 @@ def cmd_uncertain(_config: object, args: argparse.Namespace) -> int:
 
 def cmd_release(_config: object, args: argparse.Namespace) -> int:
     """Release one uncertain batch and offer its item to the destination again."""
-    import sys
 
     from poster.ops.release import release_batch
-    from poster.terminal import terminal_safe
 
     released = release_batch(state_dir(args), args.destination, args.batch)
     *before, last = released.lines
     for line in before:
         print(line)
     if not released.ok:
-        print(terminal_safe(f"poster: {last}"), file=sys.stderr)
+        say_error(last)
         return EXIT_FAILED
     print(last)
     return EXIT_OK
