@@ -14,6 +14,7 @@ from poster.pipeline.waitlist import (
     item_doc,
     item_of,
     keep_waiting,
+    settle_waiting,
     waiting_items,
 )
 from poster.store.ledger import MemoryLedger
@@ -93,3 +94,12 @@ def test_items_added_to_those_waiting_are_written_only_when_one_is_new() -> None
     assert ledger.get_meta("waiting in news") == written  # nothing new: no write
     add_waiting(ledger, "news", [full_item("k2", 8)])
     assert [item.key for item in waiting_items(ledger, "news", [])] == ["k1", "k2"]
+
+
+def test_a_batch_settling_the_shared_list_takes_out_only_what_it_resolved() -> None:
+    ledger = MemoryLedger()
+    keep_waiting(ledger, "news", [full_item("k1", 7), full_item("k2", 8)])  # a reload took them
+    settle_waiting(ledger, "news", set(), [])  # a batch that found both busy resolved nothing
+    assert [item.key for item in waiting_items(ledger, "news", [])] == ["k1", "k2"]
+    settle_waiting(ledger, "news", {"k1"}, [full_item("k3", 9)])  # posted k1, k3 waits
+    assert [item.key for item in waiting_items(ledger, "news", [])] == ["k2", "k3"]

@@ -276,12 +276,11 @@ class Daemon:
     def _finished(self, batch: Batch, outcomes: Outcomes) -> FeedReport:
         """Close a feed's batch: its validators are saved only now that nothing of it waits.
 
-        The feed's waiting items become what the batch left waiting and what its other
-        batches still hold.
+        The feed's waiting items lose what the batch resolved and gain what it left waiting;
+        its other batches' items, and those a reload took from the lanes, stay.
         """
-        feed = batch.feed.name
-        with self._waiting_lock(feed):
-            return finish(batch, outcomes, self.store, in_flight=self.outbox.in_flight(feed))
+        with self._waiting_lock(batch.feed.name):
+            return finish(batch, outcomes, self.store, shared=True)
 
     def _queued(self, batch: Batch) -> None:
         """Queue a batch's items, keeping them in the state as waiting until they are done.

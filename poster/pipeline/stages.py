@@ -39,7 +39,6 @@ from poster.store.ledger import Ledger
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
-    from poster.items import Item
     from poster.models import FeedMeta
     from poster.select import Decision
     from poster.store.ledger import KeyedBy
@@ -431,14 +430,15 @@ def finish(
     ledger: Ledger,
     *,
     own_routes: bool = True,
-    in_flight: Sequence[Item] = (),
+    shared: bool = False,
 ) -> FeedReport:
     """Build a feed's report and keep its validators once nothing of it is left to post.
 
     A wanted item has one outcome per destination it went to; any other item, its decision.
-    What waits is kept (``poster.pipeline.waitlist``), unless a stand-in took every feed; while
-    the feed's other batches still hold items (``in_flight``), what was kept stays, with this
-    batch's waiting items added.
+    What waits is kept (``poster.pipeline.waitlist``), unless a stand-in took every feed. A
+    pass's batch holds all the feed's waiting items, kept or listed: what it leaves waiting
+    replaces them. In the daemon the list is ``shared`` with the feed's other batches and with
+    what a reload took from the lanes: the batch takes out only what it resolved.
     """
     name = batch.feed.name
     results = tuple(
@@ -452,12 +452,13 @@ def finish(
     if not waiting:
         ledger.save_validators(name, batch.result.validators)
     if own_routes:
-        from poster.pipeline.waitlist import add_waiting, keep_waiting  # here: batch done
+        from poster.pipeline.waitlist import keep_waiting, settle_waiting  # here: batch done
 
-        if not in_flight:  # nothing else of the feed waits: keep what this batch left
+        if shared:
+            resolved = {d.item.key for d in batch.decisions if d.wanted} - waiting.keys()
+            settle_waiting(ledger, name, resolved, list(waiting.values()))
+        else:
             keep_waiting(ledger, name, list(waiting.values()))
-        elif waiting:  # the other batches' items are kept since they were queued
-            add_waiting(ledger, name, list(waiting.values()), in_lanes=True)
     return FeedReport(name, batch.result, batch.parsed, results, fatal=fatal, skipped=batch.skipped)
 
 

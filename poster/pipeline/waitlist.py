@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,19 @@ def add_waiting(
     kept = waiting_items(entries, feed, ())
     if not {item.key for item in items} <= {item.key for item in kept}:
         keep_waiting(entries, feed, [*kept, *items], in_lanes=in_lanes)
+
+
+def settle_waiting(
+    entries: Entries, feed: str, resolved: Collection[str], waiting: Sequence[Item]
+) -> None:
+    """Forget the kept items a batch ``resolved`` (posted, refused, skipped) and keep those it
+    left ``waiting``; what other batches or a reload left kept stays."""
+    kept = waiting_items(entries, feed, ())
+    keys = {item.key for item in kept}
+    if keys.isdisjoint(resolved) and {item.key for item in waiting} <= keys:
+        return
+    left = [item for item in kept if item.key not in resolved]
+    keep_waiting(entries, feed, [*left, *waiting], in_lanes=True)
 
 
 def waiting_items(entries: Entries, feed: str, listed: Iterable[str]) -> list[Item]:
