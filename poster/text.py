@@ -23,6 +23,28 @@ def __getattr__(name: str) -> Any:
     return importlib.import_module("poster.htmltext").html_to_text
 
 
+def utf16_units(text: str) -> int:
+    """Count UTF-16 code units: an emoji counts twice, as clients written in Java count it."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def truncate_units(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
+    """Cut ``text`` as ``truncate`` does, to at most ``limit`` UTF-16 units."""
+    cut = truncate(text, limit, ellipsis)
+    if utf16_units(cut) <= limit:
+        return cut
+    # The longest cut in characters whose units fit: each astral character costs one more.
+    best, low, high = "", 0, len(cut) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = truncate(text, middle, ellipsis)
+        if utf16_units(candidate) <= limit:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
 def truncate(text: str, limit: int, ellipsis: str = ELLIPSIS) -> str:
     """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut."""
     if limit <= 0:

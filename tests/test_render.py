@@ -228,6 +228,36 @@ def test_url_over_2000_renders_as_text(renderer: Renderer) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        pytest.param(
+            "http://example.com/my photo.jpg", "http://example.com/my%20photo.jpg", id="space"
+        ),
+        pytest.param(
+            "https://пример.рф/фото.jpg",
+            "https://xn--e1afmkfd.xn--p1ai/%D1%84%D0%BE%D1%82%D0%BE.jpg",
+            id="idna-host-and-utf8-path",
+        ),
+        pytest.param(
+            "http://example.com/a%20b.jpg?q=x y#top",
+            "http://example.com/a%20b.jpg?q=x%20y#top",
+            id="escapes-kept",
+        ),
+        pytest.param(
+            "http://example.com/p.jpg?a=1&b=2", "http://example.com/p.jpg?a=1&b=2", id="uri"
+        ),
+    ],
+)
+def test_media_and_links_are_sent_as_uris(renderer: Renderer, written: str, sent: str) -> None:
+    picture = KIND.compose(
+        renderer.render(item(image=Media(written, "image/jpeg", 50_000)), feed(), META, KIND)
+    )
+    assert picture.payload()["media"] == sent
+    link = KIND.compose(renderer.render(item(link=written), feed(type="url"), META, KIND))
+    assert link.payload()["media"] == sent
+
+
 # --- limits -----------------------------------------------------------------------------------
 
 
@@ -536,6 +566,10 @@ NAIVE = datetime(2024, 1, 2, 3, 4)
         ),
         pytest.param(lambda: f.domain("http://[::1"), "", id="domain-invalid"),
         pytest.param(lambda: f.domain(None), "", id="domain-none"),
+        pytest.param(lambda: f.cut("😀 😀 😀 😀", 6), "😀 😀…", id="truncate-counts-emoji-twice"),
+        pytest.param(lambda: f.cut("😀😀😀", 6), "😀😀😀", id="truncate-emoji-that-fit"),
+        pytest.param(lambda: f.cut("😀😀😀😀", 3), "😀…", id="truncate-inside-emoji-run"),
+        pytest.param(lambda: f.units("a😀é"), 4, id="units"),
     ],
 )
 def test_filter(call: Any, expected: str) -> None:
@@ -656,6 +690,26 @@ def test_shipped_picture_caption_keeps_link() -> None:
     assert len(caption) <= 768
     assert caption.endswith("\n\nhttps://example.com/" + "p" * 300)
     assert caption.startswith("*Очень длинный заголовок")
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "link"),
+    [
+        pytest.param("😀" * 160, "🎉" * 300, "https://example.com/" + "p" * 59, id="emoji"),
+        pytest.param(
+            ("Новости 😀 " * 15)[:150],
+            ("Текст 🎉 новости " * 20)[:300],
+            "https://example.org/news/" + "a" * 375,
+            id="emoji-and-long-link",
+        ),
+    ],
+)
+def test_shipped_picture_caption_keeps_link_with_emoji(title: str, summary: str, link: str) -> None:
+    entry = item(title=title, summary=summary, link=link, image=JPEG)
+    message = KIND.compose(Renderer(SHIPPED).render(entry, feed(template=None), META, KIND))
+    caption = message.payload()["text"]
+    assert caption.endswith("\n\n" + link)
+    assert "……" not in caption
 
 
 def test_the_sample_items_text_is_what_its_html_turns_into() -> None:

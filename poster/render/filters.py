@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import TemplateRuntimeError, Undefined
 
-from poster.text import ELLIPSIS, truncate
+from poster.text import ELLIPSIS, truncate_units, utf16_units
 
 DATE_FORMAT = "%d.%m.%Y %H:%M"
 _NOT_WORD = re.compile(r"\W+")
@@ -34,8 +34,14 @@ def plain(value: object, links: bool = False) -> str:
 
 
 def cut(value: object, length: int = 255, end: str = ELLIPSIS) -> str:
-    """Cut text to ``length`` characters at a word boundary, ending with ``end``."""
-    return truncate(_string(value), length, end)
+    """Cut text to ``length`` characters as Viber counts them (an emoji counts two), at a word
+    boundary, ending with ``end``."""
+    return truncate_units(_string(value), length, end)
+
+
+def units(value: object) -> int:
+    """Return the length of text as Viber counts it against ``limit``: an emoji counts two."""
+    return utf16_units(_string(value))
 
 
 def date(value: object, fmt: str = DATE_FORMAT, tz: str | None = None) -> str:
@@ -127,6 +133,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "plain": plain,
     "truncate": cut,
     "truncate_words": cut,
+    "units": units,
     "date": date,
     "hashtags": hashtags,
     "bold": bold,

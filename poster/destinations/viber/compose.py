@@ -25,12 +25,13 @@ from poster.destinations.viber.typechoice import (
     file_media,
     link_url,
     picture_media,
+    sendable,
     thumbnail_url,
     video_duration,
     video_media,
 )
 from poster.errors import RenderError
-from poster.text import truncate
+from poster.text import truncate, utf16_units
 
 if TYPE_CHECKING:
     from poster.models import Fixed, Post
@@ -78,7 +79,7 @@ def _picture(item: Carrier) -> Maker | None:
     if image is None:
         return None
     thumbnail = thumbnail_url(item)
-    return lambda text: PictureMessage(text, image.url, thumbnail)
+    return lambda text: PictureMessage(text, sendable(image.url), thumbnail)
 
 
 def _video(item: Carrier) -> Maker | None:
@@ -87,7 +88,10 @@ def _video(item: Carrier) -> Maker | None:
     if video is None or video.length is None:
         return None
     message = VideoMessage(
-        video.url, video.length, video_duration(video), thumbnail_url(item, or_image=True)
+        sendable(video.url),
+        video.length,
+        video_duration(video),
+        thumbnail_url(item, or_image=True),
     )
     return lambda text: message
 
@@ -97,7 +101,7 @@ def _file(item: Carrier) -> Maker | None:
     found = file_media(item)
     if found is None or found[0].length is None:
         return None
-    message = FileMessage(found[0].url, found[0].length, found[1])
+    message = FileMessage(sendable(found[0].url), found[0].length, found[1])
     return lambda text: message
 
 
@@ -127,7 +131,7 @@ def fit(text: str, limit: int, make: Maker, *, allow_empty: bool) -> Message | N
     def fits(candidate: str) -> bool:
         if not candidate and not allow_empty:
             return False
-        return _units(candidate) <= limit and _body_size(make(candidate)) <= BODY_MAX_BYTES
+        return utf16_units(candidate) <= limit and _body_size(make(candidate)) <= BODY_MAX_BYTES
 
     first = truncate(text, limit)
     if fits(first):
@@ -142,11 +146,6 @@ def fit(text: str, limit: int, make: Maker, *, allow_empty: bool) -> Message | N
         else:
             high = middle - 1
     return None if best is None else make(best)
-
-
-def _units(text: str) -> int:
-    """Count UTF-16 code units: an emoji counts twice, as clients written in Java count it."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _body_size(message: Message) -> int:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import PurePosixPath
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.viber.apilimits import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
@@ -61,15 +61,60 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 _SPACES = re.compile(r"\s+")
 
 
+_URI = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+"""The characters a URI holds as they are (RFC 3986 §2): reserved, unreserved and escapes."""
+_URI_KEPT = "-._~:/?#[]@!$&'()*+,;=%"
+
+
+def sendable(url: str) -> str:
+    """Return ``url`` as a URI the API takes, as a browser would send it.
+
+    Feeds write spaces and letters of any script in their links and media URLs; in a URI each
+    is percent-encoded as its UTF-8 bytes (RFC 3986 §2.1, §3.3) and a host in IDNA. Escapes
+    already there are kept, so an encoded URL stays as it is.
+    """
+    if _URI.fullmatch(url):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.netloc:
+        return quote(url, safe=_URI_KEPT)
+    query = f"?{parts.query}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    rest = quote(parts.path + query + fragment, safe=_URI_KEPT)
+    return f"{parts.scheme}://{_host(parts.netloc)}{rest}"
+
+
+def _host(netloc: str) -> str:
+    """Return a URL's authority with its host name in IDNA and the rest percent-encoded."""
+    if netloc.isascii():
+        return quote(netloc, safe=_URI_KEPT)
+    user, at, host = netloc.rpartition("@")
+    name, colon, port = host.rpartition(":") if "]" not in host else ("", "", host)
+    if not colon or not port.isdigit():
+        name, colon, port = host, "", ""
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        name = quote(name, safe=_URI_KEPT)
+    return quote(user, safe=_URI_KEPT) + at + name + colon + port
+
+
 def web_url(url: str | None) -> bool:
-    """Tell whether ``url`` is an absolute http(s) URL within the API's 2000 characters."""
-    if not url or len(url) > URL_MEDIA_MAX:
+    """Tell whether ``url`` is an absolute http(s) URL within the API's 2000 characters, once
+    made ``sendable``."""
+    if not url:
+        return False
+    url = sendable(url)
+    if len(url) > URL_MEDIA_MAX:
         return False
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _size_ok(length: int | None, cap: int) -> bool:
@@ -93,7 +138,7 @@ def thumbnail_url(item: Carrier, *, or_image: bool = False) -> str | None:
     """
     thumb = item.thumbnail or (item.image if or_image else None)
     if thumb and web_url(thumb.url) and _thumbnail_fits(thumb):
-        return thumb.url
+        return sendable(thumb.url)
     return None
 
 
@@ -173,7 +218,7 @@ def _mime_table() -> mimetypes.MimeTypes:
 
 def link_url(item: Carrier) -> str | None:
     """Return the item's link when a url message can carry it (http(s), at most 2000)."""
-    return item.link if web_url(item.link) else None
+    return sendable(item.link) if item.link and web_url(item.link) else None
 
 
 _AVAILABLE: dict[str, Callable[[Carrier], object]] = {
