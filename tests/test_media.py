@@ -95,6 +95,9 @@ def server() -> Iterator[FeedServer]:
         ),
         pytest.param(partial(mp4, 100), ("video/mp4", None, None), id="mp4"),
         pytest.param(partial(bytes, b"<html>"), (None, None, None), id="html"),
+        pytest.param(
+            partial(bytes, b"\x1a\x45\xdf\xa3\x01"), ("video/webm", None, None), id="webm"
+        ),
     ],
 )
 def test_sniff_tells_type_and_size_from_magic_bytes(
@@ -127,7 +130,17 @@ def test_an_error_page_served_as_a_picture_is_no_picture(server: FeedServer) -> 
     media = applied(Media(server.url("/photo.jpg"), "image/jpeg"), found)
     assert media.failed == found.error
     other = probe(server.url("/clip"), client(), allow_private=True, limits=LIMITS, now=1.0)
-    assert (other.mime_type, other.missing) == ("video/mp4", False)  # only pictures are sniffed
+    assert (other.mime_type, other.missing) == (None, True)
+    assert other.error == "not a video: its bytes are HTML or XML (Content-Type said video/mp4)"
+    assert applied(Media(server.url("/clip"), "video/mp4", 100), other).failed == other.error
+
+
+def test_a_webm_served_as_mp4_is_no_mp4(server: FeedServer) -> None:
+    webm = b"\x1a\x45\xdf\xa3" + bytes(200)
+    server.routes["/clip.mp4"] = (200, {"Content-Type": "video/mp4"}, webm)
+    found = probe(server.url("/clip.mp4"), client(), allow_private=True, limits=LIMITS, now=1.0)
+    assert (found.mime_type, found.length, found.error) == ("video/webm", len(webm), None)
+    assert not applied(Media(server.url("/clip.mp4"), "video/mp4", len(webm)), found).is_mp4
 
 
 def test_probe_takes_the_whole_size_from_content_range(server: FeedServer) -> None:

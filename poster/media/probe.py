@@ -121,6 +121,7 @@ def follow(
 
 SNIFFED_PICTURES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp"})
 """The picture types ``sniff`` always tells from their bytes: one it does not see is none."""
+_MP4_TYPES = frozenset({"video/mp4", "video/x-m4v"})
 
 
 def _read(
@@ -139,6 +140,10 @@ def _read(
         # page served as image/jpeg. Viber would refuse it; the item falls back without it.
         why = f"not a picture: its bytes are no {claimed.removeprefix('image/').upper()}"
         return Probe(url, now, error=f"{why} (Content-Type said {claimed})", missing=True)
+    if found.mime_type is None and claimed in _MP4_TYPES and _is_markup(head):
+        # An MP4 opens with a box's size and type, never with "<": an error page as video/mp4.
+        why = "not a video: its bytes are HTML or XML"
+        return Probe(url, now, error=f"{why} (Content-Type said {claimed})", missing=True)
     return Probe(
         url,
         now,
@@ -147,6 +152,11 @@ def _read(
         width=found.width,
         height=found.height,
     )
+
+
+def _is_markup(head: bytes) -> bool:
+    """Tell whether the bytes open as text markup: "<" after a BOM and white space."""
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<"
 
 
 def _body(

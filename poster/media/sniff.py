@@ -33,6 +33,8 @@ def sniff(head: bytes) -> Sniffed:
         return Sniffed("image/gif", width, height)
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return Sniffed("image/webp", *_webp_size(head))
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska, whose web profile is WebM
+        return Sniffed("video/webm")
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         return Sniffed(_MP4_BRANDS.get(brand) or _HEIF_BRANDS.get(brand) or "video/mp4")
