@@ -469,3 +469,18 @@ def test_the_store_key_is_private_even_over_a_temporary_file_a_crash_left(tmp_pa
     MediaStore(folder, "https://poster.test/media", time.time)
     assert (folder / ".key").stat().st_mode & 0o777 == 0o600
     assert not (folder / ".key.tmp").exists()
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [
+        pytest.param(466, "PNG, 466 bytes", id="bytes"),
+        pytest.param(1_500, "PNG, 2 KB", id="kilobytes"),
+        pytest.param(1_800_000, "PNG, 1.8 MB", id="megabytes"),
+        pytest.param(None, "PNG", id="unknown"),
+    ],
+)
+def test_media_sizes_are_described_for_a_person(length: int | None, shown: str) -> None:
+    from poster.media.policy import describe
+
+    assert describe(Media("https://example.com/p.png", "image/png", length)) == shown

@@ -104,9 +104,23 @@ def test_each_type_is_rendered_as_a_person_would_see_it(
     assert pin.text() == "📍 37.7898, -122.3942"
     assert "mlat=37.7898" in pin.attrs["href"]
     assert contact.by_class("contact-name").text() == "John Doe"
+    assert contact.by_class("contact-avatar").text() == "JD"
     assert contact.by_class("contact-phone").text() == "+12025550164"
     assert sticker.by_class("sticker").text() == "Sticker #46105"
     assert [n.text() for n in late.by_tag("strong")] == ["news"]
+
+
+def test_initials_keep_an_emoji_whole(browser: Browser) -> None:
+    with (
+        Receiver(TOKEN) as receiver,
+        Sandbox(token=TOKEN) as sandbox,
+        api_client(sandbox) as client,
+    ):
+        assert client.post("set_webhook", json={"url": receiver.url}).json()["status"] == 0
+        contact = {"name": "😀 Desk", "phone_number": "+375171234567"}
+        assert post(client, {"type": "contact", "contact": contact})["status"] == 0
+        page = parse_page(browser.dump(sandbox.url))
+    assert page.by_class("contact-avatar").text() == "😀D"
 
 
 def test_posted_markup_is_shown_as_text_never_run(

@@ -112,4 +112,6 @@ def describe(media: Media) -> str:
     size = f"{megabytes:.1f} MB" if megabytes < 10 else f"{megabytes:.0f} MB"
     if media.length < 100_000:
         size = f"{media.length / 1000:.0f} KB"
+    if media.length < 1000:
+        size = f"{media.length} bytes"
     return f"{kind}, {size}"

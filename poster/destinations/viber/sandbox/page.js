@@ -29,7 +29,7 @@
     channelName = name;
     nameLine.textContent = name;
     document.title = `${name} · poster sandbox`;
-    document.getElementById("channel-avatar").textContent = name.charAt(0).toUpperCase();
+    document.getElementById("channel-avatar").textContent = Array.from(name)[0]?.toUpperCase() ?? "";
   }
 
   showName(channelName);
@@ -180,7 +180,9 @@
     contact(post, body) {
       const who = post.contact || {};
       const card = el("div", "contact-card");
-      const initials = String(who.name || "?").split(/\s+/).map((w) => w.charAt(0)).join("").slice(0, 2);
+      // Whole code points: an emoji is two UTF-16 units, and half of one shows as "\uFFFD".
+      const firsts = String(who.name || "?").split(/\s+/).map((w) => Array.from(w)[0] ?? "");
+      const initials = firsts.join("").length ? Array.from(firsts.join("")).slice(0, 2).join("") : "?";
       card.append(el("div", "contact-avatar", initials.toUpperCase()));
       const info = el("div", "contact-info");
       const phone = el("a", "contact-phone", who.phone_number);
