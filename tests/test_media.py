@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import shutil
@@ -484,3 +485,42 @@ def test_media_sizes_are_described_for_a_person(length: int | None, shown: str) 
     from poster.media.policy import describe
 
     assert describe(Media("https://example.com/p.png", "image/png", length)) == shown
+
+
+def test_a_preview_without_a_state_folder_converts_as_a_first_run_would(
+    tmp_path: Path,
+    server: FeedServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from poster.cli import main
+
+    server.routes["/p.png"] = (200, {"Content-Type": "image/png"}, image("PNG", (800, 600)))
+    server.routes["/feed.xml"] = (
+        200,
+        {"Content-Type": "application/rss+xml"},
+        (
+            '<rss version="2.0"><channel><title>F</title><item><title>Harbour</title>'
+            "<guid>h1</guid><link>https://example.com/h1</link>"
+            f'<enclosure url="{server.url("/p.png")}" type="image/png" length="1"/>'
+            "</item></channel></rss>"
+        ).encode(),
+    )
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}", encoding="utf-8")
+    (tmp_path / "feeds.toml").write_text(
+        '[viber]\nfrom = "sender="\n'
+        '[webhook]\nlisten = "127.0.0.1:9"\n'
+        '[media]\npublic_url = "https://poster.test/media"\n'
+        f'[[feeds]]\nname = "f"\nurl = "{server.url("/feed.xml")}"\nallow_private = true\n'
+        'backlog = "all"\n',
+        encoding="utf-8",
+    )
+    state = tmp_path / "state"
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", "preview-token")
+    main(["-c", str(tmp_path / "feeds.toml"), "preview", "--json", "--state-dir", str(state)])
+    [item] = json.loads(capsys.readouterr().out)["feeds"][0]["items"]
+    assert item["reason"].endswith(": converted"), item["reason"]
+    assert item["body"]["type"] == "picture"
+    assert item["body"]["media"].startswith("https://poster.test/media/")
+    assert not state.exists(), "the preview writes nothing"

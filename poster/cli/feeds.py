@@ -61,8 +61,9 @@ def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     feeds = select_feeds(config, args.feed)
     folder = state_dir(args)
     with _ledger(folder) as ledger, make_client() as client, env_client() as api:
-        # Probes and conversions happen in memory: the preview writes nothing.
-        media = media_stage(config, folder if ledger else None, client, read_only=True)
+        # Probes and conversions happen in memory: the preview writes nothing. Without a state
+        # folder, it converts as a first run would.
+        media = media_stage(config, folder, client, read_only=True)
         reports = preview(
             config, feeds, client, ledger=ledger, limit=args.limit, media=media, meta=ledger,
             http=api,
