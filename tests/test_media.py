@@ -250,6 +250,34 @@ def test_a_converted_thumbnail_fits_100_kb_and_400_pixels(
     assert max(thumb.width or 0, thumb.height or 0) <= 400
 
 
+@pytest.mark.parametrize(
+    ("kind", "thumbnailed"),
+    [
+        pytest.param("auto", True, id="auto-with-thumbnail"),
+        pytest.param("auto", False, id="auto-picture-stands-in"),
+        pytest.param("video", True, id="video-with-thumbnail"),
+    ],
+)
+def test_a_video_stays_a_video_and_its_still_is_made_its_thumbnail(
+    tmp_path: Path, server: FeedServer, kind: str, thumbnailed: bool
+) -> None:
+    server.routes["/clip.mp4"] = (200, {"Content-Type": "video/mp4"}, mp4(300_000))
+    server.routes["/still.png"] = (200, {}, image("PNG", (1200, 900), noise=True))
+    still = Media(server.url("/still.png"))
+    clip = Media(server.url("/clip.mp4"), "video/mp4", 300_000)
+    item = Item("k", enclosures=(clip,), **{"thumbnail" if thumbnailed else "image": still})
+    chosen = feed(type=kind)
+    assert KIND.choose_type(item, chosen) == "video"
+    [decided] = stage(tmp_path).prepare(chosen, [wanted(item)], (KIND,))
+    assert KIND.choose_type(decided.item, chosen) == "video"
+    made = decided.item.thumbnail
+    assert made is not None and made.url.startswith("https://poster.test/media/")
+    assert made.length is not None and made.length <= viber.THUMBNAIL_MAX_BYTES
+    assert max(made.width or 0, made.height or 0) <= 400
+    assert viber.thumbnail_url(decided.item, or_image=True) == made.url
+    assert decided.reason.endswith(": converted")
+
+
 def test_a_decompression_bomb_is_refused_before_decoding(
     tmp_path: Path, server: FeedServer
 ) -> None:

@@ -75,6 +75,10 @@ class MediaAware(Protocol):
         """Say why probed media did not make the item a picture or a video, if it did not."""
         ...
 
+    def choose_type(self, item: Item, feed: FeedConfig) -> str:
+        """Return the message type the item becomes for this feed."""
+        ...
+
 
 def strictest(rules: Sequence[ImageRule]) -> ImageRule:
     """Return the rule a converted JPEG must meet to fit every one of ``rules``."""

@@ -80,10 +80,13 @@ class MediaStage:
         item = _with_media(decision.item, lambda m: self._probed(m, private))
         notes: list[str] = []
         rules = [kind.media_rules for kind in kinds]
-        if self.store is not None and feed.type in ("auto", "picture"):
+        if self.store is not None and feed.type in ("auto", "picture", "video"):
             pictures = [r.picture for r in rules]
             thumbnails = [r.thumbnail for r in rules if r.thumbnail is not None]
-            item, notes = self._converted(item, pictures, thumbnails, private)
+            if _is_video(item, feed, kinds):
+                item, notes = self._video_thumbnail(item, thumbnails, private)
+            else:
+                item, notes = self._converted(item, pictures, thumbnails, private)
         whys = dict.fromkeys(why for kind in kinds if (why := kind.explain(item, feed)))
         reason = "; ".join([*notes, *whys])
         return replace(decision, item=item, reason=reason or decision.reason)
@@ -115,6 +118,21 @@ class MediaStage:
         if thumb is not None and _refused(thumb, thumbnails):
             thumb = self._convert(thumb, strictest(thumbnails), private, notes, "thumbnail")
         return replace(item, image=image, thumbnail=thumb), notes
+
+    def _video_thumbnail(
+        self, item: Item, thumbnails: Sequence[ImageRule], private: bool
+    ) -> tuple[Item, list[str]]:
+        """Convert a video's thumbnail, or the picture that stands in for one, to fit.
+
+        The result is the item's thumbnail: as its picture it would make an ``auto`` item a
+        picture."""
+        notes: list[str] = []
+        what = "thumbnail" if item.thumbnail is not None else "image"
+        media = item.thumbnail if item.thumbnail is not None else item.image
+        if media is None or not thumbnails or not _refused(media, thumbnails):
+            return item, notes
+        made = self._convert(media, strictest(thumbnails), private, notes, what)
+        return replace(item, thumbnail=made), notes
 
     def _convert(
         self, media: Media, rule: ImageRule, private: bool, notes: list[str], what: str
@@ -158,6 +176,16 @@ class MediaStage:
             raise MediaError(url, f"not downloaded within {self.limits.deadline:g}s") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise MediaError(url, f"cannot download it ({type(exc).__name__})") from exc
+
+
+def _is_video(item: Item, feed: FeedConfig, kinds: Sequence[MediaAware]) -> bool:
+    """Tell whether the item goes out as a video to every kind, its picture only a thumbnail.
+
+    Converting its picture must not make an ``auto`` item that is a video a picture instead.
+    """
+    if feed.type == "video":
+        return True
+    return feed.type == "auto" and all(kind.choose_type(item, feed) == "video" for kind in kinds)
 
 
 def _capped(response: httpx.Response, url: str, deadline: float) -> bytes:
