@@ -21,8 +21,9 @@ _CODES = (
 )
 """ITU-T E.164 country codes in use (geographic ones, and 870/881-883 for global services)."""
 _COUNTRY_CODES = frozenset(_CODES.split())
-_TRUNK = re.compile(r"\s*(?:\+|00)[\s.-]*(\d{1,3})[\s.-]*(\(\s*0\s*\))")
-"""A trunk "(0)" right after the country code, as in "+44 (0)20 7946 0958"."""
+_TRUNK = re.compile(r"\s*(?:\+|00)?[\s.-]*(\d{1,3})[\s.-]*(\(\s*0\s*\))")
+"""A trunk "(0)" right after the country code, as in "+44 (0)20 7946 0958" or, written
+without the "+" as E.164 allows, "44 (0)20 7946 0958"."""
 
 
 def _without_trunk(written: str) -> str:
