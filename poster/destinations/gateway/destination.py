@@ -30,6 +30,7 @@ from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
 from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
 from poster.errors import (
+    ConfigError,
     DeliveryError,
     DeliveryUncertain,
     DestinationFatal,
@@ -199,7 +200,7 @@ class GatewayDestination:
             raise MessageRejected(f"{self._name}: cannot send a {type(message).__name__}")
         item = item_ref(message.feed, message.key)
         with self._lock:
-            todo = self.ledger.plan(item, self._recipients().phones)
+            todo = self.ledger.plan(item, self._phones())
             if not todo and self.ledger.forgotten(item):
                 log.warning(
                     "event=gateway-item-forgotten destination=%s item=%r reason=its recipients "
@@ -229,6 +230,21 @@ class GatewayDestination:
                 first.status_message,
             )
         return self._receipt(message, todo, tally)
+
+    def _phones(self) -> tuple[str, ...]:
+        """Return the numbers of the recipients file, or stop this destination while it is bad.
+
+        Nothing is sent to a list that cannot be read: the last good one may hold numbers the
+        operator just took out.
+        """
+        try:
+            return self._recipients().phones
+        except ConfigError as exc:
+            problems = "; ".join(str(problem) for problem in exc.problems)
+            raise DestinationFatal(
+                f"{self._name}: the recipients file cannot be used ({problems}); nothing was "
+                "sent: mend it, then reload poster (systemctl reload poster, or SIGHUP)"
+            ) from exc
 
     def halt(self) -> None:
         """Start no further group of the send under way, nor of any later one: poster stops.
