@@ -384,13 +384,18 @@ def test_preview_says_why_the_cost_is_unknown(
 
 
 def test_numbers_refused_for_low_balance_mid_batch_get_the_item_after_a_top_up(
-    project: Project,
+    project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Enough for the first number only: the gateway refuses the others for low balance.
     project.fake.account.balance = max(Decimal(price) for price, _ in RATES["ua"].values())
     project.publish(1)
     project.run()
     assert inboxes(project.fake) == {UA1: ["Story 1"]}
+    config, state = project.root / "feeds.toml", project.root / "state"
+    capsys.readouterr()
+    assert main(["-c", str(config), "status", "--state-dir", str(state)]) == 1
+    shown = capsys.readouterr().out
+    assert "REFUSED" in shown and "low balance" in shown, "the destination stops at once"
     ledger = project.ledger()
     assert ledger.open_batches() == []
     assert set(ledger.plan(item_ref("news", "story-1"), [UA1, DE, RU])) == {DE, RU}

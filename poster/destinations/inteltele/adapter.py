@@ -5,8 +5,8 @@ GET a long message may need two calls for one batch). Requests go one at a time:
 bulk API and names no rate limit. A number "blacklisted" by the gateway is opted out. When the
 balance runs out part way through a batch, the numbers already queued are recorded and those
 refused for "low balance", and those of the batch's calls not made, are handed back (released):
-they were not sent, so a later pass plans them again; the next batch then stops the destination
-(``StoppedPartway``, a ``DestinationFatal``), whose numbers left open by the answer (queued
+they were not sent, so a later pass plans them again; the destination stops at once
+(``StoppedPartway``, a ``DestinationFatal``), and numbers left open by the answer (queued
 without a message id, or not named) stay uncertain. A number refused as a "repeat detected" was
 not sent either: it is handed back to be tried after the document's minute. The document blocks
 a message "repeatedly sent to the same number within 1 minute", which may mean any message: a
@@ -156,9 +156,10 @@ class IntelTeleAdapter:
             frozenset(outcome.refused),
             wait,
         )
-        if outcome.fatal is not None and not outcome.accepted:
-            # Numbers queued without a message id, or missing from the answer, may have gone
-            # out: the outcome leaves them uncertain and hands back only the refused ones.
+        if outcome.fatal is not None:
+            # The numbers queued are recorded as sent. Those queued without a message id, or
+            # missing from the answer, may have gone out: the outcome leaves them uncertain and
+            # hands back only the refused ones, and the destination stops until a top-up.
             fatal = outcome.fatal
             text = f"{self.client.name} stopped: {fatal.status}; {fatal.hint}"
             raise StoppedPartway(text, found, fatal.status)
