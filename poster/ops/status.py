@@ -50,8 +50,9 @@ STATE_MEANINGS = {
     PENDING: "being posted right now.",
     FAILED: "the API refused it; fix and `poster retry` (FEED KEY, or --failed for all).",
     UNCERTAIN: (
-        "poster stopped before the destination answered; check it, then `poster retry` to send "
-        "again or leave it (FEED KEY, or --uncertain for all)."
+        "poster stopped, or the connection dropped, before the destination answered; check it, "
+        "then `poster retry` to send again or leave it (FEED KEY, or --uncertain for all); for a "
+        "gateway, `poster recipients uncertain NAME` lists the batches to release or settle."
     ),
     SKIPPED: "held longer than max_wait, so not posted stale; `poster retry` sends it "
     "(FEED KEY, or --skipped for all).",

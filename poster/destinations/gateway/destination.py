@@ -207,6 +207,8 @@ class GatewayDestination:
                     "were dropped from the ledger past retention; it is sent to nobody again",
                     self._name, item,
                 )  # fmt: skip
+        if not todo:
+            self._note_open(item, message.key)
         wanted = len(todo)
         todo = self._within_cap(todo)
         tally = Tally()
@@ -230,6 +232,24 @@ class GatewayDestination:
                 first.status_message,
             )
         return self._receipt(message, todo, tally)
+
+    def _note_open(self, item: str, key: str) -> None:
+        """Say so when the item is offered again while all it still needs waits on open batches.
+
+        The item counts as sent, as it was (its uncertain batches are the recipient ledger's
+        to settle), but nothing goes out: the numbers of an uncertain batch are sent again only
+        when an operator releases it.
+        """
+        outcome = self.ledger.outcome(item)
+        open_numbers = outcome.uncertain + outcome.pending
+        if open_numbers:
+            name = self._name
+            log.warning(
+                "event=gateway-nothing-sent destination=%s item=%r open=%d hint=its other numbers "
+                "are in batches whose answer was lost: see `poster recipients uncertain %s`, then "
+                "release or settle each",
+                name, key, open_numbers, name,
+            )  # fmt: skip
 
     def _phones(self) -> tuple[str, ...]:
         """Return the numbers of the recipients file, or stop this destination while it is bad.
