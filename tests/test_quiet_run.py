@@ -179,6 +179,30 @@ def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it
     assert texts(sandbox) == [*titles(posts), "News story 3"]
 
 
+def test_what_waits_in_the_daemon_at_its_stop_is_posted_by_a_pass_of_the_unchanged_feed(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    start = quiet_around_now(project)
+    posts = feeds.publish("news", 1, 2)
+    with running(project, clock=lambda: start) as run:
+        lane = run.daemon.outbox.lanes["viber"]
+        wait_for(lambda: len(lane) == 2, "two posts waiting in the lane")
+        read = len(feeds.server.requests)
+        # Read again while they wait: that read finds nothing new and keeps its validators.
+        wait_for(lambda: len(feeds.server.requests) >= read + 2, "two more reads of the feed")
+    project.write(project.table("news"))  # the quiet hours are over; the feed is as it was
+    config = load_config(project.config)
+    with Store(project.state, read_only=True) as store:
+        [viber] = status_view(config, store, start).destinations
+    assert viber.waiting == 2, "status counts what the stopped daemon left waiting"
+    with build(config, project.state) as app:
+        run_once(app, config.feeds)
+    assert texts(sandbox) == titles(posts), "a 'not modified' must not leave them waiting"
+    with Store(project.state, read_only=True) as store:
+        [viber] = status_view(config, store, start).destinations
+    assert viber.waiting == 0
+
+
 def kept_on_disk(state: Path) -> list[str]:
     """Return the keys of the waiting items the state on disk holds for feed ``news``."""
     with Store(state, read_only=True) as store:

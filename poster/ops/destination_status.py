@@ -12,7 +12,7 @@ from poster.destinations import KnowsSender, kind, sender
 from poster.frozen import frozen
 from poster.models import State
 from poster.store import Store
-from poster.store.ledger import SENT, fatal_key
+from poster.store.ledger import SENT, fatal_key, waiting_key
 
 SOURCES = {
     "feeds.toml": "from feeds.toml",
@@ -36,7 +36,8 @@ class DestinationStatus:
     """Why the destination refuses every post, while it does."""
     last_post: datetime | None
     waiting: int
-    """Items an operator released for it, sent on their feed's next pass."""
+    """Items that wait for it: released by an operator, or left waiting by a pass or a stopped
+    daemon (quiet hours, ``max_per_pass``, a refusal); each goes on its feed's next pass."""
 
 
 def destination_statuses(config: Config, store: Store) -> tuple[DestinationStatus, ...]:
@@ -46,10 +47,29 @@ def destination_statuses(config: Config, store: Store) -> tuple[DestinationStatu
         if record.destination not in last or record.updated > last[record.destination]:
             last[record.destination] = record.updated
     waiting = Counter(r.destination for r in store.deliveries(states=(State.RELEASED,)))
+    waiting.update(_kept_waiting(config, store))
     return tuple(
         _status(spec, store, last.get(spec.name), waiting[spec.name])
         for spec in config.destinations
     )
+
+
+def _kept_waiting(config: Config, store: Store) -> Counter[str]:
+    """Count, for each destination, the kept waiting items of its feeds not yet sent to it."""
+    import json  # here: only a feed with waiting items needs it
+
+    counts: Counter[str] = Counter()
+    for feed in config.feeds:
+        text = store.get_meta(waiting_key(feed.name))
+        if not text:
+            continue
+        try:
+            keys = [str(doc["key"]) for doc in json.loads(text)]
+        except (ValueError, TypeError, KeyError):
+            continue  # a run says so when it reads them
+        for name in config.routes(feed):
+            counts[name] += sum(1 for key in keys if not store.is_known(feed.name, key, name))
+    return counts
 
 
 def _status(

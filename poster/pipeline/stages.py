@@ -35,7 +35,7 @@ from poster.models import Action, FetchResult, ParsedFeed, State, Validators
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
 from poster.render import Renderer
-from poster.store.ledger import Ledger
+from poster.store.ledger import Ledger, waiting_key
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
@@ -204,6 +204,10 @@ def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | Feed
     mark = read_mark(feed, deps.routes(feed))
     if previous is not None and previous.taken_for != mark:
         previous = None  # taken under other settings: what the feed holds is decided anew
+    if previous is not None and deps.own_routes and deps.ledger.get_meta(waiting_key(feed.name)):
+        # Items a pass or a stopped daemon left waiting are offered by a read of the feed: a
+        # "not modified" would leave them waiting for the feed's next change.
+        previous = None
     try:
         with deps.stage("fetch"):
             result = fetch(feed, deps.client, previous)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from poster.items import Item, Media
+from poster.store.ledger import waiting_key
 
 if TYPE_CHECKING:
     from poster.destinations import Entries
@@ -29,11 +30,6 @@ HTML_KEPT = 64 * 1024
 """The most characters of an item's HTML kept: templates show far less."""
 
 _MEDIA_FIELDS = ("url", "mime_type", "length", "duration", "title", "width", "height", "probed")
-
-
-def waiting_key(feed: str) -> str:
-    """Return the state entry holding the items of ``feed`` that wait to be posted."""
-    return f"waiting in {feed}"
 
 
 def keep_waiting(

@@ -40,6 +40,11 @@ FATAL_META = "channel.fatal"
 """The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
 
 
+def waiting_key(feed: str) -> str:
+    """Return the state entry holding the items of ``feed`` that wait to be posted."""
+    return f"waiting in {feed}"
+
+
 def fatal_key(destination: str) -> str:
     """Return the state entry holding why a destination refuses every post (empty when not)."""
     # The shorthand keeps the single-channel release's entry, so its state reads the same.
