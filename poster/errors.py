@@ -163,6 +163,10 @@ class RenderError(ItemError):
     """A template failed while rendering one item."""
 
 
+class TemplateUnreadable(RenderError):
+    """A template file the machine will not let poster read (its rights): the item waits."""
+
+
 class MediaError(PosterError):
     """A media file could not be fetched or made to fit (``url``); the item goes without it."""
 

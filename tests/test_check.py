@@ -6,13 +6,14 @@ import re
 from pathlib import Path
 
 import pytest
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment
 
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
 from poster.config import FeedConfig
 from poster.destinations import Kind
 from poster.models import FeedMeta, Post
 from poster.render import Renderer
+from poster.render.engine import CappedLoader
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 FEED = '\n[[feeds]]\nname = "{name}"\nurl = "https://example.org/{name}.xml"\n{more}'
@@ -161,7 +162,7 @@ def test_an_unreadable_template_is_one_clear_line(
     def refuse(_loader: object, _env: object, name: str) -> None:
         raise PermissionError(13, "Permission denied", name)
 
-    monkeypatch.setattr(FileSystemLoader, "get_source", refuse)
+    monkeypatch.setattr(CappedLoader, "get_source", refuse)
     code, _, err = check(capsys, project(tmp_path, feeds={"a": "", "b": ""}))
     assert code == EXIT_CONFIG
     assert err.splitlines() == [
@@ -169,6 +170,18 @@ def test_an_unreadable_template_is_one_clear_line(
         "Permission denied; make the templates readable by the user poster runs as "
         "(used by feeds a, b)"
     ]
+
+
+def test_a_template_not_in_utf8_is_named_with_what_to_do(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = project(tmp_path, feeds={"a": 'template = "ru.j2"\n'})
+    text = "{{ item.title }}\nПодробнее: {{ item.link }}\n"
+    (tmp_path / "templates" / "ru.j2").write_bytes(text.encode("cp1251"))
+    code, _, err = check(capsys, config)
+    assert code == EXIT_CONFIG
+    assert "'ru.j2' is not UTF-8 text (a bad byte at offset 17); save it as UTF-8" in err
+    assert "UnicodeDecodeError" not in err
 
 
 def test_cron_feeds_show_their_next_runs_in_their_zone(

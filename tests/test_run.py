@@ -434,6 +434,30 @@ def test_a_transient_refusal_leaves_the_items_for_the_next_pass(
     assert sandbox.channel.pending_faults == []
 
 
+def test_a_template_poster_may_not_read_leaves_the_items_waiting_not_failed(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from poster.render.engine import CappedLoader
+
+    def refuse(_loader: object, _env: object, name: str) -> None:
+        raise PermissionError(13, "Permission denied", name)
+
+    project.write(feed("news", "news.xml"))
+    with monkeypatch.context() as patched:
+        patched.setattr(CappedLoader, "get_source", refuse)
+        first = run(capsys, project)
+    assert sandbox.posts == []
+    assert "0 sent, 0 failed, 3 waiting, 0 uncertain" in first.out
+    assert "make the templates readable by the user poster runs as" in first.err
+    assert "Traceback" not in first.err
+    assert all(record.state != "failed" for record in project.records())
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == NEWS
+
+
 def test_a_pass_that_cannot_record_its_posts_sends_none_and_exits_3(
     capsys: pytest.CaptureFixture[str],
     project: Project,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from poster.backoff import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
-from poster.errors import DestinationFatal, RenderError
+from poster.errors import DestinationFatal, RenderError, TemplateUnreadable
 from poster.models import State
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.pacing import Pacer
@@ -246,7 +246,10 @@ class Outbox:
         with progress.lock:
             cache = (entry.key, kind.name)
             if cache not in progress.messages:
-                progress.messages[cache] = render(entry.decision, entry.batch, self._deps(), kind)
+                made = render(entry.decision, entry.batch, self._deps(), kind)
+                if isinstance(made, TemplateUnreadable):
+                    return made  # rendered again at the next try: the rights may be mended
+                progress.messages[cache] = made
             return progress.messages[cache]
 
     def done(self, entry: Entry, outcome: Outcome) -> FeedReport | None:

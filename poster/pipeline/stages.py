@@ -27,6 +27,7 @@ from poster.errors import (
     ResponseTooLarge,
     RetryLater,
     StateError,
+    TemplateUnreadable,
 )
 from poster.fetch.client import FeedClient, without_userinfo
 from poster.fetch.feed import fetch
@@ -473,6 +474,12 @@ def render(decision: Decision, batch: Batch, deps: Deps, kind: Kind) -> Message 
             return kind.compose(deps.renderer.render(decision.item, batch.feed, batch.meta, kind))
     except RenderError as exc:
         return exc
+    except OSError as exc:  # the template is there, but poster may not read it
+        why = (
+            f"cannot read a template in {deps.renderer.templates_dir}: {exc.strerror or exc}; "
+            "make the templates readable by the user poster runs as"
+        )
+        return TemplateUnreadable(batch.feed.name, decision.item.key, why)
 
 
 def deliver(decision: Decision, batch: Batch, deps: Deps) -> Outcome:
@@ -491,6 +498,10 @@ def send(
 ) -> Outcome:
     """Hand a rendered item to ``destination``: "pending" recorded before, the result after."""
     item, feed, where = decision.item, batch.feed.name, destination.name
+    if isinstance(message, TemplateUnreadable):  # not the item's fault: it waits
+        log.error("feed=%s item=%s destination=%s status=deferred error=%s",
+                  feed, item.key, where, message)  # fmt: skip
+        return Outcome(decision, delivery=DEFERRED, error=str(message), destination=where)
     if isinstance(message, RenderError):
         deps.ledger.record_failed(feed, item.key, where, str(message))
         log.error(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 import traceback
 from collections.abc import Callable, Hashable
 from datetime import datetime
@@ -40,20 +41,53 @@ MAX_TEMPLATE_BYTES = 1024 * 1024
 
 
 class CappedLoader(FileSystemLoader):
-    """Jinja's file loader, refusing a template file over ``MAX_TEMPLATE_BYTES`` unread."""
+    """Jinja's file loader, refusing a template file over ``MAX_TEMPLATE_BYTES`` unread.
+
+    A file that is not UTF-8 is a template error naming it; one the machine will not let poster
+    read (a folder or file without the rights) raises the ``OSError``, where Jinja's loader
+    would call it missing.
+    """
 
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
-        """Return the template's source as Jinja's loader does, once its size is known."""
+        """Return the template's source, its path and whether it is still up to date."""
         for folder in self.searchpath:
             path = posixpath.join(folder, *split_template_path(template))
-            if os.path.isfile(path):
-                if os.path.getsize(path) > MAX_TEMPLATE_BYTES:
-                    raise TemplateError(
-                        f"{template!r} is larger than {MAX_TEMPLATE_BYTES >> 20} MiB; "
-                        "is it a template?"
-                    )
-                break
-        return super().get_source(environment, template)
+            try:
+                info = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if info.st_size > MAX_TEMPLATE_BYTES:
+                raise TemplateError(
+                    f"{template!r} is larger than {MAX_TEMPLATE_BYTES >> 20} MiB; is it a template?"
+                )
+            with open(path, "rb") as file:
+                data = file.read(MAX_TEMPLATE_BYTES + 1)
+            return _text(template, data), os.path.normpath(path), _unchanged(path, info.st_mtime)
+        raise TemplateNotFound(template)
+
+
+def _text(template: str, data: bytes) -> str:
+    """Return a template file's text, or raise ``TemplateError`` for one not in UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(
+            f"{template!r} is not UTF-8 text (a bad byte at offset {exc.start}); save it as UTF-8"
+        ) from None
+
+
+def _unchanged(path: str, mtime: float) -> Callable[[], bool]:
+    """Return whether the file at ``path`` still has the modification time it was read with."""
+
+    def uptodate() -> bool:
+        try:
+            return os.path.getmtime(path) == mtime
+        except OSError:
+            return False
+
+    return uptodate
 
 
 # Errors a template can cause while running: Jinja's own and those of the Python operations it
