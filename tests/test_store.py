@@ -980,3 +980,32 @@ def test_a_holder_note_replaced_by_a_fifo_is_no_holder(tmp_path: Path) -> None:
     files = StateFiles(tmp_path / "poster.json")
     os.mkfifo(files.holder)
     assert finished(lambda: read_holder(files)) is None
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("poster.store.files", "poster.json"), ("poster.store.journalread", "poster.journal")],
+)
+def test_a_state_file_poster_may_not_read_is_never_to_be_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, name: str
+) -> None:
+    with Store(tmp_path) as store:
+        store.mark_seen("news", ["a"])
+
+    def refuse(path: Path, *_: object) -> bytes:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(f"{module}.read_regular", refuse)
+    refused = finished(lambda: Store(tmp_path, read_only=True))
+    assert isinstance(refused, StateError)
+    text = str(refused)
+    assert "(Permission denied); run `chown -R " in text and "nothing is lost" in text
+    assert "remove" not in text and "aside" not in text and "start empty" not in text
+
+
+def test_a_state_folder_that_is_a_file_is_said_to_be_no_folder(tmp_path: Path) -> None:
+    file = tmp_path / "afile"
+    file.write_text("", encoding="utf-8")
+    refused = finished(lambda: Store(file, read_only=True))
+    assert isinstance(refused, StateError)
+    assert str(refused) == f"state file {file}: is not a folder; use --state-dir with a folder"

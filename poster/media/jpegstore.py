@@ -168,12 +168,13 @@ def _key(folder: Path, read_only: bool) -> bytes:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        from poster.errors import StateError
+        from poster.store.place import read_refused  # here: only a failure needs it
 
-        raise StateError(
+        raise read_refused(
             path,
-            f"cannot be read ({exc.strerror}); remove it and poster makes a new key (images "
-            "converted before are then made again under new names)",
+            exc,
+            "remove it and poster makes a new key (images converted before are then made again "
+            "under new names)",
         ) from exc
     key = secrets.token_bytes(32)
     if not read_only:

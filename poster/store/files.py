@@ -181,7 +181,9 @@ def read_snapshot(files: StateFiles) -> Snapshot | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(path, f"cannot be read ({exc.strerror}); {way_out(files)}") from exc
+        from poster.store.place import read_refused  # here: only a failure needs it
+
+        raise read_refused(path, exc, way_out(files)) from exc
     try:
         return _decode_snapshot(data)
     except ValueError as exc:

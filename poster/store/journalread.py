@@ -52,7 +52,9 @@ def scan_journal(files: StateFiles, path: Path | None = None) -> JournalScan | N
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(path, f"cannot be read ({exc.strerror}); {journal_way_out()}") from exc
+        from poster.store.place import read_refused  # here: only a failure needs it
+
+        raise read_refused(path, exc, journal_way_out()) from exc
     if not data:
         # Journals are written whole and renamed into place: an empty one was cut short.
         raise StateError(path, _shortened(0, 1))

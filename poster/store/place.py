@@ -133,6 +133,22 @@ def os_problem(files: StateFiles, exc: OSError) -> StateError:
     return folder_problem(files.folder, exc)
 
 
+def read_refused(path: Path, exc: OSError, way_out: str) -> StateError:
+    """Explain why a state file could not be read: the machine's refusal, or its damage.
+
+    Rights and a state folder that is a file are said as they are, with their fix: advice to
+    remove or move aside a file poster may not read would post every current item again.
+    ``way_out`` is the advice for any other failure.
+    """
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        user = user_name()
+        fix = f"run `chown -R {user} {path.parent}`; nothing is lost"
+        return StateError(path, f"cannot be read by user {user} ({exc.strerror}); {fix}")
+    if exc.errno == errno.ENOTDIR:
+        return StateError(path.parent, "is not a folder; use --state-dir with a folder")
+    return StateError(path, f"cannot be read ({exc.strerror}); {way_out}")
+
+
 def folder_problem(folder: Path, exc: OSError) -> StateError:
     """Explain an operating-system refusal to use ``folder``, of the state, with the way out."""
     if exc.errno in (errno.EACCES, errno.EPERM):
