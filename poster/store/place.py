@@ -145,7 +145,8 @@ def read_refused(path: Path, exc: OSError, way_out: str) -> StateError:
         fix = f"run `chown -R {user} {path.parent}`; nothing is lost"
         return StateError(path, f"cannot be read by user {user} ({exc.strerror}); {fix}")
     if exc.errno == errno.ENOTDIR:
-        return StateError(path.parent, "is not a folder; use --state-dir with a folder")
+        blocking = next((p for p in path.parents if p.exists()), path.parent)
+        return StateError(blocking, "is not a folder; use --state-dir with a folder")
     return StateError(path, f"cannot be read ({exc.strerror}); {way_out}")
 
 
