@@ -830,3 +830,13 @@ def test_html_past_its_cap_is_read_up_to_the_last_whole_tag_in_bounded_memory() 
         tracemalloc.stop()
     long_article = "<p>word</p>" * (MARKUP_MAX // 11 + 10)
     assert html_to_text(long_article).count("word") == MARKUP_MAX // 11
+
+
+def test_a_missing_value_prints_nothing_not_none(tmp_path: Path) -> None:
+    (tmp_path / "t.j2").write_text("{{ item.title }} by {{ item.author }}|{{ None }}|")
+    message = KIND.compose(
+        Renderer(tmp_path).render(
+            item(title="Tram", author=None), feed(template="t.j2"), META, KIND
+        )
+    )
+    assert message.payload()["text"] == "Tram by ||"

@@ -125,5 +125,6 @@ def digest(env: Environment, generator: bytes) -> str:
         sorted(env.extensions),
         filters,
         sorted(env.tests),
+        getattr(env.finalize, "__qualname__", None),
     )
     return hashlib.sha256(repr(options).encode() + generator).hexdigest()[:16]

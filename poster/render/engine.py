@@ -68,6 +68,12 @@ class CappedLoader(FileSystemLoader):
         raise TemplateNotFound(template)
 
 
+def shown(value: object) -> object:
+    """Return what ``{{ value }}`` prints: nothing for ``None`` (an item without an author),
+    where Jinja would print "None"."""
+    return "" if value is None else value
+
+
 def _text(template: str, data: bytes) -> str:
     """Return a template file's text, or raise ``TemplateError`` for one not in UTF-8."""
     try:
@@ -142,6 +148,7 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
             auto_reload=not fixed,
+            finalize=shown,
         )
         self._env.filters.update(FILTERS)
         # Every filter, Jinja's own too: center(10**9) must be refused before it runs.
