@@ -48,7 +48,10 @@ STOPPED_PENDING = "poster stopped before the answer came; the next start makes i
 STATE_MEANINGS = {
     SENT: "the destination accepted the post.",
     PENDING: "being posted right now.",
-    FAILED: "the API refused it; fix and `poster retry` (FEED KEY, or --failed for all).",
+    FAILED: (
+        "the API refused it, or its template failed (the reason says which); fix the cause, "
+        "then `poster retry` (FEED KEY, or --failed for all)."
+    ),
     UNCERTAIN: (
         "poster stopped, or the connection dropped, before the destination answered; check it, "
         "then `poster retry` to send again or leave it (FEED KEY, or --uncertain for all); for a "
