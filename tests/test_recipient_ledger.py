@@ -416,7 +416,12 @@ def test_uncertain_and_release_commands(
     with Store(Path(state), read_only=True) as store:
         assert not store.is_known("city", "k1")
     assert main(["--state-dir", state, "recipients", "optouts", "other"]) == EXIT_CONFIG
-    assert "has no recipient ledger" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert "'other' has no recipient ledger" in refused
+    assert refused.rstrip().endswith("the gateway destinations that have one: subs")
+    empty = str(Path(state).parent / "empty")
+    assert main(["--state-dir", empty, "recipients", "optouts", "viber"]) == EXIT_CONFIG
+    assert "none of this state has one" in capsys.readouterr().err
 
 
 def test_a_settled_batch_counts_as_accepted_and_is_never_sent_again(

@@ -114,12 +114,11 @@ def _open(args: argparse.Namespace, *, read_only: bool) -> RecipientLedger:
     """Open the destination's ledger, or say that it has none."""
     import math
 
-    from poster.errors import UsageError
-    from poster.store.recipientledger import RecipientLedger, ledger_path
+    from poster.store.recipientledger import RecipientLedger, ledger_path, no_ledger
 
     path = ledger_path(state_dir(args), args.destination)
     if not path.exists():
-        raise UsageError(f"destination {args.destination!r} has no recipient ledger at {path}")
+        raise no_ledger(state_dir(args), args.destination)
     # No retention here: these commands read no feeds.toml, so items are pruned only by runs,
     # which know the configured one.
     return RecipientLedger(path, read_only=read_only, retention_days=math.inf)

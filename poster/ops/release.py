@@ -16,7 +16,7 @@ from poster.destinations.gateway.destination import item_of
 from poster.errors import UsageError
 from poster.frozen import frozen
 from poster.ops import inbox
-from poster.store.recipientledger import RecipientLedger, ledger_path
+from poster.store.recipientledger import RecipientLedger, ledger_path, no_ledger
 from poster.store.store import SNAPSHOT_NAME
 
 
@@ -32,7 +32,7 @@ def release_batch(state_dir: Path, destination: str, batch_id: str) -> Released:
     """Release ``batch_id`` of ``destination`` and re-open its item there; say what was done."""
     path = ledger_path(state_dir, destination)
     if not path.exists():
-        raise UsageError(f"destination {destination!r} has no recipient ledger at {path}")
+        raise no_ledger(state_dir, destination)
     if not (state_dir / SNAPSHOT_NAME).exists():
         raise UsageError(f"no poster state in {state_dir}; give --state-dir where poster keeps it")
     store = inbox.open_for_change(state_dir)

@@ -133,6 +133,25 @@ class StatusUpdate:
     """The gateway says the number is blacklisted or opted out: keep it out of later plans."""
 
 
+def no_ledger(state_dir: Path, destination: str) -> UsageError:
+    """Say that ``destination`` has no recipient ledger, naming the destinations that have one."""
+    folder = state_dir / RECIPIENTS_FOLDER
+    try:
+        names = sorted(p.parent.name for p in folder.glob("*/ledger.json"))
+    except OSError:
+        names = []
+    where = f"{folder / destination / 'ledger.json'}"
+    if not names:
+        return UsageError(
+            f"{destination!r} has no recipient ledger ({where}), and none of this state has one: "
+            "only a gateway destination that sent an item has one (is --state-dir right?)"
+        )
+    return UsageError(
+        f"{destination!r} has no recipient ledger ({where}); the gateway destinations that have "
+        f"one: {', '.join(names)}"
+    )
+
+
 def ledger_path(state_dir: Path, destination: str) -> Path:
     """Return the snapshot path of ``destination``'s recipient ledger, refusing odd names."""
     if not _DESTINATION_NAME.fullmatch(destination):
