@@ -71,10 +71,29 @@ class HostError(PosterError):
     """The machine refuses what poster needs (a port in use, a file it may not read)."""
 
     @classmethod
-    def listening(cls, exc: OSError, what: str, address: tuple[str, int], fix: str) -> HostError:
-        """Return the error for a listening ``address`` that cannot be bound."""
+    def listening(cls, exc: OSError, what: str, address: tuple[str, int], change: str) -> HostError:
+        """Return the error for a listening ``address`` that cannot be bound, with its fix.
+
+        ``change`` says how to give another address (a key of feeds.toml, an option).
+        """
+        import errno  # here: only a failure needs them
+        import socket
+
         host, port = address
         reason = exc.strerror or type(exc).__name__
+        if exc.errno == errno.EADDRINUSE:
+            fix = f"stop what uses it (another poster?), or {change}"
+        elif exc.errno in (errno.EACCES, errno.EPERM) and port < 1024:
+            fix = (
+                f"a port below 1024 needs privileges poster should not have: {change} to a port "
+                "of 1024 or above (a proxy in front takes 443)"
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            fix = f"{host} is no address of this machine: {change} (127.0.0.1, or 0.0.0.0 for all)"
+        elif isinstance(exc, socket.gaierror):
+            fix = f"{host} is no host name this machine knows: {change} to an IP address"
+        else:
+            fix = change
         return cls(f"{what} cannot listen on {host}:{port}: {reason}; {fix}")
 
 

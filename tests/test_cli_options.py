@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from poster.cli import (
     feeds,
     main,
 )
-from poster.errors import StateError
+from poster.errors import HostError, StateError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "run"
@@ -346,3 +347,31 @@ def test_a_limit_that_is_not_a_number_of_items_is_a_usage_error(
         main([command, "--limit", limit])
     assert stopped.value.code == EXIT_CONFIG
     assert f"{limit!r} is not a number of items (0 or more)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "port", "fix"),
+    [
+        (OSError(errno.EADDRINUSE, "Address already in use"), 8080, "stop what uses it"),
+        (OSError(errno.EACCES, "Permission denied"), 80, "a port below 1024 needs privileges"),
+        (
+            OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"),
+            8080,
+            "10.99.99.99 is no address of this machine",
+        ),
+        (socket.gaierror(-2, "Name or service not known"), 8080, "no host name this machine"),
+    ],
+    ids=["in-use", "privileged-port", "not-this-machine", "unknown-name"],
+)
+def test_each_reason_a_listener_cannot_bind_gets_its_own_fix(
+    error: OSError, port: int, fix: str
+) -> None:
+    text = str(
+        HostError.listening(
+            error, "the webhook listener", ("10.99.99.99", port), "change [webhook] listen"
+        )
+    )
+    assert text.startswith(f"the webhook listener cannot listen on 10.99.99.99:{port}: ")
+    assert fix in text and "change [webhook] listen" in text
+    if fix != "stop what uses it":
+        assert "stop what uses it" not in text

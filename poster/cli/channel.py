@@ -243,6 +243,6 @@ def cmd_sandbox(_config: Config | None, args: argparse.Namespace) -> int:
     try:
         sandbox_host().serve(tokens, args.port)
     except OSError as exc:
-        fix = "stop what uses it, or choose another port with --port"
-        raise HostError.listening(exc, "the sandbox", ("127.0.0.1", args.port), fix) from exc
+        change = "choose another port with --port"
+        raise HostError.listening(exc, "the sandbox", ("127.0.0.1", args.port), change) from exc
     return EXIT_OK

@@ -50,8 +50,8 @@ def start_listener(
     try:
         receiver.start()
     except OSError as exc:
-        fix = "stop what uses it (another poster?), or change [webhook] listen in feeds.toml"
-        raise HostError.listening(exc, "the webhook listener", (host, port), fix) from exc
+        change = "change [webhook] listen in feeds.toml"
+        raise HostError.listening(exc, "the webhook listener", (host, port), change) from exc
     log.info("event=listening url=%s", receiver.url)
     return receiver
 

@@ -87,8 +87,8 @@ def _start_sandbox(port: int, any_port: bool, samples: Path) -> Sandbox:
         return Sandbox(token=SANDBOX_TOKEN, port=port, samples=folder).start()
     except OSError as exc:
         if not any_port:
-            fix = "stop what uses it, or choose another port with --port"
-            raise HostError.listening(exc, "the sandbox", ("127.0.0.1", port), fix) from exc
+            change = "choose another port with --port"
+            raise HostError.listening(exc, "the sandbox", ("127.0.0.1", port), change) from exc
         log.warning("event=sandbox-port-taken port=%d", port)
         return Sandbox(token=SANDBOX_TOKEN, port=0, samples=folder).start()
 
