@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from datetime import UTC, datetime
@@ -191,8 +192,21 @@ def test_is_locked_tells_the_lock_from_a_damaged_file(tmp_path: Path) -> None:
 
 def test_submit_explains_an_inbox_it_cannot_write(tmp_path: Path) -> None:
     (tmp_path / "inbox").write_text("a file where the folder should be")
-    with pytest.raises(StateError, match="inbox: cannot be written"):
+    with pytest.raises(StateError, match="inbox: cannot be written: it is not a folder; remove"):
         submit(tmp_path, Request("feed-enable", "news"))
+
+
+def test_submit_on_a_full_disk_says_the_disk_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(path: Path, *_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(inbox, "write_atomic", full)
+    with pytest.raises(StateError) as refused:
+        submit(tmp_path, Request("feed-enable", "news"))
+    assert "the disk holding" in str(refused.value) and "is full; free space" in str(refused.value)
+    assert "run the command as the user" not in str(refused.value)
 
 
 def test_waiting_describes_each_request_in_order_and_a_file_that_is_none(state: Path) -> None:

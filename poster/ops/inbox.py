@@ -12,6 +12,7 @@ moved to ``inbox/rejected/`` and logged, never applied.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -202,8 +203,15 @@ def submit(state_dir: Path, request: Request) -> Path:
         _make_inbox(Path(state_dir))
         write_atomic(inbox / name, encode(request, datetime.now(UTC)))
     except OSError as exc:
-        why = f"cannot be written ({exc.strerror}); run the command as the user poster runs as"
-        raise StateError(inbox, why) from exc
+        from poster.store.place import folder_problem  # here: only a failure needs it
+
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            why = f"cannot be written ({exc.strerror}); run the command as the user poster runs as"
+            raise StateError(inbox, why) from exc
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            why = "cannot be written: it is not a folder; remove it (poster makes the inbox again)"
+            raise StateError(inbox, why) from exc
+        raise folder_problem(inbox, exc) from exc
     return inbox / name
 
 
