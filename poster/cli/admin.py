@@ -84,6 +84,12 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
     from poster.redaction import redact  # the API's own words may quote the token
 
     print(redact(result.explanation))
+    if not result.ok and config.webhook.listen is None:
+        say_error(
+            f"[webhook] listen is not set in {config.path}, so poster did not answer the check "
+            "call: set it to the address your URL reaches (such as 127.0.0.1:8080 behind a "
+            "proxy), then run this again"
+        )
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
