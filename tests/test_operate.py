@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -156,6 +157,23 @@ def test_attention_names_what_needs_a_person(
     with Store(tmp_path) as store:
         change(store)
         assert status_view(config, store, NOW).attention == attention
+
+
+def test_a_disk_too_full_to_record_posts_needs_attention(
+    config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(tmp_path) as store:
+        store.mark_seen("news", ["n-1"])
+        assert status_view(config, store, NOW).attention == ()
+        real = os.statvfs(tmp_path)
+
+        class Full:
+            f_bavail, f_frsize = 100, real.f_frsize
+
+        monkeypatch.setattr("poster.ops.status.os.statvfs", lambda _: Full)
+        [said] = status_view(config, store, NOW).attention
+    assert said.startswith(f"the disk holding the state has {100 * real.f_frsize // 1024} KiB free")
+    assert said.endswith("free space")
 
 
 @pytest.mark.parametrize("stopped", [False, True], ids=["poster-running", "poster-stopped"])

@@ -14,6 +14,7 @@ from support.clock import SleepingClock
 from support.wait import wait_for
 
 from poster.config import FeedConfig
+from poster.daemon.health import health_page
 from poster.daemon.metrics import Metrics
 from poster.daemon.worker import LaneWorker
 from poster.destinations import Kind, Receipt
@@ -254,6 +255,28 @@ def test_an_intent_that_cannot_be_recorded_waits_and_nothing_is_sent(client: Fee
     clock.now = lane.pause_until
     sent = [outbox.step(lane, 0.0) for _ in range(3)]
     assert [o.delivery for o in sent if o is not None] == [SENT, SENT, SENT]
+
+
+def test_a_worker_whose_posts_cannot_be_recorded_says_so_until_one_is(
+    client: FeedClient,
+) -> None:
+    clock = SleepingClock()
+    news, ledger = Scripted("news"), FullLedger()
+    pacer = Pacer(0.0, 10, clock=clock, sleep=clock.sleep)
+    outbox, lane = one_lane(client, news, ledger, pacer, clock)
+    worker = LaneWorker(outbox, lane, ledger, Metrics(), tick=0.01)  # type: ignore[arg-type]
+    worker.start()
+    try:
+        why = wait_for(lambda: lane.unwritten, "the lane to say its posts cannot be recorded")
+        assert "full" in why and news.sent == []
+        code, _, body = health_page(True, {"news": None}, lane.unwritten)
+        assert code == 503 and body.decode().startswith("posts wait: state file state: ")
+        ledger.full = False
+        clock.now = lane.pause_until
+        wait_for(lambda: len(news.sent) == 3, "the three posts once there is room")
+        assert lane.unwritten is None
+    finally:
+        worker.stop()
 
 
 class UnwritableStore:

@@ -309,8 +309,10 @@ class Daemon:
 
     def _health(self) -> tuple[int, str, bytes]:
         """Answer 200 while feeds are polled and every destination takes posts."""
-        fatal = {name: lane.fatal for name, lane in self.outbox.lanes.items()}
-        return health_page(self.scheduler.running and self.posting, fatal)
+        lanes = self.outbox.lanes.items()
+        fatal = {name: lane.fatal for name, lane in lanes}
+        unwritten = next((lane.unwritten for _, lane in lanes if lane.unwritten), None)
+        return health_page(self.scheduler.running and self.posting, fatal, unwritten)
 
     def _metrics_page(self) -> tuple[int, str, bytes]:
         """Answer with the metrics."""

@@ -56,15 +56,21 @@ def start_listener(
     return receiver
 
 
-def health_page(running: bool, fatal: Mapping[str, str | None]) -> tuple[int, str, bytes]:
-    """Answer 200 while feeds are polled and every destination takes posts, else 503.
+def health_page(
+    running: bool, fatal: Mapping[str, str | None], unwritten: str | None = None
+) -> tuple[int, str, bytes]:
+    """Answer 200 while feeds are polled, every destination takes posts and the state records
+    them, else 503.
 
     The body's first line is ``ok`` or what is wrong; then a line per destination.
+    ``unwritten`` is why the state could not record a post (a full disk), while that lasts.
     """
     refusing = [name for name, reason in fatal.items() if reason is not None]
     lines = [f"destination {name}: {reason or 'ok'}" for name, reason in fatal.items()]
     if not running:
         head = "the scheduler or a posting thread stopped"
+    elif unwritten is not None:
+        head = f"posts wait: {unwritten}"
     elif refusing:
         head = f"refusing posts: {', '.join(refusing)}"
     else:

@@ -89,6 +89,7 @@ class LaneWorker:
                     lane.name, STATE_PAUSE, str(exc),
                 )  # fmt: skip
                 lane.pause_until = lane.clock() + STATE_PAUSE
+                lane.unwritten = str(exc)
                 continue
             except Exception as exc:  # a fault of poster's own: stop the lane, never the thread
                 log.exception("event=lane-error destination=%s error=%r", lane.name, exc)
@@ -97,6 +98,7 @@ class LaneWorker:
                 continue
             if outcome is None:
                 continue
+            lane.unwritten = outcome.error if outcome.unwritten else None
             result = str(outcome.delivery or "none")
             self._metrics.inc("poster_posts_total", outcome=result, destination=lane.name)
             if outcome.fatal is not None:

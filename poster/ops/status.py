@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from poster.push.lease import Subscription
 
 RECENT = 10
+STATE_ROOM = 1024 * 1024
+"""The least free space that lets poster record its posts: a journal append, a compaction."""
 _DELIVERED = (PENDING, SENT, FAILED, UNCERTAIN)
 STOPPED_PENDING = "poster stopped before the answer came; the next start makes it uncertain."
 
@@ -128,6 +131,8 @@ class StatusView:
     """Each gateway destination's recent items, counted per recipient state."""
     stopped: bool = False
     """No poster holds the state: what is pending was cut short, not being sent."""
+    state_free: int | None = None
+    """Bytes free on the disk holding the state, when known."""
 
     # Kept once made: the verdict line and the exit code both ask, and it reads every feed.
     @functools.cached_property
@@ -136,6 +141,11 @@ class StatusView:
         found: list[str] = []
         if not self.state_exists:
             found.append("no state yet: poster has not run with this state directory")
+        elif self.state_free is not None and self.state_free < STATE_ROOM:
+            found.append(
+                f"the disk holding the state has {self.state_free // 1024} KiB free: poster "
+                "can soon record no post, and sends none it cannot record; free space"
+            )
         found += [f"destination {d.name!r} refuses posts" for d in self.destinations if d.fatal]
         for state in (FAILED, UNCERTAIN):  # a skip is the max_wait the operator chose
             count = sum(record.state == state for record in self.problems)
@@ -222,7 +232,17 @@ def status_view(
         held=_held(config, store, now),
         subscribers=_subscribers(config, store.path.parent),
         stopped=stopped,
+        state_free=_free(store.path.parent),
     )
+
+
+def _free(folder: Path) -> int | None:
+    """Return the bytes free to poster on the disk holding ``folder``, None when unknown."""
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return None
+    return found.f_bavail * found.f_frsize
 
 
 def _held(config: Config, store: Store, now: datetime) -> tuple[tuple[str, Waiting], ...]:

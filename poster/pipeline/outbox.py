@@ -87,6 +87,8 @@ class Lane:
         self.clock = clock
         self.gate = gate
         self.fatal: str | None = None
+        self.unwritten: str | None = None
+        """Why the state could not record this destination's last post, while that lasts."""
         self.pause_until = 0.0
         self.failures = 0
         self.last_post: datetime | None = None
