@@ -174,6 +174,36 @@ def test_sigterm_lets_the_post_in_flight_finish_and_records_it_sent(
     assert "status=uncertain" not in events
 
 
+def test_sigterm_stops_a_single_pass_after_the_post_in_flight_and_keeps_the_rest(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    posts = project.feeds.publish("news", 1, 2)
+    sandbox.inject("slow:1.0")
+    once = [sys.executable, "-m", "poster", "-c", str(project.config), "run", "--once"]
+    once += ["--state-dir", str(project.state)]
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV}
+    env["POSTER_VIBER_TOKEN"] = TOKEN
+    process = subprocess.Popen(
+        once, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(lambda: sandbox.posts, "the first post to reach the channel", timeout=20)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=STOP_WITHIN)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM: the post in flight finished and was recorded" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert texts(sandbox) == titles(posts[:1])
+    assert project.records() == {"news-1": SENT}
+    done = subprocess.run(once, env=env, capture_output=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert texts(sandbox) == titles(posts)
+
+
 def test_under_the_unit_log_lines_carry_a_priority_no_timestamp_and_never_the_token(
     project: Project, sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -138,6 +138,7 @@ def _run_pass(
     ``stand_in`` is a destination and its token that take every feed instead (the sandbox).
     """
     from poster.app import build
+    from poster.cli.stops import stop_requests
     from poster.pipeline.runner import run_once, summarize
     from poster.pipeline.timings import Timings
     from poster.terminal import terminal_safe
@@ -147,11 +148,11 @@ def _run_pass(
     if stand_in is not None:
         spec, token = stand_in
         specs, tokens = (spec,), {spec.name: token}
-    with build(config, state_dir, specs=specs, tokens=tokens) as app:
+    with build(config, state_dir, specs=specs, tokens=tokens) as app, stop_requests() as asked:
         collect_from_here()
         if app.store.recovered:
             print(f"{app.store.recovered} posts were interrupted; see `poster status`")
-        reports = run_once(app, feeds, stages)
+        reports = run_once(app, feeds, stages, sleep=asked.sleep, stopping=asked.stopping)
     # One write for every line: under the service's unbuffered output, print would make two
     # system calls per feed.
     lines = [_feed_line(report) for report in reports]
@@ -165,6 +166,12 @@ def _run_pass(
         why = unwritten.error
         say_error(f"posts wait, as the state could not record them: {why}")
         return EXIT_ENVIRONMENT
+    if asked.signal is not None:
+        say_error(
+            f"stopped by {asked.signal.name}: the post in flight finished and was recorded; "
+            "the rest wait for the next pass"
+        )
+        return 128 + asked.signal.value
     return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED
 
 

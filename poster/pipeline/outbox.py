@@ -71,6 +71,10 @@ class Entry:
         return self.decision.item.key
 
 
+STOPPING = "poster was asked to stop before it: waiting for the next pass"
+"""Why the posts a pass did not start after a stop request wait."""
+
+
 class Lane:
     """One destination's queue, pacing, backoff and fatal state."""
 
@@ -194,9 +198,12 @@ class Outbox:
         lanes: Mapping[str, Lane],
         deps: Callable[[], Deps],
         on_finish: Callable[[Batch, Outcomes], FeedReport] | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``stopping`` tells a pass that poster was asked to stop: it sends no further post."""
         self.lanes = dict(lanes)
         self._deps = deps
+        self._stopping = stopping
         self._on_finish = on_finish or (
             lambda batch, done: finish(batch, done, deps().ledger, own_routes=deps().own_routes)
         )
@@ -307,8 +314,12 @@ class Outbox:
                 if hold is not None and lane.gate is not None:
                     lane.gate.note(entry.feed, entry.key)
                     held += 1
+                elif stop is None and self._stopping():
+                    stop = STOPPING
                 elif stop is None and not lane.pacer.admit():
                     stop = f"waiting for the next pass (max_per_pass={lane.pacer.max_per_pass})"
+                elif stop is None and self._stopping():  # the stop cut the gap's wait short
+                    stop = STOPPING
                 if hold is not None or stop is not None:
                     waiting = Outcome(entry.decision, delivery=DEFERRED, error=str(hold or stop))
                     self.done(entry, _at(waiting, lane))

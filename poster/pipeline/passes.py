@@ -28,10 +28,12 @@ def run_pass(
     deps: Deps,
     lanes: Mapping[str, Lane] | None = None,
     ready: Ready | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[FeedReport]:
     """Read every feed, then post all new items oldest first across feeds, paced per lane.
 
-    Without ``lanes`` the pass has one: its destination's, paced by ``deps.pacer``.
+    Without ``lanes`` the pass has one: its destination's, paced by ``deps.pacer``. Once
+    ``stopping`` says so, no further post starts: the rest wait for the next pass.
     """
     collected = collect_all(feeds, deps, ready)
     if lanes is None:
@@ -44,7 +46,7 @@ def run_pass(
         )
         return report
 
-    outbox = Outbox(lanes, lambda: deps, on_finish)
+    outbox = Outbox(lanes, lambda: deps, on_finish, stopping)
     for entry in collected:
         if isinstance(entry, Batch):
             outbox.put(entry)

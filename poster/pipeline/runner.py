@@ -209,11 +209,13 @@ def run_once(
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
     now: Now = _utcnow,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[FeedReport]:
     """Run one pass over ``feeds``, draining each destination's lane up to its max_per_pass.
 
     The pass's state changes reach the disk in batches: each intent to post with the changes
-    before it, the rest before a pacing wait and at the end (see ``Store.batched``).
+    before it, the rest before a pacing wait and at the end (see ``Store.batched``). Once
+    ``stopping`` says so (a SIGTERM), the post in flight finishes and no other starts.
     """
     resend_uncertain(app.store, feeds)
     resume_interrupted(app.store, app.destinations)
@@ -221,7 +223,7 @@ def run_once(
     needs = deps(app, timings=timings)
     with app.store.batched():
         try:
-            reports = run_pass(feeds, needs, paced, RenderAhead(app))
+            reports = run_pass(feeds, needs, paced, RenderAhead(app), stopping)
         finally:
             if needs.media is not None:
                 needs.media.flush()

@@ -1,0 +1,58 @@
+"""Let SIGTERM and SIGINT stop a single pass between two posts, as the daemon stops.
+
+Killed at once, a pass could leave a post it had sent recorded as pending, which the next start
+makes uncertain: a person must then check the channel. Asked to stop, it finishes and records
+the post in flight, starts no other, keeps the rest waiting for the next pass, and ends with
+the signal's exit code. A second signal ends it at once, as by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequests:
+    """SIGTERM and SIGINT asking a pass to stop: it finishes the post in flight, then ends."""
+
+    TICK = 0.2
+    """How often a pacing wait looks whether a stop was asked."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+
+    def stopping(self) -> bool:
+        """Tell whether a stop was asked."""
+        return self.signal is not None
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` between two posts, or until a stop is asked."""
+        end = time.monotonic() + seconds
+        while self.signal is None and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, self.TICK))
+
+    def ask(self, number: int, _frame: object) -> None:
+        """Note the first stop asked; a second one ends the pass at once, as by default."""
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(number)
+
+
+@contextlib.contextmanager
+def stop_requests() -> Iterator[StopRequests]:
+    """Let SIGTERM and SIGINT stop a pass between two posts while it runs."""
+    asked = StopRequests()
+    if threading.current_thread() is not threading.main_thread():
+        yield asked  # only the main thread may take signals (a test's pass, say)
+        return
+    before = {number: signal.signal(number, asked.ask) for number in STOP_SIGNALS}
+    try:
+        yield asked
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
