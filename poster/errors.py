@@ -182,7 +182,12 @@ class RenderError(ItemError):
     """A template failed while rendering one item."""
 
 
-class TemplateUnreadable(RenderError):
+class TemplateUnusable(RenderError):
+    """The template itself cannot be used (missing, not UTF-8, a syntax error): no item is at
+    fault, so the item waits for the mended template instead of failing."""
+
+
+class TemplateUnreadable(TemplateUnusable):
     """A template file the machine will not let poster read (its rights): the item waits."""
 
 

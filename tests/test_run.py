@@ -458,6 +458,23 @@ def test_a_template_poster_may_not_read_leaves_the_items_waiting_not_failed(
     assert texts(sandbox) == NEWS
 
 
+def test_a_template_with_a_syntax_error_leaves_the_items_waiting_for_its_mending(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml"))
+    template = project.root / "templates" / "default.j2"
+    good = template.read_text(encoding="utf-8")
+    template.write_text(good + "{% if %}\n", encoding="utf-8")
+    first = run(capsys, project)
+    assert sandbox.posts == []
+    assert "0 sent, 0 failed, 3 waiting, 0 uncertain" in first.out
+    assert "syntax error" in first.err
+    assert all(record.state != "failed" for record in project.records())
+    template.write_text(good, encoding="utf-8")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == NEWS
+
+
 def test_a_pass_that_cannot_record_its_posts_sends_none_and_exits_3(
     capsys: pytest.CaptureFixture[str],
     project: Project,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from poster.backoff import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
-from poster.errors import DestinationFatal, RenderError, TemplateUnreadable
+from poster.errors import DestinationFatal, RenderError, TemplateUnusable
 from poster.models import State
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.pacing import Pacer
@@ -256,8 +256,8 @@ class Outbox:
             cache = (entry.key, kind.name)
             if cache not in progress.messages:
                 made = render(entry.decision, entry.batch, self._deps(), kind)
-                if isinstance(made, TemplateUnreadable):
-                    return made  # rendered again at the next try: the rights may be mended
+                if isinstance(made, TemplateUnusable):
+                    return made  # rendered again at the next try: it may be mended by then
                 progress.messages[cache] = made
             return progress.messages[cache]
 

@@ -28,6 +28,7 @@ from poster.errors import (
     RetryLater,
     StateError,
     TemplateUnreadable,
+    TemplateUnusable,
 )
 from poster.fetch.client import FeedClient, without_userinfo
 from poster.fetch.feed import fetch
@@ -498,7 +499,7 @@ def send(
 ) -> Outcome:
     """Hand a rendered item to ``destination``: "pending" recorded before, the result after."""
     item, feed, where = decision.item, batch.feed.name, destination.name
-    if isinstance(message, TemplateUnreadable):  # not the item's fault: it waits
+    if isinstance(message, TemplateUnusable) and not deps.dry_run:  # no fault of the item's
         log.error("feed=%s item=%s destination=%s status=deferred error=%s",
                   feed, item.key, where, message)  # fmt: skip
         return Outcome(decision, delivery=DEFERRED, error=str(message), destination=where)

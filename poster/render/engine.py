@@ -28,7 +28,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
 
 from poster.config import FeedConfig
-from poster.errors import RenderError
+from poster.errors import RenderError, TemplateUnusable
 from poster.models import FeedMeta, Item
 from poster.render.compiled import Facts, OwnBytecodeCache, bytecode_cache
 from poster.render.filters import FILTERS
@@ -38,6 +38,10 @@ from poster.render.undefined import FriendlyUndefined
 DEFAULT_TEMPLATE = "default.j2"
 MAX_TEMPLATE_BYTES = 1024 * 1024
 """The largest template file read: a template is a few hundred bytes, not a document."""
+
+
+class TemplateFileError(TemplateError):
+    """A template file that cannot be a template: too large, or not UTF-8."""
 
 
 class CappedLoader(FileSystemLoader):
@@ -59,7 +63,7 @@ class CappedLoader(FileSystemLoader):
             if not stat.S_ISREG(info.st_mode):
                 continue
             if info.st_size > MAX_TEMPLATE_BYTES:
-                raise TemplateError(
+                raise TemplateFileError(
                     f"{template!r} is larger than {MAX_TEMPLATE_BYTES >> 20} MiB; is it a template?"
                 )
             with open(path, "rb") as file:
@@ -79,7 +83,7 @@ def _text(template: str, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise TemplateError(
+        raise TemplateFileError(
             f"{template!r} is not UTF-8 text (a bad byte at offset {exc.start}); save it as UTF-8"
         ) from None
 
@@ -109,6 +113,10 @@ TEMPLATE_FAILURES = (
     MemoryError,  # what the limits did not foresee fails the item, not the destination
 )
 
+
+WHOLE_TEMPLATE = (TemplateSyntaxError, TemplateNotFound, TemplateFileError)
+"""Failures of the template as a whole, whatever the item (``TemplatesNotFound`` is a
+``TemplateNotFound``)."""
 
 _Outcome = str | tuple[str, BaseException]
 """A rendered text, or why it failed and the error behind it."""
@@ -167,6 +175,8 @@ class Templates:
         if isinstance(outcome, str):
             return outcome
         reason, exc = outcome
+        if isinstance(exc, WHOLE_TEMPLATE):
+            raise TemplateUnusable(feed.name, item.key, reason) from exc
         raise RenderError(feed.name, item.key, reason) from exc
 
     def _outcome(
