@@ -11,7 +11,8 @@ from jinja2 import Environment
 from poster.cli import EXIT_CONFIG, EXIT_OK, main
 from poster.config import FeedConfig
 from poster.destinations import Kind
-from poster.models import FeedMeta, Post
+from poster.errors import RenderError
+from poster.models import FeedMeta
 from poster.render import Renderer
 from poster.render.engine import CappedLoader
 
@@ -122,16 +123,32 @@ def test_a_template_that_fails_for_one_feed_names_only_that_feed(
 
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Return the names of the feeds ``Renderer.check`` renders, in order, as it renders them."""
+    """Return the names of the feeds ``Renderer.failures`` renders, in order, as it renders them."""
     names: list[str] = []
-    original = Renderer.check
+    original = Renderer.failures
 
-    def counted(self: Renderer, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None) -> Post:
+    def counted(
+        self: Renderer, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None
+    ) -> list[RenderError]:
         names.append(feed.name)
         return original(self, feed, kind, meta)
 
-    monkeypatch.setattr(Renderer, "check", counted)
+    monkeypatch.setattr(Renderer, "failures", counted)
     return names
+
+
+def test_every_broken_template_a_feed_may_use_is_told_at_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = project(tmp_path, feeds={"cn": 'type = "auto"\nfallback = "url"\n'})
+    folder = tmp_path / "templates"
+    (folder / "picture.j2").write_text("{{ item.imagee }}\n")
+    (folder / "url.j2").write_text("{{ item.summry }}\n")
+    code, _, err = check(capsys, config)
+    assert code == EXIT_CONFIG
+    told = [line for line in err.splitlines() if "used by feed cn" in line]
+    assert len(told) == 2, err
+    assert "item.imagee is undefined" in told[0] and "item.summry is undefined" in told[1]
 
 
 def test_feeds_that_differ_only_in_name_and_url_are_rendered_once(

@@ -116,13 +116,12 @@ def _template_errors(config: Config) -> list[str]:
     renderer = Renderer(config.templates_dir, fixed=True, compiled=compiled)
     feeds_by_error: dict[str, list[str]] = {}
     kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
-    known: dict[tuple[object, ...], str | None] = {}
+    known: dict[tuple[object, ...], tuple[str, ...]] = {}
     # A feed's settings but its name and url, which only a template that reads feed sees.
     settings = attrgetter(*(f.name for f in fields(FeedConfig) if f.name not in ("name", "url")))
     for feed in config.feeds:
         routed = dict.fromkeys(kinds[name] for name in config.routes(feed))
-        reason = _feed_error(renderer, feed, settings(feed), routed, known)
-        if reason is not None:
+        for reason in _feed_errors(renderer, feed, settings(feed), routed, known):
             feeds_by_error.setdefault(reason, []).append(feed.name)
     return [
         f"{config.path}: {reason} (used by {_plural(len(names), 'feed')} {', '.join(names)})"
@@ -130,47 +129,46 @@ def _template_errors(config: Config) -> list[str]:
     ]
 
 
-def _feed_error(
+def _feed_errors(
     renderer: Renderer,
     feed: FeedConfig,
     settings: tuple[object, ...],
     kinds: Iterable[Kind],
-    known: dict[tuple[object, ...], str | None],
-) -> str | None:
-    """Return why ``feed`` fails at the first of ``kinds`` it fails at, or None.
+    known: dict[tuple[object, ...], tuple[str, ...]],
+) -> tuple[str, ...]:
+    """Return every reason ``feed`` fails at ``kinds``, each once; empty when it fails none.
 
     ``known`` keeps the outcome of each kind and ``settings`` whose templates never read
     ``feed``: another feed that differs only in its name and url gets it without a render.
     """
+    found: dict[str, None] = {}
     for own in kinds:
         key = (own.name, *settings)
         if key in known:
-            reason = known[key]
+            reasons = known[key]
         else:
-            reason, shared = _checked(renderer, feed, own)
+            reasons, shared = _checked(renderer, feed, own)
             if shared:
-                known[key] = reason
-        if reason is not None:
-            return reason
-    return None
+                known[key] = reasons
+        found.update(dict.fromkeys(reasons))
+    return tuple(found)
 
 
-def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[str | None, bool]:
-    """Check ``feed`` at ``own``: why it fails or None, and whether no template reads ``feed``."""
-    from poster.errors import RenderError
-
+def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[tuple[str, ...], bool]:
+    """Check ``feed`` at ``own``: why it fails, each template's failure once, and whether no
+    template reads ``feed``."""
     try:
-        renderer.check(feed, own)
-        reason = None
-    except RenderError as exc:
-        reason = str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ")
+        failures = renderer.failures(feed, own)
     except OSError as exc:
         reason = f"cannot read a template in {renderer.templates_dir}: {exc.strerror or exc}"
-        return reason + "; make the templates readable by the user poster runs as", False
+        return (reason + "; make the templates readable by the user poster runs as",), False
+    reasons = tuple(
+        str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ") for exc in failures
+    )
     try:
-        return reason, not renderer.reads_feed(feed, own)
+        return reasons, not renderer.reads_feed(feed, own)
     except OSError:
-        return reason, False
+        return reasons, False
 
 
 def _plural(count: int, noun: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import FeedConfig
+from poster.errors import RenderError
 from poster.lazy import names_from
 
 if TYPE_CHECKING:
@@ -81,13 +82,35 @@ class Renderer:
         return Post.of(item, type, self._render_text(item, feed, meta, type, kind), feed.name)
 
     def check(self, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None) -> Post:
-        """Render the sample item with every template ``feed`` may use at ``kind``."""
+        """Render the sample item with every template ``feed`` may use at ``kind``; raise the
+        first failure."""
+        failures = self.failures(feed, kind, meta)
+        if failures:
+            raise failures[0]
+        from poster.render.sample import SAMPLE_ITEM, sample_meta  # here: only a check needs it
+
+        return self.render(SAMPLE_ITEM, feed, meta or sample_meta(feed.name, feed.url), kind)
+
+    def failures(
+        self, feed: FeedConfig, kind: Kind, meta: FeedMeta | None = None
+    ) -> list[RenderError]:
+        """Render the sample item with every template ``feed`` may use at ``kind``; return
+        each distinct failure, so that a second broken template is not hidden by the first."""
         from poster.render.sample import SAMPLE_ITEM, sample_meta  # here: only a check needs it
 
         meta = meta or sample_meta(feed.name, feed.url)
+        found: dict[str, RenderError] = {}
         for type in kind.possible_types(feed):
-            self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
-        return self.render(SAMPLE_ITEM, feed, meta, kind)
+            try:
+                self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
+            except RenderError as exc:
+                found.setdefault(str(exc), exc)
+        if not found:
+            try:
+                self.render(SAMPLE_ITEM, feed, meta, kind)
+            except RenderError as exc:
+                found[str(exc)] = exc
+        return list(found.values())
 
     def reads_feed(self, feed: FeedConfig, kind: Kind) -> bool:
         """Tell whether a template ``check`` runs for ``feed`` at ``kind`` may read ``feed``.
