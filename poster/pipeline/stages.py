@@ -499,7 +499,9 @@ def send(
 ) -> Outcome:
     """Hand a rendered item to ``destination``: "pending" recorded before, the result after."""
     item, feed, where = decision.item, batch.feed.name, destination.name
-    if isinstance(message, TemplateUnusable) and not deps.dry_run:  # no fault of the item's
+    if isinstance(message, TemplateUnusable) and deps.own_routes and not deps.dry_run:
+        # No fault of the item's: it waits for the mended template. A preview, the studio and
+        # a sandbox pass show it failed, as a person is looking.
         log.error("feed=%s item=%s destination=%s status=deferred error=%s",
                   feed, item.key, where, message)  # fmt: skip
         return Outcome(decision, delivery=DEFERRED, error=str(message), destination=where)

@@ -164,6 +164,7 @@ class Studio:
             conditional=False,
             limit=self._limit,
             workers=config.daemon.max_fetches,
+            own_routes=False,  # the sandbox stands in for every destination
         )
         self.session.sandbox.channel.clear()
         reports = run_pass(feeds, deps)
