@@ -621,7 +621,7 @@ def test_a_failed_append_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     with Store(tmp_path) as store:
         post(store, "a")
         monkeypatch.setattr(journal_module, "append_at", disk_full)
-        with pytest.raises(StateError, match="is full; free space, nothing was lost"):
+        with pytest.raises(StateError, match="is full; free space \\(the state keeps all it had"):
             store.record_pending("news", "b", "viber")
         with pytest.raises(StateError):
             store.record_sent("news", "a", receipt("other-token"))
@@ -642,7 +642,7 @@ def test_an_intent_that_cannot_be_written_in_a_batch_is_undone_and_what_was_held
     with Store(tmp_path) as store, store.batched():
         post(store, "a")  # its result is held
         monkeypatch.setattr(journal_module, "append_at", disk_full)
-        with pytest.raises(StateError, match="is full; free space, nothing was lost"):
+        with pytest.raises(StateError, match="is full; free space \\(the state keeps all it had"):
             store.record_pending("news", "b", "viber")
         monkeypatch.undo()
         assert not store.is_known("news", "b")

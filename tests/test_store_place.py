@@ -95,7 +95,9 @@ def test_a_writer_that_cannot_write_back_keeps_its_state_and_tries_again(
         shutil.rmtree(state)
         with monkeypatch.context() as patched:
             patched.setattr(files_module, "write_atomic", refuse(errno.ENOSPC))
-            with pytest.raises(StateError, match="is full; free space, nothing was lost"):
+            with pytest.raises(
+                StateError, match="is full; free space \\(the state keeps all it had"
+            ):
                 post(store, "b")
         assert store.is_known("news", "a") and not store.is_known("news", "b")
         post(store, "b")
@@ -203,7 +205,10 @@ def refuse(code: int) -> Callable[..., None]:
 REFUSALS = {
     "permission": (errno.EACCES, f"is not writable by user {user_name()} "),
     "read-only-fs": (errno.EROFS, "is on a read-only file system; remount it read-write"),
-    "disk-full": (errno.ENOSPC, "the disk holding .* is full; free space, nothing was lost"),
+    "disk-full": (
+        errno.ENOSPC,
+        "the disk holding .* is full; free space \\(the state keeps all it had",
+    ),
 }
 
 

@@ -133,6 +133,13 @@ def os_problem(files: StateFiles, exc: OSError) -> StateError:
     return folder_problem(files.folder, exc)
 
 
+FULL_ADVICE = (
+    "free space (the state keeps all it had; a post sent but not recorded shows as uncertain at "
+    "the next start)"
+)
+"""What to do about a full disk, and what became of what could not be written."""
+
+
 def read_refused(path: Path, exc: OSError, way_out: str) -> StateError:
     """Explain why a state file could not be read: the machine's refusal, or its damage.
 
@@ -161,7 +168,7 @@ def folder_problem(folder: Path, exc: OSError) -> StateError:
         return StateError(folder, f"is on a read-only file system; {fix}")
     if exc.errno in _NO_ROOM:
         why = f"cannot be written: the disk holding {folder} is full"
-        return StateError(folder, f"{why}; free space, nothing was lost")
+        return StateError(folder, f"{why}; {FULL_ADVICE}")
     if exc.errno == errno.ENOENT and not folder.parent.is_dir():
         return StateError(
             folder, f"cannot be made: {folder.parent} does not exist; use --state-dir"
