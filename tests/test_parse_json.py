@@ -188,6 +188,17 @@ def test_mapped_paths_with_numeric_indexes() -> None:
     assert [(i.key, i.title) for i in feed.items] == [("x1", "Indexed one"), ("x2", "Indexed two")]
 
 
+def test_mapped_paths_that_no_item_has_are_named() -> None:
+    mapping = JsonMapping(items="0.posts", id="uid", title="name", link="url")
+    feed = parse_file("mapped_indexed.json", "json", mapping)
+    assert [i.title for i in feed.items] == ["Indexed one", "Indexed two"]
+    assert feed.warnings == (
+        "json.id path 'uid' matches nothing in any of the 2 items",
+        "json.link path 'url' matches nothing in any of the 2 items",
+    )
+    assert parse_file("mapped_indexed.json", "json", JsonMapping("0.posts", "id")).warnings == ()
+
+
 def test_mapped_root_list() -> None:
     mapping = JsonMapping(items="", title="page")
     feed = parse_file("mapped_indexed.json", "json", mapping)

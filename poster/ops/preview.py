@@ -166,7 +166,9 @@ def _feed_text(report: FeedReport) -> str:
     # Items, not posts: an item counts once for each fate it meets at its destinations.
     fates = {id(o): o for outcomes in items for o in _one_per_label(outcomes)}.values()
     counts = tally(fates, decision_label)
-    lines = [f"== {report.feed}{title}: {counts}", ""]
+    lines = [f"== {report.feed}{title}: {counts}"]
+    lines += [f"   note: {warning}" for warning in (parsed.warnings if parsed else ())]
+    lines.append("")
     for outcomes in items:
         lines.extend(_item_lines(outcomes))
     return "\n".join(lines)

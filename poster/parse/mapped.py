@@ -30,9 +30,29 @@ def parse_mapped(
     if not isinstance(found, list):
         raise ParseError(feed.name, f"{where} is {_json_type(found)}, not an array of items")
     listed = [raw for raw in found if isinstance(raw, dict)]
-    items = (_item(raw, mapping, feed, result.url) for raw in listed[:MAX_ITEMS])
+    read = listed[:MAX_ITEMS]
+    items = tuple(_item(raw, mapping, feed, result.url) for raw in read)
     warnings = (over_cap(len(listed)),) if len(listed) > MAX_ITEMS else ()
-    return ParsedFeed(items=tuple(items), format="json", warnings=warnings)
+    return ParsedFeed(items=items, format="json", warnings=(*warnings, *_unmatched(read, mapping)))
+
+
+_FIELDS = (
+    "id", "title", "link", "content", "text", "summary", "image", "published", "updated",
+    "author", "tags",
+)  # fmt: skip
+
+
+def _unmatched(listed: list[dict[str, Any]], mapping: JsonMapping) -> list[str]:
+    """Name each mapped path that no item has: most likely a misspelt path, not an empty field."""
+    if not listed:
+        return []
+    missing = []
+    for name in _FIELDS:
+        path = getattr(mapping, name)
+        if path and all(lookup(raw, path) is MISSING for raw in listed):
+            count = f"{len(listed)} item{'s' if len(listed) > 1 else ''}"
+            missing.append(f"json.{name} path {path!r} matches nothing in any of the {count}")
+    return missing
 
 
 def _json_type(value: object) -> str:
