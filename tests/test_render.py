@@ -840,3 +840,39 @@ def test_a_missing_value_prints_nothing_not_none(tmp_path: Path) -> None:
         )
     )
     assert message.payload()["text"] == "Tram by ||"
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        pytest.param(
+            "{{ item.content_html|text(link=true) }}",
+            "filter 'text' takes no argument 'link' (did you mean links?)",
+            id="filter-keyword",
+        ),
+        pytest.param(
+            '{{ item.title|truncate("x") }}',
+            "filter 'truncate' needs a whole number, got 'x'",
+            id="filter-count",
+        ),
+        pytest.param(
+            "{{ item.enclosures[0].url }}",
+            "[0] of an empty list is undefined: test the list first",
+            id="empty-list",
+        ),
+        pytest.param(
+            "{{ item.tags[3] }}",
+            "[3] of a list of 1 item is undefined (the first is [0], the last [-1])",
+            id="past-the-list",
+        ),
+        pytest.param("{{ item.title.titel }}", "a text has no field 'titel'", id="text-field"),
+    ],
+)
+def test_a_template_mistake_is_told_in_the_templates_terms(
+    tmp_path: Path, source: str, said: str
+) -> None:
+    (tmp_path / "t.j2").write_text(source)
+    with pytest.raises(RenderError) as failed:
+        Renderer(tmp_path).render(item(tags=("news",)), feed(template="t.j2"), META, KIND)
+    assert f"template 't.j2' line 1: {said}" in str(failed.value)
+    assert "TypeError" not in str(failed.value) and "tuple" not in str(failed.value)

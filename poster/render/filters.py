@@ -36,7 +36,14 @@ def plain(value: object, links: bool = False) -> str:
 def cut(value: object, length: int = 255, end: str = ELLIPSIS) -> str:
     """Cut text to ``length`` characters as Viber counts them (an emoji counts two), at a word
     boundary, ending with ``end``."""
-    return truncate_units(_string(value), length, end)
+    return truncate_units(_string(value), _count("truncate", length), _string(end))
+
+
+def _count(name: str, value: object) -> int:
+    """Return a filter's count argument, or fail naming the filter and what it was given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TemplateRuntimeError(f"filter {name!r} needs a whole number, got {value!r}")
+    return value
 
 
 def units(value: object) -> int:
@@ -81,6 +88,8 @@ def hashtags(value: object, limit: int | None = None) -> str:
     elif isinstance(value, Iterable):
         # Iterating a StrictUndefined raises the error that names the missing variable.
         tags = value
+    if limit is not None:
+        limit = _count("hashtags", limit)
     seen: set[str] = set()
     words: list[str] = []
     for tag in tags:

@@ -252,9 +252,34 @@ def bound_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         _tick()
         if len(args) > skip or kwargs:
             args = _check_filter(name, args[skip - 1], args[skip:], kwargs, args[: skip - 1])
+            try:
+                return check_result(function(*args, **kwargs), name)
+            except TypeError as exc:
+                raise _misused(name, function, exc) from None
         return check_result(function(*args, **kwargs), name)
 
     return bounded
+
+
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def _misused(name: str, function: Callable[..., Any], exc: TypeError) -> Exception:
+    """Say, in the template's terms, that a filter was given arguments it does not take."""
+    import inspect  # here: only a misused filter needs it
+
+    wrong = _UNEXPECTED.search(str(exc))
+    if wrong is None:
+        return TemplateRuntimeError(f"filter {name!r}: {exc}")
+    try:
+        taken = [p for p in inspect.signature(function).parameters if p not in ("value", "s")]
+    except (TypeError, ValueError):
+        taken = []
+    import difflib
+
+    guess = difflib.get_close_matches(wrong.group(1), taken, n=1)
+    hint = f" (did you mean {guess[0]}?)" if guess else ""
+    return TemplateRuntimeError(f"filter {name!r} takes no argument {wrong.group(1)!r}{hint}")
 
 
 def _check_filter(

@@ -14,6 +14,8 @@ CONTEXT_NAMES = ("item", "feed", "message_type", "limit", "now")
 _GLOBALS = ("range", "dict", "lipsum", "cycler", "joiner", "namespace")
 # How a template reaches an object of each type; media hang off item.image, item.enclosures.
 _NAMES = {Item: "item", FeedMeta: "feed", Media: "media"}
+# What a value of a plain type is called, which has no fields a template reads.
+_PLAIN = {str: "a text", int: "a number", float: "a number", bool: "a yes/no value"}
 
 
 class FriendlyUndefined(StrictUndefined):
@@ -29,12 +31,30 @@ class FriendlyUndefined(StrictUndefined):
         if self._undefined_obj is missing:
             return _message(str(name), _guess(str(name), (*CONTEXT_NAMES, *_GLOBALS)))
         owner = self._undefined_obj
+        if isinstance(owner, list | tuple):
+            return _in_list(name, owner)
+        plain = _PLAIN.get(type(owner))
+        if plain is not None:
+            return f"{plain} has no field {name!r}"
         prefix = _NAMES.get(type(owner), type(owner).__name__)
         if not isinstance(name, str):
             return f"{prefix}[{name!r}] is undefined"
         fields = [field for field in dir(owner) if not field.startswith("_")]
         guess = _guess(name, fields)
         return _message(f"{prefix}.{name}", f"{prefix}.{guess}" if guess else None)
+
+
+def _in_list(name: object, owner: list[object] | tuple[object, ...]) -> str:
+    """Say what a list (``item.enclosures``, ``item.tags``) lacks, and how to guard against it."""
+    if not owner:
+        return (
+            f"[{name!r}] of an empty list is undefined: test the list first, as in "
+            "{% if item.enclosures %}"
+        )
+    count = f"{len(owner)} item{'s' if len(owner) > 1 else ''}"
+    if isinstance(name, int):
+        return f"[{name}] of a list of {count} is undefined (the first is [0], the last [-1])"
+    return f"a list ({count}) has no field {name!r}; take one of its items first, as [0]"
 
 
 def _guess(name: str, known: tuple[str, ...] | list[str]) -> str | None:
