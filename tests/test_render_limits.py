@@ -222,7 +222,10 @@ def test_a_render_stays_within_the_limit_of_every_shipped_template() -> None:
             "line 1: datetime.yeer is undefined (did you mean datetime.year?)",
         ),
         ("{{ item.xyzzy }}", "line 1: item.xyzzy is undefined"),
-        ("{{ item.tags[7] }}", "line 1: tuple[7] is undefined"),
+        (
+            "{{ item.tags[7] }}",
+            "line 1: [7] of a list of 3 items is undefined (the first is [0], the last [-1])",
+        ),
     ],
     ids=["item-field", "feed-field", "variable", "media-field", "date-field", "no-guess", "index"],
 )
