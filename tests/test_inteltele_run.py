@@ -369,6 +369,20 @@ def test_preview_shows_the_requests_recipients_and_cost_sending_nothing(
     assert project.fake.deliveries == []
 
 
+def test_preview_leaves_out_the_numbers_a_run_would_not_send_to(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.publish(1)
+    project.run()
+    project.publish(2, 1)
+    (body,) = [b for b in preview_bodies(project, capsys) if b]  # story 1 went: no body
+    assert body["recipients"] == 4, "the blacklisted number opted out"
+    (request,) = body["requests"]
+    assert request["params"]["to"] == ",".join((UA1, DE, NO_ROUTE, RU))
+    assert "for 4 number(s)" in body["cost"]
+    assert len(project.fake.deliveries) == 3
+
+
 def test_preview_says_why_the_cost_is_unknown(
     project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

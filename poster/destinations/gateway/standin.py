@@ -1,8 +1,10 @@
 """Stand in for a gateway destination in a preview: the exact requests, how many recipients, cost.
 
 The stand-in opens the destination as a run would (its adapter and recipients file) but sends
-nothing and opens no ledger. A missing access key still shows the requests (credentials are
-redacted anyway); the cost is then unknown, as it is when the gateway cannot be asked.
+nothing; it reads the recipient ledger, if there is one, to leave out the numbers that got the
+item or may have, and those opted out, and writes nothing. A missing access key still shows
+the requests (credentials are redacted anyway); the cost is then unknown, as it is when the
+gateway cannot be asked.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from poster.config import DestinationConfig
 from poster.destinations import REDACTED, Destination, Kind, Message, Opening, Receipt
 from poster.destinations.gateway import GatewayMessage
-from poster.destinations.gateway.destination import GatewayDestination
+from poster.destinations.gateway.destination import GatewayDestination, item_ref
 from poster.errors import ConfigError, PosterError
+from poster.store.recipientledger import RecipientLedger, ledger_path
 
 log = logging.getLogger(__name__)
 NO_KEY = "unknown (no access key to ask the gateway)"
@@ -36,13 +40,16 @@ class GatewayStandIn:
         *,
         keyed: bool,
         problem: str = "",
+        ledger: Path | None = None,
     ) -> None:
+        """``ledger`` is where the destination's recipient ledger would be."""
         self._name = name
         self._kind = kind
         self._sender = sender
         self._opened = opened
         self._keyed = keyed
         self._problem = problem
+        self._ledger = ledger
 
     @property
     def name(self) -> str:
@@ -73,7 +80,7 @@ class GatewayStandIn:
             return {}
         adapter = self._opened.adapter
         try:
-            phones = self._opened.recipients.phones
+            phones = self._planned(message, self._opened.recipients.phones)
         except PosterError as exc:
             return {"recipients": f"unknown ({exc})"}
         size = max(1, adapter.batch_size)
@@ -83,6 +90,14 @@ class GatewayStandIn:
             "requests": adapter.requests(message, phones[:size]),
             "cost": self._cost(message, phones),
         }
+
+    def _planned(self, message: GatewayMessage, phones: tuple[str, ...]) -> tuple[str, ...]:
+        """Return the numbers a run would send the item to: not those that got it or may have,
+        nor those opted out, as the recipient ledger plans them (read, never written)."""
+        if self._ledger is None or not self._ledger.exists():
+            return phones
+        with RecipientLedger(self._ledger, read_only=True) as ledger:
+            return ledger.plan(item_ref(message.feed, message.key), phones)
 
     def _cost(self, message: GatewayMessage, phones: tuple[str, ...]) -> str:
         """Ask the gateway what sending costs, saying why when it cannot be known."""
@@ -100,6 +115,7 @@ def gateway_stand_in(
     kind: Kind, spec: DestinationConfig, where: Opening, sender: str | None
 ) -> Destination:
     """Return the stand-in of gateway destination ``spec``: opened with its key when it has one."""
+    ledger = ledger_path(where.state_dir, spec.name)
     try:
         opened = kind.open(spec, where)
     except ConfigError:
@@ -109,6 +125,6 @@ def gateway_stand_in(
         except PosterError as exc:
             return GatewayStandIn(spec.name, kind, sender, None, keyed=False, problem=str(exc))
         assert isinstance(opened, GatewayDestination)
-        return GatewayStandIn(spec.name, kind, sender, opened, keyed=False)
+        return GatewayStandIn(spec.name, kind, sender, opened, keyed=False, ledger=ledger)
     assert isinstance(opened, GatewayDestination)
-    return GatewayStandIn(spec.name, kind, sender, opened, keyed=True)
+    return GatewayStandIn(spec.name, kind, sender, opened, keyed=True, ledger=ledger)
