@@ -192,6 +192,23 @@ def test_order_dependent_rss_items_are_read_directly_alike(item: str) -> None:
     assert compare(fetched(body.encode(), "application/rss+xml")) == (True, [])
 
 
+def test_a_full_picture_comes_before_its_thumbnail_on_both_paths() -> None:
+    from poster.parse.xmlfeed import parse_xml
+
+    item = (
+        "<title>A</title><media:thumbnail url='/small.jpg'/>"
+        "<enclosure url='/full.jpg' type='image/jpeg' length='900000'/>"
+    )
+    body = RSS_HEAD + f"<channel><title>T</title><item>{item}</item></channel></rss>"
+    result = fetched(body.encode(), "application/rss+xml")
+    settings = FeedConfig(name=result.feed, url=result.url)
+    for read in (parse_direct(result, settings), parse_xml(result, settings)):
+        assert read is not None
+        [entry] = read.items
+        assert entry.image is not None and entry.image.url == urljoin(URL, "/full.jpg")
+        assert entry.thumbnail is not None and entry.thumbnail.url == urljoin(URL, "/small.jpg")
+
+
 TRICKY_FEEDS = {
     "image-then-title-after-items": (
         RSS_HEAD + "<channel><image><title>Logo</title><url>/l.png</url></image>"

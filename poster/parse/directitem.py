@@ -190,9 +190,9 @@ def _pictures(
 ) -> tuple[Media | None, Media | None]:
     """Return the entry's best picture and a distinct thumbnail, in the documented order.
 
-    The order: media:content pictures, media:thumbnail, picture enclosures, itunes:image, and
+    The order: media:content pictures, picture enclosures, media:thumbnail, itunes:image, and
     the pictures of the HTML content and summary (``markup``), looked for only when none
-    before is a JPEG.
+    before is a JPEG. A thumbnail is the reduced picture: a full one, given too, comes first.
     """
     if not contents and "media_thumbnail" not in entry and "image" not in entry:
         # The usual entry: its first JPEG enclosure, if it has one, is the picture.
@@ -203,7 +203,7 @@ def _pictures(
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
     listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
     if contents or thumbnails:
-        listed = [media for media, picture in contents if picture] + thumbnails + listed
+        listed = [media for media, picture in contents if picture] + listed + thumbnails
     picture = entry.get("image")
     url = absolute(picture.get("href"), base) if picture else None
     if url:

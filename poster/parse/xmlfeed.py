@@ -309,7 +309,7 @@ def _pictures(entry: Entry, base: str, markup: str) -> tuple[Media | None, Media
     itunes_url = absolute(_get(_get(entry, "image"), "href"), base)
     itunes = [Media(itunes_url)] if itunes_url else []
     inline = content_images(markup, base)
-    image = choose_image(chain(contents, thumbnails, enclosures, itunes, inline))
+    image = choose_image(chain(contents, enclosures, thumbnails, itunes, inline))
     others = [t for t in thumbnails if image is None or t.url != image.url]
     return image, choose_image(others)
 
