@@ -197,6 +197,12 @@ def test_max_per_day_holds_the_rest_back_in_order(project, fake) -> None:  # typ
     run_once(config, state)
     run_once(config, state)
     assert sorted(m.phone for m in fake.gateway.messages) == PHONES[:20]
+    from poster.destinations.gateway.subscribers import read_subscribers
+
+    [subs] = read_subscribers(load_config(config), state)
+    assert subs.capped is not None
+    assert subs.capped.startswith("max_per_day=20 reached today (20 sent): the rest go from ")
+    assert subs.capped.endswith(" 00:00 UTC")
 
 
 @pytest.mark.parametrize(

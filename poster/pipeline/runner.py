@@ -220,7 +220,7 @@ def run_once(
     resend_uncertain(app.store, feeds)
     resume_interrupted(app.store, app.destinations)
     paced = lanes(app, clock=clock, sleep=_flushing(app.store, sleep), now=now)
-    needs = deps(app, timings=timings)
+    needs = deps(app, timings=timings, reread_waiting=True)
     with app.store.batched():
         try:
             reports = run_pass(feeds, needs, paced, RenderAhead(app), stopping)

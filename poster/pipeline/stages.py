@@ -90,6 +90,9 @@ class Deps:
     """The kinds of the destinations a feed posts to; None means the one destination's."""
     own_routes: bool = True
     """The routes are the feeds' own ``to``, which a read remembers; not a sandbox stand-in's."""
+    reread_waiting: bool = False
+    """Read a feed with items kept waiting in full, not "not modified": a pass offers them so.
+    The daemon holds its waiting items in its lanes and reads as ever."""
 
     def routes(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return the names of the destinations ``feed`` posts to."""
@@ -206,9 +209,9 @@ def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | Feed
     mark = read_mark(feed, deps.routes(feed))
     if previous is not None and previous.taken_for != mark:
         previous = None  # taken under other settings: what the feed holds is decided anew
-    if previous is not None and deps.own_routes and deps.ledger.get_meta(waiting_key(feed.name)):
-        # Items a pass or a stopped daemon left waiting are offered by a read of the feed: a
-        # "not modified" would leave them waiting for the feed's next change.
+    # Items a pass or a stopped daemon left waiting are offered by a read of the feed: a
+    # "not modified" would leave them waiting for the feed's next change.
+    if previous is not None and deps.reread_waiting and _kept_waiting(feed, deps):
         previous = None
     try:
         with deps.stage("fetch"):
@@ -224,6 +227,11 @@ def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | Feed
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
     return _decide(feed, result, deps, busy)
+
+
+def _kept_waiting(feed: FeedConfig, deps: Deps) -> bool:
+    """Tell whether the state keeps items of ``feed`` waiting for the feed's own routes."""
+    return deps.own_routes and bool(deps.ledger.get_meta(waiting_key(feed.name)))
 
 
 @functools.lru_cache(maxsize=1 << 15)

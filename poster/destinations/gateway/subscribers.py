@@ -7,12 +7,16 @@ and who opted out.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from poster.config import Config
 from poster.frozen import frozen
+from poster.recipients.daycap import DailyCap
 from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_path
 from poster.store.recipientstate import PENDING, UNCERTAIN
 
@@ -46,6 +50,8 @@ class GatewaySubscribers:
     items: tuple[ItemSubscribers, ...]
     uncertain: tuple[int, int] = (0, 0)
     pending: tuple[int, int] = (0, 0)
+    capped: str | None = None
+    """That today's ``max_per_day`` is reached and when the rest go, while it is."""
 
 
 def summarise(name: str, ledger: RecipientLedger, limit: int = RECENT_ITEMS) -> GatewaySubscribers:
@@ -68,7 +74,9 @@ def _batches(sizes: Iterable[int]) -> tuple[int, int]:
     return len(found), sum(found)
 
 
-def read_subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, ...]:
+def read_subscribers(
+    config: Config, state_dir: Path, now: datetime | None = None
+) -> tuple[GatewaySubscribers, ...]:
     """Return the counts of every configured destination that keeps a recipient ledger."""
     found = []
     for spec in config.destinations:
@@ -76,8 +84,28 @@ def read_subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscriber
         if path.exists():
             # Read-only takes no lock: the status works while the daemon sends.
             with RecipientLedger(path, read_only=True) as ledger:
-                found.append(summarise(spec.name, ledger))
+                counted = summarise(spec.name, ledger)
+            cap = getattr(getattr(spec.settings, "gateway", None), "max_per_day", None)
+            capped = _capped(cap, path.parent / "day.json", now or datetime.now(UTC))
+            found.append(replace(counted, capped=capped) if capped else counted)
     return tuple(found)
+
+
+def _capped(cap: int | None, path: Path, now: datetime) -> str | None:
+    """Say that today's cap is reached and when the rest go, from the day's count file."""
+    if cap is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    daily = DailyCap(cap)
+    today = daily.day_of(now).isoformat()
+    sent = data.get("sent") if isinstance(data, dict) and data.get("day") == today else 0
+    if not isinstance(sent, int) or sent < cap:
+        return None
+    resume = f"{daily.next_day(now):%Y-%m-%d %H:%M} UTC"
+    return f"max_per_day={cap} reached today ({sent} sent): the rest go from {resume}"
 
 
 def _counts(outcome: ItemOutcome) -> tuple[int, ...]:
@@ -90,7 +118,8 @@ def subscriber_rows(
     """Return a row per item and gateway, the destination's opt-outs beneath its first row."""
     rows: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for gateway in gateways:
-        note = (f"{gateway.opted_out} number(s) opted out",)
+        note: tuple[str, ...] = (f"{gateway.opted_out} number(s) opted out",)
+        note += (gateway.capped,) if gateway.capped else ()
         if not gateway.items:
             rows.append(((gateway.destination, "-", "-", *("-" for _ in COUNTS)), note))
         for index, item in enumerate(gateway.items):
@@ -108,6 +137,7 @@ def subscribers_json(gateway: GatewaySubscribers) -> dict[str, Any]:
         "uncertain_numbers": gateway.uncertain[1],
         "pending_batches": gateway.pending[0],
         "pending_numbers": gateway.pending[1],
+        "capped": gateway.capped,
         "items": [
             {"feed": item.feed, "key": item.key}
             | dict(zip(COUNTS, _counts(item.outcome), strict=True))
