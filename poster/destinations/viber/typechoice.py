@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import PurePosixPath
 from typing import Protocol
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.viber.apilimits import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
@@ -63,43 +63,24 @@ _SPACES = re.compile(r"\s+")
 
 _URI = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 """The characters a URI holds as they are (RFC 3986 §2): reserved, unreserved and escapes."""
-_URI_KEPT = "-._~:/?#[]@!$&'()*+,;=%"
 
 
 def sendable(url: str) -> str:
     """Return ``url`` as a URI the API takes, as a browser would send it.
 
     Feeds write spaces and letters of any script in their links and media URLs; in a URI each
-    is percent-encoded as its UTF-8 bytes (RFC 3986 §2.1, §3.3) and a host in IDNA. Escapes
+    is percent-encoded as its UTF-8 bytes (RFC 3986 §2.1, §3.3) and a host in IDNA (UTS #46,
+    as the media probe's client reaches it, so Viber fetches what poster probed). Escapes
     already there are kept, so an encoded URL stays as it is.
     """
     if _URI.fullmatch(url):
         return url
+    import httpx  # here: only a URL to encode needs it
+
     try:
-        parts = urlsplit(url)
-    except ValueError:
+        return str(httpx.URL(url))
+    except (httpx.InvalidURL, ValueError):
         return url
-    if not parts.netloc:
-        return quote(url, safe=_URI_KEPT)
-    query = f"?{parts.query}" if parts.query else ""
-    fragment = f"#{parts.fragment}" if parts.fragment else ""
-    rest = quote(parts.path + query + fragment, safe=_URI_KEPT)
-    return f"{parts.scheme}://{_host(parts.netloc)}{rest}"
-
-
-def _host(netloc: str) -> str:
-    """Return a URL's authority with its host name in IDNA and the rest percent-encoded."""
-    if netloc.isascii():
-        return quote(netloc, safe=_URI_KEPT)
-    user, at, host = netloc.rpartition("@")
-    name, colon, port = host.rpartition(":") if "]" not in host else ("", "", host)
-    if not colon or not port.isdigit():
-        name, colon, port = host, "", ""
-    try:
-        name = name.encode("idna").decode("ascii")
-    except UnicodeError:
-        name = quote(name, safe=_URI_KEPT)
-    return quote(user, safe=_URI_KEPT) + at + name + colon + port
 
 
 def web_url(url: str | None) -> bool:
