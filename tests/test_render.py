@@ -247,6 +247,9 @@ def test_url_over_2000_renders_as_text(renderer: Renderer) -> None:
         pytest.param(
             "http://example.com/p.jpg?a=1&b=2", "http://example.com/p.jpg?a=1&b=2", id="uri"
         ),
+        pytest.param(
+            "https://straße.de/p.jpg", "https://xn--strae-oqa.de/p.jpg", id="uts46-not-idna2003"
+        ),
     ],
 )
 def test_media_and_links_are_sent_as_uris(renderer: Renderer, written: str, sent: str) -> None:
