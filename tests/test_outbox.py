@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,30 @@ def test_a_worker_whose_posts_cannot_be_recorded_says_so_until_one_is(
         assert lane.unwritten is None
     finally:
         worker.stop()
+
+
+def test_an_item_whose_template_cannot_be_used_holds_up_no_other(
+    client: FeedClient, tmp_path: Path
+) -> None:
+    (tmp_path / "default.j2").write_text("{{ item.title }}")
+    (tmp_path / "broken.j2").write_text("{% if %}")
+    clock = SleepingClock()
+    news = Scripted("news")
+    lane = Lane(news, Pacer(0.0, 10, clock=clock, sleep=clock.sleep), clock=clock)
+    deps = deps_for(client, MemoryLedger(), ("news",), Renderer(tmp_path))
+    outbox = Outbox({"news": lane}, lambda: deps)
+    broken = replace(FEED, name="early", template="broken.j2")
+    for feed in (broken, replace(FEED, name="later")):
+        batch = collect(feed, deps)
+        assert isinstance(batch, Batch)
+        outbox.put(batch)
+    outcomes = [outbox.step(lane, 0.0) for _ in range(6)]
+    waited = [o for o in outcomes if o is not None and o.item_waits]
+    assert len(waited) == 3 and all(o.delivery == DEFERRED for o in waited)
+    assert [m.text for m in news.sent] == ["First", "Second", "Third"], "the other feed goes on"
+    assert lane.pause_until == 0.0 and lane.failures == 0
+    assert outbox.step(lane, 0.0) is None, "not tried again before its wait"
+    assert len(lane) == 3
 
 
 class UnwritableStore:

@@ -475,6 +475,17 @@ def test_a_template_with_a_syntax_error_leaves_the_items_waiting_for_its_mending
     assert texts(sandbox) == NEWS
 
 
+def test_a_feed_whose_template_cannot_be_used_holds_up_no_other_feed(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    (project.root / "templates" / "broken.j2").write_text("{% if %}\n", encoding="utf-8")
+    broken = feed("blog", "blog.atom") + 'template = "broken.j2"\n'
+    project.write(feed("news", "news.xml") + broken)
+    result = run(capsys, project)
+    assert texts(sandbox) == NEWS
+    assert "news: 3 sent" in result.out
+
+
 def test_a_pass_that_cannot_record_its_posts_sends_none_and_exits_3(
     capsys: pytest.CaptureFixture[str],
     project: Project,

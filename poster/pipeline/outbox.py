@@ -59,6 +59,13 @@ class Entry:
     seq: int
     batch: Batch = field(compare=False)
     decision: Decision = field(compare=False)
+    not_before: float = field(default=0.0, compare=False)
+    """The lane's clock before which the entry is not tried again (its template is unusable)."""
+
+    def later(self, now: float, wait: float) -> Entry:
+        """Return the entry to try again after ``wait`` seconds of the lane's clock, behind the
+        items waiting now: one item whose template cannot be used holds up no other."""
+        return replace(self, when=max(self.when, time.time()), not_before=now + wait)
 
     @property
     def feed(self) -> str:
@@ -71,6 +78,8 @@ class Entry:
         return self.decision.item.key
 
 
+ITEM_WAIT = 60.0
+"""Seconds before the daemon tries again an item whose template cannot be used."""
 STOPPING = "poster was asked to stop before it: waiting for the next pass"
 """Why the posts a pass did not start after a stop request wait."""
 
@@ -161,6 +170,8 @@ class Lane:
 
     def after(self, outcome: Outcome) -> float:
         """Update the lane's state after a send; return the seconds to pause (0: go on)."""
+        if outcome.item_waits:
+            return 0.0  # the destination is not at fault: the others go on
         if outcome.delivery != DEFERRED:
             self.failures = 0
             if outcome.delivery == SENT:
@@ -325,7 +336,7 @@ class Outbox:
                     self.done(entry, _at(waiting, lane))
                     continue
                 outcome = self._send(lane, entry)
-                if outcome.delivery in (DEFERRED, UNCERTAIN):
+                if outcome.delivery in (DEFERRED, UNCERTAIN) and not outcome.item_waits:
                     stop = f"held back after: {outcome.error}"
                 self.done(entry, outcome)
             if lane.gate is not None:
@@ -352,13 +363,20 @@ class Outbox:
             return None
         if self._dropped(entry):  # its feed changed while it was in hand: read it again
             return None
+        wait = entry.not_before - lane.clock()
+        if wait > 0:  # the only entry left, its template still to be mended
+            lane.push(entry)
+            lane.idle(min(wait, tick))
+            return None
         lane.pacer.take()
         try:
             outcome = self._send(lane, entry)
         except Exception as exc:  # a fault of poster's own: stop the lane, never the thread
             outcome = self._broken(lane, entry, exc)
         pause = lane.after(outcome)
-        if outcome.delivery == DEFERRED:
+        if outcome.item_waits:
+            lane.push(entry.later(lane.clock(), ITEM_WAIT))
+        elif outcome.delivery == DEFERRED:
             lane.push(entry)
             if pause:
                 log.warning(

@@ -128,6 +128,8 @@ class Outcome:
     """The destination the outcome is about, for wanted items."""
     unwritten: bool = False
     """The state could not record the intent (a full disk): the item was not sent, and waits."""
+    item_waits: bool = False
+    """The item alone waits (its template cannot be used): its destination is not at fault."""
 
 
 @frozen
@@ -512,7 +514,9 @@ def send(
         # a sandbox pass show it failed, as a person is looking.
         log.error("feed=%s item=%s destination=%s status=deferred error=%s",
                   feed, item.key, where, message)  # fmt: skip
-        return Outcome(decision, delivery=DEFERRED, error=str(message), destination=where)
+        return Outcome(
+            decision, delivery=DEFERRED, error=str(message), destination=where, item_waits=True
+        )
     if isinstance(message, RenderError):
         deps.ledger.record_failed(feed, item.key, where, str(message))
         log.error(
