@@ -268,14 +268,15 @@ def test_a_video_stays_a_video_and_its_still_is_made_its_thumbnail(
     item = Item("k", enclosures=(clip,), **{"thumbnail" if thumbnailed else "image": still})
     chosen = feed(type=kind)
     assert KIND.choose_type(item, chosen) == "video"
-    [decided] = stage(tmp_path).prepare(chosen, [wanted(item)], (KIND,))
-    assert KIND.choose_type(decided.item, chosen) == "video"
+    [decided] = stage(tmp_path).prepare(chosen, [wanted(item)], (KIND, DT))
+    assert KIND.choose_type(decided.item, chosen) == "video", "a gateway beside changes nothing"
     made = decided.item.thumbnail
     assert made is not None and made.url.startswith("https://poster.test/media/")
     assert made.length is not None and made.length <= viber.THUMBNAIL_MAX_BYTES
     assert max(made.width or 0, made.height or 0) <= 400
     assert viber.thumbnail_url(decided.item, or_image=True) == made.url
-    assert decided.reason.endswith(": converted")
+    assert decided.reason.startswith(f"{'thumbnail' if thumbnailed else 'image'} is PNG")
+    assert ": converted" in decided.reason
 
 
 def test_a_decompression_bomb_is_refused_before_decoding(

@@ -179,13 +179,15 @@ class MediaStage:
 
 
 def _is_video(item: Item, feed: FeedConfig, kinds: Sequence[MediaAware]) -> bool:
-    """Tell whether the item goes out as a video to every kind, its picture only a thumbnail.
+    """Tell whether the item goes out as a video to a kind, its picture only a thumbnail.
 
-    Converting its picture must not make an ``auto`` item that is a video a picture instead.
+    Converting its picture must not make an ``auto`` item that is a video a picture instead:
+    an item carries one picture to all its destinations, so a gateway beside the channel then
+    gets the picture as the feed gave it.
     """
     if feed.type == "video":
         return True
-    return feed.type == "auto" and all(kind.choose_type(item, feed) == "video" for kind in kinds)
+    return feed.type == "auto" and any(kind.choose_type(item, feed) == "video" for kind in kinds)
 
 
 def _capped(response: httpx.Response, url: str, deadline: float) -> bytes:
