@@ -425,6 +425,9 @@ def test_a_transient_refusal_leaves_the_items_for_the_next_pass(
     assert first.code == EXIT_OK, first.err
     assert sandbox.posts == []
     assert "0 sent, 0 failed, 3 waiting, 0 uncertain" in first.out
+    main(["-c", str(project.config), "status", "--json", "--state-dir", str(project.state)])
+    [viber] = json.loads(capsys.readouterr().out)["destinations"]
+    assert viber["waiting"] == 3, "released and kept waiting both, each counts once"
     second = run(capsys, project)
     assert second.code == EXIT_OK, second.err
     assert texts(sandbox) == NEWS

@@ -46,16 +46,21 @@ def destination_statuses(config: Config, store: Store) -> tuple[DestinationStatu
     for record in store.deliveries(states=(SENT,)):
         if record.destination not in last or record.updated > last[record.destination]:
             last[record.destination] = record.updated
-    waiting = Counter(r.destination for r in store.deliveries(states=(State.RELEASED,)))
-    waiting.update(_kept_waiting(config, store))
+    released = store.deliveries(states=(State.RELEASED,))
+    waiting = Counter(r.destination for r in released)
+    # A refused send leaves its item released and kept waiting both: it counts once.
+    waiting.update(_kept_waiting(config, store, {(r.feed, r.key, r.destination) for r in released}))
     return tuple(
         _status(spec, store, last.get(spec.name), waiting[spec.name])
         for spec in config.destinations
     )
 
 
-def _kept_waiting(config: Config, store: Store) -> Counter[str]:
-    """Count, for each destination, the kept waiting items of its feeds not yet sent to it."""
+def _kept_waiting(
+    config: Config, store: Store, released: set[tuple[str, str, str]]
+) -> Counter[str]:
+    """Count, for each destination, the kept waiting items of its feeds not yet sent to it,
+    but those ``released`` counts already."""
     import json  # here: only a feed with waiting items needs it
 
     counts: Counter[str] = Counter()
@@ -68,7 +73,12 @@ def _kept_waiting(config: Config, store: Store) -> Counter[str]:
         except (ValueError, TypeError, KeyError):
             continue  # a run says so when it reads them
         for name in config.routes(feed):
-            counts[name] += sum(1 for key in keys if not store.is_known(feed.name, key, name))
+            counts[name] += sum(
+                1
+                for key in keys
+                if (feed.name, key, name) not in released
+                and not store.is_known(feed.name, key, name)
+            )
     return counts
 
 
