@@ -119,6 +119,30 @@ def test_a_released_group_of_a_killed_run_is_sent_on_the_next_pass(
     assert record_state(state, post.guid) == SENT
 
 
+def test_sigterm_ends_a_single_pass_after_the_group_in_flight(
+    project: tuple[Path, Path, Feeds], fake: FakeDecisionTelecom
+) -> None:
+    config, state, feeds = project
+    (post,) = feeds.publish("city", 1)
+    fake.gateway.inject(*["slow:0"] * 9, "slow:2")  # a request in the middle of the first group
+    command = [sys.executable, "-m", "poster", "-c", str(config), "run", "--once"]
+    child = subprocess.Popen(
+        [*command, "--state-dir", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    wait_for(lambda: len(fake.gateway.messages) >= 10, "the slow request", timeout=20)
+    os.kill(child.pid, signal.SIGTERM)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert b"stopped by SIGTERM" in err
+    got = inboxes(fake)
+    assert len(got) == GROUP, "the group in flight finished; the next was not started"
+    with RecipientLedger(ledger_path(state, "subs"), read_only=True) as book:
+        assert book.open_batches() == [], "nothing left pending or uncertain"
+    assert run_once(config, state) == EXIT_OK
+    assert_everyone_has_it(state, post.guid)
+    assert all(count == 1 for count in inboxes(fake).values())
+
+
 def test_a_released_lost_answer_is_sent_without_a_retry(
     project: tuple[Path, Path, Feeds],
     fake: FakeDecisionTelecom,

@@ -149,6 +149,7 @@ def _run_pass(
         spec, token = stand_in
         specs, tokens = (spec,), {spec.name: token}
     with build(config, state_dir, specs=specs, tokens=tokens) as app, stop_requests() as asked:
+        asked.halts += [d.halt for d in app.destinations.values() if hasattr(d, "halt")]
         collect_from_here()
         if app.store.recovered:
             print(f"{app.store.recovered} posts were interrupted; see `poster status`")

@@ -2,17 +2,19 @@
 
 Killed at once, a pass could leave a post it had sent recorded as pending, which the next start
 makes uncertain: a person must then check the channel. Asked to stop, it finishes and records
-the post in flight, starts no other, keeps the rest waiting for the next pass, and ends with
-the signal's exit code. A second signal ends it at once, as by default.
+the post in flight (a gateway send, the group of numbers in flight), starts no other, keeps the
+rest waiting for the next pass, and ends with the signal's exit code. A second signal ends the
+process at once, as by default.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -25,6 +27,8 @@ class StopRequests:
 
     def __init__(self) -> None:
         self.signal: signal.Signals | None = None
+        self.halts: list[Callable[[], None]] = []
+        """What to tell when a stop is asked: the gateways, which end a send between groups."""
 
     def stopping(self) -> bool:
         """Tell whether a stop was asked."""
@@ -37,10 +41,14 @@ class StopRequests:
             time.sleep(min(left, self.TICK))
 
     def ask(self, number: int, _frame: object) -> None:
-        """Note the first stop asked; a second one ends the pass at once, as by default."""
+        """Note the first stop asked; a second one ends the process at once, by the signal."""
         if self.signal is not None:
-            raise KeyboardInterrupt
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
         self.signal = signal.Signals(number)
+        for halt in self.halts:
+            halt()
 
 
 @contextlib.contextmanager
