@@ -73,8 +73,13 @@ def find_token(
     credential = f"{name}-token"
     if directory:
         path = Path(directory) / credential
-        if os.path.lexists(path):  # a dangling or looping link is told, not taken for none
-            return _read_token_file(path, f"LoadCredential={credential}")
+        try:
+            os.lstat(path)  # a dangling or looping link is told, not taken for none
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError:
+            pass  # a folder poster may not look into: reading the file tells why
+        return _read_token_file(path, f"LoadCredential={credential}")
     return None
 
 

@@ -438,3 +438,18 @@ def test_a_credential_that_is_a_looping_or_dangling_link_is_an_error(tmp_path: P
     (tmp_path / "viber-token").symlink_to(tmp_path / "gone")
     with pytest.raises(ConfigError, match="cannot read the token file: No such file"):
         load_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+
+
+def test_a_credentials_folder_poster_may_not_look_into_is_told_not_taken_for_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_lstat = os.lstat
+
+    def refused(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if str(path).startswith(str(tmp_path)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(secrets.os, "lstat", refused)
+    with pytest.raises(ConfigError, match="LoadCredential=viber-token: cannot read the token"):
+        load_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
