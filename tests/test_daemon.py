@@ -247,6 +247,22 @@ def test_a_bad_reload_logs_every_problem_and_keeps_the_old_config_running(
     assert not any("event=reload feed=" in r.getMessage() for r in caplog.records)
 
 
+def test_a_reload_tells_a_template_broken_since_the_last_one(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    feeds.publish("news", 1)
+    project.write(project.table("news"))
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 1, "the first item")
+        template = project.root / "templates" / "default.j2"
+        template.write_text(template.read_text(encoding="utf-8") + "{% if %}\n", encoding="utf-8")
+        run.reload()
+    told = [r for r in caplog.records if "event=reload-template-problem" in r.getMessage()]
+    assert len(told) == 1 and told[0].levelno == logging.WARNING
+    assert "default.j2" in told[0].getMessage() and "syntax error" in told[0].getMessage()
+    assert "(used by feed news)" in told[0].getMessage()
+
+
 def test_a_reload_that_fails_unforeseen_keeps_the_old_config_running(
     project: Project,
     feeds: Feeds,

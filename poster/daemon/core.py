@@ -395,7 +395,24 @@ class Daemon:
             log.info(line)
         for line in change.warnings():
             log.warning(line)
+        self._check_templates(new)
         self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
+
+    def _check_templates(self, config: Config) -> None:
+        """Log each template that fails on the sample item, as ``poster check`` would say it.
+
+        Templates are read as they are saved, without a reload: one broken since is told here,
+        not only at the next post of a feed that uses it (whose items then wait for it).
+        """
+        from poster.ops.templatecheck import template_errors  # here: only a reload needs it
+
+        try:
+            problems = template_errors(config)
+        except Exception as exc:  # a check never stops the daemon
+            log.error("event=reload-template-check-failed error=%r", f"{type(exc).__name__}: {exc}")
+            return
+        for problem in problems:
+            log.warning("event=reload-template-problem problem=%r", problem)
 
     def _load(self) -> Config:
         """Read feeds.toml, keeping what it parsed to in the cache directory as commands do."""

@@ -1,0 +1,84 @@
+"""Render every template each feed may use, at each kind it goes to, against the sample item.
+
+``poster check`` reports what fails; the daemon logs it at a reload, when a template that no
+longer works would otherwise show only at the next post of a feed that uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import fields
+from operator import attrgetter
+from pathlib import Path
+
+from poster.config import Config, FeedConfig
+from poster.destinations import Kind, kind
+from poster.render import Renderer
+
+
+def template_errors(config: Config, compiled: Path | None = None) -> list[str]:
+    """Render every feed's templates; return each distinct failure once with its feeds.
+
+    ``compiled``, a folder, keeps the compiled templates for the next check.
+    """
+    renderer = Renderer(config.templates_dir, fixed=True, compiled=compiled)
+    feeds_by_error: dict[str, list[str]] = {}
+    kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
+    known: dict[tuple[object, ...], tuple[str, ...]] = {}
+    # A feed's settings but its name and url, which only a template that reads feed sees.
+    settings = attrgetter(*(f.name for f in fields(FeedConfig) if f.name not in ("name", "url")))
+    for feed in config.feeds:
+        routed = dict.fromkeys(kinds[name] for name in config.routes(feed))
+        for reason in _feed_errors(renderer, feed, settings(feed), routed, known):
+            feeds_by_error.setdefault(reason, []).append(feed.name)
+    return [
+        f"{config.path}: {reason} (used by {_plural(len(names), 'feed')} {', '.join(names)})"
+        for reason, names in feeds_by_error.items()
+    ]
+
+
+def _feed_errors(
+    renderer: Renderer,
+    feed: FeedConfig,
+    settings: tuple[object, ...],
+    kinds: Iterable[Kind],
+    known: dict[tuple[object, ...], tuple[str, ...]],
+) -> tuple[str, ...]:
+    """Return every reason ``feed`` fails at ``kinds``, each once; empty when it fails none.
+
+    ``known`` keeps the outcome of each kind and ``settings`` whose templates never read
+    ``feed``: another feed that differs only in its name and url gets it without a render.
+    """
+    found: dict[str, None] = {}
+    for own in kinds:
+        key = (own.name, *settings)
+        if key in known:
+            reasons = known[key]
+        else:
+            reasons, shared = _checked(renderer, feed, own)
+            if shared:
+                known[key] = reasons
+        found.update(dict.fromkeys(reasons))
+    return tuple(found)
+
+
+def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[tuple[str, ...], bool]:
+    """Check ``feed`` at ``own``: why it fails, each template's failure once, and whether no
+    template reads ``feed``."""
+    try:
+        failures = renderer.failures(feed, own)
+    except OSError as exc:
+        reason = f"cannot read a template in {renderer.templates_dir}: {exc.strerror or exc}"
+        return (reason + "; make the templates readable by the user poster runs as",), False
+    reasons = tuple(
+        str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ") for exc in failures
+    )
+    try:
+        return reasons, not renderer.reads_feed(feed, own)
+    except OSError:
+        return reasons, False
+
+
+def _plural(count: int, noun: str) -> str:
+    """Return ``noun`` for one, its plural in "s" for any other ``count``."""
+    return noun if count == 1 else f"{noun}s"
