@@ -236,6 +236,29 @@ def test_a_destination_joining_a_feed_gets_what_is_new_not_the_whole_feed(
     assert archived(project) == ["City story 5", "City story 6", "City story 8"]
 
 
+def test_a_destination_joining_a_feed_is_not_given_what_waits_for_the_others(
+    project: Project, news: Sandbox
+) -> None:
+    routed = project.config.read_text(encoding="utf-8")
+    news_only = routed.replace('to = ["news", "archive"]', 'to = ["news"]').replace(
+        '[destinations.news]\nkind = "viber"\n',
+        '[destinations.news]\nkind = "viber"\nmax_per_pass = 1\n',
+    )
+    project.config.write_text(news_only, "utf-8")
+    args = ["-c", str(project.config), "run", "--once", "--feed", "city"]
+    args += ["--state-dir", str(project.state)]
+    project.feeds.publish("city", 1, 2, 3)
+    assert main(args) == 0
+    assert texts(news) == ["City story 1"], "stories 2 and 3 wait for the next passes"
+    project.config.write_text(news_only.replace('to = ["news"]', 'to = ["news", "archive"]', 1))
+    project.feeds.publish("city", 4)
+    assert main(args) == 0
+    assert main(args) == 0
+    assert main(args) == 0
+    assert texts(news) == ["City story 1", "City story 2", "City story 3", "City story 4"]
+    assert archived(project) == ["City story 4"], "the archive starts from what is new"
+
+
 def test_a_reload_that_takes_a_destination_off_a_feed_drops_what_waits_for_it(
     project: Project, news: Sandbox
 ) -> None:

@@ -432,12 +432,27 @@ def _routes_kept(
             ledger.remember_routes(feed.name, routes)
         return known
     stayed = [route for route in routes if route in before]
-    back = ledger.recall(feed.name, keys, stayed).known if stayed else frozenset(keys)
+    back = _not_new(feed, keys, ledger, stayed) if stayed else frozenset(keys)
     for route in joined:
         log.info("feed=%s destination=%s status=joined held_back=%d", feed.name, route, len(back))
         ledger.mark_seen_at(feed.name, back, route)
     ledger.remember_routes(feed.name, routes)
     return ledger.recall(feed.name, keys, routes)
+
+
+def _not_new(
+    feed: FeedConfig, keys: list[str], ledger: Ledger, stayed: list[str]
+) -> frozenset[str]:
+    """Return the keys a destination joining ``feed`` now holds back: those any destination it
+    already had was given or held back, and those still waiting to go to one (a quiet night,
+    ``max_per_pass``, a refusal), which are no newer for waiting."""
+    from poster.pipeline.waitlist import waiting_items  # here: only a join needs it
+
+    back: set[str] = set()
+    for route in stayed:
+        back |= ledger.recall(feed.name, keys, (route,)).known
+    back |= {item.key for item in waiting_items(ledger, feed.name, ())}
+    return frozenset(back & set(keys))
 
 
 def finish(
