@@ -164,3 +164,17 @@ def test_a_fixed_contact_is_held_to_the_tightest_limit_a_kind_declares(
         " ".join(found)
     )
     assert fixed_limit("contact.unknown") is None
+
+
+@pytest.mark.parametrize(("first", "second"), [("sp-x", "sp_x"), ("news", "News")])
+def test_two_destinations_sharing_a_token_variable_are_refused(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    text = (
+        f'[destinations.{first}]\nkind = "viber"\n\n[destinations.{second}]\nkind = "viber"\n\n'
+        '[[feeds]]\nname = "a"\nurl = "a.xml"\n'
+    )
+    [problem] = [found for found in problems(tmp_path, text) if "shares" in found]
+    variable = f"POSTER_{first.replace('-', '_').upper()}_TOKEN"
+    assert f"destinations.{second}: shares its token variable {variable}" in problem
+    assert f"with destination {first!r}" in problem and "rename one" in problem

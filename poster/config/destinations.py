@@ -31,12 +31,22 @@ def destinations(
         return [], [v.Issue(f"cannot be combined with [{short}]", hint, "destinations")]
     found: list[DestinationConfig] = []
     issues: list[v.Issue] = []
+    owners: dict[str, str] = {}
     for name, section in raw.items():
         where = f"destinations.{name}."
         spec, problems = _destination(name, section, ctx)
         issues += [v.Issue(i.message, i.hint, where + i.sub) for i in problems]
-        if spec is not None:
-            found.append(spec)
+        if spec is None:
+            continue
+        found.append(spec)
+        # The token variable, credential and state folder are named from the name's letters:
+        # two names that differ only in case, "-" or "." would share them, and one channel
+        # would get every post twice.
+        other = owners.setdefault(spec.token_env, name)
+        if other != name:
+            message = f"shares its token variable {spec.token_env} with destination {other!r}"
+            hint = "rename one: names must differ in more than case, '-' and '.'"
+            issues.append(v.Issue(message, hint, f"destinations.{name}"))
     return found, issues
 
 
