@@ -132,6 +132,8 @@ def test_a_run_once_posts_to_every_destination_but_the_refusing_one(
     assert main(args) == EXIT_FAILED
     err = capsys.readouterr().err
     assert "refuses posts" in err and "news" in err and "status 2" in err
+    assert "set it in POSTER_NEWS_TOKEN, [destinations.news] token_file, or the systemd " in err
+    assert "POSTER_VIBER_TOKEN" not in err
     assert news.posts == []
     assert texts(sports) == ["Match story 2"]
     assert sorted(archived(project)) == ["City story 1", "City story 3", "Match story 2"]

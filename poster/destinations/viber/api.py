@@ -255,7 +255,7 @@ def _api_error(
     if action == "retry":
         text = f"{name} deferred {call}: {what}; will retry {_when(retry_after)}"
         return RetryLater(text, status, status_message, retry_after)
-    tail = f" {call}: {what}{advice(status)}"  # the API's words: never a format string
+    tail = f" {call}: {what}{advice(status, name)}"  # the API's words: never a format string
     if action == "reject" and endpoint == "post":
         return MessageRejected(f"{name} rejected{tail}", status, status_message)
     # A refused set_webhook or get_account_info is no fault of any one message.

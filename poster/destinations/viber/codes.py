@@ -24,7 +24,7 @@ STATUS_TEXT: Mapping[int, tuple[str, str, str]] = MappingProxyType(
             "a URL in the request (media, thumbnail or webhook) is not one Viber accepts"),
         2: ("invalidAuthToken", "The authentication token is not valid",
             "the token is wrong or has been revoked; copy it again from the channel's info "
-            "screen, Developer Tools, and set it in POSTER_VIBER_TOKEN or viber.token_file"),
+            "screen, Developer Tools, and set it {where}"),
         3: ("badData", "There is an error in the request itself",
             "Viber could not read the request"),
         4: ("missingData", "Some mandatory data is missing",
@@ -56,7 +56,26 @@ def describe(status: int, status_message: str) -> str:
     return f"status {status} {status_message or name or 'failure'} ({description})"
 
 
-def advice(status: int) -> str:
-    """Return ``; what to do`` for a status with advice, else an empty string."""
+def advice(status: int, name: str | None = None) -> str:
+    """Return ``; what to do`` for a status with advice, else an empty string.
+
+    ``name`` is the destination's, whose token variable, section and credential a token's
+    advice names.
+    """
     found = STATUS_TEXT.get(status, ("", "", ""))[2]
-    return f"; {found}" if found else ""
+    if not found:
+        return ""
+    return "; " + found.replace("{where}", _token_places(name))
+
+
+def _token_places(name: str | None) -> str:
+    """Name where destination ``name``'s token is set."""
+    if name is None:
+        return "where the destination's token is set"
+    from poster.config.settings import token_env
+    from poster.secrets import section
+
+    return (
+        f"in {token_env(name)}, [{section(name)}] token_file, or the systemd credential "
+        f"{name}-token"
+    )
