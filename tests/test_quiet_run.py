@@ -126,6 +126,23 @@ def test_run_once_holds_posts_at_night_says_until_when_and_posts_them_in_the_mor
         assert "Posts held" not in format_status(status_view(config, store, MORNING))
 
 
+def test_status_holds_nothing_for_a_feed_no_longer_configured(
+    project: Project, feeds: Feeds
+) -> None:
+    write_quiet(project, "23:00-07:00", "Europe/Minsk")
+    feeds.publish("news", 1, 2)
+    config = load_config(project.config)
+    with build(config, project.state) as app:
+        run_once(app, config.feeds, now=lambda: NIGHT)
+    with Store(project.state, read_only=True) as store:
+        assert len(status_view(config, store, NIGHT).held) == 2
+    text = project.config.read_text(encoding="utf-8")
+    project.config.write_text(text.replace('name = "news"', 'name = "other"'), encoding="utf-8")
+    config = load_config(project.config)
+    with Store(project.state, read_only=True) as store:
+        assert status_view(config, store, NIGHT).held == (), "news goes nowhere any more"
+
+
 def test_a_skipped_post_shows_in_status_and_a_retry_releases_it(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         store.record_skipped("news", "g1", "viber", "skipped: held since ..., longer than max_wait")

@@ -248,15 +248,22 @@ def _free(folder: Path) -> int | None:
 def _held(config: Config, store: Store, now: datetime) -> tuple[tuple[str, Waiting], ...]:
     """Return the posts a destination's gate holds now: not those it went on to settle.
 
-    A post held before quiet hours or a daily cap were taken off its destination, or before
-    the post went out, is no longer held, whatever the kept list of the gate still says.
+    A post held before quiet hours or a daily cap were taken off its destination, before the
+    post went out, or before the destination was taken off its feed's ``to``, is no longer
+    held, whatever the kept list of the gate still says.
     """
     gates = ((d.name, d.gate) for d in config.destinations if d.gate.active)
     return tuple(
         (name, post)
         for name, post in held_posts(gates, store, now)
-        if not store.is_known(post.feed, post.key, name)
+        if _routed(config, post.feed, name) and not store.is_known(post.feed, post.key, name)
     )
+
+
+def _routed(config: Config, feed: str, destination: str) -> bool:
+    """Tell whether ``feed`` is configured and posts to ``destination``."""
+    found = config.feed(feed)
+    return found is not None and destination in config.routes(found)
 
 
 def _subscribers(config: Config, state_dir: Path) -> tuple[GatewaySubscribers, ...]:
