@@ -134,6 +134,18 @@ def test_a_run_once_posts_to_every_destination_but_the_refusing_one(
     assert "refuses posts" in err and "news" in err and "status 2" in err
     assert "set it in POSTER_NEWS_TOKEN, [destinations.news] token_file, or the systemd " in err
     assert "POSTER_VIBER_TOKEN" not in err
+    status = ["-c", str(project.config), "status", "--state-dir", str(project.state)]
+    main(status)
+    shown = capsys.readouterr().out
+    assert shown.split("Recent deliveries")[1].split()[:6] == [
+        "(newest",
+        "first)",
+        "STATE",
+        "DESTINATION",
+        "FEED",
+        "KEY",
+    ]
+    assert any(line.split()[:3] == ["sent", "sports", "match"] for line in shown.splitlines())
     assert news.posts == []
     assert texts(sports) == ["Match story 2"]
     assert sorted(archived(project)) == ["City story 1", "City story 3", "Match story 2"]

@@ -329,9 +329,7 @@ def format_status(view: StatusView) -> str:
         lines += ["", "Subscribers (newest items first)", *_table(HEADER, rows)]
     if view.problems:
         lines += ["", f"{_problem_title(view)} ({len(view.problems)}, oldest first)"]
-        lines += _table(
-            ("STATE", "FEED", "KEY", "TRIES", "SINCE"), _item_rows(view, view.problems, errors=True)
-        )
+        lines += _table(_item_header(view, "SINCE"), _item_rows(view, view.problems, errors=True))
     if view.held:
         lines += ["", f"Posts held by quiet hours or a daily cap ({len(view.held)}, oldest first)"]
         lines += _table(("DESTINATION", "FEED", "KEY", "HELD SINCE"), _held_rows(view))
@@ -343,9 +341,7 @@ def format_status(view: StatusView) -> str:
         lines += ["", "State", f"  written back: {view.restored}"]
     lines += ["", "Recent deliveries (newest first)"]
     if view.recent:
-        lines += _table(
-            ("STATE", "FEED", "KEY", "TRIES", "WHEN"), _item_rows(view, view.recent, errors=False)
-        )
+        lines += _table(_item_header(view, "WHEN"), _item_rows(view, view.recent, errors=False))
     else:
         lines.append("  none yet")
     shown = {record.state for record in (*view.problems, *view.recent)}
@@ -413,11 +409,19 @@ def _resume_hint(feed: FeedStatus) -> str:
     return f"; poster tries it again now and then; `poster feed enable {feed.name}` resumes it now"
 
 
+def _item_header(view: StatusView, when: str) -> tuple[str, ...]:
+    """Head the table of deliveries, naming the destination when there are several."""
+    where = ("DESTINATION",) if len(view.destinations) > 1 else ()
+    return ("STATE", *where, "FEED", "KEY", "TRIES", when)
+
+
 def _item_rows(view: StatusView, records: Sequence[DeliveryRecord], *, errors: bool) -> list[_Row]:
     """Describe each delivery in a row, with its last error beneath when ``errors``."""
+    several = len(view.destinations) > 1
     rows: list[_Row] = []
     for record in records:
-        cells = (record.state, record.feed, record.key, str(record.attempts))
+        where = (record.destination,) if several else ()
+        cells = (record.state, *where, record.feed, record.key, str(record.attempts))
         notes = (record.last_error,) if errors and record.last_error else ()
         rows.append(((*cells, _when(record.updated, view.now)), notes))
     return rows
