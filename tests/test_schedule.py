@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from poster.backoff import BACKOFF_BASE, backoff
 from poster.config import Config, FeedConfig, Schedule
-from poster.config.settings import DaemonConfig, ViberConfig, WebhookConfig
+from poster.config.settings import DaemonConfig, DestinationConfig, ViberConfig, WebhookConfig
 from poster.daemon import schedule as schedule_module
 from poster.daemon.schedule import (
     ConfigDiff,
@@ -232,7 +232,7 @@ NEWS, BLOG, SPORT = feed("news"), feed("blog"), feed("sport")
         (
             config(NEWS),
             config(NEWS, viber=ViberConfig(min_gap=timedelta(0))),
-            ConfigDiff(channel_changed=True),
+            ConfigDiff(channel_changed=True, destinations=(("viber", "changed"),)),
         ),
         (
             config(NEWS),
@@ -268,6 +268,19 @@ def test_diff_names_the_feeds_added_removed_and_changed(
     old: Config, new: Config, expected: ConfigDiff
 ) -> None:
     assert diff(old, new) == expected
+
+
+def test_diff_names_the_destinations_added_removed_and_changed() -> None:
+    news, sports, archive = (DestinationConfig(n, "viber") for n in ("news", "sports", "archive"))
+    old = replace(config(NEWS), destinations=(news, sports))
+    new = replace(config(NEWS), destinations=(replace(news, min_gap=timedelta(0)), archive))
+    change = diff(old, new)
+    assert change.destinations == (("archive", "added"), ("sports", "removed"), ("news", "changed"))
+    assert change.lines() == [
+        "event=reload destination=archive change=added",
+        "event=reload destination=sports change=removed",
+        "event=reload destination=news change=changed",
+    ]
 
 
 def test_a_setting_a_reload_cannot_apply_is_a_warning_naming_the_restart() -> None:

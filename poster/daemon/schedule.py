@@ -167,12 +167,15 @@ class ConfigDiff:
     channel_changed: bool = False
     at_start: tuple[str, ...] = ()
     """The changed settings that take effect only at the next start."""
+    destinations: tuple[tuple[str, str], ...] = ()
+    """Each destination added, removed or changed, with which of the three."""
 
     def lines(self) -> list[str]:
         """Return one log line per change."""
         lines = [f"event=reload feed={name} change=added" for name in self.added]
         lines += [f"event=reload feed={name} change=removed" for name in self.removed]
         lines += [f"event=reload feed={name} change=changed" for name in self.changed]
+        lines += [f"event=reload destination={n} change={what}" for n, what in self.destinations]
         if self.channel_changed:
             lines.append("event=reload change=channel-settings")
         return lines or ["event=reload change=none"]
@@ -197,6 +200,18 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         channel_changed=(old.viber, old.webhook, old.templates_dir, old.daemon)
         != (new.viber, new.webhook, new.templates_dir, new.daemon),
         at_start=_at_start(old, new),
+        destinations=_destination_changes(old, new),
+    )
+
+
+def _destination_changes(old: Config, new: Config) -> tuple[tuple[str, str], ...]:
+    """Return each destination added, removed or whose settings changed."""
+    before = {spec.name: spec for spec in old.destinations}
+    after = {spec.name: spec for spec in new.destinations}
+    return (
+        *((name, "added") for name in after if name not in before),
+        *((name, "removed") for name in before if name not in after),
+        *((name, "changed") for name in after if name in before and after[name] != before[name]),
     )
 
 
