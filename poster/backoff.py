@@ -31,6 +31,7 @@ def backoff(
     as at most ``MAX_DELTA`` seconds (RFC 9111 §1.2.2) so that no answer overflows the sum.
     """
     doubled: timedelta = base * (2 ** min(max(failures - 1, 0), 30))
-    wait: timedelta = min(doubled, cap) * (0.8 + 0.4 * rand())
+    # Jittered, then capped: the cap is the longest wait, jitter included.
+    wait: timedelta = min(doubled * (0.8 + 0.4 * rand()), cap)
     asked = timedelta(seconds=min(retry_after or 0, MAX_DELTA))
     return max(wait, asked)

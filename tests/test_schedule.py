@@ -27,6 +27,7 @@ from poster.daemon.schedule import (
     trigger_for,
 )
 
+SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 NOW = datetime(2026, 3, 2, 8, 10, 0, tzinfo=UTC)
@@ -68,6 +69,12 @@ def test_backoff_never_exceeds_the_cap_before_jitter(
 def test_backoff_jitter_spreads_the_wait_by_twenty_percent(draw: float, factor: float) -> None:
     wait = backoff(3, cap=HOUR, rand=lambda: draw)
     assert wait.total_seconds() == pytest.approx(4 * 60 * factor, abs=0.001)
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.5, 0.999999])
+def test_backoff_with_its_jitter_never_exceeds_the_cap(draw: float) -> None:
+    assert backoff(20, cap=20 * SECOND, rand=lambda: draw) <= 20 * SECOND
+    assert backoff(20, cap=20 * SECOND, rand=lambda: draw) >= 16 * SECOND
 
 
 def test_backoff_jitter_stays_within_bounds_for_real_random_draws() -> None:
