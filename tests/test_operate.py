@@ -415,6 +415,15 @@ def test_set_feed_disabled_returns_what_it_was(store: Store) -> None:
     assert store.feed_state("news").disabled is None
 
 
+def test_enabling_a_feed_disabled_after_failures_has_it_read_at_once(store: Store) -> None:
+    for _ in range(4):
+        store.record_fetch_failed("news", NOW, "HTTP 500", NOW + timedelta(minutes=30))
+    set_feed_disabled(store, "news", "disabled after 4 failures in a row; last: HTTP 500")
+    assert set_feed_disabled(store, "news", None) is not None
+    state = store.feed_state("news")
+    assert (state.disabled, state.next_attempt, state.consecutive_failures) == (None, None, 0)
+
+
 class RefuseOnce:
     """Refuse the first message whose text has ``word``; accept everything else."""
 

@@ -118,7 +118,12 @@ def set_feed_disabled(
     An operator's pause also keeps when it began (``now``), for ``poster status``.
     """
     previous = store.disabled(feed)
-    store.set_disabled(feed, reason)
+    if reason is None and previous is not None:
+        # `poster feed enable` resumes it now: a feed disabled after failures is read at once,
+        # not at its next re-probe.
+        store.resume_feed(feed)
+    else:
+        store.set_disabled(feed, reason)
     if reason == OPERATOR_DISABLED and previous != OPERATOR_DISABLED:
         store.set_meta(paused_key(feed), (now or datetime.now(UTC)).isoformat())
     return previous

@@ -132,5 +132,9 @@ class FeedTable(NamedTable):
         """Disable the feed with a reason, or enable it again with ``None``."""
         self._update(feed, {"disabled": reason})
 
+    def resume(self, feed: str) -> None:
+        """Enable the feed and have it read at once, its failures forgiven (an operator's)."""
+        self._update(feed, {"disabled": None, "next_attempt": None, "consecutive_failures": 0})
+
     def _update(self, feed: str, fields: dict[str, Any]) -> None:
         self._put(feed, fields, lambda: documents.new_feed_doc(feed))

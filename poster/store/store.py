@@ -349,6 +349,11 @@ class Store:
         with self._lock:
             self._feeds.set_disabled(feed, reason)
 
+    def resume_feed(self, feed: str) -> None:
+        """Enable the feed and have it read at once, its failures forgiven (an operator's)."""
+        with self._lock:
+            self._feeds.resume(feed)
+
     # Operator queries and commands
 
     def deliveries(
