@@ -216,3 +216,21 @@ def test_waiting_describes_each_request_in_order_and_a_file_that_is_none(state: 
     found = waiting(state)
     assert found[0] == "feed disable news"
     assert found[1].startswith("99999999999999999999-1-bad.json: not a request (")
+
+
+@pytest.mark.parametrize(
+    ("requests", "expected"),
+    [
+        ([Request("feed-disable", "news")], frozenset()),
+        ([Request("feed-enable", "news")], frozenset({"news"})),
+        ([Request("retry", "news", "n-1"), Request("feed-enable", "blog")], {"news", "blog"}),
+        ([Request("retry-states", "news", states=("failed",))], frozenset({"news"})),
+        ([Request("retry-states", None, states=("failed",))], None),
+        ([None], frozenset()),
+    ],
+    ids=["pause", "enable", "two-feeds", "retry-one-feed", "retry-every-feed", "no-request"],
+)
+def test_only_the_feeds_a_request_names_are_read_again_in_full(
+    requests: list[Request | None], expected: frozenset[str] | None
+) -> None:
+    assert inbox.to_read_again(requests) == expected

@@ -337,13 +337,16 @@ class Daemon:
     def _chores(self) -> None:
         """Write the reads' records, apply operator requests, prune old records now and then."""
         self._write_reads()
-        lines = inbox.drain(self.state_dir, self.store)
-        for line in lines:
+        taken = inbox.drain_requests(self.state_dir, self.store)
+        for line, _ in taken:
             log.info("event=operator-request %s", line)
-        if lines:
+        if taken:
             # A released item is offered only by a full read, and a read or batch under way
-            # may save validators after the request did, turning the next read into a 304.
-            self._memory.read_in_full(feed.name for feed in self.config.feeds)
+            # may save validators after the request did, turning the next read into a 304:
+            # the feeds the requests name are read in full, the others as ever.
+            chosen = inbox.to_read_again(request for _, request in taken)
+            every = (feed.name for feed in self.config.feeds)
+            self._memory.read_in_full(every if chosen is None else chosen)
         self.gateways.tick()
         now = time.monotonic()
         if self._memory.present and now - self._last_prune >= PRUNE_EVERY.total_seconds():

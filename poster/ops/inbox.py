@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, cast, get_args
@@ -229,17 +229,36 @@ def _make_inbox(state_dir: Path) -> None:
 
 def drain(state_dir: Path, store: Store) -> list[str]:
     """Apply every waiting request in order, deleting each file; return a line for each."""
+    return [line for line, _ in drain_requests(state_dir, store)]
+
+
+def drain_requests(state_dir: Path, store: Store) -> list[tuple[str, Request | None]]:
+    """Apply every waiting request in order, deleting each file; return a line for each, with
+    the request applied (None for a file that held none)."""
     return [_take(path, store) for path in pending(state_dir)]
 
 
-def _take(path: Path, store: Store) -> str:
+def to_read_again(requests: Iterable[Request | None]) -> frozenset[str] | None:
+    """Return the feeds whose next read must be in full to offer what ``requests`` released
+    (None: every feed, for a retry of every feed's items); a pause needs none."""
+    feeds: set[str] = set()
+    for request in requests:
+        if request is None or request.kind == "feed-disable":
+            continue
+        if request.feed is None:
+            return None
+        feeds.add(request.feed)
+    return frozenset(feeds)
+
+
+def _take(path: Path, store: Store) -> tuple[str, Request | None]:
     """Apply the request in one file and delete it, or set the file aside when it is not one."""
     try:
         request = decode(path.read_bytes())
     except FileNotFoundError:
-        return f"{path.name}: gone before it was read"
+        return f"{path.name}: gone before it was read", None
     except (OSError, ValueError) as exc:
-        return _reject(path, str(exc))
+        return _reject(path, str(exc)), None
     applied = apply(store, request)
     try:
         path.unlink(missing_ok=True)
@@ -247,7 +266,7 @@ def _take(path: Path, store: Store) -> str:
         # Applying again is harmless, but it would happen on every drain until this is fixed.
         hint = f"let the user poster runs as write {path.parent}"
         log.error("event=inbox-undeletable file=%s error=%s hint=%s", path, exc.strerror, hint)
-    return f"{request}: {applied.text}"
+    return f"{request}: {applied.text}", request
 
 
 def _reject(path: Path, reason: str) -> str:
