@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer
+from feedserver import FeedServer, Route
 from support.daemon import (
     BACKOFF_MAX,
     POLL,
@@ -245,6 +245,30 @@ def test_a_bad_reload_logs_every_problem_and_keeps_the_old_config_running(
     assert "colour" in rejected[0].getMessage() or "colour" in rejected[1].getMessage()
     assert any("intervall" in r.getMessage() and "interval" in r.getMessage() for r in rejected)
     assert not any("event=reload feed=" in r.getMessage() for r in caplog.records)
+
+
+def test_a_feed_a_reload_removes_while_it_is_read_posts_nothing(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    feeds.publish("news", 1)
+    feeds.publish("blog", 2)
+    project.write(project.table("news"), project.table("blog"))
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 2, "the first items")
+        feeds.publish("blog", 3)
+        status, headers, body = feeds.server.routes["/blog.xml"][:3]
+        feeds.server.routes["/blog.xml"] = Route(status, headers, body, delay=1.0)
+        asked = len(feeds.requests("blog"))
+        wait_for(lambda: len(feeds.requests("blog")) > asked, "a slow read of blog")
+        project.write(project.table("news"))  # blog is removed while it is read
+        run.reload()
+        wait_for(
+            lambda: any("event=read-dropped feed=blog" in r.getMessage() for r in caplog.records),
+            "the slow read to end",
+            timeout=5.0,
+        )
+    assert len(sandbox.posts) == 2, "blog's new item went nowhere"
 
 
 def test_a_reload_tells_a_template_broken_since_the_last_one(

@@ -211,6 +211,9 @@ class Daemon:
             return
         with self._reads.feed(name), self.store.deferred():
             result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
+            if self.config.feed(name) != feed:
+                log.info("event=read-dropped feed=%s reason=reloaded-meanwhile", name)
+                return
             if isinstance(result, Batch):
                 self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
                 self._queued(result)
@@ -233,6 +236,11 @@ class Daemon:
         result = collect(feed, deps, busy=self.outbox.busy(name))
         if self._stop.is_set():
             return  # cut short by the stop, or too late to post: not the feed's failure
+        if self.config.feed(name) != feed:
+            # A reload removed or changed the feed while it was read: what the old settings
+            # chose goes nowhere (a changed feed is read again in full under the new ones).
+            log.info("event=read-dropped feed=%s reason=reloaded-meanwhile", name)
+            return
         if isinstance(result, Batch):
             keys = (d.item.key for d in result.decisions)
             self._memory.read_listed(name, asked, keys, result.parsed.hints)
