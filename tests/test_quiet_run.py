@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
-from support.daemon import TOKEN, Feeds, Project, new_project, running, texts, titles
+from support.daemon import TOKEN, Feeds, Post, Project, new_project, running, texts, titles
 from support.wait import wait_for
 
 from poster.app import build
@@ -179,14 +179,23 @@ def test_status_holds_nothing_once_the_quiet_hours_are_gone_and_the_posts_went(
         assert "Posts held" not in format_status(status_view(config, store, NIGHT))
 
 
-def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it_off(
-    project: Project, feeds: Feeds, sandbox: Sandbox
-) -> None:
+def stopped_with_two_waiting(project: Project, feeds: Feeds, *, reads: int = 0) -> list[Post]:
+    """Run the daemon in quiet hours until two posts wait in its lane, after ``reads`` more
+    reads of the feed, and stop it; return the two."""
     start = quiet_around_now(project)
     posts = feeds.publish("news", 1, 2)
     with running(project, clock=lambda: start) as run:
         lane = run.daemon.outbox.lanes["viber"]
         wait_for(lambda: len(lane) == 2, "two posts waiting in the lane")
+        read = len(feeds.server.requests)
+        wait_for(lambda: len(feeds.server.requests) >= read + reads, "more reads of the feed")
+    return posts
+
+
+def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it_off(
+    project: Project, feeds: Feeds, sandbox: Sandbox
+) -> None:
+    posts = stopped_with_two_waiting(project, feeds)
     feeds.published["news"] = []  # the feed rolls both off while poster is stopped
     feeds.publish("news", 3)
     project.write(project.table("news"))  # and the quiet hours are over
@@ -199,14 +208,9 @@ def test_what_waits_in_the_daemon_at_its_stop_is_posted_after_the_feed_rolled_it
 def test_what_waits_in_the_daemon_at_its_stop_is_posted_by_a_pass_of_the_unchanged_feed(
     project: Project, feeds: Feeds, sandbox: Sandbox
 ) -> None:
-    start = quiet_around_now(project)
-    posts = feeds.publish("news", 1, 2)
-    with running(project, clock=lambda: start) as run:
-        lane = run.daemon.outbox.lanes["viber"]
-        wait_for(lambda: len(lane) == 2, "two posts waiting in the lane")
-        read = len(feeds.server.requests)
-        # Read again while they wait: that read finds nothing new and keeps its validators.
-        wait_for(lambda: len(feeds.server.requests) >= read + 2, "two more reads of the feed")
+    # Read again while they wait: that read finds nothing new and keeps its validators.
+    posts = stopped_with_two_waiting(project, feeds, reads=2)
+    start = datetime.now(UTC)
     project.write(project.table("news"))  # the quiet hours are over; the feed is as it was
     config = load_config(project.config)
     with Store(project.state, read_only=True) as store:
