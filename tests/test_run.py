@@ -399,6 +399,27 @@ def test_backlog_limits_the_first_read_to_the_newest_items(
     assert texts(sandbox) == [*first, "Tram depot opens"]
 
 
+def undated(*numbers: int) -> str:
+    """Return an RSS document of undated items, newest (highest number) first."""
+    items = "".join(
+        f"<item><title>Undated {n}</title><guid>u{n}</guid></item>" for n in sorted(numbers)[::-1]
+    )
+    return f'<rss version="2.0"><channel><title>U</title>{items}</channel></rss>'
+
+
+def test_undated_items_kept_waiting_go_out_oldest_first_after_the_feed_rolled_them_off(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    (project.root / "feeds" / "undated.xml").write_text(undated(1, 2, 3, 4), encoding="utf-8")
+    project.write(feed("u", "undated.xml"), viber="max_per_pass = 1\n")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == ["Undated 1"]
+    (project.root / "feeds" / "undated.xml").write_text(undated(5), encoding="utf-8")
+    for _ in range(4):
+        assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == [f"Undated {n}" for n in range(1, 6)]
+
+
 def test_max_per_pass_spreads_a_busy_feed_over_passes_in_order(
     capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
 ) -> None:

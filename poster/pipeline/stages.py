@@ -343,7 +343,10 @@ def _select(
         from poster.pipeline.waitlist import waiting_items
 
         listed = [item.key for item in items]
-        items = (*items, *waiting_items(deps.ledger, feed.name, listed))
+        # Kept oldest first, and older than what the feed still lists: placed after it as a
+        # feed lists, newest first, so that undated items keep their order too.
+        kept = waiting_items(deps.ledger, feed.name, listed)
+        items = (*items, *reversed(kept))
     keys = [item.key for item in items]
     routes = deps.routes(feed)
     known = deps.ledger.recall(feed.name, keys, routes)
