@@ -813,3 +813,24 @@ def test_credentials_in_feed_urls_reach_the_server_and_nothing_else(
     assert "token=***" in status.out
     shown = result.out + result.err + status.out + status.err + json.dumps(sandbox.posts)
     assert PASSWORD not in shown and QUERY_TOKEN not in shown
+
+
+def test_the_gap_holds_from_the_last_post_of_an_earlier_process(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    from support.clock import SleepingClock
+
+    from poster.app import build
+    from poster.config import load_config
+    from poster.pipeline.runner import lanes
+
+    config = project.write(feed("news", "news.xml"))
+    assert run(capsys, project).code == EXIT_OK  # its last post was just now
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('min_gap = "0s"', 'min_gap = "10s"'), encoding="utf-8")
+    clock = SleepingClock()
+    with build(load_config(project.config), project.state) as app:
+        [lane] = lanes(app, clock=clock, sleep=clock.sleep).values()
+        assert lane.pacer.admit()
+    [waited] = clock.slept
+    assert 8.0 < waited <= 10.0, "the next post waits out the rest of the gap"

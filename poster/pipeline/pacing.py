@@ -26,6 +26,12 @@ class Pacer:
         self._last: float | None = None
         self._count = 0
 
+    def posted_ago(self, seconds: float) -> None:
+        """Count the last post as made ``seconds`` ago (before a start), so the gap holds."""
+        with self._lock:
+            if self._last is None and 0 <= seconds < self.min_gap:
+                self._last = self._clock() - seconds
+
     def start_pass(self) -> None:
         """Begin a new pass: the per-pass count starts again, the gap still holds."""
         with self._lock:
