@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -312,3 +313,18 @@ def test_status_shows_a_destination_a_run_found_refusing_until_a_post_goes(
     assert main(status) == 0
     assert "REFUSED" not in capsys.readouterr().out
     assert texts(news) == ["City story 1"]
+
+
+def test_the_preview_names_each_destinations_fate_when_they_differ(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = project.config.read_text(encoding="utf-8")
+    now = datetime.now(UTC)
+    window = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    quiet = f'[destinations.news]\nkind = "viber"\nquiet = "{window}"\ntimezone = "UTC"\n'
+    project.config.write_text(text.replace('[destinations.news]\nkind = "viber"\n', quiet))
+    project.feeds.publish("city", 1)
+    args = ["-c", str(project.config), "preview", "--feed", "city"]
+    assert main([*args, "--state-dir", str(project.state)]) == 0
+    shown = capsys.readouterr().out
+    assert "[waiting at news; would post at archive] City story 1" in shown

@@ -195,7 +195,7 @@ def _item_lines(outcomes: Sequence[Outcome]) -> list[str]:
     first = outcomes[0]
     item = first.decision.item
     date = item.date.strftime("%Y-%m-%d %H:%M %Z") if item.date else "undated"
-    lines = [f"[{decision_label(first)}] {item.title or item.key}", f"    key: {item.key}"]
+    lines = [f"[{_label(outcomes)}] {item.title or item.key}", f"    key: {item.key}"]
     lines.append(f"    date: {date}")
     if first.decision.reason and not any(o.error for o in outcomes):
         lines.append(f"    why: {first.decision.reason}")
@@ -203,6 +203,16 @@ def _item_lines(outcomes: Sequence[Outcome]) -> list[str]:
         lines.extend(_outcome_lines(outcome))
     lines.append("")
     return lines
+
+
+def _label(outcomes: Sequence[Outcome]) -> str:
+    """Name an item's fate, at each destination when they differ ("waiting at news; …")."""
+    labels = [decision_label(outcome) for outcome in outcomes]
+    if len(set(labels)) == 1:
+        return labels[0]
+    return "; ".join(
+        f"{label} at {outcome.destination}" for label, outcome in zip(labels, outcomes, strict=True)
+    )
 
 
 def _outcome_lines(outcome: Outcome) -> list[str]:
