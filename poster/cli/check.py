@@ -36,9 +36,11 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     enabled = sum(feed.enabled for feed in config.feeds)
     print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
     _print_token_sources(config, sources)
+    from poster.ops.templatecheck import plural  # loaded with the templates' check above
+
     several = len(config.destinations) > 1
     for name, count in counts:
-        print(f"recipients{f' of {name}' if several else ''}: {count:,} {_plural(count, 'number')}")
+        print(f"recipients{f' of {name}' if several else ''}: {count:,} {plural(count, 'number')}")
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -106,11 +108,6 @@ def _template_errors(config: Config) -> list[str]:
 
     folder = cache_dir(os.environ)
     return template_errors(config, None if folder is None else folder / "templates")
-
-
-def _plural(count: int, noun: str) -> str:
-    """Return ``noun`` for one, its plural in "s" for any other ``count``."""
-    return noun if count == 1 else f"{noun}s"
 
 
 def _cron_line(feed: FeedConfig, now: datetime) -> str:

@@ -211,14 +211,21 @@ class Daemon:
             return
         with self._reads.feed(name), self.store.deferred():
             result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
-            if self.config.feed(name) != feed:
-                log.info("event=read-dropped feed=%s reason=reloaded-meanwhile", name)
+            if self._reloaded_meanwhile(feed):
                 return
             if isinstance(result, Batch):
                 self.metrics.inc("poster_fetches_total", result="pushed", feed=name)
                 self._queued(result)
             elif result.error is not None:
                 log.warning("event=push-unreadable feed=%s error=%s", name, result.error)
+
+    def _reloaded_meanwhile(self, feed: FeedConfig) -> bool:
+        """Tell, and log, that a reload removed or changed ``feed`` while it was read: what the
+        old settings chose goes nowhere (a changed feed is read again in full under the new)."""
+        if self.config.feed(feed.name) == feed:
+            return False
+        log.info("event=read-dropped feed=%s reason=reloaded-meanwhile", feed.name)
+        return True
 
     def _push_wanted(self, name: str) -> bool:
         """Tell whether a feed may be subscribed: configured, enabled and not disabled."""
@@ -236,10 +243,7 @@ class Daemon:
         result = collect(feed, deps, busy=self.outbox.busy(name))
         if self._stop.is_set():
             return  # cut short by the stop, or too late to post: not the feed's failure
-        if self.config.feed(name) != feed:
-            # A reload removed or changed the feed while it was read: what the old settings
-            # chose goes nowhere (a changed feed is read again in full under the new ones).
-            log.info("event=read-dropped feed=%s reason=reloaded-meanwhile", name)
+        if self._reloaded_meanwhile(feed):
             return
         if isinstance(result, Batch):
             keys = (d.item.key for d in result.decisions)

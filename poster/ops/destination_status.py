@@ -12,7 +12,7 @@ from poster.destinations import KnowsSender, kind, sender
 from poster.frozen import frozen
 from poster.models import State
 from poster.store import Store
-from poster.store.ledger import SENT, fatal_key, waiting_key
+from poster.store.ledger import fatal_key, last_posts, waiting_keys
 
 SOURCES = {
     "feeds.toml": "from feeds.toml",
@@ -42,10 +42,7 @@ class DestinationStatus:
 
 def destination_statuses(config: Config, store: Store) -> tuple[DestinationStatus, ...]:
     """Return the status of every configured destination, as the state has it."""
-    last: dict[str, datetime] = {}
-    for record in store.deliveries(states=(SENT,)):
-        if record.destination not in last or record.updated > last[record.destination]:
-            last[record.destination] = record.updated
+    last = last_posts(store)
     released = store.deliveries(states=(State.RELEASED,))
     waiting = Counter(r.destination for r in released)
     # A refused send leaves its item released and kept waiting both: it counts once.
@@ -61,17 +58,11 @@ def _kept_waiting(
 ) -> Counter[str]:
     """Count, for each destination, the kept waiting items of its feeds not yet sent to it,
     but those ``released`` counts already."""
-    import json  # here: only a feed with waiting items needs it
-
     counts: Counter[str] = Counter()
     for feed in config.feeds:
-        text = store.get_meta(waiting_key(feed.name))
-        if not text:
+        keys = waiting_keys(store, feed.name)
+        if not keys:
             continue
-        try:
-            keys = [str(doc["key"]) for doc in json.loads(text)]
-        except (ValueError, TypeError, KeyError):
-            continue  # a run says so when it reads them
         for name in config.routes(feed):
             counts[name] += sum(
                 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from poster.config import Config, FeedConfig
 from poster.destinations import Kind, kind
-from poster.render import Renderer
+from poster.render import Renderer, unreadable
 
 
 def template_errors(config: Config, compiled: Path | None = None) -> list[str]:
@@ -32,7 +32,7 @@ def template_errors(config: Config, compiled: Path | None = None) -> list[str]:
         for reason in _feed_errors(renderer, feed, settings(feed), routed, known):
             feeds_by_error.setdefault(reason, []).append(feed.name)
     return [
-        f"{config.path}: {reason} (used by {_plural(len(names), 'feed')} {', '.join(names)})"
+        f"{config.path}: {reason} (used by {plural(len(names), 'feed')} {', '.join(names)})"
         for reason, names in feeds_by_error.items()
     ]
 
@@ -68,8 +68,7 @@ def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[tuple[str
     try:
         failures = renderer.failures(feed, own)
     except OSError as exc:
-        reason = f"cannot read a template in {renderer.templates_dir}: {exc.strerror or exc}"
-        return (reason + "; make the templates readable by the user poster runs as",), False
+        return (unreadable(renderer.templates_dir, exc),), False
     reasons = tuple(
         str(exc).removeprefix(f"feed {exc.feed!r} item {exc.item!r}: ") for exc in failures
     )
@@ -79,6 +78,6 @@ def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[tuple[str
         return reasons, False
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
     """Return ``noun`` for one, its plural in "s" for any other ``count``."""
     return noun if count == 1 else f"{noun}s"

@@ -22,7 +22,7 @@ from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import Media
 from poster.pipeline.timings import Timings
 from poster.store import Store
-from poster.store.ledger import SENT, UNCERTAIN, clear_refusal, fatal_key
+from poster.store.ledger import UNCERTAIN, clear_refusal, fatal_key, last_posts
 from poster.store.store import CRASHED
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def lanes(
 
     The gap holds from each destination's last post, made before this process started too.
     """
-    last = _last_posts(app.store)
+    last = last_posts(app.store)
     found = {}
     for spec in app.specs:
         pacer = Pacer(spec.min_gap.total_seconds(), spec.max_per_pass, clock=clock, sleep=sleep)
@@ -117,15 +117,6 @@ def lanes(
         gate = Gatekeeper(spec.name, spec.gate, app.store, now=now) if spec.gate.active else None
         found[spec.name] = Lane(app.destinations[spec.name], pacer, clock=clock, gate=gate)
     return found
-
-
-def _last_posts(store: Store) -> dict[str, datetime]:
-    """Return when each destination last accepted a post, as the state remembers."""
-    last: dict[str, datetime] = {}
-    for record in store.deliveries(states=(SENT,)):
-        if record.destination not in last or record.updated > last[record.destination]:
-            last[record.destination] = record.updated
-    return last
 
 
 class MediaOnDemand:

@@ -36,8 +36,8 @@ from poster.frozen import frozen
 from poster.models import Action, FetchResult, ParsedFeed, State, Validators
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings
-from poster.render import Renderer
-from poster.store.ledger import Ledger, waiting_key
+from poster.render import Renderer, unreadable
+from poster.store.ledger import Ledger, waiting_key, waiting_keys
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
@@ -449,12 +449,10 @@ def _not_new(
     """Return the keys a destination joining ``feed`` now holds back: those any destination it
     already had was given or held back, and those still waiting to go to one (a quiet night,
     ``max_per_pass``, a refusal), which are no newer for waiting."""
-    from poster.pipeline.waitlist import waiting_items  # here: only a join needs it
-
     back: set[str] = set()
     for route in stayed:
         back |= ledger.recall(feed.name, keys, (route,)).known
-    back |= {item.key for item in waiting_items(ledger, feed.name, ())}
+    back |= set(waiting_keys(ledger, feed.name))
     return frozenset(back & set(keys))
 
 
@@ -504,10 +502,7 @@ def render(decision: Decision, batch: Batch, deps: Deps, kind: Kind) -> Message 
     except RenderError as exc:
         return exc
     except OSError as exc:  # the template is there, but poster may not read it
-        why = (
-            f"cannot read a template in {deps.renderer.templates_dir}: {exc.strerror or exc}; "
-            "make the templates readable by the user poster runs as"
-        )
+        why = unreadable(deps.renderer.templates_dir, exc)
         return TemplateUnreadable(batch.feed.name, decision.item.key, why)
 
 

@@ -162,3 +162,12 @@ def clean_output(text: str) -> str:
     text = _INVALID.sub("", text.replace("\r\n", "\n"))
     text = _LINE_END_SPACE.sub("\n", text)
     return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def unreadable(templates_dir: Path, exc: OSError) -> str:
+    """Say that a template in ``templates_dir`` cannot be read, and what to do about it."""
+    reason = exc.strerror or exc
+    return (
+        f"cannot read a template in {templates_dir}: {reason}; make the templates readable by "
+        "the user poster runs as"
+    )

@@ -16,6 +16,8 @@ from poster.lazy import names_from
 from poster.models import State
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from poster.destinations import Entries, Receipt
     from poster.models import Validators
     from poster.store.memoryledger import Delivery as Delivery
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from poster.store.memoryledger import ReadOnlyLedger as ReadOnlyLedger
     from poster.store.memoryledger import Recall as Recall
     from poster.store.memoryledger import recall_each as recall_each
+    from poster.store.store import Store
 
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
@@ -43,6 +46,29 @@ FATAL_META = "channel.fatal"
 def waiting_key(feed: str) -> str:
     """Return the state entry holding the items of ``feed`` that wait to be posted."""
     return f"waiting in {feed}"
+
+
+def waiting_keys(entries: Entries, feed: str) -> list[str]:
+    """Return the keys of the items kept waiting for ``feed``, oldest first, without building
+    the items (``poster.pipeline.waitlist`` builds them, and says when the entry is unreadable)."""
+    import json  # here: only a feed with waiting items needs it
+
+    text = entries.get_meta(waiting_key(feed))
+    if not text:
+        return []
+    try:
+        return [str(doc["key"]) for doc in json.loads(text)]
+    except (ValueError, TypeError, KeyError):
+        return []
+
+
+def last_posts(store: Store) -> dict[str, datetime]:
+    """Return when each destination last accepted a post, as the state remembers."""
+    last: dict[str, datetime] = {}
+    for record in store.deliveries(states=(SENT,)):
+        if record.destination not in last or record.updated > last[record.destination]:
+            last[record.destination] = record.updated
+    return last
 
 
 def fatal_key(destination: str) -> str:

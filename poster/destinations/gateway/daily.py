@@ -33,6 +33,10 @@ class DayCounter:
                 self._write(day, sent + allowed)
         return allowed
 
+    def sent_on(self, moment: datetime) -> int:
+        """Return how many went on ``moment``'s day, as the count file says."""
+        return self._read(self.cap.day_of(moment).isoformat())
+
     def resume_at(self, moment: datetime) -> datetime:
         """Return when the destination's next day starts."""
         return self.cap.next_day(moment)

@@ -7,7 +7,6 @@ and who opted out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from poster.config import Config
+from poster.destinations.gateway.daily import DayCounter
+from poster.errors import StateError
 from poster.frozen import frozen
 from poster.recipients.daycap import DailyCap
 from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_path
@@ -95,16 +96,14 @@ def _capped(cap: int | None, path: Path, now: datetime) -> str | None:
     """Say that today's cap is reached and when the rest go, from the day's count file."""
     if cap is None:
         return None
+    counter = DayCounter(DailyCap(cap), path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        sent = counter.sent_on(now)
+    except StateError:
+        return None  # a send says so when it reads the count
+    if sent < cap:
         return None
-    daily = DailyCap(cap)
-    today = daily.day_of(now).isoformat()
-    sent = data.get("sent") if isinstance(data, dict) and data.get("day") == today else 0
-    if not isinstance(sent, int) or sent < cap:
-        return None
-    resume = f"{daily.next_day(now):%Y-%m-%d %H:%M} UTC"
+    resume = f"{counter.resume_at(now):%Y-%m-%d %H:%M} UTC"
     return f"max_per_day={cap} reached today ({sent} sent): the rest go from {resume}"
 
 
