@@ -24,6 +24,7 @@ from poster.daemon.listener import WebhookReceiver
 from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox import Sandbox
 from poster.redaction import RedactingFilter
+from poster.store.recipientledger import RecipientLedger
 
 POSTER = Path(__file__).parents[1] / "poster"
 OPENSSL_REQ = (
@@ -208,3 +209,10 @@ def set_webhook(
         assert sandbox.webhook == receiver.url
 
     return register
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[RecipientLedger]:
+    """Return a recipient ledger in a scratch folder, closed after the test."""
+    with RecipientLedger(tmp_path / "ledger.json") as opened:
+        yield opened

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import pytest
 from support.stubgateway import QuietGateway
@@ -48,12 +47,6 @@ class EagerGateway(QuietGateway):
 
     def callback(self, method: str, query: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         return [StatusUpdate(ref, DELIVERED) for ref in json.loads(body)["ids"]]
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[RecipientLedger]:
-    with RecipientLedger(tmp_path / "ledger.json") as opened:
-        yield opened
 
 
 def destination(adapter: EagerGateway, ledger: RecipientLedger) -> GatewayDestination:

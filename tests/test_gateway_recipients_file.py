@@ -7,7 +7,7 @@ why, and the item waits for the mended file, sent then to the numbers the file h
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -32,12 +32,6 @@ class CountingGateway(QuietGateway):
     def send(self, message: GatewayMessage, phones: Sequence[str]) -> BatchOutcome:
         self.sent += phones
         return BatchOutcome(accepted={phone: f"id-{phone}" for phone in phones})
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[RecipientLedger]:
-    with RecipientLedger(tmp_path / "ledger.json") as opened:
-        yield opened
 
 
 def test_a_broken_recipients_file_stops_the_destination_and_sends_nothing(

@@ -8,8 +8,7 @@ nothing, and the log points to the command that does send.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 from support.stubgateway import QuietGateway
@@ -36,12 +35,6 @@ class LosingGateway(QuietGateway):
         if self.calls == 1:
             raise DeliveryUncertain("the connection dropped")
         return BatchOutcome(accepted={phone: f"id-{phone}" for phone in phones})
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[RecipientLedger]:
-    with RecipientLedger(tmp_path / "ledger.json") as opened:
-        yield opened
 
 
 def test_an_item_whose_numbers_are_all_uncertain_sends_nothing_when_offered_again(
