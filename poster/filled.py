@@ -9,15 +9,16 @@ record, as long as the class has no ``__post_init__`` that filling would skip.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from typing import Any, TypeVar
+
+from poster.frozen import fields
 
 Record = TypeVar("Record")
 
 
 def filler(cls: type[Record]) -> Callable[[Mapping[str, Any]], Record]:
     """Return a maker of ``cls(**values)`` filling the fields at once when ``values`` names each."""
-    names = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+    names = frozenset(f.name for f in fields(cls))
     if hasattr(cls, "__post_init__"):
         return lambda values: cls(**values)
 

@@ -1,67 +1,324 @@
-"""Frozen records: ``dataclass(frozen=True)`` classes made with one compiled method, not six.
+"""Frozen records: classes that behave as ``dataclass(frozen=True)`` ones, made without it.
 
 A frozen dataclass gets its ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``,
 ``__setattr__`` and ``__delattr__`` written as source and compiled while its module is
-imported: 0.7–1.3 ms a class, so a command that makes twenty records spent 15–25 ms on it
-before reading anything. ``frozen`` lets ``dataclasses`` read the fields, so ``fields()``,
-``replace()`` and ``asdict()`` work as ever, compiles only the ``__init__``, whose speed
-matters, and gives the class the other five as functions over its fields, made without
-compiling: a quarter of the cost. A record behaves as the frozen dataclass would
+imported: 0.7–1.3 ms a class. Loading ``dataclasses`` itself loads ``inspect``, ``ast``,
+``dis`` and ``tokenize``: another 5 ms, a tenth of what ``status`` may take. ``frozen``
+reads the fields from the class's annotations as ``dataclass`` does, compiles only the
+``__init__``, whose speed matters, and gives the class the other five as functions over its
+fields, made without compiling.
+
+``dataclasses.fields()``, ``replace()``, ``asdict()`` and ``is_dataclass()`` work on a record
+as ever: its ``__dataclass_fields__`` are made, with ``dataclasses``, the first time something
+asks for them. Modules on the commands' path use this module's ``fields`` and ``replace``,
+which need no ``dataclasses``. A record behaves as the frozen dataclass would
 (``tests/test_frozen.py`` holds the two side by side); it takes no ``InitVar`` and no
-keyword-only field.
+keyword-only field, and its bases are records or plain classes.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Sequence
-from dataclasses import MISSING, Field, FrozenInstanceError, InitVar, dataclass, field, fields
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar, dataclass_transform, overload
 
-__all__ = ["frozen"]
+__all__ = ["Spec", "field", "fields", "frozen", "replace"]
 
 _T = TypeVar("_T")
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(field, Field))
+class _Missing:
+    """No default: the marker ``dataclasses.MISSING`` is, for a record."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class Spec:
+    """One field of a record: its name, annotation, default and what it takes part in."""
+
+    __slots__ = (
+        *("compare", "default", "default_factory", "hash", "init", "metadata", "name"),
+        *("repr", "type"),
+    )
+
+    def __init__(
+        self,
+        default: Any = MISSING,
+        default_factory: Any = MISSING,
+        init: bool = True,
+        repr: bool = True,
+        hash: bool | None = None,
+        compare: bool = True,
+        metadata: Mapping[Any, Any] | None = None,
+    ) -> None:
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.default, self.default_factory = default, default_factory
+        self.init, self.repr, self.hash, self.compare = init, repr, hash, compare
+        self.metadata: Mapping[Any, Any] = {} if metadata is None else metadata
+        self.name = ""
+        self.type: Any = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SPEC_SHOWN)
+        return f"Spec({shown})"
+
+    def has_default(self) -> bool:
+        """Tell whether ``__init__`` may leave this field out."""
+        return self.default is not MISSING or self.default_factory is not MISSING
+
+
+_SPEC_SHOWN = ("name", "type", "default", "default_factory", "init", "repr", "hash", "compare")
+
+
+@overload
+def field(
+    *,
+    default: _T,
+    init: bool = True,
+    repr: bool = True,
+    hash: bool | None = None,
+    compare: bool = True,
+    metadata: Mapping[Any, Any] | None = None,
+) -> _T: ...
+@overload
+def field(
+    *,
+    default_factory: Callable[[], _T],
+    init: bool = True,
+    repr: bool = True,
+    hash: bool | None = None,
+    compare: bool = True,
+    metadata: Mapping[Any, Any] | None = None,
+) -> _T: ...
+@overload
+def field(
+    *,
+    init: bool = True,
+    repr: bool = True,
+    hash: bool | None = None,
+    compare: bool = True,
+    metadata: Mapping[Any, Any] | None = None,
+) -> Any: ...
+def field(
+    *,
+    default: Any = MISSING,
+    default_factory: Any = MISSING,
+    init: bool = True,
+    repr: bool = True,
+    hash: bool | None = None,
+    compare: bool = True,
+    metadata: Mapping[Any, Any] | None = None,
+) -> Any:
+    """Describe a record's field as ``dataclasses.field`` does (it takes no ``kw_only``)."""
+    return Spec(default, default_factory, init, repr, hash, compare, metadata)
+
+
+_FIELDS = "__record_fields__"
+"""The class attribute holding a record's fields, each a ``Spec``, in order."""
+
+
+def fields(record: Any) -> tuple[Any, ...]:
+    """Return the fields of a record or of its class, in order; of a dataclass, its ``Field``s."""
+    own = getattr(record, _FIELDS, None)
+    if own is None:
+        import dataclasses
+
+        return dataclasses.fields(record)
+    return tuple(own.values())
+
+
+def replace(record: _T, /, **changes: Any) -> _T:
+    """Return a copy of ``record`` with ``changes``, as ``dataclasses.replace`` does."""
+    own = getattr(record, _FIELDS, None)
+    if own is None:
+        import dataclasses
+
+        return dataclasses.replace(record, **changes)  # type: ignore[type-var]
+    for spec in own.values():
+        if not spec.init:
+            if spec.name in changes:
+                raise ValueError(
+                    f"field {spec.name} is declared with init=False, it cannot be specified with "
+                    "replace()"
+                )
+        elif spec.name not in changes:
+            changes[spec.name] = getattr(record, spec.name)
+    return record.__class__(**changes)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field, Spec))
 def frozen(cls: type[_T], /) -> type[_T]:
-    """Make ``cls`` a frozen dataclass; a class's own ``__init__`` is kept, as dataclass does."""
-    documented = bool(cls.__dict__.get("__doc__"))
-    made: Any = dataclass(init=False, repr=False, eq=False)(cls)
-    _refuse_unsupported(made)
-    every = fields(made)
-    written = made.__dict__
+    """Make ``cls`` a record; a class's own ``__init__`` is kept, as dataclass does."""
+    every = _fields_of(cls)
+    written = cls.__dict__
+    for name in ("__setattr__", "__delattr__"):
+        if name in written:
+            raise TypeError(f"cannot overwrite attribute {name} in class {cls.__name__}")
+    made: Any = cls
+    made.__record_fields__ = {spec.name: spec for spec in every}
+    made.__dataclass_fields__ = _DataclassView("__dataclass_fields__")
+    made.__dataclass_params__ = _DataclassView("__dataclass_params__")
     if "__init__" not in written:
         _attach(made, "__init__", _init(made, every))
     if "__repr__" not in written:
-        _attach(made, "__repr__", _repr(made, [f.name for f in every if f.repr]))
-    compared = [f.name for f in every if f.compare]
-    hashed = [f.name for f in every if (f.compare if f.hash is None else f.hash)]
+        _attach(made, "__repr__", _repr([s.name for s in every if s.repr]))
+    compared = [s.name for s in every if s.compare]
+    hashed = [s.name for s in every if (s.compare if s.hash is None else s.hash)]
     own_hash, own_eq = written.get("__hash__", MISSING), "__eq__" in written
     if not own_eq:
         _attach(made, "__eq__", _eq(_values(compared)))
     if own_hash is MISSING or (own_hash is None and own_eq):
         _attach(made, "__hash__", _hash(_values(hashed)))
-    names = frozenset(f.name for f in every)
+    names = frozenset(s.name for s in every)
     _attach(made, "__setattr__", _setattr(made, names))
     _attach(made, "__delattr__", _delattr(made, names))
-    if not documented:
-        made.__doc__ = made.__name__ + str(inspect.signature(made)).replace(" -> None", "")
-    return made  # type: ignore[no-any-return]
+    if "__match_args__" not in written:
+        setattr(made, "__match_args__", tuple(s.name for s in every if s.init))  # noqa: B010
+    if not written.get("__doc__"):
+        made.__doc__ = _Signature()
+    return cls
 
 
-def _refuse_unsupported(cls: Any) -> None:
-    """Raise ``TypeError`` for what only ``dataclass`` itself handles."""
-    for f in cls.__dataclass_fields__.values():
-        if f.kw_only is True or isinstance(f.type, InitVar) or "InitVar" in str(f.type):
-            raise TypeError(f"{cls.__qualname__}.{f.name}: a record takes no InitVar or kw_only")
-        if f.name == "self":
-            raise TypeError(f"{cls.__qualname__}: a record has no field named 'self'")
-    for name in ("__setattr__", "__delattr__"):
-        if name in cls.__dict__:
-            raise TypeError(f"cannot overwrite attribute {name} in class {cls.__name__}")
+# What ``dataclasses`` takes for a ``ClassVar`` or an ``InitVar`` written as a string: the
+# name, bare or after a module's, at the start of the annotation.
+_TYPE_NAME = re.compile(r"^(?:\s*(\w+)\s*\.)?\s*(\w+)")
+
+
+def _fields_of(cls: type) -> list[Spec]:
+    """Return the fields of ``cls``, its bases' first; refuse what a record cannot take."""
+    found: dict[str, Spec] = {}
+    for base in cls.__mro__[-1:0:-1]:
+        if _FIELDS in base.__dict__:
+            found.update(base.__dict__[_FIELDS])
+        elif "__dataclass_fields__" in base.__dict__:
+            raise TypeError(f"{cls.__qualname__}: a record's base {base.__qualname__} is not one")
+    written = cls.__dict__
+    annotations = written.get("__annotations__", {})
+    for name, annotation in annotations.items():
+        kind = _kind(annotation)
+        if kind == "ClassVar":
+            continue
+        if kind in ("InitVar", "KW_ONLY"):
+            raise TypeError(f"{cls.__qualname__}.{name}: a record takes no InitVar or kw_only")
+        found[name] = _spec(cls, name, annotation, written.get(name, MISSING))
+    for name, value in written.items():
+        if _is_spec(value) and name not in annotations:
+            raise TypeError(f"{name!r} is a field but has no type annotation")
+    if "self" in found:
+        raise TypeError(f"{cls.__qualname__}: a record has no field named 'self'")
+    return list(found.values())
+
+
+def _kind(annotation: object) -> str | None:
+    """Return "ClassVar", "InitVar" or "KW_ONLY" for an annotation that is one, else None."""
+    if isinstance(annotation, str):
+        match = _TYPE_NAME.match(annotation)
+        name = match.group(2) if match else None
+        return name if name in ("ClassVar", "InitVar", "KW_ONLY") else None
+    typing = sys.modules.get("typing")
+    if typing is not None and getattr(annotation, "__origin__", None) is typing.ClassVar:
+        return "ClassVar"
+    if annotation is getattr(typing, "ClassVar", None):
+        return "ClassVar"
+    known = sys.modules.get("dataclasses")
+    if known is not None:
+        if annotation is known.KW_ONLY:
+            return "KW_ONLY"
+        if annotation is known.InitVar or isinstance(annotation, known.InitVar):
+            return "InitVar"
+    return None
+
+
+def _is_spec(value: object) -> bool:
+    """Tell whether ``value`` describes a field: this module's ``field`` or ``dataclasses``'."""
+    return isinstance(value, Spec) or (
+        type(value).__name__ == "Field" and type(value).__module__ == "dataclasses"
+    )
+
+
+def _spec(cls: type, name: str, annotation: object, value: object) -> Spec:
+    """Return the field ``name`` of ``cls`` from its annotation and what the class body set."""
+    if isinstance(value, Spec):
+        spec = value
+    elif _is_spec(value):
+        theirs: Any = value
+        if theirs.kw_only is True:
+            raise TypeError(f"{cls.__qualname__}.{name}: a record takes no InitVar or kw_only")
+        known: Any = sys.modules["dataclasses"]
+        spec = Spec(
+            MISSING if theirs.default is known.MISSING else theirs.default,
+            MISSING if theirs.default_factory is known.MISSING else theirs.default_factory,
+            theirs.init, theirs.repr, theirs.hash, theirs.compare, theirs.metadata or None,
+        )  # fmt: skip
+    else:
+        spec = Spec(value)
+    spec.name, spec.type = name, annotation
+    if spec.default is not MISSING and type(spec.default).__hash__ is None:
+        raise ValueError(
+            f"mutable default {type(spec.default)} for field {name} is not allowed: "
+            "use default_factory"
+        )
+    if _is_spec(value):
+        if spec.default is MISSING:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, spec.default)
+    return spec
+
+
+class _DataclassView:
+    """``__dataclass_fields__`` or ``__dataclass_params__`` of a record, made when first read.
+
+    ``dataclasses`` makes them for a copy of the record's fields, so that its functions, and
+    a dataclass deriving from a record, see the frozen dataclass the record behaves as.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, record: object, owner: type) -> Any:
+        import dataclasses
+
+        every: dict[str, Spec] = getattr(owner, _FIELDS)
+        body: dict[str, Any] = {"__annotations__": {n: s.type for n, s in every.items()}}
+        body["__module__"] = owner.__module__
+        for name, spec in every.items():
+            default = dataclasses.MISSING if spec.default is MISSING else spec.default
+            factory = spec.default_factory
+            body[name] = dataclasses.field(
+                default=default,
+                default_factory=dataclasses.MISSING if factory is MISSING else factory,
+                init=spec.init, repr=spec.repr, hash=spec.hash, compare=spec.compare,
+                metadata=spec.metadata or None,
+            )  # fmt: skip
+        copy: Any = dataclasses.dataclass(frozen=True, init=False, repr=False, eq=False)(
+            type(owner.__name__, (), body)
+        )
+        type.__setattr__(owner, "__dataclass_fields__", copy.__dataclass_fields__)
+        type.__setattr__(owner, "__dataclass_params__", copy.__dataclass_params__)
+        return getattr(owner, self.name)
+
+
+class _Signature:
+    """The ``__doc__`` of a record its class body left without one: its signature, as
+    ``dataclass`` writes it, made when first read (it needs ``inspect``)."""
+
+    def __get__(self, record: object, owner: type) -> str:
+        import inspect
+
+        text = owner.__name__ + str(inspect.signature(owner)).replace(" -> None", "")
+        type.__setattr__(owner, "__doc__", text)
+        return text
 
 
 def _attach(cls: Any, name: str, function: Callable[..., Any]) -> None:
@@ -72,7 +329,7 @@ def _attach(cls: Any, name: str, function: Callable[..., Any]) -> None:
     setattr(cls, name, function)
 
 
-def _init(cls: Any, every: Sequence[Field[Any]]) -> Callable[..., None]:
+def _init(cls: Any, every: Sequence[Spec]) -> Callable[..., None]:
     """Compile the ``__init__`` a frozen dataclass would have, filling the fields at once."""
     space: dict[str, Any] = {"_MISSING_FACTORY": _MISSING_FACTORY}
     params, values = [], []
@@ -102,7 +359,7 @@ def _init(cls: Any, every: Sequence[Field[Any]]) -> Callable[..., None]:
                 raise TypeError(f"non-default argument {f.name!r} follows default argument")
             params.append(f"{f.name}: _type_{f.name}")
             values.append(f"{f.name!r}: {f.name}")
-        if f.default is not MISSING or f.default_factory is not MISSING:
+        if f.has_default():
             defaulted = f.name
     body = f"    self.__dict__.update({{{', '.join(values)}}})\n" if values else ""
     if hasattr(cls, "__post_init__"):
@@ -134,7 +391,7 @@ def _values(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
     return attrgetter(*names)
 
 
-def _repr(cls: Any, names: Sequence[str]) -> Callable[[Any], str]:
+def _repr(names: Sequence[str]) -> Callable[[Any], str]:
     """Return the ``__repr__`` of a dataclass showing ``names``."""
 
     @recursive_repr()
@@ -161,12 +418,19 @@ def _hash(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
     return lambda self: hash(values(self))
 
 
+def _frozen_error(message: str) -> Exception:
+    """Return the error a frozen dataclass raises: ``dataclasses.FrozenInstanceError``."""
+    from dataclasses import FrozenInstanceError  # here: only a mistake assigns to a record
+
+    return FrozenInstanceError(message)
+
+
 def _setattr(cls: Any, names: frozenset[str]) -> Callable[[Any, str, Any], None]:
     """Return the ``__setattr__`` of a frozen dataclass."""
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in names:
-            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+            raise _frozen_error(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
 
     return __setattr__
@@ -177,7 +441,7 @@ def _delattr(cls: Any, names: frozenset[str]) -> Callable[[Any, str], None]:
 
     def __delattr__(self: Any, name: str) -> None:
         if type(self) is cls or name in names:
-            raise FrozenInstanceError(f"cannot delete field {name!r}")
+            raise _frozen_error(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
 
     return __delattr__

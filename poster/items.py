@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 
 if TYPE_CHECKING:
     from poster.models import Fixed

@@ -6,11 +6,10 @@ as ``status`` or ``check``, never builds their classes.
 
 from __future__ import annotations
 
-from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 
 if TYPE_CHECKING:
     from poster.items import Item

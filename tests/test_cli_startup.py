@@ -179,7 +179,7 @@ UNUSED_BY_STATUS = (
     *("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient"),
     *("poster.destinations.viber.messages", "difflib", "zoneinfo", "shutil", "poster.push.plan"),
     *("poster.items", "poster.reads", "poster.select", "poster.ops.inbox", "poster.secrets"),
-    *("logging", "traceback"),
+    *("logging", "traceback", "dataclasses", "inspect"),
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),
@@ -259,13 +259,19 @@ def _with_token() -> dict[str, str]:
 
 
 def _classes_made(words: list[str], env: dict[str, str]) -> set[str]:
-    """Run poster with ``words`` in a fresh interpreter and return the dataclasses it made."""
+    """Run poster with ``words`` in a fresh interpreter; return the records and dataclasses it
+    made."""
     probe = (
-        "import dataclasses, sys\nmade = []\nprocess = dataclasses._process_class\n"
+        "import dataclasses, sys\nimport poster.frozen\nmade = []\n"
+        "process, freeze = dataclasses._process_class, poster.frozen.frozen\n"
         "def note(cls, *args):\n"
         "    made.append(f'{cls.__module__}.{cls.__qualname__}')\n"
         "    return process(cls, *args)\n"
-        "dataclasses._process_class = note\nfrom poster.cli import main\n"
+        "def noted(cls):\n"
+        "    made.append(f'{cls.__module__}.{cls.__qualname__}')\n"
+        "    return freeze(cls)\n"
+        "dataclasses._process_class, poster.frozen.frozen = note, noted\n"
+        "from poster.cli import main\n"
         f"try:\n    main({words!r})\nexcept SystemExit:\n    pass\n"
         "print('made:', *made, file=sys.stderr)"
     )

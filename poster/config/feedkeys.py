@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from poster.config.feedvalues import crontab, headers
 from poster.config.itemrules import rules
 from poster.config.settings import Gate
 from poster.destinations import fixed_limit
+from poster.frozen import fields
 
 if TYPE_CHECKING:
     from poster.config.parts import JsonMapping, QuietHours

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ from poster.config.settings import (
 )
 from poster.destinations import ChecksKeys, NeedsCallbacks, kind, shorthand
 from poster.errors import ConfigError
+from poster.frozen import fields, replace
 
 if TYPE_CHECKING:
     from poster.problems import ConfigProblem

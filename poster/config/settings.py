@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.destinations import shorthand
 from poster.filled import filler
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 from poster.lazy import names_from
 
 if TYPE_CHECKING:

@@ -8,11 +8,10 @@ posts nothing builds none but ``Opening`` (``openings``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 from poster.models import State
 
 

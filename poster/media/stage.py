@@ -11,7 +11,6 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import field, replace
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,7 +20,7 @@ from poster.errors import MediaError
 from poster.fetch.addresses import is_public
 from poster.fetch.client import FeedClient, display
 from poster.fetch.watchdog import DeadlineExceeded
-from poster.frozen import frozen
+from poster.frozen import field, frozen, replace
 from poster.media.cache import SAVE_EVERY, ProbeCache
 from poster.media.jpegstore import MediaStore, StoredFile
 from poster.media.policy import ImageRule, MediaAware, describe, strictest

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 from poster.config import FeedConfig
 from poster.errors import ParseError
+from poster.frozen import replace
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH, too_deep
 from poster.parse.encoding import repair_utf8, settle

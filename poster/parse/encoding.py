@@ -16,9 +16,8 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from dataclasses import replace
 
-from poster.frozen import frozen
+from poster.frozen import frozen, replace
 from poster.models import FetchResult
 from poster.parse.pieces import decodes
 

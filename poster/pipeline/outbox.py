@@ -16,13 +16,14 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from poster.backoff import CHANNEL_BACKOFF_BASE, CHANNEL_BACKOFF_MAX, backoff
 from poster.destinations import Destination, Message
 from poster.errors import DestinationFatal, RenderError, TemplateUnusable
+from poster.frozen import replace
 from poster.models import State
 from poster.pipeline.gatekeeper import Gatekeeper
 from poster.pipeline.pacing import Pacer

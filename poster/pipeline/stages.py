@@ -10,7 +10,6 @@ import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +31,7 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient, without_userinfo
 from poster.fetch.feed import fetch
-from poster.frozen import frozen
+from poster.frozen import frozen, replace
 from poster.models import Action, FetchResult, ParsedFeed, State, Validators
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.timings import Timings

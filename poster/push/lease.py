@@ -6,11 +6,10 @@ status on a state without subscriptions never makes its class.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from poster.frozen import frozen
+from poster.frozen import frozen, replace
 from poster.push.subscriptions import State
 
 

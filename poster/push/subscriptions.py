@@ -11,7 +11,6 @@ subscription by its feed and hub only.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -148,6 +147,8 @@ def migrate(store: MetaStore, subscriptions: dict[str, Subscription]) -> None:
 
 def _to_json(sub: Subscription) -> dict[str, Any]:
     """Return a subscription as JSON values, times in ISO 8601."""
+    from dataclasses import asdict  # here: only a change of subscription writes one
+
     fields = asdict(sub)
     for name in ("changed", "requested", "expires"):
         when = fields[name]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poster.config import FeedConfig
 from poster.errors import RenderError
+from poster.frozen import replace
 from poster.lazy import names_from
 
 if TYPE_CHECKING:

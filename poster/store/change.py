@@ -6,9 +6,7 @@ after a compaction, never makes its class: only a write or a journal line makes 
 
 from __future__ import annotations
 
-from dataclasses import field
-
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 from poster.store.files import Document, Tables
 
 

@@ -26,12 +26,11 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.errors import StateError
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 from poster.localfiles import read_regular
 
 if TYPE_CHECKING:

@@ -8,7 +8,6 @@ sends through any adapter to a recipients file, batch by batch, through the reci
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 from poster.config import values as v
 from poster.config.feedkeys import Key
 from poster.errors import DestinationFatal
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 from poster.store.recipientledger import StatusUpdate
 
 __all__ = [

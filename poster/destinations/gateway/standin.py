@@ -10,7 +10,6 @@ gateway cannot be asked.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from poster.destinations import REDACTED, Destination, Kind, Message, Opening, R
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, item_ref
 from poster.errors import ConfigError, PosterError
+from poster.frozen import replace
 from poster.store.recipientledger import RecipientLedger, ledger_path
 
 log = logging.getLogger(__name__)

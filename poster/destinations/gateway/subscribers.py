@@ -8,7 +8,6 @@ and who opted out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from poster.config import Config
 from poster.destinations.gateway.daily import DayCounter
 from poster.errors import StateError
-from poster.frozen import frozen
+from poster.frozen import frozen, replace
 from poster.recipients.daycap import DailyCap
 from poster.store.recipientledger import ItemOutcome, RecipientLedger, ledger_path
 from poster.store.recipientstate import PENDING, UNCERTAIN

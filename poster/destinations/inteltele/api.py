@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import field, replace
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
@@ -48,7 +47,7 @@ from poster.destinations.inteltele.schema import (
     StatusRequest,
 )
 from poster.errors import DestinationFatal, MessageRejected
-from poster.frozen import frozen
+from poster.frozen import field, frozen, replace
 
 log = logging.getLogger(__name__)
 

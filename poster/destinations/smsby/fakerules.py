@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ from poster.destinations.smsby.schema import (
     MESSAGE_TYPES,
     TYPE_MESSAGES,
 )
-from poster.frozen import frozen
+from poster.frozen import field, frozen
 
 TEXT_MAX = 1000
 CAPTION_MAX = 30

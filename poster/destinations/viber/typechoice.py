@@ -9,7 +9,6 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cache
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -17,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from poster.config import FeedConfig
 from poster.destinations.viber.apilimits import FILE_NAME_MAX, URL_MEDIA_MAX, VIDEO_DURATION_MAX
+from poster.frozen import replace
 from poster.media.policy import ImageRule, MediaRules, describe
 from poster.models import Item, Media
 

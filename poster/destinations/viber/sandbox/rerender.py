@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -24,7 +23,7 @@ from poster.destinations.viber.api import ViberChannel
 from poster.destinations.viber.sandbox.session import SandboxSession, reroute
 from poster.errors import PosterError
 from poster.fetch.client import FeedClient
-from poster.frozen import frozen
+from poster.frozen import frozen, replace
 from poster.pipeline import SENT, Deps, FeedReport, run_pass
 from poster.render import Renderer
 from poster.store.ledger import ReadOnlyLedger
