@@ -23,6 +23,11 @@ def __getattr__(name: str) -> Any:
     return importlib.import_module("poster.htmltext").html_to_text
 
 
+def plural(count: int, noun: str) -> str:
+    """Return ``noun`` for one, its plural in "s" for any other ``count``."""
+    return noun if count == 1 else f"{noun}s"
+
+
 def utf16_units(text: str) -> int:
     """Count UTF-16 code units: an emoji counts twice, as clients written in Java count it."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2

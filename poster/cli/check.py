@@ -13,12 +13,14 @@ TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
+    from pathlib import Path
     from typing import Any, TypeVar
 
     from poster.config import Config, DestinationConfig, FeedConfig
     from poster.destinations import TokenSource
 
     TokenLine = tuple[str, TokenSource]
+    Passed = Callable[[FeedConfig, str, bool], None]
     _T = TypeVar("_T")
 
 RUNS_SHOWN = 3
@@ -36,7 +38,7 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     enabled = sum(feed.enabled for feed in config.feeds)
     print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
     _print_token_sources(config, sources)
-    from poster.ops.templatecheck import plural  # loaded with the templates' check above
+    from poster.text import plural
 
     several = len(config.destinations) > 1
     for name, count in counts:
@@ -102,12 +104,34 @@ def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
 
 
 def _template_errors(config: Config) -> list[str]:
-    """Render every feed's templates; return each distinct failure once with its feeds."""
+    """Render every feed's templates; return each distinct failure once with its feeds.
+
+    What a check found sound before is not rendered again (``templateverdict``).
+    """
     from poster.cachefiles import cache_dir
-    from poster.ops.templatecheck import template_errors
+    from poster.ops.templateverdict import Verdicts, read_templates
 
     folder = cache_dir(os.environ)
-    return template_errors(config, None if folder is None else folder / "templates")
+    if folder is None:
+        return _rendered(config, None)
+    verdicts = Verdicts(config, folder / "checks", read_templates(config.templates_dir))
+    if verdicts.recall():
+        return []
+    errors = _rendered(config, folder / "templates", verdicts.passed)
+    if not errors:
+        verdicts.keep()
+    return errors
+
+
+def _rendered(
+    config: Config,
+    compiled: Path | None,
+    passed: Callable[[FeedConfig, str, bool], None] | None = None,
+) -> list[str]:
+    """Render every feed's templates, keeping the compiled ones in ``compiled``."""
+    from poster.ops.templatecheck import template_errors
+
+    return template_errors(config, compiled, passed)
 
 
 def _cron_line(feed: FeedConfig, now: datetime) -> str:

@@ -6,30 +6,43 @@ longer works would otherwise show only at the next post of a feed that uses it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import fields
+from collections.abc import Callable
 from operator import attrgetter
 from pathlib import Path
 
 from poster.config import Config, FeedConfig
 from poster.destinations import Kind, kind
+from poster.frozen import fields
 from poster.render import Renderer, unreadable
+from poster.text import plural
+
+Passed = Callable[[FeedConfig, str, bool], None]
+"""Told a feed, the name of a kind its templates rendered at, and whether one read ``feed``."""
 
 
-def template_errors(config: Config, compiled: Path | None = None) -> list[str]:
+def template_errors(
+    config: Config, compiled: Path | None = None, passed: Passed | None = None
+) -> list[str]:
     """Render every feed's templates; return each distinct failure once with its feeds.
 
-    ``compiled``, a folder, keeps the compiled templates for the next check.
+    ``compiled``, a folder, keeps the compiled templates for the next check. ``passed`` is
+    told each feed and kind whose templates rendered, and whether one of them read ``feed``.
     """
     renderer = Renderer(config.templates_dir, fixed=True, compiled=compiled)
     feeds_by_error: dict[str, list[str]] = {}
-    kinds = {spec.name: kind(spec.kind) for spec in config.destinations}
+    kinds = {spec.name: (spec.kind, kind(spec.kind)) for spec in config.destinations}
     known: dict[tuple[object, ...], tuple[str, ...]] = {}
     # A feed's settings but its name and url, which only a template that reads feed sees.
     settings = attrgetter(*(f.name for f in fields(FeedConfig) if f.name not in ("name", "url")))
     for feed in config.feeds:
         routed = dict.fromkeys(kinds[name] for name in config.routes(feed))
-        for reason in _feed_errors(renderer, feed, settings(feed), routed, known):
+        found: dict[str, None] = {}
+        for name, own in routed:
+            reasons, shared = _feed_errors(renderer, feed, settings(feed), own, known)
+            found.update(dict.fromkeys(reasons))
+            if passed is not None and not reasons:
+                passed(feed, name, not shared)
+        for reason in found:
             feeds_by_error.setdefault(reason, []).append(feed.name)
     return [
         f"{config.path}: {reason} (used by {plural(len(names), 'feed')} {', '.join(names)})"
@@ -41,25 +54,22 @@ def _feed_errors(
     renderer: Renderer,
     feed: FeedConfig,
     settings: tuple[object, ...],
-    kinds: Iterable[Kind],
+    own: Kind,
     known: dict[tuple[object, ...], tuple[str, ...]],
-) -> tuple[str, ...]:
-    """Return every reason ``feed`` fails at ``kinds``, each once; empty when it fails none.
+) -> tuple[tuple[str, ...], bool]:
+    """Return every reason ``feed`` fails at ``own``, each once, and whether no template read
+    ``feed``.
 
     ``known`` keeps the outcome of each kind and ``settings`` whose templates never read
     ``feed``: another feed that differs only in its name and url gets it without a render.
     """
-    found: dict[str, None] = {}
-    for own in kinds:
-        key = (own.name, *settings)
-        if key in known:
-            reasons = known[key]
-        else:
-            reasons, shared = _checked(renderer, feed, own)
-            if shared:
-                known[key] = reasons
-        found.update(dict.fromkeys(reasons))
-    return tuple(found)
+    key = (own.name, *settings)
+    if key in known:
+        return known[key], True
+    reasons, shared = _checked(renderer, feed, own)
+    if shared:
+        known[key] = reasons
+    return reasons, shared
 
 
 def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[tuple[str, ...], bool]:
@@ -76,8 +86,3 @@ def _checked(renderer: Renderer, feed: FeedConfig, own: Kind) -> tuple[tuple[str
         return reasons, not renderer.reads_feed(feed, own)
     except OSError:
         return reasons, False
-
-
-def plural(count: int, noun: str) -> str:
-    """Return ``noun`` for one, its plural in "s" for any other ``count``."""
-    return noun if count == 1 else f"{noun}s"
