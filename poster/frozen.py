@@ -25,6 +25,8 @@ from operator import attrgetter
 from reprlib import recursive_repr
 from typing import Any, TypeVar, dataclass_transform, overload
 
+from poster.keptcode import compiled
+
 __all__ = ["Spec", "field", "fields", "frozen", "replace"]
 
 _T = TypeVar("_T")
@@ -365,9 +367,7 @@ def _init(cls: Any, every: Sequence[Spec]) -> Callable[..., None]:
     if hasattr(cls, "__post_init__"):
         body += "    self.__post_init__()\n"
     source = f"def __init__(self, {', '.join(params)}) -> None:\n{body or '    pass'}\n"
-    # dont_inherit: the annotations stay the fields' types, not this module's strings.
-    code = compile(source, f"<record {cls.__qualname__}>", "exec", dont_inherit=True)
-    exec(code, space)
+    exec(compiled(source, f"<record {cls.__qualname__}>"), space)
     return space["__init__"]  # type: ignore[no-any-return]
 
 
