@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform, overload
 
 from poster.keptcode import compiled
 
@@ -139,7 +139,7 @@ def fields(record: Any) -> tuple[Any, ...]:
     return tuple(own.values())
 
 
-def replace(record: _T, /, **changes: Any) -> _T:
+def _replace(record: _T, /, **changes: Any) -> _T:
     """Return a copy of ``record`` with ``changes``, as ``dataclasses.replace`` does."""
     own = getattr(record, _FIELDS, None)
     if own is None:
@@ -156,6 +156,13 @@ def replace(record: _T, /, **changes: Any) -> _T:
         elif spec.name not in changes:
             changes[spec.name] = getattr(record, spec.name)
     return record.__class__(**changes)
+
+
+if TYPE_CHECKING:
+    # Typed as the standard one, so that mypy checks the names and types of the changes.
+    from dataclasses import replace as replace
+else:
+    replace = _replace
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field, Spec))
@@ -209,6 +216,7 @@ def _fields_of(cls: type) -> list[Spec]:
     for name, annotation in annotations.items():
         kind = _kind(annotation)
         if kind == "ClassVar":
+            _class_constant(cls, name, written.get(name))
             continue
         if kind in ("InitVar", "KW_ONLY"):
             raise TypeError(f"{cls.__qualname__}.{name}: a record takes no InitVar or kw_only")
@@ -219,6 +227,18 @@ def _fields_of(cls: type) -> list[Spec]:
     if "self" in found:
         raise TypeError(f"{cls.__qualname__}: a record has no field named 'self'")
     return list(found.values())
+
+
+def _class_constant(cls: type, name: str, value: object) -> None:
+    """Leave a class constant given with ``field()`` as its default, as dataclass does."""
+    if not _is_spec(value):
+        return
+    default: Any = getattr(value, "default", MISSING)
+    theirs = getattr(sys.modules.get("dataclasses"), "MISSING", MISSING)
+    if default is MISSING or default is theirs:
+        delattr(cls, name)
+    else:
+        setattr(cls, name, default)
 
 
 def _kind(annotation: object) -> str | None:
@@ -289,26 +309,33 @@ class _DataclassView:
         self.name = name
 
     def __get__(self, record: object, owner: type) -> Any:
-        import dataclasses
-
-        every: dict[str, Spec] = getattr(owner, _FIELDS)
-        body: dict[str, Any] = {"__annotations__": {n: s.type for n, s in every.items()}}
-        body["__module__"] = owner.__module__
-        for name, spec in every.items():
-            default = dataclasses.MISSING if spec.default is MISSING else spec.default
-            factory = spec.default_factory
-            body[name] = dataclasses.field(
-                default=default,
-                default_factory=dataclasses.MISSING if factory is MISSING else factory,
-                init=spec.init, repr=spec.repr, hash=spec.hash, compare=spec.compare,
-                metadata=spec.metadata or None,
-            )  # fmt: skip
-        copy: Any = dataclasses.dataclass(frozen=True, init=False, repr=False, eq=False)(
-            type(owner.__name__, (), body)
-        )
-        type.__setattr__(owner, "__dataclass_fields__", copy.__dataclass_fields__)
-        type.__setattr__(owner, "__dataclass_params__", copy.__dataclass_params__)
+        # The record the view belongs to: a plain class deriving from it finds it there.
+        holder = next(c for c in owner.__mro__ if c.__dict__.get(self.name) is self)
+        made = _dataclass_copy(holder)
+        type.__setattr__(holder, "__dataclass_fields__", made.__dataclass_fields__)
+        type.__setattr__(holder, "__dataclass_params__", made.__dataclass_params__)
         return getattr(owner, self.name)
+
+
+def _dataclass_copy(record: type) -> Any:
+    """Return a frozen dataclass with the fields of ``record``, for its dataclass attributes."""
+    import dataclasses
+
+    every: dict[str, Spec] = record.__dict__[_FIELDS]
+    body: dict[str, Any] = {"__annotations__": {n: s.type for n, s in every.items()}}
+    body["__module__"] = record.__module__
+    for name, spec in every.items():
+        default = dataclasses.MISSING if spec.default is MISSING else spec.default
+        factory = spec.default_factory
+        body[name] = dataclasses.field(
+            default=default,
+            default_factory=dataclasses.MISSING if factory is MISSING else factory,
+            init=spec.init, repr=spec.repr, hash=spec.hash, compare=spec.compare,
+            metadata=spec.metadata or None,
+        )  # fmt: skip
+    return dataclasses.dataclass(frozen=True, init=False, repr=False, eq=False)(
+        type(record.__name__, (), body)
+    )
 
 
 class _Signature:

@@ -221,3 +221,44 @@ def test_poster_makes_its_frozen_records_with_frozen() -> None:
                     ):
                         found.append(f"{path.relative_to(POSTER)}:{node.name}")
     assert found == []
+
+
+def test_a_plain_class_deriving_from_a_record_stays_a_base_for_records() -> None:
+    def make(decorate: Callable[[type], Any]) -> Any:
+        class Base:
+            """A record with a default."""
+
+            x: int = 0
+
+        base = decorate(Base)
+
+        class Plain(base):  # type: ignore[valid-type, misc]
+            """A plain class between two records."""
+
+        assert fields(Plain)[0].name == "x"  # dataclasses looks at the plain class first
+
+        class Top(Plain):
+            """A record deriving from the plain class."""
+
+            y: int = 1
+
+        return decorate(Top)
+
+    ours, theirs = make(frozen), make(STDLIB)
+    assert repr(ours(2, 3)).split("(")[1] == repr(theirs(2, 3)).split("(")[1] == "x=2, y=3)"
+    assert [f.name for f in fields(ours)] == ["x", "y"]
+
+
+def test_a_class_constant_given_with_field_is_its_default() -> None:
+    def constant() -> type:
+        class Constant:
+            """A class constant with a field() default."""
+
+            a: int
+            t: ClassVar[int] = field(default=1)
+
+        return Constant
+
+    ours, theirs = frozen(constant()), STDLIB(constant())
+    assert ours.t == 1 == theirs.t
+    assert [f.name for f in fields(ours)] == ["a"]
