@@ -226,3 +226,49 @@ def test_rendering_the_sample_reads_no_field_a_unit_leaves_out(
         renderer.failures(watched, own)
         renderer.reads_feed(watched, own)
         assert read & set(UNSEEN) <= {"name", "url"}, feed.name
+
+
+def test_a_fifo_in_the_templates_folder_is_never_opened(tmp_path: Path) -> None:
+    config = _project(tmp_path)
+    os.mkfifo(tmp_path / "templates" / "pipe")
+    assert read_templates(tmp_path / "templates") is not None
+    assert ("pipe", None) in (read_templates(tmp_path / "templates") or ())
+    assert _check(config)[0] == 0
+    assert not _check(config)[3]
+
+
+def test_a_zone_a_template_names_is_looked_up_again(tmp_path: Path) -> None:
+    zones = tmp_path / "zones"
+    (zones / "Test").mkdir(parents=True)
+    (zones / "Test" / "Zone").write_bytes(Path("/usr/share/zoneinfo/UTC").read_bytes())
+    config = _project(tmp_path)
+    dated = '{{ item.published | date("%d.%m.%Y", "Test/Zone") }} {{ item.title }}\n'
+    for name in ("text.j2", "picture.j2"):
+        (tmp_path / "templates" / name).write_text(dated, encoding="utf-8")
+    env = {"PYTHONTZPATH": str(zones)}
+    assert _check(config, env)[0] == 0
+    assert not _check(config, env)[3]
+    (zones / "Test" / "Zone").unlink()
+    code, _, errors, loaded = _check(config, env)
+    assert loaded and code != 0 and "unknown time zone 'Test/Zone'" in errors
+
+
+def test_templates_edited_while_they_render_keep_nothing(tmp_path: Path) -> None:
+    config = load_config(_project(tmp_path))
+    verdicts = Verdicts(config, tmp_path / "kept", read_templates(config.templates_dir))
+    verdicts.passed(config.feeds[0], "viber", reads_feed=False)
+    (tmp_path / "templates" / "text.j2").write_text("{{ 1 / 0 }}\n", encoding="utf-8")
+    verdicts.keep()
+    assert not (tmp_path / "kept").exists()
+
+
+def test_a_check_kept_for_another_installation_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import poster.ops.templateverdict as verdict
+
+    verdicts = _kept(_project(tmp_path), tmp_path / "kept")
+    assert verdicts.recall()
+    elsewhere = tuple((name, f"/elsewhere/{name}/__init__.py") for name in verdict.CODE)
+    monkeypatch.setattr(verdict, "_origins", lambda: elsewhere)
+    assert not verdicts.recall()

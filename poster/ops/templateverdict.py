@@ -1,9 +1,10 @@
 """Keep what a template check found sound, so that ``check`` renders only what changed.
 
 Rendering loads Jinja, which takes longer than all the rest of a check. A check that finds no
-problem keeps what it rendered from: the bytes of every file in the templates folder, the size
-and time of change of each module of poster, Jinja and MarkupSafe it loaded (what Python
-compares before it reuses a module's bytecode), and each unit it rendered: a kind of
+problem keeps what it rendered from: the bytes of every file in the templates folder, where
+poster, Jinja and MarkupSafe are installed and the size and time of change of each of their
+modules it loaded (what Python compares before it reuses a module's bytecode), the time zones
+the templates named, which are looked up again, and each unit it rendered: a kind of
 destination with a feed's settings, and with the feed's name and address too when its
 templates read ``feed``. The next check whose templates and code are the same, and whose
 every unit is one kept, tells that the templates render without rendering them; so does a
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from operator import attrgetter
@@ -33,7 +35,7 @@ from poster.frozen import fields
 if TYPE_CHECKING:
     from poster.config import Config
 
-FORMAT = "poster-template-verdict-2"
+FORMAT = "poster-template-verdict-3"
 """Changes whenever what an entry holds changes, so older entries are not used."""
 
 MAX_FILES = 1000
@@ -54,8 +56,9 @@ UNSEEN = (
 choosing its items and routing them use, which rendering the sample item never reads (a test
 renders with a feed that tells each field read). A field not named here is in the unit."""
 
-Templates = tuple[tuple[str, bytes], ...]
-"""Each file in the templates folder, by its path in the folder, with its bytes."""
+Templates = tuple[tuple[str, bytes | None], ...]
+"""Each file in the templates folder, by its path in the folder, with its bytes (None for
+what is not a regular file)."""
 
 Unit = tuple[Any, ...]
 """A kind's name with a feed's settings as plain values; with its name and url after them."""
@@ -64,18 +67,19 @@ Unit = tuple[Any, ...]
 def read_templates(folder: Path) -> Templates | None:
     """Return every file in ``folder``, or None when they are too many, too big or unreadable.
 
-    Read before the templates render, so that an edit made meanwhile shows as a change.
+    What is not a regular file (a FIFO, a device) is named with no bytes, never opened: no
+    template is read from it. Read before the templates render and again after, so that an
+    edit made meanwhile keeps nothing.
     """
-    found: list[tuple[str, bytes]] = []
+    found: list[tuple[str, bytes | None]] = []
     total = 0
     try:
         for top, dirs, files in os.walk(folder, followlinks=True, onerror=_raise):
             dirs.sort()
             for name in sorted(files):
                 path = os.path.join(top, name)
-                with open(path, "rb") as file:
-                    data = file.read(MAX_BYTES - total + 1)
-                total += len(data)
+                data = _regular_file(path, MAX_BYTES - total + 1)
+                total += len(data or b"")
                 found.append((os.path.relpath(path, folder), data))
                 if total > MAX_BYTES or len(found) > MAX_FILES:
                     return None
@@ -87,6 +91,17 @@ def read_templates(folder: Path) -> Templates | None:
 def _raise(error: OSError) -> None:
     """Stop the walk at a folder it cannot list: the folder is then not known whole."""
     raise error
+
+
+def _regular_file(path: str, most: int) -> bytes | None:
+    """Return up to ``most`` bytes of the file at ``path``; None when it is no regular file."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        return None
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return file.read(most)
 
 
 class Verdicts:
@@ -122,13 +137,21 @@ class Verdicts:
             self.shared.add(unit)
 
     def keep(self) -> None:
-        """Keep the units noted as passed; a failure to write only costs the next render."""
+        """Keep the units noted as passed; a failure to write only costs the next render.
+
+        Nothing is kept when the templates changed while they rendered, or when they named
+        more time zones than are looked up again.
+        """
+        from poster.render.filters import ZONES_KEPT, ZONES_NAMED
+
         modules = _loaded()
-        if self.templates is None or modules is None:
+        if modules is None or len(ZONES_NAMED) >= ZONES_KEPT:
+            return
+        if self.templates is None or read_templates(self.config.templates_dir) != self.templates:
             return
         entry = (
             FORMAT, sys.version, str(self.config.templates_dir), self.templates, modules,
-            frozenset(self.shared), frozenset(self.own),
+            _origins(), tuple(sorted(ZONES_NAMED)), frozenset(self.shared), frozenset(self.own),
         )  # fmt: skip
         try:
             write_own(self.entry, marshal.dumps(entry))
@@ -143,16 +166,18 @@ class Verdicts:
             found = marshal.loads(read_own(self.entry))
         except (OSError, ValueError, EOFError, TypeError):
             return None
-        if not isinstance(found, tuple) or len(found) != 7:
+        if not isinstance(found, tuple) or len(found) != 9:
             return None
-        form, version, folder, templates, modules, shared, own = found
+        form, version, folder, templates, modules, origins, zones, shared, own = found
         if (form, version, folder) != (FORMAT, sys.version, str(self.config.templates_dir)):
             return None
         if templates != self.templates or not isinstance(modules, tuple):
             return None
         if not (isinstance(shared, frozenset) and isinstance(own, frozenset)):
             return None
-        return (shared, own) if _unchanged(modules) else None
+        if origins != _origins() or not _unchanged(modules) or not _zones_found(zones):
+            return None
+        return shared, own
 
     def _units(self) -> dict[tuple[str, tuple[object, ...]], list[FeedConfig]]:
         """Return the feeds of each kind and settings, as the check renders them."""
@@ -217,6 +242,43 @@ def _loaded() -> tuple[tuple[str, int, int], ...] | None:
             return None
         found.append((path, info.st_size, info.st_mtime_ns))
     return tuple(sorted(found))
+
+
+def _origins() -> tuple[tuple[str, str | None], ...]:
+    """Return where each package of ``CODE`` is, or would be, loaded from now.
+
+    Another installation of poster or Jinja, in another folder, renders again.
+    """
+    from importlib.util import find_spec
+
+    found = []
+    for name in CODE:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) if module is not None else None
+        if origin is None:
+            try:
+                spec = find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            origin = spec.origin if spec is not None else None
+        found.append((name, origin))
+    return tuple(found)
+
+
+def _zones_found(zones: object) -> bool:
+    """Tell whether each time zone a kept render named is found still."""
+    if not isinstance(zones, tuple):
+        return False
+    if not zones:
+        return True
+    from zoneinfo import ZoneInfo  # here: only templates that name a zone need it
+
+    try:
+        for name in zones:
+            ZoneInfo(name)
+    except Exception:  # not found, or a name no longer valid: render again
+        return False
+    return True
 
 
 def _unchanged(modules: Iterable[object]) -> bool:

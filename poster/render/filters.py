@@ -68,10 +68,18 @@ def date(value: object, fmt: str = DATE_FORMAT, tz: str | None = None) -> str:
     return moment.strftime(fmt)
 
 
+ZONES_NAMED: set[str] = set()
+"""The time zones templates named in this process, up to ``ZONES_KEPT``: ``check`` keeps them
+with what it found sound, to look them up again (``templateverdict``)."""
+ZONES_KEPT = 64
+
+
 def _zone(name: str) -> tzinfo:
     """Return the IANA time zone called ``name`` or fail with a hint."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: only a zone a template names
 
+    if len(ZONES_NAMED) < ZONES_KEPT:
+        ZONES_NAMED.add(name)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
