@@ -51,6 +51,8 @@ class Action(StrEnum):
     """Not posted because the destination already has it (posted, or failed and kept for retry)."""
     HELD = "held_back"
     """Not posted, now or ever, because a feed's first read held it back (``backlog``)."""
+    REPEATED = "repeated"
+    """Not posted because an item above it in the same document has its key: that one is."""
 
 
 class State(StrEnum):

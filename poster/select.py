@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from poster.models import Item
 
 POST, FILTERED, SEEN, HELD = Action.POST, Action.FILTERED, Action.SEEN, Action.HELD
+REPEATED = Action.REPEATED
 HELD_LABEL = "held back on first read"
 """What every command calls such an item: the preview, a run's summary, status and retry."""
 
@@ -61,7 +62,10 @@ Verdict = tuple[Action, str]
 _POSTED: Verdict = (POST, "")
 _KEPT_BACK: Verdict = (HELD, "the feed's first read kept it back (backlog); it is never posted")
 _KNOWN: Verdict = (SEEN, "already posted")
-_REPEATED: Verdict = (SEEN, "the same id as an item above it in the feed, which alone is posted")
+_REPEATED: Verdict = (
+    REPEATED,
+    "the same id as an item above it in the feed, which alone is posted",
+)
 
 
 def _repeats(items: Sequence[Item]) -> set[int]:

@@ -244,3 +244,62 @@ def test_json_feed_titles_summaries_tags_and_names_are_plain_text() -> None:
         ("<script>",),
         "A <B>",
     )
+
+
+def _jsonfeed(items: str, content_type: str | None = None) -> FetchResult:
+    """Return a fetched JSON Feed 1.1 holding ``items``, as JSON text."""
+    body = '{"version": "https://jsonfeed.org/version/1.1", "items": [' + items + "]}"
+    return FetchResult(
+        feed="t", url=URL, status=200, body=body.encode(), validators=Validators(),
+        content_type=content_type,
+    )  # fmt: skip
+
+
+def test_a_number_too_big_for_a_date_or_duration_leaves_that_field_out() -> None:
+    huge = "1" + "0" * 400
+    result = _jsonfeed(
+        f'{{"id": "a", "title": "a", "date_published": {huge},'
+        f' "attachments": [{{"url": "v.mp4", "mime_type": "video/mp4",'
+        f' "duration_in_seconds": {huge}}}]}},'
+        '{"id": "b", "title": "b", "date_published": "2024-03-07T09:15:00Z"}'
+    )
+    a, b = parse(result, FeedConfig(name="t", url=URL)).items
+    assert (a.published, a.enclosures[0].duration) == (None, None)
+    assert b.published == datetime(2024, 3, 7, 9, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_json_in_utf16_or_utf32_is_read_as_json_in_auto(encoding: str) -> None:
+    text = '{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "a", "title": "Ж"}]}'
+    body = text.encode(encoding)
+    result = FetchResult(feed="t", url=URL, status=200, body=body, validators=Validators())
+    feed = parse(result, FeedConfig(name="t", url=URL))
+    assert (feed.format, feed.items[0].title) == ("jsonfeed11", "Ж")
+
+
+def test_a_picture_attachment_is_the_items_picture() -> None:
+    result = _jsonfeed(
+        '{"id": "a", "content_text": "t", "attachments": ['
+        '{"url": "/files/report.pdf", "mime_type": "application/pdf"},'
+        '{"url": "/img/m.jpg", "mime_type": "image/jpeg", "size_in_bytes": 1000}]}'
+    )
+    [item] = parse(result, FeedConfig(name="t", url=URL)).items
+    assert item.image == Media("https://api.example.com/img/m.jpg", "image/jpeg", 1000)
+    assert len(item.enclosures) == 2
+
+
+def test_json_that_is_not_utf8_is_read_in_the_charset_the_response_declares() -> None:
+    text = '{"version": "https://jsonfeed.org/version/1.1", "items": [{"title": "Новости"}]}'
+    body = text.encode("cp1251")
+    declared = "application/json; charset=windows-1251"
+    result = FetchResult(
+        feed="t", url=URL, status=200, body=body, validators=Validators(), content_type=declared
+    )
+    feed = parse(result, FeedConfig(name="t", url=URL))
+    assert feed.items[0].title == "Новости"
+    assert any("windows-1251" in warning for warning in feed.warnings)
+    utf8 = FetchResult(
+        feed="t", url=URL, status=200, body=text.encode(), validators=Validators(),
+        content_type="application/json; charset=iso-8859-1",
+    )  # fmt: skip
+    assert parse(utf8, FeedConfig(name="t", url=URL)).items[0].title == "Новости"

@@ -61,11 +61,11 @@ def test_a_repaired_feed_is_posted_intact_and_noted_until_it_is_sound(
     code, _, err = command(capsys, project, "run", "--once")
     assert code == EXIT_OK, err
     assert [post["text"] for post in sandbox.posts] == ["Привет\ufffd мир"]
-    assert f"feed=town status=repaired warning='{WARNING}'" in err
+    assert f"feed=town status=warned warning='{WARNING}'" in err
     _, out, _ = command(capsys, project, "status")
-    assert f"repaired on the last read: {WARNING}" in out
+    assert f"the last read warned: {WARNING}" in out
 
     feed.write_bytes(rss("Привет мир".encode()))
     command(capsys, project, "run", "--once")
     _, out, _ = command(capsys, project, "status")
-    assert "repaired on the last read" not in out
+    assert "the last read warned" not in out

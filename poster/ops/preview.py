@@ -19,7 +19,7 @@ from poster.pipeline import Deps, FeedReport, Outcome, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper, Meta
 from poster.pipeline.outbox import Lane
 from poster.render import Renderer
-from poster.select import FILTERED, HELD, HELD_LABEL, POST, SEEN
+from poster.select import FILTERED, HELD, HELD_LABEL, POST, REPEATED, SEEN
 from poster.store import Store
 from poster.store.ledger import ReadOnlyLedger
 from poster.terminal import terminal_safe
@@ -32,6 +32,7 @@ LABELS: dict[str, str] = {
     POST: "would post",
     FILTERED: "filtered out",
     SEEN: "already posted",
+    REPEATED: "repeated in the feed",
     HELD: HELD_LABEL,
     State.DEFERRED: "waiting",
     State.SKIPPED: "skipped",

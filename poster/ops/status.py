@@ -392,7 +392,7 @@ def _feed_rows(view: StatusView) -> list[_Row]:
         if state.last_error is not None:
             notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
         if state.last_warning is not None:
-            notes.append(f"repaired on the last read: {state.last_warning}")
+            notes.append(f"the last read warned: {state.last_warning}")
         if feed.push_shown:
             notes.append(describe(feed.push, lambda when: _when(when, view.now)))
         poll = state.next_poll if state.next_attempt is None else None

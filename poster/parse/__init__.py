@@ -47,7 +47,7 @@ def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
     from poster.parse.mapped import parse_mapped
 
-    document, warnings = _load_json(body, feed.name)
+    document, warnings = _load_json(body, feed.name, _declared_charset(result))
     if kind == "jsonfeed" or (feed.format == "auto" and is_jsonfeed(document)):
         return _warned(parse_jsonfeed(document, result, feed), warnings)
     if feed.json is not None:
@@ -116,21 +116,47 @@ def _warned(parsed: ParsedFeed, warnings: tuple[str, ...], listed: int = 0) -> P
 
 
 def _starts_like_json(body: bytes) -> bool:
-    """Tell whether the first character after a BOM and white space opens a JSON value."""
+    """Tell whether the first character after a BOM and white space opens a JSON value.
+
+    JSON in UTF-16 or UTF-32, which ``json.loads`` reads (RFC 8259 §8.1), is looked at in its
+    own encoding.
+    """
+    encoding = json.detect_encoding(body[:4])
+    if encoding != "utf-8":
+        head = body[:64].decode(encoding, "replace").removeprefix("\ufeff")
+        return head.lstrip(" \t\r\n")[:1] in ("{", "[")
     start = body.removeprefix(_BOM).lstrip(_WHITESPACE)[:1]
     return start in (b"{", b"[")
 
 
-def _load_json(body: bytes, name: str) -> tuple[object, tuple[str, ...]]:
-    """Return the parsed JSON body and what was repaired, or raise ParseError if it is broken."""
+def _declared_charset(result: FetchResult) -> str | None:
+    """Return the charset the response's Content-Type names, if any."""
+    from poster.parse.encoding import CHARSET  # here: only a JSON document needs it
+
+    header = {name.lower(): value for name, value in result.headers}
+    for content_type in (result.content_type, header.get("content-type")):
+        found = CHARSET.search(content_type or "")
+        if found:
+            return found.group(1).lower()
+    return None
+
+
+def _load_json(
+    body: bytes, name: str, charset: str | None = None
+) -> tuple[object, tuple[str, ...]]:
+    """Return the parsed JSON body and what was repaired, or raise ParseError if it is broken.
+
+    ``charset`` is the one the response declares: it reads a body that is not UTF-8.
+    """
     try:
-        document, repairs = _decode_json(body)
+        document, repairs = _decode_json(body, charset)
     except json.JSONDecodeError as exc:
         raise ParseError(
             name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
     except UnicodeDecodeError as exc:
-        raise ParseError(name, f"invalid JSON: not UTF-8 text ({exc.reason})") from exc
+        declared = f", nor {charset} as declared" if charset else ""
+        raise ParseError(name, f"invalid JSON: not UTF-8 text ({exc.reason}){declared}") from exc
     except RecursionError as exc:
         raise ParseError(name, "invalid JSON: nested too deeply") from exc
     except _NotJson as exc:
@@ -150,17 +176,37 @@ def _load_json(body: bytes, name: str) -> tuple[object, tuple[str, ...]]:
     return cleaned, (*repairs, "lone surrogate escapes replaced with U+FFFD")
 
 
-def _decode_json(body: bytes) -> tuple[object, tuple[str, ...]]:
-    """Return the JSON body decoded, with bytes that are not UTF-8 repaired and noted."""
+def _decode_json(body: bytes, charset: str | None) -> tuple[object, tuple[str, ...]]:
+    """Return the JSON body decoded, with bytes that are not UTF-8 repaired and noted.
+
+    JSON exchanged between systems is UTF-8 (RFC 8259 §8.1), so UTF-8 is tried first, whatever
+    is declared (a server that labels all it sends ISO-8859-1 would garble UTF-8); a body that
+    is not UTF-8 is read in the charset the response declares, else kept but its bad bytes.
+    """
     try:
         # json.loads detects UTF-8 (with or without BOM), UTF-16 and UTF-32 (RFC 8259 §8.1).
         return json.loads(body, parse_constant=_not_json), ()
     except UnicodeDecodeError:
-        # JSON exchanged between systems is UTF-8 (RFC 8259 §8.1): keep all but bad bytes.
-        repaired = repair_utf8(body) if json.detect_encoding(body) == "utf-8" else None
+        if json.detect_encoding(body) != "utf-8":
+            raise
+        text = _in_declared(body, charset)
+        if text is not None:
+            note = f"not UTF-8: read in {charset}, the charset the response declares"
+            return json.loads(text.removeprefix("\ufeff"), parse_constant=_not_json), (note,)
+        repaired = repair_utf8(body)
         if repaired is None:
             raise
     return json.loads(repaired[0].removeprefix("\ufeff"), parse_constant=_not_json), (repaired[1],)
+
+
+def _in_declared(body: bytes, charset: str | None) -> str | None:
+    """Return ``body`` read in ``charset``, or None when none is declared or it cannot."""
+    if charset is None or charset.replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+        return None
+    try:
+        return body.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 class _NotJson(ValueError):

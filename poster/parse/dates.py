@@ -30,7 +30,10 @@ def parse_date(value: object) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return _from_epoch(float(value))
+        try:
+            return _from_epoch(float(value))
+        except OverflowError:  # an integer of hundreds of digits
+            return None
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()

@@ -62,7 +62,10 @@ def parse_duration(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return _whole_seconds(float(value))
+        try:
+            return _whole_seconds(float(value))
+        except OverflowError:  # an integer of hundreds of digits
+            return None
     if not isinstance(value, str) or not value.strip():
         return None
     fields = value.strip().split(":")

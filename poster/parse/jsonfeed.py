@@ -23,6 +23,7 @@ from poster.parse.itemmedia import (
     absolute,
     choose_image,
     content_images,
+    is_image,
     parse_duration,
     parse_length,
 )
@@ -90,7 +91,11 @@ def _item(raw: dict[str, Any], feed: FeedConfig, base: str, inherited: str | Non
     text = _text(raw, "content_text")
     title = fields.plain_line(_text(raw, "title"), is_html=False)
     link = absolute(raw.get("url"), base) or absolute(raw.get("external_url"), base)
+    attachments = _attachments(raw.get("attachments"), base)
     pictures = [_picture(raw.get(name), base) for name in ("image", "banner_image")]
+    # Picture attachments come after the item's own image, as an RSS item's picture
+    # enclosures come after its media:content.
+    pictures += [media for media in attachments if is_image(media.mime_type, media.url)]
     return Item(
         key=item_key(
             feed.key,
@@ -112,7 +117,7 @@ def _item(raw: dict[str, Any], feed: FeedConfig, base: str, inherited: str | Non
         updated=parse_date(raw.get("date_modified")),
         tags=fields.unique_strings(_list(raw.get("tags")), is_html=False),
         image=choose_image(chain(pictures, content_images(markup, base))),
-        enclosures=_attachments(raw.get("attachments"), base),
+        enclosures=attachments,
     )
 
 

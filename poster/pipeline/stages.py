@@ -306,7 +306,7 @@ def _decide(
             decisions = deps.media.prepare(feed, decisions, deps.kinds_of(feed))
     log.info("feed=%s status=read items=%d format=%s", feed.name, len(decisions), parsed.format)
     for warning in parsed.warnings:
-        log.warning("feed=%s status=repaired warning=%r", feed.name, warning)
+        log.warning("feed=%s status=warned warning=%r", feed.name, warning)
     kept, skipped = _slim(decisions, deps.itemize)
     parsed = replace(parsed, items=())
     result = replace(result, body=b"")  # parsed already; the bytes need not wait in memory
