@@ -387,3 +387,24 @@ def test_a_post_that_goes_clears_a_refusal_kept_from_before(
             wait_for(lambda: store.get_meta(fatal_key("news")) == "", "the refusal to clear")
         finally:
             worker.stop()
+
+
+def test_a_feed_with_undated_items_is_posted_in_the_order_the_preview_shows() -> None:
+    mixed = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>Late</title><guid>a1</guid><pubDate>Tue, 24 Nov 2026 10:00:00 +0000</pubDate></item>
+<item><title>Early</title><guid>42</guid><pubDate>Tue, 24 Nov 2026 08:00:00 +0000</pubDate></item>
+<item><title>Undated</title><guid>v1</guid></item>
+</channel></rss>"""
+    served = httpx.MockTransport(lambda _: httpx.Response(200, text=mixed))
+    news = Scripted("news")
+    with make_client(transport=served) as http:
+        deps = deps_for(http, MemoryLedger(), ("news",), Renderer(ROOT / "templates"))
+        batch = collect(FEED, deps)
+        shown = [decision.item.title for decision in batch.wanted()]
+        run_pass(
+            [FEED],
+            deps_for(http, MemoryLedger(), ("news",), Renderer(ROOT / "templates")),
+            lanes(news),
+        )
+    assert shown == ["Undated", "Early", "Late"]
+    assert [m.text.split("\n")[0].strip("*") for m in news.sent] == shown

@@ -191,6 +191,24 @@ class Lane:
         return wait.total_seconds()
 
 
+def _placed(decisions: Sequence[Decision]) -> dict[int, float]:
+    """Return when each of a feed's decisions is placed among all feeds' items, by identity.
+
+    Dated items go by date, as selection orders them. When some are undated, selection keeps
+    the feed's own order, and so does this: each item is placed at the latest date of the
+    items up to it (the first date there is, for those before any), so none passes another
+    of its feed; items without any date come after those of every feed that has one.
+    """
+    times = [d.item.date.timestamp() if d.item.date is not None else None for d in decisions]
+    first = next((t for t in times if t is not None), math.inf)
+    placed: dict[int, float] = {}
+    latest = first
+    for decision, stamp in zip(decisions, times, strict=True):
+        latest = max(latest, stamp) if stamp is not None else latest
+        placed[id(decision)] = latest
+    return placed
+
+
 @dataclass
 class _Progress:
     """What is left of one batch, what became of the rest, and its messages by kind."""
@@ -239,18 +257,17 @@ class Outbox:
         ]
         if not plan:
             return self._on_finish(batch, {})
+        at = _placed(batch.wanted())
         with self._lock:
             self._progress[id(batch)] = _Progress(batch, len(plan))
-            entries = [(lane, self._entry(batch, decision)) for lane, decision in plan]
+            entries = [(lane, self._entry(batch, decision, at)) for lane, decision in plan]
         for lane, entry in entries:
             lane.push(entry)
         return None
 
-    def _entry(self, batch: Batch, decision: Decision) -> Entry:
-        """Return a new entry for ``decision``, placed by the item's date."""
-        date = decision.item.date
-        when = date.timestamp() if date is not None else math.inf
-        return Entry(when, next(self._seq), batch, decision)
+    def _entry(self, batch: Batch, decision: Decision, at: dict[int, float]) -> Entry:
+        """Return a new entry for ``decision``, placed at its time in ``at`` (see ``_placed``)."""
+        return Entry(at[id(decision)], next(self._seq), batch, decision)
 
     def send(self, lane: Lane, entry: Entry) -> Outcome:
         """Render (once per item and kind) and send one entry, recording intent and result."""
