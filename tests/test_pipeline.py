@@ -267,6 +267,23 @@ def test_backlog_applies_only_to_the_first_read(client: FeedClient) -> None:
     assert [o.delivery for o in report.outcomes] == [None, SENT, SENT]
 
 
+def test_a_first_read_that_finds_no_item_leaves_the_backlog_to_the_next_read() -> None:
+    empty = RSS.split("<item>")[0] + "</channel></rss>"
+    pages = [empty, RSS]
+    headers = {"ETag": '"v1"'}
+    served = httpx.MockTransport(lambda _: httpx.Response(200, text=pages[0], headers=headers))
+    destination, ledger = ScriptedDestination(), MemoryLedger()
+    feed = FeedConfig(name="news", url=FEED.url, backlog=0)
+    with make_client(transport=served) as http:
+        assert run_feed(feed, deps(http, destination, ledger)).outcomes == ()
+        assert ledger.validators("news") is None
+        pages.pop(0)
+        again = run_feed(feed, deps(http, destination, ledger))
+    assert destination.sent == []
+    assert [o.decision.action for o in again.outcomes] == [HELD, HELD, HELD]
+    assert ledger.validators("news") is not None
+
+
 def test_pacing_spaces_posts_and_caps_a_pass(client: FeedClient) -> None:
     clock = SleepingClock()
     pacer = Pacer(30.0, 2, clock=clock, sleep=clock.sleep)

@@ -480,7 +480,10 @@ def finish(
     fatal = next((o.fatal for o in results if o.fatal is not None), None)
     waiting = {o.decision.item.key: o.decision.item for o in results if o.delivery == DEFERRED}
     # Saving validators while items wait would turn the next pass into a 304 that forgets them.
-    if not waiting:
+    # A first read that found no item saves none either: the feed's next read is its first
+    # read still, so the page a source that answered empty once lists next is held back
+    # (``backlog``), not posted whole.
+    if not waiting and (batch.decisions or ledger.has_history(name)):
         ledger.save_validators(name, batch.result.validators)
     if own_routes:
         from poster.pipeline.waitlist import keep_waiting, settle_waiting  # here: batch done
