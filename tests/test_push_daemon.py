@@ -212,3 +212,23 @@ def signed(sub: Subscription, body: bytes) -> dict[str, str]:
     """Return the headers of a push of ``body`` the hub signed."""
     digest = hmac.new(sub.secret.encode(), body, "sha256").hexdigest()
     return {"X-Hub-Signature": f"sha256={digest}", "Content-Type": RSS}
+
+
+def test_a_feed_paused_posts_nothing_its_hub_pushes(
+    project: Project, hub: Hub, sandbox: Sandbox
+) -> None:
+    from poster.ops import inbox
+
+    publish(project, hub, 1)
+    configure(project)
+    with running(project) as run:
+        subscribed(run, hub)
+        wait_for(lambda: texts(sandbox) == titles([Post("news", 1)]), "the first item")
+        inbox.submit(project.state, inbox.Request("feed-disable", "news"))
+        wait_for(lambda: run.daemon.store.disabled("news") is not None, "the feed paused")
+        # What the hub pushes before the push service has unsubscribed the feed.
+        pushed = channel_xml("news", [Post("news", 2), Post("news", 1)])
+        run.daemon._pushed("news", pushed, (("Content-Type", RSS),))
+        assert 'result="pushed"' not in run.get("/metrics").text
+    assert texts(sandbox) == titles([Post("news", 1)])
+    assert project.records() == {"news-1": SENT}

@@ -205,9 +205,16 @@ class Daemon:
             return  # a reload removed the feed meanwhile
 
     def _pushed(self, name: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
-        """Read content a hub pushed through the poll's own path, and queue its new items."""
+        """Read content a hub pushed through the poll's own path, and queue its new items.
+
+        A feed paused, or disabled after failures, posts nothing a hub pushes before the push
+        service has unsubscribed it.
+        """
         feed = self.config.feed(name)
         if feed is None or self._stop.is_set():
+            return
+        if not self._push_wanted(name):
+            log.info("event=websub-content-ignored feed=%s reason='the feed is disabled'", name)
             return
         with self._reads.feed(name), self.store.deferred():
             result = collect_pushed(feed, self._deps(), body, headers, self.outbox.busy(name))
@@ -359,6 +366,8 @@ class Daemon:
             chosen = inbox.to_read_again(request for _, request in taken)
             every = (feed.name for feed in self.config.feeds)
             self._memory.read_in_full(every if chosen is None else chosen)
+            if self.push is not None:
+                self.push.wake()  # a feed paused or resumed is unsubscribed or subscribed now
         self.gateways.tick()
         now = time.monotonic()
         if self._memory.present and now - self._last_prune >= PRUNE_EVERY.total_seconds():
