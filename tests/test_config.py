@@ -63,6 +63,13 @@ BROKEN_CASES = [
     ("backlog-negative", "news", "backlog", 'expected 0 or more, or "all"'),
     ("webhook-listen", None, "webhook.listen", "is not host:port|127.0.0.1:8080"),
     ("webhook-path", None, "webhook.path", "is not an absolute path"),
+    (
+        "webhook-path-websub",
+        None,
+        "webhook.path",
+        "is under /websub/, where the listener takes the calls of WebSub hubs|/viber/webhook",
+    ),
+    ("webhook-path-space", None, "webhook.path", "holds a space, '?' or '#'"),
     ("viber-max-per-pass", None, "viber.max_per_pass", "must be a positive integer"),
     ("wrong-type-bool", "a", "enabled", "expected a boolean (true or false), got a string"),
     ("wrong-type-int", "a", "max_redirects", "expected an integer, got a float"),
@@ -768,3 +775,11 @@ def test_more_rules_than_anyone_writes_by_hand_are_refused(tmp_path: Path) -> No
     path = write_feeds(tmp_path, "", f"include = [{many}]")
     [problem] = problems_of(path, environ={})
     assert (problem.key, problem.message) == ("include", "has 1,001 rules, more than 1,000")
+
+
+def test_the_listeners_own_prefixes_are_those_its_handlers_take() -> None:
+    from poster.config.values import LISTENER_PREFIXES
+    from poster.daemon.callbacks import PREFIX as GATEWAYS
+    from poster.push.service import PREFIX as HUBS
+
+    assert LISTENER_PREFIXES == (HUBS, GATEWAYS)

@@ -322,7 +322,7 @@ DAEMON_KEYS: dict[str, Key] = {
 }
 WEBHOOK_KEYS: dict[str, Key] = {
     "listen": Key(None, v.listen_address),
-    "path": Key("/viber/webhook", v.url_path),
+    "path": Key("/viber/webhook", v.webhook_path),
     "public_url": Key(None, v.http_url),
 }
 MEDIA_KEYS: dict[str, Key] = {

@@ -299,8 +299,29 @@ def _listen_host(host: str) -> bool:
 def url_path(value: object, ctx: Context) -> str:
     """Check an absolute URL path such as ``/viber/webhook``."""
     raw = text(value, ctx)
-    if not raw.startswith("/") or any(c in raw for c in "?# "):
+    if not raw.startswith("/"):
         raise fail(f"{raw!r} is not an absolute path", 'write a path like "/viber/webhook"')
+    if any(c in raw for c in "?# "):
+        hint = 'write a path like "/viber/webhook"'
+        raise fail(f"{raw!r} holds a space, '?' or '#', which a path cannot", hint)
+    return raw
+
+
+LISTENER_PREFIXES = ("/websub/", "/gateway/")
+"""Where the listener takes the calls of WebSub hubs and of gateways, whatever the webhook's
+path: ``poster.push.service.PREFIX`` and ``poster.daemon.callbacks.PREFIX``."""
+
+
+def webhook_path(value: object, ctx: Context) -> str:
+    """Check the webhook's path: absolute, and outside the listener's own prefixes."""
+    raw = url_path(value, ctx)
+    taken = next((prefix for prefix in LISTENER_PREFIXES if raw.startswith(prefix)), None)
+    if taken is not None:
+        raise fail(
+            f"{raw!r} is under {taken}, where the listener takes the calls of "
+            f"{'WebSub hubs' if taken == '/websub/' else 'gateways'}",
+            'choose a path outside it, such as "/viber/webhook"',
+        )
     return raw
 
 
