@@ -328,3 +328,21 @@ def test_the_preview_names_each_destinations_fate_when_they_differ(
     assert main([*args, "--state-dir", str(project.state)]) == 0
     shown = capsys.readouterr().out
     assert "[waiting at news; would post at archive] City story 1" in shown
+
+
+def test_a_channel_stopped_for_want_of_a_webhook_posts_once_one_is_set(
+    project: Project, news: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poster.daemon import core
+
+    monkeypatch.setattr(core, "WEBHOOK_SETTLE", 0.05)
+    with httpx.Client() as client:
+        assert ViberChannel(client, NEWS_TOKEN, api_url=news.api_url).remove_webhook().ok
+    project.feeds.publish("city", 1)
+    with running(project) as run:
+        lane = run.daemon.workers["news"].lane
+        wait_for(lambda: lane.fatal is not None, "news to refuse for want of a webhook")
+        assert "No webhook was set" in (lane.fatal or "")
+        set_webhook(news, NEWS_TOKEN, f"http://127.0.0.1:{project.listen}/viber/webhook")
+        wait_for(lambda: texts(news) == ["City story 1"], "the post once the webhook is set")
+        assert lane.fatal is None

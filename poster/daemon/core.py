@@ -57,6 +57,9 @@ TICK = 2.0
 PRUNE_EVERY = timedelta(days=1)
 TRIM_EVERY = 60.0
 """Seconds between handing the fetch threads' free memory back to the system."""
+WEBHOOK_SETTLE = 5.0
+"""Seconds from Viber's check call to the first post at a channel that had no webhook: Viber
+records the webhook only after the check is answered."""
 READ_GRACE = 3.0
 """Seconds a stop waits for feed reads under way; the unit's TimeoutStopSec is 15."""
 
@@ -97,6 +100,7 @@ class Daemon:
         self._waiting_locks_guard = threading.Lock()
         self.push: PushService | None = None
         self._listener: WebhookReceiver | None = None
+        self._webhook_set_at: float | None = None
 
     def request_stop(self) -> None:
         """Ask the daemon to stop after the post in flight."""
@@ -135,6 +139,8 @@ class Daemon:
             self.gateway_poll,
         )  # fmt: skip
         self._listener = listener
+        if listener is not None:
+            listener.on_check = self._webhook_checked
         install_signals(self.request_stop, self.request_reload)
         self.scheduler.start()
         for worker in self.workers.values():
@@ -353,9 +359,29 @@ class Daemon:
             if self.scheduler.running and self.posting:
                 self.notifier.watchdog()
 
+    def _webhook_checked(self) -> None:
+        """Post again, a little later, at the channels that had no webhook: one is being set.
+
+        Viber checks the webhook before it records it, so the posts wait for that first.
+        """
+        self._webhook_set_at = time.monotonic() + WEBHOOK_SETTLE
+
+    def _resume_after_webhook(self) -> None:
+        """Post again at each destination stopped for want of a webhook, once one was set."""
+        if self._webhook_set_at is None or time.monotonic() < self._webhook_set_at:
+            return
+        self._webhook_set_at = None
+        from poster.destinations.viber.codes import refused_for_webhook
+
+        for name, worker in self.workers.items():
+            if worker.lane.fatal is not None and refused_for_webhook(worker.lane.fatal):
+                log.info("event=destination-resumed destination=%s reason=webhook-set", name)
+                worker.resume()
+
     def _chores(self) -> None:
         """Write the reads' records, apply operator requests, prune old records now and then."""
         self._write_reads()
+        self._resume_after_webhook()
         taken = inbox.drain_requests(self.state_dir, self.store)
         for line, _ in taken:
             log.info("event=operator-request %s", line)

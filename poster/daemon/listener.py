@@ -119,6 +119,8 @@ class WebhookReceiver:
         self._callbacks: dict[str, CallbackRoute] = {}
         self._files: tuple[str, Files] | None = None
         self._events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
+        self.on_check: Callable[[], None] | None = None
+        """Told when Viber's check call is answered: a ``set_webhook`` is under way."""
         self._lock = threading.Lock()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -250,4 +252,6 @@ class WebhookReceiver:
                 return HTTPStatus.FORBIDDEN, None
         with self._lock:
             self._events.append(event)
+        if event.get("event") == "webhook" and self.on_check is not None:
+            self.on_check()
         return HTTPStatus.OK, event

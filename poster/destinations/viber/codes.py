@@ -37,7 +37,8 @@ STATUS_TEXT: Mapping[int, tuple[str, str, str]] = MappingProxyType(
             "posting stays stopped until Viber lifts the suspension"),
         10: ("webhookNotSet", "No webhook was set for the account",
              "Viber requires a webhook before posting: start the webhook receiver, then run "
-             "`poster webhook set URL`"),
+             "`poster webhook set URL`; the daemon posts again soon after its receiver "
+             "answers Viber's check"),
         12: ("tooManyRequests", "Rate control breach",
              "Viber is limiting the request rate; wait a minute and try again"),
     }
@@ -79,3 +80,12 @@ def _token_places(name: str | None) -> str:
         f"in {token_env(name)}, [{section(name)}] token_file, or the systemd credential "
         f"{name}-token"
     )
+
+
+WEBHOOK_NOT_SET = 10
+"""The status of a post refused because the channel has no webhook yet."""
+
+
+def refused_for_webhook(refusal: str) -> bool:
+    """Tell whether a destination's refusal is Viber's ``webhookNotSet``."""
+    return describe(WEBHOOK_NOT_SET, "").split(" (", 1)[1] in refusal
