@@ -39,6 +39,7 @@ from poster.daemon.schedule import (
 )
 from poster.daemon.systemd import Notifier, install_signals
 from poster.daemon.worker import LaneWorker, relane
+from poster.destinations import WaitsForWebhook
 from poster.errors import ConfigError, StateError
 from poster.media.setup import media_stage
 from poster.models import Freshness, Item, NextPoll
@@ -371,10 +372,13 @@ class Daemon:
         if self._webhook_set_at is None or time.monotonic() < self._webhook_set_at:
             return
         self._webhook_set_at = None
-        from poster.destinations.viber.codes import refused_for_webhook
-
         for name, worker in self.workers.items():
-            if worker.lane.fatal is not None and refused_for_webhook(worker.lane.fatal):
+            own, refusal = worker.lane.destination.kind, worker.lane.fatal
+            if (
+                refusal is not None
+                and isinstance(own, WaitsForWebhook)
+                and (own.refused_for_webhook(refusal))
+            ):
                 log.info("event=destination-resumed destination=%s reason=webhook-set", name)
                 worker.resume()
 

@@ -175,6 +175,15 @@ class NeedsCallbacks(Protocol):
 
 
 @runtime_checkable
+class WaitsForWebhook(Protocol):
+    """A kind whose destinations refuse to post until a webhook is set for them."""
+
+    def refused_for_webhook(self, refusal: str) -> bool:
+        """Tell whether a destination's refusal is for want of a webhook."""
+        ...
+
+
+@runtime_checkable
 class ChecksKeys(Protocol):
     """A kind whose section's keys must also fit together, checked with the configuration."""
 

@@ -65,6 +65,12 @@ class ViberKind:
             "contact.phone_number": Limit(CONTACT_PHONE_MAX, _API),
         }
 
+    def refused_for_webhook(self, refusal: str) -> bool:
+        """Tell whether the channel's refusal is ``webhookNotSet``: posts wait for a webhook."""
+        from poster.destinations.viber.codes import refused_for_webhook
+
+        return refused_for_webhook(refusal)
+
     def settings(self, values: Mapping[str, Any]) -> ViberConfig:
         """Return the channel's settings from its checked section."""
         return ViberConfig(
