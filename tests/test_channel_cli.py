@@ -493,3 +493,31 @@ def test_webhook_set_refuses_a_url_that_is_not_text(
     result = run(capsys, "-c", str(config), "webhook", "set", "https://\udcff.example.org/x")
     assert result.code == EXIT_CONFIG
     assert "not UTF-8 text" in result.err
+
+
+def test_webhook_set_names_another_program_on_the_listen_port(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    import http.server
+    import threading
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        """Another program's server, which knows nothing of Viber."""
+
+        def do_POST(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            """Say nothing."""
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere) as other:
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        port = other.server_address[1]
+        listen = f'[webhook]\nlisten = "127.0.0.1:{port}"\n'
+        config = write_config(tmp_path, sandbox.api_url, listen)
+        url = f"http://127.0.0.1:{port}/viber/webhook"
+        result = run(capsys, "-c", str(config), "webhook", "set", url)
+        other.shutdown()
+    assert result.code == EXIT_FAILED
+    assert f"listen 127.0.0.1:{port} is taken by another program, not poster's daemon" in result.err
+    assert sandbox.webhook is None

@@ -79,7 +79,10 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
         raise UsageError(
             "webhook set needs a URL; to remove the webhook, run `poster webhook remove`"
         )
-    with _admin(config, args) as admin, _receiver_for_check(config.webhook, admin.callback_token):
+    with (
+        _admin(config, args) as admin,
+        _receiver_for_check(config.webhook, admin.callback_token) as served,
+    ):
         result = admin.set_webhook(args.url)
     from poster.redaction import redact  # the API's own words may quote the token
 
@@ -90,7 +93,22 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
             "call: set it to the address your URL reaches (such as 127.0.0.1:8080 behind a "
             "proxy), then run this again"
         )
+    elif not result.ok and not served and not _daemon_runs(args):
+        host, port = config.webhook.listen or ("", 0)
+        say_error(
+            f"[webhook] listen {host}:{port} is taken by another program, not poster's daemon, "
+            "so poster could not answer the check call: stop that program or set listen to a "
+            f"free port in {config.path}, then run this again"
+        )
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _daemon_runs(args: argparse.Namespace) -> bool:
+    """Tell whether poster's daemon holds the state, and so serves the webhook's port."""
+    from poster.ops.waiting import holder_role
+    from poster.store.place import DAEMON
+
+    return holder_role(state_dir(args)) == DAEMON
 
 
 def cmd_webhook_remove(config: Config, args: argparse.Namespace) -> int:
@@ -157,12 +175,13 @@ def _admin(config: Config, args: argparse.Namespace) -> Iterator[Admin]:
 
 
 @contextlib.contextmanager
-def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[None]:
-    """Serve ``[webhook] listen`` during the call unless something (the daemon) already does."""
+def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[bool]:
+    """Serve ``[webhook] listen`` during the call unless something (the daemon) already does;
+    yield whether this did."""
     from poster.daemon.listener import WebhookReceiver
 
     if webhook.listen is None:
-        yield
+        yield False
         return
     host, port = webhook.listen
     receiver = WebhookReceiver(token, host, port, webhook.path)
@@ -172,7 +191,7 @@ def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[None]:
     except OSError:
         started = False  # the port is taken: the daemon is serving the webhook there
     try:
-        yield
+        yield started
     finally:
         if started:
             receiver.stop()
