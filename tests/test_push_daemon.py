@@ -178,6 +178,8 @@ def test_a_denied_feed_is_polled_and_asked_again_only_after_a_reload(
         sub = subscribed(run, hub)
         callback = f"http://127.0.0.1:{project.listen}{PREFIX}{sub.callback}"
         assert hub.deny(project.feeds.url("news"), callback, "not on this hub") == 200
+        # A denial is final: what the hub pushes after it is not taken.
+        assert hub.publish(project.feeds.url("news"), channel_xml("news", [Post("news", 3)]), RSS)
         publish(project, hub, 2)
         wait_for(lambda: len(sandbox.posts) == 2, "a poll to find item 2")
         reads = len(project.feeds.requests("news"))

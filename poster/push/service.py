@@ -241,13 +241,14 @@ class PushService:
         """
         if sub is None:
             return 410, TEXT, b"no such subscription\n"  # WebSub §7: the hub may stop pushing
+        header = next((v for k, v in call.headers if k.lower() == "x-hub-signature"), None)
+        ended = {State.UNSUBSCRIBING: "unsubscribing", State.DENIED: "the hub denied it"}
+        why = ended.get(sub.state)
         if call.too_large:
             why = "over max_bytes: read at the next poll"
-            log.warning("event=websub-content-ignored feed=%s reason=%r", sub.feed, why)
-            return 202, TEXT, b""
-        header = next((v for k, v in call.headers if k.lower() == "x-hub-signature"), None)
-        if sub.state is State.UNSUBSCRIBING or not plan.authentic(sub, header, call.body):
-            why = "unsubscribing" if sub.state is State.UNSUBSCRIBING else "bad signature"
+        elif why is None and not plan.authentic(sub, header, call.body):
+            why = "bad signature"
+        if why is not None:
             log.warning("event=websub-content-ignored feed=%s reason=%r", sub.feed, why)
             return 202, TEXT, b""
         log.info("event=websub-content feed=%s bytes=%d", sub.feed, len(call.body))
