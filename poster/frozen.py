@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
 
 from poster.keptcode import compiled
 
@@ -82,47 +82,11 @@ class Spec:
 _SPEC_SHOWN = ("name", "type", "default", "default_factory", "init", "repr", "hash", "compare")
 
 
-@overload
-def field(
-    *,
-    default: _T,
-    init: bool = True,
-    repr: bool = True,
-    hash: bool | None = None,
-    compare: bool = True,
-    metadata: Mapping[Any, Any] | None = None,
-) -> _T: ...
-@overload
-def field(
-    *,
-    default_factory: Callable[[], _T],
-    init: bool = True,
-    repr: bool = True,
-    hash: bool | None = None,
-    compare: bool = True,
-    metadata: Mapping[Any, Any] | None = None,
-) -> _T: ...
-@overload
-def field(
-    *,
-    init: bool = True,
-    repr: bool = True,
-    hash: bool | None = None,
-    compare: bool = True,
-    metadata: Mapping[Any, Any] | None = None,
-) -> Any: ...
-def field(
-    *,
-    default: Any = MISSING,
-    default_factory: Any = MISSING,
-    init: bool = True,
-    repr: bool = True,
-    hash: bool | None = None,
-    compare: bool = True,
-    metadata: Mapping[Any, Any] | None = None,
-) -> Any:
-    """Describe a record's field as ``dataclasses.field`` does (it takes no ``kw_only``)."""
-    return Spec(default, default_factory, init, repr, hash, compare, metadata)
+if TYPE_CHECKING:
+    # Typed as the standard one: mypy reads a record's fields through it.
+    from dataclasses import field as field
+else:
+    field = Spec  # field(default=..., ...) describes a field, as dataclasses.field does
 
 
 _FIELDS = "__record_fields__"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,14 +103,23 @@ def subscribed(run: Running, hub: Hub) -> Subscription:
     return sub
 
 
-def test_a_pushed_item_is_posted_at_once_and_a_forged_push_is_ignored(
+@contextmanager
+def first_item_posted(
     project: Project, hub: Hub, sandbox: Sandbox
-) -> None:
+) -> Iterator[tuple[Running, Subscription]]:
+    """Run the daemon until the hub verified the feed and its first item is posted."""
     publish(project, hub, 1)
     configure(project)
     with running(project) as run:
         sub = subscribed(run, hub)
         wait_for(lambda: texts(sandbox) == titles([Post("news", 1)]), "the first item")
+        yield run, sub
+
+
+def test_a_pushed_item_is_posted_at_once_and_a_forged_push_is_ignored(
+    project: Project, hub: Hub, sandbox: Sandbox
+) -> None:
+    with first_item_posted(project, hub, sandbox) as (run, sub):
         callback = f"http://127.0.0.1:{project.listen}{PREFIX}{sub.callback}"
         forged = channel_xml("news", [Post("news", 2)])
         assert hub.forge(callback, forged, RSS, "sha256=" + "0" * 64) == 202
@@ -221,11 +231,7 @@ def test_a_feed_paused_posts_nothing_its_hub_pushes(
 ) -> None:
     from poster.ops import inbox
 
-    publish(project, hub, 1)
-    configure(project)
-    with running(project) as run:
-        subscribed(run, hub)
-        wait_for(lambda: texts(sandbox) == titles([Post("news", 1)]), "the first item")
+    with first_item_posted(project, hub, sandbox) as (run, _):
         inbox.submit(project.state, inbox.Request("feed-disable", "news"))
         wait_for(lambda: run.daemon.store.disabled("news") is not None, "the feed paused")
         # What the hub pushes before the push service has unsubscribed the feed.
