@@ -575,3 +575,11 @@ def test_answers_without_an_error_object_act_by_http_status(
     assert type(caught.value) is error
     if error is RetryLater:
         assert caught.value.retry_after == 9
+
+
+def test_a_status_answer_printed_as_the_document_prints_it_is_read(http: httpx.Client) -> None:
+    printed = b'{\n"message_id":429,\n"status":1,\n}'  # the comma before the brace, as printed
+    with respx.mock() as mock:
+        mock.post("https://web.it-decision.com/v1/api/receive-viber").respond(200, content=printed)
+        found = DecisionTelecomClient(http, KEY).status(429)
+    assert found is not None and (found.message_id, found.status) == (429, 1)

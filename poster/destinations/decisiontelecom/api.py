@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -234,13 +235,25 @@ def _retry_after(answer: ApiAnswer) -> float | None:
 
 
 def _json(raw: bytes | None) -> Any:
-    """Return ``raw`` decoded as JSON, or None when it is missing or not JSON."""
+    """Return ``raw`` decoded as JSON, or None when it is missing or not JSON.
+
+    The document prints receive-viber's answer with a comma before its closing brace
+    (``{"message_id":429, "status":1, }``): an answer written so is read as the JSON it means.
+    """
     if raw is None:
         return None
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
+        pass
+    try:
+        return json.loads(_TRAILING_COMMA.sub(rb"\1", raw))
+    except (ValueError, UnicodeDecodeError):
         return None
+
+
+_TRAILING_COMMA = re.compile(rb",\s*([}\]])")
+"""A comma before a closing brace or bracket, which JSON does not allow."""
 
 
 def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:
