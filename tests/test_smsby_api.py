@@ -599,3 +599,19 @@ def test_secrets_stay_out_of_reprs_previews_and_logs(
     assert all(DEFAULT_TOKEN not in text for text in shown)
     assert [p["token"] for p in previews] == ["***"] * 3
     assert "smsby_call" in caplog.text
+
+
+@respx.mock
+@pytest.mark.parametrize(("success", "taken"), [("OK", True), ("ERROR", False)])
+def test_a_mailing_is_taken_only_when_its_answer_says_success_ok(
+    success: str, taken: bool
+) -> None:
+    answer = {"uuid": "cc9c8043-8caf-11ef-b035-9e8f47954dec", "success": success}
+    respx.post("https://app.sms.by/api/v1/sendBulkViber").respond(200, json=answer)
+    with httpx.Client() as mocked:
+        client = SmsByClient(mocked, DEFAULT_TOKEN)
+        if taken:
+            assert client.send_bulk(bulk()).uuid == answer["uuid"]
+            return
+        with pytest.raises(DeliveryUncertain, match="success 'ERROR', not OK"):
+            client.send_bulk(bulk())

@@ -65,7 +65,10 @@ def bulk(*messages: dict[str, Any]) -> dict[str, Any]:
     return {"token": DEFAULT_TOKEN, "messages": list(messages or [mailing()])}
 
 
-BUTTON = {"type": "button", "text": "t", "caption": "Go", "button_link": "https://e.org/a"}
+BUTTON = {
+    "type": "button", "text": "t", "caption": "Go", "button_link": "https://e.org/a",
+    "image_url": "https://e.org/a.jpg",
+}  # fmt: skip
 
 QUICK_REFUSALS = [
     pytest.param(quick(vibername_id="seven"), "vibername_id must be an integer", id="type"),
@@ -173,6 +176,20 @@ BULK_REFUSALS = [
         "only be used with message_type = bulk",
         id="image-personal",
     ),
+    pytest.param(
+        bulk(mailing(content={**BUTTON, "image_url": None})), "content.image_url", id="no-image"
+    ),
+    pytest.param(
+        bulk(
+            mailing(
+                message_type="personal",
+                content={"type": "button", "caption": "Go"},
+                delivery_list=[{"phone": PHONE, "text": "t", "button_link": "https://e.org/"}],
+            )
+        ),
+        "content.image_url is required for type button",
+        id="personal-no-image",
+    ),
     pytest.param(bulk(mailing(delivery_list=[])), "non-empty array", id="empty-list"),
     pytest.param(bulk(mailing(delivery_list=["+375291111111"])), "not valid", id="phone"),
     pytest.param(bulk(mailing(delivery_list=[{"phone": PHONE}])), "as strings", id="bulk-objects"),
@@ -185,7 +202,7 @@ BULK_REFUSALS = [
         bulk(
             mailing(
                 message_type="personal",
-                content={"type": "button", "caption": "Go"},
+                content={"type": "button", "caption": "Go", "image_url": "https://e.org/a.jpg"},
                 delivery_list=[{"phone": PHONE, "text": "t"}],
             )
         ),

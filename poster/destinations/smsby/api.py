@@ -113,7 +113,16 @@ class SmsByClient:
         uuid = data.get("uuid") if isinstance(data, dict) else None
         if not isinstance(uuid, str) or not uuid:
             raise self._unreadable("/api/v1/sendBulkViber", 200, sends=True)
-        return BulkAccepted(uuid, str(data.get("success", "")))
+        success = str(data.get("success", "OK"))
+        if success.upper() != "OK":
+            # The document's 200 says "success": "OK"; anything else leaves the mailing unknown.
+            raise DeliveryUncertain(
+                f"{self.name} answered /api/v1/sendBulkViber with uuid {uuid} but success "
+                f"{success[:80]!r}, not OK; the mailing may or may not go out, so it is not "
+                "repeated automatically",
+                200,
+            )
+        return BulkAccepted(uuid, success)
 
     def bulk_status(self, uuid: str, names: Sequence[str] = ()) -> BulkStatus:
         """Return the per-phone statuses and refused mailings of a ``sendBulkViber`` uuid.

@@ -264,7 +264,9 @@ def _bulk_content(content: Mapping[str, Any]) -> str | None:
     needs = {
         "text": ("text",),
         "image": ("image_url",),
-        "button": ("text", "caption", "button_link"),
+        # "The image_url parameter in the button and image variants must have a link to an
+        # image that is publicly available": a button carries its picture.
+        "button": ("text", "caption", "button_link", "image_url"),
     }
     for name in needs[content["type"]]:
         if not isinstance(content.get(name), str) or not content[name]:
@@ -287,6 +289,8 @@ def _personal(content: Mapping[str, Any], entries: list[Any]) -> str | None:
     """Check a ``personal`` mailing: each entry has its phone, text and, for a button, link."""
     if content["type"] == "button" and not content.get("caption"):
         return "content.caption is required for type button"
+    if content["type"] == "button" and not content.get("image_url"):
+        return "content.image_url is required for type button"
     problem = lengths(None, content.get("caption"), None)
     for entry in entries:
         if problem:
