@@ -166,7 +166,7 @@ def test_a_tiny_coordinate_is_taken_by_the_sandbox(
 
 STATUS_CASES = [
     (0, "ok", None),
-    (1, "invalidUrl", MessageRejected),
+    (1, "invalidUrl", DestinationFatal),
     (2, "invalidAuthToken", DestinationFatal),
     (3, "badData", MessageRejected),
     (4, "missingData", MessageRejected),
@@ -206,7 +206,7 @@ def test_each_status_has_its_action(
     ("code", "action"),
     [
         (0, "ok"),
-        (1, "reject"),
+        (1, "fatal"),
         (2, "fatal"),
         (3, "reject"),
         (4, "reject"),
@@ -274,6 +274,8 @@ def test_rate_limit_takes_retry_after(api: respx.MockRouter, channel: ViberChann
         (400, {}, MessageRejected, None),
         (413, {}, MessageRejected, None),
         (302, {"Location": "https://elsewhere.example/"}, DestinationFatal, None),
+        (502, {}, DeliveryUncertain, None),
+        (504, {}, DeliveryUncertain, None),
     ],
     ids=[
         "500",
@@ -286,6 +288,8 @@ def test_rate_limit_takes_retry_after(api: respx.MockRouter, channel: ViberChann
         "400",
         "413",
         "302",
+        "502-maybe-posted",
+        "504-maybe-posted",
     ],
 )
 def test_http_statuses(
@@ -312,8 +316,13 @@ def test_http_statuses(
         (500, 3, MessageRejected),
         (429, 12, RetryLater),
         (413, 12, RetryLater),
+        (401, 2, DestinationFatal),
+        (500, 0, DeliveryUncertain),
     ],
-    ids=["400-invalid-token", "400-no-webhook", "500-bad-data", "429-too-many", "413-too-many"],
+    ids=[
+        "400-invalid-token", "400-no-webhook", "500-bad-data", "429-too-many", "413-too-many",
+        "401-invalid-token", "500-but-posted",
+    ],
 )
 def test_an_error_status_in_the_json_decides_whatever_the_http_code(
     api: respx.MockRouter,
@@ -327,7 +336,10 @@ def test_an_error_status_in_the_json_decides_whatever_the_http_code(
     with pytest.raises(DeliveryError) as caught:
         channel.send(MESSAGE)
     assert type(caught.value) is expected
-    assert (caught.value.status, caught.value.status_message) == (status, "refused")
+    if status == 2:
+        assert "the token is wrong or has been revoked" in str(caught.value)
+    if status != 0:
+        assert (caught.value.status, caught.value.status_message) == (status, "refused")
 
 
 @pytest.mark.parametrize(
@@ -807,3 +819,12 @@ def test_set_webhook_transport_failures_raise(
         channel.set_webhook("https://hooks.example/viber")
     assert type(caught.value) is expected
     assert "set_webhook" in str(caught.value)
+
+
+@pytest.mark.parametrize(("status", "waits"), [(1, True), (10, True), (2, False), (7, False)])
+def test_a_channel_refused_for_its_webhook_waits_for_one(status: int, waits: bool) -> None:
+    from poster.destinations.viber.codes import describe
+    from poster.destinations.viber.kind import KIND
+
+    refusal = f"viber refused the post: {describe(status, '')}; advice"
+    assert KIND.refused_for_webhook(refusal) is waits

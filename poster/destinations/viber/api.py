@@ -243,6 +243,11 @@ answers every call with a JSON status, so these are no fault of one message, and
 would get the same answer until ``api_url`` (or a proxy in front of it) is fixed."""
 
 
+NOT_PROCESSED = frozenset((500, 503))
+"""The 5xx codes of a server that did not carry the request out (an error, or unavailable),
+after which a post is sent again; any other 5xx leaves it uncertain, as SMS.BY's do."""
+
+
 def _api_error(
     name: str, endpoint: str, status: int, status_message: str, retry_after: float | None
 ) -> DeliveryError | None:
@@ -275,8 +280,20 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
     unless the code says the URL is not the API's (a redirect, 401, 403, 404, ...).
     """
     code = answer.status
-    if not 200 <= code < 300 and code not in NOT_THE_API and (refused := _refusal(answer.body)):
+    api_words = code not in NOT_THE_API or code in (401, 403)  # a refused token says which
+    if not 200 <= code < 300 and api_words and (refused := _refusal(answer.body)):
         return refused
+    if endpoint == "post" and code >= 500 and (
+        code not in NOT_PROCESSED or _says_posted(answer.body)
+    ):
+        # A proxy's 502 or 504 may come after Viber took the post: as a lost answer, it is
+        # uncertain, and never sent again without an operator.
+        raise DeliveryUncertain(
+            f"{name} answered HTTP {code} to the post; it may have been carried out, so it is "
+            "not repeated automatically",
+            None,
+            f"HTTP {code}",
+        )
     if code == 429 or code >= 500:
         retry_after = parse_retry_after(answer.header("retry-after"))
         text = f"{name} answered HTTP {code} to {endpoint}; will retry {_when(retry_after)}"
@@ -312,6 +329,15 @@ def _refusal(body: bytes | None) -> dict[str, Any] | None:
         return None
     status = data.get("status")
     return data if type(status) is int and status in STATUS_ACTIONS and status != 0 else None
+
+
+def _says_posted(body: bytes | None) -> bool:
+    """Tell whether ``body`` is the API's JSON for a post it took: status 0."""
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and type(data.get("status")) is int and data["status"] == 0
 
 
 def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:

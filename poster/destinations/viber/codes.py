@@ -12,8 +12,8 @@ from types import MappingProxyType
 STATUS_ACTIONS: Mapping[int, str] = MappingProxyType(
     {0: "ok",
      12: "retry",
-     2: "fatal", 7: "fatal", 8: "fatal", 9: "fatal", 10: "fatal",
-     1: "reject", 3: "reject", 4: "reject"}
+     1: "fatal", 2: "fatal", 7: "fatal", 8: "fatal", 9: "fatal", 10: "fatal",
+     3: "reject", 4: "reject"}
 )  # fmt: skip
 """What poster does with each API ``status``; any code not listed is a general error: reject."""
 
@@ -21,7 +21,9 @@ STATUS_TEXT: Mapping[int, tuple[str, str, str]] = MappingProxyType(
     {
         0: ("ok", "Success", ""),
         1: ("invalidUrl", "The webhook URL is not valid",
-            "a URL in the request (media, thumbnail or webhook) is not one Viber accepts"),
+            "Viber takes posts only while the channel's webhook is valid: set one it can reach "
+            "with `poster webhook set https://…`; the daemon posts again soon after its "
+            "receiver answers Viber's check"),
         2: ("invalidAuthToken", "The authentication token is not valid",
             "the token is wrong or has been revoked; copy it again from the channel's info "
             "screen, Developer Tools, and set it {where}"),
@@ -87,5 +89,5 @@ WEBHOOK_NOT_SET = 10
 
 
 def refused_for_webhook(refusal: str) -> bool:
-    """Tell whether a destination's refusal is Viber's ``webhookNotSet``."""
-    return describe(WEBHOOK_NOT_SET, "").split(" (", 1)[1] in refusal
+    """Tell whether a destination's refusal is for want of a valid webhook (status 10 or 1)."""
+    return any(describe(status, "").split(" (", 1)[1] in refusal for status in (10, 1))
