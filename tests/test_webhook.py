@@ -141,6 +141,17 @@ def test_the_unsigned_check_call_of_the_reference_is_answered_200(
     assert "message_token=241256543215 timestamp=1457764197627 signed=no" in caplog.text
 
 
+def test_a_check_call_sent_in_chunks_is_answered_200(
+    receiver: WebhookReceiver, http: httpx.Client
+) -> None:
+    body = b'{"event":"webhook","timestamp":1457764197627,"message_token":241256543215}'
+    chunks = iter([body[:20], body[20:]])  # an iterator: httpx sends it chunked
+    response = http.post(receiver.url, content=chunks)
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 200
+    assert receiver.events == [json.loads(body)]
+
+
 def test_an_unsigned_check_call_is_kept_by_its_documented_fields_only(
     receiver: WebhookReceiver, http: httpx.Client
 ) -> None:

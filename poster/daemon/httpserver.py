@@ -442,11 +442,24 @@ class Handler(BaseHTTPRequestHandler):
         return length
 
     def _read_body(self, limit: int = MAX_BODY) -> bytes | None:
-        """Return the raw body, or answer 411/400/413 and return None."""
-        length = self._length()
-        if length is None:
-            return None
-        body = read_sized(self.rfile, length, limit, DRAIN_MAX)
+        """Return the raw body, sized or chunked, or answer 411/400/413/501 and return None."""
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            # RFC 9112 §6.3: a transfer coding overrides Content-Length; only chunked is taken.
+            self.close_connection = True
+            if coding.strip().lower() != "chunked":
+                self._send(501)
+                return None
+            chunked = read_chunked(self.rfile, limit)
+            if chunked is None:
+                self._send(400)
+                return None
+            body = chunked
+        else:
+            length = self._length()
+            if length is None:
+                return None
+            body = read_sized(self.rfile, length, limit, DRAIN_MAX)
         if body.too_large:
             self.close_connection = True
             self._send(413)
