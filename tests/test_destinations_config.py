@@ -178,3 +178,16 @@ def test_two_destinations_sharing_a_token_variable_are_refused(
     variable = f"POSTER_{first.replace('-', '_').upper()}_TOKEN"
     assert f"destinations.{second}: shares its token variable {variable}" in problem
     assert f"with destination {first!r}" in problem and "rename one" in problem
+
+
+def test_a_fixed_contact_name_is_counted_as_the_api_counts_text(tmp_path: Path) -> None:
+    fits = "Desk " + "😀" * 11  # 16 characters, 27 UTF-16 units
+    over = "Desk " + "😀" * 12  # 17 characters, 29 units: over the 28
+    for name, refused in ((fits, False), (over, True)):
+        table = f'name = "{name}", phone_number = "+375291234567"'
+        config = FEED + f'type = "contact"\ncontact = {{ {table} }}\n'
+        if refused:
+            found = " ".join(problems(tmp_path, config))
+            assert "contact.name: is 29 characters (an emoji counts two)" in found
+        else:
+            load_config(write(tmp_path, config))

@@ -370,6 +370,14 @@ def test_file_name_capped_at_256_keeping_extension() -> None:
     assert name.endswith("n.epub")
 
 
+def test_file_name_is_capped_in_utf16_units_as_the_api_counts() -> None:
+    from poster.text import utf16_units
+
+    name = file_name(Media("https://example.com/report.pdf", None, 1, title="📄" * 300))
+    assert name is not None and name.endswith(".pdf")
+    assert utf16_units(name) <= 256 < len(name) * 2
+
+
 # --- the 30 KB body cap -----------------------------------------------------------------------
 
 

@@ -146,8 +146,14 @@ def _bounded_text(key: str) -> v.Convert:
     def convert(value: object, ctx: v.Context) -> str:
         result = v.text(value, ctx)
         limit = fixed_limit(key)
-        if limit is not None and len(result) > limit.most:
-            raise v.fail(f"is {len(result)} characters; {limit.by} takes at most {limit.most}")
+        if limit is None:
+            return result
+        from poster.text import utf16_units  # here: only a fixed message's text is counted
+
+        counted = utf16_units(result)  # as the API counts text
+        if counted > limit.most:
+            note = " (an emoji counts two)" if counted != len(result) else ""
+            raise v.fail(f"is {counted} characters{note}; {limit.by} takes at most {limit.most}")
         return result
 
     return convert

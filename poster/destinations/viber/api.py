@@ -283,8 +283,10 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
     api_words = code not in NOT_THE_API or code in (401, 403)  # a refused token says which
     if not 200 <= code < 300 and api_words and (refused := _refusal(answer.body)):
         return refused
-    if endpoint == "post" and code >= 500 and (
-        code not in NOT_PROCESSED or _says_posted(answer.body)
+    if (
+        endpoint == "post"
+        and code >= 500
+        and (code not in NOT_PROCESSED or _says_posted(answer.body))
     ):
         # A proxy's 502 or 504 may come after Viber took the post: as a lost answer, it is
         # uncertain, and never sent again without an operator.

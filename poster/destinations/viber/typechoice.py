@@ -19,6 +19,7 @@ from poster.destinations.viber.apilimits import FILE_NAME_MAX, URL_MEDIA_MAX, VI
 from poster.frozen import replace
 from poster.media.policy import ImageRule, MediaRules, describe
 from poster.models import Item, Media
+from poster.text import utf16_units
 
 PICTURE_MAX_BYTES = 1_000_000
 """Picture ``media``: "Max size 1 MB"."""
@@ -168,8 +169,19 @@ def file_name(media: Media) -> str | None:
     stem = _clean_name(media.title or "") or from_url
     if stem.lower().endswith(extension.lower()):
         stem = stem[: -len(extension)]
-    stem = stem[: FILE_NAME_MAX - len(extension)].rstrip(" .")
+    # Counted as the API counts text, in UTF-16 units: an emoji takes two.
+    stem = _within_units(stem, FILE_NAME_MAX - utf16_units(extension)).rstrip(" .")
     return stem + extension if stem else None
+
+
+def _within_units(text: str, most: int) -> str:
+    """Return the longest start of ``text`` of at most ``most`` UTF-16 units."""
+    total = 0
+    for index, char in enumerate(text):
+        total += 2 if ord(char) > 0xFFFF else 1
+        if total > most:
+            return text[:index]
+    return text
 
 
 def _clean_name(name: str) -> str:
