@@ -236,6 +236,16 @@ def test_account_lists_the_channel_and_marks_the_sender(
     assert result.err == ""
 
 
+def test_account_marks_the_configured_sender_and_warns_of_one_who_is_no_superadmin(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    config = write_config(tmp_path, sandbox.api_url, 'from = "sandbox-admin="\n')
+    result = run(capsys, "-c", str(config), "account")
+    assert "    admin       sandbox-admin=  Sandbox Editor  <- sender" in result.out
+    assert "    superadmin  sandbox-superadmin=  Sandbox Admin\n" in result.out
+    assert "[viber] from is 'sandbox-admin=', which is no superadmin" in result.err
+
+
 @pytest.mark.parametrize(
     "url",
     ["http://example.org/viber/webhook", "ftp://example.org/hook"],
