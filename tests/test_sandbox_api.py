@@ -137,6 +137,12 @@ REFUSED = [
         "http or https URL",
     ),
     ("picture-thumb-not-url", {**MESSAGES["picture"], "thumbnail": "thumb.jpg"}, 3, "thumbnail"),
+    (
+        "video-thumb-png",
+        {**MESSAGES["video"], "thumbnail": "https://example.com/thumb.png"},
+        3,
+        "thumbnail must be a JPEG",
+    ),
     ("video-media-missing", {"type": "video", "size": 10}, 4, "media is required"),
     (
         "video-size-missing",

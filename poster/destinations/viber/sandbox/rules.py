@@ -196,7 +196,17 @@ def _picture(body: Mapping[str, Any]) -> None:
             f"picture media must be a JPEG whose URL path ends in .jpg or .jpeg, got "
             f"{_shown(media)}; send other images as url or file messages"
         )
-    _url(body, "thumbnail", required=False)
+    _jpeg_thumbnail(body)
+
+
+def _jpeg_thumbnail(body: Mapping[str, Any]) -> None:
+    """Check an optional thumbnail URL: "Only JPEG format is supported"."""
+    thumbnail = _url(body, "thumbnail", required=False)
+    if thumbnail is not None and not urlsplit(thumbnail).path.lower().endswith((".jpg", ".jpeg")):
+        raise _bad(
+            f"thumbnail must be a JPEG whose URL path ends in .jpg or .jpeg, got "
+            f"{_shown(thumbnail)}"
+        )
 
 
 def _video(body: Mapping[str, Any]) -> None:
@@ -206,7 +216,7 @@ def _video(body: Mapping[str, Any]) -> None:
     duration = _whole(body, "duration")
     if duration is not None and not 0 <= duration <= 180:
         raise _bad(f"duration is {duration} seconds; it must be between 0 and 180")
-    _url(body, "thumbnail", required=False)
+    _jpeg_thumbnail(body)
 
 
 def _file(body: Mapping[str, Any]) -> None:
