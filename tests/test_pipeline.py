@@ -608,3 +608,31 @@ def test_the_preview_header_counts_an_item_once_for_each_fate_it_meets() -> None
     )
     shown = render_text([FeedReport("city", outcomes=outcomes)])
     assert shown.startswith("== city: 2 would post, 1 error\n")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_content_a_hub_pushes_compressed_is_read_as_a_poll_would(
+    client: FeedClient, coding: str
+) -> None:
+    import gzip
+    import zlib
+
+    from poster.pipeline import Batch
+    from poster.pipeline.stages import collect_pushed
+
+    packed = gzip.compress(RSS.encode()) if coding == "gzip" else zlib.compress(RSS.encode())
+    headers = (("Content-Type", "application/rss+xml"), ("Content-Encoding", coding))
+    made = collect_pushed(
+        FEED, deps(client, ScriptedDestination(), MemoryLedger()), packed, headers
+    )
+    assert isinstance(made, Batch)
+    assert [d.item.key for d in made.decisions] == ["g1", "g2", "g3"]
+    small = FeedConfig(name="news", url=FEED.url, max_bytes=100)
+    over = collect_pushed(
+        small, deps(client, ScriptedDestination(), MemoryLedger()), packed, headers
+    )
+    assert not isinstance(over, Batch) and "100" in str(over.error)
+    broken = collect_pushed(
+        FEED, deps(client, ScriptedDestination(), MemoryLedger()), b"x", headers
+    )
+    assert not isinstance(broken, Batch) and f"not valid {coding}" in str(broken.error)

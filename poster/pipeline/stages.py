@@ -21,6 +21,7 @@ from poster.errors import (
     DestinationFatal,
     FeedError,
     MessageRejected,
+    ParseError,
     PosterError,
     RenderError,
     ResponseTooLarge,
@@ -265,9 +266,18 @@ def collect_pushed(
 
     The feed's validators stay as the last poll left them, so its next poll is unaffected.
     """
+    fields = {name.lower(): value for name, value in headers}
+    coding = fields.get("content-encoding", "identity").strip().lower()
+    if coding in ("gzip", "x-gzip", "deflate"):
+        # A hub may push the content as the topic served it, compressed: read it as a poll would.
+        decoded = _decompressed(body, coding, feed.max_bytes)
+        if decoded is None:
+            message = f"not a feed: the pushed body is not valid {coding}"
+            return FeedReport(feed.name, error=ParseError(feed.name, message))
+        body = decoded
+        headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
     if len(body) > feed.max_bytes:
         return FeedReport(feed.name, error=ResponseTooLarge(feed.name, feed.max_bytes))
-    fields = {name.lower(): value for name, value in headers}
     result = FetchResult(
         feed=feed.name,
         url=without_userinfo(feed.url),  # the base of relative links, as a polled read's
@@ -279,6 +289,23 @@ def collect_pushed(
         fetched_at=datetime.now(UTC),
     )
     return _guarded(feed, _decide, feed, result, deps, busy)
+
+
+def _decompressed(body: bytes, coding: str, most: int) -> bytes | None:
+    """Return ``body`` decoded from ``coding``, cut one byte past ``most``; None when damaged."""
+    import zlib
+
+    # gzip carries its header; deflate is zlib's stream (RFC 9110 §8.4.1.2), else raw.
+    windows = (16 + zlib.MAX_WBITS,) if coding != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
+    for window in windows:
+        stream = zlib.decompressobj(window)
+        try:
+            out = stream.decompress(body, most + 1)
+        except zlib.error:
+            continue
+        if len(out) > most or stream.eof:  # over the cap (refused after), or whole
+            return out
+    return None  # damaged, or cut short
 
 
 def _decide(
