@@ -603,9 +603,7 @@ def test_secrets_stay_out_of_reprs_previews_and_logs(
 
 @respx.mock
 @pytest.mark.parametrize(("success", "taken"), [("OK", True), ("ERROR", False)])
-def test_a_mailing_is_taken_only_when_its_answer_says_success_ok(
-    success: str, taken: bool
-) -> None:
+def test_a_mailing_is_taken_only_when_its_answer_says_success_ok(success: str, taken: bool) -> None:
     answer = {"uuid": "cc9c8043-8caf-11ef-b035-9e8f47954dec", "success": success}
     respx.post("https://app.sms.by/api/v1/sendBulkViber").respond(200, json=answer)
     with httpx.Client() as mocked:

@@ -320,8 +320,13 @@ def test_http_statuses(
         (500, 0, DeliveryUncertain),
     ],
     ids=[
-        "400-invalid-token", "400-no-webhook", "500-bad-data", "429-too-many", "413-too-many",
-        "401-invalid-token", "500-but-posted",
+        "400-invalid-token",
+        "400-no-webhook",
+        "500-bad-data",
+        "429-too-many",
+        "413-too-many",
+        "401-invalid-token",
+        "500-but-posted",
     ],
 )
 def test_an_error_status_in_the_json_decides_whatever_the_http_code(
