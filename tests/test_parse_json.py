@@ -303,3 +303,25 @@ def test_json_that_is_not_utf8_is_read_in_the_charset_the_response_declares() ->
         content_type="application/json; charset=iso-8859-1",
     )  # fmt: skip
     assert parse(utf8, FeedConfig(name="t", url=URL)).items[0].title == "Новости"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_lone_surrogate_escape_is_replaced_in_every_encoding(encoding: str) -> None:
+    item = '{"id": "a\\ud800", "title": "bad \\ud800 x"}'
+    text = '{"version": "https://jsonfeed.org/version/1.1", "items": [' + item + "]}"
+    result = FetchResult(
+        feed="t", url=URL, status=200, body=text.encode(encoding), validators=Validators()
+    )
+    [item] = parse(result, FeedConfig(name="t", url=URL)).items
+    assert (item.key, item.title) == ("a\ufffd", "bad \ufffd x")
+
+
+def test_a_declared_charset_python_cannot_use_falls_back_to_repairing_utf8() -> None:
+    item = '{"id": "a", "title": "Жжжж\xff"}'
+    body = '{"version": "https://jsonfeed.org/version/1.1", "items": [' + item + "]}"
+    result = FetchResult(
+        feed="t", url=URL, status=200, body=body.encode("utf-8").replace(b"\xc3\xbf", b"\xff"),
+        validators=Validators(), content_type="application/json; charset=undefined",
+    )  # fmt: skip
+    feed = parse(result, FeedConfig(name="t", url=URL))
+    assert feed.items[0].title == "Жжжж\ufffd"

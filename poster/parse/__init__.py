@@ -163,7 +163,9 @@ def _load_json(
         raise ParseError(name, f"invalid JSON: {exc}") from exc
     except ValueError as exc:  # Python reads no integer of over 4,300 digits
         raise ParseError(name, "invalid JSON: a number too long to read") from exc
-    if not _SURROGATE.search(body):
+    # The escape is looked for in the bytes; in UTF-16 or UTF-32 they are not ASCII, so such a
+    # document is always looked through.
+    if json.detect_encoding(body[:4]) == "utf-8" and not _SURROGATE.search(body):
         return document, repairs
     # An escape such as "\ud800" alone, not one of a pair, is no character: it could be neither
     # stored nor shown.
@@ -205,7 +207,7 @@ def _in_declared(body: bytes, charset: str | None) -> str | None:
         return None
     try:
         return body.decode(charset)
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, UnicodeError):  # "undefined" raises a UnicodeError of its own
         return None
 
 
