@@ -531,3 +531,15 @@ def test_webhook_set_names_another_program_on_the_listen_port(
     assert result.code == EXIT_FAILED
     assert f"listen 127.0.0.1:{port} is taken by another program, not poster's daemon" in result.err
     assert sandbox.webhook is None
+
+
+def test_webhook_set_names_a_listen_address_poster_cannot_bind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sandbox: Sandbox
+) -> None:
+    listen = '[webhook]\nlisten = "192.0.2.1:8080"\n'  # TEST-NET-1: no address of this machine
+    config = write_config(tmp_path, sandbox.api_url, listen)
+    url = f"http://127.0.0.1:{free_port()}/viber/webhook"
+    result = run(capsys, "-c", str(config), "webhook", "set", url)
+    assert result.code == EXIT_FAILED
+    assert "poster cannot listen on 192.0.2.1:8080" in result.err
+    assert "taken by another program" not in result.err

@@ -81,7 +81,7 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
         )
     with (
         _admin(config, args) as admin,
-        _receiver_for_check(config.webhook, admin.callback_token) as served,
+        _receiver_for_check(config.webhook, admin.callback_token) as unserved,
     ):
         result = admin.set_webhook(args.url)
     from poster.redaction import redact  # the API's own words may quote the token
@@ -93,14 +93,29 @@ def cmd_webhook_set(config: Config, args: argparse.Namespace) -> int:
             "call: set it to the address your URL reaches (such as 127.0.0.1:8080 behind a "
             "proxy), then run this again"
         )
-    elif not result.ok and not served and not _daemon_runs(args):
-        host, port = config.webhook.listen or ("", 0)
+    elif not result.ok and unserved is not None:
+        _say_unserved(config, args, unserved)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _say_unserved(config: Config, args: argparse.Namespace, error: OSError) -> None:
+    """Say why poster could not answer the check call itself, when the daemon did not either."""
+    import errno
+
+    host, port = config.webhook.listen or ("", 0)
+    if error.errno == errno.EADDRINUSE:
+        if _daemon_runs(args):
+            return  # the daemon serves the port: the check call reached it
         say_error(
             f"[webhook] listen {host}:{port} is taken by another program, not poster's daemon, "
             "so poster could not answer the check call: stop that program or set listen to a "
             f"free port in {config.path}, then run this again"
         )
-    return EXIT_OK if result.ok else EXIT_FAILED
+        return
+    say_error(
+        f"poster cannot listen on {host}:{port} ([webhook] listen in {config.path}): "
+        f"{error.strerror or error}; set listen to an address of this machine, then run this again"
+    )
 
 
 def _daemon_runs(args: argparse.Namespace) -> bool:
@@ -175,23 +190,23 @@ def _admin(config: Config, args: argparse.Namespace) -> Iterator[Admin]:
 
 
 @contextlib.contextmanager
-def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[bool]:
+def _receiver_for_check(webhook: WebhookConfig, token: str) -> Iterator[OSError | None]:
     """Serve ``[webhook] listen`` during the call unless something (the daemon) already does;
-    yield whether this did."""
+    yield why this could not listen, None when it does or nothing is to be served."""
     from poster.daemon.listener import WebhookReceiver
 
     if webhook.listen is None:
-        yield False
+        yield None
         return
     host, port = webhook.listen
     receiver = WebhookReceiver(token, host, port, webhook.path)
+    failed: OSError | None = None
     try:
         receiver.start()
-        started = True
-    except OSError:
-        started = False  # the port is taken: the daemon is serving the webhook there
+    except OSError as exc:
+        failed = exc  # the port is taken: the daemon is most likely serving the webhook there
     try:
-        yield started
+        yield failed
     finally:
-        if started:
+        if failed is None:
             receiver.stop()
