@@ -13,6 +13,7 @@ import atexit
 import marshal
 import os
 import sys
+import threading
 from pathlib import Path
 from types import CodeType
 
@@ -26,12 +27,17 @@ Key = tuple[str, str]
 
 
 class _Kept:
-    """The code read from the file, with what this process compiled, and what it used."""
+    """The code read from the file, with what this process compiled, and what it used.
+
+    Reading threads import modules, and so make records, while the process ends and writes the
+    file: the lock keeps the dicts whole for the copy written.
+    """
 
     def __init__(self) -> None:
         self.code: dict[Key, CodeType] | None = None
         self.used: dict[Key, CodeType] = {}
         self.added = False
+        self.lock = threading.Lock()
 
 
 _KEPT = _Kept()
@@ -40,18 +46,19 @@ _KEPT = _Kept()
 def compiled(source: str, name: str) -> CodeType:
     """Return ``source`` compiled as a module named ``name``, from the file when kept there."""
     kept = _KEPT
-    if kept.code is None:
-        kept.code = _load()
-    key = (name, source)
-    code = kept.code.get(key)
-    if code is None:
-        # dont_inherit: the annotations stay as written, not this module's strings.
-        code = kept.code[key] = compile(source, name, "exec", dont_inherit=True)
-        if not kept.added:
-            kept.added = True
-            atexit.register(_save)
-    kept.used[key] = code
-    return code
+    with kept.lock:
+        if kept.code is None:
+            kept.code = _load()
+        key = (name, source)
+        code = kept.code.get(key)
+        if code is None:
+            # dont_inherit: the annotations stay as written, not this module's strings.
+            code = kept.code[key] = compile(source, name, "exec", dont_inherit=True)
+            if not kept.added:
+                kept.added = True
+                atexit.register(_save)
+        kept.used[key] = code
+        return code
 
 
 def _path() -> Path | None:
@@ -82,10 +89,12 @@ def _load() -> dict[Key, CodeType]:
 
 def _save() -> None:
     """Write the code used by this process, then other kept code, up to ``MAX_KEPT`` pieces."""
-    path, kept = _path(), _KEPT.code
-    if path is None or kept is None:
+    path = _path()
+    with _KEPT.lock:
+        kept = dict(_KEPT.code or {})
+        chosen = dict(_KEPT.used)
+    if path is None or not kept:
         return
-    chosen = dict(_KEPT.used)
     for key, code in kept.items():
         if len(chosen) >= MAX_KEPT:
             break

@@ -115,13 +115,16 @@ def test_a_check_after_a_change_a_template_may_see_renders_again(
 
 
 def test_a_feed_a_template_reads_is_its_own_unit(tmp_path: Path) -> None:
-    config = _project(tmp_path)
+    secret = FEED.format(name="news").replace("https://", "https://reader:pa55word@")
+    config = _project(tmp_path, secret)
     (tmp_path / "templates" / "text.j2").write_text("{{ feed.name }}: {{ item.title }}\n")
     assert _check(config)[3]
     assert not _check(config)[3]
     _append(config, FEED.format(name="sport"))
     assert _check(config)[3]
     assert not _check(config)[3]
+    for entry in (tmp_path / "cache" / "poster" / "checks").iterdir():
+        assert b"pa55word" not in entry.read_bytes()
 
 
 def test_a_failed_check_is_not_kept(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ problem keeps what it rendered from: the bytes of every file in the templates fo
 poster, Jinja and MarkupSafe are installed and the size and time of change of each of their
 modules it loaded (what Python compares before it reuses a module's bytecode), the time zones
 the templates named, which are looked up again, and each unit it rendered: a kind of
-destination with a feed's settings, and with the feed's name and address too when its
-templates read ``feed``. The next check whose templates and code are the same, and whose
+destination with a feed's settings, and with the feed's name and a digest of its address too
+when its templates read ``feed``. The next check whose templates and code are the same, and whose
 every unit is one kept, tells that the templates render without rendering them; so does a
 check after an edit of feeds.toml that only adds feeds like those there, renames one or
 changes what no template sees, such as an interval. Any other change renders every template.
@@ -35,7 +35,7 @@ from poster.frozen import fields
 if TYPE_CHECKING:
     from poster.config import Config
 
-FORMAT = "poster-template-verdict-3"
+FORMAT = "poster-template-verdict-4"
 """Changes whenever what an entry holds changes, so older entries are not used."""
 
 MAX_FILES = 1000
@@ -124,7 +124,7 @@ class Verdicts:
         shared, own = kept
         for (kind, settings), feeds in self._units().items():
             unit = (kind, *self._as_plain(settings))
-            if unit not in shared and any((*unit, f.name, f.url) not in own for f in feeds):
+            if unit not in shared and any((*unit, f.name, _address(f)) not in own for f in feeds):
                 return False
         return True
 
@@ -132,7 +132,7 @@ class Verdicts:
         """Note that ``feed`` rendered at ``kind``; ``reads_feed``: a template read ``feed``."""
         unit = (kind, *self._as_plain(self._settings(feed)))
         if reads_feed:
-            self.own.add((*unit, feed.name, feed.url))
+            self.own.add((*unit, feed.name, _address(feed)))
         else:
             self.shared.add(unit)
 
@@ -195,6 +195,13 @@ class Verdicts:
         if plain is None:
             plain = self._plain[settings] = tuple(_plain(value) for value in settings)
         return plain
+
+
+def _address(feed: FeedConfig) -> str:
+    """Return a digest of the feed's url: a password in it is never kept."""
+    import hashlib  # here: only a template that reads ``feed`` makes units of addresses
+
+    return hashlib.sha256(feed.url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _plain(value: object) -> Any:
