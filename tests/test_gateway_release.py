@@ -119,7 +119,7 @@ def test_a_released_group_of_a_killed_run_is_sent_on_the_next_pass(
     assert record_state(state, post.guid) == SENT
 
 
-def test_sigterm_ends_a_single_pass_after_the_group_in_flight(
+def test_sigterm_ends_a_single_pass_after_the_requests_in_flight(
     project: tuple[Path, Path, Feeds], fake: FakeDecisionTelecom
 ) -> None:
     config, state, feeds = project
@@ -135,7 +135,7 @@ def test_sigterm_ends_a_single_pass_after_the_group_in_flight(
     assert child.returncode == 128 + signal.SIGTERM, err
     assert b"stopped by SIGTERM" in err
     got = inboxes(fake)
-    assert len(got) == GROUP, "the group in flight finished; the next was not started"
+    assert 10 <= len(got) < GROUP, "the requests in flight finished; no other was started"
     with RecipientLedger(ledger_path(state, "subs"), read_only=True) as book:
         assert book.open_batches() == [], "nothing left pending or uncertain"
     assert run_once(config, state) == EXIT_OK

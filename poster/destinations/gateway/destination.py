@@ -267,10 +267,10 @@ class GatewayDestination:
             ) from exc
 
     def halt(self) -> None:
-        """Start no further group of the send under way, nor of any later one: poster stops.
+        """Start no further request of the send under way, nor of any later one: poster stops.
 
-        The group in flight finishes and is recorded; the rest of its recipients are not
-        reached, so the item waits for the next start, which plans only them.
+        The requests in flight finish and are recorded; the rest of the recipients are handed
+        back, not left uncertain, so the item waits for the next start, which plans only them.
         """
         self._halted.set()
 
@@ -350,14 +350,19 @@ class GatewayDestination:
         group = max(size, self.group_size // size * size)
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix=self._name) as pool:
             for phones in _chunks(todo, group):
-                if tally.stop is None and self._halted.is_set():
-                    tally.stop = RetryLater(
-                        f"{self._name}: poster is stopping; the recipients of item "
-                        f"{message.key!r} not reached yet get it after the next start"
-                    )
+                self._stop_if_halted(message, tally)
                 if tally.stop is not None:
                     break
                 self._one_group(pool, message, item, phones, tally)
+
+    def _stop_if_halted(self, message: GatewayMessage, tally: Tally) -> None:
+        """Stop the send once poster stops: no request starts after, and its numbers wait."""
+        if tally.stop is None and self._halted.is_set():
+            with self._lock:
+                tally.stop = tally.stop or RetryLater(
+                    f"{self._name}: poster is stopping; the recipients of item "
+                    f"{message.key!r} not reached yet get it after the next start"
+                )
 
     def _one_group(
         self,
@@ -418,7 +423,9 @@ class GatewayDestination:
     def _one_request(
         self, message: GatewayMessage, phones: Sequence[str], answers: Answers, tally: Tally
     ) -> None:
-        """Send one request of a group and keep its answer; after a refusal, send nothing."""
+        """Send one request of a group and keep its answer; after a refusal, or once poster
+        stops, send nothing: those numbers are handed back, to be planned at the next start."""
+        self._stop_if_halted(message, tally)
         if tally.stop is not None:
             answers.release(phones)
             return
