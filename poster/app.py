@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -10,13 +11,24 @@ from pathlib import Path
 import httpx
 
 from poster.config import Config, DestinationConfig, FeedConfig
-from poster.destinations import Destination, Entries, Opening, StandsIn, kind, sender, stand_in
+from poster.destinations import (
+    Destination,
+    Entries,
+    NeedsToken,
+    Opening,
+    StandsIn,
+    kind,
+    sender,
+    stand_in,
+)
 from poster.fetch.apicall import api_client
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
 from poster.render import Renderer
 from poster.store import Store
 from poster.store.place import ONE_SHOT
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,8 +77,18 @@ def open_destinations(
     for spec in config.destinations if specs is None else specs:
         token = (tokens or {}).get(spec.name)
         where = Opening(str(config.path), state_dir, http, store, token, config.daemon.retention)
-        opened[spec.name] = kind(spec.kind).open(spec, where)
+        own = kind(spec.kind)
+        opened[spec.name] = own.open(spec, where)
+        if token is None and isinstance(own, NeedsToken):
+            _warn_if_exposed(own, spec, str(config.path))
     return opened
+
+
+def _warn_if_exposed(own: NeedsToken, spec: DestinationConfig, config_file: str) -> None:
+    """Log that the file a destination's token came from is open to others, if it is."""
+    warning = own.token_source(spec, config_file).warning
+    if warning:
+        log.warning("event=token-file-exposed destination=%s %s", spec.name, warning)
 
 
 class _Later:

@@ -53,6 +53,8 @@ class TokenSource:
     """What is missing, when none is set."""
     hint: str = ""
     """How to give it one."""
+    warning: str = ""
+    """What is wrong with where it is kept, such as a file others may read."""
 
 
 def find_token(
@@ -123,6 +125,22 @@ def judge_token(token: str, source: ConfigProblem, shape: Shape | None) -> None:
     reason = None if shape is None else shape(token)
     if reason:
         raise ConfigError([_with(source, f"the token {reason}", source.hint)])
+
+
+def exposed(source: ConfigProblem) -> str:
+    """Say that the file a token came from is open to others, and what to do; else ""."""
+    if source.file == "environment":
+        return ""
+    try:
+        mode = os.stat(source.file).st_mode
+    except OSError:
+        return ""
+    if not mode & 0o077:
+        return ""
+    return (
+        f"the token file {source.file} may be read or written by others (mode "
+        f"{mode & 0o7777:04o}): `chmod 600` it, owned by the user poster runs as"
+    )
 
 
 def source_text(source: ConfigProblem) -> str:

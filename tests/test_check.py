@@ -273,6 +273,7 @@ def test_each_gateways_key_source_is_checked(
     numbers(tmp_path)
     monkeypatch.setenv("POSTER_DT_TOKEN", TOKEN)
     (tmp_path / "it-key").write_text("it-key-from-a-file\n")
+    (tmp_path / "it-key").chmod(0o600)
     monkeypatch.delenv("POSTER_SB_TOKEN", raising=False)
     head = GATEWAYS.replace("im_sender", 'token_file = "it-key"\nim_sender')
     code, out, err = check(capsys, project(tmp_path, head))
@@ -432,3 +433,22 @@ def test_two_way_messages_on_a_gateway_without_them_are_an_error(
     code, out, err = check(capsys, project(tmp_path, head))
     assert code == EXIT_CONFIG and out == ""
     assert f"destinations.gw.replies: is not supported by kind {kind} (hint: remove it)" in err
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o400, False), (0o644, True)])
+def test_a_token_file_others_may_read_is_warned_of(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    mode: int,
+    warned: bool,
+) -> None:
+    (tmp_path / "tok").write_text(TOKEN + "\n")
+    (tmp_path / "tok").chmod(mode)
+    code, out, err = check(
+        capsys, project(tmp_path, f'[viber]\ntoken_file = "{tmp_path / "tok"}"\n')
+    )
+    assert code == EXIT_OK and "token: from viber.token_file" in out
+    assert ("may be read or written by others" in err) is warned
+    assert (f"mode 0{mode:o}" in err) is warned
+    assert TOKEN not in out + err

@@ -453,3 +453,45 @@ def test_a_credentials_folder_poster_may_not_look_into_is_told_not_taken_for_non
     monkeypatch.setattr(secrets.os, "lstat", refused)
     with pytest.raises(ConfigError, match="LoadCredential=viber-token: cannot read the token"):
         load_token(ViberConfig(), {"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
+
+
+@pytest.mark.parametrize(("mode", "logged"), [(0o600, False), (0o640, True)])
+def test_a_run_logs_a_token_file_others_may_read(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: int,
+    logged: bool,
+) -> None:
+    import httpx
+
+    from poster.app import open_destinations
+    from poster.config import load_config
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    (tmp_path / "tok").write_text(TOKEN + "\n")
+    (tmp_path / "tok").chmod(mode)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        '[viber]\napi_url = "http://127.0.0.1:9/pa"\ntoken_file = "tok"\n'
+        '[[feeds]]\nname = "news"\nurl = "https://example.org/feed.xml"\n',
+        encoding="utf-8",
+    )
+    caplog.set_level(logging.WARNING, logger="poster.app")
+    with httpx.Client() as http:
+        open_destinations(load_config(config), tmp_path / "state", http, _NoEntries())
+    assert ("event=token-file-exposed destination=viber" in caplog.text) is logged
+    assert TOKEN not in caplog.text
+
+
+class _NoEntries:
+    """A state with no entries, for opening destinations without one."""
+
+    def get_meta(self, name: str) -> str | None:
+        return None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep nothing."""

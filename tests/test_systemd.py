@@ -284,7 +284,10 @@ def analyze() -> str:
 
 README = UNIT.parent.parent / "README.md"
 RECIPE = {
-    "venv": "sudo python3 -m venv /opt/poster && sudo /opt/poster/bin/pip install .",
+    "wheel": "python3 -m pip wheel --no-deps -w dist .",
+    "venv": (
+        "sudo python3 -m venv /opt/poster && sudo /opt/poster/bin/pip install dist/poster-*.whl"
+    ),
     "unit": "sudo cp systemd/poster.service /etc/systemd/system/",
 }
 """The lines of the README's service recipe that decide where poster and its unit end up."""
@@ -298,12 +301,14 @@ def service_recipe() -> str:
 
 @pytest.mark.parametrize("step", RECIPE, ids=list(RECIPE))
 def test_the_readme_recipe_installs_where_the_unit_looks(step: str) -> None:
-    assert RECIPE[step] in service_recipe().splitlines()
+    commands = [line.split("  #")[0].rstrip() for line in service_recipe().splitlines()]
+    assert RECIPE[step] in commands
 
 
 def test_the_unit_header_gives_the_same_recipe() -> None:
     head = UNIT.read_text().split("[Unit]")[0]
-    assert "python3 -m venv /opt/poster && /opt/poster/bin/pip install ." in head
+    assert "python3 -m pip wheel --no-deps -w dist ." in head
+    assert "python3 -m venv /opt/poster && /opt/poster/bin/pip install dist/poster-*.whl" in head
     assert "cp systemd/poster.service /etc/systemd/system/" in head
 
 

@@ -101,6 +101,8 @@ def _print_token_sources(config: Config, sources: list[TokenLine]) -> None:
             )
         else:
             print(f"token{f' of {name}' if several else ''}: from {source.where}")
+        if source.warning:
+            print(f"warning: {source.warning}", file=sys.stderr)
 
 
 def _template_errors(config: Config) -> list[str]:

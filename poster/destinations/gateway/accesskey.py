@@ -5,7 +5,7 @@ from __future__ import annotations
 from poster.config import token_env
 from poster.destinations import TokenSource
 from poster.destinations.gateway import GatewaySettings
-from poster.secrets import find_token, require_token, section, source_text
+from poster.secrets import exposed, find_token, require_token, section, source_text
 
 _GIVEN = " to the key the gateway gave you"
 
@@ -25,4 +25,4 @@ def key_source(name: str, settings: GatewaySettings) -> TokenSource:
             f"{name}-token{_GIVEN}"
         )
         return TokenSource(None, f"no access key for {name!r}", hint)
-    return TokenSource(source_text(found[1]))
+    return TokenSource(source_text(found[1]), warning=exposed(found[1]))

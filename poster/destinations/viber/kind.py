@@ -144,7 +144,14 @@ class ViberKind:
     def token_source(self, spec: DestinationConfig, config_file: str) -> TokenSource:
         """Say where the channel's token comes from, checking it as a post would."""
         # Here: only check and a pass look a token up; status never does.
-        from poster.secrets import TokenSource, find_token, judge_token, section, source_text
+        from poster.secrets import (
+            TokenSource,
+            exposed,
+            find_token,
+            judge_token,
+            section,
+            source_text,
+        )
 
         settings: ViberConfig = spec.settings
         found = find_token(settings, name=spec.name)
@@ -157,7 +164,7 @@ class ViberKind:
             return TokenSource(None, missing, hint)
         # Judged as a post would judge it, but never sent nor logged here: left unredacted.
         judge_token(*found, shape_for(settings.api_url))
-        return TokenSource(source_text(found[1]))
+        return TokenSource(source_text(found[1]), warning=exposed(found[1]))
 
     @property
     def sandbox(self) -> SandboxHost:
