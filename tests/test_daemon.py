@@ -210,6 +210,26 @@ def test_a_good_reload_adds_removes_and_changes_feeds_and_logs_each_change(
         assert line in logged
 
 
+def test_a_feed_removed_with_posts_waiting_says_so_and_posts_them_when_put_back(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    blog = feeds.publish("blog", 1, 2, 3)
+    table = project.table("blog")
+    paced = project.write(table).read_text(encoding="utf-8")
+    project.config.write_text(paced.replace('min_gap = "0s"', 'min_gap = "1h"'), "utf-8")
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 1, "the first post; two wait an hour")
+        project.write(project.table("news"))
+        run.reload()
+        logged = [r.getMessage() for r in caplog.records]
+        assert any("event=reload feed=blog change=removed waiting=2 " in line for line in logged)
+        project.write(table, project.table("news"))  # put back, with no gap
+        run.reload()
+        wait_for(lambda: len(sandbox.posts) == 3, "the two that waited")
+    assert Counter(texts(sandbox)) == Counter(titles(blog))
+
+
 def test_the_daemon_keeps_what_feeds_toml_parsed_to_at_start_and_at_each_reload(
     project: Project, feeds: Feeds, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

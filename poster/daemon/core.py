@@ -478,7 +478,16 @@ class Daemon:
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.remove_job(name)
             self._memory.take_unslotted(name)
-            self.outbox.drop(name)
+            dropped = self.outbox.drop(name)
+            if dropped:
+                # Kept under the feed's name: a feed put back (a rename undone) posts them.
+                self._keep_waiting(dropped)
+                log.warning(
+                    "event=reload feed=%s change=removed waiting=%d hint=its items waiting to "
+                    "be posted are not posted unless a feed of that name is put back; renaming "
+                    "a feed makes a new feed of it, whose first read holds its items back",
+                    name, len({entry.key for entry in dropped}),
+                )  # fmt: skip
         self.config = new
         for name in change.changed:
             # What waits was chosen, routed and rendered by the old settings; the next read,
