@@ -267,6 +267,40 @@ def test_a_bad_reload_logs_every_problem_and_keeps_the_old_config_running(
     assert not any("event=reload feed=" in r.getMessage() for r in caplog.records)
 
 
+def test_status_says_the_daemon_refused_its_reload_until_one_is_taken(
+    project: Project,
+    feeds: Feeds,
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from poster.cli import main
+
+    monkeypatch.delenv("POSTER_DT_TOKEN", raising=False)
+    feeds.publish("news", 1)
+    written = project.write(project.table("news")).read_text(encoding="utf-8")
+    good = written.replace("[viber]\n", '[destinations.viber]\nkind = "viber"\n')
+    project.config.write_text(good, encoding="utf-8")
+    (project.root / "subs.txt").write_text("+375291234567\n", encoding="utf-8")
+    # Sound to read, so status reads it too; refused by the daemon, which finds no key for it.
+    gateway = '[destinations.dt]\nkind = "decisiontelecom"\nsource_addr = "Poster"\n'
+    gateway += 'recipients = "subs.txt"\n\n'
+    words = ["-c", str(project.config), "--state-dir", str(project.state), "status"]
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 1, "the first item")
+        project.config.write_text(good.replace("[webhook]", gateway + "[webhook]"), "utf-8")
+        run.reload()
+        capsys.readouterr()
+        assert main(words) == 1
+        out = capsys.readouterr().out
+        assert "The daemon refused the reload of " in out and "no access key" in out
+        assert "the daemon refused the last reload of feeds.toml" in out
+        project.config.write_text(good, encoding="utf-8")
+        run.reload()
+        assert main(words) == 0
+        assert "refused" not in capsys.readouterr().out
+
+
 def test_a_feed_a_reload_removes_while_it_is_read_posts_nothing(
     project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -299,11 +299,12 @@ def test_status_json_has_plain_values(config: Config, store: Store) -> None:
         "recent",
         "waiting",
         "daemon_running",
+        "reload_rejected",
         "restored",
         "held",
         "subscribers",
     }
-    assert data["subscribers"] == []
+    assert data["subscribers"] == [] and data["reload_rejected"] is None
     assert (data["waiting"], data["daemon_running"], data["restored"]) == ([], False, None)
     assert data["ok"] is False
     assert data["destinations"] == [

@@ -49,6 +49,7 @@ from poster.pipeline.outbox import Entry, Lane, Outbox, Outcomes
 from poster.pipeline.runner import deps, lanes, resend_uncertain, resume_interrupted
 from poster.push.discover import discover
 from poster.push.service import PushService
+from poster.store.ledger import RELOAD_REJECTED
 from poster.store.place import DAEMON
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ TICK = 2.0
 PRUNE_EVERY = timedelta(days=1)
 TRIM_EVERY = 60.0
 """Seconds between handing the fetch threads' free memory back to the system."""
+MAX_KEPT_PROBLEMS = 3
+"""The problems of a refused reload kept for ``status``; the log has them all."""
 WEBHOOK_SETTLE = 5.0
 """Seconds from Viber's check call to the first post at a channel that had no webhook: Viber
 records the webhook only after the check is answered."""
@@ -117,6 +120,7 @@ class Daemon:
         self.config = self._load()
         with build(self.config, self.state_dir, role=DAEMON) as app:
             self.app, self.store = app, app.store
+            self._note_rejected([])  # this start read feeds.toml whole
             resend_uncertain(self.store, self.config.feeds)
             resume_interrupted(self.store, app.destinations)
             return self._serve(app)
@@ -435,14 +439,17 @@ class Daemon:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("event=reload-rejected problem=%r", str(problem))
+            self._note_rejected([str(problem) for problem in exc.problems])
             self.notifier.ready("reload rejected; running the previous configuration")
             return
         except Exception as exc:
             # Nothing is applied yet: whatever reading the file raised, a reload never stops
             # the daemon, which goes on with the configuration it has.
             log.error("event=reload-rejected error=%r", f"{type(exc).__name__}: {exc}")
+            self._note_rejected([f"{type(exc).__name__}: {exc}"])
             self.notifier.ready("reload rejected; running the previous configuration")
             return
+        self._note_rejected([])
         change = diff(self.config, new)
         self._apply(new, change)
         for line in change.lines():
@@ -451,6 +458,20 @@ class Daemon:
             log.warning(line)
         self._check_templates(new)
         self.notifier.ready(f"reloaded; polling {len(self.scheduler.get_jobs())} feeds")
+
+    def _note_rejected(self, problems: list[str]) -> None:
+        """Keep why the last reload was refused, for ``status``; forget it once one is taken."""
+        import json
+
+        text = json.dumps(
+            {"at": self._clock().isoformat(), "problems": problems[:MAX_KEPT_PROBLEMS],
+             "count": len(problems)}
+        ) if problems else ""  # fmt: skip
+        try:
+            if text or self.store.get_meta(RELOAD_REJECTED):
+                self.store.set_meta(RELOAD_REJECTED, text)
+        except StateError as exc:
+            log.error("event=state-unwritten what=reload-rejected error=%r", str(exc))
 
     def _check_templates(self, config: Config) -> None:
         """Log each template that fails on the sample item, as ``poster check`` would say it.

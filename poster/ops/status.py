@@ -31,6 +31,7 @@ from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
     FAILED,
     PENDING,
+    RELOAD_REJECTED,
     SENT,
     SKIPPED,
     UNCERTAIN,
@@ -133,12 +134,20 @@ class StatusView:
     """No poster holds the state: what is pending was cut short, not being sent."""
     state_free: int | None = None
     """Bytes free on the disk holding the state, when known."""
+    reload_rejected: tuple[datetime, tuple[str, ...], int] | None = None
+    """When the running daemon refused its last reload, the first problems, and how many:
+    it runs the configuration it had before, not the file's."""
 
     # Kept once made: the verdict line and the exit code both ask, and it reads every feed.
     @functools.cached_property
     def attention(self) -> tuple[str, ...]:
         """List what needs a person, one phrase each; empty when all is well."""
         found: list[str] = []
+        if self.reload_rejected is not None:
+            found.append(
+                "the daemon refused the last reload of feeds.toml and runs the configuration it "
+                "had before; this status shows the file's: fix it, then reload"
+            )
         if not self.state_exists:
             found.append("no state yet: poster has not run with this state directory")
         elif self.state_free is not None and self.state_free < STATE_ROOM:
@@ -233,7 +242,23 @@ def status_view(
         subscribers=_subscribers(config, store.path.parent),
         stopped=stopped,
         state_free=_free(store.path.parent),
+        reload_rejected=_reload_rejected(store) if daemon_running else None,
     )
+
+
+def _reload_rejected(store: Store) -> tuple[datetime, tuple[str, ...], int] | None:
+    """Return when and why the running daemon refused its last reload, if it did."""
+    text = store.get_meta(RELOAD_REJECTED)
+    if not text:
+        return None
+    import json  # here: only a refused reload is kept as JSON
+
+    try:
+        found = json.loads(text)
+        problems = tuple(str(problem) for problem in found["problems"])
+        return datetime.fromisoformat(found["at"]), problems, int(found["count"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _free(folder: Path) -> int | None:
@@ -313,6 +338,14 @@ formatter makes one for each feed and reads it once)."""
 def format_status(view: StatusView) -> str:
     """Render the status for a person: destinations, feeds, problem items, recent deliveries."""
     lines = [f"poster status at {_clock(view.now)}; state {view.state_path}", ""]
+    if view.reload_rejected is not None:
+        when, problems, count = view.reload_rejected
+        lines += [f"The daemon refused the reload of {_when(when, view.now)}; it runs the "
+                  "configuration it had before:"]  # fmt: skip
+        lines += [f"  {problem}" for problem in problems]
+        if count > len(problems):
+            lines.append(f"  and {count - len(problems)} more (see the daemon's log)")
+        lines.append("")
     lines += [
         "Destinations",
         *_table(

@@ -26,6 +26,13 @@ def status_json(view: StatusView) -> dict[str, Any]:
         "recent": [_record_json(record) for record in view.recent],
         "waiting": list(view.waiting),
         "daemon_running": view.daemon_running,
+        "reload_rejected": None
+        if view.reload_rejected is None
+        else {
+            "at": view.reload_rejected[0].isoformat(),
+            "problems": list(view.reload_rejected[1]),
+            "count": view.reload_rejected[2],
+        },
         "restored": view.restored,
         "held": [
             {

@@ -43,6 +43,11 @@ FATAL_META = "channel.fatal"
 """The state entry holding why the shorthand channel refuses posts (empty while it takes them)."""
 
 
+RELOAD_REJECTED = "reload rejected"
+"""The state entry holding why the daemon refused its last reload, as JSON (empty since one
+was taken): it runs the configuration it had before, which ``status`` then says."""
+
+
 def waiting_key(feed: str) -> str:
     """Return the state entry holding the items of ``feed`` that wait to be posted."""
     return f"waiting in {feed}"
