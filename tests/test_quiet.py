@@ -240,3 +240,27 @@ def test_a_post_held_less_than_max_wait_goes_out(client: FeedClient) -> None:
     night.run()
     night.now = at(26, 7)
     assert {state for state, _ in night.run().values()} == {SENT}
+
+
+def test_a_cap_set_during_the_day_counts_the_posts_of_that_day_made_before_it(
+    tmp_path: Path,
+) -> None:
+    from poster.destinations import Receipt
+    from poster.store import Store
+
+    moment = [at(24, 23, 30)]
+    with Store(tmp_path / "state", clock=lambda: moment[0]) as store:
+        for key, when in (("y1", at(24, 23, 30)), ("t1", at(25, 0, 5)), ("t2", at(25, 11))):
+            moment[0] = when
+            store.record_pending("news", key, "news")
+            store.record_sent("news", key, Receipt("news", key, when))
+        moment[0] = at(25, 12)
+
+        def gate(cap: int) -> Gatekeeper:
+            return Gatekeeper(
+                "news", Gate(None, MINSK, max_per_day=cap), store,
+                now=lambda: moment[0], sent_since=store.sent_since,
+            )  # fmt: skip
+
+        assert gate(2).hold() is not None  # t1 and t2 went out today; y1 yesterday
+        assert gate(3).hold() is None

@@ -59,6 +59,7 @@ class Gatekeeper:
         meta: Meta | None = None,
         *,
         now: Callable[[], datetime] = _utcnow,
+        sent_since: Callable[[str, datetime], int] | None = None,
     ) -> None:
         self.destination = destination
         self.gate = gate
@@ -66,6 +67,8 @@ class Gatekeeper:
         self._meta = meta
         self._lock = threading.Lock()
         self._day, self._count = self._load_count()
+        if sent_since is not None and gate.max_per_day is not None:
+            self._count_from_state(sent_since)
         self._held = self._load_held()
         self._dirty = False
 
@@ -126,6 +129,20 @@ class Gatekeeper:
     def _today(self) -> int:
         """Return how many posts went out on the current local day."""
         return self._count if self._day == gate_day(self.gate, self.now()).isoformat() else 0
+
+    def _count_from_state(self, sent_since: Callable[[str, datetime], int]) -> None:
+        """Count today's posts from the state when no count of today is kept: a cap set during
+        the day (only a cap keeps the count) counts the posts made before it too."""
+        from datetime import time
+
+        from poster.pipeline.gate import zone_of
+
+        now = self.now()
+        today = gate_day(self.gate, now)
+        if self._day == today.isoformat():
+            return
+        start = datetime.combine(today, time.min, tzinfo=zone_of(self.gate.zone_name))
+        self._day, self._count = today.isoformat(), sent_since(self.destination, start)
 
     def _load_count(self) -> tuple[str, int]:
         """Read the day and count the state keeps; an unreadable one counts nothing."""

@@ -114,7 +114,11 @@ def lanes(
         pacer = Pacer(spec.min_gap.total_seconds(), spec.max_per_pass, clock=clock, sleep=sleep)
         if spec.name in last:
             pacer.posted_ago((now() - last[spec.name]).total_seconds())
-        gate = Gatekeeper(spec.name, spec.gate, app.store, now=now) if spec.gate.active else None
+        gate = (
+            Gatekeeper(spec.name, spec.gate, app.store, now=now, sent_since=app.store.sent_since)
+            if spec.gate.active
+            else None
+        )
         found[spec.name] = Lane(app.destinations[spec.name], pacer, clock=clock, gate=gate)
     return found
 

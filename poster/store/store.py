@@ -22,7 +22,7 @@ from tinydb.table import Document
 from poster.errors import StateError
 from poster.eventlog import logger
 from poster.store import documents, records, seen
-from poster.store.documents import RELEASED, DeliveryRecord, FeedState, to_iso
+from poster.store.documents import RELEASED, DeliveryRecord, FeedState, from_iso, to_iso
 from poster.store.feedtable import TABLE as FEEDS
 from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
@@ -362,6 +362,19 @@ class Store:
         """Return the delivery records in the given states and feed, oldest change first."""
         with self._lock:
             return records.deliveries(self._deliveries, self._seen_docs, states, feed)
+
+    def sent_since(self, destination: str, since: datetime) -> int:
+        """Count the posts ``destination`` took, or may have, from ``since`` on."""
+        cutoff = since.astimezone(UTC)
+        with self._lock:
+            return sum(
+                1
+                for doc in self._deliveries
+                if doc.get("destination") == destination
+                and doc.get("state") in (SENT, UNCERTAIN)
+                and (changed := from_iso(doc.get("updated"))) is not None
+                and changed >= cutoff
+            )
 
     def recent(
         self, limit: int = 20, *, states: Collection[str] | None = None
