@@ -483,3 +483,16 @@ def test_a_retried_item_is_sent_by_the_next_pass(tmp_path: Path) -> None:
 )
 def test_times_read_as_strftime_writes_them(when: datetime) -> None:
     assert _clock(when) == when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def test_a_feed_no_longer_configured_has_no_next_read(config: Config, store: Store) -> None:
+    from poster.models import NextPoll
+    from poster.ops.status import format_status
+    from poster.ops.statusjson import status_json
+
+    store.record_fetch_ok("gone", START, NextPoll(START + timedelta(hours=2), "every 2h"))
+    view = status_view(config, store, NOW)
+    [row] = [line for line in format_status(view).splitlines() if line.startswith("  gone ")]
+    assert row.endswith(" -")
+    [gone] = [feed for feed in status_json(view)["feeds"] if feed["name"] == "gone"]
+    assert (gone["next_poll"], gone["next_attempt"]) == (None, None)

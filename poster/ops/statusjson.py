@@ -51,6 +51,7 @@ def status_json(view: StatusView) -> dict[str, Any]:
 def _feed_json(feed: FeedStatus) -> dict[str, Any]:
     """Return one feed's status as JSON values."""
     state = feed.state
+    poll = state.next_poll if feed.configured else None
     return {
         "name": feed.name,
         "configured": feed.configured,
@@ -62,10 +63,11 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "last_error": state.last_error,
         "last_warning": state.last_warning,
         "consecutive_failures": state.consecutive_failures,
-        "next_attempt": _iso(state.next_attempt),
-        "next_poll": _iso(state.next_poll.at) if state.next_poll else None,
-        "next_poll_why": state.next_poll.why if state.next_poll else None,
-        "next_poll_hinted": state.next_poll.hinted if state.next_poll else False,
+        # A feed no longer in feeds.toml is never read again: it has no next read.
+        "next_attempt": _iso(state.next_attempt) if feed.configured else None,
+        "next_poll": _iso(poll.at) if poll else None,
+        "next_poll_why": poll.why if poll else None,
+        "next_poll_hinted": poll.hinted if poll else False,
         "disabled": state.disabled,
         "paused": feed.paused,
         "paused_at": _iso(feed.paused_at),
