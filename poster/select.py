@@ -64,7 +64,7 @@ _KEPT_BACK: Verdict = (HELD, "the feed's first read kept it back (backlog); it i
 _KNOWN: Verdict = (SEEN, "already posted")
 _REPEATED: Verdict = (
     REPEATED,
-    "the same id as an item above it in the feed, which alone is posted",
+    "the same id as an item before it in the feed's document, which alone is posted",
 )
 
 

@@ -496,3 +496,18 @@ def test_a_feed_no_longer_configured_has_no_next_read(config: Config, store: Sto
     assert row.endswith(" -")
     [gone] = [feed for feed in status_json(view)["feeds"] if feed["name"] == "gone"]
     assert (gone["next_poll"], gone["next_attempt"]) == (None, None)
+
+
+def test_a_paused_feed_has_no_next_read(config: Config, store: Store) -> None:
+    from poster.models import NextPoll
+    from poster.ops import inbox
+    from poster.ops.status import format_status
+    from poster.ops.statusjson import status_json
+
+    store.record_fetch_ok("news", START, NextPoll(START + timedelta(hours=2), "every 2h"))
+    inbox.apply(store, inbox.Request("feed-disable", "news"))
+    view = status_view(config, store, NOW)
+    [row] = [line for line in format_status(view).splitlines() if line.startswith("  news ")]
+    assert "paused" in row and row.endswith(" -")
+    [news] = [feed for feed in status_json(view)["feeds"] if feed["name"] == "news"]
+    assert (news["next_poll"], news["next_attempt"]) == (None, None)

@@ -109,7 +109,7 @@ def test_an_id_a_document_repeats_is_posted_once_as_the_item_above() -> None:
     assert [m.text.split("\n")[0] for m in destination.sent] == ["*Again*", "*Second*"]
     outcomes = [(o.decision.item.title, o.decision.action) for o in report.outcomes]
     assert outcomes == [("Again", "post"), ("Second", "post"), ("Third", "repeated")]
-    assert "the same id as an item above it" in report.outcomes[2].decision.reason
+    assert "the same id as an item before it in the feed" in report.outcomes[2].decision.reason
     from poster.ops.preview import decision_label
 
     assert decision_label(report.outcomes[2]) == "repeated in the feed"

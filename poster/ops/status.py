@@ -432,8 +432,8 @@ def _feed_rows(view: StatusView) -> list[_Row]:
         if poll is not None and poll.hinted:
             notes.append(f"next read put off by the publisher: {poll.why}")
         next_read = state.next_attempt or (poll.at if poll is not None else None)
-        if not feed.configured:
-            next_read = None  # a feed no longer in feeds.toml is never read again
+        if not feed.configured or feed.paused:
+            next_read = None  # a feed gone from feeds.toml, or paused, is not read
         cells = (feed.name, feed.condition, _when(state.last_success, view.now))
         rows.append(((*cells, _when(next_read, view.now)), tuple(notes)))
     return rows

@@ -51,7 +51,7 @@ def status_json(view: StatusView) -> dict[str, Any]:
 def _feed_json(feed: FeedStatus) -> dict[str, Any]:
     """Return one feed's status as JSON values."""
     state = feed.state
-    poll = state.next_poll if feed.configured else None
+    poll = state.next_poll if feed.configured and not feed.paused else None
     return {
         "name": feed.name,
         "configured": feed.configured,
@@ -63,8 +63,8 @@ def _feed_json(feed: FeedStatus) -> dict[str, Any]:
         "last_error": state.last_error,
         "last_warning": state.last_warning,
         "consecutive_failures": state.consecutive_failures,
-        # A feed no longer in feeds.toml is never read again: it has no next read.
-        "next_attempt": _iso(state.next_attempt) if feed.configured else None,
+        # A feed gone from feeds.toml, or paused, is not read: it has no next read.
+        "next_attempt": _iso(state.next_attempt) if feed.configured and not feed.paused else None,
         "next_poll": _iso(poll.at) if poll else None,
         "next_poll_why": poll.why if poll else None,
         "next_poll_hinted": poll.hinted if poll else False,
