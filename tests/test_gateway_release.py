@@ -196,3 +196,19 @@ def test_a_release_while_a_run_holds_the_state_changes_nothing(
     assert "is locked" in capsys.readouterr().err
     assert open_batch(state) == batch
     assert record_state(state, post.guid) == "uncertain"
+
+
+def test_a_settled_lost_answer_leaves_nothing_uncertain_in_status(
+    project: tuple[Path, Path, Feeds],
+    fake: FakeDecisionTelecom,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, state, _ = project
+    post, batch = lose_an_answer(project, fake)
+    assert record_state(state, post.guid) == "uncertain"
+    words = ["recipients", "settle", "subs", batch.batch_id, "--state-dir", str(state)]
+    assert main(words) == EXIT_OK
+    assert "is recorded as sent at 'subs'" in capsys.readouterr().out
+    assert record_state(state, post.guid) == SENT
+    status = ["-c", str(config), "--state-dir", str(state), "status"]
+    assert main(status) == EXIT_OK, capsys.readouterr().out

@@ -104,9 +104,15 @@ def cmd_settle(_config: object, args: argparse.Namespace) -> int:
     with _open(args, read_only=False) as ledger:
         item = next((b.item for b in ledger.open_batches() if b.batch_id == args.batch), None)
         ledger.settle(args.batch)
+        left = ledger.outcome(item) if item is not None else None
     feed, _, key = (item or "").partition(" ")
     print(f"settled batch {args.batch} of item {key!r} of feed {feed!r}: its numbers count as "
           "accepted, and none of them is sent it again")  # fmt: skip
+    if item is not None and left is not None and not (left.uncertain or left.pending):
+        from poster.ops.release import settle_item
+
+        if done := settle_item(state_dir(args), args.destination, item):
+            print(done)
     return EXIT_OK
 
 

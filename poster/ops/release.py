@@ -64,3 +64,28 @@ def _batch_item(ledger: RecipientLedger, batch_id: str) -> str:
         if batch.batch_id == batch_id:
             return batch.item
     raise UsageError(f"no open batch {batch_id} in {ledger.storage.files.folder}")
+
+
+def settle_item(state_dir: Path, destination: str, item: str) -> str:
+    """Record ``item`` as sent at ``destination`` once a settle left none of its numbers
+    uncertain or pending, so that ``status`` no longer lists it; say what was done.
+
+    Only a record that says uncertain changes; a run holding the state leaves it as it is.
+    """
+    from datetime import UTC, datetime
+
+    from poster.destinations import Receipt
+    from poster.store.ledger import UNCERTAIN
+
+    if not (state_dir / SNAPSHOT_NAME).exists():
+        return ""
+    feed, key = item_of(item)
+    store = inbox.open_for_change(state_dir, wait=0.0)
+    if store is None:
+        return ""
+    with store:
+        records = store.deliveries(states=[UNCERTAIN], feed=feed)
+        if not any(r.key == key and r.destination == destination for r in records):
+            return ""
+        store.record_sent(feed, key, Receipt(destination, None, datetime.now(UTC)))
+    return f"item {key!r} of feed {feed!r} is recorded as sent at {destination!r}"
