@@ -243,3 +243,19 @@ def test_the_message_type_follows_the_image_and_purpose(
     body = adapter.request(message, "375291234567").body()  # type: ignore[arg-type]
     assert body["message_type"] == expected
     assert len(body["text"]) <= 1000 and body["validity_period"] == 3600
+
+
+def test_a_cap_set_during_the_day_counts_what_went_before_it(project, fake) -> None:  # type: ignore[no-untyped-def]
+    config, state, feeds = project
+    feeds.publish("city", 1)
+    run_once(config, state)  # no cap yet: every number gets the first item
+    before = len(fake.gateway.messages)
+    assert before == len(PHONES)
+    cap = before + 2
+    text = config.read_text().replace(
+        'min_gap = "0s"\n', f'min_gap = "0s"\nmax_per_day = {cap}\n', 1
+    )
+    config.write_text(text)
+    feeds.publish("city", 1, 2)
+    run_once(config, state)
+    assert len(fake.gateway.messages) == cap  # two more today, not another whole list

@@ -532,9 +532,8 @@ def open_gateway(
     token = where.token or gateway_token(name, settings, where.config_file)
     recipients = RecipientsFile(settings.recipients, (where.config_file, recipients_key(name)))
     path, days = ledger_path(where.state_dir, name), ledger_days(where.retention)
-    daily = None
-    if settings.max_per_day is not None:
-        daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
+    # Counted with no cap too, so that a cap set during the day counts what went before it.
+    daily = DayCounter(DailyCap(settings.max_per_day), path.parent / "day.json")
     return GatewayDestination(
         name, kind, adapter(token), recipients, lambda: shared_ledger(path, days), daily=daily,
         address=address,

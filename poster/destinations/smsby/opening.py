@@ -38,9 +38,8 @@ def open_destination(kind: Kind, spec: DestinationConfig, where: Opening) -> Gat
     token = where.token or gateway_token(spec.name, settings.gateway, where.config_file)
     client = SmsByClient(where.http, token, base_url=settings.gateway.api_url, name=spec.name)
     path, days = ledger_path(where.state_dir, spec.name), ledger_days(where.retention)
-    daily = None
-    if settings.gateway.max_per_day is not None:
-        daily = DayCounter(DailyCap(settings.gateway.max_per_day), path.parent / "day.json")
+    # Counted with no cap too, so that a cap set during the day counts what went before it.
+    daily = DayCounter(DailyCap(settings.gateway.max_per_day), path.parent / "day.json")
     address = CallbackAddress()
     return GatewayDestination(
         spec.name, kind, SmsByAdapter(client, chosen, address), recipients,
