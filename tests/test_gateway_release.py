@@ -64,11 +64,13 @@ def open_batch(state: Path) -> OpenBatch:
 def lose_an_answer(
     project: tuple[Path, Path, Feeds], fake: FakeDecisionTelecom
 ) -> tuple[Post, OpenBatch]:
-    """Run a pass whose first message's answer is lost; return the item and its open batch."""
+    """Run a pass whose first message's answer is lost; return the item, uncertain, and its
+    open batch."""
     config, state, feeds = project
     fake.gateway.inject("drop")  # the gateway takes the first message; its answer is lost
     (post,) = feeds.publish("city", 1)
     run_once(config, state)
+    assert record_state(state, post.guid) == "uncertain"
     return post, open_batch(state)
 
 
@@ -150,7 +152,6 @@ def test_a_released_lost_answer_is_sent_without_a_retry(
 ) -> None:
     config, state, _ = project
     post, batch = lose_an_answer(project, fake)
-    assert record_state(state, post.guid) == "uncertain"
     capsys.readouterr()
 
     assert release(state, batch.batch_id) == EXIT_OK
@@ -199,13 +200,10 @@ def test_a_release_while_a_run_holds_the_state_changes_nothing(
 
 
 def test_a_settled_lost_answer_leaves_nothing_uncertain_in_status(
-    project: tuple[Path, Path, Feeds],
-    fake: FakeDecisionTelecom,
-    capsys: pytest.CaptureFixture[str],
+    project: tuple[Path, Path, Feeds], fake: FakeDecisionTelecom, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config, state, _ = project
     post, batch = lose_an_answer(project, fake)
-    assert record_state(state, post.guid) == "uncertain"
+    config, state = project[0], project[1]
     words = ["recipients", "settle", "subs", batch.batch_id, "--state-dir", str(state)]
     assert main(words) == EXIT_OK
     assert "is recorded as sent at 'subs'" in capsys.readouterr().out
