@@ -32,7 +32,7 @@ DATA = ROOT / "tests" / "data" / "run"
 TOKEN = "cli-Wb3r-Qx81-never-shown-19"
 """A token distinctive enough that finding it in any output cannot be a coincidence."""
 
-POSTS_LINE = re.compile(r"(?m)^The sandbox channel got (\d+) posts:\n((?:  .*\n)*)")
+POSTS_LINE = re.compile(r"(?m)^The sandbox channel got (\d+) posts?:\n((?:  .*\n)*)")
 PAGE_HINT = (
     "To see them on a page, run `make studio` or `poster studio` (it serves until Ctrl-C).\n"
 )
@@ -202,7 +202,7 @@ def test_run_sandbox_in_a_terminal_serves_the_page_until_ctrl_c(
 
 
 PAGE_URL = re.compile(
-    r"The sandbox channel got \d+ posts: open (http://127\.0\.0\.1:\d+/) to see them\.\n"
+    r"The sandbox channel got \d+ posts?: open (http://127\.0\.0\.1:\d+/) to see them\.\n"
     r"The page stays up until you press Ctrl-C\."
 )
 

@@ -48,7 +48,7 @@ def test_no_token_is_a_warning_that_only_preview_works(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out, err = check(capsys, project(tmp_path))
-    assert code == EXIT_OK and "OK, 1 feeds" in out
+    assert code == EXIT_OK and "OK, 1 feed (1 enabled)" in out
     assert err.startswith("warning: no Viber token") and "preview" in err
 
 

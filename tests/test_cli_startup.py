@@ -338,7 +338,7 @@ def test_status_and_check_run_without_the_cyclic_collector_and_lose_no_output(
     assert done.returncode == 0
     assert done.stderr.splitlines()[-1] == "frozen: True False"
     lines = done.stdout.splitlines()
-    assert lines[-1] == last_line if last_line else "OK, 1 feeds" in lines[0]
+    assert lines[-1] == last_line if last_line else "OK, 1 feed " in lines[0]
     # Called with its words, as by tests and other code, main leaves the collector alone.
     leaves = "import gc\nfrom poster.cli import main\nmain({!r})\n"
     leaves += "assert gc.get_freeze_count() == 0 and gc.isenabled()"

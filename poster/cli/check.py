@@ -36,10 +36,13 @@ def cmd_check(config: Config, _args: argparse.Namespace) -> int:
     if errors:
         return EXIT_CONFIG
     enabled = sum(feed.enabled for feed in config.feeds)
-    print(f"{config.path}: OK, {len(config.feeds)} feeds ({enabled} enabled), templates render")
-    _print_token_sources(config, sources)
     from poster.text import plural
 
+    count = len(config.feeds)
+    print(
+        f"{config.path}: OK, {count} {plural(count, 'feed')} ({enabled} enabled), templates render"
+    )
+    _print_token_sources(config, sources)
     several = len(config.destinations) > 1
     for name, count in counts:
         print(f"recipients{f' of {name}' if several else ''}: {count:,} {plural(count, 'number')}")

@@ -37,17 +37,15 @@ class PassChannel:
     def linger(self) -> None:
         """Keep the page up until Ctrl-C when someone is there; else list the posts and say how."""
         posts = self.session.sandbox.posts
+        got = f"The sandbox channel got {len(posts)} post{'' if len(posts) == 1 else 's'}"
         if sys.stdin is not None and sys.stdin.isatty():
-            print(
-                f"The sandbox channel got {len(posts)} posts: "
-                f"open {self.session.sandbox.url} to see them."
-            )
+            print(f"{got}: open {self.session.sandbox.url} to see them.")
             print("The page stays up until you press Ctrl-C.")
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
             return
         # Without a terminal nobody can press Ctrl-C, so the page closes with this command.
-        print(f"The sandbox channel got {len(posts)} posts:")
+        print(f"{got}:" if posts else "The sandbox channel got no posts.")
         for post in posts:
             print(f"  {post_line(post)}")
         print(
