@@ -146,3 +146,14 @@ def test_module_entry_point() -> None:
         [sys.executable, "-m", "poster", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("poster ")
+
+
+def test_a_template_failing_for_one_item_is_shown_by_preview_without_an_error_line(
+    capsys: pytest.CaptureFixture[str], project: Path
+) -> None:
+    # Items without tags make the template fail; preview shows it, and logs no failed post.
+    for name in ("text.j2", "picture.j2"):
+        (project / "templates" / name).write_text("{{ item.tags[0].upper() }}\n")
+    _, out, err = run(capsys, "-c", str(project / "feeds.toml"), "preview")
+    assert "[error]" in out
+    assert "status=failed" not in err and "ERROR" not in err

@@ -561,9 +561,13 @@ def send(
         )
     if isinstance(message, RenderError):
         deps.ledger.record_failed(feed, item.key, where, str(message))
-        log.error(
-            "feed=%s item=%s destination=%s status=failed error=%s", feed, item.key, where, message
-        )
+        # A preview shows the error with the item, and records and sends nothing: no log line
+        # reads as a post that failed.
+        level = logging.INFO if deps.dry_run else logging.ERROR
+        log.log(
+            level, "feed=%s item=%s destination=%s status=failed error=%s",
+            feed, item.key, where, message,
+        )  # fmt: skip
         return Outcome(decision, delivery=FAILED, error=str(message), destination=where)
     try:
         deps.ledger.record_pending(feed, item.key, where)
