@@ -293,19 +293,19 @@ def collect_pushed(
 
 def _decompressed(body: bytes, coding: str, most: int) -> bytes | None:
     """Return ``body`` decoded from ``coding``, cut one byte past ``most``; None when damaged."""
-    import zlib
+    import httpx
 
-    # gzip carries its header; deflate is zlib's stream (RFC 9110 §8.4.1.2), else raw.
-    windows = (16 + zlib.MAX_WBITS,) if coding != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)
-    for window in windows:
-        stream = zlib.decompressobj(window)
-        try:
-            out = stream.decompress(body, most + 1)
-        except zlib.error:
-            continue
-        if len(out) > most or stream.eof:  # over the cap (refused after), or whole
-            return out
-    return None  # damaged, or cut short
+    from poster.fetch.inflate import decoded  # a fetched body's own decoding, piece by piece
+
+    out = bytearray()
+    try:
+        for piece in decoded((body,), coding):
+            out += piece
+            if len(out) > most:  # over the cap: refused after
+                break
+    except httpx.HTTPError:  # damaged, or cut short
+        return None
+    return bytes(out)
 
 
 def _decide(
