@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import stat
 import sys
 from collections.abc import Iterable
 from operator import attrgetter
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from poster.cachefiles import read_own, write_own
 from poster.config import FeedConfig
 from poster.frozen import fields
+from poster.localfiles import NotAFileError, read_capped
 
 if TYPE_CHECKING:
     from poster.config import Config
@@ -78,7 +78,7 @@ def read_templates(folder: Path) -> Templates | None:
             dirs.sort()
             for name in sorted(files):
                 path = os.path.join(top, name)
-                data = _regular_file(path, MAX_BYTES - total + 1)
+                data = _regular_file(path, MAX_BYTES - total)
                 total += len(data or b"")
                 found.append((os.path.relpath(path, folder), data))
                 if total > MAX_BYTES or len(found) > MAX_FILES:
@@ -93,15 +93,13 @@ def _raise(error: OSError) -> None:
     raise error
 
 
-def _regular_file(path: str, most: int) -> bytes | None:
-    """Return up to ``most`` bytes of the file at ``path``; None when it is no regular file."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
+def _regular_file(path: str, limit: int) -> bytes | None:
+    """Return the file at ``path``, at most ``limit`` + 1 bytes; None when it is no regular
+    file, which is opened without waiting for a writer and never read (``localfiles``)."""
+    try:
+        return read_capped(Path(path), limit)
+    except NotAFileError:
         return None
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        return file.read(most)
 
 
 class Verdicts:
