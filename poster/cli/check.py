@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
     from poster.config import Config, DestinationConfig, FeedConfig
     from poster.destinations import TokenSource
+    from poster.ops.templatecheck import Passed
 
     TokenLine = tuple[str, TokenSource]
-    Passed = Callable[[FeedConfig, str, bool], None]
     _T = TypeVar("_T")
 
 RUNS_SHOWN = 3
@@ -128,11 +128,7 @@ def _template_errors(config: Config) -> list[str]:
     return errors
 
 
-def _rendered(
-    config: Config,
-    compiled: Path | None,
-    passed: Callable[[FeedConfig, str, bool], None] | None = None,
-) -> list[str]:
+def _rendered(config: Config, compiled: Path | None, passed: Passed | None = None) -> list[str]:
     """Render every feed's templates, keeping the compiled ones in ``compiled``."""
     from poster.ops.templatecheck import template_errors
 

@@ -13,7 +13,7 @@ from poster.errors import ParseError
 from poster.frozen import replace
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH, too_deep
-from poster.parse.encoding import repair_utf8, settle
+from poster.parse.encoding import is_utf8, repair_utf8, settle
 from poster.parse.itemcap import MAX_ITEMS, over_cap
 
 __all__ = ["parse"]
@@ -203,7 +203,7 @@ def _decode_json(body: bytes, charset: str | None) -> tuple[object, tuple[str, .
 
 def _in_declared(body: bytes, charset: str | None) -> str | None:
     """Return ``body`` read in ``charset``, or None when none is declared or it cannot."""
-    if charset is None or charset.replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+    if charset is None or is_utf8(charset):  # UTF-8 was tried already
         return None
     try:
         return body.decode(charset)

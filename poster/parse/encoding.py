@@ -75,7 +75,7 @@ def _repaired(result: FetchResult, body: bytes, declared: list[str]) -> Settled:
     """Return the body with its invalid UTF-8 bytes replaced, when UTF-8 is what it is in."""
     if any(decodes(body, name) for name in declared):
         return Settled(result)  # its declared charset reads it: not UTF-8
-    if not any(_is_utf8(name) for name in declared):
+    if not any(is_utf8(name) for name in declared):
         return Settled(result)
     repaired = repair_utf8(body)
     if repaired is None:
@@ -132,7 +132,7 @@ def _as_utf8(result: FetchResult, body: bytes) -> FetchResult:
     return replace(result, body=body, content_type=UTF8_CONTENT_TYPE, headers=())
 
 
-def _is_utf8(name: str) -> bool:
+def is_utf8(name: str) -> bool:
     """Tell whether ``name`` means UTF-8, or US-ASCII of which UTF-8 is the usual reality."""
     return name in _UTF8_NAMES or name in ("us-ascii", "ascii")
 
