@@ -195,11 +195,15 @@ def _fields_of(cls: type) -> list[Spec]:
 
 def _class_constant(cls: type, name: str, value: object) -> None:
     """Leave a class constant given with ``field()`` as its default, as dataclass does."""
-    if not _is_spec(value):
-        return
-    default: Any = getattr(value, "default", MISSING)
-    theirs = getattr(sys.modules.get("dataclasses"), "MISSING", MISSING)
-    if default is MISSING or default is theirs:
+    if _is_spec(value):
+        default: Any = getattr(value, "default", MISSING)
+        theirs = getattr(sys.modules.get("dataclasses"), "MISSING", MISSING)
+        _leave_default(cls, name, MISSING if default is theirs else default)
+
+
+def _leave_default(cls: type, name: str, default: Any) -> None:
+    """Put the default of a field given with ``field()`` in its place on the class, or none."""
+    if default is MISSING:
         delattr(cls, name)
     else:
         setattr(cls, name, default)
@@ -255,10 +259,7 @@ def _spec(cls: type, name: str, annotation: object, value: object) -> Spec:
             "use default_factory"
         )
     if _is_spec(value):
-        if spec.default is MISSING:
-            delattr(cls, name)
-        else:
-            setattr(cls, name, spec.default)
+        _leave_default(cls, name, spec.default)
     return spec
 
 

@@ -378,11 +378,9 @@ class Daemon:
         self._webhook_set_at = None
         for name, worker in self.workers.items():
             own, refusal = worker.lane.destination.kind, worker.lane.fatal
-            if (
-                refusal is not None
-                and isinstance(own, WaitsForWebhook)
-                and (own.refused_for_webhook(refusal))
-            ):
+            if refusal is None or not isinstance(own, WaitsForWebhook):
+                continue
+            if own.refused_for_webhook(refusal):
                 log.info("event=destination-resumed destination=%s reason=webhook-set", name)
                 worker.resume()
 
