@@ -13,7 +13,7 @@ from poster.errors import ParseError
 from poster.frozen import replace
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH, too_deep
-from poster.parse.encoding import is_utf8, repair_utf8, settle
+from poster.parse.encoding import declared_charset, is_utf8, repair_utf8, settle
 from poster.parse.itemcap import MAX_ITEMS, over_cap
 
 __all__ = ["parse"]
@@ -47,7 +47,7 @@ def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
     from poster.parse.mapped import parse_mapped
 
-    document, warnings = _load_json(body, feed.name, _declared_charset(result))
+    document, warnings = _load_json(body, feed.name, declared_charset(result))
     if kind == "jsonfeed" or (feed.format == "auto" and is_jsonfeed(document)):
         return _warned(parse_jsonfeed(document, result, feed), warnings)
     if feed.json is not None:
@@ -127,18 +127,6 @@ def _starts_like_json(body: bytes) -> bool:
         return head.lstrip(" \t\r\n")[:1] in ("{", "[")
     start = body.removeprefix(_BOM).lstrip(_WHITESPACE)[:1]
     return start in (b"{", b"[")
-
-
-def _declared_charset(result: FetchResult) -> str | None:
-    """Return the charset the response's Content-Type names, if any."""
-    from poster.parse.encoding import CHARSET  # here: only a JSON document needs it
-
-    header = {name.lower(): value for name, value in result.headers}
-    for content_type in (result.content_type, header.get("content-type")):
-        found = CHARSET.search(content_type or "")
-        if found:
-            return found.group(1).lower()
-    return None
 
 
 def _load_json(

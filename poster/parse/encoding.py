@@ -47,6 +47,19 @@ class Settled:
     """Whether the result's body is known to decode as UTF-8: checked here, not to be again."""
 
 
+def content_type(result: FetchResult) -> str:
+    """Return the response's Content-Type, the one naming a charset first; "" for none."""
+    header = {name.lower(): value for name, value in result.headers}
+    found = [v for v in (result.content_type, header.get("content-type")) if v]
+    return next((v for v in found if CHARSET.search(v)), found[0] if found else "")
+
+
+def declared_charset(result: FetchResult) -> str | None:
+    """Return the charset the response's Content-Type names, if any, in lower case."""
+    found = CHARSET.search(content_type(result))
+    return found.group(1).lower() if found else None
+
+
 def settle(result: FetchResult, content_type: str) -> Settled:
     """Return the result to parse: UTF-8 mislabelled or slightly damaged made readable as UTF-8.
 

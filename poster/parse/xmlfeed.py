@@ -17,7 +17,7 @@ from poster.errors import ParseError
 from poster.models import Body, FetchResult, Item, Media, ParsedFeed
 from poster.parse import fields
 from poster.parse.dates import from_struct
-from poster.parse.encoding import CHARSET
+from poster.parse.encoding import content_type
 from poster.parse.hints import read_hints
 from poster.parse.itemkeys import item_key
 from poster.parse.itemmedia import (
@@ -122,14 +122,11 @@ def _run_feedparser(body: bytes, headers: dict[str, str], name: str) -> Any:
 
 def response_headers(result: FetchResult) -> dict[str, str]:
     """Return the HTTP headers feedparser needs to pick the character encoding."""
-    header = {name.lower(): value for name, value in result.headers}
-    found = [v for v in (result.content_type, header.get("content-type")) if v]
-    content_type = next((v for v in found if CHARSET.search(v)), found[0] if found else "")
     # Without a Content-Type feedparser assumes ISO-8859-1; application/xml lets the XML
     # declaration or BOM decide, then UTF-8 (XML 1.0 §4.3.3). No Content-Location is given,
     # so feedparser leaves relative ids as written (stable keys whatever URL served the feed)
     # and the URLs that are used are resolved here against the fetched URL.
-    return {"content-type": content_type or "application/xml"}
+    return {"content-type": content_type(result) or "application/xml"}
 
 
 def _check_empty_feed(document: Any, version: str, meta: Entry, body: bytes, name: str) -> None:
