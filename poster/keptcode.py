@@ -9,11 +9,11 @@ be read or written, or that another user could have written, only means compilin
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import marshal
 import os
 import sys
-import threading
 from pathlib import Path
 from types import CodeType
 
@@ -29,15 +29,17 @@ Key = tuple[str, str]
 class _Kept:
     """The code read from the file, with what this process compiled, and what it used.
 
-    Reading threads import modules, and so make records, while the process ends and writes the
-    file: the lock keeps the dicts whole for the copy written.
+    The file holds each piece marshalled on its own, so that a process unmarshals only the
+    pieces it uses: ``status`` uses seventeen of the hundred or more that the commands keep.
+    Reading threads import modules, and so make records, while the process ends and writes
+    the file: the lock keeps the dicts whole for the copy written.
     """
 
     def __init__(self) -> None:
-        self.code: dict[Key, CodeType] | None = None
+        self.stored: dict[Key, bytes] | None = None
         self.used: dict[Key, CodeType] = {}
         self.added = False
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
 
 
 _KEPT = _Kept()
@@ -47,18 +49,32 @@ def compiled(source: str, name: str) -> CodeType:
     """Return ``source`` compiled as a module named ``name``, from the file when kept there."""
     kept = _KEPT
     with kept.lock:
-        if kept.code is None:
-            kept.code = _load()
         key = (name, source)
-        code = kept.code.get(key)
+        code = kept.used.get(key)
+        if code is not None:
+            return code
+        if kept.stored is None:
+            kept.stored = _load()
+        code = _unmarshalled(kept.stored.get(key))
         if code is None:
             # dont_inherit: the annotations stay as written, not this module's strings.
-            code = kept.code[key] = compile(source, name, "exec", dont_inherit=True)
+            code = compile(source, name, "exec", dont_inherit=True)
             if not kept.added:
                 kept.added = True
                 atexit.register(_save)
         kept.used[key] = code
         return code
+
+
+def _unmarshalled(data: bytes | None) -> CodeType | None:
+    """Return the code ``data`` holds, or None when there is none or it is not code."""
+    if data is None:
+        return None
+    try:
+        code = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
 
 
 def _path() -> Path | None:
@@ -69,8 +85,9 @@ def _path() -> Path | None:
     return folder / f"records-{sys.implementation.cache_tag}.marshal"
 
 
-def _load() -> dict[Key, CodeType]:
-    """Return the code kept in the file, or nothing when it cannot be read or used."""
+def _load() -> dict[Key, bytes]:
+    """Return the pieces of code kept in the file, each still marshalled, or nothing when the
+    file cannot be read or used."""
     path = _path()
     if path is None:
         return {}
@@ -81,9 +98,9 @@ def _load() -> dict[Key, CodeType]:
     if not isinstance(found, dict):
         return {}
     return {
-        key: code
-        for key, code in found.items()
-        if isinstance(key, tuple) and len(key) == 2 and isinstance(code, CodeType)
+        key: data
+        for key, data in found.items()
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(data, bytes)
     }
 
 
@@ -91,14 +108,15 @@ def _save() -> None:
     """Write the code used by this process, then other kept code, up to ``MAX_KEPT`` pieces."""
     path = _path()
     with _KEPT.lock:
-        kept = dict(_KEPT.code or {})
-        chosen = dict(_KEPT.used)
-    if path is None or not kept:
+        stored = dict(_KEPT.stored or {})
+        used = dict(_KEPT.used)
+    if path is None or not used:
         return
-    for key, code in kept.items():
+    chosen = {key: marshal.dumps(code) for key, code in used.items()}
+    for key, data in stored.items():
         if len(chosen) >= MAX_KEPT:
             break
-        chosen.setdefault(key, code)
+        chosen.setdefault(key, data)
     try:
         write_own(path, marshal.dumps(chosen))
     except (OSError, ValueError):

@@ -40,7 +40,9 @@ def test_code_is_kept_by_its_exact_source_and_name(fresh: Path) -> None:
     assert keptcode.compiled("def f(): pass\n", "<record B>").co_filename == "<record B>"
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not code", "writable by others"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "not code", "marshalled but not code", "writable by others"]
+)
 def test_a_file_poster_cannot_trust_only_means_compiling(fresh: Path, damage: str) -> None:
     _run("def f():\n    return 1\n", "<record A>")
     keptcode._save()
@@ -51,6 +53,11 @@ def test_a_file_poster_cannot_trust_only_means_compiling(fresh: Path, damage: st
         import marshal
 
         kept.write_bytes(marshal.dumps({("<record A>", "def f():\n    return 1\n"): "evil"}))
+    elif damage == "marshalled but not code":
+        import marshal
+
+        key = ("<record A>", "def f():\n    return 1\n")
+        kept.write_bytes(marshal.dumps({key: marshal.dumps("evil")}))
     else:
         kept.chmod(0o666)
     keptcode._KEPT = keptcode._Kept()
