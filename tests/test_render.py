@@ -466,6 +466,12 @@ def test_nothing_fits_body_cap(renderer: Renderer, monkeypatch: pytest.MonkeyPat
         pytest.param(
             "missing.j2", f"template 'missing.j2' is not in {TEMPLATES}", id="missing-template"
         ),
+        pytest.param(
+            "includes_missing.j2",
+            "template 'nowhere.j2', pulled in at template 'includes_missing.j2' line 2, is not "
+            f"in {TEMPLATES}",
+            id="missing-include",
+        ),
     ],
 )
 def test_template_errors(renderer: Renderer, template: str, expected: str) -> None:

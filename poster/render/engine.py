@@ -270,9 +270,9 @@ class Templates:
         """Say what went wrong in which template and on which line, for the operator."""
         if isinstance(exc, TemplatesNotFound):
             names = ", ".join(repr(str(name)) for name in exc.templates)
-            return f"none of the templates {names} is in {self.templates_dir}"
+            return f"none of the templates {names}{self._pulled_in(exc)} is in {self.templates_dir}"
         if isinstance(exc, TemplateNotFound):
-            return f"template {exc.name!r} is not in {self.templates_dir}"
+            return f"template {exc.name!r}{self._pulled_in(exc)} is not in {self.templates_dir}"
         if isinstance(exc, TemplateSyntaxError):
             return f"template {exc.name!r} line {exc.lineno}: syntax error: {exc.message}"
         where = self._where(exc, name)
@@ -284,9 +284,21 @@ class Templates:
 
     def _where(self, exc: BaseException, name: str | None) -> str:
         """Name the template and line the error came from, found in the traceback."""
+        found = self._line(exc)
+        if found is not None:
+            return found
+        return f"template {name!r}" if name else "template"
+
+    def _pulled_in(self, exc: BaseException) -> str:
+        """Name where a template that is not there was included, imported or extended from."""
+        found = self._line(exc)
+        return "" if found is None else f", pulled in at {found},"
+
+    def _line(self, exc: BaseException) -> str | None:
+        """Return the template and line of the folder's that raised ``exc``, if one did."""
         root = os.path.abspath(self.templates_dir)
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             path = os.path.abspath(frame.filename)
             if path.startswith(root + os.sep):
                 return f"template {os.path.relpath(path, root)!r} line {frame.lineno}"
-        return f"template {name!r}" if name else "template"
+        return None
