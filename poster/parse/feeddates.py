@@ -37,6 +37,9 @@ _LAID_OUT = frozenset((20, 25, 29))
 _UTC_ZONES = frozenset(("z", "+00:00"))
 _DAY_PREFIXES = frozenset(day + ", " for day in _DAYS.split("|"))
 _last: tuple[str, datetime | None] = ("", None)
+_DAYS_WRITTEN: dict[str, str] = {}
+"""The start of an RFC 822 date (its day) and the same day written for ``fromisoformat``."""
+_DAYS_KEPT = 4096
 
 
 def parse_feed_date(value: str) -> datetime | None:
@@ -83,20 +86,37 @@ def _laid_out(text: str) -> datetime | None:
             return None
         if not text[5:7].isdigit():  # "2024-W18-3" is a week's day to fromisoformat
             return None
-        written = f"{text[:10]}T{text[11:19]}+00:00"
+        written = text[:10] + "T" + text[11:19]
     else:
-        month = _MONTHS.get(text[8:11])
-        if month is None or text[:5] not in _DAY_PREFIXES or text[25:] != " gmt":
+        day = _DAYS_WRITTEN.get(text[:17])
+        if day is None:
+            day = _day_written(text[:17])
+        if not day or text[25:] != " gmt":
             return None
-        if text[7] != " " or text[11] != " " or text[16] != " ":
-            return None
-        written = f"{text[12:16]}-{month}-{text[5:7]}T{text[17:25]}+00:00"
+        written = day + text[17:25]
     if written[13] != ":" or written[16] != ":":
         return None
     try:
-        return datetime.fromisoformat(written)
+        return datetime.fromisoformat(written + "+00:00")
     except ValueError:
         return None
+
+
+def _day_written(head: str) -> str:
+    """Return ``wed, 01 may 2024 `` as ``2024-05-01T``, "" when not laid out so; kept for reuse.
+
+    A feed's entries share a few days, and feeds read again share them all: each is laid out
+    once, for as many days as ``_DAYS_KEPT``.
+    """
+    month = _MONTHS.get(head[8:11])
+    if month is None or head[:5] not in _DAY_PREFIXES:
+        return ""
+    if head[7] != " " or head[11] != " " or head[16] != " ":
+        return ""
+    day = f"{head[12:16]}-{month}-{head[5:7]}T"
+    if len(_DAYS_WRITTEN) < _DAYS_KEPT:
+        _DAYS_WRITTEN[head] = day
+    return day
 
 
 def _w3dtf(text: str) -> datetime | None:
