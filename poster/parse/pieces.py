@@ -30,6 +30,10 @@ def decodes(data: bytes, encoding: str) -> bool:
     try:
         if not codecs.lookup(encoding)._is_text_encoding:
             return False
+        if len(data) <= PIECE:
+            # A single piece is decoded at once: no decoder to make, no final call.
+            data.decode(encoding)
+            return True
         decoder = codecs.getincrementaldecoder(encoding)()
         for piece in pieces(data):
             decoder.decode(piece)

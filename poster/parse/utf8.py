@@ -23,6 +23,11 @@ _BOM = codecs.BOM_UTF8
 _SAME_BYTES = frozenset({"utf-8", "ascii"})
 """Codecs whose decoding re-encodes to the very bytes it read, when it reads them all."""
 _HEAD_LIMIT = 64 * 1024
+_HEADS: dict[tuple[object, ...], tuple[bytes, dict[str, Any]]] = {}
+"""Each short head met, after its headers, and what ``convert_to_utf8`` made of it."""
+_HEADS_KEPT = 256
+_HEAD_KEPT = 256
+"""The longest head kept: an XML declaration, and a little more."""
 
 
 def utf8_pieces(
@@ -35,12 +40,27 @@ def utf8_pieces(
     start = len(_BOM) if body.startswith(_BOM) else 0
     cut = _head_end(body, start)
     if cut is not None and b"\x00" not in body[:4]:
-        probe: dict[str, Any] = {}
-        head = convert_to_utf8(headers, body[:cut], probe)
+        head, probe = _converted_head(headers, body[:cut])
         if _kept_as_is(body, probe, utf8):
             outcome.update(probe)
             return [head, *pieces(memoryview(body)[cut:])]
     return [convert_to_utf8(headers, body, outcome)]
+
+
+def _converted_head(headers: dict[str, str], head: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Return ``convert_to_utf8(headers, head, probe)`` and the probe it filled.
+
+    Feeds share a few XML declarations and Content-Types: the conversion of each short head
+    is made once, for as many as ``_HEADS_KEPT``, and each caller gets its own probe.
+    """
+    key = (*headers.items(), head)
+    found = _HEADS.get(key)
+    if found is None:
+        probe: dict[str, Any] = {}
+        found = convert_to_utf8(headers, head, probe), probe
+        if len(head) <= _HEAD_KEPT and len(_HEADS) < _HEADS_KEPT:
+            _HEADS[key] = found
+    return found[0], dict(found[1])
 
 
 def _head_end(body: bytes, start: int) -> int | None:
