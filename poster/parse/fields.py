@@ -51,7 +51,11 @@ def plain_line(value: object, is_html: bool | None = None) -> str:
     if not text:
         return ""
     if not is_html and "&" not in text and "<" not in text and len(text) <= LINE_LIMIT:
-        return " ".join(text.split())  # what the steps below give for plain text, in one
+        # What the steps below give for plain text, in one. Every white space character but
+        # the space is unprintable: printable text with single inner spaces is kept as it is.
+        if text.isprintable() and "  " not in text and text[0] != " " != text[-1]:
+            return text
+        return " ".join(text.split())
     # Splitting into words below costs a dozen times the text's size: a 10 MB title would
     # take over 100 MB, and no post shows more than a few thousand characters of it.
     cut = len(text) > LINE_LIMIT
