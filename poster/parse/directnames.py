@@ -36,7 +36,7 @@ _LOWERED = frozenset(("rel", "type"))
 _KEYS: dict[str, str] = {}
 """The keys of the first attribute names met ("isPermaLink"), "" for those not seen."""
 _KEYS_KEPT = 512
-_AS_WRITTEN: set[str] = set()
+AS_WRITTEN: set[str] = set()
 """The attribute names met that are their own keys ("href", "type"), as many as _KEYS keeps."""
 # The tags named, and the sets of declarations kept, at most: a document of made-up names
 # costs its own reading, not memory kept for every later one.
@@ -134,7 +134,7 @@ def names_for(declarations: list[tuple[str, str]]) -> Names:
 def attributes(element: ET.Element) -> Attributes:
     """Return an element's attributes keyed as feedparser's handlers get them."""
     attrib = element.attrib
-    if attrib.keys() <= _AS_WRITTEN:
+    if attrib.keys() <= AS_WRITTEN:
         # The usual attributes (href, url, type) are keyed by their own names: copy them.
         found = attrib.copy()
         if "type" in found:
@@ -170,7 +170,7 @@ def _attribute_key(name: str) -> str:
     if len(_KEYS) < _KEYS_KEPT:
         _KEYS[name] = key
         if key == name:
-            _AS_WRITTEN.add(name)
+            AS_WRITTEN.add(name)
     return key
 
 

@@ -21,7 +21,7 @@ from poster.parse.directcontext import (
     keep_link,
     leaf_value,
 )
-from poster.parse.directnames import attributes
+from poster.parse.directnames import AS_WRITTEN, attributes
 from poster.parse.fastsax import repair_text
 from poster.parse.feeddates import parse_feed_date
 
@@ -154,6 +154,34 @@ def link(
 
 def _href_link(reader: Reader, element: ET.Element, key: str, context: Context, depth: int) -> None:
     """Read a link with attributes as ``Reader.link`` does, when its href needs no repair."""
+    attrib = element.attrib
+    href = attrib.get("href")
+    if href is None or not attrib.keys() <= AS_WRITTEN or not _plain_href(href, attrib):
+        _keyed_link(reader, element, key, context, depth)
+        return
+    # Its attributes are keyed as written: they are read where they are, and copied only for
+    # an enclosure, the one link of an entry that is kept (keep_link).
+    rel = attrib.get("rel")
+    rel = "alternate" if rel is None else rel.lower()
+    kind = attrib.get("type")
+    if rel == "enclosure":
+        attrs = attrib.copy()
+        attrs["rel"] = rel
+        attrs["type"] = "text/html" if kind is None else kind.lower()
+        context.setdefault("links", []).append(attrs)
+    elif rel == "alternate" and (kind is None or kind.lower() in HTML_LINK_TYPES):
+        context["link"] = href
+
+
+def _plain_href(href: str, attrib: dict[str, str]) -> bool:
+    """Tell whether a link's href is the one it keeps, as written (no url, uri or ":///")."""
+    return ":///" not in href and "url" not in attrib and "uri" not in attrib
+
+
+def _keyed_link(
+    reader: Reader, element: ET.Element, key: str, context: Context, depth: int
+) -> None:
+    """Read a link with attributes from their keyed copy, as ``Reader.link`` does."""
     attrs = attributes(element)
     href = attrs.get("href")
     if href is None or "url" in attrs or "uri" in attrs or ":///" in href:
@@ -201,7 +229,9 @@ def category(
         directmedia.category(reader, element, key, context, depth, True)
         return
     tags = context.setdefault("tags", [])
-    attrs = attributes(element) if element.attrib else None
+    attrib = element.attrib
+    # Attributes keyed as written are read where they are; the others from their keyed copy.
+    attrs = (attrib if attrib.keys() <= AS_WRITTEN else attributes(element)) if attrib else None
     if attrs:
         scheme = attrs.get("scheme", attrs.get("domain"))
         add_to_tags(tags, attrs.get("term"), scheme, attrs.get("label"))
