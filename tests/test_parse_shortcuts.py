@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 from feedparser.datetimes import _parse_date
 
-from poster.parse import fields
+from poster.parse import feeddates, fields, utf8
 from poster.parse.dates import from_struct
 from poster.parse.directnames import attributes
 from poster.parse.fastsax import _REPAIRABLE, Unsupported, repair_text
@@ -19,17 +20,35 @@ from poster.parse.itemmedia import parse_length
 
 PLAIN = [
     "Title",
+    "A title of words",
     "  spaced \t out\n  title ",
+    " leading",
+    "trailing ",
+    "two  spaces",
+    "a\u2028line separator",
     "no\xa0break\u2003em space",
     "a > b",
     "x" * fields.LINE_LIMIT,
 ]
 
 
-@pytest.mark.parametrize("text", PLAIN, ids=["word", "white-space", "unicode-space", "gt", "limit"])
+@pytest.mark.parametrize(
+    "text",
+    PLAIN,
+    ids=[
+        *("word", "words", "white-space", "leading", "trailing", "two-spaces", "line-separator"),
+        *("unicode-space", "gt", "limit"),
+    ],
+)
 @pytest.mark.parametrize("is_html", [None, False], ids=["guessed", "plain"])
 def test_a_plain_line_is_its_words_joined(text: str, is_html: bool | None) -> None:
     assert fields.plain_line(text, is_html) == " ".join(text.split())
+
+
+def test_the_space_is_the_only_printable_white_space() -> None:
+    # plain_line keeps printable text with single spaces as it is: it has nothing else to split.
+    white = (chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+    assert [char for char in white if char.isprintable()] == [" "]
 
 
 @pytest.mark.parametrize(
@@ -151,6 +170,41 @@ RFC822_EDGES = [
 @pytest.mark.parametrize("text", RFC822_EDGES)
 def test_rfc822_edges_read_as_feedparser_reads_them(text: str) -> None:
     assert parse_feed_date(text) == from_struct(_parse_date(text))
+
+
+def test_days_laid_out_before_and_past_those_kept_read_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(feeddates, "_DAYS_WRITTEN", {})
+    monkeypatch.setattr(feeddates, "_DAYS_KEPT", 3)
+    days = [f"Wed, {day:02d} May 2024" for day in range(1, 7)] + ["Wed, 01 Xyz 2024"]
+    # Each day twice, at two times: the second read of a kept day takes it from the table.
+    dates = [f"{day} {time} GMT" for time in ("08:15:00", "23:59:59") for day in days]
+    assert [parse_feed_date(d) for d in dates] == [from_struct(_parse_date(d)) for d in dates]
+    assert len(feeddates._DAYS_WRITTEN) == 3
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b'<?xml version="1.0" encoding="utf-8"?>', b'<?xml version="1.0" encoding="iso-8859-1"?>'],
+    ids=["utf-8", "latin-1"],
+)
+def test_a_kept_head_answers_each_document_as_converting_it_anew(
+    monkeypatch: pytest.MonkeyPatch, head: bytes
+) -> None:
+    monkeypatch.setattr(utf8, "_HEADS", {})
+    headers = {"content-type": "application/rss+xml"}
+    body = head + b"\n<rss><channel><title>Caf\xc3\xa9</title></channel></rss>"
+    answers = []
+    for _ in range(2):
+        outcome: dict[str, object] = {}
+        pieces = utf8.utf8_pieces(body, headers, outcome)
+        answers.append((b"".join(pieces), dict(outcome)))
+        outcome["encoding"] = "changed by the caller"
+    fresh: dict[str, object] = {}
+    converted = utf8.convert_to_utf8(headers, body, fresh)
+    assert answers == [(converted, fresh)] * 2
+    assert len(utf8._HEADS) == 1
 
 
 def test_attribute_names_are_keyed_alike_past_the_ones_remembered() -> None:

@@ -13,7 +13,7 @@ caller reads the document another way. It refuses a document nested too deeply a
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 from poster.config import FeedConfig
@@ -184,7 +184,7 @@ def _root_tag_end(data: bytes) -> int:
 
 def _nests_within(root: ET.Element, limit: int) -> bool:
     """Tell whether the tree's elements nest ``limit`` deep at most."""
-    if len(list(root.iter())) <= limit:
+    if next(islice(root.iter(), limit, None), None) is None:  # ``limit`` elements at most
         return True
     level = [root]
     for _ in range(limit):
