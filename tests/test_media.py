@@ -555,3 +555,16 @@ def test_a_preview_without_a_state_folder_converts_as_a_first_run_would(
     assert item["body"]["type"] == "picture"
     assert item["body"]["media"].startswith("https://poster.test/media/")
     assert not state.exists(), "the preview writes nothing"
+
+
+def test_a_probe_cache_a_crash_left_empty_is_only_probed_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "probes.json"
+    path.write_bytes(b"")  # the cache is not waited for on the disk: a crash may empty it
+    with caplog.at_level(logging.WARNING):
+        cache = ProbeCache(path, time.time)
+    assert len(cache) == 0 and "probe-cache-unreadable" in caplog.text
+    cache.put(Probe("https://img.example.org/a.jpg", time.time(), "image/jpeg", 10))
+    cache.save()
+    assert ProbeCache(path, time.time).get("https://img.example.org/a.jpg") is not None

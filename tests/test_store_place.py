@@ -282,3 +282,37 @@ def test_a_file_write_that_fails_midway_leaves_the_old_file_and_no_temporary(
         write_atomic(path, pieces())
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["probes.json"]
+
+
+def counting_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the calls of os.fsync from now on, letting each through."""
+    calls: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd) or real(fd))
+    return calls
+
+
+def test_a_durable_write_waits_for_the_disk_and_another_only_replaces_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsyncs = counting_fsyncs(monkeypatch)
+    write_atomic(tmp_path / "kept.json", b"kept")
+    assert len(fsyncs) == 2  # the file, then the folder's entry for it
+    write_atomic(tmp_path / "cache.json", b"old")
+    fsyncs.clear()
+    write_atomic(tmp_path / "cache.json", b"new", durable=False)
+    assert fsyncs == []
+    assert (tmp_path / "cache.json").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.json", "kept.json"]
+
+
+def test_the_holder_note_is_not_waited_for_and_an_empty_one_names_no_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = StateFiles(tmp_path / "poster.json")
+    place.note_holder(files, DAEMON)  # a first note creates the folder's entry
+    fsyncs = counting_fsyncs(monkeypatch)
+    place.note_holder(files, ONE_SHOT)
+    assert fsyncs == [] and read_holder(files) == Holder(ONE_SHOT, os.getpid())
+    files.holder.write_bytes(b"")  # what a crash may leave of a note never synced
+    assert read_holder(files) is None

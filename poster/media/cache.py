@@ -88,7 +88,7 @@ class ProbeCache:
             data = json.dumps({"version": _VERSION, "probes": rows}, separators=(",", ":"))
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(self.path, data.encode())
+                write_atomic(self.path, data.encode(), durable=False)  # a crash costs probes
             except OSError as exc:  # a cache: a full disk means probing again, nothing worse
                 log.warning(
                     "event=media-cache-unwritten path=%s error=%r", self.path, exc.strerror or exc

@@ -242,10 +242,14 @@ def check_tables(value: object) -> Tables:
     return value
 
 
-def write_atomic(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644) -> int:
+def write_atomic(
+    path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644, durable: bool = True
+) -> int:
     """Replace ``path`` with ``data``, whole or in pieces, its mode ``mode``; return its size.
 
     A crash leaves the old file or the new one; a failure (a full disk) leaves the old one.
+    Without ``durable`` nothing waits for the disk: no reader ever sees half a file, but a
+    crash may leave the old one or an empty one, as a cache or a passing note may be left.
     """
     temp = path.with_name(path.name + ".tmp")
     with contextlib.suppress(FileNotFoundError):
@@ -257,7 +261,8 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
             for piece in [data] if isinstance(data, bytes) else data:
                 _write_all(fd, piece)
                 size += len(piece)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temp, path)
@@ -265,7 +270,8 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
     return size
 
 

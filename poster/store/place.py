@@ -57,8 +57,13 @@ def hold_lock(files: StateFiles, role: str) -> Lock:
 
 
 def note_holder(files: StateFiles, role: str) -> None:
-    """Note this process as the lock's holder, in ``role``."""
-    write_atomic(files.holder, encode_json({"role": role, "pid": os.getpid()}))
+    """Note this process as the lock's holder, in ``role``.
+
+    The note need not outlive a crash, which ends the process it names: it is not waited for
+    on the disk, and one a crash left empty reads as no holder.
+    """
+    note = encode_json({"role": role, "pid": os.getpid()})
+    write_atomic(files.holder, note, durable=False)
 
 
 def _lock(fd: int, files: StateFiles) -> None:
