@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from poster.cachefiles import compiled_templates
 from poster.config import Config, DestinationConfig, FeedConfig
 from poster.destinations import (
     Destination,
@@ -48,7 +50,7 @@ class App:
     def reopen(self, config: Config) -> None:
         """Switch to a reloaded ``config``: its destinations and templates, same state."""
         self.destinations = open_destinations(config, self.state_dir, self.api_http, self.store)
-        self.renderer = Renderer(config.templates_dir)
+        self.renderer = renderer_for(config)
         self.specs = config.destinations
         self.config = config
 
@@ -61,6 +63,15 @@ class App:
     def kinds(self, feed: FeedConfig) -> tuple[object, ...]:
         """Return the kinds of the destinations ``feed`` posts to, in route order."""
         return tuple(self.destinations[name].kind for name in self.routes(feed))
+
+
+def renderer_for(config: Config) -> Renderer:
+    """Return the renderer of ``config``'s templates, compiling each once for every process.
+
+    The compiled templates are kept where ``check`` keeps them; Jinja compiles a template
+    again when its source changed, and each entry is named by all else its code depends on.
+    """
+    return Renderer(config.templates_dir, compiled=compiled_templates(os.environ))
 
 
 def open_destinations(
@@ -195,6 +206,6 @@ def build(
         store = stack.enter_context(Store(state_dir, retention=config.daemon.retention, role=role))
         later.store = store
         feeds_http = stack.enter_context(make_client())
-        renderer = Renderer(config.templates_dir)
+        renderer = renderer_for(config)
         chosen = config.destinations if specs is None else tuple(specs)
         yield App(config, state_dir, store, feeds_http, api_http, destinations, renderer, chosen)

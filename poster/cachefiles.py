@@ -29,6 +29,12 @@ def cache_dir(environ: Mapping[str, str]) -> Path | None:
     return None
 
 
+def compiled_templates(environ: Mapping[str, str]) -> Path | None:
+    """Return the folder of the templates Jinja compiled, which every command shares, or None."""
+    folder = cache_dir(environ)
+    return None if folder is None else folder / "templates"
+
+
 def read_own(path: Path) -> bytes:
     """Return a file this user wrote that no one else may write; raise ``OSError`` otherwise."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,10 @@ import pytest
 from jinja2 import Environment
 from jinja2.bccache import bc_magic
 
-from poster.config import FeedConfig
+from poster.app import renderer_for
+from poster.cachefiles import compiled_templates
+from poster.config import FeedConfig, load_config
+from poster.destinations.viber.kind import KIND as VIBER
 from poster.models import FeedMeta
 from poster.render import SAMPLE_ITEM, limits, undefined
 from poster.render.compiled import bytecode_cache, code_sources, digest
@@ -186,3 +190,22 @@ def test_a_changed_template_is_parsed_again(folders: tuple[Path, Path], parses: 
     (templates / "default.j2").write_text("{{ feed.title }}", encoding="utf-8")
     assert reads_feed(templates, compiled) is True
     assert parses == ["default.j2", "default.j2"]
+
+
+def test_a_run_keeps_its_compiled_templates_where_check_does(
+    folders: tuple[Path, Path], compiles: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates, cache = folders
+    config_file = templates.parent / "feeds.toml"
+    config_file.write_text(
+        f'templates = "{templates}"\n\n[[feeds]]\nname = "news"\nurl = "{FEED.url}"\n',
+        encoding="utf-8",
+    )
+    config = load_config(config_file, environ={})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+    posts = [renderer_for(config).render(SAMPLE_ITEM, FEED, META, VIBER) for _ in range(2)]
+    assert posts[0] == posts[1]
+    assert compiles == ["default.j2"]  # the second process's renderer loaded what the first kept
+    assert compiled_templates(os.environ) == cache / "poster" / "templates"
+    assert list((cache / "poster" / "templates").glob("*.jinja"))

@@ -113,7 +113,7 @@ def _template_errors(config: Config) -> list[str]:
 
     What a check found sound before is not rendered again (``templateverdict``).
     """
-    from poster.cachefiles import cache_dir
+    from poster.cachefiles import cache_dir, compiled_templates
     from poster.ops.templateverdict import Verdicts, read_templates
 
     folder = cache_dir(os.environ)
@@ -122,7 +122,7 @@ def _template_errors(config: Config) -> list[str]:
     verdicts = Verdicts(config, folder / "checks", read_templates(config.templates_dir))
     if verdicts.recall():
         return []
-    errors = _rendered(config, folder / "templates", verdicts.passed)
+    errors = _rendered(config, compiled_templates(os.environ), verdicts.passed)
     if not errors:
         verdicts.keep()
     return errors
