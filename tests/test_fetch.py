@@ -172,6 +172,17 @@ def test_same_body_hash_is_unchanged(router: respx.Router, client: FeedClient) -
     assert result.validators == Validators('"v2"', None, sha256(FEED_XML))
 
 
+@pytest.mark.parametrize("status", [200, 304])
+def test_the_validators_carry_the_mark_of_the_read_they_were_taken_for(
+    router: respx.Router, client: FeedClient, status: int
+) -> None:
+    router.get(URL).respond(status, headers={"ETag": '"v2"'}, content=FEED_XML)
+    previous = Validators('"v1"', None, "h1", "old-mark")
+    result = fetch(feed_config(), client, previous, taken_for="new-mark")
+    assert result.validators.taken_for == "new-mark"
+    assert fetch(feed_config(), client, previous).validators.taken_for is None
+
+
 def test_real_server_answers_304_to_second_fetch(
     feed_server: FeedServer, real_client: FeedClient
 ) -> None:

@@ -76,8 +76,17 @@ def make_client(*, transport: httpx.BaseTransport | None = None) -> FeedClient:
     )
 
 
-def fetch(feed: FeedConfig, client: FeedClient, previous: Validators | None = None) -> FetchResult:
-    """Fetch ``feed``'s source, leaving out the body when it has not changed since ``previous``."""
+def fetch(
+    feed: FeedConfig,
+    client: FeedClient,
+    previous: Validators | None = None,
+    *,
+    taken_for: str | None = None,
+) -> FetchResult:
+    """Fetch ``feed``'s source, leaving out the body when it has not changed since ``previous``.
+
+    The result's validators are marked ``taken_for`` (see ``Validators.taken_for``).
+    """
     started = time.monotonic()
     if feed.url[:5].lower() == "file:":
         answer = _read_file(feed)
@@ -86,7 +95,7 @@ def fetch(feed: FeedConfig, client: FeedClient, previous: Validators | None = No
             answer = _fetch_http(feed, client, previous, started + deadline_of(feed))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise _translate(exc, feed) from exc
-    return _result(feed, answer, previous, started)
+    return _result(feed, answer, previous, started, taken_for)
 
 
 def deadline_of(feed: FeedConfig) -> float:
@@ -232,7 +241,11 @@ def _read_file(feed: FeedConfig) -> _Answer:
 
 
 def _result(
-    feed: FeedConfig, answer: _Answer, previous: Validators | None, started: float
+    feed: FeedConfig,
+    answer: _Answer,
+    previous: Validators | None,
+    started: float,
+    taken_for: str | None = None,
 ) -> FetchResult:
     """Build the result, carrying validators over a 304 and spotting an unchanged body."""
     fields = _fields_of(answer.headers)
@@ -249,11 +262,11 @@ def _result(
     if answer.body is None:
         # A 304 may carry fresh validators; keep the stored ones otherwise (RFC 9110 §15.4.5).
         validators = Validators(
-            etag or prior.etag, last_modified or prior.last_modified, prior.body_hash
+            etag or prior.etag, last_modified or prior.last_modified, prior.body_hash, taken_for
         )
     else:
         digest = hashlib.sha256(answer.body).hexdigest()
-        validators = Validators(etag, last_modified, digest)
+        validators = Validators(etag, last_modified, digest, taken_for)
         unchanged = digest == prior.body_hash
         body = None if unchanged else answer.body
     return FetchResult(

@@ -217,8 +217,7 @@ def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | Feed
         previous = None
     try:
         with deps.stage("fetch"):
-            result = fetch(feed, deps.client, previous)
-        result = replace(result, validators=replace(result.validators, taken_for=mark))
+            result = fetch(feed, deps.client, previous, taken_for=mark)
         if result.body is None:
             log.debug("feed=%s status=not-modified http=%s", feed.name, result.status)
             if result.validators != previous:  # most 304s change nothing worth a write
