@@ -568,3 +568,17 @@ def test_a_probe_cache_a_crash_left_empty_is_only_probed_again(
     cache.put(Probe("https://img.example.org/a.jpg", time.time(), "image/jpeg", 10))
     cache.save()
     assert ProbeCache(path, time.time).get("https://img.example.org/a.jpg") is not None
+
+
+def test_the_probe_cache_keeps_each_probe_as_a_row_of_its_fields(tmp_path: Path) -> None:
+    path = tmp_path / "probes.json"
+    cache = ProbeCache(path, time.time)
+    probe = Probe("https://img.example.org/a.jpg", 1.5, "image/jpeg", 10, 4, 3, None, False)
+    cache.put(probe)
+    cache.save()
+    saved = json.loads(path.read_bytes())
+    assert saved == {
+        "version": 1,
+        "probes": [["https://img.example.org/a.jpg", 1.5, "image/jpeg", 10, 4, 3, None, False]],
+    }
+    assert ProbeCache(path, lambda: 2.0).get(probe.url) == probe

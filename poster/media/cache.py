@@ -10,9 +10,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import astuple
+from operator import attrgetter
 from pathlib import Path
 
+from poster.frozen import fields
 from poster.media.probe import Probe
 from poster.store.files import write_atomic
 
@@ -27,6 +28,8 @@ MAX_ENTRIES = 20_000
 SAVE_EVERY = 60.0
 """Seconds between writes of the file while feeds are read; a pass also writes it at its end."""
 _VERSION = 1
+_ROW = attrgetter(*(spec.name for spec in fields(Probe)))
+"""A probe's fields in order, as the file's rows hold them (``Probe(*row)`` reads one back)."""
 
 
 class ProbeCache:
@@ -83,7 +86,7 @@ class ProbeCache:
             now = self._clock()
             if not self._dirty or now - self._saved_at < unless_within:
                 return
-            rows = [list(astuple(probe)) for probe in self._probes.values()]
+            rows = [_ROW(probe) for probe in self._probes.values()]
             self._saved_at = now
             data = json.dumps({"version": _VERSION, "probes": rows}, separators=(",", ":"))
             try:
