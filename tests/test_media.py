@@ -28,6 +28,7 @@ from poster.errors import StateError
 from poster.fetch.addresses import AddressPolicy
 from poster.fetch.feed import make_client
 from poster.fetch.transport import StdlibTransport
+from poster.media import stage as stage_module
 from poster.media.cache import ProbeCache
 from poster.media.jpegstore import MediaStore, serve
 from poster.media.probe import Probe, ProbeLimits, probe
@@ -582,3 +583,23 @@ def test_the_probe_cache_keeps_each_probe_as_a_row_of_its_fields(tmp_path: Path)
         "probes": [["https://img.example.org/a.jpg", 1.5, "image/jpeg", 10, 4, 3, None, False]],
     }
     assert ProbeCache(path, lambda: 2.0).get(probe.url) == probe
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "private_ok"),
+    [
+        ("https://news.example.org/feed", False, False),
+        ("https://news.example.org/feed", True, True),
+        ("http://127.0.0.1:8080/feed", False, True),
+        ("http://localhost/feed", False, True),
+        ("http://10.1.2.3/feed", False, True),
+        ("http://93.184.215.14/feed", False, False),
+        ("file:///srv/feeds/news.xml", False, True),
+    ],
+)
+def test_a_feeds_media_may_be_private_when_it_allows_it_or_is_itself(
+    url: str, allowed: bool, private_ok: bool
+) -> None:
+    feed = FeedConfig(name="f", url=url, allow_private=allowed)
+    assert stage_module._private_ok(feed) is private_ok
+    assert stage_module._private_ok(feed) is private_ok  # worked out once per URL, same answer

@@ -7,6 +7,7 @@ feed; items past it keep what the feed said about their media.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -243,9 +244,16 @@ def _convertible(media: Media) -> bool:
 
 def _private_ok(feed: FeedConfig) -> bool:
     """Tell whether a feed's media may be on non-public addresses: it allows it, or is itself."""
-    if feed.allow_private:
-        return True
-    parts = urlsplit(feed.url)
+    return feed.allow_private or _private_source(feed.url)
+
+
+@functools.lru_cache(maxsize=4096)
+def _private_source(url: str) -> bool:
+    """Tell whether the feed at ``url`` is not on the public network, or is a local file.
+
+    Asked for every item to post, and the same for all of a feed's: worked out once per URL.
+    """
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return True  # a local file's media are as trusted as the file
     host = parts.hostname or ""
