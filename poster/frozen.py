@@ -384,14 +384,29 @@ def _values(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def _repr(names: Sequence[str]) -> Callable[[Any], str]:
-    """Return the ``__repr__`` of a dataclass showing ``names``."""
+    """Return the ``__repr__`` of a dataclass showing ``names``, compiled at its first call.
+
+    Most records are never shown; one that is (a feed's settings, for the mark of each read)
+    is shown by one f-string rather than a value looked up and joined per field.
+    """
+    shown: list[Callable[[Any], str]] = []
 
     @recursive_repr()
     def __repr__(self: Any) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
-        return f"{self.__class__.__qualname__}({shown})"
+        if not shown:
+            shown.append(_shown(names))
+        return shown[0](self)
 
     return __repr__
+
+
+def _shown(names: Sequence[str]) -> Callable[[Any], str]:
+    """Compile the text of a record: its class's name, then each of ``names`` and its value."""
+    values = ", ".join(f"{name}={{self.{name}!r}}" for name in names)
+    source = f'def __repr__(self):\n    return f"{{self.__class__.__qualname__}}({values})"\n'
+    space: dict[str, Any] = {}
+    exec(compiled(source, "<record repr>"), space)
+    return space["__repr__"]  # type: ignore[no-any-return]
 
 
 def _eq(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, object], Any]:

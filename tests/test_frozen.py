@@ -262,3 +262,28 @@ def test_a_class_constant_given_with_field_is_its_default() -> None:
     ours, theirs = frozen(constant()), STDLIB(constant())
     assert ours.t == 1 == theirs.t
     assert [f.name for f in fields(ours)] == ["a"]
+
+
+def test_a_record_that_holds_itself_or_is_subclassed_is_shown_as_the_dataclass() -> None:
+    def make(decorate: Any) -> Any:
+        @decorate
+        class Node:
+            """A record that may hold itself."""
+
+            name: str
+            children: list[Any]
+
+        class Leaf(Node):
+            """A plain subclass, shown by its record's repr."""
+
+        return Node, Leaf
+
+    (ours, our_leaf), (theirs, their_leaf) = make(frozen), make(STDLIB)
+    mine, stdlib = ours("a", []), theirs("a", [])
+    mine.children.append(mine)
+    stdlib.children.append(stdlib)
+    assert repr(mine) == repr(stdlib)
+    assert repr(mine).endswith(".Node(name='a', children=[...])")
+    shown = repr(our_leaf("b", [ours("c", [])]))
+    assert shown == repr(their_leaf("b", [theirs("c", [])]))
+    assert shown.split("(")[0].endswith(".Leaf")
