@@ -7,7 +7,6 @@ Every limit comes from ``viber-channels-post-api.txt`` ("Message types"). A mess
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from poster.destinations.viber.apilimits import BODY_MAX_BYTES as BODY_MAX_BYTES
@@ -128,6 +127,8 @@ def decimal(value: float) -> str:
 
     The reference's "Location message" shows the coordinates as such strings (``"37.7898"``).
     """
+    from decimal import Decimal  # here: only a location message needs it
+
     # repr is the shortest text that reads back as the same float; Decimal drops the exponent.
     return format(Decimal(repr(value)), "f")
 
