@@ -168,7 +168,7 @@ def _href_link(reader: Reader, element: ET.Element, key: str, context: Context, 
         attrs = attrib.copy()
         attrs["rel"] = rel
         attrs["type"] = "text/html" if kind is None else kind.lower()
-        context.setdefault("links", []).append(attrs)
+        keep_link(context, attrs, True)
     elif rel == "alternate" and (kind is None or kind.lower() in HTML_LINK_TYPES):
         context["link"] = href
 
@@ -184,7 +184,7 @@ def _keyed_link(
     """Read a link with attributes from their keyed copy, as ``Reader.link`` does."""
     attrs = attributes(element)
     href = attrs.get("href")
-    if href is None or "url" in attrs or "uri" in attrs or ":///" in href:
+    if href is None or not _plain_href(href, attrs):
         reader.link(element, key, context, depth, True)
         return
     rel = attrs.setdefault("rel", "alternate")
