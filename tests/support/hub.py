@@ -142,16 +142,19 @@ class Hub:
         params = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
         if mode == "subscribe":
             params["hub.lease_seconds"] = str(self.lease)
-        answer = httpx.get(f"{callback}?{urlencode(params)}", timeout=5)
-        confirmed = answer.status_code == 200 and answer.text == challenge
+        try:
+            answer = httpx.get(f"{callback}?{urlencode(params)}", timeout=5)
+        except httpx.HTTPError:  # a subscriber gone before the call: not verified, as at a hub
+            status, confirmed = 0, False
+        else:
+            status = answer.status_code
+            confirmed = status == 200 and answer.text == challenge
         with self._changed:
             if confirmed and mode == "subscribe":
                 self.subscribers[(topic, callback)] = form.get("hub.secret")
             elif confirmed:
                 self.subscribers.pop((topic, callback), None)
-            self.verifications.append(
-                Verification(mode, topic, callback, answer.status_code, confirmed)
-            )
+            self.verifications.append(Verification(mode, topic, callback, status, confirmed))
             self._changed.notify_all()
 
 
