@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,23 @@ def test_a_snapshot_written_in_pieces_is_the_one_written_whole(
     size = write_atomic(tmp_path / "poster.json", iter(pieces))
     assert (tmp_path / "poster.json").read_bytes() == whole.encode("utf-8")
     assert size == len(whole.encode("utf-8"))
+
+
+def test_the_table_written_last_is_followed_by_its_feeds_offset_and_checksum() -> None:
+    seen = {"1": {"feed": "news", "keys": ["a"]}, "2": {"feed": "blog", "keys": ["ключ"]}}
+    tables = {"seen": seen, "deliveries": {"1": {"feed": "news", "key": "b"}}, "meta": {}}
+    data = b"".join(snapshot_chunks("g2", "g1", tables, 7, last="seen"))
+    value = json.loads(data)
+    # A reader that knows nothing of the end reads the same tables, the last one moved.
+    assert list(value["tables"]) == ["deliveries", "meta", "seen"]
+    assert value["tables"] == tables
+    assert value["seen_feeds"] == ["blog", "news"]
+    at, end = value["seen_at"], data.rindex(b',"seen_at":')
+    assert data[:at].endswith(b',"seen":') and data[at:].startswith(b'{"1":{"feed":"news"')
+    assert zlib.crc32(data[at:end]) == value["seen_crc"]
+
+
+def test_without_the_table_written_last_the_snapshot_is_as_before() -> None:
+    tables = {"feeds": {"1": {"feed": "a"}}}
+    plain = b"".join(snapshot_chunks("g2", "g1", tables, 7))
+    assert b"".join(snapshot_chunks("g2", "g1", tables, 7, last="seen")) == plain

@@ -15,6 +15,13 @@ A journal shorter than ``N``, a gap in the numbers, or damage before the final l
 recorded changes were lost, and is refused rather than forgotten: the items they recorded
 would be posted again. State written before ``seq`` and ``committed`` existed still opens.
 
+The store names one table, ``seen``, to be written last, and the snapshot then ends with
+``"seen_feeds": [F...], "seen_at": A, "seen_crc": C``: the feeds its documents name, the
+offset of its object, and the CRC-32 of the bytes from there up to ``"seen_at"``. A read-only
+open that finds those bytes whole decodes the rest and leaves that table aside until something
+asks for it: ``status`` shows feeds without the items their first reads held back, most of a
+state's bytes. A reader without this ignores the keys; a snapshot without them is decoded whole.
+
 Whole files are replaced atomically (temp file in the same directory, fsync, ``os.replace``,
 fsync of the directory), so a crash leaves either the old file or the new one, never a mix.
 """
@@ -98,6 +105,27 @@ class Snapshot:
     """The number of the last change the snapshot holds."""
     restored: str | None = None
     """When and why the state was last written back from memory, if ever."""
+    undecoded: Undecoded | None = None
+    """The table left aside, not in ``tables``, when the snapshot was read so."""
+
+
+class Undecoded:
+    """A table of a snapshot left undecoded: its name, its text, and the feeds it names."""
+
+    __slots__ = ("feeds", "name", "text")
+
+    def __init__(self, name: str, text: memoryview, feeds: frozenset[str]) -> None:
+        self.name = name
+        self.text = text
+        self.feeds = feeds
+
+    def decode(self) -> dict[str, Document]:
+        """Decode and check the table, raising ``ValueError`` that says what is wrong."""
+        try:
+            value = json.loads(bytes(self.text))
+        except ValueError as exc:
+            raise ValueError(f"table {self.name!r} is not valid JSON ({exc})") from exc
+        return check_tables({self.name: value})[self.name]
 
 
 def new_generation() -> str:
@@ -118,9 +146,10 @@ def encode_snapshot(
     tables: Tables,
     seq: int = 0,
     restored: str | None = None,
+    last: str | None = None,
 ) -> bytes:
     """Serialize a snapshot of ``tables`` holding the changes up to ``seq``."""
-    return b"".join(snapshot_chunks(generation, previous, tables, seq, restored))
+    return b"".join(snapshot_chunks(generation, previous, tables, seq, restored, last))
 
 
 def snapshot_chunks(
@@ -129,26 +158,65 @@ def snapshot_chunks(
     tables: Tables,
     seq: int = 0,
     restored: str | None = None,
+    last: str | None = None,
 ) -> Iterator[bytes]:
     """Serialize a snapshot as ``encode_snapshot`` does, ``SNAPSHOT_BATCH`` documents a piece.
 
     Written whole, a snapshot of 10,000 feeds held its text twice over in memory while it was
-    written, tens of MB for a moment, and the moment set the daemon's peak.
+    written, tens of MB for a moment, and the moment set the daemon's peak. The table ``last``
+    names, when there is one, is written last, followed by what lets a reader leave it aside.
     """
     envelope: dict[str, object] = {"format": FORMAT, "generation": generation}
     envelope |= {"previous": previous, "seq": seq}
     if restored is not None:
         envelope["restored"] = restored
-    yield encode_json(envelope)[:-1] + b',"tables":{'
-    for number, (name, docs) in enumerate(tables.items()):
-        yield (b"," if number else b"") + encode_json(name) + b":{"
-        items = iter(docs.items())
-        comma = b""
-        while batch := dict(itertools.islice(items, SNAPSHOT_BATCH)):
-            yield comma + encode_json(batch)[1:-1]
-            comma = b","
-        yield b"}"
-    yield b"}}"
+    start = encode_json(envelope)[:-1] + b',"tables":{'
+    yield start
+    offset = len(start)
+    names = [name for name in tables if name != last]
+    for number, name in enumerate(names):
+        key = (b"," if number else b"") + encode_json(name) + b":"
+        yield key
+        offset += len(key)
+        for piece in _table_chunks(tables[name]):
+            yield piece
+            offset += len(piece)
+    if last is None or last not in tables:
+        yield b"}}"
+        return
+    key = (b"," if names else b"") + encode_json(last) + b":"
+    yield key
+    yield from _last_table_chunks(last, tables[last], offset + len(key))
+
+
+def _table_chunks(docs: dict[str, Document]) -> Iterator[bytes]:
+    """Serialize one table's object, ``SNAPSHOT_BATCH`` documents a piece."""
+    yield b"{"
+    items = iter(docs.items())
+    comma = b""
+    while batch := dict(itertools.islice(items, SNAPSHOT_BATCH)):
+        yield comma + encode_json(batch)[1:-1]
+        comma = b","
+    yield b"}"
+
+
+def _last_table_chunks(name: str, docs: dict[str, Document], at: int) -> Iterator[bytes]:
+    """Serialize the table written last, starting at offset ``at``, and the snapshot's end.
+
+    The end names the feeds the table's documents name, where the table starts, and the
+    CRC-32 of the bytes from there on (see the module's docstring).
+    """
+    import zlib  # here: only writing the state, or reading a table left aside, needs it
+
+    crc = 0
+    for piece in _table_chunks(docs):
+        crc = zlib.crc32(piece, crc)
+        yield piece
+    feeds = sorted({feed for doc in docs.values() if isinstance(feed := doc.get("feed"), str)})
+    listed = b"}," + encode_json(f"{name}_feeds") + b":" + encode_json(feeds)
+    yield listed
+    end = {f"{name}_at": at, f"{name}_crc": zlib.crc32(listed, crc)}
+    yield b"," + encode_json(end)[1:]
 
 
 def encode_change(change: Change, seq: int) -> bytes:
@@ -172,8 +240,11 @@ def encode_mark(committed: int) -> bytes:
     return f"{committed:<{MARK_WIDTH}d}".encode("ascii")
 
 
-def read_snapshot(files: StateFiles) -> Snapshot | None:
-    """Load the snapshot, or return ``None`` when there is none yet."""
+def read_snapshot(files: StateFiles, leave: str | None = None) -> Snapshot | None:
+    """Load the snapshot, or return ``None`` when there is none yet.
+
+    ``leave`` names a table to leave undecoded when the snapshot ends with what allows it.
+    """
     path = files.snapshot
     try:
         data = read_regular(path)
@@ -184,7 +255,7 @@ def read_snapshot(files: StateFiles) -> Snapshot | None:
 
         raise read_refused(path, exc, way_out(files)) from exc
     try:
-        return _decode_snapshot(data)
+        return _decode_snapshot(data, leave)
     except ValueError as exc:
         raise StateError(path, f"{exc}; {way_out(files)}") from exc
 
@@ -207,8 +278,65 @@ def way_out(files: StateFiles) -> str:
     return f"there is no backup copy; {START_EMPTY}"
 
 
-def _decode_snapshot(data: bytes) -> Snapshot:
-    """Decode and check a snapshot, raising ``ValueError`` that says what is wrong."""
+def _decode_snapshot(data: bytes, leave: str | None = None) -> Snapshot:
+    """Decode and check a snapshot, raising ``ValueError`` that says what is wrong.
+
+    The table ``leave`` names is left undecoded when the snapshot's end shows its bytes whole;
+    when anything else about it is wrong, the whole snapshot is decoded, and says what.
+    """
+    split = None if leave is None else _split_last(data, leave)
+    if split is not None:
+        with contextlib.suppress(ValueError):
+            return _decode_whole(*split, size=len(data))
+    return _decode_whole(data, size=len(data))
+
+
+def _split_last(data: bytes, name: str) -> tuple[bytes, Undecoded] | None:
+    """Return the snapshot without the table ``name`` written last, and that table's text.
+
+    ``None`` when the snapshot does not end as ``snapshot_chunks`` ends one with that table
+    last, or the bytes its CRC-32 covers changed.
+    """
+    span = _checked_span(data, name)
+    if span is None:
+        return None
+    at, end = span
+    listed = b"}," + encode_json(f"{name}_feeds") + b":"
+    stop = data.rfind(listed, at, end)
+    try:
+        feeds = json.loads(data[stop + len(listed) : end]) if stop > 0 else None
+    except ValueError:
+        return None
+    if type(feeds) is not list or not all(type(feed) is str for feed in feeds):
+        return None
+    head = data[:at] + b"{}" + data[stop:]
+    return head, Undecoded(name, memoryview(data)[at:stop], frozenset(feeds))
+
+
+def _checked_span(data: bytes, name: str) -> tuple[int, int] | None:
+    """Return where the table ``name`` written last starts and its CRC-32 ends, once checked."""
+    import zlib  # here: only a snapshot read with a table left aside needs it
+
+    marker = b"," + encode_json(f"{name}_at") + b":"
+    end = data.rfind(marker, max(0, len(data) - 128))
+    try:
+        found = json.loads(b"{" + data[end + 1 :]) if end > 0 else None
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or found.keys() != {f"{name}_at", f"{name}_crc"}:
+        return None
+    at, crc = found[f"{name}_at"], found[f"{name}_crc"]
+    key = encode_json(name) + b":"
+    if type(at) is not int or not len(key) < at < end or data[at - len(key) : at] != key:
+        return None
+    return (at, end) if zlib.crc32(memoryview(data)[at:end]) == crc else None
+
+
+def _decode_whole(data: bytes, undecoded: Undecoded | None = None, *, size: int) -> Snapshot:
+    """Decode and check the snapshot ``data``, whose file holds ``size`` bytes.
+
+    With ``undecoded``, ``data`` holds its table as an empty object, taken out of the tables.
+    """
     try:
         value = json.loads(data)
     except UnicodeDecodeError as exc:
@@ -226,7 +354,9 @@ def _decode_snapshot(data: bytes) -> Snapshot:
     if type(seq) is not int or seq < 0 or not isinstance(restored, str | None):
         raise ValueError('has no valid "seq" or "restored"')
     tables = check_tables(value.get("tables"))
-    return Snapshot(generation, previous, tables, len(data), seq, restored)
+    if undecoded is not None and tables.pop(undecoded.name, None) != {}:
+        raise ValueError(f"has no table {undecoded.name!r} where its end says")
+    return Snapshot(generation, previous, tables, size, seq, restored, undecoded)
 
 
 def check_tables(value: object) -> Tables:

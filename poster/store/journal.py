@@ -32,6 +32,7 @@ from poster.store.files import (
     Snapshot,
     StateFiles,
     Tables,
+    Undecoded,
     append_at,
     encode_change,
     encode_snapshot,
@@ -40,6 +41,7 @@ from poster.store.files import (
     open_journal,
     read_snapshot,
     snapshot_chunks,
+    way_out,
     write_atomic,
 )
 from poster.store.journalread import JournalScan, check_sequence, journal_way_out, scan_journal
@@ -85,10 +87,18 @@ class JournalStorage(Storage):
         read_only: bool = False,
         role: str = ONE_SHOT,
         clock: Callable[[], datetime] = _UTC_NOW,
+        last: str | None = None,
     ) -> None:
+        """Open the state at ``path``; ``last`` names the table each snapshot writes last.
+
+        A read-only open leaves that table undecoded while the snapshot allows it, until
+        ``decode_all``; ``undecoded_feeds`` tells the feeds its documents name meanwhile.
+        """
         self.files = StateFiles(path)
         self.read_only = read_only
         self._clock = clock
+        self._last = last
+        self._undecoded: Undecoded | None = None
         self._lock: Lock | None = None
         self._journal: int | None = None
         self._journal_bytes = 0
@@ -104,6 +114,7 @@ class JournalStorage(Storage):
             self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
             self.load_tables(snapshot.tables)
+            self._undecoded = snapshot.undecoded
             self._generation, self._seq = snapshot.generation, snapshot.seq
             self._snapshot_bytes = snapshot.size
             self._snapshot_id = file_id(self.files.snapshot)
@@ -116,8 +127,27 @@ class JournalStorage(Storage):
             raise
 
     def read(self) -> Tables:
-        """Return the live tables; TinyDB reads and changes them in place."""
+        """Return the live tables; TinyDB reads and changes them in place.
+
+        A table the open left undecoded is not among them until ``decode_all``.
+        """
         return self._tables
+
+    def undecoded_feeds(self) -> frozenset[str] | None:
+        """Return the feeds the documents of the table left undecoded name; None when none is."""
+        return None if self._undecoded is None else self._undecoded.feeds
+
+    def decode_all(self) -> None:
+        """Decode the table the open left undecoded, if any, into the live tables."""
+        undecoded = self._undecoded
+        if undecoded is None:
+            return
+        try:
+            docs = undecoded.decode()
+        except ValueError as exc:
+            raise StateError(self.files.snapshot, f"{exc}; {way_out(self.files)}") from exc
+        self._tables[undecoded.name] = docs
+        self._undecoded = None
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         """Replace every table at once (TinyDB's ``drop_tables``): write a new snapshot."""
@@ -191,10 +221,13 @@ class JournalStorage(Storage):
 
     def snapshot_tables(self) -> Tables:
         """Return the tables the next snapshot holds."""
+        self.decode_all()
         return self._tables
 
     def apply_change(self, change: Change) -> None:
         """Apply one replayed journal change to the state in memory."""
+        if self._undecoded is not None and change.table == self._undecoded.name:
+            self.decode_all()
         change.apply(self._tables)
 
     def append_change(self, change: Change) -> None:
@@ -251,7 +284,7 @@ class JournalStorage(Storage):
         generation = new_generation()
         data = snapshot_chunks(
             generation, bridged or self._generation, self.snapshot_tables(), self._seq,
-            self.restored,
+            self.restored, self._last,
         )  # fmt: skip
         keep_backup(self.files, with_journal=bridged is None)
         size = write_atomic(self.files.snapshot, data)
@@ -361,7 +394,7 @@ class JournalStorage(Storage):
 
     def _load_snapshot(self) -> Snapshot:
         """Read the snapshot, writing an empty one first when the state is new."""
-        snapshot = read_snapshot(self.files)
+        snapshot = read_snapshot(self.files, self._last if self.read_only else None)
         self._created = snapshot is None
         if snapshot is not None:
             return snapshot

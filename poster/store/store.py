@@ -27,7 +27,7 @@ from poster.store.feedtable import TABLE as FEEDS
 from poster.store.feedtable import FeedTable
 from poster.store.files import StateFiles, way_out
 from poster.store.index import DeliveryIndex
-from poster.store.journaldb import JournalDB
+from poster.store.journaldb import JournalDB, JournalTable
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
@@ -75,13 +75,15 @@ class Store:
         self._lock = threading.RLock()
         if not read_only:
             make_state_dir(StateFiles(self.path))
-        self._db = JournalDB(self.path, read_only=read_only, role=role, clock=clock)
+        self._db = JournalDB(
+            self.path, read_only=read_only, role=role, clock=clock, last=seen.TABLE
+        )
         self._deliveries = self._db.table("deliveries")
         self._feeds = FeedTable(self._db.table(FEEDS))
         self._meta = MetaTable(self._db.table(META))
         self._seen_docs = self._db.table(seen.TABLE)
         self._index = DeliveryIndex()
-        self._seen = SeenIndex()
+        self._seen_index: SeenIndex | None = None
         try:
             self._build_indexes()
             self.recovered = 0 if read_only else self._recover_pending()
@@ -361,7 +363,8 @@ class Store:
     ) -> list[DeliveryRecord]:
         """Return the delivery records in the given states and feed, oldest change first."""
         with self._lock:
-            return records.deliveries(self._deliveries, self._seen_docs, states, feed)
+            held = self._seen_table(states)
+            return records.deliveries(self._deliveries, held, states, feed)
 
     def sent_since(self, destination: str, since: datetime) -> int:
         """Count the posts ``destination`` took, or may have, from ``since`` on."""
@@ -381,16 +384,17 @@ class Store:
     ) -> list[DeliveryRecord]:
         """Return the ``limit`` most recently changed delivery records, newest first."""
         with self._lock:
-            return records.recent(self._deliveries, self._seen_docs, limit, states)
+            return records.recent(self._deliveries, self._seen_table(states), limit, states)
 
     def feed_names(self) -> list[str]:
         """Return every feed the store has a feed or delivery record of, sorted."""
         with self._lock:
             tables = self._db.journal.read()
             deliveries = tables.get("deliveries", {}).values()
-            held = tables.get(seen.TABLE, {}).values()
-            named = {doc["feed"] for doc in deliveries} | {doc["feed"] for doc in held}
-            return sorted(self._feeds.names | named)
+            held = self._db.journal.undecoded_feeds()
+            if held is None:
+                held = frozenset(doc["feed"] for doc in tables.get(seen.TABLE, {}).values())
+            return sorted(self._feeds.names | {doc["feed"] for doc in deliveries} | held)
 
     def retry(
         self,
@@ -444,12 +448,26 @@ class Store:
         keep = dict(present)
         with self._lock:
             removed = prune_deliveries(self._deliveries, self._index, cutoff, keep)
-            removed += prune_seen(self._seen_docs, self._seen, cutoff, keep)
+            held = self._seen
+            removed += prune_seen(self._seen_docs, held, cutoff, keep)
         if removed:
             log.info("state=pruned removed=%d cutoff=%s", removed, cutoff)
         return removed
 
     # Internals
+
+    @property
+    def _seen(self) -> SeenIndex:
+        """Return the index of held-back items, decoding them first if the open left them aside."""
+        if self._seen_index is None:
+            self._seen_index = self._index_seen()
+        return self._seen_index
+
+    def _seen_table(self, states: Collection[str] | None) -> JournalTable:
+        """Return the table of held-back items, decoded first when ``states`` may want them."""
+        if (states is None or SEEN in states) and self._seen_index is None:
+            self._seen_index = self._index_seen()
+        return self._seen_docs
 
     def _get(self, doc_id: int) -> Document:
         doc = self._deliveries.get(doc_id=doc_id)
@@ -488,16 +506,28 @@ class Store:
             self._index.change(feed, key, old, state)
 
     def _build_indexes(self) -> None:
-        """Index every record by what the ledger looks it up by, checking each as it goes."""
+        """Index every record by what the ledger looks it up by, checking each as it goes.
+
+        Held-back items a read-only open left undecoded are indexed once something asks.
+        """
         tables = self._db.journal.read()
         try:
             self._index = DeliveryIndex.build(tables.get("deliveries", {}))
-            self._seen = SeenIndex.build(tables.get(seen.TABLE, {}))
+            if self._db.journal.undecoded_feeds() is None:
+                self._seen_index = SeenIndex.build(tables.get(seen.TABLE, {}))
             self._feeds.build(tables.get(FEEDS, {}))
             self._meta.build(tables.get(META, {}))
         except ValueError as exc:
             raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
         self._deliveries.continue_ids_after(self._index.max_id)
+
+    def _index_seen(self) -> SeenIndex:
+        """Decode the held-back items the open left aside and index them, checking each."""
+        self._db.journal.decode_all()
+        try:
+            return SeenIndex.build(self._db.journal.read().get(seen.TABLE, {}))
+        except ValueError as exc:
+            raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
 
     def _recover_pending(self) -> int:
         """Mark every pending delivery uncertain: the process stopped while it was in flight."""
