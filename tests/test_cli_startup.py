@@ -8,14 +8,21 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
 
 from poster import cli
-from poster.cli import build_parser, parse
-from poster.cli.common import SANDBOX_PORT, SANDBOX_TOKEN, STUDIO_LATEST, command_named
+from poster.cli import COMMAND_MODULES, build_parser, parse
+from poster.cli.common import (
+    SANDBOX_PORT,
+    SANDBOX_TOKEN,
+    STUDIO_LATEST,
+    command_named,
+    outline_parser,
+)
 from poster.destinations.viber.sandbox.rerender import LATEST
 from poster.destinations.viber.sandbox.server import DEFAULT_CLI_PORT
 from poster.destinations.viber.sandbox.session import SANDBOX_TOKEN as SESSION_TOKEN
@@ -48,6 +55,46 @@ def test_building_only_the_named_command_parses_as_the_full_parser_does(words: l
 
 def test_help_with_no_command_built_reads_as_the_full_parsers() -> None:
     assert build_parser("").format_help() == build_parser().format_help()
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["-h", "status"],
+        ["--he", "status"],
+        ["--log-level", "bad", "status"],
+        ["-c", "", "status"],
+        ["status", "extra"],
+        ["feed", "bogus"],
+        ["--version", "status"],
+    ],
+    ids=" ".join,
+)
+def test_help_and_errors_around_a_named_command_are_the_full_parsers(
+    words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as ours:
+        parse(words)
+    said = capsys.readouterr()
+    with pytest.raises(SystemExit) as full:
+        build_parser().parse_args(words)
+    assert (ours.value.code, said) == (full.value.code, capsys.readouterr())
+
+
+def test_each_command_is_added_by_the_module_named_for_it_in_help_order() -> None:
+    added: dict[str, str] = {}
+
+    class Recorder:
+        def __init__(self, module: str) -> None:
+            self.module = module
+
+        def add_parser(self, name: str, **_kwargs: object) -> object:
+            added[name] = self.module
+            return outline_parser()
+
+    for module in dict.fromkeys(COMMAND_MODULES.values()):
+        import_module(f"poster.cli.{module}").add_commands(Recorder(module))
+    assert list(added.items()) == list(COMMAND_MODULES.items())
 
 
 @pytest.mark.parametrize(
@@ -176,6 +223,7 @@ def test_the_sandbox_defaults_in_help_are_the_sandboxs_own() -> None:
 
 
 HEAVY_FOR_STATUS = ("httpx", "jinja2", "apscheduler", "feedparser", "poster.pipeline.stages")
+OTHER_COMMANDS = tuple(f"poster.cli.{name}" for name in set(COMMAND_MODULES.values()) - {"operate"})
 UNUSED_BY_STATUS = (
     *("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient"),
     *("poster.destinations.viber.messages", "difflib", "zoneinfo", "shutil", "poster.push.plan"),
@@ -193,7 +241,7 @@ UNUSED_BY_CHECK = (
     [
         (
             ["status"],
-            (*HEAVY_FOR_STATUS, *UNUSED_BY_STATUS),
+            (*HEAVY_FOR_STATUS, *UNUSED_BY_STATUS, *OTHER_COMMANDS),
         ),
         (["check"], (*UNUSED_BY_CHECK, "difflib", "zoneinfo")),
     ],

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from importlib import import_module
 
 from poster import __version__
-from poster.cli import admin, channel, feeds, gateway, operate, recipients, studio
 from poster.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -35,7 +35,7 @@ TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
-    from typing import Any
+    from typing import Any, NoReturn
 
 __all__ = [
     "EXIT_BUG",
@@ -47,6 +47,18 @@ __all__ = [
     "main",
 ]
 
+COMMAND_MODULES = {
+    **dict.fromkeys(("check", "preview"), "feeds"),
+    **dict.fromkeys(("run", "sandbox"), "channel"),
+    **dict.fromkeys(("account", "webhook"), "admin"),
+    **dict.fromkeys(("status", "retry", "feed"), "operate"),
+    "studio": "studio",
+    "recipients": "recipients",
+    "gateway": "gateway",
+}
+"""The module of ``poster.cli`` that adds each command, in the order help lists them: a
+command line that names one of them loads only that module (``parse``)."""
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Return the argument parser for every command, or with only command ``only`` built out.
@@ -54,11 +66,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     With ``only``, the other commands are listed with their summaries but get no options:
     building every command's parser is most of what ``--help`` would cost.
     """
-    parser = argparse.ArgumentParser(
+    return _parser(argparse.ArgumentParser, dict.fromkeys(COMMAND_MODULES.values()), only)
+
+
+def _parser(
+    kind: type[argparse.ArgumentParser], modules: Iterable[str], only: str | None, **options: Any
+) -> argparse.ArgumentParser:
+    """Return a parser of class ``kind`` for the commands ``modules`` add, ``only``'s built out."""
+    parser = kind(
         prog="poster",
         description="Post new items from RSS, Atom, RDF and JSON feeds to Viber.",
         parents=[shared_options(state=True, suppress=False)],
         formatter_class=Formatter,
+        **options,
     )
     parser.add_argument("--version", action="version", version=f"poster {__version__}")
     # argparse calls parser_class with each command's settings: any callable serves.
@@ -67,13 +87,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", title="commands", **outline
     )
     commands = action if only is None else Outline(action, only)
-    feeds.add_commands(commands)
-    channel.add_commands(commands)
-    admin.add_commands(commands)
-    operate.add_commands(commands)
-    studio.add_commands(commands)
-    recipients.add_commands(commands)
-    gateway.add_commands(commands)
+    for module in modules:
+        import_module(f"poster.cli.{module}").add_commands(commands)
     return parser
 
 
@@ -81,12 +96,40 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line, building out only the command it names."""
     words = sys.argv[1:] if argv is None else list(argv)
     named = command_named(words)
-    args, unknown = build_parser(named).parse_known_args(words)
+    try:
+        args, unknown = _command_parser(named).parse_known_args(words)
+    except _Unread:
+        args, unknown = argparse.Namespace(command=None), words
     if args.command != named or unknown:
         # The quick look at the words guessed wrong, or they are wrong: parse again with every
         # command built, for the result or the error the full parser gives.
         args = build_parser().parse_args(words)
     return args
+
+
+def _command_parser(named: str) -> argparse.ArgumentParser:
+    """Return a parser that reads the words of command ``named`` as the full parser does.
+
+    It knows only the commands of the module that adds ``named``, so the other modules are not
+    imported; it takes no ``--help`` before the command, and leaves errors to the full parser,
+    so that what it cannot read, the full parser reads or says what is wrong with.
+    """
+    module = COMMAND_MODULES.get(named)
+    if module is None:
+        return build_parser(named)
+    return _parser(_Tentative, [module], named, add_help=False)
+
+
+class _Unread(Exception):
+    """The words are not ones a ``_Tentative`` parser reads."""
+
+
+class _Tentative(argparse.ArgumentParser):
+    """A parser that raises ``_Unread`` where argparse would print an error and exit."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise ``_Unread``: the full parser says what is wrong."""
+        raise _Unread(message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
