@@ -228,7 +228,7 @@ UNUSED_BY_STATUS = (
     *("hashlib", "secrets", "tzlocal", "html.parser", "poster.store.recipient"),
     *("poster.destinations.viber.messages", "difflib", "zoneinfo", "shutil", "poster.push.plan"),
     *("poster.items", "poster.reads", "poster.select", "poster.ops.inbox", "poster.secrets"),
-    *("logging", "traceback", "dataclasses", "inspect"),
+    *("logging", "traceback", "dataclasses", "inspect", "threading", "poster.pipeline.gatekeeper"),
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),

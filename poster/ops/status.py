@@ -23,7 +23,6 @@ from poster.ops.destination_status import (
     destination_rows,
     destination_statuses,
 )
-from poster.pipeline.gatekeeper import held_posts
 from poster.push import subscriptions
 from poster.push.describe import describe
 from poster.store import DeliveryRecord, FeedState, Store
@@ -277,7 +276,11 @@ def _held(config: Config, store: Store, now: datetime) -> tuple[tuple[str, Waiti
     post went out, or before the destination was taken off its feed's ``to``, is no longer
     held, whatever the kept list of the gate still says.
     """
-    gates = ((d.name, d.gate) for d in config.destinations if d.gate.active)
+    gates = [(d.name, d.gate) for d in config.destinations if d.gate.active]
+    if not gates:
+        return ()
+    from poster.pipeline.gatekeeper import held_posts  # here: only a gate holds posts
+
     return tuple(
         (name, post)
         for name, post in held_posts(gates, store, now)

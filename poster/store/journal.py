@@ -15,8 +15,8 @@ a thread's changes wait the same way, for whatever is written next, by any threa
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -61,8 +61,12 @@ if TYPE_CHECKING:
 log = logger(__name__)
 
 
-class _Deferring(threading.local):
-    """Whether the current thread is inside ``JournalStorage.deferred``."""
+class _Deferring(_thread._local):
+    """Whether the current thread is inside ``JournalStorage.deferred``.
+
+    ``threading.local`` is this class; ``threading`` itself, which a command that starts no
+    thread never needs, is not loaded for it.
+    """
 
     on = False
 

@@ -10,7 +10,7 @@ through indexes kept beside the tables, so no ledger call scans the history.
 
 from __future__ import annotations
 
-import threading
+import _thread
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -72,7 +72,7 @@ class Store:
         self.path = Path(state_dir) / SNAPSHOT_NAME
         self._retention = retention
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()  # threading's, without loading threading
         if not read_only:
             make_state_dir(StateFiles(self.path))
         self._db = JournalDB(
