@@ -12,7 +12,7 @@ from poster.destinations import KnowsSender, kind, sender
 from poster.frozen import frozen
 from poster.models import State
 from poster.store import Store
-from poster.store.ledger import fatal_key, last_posts, waiting_keys
+from poster.store.ledger import fatal_key, last_posts, waiting_key, waiting_keys
 
 SOURCES = {
     "feeds.toml": "from feeds.toml",
@@ -59,8 +59,9 @@ def _kept_waiting(
     """Count, for each destination, the kept waiting items of its feeds not yet sent to it,
     but those ``released`` counts already."""
     counts: Counter[str] = Counter()
+    kept = store.metas(waiting_key(""))  # looked up once: most feeds keep none
     for feed in config.feeds:
-        keys = waiting_keys(store, feed.name)
+        keys = waiting_keys(store, feed.name) if waiting_key(feed.name) in kept else []
         if not keys:
             continue
         for name in config.routes(feed):
