@@ -163,8 +163,10 @@ def frozen(cls: type[_T], /) -> type[_T]:
 
 
 # What ``dataclasses`` takes for a ``ClassVar`` or an ``InitVar`` written as a string: the
-# name, bare or after a module's, at the start of the annotation.
-_TYPE_NAME = re.compile(r"^(?:\s*(\w+)\s*\.)?\s*(\w+)")
+# name, bare or after a module's, at the start of the annotation. Compiled the first time an
+# annotation holds one of the names.
+_TYPE_NAME = r"^(?:\s*(\w+)\s*\.)?\s*(\w+)"
+_SPECIAL = ("ClassVar", "InitVar", "KW_ONLY")
 
 
 def _fields_of(cls: type) -> list[Spec]:
@@ -212,9 +214,11 @@ def _leave_default(cls: type, name: str, default: Any) -> None:
 def _kind(annotation: object) -> str | None:
     """Return "ClassVar", "InitVar" or "KW_ONLY" for an annotation that is one, else None."""
     if isinstance(annotation, str):
-        match = _TYPE_NAME.match(annotation)
+        if not any(special in annotation for special in _SPECIAL):
+            return None
+        match = re.match(_TYPE_NAME, annotation)
         name = match.group(2) if match else None
-        return name if name in ("ClassVar", "InitVar", "KW_ONLY") else None
+        return name if name in _SPECIAL else None
     typing = sys.modules.get("typing")
     if typing is not None and getattr(annotation, "__origin__", None) is typing.ClassVar:
         return "ClassVar"

@@ -71,7 +71,7 @@ def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
     """Parse TOML, turning an encoding or syntax failure into one problem."""
     import tomllib  # here: a file whose bytes the cache holds is never parsed
 
-    if _LONG_KEY.search(data):
+    if re.search(_LONG_KEY, data, re.MULTILINE):
         hint = "no configuration needs a key of more than 100 dotted parts; write a table instead"
         raise _single(file, "has a key of more than 100 dotted parts", hint)
     try:
@@ -90,11 +90,9 @@ def _parse_toml(data: bytes, file: str) -> dict[str, Any]:
 
 # tomllib takes time and memory growing with the square of a dotted key's parts (10,000 parts,
 # a 20 KB line, took 0.6 GB): a key of more than 100 parts, bare or quoted, at the start of a
-# line or a table header, is refused before parsing.
-_LONG_KEY = re.compile(
-    rb"""^[ \t]*\[*[ \t]*(?:(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')[ \t]*\.[ \t]*){100}""",
-    re.MULTILINE,
-)
+# line or a table header, is refused before parsing. Compiled when a file is parsed, which a
+# file the cache holds never is.
+_LONG_KEY = rb"""^[ \t]*\[*[ \t]*(?:(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')[ \t]*\.[ \t]*){100}"""
 
 
 def _single(file: str, message: str, hint: str) -> ConfigError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +120,8 @@ class ViberConfig:
 
 def token_env(name: str) -> str:
     """Return the environment variable holding the token of destination ``name``."""
-    return f"POSTER_{re.sub(r'[^0-9A-Za-z]', '_', name).upper()}_TOKEN"
+    letters = "".join(c if c.isascii() and c.isalnum() else "_" for c in name)
+    return f"POSTER_{letters.upper()}_TOKEN"
 
 
 @frozen

@@ -149,10 +149,20 @@ def choice(*options: str) -> Convert:
     return convert
 
 
-_DURATION = re.compile(
-    r"(?:(?P<d>[\d.]+)d)?(?:(?P<h>[\d.]+)h)?(?:(?P<m>[\d.]+)m)?(?:(?P<s>[\d.]+)s)?"
-)
 _UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def _duration_counts(text: str) -> dict[str, str] | None:
+    """Split ``"1h30m"`` into the count before each unit, the units in the order d, h, m, s.
+
+    Each count is digits and dots; None when ``text`` is not such counts and units.
+    """
+    rest, counts = text, {}
+    for unit in _UNIT_SECONDS:
+        count, found, after = rest.partition(unit)
+        if found and count and all(c == "." or c.isdecimal() for c in count):
+            counts[unit], rest = count, after
+    return counts if counts and not rest else None
 
 
 def parse_duration(text: str | float) -> timedelta:
@@ -162,11 +172,11 @@ def parse_duration(text: str | float) -> timedelta:
     if isinstance(text, int | float):
         seconds = float(text)
     else:
-        match = _DURATION.fullmatch("".join(text.split()))
-        if match is None or not any(match.groups()):
+        counts = _duration_counts("".join(text.split()))
+        if counts is None:
             raise ValueError(f"{text!r} is not a duration")
         try:
-            parts = {unit: float(count) for unit, count in match.groupdict().items() if count}
+            parts = {unit: float(count) for unit, count in counts.items()}
         except ValueError:
             raise ValueError(f"{text!r} is not a duration") from None
         seconds = sum(_UNIT_SECONDS[unit] * count for unit, count in parts.items())
@@ -278,8 +288,9 @@ def listen_address(value: object, ctx: Context) -> tuple[str, int]:
     return host, int(port)
 
 
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
-"""A label of a host name, ``_`` included: /etc/hosts and container names use it."""
+_HOST_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
+"""A label of a host name, ``_`` included: /etc/hosts and container names use it (compiled
+when a listen address names a host)."""
 
 
 def _listen_host(host: str) -> bool:
@@ -293,7 +304,7 @@ def _listen_host(host: str) -> bool:
             return False
         return True
     labels = host.removesuffix(".").split(".")
-    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+    return len(host) <= 253 and all(re.fullmatch(_HOST_LABEL, label) for label in labels)
 
 
 def url_path(value: object, ctx: Context) -> str:
@@ -383,12 +394,13 @@ def _split(raw: str) -> SplitResult:
     return parts
 
 
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+_USERINFO = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@"
+"""A URL's scheme and user info, compiled when an error shows a URL."""
 
 
 def _shown(raw: str) -> str:
     """Return a URL as an error may show it: without its user info, which may hold a password."""
-    return _USERINFO.sub(r"\1", raw)
+    return re.sub(_USERINFO, r"\1", raw)
 
 
 def local_file(path: Path, ctx: Context) -> Path:

@@ -18,7 +18,7 @@ CREDENTIAL_NAME = f"{SHORTHAND}-token"
 """The systemd credential holding the shorthand channel's token."""
 # Viber channel tokens are groups of letters and digits joined by dashes, such as
 # "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"; the check is loose on group count and size.
-_VIBER_TOKEN = re.compile(r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+")
+_VIBER_TOKEN = r"[0-9A-Za-z]{6,}(?:-[0-9A-Za-z]{6,})+"
 _VIBER_LENGTH = range(30, 129)
 VIBER_HOST = urlsplit(DEFAULT_API_URL).hostname
 _SANDBOX_TIP = "; to try poster without a channel, run `poster run --once --sandbox`"
@@ -47,7 +47,7 @@ def shape_for(api_url: str) -> Shape | None:
 
 def token_shape(token: str) -> str | None:
     """Return why ``token`` cannot be a Viber channel token, or None when it looks like one."""
-    if len(token) not in _VIBER_LENGTH or not _VIBER_TOKEN.fullmatch(token):
+    if len(token) not in _VIBER_LENGTH or not re.fullmatch(_VIBER_TOKEN, token):
         return (
             "does not look like a Viber channel token (groups of letters and digits joined "
             "by dashes, such as 445da6az…-dazcczb2…-e0vc5fva…)"
