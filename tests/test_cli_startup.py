@@ -229,6 +229,7 @@ UNUSED_BY_STATUS = (
     *("poster.destinations.viber.messages", "difflib", "zoneinfo", "shutil", "poster.push.plan"),
     *("poster.items", "poster.reads", "poster.select", "poster.ops.inbox", "poster.secrets"),
     *("logging", "traceback", "dataclasses", "inspect", "threading", "poster.pipeline.gatekeeper"),
+    *("poster.store.prune", "poster.store.tracked", "poster.push.describe"),
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),

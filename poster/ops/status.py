@@ -24,7 +24,6 @@ from poster.ops.destination_status import (
     destination_statuses,
 )
 from poster.push import subscriptions
-from poster.push.describe import describe
 from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
@@ -430,6 +429,8 @@ def _feed_rows(view: StatusView) -> list[_Row]:
         if state.last_warning is not None:
             notes.append(f"the last read warned: {state.last_warning}")
         if feed.push_shown:
+            from poster.push.describe import describe  # here: only with push set up
+
             notes.append(describe(feed.push, lambda when: _when(when, view.now)))
         poll = state.next_poll if state.next_attempt is None else None
         if poll is not None and poll.hinted:

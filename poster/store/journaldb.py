@@ -16,7 +16,6 @@ from tinydb.table import Table
 
 from poster.store.files import Document
 from poster.store.journal import JournalStorage
-from poster.store.tracked import TrackedTable
 
 _ABSENT = object()
 
@@ -32,6 +31,8 @@ class JournalTable(Table):
 
     def _update_table(self, updater: Callable[[dict[int, Mapping[str, Any]]], None]) -> None:
         """Run ``updater`` on the live table and commit its changes, or undo them on failure."""
+        from poster.store.tracked import TrackedTable  # here: a read-only open writes nothing
+
         storage = cast(JournalStorage, self._storage)
         raw = storage.read().setdefault(self.name, {})
         tracked = TrackedTable(raw)

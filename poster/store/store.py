@@ -32,7 +32,6 @@ from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
-from poster.store.prune import prune_deliveries, prune_seen
 from poster.store.seen import SeenIndex
 
 if TYPE_CHECKING:
@@ -444,6 +443,8 @@ class Store:
         Give a feed removed from the configuration an empty collection to drop its records.
         Returns how many records were removed.
         """
+        from poster.store.prune import prune_deliveries, prune_seen  # here: only a pass prunes
+
         cutoff = to_iso(now - self._retention)
         keep = dict(present)
         with self._lock:
