@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from poster.frozen import fields
+from poster.frozen import fields, replace
 
 Record = TypeVar("Record")
 
@@ -30,3 +30,25 @@ def filler(cls: type[Record]) -> Callable[[Mapping[str, Any]], Record]:
         return made
 
     return make
+
+
+def changer(cls: type[Record]) -> Callable[[Record, Mapping[str, Any]], Record]:
+    """Return a maker of ``replace(record, **changes)`` for records of ``cls``, filled at once.
+
+    The copy takes the record's fields and then ``changes`` in one update each, when
+    ``changes`` names only fields ``__init__`` takes; otherwise, or for a class with a
+    ``__post_init__``, ``replace`` makes it (and refuses what it refuses).
+    """
+    names = frozenset(f.name for f in fields(cls) if f.init)
+    if hasattr(cls, "__post_init__"):
+        return lambda record, changes: replace(record, **changes)  # type: ignore[type-var]
+
+    def change(record: Record, changes: Mapping[str, Any]) -> Record:
+        if type(record) is not cls or not changes.keys() <= names:
+            return replace(record, **changes)  # type: ignore[type-var]
+        made = object.__new__(cls)
+        made.__dict__.update(record.__dict__)
+        made.__dict__.update(changes)
+        return made
+
+    return change

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 
 import pytest
 
-from poster.filled import filler
+from poster.filled import changer, filler
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,19 @@ def test_a_class_with_post_init_is_always_made_by_init() -> None:
 def test_an_unknown_field_is_refused_as_init_refuses_it() -> None:
     with pytest.raises(TypeError):
         filler(Pair)({"name": "news", "tags": (), "other": 1})
+
+
+def test_a_record_changed_at_once_equals_the_one_replace_makes() -> None:
+    before = Pair("news", ("a",))
+    made = changer(Pair)(before, {"name": "blog"})
+    assert made == replace(before, name="blog") and type(made) is Pair
+    assert before == Pair("news", ("a",))
+    with pytest.raises(FrozenInstanceError):
+        made.name = "other"  # type: ignore[misc]
+
+
+def test_a_change_naming_no_field_or_a_post_init_class_goes_through_replace() -> None:
+    with pytest.raises(TypeError):
+        changer(Pair)(Pair("news"), {"other": 1})
+    made = changer(Checked)(Checked("news"), {"name": "blog", "seen": []})
+    assert made.seen == ["blog"]

@@ -30,6 +30,7 @@ from poster.config.settings import (
     ViberConfig,
     WebhookConfig,
     feed_config,
+    feed_config_with,
 )
 from poster.destinations import ChecksKeys, NeedsCallbacks, kind, shorthand
 from poster.errors import ConfigError
@@ -85,8 +86,8 @@ def load_config(
     report.add(_check_default_template(feeds, ctx.templates_dir))
     names = list(top.values.get("destinations", {})) or ([] if short is None else [short[0]])
     for label, levels in feeds:
-        if "to" not in levels.bad:
-            report.add(check_routes(levels.get("to"), names), feed=label)
+        if "to" not in levels.bad and (to := levels.get("to")) is not None:
+            report.add(check_routes(to, names), feed=label)
     if report.problems:
         raise ConfigError(report.problems)
     built = _build_all(feeds, defaults)
@@ -279,9 +280,9 @@ def _build_all(feeds: list[tuple[str, Levels]], defaults: Levels) -> tuple[FeedC
     inherited = {name: defaults.inherited.get(name) for name in _PLAIN_FIELDS}
     schedule = schedule_of(defaults)
     # What a feed that sets only its name and url takes: the fields of one that sets nothing.
-    common = _plain(Levels({}, defaults.inherited), inherited, schedule)
+    common = feed_config(_plain(Levels({}, defaults.inherited), inherited, schedule))
     return tuple(
-        feed_config({**common, **levels.own})
+        feed_config_with(common, levels.own)
         if levels.own.keys() == _NAME_URL
         else feed_config(_plain(levels, inherited, schedule))
         for _, levels in feeds

@@ -12,6 +12,8 @@ _FEED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 def feed_name(value: object, ctx: Context) -> str:
     """Check a feed name: a letter or digit, then letters, digits, ``_``, ``.`` or ``-``."""
+    if type(value) is str and _FEED_NAME.fullmatch(value):
+        return value  # the name of almost every feed: checked once, not first as any text
     name = text(value, ctx)
     if not _FEED_NAME.fullmatch(name):
         raise fail(f"{name!r} is not a valid feed name", "use letters, digits, _ . and -")

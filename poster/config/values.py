@@ -354,11 +354,16 @@ _PLAIN_HTTP = re.compile(
 
 def feed_url(value: object, ctx: Context) -> str:
     """Check an http(s) URL, or turn a file: URL or local path into an absolute file URL."""
+    if type(value) is str and _plain_http(value):
+        return value  # most feeds' url: read once, not first as any text
     raw = text(value, ctx).strip()
+    return raw if _plain_http(raw) else split_feed_url(raw, ctx)
+
+
+def _plain_http(raw: str) -> bool:
+    """Tell whether ``raw`` is a plain http(s) URL, whose scheme, host and port are plain to see."""
     plain = _PLAIN_HTTP.fullmatch(raw)
-    if plain is not None and int(plain["port"] or 0) <= 65535:
-        return raw
-    return split_feed_url(raw, ctx)
+    return plain is not None and int(plain["port"] or 0) <= 65535
 
 
 def split_feed_url(raw: str, ctx: Context) -> str:

@@ -69,7 +69,10 @@ def to_iso(when: datetime) -> str:
 
 def from_iso(text: str | None) -> datetime | None:
     """Parse a time written by ``to_iso``."""
-    return None if text is None else datetime.fromisoformat(text)
+    return None if text is None else _from_iso(text)
+
+
+_from_iso = datetime.fromisoformat
 
 
 def new_feed_doc(feed: str) -> dict[str, Any]:
@@ -95,19 +98,21 @@ _FEED_DOC_KEYS = frozenset(new_feed_doc(""))
 
 def feed_state(doc: Mapping[str, Any]) -> FeedState:
     """Turn a feed document into a ``FeedState``."""
+    # The times read in line, not through from_iso: status turns every feed's document.
+    success, attempt, failure = doc["last_success"], doc["next_attempt"], doc["last_failure"]
     values = {
         "feed": doc["feed"],
         "etag": doc["etag"],
         "last_modified": doc["last_modified"],
         "body_hash": doc["body_hash"],
-        "last_success": from_iso(doc["last_success"]),
+        "last_success": None if success is None else _from_iso(success),
         "last_error": doc["last_error"],
         "consecutive_failures": doc["consecutive_failures"],
-        "next_attempt": from_iso(doc["next_attempt"]),
+        "next_attempt": None if attempt is None else _from_iso(attempt),
         "disabled": doc["disabled"],
-        "last_failure": from_iso(doc["last_failure"]),
+        "last_failure": None if failure is None else _from_iso(failure),
         "last_warning": doc.get("last_warning"),
-        "next_poll": next_poll(doc),
+        "next_poll": None if doc.get("next_poll") is None else next_poll(doc),
     }
     return _feed_state(values)
 
