@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from io import FileIO
 from pathlib import Path
 
 NOT_A_FILE = "not a regular file"
@@ -28,6 +29,14 @@ def read_regular(path: Path) -> bytes:
     descriptor = _opened(path)
     with os.fdopen(descriptor, "rb") as file:
         return file.read()
+
+
+def open_regular(path: Path) -> FileIO:
+    """Return the regular file at ``path`` open for reading, unbuffered: poster's own.
+
+    Raise ``NotAFileError`` for anything but a regular file, ``OSError`` when it cannot be read.
+    """
+    return os.fdopen(_opened(path), "rb", buffering=0)
 
 
 def _opened(path: Path) -> int:

@@ -58,6 +58,19 @@ def test_a_read_only_open_decodes_the_held_back_items_once_asked(tmp_path: Path)
         assert {r.key for r in reader.deliveries(states=[SEEN])} == {"a", "b", "c"}
 
 
+def test_held_back_items_left_aside_are_read_from_the_snapshot_the_store_opened(
+    tmp_path: Path,
+) -> None:
+    _state(tmp_path)
+    with Store(tmp_path, read_only=True) as reader:
+        with Store(tmp_path, clock=lambda: T0) as writer:
+            writer.mark_seen("news", ["e"])
+            writer.compact()
+        assert reader.is_held_back("news", "a") and not reader.is_held_back("news", "e")
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader.is_held_back("news", "e")
+
+
 def test_a_journal_line_about_held_back_items_decodes_them_before_it_applies(
     tmp_path: Path,
 ) -> None:
@@ -91,7 +104,15 @@ def test_a_changed_byte_among_the_held_back_items_is_found_at_once(
         Store(tmp_path, read_only=True)
 
 
-@pytest.mark.parametrize("end", [b',"seen_at":1,"seen_crc":0}', b',"seen_at":"x","seen_crc":0}'])
+@pytest.mark.parametrize(
+    "end",
+    [
+        b',"seen_at":1,"seen_end":2,"seen_crc":0}',
+        b',"seen_at":"x","seen_end":2,"seen_crc":0}',
+        b',"seen_at":12,"seen_end":2,"seen_crc":0}',
+        b',"seen_at":1,"seen_crc":0}',
+    ],
+)
 def test_an_end_that_does_not_fit_has_the_whole_snapshot_decoded(
     tmp_path: Path, end: bytes
 ) -> None:

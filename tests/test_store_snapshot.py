@@ -51,8 +51,9 @@ def test_the_table_written_last_is_followed_by_its_feeds_offset_and_checksum() -
     assert list(value["tables"]) == ["deliveries", "meta", "seen"]
     assert value["tables"] == tables
     assert value["seen_feeds"] == ["blog", "news"]
-    at, end = value["seen_at"], data.rindex(b',"seen_at":')
-    assert data[:at].endswith(b',"seen":') and data[at:].startswith(b'{"1":{"feed":"news"')
+    at, stop, end = value["seen_at"], value["seen_end"], data.rindex(b',"seen_at":')
+    assert data[:at].endswith(b',"seen":') and json.loads(data[at:stop]) == seen
+    assert data[stop:].startswith(b'},"seen_feeds":')
     assert zlib.crc32(data[at:end]) == value["seen_crc"]
 
 

@@ -33,12 +33,13 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
+from io import FileIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poster.errors import StateError
 from poster.frozen import field, frozen
-from poster.localfiles import read_regular
+from poster.localfiles import open_regular, read_regular
 
 if TYPE_CHECKING:
     from poster.store.change import Change
@@ -110,22 +111,36 @@ class Snapshot:
 
 
 class Undecoded:
-    """A table of a snapshot left undecoded: its name, its text, and the feeds it names."""
+    """A table of a snapshot left undecoded: its name, the feeds it names, and where its text
+    lies in the snapshot, still open (a snapshot written since is another file)."""
 
-    __slots__ = ("feeds", "name", "text")
+    __slots__ = ("_file", "_span", "feeds", "name")
 
-    def __init__(self, name: str, text: memoryview, feeds: frozenset[str]) -> None:
+    def __init__(self, name: str, feeds: frozenset[str], file: FileIO, span: tuple[int, int]):
         self.name = name
-        self.text = text
         self.feeds = feeds
+        self._file = file
+        self._span = span
 
     def decode(self) -> dict[str, Document]:
-        """Decode and check the table, raising ``ValueError`` that says what is wrong."""
+        """Read, decode and check the table, raising ``ValueError`` that says what is wrong.
+
+        The file is closed: a table is decoded once.
+        """
+        start, stop = self._span
         try:
-            value = json.loads(bytes(self.text))
+            text = _read_at(self._file, start, stop - start)
+        finally:
+            self.close()
+        try:
+            value = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"table {self.name!r} is not valid JSON ({exc})") from exc
         return check_tables({self.name: value})[self.name]
+
+    def close(self) -> None:
+        """Close the snapshot the table's text is read from."""
+        self._file.close()
 
 
 def new_generation() -> str:
@@ -203,19 +218,20 @@ def _table_chunks(docs: dict[str, Document]) -> Iterator[bytes]:
 def _last_table_chunks(name: str, docs: dict[str, Document], at: int) -> Iterator[bytes]:
     """Serialize the table written last, starting at offset ``at``, and the snapshot's end.
 
-    The end names the feeds the table's documents name, where the table starts, and the
-    CRC-32 of the bytes from there on (see the module's docstring).
+    The end names the feeds the table's documents name, where the table starts and ends, and
+    the CRC-32 of the bytes from its start on (see the module's docstring).
     """
     import zlib  # here: only writing the state, or reading a table left aside, needs it
 
-    crc = 0
+    crc, stop = 0, at
     for piece in _table_chunks(docs):
         crc = zlib.crc32(piece, crc)
+        stop += len(piece)
         yield piece
     feeds = sorted({feed for doc in docs.values() if isinstance(feed := doc.get("feed"), str)})
     listed = b"}," + encode_json(f"{name}_feeds") + b":" + encode_json(feeds)
     yield listed
-    end = {f"{name}_at": at, f"{name}_crc": zlib.crc32(listed, crc)}
+    end = {f"{name}_at": at, f"{name}_end": stop, f"{name}_crc": zlib.crc32(listed, crc)}
     yield b"," + encode_json(end)[1:]
 
 
@@ -243,19 +259,23 @@ def encode_mark(committed: int) -> bytes:
 def read_snapshot(files: StateFiles, leave: str | None = None) -> Snapshot | None:
     """Load the snapshot, or return ``None`` when there is none yet.
 
-    ``leave`` names a table to leave undecoded when the snapshot ends with what allows it.
+    ``leave`` names a table to leave undecoded, and unread, when the snapshot ends with what
+    allows it; the snapshot then stays open until the table is decoded or closed.
     """
     path = files.snapshot
     try:
-        data = read_regular(path)
+        snapshot = None if leave is None else _read_leaving(path, leave)
+        data = read_regular(path) if snapshot is None else b""
     except FileNotFoundError:
         return None
     except OSError as exc:
         from poster.store.place import read_refused  # here: only a failure needs it
 
         raise read_refused(path, exc, way_out(files)) from exc
+    if snapshot is not None:
+        return snapshot
     try:
-        return _decode_snapshot(data, leave)
+        return _checked(_loads(data), len(data))
     except ValueError as exc:
         raise StateError(path, f"{exc}; {way_out(files)}") from exc
 
@@ -278,73 +298,120 @@ def way_out(files: StateFiles) -> str:
     return f"there is no backup copy; {START_EMPTY}"
 
 
-def _decode_snapshot(data: bytes, leave: str | None = None) -> Snapshot:
-    """Decode and check a snapshot, raising ``ValueError`` that says what is wrong.
+def _read_leaving(path: Path, name: str) -> Snapshot | None:
+    """Read the snapshot without the table ``name``, when its end shows that table's bytes whole.
 
-    The table ``leave`` names is left undecoded when the snapshot's end shows its bytes whole;
-    when anything else about it is wrong, the whole snapshot is decoded, and says what.
+    ``None`` when it does not end as ``snapshot_chunks`` ends one with that table last, or
+    anything else about it is wrong: the whole snapshot is then read, and says what.
     """
-    split = None if leave is None else _split_last(data, leave)
-    if split is not None:
-        with contextlib.suppress(ValueError):
-            return _decode_whole(*split, size=len(data))
-    return _decode_whole(data, size=len(data))
+    file = open_regular(path)
+    try:
+        snapshot = _leaving(file, name)
+    except BaseException:
+        file.close()
+        raise
+    if snapshot is None:
+        file.close()
+    return snapshot
 
 
-def _split_last(data: bytes, name: str) -> tuple[bytes, Undecoded] | None:
-    """Return the snapshot without the table ``name`` written last, and that table's text.
-
-    ``None`` when the snapshot does not end as ``snapshot_chunks`` ends one with that table
-    last, or the bytes its CRC-32 covers changed.
-    """
-    span = _checked_span(data, name)
+def _leaving(file: FileIO, name: str) -> Snapshot | None:
+    """Read the snapshot open in ``file`` but for the table ``name`` written last, or None."""
+    size = os.fstat(file.fileno()).st_size
+    span = _checked_span(file, size, name)
     if span is None:
         return None
-    at, end = span
-    listed = b"}," + encode_json(f"{name}_feeds") + b":"
-    stop = data.rfind(listed, at, end)
+    at, stop = span
+    head = bytearray(at + 2 + size - stop)
+    if not _read_into(file, memoryview(head)[:at], 0):
+        return None
+    head[at : at + 2] = b"{}"
+    if not _read_into(file, memoryview(head)[at + 2 :], stop):
+        return None
     try:
-        feeds = json.loads(data[stop + len(listed) : end]) if stop > 0 else None
+        value = _loads(head)
+        feeds = value.get(f"{name}_feeds") if isinstance(value, dict) else None
+        if type(feeds) is not list or not all(type(feed) is str for feed in feeds):
+            return None
+        return _checked(value, size, Undecoded(name, frozenset(feeds), file, span))
     except ValueError:
         return None
-    if type(feeds) is not list or not all(type(feed) is str for feed in feeds):
+
+
+def _checked_span(file: FileIO, size: int, name: str) -> tuple[int, int] | None:
+    """Return where the table ``name`` written last starts and ends, once its CRC-32 checks."""
+    tail = _read_at(file, max(0, size - 160), min(size, 160))
+    marker = b"," + encode_json(f"{name}_at") + b":"
+    found = tail.rfind(marker)
+    try:
+        end = json.loads(b"{" + tail[found + 1 :]) if found >= 0 else None
+    except ValueError:
         return None
-    head = data[:at] + b"{}" + data[stop:]
-    return head, Undecoded(name, memoryview(data)[at:stop], frozenset(feeds))
+    names = (f"{name}_at", f"{name}_end", f"{name}_crc")
+    if not isinstance(end, dict) or list(end) != list(names):
+        return None
+    at, stop, crc = (end[key] for key in names)
+    checked = size - len(tail) + found
+    key = encode_json(name) + b":{"
+    if not all(type(n) is int for n in (at, stop, crc)) or not len(key) <= at < stop < checked:
+        return None
+    if _read_at(file, at - len(key) + 1, len(key)) != key:
+        return None
+    return (at, stop) if _crc(file, at, checked) == crc else None
 
 
-def _checked_span(data: bytes, name: str) -> tuple[int, int] | None:
-    """Return where the table ``name`` written last starts and its CRC-32 ends, once checked."""
+def _crc(file: FileIO, start: int, stop: int) -> int | None:
+    """Return the CRC-32 of the bytes from ``start`` to ``stop``, read a piece at a time."""
     import zlib  # here: only a snapshot read with a table left aside needs it
 
-    marker = b"," + encode_json(f"{name}_at") + b":"
-    end = data.rfind(marker, max(0, len(data) - 128))
+    piece = memoryview(bytearray(1 << 16))
+    crc = 0
+    file.seek(start)
+    while start < stop:
+        got = file.readinto(piece[: min(len(piece), stop - start)])
+        if not got:
+            return None
+        crc = zlib.crc32(piece[:got], crc)
+        start += got
+    return crc
+
+
+def _read_at(file: FileIO, offset: int, length: int) -> bytes:
+    """Return up to ``length`` bytes of ``file`` from ``offset``: fewer only at its end."""
+    piece = bytearray(length)
+    got = _read_into(file, memoryview(piece), offset)
+    return bytes(piece) if got else bytes(piece[: file.tell() - offset])
+
+
+def _read_into(file: FileIO, view: memoryview, offset: int) -> bool:
+    """Fill ``view`` with the bytes of ``file`` from ``offset``; tell whether it held them all."""
+    file.seek(offset)
+    done = 0
+    while done < len(view):
+        got = file.readinto(view[done:])
+        if not got:
+            return False
+        done += got
+    return True
+
+
+def _loads(data: bytes | bytearray) -> Any:
+    """Decode the JSON of a snapshot, raising ``ValueError`` that says what is wrong."""
     try:
-        found = json.loads(b"{" + data[end + 1 :]) if end > 0 else None
-    except ValueError:
-        return None
-    if not isinstance(found, dict) or found.keys() != {f"{name}_at", f"{name}_crc"}:
-        return None
-    at, crc = found[f"{name}_at"], found[f"{name}_crc"]
-    key = encode_json(name) + b":"
-    if type(at) is not int or not len(key) < at < end or data[at - len(key) : at] != key:
-        return None
-    return (at, end) if zlib.crc32(memoryview(data)[at:end]) == crc else None
-
-
-def _decode_whole(data: bytes, undecoded: Undecoded | None = None, *, size: int) -> Snapshot:
-    """Decode and check the snapshot ``data``, whose file holds ``size`` bytes.
-
-    With ``undecoded``, ``data`` holds its table as an empty object, taken out of the tables.
-    """
-    try:
-        value = json.loads(data)
+        return json.loads(data)
     except UnicodeDecodeError as exc:
         raise ValueError(f"is not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from exc
+
+
+def _checked(value: Any, size: int, undecoded: Undecoded | None = None) -> Snapshot:
+    """Check a decoded snapshot of ``size`` bytes, raising ``ValueError`` that says what is wrong.
+
+    With ``undecoded``, ``value`` holds its table as an empty object, taken out of the tables.
+    """
     if not isinstance(value, dict) or value.get("format") != FORMAT:
         raise ValueError(f'is JSON but not a poster state file (no "format": {FORMAT})')
     generation, previous = value.get("generation"), value.get("previous")

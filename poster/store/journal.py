@@ -117,8 +117,8 @@ class JournalStorage(Storage):
         try:
             self._lock = None if read_only else hold_lock(self.files, role)
             snapshot = self._load_snapshot()
-            self.load_tables(snapshot.tables)
             self._undecoded = snapshot.undecoded
+            self.load_tables(snapshot.tables)
             self._generation, self._seq = snapshot.generation, snapshot.seq
             self._snapshot_bytes = snapshot.size
             self._snapshot_id = file_id(self.files.snapshot)
@@ -303,7 +303,9 @@ class JournalStorage(Storage):
         log.info("state=compacted path=%s bytes=%d", self.files.snapshot, size)
 
     def close(self) -> None:
-        """Close the journal and release the lock."""
+        """Close the journal and the snapshot a table left undecoded lies in; release the lock."""
+        if self._undecoded is not None:
+            self._undecoded.close()
         if self._journal is not None:
             os.close(self._journal)
         if self._lock is not None:
