@@ -415,31 +415,32 @@ def _destination_rows(view: StatusView) -> list[_Row]:
 def _feed_rows(view: StatusView) -> list[_Row]:
     """Describe each feed in a row, with its error or why it is disabled beneath."""
     rows: list[_Row] = []
+    now = view.now
     for feed in view.feeds:
-        state = feed.state
+        state, paused = feed.state, feed.paused
         notes = []
-        if feed.paused and feed.configured:
-            since = f" since {_when(feed.paused_at, view.now)}" if feed.paused_at else ""
+        if paused and feed.configured:
+            since = f" since {_when(feed.paused_at, now)}" if feed.paused_at else ""
             resume = f"`poster feed enable {feed.name}` resumes it"
             notes.append(f"paused by an operator{since}; {resume}")
         elif state.disabled is not None and feed.configured:
             notes.append(f"why: {state.disabled}{_resume_hint(feed)}")
         if state.last_error is not None:
-            notes.append(f"last error {_when(state.last_failure, view.now)}: {state.last_error}")
+            notes.append(f"last error {_when(state.last_failure, now)}: {state.last_error}")
         if state.last_warning is not None:
             notes.append(f"the last read warned: {state.last_warning}")
         if feed.push_shown:
             from poster.push.describe import describe  # here: only with push set up
 
-            notes.append(describe(feed.push, lambda when: _when(when, view.now)))
+            notes.append(describe(feed.push, lambda when: _when(when, now)))
         poll = state.next_poll if state.next_attempt is None else None
         if poll is not None and poll.hinted:
             notes.append(f"next read put off by the publisher: {poll.why}")
         next_read = state.next_attempt or (poll.at if poll is not None else None)
-        if not feed.configured or feed.paused:
+        if not feed.configured or paused:
             next_read = None  # a feed gone from feeds.toml, or paused, is not read
-        cells = (feed.name, feed.condition, _when(state.last_success, view.now))
-        rows.append(((*cells, _when(next_read, view.now)), tuple(notes)))
+        cells = (feed.name, feed.condition, _when(state.last_success, now), _when(next_read, now))
+        rows.append((cells, tuple(notes)))
     return rows
 
 
@@ -471,11 +472,13 @@ def _table(header: tuple[str, ...], rows: Sequence[_Row]) -> list[str]:
     everything: list[_Row] = [(header, ()), *rows]
     # strict: a row without a cell under each heading is a mistake, never padded.
     columns = zip(*(cells for cells, _ in everything), strict=True)
-    widths = [max(map(len, column)) for column in columns]
+    # Each cell left-aligned in its column's width, as str.ljust pads it.
+    line = "  " + "  ".join(f"{{:<{max(map(len, column))}}}" for column in columns)
     lines = []
     for cells, notes in everything:
-        lines.append(f"  {'  '.join(map(str.ljust, cells, widths))}".rstrip())
-        lines += [f"      {note}" for note in notes]
+        lines.append(line.format(*cells).rstrip())
+        if notes:
+            lines += [f"      {note}" for note in notes]
     return lines
 
 
