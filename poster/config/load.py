@@ -222,13 +222,18 @@ def _feeds(
     first_use: dict[str, int] = {}
     inherited: dict[Check | None, list[v.Issue]] = {}
     for index, raw in tables:
-        table = _read_feed(raw, ctx)
-        label = table.values.get("name") or f"feeds[{index}]"
-        bad = frozenset(table.bad) | defaults.bad if table.bad else defaults.bad
-        levels = Levels(table.values, defaults.inherited, bad)
+        own = _plain_feed(raw, ctx)
+        found: list[v.Issue] = []
+        bad = defaults.bad
+        if own is None:
+            table = k.read_table(raw, k.FEED_KEYS, ctx)
+            own, found = table.values, table.issues
+            bad = frozenset(table.bad) | defaults.bad if table.bad else defaults.bad
+        label = own.get("name") or f"feeds[{index}]"
+        levels = Levels(own, defaults.inherited, bad)
         issues = check_feed(levels, defaults, inherited)
-        if table.issues or issues:
-            report.add([*table.issues, *issues], feed=label)
+        if found or issues:
+            report.add([*found, *issues], feed=label)
         if label in first_use:
             hint = "feed names must be unique: poster keeps each feed's state under its name"
             message = f"is already used by feeds[{first_use[label]}]"
@@ -238,19 +243,20 @@ def _feeds(
     return feeds
 
 
-def _read_feed(raw: dict[str, Any], ctx: v.Context) -> k.Table:
-    """Read one ``[[feeds]]`` table; one of only a sound name and url skips the key loop."""
-    if raw.keys() == _NAME_URL:
-        try:
-            name = _NAME_KEY.convert(raw["name"], ctx)
-            url = _URL_KEY.convert(raw["url"], ctx)
-        except v.Invalid:
-            pass  # the general reading words and locates the problem
-        else:
-            table = k.Table()
-            table.values = {"name": name, "url": url}
-            return table
-    return k.read_table(raw, k.FEED_KEYS, ctx)
+def _plain_feed(raw: dict[str, Any], ctx: v.Context) -> dict[str, Any] | None:
+    """Return the values of a ``[[feeds]]`` table of only a sound name and url, else None.
+
+    Such a table, most of them, needs no reading key by key.
+    """
+    if raw.keys() != _NAME_URL:
+        return None
+    try:
+        return {
+            "name": _NAME_KEY.convert(raw["name"], ctx),
+            "url": _URL_KEY.convert(raw["url"], ctx),
+        }
+    except v.Invalid:
+        return None  # the general reading words and locates the problem
 
 
 def _check_default_template(feeds: list[tuple[str, Levels]], folder: Path | None) -> list[v.Issue]:
