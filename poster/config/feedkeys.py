@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from poster.config import names as checks
 from poster.config import values as v
-from poster.config.feedvalues import crontab, headers
-from poster.config.itemrules import rules
 from poster.config.settings import Gate
 from poster.destinations import fixed_limit
 from poster.frozen import fields
 
 if TYPE_CHECKING:
-    from poster.config.parts import JsonMapping, QuietHours
+    from poster.config.parts import JsonMapping, QuietHours, Rule
     from poster.fixed import Contact, Location, Sticker
 
 TYPES = ("auto", "text", "picture", "video", "file", "url", "location", "contact", "sticker")
@@ -171,6 +169,27 @@ def _interval(value: object, _ctx: v.Context) -> timedelta:
 
 
 MIN_INTERVAL = timedelta(seconds=0.1)
+
+
+def _crontab(value: object, ctx: v.Context) -> str:
+    """Check a ``cron`` expression (see ``feedvalues.crontab``)."""
+    from poster.config.feedvalues import crontab  # here: most feeds are read at an interval
+
+    return crontab(value, ctx)
+
+
+def _headers(value: object, ctx: v.Context) -> tuple[tuple[str, str], ...]:
+    """Check a feed's ``headers`` (see ``feedvalues.headers``)."""
+    from poster.config.feedvalues import headers  # here: most feeds send no headers of their own
+
+    return headers(value, ctx)
+
+
+def _rules(value: object, ctx: v.Context) -> tuple[Rule, ...]:
+    """Check an ``include`` or ``exclude`` list of rules (see ``itemrules.rules``)."""
+    from poster.config.itemrules import rules  # here: most feeds filter no item
+
+    return rules(value, ctx)
 
 
 def _location(value: object, ctx: v.Context) -> Location:
@@ -347,15 +366,15 @@ FEED_KEYS: dict[str, Key] = {
     "sticker_id": Key(None, _sticker, feed_only=True),
     "enabled": Key(True, v.boolean),
     "interval": Key(timedelta(minutes=15), _interval),
-    "cron": Key(None, crontab),
+    "cron": Key(None, _crontab),
     "jitter": Key(timedelta(0), v.duration(positive=False)),
     "timezone": Key(None, _timezone),
     "template": Key(None, checks.template_name),
     "type": Key("auto", v.choice(*TYPES)),
     "fallback": Key("text", v.choice(*FALLBACKS)),
-    "include": Key((), rules),
-    "exclude": Key((), rules),
-    "headers": Key((), headers),
+    "include": Key((), _rules),
+    "exclude": Key((), _rules),
+    "headers": Key((), _headers),
     "timeout": Key(20.0, v.seconds),
     "max_bytes": Key(10 * 1024 * 1024, v.size_up_to(1024**3)),
     "max_redirects": Key(5, v.positive_int),
