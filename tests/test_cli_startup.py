@@ -230,7 +230,7 @@ UNUSED_BY_STATUS = (
     *("poster.items", "poster.reads", "poster.select", "poster.ops.inbox", "poster.secrets"),
     *("logging", "traceback", "dataclasses", "inspect", "threading", "poster.pipeline.gatekeeper"),
     *("poster.store.prune", "poster.store.tracked", "poster.push.describe"),
-    *("poster.config.feedvalues", "poster.config.itemrules"),
+    *("poster.config.feedvalues", "poster.config.itemrules", "fcntl", "pwd"),
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),

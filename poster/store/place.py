@@ -9,10 +9,8 @@ applies queued requests, from a one-shot run, which does not, without taking the
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
-import pwd
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +66,8 @@ def note_holder(files: StateFiles, role: str) -> None:
 
 def _lock(fd: int, files: StateFiles) -> None:
     """Take an exclusive lock on ``fd`` at once, or raise the "is locked" error."""
+    import fcntl  # here: a read-only open takes no lock
+
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
@@ -118,6 +118,8 @@ def same_file(path: Path, fd: int) -> bool:
 
 def user_name() -> str:
     """Return the name of the user poster runs as."""
+    import pwd  # here: only a refusal of rights names the user
+
     uid = os.geteuid()
     try:
         return pwd.getpwuid(uid).pw_name
