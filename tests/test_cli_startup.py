@@ -231,6 +231,7 @@ UNUSED_BY_STATUS = (
     *("logging", "traceback", "dataclasses", "inspect", "threading", "poster.pipeline.gatekeeper"),
     *("poster.store.prune", "poster.store.tracked", "poster.push.describe"),
     *("poster.config.feedvalues", "poster.config.itemrules", "fcntl", "pwd"),
+    "poster.push.subscriptions",
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from poster import push
 from poster.config import Config
 from poster.filled import filler
 from poster.frozen import frozen
@@ -23,7 +24,6 @@ from poster.ops.destination_status import (
     destination_rows,
     destination_statuses,
 )
-from poster.push import subscriptions
 from poster.store import DeliveryRecord, FeedState, Store
 from poster.store.files import RECIPIENTS_FOLDER
 from poster.store.ledger import (
@@ -212,7 +212,7 @@ def status_view(
 
     ``stopped`` says no poster holds the state, so nothing is being sent.
     """
-    subs = subscriptions.load(store)
+    subs = _subscriptions(store)
     shown = config.webhook.public_url is not None or bool(subs)
     names = {feed.name for feed in config.feeds}
     gone = [n for n in store.feed_names() if n not in names]
@@ -242,6 +242,15 @@ def status_view(
         state_free=_free(store.path.parent),
         reload_rejected=_reload_rejected(store) if daemon_running else None,
     )
+
+
+def _subscriptions(store: Store) -> dict[str, Subscription]:
+    """Return each feed's kept WebSub subscription; their module loads only when there are any."""
+    if store.get_meta(push.META) is None and not store.metas(push.ENTRY):
+        return {}
+    from poster.push import subscriptions
+
+    return subscriptions.load(store)
 
 
 def _reload_rejected(store: Store) -> tuple[datetime, tuple[str, ...], int] | None:

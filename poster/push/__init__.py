@@ -6,3 +6,8 @@ given time, ``hub`` talks to hubs, ``service`` answers them and ties these to th
 ``handoff`` hands what hubs push to the pipeline off the listener's thread, and ``describe``
 shows each subscription in ``poster status``.
 """
+
+ENTRY = "websub:"
+"""The prefix of the store meta entry holding a feed's subscription, named by the feed after it."""
+META = "websub"
+"""The store meta entry of earlier releases, holding every subscription at once."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from poster.eventlog import logger
 from poster.lazy import names_from
+from poster.push import ENTRY, META
 
 if TYPE_CHECKING:
     from poster.push.lease import Subscription as Subscription
@@ -27,10 +28,6 @@ log = logger(__name__)
 # any never makes it).
 __getattr__ = names_from(__name__, {"Subscription": "poster.push.lease"})
 
-ENTRY = "websub:"
-"""The prefix of the store meta entry holding a feed's subscription, named by the feed after it."""
-META = "websub"
-"""The store meta entry of earlier releases, holding every subscription at once."""
 SECRET_BYTES = 32
 CALLBACK_BYTES = 24
 
