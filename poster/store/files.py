@@ -16,11 +16,12 @@ recorded changes were lost, and is refused rather than forgotten: the items they
 would be posted again. State written before ``seq`` and ``committed`` existed still opens.
 
 The store names one table, ``seen``, to be written last, and the snapshot then ends with
-``"seen_feeds": [F...], "seen_at": A, "seen_crc": C``: the feeds its documents name, the
-offset of its object, and the CRC-32 of the bytes from there up to ``"seen_at"``. A read-only
-open that finds those bytes whole decodes the rest and leaves that table aside until something
-asks for it: ``status`` shows feeds without the items their first reads held back, most of a
-state's bytes. A reader without this ignores the keys; a snapshot without them is decoded whole.
+``"seen_feeds": [F...], "seen_at": A, "seen_end": E, "seen_crc": C``: the feeds its documents
+name, the offsets of its object's first byte and of the byte after it, and the CRC-32 of the
+bytes from ``A`` up to ``"seen_at"``. A read-only open that finds those bytes whole reads and
+decodes only the rest, and reads that table from the still-open file when something asks for
+it: ``status`` shows feeds without the items their first reads held back, most of a state's
+bytes. A reader without this ignores the keys; a snapshot without them is decoded whole.
 
 Whole files are replaced atomically (temp file in the same directory, fsync, ``os.replace``,
 fsync of the directory), so a crash leaves either the old file or the new one, never a mix.
