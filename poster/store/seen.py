@@ -9,7 +9,6 @@ the feed is first looked up.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,6 +26,9 @@ class SeenIndex:
     """Answer whether a feed's item was held back, from the keys of every seen document."""
 
     def __init__(self) -> None:
+        from bisect import bisect_left  # here: a read-only open leaving the items aside makes none
+
+        self._find = bisect_left
         self._keys: dict[str, tuple[str, ...]] = {}
         self._unsorted: dict[str, list[str]] = {}
         """Keys read from the documents, each feed's sorted when it is first looked at: a
@@ -47,12 +49,12 @@ class SeenIndex:
 
     def has(self, feed: str, key: str) -> bool:
         """Tell whether the item was held back."""
-        return _holds(self._feed_keys(feed), key)
+        return self._holds(self._feed_keys(feed), key)
 
     def among(self, feed: str, keys: Iterable[str]) -> set[str]:
         """Return those of ``keys`` that were held back."""
         known = self._feed_keys(feed)
-        return {key for key in keys if _holds(known, key)} if known else set()
+        return {key for key in keys if self._holds(known, key)} if known else set()
 
     def has_feed(self, feed: str) -> bool:
         """Tell whether any item of the feed was held back."""
@@ -78,11 +80,10 @@ class SeenIndex:
             self._keys[feed] = _sorted(self._unsorted.pop(feed))
         return self._keys.get(feed, ())
 
-
-def _holds(keys: tuple[str, ...], key: str) -> bool:
-    """Tell whether the sorted ``keys`` hold ``key``."""
-    at = bisect_left(keys, key)
-    return at < len(keys) and keys[at] == key
+    def _holds(self, keys: tuple[str, ...], key: str) -> bool:
+        """Tell whether the sorted ``keys`` hold ``key``."""
+        at = self._find(keys, key)
+        return at < len(keys) and keys[at] == key
 
 
 def _sorted(keys: Iterable[str]) -> tuple[str, ...]:
