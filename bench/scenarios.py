@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -281,13 +282,17 @@ def install_rss2email(venv: Path) -> None:
 
 
 def compile_poster() -> None:
-    """Compile poster's modules to bytecode, as pip does on install (and did for rss2email).
+    """Compile poster's modules and its dependencies to bytecode, as pip does on install (and
+    did for rss2email).
 
     The children run with PYTHONDONTWRITEBYTECODE, so without this every poster pass would
-    compile its sources afresh while rss2email loads bytecode.
+    compile its sources afresh while rss2email loads bytecode; the dependencies are compiled
+    too, should their bytecode have been cleared since they were installed.
     """
-    command = [sys.executable, "-m", "compileall", "-q", str(PROJECT / "poster")]
-    subprocess.run(command, check=True)
+    compileall = [sys.executable, "-m", "compileall", "-qq"]
+    subprocess.run([*compileall, str(PROJECT / "poster")], check=True)
+    # A file a dependency ships for another Python may not compile; the rest still does.
+    subprocess.run([*compileall, sysconfig.get_paths()["purelib"]], check=False)
 
 
 def run_round(round_: int, tools: Sequence[Tool], farm: Farm) -> list[Sample]:
