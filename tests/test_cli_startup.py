@@ -232,6 +232,7 @@ UNUSED_BY_STATUS = (
     *("poster.store.prune", "poster.store.tracked", "poster.push.describe"),
     *("poster.config.feedvalues", "poster.config.itemrules", "fcntl", "pwd"),
     "poster.push.subscriptions",
+    *("tinydb", "poster.store.journaldb"),
 )
 UNUSED_BY_CHECK = (
     *("httpx", "tinydb", "apscheduler", "feedparser", "poster.store.store"),

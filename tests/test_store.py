@@ -798,7 +798,7 @@ def test_a_journal_older_than_the_snapshot_is_set_aside_with_a_warning(
 
 
 def test_tinydb_writes_by_query_journal_only_what_changed(tmp_path: Path) -> None:
-    db = JournalDB(tmp_path / "db.json")
+    db = JournalDB(JournalStorage(tmp_path / "db.json"))
     table = db.table("t")
     table.insert_multiple([{"n": n} for n in range(10)])
     before = db.journal.journal_bytes

@@ -45,7 +45,7 @@ def _answers(store: Store) -> tuple[object, ...]:
 def test_a_read_only_open_decodes_the_held_back_items_once_asked(tmp_path: Path) -> None:
     _state(tmp_path)
     with Store(tmp_path, read_only=True) as reader:
-        journal = reader._db.journal
+        journal = reader._journal
         assert journal.undecoded_feeds() == {"news", "gone"}
         assert reader.feed_names() == ["blog", "gone", "news"]
         assert [r.key for r in reader.deliveries(states=[SENT])] == ["d"]
@@ -79,7 +79,7 @@ def test_a_journal_line_about_held_back_items_decodes_them_before_it_applies(
         writer.mark_seen("new", ["e"])
         writer.mark_seen("news", ["f"])
     with Store(tmp_path, read_only=True) as reader:
-        assert reader._db.journal.undecoded_feeds() is None
+        assert reader._journal.undecoded_feeds() is None
         assert reader.feed_names() == ["blog", "gone", "new", "news"]
         assert reader.is_held_back("news", "f") and reader.is_held_back("news", "a")
 
@@ -120,7 +120,7 @@ def test_an_end_that_does_not_fit_has_the_whole_snapshot_decoded(
     data = encode_snapshot("g", None, tables)
     write_atomic(StateFiles(tmp_path / "poster.json").snapshot, data[:-1] + end)
     with Store(tmp_path, read_only=True) as reader:
-        assert reader._db.journal.undecoded_feeds() is None
+        assert reader._journal.undecoded_feeds() is None
         assert reader.is_held_back("news", "a")
 
 

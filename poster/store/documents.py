@@ -134,7 +134,7 @@ def next_poll_fields(poll: NextPoll) -> dict[str, Any]:
     return {"next_poll": to_iso(poll.at), "poll_why": poll.why, "poll_hinted": poll.hinted}
 
 
-def validators(doc: dict[str, Any]) -> Validators | None:
+def validators(doc: Mapping[str, Any]) -> Validators | None:
     """Return the validators saved in a feed document, if any were."""
     if not doc["validators"]:
         return None
@@ -159,7 +159,7 @@ def new_delivery_doc(feed: str, key: str, destination: str, now: str) -> dict[st
     }
 
 
-def delivery_record(doc: dict[str, Any]) -> DeliveryRecord:
+def delivery_record(doc: Mapping[str, Any]) -> DeliveryRecord:
     """Turn a delivery document into a ``DeliveryRecord``."""
     created, updated = from_iso(doc["created"]), from_iso(doc["updated"])
     assert created is not None and updated is not None

@@ -15,7 +15,6 @@ from poster.store.index import NamedTable
 
 if TYPE_CHECKING:
     from poster.models import NextPoll, Validators
-    from poster.store.journaldb import JournalTable
     from poster.store.ledger import KeyedBy
 
 TABLE = "feeds"
@@ -26,7 +25,6 @@ class FeedTable(NamedTable):
 
     kind = field = "feed"
     check = staticmethod(documents.check_feed)
-    _table: JournalTable
 
     @property
     def names(self) -> set[str]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
-from typing import Any
-
-from tinydb.table import Document, Table
+from typing import TYPE_CHECKING, Any
 
 from poster.store.documents import RELEASED, check_delivery
+
+if TYPE_CHECKING:
+    from poster.store.journaldb import JournalTable
 
 _NO_RECORDS: Mapping[str, int] = MappingProxyType({})
 
@@ -116,7 +117,9 @@ def index_by(
 class NamedTable:
     """A TinyDB table of one document per name, and an index of the documents by name.
 
-    The caller holds the store's lock around every call; nothing here locks.
+    Its documents are read as the journal keeps them, and written through TinyDB's table,
+    made on the first write. The caller holds the store's lock around every call; nothing
+    here locks.
     """
 
     kind = "named"
@@ -124,9 +127,19 @@ class NamedTable:
     field = "name"
     """The field that holds each document's name."""
 
-    def __init__(self, table: Table) -> None:
-        self._table = table
+    def __init__(
+        self,
+        docs: Callable[[], Mapping[str, Mapping[str, Any]]],
+        table: Callable[[], JournalTable],
+    ) -> None:
+        self._docs = docs
+        self._open = table
         self._ids: dict[str, int] = {}
+
+    @property
+    def _table(self) -> JournalTable:
+        """Return TinyDB's table, to write through."""
+        return self._open()
 
     def build(self, docs: Mapping[str, Mapping[str, Any]]) -> None:
         """Index TinyDB's raw documents; raise ``ValueError`` naming the first unusable one."""
@@ -137,9 +150,10 @@ class NamedTable:
         """Say what is wrong with a document, or return ``None`` if it is usable."""
         return None
 
-    def _doc(self, name: str) -> Document | None:
+    def _doc(self, name: str) -> Mapping[str, Any] | None:
+        """Return the named document as kept, to read, never to change; None when there is none."""
         doc_id = self._ids.get(name)
-        return None if doc_id is None else self._table.get(doc_id=doc_id)
+        return None if doc_id is None else self._docs().get(str(doc_id))
 
     def _put(self, name: str, fields: dict[str, Any], new: Callable[[], dict[str, Any]]) -> None:
         """Update the named document's ``fields``, or insert ``new()`` with them."""

@@ -10,7 +10,9 @@ Between ``hold()`` and ``release()`` the lines wait in memory and reach the disk
 with one fsync, with the next change written ``at_once``, at ``flush()`` or at the release:
 the bytes written are the same, only the waits for the disk are shared. Inside ``deferred()``
 a thread's changes wait the same way, for whatever is written next, by any thread, or the next
-``flush()``. TinyDB stays the table and query layer over it (``poster.store.journaldb``).
+``flush()``. TinyDB stays the table and query layer over it (``poster.store.journaldb``); the
+storage is TinyDB's by its methods (``read``, ``write``, ``close``), not by its base class, so a
+command that only reads the tables, such as status, does not load TinyDB.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from tinydb.storages import Storage
 
 from poster.errors import StateError
 from poster.eventlog import logger
@@ -74,7 +74,7 @@ class _Deferring(_thread._local):
 _UTC_NOW = partial(datetime.now, UTC)
 
 
-class JournalStorage(Storage):
+class JournalStorage:
     """Hold TinyDB's data in memory, journal every change, and compact into a snapshot."""
 
     compact_ratio = 0.25

@@ -8,7 +8,6 @@ report which documents changed instead of handing the whole database to the stor
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, cast
 
 from tinydb import TinyDB
@@ -75,12 +74,13 @@ class JournalTable(Table):
 
 
 class JournalDB(TinyDB):
-    """TinyDB over a ``JournalStorage`` with journaling tables."""
+    """TinyDB over an open ``JournalStorage`` with journaling tables."""
 
     table_class = JournalTable
 
-    def __init__(self, path: Path, **options: Any) -> None:
-        super().__init__(path, storage=JournalStorage, **options)
+    def __init__(self, journal: JournalStorage) -> None:
+        # TinyDB makes its storage by calling the class it is given; this one is open already.
+        super().__init__(storage=lambda: journal)
 
     def table(self, name: str, **kwargs: Any) -> JournalTable:
         """Return the named table."""

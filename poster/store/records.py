@@ -1,50 +1,55 @@
 """List delivery records for the operator (those in some states, the newest) and release them.
 
-The caller holds the store's lock around every call; nothing here locks.
+The listings read the documents as the journal keeps them, by id; the changes go through
+TinyDB's table. The caller holds the store's lock around every call; nothing here locks.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
-
-from tinydb import Query
-from tinydb.table import Document, Table
+from typing import TYPE_CHECKING, Any
 
 from poster.store import documents, seen
 from poster.store.documents import RELEASED, DeliveryRecord
 from poster.store.index import DeliveryIndex
 from poster.store.ledger import FAILED, PENDING
 
+if TYPE_CHECKING:
+    from tinydb.table import Document, Table
+
+Docs = Mapping[str, Mapping[str, Any]]
+"""A table's documents by id, as the journal keeps them."""
+
 
 def deliveries(
-    table: Table, seen_docs: Table, states: Collection[str] | None, feed: str | None
+    docs: Docs, seen_docs: Docs, states: Collection[str] | None, feed: str | None
 ) -> list[DeliveryRecord]:
     """Return the delivery records in the given states and feed, oldest change first."""
-    q = Query()
-    cond = q.noop()
-    if states is not None:
-        cond &= q.state.one_of(list(states))
-    if feed is not None:
-        cond &= q.feed == feed
-    docs = table.search(cond)
+    chosen = [
+        item
+        for item in docs.items()
+        if (states is None or item[1]["state"] in states)
+        and (feed is None or item[1]["feed"] == feed)
+    ]
     held = seen.held_records(seen_docs, states, feed)
-    docs.sort(key=_age)
-    found = [documents.delivery_record(doc) for doc in docs]
+    chosen.sort(key=_age)
+    found = [documents.delivery_record(doc) for _, doc in chosen]
     return list(heapq.merge(found, sorted(held, key=_changed), key=_changed))
 
 
 def recent(
-    table: Table, seen_docs: Table, limit: int, states: Collection[str] | None
+    docs: Docs, seen_docs: Docs, limit: int, states: Collection[str] | None
 ) -> list[DeliveryRecord]:
     """Return the ``limit`` most recently changed delivery records, newest first."""
-    docs: Iterable[Document] = table
+    items: Iterable[tuple[str, Mapping[str, Any]]] = docs.items()
     if states is not None:
-        docs = (doc for doc in docs if doc["state"] in states)
-    newest = [documents.delivery_record(doc) for doc in heapq.nlargest(limit, docs, key=_age)]
+        items = (item for item in items if item[1]["state"] in states)
+    newest = heapq.nlargest(limit, items, key=_age)
     held = seen.held_records(seen_docs, states, None)
-    return heapq.nlargest(limit, [*newest, *held], key=_changed)
+    found = [documents.delivery_record(doc) for _, doc in newest]
+    return heapq.nlargest(limit, [*found, *held], key=_changed)
 
 
 def release(
@@ -70,9 +75,9 @@ def release(
 
 def settle_pending(table: Table, state: str, error: str, now: str) -> int:
     """Move every pending record to ``state`` with ``error``; return how many there were."""
-    pending = table.search(Query().state == PENDING)
+    pending = [doc.doc_id for doc in table if doc["state"] == PENDING]
     fields = {"state": state, "last_error": error, "updated": now}
-    table.update(fields, doc_ids=[doc.doc_id for doc in pending])
+    table.update(fields, doc_ids=pending)
     return len(pending)
 
 
@@ -82,8 +87,10 @@ def _doc(table: Table, doc_id: int) -> Document:
     return doc
 
 
-def _age(doc: Document) -> tuple[str, int]:
-    return (doc["updated"], doc.doc_id)
+def _age(item: tuple[str, Mapping[str, Any]]) -> tuple[str, int]:
+    """Order a document, given with its id, by when it changed, then by when it was made."""
+    doc_id, doc = item
+    return (doc["updated"], int(doc_id))
 
 
 def _changed(record: DeliveryRecord) -> datetime:

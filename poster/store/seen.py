@@ -13,9 +13,6 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from tinydb import Query
-from tinydb.table import Table
-
 from poster.store.documents import DeliveryRecord, from_iso
 from poster.store.ledger import SEEN
 
@@ -130,10 +127,13 @@ def seen_records(doc: Mapping[str, Any]) -> Iterator[DeliveryRecord]:
 
 
 def held_records(
-    table: Table, states: Collection[str] | None, feed: str | None
+    docs: Mapping[str, Mapping[str, Any]], states: Collection[str] | None, feed: str | None
 ) -> list[DeliveryRecord]:
-    """Return the held-back items of ``feed`` (or all) as records, if ``states`` wants them."""
+    """Return the held-back items of ``feed`` (or all) as records, if ``states`` wants them.
+
+    ``docs`` are the table's documents by id, as the journal keeps them.
+    """
     if states is not None and SEEN not in states:
         return []
-    docs = table.search(Query().feed == feed) if feed else table.all()
-    return [record for doc in docs for record in seen_records(doc)]
+    chosen = [doc for doc in docs.values() if not feed or doc["feed"] == feed]
+    return [record for doc in chosen for record in seen_records(doc)]

@@ -5,7 +5,9 @@ daemon and the operator commands need. Its tables live in memory and every write
 durable by ``JournalStorage`` before the call returns, except a first read's marks, which go
 with the next write (a crash before it loses the read's validators too, so the next read holds
 the same items back), and inside ``batched()``, where only an intent to post is; lookups go
-through indexes kept beside the tables, so no ledger call scans the history.
+through indexes kept beside the tables, so no ledger call scans the history. Reads take the
+documents as the journal keeps them; TinyDB loads with the first write, so a read-only open,
+such as status's, never loads it.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinydb.table import Document
-
 from poster.errors import StateError
 from poster.eventlog import logger
 from poster.store import documents, records, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, from_iso, to_iso
 from poster.store.feedtable import TABLE as FEEDS
 from poster.store.feedtable import FeedTable
-from poster.store.files import StateFiles, way_out
+from poster.store.files import Document, StateFiles, way_out
 from poster.store.index import DeliveryIndex
-from poster.store.journaldb import JournalDB, JournalTable
+from poster.store.journal import JournalStorage
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
@@ -37,12 +37,14 @@ from poster.store.seen import SeenIndex
 if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import NextPoll, Validators
+    from poster.store.journaldb import JournalDB, JournalTable
     from poster.store.ledger import KeyedBy
     from poster.store.memoryledger import Recall
 
 log = logger(__name__)
 
 SNAPSHOT_NAME = "poster.json"
+DELIVERIES = "deliveries"
 CRASHED = "poster stopped before the destination answered; the post may have arrived"
 
 
@@ -74,29 +76,28 @@ class Store:
         self._lock = _thread.RLock()  # threading's, without loading threading
         if not read_only:
             make_state_dir(StateFiles(self.path))
-        self._db = JournalDB(
+        self._journal = JournalStorage(
             self.path, read_only=read_only, role=role, clock=clock, last=seen.TABLE
         )
-        self._deliveries = self._db.table("deliveries")
-        self._feeds = FeedTable(self._db.table(FEEDS))
-        self._meta = MetaTable(self._db.table(META))
-        self._seen_docs = self._db.table(seen.TABLE)
+        self._db: JournalDB | None = None
+        self._feeds = FeedTable(lambda: self._docs(FEEDS), lambda: self._table(FEEDS))
+        self._meta = MetaTable(lambda: self._docs(META), lambda: self._table(META))
         self._index = DeliveryIndex()
         self._seen_index: SeenIndex | None = None
         try:
             self._build_indexes()
             self.recovered = 0 if read_only else self._recover_pending()
         except BaseException:
-            self._db.close()
+            self._journal.close()
             raise
 
     def close(self) -> None:
         """Write what waits for the next change, close the journal, release the directory."""
         with self._lock:
             try:
-                self._db.journal.flush()
+                self._journal.flush()
             finally:
-                self._db.close()
+                self._journal.close()
 
     @contextmanager
     def batched(self) -> Iterator[None]:
@@ -109,12 +110,12 @@ class Store:
         whole again) and seen marks (the next read makes them again).
         """
         with self._lock:
-            self._db.journal.hold()
+            self._journal.hold()
         try:
             yield
         finally:
             with self._lock:
-                self._db.journal.release()
+                self._journal.release()
 
     def deferred(self) -> AbstractContextManager[None]:
         """Let this thread's changes in the block wait for the next write, or for ``flush``.
@@ -125,22 +126,22 @@ class Store:
         crash loses at most those: the feed is read again sooner, in full, and holds the same
         items back again; nothing is posted twice.
         """
-        return self._db.journal.deferred()
+        return self._journal.deferred()
 
     def flush(self) -> None:
         """Write the changes a batch holds now, as before a wait."""
         with self._lock:
-            self._db.journal.flush()
+            self._journal.flush()
 
     def compact(self) -> None:
         """Rewrite the snapshot now, keeping the previous one as backup, and empty the journal."""
         with self._lock:
-            self._db.journal.compact()
+            self._journal.compact()
 
     @property
     def restored(self) -> str | None:
         """Say when and why the state was last written back from memory, if it ever was."""
-        return self._db.journal.restored
+        return self._journal.restored
 
     def __enter__(self) -> Store:
         return self
@@ -178,7 +179,7 @@ class Store:
             doc = self._delivery_doc(feed, key, destination)
             attempts = (doc["attempts"] if doc is not None else 0) + 1
             fields = {"attempts": attempts, "message_token": None, "last_error": None}
-            with self._db.journal.at_once():  # on disk before the destination is called
+            with self._journal.at_once():  # on disk before the destination is called
                 self._write_delivery(feed, key, destination, PENDING, fields)
 
     def record_sent(self, feed: str, key: str, receipt: Receipt) -> None:
@@ -281,11 +282,11 @@ class Store:
     @contextmanager
     def _with_next_write(self) -> Iterator[None]:
         """Hold the block's changes: they reach the disk with the next change written."""
-        self._db.journal.hold()
+        self._journal.hold()
         try:
             yield
         finally:
-            self._db.journal.release(write=False)
+            self._journal.release(write=False)
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell whether the feed has history and which keys are known or held back, at once."""
@@ -321,7 +322,7 @@ class Store:
     def feed_states(self, feeds: Iterable[str]) -> dict[str, FeedState]:
         """Return what is known about each of ``feeds``, as ``feed_state`` would, at once."""
         with self._lock:
-            return self._feeds.states(feeds, self._db.journal.read().get(FEEDS, {}))
+            return self._feeds.states(feeds, self._docs(FEEDS))
 
     def record_fetch_ok(self, feed: str, when: datetime, poll: NextPoll | None = None) -> None:
         """Record a successful read of the feed, and when to read it next; reset its failures."""
@@ -363,7 +364,7 @@ class Store:
         """Return the delivery records in the given states and feed, oldest change first."""
         with self._lock:
             held = self._seen_table(states)
-            return records.deliveries(self._deliveries, held, states, feed)
+            return records.deliveries(self._docs(DELIVERIES), held, states, feed)
 
     def sent_since(self, destination: str, since: datetime) -> int:
         """Count the posts ``destination`` took, or may have, from ``since`` on."""
@@ -371,7 +372,7 @@ class Store:
         with self._lock:
             return sum(
                 1
-                for doc in self._deliveries
+                for doc in self._docs(DELIVERIES).values()
                 if doc.get("destination") == destination
                 and doc.get("state") in (SENT, UNCERTAIN)
                 and (changed := from_iso(doc.get("updated"))) is not None
@@ -383,14 +384,15 @@ class Store:
     ) -> list[DeliveryRecord]:
         """Return the ``limit`` most recently changed delivery records, newest first."""
         with self._lock:
-            return records.recent(self._deliveries, self._seen_table(states), limit, states)
+            held = self._seen_table(states)
+            return records.recent(self._docs(DELIVERIES), held, limit, states)
 
     def feed_names(self) -> list[str]:
         """Return every feed the store has a feed or delivery record of, sorted."""
         with self._lock:
-            tables = self._db.journal.read()
-            deliveries = tables.get("deliveries", {}).values()
-            held = self._db.journal.undecoded_feeds()
+            tables = self._journal.read()
+            deliveries = tables.get(DELIVERIES, {}).values()
+            held = self._journal.undecoded_feeds()
             if held is None:
                 held = frozenset(doc["feed"] for doc in tables.get(seen.TABLE, {}).values())
             return sorted(self._feeds.names | {doc["feed"] for doc in deliveries} | held)
@@ -464,14 +466,37 @@ class Store:
             self._seen_index = self._index_seen()
         return self._seen_index
 
-    def _seen_table(self, states: Collection[str] | None) -> JournalTable:
-        """Return the table of held-back items, decoded first when ``states`` may want them."""
+    def _seen_table(self, states: Collection[str] | None) -> Mapping[str, Document]:
+        """Return the held-back items' documents, decoded first when ``states`` may want them."""
         if (states is None or SEEN in states) and self._seen_index is None:
             self._seen_index = self._index_seen()
-        return self._seen_docs
+        return self._docs(seen.TABLE)
+
+    def _docs(self, name: str) -> Mapping[str, Document]:
+        """Return the documents of table ``name`` by id, as kept: to read, never to change."""
+        return self._journal.read().get(name, {})
+
+    def _table(self, name: str) -> JournalTable:
+        """Return TinyDB's table ``name``, loading TinyDB first: only writes go through it."""
+        if self._db is None:
+            from poster.store.journaldb import JournalDB  # here: a read-only open writes nothing
+
+            self._db = JournalDB(self._journal)
+            self._db.table(DELIVERIES).continue_ids_after(self._index.max_id)
+        return self._db.table(name)
+
+    @property
+    def _deliveries(self) -> JournalTable:
+        """Return TinyDB's table of deliveries, to write through."""
+        return self._table(DELIVERIES)
+
+    @property
+    def _seen_docs(self) -> JournalTable:
+        """Return TinyDB's table of held-back items, to write through."""
+        return self._table(seen.TABLE)
 
     def _get(self, doc_id: int) -> Document:
-        doc = self._deliveries.get(doc_id=doc_id)
+        doc = self._docs(DELIVERIES).get(str(doc_id))
         assert doc is not None, "the index names only stored documents"
         return doc
 
@@ -511,24 +536,23 @@ class Store:
 
         Held-back items a read-only open left undecoded are indexed once something asks.
         """
-        tables = self._db.journal.read()
+        tables = self._journal.read()
         try:
-            self._index = DeliveryIndex.build(tables.get("deliveries", {}))
-            if self._db.journal.undecoded_feeds() is None:
+            self._index = DeliveryIndex.build(tables.get(DELIVERIES, {}))
+            if self._journal.undecoded_feeds() is None:
                 self._seen_index = SeenIndex.build(tables.get(seen.TABLE, {}))
             self._feeds.build(tables.get(FEEDS, {}))
             self._meta.build(tables.get(META, {}))
         except ValueError as exc:
-            raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
-        self._deliveries.continue_ids_after(self._index.max_id)
+            raise StateError(self.path, f"{exc}; {way_out(self._journal.files)}") from exc
 
     def _index_seen(self) -> SeenIndex:
         """Decode the held-back items the open left aside and index them, checking each."""
-        self._db.journal.decode_all()
+        self._journal.decode_all()
         try:
-            return SeenIndex.build(self._db.journal.read().get(seen.TABLE, {}))
+            return SeenIndex.build(self._journal.read().get(seen.TABLE, {}))
         except ValueError as exc:
-            raise StateError(self.path, f"{exc}; {way_out(self._db.journal.files)}") from exc
+            raise StateError(self.path, f"{exc}; {way_out(self._journal.files)}") from exc
 
     def _recover_pending(self) -> int:
         """Mark every pending delivery uncertain: the process stopped while it was in flight."""
