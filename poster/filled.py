@@ -32,6 +32,25 @@ def filler(cls: type[Record]) -> Callable[[Mapping[str, Any]], Record]:
     return make
 
 
+def whole(cls: type[Record]) -> Callable[[dict[str, Any]], Record]:
+    """Return a maker of ``cls(**values)`` for a new dict naming every field, kept as it is.
+
+    The record takes ``values`` as its ``__dict__``, without checking or copying it, so the
+    caller writes a dict of every field for each record and keeps no hold on it (a test holds
+    the caller's names to the fields): status makes two such records for each of its feeds.
+    """
+    if hasattr(cls, "__post_init__"):
+        return lambda values: cls(**values)
+    new, fill = object.__new__, object.__setattr__
+
+    def make(values: dict[str, Any]) -> Record:
+        made = new(cls)
+        fill(made, "__dict__", values)
+        return made
+
+    return make
+
+
 def changer(cls: type[Record]) -> Callable[[Record, Mapping[str, Any]], Record]:
     """Return a maker of ``replace(record, **changes)`` for records of ``cls``, filled at once.
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from poster import push
 from poster.config import Config
-from poster.filled import filler
+from poster.filled import whole
 from poster.frozen import frozen
 from poster.ops.commands import OPERATOR_DISABLED, RETRYABLE, paused_key
 from poster.ops.destination_status import (
@@ -196,8 +196,9 @@ def _gateway_attention(gateways: Sequence[GatewaySubscribers], stopped: bool) ->
     return found
 
 
-# Status makes one for every feed: filled at once (see ``poster.filled``).
-_feed_status_of = filler(FeedStatus)
+# Status makes one for every feed, from a dict of every field ``_feed_status`` writes anew
+# for each (see ``poster.filled``).
+_feed_status_of = whole(FeedStatus)
 
 
 def status_view(

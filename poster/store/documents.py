@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from poster.filled import filler
+from poster.filled import whole
 from poster.frozen import frozen
 from poster.models import State
 from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
@@ -41,8 +41,9 @@ class FeedState:
     """When the daemon reads the feed next and why, as it decided after the last read."""
 
 
-# Status turns every feed's document into a state: filled at once (see ``poster.filled``).
-_feed_state = filler(FeedState)
+# Status turns every feed's document into a state: made from a dict of every field, which
+# ``feed_state`` writes anew for each (see ``poster.filled``).
+_feed_state = whole(FeedState)
 
 
 @frozen
