@@ -243,6 +243,22 @@ def test_deliveries_filter_by_state_and_feed_and_recent_is_newest_first(
     assert [r.key for r in store.recent(3)] == ["d", "c", "b"]
 
 
+def test_last_posts_are_each_destinations_newest_sent_record(store: Store, clock: Clock) -> None:
+    assert store.last_posts() == {}
+    for minute, (key, destination) in enumerate([("a", "viber"), ("b", "sms"), ("c", "viber")]):
+        clock.now = T0 + timedelta(minutes=minute)
+        post(store, key, destination=destination)
+    clock.now = T0 + timedelta(minutes=5)
+    store.record_pending("news", "d", "viber")
+    store.record_failed("news", "d", "sms", "bad")
+    newest = {
+        name: max(r.updated for r in store.deliveries(states={SENT}) if r.destination == name)
+        for name in ("viber", "sms")
+    }
+    assert newest == {"viber": T0 + timedelta(minutes=2), "sms": T0 + timedelta(minutes=1)}
+    assert store.last_posts() == newest
+
+
 def test_feed_state_counts_failures_and_resets_on_success(tmp_path: Path) -> None:
     later = T0 + timedelta(minutes=5)
     with Store(tmp_path) as store:

@@ -12,7 +12,7 @@ from poster.destinations import KnowsSender, kind, sender
 from poster.frozen import frozen
 from poster.models import State
 from poster.store import Store
-from poster.store.ledger import fatal_key, last_posts, waiting_key, waiting_keys
+from poster.store.ledger import fatal_key, waiting_key, waiting_keys
 
 SOURCES = {
     "feeds.toml": "from feeds.toml",
@@ -42,7 +42,7 @@ class DestinationStatus:
 
 def destination_statuses(config: Config, store: Store) -> tuple[DestinationStatus, ...]:
     """Return the status of every configured destination, as the state has it."""
-    last = last_posts(store)
+    last = store.last_posts()
     released = store.deliveries(states=(State.RELEASED,))
     waiting = Counter(r.destination for r in released)
     # A refused send leaves its item released and kept waiting both: it counts once.

@@ -22,7 +22,7 @@ from poster.pipeline.pacing import Pacer
 from poster.pipeline.stages import Media
 from poster.pipeline.timings import Timings
 from poster.store import Store
-from poster.store.ledger import UNCERTAIN, clear_refusal, fatal_key, last_posts
+from poster.store.ledger import UNCERTAIN, clear_refusal, fatal_key
 from poster.store.store import CRASHED
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def lanes(
 
     The gap holds from each destination's last post, made before this process started too.
     """
-    last = last_posts(app.store)
+    last = app.store.last_posts()
     found = {}
     for spec in app.specs:
         pacer = Pacer(spec.min_gap.total_seconds(), spec.max_per_pass, clock=clock, sleep=sleep)

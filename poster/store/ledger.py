@@ -16,8 +16,6 @@ from poster.lazy import names_from
 from poster.models import State
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from poster.destinations import Entries, Receipt
     from poster.models import Validators
     from poster.store.memoryledger import Delivery as Delivery
@@ -25,7 +23,6 @@ if TYPE_CHECKING:
     from poster.store.memoryledger import ReadOnlyLedger as ReadOnlyLedger
     from poster.store.memoryledger import Recall as Recall
     from poster.store.memoryledger import recall_each as recall_each
-    from poster.store.store import Store
 
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
@@ -65,15 +62,6 @@ def waiting_keys(entries: Entries, feed: str) -> list[str]:
         return [str(doc["key"]) for doc in json.loads(text)]
     except (ValueError, TypeError, KeyError):
         return []
-
-
-def last_posts(store: Store) -> dict[str, datetime]:
-    """Return when each destination last accepted a post, as the state remembers."""
-    last: dict[str, datetime] = {}
-    for record in store.deliveries(states=(SENT,)):
-        if record.destination not in last or record.updated > last[record.destination]:
-            last[record.destination] = record.updated
-    return last
 
 
 def fatal_key(destination: str) -> str:

@@ -379,6 +379,16 @@ class Store:
                 and changed >= cutoff
             )
 
+    def last_posts(self) -> dict[str, datetime]:
+        """Return when each destination last accepted a post, as the state remembers."""
+        newest: dict[str, str] = {}
+        with self._lock:
+            for doc in self._docs(DELIVERIES).values():
+                # to_iso's times sort as their text does: only the newest is read as a time.
+                if doc["state"] == SENT and doc["updated"] > newest.get(doc["destination"], ""):
+                    newest[doc["destination"]] = doc["updated"]
+        return {name: datetime.fromisoformat(text) for name, text in newest.items()}
+
     def recent(
         self, limit: int = 20, *, states: Collection[str] | None = None
     ) -> list[DeliveryRecord]:
