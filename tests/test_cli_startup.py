@@ -260,6 +260,18 @@ def test_status_and_check_load_only_what_they_use(
     assert _loaded_after(f"main({words!r})", unused, env) == []
 
 
+def test_status_on_a_state_with_records_of_every_kind_loads_no_tinydb(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Store(state) as store:
+        store.mark_seen("news", ["old-1", "old-2"])
+        store.record_fetches_ok(["news"], datetime.now(UTC))
+        store.record_pending("news", "item-1", "viber")
+        store.record_failed("news", "item-1", "viber", "refused")
+        store.set_meta("sender viber", "someone")
+    words = ["-c", str(_one_feed(tmp_path)), "--state-dir", str(state), "status"]
+    assert _loaded_after(f"main({words!r})", ("tinydb",), _with_token()) == []
+
+
 @pytest.mark.parametrize("command", ["status", "check"])
 def test_a_command_on_an_unchanged_config_parses_no_toml(tmp_path: Path, command: str) -> None:
     config = _one_feed(tmp_path)
