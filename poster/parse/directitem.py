@@ -45,9 +45,11 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         raw_content, content_is_html = summary[0], _is_html(summary[1])
     else:
         raw_content, content_is_html = _richest_content(texts or (), summary)
-    title = title_of(entry)
+    detail = entry.get("title_detail")
+    title = fields.plain_line(detail[0], "html" in detail[1]) if detail else title_of(entry)
     link = absolute(entry.get("link"), base)
-    enclosures = _link_enclosures(entry["links"], base) if "links" in entry else []
+    links = entry.get("links")
+    enclosures = _link_enclosures(links, base) if links is not None else []
     contents = _media_contents(entry, base) if "media_content" in entry else []
     markup = (raw_content if content_is_html else "", summary)
     image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
@@ -200,6 +202,10 @@ def _pictures(
             # A JPEG by its type is a picture: only one by its name needs is_image's look.
             if media.is_jpeg and (media.mime_type or is_image(media.mime_type, media.url)):
                 return media, None
+        if not enclosures:  # no picture listed: the first of the markup's, if any
+            html, summary = markup
+            shown = html + summary[0] if summary else html
+            return (choose_image(content_images(shown, base)) if "<" in shown else None), None
     thumbnails = _thumbnails(entry, base) if "media_thumbnail" in entry else []
     listed = [media for media in enclosures if is_image(media.mime_type, media.url)]
     if contents or thumbnails:
