@@ -17,7 +17,6 @@ from poster.parse import directmedia
 from poster.parse.directcontext import (
     HTML_LINK_TYPES,
     add_to_tags,
-    enforce_href,
     keep_link,
     leaf_value,
 )
@@ -44,7 +43,8 @@ _DATES = {
 
 def _bare(element: ET.Element) -> bool:
     """Tell whether an element holds text only: no attributes, no child elements."""
-    return not element.attrib and not len(element)
+    # keys() tells without the empty dict that reading ``attrib`` makes and keeps in the tree.
+    return not element.keys() and not len(element)
 
 
 def _value(element: ET.Element) -> str:
@@ -64,7 +64,7 @@ def title(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read a title as ``Reader.title`` does."""
-    if element.attrib or len(element):
+    if element.keys() or len(element):
         reader.title(element, key, context, depth, True)
         return
     value = (element.text or "").strip()
@@ -82,7 +82,7 @@ def description(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read an entry's description or summary as ``Reader.description`` does."""
-    if element.attrib or len(element) or ("summary" in context and not reader.has_content):
+    if element.keys() or len(element) or ("summary" in context and not reader.has_content):
         reader.description(element, key, context, depth, True)
         return
     value = (element.text or "").strip()
@@ -121,18 +121,25 @@ def enclosure(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read an RSS enclosure as ``directmedia.enclosure`` does, its ``url`` the usual href."""
-    if len(element):
+    attrib = element.attrib
+    url = attrib.get("url")
+    if len(element) or not url or "uri" in attrib or not attrib.keys() <= AS_WRITTEN:
         directmedia.enclosure(reader, element, key, context, depth, True)
         return
-    attrs = attributes(element)
-    url = attrs.get("url")
-    if url and "uri" not in attrs:  # what enforce_href does with them
-        del attrs["url"]
-        attrs["href"] = url
-    else:
-        enforce_href(attrs)
+    # The attributes keyed as written, the type lower-cased, the url moved to the href as
+    # enforce_href moves it; the rel is set.
+    attrs = attrib.copy()
+    del attrs["url"]
+    attrs["href"] = url
     attrs["rel"] = "enclosure"
-    context.setdefault("links", []).append(attrs)
+    kind = attrs.get("type")
+    if kind is not None:
+        attrs["type"] = kind.lower()
+    links = context.get("links")
+    if links is None:
+        context["links"] = [attrs]
+    else:
+        links.append(attrs)
 
 
 def link(
@@ -142,7 +149,7 @@ def link(
     if len(element):
         reader.link(element, key, context, depth, True)
         return
-    if element.attrib:
+    if element.keys():
         _href_link(reader, element, key, context, depth)
         return
     value = (element.text or "").strip()
@@ -198,8 +205,8 @@ def guid(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read an RSS guid or Atom id as ``Reader.guid`` does, when it needs no repair."""
-    attrib = element.attrib
-    if attrib:
+    if element.keys():
+        attrib = element.attrib
         # The one attribute RSS gives a guid, spelled as the specification spells it.
         written = attrib.get("isPermaLink") if len(attrib) == 1 else None
         if written is None:
@@ -229,9 +236,11 @@ def category(
         directmedia.category(reader, element, key, context, depth, True)
         return
     tags = context.setdefault("tags", [])
-    attrib = element.attrib
-    # Attributes keyed as written are read where they are; the others from their keyed copy.
-    attrs = (attrib if attrib.keys() <= AS_WRITTEN else attributes(element)) if attrib else None
+    attrs = None
+    if element.keys():
+        attrib = element.attrib
+        # Attributes keyed as written are read where they are; the others from their keyed copy.
+        attrs = attrib if attrib.keys() <= AS_WRITTEN else attributes(element)
     if attrs:
         scheme = attrs.get("scheme", attrs.get("domain"))
         add_to_tags(tags, attrs.get("term"), scheme, attrs.get("label"))

@@ -81,7 +81,7 @@ class Reader:
             self.unread += 1
             return
         context: Context = {}
-        if element.attrib:
+        if element.keys():
             about = self._no_cdf(element).get("rdf:about")
             if about:
                 context["id"] = about
@@ -162,7 +162,7 @@ class Reader:
     def construct(self, element: ET.Element, default: str) -> tuple[str, str]:
         """Return a text construct's value and type, as ``push_content`` then ``pop`` give them."""
         kind = default
-        if element.attrib:
+        if element.keys():
             attrs = attributes(element)
             kind = map_content_type(attrs.get("type", default))
             if kind == XHTML or is_base64(attrs, kind):
