@@ -59,6 +59,10 @@ def _parse(value: str) -> datetime | None:
     """Return the UTC datetime feedparser reads from ``value``, or None, reading it afresh."""
     if not value:
         return None
+    if len(value) == 29 and value[25:] == " GMT":
+        stamp = _gmt(value)
+        if stamp is not None:
+            return stamp
     text = value.lower()
     if len(text) in _LAID_OUT:
         stamp = _laid_out(text)
@@ -102,18 +106,35 @@ def _laid_out(text: str) -> datetime | None:
         return None
 
 
+def _gmt(value: str) -> datetime | None:
+    """Return an RFC 822 date in GMT spelled as most feeds spell it, or None for another.
+
+    Its letters as written (``Wed, 01 May 2024 12:00:00 GMT``) name the day kept for them, and
+    the digits read as they do in lower case: the date is the one ``_laid_out`` gives.
+    """
+    head = value[:17]
+    day = _DAYS_WRITTEN.get(head) or _day_written(head)
+    if not day or value[19] != ":" or value[22] != ":":
+        return None
+    try:
+        return datetime.fromisoformat(day + value[17:25] + "+00:00")
+    except ValueError:
+        return None
+
+
 def _day_written(head: str) -> str:
     """Return ``wed, 01 may 2024 `` as ``2024-05-01T``, "" when not laid out so; kept for reuse.
 
     A feed's entries share a few days, and feeds read again share them all: each is laid out
-    once, for as many days as ``_DAYS_KEPT``.
+    once, for as many days as ``_DAYS_KEPT``, under the head as it was given (in any case).
     """
-    month = _MONTHS.get(head[8:11])
-    if month is None or head[:5] not in _DAY_PREFIXES:
+    lower = head.lower()
+    month = _MONTHS.get(lower[8:11])
+    if month is None or lower[:5] not in _DAY_PREFIXES:
         return ""
-    if head[7] != " " or head[11] != " " or head[16] != " ":
+    if lower[7] != " " or lower[11] != " " or lower[16] != " ":
         return ""
-    day = f"{head[12:16]}-{month}-{head[5:7]}T"
+    day = f"{lower[12:16]}-{month}-{lower[5:7]}T"
     if len(_DAYS_WRITTEN) < _DAYS_KEPT:
         _DAYS_WRITTEN[head] = day
     return day
