@@ -17,6 +17,7 @@ from poster.parse import directmedia
 from poster.parse.directcontext import (
     HTML_LINK_TYPES,
     add_to_tags,
+    enforce_href,
     keep_link,
     leaf_value,
 )
@@ -121,25 +122,18 @@ def enclosure(
     reader: Reader, element: ET.Element, key: str, context: Context, depth: int, _: bool
 ) -> None:
     """Read an RSS enclosure as ``directmedia.enclosure`` does, its ``url`` the usual href."""
-    attrib = element.attrib
-    url = attrib.get("url")
-    if len(element) or not url or "uri" in attrib or not attrib.keys() <= AS_WRITTEN:
+    if len(element):
         directmedia.enclosure(reader, element, key, context, depth, True)
         return
-    # The attributes keyed as written, the type lower-cased, the url moved to the href as
-    # enforce_href moves it; the rel is set.
-    attrs = attrib.copy()
-    del attrs["url"]
-    attrs["href"] = url
-    attrs["rel"] = "enclosure"
-    kind = attrs.get("type")
-    if kind is not None:
-        attrs["type"] = kind.lower()
-    links = context.get("links")
-    if links is None:
-        context["links"] = [attrs]
+    attrs = attributes(element)
+    url = attrs.get("url")
+    if url and "uri" not in attrs:  # what enforce_href does with them
+        del attrs["url"]
+        attrs["href"] = url
     else:
-        links.append(attrs)
+        enforce_href(attrs)
+    attrs["rel"] = "enclosure"
+    context.setdefault("links", []).append(attrs)
 
 
 def link(
