@@ -8,6 +8,7 @@ refused rather than forgotten.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from poster.store.files import StateFiles, check_tables, encode_mark
 
 TYPE_CHECKING = False  # as typing's, which this module needs nothing else from
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from poster.store.change import Change
 
 
@@ -161,19 +165,37 @@ def _decode_header(path: Path, line: bytes) -> tuple[str, int | None, int | None
 
 def _decode_change(value: object) -> Change:
     """Check one parsed journal line, raising ``ValueError`` that says what is wrong."""
-    from poster.store.change import Change  # here: a journal of no change makes no class
-
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise ValueError("is not a change")
-    table, put, delete = value.get("table"), value.get("put"), value.get("delete")
-    seq = value.get("seq", 0)
-    if not isinstance(table, str) or not isinstance(delete, list) or type(seq) is not int:
+    get = value.get
+    table, put, delete, seq = get("table"), get("put"), get("delete"), get("seq", 0)
+    if type(table) is not str or type(delete) is not list or type(seq) is not int:
         raise ValueError("is not a change")
-    checked = check_tables({table: put})[table]
-    if not all(isinstance(doc_id, str) for doc_id in delete):
+    if not _numbered(put):
+        check_tables({table: put})  # raises, saying what is wrong
+    if delete and not all(type(doc_id) is str for doc_id in delete):
         raise ValueError("deletes something that is not a document id")
-    fields, each = _decode_set(value.get("set", {"fields": {}, "ids": []}))
-    return Change(table, checked, tuple(delete), seq, fields, each)
+    fields, each = _decode_set(value["set"]) if "set" in value else ({}, ())
+    values = {"table": table, "put": put, "delete": tuple(delete), "seq": seq}
+    return _change()({**values, "fields": fields, "each": each})
+
+
+def _numbered(table: object) -> bool:
+    """Tell whether ``table`` has the shape ``check_tables`` takes: numeric id → object."""
+    if type(table) is not dict:
+        return False
+    return all(
+        type(doc) is dict and doc_id.isascii() and doc_id.isdigit() for doc_id, doc in table.items()
+    )
+
+
+@functools.cache
+def _change() -> Callable[[dict[str, Any]], Change]:
+    """Return the maker of a Change from a dict of all its fields, filled at once."""
+    from poster.filled import whole  # here: a journal of no change makes no class
+    from poster.store.change import Change
+
+    return whole(Change)
 
 
 def _decode_set(value: object) -> tuple[dict[str, object], tuple[str, ...]]:
