@@ -622,7 +622,7 @@ def test_damage_before_the_last_journal_line_is_an_error(tmp_path: Path) -> None
         post(store, "a")
     journal = tmp_path / "poster.journal"
     lines = journal.read_bytes().split(b"\n")
-    lines[1] = lines[1][:20]
+    lines[1] = lines[1][:20] + b"#" * (len(lines[1]) - 20)  # damaged, its length kept
     journal.write_bytes(b"\n".join(lines))
     with pytest.raises(StateError, match="line 2 is not valid JSON") as caught:
         Store(tmp_path)
@@ -828,6 +828,44 @@ def test_tinydb_writes_by_query_journal_only_what_changed(tmp_path: Path) -> Non
         b'{"seq":3,"table":"t","put":{},"delete":["6"]}',
     ]
     assert line_bytes == sum(len(line) + 1 for line in lines)
+
+
+def test_one_document_updated_journals_only_its_changed_fields(tmp_path: Path) -> None:
+    from tinydb.operations import delete
+
+    db = JournalDB(JournalStorage(tmp_path / "db.json"))
+    table = db.table("t")
+    table.insert_multiple([{"n": 1, "big": "x" * 100, "gone": 0}, {"n": 2}])
+    table.update({"n": 10, "new": [1]}, doc_ids=[1])
+    table.update({"n": 10}, doc_ids=[1])  # nothing changes: nothing is journaled
+    table.update(delete("gone"), doc_ids=[1])  # a field taken away: the document whole
+    table.update({"n": 20}, doc_ids=[1, 2])  # two documents: each whole
+    db.close()
+    lines = (tmp_path / "db.journal").read_bytes().splitlines()[2:]
+    assert lines == [
+        b'{"seq":2,"table":"t","put":{},"delete":[],"set":{"fields":{"n":10,"new":[1]},"ids":["1"]}}',
+        b'{"seq":3,"table":"t","put":{"1":{"n":10,"big":"'
+        + b"x" * 100
+        + b'","new":[1]}},"delete":[]}',
+        b'{"seq":4,"table":"t","put":{"1":{"n":20,"big":"'
+        + b"x" * 100
+        + b'","new":[1]},"2":{"n":20}},"delete":[]}',
+    ]
+    reopened = JournalDB(JournalStorage(tmp_path / "db.json"))
+    assert reopened.table("t").all() == [{"n": 20, "big": "x" * 100, "new": [1]}, {"n": 20}]
+    reopened.close()
+
+
+def test_a_feeds_new_validators_are_journaled_without_the_rest_of_its_record(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path) as store:
+        store.save_validators("news", Validators(etag='"v1"', last_modified="Mon, 01 Jan 2024"))
+        store.save_validators("news", Validators(etag='"v2"', last_modified="Mon, 01 Jan 2024"))
+        last = journal_lines(tmp_path)[-1]
+        assert last["put"] == {} and last["set"] == {"fields": {"etag": '"v2"'}, "ids": ["1"]}
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader.validators("news") == Validators('"v2"', "Mon, 01 Jan 2024")
 
 
 # Start-up errors: never a silent reset

@@ -39,7 +39,7 @@ class JournalTable(Table):
             # TinyDB's updaters use only the mapping protocol, which the tracked view provides.
             updater(cast(dict[int, Mapping[str, Any]], tracked))
             change = tracked.change(self.name)
-            if change.put or change.delete:
+            if change.put or change.delete or change.each:
                 storage.commit(change)
         except BaseException:
             tracked.rollback()
