@@ -71,17 +71,40 @@ def test_held_back_items_left_aside_are_read_from_the_snapshot_the_store_opened(
         assert reader.is_held_back("news", "e")
 
 
-def test_a_journal_line_about_held_back_items_decodes_them_before_it_applies(
-    tmp_path: Path,
-) -> None:
+def test_journal_lines_adding_held_back_items_wait_aside_until_asked(tmp_path: Path) -> None:
     _state(tmp_path)
     with Store(tmp_path, clock=lambda: T0) as writer:
         writer.mark_seen("new", ["e"])
         writer.mark_seen("news", ["f"])
     with Store(tmp_path, read_only=True) as reader:
-        assert reader._journal.undecoded_feeds() is None
+        journal = reader._journal
+        assert journal.undecoded_feeds() == {"gone", "new", "news"}
         assert reader.feed_names() == ["blog", "gone", "new", "news"]
         assert reader.is_held_back("news", "f") and reader.is_held_back("news", "a")
+        assert reader.is_held_back("new", "e") and journal.undecoded_feeds() is None
+    with Store(tmp_path, read_only=True) as reader, Store(tmp_path) as writer:
+        assert _answers(reader) == _answers(writer)
+    with Store(tmp_path, read_only=True) as reader:
+        keys = {r.key for r in reader.deliveries(states=[SEEN])}
+        assert keys == {"a", "b", "c", "e", "f"}
+
+
+@pytest.mark.parametrize(
+    ("listed", "left"), [(["a"], {"a", "c"}), ([], {"c"})], ids=["some", "all"]
+)
+def test_a_journal_line_dropping_held_back_items_decodes_them_before_it_applies(
+    tmp_path: Path, listed: list[str], left: set[str]
+) -> None:
+    _state(tmp_path)
+    with Store(tmp_path, clock=lambda: T0) as writer:
+        writer.mark_seen("new", ["e"])
+        assert writer.prune(datetime(2030, 1, 1, tzinfo=UTC), {"news": listed, "new": []}) > 0
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader._journal.undecoded_feeds() is None
+        assert reader.feed_names() == sorted(["blog", "gone", *(["news"] if listed else [])])
+        assert {r.key for r in reader.deliveries(states=[SEEN])} == left
+    with Store(tmp_path, read_only=True) as reader, Store(tmp_path) as writer:
+        assert _answers(reader) == _answers(writer)
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,7 @@ class JournalStorage:
         self._clock = clock
         self._last = last
         self._undecoded: Undecoded | None = None
+        self._aside: list[Change] = []
         self._lock: Lock | None = None
         self._journal: int | None = None
         self._journal_bytes = 0
@@ -138,8 +139,14 @@ class JournalStorage:
         return self._tables
 
     def undecoded_feeds(self) -> frozenset[str] | None:
-        """Return the feeds the documents of the table left undecoded name; None when none is."""
-        return None if self._undecoded is None else self._undecoded.feeds
+        """Return the feeds the documents of the table left undecoded name; None when none is.
+
+        The documents journal lines add to it, kept aside until it is decoded, count too.
+        """
+        if self._undecoded is None:
+            return None
+        added = {doc["feed"] for change in self._aside for doc in change.put.values()}
+        return self._undecoded.feeds | added if added else self._undecoded.feeds
 
     def decode_all(self) -> None:
         """Decode the table the open left undecoded, if any, into the live tables."""
@@ -152,6 +159,9 @@ class JournalStorage:
             raise StateError(self.files.snapshot, f"{exc}; {way_out(self.files)}") from exc
         self._tables[undecoded.name] = docs
         self._undecoded = None
+        for change in self._aside:
+            change.apply(self._tables)
+        self._aside = []
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         """Replace every table at once (TinyDB's ``drop_tables``): write a new snapshot."""
@@ -229,8 +239,17 @@ class JournalStorage:
         return self._tables
 
     def apply_change(self, change: Change) -> None:
-        """Apply one replayed journal change to the state in memory."""
+        """Apply one replayed journal change to the state in memory.
+
+        A change that only adds documents, each naming its feed, to the table the open left
+        undecoded waits aside until the table is decoded: the lines a pass's first reads
+        journal do not make a read-only open decode what it may never ask about. Any other
+        change to that table decodes it first.
+        """
         if self._undecoded is not None and change.table == self._undecoded.name:
+            if _only_adds(change):
+                self._aside.append(change)
+                return
             self.decode_all()
         change.apply(self._tables)
 
@@ -516,3 +535,10 @@ class JournalStorage:
         )
         if not self.read_only:
             os.replace(self.files.journal, stale)
+
+
+def _only_adds(change: Change) -> bool:
+    """Tell whether ``change`` only puts documents that each name their feed."""
+    if change.delete or change.each:
+        return False
+    return all(type(doc.get("feed")) is str for doc in change.put.values())
