@@ -4,7 +4,9 @@
 interpreter, in turn with ``python -c pass``, so that load on the machine hits them alike; the
 report compares their medians with bare Python's from the same run. Two more rows, without a
 target, time ``check`` as a person runs it after an edit: of feeds.toml, adding or removing a
-feed, and of a template, on a copy of the configuration and templates.
+feed, and of a template, on a copy of the configuration and templates. Run alone, a last row
+without a target times ``status`` on the same state with a journal just short of being
+compacted into the snapshot, as a daemon may leave it between compactions: the open replays it.
 
 Run alone as ``python bench/cli_times.py [--rounds N]`` (or ``bench/run.py --only commands``):
 it writes the farm's feeds.toml and, through poster's own store, the state a first pass and an
@@ -72,9 +74,17 @@ def _run(command: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float,
 
 
 def time_commands(
-    config: Path, state: Path, env: dict[str, str], rounds: int, scale: tuple[int, int]
+    config: Path,
+    state: Path,
+    env: dict[str, str],
+    rounds: int,
+    scale: tuple[int, int],
+    journaled: Path | None = None,
 ) -> CommandTimes:
-    """Run bare Python and each command ``rounds`` times in turn; ``scale`` is (feeds, records)."""
+    """Run bare Python and each command ``rounds`` times in turn; ``scale`` is (feeds, records).
+
+    ``journaled`` is ``state`` with a journal just short of compaction, for a row of its own.
+    """
     poster = [sys.executable, "-m", "poster"]
     edited = _edited_copy(config)
     commands = {
@@ -85,6 +95,8 @@ def time_commands(
         ADDED: [*poster, "-c", str(edited), "check"],
         EDITED: [*poster, "-c", str(edited), "check"],
     }
+    if journaled is not None:
+        commands[JOURNALED] = [*poster, "-c", str(config), "status", "--state-dir", str(journaled)]
     edits = {ADDED: _add_or_remove_a_feed, EDITED: _edit_a_template}
     runs: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
@@ -108,6 +120,8 @@ ADDED = "check after adding or removing a feed"
 EDITED = "check after editing a template"
 """The checks a person runs after an edit, shown without a target beside the one of ``check``
 on what it checked before."""
+JOURNALED = "status, journal just short of compaction"
+"""``status`` on the state as a daemon may leave it between compactions, without a target."""
 
 EXTRA = '\n[[feeds]]\nname = "bench-extra"\nurl = "http://127.0.0.1:9/extra.xml"\n'
 
@@ -141,9 +155,10 @@ def _edit_a_template(config: Path) -> None:
 
 
 def ok(times: CommandTimes) -> bool:
-    """Tell whether every command did its job: help and check exit 0, status 0 or 1."""
+    """Tell whether every command did its job: help and check exit 0, each status 0 or 1."""
     checks = (times.codes[name] for name in ("check", ADDED, EDITED) if name in times.codes)
-    return times.codes["--help"] == 0 and times.codes["status"] <= 1 and not any(checks)
+    statuses = (times.codes[name] for name in ("status", JOURNALED) if name in times.codes)
+    return times.codes["--help"] == 0 and all(code <= 1 for code in statuses) and not any(checks)
 
 
 def lines(times: CommandTimes) -> list[str]:
@@ -210,6 +225,29 @@ def write_state(config: Path, state: Path, farm: farms.Farm) -> int:
     return len(farm.feeds) * farms.ITEMS + len(farm.changed)
 
 
+def write_journal(state: Path, into: Path, farm: farms.Farm) -> int:
+    """Copy ``state`` to ``into`` and journal reads of changed feeds until just short of a
+    compaction: each feed's new validators, as a daemon records them; return the journal's size.
+    """
+    from poster.models import Validators
+    from poster.store import Store
+    from poster.store.journal import JournalStorage
+
+    shutil.rmtree(into, ignore_errors=True)
+    shutil.copytree(state, into)
+    snapshot, journal = into / "poster.json", into / "poster.journal"
+    threshold = JournalStorage.compact_threshold(snapshot.stat().st_size)
+    room = 4096  # more than one line takes: the last one stays under the threshold
+    with Store(into) as store:
+        for turn in range(1, 1 << 20):
+            for spec in farm.feeds:
+                if journal.stat().st_size + room > threshold:
+                    return journal.stat().st_size
+                etag = f'"{spec.index:08x}-{turn:x}"'
+                store.save_validators(spec.name, Validators(etag, f"turn {turn}"))
+    raise AssertionError("the journal never grew to its threshold")
+
+
 def _guid(spec: farms.FeedSpec, n: int) -> str:
     """Return the key poster gives item ``n`` of ``spec``: the farm's guid or Atom id."""
     return f"urn:bench:{spec.name}:item-{n:03d}"
@@ -226,9 +264,11 @@ def run_alone(home: Path, rounds: int, feeds: int = farms.FEEDS) -> CommandTimes
         encoding="utf-8",
     )
     records = write_state(config, home / "state", farm)
+    write_journal(home / "state", home / "state-journaled", farm)
     compile_poster()
     env = child_env(POSTER_VIBER_TOKEN="bench-commands-token")
-    return time_commands(config, home / "state", env, rounds, (feeds, records))
+    scale = (feeds, records)
+    return time_commands(config, home / "state", env, rounds, scale, home / "state-journaled")
 
 
 def main(argv: list[str] | None = None) -> int:

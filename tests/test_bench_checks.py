@@ -95,6 +95,29 @@ def test_the_commands_state_holds_back_every_item_the_farm_serves(tmp_path: Path
         assert sorted(record.feed for record in sent) == [spec.name for spec in farm.changed]
 
 
+def test_the_journaled_state_stops_just_short_of_compaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poster.store.journal import JournalStorage
+
+    monkeypatch.setattr(JournalStorage, "min_compact_bytes", 64 * 1024)
+    farm = farms.build(tmp_path / "farm", 4)
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        poster_config(farm, farm.feeds, "http://127.0.0.1:9", "http://127.0.0.1:9/pa")
+    )
+    cli_times.write_state(config, tmp_path / "state", farm)
+    size = cli_times.write_journal(tmp_path / "state", tmp_path / "journaled", farm)
+    snapshot = (tmp_path / "journaled" / "poster.json").read_bytes()
+    assert snapshot == (tmp_path / "state" / "poster.json").read_bytes(), "not compacted"
+    threshold = JournalStorage.compact_threshold(len(snapshot))
+    assert threshold - 4096 < size <= threshold
+    assert (tmp_path / "journaled" / "poster.journal").stat().st_size == size
+    with Store(tmp_path / "journaled", read_only=True) as store:
+        etags = {store.validators(spec.name).etag for spec in farm.feeds}
+        assert len(etags) == len(farm.feeds) and all(not e.endswith('-1"') for e in etags)
+
+
 def test_stage_timings_keep_cpu_apart_from_waiting_and_the_bench_reads_them() -> None:
     timings = Timings()
     with timings.stage("send"):
