@@ -171,22 +171,27 @@ def _decode_change(value: object) -> Change:
     table, put, delete, seq = get("table"), get("put"), get("delete"), get("seq", 0)
     if type(table) is not str or type(delete) is not list or type(seq) is not int:
         raise ValueError("is not a change")
-    if not _numbered(put):
-        check_tables({table: put})  # raises, saying what is wrong
-    if delete and not all(type(doc_id) is str for doc_id in delete):
-        raise ValueError("deletes something that is not a document id")
+    if put or type(put) is not dict:  # most lines of fields set put nothing
+        _check_put(table, put)
+    for doc_id in delete:
+        if type(doc_id) is not str:
+            raise ValueError("deletes something that is not a document id")
     fields, each = _decode_set(value["set"]) if "set" in value else ({}, ())
-    values = {"table": table, "put": put, "delete": tuple(delete), "seq": seq}
-    return _change()({**values, "fields": fields, "each": each})
+    return _change()(
+        {"table": table, "put": put, "delete": tuple(delete), "seq": seq, "fields": fields,
+         "each": each}
+    )  # fmt: skip
 
 
-def _numbered(table: object) -> bool:
-    """Tell whether ``table`` has the shape ``check_tables`` takes: numeric id → object."""
-    if type(table) is not dict:
-        return False
-    return all(
-        type(doc) is dict and doc_id.isascii() and doc_id.isdigit() for doc_id, doc in table.items()
-    )
+def _check_put(table: str, put: object) -> None:
+    """Check that ``put`` has the shape ``check_tables`` takes: numeric id → object."""
+    if type(put) is dict:
+        for doc_id, doc in put.items():
+            if type(doc) is not dict or not (doc_id.isascii() and doc_id.isdigit()):
+                break
+        else:
+            return
+    check_tables({table: put})  # raises, saying what is wrong
 
 
 @functools.cache
@@ -200,10 +205,11 @@ def _change() -> Callable[[dict[str, Any]], Change]:
 
 def _decode_set(value: object) -> tuple[dict[str, object], tuple[str, ...]]:
     """Check the fields a change sets on many documents, and the ids of those documents."""
-    fields = value.get("fields") if isinstance(value, dict) else None
-    ids = value.get("ids") if isinstance(value, dict) else None
-    if not isinstance(fields, dict) or not isinstance(ids, list):
+    fields = value.get("fields") if type(value) is dict else None
+    ids = value.get("ids") if type(value) is dict else None
+    if type(fields) is not dict or type(ids) is not list:
         raise ValueError("sets fields in a way that is not a change")
-    if not all(isinstance(doc_id, str) for doc_id in ids):
-        raise ValueError("sets fields on something that is not a document id")
+    for doc_id in ids:
+        if type(doc_id) is not str:
+            raise ValueError("sets fields on something that is not a document id")
     return fields, tuple(ids)
