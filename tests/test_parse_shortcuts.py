@@ -11,6 +11,7 @@ from feedparser.datetimes import _parse_date
 
 from poster.parse import feeddates, fields, utf8
 from poster.parse.dates import from_struct
+from poster.parse.direct import may_repair
 from poster.parse.directnames import attributes
 from poster.parse.fastsax import _REPAIRABLE, Unsupported, repair_text
 from poster.parse.fastxml import utf8_document
@@ -251,3 +252,37 @@ def test_the_repairable_byte_is_found_exactly_for_u0080_to_u00bf(char: str) -> N
 )
 def test_repair_text(text: str, expected: str) -> None:
     assert repair_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "repairs"),
+    [
+        ("plain text & more", False),
+        ("caf\u00e9 K\u00f6ln \u0141\u00f3d\u017a \u041a\u0438\u0457\u0432", False),
+        ("no\u00a0break", True),
+        ("\u00bf", True),
+        ("\u0080", True),
+        ("\u00c0 \u00ff \u0100", False),
+        ("a reference &#160;", True),
+        ("a reference &#xA0;", True),
+        ("a reference &#233;", True),
+        ("fragments #a #b and &amp; alone", False),
+        ("# at the start &amp;", False),
+        ("".join(f"<a href='#{n}'/>" for n in range(40)) + "&amp; then &#38;", True),
+        ("".join(f"<a href='#{n}'/>" for n in range(40)) + "&amp; alone", False),
+    ],
+)
+def test_a_document_may_need_repair_when_it_can_hold_u0080_to_u00bf(
+    text: str, repairs: bool
+) -> None:
+    assert may_repair(text.encode("utf-8")) is repairs
+
+
+@pytest.mark.parametrize("char", BOUNDARIES, ids=[f"U+{ord(c):04X}" for c in BOUNDARIES])
+def test_a_document_holding_a_repairable_character_in_any_spelling_may_need_repair(
+    char: str,
+) -> None:
+    repairable = bool(re.search("[\x80-\xbf]", char))
+    for spelled in (char, f"&#{ord(char)};", f"&#x{ord(char):x};"):
+        body = f"<title>caf\u00e9 {spelled}</title>".encode("utf-8", "surrogatepass")
+        assert may_repair(body) or not repairable

@@ -46,6 +46,9 @@ _SMALL = 256 * 1024
 _PIECE_MOST = 1024 * 1024
 """The largest piece fed while a long token goes on: nesting in it is seen late, so its tree
 is kept to tens of megabytes."""
+_MARKS_LOOKED = 16
+"""The "#" bytes looked at one by one for a character reference, before a search for "&#"."""
+_AMPERSAND = ord("&")
 _HINTS = ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase")
 
 
@@ -84,7 +87,11 @@ def parse_direct(result: FetchResult, feed: FeedConfig, *, utf8: bool = False) -
 
 def _read(document: Document) -> Reader | None:
     """Parse the document and walk its tree; None when its root is not one read here."""
-    root, declarations = _tree(document)
+    data = _whole(document)
+    # A large document's text is looked at piece by piece, as feedparser's repair does.
+    repairs = data is None or may_repair(data)
+    root, declarations = _tree(document, data)
+    del data
     names = names_for(declarations)
     key = names.key(root.tag)
     attrs = attributes(root)
@@ -92,18 +99,18 @@ def _read(document: Document) -> Reader | None:
         version = _rss_version(names.version, attrs)
         if version == "rss090":
             return None
-        reader = Reader(names, version)
+        reader = Reader(names, version, repairs)
         for child in root:
             if names.key(child.tag) != "channel":
                 raise Unsupported(f"{child.tag} in rss")
             reader.channel(child, 2)
         return reader
     if root.tag == _ATOM and names.version == "atom10":
-        reader = Reader(names, names.version)
+        reader = Reader(names, names.version, repairs)
         reader.channel(root, 1)
         return reader
     if root.tag == _RDF and names.version == "rss10" and key == "rdf_rdf":
-        reader = Reader(names, names.version)
+        reader = Reader(names, names.version, repairs)
         _rdf(reader, root)
         return reader
     return None
@@ -132,14 +139,14 @@ def _rdf(reader: Reader, root: ET.Element) -> None:
             reader.element(child, key, reader.meta, 2, False)
 
 
-def _tree(document: Document) -> tuple[ET.Element, list[tuple[str, str]]]:
+def _tree(document: Document, data: bytes | None) -> tuple[ET.Element, list[tuple[str, str]]]:
     """Parse the document; return its root and the namespaces declared on the root.
 
+    ``data`` is a small document whole, as ``_whole`` gives it (None for a larger one).
     Raises _TooDeep for elements nested past the limit, and Unsupported for a namespace
     declared below the root (feedparser's names would change inside the document). A document
     larger than a small one is refused as soon as the nesting shows, before its tree is whole.
     """
-    data = _whole(document)
     if data is None:
         return _checked_tree(document)
     # A small tree costs no more than a flat one of its size: build it, then look at it. The
@@ -168,6 +175,29 @@ def _whole(document: Document) -> bytes | None:
     if sum(len(data) for data in document) > _SMALL:
         return None
     return b"".join(document)
+
+
+def may_repair(data: bytes) -> bool:
+    """Tell whether the text of a UTF-8 document may hold a character ``repair_text`` changes.
+
+    It changes only text holding a character from U+0080 to U+00BF, which UTF-8 writes as the
+    byte C2 and one more; any other way to write one is a character reference (``&#160;``):
+    a document read here declares no DOCTYPE, so it has no other entities.
+    """
+    # A search for one byte is the quickest there is: these come first.
+    if b"\xc2" in data:
+        return True
+    if b"&" not in data:
+        return False
+    mark = data.find(b"#")
+    for _ in range(_MARKS_LOOKED):
+        if mark < 0:
+            return False
+        if mark > 0 and data[mark - 1] == _AMPERSAND:
+            return True
+        mark = data.find(b"#", mark + 1)
+    # Many a "#" not after "&" (fragments, colours): the slower search for the pair at once.
+    return mark >= 0 and data.find(b"&#", mark - 1) >= 0
 
 
 def _root_tag_end(data: bytes) -> int:

@@ -48,10 +48,10 @@ def _bare(element: ET.Element) -> bool:
     return not element.keys() and not len(element)
 
 
-def _value(element: ET.Element) -> str:
+def _value(reader: Reader, element: ET.Element) -> str:
     """Return a bare element's text as ``pop`` gives it: stripped, mis-decoded UTF-8 repaired."""
     value = (element.text or "").strip()
-    return value if value.isascii() else repair_text(value)
+    return value if value.isascii() or not reader.repairs else repair_text(value)
 
 
 def _plain_kind(reader: Reader, value: str) -> str:
@@ -69,7 +69,7 @@ def title(
         reader.title(element, key, context, depth, True)
         return
     value = (element.text or "").strip()
-    if not value.isascii():
+    if not value.isascii() and reader.repairs:
         value = repair_text(value)
     if not -1 < reader.title_depth <= depth:
         context["title"] = value
@@ -87,7 +87,7 @@ def description(
         reader.description(element, key, context, depth, True)
         return
     value = (element.text or "").strip()
-    if not value.isascii():
+    if not value.isascii() and reader.repairs:
         value = repair_text(value)
     context["summary"] = value
     kind = _plain_kind(reader, value) if key in _SUMMARIES else "text/html"
@@ -102,7 +102,7 @@ def content(
         reader.content(element, key, context, depth, True)
         return
     reader.has_content = True
-    value = _value(element)
+    value = _value(reader, element)
     kind = _plain_kind(reader, value) if key == "content" else "text/html"
     context.setdefault("content", []).append((value, kind))
     context.setdefault("summary", value)
@@ -239,7 +239,7 @@ def category(
         scheme = attrs.get("scheme", attrs.get("domain"))
         add_to_tags(tags, attrs.get("term"), scheme, attrs.get("label"))
     value = (element.text or "").strip()
-    if not value.isascii():
+    if not value.isascii() and reader.repairs:
         value = repair_text(value)
     if not value:
         return

@@ -48,7 +48,7 @@ ROUTES_KEPT = 256
 class Reader:
     """Walk a feed's tree, keeping feedparser's state between elements as its handlers do."""
 
-    def __init__(self, names: Names, version: str) -> None:
+    def __init__(self, names: Names, version: str, repairs: bool = True) -> None:
         self.names = names
         self.version = version
         self.meta: Context = {}
@@ -59,6 +59,8 @@ class Reader:
         self.routes: dict[str, tuple[str, Handler]] = names.routes
         self.unread = 0
         """Entries past ``MAX_ITEMS``, left unread."""
+        self.repairs = repairs
+        """Whether the document's text may hold what ``repair_text`` changes (``may_repair``)."""
 
     # The document's structure: feed-level elements, then entries.
 
@@ -170,7 +172,7 @@ class Reader:
         if len(element):
             raise Unsupported(f"markup inside {element.tag}")
         value = (element.text or "").strip()
-        if not value.isascii():
+        if not value.isascii() and self.repairs:
             value = repair_text(value)
         # feedparser guesses HTML in RSS's plain text when it has a closing tag or an entity.
         if kind == "text/plain" and ("<" in value or "&" in value) and self.guesses_html(value):
