@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from poster.config import FeedConfig
 from poster.errors import ParseError
+from poster.frozen import replace
 from poster.models import FetchResult, ParsedFeed, Validators
 from poster.parse import parse
+from poster.parse.direct import parse_direct
 from poster.parse.encoding import MISLABELLED, settle
 from poster.parse.pieces import decodes
 from poster.parse.xmlfeed import response_headers
@@ -358,3 +361,81 @@ def test_legacy_bytes_labelled_utf8_are_read_with_a_note_that_they_may_be_garble
     parsed = parse(result, FeedConfig(name="enc", url=URL))
     assert len(parsed.items) == 1
     assert parsed.warnings == (MISLABELLED,)
+
+
+def _xml_reads(body: bytes) -> bool:
+    """Tell whether expat, through ElementTree, reads a document."""
+    try:
+        ET.fromstring(body)
+    except ET.ParseError:
+        return False
+    return True
+
+
+INVALID_UTF8 = [
+    *(bytes([lead]) for lead in range(0x80, 0x100)),
+    *(bytes([lead, 0x80]) for lead in (0xC0, 0xC1, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF)),
+    b"\xe0\x80\x80",
+    b"\xe0\x9f\xbf",
+    b"\xed\xa0\x80",
+    b"\xed\xbf\xbf",
+    b"\xf0\x80\x80\x80",
+    b"\xf0\x8f\xbf\xbf",
+    b"\xf4\x90\x80\x80",
+    b"\xf5\x80\x80\x80",
+    b"\xc3\xa9\xa9",
+]
+PLACES = [
+    b"<a>x@y</a>",
+    b"<a b='@'/>",
+    b"<a><![CDATA[@]]></a>",
+    b"<a><!--@--></a>",
+    b"<a/><!--@-->",
+    b"<a><?pi @?></a>",
+    b"<a@/>",
+]
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_expat_refuses_every_byte_sequence_that_is_not_utf8(place: bytes) -> None:
+    # The direct reader leaves a body declared UTF-8 unchecked for expat to refuse.
+    head = b"<?xml version='1.0' encoding='utf-8'?>"
+    for sequence in INVALID_UTF8:
+        assert not _xml_reads(head + place.replace(b"@", sequence)), sequence
+    assert _xml_reads(head + place.replace(b"@", "é".encode()))
+
+
+UNCHECKED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+    "<title>Café, été, déjà</title>{}</channel></rss>"
+)
+DAMAGED = {
+    "title": "<item><title>caf\udcff</title><guid>g</guid></item>",
+    "attribute": "<item><title>a</title><enclosure url='https://e.org/\udcff.mp3'/></item>",
+    "comment": "<!-- \udcff --><item><title>a</title></item>",
+    "cdata": "<item><description><![CDATA[caf\udcff]]></description></item>",
+    "last": "<item><title>a</title></item><!-- caf\udcff -->",
+}
+
+
+@pytest.mark.parametrize("inner", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_body_declared_utf8_that_is_not_reads_as_settled_first(inner: str) -> None:
+    body = UNCHECKED.format(inner).encode("utf-8", "surrogateescape")
+    result = FetchResult("t", URL, 200, body, Validators())
+    feed = FeedConfig(name="t", url=URL)
+    assert parse_direct(result, feed, utf8=None) is None
+    settled = settle(result, response_headers(result)["content-type"])
+    assert settled.warnings == ("1 invalid byte in UTF-8 replaced",)
+    direct = parse_direct(settled.result, feed, utf8=settled.utf8)
+    assert direct is not None
+    assert parse(result, feed) == replace(direct, warnings=settled.warnings)
+
+
+def test_a_body_declared_utf8_that_is_reads_as_settled_first() -> None:
+    body = UNCHECKED.format("<item><title>café</title><guid>g</guid></item>").encode()
+    result = FetchResult("t", URL, 200, body, Validators())
+    feed = FeedConfig(name="t", url=URL)
+    settled = settle(result, response_headers(result)["content-type"])
+    assert (settled.result, settled.warnings, settled.utf8) == (result, (), True)
+    assert parse(result, feed) == parse_direct(result, feed, utf8=True)
+    assert parse_direct(result, feed, utf8=None) == parse_direct(result, feed, utf8=True)

@@ -13,7 +13,13 @@ from poster.errors import ParseError
 from poster.frozen import replace
 from poster.models import FetchResult, ParsedFeed
 from poster.parse.depth import MAX_DEPTH, too_deep
-from poster.parse.encoding import declared_charset, is_utf8, repair_utf8, settle
+from poster.parse.encoding import (
+    declared_charset,
+    declares_utf8,
+    is_utf8,
+    repair_utf8,
+    settle,
+)
 from poster.parse.itemcap import MAX_ITEMS, over_cap
 
 __all__ = ["parse"]
@@ -70,11 +76,21 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     from poster.parse.fastxml import parse_fast
     from poster.parse.xmlfeed import parse_xml, response_headers
 
-    settled = settle(result, response_headers(result)["content-type"])
-    result = settled.result
+    content_type = response_headers(result)["content-type"]
     # The direct reader refuses absurd depth as it reads; it gives None for what it does not
     # fully understand, and the two readers that run feedparser's handlers read it instead.
-    direct = parse_direct(result, feed, utf8=settled.utf8)
+    unchecked = declares_utf8(result, content_type)
+    if unchecked:
+        # expat reads a body declared UTF-8 as UTF-8 and refuses one that is not, which
+        # settling would have repaired: read whole, the body is one settle leaves as it is.
+        direct = parse_direct(result, feed, utf8=None)
+        if direct is not None:
+            return _warned(direct, ())
+    settled = settle(result, content_type)
+    # A UTF-8 body left as it is was read above as it would be now.
+    read = unchecked and settled.utf8 and settled.result is result
+    result = settled.result
+    direct = None if read else parse_direct(result, feed, utf8=settled.utf8)
     if direct is not None:
         return _warned(direct, settled.warnings)
     # Both pay per open element, the tree and feedparser alike: refuse absurd depth first.

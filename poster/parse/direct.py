@@ -56,10 +56,13 @@ class _TooDeep(Exception):
     """The document nests its elements past the limit."""
 
 
-def parse_direct(result: FetchResult, feed: FeedConfig, *, utf8: bool = False) -> ParsedFeed | None:
+def parse_direct(
+    result: FetchResult, feed: FeedConfig, *, utf8: bool | None = False
+) -> ParsedFeed | None:
     """Return the feed read straight from its tree, or None when another reader must read it.
 
-    ``utf8`` says the body is known to decode as UTF-8 (``poster.parse.encoding.settle``).
+    ``utf8`` says the body is known to decode as UTF-8 (``poster.parse.encoding.settle``); None
+    says that expat is to tell as it reads the body, which it refuses if it is not UTF-8.
     """
     read = mirrored_document(result, utf8=utf8) if feed.key in _FIELD_KEYS else None
     if read is None:

@@ -21,7 +21,7 @@ from poster.frozen import frozen, replace
 from poster.models import FetchResult
 from poster.parse.pieces import decodes
 
-__all__ = ["CHARSET", "Settled", "declared_encodings", "repair_utf8", "settle"]
+__all__ = ["CHARSET", "Settled", "declared_encodings", "declares_utf8", "repair_utf8", "settle"]
 
 UTF8_CONTENT_TYPE = "application/xml; charset=utf-8"
 
@@ -82,6 +82,18 @@ def settle(result: FetchResult, content_type: str) -> Settled:
     # truly in such a charset is practically never valid UTF-8 (miniflux reader/encoding).
     warning = f"declared {chosen} but is UTF-8; read as UTF-8"
     return Settled(_as_utf8(result, body), (warning,), utf8=True)
+
+
+def declares_utf8(result: FetchResult, content_type: str) -> bool:
+    """Tell whether ``settle`` gives the result as it is, as UTF-8, exactly when it is UTF-8.
+
+    It does for a body neither ASCII nor in UTF-16 or UTF-32 whose encoding declared first
+    names UTF-8; for another it may give the result as it is whatever the body holds.
+    """
+    body = result.body or b""
+    if body.startswith(_WIDE_STARTS) or body.isascii():
+        return False
+    return declared_encodings(content_type, body)[0] in _UTF8_NAMES
 
 
 def _repaired(result: FetchResult, body: bytes, declared: list[str]) -> Settled:

@@ -86,12 +86,14 @@ def read_fast(result: FetchResult) -> FeedData | None:
     return FeedData(parser.feeddata, parser.entries, version, bozo)
 
 
-def mirrored_document(result: FetchResult, *, utf8: bool = False) -> tuple[Document, bool] | None:
+def mirrored_document(
+    result: FetchResult, *, utf8: bool | None = False
+) -> tuple[Document, bool] | None:
     """Return the body as ``utf8_document`` gives it and whether feedparser found it at fault.
 
     None when the installed feedparser is not a release these readers mirror, or when
     ``utf8_document`` leaves the body to feedparser. ``utf8`` says the body is known to
-    decode as UTF-8.
+    decode as UTF-8, or with None that the XML parser is to tell (``utf8_pieces``).
     """
     if not feedparser.__version__.startswith(MIRRORED_RELEASES):
         return None
@@ -101,7 +103,7 @@ def mirrored_document(result: FetchResult, *, utf8: bool = False) -> tuple[Docum
 
 
 def utf8_document(
-    body: bytes, headers: dict[str, str], outcome: dict[str, Any], *, utf8: bool = False
+    body: bytes, headers: dict[str, str], outcome: dict[str, Any], *, utf8: bool | None = False
 ) -> Document | None:
     """Return the document as feedparser's strict parser gets it, or None when it would not.
 
@@ -113,7 +115,7 @@ def utf8_document(
     under ElementTree and xml.sax once a DTD is declared.
     """
     document = utf8_pieces(body, headers, outcome, utf8=utf8)
-    if not outcome.get("encoding"):
+    if document is None or not outcome.get("encoding"):
         return None
     # Past its first piece, the document is the body's.
     if any(_declares_doctype(data) for data in (body, bytes(document[0]))):

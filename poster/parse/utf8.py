@@ -31,11 +31,14 @@ _HEAD_KEPT = 256
 
 
 def utf8_pieces(
-    body: bytes, headers: dict[str, str], outcome: dict[str, Any], *, utf8: bool = False
-) -> Sequence[bytes | memoryview]:
+    body: bytes, headers: dict[str, str], outcome: dict[str, Any], *, utf8: bool | None = False
+) -> Sequence[bytes | memoryview] | None:
     """Return ``convert_to_utf8(headers, body, outcome)`` as consecutive pieces of bytes.
 
     ``utf8`` says the body is already known to decode as UTF-8, which then is not checked again.
+    None says that the XML parser is to tell, as it refuses bytes that are not UTF-8 when it
+    reads the body as UTF-8: a body kept as it is under UTF-8 is not checked here, and one
+    that is not UTF-8 but would be converted whole gives None.
     """
     start = len(_BOM) if body.startswith(_BOM) else 0
     cut = _head_end(body, start)
@@ -44,6 +47,8 @@ def utf8_pieces(
         if _kept_as_is(body, probe, utf8):
             outcome.update(probe)
             return [head, *pieces(memoryview(body)[cut:])]
+    if utf8 is None and not (body.isascii() or decodes(body, "utf-8")):
+        return None
     return [convert_to_utf8(headers, body, outcome)]
 
 
@@ -81,8 +86,12 @@ def _head_end(body: bytes, start: int) -> int | None:
     return cut if body.find(b"encoding=", cut, line_end) < 0 else None
 
 
-def _kept_as_is(body: bytes, probe: dict[str, Any], utf8: bool) -> bool:
-    """Tell whether the head's conversion chose, first, a codec that keeps every byte of body."""
+def _kept_as_is(body: bytes, probe: dict[str, Any], utf8: bool | None) -> bool:
+    """Tell whether the head's conversion chose, first, a codec that keeps every byte of body.
+
+    ``utf8`` is True when the body is known to decode as UTF-8, None when the XML parser is
+    to tell, and False when it is to be decoded here.
+    """
     chosen = probe.get("encoding")
     if not chosen or isinstance(probe.get("bozo_exception"), CharacterEncodingOverride):
         return False
@@ -95,4 +104,4 @@ def _kept_as_is(body: bytes, probe: dict[str, Any], utf8: bool) -> bool:
     # ASCII bytes read alike in both; only other bytes need the decoder's look.
     if body.isascii():
         return True
-    return name != "ascii" and ((utf8 and name == "utf-8") or decodes(body, name))
+    return name != "ascii" and ((utf8 is not False and name == "utf-8") or decodes(body, name))
