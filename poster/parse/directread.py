@@ -61,6 +61,9 @@ class Reader:
         """Entries past ``MAX_ITEMS``, left unread."""
         self.repairs = repairs
         """Whether the document's text may hold what ``repair_text`` changes (``may_repair``)."""
+        self.inert: dict[str, str] = {}
+        """The keys of the tags met inside an element without a handler that may be there:
+        without a handler of their own, and neither reserved nor captured."""
 
     # The document's structure: feed-level elements, then entries.
 
@@ -139,10 +142,15 @@ class Reader:
             text(element)
             context[key] = attributes(element) if element.attrib else leaf_value(element)
             return
+        inert = self.inert
         for child in element:
-            child_key = self.names.key(child.tag)
-            if has_handler(child_key) or child_key in RESERVED or child_key in CAPTURED:
-                raise Unsupported(f"element {child_key} inside {key}")
+            tag = child.tag
+            child_key = inert.get(tag)
+            if child_key is None:
+                child_key = self.names.key(tag)
+                if has_handler(child_key) or child_key in RESERVED or child_key in CAPTURED:
+                    raise Unsupported(f"element {child_key} inside {key}")
+                inert[tag] = child_key
             if len(child):  # a leaf that is not captured keeps nothing
                 self.generic(child, child_key, context)
 
