@@ -63,6 +63,10 @@ def _parse(value: str) -> datetime | None:
         stamp = _gmt(value)
         if stamp is not None:
             return stamp
+    elif len(value) == 20 and value[19] == "Z":
+        stamp = _zulu(value)
+        if stamp is not None:
+            return stamp
     text = value.lower()
     if len(text) in _LAID_OUT:
         stamp = _laid_out(text)
@@ -118,6 +122,22 @@ def _gmt(value: str) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(day + value[17:25] + "+00:00")
+    except ValueError:
+        return None
+
+
+def _zulu(value: str) -> datetime | None:
+    """Return a W3C-DTF date in UTC written as most feeds write it, or None for another.
+
+    As written (``2024-05-01T12:00:00Z``), its digits and separators are the ones ``_laid_out``
+    reads in lower case, so a date ``fromisoformat`` reads is the one it gives.
+    """
+    if value[10] != "T" or value[4] != "-" or value[7] != "-" or not value[5:7].isdigit():
+        return None
+    if value[13] != ":" or value[16] != ":":
+        return None
+    try:
+        return datetime.fromisoformat(value[:19] + "+00:00")
     except ValueError:
         return None
 
