@@ -363,6 +363,14 @@ URLS = [
     "ftp://e.com/a",
     "/relative/path",
     "//e.com/scheme-relative",
+    "http://e.com?q",
+    "http://e.com/?a?b/c",
+    "http://e.com//a//b/",
+    "http://e.com/(a)*'!$~,=:@.jpg",
+    "http://e.com/a?b#",
+    "http://e.com/a[1]",
+    "http://e.com/a\\b",
+    "http://e.com/a|b",
 ]
 
 

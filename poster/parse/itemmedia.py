@@ -20,9 +20,10 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _PIXEL_SIZES = frozenset(("0", "1", "0px", "1px"))
 # An absolute http(s) URL that urljoin returns unchanged: ASCII, a host, no empty query, no
 # path parameters or fragment (which urlunparse may drop when empty), nothing it strips.
-_URL_CHARACTER = r"[A-Za-z0-9._~%!$&'()*+,=:@-]"
+# Each part is one class of characters, which the pattern reads in a single loop.
+_URL_CHARACTERS = "A-Za-z0-9._~%!$&'()*+,=:@"
 _PLAIN_URL = re.compile(
-    rf"https?://{_URL_CHARACTER}+(?:/(?:{_URL_CHARACTER}|/)*)?(?:\?(?:{_URL_CHARACTER}|[/?])+)?"
+    rf"https?://[{_URL_CHARACTERS}-]+(?:/[{_URL_CHARACTERS}/-]*)?(?:\?[{_URL_CHARACTERS}/?-]+)?"
 )
 
 
