@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from poster.models import Fixed
 
 _new = object.__new__
+_LOCK_MAKING = threading.Lock()
+"""Held while a body makes its own lock, so that two threads make one between them."""
 
 
 @frozen
@@ -75,6 +77,8 @@ class Body:
     summary, once made, as its keyword ``own``. Both are called with the body's ``args``.
     """
 
+    __slots__ = ("_args", "_derive", "_lock", "_own", "_own_summary", "_parts")
+
     def __init__(
         self,
         html: str = "",
@@ -89,7 +93,7 @@ class Body:
         self._own_summary = own_summary if derive is not None else None
         self._args: tuple[object, ...] = ()
         self._own: str | None = None
-        self._lock = threading.Lock()
+        self._lock: threading.Lock | None = None
 
     @classmethod
     def deferred(
@@ -107,14 +111,25 @@ class Body:
         body._own_summary = own_summary
         body._args = args
         body._own = None
-        body._lock = threading.Lock()
+        body._lock = None
         return body
+
+    def _guard(self) -> threading.Lock:
+        """Return the lock of the body's derivation, made when it is first needed."""
+        # Most bodies are never derived: each makes its lock when it is, not when it is made.
+        lock = self._lock
+        if lock is None:
+            with _LOCK_MAKING:
+                lock = self._lock
+                if lock is None:
+                    lock = self._lock = threading.Lock()
+        return lock
 
     @property
     def parts(self) -> tuple[str, str, str]:
         """Return (html, text, summary), deriving them once."""
         if self._parts is None:
-            with self._lock:
+            with self._guard():
                 if self._parts is None and self._derive is not None:
                     own, args = self._own, self._args
                     self._parts = (
@@ -129,7 +144,7 @@ class Body:
     def summary(self) -> str:
         """Return the summary, without deriving the content when the item has its own."""
         if self._parts is None and self._own_summary is not None:
-            with self._lock:
+            with self._guard():
                 if self._own is None and self._own_summary is not None:
                     self._own = self._own_summary(*self._args)
             if self._own:

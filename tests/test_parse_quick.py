@@ -9,6 +9,9 @@ the same namespaces share their element names, which stay bounded.
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,3 +220,25 @@ def test_an_item_of_its_fields_is_the_item_its_init_builds() -> None:
     assert (repr(made), hash(made)) == (repr(built), hash(built))
     with pytest.raises(FrozenInstanceError):
         made.title = "other"  # type: ignore[misc]
+
+
+def test_a_deferred_body_read_by_many_threads_at_once_is_derived_once() -> None:
+    calls: list[str] = []
+    started = threading.Barrier(8)
+
+    def derive(text: str, own: str | None = None) -> tuple[str, str, str]:
+        calls.append(text)
+        time.sleep(0.01)  # long enough for the other threads to ask meanwhile
+        return f"<p>{text}</p>", text, own or text
+
+    body = Body.deferred(derive, lambda text: text.upper(), "x")
+
+    def read() -> tuple[str, str]:
+        started.wait()
+        return body.summary, body.parts[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        read_by_each = set(pool.map(lambda _: read(), range(8)))
+    assert read_by_each == {("X", "<p>x</p>")}
+    assert calls == ["x"]
+    assert body == Body("<p>x</p>", "x", "X")
