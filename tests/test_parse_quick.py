@@ -22,9 +22,11 @@ from feedparser.datetimes import _parse_date
 from support import samefeed
 from support.samefeed import SYNTHETIC, fetched
 
+from poster.config import FeedConfig
 from poster.models import Body, Item, Media
 from poster.parse import direct, directquick, directread
 from poster.parse.dates import from_struct
+from poster.parse.directitem import author_of, build_item
 from poster.parse.directnames import Names, names_for
 from poster.parse.fastxml import mirrored_document
 from poster.parse.feeddates import parse_feed_date
@@ -34,8 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import farm as farms
 
 
-def collected(body: bytes, handlers: dict[str, Any]) -> tuple[object, ...]:
-    """Return what the direct reader collects from a document with these entry handlers."""
+def collected(body: bytes, handlers: dict[str, Any], simple: bool = False) -> tuple[object, ...]:
+    """Return what the direct reader collects from a document with these entry handlers.
+
+    With ``simple`` the items of the commonest shape are read in one pass (``read_simple``),
+    and the entries are given as the Items built of them, with the feed's data; without it,
+    as the entries collected.
+    """
     read = mirrored_document(fetched(body))
     if read is None:
         return ("left to the other readers",)
@@ -43,25 +50,49 @@ def collected(body: bytes, handlers: dict[str, Any]) -> tuple[object, ...]:
         # Fresh names for each reading: the routes of shared ones name the handlers of before.
         patch.setattr(direct, "names_for", Names)
         patch.setattr(directread, "ENTRY_HANDLERS", handlers)
+        if not simple:
+            patch.setattr(directread, "read_simple", lambda *_: None)
         try:
             reader = direct._read(read[0])
         except Exception as exc:
             return ("refused", type(exc).__name__)
     if reader is None:
         return ("not read here",)
-    return reader.version, reader.meta, reader.entries
+    if not simple:
+        return reader.version, reader.meta, reader.entries
+    return reader.version, reader.meta, built(reader.entries, reader.meta, reader.version)
+
+
+def built(entries: list[Any], meta: dict[str, Any], version: str) -> list[tuple[object, ...]]:
+    """Return the Items of the collected entries, each with its summary and its parts."""
+    inherited = author_of(meta) if version.startswith("atom") else None
+    feed = FeedConfig(name="quick", url=samefeed.URL)
+    items = [build_item(entry, feed, samefeed.URL, inherited) for entry in entries]
+    return [(item, item.summary, item.body.parts) for item in items]
 
 
 def differs(body: bytes) -> bool:
     """Tell whether the short paths collect other data than the general handlers.
 
     The general handlers look at every text for feedparser's repair, as if the document could
-    need it; the short paths look only where ``may_repair`` says a text can.
+    need it; the short paths look only where ``may_repair`` says a text can. The handlers'
+    entries are compared as collected; the items read in one pass, as the Items built.
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(direct, "may_repair", lambda data: True)
         general = collected(body, {})
-    return collected(body, directquick.ENTRY_HANDLERS) != general
+    if collected(body, directquick.ENTRY_HANDLERS) != general:
+        return True
+    return collected(body, directquick.ENTRY_HANDLERS, simple=True) != _built(general)
+
+
+def _built(read: tuple[object, ...]) -> tuple[object, ...]:
+    """Return a reading of entries as the reading of the Items built of them."""
+    if len(read) != 3:
+        return read
+    version, meta, entries = read
+    assert isinstance(version, str) and isinstance(meta, dict) and isinstance(entries, list)
+    return version, meta, built(entries, meta, version)
 
 
 @samefeed.needs_corpus
@@ -139,6 +170,42 @@ ENTRIES = {
     "enclosure-empty-url-and-href": "<enclosure url='' href='http://e.org/h'/>",
     "enclosure-href-only": "<enclosure href='http://e.org/h' type='image/jpeg'/>",
     "date-mis-decoded-utf8": "<pubDate>Mi&#195;&#169;, 01 May 2024 12:00:00 GMT</pubDate>",
+    # Shapes read in one pass (directsimple.read_simple), or left to the handlers.
+    "simple-every-child": (
+        "<title>T</title><link>http://e.org/l</link><guid isPermaLink='false'>g</guid>"
+        "<pubDate>Wed, 01 May 2024 12:00:00 GMT</pubDate><category>a</category>"
+        "<category>b</category><category>a</category><category> </category>"
+        "<description>d &lt;b&gt;x&lt;/b&gt;</description><comments>http://e.org/c</comments>"
+        "<enclosure url='http://e.org/a.jpg' type='Image/JPEG' length='12'/>"
+        "<enclosure url='http://e.org/b.mp3' type=' audio/mpeg ' length=' 7 '/>"
+    ),
+    "simple-permalink-guid-is-the-link": "<guid>http://e.org/g</guid><title></title>",
+    "simple-link-after-a-permalink-guid": "<guid>http://e.org/g</guid><link>http://e.org/l</link>",
+    "simple-empty-link-after-a-guid": "<guid>http://e.org/g</guid><link/>",
+    "simple-html-title": "<title>a &lt;b&gt;bold&lt;/b&gt; move</title><title>again</title>",
+    "simple-both-dates": "<dc:date>2024-05-01T12:00:00Z</dc:date><pubDate>bad</pubDate>",
+    "simple-two-links": "<link>http://e.org/a</link><link>http://e.org/b</link>",
+    "simple-relative-urls": "<link>/a/b</link><enclosure url='/x.jpg'/><guid>/g</guid>",
+    "simple-duration": "<itunes:duration>1:00</itunes:duration><enclosure url='http://e.org/a'/>",
+    "simple-unknown-element": "<x:thing>v</x:thing><title>t</title><x:other a='b'/>",
+    "simple-non-ascii": "<title>caf\u00e9 &#160;x</title><description>na\u00efve</description>",
+    "simple-mis-decoded": "<category>caf&#195;&#169;</category><title>Jos&#195;&#169;</title>",
+    "simple-enclosure-without-url": "<enclosure type='audio/mpeg' length='1'/>",
+    "simple-enclosure-with-more": "<enclosure url='http://e.org/a' type='a/b' x:y='z'/>",
+    "simple-category-with-a-domain": "<category domain='http://d/'>Topic</category>",
+    "simple-author": "<author>jo@e.org (Jo)</author><title>t</title>",
+    "simple-source": "<source url='http://e.org/'>S</source><title>t</title>",
+    "simple-content": "<description>d</description><content:encoded>c</content:encoded>",
+    "simple-long-guid": f"<guid isPermaLink='false'>{'g' * 3000}</guid>",
+    "simple-content-first": "<content:encoded>c</content:encoded><description>d</description>",
+    "simple-empty-content": "<content:encoded/><description>d</description>",
+    "simple-content-repaired-to-a-space": (
+        "<content:encoded>&#226;&#128;&#128;</content:encoded><description>d</description>"
+    ),
+    "simple-two-contents": "<content:encoded>a</content:encoded>" * 2,
+    "simple-date-with-attributes": "<pubDate x:y='z'>Wed, 01 May 2024 12:00:00 GMT</pubDate>",
+    "simple-two-dates": "<pubDate>2024-05-01T12:00:00Z</pubDate><pubDate>2024-05-02</pubDate>",
+    "simple-empty-categories": "<category/><category> </category>",
 }
 
 
@@ -242,3 +309,34 @@ def test_a_deferred_body_read_by_many_threads_at_once_is_derived_once() -> None:
     assert read_by_each == {("X", "<p>x</p>")}
     assert calls == ["x"]
     assert body == Body("<p>x</p>", "x", "X")
+
+
+def test_items_of_the_commonest_shape_are_read_in_one_pass(tmp_path: Path) -> None:
+    spec = farms.FeedSpec(0, "rss", "small")
+    (tmp_path / spec.kind).mkdir()
+    farms.write_feed(tmp_path, spec)
+    read = mirrored_document(fetched((tmp_path / spec.path).read_bytes()))
+    assert read is not None
+    reader = direct._read(read[0])
+    assert reader is not None and reader.entries
+    assert all(isinstance(entry, tuple) for entry in reader.entries)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "<title>Channel</title><link>http://e.org/</link>",
+        "<image><title>I</title></image>",
+        "<item><author>a@e.org</author></item>",
+        "<item><content:encoded>c</content:encoded></item><description>d</description>",
+    ],
+    ids=["title-and-link", "image", "an-item-of-another-shape", "content"],
+)
+def test_the_channel_after_items_read_in_one_pass_is_read_alike(after: str) -> None:
+    body = (
+        "<rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>"
+        "<item><title>One</title><guid>http://e.org/1</guid></item>"
+        f"<item><title></title></item>{after}<item><description>d</description></item>"
+        "</channel></rss>"
+    ).encode()
+    assert not differs(body)

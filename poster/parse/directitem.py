@@ -17,6 +17,7 @@ from typing import Any
 from poster.config import FeedConfig
 from poster.models import Body, Item, Media
 from poster.parse import fields
+from poster.parse.directsimple import Enclosure, Simple
 from poster.parse.itemkeys import KEY_MAX, bounded, item_key
 from poster.parse.itemmedia import (
     absolute,
@@ -31,14 +32,18 @@ from poster.parse.itemmedia import (
 Context = dict[str, Any]
 Detail = tuple[str, str]
 
+_NOTHING: Context = {}
+"""The entry the helpers below are given for a simple item, which has none of their keys."""
 _TAG_LINES: dict[str | None, str] = {}
 """The line of each tag met, for as many tags as _TAG_LINES_KEPT, each of _TAG_KEPT at most."""
 _TAG_LINES_KEPT = 4096
 _TAG_KEPT = 128
 
 
-def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | None) -> Item:
+def build_item(entry: Context | Simple, feed: FeedConfig, base: str, inherited: str | None) -> Item:
     """Return the Item for one collected entry; its text is derived when first used."""
+    if isinstance(entry, tuple):
+        return _simple_item(entry, feed, base, inherited)
     summary = entry.get("summary_detail")
     texts = entry.get("content")
     if texts is None and summary is not None:  # an RSS item's description is its body
@@ -75,6 +80,58 @@ def build_item(entry: Context, feed: FeedConfig, base: str, inherited: str | Non
         thumbnail,
         _enclosures(entry, enclosures, contents),
     )
+
+
+def _simple_item(simple: Simple, feed: FeedConfig, base: str, inherited: str | None) -> Item:
+    """Return the Item build_item gives for the entry of a simple item (``read_simple``)."""
+    title, kind, link, guid, published, updated, description, content, tags, enclosed = simple
+    summary = None if description is None else (description, "text/html")
+    # What _richest_content gives of one HTML content and an HTML description.
+    if content is not None and content.strip():
+        raw_content = content
+    else:
+        raw_content = "" if description is None else description
+    line = "" if title is None else fields.plain_line(title, "html" in kind)
+    url = absolute(link, base)
+    enclosures = _simple_enclosures(enclosed, base) if enclosed else []
+    image, thumbnail = _pictures(_NOTHING, base, (raw_content, summary), enclosures, [])
+    id = guid or None
+    if id and feed.key is None:
+        key = id if len(id) <= KEY_MAX else bounded(id)
+    else:
+        key = item_key(feed.key, _NOTHING, id=id, link=url, title=line, content=raw_content)
+    return Item.of(
+        key,
+        line,
+        url,
+        Body.deferred(_body, _own_summary if summary else None, summary, raw_content, True, base),
+        inherited,
+        published,
+        updated,
+        _simple_tags(tags) if tags else (),
+        image,
+        thumbnail,
+        _enclosures(_NOTHING, enclosures, []),
+    )
+
+
+def _simple_enclosures(enclosed: list[Enclosure], base: str) -> list[Media]:
+    """Return a simple item's enclosures as Media, as _link_enclosures makes its links."""
+    found = []
+    for url, kind, length in enclosed:
+        href = absolute(url, base)
+        if href is not None:
+            mime_type = kind.strip() or None if kind else None
+            found.append(Media.of(href, mime_type, parse_length(length)))
+    return found
+
+
+def _simple_tags(terms: list[str]) -> tuple[str, ...]:
+    """Return a simple item's tags, as _tags gives them of its categories' terms."""
+    if len(terms) == 1:
+        line = _tag_line(terms[0])
+        return (line,) if line else ()
+    return fields.unique_strings(terms)
 
 
 def title_of(context: Context) -> str:

@@ -37,6 +37,7 @@ from poster.parse.directcontext import (
 )
 from poster.parse.directnames import Names, attributes, has_handler, leaves, text
 from poster.parse.directquick import ENTRY_HANDLERS
+from poster.parse.directsimple import Simple, read_simple
 from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
 from poster.parse.feeddates import parse_feed_date
 from poster.parse.itemcap import MAX_ITEMS
@@ -52,7 +53,7 @@ class Reader:
         self.names = names
         self.version = version
         self.meta: Context = {}
-        self.entries: list[Context] = []
+        self.entries: list[Context | Simple] = []
         self.title_depth = -1
         self.has_content = False
         self.guidislink = False
@@ -61,6 +62,8 @@ class Reader:
         """Entries past ``MAX_ITEMS``, left unread."""
         self.repairs = repairs
         """Whether the document's text may hold what ``repair_text`` changes (``may_repair``)."""
+        self.simple_items = not version.startswith("atom")
+        """Whether an item of the commonest RSS shape is read in one pass (``read_simple``)."""
         self.inert: dict[str, str] = {}
         """The keys of the tags met inside an element without a handler that may be there:
         without a handler of their own, and neither reserved nor captured."""
@@ -85,6 +88,15 @@ class Reader:
         if len(self.entries) >= MAX_ITEMS:
             self.unread += 1
             return
+        if self.simple_items and not element.keys():
+            simple = read_simple(self, element, depth + 1)
+            if simple is not None:
+                self.entries.append(simple)
+                self.has_content = False
+                return
+            # A document's items mostly share their shape: after one that is not the simple
+            # one, the others are read the general way without a look.
+            self.simple_items = False
         context: Context = {}
         if element.keys():
             about = self._no_cdf(element).get("rdf:about")
@@ -93,14 +105,14 @@ class Reader:
         self.entries.append(context)
         self.guidislink = False
         self.title_depth = -1
-        routes, route = self.routes, self._route
+        routes, route = self.routes, self.route
         depth += 1
         for child in element:
             key, handler = routes.get(child.tag) or route(child.tag)
             handler(self, child, key, context, depth, True)
         self.has_content = False
 
-    def _route(self, tag: str) -> tuple[str, Handler]:
+    def route(self, tag: str) -> tuple[str, Handler]:
         """Return the key and handler of an entry's child, found once per tag of the document."""
         key = self.names.key(tag)
         route = (key, ENTRY_HANDLERS.get(key) or HANDLERS.get(key) or Reader.element)
