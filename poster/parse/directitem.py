@@ -83,32 +83,37 @@ def build_item(entry: Context | Simple, feed: FeedConfig, base: str, inherited: 
 
 
 def _simple_item(simple: Simple, feed: FeedConfig, base: str, inherited: str | None) -> Item:
-    """Return the Item build_item gives for the entry of a simple item (``read_simple``)."""
-    title, kind, link, guid, published, updated, description, content, tags, enclosed = simple
-    summary = None if description is None else (description, "text/html")
-    # What _richest_content gives of one HTML content and an HTML description.
-    if content is not None and content.strip():
-        raw_content = content
+    """Return the Item build_item gives for the entry of a simple item (``simple_reader``)."""
+    detail, link, guid, published, updated, summary, content, tags, enclosed = simple
+    # What _richest_content gives of at most one content and the summary ("html" in a type
+    # is _is_html).
+    if content is not None and content[0].strip():
+        raw_content, content_is_html = content[0], "html" in content[1]
+    elif summary is not None:
+        raw_content, content_is_html = summary[0], "html" in summary[1]
     else:
-        raw_content = "" if description is None else description
-    line = "" if title is None else fields.plain_line(title, "html" in kind)
+        raw_content, content_is_html = "", True
+    title = "" if detail is None else fields.plain_line(detail[0], "html" in detail[1])
     url = absolute(link, base)
     enclosures = _simple_enclosures(enclosed, base) if enclosed else []
-    image, thumbnail = _pictures(_NOTHING, base, (raw_content, summary), enclosures, [])
+    markup = (raw_content if content_is_html else "", summary)
+    image, thumbnail = _pictures(_NOTHING, base, markup, enclosures, [])
     id = guid or None
     if id and feed.key is None:
         key = id if len(id) <= KEY_MAX else bounded(id)
     else:
-        key = item_key(feed.key, _NOTHING, id=id, link=url, title=line, content=raw_content)
+        key = item_key(feed.key, _NOTHING, id=id, link=url, title=title, content=raw_content)
     return Item.of(
         key,
-        line,
+        title,
         url,
-        Body.deferred(_body, _own_summary if summary else None, summary, raw_content, True, base),
+        Body.deferred(
+            _body, _own_summary if summary else None, summary, raw_content, content_is_html, base
+        ),
         inherited,
         published,
         updated,
-        _simple_tags(tags) if tags else (),
+        _tags(tags) if tags else (),
         image,
         thumbnail,
         _enclosures(_NOTHING, enclosures, []),
@@ -124,14 +129,6 @@ def _simple_enclosures(enclosed: list[Enclosure], base: str) -> list[Media]:
             mime_type = kind.strip() or None if kind else None
             found.append(Media.of(href, mime_type, parse_length(length)))
     return found
-
-
-def _simple_tags(terms: list[str]) -> tuple[str, ...]:
-    """Return a simple item's tags, as _tags gives them of its categories' terms."""
-    if len(terms) == 1:
-        line = _tag_line(terms[0])
-        return (line,) if line else ()
-    return fields.unique_strings(terms)
 
 
 def title_of(context: Context) -> str:

@@ -37,7 +37,7 @@ from poster.parse.directcontext import (
 )
 from poster.parse.directnames import Names, attributes, has_handler, leaves, text
 from poster.parse.directquick import ENTRY_HANDLERS
-from poster.parse.directsimple import Simple, read_simple
+from poster.parse.directsimple import Simple, SimpleReader, simple_reader
 from poster.parse.fastsax import XHTML, Unsupported, repair_query, repair_text
 from poster.parse.feeddates import parse_feed_date
 from poster.parse.itemcap import MAX_ITEMS
@@ -62,8 +62,8 @@ class Reader:
         """Entries past ``MAX_ITEMS``, left unread."""
         self.repairs = repairs
         """Whether the document's text may hold what ``repair_text`` changes (``may_repair``)."""
-        self.simple_items = not version.startswith("atom")
-        """Whether an item of the commonest RSS shape is read in one pass (``read_simple``)."""
+        self.simple: SimpleReader | None = simple_reader(version)
+        """What reads an item of the commonest shape in one pass, while items are of it."""
         self.inert: dict[str, str] = {}
         """The keys of the tags met inside an element without a handler that may be there:
         without a handler of their own, and neither reserved nor captured."""
@@ -88,15 +88,15 @@ class Reader:
         if len(self.entries) >= MAX_ITEMS:
             self.unread += 1
             return
-        if self.simple_items and not element.keys():
-            simple = read_simple(self, element, depth + 1)
+        if self.simple is not None and not element.keys():
+            simple = self.simple(self, element, depth + 1)
             if simple is not None:
                 self.entries.append(simple)
                 self.has_content = False
                 return
             # A document's items mostly share their shape: after one that is not the simple
             # one, the others are read the general way without a look.
-            self.simple_items = False
+            self.simple = None
         context: Context = {}
         if element.keys():
             about = self._no_cdf(element).get("rdf:about")
