@@ -50,7 +50,14 @@ def parse_feed_date(value: str) -> datetime | None:
     last = _last
     if last[0] == value and value:
         return last[1]
-    stamp = _parse(value)
+    # The two forms most feeds write, as written, before the general reading.
+    stamp = None
+    if len(value) == 29 and value[25:] == " GMT":
+        stamp = _gmt(value)
+    elif len(value) == 20 and value[19] == "Z":
+        stamp = _zulu(value)
+    if stamp is None:
+        stamp = _parse(value)
     _last = (value, stamp)
     return stamp
 
@@ -59,14 +66,6 @@ def _parse(value: str) -> datetime | None:
     """Return the UTC datetime feedparser reads from ``value``, or None, reading it afresh."""
     if not value:
         return None
-    if len(value) == 29 and value[25:] == " GMT":
-        stamp = _gmt(value)
-        if stamp is not None:
-            return stamp
-    elif len(value) == 20 and value[19] == "Z":
-        stamp = _zulu(value)
-        if stamp is not None:
-            return stamp
     text = value.lower()
     if len(text) in _LAID_OUT:
         stamp = _laid_out(text)
