@@ -49,7 +49,6 @@ is kept to tens of megabytes."""
 _MARKS_LOOKED = 16
 """The "#" bytes looked at one by one for a character reference, before a search for "&#"."""
 _AMPERSAND = ord("&")
-_HINTS = ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase")
 
 
 class _TooDeep(Exception):
@@ -276,7 +275,7 @@ def _assemble(reader: Reader, result: FetchResult, feed: FeedConfig) -> ParsedFe
         warnings=(over_cap(len(reader.entries) + reader.unread),) if reader.unread else (),
         hubs=_rel_links(links, "hub", base),
         topic=next(iter(_rel_links(links, "self", base)), None),
-        hints=read_hints({key: meta.get(key) for key in _HINTS}, result.body or b""),
+        hints=read_hints(meta, result.body or b""),  # which reads the hints' keys alone
     )
 
 

@@ -116,7 +116,8 @@ def _simple_item(simple: Simple, feed: FeedConfig, base: str, inherited: str | N
         _tags(tags) if tags else (),
         image,
         thumbnail,
-        _enclosures(_NOTHING, enclosures, []),
+        # What _enclosures gives without media:content or itunes:duration.
+        unique_media(enclosures) if len(enclosures) > 1 else tuple(enclosures),
     )
 
 
