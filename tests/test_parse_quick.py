@@ -378,6 +378,36 @@ ATOM_ENTRIES = {
     "unread-element": "<rights>r</rights><x:thing>v</x:thing><title>t</title>",
     "language": "<title xml:lang='en'>t</title>",
 }
+RDF_ITEMS = {
+    "usual": (
+        "<item rdf:about='http://e.org/1'><title>T</title><link>http://e.org/1</link>"
+        "<description>d</description><dc:date>2024-05-01T12:00:00Z</dc:date>"
+        "<dc:subject>s</dc:subject><dc:subject>s</dc:subject></item>"
+    ),
+    "guid-after-about": "<item rdf:about='http://e.org/1'><guid>http://e.org/g</guid></item>",
+    "two-guids-after-about": (
+        "<item rdf:about='http://e.org/1'><guid>http://e.org/g</guid><guid>x</guid></item>"
+    ),
+    "empty-about": "<item rdf:about=''><title>T</title></item>",
+    "no-about": "<item><title>T</title><link>http://e.org/1</link></item>",
+    "other-attribute": "<item rdf:about='http://e.org/1' rdf:ID='x'><title>T</title></item>",
+    "about-then-another-shape": (
+        "<item rdf:about='http://e.org/1'><title>T</title></item>"
+        "<item rdf:about='http://e.org/2'><dc:creator>C</dc:creator></item>"
+        "<item rdf:about='http://e.org/3'><title>U</title></item>"
+    ),
+}
+
+
+@pytest.mark.parametrize("items", RDF_ITEMS.values(), ids=RDF_ITEMS.keys())
+def test_rss10_items_of_every_shape_are_collected_alike_on_the_short_paths(items: str) -> None:
+    body = (
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' "
+        "xmlns='http://purl.org/rss/1.0/' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+        f"<channel rdf:about='http://e.org/'><title>c</title></channel>{items}</rdf:RDF>"
+    ).encode()
+    assert collected(body, {})[0] in ("rss10", "refused")
+    assert not differs(body)
 
 
 @pytest.mark.parametrize("children", ATOM_ENTRIES.values(), ids=ATOM_ENTRIES.keys())

@@ -88,7 +88,7 @@ class Reader:
         if len(self.entries) >= MAX_ITEMS:
             self.unread += 1
             return
-        if self.simple is not None and not element.keys():
+        if self.simple is not None:
             simple = self.simple(self, element, depth + 1)
             if simple is not None:
                 self.entries.append(simple)

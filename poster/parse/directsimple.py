@@ -1,17 +1,18 @@
 """Read an RSS item or Atom entry of the commonest shape in one pass, into what its Item needs.
 
-Most RSS items hold a title, a link, a guid, a publication date, a description and an HTML
-content, each at most once and bare (the guid with ``isPermaLink`` at most), bare categories,
-enclosures that give their ``url``, ``type`` and ``length`` alone, and perhaps elements poster
-does not read. Most Atom entries hold a title, an id, dates, a summary and a content, each at
-most once (the text constructs typed text or HTML at most), links and categories of their
-usual attributes. For such an item the reader :func:`simple_reader` gives does in one pass what
+Most RSS items hold a title, a link, a guid (or an ``rdf:about``), a publication or Dublin
+Core date, a description and an HTML content, each at most once and bare (the guid with
+``isPermaLink`` at most), bare categories or Dublin Core subjects, enclosures that give their
+``url``, ``type`` and ``length`` alone, and perhaps elements poster does not read. Most Atom
+entries hold a title, an id, dates, a summary and a content, each at most once (the text
+constructs typed text or HTML at most), links and categories of their usual attributes. For
+such an item the reader :func:`simple_reader` gives does in one pass what
 :meth:`poster.parse.directread.Reader.entry` and the handlers of
 :mod:`poster.parse.directquick` and ``directread`` do with its children, keeping in a
 :data:`Simple` tuple only the values :func:`poster.parse.directitem.build_item` reads of the
 entry they collect, and leaving the reader's state as they leave it; ``build_item`` then gives
-the Item it gives for that entry. For an item of any other shape it changes nothing and gives None,
-and the item is read the general way.
+the Item it gives for that entry. For an item of any other shape it changes nothing and gives
+None, and the item is read the general way.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ Simple = tuple[
 SimpleReader = Callable[["Reader", ET.Element, int], Simple | None]
 """Reads one item of the simple shape (``simple_reader``)."""
 
+_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
+_CATEGORIES = frozenset(("category", "dc_subject", "keywords"))
+"""The keys of an RSS item's elements whose bare text is a category's term."""
 _ENCLOSURE_KEYS = frozenset(("url", "type", "length"))
 _LINK_KEYS = frozenset(("href", "rel", "type", "length", "title"))
 _CATEGORY_KEYS = frozenset(("term", "scheme", "label"))
@@ -82,6 +86,12 @@ def _rss_item(reader: Reader, element: ET.Element, depth: int) -> Simple | None:
     routes, route, repairs = reader.routes, reader.route, reader.repairs
     general = type(reader).element
     title = link = guid = summary = content = None
+    if element.keys():  # an RSS 1.0 item's rdf:about is its id, unless a guid says another
+        attrib = element.attrib
+        if len(attrib) != 1 or _ABOUT not in attrib:
+            return None
+        guid = attrib[_ABOUT] or None
+    about = guid is not None
     kind = "text/plain"
     published: datetime | None = _UNSET
     updated: datetime | None = _UNSET
@@ -98,8 +108,9 @@ def _rss_item(reader: Reader, element: ET.Element, depth: int) -> Simple | None:
             enclosures.append(found)
             continue
         if key == "guid":
-            if guid is not None or len(child):
+            if (guid is not None and not about) or len(child):
                 return None
+            about = False
             read = _guid(child)
             if read is None:
                 return None
@@ -141,7 +152,7 @@ def _rss_item(reader: Reader, element: ET.Element, depth: int) -> Simple | None:
             if content is not None:
                 return None
             content = value
-        elif key == "category":
+        elif key in _CATEGORIES:
             tags = [] if tags is None else tags
             tag: Tag = [value, None, None]
             if value and tag not in tags:
@@ -167,6 +178,8 @@ def _rss_item(reader: Reader, element: ET.Element, depth: int) -> Simple | None:
 
 def _atom_entry(reader: Reader, element: ET.Element, depth: int) -> Simple | None:
     """Return what the handlers would collect of an Atom entry of the simple shape, else None."""
+    if element.keys():
+        return None
     routes, route, general = reader.routes, reader.route, type(reader).element
     title = summary = content = None
     link = id = None
