@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from feedparser.datetimes import _parse_date
 
-from poster.parse import feeddates, fields, utf8
+import poster.parse as parse_package
+from poster.parse import encoding, feeddates, fields, utf8
 from poster.parse.dates import from_struct
 from poster.parse.direct import may_repair
 from poster.parse.directnames import attributes
@@ -299,3 +300,49 @@ def test_a_document_holding_a_repairable_character_in_any_spelling_may_need_repa
     for spelled in (char, f"&#{ord(char)};", f"&#x{ord(char):x};"):
         body = f"<title>caf\u00e9 {spelled}</title>".encode("utf-8", "surrogatepass")
         assert may_repair(body) or not repairable
+
+
+DECLARATIONS = [
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss/>',
+    b"<?xml version='1.0' encoding='ISO-8859-1' standalone='yes'?><rss/>",
+    b'\xef\xbb\xbf<?xml version="1.0"?><rss/>',
+    b'\xef\xbb\xbf  <?xml version="1.0" encoding="windows-1251"?><rss/>',
+    b"<rss version='2.0'><channel/></rss>",
+    b'<?xml version="1.0" encoding="utf-8"' + b" " * 2000 + b"?><rss/>",
+    b'<?xml version="1.0"' + b" " * 1000 + b'encoding="koi8-r"?><rss/>',
+    b"<!-- > --><?xml encoding='utf-16'?><rss/>",
+    b">",
+    b"",
+]
+
+
+@pytest.mark.parametrize("body", DECLARATIONS)
+@pytest.mark.parametrize(
+    "content_type", ["application/xml", "text/xml", "application/rss+xml; charset=utf-8", ""]
+)
+def test_declared_encodings_are_read_alike_from_the_head_kept_and_the_first_kilobyte(
+    monkeypatch: pytest.MonkeyPatch, body: bytes, content_type: str
+) -> None:
+    monkeypatch.setattr(encoding, "_DECLARED", {})
+    expected = list(encoding._declared(content_type, body[:1024]))
+    answers = [encoding.declared_encodings(content_type, body) for _ in range(2)]
+    answers[0].append("changed by the caller")
+    assert answers == [[*expected, "changed by the caller"], expected]
+    assert encoding.declared_encodings(content_type, body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "json"),
+    [
+        (b"<rss/>", False),
+        ("<?xml version='1.0'?><rss/>".encode("utf-16-le"), False),
+        ("<?xml version='1.0'?><rss/>".encode("utf-32-be"), False),
+        (b"\xef\xbb\xbf<rss/>", False),
+        (b' \n{"items": []}', True),
+        ('["a"]'.encode("utf-16"), True),
+        (b"\xef\xbb\xbf[1]", True),
+    ],
+    ids=["xml", "xml-utf-16-le", "xml-utf-32-be", "xml-bom", "object", "array-utf-16", "array-bom"],
+)
+def test_a_body_starts_like_json_only_when_it_opens_a_json_value(body: bytes, json: bool) -> None:
+    assert parse_package._starts_like_json(body) is json

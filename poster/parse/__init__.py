@@ -137,6 +137,8 @@ def _starts_like_json(body: bytes) -> bool:
     JSON in UTF-16 or UTF-32, which ``json.loads`` reads (RFC 8259 §8.1), is looked at in its
     own encoding.
     """
+    if body[:1] == b"<":  # markup, whichever encoding json.detect_encoding would tell
+        return False
     encoding = json.detect_encoding(body[:4])
     if encoding != "utf-8":
         head = body[:64].decode(encoding, "replace").removeprefix("\ufeff")

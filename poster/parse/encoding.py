@@ -136,11 +136,34 @@ def declared_encodings(content_type: str, body: bytes) -> list[str]:
     UTF-8; a text/* type is read in its charset or US-ASCII; feedparser then tries the XML
     declaration's encoding. A BOM says UTF-8 too.
     """
+    # The declaration's encoding is written before its ">": the body up to the first ">" tells
+    # as much as the whole. Feeds share a few of those and of Content-Types.
+    end = body.find(b">", 0, _DECLARATION_LIMIT)
+    head = body[: end + 1] if end >= 0 else body[:_DECLARATION_LIMIT]
+    key = (content_type, head)
+    found = _DECLARED.get(key)
+    if found is None:
+        found = _declared(content_type, head)
+        if len(head) <= _HEAD_KEPT and len(_DECLARED) < _DECLARED_KEPT:
+            _DECLARED[key] = found
+    return list(found)
+
+
+_DECLARATION_LIMIT = 1024
+"""The bytes of a body looked at for its XML declaration."""
+_DECLARED: dict[tuple[str, bytes], tuple[str, ...]] = {}
+"""The encodings declared by each Content-Type and short head met."""
+_DECLARED_KEPT = 256
+_HEAD_KEPT = 256
+
+
+def _declared(content_type: str, head: bytes) -> tuple[str, ...]:
+    """Return the encodings ``declared_encodings`` gives for a body that starts with ``head``."""
     media, _, _ = content_type.partition(";")
     media = media.strip().lower()
     match = CHARSET.search(content_type)
     charset = match.group(1).lower() if match else ""
-    found = _XML_ENCODING.match(body[:1024])
+    found = _XML_ENCODING.match(head)
     xml = found.group(1).decode("ascii").lower() if found else ""
     if media.startswith("text/"):
         first = charset or "us-ascii"
@@ -148,8 +171,8 @@ def declared_encodings(content_type: str, body: bytes) -> list[str]:
         first = charset or xml or "utf-8"
     else:
         first = xml or "utf-8"
-    bom = "utf-8" if body.startswith(_BOM_UTF8) else ""
-    return list(dict.fromkeys(name for name in (first, xml, bom) if name))
+    bom = "utf-8" if head.startswith(_BOM_UTF8) else ""
+    return tuple(dict.fromkeys(name for name in (first, xml, bom) if name))
 
 
 def _as_utf8(result: FetchResult, body: bytes) -> FetchResult:
