@@ -118,7 +118,7 @@ def utf8_document(
     if document is None or not outcome.get("encoding"):
         return None
     # Past its first piece, the document is the body's.
-    if any(_declares_doctype(data) for data in (body, bytes(document[0]))):
+    if _declares_doctype(body) or _declares_doctype(bytes(document[0])):
         return None
     return document
 

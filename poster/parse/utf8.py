@@ -23,8 +23,9 @@ _BOM = codecs.BOM_UTF8
 _SAME_BYTES = frozenset({"utf-8", "ascii"})
 """Codecs whose decoding re-encodes to the very bytes it read, when it reads them all."""
 _HEAD_LIMIT = 64 * 1024
-_HEADS: dict[tuple[object, ...], tuple[bytes, dict[str, Any]]] = {}
-"""Each short head met, after its headers, and what ``convert_to_utf8`` made of it."""
+_HEADS: dict[tuple[object, ...], tuple[bytes, dict[str, Any], str | None]] = {}
+"""Each short head met, after its headers, what ``convert_to_utf8`` made of it, and the
+codec it chose when that keeps every byte."""
 _HEADS_KEPT = 256
 _HEAD_KEPT = 256
 """The longest head kept: an XML declaration, and a little more."""
@@ -43,8 +44,8 @@ def utf8_pieces(
     start = len(_BOM) if body.startswith(_BOM) else 0
     cut = _head_end(body, start)
     if cut is not None and b"\x00" not in body[:4]:
-        head, probe = _converted_head(headers, body[:cut])
-        if _kept_as_is(body, probe, utf8):
+        head, probe, name = _converted_head(headers, body[:cut])
+        if name is not None and _kept_as_is(body, name, utf8):
             outcome.update(probe)
             return [head, *pieces(memoryview(body)[cut:])]
     if utf8 is None and not (body.isascii() or decodes(body, "utf-8")):
@@ -52,8 +53,11 @@ def utf8_pieces(
     return [convert_to_utf8(headers, body, outcome)]
 
 
-def _converted_head(headers: dict[str, str], head: bytes) -> tuple[bytes, dict[str, Any]]:
-    """Return ``convert_to_utf8(headers, head, probe)`` and the probe it filled.
+def _converted_head(
+    headers: dict[str, str], head: bytes
+) -> tuple[bytes, dict[str, Any], str | None]:
+    """Return ``convert_to_utf8(headers, head, probe)``, the probe it filled, and the name of
+    the codec it chose first when that codec keeps every byte it reads (else None).
 
     Feeds share a few XML declarations and Content-Types: the conversion of each short head
     is made once, for as many as ``_HEADS_KEPT``, and each caller gets its own probe.
@@ -62,10 +66,10 @@ def _converted_head(headers: dict[str, str], head: bytes) -> tuple[bytes, dict[s
     found = _HEADS.get(key)
     if found is None:
         probe: dict[str, Any] = {}
-        found = convert_to_utf8(headers, head, probe), probe
+        found = convert_to_utf8(headers, head, probe), probe, _same_bytes_codec(probe)
         if len(head) <= _HEAD_KEPT and len(_HEADS) < _HEADS_KEPT:
             _HEADS[key] = found
-    return found[0], dict(found[1])
+    return found[0], dict(found[1]), found[2]
 
 
 def _head_end(body: bytes, start: int) -> int | None:
@@ -86,21 +90,26 @@ def _head_end(body: bytes, start: int) -> int | None:
     return cut if body.find(b"encoding=", cut, line_end) < 0 else None
 
 
-def _kept_as_is(body: bytes, probe: dict[str, Any], utf8: bool | None) -> bool:
-    """Tell whether the head's conversion chose, first, a codec that keeps every byte of body.
+def _same_bytes_codec(probe: dict[str, Any]) -> str | None:
+    """Return the name of the codec a head's conversion chose first, when it keeps every byte
+    it reads (``_SAME_BYTES``); None for another, or when the conversion overrode a choice."""
+    chosen = probe.get("encoding")
+    if not chosen or isinstance(probe.get("bozo_exception"), CharacterEncodingOverride):
+        return None
+    try:
+        name: str = codecs.lookup(chosen).name
+    except LookupError:
+        return None
+    return name if name in _SAME_BYTES else None
+
+
+def _kept_as_is(body: bytes, name: str, utf8: bool | None) -> bool:
+    """Tell whether the codec the head's conversion chose, which keeps every byte it reads,
+    reads every byte of the body.
 
     ``utf8`` is True when the body is known to decode as UTF-8, None when the XML parser is
     to tell, and False when it is to be decoded here.
     """
-    chosen = probe.get("encoding")
-    if not chosen or isinstance(probe.get("bozo_exception"), CharacterEncodingOverride):
-        return False
-    try:
-        name = codecs.lookup(chosen).name
-    except LookupError:
-        return False
-    if name not in _SAME_BYTES:
-        return False
     # ASCII bytes read alike in both; only other bytes need the decoder's look.
     if body.isascii():
         return True
