@@ -409,3 +409,25 @@ def test_an_items_own_summary_is_derived_without_its_content() -> None:
     # Without a summary of its own, the summary is the start of the content.
     assert second.summary == "Only a story."
     assert repr(second.body).startswith("Body('")
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        "",
+        "<link rel='self' href='/feed.xml'/><link rel='hub' href='https://hub.example/'/>",
+        "<link rel='hub' href='https://a.example/'/><link rel='hub' href='ftp://b.example/'/>"
+        "<link rel='self' href='ftp://no.example/'/><link rel='self' href='https://e.org/f'/>"
+        "<link rel='hub' href='https://c.example/'/><link rel='self' href='https://e.org/g'/>",
+    ],
+    ids=["none", "self-and-hub", "several"],
+)
+def test_a_feeds_hubs_and_self_link_are_read_as_feedparsers(links: str) -> None:
+    body = (
+        "<feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>"
+        f"{links}<entry><title>e</title><id>urn:x:1</id></entry></feed>"
+    ).encode()
+    result = fetched(body)
+    mine = parse_direct(result, samefeed.same_feed(result))
+    assert mine is not None
+    assert feed_differences(mine, samefeed.by_feedparser(result, samefeed.same_feed(result))) == []

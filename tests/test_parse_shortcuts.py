@@ -10,6 +10,7 @@ import pytest
 from feedparser.datetimes import _parse_date
 
 import poster.parse as parse_package
+from poster.models import FeedHints
 from poster.parse import encoding, feeddates, fields, utf8
 from poster.parse.dates import from_struct
 from poster.parse.direct import may_repair
@@ -346,3 +347,27 @@ def test_declared_encodings_are_read_alike_from_the_head_kept_and_the_first_kilo
 )
 def test_a_body_starts_like_json_only_when_it_opens_a_json_value(body: bytes, json: bool) -> None:
     assert parse_package._starts_like_json(body) is json
+
+
+@pytest.mark.parametrize(
+    ("meta", "body"),
+    [
+        ({}, b"<rss><channel><title>t</title></channel></rss>"),
+        ({"ttl": None, "sy_updatebase": None}, b"<rss/>"),
+        ({"ttl": "60"}, b"<rss/>"),
+        ({"sy_updateperiod": "daily", "sy_updatefrequency": "2"}, b"<rss/>"),
+        ({"sy_updatebase": "2024-05-01T00:00:00Z"}, b"<rss/>"),
+        ({}, b"<rss><channel>" + SKIPS + b"</channel></rss>"),
+    ],
+    ids=["nothing", "keys-of-nothing", "ttl", "period", "base", "skips"],
+)
+def test_hints_of_a_feed_that_gives_none_are_the_defaults(
+    meta: dict[str, object], body: bytes
+) -> None:
+    hints = read_hints(meta, body)
+    says_nothing = all(value is None for value in meta.values()) and b"<skip" not in body
+    assert (hints == FeedHints()) is says_nothing
+    assert (hints.ttl, hints.update_frequency) == (
+        60 if meta.get("ttl") else None,
+        2 if meta.get("sy_updatefrequency") else 1,
+    )

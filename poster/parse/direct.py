@@ -266,20 +266,31 @@ def _assemble(reader: Reader, result: FetchResult, feed: FeedConfig) -> ParsedFe
     meta = reader.meta
     base = result.url
     inherited = author_of(meta) if reader.version.startswith("atom") else None
-    links = meta.get("links", ())
+    hubs, topic = _own_links(meta.get("links", ()), base)
     return ParsedFeed(
         title=title_of(meta),
         link=absolute(meta.get("link"), base),
         items=tuple([build_item(entry, feed, base, inherited) for entry in reader.entries]),
         format=reader.version or "xml",
         warnings=(over_cap(len(reader.entries) + reader.unread),) if reader.unread else (),
-        hubs=_rel_links(links, "hub", base),
-        topic=next(iter(_rel_links(links, "self", base)), None),
+        hubs=hubs,
+        topic=topic,
         hints=read_hints(meta, result.body or b""),  # which reads the hints' keys alone
     )
 
 
-def _rel_links(links: list[dict[str, str]], rel: str, base: str) -> tuple[str, ...]:
-    """Return the feed's own links of one relation, made absolute."""
-    found = (absolute(link.get("href"), base) for link in links if link.get("rel") == rel)
-    return tuple(url for url in found if url is not None)
+def _own_links(links: list[dict[str, str]], base: str) -> tuple[tuple[str, ...], str | None]:
+    """Return the feed's hubs and its first self link, made absolute, in one look at its links."""
+    hubs: list[str] = []
+    topic = None
+    for link in links:
+        rel = link.get("rel")
+        if rel == "hub" or (rel == "self" and topic is None):
+            url = absolute(link.get("href"), base)
+            if url is None:
+                continue
+            if rel == "hub":
+                hubs.append(url)
+            else:
+                topic = url
+    return tuple(hubs), topic

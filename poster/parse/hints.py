@@ -29,21 +29,35 @@ _HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour\s*>")
 _DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day\s*>")
 _NONE: frozenset[int] = frozenset()
 """The one empty set most feeds share: each call of ``frozenset()`` makes a new one."""
+_KEYS = ("ttl", "sy_updateperiod", "sy_updatefrequency", "sy_updatebase")
+"""The keys of feedparser's feed data that hold hints."""
+_NO_HINTS = FeedHints(
+    ttl=None,
+    skip_hours=_NONE,
+    skip_days=_NONE,
+    update_period=None,
+    update_frequency=1,
+    update_base=None,
+)
+"""The hints of a feed that gives none, the one record all such feeds share."""
 
 
 def read_hints(meta: Mapping[str, Any], body: bytes) -> FeedHints:
     """Return the hints of a feed from feedparser's feed data and the document's bytes."""
-    period = _text(meta.get("sy_updateperiod")).lower()
+    ttl, period, frequency, base = (meta.get(key) for key in _KEYS)
     # One search, a third of the time of the two patterns', rules both out on the bodies that
     # have neither element, nearly all of them.
     skips = _SKIP.search(body) is not None
+    if not skips and ttl is period is frequency is base is None:
+        return _NO_HINTS  # what the reading below gives of a feed that says nothing
+    period = _text(period).lower()
     return FeedHints(
-        ttl=_positive(meta.get("ttl")),
+        ttl=_positive(ttl),
         skip_hours=_skip_hours(body) if skips else _NONE,
         skip_days=_skip_days(body) if skips else _NONE,
         update_period=period if period in PERIODS else None,
-        update_frequency=_positive(meta.get("sy_updatefrequency")) or 1,
-        update_base=parse_date(meta.get("sy_updatebase")),
+        update_frequency=_positive(frequency) or 1,
+        update_base=parse_date(base),
     )
 
 
