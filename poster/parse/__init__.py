@@ -76,14 +76,15 @@ def _parse_xml(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
     from poster.parse.fastxml import parse_fast
     from poster.parse.xmlfeed import parse_xml, response_headers
 
-    content_type = response_headers(result)["content-type"]
+    headers = response_headers(result)
+    content_type = headers["content-type"]
     # The direct reader refuses absurd depth as it reads; it gives None for what it does not
     # fully understand, and the two readers that run feedparser's handlers read it instead.
     unchecked = declares_utf8(result, content_type)
     if unchecked:
         # expat reads a body declared UTF-8 as UTF-8 and refuses one that is not, which
         # settling would have repaired: read whole, the body is one settle leaves as it is.
-        direct = parse_direct(result, feed, utf8=None)
+        direct = parse_direct(result, feed, utf8=None, headers=headers)
         if direct is not None:
             return _warned(direct, ())
     settled = settle(result, content_type)

@@ -56,14 +56,21 @@ class _TooDeep(Exception):
 
 
 def parse_direct(
-    result: FetchResult, feed: FeedConfig, *, utf8: bool | None = False
+    result: FetchResult,
+    feed: FeedConfig,
+    *,
+    utf8: bool | None = False,
+    headers: dict[str, str] | None = None,
 ) -> ParsedFeed | None:
     """Return the feed read straight from its tree, or None when another reader must read it.
 
     ``utf8`` says the body is known to decode as UTF-8 (``poster.parse.encoding.settle``); None
     says that expat is to tell as it reads the body, which it refuses if it is not UTF-8.
+    ``headers`` are the result's ``response_headers``, when the caller has them.
     """
-    read = mirrored_document(result, utf8=utf8) if feed.key in _FIELD_KEYS else None
+    if feed.key not in _FIELD_KEYS:
+        return None
+    read = mirrored_document(result, utf8=utf8, headers=headers)
     if read is None:
         return None
     document, bozo = read

@@ -87,18 +87,24 @@ def read_fast(result: FetchResult) -> FeedData | None:
 
 
 def mirrored_document(
-    result: FetchResult, *, utf8: bool | None = False
+    result: FetchResult,
+    *,
+    utf8: bool | None = False,
+    headers: dict[str, str] | None = None,
 ) -> tuple[Document, bool] | None:
     """Return the body as ``utf8_document`` gives it and whether feedparser found it at fault.
 
     None when the installed feedparser is not a release these readers mirror, or when
     ``utf8_document`` leaves the body to feedparser. ``utf8`` says the body is known to
-    decode as UTF-8, or with None that the XML parser is to tell (``utf8_pieces``).
+    decode as UTF-8, or with None that the XML parser is to tell (``utf8_pieces``);
+    ``headers`` are the result's ``response_headers``, when the caller has them.
     """
     if not feedparser.__version__.startswith(MIRRORED_RELEASES):
         return None
+    if headers is None:
+        headers = response_headers(result)
     outcome: dict[str, Any] = {}
-    document = utf8_document(result.body or b"", response_headers(result), outcome, utf8=utf8)
+    document = utf8_document(result.body or b"", headers, outcome, utf8=utf8)
     return None if document is None else (document, bool(outcome.get("bozo")))
 
 
