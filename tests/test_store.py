@@ -868,6 +868,46 @@ def test_a_feeds_new_validators_are_journaled_without_the_rest_of_its_record(
         assert reader.validators("news") == Validators('"v2"', "Mon, 01 Jan 2024")
 
 
+def test_a_process_that_wrote_much_leaves_the_state_compacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(JournalStorage, "leave_compacted_bytes", 4096)
+    journal = tmp_path / "poster.journal"
+    with Store(tmp_path) as store:
+        store.mark_seen("news", ["a"])
+    assert len(journal_lines(tmp_path)) == 1, "a little written: the journal is left as it is"
+    with Store(tmp_path) as store:
+        for n in range(40):
+            store.save_validators(f"feed-{n}", Validators(etag=f'"{n}"'))
+        assert journal.stat().st_size > 4096
+    assert journal_lines(tmp_path) == []
+    assert (tmp_path / "poster.json.bak").exists()
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader.validators("feed-39") == Validators(etag='"39"')
+        assert reader.is_held_back("news", "a")
+    snapshot = (tmp_path / "poster.json").read_bytes()
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader.validators("feed-0") == Validators(etag='"0"')
+    assert (tmp_path / "poster.json").read_bytes() == snapshot, "a reader writes nothing"
+
+
+def test_a_compaction_on_closing_that_fails_is_logged_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(JournalStorage, "leave_compacted_bytes", 1024)
+    with Store(tmp_path) as store:
+        monkeypatch.setattr(
+            JournalStorage, "_compact", lambda self: (_ for _ in ()).throw(OSError(28, "full"))
+        )
+        for n in range(20):
+            store.save_validators(f"feed-{n}", Validators(etag=f'"{n}"'))
+    assert "state=compact-failed" in caplog.text
+    assert len(journal_lines(tmp_path)) == 20
+    monkeypatch.undo()
+    with Store(tmp_path, read_only=True) as reader:
+        assert reader.validators("feed-19") == Validators(etag='"19"')
+
+
 # Start-up errors: never a silent reset
 
 BAD_SNAPSHOTS = {

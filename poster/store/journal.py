@@ -83,6 +83,9 @@ class JournalStorage:
     """Leave journals smaller than this alone: a small state would otherwise compact often."""
     max_held_bytes = 1 << 20
     """Write held lines once they reach this size, so a long block holds a bounded amount."""
+    leave_compacted_bytes = 1 << 18
+    """Compact on closing once this process wrote this much to the journal since the last
+    compaction: it paid for the writes, and every later open would replay them."""
 
     def __init__(
         self,
@@ -114,6 +117,7 @@ class JournalStorage:
         self._at_once = False
         self._held: list[bytes] = []
         self._held_bytes = 0
+        self._written = 0
         self._deferring = _Deferring()
         try:
             self._lock = None if read_only else hold_lock(self.files, role)
@@ -271,6 +275,7 @@ class JournalStorage:
             self._undo_append()
             raise os_problem(self.files, exc) from exc
         self._journal_bytes += len(lines)
+        self._written += len(lines)
         self._seq += count
 
     def _forget_held(self) -> None:
@@ -281,6 +286,16 @@ class JournalStorage:
         """Compact when the journal has grown past its share of the snapshot."""
         threshold = self.compact_threshold(self._snapshot_bytes)
         if self._journal_bytes > max(threshold, self._postponed_until):
+            self._compact_or_postpone()
+
+    def compact_if_written(self) -> None:
+        """Compact when this process wrote ``leave_compacted_bytes`` since the last compaction.
+
+        Called as the state closes: a pass that wrote much (a first read of many feeds) leaves
+        a state whose next open, by ``status`` or the next pass, has little to replay. A
+        failure is logged and leaves the state as it is.
+        """
+        if self._journal is not None and self._written >= self.leave_compacted_bytes:
             self._compact_or_postpone()
 
     @classmethod
@@ -416,6 +431,7 @@ class JournalStorage:
             os.close(self._journal)
         self._journal, self._mark_at = journal, mark_at
         self._journal_bytes = os.fstat(journal).st_size
+        self._written = 0
 
     def _load_snapshot(self) -> Snapshot:
         """Read the snapshot, writing an empty one first when the state is new."""

@@ -92,10 +92,14 @@ class Store:
             raise
 
     def close(self) -> None:
-        """Write what waits for the next change, close the journal, release the directory."""
+        """Write what waits for the next change, close the journal, release the directory.
+
+        A process that wrote much to the journal compacts it first (``compact_if_written``).
+        """
         with self._lock:
             try:
                 self._journal.flush()
+                self._journal.compact_if_written()
             finally:
                 self._journal.close()
 
