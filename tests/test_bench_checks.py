@@ -101,6 +101,7 @@ def test_the_journaled_state_stops_just_short_of_compaction(
     from poster.store.journal import JournalStorage
 
     monkeypatch.setattr(JournalStorage, "min_compact_bytes", 64 * 1024)
+    monkeypatch.setattr(JournalStorage, "leave_compacted_bytes", 16 * 1024)
     farm = farms.build(tmp_path / "farm", 4)
     config = tmp_path / "feeds.toml"
     config.write_text(
@@ -116,6 +117,7 @@ def test_the_journaled_state_stops_just_short_of_compaction(
     with Store(tmp_path / "journaled", read_only=True) as store:
         etags = {store.validators(spec.name).etag for spec in farm.feeds}
         assert len(etags) == len(farm.feeds) and all(not e.endswith('-1"') for e in etags)
+    assert JournalStorage.leave_compacted_bytes == 16 * 1024
 
 
 def test_stage_timings_keep_cpu_apart_from_waiting_and_the_bench_reads_them() -> None:
