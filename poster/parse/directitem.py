@@ -60,13 +60,9 @@ def build_item(entry: Context | Simple, feed: FeedConfig, base: str, inherited: 
     image, thumbnail = _pictures(entry, base, markup, enclosures, contents)
     raw_id = entry.get("id")
     id = raw_id.strip() or None if raw_id else None
-    if id and feed.key is None:
-        key = id if len(id) <= KEY_MAX else bounded(id)  # what item_key gives, without its call
-    else:
-        key = item_key(feed.key, entry, id=id, link=link, title=title, content=raw_content)
     tags = entry.get("tags")
     return Item.of(
-        key,
+        _key(feed, entry, id, link, title, raw_content),
         title,
         link,
         Body.deferred(
@@ -98,13 +94,8 @@ def _simple_item(simple: Simple, feed: FeedConfig, base: str, inherited: str | N
     enclosures = _simple_enclosures(enclosed, base) if enclosed else []
     markup = (raw_content if content_is_html else "", summary)
     image, thumbnail = _pictures(_NOTHING, base, markup, enclosures, [])
-    id = guid or None
-    if id and feed.key is None:
-        key = id if len(id) <= KEY_MAX else bounded(id)
-    else:
-        key = item_key(feed.key, _NOTHING, id=id, link=url, title=title, content=raw_content)
     return Item.of(
-        key,
+        _key(feed, _NOTHING, guid or None, url, title, raw_content),
         title,
         url,
         Body.deferred(
@@ -130,6 +121,15 @@ def _simple_enclosures(enclosed: list[Enclosure], base: str) -> list[Media]:
             mime_type = kind.strip() or None if kind else None
             found.append(Media.of(href, mime_type, parse_length(length)))
     return found
+
+
+def _key(
+    feed: FeedConfig, entry: Context, id: str | None, link: str | None, title: str, content: str
+) -> str:
+    """Return the item's key as ``item_key`` gives it, an id as the key without its call."""
+    if id and feed.key is None:
+        return id if len(id) <= KEY_MAX else bounded(id)
+    return item_key(feed.key, entry, id=id, link=link, title=title, content=content)
 
 
 def title_of(context: Context) -> str:
