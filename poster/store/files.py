@@ -137,7 +137,7 @@ class Undecoded:
             value = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"table {self.name!r} is not valid JSON ({exc})") from exc
-        return check_tables({self.name: value})[self.name]
+        return check_table(self.name, value)
 
     def close(self) -> None:
         """Close the snapshot the table's text is read from."""
@@ -432,12 +432,18 @@ def check_tables(value: object) -> Tables:
     if not isinstance(value, dict):
         raise ValueError('has no "tables" object')
     for name, table in value.items():
-        if not isinstance(table, dict):
-            raise ValueError(f"table {name!r} is not an object")
-        for doc_id, doc in table.items():
-            if not (doc_id.isascii() and doc_id.isdigit()) or not isinstance(doc, dict):
-                raise ValueError(f"table {name!r} document {doc_id!r} is not a numbered object")
+        check_table(name, table)
     return value
+
+
+def check_table(name: str, table: object) -> dict[str, Document]:
+    """Check that the table ``name`` has TinyDB's shape, numeric id → object; return it."""
+    if not isinstance(table, dict):
+        raise ValueError(f"table {name!r} is not an object")
+    for doc_id, doc in table.items():
+        if not (doc_id.isascii() and doc_id.isdigit()) or not isinstance(doc, dict):
+            raise ValueError(f"table {name!r} document {doc_id!r} is not a numbered object")
+    return table
 
 
 def write_atomic(

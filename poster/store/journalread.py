@@ -15,7 +15,7 @@ from pathlib import Path
 from poster.errors import StateError
 from poster.frozen import frozen
 from poster.localfiles import read_regular
-from poster.store.files import StateFiles, check_tables, encode_mark
+from poster.store.files import StateFiles, check_table, encode_mark
 
 TYPE_CHECKING = False  # as typing's, which this module needs nothing else from
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def _decode_change(value: object) -> Change:
     if type(table) is not str or type(delete) is not list or type(seq) is not int:
         raise ValueError("is not a change")
     if put or type(put) is not dict:  # most lines of fields set put nothing
-        _check_put(table, put)
+        check_table(table, put)
     for doc_id in delete:
         if type(doc_id) is not str:
             raise ValueError("deletes something that is not a document id")
@@ -181,17 +181,6 @@ def _decode_change(value: object) -> Change:
         {"table": table, "put": put, "delete": tuple(delete), "seq": seq, "fields": fields,
          "each": each}
     )  # fmt: skip
-
-
-def _check_put(table: str, put: object) -> None:
-    """Check that ``put`` has the shape ``check_tables`` takes: numeric id → object."""
-    if type(put) is dict:
-        for doc_id, doc in put.items():
-            if type(doc) is not dict or not (doc_id.isascii() and doc_id.isdigit()):
-                break
-        else:
-            return
-    check_tables({table: put})  # raises, saying what is wrong
 
 
 @functools.cache
