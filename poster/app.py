@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -46,6 +46,7 @@ class App:
     renderer: Renderer
     specs: tuple[DestinationConfig, ...]
     """The destinations opened: the configured ones, or those a command put in their place."""
+    _former: tuple[Config, frozenset[str]] | None = field(default=None, repr=False)
 
     def reopen(self, config: Config) -> None:
         """Switch to a reloaded ``config``: its destinations and templates, same state."""
@@ -63,6 +64,19 @@ class App:
     def kinds(self, feed: FeedConfig) -> tuple[object, ...]:
         """Return the kinds of the destinations ``feed`` posts to, in route order."""
         return tuple(self.destinations[name].kind for name in self.routes(feed))
+
+    def former_feeds(self) -> frozenset[str]:
+        """Return the feeds the state keeps that the configuration no longer names.
+
+        Asked by a feed's first read; found once for each configuration, as only a reload
+        changes which feeds are named.
+        """
+        config, found = self._former or (None, frozenset())
+        if config is not self.config:
+            named = {feed.name for feed in self.config.feeds}
+            found = frozenset(self.store.feed_names()) - named
+            self._former = (self.config, found)
+        return found
 
 
 def renderer_for(config: Config) -> Renderer:

@@ -455,6 +455,34 @@ def test_a_destination_that_joins_a_feed_is_given_only_what_is_new(client: FeedC
     assert ledger.routes("news") == {"archive"}, "viber, taken off, would join again"
 
 
+@pytest.mark.parametrize("carried", [True, False], ids=["renamed", "no-former-feeds"])
+def test_a_renamed_feed_posts_nothing_its_old_name_gave_or_held_back(
+    client: FeedClient, carried: bool
+) -> None:
+    ledger = MemoryLedger()
+    old = FeedConfig(name="news", url=FEED.url, backlog=1)
+    run_feed(old, deps(client, ScriptedDestination(), ledger))  # g3 posted, g1 and g2 held back
+    renamed = FeedConfig(name="city-news", url=FEED.url, backlog=1)
+    former = frozenset({"news", "gone"} if carried else {"gone"})
+    destination = ScriptedDestination()
+    again = run_feed(renamed, deps(client, destination, ledger, former=lambda: former))
+    if not carried:  # a feed of its own: its first read posts the newest, as backlog says
+        assert [m.text.split("\n")[0] for m in destination.sent] == ["*Third*"]
+        return
+    assert destination.sent == []
+    assert [o.decision.action for o in again.outcomes] == ["seen", "seen", "seen"]
+    assert {o.decision.reason for o in again.outcomes} == {
+        "posted or held back as feed 'news', which feeds.toml no longer names"
+    }
+    assert {k: d.state for (f, k, _), d in ledger.deliveries.items() if f == "city-news"} == {
+        "g1": "seen",
+        "g2": "seen",
+        "g3": "seen",
+    }
+    assert run_feed(renamed, deps(client, destination, ledger, conditional=False)).ok
+    assert destination.sent == [], "the next read is no first read, and knows them all"
+
+
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     told: list[tuple[str, int]] = []

@@ -318,6 +318,26 @@ def test_keying_a_feed_in_use_by_link_posts_nothing_again(
     assert texts(sandbox) == ["Market opens", "Tram depot opens"]
 
 
+def test_a_renamed_feed_posts_nothing_again_and_goes_on_with_what_is_new(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml", backlog=2))  # two posted, one held back
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == NEWS[1:]
+    project.write(feed("city-news", "news.xml", backlog=2))
+    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
+    shown = capsys.readouterr().out
+    assert preview == EXIT_OK and "would post" not in shown
+    assert shown.count("why: posted or held back as feed 'news', which feeds.toml no") == 3
+    again = run(capsys, project)
+    assert again.code == EXIT_OK, again.err
+    assert texts(sandbox) == NEWS[1:], "what the old name posted or held back stays so"
+    assert "city-news: 3 already posted" in again.out
+    project.use_feed("news-updated.xml", "news.xml")
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == [*NEWS[1:], "Tram depot opens"]
+
+
 def test_items_left_waiting_are_posted_after_the_feed_rolled_them_off(
     capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -73,6 +74,7 @@ def preview(
         media=media,
         route=config.routes,
         kinds=kinds,
+        former=None if ledger is None else _former_feeds(ledger, config),
     )
     clock = now or (lambda: datetime.now(UTC))
     specs = {spec.name: spec for spec in config.destinations}
@@ -81,6 +83,17 @@ def preview(
         for name, destination in destinations.items()
     }
     return run_pass(list(feeds), deps, lanes)
+
+
+def _former_feeds(store: Store, config: Config) -> Callable[[], frozenset[str]]:
+    """Return what tells the feeds ``store`` keeps that ``config`` no longer names, found once
+    a first read asks, as a run finds them."""
+
+    @functools.cache
+    def former() -> frozenset[str]:
+        return frozenset(store.feed_names()) - {feed.name for feed in config.feeds}
+
+    return former
 
 
 def _gate(

@@ -204,6 +204,7 @@ def deps(app: App, **options: Any) -> Deps:
         route=app.routes,
         kinds=app.kinds,
         own_routes=app.specs is app.config.destinations,
+        former=app.former_feeds,
         **options,
     )
 
