@@ -40,11 +40,14 @@ def select(
     *,
     held: Container[str] = frozenset(),
     first_read: bool = False,
+    carried: Container[str] = frozenset(),
 ) -> list[Decision]:
     """Return a decision for every item, oldest first: post, filtered, held back or seen.
 
     ``held`` holds the keys an earlier first read held back. On the feed's ``first_read`` the
     rules decide first, then only the newest ``backlog`` of the items they let through are posted.
+    ``carried`` holds the keys a feed renamed into this one knew: when they are the oldest
+    items, those newer are new since, and a first read posts them as any later read would.
     """
     listed = list(items)
     repeats = _repeats(listed)
@@ -53,7 +56,7 @@ def select(
         _REPEATED if id(item) in repeats else _decide(item, feed, seen, held) for item in ordered
     ]
     if first_read:
-        _hold_back(verdicts, feed.backlog)
+        _hold_back(verdicts[: _carried_up_to(ordered, carried)], feed.backlog, verdicts)
     return [Decision(item, *verdict) for item, verdict in zip(ordered, verdicts, strict=True)]
 
 
@@ -83,9 +86,24 @@ def _repeats(items: Sequence[Item]) -> set[int]:
     return repeats
 
 
-def _hold_back(verdicts: list[Verdict], backlog: int | None) -> None:
-    """Hold back all but the newest ``backlog`` items to post (all of them when ``None``)."""
-    wanted = [index for index, verdict in enumerate(verdicts) if verdict[0] == POST]
+def _carried_up_to(ordered: Sequence[Item], carried: Container[str]) -> int:
+    """Return how many of the oldest items a renamed feed knew, when it knew them and no other.
+
+    Any other pattern (an item it knew after one it did not: a shared item, or records pruned)
+    gives them all, so that the first read's backlog decides for every item it did not know.
+    """
+    count = 0
+    while count < len(ordered) and ordered[count].key in carried:
+        count += 1
+    if any(item.key in carried for item in ordered[count:]):
+        return len(ordered)
+    return count or len(ordered)
+
+
+def _hold_back(older: list[Verdict], backlog: int | None, verdicts: list[Verdict]) -> None:
+    """Hold back all but the newest ``backlog`` items to post among the ``older`` verdicts, the
+    first of ``verdicts`` (all of them when ``backlog`` is ``None``)."""
+    wanted = [index for index, verdict in enumerate(older) if verdict[0] == POST]
     keep = len(wanted) if backlog is None else backlog
     first_read: Verdict = (HELD, f"first read of the feed: backlog = {backlog}")
     for index in wanted[: max(len(wanted) - keep, 0)]:

@@ -126,6 +126,26 @@ def test_a_first_read_posts_the_newest_items_the_rules_let_through(
     assert reasons <= {f"first read of the feed: backlog = {backlog}"}
 
 
+@pytest.mark.parametrize(
+    ("backlog", "carried", "posted"),
+    [
+        pytest.param(0, {"i0", "i1", "i2"}, ["i3", "ad", "i4"], id="newer-than-all-carried"),
+        pytest.param(0, {"i0", "i1", "i2", "i3", "ad", "i4"}, [], id="none-newer"),
+        pytest.param(0, {"i2"}, [], id="one-shared-item-not-a-rename"),
+        pytest.param(1, {"i2"}, ["i4"], id="the-backlog-decides-then"),
+        pytest.param(0, {"i0", "i1", "i4"}, [], id="an-unknown-item-between"),
+        pytest.param(0, set(), [], id="nothing-carried"),
+    ],
+)
+def test_a_first_read_after_a_rename_posts_what_is_newer_than_the_oldest_it_carried(
+    backlog: int, carried: set[str], posted: list[str]
+) -> None:
+    items = [*DATED, SPONSORED]
+    decisions = select(items, feed(backlog=backlog), carried, first_read=True, carried=carried)
+    assert [d.item.key for d in decisions if d.action == POST] == posted
+    assert {d.item.key for d in decisions if d.action == SEEN} == carried
+
+
 def test_a_later_read_ignores_the_backlog() -> None:
     decisions = select(DATED, feed(backlog=0), seen=set())
     assert all(d.action == POST for d in decisions)

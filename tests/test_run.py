@@ -338,6 +338,20 @@ def test_a_renamed_feed_posts_nothing_again_and_goes_on_with_what_is_new(
     assert texts(sandbox) == [*NEWS[1:], "Tram depot opens"]
 
 
+def test_an_item_new_since_a_rename_is_posted_by_the_first_read_under_the_new_name(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("news", "news.xml"))
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == NEWS
+    project.write(feed("city-news", "news.xml", backlog=0))
+    project.use_feed("news-updated.xml", "news.xml")  # a new item, before the renamed read
+    again = run(capsys, project)
+    assert again.code == EXIT_OK, again.err
+    assert texts(sandbox) == [*NEWS, "Tram depot opens"], "new since the old name's last read"
+    assert "city-news: 1 sent, 3 already posted" in again.out
+
+
 def test_items_left_waiting_are_posted_after_the_feed_rolled_them_off(
     capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
 ) -> None:

@@ -385,7 +385,7 @@ def _select(
         if first_read and deps.former is not None:
             known, carried = _carried_over(feed, keys, routes, known, deps.ledger, deps.former())
     seen = known.known | busy if busy else known.known
-    decisions = select(items, feed, seen, held=known.held, first_read=first_read)
+    decisions = select(items, feed, seen, held=known.held, first_read=first_read, carried=carried)
     if carried:
         decisions = [_carried_why(d, carried) if d.action == SEEN else d for d in decisions]
     if first_read:
