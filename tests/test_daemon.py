@@ -230,6 +230,25 @@ def test_a_feed_removed_with_posts_waiting_says_so_and_posts_them_when_put_back(
     assert Counter(texts(sandbox)) == Counter(titles(blog))
 
 
+def test_a_feed_a_reload_renames_posts_nothing_again_and_goes_on_with_what_is_new(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    news = feeds.publish("news", 1, 2, 3)
+    renamed = project.table("news", backlog=2).replace('name = "news"', 'name = "city-news"')
+    project.write(project.table("news", backlog=2))
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 2, "the newest two; the oldest held back")
+        project.write(renamed)
+        run.reload()
+        wait_for(lambda: "city-news" in project.records_of_feeds(), "the renamed feed's read")
+        fresh = feeds.publish("news", 4)
+        wait_for(lambda: len(sandbox.posts) == 3, "the item new since the rename")
+    assert texts(sandbox) == titles([*news[1:], *fresh])
+    logged = [r.getMessage() for r in caplog.records]
+    assert "feed=city-news status=first-read carried_from=news known=3" in logged
+
+
 def test_the_daemon_keeps_what_feeds_toml_parsed_to_at_start_and_at_each_reload(
     project: Project, feeds: Feeds, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -162,6 +162,11 @@ class Project:
             f'interval = "{interval}"\nbacklog = {shown}\n{extra}'
         )
 
+    def records_of_feeds(self) -> set[str]:
+        """Return the feeds with a delivery record, read beside the daemon."""
+        with Store(self.state, read_only=True) as store:
+            return {record.feed for record in store.deliveries()}
+
     def records(self, state: str | None = None) -> dict[str, str]:
         """Return each item's delivery state at the channel, read beside or after the daemon."""
         with Store(self.state, read_only=True) as store:
