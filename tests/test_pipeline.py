@@ -31,11 +31,13 @@ from poster.errors import (
 )
 from poster.fetch.client import FeedClient
 from poster.fetch.feed import make_client
+from poster.models import Item
 from poster.ops.preview import render_text
 from poster.pipeline import DEFERRED, Batch, Deps, FeedReport, collect, run_feed, run_pass
 from poster.pipeline.pacing import Pacer
 from poster.pipeline.passes import in_threads
 from poster.pipeline.runner import RenderAhead
+from poster.pipeline.waitlist import keep_waiting, waiting_items
 from poster.render import Renderer
 from poster.select import HELD
 from poster.store.ledger import FAILED, SENT, UNCERTAIN, MemoryLedger, ReadOnlyLedger
@@ -481,6 +483,28 @@ def test_a_renamed_feed_posts_nothing_its_old_name_gave_or_held_back(
     }
     assert run_feed(renamed, deps(client, destination, ledger, conditional=False)).ok
     assert destination.sent == [], "the next read is no first read, and knows them all"
+
+
+def test_an_item_the_old_name_kept_waiting_is_posted_once_by_the_renamed_feed(
+    client: FeedClient,
+) -> None:
+    ledger = MemoryLedger()
+    run_feed(
+        FeedConfig(name="news", url=FEED.url, backlog=1),
+        deps(client, ScriptedDestination(), ledger),
+    )
+    fourth = Item(key="g4", title="Fourth", published=datetime(2026, 11, 26, 7, tzinfo=UTC))
+    keep_waiting(ledger, "news", [fourth])  # a quiet night, then the rename
+    item = "<item><title>Fourth</title><guid>g4</guid><pubDate>Thu, 26 Nov 2026 07:00:00 +0000"
+    served = RSS.replace("<title>T</title>", f"<title>T</title>{item}</pubDate></item>")
+    with make_client(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, text=served))
+    ) as http:
+        destination = ScriptedDestination()
+        renamed = FeedConfig(name="city-news", url=FEED.url, backlog=0)
+        run_feed(renamed, deps(http, destination, ledger, former=lambda: frozenset({"news"})))
+    assert [m.text.split("\n")[0] for m in destination.sent] == ["*Fourth*"]
+    assert waiting_items(ledger, "news", ()) == [], "putting the old name back posts it no more"
 
 
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:

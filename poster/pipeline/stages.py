@@ -388,6 +388,7 @@ def _select(
     decisions = select(items, feed, seen, held=known.held, first_read=first_read, carried=carried)
     if carried:
         decisions = [_carried_why(d, carried) if d.action == SEEN else d for d in decisions]
+        _taken_from_waiting(decisions, set(carried.values()), deps.ledger)
     if first_read:
         # What the rules filter out is held back too: a rule relaxed later posts none of it.
         backlog = [d.item.key for d in decisions if d.action in (HELD, FILTERED)]
@@ -517,6 +518,20 @@ def _carried_why(decision: Decision, carried: dict[str, str]) -> Decision:
         return decision
     why = f"posted or held back as feed {name!r}, which feeds.toml no longer names"
     return replace(decision, reason=why)
+
+
+def _taken_from_waiting(decisions: list[Decision], former: set[str], ledger: Ledger) -> None:
+    """Forget, among the items the ``former`` feeds keep waiting, those a renamed feed posts.
+
+    Putting the old name back would post them again.
+    """
+    from poster.pipeline.waitlist import keep_waiting, waiting_items  # here: a rename alone
+
+    posted = {d.item.key for d in decisions if d.action == Action.POST}
+    for name in sorted(former):
+        kept = waiting_items(ledger, name, ())
+        if any(item.key in posted for item in kept):
+            keep_waiting(ledger, name, [item for item in kept if item.key not in posted])
 
 
 def _not_new(
