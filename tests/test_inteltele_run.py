@@ -125,6 +125,20 @@ def test_a_run_reaches_every_routable_number_once(project: Project) -> None:
     assert len(project.fake.deliveries) == 6
 
 
+def test_a_renamed_feed_sends_no_subscriber_what_they_got_under_its_old_name(
+    project: Project,
+) -> None:
+    project.publish(1)
+    assert project.run() == [None]
+    config = project.root / "feeds.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('name = "news"', 'name = "city-news"'), encoding="utf-8")
+    project.publish(2, 1)  # backlog = "all": a new feed would send both
+    assert project.run() == [None]
+    got = ["Story 1", "Story 2"]
+    assert inboxes(project.fake) == {UA1: got, DE: got, RU: got}
+
+
 def test_without_a_ttl_the_gateway_is_asked_to_try_for_a_day_not_its_minute(
     project: Project,
 ) -> None:
