@@ -73,8 +73,7 @@ class App:
         """
         config, found = self._former or (None, frozenset())
         if config is not self.config:
-            named = {feed.name for feed in self.config.feeds}
-            found = frozenset(self.store.feed_names()) - named
+            found = frozenset(self.config.unnamed(self.store.feed_names()))
             self._former = (self.config, found)
         return found
 

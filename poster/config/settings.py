@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,6 +228,11 @@ class Config:
     def _feeds_by_name(self) -> dict[str, FeedConfig]:
         """Map each name to its feed, the first of that name as a scan would find it."""
         return {feed.name: feed for feed in reversed(self.feeds)}
+
+    def unnamed(self, names: Iterable[str]) -> list[str]:
+        """Return those of ``names`` that no feed of this configuration is called, in order:
+        the feeds a state keeps that were removed or renamed since."""
+        return [name for name in names if name not in self._feeds_by_name]
 
     def destination(self, name: str) -> DestinationConfig | None:
         """Return the destination called ``name``, if there is one."""

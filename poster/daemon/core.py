@@ -424,7 +424,7 @@ class Daemon:
     def _prune(self) -> None:
         """Drop old records of items gone from their feeds, and of feeds gone from the config."""
         configured = {feed.name for feed in self.config.feeds}
-        gone = {name: () for name in self.store.feed_names() if name not in configured}
+        gone = dict.fromkeys(self.config.unnamed(self.store.feed_names()), ())
         present = {name: keys for name, keys in self._memory.present.items() if name in configured}
         self.store.prune(self._clock(), {**gone, **present})
 

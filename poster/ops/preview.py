@@ -91,7 +91,7 @@ def _former_feeds(store: Store, config: Config) -> Callable[[], frozenset[str]]:
 
     @functools.cache
     def former() -> frozenset[str]:
-        return frozenset(store.feed_names()) - {feed.name for feed in config.feeds}
+        return frozenset(config.unnamed(store.feed_names()))
 
     return former
 

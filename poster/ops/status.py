@@ -215,8 +215,7 @@ def status_view(
     """
     subs = _subscriptions(store)
     shown = config.webhook.public_url is not None or bool(subs)
-    names = {feed.name for feed in config.feeds}
-    gone = [n for n in store.feed_names() if n not in names]
+    gone = config.unnamed(store.feed_names())
     listed = [
         *((f.name, True, f.enabled) for f in config.feeds),
         *((n, False, False) for n in gone),
