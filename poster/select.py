@@ -56,7 +56,7 @@ def select(
         _REPEATED if id(item) in repeats else _decide(item, feed, seen, held) for item in ordered
     ]
     if first_read:
-        _hold_back(verdicts[: _carried_up_to(ordered, carried)], feed.backlog, verdicts)
+        _hold_back(verdicts, feed.backlog, _carried_up_to(ordered, carried))
     return [Decision(item, *verdict) for item, verdict in zip(ordered, verdicts, strict=True)]
 
 
@@ -100,10 +100,10 @@ def _carried_up_to(ordered: Sequence[Item], carried: Container[str]) -> int:
     return count or len(ordered)
 
 
-def _hold_back(older: list[Verdict], backlog: int | None, verdicts: list[Verdict]) -> None:
-    """Hold back all but the newest ``backlog`` items to post among the ``older`` verdicts, the
-    first of ``verdicts`` (all of them when ``backlog`` is ``None``)."""
-    wanted = [index for index, verdict in enumerate(older) if verdict[0] == POST]
+def _hold_back(verdicts: list[Verdict], backlog: int | None, older: int) -> None:
+    """Hold back all but the newest ``backlog`` items to post among the ``older`` first
+    verdicts (all of them when ``backlog`` is ``None``)."""
+    wanted = [index for index, verdict in enumerate(verdicts[:older]) if verdict[0] == POST]
     keep = len(wanted) if backlog is None else backlog
     first_read: Verdict = (HELD, f"first read of the feed: backlog = {backlog}")
     for index in wanted[: max(len(wanted) - keep, 0)]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -504,8 +505,7 @@ def _carried_over(
             ledger.mark_seen_at(feed.name, given, route)
     if not carried:
         return known, carried
-    for name in dict.fromkeys(carried.values()):
-        count = sum(1 for key in carried if carried[key] == name)
+    for name, count in Counter(carried.values()).items():
         log.info("feed=%s status=first-read carried_from=%s known=%d", feed.name, name, count)
     again = ledger.recall(feed.name, keys, routes)
     return replace(again, history=False), carried  # the first read of every other item
