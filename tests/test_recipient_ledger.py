@@ -381,6 +381,42 @@ def test_a_read_only_ledger_plans_without_writing(path: Path, clock: Clock) -> N
     assert StateFiles(path).journal.read_bytes() == before
 
 
+@pytest.mark.parametrize("compacted", [False, True], ids=["journal", "snapshot"])
+def test_a_carried_item_goes_on_where_its_old_name_stopped(
+    path: Path, clock: Clock, compacted: bool
+) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("news a", PHONES)
+        ledger.record_result(ledger.record_intent("news a", PHONES[:3]), PHONES[:3])
+        ledger.record_uncertain(ledger.record_intent("news a", PHONES[3:5]), "timeout")
+        ledger.plan("city b", PHONES)  # already planned under its new name: left as it is
+        pairs = [("news a", "city a"), ("news b", "city b"), ("news c", "city c")]
+        assert ledger.carry(pairs) == 1  # "news c" is unknown
+        assert ledger.carry(pairs) == 0
+        if compacted:
+            ledger.storage.compact()
+    with open_ledger(path, clock) as ledger:
+        assert ledger.plan("city a", PHONES) == PHONES[5:]
+        assert ledger.plan("city b", PHONES) == PHONES
+        assert ledger.carry([("city a", "town a")]) == 1  # renamed again
+        batch = ledger.record_intent("town a", PHONES[5:])
+        ledger.record_result(batch, PHONES[5:])
+        assert ledger.plan("news a", PHONES) == ledger.plan("city a", PHONES) == ()
+        outcome = ledger.outcome("town a")
+    assert (outcome.accepted, outcome.uncertain) == (8, 2)
+
+
+def test_a_read_only_ledger_carries_in_memory(path: Path, clock: Clock) -> None:
+    with open_ledger(path, clock) as ledger:
+        ledger.plan("news a", PHONES[:2])
+        ledger.record_result(ledger.record_intent("news a", PHONES[:1]), PHONES[:1])
+    before = StateFiles(path).journal.read_bytes()
+    with open_ledger(path, clock, read_only=True) as ledger:
+        assert ledger.carry([("news a", "city a")]) == 1
+        assert ledger.plan("city a", PHONES[:2]) == PHONES[1:2]
+    assert StateFiles(path).journal.read_bytes() == before
+
+
 def test_compaction_keeps_every_answer_and_open_batch(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
         ledger.plan("a", PHONES)

@@ -322,6 +322,7 @@ class RecipientLedger:
 
         An item forgotten past retention is planned to nobody.
         """
+        item = self._state.resolve(item)
         if item in self._state.done:
             return ()
         self._note_seen(item, recipients)
@@ -353,7 +354,7 @@ class RecipientLedger:
         import uuid  # here: it loads platform, which reading the ledger for a status never needs
 
         batch_id = batch_id or uuid.uuid4().hex
-        state = self._state
+        state, item = self._state, self._state.resolve(item)
         wanted = [phone for phone in recipients if state.index.get(phone, -1) not in state.optout]
         allowed = set(self.plan(item, wanted))
         refused = [phone for phone in wanted if phone not in allowed]
@@ -366,6 +367,19 @@ class RecipientLedger:
         event = {"e": "intent", "t": self._now(), "item": item, "batch": batch_id}
         self._storage.record(event | {"phones": wanted})
         return batch_id
+
+    @_locked
+    def carry(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Keep each new item's sends with its old one's: ``(old, new)`` pairs, a renamed feed's.
+
+        Whoever got the old item, or may have, is not planned the new one, and the rest get
+        it once. An item already planned under its new name, or one the ledger does not know
+        under its old, is left as it is. Returns how many were carried.
+        """
+        wanted = [[old, new] for old, new in pairs if self._state.may_carry(old, new)]
+        if wanted:
+            self._apply({"e": "carry", "t": self._now(), "pairs": wanted})
+        return len(wanted)
 
     @_locked
     def members(self, batch_id: str) -> tuple[str, ...]:
@@ -467,6 +481,7 @@ class RecipientLedger:
     @_locked
     def outcome(self, item: str) -> ItemOutcome:
         """Count how ``item``'s recipients stand."""
+        item = self._state.resolve(item)
         st = self._state.items.get(item)
         if st is None:
             return ItemOutcome(0, 0, 0, 0, 0, 0, 0)
@@ -511,7 +526,7 @@ class RecipientLedger:
     @_locked
     def forgotten(self, item: str) -> bool:
         """Tell whether ``item``'s recipients were dropped past retention (it is done)."""
-        return item in self._state.done
+        return self._state.resolve(item) in self._state.done
 
     @_locked
     def optout_count(self) -> int:
@@ -541,9 +556,12 @@ class RecipientLedger:
         new = [phone for phone in dict.fromkeys(recipients) if phone not in state.index]
         if item in state.items and not new:
             return
-        event = {"e": "seen", "t": self._now(), "item": item, "phones": new}
+        self._apply({"e": "seen", "t": self._now(), "item": item, "phones": new})
+
+    def _apply(self, event: Event) -> None:
+        """Record ``event``, or only apply it in memory when the ledger is read-only."""
         if self._storage.read_only:
-            state.apply(event)
+            self._state.apply(event)
         else:
             self._storage.record(event)
 

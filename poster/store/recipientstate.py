@@ -101,6 +101,8 @@ class LedgerState:
     next_serial: int = 0
     done: dict[str, float] = field(default_factory=dict)
     """Items whose bitmaps were dropped past retention, and when: never planned again."""
+    carried: dict[str, str] = field(default_factory=dict)
+    """Items whose sends are kept under another name (a renamed feed's), and that name."""
 
     def phone_index(self, phone: str, at: float) -> int:
         """Return the number of ``phone``, numbering it as first seen ``at`` when new."""
@@ -125,6 +127,10 @@ class LedgerState:
             self.next_serial += 1
         return state
 
+    def resolve(self, key: str) -> str:
+        """Return the name ``key``'s sends are kept under: its own, unless it was carried."""
+        return self.carried.get(key, key)
+
     def open_members(self, key: str, state: str) -> Iterator[int]:
         """Yield the recipients of ``key``'s open batches in ``state``."""
         for batch in self.batches.values():
@@ -142,6 +148,18 @@ class LedgerState:
             self.phone_index(phone, at)
         if event.get("item") is not None:
             self.item(event["item"], at)
+
+    def may_carry(self, old: str, new: str) -> bool:
+        """Tell whether ``new`` may keep its sends with ``old``: it has none of its own yet, and
+        ``old`` has (or had, past retention)."""
+        fresh = new not in self.items and new not in self.done and new not in self.carried
+        old = self.resolve(old)
+        return fresh and old != new and (old in self.items or old in self.done)
+
+    def _on_carry(self, event: Event) -> None:
+        for old, new in event["pairs"]:
+            if self.may_carry(old, new):
+                self.carried[new] = self.resolve(old)
 
     def _on_intent(self, event: Event) -> None:
         at = event["t"]
@@ -255,6 +273,7 @@ class LedgerState:
             "messages": {str(day): _export_ids(ids) for day, ids in self.messages.items()},
             "next_serial": self.next_serial,
             "done": self.done,
+            "carried": self.carried,
         }
 
     @classmethod
@@ -282,6 +301,7 @@ class LedgerState:
             int(day): _restore_ids(*ids) for day, ids in doc.get("messages", {}).items()
         }
         state.done = dict(doc.get("done", {}))
+        state.carried = dict(doc.get("carried", {}))
         return state
 
 
