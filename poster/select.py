@@ -41,6 +41,7 @@ def select(
     held: Container[str] = frozenset(),
     first_read: bool = False,
     carried: Container[str] = frozenset(),
+    owed: Container[str] = frozenset(),
 ) -> list[Decision]:
     """Return a decision for every item, oldest first: post, filtered, held back or seen.
 
@@ -48,6 +49,7 @@ def select(
     rules decide first, then only the newest ``backlog`` of the items they let through are posted.
     ``carried`` holds the keys a feed renamed into this one knew: when they are the oldest
     items, those newer are new since, and a first read posts them as any later read would.
+    ``owed`` holds those of them it left waiting, which a first read posts whatever the backlog.
     """
     listed = list(items)
     repeats = _repeats(listed)
@@ -56,7 +58,8 @@ def select(
         _REPEATED if id(item) in repeats else _decide(item, feed, seen, held) for item in ordered
     ]
     if first_read:
-        _hold_back(verdicts, feed.backlog, _carried_up_to(ordered, carried))
+        older = range(_carried_up_to(ordered, carried))
+        _hold_back(verdicts, feed.backlog, [i for i in older if ordered[i].key not in owed])
     return [Decision(item, *verdict) for item, verdict in zip(ordered, verdicts, strict=True)]
 
 
@@ -100,10 +103,10 @@ def _carried_up_to(ordered: Sequence[Item], carried: Container[str]) -> int:
     return count or len(ordered)
 
 
-def _hold_back(verdicts: list[Verdict], backlog: int | None, older: int) -> None:
-    """Hold back all but the newest ``backlog`` items to post among the ``older`` first
-    verdicts (all of them when ``backlog`` is ``None``)."""
-    wanted = [index for index, verdict in enumerate(verdicts[:older]) if verdict[0] == POST]
+def _hold_back(verdicts: list[Verdict], backlog: int | None, among: Sequence[int]) -> None:
+    """Hold back all but the newest ``backlog`` items to post among the verdicts at indices
+    ``among``, oldest first (none when ``backlog`` is ``None``)."""
+    wanted = [index for index in among if verdicts[index][0] == POST]
     keep = len(wanted) if backlog is None else backlog
     first_read: Verdict = (HELD, f"first read of the feed: backlog = {backlog}")
     for index in wanted[: max(len(wanted) - keep, 0)]:

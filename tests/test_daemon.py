@@ -246,7 +246,7 @@ def test_a_feed_a_reload_renames_posts_nothing_again_and_goes_on_with_what_is_ne
         wait_for(lambda: len(sandbox.posts) == 3, "the item new since the rename")
     assert texts(sandbox) == titles([*news[1:], *fresh])
     logged = [r.getMessage() for r in caplog.records]
-    assert "feed=city-news status=first-read carried_from=news known=3" in logged
+    assert "feed=city-news status=first-read carried_from=news known=3 waiting=0" in logged
 
 
 def test_the_daemon_keeps_what_feeds_toml_parsed_to_at_start_and_at_each_reload(

@@ -139,6 +139,28 @@ def test_a_renamed_feed_sends_no_subscriber_what_they_got_under_its_old_name(
     assert inboxes(project.fake) == {UA1: got, DE: got, RU: got}
 
 
+def test_a_feed_renamed_partway_through_a_capped_send_sends_each_number_the_rest_once(
+    project: Project,
+) -> None:
+    config = project.root / "feeds.toml"
+    text = config.read_text(encoding="utf-8").replace(
+        'ttl = "1h"\n', 'ttl = "1h"\nmax_per_day = 2\n'
+    )
+    config.write_text(text, encoding="utf-8")
+    project.publish(1)
+    assert project.run() == [None]
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"]}
+    config.write_text(text.replace('name = "news"', 'name = "city-news"'), encoding="utf-8")
+    project.publish(2, 1)
+    counter = next((project.root / "state").rglob("day.json"))
+    for _ in range(4):  # each a day later
+        counter.write_text('{"day": "2026-01-01", "sent": 2}', encoding="utf-8")
+        project.fake.clock.advance(REPEAT_WAIT)
+        assert project.run() == [None]
+    got = ["Story 1", "Story 2"]
+    assert inboxes(project.fake) == {UA1: got, DE: got, RU: got}
+
+
 def test_without_a_ttl_the_gateway_is_asked_to_try_for_a_day_not_its_minute(
     project: Project,
 ) -> None:

@@ -507,6 +507,25 @@ def test_an_item_the_old_name_kept_waiting_is_posted_once_by_the_renamed_feed(
     assert waiting_items(ledger, "news", ()) == [], "putting the old name back posts it no more"
 
 
+def test_what_the_old_name_kept_waiting_is_posted_whatever_the_backlog(
+    client: FeedClient,
+) -> None:
+    ledger = MemoryLedger()
+    run_feed(
+        FeedConfig(name="news", url=FEED.url, backlog=None),
+        deps(client, ScriptedDestination(), ledger),
+    )
+    # Refused until later, then rolled off the feed's page before the rename.
+    zeroth = Item(key="g0", title="Zeroth", published=datetime(2026, 11, 22, 7, tzinfo=UTC))
+    keep_waiting(ledger, "news", [zeroth])
+    destination = ScriptedDestination()
+    renamed = FeedConfig(name="city-news", url=FEED.url, backlog=0)
+    again = run_feed(renamed, deps(client, destination, ledger, former=lambda: {"news"}))
+    assert [m.text.split("\n")[0] for m in destination.sent] == ["*Zeroth*"]
+    assert [o.decision.action for o in again.outcomes] == ["post", "seen", "seen", "seen"]
+    assert waiting_items(ledger, "news", ()) == []
+
+
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     told: list[tuple[str, int]] = []

@@ -503,8 +503,8 @@ class Daemon:
                 self._keep_waiting(dropped)
                 log.warning(
                     "event=reload feed=%s change=removed waiting=%d hint=its items waiting to "
-                    "be posted are not posted unless a feed of that name is put back; renaming "
-                    "a feed makes a new feed of it, whose first read holds its items back",
+                    "be posted are kept: a new feed that renames it posts them on its first "
+                    "read, and so does a feed of that name put back; else none is posted",
                     name, len({entry.key for entry in dropped}),
                 )  # fmt: skip
         self.config = new

@@ -14,6 +14,7 @@ import httpx
 
 from poster.app import stand_ins
 from poster.config import Config, DestinationConfig, FeedConfig
+from poster.destinations import carry_sends
 from poster.fetch.client import FeedClient
 from poster.models import State
 from poster.pipeline import Deps, FeedReport, Outcome, run_pass
@@ -75,6 +76,7 @@ def preview(
         route=config.routes,
         kinds=kinds,
         former=None if ledger is None else _former_feeds(ledger, config),
+        carry=functools.partial(carry_sends, destinations),
     )
     clock = now or (lambda: datetime.now(UTC))
     specs = {spec.name: spec for spec in config.destinations}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from poster.app import App
 from poster.config import FeedConfig
-from poster.destinations import Destination, KeepsRecipients
+from poster.destinations import Destination, KeepsRecipients, carry_sends
 from poster.frozen import frozen
 from poster.models import State
 from poster.ops.commands import retry_states
@@ -205,6 +206,7 @@ def deps(app: App, **options: Any) -> Deps:
         kinds=app.kinds,
         own_routes=app.specs is app.config.destinations,
         former=app.former_feeds,
+        carry=functools.partial(carry_sends, app.destinations),
         **options,
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from poster.store.ledger import Ledger, waiting_key, waiting_keys
 if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import FeedMeta
+    from poster.pipeline.renamed import Carry
     from poster.select import Decision
     from poster.store.ledger import KeyedBy
     from poster.store.memoryledger import Recall
@@ -95,8 +95,10 @@ class Deps:
     """Read a feed with items kept waiting in full, not "not modified": a pass offers them so.
     The daemon holds its waiting items in its lanes and reads as ever."""
     former: Callable[[], frozenset[str]] | None = None
-    """The feeds the state keeps that feeds.toml no longer names: a feed's first read holds
-    back at each destination what they gave it or held back there (a renamed feed's posts)."""
+    """The feeds the state keeps that feeds.toml no longer names: a feed's first read goes on
+    where they stopped (``poster.pipeline.renamed``)."""
+    carry: Carry | None = None
+    """Hands destinations that keep each recipient's send what a renamed feed takes over."""
 
     def routes(self, feed: FeedConfig) -> tuple[str, ...]:
         """Return the names of the destinations ``feed`` posts to."""
@@ -365,7 +367,7 @@ def _select(
     item by item.
     """
     # Here: a pass where no feed changed selects nothing.
-    from poster.select import FILTERED, HELD, SEEN, select
+    from poster.select import FILTERED, HELD, select
 
     items = parsed.items
     if deps.own_routes:  # a pass left them waiting, and the feed no longer lists them
@@ -380,16 +382,25 @@ def _select(
     routes = deps.routes(feed)
     known = deps.ledger.recall(feed.name, keys, routes)
     first_read = not known.history
-    carried: dict[str, str] = {}
+    carried = None
     if deps.own_routes:  # a sandbox's stand-in takes every feed: their own routes stay as kept
         known = _routes_kept(feed, keys, known, deps.ledger, routes)
-        if first_read and deps.former is not None:
-            known, carried = _carried_over(feed, keys, routes, known, deps.ledger, deps.former())
+        if first_read and deps.former is not None and (former := deps.former()):
+            from poster.pipeline.renamed import carry_over  # here: a rename alone
+
+            carried = carry_over(feed, items, routes, deps.ledger, former, deps.carry)
+    if carried is not None:
+        items, known = carried.items, carried.known
     seen = known.known | busy if busy else known.known
-    decisions = select(items, feed, seen, held=known.held, first_read=first_read, carried=carried)
-    if carried:
-        decisions = [_carried_why(d, carried) if d.action == SEEN else d for d in decisions]
-        _taken_from_waiting(decisions, set(carried.values()), deps.ledger)
+    decisions = select(
+        items, feed, seen, held=known.held, first_read=first_read,
+        carried=carried.knew.keys() | carried.owed.keys() if carried else frozenset(),
+        owed=carried.owed if carried else frozenset(),
+    )  # fmt: skip
+    if carried is not None:
+        from poster.pipeline.renamed import settle
+
+        decisions = settle(decisions, carried, deps.ledger)
     if first_read:
         # What the rules filter out is held back too: a rule relaxed later posts none of it.
         backlog = [d.item.key for d in decisions if d.action in (HELD, FILTERED)]
@@ -476,62 +487,6 @@ def _routes_kept(
         ledger.mark_seen_at(feed.name, back, route)
     ledger.remember_routes(feed.name, routes)
     return ledger.recall(feed.name, keys, routes)
-
-
-def _carried_over(
-    feed: FeedConfig,
-    keys: list[str],
-    routes: tuple[str, ...],
-    known: Recall,
-    ledger: Ledger,
-    former: frozenset[str],
-) -> tuple[Recall, dict[str, str]]:
-    """Hold back at each destination, on ``feed``'s first read, what a ``former`` feed gave it.
-
-    The state keeps a feed's posts under its name, so a renamed feed reads for the first time:
-    an item it posted under its old name, or held back there, is held back at that destination
-    whatever ``backlog`` says, and is never posted twice. The read stays a first read for the
-    items no former feed knows. Returns what is then known of the items, and the former feed
-    that knew each item it knew.
-    """
-    carried: dict[str, str] = {}
-    for route in routes:
-        given: set[str] = set()
-        for name in sorted(former):
-            found = ledger.recall(name, keys, (route,)).known
-            given |= found
-            carried.update(dict.fromkeys(found - carried.keys(), name))
-        if given:
-            ledger.mark_seen_at(feed.name, given, route)
-    if not carried:
-        return known, carried
-    for name, count in Counter(carried.values()).items():
-        log.info("feed=%s status=first-read carried_from=%s known=%d", feed.name, name, count)
-    again = ledger.recall(feed.name, keys, routes)
-    return replace(again, history=False), carried  # the first read of every other item
-
-
-def _carried_why(decision: Decision, carried: dict[str, str]) -> Decision:
-    """Say which former feed gave or held back an item a first read found known."""
-    name = carried.get(decision.item.key)
-    if name is None:
-        return decision
-    why = f"posted or held back as feed {name!r}, which feeds.toml no longer names"
-    return replace(decision, reason=why)
-
-
-def _taken_from_waiting(decisions: list[Decision], former: set[str], ledger: Ledger) -> None:
-    """Forget, among the items the ``former`` feeds keep waiting, those a renamed feed posts.
-
-    Putting the old name back would post them again.
-    """
-    from poster.pipeline.waitlist import keep_waiting, waiting_items  # here: a rename alone
-
-    posted = {d.item.key for d in decisions if d.action == Action.POST}
-    for name in sorted(former):
-        kept = waiting_items(ledger, name, ())
-        if any(item.key in posted for item in kept):
-            keep_waiting(ledger, name, [item for item in kept if item.key not in posted])
 
 
 def _not_new(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -232,6 +232,20 @@ class GatewayDestination:
                 first.status_message,
             )
         return self._receipt(message, todo, tally)
+
+    def carry(self, former: str, feed: str, keys: Collection[str]) -> None:
+        """Keep the sends of the items ``keys`` started as feed ``former`` as ``feed``'s.
+
+        Whoever got one of them, or may have, is not sent it again under the new name.
+        """
+        pairs = [(item_ref(former, key), item_ref(feed, key)) for key in keys]
+        with self._lock:
+            carried = self.ledger.carry(pairs)
+        if carried:
+            log.info(
+                "destination=%s feed=%s status=carried from=%s items=%d",
+                self._name, feed, former, carried,
+            )  # fmt: skip
 
     def _note_open(self, item: str, key: str) -> None:
         """Say so when the item is offered again while all it still needs waits on open batches.

@@ -10,6 +10,7 @@ gateway cannot be asked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class GatewayStandIn:
         self._keyed = keyed
         self._problem = problem
         self._ledger = ledger
+        self._carried: list[tuple[str, str]] = []
 
     @property
     def name(self) -> str:
@@ -97,7 +99,12 @@ class GatewayStandIn:
         if self._ledger is None or not self._ledger.exists():
             return phones
         with RecipientLedger(self._ledger, read_only=True) as ledger:
+            ledger.carry(self._carried)
             return ledger.plan(item_ref(message.feed, message.key), phones)
+
+    def carry(self, former: str, feed: str, keys: Collection[str]) -> None:
+        """Plan the items ``keys`` as a run carries them from feed ``former`` to ``feed``."""
+        self._carried += [(item_ref(former, key), item_ref(feed, key)) for key in keys]
 
     def _cost(self, message: GatewayMessage, phones: tuple[str, ...]) -> str:
         """Ask the gateway what sending costs, saying why when it cannot be known."""

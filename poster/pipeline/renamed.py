@@ -1,0 +1,123 @@
+"""Go on where a renamed feed's old name stopped, on the renamed feed's first read.
+
+The state keeps a feed's posts, its waiting items and its recipients' sends under its name, so
+a feed renamed in feeds.toml reads for the first time. Its first read looks at the feeds the
+state keeps that feeds.toml no longer names (``former``):
+
+- an item one of them posted at a destination, or held back, is held back there whatever
+  ``backlog`` says, and is never posted twice;
+- an item one of them left waiting (quiet hours, ``max_per_pass``, a daily cap, a refusal to
+  retry) is posted whatever ``backlog`` says, and a destination that keeps each recipient's
+  send sends it only to those that did not get it or may have.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from poster.frozen import frozen, replace
+from poster.models import Action
+from poster.pipeline.waitlist import keep_waiting, waiting_items
+
+if TYPE_CHECKING:
+    from poster.config import FeedConfig
+    from poster.items import Item
+    from poster.select import Decision
+    from poster.store.ledger import Ledger
+    from poster.store.memoryledger import Recall
+
+log = logging.getLogger(__name__)
+
+Carry = Callable[[str, str, str, Collection[str]], None]
+"""Hand destination ``route`` the sends of items ``keys`` started as feed ``former`` to go on
+with as feed ``feed``'s: ``carry(route, former, feed, keys)``."""
+
+
+@frozen
+class Carried:
+    """What a renamed feed's first read takes over from the feeds feeds.toml no longer names."""
+
+    items: tuple[Item, ...]
+    """The items to decide: the document's, then those a former feed left waiting it lacks."""
+    known: Recall
+    """What is known of the items once what the former feeds gave was held back."""
+    knew: Mapping[str, str]
+    """The keys a former feed gave or held back at a destination, each with that feed."""
+    owed: Mapping[str, str]
+    """The keys a former feed left waiting, each with that feed: posted whatever the backlog."""
+
+    @property
+    def former(self) -> set[str]:
+        """Return the former feeds the read takes anything over from."""
+        return {*self.knew.values(), *self.owed.values()}
+
+
+def carry_over(
+    feed: FeedConfig,
+    items: Sequence[Item],
+    routes: tuple[str, ...],
+    ledger: Ledger,
+    former: Collection[str],
+    carry: Carry | None,
+) -> Carried | None:
+    """Take over, on ``feed``'s first read, what the ``former`` feeds gave, held back or left
+    waiting at its destinations; None when they knew none of its items."""
+    names = sorted(former)
+    owed_items: dict[str, Item] = {}
+    owed: dict[str, str] = {}
+    for name in names:
+        for item in waiting_items(ledger, name, ()):
+            owed_items.setdefault(item.key, item)
+            owed.setdefault(item.key, name)
+    listed = {item.key for item in items}
+    # Kept oldest first; placed after the document's as a feed lists, newest first.
+    extra = [item for key, item in owed_items.items() if key not in listed]
+    items = (*items, *reversed(extra))
+    keys = [item.key for item in items]
+    knew: dict[str, str] = {}
+    for route in routes:
+        given: set[str] = set()
+        for name in names:
+            found = ledger.recall(name, keys, (route,)).known
+            given |= found
+            knew.update(dict.fromkeys(found - knew.keys(), name))
+        if given:
+            ledger.mark_seen_at(feed.name, given, route)
+        if carry is not None:
+            for name in names:
+                carry(route, name, feed.name, keys)
+    if not knew and not owed:
+        return None
+    known, waiting = Counter(knew.values()), Counter(owed.values())
+    for name in sorted(known.keys() | waiting.keys()):
+        log.info(
+            "feed=%s status=first-read carried_from=%s known=%d waiting=%d",
+            feed.name, name, known[name], waiting[name],
+        )  # fmt: skip
+    again = ledger.recall(feed.name, keys, routes)
+    # The read stays the first for every item no former feed knew.
+    return Carried(tuple(items), replace(again, history=False), knew, owed)
+
+
+def settle(decisions: list[Decision], carried: Carried, ledger: Ledger) -> list[Decision]:
+    """Say which former feed gave or held back each item found known, and forget, among the
+    items the former feeds keep waiting, those the renamed feed posts: putting the old name
+    back would post them again."""
+    posted = {d.item.key for d in decisions if d.action == Action.POST}
+    for name in sorted(carried.former):
+        kept = waiting_items(ledger, name, ())
+        if any(item.key in posted for item in kept):
+            keep_waiting(ledger, name, [item for item in kept if item.key not in posted])
+    return [_why(d, carried.knew) if d.action == Action.SEEN else d for d in decisions]
+
+
+def _why(decision: Decision, knew: Mapping[str, str]) -> Decision:
+    """Say which former feed gave or held back an item a first read found known."""
+    name = knew.get(decision.item.key)
+    if name is None:
+        return decision
+    why = f"posted or held back as feed {name!r}, which feeds.toml no longer names"
+    return replace(decision, reason=why)
