@@ -249,6 +249,26 @@ def test_a_feed_a_reload_renames_posts_nothing_again_and_goes_on_with_what_is_ne
     assert "feed=city-news status=first-read carried_from=news known=3 waiting=0" in logged
 
 
+def test_a_feed_a_reload_renames_posts_what_its_old_name_left_waiting(
+    project: Project, feeds: Feeds, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    blog = feeds.publish("blog", 1, 2, 3)
+    paced = project.write(project.table("blog")).read_text(encoding="utf-8")
+    project.config.write_text(paced.replace('min_gap = "0s"', 'min_gap = "1h"'), "utf-8")
+    renamed = project.table("blog", backlog=0).replace('name = "blog"', 'name = "city-blog"')
+    with running(project) as run:
+        wait_for(lambda: len(sandbox.posts) == 1, "the first post; two wait an hour")
+        feeds.published["blog"] = []  # the three roll off the feed's page, and one comes
+        fresh = feeds.publish("blog", 4)
+        project.write(renamed)  # with no gap
+        run.reload()
+        wait_for(lambda: len(sandbox.posts) == 4, "the two that waited, then the new one")
+    assert texts(sandbox) == titles([*blog, *fresh])
+    logged = [r.getMessage() for r in caplog.records]
+    assert "feed=city-blog status=first-read carried_from=blog known=1 waiting=2" in logged
+
+
 def test_the_daemon_keeps_what_feeds_toml_parsed_to_at_start_and_at_each_reload(
     project: Project, feeds: Feeds, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

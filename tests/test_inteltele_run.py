@@ -140,7 +140,7 @@ def test_a_renamed_feed_sends_no_subscriber_what_they_got_under_its_old_name(
 
 
 def test_a_feed_renamed_partway_through_a_capped_send_sends_each_number_the_rest_once(
-    project: Project,
+    project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = project.root / "feeds.toml"
     text = config.read_text(encoding="utf-8").replace(
@@ -153,6 +153,9 @@ def test_a_feed_renamed_partway_through_a_capped_send_sends_each_number_the_rest
     config.write_text(text.replace('name = "news"', 'name = "city-news"'), encoding="utf-8")
     project.publish(2, 1)
     counter = next((project.root / "state").rglob("day.json"))
+    counter.write_text('{"day": "2026-01-01", "sent": 0}', encoding="utf-8")
+    first, _ = preview_bodies(project, capsys)
+    assert first["requests"][0]["params"]["to"] == ",".join((BLACKLISTED, NO_ROUTE, RU))
     for _ in range(4):  # each a day later
         counter.write_text('{"day": "2026-01-01", "sent": 2}', encoding="utf-8")
         project.fake.clock.advance(REPEAT_WAIT)

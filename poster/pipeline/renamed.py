@@ -91,13 +91,15 @@ def carry_over(
                 carry(route, name, feed.name, keys)
     if not knew and not owed:
         return None
+    again = ledger.recall(feed.name, keys, routes)
+    # A waiting item may have gone everywhere already: a daemon keeps what its lanes hold.
+    owed = {key: name for key, name in owed.items() if key not in again.known}
     known, waiting = Counter(knew.values()), Counter(owed.values())
     for name in sorted(known.keys() | waiting.keys()):
         log.info(
             "feed=%s status=first-read carried_from=%s known=%d waiting=%d",
             feed.name, name, known[name], waiting[name],
         )  # fmt: skip
-    again = ledger.recall(feed.name, keys, routes)
     # The read stays the first for every item no former feed knew.
     return Carried(tuple(items), replace(again, history=False), knew, owed)
 
