@@ -22,6 +22,7 @@ from support.decisiontelecom import Clock, fake_gateway, gateway_project, inboxe
 from support.wait import wait_for
 
 from poster.cli import EXIT_ENVIRONMENT, EXIT_OK, main
+from poster.destinations.decisiontelecom.adapter import CONCURRENCY
 from poster.destinations.decisiontelecom.fake import FakeDecisionTelecom
 from poster.destinations.gateway.destination import GROUP, item_ref
 from poster.ops import inbox
@@ -126,7 +127,9 @@ def test_sigterm_ends_a_single_pass_after_the_requests_in_flight(
 ) -> None:
     config, state, feeds = project
     (post,) = feeds.publish("city", 1)
-    fake.gateway.inject(*["slow:0"] * 9, "slow:2")  # a request in the middle of the first group
+    # Requests in the middle of the first group, one for each of the requests at a time: the
+    # SIGTERM lands while they are in flight, however slowly the machine runs.
+    fake.gateway.inject(*["slow:0"] * 9, *["slow:2"] * CONCURRENCY)
     command = [sys.executable, "-m", "poster", "-c", str(config), "run", "--once"]
     child = subprocess.Popen(
         [*command, "--state-dir", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
