@@ -167,6 +167,30 @@ def test_a_released_lost_answer_is_sent_without_a_retry(
     assert record_state(state, post.guid) == SENT
 
 
+def test_a_batch_released_after_its_feed_was_renamed_is_sent_by_the_renamed_feed(
+    project: tuple[Path, Path, Feeds],
+    fake: FakeDecisionTelecom,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, state, _ = project
+    post, batch = lose_an_answer(project, fake)
+    config.write_text(config.read_text().replace('name = "city"', 'name = "town"'))
+    assert run_once(config, state) == EXIT_OK  # the first read of "town": nothing is sent
+    assert sum(inboxes(fake).values()) == len(PHONES)
+    capsys.readouterr()
+
+    assert release(state, batch.batch_id) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "next pass of feed 'town' sends it" in out
+    assert run_once(config, state) == EXIT_OK
+
+    # The operator released a number that had it, so that one number gets it twice.
+    assert sorted(inboxes(fake).values()) == [1] * (len(PHONES) - 1) + [2]
+    with RecipientLedger(ledger_path(state, "subs"), read_only=True) as book:
+        outcome = book.outcome(item_ref("town", post.guid))
+        assert (outcome.accepted, outcome.uncertain, book.open_batches()) == (len(PHONES), 0, [])
+
+
 def test_a_release_while_the_daemon_holds_the_state_is_queued_for_it(
     project: tuple[Path, Path, Feeds],
     fake: FakeDecisionTelecom,

@@ -47,8 +47,9 @@ def retry_item(store: Store, feed: str, key: str) -> bool:
     return True
 
 
-REOPENABLE = (SENT, *RETRYABLE)
-"""The states of a gateway delivery that a released batch re-opens."""
+REOPENABLE = (SENT, *RETRYABLE, SEEN)
+"""The states of a gateway delivery that a released batch re-opens: seen is a renamed feed's
+record of an item its old name sent there."""
 
 
 def reopen_item(store: Store, feed: str, key: str, destination: str) -> str | None:

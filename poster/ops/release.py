@@ -41,21 +41,26 @@ def release_batch(state_dir: Path, destination: str, batch_id: str) -> Released:
         with RecipientLedger(path, retention_days=math.inf) as ledger:
             item = _batch_item(ledger, batch_id)
             ledger.release(batch_id)
+            # A feed renamed since goes on with the item's sends: its record is re-opened too.
+            items = [item, *ledger.carried_into(item)]
+        requests = [inbox.Request("reopen", *item_of(i), destination=destination) for i in items]
         feed, key = item_of(item)
-        request = inbox.Request("reopen", feed, key, destination=destination)
         done = f"released batch {batch_id} of item {key!r} of feed {feed!r}"
         if store is None:
-            inbox.submit(state_dir, request)
-            queued = f"{done}; queued for the running daemon: {request} (it applies it within "
-            return Released(True, (queued + "seconds; `poster status` shows the result)",))
+            for request in requests:
+                inbox.submit(state_dir, request)
+            queued = f"{done}; queued for the running daemon: {', '.join(map(str, requests))} "
+            return Released(True, (queued + "(it applies it within seconds; `poster status` "
+                                   "shows the result)",))  # fmt: skip
         lines = [
             f"applied a request queued earlier: {line}" for line in inbox.drain(state_dir, store)
         ]
-        applied = inbox.apply(store, request)
+        applied = [inbox.apply(store, request) for request in requests]
     finally:
         if store is not None:
             store.close()
-    return Released(applied.ok, (*lines, f"{done}; {request}: {applied.text}"))
+    said = "; ".join(f"{one.request}: {one.text}" for one in applied)
+    return Released(any(one.ok for one in applied), (*lines, f"{done}; {said}"))
 
 
 def _batch_item(ledger: RecipientLedger, batch_id: str) -> str:

@@ -382,6 +382,11 @@ class RecipientLedger:
         return len(wanted)
 
     @_locked
+    def carried_into(self, item: str) -> list[str]:
+        """Return the items whose sends are kept with ``item``'s: a renamed feed's, in order."""
+        return [new for new, old in self._state.carried.items() if old == item]
+
+    @_locked
     def members(self, batch_id: str) -> tuple[str, ...]:
         """Return the numbers of the open batch ``batch_id``, in the order recorded."""
         phones = self._state.phones

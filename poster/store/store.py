@@ -421,10 +421,11 @@ class Store:
     ) -> bool:
         """Release the item's failed, uncertain or skipped records in ``states``, to be sent.
 
-        With ``destination``, only the record at that destination is released; a sent record
-        is released only when ``states`` names it (a gateway's numbers released by hand).
+        With ``destination``, only the record at that destination is released; a sent or seen
+        record is released only when ``states`` names it (a gateway's numbers released by hand,
+        which a renamed feed's seen record stands for).
         """
-        wanted = set(states) & {SENT, FAILED, UNCERTAIN, SKIPPED}
+        wanted = set(states) & {SENT, FAILED, UNCERTAIN, SKIPPED, SEEN}
         with self._lock:
             now = to_iso(self._clock())
             item = (feed, key)
