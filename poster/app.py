@@ -16,6 +16,7 @@ from poster.config import Config, DestinationConfig, FeedConfig
 from poster.destinations import (
     Destination,
     Entries,
+    KeepsRecipients,
     NeedsToken,
     Opening,
     StandsIn,
@@ -105,7 +106,23 @@ def open_destinations(
         opened[spec.name] = own.open(spec, where)
         if token is None and isinstance(own, NeedsToken):
             _warn_if_exposed(own, spec, str(config.path))
+    if specs is None:
+        _warn_if_unclaimed(opened, state_dir, config)
     return opened
+
+
+def _warn_if_unclaimed(opened: Mapping[str, Destination], state_dir: Path, config: Config) -> None:
+    """Log it when a destination that keeps its recipients' sends starts a new ledger while a
+    destination no longer in feeds.toml left one: it may be that destination renamed."""
+    keeping = [name for name, found in opened.items() if isinstance(found, KeepsRecipients)]
+    if not keeping:
+        return
+    from poster.store.recipientledger import unclaimed_hint  # here: gateways load it anyway
+
+    configured = {spec.name for spec in config.destinations}
+    for name in keeping:
+        if hint := unclaimed_hint(state_dir, name, configured):
+            log.warning("event=ledger-unclaimed destination=%s hint=%s", name, hint)
 
 
 def _warn_if_exposed(own: NeedsToken, spec: DestinationConfig, config_file: str) -> None:

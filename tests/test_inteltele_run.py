@@ -66,11 +66,11 @@ class Project:
         return [None if r.error is None else str(r.error) for r in reports]
 
     @contextmanager
-    def opened(self) -> Iterator[GatewayDestination]:
+    def opened(self, name: str = "subs") -> Iterator[GatewayDestination]:
         """Yield the destination as poster opens it, its HTTP client open."""
         config = load_config(self.root / "feeds.toml")
         with build(config, self.root / "state") as app:
-            found = app.destinations["subs"]
+            found = app.destinations[name]
             assert isinstance(found, GatewayDestination)
             yield found
 
@@ -162,6 +162,30 @@ def test_a_feed_renamed_partway_through_a_capped_send_sends_each_number_the_rest
         assert project.run() == [None]
     got = ["Story 1", "Story 2"]
     assert inboxes(project.fake) == {UA1: got, DE: got, RU: got}
+
+
+def test_a_renamed_destination_is_told_where_its_old_ledger_is_and_keeps_it_once_moved(
+    project: Project, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTER_PEOPLE_TOKEN", API_KEY)
+    project.publish(1)
+    assert project.run() == [None]
+    config = project.root / "feeds.toml"
+    config.write_text(config.read_text().replace("[destinations.subs]", "[destinations.people]"))
+    assert project.run() == [None]  # Story 1 is held back at the joined destination
+    (warning,) = [r.getMessage() for r in caplog.records if "ledger-unclaimed" in r.getMessage()]
+    assert "destination=people" in warning and "'subs' left one" in warning
+    close_ledgers()  # poster stopped
+    folder = project.root / "state" / "recipients"
+    (folder / "subs").rename(folder / "people")
+    caplog.clear()
+    project.publish(2, 1)
+    assert project.run() == [None]
+    assert not [r for r in caplog.records if "ledger-unclaimed" in r.getMessage()]
+    assert inboxes(project.fake)[UA1] == ["Story 1", "Story 2"]
+    with project.opened("people") as destination:
+        outcome = destination.ledger.outcome(item_ref("news", "story-2"))
+    assert (outcome.accepted, outcome.rejected) == (3, 1), "the blacklisted number stays out"
 
 
 def test_without_a_ttl_the_gateway_is_asked_to_try_for_a_day_not_its_minute(

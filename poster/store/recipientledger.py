@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
@@ -133,13 +133,36 @@ class StatusUpdate:
     """The gateway says the number is blacklisted or opted out: keep it out of later plans."""
 
 
+def ledger_names(state_dir: Path) -> list[str]:
+    """Return the destinations that have a recipient ledger in ``state_dir``, sorted."""
+    try:
+        return sorted(p.parent.name for p in (state_dir / RECIPIENTS_FOLDER).glob("*/ledger.json"))
+    except OSError:
+        return []
+
+
+def unclaimed_hint(state_dir: Path, destination: str, configured: Collection[str]) -> str | None:
+    """Say what to do when ``destination`` has no ledger yet and one a destination no longer
+    ``configured`` left does: a gateway destination renamed would send to the numbers that
+    opted out, and send again what they got, from a new ledger."""
+    if ledger_path(state_dir, destination).exists():
+        return None
+    unclaimed = [name for name in ledger_names(state_dir) if name not in configured]
+    if not unclaimed:
+        return None
+    folder = state_dir / RECIPIENTS_FOLDER
+    return (
+        f"{destination!r} starts a new recipient ledger, and {', '.join(map(repr, unclaimed))} "
+        f"left one no destination in feeds.toml uses (in {folder}); if {destination!r} is one "
+        f"of them renamed, stop poster and rename its folder to {destination!r} before the "
+        "first send: its numbers' opt-outs and what each got are kept there"
+    )
+
+
 def no_ledger(state_dir: Path, destination: str) -> UsageError:
     """Say that ``destination`` has no recipient ledger, naming the destinations that have one."""
     folder = state_dir / RECIPIENTS_FOLDER
-    try:
-        names = sorted(p.parent.name for p in folder.glob("*/ledger.json"))
-    except OSError:
-        names = []
+    names = ledger_names(state_dir)
     where = f"{folder / destination / 'ledger.json'}"
     if not names:
         return UsageError(
