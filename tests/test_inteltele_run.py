@@ -164,6 +164,24 @@ def test_a_feed_renamed_partway_through_a_capped_send_sends_each_number_the_rest
     assert inboxes(project.fake) == {UA1: got, DE: got, RU: got}
 
 
+def test_a_key_changed_partway_through_a_capped_send_sends_each_number_the_rest_once(
+    project: Project,
+) -> None:
+    config = project.root / "feeds.toml"
+    text = config.read_text().replace('ttl = "1h"\n', 'ttl = "1h"\nmax_per_day = 2\n')
+    config.write_text(text)
+    project.publish(1)
+    assert project.run() == [None]
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"]}
+    config.write_text(text.replace('backlog = "all"', 'backlog = "all"\nkey = "link"'))
+    counter = next((project.root / "state").rglob("day.json"))
+    for _ in range(2):  # each a day later
+        counter.write_text('{"day": "2026-01-01", "sent": 0}')
+        project.fake.clock.advance(REPEAT_WAIT)
+        assert project.run() == [None]
+    assert inboxes(project.fake) == {UA1: ["Story 1"], DE: ["Story 1"], RU: ["Story 1"]}
+
+
 def test_a_renamed_destination_is_told_where_its_old_ledger_is_and_keeps_it_once_moved(
     project: Project, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

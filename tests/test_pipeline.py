@@ -526,6 +526,24 @@ def test_what_the_old_name_kept_waiting_is_posted_whatever_the_backlog(
     assert waiting_items(ledger, "news", ()) == []
 
 
+def test_an_item_waiting_when_the_key_changes_is_posted_once_under_its_new_key() -> None:
+    linked = RSS
+    for n in (1, 2, 3):
+        linked = linked.replace(
+            f"<guid>g{n}</guid>", f"<guid>g{n}</guid><link>https://e.org/{n}</link>"
+        )
+    ledger = MemoryLedger()
+    served = httpx.MockTransport(lambda _: httpx.Response(200, text=linked))
+    with make_client(transport=served) as http:
+        later = RetryLater("the destination asks to wait", retry_after=60)
+        run_feed(FEED, deps(http, ScriptedDestination(None, None, later), ledger))
+        assert [item.key for item in waiting_items(ledger, "news", ())] == ["g3"]
+        destination = ScriptedDestination()
+        run_feed(FeedConfig(name="news", url=FEED.url, key="link"), deps(http, destination, ledger))
+    assert [m.text.split("\n")[0] for m in destination.sent] == ["*Third*"]
+    assert ledger.is_known("news", "https://e.org/3", "viber")
+
+
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     told: list[tuple[str, int]] = []

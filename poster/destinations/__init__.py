@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from poster.lazy import names_from
@@ -292,27 +292,30 @@ class KeepsRecipients(Protocol):
         ...
 
 
+Moves = Mapping[tuple[str, str], tuple[str, str]]
+"""Items that changed name, each ``(feed, key)`` it had to the ``(feed, key)`` it has now: a
+renamed feed's, or a feed's whose ``key`` changed."""
+
+
 @runtime_checkable
 class CarriesSends(Protocol):
     """A destination that keeps each item's sends by feed name and key, recipient by recipient.
 
-    A renamed feed goes on with what its old name left partway sent (a daily cap, a refusal to
-    retry): the rest of the recipients get it, and nobody gets it twice.
+    An item that changed name goes on with what its old name left partway sent (a daily cap, a
+    refusal to retry): the rest of the recipients get it, and nobody gets it twice.
     """
 
-    def carry(self, former: str, feed: str, keys: Collection[str]) -> None:
-        """Keep the sends of the items ``keys`` started as feed ``former`` as ``feed``'s."""
+    def carry(self, moves: Moves) -> None:
+        """Keep the sends each item of ``moves`` started under its old name as its new one's."""
         ...
 
 
-def carry_sends(
-    destinations: Mapping[str, object], route: str, former: str, feed: str, keys: Collection[str]
-) -> None:
-    """Hand destination ``route`` of ``destinations`` the sends of the items ``keys`` started
-    as feed ``former``, to go on with as ``feed``'s, when it keeps each recipient's send."""
+def carry_sends(destinations: Mapping[str, object], route: str, moves: Moves) -> None:
+    """Hand destination ``route`` of ``destinations`` the sends of the items that changed name,
+    when it keeps each recipient's send."""
     destination = destinations.get(route)
     if isinstance(destination, CarriesSends):
-        destination.carry(former, feed, keys)
+        destination.carry(moves)
 
 
 def kind(name: str) -> Kind:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from poster.frozen import frozen, replace
@@ -25,15 +25,12 @@ from poster.pipeline.waitlist import keep_waiting, waiting_items
 if TYPE_CHECKING:
     from poster.config import FeedConfig
     from poster.items import Item
+    from poster.pipeline.stages import Carry
     from poster.select import Decision
     from poster.store.ledger import Ledger
     from poster.store.memoryledger import Recall
 
 log = logging.getLogger(__name__)
-
-Carry = Callable[[str, str, str, Collection[str]], None]
-"""Hand destination ``route`` the sends of items ``keys`` started as feed ``former`` to go on
-with as feed ``feed``'s: ``carry(route, former, feed, keys)``."""
 
 
 @frozen
@@ -87,8 +84,7 @@ def carry_over(
         if given:
             ledger.mark_seen_at(feed.name, given, route)
         if carry is not None:
-            for name in names:
-                carry(route, name, feed.name, keys)
+            carry(route, {(name, key): (feed.name, key) for name in names for key in keys})
     if not knew and not owed:
         return None
     again = ledger.recall(feed.name, keys, routes)

@@ -40,9 +40,8 @@ from poster.render import Renderer, unreadable
 from poster.store.ledger import Ledger, waiting_key, waiting_keys
 
 if TYPE_CHECKING:
-    from poster.destinations import Receipt
+    from poster.destinations import Moves, Receipt
     from poster.models import FeedMeta
-    from poster.pipeline.renamed import Carry
     from poster.select import Decision
     from poster.store.ledger import KeyedBy
     from poster.store.memoryledger import Recall
@@ -62,6 +61,10 @@ class Media(Protocol):
 
     def flush(self) -> None:
         """Write what was probed since the last write."""
+
+
+Carry = Callable[[str, "Moves"], None]
+"""Hand destination ``route`` the sends of the items that changed name: ``carry(route, moves)``."""
 
 
 @frozen
@@ -434,7 +437,8 @@ def _carry_keys(feed: FeedConfig, result: FetchResult, parsed: ParsedFeed, deps:
     before = ledger.keyed_by(feed.name)
     if before == now:
         return
-    if before is not None and ledger.has_history(feed.name):
+    # Items left waiting count too: a first read may have left all it wanted waiting.
+    if before is not None and (ledger.has_history(feed.name) or waiting_keys(ledger, feed.name)):
         mapping = replace(feed.json, id=before[1]) if feed.json is not None else None
         try:
             old = parse(result, replace(feed, key=before[0], json=mapping)).items
@@ -443,6 +447,7 @@ def _carry_keys(feed: FeedConfig, result: FetchResult, parsed: ParsedFeed, deps:
         if len(old) == len(parsed.items):
             pairs = {o.key: n.key for o, n in zip(old, parsed.items, strict=True)}
             _carried(feed.name, pairs, ledger, deps.routes(feed))
+            _rekey_waiting(feed.name, pairs, ledger, deps.routes(feed), deps.carry)
         else:
             ledger.mark_seen(feed.name, [item.key for item in parsed.items])
             log.info("feed=%s status=rekeyed held_back=%d", feed.name, len(parsed.items))
@@ -457,6 +462,23 @@ def _carried(feed: str, new_of: dict[str, str], ledger: Ledger, routes: tuple[st
         known = ledger.recall(feed, list(new_of), (route,)).known - held
         ledger.mark_seen_at(feed, [new_of[old] for old in known], route)
     log.info("feed=%s status=rekeyed items=%d held_back=%d", feed, len(new_of), len(held))
+
+
+def _rekey_waiting(
+    feed: str, new_of: dict[str, str], ledger: Ledger, routes: tuple[str, ...], carry: Carry | None
+) -> None:
+    """Give the items the feed keeps waiting their new keys, and so their sends at destinations
+    that keep each recipient's: under its old key as well, a waiting item would go out twice."""
+    from poster.pipeline.waitlist import keep_waiting, waiting_items  # here: a key change alone
+
+    kept = waiting_items(ledger, feed, ())
+    if any(item.key in new_of for item in kept):
+        renamed = [replace(item, key=new_of.get(item.key, item.key)) for item in kept]
+        keep_waiting(ledger, feed, renamed)
+    moves = {(feed, old): (feed, new) for old, new in new_of.items() if old != new}
+    if carry is not None and moves:
+        for route in routes:
+            carry(route, moves)
 
 
 def _routes_kept(

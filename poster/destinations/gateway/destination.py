@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from poster.destinations import Kind, Message, Opening, Receipt, RecipientResult
+from poster.destinations import Kind, Message, Moves, Opening, Receipt, RecipientResult
 from poster.destinations.gateway import (
     Adapter,
     BatchOutcome,
@@ -233,19 +233,16 @@ class GatewayDestination:
             )
         return self._receipt(message, todo, tally)
 
-    def carry(self, former: str, feed: str, keys: Collection[str]) -> None:
-        """Keep the sends of the items ``keys`` started as feed ``former`` as ``feed``'s.
+    def carry(self, moves: Moves) -> None:
+        """Keep the sends each item of ``moves`` started under its old name as its new one's.
 
         Whoever got one of them, or may have, is not sent it again under the new name.
         """
-        pairs = [(item_ref(former, key), item_ref(feed, key)) for key in keys]
+        pairs = [(item_ref(*old), item_ref(*new)) for old, new in moves.items()]
         with self._lock:
             carried = self.ledger.carry(pairs)
         if carried:
-            log.info(
-                "destination=%s feed=%s status=carried from=%s items=%d",
-                self._name, feed, former, carried,
-            )  # fmt: skip
+            log.info("destination=%s status=carried items=%d", self._name, carried)
 
     def _note_open(self, item: str, key: str) -> None:
         """Say so when the item is offered again while all it still needs waits on open batches.

@@ -10,13 +10,12 @@ gateway cannot be asked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from poster.config import DestinationConfig
-from poster.destinations import REDACTED, Destination, Kind, Message, Opening, Receipt
+from poster.destinations import REDACTED, Destination, Kind, Message, Moves, Opening, Receipt
 from poster.destinations.gateway import GatewayMessage
 from poster.destinations.gateway.destination import GatewayDestination, item_ref
 from poster.errors import ConfigError, PosterError
@@ -102,9 +101,9 @@ class GatewayStandIn:
             ledger.carry(self._carried)
             return ledger.plan(item_ref(message.feed, message.key), phones)
 
-    def carry(self, former: str, feed: str, keys: Collection[str]) -> None:
-        """Plan the items ``keys`` as a run carries them from feed ``former`` to ``feed``."""
-        self._carried += [(item_ref(former, key), item_ref(feed, key)) for key in keys]
+    def carry(self, moves: Moves) -> None:
+        """Plan the items that changed name as a run carries them."""
+        self._carried += [(item_ref(*old), item_ref(*new)) for old, new in moves.items()]
 
     def _cost(self, message: GatewayMessage, phones: tuple[str, ...]) -> str:
         """Ask the gateway what sending costs, saying why when it cannot be known."""
