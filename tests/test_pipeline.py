@@ -544,6 +544,23 @@ def test_an_item_waiting_when_the_key_changes_is_posted_once_under_its_new_key()
     assert ledger.is_known("news", "https://e.org/3", "viber")
 
 
+def test_what_a_first_read_left_waiting_is_not_held_back_by_the_next_first_read() -> None:
+    ledger, served = MemoryLedger(), [RSS]
+    feed = FeedConfig(name="news", url=FEED.url, backlog=3)
+    with make_client(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, text=served[0]))
+    ) as http:
+        later = RetryLater("the destination asks to wait", retry_after=60)
+        run_feed(feed, deps(http, ScriptedDestination(later), ledger))
+        assert not ledger.has_history("news"), "all it wanted waits: the next read is a first"
+        item = "<item><title>Fourth</title><guid>g4</guid><pubDate>Thu, 26 Nov 2026 07:00:00 +0000"
+        served[0] = RSS.replace("<title>T</title>", f"<title>T</title>{item}</pubDate></item>")
+        destination = ScriptedDestination()
+        run_feed(feed, deps(http, destination, ledger))
+    sent = [m.text.split("\n")[0] for m in destination.sent]
+    assert sent == ["*First*", "*Second*", "*Third*", "*Fourth*"]
+
+
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     told: list[tuple[str, int]] = []

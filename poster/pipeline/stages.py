@@ -41,6 +41,7 @@ from poster.store.ledger import Ledger, waiting_key, waiting_keys
 
 if TYPE_CHECKING:
     from poster.destinations import Moves, Receipt
+    from poster.items import Item
     from poster.models import FeedMeta
     from poster.select import Decision
     from poster.store.ledger import KeyedBy
@@ -373,32 +374,38 @@ def _select(
     from poster.select import FILTERED, HELD, select
 
     items = parsed.items
-    if deps.own_routes:  # a pass left them waiting, and the feed no longer lists them
+    waiting: list[Item] = []
+    if deps.own_routes:  # a pass left them waiting, and the feed may no longer list them
         from poster.pipeline.waitlist import waiting_items
 
-        listed = [item.key for item in items]
+        waiting = waiting_items(deps.ledger, feed.name, ())
+    if waiting:
+        listed = {item.key for item in items}
         # Kept oldest first, and older than what the feed still lists: placed after it as a
         # feed lists, newest first, so that undated items keep their order too.
-        kept = waiting_items(deps.ledger, feed.name, listed)
-        items = (*items, *reversed(kept))
+        items = (*items, *reversed([item for item in waiting if item.key not in listed]))
     keys = [item.key for item in items]
     routes = deps.routes(feed)
     known = deps.ledger.recall(feed.name, keys, routes)
     first_read = not known.history
     carried = None
+    owed: frozenset[str] = frozenset()
     if deps.own_routes:  # a sandbox's stand-in takes every feed: their own routes stay as kept
         known = _routes_kept(feed, keys, known, deps.ledger, routes)
-        if first_read and deps.former is not None and (former := deps.former()):
-            from poster.pipeline.renamed import carry_over  # here: a rename alone
+        if first_read:
+            # A first read that left all it wanted waiting leaves no history: no backlog
+            # holds back what it wanted.
+            owed = frozenset(item.key for item in waiting)
+            if deps.former is not None and (former := deps.former()):
+                from poster.pipeline.renamed import carry_over  # here: a rename alone
 
-            carried = carry_over(feed, items, routes, deps.ledger, former, deps.carry)
+                carried = carry_over(feed, items, routes, deps.ledger, former, deps.carry)
     if carried is not None:
-        items, known = carried.items, carried.known
+        items, known, owed = carried.items, carried.known, owed | carried.owed.keys()
     seen = known.known | busy if busy else known.known
     decisions = select(
         items, feed, seen, held=known.held, first_read=first_read,
-        carried=carried.knew.keys() | carried.owed.keys() if carried else frozenset(),
-        owed=carried.owed if carried else frozenset(),
+        carried=carried.knew.keys() | carried.owed.keys() if carried else frozenset(), owed=owed,
     )  # fmt: skip
     if carried is not None:
         from poster.pipeline.renamed import settle
