@@ -76,15 +76,18 @@ def carry_over(
     keys = [item.key for item in items]
     knew: dict[str, str] = {}
     for route in routes:
-        given: set[str] = set()
+        given: dict[str, str] = {}
         for name in names:
-            found = ledger.recall(name, keys, (route,)).known
-            given |= found
-            knew.update(dict.fromkeys(found - knew.keys(), name))
+            for key in ledger.recall(name, keys, (route,)).known:
+                given.setdefault(key, name)
         if given:
-            ledger.mark_seen_at(feed.name, given, route)
-        if carry is not None:
-            carry(route, {(name, key): (feed.name, key) for name in names for key in keys})
+            ledger.mark_seen_at(feed.name, given.keys(), route)
+        for key, name in given.items():
+            knew.setdefault(key, name)
+        # Only what a former feed sent there, or left waiting, has sends to go on with.
+        moves = {(name, key): (feed.name, key) for key, name in {**owed, **given}.items()}
+        if carry is not None and moves:
+            carry(route, moves)
     if not knew and not owed:
         return None
     again = ledger.recall(feed.name, keys, routes)
