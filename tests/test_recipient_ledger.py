@@ -402,8 +402,11 @@ def test_a_carried_item_goes_on_where_its_old_name_stopped(
         batch = ledger.record_intent("town a", PHONES[5:])
         ledger.record_result(batch, PHONES[5:])
         assert ledger.plan("news a", PHONES) == ledger.plan("city a", PHONES) == ()
+        # A gateway may name a message by the item and number it was sent for.
+        assert ledger.record_status(("town a", PHONES[5]), "delivered")
+        assert ledger.record_status(("city a", PHONES[0]), "delivered")
         outcome = ledger.outcome("town a")
-    assert (outcome.accepted, outcome.uncertain) == (8, 2)
+    assert (outcome.accepted, outcome.uncertain, outcome.delivered) == (8, 2, 2)
 
 
 def test_a_read_only_ledger_carries_in_memory(path: Path, clock: Clock) -> None:

@@ -239,8 +239,8 @@ class LedgerState:
             if packed is None:
                 return None
             key, index = self.serials.get(packed >> 32), packed & 0xFFFFFFFF
-        else:
-            key, index = ref[0], self.index.get(ref[1], -1)
+        else:  # an item's name may have been carried to its sends' (a renamed feed's)
+            key, index = self.resolve(ref[0]), self.index.get(ref[1], -1)
         state = self.items.get(key) if key is not None else None
         if state is None or not has_bit(state.marks.get(ACCEPTED), index):
             return None
