@@ -619,6 +619,30 @@ def test_a_rejected_post_is_recorded_failed_with_the_api_message(
     assert sandbox.posts == []
 
 
+def test_a_post_rejected_before_a_rename_stays_listed_and_is_retried_by_the_renamed_feed(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("blog", "blog.atom"), viber='from = "stranger="\n')
+    assert run(capsys, project).code == EXIT_FAILED
+    project.write(feed("journal", "blog.atom"))  # renamed, with the sender mended
+    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
+    assert preview == EXIT_OK
+    assert capsys.readouterr().out.count("why: failed as feed 'blog', which feeds.toml") == 2
+    assert run(capsys, project).code == EXIT_OK
+    assert sandbox.posts == []
+    failed = project.records("failed")
+    assert sorted((r.feed, r.key) for r in failed) == [("journal", key) for key in BLOG_KEYS]
+    assert "'stranger=' is not a member of this channel" in str(failed[0].last_error)
+    status = main(["-c", str(project.config), "status", "--state-dir", str(project.state)])
+    shown = capsys.readouterr().out
+    assert status == EXIT_FAILED and "Needs attention: 2 failed items" in shown
+    for key in BLOG_KEYS:
+        retry = ["-c", str(project.config), "retry", "journal", key]
+        assert main([*retry, "--state-dir", str(project.state)]) == EXIT_OK
+    assert run(capsys, project).code == EXIT_OK
+    assert texts(sandbox) == BLOG
+
+
 def test_posting_without_a_webhook_stops_the_pass_until_one_is_set(
     capsys: pytest.CaptureFixture[str],
     bare: Project,

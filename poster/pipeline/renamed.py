@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from poster.frozen import frozen, replace
-from poster.models import Action
+from poster.models import Action, State
 from poster.pipeline.waitlist import keep_waiting, waiting_items
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ class Carried:
     """The keys a former feed gave or held back at a destination, each with that feed."""
     owed: Mapping[str, str]
     """The keys a former feed left waiting, each with that feed: posted whatever the backlog."""
+    troubled: Mapping[str, State]
+    """The keys a former feed left failed, uncertain or skipped somewhere, now the new one's."""
 
     @property
     def former(self) -> set[str]:
@@ -75,11 +77,13 @@ def carry_over(
     items = (*items, *reversed(extra))
     keys = [item.key for item in items]
     knew: dict[str, str] = {}
+    troubled: dict[str, State] = {}
     for route in routes:
         given: dict[str, str] = {}
         for name in names:
-            for key in ledger.recall(name, keys, (route,)).known:
-                given.setdefault(key, name)
+            found = ledger.recall(name, keys, (route,)).known - given.keys()
+            given.update(dict.fromkeys(found, name))
+            troubled.update(_take_troubles(ledger, name, feed.name, found, route))
         if given:
             ledger.mark_seen_at(feed.name, given.keys(), route)
         for key, name in given.items():
@@ -100,7 +104,26 @@ def carry_over(
             feed.name, name, known[name], waiting[name],
         )  # fmt: skip
     # The read stays the first for every item no former feed knew.
-    return Carried(tuple(items), replace(again, history=False), knew, owed)
+    return Carried(tuple(items), replace(again, history=False), knew, owed, troubled)
+
+
+def _take_troubles(
+    ledger: Ledger, former: str, feed: str, keys: Collection[str], route: str
+) -> dict[str, State]:
+    """Record as ``feed``'s the items ``former`` left failed, uncertain or skipped at ``route``,
+    with their reasons: they stay in ``poster status``, and ``poster retry`` on the renamed
+    feed sends them. The old name's records are released, so each is listed once. Returns
+    each item's state."""
+    found = ledger.troubles(former, keys, route)
+    for key, (state, why) in found.items():
+        if state == State.FAILED:
+            ledger.record_failed(feed, key, route, why)
+        elif state == State.UNCERTAIN:
+            ledger.record_uncertain(feed, key, route, why)
+        else:
+            ledger.record_skipped(feed, key, route, why)
+        ledger.release(former, key, route)
+    return {key: state for key, (state, _) in found.items()}
 
 
 def settle(decisions: list[Decision], carried: Carried, ledger: Ledger) -> list[Decision]:
@@ -112,13 +135,20 @@ def settle(decisions: list[Decision], carried: Carried, ledger: Ledger) -> list[
         kept = waiting_items(ledger, name, ())
         if any(item.key in posted for item in kept):
             keep_waiting(ledger, name, [item for item in kept if item.key not in posted])
-    return [_why(d, carried.knew) if d.action == Action.SEEN else d for d in decisions]
+    return [_why(d, carried) if d.action == Action.SEEN else d for d in decisions]
 
 
-def _why(decision: Decision, knew: Mapping[str, str]) -> Decision:
+def _why(decision: Decision, carried: Carried) -> Decision:
     """Say which former feed gave or held back an item a first read found known."""
-    name = knew.get(decision.item.key)
+    key = decision.item.key
+    name = carried.knew.get(key)
     if name is None:
         return decision
-    why = f"posted or held back as feed {name!r}, which feeds.toml no longer names"
-    return replace(decision, reason=why)
+    gone = f"as feed {name!r}, which feeds.toml no longer names"
+    state = carried.troubled.get(key)
+    if state is not None:
+        why = (
+            f"{state} {gone}: `poster status` lists it under this feed, and `poster retry` sends it"
+        )
+        return replace(decision, reason=why)
+    return replace(decision, reason=f"posted or held back {gone}")

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from poster.store.memoryledger import Recall as Recall
     from poster.store.memoryledger import recall_each as recall_each
 
+Troubles = dict[str, tuple[State, str]]
+"""Keys whose record at a destination needs an operator, each with its state and reason."""
+TROUBLED = frozenset(("failed", "uncertain", "skipped"))
+"""The states of a record that waits for an operator: ``poster retry`` and the like."""
+
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
 )  # fmt: skip
@@ -179,4 +184,8 @@ class Ledger(Protocol):
 
     def recall(self, feed: str, keys: Collection[str], destinations: Collection[str]) -> Recall:
         """Tell, at once, whether the feed has history and which keys are known or held back."""
+        ...
+
+    def troubles(self, feed: str, keys: Collection[str], destination: str) -> Troubles:
+        """Return those of ``keys`` failed, uncertain or skipped at ``destination``, and why."""
         ...

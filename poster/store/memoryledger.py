@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from poster.frozen import frozen
 from poster.models import State
-from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
+from poster.store.ledger import (
+    FAILED,
+    PENDING,
+    SEEN,
+    SENT,
+    SKIPPED,
+    TROUBLED,
+    UNCERTAIN,
+    Troubles,
+)
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
@@ -153,6 +162,11 @@ class MemoryLedger:
         """Tell whether the feed has history and which keys are known or held back."""
         return recall_each(self, feed, keys, destinations)
 
+    def troubles(self, feed: str, keys: Collection[str], destination: str) -> Troubles:
+        """Return those of ``keys`` failed, uncertain or skipped at ``destination``, and why."""
+        found = (self.deliveries.get((feed, key, destination)) for key in keys)
+        return {d.key: (d.state, d.error or "") for d in found if d and d.state in TROUBLED}
+
 
 class ReadOnlyLedger:
     """Answer from another ledger, or from nothing, and never write.
@@ -254,6 +268,10 @@ class ReadOnlyLedger:
         if self._source is None or feed in self._marked:
             return recall_each(self, feed, keys, destinations)
         return self._source.recall(feed, keys, destinations)
+
+    def troubles(self, feed: str, keys: Collection[str], destination: str) -> Troubles:
+        """Ask the source; without one, nothing was recorded."""
+        return self._source.troubles(feed, keys, destination) if self._source else {}
 
     def _kept(self, kept: Mapping[str, Any], name: str, ask: Callable[[Ledger], Any]) -> Any:
         """Return ``kept[name]``, else what the source answers ``ask``, else None."""

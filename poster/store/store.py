@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from poster.errors import StateError
 from poster.eventlog import logger
+from poster.models import State
 from poster.store import documents, records, seen
 from poster.store.documents import RELEASED, DeliveryRecord, FeedState, from_iso, to_iso
 from poster.store.feedtable import TABLE as FEEDS
@@ -28,7 +29,16 @@ from poster.store.feedtable import FeedTable
 from poster.store.files import Document, StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalStorage
-from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, UNCERTAIN
+from poster.store.ledger import (
+    FAILED,
+    PENDING,
+    SEEN,
+    SENT,
+    SKIPPED,
+    TROUBLED,
+    UNCERTAIN,
+    Troubles,
+)
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
@@ -221,6 +231,16 @@ class Store:
         with self._lock:
             active = self._index.is_active(feed) or self._seen.has_feed(feed)
             return active or self._feeds.has_validators(feed)
+
+    def troubles(self, feed: str, keys: Collection[str], destination: str) -> Troubles:
+        """Return those of ``keys`` failed, uncertain or skipped at ``destination``, and why."""
+        with self._lock:
+            docs = ((key, self._delivery_doc(feed, key, destination)) for key in keys)
+            return {
+                key: (State(doc["state"]), doc.get("last_error") or "")
+                for key, doc in docs
+                if doc is not None and doc["state"] in TROUBLED
+            }
 
     def is_held_back(self, feed: str, key: str) -> bool:
         """Tell whether the feed's first read held the item back, so it is never posted."""
