@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -265,8 +266,11 @@ def test_a_feed_a_reload_renames_posts_what_its_old_name_left_waiting(
         run.reload()
         wait_for(lambda: len(sandbox.posts) == 4, "the two that waited, then the new one")
     assert texts(sandbox) == titles([*blog, *fresh])
-    logged = [r.getMessage() for r in caplog.records]
-    assert "feed=city-blog status=first-read carried_from=blog known=1 waiting=2" in logged
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    # Three wait when the old name read the new page before the reload, else two.
+    assert re.search(
+        r"feed=city-blog status=first-read carried_from=blog known=1 waiting=[23]", logged
+    )
 
 
 def test_the_daemon_keeps_what_feeds_toml_parsed_to_at_start_and_at_each_reload(

@@ -619,28 +619,41 @@ def test_a_rejected_post_is_recorded_failed_with_the_api_message(
     assert sandbox.posts == []
 
 
-def test_a_post_rejected_before_a_rename_stays_listed_and_is_retried_by_the_renamed_feed(
-    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+@pytest.mark.parametrize("change", ["name", "key"])
+def test_a_post_rejected_before_a_rename_stays_listed_and_is_retried_by_its_new_name(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox, change: str
 ) -> None:
     project.write(feed("blog", "blog.atom"), viber='from = "stranger="\n')
     assert run(capsys, project).code == EXIT_FAILED
-    project.write(feed("journal", "blog.atom"))  # renamed, with the sender mended
-    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
-    assert preview == EXIT_OK
-    assert capsys.readouterr().out.count("why: failed as feed 'blog', which feeds.toml") == 2
+    links = ["https://club.example.org/regatta", "https://club.example.org/training"]
+    renamed = {"name": ("journal", BLOG_KEYS), "key": ("blog", links)}
+    name, keys = renamed[change]
+    table = feed(name, "blog.atom") + ('key = "link"\n' if change == "key" else "")
+    project.write(table)  # with the sender mended
     assert run(capsys, project).code == EXIT_OK
     assert sandbox.posts == []
     failed = project.records("failed")
-    assert sorted((r.feed, r.key) for r in failed) == [("journal", key) for key in BLOG_KEYS]
+    assert sorted((r.feed, r.key) for r in failed) == [(name, key) for key in keys]
     assert "'stranger=' is not a member of this channel" in str(failed[0].last_error)
     status = main(["-c", str(project.config), "status", "--state-dir", str(project.state)])
     shown = capsys.readouterr().out
     assert status == EXIT_FAILED and "Needs attention: 2 failed items" in shown
-    for key in BLOG_KEYS:
-        retry = ["-c", str(project.config), "retry", "journal", key]
+    for key in keys:
+        retry = ["-c", str(project.config), "retry", name, key]
         assert main([*retry, "--state-dir", str(project.state)]) == EXIT_OK
     assert run(capsys, project).code == EXIT_OK
     assert texts(sandbox) == BLOG
+
+
+def test_the_preview_of_a_renamed_feed_says_what_its_old_name_left_failed(
+    capsys: pytest.CaptureFixture[str], project: Project
+) -> None:
+    project.write(feed("blog", "blog.atom"), viber='from = "stranger="\n')
+    assert run(capsys, project).code == EXIT_FAILED
+    project.write(feed("journal", "blog.atom"))
+    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
+    assert preview == EXIT_OK
+    assert capsys.readouterr().out.count("why: failed as feed 'blog', which feeds.toml") == 2
 
 
 def test_posting_without_a_webhook_stops_the_pass_until_one_is_set(

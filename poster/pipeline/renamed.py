@@ -83,7 +83,8 @@ def carry_over(
         for name in names:
             found = ledger.recall(name, keys, (route,)).known - given.keys()
             given.update(dict.fromkeys(found, name))
-            troubled.update(_take_troubles(ledger, name, feed.name, found, route))
+            moved = {(name, key): (feed.name, key) for key in found}
+            troubled.update((key, state) for (_, key), state in take_troubles(ledger, moved, route))
         if given:
             ledger.mark_seen_at(feed.name, given.keys(), route)
         for key, name in given.items():
@@ -107,23 +108,28 @@ def carry_over(
     return Carried(tuple(items), replace(again, history=False), knew, owed, troubled)
 
 
-def _take_troubles(
-    ledger: Ledger, former: str, feed: str, keys: Collection[str], route: str
-) -> dict[str, State]:
-    """Record as ``feed``'s the items ``former`` left failed, uncertain or skipped at ``route``,
-    with their reasons: they stay in ``poster status``, and ``poster retry`` on the renamed
-    feed sends them. The old name's records are released, so each is listed once. Returns
-    each item's state."""
-    found = ledger.troubles(former, keys, route)
-    for key, (state, why) in found.items():
-        if state == State.FAILED:
-            ledger.record_failed(feed, key, route, why)
-        elif state == State.UNCERTAIN:
-            ledger.record_uncertain(feed, key, route, why)
-        else:
-            ledger.record_skipped(feed, key, route, why)
-        ledger.release(former, key, route)
-    return {key: state for key, (state, _) in found.items()}
+def take_troubles(
+    ledger: Ledger, moves: Mapping[tuple[str, str], tuple[str, str]], route: str
+) -> list[tuple[tuple[str, str], State]]:
+    """Record under its new ``(feed, key)`` each item of ``moves`` left failed, uncertain or
+    skipped at ``route`` under its old one, with its reason: it stays in ``poster status``, and
+    ``poster retry`` by its new name sends it. The old records are released, so each item is
+    listed once. Returns each such item's new name and state."""
+    taken = []
+    moves = {old: new for old, new in moves.items() if old != new}
+    for feed in dict.fromkeys(old_feed for old_feed, _ in moves):
+        keys = [key for old_feed, key in moves if old_feed == feed]
+        for key, (state, why) in ledger.troubles(feed, keys, route).items():
+            new = moves[(feed, key)]
+            if state == State.FAILED:
+                ledger.record_failed(*new, route, why)
+            elif state == State.UNCERTAIN:
+                ledger.record_uncertain(*new, route, why)
+            else:
+                ledger.record_skipped(*new, route, why)
+            ledger.release(feed, key, route)
+            taken.append((new, state))
+    return taken
 
 
 def settle(decisions: list[Decision], carried: Carried, ledger: Ledger) -> list[Decision]:
