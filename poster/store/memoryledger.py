@@ -11,21 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from poster.frozen import frozen
 from poster.models import State
-from poster.store.ledger import (
-    FAILED,
-    PENDING,
-    SEEN,
-    SENT,
-    SKIPPED,
-    TROUBLED,
-    UNCERTAIN,
-    Troubles,
-)
+from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, TROUBLED, UNCERTAIN
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import Validators
-    from poster.store.ledger import KeyedBy, Ledger
+    from poster.store.ledger import KeyedBy, Ledger, Troubles
 
 
 @frozen

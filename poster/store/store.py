@@ -29,16 +29,7 @@ from poster.store.feedtable import FeedTable
 from poster.store.files import Document, StateFiles, way_out
 from poster.store.index import DeliveryIndex
 from poster.store.journal import JournalStorage
-from poster.store.ledger import (
-    FAILED,
-    PENDING,
-    SEEN,
-    SENT,
-    SKIPPED,
-    TROUBLED,
-    UNCERTAIN,
-    Troubles,
-)
+from poster.store.ledger import FAILED, PENDING, SEEN, SENT, SKIPPED, TROUBLED, UNCERTAIN
 from poster.store.metatable import TABLE as META
 from poster.store.metatable import MetaTable
 from poster.store.place import ONE_SHOT, make_state_dir
@@ -48,7 +39,7 @@ if TYPE_CHECKING:
     from poster.destinations import Receipt
     from poster.models import NextPoll, Validators
     from poster.store.journaldb import JournalDB, JournalTable
-    from poster.store.ledger import KeyedBy
+    from poster.store.ledger import KeyedBy, Troubles
     from poster.store.memoryledger import Recall
 
 log = logger(__name__)
