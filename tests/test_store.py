@@ -984,6 +984,24 @@ def test_prune_drops_old_settled_records_except_items_still_in_the_feed(
     }
 
 
+def test_a_removed_feed_keeps_its_records_until_every_configured_feed_has_read(
+    tmp_path: Path, clock: Clock
+) -> None:
+    from poster.config import load_config
+    from poster.daemon.core import gone_to_prune
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    config_file = tmp_path / "feeds.toml"
+    config_file.write_text('[[feeds]]\nname = "city-news"\nurl = "https://e.org/f"\n')
+    config = load_config(config_file)
+    with Store(tmp_path / "state", clock=clock) as store:
+        post(store, "old")  # as feed "news", which feeds.toml no longer names
+        assert gone_to_prune(config, store) == [], "city-news may be news renamed"
+        post(store, "first", feed="city-news")
+        assert gone_to_prune(config, store) == ["news"]
+
+
 # Threads
 
 

@@ -51,6 +51,7 @@ from poster.push.discover import discover
 from poster.push.service import PushService
 from poster.store.ledger import RELOAD_REJECTED
 from poster.store.place import DAEMON
+from poster.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,7 @@ class Daemon:
     def _prune(self) -> None:
         """Drop old records of items gone from their feeds, and of feeds gone from the config."""
         configured = {feed.name for feed in self.config.feeds}
-        gone = dict.fromkeys(self.config.unnamed(self.store.feed_names()), ())
+        gone = dict.fromkeys(gone_to_prune(self.config, self.store), ())
         present = {name: keys for name, keys in self._memory.present.items() if name in configured}
         self.store.prune(self._clock(), {**gone, **present})
 
@@ -578,3 +579,12 @@ class Daemon:
         for feed, items in by_feed.items():
             with self._waiting_lock(feed):
                 add_waiting(self.store, feed, items)
+
+
+def gone_to_prune(config: Config, store: Store) -> list[str]:
+    """Return the feeds the state keeps that feeds.toml no longer names, whose old records may
+    go: none while a configured feed has yet to read for the first time, as that read goes on
+    where a feed renamed into it stopped, and an old item it no longer knew would look new."""
+    if any(not store.has_history(feed.name) for feed in config.feeds):
+        return []
+    return config.unnamed(store.feed_names())
