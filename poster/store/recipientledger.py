@@ -145,7 +145,10 @@ def unclaimed_hint(state_dir: Path, destination: str, configured: Collection[str
     """Say what to do when ``destination`` has no ledger yet and one a destination no longer
     ``configured`` left does: a gateway destination renamed would send to the numbers that
     opted out, and send again what they got, from a new ledger."""
-    if ledger_path(state_dir, destination).exists():
+    try:
+        if ledger_path(state_dir, destination).exists():
+            return None
+    except OSError:  # a state poster may not read says so where the ledger opens
         return None
     unclaimed = [name for name in ledger_names(state_dir) if name not in configured]
     if not unclaimed:
