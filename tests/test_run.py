@@ -645,6 +645,18 @@ def test_a_post_rejected_before_a_rename_stays_listed_and_is_retried_by_its_new_
     assert texts(sandbox) == BLOG
 
 
+def test_the_preview_says_a_known_item_failed_and_how_to_send_it_not_that_it_was_posted(
+    capsys: pytest.CaptureFixture[str], project: Project
+) -> None:
+    project.write(feed("blog", "blog.atom"), viber='from = "stranger="\n')
+    assert run(capsys, project).code == EXIT_FAILED
+    preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
+    shown = capsys.readouterr().out
+    assert preview == EXIT_OK and "why: already posted" not in shown
+    assert shown.count("why: failed at viber: viber rejected the post: status 3") == 2
+    assert shown.count("(`poster retry` sends it again)") == 2
+
+
 def test_the_preview_of_a_renamed_feed_says_what_its_old_name_left_failed(
     capsys: pytest.CaptureFixture[str], project: Project
 ) -> None:

@@ -411,6 +411,8 @@ def _select(
         from poster.pipeline.renamed import settle
 
         decisions = settle(decisions, carried, deps.ledger)
+    elif deps.itemize:  # a preview shows each item: one known may wait for an operator
+        decisions = _troubles_told(decisions, feed.name, routes, deps.ledger)
     if first_read:
         # What the rules filter out is held back too: a rule relaxed later posts none of it.
         backlog = [d.item.key for d in decisions if d.action in (HELD, FILTERED)]
@@ -422,6 +424,30 @@ def _select(
     return [
         replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions
     ]
+
+
+_AFTER_TROUBLE = {
+    State.FAILED: "`poster retry` sends it again",
+    State.UNCERTAIN: "it may have been posted; `poster retry` sends it again",
+    State.SKIPPED: "`poster retry` sends it",
+}
+
+
+def _troubles_told(
+    decisions: list[Decision], feed: str, routes: tuple[str, ...], ledger: Ledger
+) -> list[Decision]:
+    """Say why an item known at a destination is not posted when its record there waits for
+    an operator (failed, uncertain, skipped), not that it was posted."""
+    known = [d.item.key for d in decisions if d.action == Action.SEEN]
+    if not known:
+        return decisions
+    told: dict[str, str] = {}
+    for route in routes:
+        for key, (state, why) in ledger.troubles(feed, known, route).items():
+            told.setdefault(key, f"{state} at {route}: {why} ({_AFTER_TROUBLE[state]})")
+    if not told:
+        return decisions
+    return [replace(d, reason=told[d.item.key]) if d.item.key in told else d for d in decisions]
 
 
 def keyed_by(feed: FeedConfig) -> KeyedBy:
