@@ -1,4 +1,4 @@
-"""Go on where a renamed feed's old name stopped, on the renamed feed's first read.
+"""Go on where an item's old name stopped: a renamed feed's first read, and a change of key.
 
 The state keeps a feed's posts, its waiting items and its recipients' sends under its name, so
 a feed renamed in feeds.toml reads for the first time. Its first read looks at the feeds the
@@ -6,6 +6,9 @@ state keeps that feeds.toml no longer names (``former``):
 
 - an item one of them posted at a destination, or held back, is held back there whatever
   ``backlog`` says, and is never posted twice;
+- an item one of them left failed, uncertain or skipped is the renamed feed's, as it was, for
+  ``poster status`` to list and ``poster retry`` to send (``take_troubles``, which a change of
+  ``key`` uses too);
 - an item one of them left waiting (quiet hours, ``max_per_pass``, a daily cap, a refusal to
   retry) is posted whatever ``backlog`` says, and a destination that keeps each recipient's
   send sends it only to those that did not get it or may have.
@@ -65,28 +68,16 @@ def carry_over(
     """Take over, on ``feed``'s first read, what the ``former`` feeds gave, held back or left
     waiting at its destinations; None when they knew none of its items."""
     names = sorted(former)
-    owed_items: dict[str, Item] = {}
-    owed: dict[str, str] = {}
-    for name in names:
-        for item in waiting_items(ledger, name, ()):
-            owed_items.setdefault(item.key, item)
-            owed.setdefault(item.key, name)
+    kept, owed = _left_waiting(ledger, names)
     listed = {item.key for item in items}
     # Kept oldest first; placed after the document's as a feed lists, newest first.
-    extra = [item for key, item in owed_items.items() if key not in listed]
+    extra = [item for key, item in kept.items() if key not in listed]
     items = (*items, *reversed(extra))
     keys = [item.key for item in items]
     knew: dict[str, str] = {}
     troubled: dict[str, State] = {}
     for route in routes:
-        given: dict[str, str] = {}
-        for name in names:
-            found = ledger.recall(name, keys, (route,)).known - given.keys()
-            given.update(dict.fromkeys(found, name))
-            moved = {(name, key): (feed.name, key) for key in found}
-            troubled.update((key, state) for (_, key), state in take_troubles(ledger, moved, route))
-        if given:
-            ledger.mark_seen_at(feed.name, given.keys(), route)
+        given = _given_at(route, feed.name, keys, names, ledger, troubled)
         for key, name in given.items():
             knew.setdefault(key, name)
         # Only what a former feed sent there, or left waiting, has sends to go on with.
@@ -106,6 +97,39 @@ def carry_over(
         )  # fmt: skip
     # The read stays the first for every item no former feed knew.
     return Carried(tuple(items), replace(again, history=False), knew, owed, troubled)
+
+
+def _left_waiting(ledger: Ledger, names: Sequence[str]) -> tuple[dict[str, Item], dict[str, str]]:
+    """Return the items the feeds ``names`` keep waiting, and the feed that keeps each."""
+    items: dict[str, Item] = {}
+    owed: dict[str, str] = {}
+    for name in names:
+        for item in waiting_items(ledger, name, ()):
+            items.setdefault(item.key, item)
+            owed.setdefault(item.key, name)
+    return items, owed
+
+
+def _given_at(
+    route: str,
+    feed: str,
+    keys: Sequence[str],
+    names: Sequence[str],
+    ledger: Ledger,
+    troubled: dict[str, State],
+) -> dict[str, str]:
+    """Hold back at ``route``, as ``feed``'s, the ``keys`` the feeds ``names`` have a record of
+    there, taking over those that wait for an operator (into ``troubled``); return each key
+    with the first of those feeds that knew it."""
+    given: dict[str, str] = {}
+    for name in names:
+        found = ledger.recall(name, keys, (route,)).known - given.keys()
+        given.update(dict.fromkeys(found, name))
+        moves = {(name, key): (feed, key) for key in found}
+        troubled.update((key, state) for (_, key), state in take_troubles(ledger, moves, route))
+    if given:
+        ledger.mark_seen_at(feed, given.keys(), route)
+    return given
 
 
 def take_troubles(
