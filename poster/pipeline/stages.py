@@ -373,17 +373,7 @@ def _select(
     # Here: a pass where no feed changed selects nothing.
     from poster.select import FILTERED, HELD, select
 
-    items = parsed.items
-    waiting: list[Item] = []
-    if deps.own_routes:  # a pass left them waiting, and the feed may no longer list them
-        from poster.pipeline.waitlist import waiting_items
-
-        waiting = waiting_items(deps.ledger, feed.name, ())
-    if waiting:
-        listed = {item.key for item in items}
-        # Kept oldest first, and older than what the feed still lists: placed after it as a
-        # feed lists, newest first, so that undated items keep their order too.
-        items = (*items, *reversed([item for item in waiting if item.key not in listed]))
+    items, waiting = _offered(feed, parsed, deps)
     keys = [item.key for item in items]
     routes = deps.routes(feed)
     known = deps.ledger.recall(feed.name, keys, routes)
@@ -424,6 +414,23 @@ def _select(
     return [
         replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions
     ]
+
+
+def _offered(feed: FeedConfig, parsed: ParsedFeed, deps: Deps) -> tuple[Sequence[Item], list[Item]]:
+    """Return the items to decide, the document's and those a pass left waiting that it no
+    longer lists, and the items kept waiting."""
+    if not deps.own_routes:  # a sandbox's stand-in keeps nothing waiting
+        return parsed.items, []
+    from poster.pipeline.waitlist import waiting_items
+
+    waiting = waiting_items(deps.ledger, feed.name, ())
+    if not waiting:
+        return parsed.items, waiting
+    listed = {item.key for item in parsed.items}
+    # Kept oldest first, and older than what the feed still lists: placed after it as a feed
+    # lists, newest first, so that undated items keep their order too.
+    gone = [item for item in waiting if item.key not in listed]
+    return (*parsed.items, *reversed(gone)), waiting
 
 
 _AFTER_TROUBLE = {
