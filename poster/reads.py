@@ -24,6 +24,9 @@ class Validators:
     body_hash: str | None = None
     taken_for: str | None = None
     """A mark of the settings and destinations of the read they came from (``read_mark``)."""
+    source: str | None = None
+    """A mark of the address they came from (``url_mark``): one read from another address was
+    read from another document, whose items are not all new (a feed that moved)."""
 
 
 @frozen

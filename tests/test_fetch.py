@@ -23,7 +23,7 @@ from poster import errors
 from poster.config import FeedConfig
 from poster.errors import HostError
 from poster.fetch.client import FeedClient, display, env_client
-from poster.fetch.feed import ACCEPT, USER_AGENT, _translate, fetch, make_client
+from poster.fetch.feed import ACCEPT, USER_AGENT, _translate, fetch, make_client, url_mark
 from poster.fetch.headers import parse_retry_after
 from poster.models import Freshness, Validators
 
@@ -112,7 +112,7 @@ def test_200_returns_body_validators_and_headers(router: respx.Router, client: F
     assert (result.feed, result.url, result.status) == ("news", URL, 200)
     assert result.body == FEED_XML
     assert result.validators == Validators(
-        '"v1"', "Mon, 03 Mar 2025 10:00:00 GMT", sha256(FEED_XML)
+        '"v1"', "Mon, 03 Mar 2025 10:00:00 GMT", sha256(FEED_XML), source=url_mark(URL)
     )
     assert result.content_type == "application/rss+xml; charset=utf-8"
     assert ("x-custom", "Yes") in result.headers
@@ -126,15 +126,19 @@ def test_200_returns_body_validators_and_headers(router: respx.Router, client: F
 @pytest.mark.parametrize(
     ("answer_headers", "expected"),
     [
-        pytest.param({}, Validators('"v1"', "Mon, 03 Mar 2025 10:00:00 GMT", "h1"), id="kept"),
+        pytest.param(
+            {},
+            Validators('"v1"', "Mon, 03 Mar 2025 10:00:00 GMT", "h1", source=url_mark(URL)),
+            id="kept",
+        ),
         pytest.param(
             {"ETag": '"v2"'},
-            Validators('"v2"', "Mon, 03 Mar 2025 10:00:00 GMT", "h1"),
+            Validators('"v2"', "Mon, 03 Mar 2025 10:00:00 GMT", "h1", source=url_mark(URL)),
             id="new-etag",
         ),
         pytest.param(
             {"Last-Modified": "Tue, 04 Mar 2025 10:00:00 GMT"},
-            Validators('"v1"', "Tue, 04 Mar 2025 10:00:00 GMT", "h1"),
+            Validators('"v1"', "Tue, 04 Mar 2025 10:00:00 GMT", "h1", source=url_mark(URL)),
             id="new-last-modified",
         ),
     ],
@@ -169,7 +173,7 @@ def test_same_body_hash_is_unchanged(router: respx.Router, client: FeedClient) -
     previous = Validators('"v1"', None, sha256(FEED_XML))
     result = fetch(feed_config(), client, previous)
     assert (result.status, result.body, result.unchanged) == (200, None, True)
-    assert result.validators == Validators('"v2"', None, sha256(FEED_XML))
+    assert result.validators == Validators('"v2"', None, sha256(FEED_XML), source=url_mark(URL))
 
 
 @pytest.mark.parametrize("status", [200, 304])
@@ -227,7 +231,10 @@ def test_real_server_answers_304_to_if_modified_since(
     second = fetch(feed, real_client, only_date)
     assert "if-none-match" not in feed_server.requests[1].headers
     assert second.status == 304
-    assert second.validators == Validators(first.validators.etag, only_date.last_modified, "h1")
+    mark = url_mark(feed.url)
+    assert second.validators == Validators(
+        first.validators.etag, only_date.last_modified, "h1", source=mark
+    )
 
 
 # --- size cap ----------------------------------------------------------------------------------
@@ -634,7 +641,7 @@ def test_file_url_is_read_from_disk(tmp_path: Path) -> None:
         first = fetch(feed, unused)
         again = fetch(feed, unused, first.validators)
     assert (first.status, first.body, first.url) == (200, FEED_XML, path.as_uri())
-    assert first.validators == Validators(None, None, sha256(FEED_XML))
+    assert first.validators == Validators(None, None, sha256(FEED_XML), source=url_mark(feed.url))
     assert (again.status, again.body, again.unchanged) == (200, None, True)
 
 

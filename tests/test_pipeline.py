@@ -561,6 +561,22 @@ def test_what_a_first_read_left_waiting_is_not_held_back_by_the_next_first_read(
     assert sent == ["*First*", "*Second*", "*Third*", "*Fourth*"]
 
 
+def test_a_feed_moved_to_another_url_posts_only_what_is_newer_than_all_it_had() -> None:
+    ledger = MemoryLedger()
+    item = "<item><title>Fourth</title><guid>g4</guid><pubDate>Thu, 26 Nov 2026 07:00:00 +0000"
+    moved = RSS.replace("<title>T</title>", f"<title>T</title>{item}</pubDate></item>")
+    pages = {"https://old.example.org/rss": RSS, "https://new.example.org/rss": moved}
+    served = httpx.MockTransport(lambda r: httpx.Response(200, text=pages[str(r.url)]))
+    with make_client(transport=served) as http:
+        old = FeedConfig(name="news", url="https://old.example.org/rss", backlog=0)
+        run_feed(old, deps(http, ScriptedDestination(), ledger))  # all three held back
+        destination = ScriptedDestination()
+        new = FeedConfig(name="news", url="https://new.example.org/rss", backlog=0)
+        report = run_feed(new, deps(http, destination, ledger))
+    assert [m.text.split("\n")[0] for m in destination.sent] == ["*Fourth*"]
+    assert [o.decision.action for o in report.outcomes] == [*["held_back"] * 3, "post"]
+
+
 def test_a_pass_tells_of_each_batch_to_post_before_it_posts(client: FeedClient) -> None:
     destination, ledger = ScriptedDestination(), MemoryLedger()
     told: list[tuple[str, int]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
@@ -259,14 +260,19 @@ def _result(
             feed.name,
             f"{display(answer.url)} answered 304 Not Modified to a request with no validators",
         )
+    source = url_mark(feed.url)
     if answer.body is None:
         # A 304 may carry fresh validators; keep the stored ones otherwise (RFC 9110 §15.4.5).
         validators = Validators(
-            etag or prior.etag, last_modified or prior.last_modified, prior.body_hash, taken_for
+            etag or prior.etag,
+            last_modified or prior.last_modified,
+            prior.body_hash,
+            taken_for,
+            source,
         )
     else:
         digest = hashlib.sha256(answer.body).hexdigest()
-        validators = Validators(etag, last_modified, digest, taken_for)
+        validators = Validators(etag, last_modified, digest, taken_for, source)
         unchanged = digest == prior.body_hash
         body = None if unchanged else answer.body
     return FetchResult(
@@ -341,3 +347,12 @@ def _failed_url(exc: httpx.HTTPError | httpx.InvalidURL) -> str | None:
         return str(exc.request.url) if isinstance(exc, httpx.HTTPError) else None
     except RuntimeError:
         return None
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def url_mark(url: str) -> str:
+    """Return the mark of a feed's address that its validators keep (``Validators.source``).
+
+    Credentials in the URL are left out: the state keeps no trace of a secret.
+    """
+    return hashlib.sha256(without_userinfo(url).encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -217,7 +217,8 @@ def _guarded(
 
 def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | FeedReport:
     """Do ``collect``'s work."""
-    previous = deps.ledger.validators(feed.name) if deps.conditional else None
+    stored = deps.ledger.validators(feed.name)
+    previous = stored if deps.conditional else None
     mark = read_mark(feed, deps.routes(feed))
     if previous is not None and previous.taken_for != mark:
         previous = None  # taken under other settings: what the feed holds is decided anew
@@ -237,7 +238,7 @@ def _collect(feed: FeedConfig, deps: Deps, busy: frozenset[str]) -> Batch | Feed
         # The report carries the failure; its caller tells it once (a run's summary, the daemon).
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
-    return _decide(feed, result, deps, busy)
+    return _decide(feed, result, deps, busy, stored)
 
 
 def _kept_waiting(feed: FeedConfig, deps: Deps) -> bool:
@@ -287,17 +288,18 @@ def collect_pushed(
         headers = tuple((n, v) for n, v in headers if n.lower() != "content-encoding")
     if len(body) > feed.max_bytes:
         return FeedReport(feed.name, error=ResponseTooLarge(feed.name, feed.max_bytes))
+    stored = deps.ledger.validators(feed.name)
     result = FetchResult(
         feed=feed.name,
         url=without_userinfo(feed.url),  # the base of relative links, as a polled read's
         status=200,
         body=body,
-        validators=deps.ledger.validators(feed.name) or Validators(),
+        validators=stored or Validators(),
         content_type=fields.get("content-type"),
         headers=tuple((name.lower(), value) for name, value in headers),
         fetched_at=datetime.now(UTC),
     )
-    return _guarded(feed, _decide, feed, result, deps, busy)
+    return _guarded(feed, _decide, feed, result, deps, busy, stored)
 
 
 def _decompressed(body: bytes, coding: str, most: int) -> bytes | None:
@@ -318,9 +320,16 @@ def _decompressed(body: bytes, coding: str, most: int) -> bytes | None:
 
 
 def _decide(
-    feed: FeedConfig, result: FetchResult, deps: Deps, busy: frozenset[str]
+    feed: FeedConfig,
+    result: FetchResult,
+    deps: Deps,
+    busy: frozenset[str],
+    stored: Validators | None,
 ) -> Batch | FeedReport:
-    """Parse and select a fetched body; a report stands in for a batch when it is not a feed."""
+    """Parse and select a fetched body; a report stands in for a batch when it is not a feed.
+
+    ``stored`` are the validators the feed's last read kept, which say where it was read.
+    """
     # Loaded by the first feed that changed: a pass of 304 answers never needs the parsers.
     from poster.parse import parse
 
@@ -331,7 +340,7 @@ def _decide(
         with deps.stage("select"):
             if deps.own_routes:
                 _carry_keys(feed, result, parsed, deps)
-            decisions = _select(feed, parsed, deps, busy)
+            decisions = _select(feed, parsed, deps, busy, stored)
     except FeedError as exc:
         log.debug("feed=%s status=error error=%s", feed.name, exc)
         return FeedReport(feed.name, error=exc)
@@ -363,7 +372,11 @@ def _slim(
 
 
 def _select(
-    feed: FeedConfig, parsed: ParsedFeed, deps: Deps, busy: frozenset[str]
+    feed: FeedConfig,
+    parsed: ParsedFeed,
+    deps: Deps,
+    busy: frozenset[str],
+    stored: Validators | None,
 ) -> list[Decision]:
     """Decide every item against the ledger, and remember what a first read holds back.
 
@@ -380,22 +393,28 @@ def _select(
     first_read = not known.history
     carried = None
     owed: frozenset[str] = frozenset()
+    moved = False
     if deps.own_routes:  # a sandbox's stand-in takes every feed: their own routes stay as kept
         known = _routes_kept(feed, keys, known, deps.ledger, routes)
-        if first_read:
-            # A first read that left all it wanted waiting leaves no history: no backlog
-            # holds back what it wanted.
+        moved = not first_read and _moved(feed, stored, known.known)
+        if first_read or moved:
+            # What a read left waiting was wanted: no backlog holds it back (a first read that
+            # left all it wanted waiting leaves no history).
             owed = frozenset(item.key for item in waiting)
-            if deps.former is not None and (former := deps.former()):
+            if first_read and deps.former is not None and (former := deps.former()):
                 from poster.pipeline.renamed import carry_over  # here: a rename alone
 
                 carried = carry_over(feed, items, routes, deps.ledger, former, deps.carry)
     if carried is not None:
         items, known, owed = carried.items, carried.known, owed | carried.owed.keys()
     seen = known.known | busy if busy else known.known
+    if carried is not None:
+        taken: Container[str] = carried.knew.keys() | carried.owed.keys()
+    else:  # a feed that moved knows what it listed before, as a renamed one does
+        taken = known.known if moved else frozenset()
     decisions = select(
-        items, feed, seen, held=known.held, first_read=first_read,
-        carried=carried.knew.keys() | carried.owed.keys() if carried else frozenset(), owed=owed,
+        items, feed, seen, held=known.held, first_read=first_read or moved, carried=taken,
+        owed=owed,
     )  # fmt: skip
     if carried is not None:
         from poster.pipeline.renamed import settle
@@ -403,10 +422,11 @@ def _select(
         decisions = settle(decisions, carried, deps.ledger)
     elif deps.itemize:  # a preview shows each item: one known may wait for an operator
         decisions = _troubles_told(decisions, feed.name, routes, deps.ledger)
-    if first_read:
+    if first_read or moved:
         # What the rules filter out is held back too: a rule relaxed later posts none of it.
         backlog = [d.item.key for d in decisions if d.action in (HELD, FILTERED)]
-        log.info("feed=%s status=first-read held_back=%d", feed.name, len(backlog))
+        status = "first-read" if first_read else "moved"
+        log.info("feed=%s status=%s held_back=%d", feed.name, status, len(backlog))
         deps.ledger.mark_seen(feed.name, backlog)
     if not busy:
         return decisions
@@ -414,6 +434,20 @@ def _select(
     return [
         replace(d, reason="waiting to be posted") if d.item.key in busy else d for d in decisions
     ]
+
+
+def _moved(feed: FeedConfig, stored: Validators | None, known: frozenset[str]) -> bool:
+    """Tell whether the feed is read from another address than its last read was.
+
+    The document there may give its items other keys: those it lists that the feed never
+    had are held back as on a first read (``backlog``), unless they are newer than all it had.
+    """
+    from poster.fetch.feed import url_mark
+
+    if stored is None or stored.source is None or stored.source == url_mark(feed.url):
+        return False
+    log.info("feed=%s status=moved known=%d", feed.name, len(known))
+    return True
 
 
 def _offered(feed: FeedConfig, parsed: ParsedFeed, deps: Deps) -> tuple[Sequence[Item], list[Item]]:

@@ -141,8 +141,9 @@ def validators(doc: Mapping[str, Any]) -> Validators | None:
         return None
     from poster.reads import Validators  # here: only a read of the feed needs its class
 
-    taken_for = doc.get("validators_for")  # absent from documents of earlier releases
-    return Validators(doc["etag"], doc["last_modified"], doc["body_hash"], taken_for)
+    # Absent from documents of earlier releases.
+    taken_for, source = doc.get("validators_for"), doc.get("validators_from")
+    return Validators(doc["etag"], doc["last_modified"], doc["body_hash"], taken_for, source)
 
 
 def new_delivery_doc(feed: str, key: str, destination: str, now: str) -> dict[str, Any]:

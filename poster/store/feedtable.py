@@ -40,6 +40,8 @@ class FeedTable(NamedTable):
         """Keep validators for the next conditional fetch."""
         fields = {"etag": validators.etag, "last_modified": validators.last_modified}
         taken = {"body_hash": validators.body_hash, "validators_for": validators.taken_for}
+        if validators.source is not None:
+            taken["validators_from"] = validators.source
         self._update(feed, {**fields, **taken, "validators": True})
 
     def routes(self, feed: str) -> frozenset[str] | None:
