@@ -58,7 +58,7 @@ def select(
         _REPEATED if id(item) in repeats else _decide(item, feed, seen, held) for item in ordered
     ]
     if first_read:
-        older = range(_carried_up_to(ordered, carried))
+        older = range(_carried_up_to(ordered, carried, verdicts))
         _hold_back(verdicts, feed.backlog, [i for i in older if ordered[i].key not in owed])
     return [Decision(item, *verdict) for item, verdict in zip(ordered, verdicts, strict=True)]
 
@@ -89,18 +89,20 @@ def _repeats(items: Sequence[Item]) -> set[int]:
     return repeats
 
 
-def _carried_up_to(ordered: Sequence[Item], carried: Container[str]) -> int:
+def _carried_up_to(
+    ordered: Sequence[Item], carried: Container[str], verdicts: Sequence[Verdict]
+) -> int:
     """Return how many of the oldest items a renamed feed knew, when it knew them and no other.
 
     Any other pattern (an item it knew after one it did not: a shared item, or records pruned)
     gives them all, so that the first read's backlog decides for every item it did not know.
+    Items the rules filter out, or a repeat, take no part: no read recorded them.
     """
-    count = 0
-    while count < len(ordered) and ordered[count].key in carried:
-        count += 1
-    if any(item.key in carried for item in ordered[count:]):
+    taking = [i for i, (action, _) in enumerate(verdicts) if action not in (FILTERED, REPEATED)]
+    newer = next((n for n, i in enumerate(taking) if ordered[i].key not in carried), len(taking))
+    if newer == 0 or any(ordered[i].key in carried for i in taking[newer:]):
         return len(ordered)
-    return count or len(ordered)
+    return taking[newer] if newer < len(taking) else len(ordered)
 
 
 def _hold_back(verdicts: list[Verdict], backlog: int | None, among: Sequence[int]) -> None:

@@ -127,21 +127,24 @@ def test_a_first_read_posts_the_newest_items_the_rules_let_through(
 
 
 @pytest.mark.parametrize(
-    ("backlog", "carried", "posted"),
+    ("backlog", "carried", "posted", "rules"),
     [
-        pytest.param(0, {"i0", "i1", "i2"}, ["i3", "ad", "i4"], id="newer-than-all-carried"),
-        pytest.param(0, {"i0", "i1", "i2", "i3", "ad", "i4"}, [], id="none-newer"),
-        pytest.param(0, {"i2"}, [], id="one-shared-item-not-a-rename"),
-        pytest.param(1, {"i2"}, ["i4"], id="the-backlog-decides-then"),
-        pytest.param(0, {"i0", "i1", "i4"}, [], id="an-unknown-item-between"),
-        pytest.param(0, set(), [], id="nothing-carried"),
+        pytest.param(0, {"i0", "i1", "i2"}, ["i3", "ad", "i4"], {}, id="newer-than-all-carried"),
+        pytest.param(0, {"i0", "i1", "i2", "i3", "ad", "i4"}, [], {}, id="none-newer"),
+        pytest.param(0, {"i2"}, [], {}, id="one-shared-item-not-a-rename"),
+        pytest.param(1, {"i2"}, ["i4"], {}, id="the-backlog-decides-then"),
+        pytest.param(0, {"i0", "i1", "i4"}, [], {}, id="an-unknown-item-between"),
+        pytest.param(0, set(), [], {}, id="nothing-carried"),
+        # The rules filtered i0 and i2 out before as now: no read recorded them.
+        pytest.param(0, {"i1"}, ["i3"], {"include": ONLY_ODD}, id="filtered-items-between"),
     ],
 )
 def test_a_first_read_after_a_rename_posts_what_is_newer_than_the_oldest_it_carried(
-    backlog: int, carried: set[str], posted: list[str]
+    backlog: int, carried: set[str], posted: list[str], rules: dict[str, tuple[Rule, ...]]
 ) -> None:
     items = [*DATED, SPONSORED]
-    decisions = select(items, feed(backlog=backlog), carried, first_read=True, carried=carried)
+    chosen = feed(backlog=backlog, **rules)
+    decisions = select(items, chosen, carried, first_read=True, carried=carried)
     assert [d.item.key for d in decisions if d.action == POST] == posted
     assert {d.item.key for d in decisions if d.action == SEEN} == carried
 
