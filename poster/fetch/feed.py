@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
@@ -349,7 +348,6 @@ def _failed_url(exc: httpx.HTTPError | httpx.InvalidURL) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=1 << 15)
 def url_mark(url: str) -> str:
     """Return the mark of a feed's address that its validators keep (``Validators.source``).
 
