@@ -10,14 +10,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from poster.store import RELEASED, Store
-from poster.store.ledger import (
-    FAILED,
-    PENDING,
-    SEEN,
-    SENT,
-    SKIPPED,
-    UNCERTAIN,
-)
+from poster.store.ledger import PENDING, SEEN, SENT, TROUBLED
 
 OPERATOR_DISABLED = "disabled by operator"
 """The reason of a feed paused by ``poster feed disable``; the daemon never re-probes it."""
@@ -28,7 +21,7 @@ def paused_key(feed: str) -> str:
     return f"paused {feed}"
 
 
-RETRYABLE = (FAILED, UNCERTAIN, SKIPPED)
+RETRYABLE = TROUBLED
 RETRYABLE_WORDS = "failed, uncertain and skipped"
 
 

@@ -26,12 +26,12 @@ if TYPE_CHECKING:
 
 Troubles = dict[str, tuple[State, str]]
 """Keys whose record at a destination needs an operator, each with its state and reason."""
-TROUBLED = frozenset(("failed", "uncertain", "skipped"))
-"""The states of a record that waits for an operator: ``poster retry`` and the like."""
 
 PENDING, SENT, FAILED, UNCERTAIN, SEEN, SKIPPED = (
     State.PENDING, State.SENT, State.FAILED, State.UNCERTAIN, State.SEEN, State.SKIPPED
 )  # fmt: skip
+TROUBLED = (FAILED, UNCERTAIN, SKIPPED)
+"""The states of a record that waits for an operator, which ``poster retry`` releases."""
 
 __getattr__ = names_from(
     __name__,

@@ -427,7 +427,7 @@ class Store:
         feed: str,
         key: str,
         *,
-        states: Collection[str] = (FAILED, UNCERTAIN, SKIPPED),
+        states: Collection[str] = TROUBLED,
         destination: str | None = None,
     ) -> bool:
         """Release the item's failed, uncertain or skipped records in ``states``, to be sent.
