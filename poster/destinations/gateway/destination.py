@@ -63,6 +63,11 @@ def item_ref(feed: str, key: str) -> str:
     return f"{feed} {key}"
 
 
+def item_moves(moves: Moves) -> list[tuple[str, str]]:
+    """Return the recipient ledger's names of each item of ``moves``, old and new."""
+    return [(item_ref(*old), item_ref(*new)) for old, new in moves.items()]
+
+
 def item_of(ref: str) -> tuple[str, str]:
     """Return the feed and key the recipient ledger's name for an item stands for."""
     feed, _, key = ref.partition(" ")
@@ -238,9 +243,8 @@ class GatewayDestination:
 
         Whoever got one of them, or may have, is not sent it again under the new name.
         """
-        pairs = [(item_ref(*old), item_ref(*new)) for old, new in moves.items()]
         with self._lock:
-            carried = self.ledger.carry(pairs)
+            carried = self.ledger.carry(item_moves(moves))
         if carried:
             log.info("destination=%s status=carried items=%d", self._name, carried)
 

@@ -17,7 +17,7 @@ from typing import Any
 from poster.config import DestinationConfig
 from poster.destinations import REDACTED, Destination, Kind, Message, Moves, Opening, Receipt
 from poster.destinations.gateway import GatewayMessage
-from poster.destinations.gateway.destination import GatewayDestination, item_ref
+from poster.destinations.gateway.destination import GatewayDestination, item_moves, item_ref
 from poster.errors import ConfigError, PosterError
 from poster.frozen import replace
 from poster.store.recipientledger import RecipientLedger, ledger_path
@@ -103,7 +103,7 @@ class GatewayStandIn:
 
     def carry(self, moves: Moves) -> None:
         """Plan the items that changed name as a run carries them."""
-        self._carried += [(item_ref(*old), item_ref(*new)) for old, new in moves.items()]
+        self._carried += item_moves(moves)
 
     def _cost(self, message: GatewayMessage, phones: tuple[str, ...]) -> str:
         """Ask the gateway what sending costs, saying why when it cannot be known."""
