@@ -7,7 +7,7 @@ state keeps that feeds.toml no longer names (``former``):
 - an item one of them posted at a destination, or held back, is held back there whatever
   ``backlog`` says, and is never posted twice;
 - an item one of them left failed, uncertain or skipped is the renamed feed's, as it was, for
-  ``poster status`` to list and ``poster retry`` to send (``take_troubles``, which a change of
+  ``poster status`` to list and ``poster retry`` to send (``take_over``, which a change of
   ``key`` uses too);
 - an item one of them left waiting (quiet hours, ``max_per_pass``, a daily cap, a refusal to
   retry) is posted whatever ``backlog`` says, and a destination that keeps each recipient's
@@ -126,19 +126,33 @@ def _given_at(
         found = ledger.recall(name, keys, (route,)).known - given.keys()
         given.update(dict.fromkeys(found, name))
         moves = {(name, key): (feed, key) for key in found}
-        troubled.update((key, state) for (_, key), state in take_troubles(ledger, moves, route))
-    if given:
-        ledger.mark_seen_at(feed, given.keys(), route)
+        troubled.update((key, state) for (_, key), state in take_over(ledger, moves, route))
     return given
 
 
-def take_troubles(
+def take_over(
     ledger: Ledger, moves: Mapping[tuple[str, str], tuple[str, str]], route: str
 ) -> list[tuple[tuple[str, str], State]]:
-    """Record under its new ``(feed, key)`` each item of ``moves`` left failed, uncertain or
-    skipped at ``route`` under its old one, with its reason: it stays in ``poster status``, and
-    ``poster retry`` by its new name sends it. The old records are released, so each item is
-    listed once. Returns each such item's new name and state."""
+    """Hold back at ``route``, under its new ``(feed, key)``, each item of ``moves`` known there
+    under its old one, so that it is never posted twice.
+
+    One left failed, uncertain or skipped is recorded so under its new name, with its reason:
+    it stays in ``poster status``, and ``poster retry`` by its new name sends it. The old
+    records are released, so each item is listed once. Returns each such item's new name and
+    state.
+    """
+    taken = _take_troubles(ledger, moves, route)
+    for feed in dict.fromkeys(new_feed for new_feed, _ in moves.values()):
+        keys = [key for new_feed, key in moves.values() if new_feed == feed]
+        ledger.mark_seen_at(feed, keys, route)  # all but the troubled, recorded already
+    return taken
+
+
+def _take_troubles(
+    ledger: Ledger, moves: Mapping[tuple[str, str], tuple[str, str]], route: str
+) -> list[tuple[tuple[str, str], State]]:
+    """Record under its new name each item of ``moves`` that waits for an operator at
+    ``route`` under its old one, and release the old record; return their new names and states."""
     taken = []
     moves = {old: new for old, new in moves.items() if old != new}
     for feed in dict.fromkeys(old_feed for old_feed, _ in moves):

@@ -531,14 +531,13 @@ def _carry_keys(feed: FeedConfig, result: FetchResult, parsed: ParsedFeed, deps:
 def _carried(feed: str, new_of: dict[str, str], ledger: Ledger, routes: tuple[str, ...]) -> None:
     """Mark each new key as its old key is known: held back, or at each destination, where
     what needs an operator (failed, uncertain, skipped) moves to the new key as it is."""
-    from poster.pipeline.renamed import take_troubles  # here: a key change alone
+    from poster.pipeline.renamed import take_over  # here: a key change alone
 
     held = ledger.recall(feed, list(new_of), routes).held
     ledger.mark_seen(feed, [new_of[old] for old in held])
     for route in routes:
         known = ledger.recall(feed, list(new_of), (route,)).known - held
-        take_troubles(ledger, {(feed, old): (feed, new_of[old]) for old in known}, route)
-        ledger.mark_seen_at(feed, [new_of[old] for old in known], route)
+        take_over(ledger, {(feed, old): (feed, new_of[old]) for old in known}, route)
     log.info("feed=%s status=rekeyed items=%d held_back=%d", feed, len(new_of), len(held))
 
 
