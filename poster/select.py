@@ -19,6 +19,12 @@ HELD_LABEL = "held back on first read"
 """What every command calls such an item: the preview, a run's summary, status and retry."""
 
 
+def troubled(state: str) -> str:
+    """Return the fate of a known item whose record at a destination is ``state`` (failed,
+    uncertain, skipped): not posted, and waiting for an operator."""
+    return f"{SEEN}:{state}"
+
+
 @frozen
 class Decision:
     """What to do with one item, and why."""
@@ -26,11 +32,19 @@ class Decision:
     item: Item
     action: Action
     reason: str = ""
+    trouble: str = ""
+    """For a known item, the state its record at a destination waits in for an operator."""
 
     @property
     def wanted(self) -> bool:
         """Tell whether the item should be posted."""
         return self.action == POST
+
+    @property
+    def fate(self) -> str:
+        """Return what a preview or a run's summary counts the item as: its action, or for a
+        known item that waits for an operator, that it did not get out (``troubled``)."""
+        return troubled(self.trouble) if self.trouble else self.action
 
 
 def select(

@@ -117,6 +117,34 @@ def test_an_id_a_document_repeats_is_posted_once_as_the_item_above() -> None:
     assert decision_label(report.outcomes[2]) == "repeated in the feed"
 
 
+@pytest.mark.parametrize("itemize", [True, False])
+def test_a_known_item_waiting_for_an_operator_is_counted_by_its_state_not_as_posted(
+    itemize: bool,
+) -> None:
+    reads = itertools.count()  # a body changed each read, read again
+    served = httpx.MockTransport(lambda _: httpx.Response(200, text=RSS + " " * next(reads)))
+    ledger = MemoryLedger()
+    with make_client(transport=served) as http:
+        run_feed(FEED, deps(http, ScriptedDestination(), ledger))
+        ledger.record_failed(FEED.name, "g1", "viber", "viber rejected the post: status 3")
+        ledger.record_uncertain(FEED.name, "g2", "viber", "no answer in 10 s")
+        report = run_feed(FEED, deps(http, ScriptedDestination(), ledger, itemize=itemize))
+    want = {"g1": "failed earlier", "g2": "uncertain earlier", "g3": "already posted"}
+    from poster.ops.preview import LABELS, decision_label
+
+    if itemize:
+        shown = {o.decision.item.key: decision_label(o) for o in report.outcomes}
+        assert shown == want
+        reasons = [o.decision.reason for o in report.outcomes]
+        assert reasons[0].startswith("failed at viber: viber rejected the post: status 3")
+        assert "it may have been posted; `poster retry` sends it again" in reasons[1]
+    else:
+        assert report.outcomes == ()
+        assert [(LABELS[fate], count) for fate, count in report.skipped] == [
+            ("failed earlier", 1), ("uncertain earlier", 1), ("already posted", 1)
+        ]  # fmt: skip
+
+
 def test_the_preview_shows_each_of_two_items_of_one_id_in_its_own_block() -> None:
     twins = (
         '<rss version="2.0"><channel><title>T</title><item><title>One</title><guid>g</guid>'

@@ -660,9 +660,36 @@ def test_the_preview_says_a_known_item_failed_and_how_to_send_it_not_that_it_was
     assert run(capsys, project).code == EXIT_FAILED
     preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
     shown = capsys.readouterr().out
-    assert preview == EXIT_OK and "why: already posted" not in shown
+    assert preview == EXIT_OK and "already posted" not in shown
+    assert "== blog (Rowing club): 2 failed earlier\n" in shown
+    assert shown.count("[failed earlier] ") == 2
     assert shown.count("why: failed at viber: viber rejected the post: status 3") == 2
     assert shown.count("(`poster retry` sends it again)") == 2
+    as_json = ["-c", str(project.config), "preview", "--json", "--state-dir", str(project.state)]
+    assert main(as_json) == EXIT_OK
+    items = json.loads(capsys.readouterr().out)["feeds"][0]["items"]
+    assert [(i["decision"], i["action"]) for i in items] == [("failed earlier", "seen")] * 2
+
+
+def test_a_run_counts_a_known_item_that_failed_as_failed_earlier_not_as_posted(
+    capsys: pytest.CaptureFixture[str], project: Project, sandbox: Sandbox
+) -> None:
+    project.write(feed("blog", "blog.atom"), viber='from = "stranger="\n')
+    first = run(capsys, project)
+    assert first.code == EXIT_FAILED and "  blog: 2 failed\n" in first.out
+    atom = project.root / "feeds" / "blog.atom"
+    entry = (
+        "<entry><title>Boat launch</title><id>urn:example:rowing:3</id>"
+        "<updated>2026-01-06T09:00:00Z</updated></entry>"
+    )
+    atom.write_text(atom.read_text().replace("</feed>", f"{entry}</feed>"))
+    project.write(feed("blog", "blog.atom"))  # with the sender mended
+    again = run(capsys, project)
+    assert again.code == EXIT_OK and "  blog: 1 sent, 2 failed earlier\n" in again.out
+    atom.write_text(atom.read_text() + "\n")  # read again, not "not modified"
+    third = run(capsys, project)
+    assert "  blog: 2 failed earlier, 1 already posted\n" in third.out, third.out
+    assert texts(sandbox) == ["Boat launch"]
 
 
 def test_the_preview_of_a_renamed_feed_says_what_its_old_name_left_failed(
@@ -672,8 +699,9 @@ def test_the_preview_of_a_renamed_feed_says_what_its_old_name_left_failed(
     assert run(capsys, project).code == EXIT_FAILED
     project.write(feed("journal", "blog.atom"))
     preview = main(["-c", str(project.config), "preview", "--state-dir", str(project.state)])
-    assert preview == EXIT_OK
-    assert capsys.readouterr().out.count("why: failed as feed 'blog', which feeds.toml") == 2
+    shown = capsys.readouterr().out
+    assert preview == EXIT_OK and shown.count("[failed earlier] ") == 2
+    assert shown.count("why: failed as feed 'blog', which feeds.toml") == 2
 
 
 def test_posting_without_a_webhook_stops_the_pass_until_one_is_set(

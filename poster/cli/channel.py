@@ -204,7 +204,7 @@ def _feed_line(report: FeedReport) -> str:
 
 def _word(outcome: Outcome) -> str:
     """Name what became of an item in a pass."""
-    return _words().get(outcome.delivery or outcome.decision.action, "?")
+    return _words().get(outcome.delivery or outcome.decision.fate, "?")
 
 
 @functools.cache

@@ -21,7 +21,7 @@ from poster.pipeline import Deps, FeedReport, Outcome, run_pass
 from poster.pipeline.gatekeeper import Gatekeeper, Meta
 from poster.pipeline.outbox import Lane
 from poster.render import Renderer
-from poster.select import FILTERED, HELD, HELD_LABEL, POST, REPEATED, SEEN
+from poster.select import FILTERED, HELD, HELD_LABEL, POST, REPEATED, SEEN, troubled
 from poster.store import Store
 from poster.store.ledger import ReadOnlyLedger
 from poster.terminal import terminal_safe
@@ -38,6 +38,9 @@ LABELS: dict[str, str] = {
     HELD: HELD_LABEL,
     State.DEFERRED: "waiting",
     State.SKIPPED: "skipped",
+    troubled(State.FAILED): "failed earlier",
+    troubled(State.UNCERTAIN): "uncertain earlier",
+    troubled(State.SKIPPED): "skipped earlier",
 }
 """The words for each decision, the same in the preview, a run's summary and JSON."""
 
@@ -127,7 +130,7 @@ def decision_label(outcome: Outcome) -> str:
         return LABELS[outcome.delivery]
     if outcome.error is not None:
         return "error"
-    return LABELS.get(outcome.decision.action, outcome.decision.action)
+    return LABELS.get(outcome.decision.fate, outcome.decision.action)
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:

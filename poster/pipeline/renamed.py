@@ -194,5 +194,5 @@ def _why(decision: Decision, carried: Carried) -> Decision:
         why = (
             f"{state} {gone}: `poster status` lists it under this feed, and `poster retry` sends it"
         )
-        return replace(decision, reason=why)
+        return replace(decision, reason=why, trouble=state)
     return replace(decision, reason=f"posted or held back {gone}")

@@ -365,9 +365,9 @@ def _slim(
     if itemize:
         # Only items to post keep their content; the rest would hold every feed's text.
         return tuple(d if d.wanted else replace(d, item=d.item.stub()) for d in decisions), ()
-    # Counted by action, in the order first met, without a generator step per item.
-    actions = [d.action for d in decisions]
-    skipped = tuple((a, actions.count(a)) for a in dict.fromkeys(actions) if a != Action.POST)
+    # Counted by fate, in the order first met, without a generator step per item.
+    fates = [d.fate for d in decisions]
+    skipped = tuple((f, fates.count(f)) for f in dict.fromkeys(fates) if f != Action.POST)
     return tuple(d for d in decisions if d.action == Action.POST), skipped
 
 
@@ -420,7 +420,7 @@ def _select(
         from poster.pipeline.renamed import settle
 
         decisions = settle(decisions, carried, deps.ledger)
-    elif deps.itemize:  # a preview shows each item: one known may wait for an operator
+    else:  # one known may wait for an operator: not "already posted"
         decisions = _troubles_told(decisions, feed.name, routes, deps.ledger)
     if first_read or moved:
         # What the rules filter out is held back too: a rule relaxed later posts none of it.
@@ -482,13 +482,19 @@ def _troubles_told(
     known = [d.item.key for d in decisions if d.action == Action.SEEN]
     if not known:
         return decisions
-    told: dict[str, str] = {}
+    told: dict[str, tuple[str, str]] = {}
     for route in routes:
         for key, (state, why) in ledger.troubles(feed, known, route).items():
-            told.setdefault(key, f"{state} at {route}: {why} ({_AFTER_TROUBLE[state]})")
+            told.setdefault(key, (state, f"{state} at {route}: {why} ({_AFTER_TROUBLE[state]})"))
     if not told:
         return decisions
-    return [replace(d, reason=told[d.item.key]) if d.item.key in told else d for d in decisions]
+    return [_told(d, told[d.item.key]) if d.item.key in told else d for d in decisions]
+
+
+def _told(decision: Decision, trouble: tuple[str, str]) -> Decision:
+    """Return a known item's decision with the state its record waits in, and why."""
+    state, why = trouble
+    return replace(decision, reason=why, trouble=state)
 
 
 def keyed_by(feed: FeedConfig) -> KeyedBy:
