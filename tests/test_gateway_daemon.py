@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -210,11 +211,16 @@ def test_status_and_metrics_count_each_items_subscribers(project, fake, clock) -
     assert row.split()[-7:] == ["10", "10", "0", "0", "0", "0", "0"]
 
 
+@pytest.mark.parametrize("numbers", [len(PHONES), 1000], ids=["ten", "a-whole-request"])
 def test_smsby_bulk_callbacks_reach_the_ledger_through_the_secret_path(  # type: ignore[no-untyped-def]
-    project, monkeypatch
+    project, monkeypatch, numbers
 ) -> None:
+    # A request takes up to 1,000 numbers, and its callback a status line for each (110 KB).
+    phones = [f"37529{n:07d}" for n in range(2000, 2000 + numbers)]
+    (project.root / "subscribers.txt").write_text("".join(f"+{p}\n" for p in phones))
     monkeypatch.setenv("POSTER_BULK_TOKEN", SMSBY_TOKEN)
     with SmsByFake() as smsby:
+        smsby.gateway.balance = Decimal(numbers)
         project.config.write_text(
             'templates = "templates"\n'
             f'[webhook]\nlisten = "127.0.0.1:{project.listen}"\n'
@@ -233,9 +239,9 @@ def test_smsby_bulk_callbacks_reach_the_ledger_through_the_secret_path(  # type:
             path = f"{PREFIX}bulk/{secret}"
             (told,) = smsby.gateway.callbacks.values()
             assert secret and told == str(daemon.get("/").url.join(path))
-            wait_for(lambda: accepted(project, post.guid) == len(PHONES), "the answers recorded")
+            wait_for(lambda: accepted(project, post.guid) == numbers, "the answers recorded")
             smsby.advance(6)
-            wait_for(lambda: delivered(project, post.guid, "bulk") == len(PHONES), "recorded")
+            wait_for(lambda: delivered(project, post.guid, "bulk") == numbers, "recorded")
             odd = [daemon.http.post(told, json=body).status_code for body in ODD_BULK_CALLBACKS]
     assert smsby.callback_log == [(told, 200)]
     assert odd == [400] * len(ODD_BULK_CALLBACKS)

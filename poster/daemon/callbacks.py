@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 PREFIX = "/gateway/"
 POLL_EVERY = 300.0
 """Seconds between two polls of the gateways for statuses no callback brought."""
-MAX_BODY = 64 * 1024
+MAX_BODY = 1024 * 1024
+"""The largest status callback read: SMS.BY's carries a line for each number of a request of up
+to 1,000 (about 110 KB), and the others far less."""
 TEXT = "text/plain; charset=utf-8"
 
 
