@@ -370,6 +370,20 @@ def test_an_unknown_status_is_not_asked_again_and_counts_until_a_final_one(
         assert (outcome.unknown, outcome.delivered) == (1, 1)
 
 
+def test_a_poll_is_not_given_ids_past_status_days_while_the_ledger_stays_open(
+    path: Path, clock: Clock
+) -> None:
+    with open_ledger(path, clock, status_days=2) as ledger:
+        batch = ledger.record_intent("a", PHONES[:2])
+        ledger.record_result(batch, PHONES[:2], message_ids={PHONES[0]: "id-0", PHONES[1]: "id-1"})
+        clock.now += 2 * DAY
+        later = ledger.record_intent("b", PHONES[:1])
+        ledger.record_result(later, PHONES[:1], message_ids={PHONES[0]: "id-2"})
+        assert ledger.unsettled(10) == ["id-0", "id-1", "id-2"]
+        clock.now += 1.5 * DAY  # "a" was sent 3.5 days ago: its statuses no longer come
+        assert ledger.unsettled(10) == ["id-2"]
+
+
 def test_a_read_only_ledger_plans_without_writing(path: Path, clock: Clock) -> None:
     with open_ledger(path, clock) as ledger:
         ledger.record_result(ledger.record_intent("a", PHONES[:1]), PHONES[:1])

@@ -534,9 +534,14 @@ class RecipientLedger:
 
     @_locked
     def unsettled(self, limit: int) -> list[str]:
-        """Return up to ``limit`` message ids, oldest first, with no final or unknown status yet."""
+        """Return up to ``limit`` message ids, oldest first, with no final or unknown status yet.
+
+        Only ids of the last ``status_days`` are given: an older one's status no longer comes,
+        and the ledger drops it when it next writes its snapshot.
+        """
         state, found = self._state, []
-        for day in sorted(state.messages):
+        first_day = state.first_status_day(self._now())
+        for day in sorted(d for d in state.messages if d >= first_day):
             for message_id, packed in state.messages[day].items():
                 key = state.serials.get(packed >> 32)
                 st = state.items.get(key) if key is not None else None

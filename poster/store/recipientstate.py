@@ -258,9 +258,13 @@ class LedgerState:
             if max(state.seen, state.last) < oldest and key not in busy:
                 self.serials.pop(self.items.pop(key).serial, None)
                 self.done[key] = now
-        first_day = int((now - self.status_days * DAY) // DAY)
+        first_day = self.first_status_day(now)
         for day in [d for d in self.messages if d < first_day]:
             del self.messages[day]
+
+    def first_status_day(self, now: float) -> int:
+        """Return the first day whose message ids may still get a status (``status_days``)."""
+        return int((now - self.status_days * DAY) // DAY)
 
     def export(self) -> Event:
         """Return the whole state as one JSON-ready document."""
