@@ -205,6 +205,25 @@ def test_max_per_day_holds_the_rest_back_in_order(project, fake) -> None:  # typ
     assert subs.capped.endswith(" 00:00 UTC")
 
 
+def test_messages_whose_status_stays_open_never_hold_up_the_newer_ones(  # type: ignore[no-untyped-def]
+    project, fake, clock
+) -> None:
+    config, state, feeds = project
+    fake.gateway.numbers.offline.update(PHONES[:10])  # "sent" for hours, asked first as oldest
+    (post,) = feeds.publish("city", 1)
+    assert run_once(config, state) == EXIT_OK
+    clock.now += 60
+    with build(load_config(config), state) as app:
+        subs = app.destinations["subs"]
+        assert isinstance(subs, GatewayDestination)
+        settled = [subs.poll(limit=5) for _ in range(10)]
+        outcome = subs.ledger.outcome(item_ref("city", post.guid))
+    close_ledgers()
+    # Ten polls of five ask each of the fifty once: the ten still open hold up none of the rest.
+    assert sum(settled) == 40 and outcome.delivered == 40
+    assert len(fake.gateway.messages) == len(PHONES)
+
+
 @pytest.mark.parametrize(
     ("retention", "days"), [("200d", 200.0), ("30d", 90.0)], ids=["longer", "at-least-90-days"]
 )

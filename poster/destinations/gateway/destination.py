@@ -28,6 +28,7 @@ from poster.destinations.gateway import (
 )
 from poster.destinations.gateway.accesskey import gateway_token
 from poster.destinations.gateway.daily import DayCounter
+from poster.destinations.gateway.polling import Turns
 from poster.destinations.gateway.subscribers import GatewaySubscribers, summarise
 from poster.errors import (
     ConfigError,
@@ -46,6 +47,8 @@ from poster.store.recipientledger import RecipientLedger, StatusUpdate, ledger_p
 log = logging.getLogger(__name__)
 POLL_MAX = 500
 """Message ids asked about in one poll, so a poll stays short whatever the backlog."""
+POLL_SPAN = 20_000
+"""Message ids, the oldest, that polls take turns over (``Turns``)."""
 GROUP = 250
 """Recipients one ledger intent covers: their requests go out together and their answers are
 recorded in one write, so two fsyncs serve a group however many requests it takes. A crash
@@ -173,6 +176,7 @@ class GatewayDestination:
         self.group_size = group_size
         self.address = address or CallbackAddress()
         self._lock = threading.Lock()
+        self._turns = Turns()
         self._sending = 0
         """Groups whose answers are not recorded yet."""
         self._early: list[StatusUpdate] = []
@@ -294,9 +298,12 @@ class GatewayDestination:
         return True
 
     def poll(self, limit: int = POLL_MAX) -> int:
-        """Ask the gateway for statuses of messages without a final one; return how many changed."""
+        """Ask the gateway for statuses of messages without a final one; return how many changed.
+
+        Polls take turns over the waiting messages (``Turns``), at most ``limit`` each.
+        """
         with self._lock:
-            waiting = self.ledger.unsettled(limit)
+            waiting = self._turns.choose(self.ledger.unsettled(POLL_SPAN), limit)
         if not waiting:
             return 0
         return self.record(self.adapter.statuses(waiting))

@@ -9,7 +9,7 @@ references left asked at the next one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from http import HTTPStatus
 from typing import TypeVar
 
@@ -47,6 +47,29 @@ class PollPause:
         self.in_a_row += 1
         waits = error.status in (None, HTTPStatus.TOO_MANY_REQUESTS)
         return waits or self.in_a_row >= PAUSE_AFTER
+
+
+class Turns:
+    """Choose the message ids each poll asks about, so that none waits for ever.
+
+    Ids never asked come first, the oldest first, then those asked longest ago: messages whose
+    status stays open for hours (a phone switched off) never hold up the newer ones, however
+    many there are. What a poll did not choose is remembered only while it is still waiting.
+    """
+
+    def __init__(self) -> None:
+        self._polls = 0
+        self._asked: dict[str, int] = {}
+        """The poll that last chose each id, by its number."""
+
+    def choose(self, waiting: Sequence[str], limit: int) -> list[str]:
+        """Return at most ``limit`` of ``waiting`` (oldest first) for this poll to ask about."""
+        self._polls += 1
+        last = {message_id: self._asked.get(message_id, 0) for message_id in waiting}
+        chosen = sorted(waiting, key=last.__getitem__)[:limit]  # stable: oldest first in a tie
+        self._asked = {message_id: at for message_id, at in last.items() if at}
+        self._asked.update(dict.fromkeys(chosen, self._polls))
+        return chosen
 
 
 def poll(
