@@ -22,6 +22,7 @@ from support.blocking import finished
 from poster.config import FeedConfig
 from poster.daemon.listener import WebhookReceiver
 from poster.destinations.decisiontelecom.kind import KIND as DT
+from poster.destinations.smsby.kind import KIND as SMSBY
 from poster.destinations.viber import typechoice as viber
 from poster.destinations.viber.kind import KIND
 from poster.errors import StateError
@@ -435,6 +436,29 @@ def test_without_a_public_url_an_oversized_image_goes_as_text_saying_why(
     assert DT.choose_type(decided.item, feed()) == "text"
     assert decided.reason.startswith("image is PNG, ")
     assert decided.reason.endswith(" KB, 800x600: over 400x400, posted as text")
+
+
+def test_smsby_takes_a_picture_within_800_pixels_and_converts_a_larger_one(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    # The document's refusal of a whole mailing: "Optimal image size 800x800 px".
+    server.routes["/fits.jpg"] = (200, {}, image("JPEG", (800, 600)))
+    server.routes["/big.jpg"] = (200, {}, image("JPEG", (1200, 900)))
+    fits, big = (
+        Item(n, "t", link="https://example.com/a", image=Media(server.url(f"/{n}.jpg")))
+        for n in ("fits", "big")
+    )
+    [kept, as_text] = stage(tmp_path, store=False).prepare(
+        feed(), [wanted(fits), wanted(big)], (SMSBY,)
+    )
+    assert SMSBY.choose_type(kept.item, feed()) == "picture"
+    assert SMSBY.choose_type(as_text.item, feed()) == "text"
+    assert as_text.reason.endswith(" KB, 1200x900: over 800x800, posted as text")
+    [converted] = stage(tmp_path).prepare(feed(), [wanted(big)], (SMSBY,))
+    assert SMSBY.choose_type(converted.item, feed()) == "picture"
+    made = converted.item.image
+    assert made is not None and made.url.startswith("https://poster.test/media/")
+    assert (made.width, made.height) == (800, 600)
 
 
 def test_a_feed_to_viber_and_a_gateway_gets_one_image_that_fits_both(

@@ -31,8 +31,11 @@ BUTTON_LINK_MAX = 150
 """``button_link``: "must not exceed 150 characters"."""
 BUTTON_CAPTION = "Read more"
 """The caption of the button that opens the item's link."""
-IMAGE = ImageRule(frozenset({"image/jpeg", "image/png"}), 5_000_000)
-"""What poster sends as ``image_url``: a JPEG or PNG (what Viber shows); 5 MB is Viber's cap."""
+SIDE_MAX = 800
+"""The document's refusal of a mailing: "Optimal image size 800x800 px"."""
+IMAGE = ImageRule(frozenset({"image/jpeg", "image/png"}), 5_000_000, SIDE_MAX)
+"""What poster sends as ``image_url``: a JPEG or PNG (what Viber shows) within 800x800 pixels,
+of at most 5 MB, Viber's cap."""
 TYPES = ("picture", "text")
 
 
