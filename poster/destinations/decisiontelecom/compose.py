@@ -24,7 +24,8 @@ def image_url(image: Media | None) -> str | None:
     """Return the image's URL when the gateway takes it: http(s), JPEG/PNG, within 400x400."""
     if image is None or url_problem(image.url):
         return None
-    # "image: Correct URL for image (.jpg, .jpeg, .png)": the suffix is checked in lower case.
+    # "jpg or jpeg (mime type is image/jpeg) ... png (mime type is image/png)": the URL's path
+    # names the format, in any case; a probe, when there was one, has checked its type.
     return image.url if IMAGE.fits(image) else None
 
 

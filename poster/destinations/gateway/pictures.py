@@ -10,11 +10,13 @@ from poster.media.policy import ImageRule, describe, type_of
 from poster.models import Item
 
 TYPES = frozenset({"image/jpeg", "image/png"})
-"""The gateways' image formats: "Correct URL for image (.jpg, .jpeg, .png)"."""
+"""The gateways' image formats: DecisionTelecom's "jpg or jpeg (mime type is image/jpeg) ... png
+(mime type is image/png)", Intel Tele's "Format: jpg/jpeg/png"."""
 SUFFIXES = (".jpg", ".jpeg", ".png")
 """The endings the gateways check an image URL's path for."""
 SIDE_MAX = 400
-"""DecisionTelecom and Intel Tele: "The image size should not exceed 400x400px"."""
+"""DecisionTelecom's "maximum resolution 400x400 pixels", Intel Tele's "The image size should
+not exceed 400x400px"."""
 BYTES_MAX = 5_000_000
 """The largest image poster sends a gateway: Viber's own cap for images."""
 
