@@ -36,6 +36,7 @@ from poster.errors import (
     DeliveryUncertain,
     DestinationFatal,
     MessageRejected,
+    PosterError,
     RetryLater,
 )
 from poster.models import State
@@ -306,7 +307,13 @@ class GatewayDestination:
             waiting = self._turns.choose(self.ledger.unsettled(POLL_SPAN), limit)
         if not waiting:
             return 0
-        return self.record(self.adapter.statuses(waiting))
+        try:
+            found = self.adapter.statuses(waiting)
+        except PosterError:
+            with self._lock:
+                self._turns.failed()
+            raise
+        return self.record(found)
 
     def subscribers(self) -> GatewaySubscribers:
         """Return how the recipients of this destination's recent items stand."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from http import HTTPStatus
 from typing import TypeVar
 
-from poster.errors import MessageRejected, RetryLater
+from poster.errors import DeliveryError, MessageRejected, RetryLater
 from poster.logs import kv
 from poster.store.recipientledger import StatusUpdate
 from poster.store.recipientstate import UNKNOWN
@@ -61,6 +61,8 @@ class Turns:
         self._polls = 0
         self._asked: dict[str, int] = {}
         """The poll that last chose each id, by its number."""
+        self._before: dict[str, int] = {}
+        """What ``_asked`` held for the ids the last poll chose, before it chose them."""
 
     def choose(self, waiting: Sequence[str], limit: int) -> list[str]:
         """Return at most ``limit`` of ``waiting`` (oldest first) for this poll to ask about."""
@@ -68,8 +70,18 @@ class Turns:
         last = {message_id: self._asked.get(message_id, 0) for message_id in waiting}
         chosen = sorted(waiting, key=last.__getitem__)[:limit]  # stable: oldest first in a tie
         self._asked = {message_id: at for message_id, at in last.items() if at}
+        self._before = {message_id: self._asked.get(message_id, 0) for message_id in chosen}
         self._asked.update(dict.fromkeys(chosen, self._polls))
         return chosen
+
+    def failed(self) -> None:
+        """Note that the last poll failed at its first look-up: only its first id counts as
+        asked, so that one the gateway fails on goes last, not first again."""
+        for message_id, at in list(self._before.items())[1:]:
+            if at:
+                self._asked[message_id] = at
+            else:
+                self._asked.pop(message_id, None)
 
 
 def poll(
@@ -77,10 +89,13 @@ def poll(
 ) -> Iterator[tuple[Ref, Answer | MessageRejected]]:
     """Yield each reference with its answer, or with the refusal that makes its messages unknown.
 
-    References are looked up in the order given, the oldest first; the poll ends where
-    ``PollPause`` stops it.
+    References are looked up in the order given; the poll ends where ``PollPause`` stops it. An
+    error that stops the destination (a refused key, a page not found) is raised when the first
+    look-up meets it; met later, by a look-up about one message, it ends the poll there, and
+    the answers before it are kept.
     """
     pause = PollPause()
+    answered = False
     for ref in refs:
         try:
             answer: Answer | MessageRejected = look_up(ref)
@@ -91,7 +106,13 @@ def poll(
             continue
         except MessageRejected as exc:
             answer = exc
+        except DeliveryError as exc:
+            if not answered:
+                raise
+            log.warning(kv(event="status-poll-stopped", destination=destination, why=exc))
+            return
         pause.answered()
+        answered = True
         yield ref, answer
 
 
