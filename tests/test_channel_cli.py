@@ -6,6 +6,7 @@ process; the sandbox channel and webhook receivers listen on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -136,6 +137,20 @@ def test_a_missing_token_says_where_to_put_one(
     assert result.out == ""
     assert sandbox.posts == [] and sandbox.webhook is None
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "koi8-r", "latin-1"])
+def test_a_terminal_that_is_not_utf8_gets_escapes_not_a_bug(shipped: Path, encoding: str) -> None:
+    preview = [sys.executable, "-m", "poster", "-c", str(shipped), "preview", "--feed", "zarechye"]
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    for json_too in ((), ("--json",)):
+        done = subprocess.run([*preview, *json_too], capture_output=True, env=env, timeout=60)
+        assert done.returncode == EXIT_OK and b"bug" not in done.stderr, done.stderr
+        out = done.stdout.decode(encoding)
+        if json_too:  # what the encoding lacks is a JSON escape: the document stays whole
+            assert "Заречья" in json.dumps(json.loads(out), ensure_ascii=False)
+        else:
+            assert "== zarechye" in out and ("Заречья" in out or "\\u0417" in out)
 
 
 def test_run_sandbox_posts_the_shipped_feeds_to_a_local_channel(

@@ -135,6 +135,7 @@ class _Tentative(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code; no traceback reaches the person."""
     _streams_closed_at_start()
+    _streams_write_any_text()
     try:
         args = parse(argv)
     except BrokenPipeError:  # --help read by `head -1`
@@ -196,6 +197,15 @@ def _streams_closed_at_start() -> None:
         nowhere = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to the end
         sys.stdout = sys.stdout or nowhere
         sys.stderr = sys.stderr or nowhere
+
+
+def _streams_write_any_text() -> None:
+    """Let standard output write what its encoding cannot (a feed's Cyrillic, a bullet) as
+    escapes, on a terminal or pipe that is not UTF-8: better a ``\u2022`` than no output."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="backslashreplace")
 
 
 def _reader_gone() -> int:
