@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -184,3 +185,13 @@ def test_a_rule_that_takes_too_long_on_an_item_stops_the_feed_naming_both() -> N
     )
     with pytest.raises(RuleTimeout, match=r"\(exclude\[0\]\)"):
         select(items, feed(exclude=(slow,)), seen=set())
+
+
+@pytest.mark.parametrize("source", ["/[[:alpha:]]/", "/[a&&b]/", "/[a||b]/"])
+def test_a_rule_the_parser_warns_about_compiles_without_printing_the_warning(
+    source: str,
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rule = compile_rule(source)
+    assert caught == [] and rule.source == source

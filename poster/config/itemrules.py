@@ -7,6 +7,7 @@ it, stops a match at a deadline (``Rule.found_in``).
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 from poster.config.values import Context, each, fail, need
@@ -17,9 +18,11 @@ if TYPE_CHECKING:
     from poster.config.parts import Rule
 
 # As text: re compiles it on first use, and only a feed with rules has any.
-_REGEX_RULE = r"/(?P<body>.*)/(?P<flags>[a-z]*)"
+_REGEX_RULE = r"/(?P<body>.*)/(?P<flags>[a-zA-Z]*)"
 _REGEX_FLAGS = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE"}
 _FOREIGN_FLAGS = frozenset("guy")
+_UPPER_FLAGS = frozenset("IMSXGUY")
+"""Flags written in upper case (``/Council/I``): not a keyword, which they would be read as."""
 MAX_RULES = 1000
 """The most rules one include or exclude list takes."""
 RULE_HINT = 'a rule is a keyword or phrase ("road works"), or a regex written "/pattern/flags"'
@@ -35,7 +38,13 @@ def compile_rule(source: str) -> Rule:
     flags = set(match.group("flags")) if match else set()
     if match and flags <= set(_REGEX_FLAGS):
         return Rule(source, _compile_regex(match.group("body"), flags))
-    if match and flags <= set(_REGEX_FLAGS) | _FOREIGN_FLAGS:
+    if match and flags <= set(_REGEX_FLAGS) | _FOREIGN_FLAGS | _UPPER_FLAGS:
+        if flags & _UPPER_FLAGS:
+            lower = match.group("flags").lower()
+            raise fail(
+                f"regex flags are lower case, not {match.group('flags')}",
+                f"write /{match.group('body')}/{lower}",
+            )
         foreign = ", ".join(sorted(flags & _FOREIGN_FLAGS))
         raise fail(f"regex flag {foreign} is not supported", "use i, m, s or x")
     keyword = source.strip()
@@ -62,7 +71,9 @@ def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
             "count less inside a counted repeat, or use + and * ({2,} rather than {1000})",
         )
     try:
-        return regex.compile(body, bits)
+        with warnings.catch_warnings():  # a FutureWarning's source lines are no use in a rule
+            warnings.simplefilter("ignore")
+            return regex.compile(body, bits)
     except regex.error as exc:
         raise fail(f"bad regular expression: {exc}", RULE_HINT) from None
 
@@ -82,7 +93,9 @@ def _expanded_size(body: str, flags: set[str]) -> int:
 
     bits = re.VERBOSE if "x" in flags else 0
     try:
-        return _steps(_parser.parse(body, bits))
+        with warnings.catch_warnings():  # "Possible nested set" for [[:alpha:]], and the like
+            warnings.simplefilter("ignore")
+            return _steps(_parser.parse(body, bits))
     except Exception:  # any pattern re cannot read is regex's to judge
         return 0
 
