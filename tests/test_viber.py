@@ -809,9 +809,10 @@ def test_receiver_with_another_token_fails_the_check() -> None:
         (httpx.Response(500), RetryLater),
         (httpx.Response(404), DestinationFatal),
         (httpx.ConnectError("refused"), RetryLater),
-        (httpx.Response(200, text="<html>"), DeliveryUncertain),
+        (httpx.Response(200, text="<html>"), DestinationFatal),
+        (httpx.ReadTimeout("slow"), RetryLater),
     ],
-    ids=["http-500", "http-404", "connect-error", "not-json"],
+    ids=["http-500", "http-404", "connect-error", "not-json", "read-timeout"],
 )
 def test_set_webhook_transport_failures_raise(
     api: respx.MockRouter, channel: ViberChannel, outcome: Any, expected: type
@@ -824,6 +825,31 @@ def test_set_webhook_transport_failures_raise(
         channel.set_webhook("https://hooks.example/viber")
     assert type(caught.value) is expected
     assert "set_webhook" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected", "words"),
+    [
+        (httpx.Response(200, text="<rss/>"), DestinationFatal, "check viber.api_url"),
+        (httpx.RemoteProtocolError("cut short"), RetryLater, "will retry later"),
+    ],
+    ids=["not-the-api", "cut-short"],
+)
+def test_a_post_whose_sender_lookup_fails_is_not_left_uncertain(
+    api: respx.MockRouter, client: httpx.Client, outcome: Any, expected: type, words: str
+) -> None:
+    # get_account_info only reads: nothing was posted, so the item must not wait for an operator.
+    looked_up = api.post("/get_account_info")
+    if isinstance(outcome, httpx.Response):
+        looked_up.mock(return_value=outcome)
+    else:
+        looked_up.mock(side_effect=outcome)
+    posted = api.post("/post").respond(json={"status": 0, "message_token": 1})
+    channel = ViberChannel(client, TOKEN, api_url=API)
+    with pytest.raises(DeliveryError) as caught:
+        channel.send(MESSAGE)
+    assert type(caught.value) is expected and words in str(caught.value)
+    assert "get_account_info" in str(caught.value) and not posted.called
 
 
 @pytest.mark.parametrize(("status", "waits"), [(1, True), (10, True), (2, False), (7, False)])

@@ -307,13 +307,13 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
         text = f"{name} answered HTTP {code} from {url}; check viber.api_url"
         raise DestinationFatal(text, None, f"HTTP {code}")
     if answer.body is None:
-        raise _unreadable(name, endpoint, code)
+        raise _unreadable(name, endpoint, code, url)
     try:
         data = json.loads(answer.body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _unreadable(name, endpoint, code) from exc
+        raise _unreadable(name, endpoint, code, url) from exc
     if not isinstance(data, dict) or not isinstance(data.get("status"), int):
-        raise _unreadable(name, endpoint, code)
+        raise _unreadable(name, endpoint, code, url)
     return data
 
 
@@ -342,10 +342,14 @@ def _says_posted(body: bytes | None) -> bool:
     return isinstance(data, dict) and type(data.get("status")) is int and data["status"] == 0
 
 
-def _unreadable(name: str, endpoint: str, code: int) -> DeliveryUncertain:
-    """Return the error for a success answer poster cannot read: the call may have worked."""
+def _unreadable(name: str, endpoint: str, code: int, url: str) -> DeliveryError:
+    """Return the error for a success answer poster cannot read: a post may have worked; to
+    any other call, the channel's API always answers a JSON status, so the address is not its."""
+    if endpoint != "post":
+        text = f"{name} answered HTTP {code} from {url} without a JSON status; check viber.api_url"
+        return DestinationFatal(text, None, f"HTTP {code}")
     return DeliveryUncertain(
-        f"{name} answered HTTP {code} to {endpoint} without a JSON status; it may have "
+        f"{name} answered HTTP {code} to the post without a JSON status; it may have "
         "been carried out, so it is not repeated automatically",
         None,
         f"HTTP {code}",
@@ -364,6 +368,8 @@ def _transport_error(
         return RetryLater(f"{name}: the proxy to {url} failed ({kind}); will retry later")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return DestinationFatal(f"{name}: cannot call {url} ({kind}); check viber.api_url")
+    if endpoint != "post":  # asking again changes nothing that a first call did
+        return RetryLater(f"{name}: the {endpoint} call to {url} failed ({kind}); will retry later")
     # Read/write timeouts, dropped connections and anything else after sending began: the API
     # may have acted on the request, and a second post would duplicate it.
     return DeliveryUncertain(
