@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer
+from feedserver import FeedServer, Route
 from support.daemon import TOKEN, Feeds, Project, new_project, texts, titles
 from support.wait import wait_for
 
@@ -172,6 +172,26 @@ def test_sigterm_lets_the_post_in_flight_finish_and_records_it_sent(
     events = log.read_text(encoding="utf-8")
     assert "event=stopped" in events
     assert "status=uncertain" not in events
+
+
+def test_sigterm_ends_a_read_a_slow_feed_holds_well_within_systemds_stop_timeout(
+    project: Project, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    slow = project.table("slow", extra='timeout = "60s"\n')
+    project.write(project.table("news"), slow)
+    project.feeds.publish("news", 1)
+    # Answered only after a minute: the read is under way when the signal comes.
+    feed_server.routes["/slow.xml"] = Route(200, {"Content-Type": "application/rss+xml"}, b"",
+                                            delay=60.0)  # fmt: skip
+    log = tmp_path / "log"
+    with service(project, log) as process:
+        wait_for(lambda: any(r.path == "/slow.xml" for r in feed_server.requests), "the read")
+        process.send_signal(signal.SIGTERM)
+        # The stop's grace for reads (3 s), well short of the unit's TimeoutStopSec (15 s).
+        assert process.wait(timeout=10) == 0, "the process waited for the read's deadline"
+    events = log.read_text(encoding="utf-8")
+    assert "event=stopped" in events and "event=reads-ended count=1" in events
+    assert "Traceback" not in events
 
 
 def test_sigterm_stops_a_single_pass_after_the_post_in_flight_and_keeps_the_rest(

@@ -119,12 +119,15 @@ class Daemon:
         """Start everything, serve until a stop is requested, and shut down cleanly."""
         return_large_buffers()
         self.config = self._load()
-        with build(self.config, self.state_dir, role=DAEMON) as app:
-            self.app, self.store = app, app.store
-            self._note_rejected([])  # this start read feeds.toml whole
-            resend_uncertain(self.store, self.config.feeds)
-            resume_interrupted(self.store, app.destinations)
-            return self._serve(app)
+        try:
+            with build(self.config, self.state_dir, role=DAEMON) as app:
+                self.app, self.store = app, app.store
+                self._note_rejected([])  # this start read feeds.toml whole
+                resend_uncertain(self.store, self.config.feeds)
+                resume_interrupted(self.store, app.destinations)
+                return self._serve(app)
+        finally:
+            _end_reads_left()
 
     def _serve(self, app: App) -> int:
         """Run the scheduler, a worker per destination and the listener until stopped."""
@@ -579,6 +582,16 @@ class Daemon:
         for feed, items in by_feed.items():
             with self._waiting_lock(feed):
                 add_waiting(self.store, feed, items)
+
+
+def _end_reads_left() -> None:
+    """End the reads and probes that outlived the stop's grace, the state closed: their
+    threads would hold the process until their deadlines (a feed that drips its bytes), past
+    systemd's stop timeout. What they read is read again at the next start."""
+    from poster.fetch.watchdog import WATCHDOG
+
+    if cut := WATCHDOG.cut_all():
+        log.info("event=reads-ended count=%d reason=stopping", cut)
 
 
 def gone_to_prune(config: Config, store: Store) -> list[str]:
