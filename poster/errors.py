@@ -113,6 +113,10 @@ class FetchError(FeedError):
     """The feed's source could not be read."""
 
 
+class ReadStopped(FeedError):
+    """A stop came before or during the read: the feed is read at the next pass, no failure."""
+
+
 class FetchTimeout(FetchError):
     """Connecting to or reading from the source timed out."""
 

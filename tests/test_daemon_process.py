@@ -194,6 +194,54 @@ def test_sigterm_ends_a_read_a_slow_feed_holds_well_within_systemds_stop_timeout
     assert "Traceback" not in events
 
 
+def test_a_stopped_single_pass_ends_its_slow_reads_at_once_and_records_no_failure(
+    project: Project, feed_server: FeedServer
+) -> None:
+    images = "".join(
+        f"<item><title>Photo {n}</title><guid>p{n}</guid><link>https://e.org/{n}</link>"
+        f'<enclosure url="{feed_server.url(f"/slow/{n}.jpg")}" type="image/jpeg"/></item>'
+        for n in range(30)
+    )
+    photos = f'<rss version="2.0"><channel><title>Photos</title>{images}</channel></rss>'
+    rss = {"Content-Type": "application/rss+xml"}
+    feed_server.routes["/photos.xml"] = (200, rss, photos.encode())
+    for n in range(30):  # each image answered only after a minute: 30 probes to wait out
+        feed_server.routes[f"/slow/{n}.jpg"] = Route(200, {}, b"", delay=60.0)
+    feed_server.routes["/slow.xml"] = Route(200, {}, b"", delay=60.0)
+    extra = 'timeout = "60s"\nallow_private = true\n'
+    project.write(
+        project.table("photos", extra=extra), project.table("slow", extra=extra),
+        project.table("news", extra=extra),
+    )  # fmt: skip
+    once = [sys.executable, "-m", "poster", "-c", str(project.config), "run", "--once"]
+    once += ["--state-dir", str(project.state)]
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV}
+    env["POSTER_VIBER_TOKEN"] = TOKEN
+    process = subprocess.Popen(
+        once, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        probing = lambda: any(r.path.startswith("/slow/") for r in feed_server.requests)  # noqa: E731
+        wait_for(probing, "a probe of the photos' images", timeout=20)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=STOP_WITHIN)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signal.SIGINT, err.decode()
+    shown = out.decode()
+    assert "  slow: feed 'slow': not read: the pass was stopped; the next one reads it\n" in shown
+    assert "not read as the pass was stopped" in shown and "Traceback" not in err.decode()
+    status = subprocess.run(
+        [sys.executable, "-m", "poster", "-c", str(project.config), "status", "--state-dir",
+         str(project.state)], env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "failing" not in status.stdout and "no answer" not in status.stdout, status.stdout
+    probes = project.state / "media" / "probes.json"  # a cut probe is no failure to remember
+    assert "/slow/" not in (probes.read_text() if probes.exists() else "")
+
+
 def test_sigterm_stops_a_single_pass_after_the_post_in_flight_and_keeps_the_rest(
     project: Project, sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -524,3 +524,22 @@ def test_make_client_keeps_env_proxies(
         with contextlib.suppress(httpx.ProxyError):
             http.send(request).close()
     assert origin.seen == [seen]
+
+
+def test_a_stop_cuts_off_watched_sockets_and_each_watched_after_until_resumed() -> None:
+    from poster.fetch.watchdog import Watchdog
+
+    watchdog = Watchdog()
+    far = time.monotonic() + 60
+    first, peer = socket.socketpair()
+    later, other = socket.socketpair()
+    with first, peer, later, other:
+        watched = watchdog.watch(first, far)
+        assert watchdog.end_all() == 1 and watchdog.ending
+        assert watched.expired and first.recv(1) == b""  # shut down: a blocked read returns
+        assert watchdog.watch(later, far).expired and later.recv(1) == b""
+        watchdog.resume()
+        with socket.socket() as fresh:
+            kept = watchdog.watch(fresh, far)
+            assert not kept.expired and not watchdog.ending
+            watchdog.release(kept)

@@ -3,8 +3,9 @@
 Killed at once, a pass could leave a post it had sent recorded as pending, which the next start
 makes uncertain: a person must then check the channel. Asked to stop, it finishes and records
 the post in flight (a gateway send, the group of numbers in flight), starts no other, keeps the
-rest waiting for the next pass, and ends with the signal's exit code. A second signal ends the
-process at once, as by default.
+rest waiting for the next pass, and ends with the signal's exit code. The reads and media
+probes under way end at once (their connections cut; no destination's call is), and no other
+read starts. A second signal ends the process at once, as by default.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class StopRequests:
         self.signal: signal.Signals | None = None
         self.halts: list[Callable[[], None]] = []
         """What to tell when a stop is asked: the gateways, which end a send between groups."""
+        self.ending: threading.Thread | None = None
+        """The thread that ends the reads under way, once a stop is asked."""
 
     def stopping(self) -> bool:
         """Tell whether a stop was asked."""
@@ -49,6 +52,17 @@ class StopRequests:
         self.signal = signal.Signals(number)
         for halt in self.halts:
             halt()
+        # From a thread of its own: the handler may have broken into the watchdog's own work.
+        self.ending = threading.Thread(target=_end_reads, name="end-reads", daemon=True)
+        self.ending.start()
+
+
+def _end_reads() -> None:
+    """Cut the connections of the reads and probes under way (a feed or image host that drips
+    its bytes would hold the stop until its deadline); destinations' calls have none to cut."""
+    from poster.fetch.watchdog import WATCHDOG
+
+    WATCHDOG.end_all()
 
 
 @contextlib.contextmanager
@@ -64,3 +78,8 @@ def stop_requests() -> Iterator[StopRequests]:
     finally:
         for number, handler in before.items():
             signal.signal(number, handler)
+        if asked.ending is not None:
+            from poster.fetch.watchdog import WATCHDOG
+
+            asked.ending.join()
+            WATCHDOG.resume()  # the pass is over: a caller in the same process reads on

@@ -106,6 +106,8 @@ class Daemon:
         self.push: PushService | None = None
         self._listener: WebhookReceiver | None = None
         self._webhook_set_at: float | None = None
+        self._served = False
+        """Whether feeds were read: a stop then ends the reads left (``_end_reads_left``)."""
 
     def request_stop(self) -> None:
         """Ask the daemon to stop after the post in flight."""
@@ -127,7 +129,8 @@ class Daemon:
                 resume_interrupted(self.store, app.destinations)
                 return self._serve(app)
         finally:
-            _end_reads_left()
+            if self._served:
+                self._end_reads_left()
 
     def _serve(self, app: App) -> int:
         """Run the scheduler, a worker per destination and the listener until stopped."""
@@ -151,6 +154,7 @@ class Daemon:
         if listener is not None:
             listener.on_check = self._webhook_checked
         install_signals(self.request_stop, self.request_reload)
+        self._served = True
         self.scheduler.start()
         for worker in self.workers.values():
             worker.start()
@@ -568,6 +572,24 @@ class Daemon:
         self._keep_waiting(e for lane in self.outbox.lanes.values() for e in lane.entries())
         log.info("event=stopped")
 
+    def _end_reads_left(self) -> None:
+        """End the reads and probes that outlived the stop's grace, the state closed: their
+        threads would hold the process until their deadlines (a feed that drips its bytes),
+        past systemd's stop timeout. What they read is read again at the next start.
+
+        Sockets are cut off until those reads end (``Watchdog.end_all``), so that a probe of
+        an item's next image fails at once too; then they are watched as before.
+        """
+        from poster.fetch.watchdog import WATCHDOG
+
+        cut = WATCHDOG.end_all()
+        try:
+            if cut:
+                log.info("event=reads-ended count=%d reason=stopping", cut)
+            self._reads.wait_idle(READ_GRACE)
+        finally:
+            WATCHDOG.resume()
+
     def _keep_waiting(self, entries: Iterable[Entry]) -> None:
         """Keep the items of ``entries`` with the waiting ones, for a later read to post.
 
@@ -582,16 +604,6 @@ class Daemon:
         for feed, items in by_feed.items():
             with self._waiting_lock(feed):
                 add_waiting(self.store, feed, items)
-
-
-def _end_reads_left() -> None:
-    """End the reads and probes that outlived the stop's grace, the state closed: their
-    threads would hold the process until their deadlines (a feed that drips its bytes), past
-    systemd's stop timeout. What they read is read again at the next start."""
-    from poster.fetch.watchdog import WATCHDOG
-
-    if cut := WATCHDOG.cut_all():
-        log.info("event=reads-ended count=%d reason=stopping", cut)
 
 
 def gone_to_prune(config: Config, store: Store) -> list[str]:

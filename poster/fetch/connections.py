@@ -47,6 +47,8 @@ class Connection(http.client.HTTPConnection):
         Each attempt waits the connect timeout at most, and no longer than the deadline leaves;
         ``OutOfTime`` tells that the deadline, not the timeout, cut the attempts short.
         """
+        if self.deadline is not None and WATCHDOG.ending:
+            raise OutOfTime(f"not connecting to {self.host}: poster is stopping")
         error: OSError = OSError(f"no address to connect to for {self.host}")
         for address in self.addresses:
             timeout, capped = self.timeout, False

@@ -46,11 +46,16 @@ class Watchdog:
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._ending = False
+        """Set by ``end_all``: every socket is cut off as soon as it is watched."""
 
     def watch(self, sock: socket.socket, deadline: float) -> Watch:
         """Watch ``sock`` until ``deadline`` (on the ``time.monotonic`` clock)."""
         entry = Watch(sock, deadline)
         with self._wake:
+            if self._ending:
+                _expire(entry)
+                return entry
             heapq.heappush(self._heap, (deadline, next(self._order), entry))
             if self._heap[0][2] is entry:
                 self._wake.notify()
@@ -67,20 +72,31 @@ class Watchdog:
         if fd is not None:
             os.close(fd)
 
-    def cut_all(self) -> int:
-        """Cut off every socket under watch now, as its deadline would; return how many.
+    def end_all(self) -> int:
+        """Cut off every socket under watch now, as its deadline would, and each one watched
+        from now on as soon as it is, until ``resume``; return how many were cut now.
 
-        At a stop, once the state is closed: the reads and probes still under way end at once,
-        instead of holding the process until their deadlines.
+        At a stop: the reads and media probes under way end at once, and those that would
+        follow them (an item's next image) fail at once, instead of holding the stop until
+        their deadlines. Destinations' calls, which have no deadline, are never watched.
         """
         with self._wake:
+            self._ending = True
             entries = [entry for _, _, entry in self._heap if entry.fd is not None]
             self._heap.clear()
             for entry in entries:
-                entry.expired = True
-                _cut(entry.fd)  # type: ignore[arg-type]  # not None: filtered above
-                entry.fd = None
+                _expire(entry)
         return len(entries)
+
+    @property
+    def ending(self) -> bool:
+        """Tell whether ``end_all`` cuts every socket off: what fails now says nothing of it."""
+        return self._ending
+
+    def resume(self) -> None:
+        """Watch sockets until their deadlines again, after ``end_all``."""
+        with self._wake:
+            self._ending = False
 
     def _run(self) -> None:
         """Wait for the earliest deadline and cut off its socket unless it was released."""
@@ -96,9 +112,15 @@ class Watchdog:
                     continue
                 heapq.heappop(self._heap)
                 if entry.fd is not None:
-                    entry.expired = True
-                    _cut(entry.fd)
-                    entry.fd = None
+                    _expire(entry)
+
+
+def _expire(entry: Watch) -> None:
+    """Cut off the socket of a watch still in force, and mark it expired."""
+    if entry.fd is not None:
+        entry.expired = True
+        _cut(entry.fd)
+        entry.fd = None
 
 
 def _cut(fd: int) -> None:

@@ -20,7 +20,7 @@ from poster.config import FeedConfig
 from poster.errors import MediaError
 from poster.fetch.addresses import is_public
 from poster.fetch.client import FeedClient, display
-from poster.fetch.watchdog import DeadlineExceeded
+from poster.fetch.watchdog import WATCHDOG, DeadlineExceeded
 from poster.frozen import field, frozen, replace
 from poster.media.cache import SAVE_EVERY, ProbeCache
 from poster.media.jpegstore import MediaStore, StoredFile
@@ -98,7 +98,8 @@ class MediaStage:
             found = probe(
                 media.url, self.client, allow_private=private, limits=self.limits, now=self.clock()
             )
-            self.cache.put(found)
+            if not WATCHDOG.ending:  # a probe a stop cut off tells nothing of the URL
+                self.cache.put(found)
             log.debug("event=media-probed url=%s type=%s length=%s error=%s",
                       display(media.url), found.mime_type, found.length, found.error)  # fmt: skip
         return applied(media, found)

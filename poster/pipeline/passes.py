@@ -9,9 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from poster.config import FeedConfig
+from poster.errors import ReadStopped
 from poster.pipeline.outbox import Lane, Outbox, Outcomes
 from poster.pipeline.stages import Batch, Deps, FeedReport, collect, finish
 
+STOPPED = "not read: the pass was stopped; the next one reads it"
 RAMP_WINDOW = 0.02
 """Seconds between looks at whether the readers wait enough for one more to help."""
 Ready = Callable[[Batch], None]
@@ -35,7 +37,7 @@ def run_pass(
     Without ``lanes`` the pass has one: its destination's, paced by ``deps.pacer``. Once
     ``stopping`` says so, no further post starts: the rest wait for the next pass.
     """
-    collected = collect_all(feeds, deps, ready)
+    collected = collect_all(feeds, deps, ready, stopping)
     if lanes is None:
         lanes = {} if deps.destination is None else _one_lane(deps)
     finished: dict[int, FeedReport] = {}
@@ -55,12 +57,23 @@ def run_pass(
 
 
 def collect_all(
-    feeds: Sequence[FeedConfig], deps: Deps, ready: Ready | None = None
+    feeds: Sequence[FeedConfig],
+    deps: Deps,
+    ready: Ready | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[Batch | FeedReport]:
-    """Read every feed, several at a time when allowed; results keep the feeds' order."""
+    """Read every feed, several at a time when allowed; results keep the feeds' order.
+
+    Once ``stopping`` says so, no read starts, and one a stop broke off (its connection cut)
+    is told as stopped, not failed.
+    """
 
     def read(feed: FeedConfig) -> Batch | FeedReport:
+        if stopping():
+            return FeedReport(feed.name, error=ReadStopped(feed.name, STOPPED))
         entry = collect(feed, deps)
+        if isinstance(entry, FeedReport) and entry.error is not None and stopping():
+            return FeedReport(feed.name, error=ReadStopped(feed.name, STOPPED))
         if ready is not None and isinstance(entry, Batch) and entry.wanted():
             ready(entry)
         return entry

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from poster.app import App
 from poster.config import FeedConfig
 from poster.destinations import Destination, KeepsRecipients, carry_sends
+from poster.errors import ReadStopped
 from poster.frozen import frozen
 from poster.models import State
 from poster.ops.commands import retry_states
@@ -51,24 +52,29 @@ class PassSummary:
     failed: int
     deferred: int
     uncertain: int
+    unread: int = 0
+    """Feeds a stop left unread, or broke off."""
 
     def __str__(self) -> str:
+        unread = f", {self.unread} not read as the pass was stopped" if self.unread else ""
         return (
-            f"{self.feeds} feeds read ({self.failed_feeds} failed); posts: {self.sent} sent, "
-            f"{self.failed} failed, {self.deferred} waiting, {self.uncertain} uncertain"
+            f"{self.feeds} feeds read ({self.failed_feeds} failed){unread}; posts: {self.sent} "
+            f"sent, {self.failed} failed, {self.deferred} waiting, {self.uncertain} uncertain"
         )
 
 
 def summarize(reports: Sequence[FeedReport]) -> PassSummary:
     """Count what a pass did."""
     deliveries = [o.delivery for r in reports for o in r.outcomes]
+    unread = sum(isinstance(r.error, ReadStopped) for r in reports)
     return PassSummary(
-        feeds=len(reports),
-        failed_feeds=sum(r.error is not None for r in reports),
+        feeds=len(reports) - unread,
+        failed_feeds=sum(r.error is not None for r in reports) - unread,
         sent=deliveries.count(State.SENT),
         failed=deliveries.count(State.FAILED),
         deferred=deliveries.count(State.DEFERRED),
         uncertain=deliveries.count(State.UNCERTAIN),
+        unread=unread,
     )
 
 
@@ -280,6 +286,8 @@ def record_reads(store: Store, reports: Sequence[FeedReport]) -> None:
     now = datetime.now(UTC)
     store.record_fetches_ok((report.feed for report in reports if report.error is None), now)
     for report in reports:
+        if isinstance(report.error, ReadStopped):
+            continue  # not a failure of the feed: the next pass reads it
         if report.error is not None:
             store.record_fetch_failed(report.feed, now, str(report.error), now)
         elif report.parsed is not None:
