@@ -125,6 +125,25 @@ def service(
             process.wait()
 
 
+@contextmanager
+def single_pass(project: Project) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    """Start ``run --once`` as its own process; yield it and its environment, killed at the end
+    if it still runs."""
+    once = [sys.executable, "-m", "poster", "-c", str(project.config), "run", "--once"]
+    once += ["--state-dir", str(project.state)]
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV}
+    env["POSTER_VIBER_TOKEN"] = TOKEN
+    process = subprocess.Popen(
+        once, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        yield process, env
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def stop(process: subprocess.Popen[bytes]) -> int:
     """Send SIGTERM and return the exit code, failing if the process does not exit in time."""
     process.send_signal(signal.SIGTERM)
@@ -213,22 +232,11 @@ def test_a_stopped_single_pass_ends_its_slow_reads_at_once_and_records_no_failur
         project.table("photos", extra=extra), project.table("slow", extra=extra),
         project.table("news", extra=extra),
     )  # fmt: skip
-    once = [sys.executable, "-m", "poster", "-c", str(project.config), "run", "--once"]
-    once += ["--state-dir", str(project.state)]
-    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV}
-    env["POSTER_VIBER_TOKEN"] = TOKEN
-    process = subprocess.Popen(
-        once, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        probing = lambda: any(r.path.startswith("/slow/") for r in feed_server.requests)  # noqa: E731
+    probing = lambda: any(r.path.startswith("/slow/") for r in feed_server.requests)  # noqa: E731
+    with single_pass(project) as (process, env):
         wait_for(probing, "a probe of the photos' images", timeout=20)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=STOP_WITHIN)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 128 + signal.SIGINT, err.decode()
     shown = out.decode()
     assert "  slow: feed 'slow': not read: the pass was stopped; the next one reads it\n" in shown
@@ -247,27 +255,16 @@ def test_sigterm_stops_a_single_pass_after_the_post_in_flight_and_keeps_the_rest
 ) -> None:
     posts = project.feeds.publish("news", 1, 2)
     sandbox.inject("slow:1.0")
-    once = [sys.executable, "-m", "poster", "-c", str(project.config), "run", "--once"]
-    once += ["--state-dir", str(project.state)]
-    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV}
-    env["POSTER_VIBER_TOKEN"] = TOKEN
-    process = subprocess.Popen(
-        once, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
+    with single_pass(project) as (process, env):
         wait_for(lambda: sandbox.posts, "the first post to reach the channel", timeout=20)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=STOP_WITHIN)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 128 + signal.SIGTERM
     assert "stopped by SIGTERM: the post in flight finished and was recorded" in err.decode()
     assert "Traceback" not in err.decode()
     assert texts(sandbox) == titles(posts[:1])
     assert project.records() == {"news-1": SENT}
-    done = subprocess.run(once, env=env, capture_output=True, check=False, timeout=60)
+    done = subprocess.run(process.args, env=env, capture_output=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert texts(sandbox) == titles(posts)
 
