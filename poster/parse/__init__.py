@@ -48,6 +48,10 @@ def parse(result: FetchResult, feed: FeedConfig) -> ParsedFeed:
             # the document's encoding; the readers take every other failure to decode.
             message = f"not a feed: the encoding it declares cannot read it ({exc})"
             raise ParseError(feed.name, message) from exc
+        except ParseError:
+            if feed.format == "auto" and (scalar := _json_scalar(body)):
+                raise ParseError(feed.name, f"not a feed: the body is {scalar}") from None
+            raise
     # Imported on first use: a pass whose feeds are all XML needs neither JSON reader, nor the
     # records of a JSON mapping.
     from poster.parse.jsonfeed import is_jsonfeed, parse_jsonfeed
@@ -130,6 +134,21 @@ def _warned(parsed: ParsedFeed, warnings: tuple[str, ...], listed: int = 0) -> P
         capped = (over_cap(max(listed, len(parsed.items))),)
         parsed = replace(parsed, items=parsed.items[:MAX_ITEMS], warnings=parsed.warnings + capped)
     return replace(parsed, warnings=warnings + parsed.warnings) if warnings else parsed
+
+
+def _json_scalar(body: bytes) -> str | None:
+    """Say what JSON value other than an object or array ``body`` is (``null``, a string, a
+    number), if it is one: an API's answer where a feed was expected."""
+    if len(body) > 4096:
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if value is None or isinstance(value, bool):
+        return f"JSON {json.dumps(value)}"
+    kinds = {str: "a JSON string", int: "a JSON number", float: "a JSON number"}
+    return kinds.get(type(value))
 
 
 def _starts_like_json(body: bytes) -> bool:

@@ -138,7 +138,8 @@ def _check_empty_feed(document: Any, version: str, meta: Entry, body: bytes, nam
     if is_empty_feed(version, bozo, meta):
         return
     if bozo:
-        raise ParseError(name, f"not a feed: {_describe(_get(document, 'bozo_exception'))}")
+        error = _get(document, "bozo_exception")
+        raise ParseError(name, f"not a feed: {_describe(error, _lines_added(body))}")
     raise ParseError(name, "not a feed: no RSS, Atom or RDF root element")
 
 
@@ -153,11 +154,27 @@ def _id(entry: Entry, loose: bool) -> str | None:
     return html.unescape(found) if loose and found and "&" in found else found
 
 
-def _describe(error: object) -> str:
-    """Return a one-line description of feedparser's bozo exception."""
+def _describe(error: object, added: int = 0) -> str:
+    """Return a one-line description of feedparser's bozo exception, its line numbered as in
+    the document (``added``: the lines feedparser put before it)."""
     if isinstance(error, xml.sax.SAXParseException):
-        return f"XML error at line {error.getLineNumber()}: {error.getMessage()}"
+        line = max((error.getLineNumber() or 1) - added, 1)
+        return f"XML error at line {line}: {error.getMessage()}"
     return str(error) or type(error).__name__
+
+
+_UTF16 = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def _lines_added(body: bytes) -> int:
+    """Return the lines feedparser puts before a document it parses: an XML declaration and
+    a line break, when the document does not open with a declaration of its own."""
+    encoding = _UTF16.get(body[:2])
+    if encoding is not None:
+        head = body[2:130].decode(encoding, "replace")
+    else:
+        head = body.removeprefix(b"\xef\xbb\xbf")[:64].decode("latin-1")
+    return 0 if head.startswith("<?xml") else 1
 
 
 def _item(
