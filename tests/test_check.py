@@ -101,6 +101,17 @@ def test_a_template_error_is_reported_once_with_its_feeds(
     assert "default.j2" in line and line.endswith("(used by feeds a, b, c)")
 
 
+@pytest.mark.parametrize("body", ["", "  \n", "{% if false %}{{ item.title }}{% endif %}"])
+def test_a_template_that_renders_nothing_is_a_problem_not_a_failed_post_later(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, body: str
+) -> None:
+    config = project(tmp_path)
+    (tmp_path / "templates" / "default.j2").write_text(body)
+    code, _, err = check(capsys, config)
+    assert code == EXIT_CONFIG
+    assert "cannot make a text message: the template rendered nothing (used by feed news)" in err
+
+
 @pytest.mark.parametrize(
     "files",
     [

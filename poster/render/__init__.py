@@ -102,7 +102,11 @@ class Renderer:
         found: dict[str, RenderError] = {}
         for type in kind.possible_types(feed):
             try:
-                self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
+                text = self._render_text(SAMPLE_ITEM, feed, meta, type, kind)
+                if type == "text" and not text.strip():  # as a post of it would fail
+                    from poster.items import Post
+
+                    kind.compose(Post.of(SAMPLE_ITEM, type, text, feed.name))
             except RenderError as exc:
                 found.setdefault(str(exc), exc)
         if not found:
