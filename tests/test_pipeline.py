@@ -19,7 +19,7 @@ from poster.config import FeedConfig
 from poster.destinations import Receipt
 from poster.destinations.recording import RecordingDestination
 from poster.destinations.viber.kind import KIND
-from poster.destinations.viber.messages import Message
+from poster.destinations.viber.messages import Message, TextMessage
 from poster.errors import (
     DeliveryError,
     DeliveryUncertain,
@@ -251,6 +251,23 @@ def test_preview_ledger_writes_nothing(client: FeedClient) -> None:
     assert {r.body["auth_token"] for r in recording.sent} == {"***"}
     assert source.deliveries == {} and source.validators("news") is None
     assert report.ok
+
+
+def test_a_recording_file_that_can_never_be_written_stops_its_destination_saying_what_to_do(
+    client: FeedClient, tmp_path: Path
+) -> None:
+    folder = tmp_path / "archive.jsonl"
+    folder.mkdir()  # where the file would be
+    recording = RecordingDestination("archive", KIND, path=folder)
+    report = run_feed(FEED, deps(client, recording, MemoryLedger()))
+    assert isinstance(report.fatal, DestinationFatal) and not report.ok
+    assert f"archive: cannot write {folder}: Is a directory; make it a file" in str(report.fatal)
+
+
+def test_a_recording_file_on_a_full_disk_is_written_again_later() -> None:
+    full = RecordingDestination("archive", KIND, path=Path("/dev/full"))
+    with pytest.raises(RetryLater, match="No space left on device; will retry later"):
+        full.send(TextMessage("Hello"))
 
 
 @pytest.mark.parametrize("backlog", [0, 1, None], ids=["zero", "one", "all"])

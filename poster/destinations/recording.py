@@ -7,6 +7,7 @@ posts nowhere.
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from collections import deque
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 from poster.config import DestinationConfig, FeedConfig
 from poster.config.feedkeys import Key
 from poster.destinations import Kind, Message, Opening, Receipt
-from poster.errors import RetryLater
+from poster.errors import DestinationFatal, RetryLater
 from poster.frozen import frozen
 from poster.models import Item, Post
 
@@ -116,10 +117,22 @@ class RecordingDestination:
         return receipt
 
     def _write(self, body: dict[str, Any]) -> None:
-        """Append ``body`` as one JSON line; a failed write is retried like a lost connection."""
+        """Append ``body`` as one JSON line; a failed write is retried like a lost connection,
+        unless the file can never be written as it is (a folder, no permission), which stops
+        the destination until it is fixed, as a refused token does."""
         line = json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n"
         try:
             with self._lock, self.path.open("a", encoding="utf-8") as out:  # type: ignore[union-attr]
                 out.write(line)
         except OSError as exc:
-            raise RetryLater(f"{self._name}: cannot write {self.path}: {exc.strerror}") from exc
+            text = f"{self._name}: cannot write {self.path}: {exc.strerror}"
+            if exc.errno in _NEVER_WRITTEN:
+                fix = "make it a file poster may write, or remove it, then reload"
+                raise DestinationFatal(f"{text}; {fix}") from exc
+            raise RetryLater(f"{text}; will retry later") from exc
+
+
+_NEVER_WRITTEN = frozenset(
+    (errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ELOOP)
+)
+"""Errors that writing the same file again cannot mend."""
