@@ -598,14 +598,15 @@ def test_a_probe_cache_a_crash_left_empty_is_only_probed_again(
 def test_the_probe_cache_keeps_each_probe_as_a_row_of_its_fields(tmp_path: Path) -> None:
     path = tmp_path / "probes.json"
     cache = ProbeCache(path, time.time)
-    probe = Probe("https://img.example.org/a.jpg", 1.5, "image/jpeg", 10, 4, 3, None, False)
+    row = ["https://img.example.org/a.jpg", 1.5, "image/jpeg", 10, 4, 3, None, False, False]
+    probe = Probe(*row)  # type: ignore[arg-type]
     cache.put(probe)
     cache.save()
     saved = json.loads(path.read_bytes())
-    assert saved == {
-        "version": 1,
-        "probes": [["https://img.example.org/a.jpg", 1.5, "image/jpeg", 10, 4, 3, None, False]],
-    }
+    assert saved == {"version": 1, "probes": [row]}
+    assert ProbeCache(path, lambda: 2.0).get(probe.url) == probe
+    # A file written before probes told an unanswered one from the rest still reads.
+    path.write_text(json.dumps({"version": 1, "probes": [row[:-1]]}))
     assert ProbeCache(path, lambda: 2.0).get(probe.url) == probe
 
 
@@ -627,3 +628,26 @@ def test_a_feeds_media_may_be_private_when_it_allows_it_or_is_itself(
     feed = FeedConfig(name="f", url=url, allow_private=allowed)
     assert stage_module._private_ok(feed) is private_ok
     assert stage_module._private_ok(feed) is private_ok  # worked out once per URL, same answer
+
+
+def test_a_host_that_does_not_answer_is_probed_once_a_feed_not_once_an_image(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    for n in range(5):
+        server.routes[f"/slow/{n}.jpg"] = Route(200, {}, image("JPEG", (80, 60)), delay=3.0)
+    items = [
+        Item(f"k{n}", "t", link="https://example.com/a", image=Media(server.url(f"/slow/{n}.jpg")))
+        for n in range(5)
+    ]
+    probing = stage(tmp_path, store=False)
+    started = time.monotonic()
+    decided = probing.prepare(feed(), [wanted(i) for i in items], (KIND,))
+    took = time.monotonic() - started
+    asked = [r.path for r in server.requests if r.path.startswith("/slow/")]
+    assert asked == ["/slow/0.jpg"], asked  # the rest wait for the next read
+    assert took < 2 * LIMITS.deadline, took
+    urls = [server.url(f"/slow/{n}.jpg") for n in range(5)]
+    assert [d.item.image.url if d.item.image else None for d in decided] == urls
+    first = probing.cache.get(urls[0])
+    assert first is not None and first.unanswered
+    assert probing.cache.get(urls[1]) is None  # a skipped image is no failure to remember

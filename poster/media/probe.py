@@ -39,6 +39,8 @@ class Probe:
     error: str | None = None
     missing: bool = False
     """The server answered that the media is not there (4xx), not merely that it failed."""
+    unanswered: bool = False
+    """No answer came in time, or no connection: the host, not this media, is at fault."""
 
 
 @frozen
@@ -62,11 +64,12 @@ def probe(
     try:
         return _probe(url, client, allow_private, limits, deadline, now)
     except DeadlineExceeded:
-        return Probe(url, now, error=f"no answer within the {limits.deadline:g}s deadline")
+        why = f"no answer within the {limits.deadline:g}s deadline"
+        return Probe(url, now, error=why, unanswered=True)
     except httpx.TimeoutException:
-        return Probe(url, now, error=f"no answer within {limits.timeout:g}s")
+        return Probe(url, now, error=f"no answer within {limits.timeout:g}s", unanswered=True)
     except httpx.ConnectError as exc:
-        return Probe(url, now, error=f"cannot reach {display(url)}: {exc}")
+        return Probe(url, now, error=f"cannot reach {display(url)}: {exc}", unanswered=True)
     except httpx.UnsupportedProtocol:
         # A redirect to file: or ftp: fails for Viber as for poster, whenever it is asked.
         why = f"{display(url)} leads to a URL that is not http(s)"

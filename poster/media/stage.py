@@ -62,10 +62,11 @@ class MediaStage:
         if not aware or feed.fixed is not None:
             return list(decisions)
         until = time.monotonic() + self.budget
+        silent: set[str] = set()
         out = []
         for decision in decisions:
             if decision.wanted and time.monotonic() < until:
-                decision = self._decide(decision, feed, aware)
+                decision = self._decide(decision, feed, aware, silent)
             out.append(decision)
         self.cache.save(unless_within=SAVE_EVERY)
         return out
@@ -74,10 +75,15 @@ class MediaStage:
         """Write what was probed since the last write: the end of a pass, or of the daemon."""
         self.cache.save()
 
-    def _decide(self, decision: Decision, feed: FeedConfig, kinds: list[MediaAware]) -> Decision:
-        """Probe and convert one item's media and say what happened to it."""
+    def _decide(
+        self, decision: Decision, feed: FeedConfig, kinds: list[MediaAware], silent: set[str]
+    ) -> Decision:
+        """Probe and convert one item's media and say what happened to it.
+
+        ``silent`` holds the hosts that gave an earlier probe of the feed no answer.
+        """
         private = _private_ok(feed)
-        item = _with_media(decision.item, lambda m: self._probed(m, private))
+        item = _with_media(decision.item, lambda m: self._probed(m, private, silent))
         notes: list[str] = []
         rules = [kind.media_rules for kind in kinds]
         if self.store is not None and feed.type in ("auto", "picture", "video"):
@@ -91,13 +97,24 @@ class MediaStage:
         reason = "; ".join([*notes, *whys])
         return replace(decision, item=item, reason=reason or decision.reason)
 
-    def _probed(self, media: Media, private: bool) -> Media:
-        """Return ``media`` with what a probe (cached or new) found."""
+    def _probed(self, media: Media, private: bool, silent: set[str]) -> Media:
+        """Return ``media`` with what a probe (cached or new) found.
+
+        A host in ``silent`` is not asked again: each of its media would wait out the probe's
+        deadline in turn, thirty images a minute of the feed's budget. Its media keep what the
+        feed said, as after a probe that got no answer, and are probed at the next read.
+        """
         found = self.cache.get(media.url)
+        host = urlsplit(media.url).hostname or ""
+        if found is None and host in silent:
+            why = f"not probed: {host} gave an earlier probe of this feed no answer"
+            return applied(media, Probe(media.url, self.clock(), error=why, unanswered=True))
         if found is None:
             found = probe(
                 media.url, self.client, allow_private=private, limits=self.limits, now=self.clock()
             )
+            if found.unanswered:
+                silent.add(host)
             if not WATCHDOG.ending:  # a probe a stop cut off tells nothing of the URL
                 self.cache.put(found)
             log.debug("event=media-probed url=%s type=%s length=%s error=%s",
