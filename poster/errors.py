@@ -141,7 +141,9 @@ class HTTPStatusError(FetchError):
         self.retry_after = retry_after
         detail = f"HTTP {status}" + (f" from {url}" if url else "")
         if retry_after is not None:
-            detail += f" (retry after {retry_after:g}s)"
+            from poster.text import when  # here: only a refusal with Retry-After needs it
+
+            detail += f" (retry {when(retry_after)})"
         if status == GONE:
             detail = f"the server says the feed is gone ({detail}); {GONE_FIX}"
         super().__init__(feed, detail)

@@ -23,6 +23,18 @@ def __getattr__(name: str) -> Any:
     return importlib.import_module("poster.htmltext").html_to_text
 
 
+def when(seconds: float | None) -> str:
+    """Return when a wait of ``seconds`` ends, in words: "in 30s", "in 5min", "later"."""
+    if seconds is None:
+        return "later"
+    if seconds >= 365 * 86400:
+        return "in over a year"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"in {seconds / size:.0f}{unit}"
+    return f"in {seconds:g}s"
+
+
 def plural(count: int, noun: str) -> str:
     """Return ``noun`` for one, its plural in "s" for any other ``count``."""
     return noun if count == 1 else f"{noun}s"

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support.daemon import free_port
 from support.decisiontelecom import Clock, fake_gateway
 
 from poster.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, main
@@ -252,3 +253,27 @@ def test_a_key_the_api_quotes_back_in_its_refusal_is_masked(
     assert "bad key ***" in shown.err, shown.err
     for path in (config.parent / "state").rglob("*"):
         assert not path.is_file() or WRONG.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "command", [["account", "--state-dir", "s"], ["webhook", "set", "https://e.org/hook"]]
+)
+def test_a_command_that_cannot_reach_the_api_says_to_try_again_not_that_it_will(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("POSTER_VIBER_TOKEN", "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    closed = free_port()  # nothing listens there
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "default.j2").write_text("{{ item.title }}")
+    (tmp_path / "feed.xml").write_text("<rss/>")
+    config = tmp_path / "feeds.toml"
+    config.write_text(
+        f'templates = "templates"\n[viber]\napi_url = "http://127.0.0.1:{closed}/pa"\n'
+        '[[feeds]]\nname = "a"\nurl = "feed.xml"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["-c", str(config), *command]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "(ConnectError); try again later" in err and "will retry" not in err

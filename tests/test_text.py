@@ -6,7 +6,7 @@ import pytest
 
 import poster.text
 from poster.htmltext import html_to_text
-from poster.text import truncate
+from poster.text import truncate, when
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,20 @@ def test_html_to_text_still_reads_from_poster_text() -> None:
     assert poster.text.html_to_text is html_to_text
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = poster.text.nothing  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (None, "later"),
+        (0, "in 0s"),
+        (30, "in 30s"),
+        (90, "in 90s"),
+        (600, "in 10min"),
+        (7200, "in 2h"),
+        (3 * 86400, "in 3d"),
+        (2**31, "in over a year"),  # a Retry-After far off, as parse_retry_after caps it
+    ],
+)
+def test_a_wait_is_said_in_its_largest_unit(seconds: float | None, said: str) -> None:
+    assert when(seconds) == said

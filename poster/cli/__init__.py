@@ -155,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         ConfigError,
         HostError,
         PosterError,
+        RetryLater,
         StateError,
         UsageError,
         WebhookError,
@@ -167,6 +168,10 @@ def _run(args: argparse.Namespace) -> int:
             return _fail(exc, EXIT_CONFIG)
         except (StateError, HostError) as exc:
             return _fail(exc, EXIT_ENVIRONMENT)
+        except RetryLater as exc:
+            from poster.cli.common import for_now
+
+            return _fail(for_now(str(exc)), EXIT_FAILED)
         except PosterError as exc:
             return _fail(exc, EXIT_FAILED)
         except KeyboardInterrupt:

@@ -6,7 +6,15 @@ import argparse
 import contextlib
 from collections.abc import Iterator, Sequence
 
-from poster.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_command, say_error, state_dir
+from poster.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    add_command,
+    for_now,
+    say_error,
+    state_dir,
+)
 
 TYPE_CHECKING = False  # as typing's, without loading typing: --help never needs it
 
@@ -59,7 +67,7 @@ def cmd_account(config: Config, args: argparse.Namespace) -> int:
     for shown in accounts(config, state_dir(args), specs):
         if shown.account is None:
             codes.add(EXIT_CONFIG if shown.unusable else EXIT_FAILED)
-            say_error(f"{shown.name}: account not read: {shown.error}")
+            say_error(f"{shown.name}: account not read: {for_now(str(shown.error))}")
             continue
         lines = "".join(f"\n  {line}" for line in shown.account.lines)
         blocks.append(f"{shown.name} ({shown.kind}){lines}")

@@ -272,6 +272,14 @@ def add_command(
     return parser
 
 
+def for_now(text: str) -> str:
+    """Say a command's "will retry later" as what to do: the command ends, nothing retries."""
+    import re
+
+    promise = r"(?:will retry|poster tries again)( later| in [^;()]+)?"
+    return re.sub(promise, lambda found: "try again" + (found.group(1) or " later"), text)
+
+
 def say_error(text: object) -> None:
     """Print ``text`` as one ``poster:`` line on stderr, secrets masked and control characters
     escaped: an API may echo a key, and a feed or an API's words may hold escape sequences."""

@@ -25,6 +25,7 @@ from poster.errors import (
 from poster.fetch import apicall
 from poster.fetch.headers import parse_retry_after
 from poster.frozen import frozen
+from poster.text import when
 
 ANSWER_MAX = 4 * 1024 * 1024
 """Answers above this are not read: the rates table, the largest, is a few KB."""
@@ -97,7 +98,7 @@ def interpret(code: int, wait: str | None, content: bytes, who: ReadAnswer) -> A
         raise api_error(error[:_STATUS_MAX], who)
     if code == 429 or (code >= 500 and not who.sends):
         raise RetryLater(
-            f"{who.name} answered HTTP {code} to {who.endpoint}; will retry {_when(retry_after)}",
+            f"{who.name} answered HTTP {code} to {who.endpoint}; will retry {when(retry_after)}",
             code,
             f"HTTP {code}",
             retry_after,
@@ -161,8 +162,3 @@ def _transport_error(
         f"{who.name}: the connection to {url} failed after the message was sent ({kind}); "
         "it may have been queued, so it is not sent again automatically"
     )
-
-
-def _when(retry_after: float | None) -> str:
-    """Return when a retry happens, in words."""
-    return f"in {retry_after:g}s" if retry_after is not None else "later"

@@ -13,6 +13,7 @@ import re
 
 from poster.errors import DeliveryError, DestinationFatal, MessageRejected, RetryLater
 from poster.frozen import frozen
+from poster.text import when
 
 RETRY = "retry"
 FATAL = "fatal"
@@ -157,9 +158,8 @@ class Refusal:
         tail = f" {call}: {said}; {self.rule.hint}"  # the gateway's words: never a format string
         action = self.rule.action
         if action == RETRY:
-            when = f"in {self.retry_after:g}s" if self.retry_after is not None else "later"
-            return RetryLater(f"{name} deferred (retry {when}){tail}", self.http, self.text,
-                              self.retry_after)  # fmt: skip
+            text = f"{name} deferred (retry {when(self.retry_after)}){tail}"
+            return RetryLater(text, self.http, self.text, self.retry_after)
         if action == FATAL:
             return DestinationFatal(f"{name} refused{tail}", self.http, self.text)
         return MessageRejected(f"{name} rejected{tail}", self.http, self.text)

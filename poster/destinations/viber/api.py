@@ -38,6 +38,7 @@ from poster.fetch.headers import parse_retry_after
 from poster.lazy import names_from
 from poster.models import State
 from poster.secrets import token_problem
+from poster.text import when
 
 if TYPE_CHECKING:
     from poster.destinations import Receipt
@@ -258,18 +259,13 @@ def _api_error(
     call = "the post" if endpoint == "post" else endpoint
     what = describe(status, status_message)
     if action == "retry":
-        text = f"{name} deferred {call}: {what}; will retry {_when(retry_after)}"
+        text = f"{name} deferred {call}: {what}; will retry {when(retry_after)}"
         return RetryLater(text, status, status_message, retry_after)
     tail = f" {call}: {what}{advice(status, name)}"  # the API's words: never a format string
     if action == "reject" and endpoint == "post":
         return MessageRejected(f"{name} rejected{tail}", status, status_message)
     # A refused set_webhook or get_account_info is no fault of any one message.
     return DestinationFatal(f"{name} refused{tail}", status, status_message)
-
-
-def _when(retry_after: float | None) -> str:
-    """Return when a retry happens, in words."""
-    return f"in {retry_after:g}s" if retry_after is not None else "later"
 
 
 def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[str, Any]:
@@ -298,7 +294,7 @@ def _read_answer(answer: ApiAnswer, name: str, endpoint: str, url: str) -> dict[
         )
     if code == 429 or code >= 500:
         retry_after = parse_retry_after(answer.header("retry-after"))
-        text = f"{name} answered HTTP {code} to {endpoint}; will retry {_when(retry_after)}"
+        text = f"{name} answered HTTP {code} to {endpoint}; will retry {when(retry_after)}"
         raise RetryLater(text, None, f"HTTP {code}", retry_after)
     if not 200 <= code < 300:
         if endpoint == "post" and code not in NOT_THE_API:
