@@ -268,6 +268,30 @@ def test_a_folder_that_cannot_be_created_is_one_clear_error(
         Store(tmp_path / "new")
 
 
+def test_a_state_folder_that_is_a_file_a_dangling_link_or_a_loop_says_which(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop-a").symlink_to(tmp_path / "loop-b")
+    (tmp_path / "loop-b").symlink_to(tmp_path / "loop-a")
+    told = {
+        "file": (tmp_path / "file", "is not a folder; use --state-dir with a folder"),
+        "file/state": (tmp_path / "file", "is not a folder; use --state-dir with a folder"),
+        "dangling": (tmp_path / "dangling", "is a link to nothing; point it at a folder"),
+        "loop-a": (tmp_path / "loop-a", "is a loop of links; remove it, or use --state-dir"),
+    }
+    for name, (path, words) in told.items():
+        with pytest.raises(StateError) as caught:
+            Store(tmp_path / name)
+        assert caught.value.path == path and words in str(caught.value), (name, caught.value)
+        if name == "dangling":
+            continue  # read, a folder not made yet is an empty state
+        with pytest.raises(StateError) as caught:
+            Store(tmp_path / name, read_only=True)
+        assert words in str(caught.value), (name, caught.value)
+
+
 def test_a_file_write_that_fails_midway_leaves_the_old_file_and_no_temporary(
     tmp_path: Path,
 ) -> None:

@@ -161,7 +161,19 @@ def read_refused(path: Path, exc: OSError, way_out: str) -> StateError:
     if exc.errno == errno.ENOTDIR:
         blocking = next((p for p in path.parents if p.exists()), path.parent)
         return StateError(blocking, "is not a folder; use --state-dir with a folder")
+    if exc.errno == errno.ELOOP:  # the folder, or a file in it, leads back to itself
+        looping = next((p for p in reversed((path, *path.parents)) if _loops(p)), path)
+        return StateError(looping, "is a loop of links; remove it, or use --state-dir")
     return StateError(path, f"cannot be read ({exc.strerror}); {way_out}")
+
+
+def _loops(path: Path) -> bool:
+    """Tell whether ``path`` is a link that leads, link by link, back to itself."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def folder_problem(folder: Path, exc: OSError) -> StateError:
@@ -180,5 +192,13 @@ def folder_problem(folder: Path, exc: OSError) -> StateError:
         return StateError(
             folder, f"cannot be made: {folder.parent} does not exist; use --state-dir"
         )
+    if exc.errno == errno.ELOOP or _loops(folder):
+        return StateError(folder, "is a loop of links; remove it, or use --state-dir")
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and not folder.is_dir():
+        if folder.is_symlink() and not folder.exists():
+            why = "is a link to nothing; point it at a folder, or use --state-dir"
+            return StateError(folder, why)
+        blocking = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+        return StateError(blocking, "is not a folder; use --state-dir with a folder")
     path = Path(exc.filename) if isinstance(exc.filename, str) else folder
     return StateError(path, f"cannot be used ({exc.strerror}); check it, or use --state-dir")
