@@ -419,6 +419,25 @@ def test_self_signed_certificate_fails_verification(tls_origin: Origin) -> None:
     assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
 
 
+def test_a_failed_handshake_is_said_in_words_not_the_tls_librarys_codes(
+    origin: Origin, tls_origin: Origin
+) -> None:
+    from poster.fetch.feed import network_words
+
+    plain = origin.url("/body").replace("http://", "https://")
+    with httpx.Client(transport=StdlibTransport()) as http:
+        with pytest.raises(httpx.ConnectError) as untrusted:
+            http.get(tls_origin.url("/body"))
+        with pytest.raises(httpx.ConnectError) as not_tls:
+            http.get(plain)
+    said = network_words(untrusted.value)
+    assert said.startswith("its TLS certificate is not trusted (self-signed certificate")
+    assert "_ssl.c" not in said and "[SSL:" not in said
+    assert network_words(not_tls.value).startswith("it does not speak TLS there")
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    assert network_words(refused) == "Connection refused"
+
+
 def test_the_api_client_reads_certificates_only_for_https(
     origin: Origin, tls_origin: Origin, tls_contexts_built: list[dict[str, object]]
 ) -> None:

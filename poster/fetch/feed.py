@@ -319,7 +319,7 @@ def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> Fet
     if isinstance(exc, httpx.TimeoutException):
         return FetchTimeout(feed.name, f"{url}: no answer within {feed.timeout:g}s ({kind})")
     if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
-        return FetchConnectError(feed.name, f"cannot reach {url}: {exc or kind}")
+        return FetchConnectError(feed.name, f"cannot reach {url}: {network_words(exc)}")
     if isinstance(exc, httpx.TooManyRedirects):
         return TooManyRedirects(feed.name, f"{url}: too many redirects")
     if isinstance(exc, httpx.DecodingError):
@@ -330,6 +330,25 @@ def _translate(exc: httpx.HTTPError | httpx.InvalidURL, feed: FeedConfig) -> Fet
         return FetchError(feed.name, f"cannot fetch {url}: {exc}")
     # Other errors (LocalProtocolError above all) may quote a header value, which may be secret.
     return FetchError(feed.name, f"request to {url} failed ({kind})")
+
+
+def network_words(exc: Exception) -> str:
+    """Say why a connection failed in words, not the TLS library's codes and file lines:
+    "it does not speak TLS there", "its TLS certificate is not trusted (...)"."""
+    import re  # here: only a failed connection needs it
+
+    text = str(exc) or type(exc).__name__
+    if tls := re.search(r"\[SSL: ([A-Z_]+)\] ([^(]*)", text):
+        code, said = tls.group(1), tls.group(2).strip()
+        if code == "WRONG_VERSION_NUMBER":
+            return "it does not speak TLS there (is the address http://, or another port?)"
+        if code == "CERTIFICATE_VERIFY_FAILED":
+            why = said.removeprefix("certificate verify failed: ")
+            return f"its TLS certificate is not trusted ({why}); the site must mend it"
+        return f"the TLS handshake failed ({said or code.lower().replace('_', ' ')})"
+    if system := re.fullmatch(r"\[Errno -?\d+\] (.+)", text):
+        return system.group(1)  # "Connection refused", "Name or service not known"
+    return text
 
 
 def _past_deadline(feed: FeedConfig, url: str) -> FetchTimeout:

@@ -16,6 +16,7 @@ from contextlib import closing, contextmanager
 import httpx
 
 from poster.fetch.client import FeedClient, checked_url, display, next_request
+from poster.fetch.feed import network_words
 from poster.fetch.transport import ALLOW_PRIVATE, DEADLINE, PUBLIC
 from poster.fetch.watchdog import DeadlineExceeded
 from poster.frozen import frozen
@@ -69,7 +70,8 @@ def probe(
     except httpx.TimeoutException:
         return Probe(url, now, error=f"no answer within {limits.timeout:g}s", unanswered=True)
     except httpx.ConnectError as exc:
-        return Probe(url, now, error=f"cannot reach {display(url)}: {exc}", unanswered=True)
+        why = f"cannot reach {display(url)}: {network_words(exc)}"
+        return Probe(url, now, error=why, unanswered=True)
     except httpx.UnsupportedProtocol:
         # A redirect to file: or ftp: fails for Viber as for poster, whenever it is asked.
         why = f"{display(url)} leads to a URL that is not http(s)"
