@@ -99,6 +99,7 @@ BROKEN_CASES = [
     ("regex-repeats-nested", "a", "include[1]", "spell out 1,000,000,000 steps, more than 100,000"),
     ("foreign-regex-flag", "a", "exclude[0]", "regex flag g is not supported"),
     ("upper-regex-flag", "a", "exclude[0]", "regex flags are lower case, not I|/council/i"),
+    ("regex-empty-alternative", "a", "include[0]", "has an empty alternative (||"),
     ("rules-not-array", "a", "include", "expected an array of strings, got a string"),
     ("empty-rule", "a", "include[0]", "is an empty rule"),
     ("bad-type", "a", "type", "'photo' is not one of auto, text, picture"),

@@ -63,6 +63,11 @@ def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
     bits = 0  # regex's version 0: the behaviour of Python's re
     for flag in flags:
         bits |= getattr(regex, _REGEX_FLAGS[flag])
+    if _empty_alternative(body, flags):
+        raise fail(
+            "has an empty alternative (||, or | at an end), which would match every item",
+            "remove the extra |",
+        )
     size = _expanded_size(body, flags)
     if size > MAX_EXPANDED:
         raise fail(
@@ -98,6 +103,25 @@ def _expanded_size(body: str, flags: set[str]) -> int:
             return _steps(_parser.parse(body, bits))
     except Exception:  # any pattern re cannot read is regex's to judge
         return 0
+
+
+def _empty_alternative(body: str, flags: set[str]) -> bool:
+    """Tell whether the whole pattern, or the one group that is the whole of it, is a choice
+    with an empty alternative ("a||b", "sale|"): it matches at every place of every text."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = list(_parser.parse(body, re.VERBOSE if "x" in flags else 0))
+    except Exception:  # any pattern re cannot read is regex's to judge
+        return False
+    while len(parsed) == 1 and parsed[0][0] is c.SUBPATTERN:
+        parsed = list(parsed[0][1][-1])
+    if len(parsed) != 1 or parsed[0][0] is not c.BRANCH:
+        return False
+    return any(len(branch) == 0 for branch in parsed[0][1][1])
 
 
 def _steps(parsed: object) -> int:
