@@ -692,6 +692,21 @@ def test_a_run_counts_a_known_item_that_failed_as_failed_earlier_not_as_posted(
     assert texts(sandbox) == ["Boat launch"]
 
 
+def test_a_preview_of_disabled_feeds_alone_says_so_and_shows_one_named(
+    capsys: pytest.CaptureFixture[str], project: Project
+) -> None:
+    project.write(feed("blog", "blog.atom") + "enabled = false\n")
+    base = ["-c", str(project.config), "preview", "--state-dir", str(project.state)]
+    assert main(base) == EXIT_OK
+    assert "is enabled (each has enabled = false); `poster preview --feed NAME`" in (
+        capsys.readouterr().out
+    )
+    assert main([*base, "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out) == {"feeds": []}
+    assert main([*base, "--feed", "blog"]) == EXIT_OK
+    assert "== blog (Rowing club): 2 would post" in capsys.readouterr().out
+
+
 def test_the_preview_of_a_renamed_feed_says_what_its_old_name_left_failed(
     capsys: pytest.CaptureFixture[str], project: Project
 ) -> None:

@@ -59,6 +59,12 @@ def cmd_preview(config: Config, args: argparse.Namespace) -> int:
     from poster.ops.preview import preview, render_json, render_text
 
     feeds = select_feeds(config, args.feed)
+    if not feeds and not args.json:
+        print(
+            f"no feed of {config.path} is enabled (each has enabled = false); "
+            "`poster preview --feed NAME` shows one anyway"
+        )
+        return EXIT_OK
     folder = state_dir(args)
     with _ledger(folder) as ledger, make_client() as client, env_client() as api:
         # Probes and conversions happen in memory: the preview writes nothing. Without a state
