@@ -315,6 +315,11 @@ def test_opted_out_numbers_are_suppressed_persisted_and_listed(
     out = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in out] == [PHONES[1], PHONES[5]]
     assert out[1].endswith("\tasked to stop")
+    with open_ledger(path.parent.parent / "none" / path.name, clock):
+        pass  # a destination whose gateway reported no opt-out
+    assert main(["--state-dir", state, "recipients", "optouts", "none"]) == EXIT_OK
+    shown = capsys.readouterr()
+    assert shown.out == "" and shown.err == "no number opted out at none\n"
 
 
 def test_statuses_are_counted_per_item_by_message_id_or_phone(path: Path, clock: Clock) -> None:

@@ -10,6 +10,7 @@ the ledger. ``release`` also offers the batch's item to the destination again
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from poster.cli.common import EXIT_FAILED, EXIT_OK, add_command, say_error, state_dir
@@ -65,9 +66,12 @@ def cmd_optouts(_config: object, args: argparse.Namespace) -> int:
     from poster.terminal import terminal_safe  # the reason is the gateway's words
 
     with _open(args, read_only=True) as ledger:
-        for optout in ledger.opted_out():
+        optouts = ledger.opted_out()
+        for optout in optouts:
             since = optout.since.isoformat(timespec="seconds")
             print(terminal_safe(f"{optout.phone}\t{since}\t{optout.reason}"))
+    if not optouts:
+        print(f"no number opted out at {args.destination}", file=sys.stderr)
     return EXIT_OK
 
 
