@@ -87,8 +87,10 @@ def need(value: object, kind: type[T], what: str) -> T:
 
 def number(value: object, what: str = "a number") -> float:
     """Return a finite TOML integer or float."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(f"expected {what}, got {type_name(value)}")
+    if not math.isfinite(value):
+        raise fail(f"expected {what}, got {value}, which is none")
     return float(value)
 
 
@@ -318,6 +320,8 @@ def url_path(value: object, ctx: Context) -> str:
     return raw
 
 
+LISTENER_PAGES = ("/healthz", "/metrics")
+"""The listener's own pages (``poster.daemon.health``), which a webhook path would shadow."""
 LISTENER_PREFIXES = ("/websub/", "/gateway/")
 """Where the listener takes the calls of WebSub hubs and of gateways, whatever the webhook's
 path: ``poster.push.service.PREFIX`` and ``poster.daemon.callbacks.PREFIX``."""
@@ -326,6 +330,11 @@ path: ``poster.push.service.PREFIX`` and ``poster.daemon.callbacks.PREFIX``."""
 def webhook_path(value: object, ctx: Context) -> str:
     """Check the webhook's path: absolute, and outside the listener's own prefixes."""
     raw = url_path(value, ctx)
+    if raw.rstrip("/") in LISTENER_PAGES:
+        raise fail(
+            f"{raw!r} is the listener's own page ({raw.rstrip('/')[1:]})",
+            'choose another path, such as "/viber/webhook"',
+        )
     taken = next((prefix for prefix in LISTENER_PREFIXES if raw.startswith(prefix)), None)
     if taken is not None:
         raise fail(
