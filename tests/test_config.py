@@ -113,7 +113,7 @@ BROKEN_CASES = [
     ("bad-item-key", "a", "key", "'data.slug' is not one of guid, id, link, title"),
     ("location-missing", "a", "location", 'is required with type = "location"'),
     ("location-out-of-range", "a", "location.lat", "95 is outside -90..90"),
-    ("location-nan", "a", "location.lat", "expected a number of degrees, got nan, which is none"),
+    ("location-nan", "a", "location.lat", "got nan, which is not a finite number"),
     ("location-not-table", "a", "location", "got a string"),
     ("contact-name-too-long", "a", "contact.name", "is 29 characters"),
     ("contact-phone-missing", "a", "contact.phone_number", "is required"),

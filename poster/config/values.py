@@ -90,7 +90,7 @@ def number(value: object, what: str = "a number") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(f"expected {what}, got {type_name(value)}")
     if not math.isfinite(value):
-        raise fail(f"expected {what}, got {value}, which is none")
+        raise fail(f"expected {what}, got {value}, which is not a finite number")
     return float(value)
 
 
