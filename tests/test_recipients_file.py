@@ -146,7 +146,7 @@ def test_the_version_follows_the_numbers_and_their_order() -> None:
     [
         (b"", "holds no phone numbers"),
         (b"# only a comment\n\n", "holds no phone numbers"),
-        (b"\xff\xfe375291234567", "is not UTF-8 text"),
+        (b"\xff\xfe375291234567", r"is not UTF-8 text \(byte 0\) \(hint: save it as UTF-8 text"),
     ],
     ids=["empty", "comments-only", "not-utf8"],
 )

@@ -46,7 +46,8 @@ def load_recipients(path: Path) -> Recipients:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problem = f"is not UTF-8 text (byte {exc.start})"
-        raise ConfigError([ConfigProblem(str(path), "", problem)]) from exc
+        hint = "save it as UTF-8 text, one number a line"
+        raise ConfigError([ConfigProblem(str(path), "", problem, hint=hint)]) from exc
     return parse_recipients(text, str(path))
 
 
