@@ -149,7 +149,9 @@ SUB = replace(
     [
         (SUB, 849, True, None),
         (SUB, 850, True, plan.Step.SUBSCRIBE),
-        (SUB, 1000, True, plan.Step.FAIL),
+        (SUB, 1000, True, plan.Step.SUBSCRIBE),
+        (replace(SUB, lease=10, expires=NOW + timedelta(seconds=10)), 4, True, None),
+        (replace(SUB, lease=10, expires=NOW + timedelta(seconds=10)), 5, True, plan.Step.SUBSCRIBE),
         (replace(SUB, requested=NOW), 299, True, None),
         (replace(SUB, requested=NOW), 300, True, plan.Step.FAIL),
         (replace(SUB, state=State.FAILED), 3599, True, None),
@@ -162,7 +164,8 @@ SUB = replace(
         (replace(SUB, state=State.UNSUBSCRIBING, requested=NOW), 300, True, plan.Step.DROP),
     ],
     ids=[
-        "before-renewal", "renewal", "lapsed", "verifying", "unverified", "failed-waits",
+        "before-renewal", "renewal", "lapsed", "short-lease-early", "short-lease-renewal",
+        "verifying", "unverified", "failed-waits",
         "failed-retried", "unwanted", "unwanted-failed", "denied-stays", "unwanted-denied",
         "unsubscribing", "unsubscribe-unverified",
     ],
@@ -172,6 +175,25 @@ def test_the_plan_says_what_is_due_when(
 ) -> None:
     action = plan.due(sub, NOW + timedelta(seconds=after), wanted)
     assert (action.step if action else None) == step
+
+
+RENEWING = replace(SUB, requested=NOW)
+"""An active subscription whose renewal the hub has yet to check."""
+
+
+@pytest.mark.parametrize(
+    ("sub", "status"),
+    [(SUB, 404), (RENEWING, 200), (replace(SUB, state=State.PENDING, requested=NOW), 200)],
+    ids=["active-nothing-asked", "renewal-asked", "first-request"],
+)
+def test_a_subscribe_check_is_confirmed_only_for_a_request_poster_made(
+    sub: subscriptions.Subscription, status: int
+) -> None:
+    params = {"hub.challenge": "Q7zz", "hub.lease_seconds": "999999"}
+    answer = plan.verify_intent(sub, "subscribe", sub.topic, params, NOW)
+    assert answer.status == status
+    if status == 404:  # a replayed check changes nothing: lease and expiry stay the hub's
+        assert answer.after == sub and not answer.changed
 
 
 @pytest.mark.parametrize(
@@ -186,7 +208,7 @@ def test_the_plan_says_what_is_due_when(
 )
 def test_a_verification_with_an_odd_lease_takes_a_sane_one(lease: str, granted: int) -> None:
     params = {"hub.challenge": "Q7zz", "hub.lease_seconds": lease}
-    answer = plan.verify_intent(SUB, "subscribe", SUB.topic, params, NOW)
+    answer = plan.verify_intent(RENEWING, "subscribe", SUB.topic, params, NOW)
     assert (answer.status, answer.body) == (200, b"Q7zz")
     assert answer.after is not None and answer.after.lease == granted
 
@@ -217,7 +239,7 @@ def test_a_verification_with_an_odd_lease_takes_a_sane_one(lease: str, granted: 
 def test_a_hubs_topic_is_the_one_asked_for_once_both_are_normalised(
     given: str, asked: str, same: bool
 ) -> None:
-    sub = replace(SUB, topic=asked)
+    sub = replace(RENEWING, topic=asked)
     answer = plan.verify_intent(sub, "subscribe", given, {"hub.challenge": "Q7zz"}, NOW)
     assert answer.status == (200 if same else 404)
     assert answer.after is not None and answer.after.topic == asked

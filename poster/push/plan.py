@@ -21,6 +21,9 @@ RETRY_AFTER = timedelta(hours=1)
 """How long a failed subscription waits before it is asked for again."""
 RENEW_AT = 0.85
 """The share of a lease after which it is renewed."""
+RENEW_MARGIN = timedelta(seconds=5)
+"""The least time before a lease ends at which it is renewed: two of the push service's ticks
+and the hub's check of the request must fit in before it, however short the lease."""
 DEFAULT_LEASE = 86400
 """The lease assumed when a hub's verification names none (WebSub §5.3 says it must)."""
 MAX_LEASE = 365 * 86400
@@ -57,9 +60,9 @@ def due(sub: Subscription, now: datetime, wanted: bool) -> Action | None:
     if sub.requested is not None and now - sub.requested >= VERIFY_DEADLINE:
         wait = int(VERIFY_DEADLINE.total_seconds() // 60)
         return Action(Step.FAIL, sub.feed, f"the hub did not verify the request within {wait} min")
-    if sub.state is State.ACTIVE and sub.expires is not None and now >= sub.expires:
-        return Action(Step.FAIL, sub.feed, "the lease ran out before it was renewed")
     if sub.state is State.ACTIVE and sub.requested is None and now >= renew_at(sub):
+        if sub.expires is not None and now >= sub.expires:  # a machine asleep, a clock jump
+            return Action(Step.SUBSCRIBE, sub.feed, "the lease ran out: subscribing again")
         return Action(Step.SUBSCRIBE, sub.feed, "renewing the lease")
     if sub.state is State.FAILED and now - sub.changed >= RETRY_AFTER:
         return Action(Step.SUBSCRIBE, sub.feed, "asking again after a failure")
@@ -82,7 +85,7 @@ def renew_at(sub: Subscription) -> datetime:
     """Return when an active subscription's lease is renewed."""
     lease = timedelta(seconds=sub.lease or DEFAULT_LEASE)
     expires = sub.expires or sub.changed + lease
-    return expires - lease * (1 - RENEW_AT)
+    return expires - max(lease * (1 - RENEW_AT), RENEW_MARGIN)
 
 
 def live(sub: Subscription | None, now: datetime) -> bool:
@@ -122,7 +125,10 @@ def verify_intent(
     if sub is None or not same_topic(topic, sub.topic):
         return refuse
     challenge = params.get("hub.challenge", "")
-    if mode == "subscribe" and sub.state in (State.PENDING, State.ACTIVE) and challenge:
+    # WebSub §5.3.1: only a pending request is confirmed, a first one or a renewal; a check
+    # the subscriber did not ask for (a replay, once active) gets 404.
+    asked = sub.state is State.PENDING or (sub.state is State.ACTIVE and sub.requested is not None)
+    if mode == "subscribe" and asked and challenge:
         lease = _lease(params.get("hub.lease_seconds"))
         after = sub.moved(
             state=State.ACTIVE, lease=lease, expires=now + timedelta(seconds=lease),
