@@ -45,7 +45,9 @@ class State(StrEnum):
     """Denied by the hub (WebSub §5.2): the feed is polled, and not asked again at that hub for
     that topic until the configuration is reloaded."""
     UNSUBSCRIBING = "unsubscribing"
-    """Being cancelled: the feed is gone, disabled or moved to another hub."""
+    """Being cancelled: the feed is gone or disabled. (A feed that moves to another hub or self
+    URL is subscribed there afresh; the old hub's pushes to the old callback get 410, which
+    WebSub §7 lets a hub take as the end of the subscription.)"""
 
 
 def new_subscription(feed: str, hub: str, topic: str, now: datetime) -> Subscription:
