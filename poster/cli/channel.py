@@ -169,7 +169,7 @@ def _run_pass(
         return EXIT_ENVIRONMENT
     if asked.signal is not None:
         say_error(
-            f"stopped by {asked.signal.name}: the post in flight finished and was recorded; "
+            f"stopped by {asked.signal.name}: any post in flight finished and was recorded; "
             "the rest wait for the next pass"
         )
         return 128 + asked.signal.value
