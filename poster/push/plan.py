@@ -59,6 +59,9 @@ def due(sub: Subscription, now: datetime, wanted: bool) -> Action | None:
         return _unwanted(sub, now)
     if sub.requested is not None and now - sub.requested >= VERIFY_DEADLINE:
         wait = int(VERIFY_DEADLINE.total_seconds() // 60)
+        if live(sub, now):  # a renewal: the lease it renews still runs, so ask again
+            why = f"the hub did not verify the renewal within {wait} min: asking again"
+            return Action(Step.SUBSCRIBE, sub.feed, why)
         return Action(Step.FAIL, sub.feed, f"the hub did not verify the request within {wait} min")
     if sub.state is State.ACTIVE and sub.requested is None and now >= renew_at(sub):
         if sub.expires is not None and now >= sub.expires:  # a machine asleep, a clock jump
