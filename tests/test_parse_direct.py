@@ -419,8 +419,10 @@ def test_an_items_own_summary_is_derived_without_its_content() -> None:
         "<link rel='hub' href='https://a.example/'/><link rel='hub' href='ftp://b.example/'/>"
         "<link rel='self' href='ftp://no.example/'/><link rel='self' href='https://e.org/f'/>"
         "<link rel='hub' href='https://c.example/'/><link rel='self' href='https://e.org/g'/>",
+        "<link rel='http://www.iana.org/assignments/relation/hub' href='https://hub.example/'/>"
+        "<link rel='http://www.iana.org/assignments/relation/self' href='https://e.org/f'/>",
     ],
-    ids=["none", "self-and-hub", "several"],
+    ids=["none", "self-and-hub", "several", "registry-uris"],
 )
 def test_a_feeds_hubs_and_self_link_are_read_as_feedparsers(links: str) -> None:
     body = (
@@ -431,3 +433,5 @@ def test_a_feeds_hubs_and_self_link_are_read_as_feedparsers(links: str) -> None:
     mine = parse_direct(result, samefeed.same_feed(result))
     assert mine is not None
     assert feed_differences(mine, samefeed.by_feedparser(result, samefeed.same_feed(result))) == []
+    if "assignments/relation" in links:  # RFC 4287 §4.2.7.2: the registry's URI is the name
+        assert (mine.hubs, mine.topic) == (("https://hub.example/",), "https://e.org/f")

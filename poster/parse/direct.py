@@ -25,6 +25,7 @@ from poster.parse.directnames import attributes, names_for
 from poster.parse.directread import Reader
 from poster.parse.fastsax import Unsupported
 from poster.parse.fastxml import Document, mirrored_document
+from poster.parse.fields import relation
 from poster.parse.hints import read_hints
 from poster.parse.itemcap import over_cap
 from poster.parse.itemmedia import absolute
@@ -291,7 +292,7 @@ def _own_links(links: list[dict[str, str]], base: str) -> tuple[tuple[str, ...],
     hubs: list[str] = []
     topic = None
     for link in links:
-        rel = link.get("rel")
+        rel = relation(link.get("rel"))
         if rel == "hub" or (rel == "self" and topic is None):
             url = absolute(link.get("href"), base)
             if url is None:

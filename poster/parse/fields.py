@@ -30,6 +30,17 @@ def string(value: object) -> str | None:
     return text or None
 
 
+IANA_RELATIONS = "http://www.iana.org/assignments/relation/"
+"""RFC 4287 §4.2.7.2: a link relation named by this URI and a name is the same as the name."""
+
+
+def relation(value: object) -> object:
+    """Return a link's ``rel`` by its registered name: ``…/assignments/relation/hub`` is ``hub``."""
+    if isinstance(value, str) and value.startswith(IANA_RELATIONS):
+        return value[len(IANA_RELATIONS) :]
+    return value
+
+
 def looks_like_html(text: str) -> bool:
     """Tell whether text carries markup or entities rather than plain characters."""
     if "<" not in text and "&" not in text:

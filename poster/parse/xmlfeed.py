@@ -94,7 +94,7 @@ def _rel_links(meta: Entry, rel: str, base: str) -> tuple[str, ...]:
     found = (
         absolute(_get(link, "href"), base)
         for link in _get(meta, "links") or ()
-        if isinstance(link, dict) and _get(link, "rel") == rel
+        if isinstance(link, dict) and fields.relation(_get(link, "rel")) == rel
     )
     return tuple(url for url in found if url is not None)
 
