@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from poster.config.values import Context, each, fail, need
 
@@ -63,12 +63,15 @@ def _compile_regex(body: str, flags: set[str]) -> regex.Pattern[str]:
     bits = 0  # regex's version 0: the behaviour of Python's re
     for flag in flags:
         bits |= getattr(regex, _REGEX_FLAGS[flag])
-    if _empty_alternative(body, flags):
+    # Read with Python's own parser of the same syntax; a pattern it cannot read (syntax only
+    # ``regex`` knows) is regex's to judge.
+    parsed = _parsed(body, flags)
+    if parsed is not None and _empty_alternative(parsed):
         raise fail(
             "has an empty alternative (||, or | at an end), which would match every item",
             "remove the extra |",
         )
-    size = _expanded_size(body, flags)
+    size = _steps(parsed) if parsed is not None else 0
     if size > MAX_EXPANDED:
         raise fail(
             f"its repeats spell out {size:,} steps, more than {MAX_EXPANDED:,}: compiling it "
@@ -88,35 +91,24 @@ MAX_EXPANDED = 100_000
 ``(?:a{1000}){1000}`` (a million) took 281 MB and 1.3 s to compile."""
 
 
-def _expanded_size(body: str, flags: set[str]) -> int:
-    """Return how many steps ``body`` spells out with each repeat's least count multiplied out.
-
-    Read with Python's own parser of the same syntax; a pattern it cannot read (syntax only
-    ``regex`` knows) counts as small, and ``regex`` judges it.
-    """
+def _parsed(body: str, flags: set[str]) -> list[tuple[Any, Any]] | None:
+    """Return ``body`` as Python's parser of the same syntax reads it, or None when it cannot."""
     from re import _parser  # type: ignore[attr-defined]
 
     bits = re.VERBOSE if "x" in flags else 0
     try:
         with warnings.catch_warnings():  # "Possible nested set" for [[:alpha:]], and the like
             warnings.simplefilter("ignore")
-            return _steps(_parser.parse(body, bits))
+            return list(_parser.parse(body, bits))
     except Exception:  # any pattern re cannot read is regex's to judge
-        return 0
+        return None
 
 
-def _empty_alternative(body: str, flags: set[str]) -> bool:
+def _empty_alternative(parsed: list[tuple[Any, Any]]) -> bool:
     """Tell whether the whole pattern, or the one group that is the whole of it, is a choice
     with an empty alternative ("a||b", "sale|"): it matches at every place of every text."""
     from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = list(_parser.parse(body, re.VERBOSE if "x" in flags else 0))
-    except Exception:  # any pattern re cannot read is regex's to judge
-        return False
     while len(parsed) == 1 and parsed[0][0] is c.SUBPATTERN:
         parsed = list(parsed[0][1][-1])
     if len(parsed) != 1 or parsed[0][0] is not c.BRANCH:
@@ -125,7 +117,7 @@ def _empty_alternative(body: str, flags: set[str]) -> bool:
 
 
 def _steps(parsed: object) -> int:
-    """Return the steps of a parsed pattern, each repeat multiplied by its least count."""
+    """Return the steps a parsed pattern spells out, each repeat's least count multiplied out."""
     from re import _constants as c  # type: ignore[attr-defined]
 
     total = 0
