@@ -27,6 +27,7 @@ from poster.pipeline.waitlist import keep_waiting, waiting_items
 
 if TYPE_CHECKING:
     from poster.config import FeedConfig
+    from poster.destinations import Moves
     from poster.items import Item
     from poster.pipeline.stages import Carry
     from poster.select import Decision
@@ -130,9 +131,7 @@ def _given_at(
     return given
 
 
-def take_over(
-    ledger: Ledger, moves: Mapping[tuple[str, str], tuple[str, str]], route: str
-) -> list[tuple[tuple[str, str], State]]:
+def take_over(ledger: Ledger, moves: Moves, route: str) -> list[tuple[tuple[str, str], State]]:
     """Hold back at ``route``, under its new ``(feed, key)``, each item of ``moves`` known there
     under its old one, so that it is never posted twice.
 
@@ -148,9 +147,7 @@ def take_over(
     return taken
 
 
-def _take_troubles(
-    ledger: Ledger, moves: Mapping[tuple[str, str], tuple[str, str]], route: str
-) -> list[tuple[tuple[str, str], State]]:
+def _take_troubles(ledger: Ledger, moves: Moves, route: str) -> list[tuple[tuple[str, str], State]]:
     """Record under its new name each item of ``moves`` that waits for an operator at
     ``route`` under its old one, and release the old record; return their new names and states."""
     taken = []
